@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Set up and run salesproc on a fresh machine with only Python 3.10+.
+#   ./dev.sh demo   set up, then validate (and draw, and simulate) the example processes
+#   ./dev.sh test   set up, then run the whole test suite (lint, types, tests)
+# The virtual environment lives in .venv; it is (re)installed when setup.cfg changes.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+
+die() { echo "dev.sh: $*" >&2; exit 1; }
+
+ensure_venv() {
+  command -v "$PYTHON" >/dev/null || die "$PYTHON not found; install Python 3.10 or newer"
+  "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+    || die "salesproc needs Python 3.10 or newer; $("$PYTHON" --version) found"
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV" || die "could not create $VENV (Debian/Ubuntu: apt-get install python3-venv)"
+  fi
+  local stamp="$VENV/.installed"
+  if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -e '.[test]'
+    touch "$stamp"
+  fi
+}
+
+ensure_graphviz() {
+  command -v dot >/dev/null && return 0
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "dev.sh: installing Graphviz (apt-get install graphviz) ..." >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz; } \
+      >/dev/null || echo "dev.sh: could not install Graphviz; SVG/PNG rendering will be skipped" >&2
+  else
+    echo "dev.sh: Graphviz 'dot' not found; to draw SVG/PNG flowcharts install it:" \
+         "sudo apt-get install graphviz (Debian/Ubuntu) or brew install graphviz (macOS)" >&2
+  fi
+}
+
+demo() {
+  ensure_venv
+  "$VENV/bin/salesproc" validate processes/
+}
+
+run_tests() {
+  ensure_venv
+  ensure_graphviz
+  "$VENV/bin/ruff" check salesproc tests bench
+  "$VENV/bin/mypy"
+  "$VENV/bin/pytest" -q
+}
+
+case "${1:-}" in
+  demo) demo ;;
+  test) run_tests ;;
+  *) echo "usage: ./dev.sh demo | ./dev.sh test" >&2; exit 2 ;;
+esac

@@ -1,0 +1,3 @@
+from salesproc.cli import main
+
+main()

@@ -1,0 +1,221 @@
+"""One record per finding, whatever found it (YAML parser, schema, lint), and its formats.
+
+The codes in :data:`CODES` are the contract: tools and CI scripts may match on them.
+Wording of messages may improve; a code never changes meaning.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    severity: Severity
+    summary: str
+
+
+def _rules(*rows: tuple[str, str, str, str]) -> dict[str, Rule]:
+    return {code: Rule(code, name, Severity(sev), summary) for code, name, sev, summary in rows}
+
+
+#: Every diagnostic code salesproc can report. The README's table is generated from this.
+CODES: dict[str, Rule] = _rules(
+    # Reading the file
+    ("SP001", "unreadable-file", "error", "The file does not exist or cannot be read."),
+    ("SP002", "file-too-large", "error", "The file is larger than a process file can be."),
+    ("SP003", "not-text", "error", "The file is not UTF-8 text (binary, or another encoding)."),
+    ("SP004", "empty-file", "error", "The file is empty or holds only comments."),
+    ("SP005", "yaml-syntax", "error", "The file is not valid YAML."),
+    ("SP006", "duplicate-key", "error", "The same key appears twice in one mapping."),
+    ("SP007", "too-complex", "error", "Too many aliases, nodes or nesting levels (alias bomb)."),
+    ("SP008", "not-a-mapping", "error", "The top level of a process file must be a mapping."),
+    ("SP009", "unsupported-tag", "error", "A YAML tag such as !!python/object; never constructed."),
+    ("SP010", "not-finite", "error", "A number is .nan or .inf."),
+    # Schema (shape of the file)
+    ("SP100", "missing-version", "error", "The file does not start with `salesproc: 1`."),
+    ("SP101", "newer-version", "error", "The file needs a newer salesproc than this one."),
+    ("SP102", "unknown-key", "error", "A key the format does not know (typo?)."),
+    ("SP103", "missing-key", "error", "A required key is missing."),
+    ("SP104", "wrong-type", "error", "A value has the wrong type (text for a number, ...)."),
+    ("SP105", "invalid-id", "error", "An id is not lowercase snake_case."),
+    ("SP106", "out-of-range", "error", "A number is below its minimum or above its maximum."),
+    ("SP107", "invalid-duration", "error", "A duration is neither a number nor like 4h, 3d, 2w."),
+    ("SP108", "invalid-distribution", "error", "A distribution is not one of the known forms."),
+    ("SP109", "yaml11-boolean", "error", "yes/no/on/off read as true/false where text was meant."),
+    ("SP110", "invalid-value", "error", "A value is not one of the allowed choices."),
+    # References
+    ("SP201", "unknown-stage", "error", "A reference to a stage that is not defined."),
+    ("SP202", "unknown-role", "error", "A reference to a role that is not defined."),
+    ("SP203", "unknown-information", "error", "Required information that is not defined."),
+    ("SP204", "unknown-buyer-type", "error", "A reference to a buyer type that is not defined."),
+    ("SP205", "duplicate-id", "error", "Two stages share one id."),
+    ("SP206", "route-off-path", "error", "A route to a stage that is not on this buyer's path."),
+    ("SP207", "reserved-id", "error", "A stage is called `won` or `lost`, the two outcomes."),
+    ("SP208", "duplicate-in-list", "error", "A list names the same stage or item twice."),
+    ("SP209", "amount-as-duration", "error", "A deal value written as a duration such as '3d'."),
+    # Flow
+    ("SP301", "unreachable-stage", "warning", "A stage on a buyer's path that no deal reaches."),
+    ("SP302", "no-path-to-won", "error", "No deal of this buyer type can ever be won."),
+    ("SP303", "dead-end-stage", "error", "Every deal that enters this stage is lost."),
+    ("SP304", "loop-without-exit", "error", "Deals in these stages circle forever."),
+    ("SP305", "routes-above-one", "error", "The route probabilities of a stage add up above 1."),
+    ("SP306", "shares-not-one", "error", "Buyer-type shares do not add up to 1."),
+    # Information and capacity
+    ("SP401", "unused-information", "warning", "Information defined but never required."),
+    ("SP402", "unused-role", "warning", "A role that owns, assists or approves nothing."),
+    ("SP501", "over-capacity", "warning", "A role's offered load exceeds its headcount."),
+)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding, located in a file."""
+
+    code: str
+    message: str
+    file: str = "<unknown>"
+    line: int = 1
+    column: int = 1
+    end_line: int | None = None
+    end_column: int | None = None
+    path: str = ""
+    hint: str | None = None
+    severity: Severity = field(default=Severity.ERROR)
+
+    @property
+    def rule(self) -> str:
+        return CODES[self.code].name
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.file, self.line, self.column, self.code)
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["severity"] = self.severity.value
+        data["rule"] = self.rule
+        return data
+
+
+def make(code: str, message: str, **where: object) -> Diagnostic:
+    """A Diagnostic with the default severity of its code."""
+    return Diagnostic(code, message, severity=CODES[code].severity, **where)  # type: ignore[arg-type]
+
+
+def did_you_mean(word: str, options: Iterable[str]) -> str | None:
+    """'did you mean 'x'?' for the closest of *options*, or None when none is close."""
+    options = list(options)
+    match = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if not match and len(word) >= 3:
+        match = [o for o in options if o.startswith(word)][:1]
+    return f"did you mean '{match[0]}'?" if match else None
+
+
+SourceLines = Callable[[str], Sequence[str] | None]
+
+
+def read_source_lines(file: str) -> Sequence[str] | None:
+    """Lines of *file* for snippets, or None when it cannot be read as text."""
+    try:
+        with open(file, encoding="utf-8") as handle:
+            return handle.read(2_000_000).splitlines()
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def format_text(
+    diagnostics: Iterable[Diagnostic], source_lines: SourceLines = read_source_lines
+) -> str:
+    """actionlint-style text: location, severity, code, message, caret snippet and hint."""
+    cache: dict[str, Sequence[str] | None] = {}
+    chunks = []
+    for diag in diagnostics:
+        if diag.file not in cache:
+            cache[diag.file] = source_lines(diag.file)
+        chunks.append(_format_one(diag, cache[diag.file]))
+    return "".join(chunks)
+
+
+def _format_one(diag: Diagnostic, lines: Sequence[str] | None) -> str:
+    out = [f"{diag.file}:{diag.line}:{diag.column}: {diag.severity.value} {diag.code} "
+           f"{diag.message}\n"]
+    if lines is not None and 1 <= diag.line <= len(lines):
+        out.append(_snippet(diag, lines[diag.line - 1]))
+    if diag.hint:
+        out.append(f"  hint: {diag.hint}\n")
+    return "".join(out)
+
+
+def _snippet(diag: Diagnostic, text: str, window: int = 100) -> str:
+    """The source line with a caret under the finding; long lines are cut around it."""
+    start = max(diag.column - 1, 0)
+    cut = max(0, start - window // 2) if start >= window else 0
+    shown = ("…" if cut else "") + text[cut:cut + window]
+    start = start - cut + (1 if cut else 0)
+    if diag.end_line == diag.line and diag.end_column and diag.end_column > diag.column:
+        width = diag.end_column - diag.column
+    else:
+        width = len(shown) - start
+    width = max(1, min(width, len(shown) - start))
+    gutter = f"{diag.line:>5} | "
+    marker = " " * start + "^" + "~" * (width - 1)
+    return f"{gutter}{shown}\n{' ' * (len(gutter) - 2)}| {marker}\n"
+
+
+def format_json(diagnostics: Iterable[Diagnostic]) -> str:
+    return json.dumps([d.to_dict() for d in diagnostics], indent=2) + "\n"
+
+
+def format_github(diagnostics: Iterable[Diagnostic]) -> str:
+    """GitHub Actions workflow commands: annotations on the pull request's diff."""
+    lines = []
+    for d in diagnostics:
+        level = "error" if d.is_error else "warning"
+        message = _github_escape(f"{d.code} {d.message}" + (f" (hint: {d.hint})" if d.hint else ""))
+        lines.append(
+            f"::{level} file={_github_escape(d.file, prop=True)},line={d.line},col={d.column},"
+            f"title={d.code} {d.rule}::{message}\n"
+        )
+    return "".join(lines)
+
+
+def _github_escape(text: str, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+FORMATTERS: dict[str, Callable[[Sequence[Diagnostic]], str]] = {
+    "text": format_text,
+    "json": format_json,
+    "github": format_github,
+}
+
+
+def summary(diagnostics: Sequence[Diagnostic], files: int) -> str:
+    errors = sum(d.is_error for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    noun = "file" if files == 1 else "files"
+    if not diagnostics:
+        return f"{files} {noun} checked: no problems found"
+    return f"{files} {noun} checked: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")

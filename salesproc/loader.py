@@ -1,0 +1,93 @@
+"""The one entry point from a file to a model: read, schema check, lint, build.
+
+Every command goes through :func:`check` (report all findings) or :func:`load`
+(a ready :class:`~salesproc.model.Process`, or an :class:`InvalidProcessError`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from salesproc import lint, model, schema, yamlio
+from salesproc.diagnostics import Diagnostic, make
+from salesproc.errors import InvalidProcessError
+from salesproc.model import Process
+
+PROCESS_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class CheckResult:
+    """What checking one file found; :attr:`process` is set when there is no error."""
+
+    file: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    process: Process | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+
+def check_document(doc: yamlio.Document) -> CheckResult:
+    found = list(doc.findings)
+    found += schema.check(doc)
+    if any(d.is_error for d in found):
+        return CheckResult(doc.file, _sorted(found))
+    found += lint.lint(doc)
+    if any(d.is_error for d in found):
+        return CheckResult(doc.file, _sorted(found))
+    process = model.build(doc.data, doc.file)
+    found += lint.capacity(process, doc)
+    return CheckResult(doc.file, _sorted(found), process)
+
+
+def check(path: str | os.PathLike[str]) -> CheckResult:
+    """All findings for one process file (never raises for bad input)."""
+    try:
+        doc = yamlio.load_file(path)
+    except InvalidProcessError as exc:
+        return CheckResult(os.fspath(path), exc.diagnostics)
+    return check_document(doc)
+
+
+def check_text(text: str, name: str = "<string>") -> CheckResult:
+    try:
+        doc = yamlio.load_text(text, name)
+    except InvalidProcessError as exc:
+        return CheckResult(name, exc.diagnostics)
+    return check_document(doc)
+
+
+def load(path: str | os.PathLike[str]) -> Process:
+    """The process in *path*; raises :class:`InvalidProcessError` if it has errors."""
+    result = check(path)
+    if result.process is None:
+        raise InvalidProcessError(result.diagnostics)
+    return result.process
+
+
+def _sorted(found: Iterable[Diagnostic]) -> list[Diagnostic]:
+    return sorted(found, key=Diagnostic.sort_key)
+
+
+def discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str | Diagnostic]:
+    """Process files named by *paths*: files as given, folders searched for *.yaml / *.yml.
+
+    A path that does not exist yields an SP001 diagnostic instead of a file name.
+    """
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix in PROCESS_SUFFIXES
+                           and p.is_file() and not any(part.startswith(".")
+                                                       for part in p.relative_to(path).parts))
+            yield from (str(p) for p in found)
+        elif path.exists():
+            yield str(path)
+        else:
+            yield make("SP001", "no such file or folder", file=str(path),
+                       hint="check the path and its spelling")

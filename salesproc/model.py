@@ -1,0 +1,286 @@
+"""The process model: frozen dataclasses, with every buyer type's flow resolved.
+
+This module knows nothing of YAML or SimPy. :func:`build` turns schema-valid, lint-clean
+data (plain dicts) into a :class:`Process`; all times are floats in ``time_unit``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from salesproc import dists, units
+from salesproc.dists import Distribution, Fixed
+
+WON = "won"
+LOST = "lost"
+OUTCOMES = (WON, LOST)
+NO_TIME: Distribution = Fixed(0.0)  # frozen, so one shared default is safe
+
+
+@dataclass(frozen=True)
+class Role:
+    id: str
+    title: str
+    headcount: int
+    department: str = "Sales"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Information:
+    id: str
+    label: str
+    description: str = ""
+    needed_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """When an approval applies: value bounds and buyer types, all of which must hold."""
+
+    value_gte: float | None = None
+    value_gt: float | None = None
+    value_lte: float | None = None
+    value_lt: float | None = None
+    buyer_types: frozenset[str] | None = None
+
+    def applies(self, value: float, buyer_type: str) -> bool:
+        return (
+            (self.value_gte is None or value >= self.value_gte)
+            and (self.value_gt is None or value > self.value_gt)
+            and (self.value_lte is None or value <= self.value_lte)
+            and (self.value_lt is None or value < self.value_lt)
+            and (self.buyer_types is None or buyer_type in self.buyer_types)
+        )
+
+    def probability(self, value: Distribution, buyer_type: str) -> float:
+        """Chance the condition holds for a deal of *buyer_type* (exact, from the CDF)."""
+        if self.buyer_types is not None and buyer_type not in self.buyer_types:
+            return 0.0
+        below = math.nextafter  # P(V < x) = F(x⁻): exact for fixed and empirical values too
+        upper = min([1.0]
+                    + ([value.cdf(self.value_lte)] if self.value_lte is not None else [])
+                    + ([value.cdf(below(self.value_lt, -math.inf))]
+                       if self.value_lt is not None else []))
+        lower = max([0.0]
+                    + ([value.cdf(below(self.value_gte, -math.inf))]
+                       if self.value_gte is not None else [])
+                    + ([value.cdf(self.value_gt)] if self.value_gt is not None else []))
+        return max(0.0, upper - lower)
+
+    def describe(self, currency: str = "") -> str:
+        parts = []
+        for op, bound in (("≥", self.value_gte), (">", self.value_gt), ("≤", self.value_lte),
+                          ("<", self.value_lt)):
+            if bound is not None:
+                parts.append(f"value {op} {bound:,.0f}{' ' + currency if currency else ''}")
+        if self.buyer_types is not None:
+            parts.append("buyer type " + " or ".join(sorted(self.buyer_types)))
+        return " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class Approval:
+    role: str
+    name: str = ""
+    when: Condition | None = None
+    work: Distribution = NO_TIME
+    delay: Distribution = NO_TIME
+    reject: float = 0.0
+    on_reject: str | None = None  # a stage id; None: the deal is lost
+
+    def probability(self, value: Distribution, buyer_type: str) -> float:
+        return 1.0 if self.when is None else self.when.probability(value, buyer_type)
+
+
+@dataclass(frozen=True)
+class Route:
+    to: str  # a stage id or WON
+    probability: float
+
+
+@dataclass(frozen=True)
+class Stage:
+    id: str
+    name: str
+    owner: str
+    assist: tuple[str, ...] = ()
+    description: str = ""
+    guidance: str = ""
+    requires: tuple[str, ...] = ()
+    delay: Distribution = NO_TIME
+    work: Distribution = NO_TIME
+    approvals: tuple[Approval, ...] = ()
+    next: tuple[Route, ...] = ()
+    lost_reason: str = ""
+    patience: float | None = None
+
+    @property
+    def p_lost(self) -> float:
+        """Chance a deal that finished this stage is lost rather than routed on."""
+        return max(0.0, 1.0 - math.fsum(r.probability for r in self.next))
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return (self.owner, *self.assist)
+
+
+@dataclass(frozen=True)
+class BuyerType:
+    id: str
+    name: str
+    share: float
+    value: Distribution
+    path: tuple[str, ...]  # stage ids, in order; deals start at path[0]
+    stages: Mapping[str, Stage]  # effective stages for this buyer, overrides applied
+    description: str = ""
+
+    @property
+    def start(self) -> str:
+        return self.path[0]
+
+    def flow(self) -> list[Stage]:
+        return [self.stages[s] for s in self.path]
+
+
+@dataclass(frozen=True)
+class Campaign:
+    at: float
+    leads: int
+    name: str = ""
+    every: float | None = None
+    buyer_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    rate: float  # leads per time_unit
+    campaigns: tuple[Campaign, ...] = ()
+
+
+@dataclass(frozen=True)
+class SimulationSettings:
+    horizon: float
+    warmup: float = 0.0
+    replications: int = 20
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str
+    time_unit: str
+    roles: Mapping[str, Role]
+    information: Mapping[str, Information]
+    stages: Mapping[str, Stage]  # as written, in file order
+    buyer_types: Mapping[str, BuyerType]
+    arrivals: Arrivals | None
+    simulation: SimulationSettings
+    description: str = ""
+    currency: str = "USD"
+    source: str | None = field(default=None, compare=False)
+
+
+# --- building the model from checked data -------------------------------------------------
+
+DEFAULT_HORIZON_DAYS = 365
+
+
+def effective_stage_data(data: Mapping[str, Any], buyer_id: str) -> dict[str, dict[str, Any]]:
+    """Stage dicts for one buyer type, with its overrides applied (a key replaces the value)."""
+    overrides = data["buyer_types"][buyer_id].get("stages", {})
+    return {s["id"]: {**s, **overrides.get(s["id"], {})} for s in data["stages"]}
+
+
+def buyer_path(data: Mapping[str, Any], buyer_id: str) -> list[str]:
+    path = data["buyer_types"][buyer_id].get("path")
+    return list(path) if path else [s["id"] for s in data["stages"]]
+
+
+def build(data: Mapping[str, Any], source: str | None = None) -> Process:
+    """A :class:`Process` from data that passed the schema and the lint rules."""
+    unit = data.get("time_unit", "day")
+
+    def duration(value: Any) -> float:
+        return units.parse_duration(value, unit)
+
+    def time_dist(spec: Any) -> Distribution:
+        return dists.from_spec(spec, duration)
+
+    def stage(raw: Mapping[str, Any], patience: Any = None) -> Stage:
+        own_patience = raw.get("patience", patience)
+        return Stage(
+            id=raw["id"], name=raw["name"], owner=raw["owner"],
+            assist=tuple(raw.get("assist", ())), description=raw.get("description", ""),
+            guidance=raw.get("guidance", ""), requires=tuple(raw.get("requires", ())),
+            delay=time_dist(raw.get("delay", 0)), work=time_dist(raw.get("work", 0)),
+            approvals=tuple(_approval(a, time_dist) for a in raw.get("approvals", ())),
+            next=tuple(Route(to, float(p)) for to, p in raw.get("next", {}).items()),
+            lost_reason=raw.get("lost_reason", f"lost at {raw['name']}"),
+            patience=None if own_patience is None else duration(own_patience),
+        )
+
+    buyers = {}
+    for buyer_id, raw in data["buyer_types"].items():
+        effective = effective_stage_data(data, buyer_id)
+        path = buyer_path(data, buyer_id)
+        buyers[buyer_id] = BuyerType(
+            id=buyer_id, name=raw["name"], share=float(raw["share"]),
+            value=dists.from_spec(raw["value"], float), path=tuple(path),
+            stages={s: stage(effective[s], raw.get("patience")) for s in path},
+            description=raw.get("description", ""))
+    return Process(
+        name=data["name"], description=data.get("description", ""),
+        currency=data.get("currency", "USD"), time_unit=unit,
+        roles={rid: Role(rid, r["title"], int(r["headcount"]), r.get("department", "Sales"),
+                         r.get("description", "")) for rid, r in data["roles"].items()},
+        information={iid: Information(iid, i["label"], i.get("description", ""),
+                                      i.get("needed_by"))
+                     for iid, i in data.get("information", {}).items()},
+        stages={s["id"]: stage(s) for s in data["stages"]},
+        buyer_types=buyers,
+        arrivals=_arrivals(data.get("arrivals"), unit),
+        simulation=_settings(data.get("simulation", {}), unit),
+        source=source,
+    )
+
+
+def _approval(raw: Mapping[str, Any], time_dist: Any) -> Approval:
+    when = raw.get("when")
+    return Approval(
+        role=raw["by"], name=raw.get("name", ""),
+        when=None if when is None else _condition(when),
+        work=time_dist(raw.get("work", 0)), delay=time_dist(raw.get("delay", 0)),
+        reject=float(raw.get("reject", 0.0)), on_reject=raw.get("on_reject"))
+
+
+def _condition(raw: Mapping[str, Any]) -> Condition:
+    value = raw.get("value", {})
+    buyers = raw.get("buyer_type")
+    return Condition(value_gte=value.get("gte"), value_gt=value.get("gt"),
+                     value_lte=value.get("lte"), value_lt=value.get("lt"),
+                     buyer_types=None if buyers is None else frozenset(buyers))
+
+
+def _arrivals(raw: Mapping[str, Any] | None, unit: str) -> Arrivals | None:
+    if raw is None:
+        return None
+    per = raw.get("per", unit)
+    rate = float(raw["rate"]) / units.convert(1.0, per, unit)
+    campaigns = tuple(
+        Campaign(at=units.parse_duration(c["at"], unit), leads=int(c["leads"]),
+                 name=c.get("name", ""), buyer_type=c.get("buyer_type"),
+                 every=None if c.get("every") is None else units.parse_duration(c["every"], unit))
+        for c in raw.get("campaigns", ()))
+    return Arrivals(rate, campaigns)
+
+
+def _settings(raw: Mapping[str, Any], unit: str) -> SimulationSettings:
+    default_horizon = units.convert(DEFAULT_HORIZON_DAYS, "day", unit)
+    horizon = units.parse_duration(raw.get("horizon", default_horizon), unit)
+    return SimulationSettings(
+        horizon=horizon, warmup=units.parse_duration(raw.get("warmup", 0), unit),
+        replications=int(raw.get("replications", 20)), seed=int(raw.get("seed", 1)))

@@ -1,0 +1,79 @@
+"""The starter process that `salesproc init` writes: small, valid, and commented."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from salesproc import schema
+
+TEMPLATE = """\
+# yaml-language-server: $schema={schema}
+# A starter sales process. Edit it, then run: salesproc validate {file}
+salesproc: 1
+name: {title}
+description: What this process is for, in one or two sentences.
+currency: USD
+time_unit: day                # bare numbers are days; 4h, 2w also work
+
+roles:                        # who works on deals; headcount bounds concurrency
+  sdr: {{title: Sales development rep, department: Sales, headcount: 2}}
+  ae: {{title: Account executive, department: Sales, headcount: 3}}
+
+information:                  # what to find out; stages list it under requires
+  need: {{label: Business problem to solve}}
+  budget: {{label: Budget range}}
+
+stages:                       # in order; deals start at the first one
+  - id: inquiry
+    name: Prospect requests information
+    owner: sdr
+    guidance: Reply within one business day.
+    requires: [need]
+    work: 0.1                 # how long one person of the owner role is busy
+    next: {{meeting: 0.5}}      # the rest is lost
+    lost_reason: no response
+  - id: meeting
+    name: Meeting and demo
+    owner: ae
+    requires: [budget]
+    delay: {{exponential: {{mean: 3}}}}   # waiting on the prospect: nobody busy
+    work: 0.5
+    next: {{won: 0.3}}
+
+buyer_types:                  # shares of arriving leads add up to 1
+  standard:
+    name: Standard buyer
+    share: 1
+    value: {{lognormal: {{mean: 10000, sd: 4000}}}}
+
+arrivals: {{rate: 10, per: week}}
+simulation: {{horizon: 365, warmup: 30, replications: 20, seed: 1}}
+"""
+
+
+def title_from(name: str) -> str:
+    words = re.split(r"[-_\s]+", Path(name).stem)
+    return " ".join(w.capitalize() for w in words if w) or "My sales process"
+
+
+def target_path(name: str) -> Path:
+    path = Path(name)
+    return path if path.suffix in (".yaml", ".yml") else path.with_suffix(".yaml")
+
+
+def schema_reference(target: Path) -> str:
+    """The schema path for the modeline: the repo's schemas/ when there is one above."""
+    folder = target.resolve().parent
+    for candidate in (folder, *folder.parents):
+        published = candidate / "schemas" / "process.schema.json"
+        if published.is_file():
+            return os.path.relpath(published, folder)
+    return schema.schema_path()
+
+
+def render(name: str) -> str:
+    target = target_path(name)
+    return TEMPLATE.format(schema=schema_reference(target), file=target.as_posix(),
+                           title=title_from(name))

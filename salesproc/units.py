@@ -1,0 +1,49 @@
+"""Time units and duration strings ("4h", "3d", "2w").
+
+Every time in a :class:`~salesproc.model.Process` is a float in the file's ``time_unit``;
+conversion happens once, when the model is built.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Length of each unit in hours.
+HOURS: dict[str, float] = {
+    "minute": 1 / 60,
+    "hour": 1.0,
+    "day": 24.0,
+    "week": 24.0 * 7,
+    "month": 24.0 * 365 / 12,
+    "year": 24.0 * 365,
+}
+TIME_UNITS = ("minute", "hour", "day", "week")  # what `time_unit:` accepts
+RATE_PERIODS = ("hour", "day", "week", "month", "year")  # what `arrivals.per` accepts
+
+_SUFFIX = {"min": "minute", "h": "hour", "d": "day", "w": "week"}
+DURATION_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*(min|h|d|w)\s*$"
+_DURATION = re.compile(DURATION_PATTERN)
+
+
+def is_duration_text(value: object) -> bool:
+    return isinstance(value, str) and _DURATION.match(value) is not None
+
+
+def parse_duration(value: float | int | str, unit: str) -> float:
+    """A number (already in *unit*) or a string such as '4h' converted to *unit*."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    match = _DURATION.match(str(value))
+    if match is None:
+        raise ValueError(f"not a duration: {value!r}")
+    number = float(str(value).strip()[: -len(match.group(2))])
+    return number * HOURS[_SUFFIX[match.group(2)]] / HOURS[unit]
+
+
+def convert(amount: float, from_unit: str, to_unit: str) -> float:
+    """*amount* in *from_unit*, expressed in *to_unit* (e.g. 2 weeks -> 14 days)."""
+    return amount * HOURS[from_unit] / HOURS[to_unit]
+
+
+def plural(unit: str, amount: float) -> str:
+    return unit if amount == 1 else unit + "s"

@@ -1,0 +1,320 @@
+"""Safe YAML loading that remembers where every value came from.
+
+PyYAML composes the file into nodes (no Python objects are ever constructed from tags);
+we build plain dicts, lists and scalars from those nodes ourselves so that we can
+
+* record the line and column of every key and value (for file:line:col diagnostics),
+* report duplicate keys with both positions (PyYAML silently keeps the last one),
+* bound alias expansion, node count and nesting (a "billion laughs" file stops at once),
+* refuse non-finite numbers and unknown tags, and note YAML 1.1 booleans (yes/no/on/off).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from salesproc.diagnostics import Diagnostic, make
+from salesproc.errors import InvalidProcessError
+
+MAX_FILE_BYTES = 1_000_000  # a large enterprise process is ~30 kB
+MAX_NODES = 200_000  # values built, counting every alias expansion
+MAX_ALIASES = 2_000
+MAX_DEPTH = 50
+
+_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_YAML11_TRUE_FALSE = {"true", "false"}
+_YAML12_FLOAT = re.compile(r"^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$")
+_COLLECTIONS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Span:
+    line: int  # 1-based
+    column: int  # 1-based
+    end_line: int
+    end_column: int
+
+    @classmethod
+    def of(cls, node: yaml.Node) -> Span:
+        start, end = node.start_mark, node.end_mark
+        return cls(start.line + 1, start.column + 1, end.line + 1, end.column + 1)
+
+
+@dataclass
+class Document:
+    """A loaded YAML file: its data and where each part of it stands in the file."""
+
+    file: str
+    data: Any
+    values: dict[Path, Span] = field(default_factory=dict)
+    keys: dict[Path, Span] = field(default_factory=dict)
+    yaml11_booleans: dict[Path, str] = field(default_factory=dict)  # path -> 'no', 'on'...
+    findings: list[Diagnostic] = field(default_factory=list)  # duplicate keys, NaN, tags
+    refused: set[Path] = field(default_factory=set)  # values already reported in findings
+
+    def span(self, path: Path, key: bool = False) -> Span:
+        """The span of the value at *path* (or of its key); the nearest known ancestor if absent."""
+        table = self.keys if key else self.values
+        if path in table:
+            return table[path]
+        for cut in range(len(path) - 1, -1, -1):
+            if path[:cut] in self.values:
+                return self.values[path[:cut]]
+        return Span(1, 1, 1, 1)
+
+    def diagnostic(self, code: str, message: str, path: Path, *, key: bool = False,
+                   hint: str | None = None) -> Diagnostic:
+        span = self.span(path, key=key)
+        return make(code, message, file=self.file, line=span.line, column=span.column,
+                    end_line=span.end_line, end_column=span.end_column,
+                    path=json_pointer(path), hint=hint)
+
+
+def json_pointer(path: Path) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def load_file(path: str | os.PathLike[str]) -> Document:
+    """Read and parse *path*; raise :class:`InvalidProcessError` if it is not usable YAML."""
+    name = os.fspath(path)
+    text = _read_text(name)
+    return load_text(text, name)
+
+
+def _fail(name: str, code: str, message: str, hint: str | None = None, line: int = 1,
+          column: int = 1) -> InvalidProcessError:
+    diag = make(code, message, file=name, line=line, column=column, hint=hint)
+    return InvalidProcessError([diag])
+
+
+def _read_text(name: str) -> str:
+    try:
+        with open(name, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except IsADirectoryError:
+        raise _fail(name, "SP001", "this is a folder, not a file") from None
+    except FileNotFoundError:
+        raise _fail(name, "SP001", "no such file", "check the path and its spelling") from None
+    except OSError as exc:
+        raise _fail(name, "SP001", f"cannot read the file: {exc.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise _fail(name, "SP002", f"the file is larger than {MAX_FILE_BYTES:,} bytes",
+                    "a process file is a few kilobytes; is this the right file?")
+    if b"\x00" in raw:
+        raise _fail(name, "SP003", "this is a binary file, not a YAML text file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise _fail(name, "SP003", f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+                    "save the file as UTF-8 in your editor", line=line) from None
+    return text.removeprefix("\ufeff")
+
+
+def load_text(text: str, name: str = "<string>") -> Document:
+    """Parse YAML *text*; raise :class:`InvalidProcessError` if it is not usable.
+
+    Findings that leave the document usable (duplicate keys, NaN, tags) are kept in
+    :attr:`Document.findings` so that they are reported with the schema's findings.
+    """
+    try:
+        _check_depth(text, name)
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or "invalid YAML"
+        if "nesting depth" in problem:  # libyaml's own nesting limit (PyYAML >= 6.0.2 builds)
+            raise _fail(name, "SP007", f"values nest more than {MAX_DEPTH} levels deep",
+                        "a process file nests a few levels; is this the right file?",
+                        line, column) from None
+        hint = _syntax_hint(problem)
+        raise _fail(name, "SP005", f"YAML syntax error: {problem}", hint, line, column) from None
+    except yaml.YAMLError as exc:
+        raise _fail(name, "SP005", f"YAML syntax error: {exc}") from None
+    except RecursionError:
+        raise _fail(name, "SP007", "the YAML nests too deeply to read") from None
+    if node is None:
+        raise _fail(name, "SP004", "the file is empty",
+                    "start from `salesproc init NAME`, which writes a starter process")
+    builder = _Builder(name)
+    try:
+        data = builder.build(node, ())
+    except _TooComplex as exc:
+        raise _fail(name, "SP007", str(exc), "write the values out instead of using aliases",
+                    exc.span.line, exc.span.column) from None
+    doc = Document(name, data, builder.values, builder.keys, builder.yaml11_booleans,
+                   builder.errors, builder.refused)
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else "a single value"
+        raise InvalidProcessError([doc.diagnostic(
+            "SP008", f"the file holds {kind}; a process file is a mapping of keys", (),
+            hint="start with `salesproc: 1` on the first line, then `name:`, `stages:` ...")])
+    return doc
+
+
+def _check_depth(text: str, name: str) -> None:
+    """Refuse deep nesting from the event stream, before composing (which is slow on it)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+                raise _fail(name, "SP007", f"values nest more than {MAX_DEPTH} levels deep",
+                            "a process file nests a few levels; is this the right file?",
+                            line, column)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _syntax_hint(problem: str) -> str | None:
+    if "tab" in problem:
+        return "YAML indents with spaces, never tabs"
+    if "mapping values are not allowed" in problem:
+        return "a value containing ': ' must be quoted, e.g. title: \"Sales: EMEA\""
+    if "expected <block end>" in problem or "did not find expected key" in problem:
+        return "check the indentation of this line against the lines above"
+    return None
+
+
+class _TooComplex(Exception):
+    def __init__(self, message: str, span: Span) -> None:
+        super().__init__(message)
+        self.span = span
+
+
+class _Builder:
+    """Builds Python values from composed nodes, recording positions and findings."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.values: dict[Path, Span] = {}
+        self.keys: dict[Path, Span] = {}
+        self.yaml11_booleans: dict[Path, str] = {}
+        self.errors: list[Diagnostic] = []
+        self.refused: set[Path] = set()
+        self.nodes = 0
+        self.seen: set[int] = set()
+        self.aliases = 0
+        self.scalars = yaml.constructor.SafeConstructor()
+
+    def build(self, node: yaml.Node, path: Path) -> Any:
+        self._count(node, path)
+        self.values.setdefault(path, Span.of(node))
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _COLLECTIONS:
+            self._error("SP009", f"unsupported YAML tag {node.tag}", Span.of(node), path,
+                        "remove the tag; process files hold plain values only")
+            return None
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)  # the composer makes only these three
+        return self._scalar(node, path)
+
+    def _count(self, node: yaml.Node, path: Path) -> None:
+        self.nodes += 1
+        if id(node) in self.seen and not isinstance(node, yaml.ScalarNode):
+            self.aliases += 1  # a collection built a second time: an alias expansion
+        self.seen.add(id(node))
+        if self.nodes > MAX_NODES or self.aliases > MAX_ALIASES:
+            raise _TooComplex("aliases expand to too many values (is this an alias bomb?)",
+                              Span.of(node))
+        if len(path) > MAX_DEPTH:
+            raise _TooComplex(f"values nest more than {MAX_DEPTH} levels deep", Span.of(node))
+
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        first_seen: dict[str, Span] = {}
+        for key_node, value_node in self._pairs(node):
+            key = self._key(key_node)
+            if key is None:
+                continue
+            key_span = Span.of(key_node)
+            if key in first_seen:
+                before = first_seen[key]
+                self.errors.append(make(
+                    "SP006", f"duplicate key '{key}' (first at line {before.line})",
+                    file=self.file, line=key_span.line, column=key_span.column,
+                    end_line=key_span.end_line, end_column=key_span.end_column,
+                    path=json_pointer((*path, key)),
+                    hint="YAML keeps only one of them; merge the two or rename one"))
+                continue
+            first_seen[key] = key_span
+            child = (*path, key)
+            self.keys[child] = key_span
+            result[key] = self.build(value_node, child)
+        return result
+
+    def _pairs(self, node: yaml.MappingNode) -> Iterator[tuple[yaml.Node, yaml.Node]]:
+        """Key/value node pairs, with YAML merge keys (<<) expanded; explicit keys win."""
+        merged: list[tuple[yaml.Node, yaml.Node]] = []
+        explicit: list[tuple[yaml.Node, yaml.Node]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) \
+                    else [value_node]
+                for source in sources:
+                    if isinstance(source, yaml.MappingNode):
+                        self._count(source, ())
+                        merged.extend(self._pairs(source))
+            else:
+                explicit.append((key_node, value_node))
+        names = {k.value for k, _ in explicit if isinstance(k, yaml.ScalarNode)}
+        kept: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key_node, value_node in merged:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value not in names:
+                kept.setdefault(key_node.value, (key_node, value_node))
+        yield from kept.values()
+        yield from explicit
+
+    def _key(self, node: yaml.Node) -> str | None:
+        if isinstance(node, yaml.ScalarNode):
+            return str(node.value)
+        span = Span.of(node)
+        self.errors.append(make("SP005", "a key must be plain text, not a list or mapping",
+                                file=self.file, line=span.line, column=span.column))
+        return None
+
+    def _scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
+        tag = node.tag
+        if tag == "tag:yaml.org,2002:str":
+            if not node.style and _YAML12_FLOAT.match(node.value):  # plain: None or ""
+                return float(node.value)  # 1e6: a number in YAML 1.2, text to PyYAML
+            return node.value
+        if tag == "tag:yaml.org,2002:timestamp":
+            return node.value  # no dates in the format: keep the text
+        span = Span.of(node)
+        try:
+            value = self.scalars.construct_object(node, deep=True)
+        except yaml.YAMLError:
+            self._error("SP009", f"unsupported YAML tag {tag}", span, path,
+                        "remove the tag; process files hold plain values only")
+            return None
+        if tag not in {"tag:yaml.org,2002:" + t for t in ("int", "float", "bool", "null")}:
+            self._error("SP009", f"unsupported YAML tag {tag}", span, path,
+                        "remove the tag; process files hold plain values only")
+            return None
+        if isinstance(value, bool) and node.value.lower() not in _YAML11_TRUE_FALSE:
+            self.yaml11_booleans[path] = node.value
+        if isinstance(value, float) and not math.isfinite(value):
+            self._error("SP010", f"'{node.value}' is not a finite number", span, path,
+                        "write an ordinary number")
+        return value
+
+    def _error(self, code: str, message: str, span: Span, path: Path, hint: str) -> None:
+        self.refused.add(path)
+        self.errors.append(make(code, message, file=self.file, line=span.line,
+                                column=span.column, end_line=span.end_line,
+                                end_column=span.end_column, path=json_pointer(path), hint=hint))

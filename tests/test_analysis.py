@@ -1,0 +1,47 @@
+"""Closed forms: expected visits, win chance and load, checked on hand-solvable flows."""
+
+from __future__ import annotations
+
+import pytest
+
+from salesproc import analysis, check_text
+
+FUNNEL = """
+salesproc: 1
+name: Funnel
+roles: {a: {title: A, headcount: 3}}
+stages:
+  - {id: s1, name: S1, owner: a, work: 0.5, next: {s2: 0.6}}
+  - {id: s2, name: S2, owner: a, work: 1, next: {s3: 0.5, s1: 0.2}}
+  - {id: s3, name: S3, owner: a, work: 2, next: {won: 0.9}}
+buyer_types: {b: {name: B, share: 1, value: 100}}
+arrivals: {rate: 1}
+"""
+
+
+def test_visits_solve_the_traffic_equations() -> None:
+    process = check_text(FUNNEL).process
+    assert process is not None
+    buyer = process.buyer_types["b"]
+    visits = analysis.expected_visits(buyer)
+    # v1 = 1 + 0.2 v2, v2 = 0.6 v1  =>  v1 = 1 / (1 - 0.12)
+    v1 = 1 / (1 - 0.12)
+    assert visits["s1"] == pytest.approx(v1)
+    assert visits["s2"] == pytest.approx(0.6 * v1)
+    assert visits["s3"] == pytest.approx(0.3 * v1)
+    assert analysis.win_probability(buyer) == pytest.approx(0.9 * 0.3 * v1)
+    load = analysis.offered_load(process)["a"]
+    assert load == pytest.approx(v1 * (0.5 + 0.6 * 1 + 0.3 * 2))
+
+
+def test_rejection_goes_back_in_written_order() -> None:
+    text = FUNNEL.replace(
+        "next: {won: 0.9}}",
+        "next: {won: 1}, approvals: [{by: a, reject: 0.5, on_reject: s2}, {by: a, reject: 0.5}]}")
+    process = check_text(text).process
+    assert process is not None
+    buyer = process.buyer_types["b"]
+    out = analysis.exits(buyer.stages["s3"], buyer)
+    assert out.to_stage == {"s2": 0.5}
+    assert out.lost == pytest.approx(0.25)
+    assert out.won == pytest.approx(0.25)

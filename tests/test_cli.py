@@ -1,0 +1,140 @@
+"""`salesproc validate`, `init`, `schema`: formats, exit codes, and what is written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from salesproc import check
+from tests.conftest import CASES, ROOT, run
+
+BAD = CASES / "invalid" / "SP201-unknown-next.yaml"
+WARN = CASES / "invalid" / "SP402-unused-role.yaml"
+
+
+def test_text_output_has_caret_snippet_and_hint() -> None:
+    result = run("validate", str(BAD))
+    assert result.exit_code == 1
+    assert f"{BAD}:13:12: error SP201 unknown stage 'secnd'" in result.output
+    assert "   13 |     next: {secnd: 0.5}\n" in result.output
+    assert "      |            ^~~~~\n" in result.output
+    assert "  hint: did you mean 'second'?" in result.output
+
+
+def test_json_output_is_the_documented_layout() -> None:
+    result = run("validate", "--format", "json", str(BAD))
+    assert result.exit_code == 1
+    (item,) = json.loads(result.output)
+    assert item == {
+        "file": str(BAD), "line": 13, "column": 12, "end_line": 13, "end_column": 17,
+        "path": "/stages/0/next/secnd", "code": "SP201", "rule": "unknown-stage",
+        "severity": "error", "message": "unknown stage 'secnd'",
+        "hint": "did you mean 'second'?",
+    }
+
+
+def test_github_output_is_workflow_commands() -> None:
+    result = run("validate", "--format", "github", str(BAD))
+    assert result.exit_code == 1
+    line = result.output.splitlines()[0]
+    assert line.startswith(f"::error file={BAD},line=13,col=12,title=SP201 unknown-stage::")
+
+
+def test_warnings_pass_unless_strict() -> None:
+    assert run("validate", str(WARN)).exit_code == 0
+    strict = run("validate", "--strict", str(WARN))
+    assert strict.exit_code == 1
+    assert "warning SP402" in strict.output
+
+
+def test_usage_error_exits_2() -> None:
+    result = run("validate", "--format", "xml", str(BAD))
+    assert result.exit_code == 2
+
+
+def test_no_paths_checks_processes_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    result = run("validate")
+    assert result.exit_code == 0
+    assert "3 files checked" in result.output
+
+
+def test_folder_without_process_files_is_an_error(tmp_path: Path) -> None:
+    result = run("validate", str(tmp_path))
+    assert result.exit_code == 1
+    assert "no process files" in result.output
+
+
+def test_internal_error_exits_3_and_says_it_is_a_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(path: object) -> None:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr("salesproc.loader.check", broken)
+    result = run("validate", str(BAD))
+    assert result.exit_code == 3
+    assert "this is a bug in salesproc" in result.output
+
+
+def test_init_writes_a_valid_starter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("init", "emea-midmarket")
+    assert result.exit_code == 0
+    path = tmp_path / "emea-midmarket.yaml"
+    text = path.read_text("utf-8")
+    assert text.startswith("# yaml-language-server: $schema=")
+    assert "name: Emea Midmarket" in text
+    assert check(path).diagnostics == []
+
+
+def test_init_points_the_modeline_at_the_repo_schema(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "process.schema.json").write_text("{}")
+    (tmp_path / "processes").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert run("init", "processes/new").exit_code == 0
+    first = (tmp_path / "processes" / "new.yaml").read_text().splitlines()[0]
+    assert first == "# yaml-language-server: $schema=../schemas/process.schema.json"
+
+
+def test_init_never_overwrites(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.yaml").write_text("my own work\n")
+    result = run("init", "mine")
+    assert result.exit_code == 1
+    assert "already exists" in result.output
+    assert (tmp_path / "mine.yaml").read_text() == "my own work\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.yaml"]
+    assert run("init", "mine", "--force").exit_code == 0
+    assert check(tmp_path / "mine.yaml").ok
+
+
+def test_init_into_missing_folder_is_a_kind_error(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("init", "nowhere/new")
+    assert result.exit_code == 1
+    assert "does not exist" in result.output
+
+
+def test_python_dash_m_and_version() -> None:
+    out = subprocess.run([sys.executable, "-m", "salesproc", "--version"], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.startswith("salesproc, version ")
+
+
+def test_validate_does_not_import_simulation_or_drawing_libraries() -> None:
+    code = ("import sys; from salesproc.cli import main; sys.argv=['salesproc','validate','-q',"
+            f"{str(ROOT / 'processes')!r}]\ntry: main()\nexcept SystemExit: pass\n"
+            "print(sorted(m for m in ('simpy','graphviz','networkx','numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_pre_commit_hook_definition_runs_validate() -> None:
+    text = (ROOT / ".pre-commit-hooks.yaml").read_text("utf-8")
+    assert "entry: salesproc validate" in text

@@ -1,0 +1,70 @@
+"""Distributions: moments and CDF agree with samples, within theory-derived tolerances."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from salesproc import dists
+from salesproc.dists import (
+    Distribution,
+    Empirical,
+    Exponential,
+    Fixed,
+    Gamma,
+    Lognormal,
+    Triangular,
+    TruncatedNormal,
+    Uniform,
+)
+
+N = 200_000
+ALL = [Fixed(2.0), Exponential(2.0), Uniform(1.0, 3.0), Triangular(1.0, 2.0, 6.0),
+       TruncatedNormal(1.0, 2.0), Lognormal(2.0, 1.0), Gamma(2.0, 1.0), Gamma(0.5, 1.5),
+       Empirical((1.0, 2.0, 3.0, 10.0))]
+
+
+@pytest.mark.parametrize("dist", ALL, ids=repr)
+def test_sample_mean_matches_mean(dist: Distribution) -> None:
+    x = dist.sample(np.random.default_rng(42), N)
+    assert (x >= 0).all()
+    # 5 standard errors: fails by chance with probability < 1e-6
+    assert abs(x.mean() - dist.mean) <= 5 * dist.sd / math.sqrt(N) + 1e-12
+
+
+@pytest.mark.parametrize("dist", ALL, ids=repr)
+def test_cdf_matches_empirical_cdf(dist: Distribution) -> None:
+    x = dist.sample(np.random.default_rng(7), N)
+    for q in (0.1, 0.5, 0.9):
+        point = dist.quantile(q)
+        p = dist.cdf(point)
+        # binomial standard error of an empirical proportion, 5 of them
+        assert abs((x <= point).mean() - p) <= 5 * math.sqrt(p * (1 - p) / N) + 1e-9
+
+
+@pytest.mark.parametrize("dist", ALL, ids=repr)
+def test_scaling_scales_mean_and_sd(dist: Distribution) -> None:
+    scaled = dist.scaled(24.0)
+    assert scaled.mean == pytest.approx(24.0 * dist.mean)
+    assert scaled.sd == pytest.approx(24.0 * dist.sd)
+
+
+def test_lognormal_is_given_by_mean_and_sd_of_values() -> None:
+    d = Lognormal(6000.0, 2000.0)
+    assert (d.mean, d.sd) == (6000.0, 2000.0)
+    assert d.cdf(6000.0) > 0.5  # right-skewed: the median is below the mean
+
+
+def test_gamma_cdf_matches_exponential_special_case() -> None:
+    g, e = Gamma(3.0, 3.0), Exponential(3.0)  # shape 1 is exponential
+    for x in (0.1, 1.0, 3.0, 10.0, 40.0):
+        assert g.cdf(x) == pytest.approx(e.cdf(x), abs=1e-12)
+
+
+def test_spec_problems() -> None:
+    assert dists.spec_problem({"uniform": {"min": 3, "max": 1}}, float)
+    assert dists.spec_problem({"triangular": [1, 5, 3]}, float)
+    assert dists.spec_problem({"gamma": {"mean": 1, "sd": 0}}, float)
+    assert dists.spec_problem({"lognormal": {"mean": 2, "sd": 1}}, float) is None

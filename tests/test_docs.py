@@ -1,0 +1,28 @@
+"""The README stays true: its code table and the output it shows."""
+
+from __future__ import annotations
+
+import pytest
+
+from salesproc.diagnostics import CODES
+from tests.conftest import ROOT, run
+
+README = (ROOT / "README.md").read_text("utf-8")
+
+
+def test_readme_lists_every_code_as_defined() -> None:
+    for code, rule in CODES.items():
+        assert f"| {code} | {rule.name} | {rule.severity.value} | {rule.summary} |" in README
+
+
+def test_readme_validate_example_is_real_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    result = run("validate", "tests/cases/invalid/SP201-unknown-next.yaml")
+    assert result.output.strip() in README
+    assert run("validate", "processes/").output.strip() in README
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    first_screen = "\n".join(README.splitlines()[:20])
+    assert "./dev.sh demo" in first_screen and "./dev.sh test" in first_screen
+    assert (ROOT / ".ci" / "run").read_text().strip().endswith("./dev.sh test")

@@ -1,0 +1,89 @@
+"""Property test: any mutation of a valid process gives diagnostics or a model, never a crash."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from salesproc import check_text
+from salesproc.yamlio import load_text
+from tests.conftest import PROCESSES
+
+EXAMPLES = [load_text(p.read_text("utf-8")).data for p in PROCESSES]
+
+Path = tuple[Any, ...]
+
+
+def places(node: Any, path: Path = ()) -> list[Path]:
+    found = [path]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += places(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += places(value, (*path, i))
+    return found
+
+
+def get(node: Any, path: Path) -> Any:
+    for part in path:
+        node = node[part]
+    return node
+
+
+def strings(node: Any) -> list[str]:
+    return [v for p in places(node) if isinstance(v := get(node, p), str)]
+
+
+ODD_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**12, 10**12),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
+    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(),
+                                                          max_size=2),
+    st.sampled_from(["4h", "2w", "-1d", "won", "lost", "x-foo", "1e400"]),
+)
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> Any:
+    data = copy.deepcopy(draw(st.sampled_from(EXAMPLES)))
+    for _ in range(draw(st.integers(1, 4))):
+        targets = [p for p in places(data) if p]
+        path = draw(st.sampled_from(targets))
+        parent, last = get(data, path[:-1]), path[-1]
+        action = draw(st.sampled_from(["delete", "replace", "swap"]))
+        if action == "delete":
+            del parent[last]
+        elif action == "replace":
+            parent[last] = draw(ODD_VALUES)
+        else:
+            parent[last] = draw(st.sampled_from(strings(data) or ["x"]))
+    return data
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated())
+def test_mutated_process_gives_diagnostics_or_model(data: Any) -> None:
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    result = check_text(text, "mutant.yaml")
+    if result.process is None:
+        assert any(d.is_error for d in result.diagnostics)
+    else:
+        assert result.ok
+    for diag in result.diagnostics:
+        assert diag.file == "mutant.yaml" and diag.line >= 1 and diag.column >= 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_text_edits_never_crash(data: st.DataObject) -> None:
+    source = data.draw(st.sampled_from(PROCESSES)).read_text("utf-8")
+    at = data.draw(st.integers(0, len(source)))
+    cut = data.draw(st.integers(0, 40))
+    insert = data.draw(st.text(alphabet=":-[]{}&*!|>'\"# \n\tab1.", max_size=8))
+    result = check_text(source[:at] + insert + source[at + cut:], "edited.yaml")
+    assert result.process is not None or any(d.is_error for d in result.diagnostics)

@@ -1,0 +1,63 @@
+"""The published schema: valid draft-07, documented, closed, and shipped in the package."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import jsonschema
+import pytest
+
+from salesproc import schema
+from tests.conftest import ROOT, run
+
+PUBLISHED = ROOT / "schemas" / "process.schema.json"
+
+
+def subschemas(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from subschemas(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from subschemas(value)
+
+
+def test_schema_is_valid_draft_07() -> None:
+    data = json.loads(PUBLISHED.read_text("utf-8"))
+    assert data["$schema"] == "http://json-schema.org/draft-07/schema#"
+    jsonschema.Draft7Validator.check_schema(data)
+
+
+def test_packaged_schema_is_the_published_one() -> None:
+    assert schema.schema() == json.loads(PUBLISHED.read_text("utf-8"))
+
+
+def test_every_property_has_a_description() -> None:
+    missing = [
+        name
+        for node in subschemas(schema.schema())
+        for name, prop in node.get("properties", {}).items()
+        if isinstance(prop, dict) and "description" not in prop
+    ]
+    assert missing == []
+
+
+def test_objects_are_closed_but_allow_extensions() -> None:
+    for node in subschemas(schema.schema()):
+        if node.get("type") == "object" and "properties" in node:
+            assert node.get("additionalProperties") is False or "propertyNames" in node
+    top = schema.schema()
+    assert "^x-" in top["patternProperties"]
+
+
+@pytest.mark.parametrize("args", [[], ["--print"]])
+def test_schema_command(args: list[str]) -> None:
+    result = run("schema", *args)
+    assert result.exit_code == 0
+    if args:
+        assert json.loads(result.output) == schema.schema()
+    else:
+        assert result.output.strip().endswith("process.schema.json")
