@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up and run salesproc on a fresh machine with only Python 3.10+.
-#   ./dev.sh demo   set up, then validate (and draw, and simulate) the example processes
+#   ./dev.sh demo   set up, then validate the example processes and simulate the five-step one
 #   ./dev.sh test   set up, then run the whole test suite (lint, types, tests)
 # The virtual environment lives in .venv; it is (re)installed when setup.cfg changes.
 set -euo pipefail
@@ -20,8 +20,10 @@ ensure_venv() {
   fi
   local stamp="$VENV/.installed"
   if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -e '.[test]'
+    echo "dev.sh: installing salesproc and its dependencies into $VENV ..." >&2
+    { "$VENV/bin/python" -m pip install --upgrade pip \
+        && "$VENV/bin/python" -m pip install -e '.[test]'; } > "$VENV/install.log" 2>&1 \
+      || { cat "$VENV/install.log" >&2; die "installing failed (log above, and in $VENV/install.log)"; }
     touch "$stamp"
   fi
 }
@@ -41,6 +43,8 @@ ensure_graphviz() {
 demo() {
   ensure_venv
   "$VENV/bin/salesproc" validate processes/
+  echo
+  "$VENV/bin/salesproc" simulate processes/five-step.yaml
 }
 
 run_tests() {

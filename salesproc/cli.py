@@ -6,9 +6,10 @@ Exit codes: 0 clean (warnings allowed unless --strict), 1 findings or bad input,
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import click
@@ -150,6 +151,119 @@ def schema_command(show: bool) -> None:
         click.echo(Path(schema.schema_path()).read_text("utf-8"), nl=False)
     else:
         click.echo(schema.schema_path())
+
+
+DURATION = "a number in the file's time unit, or e.g. 26w, 90d"
+
+
+class _Duration(click.ParamType):
+    """A command-line duration: kept as text, converted with the process's time unit."""
+
+    name = "duration"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        from salesproc.units import is_duration_text
+
+        text = str(value).strip()
+        try:
+            float(text)
+        except ValueError:
+            if not is_duration_text(text):
+                self.fail(f"{text!r} is not a duration ({DURATION})", param, ctx)
+        return text
+
+
+def _in_unit(text: str | None, unit: str) -> float | None:
+    from salesproc.units import parse_duration
+
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return parse_duration(text, unit)
+
+
+@cli.command()
+@click.argument("process_file", metavar="PROCESS", type=click.Path(path_type=str))
+@click.option("-r", "--replications", type=int, help="Independent runs (default: the file's, "
+              "else 20).")
+@click.option("--horizon", type=_Duration(), help=f"How long to simulate ({DURATION}).")
+@click.option("--warmup", type=_Duration(), help="Initial time left out of the figures.")
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed: same seed, same "
+              "results.")
+@click.option("-w", "--workers", type=click.IntRange(min=1), help="Parallel processes "
+              "(default: all cores). Results do not depend on it.")
+@click.option("--buyer", help="Simulate only this buyer type's leads.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
+              help="Write the results to this file instead of the terminal.")
+@click.option("--events", type=click.Path(dir_okay=False, path_type=str),
+              help="Also write a CSV event log, one row per stage visit (runs the "
+              "replications in one process).")
+def simulate(process_file: str, replications: int | None, horizon: str | None,
+             warmup: str | None, seed: int | None, workers: int | None, buyer: str | None,
+             fmt: str, output: str | None, events: str | None) -> None:
+    """Simulate the pipeline: wins, revenue, time in stage, bottleneck, end pipeline."""
+    from salesproc.sim import experiment, report
+
+    process = load_or_fail(process_file)
+    settings = experiment.resolve_settings(
+        process, horizon=_in_unit(horizon, process.time_unit),
+        warmup=_in_unit(warmup, process.time_unit), replications=replications, seed=seed,
+        workers=workers, buyer=buyer)
+    for warning in experiment.capacity_warnings(process):
+        click.echo(click.style("warning: ", fg="yellow", bold=True) + warning, err=True)
+    with _progress(settings.replications) as progress, _event_log(events) as sink:
+        result = experiment.simulate(process, settings, progress=progress, event_sink=sink)
+    text = {"table": report.to_text, "json": report.to_json, "csv": report.to_csv}[fmt](result)
+    _emit(text, output)
+
+
+def _emit(text: str, output: str | None) -> None:
+    from salesproc.outputs import write_atomic
+
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomic(output, text)
+        click.echo(f"wrote {output}", err=True)
+
+
+@contextlib.contextmanager
+def _progress(total: int) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr, only on a terminal and only for runs that take a while."""
+    if total < 4 or not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=total, label="simulating", file=sys.stderr) as bar:
+        shown = [0]
+
+        def update(done: int, _total: int) -> None:
+            bar.update(done - shown[0])
+            shown[0] = done
+
+        yield update
+
+
+@contextlib.contextmanager
+def _event_log(path: str | None) -> Iterator[Callable[[int, tuple[object, ...]], None] | None]:
+    """A CSV event log, written atomically (it appears only once the run completed)."""
+    if path is None:
+        yield None
+        return
+    import csv
+
+    from salesproc.outputs import atomic_open
+
+    with atomic_open(path) as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["replication", "deal", "buyer_type", "stage", "entered", "started",
+                         "finished", "outcome", "role"])
+        yield lambda replication, row: writer.writerow((replication, *row))
+    click.echo(f"wrote {path}", err=True)
 
 
 def main() -> None:

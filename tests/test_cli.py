@@ -138,3 +138,32 @@ def test_validate_does_not_import_simulation_or_drawing_libraries() -> None:
 def test_pre_commit_hook_definition_runs_validate() -> None:
     text = (ROOT / ".pre-commit-hooks.yaml").read_text("utf-8")
     assert "entry: salesproc validate" in text
+
+
+def test_output_to_a_device_writes_in_place_and_keeps_the_device(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from salesproc.outputs import write_atomic
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        write_atomic(fifo, "hello\n")
+        assert os.read(reader, 100) == b"hello\n"
+    finally:
+        os.close(reader)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_failed_write_leaves_the_old_file(tmp_path: Path) -> None:
+    from salesproc.outputs import atomic_open
+
+    target = tmp_path / "out.txt"
+    target.write_text("previous results\n")
+    with pytest.raises(RuntimeError), atomic_open(target) as handle:
+        handle.write("half of the new")
+        raise RuntimeError("disk full")
+    assert target.read_text() == "previous results\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]

@@ -26,3 +26,13 @@ def test_readme_starts_with_the_two_commands() -> None:
     first_screen = "\n".join(README.splitlines()[:20])
     assert "./dev.sh demo" in first_screen and "./dev.sh test" in first_screen
     assert (ROOT / ".ci" / "run").read_text().strip().endswith("./dev.sh test")
+
+
+def test_readme_simulate_output_is_real(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    block = README.split("<!-- simulate-output:start -->\n```\n")[1].split("```\n")[0]
+    command, shown = block.split("\n", 1)
+    assert command == "$ salesproc simulate processes/five-step.yaml"
+    result = run("simulate", "processes/five-step.yaml", "--workers", "2")
+    assert result.exit_code == 0
+    assert result.output == shown

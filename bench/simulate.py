@@ -1,0 +1,128 @@
+"""Simulation speed, memory and parallel scaling (not a test; prints ratios).
+
+    python bench/simulate.py [--leads 200000] [--rounds 5]
+
+1. Speed: funnel5 (DESIGN.md §6) through salesproc's engine, all metrics on, against the
+   plain SimPy model in bench/plain_simpy.py, alternating in the same run; the median
+   leads/s ratio must be at least 2, and the won fractions must agree within 1%.
+2. Memory: 1,000,000 leads of funnel5 via the CLI, without --events; peak RSS of that
+   child process (budget 150 MB).
+3. Scaling: 20 replications of the five-step example on 2 workers against 1 worker,
+   as a library call (budget 0.6x) and as a command, interpreter start included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import plain_simpy  # noqa: E402
+
+from salesproc import load  # noqa: E402
+from salesproc.sim.engine import Engine  # noqa: E402
+
+
+def speed(leads: int, rounds: int) -> None:
+    funnel = load(HERE / "funnel5.yaml")
+    horizon = leads / plain_simpy.RATE
+    ratios, won_plain, won_ours, leads_plain, leads_ours = [], 0, 0, 0, 0
+    for r in range(rounds):
+        start = time.perf_counter()
+        base = plain_simpy.run(leads, seed=r + 1)
+        t_base = time.perf_counter() - start
+        start = time.perf_counter()
+        ours = Engine(funnel, seed=r + 1, replication=0, horizon=horizon).run()
+        t_ours = time.perf_counter() - start
+        base_rate, our_rate = base["leads"] / t_base, ours[("all", "leads")] / t_ours
+        ratios.append(our_rate / base_rate)
+        won_plain += base["won"]
+        leads_plain += base["leads"]
+        won_ours += int(ours[("all", "won")])
+        leads_ours += int(ours[("all", "leads")])
+        print(f"  round {r + 1}: plain SimPy {base_rate:9,.0f} leads/s   salesproc "
+              f"{our_rate:9,.0f} leads/s   ratio {our_rate / base_rate:4.2f}")
+    f_plain, f_ours = won_plain / leads_plain, won_ours / leads_ours
+    print(f"speed: median ratio {statistics.median(ratios):.2f} (target >= 2.00)")
+    print(f"won fraction: plain {f_plain:.4f}, salesproc {f_ours:.4f}, theory "
+          f"{plain_simpy.WON_FRACTION:.4f}; difference {abs(f_ours / f_plain - 1):.2%} "
+          "(target < 1%)")
+
+
+def memory() -> None:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run([sys.executable, "-m", "salesproc", "simulate", str(HERE / "funnel5.yaml"),
+                    "--horizon", "100000", "--warmup", "0", "-r", "1", "-w", "1",
+                    "--format", "json", "-o", "/dev/null"], check=True,
+                   stderr=subprocess.DEVNULL)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(f"memory: 1,000,000 leads, peak RSS {max(peak, before) / 1024:.0f} MB "
+          "(budget 150 MB)")
+
+
+def scaling() -> None:
+    from salesproc.sim.experiment import Settings, simulate
+
+    example = HERE.parent / "processes" / "five-step.yaml"
+    process = load(example)
+    lib: dict[int, list[float]] = {}
+    cli: dict[int, list[float]] = {}
+    for workers in (1, 2, 1, 2, 1, 2):
+        start = time.perf_counter()
+        simulate(process, Settings(365, 60, 20, 1, workers))
+        lib.setdefault(workers, []).append(time.perf_counter() - start)
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "salesproc", "simulate", str(example),
+                        "-r", "20", "-w", str(workers), "--format", "json", "-o", "/dev/null"],
+                       check=True, stderr=subprocess.DEVNULL)
+        cli.setdefault(workers, []).append(time.perf_counter() - start)
+    print(f"scaling, pure CPU loop (this machine's ceiling): ratio {_cpu_ceiling():.2f}")
+    for name, times in (("simulate()", lib), ("salesproc simulate", cli)):
+        one, two = statistics.median(times[1]), statistics.median(times[2])
+        print(f"scaling, {name}: 20 replications of five-step: 1 worker {one:.2f} s, "
+              f"2 workers {two:.2f} s, ratio {two / one:.2f} (budget 0.60 for simulate())")
+
+
+def _burn(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+
+def _cpu_ceiling() -> float:
+    """2 workers / 1 worker for a pure-Python loop: the best any parallel run can do here."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    ratios = []
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(4):
+            _burn(5_000_000)
+        one = time.perf_counter() - start
+        start = time.perf_counter()
+        with ProcessPoolExecutor(2) as pool:
+            list(pool.map(_burn, [5_000_000] * 4))
+        ratios.append((time.perf_counter() - start) / one)
+    return statistics.median(ratios)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    speed(args.leads, args.rounds)
+    memory()
+    scaling()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Pipeline simulation: engine (SimPy kernel), metrics (streaming), experiment (replications)."""

@@ -1,0 +1,170 @@
+"""Streaming statistics of one replication, and the figures they come to.
+
+The engine updates plain lists indexed by (buyer, stage) while deals move; nothing is
+kept per deal except the won deals' cycle times (8 bytes each, for percentiles).
+Everything is reset at the end of the warm-up, so every figure covers the window
+[warmup, horizon] only. Definitions (also in the README):
+
+* leads: deals arriving in the window; won / lost: deals ending in the window.
+* win rate: won / (won + lost) among deals ending in the window.
+* revenue: the value of deals won in the window; throughput: wins per week / month.
+* cycle time: arrival to won, for deals won in the window (mean, p10, p50, p90).
+* time in stage: per visit ending in the window, split into delay (prospect side),
+  queue (waiting for a person), work, and approval (all approvals, in parallel).
+* WIP: time-average number of deals in each stage over the window.
+* utilization: time-average share of a role's people that are busy.
+* queue deal-days: total time deals spent waiting for a person of a role at a stage.
+* win chance from a stage: of the deals ending in the window that visited the stage,
+  the share that was won. End pipeline: open deals at the horizon, by stage, their
+  value, and their value weighted by that win chance.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Sequence
+from typing import Any
+
+Key = tuple[str, ...]
+
+
+class Collector:
+    """Counters and time integrals the engine updates in place."""
+
+    def __init__(self, buyers: Sequence[str], stages: Sequence[str]) -> None:
+        nb, ns = len(buyers), len(stages)
+        self.buyers, self.stages = list(buyers), list(stages)
+        self.nstages = ns
+        self.start = 0.0
+        self.leads = [0] * nb
+        self.won = [0] * nb
+        self.lost = [0] * nb
+        self.revenue = [0.0] * nb
+        self.cycle = [array("d") for _ in range(nb)]
+        self.lost_by: dict[tuple[int, int, str], int] = {}
+        self.visits = [0] * (nb * ns)
+        self.t_delay = [0.0] * (nb * ns)
+        self.t_queue = [0.0] * (nb * ns)
+        self.t_work = [0.0] * (nb * ns)
+        self.t_approval = [0.0] * (nb * ns)
+        self.wip = [0] * ns
+        self.wip_area = [0.0] * ns
+        self.wip_last = [0.0] * ns
+        self.closed_from = [0] * ns
+        self.won_from = [0] * ns
+        self.queue_days: dict[tuple[int, str], float] = {}
+
+    def reset(self, now: float) -> None:
+        """Start the measurement window: forget everything counted so far."""
+        fresh = Collector(self.buyers, self.stages)
+        wip = self.wip
+        self.__dict__.update(fresh.__dict__)
+        self.wip = wip  # deals still in their stages stay counted
+        self.wip_last = [now] * self.nstages
+        self.start = now
+
+    def close(self, buyer: int, visited: int, won: bool) -> None:
+        """A deal ended: credit every stage it visited (a bit mask) for the win chance."""
+        s = 0
+        while visited:
+            if visited & 1:
+                self.closed_from[s] += 1
+                if won:
+                    self.won_from[s] += 1
+            visited >>= 1
+            s += 1
+
+    def figures(self, now: float, roles: dict[str, tuple[int, float]],
+                open_deals: Sequence[tuple[int, int, float]], week: float) -> dict[Key, float]:
+        """The replication's figures, keyed ('all', 'won'), ('stage', id, 'wip') ...
+
+        *roles* maps role id to (headcount, busy time integral over the window);
+        *open_deals* lists (buyer, stage, value) of deals open at the horizon.
+        """
+        window = now - self.start
+        out: dict[Key, float] = {}
+        win_chance = [self.won_from[s] / self.closed_from[s] if self.closed_from[s] else 0.0
+                      for s in range(self.nstages)]
+        for b, name in enumerate(self.buyers):
+            mine = [(s, v) for bb, s, v in open_deals if bb == b]
+            out.update(self._deal_figures(("buyer", name), [b], window, week, mine, win_chance))
+        everyone = [(s, v) for _, s, v in open_deals]
+        out.update(self._deal_figures(("all",), range(len(self.buyers)), window, week,
+                                      everyone, win_chance))
+        for s, sid in enumerate(self.stages):
+            out.update(self._stage_figures(s, sid, window, win_chance, everyone))
+        for (_, s, reason), count in sorted(self.lost_by.items()):
+            key = ("lost", self.stages[s], reason)
+            out[key] = out.get(key, 0.0) + count
+        for rid, (headcount, busy) in roles.items():
+            out[("role", rid, "utilization")] = busy / (headcount * window) if window else 0.0
+            out[("role", rid, "queue_days")] = math.fsum(
+                d for (s, r), d in self.queue_days.items() if r == rid)
+        for (s, rid), days in sorted(self.queue_days.items()):
+            out[("queue", self.stages[s], rid)] = days
+        return out
+
+    def _deal_figures(self, scope: Key, buyers: Sequence[int] | range, window: float,
+                      week: float, open_deals: list[tuple[int, float]],
+                      win_chance: list[float]) -> dict[Key, float]:
+        won = sum(self.won[b] for b in buyers)
+        lost = sum(self.lost[b] for b in buyers)
+        cycle = sorted(x for b in buyers for x in self.cycle[b])
+        figures = {
+            "leads": float(sum(self.leads[b] for b in buyers)),
+            "won": float(won),
+            "lost": float(lost),
+            "win_rate": won / (won + lost) if won + lost else math.nan,
+            "revenue": math.fsum(self.revenue[b] for b in buyers),
+            "throughput_week": won / window * week if window else 0.0,
+            "throughput_month": won / window * week * 365 / 12 / 7 if window else 0.0,
+            "cycle_mean": math.fsum(cycle) / len(cycle) if cycle else math.nan,
+            "cycle_p10": _percentile(cycle, 0.10),
+            "cycle_p50": _percentile(cycle, 0.50),
+            "cycle_p90": _percentile(cycle, 0.90),
+            "open": float(len(open_deals)),
+            "open_value": math.fsum(v for _, v in open_deals),
+            "open_weighted": math.fsum(v * win_chance[s] for s, v in open_deals),
+        }
+        return {(*scope, name): value for name, value in figures.items()}
+
+    def _stage_figures(self, s: int, sid: str, window: float, win_chance: list[float],
+                       open_deals: list[tuple[int, float]]) -> dict[Key, float]:
+        ns = self.nstages
+        idx = range(s, len(self.visits), ns)  # this stage, every buyer
+        visits = sum(self.visits[i] for i in idx)
+
+        def mean(values: list[float]) -> float:
+            return math.fsum(values[i] for i in idx) / visits if visits else math.nan
+
+        delay, queue, work, approval = (mean(self.t_delay), mean(self.t_queue),
+                                        mean(self.t_work), mean(self.t_approval))
+        here = [v for ss, v in open_deals if ss == s]
+        figures = {
+            "visits": float(visits), "delay": delay, "queue": queue, "work": work,
+            "approval": approval, "time": delay + queue + work + approval,
+            "wip": self.wip_area[s] / window if window else 0.0,
+            "lost": float(sum(c for (_, ss, _), c in self.lost_by.items() if ss == s)),
+            "win_chance": win_chance[s] if self.closed_from[s] else math.nan,
+            "open": float(len(here)), "open_value": math.fsum(here),
+            "open_weighted": math.fsum(here) * win_chance[s],
+        }
+        return {("stage", sid, name): value for name, value in figures.items()}
+
+
+def _percentile(ordered: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    if not ordered:
+        return math.nan
+    pos = q * (len(ordered) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def jsonable(value: Any) -> Any:
+    """NaN (a figure with no data, e.g. cycle time with no wins) becomes null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,178 @@
+"""Simulation results as a terminal summary, a stable JSON document, or CSV rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Any
+
+from salesproc import __version__
+from salesproc.sim.experiment import Estimate, SimulationResult
+from salesproc.sim.metrics import jsonable
+from salesproc.units import plural
+
+JSON_LAYOUT_VERSION = 1
+DEAL_METRICS = ("leads", "won", "lost", "win_rate", "revenue", "throughput_week",
+                "throughput_month", "cycle_mean", "cycle_p10", "cycle_p50", "cycle_p90",
+                "open", "open_value", "open_weighted")
+STAGE_METRICS = ("visits", "time", "delay", "queue", "work", "approval", "wip", "lost",
+                 "win_chance", "open", "open_value", "open_weighted")
+
+
+def _est(e: Estimate) -> dict[str, Any]:
+    return {"mean": jsonable(e.mean), "low": jsonable(e.low), "high": jsonable(e.high)}
+
+
+def to_dict(result: SimulationResult) -> dict[str, Any]:
+    """The documented JSON layout (README, "simulate --format json")."""
+    p, s, summary = result.process, result.settings, result.summary
+
+    def block(prefix: tuple[str, ...], names: tuple[str, ...]) -> dict[str, Any]:
+        keys = {n: (*prefix, n) for n in names}
+        return {n: _est(summary[key]) for n, key in keys.items() if key in summary}
+
+    bottleneck = result.bottleneck()
+    return {
+        "layout": JSON_LAYOUT_VERSION,
+        "salesproc": __version__,
+        "process": {"name": p.name, "file": p.source, "time_unit": p.time_unit,
+                    "currency": p.currency},
+        "settings": {"horizon": s.horizon, "warmup": s.warmup, "replications": s.replications,
+                     "seed": s.seed, "buyer": s.buyer},
+        "warnings": result.warnings,
+        "overall": block(("all",), DEAL_METRICS),
+        "buyer_types": {b: block(("buyer", b), DEAL_METRICS) for b in p.buyer_types
+                        if s.buyer in (None, b)},
+        "stages": {sid: block(("stage", sid), STAGE_METRICS) for sid in p.stages},
+        "lost_reasons": [{"stage": k[1], "reason": k[2], "deals": _est(e)}
+                         for k, e in summary.items() if k[0] == "lost"],
+        "roles": {r: {"headcount": role.headcount,
+                      "utilization": _est(summary[("role", r, "utilization")]),
+                      "queue_days": _est(summary[("role", r, "queue_days")])}
+                  for r, role in p.roles.items()},
+        "queues": [{"stage": k[1], "role": k[2], "deal_days": _est(e)}
+                   for k, e in summary.items() if k[0] == "queue"],
+        "bottleneck": None if bottleneck is None else {
+            "stage": bottleneck["stage"], "role": bottleneck["role"],
+            "queue_days": _est(bottleneck["queue_days"]),
+            "utilization": _est(bottleneck["utilization"]),
+            "queue_per_visit": _est(bottleneck["queue_per_visit"]),
+            "share_of_queueing": bottleneck["share_of_queueing"]},
+    }
+
+
+def to_json(result: SimulationResult) -> str:
+    return json.dumps(to_dict(result), indent=2, allow_nan=False) + "\n"
+
+
+def to_csv(result: SimulationResult) -> str:
+    """One row per figure: scope, subject, metric, mean, low, high."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["scope", "subject", "metric", "mean", "low", "high"])
+    for key, e in result.summary.items():
+        scope, subject, metric = (key[0], "", key[1]) if len(key) == 2 else key
+        writer.writerow([scope, subject, metric, *(_cell(v) for v in (e.mean, e.low, e.high))])
+    return out.getvalue()
+
+
+def _cell(value: float) -> str:
+    return "" if math.isnan(value) else repr(value)
+
+
+# --- terminal summary ---------------------------------------------------------------------
+
+
+def _num(x: float, digits: int = 1) -> str:
+    return "–" if math.isnan(x) else f"{x:,.{digits}f}"
+
+
+def _pm(e: Estimate, digits: int = 1, pct: bool = False) -> str:
+    scale = 100.0 if pct else 1.0
+    unit = "%" if pct else ""
+    if math.isnan(e.mean):
+        return "–"
+    text = f"{e.mean * scale:,.{digits}f}{unit}"
+    if not math.isnan(e.half_width):
+        text += f" ± {e.half_width * scale:,.{digits}f}{unit}"
+    return text
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+    lines = ["  " + "  ".join(h.ljust(w) if i == 0 else h.rjust(w)
+                              for i, (h, w) in enumerate(zip(headers, widths, strict=True)))]
+    for row in rows:
+        lines.append("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                                      for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+    return "\n".join(lines)
+
+
+def to_text(result: SimulationResult) -> str:
+    p, s, summary = result.process, result.settings, result.summary
+    unit = p.time_unit
+    cur = p.currency
+    window = s.horizon - s.warmup
+
+    def g(*key: str) -> Estimate:
+        return summary.get(key, Estimate(math.nan, math.nan, math.nan, 0))
+
+    title = f"{p.name}" + (f" — buyer type {s.buyer}" if s.buyer else "")
+    lines = [
+        title,
+        f"{s.replications} replications × {window:g} {plural(unit, window)} measured"
+        + (f" after a {s.warmup:g}-{unit} warm-up" if s.warmup else "")
+        + f", seed {s.seed}; ± is the 95% confidence interval",
+        "",
+        f"  Won deals          {_pm(g('all', 'won'))}   of {_num(g('all', 'leads').mean, 0)} "
+        "leads",
+        f"  Revenue won        {cur} {_pm(g('all', 'revenue'), 0)}",
+        f"  Win rate           {_pm(g('all', 'win_rate'), 1, pct=True)}   of deals closed",
+        f"  Cycle time         {_pm(g('all', 'cycle_mean'))} {plural(unit, 2)} to win   "
+        f"(p10 {_num(g('all', 'cycle_p10').mean)}, median {_num(g('all', 'cycle_p50').mean)},"
+        f" p90 {_num(g('all', 'cycle_p90').mean)})",
+        f"  Throughput         {_num(g('all', 'throughput_week').mean)} wins a week, "
+        f"{_num(g('all', 'throughput_month').mean)} a month",
+    ]
+    neck = result.bottleneck()
+    if neck is None:
+        lines.append("  Bottleneck         none: no deal ever waited for a person")
+    else:
+        lines.append(
+            f"  Bottleneck         {neck['stage']}, waiting for {neck['role']}: "
+            f"{_num(neck['queue_days'].mean, 0)} deal-{plural(unit, 2)} of waiting "
+            f"({neck['share_of_queueing']:.0%} of all), {neck['role']} "
+            f"{_pm(neck['utilization'], 0, pct=True)} busy")
+    lines.append(
+        f"  End pipeline       {_num(g('all', 'open').mean, 0)} open deals worth {cur} "
+        f"{_num(g('all', 'open_value').mean, 0)}; weighted by win chance {cur} "
+        f"{_num(g('all', 'open_weighted').mean, 0)}")
+    for warning in result.warnings:
+        lines.append(f"  warning: {warning}")
+    lines += ["", "By buyer type", _table(
+        ["buyer type", "leads", "won", "win rate", f"revenue ({cur})", "cycle time"],
+        [[b, _num(g("buyer", b, "leads").mean, 0), _pm(g("buyer", b, "won")),
+          _pm(g("buyer", b, "win_rate"), 1, pct=True), _pm(g("buyer", b, "revenue"), 0),
+          _pm(g("buyer", b, "cycle_mean"))]
+         for b in p.buyer_types if s.buyer in (None, b)])]
+    lines += ["", f"Time in stage ({plural(unit, 2)} per visit) and deals in stage", _table(
+        ["stage", "visits", "delay", "queue", "work", "approval", "total", "avg deals",
+         "win chance"],
+        [[sid, _num(g("stage", sid, "visits").mean, 0), _num(g("stage", sid, "delay").mean, 2),
+          _num(g("stage", sid, "queue").mean, 2), _num(g("stage", sid, "work").mean, 2),
+          _num(g("stage", sid, "approval").mean, 2), _pm(g("stage", sid, "time"), 2),
+          _num(g("stage", sid, "wip").mean), _pm(g("stage", sid, "win_chance"), 0, pct=True)]
+         for sid in p.stages])]
+    lines += ["", "Roles", _table(
+        ["role", "headcount", "busy", f"deal-{plural(unit, 2)} waited for"],
+        [[r, str(role.headcount), _pm(g("role", r, "utilization"), 0, pct=True),
+          _num(g("role", r, "queue_days").mean, 0)] for r, role in p.roles.items()])]
+    lost = [(k, e) for k, e in summary.items() if k[0] == "lost"]
+    if lost:
+        lost.sort(key=lambda item: -item[1].mean)
+        lines += ["", "Lost deals by stage and reason", _table(
+            ["stage", "reason", "deals"], [[k[1], k[2], _pm(e)] for k, e in lost])]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,78 @@
+"""Independent, reproducible random streams, drawn in blocks.
+
+Every use of randomness (arrivals, buyer type, each buyer's deal values, each stage's
+delay, work and route, each approval's delay, work and verdict) has its own stream,
+seeded from (seed, replication, name of the use) through numpy's SeedSequence. So:
+
+* replications are independent, and identical whatever process runs them;
+* two variants of a process draw the same numbers for the same stage (common random
+  numbers), because a stream depends only on its name, not on what else exists.
+
+Drawing one number at a time from numpy costs about a microsecond; drawing blocks of
+512 and handing them out one by one costs a tenth of that.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import numpy as np
+
+from salesproc.dists import Distribution, Fixed
+
+BLOCK = 512
+
+
+def generator(seed: int, replication: int, name: str) -> np.random.Generator:
+    key = (replication, zlib.crc32(name.encode("utf-8")))
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+
+
+class Stream:
+    """Draws of one distribution: call it for the next value."""
+
+    __slots__ = ("_block", "_dist", "_i", "_rng")
+
+    def __init__(self, dist: Distribution, rng: np.random.Generator) -> None:
+        self._dist = dist
+        self._rng = rng
+        self._block: list[float] = []
+        self._i = 0
+
+    def __call__(self) -> float:
+        i = self._i
+        if i == len(self._block):
+            self._block = self._dist.sample(self._rng, BLOCK).tolist()
+            i = 0
+        self._i = i + 1
+        return self._block[i]
+
+
+class Uniforms(Stream):
+    """Uniform numbers in [0, 1), for routes, verdicts and buyer types."""
+
+    __slots__ = ()
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        super().__init__(Fixed(0.0), rng)
+
+    def __call__(self) -> float:
+        i = self._i
+        if i == len(self._block):
+            self._block = self._rng.random(BLOCK).tolist()
+            i = 0
+        self._i = i + 1
+        return self._block[i]
+
+
+def sampler(dist: Distribution, seed: int, replication: int, name: str) -> Any:
+    """A zero-argument callable giving draws of *dist*; a constant needs no stream."""
+    if isinstance(dist, Fixed):
+        value = dist.value
+        return lambda: value
+    return Stream(dist, generator(seed, replication, name))
+
+
+def is_zero(dist: Distribution) -> bool:
+    return isinstance(dist, Fixed) and dist.value == 0.0

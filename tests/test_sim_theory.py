@@ -1,0 +1,151 @@
+"""The simulator against queueing theory and probability, with CI-derived tolerances.
+
+Every comparison allows 4 standard errors of the replication mean (a 99.99% two-sided
+band for a normal mean): a correct simulator passes, a wrong one (LIFO, a lost server,
+a skipped route) is off by many standard errors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from salesproc import analysis, check_text, load
+from salesproc.model import Process
+from salesproc.sim.experiment import Estimate, Settings, simulate
+from tests.conftest import PROCESSES
+
+SE_BAND = 4.0
+
+
+def se(e: Estimate) -> float:
+    from salesproc.sim.experiment import t_quantile
+
+    return e.half_width / t_quantile(e.n - 1)
+
+
+def close(e: Estimate, theory: float) -> bool:
+    return abs(e.mean - theory) <= SE_BAND * se(e)
+
+
+def process(text: str) -> Process:
+    result = check_text(text)
+    assert result.process is not None, result.diagnostics
+    return result.process
+
+
+def single_stage(rate: float, headcount: int, mean_work: float) -> Process:
+    return process(f"""
+salesproc: 1
+name: M/M/c
+roles: {{r: {{title: R, headcount: {headcount}}}}}
+stages:
+  - {{id: s, name: S, owner: r, work: {{exponential: {{mean: {mean_work}}}}}, next: {{won: 1}}}}
+buyer_types: {{b: {{name: B, share: 1, value: 1}}}}
+arrivals: {{rate: {rate}}}
+""")
+
+
+def erlang_c(c: int, a: float) -> float:
+    """Probability that an arriving deal waits, for M/M/c with offered load a = λ/μ."""
+    top = a**c / math.factorial(c) * c / (c - a)
+    return top / (math.fsum(a**k / math.factorial(k) for k in range(c)) + top)
+
+
+@pytest.mark.parametrize("c", [1, 2, 5])
+@pytest.mark.parametrize("rho", [0.5, 0.9])
+def test_mmc_queue_time_and_utilization_match_erlang_c(c: int, rho: float) -> None:
+    mu = 1.0
+    lam = rho * c * mu
+    horizon = 6000.0 / lam * (4 if rho > 0.8 else 1)
+    result = simulate(single_stage(lam, c, 1 / mu),
+                      Settings(horizon=horizon, warmup=horizon / 10, replications=12, seed=3,
+                               workers=2))
+    wq = erlang_c(c, lam / mu) / (c * mu - lam)
+    assert close(result["stage", "s", "queue"], wq), (result["stage", "s", "queue"], wq)
+    assert close(result["role", "r", "utilization"], rho)
+
+
+@pytest.mark.parametrize("path", PROCESSES, ids=lambda p: p.stem)
+def test_littles_law_holds_in_every_stage(path: object) -> None:
+    proc = load(path)  # type: ignore[arg-type]
+    s = proc.simulation
+    result = simulate(proc, Settings(s.horizon, s.warmup, 10, seed=5, workers=2))
+    window = s.horizon - s.warmup
+    for sid in proc.stages:
+        diffs = [f[("stage", sid, "wip")] - f[("stage", sid, "visits")] / window
+                 * f[("stage", sid, "time")] for f in result.replications
+                 if f[("stage", sid, "visits")] > 0]
+        estimate = Estimate.of(diffs)
+        wip = result["stage", sid, "wip"].mean
+        # L = λW up to deals straddling the window's ends; allow that plus 4 SE
+        assert abs(estimate.mean) <= SE_BAND * se(estimate) + 0.02 * wip, (sid, estimate, wip)
+
+
+def test_won_fraction_of_loss_only_funnel_is_product_of_routes() -> None:
+    proc = load(PROCESSES[0].parent.parent / "bench" / "funnel5.yaml")
+    result = simulate(proc, Settings(horizon=2000, warmup=100, replications=10, seed=9,
+                                     workers=2))
+    assert close(result["all", "win_rate"], 0.6 * 0.5 * 0.6 * 0.7 * 0.9)
+
+
+def test_rework_loop_visits_are_geometric() -> None:
+    proc = process("""
+salesproc: 1
+name: Rework
+roles: {r: {title: R, headcount: 100}}
+stages:
+  - {id: draft, name: Draft, owner: r, work: {exponential: {mean: 0.1}},
+     next: {draft: 0.4, won: 0.6}}
+buyer_types: {b: {name: B, share: 1, value: 1}}
+arrivals: {rate: 50}
+""")
+    result = simulate(proc, Settings(horizon=400, warmup=20, replications=10, seed=2,
+                                     workers=2))
+    per_lead = Estimate.of([f[("stage", "draft", "visits")] / f[("all", "leads")]
+                            for f in result.replications])
+    assert close(per_lead, 1 / (1 - 0.4))
+    assert result["all", "win_rate"].mean == 1.0
+
+
+def test_pure_delay_stage_adds_its_mean_to_cycle_time() -> None:
+    base = """
+salesproc: 1
+name: Delay
+roles: {r: {title: R, headcount: 1}}
+stages:
+  - {id: work, name: Work, owner: r, work: {exponential: {mean: 0.5}}, next: {won: 1}}
+buyer_types: {b: {name: B, share: 1, value: 1}}
+arrivals: {rate: 1}
+"""
+    with_delay = base.replace(
+        "next: {won: 1}}",
+        "next: {wait: 1}}\n  - {id: wait, name: Wait, owner: r, delay: {gamma: {mean: 3, "
+        "sd: 2}}, next: {won: 1}}")
+    settings = Settings(horizon=3000, warmup=200, replications=10, seed=4, workers=2)
+    a = simulate(process(base), settings)
+    b = simulate(process(with_delay), settings)
+    stage = b["stage", "wait", "time"]
+    assert close(stage, 3.0)
+    assert b["stage", "wait", "queue"].mean == 0.0 and b["stage", "wait", "work"].mean == 0.0
+    diff = Estimate.of([fb[("all", "cycle_mean")] - fa[("all", "cycle_mean")]
+                        for fa, fb in zip(a.replications, b.replications, strict=True)])
+    assert close(diff, 3.0)
+
+
+@pytest.mark.parametrize("path", PROCESSES, ids=lambda p: p.stem)
+def test_visits_and_wins_match_the_routing_analysis(path: object) -> None:
+    proc = load(path)  # type: ignore[arg-type]
+    s = proc.simulation
+    result = simulate(proc, Settings(s.horizon, s.warmup, 10, seed=8, workers=2))
+    for b, buyer in proc.buyer_types.items():
+        wins = result["buyer", b, "win_rate"]
+        assert close(wins, analysis.win_probability(buyer)), (b, wins)
+    for sid in proc.stages:  # visits a day, all buyer types together
+        expected = math.fsum(
+            analysis.lead_rates(proc)[b] * analysis.expected_visits(bt).get(sid, 0.0)
+            for b, bt in proc.buyer_types.items())
+        rate = Estimate.of([f[("stage", sid, "visits")] / (s.horizon - s.warmup)
+                            for f in result.replications])
+        assert abs(rate.mean - expected) <= SE_BAND * se(rate) + 0.01 * expected, (sid, rate)
