@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up and run salesproc on a fresh machine with only Python 3.10+.
-#   ./dev.sh demo   set up, then validate the example processes and simulate the five-step one
+#   ./dev.sh demo   set up, validate the examples, draw them and write their playbooks
+#                   into out/, and simulate the five-step process
 #   ./dev.sh test   set up, then run the whole test suite (lint, types, tests)
 # The virtual environment lives in .venv; it is (re)installed when setup.cfg changes.
 set -euo pipefail
@@ -40,9 +41,30 @@ ensure_graphviz() {
   fi
 }
 
+ensure_mermaid_parser() {
+  # Mermaid's own parser (node + npm) checks the diagrams in the tests, as GitHub would.
+  local folder=tests/mermaid
+  command -v npm >/dev/null || { echo "dev.sh: npm not found; the Mermaid parser test will be skipped" >&2; return 0; }
+  if [ ! -f "$folder/node_modules/.installed" ] || [ "$folder/package.json" -nt "$folder/node_modules/.installed" ]; then
+    echo "dev.sh: installing Mermaid's parser for the tests (npm) ..." >&2
+    (cd "$folder" && npm install --no-audit --no-fund --no-package-lock --silent) >&2 \
+      && touch "$folder/node_modules/.installed" \
+      || echo "dev.sh: could not install Mermaid's parser; that test will be skipped" >&2
+  fi
+}
+
 demo() {
   ensure_venv
+  ensure_graphviz
   "$VENV/bin/salesproc" validate processes/
+  mkdir -p out
+  local format=svg
+  command -v dot >/dev/null || format=mermaid
+  for file in processes/*.yaml; do
+    name=$(basename "$file" .yaml)
+    "$VENV/bin/salesproc" render "$file" --combined --format "$format" -o "out/$name.${format/mermaid/mmd}"
+    "$VENV/bin/salesproc" playbook "$file" -o "out/$name.playbook.md"
+  done
   echo
   "$VENV/bin/salesproc" simulate processes/five-step.yaml
 }
@@ -50,6 +72,7 @@ demo() {
 run_tests() {
   ensure_venv
   ensure_graphviz
+  ensure_mermaid_parser
   "$VENV/bin/ruff" check salesproc tests bench
   "$VENV/bin/mypy"
   "$VENV/bin/pytest" -q

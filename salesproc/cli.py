@@ -11,6 +11,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -153,6 +154,85 @@ def schema_command(show: bool) -> None:
         click.echo(schema.schema_path())
 
 
+@cli.command()
+@click.argument("process_file", metavar="PROCESS", type=click.Path(path_type=str))
+@click.option("--buyer", help="Draw only this buyer type.")
+@click.option("--combined", is_flag=True, help="One diagram of all buyer types together.")
+@click.option("--format", "fmt", type=click.Choice(["svg", "png", "pdf", "dot", "mermaid"]),
+              default="svg", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
+              help="Output file (default: next to the process file; dot and mermaid: the "
+              "terminal). With one diagram per buyer type, the buyer id is added to it.")
+@click.option("--direction", type=click.Choice(["LR", "TB"]), default="LR", show_default=True,
+              help="Left to right, or top to bottom.")
+def render(process_file: str, buyer: str | None, combined: bool, fmt: str,
+           output: str | None, direction: str) -> None:
+    """Draw the process as a flowchart: one per buyer type, or --combined."""
+    from salesproc import graph
+    from salesproc.render import to_dot, to_image, to_mermaid
+
+    process = load_or_fail(process_file)
+    if buyer is not None and buyer not in process.buyer_types:
+        raise Failure(f"unknown buyer type '{buyer}'",
+                      hint=f"choose one of: {', '.join(process.buyer_types)}")
+    diagrams: dict[str | None, Any]
+    if combined:
+        diagrams = {None: graph.combined_graph(process)}
+    else:
+        chosen = [buyer] if buyer else list(process.buyer_types)
+        diagrams = {b: graph.buyer_graph(process, b) for b in chosen}
+    single = len(diagrams) == 1
+    texts = []
+    for name, diagram in diagrams.items():
+        if fmt == "mermaid":
+            content: str | bytes = to_mermaid(diagram, process.time_unit, direction)
+        else:
+            content = to_dot(diagram, process.time_unit, direction)
+            if fmt != "dot":
+                content = to_image(content, fmt)
+        target = _render_target(process_file, output, fmt, None if single else name)
+        if target is None:
+            texts.append(content if single else f"%% buyer type: {name}\n{content!s}")
+        else:
+            _emit_file(target, content)
+    if texts:
+        click.echo("\n".join(str(t) for t in texts), nl=False)
+
+
+def _render_target(process_file: str, output: str | None, fmt: str, buyer: str | None
+                   ) -> str | None:
+    """Where a diagram goes: -o (with the buyer id added), beside the file, or stdout."""
+    suffix = {"mermaid": ".mmd"}.get(fmt, f".{fmt}")
+    if output is None:
+        if fmt in ("dot", "mermaid"):
+            return None
+        base = Path(process_file)
+        return str(base.with_name(base.stem + (f".{buyer}" if buyer else "") + suffix))
+    if buyer is None:
+        return output
+    path = Path(output)
+    return str(path.with_name(f"{path.stem}.{buyer}{path.suffix or suffix}"))
+
+
+def _emit_file(target: str, content: str | bytes) -> None:
+    from salesproc.outputs import write_atomic
+
+    write_atomic(target, content)
+    click.echo(f"wrote {target}", err=True)
+
+
+@cli.command()
+@click.argument("process_file", metavar="PROCESS", type=click.Path(path_type=str))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
+              help="Write the playbook to this file (default: the terminal).")
+def playbook(process_file: str, output: str | None) -> None:
+    """Write the onboarding playbook for new reps, as Markdown with diagrams."""
+    from salesproc.playbook import to_markdown
+
+    process = load_or_fail(process_file)
+    _emit(to_markdown(process, process_file), output)
+
+
 DURATION = "a number in the file's time unit, or e.g. 26w, 90d"
 
 
@@ -223,13 +303,10 @@ def simulate(process_file: str, replications: int | None, horizon: str | None,
 
 
 def _emit(text: str, output: str | None) -> None:
-    from salesproc.outputs import write_atomic
-
     if output is None:
         click.echo(text, nl=False)
     else:
-        write_atomic(output, text)
-        click.echo(f"wrote {output}", err=True)
+        _emit_file(output, text)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,171 @@
+"""Graphviz drawings: departments as swimlanes, stage cards, conversion on every arrow.
+
+:func:`to_dot` returns DOT text (built with the ``graphviz`` package, deterministic:
+node ids are stage ids); :func:`to_image` runs Graphviz's ``dot`` for SVG, PNG or PDF.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import graphviz
+import networkx as nx
+
+from salesproc.errors import SalesprocError, ToolMissingError
+from salesproc.model import LOST, WON
+from salesproc.render.labels import duration, listing, share, wrap
+
+IMAGE_FORMATS = ("svg", "png", "pdf")
+FONT = "Helvetica"
+LANE_FILL = "#f4f6fb"
+LANE_LINE = "#b9c4dc"
+STAGE_FILL = "#ffffff"
+APPROVAL_FILL, APPROVAL_LINE = "#eaf2fb", "#1a5276"
+WON_FILL, WON_LINE = "#dff3df", "#2e7d32"
+LOST_GREY = "#8a8a8a"
+REWORK = "#d35400"
+INSTALL_HINT = ("install Graphviz: sudo apt-get install graphviz (Debian/Ubuntu) or "
+                "brew install graphviz (macOS); --format dot and --format mermaid need "
+                "no install")
+
+
+def _h(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _lane_id(department: str, taken: dict[str, str]) -> str:
+    if department not in taken:
+        slug = re.sub(r"[^a-z0-9]+", "_", department.lower()).strip("_") or "lane"
+        name = f"cluster_{slug}"
+        while name in taken.values():
+            name += "_"
+        taken[department] = name
+    return taken[department]
+
+
+def _lines(text: str, width: int) -> str:
+    return '<br align="left"/>'.join(_h(line) for line in wrap(text, width))
+
+
+def _table(rows: list[str]) -> str:
+    cells = "".join(f'<tr><td align="left" balign="left">{row}</td></tr>' for row in rows)
+    return f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{cells}</table>>'
+
+
+def stage_label(node: dict[str, Any], unit: str) -> str:
+    """An HTML-like label: name, owner and usual time, what to collect."""
+    who = node["owner_title"] + "".join(f" + {a}" for a in node["assist"])
+    rows = [f"<b>{_lines(node['name'], 30)}</b>",
+            f'<font color="#555555">{_h(who)} · ~{_h(duration(node["expected_time"], unit))}'
+            "</font>"]
+    if node["requires"]:
+        rows.append('<font point-size="9" color="#333333">'
+                    f"{_lines('Collect: ' + listing(node['requires']), 40)}</font>")
+    return _table(rows)
+
+
+def approval_label(approval: dict[str, Any], unit: str) -> str:
+    rows = [f'<b>✔ {_lines(approval["name"], 28)}</b>',
+            f"{_h(approval['role_title'])} · ~{_h(duration(approval['time'], unit))}"]
+    if approval["when"]:
+        rows.append(f'<font point-size="9">only if {_h(approval["when"])}</font>')
+    return _table(rows)
+
+
+def _legend() -> str:
+    rows = [
+        "<b>Legend</b>",
+        "box: a stage — owner · usual time",
+        f'<font color="{APPROVAL_LINE}">note: an approval, in its department</font>',
+        "→ 60%: share of deals that moves on",
+        f'<font color="{REWORK}">⟲ sent back by an approval</font>',
+        f'<font color="{LOST_GREY}">✗ lost, with the reason</font>',
+    ]
+    return _table(rows)
+
+
+def to_dot(graph: nx.MultiDiGraph, unit: str, direction: str = "LR") -> str:
+    """DOT source for a graph made by :mod:`salesproc.graph`."""
+    title = f"<b>{_h(graph.graph['process'])}</b><br/>{_h(graph.graph['title'])}"
+    dot = graphviz.Digraph(
+        name=graph.graph["process"],
+        graph_attr={"rankdir": direction, "fontname": FONT, "label": f"<{title}>",
+                    "labelloc": "t", "fontsize": "14", "nodesep": "0.35", "ranksep": "0.55",
+                    "newrank": "true", "compound": "true"},
+        node_attr={"fontname": FONT, "fontsize": "10"},
+        edge_attr={"fontname": FONT, "fontsize": "9"})
+    stages = [n for n, d in graph.nodes(data=True) if d["kind"] == "stage"]
+    lanes: dict[str, list[tuple[str, str]]] = {}  # department -> (node id, label)
+    for sid in stages:
+        node = graph.nodes[sid]
+        lanes.setdefault(node["department"], []).append((sid, stage_label(node, unit)))
+        for k, approval in enumerate(node["approvals"]):
+            lanes.setdefault(approval["department"], []).append(
+                (f"{sid}__a{k}", approval_label(approval, unit)))
+    lane_ids: dict[str, str] = {}
+    for department, members in lanes.items():
+        with dot.subgraph(name=_lane_id(department, lane_ids)) as lane:
+            lane.attr(label=department, style="rounded,filled", fillcolor=LANE_FILL,
+                      color=LANE_LINE, fontname=FONT, fontsize="12", labeljust="l")
+            for node_id, label in members:
+                approval = "__a" in node_id
+                lane.node(node_id, label=label, shape="note" if approval else "box",
+                          style="filled" if approval else "rounded,filled",
+                          fillcolor=APPROVAL_FILL if approval else STAGE_FILL,
+                          color=APPROVAL_LINE if approval else "#5b6b8c")
+                if not approval and graph.has_edge(node_id, LOST, key="lost"):
+                    lane.node(f"{node_id}__lost",
+                              label=_lost_label(graph.edges[node_id, LOST, "lost"]),
+                              shape="plaintext", fontcolor=LOST_GREY, fontsize="9")
+    for sid in stages:
+        for k in range(len(graph.nodes[sid]["approvals"])):
+            dot.edge(sid, f"{sid}__a{k}", style="dotted", color=APPROVAL_LINE,
+                     arrowhead="none")
+    dot.node(WON, label="Won", shape="doublecircle", style="filled", fillcolor=WON_FILL,
+             color=WON_LINE, fontcolor=WON_LINE, fontsize="12")
+    order = {sid: i for i, sid in enumerate(stages)}
+    for src, dst, data in graph.edges(data=True):
+        kind = data["kind"]
+        backwards = dst in order and order[dst] <= order[src]
+        _edge(dot, src, dst, kind, data, backwards)
+    dot.node("legend", label=_legend(), shape="box", style="rounded", color="#cccccc",
+             fontsize="9")
+    return dot.source
+
+
+def _lost_label(data: dict[str, Any]) -> str:
+    reasons = [data["reason"], *(f"{r} says no" for r in data.get("refusals", []))]
+    return f"✗ {share(data['probability'])} lost: " + "\\n".join(
+        line for reason in reasons for line in wrap(reason, 26))
+
+
+def _edge(dot: graphviz.Digraph, src: str, dst: str, kind: str, data: dict[str, Any],
+          backwards: bool) -> None:
+    """backwards: a route to an earlier stage (rework), drawn without pulling the layout."""
+    p = share(data["probability"])
+    if kind == "lost":
+        dot.edge(src, f"{src}__lost", style="dashed", color=LOST_GREY, arrowsize="0.6")
+    elif kind == "rejection":
+        dot.edge(f"{src}__a{data['approval_index']}", dst, label=f"⟲ {p} sent back",
+                 color=REWORK, fontcolor=REWORK, style="bold", constraint="false")
+    elif dst == WON:
+        dot.edge(src, dst, label=p, color=WON_LINE, fontcolor=WON_LINE, penwidth="1.6")
+    else:
+        dot.edge(src, dst, label=p, penwidth="1.3",
+                 **({"constraint": "false", "style": "dashed"} if backwards else {}))
+
+
+def to_image(source: str, fmt: str) -> bytes:
+    """Run Graphviz's `dot` on DOT *source*; SVG, PNG or PDF bytes."""
+    if fmt not in IMAGE_FORMATS:
+        raise SalesprocError(f"unknown image format {fmt!r}")
+    try:
+        data: bytes = graphviz.Source(source).pipe(format=fmt)
+    except graphviz.ExecutableNotFound:
+        raise ToolMissingError("Graphviz's `dot` program is not installed", hint=INSTALL_HINT
+                               ) from None
+    except graphviz.CalledProcessError as exc:
+        raise SalesprocError(f"Graphviz failed to draw the process: {exc.stderr!r}") from None
+    return data

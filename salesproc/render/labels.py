@@ -1,0 +1,45 @@
+"""Short texts shared by every drawing and the playbook: shares, times, lists."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+
+from salesproc import units
+
+
+def share(p: float) -> str:
+    """A share of deals as a percentage a person reads at a glance: 60%, 4.5%, <1%."""
+    if p <= 0:
+        return "0%"
+    if p < 0.01:
+        return "<1%"
+    if p < 0.1 and round(p * 100, 1) != round(p * 100):
+        return f"{p * 100:.1f}%"
+    return f"{p * 100:.0f}%"
+
+
+def duration(amount: float, unit: str) -> str:
+    """'3.5 days', '6 hours', '2 weeks': the unit that keeps the number readable."""
+    hours = amount * units.HOURS[unit]
+    if hours == 0:
+        return "no time"
+    for name in ("week", "day", "hour", "minute"):
+        value = hours / units.HOURS[name]
+        if value >= 1 or name == "minute":
+            if name == "week" and value < 2:
+                continue
+            text = f"{value:.1f}".rstrip("0").rstrip(".")
+            return f"{text} {units.plural(name, float(text))}"
+    raise AssertionError("unreachable: minute always matches")
+
+
+def wrap(text: str, width: int = 34) -> list[str]:
+    return textwrap.wrap(text, width, break_long_words=True) or [""]
+
+
+def listing(items: Sequence[str], most: int = 3) -> str:
+    shown = list(items[:most])
+    if len(items) > most:
+        shown.append(f"+{len(items) - most} more")
+    return ", ".join(shown)

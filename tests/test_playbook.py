@@ -1,0 +1,58 @@
+"""The onboarding playbook: every stage, checklist, approval and diagram, per buyer type."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from salesproc import load
+from salesproc.playbook import to_markdown
+from tests.conftest import PROCESSES, run
+from tests.test_render import mermaid_parse
+
+
+@pytest.mark.parametrize("path", PROCESSES, ids=lambda p: p.stem)
+def test_playbook_covers_every_buyer_stage_and_approval(path: Path) -> None:
+    process = load(path)
+    text = to_markdown(process, str(path))
+    assert text.startswith(f"# {process.name}: onboarding playbook\n")
+    for buyer in process.buyer_types.values():
+        section = text.split(f"\n## {buyer.name}\n", 1)[1].split("\n## ", 1)[0]
+        headings = re.findall(r"^### \d+\. (.+)$", section, re.MULTILINE)
+        assert headings == [s.name for s in buyer.flow()]
+        for stage in buyer.flow():
+            for item in stage.requires:
+                assert f"  - [ ] {process.information[item].label}" in section
+            for approval in stage.approvals:
+                assert f"**Approval:** {approval.name} by the " in section
+        assert section.count("```mermaid") == 1
+    assert text.count("```mermaid") == len(process.buyer_types) + 1
+
+
+def test_playbook_says_how_long_and_what_happens_next(five_step: Path) -> None:
+    text = to_markdown(load(five_step))
+    committee = text.split("\n## Buying committee\n", 1)[1]
+    proposal = committee.split("### 4. Team submits a proposal\n", 1)[1].split("\n### ", 1)[0]
+    assert "- **How long:** waiting on the prospect 3 days on average, most between" in proposal
+    assert "Legal redlines by the Commercial counsel; usually 10.8 days (10% say no; a no " \
+           "sends the deal back to proposal)" in proposal
+    assert "are sent back to Team submits a proposal by Legal redlines" in proposal
+    assert "- **Don't let it wait:** a deal left 6 weeks without attention goes stale" in proposal
+    agreement = committee.split("### 5. ", 1)[1]
+    assert "**90% are won**" in agreement
+
+
+def test_playbook_diagrams_parse_as_mermaid(five_step: Path) -> None:
+    text = to_markdown(load(five_step))
+    blocks = re.findall(r"```mermaid\n(.*?)```", text, re.DOTALL)
+    assert mermaid_parse(blocks) == ["ok"] * len(blocks)
+
+
+def test_playbook_command_writes_file(five_step: Path, tmp_path: Path) -> None:
+    out = tmp_path / "playbook.md"
+    result = run("playbook", str(five_step), "-o", str(out))
+    assert result.exit_code == 0
+    assert out.read_text().startswith("# Five-step B2B sales process: onboarding playbook")
+    assert run("playbook", str(five_step)).output == out.read_text()
