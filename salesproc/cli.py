@@ -16,8 +16,16 @@ from typing import Any
 import click
 
 from salesproc import __version__
-from salesproc.diagnostics import FORMATTERS, Diagnostic, Severity, format_text, summary
+from salesproc.diagnostics import (
+    FORMATTERS,
+    Diagnostic,
+    Severity,
+    format_text,
+    read_source_lines,
+    summary,
+)
 from salesproc.errors import InvalidProcessError, SalesprocError
+from salesproc.model import Process
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 ISSUES_URL = "https://github.com/salesproc/salesproc/issues"
@@ -38,8 +46,14 @@ class Failure(click.ClickException):
             click.echo(f"  hint: {self.hint}", err=True)
 
 
-def echo_diagnostics(diagnostics: Sequence[Diagnostic], err: bool = False) -> None:
-    text = format_text(diagnostics)
+def echo_diagnostics(diagnostics: Sequence[Diagnostic], err: bool = False,
+                     settings: Sequence[str] = ()) -> None:
+    from salesproc.variants import COMMAND_LINE
+
+    def lines(file: str) -> Sequence[str] | None:
+        return list(settings) if file == COMMAND_LINE else read_source_lines(file)
+
+    text = format_text(diagnostics, lines)
     if sys.stdout.isatty() and not err:
         text = text.replace(" error SP", " " + click.style("error", fg="red", bold=True) + " SP")
         text = text.replace(" warning SP",
@@ -47,16 +61,17 @@ def echo_diagnostics(diagnostics: Sequence[Diagnostic], err: bool = False) -> No
     click.echo(text, nl=False, err=err)
 
 
-def load_or_fail(path: str):  # type: ignore[no-untyped-def]
-    """The process in *path*, or exit 1 with its diagnostics (used by every command)."""
+def load_or_fail(path: str, settings: Sequence[str] = ()) -> Process:
+    """The process in *path* (with --set changes), or exit 1 with its findings."""
     from salesproc.loader import load
 
     try:
-        return load(path)
+        return load(path, settings)
     except InvalidProcessError as exc:
-        echo_diagnostics(exc.diagnostics, err=True)
+        echo_diagnostics(exc.diagnostics, err=True, settings=settings)
+        changes = f" with {' '.join('--set ' + s for s in settings)}" if settings else ""
         errors = sum(d.is_error for d in exc.diagnostics)
-        raise Failure(f"{path} has {errors} error(s); fix them first",
+        raise Failure(f"{path}{changes} has {errors} error(s); fix them first",
                       hint=f"salesproc validate {path}") from None
 
 
@@ -276,6 +291,8 @@ def _in_unit(text: str | None, unit: str) -> float | None:
 @click.option("-w", "--workers", type=click.IntRange(min=1), help="Parallel processes "
               "(default: all cores). Results do not depend on it.")
 @click.option("--buyer", help="Simulate only this buyer type's leads.")
+@click.option("--set", "settings", multiple=True, metavar="PATH=VALUE",
+              help="Change the process for this run, e.g. --set roles.se.headcount=3.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
@@ -285,20 +302,130 @@ def _in_unit(text: str | None, unit: str) -> float | None:
               "replications in one process).")
 def simulate(process_file: str, replications: int | None, horizon: str | None,
              warmup: str | None, seed: int | None, workers: int | None, buyer: str | None,
-             fmt: str, output: str | None, events: str | None) -> None:
+             settings: tuple[str, ...], fmt: str, output: str | None, events: str | None
+             ) -> None:
     """Simulate the pipeline: wins, revenue, time in stage, bottleneck, end pipeline."""
     from salesproc.sim import experiment, report
 
-    process = load_or_fail(process_file)
-    settings = experiment.resolve_settings(
+    process = load_or_fail(process_file, settings)
+    run = experiment.resolve_settings(
         process, horizon=_in_unit(horizon, process.time_unit),
         warmup=_in_unit(warmup, process.time_unit), replications=replications, seed=seed,
         workers=workers, buyer=buyer)
     for warning in experiment.capacity_warnings(process):
         click.echo(click.style("warning: ", fg="yellow", bold=True) + warning, err=True)
-    with _progress(settings.replications) as progress, _event_log(events) as sink:
-        result = experiment.simulate(process, settings, progress=progress, event_sink=sink)
+    with _progress(run.replications) as progress, _event_log(events) as sink:
+        result = experiment.simulate(process, run, progress=progress, event_sink=sink)
     text = {"table": report.to_text, "json": report.to_json, "csv": report.to_csv}[fmt](result)
+    _emit(text, output)
+
+
+def _simulation_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by compare and sweep (the same as simulate's)."""
+    for option in reversed([
+        click.option("-r", "--replications", type=int, help="Paired replications (default: "
+                     "the base file's, else 20)."),
+        click.option("--horizon", type=_Duration(), help=f"How long to simulate ({DURATION})."),
+        click.option("--warmup", type=_Duration(), help="Initial time left out."),
+        click.option("--seed", type=click.IntRange(min=0), help="Random seed."),
+        click.option("-w", "--workers", type=click.IntRange(min=1),
+                     help="Parallel processes (default: all cores)."),
+        click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
+                     default="table", show_default=True),
+        click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
+                     help="Write the results to this file instead of the terminal."),
+    ]):
+        func = option(func)
+    return func
+
+
+def _warn_capacity(processes: Sequence[tuple[str, Any]]) -> None:
+    from salesproc.sim.experiment import capacity_warnings
+
+    for label, process in processes:
+        for warning in capacity_warnings(process):
+            click.echo(click.style("warning: ", fg="yellow", bold=True) + f"{label}: {warning}",
+                       err=True)
+
+
+@cli.command()
+@click.argument("base_file", metavar="BASE", type=click.Path(path_type=str))
+@click.argument("variant_files", metavar="[VARIANT]...", nargs=-1,
+                type=click.Path(path_type=str))
+@click.option("--set", "settings", multiple=True, metavar="PATH=VALUE",
+              help="A variant of BASE with this change (repeatable; combined into one "
+              "variant), e.g. --set roles.se.headcount=3.")
+@_simulation_options
+def compare(base_file: str, variant_files: tuple[str, ...], settings: tuple[str, ...],
+            replications: int | None, horizon: str | None, warmup: str | None,
+            seed: int | None, workers: int | None, fmt: str, output: str | None) -> None:
+    """What changes if...: compare BASE with variant files and/or --set changes.
+
+    Every variant sees the same deals (common random numbers); differences come with
+    95% intervals from paired replications, and a verdict in plain words.
+    """
+    from salesproc.sim import compare as comparing
+    from salesproc.sim import experiment, report
+    from salesproc.variants import describe
+
+    if not variant_files and not settings:
+        raise click.UsageError("name at least one VARIANT file or --set PATH=VALUE")
+    base = load_or_fail(base_file)
+    variants = [(describe((), f), load_or_fail(f)) for f in variant_files]
+    if settings:
+        variants.append((describe(settings), load_or_fail(base_file, settings)))
+    run = experiment.resolve_settings(
+        base, horizon=_in_unit(horizon, base.time_unit), warmup=_in_unit(warmup, base.time_unit),
+        replications=replications, seed=seed, workers=workers)
+    _warn_capacity([(describe((), base_file), base), *variants])
+    for _, process in variants:
+        if process.time_unit != base.time_unit:
+            raise Failure(f"{process.source} counts time in {process.time_unit}s, the base in "
+                          f"{base.time_unit}s", hint="compare processes with one time_unit")
+    with _progress((len(variants) + 1) * run.replications) as progress:
+        result = comparing.compare((describe((), base_file), base), variants, run,
+                                   progress=progress)
+    render = {"table": report.comparison_text, "json": report.comparison_json,
+              "csv": report.comparison_csv}[fmt]
+    _emit(render(result), output)
+
+
+@cli.command()
+@click.argument("process_file", metavar="PROCESS", type=click.Path(path_type=str))
+@click.option("--set", "sweeps", multiple=True, required=True, metavar="PATH=VALUES",
+              help="A setting and its values: 2..8, 2..10:2, or 0.5,1,2 (one or two "
+              "settings may vary).")
+@_simulation_options
+def sweep(process_file: str, sweeps: tuple[str, ...], replications: int | None,
+          horizon: str | None, warmup: str | None, seed: int | None, workers: int | None,
+          fmt: str, output: str | None) -> None:
+    """Headline figures for each value of a setting, and the gain of each step.
+
+    E.g. salesproc sweep processes/five-step.yaml --set roles.se.headcount=1..5
+    """
+    from salesproc.sim import compare as comparing
+    from salesproc.sim import experiment, report
+
+    points = comparing.sweep_points([comparing.parse_sweep(s) for s in sweeps])
+    processes = [load_or_fail(process_file, point) for point in points]
+    base = processes[0]
+    run = experiment.resolve_settings(
+        base, horizon=_in_unit(horizon, base.time_unit), warmup=_in_unit(warmup, base.time_unit),
+        replications=replications, seed=seed, workers=workers)
+    labels = [" ".join(point) for point in points]
+    _warn_capacity(list(zip(labels, processes, strict=True)))
+    with _progress(len(points) * run.replications) as progress:
+        result = comparing.compare((labels[0], base), list(zip(labels[1:], processes[1:],
+                                                                strict=True)),
+                                   run, progress=progress)
+    if fmt == "json":
+        import json
+
+        text = json.dumps(report.sweep_dict(result, points), indent=2, allow_nan=False) + "\n"
+    elif fmt == "csv":
+        text = report.sweep_csv(result, points)
+    else:
+        text = report.sweep_text(result, points)
     _emit(text, output)
 
 

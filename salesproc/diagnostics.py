@@ -76,6 +76,12 @@ CODES: dict[str, Rule] = _rules(
     ("SP401", "unused-information", "warning", "Information defined but never required."),
     ("SP402", "unused-role", "warning", "A role that owns, assists or approves nothing."),
     ("SP501", "over-capacity", "warning", "A role's offered load exceeds its headcount."),
+    # Variants
+    ("SP601", "base-unavailable", "error", "The file named by extends: cannot be read."),
+    ("SP602", "extends-cycle", "error", "Variants extend each other in a circle."),
+    ("SP603", "variant-key", "error", "A variant-only key outside a variant, or the reverse."),
+    ("SP604", "unknown-setting", "error", "A set: or --set path that names nothing."),
+    ("SP605", "invalid-change", "error", "A malformed --set, or a new stage without a place."),
 )
 
 

@@ -7,11 +7,11 @@ Every command goes through :func:`check` (report all findings) or :func:`load`
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from salesproc import lint, model, schema, yamlio
+from salesproc import lint, model, schema, variants, yamlio
 from salesproc.diagnostics import Diagnostic, make
 from salesproc.errors import InvalidProcessError
 from salesproc.model import Process
@@ -45,26 +45,30 @@ def check_document(doc: yamlio.Document) -> CheckResult:
     return CheckResult(doc.file, _sorted(found), process)
 
 
-def check(path: str | os.PathLike[str]) -> CheckResult:
-    """All findings for one process file (never raises for bad input)."""
+def check(path: str | os.PathLike[str], settings: Sequence[str] = ()) -> CheckResult:
+    """All findings for one process file (never raises for bad input).
+
+    A variant file (with `extends:`) is checked as the process it makes; *settings* are
+    `--set PATH=VALUE` changes applied on top, reported against '<command line>'.
+    """
     try:
-        doc = yamlio.load_file(path)
+        doc = variants.apply_command_line(variants.resolve(yamlio.load_file(path)), settings)
     except InvalidProcessError as exc:
-        return CheckResult(os.fspath(path), exc.diagnostics)
+        return CheckResult(os.fspath(path), _sorted(exc.diagnostics))
     return check_document(doc)
 
 
 def check_text(text: str, name: str = "<string>") -> CheckResult:
     try:
-        doc = yamlio.load_text(text, name)
+        doc = variants.resolve(yamlio.load_text(text, name))
     except InvalidProcessError as exc:
         return CheckResult(name, exc.diagnostics)
     return check_document(doc)
 
 
-def load(path: str | os.PathLike[str]) -> Process:
+def load(path: str | os.PathLike[str], settings: Sequence[str] = ()) -> Process:
     """The process in *path*; raises :class:`InvalidProcessError` if it has errors."""
-    result = check(path)
+    result = check(path, settings)
     if result.process is None:
         raise InvalidProcessError(result.diagnostics)
     return result.process

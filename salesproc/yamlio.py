@@ -60,6 +60,14 @@ class Document:
     yaml11_booleans: dict[Path, str] = field(default_factory=dict)  # path -> 'no', 'on'...
     findings: list[Diagnostic] = field(default_factory=list)  # duplicate keys, NaN, tags
     refused: set[Path] = field(default_factory=set)  # values already reported in findings
+    files: dict[Path, str] = field(default_factory=dict)  # parts from other files (variants)
+
+    def file_of(self, path: Path) -> str:
+        """The file that holds *path*: a variant's merged document spans several files."""
+        for cut in range(len(path), -1, -1):
+            if path[:cut] in self.files:
+                return self.files[path[:cut]]
+        return self.file
 
     def span(self, path: Path, key: bool = False) -> Span:
         """The span of the value at *path* (or of its key); the nearest known ancestor if absent."""
@@ -74,7 +82,7 @@ class Document:
     def diagnostic(self, code: str, message: str, path: Path, *, key: bool = False,
                    hint: str | None = None) -> Diagnostic:
         span = self.span(path, key=key)
-        return make(code, message, file=self.file, line=span.line, column=span.column,
+        return make(code, message, file=self.file_of(path), line=span.line, column=span.column,
                     end_line=span.end_line, end_column=span.end_column,
                     path=json_pointer(path), hint=hint)
 

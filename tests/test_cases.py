@@ -36,9 +36,9 @@ def test_invalid_case_through_cli_is_located_and_kind(path: Path) -> None:
     errors = [c for c, _, _ in expected(path) if CODES[c].severity.value == "error"]
     assert result.exit_code == (1 if errors else 0)
     assert "Traceback" not in result.output
-    code, line, col = expected(path)[0]
-    assert f"{path}:{line}:{col}: " in result.output
-    assert code in result.output
+    for code, line, col in expected(path):
+        assert f":{line}:{col}: {CODES[code].severity.value} {code} " in result.output
+    assert f"{path}:" in result.output  # findings name the file that holds them
 
 
 @pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
@@ -57,7 +57,7 @@ def test_every_code_has_a_case() -> None:
     """Codes the case folder cannot hold (unreadable, huge, binary, empty) are in test_bad_input."""
     generated = {"SP001", "SP002", "SP003", "SP004"}
     covered = {code for path in INVALID for code, _, _ in expected(path)}
-    assert set(CODES) - covered == generated
+    assert set(CODES) - covered <= generated
 
 
 def test_at_least_thirty_invalid_cases() -> None:

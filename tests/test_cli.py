@@ -60,7 +60,7 @@ def test_no_paths_checks_processes_folder(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.chdir(ROOT)
     result = run("validate")
     assert result.exit_code == 0
-    assert "3 files checked" in result.output
+    assert "4 files checked" in result.output
 
 
 def test_folder_without_process_files_is_an_error(tmp_path: Path) -> None:

@@ -36,3 +36,14 @@ def test_readme_simulate_output_is_real(monkeypatch: pytest.MonkeyPatch) -> None
     result = run("simulate", "processes/five-step.yaml", "--workers", "2")
     assert result.exit_code == 0
     assert result.output == shown
+
+
+@pytest.mark.parametrize("name", ["compare", "sweep"])
+def test_readme_what_if_outputs_are_real(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    block = README.split(f"<!-- {name}-output:start -->\n```\n")[1].split("```\n")[0]
+    command, shown = block.split("\n", 1)
+    args = command.removeprefix("$ salesproc ").split()
+    result = run(*args, "--workers", "2")
+    assert result.exit_code == 0
+    assert result.stdout == shown

@@ -177,18 +177,32 @@ def simulate(process: Process, settings: Settings, *,
     With an *event_sink*, every stage visit is passed to it as (replication, row), and
     the replications run in this process, one after the other.
     """
+    if event_sink is None:
+        return simulate_many([process], settings, progress=progress)[0]
     n = settings.replications
-    results: list[dict[Key, float] | None] = [None] * n
-    if event_sink is not None or settings.workers == 1 or n == 1:
-        for r in range(n):
-            log = None if event_sink is None else _bind(event_sink, r + 1)
-            results[r] = run_replication(process, settings, r, log)
-            if progress:
-                progress(r + 1, n)
-    else:
-        _run_parallel(process, settings, results, progress)
-    done = [r for r in results if r is not None]
+    done = []
+    for r in range(n):
+        done.append(run_replication(process, settings, r, _bind(event_sink, r + 1)))
+        if progress:
+            progress(r + 1, n)
     return SimulationResult(process, settings, done, capacity_warnings(process))
+
+
+def simulate_many(processes: Sequence[Process], settings: Settings, *,
+                  progress: Callable[[int, int], None] | None = None
+                  ) -> list[SimulationResult]:
+    """Several processes with the same settings (and seeds), sharing one pool of workers."""
+    tasks = [(i, r) for i in range(len(processes)) for r in range(settings.replications)]
+    figures: dict[tuple[int, int], dict[Key, float]] = {}
+    if settings.workers == 1 or len(tasks) == 1:
+        for count, (i, r) in enumerate(tasks, start=1):
+            figures[(i, r)] = run_replication(processes[i], settings, r)
+            if progress:
+                progress(count, len(tasks))
+    else:
+        _run_parallel(processes, settings, tasks, figures, progress)
+    return [SimulationResult(p, settings, [figures[(i, r)] for r in range(settings.replications)],
+                             capacity_warnings(p)) for i, p in enumerate(processes)]
 
 
 def _bind(sink: Callable[[int, tuple[Any, ...]], None], replication: int) -> EventLog:
@@ -204,29 +218,30 @@ def _start_method() -> str:
     return "forkserver" if "forkserver" in methods else "spawn"
 
 
-def _run_parallel(process: Process, settings: Settings,
-                  results: list[dict[Key, float] | None],
+def _run_parallel(processes: Sequence[Process], settings: Settings,
+                  tasks: list[tuple[int, int]], figures: dict[tuple[int, int], dict[Key, float]],
                   progress: Callable[[int, int], None] | None) -> None:
     context = multiprocessing.get_context(_start_method())
-    workers = min(settings.workers, len(results))
-    # the model goes to each worker once; each task is then just a replication number
+    workers = min(settings.workers, len(tasks))
+    # the models go to each worker once; each task is then just two numbers
     with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                             initializer=_init_worker, initargs=(process, settings)) as pool:
-        futures = {pool.submit(_worker_replication, r): r for r in range(len(results))}
+                             initializer=_init_worker, initargs=(processes, settings)) as pool:
+        futures = {pool.submit(_worker_replication, i, r): (i, r) for i, r in tasks}
         for done, future in enumerate(as_completed(futures), start=1):
-            results[futures[future]] = future.result()
+            figures[futures[future]] = future.result()
             if progress:
-                progress(done, len(results))
+                progress(done, len(tasks))
 
 
-_WORKER: tuple[Process, Settings] | None = None
+_WORKER: tuple[Sequence[Process], Settings] | None = None
 
 
-def _init_worker(process: Process, settings: Settings) -> None:
+def _init_worker(processes: Sequence[Process], settings: Settings) -> None:
     global _WORKER
-    _WORKER = (process, settings)
+    _WORKER = (processes, settings)
 
 
-def _worker_replication(replication: int) -> dict[Key, float]:
+def _worker_replication(index: int, replication: int) -> dict[Key, float]:
     assert _WORKER is not None
-    return run_replication(*_WORKER, replication)
+    processes, settings = _WORKER
+    return run_replication(processes[index], settings, replication)

@@ -9,6 +9,8 @@ import math
 from typing import Any
 
 from salesproc import __version__
+from salesproc.sim.compare import HEADLINE, Comparison, change_text, marginal, significant, verdict
+from salesproc.sim.compare import to_dict as compare_dict
 from salesproc.sim.experiment import Estimate, SimulationResult
 from salesproc.sim.metrics import jsonable
 from salesproc.units import plural
@@ -21,7 +23,8 @@ STAGE_METRICS = ("visits", "time", "delay", "queue", "work", "approval", "wip", 
                  "win_chance", "open", "open_value", "open_weighted")
 
 
-def _est(e: Estimate) -> dict[str, Any]:
+def estimate_dict(e: Estimate) -> dict[str, Any]:
+    """{'mean', 'low', 'high'}: the JSON form of every figure (null where undefined)."""
     return {"mean": jsonable(e.mean), "low": jsonable(e.low), "high": jsonable(e.high)}
 
 
@@ -31,7 +34,7 @@ def to_dict(result: SimulationResult) -> dict[str, Any]:
 
     def block(prefix: tuple[str, ...], names: tuple[str, ...]) -> dict[str, Any]:
         keys = {n: (*prefix, n) for n in names}
-        return {n: _est(summary[key]) for n, key in keys.items() if key in summary}
+        return {n: estimate_dict(summary[key]) for n, key in keys.items() if key in summary}
 
     bottleneck = result.bottleneck()
     return {
@@ -46,19 +49,19 @@ def to_dict(result: SimulationResult) -> dict[str, Any]:
         "buyer_types": {b: block(("buyer", b), DEAL_METRICS) for b in p.buyer_types
                         if s.buyer in (None, b)},
         "stages": {sid: block(("stage", sid), STAGE_METRICS) for sid in p.stages},
-        "lost_reasons": [{"stage": k[1], "reason": k[2], "deals": _est(e)}
+        "lost_reasons": [{"stage": k[1], "reason": k[2], "deals": estimate_dict(e)}
                          for k, e in summary.items() if k[0] == "lost"],
         "roles": {r: {"headcount": role.headcount,
-                      "utilization": _est(summary[("role", r, "utilization")]),
-                      "queue_days": _est(summary[("role", r, "queue_days")])}
+                      "utilization": estimate_dict(summary[("role", r, "utilization")]),
+                      "queue_days": estimate_dict(summary[("role", r, "queue_days")])}
                   for r, role in p.roles.items()},
-        "queues": [{"stage": k[1], "role": k[2], "deal_days": _est(e)}
+        "queues": [{"stage": k[1], "role": k[2], "deal_days": estimate_dict(e)}
                    for k, e in summary.items() if k[0] == "queue"],
         "bottleneck": None if bottleneck is None else {
             "stage": bottleneck["stage"], "role": bottleneck["role"],
-            "queue_days": _est(bottleneck["queue_days"]),
-            "utilization": _est(bottleneck["utilization"]),
-            "queue_per_visit": _est(bottleneck["queue_per_visit"]),
+            "queue_days": estimate_dict(bottleneck["queue_days"]),
+            "utilization": estimate_dict(bottleneck["utilization"]),
+            "queue_per_visit": estimate_dict(bottleneck["queue_per_visit"]),
             "share_of_queueing": bottleneck["share_of_queueing"]},
     }
 
@@ -176,3 +179,128 @@ def to_text(result: SimulationResult) -> str:
         lines += ["", "Lost deals by stage and reason", _table(
             ["stage", "reason", "deals"], [[k[1], k[2], _pm(e)] for k, e in lost])]
     return "\n".join(lines) + "\n"
+
+
+# --- comparisons and sweeps ---------------------------------------------------------------
+
+
+def _figure(e: Estimate, style: str, cur: str) -> str:
+    if style == "points":
+        return _pm(e, 1, pct=True)
+    if style == "relative" and e.mean >= 1000:
+        return _pm(e, 0)
+    return _pm(e)
+
+
+def comparison_text(comparison: Comparison) -> str:
+    base = comparison.base.result
+    p, s = base.process, base.settings
+    unit = p.time_unit
+    lines = [f"Compared with {comparison.base.label}: {s.replications} paired replications, "
+             f"same seed ({s.seed}) and the same deals in every variant;",
+             "[a, b] is the 95% interval of the difference; * marks a difference the "
+             "run-to-run spread cannot explain.", ""]
+    for variant in comparison.variants:
+        lines += ["Verdict: " + verdict(comparison, variant), ""]
+    for variant in comparison.variants:
+        rows = []
+        for key, label, style in HEADLINE:
+            diff = comparison.difference(variant, key)
+            shown = f"{label} ({unit}s)" if style == "time" else (
+                f"{label} ({p.currency})" if key[1] in ("revenue", "open_weighted") else label)
+            rows.append([shown, _figure(base[key], style, p.currency),
+                         _figure(variant.result[key], style, p.currency),
+                         change_text(diff, style, base[key].mean, unit),
+                         "*" if significant(diff) else ""])
+        before, after = base.bottleneck(), variant.result.bottleneck()
+        rows.append(["Bottleneck", _neck(before), _neck(after), "", ""])
+        lines += [f"{variant.label}", _table(["figure", "base", "variant", "change", ""],
+                                             rows), ""]
+    return "\n".join(lines)
+
+
+def _neck(neck: dict[str, Any] | None) -> str:
+    return "none" if neck is None else f"{neck['stage']} ({neck['role']})"
+
+
+def comparison_json(comparison: Comparison) -> str:
+    return json.dumps(compare_dict(comparison), indent=2, allow_nan=False) + "\n"
+
+
+def comparison_csv(comparison: Comparison) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["variant", "metric", "base", "variant_mean", "difference", "low", "high",
+                     "significant"])
+    for variant in comparison.variants:
+        for key, _, _ in HEADLINE:
+            diff = comparison.difference(variant, key)
+            writer.writerow([variant.label, key[1], _cell(comparison.base.result[key].mean),
+                             _cell(variant.result[key].mean), _cell(diff.mean),
+                             _cell(diff.low), _cell(diff.high), significant(diff)])
+    return out.getvalue()
+
+
+def sweep_text(comparison: Comparison, points: list[tuple[str, ...]]) -> str:
+    base = comparison.base.result
+    p, s = base.process, base.settings
+    runs = [comparison.base, *comparison.variants]
+    varying = [i for i in range(len(points[0])) if len({pt[i] for pt in points}) > 1]
+    headers = [points[0][i].split("=")[0] for i in varying] + [
+        "won", f"revenue ({p.currency})", "win rate", f"cycle ({p.time_unit}s)",
+        "bottleneck", "won vs previous", ""]
+    rows = []
+    last_gain = None
+    for index, (point, run) in enumerate(zip(points, runs, strict=True)):
+        result = run.result
+        step = marginal(comparison, index, ("all", "won"))
+        gain = "" if step is None else change_text(step, "absolute", 0.0, p.time_unit)
+        rows.append([*(point[i].split("=", 1)[1] for i in varying),
+                     _pm(result["all", "won"]), _pm(result["all", "revenue"], 0),
+                     _pm(result["all", "win_rate"], 1, pct=True),
+                     _pm(result["all", "cycle_mean"]), _neck(result.bottleneck()), gain,
+                     "" if step is None else ("*" if significant(step) else "")])
+        if step is not None and significant(step) and step.mean > 0:
+            last_gain = point
+    lines = [f"{p.name}: sweep of {', '.join(headers[:len(varying)])}; {s.replications} "
+             f"paired replications each, seed {s.seed}",
+             "won vs previous: change from the row above, [95% interval]; * marks a change "
+             "the run-to-run spread cannot explain.", "", _table(headers, rows), ""]
+    if len(varying) == 1:
+        if last_gain is None:
+            lines.append("No step adds a significant number of won deals.")
+        else:
+            lines.append(f"Won deals last grow significantly at {last_gain[varying[0]]}; "
+                         "beyond it, more brings no measurable gain.")
+    return "\n".join(lines) + "\n"
+
+
+def sweep_dict(comparison: Comparison, points: list[tuple[str, ...]]) -> dict[str, Any]:
+    runs = [comparison.base, *comparison.variants]
+    rows = []
+    for index, (point, run) in enumerate(zip(points, runs, strict=True)):
+        step = marginal(comparison, index, ("all", "won"))
+        rows.append({
+            "settings": dict(p.split("=", 1) for p in point),
+            "figures": {key[1]: estimate_dict(run.result[key]) for key, _, _ in HEADLINE},
+            "bottleneck": None if run.result.bottleneck() is None else [
+                run.result.bottleneck()["stage"], run.result.bottleneck()["role"]],  # type: ignore[index]
+            "won_vs_previous": None if step is None else {
+                **estimate_dict(step), "significant": significant(step)}})
+    base = comparison.base.result
+    return {"layout": 1, "process": base.process.name, "file": base.process.source,
+            "replications": base.settings.replications, "seed": base.settings.seed,
+            "points": rows}
+
+
+def sweep_csv(comparison: Comparison, points: list[tuple[str, ...]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    settings = [p.split("=", 1)[0] for p in points[0]]
+    writer.writerow([*settings, "metric", "mean", "low", "high"])
+    for point, run in zip(points, [comparison.base, *comparison.variants], strict=True):
+        values = [p.split("=", 1)[1] for p in point]
+        for key, _, _ in HEADLINE:
+            e = run.result[key]
+            writer.writerow([*values, key[1], _cell(e.mean), _cell(e.low), _cell(e.high)])
+    return out.getvalue()

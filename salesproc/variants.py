@@ -1,0 +1,346 @@
+"""Variants of a process without copying files: `extends:` files and `--set` overrides.
+
+A variant file names its base and says only what differs::
+
+    salesproc: 1
+    extends: five-step.yaml
+    name: Five-step with a free trial
+    set:                                   # the same paths as --set on the command line
+      roles.se.headcount: 3
+      stages.demo.next: {trial: 0.7}
+    add_stages:
+      - {id: trial, after: demo, name: Free trial, owner: se, delay: 14, next: {proposal: 0.6}}
+    remove_stages: [call]
+
+Resolving merges the base (itself possibly a variant) and the changes into one document
+whose every value remembers the file, line and column it came from, so the validator's
+findings point into the file that holds the mistake, or at the `--set` that caused it.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path as FilePath
+from typing import Any
+
+from salesproc.diagnostics import Diagnostic, did_you_mean, make
+from salesproc.errors import InvalidProcessError
+from salesproc.yamlio import Document, Path, Span, load_file, load_text
+
+VARIANT_KEYS = ("extends", "set", "add_stages", "remove_stages")
+COMMAND_LINE = "<command line>"
+MAX_DEPTH = 8
+
+
+def is_variant(doc: Document) -> bool:
+    return isinstance(doc.data, dict) and "extends" in doc.data
+
+
+def resolve(doc: Document, _chain: tuple[str, ...] = ()) -> Document:
+    """The full process *doc* describes: itself, or its base with its changes applied.
+
+    Raises :class:`InvalidProcessError` when the variant cannot be applied (a missing
+    base, a cycle, a setting that names nothing); the merged document is then checked
+    like any process file.
+    """
+    data = doc.data
+    misplaced = [k for k in ("set", "add_stages", "remove_stages") if k in data]
+    if "extends" not in data:
+        if misplaced:
+            raise InvalidProcessError([doc.diagnostic(
+                "SP603", f"'{misplaced[0]}' is only for variant files", (misplaced[0],),
+                key=True, hint="add `extends: BASE.yaml` to make this file a variant")])
+        return doc
+    problems = [doc.diagnostic("SP603", f"a variant changes '{k}' through set:, "
+                               "add_stages: or remove_stages:", (k,), key=True,
+                               hint=f"write e.g. set: {{{k}.<id>.<key>: value}}")
+                for k in ("roles", "information", "stages", "buyer_types", "arrivals",
+                          "simulation", "currency", "time_unit") if k in data]
+    problems += _shape_problems(doc)
+    if problems:
+        raise InvalidProcessError(problems)
+    base = _load_base(doc, _chain)
+    merged = _merge_top(base, doc)
+    _remove_stages(merged, doc)
+    _add_stages(merged, doc)
+    for key, value_path in _settings(doc):
+        apply_setting(merged, key, doc, value_path, (*value_path[:-1], key))
+    return merged
+
+
+def _shape_problems(doc: Document) -> list[Diagnostic]:
+    """What would stop the merge itself; every other mistake is found in the merged file."""
+    data = doc.data
+    found = []
+
+    def wrong(path: Path, wanted: str) -> None:
+        found.append(doc.diagnostic("SP104", f"expected {wanted} here", path))
+
+    if not isinstance(data["extends"], str):
+        wrong(("extends",), "the path of the base file")
+    if not isinstance(data.get("set", {}), dict):
+        wrong(("set",), "a mapping of setting: value")
+    removed = data.get("remove_stages", [])
+    if not isinstance(removed, list) or not all(isinstance(r, str) for r in removed):
+        wrong(("remove_stages",), "a list of stage ids")
+    added = data.get("add_stages", [])
+    if not isinstance(added, list):
+        wrong(("add_stages",), "a list of stages")
+        return found
+    for j, entry in enumerate(added):
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            wrong(("add_stages", j), "a stage with an id")
+        elif any(not isinstance(entry.get(k, ""), str) for k in ("after", "before")):
+            wrong(("add_stages", j), "after: or before: a stage id")
+    return found
+
+
+def _load_base(doc: Document, chain: tuple[str, ...]) -> Document:
+    extends = doc.data["extends"]
+    here = os.path.abspath(doc.file)
+    target = os.path.normpath(os.path.join(os.path.dirname(here), extends))
+    if target in chain or target == here:
+        raise InvalidProcessError([doc.diagnostic(
+            "SP602", f"'{extends}' extends this file again: a variant cannot be its own base",
+            ("extends",), hint="point extends: at the original process")])
+    if len(chain) >= MAX_DEPTH:
+        raise InvalidProcessError([doc.diagnostic(
+            "SP602", f"more than {MAX_DEPTH} variants extend each other", ("extends",))])
+    shown = os.path.relpath(target) if not os.path.isabs(doc.file) else target
+    try:
+        base = load_file(shown)
+    except InvalidProcessError as exc:
+        reason = exc.diagnostics[0].message if exc.diagnostics else "unreadable"
+        raise InvalidProcessError([doc.diagnostic(
+            "SP601", f"cannot use '{extends}' as the base: {reason}", ("extends",),
+            hint="extends: is a path relative to this file"), *exc.diagnostics]) from None
+    return resolve(base, (*chain, here))
+
+
+def _merge_top(base: Document, variant: Document) -> Document:
+    """The base's data and positions, with the variant's own top-level keys on top."""
+    data = copy.deepcopy(base.data)
+    merged = Document(variant.file, data, dict(base.values), dict(base.keys),
+                      dict(base.yaml11_booleans), list(base.findings) + list(variant.findings),
+                      set(base.refused), dict(base.files))
+    for key in base.data:
+        merged.files.setdefault((key,), base.file_of((key,)))
+    merged.values[()] = variant.values.get((), Span(1, 1, 1, 1))
+    merged.files[()] = variant.file
+    for key, value in variant.data.items():
+        if key in VARIANT_KEYS:
+            continue
+        graft(merged, (key,), variant, (key,))
+        data[key] = copy.deepcopy(value)
+    return merged
+
+
+def graft(target: Document, at: Path, source: Document, source_path: Path) -> None:
+    """Make *target*'s positions under *at* those of *source* under *source_path*."""
+    _drop(target, at)
+    cut = len(source_path)
+    for table_from, table_to in ((source.values, target.values), (source.keys, target.keys)):
+        for path, span in table_from.items():
+            if path[:cut] == source_path:
+                table_to[at + path[cut:]] = span
+    for path, text in source.yaml11_booleans.items():
+        if path[:cut] == source_path:
+            target.yaml11_booleans[at + path[cut:]] = text
+    target.refused |= {at + p[cut:] for p in source.refused if p[:cut] == source_path}
+    target.files[at] = source.file_of(source_path)
+    for path, file in source.files.items():
+        if path[:cut] == source_path and len(path) > cut:
+            target.files[at + path[cut:]] = file
+
+
+def _drop(doc: Document, at: Path) -> None:
+    cut = len(at)
+    for table in (doc.values, doc.keys, doc.files, doc.yaml11_booleans):
+        for path in [p for p in table if p[:cut] == at]:
+            del table[path]
+    doc.refused = {p for p in doc.refused if p[:cut] != at}
+
+
+def _reindex_stages(doc: Document, order: Sequence[tuple[Document, Path]]) -> None:
+    """Positions of the stage list after stages were added or removed."""
+    snapshot = Document(doc.file, doc.data, dict(doc.values), dict(doc.keys),
+                        dict(doc.yaml11_booleans), [], set(doc.refused), dict(doc.files))
+    for i in range(len(order) + len(doc.data.get("stages", [])) + 1):
+        _drop(doc, ("stages", i))
+    for i, (source, source_path) in enumerate(order):
+        graft(doc, ("stages", i), snapshot if source is doc else source, source_path)
+
+
+def _remove_stages(merged: Document, variant: Document) -> None:
+    gone = variant.data.get("remove_stages") or []
+    if not gone:
+        return
+    stages = merged.data["stages"]
+    ids = [s.get("id") for s in stages]
+    errors = [variant.diagnostic("SP201", f"unknown stage '{sid}'", ("remove_stages", j),
+                                 hint=did_you_mean(str(sid), map(str, ids)))
+              for j, sid in enumerate(gone) if sid not in ids]
+    if errors:
+        raise InvalidProcessError(errors)
+    keep = [i for i, s in enumerate(stages) if s.get("id") not in gone]
+    merged.data["stages"] = [stages[i] for i in keep]
+    _reindex_stages(merged, [(merged, ("stages", i)) for i in keep])
+
+
+def _add_stages(merged: Document, variant: Document) -> None:
+    added = variant.data.get("add_stages") or []
+    order: list[tuple[Document, Path]] = [(merged, ("stages", i))
+                                          for i in range(len(merged.data["stages"]))]
+    stages = list(merged.data["stages"])
+    errors: list[Diagnostic] = []
+    for j, entry in enumerate(added):
+        where = ("add_stages", j)
+        anchors = [k for k in ("after", "before") if k in entry]
+        if len(anchors) != 1:
+            errors.append(variant.diagnostic(
+                "SP605", "a new stage needs exactly one of after: or before:", where,
+                hint="e.g. after: demo"))
+            continue
+        anchor = entry[anchors[0]]
+        ids = [s.get("id") for s in stages]
+        if anchor not in ids:
+            errors.append(variant.diagnostic("SP201", f"unknown stage '{anchor}'",
+                                             (*where, anchors[0]),
+                                             hint=did_you_mean(str(anchor), map(str, ids))))
+            continue
+        at = ids.index(anchor) + (1 if anchors[0] == "after" else 0)
+        stage = {k: copy.deepcopy(v) for k, v in entry.items() if k not in ("after", "before")}
+        stages.insert(at, stage)
+        order.insert(at, (variant, where))
+    if errors:
+        raise InvalidProcessError(errors)
+    merged.data["stages"] = stages
+    _reindex_stages(merged, order)
+    for i, (source, _) in enumerate(order):
+        if source is variant:  # after: / before: are consumed, not part of the stage
+            for anchor in ("after", "before"):
+                _drop(merged, ("stages", i, anchor))
+
+
+def _settings(doc: Document) -> Iterable[tuple[str, Path]]:
+    changes = doc.data.get("set") or {}
+    for key in changes:
+        yield key, ("set", key)
+
+
+def apply_setting(merged: Document, setting: str, source: Document, value_path: Path,
+                  key_path: Path) -> None:
+    """Set the value at dotted *setting* (stages by id) to *source*'s value at *value_path*."""
+    target = locate(merged, setting, source, key_path)
+    value = copy.deepcopy(_get(source.data, value_path))
+    parent = _get(merged.data, target[:-1])
+    parent[target[-1]] = value
+    graft(merged, target, source, value_path)
+    merged.keys[target] = source.span(key_path, key=True)
+
+
+def locate(doc: Document, setting: str, source: Document, key_path: Path) -> Path:
+    """The data path a dotted setting names; an SP604 finding if it names nothing."""
+    node: Any = doc.data
+    path: list[str | int] = []
+    parts = setting.split(".")
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        if isinstance(node, list) and path == ["stages"]:
+            ids = [s.get("id") if isinstance(s, dict) else None for s in node]
+            if part not in ids:
+                raise _unknown(source, key_path, setting, f"no stage '{part}'",
+                               did_you_mean(part, [str(i) for i in ids]))
+            index = ids.index(part)
+            path.append(index)
+            node = node[index]
+            continue
+        if not isinstance(node, dict):
+            raise _unknown(source, key_path, setting,
+                           f"'{'.'.join(parts[:depth])}' has no parts to set")
+        if part not in node and not last:
+            raise _unknown(source, key_path, setting, f"nothing called '{part}' there",
+                           did_you_mean(part, [str(k) for k in node]))
+        path.append(part)
+        node = node.get(part)
+    return tuple(path)
+
+
+def _unknown(source: Document, key_path: Path, setting: str, why: str,
+             hint: str | None = None) -> InvalidProcessError:
+    return InvalidProcessError([source.diagnostic(
+        "SP604", f"cannot set '{setting}': {why}", key_path, key=True,
+        hint=hint or "settings are dotted paths into the process, with stages by id: "
+        "roles.se.headcount, stages.demo.work, buyer_types.committee.share")])
+
+
+def _get(data: Any, path: Path) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+# --- --set on the command line ------------------------------------------------------------
+
+
+def command_line_settings(settings: Sequence[str]) -> Document:
+    """The --set options as a document, positioned in a pseudo-file '<command line>'.
+
+    Line n is the n-th --set; columns are offsets within it, so a diagnostic shows the
+    option with a caret under the wrong value.
+    """
+    data: dict[str, Any] = {}
+    doc = Document(COMMAND_LINE, {"set": data})
+    errors: list[Diagnostic] = []
+    for line, option in enumerate(settings, start=1):
+        key, sep, raw = option.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            errors.append(make("SP605", f"--set {option!r} is not PATH=VALUE", file=COMMAND_LINE,
+                               line=line, column=1, hint="e.g. --set roles.se.headcount=3"))
+            continue
+        try:
+            parsed = load_text(f"v: {raw}\n", COMMAND_LINE)
+        except InvalidProcessError as exc:
+            first = exc.diagnostics[0]
+            errors.append(make("SP605", f"--set {key}: {first.message}", file=COMMAND_LINE,
+                               line=line, column=len(key) + 2, hint=first.hint))
+            continue
+        data[key] = parsed.data.get("v")
+        offset = len(option) - len(raw) - 3  # "v: " stands where "KEY=" was
+        for path, span in parsed.values.items():
+            if path[:1] == ("v",):
+                where: Path = ("set", key, *path[1:])
+                doc.values[where] = Span(line, span.column + offset, line,
+                                         span.end_column + offset)
+        doc.keys[("set", key)] = Span(line, 1, line, len(key) + 1)
+        doc.yaml11_booleans.update({("set", key, *p[1:]): t
+                                    for p, t in parsed.yaml11_booleans.items()})
+        errors += [make(d.code, d.message, file=COMMAND_LINE, line=line,
+                        column=d.column + offset, hint=d.hint) for d in parsed.findings]
+    if errors:
+        raise InvalidProcessError(errors)
+    return doc
+
+
+def apply_command_line(doc: Document, settings: Sequence[str]) -> Document:
+    """*doc* (resolved) with the --set options applied, positions included."""
+    if not settings:
+        return doc
+    options = command_line_settings(settings)
+    merged = copy.copy(doc)
+    merged.data = copy.deepcopy(doc.data)
+    merged.values, merged.keys = dict(doc.values), dict(doc.keys)
+    merged.files, merged.refused = dict(doc.files), set(doc.refused)
+    merged.yaml11_booleans = dict(doc.yaml11_booleans)
+    for key in options.data["set"]:
+        apply_setting(merged, key, options, ("set", key), ("set", key))
+    return merged
+
+
+def describe(settings: Sequence[str], file: str | os.PathLike[str] | None = None) -> str:
+    """A short name for a variant: its file's stem and its --set options."""
+    parts = [FilePath(file).stem] if file else []
+    return " ".join([*parts, *(f"--set {s}" for s in settings)])

@@ -1,0 +1,179 @@
+"""What-if comparisons: common random numbers, known effects, sweeps, and the commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from salesproc import check_text, load
+from salesproc.model import Process
+from salesproc.sim.compare import HEADLINE, compare, parse_sweep, significant, sweep_points
+from salesproc.sim.experiment import Estimate, Settings, t_quantile
+from tests.conftest import ROOT, run
+
+FIVE = ROOT / "processes" / "five-step.yaml"
+TRIAL = ROOT / "processes" / "five-step-free-trial.yaml"
+QUICK = Settings(horizon=200, warmup=40, replications=10, seed=3, workers=2)
+
+
+def se(e: Estimate) -> float:
+    return e.half_width / t_quantile(e.n - 1)
+
+
+def process(text: str) -> Process:
+    result = check_text(text)
+    assert result.process is not None, result.diagnostics
+    return result.process
+
+
+def test_a_process_compared_with_itself_differs_by_exactly_zero() -> None:
+    five = load(FIVE)
+    result = compare(("five", five), [("again", load(FIVE))], QUICK)
+    for key, _, _ in HEADLINE:
+        diff = result.difference(result.variants[0], key)
+        assert (diff.mean, diff.low, diff.high) == (0.0, 0.0, 0.0)
+        assert not significant(diff)
+
+
+def test_common_random_numbers_narrow_the_interval_at_least_threefold() -> None:
+    base = load(FIVE)
+    more_se = load(FIVE, ["roles.se.headcount=3"])
+    paired = compare(("base", base), [("se3", more_se)], QUICK)
+    independent = compare(("base", base), [("se3", more_se)], QUICK, independent=True)
+    for key in (("all", "won"), ("all", "cycle_mean")):
+        narrow = paired.difference(paired.variants[0], key).half_width
+        wide = independent.difference(independent.variants[0], key).half_width
+        assert wide >= 3 * narrow, (key, narrow, wide)
+
+
+BASE = """
+salesproc: 1
+name: Two steps
+roles: {r: {title: R, headcount: 2}}
+stages:
+  - {id: work, name: Work, owner: r, work: {exponential: {mean: 0.5}}, next: {close: 1}}
+  - {id: close, name: Close, owner: r, next: {won: 0.5}}
+buyer_types: {b: {name: B, share: 1, value: 100}}
+arrivals: {rate: 2}
+"""
+
+
+def variant_of_base(stage: str) -> Process:
+    text = BASE.replace("next: {close: 1}}", "next: {extra: 1}}\n" + stage)
+    return process(text)
+
+
+SETTINGS = Settings(horizon=2000, warmup=100, replications=10, seed=11, workers=2)
+
+
+def test_adding_a_pure_delay_stage_adds_its_mean_to_cycle_time() -> None:
+    delayed = variant_of_base("  - {id: extra, name: Extra, owner: r, "
+                              "delay: {lognormal: {mean: 4, sd: 3}}, next: {close: 1}}")
+    result = compare(("base", process(BASE)), [("delay", delayed)], SETTINGS)
+    diff = result.difference(result.variants[0], ("all", "cycle_mean"))
+    assert abs(diff.mean - 4.0) <= 4 * se(diff), diff
+
+
+def test_adding_a_stage_that_loses_20_percent_lowers_wins_by_20_percent() -> None:
+    filtered = variant_of_base("  - {id: extra, name: Extra, owner: r, next: {close: 0.8}}")
+    result = compare(("base", process(BASE)), [("filter", filtered)], SETTINGS)
+    ratios = Estimate.of([v[("all", "won")] / b[("all", "won")] - 1 for b, v in
+                          zip(result.base.result.replications,
+                              result.variants[0].result.replications, strict=True)])
+    assert abs(ratios.mean + 0.2) <= 4 * se(ratios), ratios
+    assert significant(result.difference(result.variants[0], ("all", "won")))
+
+
+@pytest.mark.parametrize(("option", "values"), [
+    ("roles.ae.headcount=2..5", ("2", "3", "4", "5")),
+    ("roles.ae.headcount=2..10:4", ("2", "6", "10")),
+    ("stages.demo.work=0.5..1.5:0.5", ("0.5", "1", "1.5")),
+    ("stages.demo.work=0.5,1,2", ("0.5", "1", "2")),
+    ("stages.demo.work={exponential: {mean: 2}}", ("{exponential: {mean: 2}}",)),
+])
+def test_parse_sweep(option: str, values: tuple[str, ...]) -> None:
+    assert parse_sweep(option).values == values
+
+
+@pytest.mark.parametrize("option", ["roles.ae.headcount", "roles.ae.headcount=5..2",
+                                    "roles.ae.headcount=1..1000", "x=a..b"])
+def test_bad_sweeps_are_refused(option: str) -> None:
+    from salesproc.errors import SalesprocError
+
+    with pytest.raises(SalesprocError):
+        parse_sweep(option)
+
+
+def test_two_settings_make_a_grid_three_do_not() -> None:
+    from salesproc.errors import SalesprocError
+
+    points = sweep_points([parse_sweep("a.b=1..2"), parse_sweep("c.d=3,4")])
+    assert points == [("a.b=1", "c.d=3"), ("a.b=1", "c.d=4"), ("a.b=2", "c.d=3"),
+                      ("a.b=2", "c.d=4")]
+    with pytest.raises(SalesprocError):
+        sweep_points([parse_sweep("a.b=1..2"), parse_sweep("c.d=3,4"), parse_sweep("e.f=1,2")])
+
+
+# --- the commands --------------------------------------------------------------------------
+
+FAST = ["-r", "4", "--horizon", "150", "--warmup", "30"]
+
+
+def test_compare_command_leads_with_a_verdict() -> None:
+    result = run("compare", str(FIVE), str(TRIAL), "--set", "roles.se.headcount=3", *FAST)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("Compared with five-step: 4 paired replications")
+    assert lines[3].startswith("Verdict: five-step-free-trial: ")
+    assert lines[5].startswith("Verdict: --set roles.se.headcount=3: ")
+    assert "  Won deals" in result.output and "  Bottleneck" in result.output
+
+
+def test_compare_json_and_csv() -> None:
+    data = json.loads(run("compare", str(FIVE), str(TRIAL), *FAST, "--format", "json").output)
+    (variant,) = data["variants"]
+    assert variant["label"] == "five-step-free-trial"
+    won = variant["figures"]["won"]
+    assert set(won) == {"base", "variant", "difference", "significant"}
+    assert won["difference"]["mean"] == pytest.approx(won["variant"]["mean"] -
+                                                      won["base"]["mean"])
+    csv_text = run("compare", str(FIVE), str(TRIAL), *FAST, "--format", "csv").output
+    assert csv_text.splitlines()[0] == ("variant,metric,base,variant_mean,difference,low,"
+                                        "high,significant")
+    assert len(csv_text.splitlines()) == 1 + len(HEADLINE)
+
+
+def test_compare_needs_a_variant() -> None:
+    assert run("compare", str(FIVE)).exit_code == 2
+
+
+def test_compare_unknown_set_path_is_located_and_kind() -> None:
+    result = run("compare", str(FIVE), "--set", "roles.sse.headcount=3", *FAST)
+    assert result.exit_code == 1
+    assert "<command line>:1:1: error SP604 cannot set 'roles.sse.headcount'" in result.output
+    assert "did you mean 'se'?" in result.output
+
+
+def test_sweep_command_shows_the_marginal_gain(tmp_path: Path) -> None:
+    result = run("sweep", str(FIVE), "--set", "roles.sdr.headcount=1..3", *FAST)
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("  ")]
+    assert rows[0].split()[0] == "roles.sdr.headcount"
+    assert [r.split()[0] for r in rows[1:]] == ["1", "2", "3"]
+    assert "won vs previous" in rows[0]
+    assert "[" not in rows[1] and "[" in rows[2]  # the first row has nothing before it
+    out = tmp_path / "sweep.json"
+    assert run("sweep", str(FIVE), "--set", "roles.sdr.headcount=1..2", *FAST,
+               "--format", "json", "-o", str(out)).exit_code == 0
+    data = json.loads(out.read_text())
+    assert [p["settings"] for p in data["points"]] == [{"roles.sdr.headcount": "1"},
+                                                       {"roles.sdr.headcount": "2"}]
+    assert data["points"][1]["won_vs_previous"]["significant"] is True
+
+
+def test_sweep_wrong_type_is_located() -> None:
+    result = run("sweep", str(FIVE), "--set", "roles.sdr.headcount=a,b", *FAST)
+    assert result.exit_code == 1
+    assert "<command line>:1:21: error SP104 expected a whole number" in result.output

@@ -1,0 +1,101 @@
+"""Variants: `extends:` files and `--set`, merged with positions in the right file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from salesproc import analysis, check, load
+from salesproc.variants import COMMAND_LINE
+from tests.conftest import ROOT, run
+
+TRIAL = ROOT / "processes" / "five-step-free-trial.yaml"
+FIVE = ROOT / "processes" / "five-step.yaml"
+
+
+def test_free_trial_example_adds_a_stage_and_changes_a_route() -> None:
+    base, variant = load(FIVE), load(TRIAL)
+    assert list(variant.stages) == ["inquiry", "call", "demo", "trial", "proposal",
+                                    "agreement"]
+    assert variant.name == "Five-step with a free trial"
+    assert [(r.to, r.probability) for r in variant.stages["demo"].next] == [("trial", 0.75)]
+    assert variant.buyer_types["committee"].path == (
+        "inquiry", "call", "demo", "trial", "proposal", "agreement")
+    assert variant.buyer_types["single_decision_maker"].path == \
+        base.buyer_types["single_decision_maker"].path
+    assert variant.roles == base.roles
+
+
+def test_set_changes_values_and_adds_keys() -> None:
+    process = load(FIVE, ["roles.se.headcount=3", "stages.demo.work={exponential: {mean: 2}}",
+                          "roles.csm={title: CSM, headcount: 1}",
+                          "stages.demo.owner=csm"])
+    assert process.roles["se"].headcount == 3
+    assert process.stages["demo"].work.mean == 2.0
+    assert process.stages["demo"].owner == "csm"
+
+
+def test_remove_stages(tmp_path: Path) -> None:
+    variant = tmp_path / "no-demo.yaml"
+    variant.write_text(f"""salesproc: 1
+extends: {FIVE}
+remove_stages: [demo]
+set:
+  stages.call.next: {{proposal: 0.4}}
+  stages.proposal.next: {{agreement: 0.7}}
+""")
+    process = load(variant)
+    assert "demo" not in process.stages
+    assert analysis.win_probability(process.buyer_types["standard"]) == pytest.approx(
+        0.7 * 0.4 * 0.7 * 0.9)
+
+
+def test_errors_point_into_the_file_that_holds_them(tmp_path: Path) -> None:
+    base = tmp_path / "base.yaml"
+    base.write_text(FIVE.read_text().replace("next: {call: 0.7}", "next: {cal: 0.7}"))
+    variant = tmp_path / "variant.yaml"
+    variant.write_text("salesproc: 1\nextends: base.yaml\nset:\n  stages.demo.next: "
+                       "{proposl: 0.5}\n")
+    found = {(d.file, d.code) for d in check(variant).diagnostics}
+    assert found == {(str(base), "SP201"), (str(variant), "SP201")}
+
+
+def test_variant_of_a_variant(tmp_path: Path) -> None:
+    second = tmp_path / "more-se.yaml"
+    second.write_text(f"salesproc: 1\nextends: {TRIAL}\nset:\n  roles.se.headcount: 4\n")
+    process = load(second)
+    assert process.roles["se"].headcount == 4 and "trial" in process.stages
+
+
+def test_cycle_between_two_variants(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("salesproc: 1\nextends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("salesproc: 1\nextends: a.yaml\n")
+    assert [d.code for d in check(tmp_path / "a.yaml").diagnostics] == ["SP602"]
+
+
+@pytest.mark.parametrize(("option", "code", "column"), [
+    ("roles.sse.headcount=3", "SP604", 1),
+    ("roles.se.headcount=three", "SP104", 20),
+    ("roles.se.headcount=-1", "SP106", 20),
+    ("stages.demo.next={proposal: 1.5}", "SP106", 29),
+    ("roles.se.headcount", "SP605", 1),
+    ("stages.demo.next={won: [", "SP605", 18),
+])
+def test_bad_set_is_located_on_the_command_line(option: str, code: str, column: int) -> None:
+    (diag,) = check(FIVE, [option]).diagnostics
+    assert (diag.file, diag.line, diag.code, diag.column) == (COMMAND_LINE, 1, code, column)
+
+
+def test_set_that_breaks_the_flow_is_reported() -> None:
+    codes = {d.code for d in check(FIVE, ["stages.agreement.next={}"]).diagnostics}
+    assert "SP302" in codes
+
+
+def test_compare_with_bad_set_shows_the_option_with_a_caret() -> None:
+    result = run("compare", str(FIVE), "--set", "roles.se.headcount=-1", "-r", "2")
+    assert result.exit_code == 1
+    assert "<command line>:1:20: error SP106 -1 is out of range" in result.output
+    assert "    1 | roles.se.headcount=-1\n" in result.output
+    assert "      |                    ^~\n" in result.output
+    assert "Traceback" not in result.output
