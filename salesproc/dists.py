@@ -48,9 +48,6 @@ class Distribution(abc.ABC):
     def scaled(self, factor: float) -> Distribution:
         """The same shape in another unit (every value times *factor*)."""
 
-    @abc.abstractmethod
-    def describe(self) -> str: ...
-
     @property
     def sd(self) -> float:
         return math.sqrt(max(self.variance, 0.0))
@@ -93,8 +90,6 @@ class Fixed(Distribution):
     def scaled(self, factor: float) -> Fixed:
         return Fixed(self.value * factor)
 
-    def describe(self) -> str:
-        return "fixed"
 
 
 @dataclass(frozen=True)
@@ -120,8 +115,6 @@ class Exponential(Distribution):
     def scaled(self, factor: float) -> Exponential:
         return Exponential(self.mean_ * factor)
 
-    def describe(self) -> str:
-        return "exponential"
 
 
 @dataclass(frozen=True)
@@ -148,8 +141,6 @@ class Uniform(Distribution):
     def scaled(self, factor: float) -> Uniform:
         return Uniform(self.low * factor, self.high * factor)
 
-    def describe(self) -> str:
-        return "uniform"
 
 
 @dataclass(frozen=True)
@@ -185,8 +176,6 @@ class Triangular(Distribution):
     def scaled(self, factor: float) -> Triangular:
         return Triangular(self.low * factor, self.mode * factor, self.high * factor)
 
-    def describe(self) -> str:
-        return "triangular"
 
 
 @dataclass(frozen=True)
@@ -232,18 +221,14 @@ class TruncatedNormal(Distribution):
     def scaled(self, factor: float) -> TruncatedNormal:
         return TruncatedNormal(self.mu * factor, self.sigma * factor)
 
-    def describe(self) -> str:
-        return "normal"
 
 
 @dataclass(frozen=True)
-class Lognormal(Distribution):
+class _MeanSd(Distribution):
+    """Given, as sales ops think of it, by the mean and standard deviation of the values."""
+
     mean_: float
     sd_: float
-
-    def _params(self) -> tuple[float, float]:
-        sigma2 = math.log1p((self.sd_ / self.mean_) ** 2)
-        return math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2)
 
     @property
     def mean(self) -> float:
@@ -252,6 +237,16 @@ class Lognormal(Distribution):
     @property
     def variance(self) -> float:
         return self.sd_**2
+
+    def scaled(self, factor: float) -> _MeanSd:
+        return type(self)(self.mean_ * factor, self.sd_ * factor)
+
+
+@dataclass(frozen=True)
+class Lognormal(_MeanSd):
+    def _params(self) -> tuple[float, float]:
+        sigma2 = math.log1p((self.sd_ / self.mean_) ** 2)
+        return math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2)
 
     def cdf(self, x: float) -> float:
         if x <= 0:
@@ -265,18 +260,10 @@ class Lognormal(Distribution):
         mu, sigma = self._params()
         return rng.lognormal(mu, sigma, size)
 
-    def scaled(self, factor: float) -> Lognormal:
-        return Lognormal(self.mean_ * factor, self.sd_ * factor)
-
-    def describe(self) -> str:
-        return "lognormal"
 
 
 @dataclass(frozen=True)
-class Gamma(Distribution):
-    mean_: float
-    sd_: float
-
+class Gamma(_MeanSd):
     @property
     def shape(self) -> float:
         return (self.mean_ / self.sd_) ** 2
@@ -285,25 +272,12 @@ class Gamma(Distribution):
     def scale(self) -> float:
         return self.sd_**2 / self.mean_
 
-    @property
-    def mean(self) -> float:
-        return self.mean_
-
-    @property
-    def variance(self) -> float:
-        return self.sd_**2
-
     def cdf(self, x: float) -> float:
         return _regularized_gamma(self.shape, x / self.scale) if x > 0 else 0.0
 
     def sample(self, rng: Any, size: int) -> Any:
         return rng.gamma(self.shape, self.scale, size)
 
-    def scaled(self, factor: float) -> Gamma:
-        return Gamma(self.mean_ * factor, self.sd_ * factor)
-
-    def describe(self) -> str:
-        return "gamma"
 
 
 @dataclass(frozen=True)
@@ -330,8 +304,6 @@ class Empirical(Distribution):
     def scaled(self, factor: float) -> Empirical:
         return Empirical(tuple(v * factor for v in self.values))
 
-    def describe(self) -> str:
-        return "observed values"
 
 
 def _regularized_gamma(a: float, x: float) -> float:
@@ -414,8 +386,3 @@ def spec_problem(spec: Any, number: Any) -> str | None:
     if kind == "gamma" and number(params["sd"]) <= 0:
         return "gamma needs an sd above 0 (use fixed for no spread)"
     return None
-
-
-def typical_range(dist: Distribution) -> tuple[float, float]:
-    """The 10th and 90th percentiles: 'most deals take between a and b'."""
-    return dist.quantile(0.1), dist.quantile(0.9)

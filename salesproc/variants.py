@@ -34,10 +34,6 @@ COMMAND_LINE = "<command line>"
 MAX_DEPTH = 8
 
 
-def is_variant(doc: Document) -> bool:
-    return isinstance(doc.data, dict) and "extends" in doc.data
-
-
 def resolve(doc: Document, _chain: tuple[str, ...] = ()) -> Document:
     """The full process *doc* describes: itself, or its base with its changes applied.
 

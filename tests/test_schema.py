@@ -61,3 +61,13 @@ def test_schema_command(args: list[str]) -> None:
         assert json.loads(result.output) == schema.schema()
     else:
         assert result.output.strip().endswith("process.schema.json")
+
+
+def test_schema_agrees_with_the_code_on_units_and_durations() -> None:
+    from salesproc import units
+
+    top = schema.schema()
+    assert tuple(top["properties"]["time_unit"]["enum"]) == units.TIME_UNITS
+    per = top["properties"]["arrivals"]["properties"]["per"]["enum"]
+    assert tuple(per) == units.RATE_PERIODS
+    assert top["definitions"]["duration_text"]["pattern"] == units.DURATION_PATTERN

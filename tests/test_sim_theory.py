@@ -149,3 +149,69 @@ def test_visits_and_wins_match_the_routing_analysis(path: object) -> None:
         rate = Estimate.of([f[("stage", sid, "visits")] / (s.horizon - s.warmup)
                             for f in result.replications])
         assert abs(rate.mean - expected) <= SE_BAND * se(rate) + 0.01 * expected, (sid, rate)
+
+
+def test_patience_bounds_the_wait_and_loses_stale_deals() -> None:
+    proc = process("""
+salesproc: 1
+name: Impatient
+roles: {r: {title: R, headcount: 1}}
+stages:
+  - {id: s, name: S, owner: r, work: {exponential: {mean: 1}}, patience: 0.5,
+     next: {won: 1}}
+buyer_types: {b: {name: B, share: 1, value: 1}}
+arrivals: {rate: 2}
+""")
+    rows: list[tuple[object, ...]] = []
+    result = simulate(proc, Settings(horizon=500, warmup=0, replications=2, seed=1, workers=1),
+                      event_sink=lambda rep, row: rows.append(row))
+    waits = [float(r[4]) - float(r[3]) for r in rows]  # started - entered
+    assert max(waits) <= 0.5 + 1e-9
+    stale = [r for r in rows if r[6] == "lost: stale"]
+    assert stale and all(abs(float(r[5]) - float(r[3]) - 0.5) < 1e-9 for r in stale)
+    assert result["lost", "s", "stale"].mean == len(stale) / 2
+    # every deal either got its turn or went stale: served share = won share
+    assert result["all", "won"].mean + result["all", "lost"].mean == pytest.approx(
+        len(rows) / 2, abs=1)
+
+
+def test_campaign_leads_arrive_in_bursts() -> None:
+    proc = process("""
+salesproc: 1
+name: Campaigns
+roles: {r: {title: R, headcount: 50}}
+stages:
+  - {id: s, name: S, owner: r, work: 0.1, next: {won: 1}}
+buyer_types:
+  a: {name: A, share: 0.5, value: 1}
+  b: {name: B, share: 0.5, value: 1}
+arrivals:
+  rate: 0
+  campaigns:
+    - {at: 10, leads: 40}
+    - {at: 5, leads: 7, every: 20, buyer_type: b}
+""")
+    result = simulate(proc, Settings(horizon=100, warmup=0, replications=3, seed=2, workers=1))
+    assert result["all", "leads"].mean == 40 + 7 * 5  # at 5, 25, 45, 65, 85
+    # buyer type b gets all 35 leads of the repeating campaign and a share of the other 40
+    assert 35 < result["buyer", "b", "leads"].mean < 75
+
+
+def test_assist_roles_are_held_with_the_owner() -> None:
+    proc = process("""
+salesproc: 1
+name: Assist
+roles: {ae: {title: AE, headcount: 3}, se: {title: SE, headcount: 2}}
+stages:
+  - {id: demo, name: Demo, owner: ae, assist: [se], work: {exponential: {mean: 0.5}},
+     next: {won: 1}}
+buyer_types: {b: {name: B, share: 1, value: 1}}
+arrivals: {rate: 2}
+""")
+    result = simulate(proc, Settings(horizon=3000, warmup=300, replications=10, seed=6,
+                                     workers=2))
+    assert close(result["role", "se", "utilization"], 2 * 0.5 / 2)
+    # the AE is held while waiting for an SE too, so AE busy time >= its own work
+    assert result["role", "ae", "utilization"].mean >= 2 * 0.5 / 3
+    wq = erlang_c(2, 1.0) / (2 * 2 - 2)  # the SEs are the constraint: M/M/2
+    assert close(result["stage", "demo", "queue"], wq)

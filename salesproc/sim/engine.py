@@ -21,7 +21,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from heapq import heappush
-from typing import Any, Protocol
+from typing import Any
 
 import simpy
 
@@ -31,12 +31,6 @@ from salesproc.sim.metrics import Collector, Key
 
 _WON, _LOST = -1, -2
 _NORMAL = 1  # simpy.events.NORMAL
-
-
-class _Waiter(Protocol):
-    t_wait: float
-    waiting: bool
-    granted: Callable[[Any, Pool], None]
 
 
 class Pool:
@@ -133,8 +127,10 @@ class _Timer:
 
 
 class _Approval:
-    __slots__ = ("delay", "name", "on_reject", "pool", "reject", "verdict", "when", "work")
+    __slots__ = ("delay", "name", "no_work", "on_reject", "pool", "reject", "verdict", "when",
+                 "work")
     delay: Callable[[], float]
+    no_work: bool
     name: str
     on_reject: int | None
     pool: Pool
@@ -243,6 +239,7 @@ class Engine:
         compiled.pool = self.pools[approval.role]
         compiled.delay = stream(approval.delay, f"{prefix}/delay")
         compiled.work = stream(approval.work, f"{prefix}/work")
+        compiled.no_work = streams.is_zero(approval.work)
         compiled.reject = approval.reject
         compiled.verdict = uniforms(f"{prefix}/verdict")
         compiled.on_reject = None if approval.on_reject is None else \
@@ -424,6 +421,9 @@ class Engine:
 
     def _task_request(self, task: _Task) -> None:
         pool = task.approval.pool
+        if task.approval.no_work:  # like a stage without work: nobody is held, no queue
+            self._task_done(task)
+            return
         if pool.busy < pool.capacity:
             pool.take(self.env.now)
             self._schedule(task, task.approval.work(), self._task_done)
@@ -441,7 +441,8 @@ class Engine:
 
     def _task_done(self, task: _Task) -> None:
         approval = task.approval
-        approval.pool.release(self.env.now)
+        if not approval.no_work:
+            approval.pool.release(self.env.now)
         task.rejected = approval.verdict() < approval.reject
         task.done = True
         deal = task.deal
