@@ -238,14 +238,17 @@ def _emit_file(target: str, content: str | bytes) -> None:
 
 @cli.command()
 @click.argument("process_file", metavar="PROCESS", type=click.Path(path_type=str))
+@click.option("--format", "fmt", type=click.Choice(["markdown", "html"]), default="markdown",
+              show_default=True, help="Markdown with Mermaid diagrams (GitHub draws them), "
+              "or one HTML page with the diagrams inline (needs Graphviz).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the playbook to this file (default: the terminal).")
-def playbook(process_file: str, output: str | None) -> None:
-    """Write the onboarding playbook for new reps, as Markdown with diagrams."""
-    from salesproc.playbook import to_markdown
+def playbook(process_file: str, fmt: str, output: str | None) -> None:
+    """Write the onboarding playbook for new reps, with diagrams."""
+    from salesproc.playbook import to_html, to_markdown
 
     process = load_or_fail(process_file)
-    _emit(to_markdown(process, process_file), output)
+    _emit((to_html if fmt == "html" else to_markdown)(process, process_file), output)
 
 
 DURATION = "a number in the file's time unit, or e.g. 26w, 90d"

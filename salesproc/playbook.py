@@ -7,6 +7,7 @@ share of deals moves on. Mermaid diagrams are embedded so GitHub draws them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import networkx as nx
@@ -31,7 +32,16 @@ def _range(dist: Distribution, unit: str) -> str:
             f"{duration(low, unit)} and {duration(high, unit)}")
 
 
-def to_markdown(process: Process, source: str | None = None) -> str:
+Diagram = Callable[[nx.MultiDiGraph], list[str]]
+
+
+def mermaid_block(graph_: nx.MultiDiGraph) -> list[str]:
+    return ["```mermaid", to_mermaid(graph_, graph_.graph["time_unit"]).rstrip(), "```"]
+
+
+def to_markdown(process: Process, source: str | None = None,
+                diagram: Diagram = mermaid_block) -> str:
+    """The playbook as Markdown; *diagram* turns each graph into lines (Mermaid by default)."""
     unit = process.time_unit
     parts = [f"# {_md(process.name)}: onboarding playbook", ""]
     if process.description:
@@ -42,9 +52,9 @@ def to_markdown(process: Process, source: str | None = None) -> str:
     parts += ["## The whole process", "",
               "Every buyer type together. Arrows give the share of deals that moves on; "
               "thick arrows, deals an approval sends back; dotted ones, deals lost.", "",
-              "```mermaid", to_mermaid(graph.combined_graph(process), unit).rstrip(), "```", ""]
+              *diagram(_with_unit(graph.combined_graph(process), unit)), ""]
     for buyer_id in process.buyer_types:
-        parts += _buyer_section(process, buyer_id)
+        parts += _buyer_section(process, buyer_id, diagram)
     return "\n".join(parts).rstrip() + "\n"
 
 
@@ -80,16 +90,21 @@ def _information(process: Process) -> list[str]:
     return [*rows, ""]
 
 
-def _buyer_section(process: Process, buyer_id: str) -> list[str]:
+def _with_unit(g: nx.MultiDiGraph, unit: str) -> nx.MultiDiGraph:
+    g.graph["time_unit"] = unit
+    return g
+
+
+def _buyer_section(process: Process, buyer_id: str, diagram: Diagram) -> list[str]:
     buyer = process.buyer_types[buyer_id]
-    g = graph.buyer_graph(process, buyer_id)
+    g = _with_unit(graph.buyer_graph(process, buyer_id), process.time_unit)
     names = [process.buyer_types[buyer_id].stages[s].name for s in buyer.path]
     out = [f"## {_md(buyer.name)}", ""]
     if buyer.description:
         out += [_md(buyer.description), ""]
     out += [f"**Stages:** {' → '.join(_md(n) for n in names)}. "
             f"About {share(analysis.win_probability(buyer))} of these leads become customers.",
-            "", "```mermaid", to_mermaid(g, process.time_unit).rstrip(), "```", ""]
+            "", *diagram(g), ""]
     for number, sid in enumerate(buyer.path, start=1):
         out += _stage_section(process, g, sid, number)
     return out
@@ -144,3 +159,46 @@ def _next(g: nx.MultiDiGraph, sid: str) -> str:
         elif dst != LOST:
             moves.append(f"{p} go on to {_md(g.nodes[dst]['name'])}")
     return "; ".join(moves) if moves else "nothing: every deal ends here"
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{title}</title>
+<style>
+body {{ font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 72rem;
+       margin: 2rem auto; padding: 0 1rem; color: #1f2a44; line-height: 1.5; }}
+table {{ border-collapse: collapse; margin: 1rem 0; }}
+th, td {{ border: 1px solid #c9d3e6; padding: .3rem .6rem; text-align: left; }}
+th {{ background: #f4f6fb; }}
+.diagram svg {{ max-width: 100%; height: auto; }}
+h2 {{ border-bottom: 1px solid #c9d3e6; padding-bottom: .2rem; margin-top: 2.5rem; }}
+</style></head><body>
+{body}
+</body></html>
+"""
+
+
+def to_html(process: Process, source: str | None = None) -> str:
+    """The playbook as one self-contained HTML page, with the Graphviz SVG drawings inline.
+
+    Needs Graphviz's `dot` (raises ToolMissingError without it).
+    """
+    import html
+
+    import markdown
+
+    from salesproc.render import to_dot, to_image
+
+    svgs: list[str] = []
+
+    def placeholder(g: nx.MultiDiGraph) -> list[str]:
+        svg = to_image(to_dot(g, g.graph["time_unit"]), "svg").decode("utf-8")
+        svgs.append(svg[svg.index("<svg"):])  # drop the XML prolog and doctype
+        return [f"<!--diagram {len(svgs) - 1}-->"]
+
+    # Python-Markdown nests lists by 4 spaces (GitHub by 2); boxes are drawn, not parsed
+    text = to_markdown(process, source, placeholder).replace("\n  - [ ] ", "\n    - ☐ ")
+    body = markdown.markdown(text, extensions=["tables"], output_format="html")
+    for i, svg in enumerate(svgs):
+        body = body.replace(f"<!--diagram {i}-->", f'<div class="diagram">{svg}</div>')
+    return _PAGE.format(title=html.escape(f"{process.name}: onboarding playbook"), body=body)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import re
+import shutil
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -56,3 +59,20 @@ def test_playbook_command_writes_file(five_step: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert out.read_text().startswith("# Five-step B2B sales process: onboarding playbook")
     assert run("playbook", str(five_step)).output == out.read_text()
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` missing")
+def test_html_playbook_is_one_page_with_inline_drawings(five_step: Path, tmp_path: Path) -> None:
+    out = tmp_path / "playbook.html"
+    result = run("playbook", str(five_step), "--format", "html", "-o", str(out))
+    assert result.exit_code == 0
+    page = out.read_text()
+    process = load(five_step)
+    assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
+    assert page.count("<svg") == len(process.buyer_types) + 1
+    assert page.count('<div class="diagram">') == len(process.buyer_types) + 1
+    assert "<table>" in page and "<!--diagram" not in page
+    for stage in process.stages.values():
+        assert f"{html.escape(stage.name, quote=False)}</h3>" in page
+    assert "<li>☐ Completed security questionnaire</li>" in page
+    HTMLParser().feed(page)  # well-formed enough for the standard library's parser
