@@ -138,3 +138,15 @@ def test_horizon_accepts_units(five_step: Path) -> None:
     data = json.loads(run("simulate", str(five_step), "--horizon", "10w", "--warmup", "2w",
                           "-r", "2", "--format", "json").output)
     assert (data["settings"]["horizon"], data["settings"]["warmup"]) == (70.0, 14.0)
+
+
+def test_library_one_call_simulation(five_step: Path) -> None:
+    import salesproc
+
+    process = salesproc.load(five_step)
+    result = salesproc.simulate(process, replications=3, horizon=100, warmup=10, workers=1)
+    won = result["all", "won"]
+    assert won.n == 3 and won.low <= won.mean <= won.high
+    assert result.settings.horizon == 100
+    with pytest.raises(AttributeError):
+        salesproc.no_such_thing  # noqa: B018
