@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path as FilePath
 from typing import Any
 
@@ -61,8 +61,8 @@ def resolve(doc: Document, _chain: tuple[str, ...] = ()) -> Document:
     merged = _merge_top(base, doc)
     _remove_stages(merged, doc)
     _add_stages(merged, doc)
-    for key, value_path in _settings(doc):
-        apply_setting(merged, key, doc, value_path, (*value_path[:-1], key))
+    for key in doc.data.get("set") or {}:
+        apply_setting(merged, key, doc)
     return merged
 
 
@@ -220,21 +220,14 @@ def _add_stages(merged: Document, variant: Document) -> None:
                 _drop(merged, ("stages", i, anchor))
 
 
-def _settings(doc: Document) -> Iterable[tuple[str, Path]]:
-    changes = doc.data.get("set") or {}
-    for key in changes:
-        yield key, ("set", key)
-
-
-def apply_setting(merged: Document, setting: str, source: Document, value_path: Path,
-                  key_path: Path) -> None:
-    """Set the value at dotted *setting* (stages by id) to *source*'s value at *value_path*."""
-    target = locate(merged, setting, source, key_path)
-    value = copy.deepcopy(_get(source.data, value_path))
+def apply_setting(merged: Document, setting: str, source: Document) -> None:
+    """Set the value at dotted *setting* (stages by id) to *source*'s `set:` value for it."""
+    where: Path = ("set", setting)
+    target = locate(merged, setting, source, where)
     parent = _get(merged.data, target[:-1])
-    parent[target[-1]] = value
-    graft(merged, target, source, value_path)
-    merged.keys[target] = source.span(key_path, key=True)
+    parent[target[-1]] = copy.deepcopy(_get(source.data, where))
+    graft(merged, target, source, where)
+    merged.keys[target] = source.span(where, key=True)
 
 
 def locate(doc: Document, setting: str, source: Document, key_path: Path) -> Path:
@@ -332,7 +325,7 @@ def apply_command_line(doc: Document, settings: Sequence[str]) -> Document:
     merged.files, merged.refused = dict(doc.files), set(doc.refused)
     merged.yaml11_booleans = dict(doc.yaml11_booleans)
     for key in options.data["set"]:
-        apply_setting(merged, key, options, ("set", key), ("set", key))
+        apply_setting(merged, key, options)
     return merged
 
 
