@@ -339,6 +339,8 @@ def _regularized_gamma(a: float, x: float) -> float:
     return 1.0 - math.exp(-x + a * math.log(x) - math.lgamma(a)) * h
 
 
+MAX_SPREAD = 1000  # sd / mean above this overflows the lognormal and gamma parameters
+
 KINDS = ("fixed", "exponential", "uniform", "triangular", "normal", "lognormal", "gamma",
          "empirical")
 
@@ -385,4 +387,8 @@ def spec_problem(spec: Any, number: Any) -> str | None:
         return f"{kind} needs a mean above 0"
     if kind == "gamma" and number(params["sd"]) <= 0:
         return "gamma needs an sd above 0 (use fixed for no spread)"
+    if kind in ("lognormal", "gamma") and number(params["sd"]) > MAX_SPREAD * number(
+            params["mean"]):
+        return (f"an sd more than {MAX_SPREAD:,} times the mean is not a sensible spread "
+                "(check the units of mean and sd)")
     return None
