@@ -69,7 +69,7 @@ CODES: dict[str, Rule] = _rules(
     ("SP301", "unreachable-stage", "warning", "A stage on a buyer's path that no deal reaches."),
     ("SP302", "no-path-to-won", "error", "No deal of this buyer type can ever be won."),
     ("SP303", "dead-end-stage", "error", "Every deal that enters this stage is lost."),
-    ("SP304", "loop-without-exit", "error", "Deals in these stages circle forever."),
+    ("SP304", "loop-without-exit", "error", "Deals circle forever, or thousands of times."),
     ("SP305", "routes-above-one", "error", "The route probabilities of a stage add up above 1."),
     ("SP306", "shares-not-one", "error", "Buyer-type shares do not add up to 1."),
     # Information and capacity

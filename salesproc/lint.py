@@ -393,6 +393,34 @@ def lint(doc: Document) -> list[Diagnostic]:
     return found + [d for rule in FLOW_RULES for d in rule(ctx)]
 
 
+MAX_VISITS_PER_DEAL = 10_000
+
+
+def model_rules(process: Process, doc: Document) -> list[Diagnostic]:
+    """Rules on the built model: endless rework, then capacity (needs finite visits)."""
+    found = endless_rework(process, doc)
+    return found or capacity(process, doc)
+
+
+def endless_rework(process: Process, doc: Document) -> list[Diagnostic]:
+    """Loops whose way out is so unlikely that a deal circles thousands of times."""
+    found: list[Diagnostic] = []
+    ctx = Context(doc)
+    for b, buyer in process.buyer_types.items():
+        try:
+            visits = analysis.expected_visits(buyer)
+        except ValueError:
+            visits = {s: math.inf for s in buyer.path}
+        for sid, v in visits.items():
+            if v > MAX_VISITS_PER_DEAL:
+                found.append(ctx.at(
+                    "SP304", f"a deal of buyer type '{b}' enters stage '{sid}' about "
+                    f"{v:,.0f} times: its loop almost never lets deals out",
+                    ctx.stage_origin(b, sid, "next"),
+                    hint="make the routes out of the loop more likely"))
+    return found
+
+
 def capacity(process: Process, doc: Document) -> list[Diagnostic]:
     """Roles offered more work than their headcount can do (the queue grows without end)."""
     found: list[Diagnostic] = []

@@ -41,7 +41,9 @@ def check_document(doc: yamlio.Document) -> CheckResult:
     if any(d.is_error for d in found):
         return CheckResult(doc.file, _sorted(found))
     process = model.build(doc.data, doc.file)
-    found += lint.capacity(process, doc)
+    found += lint.model_rules(process, doc)
+    if any(d.is_error for d in found):
+        return CheckResult(doc.file, _sorted(found))
     return CheckResult(doc.file, _sorted(found), process)
 
 

@@ -150,3 +150,18 @@ def test_library_one_call_simulation(five_step: Path) -> None:
     assert result.settings.horizon == 100
     with pytest.raises(AttributeError):
         salesproc.no_such_thing  # noqa: B018
+
+
+def test_a_loop_that_almost_never_exits_is_refused_not_run(tmp_path: Path) -> None:
+    path = tmp_path / "loop.yaml"
+    path.write_text("""salesproc: 1
+name: Endless rework
+roles: {r: {title: R, headcount: 1}}
+stages:
+  - {id: s, name: S, owner: r, next: {s: 0.999, won: 0.001}}
+buyer_types: {b: {name: B, share: 1, value: 1}}
+arrivals: {rate: 1000}
+""")
+    result = run("simulate", str(path))
+    assert result.exit_code == 1
+    assert "stage visits, more than 100,000,000" in result.output

@@ -23,6 +23,7 @@ from salesproc.sim.engine import Engine, EventLog
 from salesproc.sim.metrics import Key
 
 MAX_LEADS = 50_000_000  # over all replications: beyond this a run takes minutes
+MAX_VISITS = 100_000_000  # stage visits over all replications: ~10 minutes on one core
 
 # Student t quantiles t(0.975, df) for df = 1..30; larger df use the Cornish-Fisher series.
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -148,11 +149,20 @@ def _check(process: Process, s: Settings) -> None:
     if s.buyer is not None and s.buyer not in process.buyer_types:
         raise SalesprocError(f"unknown buyer type '{s.buyer}'",
                              hint=f"choose one of: {', '.join(process.buyer_types)}")
-    leads = sum(analysis.lead_rates(process).values()) * s.horizon * s.replications
+    rates = analysis.lead_rates(process)
+    leads = sum(rates.values()) * s.horizon * s.replications
     if leads > MAX_LEADS:
         raise SalesprocError(
             f"this run would simulate about {leads:,.0f} leads, more than {MAX_LEADS:,}",
             hint="shorten --horizon or lower --replications")
+    visits = s.horizon * s.replications * math.fsum(
+        rate * math.fsum(analysis.expected_visits(process.buyer_types[b]).values())
+        for b, rate in rates.items())
+    if visits > MAX_VISITS:  # a rework loop that almost never exits
+        raise SalesprocError(
+            f"this run would simulate about {visits:,.0f} stage visits, more than "
+            f"{MAX_VISITS:,}", hint="check the rework loops' probabilities, or shorten "
+            "--horizon or lower --replications")
 
 
 def capacity_warnings(process: Process) -> list[str]:
