@@ -117,6 +117,15 @@ def test_invalid_process_never_simulates() -> None:
     assert "SP201" in result.output and "Won deals" not in result.output
 
 
+def test_process_where_no_lead_arrives_says_so(tmp_path: Path, five_step: Path) -> None:
+    text = five_step.read_text().split("# Leads arrive")[0] + "arrivals: {rate: 0}\n"
+    path = tmp_path / "no-leads.yaml"
+    path.write_text(text)
+    result = run("simulate", str(path))
+    assert result.exit_code == 1
+    assert "no leads arrive" in result.output
+
+
 def test_process_without_arrivals_says_what_to_add(tmp_path: Path, five_step: Path) -> None:
     text = five_step.read_text().split("# Leads arrive")[0]
     path = tmp_path / "no-arrivals.yaml"

@@ -150,6 +150,10 @@ def _check(process: Process, s: Settings) -> None:
         raise SalesprocError(f"unknown buyer type '{s.buyer}'",
                              hint=f"choose one of: {', '.join(process.buyer_types)}")
     rates = analysis.lead_rates(process)
+    if not any(rates.values()):
+        raise SalesprocError("no leads arrive: arrivals.rate is 0 and no campaign falls "
+                             "within the horizon", hint="set e.g. `arrivals: {rate: 20, per: "
+                             "week}`, or add a campaign")
     leads = sum(rates.values()) * s.horizon * s.replications
     if leads > MAX_LEADS:
         raise SalesprocError(
