@@ -185,7 +185,6 @@ class Engine:
         def uniforms(name: str) -> streams.Uniforms:
             return streams.Uniforms(streams.generator(seed, replication, name))
 
-        self._uniforms = uniforms
         self.steps = [self._compile(b, stream, uniforms) for b in self.buyer_ids]
         self.starts = [self.stage_ids.index(self.process.buyer_types[b].start)
                        for b in self.buyer_ids]
@@ -224,8 +223,14 @@ class Engine:
             step.route_cum = [math.fsum(p for _, p in targets[: i + 1])
                               for i in range(len(targets))]
             step.route = uniforms(f"{prefix}/route")
-            step.approvals = [self._approval(a, f"{prefix}/approval{k}", stream, uniforms)
-                              for k, a in enumerate(stage.approvals)]
+            # approvals' streams are named by role and name, not position, so that a variant
+            # adding an approval leaves the others' draws (common random numbers) alone
+            names = [f"{prefix}/approval/{a.role}/{a.name}" for a in stage.approvals]
+            step.approvals = [self._approval(a, name + (f"#{names[:k].count(name)}"
+                                                        if names[:k].count(name) else ""),
+                                             stream, uniforms)
+                              for k, (a, name) in enumerate(zip(stage.approvals, names,
+                                                                strict=True))]
             steps.append(step)
         return steps
 
