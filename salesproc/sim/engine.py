@@ -30,6 +30,8 @@ from salesproc.sim import streams
 from salesproc.sim.metrics import Collector, Key
 
 _WON, _LOST = -1, -2
+_unit = streams.unit  # module-level names: the hot path skips an attribute lookup
+_bisect = bisect.bisect_right
 _NORMAL = 1  # simpy.events.NORMAL
 
 
@@ -67,13 +69,14 @@ class Pool:
 class Deal:
     """One deal; also the event the engine schedules for it (see module docstring)."""
 
-    __slots__ = ("arrived", "buyer", "callbacks", "granted", "held", "id", "pending",
-                 "rejected", "stage", "step", "t_enter", "t_request", "t_start", "t_wait",
-                 "t_worked", "token", "value", "visited", "waiting")
+    __slots__ = ("arrived", "buyer", "callbacks", "granted", "held", "id", "key", "pending",
+                 "rejected", "repeats", "stage", "step", "t_enter", "t_request", "t_start",
+                 "t_wait", "t_worked", "token", "value", "visit", "visited", "waiting")
     _ok = True
     _value = None
     granted: Callable[[Any, Pool], None]
     held: int
+    key: int
     pending: list[_Task]
     rejected: _Approval | None
     stage: int
@@ -90,10 +93,12 @@ class Deal:
         self.value = value
         self.arrived = now
         self.visited = 0
+        self.visit = 0  # how many times before this deal entered its current stage
+        self.repeats: dict[int, int] | None = None  # stage -> visits, once a stage repeats
         self.token = 0
         self.waiting = False
         self.held = 0
-        self.callbacks: list[Any] | None = None
+        self.callbacks: tuple[Any, ...] | None = None
 
 
 class _Task:
@@ -112,7 +117,7 @@ class _Task:
         self.waiting = False
         self.rejected = False
         self.done = False
-        self.callbacks: list[Any] | None = None
+        self.callbacks: tuple[Any, ...] | None = None
 
 
 class _Timer:
@@ -121,7 +126,7 @@ class _Timer:
     __slots__ = ("callbacks", "deal", "token")
     _ok = True
     _value = None
-    callbacks: list[Any] | None
+    callbacks: tuple[Any, ...] | None
     deal: Deal
     token: int
 
@@ -129,13 +134,13 @@ class _Timer:
 class _Approval:
     __slots__ = ("delay", "name", "no_work", "on_reject", "pool", "reject", "verdict", "when",
                  "work")
+    verdict: int  # salt of the per-deal verdict draw
     delay: Callable[[], float]
     no_work: bool
     name: str
     on_reject: int | None
     pool: Pool
     reject: float
-    verdict: Callable[[], float]
     when: Condition | None
     work: Callable[[], float]
 
@@ -143,19 +148,20 @@ class _Approval:
 class _Step:
     """A stage as one buyer type sees it, compiled for speed."""
 
-    __slots__ = ("approvals", "delay", "index", "lost_reason", "no_work", "patience", "pools",
-                 "route", "route_cum", "route_to", "work")
+    __slots__ = ("approvals", "delay", "index", "lost_outcome", "lost_reason", "no_work",
+                 "patience", "pools", "route_cum", "route_salt", "route_to", "work")
     approvals: list[_Approval]
     delay: Callable[[], float] | None
     index: int
+    lost_outcome: str
     lost_reason: str
     no_work: bool
     patience: float | None
     pools: list[Pool]
-    route: Callable[[], float]
     route_cum: list[float]
     route_to: list[int]
     work: Callable[[], float]
+    route_salt: int
 
 
 EventLog = Callable[[tuple[Any, ...]], None]
@@ -168,6 +174,8 @@ class Engine:
                  horizon: float, warmup: float = 0.0, event_log: EventLog | None = None,
                  buyer: str | None = None) -> None:
         self.process = process
+        self.seed, self.replication = seed, replication
+        self.deal_keys = streams.Keys(streams.generator(seed, replication, "deal keys"))
         self.horizon = horizon
         self.warmup = warmup
         self.log = event_log
@@ -185,7 +193,7 @@ class Engine:
         def uniforms(name: str) -> streams.Uniforms:
             return streams.Uniforms(streams.generator(seed, replication, name))
 
-        self.steps = [self._compile(b, stream, uniforms) for b in self.buyer_ids]
+        self.steps = [self._compile(b, stream) for b in self.buyer_ids]
         self.starts = [self.stage_ids.index(self.process.buyer_types[b].start)
                        for b in self.buyer_ids]
         self.values = [stream(process.buyer_types[b].value, f"value/{b}")
@@ -195,11 +203,17 @@ class Engine:
         self.share_cum = [math.fsum(shares[: i + 1]) / total for i in range(len(shares))]
         self.only = None if buyer is None else self.buyer_ids.index(buyer)
         self.pick_buyer = uniforms("buyer")
+        self._on_arrive = (self._arrive,)
+        self._on_request = (self._request,)
+        self._on_worked = (self._worked,)
+        self._on_stale = (self._stale,)
+        self._on_task_request = (self._task_request,)
+        self._on_task_done = (self._task_done,)
         self.gap = uniforms("arrivals")
 
     # --- compiling the model --------------------------------------------------------------
 
-    def _compile(self, buyer_id: str, stream: Any, uniforms: Any) -> list[_Step | None]:
+    def _compile(self, buyer_id: str, stream: Any) -> list[_Step | None]:
         buyer = self.process.buyer_types[buyer_id]
         steps: list[_Step | None] = []
         for index, sid in enumerate(self.stage_ids):
@@ -218,17 +232,18 @@ class Engine:
                                 key=lambda p: list(self.pools).index(p.id))
             step.patience = stage.patience
             step.lost_reason = stage.lost_reason
+            step.lost_outcome = f"lost: {stage.lost_reason}"
             targets = [(self._target(r.to), r.probability) for r in stage.next]
             step.route_to = [t for t, _ in targets]
             step.route_cum = [math.fsum(p for _, p in targets[: i + 1])
                               for i in range(len(targets))]
-            step.route = uniforms(f"{prefix}/route")
+            step.route_salt = streams.salt(self.seed, self.replication, f"{prefix}/route")
             # approvals' streams are named by role and name, not position, so that a variant
             # adding an approval leaves the others' draws (common random numbers) alone
             names = [f"{prefix}/approval/{a.role}/{a.name}" for a in stage.approvals]
             step.approvals = [self._approval(a, name + (f"#{names[:k].count(name)}"
                                                         if names[:k].count(name) else ""),
-                                             stream, uniforms)
+                                             stream)
                               for k, (a, name) in enumerate(zip(stage.approvals, names,
                                                                 strict=True))]
             steps.append(step)
@@ -237,7 +252,7 @@ class Engine:
     def _target(self, to: str) -> int:
         return _WON if to == WON else _LOST if to == LOST else self.stage_ids.index(to)
 
-    def _approval(self, approval: Any, prefix: str, stream: Any, uniforms: Any) -> _Approval:
+    def _approval(self, approval: Any, prefix: str, stream: Any) -> _Approval:
         compiled = _Approval()
         compiled.name = approval.name or f"approval by {approval.role}"
         compiled.when = approval.when
@@ -246,16 +261,21 @@ class Engine:
         compiled.work = stream(approval.work, f"{prefix}/work")
         compiled.no_work = streams.is_zero(approval.work)
         compiled.reject = approval.reject
-        compiled.verdict = uniforms(f"{prefix}/verdict")
+        compiled.verdict = streams.salt(self.seed, self.replication, f"{prefix}/verdict")
         compiled.on_reject = None if approval.on_reject is None else \
             self.stage_ids.index(approval.on_reject)
         return compiled
 
     # --- running --------------------------------------------------------------------------
 
-    def _schedule(self, event: Any, delay: float, callback: Callable[[Any], None]) -> None:
-        """Environment.schedule, inlined: the same heap entry, without a call and a lookup."""
-        event.callbacks = [callback]
+    def _schedule(self, event: Any, delay: float,
+                  callbacks: tuple[Callable[[Any], None], ...]) -> None:
+        """Environment.schedule, inlined: the same heap entry, without a call and a lookup.
+
+        *callbacks* is one of the tuples made in __init__: SimPy only iterates over it, and
+        reusing it spares a list and a bound method for every event.
+        """
+        event.callbacks = callbacks
         env = self.env
         queue: list[Any] = env._queue
         heappush(queue, (env._now + delay, _NORMAL, next(env._eid), event))
@@ -265,12 +285,12 @@ class Engine:
         arrivals = self.process.arrivals
         clock = _Timer()
         if arrivals is not None and arrivals.rate > 0:
-            self._schedule(clock, -math.log1p(-self.gap()) / arrivals.rate, self._arrive)
+            self._schedule(clock, -math.log1p(-self.gap()) / arrivals.rate, self._on_arrive)
         for campaign in arrivals.campaigns if arrivals is not None else ():
             self._schedule_campaign(campaign, campaign.at)
         if self.warmup > 0:  # urgent: before anything else that happens at that instant
             reset = _Timer()
-            reset.callbacks = [lambda _: self._reset()]
+            reset.callbacks = (lambda _: self._reset(),)
             env.schedule(reset, simpy.events.URGENT, self.warmup)  # type: ignore[arg-type]
         env.run(until=self.horizon)
         return self._finish()
@@ -286,7 +306,7 @@ class Engine:
         self._new_deal(self._draw_buyer())
         assert self.process.arrivals is not None
         self._schedule(clock, -math.log1p(-self.gap()) / self.process.arrivals.rate,
-                       self._arrive)
+                       self._on_arrive)
 
     def _schedule_campaign(self, campaign: Any, at: float) -> None:
         if at > self.horizon:
@@ -300,7 +320,7 @@ class Engine:
             if campaign.every:
                 self._schedule_campaign(campaign, self.env.now + campaign.every)
 
-        self._schedule(_Timer(), at - self.env.now, burst)
+        self._schedule(_Timer(), at - self.env.now, (burst,))
 
     def _draw_buyer(self) -> int:
         return bisect.bisect_right(self.share_cum, self.pick_buyer() * self.share_cum[-1])
@@ -311,18 +331,23 @@ class Engine:
             return  # --buyer: other buyer types' leads are drawn (same streams) but dropped
         self.count += 1
         deal = Deal(self.count, buyer, self.values[buyer](), self.env._now)
+        # deals arrive in the same order in every variant, so the n-th deal gets the n-th
+        # key. (Keys in arithmetic progression made the hashed draws subtly correlated.)
+        deal.key = self.deal_keys()
         self.metrics.leads[buyer] += 1
         self.open[deal.id] = deal
         self._enter(deal, self.starts[buyer])
 
     def _enter(self, deal: Deal, stage: int) -> None:
         now = self.env._now
-        m = self.metrics
-        m.wip_area[stage] += m.wip[stage] * (now - m.wip_last[stage])
-        m.wip_last[stage] = now
-        m.wip[stage] += 1
         deal.stage = stage
-        deal.visited |= 1 << stage
+        bit = 1 << stage
+        if deal.visited & bit:  # a rework loop: count visits, so each draws anew
+            repeats = deal.repeats = deal.repeats or {}
+            deal.visit = repeats[stage] = repeats.get(stage, 0) + 1
+        else:
+            deal.visited |= bit
+            deal.visit = 0
         deal.t_enter = now
         step = self.steps[deal.buyer][stage]
         assert step is not None  # the lint rules keep every route on the buyer's path
@@ -330,7 +355,7 @@ class Engine:
         if step.delay is None:
             self._request(deal)
         else:
-            self._schedule(deal, step.delay(), self._request)
+            self._schedule(deal, step.delay(), self._on_request)
 
     def _request(self, deal: Deal) -> None:
         deal.t_request = self.env._now
@@ -349,7 +374,7 @@ class Engine:
                 pool.busy += 1
                 deal.held = 1
                 deal.t_start = now
-                self._schedule(deal, step.work(), self._worked)
+                self._schedule(deal, step.work(), self._on_worked)
                 return
         deal.held = 0
         self._acquire(deal, step)
@@ -372,17 +397,22 @@ class Engine:
                 timer = _Timer()
                 timer.deal = deal
                 timer.token = deal.token
-                self._schedule(timer, step.patience, self._stale)
+                self._schedule(timer, step.patience, self._on_stale)
             return
         deal.t_start = now
-        self._schedule(deal, step.work(), self._worked)
+        self._schedule(deal, step.work(), self._on_worked)
 
     def _granted_deal(self, deal: Deal, pool: Pool) -> None:
         key = (deal.stage, pool.id)
         queue_days = self.metrics.queue_days
         queue_days[key] = queue_days.get(key, 0.0) + (self.env._now - deal.t_wait)
         deal.held += 1
-        self._acquire(deal, deal.step)
+        step = deal.step
+        if deal.held == len(step.pools):  # the last person it needed: start the work
+            deal.t_start = self.env._now
+            self._schedule(deal, step.work(), self._on_worked)
+        else:
+            self._acquire(deal, step)
 
     def _stale(self, timer: _Timer) -> None:
         deal = timer.deal
@@ -406,7 +436,11 @@ class Engine:
         for pool in step.pools:
             pool.release(now)
         deal.t_worked = now
-        self._approve(deal, step)
+        if step.approvals:
+            self._approve(deal, step)
+        else:
+            deal.rejected = None
+            self._route(deal, step)
 
     def _approve(self, deal: Deal, step: _Step) -> None:
         if not step.approvals:
@@ -422,7 +456,7 @@ class Engine:
             return
         deal.pending = tasks
         for task in tasks:
-            self._schedule(task, task.approval.delay(), self._task_request)
+            self._schedule(task, task.approval.delay(), self._on_task_request)
 
     def _task_request(self, task: _Task) -> None:
         pool = task.approval.pool
@@ -431,7 +465,7 @@ class Engine:
             return
         if pool.busy < pool.capacity:
             pool.take(self.env.now)
-            self._schedule(task, task.approval.work(), self._task_done)
+            self._schedule(task, task.approval.work(), self._on_task_done)
         else:
             task.waiting = True
             task.t_wait = self.env.now
@@ -442,15 +476,15 @@ class Engine:
         key = (task.deal.stage, pool.id)
         queue_days = self.metrics.queue_days
         queue_days[key] = queue_days.get(key, 0.0) + self.env.now - task.t_wait
-        self._schedule(task, task.approval.work(), self._task_done)
+        self._schedule(task, task.approval.work(), self._on_task_done)
 
     def _task_done(self, task: _Task) -> None:
         approval = task.approval
         if not approval.no_work:
             approval.pool.release(self.env.now)
-        task.rejected = approval.verdict() < approval.reject
-        task.done = True
         deal = task.deal
+        task.rejected = _unit(deal.key ^ approval.verdict ^ deal.visit) < approval.reject
+        task.done = True
         if all(t.done for t in deal.pending):
             first = next((t.approval for t in deal.pending if t.rejected), None)
             deal.rejected = first
@@ -467,7 +501,7 @@ class Engine:
                 self._leave(deal, step, f"rejected: back to {self.stage_ids[rejected.on_reject]}")
                 self._enter(deal, rejected.on_reject)
             return
-        at = bisect.bisect_right(step.route_cum, step.route())
+        at = _bisect(step.route_cum, _unit(deal.key ^ step.route_salt ^ deal.visit))
         target = step.route_to[at] if at < len(step.route_to) else _LOST
         if target >= 0:
             self._leave(deal, step, self.stage_ids[target])
@@ -476,16 +510,15 @@ class Engine:
             self._leave(deal, step, WON)
             self._win(deal)
         else:
-            self._leave(deal, step, f"lost: {step.lost_reason}")
+            self._leave(deal, step, step.lost_outcome)
             self._lose(deal, step.index, step.lost_reason)
 
     def _leave(self, deal: Deal, step: _Step, outcome: str) -> None:
         now = self.env._now
         m = self.metrics
         s = step.index
-        m.wip_area[s] += m.wip[s] * (now - m.wip_last[s])
-        m.wip_last[s] = now
-        m.wip[s] -= 1
+        start = m.start  # deal-time spent in the stage within the window: WIP's integral
+        m.wip_area[s] += now - (deal.t_enter if deal.t_enter > start else start)
         k = deal.buyer * m.nstages + s
         m.visits[k] += 1
         m.t_delay[k] += deal.t_request - deal.t_enter
@@ -515,9 +548,8 @@ class Engine:
     def _finish(self) -> dict[Key, float]:
         now = self.env.now
         m = self.metrics
-        for s in range(m.nstages):
-            m.wip_area[s] += m.wip[s] * (now - m.wip_last[s])
-            m.wip_last[s] = now
+        for deal in self.open.values():  # deals still in a stage: their time so far counts
+            m.wip_area[deal.stage] += now - max(deal.t_enter, m.start)
         roles = {}
         for rid, pool in self.pools.items():
             pool.area += pool.busy * (now - pool.last)

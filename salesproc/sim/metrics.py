@@ -48,9 +48,7 @@ class Collector:
         self.t_queue = [0.0] * (nb * ns)
         self.t_work = [0.0] * (nb * ns)
         self.t_approval = [0.0] * (nb * ns)
-        self.wip = [0] * ns
-        self.wip_area = [0.0] * ns
-        self.wip_last = [0.0] * ns
+        self.wip_area = [0.0] * ns  # deal-time spent in each stage within the window
         self.closed_from = [0] * ns
         self.won_from = [0] * ns
         self.queue_days: dict[tuple[int, str], float] = {}
@@ -58,10 +56,7 @@ class Collector:
     def reset(self, now: float) -> None:
         """Start the measurement window: forget everything counted so far."""
         fresh = Collector(self.buyers, self.stages)
-        wip = self.wip
         self.__dict__.update(fresh.__dict__)
-        self.wip = wip  # deals still in their stages stay counted
-        self.wip_last = [now] * self.nstages
         self.start = now
 
     def close(self, buyer: int, visited: int, won: bool) -> None:

@@ -66,6 +66,23 @@ class Uniforms(Stream):
         return self._block[i]
 
 
+class Keys(Stream):
+    """Random 63-bit integers, e.g. one key per deal (in arrival order)."""
+
+    __slots__ = ()
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        super().__init__(Fixed(0.0), rng)
+
+    def __call__(self) -> int:
+        i = self._i
+        if i == len(self._block):
+            self._block = self._rng.integers(0, 1 << 63, BLOCK).tolist()
+            i = 0
+        self._i = i + 1
+        return self._block[i]  # type: ignore[return-value]
+
+
 def sampler(dist: Distribution, seed: int, replication: int, name: str) -> Any:
     """A zero-argument callable giving draws of *dist*; a constant needs no stream."""
     if isinstance(dist, Fixed):
@@ -76,3 +93,35 @@ def sampler(dist: Distribution, seed: int, replication: int, name: str) -> Any:
 
 def is_zero(dist: Distribution) -> bool:
     return isinstance(dist, Fixed) and dist.value == 0.0
+
+
+# --- per-deal draws -----------------------------------------------------------------------
+# Routes and approval verdicts decide a deal's fate. Drawing them from a stage's stream in
+# the order deals reach the stage would give a deal another number whenever a variant
+# reorders deals (more capacity, say). Instead each is a hash of (the deal, what is drawn,
+# which visit): the same deal meets the same luck at the same stage in every variant.
+
+_MASK = (1 << 64) - 1
+
+
+def mix(x: int) -> int:
+    """splitmix64's finaliser: a well-spread 64-bit integer from any integer."""
+    z = (x + 0x9E3779B97F4A7C15) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+def unit(x: int) -> float:
+    """A uniform number in [0, 1) from an integer key (53 random bits); mix(), inlined."""
+    z = (x + 0x9E3779B97F4A7C15) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return ((z ^ (z >> 31)) >> 11) * 1.1102230246251565e-16
+
+
+def salt(seed: int, replication: int, name: str) -> int:
+    """A 64-bit key for one named draw in one replication."""
+    text = name.encode("utf-8")
+    return mix((seed & _MASK) ^ mix(replication) ^ (zlib.crc32(text) << 32)
+               ^ zlib.crc32(text[::-1]))
