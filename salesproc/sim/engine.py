@@ -175,7 +175,7 @@ class Engine:
                  buyer: str | None = None) -> None:
         self.process = process
         self.seed, self.replication = seed, replication
-        self.deal_keys = streams.Keys(streams.generator(seed, replication, "deal keys"))
+        self.deal_keys = streams.keys(streams.generator(seed, replication, "deal keys"))
         self.horizon = horizon
         self.warmup = warmup
         self.log = event_log
@@ -190,8 +190,8 @@ class Engine:
         def stream(dist: Any, name: str) -> Any:
             return streams.sampler(dist, seed, replication, name)
 
-        def uniforms(name: str) -> streams.Uniforms:
-            return streams.Uniforms(streams.generator(seed, replication, name))
+        def uniforms(name: str) -> streams.Stream:
+            return streams.uniforms(streams.generator(seed, replication, name))
 
         self.steps = [self._compile(b, stream) for b in self.buyer_ids]
         self.starts = [self.stage_ids.index(self.process.buyer_types[b].start)

@@ -1,8 +1,9 @@
 """Independent, reproducible random streams, drawn in blocks.
 
-Every use of randomness (arrivals, buyer type, each buyer's deal values, each stage's
-delay, work and route, each approval's delay, work and verdict) has its own stream,
-seeded from (seed, replication, name of the use) through numpy's SeedSequence. So:
+Every use of randomness (arrivals, buyer type, deal keys, each buyer's deal values, each
+stage's delay and work, each approval's delay and work) has its own stream, seeded from
+(seed, replication, name of the use) through numpy's SeedSequence; routes and approval
+verdicts are hashed per deal (see the end of this module). So:
 
 * replications are independent, and identical whatever process runs them;
 * two variants of a process draw the same numbers for the same stage (common random
@@ -14,7 +15,9 @@ Drawing one number at a time from numpy costs about a microsecond; drawing block
 
 from __future__ import annotations
 
+import functools
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,57 +33,37 @@ def generator(seed: int, replication: int, name: str) -> np.random.Generator:
 
 
 class Stream:
-    """Draws of one distribution: call it for the next value."""
+    """Values handed out one by one from blocks of *BLOCK* made by *make_block(size)*."""
 
-    __slots__ = ("_block", "_dist", "_i", "_rng")
+    __slots__ = ("_block", "_i", "_make")
 
-    def __init__(self, dist: Distribution, rng: np.random.Generator) -> None:
-        self._dist = dist
-        self._rng = rng
-        self._block: list[float] = []
+    def __init__(self, make_block: Callable[[int], Any]) -> None:
+        self._make = make_block
+        self._block: list[Any] = []
         self._i = 0
 
-    def __call__(self) -> float:
+    def __call__(self) -> Any:
         i = self._i
         if i == len(self._block):
-            self._block = self._dist.sample(self._rng, BLOCK).tolist()
+            self._block = self._make(BLOCK).tolist()
             i = 0
         self._i = i + 1
         return self._block[i]
 
 
-class Uniforms(Stream):
-    """Uniform numbers in [0, 1), for routes, verdicts and buyer types."""
-
-    __slots__ = ()
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        super().__init__(Fixed(0.0), rng)
-
-    def __call__(self) -> float:
-        i = self._i
-        if i == len(self._block):
-            self._block = self._rng.random(BLOCK).tolist()
-            i = 0
-        self._i = i + 1
-        return self._block[i]
+def draws(dist: Distribution, rng: np.random.Generator) -> Stream:
+    """Draws of one distribution."""
+    return Stream(functools.partial(dist.sample, rng))
 
 
-class Keys(Stream):
+def uniforms(rng: np.random.Generator) -> Stream:
+    """Uniform numbers in [0, 1), for arrivals and buyer types."""
+    return Stream(rng.random)
+
+
+def keys(rng: np.random.Generator) -> Stream:
     """Random 63-bit integers, e.g. one key per deal (in arrival order)."""
-
-    __slots__ = ()
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        super().__init__(Fixed(0.0), rng)
-
-    def __call__(self) -> int:
-        i = self._i
-        if i == len(self._block):
-            self._block = self._rng.integers(0, 1 << 63, BLOCK).tolist()
-            i = 0
-        self._i = i + 1
-        return self._block[i]  # type: ignore[return-value]
+    return Stream(functools.partial(rng.integers, 0, 1 << 63))
 
 
 def sampler(dist: Distribution, seed: int, replication: int, name: str) -> Any:
@@ -88,7 +71,7 @@ def sampler(dist: Distribution, seed: int, replication: int, name: str) -> Any:
     if isinstance(dist, Fixed):
         value = dist.value
         return lambda: value
-    return Stream(dist, generator(seed, replication, name))
+    return draws(dist, generator(seed, replication, name))
 
 
 def is_zero(dist: Distribution) -> bool:
