@@ -64,6 +64,7 @@ def echo_diagnostics(diagnostics: Sequence[Diagnostic], err: bool = False,
 def load_or_fail(path: str, settings: Sequence[str] = ()) -> Process:
     """The process in *path* (with --set changes), or exit 1 with its findings."""
     from salesproc.loader import load
+    from salesproc.variants import COMMAND_LINE
 
     try:
         return load(path, settings)
@@ -71,8 +72,10 @@ def load_or_fail(path: str, settings: Sequence[str] = ()) -> Process:
         echo_diagnostics(exc.diagnostics, err=True, settings=settings)
         changes = f" with {' '.join('--set ' + s for s in settings)}" if settings else ""
         errors = sum(d.is_error for d in exc.diagnostics)
+        hint = "fix the --set options shown above" if settings and all(
+            d.file == COMMAND_LINE for d in exc.diagnostics) else f"salesproc validate {path}"
         raise Failure(f"{path}{changes} has {errors} error(s); fix them first",
-                      hint=f"salesproc validate {path}") from None
+                      hint=hint) from None
 
 
 class _Group(click.Group):
