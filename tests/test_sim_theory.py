@@ -197,21 +197,93 @@ arrivals:
     assert 35 < result["buyer", "b", "leads"].mean < 75
 
 
-def test_assist_roles_are_held_with_the_owner() -> None:
+def meeting(ae: int, se: int) -> Process:
+    """Every demo needs one AE and one SE together, 0.95 demos a day, 1 day of work."""
+    return process(f"""
+salesproc: 1
+name: Meeting
+roles: {{ae: {{title: AE, headcount: {ae}}}, se: {{title: SE, headcount: {se}}}}}
+stages:
+  - {{id: demo, name: Demo, owner: ae, assist: [se], work: {{exponential: {{mean: 1}}}},
+     next: {{won: 1}}}}
+buyer_types: {{b: {{name: B, share: 1, value: 1}}}}
+arrivals: {{rate: 0.95}}
+""")
+
+
+MEETING_RUN = Settings(horizon=4000, warmup=400, replications=12, seed=6, workers=2)
+
+
+def test_a_meeting_holds_nobody_while_another_role_is_missing() -> None:
+    result = simulate(meeting(ae=10, se=1), MEETING_RUN)
+    # the AEs are busy only while they work: utilization is the offered load λ·E[work]/c
+    assert close(result["role", "ae", "utilization"], 0.95 * 1 / 10)
+    assert close(result["role", "se", "utilization"], 0.95)
+    neck = result.bottleneck()
+    assert neck is not None and (neck["stage"], neck["role"]) == ("demo", "se")
+    assert result["role", "ae", "queue_days"].mean == 0  # nobody ever waits for an AE
+
+
+def test_adding_people_to_a_role_that_is_never_missing_changes_nothing() -> None:
+    from salesproc.sim.compare import compare
+
+    # with one SE at most one demo runs at a time, so one AE is as good as ten
+    done = compare(("10 AEs", meeting(ae=10, se=1)),
+                   [("1 AE", meeting(ae=1, se=1)), ("11 AEs", meeting(ae=11, se=1))],
+                   MEETING_RUN)
+    for variant in done.variants:
+        for key in (("all", "won"), ("all", "cycle_mean"), ("stage", "demo", "queue")):
+            assert done.difference(variant, key).mean == 0, (variant.label, key)
+
+
+def test_a_meeting_with_two_of_the_scarce_role_waits_as_m_m_2() -> None:
+    result = simulate(meeting(ae=10, se=2), MEETING_RUN)
+    a = 0.95  # offered load λ/μ on the SEs; the AEs are never all busy
+    wq = erlang_c(2, a) / (2 * 1.0 - 0.95)
+    assert close(result["stage", "demo", "queue"], wq), (result["stage", "demo", "queue"], wq)
+
+
+def test_a_waiting_meeting_does_not_hold_back_a_deal_needing_fewer_roles() -> None:
+    """First-fit: the AE, free while the meeting waits for the SE, serves the solo call."""
     proc = process("""
 salesproc: 1
-name: Assist
-roles: {ae: {title: AE, headcount: 3}, se: {title: SE, headcount: 2}}
+name: First fit
+roles: {ae: {title: AE, headcount: 1}, se: {title: SE, headcount: 1}}
 stages:
-  - {id: demo, name: Demo, owner: ae, assist: [se], work: {exponential: {mean: 0.5}},
-     next: {won: 1}}
-buyer_types: {b: {name: B, share: 1, value: 1}}
-arrivals: {rate: 2}
+  - {id: call, name: Call, owner: ae, work: 1, next: {won: 1}}
+  - {id: demo, name: Demo, owner: ae, assist: [se], work: 1, next: {won: 1}}
+  - {id: tech, name: Tech check, owner: se, work: 10, next: {won: 1}}
+buyer_types:
+  busy: {name: Busy, share: 0.34, value: 1, path: [tech]}
+  meet: {name: Meet, share: 0.33, value: 1, path: [demo]}
+  solo: {name: Solo, share: 0.33, value: 1, path: [call]}
+arrivals:
+  rate: 0
+  campaigns:
+    - {at: 0, leads: 1, buyer_type: busy}
+    - {at: 1, leads: 1, buyer_type: meet}
+    - {at: 2, leads: 1, buyer_type: solo}
 """)
-    result = simulate(proc, Settings(horizon=3000, warmup=300, replications=10, seed=6,
-                                     workers=2))
-    assert close(result["role", "se", "utilization"], 2 * 0.5 / 2)
-    # the AE is held while waiting for an SE too, so AE busy time >= its own work
-    assert result["role", "ae", "utilization"].mean >= 2 * 0.5 / 3
-    wq = erlang_c(2, 1.0) / (2 * 2 - 2)  # the SEs are the constraint: M/M/2
-    assert close(result["stage", "demo", "queue"], wq)
+    rows: list[tuple[object, ...]] = []
+    simulate(proc, Settings(horizon=30, warmup=0, replications=1, seed=1),
+             event_sink=lambda _, row: rows.append(row))
+    visits = {row[2]: row for row in rows}  # stage -> (deal, buyer, stage, entered, started, ...)
+    assert visits["tech"][3:6] == (0.0, 0.0, 10.0)  # the SE is busy until 10
+    assert visits["call"][3:6] == (2.0, 2.0, 3.0)  # the solo call starts at once
+    assert visits["demo"][3:6] == (1.0, 10.0, 11.0)  # the meeting starts when the SE is free
+
+
+def test_patience_of_one_stage_never_makes_a_deal_stale_at_another() -> None:
+    proc = process("""
+salesproc: 1
+name: Patience
+roles: {a: {title: A, headcount: 1}, b: {title: B, headcount: 1}}
+stages:
+  - {id: first, name: First, owner: a, work: {exponential: {mean: 0.5}}, patience: 5,
+     next: {second: 1}}
+  - {id: second, name: Second, owner: b, work: {exponential: {mean: 0.9}}, next: {won: 1}}
+buyer_types: {x: {name: X, share: 1, value: 1}}
+arrivals: {rate: 1}
+""")
+    result = simulate(proc, Settings(horizon=300, warmup=0, replications=4, seed=1))
+    assert ("lost", "second", "stale") not in result.summary

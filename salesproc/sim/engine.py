@@ -1,12 +1,16 @@
 """The simulation kernel: deals flowing through a process on SimPy's event queue.
 
-Semantics (DESIGN.md §5): a deal entering a stage waits the stage's ``delay`` (nobody
-busy), queues FIFO for one person of the owner role (and of each ``assist`` role, taken
-in a fixed order so that no two deals can block each other) for ``work``, then the
-approvals that apply run in parallel, each with its own delay, queue and work. When all
-are done the first rejection in written order sends the deal to its ``on_reject`` stage
-(or loses it); otherwise a route is drawn from ``next``. ``patience`` bounds the wait
-for the owner: a deal waiting longer goes stale and is lost.
+Semantics: a deal entering a stage waits the stage's ``delay`` (nobody busy), then queues
+first-come first-served for one person of the owner role for ``work``. A stage with
+``assist`` roles is a **meeting**: it starts only when one person of every role it needs
+is free, and nobody is held while another role is missing. Waiting deals are served
+first-fit in queue order: a freed person goes to the first deal in that role's queue that
+can start now, so a meeting waiting for a missing role never holds back a deal that needs
+fewer roles. The wait is charged to the role whose person freed up last (the one the
+deal was still missing). Then the approvals that apply run in parallel, each with its own
+delay, queue and work. When all are done the first rejection in written order sends the
+deal to its ``on_reject`` stage (or loses it); otherwise a route is drawn from ``next``.
+``patience`` bounds the wait for people: a deal waiting longer goes stale and is lost.
 
 Speed: instead of one generator process per deal and ``simpy.Resource`` requests, the
 deal object itself is the event scheduled on SimPy's queue (it has the ``callbacks`` and
@@ -54,29 +58,54 @@ class Pool:
         self.busy += 1
 
     def release(self, now: float) -> None:
+        """One person is done: hand them to the first waiter that can start, or free them."""
         queue = self.queue
         while queue:
-            waiter = queue.popleft()
-            if waiter.waiting:  # stale waiters are skipped, not searched for and removed
+            waiter = queue[0]
+            if not waiter.waiting:  # stale or already served: dropped when met, not searched
+                queue.popleft()
+                continue
+            if waiter.meeting is None:
+                queue.popleft()
                 waiter.waiting = False
                 waiter.granted(waiter, self)
                 return
+            if self._first_fit(now):
+                return
+            break
         self.area += self.busy * (now - self.last)
         self.last = now
         self.busy -= 1
+
+    def _first_fit(self, now: float) -> bool:
+        """Serve the first waiter whose every role has someone free (this person included)."""
+        queue = self.queue
+        for index, waiter in enumerate(queue):
+            if not waiter.waiting:
+                continue
+            meeting = waiter.meeting
+            if meeting is None or all(p is self or p.busy < p.capacity for p in meeting):
+                del queue[index]
+                waiter.waiting = False
+                for pool in meeting or ():
+                    if pool is not self:
+                        pool.take(now)
+                waiter.granted(waiter, self)
+                return True
+        return False
 
 
 class Deal:
     """One deal; also the event the engine schedules for it (see module docstring)."""
 
-    __slots__ = ("arrived", "buyer", "callbacks", "granted", "held", "id", "key", "pending",
+    __slots__ = ("arrived", "buyer", "callbacks", "granted", "id", "key", "meeting", "pending",
                  "rejected", "repeats", "stage", "step", "t_enter", "t_request", "t_start",
                  "t_wait", "t_worked", "token", "value", "visit", "visited", "waiting")
     _ok = True
     _value = None
     granted: Callable[[Any, Pool], None]
-    held: int
     key: int
+    meeting: list[Pool] | None  # while waiting: every pool a meeting needs; None: one pool
     pending: list[_Task]
     rejected: _Approval | None
     stage: int
@@ -95,9 +124,8 @@ class Deal:
         self.visited = 0
         self.visit = 0  # how many times before this deal entered its current stage
         self.repeats: dict[int, int] | None = None  # stage -> visits, once a stage repeats
-        self.token = 0
+        self.token = 0  # renewed at every wait: a patience timer of an earlier wait is void
         self.waiting = False
-        self.held = 0
         self.callbacks: tuple[Any, ...] | None = None
 
 
@@ -108,6 +136,7 @@ class _Task:
                  "waiting")
     _ok = True
     _value = None
+    meeting = None  # an approval needs one person of one role
     granted: Callable[[Any, Pool], None]
     t_wait: float
 
@@ -365,67 +394,57 @@ class Engine:
             self._approve(deal, step)
             return
         pools = step.pools
-        if len(pools) == 1:  # the common case, without the loop of _acquire
+        now = deal.t_request
+        if len(pools) == 1:  # the common case, inlined
             pool = pools[0]
             if pool.busy < pool.capacity:
-                now = deal.t_request
                 pool.area += pool.busy * (now - pool.last)
                 pool.last = now
                 pool.busy += 1
-                deal.held = 1
                 deal.t_start = now
                 self._schedule(deal, step.work(), self._on_worked)
                 return
-        deal.held = 0
-        self._acquire(deal, step)
-
-    def _acquire(self, deal: Deal, step: _Step) -> None:
-        now = self.env._now
-        pools = step.pools
-        while deal.held < len(pools):
-            pool = pools[deal.held]
-            if pool.busy < pool.capacity:
-                pool.take(now)
-                deal.held += 1
-                continue
-            deal.waiting = True
-            deal.t_wait = now
-            deal.granted = self._granted_deal
+            deal.meeting = None
             pool.queue.append(deal)
-            if step.patience is not None and deal.held == 0:
-                deal.token += 1
-                timer = _Timer()
-                timer.deal = deal
-                timer.token = deal.token
-                self._schedule(timer, step.patience, self._on_stale)
+        elif all(p.busy < p.capacity for p in pools):  # a meeting everyone is free for
+            for pool in pools:
+                pool.take(now)
+            deal.t_start = now
+            self._schedule(deal, step.work(), self._on_worked)
             return
-        deal.t_start = now
-        self._schedule(deal, step.work(), self._on_worked)
+        else:  # wait in every needed role's queue, holding nobody
+            deal.meeting = pools
+            for pool in pools:
+                pool.queue.append(deal)
+        deal.waiting = True
+        deal.t_wait = now
+        deal.granted = self._granted_deal
+        deal.token += 1
+        if step.patience is not None:
+            timer = _Timer()
+            timer.deal = deal
+            timer.token = deal.token
+            self._schedule(timer, step.patience, self._on_stale)
 
     def _granted_deal(self, deal: Deal, pool: Pool) -> None:
+        """Everyone the stage needs is now with the deal; *pool* freed up last."""
+        now = self.env._now
         key = (deal.stage, pool.id)
         queue_days = self.metrics.queue_days
-        queue_days[key] = queue_days.get(key, 0.0) + (self.env._now - deal.t_wait)
-        deal.held += 1
-        step = deal.step
-        if deal.held == len(step.pools):  # the last person it needed: start the work
-            deal.t_start = self.env._now
-            self._schedule(deal, step.work(), self._on_worked)
-        else:
-            self._acquire(deal, step)
+        queue_days[key] = queue_days.get(key, 0.0) + (now - deal.t_wait)
+        deal.t_start = now
+        self._schedule(deal, deal.step.work(), self._on_worked)
 
     def _stale(self, timer: _Timer) -> None:
         deal = timer.deal
         if not deal.waiting or deal.token != timer.token:
             return
-        deal.waiting = False
+        deal.waiting = False  # left in the queues, skipped when met
         now = self.env.now
         step = deal.step
-        pool = step.pools[deal.held]
-        key = (deal.stage, pool.id)
+        missing = next((p for p in step.pools if p.busy >= p.capacity), step.pools[0])
+        key = (deal.stage, missing.id)
         self.metrics.queue_days[key] = self.metrics.queue_days.get(key, 0.0) + now - deal.t_wait
-        for held in step.pools[: deal.held]:
-            held.release(now)
         deal.t_start = deal.t_worked = now
         self._leave(deal, step, "lost: stale")
         self._lose(deal, step.index, "stale")
