@@ -7,6 +7,9 @@ Exit codes: 0 clean (warnings allowed unless --strict), 1 findings or bad input,
 from __future__ import annotations
 
 import contextlib
+import math
+import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -16,6 +19,7 @@ from typing import Any
 import click
 
 from salesproc import __version__
+from salesproc.defaults import MAX_REPLICATIONS, MAX_WORKERS
 from salesproc.diagnostics import (
     FORMATTERS,
     Diagnostic,
@@ -24,7 +28,7 @@ from salesproc.diagnostics import (
     read_source_lines,
     summary,
 )
-from salesproc.errors import InvalidProcessError, SalesprocError
+from salesproc.errors import InvalidProcessError, SalesprocError, SettingsError
 from salesproc.model import Process
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -78,12 +82,26 @@ def load_or_fail(path: str, settings: Sequence[str] = ()) -> Process:
                       hint=hint) from None
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program stands so that temporary files and worker
+    processes are cleaned up on the way out (like Ctrl-C)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 class _Group(click.Group):
-    """Maps library errors to exit code 1 and bugs to exit code 3, for every command."""
+    """Maps library errors to exit code 1, bad option values to 2 and bugs to 3."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a full disk or closed pipe is reported here, not at exit
+            return result
+        except SettingsError as exc:
+            raise click.BadParameter(exc.message + (f" ({exc.hint})" if exc.hint else ""),
+                                     ctx=ctx, param_hint=f"--{exc.setting}") from None
         except SalesprocError as exc:
             raise Failure(exc.message, exc.hint) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
@@ -91,14 +109,29 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except Terminated:
+            click.echo("terminated", err=True)
+            ctx.exit(143)
         except BrokenPipeError:
+            _quiet_stdout()
             ctx.exit(EXIT_OK)
+        except OSError as exc:  # writing to the terminal or a pipe failed (e.g. a full disk)
+            _quiet_stdout()
+            raise Failure(f"cannot write the output: {exc.strerror or exc}") from None
         except Exception:
             click.echo(traceback.format_exc(), err=True)
             click.echo(f"internal error: this is a bug in salesproc {__version__}, not in "
                        f"your file. Please report it, with the text above, at {ISSUES_URL}",
                        err=True)
             ctx.exit(EXIT_INTERNAL)
+
+
+def _quiet_stdout() -> None:
+    """After stdout failed, point it at /dev/null so the interpreter's last flush is silent."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 @click.group(cls=_Group,
@@ -122,6 +155,8 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, quiet: bool) -> Non
     """
     from salesproc.loader import check, discover
 
+    if any(not p.strip() for p in paths):
+        raise click.BadParameter("an empty path names no file", param_hint="PATHS")
     if not paths:
         paths = ("processes",) if Path("processes").is_dir() else (".",)
     found: list[Diagnostic] = []
@@ -152,6 +187,9 @@ def init(name: str, force: bool) -> None:
     from salesproc import starter
     from salesproc.outputs import write_atomic
 
+    if not name.strip() or name.strip() in (".", "..") or name.endswith(("/", os.sep)):
+        raise click.BadParameter("give the new file a name, e.g. salesproc init my-process",
+                                 param_hint="NAME")
     target = starter.target_path(name)
     if target.exists() and not force:
         raise Failure(f"{target} already exists; nothing was written",
@@ -212,7 +250,7 @@ def render(process_file: str, buyer: str | None, combined: bool, fmt: str,
         if target is None:
             texts.append(content if single else f"%% buyer type: {name}\n{content!s}")
         else:
-            _emit_file(target, content)
+            _emit_file(target, content, process.files)
     if texts:
         click.echo("\n".join(str(t) for t in texts), nl=False)
 
@@ -221,6 +259,11 @@ def _render_target(process_file: str, output: str | None, fmt: str, buyer: str |
                    ) -> str | None:
     """Where a diagram goes: -o (with the buyer id added), beside the file, or stdout."""
     suffix = {"mermaid": ".mmd"}.get(fmt, f".{fmt}")
+    if output == "-":
+        if fmt in ("dot", "mermaid"):
+            return None
+        raise click.BadParameter(f"{fmt.upper()} is not text: write it to a file",
+                                 param_hint="--output")
     if output is None:
         if fmt in ("dot", "mermaid"):
             return None
@@ -232,11 +275,33 @@ def _render_target(process_file: str, output: str | None, fmt: str, buyer: str |
     return str(path.with_name(f"{path.stem}.{buyer}{path.suffix or suffix}"))
 
 
-def _emit_file(target: str, content: str | bytes) -> None:
+def _emit_file(target: str, content: str | bytes, inputs: Sequence[str] = ()) -> None:
     from salesproc.outputs import write_atomic
 
+    _refuse_overwrite(target, inputs)
     write_atomic(target, content)
     click.echo(f"wrote {target}", err=True)
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Two paths name one regular file (devices such as /dev/null may be shared)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return not os.path.exists(a) or os.path.isfile(a)
+    with contextlib.suppress(OSError):
+        return os.path.isfile(a) and os.path.samefile(a, b)
+    return False
+
+
+def _refuse_overwrite(target: str, inputs: Sequence[str], others: Sequence[str] = ()) -> None:
+    """Never write an output onto a file the command reads, or onto another output."""
+    for path in inputs:
+        if _same_file(target, path):
+            raise click.BadParameter(f"{target} is an input of this command; writing there "
+                                     "would destroy it", param_hint="--output")
+    for path in others:
+        if _same_file(target, path):
+            raise click.BadParameter(f"{target} is named for two outputs; give each its own "
+                                     "file", param_hint="--output")
 
 
 @cli.command()
@@ -251,10 +316,13 @@ def playbook(process_file: str, fmt: str, output: str | None) -> None:
     from salesproc.playbook import to_html, to_markdown
 
     process = load_or_fail(process_file)
+    _guard_outputs(process.files, output)
     _emit((to_html if fmt == "html" else to_markdown)(process, process_file), output)
 
 
 DURATION = "a number in the file's time unit, or e.g. 26w, 90d"
+REPLICATIONS = click.IntRange(1, MAX_REPLICATIONS)
+WORKERS = click.IntRange(1, MAX_WORKERS)
 
 
 class _Duration(click.ParamType):
@@ -264,15 +332,22 @@ class _Duration(click.ParamType):
 
     def convert(self, value: object, param: click.Parameter | None,
                 ctx: click.Context | None) -> str:
-        from salesproc.units import is_duration_text
+        from salesproc.units import is_duration_text, parse_duration
 
         text = str(value).strip()
         try:
-            float(text)
+            amount = float(text)
         except ValueError:
             if not is_duration_text(text):
                 self.fail(f"{text!r} is not a duration ({DURATION})", param, ctx)
+            amount = parse_duration(text, "day")
+        if not math.isfinite(amount) or amount < 0 or (self.positive and amount == 0):
+            self.fail(f"{text!r} is not a duration {'above' if self.positive else 'of at least'}"
+                      " 0", param, ctx)
         return text
+
+    def __init__(self, positive: bool = False) -> None:
+        self.positive = positive
 
 
 def _in_unit(text: str | None, unit: str) -> float | None:
@@ -288,13 +363,14 @@ def _in_unit(text: str | None, unit: str) -> float | None:
 
 @cli.command()
 @click.argument("process_file", metavar="PROCESS", type=click.Path(path_type=str))
-@click.option("-r", "--replications", type=int, help="Independent runs (default: the file's, "
-              "else 20).")
-@click.option("--horizon", type=_Duration(), help=f"How long to simulate ({DURATION}).")
+@click.option("-r", "--replications", type=REPLICATIONS, help="Independent runs (default: "
+              "the file's, else 20).")
+@click.option("--horizon", type=_Duration(positive=True),
+              help=f"How long to simulate ({DURATION}).")
 @click.option("--warmup", type=_Duration(), help="Initial time left out of the figures.")
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed: same seed, same "
               "results.")
-@click.option("-w", "--workers", type=click.IntRange(min=1), help="Parallel processes "
+@click.option("-w", "--workers", type=WORKERS, help="Parallel processes "
               "(default: all cores). Results do not depend on it.")
 @click.option("--buyer", help="Simulate only this buyer type's leads.")
 @click.option("--set", "settings", multiple=True, metavar="PATH=VALUE",
@@ -314,10 +390,15 @@ def simulate(process_file: str, replications: int | None, horizon: str | None,
     from salesproc.sim import experiment, report
 
     process = load_or_fail(process_file, settings)
+    if events == "-":
+        raise click.BadParameter("write the event log to a file", param_hint="--events")
+    _guard_outputs(process.files, output, events)
     run = experiment.resolve_settings(
         process, horizon=_in_unit(horizon, process.time_unit),
         warmup=_in_unit(warmup, process.time_unit), replications=replications, seed=seed,
-        workers=workers, buyer=buyer)
+        workers=_workers(workers), buyer=buyer)
+    if events is not None:
+        _warn_event_log_size(process, run)
     for warning in experiment.capacity_warnings(process):
         click.echo(click.style("warning: ", fg="yellow", bold=True) + warning, err=True)
     with _progress(run.replications) as progress, _event_log(events) as sink:
@@ -329,12 +410,13 @@ def simulate(process_file: str, replications: int | None, horizon: str | None,
 def _simulation_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by compare and sweep (the same as simulate's)."""
     for option in reversed([
-        click.option("-r", "--replications", type=int, help="Paired replications (default: "
-                     "the base file's, else 20)."),
-        click.option("--horizon", type=_Duration(), help=f"How long to simulate ({DURATION})."),
+        click.option("-r", "--replications", type=REPLICATIONS, help="Paired replications "
+                     "(default: the base file's, else 20)."),
+        click.option("--horizon", type=_Duration(positive=True),
+                     help=f"How long to simulate ({DURATION})."),
         click.option("--warmup", type=_Duration(), help="Initial time left out."),
         click.option("--seed", type=click.IntRange(min=0), help="Random seed."),
-        click.option("-w", "--workers", type=click.IntRange(min=1),
+        click.option("-w", "--workers", type=WORKERS,
                      help="Parallel processes (default: all cores)."),
         click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
                      default="table", show_default=True),
@@ -380,9 +462,10 @@ def compare(base_file: str, variant_files: tuple[str, ...], settings: tuple[str,
     variants = [(describe((), f), load_or_fail(f)) for f in variant_files]
     if settings:
         variants.append((describe(settings), load_or_fail(base_file, settings)))
+    _guard_outputs([f for _, p in [("", base), *variants] for f in p.files], output)
     run = experiment.resolve_settings(
         base, horizon=_in_unit(horizon, base.time_unit), warmup=_in_unit(warmup, base.time_unit),
-        replications=replications, seed=seed, workers=workers)
+        replications=replications, seed=seed, workers=_workers(workers))
     _warn_capacity([(describe((), base_file), base), *variants])
     for _, process in variants:
         if process.time_unit != base.time_unit:
@@ -415,9 +498,10 @@ def sweep(process_file: str, sweeps: tuple[str, ...], replications: int | None,
     points = comparing.sweep_points([comparing.parse_sweep(s) for s in sweeps])
     processes = [load_or_fail(process_file, point) for point in points]
     base = processes[0]
+    _guard_outputs(base.files, output)
     run = experiment.resolve_settings(
         base, horizon=_in_unit(horizon, base.time_unit), warmup=_in_unit(warmup, base.time_unit),
-        replications=replications, seed=seed, workers=workers)
+        replications=replications, seed=seed, workers=_workers(workers))
     labels = [" ".join(point) for point in points]
     _warn_capacity(list(zip(labels, processes, strict=True)))
     with _progress(len(points) * run.replications) as progress:
@@ -435,8 +519,34 @@ def sweep(process_file: str, sweeps: tuple[str, ...], replications: int | None,
     _emit(text, output)
 
 
+def _workers(given: int | None) -> int:
+    """The command line uses every core unless told otherwise (the library, one)."""
+    return given if given is not None else min(os.cpu_count() or 1, MAX_WORKERS)
+
+
+def _guard_outputs(inputs: Sequence[str], output: str | None, *more: str | None) -> None:
+    """Refuse, before any work, outputs that would land on an input or on each other."""
+    outputs = [o for o in (output, *more) if o is not None and o != "-"]
+    for k, target in enumerate(outputs):
+        _refuse_overwrite(target, inputs, outputs[:k])
+
+
+def _warn_event_log_size(process: Process, run: Any) -> None:
+    from salesproc import analysis
+    from salesproc.defaults import EVENT_LOG_WARNING_BYTES
+
+    rows = run.horizon * run.replications * sum(
+        rate * sum(analysis.expected_visits(process.buyer_types[b]).values())
+        for b, rate in analysis.lead_rates(process).items())
+    size = rows * 90  # bytes in an average row of the log
+    if size > EVENT_LOG_WARNING_BYTES:
+        click.echo(click.style("warning: ", fg="yellow", bold=True)
+                   + f"the event log will hold about {rows:,.0f} rows ({size / 1e9:,.1f} GB)",
+                   err=True)
+
+
 def _emit(text: str, output: str | None) -> None:
-    if output is None:
+    if output is None or output == "-":
         click.echo(text, nl=False)
     else:
         _emit_file(output, text)
@@ -478,4 +588,5 @@ def _event_log(path: str | None) -> Iterator[Callable[[int, tuple[object, ...]],
 
 def main() -> None:
     """Console entry point (`salesproc` and `python -m salesproc`)."""
+    signal.signal(signal.SIGTERM, _terminate)
     cli(prog_name="salesproc")

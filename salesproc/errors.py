@@ -15,6 +15,10 @@ class SalesprocError(Exception):
         self.message = message
         self.hint = hint
 
+    def __reduce__(self) -> tuple[type, tuple[str, str | None]]:
+        """Errors raised in a worker process reach the parent whole, hint included."""
+        return (self.__class__, (self.message, self.hint))
+
 
 class InvalidProcessError(SalesprocError):
     """A process file has errors; :attr:`diagnostics` says where and what."""
@@ -29,3 +33,16 @@ class InvalidProcessError(SalesprocError):
 
 class ToolMissingError(SalesprocError):
     """A system program (such as Graphviz's `dot`) is needed and not installed."""
+
+
+class SettingsError(SalesprocError):
+    """A run setting given by the caller is out of range; *setting* names it
+    ('horizon', 'warmup', 'replications', 'workers', 'buyer') so a front end can point at
+    the option it came from."""
+
+    def __init__(self, setting: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.setting = setting
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str | None]]:  # type: ignore[override]
+        return (self.__class__, (self.setting, self.message, self.hint))

@@ -17,8 +17,17 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from salesproc import analysis, dists, units
+from salesproc.defaults import MAX_DURATION, MAX_HORIZON_DAYS, MAX_VISITS_PER_DEAL
 from salesproc.diagnostics import Diagnostic, did_you_mean
-from salesproc.model import LOST, OUTCOMES, WON, Process, buyer_path, effective_stage_data
+from salesproc.model import (
+    LOST,
+    OUTCOMES,
+    WON,
+    Process,
+    buyer_path,
+    effective_stage_data,
+    file_horizon,
+)
 from salesproc.yamlio import Document, Path
 
 
@@ -128,6 +137,9 @@ def stage_references(ctx: Context) -> Iterator[Diagnostic]:
             if back is not None and back not in ctx.stage_index:
                 yield _unknown(ctx, "SP201", "stage", back, stages,
                                (*path, "approvals", j, "on_reject"))
+    opportunity = ctx.data.get("opportunity_stage")
+    if opportunity is not None and opportunity not in ctx.stage_index:
+        yield _unknown(ctx, "SP201", "stage", opportunity, stages, ("opportunity_stage",))
     for b, buyer in ctx.buyers.items():
         for j, sid in enumerate(buyer.get("path", [])):
             if sid not in ctx.stage_index:
@@ -200,7 +212,7 @@ def distributions(ctx: Context) -> Iterator[Diagnostic]:
             yield ctx.at("SP108", problem, path)
     for b, buyer in ctx.buyers.items():
         path = ("buyer_types", b, "value")
-        texts = [v for v in _leaves(buyer["value"]) if isinstance(v, str)]
+        texts = [v for _, v in _leaf_paths(path, buyer["value"]) if isinstance(v, str)]
         if texts:
             yield ctx.at("SP209", f"deal value '{texts[0]}' is written as a duration", path,
                          hint=f"write the value as a number in {ctx.data.get('currency', 'USD')}")
@@ -221,27 +233,60 @@ def _time_distributions(ctx: Context) -> Iterator[tuple[Path, Any]]:
                     yield (*path, "approvals", j, key), approval[key]
 
 
-def _leaves(value: Any) -> Iterator[Any]:
-    if isinstance(value, dict):
-        for v in value.values():
-            yield from _leaves(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _leaves(v)
-    else:
-        yield value
-
-
 def simulation_settings(ctx: Context) -> Iterator[Diagnostic]:
     settings = ctx.data.get("simulation", {})
     unit = ctx.data.get("time_unit", "day")
-    if "warmup" in settings:
-        horizon = units.parse_duration(settings.get("horizon", units.convert(365, "day", unit)),
-                                       unit)
-        if units.parse_duration(settings["warmup"], unit) >= horizon:
-            yield ctx.at("SP106", "the warm-up is as long as the whole simulation",
-                         ("simulation", "warmup"),
-                         hint="warmup must be shorter than horizon (default 365 days)")
+    horizon = file_horizon(settings, unit)
+    longest = units.convert(MAX_HORIZON_DAYS, "day", unit)
+    if horizon > longest:
+        yield ctx.at("SP106", f"a horizon of {units.describe(horizon, unit)} is longer than "
+                     f"salesproc simulates ({units.describe(longest, unit)})",
+                     ("simulation", "horizon"), hint="simulate a year or a few: horizon: 365")
+    elif "warmup" in settings and units.parse_duration(settings["warmup"], unit) >= horizon:
+        yield ctx.at("SP106", "the warm-up is as long as the whole simulation",
+                     ("simulation", "warmup"),
+                     hint="warmup must be shorter than horizon (default 365 days)")
+
+
+def duration_bounds(ctx: Context) -> Iterator[Diagnostic]:
+    """Durations written as text ('3d') obey the same maximum as numbers do."""
+    unit = ctx.data.get("time_unit", "day")
+    for path, value in _durations(ctx):
+        if units.is_duration_text(value) and \
+                not units.parse_duration(value, unit) <= MAX_DURATION:
+            yield ctx.at("SP106", f"'{value.strip()}' is longer than any time in a process "
+                         f"can be ({MAX_DURATION:,.0f} {unit}s)", path,
+                         hint="check the number and its unit (min, h, d, w)")
+
+
+def _durations(ctx: Context) -> Iterator[tuple[Path, Any]]:
+    """Every value that is a time: distributions' parameters, patience, settings, campaigns."""
+    for path, spec in _time_distributions(ctx):
+        yield from _leaf_paths(path, spec)
+    for path, block in ctx.stage_blocks():
+        if "patience" in block:
+            yield (*path, "patience"), block["patience"]
+    for b, buyer in ctx.buyers.items():
+        if "patience" in buyer:
+            yield ("buyer_types", b, "patience"), buyer["patience"]
+    for key in ("horizon", "warmup"):
+        if key in ctx.data.get("simulation", {}):
+            yield ("simulation", key), ctx.data["simulation"][key]
+    for j, campaign in enumerate(ctx.data.get("arrivals", {}).get("campaigns", [])):
+        for key in ("at", "every"):
+            if key in campaign:
+                yield ("arrivals", "campaigns", j, key), campaign[key]
+
+
+def _leaf_paths(path: Path, value: Any) -> Iterator[tuple[Path, Any]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaf_paths((*path, k), v)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _leaf_paths((*path, i), v)
+    else:
+        yield path, value
 
 
 def unused_information(ctx: Context) -> Iterator[Diagnostic]:
@@ -268,7 +313,7 @@ def unused_roles(ctx: Context) -> Iterator[Diagnostic]:
 REFERENCE_RULES: tuple[Rule, ...] = (
     duplicate_stage_ids, reserved_stage_ids, role_references, information_references,
     stage_references, buyer_type_references, duplicates_in_lists, route_sums, share_sum,
-    distributions, simulation_settings,
+    duration_bounds, distributions, simulation_settings,
 )
 
 
@@ -391,9 +436,6 @@ def lint(doc: Document) -> list[Diagnostic]:
     if any(d.is_error for d in found):
         return found
     return found + [d for rule in FLOW_RULES for d in rule(ctx)]
-
-
-MAX_VISITS_PER_DEAL = 10_000
 
 
 def model_rules(process: Process, doc: Document) -> list[Diagnostic]:

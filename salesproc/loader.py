@@ -40,7 +40,9 @@ def check_document(doc: yamlio.Document) -> CheckResult:
     found += lint.lint(doc)
     if any(d.is_error for d in found):
         return CheckResult(doc.file, _sorted(found))
-    process = model.build(doc.data, doc.file)
+    read = tuple(dict.fromkeys([doc.file, *doc.files.values()]))
+    process = model.build(doc.data, doc.file, tuple(f for f in read
+                                                    if f != variants.COMMAND_LINE))
     found += lint.model_rules(process, doc)
     if any(d.is_error for d in found):
         return CheckResult(doc.file, _sorted(found))

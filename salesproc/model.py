@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from salesproc import dists, units
+from salesproc.defaults import DEFAULT_HORIZON_DAYS, DEFAULT_REPLICATIONS, DEFAULT_SEED
 from salesproc.dists import Distribution, Fixed
 
 WON = "won"
@@ -165,8 +166,8 @@ class Arrivals:
 class SimulationSettings:
     horizon: float
     warmup: float = 0.0
-    replications: int = 20
-    seed: int = 1
+    replications: int = DEFAULT_REPLICATIONS
+    seed: int = DEFAULT_SEED
 
 
 @dataclass(frozen=True)
@@ -179,14 +180,19 @@ class Process:
     buyer_types: Mapping[str, BuyerType]
     arrivals: Arrivals | None
     simulation: SimulationSettings
+    opportunity_stage: str  # deals reaching it (or a stage written after it) are opportunities
     description: str = ""
     currency: str = "USD"
     source: str | None = field(default=None, compare=False)
+    files: tuple[str, ...] = field(default=(), compare=False)  # the file, then its bases
+
+    @property
+    def opportunity_index(self) -> int:
+        """Position of the opportunity stage in file order."""
+        return list(self.stages).index(self.opportunity_stage)
 
 
 # --- building the model from checked data -------------------------------------------------
-
-DEFAULT_HORIZON_DAYS = 365
 
 
 def effective_stage_data(data: Mapping[str, Any], buyer_id: str) -> dict[str, dict[str, Any]]:
@@ -200,8 +206,12 @@ def buyer_path(data: Mapping[str, Any], buyer_id: str) -> list[str]:
     return list(path) if path else [s["id"] for s in data["stages"]]
 
 
-def build(data: Mapping[str, Any], source: str | None = None) -> Process:
-    """A :class:`Process` from data that passed the schema and the lint rules."""
+def build(data: Mapping[str, Any], source: str | None = None,
+          files: tuple[str, ...] = ()) -> Process:
+    """A :class:`Process` from data that passed the schema and the lint rules.
+
+    *source* is the file it was read from; *files* every file it was read from.
+    """
     unit = data.get("time_unit", "day")
 
     def duration(value: Any) -> float:
@@ -244,8 +254,17 @@ def build(data: Mapping[str, Any], source: str | None = None) -> Process:
         buyer_types=buyers,
         arrivals=_arrivals(data.get("arrivals"), unit),
         simulation=_settings(data.get("simulation", {}), unit),
+        opportunity_stage=opportunity_stage(data),
         source=source,
+        files=files or ((source,) if source else ()),
     )
+
+
+def opportunity_stage(data: Mapping[str, Any]) -> str:
+    """The file's opportunity stage; by default the second stage (the first qualifies leads)."""
+    stages = data["stages"]
+    chosen: str = data.get("opportunity_stage") or stages[min(1, len(stages) - 1)]["id"]
+    return chosen
 
 
 def _approval(raw: Mapping[str, Any], time_dist: Any) -> Approval:
@@ -278,9 +297,14 @@ def _arrivals(raw: Mapping[str, Any] | None, unit: str) -> Arrivals | None:
     return Arrivals(rate, campaigns)
 
 
-def _settings(raw: Mapping[str, Any], unit: str) -> SimulationSettings:
+def file_horizon(raw: Mapping[str, Any], unit: str) -> float:
+    """simulation.horizon in *unit*, or the default horizon."""
     default_horizon = units.convert(DEFAULT_HORIZON_DAYS, "day", unit)
-    horizon = units.parse_duration(raw.get("horizon", default_horizon), unit)
+    return units.parse_duration(raw.get("horizon", default_horizon), unit)
+
+
+def _settings(raw: Mapping[str, Any], unit: str) -> SimulationSettings:
     return SimulationSettings(
-        horizon=horizon, warmup=units.parse_duration(raw.get("warmup", 0), unit),
-        replications=int(raw.get("replications", 20)), seed=int(raw.get("seed", 1)))
+        horizon=file_horizon(raw, unit), warmup=units.parse_duration(raw.get("warmup", 0), unit),
+        replications=int(raw.get("replications", DEFAULT_REPLICATIONS)),
+        seed=int(raw.get("seed", DEFAULT_SEED)))

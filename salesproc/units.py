@@ -45,5 +45,11 @@ def convert(amount: float, from_unit: str, to_unit: str) -> float:
     return amount * HOURS[from_unit] / HOURS[to_unit]
 
 
+def describe(amount: float, unit: str) -> str:
+    """'36,500 days', '1.5 weeks': an amount in *unit*, for messages."""
+    text = f"{amount:,.2f}".rstrip("0").rstrip(".")
+    return f"{text} {plural(unit, amount)}"
+
+
 def plural(unit: str, amount: float) -> str:
     return unit if amount == 1 else unit + "s"

@@ -9,8 +9,9 @@ import pytest
 
 from salesproc import check_text, load
 from salesproc.model import Process
-from salesproc.sim.compare import HEADLINE, compare, parse_sweep, significant, sweep_points
-from salesproc.sim.experiment import Estimate, Settings, t_quantile
+from salesproc.sim.compare import HEADLINE, compare, parse_sweep, sweep_points
+from salesproc.sim.experiment import Settings
+from salesproc.stats import Estimate, significant
 from tests.conftest import ROOT, run
 
 FIVE = ROOT / "processes" / "five-step.yaml"
@@ -19,7 +20,7 @@ QUICK = Settings(horizon=200, warmup=40, replications=10, seed=3, workers=2)
 
 
 def se(e: Estimate) -> float:
-    return e.half_width / t_quantile(e.n - 1)
+    return e.sem
 
 
 def process(text: str) -> Process:
@@ -47,7 +48,7 @@ def test_common_random_numbers_narrow_the_interval_at_least_threefold() -> None:
         return wide / paired.difference(paired.variants[0], key).half_width
 
     # routes and verdicts are drawn per deal: who wins is paired deal by deal
-    for name in ("won", "revenue", "win_rate"):
+    for name in ("won", "revenue", "lead_to_win"):
         assert narrowing(("all", name)) >= 3, name
     # delays and work are drawn per stage in arrival order, so timing pairs less tightly
     assert narrowing(("all", "cycle_mean")) >= 1.5
@@ -131,8 +132,8 @@ def test_compare_command_leads_with_a_verdict() -> None:
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith("Compared with five-step: 4 paired replications")
-    assert lines[3].startswith("Verdict: five-step-free-trial: ")
-    assert lines[5].startswith("Verdict: --set roles.se.headcount=3: ")
+    assert lines[4].startswith("Verdict: five-step-free-trial: ")
+    assert lines[6].startswith("Verdict: --set roles.se.headcount=3: ")
     assert "  Won deals" in result.output and "  Bottleneck" in result.output
 
 
@@ -182,3 +183,34 @@ def test_sweep_wrong_type_is_located() -> None:
     result = run("sweep", str(FIVE), "--set", "roles.sdr.headcount=a,b", *FAST)
     assert result.exit_code == 1
     assert "<command line>:1:21: error SP104 expected a whole number" in result.output
+
+
+def test_one_replication_judges_no_difference() -> None:
+    result = run("compare", str(FIVE), "--set", "roles.se.headcount=3", "-r", "1",
+                 "--horizon", "150", "--warmup", "30")
+    assert result.exit_code == 0
+    assert "no difference can be judged from one replication" in result.output
+    assert "cannot be judged from 1 replication" in result.output
+    assert not any(line.rstrip().endswith("*") for line in result.output.splitlines())
+    data = json.loads(run("compare", str(FIVE), "--set", "roles.se.headcount=3", "-r", "1",
+                          "--horizon", "150", "--warmup", "30", "--format", "json").output)
+    assert not any(f["significant"] for f in data["variants"][0]["figures"].values())
+
+
+def test_sweep_steps_hold_together_at_95_percent() -> None:
+    from salesproc import load
+    from salesproc.sim.compare import marginal
+    from salesproc.stats import t_quantile
+
+    points = sweep_points([parse_sweep("roles.ae.headcount=2..6")])
+    processes = [load(FIVE, p) for p in points]
+    done = compare((points[0][0], processes[0]),
+                   [(p[0], q) for p, q in zip(points[1:], processes[1:], strict=True)],
+                   Settings(horizon=150, warmup=30, replications=4, seed=1, workers=2))
+    step = marginal(done, 1, ("all", "won"))
+    assert step is not None
+    # four steps, so each interval is a 98.75% one: wider than a lone 95% interval
+    assert step.confidence == pytest.approx(1 - 0.05 / 4)
+    assert step.half_width == pytest.approx(t_quantile(3, 1 - 0.05 / 4) * step.sem)
+    text = run("sweep", str(FIVE), "--set", "roles.ae.headcount=2..6", *FAST).output
+    assert "the 4 intervals hold together at 95% (each at 98.75%, Bonferroni)" in text

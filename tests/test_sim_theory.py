@@ -13,16 +13,15 @@ import pytest
 
 from salesproc import analysis, check_text, load
 from salesproc.model import Process
-from salesproc.sim.experiment import Estimate, Settings, simulate
+from salesproc.sim.experiment import Settings, simulate
+from salesproc.stats import Estimate
 from tests.conftest import PROCESSES
 
 SE_BAND = 4.0
 
 
 def se(e: Estimate) -> float:
-    from salesproc.sim.experiment import t_quantile
-
-    return e.half_width / t_quantile(e.n - 1)
+    return e.sem
 
 
 def close(e: Estimate, theory: float) -> bool:
@@ -87,7 +86,17 @@ def test_won_fraction_of_loss_only_funnel_is_product_of_routes() -> None:
     proc = load(PROCESSES[0].parent.parent / "bench" / "funnel5.yaml")
     result = simulate(proc, Settings(horizon=2000, warmup=100, replications=10, seed=9,
                                      workers=2))
-    assert close(result["all", "win_rate"], 0.6 * 0.5 * 0.6 * 0.7 * 0.9)
+    assert close(result["all", "lead_to_win"], 0.6 * 0.5 * 0.6 * 0.7 * 0.9)
+    # opportunities start at the second stage by default: the first qualifies leads
+    assert close(result["all", "opportunity_win_rate"], 0.5 * 0.6 * 0.7 * 0.9)
+
+
+def test_opportunity_win_rate_counts_from_the_stage_the_file_names() -> None:
+    text = (PROCESSES[0].parent.parent / "bench" / "funnel5.yaml").read_text()
+    proc = process(text + "opportunity_stage: s3\n")
+    result = simulate(proc, Settings(horizon=2000, warmup=100, replications=10, seed=9,
+                                     workers=2))
+    assert close(result["all", "opportunity_win_rate"], 0.6 * 0.7 * 0.9)
 
 
 def test_rework_loop_visits_are_geometric() -> None:
@@ -106,7 +115,7 @@ arrivals: {rate: 50}
     per_lead = Estimate.of([f[("stage", "draft", "visits")] / f[("all", "leads")]
                             for f in result.replications])
     assert close(per_lead, 1 / (1 - 0.4))
-    assert result["all", "win_rate"].mean == 1.0
+    assert result["all", "lead_to_win"].mean == 1.0
 
 
 def test_pure_delay_stage_adds_its_mean_to_cycle_time() -> None:
@@ -140,7 +149,7 @@ def test_visits_and_wins_match_the_routing_analysis(path: object) -> None:
     s = proc.simulation
     result = simulate(proc, Settings(s.horizon, s.warmup, 10, seed=8, workers=2))
     for b, buyer in proc.buyer_types.items():
-        wins = result["buyer", b, "win_rate"]
+        wins = result["buyer", b, "lead_to_win"]
         assert close(wins, analysis.win_probability(buyer)), (b, wins)
     for sid in proc.stages:  # visits a day, all buyer types together
         expected = math.fsum(

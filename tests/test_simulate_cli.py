@@ -19,8 +19,9 @@ def test_table_leads_with_the_answers(five_step: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == "Five-step B2B sales process"
-    assert [line.split()[0] for line in lines[3:9]] == [
-        "Won", "Revenue", "Win", "Cycle", "Throughput", "Bottleneck"]
+    assert lines[2].startswith("± is the 95% confidence interval of the mean")
+    assert [line.split()[0] for line in lines[4:11]] == [
+        "Won", "Revenue", "Lead-to-win", "Opportunity", "Cycle", "Throughput", "Bottleneck"]
     for section in ("By buyer type", "Time in stage", "Roles", "Lost deals by stage"):
         assert section in result.output
 
@@ -42,14 +43,15 @@ def test_workers_do_not_change_results(five_step: Path) -> None:
 
 def test_json_layout(five_step: Path) -> None:
     data = json.loads(run("simulate", str(five_step), *FAST, "--format", "json").output)
-    assert data["layout"] == 1
+    assert data["layout"] == 2
     assert set(data) >= {"process", "settings", "overall", "buyer_types", "stages", "roles",
                          "lost_reasons", "queues", "bottleneck", "warnings"}
     won = data["overall"]["won"]
     assert won["low"] <= won["mean"] <= won["high"]
     assert set(data["stages"]) == {"inquiry", "call", "demo", "proposal", "agreement"}
     assert data["settings"] == {"horizon": 120.0, "warmup": 20.0, "replications": 4,
-                                "seed": 1, "buyer": None}
+                                "seed": 1, "buyer": None, "opportunity_stage": "call"}
+    assert won["n"] == 4
     total = sum(b["leads"]["mean"] for b in data["buyer_types"].values())
     assert total == pytest.approx(data["overall"]["leads"]["mean"])
 
@@ -60,7 +62,7 @@ def test_csv_output_to_file_is_written_atomically(five_step: Path, tmp_path: Pat
     result = run("simulate", str(five_step), *FAST, "--format", "csv", "-o", str(out))
     assert result.exit_code == 0
     rows = list(csv.DictReader(out.read_text().splitlines()))
-    assert {"scope", "subject", "metric", "mean", "low", "high"} == set(rows[0])
+    assert {"scope", "subject", "metric", "mean", "low", "high", "n"} == set(rows[0])
     assert any(r["scope"] == "all" and r["metric"] == "won" for r in rows)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv"]
 
@@ -96,13 +98,28 @@ def test_buyer_option_simulates_one_buyer_type(five_step: Path) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["--buyer", "comittee"], "unknown buyer type 'comittee'"),
     (["--horizon", "10", "--warmup", "20"], "shorter than the horizon"),
-    (["--horizon", "1e9"], "not a sensible run length"),
-    (["--replications", "10000", "--horizon", "100000"], "leads, more than"),
+    (["--horizon", "1e9"], "at most 36,500 days"),
+    (["--horizon", "1e400"], "is not a duration above 0"),
+    (["--horizon", "0"], "is not a duration above 0"),
+    (["--horizon", "60"], "leaves nothing to measure after the file's 60 days warm-up"),
+    (["--warmup", "-1"], "is not a duration of at least 0"),
+    (["-r", "0"], "0 is not in the range 1<=x<=10000"),
+    (["-r", "1000000000"], "is not in the range 1<=x<=10000"),
+    (["-r", "2.5"], "'2.5' is not a valid integer"),
+    (["-w", "0"], "0 is not in the range 1<=x<=256"),
+    (["-w", "1000"], "1000 is not in the range 1<=x<=256"),
 ])
-def test_bad_settings_are_kind_errors(five_step: Path, args: list[str], message: str) -> None:
+def test_bad_option_values_are_usage_errors(five_step: Path, args: list[str], message: str
+                                            ) -> None:
     result = run("simulate", str(five_step), *args)
-    assert result.exit_code == 1
+    assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_a_run_too_large_is_refused_before_it_starts(five_step: Path) -> None:
+    result = run("simulate", str(five_step), "--replications", "10000", "--horizon", "30000")
+    assert result.exit_code == 1
+    assert "leads, more than 50,000,000" in result.output
 
 
 def test_bad_duration_option_is_a_usage_error(five_step: Path) -> None:
@@ -174,3 +191,58 @@ arrivals: {rate: 1000}
     result = run("simulate", str(path))
     assert result.exit_code == 1
     assert "stage visits, more than 100,000,000" in result.output
+
+
+def test_a_horizon_that_leaves_little_after_the_files_warm_up_says_so(five_step: Path
+                                                                      ) -> None:
+    result = run("simulate", str(five_step), "--horizon", "90", "-r", "2", "--format", "json")
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    assert data["settings"]["warmup"] == 60.0  # the file's warm-up is kept, not dropped
+    assert "only the last 30 days of 90 days are measured, after the file's 60 days " \
+           "warm-up" in data["warnings"]
+
+
+def test_a_window_shorter_than_a_week_prints_no_weekly_figure(five_step: Path) -> None:
+    args = ["simulate", str(five_step), "--horizon", "66", "--warmup", "60", "-r", "2"]
+    result = run(*args)
+    assert result.exit_code == 0
+    assert "Throughput         – (only 6 days measured: too short for a weekly figure)" \
+        in result.output
+    data = json.loads(run(*args, "--format", "json").output)
+    assert data["overall"]["throughput_week"]["mean"] is None
+    month = run("simulate", str(five_step), "--horizon", "80", "--warmup", "60", "-r", "2")
+    assert "wins a week (too short a run for a monthly figure)" in month.output
+
+
+def test_figures_say_how_many_replications_they_rest_on(tmp_path: Path) -> None:
+    # one lead in a hundred is a committee deal: in most runs of 30 days none is won
+    path = tmp_path / "rare.yaml"
+    path.write_text("""
+salesproc: 1
+name: Rare
+roles: {ae: {title: AE, headcount: 5}}
+stages:
+  - {id: call, name: Call, owner: ae, work: 0.1, next: {won: 0.5}}
+buyer_types:
+  common: {name: Common, share: 0.99, value: 100}
+  rare: {name: Rare, share: 0.01, value: 100}
+arrivals: {rate: 2}
+""")
+    result = run("simulate", str(path), "--horizon", "30", "-r", "8", "--format", "json")
+    data = json.loads(result.output)
+    cycle = data["buyer_types"]["rare"]["cycle_mean"]
+    assert 0 < cycle["n"] < 8  # cycle time exists only in runs where a rare deal was won
+    table = run("simulate", str(path), "--horizon", "30", "-r", "8").output
+    assert f"[{cycle['n']} of 8 runs]" in table
+    # counts never get an interval below zero
+    for figures in data["buyer_types"].values():
+        for estimate in figures.values():
+            assert estimate["low"] is None or estimate["low"] >= 0
+
+
+def test_one_replication_shows_no_interval(five_step: Path) -> None:
+    result = run("simulate", str(five_step), *FAST[2:], "-r", "1")
+    assert result.exit_code == 0
+    assert "(one run: no interval)" in result.output
+    assert " ± " not in result.output.split("\n", 4)[4]

@@ -14,29 +14,24 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
+from salesproc.defaults import MAX_SWEEP_POINTS
 from salesproc.errors import SalesprocError
 from salesproc.model import Process
-from salesproc.sim.experiment import (
-    Estimate,
-    Settings,
-    SimulationResult,
-    simulate,
-    simulate_many,
-)
+from salesproc.sim.experiment import Settings, SimulationResult, simulate, simulate_many
 from salesproc.sim.metrics import Key
+from salesproc.stats import CONFIDENCE, Estimate, bonferroni, significant
 
 #: The figures a comparison reports: key, label, how to show a change.
 HEADLINE: tuple[tuple[Key, str, str], ...] = (
     (("all", "won"), "Won deals", "relative"),
     (("all", "revenue"), "Revenue", "relative"),
-    (("all", "win_rate"), "Win rate", "points"),
+    (("all", "lead_to_win"), "Lead-to-win rate", "points"),
+    (("all", "opportunity_win_rate"), "Opportunity win rate", "points"),
     (("all", "cycle_mean"), "Cycle time", "time"),
     (("all", "throughput_month"), "Wins a month", "relative"),
     (("all", "open_weighted"), "Weighted end pipeline", "relative"),
 )
-MAX_SWEEP_POINTS = 60
 
 
 @dataclass
@@ -54,13 +49,6 @@ class Comparison:
         """Mean of the paired (variant - base) differences, with its 95% interval."""
         pairs = zip(self.base.result.replications, variant.result.replications, strict=True)
         return Estimate.of([v.get(key, math.nan) - b.get(key, math.nan) for b, v in pairs])
-
-
-def significant(diff: Estimate) -> bool:
-    """The 95% interval of a difference excludes zero (a run-to-run wobble cannot explain it)."""
-    if diff.n < 2 or math.isnan(diff.low):
-        return diff.n >= 1 and diff.mean != 0 and not math.isnan(diff.mean)
-    return diff.low > 0 or diff.high < 0
 
 
 def compare(base: tuple[str, Process], variants: Sequence[tuple[str, Process]],
@@ -86,6 +74,8 @@ def change_text(diff: Estimate, style: str, base_mean: float, unit: str) -> str:
     """'+4.1% [+1.2%, +7.0%]', '+6.1 days [5.2, 7.0]', '+0.6 points [-0.1, +1.3]'."""
     if diff.n == 0 or math.isnan(diff.mean):
         return "no data"
+    if diff.n < 2:
+        return "cannot be judged from 1 replication"
     if style == "relative" and base_mean:
         scale, suffix = 100.0 / abs(base_mean), "%"
     elif style == "points":
@@ -110,8 +100,11 @@ def change_text(diff: Estimate, style: str, base_mean: float, unit: str) -> str:
 def verdict(comparison: Comparison, variant: Variant) -> str:
     """One or two sentences a revenue leader can act on."""
     unit = variant.result.process.time_unit
+    if comparison.base.result.settings.replications < 2:
+        return (f"{variant.label}: no difference can be judged from one replication; "
+                "run at least 2 (20 or more for small differences).")
     moved, still = [], []
-    for key, label, style in HEADLINE[:4]:
+    for key, label, style in HEADLINE[:5]:
         diff = comparison.difference(variant, key)
         base_mean = comparison.base.result[key].mean
         if significant(diff):
@@ -163,11 +156,11 @@ def _range(option: str, spec: str) -> tuple[str, ...]:
     bounds, _, step_text = spec.partition(":")
     low_text, _, high_text = bounds.partition("..")
     try:
-        low, high = float(low_text), float(high_text)
-        step = float(step_text) if step_text else 1.0
+        low, high = _number(low_text), _number(high_text)
+        step = _number(step_text) if step_text else 1.0
     except ValueError:
-        raise SalesprocError(f"--set {option!r}: a range is FROM..TO or FROM..TO:STEP",
-                             hint="e.g. 2..8 or 0.5..2:0.5") from None
+        raise SalesprocError(f"--set {option!r}: a range is FROM..TO or FROM..TO:STEP, with "
+                             "ordinary numbers", hint="e.g. 2..8 or 0.5..2:0.5") from None
     if step <= 0 or high < low:
         raise SalesprocError(f"--set {option!r}: the range must go up, with a step above 0")
     count = math.floor((high - low) / step + 1e-9) + 1
@@ -177,6 +170,17 @@ def _range(option: str, spec: str) -> tuple[str, ...]:
     whole = all(x == int(x) for x in (low, high, step))
     return tuple(str(int(low + i * step)) if whole else f"{low + i * step:g}"
                  for i in range(count))
+
+
+def _number(text: str) -> float:
+    """A finite number of sensible size (not nan, inf or hundreds of digits)."""
+    text = text.strip()
+    if len(text) > 30:
+        raise ValueError(text)
+    value = float(text)
+    if not math.isfinite(value) or abs(value) > 1e15:
+        raise ValueError(text)
+    return value
 
 
 def sweep_points(sweeps: Sequence[Sweep]) -> list[tuple[str, ...]]:
@@ -193,43 +197,19 @@ def sweep_points(sweeps: Sequence[Sweep]) -> list[tuple[str, ...]]:
     return [tuple(p) for p in points]
 
 
+def step_confidence(comparison: Comparison) -> float:
+    """The confidence of each step's interval in a sweep, so that all the steps together
+    hold at 95% (Bonferroni over the number of steps tested)."""
+    return bonferroni(CONFIDENCE, len(comparison.variants))
+
+
 def marginal(comparison: Comparison, index: int, key: Key) -> Estimate | None:
-    """Paired change from the previous sweep point to this one (None for the first)."""
+    """Paired change from the previous sweep point to this one (None for the first), with
+    the simultaneous interval of :func:`step_confidence`."""
     runs = [comparison.base, *comparison.variants]
     if index == 0:
         return None
     before, after = runs[index - 1].result.replications, runs[index].result.replications
     return Estimate.of([a.get(key, math.nan) - b.get(key, math.nan)
-                        for b, a in zip(before, after, strict=True)])
-
-
-def to_dict(comparison: Comparison) -> dict[str, Any]:
-    from salesproc.sim.report import estimate_dict
-
-    base = comparison.base.result
-    out: dict[str, Any] = {
-        "layout": 1,
-        "base": {"label": comparison.base.label, "name": base.process.name,
-                 "file": base.process.source},
-        "settings": {"horizon": base.settings.horizon, "warmup": base.settings.warmup,
-                     "replications": base.settings.replications, "seed": base.settings.seed},
-        "variants": [],
-    }
-    for variant in comparison.variants:
-        figures = {}
-        for key, _, _ in HEADLINE:
-            diff = comparison.difference(variant, key)
-            figures[key[1]] = {"base": estimate_dict(base[key]),
-                               "variant": estimate_dict(variant.result[key]),
-                               "difference": estimate_dict(diff),
-                               "significant": significant(diff)}
-        before, after = base.bottleneck(), variant.result.bottleneck()
-        out["variants"].append({
-            "label": variant.label, "name": variant.result.process.name,
-            "file": variant.result.process.source, "verdict": verdict(comparison, variant),
-            "figures": figures,
-            "bottleneck": {"base": None if before is None else [before["stage"],
-                                                                 before["role"]],
-                           "variant": None if after is None else [after["stage"],
-                                                                   after["role"]]}})
-    return out
+                        for b, a in zip(before, after, strict=True)],
+                       confidence=step_confidence(comparison))

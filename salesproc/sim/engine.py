@@ -29,9 +29,12 @@ from typing import Any
 
 import simpy
 
+from salesproc.defaults import MAX_OPEN_DEALS
+from salesproc.errors import SalesprocError
 from salesproc.model import LOST, WON, Condition, Process
 from salesproc.sim import streams
 from salesproc.sim.metrics import Collector, Key
+from salesproc.units import describe
 
 _WON, _LOST = -1, -2
 _unit = streams.unit  # module-level names: the hot path skips an attribute lookup
@@ -212,7 +215,7 @@ class Engine:
         self.stage_ids = list(process.stages)
         self.buyer_ids = list(process.buyer_types)
         self.pools = {rid: Pool(rid, role.headcount) for rid, role in process.roles.items()}
-        self.metrics = Collector(self.buyer_ids, self.stage_ids)
+        self.metrics = Collector(self.buyer_ids, self.stage_ids, process.opportunity_index)
         self.open: dict[int, Deal] = {}
         self.count = 0
 
@@ -359,6 +362,13 @@ class Engine:
         if self.only is not None and buyer != self.only:
             return  # --buyer: other buyer types' leads are drawn (same streams) but dropped
         self.count += 1
+        if len(self.open) >= MAX_OPEN_DEALS:
+            raise SalesprocError(
+                f"more than {MAX_OPEN_DEALS:,} deals are open at once after "
+                f"{describe(self.env._now, self.process.time_unit)}: the team cannot keep up "
+                "with the leads, and the queues grow without end",
+                hint="add people to the busiest role, or lower the arrival rate (the "
+                "over-capacity warning names the role)")
         deal = Deal(self.count, buyer, self.values[buyer](), self.env._now)
         # deals arrive in the same order in every variant, so the n-th deal gets the n-th
         # key. (Keys in arithmetic progression made the hashed draws subtly correlated.)

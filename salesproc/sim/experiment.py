@@ -9,71 +9,40 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from salesproc import analysis
-from salesproc.errors import SalesprocError
+from salesproc.defaults import (
+    MAX_HORIZON_DAYS,
+    MAX_LEADS,
+    MAX_REPLICATIONS,
+    MAX_VISITS,
+    MAX_WORKERS,
+)
+from salesproc.errors import SalesprocError, SettingsError
 from salesproc.model import Process
 from salesproc.sim.engine import Engine, EventLog
 from salesproc.sim.metrics import Key
-
-MAX_LEADS = 50_000_000  # over all replications: beyond this a run takes minutes
-MAX_VISITS = 100_000_000  # stage visits over all replications: ~10 minutes on one core
-
-# Student t quantiles t(0.975, df) for df = 1..30; larger df use the Cornish-Fisher series.
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-
-
-def t_quantile(df: int) -> float:
-    """The 97.5% quantile of Student's t with *df* degrees of freedom (two-sided 95%)."""
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z = 1.959964
-    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """Mean over replications and its 95% confidence interval."""
-
-    mean: float
-    low: float
-    high: float
-    n: int
-
-    @classmethod
-    def of(cls, values: Sequence[float]) -> Estimate:
-        data = [v for v in values if not math.isnan(v)]
-        n = len(data)
-        if n == 0:
-            return cls(math.nan, math.nan, math.nan, 0)
-        mean = math.fsum(data) / n
-        if n == 1:
-            return cls(mean, math.nan, math.nan, 1)
-        var = math.fsum((v - mean) ** 2 for v in data) / (n - 1)
-        half = t_quantile(n - 1) * math.sqrt(var / n)
-        return cls(mean, mean - half, mean + half, n)
-
-    @property
-    def half_width(self) -> float:
-        return (self.high - self.low) / 2
+from salesproc.stats import Estimate
+from salesproc.units import convert, describe
 
 
 @dataclass(frozen=True)
 class Settings:
+    """How to run: times in the process's time unit; *notes* say how they were chosen
+    where that changes what is measured."""
+
     horizon: float
     warmup: float
     replications: int
     seed: int
     workers: int = 1
     buyer: str | None = None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -90,7 +59,9 @@ class SimulationResult:
             keys: dict[Key, None] = {}
             for figures in self.replications:
                 keys.update(dict.fromkeys(figures))
-            self._summary = {k: Estimate.of([f.get(k, 0.0) for f in self.replications])
+            # every figure is a count, a time, a share or a value: never below 0
+            self._summary = {k: Estimate.of([f.get(k, 0.0) for f in self.replications],
+                                            floor=0.0)
                              for k in keys}
         return self._summary
 
@@ -115,20 +86,33 @@ def resolve_settings(process: Process, *, horizon: float | None = None,
                      warmup: float | None = None, replications: int | None = None,
                      seed: int | None = None, workers: int | None = None,
                      buyer: str | None = None) -> Settings:
-    """Command-line values over the file's `simulation:` block, checked for sense."""
+    """The caller's values over the file's `simulation:` block, checked for sense.
+
+    Raises :class:`SettingsError` naming the setting that is out of range. A warm-up taken
+    from the file that leaves less measured than warmed up is kept, with a note.
+    """
     base = process.simulation
+    unit = process.time_unit
     chosen = Settings(
         horizon=base.horizon if horizon is None else horizon,
         warmup=(base.warmup if warmup is None else warmup),
         replications=base.replications if replications is None else replications,
         seed=base.seed if seed is None else seed,
-        workers=(os.cpu_count() or 1) if workers is None else workers,
+        workers=1 if workers is None else workers,
         buyer=buyer)
-    if horizon is not None and warmup is None and chosen.warmup >= chosen.horizon:
-        chosen = Settings(chosen.horizon, 0.0, chosen.replications, chosen.seed,
-                          chosen.workers, buyer)
+    notes: list[str] = []
+    if horizon is not None and warmup is None and base.warmup > 0:
+        if base.warmup >= chosen.horizon:
+            raise SettingsError(
+                "horizon", f"a horizon of {describe(chosen.horizon, unit)} leaves nothing to "
+                f"measure after the file's {describe(base.warmup, unit)} warm-up",
+                hint="give a shorter warm-up (0 measures from the start), or a longer horizon")
+        if chosen.horizon - base.warmup < base.warmup:
+            notes.append(f"only the last {describe(chosen.horizon - base.warmup, unit)} of "
+                         f"{describe(chosen.horizon, unit)} are measured, after the file's "
+                         f"{describe(base.warmup, unit)} warm-up")
     _check(process, chosen)
-    return chosen
+    return replace(chosen, notes=tuple(notes))
 
 
 def _check(process: Process, s: Settings) -> None:
@@ -136,37 +120,52 @@ def _check(process: Process, s: Settings) -> None:
     if process.arrivals is None:
         raise SalesprocError(f"{process.source or process.name} has no arrivals: nothing to "
                              "simulate", hint="add e.g. `arrivals: {rate: 20, per: week}`")
-    if not 0 < s.horizon <= 1e7:
-        raise SalesprocError(f"horizon {s.horizon:g} {unit}s is not a sensible run length",
-                             hint="use a horizon above 0, e.g. --horizon 365")
+    longest = convert(MAX_HORIZON_DAYS, "day", unit)
+    if not 0 < s.horizon <= longest:
+        raise SettingsError("horizon", f"a horizon of {describe(s.horizon, unit)} is not a "
+                            "run salesproc makes", hint=f"give a horizon above 0 and at most "
+                            f"{describe(longest, unit)}, e.g. 365 days")
     if not 0 <= s.warmup < s.horizon:
-        raise SalesprocError(f"warm-up {s.warmup:g} must be at least 0 and shorter than the "
-                             f"horizon {s.horizon:g}")
-    if not 1 <= s.replications <= 10_000:
-        raise SalesprocError("replications must be between 1 and 10,000")
-    if not 1 <= s.workers <= 256:
-        raise SalesprocError("workers must be between 1 and 256")
+        raise SettingsError("warmup", f"a warm-up of {describe(s.warmup, unit)} must be at "
+                            f"least 0 and shorter than the horizon "
+                            f"({describe(s.horizon, unit)})")
+    if not 1 <= s.replications <= MAX_REPLICATIONS:
+        raise SettingsError("replications", f"replications must be between 1 and "
+                            f"{MAX_REPLICATIONS:,}, not {s.replications:,}")
+    if not 1 <= s.workers <= MAX_WORKERS:
+        raise SettingsError("workers", f"workers must be between 1 and {MAX_WORKERS}, "
+                            f"not {s.workers:,}")
     if s.buyer is not None and s.buyer not in process.buyer_types:
-        raise SalesprocError(f"unknown buyer type '{s.buyer}'",
-                             hint=f"choose one of: {', '.join(process.buyer_types)}")
+        raise SettingsError("buyer", f"unknown buyer type '{s.buyer}'",
+                            hint=f"choose one of: {', '.join(process.buyer_types)}")
     rates = analysis.lead_rates(process)
     if not any(rates.values()):
         raise SalesprocError("no leads arrive: arrivals.rate is 0 and no campaign falls "
                              "within the horizon", hint="set e.g. `arrivals: {rate: 20, per: "
                              "week}`, or add a campaign")
-    leads = sum(rates.values()) * s.horizon * s.replications
+
+
+def check_budget(processes: Sequence[Process], settings: Settings) -> None:
+    """Refuse a command whose runs together would take too long: the lead and stage-visit
+    caps count every process (variant, sweep point) and every replication."""
+    leads = visits = 0.0
+    for process in processes:
+        rates = analysis.lead_rates(process)
+        leads += sum(rates.values()) * settings.horizon * settings.replications
+        visits += settings.horizon * settings.replications * math.fsum(
+            rate * math.fsum(analysis.expected_visits(process.buyer_types[b]).values())
+            for b, rate in rates.items())
+    runs = "these runs" if len(processes) > 1 else "this run"
     if leads > MAX_LEADS:
         raise SalesprocError(
-            f"this run would simulate about {leads:,.0f} leads, more than {MAX_LEADS:,}",
-            hint="shorten --horizon or lower --replications")
-    visits = s.horizon * s.replications * math.fsum(
-        rate * math.fsum(analysis.expected_visits(process.buyer_types[b]).values())
-        for b, rate in rates.items())
+            f"{runs} would simulate about {leads:,.0f} leads, more than {MAX_LEADS:,}",
+            hint="shorten the horizon, lower the replications"
+            + (", or compare fewer variants" if len(processes) > 1 else ""))
     if visits > MAX_VISITS:  # a rework loop that almost never exits
         raise SalesprocError(
-            f"this run would simulate about {visits:,.0f} stage visits, more than "
-            f"{MAX_VISITS:,}", hint="check the rework loops' probabilities, or shorten "
-            "--horizon or lower --replications")
+            f"{runs} would simulate about {visits:,.0f} stage visits, more than "
+            f"{MAX_VISITS:,}", hint="check the rework loops' probabilities, or shorten the "
+            "horizon or lower the replications")
 
 
 def capacity_warnings(process: Process) -> list[str]:
@@ -207,19 +206,21 @@ def simulate(process: Process, settings: Settings, *,
     """
     if event_sink is None:
         return simulate_many([process], settings, progress=progress)[0]
+    check_budget([process], settings)
     n = settings.replications
     done = []
     for r in range(n):
         done.append(run_replication(process, settings, r, _bind(event_sink, r + 1)))
         if progress:
             progress(r + 1, n)
-    return SimulationResult(process, settings, done, capacity_warnings(process))
+    return _result(process, settings, done)
 
 
 def simulate_many(processes: Sequence[Process], settings: Settings, *,
                   progress: Callable[[int, int], None] | None = None
                   ) -> list[SimulationResult]:
     """Several processes with the same settings (and seeds), sharing one pool of workers."""
+    check_budget(processes, settings)
     tasks = [(i, r) for i in range(len(processes)) for r in range(settings.replications)]
     figures: dict[tuple[int, int], dict[Key, float]] = {}
     if settings.workers == 1 or len(tasks) == 1:
@@ -229,8 +230,14 @@ def simulate_many(processes: Sequence[Process], settings: Settings, *,
                 progress(count, len(tasks))
     else:
         _run_parallel(processes, settings, tasks, figures, progress)
-    return [SimulationResult(p, settings, [figures[(i, r)] for r in range(settings.replications)],
-                             capacity_warnings(p)) for i, p in enumerate(processes)]
+    return [_result(p, settings, [figures[(i, r)] for r in range(settings.replications)])
+            for i, p in enumerate(processes)]
+
+
+def _result(process: Process, settings: Settings, replications: list[dict[Key, float]]
+            ) -> SimulationResult:
+    return SimulationResult(process, settings, replications,
+                            [*settings.notes, *capacity_warnings(process)])
 
 
 def _bind(sink: Callable[[int, tuple[Any, ...]], None], replication: int) -> EventLog:
@@ -249,27 +256,41 @@ def _start_method() -> str:
 def _run_parallel(processes: Sequence[Process], settings: Settings,
                   tasks: list[tuple[int, int]], figures: dict[tuple[int, int], dict[Key, float]],
                   progress: Callable[[int, int], None] | None) -> None:
+    """Replications on a pool of worker processes. If anything stops the loop (an error,
+    Ctrl-C, a signal turned into an exception), the workers are terminated at once rather
+    than left to finish the queue."""
     context = multiprocessing.get_context(_start_method())
     workers = min(settings.workers, len(tasks))
     # the models go to each worker once; each task is then just two numbers
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                             initializer=_init_worker, initargs=(processes, settings)) as pool:
-        futures = {pool.submit(_worker_replication, i, r): (i, r) for i, r in tasks}
-        for done, future in enumerate(as_completed(futures), start=1):
-            figures[futures[future]] = future.result()
+    pool = context.Pool(workers, initializer=_init_worker, initargs=(processes, settings))
+    try:
+        for done, (task, result) in enumerate(
+                pool.imap_unordered(_worker_replication, tasks), start=1):
+            figures[task] = result
             if progress:
                 progress(done, len(tasks))
+    except BaseException:
+        pool.terminate()
+        raise
+    else:
+        pool.close()
+    finally:
+        pool.join()
 
 
 _WORKER: tuple[Sequence[Process], Settings] | None = None
 
 
 def _init_worker(processes: Sequence[Process], settings: Settings) -> None:
+    """A worker leaves Ctrl-C to its parent (which terminates it) and dies on SIGTERM."""
     global _WORKER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _WORKER = (processes, settings)
 
 
-def _worker_replication(index: int, replication: int) -> dict[Key, float]:
+def _worker_replication(task: tuple[int, int]) -> tuple[tuple[int, int], dict[Key, float]]:
     assert _WORKER is not None
     processes, settings = _WORKER
-    return run_replication(processes[index], settings, replication)
+    index, replication = task
+    return task, run_replication(processes[index], settings, replication)

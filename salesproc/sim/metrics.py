@@ -6,8 +6,11 @@ Everything is reset at the end of the warm-up, so every figure covers the window
 [warmup, horizon] only. Definitions (also in the README):
 
 * leads: deals arriving in the window; won / lost: deals ending in the window.
-* win rate: won / (won + lost) among deals ending in the window.
-* revenue: the value of deals won in the window; throughput: wins per week / month.
+* lead-to-win rate: won / (won + lost) among deals ending in the window.
+* opportunities: deals ending in the window that reached the opportunity stage (or a
+  stage written after it); opportunity win rate: the share of them that was won.
+* revenue: the value of deals won in the window; throughput: wins per week / month,
+  only when the window is at least a week / a month long.
 * cycle time: arrival to won, for deals won in the window (mean, p10, p50, p90).
 * time in stage: per visit ending in the window, split into delay (prospect side),
   queue (waiting for a person), work, and approval (all approvals, in parallel).
@@ -32,14 +35,19 @@ Key = tuple[str, ...]
 class Collector:
     """Counters and time integrals the engine updates in place."""
 
-    def __init__(self, buyers: Sequence[str], stages: Sequence[str]) -> None:
+    def __init__(self, buyers: Sequence[str], stages: Sequence[str], opportunity: int = 0
+                 ) -> None:
         nb, ns = len(buyers), len(stages)
         self.buyers, self.stages = list(buyers), list(stages)
         self.nstages = ns
+        self.opportunity = opportunity
+        self.opportunity_mask = ~((1 << opportunity) - 1)  # that stage and every later one
         self.start = 0.0
         self.leads = [0] * nb
         self.won = [0] * nb
         self.lost = [0] * nb
+        self.opportunities = [0] * nb  # closed deals that were opportunities
+        self.opportunities_won = [0] * nb
         self.revenue = [0.0] * nb
         self.cycle = [array("d") for _ in range(nb)]
         self.lost_by: dict[tuple[int, int, str], int] = {}
@@ -55,12 +63,16 @@ class Collector:
 
     def reset(self, now: float) -> None:
         """Start the measurement window: forget everything counted so far."""
-        fresh = Collector(self.buyers, self.stages)
+        fresh = Collector(self.buyers, self.stages, self.opportunity)
         self.__dict__.update(fresh.__dict__)
         self.start = now
 
     def close(self, buyer: int, visited: int, won: bool) -> None:
         """A deal ended: credit every stage it visited (a bit mask) for the win chance."""
+        if visited & self.opportunity_mask:
+            self.opportunities[buyer] += 1
+            if won:
+                self.opportunities_won[buyer] += 1
         s = 0
         while visited:
             if visited & 1:
@@ -105,15 +117,21 @@ class Collector:
                       win_chance: list[float]) -> dict[Key, float]:
         won = sum(self.won[b] for b in buyers)
         lost = sum(self.lost[b] for b in buyers)
+        opportunities = sum(self.opportunities[b] for b in buyers)
         cycle = sorted(x for b in buyers for x in self.cycle[b])
+        month = week * 365 / 12 / 7
         figures = {
             "leads": float(sum(self.leads[b] for b in buyers)),
             "won": float(won),
             "lost": float(lost),
-            "win_rate": won / (won + lost) if won + lost else math.nan,
+            "lead_to_win": won / (won + lost) if won + lost else math.nan,
+            "opportunities": float(opportunities),
+            "opportunity_win_rate": sum(self.opportunities_won[b] for b in buyers)
+            / opportunities if opportunities else math.nan,
             "revenue": math.fsum(self.revenue[b] for b in buyers),
-            "throughput_week": won / window * week if window else 0.0,
-            "throughput_month": won / window * week * 365 / 12 / 7 if window else 0.0,
+            # a rate per week (month) is measured only over at least a week (month)
+            "throughput_week": won / window * week if window >= week else math.nan,
+            "throughput_month": won / window * month if window >= month else math.nan,
             "cycle_mean": math.fsum(cycle) / len(cycle) if cycle else math.nan,
             "cycle_p10": _percentile(cycle, 0.10),
             "cycle_p50": _percentile(cycle, 0.50),

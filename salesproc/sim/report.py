@@ -9,23 +9,34 @@ import math
 from typing import Any
 
 from salesproc import __version__
-from salesproc.sim.compare import HEADLINE, Comparison, change_text, marginal, significant, verdict
-from salesproc.sim.compare import to_dict as compare_dict
-from salesproc.sim.experiment import Estimate, SimulationResult
+from salesproc.sim.compare import (
+    HEADLINE,
+    Comparison,
+    change_text,
+    marginal,
+    step_confidence,
+    verdict,
+)
+from salesproc.sim.experiment import SimulationResult
 from salesproc.sim.metrics import jsonable
+from salesproc.stats import Estimate, significant
 from salesproc.units import plural
 
-JSON_LAYOUT_VERSION = 1
-DEAL_METRICS = ("leads", "won", "lost", "win_rate", "revenue", "throughput_week",
-                "throughput_month", "cycle_mean", "cycle_p10", "cycle_p50", "cycle_p90",
-                "open", "open_value", "open_weighted")
+JSON_LAYOUT_VERSION = 2
+DEAL_METRICS = ("leads", "won", "lost", "lead_to_win", "opportunities", "opportunity_win_rate",
+                "revenue", "throughput_week", "throughput_month", "cycle_mean", "cycle_p10",
+                "cycle_p50", "cycle_p90", "open", "open_value", "open_weighted")
+INTERVAL_NOTE = ("± is the 95% confidence interval of the mean: how sure the average is, "
+                 "not the range of outcomes")
 STAGE_METRICS = ("visits", "time", "delay", "queue", "work", "approval", "wip", "lost",
                  "win_chance", "open", "open_value", "open_weighted")
 
 
 def estimate_dict(e: Estimate) -> dict[str, Any]:
-    """{'mean', 'low', 'high'}: the JSON form of every figure (null where undefined)."""
-    return {"mean": jsonable(e.mean), "low": jsonable(e.low), "high": jsonable(e.high)}
+    """{'mean', 'low', 'high', 'n'}: the JSON form of every figure (null where undefined);
+    n is how many replications it rests on."""
+    return {"mean": jsonable(e.mean), "low": jsonable(e.low), "high": jsonable(e.high),
+            "n": e.n}
 
 
 def to_dict(result: SimulationResult) -> dict[str, Any]:
@@ -43,7 +54,9 @@ def to_dict(result: SimulationResult) -> dict[str, Any]:
         "process": {"name": p.name, "file": p.source, "time_unit": p.time_unit,
                     "currency": p.currency},
         "settings": {"horizon": s.horizon, "warmup": s.warmup, "replications": s.replications,
-                     "seed": s.seed, "buyer": s.buyer},
+                     "seed": s.seed, "buyer": s.buyer,
+                     "opportunity_stage": p.opportunity_stage},
+        "interval": "95% confidence interval of the mean over replications",
         "warnings": result.warnings,
         "overall": block(("all",), DEAL_METRICS),
         "buyer_types": {b: block(("buyer", b), DEAL_METRICS) for b in p.buyer_types
@@ -71,13 +84,14 @@ def to_json(result: SimulationResult) -> str:
 
 
 def to_csv(result: SimulationResult) -> str:
-    """One row per figure: scope, subject, metric, mean, low, high."""
+    """One row per figure: scope, subject, metric, mean, low, high, n (replications)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["scope", "subject", "metric", "mean", "low", "high"])
+    writer.writerow(["scope", "subject", "metric", "mean", "low", "high", "n"])
     for key, e in result.summary.items():
         scope, subject, metric = (key[0], "", key[1]) if len(key) == 2 else key
-        writer.writerow([scope, subject, metric, *(_cell(v) for v in (e.mean, e.low, e.high))])
+        writer.writerow([scope, subject, metric, *(_cell(v) for v in (e.mean, e.low, e.high)),
+                         e.n])
     return out.getvalue()
 
 
@@ -92,14 +106,24 @@ def _num(x: float, digits: int = 1) -> str:
     return "–" if math.isnan(x) else f"{x:,.{digits}f}"
 
 
-def _pm(e: Estimate, digits: int = 1, pct: bool = False) -> str:
+def _pm(e: Estimate, digits: int = 1, pct: bool = False, runs: int | None = None) -> str:
+    """'12.3 ± 0.4', or '0.5 (0.0–1.4)' where the interval was cut at 0; with *runs*, a
+    figure resting on fewer replications says on how many."""
     scale = 100.0 if pct else 1.0
     unit = "%" if pct else ""
     if math.isnan(e.mean):
         return "–"
-    text = f"{e.mean * scale:,.{digits}f}{unit}"
-    if not math.isnan(e.half_width):
-        text += f" ± {e.half_width * scale:,.{digits}f}{unit}"
+
+    def fmt(x: float) -> str:
+        return f"{x * scale:,.{digits}f}{unit}"
+
+    text = fmt(e.mean)
+    if e.cut:
+        text += f" ({fmt(e.low)}–{fmt(e.high)})"
+    elif not math.isnan(e.half_width):
+        text += f" ± {fmt(e.half_width)}"
+    if runs is not None and e.n < runs:
+        text += f" [{e.n} of {runs} runs]"
     return text
 
 
@@ -119,26 +143,36 @@ def to_text(result: SimulationResult) -> str:
     unit = p.time_unit
     cur = p.currency
     window = s.horizon - s.warmup
+    runs = s.replications
 
     def g(*key: str) -> Estimate:
         return summary.get(key, Estimate(math.nan, math.nan, math.nan, 0))
 
+    def pm(e: Estimate, digits: int = 1, pct: bool = False) -> str:
+        return _pm(e, digits, pct, runs)
+
     title = f"{p.name}" + (f" — buyer type {s.buyer}" if s.buyer else "")
+    opportunity = p.opportunity_stage
     lines = [
         title,
-        f"{s.replications} replications × {window:g} {plural(unit, window)} measured"
+        f"{s.replications} {plural('replication', s.replications)} (runs) × {window:g} "
+        f"{plural(unit, window)} measured"
         + (f" after a {s.warmup:g}-{unit} warm-up" if s.warmup else "")
-        + f", seed {s.seed}; ± is the 95% confidence interval",
+        + f", seed {s.seed}",
+        INTERVAL_NOTE + ("" if runs > 1 else " (one run: no interval)"),
         "",
-        f"  Won deals          {_pm(g('all', 'won'))}   of {_num(g('all', 'leads').mean, 0)} "
+        f"  Won deals          {pm(g('all', 'won'))}   of {_num(g('all', 'leads').mean, 0)} "
         "leads",
-        f"  Revenue won        {cur} {_pm(g('all', 'revenue'), 0)}",
-        f"  Win rate           {_pm(g('all', 'win_rate'), 1, pct=True)}   of deals closed",
-        f"  Cycle time         {_pm(g('all', 'cycle_mean'))} {plural(unit, 2)} to win   "
+        f"  Revenue won        {cur} {pm(g('all', 'revenue'), 0)}",
+        f"  Lead-to-win rate   {pm(g('all', 'lead_to_win'), 1, pct=True)}   of leads that "
+        "ended (won or lost)",
+        f"  Opportunity win    {pm(g('all', 'opportunity_win_rate'), 1, pct=True)}   of "
+        f"opportunities that ended (deals that reached {opportunity})",
+        f"  Cycle time         {pm(g('all', 'cycle_mean'))} {plural(unit, 2)} to win   "
         f"(p10 {_num(g('all', 'cycle_p10').mean)}, median {_num(g('all', 'cycle_p50').mean)},"
         f" p90 {_num(g('all', 'cycle_p90').mean)})",
-        f"  Throughput         {_num(g('all', 'throughput_week').mean)} wins a week, "
-        f"{_num(g('all', 'throughput_month').mean)} a month",
+        "  Throughput         " + _throughput(g("all", "throughput_week"),
+                                               g("all", "throughput_month"), window, unit),
     ]
     neck = result.bottleneck()
     if neck is None:
@@ -148,7 +182,7 @@ def to_text(result: SimulationResult) -> str:
             f"  Bottleneck         {neck['stage']}, waiting for {neck['role']}: "
             f"{_num(neck['queue_days'].mean, 0)} deal-{plural(unit, 2)} of waiting "
             f"({neck['share_of_queueing']:.0%} of all), {neck['role']} "
-            f"{_pm(neck['utilization'], 0, pct=True)} busy")
+            f"{pm(neck['utilization'], 0, pct=True)} busy")
     lines.append(
         f"  End pipeline       {_num(g('all', 'open').mean, 0)} open deals worth {cur} "
         f"{_num(g('all', 'open_value').mean, 0)}; weighted by win chance {cur} "
@@ -156,29 +190,42 @@ def to_text(result: SimulationResult) -> str:
     for warning in result.warnings:
         lines.append(f"  warning: {warning}")
     lines += ["", "By buyer type", _table(
-        ["buyer type", "leads", "won", "win rate", f"revenue ({cur})", "cycle time"],
-        [[b, _num(g("buyer", b, "leads").mean, 0), _pm(g("buyer", b, "won")),
-          _pm(g("buyer", b, "win_rate"), 1, pct=True), _pm(g("buyer", b, "revenue"), 0),
-          _pm(g("buyer", b, "cycle_mean"))]
+        ["buyer type", "leads", "won", "lead-to-win", "opportunity win", f"revenue ({cur})",
+         "cycle time"],
+        [[b, _num(g("buyer", b, "leads").mean, 0), pm(g("buyer", b, "won")),
+          pm(g("buyer", b, "lead_to_win"), 1, pct=True),
+          pm(g("buyer", b, "opportunity_win_rate"), 1, pct=True),
+          pm(g("buyer", b, "revenue"), 0), pm(g("buyer", b, "cycle_mean"))]
          for b in p.buyer_types if s.buyer in (None, b)])]
     lines += ["", f"Time in stage ({plural(unit, 2)} per visit) and deals in stage", _table(
         ["stage", "visits", "delay", "queue", "work", "approval", "total", "avg deals",
          "win chance"],
         [[sid, _num(g("stage", sid, "visits").mean, 0), _num(g("stage", sid, "delay").mean, 2),
           _num(g("stage", sid, "queue").mean, 2), _num(g("stage", sid, "work").mean, 2),
-          _num(g("stage", sid, "approval").mean, 2), _pm(g("stage", sid, "time"), 2),
-          _num(g("stage", sid, "wip").mean), _pm(g("stage", sid, "win_chance"), 0, pct=True)]
+          _num(g("stage", sid, "approval").mean, 2), pm(g("stage", sid, "time"), 2),
+          _num(g("stage", sid, "wip").mean), pm(g("stage", sid, "win_chance"), 0, pct=True)]
          for sid in p.stages])]
     lines += ["", "Roles", _table(
         ["role", "headcount", "busy", f"deal-{plural(unit, 2)} waited for"],
-        [[r, str(role.headcount), _pm(g("role", r, "utilization"), 0, pct=True),
+        [[r, str(role.headcount), pm(g("role", r, "utilization"), 0, pct=True),
           _num(g("role", r, "queue_days").mean, 0)] for r, role in p.roles.items()])]
     lost = [(k, e) for k, e in summary.items() if k[0] == "lost"]
     if lost:
         lost.sort(key=lambda item: -item[1].mean)
         lines += ["", "Lost deals by stage and reason", _table(
-            ["stage", "reason", "deals"], [[k[1], k[2], _pm(e)] for k, e in lost])]
+            ["stage", "reason", "deals"], [[k[1], k[2], pm(e)] for k, e in lost])]
     return "\n".join(lines) + "\n"
+
+
+def _throughput(week: Estimate, month: Estimate, window: float, unit: str) -> str:
+    """Wins a week and a month, each only when at least that long was measured."""
+    if math.isnan(week.mean):
+        return (f"– (only {window:g} {plural(unit, window)} measured: too short for a weekly "
+                "figure)")
+    text = f"{_num(week.mean)} wins a week"
+    if math.isnan(month.mean):
+        return text + " (too short a run for a monthly figure)"
+    return text + f", {_num(month.mean)} a month"
 
 
 # --- comparisons and sweeps ---------------------------------------------------------------
@@ -196,10 +243,14 @@ def comparison_text(comparison: Comparison) -> str:
     base = comparison.base.result
     p, s = base.process, base.settings
     unit = p.time_unit
-    lines = [f"Compared with {comparison.base.label}: {s.replications} paired replications, "
-             f"same seed ({s.seed}) and the same deals in every variant;",
-             "[a, b] is the 95% interval of the difference; * marks a difference the "
-             "run-to-run spread cannot explain.", ""]
+    lines = [f"Compared with {comparison.base.label}: {s.replications} paired "
+             f"{plural('replication', s.replications)}, same seed ({s.seed}) and the same "
+             "deals in every variant;",
+             INTERVAL_NOTE + ";",
+             "[a, b] is the 95% confidence interval of the difference of the means; * marks a "
+             "difference the run-to-run spread cannot explain" + (
+                 "." if s.replications > 1 else " (none: one replication judges nothing)."),
+             ""]
     for variant in comparison.variants:
         lines += ["Verdict: " + verdict(comparison, variant), ""]
     for variant in comparison.variants:
@@ -223,8 +274,40 @@ def _neck(neck: dict[str, Any] | None) -> str:
     return "none" if neck is None else f"{neck['stage']} ({neck['role']})"
 
 
+def comparison_dict(comparison: Comparison) -> dict[str, Any]:
+    """The documented JSON layout of `compare` (README)."""
+    base = comparison.base.result
+    out: dict[str, Any] = {
+        "layout": JSON_LAYOUT_VERSION,
+        "base": {"label": comparison.base.label, "name": base.process.name,
+                 "file": base.process.source},
+        "settings": {"horizon": base.settings.horizon, "warmup": base.settings.warmup,
+                     "replications": base.settings.replications, "seed": base.settings.seed},
+        "interval": "95% confidence interval of the mean over replications",
+        "variants": [],
+    }
+    for variant in comparison.variants:
+        figures = {}
+        for key, _, _ in HEADLINE:
+            diff = comparison.difference(variant, key)
+            figures[key[1]] = {"base": estimate_dict(base[key]),
+                               "variant": estimate_dict(variant.result[key]),
+                               "difference": estimate_dict(diff),
+                               "significant": significant(diff)}
+        before, after = base.bottleneck(), variant.result.bottleneck()
+        out["variants"].append({
+            "label": variant.label, "name": variant.result.process.name,
+            "file": variant.result.process.source, "verdict": verdict(comparison, variant),
+            "figures": figures,
+            "bottleneck": {"base": None if before is None else [before["stage"],
+                                                                 before["role"]],
+                           "variant": None if after is None else [after["stage"],
+                                                                   after["role"]]}})
+    return out
+
+
 def comparison_json(comparison: Comparison) -> str:
-    return json.dumps(compare_dict(comparison), indent=2, allow_nan=False) + "\n"
+    return json.dumps(comparison_dict(comparison), indent=2, allow_nan=False) + "\n"
 
 
 def comparison_csv(comparison: Comparison) -> str:
@@ -247,7 +330,7 @@ def sweep_text(comparison: Comparison, points: list[tuple[str, ...]]) -> str:
     runs = [comparison.base, *comparison.variants]
     varying = [i for i in range(len(points[0])) if len({pt[i] for pt in points}) > 1]
     headers = [points[0][i].split("=")[0] for i in varying] + [
-        "won", f"revenue ({p.currency})", "win rate", f"cycle ({p.time_unit}s)",
+        "won", f"revenue ({p.currency})", "lead-to-win", f"cycle ({p.time_unit}s)",
         "bottleneck", "won vs previous", ""]
     rows = []
     last_gain = None
@@ -257,16 +340,23 @@ def sweep_text(comparison: Comparison, points: list[tuple[str, ...]]) -> str:
         gain = "" if step is None else change_text(step, "absolute", 0.0, p.time_unit)
         rows.append([*(point[i].split("=", 1)[1] for i in varying),
                      _pm(result["all", "won"]), _pm(result["all", "revenue"], 0),
-                     _pm(result["all", "win_rate"], 1, pct=True),
+                     _pm(result["all", "lead_to_win"], 1, pct=True),
                      _pm(result["all", "cycle_mean"]), _neck(result.bottleneck()), gain,
                      "" if step is None else ("*" if significant(step) else "")])
         if step is not None and significant(step) and step.mean > 0:
             last_gain = point
+    steps = len(comparison.variants)
+    level = step_confidence(comparison)
     lines = [f"{p.name}: sweep of {', '.join(headers[:len(varying)])}; {s.replications} "
-             f"paired replications each, seed {s.seed}",
-             "won vs previous: change from the row above, [95% interval]; * marks a change "
-             "the run-to-run spread cannot explain.", "", _table(headers, rows), ""]
-    if len(varying) == 1:
+             f"paired {plural('replication', s.replications)} each, seed {s.seed}",
+             INTERVAL_NOTE + ";",
+             f"won vs previous: change from the row above, [interval]; the {steps} "
+             f"{plural('interval', steps)} hold together at 95% (each at {level:.2%}, "
+             "Bonferroni); * marks a change the run-to-run spread cannot explain.", "",
+             _table(headers, rows), ""]
+    if len(varying) == 1 and s.replications < 2:
+        lines.append("With one replication no step can be judged.")
+    elif len(varying) == 1:
         if last_gain is None:
             lines.append("No step adds a significant number of won deals.")
         else:
@@ -288,8 +378,9 @@ def sweep_dict(comparison: Comparison, points: list[tuple[str, ...]]) -> dict[st
             "won_vs_previous": None if step is None else {
                 **estimate_dict(step), "significant": significant(step)}})
     base = comparison.base.result
-    return {"layout": 1, "process": base.process.name, "file": base.process.source,
-            "replications": base.settings.replications, "seed": base.settings.seed,
+    return {"layout": JSON_LAYOUT_VERSION, "process": base.process.name,
+            "file": base.process.source, "replications": base.settings.replications,
+            "seed": base.settings.seed, "step_confidence": step_confidence(comparison),
             "points": rows}
 
 

@@ -1,0 +1,24 @@
+"""Defaults and limits, each in one place: the model, lint, the simulator and the command
+line all read them from here.
+
+Limits keep a mistyped number from becoming a run that takes hours or all the memory;
+each is far above what a real sales process needs.
+"""
+
+from __future__ import annotations
+
+DEFAULT_HORIZON_DAYS = 365.0  # simulation.horizon when the file does not say
+DEFAULT_REPLICATIONS = 20
+DEFAULT_SEED = 1
+
+MAX_HORIZON_DAYS = 36_500.0  # a hundred years
+MAX_REPLICATIONS = 10_000
+MAX_WORKERS = 256
+MAX_DURATION = 1_000_000.0  # any single time in a file, in its time unit (the schema's bound)
+
+MAX_LEADS = 50_000_000  # over all replications of one command: beyond this a run takes minutes
+MAX_VISITS = 100_000_000  # stage visits over one command: ~10 minutes on one core
+MAX_OPEN_DEALS = 1_000_000  # deals open at once in one replication (~0.5 GB): an overload
+MAX_VISITS_PER_DEAL = 10_000  # a rework loop a deal goes round more often never exits
+MAX_SWEEP_POINTS = 60
+EVENT_LOG_WARNING_BYTES = 1_000_000_000  # --events files larger than this get a warning
