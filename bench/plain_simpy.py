@@ -1,4 +1,4 @@
-"""The baseline: funnel5 (DESIGN.md §6) as a plain SimPy model.
+"""The baseline: funnel5 (bench/funnel5.yaml) as a plain SimPy model.
 
 One generator process per deal, one ``simpy.Resource`` per stage, numpy for random
 numbers. Benchmarks report salesproc's speed as a ratio to this, measured in the same

@@ -2,7 +2,7 @@
 
     python bench/simulate.py [--leads 200000] [--rounds 5]
 
-1. Speed: funnel5 (DESIGN.md §6) through salesproc's engine, all metrics on, against the
+1. Speed: funnel5 (bench/funnel5.yaml) through salesproc's engine, all metrics on, against the
    plain SimPy model in bench/plain_simpy.py, alternating in the same run; the median
    leads/s ratio must be at least 2, and the won fractions must agree within 1%.
 2. Memory: 1,000,000 leads of funnel5 via the CLI, without --events; peak RSS of that

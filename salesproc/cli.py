@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shlex
 import signal
 import sys
 import traceback
@@ -26,6 +27,7 @@ from salesproc.diagnostics import (
     Severity,
     format_text,
     read_source_lines,
+    shown,
     summary,
 )
 from salesproc.errors import InvalidProcessError, SalesprocError, SettingsError
@@ -55,7 +57,7 @@ def echo_diagnostics(diagnostics: Sequence[Diagnostic], err: bool = False,
     from salesproc.variants import COMMAND_LINE
 
     def lines(file: str) -> Sequence[str] | None:
-        return list(settings) if file == COMMAND_LINE else read_source_lines(file)
+        return [shown(s) for s in settings] if file == COMMAND_LINE else read_source_lines(file)
 
     text = format_text(diagnostics, lines)
     if sys.stdout.isatty() and not err:
@@ -96,9 +98,10 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> object:
         try:
-            result = super().invoke(ctx)
-            sys.stdout.flush()  # a full disk or closed pipe is reported here, not at exit
-            return result
+            try:
+                return super().invoke(ctx)
+            finally:  # a full disk or closed pipe is reported here, not at exit
+                sys.stdout.flush()
         except SettingsError as exc:
             raise click.BadParameter(exc.message + (f" ({exc.hint})" if exc.hint else ""),
                                      ctx=ctx, param_hint=f"--{exc.setting}") from None
@@ -195,17 +198,28 @@ def init(name: str, force: bool) -> None:
         raise Failure(f"{target} already exists; nothing was written",
                       hint="choose another name, or add --force to overwrite it")
     write_atomic(target, starter.render(name))
-    click.echo(f"wrote {target}; next: salesproc validate {target}")
+    quoted = shlex.quote(str(target))
+    command = f"salesproc validate {'-- ' if quoted.startswith('-') else ''}{quoted}"
+    click.echo(f"wrote {shown(str(target))}; next: {shown(command)}")
 
 
 @cli.command("schema")
 @click.option("--print", "show", is_flag=True, help="Print the schema itself, not its path.")
-def schema_command(show: bool) -> None:
+@click.option("--write", "folder", type=click.Path(file_okay=False, path_type=str),
+              help="Copy the schema into this folder (e.g. schemas/ in your repository), "
+              "so that process files can name it by a relative path.")
+def schema_command(show: bool, folder: str | None) -> None:
     """Where the JSON Schema of process files is (for editors' YAML language servers)."""
     from salesproc import schema
+    from salesproc.outputs import write_atomic
 
-    if show:
-        click.echo(Path(schema.schema_path()).read_text("utf-8"), nl=False)
+    text = Path(schema.schema_path()).read_text("utf-8")
+    if folder is not None:
+        target = Path(folder) / "process.schema.json"
+        write_atomic(target, text)
+        click.echo(f"wrote {shown(str(target))}", err=True)
+    elif show:
+        click.echo(text, nl=False)
     else:
         click.echo(schema.schema_path())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import enum
 import json
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -41,8 +42,11 @@ CODES: dict[str, Rule] = _rules(
     ("SP006", "duplicate-key", "error", "The same key appears twice in one mapping."),
     ("SP007", "too-complex", "error", "Too many aliases, nodes or nesting levels (alias bomb)."),
     ("SP008", "not-a-mapping", "error", "The top level of a process file must be a mapping."),
-    ("SP009", "unsupported-tag", "error", "A YAML tag such as !!python/object; never constructed."),
-    ("SP010", "not-finite", "error", "A number is .nan or .inf."),
+    ("SP009", "unsupported-tag", "error",
+     "A tag such as !!python/object (never constructed), or one its value does not fit."),
+    ("SP010", "not-finite", "error", "A number is .nan or .inf, or has hundreds of digits."),
+    ("SP011", "yaml11-number", "error", "010 or 1:30, which YAML 1.1 reads as 8 or 90."),
+    ("SP012", "bad-merge", "error", "A merge key (<<) of something that is not a mapping."),
     # Schema (shape of the file)
     ("SP100", "missing-version", "error", "The file does not start with `salesproc: 1`."),
     ("SP101", "newer-version", "error", "The file needs a newer salesproc than this one."),
@@ -123,20 +127,53 @@ def make(code: str, message: str, **where: object) -> Diagnostic:
     return Diagnostic(code, message, severity=CODES[code].severity, **where)  # type: ignore[arg-type]
 
 
+def shown(text: str) -> str:
+    """Text for a message, with line breaks and other control characters made visible."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def did_you_mean(word: str, options: Iterable[str]) -> str | None:
-    """'did you mean 'x'?' for the closest of *options*, or None when none is close."""
-    options = list(options)
-    match = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    """'did you mean 'x'?' for the closest of *options*, or None when none is close.
+
+    Linear in the number of options: a cheap bound (difflib's quick_ratio) ranks them,
+    and only the three best get the exact, quadratic-in-length ratio.
+    """
+    options = list(dict.fromkeys(options))
+    cutoff = 0.6
+    matcher = difflib.SequenceMatcher(autojunk=False)
+    matcher.set_seq2(word)
+    ranked: list[tuple[float, str]] = []
+    for option in options:
+        matcher.set_seq1(option)
+        if matcher.real_quick_ratio() >= cutoff and matcher.quick_ratio() >= cutoff:
+            ranked.append((matcher.quick_ratio(), option))
+    best: tuple[float, str] | None = None
+    for _, option in sorted(ranked, reverse=True)[:3]:
+        matcher.set_seq1(option)
+        score = matcher.ratio()
+        if score >= cutoff and (best is None or score > best[0]):
+            best = (score, option)
+    match = [best[1]] if best else []
     if not match and len(word) >= 3:
         match = [o for o in options if o.startswith(word)][:1]
     return f"did you mean '{match[0]}'?" if match else None
+
+
+def some(items: Sequence[str], most: int = 8) -> str:
+    """'a, b, c' or 'a, b, …, h (40 in all)': a list short enough for a hint."""
+    if len(items) <= most:
+        return ", ".join(items)
+    return f"{', '.join(items[:most])}, … ({len(items)} in all)"
 
 
 SourceLines = Callable[[str], Sequence[str] | None]
 
 
 def read_source_lines(file: str) -> Sequence[str] | None:
-    """Lines of *file* for snippets, or None when it cannot be read as text."""
+    """Lines of *file* for snippets, or None when it is not a regular text file (a pipe
+    would block, a device never ends)."""
+    if not os.path.isfile(file):
+        return None
     try:
         with open(file, encoding="utf-8") as handle:
             return handle.read(2_000_000).splitlines()

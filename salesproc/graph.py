@@ -4,7 +4,7 @@ Nodes are stage ids plus the outcomes ``won`` and ``lost``; an edge carries the 
 deals leaving its stage that take it (``probability``), and its ``kind``, which is also
 its key in the multigraph: ``route``, ``rejection`` (an approval sending the deal back;
 keyed ``rejection<k>`` for the k-th approval, with its name) or ``lost`` (with the
-reason). A stage may both
+reasons, a list: in the combined graph, every buyer type's). A stage may both
 route to and be sent back to the same stage, hence a MultiDiGraph. Pure and
 deterministic: nodes and edges come in file order.
 """
@@ -105,9 +105,7 @@ def combined_graph(process: Process) -> nx.MultiDiGraph:
 
 
 def _merge_reasons(kept: dict[str, Any], other: dict[str, Any]) -> None:
-    reasons = kept["reason"].split(" / ")
-    if other["reason"] not in reasons:
-        kept["reason"] = " / ".join([*reasons, other["reason"]])
+    kept["reasons"] = list(dict.fromkeys([*kept["reasons"], *other["reasons"]]))
     kept["refusals"] = list(dict.fromkeys([*kept["refusals"], *other["refusals"]]))
 
 
@@ -146,6 +144,6 @@ def _exits(stage: Stage, buyer: BuyerType) -> list[tuple[str, float, dict[str, A
     if out.lost > 0:
         refusals = [a.name or f"approval by {a.role}" for a in stage.approvals
                     if a.on_reject is None and a.reject > 0]
-        result.append((LOST, out.lost, {"kind": "lost", "reason": stage.lost_reason,
+        result.append((LOST, out.lost, {"kind": "lost", "reasons": [stage.lost_reason],
                                         "refusals": refusals}))
     return result

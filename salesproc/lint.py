@@ -18,7 +18,7 @@ from typing import Any
 
 from salesproc import analysis, dists, units
 from salesproc.defaults import MAX_DURATION, MAX_HORIZON_DAYS, MAX_VISITS_PER_DEAL
-from salesproc.diagnostics import Diagnostic, did_you_mean
+from salesproc.diagnostics import Diagnostic, did_you_mean, some
 from salesproc.model import (
     LOST,
     OUTCOMES,
@@ -43,6 +43,15 @@ class Context:
         self.roles: dict[str, Any] = self.data["roles"]
         self.information: dict[str, Any] = self.data.get("information", {})
         self.buyers: dict[str, Any] = self.data["buyer_types"]
+        self.suggestions = MAX_SUGGESTIONS  # did-you-mean look-ups left for this file
+
+    def suggest(self, name: str, known: Iterable[str]) -> str | None:
+        """did_you_mean, for the first MAX_SUGGESTIONS unknown names of a file only: a file
+        of thousands of typos must not take minutes to report."""
+        if self.suggestions <= 0:
+            return None
+        self.suggestions -= 1
+        return did_you_mean(name, known)
 
     def at(self, code: str, message: str, path: Path, *, key: bool = False,
            hint: str | None = None) -> Diagnostic:
@@ -67,11 +76,14 @@ class Context:
 Rule = Callable[[Context], Iterable[Diagnostic]]
 
 
+MAX_SUGGESTIONS = 100
+
+
 def _unknown(ctx: Context, code: str, kind: str, name: str, known: Iterable[str],
              path: Path, key: bool = False) -> Diagnostic:
     known = list(known)
-    hint = did_you_mean(name, known) or (f"defined {kind}s: {', '.join(known)}" if known
-                                     else f"no {kind}s are defined")
+    hint = ctx.suggest(name, known) or (f"defined {kind}s: {some(known)}" if known
+                                        else f"no {kind}s are defined")
     return ctx.at(code, f"unknown {kind} '{name}'", path, key=key, hint=hint)
 
 
@@ -94,7 +106,8 @@ def reserved_stage_ids(ctx: Context) -> Iterator[Diagnostic]:
         if stage["id"] in OUTCOMES:
             yield ctx.at("SP207", f"'{stage['id']}' is an outcome, not a stage id",
                          ("stages", i, "id"),
-                         hint="won and lost end a deal; name the stage e.g. 'closed_won'")
+                         hint="won and lost end a deal by themselves: remove this stage, "
+                         "and route the stage before it to won (next: {won: 0.9})")
 
 
 def role_references(ctx: Context) -> Iterator[Diagnostic]:
@@ -118,7 +131,7 @@ def information_references(ctx: Context) -> Iterator[Diagnostic]:
     for path, block in ctx.stage_blocks():
         for j, item in enumerate(block.get("requires", [])):
             if item not in ctx.information:
-                hint = did_you_mean(item, ctx.information) or (
+                hint = ctx.suggest(item, ctx.information) or (
                     f"define it under information: {item}: {{label: ...}}")
                 yield ctx.at("SP203", f"unknown information '{item}'", (*path, "requires", j),
                              hint=hint)
@@ -260,7 +273,8 @@ def duration_bounds(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def _durations(ctx: Context) -> Iterator[tuple[Path, Any]]:
-    """Every value that is a time: distributions' parameters, patience, settings, campaigns."""
+    """Every time of the process: distributions' parameters, patience, campaigns (the
+    horizon and warm-up have rules of their own, with tighter bounds)."""
     for path, spec in _time_distributions(ctx):
         yield from _leaf_paths(path, spec)
     for path, block in ctx.stage_blocks():
@@ -269,9 +283,6 @@ def _durations(ctx: Context) -> Iterator[tuple[Path, Any]]:
     for b, buyer in ctx.buyers.items():
         if "patience" in buyer:
             yield ("buyer_types", b, "patience"), buyer["patience"]
-    for key in ("horizon", "warmup"):
-        if key in ctx.data.get("simulation", {}):
-            yield ("simulation", key), ctx.data["simulation"][key]
     for j, campaign in enumerate(ctx.data.get("arrivals", {}).get("campaigns", [])):
         for key in ("at", "every"):
             if key in campaign:
@@ -382,14 +393,15 @@ def routes_off_path(ctx: Context) -> Iterator[Diagnostic]:
 
 def flow_shape(ctx: Context) -> Iterator[Diagnostic]:
     """Unreachable stages, no way to win, dead ends and loops without exit, per buyer."""
-    found: dict[tuple[str, Path], list[str]] = {}
+    found: dict[tuple[str, Path, str], list[str]] = {}
     order: list[tuple[str, Path, str, str]] = []
 
     def note(code: str, path: Path, message: str, hint: str, buyer: str) -> None:
-        if (code, path) not in found:
-            found[(code, path)] = []
+        if (code, path, message) not in found:
+            found[(code, path, message)] = []
             order.append((code, path, message, hint))
-        found[(code, path)].append(buyer)
+        if buyer not in found[(code, path, message)]:
+            found[(code, path, message)].append(buyer)
 
     for b in ctx.buyers:
         on_path = buyer_path(ctx.data, b)
@@ -398,9 +410,9 @@ def flow_shape(ctx: Context) -> Iterator[Diagnostic]:
         back = _reverse(edges)
         can_win = _reachable(back, [WON])
         can_end = _reachable(back, [WON, LOST])
-        for sid in on_path:
+        for j, sid in enumerate(on_path):
             if sid not in reached:
-                note("SP301", ("buyer_types", b, "path") if "path" in ctx.buyers[b]
+                note("SP301", ("buyer_types", b, "path", j) if "path" in ctx.buyers[b]
                      else ("stages", ctx.stage_index[sid], "id"),
                      f"stage '{sid}' is never reached", f"route a stage to '{sid}' in its next:, "
                      f"or leave it out of this buyer's path", b)
@@ -409,9 +421,13 @@ def flow_shape(ctx: Context) -> Iterator[Diagnostic]:
                  "some stage on this buyer's path needs a route to won, e.g. next: {won: 0.9}",
                  b)
         for sid in on_path:
-            if sid not in reached:
-                continue
             where = ctx.stage_origin(b, sid, "next")
+            if sid not in reached:
+                if not edges.get(sid, set()) - {LOST}:  # named even where nothing leads
+                    note("SP303", where, f"every deal that enters stage '{sid}' is lost: it "
+                         "routes nowhere", "add a route from it towards won, e.g. next: "
+                         "{won: 0.8}, or remove the stage", b)
+                continue
             if sid not in can_end:
                 note("SP304", where, f"deals in stage '{sid}' circle forever: its routes never "
                      "lead out of the loop", "give one stage of the loop a route to won or a "
@@ -420,7 +436,7 @@ def flow_shape(ctx: Context) -> Iterator[Diagnostic]:
                 note("SP303", where, f"every deal that enters stage '{sid}' is lost",
                      "add a route from it towards won, e.g. next: {won: 0.8}", b)
     for code, path, message, hint in order:
-        buyers = found[(code, path)]
+        buyers = found[(code, path, message)]
         who = f" (buyer type {', '.join(buyers)})" if code != "SP302" else ""
         yield ctx.at(code, message + who, path, hint=hint, key=code == "SP302")
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from typing import Any
 
-from salesproc.diagnostics import Diagnostic, did_you_mean
-from salesproc.yamlio import Document, Path
+from salesproc.diagnostics import Diagnostic, did_you_mean, shown
+from salesproc.yamlio import Document, Path, json_pointer
 
 FORMAT_VERSION = 1
 SCHEMA_RESOURCE = "schemas/process.schema.json"
@@ -37,9 +38,25 @@ def schema_path() -> str:
 
 @functools.lru_cache(maxsize=1)
 def _validator() -> Any:
-    from jsonschema import Draft7Validator  # deferred: only `validate` pays for it
+    from jsonschema import Draft7Validator, validators  # deferred: only `validate` pays
 
-    return Draft7Validator(schema())
+    def pattern(validator: Any, regex: str, instance: Any, _schema: Any) -> Iterator[Any]:
+        # JSON Schema patterns are ECMA 262, where $ matches only at the very end; in
+        # Python it also matches before a final newline, so 'demo\n' passed as an id
+        if validator.is_type(instance, "string") and not re.search(_ecma(regex), instance):
+            from jsonschema.exceptions import ValidationError
+
+            yield ValidationError(f"{instance!r} does not match {regex!r}")
+
+    return validators.extend(Draft7Validator, {"pattern": pattern})(schema())
+
+
+@functools.lru_cache(maxsize=64)
+def _ecma(regex: str) -> str:
+    """A pattern's Python form with ECMA's end anchor: a final unescaped $ becomes \\Z."""
+    if regex.endswith("$") and not regex.endswith("\\$"):
+        return regex[:-1] + r"\Z"
+    return regex
 
 
 def check(doc: Document) -> list[Diagnostic]:
@@ -55,7 +72,59 @@ def check(doc: Document) -> list[Diagnostic]:
             continue  # already reported, more precisely, by the loader or the version check
         for diag in translator.translate(error):
             found.setdefault((diag.code, diag.path, diag.message), diag)
-    return version + sorted(found.values(), key=Diagnostic.sort_key)
+    for path in doc.yaml11_booleans:  # the schema cannot see into x- keys
+        if any(str(part).startswith("x-") for part in path):
+            diag = translator.yaml11(path, None)
+            found.setdefault((diag.code, diag.path, diag.message), diag)
+    findings = _dedented(doc, _one_per_place(found.values()))
+    return version + sorted(findings, key=Diagnostic.sort_key)
+
+
+def _dedented(doc: Document, found: list[Diagnostic]) -> list[Diagnostic]:
+    """A key with nothing after it, followed by siblings that are wrong where they stand,
+    is one mistake: the lines below it lost their indentation. Say that, once, on the
+    first of those lines, instead of an error for the empty key and one for each line."""
+    for path, value in _mappings(doc.data, ()):
+        keys = list(value)
+        for k, key in enumerate(keys):
+            if value[key] is not None or k + 1 == len(keys):
+                continue
+            empty = json_pointer((*path, key))
+            stray = [s for s in keys[k + 1:]
+                     if any(_within(d.path, json_pointer((*path, s))) for d in found)]
+            if not stray or not any(d.path == empty for d in found):
+                continue
+            cascade = [empty, *(json_pointer((*path, s)) for s in stray)]
+            found = [d for d in found if not any(_within(d.path, c) for c in cascade)]
+            found.append(doc.diagnostic(
+                "SP104", f"'{stray[0]}' stands beside '{key}' instead of under it, so "
+                f"'{key}' is empty", (*path, stray[0]), key=True,
+                hint=f"indent '{stray[0]}' (and the lines that belong with it) further than "
+                f"'{key}'"))
+    return found
+
+
+def _mappings(data: Any, path: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    if isinstance(data, dict):
+        yield path, data
+        for key, value in data.items():
+            yield from _mappings(value, (*path, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _mappings(value, (*path, i))
+
+
+def _within(pointer: str, prefix: str) -> bool:
+    return pointer == prefix or pointer.startswith(prefix + "/")
+
+
+def _one_per_place(found: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """One mistake, one error: where a value has the wrong type, its range or pattern
+    findings at the same place add nothing (headcount: 0.5 is not also 'below 1')."""
+    found = list(found)
+    typed = {d.path for d in found if d.code in ("SP104", "SP109")}
+    return [d for d in found if d.code in ("SP104", "SP109") or d.path not in typed
+            or d.code not in ("SP106", "SP105", "SP110")]
 
 
 def _check_version(doc: Document) -> list[Diagnostic]:
@@ -115,7 +184,7 @@ class _Translator:
         for key in error.instance:
             if key in known or key.startswith("x-"):
                 continue
-            where = f" in {_where(path)}" if path else ""
+            where = f" in {self.where(path)}" if path else ""
             hint = did_you_mean(key, known) or (
                 "text with a comma inside {...} must be quoted: {label: \"A, B\"}"
                 if " " in key else
@@ -128,7 +197,7 @@ class _Translator:
         if not path and missing == "salesproc":
             return  # reported by the version check
         description = error.schema.get("properties", {}).get(missing, {}).get("description")
-        where = f" in {_where(path)}" if path else ""
+        where = f" in {self.where(path)}" if path else ""
         yield self.doc.diagnostic("SP103", f"missing required key '{missing}'{where}", path,
                                   hint=f"add {missing}: ..." + (f" ({description})"
                                                                if description else ""))
@@ -138,17 +207,23 @@ class _Translator:
         names = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
         if path in self.doc.yaml11_booleans and "boolean" not in names:
-            yield self._yaml11(path, wanted)
+            yield self.yaml11(path, wanted)
             return
         yield self.doc.diagnostic("SP104", f"expected {wanted}, got {_describe(error.instance)}",
-                                  path)
+                                  path, hint=_type_hint(path, error.instance, names))
 
-    def _yaml11(self, path: Path, wanted: str) -> Diagnostic:
+    def yaml11(self, path: Path, wanted: str | None) -> Diagnostic:
+        """*wanted*: what the place expects; None where any value goes (x- keys)."""
         text = self.doc.yaml11_booleans[path]
+        if wanted is None:
+            value = "false" if text.lower() in ("no", "n", "off") else "true"
+            message = f"'{text}' is read as {value}, not as the text '{text}'"
+        else:
+            message = f"'{text}' is read as a yes/no value (true/false); {wanted} is " \
+                      "expected here"
         return self.doc.diagnostic(
-            "SP109", f"'{text}' is read as a yes/no value (true/false); {wanted} is expected "
-            "here", path, hint=f"YAML reads yes, no, on and off as true/false: write '{text}' "
-            "in quotes")
+            "SP109", message, path, hint=f"YAML reads yes, no, on and off as true/false: "
+            f"write '{text}' in quotes")
 
     def _pattern(self, error: Any, path: Path) -> Iterator[Diagnostic]:
         kind = self.patterns.get(error.validator_value)
@@ -156,7 +231,7 @@ class _Translator:
             yield from self._propertyNames(error, path)
         elif kind == "id":
             yield self.doc.diagnostic(
-                "SP105", f"'{error.instance}' is not a valid id", path,
+                "SP105", f"'{shown(error.instance)}' is not a valid id", path,
                 hint=f"ids are lowercase letters, digits and _, e.g. '{_snake(error.instance)}'")
         elif kind == "duration":
             yield self._bad_duration(error.instance, path)
@@ -173,10 +248,28 @@ class _Translator:
             hint=f"ids are lowercase letters, digits and _, e.g. '{_snake(str(key))}'")
 
     def _bad_duration(self, value: Any, path: Path) -> Diagnostic:
+        if _is_deal_value(path):
+            amount = money(value)
+            return self.doc.diagnostic(
+                "SP104", f"a deal value is a plain number, not '{value}'", path,
+                hint=f"write {amount:.15g}" if amount is not None else "write the amount as a "
+                "number in the file's currency, e.g. 35000")
         return self.doc.diagnostic(
             "SP107", f"'{value}' is not a duration", path,
             hint="write a number in the file's time_unit, or a number with min, h, d or w "
             "(e.g. 4h, 3d, 2w)")
+
+    def where(self, path: Path) -> str:
+        """A readable name for a place in the file: 'stage demo', 'roles.ae', ..."""
+        if len(path) >= 2 and path[0] == "stages" and isinstance(path[1], int):
+            stages = self.doc.data.get("stages")
+            stage = stages[path[1]] if isinstance(stages, list) and path[1] < len(stages) \
+                else None
+            sid = stage.get("id") if isinstance(stage, dict) else None
+            name = f"stage '{sid}'" if isinstance(sid, str) else f"stage {path[1] + 1}"
+            rest = ".".join(map(str, path[2:]))
+            return name + (f" ({rest})" if rest else "")
+        return ".".join(map(str, path))
 
     def _range(self, error: Any, path: Path) -> Iterator[Diagnostic]:
         bound = error.validator_value
@@ -194,7 +287,7 @@ class _Translator:
         hint = (did_you_mean(str(error.instance), allowed) if isinstance(error.instance, str)
                 else None) or f"choose one of: {', '.join(allowed)}"
         if path in self.doc.yaml11_booleans:
-            yield self._yaml11(path, "one of " + ", ".join(allowed))
+            yield self.yaml11(path, "one of " + ", ".join(allowed))
             return
         yield self.doc.diagnostic("SP110", f"{_describe(error.instance)} is not allowed here",
                                   path, hint=hint)
@@ -216,7 +309,7 @@ class _Translator:
 
     def _type_of_quantity(self, value: Any, path: Path, kind: str) -> Iterator[Diagnostic]:
         if path in self.doc.yaml11_booleans:
-            yield self._yaml11(path, "a number")
+            yield self.yaml11(path, "a number")
             return
         code = "SP108" if kind == "distribution" else "SP104"
         yield self.doc.diagnostic(code, f"expected a number or a {kind}, got "
@@ -249,9 +342,51 @@ _DIST_HINT = ("write a number, or one of: {exponential: {mean: 2}}, {uniform: {m
               "{gamma: {mean: 2, sd: 1}}, {empirical: [1, 2, 4]}")
 
 
-def _where(path: Path) -> str:
-    """A readable name for a place in the file: 'stage 3', 'roles.ae', ..."""
-    if len(path) >= 2 and path[0] == "stages" and isinstance(path[1], int):
-        rest = ".".join(map(str, path[2:]))
-        return f"stage {path[1] + 1}" + (f" ({rest})" if rest else "")
-    return ".".join(map(str, path))
+def _is_deal_value(path: Path) -> bool:
+    return len(path) >= 3 and path[0] == "buyer_types" and path[2] == "value"
+
+
+_MONEY = re.compile(r"^\s*(?:[A-Z]{3}\s*)?[$€£¥]?\s*([0-9][0-9,. ]*)\s*([kKmM]?)\s*"
+                    r"(?:[A-Z]{3})?\s*$")
+
+
+def money(text: Any) -> float | None:
+    """'35k' -> 35000, '$150,000' -> 150000, '1.5M' -> 1500000; None if it is not money."""
+    match = _MONEY.match(str(text))
+    if not match:
+        return None
+    digits = match.group(1).replace(",", "").replace(" ", "")
+    try:
+        amount = float(digits)
+    except ValueError:
+        return None
+    return amount * {"": 1, "k": 1e3, "m": 1e6}[match.group(2).lower()]
+
+
+_PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")
+_COMPARISON = re.compile(r"^\s*value\s*(>=|>|<=|<|=>|=<)\s*\$?([0-9][0-9,_.]*[kKmM]?)\s*$")
+_OPERATORS = {">=": "gte", "=>": "gte", ">": "gt", "<=": "lte", "=<": "lte", "<": "lt"}
+
+
+def _type_hint(path: Path, value: Any, wanted: list[str]) -> str | None:
+    """What to write instead, for the mistakes people make most."""
+    if isinstance(value, str) and "number" in wanted:
+        percent = _PERCENT.match(value)
+        if percent:
+            return f"write {float(percent.group(1)) / 100:g}: shares and chances are " \
+                   "numbers between 0 and 1"
+    if path and path[-1] == "next" and isinstance(value, str):
+        return f"next: maps each stage to the share of deals that goes there: " \
+               f"next: {{{value}: 1}}"
+    if path and path[-1] == "when" and isinstance(value, str):
+        comparison = _COMPARISON.match(value)
+        if comparison:
+            bound = money(comparison.group(2))
+            if bound is not None:
+                return f"conditions are data, not code: when: {{value: " \
+                       f"{{{_OPERATORS[comparison.group(1)]}: {bound:.15g}}}}}"
+        return "conditions are data, not code: when: {value: {gte: 50000}} or when: " \
+               "{buyer_type: [committee]}"
+    if value is None and "object" in wanted:
+        return "nothing is written here: if the lines below belong to it, indent them under it"
+    return None

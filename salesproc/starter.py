@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 from pathlib import Path
-
-from salesproc import schema
 
 TEMPLATE = """\
 # yaml-language-server: $schema={schema}
-# A starter sales process. Edit it, then run: salesproc validate {file}
+# A starter sales process. Edit it, then run: salesproc validate {command_file}
 salesproc: 1
 name: {title}
 description: What this process is for, in one or two sentences.
@@ -53,9 +53,19 @@ simulation: {{horizon: 365, warmup: 30, replications: 20, seed: 1}}
 """
 
 
+SCHEMA_URL = ("https://raw.githubusercontent.com/salesproc/salesproc/main/schemas/"
+              "process.schema.json")
+
+
 def title_from(name: str) -> str:
     words = re.split(r"[-_\s]+", Path(name).stem)
     return " ".join(w.capitalize() for w in words if w) or "My sales process"
+
+
+def yaml_text(text: str) -> str:
+    """*text* as a YAML scalar that reads back as that very text, whatever it holds
+    (2025, null, off, 'a: b', # ...): a double-quoted string, as JSON writes it."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def target_path(name: str) -> Path:
@@ -64,16 +74,20 @@ def target_path(name: str) -> Path:
 
 
 def schema_reference(target: Path) -> str:
-    """The schema path for the modeline: the repo's schemas/ when there is one above."""
+    """The schema for the editor modeline, as it works for everyone who clones the repo:
+    a path relative to the file when the repository holds schemas/process.schema.json
+    (salesproc schema --write schemas/ puts it there), else the published URL. Never an
+    absolute path of this machine's installation."""
     folder = target.resolve().parent
     for candidate in (folder, *folder.parents):
         published = candidate / "schemas" / "process.schema.json"
         if published.is_file():
-            return os.path.relpath(published, folder)
-    return schema.schema_path()
+            return Path(os.path.relpath(published, folder)).as_posix()
+    return SCHEMA_URL
 
 
 def render(name: str) -> str:
     target = target_path(name)
-    return TEMPLATE.format(schema=schema_reference(target), file=target.as_posix(),
-                           title=title_from(name))
+    command_file = shlex.quote(target.as_posix()).replace("\n", " ")
+    return TEMPLATE.format(schema=schema_reference(target), command_file=command_file,
+                           title=yaml_text(title_from(name)))

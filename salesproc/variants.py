@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path as FilePath
 from typing import Any
 
-from salesproc.diagnostics import Diagnostic, did_you_mean, make
+from salesproc.diagnostics import Diagnostic, did_you_mean, make, shown
 from salesproc.errors import InvalidProcessError
 from salesproc.yamlio import Document, Path, Span, load_file, load_text
 
@@ -59,6 +59,12 @@ def resolve(doc: Document, _chain: tuple[str, ...] = ()) -> Document:
         raise InvalidProcessError(problems)
     base = _load_base(doc, _chain)
     merged = _merge_top(base, doc)
+    changes = [k for k in ("remove_stages", "add_stages") if data.get(k)]
+    stages = merged.data.get("stages")
+    if changes and not (isinstance(stages, list) and all(isinstance(s, dict) for s in stages)):
+        raise InvalidProcessError([doc.diagnostic(
+            "SP601", f"the base '{data['extends']}' has no list of stages to change",
+            (changes[0],), key=True, hint="extends: must name a process file with stages:")])
     _remove_stages(merged, doc)
     _add_stages(merged, doc)
     for key in doc.data.get("set") or {}:
@@ -104,14 +110,21 @@ def _load_base(doc: Document, chain: tuple[str, ...]) -> Document:
     if len(chain) >= MAX_DEPTH:
         raise InvalidProcessError([doc.diagnostic(
             "SP602", f"more than {MAX_DEPTH} variants extend each other", ("extends",))])
-    shown = os.path.relpath(target) if not os.path.isabs(doc.file) else target
+    named = os.path.relpath(target) if not os.path.isabs(doc.file) else target
     try:
-        base = load_file(shown)
-    except InvalidProcessError as exc:
-        reason = exc.diagnostics[0].message if exc.diagnostics else "unreadable"
+        base = load_file(named)
+    except InvalidProcessError as exc:  # where and what, never the base's lines: it may be
+        first = exc.diagnostics[0] if exc.diagnostics else None  # no process file at all
+        reason = "unreadable" if first is None else \
+            f"{first.message} (at {first.file}:{first.line}:{first.column})"
         raise InvalidProcessError([doc.diagnostic(
-            "SP601", f"cannot use '{extends}' as the base: {reason}", ("extends",),
-            hint="extends: is a path relative to this file"), *exc.diagnostics]) from None
+            "SP601", f"cannot use '{shown(extends)}' as the base: {reason}", ("extends",),
+            hint="extends: is a path relative to this file")]) from None
+    if "salesproc" not in base.data:  # not a process file: say so, never show its lines
+        raise InvalidProcessError([doc.diagnostic(
+            "SP601", f"cannot use '{shown(extends)}' as the base: it is not a process file (it "
+            "does not start with `salesproc: 1`)", ("extends",),
+            hint="extends: is a path relative to this file")])
     return resolve(base, (*chain, here))
 
 
@@ -187,6 +200,8 @@ def _remove_stages(merged: Document, variant: Document) -> None:
 
 def _add_stages(merged: Document, variant: Document) -> None:
     added = variant.data.get("add_stages") or []
+    if not added:
+        return
     order: list[tuple[Document, Path]] = [(merged, ("stages", i))
                                           for i in range(len(merged.data["stages"]))]
     stages = list(merged.data["stages"])
@@ -289,6 +304,18 @@ def command_line_settings(settings: Sequence[str]) -> Document:
         if not sep or not key:
             errors.append(make("SP605", f"--set {option!r} is not PATH=VALUE", file=COMMAND_LINE,
                                line=line, column=1, hint="e.g. --set roles.se.headcount=3"))
+            continue
+        if key.split(".")[0] in (*VARIANT_KEYS, "salesproc"):
+            errors.append(make("SP604", f"--set {key}: '{key.split('.')[0]}' cannot be "
+                               "changed from the command line", file=COMMAND_LINE, line=line,
+                               column=1, end_column=len(key) + 1,
+                               hint="--set changes the process; to start from another file, "
+                               "name that file instead"))
+            continue
+        if "\n" in raw or "\r" in raw:
+            errors.append(make("SP605", f"--set {key}: a value is one line", file=COMMAND_LINE,
+                               line=line, column=len(key) + 2,
+                               hint="write a list or mapping inline: [a, b] or {k: v}"))
             continue
         try:
             parsed = load_text(f"v: {raw}\n", COMMAND_LINE)

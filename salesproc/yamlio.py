@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,9 @@ MAX_DEPTH = 50
 _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _YAML11_TRUE_FALSE = {"true", "false"}
 _YAML12_FLOAT = re.compile(r"^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$")
+_YAML11_OCTAL = re.compile(r"^[-+]?0[0-7_]+$")  # 010 is 8 to YAML 1.1, 10 to YAML 1.2
+_YAML11_BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?$")  # 1:30 is 90
+MAX_DIGITS = 100  # a number longer than this is a mistake (and Python refuses > 4300)
 _COLLECTIONS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
 Path = tuple[str | int, ...]
@@ -105,8 +109,16 @@ def _fail(name: str, code: str, message: str, hint: str | None = None, line: int
 
 
 def _read_text(name: str) -> str:
+    if "\x00" in name:
+        raise _fail(name.replace("\x00", "\\0"), "SP001", "a file name cannot hold a NUL "
+                    "character")
     try:
-        with open(name, "rb") as handle:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise _fail(name, "SP001", "this is not a regular file (a pipe or a device)",
+                            "name a process file saved on disk")
             raw = handle.read(MAX_FILE_BYTES + 1)
     except IsADirectoryError:
         raise _fail(name, "SP001", "this is a folder, not a file") from None
@@ -184,6 +196,12 @@ def _check_depth(text: str, name: str) -> None:
                             line, column)
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    return f"the value '{node.value}'" if isinstance(node, yaml.ScalarNode) else "this"
 
 
 def _syntax_hint(problem: str) -> str | None:
@@ -265,18 +283,31 @@ class _Builder:
             result[key] = self.build(value_node, child)
         return result
 
-    def _pairs(self, node: yaml.MappingNode) -> Iterator[tuple[yaml.Node, yaml.Node]]:
-        """Key/value node pairs, with YAML merge keys (<<) expanded; explicit keys win."""
+    def _pairs(self, node: yaml.MappingNode, merging: tuple[int, ...] = ()
+               ) -> Iterator[tuple[yaml.Node, yaml.Node]]:
+        """Key/value node pairs, with YAML merge keys (<<) expanded; explicit keys win.
+
+        *merging* holds the mappings being merged into, so that a merge of a mapping into
+        itself (<<: *self) is reported instead of recursing forever.
+        """
         merged: list[tuple[yaml.Node, yaml.Node]] = []
         explicit: list[tuple[yaml.Node, yaml.Node]] = []
+        merging = (*merging, id(node))
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 sources = value_node.value if isinstance(value_node, yaml.SequenceNode) \
                     else [value_node]
                 for source in sources:
-                    if isinstance(source, yaml.MappingNode):
+                    span = Span.of(source)
+                    if not isinstance(source, yaml.MappingNode):
+                        self._merge_error(f"<< merges mappings, not {_kind(source)}", span,
+                                          "write <<: *name, where &name marks a mapping")
+                    elif id(source) in merging:
+                        self._merge_error("<< merges a mapping into itself", span,
+                                          "a merge key may name another mapping only")
+                    else:
                         self._count(source, ())
-                        merged.extend(self._pairs(source))
+                        merged.extend(self._pairs(source, merging))
             else:
                 explicit.append((key_node, value_node))
         names = {k.value for k, _ in explicit if isinstance(k, yaml.ScalarNode)}
@@ -286,6 +317,11 @@ class _Builder:
                 kept.setdefault(key_node.value, (key_node, value_node))
         yield from kept.values()
         yield from explicit
+
+    def _merge_error(self, message: str, span: Span, hint: str) -> None:
+        self.errors.append(make("SP012", message, file=self.file, line=span.line,
+                                column=span.column, end_line=span.end_line,
+                                end_column=span.end_column, hint=hint))
 
     def _key(self, node: yaml.Node) -> str | None:
         if isinstance(node, yaml.ScalarNode):
@@ -304,14 +340,24 @@ class _Builder:
         if tag == "tag:yaml.org,2002:timestamp":
             return node.value  # no dates in the format: keep the text
         span = Span.of(node)
-        try:
-            value = self.scalars.construct_object(node, deep=True)
-        except yaml.YAMLError:
-            self._error("SP009", f"unsupported YAML tag {tag}", span, path,
+        short = tag.replace("tag:yaml.org,2002:", "!!")
+        if tag not in {"tag:yaml.org,2002:" + t for t in ("int", "float", "bool", "null")}:
+            self._error("SP009", f"unsupported YAML tag {short}", span, path,
                         "remove the tag; process files hold plain values only")
             return None
-        if tag not in {"tag:yaml.org,2002:" + t for t in ("int", "float", "bool", "null")}:
-            self._error("SP009", f"unsupported YAML tag {tag}", span, path,
+        plain = not node.style
+        if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+            if sum(c.isdigit() for c in node.value) > MAX_DIGITS:
+                self._error("SP010", f"a number of {sum(c.isdigit() for c in node.value):,} "
+                            "digits is not a sensible value", span, path,
+                            "write an ordinary number")
+                return None
+            if plain and (_YAML11_OCTAL.match(node.value) or _YAML11_BASE60.match(node.value)):
+                return self._yaml11_number(node, span, path)
+        try:
+            value = self.scalars.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError, IndexError, KeyError):
+            self._error("SP009", f"'{node.value}' cannot be read as {short}", span, path,
                         "remove the tag; process files hold plain values only")
             return None
         if isinstance(value, bool) and node.value.lower() not in _YAML11_TRUE_FALSE:
@@ -320,6 +366,18 @@ class _Builder:
             self._error("SP010", f"'{node.value}' is not a finite number", span, path,
                         "write an ordinary number")
         return value
+
+    def _yaml11_number(self, node: yaml.ScalarNode, span: Span, path: Path) -> None:
+        value = self.scalars.construct_object(node, deep=True)
+        text = node.value
+        if ":" in text:
+            hint = "for a time write 1.5h or 90min; for text, put it in quotes"
+            how = "in base 60"
+        else:
+            hint = f"write {text.lstrip('0+-') or '0'} for the number, or '{text}' in quotes " \
+                   "for text"
+            how = "as an octal number"
+        self._error("SP011", f"'{text}' is read {how}, as {value} (YAML 1.1)", span, path, hint)
 
     def _error(self, code: str, message: str, span: Span, path: Path, hint: str) -> None:
         self.refused.add(path)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from salesproc import check
+from salesproc import check, load
 from tests.conftest import CASES, ROOT, run
 
 BAD = CASES / "invalid" / "SP201-unknown-next.yaml"
@@ -85,9 +85,33 @@ def test_init_writes_a_valid_starter(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert result.exit_code == 0
     path = tmp_path / "emea-midmarket.yaml"
     text = path.read_text("utf-8")
-    assert text.startswith("# yaml-language-server: $schema=")
-    assert "name: Emea Midmarket" in text
+    # outside a repository with schemas/, the published URL: the same on every machine
+    assert text.startswith("# yaml-language-server: $schema=https://")
+    assert str(Path(__file__).resolve().parent.parent) not in text
+    assert 'name: "Emea Midmarket"' in text
     assert check(path).diagnostics == []
+
+
+@pytest.mark.parametrize("name", ["2025", "null", "true", "off", "yes", "1e3", "0x1F",
+                                  "a: b", "#x", "[x]", "{x}", "&a", "*a", "!x", "%x", "@x",
+                                  "it's", '"q"', "a\\b", "ü", "x\ty"])
+def test_init_writes_a_valid_starter_whatever_the_name(
+        name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("init", "--", name)
+    assert result.exit_code == 0, result.output
+    (path,) = tmp_path.iterdir()
+    assert check(path).diagnostics == []
+    assert load(path).name == " ".join(w.capitalize() for w in name.replace("\t", " ").split())
+
+
+@pytest.mark.parametrize("name", ["", "  ", ".", "..", "folder/"])
+def test_init_without_a_name_is_a_usage_error(
+        name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("init", name)
+    assert result.exit_code == 2 and "give the new file a name" in result.output
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_init_points_the_modeline_at_the_repo_schema(

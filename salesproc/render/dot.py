@@ -2,12 +2,21 @@
 
 :func:`to_dot` returns DOT text (built with the ``graphviz`` package, deterministic:
 node ids are stage ids); :func:`to_image` runs Graphviz's ``dot`` for SVG, PNG or PDF.
+
+Safe by construction: stage ids are snake_case, so the drawing's own nodes have ids with
+a ``-`` (``lost-demo``, ``approval-demo-0``, ``legend-box``) that no stage can take; every
+text from the process file goes into an HTML-like label, escaped, so no name, title or
+department can add DOT statements, HTML or links.
 """
 
 from __future__ import annotations
 
 import html
+import math
+import os
 import re
+import shutil
+import subprocess
 from typing import Any
 
 import graphviz
@@ -15,7 +24,7 @@ import networkx as nx
 
 from salesproc.errors import SalesprocError, ToolMissingError
 from salesproc.model import LOST, WON
-from salesproc.render.labels import duration, listing, share, wrap
+from salesproc.render.labels import duration, listing, one_line, share, wrap
 
 IMAGE_FORMATS = ("svg", "png", "pdf")
 FONT = "Helvetica"
@@ -32,7 +41,19 @@ INSTALL_HINT = ("install Graphviz: sudo apt-get install graphviz (Debian/Ubuntu)
 
 
 def _h(text: str) -> str:
-    return html.escape(text, quote=True)
+    """Process text as the content of an HTML-like label: escaped, on one line."""
+    return html.escape(one_line(text), quote=True)
+
+
+def lost_id(sid: str) -> str:
+    return f"lost-{sid}"
+
+
+def approval_id(sid: str, k: int) -> str:
+    return f"approval-{sid}-{k}"
+
+
+LEGEND_ID = "legend-box"
 
 
 def _lane_id(department: str, taken: dict[str, str]) -> str:
@@ -90,7 +111,7 @@ def to_dot(graph: nx.MultiDiGraph, unit: str, direction: str = "LR") -> str:
     """DOT source for a graph made by :mod:`salesproc.graph`."""
     title = f"<b>{_h(graph.graph['process'])}</b><br/>{_h(graph.graph['title'])}"
     dot = graphviz.Digraph(
-        name=graph.graph["process"],
+        name="salesproc",
         graph_attr={"rankdir": direction, "fontname": FONT, "label": f"<{title}>",
                     "labelloc": "t", "fontsize": "14", "nodesep": "0.35", "ranksep": "0.55",
                     "newrank": "true", "compound": "true"},
@@ -103,25 +124,25 @@ def to_dot(graph: nx.MultiDiGraph, unit: str, direction: str = "LR") -> str:
         lanes.setdefault(node["department"], []).append((sid, stage_label(node, unit)))
         for k, approval in enumerate(node["approvals"]):
             lanes.setdefault(approval["department"], []).append(
-                (f"{sid}__a{k}", approval_label(approval, unit)))
+                (approval_id(sid, k), approval_label(approval, unit)))
     lane_ids: dict[str, str] = {}
     for department, members in lanes.items():
         with dot.subgraph(name=_lane_id(department, lane_ids)) as lane:
-            lane.attr(label=department, style="rounded,filled", fillcolor=LANE_FILL,
+            lane.attr(label=f"<{_h(department)}>", style="rounded,filled", fillcolor=LANE_FILL,
                       color=LANE_LINE, fontname=FONT, fontsize="12", labeljust="l")
             for node_id, label in members:
-                approval = "__a" in node_id
+                approval = node_id.startswith("approval-")
                 lane.node(node_id, label=label, shape="note" if approval else "box",
                           style="filled" if approval else "rounded,filled",
                           fillcolor=APPROVAL_FILL if approval else STAGE_FILL,
                           color=APPROVAL_LINE if approval else "#5b6b8c")
                 if not approval and graph.has_edge(node_id, LOST, key="lost"):
-                    lane.node(f"{node_id}__lost",
+                    lane.node(lost_id(node_id),
                               label=_lost_label(graph.edges[node_id, LOST, "lost"]),
                               shape="plaintext", fontcolor=LOST_GREY, fontsize="9")
     for sid in stages:
         for k in range(len(graph.nodes[sid]["approvals"])):
-            dot.edge(sid, f"{sid}__a{k}", style="dotted", color=APPROVAL_LINE,
+            dot.edge(sid, approval_id(sid, k), style="dotted", color=APPROVAL_LINE,
                      arrowhead="none")
     dot.node(WON, label="Won", shape="doublecircle", style="filled", fillcolor=WON_FILL,
              color=WON_LINE, fontcolor=WON_LINE, fontsize="12")
@@ -130,15 +151,17 @@ def to_dot(graph: nx.MultiDiGraph, unit: str, direction: str = "LR") -> str:
         kind = data["kind"]
         backwards = dst in order and order[dst] <= order[src]
         _edge(dot, src, dst, kind, data, backwards)
-    dot.node("legend", label=_legend(), shape="box", style="rounded", color="#cccccc",
+    dot.node(LEGEND_ID, label=_legend(), shape="box", style="rounded", color="#cccccc",
              fontsize="9")
     return dot.source
 
 
 def _lost_label(data: dict[str, Any]) -> str:
-    reasons = [data["reason"], *(f"{r} says no" for r in data.get("refusals", []))]
-    return f"✗ {share(data['probability'])} lost: " + "\\n".join(
-        line for reason in reasons for line in wrap(reason, 26))
+    reasons = [*data["reasons"], *(f"{r} says no" for r in data.get("refusals", []))]
+    lines = [f"✗ {share(data['probability'])} lost:",
+             *(line for reason in reasons for line in wrap(reason, 26))]
+    return "<" + '<br align="left"/>'.join(_h(line) for line in lines) + '<br align="left"/>>'
+
 
 
 def _edge(dot: graphviz.Digraph, src: str, dst: str, kind: str, data: dict[str, Any],
@@ -146,9 +169,9 @@ def _edge(dot: graphviz.Digraph, src: str, dst: str, kind: str, data: dict[str, 
     """backwards: a route to an earlier stage (rework), drawn without pulling the layout."""
     p = share(data["probability"])
     if kind == "lost":
-        dot.edge(src, f"{src}__lost", style="dashed", color=LOST_GREY, arrowsize="0.6")
+        dot.edge(src, lost_id(src), style="dashed", color=LOST_GREY, arrowsize="0.6")
     elif kind == "rejection":
-        dot.edge(f"{src}__a{data['approval_index']}", dst, label=f"⟲ {p} sent back",
+        dot.edge(approval_id(src, data["approval_index"]), dst, label=f"⟲ {p} sent back",
                  color=REWORK, fontcolor=REWORK, style="bold", constraint="false")
     elif dst == WON:
         dot.edge(src, dst, label=p, color=WON_LINE, fontcolor=WON_LINE, penwidth="1.6")
@@ -157,15 +180,43 @@ def _edge(dot: graphviz.Digraph, src: str, dst: str, kind: str, data: dict[str, 
                  **({"constraint": "false", "style": "dashed"} if backwards else {}))
 
 
+DOT_TIMEOUT = 60.0  # seconds; SALESPROC_DOT_TIMEOUT overrides it
+
+
+def dot_timeout() -> float:
+    """How long `dot` may take: a densely routed process can keep it busy for minutes."""
+    try:
+        value = float(os.environ.get("SALESPROC_DOT_TIMEOUT", DOT_TIMEOUT))
+    except ValueError:
+        return DOT_TIMEOUT
+    return value if math.isfinite(value) and value > 0 else DOT_TIMEOUT
+
+
 def to_image(source: str, fmt: str) -> bytes:
-    """Run Graphviz's `dot` on DOT *source*; SVG, PNG or PDF bytes."""
+    """Run Graphviz's `dot` on DOT *source*; SVG, PNG or PDF bytes.
+
+    Stops `dot` after :func:`dot_timeout` seconds with an error that says what to do.
+    """
     if fmt not in IMAGE_FORMATS:
         raise SalesprocError(f"unknown image format {fmt!r}")
+    program = shutil.which("dot")
+    if program is None:
+        raise ToolMissingError("Graphviz's `dot` program is not installed", hint=INSTALL_HINT)
+    limit = dot_timeout()
     try:
-        data: bytes = graphviz.Source(source).pipe(format=fmt)
-    except graphviz.ExecutableNotFound:
-        raise ToolMissingError("Graphviz's `dot` program is not installed", hint=INSTALL_HINT
-                               ) from None
-    except graphviz.CalledProcessError as exc:
-        raise SalesprocError(f"Graphviz failed to draw the process: {exc.stderr!r}") from None
-    return data
+        done = subprocess.run([program, f"-T{fmt}"], input=source.encode("utf-8"),
+                              capture_output=True, timeout=limit, check=False)
+    except subprocess.TimeoutExpired:
+        arrows = source.count("->")
+        raise SalesprocError(
+            f"Graphviz gave up drawing {arrows} arrows after {limit:g} s: the process is "
+            "too densely routed to lay out", hint="draw one buyer type at a time, or as "
+            "Mermaid; the environment variable SALESPROC_DOT_TIMEOUT sets how many seconds "
+            "to wait") from None
+    except OSError as exc:
+        raise SalesprocError(f"cannot run Graphviz's `dot`: {exc.strerror}") from None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise SalesprocError("Graphviz failed to draw the process: "
+                             + (message[0] if message else f"exit {done.returncode}"))
+    return done.stdout

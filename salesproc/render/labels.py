@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import unicodedata
 from collections.abc import Sequence
 
 from salesproc import units
@@ -32,6 +33,12 @@ def duration(amount: float, unit: str) -> str:
             text = f"{value:.1f}".rstrip("0").rstrip(".")
             return f"{text} {units.plural(name, float(text))}"
     raise AssertionError("unreachable: minute always matches")
+
+
+def one_line(text: str) -> str:
+    """Text with line breaks, tabs and other control or separator characters as spaces:
+    no name from a process file can start a new line (or statement) in a drawing."""
+    return "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in text)
 
 
 def wrap(text: str, width: int = 34) -> list[str]:

@@ -1,9 +1,11 @@
 """Mermaid flowcharts, which GitHub draws natively inside Markdown.
 
-Safe by construction: every node id is generated (``s_<stage id>``, ``lane_<n>``), so no
-stage can collide with a Mermaid keyword such as ``end``; every label is a quoted string
-in which quotes, angle brackets, ampersands and hashes are written as Mermaid entity
-codes (``#quot;``, ``#lt;`` ...), so names with brackets or quotes cannot break it.
+Safe by construction: every node id is generated (``s_<stage id>`` for a stage,
+``l_<stage id>`` for its lost deals, ``lane_<n>``), so no stage can collide with another
+node or with a Mermaid keyword such as ``end``; every label is a quoted string in which
+quotes, angle brackets, ampersands and hashes are written as Mermaid entity codes
+(``#quot;``, ``#lt;`` ...), and line breaks and other control characters as spaces, so
+no name can break a label or start a statement (not even in a ``%%`` comment).
 """
 
 from __future__ import annotations
@@ -13,19 +15,23 @@ from typing import Any
 import networkx as nx
 
 from salesproc.model import WON
-from salesproc.render.labels import duration, listing, share, wrap
+from salesproc.render.labels import duration, listing, one_line, share, wrap
 
 _ENTITIES = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "&": "#amp;",
-             "\n": " ", "`": "#96;"}
+             "`": "#96;"}
 
 
 def escape(text: str) -> str:
     """User text made safe inside a quoted Mermaid label."""
-    return "".join(_ENTITIES.get(ch, ch) for ch in text)
+    return "".join(_ENTITIES.get(ch, ch) for ch in one_line(text))
 
 
 def _node_id(sid: str) -> str:
     return "won" if sid == WON else f"s_{sid}"
+
+
+def _lost_id(sid: str) -> str:
+    return f"l_{sid}"
 
 
 def _label(node: dict[str, Any], unit: str) -> str:
@@ -58,8 +64,8 @@ def to_mermaid(graph: nx.MultiDiGraph, unit: str, direction: str = "LR") -> str:
             out.append(f'    {_node_id(sid)}["{_label(graph.nodes[sid], unit)}"]:::stage')
             if graph.has_edge(sid, "lost", key="lost"):
                 data = graph.edges[sid, "lost", "lost"]
-                reasons = [data["reason"], *(f"{r} says no" for r in data["refusals"])]
-                out.append(f'    {_node_id(sid)}_lost["{escape("✗ " + "; ".join(reasons))}"]'
+                reasons = [*data["reasons"], *(f"{r} says no" for r in data["refusals"])]
+                out.append(f'    {_lost_id(sid)}["{escape("✗ " + "; ".join(reasons))}"]'
                            ":::lost")
         out.append("  end")
     out.append('  won(["✓ Won"]):::won')
@@ -67,7 +73,7 @@ def to_mermaid(graph: nx.MultiDiGraph, unit: str, direction: str = "LR") -> str:
         kind = data["kind"]
         p = share(data["probability"])
         if kind == "lost":
-            out.append(f'  {_node_id(src)} -.->|"{p}"| {_node_id(src)}_lost')
+            out.append(f'  {_node_id(src)} -.->|"{p}"| {_lost_id(src)}')
         elif kind == "rejection":
             text = escape(f"{p} sent back ({data['approval']})")
             out.append(f'  {_node_id(src)} ==>|"{text}"| {_node_id(dst)}')

@@ -1,0 +1,314 @@
+"""Hostile and careless use of the command line: every case exits 1 (bad input) or 2
+(bad usage) with a located, kind message, never a traceback, never a hang, and nothing
+the user had is overwritten. Runs that could hang are bounded by the runner (subprocess
+timeouts), not timed by the test."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CASES, ROOT, run
+
+FAST = ["-r", "2", "--horizon", "100", "--warmup", "10"]
+SALESPROC = [sys.executable, "-m", "salesproc"]
+
+
+@pytest.fixture
+def process(tmp_path: Path, five_step: Path) -> Path:
+    path = tmp_path / "in.yaml"
+    path.write_bytes(five_step.read_bytes())
+    return path
+
+
+def kind(result: object, code: int, text: str) -> None:
+    output = result.output  # type: ignore[attr-defined]
+    assert result.exit_code == code, output  # type: ignore[attr-defined]
+    assert text in output and "Traceback" not in output
+
+
+# --- 19: outputs never land on inputs -----------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [
+    ["simulate", "{p}", *FAST, "-o", "{p}"],
+    ["simulate", "{p}", *FAST, "--events", "{p}"],
+    ["playbook", "{p}", "-o", "{p}"],
+    ["render", "{p}", "--combined", "--format", "dot", "-o", "{p}"],
+    ["render", "{p}", "--buyer", "committee", "--format", "mermaid", "-o", "{p}"],
+    ["compare", "{p}", "{p}", *FAST, "-o", "{p}"],
+    ["sweep", "{p}", "--set", "roles.ae.headcount=3,4", *FAST, "-o", "{p}"],
+])
+def test_no_command_writes_over_the_process_it_reads(process: Path, args: list[str]) -> None:
+    before = process.read_bytes()
+    result = run(*(a.format(p=process) for a in args))
+    kind(result, 2, "is an input of this command; writing there would destroy it")
+    assert process.read_bytes() == before
+
+
+def test_no_command_writes_over_the_base_of_a_variant(tmp_path: Path, five_step: Path) -> None:
+    base = tmp_path / "five-step.yaml"
+    base.write_bytes(five_step.read_bytes())
+    variant = tmp_path / "trial.yaml"
+    variant.write_bytes((ROOT / "processes" / "five-step-free-trial.yaml").read_bytes())
+    result = run("simulate", str(variant), *FAST, "-o", str(base))
+    kind(result, 2, "is an input of this command")
+    assert base.read_bytes() == five_step.read_bytes()
+
+
+def test_two_outputs_never_share_a_file(process: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    out.write_text("my previous results\n")
+    result = run("simulate", str(process), *FAST, "-o", str(out), "--events", str(out))
+    kind(result, 2, "is named for two outputs")
+    assert out.read_text() == "my previous results\n"
+
+
+def test_dash_means_the_terminal(process: Path, tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("simulate", str(process), *FAST, "--format", "json", "-o", "-")
+    assert result.exit_code == 0 and json.loads(result.stdout)["layout"] == 2
+    result = run("render", str(process), "--combined", "--format", "mermaid", "-o", "-")
+    assert result.exit_code == 0 and result.stdout.startswith("flowchart")
+    assert not (tmp_path / "-").exists()
+    kind(run("render", str(process), "--format", "png", "-o", "-"), 2, "write it to a file")
+
+
+# --- 20: inputs that used to end in an internal error ------------------------------------
+
+
+@pytest.mark.parametrize("spec", ["1..nan", "1..inf", "1..3:nan", "1.." + "9" * 400,
+                                  "nan..3", "1..3:0"])
+def test_sweep_ranges_of_non_numbers_are_kind_errors(process: Path, spec: str) -> None:
+    result = run("sweep", str(process), "--set", f"roles.ae.headcount={spec}", *FAST)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "a range is FROM..TO" in result.output or "must go up" in result.output
+
+
+@pytest.mark.parametrize(("base", "message"), [
+    ("salesproc: 1\nname: B\n", "has no list of stages to change"),
+    ("salesproc: 1\nname: B\nstages: 5\n", "has no list of stages to change"),
+    ("salesproc: 1\nname: B\nstages: [1, 2]\n", "has no list of stages to change"),
+    ("root:x:0:0:root:/root:/bin/bash\n", "cannot use 'base.yaml' as the base"),
+    ("root: x\nuser: y\n", "it is not a process file"),
+])
+def test_a_base_that_is_no_process_is_a_kind_error(tmp_path: Path, base: str,
+                                                   message: str) -> None:
+    (tmp_path / "base.yaml").write_text(base)
+    variant = tmp_path / "v.yaml"
+    variant.write_text("salesproc: 1\nextends: base.yaml\nremove_stages: [demo]\n")
+    result = run("validate", str(variant))
+    kind(result, 1, message)
+    assert f"{variant}:2:" in result.output or f"{variant}:3:" in result.output
+    assert "root:x:0:0" not in result.output  # the base's content is never shown
+
+
+def test_a_nul_byte_in_extends_is_a_kind_error(tmp_path: Path) -> None:
+    variant = tmp_path / "v.yaml"
+    variant.write_text('salesproc: 1\nextends: "a\\0b.yaml"\nname: V\n')
+    kind(run("validate", str(variant)), 1, "a file name cannot hold a NUL character")
+
+
+@pytest.mark.parametrize("setting", ["extends=other.yaml", "salesproc=2", "name=a\nb: c",
+                                     "roles.ae.headcount=" + "9" * 5000,
+                                     "x-a=!!int abc", "x-b=<<: *c"])
+def test_set_options_that_would_be_lost_or_crash_are_refused(process: Path,
+                                                            setting: str) -> None:
+    result = run("simulate", str(process), *FAST, "--set", setting)
+    assert result.exit_code == 1, result.output
+    assert "<command line>:1:" in result.output and "Traceback" not in result.output
+
+
+# --- 21: ordinary I/O errors ----------------------------------------------------------------
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [["validate", "tests/cases/invalid/SP201-unknown-next.yaml"],
+                                  ["simulate", "processes/five-step.yaml", *FAST],
+                                  ["schema", "--print"]])
+def test_a_full_disk_on_stdout_is_a_message_not_a_crash(args: list[str]) -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([*SALESPROC, *args], stdout=full, stderr=subprocess.PIPE,
+                              cwd=ROOT, text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stderr
+    assert "cannot write the output: No space left on device" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_output_name_too_long_for_the_file_system(process: Path, tmp_path: Path) -> None:
+    result = run("simulate", str(process), *FAST, "-o", str(tmp_path / ("x" * 300)))
+    kind(result, 1, "cannot write")
+
+
+# --- 22: nothing hangs -------------------------------------------------------------------------
+
+
+def test_a_pipe_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "p.yaml"
+    os.mkfifo(fifo)
+    variant = tmp_path / "v.yaml"
+    variant.write_text("salesproc: 1\nextends: p.yaml\nname: V\n")
+    for target in (fifo, variant):
+        done = subprocess.run([*SALESPROC, "validate", str(target)], capture_output=True,
+                              text=True, timeout=60, check=False)
+        assert done.returncode == 1 and "not a regular file" in done.stdout
+
+
+def test_thousands_of_unknown_names_are_reported_quickly(tmp_path: Path) -> None:
+    stages = "\n".join(
+        f"  - {{id: s{i:04d}_{'x' * 58}, name: S{i}, owner: r, next: "
+        f"{{{', '.join(f'u{i:04d}{j}_{chr(97 + j) * 58}: 0.1' for j in range(5))}}}}}"
+        for i in range(1000))
+    path = tmp_path / "big.yaml"
+    path.write_text("salesproc: 1\nname: Big\nroles: {r: {title: R, headcount: 1}}\n"
+                    f"stages:\n{stages}\nbuyer_types: {{b: {{name: B, share: 1, value: 1}}}}\n")
+    done = subprocess.run([*SALESPROC, "validate", str(path)], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 1 and "5000 errors" in done.stderr
+    hints = [line for line in done.stdout.splitlines() if "defined stages:" in line]
+    # never all 1000 stage ids (and won and lost) in one hint
+    assert hints and all(h.endswith(", … (1002 in all)") for h in hints)
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz not installed")
+def test_graphviz_is_stopped_on_a_densely_routed_process(tmp_path: Path) -> None:
+    n = 30
+    stages = "\n".join(
+        f"  - {{id: s{i}, name: Stage {i}, owner: r, work: 0.1, next: "
+        f"{{{', '.join(f's{t}: 0.03' for t in range(n) if t != i)}, won: 0.05}}}}"
+        for i in range(n))
+    path = tmp_path / "dense.yaml"
+    path.write_text("salesproc: 1\nname: Dense\nroles: {r: {title: R, headcount: 50}}\n"
+                    f"stages:\n{stages}\nbuyer_types: {{b: {{name: B, share: 1, value: 1}}}}\n"
+                    "arrivals: {rate: 1}\n")
+    done = subprocess.run([*SALESPROC, "render", str(path), "--combined", "-o",
+                           str(tmp_path / "d.svg")], capture_output=True, text=True,
+                          timeout=120, check=False,
+                          env={**os.environ, "SALESPROC_DOT_TIMEOUT": "0.5"})
+    assert done.returncode == 1, done.stderr
+    assert "Graphviz gave up drawing 930 arrows after 0.5 s" in done.stderr
+    assert not (tmp_path / "d.svg").exists()
+
+
+# --- 23: runaway resources ------------------------------------------------------------------
+
+
+def test_an_overloaded_team_stops_with_a_message(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import salesproc.sim.engine as engine
+
+    monkeypatch.setattr(engine, "MAX_OPEN_DEALS", 2_000)  # the real bound is a million
+    path = tmp_path / "flood.yaml"
+    path.write_text("""
+salesproc: 1
+name: Flood
+roles: {rep: {title: Rep, headcount: 1}}
+stages:
+  - {id: call, name: Call, owner: rep, work: 1, next: {won: 0.5}}
+buyer_types: {b: {name: B, share: 1, value: 1}}
+arrivals: {rate: 10000}
+""")
+    result = run("simulate", str(path), "-r", "1", "-w", "1", "--horizon", "365")
+    kind(result, 1, "more than 2,000 deals are open at once")
+    assert "warning: role 'rep' is offered" in result.output
+
+
+def test_the_lead_cap_counts_every_variant_of_a_command(process: Path) -> None:
+    # each run alone is under the cap; the 20 variants together are not
+    variants = [f"stages.demo.work={1 + i / 100}" for i in range(19)]
+    result = run("sweep", str(process), "--set", "stages.demo.work=" + ",".join(
+        v.split("=")[1] for v in ["x=1", *variants]), "-r", "300", "--horizon", "3000")
+    kind(result, 1, "these runs would simulate about")
+
+
+def test_a_huge_event_log_is_announced(process: Path, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import salesproc.defaults
+
+    monkeypatch.setattr(salesproc.defaults, "EVENT_LOG_WARNING_BYTES", 1000)
+    result = run("simulate", str(process), *FAST, "--events", str(tmp_path / "e.csv"))
+    assert result.exit_code == 0
+    assert "warning: the event log will hold about" in result.output
+
+
+# --- 24: signals ----------------------------------------------------------------------------
+
+
+def children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.update(int(c) for c in text)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_the_workers_and_leaves_no_files(tmp_path: Path, sig: int,
+                                                        code: int) -> None:
+    import time
+
+    out = tmp_path / "results.json"
+    command = [*SALESPROC, "compare", str(ROOT / "processes" / "five-step.yaml"),
+               "--set", "roles.ae.headcount=5", "-r", "400", "-w", "2", "--format", "json",
+               "-o", str(out)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    workers: set[int] = set()
+    for _ in range(600):  # up to 60 s for the pool to start (polled, not timed)
+        workers = children(proc.pid)
+        if len(workers) >= 2:
+            break
+        time.sleep(0.1)
+    assert len(workers) >= 2, "the worker pool never started"
+    time.sleep(0.5)
+    os.kill(proc.pid, sig)
+    _, err = proc.communicate(timeout=30)  # Ctrl-C used to wait for every replication
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    for _ in range(100):
+        if not any(alive(w) for w in workers):
+            break
+        time.sleep(0.1)
+    assert not any(alive(w) for w in workers), "worker processes outlived the command"
+    assert list(tmp_path.iterdir()) == []  # no result, no hidden temporary file
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_sigterm_removes_a_partial_event_log(tmp_path: Path) -> None:
+    import time
+
+    log = tmp_path / "events.csv"
+    proc = subprocess.Popen([*SALESPROC, "simulate", str(ROOT / "processes" / "five-step.yaml"),
+                             "-r", "2000", "--events", str(log)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(600):
+        if any(p.name.startswith(".events.csv.") for p in tmp_path.iterdir()):
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_invalid_case_files_are_never_overwritten_by_validate() -> None:
+    before = {p: p.read_bytes() for p in (CASES / "invalid").glob("*.yaml")}
+    run("validate", str(CASES / "invalid"))
+    assert {p: p.read_bytes() for p in before} == before
