@@ -8,44 +8,9 @@ and the simulator's tests check its counts against them.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
 
-from salesproc.model import WON, BuyerType, Process, Stage
-
-
-@dataclass(frozen=True)
-class Exits:
-    """Where a deal goes once it has finished a stage, with what chance."""
-
-    to_stage: Mapping[str, float]
-    won: float
-    lost: float
-
-
-def exits(stage: Stage, buyer: BuyerType) -> Exits:
-    """Approvals are checked in the order written: the first to reject decides the way back."""
-    to: dict[str, float] = {}
-    lost = 0.0
-    passed = 1.0
-    for approval in stage.approvals:
-        p_reject = approval.probability(buyer.value, buyer.id) * approval.reject
-        share = passed * p_reject
-        if approval.on_reject is None:
-            lost += share
-        else:
-            to[approval.on_reject] = to.get(approval.on_reject, 0.0) + share
-        passed *= 1.0 - p_reject
-    won = 0.0
-    for route in stage.next:
-        if route.to == WON:
-            won += passed * route.probability
-        elif route.to in buyer.stages:
-            to[route.to] = to.get(route.to, 0.0) + passed * route.probability
-        else:  # 'lost' written as a route
-            lost += passed * route.probability
-    lost += passed * stage.p_lost
-    return Exits(to, won, lost)
+from salesproc import routing
+from salesproc.model import BuyerType, Process
 
 
 def expected_visits(buyer: BuyerType) -> dict[str, float]:
@@ -56,7 +21,7 @@ def expected_visits(buyer: BuyerType) -> dict[str, float]:
     # v = e_start + v P  <=>  (I - P^T) v = e_start
     matrix = [[1.0 if i == j else 0.0 for j in range(n)] for i in range(n)]
     for s in ids:
-        for t, p in exits(buyer.stages[s], buyer).to_stage.items():
+        for t, p in routing.to_stages(buyer.stages[s], buyer).items():
             matrix[index[t]][index[s]] -= p
     rhs = [1.0 if s == buyer.start else 0.0 for s in ids]
     solution = _solve(matrix, rhs)
@@ -65,7 +30,7 @@ def expected_visits(buyer: BuyerType) -> dict[str, float]:
 
 def win_probability(buyer: BuyerType) -> float:
     visits = expected_visits(buyer)
-    return math.fsum(v * exits(buyer.stages[s], buyer).won for s, v in visits.items())
+    return math.fsum(v * routing.won_share(buyer.stages[s], buyer) for s, v in visits.items())
 
 
 def lead_rates(process: Process) -> dict[str, float]:

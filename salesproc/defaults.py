@@ -11,7 +11,7 @@ DEFAULT_HORIZON_DAYS = 365.0  # simulation.horizon when the file does not say
 DEFAULT_REPLICATIONS = 20
 DEFAULT_SEED = 1
 
-MAX_HORIZON_DAYS = 36_500.0  # a hundred years
+MAX_HORIZON_DAYS = 1_000_000.0  # 2,700 years: a typo, not a plan
 MAX_REPLICATIONS = 10_000
 MAX_WORKERS = 256
 MAX_DURATION = 1_000_000.0  # any single time in a file, in its time unit (the schema's bound)

@@ -18,7 +18,7 @@ from typing import Any
 
 import networkx as nx
 
-from salesproc import analysis
+from salesproc import analysis, routing
 from salesproc.model import LOST, WON, Approval, BuyerType, Process, Stage
 
 
@@ -121,29 +121,24 @@ def _outcomes(graph: nx.MultiDiGraph) -> None:
 
 
 def _exits(stage: Stage, buyer: BuyerType) -> list[tuple[str, float, dict[str, Any]]]:
-    """(target, share of deals finishing the stage, attributes), routes first."""
-    out = analysis.exits(stage, buyer)
+    """(target, share, edge attributes) from :func:`salesproc.routing.exits`: one edge per
+    route and rejection, and one lost edge holding every reason and refusal."""
     result: list[tuple[str, float, dict[str, Any]]] = []
-    passed = math.prod(1.0 - a.probability(buyer.value, buyer.id) * a.reject
-                       for a in stage.approvals)
-    for route in stage.next:
-        if route.to == WON or route.to not in buyer.stages or route.probability <= 0:
-            continue
-        result.append((route.to, passed * route.probability, {"kind": "route"}))
-    if out.won > 0:
-        result.append((WON, out.won, {"kind": "route"}))
-    passed_before = 1.0  # rejections are decided by the first approval, in written order
-    for k, approval in enumerate(stage.approvals):
-        p_reject = approval.probability(buyer.value, buyer.id) * approval.reject
-        if approval.on_reject is not None and p_reject > 0:
-            result.append((approval.on_reject, passed_before * p_reject,
-                           {"kind": "rejection", "approval_index": k,
-                            "approval": approval.name or f"approval by {approval.role}",
-                            "when": approval.when.describe() if approval.when else ""}))
-        passed_before *= 1.0 - p_reject
-    if out.lost > 0:
-        refusals = [a.name or f"approval by {a.role}" for a in stage.approvals
-                    if a.on_reject is None and a.reject > 0]
-        result.append((LOST, out.lost, {"kind": "lost", "reasons": [stage.lost_reason],
-                                        "refusals": refusals}))
+    every = routing.exits(stage, buyer)
+    lost = [e for e in every if e.target == LOST]
+    # reading order: on to stages, won, sent back, lost
+    for e in sorted((e for e in every if e.kind == "route"), key=lambda e: e.target == WON):
+        result.append((e.target, e.share, {"kind": "route"}))
+    for e in every:
+        if e.kind == "rejection":
+            approval = stage.approvals[e.approval or 0]
+            result.append((e.target, e.share, {
+                "kind": "rejection", "approval_index": e.approval, "approval": e.reason,
+                "when": approval.when.describe() if approval.when else ""}))
+    if lost:
+        result.append((LOST, math.fsum(e.share for e in lost), {
+            "kind": "lost",
+            "reasons": list(dict.fromkeys(e.reason for e in lost if e.approval is None)),
+            "refusals": [routing.approval_label(stage, e.approval) for e in lost
+                         if e.approval is not None]}))
     return result

@@ -1,8 +1,9 @@
 """Semantic rules: what the schema cannot say. Each rule is a small function with a code.
 
-Rules run on schema-valid data. Reference rules come first; the flow rules (reachability,
-dead ends, loops, capacity) need every reference to resolve, so they run only when the
-reference rules found no error.
+Rules run on schema-valid data. Reference rules come first, on the data; the flow rules
+(reachability, dead ends, loops, capacity) need every reference to resolve, so they run
+only when the reference rules found no error, on the built model, where they read the
+routes through :mod:`salesproc.routing` like everything else does.
 
 Graph checks are plain breadth-first searches over route edges rather than networkx:
 importing networkx costs ~0.2 s, which would double the time of `salesproc validate`
@@ -16,7 +17,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from salesproc import analysis, dists, units
+from salesproc import analysis, dists, routing, units
 from salesproc.defaults import MAX_DURATION, MAX_HORIZON_DAYS, MAX_VISITS_PER_DEAL
 from salesproc.diagnostics import Diagnostic, did_you_mean, some
 from salesproc.model import (
@@ -32,10 +33,12 @@ from salesproc.yamlio import Document, Path
 
 
 class Context:
-    """The document plus the look-ups every rule needs."""
+    """The document plus the look-ups every rule needs (and, for the flow rules, the
+    model built from it)."""
 
-    def __init__(self, doc: Document) -> None:
+    def __init__(self, doc: Document, process: Process | None = None) -> None:
         self.doc = doc
+        self._process = process
         self.data: dict[str, Any] = doc.data
         self.stage_index: dict[str, int] = {}
         for i, stage in enumerate(self.data["stages"]):
@@ -52,6 +55,11 @@ class Context:
             return None
         self.suggestions -= 1
         return did_you_mean(name, known)
+
+    @property
+    def process(self) -> Process:
+        assert self._process is not None, "flow rules run on a built model"
+        return self._process
 
     def at(self, code: str, message: str, path: Path, *, key: bool = False,
            hint: str | None = None) -> Diagnostic:
@@ -331,23 +339,10 @@ REFERENCE_RULES: tuple[Rule, ...] = (
 # --- flow rules (per buyer type) ----------------------------------------------------------
 
 
-def _edges(ctx: Context, buyer: str) -> dict[str, set[str]]:
-    """Directed edges of one buyer's flow; won and lost are nodes."""
-    effective = effective_stage_data(ctx.data, buyer)
-    edges: dict[str, set[str]] = defaultdict(set)
-    for sid in buyer_path(ctx.data, buyer):
-        stage = effective[sid]
-        routes = stage.get("next", {})
-        for to, p in routes.items():
-            if p > 0:
-                edges[sid].add(to)
-        if math.fsum(routes.values()) < 1 - 1e-9 or stage.get("patience") is not None \
-                or ctx.buyers[buyer].get("patience") is not None:
-            edges[sid].add(LOST)
-        for approval in stage.get("approvals", []):
-            if approval.get("reject", 0) > 0:
-                edges[sid].add(approval.get("on_reject") or LOST)
-    return edges
+def _edges(ctx: Context, buyer_id: str) -> dict[str, set[str]]:
+    """Directed edges of one buyer's flow (won and lost are nodes), from the routing rule."""
+    buyer = ctx.process.buyer_types[buyer_id]
+    return {sid: routing.targets(buyer.stages[sid], buyer) for sid in buyer.path}
 
 
 def _reachable(edges: Mapping[str, set[str]], start: Iterable[str]) -> set[str]:
@@ -445,19 +440,21 @@ def flow_shape(ctx: Context) -> Iterator[Diagnostic]:
 FLOW_RULES: tuple[Rule, ...] = (routes_off_path, flow_shape, unused_information, unused_roles)
 
 
-def lint(doc: Document) -> list[Diagnostic]:
-    """Every reference and flow finding in a schema-valid document."""
+def references(doc: Document) -> list[Diagnostic]:
+    """Every reference finding in a schema-valid document: what must hold before a model
+    can be built from it."""
     ctx = Context(doc)
-    found = [d for rule in REFERENCE_RULES for d in rule(ctx)]
+    return [d for rule in REFERENCE_RULES for d in rule(ctx)]
+
+
+def flow(process: Process, doc: Document) -> list[Diagnostic]:
+    """The flow rules, then (when they find no error) endless rework and capacity."""
+    ctx = Context(doc, process)
+    found = [d for rule in FLOW_RULES for d in rule(ctx)]
     if any(d.is_error for d in found):
         return found
-    return found + [d for rule in FLOW_RULES for d in rule(ctx)]
-
-
-def model_rules(process: Process, doc: Document) -> list[Diagnostic]:
-    """Rules on the built model: endless rework, then capacity (needs finite visits)."""
-    found = endless_rework(process, doc)
-    return found or capacity(process, doc)
+    rework = endless_rework(process, doc)  # capacity needs a finite number of visits
+    return found + (rework or capacity(process, doc))
 
 
 def endless_rework(process: Process, doc: Document) -> list[Diagnostic]:

@@ -37,13 +37,13 @@ def check_document(doc: yamlio.Document) -> CheckResult:
     found += schema.check(doc)
     if any(d.is_error for d in found):
         return CheckResult(doc.file, _sorted(found))
-    found += lint.lint(doc)
+    found += lint.references(doc)
     if any(d.is_error for d in found):
         return CheckResult(doc.file, _sorted(found))
     read = tuple(dict.fromkeys([doc.file, *doc.files.values()]))
     process = model.build(doc.data, doc.file, tuple(f for f in read
                                                     if f != variants.COMMAND_LINE))
-    found += lint.model_rules(process, doc)
+    found += lint.flow(process, doc)
     if any(d.is_error for d in found):
         return CheckResult(doc.file, _sorted(found))
     return CheckResult(doc.file, _sorted(found), process)

@@ -46,7 +46,7 @@ def convert(amount: float, from_unit: str, to_unit: str) -> float:
 
 
 def describe(amount: float, unit: str) -> str:
-    """'36,500 days', '1.5 weeks': an amount in *unit*, for messages."""
+    """'1,000,000 days', '1.5 weeks': an amount in *unit*, for messages."""
     text = f"{amount:,.2f}".rstrip("0").rstrip(".")
     return f"{text} {plural(unit, amount)}"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from salesproc import analysis, check_text
+from salesproc import analysis, check_text, routing
 
 FUNNEL = """
 salesproc: 1
@@ -41,7 +41,20 @@ def test_rejection_goes_back_in_written_order() -> None:
     process = check_text(text).process
     assert process is not None
     buyer = process.buyer_types["b"]
-    out = analysis.exits(buyer.stages["s3"], buyer)
-    assert out.to_stage == {"s2": 0.5}
-    assert out.lost == pytest.approx(0.25)
-    assert out.won == pytest.approx(0.25)
+    out = routing.exits(buyer.stages["s3"], buyer)
+    assert out == [
+        routing.Exit("s2", 0.5, "rejection", 0, "approval by a"),
+        routing.Exit("lost", 0.25, "lost", 1, "rejected: approval by a"),
+        routing.Exit("won", 0.25, "route"),
+    ]
+    assert routing.to_stages(buyer.stages["s3"], buyer) == {"s2": 0.5}
+    assert routing.won_share(buyer.stages["s3"], buyer) == pytest.approx(0.25)
+
+
+def test_routes_that_add_up_to_one_leave_nothing_lost() -> None:
+    text = FUNNEL.replace("next: {won: 0.9}", "next: {won: 0.7, s1: 0.1, s2: 0.2}")
+    process = check_text(text).process
+    assert process is not None
+    buyer = process.buyer_types["b"]
+    assert {e.target for e in routing.exits(buyer.stages["s3"], buyer)} == {"won", "s1", "s2"}
+    assert "lost" in routing.targets(buyer.stages["s1"], buyer)  # 0.4 of s1 is lost

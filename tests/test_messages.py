@@ -128,5 +128,5 @@ def test_a_horizon_longer_than_salesproc_simulates_is_located(tmp_path: Path) ->
     line = len(text.splitlines())
     assert result.exit_code == 1
     assert f"p.yaml:{line}:23: error SP106 a horizon of 699,999,999,993 days is longer " \
-           "than salesproc simulates (36,500 days)" in result.output
+           "than salesproc simulates (1,000,000 days)" in result.output
     assert "1 file checked: 1 error" in result.output

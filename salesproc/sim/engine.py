@@ -13,106 +13,47 @@ deal to its ``on_reject`` stage (or loses it); otherwise a route is drawn from `
 ``patience`` bounds the wait for people: a deal waiting longer goes stale and is lost.
 
 Speed: instead of one generator process per deal and ``simpy.Resource`` requests, the
-deal object itself is the event scheduled on SimPy's queue (it has the ``callbacks`` and
-``_ok`` attributes ``Environment.step`` reads), and people are counted by a small FIFO
-pool. This runs several times faster than the generator style (see bench/).
+deal object itself is the event on SimPy's queue (through :mod:`salesproc.sim.scheduler`,
+the one module that knows how), and people are counted by small pools
+(:mod:`salesproc.sim.pool`). The process is compiled into tables first
+(:mod:`salesproc.sim.compile`). This runs several times faster than the generator style
+(see bench/simulate.py).
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-from collections import deque
 from collections.abc import Callable
-from heapq import heappush
 from typing import Any
-
-import simpy
 
 from salesproc.defaults import MAX_OPEN_DEALS
 from salesproc.errors import SalesprocError
-from salesproc.model import LOST, WON, Condition, Process
+from salesproc.model import WON, Process
 from salesproc.sim import streams
+from salesproc.sim.compile import LOST_INDEX, WON_INDEX, CompiledApproval, Step, compile_steps
 from salesproc.sim.metrics import Collector, Key
+from salesproc.sim.pool import Pool
+from salesproc.sim.scheduler import Scheduled, Scheduler
 from salesproc.units import describe
 
-_WON, _LOST = -1, -2
 _unit = streams.unit  # module-level names: the hot path skips an attribute lookup
 _bisect = bisect.bisect_right
-_NORMAL = 1  # simpy.events.NORMAL
 
 
-class Pool:
-    """The people of one role: a headcount, a FIFO queue and a busy-time integral."""
+class Deal(Scheduled):
+    """One deal; also the event the engine schedules for it."""
 
-    __slots__ = ("area", "busy", "capacity", "id", "last", "queue")
-
-    def __init__(self, role: str, capacity: int) -> None:
-        self.id = role
-        self.capacity = capacity
-        self.busy = 0
-        self.queue: deque[Any] = deque()
-        self.area = 0.0
-        self.last = 0.0
-
-    def take(self, now: float) -> None:
-        self.area += self.busy * (now - self.last)
-        self.last = now
-        self.busy += 1
-
-    def release(self, now: float) -> None:
-        """One person is done: hand them to the first waiter that can start, or free them."""
-        queue = self.queue
-        while queue:
-            waiter = queue[0]
-            if not waiter.waiting:  # stale or already served: dropped when met, not searched
-                queue.popleft()
-                continue
-            if waiter.meeting is None:
-                queue.popleft()
-                waiter.waiting = False
-                waiter.granted(waiter, self)
-                return
-            if self._first_fit(now):
-                return
-            break
-        self.area += self.busy * (now - self.last)
-        self.last = now
-        self.busy -= 1
-
-    def _first_fit(self, now: float) -> bool:
-        """Serve the first waiter whose every role has someone free (this person included)."""
-        queue = self.queue
-        for index, waiter in enumerate(queue):
-            if not waiter.waiting:
-                continue
-            meeting = waiter.meeting
-            if meeting is None or all(p is self or p.busy < p.capacity for p in meeting):
-                del queue[index]
-                waiter.waiting = False
-                for pool in meeting or ():
-                    if pool is not self:
-                        pool.take(now)
-                waiter.granted(waiter, self)
-                return True
-        return False
-
-
-class Deal:
-    """One deal; also the event the engine schedules for it (see module docstring)."""
-
-    __slots__ = ("arrived", "buyer", "callbacks", "granted", "id", "key", "meeting", "pending",
+    __slots__ = ("arrived", "buyer", "granted", "id", "key", "meeting", "pending",
                  "rejected", "repeats", "stage", "step", "t_enter", "t_request", "t_start",
                  "t_wait", "t_worked", "token", "value", "visit", "visited", "waiting")
-    _ok = True
-    _value = None
-    granted: Callable[[Any, Pool], None]
+    granted: Callable[[Any, Pool, float], None]
     key: int
     meeting: list[Pool] | None  # while waiting: every pool a meeting needs; None: one pool
-    pending: list[_Task]
-    rejected: _Approval | None
+    pending: list[Task]
+    rejected: CompiledApproval | None
     stage: int
-    step: _Step
+    step: Step
     t_enter: float
     t_request: float
     t_start: float
@@ -120,80 +61,41 @@ class Deal:
     t_worked: float
 
     def __init__(self, ident: int, buyer: int, value: float, now: float) -> None:
+        self.callbacks = None  # Scheduled's one field, set here to spare a call per deal
         self.id = ident
         self.buyer = buyer
         self.value = value
-        self.arrived = now
+        self.arrived = self.time = now
         self.visited = 0
         self.visit = 0  # how many times before this deal entered its current stage
         self.repeats: dict[int, int] | None = None  # stage -> visits, once a stage repeats
         self.token = 0  # renewed at every wait: a patience timer of an earlier wait is void
         self.waiting = False
-        self.callbacks: tuple[Any, ...] | None = None
 
 
-class _Task:
+class Task(Scheduled):
     """One approval of one deal's stage visit; an event in its own right."""
 
-    __slots__ = ("approval", "callbacks", "deal", "done", "granted", "rejected", "t_wait",
-                 "waiting")
-    _ok = True
-    _value = None
+    __slots__ = ("approval", "deal", "done", "granted", "rejected", "t_wait", "waiting")
     meeting = None  # an approval needs one person of one role
-    granted: Callable[[Any, Pool], None]
+    granted: Callable[[Any, Pool, float], None]
     t_wait: float
 
-    def __init__(self, deal: Deal, approval: _Approval) -> None:
+    def __init__(self, deal: Deal, approval: CompiledApproval) -> None:
+        self.callbacks = None
         self.deal = deal
         self.approval = approval
         self.waiting = False
         self.rejected = False
         self.done = False
-        self.callbacks: tuple[Any, ...] | None = None
 
 
-class _Timer:
-    """A patience deadline for a waiting deal."""
+class Timer(Scheduled):
+    """A point in time: the next arrival, a campaign, a patience deadline."""
 
-    __slots__ = ("callbacks", "deal", "token")
-    _ok = True
-    _value = None
-    callbacks: tuple[Any, ...] | None
+    __slots__ = ("deal", "token")
     deal: Deal
     token: int
-
-
-class _Approval:
-    __slots__ = ("delay", "name", "no_work", "on_reject", "pool", "reject", "verdict", "when",
-                 "work")
-    verdict: int  # salt of the per-deal verdict draw
-    delay: Callable[[], float]
-    no_work: bool
-    name: str
-    on_reject: int | None
-    pool: Pool
-    reject: float
-    when: Condition | None
-    work: Callable[[], float]
-
-
-class _Step:
-    """A stage as one buyer type sees it, compiled for speed."""
-
-    __slots__ = ("approvals", "delay", "index", "lost_outcome", "lost_reason", "no_work",
-                 "patience", "pools", "route_cum", "route_salt", "route_to", "work")
-    approvals: list[_Approval]
-    delay: Callable[[], float] | None
-    index: int
-    lost_outcome: str
-    lost_reason: str
-    no_work: bool
-    patience: float | None
-    pools: list[Pool]
-    route_cum: list[float]
-    route_to: list[int]
-    work: Callable[[], float]
-    route_salt: int
 
 
 EventLog = Callable[[tuple[Any, ...]], None]
@@ -211,7 +113,8 @@ class Engine:
         self.horizon = horizon
         self.warmup = warmup
         self.log = event_log
-        self.env = simpy.Environment()
+        self.env = Scheduler()
+        self._at = self.env.at  # bound once: the hot path schedules several times a visit
         self.stage_ids = list(process.stages)
         self.buyer_ids = list(process.buyer_types)
         self.pools = {rid: Pool(rid, role.headcount) for rid, role in process.roles.items()}
@@ -219,16 +122,14 @@ class Engine:
         self.open: dict[int, Deal] = {}
         self.count = 0
 
-        def stream(dist: Any, name: str) -> Any:
-            return streams.sampler(dist, seed, replication, name)
-
         def uniforms(name: str) -> streams.Stream:
             return streams.uniforms(streams.generator(seed, replication, name))
 
-        self.steps = [self._compile(b, stream) for b in self.buyer_ids]
+        self.steps = compile_steps(process, self.pools, seed, replication)
         self.starts = [self.stage_ids.index(self.process.buyer_types[b].start)
                        for b in self.buyer_ids]
-        self.values = [stream(process.buyer_types[b].value, f"value/{b}")
+        self.values = [streams.sampler(process.buyer_types[b].value, seed, replication,
+                                       f"value/{b}")
                        for b in self.buyer_ids]
         shares = [process.buyer_types[b].share for b in self.buyer_ids]
         total = math.fsum(shares) or 1.0
@@ -243,121 +144,51 @@ class Engine:
         self._on_task_done = (self._task_done,)
         self.gap = uniforms("arrivals")
 
-    # --- compiling the model --------------------------------------------------------------
-
-    def _compile(self, buyer_id: str, stream: Any) -> list[_Step | None]:
-        buyer = self.process.buyer_types[buyer_id]
-        steps: list[_Step | None] = []
-        for index, sid in enumerate(self.stage_ids):
-            stage = buyer.stages.get(sid)
-            if stage is None:
-                steps.append(None)
-                continue
-            prefix = f"{buyer_id}/{sid}"
-            step = _Step()
-            step.index = index
-            step.delay = None if streams.is_zero(stage.delay) else \
-                stream(stage.delay, f"{prefix}/delay")
-            step.no_work = streams.is_zero(stage.work)
-            step.work = stream(stage.work, f"{prefix}/work")
-            step.pools = sorted((self.pools[r] for r in dict.fromkeys(stage.roles)),
-                                key=lambda p: list(self.pools).index(p.id))
-            step.patience = stage.patience
-            step.lost_reason = stage.lost_reason
-            step.lost_outcome = f"lost: {stage.lost_reason}"
-            targets = [(self._target(r.to), r.probability) for r in stage.next]
-            step.route_to = [t for t, _ in targets]
-            step.route_cum = [math.fsum(p for _, p in targets[: i + 1])
-                              for i in range(len(targets))]
-            step.route_salt = streams.salt(self.seed, self.replication, f"{prefix}/route")
-            # approvals' streams are named by role and name, not position, so that a variant
-            # adding an approval leaves the others' draws (common random numbers) alone
-            names = [f"{prefix}/approval/{a.role}/{a.name}" for a in stage.approvals]
-            step.approvals = [self._approval(a, name + (f"#{names[:k].count(name)}"
-                                                        if names[:k].count(name) else ""),
-                                             stream)
-                              for k, (a, name) in enumerate(zip(stage.approvals, names,
-                                                                strict=True))]
-            steps.append(step)
-        return steps
-
-    def _target(self, to: str) -> int:
-        return _WON if to == WON else _LOST if to == LOST else self.stage_ids.index(to)
-
-    def _approval(self, approval: Any, prefix: str, stream: Any) -> _Approval:
-        compiled = _Approval()
-        compiled.name = approval.name or f"approval by {approval.role}"
-        compiled.when = approval.when
-        compiled.pool = self.pools[approval.role]
-        compiled.delay = stream(approval.delay, f"{prefix}/delay")
-        compiled.work = stream(approval.work, f"{prefix}/work")
-        compiled.no_work = streams.is_zero(approval.work)
-        compiled.reject = approval.reject
-        compiled.verdict = streams.salt(self.seed, self.replication, f"{prefix}/verdict")
-        compiled.on_reject = None if approval.on_reject is None else \
-            self.stage_ids.index(approval.on_reject)
-        return compiled
-
     # --- running --------------------------------------------------------------------------
-
-    def _schedule(self, event: Any, delay: float,
-                  callbacks: tuple[Callable[[Any], None], ...]) -> None:
-        """Environment.schedule, inlined: the same heap entry, without a call and a lookup.
-
-        *callbacks* is one of the tuples made in __init__: SimPy only iterates over it, and
-        reusing it spares a list and a bound method for every event.
-        """
-        event.callbacks = callbacks
-        env = self.env
-        queue: list[Any] = env._queue
-        heappush(queue, (env._now + delay, _NORMAL, next(env._eid), event))
 
     def run(self) -> dict[Key, float]:
         env = self.env
         arrivals = self.process.arrivals
-        clock = _Timer()
+        clock = Timer()
         if arrivals is not None and arrivals.rate > 0:
-            self._schedule(clock, -math.log1p(-self.gap()) / arrivals.rate, self._on_arrive)
+            env.at(clock, -math.log1p(-self.gap()) / arrivals.rate, self._on_arrive)
         for campaign in arrivals.campaigns if arrivals is not None else ():
-            self._schedule_campaign(campaign, campaign.at)
-        if self.warmup > 0:  # urgent: before anything else that happens at that instant
-            reset = _Timer()
-            reset.callbacks = (lambda _: self._reset(),)
-            env.schedule(reset, simpy.events.URGENT, self.warmup)  # type: ignore[arg-type]
+            self._schedule_campaign(campaign, campaign.at, 0.0)
+        if self.warmup > 0:  # before anything else that happens at that instant
+            env.first_at(Timer(), self.warmup, (lambda _: self._reset(),))
         env.run(until=self.horizon)
         return self._finish()
 
     def _reset(self) -> None:
         now = self.env.now
         for pool in self.pools.values():
-            pool.area = 0.0
-            pool.last = now
+            pool.reset(now)
         self.metrics.reset(now)
 
-    def _arrive(self, clock: _Timer) -> None:
-        self._new_deal(self._draw_buyer())
+    def _arrive(self, clock: Timer) -> None:
+        self._new_deal(self._draw_buyer(), clock.time)
         assert self.process.arrivals is not None
-        self._schedule(clock, -math.log1p(-self.gap()) / self.process.arrivals.rate,
+        self._at(clock, -math.log1p(-self.gap()) / self.process.arrivals.rate,
                        self._on_arrive)
 
-    def _schedule_campaign(self, campaign: Any, at: float) -> None:
+    def _schedule_campaign(self, campaign: Any, at: float, now: float) -> None:
         if at > self.horizon:
             return
 
-        def burst(_: Any) -> None:
+        def burst(timer: Timer) -> None:
             fixed = None if campaign.buyer_type is None else \
                 self.buyer_ids.index(campaign.buyer_type)
             for _ in range(campaign.leads):
-                self._new_deal(self._draw_buyer() if fixed is None else fixed)
+                self._new_deal(self._draw_buyer() if fixed is None else fixed, timer.time)
             if campaign.every:
-                self._schedule_campaign(campaign, self.env.now + campaign.every)
+                self._schedule_campaign(campaign, timer.time + campaign.every, timer.time)
 
-        self._schedule(_Timer(), at - self.env.now, (burst,))
+        self._at(Timer(), at - now, (burst,))
 
     def _draw_buyer(self) -> int:
         return bisect.bisect_right(self.share_cum, self.pick_buyer() * self.share_cum[-1])
 
-    def _new_deal(self, buyer: int) -> None:
+    def _new_deal(self, buyer: int, now: float) -> None:
         buyer = min(buyer, len(self.buyer_ids) - 1)
         if self.only is not None and buyer != self.only:
             return  # --buyer: other buyer types' leads are drawn (same streams) but dropped
@@ -365,11 +196,11 @@ class Engine:
         if len(self.open) >= MAX_OPEN_DEALS:
             raise SalesprocError(
                 f"more than {MAX_OPEN_DEALS:,} deals are open at once after "
-                f"{describe(self.env._now, self.process.time_unit)}: the team cannot keep up "
+                f"{describe(now, self.process.time_unit)}: the team cannot keep up "
                 "with the leads, and the queues grow without end",
                 hint="add people to the busiest role, or lower the arrival rate (the "
                 "over-capacity warning names the role)")
-        deal = Deal(self.count, buyer, self.values[buyer](), self.env._now)
+        deal = Deal(self.count, buyer, self.values[buyer](), now)
         # deals arrive in the same order in every variant, so the n-th deal gets the n-th
         # key. (Keys in arithmetic progression made the hashed draws subtly correlated.)
         deal.key = self.deal_keys()
@@ -378,7 +209,7 @@ class Engine:
         self._enter(deal, self.starts[buyer])
 
     def _enter(self, deal: Deal, stage: int) -> None:
-        now = self.env._now
+        now = deal.time  # handlers read "now" from the deal; whoever calls one sets it
         deal.stage = stage
         bit = 1 << stage
         if deal.visited & bit:  # a rework loop: count visits, so each draws anew
@@ -394,10 +225,10 @@ class Engine:
         if step.delay is None:
             self._request(deal)
         else:
-            self._schedule(deal, step.delay(), self._on_request)
+            self._at(deal, step.delay(), self._on_request)
 
     def _request(self, deal: Deal) -> None:
-        deal.t_request = self.env._now
+        deal.t_request = deal.time
         step = deal.step
         if step.no_work:
             deal.t_start = deal.t_worked = deal.t_request
@@ -412,7 +243,7 @@ class Engine:
                 pool.last = now
                 pool.busy += 1
                 deal.t_start = now
-                self._schedule(deal, step.work(), self._on_worked)
+                self._at(deal, step.work(), self._on_worked)
                 return
             deal.meeting = None
             pool.queue.append(deal)
@@ -420,7 +251,7 @@ class Engine:
             for pool in pools:
                 pool.take(now)
             deal.t_start = now
-            self._schedule(deal, step.work(), self._on_worked)
+            self._at(deal, step.work(), self._on_worked)
             return
         else:  # wait in every needed role's queue, holding nobody
             deal.meeting = pools
@@ -431,26 +262,25 @@ class Engine:
         deal.granted = self._granted_deal
         deal.token += 1
         if step.patience is not None:
-            timer = _Timer()
+            timer = Timer()
             timer.deal = deal
             timer.token = deal.token
-            self._schedule(timer, step.patience, self._on_stale)
+            self._at(timer, step.patience, self._on_stale)
 
-    def _granted_deal(self, deal: Deal, pool: Pool) -> None:
+    def _granted_deal(self, deal: Deal, pool: Pool, now: float) -> None:
         """Everyone the stage needs is now with the deal; *pool* freed up last."""
-        now = self.env._now
         key = (deal.stage, pool.id)
         queue_days = self.metrics.queue_days
         queue_days[key] = queue_days.get(key, 0.0) + (now - deal.t_wait)
         deal.t_start = now
-        self._schedule(deal, deal.step.work(), self._on_worked)
+        self._at(deal, deal.step.work(), self._on_worked)
 
-    def _stale(self, timer: _Timer) -> None:
+    def _stale(self, timer: Timer) -> None:
         deal = timer.deal
         if not deal.waiting or deal.token != timer.token:
             return
         deal.waiting = False  # left in the queues, skipped when met
-        now = self.env.now
+        deal.time = now = timer.time
         step = deal.step
         missing = next((p for p in step.pools if p.busy >= p.capacity), step.pools[0])
         key = (deal.stage, missing.id)
@@ -460,7 +290,7 @@ class Engine:
         self._lose(deal, step.index, "stale")
 
     def _worked(self, deal: Deal) -> None:
-        now = self.env._now
+        now = deal.time
         step = deal.step
         for pool in step.pools:
             pool.release(now)
@@ -471,13 +301,13 @@ class Engine:
             deal.rejected = None
             self._route(deal, step)
 
-    def _approve(self, deal: Deal, step: _Step) -> None:
+    def _approve(self, deal: Deal, step: Step) -> None:
         if not step.approvals:
             deal.rejected = None
             self._route(deal, step)
             return
         buyer = self.buyer_ids[deal.buyer]
-        tasks = [_Task(deal, a) for a in step.approvals
+        tasks = [Task(deal, a) for a in step.approvals
                  if a.when is None or a.when.applies(deal.value, buyer)]
         if not tasks:
             deal.rejected = None
@@ -485,41 +315,42 @@ class Engine:
             return
         deal.pending = tasks
         for task in tasks:
-            self._schedule(task, task.approval.delay(), self._on_task_request)
+            self._at(task, task.approval.delay(), self._on_task_request)
 
-    def _task_request(self, task: _Task) -> None:
+    def _task_request(self, task: Task) -> None:
         pool = task.approval.pool
         if task.approval.no_work:  # like a stage without work: nobody is held, no queue
             self._task_done(task)
             return
         if pool.busy < pool.capacity:
-            pool.take(self.env.now)
-            self._schedule(task, task.approval.work(), self._on_task_done)
+            pool.take(task.time)
+            self._at(task, task.approval.work(), self._on_task_done)
         else:
             task.waiting = True
-            task.t_wait = self.env.now
+            task.t_wait = task.time
             task.granted = self._granted_task
             pool.queue.append(task)
 
-    def _granted_task(self, task: _Task, pool: Pool) -> None:
+    def _granted_task(self, task: Task, pool: Pool, now: float) -> None:
         key = (task.deal.stage, pool.id)
         queue_days = self.metrics.queue_days
-        queue_days[key] = queue_days.get(key, 0.0) + self.env.now - task.t_wait
-        self._schedule(task, task.approval.work(), self._on_task_done)
+        queue_days[key] = queue_days.get(key, 0.0) + now - task.t_wait
+        self._at(task, task.approval.work(), self._on_task_done)
 
-    def _task_done(self, task: _Task) -> None:
+    def _task_done(self, task: Task) -> None:
         approval = task.approval
         if not approval.no_work:
-            approval.pool.release(self.env.now)
+            approval.pool.release(task.time)
         deal = task.deal
         task.rejected = _unit(deal.key ^ approval.verdict ^ deal.visit) < approval.reject
         task.done = True
         if all(t.done for t in deal.pending):
             first = next((t.approval for t in deal.pending if t.rejected), None)
             deal.rejected = first
+            deal.time = task.time
             self._route(deal, deal.step)
 
-    def _route(self, deal: Deal, step: _Step) -> None:
+    def _route(self, deal: Deal, step: Step) -> None:
         rejected = deal.rejected
         if rejected is not None:
             if rejected.on_reject is None:
@@ -531,19 +362,19 @@ class Engine:
                 self._enter(deal, rejected.on_reject)
             return
         at = _bisect(step.route_cum, _unit(deal.key ^ step.route_salt ^ deal.visit))
-        target = step.route_to[at] if at < len(step.route_to) else _LOST
+        target = step.route_to[at] if at < len(step.route_to) else LOST_INDEX
         if target >= 0:
             self._leave(deal, step, self.stage_ids[target])
             self._enter(deal, target)
-        elif target == _WON:
+        elif target == WON_INDEX:
             self._leave(deal, step, WON)
             self._win(deal)
         else:
             self._leave(deal, step, step.lost_outcome)
             self._lose(deal, step.index, step.lost_reason)
 
-    def _leave(self, deal: Deal, step: _Step, outcome: str) -> None:
-        now = self.env._now
+    def _leave(self, deal: Deal, step: Step, outcome: str) -> None:
+        now = deal.time
         m = self.metrics
         s = step.index
         start = m.start  # deal-time spent in the stage within the window: WIP's integral
@@ -562,7 +393,7 @@ class Engine:
         m = self.metrics
         m.won[deal.buyer] += 1
         m.revenue[deal.buyer] += deal.value
-        m.cycle[deal.buyer].append(self.env._now - deal.arrived)
+        m.cycle[deal.buyer].append(deal.time - deal.arrived)
         m.close(deal.buyer, deal.visited, True)
         del self.open[deal.id]
 
@@ -579,17 +410,6 @@ class Engine:
         m = self.metrics
         for deal in self.open.values():  # deals still in a stage: their time so far counts
             m.wip_area[deal.stage] += now - max(deal.t_enter, m.start)
-        roles = {}
-        for rid, pool in self.pools.items():
-            pool.area += pool.busy * (now - pool.last)
-            pool.last = now
-            roles[rid] = (pool.capacity, pool.area)
+        roles = {rid: (pool.capacity, pool.busy_time(now)) for rid, pool in self.pools.items()}
         open_deals = [(d.buyer, d.stage, d.value) for d in self.open.values()]
-        week = 7 * 24 / _hours(self.process.time_unit)
-        return m.figures(now, roles, open_deals, week)
-
-
-def _hours(unit: str) -> float:
-    from salesproc.units import HOURS
-
-    return HOURS[unit]
+        return m.figures(now, roles, open_deals, self.process.time_unit)

@@ -29,6 +29,8 @@ from array import array
 from collections.abc import Sequence
 from typing import Any
 
+from salesproc.units import convert
+
 Key = tuple[str, ...]
 
 
@@ -83,21 +85,23 @@ class Collector:
             s += 1
 
     def figures(self, now: float, roles: dict[str, tuple[int, float]],
-                open_deals: Sequence[tuple[int, int, float]], week: float) -> dict[Key, float]:
+                open_deals: Sequence[tuple[int, int, float]], unit: str) -> dict[Key, float]:
         """The replication's figures, keyed ('all', 'won'), ('stage', id, 'wip') ...
 
         *roles* maps role id to (headcount, busy time integral over the window);
         *open_deals* lists (buyer, stage, value) of deals open at the horizon.
         """
         window = now - self.start
+        week, month = convert(1.0, "week", unit), convert(1.0, "month", unit)
         out: dict[Key, float] = {}
         win_chance = [self.won_from[s] / self.closed_from[s] if self.closed_from[s] else 0.0
                       for s in range(self.nstages)]
         for b, name in enumerate(self.buyers):
             mine = [(s, v) for bb, s, v in open_deals if bb == b]
-            out.update(self._deal_figures(("buyer", name), [b], window, week, mine, win_chance))
+            out.update(self._deal_figures(("buyer", name), [b], window, (week, month), mine,
+                                          win_chance))
         everyone = [(s, v) for _, s, v in open_deals]
-        out.update(self._deal_figures(("all",), range(len(self.buyers)), window, week,
+        out.update(self._deal_figures(("all",), range(len(self.buyers)), window, (week, month),
                                       everyone, win_chance))
         for s, sid in enumerate(self.stages):
             out.update(self._stage_figures(s, sid, window, win_chance, everyone))
@@ -113,13 +117,13 @@ class Collector:
         return out
 
     def _deal_figures(self, scope: Key, buyers: Sequence[int] | range, window: float,
-                      week: float, open_deals: list[tuple[int, float]],
+                      period: tuple[float, float], open_deals: list[tuple[int, float]],
                       win_chance: list[float]) -> dict[Key, float]:
         won = sum(self.won[b] for b in buyers)
         lost = sum(self.lost[b] for b in buyers)
         opportunities = sum(self.opportunities[b] for b in buyers)
         cycle = sorted(x for b in buyers for x in self.cycle[b])
-        month = week * 365 / 12 / 7
+        week, month = period
         figures = {
             "leads": float(sum(self.leads[b] for b in buyers)),
             "won": float(won),

@@ -1,0 +1,125 @@
+"""A process compiled into the tables the engine runs on: per buyer type and stage, the
+samplers of delay and work, the people needed, the approvals and the route table.
+
+Every random stream is named by what it drives and seeded from (seed, replication,
+name), so the same stage draws the same numbers in every variant of a process (common
+random numbers). Routes and approval verdicts are not drawn from a stream: they are a
+hash of (deal, stage, visit) with the salts made here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from salesproc import routing
+from salesproc.model import LOST, WON, Approval, Condition, Process
+from salesproc.sim import streams
+from salesproc.sim.pool import Pool
+
+WON_INDEX, LOST_INDEX = -1, -2  # route targets that are not stages
+
+
+class CompiledApproval:
+    """One approval of a stage, ready to run."""
+
+    __slots__ = ("delay", "name", "no_work", "on_reject", "pool", "reject", "verdict", "when",
+                 "work")
+    verdict: int  # salt of the per-deal verdict draw
+    delay: Callable[[], float]
+    no_work: bool
+    name: str
+    on_reject: int | None
+    pool: Pool
+    reject: float
+    when: Condition | None
+    work: Callable[[], float]
+
+
+class Step:
+    """A stage as one buyer type sees it, compiled for speed."""
+
+    __slots__ = ("approvals", "delay", "index", "lost_outcome", "lost_reason", "no_work",
+                 "patience", "pools", "route_cum", "route_salt", "route_to", "work")
+    approvals: list[CompiledApproval]
+    delay: Callable[[], float] | None
+    index: int
+    lost_outcome: str
+    lost_reason: str
+    no_work: bool
+    patience: float | None
+    pools: list[Pool]
+    route_cum: list[float]
+    route_to: list[int]
+    work: Callable[[], float]
+    route_salt: int
+
+
+def compile_steps(process: Process, pools: Mapping[str, Pool], seed: int,
+                  replication: int) -> list[list[Step | None]]:
+    """[buyer][stage] -> Step (None where a stage is off that buyer's path), in the
+    order of process.buyer_types and process.stages."""
+    return [_buyer_steps(process, b, pools, seed, replication) for b in process.buyer_types]
+
+
+def _buyer_steps(process: Process, buyer_id: str, pools: Mapping[str, Pool], seed: int,
+                 replication: int) -> list[Step | None]:
+    buyer = process.buyer_types[buyer_id]
+    stage_ids = list(process.stages)
+    role_order = list(pools)
+
+    def stream(dist: Any, name: str) -> Callable[[], float]:
+        return streams.sampler(dist, seed, replication, name)
+
+    def target(to: str) -> int:
+        return WON_INDEX if to == WON else LOST_INDEX if to == LOST else stage_ids.index(to)
+
+    steps: list[Step | None] = []
+    for index, sid in enumerate(stage_ids):
+        stage = buyer.stages.get(sid)
+        if stage is None:
+            steps.append(None)
+            continue
+        prefix = f"{buyer_id}/{sid}"
+        step = Step()
+        step.index = index
+        step.delay = None if streams.is_zero(stage.delay) else \
+            stream(stage.delay, f"{prefix}/delay")
+        step.no_work = streams.is_zero(stage.work)
+        step.work = stream(stage.work, f"{prefix}/work")
+        step.pools = sorted((pools[r] for r in dict.fromkeys(stage.roles)),
+                            key=lambda p: role_order.index(p.id))
+        step.patience = stage.patience
+        step.lost_reason = stage.lost_reason
+        step.lost_outcome = f"lost: {stage.lost_reason}"
+        table = routing.routes(stage)
+        step.route_to = [target(to) for to, _ in table]
+        step.route_cum = [math.fsum(p for _, p in table[: i + 1]) for i in range(len(table))]
+        step.route_salt = streams.salt(seed, replication, f"{prefix}/route")
+        # approvals' streams are named by role and name, not position, so that a variant
+        # adding an approval leaves the others' draws (common random numbers) alone
+        names = [f"{prefix}/approval/{a.role}/{a.name}" for a in stage.approvals]
+        step.approvals = [
+            _approval(a, routing.approval_label(stage, k),
+                      name + (f"#{names[:k].count(name)}" if names[:k].count(name) else ""),
+                      pools, stream, target, seed, replication)
+            for k, (a, name) in enumerate(zip(stage.approvals, names, strict=True))]
+        steps.append(step)
+    return steps
+
+
+def _approval(approval: Approval, label: str, prefix: str, pools: Mapping[str, Pool],
+              stream: Callable[[Any, str], Callable[[], float]],
+              target: Callable[[str], int], seed: int, replication: int) -> CompiledApproval:
+    compiled = CompiledApproval()
+    compiled.name = label
+    compiled.when = approval.when
+    compiled.pool = pools[approval.role]
+    compiled.delay = stream(approval.delay, f"{prefix}/delay")
+    compiled.work = stream(approval.work, f"{prefix}/work")
+    compiled.no_work = streams.is_zero(approval.work)
+    compiled.reject = approval.reject
+    compiled.verdict = streams.salt(seed, replication, f"{prefix}/verdict")
+    compiled.on_reject = None if approval.on_reject is None else target(approval.on_reject)
+    return compiled
