@@ -28,6 +28,7 @@ import plain_simpy  # noqa: E402
 
 from salesproc import load  # noqa: E402
 from salesproc.sim.engine import Engine  # noqa: E402
+from salesproc.sim.metrics import Key  # noqa: E402
 
 
 def speed(leads: int, rounds: int) -> None:
@@ -41,12 +42,13 @@ def speed(leads: int, rounds: int) -> None:
         start = time.perf_counter()
         ours = Engine(funnel, seed=r + 1, replication=0, horizon=horizon).run()
         t_ours = time.perf_counter() - start
-        base_rate, our_rate = base["leads"] / t_base, ours[("all", "leads")] / t_ours
+        base_rate = base["leads"] / t_base
+        our_rate = ours[Key("all", "", "leads")] / t_ours
         ratios.append(our_rate / base_rate)
         won_plain += base["won"]
         leads_plain += base["leads"]
-        won_ours += int(ours[("all", "won")])
-        leads_ours += int(ours[("all", "leads")])
+        won_ours += int(ours[Key("all", "", "won")])
+        leads_ours += int(ours[Key("all", "", "leads")])
         print(f"  round {r + 1}: plain SimPy {base_rate:9,.0f} leads/s   salesproc "
               f"{our_rate:9,.0f} leads/s   ratio {our_rate / base_rate:4.2f}")
     f_plain, f_ours = won_plain / leads_plain, won_ours / leads_ours
@@ -68,7 +70,8 @@ def memory() -> None:
 
 
 def scaling() -> None:
-    from salesproc.sim.experiment import Settings, simulate
+    from salesproc.model import Settings
+    from salesproc.sim.experiment import simulate
 
     example = HERE.parent / "processes" / "five-step.yaml"
     process = load(example)

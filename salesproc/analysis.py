@@ -29,6 +29,7 @@ def expected_visits(buyer: BuyerType) -> dict[str, float]:
 
 
 def win_probability(buyer: BuyerType) -> float:
+    """Chance that a deal of *buyer* is eventually won (from the routing alone)."""
     visits = expected_visits(buyer)
     return math.fsum(v * routing.won_share(buyer.stages[s], buyer) for s, v in visits.items())
 
@@ -69,6 +70,7 @@ def offered_load(process: Process) -> dict[str, float]:
 
 
 def utilization(process: Process) -> dict[str, float]:
+    """Offered load of each role divided by its headcount (above 1: the queue grows without end)."""
     load = offered_load(process)
     return {r: load[r] / role.headcount for r, role in process.roles.items()}
 

@@ -15,7 +15,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -32,6 +32,9 @@ from salesproc.diagnostics import (
 )
 from salesproc.errors import InvalidProcessError, SalesprocError, SettingsError
 from salesproc.model import Process
+
+if TYPE_CHECKING:
+    from salesproc.sim.results import Visit
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 ISSUES_URL = "https://github.com/salesproc/salesproc/issues"
@@ -54,6 +57,7 @@ class Failure(click.ClickException):
 
 def echo_diagnostics(diagnostics: Sequence[Diagnostic], err: bool = False,
                      settings: Sequence[str] = ()) -> None:
+    """Print findings as text with caret snippets (coloured on a terminal)."""
     from salesproc.variants import COMMAND_LINE
 
     def lines(file: str) -> Sequence[str] | None:
@@ -239,7 +243,7 @@ def render(process_file: str, buyer: str | None, combined: bool, fmt: str,
            output: str | None, direction: str) -> None:
     """Draw the process as a flowchart: one per buyer type, or --combined."""
     from salesproc import graph
-    from salesproc.render import to_dot, to_image, to_mermaid
+    from salesproc.render import to_dot, to_mermaid
 
     process = load_or_fail(process_file)
     if buyer is not None and buyer not in process.buyer_types:
@@ -259,7 +263,7 @@ def render(process_file: str, buyer: str | None, combined: bool, fmt: str,
         else:
             content = to_dot(diagram, process.time_unit, direction)
             if fmt != "dot":
-                content = to_image(content, fmt)
+                content = _image(content, fmt)
         target = _render_target(process_file, output, fmt, None if single else name)
         if target is None:
             texts.append(content if single else f"%% buyer type: {name}\n{content!s}")
@@ -267,6 +271,19 @@ def render(process_file: str, buyer: str | None, combined: bool, fmt: str,
             _emit_file(target, content, process.files)
     if texts:
         click.echo("\n".join(str(t) for t in texts), nl=False)
+
+
+def _image(source: str, fmt: str) -> bytes:
+    """Graphviz's drawing; without Graphviz, the hint also names the formats that need
+    no install."""
+    from salesproc.errors import ToolMissingError
+    from salesproc.render import to_image
+
+    try:
+        return to_image(source, fmt)
+    except ToolMissingError as exc:
+        raise Failure(exc.message, f"{exc.hint}; or use --format dot or --format mermaid, "
+                      "which need no install") from None
 
 
 def _render_target(process_file: str, output: str | None, fmt: str, buyer: str | None
@@ -401,7 +418,7 @@ def simulate(process_file: str, replications: int | None, horizon: str | None,
              settings: tuple[str, ...], fmt: str, output: str | None, events: str | None
              ) -> None:
     """Simulate the pipeline: wins, revenue, time in stage, bottleneck, end pipeline."""
-    from salesproc.sim import experiment, report
+    from salesproc.sim import experiment
 
     process = load_or_fail(process_file, settings)
     if events == "-":
@@ -417,8 +434,7 @@ def simulate(process_file: str, replications: int | None, horizon: str | None,
         click.echo(click.style("warning: ", fg="yellow", bold=True) + warning, err=True)
     with _progress(run.replications) as progress, _event_log(events) as sink:
         result = experiment.simulate(process, run, progress=progress, event_sink=sink)
-    text = {"table": report.to_text, "json": report.to_json, "csv": report.to_csv}[fmt](result)
-    _emit(text, output)
+    _emit(_formatter(fmt).simulation(result), output)
 
 
 def _simulation_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -467,7 +483,7 @@ def compare(base_file: str, variant_files: tuple[str, ...], settings: tuple[str,
     95% intervals from paired replications, and a verdict in plain words.
     """
     from salesproc.sim import compare as comparing
-    from salesproc.sim import experiment, report
+    from salesproc.sim import experiment
     from salesproc.variants import describe
 
     if not variant_files and not settings:
@@ -488,9 +504,7 @@ def compare(base_file: str, variant_files: tuple[str, ...], settings: tuple[str,
     with _progress((len(variants) + 1) * run.replications) as progress:
         result = comparing.compare((describe((), base_file), base), variants, run,
                                    progress=progress)
-    render = {"table": report.comparison_text, "json": report.comparison_json,
-              "csv": report.comparison_csv}[fmt]
-    _emit(render(result), output)
+    _emit(_formatter(fmt).comparison(result), output)
 
 
 @cli.command()
@@ -507,9 +521,9 @@ def sweep(process_file: str, sweeps: tuple[str, ...], replications: int | None,
     E.g. salesproc sweep processes/five-step.yaml --set roles.se.headcount=1..5
     """
     from salesproc.sim import compare as comparing
-    from salesproc.sim import experiment, report
+    from salesproc.sim import experiment
 
-    points = comparing.sweep_points([comparing.parse_sweep(s) for s in sweeps])
+    points = comparing.sweep_points([_parse_sweep(s) for s in sweeps])
     processes = [load_or_fail(process_file, point) for point in points]
     base = processes[0]
     _guard_outputs(base.files, output)
@@ -519,18 +533,67 @@ def sweep(process_file: str, sweeps: tuple[str, ...], replications: int | None,
     labels = [" ".join(point) for point in points]
     _warn_capacity(list(zip(labels, processes, strict=True)))
     with _progress(len(points) * run.replications) as progress:
-        result = comparing.compare((labels[0], base), list(zip(labels[1:], processes[1:],
-                                                                strict=True)),
-                                   run, progress=progress)
-    if fmt == "json":
-        import json
+        result = comparing.sweep(processes, points, run, progress=progress)
+    _emit(_formatter(fmt).sweep(result), output)
 
-        text = json.dumps(report.sweep_dict(result, points), indent=2, allow_nan=False) + "\n"
-    elif fmt == "csv":
-        text = report.sweep_csv(result, points)
+
+def _parse_sweep(option: str) -> Any:
+    """'roles.ae.headcount=2..8', '...=2..10:2', '...=0.2,0.4,0.6' or a single value."""
+    from salesproc.sim.compare import Sweep
+
+    def bad(message: str) -> click.BadParameter:
+        return click.BadParameter(f"{shown(option)!r}: {message}", param_hint="--set")
+
+    setting, sep, spec = option.partition("=")
+    spec = spec.strip()
+    if not sep or not setting.strip() or not spec:
+        raise bad("give PATH=VALUES, e.g. roles.ae.headcount=2..8 or "
+                  "stages.demo.work=0.5,1,2")
+    if ".." in spec and not spec.startswith(("{", "[")):
+        values = _sweep_range(spec, bad)
     else:
-        text = report.sweep_text(result, points)
-    _emit(text, output)
+        values = tuple(v.strip() for v in spec.split(",")) if not spec.startswith(
+            ("{", "[")) else (spec,)
+    if any(not v for v in values):
+        raise bad("a value is empty")
+    return Sweep(setting.strip(), values)
+
+
+def _sweep_range(spec: str, bad: Callable[[str], click.BadParameter]) -> tuple[str, ...]:
+    from salesproc.defaults import MAX_SWEEP_POINTS
+
+    bounds, _, step_text = spec.partition(":")
+    low_text, _, high_text = bounds.partition("..")
+    try:
+        low, high = _number(low_text), _number(high_text)
+        step = _number(step_text) if step_text else 1.0
+    except ValueError:
+        raise bad("a range is FROM..TO or FROM..TO:STEP with ordinary numbers, e.g. 2..8 "
+                  "or 0.5..2:0.5") from None
+    if step <= 0 or high < low:
+        raise bad("the range must go up, with a step above 0")
+    count = math.floor((high - low) / step + 1e-9) + 1
+    if count > MAX_SWEEP_POINTS:
+        raise bad(f"{count} values are more than {MAX_SWEEP_POINTS}; use a larger step")
+    whole = all(x == int(x) for x in (low, high, step))
+    return tuple(str(int(low + i * step)) if whole else f"{low + i * step:g}"
+                 for i in range(count))
+
+
+def _number(text: str) -> float:
+    """A finite number of sensible size (not nan, inf or hundreds of digits)."""
+    text = text.strip()
+    value = float(text) if len(text) <= 30 else math.inf
+    if not math.isfinite(value) or abs(value) > 1e15:
+        raise ValueError(text)
+    return value
+
+
+def _formatter(fmt: str) -> Any:
+    """The report module for a --format: table (text), json or csv."""
+    from salesproc.report import csv, json, text
+
+    return {"table": text, "json": json, "csv": csv}[fmt]
 
 
 def _workers(given: int | None) -> int:
@@ -583,7 +646,7 @@ def _progress(total: int) -> Iterator[Callable[[int, int], None] | None]:
 
 
 @contextlib.contextmanager
-def _event_log(path: str | None) -> Iterator[Callable[[int, tuple[object, ...]], None] | None]:
+def _event_log(path: str | None) -> Iterator[Callable[[Visit], None] | None]:
     """A CSV event log, written atomically (it appears only once the run completed)."""
     if path is None:
         yield None
@@ -591,12 +654,12 @@ def _event_log(path: str | None) -> Iterator[Callable[[int, tuple[object, ...]],
     import csv
 
     from salesproc.outputs import atomic_open
+    from salesproc.sim.results import Visit
 
     with atomic_open(path) as handle:
         writer = csv.writer(handle)
-        writer.writerow(["replication", "deal", "buyer_type", "stage", "entered", "started",
-                         "finished", "outcome", "role"])
-        yield lambda replication, row: writer.writerow((replication, *row))
+        writer.writerow(Visit._fields)
+        yield writer.writerow
     click.echo(f"wrote {path}", err=True)
 
 

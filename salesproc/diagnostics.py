@@ -15,12 +15,16 @@ from dataclasses import asdict, dataclass, field
 
 
 class Severity(str, enum.Enum):
+    """How bad a finding is: errors fail validation, warnings only with --strict."""
+
     ERROR = "error"
     WARNING = "warning"
 
 
 @dataclass(frozen=True)
 class Rule:
+    """A diagnostic code's stable name, severity and one-line meaning (the README's table)."""
+
     code: str
     name: str
     severity: Severity
@@ -84,8 +88,10 @@ CODES: dict[str, Rule] = _rules(
     ("SP601", "base-unavailable", "error", "The file named by extends: cannot be read."),
     ("SP602", "extends-cycle", "error", "Variants extend each other in a circle."),
     ("SP603", "variant-key", "error", "A variant-only key outside a variant, or the reverse."),
-    ("SP604", "unknown-setting", "error", "A set: or --set path that names nothing."),
-    ("SP605", "invalid-change", "error", "A malformed --set, or a new stage without a place."),
+    ("SP604", "unknown-setting", "error",
+     "A setting to change (set: or the command line) that names nothing."),
+    ("SP605", "invalid-change", "error",
+     "A malformed change on the command line, or a new stage without a place."),
 )
 
 
@@ -221,6 +227,7 @@ def _snippet(diag: Diagnostic, text: str, window: int = 100) -> str:
 
 
 def format_json(diagnostics: Iterable[Diagnostic]) -> str:
+    """Findings as a JSON list, one object per finding (the layout the README documents)."""
     return json.dumps([d.to_dict() for d in diagnostics], indent=2) + "\n"
 
 
@@ -252,6 +259,7 @@ FORMATTERS: dict[str, Callable[[Sequence[Diagnostic]], str]] = {
 
 
 def summary(diagnostics: Sequence[Diagnostic], files: int) -> str:
+    """The closing line: how many files were checked and what was found."""
     errors = sum(d.is_error for d in diagnostics)
     warnings = len(diagnostics) - errors
     noun = "file" if files == 1 else "files"

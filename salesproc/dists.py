@@ -68,6 +68,8 @@ class Distribution(abc.ABC):
 
 @dataclass(frozen=True)
 class Fixed(Distribution):
+    """Always the same value."""
+
     value: float
 
     @property
@@ -94,6 +96,8 @@ class Fixed(Distribution):
 
 @dataclass(frozen=True)
 class Exponential(Distribution):
+    """Memoryless: many short, a few long; mean only."""
+
     mean_: float
 
     @property
@@ -119,6 +123,8 @@ class Exponential(Distribution):
 
 @dataclass(frozen=True)
 class Uniform(Distribution):
+    """Anything between min and max, equally likely."""
+
     low: float
     high: float
 
@@ -145,6 +151,8 @@ class Uniform(Distribution):
 
 @dataclass(frozen=True)
 class Triangular(Distribution):
+    """A three-point estimate: min, most likely, max."""
+
     low: float
     mode: float
     high: float
@@ -244,6 +252,8 @@ class _MeanSd(Distribution):
 
 @dataclass(frozen=True)
 class Lognormal(_MeanSd):
+    """Right-skewed, given by the mean and sd of the values themselves."""
+
     def _params(self) -> tuple[float, float]:
         sigma2 = math.log1p((self.sd_ / self.mean_) ** 2)
         return math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2)
@@ -264,6 +274,8 @@ class Lognormal(_MeanSd):
 
 @dataclass(frozen=True)
 class Gamma(_MeanSd):
+    """Right-skewed, given by the mean and sd of the values."""
+
     @property
     def shape(self) -> float:
         return (self.mean_ / self.sd_) ** 2

@@ -23,6 +23,7 @@ from salesproc.model import LOST, WON, Approval, BuyerType, Process, Stage
 
 
 def stage_attributes(process: Process, stage: Stage, buyer: BuyerType | None) -> dict[str, Any]:
+    """A stage card's contents: owner, department, what to collect, approvals, usual time."""
     owner = process.roles[stage.owner]
     approvals: list[dict[str, Any]] = []
     for a in stage.approvals:

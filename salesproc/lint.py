@@ -99,6 +99,7 @@ def _unknown(ctx: Context, code: str, kind: str, name: str, known: Iterable[str]
 
 
 def duplicate_stage_ids(ctx: Context) -> Iterator[Diagnostic]:
+    """SP205: two stages with one id."""
     seen: dict[str, int] = {}
     for i, stage in enumerate(ctx.data["stages"]):
         sid = stage["id"]
@@ -110,6 +111,7 @@ def duplicate_stage_ids(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def reserved_stage_ids(ctx: Context) -> Iterator[Diagnostic]:
+    """SP207: a stage called won or lost."""
     for i, stage in enumerate(ctx.data["stages"]):
         if stage["id"] in OUTCOMES:
             yield ctx.at("SP207", f"'{stage['id']}' is an outcome, not a stage id",
@@ -119,6 +121,7 @@ def reserved_stage_ids(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def role_references(ctx: Context) -> Iterator[Diagnostic]:
+    """SP202: owners, assistants, approvers and needed_by name defined roles."""
     for path, block in ctx.stage_blocks():
         if "owner" in block and block["owner"] not in ctx.roles:
             yield _unknown(ctx, "SP202", "role", block["owner"], ctx.roles, (*path, "owner"))
@@ -136,6 +139,7 @@ def role_references(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def information_references(ctx: Context) -> Iterator[Diagnostic]:
+    """SP203: requires: names defined information."""
     for path, block in ctx.stage_blocks():
         for j, item in enumerate(block.get("requires", [])):
             if item not in ctx.information:
@@ -146,6 +150,7 @@ def information_references(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def stage_references(ctx: Context) -> Iterator[Diagnostic]:
+    """SP201: routes, rejections, paths, overrides and opportunity_stage name defined stages."""
     stages = list(ctx.stage_index)
     targets = [*stages, WON, LOST]
     for path, block in ctx.stage_blocks():
@@ -172,6 +177,7 @@ def stage_references(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def buyer_type_references(ctx: Context) -> Iterator[Diagnostic]:
+    """SP204: campaigns and conditions name defined buyer types."""
     buyers = list(ctx.buyers)
     for j, campaign in enumerate(ctx.data.get("arrivals", {}).get("campaigns", [])):
         if "buyer_type" in campaign and campaign["buyer_type"] not in ctx.buyers:
@@ -186,6 +192,7 @@ def buyer_type_references(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def duplicates_in_lists(ctx: Context) -> Iterator[Diagnostic]:
+    """SP208: a path, requires: or assist: lists an item twice."""
     lists: list[tuple[Path, list[Any]]] = [
         (("buyer_types", b, "path"), buyer.get("path", [])) for b, buyer in ctx.buyers.items()]
     for path, block in ctx.stage_blocks():
@@ -201,6 +208,7 @@ def duplicates_in_lists(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def route_sums(ctx: Context) -> Iterator[Diagnostic]:
+    """SP305: a stage's route probabilities add up above 1."""
     for path, block in ctx.stage_blocks():
         routes = block.get("next", {})
         total = math.fsum(routes.values())
@@ -213,6 +221,7 @@ def route_sums(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def share_sum(ctx: Context) -> Iterator[Diagnostic]:
+    """SP306: buyer-type shares do not add up to 1."""
     total = math.fsum(b["share"] for b in ctx.buyers.values())
     if abs(total - 1.0) > 1e-6:
         parts = " + ".join(f"{b['share']:g}" for b in ctx.buyers.values())
@@ -222,6 +231,8 @@ def share_sum(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def distributions(ctx: Context) -> Iterator[Diagnostic]:
+    """SP108 and SP209: distribution parameters that make no sense, and deal values
+    written as durations."""
     unit = ctx.data.get("time_unit", "day")
 
     def duration(value: Any) -> float:
@@ -255,6 +266,7 @@ def _time_distributions(ctx: Context) -> Iterator[tuple[Path, Any]]:
 
 
 def simulation_settings(ctx: Context) -> Iterator[Diagnostic]:
+    """SP106: a horizon beyond what salesproc simulates, a warm-up as long as the horizon."""
     settings = ctx.data.get("simulation", {})
     unit = ctx.data.get("time_unit", "day")
     horizon = file_horizon(settings, unit)
@@ -309,6 +321,7 @@ def _leaf_paths(path: Path, value: Any) -> Iterator[tuple[Path, Any]]:
 
 
 def unused_information(ctx: Context) -> Iterator[Diagnostic]:
+    """SP401: information no stage requires."""
     required = {item for _, block in ctx.stage_blocks() for item in block.get("requires", [])}
     for iid in ctx.information:
         if iid not in required:
@@ -318,6 +331,7 @@ def unused_information(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def unused_roles(ctx: Context) -> Iterator[Diagnostic]:
+    """SP402: a role that owns, assists and approves nothing."""
     used: set[str] = set()
     for _, block in ctx.stage_blocks():
         used.update([block.get("owner", ""), *block.get("assist", [])])
@@ -365,6 +379,7 @@ def _reverse(edges: Mapping[str, set[str]]) -> dict[str, set[str]]:
 
 
 def routes_off_path(ctx: Context) -> Iterator[Diagnostic]:
+    """SP206: a route or rejection to a stage that is not on that buyer's path."""
     for b in ctx.buyers:
         on_path = set(buyer_path(ctx.data, b))
         effective = effective_stage_data(ctx.data, b)

@@ -33,6 +33,8 @@ class CheckResult:
 
 
 def check_document(doc: yamlio.Document) -> CheckResult:
+    """Every finding for a loaded (and resolved) document, and its Process when there is
+    no error."""
     found = list(doc.findings)
     found += schema.check(doc)
     if any(d.is_error for d in found):
@@ -63,6 +65,7 @@ def check(path: str | os.PathLike[str], settings: Sequence[str] = ()) -> CheckRe
 
 
 def check_text(text: str, name: str = "<string>") -> CheckResult:
+    """Like check, for process text that is not in a file (name: how findings refer to it)."""
     try:
         doc = variants.resolve(yamlio.load_text(text, name))
     except InvalidProcessError as exc:

@@ -23,6 +23,8 @@ NO_TIME: Distribution = Fixed(0.0)  # frozen, so one shared default is safe
 
 @dataclass(frozen=True)
 class Role:
+    """People who work on deals: headcount bounds how many deals they work at once."""
+
     id: str
     title: str
     headcount: int
@@ -32,6 +34,8 @@ class Role:
 
 @dataclass(frozen=True)
 class Information:
+    """Something the team must find out or collect at a stage (listed under requires:)."""
+
     id: str
     label: str
     description: str = ""
@@ -85,6 +89,8 @@ class Condition:
 
 @dataclass(frozen=True)
 class Approval:
+    """A sign-off a stage needs from a role; with reject > 0 it may say no."""
+
     role: str
     name: str = ""
     when: Condition | None = None
@@ -99,12 +105,16 @@ class Approval:
 
 @dataclass(frozen=True)
 class Route:
+    """A way on from a stage (`next:`): a stage id or won, and its probability."""
+
     to: str  # a stage id or WON
     probability: float
 
 
 @dataclass(frozen=True)
 class Stage:
+    """A step of the process as one buyer type sees it (overrides applied); times in time_unit."""
+
     id: str
     name: str
     owner: str
@@ -131,6 +141,8 @@ class Stage:
 
 @dataclass(frozen=True)
 class BuyerType:
+    """A kind of buyer: its share of leads, deal value, the stages it goes through."""
+
     id: str
     name: str
     share: float
@@ -149,6 +161,8 @@ class BuyerType:
 
 @dataclass(frozen=True)
 class Campaign:
+    """A burst of leads at a time (and again every `every`), of one buyer type or all."""
+
     at: float
     leads: int
     name: str = ""
@@ -158,20 +172,35 @@ class Campaign:
 
 @dataclass(frozen=True)
 class Arrivals:
+    """How leads arrive: a Poisson rate per time unit, plus campaigns."""
+
     rate: float  # leads per time_unit
     campaigns: tuple[Campaign, ...] = ()
 
 
 @dataclass(frozen=True)
-class SimulationSettings:
+class Settings:
+    """How to simulate: the file's `simulation:` block, or a run's settings after the
+    caller's changes. Times are in the process's time unit.
+
+    *workers* is how many processes run replications (results never depend on it);
+    *buyer* simulates one buyer type's leads only; *notes* say how the settings were
+    chosen where that changes what is measured.
+    """
+
     horizon: float
     warmup: float = 0.0
     replications: int = DEFAULT_REPLICATIONS
     seed: int = DEFAULT_SEED
+    workers: int = 1
+    buyer: str | None = None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Process:
+    """A sales process, checked and resolved: the one thing every command works on."""
+
     name: str
     time_unit: str
     roles: Mapping[str, Role]
@@ -179,7 +208,7 @@ class Process:
     stages: Mapping[str, Stage]  # as written, in file order
     buyer_types: Mapping[str, BuyerType]
     arrivals: Arrivals | None
-    simulation: SimulationSettings
+    simulation: Settings
     opportunity_stage: str  # deals reaching it (or a stage written after it) are opportunities
     description: str = ""
     currency: str = "USD"
@@ -202,6 +231,7 @@ def effective_stage_data(data: Mapping[str, Any], buyer_id: str) -> dict[str, di
 
 
 def buyer_path(data: Mapping[str, Any], buyer_id: str) -> list[str]:
+    """The stage ids a buyer type goes through: its path:, or every stage in file order."""
     path = data["buyer_types"][buyer_id].get("path")
     return list(path) if path else [s["id"] for s in data["stages"]]
 
@@ -303,8 +333,8 @@ def file_horizon(raw: Mapping[str, Any], unit: str) -> float:
     return units.parse_duration(raw.get("horizon", default_horizon), unit)
 
 
-def _settings(raw: Mapping[str, Any], unit: str) -> SimulationSettings:
-    return SimulationSettings(
+def _settings(raw: Mapping[str, Any], unit: str) -> Settings:
+    return Settings(
         horizon=file_horizon(raw, unit), warmup=units.parse_duration(raw.get("warmup", 0), unit),
         replications=int(raw.get("replications", DEFAULT_REPLICATIONS)),
         seed=int(raw.get("seed", DEFAULT_SEED)))

@@ -46,6 +46,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
 
 
 def write_atomic(path: str | os.PathLike[str], content: str | bytes) -> None:
+    """Replace *path* with *content* atomically (see atomic_open)."""
     with atomic_open(path, "w" if isinstance(content, str) else "wb") as handle:
         handle.write(content)
 

@@ -39,6 +39,7 @@ Diagram = Callable[[nx.MultiDiGraph], list[str]]
 
 
 def mermaid_block(graph_: nx.MultiDiGraph) -> list[str]:
+    """A diagram as a fenced Mermaid block, which GitHub draws."""
     return ["```mermaid", to_mermaid(graph_, graph_.graph["time_unit"]).rstrip(), "```"]
 
 

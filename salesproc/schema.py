@@ -33,6 +33,7 @@ def schema() -> dict[str, Any]:
 
 
 def schema_path() -> str:
+    """Where the installed schema file is."""
     return str(resources.files("salesproc").joinpath(SCHEMA_RESOURCE))
 
 

@@ -58,6 +58,7 @@ SCHEMA_URL = ("https://raw.githubusercontent.com/salesproc/salesproc/main/schema
 
 
 def title_from(name: str) -> str:
+    """A process name from a file name: 'emea-midmarket' -> 'Emea Midmarket'."""
     words = re.split(r"[-_\s]+", Path(name).stem)
     return " ".join(w.capitalize() for w in words if w) or "My sales process"
 
@@ -69,6 +70,7 @@ def yaml_text(text: str) -> str:
 
 
 def target_path(name: str) -> Path:
+    """The file init writes: NAME, with .yaml added unless it ends in .yaml or .yml."""
     path = Path(name)
     return path if path.suffix in (".yaml", ".yml") else path.with_suffix(".yaml")
 
@@ -87,6 +89,7 @@ def schema_reference(target: Path) -> str:
 
 
 def render(name: str) -> str:
+    """The starter file's text for *name*."""
     target = target_path(name)
     command_file = shlex.quote(target.as_posix()).replace("\n", " ")
     return TEMPLATE.format(schema=schema_reference(target), command_file=command_file,

@@ -26,6 +26,7 @@ _DURATION = re.compile(DURATION_PATTERN)
 
 
 def is_duration_text(value: object) -> bool:
+    """True for text such as '4h', '3d' or '2w'."""
     return isinstance(value, str) and _DURATION.match(value) is not None
 
 
@@ -52,4 +53,5 @@ def describe(amount: float, unit: str) -> str:
 
 
 def plural(unit: str, amount: float) -> str:
+    """*unit* with an s unless *amount* is 1."""
     return unit if amount == 1 else unit + "s"

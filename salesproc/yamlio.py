@@ -42,6 +42,8 @@ Path = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class Span:
+    """Where a value stands in its file: start and end line and column, 1-based."""
+
     line: int  # 1-based
     column: int  # 1-based
     end_line: int
@@ -92,6 +94,7 @@ class Document:
 
 
 def json_pointer(path: Path) -> str:
+    """A path as a JSON pointer (/stages/0/next), as findings report it."""
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 

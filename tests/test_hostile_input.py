@@ -87,9 +87,9 @@ def test_dash_means_the_terminal(process: Path, tmp_path: Path,
 
 @pytest.mark.parametrize("spec", ["1..nan", "1..inf", "1..3:nan", "1.." + "9" * 400,
                                   "nan..3", "1..3:0"])
-def test_sweep_ranges_of_non_numbers_are_kind_errors(process: Path, spec: str) -> None:
+def test_sweep_ranges_of_non_numbers_are_usage_errors(process: Path, spec: str) -> None:
     result = run("sweep", str(process), "--set", f"roles.ae.headcount={spec}", *FAST)
-    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.exit_code == 2 and "Traceback" not in result.output
     assert "a range is FROM..TO" in result.output or "must go up" in result.output
 
 

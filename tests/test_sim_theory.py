@@ -12,8 +12,9 @@ import math
 import pytest
 
 from salesproc import analysis, check_text, load
-from salesproc.model import Process
-from salesproc.sim.experiment import Settings, simulate
+from salesproc.model import Process, Settings
+from salesproc.sim.experiment import simulate
+from salesproc.sim.metrics import Key
 from salesproc.stats import Estimate
 from tests.conftest import PROCESSES
 
@@ -112,7 +113,7 @@ arrivals: {rate: 50}
 """)
     result = simulate(proc, Settings(horizon=400, warmup=20, replications=10, seed=2,
                                      workers=2))
-    per_lead = Estimate.of([f[("stage", "draft", "visits")] / f[("all", "leads")]
+    per_lead = Estimate.of([f[("stage", "draft", "visits")] / f[Key("all", "", "leads")]
                             for f in result.replications])
     assert close(per_lead, 1 / (1 - 0.4))
     assert result["all", "lead_to_win"].mean == 1.0
@@ -138,7 +139,7 @@ arrivals: {rate: 1}
     stage = b["stage", "wait", "time"]
     assert close(stage, 3.0)
     assert b["stage", "wait", "queue"].mean == 0.0 and b["stage", "wait", "work"].mean == 0.0
-    diff = Estimate.of([fb[("all", "cycle_mean")] - fa[("all", "cycle_mean")]
+    diff = Estimate.of([fb[Key("all", "", "cycle_mean")] - fa[Key("all", "", "cycle_mean")]
                         for fa, fb in zip(a.replications, b.replications, strict=True)])
     assert close(diff, 3.0)
 
@@ -171,13 +172,13 @@ stages:
 buyer_types: {b: {name: B, share: 1, value: 1}}
 arrivals: {rate: 2}
 """)
-    rows: list[tuple[object, ...]] = []
     result = simulate(proc, Settings(horizon=500, warmup=0, replications=2, seed=1, workers=1),
-                      event_sink=lambda rep, row: rows.append(row))
-    waits = [float(r[4]) - float(r[3]) for r in rows]  # started - entered
-    assert max(waits) <= 0.5 + 1e-9
-    stale = [r for r in rows if r[6] == "lost: stale"]
-    assert stale and all(abs(float(r[5]) - float(r[3]) - 0.5) < 1e-9 for r in stale)
+                      events=True)
+    rows = result.events
+    assert rows is not None
+    assert max(r.started - r.entered for r in rows) <= 0.5 + 1e-9
+    stale = [r for r in rows if r.outcome == "lost: stale"]
+    assert stale and all(abs(r.finished - r.entered - 0.5) < 1e-9 for r in stale)
     assert result["lost", "s", "stale"].mean == len(stale) / 2
     # every deal either got its turn or went stale: served share = won share
     assert result["all", "won"].mean + result["all", "lost"].mean == pytest.approx(
@@ -229,7 +230,7 @@ def test_a_meeting_holds_nobody_while_another_role_is_missing() -> None:
     assert close(result["role", "ae", "utilization"], 0.95 * 1 / 10)
     assert close(result["role", "se", "utilization"], 0.95)
     neck = result.bottleneck()
-    assert neck is not None and (neck["stage"], neck["role"]) == ("demo", "se")
+    assert neck is not None and (neck.stage, neck.role) == ("demo", "se")
     assert result["role", "ae", "queue_days"].mean == 0  # nobody ever waits for an AE
 
 
@@ -273,13 +274,13 @@ arrivals:
     - {at: 1, leads: 1, buyer_type: meet}
     - {at: 2, leads: 1, buyer_type: solo}
 """)
-    rows: list[tuple[object, ...]] = []
-    simulate(proc, Settings(horizon=30, warmup=0, replications=1, seed=1),
-             event_sink=lambda _, row: rows.append(row))
-    visits = {row[2]: row for row in rows}  # stage -> (deal, buyer, stage, entered, started, ...)
-    assert visits["tech"][3:6] == (0.0, 0.0, 10.0)  # the SE is busy until 10
-    assert visits["call"][3:6] == (2.0, 2.0, 3.0)  # the solo call starts at once
-    assert visits["demo"][3:6] == (1.0, 10.0, 11.0)  # the meeting starts when the SE is free
+    result = simulate(proc, Settings(horizon=30, warmup=0, replications=1, seed=1),
+                      events=True)
+    assert result.events is not None
+    visits = {v.stage: (v.entered, v.started, v.finished) for v in result.events}
+    assert visits["tech"] == (0.0, 0.0, 10.0)  # the SE is busy until 10
+    assert visits["call"] == (2.0, 2.0, 3.0)  # the solo call starts at once
+    assert visits["demo"] == (1.0, 10.0, 11.0)  # the meeting starts when the SE is free
 
 
 def test_patience_of_one_stage_never_makes_a_deal_stale_at_another() -> None:

@@ -36,8 +36,7 @@ WON_FILL, WON_LINE = "#dff3df", "#2e7d32"
 LOST_GREY = "#8a8a8a"
 REWORK = "#d35400"
 INSTALL_HINT = ("install Graphviz: sudo apt-get install graphviz (Debian/Ubuntu) or "
-                "brew install graphviz (macOS); --format dot and --format mermaid need "
-                "no install")
+                "brew install graphviz (macOS)")
 
 
 def _h(text: str) -> str:
@@ -46,10 +45,12 @@ def _h(text: str) -> str:
 
 
 def lost_id(sid: str) -> str:
+    """The drawing's node for a stage's lost deals (stage ids never hold a '-')."""
     return f"lost-{sid}"
 
 
 def approval_id(sid: str, k: int) -> str:
+    """The drawing's node for a stage's k-th approval."""
     return f"approval-{sid}-{k}"
 
 
@@ -88,6 +89,7 @@ def stage_label(node: dict[str, Any], unit: str) -> str:
 
 
 def approval_label(approval: dict[str, Any], unit: str) -> str:
+    """An approval's note: its name, who gives it, how long it takes, when it applies."""
     rows = [f'<b>✔ {_lines(approval["name"], 28)}</b>',
             f"{_h(approval['role_title'])} · ~{_h(duration(approval['time'], unit))}"]
     if approval["when"]:

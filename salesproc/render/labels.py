@@ -42,10 +42,12 @@ def one_line(text: str) -> str:
 
 
 def wrap(text: str, width: int = 34) -> list[str]:
+    """Text broken into lines of at most *width* characters (at least one line)."""
     return textwrap.wrap(text, width, break_long_words=True) or [""]
 
 
 def listing(items: Sequence[str], most: int = 3) -> str:
+    """The first *most* items, and how many more there are."""
     shown = list(items[:most])
     if len(items) > most:
         shown.append(f"+{len(items) - most} more")

@@ -14,41 +14,100 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from salesproc.defaults import MAX_SWEEP_POINTS
 from salesproc.errors import SalesprocError
-from salesproc.model import Process
-from salesproc.sim.experiment import Settings, SimulationResult, simulate, simulate_many
+from salesproc.model import Process, Settings
+from salesproc.sim.experiment import simulate, simulate_many
 from salesproc.sim.metrics import Key
+from salesproc.sim.results import (
+    INTERVAL,
+    JSON_LAYOUT_VERSION,
+    Bottleneck,
+    SimulationResult,
+    estimate_dict,
+)
 from salesproc.stats import CONFIDENCE, Estimate, bonferroni, significant
 
-#: The figures a comparison reports: key, label, how to show a change.
-HEADLINE: tuple[tuple[Key, str, str], ...] = (
-    (("all", "won"), "Won deals", "relative"),
-    (("all", "revenue"), "Revenue", "relative"),
-    (("all", "lead_to_win"), "Lead-to-win rate", "points"),
-    (("all", "opportunity_win_rate"), "Opportunity win rate", "points"),
-    (("all", "cycle_mean"), "Cycle time", "time"),
-    (("all", "throughput_month"), "Wins a month", "relative"),
-    (("all", "open_weighted"), "Weighted end pipeline", "relative"),
+ChangeStyle = Literal["relative", "points", "time", "absolute"]
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A figure a comparison reports, and how its change is best said."""
+
+    key: Key
+    label: str
+    style: ChangeStyle  # relative: ±%; points: percentage points; time: in the time unit
+
+
+HEADLINE: tuple[Headline, ...] = (
+    Headline(Key("all", "", "won"), "Won deals", "relative"),
+    Headline(Key("all", "", "revenue"), "Revenue", "relative"),
+    Headline(Key("all", "", "lead_to_win"), "Lead-to-win rate", "points"),
+    Headline(Key("all", "", "opportunity_win_rate"), "Opportunity win rate", "points"),
+    Headline(Key("all", "", "cycle_mean"), "Cycle time", "time"),
+    Headline(Key("all", "", "throughput_month"), "Wins a month", "relative"),
+    Headline(Key("all", "", "open_weighted"), "Weighted end pipeline", "relative"),
 )
+WON = HEADLINE[0].key
 
 
 @dataclass
 class Variant:
+    """A named process and its simulation."""
+
     label: str
     result: SimulationResult
 
 
 @dataclass
 class Comparison:
+    """A base and its variants, simulated with the same seeds and the same deals."""
+
     base: Variant
     variants: list[Variant]
 
-    def difference(self, variant: Variant, key: Key) -> Estimate:
-        """Mean of the paired (variant - base) differences, with its 95% interval."""
+    def difference(self, variant: Variant, key: tuple[str, ...]) -> Estimate:
+        """Mean of the paired (variant - base) differences of a figure (named as in
+        ``result["all", "won"]``), with its 95% interval."""
+        key = Key.of(*key)
         pairs = zip(self.base.result.replications, variant.result.replications, strict=True)
         return Estimate.of([v.get(key, math.nan) - b.get(key, math.nan) for b, v in pairs])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON layout of `compare` (README)."""
+        base = self.base.result
+        variants = []
+        for variant in self.variants:
+            figures = {}
+            for h in HEADLINE:
+                diff = self.difference(variant, h.key)
+                figures[h.key.metric] = {"base": estimate_dict(base.summary[h.key]),
+                                         "variant": estimate_dict(variant.result.summary[h.key]),
+                                         "difference": estimate_dict(diff),
+                                         "significant": significant(diff)}
+            variants.append({
+                "label": variant.label, "name": variant.result.process.name,
+                "file": variant.result.process.source, "verdict": verdict(self, variant),
+                "figures": figures,
+                "bottleneck": {"base": _place(base.bottleneck()),
+                               "variant": _place(variant.result.bottleneck())}})
+        return {
+            "layout": JSON_LAYOUT_VERSION,
+            "base": {"label": self.base.label, "name": base.process.name,
+                     "file": base.process.source},
+            "settings": {"horizon": base.settings.horizon, "warmup": base.settings.warmup,
+                         "replications": base.settings.replications,
+                         "seed": base.settings.seed},
+            "interval": INTERVAL,
+            "variants": variants,
+        }
+
+
+def _place(neck: Bottleneck | None) -> list[str] | None:
+    return None if neck is None else [neck.stage, neck.role]
 
 
 def compare(base: tuple[str, Process], variants: Sequence[tuple[str, Process]],
@@ -70,7 +129,7 @@ def compare(base: tuple[str, Process], variants: Sequence[tuple[str, Process]],
     return Comparison(results[0], results[1:])
 
 
-def change_text(diff: Estimate, style: str, base_mean: float, unit: str) -> str:
+def change_text(diff: Estimate, style: ChangeStyle, base_mean: float, unit: str) -> str:
     """'+4.1% [+1.2%, +7.0%]', '+6.1 days [5.2, 7.0]', '+0.6 points [-0.1, +1.3]'."""
     if diff.n == 0 or math.isnan(diff.mean):
         return "no data"
@@ -104,24 +163,23 @@ def verdict(comparison: Comparison, variant: Variant) -> str:
         return (f"{variant.label}: no difference can be judged from one replication; "
                 "run at least 2 (20 or more for small differences).")
     moved, still = [], []
-    for key, label, style in HEADLINE[:5]:
-        diff = comparison.difference(variant, key)
-        base_mean = comparison.base.result[key].mean
+    for h in HEADLINE[:5]:
+        diff = comparison.difference(variant, h.key)
+        base_mean = comparison.base.result.summary[h.key].mean
         if significant(diff):
-            moved.append(f"{label.lower()} {change_text(diff, style, base_mean, unit)}")
+            moved.append(f"{h.label.lower()} {change_text(diff, h.style, base_mean, unit)}")
         else:
-            still.append(label.lower())
+            still.append(h.label.lower())
     text = f"{variant.label}: " + ("; ".join(moved) if moved else "no significant change")
     if still and moved:
         text += f"; no significant change in {', '.join(still)}"
     text += "."
     before, after = comparison.base.result.bottleneck(), variant.result.bottleneck()
-    if before and after and (before["stage"], before["role"]) != (after["stage"],
-                                                                  after["role"]):
-        text += (f" The bottleneck moves from {before['stage']} ({before['role']}) to "
-                 f"{after['stage']} ({after['role']}).")
+    if before and after and (before.stage, before.role) != (after.stage, after.role):
+        text += (f" The bottleneck moves from {before.stage} ({before.role}) to "
+                 f"{after.stage} ({after.role}).")
     elif after:
-        text += f" The bottleneck stays at {after['stage']} ({after['role']})."
+        text += f" The bottleneck stays at {after.stage} ({after.role})."
     return text
 
 
@@ -130,61 +188,26 @@ def verdict(comparison: Comparison, variant: Variant) -> str:
 
 @dataclass(frozen=True)
 class Sweep:
+    """One setting and the values a sweep gives it."""
+
     setting: str
     values: tuple[str, ...]
 
 
-def parse_sweep(option: str) -> Sweep:
-    """'roles.ae.headcount=2..8', '...=2..10:2', '...=0.2,0.4,0.6' or a single value."""
-    setting, sep, spec = option.partition("=")
-    if not sep or not setting.strip() or not spec.strip():
-        raise SalesprocError(f"--set {option!r} is not PATH=VALUES",
-                             hint="e.g. --set roles.ae.headcount=2..8 or --set "
-                             "stages.demo.work=0.5,1,2")
-    spec = spec.strip()
-    if ".." in spec and not spec.startswith(("{", "[")):
-        values = _range(option, spec)
-    else:
-        values = tuple(v.strip() for v in spec.split(",")) if not spec.startswith(
-            ("{", "[")) else (spec,)
-    if not values or any(not v for v in values):
-        raise SalesprocError(f"--set {option!r} has an empty value")
-    return Sweep(setting.strip(), values)
-
-
-def _range(option: str, spec: str) -> tuple[str, ...]:
-    bounds, _, step_text = spec.partition(":")
-    low_text, _, high_text = bounds.partition("..")
-    try:
-        low, high = _number(low_text), _number(high_text)
-        step = _number(step_text) if step_text else 1.0
-    except ValueError:
-        raise SalesprocError(f"--set {option!r}: a range is FROM..TO or FROM..TO:STEP, with "
-                             "ordinary numbers", hint="e.g. 2..8 or 0.5..2:0.5") from None
-    if step <= 0 or high < low:
-        raise SalesprocError(f"--set {option!r}: the range must go up, with a step above 0")
-    count = math.floor((high - low) / step + 1e-9) + 1
-    if count > MAX_SWEEP_POINTS:
-        raise SalesprocError(f"--set {option!r} has {count} values; at most "
-                             f"{MAX_SWEEP_POINTS}", hint="use a larger step")
-    whole = all(x == int(x) for x in (low, high, step))
-    return tuple(str(int(low + i * step)) if whole else f"{low + i * step:g}"
-                 for i in range(count))
-
-
-def _number(text: str) -> float:
-    """A finite number of sensible size (not nan, inf or hundreds of digits)."""
-    text = text.strip()
-    if len(text) > 30:
-        raise ValueError(text)
-    value = float(text)
-    if not math.isfinite(value) or abs(value) > 1e15:
-        raise ValueError(text)
-    return value
+def sweep(processes: Sequence[Process], points: Sequence[tuple[str, ...]],
+          settings: Settings, *, progress: Callable[[int, int], None] | None = None
+          ) -> SweepResult:
+    """Simulate one process per point (built by the caller from the base and each point's
+    PATH=VALUE settings), the first as the base, all with the same seeds."""
+    labels = [" ".join(point) for point in points]
+    done = compare((labels[0], processes[0]),
+                   list(zip(labels[1:], processes[1:], strict=True)), settings,
+                   progress=progress)
+    return SweepResult(done, list(points))
 
 
 def sweep_points(sweeps: Sequence[Sweep]) -> list[tuple[str, ...]]:
-    """Every combination, as --set options; at most two settings may vary."""
+    """Every combination, as PATH=VALUE settings; at most two settings may vary."""
     varying = [s for s in sweeps if len(s.values) > 1]
     if len(varying) > 2:
         raise SalesprocError("a sweep varies one or two settings at a time",
@@ -203,13 +226,63 @@ def step_confidence(comparison: Comparison) -> float:
     return bonferroni(CONFIDENCE, len(comparison.variants))
 
 
-def marginal(comparison: Comparison, index: int, key: Key) -> Estimate | None:
+def marginal(comparison: Comparison, index: int, key: tuple[str, ...]) -> Estimate | None:
     """Paired change from the previous sweep point to this one (None for the first), with
     the simultaneous interval of :func:`step_confidence`."""
     runs = [comparison.base, *comparison.variants]
     if index == 0:
         return None
     before, after = runs[index - 1].result.replications, runs[index].result.replications
+    key = Key.of(*key)
     return Estimate.of([a.get(key, math.nan) - b.get(key, math.nan)
                         for b, a in zip(before, after, strict=True)],
                        confidence=step_confidence(comparison))
+
+
+@dataclass
+class SweepResult:
+    """A setting (or two) swept over values: one simulation per point, paired with the
+    previous point step by step."""
+
+    comparison: Comparison  # the first point is the base, the others its variants
+    points: list[tuple[str, ...]]  # each point's PATH=VALUE settings
+
+    @property
+    def runs(self) -> list[Variant]:
+        return [self.comparison.base, *self.comparison.variants]
+
+    def step(self, index: int, key: Key = WON) -> Estimate | None:
+        """The change of *key* from the previous point (None for the first)."""
+        return marginal(self.comparison, index, key)
+
+    def varying(self) -> list[int]:
+        """Positions, within a point, of the settings that take more than one value."""
+        return [i for i in range(len(self.points[0]))
+                if len({pt[i] for pt in self.points}) > 1]
+
+    def last_gain(self) -> tuple[str, ...] | None:
+        """The last point whose step adds a significant number of won deals."""
+        found = None
+        for index, point in enumerate(self.points):
+            step = self.step(index)
+            if step is not None and significant(step) and step.mean > 0:
+                found = point
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON layout of `sweep` (README)."""
+        rows = []
+        for index, (point, run) in enumerate(zip(self.points, self.runs, strict=True)):
+            step = self.step(index)
+            rows.append({
+                "settings": dict(p.split("=", 1) for p in point),
+                "figures": {h.key.metric: estimate_dict(run.result.summary[h.key])
+                            for h in HEADLINE},
+                "bottleneck": _place(run.result.bottleneck()),
+                "won_vs_previous": None if step is None else {
+                    **estimate_dict(step), "significant": significant(step)}})
+        base = self.comparison.base.result
+        return {"layout": JSON_LAYOUT_VERSION, "process": base.process.name,
+                "file": base.process.source, "replications": base.settings.replications,
+                "seed": base.settings.seed, "interval": INTERVAL,
+                "step_confidence": step_confidence(self.comparison), "points": rows}

@@ -12,8 +12,7 @@ import multiprocessing
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
 
 from salesproc import analysis
 from salesproc.defaults import (
@@ -24,62 +23,11 @@ from salesproc.defaults import (
     MAX_WORKERS,
 )
 from salesproc.errors import SalesprocError, SettingsError
-from salesproc.model import Process
+from salesproc.model import Process, Settings
 from salesproc.sim.engine import Engine, EventLog
 from salesproc.sim.metrics import Key
-from salesproc.stats import Estimate
+from salesproc.sim.results import SimulationResult, Visit
 from salesproc.units import convert, describe
-
-
-@dataclass(frozen=True)
-class Settings:
-    """How to run: times in the process's time unit; *notes* say how they were chosen
-    where that changes what is measured."""
-
-    horizon: float
-    warmup: float
-    replications: int
-    seed: int
-    workers: int = 1
-    buyer: str | None = None
-    notes: tuple[str, ...] = ()
-
-
-@dataclass
-class SimulationResult:
-    process: Process
-    settings: Settings
-    replications: list[dict[Key, float]]
-    warnings: list[str] = field(default_factory=list)
-    _summary: dict[Key, Estimate] | None = field(default=None, repr=False)
-
-    @property
-    def summary(self) -> dict[Key, Estimate]:
-        if self._summary is None:
-            keys: dict[Key, None] = {}
-            for figures in self.replications:
-                keys.update(dict.fromkeys(figures))
-            # every figure is a count, a time, a share or a value: never below 0
-            self._summary = {k: Estimate.of([f.get(k, 0.0) for f in self.replications],
-                                            floor=0.0)
-                             for k in keys}
-        return self._summary
-
-    def __getitem__(self, key: Key) -> Estimate:
-        return self.summary[key]
-
-    def bottleneck(self) -> dict[str, Any] | None:
-        """The (stage, role) whose queue costs the most deal-days, with the evidence."""
-        queues = {k: e for k, e in self.summary.items() if k[0] == "queue" and e.mean > 0}
-        if not queues:
-            return None
-        key = max(queues, key=lambda k: queues[k].mean)
-        _, stage, role = key
-        return {"stage": stage, "role": role, "queue_days": queues[key],
-                "utilization": self.summary[("role", role, "utilization")],
-                "queue_per_visit": self.summary[("stage", stage, "queue")],
-                "share_of_queueing": queues[key].mean / math.fsum(e.mean
-                                                                 for e in queues.values())}
 
 
 def resolve_settings(process: Process, *, horizon: float | None = None,
@@ -169,6 +117,7 @@ def check_budget(processes: Sequence[Process], settings: Settings) -> None:
 
 
 def capacity_warnings(process: Process) -> list[str]:
+    """A sentence for each role offered more work than its headcount."""
     return [f"role '{rid}' is offered {u:.0%} of its capacity: its queue will grow without "
             f"bound, and the figures depend on the horizon"
             for rid, u in analysis.utilization(process).items() if u > 1.0]
@@ -176,6 +125,7 @@ def capacity_warnings(process: Process) -> list[str]:
 
 def run_replication(process: Process, settings: Settings, replication: int,
                     event_log: EventLog | None = None) -> dict[Key, float]:
+    """One replication of *process*: its figures (and, with *event_log*, every visit)."""
     engine = Engine(process, settings.seed, replication, settings.horizon, settings.warmup,
                     event_log, settings.buyer)
     return engine.run()
@@ -197,23 +147,28 @@ def simulate_process(process: Process, *, replications: int | None = None,
 
 def simulate(process: Process, settings: Settings, *,
              progress: Callable[[int, int], None] | None = None,
-             event_sink: Callable[[int, tuple[Any, ...]], None] | None = None
-             ) -> SimulationResult:
+             event_sink: Callable[[Visit], None] | None = None,
+             events: bool = False) -> SimulationResult:
     """Run every replication (in parallel when settings.workers > 1) and summarise.
 
-    With an *event_sink*, every stage visit is passed to it as (replication, row), and
-    the replications run in this process, one after the other.
+    With *events*, the result holds every stage visit (:attr:`SimulationResult.events`);
+    with an *event_sink*, each visit is passed to it as it happens instead (for logs too
+    large to keep). Either way the replications run in this process, one after another.
     """
-    if event_sink is None:
+    if event_sink is None and not events:
         return simulate_many([process], settings, progress=progress)[0]
     check_budget([process], settings)
+    kept: list[Visit] = []
+    sink = kept.append if event_sink is None else event_sink
     n = settings.replications
     done = []
     for r in range(n):
-        done.append(run_replication(process, settings, r, _bind(event_sink, r + 1)))
+        done.append(run_replication(process, settings, r, _bind(sink, r + 1)))
         if progress:
             progress(r + 1, n)
-    return _result(process, settings, done)
+    result = _result(process, settings, done)
+    result.events = kept if events else None
+    return result
 
 
 def simulate_many(processes: Sequence[Process], settings: Settings, *,
@@ -240,8 +195,8 @@ def _result(process: Process, settings: Settings, replications: list[dict[Key, f
                             [*settings.notes, *capacity_warnings(process)])
 
 
-def _bind(sink: Callable[[int, tuple[Any, ...]], None], replication: int) -> EventLog:
-    return lambda row: sink(replication, row)
+def _bind(sink: Callable[[Visit], None], replication: int) -> EventLog:
+    return lambda row: sink(Visit(replication, *row))
 
 
 def _start_method() -> str:

@@ -27,11 +27,32 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from salesproc.units import convert
 
-Key = tuple[str, ...]
+
+class Key(NamedTuple):
+    """The name of one figure: what it is about and which figure it is.
+
+    ``scope`` is ``all``, ``buyer``, ``stage``, ``role``, ``lost`` or ``queue``;
+    ``subject`` the buyer type, stage or role id (empty for ``all``); ``metric`` the
+    figure (for ``lost``, the reason; for ``queue``, the role waited for).
+    ``Key.of("all", "won")`` and ``Key.of("stage", "demo", "wip")`` build one.
+    """
+
+    scope: str
+    subject: str
+    metric: str
+
+    @classmethod
+    def of(cls, *parts: str) -> Key:
+        """From two parts (an overall figure) or three."""
+        if len(parts) == 2:
+            return cls(parts[0], "", parts[1])
+        if len(parts) == 3:
+            return cls(*parts)
+        raise KeyError(f"a figure is named by 2 or 3 parts, not {parts!r}")
 
 
 class Collector:
@@ -86,7 +107,7 @@ class Collector:
 
     def figures(self, now: float, roles: dict[str, tuple[int, float]],
                 open_deals: Sequence[tuple[int, int, float]], unit: str) -> dict[Key, float]:
-        """The replication's figures, keyed ('all', 'won'), ('stage', id, 'wip') ...
+        """The replication's figures, keyed Key('all', '', 'won'), Key('stage', id, 'wip')...
 
         *roles* maps role id to (headcount, busy time integral over the window);
         *open_deals* lists (buyer, stage, value) of deals open at the horizon.
@@ -98,25 +119,26 @@ class Collector:
                       for s in range(self.nstages)]
         for b, name in enumerate(self.buyers):
             mine = [(s, v) for bb, s, v in open_deals if bb == b]
-            out.update(self._deal_figures(("buyer", name), [b], window, (week, month), mine,
+            out.update(self._deal_figures("buyer", name, [b], window, (week, month), mine,
                                           win_chance))
         everyone = [(s, v) for _, s, v in open_deals]
-        out.update(self._deal_figures(("all",), range(len(self.buyers)), window, (week, month),
+        out.update(self._deal_figures("all", "", range(len(self.buyers)), window, (week, month),
                                       everyone, win_chance))
         for s, sid in enumerate(self.stages):
             out.update(self._stage_figures(s, sid, window, win_chance, everyone))
         for (_, s, reason), count in sorted(self.lost_by.items()):
-            key = ("lost", self.stages[s], reason)
+            key = Key("lost", self.stages[s], reason)
             out[key] = out.get(key, 0.0) + count
         for rid, (headcount, busy) in roles.items():
-            out[("role", rid, "utilization")] = busy / (headcount * window) if window else 0.0
-            out[("role", rid, "queue_days")] = math.fsum(
+            out[Key("role", rid, "utilization")] = busy / (headcount * window) if window else 0.0
+            out[Key("role", rid, "queue_days")] = math.fsum(
                 d for (s, r), d in self.queue_days.items() if r == rid)
         for (s, rid), days in sorted(self.queue_days.items()):
-            out[("queue", self.stages[s], rid)] = days
+            out[Key("queue", self.stages[s], rid)] = days
         return out
 
-    def _deal_figures(self, scope: Key, buyers: Sequence[int] | range, window: float,
+    def _deal_figures(self, scope: str, subject: str, buyers: Sequence[int] | range,
+                      window: float,
                       period: tuple[float, float], open_deals: list[tuple[int, float]],
                       win_chance: list[float]) -> dict[Key, float]:
         won = sum(self.won[b] for b in buyers)
@@ -144,7 +166,7 @@ class Collector:
             "open_value": math.fsum(v for _, v in open_deals),
             "open_weighted": math.fsum(v * win_chance[s] for s, v in open_deals),
         }
-        return {(*scope, name): value for name, value in figures.items()}
+        return {Key(scope, subject, name): value for name, value in figures.items()}
 
     def _stage_figures(self, s: int, sid: str, window: float, win_chance: list[float],
                        open_deals: list[tuple[int, float]]) -> dict[Key, float]:
@@ -167,7 +189,7 @@ class Collector:
             "open": float(len(here)), "open_value": math.fsum(here),
             "open_weighted": math.fsum(here) * win_chance[s],
         }
-        return {("stage", sid, name): value for name, value in figures.items()}
+        return {Key("stage", sid, name): value for name, value in figures.items()}
 
 
 def _percentile(ordered: Sequence[float], q: float) -> float:

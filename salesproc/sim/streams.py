@@ -28,6 +28,7 @@ BLOCK = 512
 
 
 def generator(seed: int, replication: int, name: str) -> np.random.Generator:
+    """A numpy generator seeded from (seed, replication, name): one stream per use."""
     key = (replication, zlib.crc32(name.encode("utf-8")))
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
@@ -75,6 +76,7 @@ def sampler(dist: Distribution, seed: int, replication: int, name: str) -> Any:
 
 
 def is_zero(dist: Distribution) -> bool:
+    """True for a distribution that is always 0 (no draw needed)."""
     return isinstance(dist, Fixed) and dist.value == 0.0
 
 

@@ -1,0 +1,123 @@
+"""The library's front door for simulation: simulate, compare and sweep in one call each.
+
+Each takes processes (or paths to process files) and keyword settings, and returns a
+result object with ``to_dict()`` and ``to_frame()``. Times are numbers in the process's
+time unit, or text such as ``"26w"``. One worker process by default: a notebook should
+not start a process pool unasked (``workers=2`` or more runs replications in parallel,
+with identical results). SimPy, numpy and scipy are imported only when a function is
+called, so ``import salesproc`` stays light for validation.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from salesproc.loader import load
+from salesproc.model import Process, Settings
+
+if TYPE_CHECKING:
+    from salesproc.sim.compare import Comparison, SweepResult
+    from salesproc.sim.results import SimulationResult
+
+ProcessLike = Process | str | os.PathLike[str]
+Time = float | str
+
+
+def simulate(process: ProcessLike, *, changes: Sequence[str] = (),
+             replications: int | None = None, horizon: Time | None = None,
+             warmup: Time | None = None, seed: int | None = None, workers: int = 1,
+             buyer: str | None = None, events: bool = False) -> SimulationResult:
+    """Simulate *process* with the file's settings, overridden by these.
+
+    *changes* are ``PATH=VALUE`` settings applied to a process file first (as ``--set``:
+    ``["roles.se.headcount=3"]``). With *events*, the result's ``events`` holds every
+    stage visit (``result.events_frame()`` as a DataFrame).
+
+    >>> result = simulate("processes/five-step.yaml", replications=5)  # doctest: +SKIP
+    >>> result["all", "won"].mean  # doctest: +SKIP
+    """
+    from salesproc.sim import experiment
+
+    model = _process(process, changes)
+    settings = _settings(model, replications, horizon, warmup, seed, workers, buyer)
+    return experiment.simulate(model, settings, events=events)
+
+
+def compare(base: ProcessLike, *variants: ProcessLike, changes: Sequence[str] = (),
+            replications: int | None = None, horizon: Time | None = None,
+            warmup: Time | None = None, seed: int | None = None, workers: int = 1
+            ) -> Comparison:
+    """Simulate *base* and each variant with the same seeds and the same deals (common
+    random numbers), for paired differences with 95% intervals.
+
+    *changes* adds one more variant: *base* with those ``PATH=VALUE`` settings (which
+    needs *base* to be a file). ``result.difference(result.variants[0], ("all", "won"))``
+    is the paired difference of a figure.
+    """
+    from salesproc.sim import compare as comparing
+
+    model = _process(base, ())
+    runs = [(_label(v), _process(v, ())) for v in variants]
+    if changes:
+        runs.append((" ".join(changes), _process(base, changes)))
+    if not runs:
+        raise ValueError("compare needs at least one variant, or changes")
+    settings = _settings(model, replications, horizon, warmup, seed, workers, None)
+    return comparing.compare((_label(base), model), runs, settings)
+
+
+def sweep(process: str | os.PathLike[str], values: Mapping[str, Sequence[object]], *,
+          replications: int | None = None, horizon: Time | None = None,
+          warmup: Time | None = None, seed: int | None = None, workers: int = 1
+          ) -> SweepResult:
+    """Simulate the process file at every combination of one or two settings' values,
+    e.g. ``sweep("p.yaml", {"roles.ae.headcount": [2, 3, 4]})``; each step's change
+    comes with an interval that holds, with the others, at 95% (Bonferroni)."""
+    from salesproc.sim import compare as comparing
+
+    specs = [comparing.Sweep(path, tuple(_yaml(v) for v in options))
+             for path, options in values.items()]
+    points = comparing.sweep_points(specs)
+    processes = [load(process, point) for point in points]
+    settings = _settings(processes[0], replications, horizon, warmup, seed, workers, None)
+    return comparing.sweep(processes, points, settings)
+
+
+def _process(process: ProcessLike, changes: Sequence[str]) -> Process:
+    if isinstance(process, Process):
+        if changes:
+            raise ValueError("changes apply to a process file: pass its path")
+        return process
+    return load(process, changes)
+
+
+def _label(process: ProcessLike) -> str:
+    if isinstance(process, Process):
+        return Path(process.source).stem if process.source else process.name
+    return Path(process).stem
+
+
+def _settings(process: Process, replications: int | None, horizon: Time | None,
+              warmup: Time | None, seed: int | None, workers: int, buyer: str | None
+              ) -> Settings:
+    from salesproc.sim.experiment import resolve_settings
+    from salesproc.units import parse_duration
+
+    def time(value: Time | None) -> float | None:
+        return None if value is None else parse_duration(value, process.time_unit)
+
+    return resolve_settings(process, horizon=time(horizon), warmup=time(warmup),
+                            replications=replications, seed=seed, workers=workers,
+                            buyer=buyer)
+
+
+def _yaml(value: object) -> str:
+    """A sweep value as a setting's text: numbers as written, text as YAML."""
+    if isinstance(value, str):
+        return value
+    import json
+
+    return json.dumps(value)

@@ -1,0 +1,57 @@
+"""Results as CSV: one row per figure, for spreadsheets and pandas."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable, Sequence
+
+from salesproc.sim.compare import HEADLINE, Comparison, SweepResult
+from salesproc.sim.results import SimulationResult
+from salesproc.stats import significant
+
+
+def _write(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([[_cell(v) for v in row] for row in rows])
+    return out.getvalue()
+
+
+def _cell(value: object) -> object:
+    """NaN (no data) is an empty cell; floats keep every digit."""
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    return value
+
+
+def simulation(result: SimulationResult) -> str:
+    """scope, subject, metric, mean, low, high, n."""
+    return _write(["scope", "subject", "metric", "mean", "low", "high", "n"], result.rows())
+
+
+def comparison(done: Comparison) -> str:
+    """variant, metric, base, variant_mean, difference, low, high, significant."""
+    rows = []
+    for variant in done.variants:
+        for h in HEADLINE:
+            diff = done.difference(variant, h.key)
+            rows.append([variant.label, h.key.metric, done.base.result.summary[h.key].mean,
+                         variant.result.summary[h.key].mean, diff.mean, diff.low, diff.high,
+                         significant(diff)])
+    return _write(["variant", "metric", "base", "variant_mean", "difference", "low", "high",
+                   "significant"], rows)
+
+
+def sweep(done: SweepResult) -> str:
+    """One column per setting, then metric, mean, low, high."""
+    settings = [p.split("=", 1)[0] for p in done.points[0]]
+    rows = []
+    for point, run in zip(done.points, done.runs, strict=True):
+        values = [p.split("=", 1)[1] for p in point]
+        for h in HEADLINE:
+            e = run.result.summary[h.key]
+            rows.append([*values, h.key.metric, e.mean, e.low, e.high])
+    return _write([*settings, "metric", "mean", "low", "high"], rows)

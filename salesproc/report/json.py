@@ -1,0 +1,28 @@
+"""Results as JSON documents: the results' own dict layouts, written strictly (no NaN)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from salesproc.sim.compare import Comparison, SweepResult
+from salesproc.sim.results import SimulationResult
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, allow_nan=False) + "\n"
+
+
+def simulation(result: SimulationResult) -> str:
+    """What `simulate --format json` writes."""
+    return _dumps(result.to_dict())
+
+
+def comparison(done: Comparison) -> str:
+    """What `compare --format json` writes."""
+    return _dumps(done.to_dict())
+
+
+def sweep(done: SweepResult) -> str:
+    """What `sweep --format json` writes."""
+    return _dumps(done.to_dict())
