@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from salesproc import __version__
 from salesproc.defaults import MAX_REPLICATIONS, MAX_WORKERS
 from salesproc.diagnostics import (
     FORMATTERS,
@@ -32,6 +31,7 @@ from salesproc.diagnostics import (
 )
 from salesproc.errors import InvalidProcessError, SalesprocError, SettingsError
 from salesproc.model import Process
+from salesproc.version import __version__
 
 if TYPE_CHECKING:
     from salesproc.sim.results import Visit

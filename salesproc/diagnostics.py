@@ -237,9 +237,11 @@ def format_github(diagnostics: Iterable[Diagnostic]) -> str:
     for d in diagnostics:
         level = "error" if d.is_error else "warning"
         message = _github_escape(f"{d.code} {d.message}" + (f" (hint: {d.hint})" if d.hint else ""))
+        end = (f",endLine={d.end_line},endColumn={d.end_column}"
+               if d.end_line is not None and d.end_column is not None else "")
         lines.append(
-            f"::{level} file={_github_escape(d.file, prop=True)},line={d.line},col={d.column},"
-            f"title={d.code} {d.rule}::{message}\n"
+            f"::{level} file={_github_escape(d.file, prop=True)},line={d.line},col={d.column}"
+            f"{end},title={d.code} {d.rule}::{message}\n"
         )
     return "".join(lines)
 

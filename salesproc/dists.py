@@ -44,9 +44,6 @@ class Distribution(abc.ABC):
     def sample(self, rng: Any, size: int) -> Any:
         """*size* draws from numpy Generator *rng*, as an array."""
 
-    @abc.abstractmethod
-    def scaled(self, factor: float) -> Distribution:
-        """The same shape in another unit (every value times *factor*)."""
 
     @property
     def sd(self) -> float:
@@ -87,10 +84,10 @@ class Fixed(Distribution):
         return self.value
 
     def sample(self, rng: Any, size: int) -> Any:
-        return rng.random(size) * 0.0 + self.value
+        import numpy as np
 
-    def scaled(self, factor: float) -> Fixed:
-        return Fixed(self.value * factor)
+        return np.full(size, self.value)  # no random number is used
+
 
 
 
@@ -116,8 +113,6 @@ class Exponential(Distribution):
     def sample(self, rng: Any, size: int) -> Any:
         return rng.exponential(self.mean_, size)
 
-    def scaled(self, factor: float) -> Exponential:
-        return Exponential(self.mean_ * factor)
 
 
 
@@ -144,8 +139,6 @@ class Uniform(Distribution):
     def sample(self, rng: Any, size: int) -> Any:
         return rng.uniform(self.low, self.high, size)
 
-    def scaled(self, factor: float) -> Uniform:
-        return Uniform(self.low * factor, self.high * factor)
 
 
 
@@ -181,8 +174,6 @@ class Triangular(Distribution):
             return rng.random(size) * 0.0 + self.low
         return rng.triangular(self.low, self.mode, self.high, size)
 
-    def scaled(self, factor: float) -> Triangular:
-        return Triangular(self.low * factor, self.mode * factor, self.high * factor)
 
 
 
@@ -226,8 +217,6 @@ class TruncatedNormal(Distribution):
             bad = values < 0
         return values
 
-    def scaled(self, factor: float) -> TruncatedNormal:
-        return TruncatedNormal(self.mu * factor, self.sigma * factor)
 
 
 
@@ -246,8 +235,6 @@ class _MeanSd(Distribution):
     def variance(self) -> float:
         return self.sd_**2
 
-    def scaled(self, factor: float) -> _MeanSd:
-        return type(self)(self.mean_ * factor, self.sd_ * factor)
 
 
 @dataclass(frozen=True)
@@ -313,8 +300,6 @@ class Empirical(Distribution):
     def sample(self, rng: Any, size: int) -> Any:
         return rng.choice(self.values, size)
 
-    def scaled(self, factor: float) -> Empirical:
-        return Empirical(tuple(v * factor for v in self.values))
 
 
 

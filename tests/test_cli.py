@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,7 +42,8 @@ def test_github_output_is_workflow_commands() -> None:
     result = run("validate", "--format", "github", str(BAD))
     assert result.exit_code == 1
     line = result.output.splitlines()[0]
-    assert line.startswith(f"::error file={BAD},line=13,col=12,title=SP201 unknown-stage::")
+    assert line.startswith(f"::error file={BAD},line=13,col=12,endLine=13,endColumn=17,"
+                           "title=SP201 unknown-stage::")
 
 
 def test_warnings_pass_unless_strict() -> None:
@@ -159,9 +161,41 @@ def test_validate_does_not_import_simulation_or_drawing_libraries() -> None:
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_pre_commit_hook_definition_runs_validate() -> None:
-    text = (ROOT / ".pre-commit-hooks.yaml").read_text("utf-8")
-    assert "entry: salesproc validate" in text
+def test_pre_commit_hooks_pass_good_files_and_stop_bad_ones(tmp_path: Path,
+                                                          five_step: Path) -> None:
+    """Each hook run as pre-commit runs it: its entry, then the changed files (unless
+    pass_filenames is false), from the repository's top folder."""
+    import shlex
+
+    import yaml
+
+    hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    assert set(hooks) == {"salesproc-validate", "salesproc-validate-all"}
+    repo = tmp_path / "repo"
+    (repo / "processes").mkdir(parents=True)
+    base = repo / "processes" / "five-step.yaml"
+    base.write_bytes(five_step.read_bytes())
+    variant = repo / "processes" / "trial.yaml"
+    variant.write_bytes((ROOT / "processes" / "five-step-free-trial.yaml").read_bytes())
+
+    def run_hook(hook_id: str, changed: list[Path]) -> int:
+        hook = hooks[hook_id]
+        argv = shlex.split(hook["entry"])
+        assert argv[0] == "salesproc"
+        files = [str(p.relative_to(repo)) for p in changed
+                 if re.search(hook["files"], str(p.relative_to(repo)))]
+        args = argv[1:] + ([] if hook.get("pass_filenames") is False else files)
+        done = subprocess.run([sys.executable, "-m", "salesproc", *args], cwd=repo,
+                              capture_output=True, text=True, check=False)
+        return done.returncode
+
+    assert run_hook("salesproc-validate", [base]) == 0
+    assert run_hook("salesproc-validate-all", [base]) == 0
+    # a base edit that breaks only the variant (it removes the stage the trial follows)
+    base.write_text(re.sub(r"(?<=id: )demo$|\bdemo(?=: \d)", "demonstration",
+                           base.read_text(), flags=re.MULTILINE))
+    assert run_hook("salesproc-validate", [base]) == 0  # the base alone is still fine
+    assert run_hook("salesproc-validate-all", [base]) == 1  # its variant is not
 
 
 def test_output_to_a_device_writes_in_place_and_keeps_the_device(tmp_path: Path) -> None:

@@ -44,13 +44,6 @@ def test_cdf_matches_empirical_cdf(dist: Distribution) -> None:
         assert abs((x <= point).mean() - p) <= 5 * math.sqrt(p * (1 - p) / N) + 1e-9
 
 
-@pytest.mark.parametrize("dist", ALL, ids=repr)
-def test_scaling_scales_mean_and_sd(dist: Distribution) -> None:
-    scaled = dist.scaled(24.0)
-    assert scaled.mean == pytest.approx(24.0 * dist.mean)
-    assert scaled.sd == pytest.approx(24.0 * dist.sd)
-
-
 def test_lognormal_is_given_by_mean_and_sd_of_values() -> None:
     d = Lognormal(6000.0, 2000.0)
     assert (d.mean, d.sd) == (6000.0, 2000.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from salesproc import check_text
+from salesproc import Process, SalesprocError, check_text
+from salesproc.units import convert
 from salesproc.yamlio import load_text
 from tests.conftest import PROCESSES
 
@@ -69,16 +71,34 @@ def mutated(draw: st.DrawFn) -> Any:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated())
-def test_mutated_process_gives_diagnostics_or_model(data: Any) -> None:
+def test_mutated_process_gives_diagnostics_or_a_model_every_command_can_use(data: Any
+                                                                           ) -> None:
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     result = check_text(text, MUTANT)
     if result.process is None:
         assert any(d.is_error for d in result.diagnostics)
-    else:
-        assert result.ok
+    else:  # what validation lets through, every command can work on (or kindly refuse)
+        uses(result.process)
     for diag in result.diagnostics:
         assert diag.line >= 1 and diag.column >= 1
         assert diag.file == MUTANT or Path(diag.file).parent == PROCESSES[0].parent
+
+
+def uses(process: Process) -> None:
+    """Draw, write the playbook and simulate a little: nothing may fail but with a kind
+    SalesprocError (a run too large, no leads)."""
+    from salesproc import graph, simulate
+    from salesproc.playbook import to_markdown
+    from salesproc.render import to_dot, to_mermaid
+
+    for diagram in (graph.combined_graph(process),
+                    *(graph.buyer_graph(process, b) for b in process.buyer_types)):
+        assert to_dot(diagram, process.time_unit) and to_mermaid(diagram, process.time_unit)
+    assert to_markdown(process).startswith("# ")
+    horizon = min(process.simulation.horizon, convert(30.0, "day", process.time_unit))
+    with contextlib.suppress(SalesprocError):
+        done = simulate(process, replications=1, horizon=horizon, warmup=0)
+        assert done["all", "leads"].mean >= 0
 
 
 @settings(max_examples=200, deadline=None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -31,8 +32,20 @@ def test_schema_is_valid_draft_07() -> None:
     jsonschema.Draft7Validator.check_schema(data)
 
 
-def test_packaged_schema_is_the_published_one() -> None:
-    assert schema.schema() == json.loads(PUBLISHED.read_text("utf-8"))
+def test_the_wheel_ships_the_published_schema(tmp_path: Path) -> None:
+    """Build the wheel (offline, as installed for the tests) and read the schema out of it:
+    the file salesproc reads at run time is the one editors use from schemas/."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("salesproc-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = archive.read("salesproc/schemas/process.schema.json")
+    assert shipped == PUBLISHED.read_bytes()
+    assert json.loads(shipped) == schema.schema()
 
 
 def test_every_property_has_a_description() -> None:

@@ -67,20 +67,41 @@ def test_mmc_queue_time_and_utilization_match_erlang_c(c: int, rho: float) -> No
     assert close(result["role", "r", "utilization"], rho)
 
 
-@pytest.mark.parametrize("path", PROCESSES, ids=lambda p: p.stem)
-def test_littles_law_holds_in_every_stage(path: object) -> None:
+ARRIVING, DRAINING = 200, 3000  # time units with leads, then without until all have ended
+
+
+def run_to_the_end(path: object) -> Process:
+    """The example with its own arrival rate for ARRIVING time units (a campaign each
+    unit, floor((k + 1)·r) - floor(k·r) leads), then none, and without patience: every
+    deal ends, and its route through the stages depends on the routing alone."""
+    from dataclasses import replace
+
+    from salesproc.model import Arrivals, Campaign
+
     proc = load(path)  # type: ignore[arg-type]
-    s = proc.simulation
-    result = simulate(proc, Settings(s.horizon, s.warmup, 10, seed=5, workers=2))
-    window = s.horizon - s.warmup
-    for sid in proc.stages:
-        diffs = [f[("stage", sid, "wip")] - f[("stage", sid, "visits")] / window
-                 * f[("stage", sid, "time")] for f in result.replications
-                 if f[("stage", sid, "visits")] > 0]
-        estimate = Estimate.of(diffs)
-        wip = result["stage", sid, "wip"].mean
-        # L = λW up to deals straddling the window's ends; allow that plus 4 SE
-        assert abs(estimate.mean) <= SE_BAND * se(estimate) + 0.02 * wip, (sid, estimate, wip)
+    assert proc.arrivals is not None
+    rate = proc.arrivals.rate
+    campaigns = tuple(Campaign(at=float(k), leads=math.floor((k + 1) * rate)
+                               - math.floor(k * rate)) for k in range(ARRIVING))
+    buyers = {b: replace(bt, stages={s: replace(st, patience=None)
+                                     for s, st in bt.stages.items()})
+              for b, bt in proc.buyer_types.items()}
+    return replace(proc, arrivals=Arrivals(0.0, campaigns), buyer_types=buyers)
+
+
+@pytest.mark.parametrize("path", PROCESSES, ids=lambda p: p.stem)
+def test_littles_law_is_exact_in_every_stage_once_every_deal_has_ended(path: object) -> None:
+    """∫ deals in stage dt = Σ time in stage, on every sample path: no tolerance but
+    floating point."""
+    proc = run_to_the_end(path)
+    result = simulate(proc, Settings(ARRIVING + DRAINING, 0, 4, seed=5, workers=2))
+    for f in result.replications:
+        assert f[Key("all", "", "open")] == 0  # the run outlasted every deal
+        for sid in proc.stages:
+            area = f[Key("stage", sid, "wip")] * (ARRIVING + DRAINING)
+            total = f[Key("stage", sid, "visits")] * f[Key("stage", sid, "time")] \
+                if f[Key("stage", sid, "visits")] else 0.0
+            assert area == pytest.approx(total, rel=1e-9, abs=1e-9), sid
 
 
 def test_won_fraction_of_loss_only_funnel_is_product_of_routes() -> None:
@@ -146,19 +167,21 @@ arrivals: {rate: 1}
 
 @pytest.mark.parametrize("path", PROCESSES, ids=lambda p: p.stem)
 def test_visits_and_wins_match_the_routing_analysis(path: object) -> None:
-    proc = load(path)  # type: ignore[arg-type]
-    s = proc.simulation
-    result = simulate(proc, Settings(s.horizon, s.warmup, 10, seed=8, workers=2))
+    """Per lead, once every deal has ended: each buyer type's wins (a binomial share given
+    its leads) and each stage's visits against the traffic equations, within 4 SE."""
+    proc = run_to_the_end(path)
+    result = simulate(proc, Settings(ARRIVING + DRAINING, 0, 10, seed=8, workers=2))
     for b, buyer in proc.buyer_types.items():
-        wins = result["buyer", b, "lead_to_win"]
-        assert close(wins, analysis.win_probability(buyer)), (b, wins)
-    for sid in proc.stages:  # visits a day, all buyer types together
-        expected = math.fsum(
-            analysis.lead_rates(proc)[b] * analysis.expected_visits(bt).get(sid, 0.0)
-            for b, bt in proc.buyer_types.items())
-        rate = Estimate.of([f[("stage", sid, "visits")] / (s.horizon - s.warmup)
+        wins = Estimate.of([f[Key("buyer", b, "won")] / f[Key("buyer", b, "leads")]
                             for f in result.replications])
-        assert abs(rate.mean - expected) <= SE_BAND * se(rate) + 0.01 * expected, (sid, rate)
+        assert close(wins, analysis.win_probability(buyer)), (b, wins)
+    shares = {b: bt.share for b, bt in proc.buyer_types.items()}
+    for sid in proc.stages:
+        expected = math.fsum(shares[b] * analysis.expected_visits(bt).get(sid, 0.0)
+                             for b, bt in proc.buyer_types.items())
+        per_lead = Estimate.of([f[Key("stage", sid, "visits")] / f[Key("all", "", "leads")]
+                                for f in result.replications])
+        assert close(per_lead, expected), (sid, per_lead, expected)
 
 
 def test_patience_bounds_the_wait_and_loses_stale_deals() -> None:

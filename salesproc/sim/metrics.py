@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from salesproc.units import convert
 
@@ -200,10 +200,3 @@ def _percentile(ordered: Sequence[float], q: float) -> float:
     lo = int(pos)
     hi = min(lo + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
-def jsonable(value: Any) -> Any:
-    """NaN (a figure with no data, e.g. cycle time with no wins) becomes null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

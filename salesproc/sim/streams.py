@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from salesproc.dists import Distribution, Fixed
+from salesproc.dists import Distribution
 
 BLOCK = 512
 
@@ -68,16 +68,17 @@ def keys(rng: np.random.Generator) -> Stream:
 
 
 def sampler(dist: Distribution, seed: int, replication: int, name: str) -> Any:
-    """A zero-argument callable giving draws of *dist*; a constant needs no stream."""
-    if isinstance(dist, Fixed):
-        value = dist.value
+    """A zero-argument callable giving draws of *dist*; a distribution without spread
+    needs no random numbers, so it uses no stream."""
+    if dist.variance == 0:
+        value = dist.mean
         return lambda: value
     return draws(dist, generator(seed, replication, name))
 
 
 def is_zero(dist: Distribution) -> bool:
     """True for a distribution that is always 0 (no draw needed)."""
-    return isinstance(dist, Fixed) and dist.value == 0.0
+    return dist.variance == 0 and dist.mean == 0.0
 
 
 # --- per-deal draws -----------------------------------------------------------------------

@@ -1,0 +1,101 @@
+"""The shape of the package: layers, each importing only from itself and below, and no
+import cycle anywhere (imports inside functions count too)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+PACKAGE = ROOT / "salesproc"
+
+#: Lowest first. A module may import from its own layer and the layers below it.
+LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("foundations", frozenset({"version", "units", "defaults", "diagnostics", "stats",
+                               "dists", "errors"})),
+    ("files", frozenset({"yamlio", "outputs", "starter", "schema", "variants"})),
+    ("model", frozenset({"model", "routing", "analysis"})),
+    ("checking", frozenset({"lint", "loader"})),
+    ("drawing", frozenset({"graph", "render", "render.labels", "render.dot",
+                           "render.mermaid", "playbook"})),
+    ("simulation kernel", frozenset({"sim", "sim.streams", "sim.scheduler", "sim.pool",
+                                     "sim.metrics", "sim.compile", "sim.engine"})),
+    ("results", frozenset({"sim.results", "sim.experiment", "sim.compare"})),
+    ("reports", frozenset({"report", "report.text", "report.json", "report.csv"})),
+    ("interfaces", frozenset({"api", "cli", "__init__", "__main__"})),
+)
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    if parts == ("__init__",):
+        return "__init__"
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports() -> dict[str, set[str]]:
+    """Module -> the salesproc modules it imports, anywhere in its code."""
+    known = {module_name(p) for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        name = module_name(path)
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and \
+                    node.module.split(".")[0] == "salesproc":
+                base = node.module.removeprefix("salesproc").lstrip(".")
+                for alias in node.names:
+                    target = f"{base}.{alias.name}".lstrip(".")
+                    found.add(target if target in known else (base or "__init__"))
+            elif isinstance(node, ast.Import):
+                found.update(a.name.removeprefix("salesproc.") for a in node.names
+                             if a.name.startswith("salesproc."))
+        graph[name] = found - {name}
+    return graph
+
+
+def layer_of(module: str) -> int:
+    for index, (_, members) in enumerate(LAYERS):
+        if module in members:
+            return index
+    raise AssertionError(f"salesproc.{module} belongs to no layer: add it to LAYERS")
+
+
+def test_every_module_has_a_layer() -> None:
+    for module in imports():
+        layer_of(module)
+
+
+def test_no_import_goes_up_a_layer() -> None:
+    upward = [f"{a} ({LAYERS[layer_of(a)][0]}) -> {b} ({LAYERS[layer_of(b)][0]})"
+              for a, targets in imports().items() for b in targets
+              if layer_of(b) > layer_of(a)]
+    assert upward == []
+
+
+def test_there_is_no_import_cycle() -> None:
+    graph = imports()
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    cycles: list[list[str]] = []
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                cycles.append([*path[path.index(nxt):], nxt])
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for start in sorted(graph):
+        if start not in state:
+            visit(start, [start])
+    assert cycles == []
+
+
+def test_the_test_would_see_a_cycle() -> None:
+    """The import finder sees imports inside functions (the lazy ones)."""
+    graph = imports()
+    assert "sim.experiment" in graph["api"]  # imported inside simulate()
+    assert "report.text" in graph["cli"]
