@@ -356,7 +356,7 @@ REPLICATIONS = click.IntRange(1, MAX_REPLICATIONS)
 WORKERS = click.IntRange(1, MAX_WORKERS)
 
 
-class _Duration(click.ParamType):
+class _Duration(click.ParamType):  # type: ignore[type-arg]
     """A command-line duration: kept as text, converted with the process's time unit."""
 
     name = "duration"

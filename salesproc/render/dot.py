@@ -155,7 +155,8 @@ def to_dot(graph: nx.MultiDiGraph, unit: str, direction: str = "LR") -> str:
         _edge(dot, src, dst, kind, data, backwards)
     dot.node(LEGEND_ID, label=_legend(), shape="box", style="rounded", color="#cccccc",
              fontsize="9")
-    return dot.source
+    source: str = dot.source
+    return source
 
 
 def _lost_label(data: dict[str, Any]) -> str:

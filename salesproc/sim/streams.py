@@ -67,7 +67,8 @@ def keys(rng: np.random.Generator) -> Stream:
     return Stream(functools.partial(rng.integers, 0, 1 << 63))
 
 
-def sampler(dist: Distribution, seed: int, replication: int, name: str) -> Any:
+def sampler(dist: Distribution, seed: int, replication: int, name: str
+            ) -> Callable[[], float]:
     """A zero-argument callable giving draws of *dist*; a distribution without spread
     needs no random numbers, so it uses no stream."""
     if dist.variance == 0:
