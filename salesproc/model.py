@@ -6,30 +6,77 @@ data (plain dicts) into a :class:`Process`; all times are floats in ``time_unit`
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from salesproc import dists, units
+from salesproc.calendar import (
+    ALWAYS,
+    MONTHS,
+    WEEKDAYS,
+    Calendar,
+    hours_since,
+    next_monday,
+    parse_date,
+    parse_hours,
+)
 from salesproc.defaults import DEFAULT_HORIZON_DAYS, DEFAULT_REPLICATIONS, DEFAULT_SEED
 from salesproc.dists import Distribution, Fixed
+from salesproc.units import TIME_UNITS
 
 WON = "won"
 LOST = "lost"
 OUTCOMES = (WON, LOST)
 NO_TIME: Distribution = Fixed(0.0)  # frozen, so one shared default is safe
+BUSINESS = Calendar(((9.0, 17.0),), frozenset(range(5)))  # what a calendar: block assumes
+
+
+@dataclass(frozen=True)
+class Ramp:
+    """New people work at *start* (a share of full speed) the day they join, rising evenly
+    to full speed over *weeks* working weeks."""
+
+    weeks: float
+    start: float
 
 
 @dataclass(frozen=True)
 class Role:
-    """People who work on deals: headcount bounds how many deals they work at once."""
+    """People who work on deals: headcount bounds how many deals they work at once.
+
+    *headcount* is the headcount at the start; *staffing*, when the file gives dates, the
+    times (in time_unit, from the start) and the headcount from each on. *calendar* is
+    when they work (the file's, with this role's own keys on top).
+    """
 
     id: str
     title: str
     headcount: int
     department: str = "Sales"
     description: str = ""
+    calendar: Calendar = ALWAYS
+    staffing: tuple[tuple[float, int], ...] = ()
+    ramp: Ramp | None = None
+
+    def headcount_at(self, t: float) -> int:
+        """The headcount *t* time units after the start."""
+        count = self.headcount if not self.staffing else 0
+        for since, people in self.staffing:
+            if since <= t:
+                count = people
+        return count
+
+    def mean_headcount(self, horizon: float) -> float:
+        """The average headcount over the first *horizon* time units."""
+        if not self.staffing or horizon <= 0:
+            return float(self.headcount)
+        edges = [0.0, *(min(max(s, 0.0), horizon) for s, _ in self.staffing), horizon]
+        return math.fsum(self.headcount_at(a) * (b - a)
+                         for a, b in itertools.pairwise(edges)) / horizon
 
 
 @dataclass(frozen=True)
@@ -98,6 +145,7 @@ class Approval:
     delay: Distribution = NO_TIME
     reject: float = 0.0
     on_reject: str | None = None  # a stage id; None: the deal is lost
+    delay_business: bool = False
 
     def probability(self, value: Distribution, buyer_type: str) -> float:
         return 1.0 if self.when is None else self.when.probability(value, buyer_type)
@@ -128,6 +176,7 @@ class Stage:
     next: tuple[Route, ...] = ()
     lost_reason: str = ""
     patience: float | None = None
+    delay_business: bool = False  # the delay counts business days (weekends, holidays off)
 
     @property
     def p_lost(self) -> float:
@@ -172,10 +221,17 @@ class Campaign:
 
 @dataclass(frozen=True)
 class Arrivals:
-    """How leads arrive: a Poisson rate per time unit, plus campaigns."""
+    """How leads arrive: a Poisson rate per time unit, plus campaigns; *months* and
+    *weekdays* multiply the rate (each averages to 1; all ones without seasonality)."""
 
     rate: float  # leads per time_unit
     campaigns: tuple[Campaign, ...] = ()
+    months: tuple[float, ...] = (1.0,) * 12
+    weekdays: tuple[float, ...] = (1.0,) * 7
+
+    @property
+    def seasonal(self) -> bool:
+        return any(m != 1.0 for m in self.months) or any(w != 1.0 for w in self.weekdays)
 
 
 @dataclass(frozen=True)
@@ -210,6 +266,8 @@ class Process:
     arrivals: Arrivals | None
     simulation: Settings
     opportunity_stage: str  # deals reaching it (or a stage written after it) are opportunities
+    start: dt.date  # the first day simulated: time 0 is its midnight
+    calendar: Calendar = ALWAYS
     description: str = ""
     currency: str = "USD"
     source: str | None = field(default=None, compare=False)
@@ -237,12 +295,16 @@ def buyer_path(data: Mapping[str, Any], buyer_id: str) -> list[str]:
 
 
 def build(data: Mapping[str, Any], source: str | None = None,
-          files: tuple[str, ...] = ()) -> Process:
+          files: tuple[str, ...] = (), today: dt.date | None = None) -> Process:
     """A :class:`Process` from data that passed the schema and the lint rules.
 
-    *source* is the file it was read from; *files* every file it was read from.
+    *source* is the file it was read from; *files* every file it was read from; *today*
+    sets the default start (the coming Monday).
     """
     unit = data.get("time_unit", "day")
+    calendar = file_calendar(data)
+    start = start_date(data, today)
+    work_hours = {u: calendar.work_hours(u) for u in TIME_UNITS}
 
     def duration(value: Any) -> float:
         return units.parse_duration(value, unit)
@@ -250,14 +312,19 @@ def build(data: Mapping[str, Any], source: str | None = None,
     def time_dist(spec: Any) -> Distribution:
         return dists.from_spec(spec, duration)
 
+    def work_dist(spec: Any) -> Distribution:  # working time: a day is a working day
+        return dists.from_spec(spec, lambda v: units.parse_duration(v, unit, work_hours))
+
     def stage(raw: Mapping[str, Any], patience: Any = None) -> Stage:
         own_patience = raw.get("patience", patience)
         return Stage(
             id=raw["id"], name=raw["name"], owner=raw["owner"],
             assist=tuple(raw.get("assist", ())), description=raw.get("description", ""),
             guidance=raw.get("guidance", ""), requires=tuple(raw.get("requires", ())),
-            delay=time_dist(raw.get("delay", 0)), work=time_dist(raw.get("work", 0)),
-            approvals=tuple(_approval(a, time_dist) for a in raw.get("approvals", ())),
+            delay=time_dist(raw.get("delay", 0)), work=work_dist(raw.get("work", 0)),
+            delay_business=is_business(raw.get("delay")),
+            approvals=tuple(_approval(a, time_dist, work_dist)
+                            for a in raw.get("approvals", ())),
             next=tuple(Route(to, float(p)) for to, p in raw.get("next", {}).items()),
             lost_reason=raw.get("lost_reason", f"lost at {raw['name']}"),
             patience=None if own_patience is None else duration(own_patience),
@@ -275,16 +342,16 @@ def build(data: Mapping[str, Any], source: str | None = None,
     return Process(
         name=data["name"], description=data.get("description", ""),
         currency=data.get("currency", "USD"), time_unit=unit,
-        roles={rid: Role(rid, r["title"], int(r["headcount"]), r.get("department", "Sales"),
-                         r.get("description", "")) for rid, r in data["roles"].items()},
+        roles={rid: _role(rid, r, calendar, start, unit) for rid, r in data["roles"].items()},
         information={iid: Information(iid, i["label"], i.get("description", ""),
                                       i.get("needed_by"))
                      for iid, i in data.get("information", {}).items()},
         stages={s["id"]: stage(s) for s in data["stages"]},
         buyer_types=buyers,
-        arrivals=_arrivals(data.get("arrivals"), unit),
+        arrivals=_arrivals(data.get("arrivals"), unit, start),
         simulation=_settings(data.get("simulation", {}), unit),
         opportunity_stage=opportunity_stage(data),
+        start=start, calendar=calendar,
         source=source,
         files=files or ((source,) if source else ()),
     )
@@ -297,13 +364,71 @@ def opportunity_stage(data: Mapping[str, Any]) -> str:
     return chosen
 
 
-def _approval(raw: Mapping[str, Any], time_dist: Any) -> Approval:
+def file_calendar(data: Mapping[str, Any]) -> Calendar:
+    """The file's calendar: around the clock unless `calendar:` says otherwise."""
+    return calendar_from(data.get("calendar", "always"), ALWAYS)
+
+
+def calendar_from(raw: Any, base: Calendar) -> Calendar:
+    """A calendar from its file form; keys not given come from *base* (for a business
+    calendar the defaults are 09:00-17:00 and Monday to Friday)."""
+    if raw == "always" or raw is None:
+        return ALWAYS
+    if base.always:
+        base = BUSINESS
+    hours = parse_hours(raw["hours"]) if "hours" in raw else base.hours
+    days = frozenset(WEEKDAYS.index(d) for d in raw["days"]) if "days" in raw else base.days
+    holidays = base.holidays | frozenset(d for d in (parse_date(h) for h in
+                                                     raw.get("holidays", ())) if d)
+    return Calendar(hours or base.hours, days, holidays)
+
+
+def start_date(data: Mapping[str, Any], today: dt.date | None = None) -> dt.date:
+    """simulation.start, or the coming Monday."""
+    given = parse_date(data.get("simulation", {}).get("start"))
+    return given or next_monday(today or dt.date.today())
+
+
+def moment(value: Any, unit: str, start: dt.date) -> float:
+    """A time in *unit* from the start: a date, or a duration."""
+    date = parse_date(value) if isinstance(value, str | dt.date) else None
+    if date is not None:
+        return units.convert(hours_since(start, date), "hour", unit)
+    return units.parse_duration(value, unit)
+
+
+def _role(rid: str, raw: Mapping[str, Any], calendar: Calendar, start: dt.date,
+          unit: str) -> Role:
+    own = calendar_from(raw["calendar"], calendar) if "calendar" in raw else calendar
+    headcount = raw["headcount"]
+    staffing: tuple[tuple[float, int], ...] = ()
+    if isinstance(headcount, dict):
+        staffing = tuple(sorted((moment(d, unit, start), int(n)) for d, n in headcount.items()))
+        at_start = [n for t, n in staffing if t <= 0]
+        headcount = at_start[-1] if at_start else 0
+    ramp = raw.get("ramp")
+    return Role(rid, raw["title"], int(headcount), raw.get("department", "Sales"),
+                raw.get("description", ""), own, staffing,
+                None if ramp is None else Ramp(float(ramp["weeks"]), float(ramp["start"])))
+
+
+def _approval(raw: Mapping[str, Any], time_dist: Any, work_dist: Any) -> Approval:
     when = raw.get("when")
     return Approval(
         role=raw["by"], name=raw.get("name", ""),
         when=None if when is None else _condition(when),
-        work=time_dist(raw.get("work", 0)), delay=time_dist(raw.get("delay", 0)),
-        reject=float(raw.get("reject", 0.0)), on_reject=raw.get("on_reject"))
+        work=work_dist(raw.get("work", 0)), delay=time_dist(raw.get("delay", 0)),
+        reject=float(raw.get("reject", 0.0)), on_reject=raw.get("on_reject"),
+        delay_business=is_business(raw.get("delay")))
+
+
+def is_business(spec: Any) -> bool:
+    """A delay written in business days (every text value of it: '3bd')."""
+    if isinstance(spec, dict):
+        return any(is_business(v) for v in spec.values())
+    if isinstance(spec, list):
+        return any(is_business(v) for v in spec)
+    return units.is_business(spec)
 
 
 def _condition(raw: Mapping[str, Any]) -> Condition:
@@ -314,17 +439,20 @@ def _condition(raw: Mapping[str, Any]) -> Condition:
                      buyer_types=None if buyers is None else frozenset(buyers))
 
 
-def _arrivals(raw: Mapping[str, Any] | None, unit: str) -> Arrivals | None:
+def _arrivals(raw: Mapping[str, Any] | None, unit: str, start: dt.date) -> Arrivals | None:
     if raw is None:
         return None
     per = raw.get("per", unit)
     rate = float(raw["rate"]) / units.convert(1.0, per, unit)
     campaigns = tuple(
-        Campaign(at=units.parse_duration(c["at"], unit), leads=int(c["leads"]),
+        Campaign(at=moment(c["at"], unit, start), leads=int(c["leads"]),
                  name=c.get("name", ""), buyer_type=c.get("buyer_type"),
                  every=None if c.get("every") is None else units.parse_duration(c["every"], unit))
         for c in raw.get("campaigns", ()))
-    return Arrivals(rate, campaigns)
+    seasonality = raw.get("seasonality", {})
+    months = tuple(float(seasonality.get("months", {}).get(m, 1.0)) for m in MONTHS)
+    weekdays = tuple(float(seasonality.get("weekdays", {}).get(w, 1.0)) for w in WEEKDAYS)
+    return Arrivals(rate, campaigns, months, weekdays)
 
 
 def file_horizon(raw: Mapping[str, Any], unit: str) -> float:

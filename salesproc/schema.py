@@ -296,7 +296,7 @@ class _Translator:
     def _anyOf(self, error: Any, path: Path) -> Iterator[Diagnostic]:
         kind = self.kinds.get(id(error.schema))
         if kind is None:
-            yield self.doc.diagnostic("SP110", error.message, path)
+            yield from self._branch_by_type(error, path)
             return
         value = error.instance
         if isinstance(value, bool) or not isinstance(value, (int, float, str, dict)):
@@ -307,6 +307,25 @@ class _Translator:
             yield self._bad_duration(value, path)
         else:
             yield from self._distribution(error, value, path)
+
+    def _branch_by_type(self, error: Any, path: Path) -> Iterator[Diagnostic]:
+        """Of a value's alternatives (a number or dates; 'always' or a calendar; a date
+        or a duration), the findings of the one its type fits; else what is expected."""
+        value = error.instance
+        branches = [_types(b) for b in error.schema["anyOf"]]
+        fits = [i for i, types in enumerate(branches) if _json_type(value) in types]
+        if len(fits) == 1:
+            yield from self._branch_errors(error, fits[0])
+            return
+        wanted = " or ".join(dict.fromkeys(_TYPE_NAMES.get(t, t) for ts in branches
+                                           for t in ts))
+        what = error.schema.get("description", "")
+        if not fits:
+            yield self.doc.diagnostic("SP104", f"expected {wanted}, got {_describe(value)}",
+                                      path, hint=what or None)
+        else:
+            yield self.doc.diagnostic("SP110", f"{_describe(value)} is not allowed here",
+                                      path, hint=what or None)
 
     def _type_of_quantity(self, value: Any, path: Path, kind: str) -> Iterator[Diagnostic]:
         if path in self.doc.yaml11_booleans:
@@ -341,6 +360,34 @@ class _Translator:
 _DIST_HINT = ("write a number, or one of: {exponential: {mean: 2}}, {uniform: {min: 1, max: 3}}, "
               "{triangular: [1, 2, 5]}, {normal: {mean: 2, sd: 1}}, {lognormal: {mean: 2, sd: 1}}, "
               "{gamma: {mean: 2, sd: 1}}, {empirical: [1, 2, 4]}")
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return "object"
+    return "array" if isinstance(value, list) else "null"
+
+
+def _types(branch: dict[str, Any]) -> set[str]:
+    """The JSON types a schema branch accepts (following $ref, allOf and anyOf)."""
+    if "$ref" in branch:
+        return _types(schema()["definitions"][branch["$ref"].rsplit("/", 1)[1]])
+    if "type" in branch:
+        kinds = {branch["type"]} if isinstance(branch["type"], str) else set(branch["type"])
+        return kinds | ({"integer"} if "number" in kinds else set())
+    found: set[str] = set()
+    for key in ("anyOf", "allOf", "oneOf"):
+        for sub in branch.get(key, []):
+            found |= _types(sub)
+    return found
 
 
 def _is_deal_value(path: Path) -> bool:

@@ -20,8 +20,9 @@ HOURS: dict[str, float] = {
 TIME_UNITS = ("minute", "hour", "day", "week")  # what `time_unit:` accepts
 RATE_PERIODS = ("hour", "day", "week", "month", "year")  # what `arrivals.per` accepts
 
-_SUFFIX = {"min": "minute", "h": "hour", "d": "day", "w": "week"}
-DURATION_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*(min|h|d|w)\s*$"
+_SUFFIX = {"min": "minute", "h": "hour", "d": "day", "w": "week", "bd": "day",
+           "business day": "day", "business days": "day"}
+DURATION_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*(min|h|d|w|bd|business days?)\s*$"
 _DURATION = re.compile(DURATION_PATTERN)
 
 
@@ -30,15 +31,28 @@ def is_duration_text(value: object) -> bool:
     return isinstance(value, str) and _DURATION.match(value) is not None
 
 
-def parse_duration(value: float | int | str, unit: str) -> float:
-    """A number (already in *unit*) or a string such as '4h' converted to *unit*."""
+def parse_duration(value: float | int | str, unit: str,
+                   hours: dict[str, float] | None = None) -> float:
+    """A number (already in *unit*) or a string such as '4h' converted to *unit*.
+
+    *hours* gives each unit's length in hours: calendar hours by default (a day is 24),
+    or working hours for work (a day is one working day). Business days ('3bd') count as
+    days here; whether they skip weekends is the model's to decide (is_business).
+    """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     match = _DURATION.match(str(value))
     if match is None:
         raise ValueError(f"not a duration: {value!r}")
+    table = HOURS if hours is None else hours
     number = float(str(value).strip()[: -len(match.group(2))])
-    return number * HOURS[_SUFFIX[match.group(2)]] / HOURS[unit]
+    return number * table[_SUFFIX[match.group(2)]] / table[unit]
+
+
+def is_business(value: object) -> bool:
+    """Text counting business days: '3bd', '2 business days'."""
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    return match is not None and match.group(2).startswith("b")
 
 
 def convert(amount: float, from_unit: str, to_unit: str) -> float:

@@ -1,0 +1,240 @@
+"""Working time and dates: what a sales team means by "a day of work".
+
+The simulation clock is calendar time: hours (in the file's time unit) since the start
+date at 00:00. A :class:`WorkingClock` maps it to *working* time for one calendar: W(t)
+is how many working hours have passed since the start, and :meth:`WorkingClock.finish`
+is when work of w working hours started at t is done (a 1-hour call started at 16:30 on
+a Friday in a 9-17 week finishes at 9:30 on Monday). Business days are the same with
+whole days: a working day's 24 hours count, a weekend or holiday's none.
+
+No time zones: every date and hour is the team's local time.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+          "dec")
+Interval = tuple[float, float]  # hours within a day, start < end
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """When people work: hours on each weekday, and holidays (dates off).
+
+    ``always`` (24 hours, 7 days, no holidays) is the clock of a process without a
+    calendar: work then runs around the clock.
+    """
+
+    hours: tuple[Interval, ...] = ((0.0, 24.0),)
+    days: frozenset[int] = frozenset(range(7))  # 0 = Monday
+    holidays: frozenset[dt.date] = frozenset()
+
+    @property
+    def always(self) -> bool:
+        return self.hours == ((0.0, 24.0),) and len(self.days) == 7 and not self.holidays
+
+    @property
+    def hours_per_day(self) -> float:
+        """Working hours of one working day: what one 'day' of work means."""
+        return math.fsum(end - start for start, end in self.hours)
+
+    @property
+    def hours_per_week(self) -> float:
+        return self.hours_per_day * len(self.days)
+
+    def work_hours(self, unit: str) -> float:
+        """Working hours in one *unit* of work: a working day, a working week."""
+        return {"minute": 1 / 60, "hour": 1.0, "day": self.hours_per_day,
+                "week": self.hours_per_week}[unit]
+
+    def describe(self) -> str:
+        """'Mon-Fri 9:00-17:00' or 'around the clock'."""
+        if self.always:
+            return "around the clock (24 hours, 7 days)"
+        days = ", ".join(WEEKDAYS[d].capitalize() for d in sorted(self.days))
+        hours = ", ".join(f"{_clock(s)}-{_clock(e)}" for s, e in self.hours)
+        off = f", {len(self.holidays)} holidays" if self.holidays else ""
+        return f"{days} {hours}{off}"
+
+
+ALWAYS = Calendar()
+
+
+def _clock(hours: float) -> str:
+    minutes = round(hours * 60)
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def parse_hours(text: str) -> tuple[Interval, ...] | None:
+    """'09:00-17:00' or '9-12, 13-17' as intervals of the day; None if malformed."""
+    found: list[Interval] = []
+    for part in text.split(","):
+        start, sep, end = part.strip().partition("-")
+        if not sep:
+            return None
+        times = [_hour(start), _hour(end)]
+        if times[0] is None or times[1] is None or not times[0] < times[1]:
+            return None
+        found.append((times[0], times[1]))
+    found.sort()
+    if any(a[1] > b[0] for a, b in itertools.pairwise(found)):
+        return None
+    return tuple(found)
+
+
+def _hour(text: str) -> float | None:
+    text = text.strip()
+    hours, _, minutes = text.partition(":")
+    try:
+        h, m = int(hours), int(minutes or 0)
+    except ValueError:
+        return None
+    if not (0 <= h <= 24 and 0 <= m < 60) or (h == 24 and m):
+        return None
+    return h + m / 60
+
+
+class WorkingClock:
+    """Working hours since the start, W(t), and its inverse, for one calendar.
+
+    Times are hours since the start date at 00:00. Days are laid out lazily, so a
+    clock serves any time, however far.
+    """
+
+    def __init__(self, calendar: Calendar, start: dt.date) -> None:
+        self.calendar = calendar
+        self.start = start
+        self._weekday = start.weekday()
+        self._cum = [0.0]  # working hours before day d
+        self._day: list[tuple[Interval, ...]] = []
+
+    def _extend(self, day: int) -> None:
+        while len(self._day) <= day:
+            d = len(self._day)
+            date = self.start + dt.timedelta(days=d)
+            working = (self._weekday + d) % 7 in self.calendar.days and \
+                date not in self.calendar.holidays
+            hours = self.calendar.hours if working else ()
+            self._day.append(hours)
+            self._cum.append(self._cum[-1] + math.fsum(e - s for s, e in hours))
+
+    def worked(self, t: float) -> float:
+        """Working hours from the start to *t* hours after it."""
+        if t <= 0:
+            return 0.0
+        day = int(t // 24.0)
+        self._extend(day)
+        x = t - 24.0 * day
+        total = self._cum[day]
+        for start, end in self._day[day]:
+            if x <= start:
+                break
+            total += (x if x < end else end) - start
+        return total
+
+    def at(self, work: float) -> float:
+        """The first time at which *work* working hours have passed since the start."""
+        if work <= 0:
+            return 0.0
+        while self._cum[-1] < work:  # lay out days until that much work exists
+            if self.calendar.hours_per_week <= 0:
+                raise ValueError("a calendar without working hours never finishes work")
+            self._extend(len(self._day) + 6)
+        day = bisect.bisect_left(self._cum, work) - 1  # cum[day] < work <= cum[day + 1]
+        rest = work - self._cum[day]
+        for start, end in self._day[day]:
+            if rest <= end - start:
+                return 24.0 * day + start + rest
+            rest -= end - start
+        return 24.0 * (day + 1)  # rounding: the day's last working moment
+
+    def finish(self, t: float, work: float) -> float:
+        """When *work* working hours started (or waiting to start) at *t* are done."""
+        return self.at(self.worked(t) + work)
+
+
+def business_days(calendar: Calendar) -> Calendar:
+    """The calendar whose working time is every hour of every working day: a delay in
+    business days skips weekends and holidays but runs around the clock on working days."""
+    return Calendar(((0.0, 24.0),), calendar.days, calendar.holidays)
+
+
+# --- dates -----------------------------------------------------------------------------------
+
+
+def parse_date(text: object) -> dt.date | None:
+    """2026-01-05 (as YAML or text) as a date; None if it is not a real date."""
+    if isinstance(text, dt.date):
+        return text
+    try:
+        return dt.date.fromisoformat(str(text).strip())
+    except ValueError:
+        return None
+
+
+def next_monday(today: dt.date) -> dt.date:
+    """The default start: the coming Monday (today if it is one)."""
+    return today + dt.timedelta(days=(7 - today.weekday()) % 7)
+
+
+def hours_since(start: dt.date, date: dt.date) -> float:
+    """Hours from the start's midnight to *date*'s."""
+    return (date - start).days * 24.0
+
+
+@dataclass(frozen=True)
+class Period:
+    """A month or a quarter of the simulated calendar, in hours since the start."""
+
+    label: str  # 2026-03, 2026-Q1
+    begin: float
+    end: float
+
+
+def months(start: dt.date, hours: float) -> list[Period]:
+    """Every calendar month that overlaps the first *hours* hours after *start*."""
+    found = []
+    first = dt.date(start.year, start.month, 1)
+    while hours_since(start, first) < hours:
+        after = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
+        found.append(Period(f"{first:%Y-%m}", max(0.0, hours_since(start, first)),
+                            hours_since(start, after)))
+        first = after
+    return found
+
+
+def quarters(periods: Sequence[Period]) -> list[tuple[str, list[Period]]]:
+    """Months grouped into quarters: [('2026-Q1', [jan, feb, mar]), ...]."""
+    grouped: dict[str, list[Period]] = {}
+    for month in periods:
+        year, number = month.label.split("-")
+        grouped.setdefault(f"{year}-Q{(int(number) - 1) // 3 + 1}", []).append(month)
+    return list(grouped.items())
+
+
+def seasonal_rate(start: dt.date, monthly: Sequence[float], weekly: Sequence[float]
+                  ) -> tuple[float, object]:
+    """The largest multiplier, and a function of t (hours) giving the multiplier then:
+    the month's times the weekday's. Arrivals are thinned with it (Lewis and Shedler)."""
+    peak = max(monthly) * max(weekly)
+    weekday = start.weekday()
+
+    def multiplier(t: float) -> float:
+        day = start + dt.timedelta(hours=t)
+        return monthly[day.month - 1] * weekly[(weekday + int(t // 24.0)) % 7]
+
+    return peak, multiplier
+
+
+def mean_of(values: Iterable[float]) -> float:
+    """The arithmetic mean (NaN for none)."""
+    values = list(values)
+    return math.fsum(values) / len(values) if values else math.nan
