@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from salesproc import routing
+from salesproc.units import HOURS
 from salesproc.model import BuyerType, Process
 
 
@@ -70,9 +71,19 @@ def offered_load(process: Process) -> dict[str, float]:
 
 
 def utilization(process: Process) -> dict[str, float]:
-    """Offered load of each role divided by its headcount (above 1: the queue grows without end)."""
+    """Each role's offered work over the working time its people have (above 1: the queue
+    grows without end). Work is in working time; a role's people are there for their
+    calendar's share of the week, on average over the horizon (headcount by date)."""
     load = offered_load(process)
-    return {r: load[r] / role.headcount for r, role in process.roles.items()}
+    unit = process.time_unit
+    work_share = process.calendar.work_hours(unit) / HOURS[unit]  # working per calendar hour
+    found = {}
+    for rid, role in process.roles.items():
+        present = role.mean_headcount(process.simulation.horizon) \
+            * role.calendar.hours_per_week / (24 * 7)
+        demand = load[rid] * work_share
+        found[rid] = demand / present if present else (math.inf if demand else 0.0)
+    return found
 
 
 def _solve(matrix: list[list[float]], rhs: list[float]) -> list[float]:

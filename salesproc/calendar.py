@@ -16,7 +16,7 @@ import bisect
 import datetime as dt
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -221,7 +221,7 @@ def quarters(periods: Sequence[Period]) -> list[tuple[str, list[Period]]]:
 
 
 def seasonal_rate(start: dt.date, monthly: Sequence[float], weekly: Sequence[float]
-                  ) -> tuple[float, object]:
+                  ) -> tuple[float, Callable[[float], float]]:
     """The largest multiplier, and a function of t (hours) giving the multiplier then:
     the month's times the weekday's. Arrivals are thinned with it (Lewis and Shedler)."""
     peak = max(monthly) * max(weekly)

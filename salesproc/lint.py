@@ -492,17 +492,21 @@ def endless_rework(process: Process, doc: Document) -> list[Diagnostic]:
 
 
 def capacity(process: Process, doc: Document) -> list[Diagnostic]:
-    """Roles offered more work than their headcount can do (the queue grows without end)."""
+    """Roles offered more work than their people's working time can do (the queue grows
+    without end): in working time, against the average headcount over the horizon."""
     found: list[Diagnostic] = []
     if process.arrivals is None:
         return found
-    for rid, load in analysis.offered_load(process).items():
-        headcount = process.roles[rid].headcount
-        if load > headcount:
+    for rid, share in analysis.utilization(process).items():
+        role = process.roles[rid]
+        people = role.mean_headcount(process.simulation.horizon)
+        needed = share * people if people else math.inf
+        if share > 1:
+            shown = f"{people:g}" if role.staffing else f"{role.headcount}"
             found.append(doc.diagnostic(
-                "SP501", f"role '{rid}' is offered {load:.1f} people's worth of work but has "
-                f"{headcount}: the pipeline cannot keep up and deals will pile up",
-                ("roles", rid, "headcount"),
-                hint=f"raise headcount to at least {math.ceil(load)}, or lower the work "
+                "SP501", f"role '{rid}' is offered {needed:.1f} people's worth of work but has "
+                f"{shown}{' on average' if role.staffing else ''}: the pipeline cannot keep "
+                "up and deals will pile up", ("roles", rid, "headcount"),
+                hint=f"raise headcount to at least {math.ceil(needed)}, or lower the work "
                 "per deal or the arrival rate"))
     return found

@@ -24,9 +24,11 @@ WON_INDEX, LOST_INDEX = -1, -2  # route targets that are not stages
 class CompiledApproval:
     """One approval of a stage, ready to run."""
 
-    __slots__ = ("delay", "name", "no_work", "on_reject", "pool", "reject", "verdict", "when",
-                 "work")
+    __slots__ = ("business", "delay", "name", "no_work", "on_reject", "pool", "reject", "timed",
+                 "verdict", "when", "work")
     verdict: int  # salt of the per-deal verdict draw
+    business: bool  # the delay counts business days
+    timed: bool  # the approver's working time differs from calendar time (calendar, ramp)
     delay: Callable[[], float]
     no_work: bool
     name: str
@@ -40,9 +42,14 @@ class CompiledApproval:
 class Step:
     """A stage as one buyer type sees it, compiled for speed."""
 
-    __slots__ = ("approvals", "delay", "index", "lost_outcome", "lost_reason", "no_work",
-                 "patience", "pools", "route_cum", "route_salt", "route_to", "work")
+    __slots__ = ("approvals", "business", "delay", "index", "lost_outcome", "lost_reason",
+                 "no_work", "owner", "patience", "pools", "ramped", "route_cum", "route_salt",
+                 "route_to", "timed", "work")
     approvals: list[CompiledApproval]
+    business: bool  # the delay counts business days
+    owner: Pool  # whose working time the work takes (a meeting's too)
+    ramped: bool  # a role of the stage has a ramp: deals remember who worked on them
+    timed: bool  # the owner's working time differs from calendar time (calendar, ramp)
     delay: Callable[[], float] | None
     index: int
     lost_outcome: str
@@ -90,6 +97,10 @@ def _buyer_steps(process: Process, buyer_id: str, pools: Mapping[str, Pool], see
         step.work = stream(stage.work, f"{prefix}/work")
         step.pools = sorted((pools[r] for r in dict.fromkeys(stage.roles)),
                             key=lambda p: role_order.index(p.id))
+        step.owner = pools[stage.owner]
+        step.timed = _timed(step.owner)
+        step.ramped = any(p.ramp is not None for p in step.pools)
+        step.business = stage.delay_business
         step.patience = stage.patience
         step.lost_reason = stage.lost_reason
         step.lost_outcome = f"lost: {stage.lost_reason}"
@@ -109,6 +120,10 @@ def _buyer_steps(process: Process, buyer_id: str, pools: Mapping[str, Pool], see
     return steps
 
 
+def _timed(pool: Pool) -> bool:
+    return pool.clock is not None or pool.ramp is not None
+
+
 def _approval(approval: Approval, label: str, prefix: str, pools: Mapping[str, Pool],
               stream: Callable[[Any, str], Callable[[], float]],
               target: Callable[[str], int], seed: int, replication: int) -> CompiledApproval:
@@ -119,6 +134,8 @@ def _approval(approval: Approval, label: str, prefix: str, pools: Mapping[str, P
     compiled.delay = stream(approval.delay, f"{prefix}/delay")
     compiled.work = stream(approval.work, f"{prefix}/work")
     compiled.no_work = streams.is_zero(approval.work)
+    compiled.timed = _timed(compiled.pool)
+    compiled.business = approval.delay_business
     compiled.reject = approval.reject
     compiled.verdict = streams.salt(seed, replication, f"{prefix}/verdict")
     compiled.on_reject = None if approval.on_reject is None else target(approval.on_reject)

@@ -27,6 +27,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from salesproc.calendar import WorkingClock, business_days, months, seasonal_rate
 from salesproc.defaults import MAX_OPEN_DEALS
 from salesproc.errors import SalesprocError
 from salesproc.model import WON, Process
@@ -35,7 +36,7 @@ from salesproc.sim.compile import LOST_INDEX, WON_INDEX, CompiledApproval, Step,
 from salesproc.sim.metrics import Collector, Key
 from salesproc.sim.pool import Pool
 from salesproc.sim.scheduler import Scheduled, Scheduler
-from salesproc.units import describe
+from salesproc.units import HOURS, convert, describe
 
 _unit = streams.unit  # module-level names: the hot path skips an attribute lookup
 _bisect = bisect.bisect_right
@@ -44,12 +45,13 @@ _bisect = bisect.bisect_right
 class Deal(Scheduled):
     """One deal; also the event the engine schedules for it."""
 
-    __slots__ = ("arrived", "buyer", "granted", "id", "key", "meeting", "pending",
+    __slots__ = ("arrived", "buyer", "granted", "id", "key", "meeting", "pending", "people",
                  "rejected", "repeats", "stage", "step", "t_enter", "t_request", "t_start",
                  "t_wait", "t_worked", "token", "value", "visit", "visited", "waiting")
     granted: Callable[[Any, Pool, float], None]
     key: int
     meeting: list[Pool] | None  # while waiting: every pool a meeting needs; None: one pool
+    people: list[float]  # with a ramp: who works on it, by when each joined
     pending: list[Task]
     rejected: CompiledApproval | None
     stage: int
@@ -76,9 +78,11 @@ class Deal(Scheduled):
 class Task(Scheduled):
     """One approval of one deal's stage visit; an event in its own right."""
 
-    __slots__ = ("approval", "deal", "done", "granted", "rejected", "t_wait", "waiting")
+    __slots__ = ("approval", "deal", "done", "granted", "joined", "rejected", "t_wait",
+                 "waiting")
     meeting = None  # an approval needs one person of one role
     granted: Callable[[Any, Pool, float], None]
+    joined: float  # who works on it (with a ramp), by when they joined
     t_wait: float
 
     def __init__(self, deal: Deal, approval: CompiledApproval) -> None:
@@ -117,8 +121,22 @@ class Engine:
         self._at = self.env.at  # bound once: the hot path schedules several times a visit
         self.stage_ids = list(process.stages)
         self.buyer_ids = list(process.buyer_types)
-        self.pools = {rid: Pool(rid, role.headcount) for rid, role in process.roles.items()}
-        self.metrics = Collector(self.buyer_ids, self.stage_ids, process.opportunity_index)
+        unit = process.time_unit
+        self.unit_hours = HOURS[unit]  # calendar hours in one time unit
+        self.work_hours = process.calendar.work_hours(unit)  # working hours in a unit of work
+        calendar = process.calendar
+        self.business = None if calendar.always else \
+            WorkingClock(business_days(calendar), process.start)
+        self.pools = {rid: Pool(rid, role.headcount,
+                                None if role.calendar.always else
+                                WorkingClock(role.calendar, process.start),
+                                self.unit_hours, role.ramp)
+                      for rid, role in process.roles.items()}
+        self.months = [(convert(p.begin, "hour", unit), convert(p.end, "hour", unit), p.label)
+                       for p in months(process.start, horizon * self.unit_hours)]
+        self.month_starts = [begin for begin, _, _ in self.months]
+        self.metrics = Collector(self.buyer_ids, self.stage_ids, process.opportunity_index,
+                                 self.months)
         self.open: dict[int, Deal] = {}
         self.count = 0
 
@@ -143,6 +161,13 @@ class Engine:
         self._on_task_request = (self._task_request,)
         self._on_task_done = (self._task_done,)
         self.gap = uniforms("arrivals")
+        arrivals = process.arrivals
+        self.peak = 1.0  # seasonality: thin a faster stream of arrivals
+        self.season: Callable[[float], float] | None = None
+        if arrivals is not None and arrivals.seasonal:
+            self.peak, self.season = seasonal_rate(process.start, arrivals.months,
+                                                   arrivals.weekdays)
+            self.thin = uniforms("arrivals/season")
 
     # --- running --------------------------------------------------------------------------
 
@@ -151,9 +176,18 @@ class Engine:
         arrivals = self.process.arrivals
         clock = Timer()
         if arrivals is not None and arrivals.rate > 0:
-            env.at(clock, -math.log1p(-self.gap()) / arrivals.rate, self._on_arrive)
+            env.at(clock, -math.log1p(-self.gap()) / (arrivals.rate * self.peak),
+                   self._on_arrive)
         for campaign in arrivals.campaigns if arrivals is not None else ():
             self._schedule_campaign(campaign, campaign.at, 0.0)
+        for rid, role in self.process.roles.items():  # headcount changing on dates
+            pool = self.pools[rid]
+            for since, people in role.staffing:
+                if 0 < since <= self.horizon:
+                    env.at(Timer(), since, (self._staffing(pool, people),))
+        for _, end, _ in self.months:  # the open pipeline at each month's end
+            if end <= self.horizon:
+                env.at(Timer(), end, (self._month_end,))
         if self.warmup > 0:  # before anything else that happens at that instant
             env.first_at(Timer(), self.warmup, (lambda _: self._reset(),))
         env.run(until=self.horizon)
@@ -166,10 +200,39 @@ class Engine:
         self.metrics.reset(now)
 
     def _arrive(self, clock: Timer) -> None:
-        self._new_deal(self._draw_buyer(), clock.time)
+        season = self.season
+        if season is None or self.thin() * self.peak < season(clock.time * self.unit_hours):
+            self._new_deal(self._draw_buyer(), clock.time)
         assert self.process.arrivals is not None
-        self._at(clock, -math.log1p(-self.gap()) / self.process.arrivals.rate,
-                       self._on_arrive)
+        self._at(clock, -math.log1p(-self.gap()) / (self.process.arrivals.rate * self.peak),
+                 self._on_arrive)
+
+    @staticmethod
+    def _staffing(pool: Pool, people: int) -> Callable[[Timer], None]:
+        """The callback that sets *pool*'s headcount to *people* when its date comes."""
+        return lambda timer: pool.resize(people, timer.time)
+
+    def _month_end(self, timer: Timer) -> None:
+        index = _bisect(self.month_starts, timer.time - 1e-9) - 1
+        self.metrics.month_end(index, len(self.open),
+                               math.fsum(d.value for d in self.open.values()))
+
+    def _elapsed(self, pool: Pool, now: float, work: float) -> float:
+        """The calendar time that *work* (in units of work) begun at *now* takes a person
+        of *pool*: on their working clock, at their speed."""
+        clock, unit = pool.clock, self.unit_hours
+        hours = work * self.work_hours
+        start = now * unit if clock is None else clock.worked(now * unit)
+        end = start + hours if pool.ramp is None else pool.ramped_end(start, hours,
+                                                                      pool.handed)
+        return (end if clock is None else clock.at(end)) / unit - now
+
+    def _delay(self, business: bool, now: float, delay: float) -> float:
+        """A delay in calendar time; in business days, weekends and holidays skipped."""
+        if not business or self.business is None:
+            return delay
+        unit = self.unit_hours
+        return self.business.finish(now * unit, delay * unit) / unit - now
 
     def _schedule_campaign(self, campaign: Any, at: float, now: float) -> None:
         if at > self.horizon:
@@ -204,7 +267,10 @@ class Engine:
         # deals arrive in the same order in every variant, so the n-th deal gets the n-th
         # key. (Keys in arithmetic progression made the hashed draws subtly correlated.)
         deal.key = self.deal_keys()
-        self.metrics.leads[buyer] += 1
+        m = self.metrics
+        m.leads[buyer] += 1
+        if m.monthly:
+            m.leads_month[_bisect(self.month_starts, now) - 1] += 1
         self.open[deal.id] = deal
         self._enter(deal, self.starts[buyer])
 
@@ -224,6 +290,8 @@ class Engine:
         deal.step = step
         if step.delay is None:
             self._request(deal)
+        elif step.business:
+            self._at(deal, self._delay(True, now, step.delay()), self._on_request)
         else:
             self._at(deal, step.delay(), self._on_request)
 
@@ -239,6 +307,10 @@ class Engine:
         if len(pools) == 1:  # the common case, inlined
             pool = pools[0]
             if pool.busy < pool.capacity:
+                if step.timed:
+                    pool.take(now)
+                    self._start_work(deal, step, now)
+                    return
                 pool.area += pool.busy * (now - pool.last)
                 pool.last = now
                 pool.busy += 1
@@ -250,8 +322,7 @@ class Engine:
         elif all(p.busy < p.capacity for p in pools):  # a meeting everyone is free for
             for pool in pools:
                 pool.take(now)
-            deal.t_start = now
-            self._at(deal, step.work(), self._on_worked)
+            self._start_work(deal, step, now)
             return
         else:  # wait in every needed role's queue, holding nobody
             deal.meeting = pools
@@ -272,8 +343,17 @@ class Engine:
         key = (deal.stage, pool.id)
         queue_days = self.metrics.queue_days
         queue_days[key] = queue_days.get(key, 0.0) + (now - deal.t_wait)
+        self._start_work(deal, deal.step, now)
+
+    def _start_work(self, deal: Deal, step: Step, now: float) -> None:
+        """The people are with the deal: the work takes their working time, at their speed."""
         deal.t_start = now
-        self._at(deal, deal.step.work(), self._on_worked)
+        if step.ramped:
+            deal.people = [p.handed for p in step.pools]
+        work = step.work()
+        if step.timed:
+            work = self._elapsed(step.owner, now, work)
+        self._at(deal, work, self._on_worked)
 
     def _stale(self, timer: Timer) -> None:
         deal = timer.deal
@@ -292,8 +372,12 @@ class Engine:
     def _worked(self, deal: Deal) -> None:
         now = deal.time
         step = deal.step
-        for pool in step.pools:
-            pool.release(now)
+        if step.ramped:
+            for pool, joined in zip(step.pools, deal.people, strict=True):
+                pool.release(now, joined)
+        else:
+            for pool in step.pools:
+                pool.release(now)
         deal.t_worked = now
         if step.approvals:
             self._approve(deal, step)
@@ -314,8 +398,11 @@ class Engine:
             self._route(deal, step)
             return
         deal.pending = tasks
+        now = deal.time
         for task in tasks:
-            self._at(task, task.approval.delay(), self._on_task_request)
+            approval = task.approval
+            self._at(task, self._delay(approval.business, now, approval.delay())
+                     if approval.business else approval.delay(), self._on_task_request)
 
     def _task_request(self, task: Task) -> None:
         pool = task.approval.pool
@@ -324,7 +411,7 @@ class Engine:
             return
         if pool.busy < pool.capacity:
             pool.take(task.time)
-            self._at(task, task.approval.work(), self._on_task_done)
+            self._task_work(task, task.time)
         else:
             task.waiting = True
             task.t_wait = task.time
@@ -335,12 +422,20 @@ class Engine:
         key = (task.deal.stage, pool.id)
         queue_days = self.metrics.queue_days
         queue_days[key] = queue_days.get(key, 0.0) + now - task.t_wait
-        self._at(task, task.approval.work(), self._on_task_done)
+        self._task_work(task, now)
+
+    def _task_work(self, task: Task, now: float) -> None:
+        approval = task.approval
+        task.joined = approval.pool.handed
+        work = approval.work()
+        if approval.timed:
+            work = self._elapsed(approval.pool, now, work)
+        self._at(task, work, self._on_task_done)
 
     def _task_done(self, task: Task) -> None:
         approval = task.approval
         if not approval.no_work:
-            approval.pool.release(task.time)
+            approval.pool.release(task.time, task.joined)
         deal = task.deal
         task.rejected = _unit(deal.key ^ approval.verdict ^ deal.visit) < approval.reject
         task.done = True
@@ -393,6 +488,10 @@ class Engine:
         m = self.metrics
         m.won[deal.buyer] += 1
         m.revenue[deal.buyer] += deal.value
+        if m.monthly:
+            month = _bisect(self.month_starts, deal.time) - 1
+            m.won_month[month] += 1
+            m.revenue_month[month] += deal.value
         m.cycle[deal.buyer].append(deal.time - deal.arrived)
         m.close(deal.buyer, deal.visited, True)
         del self.open[deal.id]
@@ -410,6 +509,6 @@ class Engine:
         m = self.metrics
         for deal in self.open.values():  # deals still in a stage: their time so far counts
             m.wip_area[deal.stage] += now - max(deal.t_enter, m.start)
-        roles = {rid: (pool.capacity, pool.busy_time(now)) for rid, pool in self.pools.items()}
+        roles = {rid: pool.integrals(now) for rid, pool in self.pools.items()}
         open_deals = [(d.buyer, d.stage, d.value) for d in self.open.values()]
         return m.figures(now, roles, open_deals, self.process.time_unit)

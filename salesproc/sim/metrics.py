@@ -58,10 +58,18 @@ class Key(NamedTuple):
 class Collector:
     """Counters and time integrals the engine updates in place."""
 
-    def __init__(self, buyers: Sequence[str], stages: Sequence[str], opportunity: int = 0
-                 ) -> None:
+    def __init__(self, buyers: Sequence[str], stages: Sequence[str], opportunity: int = 0,
+                 months: Sequence[tuple[float, float, str]] = ()) -> None:
         nb, ns = len(buyers), len(stages)
         self.buyers, self.stages = list(buyers), list(stages)
+        self.months = list(months)  # (begin, end, label) in time units, from the start
+        self.monthly = bool(months)
+        nm = len(months)
+        self.leads_month = [0] * nm
+        self.won_month = [0] * nm
+        self.revenue_month = [0.0] * nm
+        self.open_month = [math.nan] * nm  # open deals and their value at each month's end
+        self.open_value_month = [math.nan] * nm
         self.nstages = ns
         self.opportunity = opportunity
         self.opportunity_mask = ~((1 << opportunity) - 1)  # that stage and every later one
@@ -86,9 +94,15 @@ class Collector:
 
     def reset(self, now: float) -> None:
         """Start the measurement window: forget everything counted so far."""
-        fresh = Collector(self.buyers, self.stages, self.opportunity)
+        fresh = Collector(self.buyers, self.stages, self.opportunity, self.months)
         self.__dict__.update(fresh.__dict__)
         self.start = now
+
+    def month_end(self, month: int, open_deals: int, open_value: float) -> None:
+        """The pipeline at the end of a month: how many deals are open, and their value."""
+        if 0 <= month < len(self.months):
+            self.open_month[month] = float(open_deals)
+            self.open_value_month[month] = open_value
 
     def close(self, buyer: int, visited: int, won: bool) -> None:
         """A deal ended: credit every stage it visited (a bit mask) for the win chance."""
@@ -105,11 +119,12 @@ class Collector:
             visited >>= 1
             s += 1
 
-    def figures(self, now: float, roles: dict[str, tuple[int, float]],
+    def figures(self, now: float, roles: dict[str, tuple[float, float]],
                 open_deals: Sequence[tuple[int, int, float]], unit: str) -> dict[Key, float]:
         """The replication's figures, keyed Key('all', '', 'won'), Key('stage', id, 'wip')...
 
-        *roles* maps role id to (headcount, busy time integral over the window);
+        *roles* maps role id to (people present, people busy), each integrated over the
+        window's working time;
         *open_deals* lists (buyer, stage, value) of deals open at the horizon.
         """
         window = now - self.start
@@ -129,12 +144,39 @@ class Collector:
         for (_, s, reason), count in sorted(self.lost_by.items()):
             key = Key("lost", self.stages[s], reason)
             out[key] = out.get(key, 0.0) + count
-        for rid, (headcount, busy) in roles.items():
-            out[Key("role", rid, "utilization")] = busy / (headcount * window) if window else 0.0
+        for rid, (present, busy) in roles.items():
+            out[Key("role", rid, "utilization")] = busy / present if present else 0.0
             out[Key("role", rid, "queue_days")] = math.fsum(
                 d for (s, r), d in self.queue_days.items() if r == rid)
         for (s, rid), days in sorted(self.queue_days.items()):
             out[Key("queue", self.stages[s], rid)] = days
+        out.update(self._calendar_figures(now))
+        return out
+
+    def _calendar_figures(self, now: float) -> dict[Key, float]:
+        """Leads, wins and revenue per month and quarter of the window, and the open
+        pipeline at each one's end ('measured': the share of the month in the window)."""
+        out: dict[Key, float] = {}
+        quarters: dict[str, list[int]] = {}
+        for i, (begin, end, label) in enumerate(self.months):
+            if end <= self.start or begin >= now:
+                continue
+            year, month = label.split("-")
+            quarters.setdefault(f"{year}-Q{(int(month) - 1) // 3 + 1}", []).append(i)
+            measured = (min(end, now) - max(begin, self.start)) / (end - begin)
+            values = {"leads": float(self.leads_month[i]), "won": float(self.won_month[i]),
+                      "revenue": self.revenue_month[i], "open": self.open_month[i],
+                      "open_value": self.open_value_month[i], "measured": measured}
+            out.update({Key("month", label, k): v for k, v in values.items()})
+        if len(quarters) > 1:
+            for label, members in quarters.items():
+                last = members[-1]
+                values = {"leads": math.fsum(self.leads_month[i] for i in members),
+                          "won": math.fsum(self.won_month[i] for i in members),
+                          "revenue": math.fsum(self.revenue_month[i] for i in members),
+                          "open": self.open_month[last],
+                          "open_value": self.open_value_month[last]}
+                out.update({Key("quarter", label, k): v for k, v in values.items()})
         return out
 
     def _deal_figures(self, scope: str, subject: str, buyers: Sequence[int] | range,
