@@ -7,7 +7,9 @@
    leads/s ratio must be at least 2, and the won fractions must agree within 1%.
 2. Memory: 1,000,000 leads of funnel5 via the CLI, without --events; peak RSS of that
    child process (budget 150 MB).
-3. Scaling: 20 replications of the five-step example on 2 workers against 1 worker,
+3. Calendar: funnel5 on a business calendar against always-on, same utilization, per
+   lead (target: at most 1.3x).
+4. Scaling: 20 replications of the five-step example on 2 workers against 1 worker,
    as a library call (budget 0.6x) and as a command, interpreter start included.
 """
 
@@ -56,6 +58,40 @@ def speed(leads: int, rounds: int) -> None:
     print(f"won fraction: plain {f_plain:.4f}, salesproc {f_ours:.4f}, theory "
           f"{plain_simpy.WON_FRACTION:.4f}; difference {abs(f_ours / f_plain - 1):.2%} "
           "(target < 1%)")
+
+
+def calendar_cost(leads: int, rounds: int) -> None:
+    """funnel5 on a Mon-Fri 9:00-17:00 calendar against funnel5 around the clock, at the
+    same utilization (the arrival rate scaled down with the working time): the cost of
+    working-time arithmetic per lead, alternating in one run."""
+    from dataclasses import replace
+
+    from salesproc import analysis
+    from salesproc.calendar import Calendar, parse_hours
+
+    always = load(HERE / "funnel5.yaml")
+    business = replace(always, calendar=Calendar(parse_hours("09:00-17:00"),
+                                                  frozenset(range(5))))
+    business = replace(business, roles={r: replace(role, calendar=business.calendar)
+                                         for r, role in always.roles.items()})
+    scale = max(analysis.utilization(always).values()) / max(
+        analysis.utilization(business).values())
+    assert always.arrivals is not None
+    business = replace(business, arrivals=replace(always.arrivals,
+                                                  rate=always.arrivals.rate * scale))
+    ratios = []
+    for r in range(rounds):
+        times = {}
+        for name, process in (("always", always), ("business", business)):
+            assert process.arrivals is not None
+            horizon = leads / process.arrivals.rate
+            start = time.perf_counter()
+            figures = Engine(process, seed=r + 1, replication=0, horizon=horizon).run()
+            times[name] = (time.perf_counter() - start) / figures[Key("all", "", "leads")]
+        ratios.append(times["business"] / times["always"])
+        print(f"  round {r + 1}: time per lead, business calendar / always {ratios[-1]:.2f}")
+    print(f"calendar: median cost of a business calendar {statistics.median(ratios):.2f}x "
+          "the always-on clock per lead (target <= 1.30)")
 
 
 def memory() -> None:
@@ -123,6 +159,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     speed(args.leads, args.rounds)
+    calendar_cost(args.leads // 2, args.rounds)
     memory()
     scaling()
 

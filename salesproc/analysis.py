@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 
 from salesproc import routing
-from salesproc.units import HOURS
 from salesproc.model import BuyerType, Process
+from salesproc.units import HOURS
 
 
 def expected_visits(buyer: BuyerType) -> dict[str, float]:

@@ -59,13 +59,28 @@ class Calendar:
         """'Mon-Fri 9:00-17:00' or 'around the clock'."""
         if self.always:
             return "around the clock (24 hours, 7 days)"
-        days = ", ".join(WEEKDAYS[d].capitalize() for d in sorted(self.days))
+        days = _day_ranges(sorted(self.days))
         hours = ", ".join(f"{_clock(s)}-{_clock(e)}" for s, e in self.hours)
         off = f", {len(self.holidays)} holidays" if self.holidays else ""
         return f"{days} {hours}{off}"
 
 
 ALWAYS = Calendar()
+
+
+def _day_ranges(days: Sequence[int]) -> str:
+    """[0, 1, 2, 3, 4] -> 'Mon-Fri'; [0, 2] -> 'Mon, Wed'."""
+    runs: list[list[int]] = []
+    for day in days:
+        if runs and day == runs[-1][-1] + 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    names = [WEEKDAYS[r[0]].capitalize() + (f"-{WEEKDAYS[r[-1]].capitalize()}"
+                                             if len(r) > 2 else "") for r in runs]
+    return ", ".join(n for r, name in zip(runs, names, strict=True)
+                     for n in ([name] if len(r) != 2 else
+                               [WEEKDAYS[r[0]].capitalize(), WEEKDAYS[r[1]].capitalize()]))
 
 
 def _clock(hours: float) -> str:
@@ -115,6 +130,7 @@ class WorkingClock:
         self._weekday = start.weekday()
         self._cum = [0.0]  # working hours before day d
         self._day: list[tuple[Interval, ...]] = []
+        self._last_t, self._last_w = -1.0, 0.0  # the engine asks for one instant twice
 
     def _extend(self, day: int) -> None:
         while len(self._day) <= day:
@@ -128,16 +144,21 @@ class WorkingClock:
 
     def worked(self, t: float) -> float:
         """Working hours from the start to *t* hours after it."""
+        if t == self._last_t:
+            return self._last_w
         if t <= 0:
             return 0.0
-        day = int(t // 24.0)
-        self._extend(day)
+        day = int(t / 24.0)
+        hours = self._day
+        if day >= len(hours):
+            self._extend(day)
         x = t - 24.0 * day
         total = self._cum[day]
-        for start, end in self._day[day]:
+        for start, end in hours[day]:
             if x <= start:
                 break
             total += (x if x < end else end) - start
+        self._last_t, self._last_w = t, total
         return total
 
     def at(self, work: float) -> float:

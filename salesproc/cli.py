@@ -176,6 +176,8 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, quiet: bool) -> Non
         found.extend(check(item).diagnostics)
     if files == 0 and not found:
         raise Failure(f"no process files (*.yaml, *.yml) in {', '.join(paths)}")
+    # a base file's finding, met again through each variant that extends it, is one finding
+    found = list({(d.file, d.line, d.column, d.code, d.message): d for d in found}.values())
     if fmt == "text":
         echo_diagnostics(found)
     else:

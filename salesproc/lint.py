@@ -12,12 +12,16 @@ in a pre-commit hook, and reachability is all these rules need.
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import math
+import re
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from salesproc import analysis, dists, routing, units
+from salesproc.calendar import MONTHS, WEEKDAYS, parse_date, parse_hours
 from salesproc.defaults import MAX_DURATION, MAX_HORIZON_DAYS, MAX_VISITS_PER_DEAL
 from salesproc.diagnostics import Diagnostic, did_you_mean, some
 from salesproc.model import (
@@ -26,8 +30,11 @@ from salesproc.model import (
     WON,
     Process,
     buyer_path,
+    calendar_from,
     effective_stage_data,
+    file_calendar,
     file_horizon,
+    start_date,
 )
 from salesproc.yamlio import Document, Path
 
@@ -85,6 +92,7 @@ Rule = Callable[[Context], Iterable[Diagnostic]]
 
 
 MAX_SUGGESTIONS = 100
+DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 def _unknown(ctx: Context, code: str, kind: str, name: str, known: Iterable[str],
@@ -343,10 +351,178 @@ def unused_roles(ctx: Context) -> Iterator[Diagnostic]:
                          hint="name it as a stage owner, in assist, or as an approver")
 
 
+# --- calendar and dates ----------------------------------------------------------------------
+
+
+def dates(ctx: Context) -> Iterator[Diagnostic]:
+    """SP701-SP708: dates that exist and are in order, working hours, campaigns after the
+    start, holidays inside the period, seasonality averaging 1, sensible ramps, and
+    business days only where they mean something."""
+    data, unit = ctx.data, ctx.data.get("time_unit", "day")
+    given = data.get("simulation", {}).get("start")
+    if given is not None and parse_date(given) is None:
+        yield ctx.at("SP701", f"'{given}' is not a date", ("simulation", "start"),
+                     hint="write YYYY-MM-DD, a day that exists")
+    start = start_date(data) if given is None or parse_date(given) else start_date({})
+    horizon = units.convert(file_horizon(data.get("simulation", {}), unit), unit, "day")
+    end = start + dt.timedelta(days=min(horizon, MAX_HORIZON_DAYS))  # longer: SP106 says so
+    for path, block in _calendars(ctx):
+        if isinstance(block, dict) and "hours" in block and parse_hours(block["hours"]) is None:
+            yield ctx.at("SP702", f"'{block['hours']}' is not a range of working hours",
+                         (*path, "hours"), hint="write e.g. 09:00-17:00, or 9-12, 13-17")
+        for j, day in enumerate(block.get("holidays", []) if isinstance(block, dict) else []):
+            date = parse_date(day)
+            if date is None:
+                yield ctx.at("SP701", f"'{day}' is not a date", (*path, "holidays", j),
+                             hint="write YYYY-MM-DD, a day that exists")
+            elif not start <= date < end:
+                yield ctx.at("SP704", f"the holiday {date} is outside the simulated period "
+                             f"({start} to {end - dt.timedelta(days=1)})",
+                             (*path, "holidays", j), hint="check the year, or the start")
+    for j, campaign in enumerate(data.get("arrivals", {}).get("campaigns", [])):
+        at = campaign.get("at")
+        if isinstance(at, str) and DATE.match(at):
+            date = parse_date(at)
+            if date is None:
+                yield ctx.at("SP701", f"'{at}' is not a date",
+                             ("arrivals", "campaigns", j, "at"))
+            elif date < start:
+                yield ctx.at("SP703", f"the campaign on {date} comes before the simulation "
+                             f"starts ({start})", ("arrivals", "campaigns", j, "at"),
+                             hint="set simulation.start earlier, or move the campaign")
+    yield from _staffing(ctx, start, end)
+    seasonality = data.get("arrivals", {}).get("seasonality", {})
+    for key, names in (("months", MONTHS), ("weekdays", WEEKDAYS)):
+        given_values = seasonality.get(key)
+        if given_values is None:
+            continue
+        values = [float(given_values.get(n, 1.0)) for n in names]
+        mean = math.fsum(values) / len(values)
+        if abs(mean - 1.0) > 1e-3:
+            scaled = ", ".join(f"{n}: {given_values[n] / mean:.3g}" for n in names
+                               if n in given_values)
+            yield ctx.at("SP705", f"the {key} multipliers average {mean:.3g}, not 1 (the "
+                         f"rate would change by {mean - 1:+.1%})",
+                         ("arrivals", "seasonality", key),
+                         hint=f"divide each by {mean:.4g}: {scaled} (unlisted count as 1)")
+    yield from _business_days(ctx)
+
+
+def _calendars(ctx: Context) -> Iterator[tuple[Path, Any]]:
+    if "calendar" in ctx.data:
+        yield ("calendar",), ctx.data["calendar"]
+    for rid, role in ctx.roles.items():
+        if "calendar" in role:
+            yield ("roles", rid, "calendar"), role["calendar"]
+
+
+def _staffing(ctx: Context, start: dt.date, end: dt.date) -> Iterator[Diagnostic]:
+    horizon_weeks = (end - start).days / 7
+    for rid, role in ctx.roles.items():
+        headcount = role.get("headcount")
+        if isinstance(headcount, dict):
+            parsed = []
+            for day in headcount:
+                date = parse_date(day)
+                if date is None:
+                    yield ctx.at("SP701", f"'{day}' is not a date", ("roles", rid, "headcount",
+                                                                    day), key=True)
+                else:
+                    parsed.append((date, day))
+            for (before, _), (after, text) in itertools.pairwise(parsed):
+                if after <= before:
+                    yield ctx.at("SP707", f"headcount dates go back in time: {after} after "
+                                 f"{before}", ("roles", rid, "headcount", text), key=True,
+                                 hint="list the dates in order, earliest first")
+        ramp = role.get("ramp")
+        if ramp is not None and ramp["weeks"] > horizon_weeks:
+            yield ctx.at("SP706", f"a ramp of {ramp['weeks']:g} weeks is longer than the "
+                         f"simulation ({horizon_weeks:.0f} weeks): no new person reaches "
+                         "full speed", ("roles", rid, "ramp", "weeks"),
+                         hint="check the weeks, or simulate longer")
+
+
+def _business_days(ctx: Context) -> Iterator[Diagnostic]:
+    """Business days mean something for a delay (waiting on the prospect), and all of a
+    delay's values must count them."""
+    for path, value in _durations(ctx):
+        delay = "delay" in path
+        if units.is_business(value) and not delay:
+            yield ctx.at("SP708", f"'{value}' counts business days, which only a delay "
+                         "can", path, hint="write work and other times as 4h, 3d or 2w")
+    for path, spec in _time_distributions(ctx):
+        if path[-1] != "delay":
+            continue
+        leaves = [v for _, v in _leaf_paths(path, spec)]
+        business = [units.is_business(v) for v in leaves]
+        if any(business) and not all(business):
+            yield ctx.at("SP708", "a delay counts business days in some values and not in "
+                         "others", path, hint="write every value of this delay in bd, "
+                         "e.g. {uniform: {min: 2bd, max: 5bd}}")
+
+
+def work_scale(ctx: Context) -> Iterator[Diagnostic]:
+    """SP502 and SP503: work of hours with no calendar; work longer than a working week."""
+    unit = ctx.data.get("time_unit", "day")
+    calendar = file_calendar(ctx.data)
+    hours = {u: calendar.work_hours(u) for u in units.TIME_UNITS}
+    warned = False
+    for path, spec in _time_distributions(ctx):
+        if path[-1] != "work" or problems_in(spec):
+            continue
+        mean = dists.from_spec(spec, lambda v: units.parse_duration(v, unit, hours)).mean
+        work_hours = mean * hours[unit]
+        in_hours = unit in ("hour", "minute") or any(
+            isinstance(v, str) and v.strip().endswith(("h", "min"))
+            for _, v in _leaf_paths(path, spec))
+        if "calendar" not in ctx.data and in_hours and work_hours > 0 and not warned:
+            warned = True
+            yield ctx.at("SP502", f"work of {units.describe(work_hours, 'hour')} runs on a "
+                         "24-hour, 7-day clock: without a calendar, people work nights and "
+                         "weekends, and a day of work is 24 hours", path,
+                         hint="add calendar: {hours: 09:00-17:00, days: [mon, tue, wed, thu, "
+                         "fri]}, or calendar: always to keep the 24-hour clock")
+        role = _role_of(ctx, path)
+        week = calendar_from(ctx.roles[role]["calendar"], calendar).hours_per_week \
+            if role in ctx.roles and "calendar" in ctx.roles[role] else calendar.hours_per_week
+        if work_hours > week:
+            yield ctx.at("SP503", f"this work takes {units.describe(work_hours, 'hour')}, more "
+                         f"than a working week of {role} ({units.describe(week, 'hour')})",
+                         path, hint="is it the time the prospect takes? that is delay:, "
+                         "which nobody works on")
+
+
+def _role_of(ctx: Context, path: Path) -> str:
+    """Whose work is at *path*: an approval's approver, else the stage's owner."""
+    if "approvals" in path:
+        i = path.index("approvals")
+        block = _get_path(ctx.data, path[: i + 2])
+        return str(block.get("by", ""))
+    block = _get_path(ctx.data, path[:-1])
+    owner = block.get("owner") if isinstance(block, dict) else None
+    if owner is None and path[0] == "buyer_types" and str(path[3]) in ctx.stage_index:
+        owner = ctx.data["stages"][ctx.stage_index[str(path[3])]].get("owner")  # overridden
+    return str(owner or "")
+
+
+def _get_path(data: Any, path: Path) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def problems_in(spec: Any) -> bool:
+    """A distribution the distribution rule will report: not for other rules to read."""
+    try:
+        return dists.spec_problem(spec, lambda v: units.parse_duration(v, "day")) is not None
+    except (ValueError, KeyError, TypeError):
+        return True
+
+
 REFERENCE_RULES: tuple[Rule, ...] = (
     duplicate_stage_ids, reserved_stage_ids, role_references, information_references,
     stage_references, buyer_type_references, duplicates_in_lists, route_sums, share_sum,
-    duration_bounds, distributions, simulation_settings,
+    duration_bounds, distributions, simulation_settings, dates, work_scale,
 )
 
 

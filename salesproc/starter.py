@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
 import shlex
 from pathlib import Path
+
+from salesproc.calendar import next_monday
 
 TEMPLATE = """\
 # yaml-language-server: $schema={schema}
@@ -16,6 +19,11 @@ name: {title}
 description: What this process is for, in one or two sentences.
 currency: USD
 time_unit: day                # bare numbers are days; 4h, 2w also work
+
+calendar:                     # when the team works: a day of work is a working day
+  hours: 09:00-17:00
+  days: [mon, tue, wed, thu, fri]
+  holidays: []                # dates nobody works, e.g. [{year}-12-25]
 
 roles:                        # who works on deals; headcount bounds concurrency
   sdr: {{title: Sales development rep, department: Sales, headcount: 2}}
@@ -31,7 +39,7 @@ stages:                       # in order; deals start at the first one
     owner: sdr
     guidance: Reply within one business day.
     requires: [need]
-    work: 0.1                 # how long one person of the owner role is busy
+    work: 1h                  # working time one person of the owner role is busy
     next: {{meeting: 0.5}}      # the rest is lost
     lost_reason: no response
   - id: meeting
@@ -49,7 +57,7 @@ buyer_types:                  # shares of arriving leads add up to 1
     value: {{lognormal: {{mean: 10000, sd: 4000}}}}
 
 arrivals: {{rate: 10, per: week}}
-simulation: {{horizon: 365, warmup: 30, replications: 20, seed: 1}}
+simulation: {{start: {start}, horizon: 365, warmup: 30, replications: 20, seed: 1}}
 """
 
 
@@ -88,9 +96,11 @@ def schema_reference(target: Path) -> str:
     return SCHEMA_URL
 
 
-def render(name: str) -> str:
-    """The starter file's text for *name*."""
+def render(name: str, today: dt.date | None = None) -> str:
+    """The starter file's text for *name* (starting the coming Monday)."""
     target = target_path(name)
     command_file = shlex.quote(target.as_posix()).replace("\n", " ")
+    start = next_monday(today or dt.date.today())
     return TEMPLATE.format(schema=schema_reference(target), command_file=command_file,
-                           title=yaml_text(title_from(name)))
+                           title=yaml_text(title_from(name)), start=start.isoformat(),
+                           year=start.year)

@@ -11,7 +11,6 @@ import pytest
 from salesproc.calendar import Calendar, WorkingClock, business_days, months, parse_hours
 from salesproc.model import Settings
 from salesproc.sim.experiment import simulate
-from salesproc.sim.metrics import Key
 from tests.test_sim_theory import close, process
 
 MONDAY = dt.date(2026, 1, 5)
@@ -151,3 +150,45 @@ simulation: {start: 2026-01-05}
     mean_people = (2 * 50 + 4 * 50) / 100
     assert close(result["role", "r", "utilization"], 2 * 0.5 / mean_people)
     assert math.isclose(proc.roles["r"].mean_headcount(100), mean_people)
+
+
+def test_simulate_reports_months_and_quarters_in_every_format(tmp_path: object) -> None:
+    import csv
+    import json
+
+    from tests.conftest import ROOT, run
+
+    five = str(ROOT / "processes" / "five-step.yaml")
+    text = run("simulate", five, "-r", "2").output
+    assert "From Mon 2026-01-05; the team works Mon-Fri 9:00-17:00, 5 holidays" in text
+    assert "By month" in text and "2026-03 (part)" in text and "2026-12 " in text
+    assert "By quarter" in text and "2026-Q1 (part)" in text
+    data = json.loads(run("simulate", five, "-r", "2", "--format", "json").output)
+    assert data["process"]["start"] == "2026-01-05"
+    assert set(data["months"]) == {f"2026-{m:02d}" for m in range(3, 13)}
+    april = data["months"]["2026-04"]
+    assert april["measured"]["mean"] == 1.0 and april["won"]["n"] == 2
+    assert sum(m["won"]["mean"] for m in data["months"].values()) == pytest.approx(
+        data["overall"]["won"]["mean"])  # every win falls in one month
+    assert set(data["quarters"]) == {"2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4"}
+    rows = list(csv.DictReader(run("simulate", five, "-r", "2", "--format", "csv")
+                               .output.splitlines()))
+    assert {r["subject"] for r in rows if r["scope"] == "month"} == set(data["months"])
+
+
+def test_the_starter_works_business_hours_from_the_coming_monday() -> None:
+    from salesproc import check_text, starter
+
+    text = starter.render("x", today=dt.date(2026, 11, 28))  # a Saturday
+    assert "start: 2026-11-30" in text and "hours: 09:00-17:00" in text
+    result = check_text(text)
+    assert result.diagnostics == [] and result.process is not None
+    assert result.process.calendar.hours_per_week == 40
+
+
+def test_always_says_the_24_hour_clock_is_meant() -> None:
+    from salesproc import check_text
+
+    text = one_server("", 2.4)
+    assert [d.code for d in check_text(text).diagnostics] == ["SP502"]  # work in hours
+    assert check_text(one_server("calendar: always", 2.4)).diagnostics == []

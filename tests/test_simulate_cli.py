@@ -19,8 +19,9 @@ def test_table_leads_with_the_answers(five_step: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == "Five-step B2B sales process"
-    assert lines[2].startswith("± is the 95% confidence interval of the mean")
-    assert [line.split()[0] for line in lines[4:11]] == [
+    assert lines[2] == "From Mon 2026-01-05; the team works Mon-Fri 9:00-17:00, 5 holidays"
+    assert lines[3].startswith("± is the 95% confidence interval of the mean")
+    assert [line.split()[0] for line in lines[5:12]] == [
         "Won", "Revenue", "Lead-to-win", "Opportunity", "Cycle", "Throughput", "Bottleneck"]
     for section in ("By buyer type", "Time in stage", "Roles", "Lost deals by stage"):
         assert section in result.output

@@ -99,3 +99,16 @@ def test_compare_with_bad_set_shows_the_option_with_a_caret() -> None:
     assert "    1 | roles.se.headcount=-1\n" in result.output
     assert "      |                    ^~\n" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_finding_in_a_base_is_reported_once_for_the_folder(tmp_path: Path) -> None:
+    from tests.conftest import ROOT
+
+    base = (ROOT / "processes" / "five-step.yaml").read_text()
+    (tmp_path / "five-step.yaml").write_text(base.replace("  counsel:     {title:",
+                                                          "  x-note: 1\n  counsel:     {title:"))
+    (tmp_path / "trial.yaml").write_text(
+        (ROOT / "processes" / "five-step-free-trial.yaml").read_text())
+    result = run("validate", str(tmp_path))
+    assert result.output.count(": error SP104 ") == 1  # not once more through the variant
+    assert "2 files checked: 1 error" in result.output

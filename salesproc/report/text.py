@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from salesproc.sim.compare import (
     HEADLINE,
@@ -80,6 +81,7 @@ def simulation(result: SimulationResult) -> str:
         f"{plural(unit, window)} measured"
         + (f" after a {s.warmup:g}-{unit} warm-up" if s.warmup else "")
         + f", seed {s.seed}",
+        f"From {p.start:%a %Y-%m-%d}; the team works {p.calendar.describe()}",
         INTERVAL_NOTE + ("" if runs > 1 else " (one run: no interval)"),
         "",
         f"  Won deals          {pm(g('all', 'won'))}   of {_num(g('all', 'leads').mean, 0)} "
@@ -110,6 +112,7 @@ def simulation(result: SimulationResult) -> str:
         f"{_num(g('all', 'open_weighted').mean, 0)}")
     for warning in result.warnings:
         lines.append(f"  warning: {warning}")
+    lines += _calendar_tables(result, pm)
     lines += ["", "By buyer type", _table(
         ["buyer type", "leads", "won", "lead-to-win", "opportunity win", f"revenue ({cur})",
          "cycle time"],
@@ -128,7 +131,9 @@ def simulation(result: SimulationResult) -> str:
          for sid in p.stages])]
     lines += ["", "Roles", _table(
         ["role", "headcount", "busy", f"deal-{plural(unit, 2)} waited for"],
-        [[r, str(role.headcount), pm(g("role", r, "utilization"), 0, pct=True),
+        [[r, "→".join(dict.fromkeys([str(role.headcount),
+                                      *(str(n) for t, n in role.staffing if 0 < t < s.horizon)])),
+          pm(g("role", r, "utilization"), 0, pct=True),
           _num(g("role", r, "queue_days").mean, 0)] for r, role in p.roles.items()])]
     lost = [(k, e) for k, e in summary.items() if k.scope == "lost"]
     if lost:
@@ -136,6 +141,28 @@ def simulation(result: SimulationResult) -> str:
         lines += ["", "Lost deals by stage and reason", _table(
             ["stage", "reason", "deals"], [[k.subject, k.metric, pm(e)] for k, e in lost])]
     return "\n".join(lines) + "\n"
+
+
+def _calendar_tables(result: SimulationResult, pm: Callable[..., str]) -> list[str]:
+    """Leads, wins, revenue and the open pipeline per month (and quarter), as planned."""
+    cur = result.process.currency
+    out: list[str] = []
+    for scope, title in (("month", "By month"), ("quarter", "By quarter")):
+        labels = list(dict.fromkeys(k.subject for k in result.summary if k.scope == scope))
+        if not labels:
+            continue
+        rows = []
+        for label in labels:
+            part = result.get(scope, label, "measured").mean
+            shown = label + (" (part)" if part < 1 - 1e-9 else "")
+            rows.append([shown, pm(result.get(scope, label, "leads"), 0),
+                         pm(result.get(scope, label, "won")),
+                         pm(result.get(scope, label, "revenue"), 0),
+                         _num(result.get(scope, label, "open").mean, 0),
+                         _num(result.get(scope, label, "open_value").mean, 0)])
+        out += ["", title, _table([scope, "new leads", "won", f"revenue ({cur})",
+                                   "open at end", f"open value ({cur})"], rows)]
+    return out
 
 
 def _throughput(week: Estimate, month: Estimate, window: float, unit: str) -> str:

@@ -127,14 +127,14 @@ class Engine:
         calendar = process.calendar
         self.business = None if calendar.always else \
             WorkingClock(business_days(calendar), process.start)
-        self.pools = {rid: Pool(rid, role.headcount,
-                                None if role.calendar.always else
-                                WorkingClock(role.calendar, process.start),
+        clocks = {c: WorkingClock(c, process.start)  # one per calendar: roles share it
+                  for c in {role.calendar for role in process.roles.values()} if not c.always}
+        self.pools = {rid: Pool(rid, role.headcount, clocks.get(role.calendar),
                                 self.unit_hours, role.ramp)
                       for rid, role in process.roles.items()}
         self.months = [(convert(p.begin, "hour", unit), convert(p.end, "hour", unit), p.label)
                        for p in months(process.start, horizon * self.unit_hours)]
-        self.month_starts = [begin for begin, _, _ in self.months]
+        self.month = 0  # the month now: month-end events move it on (time only goes forward)
         self.metrics = Collector(self.buyer_ids, self.stage_ids, process.opportunity_index,
                                  self.months)
         self.open: dict[int, Deal] = {}
@@ -213,9 +213,10 @@ class Engine:
         return lambda timer: pool.resize(people, timer.time)
 
     def _month_end(self, timer: Timer) -> None:
-        index = _bisect(self.month_starts, timer.time - 1e-9) - 1
-        self.metrics.month_end(index, len(self.open),
+        """A month ends: note the open pipeline; what happens next counts for the next."""
+        self.metrics.month_end(self.month, len(self.open),
                                math.fsum(d.value for d in self.open.values()))
+        self.month += 1
 
     def _elapsed(self, pool: Pool, now: float, work: float) -> float:
         """The calendar time that *work* (in units of work) begun at *now* takes a person
@@ -270,7 +271,7 @@ class Engine:
         m = self.metrics
         m.leads[buyer] += 1
         if m.monthly:
-            m.leads_month[_bisect(self.month_starts, now) - 1] += 1
+            m.leads_month[self.month] += 1
         self.open[deal.id] = deal
         self._enter(deal, self.starts[buyer])
 
@@ -343,7 +344,12 @@ class Engine:
         key = (deal.stage, pool.id)
         queue_days = self.metrics.queue_days
         queue_days[key] = queue_days.get(key, 0.0) + (now - deal.t_wait)
-        self._start_work(deal, deal.step, now)
+        step = deal.step
+        if step.timed or step.ramped:
+            self._start_work(deal, step, now)
+        else:  # the common case, inlined
+            deal.t_start = now
+            self._at(deal, step.work(), self._on_worked)
 
     def _start_work(self, deal: Deal, step: Step, now: float) -> None:
         """The people are with the deal: the work takes their working time, at their speed."""
@@ -352,7 +358,12 @@ class Engine:
             deal.people = [p.handed for p in step.pools]
         work = step.work()
         if step.timed:
-            work = self._elapsed(step.owner, now, work)
+            pool = step.owner
+            clock, unit = pool.clock, self.unit_hours
+            if pool.ramp is None and clock is not None:  # a calendar: the common timed case
+                work = clock.at(clock.worked(now * unit) + work * self.work_hours) / unit - now
+            else:
+                work = self._elapsed(pool, now, work)
         self._at(deal, work, self._on_worked)
 
     def _stale(self, timer: Timer) -> None:
@@ -489,9 +500,8 @@ class Engine:
         m.won[deal.buyer] += 1
         m.revenue[deal.buyer] += deal.value
         if m.monthly:
-            month = _bisect(self.month_starts, deal.time) - 1
-            m.won_month[month] += 1
-            m.revenue_month[month] += deal.value
+            m.won_month[self.month] += 1
+            m.revenue_month[self.month] += deal.value
         m.cycle[deal.buyer].append(deal.time - deal.arrived)
         m.close(deal.buyer, deal.visited, True)
         del self.open[deal.id]
@@ -509,6 +519,9 @@ class Engine:
         m = self.metrics
         for deal in self.open.values():  # deals still in a stage: their time so far counts
             m.wip_area[deal.stage] += now - max(deal.t_enter, m.start)
+        for index, (_, end, _) in enumerate(self.months):  # a month ending with the run: the
+            if end == now:  # stop comes before ordinary events due at the same instant
+                m.month_end(index, len(self.open), math.fsum(d.value for d in self.open.values()))
         roles = {rid: pool.integrals(now) for rid, pool in self.pools.items()}
         open_deals = [(d.buyer, d.stage, d.value) for d in self.open.values()]
         return m.figures(now, roles, open_deals, self.process.time_unit)

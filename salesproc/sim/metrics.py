@@ -171,7 +171,13 @@ class Collector:
         if len(quarters) > 1:
             for label, members in quarters.items():
                 last = members[-1]
-                values = {"leads": math.fsum(self.leads_month[i] for i in members),
+                months_in = [i for i, (_, _, m) in enumerate(self.months)
+                             if f"{m[:4]}-Q{(int(m[5:]) - 1) // 3 + 1}" == label]
+                length = math.fsum(self.months[i][1] - self.months[i][0] for i in months_in)
+                seen = math.fsum(out[Key("month", self.months[i][2], "measured")]
+                                 * (self.months[i][1] - self.months[i][0]) for i in members)
+                values = {"measured": seen / length if length else 0.0,
+                          "leads": math.fsum(self.leads_month[i] for i in members),
                           "won": math.fsum(self.won_month[i] for i in members),
                           "revenue": math.fsum(self.revenue_month[i] for i in members),
                           "open": self.open_month[last],

@@ -67,11 +67,25 @@ class Pool:
             return
         if self.free is not None:
             heapq.heappush(self.free, joined)
-        if not self._serve(now):
-            self._count(now, -1)
+        queue = self.queue
+        if queue:
+            head = queue[0]  # the common case, inlined: a deal needing only this role
+            if head.waiting and head.meeting is None and self.free is None:
+                queue.popleft()
+                head.waiting = False
+                head.granted(head, self, now)
+                return
+            if self._serve(now):
+                return
+        clock = self.clock  # _count, inlined: the hot path
+        x = now if clock is None else clock.worked(now * self.unit_hours) / self.unit_hours
+        self.area += self.busy * (x - self.last)
+        self.last = x
+        self.busy -= 1
 
     def _count(self, now: float, step: int) -> None:
-        x = now if self.clock is None else self.working(now)
+        clock = self.clock
+        x = now if clock is None else clock.worked(now * self.unit_hours) / self.unit_hours
         self.area += self.busy * (x - self.last)
         self.last = x
         self.busy += step
@@ -82,6 +96,11 @@ class Pool:
         queue = self.queue
         while queue and not queue[0].waiting:  # stale or served elsewhere: dropped when met
             queue.popleft()
+        if queue and queue[0].meeting is None and self.free is None:  # the common case
+            waiter = queue.popleft()
+            waiter.waiting = False
+            waiter.granted(waiter, self, now)
+            return True
         for index, waiter in enumerate(queue):
             if not waiter.waiting:
                 continue

@@ -118,7 +118,8 @@ class SimulationResult:
             "layout": JSON_LAYOUT_VERSION,
             "salesproc": __version__,
             "process": {"name": p.name, "file": p.source, "time_unit": p.time_unit,
-                        "currency": p.currency},
+                        "currency": p.currency, "start": p.start.isoformat(),
+                        "calendar": p.calendar.describe()},
             "settings": {"horizon": s.horizon, "warmup": s.warmup,
                          "replications": s.replications, "seed": s.seed, "buyer": s.buyer,
                          "opportunity_stage": p.opportunity_stage},
@@ -137,6 +138,8 @@ class SimulationResult:
                       for r, role in p.roles.items()},
             "queues": [{"stage": k.subject, "role": k.metric, "deal_days": estimate_dict(e)}
                        for k, e in summary.items() if k.scope == "queue"],
+            "months": self._periods("month"),
+            "quarters": self._periods("quarter"),
             "bottleneck": None if neck is None else {
                 "stage": neck.stage, "role": neck.role,
                 "queue_days": estimate_dict(neck.queue_days),
@@ -144,6 +147,14 @@ class SimulationResult:
                 "queue_per_visit": estimate_dict(neck.queue_per_visit),
                 "share_of_queueing": neck.share_of_queueing},
         }
+
+    def _periods(self, scope: str) -> dict[str, dict[str, Any]]:
+        """{label: {metric: estimate}} for the months or quarters of the window."""
+        found: dict[str, dict[str, Any]] = {}
+        for key, e in self.summary.items():
+            if key.scope == scope:
+                found.setdefault(key.subject, {})[key.metric] = estimate_dict(e)
+        return found
 
     def rows(self) -> list[tuple[str, str, str, float, float, float, int]]:
         """One (scope, subject, metric, mean, low, high, n) per figure: the CSV's rows."""
