@@ -43,12 +43,13 @@ class Step:
     """A stage as one buyer type sees it, compiled for speed."""
 
     __slots__ = ("approvals", "business", "delay", "index", "lost_outcome", "lost_reason",
-                 "no_work", "owner", "patience", "pools", "ramped", "route_cum", "route_salt",
-                 "route_to", "timed", "work")
+                 "no_work", "owner", "patience", "plain", "pools", "ramped", "route_cum",
+                 "route_salt", "route_to", "timed", "work")
     approvals: list[CompiledApproval]
     business: bool  # the delay counts business days
     owner: Pool  # whose working time the work takes (a meeting's too)
     ramped: bool  # a role of the stage has a ramp: deals remember who worked on them
+    plain: bool  # neither timed nor ramped: work takes its own length (the fast path)
     timed: bool  # the owner's working time differs from calendar time (calendar, ramp)
     delay: Callable[[], float] | None
     index: int
@@ -100,6 +101,7 @@ def _buyer_steps(process: Process, buyer_id: str, pools: Mapping[str, Pool], see
         step.owner = pools[stage.owner]
         step.timed = _timed(step.owner)
         step.ramped = any(p.ramp is not None for p in step.pools)
+        step.plain = not (step.timed or step.ramped)
         step.business = stage.delay_business
         step.patience = stage.patience
         step.lost_reason = stage.lost_reason

@@ -130,7 +130,7 @@ class Engine:
         clocks = {c: WorkingClock(c, process.start)  # one per calendar: roles share it
                   for c in {role.calendar for role in process.roles.values()} if not c.always}
         self.pools = {rid: Pool(rid, role.headcount, clocks.get(role.calendar),
-                                self.unit_hours, role.ramp)
+                                self.unit_hours, role.ramp, bool(role.staffing))
                       for rid, role in process.roles.items()}
         self.months = [(convert(p.begin, "hour", unit), convert(p.end, "hour", unit), p.label)
                        for p in months(process.start, horizon * self.unit_hours)]
@@ -162,12 +162,13 @@ class Engine:
         self._on_task_done = (self._task_done,)
         self.gap = uniforms("arrivals")
         arrivals = process.arrivals
-        self.peak = 1.0  # seasonality: thin a faster stream of arrivals
-        self.season: Callable[[float], float] | None = None
-        if arrivals is not None and arrivals.seasonal:
-            self.peak, self.season = seasonal_rate(process.start, arrivals.months,
-                                                   arrivals.weekdays)
+        self.rate = 0.0 if arrivals is None else arrivals.rate  # leads per time unit
+        if arrivals is not None and arrivals.seasonal:  # thin a faster stream of arrivals
+            peak, self.season = seasonal_rate(process.start, arrivals.months,
+                                              arrivals.weekdays)
+            self.peak, self.rate = peak, arrivals.rate * peak
             self.thin = uniforms("arrivals/season")
+            self._on_arrive = (self._arrive_seasonal,)
 
     # --- running --------------------------------------------------------------------------
 
@@ -176,8 +177,7 @@ class Engine:
         arrivals = self.process.arrivals
         clock = Timer()
         if arrivals is not None and arrivals.rate > 0:
-            env.at(clock, -math.log1p(-self.gap()) / (arrivals.rate * self.peak),
-                   self._on_arrive)
+            env.at(clock, -math.log1p(-self.gap()) / self.rate, self._on_arrive)
         for campaign in arrivals.campaigns if arrivals is not None else ():
             self._schedule_campaign(campaign, campaign.at, 0.0)
         for rid, role in self.process.roles.items():  # headcount changing on dates
@@ -185,9 +185,8 @@ class Engine:
             for since, people in role.staffing:
                 if 0 < since <= self.horizon:
                     env.at(Timer(), since, (self._staffing(pool, people),))
-        for _, end, _ in self.months:  # the open pipeline at each month's end
-            if end <= self.horizon:
-                env.at(Timer(), end, (self._month_end,))
+        if self.months and self.months[0][1] <= self.horizon:  # each month's end schedules
+            env.at(Timer(), self.months[0][1], (self._month_end,))  # the next: a small heap
         if self.warmup > 0:  # before anything else that happens at that instant
             env.first_at(Timer(), self.warmup, (lambda _: self._reset(),))
         env.run(until=self.horizon)
@@ -200,12 +199,14 @@ class Engine:
         self.metrics.reset(now)
 
     def _arrive(self, clock: Timer) -> None:
-        season = self.season
-        if season is None or self.thin() * self.peak < season(clock.time * self.unit_hours):
+        self._new_deal(self._draw_buyer(), clock.time)
+        self._at(clock, -math.log1p(-self.gap()) / self.rate, self._on_arrive)
+
+    def _arrive_seasonal(self, clock: Timer) -> None:
+        """A candidate at the peak rate, kept with the chance multiplier / peak (thinning)."""
+        if self.thin() * self.peak < self.season(clock.time * self.unit_hours):
             self._new_deal(self._draw_buyer(), clock.time)
-        assert self.process.arrivals is not None
-        self._at(clock, -math.log1p(-self.gap()) / (self.process.arrivals.rate * self.peak),
-                 self._on_arrive)
+        self._at(clock, -math.log1p(-self.gap()) / self.rate, self._on_arrive)
 
     @staticmethod
     def _staffing(pool: Pool, people: int) -> Callable[[Timer], None]:
@@ -217,6 +218,8 @@ class Engine:
         self.metrics.month_end(self.month, len(self.open),
                                math.fsum(d.value for d in self.open.values()))
         self.month += 1
+        if self.month < len(self.months) and self.months[self.month][1] <= self.horizon:
+            self._at(timer, self.months[self.month][1] - timer.time, (self._month_end,))
 
     def _elapsed(self, pool: Pool, now: float, work: float) -> float:
         """The calendar time that *work* (in units of work) begun at *now* takes a person
@@ -268,10 +271,7 @@ class Engine:
         # deals arrive in the same order in every variant, so the n-th deal gets the n-th
         # key. (Keys in arithmetic progression made the hashed draws subtly correlated.)
         deal.key = self.deal_keys()
-        m = self.metrics
-        m.leads[buyer] += 1
-        if m.monthly:
-            m.leads_month[self.month] += 1
+        self.metrics.leads[buyer] += 1
         self.open[deal.id] = deal
         self._enter(deal, self.starts[buyer])
 
@@ -345,7 +345,7 @@ class Engine:
         queue_days = self.metrics.queue_days
         queue_days[key] = queue_days.get(key, 0.0) + (now - deal.t_wait)
         step = deal.step
-        if step.timed or step.ramped:
+        if not step.plain:
             self._start_work(deal, step, now)
         else:  # the common case, inlined
             deal.t_start = now
@@ -499,9 +499,7 @@ class Engine:
         m = self.metrics
         m.won[deal.buyer] += 1
         m.revenue[deal.buyer] += deal.value
-        if m.monthly:
-            m.won_month[self.month] += 1
-            m.revenue_month[self.month] += deal.value
+
         m.cycle[deal.buyer].append(deal.time - deal.arrived)
         m.close(deal.buyer, deal.visited, True)
         del self.open[deal.id]
@@ -519,9 +517,10 @@ class Engine:
         m = self.metrics
         for deal in self.open.values():  # deals still in a stage: their time so far counts
             m.wip_area[deal.stage] += now - max(deal.t_enter, m.start)
-        for index, (_, end, _) in enumerate(self.months):  # a month ending with the run: the
-            if end == now:  # stop comes before ordinary events due at the same instant
-                m.month_end(index, len(self.open), math.fsum(d.value for d in self.open.values()))
+        if self.month < len(self.months):  # the month the run ends in, ended or not (SimPy
+            m.month_end(self.month, len(self.open),  # stops before events due at the end)
+                        math.fsum(d.value for d in self.open.values()),
+                        complete=self.months[self.month][1] <= now)
         roles = {rid: pool.integrals(now) for rid, pool in self.pools.items()}
         open_deals = [(d.buyer, d.stage, d.value) for d in self.open.values()]
         return m.figures(now, roles, open_deals, self.process.time_unit)

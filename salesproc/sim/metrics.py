@@ -63,12 +63,11 @@ class Collector:
         nb, ns = len(buyers), len(stages)
         self.buyers, self.stages = list(buyers), list(stages)
         self.months = list(months)  # (begin, end, label) in time units, from the start
-        self.monthly = bool(months)
         nm = len(months)
-        self.leads_month = [0] * nm
-        self.won_month = [0] * nm
-        self.revenue_month = [0.0] * nm
-        self.open_month = [math.nan] * nm  # open deals and their value at each month's end
+        # at each month's end: the running totals of leads, wins and revenue (a month's
+        # figures are the differences), and the open deals and their value
+        self.totals_month: list[tuple[float, float, float] | None] = [None] * nm
+        self.open_month = [math.nan] * nm
         self.open_value_month = [math.nan] * nm
         self.nstages = ns
         self.opportunity = opportunity
@@ -98,11 +97,16 @@ class Collector:
         self.__dict__.update(fresh.__dict__)
         self.start = now
 
-    def month_end(self, month: int, open_deals: int, open_value: float) -> None:
-        """The pipeline at the end of a month: how many deals are open, and their value."""
+    def month_end(self, month: int, open_deals: int, open_value: float,
+                  complete: bool = True) -> None:
+        """A month ends (or the run ends within it, *complete* False): the running totals,
+        and the pipeline: how many deals are open, and their value."""
         if 0 <= month < len(self.months):
-            self.open_month[month] = float(open_deals)
-            self.open_value_month[month] = open_value
+            self.totals_month[month] = (float(sum(self.leads)), float(sum(self.won)),
+                                        math.fsum(self.revenue))
+            if complete:
+                self.open_month[month] = float(open_deals)
+                self.open_value_month[month] = open_value
 
     def close(self, buyer: int, visited: int, won: bool) -> None:
         """A deal ended: credit every stage it visited (a bit mask) for the win chance."""
@@ -158,28 +162,36 @@ class Collector:
         pipeline at each one's end ('measured': the share of the month in the window)."""
         out: dict[Key, float] = {}
         quarters: dict[str, list[int]] = {}
+        monthly: dict[int, tuple[float, float, float]] = {}
+        before = (0.0, 0.0, 0.0)  # the totals restart with the window
         for i, (begin, end, label) in enumerate(self.months):
-            if end <= self.start or begin >= now:
+            totals = self.totals_month[i]
+            if end <= self.start or begin >= now or totals is None:
                 continue
+            monthly[i] = (totals[0] - before[0], totals[1] - before[1], totals[2] - before[2])
+            before = totals
             year, month = label.split("-")
             quarters.setdefault(f"{year}-Q{(int(month) - 1) // 3 + 1}", []).append(i)
             measured = (min(end, now) - max(begin, self.start)) / (end - begin)
-            values = {"leads": float(self.leads_month[i]), "won": float(self.won_month[i]),
-                      "revenue": self.revenue_month[i], "open": self.open_month[i],
+            leads, won, revenue = monthly[i]
+            values = {"leads": leads, "won": won,
+                      "revenue": revenue, "open": self.open_month[i],
                       "open_value": self.open_value_month[i], "measured": measured}
             out.update({Key("month", label, k): v for k, v in values.items()})
         if len(quarters) > 1:
+            lengths: dict[str, float] = {}  # every simulated day of each quarter
+            for begin, end, label in self.months:
+                quarter = f"{label[:4]}-Q{(int(label[5:]) - 1) // 3 + 1}"
+                lengths[quarter] = lengths.get(quarter, 0.0) + (end - begin)
             for label, members in quarters.items():
                 last = members[-1]
-                months_in = [i for i, (_, _, m) in enumerate(self.months)
-                             if f"{m[:4]}-Q{(int(m[5:]) - 1) // 3 + 1}" == label]
-                length = math.fsum(self.months[i][1] - self.months[i][0] for i in months_in)
+                length = lengths[label]
                 seen = math.fsum(out[Key("month", self.months[i][2], "measured")]
                                  * (self.months[i][1] - self.months[i][0]) for i in members)
                 values = {"measured": seen / length if length else 0.0,
-                          "leads": math.fsum(self.leads_month[i] for i in members),
-                          "won": math.fsum(self.won_month[i] for i in members),
-                          "revenue": math.fsum(self.revenue_month[i] for i in members),
+                          "leads": math.fsum(monthly[i][0] for i in members),
+                          "won": math.fsum(monthly[i][1] for i in members),
+                          "revenue": math.fsum(monthly[i][2] for i in members),
                           "open": self.open_month[last],
                           "open_value": self.open_value_month[last]}
                 out.update({Key("quarter", label, k): v for k, v in values.items()})

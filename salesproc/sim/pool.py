@@ -30,10 +30,11 @@ class Pool:
     """The people of one role."""
 
     __slots__ = ("area", "busy", "capacity", "changes", "clock", "free", "handed", "id",
-                 "last", "queue", "ramp", "unit_hours")
+                 "last", "plain", "queue", "ramp", "unit_hours")
 
     def __init__(self, role: str, capacity: int, clock: WorkingClock | None = None,
-                 unit_hours: float = 24.0, ramp: Ramp | None = None) -> None:
+                 unit_hours: float = 24.0, ramp: Ramp | None = None,
+                 staffed: bool = False) -> None:
         self.id = role
         self.capacity = capacity
         self.busy = 0
@@ -47,6 +48,8 @@ class Pool:
         # with a ramp: free people by when they joined (working hours), longest-serving first
         self.free: list[float] | None = [VETERAN] * capacity if ramp is not None else None
         self.handed = VETERAN  # who took the last piece of work (with a ramp)
+        # no ramp and a fixed headcount: nobody to tell apart, nobody leaving (fast path)
+        self.plain = ramp is None and not staffed
 
     def working(self, now: float) -> float:
         """*now* on this role's working clock, in time units (unchanged without one)."""
@@ -62,26 +65,30 @@ class Pool:
     def release(self, now: float, joined: float = VETERAN) -> None:
         """A person (who joined at *joined*) is done: they leave if the headcount went
         down, else they serve the first waiter that can start, else they are free."""
+        queue = self.queue
+        if self.plain:  # no ramp, a fixed headcount: the hot path, inlined
+            if queue:
+                head = queue[0]
+                if head.waiting and head.meeting is None:
+                    queue.popleft()
+                    head.waiting = False
+                    head.granted(head, self, now)
+                    return
+                if self._serve(now):
+                    return
+            clock = self.clock
+            x = now if clock is None else clock.worked(now * self.unit_hours) / self.unit_hours
+            self.area += self.busy * (x - self.last)
+            self.last = x
+            self.busy -= 1
+            return
         if self.busy > self.capacity:
             self._count(now, -1)
             return
         if self.free is not None:
             heapq.heappush(self.free, joined)
-        queue = self.queue
-        if queue:
-            head = queue[0]  # the common case, inlined: a deal needing only this role
-            if head.waiting and head.meeting is None and self.free is None:
-                queue.popleft()
-                head.waiting = False
-                head.granted(head, self, now)
-                return
-            if self._serve(now):
-                return
-        clock = self.clock  # _count, inlined: the hot path
-        x = now if clock is None else clock.worked(now * self.unit_hours) / self.unit_hours
-        self.area += self.busy * (x - self.last)
-        self.last = x
-        self.busy -= 1
+        if not (queue and self._serve(now)):
+            self._count(now, -1)
 
     def _count(self, now: float, step: int) -> None:
         clock = self.clock
@@ -96,7 +103,7 @@ class Pool:
         queue = self.queue
         while queue and not queue[0].waiting:  # stale or served elsewhere: dropped when met
             queue.popleft()
-        if queue and queue[0].meeting is None and self.free is None:  # the common case
+        if queue and queue[0].meeting is None and self.plain:  # the common case
             waiter = queue.popleft()
             waiter.waiting = False
             waiter.granted(waiter, self, now)

@@ -16,6 +16,7 @@ Drawing one number at a time from numpy costs about a microsecond; drawing block
 from __future__ import annotations
 
 import functools
+import itertools
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -33,38 +34,30 @@ def generator(seed: int, replication: int, name: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
 
-class Stream:
-    """Values handed out one by one from blocks of *BLOCK* made by *make_block(size)*."""
+Stream = Callable[[], Any]
 
-    __slots__ = ("_block", "_i", "_make")
 
-    def __init__(self, make_block: Callable[[int], Any]) -> None:
-        self._make = make_block
-        self._block: list[Any] = []
-        self._i = 0
-
-    def __call__(self) -> Any:
-        i = self._i
-        if i == len(self._block):
-            self._block = self._make(BLOCK).tolist()
-            i = 0
-        self._i = i + 1
-        return self._block[i]
+def stream(make_block: Callable[[int], Any]) -> Stream:
+    """A zero-argument callable handing out values one by one, from blocks of *BLOCK*
+    made by *make_block(size)*. It is the __next__ of a C-level iterator chaining the
+    blocks: a draw costs no Python call on the hot path."""
+    blocks = iter(lambda: make_block(BLOCK).tolist(), None)  # endless: never None
+    return itertools.chain.from_iterable(blocks).__next__
 
 
 def draws(dist: Distribution, rng: np.random.Generator) -> Stream:
     """Draws of one distribution."""
-    return Stream(functools.partial(dist.sample, rng))
+    return stream(functools.partial(dist.sample, rng))
 
 
 def uniforms(rng: np.random.Generator) -> Stream:
     """Uniform numbers in [0, 1), for arrivals and buyer types."""
-    return Stream(rng.random)
+    return stream(rng.random)
 
 
 def keys(rng: np.random.Generator) -> Stream:
     """Random 63-bit integers, e.g. one key per deal (in arrival order)."""
-    return Stream(functools.partial(rng.integers, 0, 1 << 63))
+    return stream(functools.partial(rng.integers, 0, 1 << 63))
 
 
 def sampler(dist: Distribution, seed: int, replication: int, name: str
