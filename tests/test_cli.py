@@ -225,3 +225,13 @@ def test_failed_write_leaves_the_old_file(tmp_path: Path) -> None:
         raise RuntimeError("disk full")
     assert target.read_text() == "previous results\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_an_empty_path_is_a_usage_error_not_the_current_folder(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken.yaml").write_text("- not a process\n")
+    result = run("validate", "")
+    assert result.exit_code == 2 and "an empty path names no file" in result.output
+    assert "broken.yaml" not in result.output  # the folder was not validated instead

@@ -47,3 +47,12 @@ def test_readme_what_if_outputs_are_real(name: str, monkeypatch: pytest.MonkeyPa
     result = run(*args, "--workers", "2")
     assert result.exit_code == 0
     assert result.stdout == shown
+
+
+def test_the_docs_stand_on_their_own() -> None:
+    """No page refers to a design document outside the repository."""
+    pages = [ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *(ROOT / "bench").glob("*")]
+    for page in pages:
+        text = page.read_text("utf-8", errors="replace")
+        for outside in ("DESIGN.md", "MISSION.md", "STYLE.md", "../shared"):
+            assert outside not in text, (page.name, outside)
