@@ -55,6 +55,17 @@ class Calendar:
         return {"minute": 1 / 60, "hour": 1.0, "day": self.hours_per_day,
                 "week": self.hours_per_week}[unit]
 
+    def elapsed(self, work: float, unit: str) -> float:
+        """The calendar time, in *unit*, that *work* units of working time span on average
+        (8 working hours on a Mon-Fri 9-17 week span 8 x 168/40 hours of the calendar)."""
+        hours = work * self.work_hours(unit)
+        return hours * (24.0 * 7) / self.hours_per_week / {"minute": 1 / 60, "hour": 1.0,
+                                                            "day": 24.0, "week": 168.0}[unit]
+
+    def business(self, days: float, unit: str) -> float:
+        """The calendar time, in *unit*, that *days* business days span on average."""
+        return days * 7 / len(self.days) if days else 0.0
+
     def describe(self) -> str:
         """'Mon-Fri 9:00-17:00' or 'around the clock'."""
         if self.always:

@@ -25,6 +25,11 @@ from salesproc.model import LOST, WON, Approval, BuyerType, Process, Stage
 def stage_attributes(process: Process, stage: Stage, buyer: BuyerType | None) -> dict[str, Any]:
     """A stage card's contents: owner, department, what to collect, approvals, usual time."""
     owner = process.roles[stage.owner]
+    unit = process.time_unit
+
+    def delay(mean: float, business: bool) -> float:  # business days span the weekends too
+        return process.calendar.business(mean, unit) if business else mean
+
     approvals: list[dict[str, Any]] = []
     for a in stage.approvals:
         applies = 1.0 if buyer is None else a.probability(buyer.value, buyer.id)
@@ -34,7 +39,8 @@ def stage_attributes(process: Process, stage: Stage, buyer: BuyerType | None) ->
             "department": process.roles[a.role].department,
             "when": a.when.describe(process.currency) if a.when else "",
             "applies": applies, "reject": a.reject, "on_reject": a.on_reject,
-            "time": a.delay.mean + a.work.mean})
+            "time": delay(a.delay.mean, a.delay_business)
+            + process.roles[a.role].calendar.elapsed(a.work.mean, unit)})
     approval_time = max((a["time"] for a in approvals), default=0.0)
     return {
         "kind": "stage", "name": stage.name, "owner": stage.owner, "owner_title": owner.title,
@@ -43,7 +49,10 @@ def stage_attributes(process: Process, stage: Stage, buyer: BuyerType | None) ->
         "requires": [process.information[i].label for i in stage.requires],
         "requires_ids": list(stage.requires), "approvals": approvals,
         "guidance": stage.guidance, "delay": stage.delay, "work": stage.work,
-        "expected_time": stage.delay.mean + stage.work.mean + approval_time,
+        # usual time on the calendar: the prospect's delay, the work spread over working
+        # hours, and the longest approval
+        "expected_time": delay(stage.delay.mean, stage.delay_business)
+        + owner.calendar.elapsed(stage.work.mean, unit) + approval_time,
         "lost_reason": stage.lost_reason, "patience": stage.patience,
     }
 

@@ -15,7 +15,7 @@ import networkx as nx
 from salesproc import analysis, graph
 from salesproc.dists import Distribution
 from salesproc.model import LOST, WON, Process
-from salesproc.render.labels import duration, one_line, share
+from salesproc.render.labels import business_days, duration, one_line, share, working
 from salesproc.render.mermaid import to_mermaid
 
 _MARKDOWN = {c: "\\" + c for c in "\\`*_[]|"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
@@ -27,12 +27,11 @@ def _md(text: str) -> str:
     return "".join(_MARKDOWN.get(c, c) for c in one_line(text)).strip()
 
 
-def _range(dist: Distribution, unit: str) -> str:
+def _range(dist: Distribution, show: Callable[[float], str]) -> str:
     if dist.variance == 0:
-        return duration(dist.mean, unit)
+        return show(dist.mean)
     low, high = dist.quantile(0.1), dist.quantile(0.9)
-    return (f"{duration(dist.mean, unit)} on average, most between "
-            f"{duration(low, unit)} and {duration(high, unit)}")
+    return f"{show(dist.mean)} on average, most between {show(low)} and {show(high)}"
 
 
 Diagram = Callable[[nx.MultiDiGraph], list[str]]
@@ -136,10 +135,14 @@ def _stage_section(process: Process, g: nx.MultiDiGraph, sid: str, number: int
                    f"{when}; usually {duration(approval['time'], unit)}{chance}")
     if stage:
         timing = []
+        calendar = process.roles[stage.owner].calendar
         if stage.delay.mean:
-            timing.append(f"waiting on the prospect {_range(stage.delay, unit)}")
+            def wait(x: float) -> str:
+                return business_days(x, unit) if stage.delay_business else duration(x, unit)
+            timing.append(f"waiting on the prospect {_range(stage.delay, wait)}")
         if stage.work.mean:
-            timing.append(f"our work {_range(stage.work, unit)}")
+            timing.append("our work "
+                          + _range(stage.work, lambda x: working(x, unit, calendar)))
         if timing:
             out.append(f"- **How long:** {'; '.join(timing)}")
         if stage.patience is not None:

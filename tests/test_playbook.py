@@ -39,7 +39,9 @@ def test_playbook_says_how_long_and_what_happens_next(five_step: Path) -> None:
     committee = text.split("\n## Buying committee\n", 1)[1]
     proposal = committee.split("### 4. Team submits a proposal\n", 1)[1].split("\n### ", 1)[0]
     assert "- **How long:** waiting on the prospect 3 days on average, most between" in proposal
-    assert "Legal redlines by the Commercial counsel; usually 10.8 days (10% say no; a no " \
+    # the triangular delay averages 31/3 days; half a working day of counsel, who works
+    # 4 days of 8 hours, spans 4 x 168/32 hours = 0.875 days: 11.2 in all
+    assert "Legal redlines by the Commercial counsel; usually 11.2 days (10% say no; a no " \
            "sends the deal back to proposal)" in proposal
     assert "are sent back to Team submits a proposal by Legal redlines" in proposal
     assert "- **Don't let it wait:** a deal left 6 weeks without attention goes stale" in proposal
@@ -76,3 +78,15 @@ def test_html_playbook_is_one_page_with_inline_drawings(five_step: Path, tmp_pat
         assert f"{html.escape(stage.name, quote=False)}</h3>" in page
     assert "<li>☐ Completed security questionnaire</li>" in page
     HTMLParser().feed(page)  # well-formed enough for the standard library's parser
+
+
+def test_work_is_shown_as_working_time_on_a_business_calendar(five_step: Path) -> None:
+    """work: 6h on a 9-17 calendar is 6 working hours (not 0.75 x 24 = 18 hours)."""
+    text = to_markdown(load(five_step))
+    demo = text.split("### 3. In-person meeting and product demo\n", 1)[1].split("###")[0]
+    assert "our work 6 working hours" in demo
+    inquiry = text.split("### 1. Prospect requests information\n", 1)[1].split("###")[0]
+    assert "our work 45 working minutes" in inquiry
+    # 3 business days span 3 x 7/5 = 4.2 calendar days, and 2 working hours of a 40-hour
+    # week span 2 x 168/40 hours = 0.35 days: 4.55, shown as 4.5
+    assert "Finance sign-off by the Finance controller; usually 4.5 days" in text

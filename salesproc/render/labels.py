@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from salesproc import units
+from salesproc.calendar import Calendar
 
 
 def share(p: float) -> str:
@@ -33,6 +34,29 @@ def duration(amount: float, unit: str) -> str:
             text = f"{value:.1f}".rstrip("0").rstrip(".")
             return f"{text} {units.plural(name, float(text))}"
     raise AssertionError("unreachable: minute always matches")
+
+
+def working(amount: float, unit: str, calendar: Calendar) -> str:
+    """Work as working time: '6 working hours', '1.5 working days' (around the clock, as
+    plain time: '6 hours')."""
+    if calendar.always:
+        return duration(amount, unit)
+    hours = amount * calendar.work_hours(unit)
+    if hours < 1:
+        return f"{hours * 60:.0f} working minutes"
+    if hours < calendar.hours_per_day or calendar.hours_per_day <= 0:
+        text = f"{hours:.1f}".rstrip("0").rstrip(".")
+        return f"{text} working {units.plural('hour', float(text))}"
+    days = hours / calendar.hours_per_day
+    text = f"{days:.1f}".rstrip("0").rstrip(".")
+    return f"{text} working {units.plural('day', float(text))}"
+
+
+def business_days(amount: float, unit: str) -> str:
+    """A delay counted in business days: '3 business days'."""
+    days = units.convert(amount, unit, "day")
+    text = f"{days:.1f}".rstrip("0").rstrip(".")
+    return f"{text} business {units.plural('day', float(text))}"
 
 
 def one_line(text: str) -> str:
