@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+_bisect_left = bisect.bisect_left
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
           "dec")
@@ -180,8 +181,9 @@ class WorkingClock:
             if self.calendar.hours_per_week <= 0:
                 raise ValueError("a calendar without working hours never finishes work")
             self._extend(len(self._day) + 6)
-        day = bisect.bisect_left(self._cum, work) - 1  # cum[day] < work <= cum[day + 1]
-        rest = work - self._cum[day]
+        cum = self._cum
+        day = _bisect_left(cum, work) - 1  # cum[day] < work <= cum[day + 1]
+        rest = work - cum[day]
         for start, end in self._day[day]:
             if rest <= end - start:
                 return 24.0 * day + start + rest

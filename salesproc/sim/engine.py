@@ -310,7 +310,15 @@ class Engine:
             if pool.busy < pool.capacity:
                 if step.timed:
                     pool.take(now)
-                    self._start_work(deal, step, now)
+                    clock = pool.clock
+                    if pool.plain and clock is not None:  # a calendar, inlined: hot path
+                        unit = self.unit_hours
+                        deal.t_start = now
+                        self._at(deal, clock.at(clock.worked(now * unit) + step.work()
+                                                * self.work_hours) / unit - now,
+                                 self._on_worked)
+                    else:
+                        self._start_work(deal, step, now)
                     return
                 pool.area += pool.busy * (now - pool.last)
                 pool.last = now
@@ -345,11 +353,19 @@ class Engine:
         queue_days = self.metrics.queue_days
         queue_days[key] = queue_days.get(key, 0.0) + (now - deal.t_wait)
         step = deal.step
-        if not step.plain:
-            self._start_work(deal, step, now)
-        else:  # the common case, inlined
+        if step.plain:  # the common case, inlined
             deal.t_start = now
             self._at(deal, step.work(), self._on_worked)
+            return
+        owner = step.owner
+        clock = owner.clock
+        if owner.plain and clock is not None and not step.ramped:  # a calendar, inlined
+            unit = self.unit_hours
+            deal.t_start = now
+            self._at(deal, clock.at(clock.worked(now * unit) + step.work() * self.work_hours)
+                     / unit - now, self._on_worked)
+        else:
+            self._start_work(deal, step, now)
 
     def _start_work(self, deal: Deal, step: Step, now: float) -> None:
         """The people are with the deal: the work takes their working time, at their speed."""

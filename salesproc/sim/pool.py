@@ -58,7 +58,11 @@ class Pool:
 
     def take(self, now: float) -> None:
         """A free person starts work."""
-        self._count(now, 1)
+        clock = self.clock  # _count, inlined
+        x = now if clock is None else clock.worked(now * self.unit_hours) / self.unit_hours
+        self.area += self.busy * (x - self.last)
+        self.last = x
+        self.busy += 1
         if self.free is not None:
             self.handed = heapq.heappop(self.free) if self.free else VETERAN
 
