@@ -136,10 +136,14 @@ class WorkingClock:
     clock serves any time, however far.
     """
 
-    def __init__(self, calendar: Calendar, start: dt.date) -> None:
+    def __init__(self, calendar: Calendar, start: dt.date, limit: float = math.inf) -> None:
+        """*limit*: hours after which nothing matters (the end of the run): work that
+        would end later ends 'never' (infinity), and no day past it is laid out."""
         self.calendar = calendar
         self.start = start
+        self.limit = limit
         self._weekday = start.weekday()
+        self._holidays = frozenset((d - start).days for d in calendar.holidays)
         self._cum = [0.0]  # working hours before day d
         self._day: list[tuple[Interval, ...]] = []
         self._last_t, self._last_w = -1.0, 0.0  # the engine asks for one instant twice
@@ -147,9 +151,7 @@ class WorkingClock:
     def _extend(self, day: int) -> None:
         while len(self._day) <= day:
             d = len(self._day)
-            date = self.start + dt.timedelta(days=d)
-            working = (self._weekday + d) % 7 in self.calendar.days and \
-                date not in self.calendar.holidays
+            working = (self._weekday + d) % 7 in self.calendar.days and d not in self._holidays
             hours = self.calendar.hours if working else ()
             self._day.append(hours)
             self._cum.append(self._cum[-1] + math.fsum(e - s for s, e in hours))
@@ -178,8 +180,8 @@ class WorkingClock:
         if work <= 0:
             return 0.0
         while self._cum[-1] < work:  # lay out days until that much work exists
-            if self.calendar.hours_per_week <= 0:
-                raise ValueError("a calendar without working hours never finishes work")
+            if self.calendar.hours_per_week <= 0 or 24.0 * len(self._day) > self.limit:
+                return math.inf  # not within the run (or never)
             self._extend(len(self._day) + 6)
         cum = self._cum
         day = _bisect_left(cum, work) - 1  # cum[day] < work <= cum[day + 1]

@@ -290,12 +290,15 @@ def simulation_settings(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def duration_bounds(ctx: Context) -> Iterator[Diagnostic]:
-    """Durations written as text ('3d') obey the same maximum as numbers do."""
+    """Every time of a process, written as a number or as text ('3d'), is at most
+    MAX_DURATION time units (the schema bounds some numbers more loosely)."""
     unit = ctx.data.get("time_unit", "day")
     for path, value in _durations(ctx):
-        if units.is_duration_text(value) and \
-                not units.parse_duration(value, unit) <= MAX_DURATION:
-            yield ctx.at("SP106", f"'{value.strip()}' is longer than any time in a process "
+        text = units.is_duration_text(value)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if (text or number) and not units.parse_duration(value, unit) <= MAX_DURATION:
+            shown = value.strip() if text else f"{value:,}"
+            yield ctx.at("SP106", f"'{shown}' is longer than any time in a process "
                          f"can be ({MAX_DURATION:,.0f} {unit}s)", path,
                          hint="check the number and its unit (min, h, d, w)")
 
@@ -468,8 +471,11 @@ def work_scale(ctx: Context) -> Iterator[Diagnostic]:
     hours = {u: calendar.work_hours(u) for u in units.TIME_UNITS}
     warned = False
     for path, spec in _time_distributions(ctx):
-        if path[-1] != "work" or problems_in(spec):
-            continue
+        if path[-1] != "work" or problems_in(spec) or any(
+                units.parse_duration(v, unit) > MAX_DURATION for _, v in _leaf_paths(path, spec)
+                if units.is_duration_text(v)
+                or (isinstance(v, int | float) and not isinstance(v, bool))):
+            continue  # another rule reports it
         mean = dists.from_spec(spec, lambda v: units.parse_duration(v, unit, hours)).mean
         work_hours = mean * hours[unit]
         in_hours = unit in ("hour", "minute") or any(

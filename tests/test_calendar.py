@@ -192,3 +192,25 @@ def test_always_says_the_24_hour_clock_is_meant() -> None:
     text = one_server("", 2.4)
     assert [d.code for d in check_text(text).diagnostics] == ["SP502"]  # work in hours
     assert check_text(one_server("calendar: always", 2.4)).diagnostics == []
+
+
+def test_work_too_long_for_any_process_is_refused_as_a_number_too() -> None:
+    """Found by the mutation test: the schema let approval work run to 10^12 days."""
+    from salesproc import check_text
+
+    text = one_server("calendar: {hours: 09:00-17:00}", 2.4).replace(
+        "work: {exponential: {mean: 1}}", "work: 2657737")
+    (diag,) = check_text(text).diagnostics
+    assert diag.code == "SP106" and "'2,657,737' is longer than any time" in diag.message
+
+
+def test_work_that_cannot_end_within_the_run_never_ends_and_costs_nothing() -> None:
+    """A job longer than the run on a business calendar: no days are laid out beyond the
+    run (the clock once walked to the year 9999 and overflowed)."""
+    text = one_server("calendar: {hours: 09:00-17:00}", 0).replace(
+        "arrivals: {rate: 0, per: day}", "arrivals: {rate: 0, campaigns: [{at: 1, leads: 1}]}"
+    ).replace("work: {exponential: {mean: 1}}", "work: 900000")
+    result = simulate(process(text), Settings(horizon=24 * 30, warmup=0, replications=1,
+                                              seed=1))
+    assert result["all", "won"].mean == 0 and result["all", "open"].mean == 1
+    assert result["role", "r", "utilization"].mean == pytest.approx(1.0)  # busy all along

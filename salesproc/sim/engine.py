@@ -125,9 +125,10 @@ class Engine:
         self.unit_hours = HOURS[unit]  # calendar hours in one time unit
         self.work_hours = process.calendar.work_hours(unit)  # working hours in a unit of work
         calendar = process.calendar
+        limit = (horizon + 1) * self.unit_hours  # work ending later never ends in the run
         self.business = None if calendar.always else \
-            WorkingClock(business_days(calendar), process.start)
-        clocks = {c: WorkingClock(c, process.start)  # one per calendar: roles share it
+            WorkingClock(business_days(calendar), process.start, limit)
+        clocks = {c: WorkingClock(c, process.start, limit)  # one per calendar: roles share it
                   for c in {role.calendar for role in process.roles.values()} if not c.always}
         self.pools = {rid: Pool(rid, role.headcount, clocks.get(role.calendar),
                                 self.unit_hours, role.ramp, bool(role.staffing))
