@@ -16,7 +16,7 @@ import bisect
 import datetime as dt
 import itertools
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 _bisect_left = bisect.bisect_left
@@ -247,13 +247,9 @@ def months(start: dt.date, hours: float) -> list[Period]:
     return found
 
 
-def quarters(periods: Sequence[Period]) -> list[tuple[str, list[Period]]]:
-    """Months grouped into quarters: [('2026-Q1', [jan, feb, mar]), ...]."""
-    grouped: dict[str, list[Period]] = {}
-    for month in periods:
-        year, number = month.label.split("-")
-        grouped.setdefault(f"{year}-Q{(int(number) - 1) // 3 + 1}", []).append(month)
-    return list(grouped.items())
+def quarter_of(month: str) -> str:
+    """The quarter a month belongs to: '2026-05' -> '2026-Q2'."""
+    return f"{month[:4]}-Q{(int(month[5:7]) - 1) // 3 + 1}"
 
 
 def seasonal_rate(start: dt.date, monthly: Sequence[float], weekly: Sequence[float]
@@ -268,9 +264,3 @@ def seasonal_rate(start: dt.date, monthly: Sequence[float], weekly: Sequence[flo
         return monthly[day.month - 1] * weekly[(weekday + int(t // 24.0)) % 7]
 
     return peak, multiplier
-
-
-def mean_of(values: Iterable[float]) -> float:
-    """The arithmetic mean (NaN for none)."""
-    values = list(values)
-    return math.fsum(values) / len(values) if values else math.nan

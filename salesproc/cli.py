@@ -611,12 +611,10 @@ def _guard_outputs(inputs: Sequence[str], output: str | None, *more: str | None)
 
 
 def _warn_event_log_size(process: Process, run: Any) -> None:
-    from salesproc import analysis
     from salesproc.defaults import EVENT_LOG_WARNING_BYTES
+    from salesproc.sim.experiment import expected_visits
 
-    rows = run.horizon * run.replications * sum(
-        rate * sum(analysis.expected_visits(process.buyer_types[b]).values())
-        for b, rate in analysis.lead_rates(process).items())
+    rows = expected_visits(process, run)
     size = rows * 90  # bytes in an average row of the log
     if size > EVENT_LOG_WARNING_BYTES:
         click.echo(click.style("warning: ", fg="yellow", bold=True)

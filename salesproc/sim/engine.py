@@ -232,9 +232,9 @@ class Engine:
                                                                       pool.handed)
         return (end if clock is None else clock.at(end)) / unit - now
 
-    def _delay(self, business: bool, now: float, delay: float) -> float:
-        """A delay in calendar time; in business days, weekends and holidays skipped."""
-        if not business or self.business is None:
+    def _business(self, now: float, delay: float) -> float:
+        """A delay in business days as calendar time: weekends and holidays skipped."""
+        if self.business is None:  # around the clock, every day is a business day
             return delay
         unit = self.unit_hours
         return self.business.finish(now * unit, delay * unit) / unit - now
@@ -293,7 +293,7 @@ class Engine:
         if step.delay is None:
             self._request(deal)
         elif step.business:
-            self._at(deal, self._delay(True, now, step.delay()), self._on_request)
+            self._at(deal, self._business(now, step.delay()), self._on_request)
         else:
             self._at(deal, step.delay(), self._on_request)
 
@@ -374,13 +374,8 @@ class Engine:
         if step.ramped:
             deal.people = [p.handed for p in step.pools]
         work = step.work()
-        if step.timed:
-            pool = step.owner
-            clock, unit = pool.clock, self.unit_hours
-            if pool.ramp is None and clock is not None:  # a calendar: the common timed case
-                work = clock.at(clock.worked(now * unit) + work * self.work_hours) / unit - now
-            else:
-                work = self._elapsed(pool, now, work)
+        if step.timed:  # (the calendar-only case is inlined where deals are started)
+            work = self._elapsed(step.owner, now, work)
         self._at(deal, work, self._on_worked)
 
     def _stale(self, timer: Timer) -> None:
@@ -429,7 +424,7 @@ class Engine:
         now = deal.time
         for task in tasks:
             approval = task.approval
-            self._at(task, self._delay(approval.business, now, approval.delay())
+            self._at(task, self._business(now, approval.delay())
                      if approval.business else approval.delay(), self._on_task_request)
 
     def _task_request(self, task: Task) -> None:

@@ -98,11 +98,9 @@ def check_budget(processes: Sequence[Process], settings: Settings) -> None:
     caps count every process (variant, sweep point) and every replication."""
     leads = visits = 0.0
     for process in processes:
-        rates = analysis.lead_rates(process)
-        leads += sum(rates.values()) * settings.horizon * settings.replications
-        visits += settings.horizon * settings.replications * math.fsum(
-            rate * math.fsum(analysis.expected_visits(process.buyer_types[b]).values())
-            for b, rate in rates.items())
+        leads += sum(analysis.lead_rates(process).values()) * settings.horizon \
+            * settings.replications
+        visits += expected_visits(process, settings)
     runs = "these runs" if len(processes) > 1 else "this run"
     if leads > MAX_LEADS:
         raise SalesprocError(
@@ -114,6 +112,14 @@ def check_budget(processes: Sequence[Process], settings: Settings) -> None:
             f"{runs} would simulate about {visits:,.0f} stage visits, more than "
             f"{MAX_VISITS:,}", hint="check the rework loops' probabilities, or shorten the "
             "horizon or lower the replications")
+
+
+def expected_visits(process: Process, settings: Settings) -> float:
+    """About how many stage visits all replications of *process* simulate (the rows of its
+    event log): leads a time unit x visits a lead x horizon x replications."""
+    return settings.horizon * settings.replications * math.fsum(
+        rate * math.fsum(analysis.expected_visits(process.buyer_types[b]).values())
+        for b, rate in analysis.lead_rates(process).items())
 
 
 def capacity_warnings(process: Process) -> list[str]:

@@ -29,6 +29,7 @@ from array import array
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from salesproc.calendar import quarter_of
 from salesproc.units import convert
 
 
@@ -170,8 +171,7 @@ class Collector:
                 continue
             monthly[i] = (totals[0] - before[0], totals[1] - before[1], totals[2] - before[2])
             before = totals
-            year, month = label.split("-")
-            quarters.setdefault(f"{year}-Q{(int(month) - 1) // 3 + 1}", []).append(i)
+            quarters.setdefault(quarter_of(label), []).append(i)
             measured = (min(end, now) - max(begin, self.start)) / (end - begin)
             leads, won, revenue = monthly[i]
             values = {"leads": leads, "won": won,
@@ -181,7 +181,7 @@ class Collector:
         if len(quarters) > 1:
             lengths: dict[str, float] = {}  # every simulated day of each quarter
             for begin, end, label in self.months:
-                quarter = f"{label[:4]}-Q{(int(label[5:]) - 1) // 3 + 1}"
+                quarter = quarter_of(label)
                 lengths[quarter] = lengths.get(quarter, 0.0) + (end - begin)
             for label, members in quarters.items():
                 last = members[-1]
