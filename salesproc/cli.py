@@ -659,7 +659,12 @@ def _event_log(path: str | None) -> Iterator[Callable[[Visit], None] | None]:
     with atomic_open(path) as handle:
         writer = csv.writer(handle)
         writer.writerow(Visit._fields)
-        yield writer.writerow
+
+        def write(visit: Visit) -> None:  # an open deal's missing times are empty cells
+            writer.writerow(["" if isinstance(v, float) and math.isnan(v) else v
+                             for v in visit])
+
+        yield write
     click.echo(f"wrote {path}", err=True)
 
 

@@ -204,8 +204,9 @@ arrivals: {rate: 2}
     assert stale and all(abs(r.finished - r.entered - 0.5) < 1e-9 for r in stale)
     assert result["lost", "s", "stale"].mean == len(stale) / 2
     # every deal either got its turn or went stale: served share = won share
+    ended = [r for r in rows if r.outcome != "open"]  # the log also shows deals still open
     assert result["all", "won"].mean + result["all", "lost"].mean == pytest.approx(
-        len(rows) / 2, abs=1)
+        len(ended) / 2, abs=1)
 
 
 def test_campaign_leads_arrive_in_bursts() -> None:

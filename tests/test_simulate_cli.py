@@ -75,10 +75,14 @@ def test_event_log_has_one_row_per_stage_visit(five_step: Path, tmp_path: Path) 
     assert result.exit_code == 0
     rows = list(csv.DictReader(log.read_text().splitlines()))
     assert list(rows[0]) == ["replication", "deal", "buyer_type", "stage", "entered",
-                             "started", "finished", "outcome", "role"]
+                             "started", "finished", "outcome", "role", "value"]
     assert {r["replication"] for r in rows} == {"1", "2"}
     for r in rows:
+        if r["outcome"] == "open":  # still in the stage at the end: no start or finish yet
+            assert r["started"] == r["finished"] == "" and float(r["entered"]) <= 60
+            continue
         assert float(r["entered"]) <= float(r["started"]) <= float(r["finished"])
+        assert float(r["value"]) > 0
     first = [r for r in rows if r["replication"] == "1"]
     # the deals' paths chain: each visit's outcome is the next visit's stage
     by_deal: dict[str, list[dict[str, str]]] = {}

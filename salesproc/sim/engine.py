@@ -103,6 +103,7 @@ class Timer(Scheduled):
 
 
 EventLog = Callable[[tuple[Any, ...]], None]
+OPEN_OUTCOME = "open"  # the outcome logged for a deal still in its stage when the run ends
 
 
 class Engine:
@@ -505,7 +506,8 @@ class Engine:
         m.t_approval[k] += now - deal.t_worked
         if self.log is not None:
             self.log((deal.id, self.buyer_ids[deal.buyer], self.stage_ids[s], deal.t_enter,
-                      deal.t_start, now, outcome, step.pools[0].id if step.pools else ""))
+                      deal.t_start, now, outcome, step.pools[0].id if step.pools else "",
+                      deal.value))
 
     def _win(self, deal: Deal) -> None:
         m = self.metrics
@@ -529,6 +531,12 @@ class Engine:
         m = self.metrics
         for deal in self.open.values():  # deals still in a stage: their time so far counts
             m.wip_area[deal.stage] += now - max(deal.t_enter, m.start)
+            if self.log is not None:  # and the log shows where each stands at the end
+                step = self.steps[deal.buyer][deal.stage]
+                pools = step.pools if step is not None else ()
+                self.log((deal.id, self.buyer_ids[deal.buyer], self.stage_ids[deal.stage],
+                          deal.t_enter, math.nan, math.nan, OPEN_OUTCOME,
+                          pools[0].id if pools else "", deal.value))
         if self.month < len(self.months):  # the month the run ends in, ended or not (SimPy
             m.month_end(self.month, len(self.open),  # stops before events due at the end)
                         math.fsum(d.value for d in self.open.values()),

@@ -40,8 +40,10 @@ class Visit(NamedTuple):
     entered: float
     started: float  # when the work began (after the delay and the wait for people)
     finished: float  # when the deal left the stage, approvals included
-    outcome: str  # the next stage, won, 'lost: <reason>' or 'rejected: back to <stage>'
+    outcome: str  # the next stage, won, 'lost: <reason>', 'rejected: back to <stage>', or
+    #               'open' for a deal still in the stage at the end (started, finished NaN)
     role: str  # the stage's owner
+    value: float  # the deal's value
 
 
 @dataclass(frozen=True)
