@@ -199,6 +199,24 @@ def buyer_type_references(ctx: Context) -> Iterator[Diagnostic]:
                                    (*path, "approvals", j, "when", "buyer_type", k))
 
 
+def crm_references(ctx: Context) -> Iterator[Diagnostic]:
+    """SP201 and SP204: the crm: section maps CRM names onto defined stages (or won or
+    lost) and buyer types."""
+    crm = ctx.data.get("crm", {})
+    targets = [*ctx.stage_index, WON, LOST]
+    for name, target in crm.get("stages", {}).items():
+        if target not in targets:
+            yield _unknown(ctx, "SP201", "stage", target, targets, ("crm", "stages", name))
+    buyers = list(ctx.buyers)
+    for j, rule in enumerate(crm.get("buyer_types", [])):
+        if rule["buyer_type"] not in ctx.buyers:
+            yield _unknown(ctx, "SP204", "buyer type", rule["buyer_type"], buyers,
+                           ("crm", "buyer_types", j, "buyer_type"))
+    default = crm.get("default_buyer_type")
+    if default is not None and default not in ctx.buyers:
+        yield _unknown(ctx, "SP204", "buyer type", default, buyers, ("crm", "default_buyer_type"))
+
+
 def duplicates_in_lists(ctx: Context) -> Iterator[Diagnostic]:
     """SP208: a path, requires: or assist: lists an item twice."""
     lists: list[tuple[Path, list[Any]]] = [
@@ -527,7 +545,8 @@ def problems_in(spec: Any) -> bool:
 
 REFERENCE_RULES: tuple[Rule, ...] = (
     duplicate_stage_ids, reserved_stage_ids, role_references, information_references,
-    stage_references, buyer_type_references, duplicates_in_lists, route_sums, share_sum,
+    stage_references, buyer_type_references, crm_references, duplicates_in_lists, route_sums,
+    share_sum,
     duration_bounds, distributions, simulation_settings, dates, work_scale,
 )
 

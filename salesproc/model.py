@@ -235,6 +235,45 @@ class Arrivals:
 
 
 @dataclass(frozen=True)
+class BuyerRule:
+    """A `crm.buyer_types` rule: deals whose *field* equals one of *values* (text compared
+    without regard to case), or whose number lies within the bounds, are *buyer_type*."""
+
+    buyer_type: str
+    field: str
+    values: tuple[str, ...] = ()
+    gte: float | None = None
+    gt: float | None = None
+    lte: float | None = None
+    lt: float | None = None
+
+
+@dataclass(frozen=True)
+class Crm:
+    """The `crm:` section: how a CRM export's names map onto this process.
+
+    *stages* maps CRM stage names (folded: lower case, spaces trimmed) to stage ids, won or
+    lost; *lost_reasons* CRM reasons (folded) to the words reported; *currency_rates* a
+    currency code to the value of one unit in the process's currency.
+    """
+
+    stages: Mapping[str, str] = field(default_factory=dict)
+    lost_reason: str | None = None
+    lost_reasons: Mapping[str, str] = field(default_factory=dict)
+    buyer_rules: tuple[BuyerRule, ...] = ()
+    default_buyer_type: str | None = None
+    currency_rates: Mapping[str, float] = field(default_factory=dict)
+    columns: Mapping[str, str] = field(default_factory=dict)
+    day_first: bool = False
+    pipeline: str | None = None
+
+
+def fold(name: str) -> str:
+    """A CRM name as it is compared: lower case, runs of white space as one space."""
+    return " ".join(str(name).split()).lower()
+
+
+@dataclass(frozen=True)
 class Settings:
     """How to simulate: the file's `simulation:` block, or a run's settings after the
     caller's changes. Times are in the process's time unit.
@@ -270,6 +309,7 @@ class Process:
     calendar: Calendar = ALWAYS
     description: str = ""
     currency: str = "USD"
+    crm: Crm = field(default_factory=Crm)
     source: str | None = field(default=None, compare=False)
     files: tuple[str, ...] = field(default=(), compare=False)  # the file, then its bases
 
@@ -351,7 +391,7 @@ def build(data: Mapping[str, Any], source: str | None = None,
         arrivals=_arrivals(data.get("arrivals"), unit, start),
         simulation=_settings(data.get("simulation", {}), unit),
         opportunity_stage=opportunity_stage(data),
-        start=start, calendar=calendar,
+        start=start, calendar=calendar, crm=_crm(data.get("crm", {})),
         source=source,
         files=files or ((source,) if source else ()),
     )
@@ -453,6 +493,24 @@ def _arrivals(raw: Mapping[str, Any] | None, unit: str, start: dt.date) -> Arriv
     months = tuple(float(seasonality.get("months", {}).get(m, 1.0)) for m in MONTHS)
     weekdays = tuple(float(seasonality.get("weekdays", {}).get(w, 1.0)) for w in WEEKDAYS)
     return Arrivals(rate, campaigns, months, weekdays)
+
+
+def _crm(raw: Mapping[str, Any]) -> Crm:
+    def rule(r: Mapping[str, Any]) -> BuyerRule:
+        values = r.get("is", ())
+        values = values if isinstance(values, list | tuple) else (values,)
+        return BuyerRule(r["buyer_type"], r["field"], tuple(fold(str(v)) for v in values),
+                         r.get("gte"), r.get("gt"), r.get("lte"), r.get("lt"))
+
+    return Crm(
+        stages={fold(k): v for k, v in raw.get("stages", {}).items()},
+        lost_reason=raw.get("lost_reason"),
+        lost_reasons={fold(k): v for k, v in raw.get("lost_reasons", {}).items()},
+        buyer_rules=tuple(rule(r) for r in raw.get("buyer_types", ())),
+        default_buyer_type=raw.get("default_buyer_type"),
+        currency_rates={k: float(v) for k, v in raw.get("currency_rates", {}).items()},
+        columns=dict(raw.get("columns", {})), day_first=raw.get("dates") == "day_first",
+        pipeline=raw.get("pipeline"))
 
 
 def file_horizon(raw: Mapping[str, Any], unit: str) -> float:

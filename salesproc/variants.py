@@ -195,6 +195,10 @@ def _remove_stages(merged: Document, variant: Document) -> None:
         raise InvalidProcessError(errors)
     keep = [i for i, s in enumerate(stages) if s.get("id") not in gone]
     merged.data["stages"] = [stages[i] for i in keep]
+    crm_stages = merged.data.get("crm", {}).get("stages")
+    if isinstance(crm_stages, dict):  # CRM names of a removed stage map to nothing now
+        for name in [n for n, target in crm_stages.items() if target in gone]:
+            del crm_stages[name]
     _reindex_stages(merged, [(merged, ("stages", i)) for i in keep])
 
 

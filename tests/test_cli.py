@@ -192,7 +192,7 @@ def test_pre_commit_hooks_pass_good_files_and_stop_bad_ones(tmp_path: Path,
     assert run_hook("salesproc-validate", [base]) == 0
     assert run_hook("salesproc-validate-all", [base]) == 0
     # a base edit that breaks only the variant (it removes the stage the trial follows)
-    base.write_text(re.sub(r"(?<=id: )demo$|\bdemo(?=: \d)", "demonstration",
+    base.write_text(re.sub(r"(?<=id: )demo$|\bdemo(?=: \d)|(?<=: )demo$", "demonstration",
                            base.read_text(), flags=re.MULTILINE))
     assert run_hook("salesproc-validate", [base]) == 0  # the base alone is still fine
     assert run_hook("salesproc-validate-all", [base]) == 1  # its variant is not
