@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up and run salesproc on a fresh machine with only Python 3.10+.
 #   ./dev.sh demo   set up, validate the examples, draw them and write their playbooks
-#                   into out/, and simulate the five-step process
+#                   into out/, simulate the five-step process, and measure its example
+#                   CRM export
 #   ./dev.sh test   set up, then run the whole test suite (lint, types, tests)
 # The virtual environment lives in .venv; it is (re)installed when setup.cfg changes.
 set -euo pipefail
@@ -67,6 +68,9 @@ demo() {
   done
   echo
   "$VENV/bin/salesproc" simulate processes/five-step.yaml
+  echo
+  "$VENV/bin/salesproc" measure examples/five-step-salesforce/Opportunity.csv \
+    examples/five-step-salesforce/OpportunityHistory.csv --process processes/five-step.yaml
 }
 
 run_tests() {

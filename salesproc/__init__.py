@@ -8,11 +8,13 @@ The library API (the command line is a thin layer over it)::
     result = salesproc.simulate(process, replications=10)  # imports SimPy only when used
     result["all", "won"]                                   # Estimate(mean, low, high, n)
     result.to_frame()                                      # every figure, as a DataFrame
+    history = salesproc.read_history(["OpportunityHistory.csv"], process)  # CRM exports
+    salesproc.measure(history).to_dict()                   # the real pipeline, measured
 
 See docs/python.md for a walk-through.
 """
 
-from salesproc.api import compare, simulate, sweep
+from salesproc.api import compare, measure, read_history, simulate, sweep
 from salesproc.diagnostics import Diagnostic, Severity
 from salesproc.errors import InvalidProcessError, SalesprocError, ToolMissingError
 from salesproc.loader import CheckResult, check, check_text, load
@@ -35,6 +37,8 @@ __all__ = [
     "check_text",
     "compare",
     "load",
+    "measure",
+    "read_history",
     "simulate",
     "sweep",
 ]

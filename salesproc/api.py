@@ -19,6 +19,11 @@ from salesproc.loader import load
 from salesproc.model import Process, Settings
 
 if TYPE_CHECKING:
+    import datetime as dt
+
+    from salesproc.history.read import Format
+    from salesproc.history.table import History
+    from salesproc.measurement import Measurement
     from salesproc.sim.compare import Comparison, SweepResult
     from salesproc.sim.results import SimulationResult
 
@@ -84,6 +89,32 @@ def sweep(process: str | os.PathLike[str], values: Mapping[str, Sequence[object]
     processes = [load(process, point) for point in points]
     settings = _settings(processes[0], replications, horizon, warmup, seed, workers, None)
     return comparing.sweep(processes, points, settings)
+
+
+def read_history(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+                 process: ProcessLike, *, format: Format | None = None,
+                 as_of: dt.date | dt.datetime | None = None) -> History:
+    """The deal history in CRM export *paths*, mapped onto *process* (its `crm:` section),
+    as it stood at *as_of* (default: the latest change in the export). What could not be
+    used is in the result's ``notes``, with file and row; an export that cannot be used at
+    all raises :class:`~salesproc.history.HistoryError`.
+
+    >>> history = read_history(["Opportunity.csv", "OpportunityHistory.csv"],
+    ...                        "processes/five-step.yaml")  # doctest: +SKIP
+    >>> history.deals_frame()  # doctest: +SKIP
+    """
+    from salesproc.history import read_history as read
+
+    return read(paths, _process(process, ()), format=format, as_of=as_of)
+
+
+def measure(history: History, *, simulate_file: bool = True) -> Measurement:
+    """Measure *history* against its process: the pipeline now, flow, time in stage, win
+    rates, loss reasons and cohorts, beside the file's numbers (its times from a short
+    simulation, unless *simulate_file* is False). ``result.to_dict()`` is the JSON layout."""
+    from salesproc.measurement import measure as measuring
+
+    return measuring(history, simulate_file=simulate_file)
 
 
 def _process(process: ProcessLike, changes: Sequence[str]) -> Process:

@@ -439,6 +439,84 @@ def simulate(process_file: str, replications: int | None, horizon: str | None,
     _emit(_formatter(fmt).simulation(result), output)
 
 
+class _Date(click.ParamType):  # type: ignore[type-arg]
+    """A date (2026-03-31) or a date and time (2026-03-31T18:00)."""
+
+    name = "date"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        import datetime as dt
+
+        text = str(value).strip()
+        try:
+            if len(text) == 10:
+                return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(23, 59, 59))
+            return dt.datetime.fromisoformat(text.replace("Z", ""))
+        except ValueError:
+            self.fail(f"{text!r} is not a date like 2026-03-31 (or 2026-03-31T18:00)",
+                      param, ctx)
+
+
+@cli.command()
+@click.argument("history", metavar="HISTORY...", nargs=-1, required=True,
+                type=click.Path(path_type=str))
+@click.option("--process", "process_file", metavar="FILE", required=True,
+              type=click.Path(path_type=str),
+              help="The process file whose crm: section maps the export onto its stages.")
+@click.option("--as-of", "as_of", type=_Date(), help="Measure the pipeline as it stood at "
+              "the end of this day (default: the latest change in the export).")
+@click.option("--crm", "crm", type=click.Choice(["salesforce", "hubspot", "generic", "events"]),
+              help="Which export this is (default: told by its columns).")
+@click.option("--suggest-mapping", is_flag=True, help="Print a crm: section for the process "
+              "file from the export's stage names (in their usual order, with counts).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
+              help="Write the results to this file instead of the terminal.")
+def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
+            suggest_mapping: bool, fmt: str, output: str | None) -> None:
+    """Measure the real pipeline from CRM exports: open deals by stage, flow, time in stage,
+    win rates, loss reasons, and where the data and the process file disagree.
+
+    HISTORY is Salesforce's OpportunityHistory.csv (with Opportunity.csv), a HubSpot deals
+    export, a stage-change CSV (deal, stage, changed_at, ...), or salesproc's --events log.
+    """
+    from salesproc.history import HistoryError, read_history
+    from salesproc.history.suggest import suggest_mapping as suggest
+    from salesproc.measurement import measure as measuring
+
+    if any(not h.strip() for h in history):
+        raise click.BadParameter("an empty path names no file", param_hint="HISTORY")
+    process = load_or_fail(process_file)
+    _guard_outputs([*process.files, *history], output)
+    try:
+        if suggest_mapping:
+            _emit(suggest(list(history), process, crm), output)
+            return
+        found = read_history(list(history), process, format=crm, as_of=as_of)
+    except HistoryError as exc:
+        for note in exc.notes:
+            click.echo(_note_text(note), err=True)
+        errors = sum(n.is_error for n in exc.notes)
+        raise Failure(f"the export cannot be measured ({errors} error(s) above)") from None
+    for note in found.notes:
+        click.echo(_note_text(note), err=True)
+    result = measuring(found)
+    _emit(_formatter(fmt).measurement(result), output)
+
+
+def _note_text(note: Any) -> str:
+    from salesproc.diagnostics import shown
+
+    text = "\n".join(shown(line) for line in note.format().split("\n"))
+    if sys.stderr.isatty():
+        level = note.level.value
+        text = text.replace(f" {level} SP", " " + click.style(
+            level, fg="red" if note.is_error else "cyan", bold=True) + " SP", 1)
+    return text
+
+
 def _simulation_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by compare and sweep (the same as simulate's)."""
     for option in reversed([

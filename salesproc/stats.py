@@ -78,3 +78,19 @@ def bonferroni(confidence: float, tests: int) -> float:
     """The per-test confidence that keeps the chance of any false finding among *tests*
     at most 1 - *confidence* (Bonferroni)."""
     return 1.0 - (1.0 - confidence) / max(1, tests)
+
+
+def proportion(successes: int, trials: int, confidence: float = CONFIDENCE) -> Estimate:
+    """A share with its Wilson score interval (sound for small counts and shares near 0
+    or 1, unlike the normal approximation); n is the number of trials."""
+    if trials <= 0:
+        return Estimate(math.nan, math.nan, math.nan, 0, confidence=confidence)
+    from scipy.special import ndtri
+
+    z = float(ndtri(1.0 - (1.0 - confidence) / 2.0))
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / \
+        (1 + z * z / trials)
+    return Estimate(p, max(0.0, centre - half), min(1.0, centre + half), trials,
+                    confidence=confidence)

@@ -30,7 +30,8 @@ def regenerate(text: str) -> str:
     def replace(match: re.Match[str]) -> str:
         command = match.group("body").split("\n", 1)[0]
         args = shlex.split(command.removeprefix("$ salesproc "))
-        result = CliRunner().invoke(cli, [*args, "--workers", "2"], catch_exceptions=False)
+        workers = ["--workers", "2"] if args[0] in ("simulate", "compare", "sweep") else []
+        result = CliRunner().invoke(cli, [*args, *workers], catch_exceptions=False)
         if result.exit_code != 0:
             raise SystemExit(f"{command} exited {result.exit_code}:\n{result.output}")
         return f"{match.group(1)}{command}\n{result.stdout}{match.group(4)}"

@@ -13,15 +13,20 @@ PACKAGE = ROOT / "salesproc"
 #: Lowest first. A module may import from its own layer and the layers below it.
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("foundations", frozenset({"version", "units", "defaults", "diagnostics", "stats",
-                               "dists", "errors", "calendar"})),
+                               "dists", "errors", "calendar", "survival"})),
     ("files", frozenset({"yamlio", "outputs", "starter", "schema", "variants"})),
     ("model", frozenset({"model", "routing", "analysis"})),
     ("checking", frozenset({"lint", "loader"})),
+    ("history", frozenset({"history", "history.notes", "history.csvfile", "history.table",
+                           "history.mapping", "history.assemble", "history.salesforce",
+                           "history.hubspot", "history.generic", "history.events",
+                           "history.read", "history.suggest"})),
     ("drawing", frozenset({"graph", "render", "render.labels", "render.dot",
                            "render.mermaid", "playbook"})),
     ("simulation kernel", frozenset({"sim", "sim.streams", "sim.scheduler", "sim.pool",
                                      "sim.metrics", "sim.compile", "sim.engine"})),
-    ("results", frozenset({"sim.results", "sim.experiment", "sim.compare"})),
+    ("results", frozenset({"sim.results", "sim.experiment", "sim.compare", "measurement",
+                           "history.export"})),
     ("reports", frozenset({"report", "report.text", "report.json", "report.csv"})),
     ("interfaces", frozenset({"api", "cli", "__init__", "__main__"})),
 )

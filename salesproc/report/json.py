@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from salesproc.measurement import Measurement
 from salesproc.sim.compare import Comparison, SweepResult
 from salesproc.sim.results import SimulationResult
 
@@ -25,4 +26,9 @@ def comparison(done: Comparison) -> str:
 
 def sweep(done: SweepResult) -> str:
     """What `sweep --format json` writes."""
+    return _dumps(done.to_dict())
+
+
+def measurement(done: Measurement) -> str:
+    """What `measure --format json` writes."""
     return _dumps(done.to_dict())

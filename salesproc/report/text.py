@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from salesproc.measurement import Measurement
 from salesproc.sim.compare import (
     HEADLINE,
     ChangeStyle,
@@ -50,14 +51,17 @@ def _pm(e: Estimate, digits: int = 1, pct: bool = False, runs: int | None = None
     return text
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
+def _table(headers: list[str], rows: list[list[str]], text: tuple[int, ...] = (0,)) -> str:
+    """Columns padded to their widest cell: those in *text* to the left, numbers right."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]
-    lines = ["  " + "  ".join(h.ljust(w) if i == 0 else h.rjust(w)
-                              for i, (h, w) in enumerate(zip(headers, widths, strict=True)))]
-    for row in rows:
-        lines.append("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                                      for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+
+    def line(cells: list[str]) -> str:
+        return "  " + "  ".join(c.ljust(w) if i in text else c.rjust(w) for i, (c, w) in
+                                enumerate(zip(cells, widths, strict=True)))
+
+    lines = [line(headers)] + [line(row) for row in rows]
+    lines = [row.rstrip() for row in lines]
     return "\n".join(lines)
 
 
@@ -262,4 +266,104 @@ def sweep(done: SweepResult) -> str:
         else:
             lines.append(f"Won deals last grow significantly at {last_gain[varying[0]]}; "
                          "beyond it, more brings no measurable gain.")
+    return "\n".join(lines) + "\n"
+
+
+# --- measure ------------------------------------------------------------------------------
+
+OPEN_DEALS_SHOWN = 15
+
+
+def _share(e: Estimate) -> str:
+    """'71% (68–74%)': a measured share and its 95% interval."""
+    if math.isnan(e.mean):
+        return "–"
+    return f"{e.mean:.0%} ({e.low:.0%}–{e.high:.0%})"
+
+
+def _days(x: float) -> str:
+    return "–" if math.isnan(x) else f"{x:,.1f} d"
+
+
+def measurement(m: Measurement) -> str:
+    """What `salesproc measure` prints: the answers, the pipeline now, time in stage and
+    flow beside the file's numbers, then where the data and the file disagree."""
+    from salesproc.diagnostics import shown
+
+    p, o, cur = m.process, m.overall, m.process.currency
+    first = f"{m.first_created:%Y-%m-%d}" if m.first_created else "–"
+    cycle_mean, p10, p50, p90 = o.cycle
+    lines = [
+        f"{p.name}: measured from {', '.join(shown(s) for s in m.sources)}",
+        f"As of {m.as_of:%Y-%m-%d %H:%M}; {o.deals:,} deals created {first} to then. "
+        "Shares: 95% Wilson interval. Times in days; open deals count as still in their "
+        "stage (Kaplan–Meier).",
+        "",
+        f"  Open deals         {o.open:,} worth {cur} {_num(sum(s.value for s in o.pipeline), 0)}"
+        f", {sum(s.stale for s in o.pipeline):,} of them stale",
+        f"  Won / lost         {o.won:,} won ({cur} {_num(o.won_value, 0)}), {o.lost:,} lost",
+        f"  Lead-to-win        {_share(o.lead_to_win)} of the {o.won + o.lost:,} deals "
+        "that ended",
+        f"  Opportunity win    {_share(o.opportunity_win_rate)} of the {o.opportunities:,} "
+        f"that ended after reaching {p.opportunity_stage}",
+        f"  Cycle time         {_days(cycle_mean)} from created to won (p10 {_num(p10)}, "
+        f"median {_num(p50)}, p90 {_num(p90)})",
+        f"  Sales velocity     {cur} {_num(o.velocity, 0)} a month = {o.open_opportunities:,} "
+        f"open opportunities × {_num(o.opportunity_win_rate.mean * 100, 0)}% × average won "
+        f"deal ÷ cycle time",
+        f"  New deals          {_num(o.new_per_week)} a week",
+    ]
+    lines += ["", "Pipeline now: open deals by stage (stale: in the stage longer than its "
+              "patience, or than 90% of deals stayed)", _table(
+                  ["stage", "deals", f"value ({cur})", "median age", "p90 age", "stale"],
+                  [[s.stage, f"{s.deals:,}", _num(s.value, 0), _days(s.age_p50),
+                    _days(s.age_p90), f"{s.stale:,}"] for s in o.pipeline])]
+    lines += ["", "Time in stage (! where the file's simulated mean lies outside the data's "
+              "95% interval)", _table(
+                  ["stage", "visits", "still in", "median", "p90", "mean (95% interval)",
+                   "file"],
+                  [[t.stage, f"{t.visits:,}", f"{t.open:,}", _days(t.median), _days(t.p90),
+                    "–" if math.isnan(t.mean.mean) else
+                    f"{t.mean.mean:,.1f} ({t.mean.low:,.1f}–{t.mean.high:,.1f})",
+                    ("–" if t.file_mean is None else f"{t.file_mean:,.1f}")
+                    + (" !" if t.outside else "")] for t in o.times])]
+    lines += ["", "Flow: where deals went from each stage (! where the file's share lies "
+              "outside the data's 95% interval; ✗ a move the file does not allow)", _table(
+                  ["from → to", "deals", "share (95% interval)", "file"],
+                  [[f"{mv.source} → {mv.target}", f"{mv.deals:,}", _share(mv.share),
+                    ("–" if mv.file_share is None else f"{mv.file_share:.0%}")
+                    + (" !" if mv.outside else "") + ("" if mv.allowed else " ✗")]
+                   for mv in o.moves])]
+    entered = ", ".join(f"{s} {n:,}" for s, n in o.entered_at.items())
+    skipped = ", ".join(f"{s} {n:,}" for s, n in o.skipped.items()) or "none"
+    lines += ["", f"  Deals first seen at: {entered}",
+              f"  Stages skipped (deals that jumped over them): {skipped}",
+              f"  Moves backwards: {o.backwards:,}"]
+    if m.unused_stages:
+        lines.append(f"  Stages the data never uses: {', '.join(m.unused_stages)}")
+    if o.losses:
+        lines += ["", "Why deals were lost", _table(
+            ["stage", "reason", "deals"],
+            [[s or "–", shown(r), f"{n:,}"] for s, r, n in o.losses[:12]], (0, 1))]
+    if m.buyers:
+        lines += ["", "By buyer type", _table(
+            ["buyer type", "deals", "open", "won", "lead-to-win", "opportunity win",
+             "cycle time"],
+            [[b, f"{s.deals:,}", f"{s.open:,}", f"{s.won:,}", _share(s.lead_to_win),
+              _share(s.opportunity_win_rate), _days(s.cycle[0])] for b, s in m.buyers.items()])]
+    lines += ["", "New deals by month created, and how far they got (cohorts)", _table(
+        ["month", "created", *p.stages, "won", "lost", "open"],
+        [[c.month, f"{c.created:,}", *(f"{c.reached[s]:,}" for s in p.stages), f"{c.won:,}",
+          f"{c.lost:,}", f"{c.open:,}"] for c in o.cohorts])]
+    if len(m.open_deals):
+        shown_deals = m.open_deals.rows(OPEN_DEALS_SHOWN)
+        lines += ["", f"To close: the {len(shown_deals)} open deals longest in their stage "
+                  f"(all {len(m.open_deals):,} in the JSON and CSV output)", _table(
+                      ["deal", "buyer type", "stage", "age", f"value ({cur})", "still needs"],
+                      [[shown(d.id) + (" (stale)" if d.stale else ""), d.buyer_type or "–",
+                        d.stage, _days(d.age), _num(d.value, 0),
+                        "; ".join([*d.requires, *(f"approval: {a}" for a in d.approvals)])
+                        or "–"] for d in shown_deals], (0, 1, 2, 5))]
+    for warning in m.warnings:
+        lines += ["", f"warning: {warning}"]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,221 @@
+"""What every reader does the same way: dates checked against today, one row per deal
+(duplicates noted), values in the process's currency, buyer types, and the outcome the
+CRM's own flags give where its stage history has none."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from salesproc.diagnostics import shown
+from salesproc.history.csvfile import Batch, CsvFile, day_first, parse_amounts, parse_dates
+from salesproc.history.mapping import Mapping as CrmMapping
+from salesproc.history.notes import Notebook
+from salesproc.history.table import (
+    LOST_CODE,
+    NAT,
+    OPEN,
+    OUTCOME_LOST,
+    OUTCOME_WON,
+    WON_CODE,
+    Changes,
+    Deals,
+    Visits,
+    build,
+    last_visits,
+)
+
+TRUE = ("true", "1", "yes", "y", "t", "x")
+
+
+@dataclass
+class Reading:
+    """The state of one read: the mapping, the notes, and today (for dates in the future)."""
+
+    mapping: CrmMapping
+    notes: Notebook
+    today: dt.date
+    _order: dict[tuple[str, str], bool] = field(default_factory=dict)
+
+    @property
+    def latest(self) -> np.datetime64:
+        """The last moment that is not in the future: the end of today."""
+        return np.datetime64(self.today + dt.timedelta(days=1), "s") - np.timedelta64(1, "s")
+
+    def dates(self, file: CsvFile, column: str, values: pa.Array, rows: np.ndarray,
+              *, required: bool, planned: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(times, usable): unreadable dates, and missing ones where *required*, get a
+        note; dates after today get one too and are not usable, unless the column holds
+        *planned* dates (an open deal's close date is in the future)."""
+        times, bad = parse_dates(values, self._day_first(file, column, values))
+        missing = np.isnat(times) & ~bad
+        for mask, what in ((bad, "cannot be read as a date"),
+                           (missing if required else np.zeros(0, bool), "is empty")):
+            if mask.any():
+                first = values[int(np.flatnonzero(mask)[0])].as_py()
+                sample = f" ('{shown(first)}')" if what.startswith("cannot") else ""
+                self.notes.add("SP805", f"{column} {what}{sample}; the row is left out",
+                               file.path, rows=rows[mask][:5].tolist(), count=int(mask.sum()),
+                               column=column, key=f"{column} {what}",
+                               hint="dates read are like 2026-03-01, 2026-03-01T10:15:00Z, "
+                               "03/01/2026 and 01.03.2026")
+        future = times > self.latest if not planned else np.zeros(len(times), dtype=bool)
+        if future.any():
+            self.notes.add("SP806", f"{column} is after today ({self.today.isoformat()}); "
+                           "the row is left out", file.path, rows=rows[future][:5].tolist(),
+                           count=int(future.sum()), column=column, key=column,
+                           hint="check the dates, or the machine's clock")
+        usable = ~np.isnat(times) & ~future if required else ~bad & ~future
+        return np.where(future, NAT, times), usable
+
+    def _day_first(self, file: CsvFile, column: str, values: pa.Array) -> bool:
+        """Day or month first, decided once per file and column from the first block."""
+        key = (file.path, column)
+        if key not in self._order:
+            found = day_first(values)
+            if found is None:
+                found = self.mapping.crm.day_first
+                self.notes.add("SP814", f"{column} has dates like 03/04/2026 that could be "
+                               f"day or month first; read as {'day' if found else 'month'} "
+                               "first", file.path, column=column,
+                               hint="say which in the process file: crm: {dates: day_first} "
+                               "or crm: {dates: month_first}")
+            self._order[key] = found
+        return self._order[key]
+
+
+def first_rows(ids: pa.Array, rows: np.ndarray, file: str, notes: Notebook) -> np.ndarray:
+    """Positions of each deal id's first row; later rows with the same id are noted."""
+    encoded = pc.dictionary_encode(ids)
+    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    _, first = np.unique(indices, return_index=True)
+    first.sort()
+    if len(first) < len(ids):
+        later = np.ones(len(ids), dtype=bool)
+        later[first] = False
+        notes.add("SP808", "a deal id appears again; the later row is left out", file,
+                  rows=rows[later][:5].tolist(), count=int(later.sum()),
+                  hint="export each deal once (remove repeated rows)")
+    return first
+
+
+def concat(batches: Sequence[Batch], column: str) -> pa.Array:
+    """One column of every batch, as one array."""
+    chunks = [b.values[column] for b in batches]
+    return pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
+
+
+def rows_of(batches: Sequence[Batch]) -> np.ndarray:
+    """The row numbers of every batch, in order."""
+    return np.concatenate([b.rows for b in batches]) if batches else np.zeros(0, np.int64)
+
+
+@dataclass(frozen=True)
+class DealColumns:
+    """One row per deal, as text, with where each came from."""
+
+    file: CsvFile
+    rows: np.ndarray
+    ids: pa.Array
+    amount: pa.Array | None = None
+    currency: pa.Array | None = None
+    probability: pa.Array | None = None
+    category: pa.Array | None = None
+    owner: pa.Array | None = None
+    fields: Mapping[str, pa.Array] = field(default_factory=dict)
+
+
+def deals_from(reading: Reading, cols: DealColumns, created: np.ndarray) -> Deals:
+    """Deals from their columns: values in the process's currency (notes for unreadable
+    and empty amounts), the loss reason, the buyer type by the mapping's rules."""
+    size = len(cols.ids)
+    notes, path = reading.notes, cols.file.path
+    blank = pa.array([""] * size, pa.string())
+    value = np.full(size, np.nan)
+    if cols.amount is not None:
+        value, bad = parse_amounts(cols.amount)
+        if bad.any():
+            first = cols.amount[int(np.flatnonzero(bad)[0])].as_py()
+            notes.add("SP809", f"an amount is not a number ('{shown(first)}'); that deal's "
+                      "value is unknown", path, rows=cols.rows[bad][:5].tolist(),
+                      count=int(bad.sum()), key="amount",
+                      hint="amounts read are like 1200, 1,200.50, 1.200,50 or $1,200")
+        empty = np.isnan(value) & ~bad
+        if empty.any():
+            notes.add("SP817", "deals have no amount; their value is unknown", path,
+                      rows=cols.rows[empty][:5].tolist(), count=int(empty.sum()),
+                      key="empty amount")
+        value = reading.mapping.values(value, cols.currency, cols.rows, path, notes)
+    reason_column = reading.mapping.crm.lost_reason
+    reason = cols.fields.get(reason_column) if reason_column else None
+    probability = parse_amounts(cols.probability)[0] if cols.probability is not None else \
+        np.full(size, np.nan)
+    if np.nanmax(probability, initial=0.0) > 1.0:
+        probability = probability / 100.0  # Salesforce writes 60 for 60%
+    buyer = reading.mapping.buyers(cols.fields, value, size)
+    if len(reading.mapping.process.buyer_types) > 1 and (buyer < 0).any():
+        none = buyer < 0
+        notes.add("SP812", "deals match no crm.buyer_types rule; they count in the totals "
+                  "only", path, rows=cols.rows[none][:5].tolist(), count=int(none.sum()),
+                  hint="add a rule for them, or crm: {default_buyer_type: ...}")
+    return Deals(
+        id=cols.ids, created=created, closed=np.full(size, NAT),
+        outcome=np.zeros(size, dtype=np.int8), value=value,
+        buyer=buyer,
+        reason=reading.mapping.reasons(reason) if reason is not None else blank,
+        currency=cols.currency if cols.currency is not None else
+        pa.array([reading.mapping.process.currency] * size, pa.string()),
+        probability=probability,
+        forecast_category=cols.category if cols.category is not None else blank,
+        owner=cols.owner if cols.owner is not None else blank)
+
+
+def flags(values: pa.Array | None) -> np.ndarray | None:
+    """true/false columns (IsWon, IsClosed) as booleans."""
+    if values is None:
+        return None
+    text = pc.utf8_lower(pc.utf8_trim_whitespace(values))
+    return np.asarray(pc.is_in(text, value_set=pa.array(TRUE)).to_numpy(zero_copy_only=False),
+                      dtype=bool)
+
+
+def settle(changes: Changes, deals: Deals, won: np.ndarray | None, closed: np.ndarray | None,
+           close_dates: np.ndarray, file: str, notes: Notebook) -> tuple[Visits, Deals]:
+    """Build the visits, and where the CRM's flags (won, closed) say a deal is won or lost
+    but its stage history does not, take the flags' outcome: the deal's last visit ends
+    then, at its close date (or when the visit began, if that is later), with a note."""
+    visits, built = build(changes, deals)
+    if won is None or closed is None:
+        return visits, built
+    want = np.where(closed, np.where(won, OUTCOME_WON, OUTCOME_LOST), -1)
+    wrong = (want >= 0) & (built.outcome != want)
+    if not wrong.any():
+        return visits, built
+    notes.add("SP816", "deals the export marks as won or lost have no such last stage in "
+              "their history; the export's outcome is used, at the close date", file,
+              count=int(wrong.sum()),
+              hint="map the CRM's closing stages to won or lost in crm: stages:")
+    fix = np.flatnonzero(wrong)
+    code = np.where(want[fix] == OUTCOME_WON, WON_CODE, LOST_CODE).astype(np.int16)
+    last = last_visits(visits, len(deals))[fix]
+    has = last >= 0
+    k = last[has]
+    exits, lefts = visits.exit.copy(), visits.left.copy()
+    running = exits[k] == OPEN  # still in its stage by the history: it ends at the close
+    other = (exits[k] == WON_CODE) | (exits[k] == LOST_CODE)  # the history's other outcome
+    ends = np.where(np.isnat(close_dates[fix][has]), visits.entered[k],
+                    np.maximum(close_dates[fix][has], visits.entered[k]))
+    lefts[k[running]] = ends[running]
+    exits[k[running | other]] = code[has][running | other]
+    outcome, closed_at = built.outcome.copy(), built.closed.copy()
+    outcome[fix] = want[fix]
+    when = np.where(np.isnat(close_dates[fix]), np.datetime64("NaT", "s"), close_dates[fix])
+    when[has] = np.where(np.isnat(lefts[k]), ends, lefts[k])
+    closed_at[fix] = when
+    return (Visits(visits.deal, visits.stage, visits.entered, lefts, exits),
+            replace(built, outcome=outcome, closed=closed_at))

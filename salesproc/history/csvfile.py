@@ -1,0 +1,321 @@
+"""CSV exports as they come: UTF-8 with or without a byte-order mark, Windows-1252,
+UTF-16; comma, semicolon or tab; quoted fields over several lines; rows with a field too
+many. Read with pyarrow's streaming CSV reader, a block at a time, so memory does not grow
+with the file; every value is read as text and converted here, so a stray value is a
+note on its row, never a failure of the whole file.
+
+Rows are numbered as a spreadsheet shows them: the header is row 1.
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+from salesproc.diagnostics import shown, some
+from salesproc.history.notes import HistoryError, Note, Notebook
+from salesproc.model import fold
+
+BLOCK_BYTES = 8 << 20  # a block of the file parsed at a time: bounds the memory per batch
+NOT_A_TIME = np.datetime64("NaT", "s")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A block of rows: their row numbers and the text of each column asked for."""
+
+    rows: np.ndarray  # int64, the header is row 1
+    values: Mapping[str, pa.Array]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+class CsvFile:
+    """One export file: its encoding, delimiter and header, checked before any row is read."""
+
+    def __init__(self, path: str, kind: str) -> None:
+        self.path = path
+        self.kind = kind  # the format it is read as, for messages
+        self.encoding, head = _encoding(path)
+        self.delimiter = _delimiter(head)
+        self.header = _header(head, self.delimiter, path)
+        self._by_fold: dict[str, str] = {}
+        for name in self.header:
+            self._by_fold.setdefault(fold(name), name)
+
+    def column(self, *names: str) -> str | None:
+        """The header's name for the first of *names* it has (case and spacing ignored)."""
+        for name in names:
+            found = self._by_fold.get(fold(name))
+            if found is not None:
+                return str(found)
+        return None
+
+    def require(self, needed: Mapping[str, Sequence[str]], hint: str) -> dict[str, str]:
+        """The header's name for each role in *needed* (role -> accepted names), or one
+        error naming every missing column."""
+        found = {role: self.column(*names) for role, names in needed.items()}
+        missing = [names[0] for role, names in needed.items() if found[role] is None]
+        if missing:
+            raise HistoryError([Note(
+                "SP802", f"this is not a {self.kind} file: it has no {_columns(missing)} "
+                f"column{'s' if len(missing) > 1 else ''}", self.path, 1,
+                hint=f"{hint}; its columns are: {some([shown(h) for h in self.header], 12)}")])
+        return {role: name for role, name in found.items() if name is not None}
+
+    def batches(self, columns: Sequence[str], notes: Notebook) -> Iterator[Batch]:
+        """The rows, a block at a time, as text (an empty field is ''). Rows with a wrong
+        number of fields are left out with a note."""
+        skipped: list[int] = []
+
+        def invalid(row: pcsv.InvalidRow) -> str:
+            skipped.append(row.number if row.number is not None else -1)
+            return "skip"
+
+        wanted = list(dict.fromkeys(columns))
+        reader = pcsv.open_csv(
+            self.path,
+            read_options=pcsv.ReadOptions(use_threads=False, block_size=BLOCK_BYTES,
+                                          encoding=self.encoding),
+            parse_options=pcsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True,
+                                            invalid_row_handler=invalid),
+            convert_options=pcsv.ConvertOptions(
+                include_columns=wanted, column_types={c: pa.string() for c in wanted},
+                strings_can_be_null=False, quoted_strings_can_be_null=False))
+        seen = 1  # records read so far, the header included
+        try:
+            for batch in reader:
+                new, skipped[:] = list(skipped), []
+                rows = _row_numbers(seen, batch.num_rows, new)
+                seen += batch.num_rows + len(new)
+                for number in new:
+                    notes.add("SP803", "a row has a different number of fields than the "
+                              "header; left out", self.path, row=number if number > 0 else None,
+                              hint="a stray delimiter or quote in a value; re-export with "
+                              "every text field quoted")
+                yield Batch(rows, {c: batch.column(c) for c in wanted})
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise HistoryError([Note("SP801", f"cannot read the export after row {seen}: "
+                                     f"{_short(exc)}", self.path, seen,
+                                     hint="check the file is a complete CSV export")]) from None
+
+
+def _columns(names: Sequence[str]) -> str:
+    quoted = [f"'{n}'" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return shown(text[:200])
+
+
+def _row_numbers(seen: int, count: int, skipped: Sequence[int]) -> np.ndarray:
+    """Row numbers of a batch's *count* rows, after *seen* records, around the skipped ones."""
+    numbers = np.arange(seen + 1, seen + 1 + count + len(skipped), dtype=np.int64)
+    if skipped:
+        numbers = numbers[~np.isin(numbers, np.asarray(skipped, dtype=np.int64))]
+    return numbers[:count]
+
+
+def _unreadable(path: str, message: str, hint: str | None = None) -> HistoryError:
+    return HistoryError([Note("SP801", message, path, hint=hint)])
+
+
+def _encoding(path: str) -> tuple[str, str]:
+    """The file's encoding and its first characters: a byte-order mark decides, else
+    UTF-8 if the whole file is valid UTF-8, else Windows-1252 (else Latin-1)."""
+    try:
+        if not os.path.isfile(path):
+            what = "does not exist" if not os.path.exists(path) else "is not a regular file"
+            raise _unreadable(path, f"the export {what}", "give the path of a CSV file")
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+            if not head.strip():
+                raise _unreadable(path, "the export is empty", "export it again from the CRM")
+            if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                return "utf-16", head.decode("utf-16", errors="ignore")
+            if b"\x00" in head:
+                raise _unreadable(path, "the export is not text (it holds NUL bytes)",
+                                  "export the report as CSV, not as an Excel workbook")
+            if head.startswith(codecs.BOM_UTF8):
+                head = head[len(codecs.BOM_UTF8):]
+            handle.seek(0)
+            for encoding in ("utf-8", "cp1252"):
+                if _decodes(handle, encoding):
+                    return ("utf8" if encoding == "utf-8" else encoding,
+                            head.decode(encoding, errors="ignore"))
+                handle.seek(0)
+            return "latin-1", head.decode("latin-1")
+    except OSError as exc:
+        raise _unreadable(path, f"cannot read the export: {exc.strerror or exc}") from None
+
+
+def _decodes(handle: object, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    read = handle.read  # type: ignore[attr-defined]
+    try:
+        while chunk := read(1 << 23):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _delimiter(head: str) -> str:
+    """Comma, semicolon or tab: whichever the header line has most of, outside quotes."""
+    line = re.sub(r'"[^"]*"', "", head.lstrip("\ufeff").splitlines()[0] if head else "")
+    counts = {d: line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _header(head: str, delimiter: str, path: str) -> list[str]:
+    first = head.lstrip("\ufeff").splitlines()[0] if head.strip() else ""
+    import csv
+
+    names = next(csv.reader([first], delimiter=delimiter), [])
+    names = [n.strip() for n in names]
+    if not any(names):
+        raise _unreadable(path, "the export has no header row", "the first row must name "
+                          "the columns, as a CRM export does")
+    return names
+
+
+# --- values --------------------------------------------------------------------------------
+
+_FRACTION_AND_ZONE = r"(\d{1,2}:\d{2}(?::\d{2})?)(?:[.,]\d+)?\s*(?:Z|UTC|GMT|[+-]00:?00)?$"
+_SALESFORCE = "%Y-%m-%dT%H:%M:%S.000Z"
+_ISO = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S",
+        "%Y/%m/%d %H:%M", "%Y/%m/%d")
+_TIMES = (" %I:%M %p", " %I:%M:%S %p", " %H:%M:%S", " %H:%M", "")
+
+
+def _dated(day_first: bool) -> tuple[str, ...]:
+    orders = ("%d/%m/%Y", "%d/%m/%y") if day_first else ("%m/%d/%Y", "%m/%d/%y")
+    return (*_ISO, *(o + t for o in orders for t in _TIMES),
+            *("%d.%m.%Y" + t for t in _TIMES if "%p" not in t), "%d-%b-%Y", "%d %b %Y")
+
+
+def day_first(values: pa.Array) -> bool | None:
+    """Whether dates like 03/04/2026 are day first: True or False when a value shows it
+    (a first number above 12, or a second), None when every value could be either."""
+    text = pc.utf8_trim_whitespace(values)
+    parts = pc.extract_regex(text, r"^(?P<a>\d{1,2})[/](?P<b>\d{1,2})[/]\d{2,4}")
+    if parts.null_count == len(parts):
+        return False  # no such dates: nothing to decide
+    first = pc.cast(pc.struct_field(parts, "a"), pa.int32())
+    second = pc.cast(pc.struct_field(parts, "b"), pa.int32())
+    if pc.any(pc.greater(first, 12)).as_py():
+        return True
+    if pc.any(pc.greater(second, 12)).as_py():
+        return False
+    return None
+
+
+def parse_dates(values: pa.Array, day_first: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(datetime64[s] with NaT where empty or unreadable, mask of the unreadable ones).
+
+    Fractions of a second and a UTC zone (Z, +00:00) are dropped: times are the team's
+    local times, as everywhere in salesproc.
+    """
+    fast = pc.strptime(values, format=_SALESFORCE, unit="s", error_is_null=True)
+    if fast.null_count == 0:  # Data Loader's own format, as almost every row of it is
+        return fast.to_numpy(zero_copy_only=False).astype("datetime64[s]"), \
+            np.zeros(len(values), dtype=bool)
+    text = pc.utf8_trim_whitespace(values)
+    text = pc.replace_substring_regex(text, _FRACTION_AND_ZONE, r"\1")
+    text = pc.replace_substring_regex(text, r"^(\d{4}-\d{2}-\d{2})T", r"\1 ")
+    text = pc.replace_substring_regex(text, r",\s+", " ")
+    empty = np.asarray(pc.equal(text, "").to_numpy(zero_copy_only=False), dtype=bool)
+    parsed = pa.nulls(len(text), pa.timestamp("s"))
+    todo = ~empty
+    for fmt in _dated(day_first):
+        if not todo.any():
+            break
+        attempt = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
+        parsed = pc.coalesce(parsed, attempt)
+        todo = ~empty & np.asarray(pc.is_null(parsed).to_numpy(zero_copy_only=False), dtype=bool)
+    out = parsed.to_numpy(zero_copy_only=False).astype("datetime64[s]")
+    return out, todo
+
+
+_PLAIN_NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
+# A column whose amounts end in ',50' (and none in '.50') writes decimals with a comma.
+_COMMA_DECIMAL = r"\d,\d{1,2}\D*$"
+_DOT_DECIMAL = r"\d\.\d{1,2}\D*$"
+
+
+def parse_amounts(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(float64 with NaN where empty or unreadable, mask of the unreadable ones).
+
+    Plain numbers are converted in bulk; the rest one by one, leniently: currency signs
+    and codes, thousands separators (1,200.50 and 1.200,50), spaces, and (500) for -500.
+    """
+    text = pc.utf8_trim_whitespace(values)
+    comma_decimal = pc.any(pc.match_substring_regex(text, _COMMA_DECIMAL)).as_py() and \
+        not pc.any(pc.match_substring_regex(text, _DOT_DECIMAL)).as_py()
+    plain = np.asarray(pc.match_substring_regex(text, _PLAIN_NUMBER).to_numpy(
+        zero_copy_only=False), dtype=bool) & (not comma_decimal)
+    out = np.full(len(text), math.nan)
+    if plain.any():
+        out[plain] = pc.cast(pc.filter(text, pa.array(plain)), pa.float64()).to_numpy()
+    empty = np.asarray(pc.equal(text, "").to_numpy(zero_copy_only=False), dtype=bool)
+    bad = np.zeros(len(text), dtype=bool)
+    for i in np.flatnonzero(~plain & ~empty):
+        number = lenient_amount(text[i].as_py(), comma_decimal)
+        if number is None:
+            bad[i] = True
+        else:
+            out[i] = number
+    return out, bad
+
+
+def lenient_amount(text: str, comma_decimal: bool = False) -> float | None:
+    """'$1,200.50', '1.200,50 €', 'EUR 2 500', '(500)' as numbers; None when it is not one.
+    With *comma_decimal* (the column writes 1.200,50), '2.000' is two thousand."""
+    negative = text.startswith("(") and text.endswith(")")
+    core = re.sub(r"[^\d.,\-]", "", text.replace("\u2212", "-"))
+    if not re.fullmatch(r"-?[\d.,]*\d[\d.,]*", core or "x") or re.search(r"[A-Za-z]{4,}", text):
+        return None
+    last_dot, last_comma = core.rfind("."), core.rfind(",")
+    if comma_decimal:
+        decimal = "," if last_comma >= 0 else ""
+    elif last_dot >= 0 and last_comma >= 0:
+        decimal = "." if last_dot > last_comma else ","
+    elif last_comma >= 0:
+        decimal = "," if len(core) - last_comma - 1 != 3 or (core.count(",") == 1 and \
+            core.startswith(("0,", "-0,"))) else ""
+    elif last_dot >= 0:
+        decimal = "." if len(core) - last_dot - 1 != 3 or core.count(".") == 1 else ""
+    else:
+        decimal = ""
+    thousands = {".": ",", ",": ".", "": ",."}[decimal]
+    for sep in thousands:
+        core = core.replace(sep, "")
+    core = core.replace(",", ".")
+    try:
+        number = float(core)
+    except ValueError:
+        return None
+    if not math.isfinite(number):
+        return None
+    return -abs(number) if negative else number
+
+
+def folded(values: pa.Array) -> pa.Array:
+    """Text as :func:`salesproc.model.fold` compares it: lower case, spaces trimmed and
+    runs of white space as one."""
+    text = pc.utf8_lower(pc.utf8_trim_whitespace(values))
+    return pc.replace_substring_regex(text, r"\s+", " ")

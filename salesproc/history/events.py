@@ -1,0 +1,93 @@
+"""salesproc's own event log (`salesproc simulate --events`): one row per stage visit of
+a simulated deal, with `replication`, `deal`, `buyer_type`, `stage`, `entered`,
+`finished`, `outcome` and `value`; times count in the process's time unit from its start
+date. Simulated deals so go through the same measurement as a CRM's. Only the first
+replication in the log is read (each is a separate, whole history).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from salesproc.history.assemble import Reading
+from salesproc.history.csvfile import CsvFile, parse_amounts
+from salesproc.history.table import (
+    LOST_CODE,
+    NAT,
+    WON_CODE,
+    Changes,
+    Deals,
+    Visits,
+    build,
+)
+from salesproc.units import HOURS
+
+COLUMNS = {name: (name,) for name in ("replication", "deal", "buyer_type", "stage", "entered",
+                                       "finished", "outcome", "value")}
+
+
+def is_events(file: CsvFile) -> bool:
+    """The file has the event log's columns."""
+    return all(file.column(*names) for names in COLUMNS.values())
+
+
+def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
+    """Visits and deals from the first replication of an event log."""
+    cols = file.require(COLUMNS, "a simulated event log has the columns replication, deal, "
+                        "buyer_type, stage, entered, finished, outcome and value")
+    batches = list(file.batches(list(cols.values()), reading.notes))
+    table = {c: pa.concat_arrays([b.values[c] for b in batches]) for c in cols.values()}
+    replication = parse_amounts(table["replication"])[0]
+    first = np.nanmin(replication) if len(replication) else 0.0
+    if len(np.unique(replication[~np.isnan(replication)])) > 1:
+        reading.notes.add("SP819", f"the event log holds several replications; replication "
+                          f"{first:g} is read", file.path,
+                          hint="simulate one replication to log one history")
+    mine = pa.array(replication == first)
+    table = {c: pc.filter(a, mine) for c, a in table.items()}
+    process = reading.mapping.process
+    hours = HOURS[process.time_unit]
+    start = np.datetime64(process.start, "s")
+
+    def times(column: str) -> np.ndarray:
+        t = parse_amounts(table[column])[0] * hours * 3600.0
+        out = start + np.round(np.nan_to_num(t)).astype("timedelta64[s]")
+        return np.where(np.isnan(t), NAT, out)
+
+    ids = pc.binary_join_element_wise(table["replication"], table["deal"], "-")
+    encoded = ids.dictionary_encode()
+    deal = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    n = len(encoded.dictionary)
+    stage = reading.mapping.stage_codes(table["stage"], np.arange(len(deal)) + 2, file.path,
+                                        "stage", reading.notes)
+    entered, finished = times("entered"), times("finished")
+    outcome = table["outcome"]
+    won = np.asarray(pc.equal(outcome, "won").to_numpy(zero_copy_only=False), dtype=bool)
+    lost = np.asarray(pc.starts_with(outcome, "lost").to_numpy(zero_copy_only=False), dtype=bool)
+    created = np.full(n, np.datetime64("9999-12-31", "s"))
+    np.minimum.at(created, deal, entered)
+    value = np.zeros(n)
+    value[deal] = parse_amounts(table["value"])[0]
+    buyers = reading.mapping.buyer_index
+    kind = np.array([buyers.get(b, -1) for b in table["buyer_type"].to_pylist()], np.int16)
+    buyer = np.full(n, -1, dtype=np.int16)
+    buyer[deal] = kind
+    reason = np.full(n, "", dtype=object)
+    reason[deal[lost]] = [r.removeprefix("lost:").strip() for r in
+                          pc.filter(outcome, pa.array(lost)).to_pylist()]
+    ends = won | lost
+    changes = Changes(np.concatenate([deal, deal[ends]]),
+                      np.concatenate([stage, np.where(won[ends], WON_CODE, LOST_CODE)]).astype(
+                          np.int16),
+                      np.concatenate([entered, finished[ends]]),
+                      np.concatenate([np.arange(len(deal)) * 2, np.arange(len(deal))[ends] * 2
+                                      + 1]))
+    blank = pa.array([""] * n, pa.string())
+    deals = Deals(id=encoded.dictionary, created=created, closed=np.full(n, NAT),
+                  outcome=np.zeros(n, np.int8), value=value, buyer=buyer,
+                  reason=pa.array(reason.tolist(), pa.string()),
+                  currency=pa.array([process.currency] * n, pa.string()),
+                  probability=np.full(n, np.nan), forecast_category=blank, owner=blank)
+    return build(changes, deals)

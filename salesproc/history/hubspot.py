@@ -1,0 +1,114 @@
+"""HubSpot: a deals export (one row per deal) with `Deal Stage`, `Create Date`, and, when
+present, `Record ID` (or `Deal ID`), `Amount`, `Close Date`, `Pipeline`, `Deal owner`,
+`Deal probability`, `Forecast category`, `Currency`, the columns the `crm:` rules and
+`crm.lost_reason` name (e.g. `Closed Lost Reason`), and a `Date entered "<stage>"` column
+for each stage (HubSpot may add the pipeline: `Date entered "Demo (Sales Pipeline)"`).
+
+HubSpot keeps one entry date per stage, so a deal that went back to a stage shows only its
+last entry there: rework loops are not visible in this export. Without any `Date entered`
+column, each deal is taken to have been in its current stage since it was created.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from salesproc.history.assemble import (
+    DealColumns,
+    Reading,
+    concat,
+    deals_from,
+    first_rows,
+    rows_of,
+    settle,
+)
+from salesproc.history.csvfile import CsvFile, folded
+from salesproc.history.table import LOST_CODE, UNMAPPED, WON_CODE, Changes, Deals, Visits
+from salesproc.model import fold
+
+COLUMNS = {"stage": ("Deal Stage", "Dealstage"), "created": ("Create Date", "Createdate")}
+OPTIONAL = {"id": ("Record ID", "Deal ID", "Deal Record ID", "hs_object_id"),
+            "amount": ("Amount",), "close": ("Close Date", "Closedate"),
+            "pipeline": ("Pipeline",), "owner": ("Deal owner", "Deal Owner", "HubSpot Owner"),
+            "probability": ("Deal probability", "Probability"),
+            "category": ("Forecast category", "Forecast Category"),
+            "currency": ("Currency", "Deal currency code")}
+ENTERED = re.compile(r'^date entered\s+["“](?P<stage>.+)["”]$', re.IGNORECASE)
+HINT = "a HubSpot deals export has Deal Stage and Create Date"
+
+
+def is_hubspot(file: CsvFile) -> bool:
+    """The file has HubSpot's deal columns."""
+    return all(file.column(*names) for names in COLUMNS.values())
+
+
+def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
+    """Visits and deals from a HubSpot deals export."""
+    cols = file.require(COLUMNS, HINT)
+    optional = {role: file.column(*names) for role, names in OPTIONAL.items()}
+    entered = {name: m.group("stage") for name in file.header if (m := ENTERED.match(name))}
+    extra = [c for c in reading.mapping.rule_fields() if file.column(c)]
+    wanted = [*cols.values(), *[c for c in optional.values() if c], *entered,
+              *[file.column(c) or c for c in extra]]
+    batches = list(file.batches(wanted, reading.notes))
+    rows = rows_of(batches)
+    created, ok = reading.dates(file, cols["created"], concat(batches, cols["created"]), rows,
+                                required=True)
+    pipeline = reading.mapping.crm.pipeline
+    if pipeline and optional["pipeline"]:
+        ok &= np.asarray(pc.equal(folded(concat(batches, optional["pipeline"])),
+                                  pipeline.lower()).to_numpy(zero_copy_only=False), dtype=bool)
+    keep = np.flatnonzero(ok)
+    ids = concat(batches, optional["id"]).take(pa.array(keep)) if optional["id"] else \
+        pa.array([str(r) for r in rows[keep]], pa.string())
+    first = keep[first_rows(ids, rows[keep], file.path, reading.notes)]
+
+    def col(name: str | None) -> pa.Array | None:
+        return None if name is None else concat(batches, name).take(pa.array(first))
+
+    deal_ids = col(optional["id"]) or pa.array([f"row {r}" for r in rows[first]], pa.string())
+    deals = deals_from(reading, DealColumns(
+        file, rows[first], deal_ids, col(optional["amount"]), col(optional["currency"]),
+        col(optional["probability"]), col(optional["category"]), col(optional["owner"]),
+        {name: col(file.column(name)) for name in extra}), created[first])
+    n = len(first)
+    stage_now = reading.mapping.stage_codes(col(cols["stage"]), rows[first], file.path,
+                                            cols["stage"], reading.notes)
+    close = np.full(n, np.datetime64("NaT", "s"))
+    if optional["close"]:
+        close = reading.dates(file, optional["close"], col(optional["close"]), rows[first],
+                              required=False, planned=True)[0]
+    deal_parts, code_parts, at_parts = [], [], []
+    for column, stage in entered.items():
+        code_of_stage = reading.mapping.lookup(fold(stage))
+        times, usable = reading.dates(file, column, col(column), rows[first], required=False)
+        has = usable & ~np.isnat(times)
+        if code_of_stage == UNMAPPED:  # a stage the mapping does not know: noted by column
+            if has.any():
+                reading.mapping.stage_codes(pa.array([stage] * int(has.sum())),
+                                            rows[first][has], file.path, column, reading.notes)
+            continue
+        early = has & (times < deals.created)
+        if early.any():
+            reading.notes.add("SP807", f"{column} is before the deal was created; left out",
+                              file.path, rows=rows[first][early][:5].tolist(),
+                              count=int(early.sum()), column=column, key=column)
+        has &= ~early
+        deal_parts.append(np.flatnonzero(has))
+        code_parts.append(np.full(int(has.sum()), code_of_stage, dtype=np.int16))
+        at_parts.append(times[has])
+    if not entered:  # no stage dates: the current stage since creation
+        deal_parts.append(np.arange(n))
+        code_parts.append(stage_now)
+        at_parts.append(deals.created)
+    deal = np.concatenate(deal_parts) if deal_parts else np.zeros(0, np.int64)
+    code = np.concatenate(code_parts) if code_parts else np.zeros(0, np.int16)
+    at = np.concatenate(at_parts) if at_parts else np.zeros(0, "datetime64[s]")
+    won = stage_now == WON_CODE
+    lost = stage_now == LOST_CODE
+    return settle(Changes(deal.astype(np.int64), code, at, np.zeros(len(deal), np.int64)),
+                  deals, won, won | lost, close, file.path, reading.notes)

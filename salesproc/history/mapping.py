@@ -1,0 +1,165 @@
+"""From a CRM's names to the process's: stages, outcomes, loss reasons, buyer types and
+currencies, as the process file's `crm:` section says (the one home of that mapping).
+
+Without a `crm:` entry, a CRM stage whose name or id equals a stage's (case and spacing
+aside) is that stage, and the usual names of the two outcomes (Won, Closed Won, Lost,
+Closed Lost, and HubSpot's closedwon, closedlost) are won and lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as MappingType
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from salesproc.diagnostics import did_you_mean, shown, some
+from salesproc.history.csvfile import folded, parse_amounts
+from salesproc.history.notes import Notebook
+from salesproc.history.table import LOST_CODE, UNMAPPED, WON_CODE
+from salesproc.model import LOST, WON, Process, fold
+
+OUTCOME_NAMES = {WON: ("won", "closed won", "closedwon", "closed - won", "closed/won"),
+                 LOST: ("lost", "closed lost", "closedlost", "closed - lost", "closed/lost")}
+AMOUNT_FIELD = "amount"  # a buyer-type rule on the deal's value in the process's currency
+
+
+class Mapping:
+    """The process's `crm:` section, ready to apply to columns of an export."""
+
+    def __init__(self, process: Process) -> None:
+        self.process = process
+        self.crm = process.crm
+        codes: dict[str, int] = {}
+        for code, names in ((WON_CODE, OUTCOME_NAMES[WON]), (LOST_CODE, OUTCOME_NAMES[LOST])):
+            codes.update(dict.fromkeys(names, code))
+        for i, (sid, stage) in enumerate(process.stages.items()):
+            codes[fold(stage.name)] = i
+            codes[fold(sid)] = i
+        stage_index = {sid: i for i, sid in enumerate(process.stages)}
+        for name, target in self.crm.stages.items():
+            codes[name] = {WON: WON_CODE, LOST: LOST_CODE}.get(target, stage_index.get(target,
+                                                                                    UNMAPPED))
+        self.codes = codes
+        self.buyer_index = {b: i for i, b in enumerate(process.buyer_types)}
+
+    def stage_codes(self, names: pa.Array, rows: np.ndarray, file: str, column: str,
+                    notes: Notebook) -> np.ndarray:
+        """The code of each CRM stage name (a stage index, WON_CODE, LOST_CODE, or
+        UNMAPPED with a note naming the unknown stage, its count and first rows)."""
+        encoded = pc.dictionary_encode(folded(names))
+        words = encoded.dictionary.to_pylist()
+        lookup = np.array([self.lookup(w) for w in words] or [UNMAPPED], dtype=np.int16)
+        indices = encoded.indices.to_numpy(zero_copy_only=False)
+        codes: np.ndarray = lookup[indices]
+        for k in np.flatnonzero(lookup == UNMAPPED) if words else ():
+            where = np.flatnonzero(indices == k)
+            raw = names[int(where[0])].as_py()
+            self._unknown(raw, rows[where], file, column, notes)
+        return codes
+
+    def lookup(self, name: str) -> int:
+        """The code of one folded CRM stage name; a pipeline suffix such as
+        'Demo (Sales Pipeline)' is tried without it too."""
+        found = self.codes.get(name)
+        if found is None and name.endswith(")") and " (" in name:
+            found = self.codes.get(name[: name.rindex(" (")])
+        return UNMAPPED if found is None else found
+
+    def _unknown(self, raw: str, rows: np.ndarray, file: str, column: str,
+                 notes: Notebook) -> None:
+        known = [*self.process.stages, WON, LOST]
+        if not raw.strip():
+            notes.add("SP804", f"rows with an empty {column}; left out", file,
+                      rows=rows[:5].tolist(), count=len(rows), column=column, key="<empty>")
+            return
+        guess = did_you_mean(fold(raw), [fold(s.name) for s in self.process.stages.values()]
+                             + list(self.process.stages))
+        hint = (f"{guess}; or " if guess else "") + \
+            f"map it in the process file: crm: {{stages: {{{_yaml_key(raw)}: STAGE}}}}, " \
+            f"with STAGE one of {some(known)}"
+        notes.add("SP804", f"unknown CRM stage '{shown(raw)}'; its rows are left out", file,
+                  rows=rows[:5].tolist(), count=len(rows), column=column, hint=hint,
+                  key=fold(raw))
+
+    def reasons(self, raw: pa.Array) -> pa.Array:
+        """CRM loss reasons as the process reports them (crm.lost_reasons), else as written."""
+        if not self.crm.lost_reasons:
+            return pc.utf8_trim_whitespace(raw)
+        table = self.crm.lost_reasons
+        encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(raw))
+        words = [table.get(fold(w), w) for w in encoded.dictionary.to_pylist()]
+        return pa.array(words, pa.string()).take(encoded.indices)
+
+    def buyers(self, fields: MappingType[str, pa.Array], value: np.ndarray, size: int
+               ) -> np.ndarray:
+        """Each deal's buyer type (an index; -1 for none): the first `crm.buyer_types` rule
+        that matches, else the default (the only buyer type, when there is one)."""
+        out = np.full(size, -1, dtype=np.int16)
+        for rule in self.crm.buyer_rules:
+            column = fields.get(rule.field)
+            if column is None and rule.field.lower() != AMOUNT_FIELD:
+                continue
+            bounded = any(b is not None for b in (rule.gte, rule.gt, rule.lte, rule.lt))
+            numbers = value if column is None else \
+                parse_amounts(column)[0] if bounded else value
+            match = np.ones(size, dtype=bool)
+            if rule.values:
+                text = folded(column) if column is not None else \
+                    pa.array([f"{v:g}" for v in numbers])
+                match &= np.asarray(pc.is_in(text, value_set=pa.array(list(rule.values)))
+                                    .to_numpy(zero_copy_only=False), dtype=bool)
+            with np.errstate(invalid="ignore"):
+                for bound, test in ((rule.gte, np.greater_equal), (rule.gt, np.greater),
+                                    (rule.lte, np.less_equal), (rule.lt, np.less)):
+                    if bound is not None:
+                        match &= test(numbers, bound)
+            chosen = match & (out < 0)
+            out[chosen] = self.buyer_index[rule.buyer_type]
+        default = self.default_buyer()
+        if default is not None:
+            out[out < 0] = self.buyer_index[default]
+        return out
+
+    def default_buyer(self) -> str | None:
+        if self.crm.default_buyer_type is not None:
+            return self.crm.default_buyer_type
+        buyers = list(self.process.buyer_types)
+        return buyers[0] if len(buyers) == 1 else None
+
+    def rule_fields(self) -> list[str]:
+        """The export columns the buyer-type rules and the loss reason read."""
+        names = [r.field for r in self.crm.buyer_rules if r.field.lower() != AMOUNT_FIELD]
+        if self.crm.lost_reason:
+            names.append(self.crm.lost_reason)
+        return list(dict.fromkeys(names))
+
+    def values(self, amounts: np.ndarray, currencies: pa.Array | None, rows: np.ndarray,
+               file: str, notes: Notebook) -> np.ndarray:
+        """Amounts in the process's currency (crm.currency_rates); NaN with a note where a
+        currency has no rate."""
+        if currencies is None:
+            return amounts
+        own = self.process.currency
+        rates = {own: 1.0, **self.crm.currency_rates}
+        encoded = pc.dictionary_encode(pc.utf8_upper(pc.utf8_trim_whitespace(currencies)))
+        codes = encoded.dictionary.to_pylist()
+        factor = np.array([rates.get(c, 1.0 if not c else np.nan) for c in codes] or [1.0])
+        indices = encoded.indices.to_numpy(zero_copy_only=False)
+        out: np.ndarray = amounts * factor[indices]
+        for k, code in enumerate(codes):
+            if np.isnan(factor[k]):
+                where = np.flatnonzero(indices == k)
+                notes.add("SP810", f"no rate for {shown(code)}: the value of its deals is "
+                          "unknown", file, rows=rows[where][:5].tolist(), count=len(where),
+                          hint=f"add it to the process file: crm: {{currency_rates: "
+                          f"{{{shown(code)}: RATE}}}}, RATE being one {shown(code)} in {own}",
+                          key=code)
+        return out
+
+
+def _yaml_key(name: str) -> str:
+    """A CRM name as a YAML key in a hint: quoted when YAML would misread it."""
+    plain = name.replace(" ", "").replace("_", "").replace("-", "").isalnum()
+    return name if plain and not name[0].isdigit() else '"' + name.replace('"', '\\"') + '"'

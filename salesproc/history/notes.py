@@ -1,0 +1,166 @@
+"""What reading a CRM export found wrong with it: one record per kind of problem, located
+at the file and row where it first occurs, with how many rows share it.
+
+An *error* stops the command (the export cannot be used at all: unreadable, or not the
+format it was named as). A *note* says what was left out or guessed; the rest of the
+export is still measured. The codes in :data:`CODES` are the contract, as for process
+files; the README's table of them is checked against this one.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from salesproc.errors import SalesprocError
+
+
+class Level(str, enum.Enum):
+    """An error stops the command; a note says what was left out or guessed."""
+
+    ERROR = "error"
+    NOTE = "note"
+
+
+@dataclass(frozen=True)
+class Code:
+    """A data-quality code's stable name, level and one-line meaning."""
+
+    code: str
+    name: str
+    level: Level
+    summary: str
+
+
+def _codes(*rows: tuple[str, str, str, str]) -> dict[str, Code]:
+    return {c: Code(c, name, Level(level), text) for c, name, level, text in rows}
+
+
+#: Every code reading an export can give.
+CODES: dict[str, Code] = _codes(
+    ("SP801", "unreadable-export", "error",
+     "The export does not exist, cannot be read, is empty, or is not CSV text."),
+    ("SP802", "missing-columns", "error",
+     "The export lacks columns its format needs: it is not the format it was read as."),
+    ("SP803", "malformed-row", "note",
+     "A row with more fields than the header (a stray delimiter or quote): left out."),
+    ("SP804", "unknown-crm-stage", "note",
+     "A CRM stage the crm: mapping does not know: its rows are left out."),
+    ("SP805", "bad-date", "note", "A date that is missing or cannot be read: the row is left out."),
+    ("SP806", "future-date", "note", "A date after today: the row is left out."),
+    ("SP807", "before-created", "note",
+     "A change or close dated before the deal was created: the row is left out."),
+    ("SP808", "duplicate-deal", "note",
+     "The same deal id twice in a file of one row per deal: the later row is left out."),
+    ("SP809", "bad-amount", "note", "An amount that is not a number: the deal's value is unknown."),
+    ("SP810", "no-rate", "note",
+     "A currency with no rate in crm.currency_rates: the deal's value is unknown."),
+    ("SP811", "unknown-deal", "note",
+     "History rows of a deal that the deals file does not list: left out."),
+    ("SP812", "no-buyer-type", "note",
+     "A deal no crm.buyer_types rule matches, with no default: counted in the totals only."),
+    ("SP813", "no-deals", "error", "Nothing in the export can be measured."),
+    ("SP814", "ambiguous-dates", "note",
+     "Dates such as 03/04/2026 that could be day or month first: read as crm.dates says."),
+    ("SP815", "after-as-of", "note",
+     "Changes after the as-of date: left out, so the pipeline is as it stood that day."),
+    ("SP816", "outcome-mismatch", "note",
+     "The export's won/closed flags disagree with the deal's stage: the flags are used."),
+    ("SP817", "empty-amount", "note", "Deals with no amount: their value is unknown."),
+    ("SP818", "mixed-exports", "error",
+     "Files of different CRMs given together: measure them one CRM at a time."),
+    ("SP819", "several-runs", "note",
+     "A simulated event log with several replications: the first one is read."),
+)
+
+MAX_ROWS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Note:
+    """One kind of problem in one file: where it first occurs, how often, what to do.
+
+    *row* counts the header as row 1, as a spreadsheet shows it (None: the whole file);
+    *rows* are the first few rows it occurs on, *count* how many rows (or deals) in all.
+    """
+
+    code: str
+    message: str
+    file: str
+    row: int | None = None
+    column: str | None = None
+    hint: str | None = None
+    count: int = 1
+    rows: tuple[int, ...] = ()
+
+    @property
+    def level(self) -> Level:
+        return CODES[self.code].level
+
+    @property
+    def is_error(self) -> bool:
+        return self.level is Level.ERROR
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form: file, row, column, code, rule, level, message, hint, count, rows."""
+        return {"file": self.file, "row": self.row, "column": self.column, "code": self.code,
+                "rule": CODES[self.code].name, "level": self.level.value,
+                "message": self.message, "hint": self.hint, "count": self.count,
+                "rows": list(self.rows)}
+
+    def format(self) -> str:
+        """`file:row: note SP805 message (12 rows: 5, 9, …)` and the hint on its own line."""
+        where = self.file + (f":{self.row}" if self.row is not None else "")
+        more = ""
+        if self.count > 1:
+            shown = ", ".join(str(r) for r in self.rows)
+            extra = ", …" if self.count > len(self.rows) and self.rows else ""
+            more = f" ({self.count:,} in all" + (f"; rows {shown}{extra}" if shown else "") + ")"
+        text = f"{where}: {self.level.value} {self.code} {self.message}{more}"
+        return text + (f"\n  hint: {self.hint}" if self.hint else "")
+
+
+@dataclass
+class Notebook:
+    """Collects notes while an export is read; problems of one kind (same code, file and
+    key) become one note with a count and the first rows they occur on."""
+
+    notes: dict[tuple[str, str, str], Note] = field(default_factory=dict)
+
+    def add(self, code: str, message: str, file: str, *, row: int | None = None,
+            column: str | None = None, hint: str | None = None, key: str | None = None,
+            count: int = 1, rows: Iterable[int] = ()) -> None:
+        """Record *count* occurrences; *key* groups them (default: the message)."""
+        ident = (code, file, message if key is None else key)
+        rows = tuple(rows) or ((row,) if row is not None else ())
+        found = self.notes.get(ident)
+        if found is None:
+            self.notes[ident] = Note(code, message, file, rows[0] if rows else row, column,
+                                     hint, count, rows[:MAX_ROWS_SHOWN])
+        else:
+            kept = (*found.rows, *rows)[:MAX_ROWS_SHOWN]
+            self.notes[ident] = replace(found, count=found.count + count, rows=kept)
+
+    def extend(self, notes: Iterable[Note]) -> None:
+        for note in notes:
+            self.notes[(note.code, note.file, note.message)] = note
+
+    def all(self) -> tuple[Note, ...]:
+        """Errors first, then notes, each by file and row."""
+        return tuple(sorted(self.notes.values(),
+                            key=lambda n: (not n.is_error, n.file, n.row or 0, n.code)))
+
+
+class HistoryError(SalesprocError):
+    """A CRM export that cannot be used at all; *notes* say where and why (errors first,
+    then whatever else was found before reading stopped)."""
+
+    def __init__(self, notes: Iterable[Note]) -> None:
+        self.notes = tuple(notes)
+        first = next((n for n in self.notes if n.is_error), None)
+        super().__init__(first.format() if first else "the export cannot be used",
+                         first.hint if first else None)
+
+    def __reduce__(self) -> tuple[type, tuple[tuple[Note, ...]]]:  # type: ignore[override]
+        return (self.__class__, (self.notes,))

@@ -1,0 +1,147 @@
+"""`read_history`: CRM exports in, one :class:`~salesproc.history.table.History` out.
+
+Which reader reads a file is told by its columns (or by *format*): Salesforce
+OpportunityHistory (with or without Opportunity), HubSpot deals, a generic stage-change
+CSV, or salesproc's own event log. Several files of one CRM are read as one history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+from salesproc.diagnostics import shown
+from salesproc.history import events, generic, hubspot, salesforce
+from salesproc.history.assemble import Reading
+from salesproc.history.csvfile import CsvFile
+from salesproc.history.mapping import Mapping
+from salesproc.history.notes import HistoryError, Note, Notebook
+from salesproc.history.table import History
+from salesproc.model import Process
+
+Format = Literal["salesforce", "hubspot", "generic", "events"]
+FORMATS: tuple[Format, ...] = ("salesforce", "hubspot", "generic", "events")
+
+
+def read_history(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+                 process: Process, *, format: Format | None = None,
+                 as_of: dt.date | dt.datetime | None = None,
+                 today: dt.date | None = None) -> History:
+    """The deal history in *paths* (CRM export files), mapped onto *process* by its `crm:`
+    section, as it stood at *as_of* (default: the latest change in the export).
+
+    Raises :class:`~salesproc.history.notes.HistoryError` when the files cannot be used at
+    all; everything else that was wrong is in the result's ``notes``, with file and row.
+    *today* (default: the machine's date) is when dates start being in the future.
+    """
+    names = [os.fspath(paths)] if isinstance(paths, str | os.PathLike) else \
+        [os.fspath(p) for p in paths]
+    if not names:
+        raise ValueError("read_history needs at least one file")
+    reading = Reading(Mapping(process), Notebook(), today or dt.date.today())
+    files = [CsvFile(name, "CSV") for name in names]
+    kinds = [format_of(f, reading, format) for f in files]
+    chosen = {k for k, _ in kinds}
+    if len(chosen) > 1:
+        raise HistoryError([Note("SP818", "these files come from different CRMs: "
+                                 + ", ".join(f"{shown(f.path)} ({k})" for f, (k, _) in
+                                             zip(files, kinds, strict=True)), files[0].path,
+                                 hint="measure the exports of one CRM at a time")])
+    kind = chosen.pop()
+    for file, (_, label) in zip(files, kinds, strict=True):
+        file.kind = label
+    if kind == "salesforce":
+        opportunities = [f for f, (_, label) in zip(files, kinds, strict=True)
+                         if label == "Salesforce Opportunity"]
+        if len(opportunities) > 1:
+            raise HistoryError([Note("SP818", "two Opportunity exports were given",
+                                     opportunities[1].path, hint="give one Opportunity.csv "
+                                     "and its OpportunityHistory.csv")])
+        histories = [f for f in files if f not in opportunities]
+        visits, deals = salesforce.read(reading, histories,
+                                        opportunities[0] if opportunities else None)
+    elif kind == "hubspot":
+        if len(files) > 1:
+            raise HistoryError([Note("SP818", "give one HubSpot deals export at a time",
+                                     files[1].path)])
+        visits, deals = hubspot.read(reading, files[0])
+    elif kind == "events":
+        visits, deals = events.read(reading, files[0])
+    else:
+        visits, deals = generic.read(reading, files)
+    if len(deals) == 0 or len(visits) == 0:
+        raise HistoryError([Note("SP813", "no deal in the export can be measured", names[0],
+                                 hint="see the notes above for what was left out"),
+                            *reading.notes.all()])
+    latest = max(_latest(deals.created), _latest(visits.entered), _latest(deals.closed))
+    history = History(process, deals, visits, latest, tuple(names))
+    if as_of is not None:
+        cut = as_of if isinstance(as_of, dt.datetime) else \
+            dt.datetime.combine(as_of, dt.time(23, 59, 59))
+        if cut < latest:
+            later = int((visits.entered > np.datetime64(cut, "s")).sum()
+                        + (deals.closed > np.datetime64(cut, "s")).sum())
+            reading.notes.add("SP815", f"{later:,} changes after the as-of date "
+                              f"({cut.date().isoformat()}) are left out", names[0])
+        history = history.at(cut)
+        if len(history.deals) == 0:
+            raise HistoryError([Note("SP813", f"no deal was created by the as-of date "
+                                     f"({cut.date().isoformat()})", names[0],
+                                     hint="give a later as-of date")])
+    return History(process, history.deals, history.visits, history.as_of, tuple(names),
+                   reading.notes.all())
+
+
+def _latest(times: np.ndarray) -> dt.datetime:
+    valid = times[~np.isnat(times)]
+    if not len(valid):
+        return dt.datetime(1970, 1, 1)
+    return valid.max().astype("datetime64[s]").astype(dt.datetime)  # type: ignore[no-any-return]
+
+
+def format_of(file: CsvFile, reading: Reading, given: Format | None) -> tuple[Format, str]:
+    """The format of *file* (and how to name it), from its columns, or *given*."""
+    found: list[tuple[Format, str]] = []
+    if events.is_events(file):
+        found.append(("events", "salesproc event log"))
+    if salesforce.is_history(file):
+        found.append(("salesforce", "Salesforce OpportunityHistory"))
+    elif salesforce.is_opportunities(file):
+        found.append(("salesforce", "Salesforce Opportunity"))
+    if hubspot.is_hubspot(file):
+        found.append(("hubspot", "HubSpot deals"))
+    if generic.is_generic(file, reading):
+        found.append(("generic", "stage-change CSV"))
+    if given is not None:
+        for kind, label in found:
+            if kind == given:
+                return kind, label
+        labels = {"salesforce": "Salesforce OpportunityHistory", "hubspot": "HubSpot deals",
+                  "generic": "stage-change CSV", "events": "salesproc event log"}
+        file.kind = labels[given]
+        _require(file, given, reading)  # raises, naming the missing columns
+    if found:
+        return found[0]
+    raise HistoryError([Note(
+        "SP802", "cannot tell which CRM this export comes from", file.path, 1,
+        hint="Salesforce OpportunityHistory needs OpportunityId, StageName and CreatedDate; "
+        "HubSpot deals need Deal Stage and Create Date; a stage-change CSV needs deal, stage "
+        "and changed_at (or the names in crm: {columns: ...})")])
+
+
+def _require(file: CsvFile, kind: Format, reading: Reading) -> None:
+    if kind == "salesforce":
+        file.require(salesforce.HISTORY_COLUMNS, salesforce.HINT)
+    elif kind == "hubspot":
+        file.require(hubspot.COLUMNS, hubspot.HINT)
+    elif kind == "events":
+        file.require(events.COLUMNS, "a simulated event log has the columns replication, "
+                     "deal, buyer_type, stage, entered, finished, outcome and value")
+    else:
+        file.require(generic.columns(reading)[0], "a stage-change CSV has deal, stage and "
+                     "changed_at columns")
+    raise AssertionError("unreachable: a file with every column is of its format")

@@ -1,0 +1,228 @@
+"""The deal history: one typed, columnar table of deals and one of their stage visits,
+whatever CRM it came from. Measuring, calibrating and forecasting all read this.
+
+Readers (one module per CRM) turn an export into *changes* — a deal entered a stage, or
+was won or lost, at a time — and :func:`build` makes the visits from them: the one home
+of the rules that sort changes, fold repeated rows, and end a visit at the next change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from salesproc.errors import ToolMissingError
+from salesproc.history.notes import Note
+from salesproc.model import LOST, WON, Process
+
+if TYPE_CHECKING:
+    import pandas
+
+# Codes of a change or of a visit's exit, besides stage indexes (0, 1, ... in file order).
+WON_CODE, LOST_CODE, UNMAPPED, OPEN = -1, -2, -3, -4
+OUTCOME_OPEN, OUTCOME_WON, OUTCOME_LOST = 0, 1, 2
+OUTCOMES = ("open", WON, LOST)
+NAT = np.datetime64("NaT", "s")
+
+
+@dataclass(frozen=True)
+class Deals:
+    """One row per deal. Times are datetime64[s] (NaT: none); *value* is in the process's
+    currency (NaN: unknown); *buyer* an index into the process's buyer types (-1: none)."""
+
+    id: pa.Array  # text
+    created: np.ndarray
+    closed: np.ndarray  # when won or lost; NaT while open
+    outcome: np.ndarray  # int8: OUTCOME_OPEN, OUTCOME_WON, OUTCOME_LOST
+    value: np.ndarray  # float64
+    buyer: np.ndarray  # int16
+    reason: pa.Array  # text: why it was lost ('' when not lost or not said)
+    currency: pa.Array  # text: the currency the CRM holds the amount in
+    probability: np.ndarray  # float64: the CRM's own chance to win (NaN: none)
+    forecast_category: pa.Array  # text: the CRM's forecast category ('' when none)
+    owner: pa.Array  # text
+
+    def __len__(self) -> int:
+        return len(self.created)
+
+    def take(self, index: np.ndarray) -> Deals:
+        """The deals at *index* (int positions), in that order."""
+        picked = pa.array(index, type=pa.int64())
+        return Deals(**{name: (col.take(picked) if isinstance(col, pa.Array) else col[index])
+                        for name, col in self.__dict__.items()})
+
+
+@dataclass(frozen=True)
+class Visits:
+    """One row per stage visit: *deal* is a row of :class:`Deals`, *stage* a stage index,
+    *left* NaT while the deal is still in the stage, *exit* the stage it went to next, or
+    WON_CODE, LOST_CODE, UNMAPPED (a stage the mapping does not know) or OPEN."""
+
+    deal: np.ndarray  # int32
+    stage: np.ndarray  # int16
+    entered: np.ndarray  # datetime64[s]
+    left: np.ndarray  # datetime64[s]
+    exit: np.ndarray  # int16
+
+    def __len__(self) -> int:
+        return len(self.deal)
+
+    def where(self, mask: np.ndarray) -> Visits:
+        return Visits(self.deal[mask], self.stage[mask], self.entered[mask], self.left[mask],
+                      self.exit[mask])
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What readers give: deal *deal* (a row of the deals) entered *code* (a stage index,
+    WON_CODE, LOST_CODE or UNMAPPED) at *at*; *order* breaks ties of time (file order)."""
+
+    deal: np.ndarray
+    code: np.ndarray
+    at: np.ndarray
+    order: np.ndarray
+
+
+@dataclass(frozen=True)
+class History:
+    """Deals and their stage visits as they stood at *as_of*, with what reading found.
+
+    ``history.deals`` and ``history.visits`` are columnar (numpy and pyarrow);
+    ``deals_frame()`` and ``visits_frame()`` give them as pandas DataFrames.
+    """
+
+    process: Process
+    deals: Deals
+    visits: Visits
+    as_of: dt.datetime
+    sources: tuple[str, ...] = ()
+    notes: tuple[Note, ...] = field(default=())
+
+    @property
+    def stage_ids(self) -> list[str]:
+        return list(self.process.stages)
+
+    @property
+    def buyer_ids(self) -> list[str]:
+        return list(self.process.buyer_types)
+
+    def at(self, as_of: dt.datetime) -> History:
+        """The history as it stood at *as_of*: later deals, changes and outcomes left out,
+        visits still running then open again."""
+        cut = np.datetime64(as_of, "s")
+        if cut >= np.datetime64(self.as_of, "s"):
+            return replace(self, as_of=as_of)
+        deals = self.deals
+        kept = np.flatnonzero(deals.created <= cut)
+        renumber = np.full(len(deals), -1, dtype=np.int64)
+        renumber[kept] = np.arange(len(kept))
+        chosen = deals.take(kept)
+        later = chosen.closed > cut  # NaT compares False: open deals stay open
+        chosen = replace(chosen, outcome=np.where(later, OUTCOME_OPEN, chosen.outcome).astype(
+            np.int8), closed=np.where(later, NAT, chosen.closed))
+        v = self.visits
+        mask = (renumber[v.deal] >= 0) & (v.entered <= cut)
+        v = v.where(mask)
+        running = v.left > cut
+        visits = Visits(renumber[v.deal].astype(np.int32), v.stage, v.entered,
+                        np.where(running, NAT, v.left),
+                        np.where(running, OPEN, v.exit).astype(np.int16))
+        return replace(self, deals=chosen, visits=visits, as_of=as_of)
+
+    def deals_frame(self) -> pandas.DataFrame:
+        """One row per deal: id, buyer_type, created, closed, outcome, value, reason,
+        currency, probability, forecast_category, owner (needs pandas)."""
+        d = self.deals
+        buyers = np.array([*self.buyer_ids, ""], dtype=object)
+        return _pandas().DataFrame({
+            "id": d.id.to_pylist(), "buyer_type": buyers[d.buyer], "created": d.created,
+            "closed": d.closed, "outcome": np.array(OUTCOMES, dtype=object)[d.outcome],
+            "value": d.value, "reason": d.reason.to_pylist(),
+            "currency": d.currency.to_pylist(), "probability": d.probability,
+            "forecast_category": d.forecast_category.to_pylist(), "owner": d.owner.to_pylist()})
+
+    def visits_frame(self) -> pandas.DataFrame:
+        """One row per stage visit: deal (its id), stage, entered, left, next (a stage id,
+        won, lost, unmapped, or '' while open), days (NaN while open) (needs pandas)."""
+        v = self.visits
+        return _pandas().DataFrame({
+            "deal": self.deals.id.take(pa.array(v.deal)).to_pylist(),
+            "stage": np.array(self.stage_ids, dtype=object)[v.stage],
+            "entered": v.entered, "left": v.left, "next": exit_names(self)[v.exit],
+            "days": (v.left - v.entered) / np.timedelta64(1, "D")})
+
+
+def exit_names(history: History) -> np.ndarray:
+    """Names of exit codes, indexable by the code itself (negative codes from the end)."""
+    return np.array([*history.stage_ids, "", "unmapped", LOST, WON], dtype=object)
+
+
+def build(changes: Changes, deals: Deals) -> tuple[Visits, Deals]:
+    """Visits from changes, and the deals with their outcome from their last change. The
+    visits run in order of deal, then time: readers and measures rely on it.
+
+    Changes are sorted by deal, time and file order; a change to the stage the deal is
+    already in (the CRM logs one whenever an amount or date changes) is folded into the
+    visit. A visit ends at the deal's next change: another stage, won, lost, or a stage
+    the mapping does not know. A deal whose last change is won or lost is closed then.
+    """
+    order = np.lexsort((changes.order, changes.at, changes.deal))
+    d, c, t = changes.deal[order], changes.code[order], changes.at[order]
+    del order
+    keep = np.ones(len(d), dtype=bool)
+    keep[1:] = (d[1:] != d[:-1]) | (c[1:] != c[:-1])
+    if not keep.all():
+        d, c, t = d[keep], c[keep], t[keep]
+    del keep
+    n = len(d)
+    same = np.zeros(n, dtype=bool)
+    same[:-1] = d[1:] == d[:-1]
+    nxt = np.full(n, OPEN, dtype=np.int16)
+    nxt[:-1] = np.where(same[:-1], c[1:], OPEN)
+    left = np.full(n, NAT)
+    left[:-1] = np.where(same[:-1], t[1:], NAT)
+    is_stage = c >= 0
+    visits = Visits(d[is_stage].astype(np.int32), c[is_stage].astype(np.int16), t[is_stage],
+                    left[is_stage], nxt[is_stage])
+    last = ~same
+    outcome = np.full(len(deals), OUTCOME_OPEN, dtype=np.int8)
+    closed = np.full(len(deals), NAT)
+    final = c[last]
+    outcome[d[last]] = np.select([final == WON_CODE, final == LOST_CODE],
+                                 [OUTCOME_WON, OUTCOME_LOST], OUTCOME_OPEN)
+    terminal = (final == WON_CODE) | (final == LOST_CODE)
+    closed[d[last][terminal]] = t[last][terminal]
+    return visits, replace(deals, outcome=outcome, closed=closed)
+
+
+def last_visits(visits: Visits, deals: int) -> np.ndarray:
+    """For each of *deals*, the index of its last visit (visits run in order of deal, then
+    time, as :func:`build` makes them), or -1 for a deal without one."""
+    out = np.full(deals, -1, dtype=np.int64)
+    if len(visits):
+        ends = np.flatnonzero(np.append(visits.deal[1:] != visits.deal[:-1], True))
+        out[visits.deal[ends]] = ends
+    return out
+
+
+def lost_stage(history: History) -> np.ndarray:
+    """For each deal, the stage it was lost from (its last visit's stage), else -1."""
+    v = history.visits
+    out = np.full(len(history.deals), -1, dtype=np.int16)
+    lost = v.exit == LOST_CODE
+    out[v.deal[lost]] = v.stage[lost]  # a deal lost twice (reopened): the last, in order
+    out[history.deals.outcome != OUTCOME_LOST] = -1
+    return out
+
+
+def _pandas() -> Any:
+    try:
+        import pandas
+    except ImportError:
+        raise ToolMissingError("pandas is not installed",
+                               hint="pip install 'salesproc[pandas]'") from None
+    return pandas

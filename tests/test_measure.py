@@ -1,0 +1,271 @@
+"""Measuring deal history: exports of a known simulated process, written as Salesforce
+(UTF-8 and Windows-1252), HubSpot and a generic CSV, give the exact truth of the
+simulation; and `salesproc measure` through the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import salesproc
+from salesproc.history import read_history
+from salesproc.history.export import deals_of, write_generic, write_hubspot, write_salesforce
+from salesproc.measurement import Measurement, measure
+from salesproc.sim.results import Visit
+from salesproc.survival import kaplan_meier
+from tests.conftest import CASES, ROOT, run
+
+GROUND = CASES / "history" / "ground.yaml"
+EXAMPLE = sorted(str(p) for p in (ROOT / "examples" / "five-step-salesforce").glob("*.csv"))
+SECOND = 1 / 86400  # the exports keep times to the second; the process counts in days
+
+
+@pytest.fixture(scope="module")
+def truth() -> tuple[salesproc.Process, list[Visit]]:
+    process = salesproc.load(GROUND)
+    result = salesproc.simulate(process, events=True)
+    assert result.events is not None
+    return process, result.events
+
+
+def exports(process: salesproc.Process, events: list[Visit], folder: Path
+            ) -> dict[str, list[Path]]:
+    deals = deals_of(events, process)
+    sf = list(write_salesforce(deals, folder / "sf"))
+    cp = list(write_salesforce(deals, folder / "cp1252", encoding="cp1252"))
+    names = [s.name for s in process.stages.values()]
+    return {"salesforce utf-8": sf, "salesforce windows-1252": cp,
+            "salesforce history only": sf[1:],
+            "hubspot": [write_hubspot(deals, folder / "hubspot.csv", names)],
+            "generic": [write_generic(deals, folder / "changes.csv")]}
+
+
+def _seconds(t: float) -> float:
+    return round(t * 86400) / 86400
+
+
+def expected(events: list[Visit], cut: float = math.inf) -> dict[str, object]:
+    """What measuring must find, straight from the simulation's own log."""
+    seen = [v for v in events if v.entered <= cut]
+    ends = {v.deal: v.outcome for v in seen if v.finished <= cut}
+    won = sum(1 for v in seen if v.outcome == "won" and v.finished <= cut)
+    lost = sum(1 for v in seen if v.outcome.startswith("lost") and v.finished <= cut)
+    still = Counter(v.stage for v in seen if not v.finished <= cut)
+    complete: dict[str, list[float]] = {}
+    for v in seen:
+        if v.finished <= cut:
+            complete.setdefault(v.stage, []).append(_seconds(v.finished) - _seconds(v.entered))
+    return {"deals": len({v.deal for v in seen}), "won": won, "lost": lost,
+            "open": sum(still.values()), "visits": Counter(v.stage for v in seen),
+            "still": still, "medians": {s: float(np.median(d)) for s, d in complete.items()},
+            "ended": len(ends)}
+
+
+def found(m: Measurement) -> dict[str, object]:
+    o = m.overall
+    return {"deals": o.deals, "won": o.won, "lost": o.lost, "open": o.open,
+            "visits": Counter({t.stage: t.visits for t in o.times if t.visits}),
+            "still": Counter({p.stage: p.deals for p in o.pipeline if p.deals}),
+            "medians": {t.stage: t.median_complete for t in o.times
+                        if not math.isnan(t.median_complete)}}
+
+
+def assert_same(got: dict[str, object], want: dict[str, object]) -> None:
+    for key in ("deals", "won", "lost", "open", "visits", "still"):
+        assert got[key] == want[key], key
+    medians_got, medians_want = got["medians"], want["medians"]
+    assert isinstance(medians_got, dict) and isinstance(medians_want, dict)
+    assert medians_got.keys() == medians_want.keys()
+    for stage, value in medians_want.items():
+        assert medians_got[stage] == pytest.approx(value, abs=SECOND), stage
+
+
+def test_every_export_of_a_simulated_history_measures_its_exact_truth(
+        truth: tuple[salesproc.Process, list[Visit]], tmp_path: Path) -> None:
+    process, events = truth
+    want = expected(events)
+    for label, files in exports(process, events, tmp_path).items():
+        history = read_history(files, process)
+        assert [n for n in history.notes if n.code != "SP812"] == [], label
+        assert_same(found(measure(history, simulate_file=False)), want)
+
+
+def test_buyer_types_come_from_the_mapping_rules(
+        truth: tuple[salesproc.Process, list[Visit]], tmp_path: Path) -> None:
+    process, events = truth
+    want = Counter(v.buyer_type for v in {v.deal: v for v in events}.values())
+    for label, files in exports(process, events, tmp_path).items():
+        if label == "salesforce history only":
+            continue  # OpportunityHistory has no Segment__c column
+        m = measure(read_history(files, process), simulate_file=False)
+        assert {b: s.deals for b, s in m.buyers.items()} == dict(want), label
+
+
+def test_an_as_of_date_measures_the_pipeline_as_it_stood_then(
+        truth: tuple[salesproc.Process, list[Visit]], tmp_path: Path) -> None:
+    process, events = truth
+    cut_day = 60.0
+    cut = dt.datetime.combine(process.start, dt.time()) + dt.timedelta(days=cut_day)
+    files = exports(process, events, tmp_path)["salesforce utf-8"]
+    history = read_history(files, process, as_of=cut)
+    assert history.as_of == cut
+    assert_same(found(measure(history, simulate_file=False)), expected(events, cut_day))
+
+
+def test_the_event_log_round_trips_through_measure(tmp_path: Path) -> None:
+    log = tmp_path / "events.csv"
+    result = run("simulate", str(GROUND), "-r", "1", "--events", str(log), "--format", "json")
+    assert result.exit_code == 0, result.output
+    process = salesproc.load(GROUND)
+    truth = salesproc.simulate(process, events=True)
+    assert truth.events is not None
+    want = expected(truth.events)
+    history = read_history(log, process)
+    got = found(measure(history, simulate_file=False))
+    for key in ("deals", "won", "lost", "open", "visits", "still"):
+        assert got[key] == want[key], key
+
+
+def test_a_stage_skipped_by_a_route_is_counted_as_skipped(
+        truth: tuple[salesproc.Process, list[Visit]], tmp_path: Path) -> None:
+    process, events = truth
+    skips = sum(1 for v in events if v.stage == "meeting" and v.outcome == "negotiation")
+    files = exports(process, events, tmp_path)["generic"]
+    m = measure(read_history(files, process), simulate_file=False)
+    assert m.overall.skipped == {"offer": skips}
+    assert m.buyers["mid"].skipped == {}
+    assert m.disallowed == []  # every move the simulation made, the file allows
+
+
+def test_kaplan_meier_matches_scipy_with_censored_data() -> None:
+    from scipy import stats
+
+    rng = np.random.default_rng(1)
+    t, c = rng.exponential(2.0, 3000), rng.exponential(3.0, 3000)
+    durations, observed = np.minimum(t, c), t <= c
+    curve = kaplan_meier(durations, observed)
+    reference = stats.ecdf(stats.CensoredData(uncensored=durations[observed],
+                                              right=durations[~observed]))
+    assert np.max(np.abs(reference.sf.evaluate(curve.times) - curve.survival)) < 1e-12
+    naive = float(np.median(durations[observed]))  # dropping open deals: biased low
+    assert naive < curve.quantile(0.5)
+
+
+def test_measure_on_the_example_export_prints_the_answers() -> None:
+    result = run("measure", *EXAMPLE, "--process", str(ROOT / "processes" / "five-step.yaml"))
+    assert result.exit_code == 0, result.output
+    for words in ("Open deals", "Lead-to-win", "Opportunity win", "Sales velocity",
+                  "Pipeline now", "Time in stage", "Flow:", "Why deals were lost",
+                  "By buyer type", "cohorts", "To close:"):
+        assert words in result.stdout
+    assert "note SP817" in result.stderr  # the example has deals without an amount
+
+
+def test_measure_json_and_csv_hold_the_same_figures(tmp_path: Path) -> None:
+    process = str(ROOT / "processes" / "five-step.yaml")
+    out = run("measure", *EXAMPLE, "--process", process, "--format", "json")
+    data = json.loads(out.stdout)
+    assert data["layout"] == 1 and set(data["buyer_types"]) == {
+        "single_decision_maker", "standard", "committee"}
+    assert len(data["open_deals"]) == data["overall"]["open"]
+    csv_out = run("measure", *EXAMPLE, "--process", process, "--format", "csv").stdout
+    rows = [line.split(",") for line in csv_out.splitlines()[1:]]
+    won = [r for r in rows if r[:2] == ["deals", "all"] and r[4] == "won"]
+    assert float(won[0][5]) == data["overall"]["won"]
+    assert sum(r[0] == "open_deal" for r in rows) == data["overall"]["open"]
+
+
+def test_suggest_mapping_proposes_each_crm_stage_in_order() -> None:
+    bare = CASES / "history" / "ground.yaml"
+    out = run("measure", EXAMPLE[1], "--process", str(bare), "--suggest-mapping")
+    assert out.exit_code == 0, out.output
+    proposed = yaml.safe_load(out.stdout)["crm"]["stages"]
+    assert list(proposed)[:3] == ["Prospecting", "Qualification", "Needs Analysis"]
+    assert proposed["Closed Won"] == "won" and proposed["Closed Lost"] == "lost"
+    assert set(proposed.values()) <= {*salesproc.load(bare).stages, "won", "lost"}
+
+
+def test_measure_never_writes_over_its_inputs() -> None:
+    result = run("measure", *EXAMPLE, "--process", str(ROOT / "processes" / "five-step.yaml"),
+                 "-o", EXAMPLE[0])
+    assert result.exit_code == 2
+    assert "is an input of this command" in result.output
+
+
+def test_a_bad_as_of_is_a_usage_error() -> None:
+    result = run("measure", *EXAMPLE, "--process", str(ROOT / "processes" / "five-step.yaml"),
+                 "--as-of", "last week")
+    assert result.exit_code == 2
+    assert "is not a date" in result.output
+
+
+def test_the_example_export_is_what_its_script_writes(tmp_path: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make", ROOT / "scripts" /
+                                                  "make_example_export.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    written = module.write(tmp_path)
+    for path in written:
+        assert path.read_bytes() == (ROOT / "examples" / "five-step-salesforce" /
+                                     path.name).read_bytes()
+
+
+def test_won_flags_without_a_closing_history_row_still_count_as_won(
+        truth: tuple[salesproc.Process, list[Visit]], tmp_path: Path) -> None:
+    process, events = truth
+    opp, hist = exports(process, events, tmp_path)["salesforce utf-8"]
+    lines = hist.read_text("utf-8").splitlines(keepends=True)
+    hist.write_text("".join(line for line in lines if '"Closed Won"' not in line), "utf-8")
+    history = read_history([opp, hist], process)
+    assert [n.code for n in history.notes if n.code != "SP812"] == ["SP816"]
+    want = expected(events)
+    m = measure(history, simulate_file=False)
+    assert (m.overall.won, m.overall.lost, m.overall.open) == (want["won"], want["lost"],
+                                                               want["open"])
+    won = history.deals.outcome == 1
+    assert not np.isnat(history.deals.closed[won]).any()
+    # each won deal's last visit now ends when it closed, never before it began
+    v = history.visits
+    ends = v.exit == -1
+    assert ends.sum() == want["won"] and (v.left[ends] >= v.entered[ends]).all()
+
+
+def test_interval_of_a_mean_time_widens_only_when_months_hang_together() -> None:
+    """Monthly batch means: 12 months of 100 visits. For independent times the variance
+    ratio is chi-square(11)/11, below 2.9 but with chance 0.001; with a month effect as
+    large as the visits' own spread it is about 1 + 100 = 101, above 25 but with chance
+    0.001 (chi-square(11)/11 > 0.25)."""
+    from salesproc.measurement import _inflation
+
+    rng = np.random.default_rng(5)
+    entered = np.repeat(np.arange("2025-01", "2026-01", dtype="datetime64[M]"), 100)
+    ended = np.ones(len(entered), dtype=bool)
+    independent = rng.normal(10.0, 1.0, len(entered))
+    assert 1.0 <= _inflation(independent, ended, entered) < 2.9
+    shifted = independent + np.repeat(rng.normal(0.0, 1.0, 12), 100)
+    assert _inflation(shifted, ended, entered) > 25
+
+
+def test_cohorts_count_each_deal_once_per_stage_it_reached() -> None:
+    process = salesproc.load(ROOT / "processes" / "five-step.yaml")
+    history = read_history(EXAMPLE, process)
+    m = measure(history, simulate_file=False)
+    visits, deals = history.visits_frame(), history.deals_frame()
+    month = deals.set_index("id")["created"].dt.strftime("%Y-%m")
+    visits["month"] = visits["deal"].map(month)
+    want = visits.drop_duplicates(["deal", "stage"]).groupby(["month", "stage"]).size()
+    for cohort in m.overall.cohorts:
+        assert cohort.created == int((month == cohort.month).sum())
+        assert cohort.won + cohort.lost + cohort.open == cohort.created
+        for stage, count in cohort.reached.items():
+            assert count == int(want.get((cohort.month, stage), 0)), (cohort.month, stage)
