@@ -291,11 +291,8 @@ def _days(delta: np.ndarray) -> np.ndarray:
 
 def _durations(history: History, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Days in stage of the visits in *mask*, and whether each ended (not still open)."""
-    v = history.visits
-    cut = np.datetime64(history.as_of, "s")
-    ended = ~np.isnat(v.left[mask])
-    end = np.where(ended, v.left[mask], cut)
-    return _days(end - v.entered[mask]), ended
+    days, ended = history.stays
+    return days[mask], ended[mask]
 
 
 def _quantiles(values: np.ndarray) -> tuple[float, float, float, float]:
@@ -466,18 +463,16 @@ def _inflation(durations: np.ndarray, ended: np.ndarray, entered: np.ndarray) ->
     times are not independent. Estimated by monthly batch means over the months whose
     visits have (almost) all ended: the variance of the months' means over that of
     their visits' times, times the visits in a month."""
-    months = entered.astype("datetime64[M]")
-    means, sizes, values = [], [], []
-    for month in np.unique(months):
-        here = months == month
-        if here.sum() >= BATCH_VISITS and ended[here].mean() >= 0.95:
-            means.append(durations[here & ended].mean())
-            sizes.append(int((here & ended).sum()))
-            values.append(durations[here & ended])
-    if len(means) < 4:
+    months, month = np.unique(entered.astype("datetime64[M]"), return_inverse=True)
+    count = np.bincount(month, minlength=len(months))
+    done = np.bincount(month, weights=ended, minlength=len(months))
+    eligible = (count >= BATCH_VISITS) & (done >= 0.95 * count)
+    if eligible.sum() < 4:
         return 1.0
-    pooled = np.concatenate(values)
-    independent = pooled.var(ddof=1) / len(pooled)
+    use = ended & eligible[month]
+    sums = np.bincount(month[use], weights=durations[use], minlength=len(months))
+    means = sums[eligible] / done[eligible]
+    independent = durations[use].var(ddof=1) / use.sum()
     batched = np.var(means, ddof=1) / len(means)
     return max(1.0, float(batched / independent)) if independent > 0 else 1.0
 

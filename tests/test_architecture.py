@@ -18,6 +18,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("model", frozenset({"model", "routing", "analysis"})),
     ("checking", frozenset({"lint", "loader"})),
     ("history", frozenset({"history", "history.notes", "history.csvfile", "history.table",
+                           "history.ids",
                            "history.mapping", "history.assemble", "history.salesforce",
                            "history.hubspot", "history.generic", "history.events",
                            "history.read", "history.suggest"})),

@@ -167,12 +167,17 @@ def deals_from(reading: Reading, cols: DealColumns, created: np.ndarray) -> Deal
         id=cols.ids, created=created, closed=np.full(size, NAT),
         outcome=np.zeros(size, dtype=np.int8), value=value,
         buyer=buyer,
-        reason=reading.mapping.reasons(reason) if reason is not None else blank,
-        currency=cols.currency if cols.currency is not None else
-        pa.array([reading.mapping.process.currency] * size, pa.string()),
+        reason=compact(reading.mapping.reasons(reason) if reason is not None else blank),
+        currency=compact(cols.currency if cols.currency is not None else
+                         pa.array([reading.mapping.process.currency] * size, pa.string())),
         probability=probability,
-        forecast_category=cols.category if cols.category is not None else blank,
-        owner=cols.owner if cols.owner is not None else blank)
+        forecast_category=compact(cols.category if cols.category is not None else blank),
+        owner=compact(cols.owner if cols.owner is not None else blank))
+
+
+def compact(words: pa.Array) -> pa.Array:
+    """Text that repeats (reasons, currencies, owners), each distinct word kept once."""
+    return pc.dictionary_encode(words)
 
 
 def flags(values: pa.Array | None) -> np.ndarray | None:

@@ -21,6 +21,7 @@ from salesproc.history.table import (
     Deals,
     Visits,
     build,
+    first_and_last,
 )
 from salesproc.units import HOURS
 
@@ -66,8 +67,7 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
     outcome = table["outcome"]
     won = np.asarray(pc.equal(outcome, "won").to_numpy(zero_copy_only=False), dtype=bool)
     lost = np.asarray(pc.starts_with(outcome, "lost").to_numpy(zero_copy_only=False), dtype=bool)
-    created = np.full(n, np.datetime64("9999-12-31", "s"))
-    np.minimum.at(created, deal, entered)
+    created, _ = first_and_last(deal, entered, n)
     value = np.zeros(n)
     value[deal] = parse_amounts(table["value"])[0]
     buyers = reading.mapping.buyer_index
@@ -78,16 +78,14 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
     reason[deal[lost]] = [r.removeprefix("lost:").strip() for r in
                           pc.filter(outcome, pa.array(lost)).to_pylist()]
     ends = won | lost
-    changes = Changes(np.concatenate([deal, deal[ends]]),
+    changes = Changes(np.concatenate([deal, deal[ends]]),  # each end after all visits
                       np.concatenate([stage, np.where(won[ends], WON_CODE, LOST_CODE)]).astype(
                           np.int16),
-                      np.concatenate([entered, finished[ends]]),
-                      np.concatenate([np.arange(len(deal)) * 2, np.arange(len(deal))[ends] * 2
-                                      + 1]))
+                      np.concatenate([entered, finished[ends]]))
     blank = pa.array([""] * n, pa.string())
     deals = Deals(id=encoded.dictionary, created=created, closed=np.full(n, NAT),
                   outcome=np.zeros(n, np.int8), value=value, buyer=buyer,
-                  reason=pa.array(reason.tolist(), pa.string()),
+                  reason=pc.dictionary_encode(pa.array(reason.tolist(), pa.string())),
                   currency=pa.array([process.currency] * n, pa.string()),
                   probability=np.full(n, np.nan), forecast_category=blank, owner=blank)
     return build(changes, deals)

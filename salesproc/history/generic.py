@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from salesproc.history.assemble import DealColumns, Reading, deals_from, settle
 from salesproc.history.csvfile import CsvFile
-from salesproc.history.table import Changes, Deals, Visits
+from salesproc.history.table import Changes, Deals, Visits, first_and_last
 
 DEFAULTS = {"deal": ("deal", "deal_id", "deal id"), "stage": ("stage", "stage_name"),
             "changed_at": ("changed_at", "changed at", "changed", "date")}
@@ -43,10 +43,10 @@ def is_generic(file: CsvFile, reading: Reading) -> bool:
 def read(reading: Reading, files: list[CsvFile]) -> tuple[Visits, Deals]:
     """Visits and deals from stage-change files."""
     needed, optional_names = columns(reading)
-    ids, codes, times, order, rows, created, extra = [], [], [], [], [], [], []
+    ids, codes, times, rows, created, extra = [], [], [], [], [], []
     fields = [c for c in reading.mapping.rule_fields()]
     optional: dict[str, str | None] = {}
-    for k, file in enumerate(files):
+    for file in files:
         cols = file.require(needed, "a stage-change CSV has deal, stage and changed_at "
                             "columns (other names: crm: {columns: ...} in the process file)")
         optional = {r: file.column(*n) for r, n in optional_names.items()}
@@ -69,7 +69,6 @@ def read(reading: Reading, files: list[CsvFile]) -> tuple[Visits, Deals]:
             codes.append(code[ok])
             times.append(at[ok])
             created.append(when[ok])
-            order.append(batch.rows[ok] + (k << 40))
             rows.append(batch.rows[ok])
             extra.append({role: pc.filter(batch.values[name], keep)
                           for role, name in [*[(r, c) for r, c in optional.items() if c],
@@ -80,15 +79,10 @@ def read(reading: Reading, files: list[CsvFile]) -> tuple[Visits, Deals]:
     deal = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     code = np.concatenate(codes) if codes else np.zeros(0, np.int16)
     at = np.concatenate(times) if times else np.zeros(0, "datetime64[s]")
-    seq = np.concatenate(order) if order else np.zeros(0, np.int64)
     origin = np.concatenate(rows) if rows else np.zeros(0, np.int64)
     born = np.concatenate(created) if created else np.zeros(0, "datetime64[s]")
     n = len(encoded.dictionary)
-    last_row = np.full(n, -1, dtype=np.int64)
-    ordering = np.lexsort((seq, at))
-    last_row[deal[ordering]] = ordering
-    first_at = np.full(n, np.datetime64("9999-12-31", "s"))
-    np.minimum.at(first_at, deal, at)
+    first_at, last_row = first_and_last(deal, at, n)
     given = born[last_row] if len(last_row) else born
     start = np.where(np.isnat(given), first_at, np.minimum(given, first_at))
 
@@ -100,5 +94,5 @@ def read(reading: Reading, files: list[CsvFile]) -> tuple[Visits, Deals]:
         files[0], origin[last_row] if len(last_row) else origin, encoded.dictionary,
         last("amount"), last("currency"),
         fields={f: a for f in fields if (a := last(f)) is not None}), start)
-    return settle(Changes(deal, code, at, seq), deals, None, None,
+    return settle(Changes(deal, code, at), deals, None, None,
                   np.full(n, np.datetime64("NaT", "s")), files[0].path, reading.notes)

@@ -70,7 +70,9 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
     def col(name: str | None) -> pa.Array | None:
         return None if name is None else concat(batches, name).take(pa.array(first))
 
-    deal_ids = col(optional["id"]) or pa.array([f"row {r}" for r in rows[first]], pa.string())
+    given = col(optional["id"])
+    deal_ids = given if given is not None else \
+        pa.array([f"row {r}" for r in rows[first]], pa.string())
     deals = deals_from(reading, DealColumns(
         file, rows[first], deal_ids, col(optional["amount"]), col(optional["currency"]),
         col(optional["probability"]), col(optional["category"]), col(optional["owner"]),
@@ -110,5 +112,5 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
     at = np.concatenate(at_parts) if at_parts else np.zeros(0, "datetime64[s]")
     won = stage_now == WON_CODE
     lost = stage_now == LOST_CODE
-    return settle(Changes(deal.astype(np.int64), code, at, np.zeros(len(deal), np.int64)),
+    return settle(Changes(deal.astype(np.int64), code, at),
                   deals, won, won | lost, close, file.path, reading.notes)

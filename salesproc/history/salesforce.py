@@ -13,6 +13,8 @@ value is its last history row's `Amount`, and its outcome its last stage.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,16 +22,15 @@ import pyarrow.compute as pc
 from salesproc.history.assemble import (
     DealColumns,
     Reading,
-    concat,
     deals_from,
     first_rows,
     flags,
-    rows_of,
     settle,
 )
 from salesproc.history.csvfile import CsvFile
+from salesproc.history.ids import IdIndex
 from salesproc.history.notes import HistoryError, Note
-from salesproc.history.table import Changes, Deals, Visits
+from salesproc.history.table import Changes, Deals, Visits, first_and_last
 
 HISTORY_COLUMNS = {"deal": ("OpportunityId", "Opportunity ID"), "stage": ("StageName", "Stage"),
                    "at": ("CreatedDate", "Created Date", "Last Modified")}
@@ -42,8 +43,6 @@ OPTIONAL = {"amount": ("Amount",), "close": ("CloseDate", "Close Date"),
             "category": ("ForecastCategory", "ForecastCategoryName", "Forecast Category"),
             "owner": ("OwnerId", "Owner ID", "Opportunity Owner")}
 HINT = "a Salesforce OpportunityHistory export has OpportunityId, StageName and CreatedDate"
-FILE_SHIFT = 40  # a change's order: its file's number above this bit, its row below
-ROW_MASK = (1 << FILE_SHIFT) - 1
 
 
 def is_history(file: CsvFile) -> bool:
@@ -58,20 +57,85 @@ def is_opportunities(file: CsvFile) -> bool:
 
 def read(reading: Reading, histories: list[CsvFile], opportunities: CsvFile | None
          ) -> tuple[Visits, Deals]:
-    """Visits and deals from history files (and the opportunities file, when given)."""
+    """Visits and deals from history files (and the opportunities file, when given).
+
+    The opportunities are read first and kept as typed columns, so that their text is
+    gone before the (much longer) history is read.
+    """
     if not histories:
         raise HistoryError([Note(
             "SP802", "an Opportunity export alone has no stage history", opportunities.path
             if opportunities else "", 1, hint="give OpportunityHistory.csv too (Data Loader: "
             "export the OpportunityHistory object)")])
+    if opportunities is None:
+        return _history_only(reading, histories[0], _history(reading, histories))
+    known = _opportunities(reading, opportunities)
+    changes = _first_stage_at_creation(_linked_history(reading, histories, known.deals), known,
+                                       reading)
+    return settle(changes, known.deals, known.won, known.closed, known.close_dates,
+                  opportunities.path, reading.notes)
+
+
+def _linked_history(reading: Reading, histories: list[CsvFile], deals: Deals) -> Changes:
+    """The history rows as changes of the opportunities' deals, each block matched to its
+    deals as it is read (the ids are not kept). Rows of deals the Opportunity file does not
+    list, or dated before their deal was created, are noted and left out."""
+    index = IdIndex(deals.id)
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for file in histories:
+        cols = file.require(HISTORY_COLUMNS, HINT)
+        for batch in file.batches(list(cols.values()), reading.notes):
+            at, ok = reading.dates(file, cols["at"], batch.values[cols["at"]], batch.rows,
+                                   required=True)
+            code = reading.mapping.stage_codes(batch.values[cols["stage"]], batch.rows,
+                                               file.path, cols["stage"], reading.notes)
+            deal = index.find(batch.values[cols["deal"]])
+            unknown = ok & (deal < 0)
+            if unknown.any():
+                reading.notes.add(
+                    "SP811", "history rows of deals that the Opportunity export does not "
+                    "list; left out", file.path, rows=batch.rows[unknown][:5].tolist(),
+                    count=int(unknown.sum()),
+                    hint="export both files at the same time, with the same filters")
+            early = ok & (deal >= 0)
+            early[early] = at[early] < deals.created[deal[early]]
+            if early.any():
+                reading.notes.add("SP807", "a stage change is dated before its deal was "
+                                  "created; the row is left out", file.path,
+                                  rows=batch.rows[early][:5].tolist(), count=int(early.sum()))
+            fine = ok & (deal >= 0) & ~early
+            parts.append((deal[fine], code[fine], at[fine]))
+    if not parts:
+        return Changes(np.zeros(0, np.int32), np.zeros(0, np.int16),
+                       np.zeros(0, "datetime64[s]"))
+    deal_parts, code_parts, at_parts = zip(*parts, strict=True)
+    del parts
+    return Changes(np.concatenate(deal_parts), np.concatenate(code_parts),
+                   np.concatenate(at_parts))
+
+
+@dataclass
+class _Rows:
+    """History rows as read without an Opportunity file: each row's deal (an index into
+    *ids*), stage code, time, row number, and amount."""
+
+    ids: pa.Array
+    deal: np.ndarray
+    code: np.ndarray
+    at: np.ndarray
+    rows: np.ndarray
+    amounts: pa.Array | None
+
+
+def _history(reading: Reading, histories: list[CsvFile]) -> _Rows:
     ids: list[pa.Array] = []
     codes: list[np.ndarray] = []
     times: list[np.ndarray] = []
-    order: list[np.ndarray] = []
-    amounts: list[pa.Array] = []
-    for k, file in enumerate(histories):
+    rows: list[np.ndarray] = []
+    values: list[pa.Array] = []
+    for file in histories:
         cols = file.require(HISTORY_COLUMNS, HINT)
-        amount = file.column("Amount") if opportunities is None else None  # else Opportunity's
+        amount = file.column("Amount")
         for batch in file.batches([*cols.values(), *([amount] if amount else [])],
                                   reading.notes):
             at, ok = reading.dates(file, cols["at"], batch.values[cols["at"]], batch.rows,
@@ -82,111 +146,114 @@ def read(reading: Reading, histories: list[CsvFile], opportunities: CsvFile | No
             ids.append(pc.filter(batch.values[cols["deal"]], keep))
             codes.append(code[ok])
             times.append(at[ok])
-            order.append(batch.rows[ok] + (k << FILE_SHIFT))
+            rows.append(batch.rows[ok])
             if amount:
-                amounts.append(pc.filter(batch.values[amount], keep))
+                values.append(pc.filter(batch.values[amount], keep))
     encoded = pa.chunked_array(ids, pa.string()).dictionary_encode()  # one shared dictionary
     del ids
-    unique_ids = encoded.chunks[0].dictionary if encoded.num_chunks else pa.array([], pa.string())
-    deal_of_row = np.concatenate([c.indices.to_numpy(zero_copy_only=False)
-                                  for c in encoded.chunks] or [np.zeros(0, np.int32)])
+    unique = encoded.chunks[0].dictionary if encoded.num_chunks else pa.array([], pa.string())
+    deal = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in encoded.chunks]
+                          or [np.zeros(0, np.int32)])
     del encoded
-    code = np.concatenate(codes) if codes else np.zeros(0, np.int16)
-    at = np.concatenate(times) if times else np.zeros(0, "datetime64[s]")
-    seq = np.concatenate(order) if order else np.zeros(0, np.int64)
-    del codes, times, order
-    if opportunities is None:
-        return _history_only(reading, histories[0], unique_ids, deal_of_row, code, at, seq,
-                             amounts)
-    return _with_opportunities(reading, histories[0], opportunities, unique_ids, deal_of_row,
-                               code, at, seq)
+    return _Rows(unique, deal, np.concatenate(codes or [np.zeros(0, np.int16)]),
+                 np.concatenate(times or [np.zeros(0, "datetime64[s]")]),
+                 np.concatenate(rows or [np.zeros(0, np.int64)]),
+                 pa.concat_arrays(values) if values else None)
 
 
-def _with_opportunities(reading: Reading, history: CsvFile, file: CsvFile, unique_ids: pa.Array,
-                        deal_of_row: np.ndarray, code: np.ndarray, at: np.ndarray,
-                        seq: np.ndarray) -> tuple[Visits, Deals]:
+@dataclass(frozen=True)
+class _Opportunities:
+    """The deals of Opportunity.csv, with their current stage and the CRM's outcome."""
+
+    deals: Deals
+    file: CsvFile
+    rows: np.ndarray
+    stage: pa.Array
+    won: np.ndarray | None
+    closed: np.ndarray | None
+    close_dates: np.ndarray
+
+
+def _opportunities(reading: Reading, file: CsvFile) -> _Opportunities:
     cols = file.require(OPPORTUNITY_COLUMNS, "a Salesforce Opportunity export has Id, "
                         "StageName and CreatedDate")
     optional = {role: file.column(*names) for role, names in OPTIONAL.items()}
     extra = [c for c in reading.mapping.rule_fields() if file.column(c)]
-    wanted = [*cols.values(), *[c for c in optional.values() if c], *map(file.column, extra)]
-    batches = list(file.batches([c for c in wanted if c], reading.notes))
-    rows = rows_of(batches)
-    created, ok = reading.dates(file, cols["created"], concat(batches, cols["created"]), rows,
-                                required=True)
-    keep = np.flatnonzero(ok)
-    ids = concat(batches, cols["id"]).take(pa.array(keep))
+    dates = {cols["created"], optional["close"]} - {None}
+    wanted = [c for c in [*cols.values(), *optional.values(), *map(file.column, extra)] if c]
+    kept: dict[str, list[pa.Array]] = {c: [] for c in wanted if c not in dates}
+    rows_in, created_in, ok_in, close_in = [], [], [], []
+    for batch in file.batches(wanted, reading.notes):  # each block made compact at once
+        rows_in.append(batch.rows)
+        created, ok = reading.dates(file, cols["created"], batch.values[cols["created"]],
+                                    batch.rows, required=True)
+        created_in.append(created)
+        ok_in.append(ok)
+        if optional["close"]:
+            close_in.append(reading.dates(file, optional["close"],
+                                          batch.values[optional["close"]], batch.rows,
+                                          required=False, planned=True)[0])
+        for name, parts in kept.items():
+            values = batch.values[name]
+            parts.append(values if name in (cols["id"], optional["amount"],
+                                            optional["probability"])
+                         else pc.dictionary_encode(values))  # repeated words: kept once
+    rows = np.concatenate(rows_in or [np.zeros(0, np.int64)])
+    keep = np.flatnonzero(np.concatenate(ok_in or [np.zeros(0, bool)]))
+    ids = _text(kept[cols["id"]], keep)
     first = keep[first_rows(ids, rows[keep], file.path, reading.notes)]
+    del ids
 
     def col(name: str | None) -> pa.Array | None:
-        return None if name is None else concat(batches, name).take(pa.array(first))
+        return None if name is None else _text(kept[name], first)
 
-    close = None
-    if optional["close"]:
-        close, _ = reading.dates(file, optional["close"], concat(batches, optional["close"]),
-                                 rows, required=False, planned=True)
-        close = close[first]
+    created = np.concatenate(created_in or [np.zeros(0, "datetime64[s]")])[first]
+    close = np.concatenate(close_in)[first] if close_in else \
+        np.full(len(first), np.datetime64("NaT", "s"))
     deals = deals_from(reading, DealColumns(
         file, rows[first], col(cols["id"]), col(optional["amount"]), col(optional["currency"]),
         col(optional["probability"]), col(optional["category"]), col(optional["owner"]),
-        {name: col(file.column(name)) for name in extra}), created[first])
-    # the history's rows by deal: each history id's row among the opportunities
-    position = pc.index_in(unique_ids, value_set=deals.id).fill_null(-1).to_numpy(
-        zero_copy_only=False).astype(np.int32)
-    deal = position[deal_of_row]
-    del deal_of_row
-    unknown = deal < 0
-    if unknown.any():
-        reading.notes.add("SP811", "history rows of deals that the Opportunity export does "
-                          "not list; left out", history.path,
-                          rows=(seq[unknown][:5] & ROW_MASK).tolist(), count=int(unknown.sum()),
-                          hint="export both files at the same time, with the same filters")
-    early = ~unknown
-    early[early] = at[early] < deals.created[deal[early]]
-    if early.any():
-        reading.notes.add("SP807", "a stage change is dated before its deal was created; "
-                          "the row is left out", history.path,
-                          rows=(seq[early][:5] & ROW_MASK).tolist(), count=int(early.sum()))
-    fine = ~(unknown | early)
-    changes = Changes(deal[fine], code[fine], at[fine], seq[fine])
-    del deal, code, at, seq
-    changes = _first_stage_at_creation(changes, deals, reading, file, col(cols["stage"]),
-                                       rows[first])
+        {name: col(file.column(name)) for name in extra}), created)
     won, closed = flags(col(optional["won"])), flags(col(optional["closed"]))
-    close_dates = close if close is not None else np.full(len(deals), np.datetime64("NaT", "s"))
-    return settle(changes, deals, won, closed, close_dates, file.path, reading.notes)
+    stage = kept[cols["stage"]]
+    return _Opportunities(deals, file, rows[first],
+                          pa.chunked_array(stage).take(pa.array(first)).combine_chunks(),
+                          won, closed, close)
 
 
-def _first_stage_at_creation(changes: Changes, deals: Deals, reading: Reading, file: CsvFile,
-                             stage: pa.Array | None, rows: np.ndarray) -> Changes:
+def _text(chunks: list[pa.Array], index: np.ndarray) -> pa.Array:
+    """The values at *index* of a column read in blocks (text, or dictionary-encoded)."""
+    column = pa.chunked_array(chunks) if chunks else pa.chunked_array([], pa.string())
+    picked = column.take(pa.array(index, type=pa.int64()))
+    if pa.types.is_dictionary(picked.type):
+        picked = picked.cast(pa.string())
+    return picked.combine_chunks()
+
+
+def _first_stage_at_creation(changes: Changes, known: _Opportunities, reading: Reading
+                             ) -> Changes:
     """A deal with no history row is taken to have been in its current stage since it was
     created (Salesforce writes a history row at creation; imported deals may lack it)."""
-    seen = np.zeros(len(deals), dtype=bool)
+    seen = np.zeros(len(known.deals), dtype=bool)
     seen[changes.deal] = True
     missing = np.flatnonzero(~seen)
-    if not len(missing) or stage is None:
+    if not len(missing):
         return changes
-    code = reading.mapping.stage_codes(stage.take(pa.array(missing)), rows[missing],
-                                       file.path, "StageName", reading.notes)
-    return Changes(np.concatenate([changes.deal, missing]),
+    stage = known.stage.take(pa.array(missing)).cast(pa.string())
+    code = reading.mapping.stage_codes(stage, known.rows[missing], known.file.path,
+                                       "StageName", reading.notes)
+    return Changes(np.concatenate([changes.deal, missing.astype(changes.deal.dtype)]),
                    np.concatenate([changes.code, code]),
-                   np.concatenate([changes.at, deals.created[missing]]),
-                   np.concatenate([changes.order, np.full(len(missing), -1, np.int64)]))
+                   np.concatenate([changes.at, known.deals.created[missing]]))
 
 
-def _history_only(reading: Reading, file: CsvFile, unique_ids: pa.Array, deal_of_row: np.ndarray,
-                  code: np.ndarray, at: np.ndarray, seq: np.ndarray, amounts: list[pa.Array]
-                  ) -> tuple[Visits, Deals]:
+def _history_only(reading: Reading, file: CsvFile, rows: _Rows) -> tuple[Visits, Deals]:
     """Deals known only from their history: created at the first change, valued at the
     last row's amount."""
-    n = len(unique_ids)
-    created = np.full(n, np.datetime64("9999-12-31", "s"))
-    np.minimum.at(created, deal_of_row, at)
-    last_row = np.full(n, -1, dtype=np.int64)
-    ordering = np.lexsort((seq, at))
-    last_row[deal_of_row[ordering]] = ordering
-    amount = pa.concat_arrays(amounts).take(pa.array(last_row)) if amounts else None
-    deals = deals_from(reading, DealColumns(file, seq[last_row] & ROW_MASK, unique_ids, amount),
+    n = len(rows.ids)
+    created, last_row = first_and_last(rows.deal, rows.at, n)
+    amount = rows.amounts.take(pa.array(last_row)) if rows.amounts is not None else None
+    deals = deals_from(reading, DealColumns(file, rows.rows[last_row], rows.ids, amount),
                        created)
-    return settle(Changes(deal_of_row, code, at, seq), deals, None, None,
+    return settle(Changes(rows.deal, rows.code, rows.at), deals, None, None,
                   np.full(n, np.datetime64("NaT", "s")), file.path, reading.notes)

@@ -9,6 +9,7 @@ of the rules that sort changes, fold repeated rows, and end a visit at the next 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -79,12 +80,12 @@ class Visits:
 @dataclass(frozen=True)
 class Changes:
     """What readers give: deal *deal* (a row of the deals) entered *code* (a stage index,
-    WON_CODE, LOST_CODE or UNMAPPED) at *at*; *order* breaks ties of time (file order)."""
+    WON_CODE, LOST_CODE or UNMAPPED) at *at*. Changes at the same time keep the order
+    they are given in: readers give them in file order."""
 
     deal: np.ndarray
     code: np.ndarray
     at: np.ndarray
-    order: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,16 @@ class History:
     as_of: dt.datetime
     sources: tuple[str, ...] = ()
     notes: tuple[Note, ...] = field(default=())
+
+    @functools.cached_property
+    def stays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each visit's days in its stage (until the as-of date, for a deal still there),
+        and whether the visit ended: the deals still in a stage are censored."""
+        v = self.visits
+        ended = ~np.isnat(v.left)
+        end = np.where(ended, v.left, np.datetime64(self.as_of, "s"))
+        days: np.ndarray = (end - v.entered) / np.timedelta64(1, "D")
+        return days, ended
 
     @property
     def stage_ids(self) -> list[str]:
@@ -165,18 +176,20 @@ def build(changes: Changes, deals: Deals) -> tuple[Visits, Deals]:
     """Visits from changes, and the deals with their outcome from their last change. The
     visits run in order of deal, then time: readers and measures rely on it.
 
-    Changes are sorted by deal, time and file order; a change to the stage the deal is
-    already in (the CRM logs one whenever an amount or date changes) is folded into the
-    visit. A visit ends at the deal's next change: another stage, won, lost, or a stage
-    the mapping does not know. A deal whose last change is won or lost is closed then.
+    Changes are sorted by deal and time (ties kept in the order given); a change to the
+    stage the deal is already in (the CRM logs one whenever an amount or date changes) is
+    folded into the visit. A visit ends at the deal's next change: another stage, won,
+    lost, or a stage the mapping does not know. A deal whose last change is won or lost is
+    closed then.
     """
-    order = np.lexsort((changes.order, changes.at, changes.deal))
-    d, c, t = changes.deal[order], changes.code[order], changes.at[order]
-    del order
+    order = _by_deal_and_time(changes)
+    d, c = changes.deal[order], changes.code[order]
     keep = np.ones(len(d), dtype=bool)
     keep[1:] = (d[1:] != d[:-1]) | (c[1:] != c[:-1])
-    if not keep.all():
-        d, c, t = d[keep], c[keep], t[keep]
+    if not keep.all():  # gathered once: a history of millions of rows is large
+        d, c, order = d[keep], c[keep], order[keep]
+    t = changes.at[order]
+    del order
     del keep
     n = len(d)
     same = np.zeros(n, dtype=bool)
@@ -197,6 +210,33 @@ def build(changes: Changes, deals: Deals) -> tuple[Visits, Deals]:
     terminal = (final == WON_CODE) | (final == LOST_CODE)
     closed[d[last][terminal]] = t[last][terminal]
     return visits, replace(deals, outcome=outcome, closed=closed)
+
+
+def _by_deal_and_time(changes: Changes) -> np.ndarray:
+    """The stable order of *changes* by deal, then time: one sort of one 64-bit key (deal
+    above bit 34, seconds since the first change below) where deals and times fit it."""
+    if not len(changes.at):
+        return np.zeros(0, dtype=np.int64)
+    key = changes.at.astype(np.int64)  # seconds, made the key in place
+    key -= key.min()
+    if key.max() < (1 << 34) and int(changes.deal.max()) < (1 << 28):
+        key |= changes.deal.astype(np.int64) << 34
+        return np.argsort(key, kind="stable")
+    return np.lexsort((changes.at, changes.deal))
+
+
+def first_and_last(deal: np.ndarray, at: np.ndarray, deals: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """For each of *deals*: the time of its earliest row, and the index of its latest row
+    (ties: the later in the order given), -1 and NaT for a deal without rows. Rows are a
+    deal's changes as a reader has them, in file order."""
+    order = np.argsort(at, kind="stable")
+    latest = np.full(deals, -1, dtype=np.int64)
+    latest[deal[order]] = order  # a repeated index takes the last value assigned
+    earliest = np.full(deals, NAT)
+    backwards = order[::-1]
+    earliest[deal[backwards]] = at[backwards]
+    return earliest, latest
 
 
 def last_visits(visits: Visits, deals: int) -> np.ndarray:
