@@ -50,12 +50,12 @@ def generate(folder: Path, rows: int, seed: int = 1) -> tuple[Path, Path]:
                 hw.writerow([f"017{written:012d}", ident, STAGES[k],
                              t.strftime("%Y-%m-%dT%H:%M:%S.000Z"), amount])
                 written += 1
-                if rng.random() < 0.15:  # only the amount changed
+                stay = dt.timedelta(hours=rng.expovariate(1 / 72))
+                if rng.random() < 0.15:  # only the amount changed, half-way through the stay
                     hw.writerow([f"017{written:012d}", ident, STAGES[k],
-                                 (t + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                                 amount])
+                                 (t + stay / 2).strftime("%Y-%m-%dT%H:%M:%S.000Z"), amount])
                     written += 1
-                t += dt.timedelta(hours=rng.expovariate(1 / 72))
+                t += stay
                 if rng.random() < 0.35:
                     outcome = "lost"
                     break

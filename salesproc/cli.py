@@ -468,6 +468,8 @@ class _Date(click.ParamType):  # type: ignore[type-arg]
               "the end of this day (default: the latest change in the export).")
 @click.option("--crm", "crm", type=click.Choice(["salesforce", "hubspot", "generic", "events"]),
               help="Which export this is (default: told by its columns).")
+@click.option("--buyer", help="Report on this buyer type's deals in full (the table; JSON and "
+              "CSV always hold every buyer type).")
 @click.option("--suggest-mapping", is_flag=True, help="Print a crm: section for the process "
               "file from the export's stage names (in their usual order, with counts).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
@@ -475,7 +477,7 @@ class _Date(click.ParamType):  # type: ignore[type-arg]
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the results to this file instead of the terminal.")
 def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
-            suggest_mapping: bool, fmt: str, output: str | None) -> None:
+            buyer: str | None, suggest_mapping: bool, fmt: str, output: str | None) -> None:
     """Measure the real pipeline from CRM exports: open deals by stage, flow, time in stage,
     win rates, loss reasons, and where the data and the process file disagree.
 
@@ -490,6 +492,9 @@ def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
         raise click.BadParameter("an empty path names no file", param_hint="HISTORY")
     process = load_or_fail(process_file)
     _guard_outputs([*process.files, *history], output)
+    if buyer is not None and buyer not in process.buyer_types:
+        raise Failure(f"unknown buyer type '{buyer}'",
+                      hint=f"choose one of: {', '.join(process.buyer_types)}")
     try:
         if suggest_mapping:
             _emit(suggest(list(history), process, crm), output)
@@ -503,7 +508,15 @@ def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
     for note in found.notes:
         click.echo(_note_text(note), err=True)
     result = measuring(found)
-    _emit(_formatter(fmt).measurement(result), output)
+    if buyer is not None and buyer not in result.buyers:
+        raise Failure(f"no deal in the export is of buyer type '{buyer}'",
+                      hint="check the crm: buyer_types rules in the process file")
+    if fmt == "table":
+        from salesproc.report import text
+
+        _emit(text.measurement(result, buyer), output)
+    else:
+        _emit(_formatter(fmt).measurement(result), output)
 
 
 def _note_text(note: Any) -> str:

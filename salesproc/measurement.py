@@ -13,12 +13,12 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
-from salesproc import analysis, routing
+from salesproc import analysis, optional, routing
 from salesproc.history.table import (
     LOST_CODE,
     OPEN,
@@ -36,12 +36,17 @@ from salesproc.survival import kaplan_meier
 from salesproc.units import HOURS
 from salesproc.version import __version__
 
+if TYPE_CHECKING:
+    import pandas
+
 DAY = np.timedelta64(1, "D")
 DAYS_PER_MONTH = 365.25 / 12
 JSON_LAYOUT_VERSION = 1
 ALL = "all"
 NO_REASON = "(no reason given)"
 SIMULATED_RUNS = 10  # replications of the file behind its times in stage
+ROW_FIELDS = ("section", "scope", "stage", "target", "metric", "value", "low", "high", "n",
+              "deal", "detail")
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,49 @@ class Measurement:
             "warnings": self.warnings,
         })
         return data
+
+    def rows(self) -> list[list[Any]]:
+        """One row per figure (ROW_FIELDS: section, scope, stage, target, metric, value,
+        low, high, n, deal, detail), then one per open deal: the CSV's rows."""
+        rows: list[list[Any]] = []
+        for s in scopes(self):
+            for name, e in (("lead_to_win", s.lead_to_win),
+                            ("opportunity_win_rate", s.opportunity_win_rate)):
+                rows.append(["deals", s.name, "", "", name, e.mean, e.low, e.high, e.n, "", ""])
+            for name, value in (("deals", s.deals), ("open", s.open), ("won", s.won),
+                                ("lost", s.lost), ("won_value", s.won_value),
+                                ("cycle_mean", s.cycle[0]), ("cycle_p10", s.cycle[1]),
+                                ("cycle_p50", s.cycle[2]), ("cycle_p90", s.cycle[3]),
+                                ("velocity_per_month", s.velocity),
+                                ("new_per_week", s.new_per_week)):
+                rows.append(["deals", s.name, "", "", name, float(value), "", "", "", "", ""])
+            for p in s.pipeline:
+                for name, value in (("deals", p.deals), ("value", p.value), ("age_p50", p.age_p50),
+                                    ("age_p90", p.age_p90), ("stale", p.stale)):
+                    rows.append(["pipeline", s.name, p.stage, "", name, float(value), "", "", "",
+                                 "", ""])
+            for t in s.times:
+                rows.append(["time_in_stage", s.name, t.stage, "", "mean", t.mean.mean, t.mean.low,
+                             t.mean.high, t.visits, "", ""])
+                for name, value in (("median", t.median), ("p90", t.p90),
+                                    ("file_mean", t.file_mean if t.file_mean is not None
+                                     else math.nan)):
+                    rows.append(["time_in_stage", s.name, t.stage, "", name, value, "", "",
+                                 t.visits, "", ""])
+            for m in s.moves:
+                rows.append(["flow", s.name, m.source, m.target, "share", m.share.mean, m.share.low,
+                             m.share.high, m.share.n, "", "" if m.allowed else "not allowed"])
+            for stage, reason, count in s.losses:
+                rows.append(["lost", s.name, stage, "", "deals", float(count), "", "", "", "",
+                             reason])
+        for d in self.open_deals.rows():
+            rows.append(["open_deal", d.buyer_type, d.stage, "", "age_days", d.age, "", "", "",
+                         d.id, "; ".join([*d.requires, *(f"approval: {a}" for a in d.approvals)])])
+        return rows
+
+    def to_frame(self) -> pandas.DataFrame:
+        """The rows as a pandas DataFrame (needs pandas: pip install 'salesproc[pandas]')."""
+        return optional.pandas().DataFrame(self.rows(), columns=list(ROW_FIELDS))
 
 
 def _finite(value: Any) -> Any:
@@ -578,6 +626,12 @@ class OpenDeals:
 
     def __len__(self) -> int:
         return len(self.visit)
+
+    def of(self, buyer: str) -> OpenDeals:
+        """The open deals of one buyer type."""
+        kind = list(self.history.process.buyer_types).index(buyer)
+        mine = self.history.deals.buyer[self.history.visits.deal[self.visit]] == kind
+        return OpenDeals(self.history, self.visit[mine], self.age[mine], self.stale[mine])
 
     def rows(self, limit: int | None = None) -> list[OpenDeal]:
         """The first *limit* open deals (all by default), with what each still needs."""

@@ -269,3 +269,26 @@ def test_cohorts_count_each_deal_once_per_stage_it_reached() -> None:
         assert cohort.won + cohort.lost + cohort.open == cohort.created
         for stage, count in cohort.reached.items():
             assert count == int(want.get((cohort.month, stage), 0)), (cohort.month, stage)
+
+
+def test_buyer_option_reports_one_buyer_type_in_full() -> None:
+    process = str(ROOT / "processes" / "five-step.yaml")
+    data = json.loads(run("measure", *EXAMPLE, "--process", process, "--format", "json").stdout)
+    committee = data["buyer_types"]["committee"]
+    out = run("measure", *EXAMPLE, "--process", process, "--buyer", "committee")
+    assert out.exit_code == 0, out.output
+    assert "buyer type committee" in out.stdout.splitlines()[0]
+    assert f"{committee['deals']:,} deals created" in out.stdout
+    assert f"Open deals         {committee['open']:,} worth" in out.stdout
+    unknown = run("measure", *EXAMPLE, "--process", process, "--buyer", "partner")
+    assert unknown.exit_code == 1
+    assert "unknown buyer type 'partner'" in unknown.stderr
+
+
+def test_the_measurement_is_a_dataframe_one_call_away() -> None:
+    process = salesproc.load(ROOT / "processes" / "five-step.yaml")
+    m = salesproc.measure(salesproc.read_history(EXAMPLE, process), simulate_file=False)
+    frame = m.to_frame()
+    won = frame[(frame.section == "deals") & (frame.scope == "all") & (frame.metric == "won")]
+    assert won.value.tolist() == [m.overall.won]
+    assert (frame.section == "open_deal").sum() == m.overall.open

@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
-from salesproc.errors import ToolMissingError
+from salesproc import optional
 from salesproc.history.notes import Note
 from salesproc.model import LOST, WON, Process
 
@@ -149,7 +149,7 @@ class History:
         currency, probability, forecast_category, owner (needs pandas)."""
         d = self.deals
         buyers = np.array([*self.buyer_ids, ""], dtype=object)
-        return _pandas().DataFrame({
+        return optional.pandas().DataFrame({
             "id": d.id.to_pylist(), "buyer_type": buyers[d.buyer], "created": d.created,
             "closed": d.closed, "outcome": np.array(OUTCOMES, dtype=object)[d.outcome],
             "value": d.value, "reason": d.reason.to_pylist(),
@@ -160,7 +160,7 @@ class History:
         """One row per stage visit: deal (its id), stage, entered, left, next (a stage id,
         won, lost, unmapped, or '' while open), days (NaN while open) (needs pandas)."""
         v = self.visits
-        return _pandas().DataFrame({
+        return optional.pandas().DataFrame({
             "deal": self.deals.id.take(pa.array(v.deal)).to_pylist(),
             "stage": np.array(self.stage_ids, dtype=object)[v.stage],
             "entered": v.entered, "left": v.left, "next": exit_names(self)[v.exit],
@@ -257,12 +257,3 @@ def lost_stage(history: History) -> np.ndarray:
     out[v.deal[lost]] = v.stage[lost]  # a deal lost twice (reopened): the last, in order
     out[history.deals.outcome != OUTCOME_LOST] = -1
     return out
-
-
-def _pandas() -> Any:
-    try:
-        import pandas
-    except ImportError:
-        raise ToolMissingError("pandas is not installed",
-                               hint="pip install 'salesproc[pandas]'") from None
-    return pandas

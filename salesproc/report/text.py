@@ -285,16 +285,19 @@ def _days(x: float) -> str:
     return "–" if math.isnan(x) else f"{x:,.1f} d"
 
 
-def measurement(m: Measurement) -> str:
+def measurement(m: Measurement, buyer: str | None = None) -> str:
     """What `salesproc measure` prints: the answers, the pipeline now, time in stage and
-    flow beside the file's numbers, then where the data and the file disagree."""
+    flow beside the file's numbers, then where the data and the file disagree; for all
+    buyer types, or for *buyer* alone."""
     from salesproc.diagnostics import shown
 
-    p, o, cur = m.process, m.overall, m.process.currency
+    p, cur = m.process, m.process.currency
+    o = m.overall if buyer is None else m.buyers[buyer]
     first = f"{m.first_created:%Y-%m-%d}" if m.first_created else "–"
     cycle_mean, p10, p50, p90 = o.cycle
     lines = [
-        f"{p.name}: measured from {', '.join(shown(s) for s in m.sources)}",
+        f"{p.name}" + (f" — buyer type {buyer}" if buyer else "")
+        + f": measured from {', '.join(shown(s) for s in m.sources)}",
         f"As of {m.as_of:%Y-%m-%d %H:%M}; {o.deals:,} deals created {first} to then. "
         "Shares: 95% Wilson interval. Times in days; open deals count as still in their "
         "stage (Kaplan–Meier).",
@@ -339,13 +342,13 @@ def measurement(m: Measurement) -> str:
     lines += ["", f"  Deals first seen at: {entered}",
               f"  Stages skipped (deals that jumped over them): {skipped}",
               f"  Moves backwards: {o.backwards:,}"]
-    if m.unused_stages:
+    if m.unused_stages and buyer is None:
         lines.append(f"  Stages the data never uses: {', '.join(m.unused_stages)}")
     if o.losses:
         lines += ["", "Why deals were lost", _table(
             ["stage", "reason", "deals"],
             [[s or "–", shown(r), f"{n:,}"] for s, r, n in o.losses[:12]], (0, 1))]
-    if m.buyers:
+    if m.buyers and buyer is None:
         lines += ["", "By buyer type", _table(
             ["buyer type", "deals", "open", "won", "lead-to-win", "opportunity win",
              "cycle time"],
@@ -355,10 +358,11 @@ def measurement(m: Measurement) -> str:
         ["month", "created", *p.stages, "won", "lost", "open"],
         [[c.month, f"{c.created:,}", *(f"{c.reached[s]:,}" for s in p.stages), f"{c.won:,}",
           f"{c.lost:,}", f"{c.open:,}"] for c in o.cohorts])]
-    if len(m.open_deals):
-        shown_deals = m.open_deals.rows(OPEN_DEALS_SHOWN)
+    deals = m.open_deals if buyer is None else m.open_deals.of(buyer)
+    if len(deals):
+        shown_deals = deals.rows(OPEN_DEALS_SHOWN)
         lines += ["", f"To close: the {len(shown_deals)} open deals longest in their stage "
-                  f"(all {len(m.open_deals):,} in the JSON and CSV output)", _table(
+                  f"(all {len(deals):,} in the JSON and CSV output)", _table(
                       ["deal", "buyer type", "stage", "age", f"value ({cur})", "still needs"],
                       [[shown(d.id) + (" (stale)" if d.stale else ""), d.buyer_type or "–",
                         d.stage, _days(d.age), _num(d.value, 0),

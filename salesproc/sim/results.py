@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from salesproc.errors import ToolMissingError
+from salesproc import optional
 from salesproc.model import Process, Settings
 from salesproc.sim.metrics import Key
 from salesproc.stats import Estimate
@@ -166,16 +166,15 @@ class SimulationResult:
     def to_frame(self) -> pandas.DataFrame:
         """Every figure as a pandas DataFrame, one row each: scope, subject, metric, mean,
         low, high, n (needs pandas: pip install 'salesproc[pandas]')."""
-        frame = _pandas().DataFrame(self.rows(), columns=["scope", "subject", "metric",
-                                                          "mean", "low", "high", "n"])
-        return frame
+        return optional.pandas().DataFrame(
+            self.rows(), columns=["scope", "subject", "metric", "mean", "low", "high", "n"])
 
     def events_frame(self) -> pandas.DataFrame:
         """The event log as a DataFrame, one row per stage visit (simulate with
         ``events=True``)."""
         if self.events is None:
             raise ValueError("this result has no event log: simulate with events=True")
-        return _pandas().DataFrame(self.events, columns=list(Visit._fields))
+        return optional.pandas().DataFrame(self.events, columns=list(Visit._fields))
 
 
 def estimate_dict(e: Estimate) -> dict[str, Any]:
@@ -188,12 +187,3 @@ def estimate_dict(e: Estimate) -> dict[str, Any]:
 def _jsonable(value: float) -> float | None:
     """NaN (a figure with no data, e.g. cycle time with no wins) becomes null."""
     return value if math.isfinite(value) else None
-
-
-def _pandas() -> Any:
-    try:
-        import pandas
-    except ImportError:
-        raise ToolMissingError("pandas is not installed",
-                               hint="pip install 'salesproc[pandas]'") from None
-    return pandas
