@@ -15,10 +15,12 @@ from dataclasses import asdict, dataclass, field
 
 
 class Severity(str, enum.Enum):
-    """How bad a finding is: errors fail validation, warnings only with --strict."""
+    """How bad a finding is: errors fail validation, warnings only with --strict; a note
+    (of reading a CRM export) says what was left out or guessed."""
 
     ERROR = "error"
     WARNING = "warning"
+    NOTE = "note"
 
 
 @dataclass(frozen=True)
@@ -31,12 +33,13 @@ class Rule:
     summary: str
 
 
-def _rules(*rows: tuple[str, str, str, str]) -> dict[str, Rule]:
+def rules(*rows: tuple[str, str, str, str]) -> dict[str, Rule]:
+    """A code table from (code, name, severity, summary) rows."""
     return {code: Rule(code, name, Severity(sev), summary) for code, name, sev, summary in rows}
 
 
 #: Every diagnostic code salesproc can report. The README's table is generated from this.
-CODES: dict[str, Rule] = _rules(
+CODES: dict[str, Rule] = rules(
     # Reading the file
     ("SP001", "unreadable-file", "error", "The file does not exist or cannot be read."),
     ("SP002", "file-too-large", "error", "The file is larger than a process file can be."),

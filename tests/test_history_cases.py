@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from salesproc.history.notes import CODES
-from tests.conftest import CASES, run
+from tests.conftest import CASES, ROOT, run
 
 FOLDER = CASES / "exports"
 CASE_DIRS = sorted(p for p in FOLDER.iterdir() if p.is_dir())
@@ -30,15 +30,18 @@ def test_each_broken_export_is_located_and_kind(case: Path) -> None:
     for line in wanted:
         if line.startswith("SP"):
             number, where = line.split(" ", 1)
-            level = CODES[number].level.value
+            level = CODES[number].severity.value
             assert f"{case / where}: {level} {number} " in stderr, stderr
         else:
             assert line in stderr
 
 
-def test_every_data_quality_code_has_a_case() -> None:
+def test_every_data_quality_code_has_a_case_and_a_row_in_the_readme() -> None:
     covered = {p.name.split("-")[0] for p in CASE_DIRS}
     assert set(CODES) <= covered
+    readme = (ROOT / "README.md").read_text("utf-8")
+    for code, rule in CODES.items():
+        assert f"| {code} | {rule.name} | {rule.severity.value} | {rule.summary} |" in readme
 
 
 def test_a_missing_export_is_a_kind_error() -> None:

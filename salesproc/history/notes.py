@@ -9,36 +9,14 @@ files; the README's table of them is checked against this one.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from salesproc.diagnostics import Rule, Severity, rules
 from salesproc.errors import SalesprocError
 
-
-class Level(str, enum.Enum):
-    """An error stops the command; a note says what was left out or guessed."""
-
-    ERROR = "error"
-    NOTE = "note"
-
-
-@dataclass(frozen=True)
-class Code:
-    """A data-quality code's stable name, level and one-line meaning."""
-
-    code: str
-    name: str
-    level: Level
-    summary: str
-
-
-def _codes(*rows: tuple[str, str, str, str]) -> dict[str, Code]:
-    return {c: Code(c, name, Level(level), text) for c, name, level, text in rows}
-
-
-#: Every code reading an export can give.
-CODES: dict[str, Code] = _codes(
+#: Every code reading an export can give: errors (the command stops) and notes.
+CODES: dict[str, Rule] = rules(
     ("SP801", "unreadable-export", "error",
      "The export does not exist, cannot be read, is empty, or is not CSV text."),
     ("SP802", "missing-columns", "error",
@@ -95,12 +73,12 @@ class Note:
     rows: tuple[int, ...] = ()
 
     @property
-    def level(self) -> Level:
-        return CODES[self.code].level
+    def level(self) -> Severity:
+        return CODES[self.code].severity
 
     @property
     def is_error(self) -> bool:
-        return self.level is Level.ERROR
+        return self.level is Severity.ERROR
 
     def to_dict(self) -> dict[str, object]:
         """The JSON form: file, row, column, code, rule, level, message, hint, count, rows."""

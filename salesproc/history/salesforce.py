@@ -32,8 +32,9 @@ from salesproc.history.ids import IdIndex
 from salesproc.history.notes import HistoryError, Note
 from salesproc.history.table import Changes, Deals, Visits, first_and_last
 
-HISTORY_COLUMNS = {"deal": ("OpportunityId", "Opportunity ID"), "stage": ("StageName", "Stage"),
-                   "at": ("CreatedDate", "Created Date", "Last Modified")}
+HISTORY_COLUMNS = {"deal": ("OpportunityId", "Opportunity ID"),
+                   "stage": ("StageName", "Stage", "To Stage"),  # API names, report labels
+                   "at": ("CreatedDate", "Created Date", "Last Modified", "Edit Date")}
 OPPORTUNITY_COLUMNS = {"id": ("Id", "Opportunity ID"), "stage": ("StageName", "Stage"),
                        "created": ("CreatedDate", "Created Date")}
 OPTIONAL = {"amount": ("Amount",), "close": ("CloseDate", "Close Date"),
