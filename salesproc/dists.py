@@ -280,6 +280,42 @@ class Gamma(_MeanSd):
 
 
 @dataclass(frozen=True)
+class Weibull(_MeanSd):
+    """Right-skewed, given by the mean and sd of the values: its chance of ending falls
+    with age (shape below 1, sd above the mean) or rises (shape above 1)."""
+
+    @property
+    def shape(self) -> float:
+        return weibull_shape(self.sd_ / self.mean_)
+
+    @property
+    def scale(self) -> float:
+        return self.mean_ / math.gamma(1.0 + 1.0 / self.shape)
+
+    def cdf(self, x: float) -> float:
+        return -math.expm1(-((x / self.scale) ** self.shape)) if x > 0 else 0.0
+
+    def sample(self, rng: Any, size: int) -> Any:
+        return self.scale * rng.weibull(self.shape, size)
+
+
+def weibull_shape(cv: float) -> float:
+    """The Weibull shape whose sd is *cv* times its mean (bisection on log k: the
+    coefficient of variation falls as the shape grows)."""
+    def cv_of(k: float) -> float:
+        return math.sqrt(math.expm1(math.lgamma(1 + 2 / k) - 2 * math.lgamma(1 + 1 / k)))
+
+    low, high = math.log(0.02), math.log(1e4)
+    for _ in range(200):
+        mid = (low + high) / 2
+        if cv_of(math.exp(mid)) > cv:
+            low = mid
+        else:
+            high = mid
+    return math.exp((low + high) / 2)
+
+
+@dataclass(frozen=True)
 class Empirical(Distribution):
     """Observed values, each drawn with equal chance."""
 
@@ -351,7 +387,7 @@ def _regularized_gamma(a: float, x: float) -> float:
 MAX_SPREAD = 1000  # sd / mean above this overflows the lognormal and gamma parameters
 
 KINDS = ("fixed", "exponential", "uniform", "triangular", "normal", "lognormal", "gamma",
-         "empirical")
+         "weibull", "empirical")
 
 
 def from_spec(spec: Any, number: Any) -> Distribution:
@@ -378,6 +414,8 @@ def from_spec(spec: Any, number: Any) -> Distribution:
         return Lognormal(number(params["mean"]), number(params["sd"]))
     if kind == "gamma":
         return Gamma(number(params["mean"]), number(params["sd"]))
+    if kind == "weibull":
+        return Weibull(number(params["mean"]), number(params["sd"]))
     return Empirical(tuple(number(v) for v in params))
 
 
@@ -392,11 +430,11 @@ def spec_problem(spec: Any, number: Any) -> str | None:
         low, mode, high = (number(p) for p in params)
         if not low <= mode <= high:
             return "triangular needs [min, most likely, max] in that order"
-    if kind in ("lognormal", "gamma") and number(params["mean"]) <= 0:
+    if kind in ("lognormal", "gamma", "weibull") and number(params["mean"]) <= 0:
         return f"{kind} needs a mean above 0"
-    if kind == "gamma" and number(params["sd"]) <= 0:
-        return "gamma needs an sd above 0 (use fixed for no spread)"
-    if kind in ("lognormal", "gamma") and number(params["sd"]) > MAX_SPREAD * number(
+    if kind in ("gamma", "weibull") and number(params["sd"]) <= 0:
+        return f"{kind} needs an sd above 0 (use fixed for no spread)"
+    if kind in ("lognormal", "gamma", "weibull") and number(params["sd"]) > MAX_SPREAD * number(
             params["mean"]):
         return (f"an sd more than {MAX_SPREAD:,} times the mean is not a sensible spread "
                 "(check the units of mean and sd)")

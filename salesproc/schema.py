@@ -359,7 +359,7 @@ class _Translator:
 
 _DIST_HINT = ("write a number, or one of: {exponential: {mean: 2}}, {uniform: {min: 1, max: 3}}, "
               "{triangular: [1, 2, 5]}, {normal: {mean: 2, sd: 1}}, {lognormal: {mean: 2, sd: 1}}, "
-              "{gamma: {mean: 2, sd: 1}}, {empirical: [1, 2, 4]}")
+              "{gamma: {mean: 2, sd: 1}}, {weibull: {mean: 2, sd: 1}}, {empirical: [1, 2, 4]}")
 
 
 def _json_type(value: Any) -> str:

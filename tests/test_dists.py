@@ -18,12 +18,13 @@ from salesproc.dists import (
     Triangular,
     TruncatedNormal,
     Uniform,
+    Weibull,
 )
 
 N = 200_000
 ALL = [Fixed(2.0), Exponential(2.0), Uniform(1.0, 3.0), Triangular(1.0, 2.0, 6.0),
        TruncatedNormal(1.0, 2.0), Lognormal(2.0, 1.0), Gamma(2.0, 1.0), Gamma(0.5, 1.5),
-       Empirical((1.0, 2.0, 3.0, 10.0))]
+       Weibull(4.0, 3.0), Weibull(2.0, 0.5), Weibull(1.0, 2.5), Empirical((1.0, 2.0, 3.0, 10.0))]
 
 
 @pytest.mark.parametrize("dist", ALL, ids=repr)
@@ -89,3 +90,16 @@ def test_narrow_gamma_is_half_below_its_mean() -> None:
 
     assert Gamma(10, 0.01).cdf(10) == pytest.approx(0.5, abs=0.001)
     assert Gamma(10, 0.001).cdf(10) == pytest.approx(0.5, abs=0.001)
+
+
+@pytest.mark.parametrize("cv", [0.1, 0.5, 1.0, 2.5, 30.0])
+def test_weibull_is_given_by_mean_and_sd_and_matches_the_reference(cv: float) -> None:
+    from scipy import stats
+
+    dist = Weibull(3.0, 3.0 * cv)
+    reference = stats.weibull_min(dist.shape, scale=dist.scale)
+    assert reference.mean() == pytest.approx(3.0, rel=1e-9)
+    assert reference.std() == pytest.approx(3.0 * cv, rel=1e-6)
+    for x in (0.5, 3.0, 12.0):
+        assert dist.cdf(x) == pytest.approx(float(reference.cdf(x)), abs=1e-12)
+    assert Weibull(5.0, 5.0).shape == pytest.approx(1.0, abs=1e-9)  # the exponential
