@@ -268,12 +268,25 @@ def locate(doc: Document, setting: str, source: Document, key_path: Path) -> Pat
         if not isinstance(node, dict):
             raise _unknown(source, key_path, setting,
                            f"'{'.'.join(parts[:depth])}' has no parts to set")
+        if part not in node and not last and _override_level(doc, path, part):
+            node[part] = {}  # a buyer type's first override of a stage: made on the way
         if part not in node and not last:
             raise _unknown(source, key_path, setting, f"nothing called '{part}' there",
                            did_you_mean(part, [str(k) for k in node]))
         path.append(part)
         node = node.get(part)
     return tuple(path)
+
+
+def _override_level(doc: Document, path: list[str | int], part: str) -> bool:
+    """*part* is a level of a buyer type's stage overrides that a setting may create:
+    `buyer_types.<id>.stages`, or a stage of the file under it."""
+    if len(path) == 2 and path[0] == "buyer_types" and part == "stages":
+        return True
+    stages = doc.data.get("stages")
+    ids = {s.get("id") for s in stages if isinstance(s, dict)} if isinstance(stages, list) \
+        else set()
+    return len(path) == 3 and path[0] == "buyer_types" and path[2] == "stages" and part in ids
 
 
 def _unknown(source: Document, key_path: Path, setting: str, why: str,

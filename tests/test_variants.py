@@ -112,3 +112,16 @@ def test_a_finding_in_a_base_is_reported_once_for_the_folder(tmp_path: Path) -> 
     result = run("validate", str(tmp_path))
     assert result.output.count(": error SP104 ") == 1  # not once more through the variant
     assert "2 files checked: 1 error" in result.output
+
+
+def test_a_setting_may_make_a_buyer_types_first_override_of_a_stage(five_step: Path) -> None:
+    from salesproc import load
+
+    process = load(five_step, ["buyer_types.standard.stages.call.next={demo: 0.5}"])
+    call = process.buyer_types["standard"].stages["call"]
+    assert [(r.to, r.probability) for r in call.next] == [("demo", 0.5)]
+    assert process.buyer_types["committee"].stages["call"].next != call.next
+    # the committee's own overrides (its proposal approvals) are kept beside a new one
+    process = load(five_step, ["buyer_types.committee.stages.demo.delay=2"])
+    assert len(process.buyer_types["committee"].stages["proposal"].approvals) == 4
+    assert process.buyer_types["committee"].stages["demo"].delay.mean == 2
