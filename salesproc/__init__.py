@@ -14,7 +14,7 @@ The library API (the command line is a thin layer over it)::
 See docs/python.md for a walk-through.
 """
 
-from salesproc.api import compare, measure, read_history, simulate, sweep
+from salesproc.api import calibrate, check_fit, compare, measure, read_history, simulate, sweep
 from salesproc.diagnostics import Diagnostic, Severity
 from salesproc.errors import InvalidProcessError, SalesprocError, ToolMissingError
 from salesproc.loader import CheckResult, check, check_text, load
@@ -33,7 +33,9 @@ __all__ = [
     "Severity",
     "ToolMissingError",
     "__version__",
+    "calibrate",
     "check",
+    "check_fit",
     "check_text",
     "compare",
     "load",

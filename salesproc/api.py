@@ -21,6 +21,8 @@ from salesproc.model import Process, Settings
 if TYPE_CHECKING:
     import datetime as dt
 
+    from salesproc.calibration import Calibration
+    from salesproc.fitcheck import FitCheck
     from salesproc.history.read import Format
     from salesproc.history.table import History
     from salesproc.measurement import Measurement
@@ -115,6 +117,24 @@ def measure(history: History, *, simulate_file: bool = True) -> Measurement:
     from salesproc.measurement import measure as measuring
 
     return measuring(history, simulate_file=simulate_file)
+
+
+def calibrate(history: History, *, since: dt.datetime | None = None) -> Calibration:
+    """Fit *history*'s process to it (arrivals, shares, values, routes, times in stage),
+    each value with its sample size and 95% interval; ``result.to_yaml(path)`` is the
+    variant file that extends the process's own."""
+    from salesproc.calibration import calibrate as calibrating
+
+    return calibrating(history, since=since)
+
+
+def check_fit(history: History, calibration: Calibration, *, replications: int = 40,
+              seed: int | None = None) -> FitCheck:
+    """Simulate the calibrated process over the history's period and set each measured
+    figure beside the simulated 95% outcome range."""
+    from salesproc.fitcheck import check_fit as checking
+
+    return checking(history, calibration, replications=replications, seed=seed)
 
 
 def _process(process: ProcessLike, changes: Sequence[str]) -> Process:

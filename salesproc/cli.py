@@ -312,6 +312,12 @@ def _emit_file(target: str, content: str | bytes, inputs: Sequence[str] = ()) ->
     from salesproc.outputs import write_atomic
 
     _refuse_overwrite(target, inputs)
+    folder = os.path.dirname(target)
+    if folder and not os.path.exists(folder):  # -o out/x.svg on a fresh clone
+        try:
+            os.makedirs(folder)
+        except OSError as exc:
+            raise Failure(f"cannot make the folder {folder}: {exc.strerror or exc}") from None
     write_atomic(target, content)
     click.echo(f"wrote {target}", err=True)
 
@@ -517,6 +523,74 @@ def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
         _emit(text.measurement(result, buyer), output)
     else:
         _emit(_formatter(fmt).measurement(result), output)
+
+
+@cli.command()
+@click.argument("history", metavar="HISTORY...", nargs=-1, required=True,
+                type=click.Path(path_type=str))
+@click.option("--process", "process_file", metavar="FILE", required=True,
+              type=click.Path(path_type=str), help="The process file to calibrate (its "
+              "structure stays; its numbers are fitted).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
+              help="Write the calibrated variant here (it extends FILE); default: the "
+              "terminal.")
+@click.option("--since", type=_Date(), help="Fit only the deals created from this day on.")
+@click.option("--as-of", "as_of", type=_Date(), help="The history as it stood at the end of "
+              "this day (default: the latest change in the export).")
+@click.option("--crm", "crm", type=click.Choice(["salesforce", "hubspot", "generic", "events"]),
+              help="Which export this is (default: told by its columns).")
+@click.option("--check", is_flag=True, help="Simulate the calibrated process over the "
+              "history's period and set each measured figure beside the simulated range.")
+@click.option("-r", "--replications", type=REPLICATIONS, default=40, show_default=True,
+              help="Runs of the fit check.")
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed of the fit check.")
+@click.option("-w", "--workers", type=WORKERS, help="Parallel processes for the fit check.")
+def calibrate(history: tuple[str, ...], process_file: str, output: str | None, since: Any,
+              as_of: Any, crm: Any, check: bool, replications: int, seed: int | None,
+              workers: int | None) -> None:
+    """Fit the process file's numbers to CRM history: arrivals, buyer-type shares, deal
+    values, routes and times in stage, each with its sample size and 95% interval.
+
+    Writes a variant that extends FILE (the file keeps its structure; review sees a small
+    diff). Values with too little data keep FILE's number and are listed.
+    """
+    import datetime as dt
+
+    from salesproc.calibration import calibrate as calibrating
+    from salesproc.fitcheck import check_fit
+    from salesproc.history import HistoryError, read_history
+    from salesproc.report import text
+
+    if any(not h.strip() for h in history):
+        raise click.BadParameter("an empty path names no file", param_hint="HISTORY")
+    process = load_or_fail(process_file)
+    _guard_outputs([*process.files, *history], output)
+    try:
+        found = read_history(list(history), process, format=crm, as_of=as_of)
+    except HistoryError as exc:
+        for note in exc.notes:
+            click.echo(_note_text(note), err=True)
+        raise Failure("the export cannot be calibrated from (see above)") from None
+    for note in found.notes:
+        click.echo(_note_text(note), err=True)
+    if since is not None and since >= found.as_of:
+        raise click.BadParameter(f"no history after {since:%Y-%m-%d} (it ends "
+                                 f"{found.as_of:%Y-%m-%d})", param_hint="--since")
+    result = calibrating(found, since=dt.datetime.combine(since.date(), dt.time())
+                         if since is not None else None)
+    target = output if output not in (None, "-") else os.path.join(
+        os.path.dirname(os.path.abspath(process_file)), "calibrated.yaml")
+    variant = result.to_yaml(target)
+    if output in (None, "-"):
+        click.echo(variant, nl=False)
+    else:
+        _emit_file(output, variant)
+    click.echo(text.calibration(result, output), nl=False, err=output in (None, "-"))
+    if check:
+        with _progress(replications) as _:
+            done = check_fit(found, result, replications=replications, seed=seed,
+                             workers=_workers(workers))
+        click.echo(text.fit_check(done), nl=False, err=output in (None, "-"))
 
 
 def _note_text(note: Any) -> str:

@@ -493,9 +493,7 @@ def _time(history: History, mask: np.ndarray, sid: str, file_mean: float | None
           ) -> StageTime:
     durations, ended = _durations(history, mask)
     curve = kaplan_meier(durations, ended)
-    mean, low, high = curve.restricted_mean()
-    widen = math.sqrt(_inflation(durations, ended, history.visits.entered[mask]))
-    low, high = max(0.0, mean - (mean - low) * widen), mean + (high - mean) * widen
+    mean, low, high = mean_interval(durations, ended, history.visits.entered[mask])
     complete = durations[ended]
     return StageTime(sid, int(mask.sum()), int((~ended).sum()), curve.quantile(0.5),
                      curve.quantile(0.9), Estimate(mean, low, high, int(mask.sum())),
@@ -503,6 +501,15 @@ def _time(history: History, mask: np.ndarray, sid: str, file_mean: float | None
 
 
 BATCH_VISITS = 30  # a month's visits needed for its mean to count in the inflation
+
+
+def mean_interval(durations: np.ndarray, ended: np.ndarray, entered: np.ndarray
+                  ) -> tuple[float, float, float]:
+    """(mean, low, high) of a time in stage: the Kaplan–Meier restricted mean, its 95%
+    interval widened where deals' times hang together from month to month."""
+    mean, low, high = kaplan_meier(durations, ended).restricted_mean()
+    widen = math.sqrt(_inflation(durations, ended, entered))
+    return mean, max(0.0, mean - (mean - low) * widen), mean + (high - mean) * widen
 
 
 def _inflation(durations: np.ndarray, ended: np.ndarray, entered: np.ndarray) -> float:

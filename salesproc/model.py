@@ -228,6 +228,7 @@ class Arrivals:
     campaigns: tuple[Campaign, ...] = ()
     months: tuple[float, ...] = (1.0,) * 12
     weekdays: tuple[float, ...] = (1.0,) * 7
+    per: str = "day"  # the period the file gives the rate in (for writing it back)
 
     @property
     def seasonal(self) -> bool:
@@ -492,7 +493,7 @@ def _arrivals(raw: Mapping[str, Any] | None, unit: str, start: dt.date) -> Arriv
     seasonality = raw.get("seasonality", {})
     months = tuple(float(seasonality.get("months", {}).get(m, 1.0)) for m in MONTHS)
     weekdays = tuple(float(seasonality.get("weekdays", {}).get(w, 1.0)) for w in WEEKDAYS)
-    return Arrivals(rate, campaigns, months, weekdays)
+    return Arrivals(rate, campaigns, months, weekdays, per)
 
 
 def _crm(raw: Mapping[str, Any]) -> Crm:

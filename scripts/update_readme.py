@@ -31,6 +31,7 @@ def regenerate(text: str) -> str:
         command = match.group("body").split("\n", 1)[0]
         args = shlex.split(command.removeprefix("$ salesproc "))
         workers = ["--workers", "2"] if args[0] in ("simulate", "compare", "sweep") else []
+        # calibrate's fit check runs one process: results never depend on the workers
         result = CliRunner().invoke(cli, [*args, *workers], catch_exceptions=False)
         if result.exit_code != 0:
             raise SystemExit(f"{command} exited {result.exit_code}:\n{result.output}")

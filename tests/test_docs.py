@@ -38,13 +38,13 @@ def test_readme_simulate_output_is_real(monkeypatch: pytest.MonkeyPatch) -> None
     assert result.output == shown
 
 
-@pytest.mark.parametrize("name", ["compare", "sweep", "measure"])
+@pytest.mark.parametrize("name", ["compare", "sweep", "measure", "calibrate"])
 def test_readme_what_if_outputs_are_real(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     block = README.split(f"<!-- {name}-output:start -->\n```\n")[1].split("```\n")[0]
     command, shown = block.split("\n", 1)
     args = command.removeprefix("$ salesproc ").split()
-    result = run(*args, *(["--workers", "2"] if name != "measure" else []))
+    result = run(*args, *(["--workers", "2"] if name in ("compare", "sweep") else []))
     assert result.exit_code == 0
     assert result.stdout == shown
 

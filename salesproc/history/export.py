@@ -110,13 +110,14 @@ def write_salesforce(deals: Sequence[Deal], folder: str | os.PathLike[str], *,
                          currency, {"won": 100, "lost": 0}.get(d.outcome, 50),
                          {"won": "Closed", "lost": "Omitted"}.get(d.outcome, "Pipeline"),
                          "005000000000001", d.buyer, d.reason])
-            for name, entered in d.stages:
+            ends = [t for _, t in d.stages[1:]] + [d.closed]
+            for (name, entered), left in zip(d.stages, ends, strict=True):
                 row += 1
                 hw.writerow([f"008{row:012d}", d.id, name, _iso(entered), amount, close])
-                if repeat and row % repeat == 0:  # only the amount changed: same stage
-                    row += 1
+                if repeat and row % repeat == 0 and left is not None:  # only the amount
+                    row += 1  # changed, half-way through the visit: the same stage again
                     hw.writerow([f"008{row:012d}", d.id, name,
-                                 _iso(entered + dt.timedelta(minutes=5)), amount, close])
+                                 _iso(entered + (left - entered) / 2), amount, close])
             if d.closed is not None:
                 row += 1
                 hw.writerow([f"008{row:012d}", d.id, stage, _iso(d.closed), amount, close])

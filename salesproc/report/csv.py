@@ -6,10 +6,13 @@ import csv
 import io
 import math
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from salesproc.measurement import ROW_FIELDS, Measurement
 from salesproc.sim.compare import HEADLINE, Comparison, SweepResult
 from salesproc.sim.results import SimulationResult
+
+if TYPE_CHECKING:
+    from salesproc.measurement import Measurement
 from salesproc.stats import significant
 
 
@@ -64,4 +67,6 @@ def sweep(done: SweepResult) -> str:
 def measurement(done: Measurement) -> str:
     """section, scope, stage, target, metric, value, low, high, n, deal, detail: one row per
     figure, and a row per open deal with what it still needs."""
+    from salesproc.measurement import ROW_FIELDS
+
     return _write(ROW_FIELDS, done.rows())

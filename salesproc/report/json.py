@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from salesproc.measurement import Measurement
 from salesproc.sim.compare import Comparison, SweepResult
 from salesproc.sim.results import SimulationResult
+
+if TYPE_CHECKING:
+    from salesproc.measurement import Measurement
 
 
 def _dumps(data: dict[str, Any]) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from salesproc.measurement import Measurement
 from salesproc.sim.compare import (
     HEADLINE,
     ChangeStyle,
@@ -18,6 +18,11 @@ from salesproc.sim.compare import (
 from salesproc.sim.results import Bottleneck, SimulationResult
 from salesproc.stats import Estimate, significant
 from salesproc.units import plural
+
+if TYPE_CHECKING:  # the CRM-history reports load pyarrow: only when one is made
+    from salesproc.calibration import Calibration
+    from salesproc.fitcheck import FitCheck
+    from salesproc.measurement import Measurement
 
 INTERVAL_NOTE = ("± is the 95% confidence interval of the mean: how sure the average is, "
                  "not the range of outcomes")
@@ -370,4 +375,57 @@ def measurement(m: Measurement, buyer: str | None = None) -> str:
                         or "–"] for d in shown_deals], (0, 1, 2, 5))]
     for warning in m.warnings:
         lines += ["", f"warning: {warning}"]
+    return "\n".join(lines) + "\n"
+
+
+# --- calibrate ----------------------------------------------------------------------------
+
+
+def calibration(cal: Calibration, written: str | None = None) -> str:
+    """What `salesproc calibrate` prints: each fitted value with what it rests on, the
+    values kept for want of data, and what to know."""
+    from salesproc.calibration import flow
+    from salesproc.diagnostics import shown
+
+    lines = [f"{cal.process.name}: calibrated from {cal.deals:,} deals created "
+             f"{cal.since:%Y-%m-%d} to {cal.until:%Y-%m-%d}"
+             + (f"; written to {shown(written)}" if written else ""), ""]
+    lines.append(_table(["setting", "value", "n", "estimate (95% interval)"], [
+        [f.setting, _short(flow(f.value)), f"{f.n:,}",
+         ", ".join(f"{s.target} {s.share:.0%} ({s.low:.0%}–{s.high:.0%})" for s in f.shares)
+         if f.shares else f"{_sig(f.estimate)} ({_sig(f.low)}–{_sig(f.high)})"]
+        for f in cal.fitted], (0, 1, 3)))
+    if cal.kept:
+        lines += ["", "Not enough data (the base file's value is kept)", _table(
+            ["setting", "what", "observations", "needed"],
+            [[k.setting, k.what, f"{k.n:,}", f"{k.needed:,}"] for k in cal.kept], (0, 1))]
+    lines += [""] + [f"note: {n}" for n in cal.notes]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _sig(x: float) -> str:
+    """Four significant digits, thousands separated: 32.49, 0.2929, 60,851."""
+    if math.isnan(x):
+        return "–"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+
+
+def _short(text: str, most: int = 60) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
+def fit_check(done: FitCheck) -> str:
+    """What `salesproc calibrate --check` adds: the history beside the fitted process's
+    simulated outcome range, with a mark where it lies outside."""
+    outside = len(done.outside)
+    lines = ["", f"Fit check: the calibrated process simulated {done.replications} times over "
+             f"the history's {done.days:,.0f} days from {done.start:%Y-%m-%d}. The range is "
+             "the 95% outcome range of the runs (not a confidence interval of their mean); "
+             "! marks a history figure outside it.", _table(
+                 ["stage", "figure", "history", "simulated median", "95% outcome range"],
+                 [[c.scope, c.figure, _sig(c.history), _sig(c.median),
+                   f"{_sig(c.low)}–{_sig(c.high)}" + (" !" if c.outside else "")]
+                  for c in done.checks], (0, 1)),
+             f"  {outside} of {len(done.checks)} figures outside their range (about "
+             f"{0.05 * len(done.checks):.1f} expected by chance)"]
     return "\n".join(lines) + "\n"

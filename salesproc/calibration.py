@@ -1,0 +1,624 @@
+"""Calibrate a process from its deal history: fit the file's numbers to what happened, say
+how sure each is, and write them as a variant that `extends:` the hand-written file.
+
+What is fitted, and how (each with its sample size and 95% interval):
+
+- **Arrivals**: deals created per time unit over the period (exact Poisson interval), and
+  the monthly seasonality when the period spans twelve whole months.
+- **Buyer-type shares** of the deals with a known buyer type (Wilson interval).
+- **Deal values** per buyer type: lognormal or gamma, by maximum likelihood (scipy.stats),
+  the better by AIC; written as the mean and sd of the values.
+- **Routes** out of every stage, per buyer type: the shares of the visits that ended,
+  shrunk towards the all-buyers share by a Dirichlet prior worth PRIOR_VISITS visits (so a
+  stage a buyer type visited 8 times leans on the others' numbers, one visited 800 times
+  hardly at all); the interval is the Beta posterior's. Where the file's approvals send
+  deals elsewhere, their share is taken off first, so the approvals stay as written.
+- **Time in stage**, per stage: exponential, lognormal, gamma and Weibull fitted by
+  censored maximum likelihood (open visits count as still going), the best by AIC; when
+  even the best misses the Kaplan–Meier curve by more than the 95% Dvoretzky–Kiefer–
+  Wolfowitz band, the empirical distribution (the curve's quantiles) instead.
+
+The history shows how long a deal was in a stage, not who was busy: the fitted time goes
+into the stage's `delay` (the prospect's side), with the team's mean work and wait at that
+stage — from a short simulation of the file, whose `work` and headcount stay as written —
+taken off its mean, so that queueing is not counted twice. That keeps the spread and the
+family of the whole stay but not the split between waiting and working; a stage whose
+time is mostly the team's work keeps at least DELAY_FLOOR of its fitted mean as delay.
+
+A value resting on fewer than MIN_OBSERVATIONS observations (MIN_VISITS for a route)
+keeps the file's number and is listed as "not enough data".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from salesproc import routing, units
+from salesproc.calendar import MONTHS
+from salesproc.history.table import OPEN, UNMAPPED, History
+from salesproc.loader import load
+from salesproc.measurement import mean_interval
+from salesproc.model import LOST, WON, BuyerType, Process
+from salesproc.stats import proportion
+from salesproc.survival import kaplan_meier
+from salesproc.version import __version__
+
+MIN_OBSERVATIONS = 30  # deals or visits behind a fitted value, distribution or rate
+MIN_VISITS = 10  # ended visits behind a buyer type's routes out of a stage
+PRIOR_VISITS = 10.0  # weight of the all-buyers share in a buyer type's route shares
+FIT_SAMPLE = 20_000  # at most this many observations are fitted (a seeded sample)
+SHORTEST = 1 / 1440  # a stay of less than a minute is fitted as a minute (logs need > 0)
+DELAY_FLOOR = 0.05  # the least share of a stage's fitted mean left to the delay
+FAMILIES = ("exponential", "lognormal", "gamma", "weibull")
+VALUE_FAMILIES = ("lognormal", "gamma")
+DKW_ALPHA = 0.05
+EMPIRICAL_POINTS = 50
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A value fitted from the history: the setting it goes to (a `set:` path), its file
+    form, what it is in words, how many observations it rests on, its headline number with
+    a 95% interval, and how well the chosen form fits."""
+
+    setting: str
+    value: Any
+    what: str
+    n: int
+    estimate: float
+    low: float
+    high: float
+    quality: str = ""
+    shares: tuple[Share, ...] = ()  # for routes: each target's share of the visits
+
+
+@dataclass(frozen=True)
+class Share:
+    """One way out of a stage: the share of the visits that took it, with its interval."""
+
+    target: str
+    share: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class NotEnough:
+    """A value the history has too few observations for: the file's number is kept."""
+
+    setting: str
+    what: str
+    n: int
+    needed: int
+
+
+@dataclass
+class Calibration:
+    """The fitted values of a process, what was kept, and what to know about them."""
+
+    process: Process
+    since: dt.datetime
+    until: dt.datetime
+    deals: int
+    fitted: list[Fitted] = field(default_factory=list)
+    kept: list[NotEnough] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def changes(self) -> list[str]:
+        """The fitted values as `PATH=VALUE` settings (what `--set` and `load` take)."""
+        return [f"{f.setting}={flow(f.value)}" for f in self.fitted]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The calibration as data: period, fitted values, values kept, notes."""
+        return {"salesproc": __version__, "process": self.process.source,
+                "since": self.since.isoformat(), "until": self.until.isoformat(),
+                "deals": self.deals,
+                "fitted": [f.__dict__ for f in self.fitted],
+                "not_enough_data": [k.__dict__ for k in self.kept], "notes": self.notes}
+
+    def to_yaml(self, output: str | os.PathLike[str]) -> str:
+        """The variant file to write at *output*: `extends:` the process's file, the fitted
+        values under `set:`, each with a comment (n, 95% interval, fit)."""
+        base = self.process.source or "process.yaml"
+        extends = os.path.relpath(os.path.abspath(base),
+                                  os.path.dirname(os.path.abspath(output)))
+        lines = [
+            f"# Calibrated by salesproc {__version__} from {self.deals:,} deals created "
+            f"{self.since:%Y-%m-%d} to {self.until:%Y-%m-%d}.",
+            "# Each value: the observations it rests on, its 95% interval, how it was fitted.",
+            "# Times in stage are the prospect-side delay: the team's work and headcount stay",
+            "# as in the base file, and their mean time is taken off (so queueing is not",
+            "# counted twice).",
+            "salesproc: 1",
+            f"extends: {json.dumps(extends)}",
+            f"name: {json.dumps(self.process.name + ' (calibrated)')}",
+            "set:",
+        ]
+        for f in self.fitted:
+            lines.append(f"  # {f.what}: n={f.n:,}; " + (
+                f.quality if f.shares else f"95% {_num(f.low)}–{_num(f.high)}"
+                + (f"; {f.quality}" if f.quality else "")))
+            lines.append(f"  {f.setting}: {flow(f.value)}")
+        if self.kept:
+            lines.append("# Not enough data (the base file's value is kept):")
+            lines += [f"#   {k.setting} ({k.what}): {k.n} observations, {k.needed} needed"
+                      for k in self.kept]
+        lines += [f"# Note: {note}" for note in self.notes]
+        return "\n".join(lines) + "\n"
+
+
+def flow(value: Any) -> str:
+    """A fitted value as YAML flow text: {lognormal: {mean: 6093.0, sd: 2122.0}}. Keys are
+    ids and numbers are plain, so nothing needs quoting."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(flow(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def _num(x: float) -> str:
+    if not math.isfinite(x):
+        return "–"
+    return f"{x:,.4g}" if abs(x) < 1000 else f"{x:,.0f}"
+
+
+# --- calibrating ---------------------------------------------------------------------------
+
+
+def calibrate(history: History, *, since: dt.datetime | None = None,
+              team_days: Mapping[str, float] | None = None, refine: bool = True
+              ) -> Calibration:
+    """Fit *history*'s process to it: arrivals, shares, values, routes and times in stage
+    of the deals created since *since* (default: the first). *team_days* is the team's
+    mean work and wait per visit of each stage, in days (default: from a simulation of
+    the process). With *refine*, each delay is then corrected by simulating the fitted
+    process over the period until its mean time in stage meets the history's."""
+    process = history.process
+    created = history.deals.created
+    start = np.datetime64(since, "s") if since is not None else created.min()
+    chosen = created >= start
+    cal = Calibration(process, _datetime(start), history.as_of, int(chosen.sum()))
+    if not chosen.any():
+        return cal
+    _arrivals(cal, history, chosen, start)
+    _shares(cal, history, chosen)
+    _values(cal, history, chosen)
+    _routes(cal, history, chosen)
+    _times(cal, history, chosen, _team_days(process) if team_days is None else team_days)
+    _entries(cal, history, chosen)
+    if refine and process.arrivals is not None and process.source is not None:
+        _refine_delays(cal, history, chosen)
+    return cal
+
+
+def _datetime(t: np.datetime64) -> dt.datetime:
+    return t.astype("datetime64[s]").astype(dt.datetime)  # type: ignore[no-any-return]
+
+
+def _arrivals(cal: Calibration, history: History, chosen: np.ndarray,
+              start: np.datetime64) -> None:
+    from scipy.stats import chi2
+
+    process = cal.process
+    days = (np.datetime64(history.as_of, "s") - start) / np.timedelta64(1, "D")
+    n = int(chosen.sum())
+    per = process.arrivals.per if process.arrivals is not None else process.time_unit
+    unit_days = units.convert(1.0, per, "day")
+    if n < MIN_OBSERVATIONS or days <= 0:
+        cal.kept.append(NotEnough("arrivals.rate", f"leads per {per}", n, MIN_OBSERVATIONS))
+        return
+    scale = unit_days / days
+    low = chi2.ppf(0.025, 2 * n) / 2 * scale if n else 0.0
+    high = chi2.ppf(0.975, 2 * n + 2) / 2 * scale
+    rate = n * scale
+    cal.fitted.append(Fitted("arrivals.rate", _round(rate), f"new deals per {per}", n, rate,
+                             float(low), float(high), f"over {days:,.0f} days"))
+    if process.arrivals is not None and process.arrivals.campaigns:
+        cal.notes.append("the file's campaigns are kept: the fitted rate already includes "
+                         "the leads of past campaigns, so leave out those that are over")
+    seasons = _seasonality(history.deals.created[chosen], start, np.datetime64(history.as_of,
+                                                                               "s"))
+    if seasons is not None:
+        has = process.arrivals is not None and process.arrivals.seasonal
+        setting = "arrivals.seasonality.months" if has else "arrivals.seasonality"
+        value: Any = seasons if has else {"months": seasons}
+        spread = [v for v in seasons.values()]
+        cal.fitted.append(Fitted(setting, value, "new deals by month, as multipliers of the "
+                                 "rate", n, 1.0, min(spread), max(spread),
+                                 "calendar months over whole months of the period"))
+
+
+def _seasonality(created: np.ndarray, start: np.datetime64, end: np.datetime64
+                 ) -> dict[str, float] | None:
+    """Monthly multipliers of the rate (averaging 1), when the period holds every calendar
+    month whole at least once; else None."""
+    first = (start.astype("datetime64[M]") + 1)  # whole months only
+    last = end.astype("datetime64[M]")  # the month of the end is not whole
+    if last - first < 12:
+        return None
+    inside = (created >= first.astype("datetime64[s]")) & (created < last.astype("datetime64[s]"))
+    months = created[inside].astype("datetime64[M]")
+    counts = np.zeros(12)
+    days = np.zeros(12)
+    for month in np.arange(first, last):
+        index = int(str(month)[5:7]) - 1
+        counts[index] += int((months == month).sum())
+        days[index] += ((month + 1).astype("datetime64[D]") - month.astype("datetime64[D]")
+                        ).astype(int)
+    rates = counts / days
+    if rates.mean() <= 0:
+        return None
+    multipliers = rates / rates.mean()
+    rounded = np.round(multipliers, 3)
+    rounded[int(np.argmax(rounded))] += round(12 - float(rounded.sum()), 3)
+    return {name: float(round(v, 3)) for name, v in zip(MONTHS, rounded, strict=True)}
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.4g}")
+
+
+def _shares(cal: Calibration, history: History, chosen: np.ndarray) -> None:
+    buyers = list(cal.process.buyer_types)
+    kinds = history.deals.buyer[chosen]
+    known = kinds[kinds >= 0]
+    if len(buyers) < 2:
+        return
+    if len(known) < MIN_OBSERVATIONS:
+        cal.kept.append(NotEnough("buyer_types.*.share", "buyer-type shares", len(known),
+                                  MIN_OBSERVATIONS))
+        return
+    counts = np.bincount(known, minlength=len(buyers))
+    shares = np.floor(counts / len(known) * 1e4) / 1e4
+    shares[int(np.argmax(shares))] += 1.0 - shares.sum()
+    for k, b in enumerate(buyers):
+        e = proportion(int(counts[k]), len(known))
+        cal.fitted.append(Fitted(f"buyer_types.{b}.share", round(float(shares[k]), 4),
+                                 f"share of new deals that are {b}", len(known), e.mean,
+                                 e.low, e.high))
+    unknown = int((kinds < 0).sum())
+    if unknown:
+        cal.notes.append(f"{unknown:,} deals have no buyer type (no crm: rule matched): "
+                         "left out of the shares")
+
+
+def _values(cal: Calibration, history: History, chosen: np.ndarray) -> None:
+    for k, b in enumerate(cal.process.buyer_types):
+        values = history.deals.value[chosen & (history.deals.buyer == k)]
+        values = values[np.isfinite(values) & (values > 0)]
+        setting = f"buyer_types.{b}.value"
+        if len(values) < MIN_OBSERVATIONS:
+            cal.kept.append(NotEnough(setting, f"deal value of {b}", len(values),
+                                      MIN_OBSERVATIONS))
+            continue
+        fit = fit_distribution(values, np.ones(len(values), dtype=bool), VALUE_FAMILIES)
+        half = 1.96 * values.std(ddof=1) / math.sqrt(len(values))
+        cal.fitted.append(Fitted(setting, fit.spec(), f"deal value of {b} "
+                                 f"({cal.process.currency})", len(values), fit.mean,
+                                 max(0.0, values.mean() - half), values.mean() + half,
+                                 fit.quality()))
+
+
+# --- fitting -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The best of several families fitted to (possibly censored) observations."""
+
+    family: str
+    mean: float
+    sd: float
+    aic: dict[str, float]
+    distance: float  # the largest gap between the fitted CDF and the Kaplan–Meier curve
+    band: float  # the 95% DKW band that gap is judged against
+    empirical: tuple[float, ...] = ()
+
+    @property
+    def fits(self) -> bool:
+        return self.distance <= self.band
+
+    def spec(self) -> Any:
+        """The file form of the fitted distribution (mean and sd, or the values)."""
+        if self.empirical:
+            return {"empirical": [_round(v) for v in self.empirical]}
+        if self.family == "fixed":
+            return {"fixed": _round(self.mean)}
+        if self.family == "exponential":
+            return {"exponential": {"mean": _round(self.mean)}}
+        return {self.family: {"mean": _round(self.mean), "sd": _round(self.sd)}}
+
+    def quality(self) -> str:
+        best = min(self.aic.values())
+        others = ", ".join(f"{k} +{v - best:,.1f}" for k, v in sorted(self.aic.items(),
+                                                                       key=lambda kv: kv[1])
+                           if v > best)
+        chosen = f"{self.family} by AIC" + (f" ({others})" if others else "")
+        gap = f"gap to the data {self.distance:.3f} (95% band {self.band:.3f})"
+        if self.empirical:
+            return f"no family fits ({chosen}; {gap}): empirical"
+        return f"{chosen}; {gap}"
+
+
+_SCIPY = {"exponential": "expon", "lognormal": "lognorm", "gamma": "gamma",
+          "weibull": "weibull_min"}
+
+
+def fit_distribution(values: np.ndarray, ended: np.ndarray,
+                     families: tuple[str, ...] = FAMILIES) -> Fit:
+    """Fit each family by maximum likelihood with the unended observations right-censored
+    (scipy.stats), choose by AIC, and judge the choice against the Kaplan–Meier curve."""
+    from scipy import stats
+
+    values, ended = _sample(np.maximum(values, SHORTEST), ended)
+    data = stats.CensoredData(uncensored=values[ended], right=values[~ended])
+    curve = kaplan_meier(values, ended)
+    found: dict[str, Any] = {}
+    aic: dict[str, float] = {}
+    for family in families:
+        dist = getattr(stats, _SCIPY[family])
+        with np.errstate(all="ignore"):
+            params = dist.fit(data, floc=0)
+            frozen = dist(*params)
+            loglik = float(frozen.logpdf(values[ended]).sum() + frozen.logsf(values[~ended]).sum())
+        if not math.isfinite(loglik) or not math.isfinite(float(frozen.mean())):
+            continue
+        found[family] = frozen
+        aic[family] = 2 * (1 if family == "exponential" else 2) - 2 * loglik
+    if float(values.std()) <= 1e-4 * float(values.mean()):  # every stay as long (to seconds)
+        return Fit("fixed", float(values.mean()), 0.0, {"fixed": 0.0}, 0.0, 1.0)
+    best = min(aic, key=lambda k: aic[k])
+    frozen = found[best]
+    seen = 1.0 - curve.survival
+    distance = float(np.max(np.abs(frozen.cdf(curve.times) - seen))) if len(curve.times) else 0.0
+    band = math.sqrt(math.log(2 / DKW_ALPHA) / (2 * max(1, int(ended.sum()))))
+    fit = Fit(best, float(frozen.mean()), float(frozen.std()), aic, distance, band)
+    if fit.fits or len(curve.times) < 2:
+        return fit
+    points = [curve.quantile(q) for q in (np.arange(EMPIRICAL_POINTS) + 0.5) / EMPIRICAL_POINTS]
+    kept = [p if math.isfinite(p) else float(values.max()) for p in points]
+    return Fit(best, float(np.mean(kept)), float(np.std(kept)), aic, distance, band,
+               tuple(kept))
+
+
+def _sample(values: np.ndarray, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if len(values) <= FIT_SAMPLE:
+        return values, ended
+    pick = np.random.default_rng(20).choice(len(values), FIT_SAMPLE, replace=False)
+    return values[pick], ended[pick]
+
+
+# --- routes --------------------------------------------------------------------------------
+
+
+def _routes(cal: Calibration, history: History, chosen: np.ndarray) -> None:
+    process, v = cal.process, history.visits
+    stage_ids = list(process.stages)
+    done = chosen[v.deal] & (v.exit != OPEN) & (v.exit != UNMAPPED)
+    single = len(process.buyer_types) == 1
+    off_path = 0
+    for s, sid in enumerate(stage_ids):
+        here = done & (v.stage == s)
+        every = np.bincount(v.exit[here] + 2, minlength=len(stage_ids) + 2)  # lost, won, ...
+        for k, (b, buyer) in enumerate(process.buyer_types.items()):
+            if sid not in buyer.stages:
+                continue
+            mine = here & (history.deals.buyer[v.deal] == k)
+            counts = np.bincount(v.exit[mine] + 2, minlength=len(stage_ids) + 2)
+            allowed = [0, 1] + [t + 2 for t, tid in enumerate(stage_ids)
+                                if tid in buyer.path and tid != sid]
+            off_path += int(counts.sum() - counts[allowed].sum())
+            total = int(counts[allowed].sum())
+            setting = f"stages.{sid}.next" if single else f"buyer_types.{b}.stages.{sid}.next"
+            if total < MIN_VISITS:
+                cal.kept.append(NotEnough(setting, f"routes of {b} out of {sid}", total,
+                                          MIN_VISITS))
+                continue
+            pooled = every[allowed] / max(1, every[allowed].sum())
+            shares = (counts[allowed] + PRIOR_VISITS * pooled) / (total + PRIOR_VISITS)
+            targets = [LOST, WON] + [stage_ids[t - 2] for t in allowed[2:]]
+            cal.fitted.append(_route_values(setting, b, buyer, sid, targets, shares,
+                                            counts[allowed], pooled, total))
+    if off_path:
+        cal.notes.append(f"{off_path:,} moves to stages off a buyer type's path are left out "
+                         "of its routes (the base file's paths stay as written)")
+
+
+def _route_values(setting: str, b: str, buyer: BuyerType, sid: str, targets: list[str],
+                  shares: np.ndarray, counts: np.ndarray, pooled: np.ndarray, total: int
+                  ) -> Fitted:
+    """The `next:` of a stage from the shares of the visits' exits, with what the file's
+    approvals decide taken off first (they stay as written), and one comment per route."""
+    from scipy.stats import beta
+
+    rejected = {e.target: e.share for e in routing.exits(buyer.stages[sid], buyer)
+                if e.approval is not None}
+    passed = 1.0 - sum(rejected.values())
+    routes: dict[str, float] = {}
+    for target, share in zip(targets, shares, strict=True):
+        if target == LOST:
+            continue
+        own = max(0.0, float(share) - rejected.get(target, 0.0)) / passed if passed > 0 else 0.0
+        if own > 0:
+            routes[target] = math.floor(own * 1e4) / 1e4
+    prior = PRIOR_VISITS * pooled
+    low = beta.ppf(0.025, counts + prior, total - counts + PRIOR_VISITS - prior)
+    high = beta.ppf(0.975, counts + prior, total - counts + PRIOR_VISITS - prior)
+    parts = tuple(Share(t, float(s), float(lo), float(hi)) for t, s, lo, hi in
+                  zip(targets, shares, low, high, strict=True) if s > 0)
+    detail = ", ".join(f"{p.target} {p.share:.1%} ({p.low:.1%}–{p.high:.1%})" for p in parts)
+    won = next((p for p in parts if p.target == WON), Share(WON, 0.0, 0.0, 0.0))
+    return Fitted(setting, routes, f"where {b} deals go from {sid}", total,
+                  won.share, won.low, won.high,
+                  f"{detail} of the visits (shrunk by a prior of {PRIOR_VISITS:g} visits)",
+                  parts)
+
+
+# --- time in stage -------------------------------------------------------------------------
+
+
+def _team_days(process: Process) -> dict[str, float]:
+    """The team's mean work, wait for people and approval time per visit of each stage,
+    in days, from a short simulation of the file (nothing, without arrivals)."""
+    if process.arrivals is None:
+        return {}
+    from salesproc.sim.experiment import resolve_settings, simulate
+
+    settings = resolve_settings(process, replications=min(process.simulation.replications, 5),
+                                workers=1)
+    result = simulate(process, settings)
+    days = units.convert(1.0, process.time_unit, "day")
+    out = {}
+    for sid in process.stages:
+        parts = [result.get("stage", sid, m).mean for m in ("queue", "work", "approval")]
+        out[sid] = math.fsum(p for p in parts if math.isfinite(p)) * days
+    return out
+
+
+def _times(cal: Calibration, history: History, chosen: np.ndarray,
+           team: Mapping[str, float]) -> None:
+    process, v = cal.process, history.visits
+    days, ended = history.stays
+    unit = process.time_unit
+    for s, sid in enumerate(process.stages):
+        here = chosen[v.deal] & (v.stage == s)
+        setting = f"stages.{sid}.delay"
+        n = int(here.sum())
+        if int(ended[here].sum()) < MIN_OBSERVATIONS:
+            cal.kept.append(NotEnough(setting, f"time in {sid}", n, MIN_OBSERVATIONS))
+            continue
+        fit = fit_distribution(days[here], ended[here])
+        _, low, high = mean_interval(days[here], ended[here], v.entered[here])
+        own = team.get(sid, 0.0)
+        spec = _delay(fit, max(fit.mean - own, DELAY_FLOOR * fit.mean), own, unit)
+        team_words = f"; the team's {own:,.2f} days of work and waiting taken off" if own else ""
+        still = int((~ended[here]).sum())
+        cal.fitted.append(Fitted(setting, spec, f"days in {sid} ({still:,} visits still open, "
+                                 "counted as censored)", n, fit.mean, low, high,
+                                 fit.quality() + team_words))
+
+
+REFINE_ROUNDS = 3
+REFINE_RUNS = 8
+
+
+def _refine_delays(cal: Calibration, history: History, chosen: np.ndarray) -> None:
+    """Correct each stage's delay by simulation: the team's time in a stage is not simply
+    added to the delay (work waits for working hours, queues depend on the load), so the
+    fitted process is simulated over the history's period and each delay's mean moved by
+    the gap between the history's mean time in stage and the simulated one, a few rounds.
+    """
+    from salesproc.sim.experiment import resolve_settings, simulate
+
+    days, ended = history.stays
+    v = history.visits
+    target = {}
+    for s, sid in enumerate(cal.process.stages):
+        here = chosen[v.deal] & (v.stage == s)
+        if here.any():
+            target[sid] = kaplan_meier(days[here], ended[here]).restricted_mean()[0]
+    unit = cal.process.time_unit
+    to_days = units.convert(1.0, unit, "day")
+    for _ in range(REFINE_ROUNDS):
+        process = fitted_process(cal, period=True)
+        result = simulate(process, resolve_settings(process, replications=REFINE_RUNS,
+                                                    workers=1))
+        for k, f in enumerate(cal.fitted):
+            sid = f.setting.removeprefix("stages.").removesuffix(".delay")
+            if not f.setting.endswith(".delay") or sid not in target:
+                continue
+            simulated = result.get("stage", sid, "time").mean * to_days
+            if not math.isfinite(simulated):
+                continue
+            mean = _spec_mean(f.value) * to_days
+            better = max(mean + target[sid] - simulated, DELAY_FLOOR * target[sid])
+            cal.fitted[k] = replace(f, value=_with_mean(f.value, units.convert(
+                better, "day", unit)))
+
+
+def _spec_mean(spec: Any) -> float:
+    ((family, params),) = spec.items()
+    if family == "empirical":
+        return float(np.mean(params))
+    return float(params if family == "fixed" else params["mean"])
+
+
+def _with_mean(spec: Any, mean: float) -> Any:
+    """A delay's file form with its mean moved to *mean* (its sd, or its shape, kept)."""
+    ((family, params),) = spec.items()
+    if family == "empirical":
+        old = float(np.mean(params))
+        return {"empirical": [_round(x * mean / old) if old > 0 else _round(mean)
+                              for x in params]}
+    if family == "fixed":
+        return {"fixed": _round(mean)}
+    return {family: {**params, "mean": _round(mean)}}
+
+
+def _delay(fit: Fit, mean: float, team: float, unit: str) -> Any:
+    """The delay's file form in *unit*: the fitted family with *mean* days and the fitted
+    spread, or the empirical values scaled to that mean (the team's *team* days off)."""
+    def time(days: float) -> float:
+        return _round(units.convert(max(days, 0.0), "day", unit))
+
+    if fit.empirical:  # scaled, not shifted: shifting would pile short stays up at 0
+        factor = mean / fit.mean if fit.mean > 0 else 1.0
+        return {"empirical": [time(v * factor) for v in fit.empirical]}
+    if fit.family == "fixed":
+        return {"fixed": time(mean)}
+    if fit.family == "exponential":
+        return {"exponential": {"mean": time(mean)}}
+    return {fit.family: {"mean": time(mean), "sd": time(fit.sd)}}
+
+
+# --- entries -------------------------------------------------------------------------------
+
+
+def _entries(cal: Calibration, history: History, chosen: np.ndarray) -> None:
+    """Deals whose first visit is not at their buyer type's first stage: said plainly."""
+    process, v, d = cal.process, history.visits, history.deals
+    first = np.ones(len(v), dtype=bool)
+    first[1:] = v.deal[1:] != v.deal[:-1]
+    index = np.flatnonzero(first & chosen[v.deal])
+    kinds = list(process.buyer_types.values())
+    late: dict[str, int] = {}
+    for i in index:
+        b = int(d.buyer[v.deal[i]])
+        start = kinds[b].start if b >= 0 else next(iter(process.stages))
+        sid = list(process.stages)[int(v.stage[i])]
+        if sid != start:
+            late[sid] = late.get(sid, 0) + 1
+    if late:
+        total = sum(late.values())
+        where = ", ".join(f"{s} {n:,}" for s, n in late.items())
+        cal.notes.append(f"{total:,} deals ({total / max(1, len(index)):.0%}) first appear at a "
+                         f"later stage ({where}); they count as new deals, and the simulation "
+                         "starts every deal at its buyer type's first stage")
+
+
+def fitted_process(calibration: Calibration, period: bool = False) -> Process:
+    """The calibrated process (the base file with the fitted values); with *period*, set
+    to simulate the history's own period from an empty pipeline, without the file's
+    campaigns (the history's rate holds the leads they brought)."""
+    source = calibration.process.source
+    if source is None:
+        raise ValueError("the calibrated process must come from a file")
+    changes = calibration.changes()
+    if period:
+        unit = calibration.process.time_unit
+        days = (calibration.until - calibration.since).total_seconds() / 86400
+        changes += [f"simulation.start={calibration.since.date().isoformat()}",
+                    f"simulation.horizon={units.convert(days, 'day', unit):.6g}",
+                    "simulation.warmup=0"]
+        if calibration.process.arrivals is not None and calibration.process.arrivals.campaigns:
+            changes.append("arrivals.campaigns=[]")
+    return load(source, changes)

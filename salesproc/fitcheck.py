@@ -1,0 +1,131 @@
+"""Check a calibrated process against the history it was fitted to: simulate it over the
+history's own period, from the same start, and set each measured figure beside the
+range the simulation gives.
+
+The history is one outcome, so it is judged against the *outcome range* of the
+replications (their 2.5th to 97.5th percentile), not the confidence interval of their
+mean: a well-fitted process puts about 95% of the history's figures inside, and a
+figure outside is where the fit (or the model's structure) misses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from salesproc import units
+from salesproc.calibration import Calibration, fitted_process
+from salesproc.history.table import History
+from salesproc.measurement import DAYS_PER_MONTH, measure
+from salesproc.model import LOST
+from salesproc.sim.metrics import Key
+
+RANGE = (2.5, 97.5)  # percentiles of the replications: the 95% outcome range
+REPLICATIONS = 40
+
+
+@dataclass(frozen=True)
+class Check:
+    """One figure: what the history measured, and the simulation's median and range."""
+
+    scope: str  # 'all' or a stage id
+    figure: str
+    history: float
+    median: float
+    low: float
+    high: float
+
+    @property
+    def outside(self) -> bool:
+        return math.isfinite(self.history) and math.isfinite(self.low) and not (
+            self.low - 1e-9 <= self.history <= self.high + 1e-9)
+
+
+@dataclass(frozen=True)
+class FitCheck:
+    """The history's figures beside the fitted process's simulated ranges."""
+
+    checks: list[Check]
+    replications: int
+    start: dt.date
+    days: float
+
+    @property
+    def outside(self) -> list[Check]:
+        return [c for c in self.checks if c.outside]
+
+
+def check_fit(history: History, calibration: Calibration, *,
+              replications: int = REPLICATIONS, seed: int | None = None,
+              workers: int = 1) -> FitCheck:
+    """Simulate the calibrated process over the history's period and compare."""
+    from salesproc.sim.experiment import resolve_settings, simulate
+
+    process = fitted_process(calibration, period=True)
+    settings = resolve_settings(process, replications=replications, seed=seed,
+                                workers=workers)
+    result = simulate(process, settings)
+    since = np.datetime64(calibration.since, "s")
+    measured = measure(_since(history, since), simulate_file=False)
+    days = (calibration.until - calibration.since).total_seconds() / 86400
+    to_days = units.convert(1.0, process.time_unit, "day")
+    runs = result.replications
+
+    def sim(key: Key, scale: float = 1.0) -> list[float]:
+        return [r.get(key, math.nan) * scale for r in runs]
+
+    o = measured.overall
+    checks = [
+        _check("all", "new deals", o.deals, sim(Key("all", "", "leads"))),
+        _check("all", "won deals", o.won, sim(Key("all", "", "won"))),
+        _check("all", "lost deals", o.lost, sim(Key("all", "", "lost"))),
+        _check("all", "lead-to-win rate", o.lead_to_win.mean,
+               sim(Key("all", "", "lead_to_win"))),
+        _check("all", "cycle time of won deals (days)", o.cycle[0],
+               sim(Key("all", "", "cycle_mean"), to_days)),
+        _check("all", "won deals a month", o.won / (days / DAYS_PER_MONTH),
+               sim(Key("all", "", "throughput_month"))),
+    ]
+    moves = {(m.source, m.target): m for m in o.moves}
+    for t in o.times:
+        if not t.visits:
+            continue
+        visits = sim(Key("stage", t.stage, "visits"))
+        lost = sim(Key("stage", t.stage, "lost"))
+        move = moves.get((t.stage, LOST))
+        ended = sum(m.deals for (s, _), m in moves.items() if s == t.stage)
+        checks += [
+            _check(t.stage, "visits", t.visits, visits),
+            _check(t.stage, "share moving on", 1 - (move.deals if move else 0) / ended
+                   if ended else math.nan,
+                   [1 - lo / v if v else math.nan for lo, v in zip(lost, visits, strict=True)]),
+            _check(t.stage, "days in stage (mean)", t.mean.mean,
+                   sim(Key("stage", t.stage, "time"), to_days)),
+        ]
+    return FitCheck(checks, replications, calibration.since.date(), days)
+
+
+def _check(scope: str, figure: str, history: float, runs: list[float]) -> Check:
+    values = np.asarray([r for r in runs if math.isfinite(r)])
+    if not len(values):
+        return Check(scope, figure, float(history), math.nan, math.nan, math.nan)
+    low, high = np.percentile(values, RANGE)
+    return Check(scope, figure, float(history), float(np.median(values)), float(low),
+                 float(high))
+
+
+def _since(history: History, since: np.datetime64) -> History:
+    """The history of the deals created since *since* only."""
+    from dataclasses import replace
+
+    keep = np.flatnonzero(history.deals.created >= since)
+    renumber = np.full(len(history.deals), -1, dtype=np.int64)
+    renumber[keep] = np.arange(len(keep))
+    v = history.visits
+    mine = renumber[v.deal] >= 0
+    visits = v.where(mine)
+    visits = replace(visits, deal=renumber[visits.deal].astype(np.int32))
+    return replace(history, deals=history.deals.take(keep), visits=visits)

@@ -1,0 +1,161 @@
+"""Calibration against a known truth: a simulated process, exported as Salesforce writes
+it, calibrated, and compared with the process that made it."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import salesproc
+from salesproc import routing
+from salesproc.calibration import Calibration, calibrate, fit_distribution
+from salesproc.fitcheck import check_fit
+from salesproc.history import History, read_history
+from salesproc.history.export import deals_of, write_salesforce
+from salesproc.model import Process
+from tests.conftest import CASES, ROOT, run
+
+TRUTH = CASES / "history" / "calibrate.yaml"
+
+
+@pytest.fixture(scope="module")
+def known(tmp_path_factory: pytest.TempPathFactory) -> tuple[Process, History, Calibration]:
+    process = salesproc.load(TRUTH)
+    result = salesproc.simulate(process, events=True)
+    assert result.events is not None
+    folder = tmp_path_factory.mktemp("export")
+    files = write_salesforce(deals_of(result.events, process), folder)
+    history = read_history(files, process)
+    return process, history, calibrate(history)
+
+
+def visible_shares(process: Process, buyer: str, stage: str) -> dict[str, float]:
+    """The true share of visits leaving *stage* for each target, as a CRM sees them (a
+    rejection back to the stage itself is no move)."""
+    kind = process.buyer_types[buyer]
+    shares: dict[str, float] = {}
+    for e in routing.exits(kind.stages[stage], kind):
+        shares[e.target] = shares.get(e.target, 0.0) + e.share
+    shares.pop(stage, None)
+    total = math.fsum(shares.values())
+    return {t: s / total for t, s in shares.items()}
+
+
+def test_route_shares_lie_inside_their_intervals(known: tuple[Process, History,
+                                                               Calibration]) -> None:
+    """At 95% each, at least 90% of the routes' intervals hold the truth."""
+    process, _, cal = known
+    inside = total = 0
+    for f in cal.fitted:
+        if not f.setting.endswith(".next"):
+            continue
+        _, buyer, _, stage, _ = f.setting.split(".")
+        truth = visible_shares(process, buyer, stage)
+        for share in f.shares:
+            total += 1
+            inside += share.low <= truth.get(share.target, 0.0) <= share.high
+    print(f"route shares inside their 95% intervals: {inside} of {total}")
+    assert total >= 20
+    assert inside >= 0.9 * total
+
+
+def test_arrival_rate_and_shares_are_recovered(known: tuple[Process, History,
+                                                            Calibration]) -> None:
+    process, _, cal = known
+    fitted = {f.setting: f for f in cal.fitted}
+    assert fitted["arrivals.rate"].estimate == pytest.approx(10.0, rel=0.05)
+    for b, kind in process.buyer_types.items():  # within 4 standard errors of the truth
+        share = fitted[f"buyer_types.{b}.share"]
+        se = math.sqrt(kind.share * (1 - kind.share) / share.n)
+        assert abs(share.estimate - kind.share) <= 4 * se
+
+
+def test_time_in_stage_and_its_family_are_recovered(known: tuple[Process, History,
+                                                                 Calibration]) -> None:
+    """Mean time within 10% where a stage has 200 visits or more; the delay's own family
+    chosen for at least 3 of the 4 stages built with distinct families."""
+    process, _, cal = known
+    fitted = {f.setting: f for f in cal.fitted}
+    families = {"lead": "exponential", "discovery": "lognormal", "proposal": "gamma",
+                "review": "weibull"}
+    right = 0
+    for sid, stage in process.stages.items():
+        f = fitted.get(f"stages.{sid}.delay")
+        if f is None or f.n < 200:
+            continue
+        truth = stage.delay.mean + stage.work.mean + (
+            max(a.delay.mean + a.work.mean for a in stage.approvals) if stage.approvals else 0)
+        assert f.estimate == pytest.approx(truth, rel=0.10), sid
+        right += sid in families and next(iter(f.value)) == families[sid]
+    assert right >= 3
+
+
+def test_a_stage_with_a_handful_of_visits_keeps_the_files_numbers(
+        known: tuple[Process, History, Calibration]) -> None:
+    _, _, cal = known
+    kept = {k.setting: k for k in cal.kept}
+    assert "stages.escalation.delay" in kept
+    assert kept["stages.escalation.delay"].n < 30
+    assert all(not f.setting.startswith("stages.escalation.") for f in cal.fitted)
+
+
+def test_the_fit_check_puts_the_history_inside_the_simulated_ranges(
+        known: tuple[Process, History, Calibration]) -> None:
+    """Each figure lies outside its 95% range with chance about 0.05: the misses stay
+    below the 99.9% point of Binomial(figures, 0.05)."""
+    _, history, cal = known
+    done = check_fit(history, cal, replications=40, seed=3)
+    limit = stats.binom.ppf(0.999, len(done.checks), 0.05)
+    print(f"{len(done.outside)} of {len(done.checks)} outside: "
+          + ", ".join(f"{c.scope} {c.figure}" for c in done.outside))
+    assert len(done.outside) <= limit
+
+
+def test_the_censored_fit_is_right_where_dropping_open_deals_is_biased_low() -> None:
+    """Half the visits still open at the as-of date: the censored fit's mean lies within
+    10% of the truth; a fit of the finished visits alone falls well short."""
+    rng = np.random.default_rng(4)
+    truth = stats.gamma(2.0, scale=5.0)  # mean 10 days
+    entered = rng.uniform(0, 20, 4000)
+    stay = truth.rvs(4000, random_state=rng)
+    as_of = 20.0
+    ended = entered + stay <= as_of
+    observed = np.where(ended, stay, as_of - entered)
+    assert 0.4 < 1 - ended.mean() < 0.6
+    censored = fit_distribution(observed, ended)
+    naive = fit_distribution(observed[ended], np.ones(int(ended.sum()), dtype=bool))
+    assert censored.mean == pytest.approx(10.0, rel=0.10)
+    assert naive.mean < 0.8 * 10.0
+
+
+def test_the_calibrated_file_extends_the_base_and_validates(known: tuple[Process, History,
+                                                                          Calibration],
+                                                             tmp_path: Path) -> None:
+    _, _, cal = known
+    out = tmp_path / "fitted.yaml"
+    out.write_text(cal.to_yaml(out), "utf-8")
+    assert run("validate", str(out)).exit_code == 0
+    fitted = salesproc.load(out)
+    assert fitted.arrivals is not None
+    assert fitted.arrivals.rate == pytest.approx(
+        next(f.value for f in cal.fitted if f.setting == "arrivals.rate"))
+    assert "# Not enough data" in out.read_text("utf-8")
+    assert salesproc.load(TRUTH).stages["contract"].approvals == \
+        fitted.stages["contract"].approvals  # the structure stays as written
+
+
+def test_calibrate_through_the_cli_writes_the_variant_and_checks_it(tmp_path: Path) -> None:
+    example = sorted(str(p) for p in (ROOT / "examples" / "five-step-salesforce").glob("*.csv"))
+    out = tmp_path / "five-step.calibrated.yaml"
+    result = run("calibrate", *example, "--process", str(ROOT / "processes" / "five-step.yaml"),
+                 "-o", str(out), "--check", "-r", "10", "--seed", "1")
+    assert result.exit_code == 0, result.output
+    assert "Fit check" in result.stdout and "outcome range" in result.stdout
+    assert run("validate", str(out)).exit_code == 0
+    refused = run("calibrate", *example, "--process", str(ROOT / "processes" / "five-step.yaml"),
+                  "-o", example[0])
+    assert refused.exit_code == 2
