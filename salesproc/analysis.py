@@ -15,7 +15,8 @@ from salesproc.units import HOURS
 
 
 def expected_visits(buyer: BuyerType) -> dict[str, float]:
-    """Mean number of times one deal of *buyer* enters each stage (traffic equations)."""
+    """Mean number of times one deal of *buyer* enters each stage (traffic equations),
+    deals entering where its `enter:` says."""
     ids = list(buyer.path)
     index = {s: i for i, s in enumerate(ids)}
     n = len(ids)
@@ -24,7 +25,8 @@ def expected_visits(buyer: BuyerType) -> dict[str, float]:
     for s in ids:
         for t, p in routing.to_stages(buyer.stages[s], buyer).items():
             matrix[index[t]][index[s]] -= p
-    rhs = [1.0 if s == buyer.start else 0.0 for s in ids]
+    entries = buyer.entry_shares()
+    rhs = [entries.get(s, 0.0) for s in ids]
     solution = _solve(matrix, rhs)
     return {s: max(0.0, solution[index[s]]) for s in ids}
 

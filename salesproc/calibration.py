@@ -40,10 +40,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from salesproc import routing, units
 from salesproc.calendar import MONTHS
-from salesproc.history.table import OPEN, UNMAPPED, History
+from salesproc.history.table import OPEN, OUTCOME_LOST, UNMAPPED, History, lost_stage
 from salesproc.loader import load
 from salesproc.measurement import mean_interval
 from salesproc.model import LOST, WON, BuyerType, Process
@@ -195,6 +196,7 @@ def calibrate(history: History, *, since: dt.datetime | None = None,
     _routes(cal, history, chosen)
     _times(cal, history, chosen, _team_days(process) if team_days is None else team_days)
     _entries(cal, history, chosen)
+    _loss_reasons(cal, history, chosen)
     if refine and process.arrivals is not None and process.source is not None:
         _refine_delays(cal, history, chosen)
     return cal
@@ -583,26 +585,65 @@ def _delay(fit: Fit, mean: float, team: float, unit: str) -> Any:
 # --- entries -------------------------------------------------------------------------------
 
 
+def _loss_reasons(cal: Calibration, history: History, chosen: np.ndarray) -> None:
+    """Why deals were lost at each stage, as shares: a note (a stage has one
+    `lost_reason` in the file, so the shares are reported, not simulated)."""
+    from salesproc.measurement import NO_REASON
+
+    lost = np.flatnonzero(chosen & (history.deals.outcome == OUTCOME_LOST))
+    if not len(lost):
+        return
+    stage = lost_stage(history)[lost]
+    reasons = np.array(history.deals.reason.take(pa.array(lost)).to_pylist(), dtype=object)
+    for s, sid in enumerate(cal.process.stages):
+        here = reasons[stage == s]
+        if len(here) < MIN_OBSERVATIONS:
+            continue
+        words, counts = np.unique([r or NO_REASON for r in here], return_counts=True)
+        order = np.argsort(-counts, kind="stable")
+        shares = ", ".join(f"{words[k]} {counts[k] / len(here):.0%}" for k in order[:5])
+        cal.notes.append(f"deals lost at {sid} ({len(here):,}): {shares}")
+
+
+ENTRY_FLOOR = 0.01  # a buyer type whose deals all but this share start at its first stage
+
+
 def _entries(cal: Calibration, history: History, chosen: np.ndarray) -> None:
-    """Deals whose first visit is not at their buyer type's first stage: said plainly."""
+    """Where each buyer type's new deals first appear: written as its `enter:` when more
+    than ENTRY_FLOOR of them first appear past the start of its path (a CRM updated
+    after the fact, or deals taken over mid-way)."""
     process, v, d = cal.process, history.visits, history.deals
     first = np.ones(len(v), dtype=bool)
     first[1:] = v.deal[1:] != v.deal[:-1]
     index = np.flatnonzero(first & chosen[v.deal])
-    kinds = list(process.buyer_types.values())
-    late: dict[str, int] = {}
-    for i in index:
-        b = int(d.buyer[v.deal[i]])
-        start = kinds[b].start if b >= 0 else next(iter(process.stages))
-        sid = list(process.stages)[int(v.stage[i])]
-        if sid != start:
-            late[sid] = late.get(sid, 0) + 1
-    if late:
-        total = sum(late.values())
-        where = ", ".join(f"{s} {n:,}" for s, n in late.items())
-        cal.notes.append(f"{total:,} deals ({total / max(1, len(index)):.0%}) first appear at a "
-                         f"later stage ({where}); they count as new deals, and the simulation "
-                         "starts every deal at its buyer type's first stage")
+    stage_ids = list(process.stages)
+    for k, (b, buyer) in enumerate(process.buyer_types.items()):
+        mine = index[d.buyer[v.deal[index]] == k]
+        counts = np.bincount(v.stage[mine], minlength=len(stage_ids))
+        on_path = {sid: int(counts[stage_ids.index(sid)]) for sid in buyer.path}
+        total = sum(on_path.values())
+        late = total - on_path[buyer.start]
+        if total < MIN_OBSERVATIONS or late <= ENTRY_FLOOR * total:
+            if total >= MIN_OBSERVATIONS and buyer.entries:  # the file spread them: undo it
+                cal.fitted.append(Fitted(f"buyer_types.{b}.enter", {buyer.start: 1.0},
+                                         f"where new {b} deals enter", total, 1.0, 1.0, 1.0))
+            continue
+        shares = {sid: math.floor(n / total * 1e4) / 1e4 for sid, n in on_path.items() if n}
+        shares[buyer.start] = round(shares.get(buyer.start, 0.0) + 1.0 - sum(shares.values()),
+                                    4)
+        e = proportion(late, total)
+        parts = tuple(Share(sid, n / total, *proportion(n, total).interval())
+                      for sid, n in on_path.items() if n)
+        detail = ", ".join(f"{p.target} {p.share:.1%} ({p.low:.1%}–{p.high:.1%})"
+                           for p in parts)
+        cal.fitted.append(Fitted(f"buyer_types.{b}.enter", shares,
+                                 f"where new {b} deals first appear", total, e.mean, e.low,
+                                 e.high, f"{detail} of its new deals", parts))
+    off = int(sum(1 for i in index if d.buyer[v.deal[i]] >= 0 and stage_ids[int(v.stage[i])]
+                  not in list(process.buyer_types.values())[int(d.buyer[v.deal[i]])].path))
+    if off:
+        cal.notes.append(f"{off:,} deals first appear at a stage off their buyer type's path: "
+                         "counted as entering at its first stage")
 
 
 def fitted_process(calibration: Calibration, period: bool = False) -> Process:

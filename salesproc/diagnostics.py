@@ -82,7 +82,8 @@ CODES: dict[str, Rule] = rules(
     ("SP303", "dead-end-stage", "error", "Every deal that enters this stage is lost."),
     ("SP304", "loop-without-exit", "error", "Deals circle forever, or thousands of times."),
     ("SP305", "routes-above-one", "error", "The route probabilities of a stage add up above 1."),
-    ("SP306", "shares-not-one", "error", "Buyer-type shares do not add up to 1."),
+    ("SP306", "shares-not-one", "error",
+     "Buyer-type shares, or a buyer type's entry shares, do not add up to 1."),
     # Information and capacity
     ("SP401", "unused-information", "warning", "Information defined but never required."),
     ("SP402", "unused-role", "warning", "A role that owns, assists or approves nothing."),

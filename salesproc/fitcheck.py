@@ -18,10 +18,11 @@ import numpy as np
 
 from salesproc import units
 from salesproc.calibration import Calibration, fitted_process
-from salesproc.history.table import History
+from salesproc.history.table import OUTCOME_WON, History
 from salesproc.measurement import DAYS_PER_MONTH, measure
-from salesproc.model import LOST
+from salesproc.model import LOST, WON
 from salesproc.sim.metrics import Key
+from salesproc.sim.results import SimulationResult
 
 RANGE = (2.5, 97.5)  # percentiles of the replications: the 95% outcome range
 REPLICATIONS = 40
@@ -67,7 +68,7 @@ def check_fit(history: History, calibration: Calibration, *,
     process = fitted_process(calibration, period=True)
     settings = resolve_settings(process, replications=replications, seed=seed,
                                 workers=workers)
-    result = simulate(process, settings)
+    result = simulate(process, settings, events=True)
     since = np.datetime64(calibration.since, "s")
     measured = measure(_since(history, since), simulate_file=False)
     days = (calibration.until - calibration.since).total_seconds() / 86400
@@ -89,6 +90,8 @@ def check_fit(history: History, calibration: Calibration, *,
         _check("all", "won deals a month", o.won / (days / DAYS_PER_MONTH),
                sim(Key("all", "", "throughput_month"))),
     ]
+    checks.append(_check("all", "share of wins first seen past the start",
+                         _late_wins(_since(history, since)), _simulated_late_wins(result)))
     moves = {(m.source, m.target): m for m in o.moves}
     for t in o.times:
         if not t.visits:
@@ -106,6 +109,38 @@ def check_fit(history: History, calibration: Calibration, *,
                    sim(Key("stage", t.stage, "time"), to_days)),
         ]
     return FitCheck(checks, replications, calibration.since.date(), days)
+
+
+def _late_wins(history: History) -> float:
+    """The share of the won deals whose first visit was past the start of their buyer
+    type's path (deals that entered mid-process)."""
+    v, d, process = history.visits, history.deals, history.process
+    first = np.ones(len(v), dtype=bool)
+    first[1:] = v.deal[1:] != v.deal[:-1]
+    kinds = list(process.buyer_types.values())
+    starts = np.array([list(process.stages).index(k.start) for k in kinds] + [0])
+    deal = v.deal[first]
+    late = v.stage[first] != starts[d.buyer[deal]]
+    won = d.outcome[deal] == OUTCOME_WON
+    return float(late[won].mean()) if won.any() else math.nan
+
+
+def _simulated_late_wins(result: SimulationResult) -> list[float]:
+    """The same share in each simulated run, from its event log."""
+    starts = {b: k.start for b, k in result.process.buyer_types.items()}
+    first: dict[tuple[int, int], tuple[float, bool]] = {}
+    won: dict[int, set[int]] = {}
+    for visit in result.events or ():
+        key = (visit.replication, visit.deal)
+        late = visit.stage != starts[visit.buyer_type]
+        if key not in first or visit.entered < first[key][0]:
+            first[key] = (visit.entered, late)
+        if visit.outcome == WON:
+            won.setdefault(visit.replication, set()).add(visit.deal)
+    shares = []
+    for replication, deals in sorted(won.items()):
+        shares.append(sum(first[(replication, deal)][1] for deal in deals) / len(deals))
+    return shares
 
 
 def _check(scope: str, figure: str, history: float, runs: list[float]) -> Check:

@@ -182,6 +182,10 @@ def stage_references(ctx: Context) -> Iterator[Diagnostic]:
             if sid not in ctx.stage_index:
                 yield _unknown(ctx, "SP201", "stage", sid, stages,
                                ("buyer_types", b, "stages", sid), key=True)
+        for sid in buyer.get("enter", {}):
+            if sid not in ctx.stage_index:
+                yield _unknown(ctx, "SP201", "stage", sid, stages,
+                               ("buyer_types", b, "enter", sid), key=True)
 
 
 def buyer_type_references(ctx: Context) -> Iterator[Diagnostic]:
@@ -247,13 +251,22 @@ def route_sums(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def share_sum(ctx: Context) -> Iterator[Diagnostic]:
-    """SP306: buyer-type shares do not add up to 1."""
+    """SP306: buyer-type shares, or a buyer type's entry shares, do not add up to 1."""
     total = math.fsum(b["share"] for b in ctx.buyers.values())
     if abs(total - 1.0) > 1e-6:
         parts = " + ".join(f"{b['share']:g}" for b in ctx.buyers.values())
         yield ctx.at("SP306", f"buyer-type shares add up to {total:g} ({parts}), not 1",
                      ("buyer_types",), key=True,
                      hint="share is the fraction of leads of each type; make them add up to 1")
+    for b, buyer in ctx.buyers.items():
+        enter = buyer.get("enter", {})
+        total = math.fsum(enter.values())
+        if enter and abs(total - 1.0) > 1e-3:
+            parts = " + ".join(f"{p:g}" for p in enter.values())
+            yield ctx.at("SP306", f"the entry shares of buyer type '{b}' add up to {total:g} "
+                         f"({parts}), not 1", ("buyer_types", b, "enter"), key=True,
+                         hint="each is the share of this buyer type's new deals that enter "
+                         "at that stage; make them add up to 1")
 
 
 def distributions(ctx: Context) -> Iterator[Diagnostic]:
@@ -580,10 +593,15 @@ def _reverse(edges: Mapping[str, set[str]]) -> dict[str, set[str]]:
 
 
 def routes_off_path(ctx: Context) -> Iterator[Diagnostic]:
-    """SP206: a route or rejection to a stage that is not on that buyer's path."""
+    """SP206: a route, rejection or entry to a stage that is not on that buyer's path."""
     for b in ctx.buyers:
         on_path = set(buyer_path(ctx.data, b))
         effective = effective_stage_data(ctx.data, b)
+        for sid in ctx.buyers[b].get("enter", {}):
+            if sid not in on_path:
+                yield ctx.at("SP206", f"buyer type '{b}' has deals enter at '{sid}', which is "
+                             "not on its path", ("buyer_types", b, "enter", sid), key=True,
+                             hint=f"add '{sid}' to buyer_types.{b}.path")
         for sid in buyer_path(ctx.data, b):
             for to in effective[sid].get("next", {}):
                 if to not in on_path and to not in OUTCOMES:
@@ -617,7 +635,8 @@ def flow_shape(ctx: Context) -> Iterator[Diagnostic]:
     for b in ctx.buyers:
         on_path = buyer_path(ctx.data, b)
         edges = _edges(ctx, b)
-        reached = _reachable(edges, [on_path[0]])
+        enter = [s for s in ctx.buyers[b].get("enter", {}) if s in on_path]
+        reached = _reachable(edges, enter or [on_path[0]])
         back = _reverse(edges)
         can_win = _reachable(back, [WON])
         can_end = _reachable(back, [WON, LOST])

@@ -196,13 +196,19 @@ class BuyerType:
     name: str
     share: float
     value: Distribution
-    path: tuple[str, ...]  # stage ids, in order; deals start at path[0]
+    path: tuple[str, ...]  # stage ids, in order; deals start at path[0] unless *entries*
     stages: Mapping[str, Stage]  # effective stages for this buyer, overrides applied
     description: str = ""
+    entries: tuple[tuple[str, float], ...] = ()  # (stage id, share of new deals): `enter:`
 
     @property
     def start(self) -> str:
         return self.path[0]
+
+    def entry_shares(self) -> dict[str, float]:
+        """Where this buyer type's new deals enter: stage id -> share (all at the start of
+        its path, unless the file says otherwise)."""
+        return dict(self.entries) if self.entries else {self.start: 1.0}
 
     def flow(self) -> list[Stage]:
         return [self.stages[s] for s in self.path]
@@ -379,7 +385,8 @@ def build(data: Mapping[str, Any], source: str | None = None,
             id=buyer_id, name=raw["name"], share=float(raw["share"]),
             value=dists.from_spec(raw["value"], float), path=tuple(path),
             stages={s: stage(effective[s], raw.get("patience")) for s in path},
-            description=raw.get("description", ""))
+            description=raw.get("description", ""),
+            entries=tuple((s, float(p)) for s, p in raw.get("enter", {}).items() if p > 0))
     return Process(
         name=data["name"], description=data.get("description", ""),
         currency=data.get("currency", "USD"), time_unit=unit,

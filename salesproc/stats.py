@@ -58,6 +58,10 @@ class Estimate:
         low = floor if cut and floor is not None else mean - half
         return cls(mean, low, mean + half, n, sem, confidence, cut)
 
+    def interval(self) -> tuple[float, float]:
+        """(low, high)."""
+        return self.low, self.high
+
     @property
     def half_width(self) -> float:
         """Half the width of the symmetric t interval (before any cut at 0)."""

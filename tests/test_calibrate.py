@@ -159,3 +159,36 @@ def test_calibrate_through_the_cli_writes_the_variant_and_checks_it(tmp_path: Pa
     refused = run("calibrate", *example, "--process", str(ROOT / "processes" / "five-step.yaml"),
                   "-o", example[0])
     assert refused.exit_code == 2
+
+
+def test_late_entries_and_skips_are_calibrated_so_the_fit_check_reproduces_them(
+        tmp_path: Path) -> None:
+    """The history: 30% of deals first appear at a late stage, and some skip one. The
+    hand-written file knows neither; its calibration gives each buyer type its entries,
+    and the fit check's share of wins from late entries lies inside its range."""
+    truth = salesproc.load(TRUTH, [
+        "buyer_types.small.enter={lead: 0.6, contract: 0.4}",
+        "buyer_types.mid.enter={lead: 0.7, review: 0.3}",
+        "buyer_types.mid.stages.discovery.next={proposal: 0.55, contract: 0.15}"])
+    result = salesproc.simulate(truth, events=True, replications=1)
+    assert result.events is not None
+    files = write_salesforce(deals_of(result.events, truth), tmp_path)
+    history = read_history(files, salesproc.load(TRUTH))  # read against the file as written
+    cal = calibrate(history)
+    fitted = {f.setting: f for f in cal.fitted}
+    small = fitted["buyer_types.small.enter"]
+    assert small.value["contract"] == pytest.approx(0.4, abs=4 * math.sqrt(0.24 / small.n))
+    assert "buyer_types.large.enter" not in fitted  # large deals all start at the start
+    assert "contract" in fitted["buyer_types.mid.stages.discovery.next"].value
+    done = check_fit(history, cal, replications=40, seed=5)
+    late = next(c for c in done.checks if c.figure.startswith("share of wins first seen"))
+    print(f"late entries: history {late.history:.3f}, simulated {late.low:.3f}–{late.high:.3f}")
+    assert late.history > 0.5  # late entries skip the early losses: most of the wins
+    assert not late.outside
+    entries = [s for f in cal.fitted if f.setting.endswith(".enter") for s in f.shares]
+    first_seen_late = sum(s.share * fitted[f"buyer_types.{b}.enter"].n
+                          for b in ("small", "mid") for s in fitted[f"buyer_types.{b}.enter"]
+                          .shares if s.target != "lead") / len(history.deals)
+    share = 0.5 * 0.4 + 0.3 * 0.3  # of all new deals, by the truth's shares and entries
+    assert entries and first_seen_late == pytest.approx(
+        share, abs=4 * math.sqrt(share * (1 - share) / len(history.deals)))

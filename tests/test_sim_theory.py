@@ -321,3 +321,29 @@ arrivals: {rate: 1}
 """)
     result = simulate(proc, Settings(horizon=300, warmup=0, replications=4, seed=1))
     assert ("lost", "second", "stale") not in result.summary
+
+
+def test_deals_entering_at_a_later_stage_win_as_the_routing_says() -> None:
+    """30% of new deals enter at the third stage: the lead-to-win rate and the visits per
+    lead are those of the traffic equations with that entry, within 4 SE."""
+    proc = process("""
+salesproc: 1
+name: Late entries
+roles: {r: {title: R, headcount: 100}}
+stages:
+  - {id: s1, name: S1, owner: r, work: {exponential: {mean: 0.1}}, next: {s2: 0.5}}
+  - {id: s2, name: S2, owner: r, work: {exponential: {mean: 0.1}}, next: {s3: 0.5}}
+  - {id: s3, name: S3, owner: r, work: {exponential: {mean: 0.1}}, next: {won: 0.8}}
+buyer_types: {b: {name: B, share: 1, value: 1, enter: {s1: 0.7, s3: 0.3}}}
+arrivals: {rate: 50}
+""")
+    buyer = proc.buyer_types["b"]
+    assert analysis.win_probability(buyer) == pytest.approx(0.7 * 0.5 * 0.5 * 0.8 + 0.3 * 0.8)
+    result = simulate(proc, Settings(horizon=400, warmup=20, replications=10, seed=4,
+                                     workers=2))
+    assert close(result["all", "lead_to_win"], analysis.win_probability(buyer))
+    visits = analysis.expected_visits(buyer)
+    for sid in ("s1", "s2", "s3"):
+        per_lead = Estimate.of([f[Key("stage", sid, "visits")] / f[Key("all", "", "leads")]
+                                for f in result.replications])
+        assert close(per_lead, visits[sid]), sid

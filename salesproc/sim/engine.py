@@ -148,6 +148,7 @@ class Engine:
         self.steps = compile_steps(process, self.pools, seed, replication)
         self.starts = [self.stage_ids.index(self.process.buyer_types[b].start)
                        for b in self.buyer_ids]
+        self.entries = [self._entries(b) for b in self.buyer_ids]
         self.values = [streams.sampler(process.buyer_types[b].value, seed, replication,
                                        f"value/{b}")
                        for b in self.buyer_ids]
@@ -275,7 +276,25 @@ class Engine:
         deal.key = self.deal_keys()
         self.metrics.leads[buyer] += 1
         self.open[deal.id] = deal
-        self._enter(deal, self.starts[buyer])
+        entries = self.entries[buyer]
+        if entries is None:
+            self._enter(deal, self.starts[buyer])
+        else:  # `enter:` spreads this buyer type's new deals over stages
+            stages, cumulative, draw = entries
+            self._enter(deal, stages[min(bisect.bisect_right(cumulative, draw()),
+                                         len(stages) - 1)])
+
+    def _entries(self, buyer: str) -> tuple[list[int], list[float], streams.Stream] | None:
+        """Where a buyer type's new deals enter, when its `enter:` spreads them."""
+        entries = self.process.buyer_types[buyer].entries
+        if not entries:
+            return None
+        total = math.fsum(p for _, p in entries)
+        cumulative = [math.fsum(p for _, p in entries[: k + 1]) / total
+                      for k in range(len(entries))]
+        return ([self.stage_ids.index(s) for s, _ in entries], cumulative,
+                streams.uniforms(streams.generator(self.seed, self.replication,
+                                                   f"enter/{buyer}")))
 
     def _enter(self, deal: Deal, stage: int) -> None:
         now = deal.time  # handlers read "now" from the deal; whoever calls one sets it
