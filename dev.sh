@@ -2,7 +2,7 @@
 # Set up and run salesproc on a fresh machine with only Python 3.10+.
 #   ./dev.sh demo   set up, validate the examples, draw them and write their playbooks
 #                   into out/, simulate the five-step process, and measure its example
-#                   CRM export
+#                   CRM export, calibrate the process to it and forecast 13 weeks
 #   ./dev.sh test   set up, then run the whole test suite (lint, types, tests)
 # The virtual environment lives in .venv; it is (re)installed when setup.cfg changes.
 set -euo pipefail
@@ -69,8 +69,16 @@ demo() {
   echo
   "$VENV/bin/salesproc" simulate processes/five-step.yaml
   echo
-  "$VENV/bin/salesproc" measure examples/five-step-salesforce/Opportunity.csv \
-    examples/five-step-salesforce/OpportunityHistory.csv --process processes/five-step.yaml
+  local export="examples/five-step-salesforce/Opportunity.csv examples/five-step-salesforce/OpportunityHistory.csv"
+  # shellcheck disable=SC2086  # two file names
+  "$VENV/bin/salesproc" measure $export --process processes/five-step.yaml
+  echo
+  # shellcheck disable=SC2086
+  "$VENV/bin/salesproc" calibrate $export --process processes/five-step.yaml \
+    -o out/five-step.calibrated.yaml --check
+  echo
+  # shellcheck disable=SC2086
+  "$VENV/bin/salesproc" forecast $export --process out/five-step.calibrated.yaml --horizon 13w
 }
 
 run_tests() {

@@ -593,6 +593,68 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
         click.echo(text.fit_check(done), nl=False, err=output in (None, "-"))
 
 
+@cli.command()
+@click.argument("history", metavar="HISTORY...", nargs=-1, required=True,
+                type=click.Path(path_type=str))
+@click.option("--process", "process_file", metavar="FILE", required=True,
+              type=click.Path(path_type=str), help="The process to forecast with: its "
+              "arrivals bring the new deals (a calibrated one is best).")
+@click.option("--as-of", "as_of", type=_Date(), help="Forecast from the pipeline as it "
+              "stood at the end of this day (default: the latest change in the export).")
+@click.option("--until", type=_Date(), help="Forecast up to the end of this day.")
+@click.option("--horizon", type=_Duration(positive=True),
+              help="Or: how far ahead (e.g. 13w, 90d).")
+@click.option("--crm", "crm", type=click.Choice(["salesforce", "hubspot", "generic", "events"]),
+              help="Which export this is (default: told by its columns).")
+@click.option("-r", "--replications", type=REPLICATIONS, default=200, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed: same seed, same "
+              "forecast.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
+              help="Write the forecast to this file instead of the terminal.")
+def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any,
+             horizon: str | None, crm: Any, replications: int, seed: int | None, fmt: str,
+             output: str | None) -> None:
+    """Forecast from today's pipeline: deals won, revenue and losses by a date, as worst,
+    neutral and best case, by month; and each open deal's chance to be won.
+
+    HISTORY is read as measure reads it; the open deals start in their stages, with the
+    time they have spent there, and the process's arrivals bring the new deals.
+    """
+    import datetime as dt
+    import json as json_module
+
+    from salesproc.forecast import forecast as forecasting
+    from salesproc.history import HistoryError, read_history
+    from salesproc.report import text
+
+    if (until is None) == (horizon is None):
+        raise click.UsageError("give --until DATE or --horizon (e.g. 13w), not both")
+    if any(not h.strip() for h in history):
+        raise click.BadParameter("an empty path names no file", param_hint="HISTORY")
+    process = load_or_fail(process_file)
+    _guard_outputs([*process.files, *history], output)
+    try:
+        found = read_history(list(history), process, format=crm, as_of=as_of)
+    except HistoryError as exc:
+        for note in exc.notes:
+            click.echo(_note_text(note), err=True)
+        raise Failure("the export cannot be forecast from (see above)") from None
+    for note in found.notes:
+        click.echo(_note_text(note), err=True)
+    end = until if until is not None else found.as_of + dt.timedelta(
+        days=_in_unit(horizon, "day") or 0.0)
+    if end <= found.as_of:
+        raise click.BadParameter(f"the forecast must end after the as-of date "
+                                 f"({found.as_of:%Y-%m-%d})", param_hint="--until")
+    result = forecasting(found, end, process=process, replications=replications, seed=seed)
+    if fmt == "json":
+        _emit(json_module.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n", output)
+    else:
+        _emit(text.forecast(result), output)
+
+
 def _note_text(note: Any) -> str:
     from salesproc.diagnostics import shown
 

@@ -38,12 +38,15 @@ def test_readme_simulate_output_is_real(monkeypatch: pytest.MonkeyPatch) -> None
     assert result.output == shown
 
 
-@pytest.mark.parametrize("name", ["compare", "sweep", "measure", "calibrate"])
+@pytest.mark.parametrize("name", ["compare", "sweep", "measure", "calibrate", "forecast"])
 def test_readme_what_if_outputs_are_real(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     block = README.split(f"<!-- {name}-output:start -->\n```\n")[1].split("```\n")[0]
     command, shown = block.split("\n", 1)
     args = command.removeprefix("$ salesproc ").split()
+    if name == "forecast":  # it forecasts with the file the calibrate example writes
+        calibrate = README.split("<!-- calibrate-output:start -->\n```\n")[1].split("\n")[0]
+        assert run(*calibrate.removeprefix("$ salesproc ").split()).exit_code == 0
     result = run(*args, *(["--workers", "2"] if name in ("compare", "sweep") else []))
     assert result.exit_code == 0
     assert result.stdout == shown

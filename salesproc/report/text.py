@@ -22,6 +22,7 @@ from salesproc.units import plural
 if TYPE_CHECKING:  # the CRM-history reports load pyarrow: only when one is made
     from salesproc.calibration import Calibration
     from salesproc.fitcheck import FitCheck
+    from salesproc.forecast import Forecast
     from salesproc.measurement import Measurement
 
 INTERVAL_NOTE = ("± is the 95% confidence interval of the mean: how sure the average is, "
@@ -428,4 +429,57 @@ def fit_check(done: FitCheck) -> str:
                   for c in done.checks], (0, 1)),
              f"  {outside} of {len(done.checks)} figures outside their range (about "
              f"{0.05 * len(done.checks):.1f} expected by chance)"]
+    return "\n".join(lines) + "\n"
+
+
+# --- forecast -----------------------------------------------------------------------------
+
+DEALS_SHOWN = 15
+
+
+def forecast(done: Forecast) -> str:
+    """What `salesproc forecast` prints: the totals as worst / neutral / best case beside
+    the mean and its confidence interval, by month, the deals that carry the period, and
+    the CRM's own view."""
+    from salesproc.diagnostics import shown
+    from salesproc.forecast import CASES
+
+    cur = done.process.currency
+    lines = [
+        f"{done.process.name}: forecast from {done.as_of:%Y-%m-%d} to {done.until:%Y-%m-%d}, "
+        f"{done.replications} runs",
+        f"Worst / neutral / best case: the {CASES[0]}th, {CASES[1]}th and {CASES[2]}th "
+        "percentile of the runs (what may happen). Mean ± its 95% confidence interval (how "
+        "sure the average is, not the range of outcomes).", ""]
+    names = {"won": "Deals won", "revenue": f"Revenue won ({cur})", "lost": "Deals lost",
+             "won_from_pipeline": "  of today's open deals",
+             "won_from_new_deals": "  of new deals", "open_at_end": "Open deals at the end",
+             "open_value_at_end": f"Open pipeline at the end ({cur})"}
+    lines.append(_table(["figure", "worst", "neutral", "best", "mean (95% CI of the mean)"], [
+        [names[k], _num(o.worst, 0), _num(o.neutral, 0), _num(o.best, 0),
+         f"{_num(o.mean.mean, 1)} ({_num(o.mean.low, 1)}–{_num(o.mean.high, 1)})"]
+        for k, o in done.totals.items()]))
+    if done.months:
+        lines += ["", "By month (worst–best, neutral)", _table(
+            ["month", "deals won", f"revenue ({cur})"],
+            [[label, f"{_num(m['won'].neutral, 0)} ({_num(m['won'].worst, 0)}–"
+              f"{_num(m['won'].best, 0)})", f"{_num(m['revenue'].neutral, 0)} "
+              f"({_num(m['revenue'].worst, 0)}–{_num(m['revenue'].best, 0)})"]
+             for label, m in done.months])]
+    crm = done.crm
+    lines += ["", f"The CRM's own view of today's {crm['open_deals']:,.0f} open deals: worth "
+              f"{cur} {_num(crm['open_value'], 0)}, weighted by its probability {cur} "
+              f"{_num(crm['weighted_pipeline'], 0)}"
+              + "".join(f"; {k.removeprefix('category ')} {cur} {_num(v, 0)}"
+                        for k, v in crm.items() if k.startswith("category "))]
+    if done.deals:
+        lines += ["", f"Open deals by expected value won (chance × value); all "
+                  f"{len(done.deals):,} in the JSON", _table(
+                      ["deal", "buyer type", "stage", f"value ({cur})", "chance won",
+                       "likely month", "CRM probability"],
+                      [[shown(d.id), d.buyer_type, d.stage, _num(d.value, 0),
+                        f"{d.chance:.0%}", d.month or "–",
+                        "–" if math.isnan(d.crm_probability) else f"{d.crm_probability:.0%}"]
+                       for d in done.deals[:DEALS_SHOWN]], (0, 1, 2))]
+    lines += [f"note: {n}" for n in done.notes]
     return "\n".join(lines) + "\n"

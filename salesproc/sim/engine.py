@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 from salesproc.calendar import WorkingClock, business_days, months, seasonal_rate
 from salesproc.defaults import MAX_OPEN_DEALS
@@ -103,6 +103,17 @@ class Timer(Scheduled):
 
 
 EventLog = Callable[[tuple[Any, ...]], None]
+
+
+class Opening(NamedTuple):
+    """A deal already open when the run starts: in *stage* (a stage id) for *age* so far,
+    created *since* before the start (both in the process's time unit)."""
+
+    buyer: str
+    stage: str
+    age: float
+    since: float
+    value: float
 OPEN_OUTCOME = "open"  # the outcome logged for a deal still in its stage when the run ends
 
 
@@ -111,8 +122,9 @@ class Engine:
 
     def __init__(self, process: Process, seed: int, replication: int,
                  horizon: float, warmup: float = 0.0, event_log: EventLog | None = None,
-                 buyer: str | None = None) -> None:
+                 buyer: str | None = None, opening: Sequence[Opening] = ()) -> None:
         self.process = process
+        self.opening = opening
         self.seed, self.replication = seed, replication
         self.deal_keys = streams.keys(streams.generator(seed, replication, "deal keys"))
         self.horizon = horizon
@@ -192,8 +204,29 @@ class Engine:
             env.at(Timer(), self.months[0][1], (self._month_end,))  # the next: a small heap
         if self.warmup > 0:  # before anything else that happens at that instant
             env.first_at(Timer(), self.warmup, (lambda _: self._reset(),))
+        if self.opening:
+            self._open_pipeline()
         env.run(until=self.horizon)
         return self._finish()
+
+    def _open_pipeline(self) -> None:
+        """Start with the deals already open: each in its stage, its delay there drawn
+        given the time it has already spent (a delay of D with D > age, less the age), so a
+        stage whose time is not memoryless moves an old deal on sooner or later than a
+        new one. Open deals are numbered first (1, 2, ...), in the order given."""
+        draw = streams.uniforms(streams.generator(self.seed, self.replication, "opening"))
+        for o in self.opening:
+            b = self.buyer_ids.index(o.buyer)
+            self.count += 1
+            deal = Deal(self.count, b, o.value, 0.0)
+            deal.arrived = -o.since
+            deal.key = self.deal_keys()
+            self.open[deal.id] = deal
+            delay = self.process.buyer_types[o.buyer].stages[o.stage].delay
+            seen = delay.cdf(o.age) if o.age > 0 else 0.0
+            remaining = 0.0 if seen >= 1.0 - 1e-12 else max(
+                0.0, delay.quantile(seen + draw() * (1.0 - seen)) - o.age)
+            self._enter(deal, self.stage_ids.index(o.stage), remaining)
 
     def _reset(self) -> None:
         now = self.env.now
@@ -296,7 +329,7 @@ class Engine:
                 streams.uniforms(streams.generator(self.seed, self.replication,
                                                    f"enter/{buyer}")))
 
-    def _enter(self, deal: Deal, stage: int) -> None:
+    def _enter(self, deal: Deal, stage: int, delay: float | None = None) -> None:
         now = deal.time  # handlers read "now" from the deal; whoever calls one sets it
         deal.stage = stage
         bit = 1 << stage
@@ -310,7 +343,9 @@ class Engine:
         step = self.steps[deal.buyer][stage]
         assert step is not None  # the lint rules keep every route on the buyer's path
         deal.step = step
-        if step.delay is None:
+        if delay is not None:  # an open deal's delay, drawn given its age
+            self._at(deal, delay, self._on_request)
+        elif step.delay is None:
             self._request(deal)
         elif step.business:
             self._at(deal, self._business(now, step.delay()), self._on_request)

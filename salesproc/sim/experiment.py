@@ -24,7 +24,7 @@ from salesproc.defaults import (
 )
 from salesproc.errors import SalesprocError, SettingsError
 from salesproc.model import Process, Settings
-from salesproc.sim.engine import Engine, EventLog
+from salesproc.sim.engine import Engine, EventLog, Opening
 from salesproc.sim.metrics import Key
 from salesproc.sim.results import SimulationResult, Visit
 from salesproc.units import convert, describe
@@ -130,10 +130,12 @@ def capacity_warnings(process: Process) -> list[str]:
 
 
 def run_replication(process: Process, settings: Settings, replication: int,
-                    event_log: EventLog | None = None) -> dict[Key, float]:
-    """One replication of *process*: its figures (and, with *event_log*, every visit)."""
+                    event_log: EventLog | None = None, opening: Sequence[Opening] = ()
+                    ) -> dict[Key, float]:
+    """One replication of *process*: its figures (and, with *event_log*, every visit);
+    with *opening*, the run starts from those open deals instead of an empty pipeline."""
     engine = Engine(process, settings.seed, replication, settings.horizon, settings.warmup,
-                    event_log, settings.buyer)
+                    event_log, settings.buyer, opening)
     return engine.run()
 
 
@@ -154,14 +156,14 @@ def simulate_process(process: Process, *, replications: int | None = None,
 def simulate(process: Process, settings: Settings, *,
              progress: Callable[[int, int], None] | None = None,
              event_sink: Callable[[Visit], None] | None = None,
-             events: bool = False) -> SimulationResult:
+             events: bool = False, opening: Sequence[Opening] = ()) -> SimulationResult:
     """Run every replication (in parallel when settings.workers > 1) and summarise.
 
     With *events*, the result holds every stage visit (:attr:`SimulationResult.events`);
     with an *event_sink*, each visit is passed to it as it happens instead (for logs too
     large to keep). Either way the replications run in this process, one after another.
     """
-    if event_sink is None and not events:
+    if event_sink is None and not events and not opening:
         return simulate_many([process], settings, progress=progress)[0]
     check_budget([process], settings)
     kept: list[Visit] = []
@@ -169,7 +171,8 @@ def simulate(process: Process, settings: Settings, *,
     n = settings.replications
     done = []
     for r in range(n):
-        done.append(run_replication(process, settings, r, _bind(sink, r + 1)))
+        log = _bind(sink, r + 1) if events or event_sink is not None else None
+        done.append(run_replication(process, settings, r, log, opening))
         if progress:
             progress(r + 1, n)
     result = _result(process, settings, done)

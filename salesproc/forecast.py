@@ -1,0 +1,252 @@
+"""Forecast from today's pipeline: start the simulation from the deals open at the as-of
+date (each in its stage, with its value, buyer type and age there), add the new deals
+the arrival model brings, and report what may happen by a date.
+
+Two kinds of interval, never confused: the **outcome range** — worst, neutral and best
+case, the 10th, 50th and 90th percentile of the replications: what may actually happen —
+and the **confidence interval of the mean** over replications: how sure the average is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from salesproc import units
+from salesproc.history.table import OPEN, History
+from salesproc.loader import load
+from salesproc.model import WON, Process
+from salesproc.sim.engine import Opening
+from salesproc.sim.metrics import Key
+from salesproc.stats import Estimate
+from salesproc.version import __version__
+
+CASES = (10, 50, 90)  # worst, neutral and best case: percentiles of the replications
+REPLICATIONS = 200
+JSON_LAYOUT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One figure's worst, neutral and best case (the CASES percentiles of the runs), and
+    its mean with the 95% confidence interval of that mean."""
+
+    worst: float
+    neutral: float
+    best: float
+    mean: Estimate
+
+    @classmethod
+    def of(cls, values: list[float]) -> Outcome:
+        data = np.asarray([v for v in values if math.isfinite(v)], dtype=float)
+        if not len(data):
+            nan = math.nan
+            return cls(nan, nan, nan, Estimate.of([]))
+        worst, neutral, best = (float(x) for x in np.percentile(data, CASES))
+        return cls(worst, neutral, best, Estimate.of(data.tolist(), floor=0.0))
+
+    def to_dict(self) -> dict[str, Any]:
+        def clean(v: float) -> float | None:
+            return v if math.isfinite(v) else None
+
+        m = self.mean
+        return {"worst": clean(self.worst), "neutral": clean(self.neutral),
+                "best": clean(self.best), "mean": clean(m.mean), "mean_low": clean(m.low),
+                "mean_high": clean(m.high), "runs": m.n}
+
+
+@dataclass(frozen=True)
+class DealChance:
+    """An open deal's chance to be won by the end of the period, its most likely close
+    month, and what the CRM itself says of it."""
+
+    id: str
+    buyer_type: str
+    stage: str
+    value: float
+    chance: float
+    month: str  # the month it is most often won in, '' when it rarely is
+    crm_probability: float
+    forecast_category: str
+
+
+@dataclass
+class Forecast:
+    """What may happen between the as-of date and *until*."""
+
+    process: Process
+    as_of: dt.datetime
+    until: dt.datetime
+    replications: int
+    totals: dict[str, Outcome]
+    months: list[tuple[str, dict[str, Outcome]]]
+    deals: list[DealChance]
+    crm: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON layout of `salesproc forecast --format json`."""
+        def clean(v: float) -> float | None:
+            return v if math.isfinite(v) else None
+
+        return {
+            "layout": JSON_LAYOUT_VERSION, "salesproc": __version__,
+            "process": {"name": self.process.name, "file": self.process.source,
+                        "currency": self.process.currency},
+            "as_of": self.as_of.isoformat(), "until": self.until.isoformat(),
+            "replications": self.replications,
+            "cases": {"worst": f"p{CASES[0]}", "neutral": f"p{CASES[1]}",
+                      "best": f"p{CASES[2]}"},
+            "interval": "worst/neutral/best: percentiles of the runs (what may happen); "
+                        "mean_low/mean_high: 95% confidence interval of the mean",
+            "totals": {k: o.to_dict() for k, o in self.totals.items()},
+            "months": {label: {k: o.to_dict() for k, o in figures.items()}
+                       for label, figures in self.months},
+            "deals": [{**d.__dict__, "value": clean(d.value),
+                       "crm_probability": clean(d.crm_probability)} for d in self.deals],
+            "crm": {k: clean(v) for k, v in self.crm.items()},
+            "notes": self.notes,
+        }
+
+
+def openings(history: History) -> tuple[list[Opening], list[int], list[str]]:
+    """The deals open at the history's as-of date as the engine's starting pipeline (ages
+    in the process's time unit), the deals' rows, and notes on what was assumed."""
+    process, d, v = history.process, history.deals, history.visits
+    unit = process.time_unit
+    days, _ = history.stays
+    as_of = np.datetime64(history.as_of, "s")
+    kinds = list(process.buyer_types)
+    out: list[Opening] = []
+    rows: list[int] = []
+    notes: list[str] = []
+    guessed = off = 0
+    for i in np.flatnonzero(v.exit == OPEN):
+        deal = int(v.deal[i])
+        b = int(d.buyer[deal])
+        if b < 0:
+            b, guessed = 0, guessed + 1
+        buyer = process.buyer_types[kinds[b]]
+        sid = list(process.stages)[int(v.stage[i])]
+        if sid not in buyer.stages:
+            off += 1
+            continue
+        value = float(d.value[deal])
+        if not math.isfinite(value):
+            value = buyer.value.mean
+        since = (as_of - d.created[deal]) / np.timedelta64(1, "D")
+        out.append(Opening(kinds[b], sid, units.convert(float(days[i]), "day", unit),
+                           units.convert(float(since), "day", unit), value))
+        rows.append(deal)
+    if guessed:
+        notes.append(f"{guessed:,} open deals have no buyer type: forecast as {kinds[0]}")
+    if off:
+        notes.append(f"{off:,} open deals sit in a stage off their buyer type's path: left out")
+    return out, rows, notes
+
+
+def forecast(history: History, until: dt.datetime, *, process: Process | None = None,
+             replications: int = REPLICATIONS, seed: int | None = None) -> Forecast:
+    """Simulate from the deals open at *history*'s as-of date, plus new deals from the
+    arrival model of *process* (default: the history's; a calibrated one is better),
+    until *until*: wins, revenue, losses and the open pipeline, as worst / neutral / best
+    case, by month and in total; and each open deal's chance to be won."""
+    from salesproc.sim.experiment import resolve_settings, simulate
+
+    base = process or history.process
+    start = history.as_of
+    days = (until - start).total_seconds() / 86400
+    if days <= 0:
+        raise ValueError("the forecast must end after the as-of date")
+    model = _from(base, start.date())
+    unit = model.time_unit
+    settings = resolve_settings(model, horizon=units.convert(days, "day", unit), warmup=0.0,
+                                replications=replications, seed=seed, workers=1)
+    opening, rows, notes = openings(history)
+    if base.arrivals is not None and base.arrivals.campaigns:
+        notes.append("the file's campaigns are left out of the forecast")
+    result = simulate(model, settings, events=True, opening=opening)
+    runs = result.replications
+    won_open, won_new, month_of = _open_wins(result.events or [], len(opening), model, start)
+
+    def figure(name: str) -> Outcome:
+        return Outcome.of([r.get(Key("all", "", name), math.nan) for r in runs])
+
+    totals = {"won": figure("won"), "revenue": figure("revenue"), "lost": figure("lost"),
+              "won_from_pipeline": Outcome.of(won_open), "won_from_new_deals":
+              Outcome.of(won_new), "open_at_end": figure("open"),
+              "open_value_at_end": figure("open_value")}
+    labels = sorted({k.subject for r in runs for k in r if k.scope == "month"})
+    months = [(label, {m: Outcome.of([r.get(Key("month", label, m), 0.0) for r in runs])
+                       for m in ("won", "revenue")}) for label in labels]
+    d = history.deals
+    ids = d.id.to_pylist()
+    chances = []
+    for k, (o, deal) in enumerate(zip(opening, rows, strict=True)):
+        won_in = month_of.get(k + 1, [])
+        month = Counter(won_in).most_common(1)[0][0] if won_in else ""
+        chances.append(DealChance(ids[deal], o.buyer, o.stage, o.value,
+                                  len(won_in) / replications, month,
+                                  float(d.probability[deal]),
+                                  str(d.forecast_category[deal].as_py() or "")))
+    chances.sort(key=lambda c: (-c.chance * (c.value if math.isfinite(c.value) else 0), c.id))
+    return Forecast(base, start, until, replications, totals, months, chances,
+                    _crm(history, rows), notes)
+
+
+def _from(process: Process, start: dt.date) -> Process:
+    """*process* simulated from *start* on: its file loaded again with that start (so its
+    dates count from it), without campaigns (their dates may have passed)."""
+    if process.source is None:
+        raise ValueError("the forecast's process must come from a file")
+    changes = [f"simulation.start={start.isoformat()}", "simulation.warmup=0"]
+    if process.arrivals is not None and process.arrivals.campaigns:
+        changes.append("arrivals.campaigns=[]")
+    return load(process.source, changes)
+
+
+def _open_wins(events: list[Any], opened: int, process: Process, start: dt.datetime
+               ) -> tuple[list[float], list[float], dict[int, list[str]]]:
+    """Per run, the wins of deals open at the start and of new deals; per open deal, the
+    months it was won in (one entry per run it was won in)."""
+    hours = units.convert(1.0, process.time_unit, "hour")
+    base = dt.datetime.combine(start.date(), dt.time())
+    from_open: Counter[int] = Counter()
+    from_new: Counter[int] = Counter()
+    months: dict[int, list[str]] = {}
+    runs: set[int] = set()
+    for visit in events:
+        runs.add(visit.replication)
+        if visit.outcome != WON:
+            continue
+        if visit.deal <= opened:
+            from_open[visit.replication] += 1
+            when = base + dt.timedelta(hours=visit.finished * hours)
+            months.setdefault(visit.deal, []).append(f"{when:%Y-%m}")
+        else:
+            from_new[visit.replication] += 1
+    ordered = sorted(runs)
+    return ([float(from_open[r]) for r in ordered], [float(from_new[r]) for r in ordered],
+            months)
+
+
+def _crm(history: History, rows: list[int]) -> dict[str, float]:
+    """The CRM's own view of the open deals: the weighted pipeline (amount × the CRM's
+    probability) and the amounts by forecast category."""
+    d = history.deals
+    index = np.asarray(rows, dtype=np.int64)
+    value, probability = d.value[index], d.probability[index]
+    known = np.isfinite(value) & np.isfinite(probability)
+    out = {"open_deals": float(len(index)), "open_value": float(np.nansum(value)),
+           "weighted_pipeline": float(np.sum(value[known] * probability[known]))
+           if known.any() else math.nan}
+    categories = d.forecast_category.take(index).to_pylist() if len(index) else []
+    for category in sorted({c for c in categories if c}):
+        mine = np.array([c == category for c in categories])
+        out[f"category {category}"] = float(np.nansum(value[mine]))
+    return out

@@ -1,0 +1,128 @@
+"""Forecasting from an open pipeline: deals already old in their stage, the coverage of
+the worst-to-best range on continuations of a known process, and the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+import salesproc
+from salesproc.forecast import forecast
+from salesproc.history import read_history
+from salesproc.history.export import deals_of, write_generic
+from salesproc.model import Settings
+from salesproc.sim.engine import Opening
+from salesproc.sim.experiment import simulate
+from tests.conftest import ROOT, run
+from tests.test_sim_theory import process
+
+ONE_STAGE = """
+salesproc: 1
+name: One stage
+roles: {r: {title: R, headcount: 100}}
+stages:
+  - {id: wait, name: Wait, owner: r, delay: DELAY, next: {won: 1}}
+buyer_types: {b: {name: B, share: 1, value: 1}}
+arrivals: {rate: 0.000001}
+"""
+
+
+def chances(delay: str, ages: tuple[float, float], horizon: float) -> tuple[float, float]:
+    """The share of runs in which a deal of each age is won within *horizon* days."""
+    proc = process(ONE_STAGE.replace("DELAY", delay))
+    opening = [Opening("b", "wait", age, age, 1.0) for age in ages]
+    result = simulate(proc, Settings(horizon=horizon, replications=400, seed=3), events=True,
+                      opening=opening)
+    won = {(v.replication, v.deal) for v in result.events or [] if v.outcome == "won"}
+    return tuple(sum((r, k + 1) in won for r in range(1, 401)) / 400  # type: ignore[return-value]
+                 for k in range(2))
+
+
+def test_an_old_deal_moves_on_sooner_when_the_stage_is_not_memoryless() -> None:
+    """A stay of 5 to 10 days: a deal 8 days in is through within 3 more days (at most 2
+    remain); a new one cannot be (it needs 5)."""
+    fresh, old = chances("{uniform: {min: 5, max: 10}}", (0.0, 8.0), 3.0)
+    assert fresh == 0.0 and old == 1.0
+
+
+def test_age_makes_no_difference_when_the_stage_is_memoryless() -> None:
+    """Exponential stays: either deal is through within 3 days with chance 1 - e^(-3/7.5);
+    the two shares differ by less than 4 standard errors of a difference."""
+    fresh, old = chances("{exponential: {mean: 7.5}}", (0.0, 8.0), 3.0)
+    p = 1 - math.exp(-3 / 7.5)
+    se = math.sqrt(2 * p * (1 - p) / 400)
+    assert abs(fresh - old) <= 4 * se
+    assert abs(fresh - p) <= 4 * math.sqrt(p * (1 - p) / 400)
+
+
+KNOWN = """
+salesproc: 1
+name: Continuation
+roles: {r: {title: R, headcount: 100}}
+stages:
+  - {id: lead, name: Lead, owner: r, delay: {exponential: {mean: 3}}, work: 1min,
+     next: {offer: 0.6}}
+  - {id: offer, name: Offer, owner: r, delay: {exponential: {mean: 6}}, work: 1min,
+     next: {won: 0.5}}
+buyer_types: {b: {name: B, share: 1, value: {lognormal: {mean: 1000, sd: 300}}}}
+arrivals: {rate: 4, per: day}
+simulation: {start: 2025-01-06, horizon: 90, replications: 1}
+"""
+
+
+def test_the_worst_to_best_range_holds_the_actual_continuation_80_percent_of_the_time(
+        tmp_path: Path) -> None:
+    """A known process, run for 90 days; at day 60 its history is forecast 30 days ahead,
+    over 24 seeds. The actual wins of days 60 to 90 fall inside the 10th-90th range with
+    chance 0.8: the count of hits lies within the 0.1%-99.9% range of Binomial(24, 0.8);
+    and the mean forecast matches the actual continuations within 4 standard errors."""
+    path = tmp_path / "known.yaml"
+    hits, gaps = 0, []
+    seeds = range(1, 25)
+    for seed in seeds:
+        path.write_text(KNOWN.replace("replications: 1", f"replications: 1, seed: {seed}"))
+        proc = salesproc.load(path)
+        truth = salesproc.simulate(proc, events=True)
+        assert truth.events is not None
+        actual = sum(1 for v in truth.events if v.outcome == "won" and 60 < v.finished <= 90)
+        export = write_generic(deals_of(truth.events, proc), tmp_path / f"h{seed}.csv")
+        as_of = dt.datetime(2025, 1, 6) + dt.timedelta(days=60)
+        history = read_history(export, proc, as_of=as_of, today=dt.date(2030, 1, 1))
+        result = forecast(history, as_of + dt.timedelta(days=30), replications=100,
+                          seed=seed + 100)
+        won = result.totals["won"]
+        hits += won.worst <= actual <= won.best
+        gaps.append(actual - won.mean.mean)
+    low, high = stats.binom.ppf([0.001, 0.999], len(seeds), 0.8)
+    print(f"actual inside the 10-90 range in {hits} of {len(seeds)} continuations")
+    assert low <= hits <= high
+    se = np.std(gaps, ddof=1) / math.sqrt(len(gaps))
+    assert abs(np.mean(gaps)) <= 4 * se
+
+
+EXAMPLE = sorted(str(p) for p in (ROOT / "examples" / "five-step-salesforce").glob("*.csv"))
+
+
+def test_forecast_through_the_cli() -> None:
+    process_file = str(ROOT / "processes" / "five-step.yaml")
+    out = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w", "-r", "20",
+              "--seed", "1", "--format", "json")
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    won = data["totals"]["won"]
+    assert won["worst"] <= won["neutral"] <= won["best"]
+    assert len(data["deals"]) == data["crm"]["open_deals"]
+    assert all(0 <= d["chance"] <= 1 for d in data["deals"])
+    table = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w", "-r", "20",
+                "--seed", "1")
+    assert "Worst / neutral / best case" in table.stdout and "confidence interval" in table.stdout
+    both = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w",
+               "--until", "2027-01-01")
+    assert both.exit_code == 2
+    early = run("forecast", *EXAMPLE, "--process", process_file, "--until", "2026-01-01")
+    assert early.exit_code == 2 and "must end after the as-of date" in early.output
