@@ -176,10 +176,10 @@ def _num(x: float) -> str:
 
 
 def calibrate(history: History, *, since: dt.datetime | None = None,
-              team_days: Mapping[str, float] | None = None, refine: bool = True
+              team: Mapping[str, float] | None = None, refine: bool = True
               ) -> Calibration:
     """Fit *history*'s process to it: arrivals, shares, values, routes and times in stage
-    of the deals created since *since* (default: the first). *team_days* is the team's
+    of the deals created since *since* (default: the first). *team* is the team's
     mean work and wait per visit of each stage, in days (default: from a simulation of
     the process). With *refine*, each delay is then corrected by simulating the fitted
     process over the period until its mean time in stage meets the history's."""
@@ -194,7 +194,7 @@ def calibrate(history: History, *, since: dt.datetime | None = None,
     _shares(cal, history, chosen)
     _values(cal, history, chosen)
     _routes(cal, history, chosen)
-    _times(cal, history, chosen, _team_days(process) if team_days is None else team_days)
+    _times(cal, history, chosen, team_days(process) if team is None else team)
     _entries(cal, history, chosen)
     _loss_reasons(cal, history, chosen)
     if refine and process.arrivals is not None and process.source is not None:
@@ -468,7 +468,7 @@ def _route_values(setting: str, b: str, buyer: BuyerType, sid: str, targets: lis
 # --- time in stage -------------------------------------------------------------------------
 
 
-def _team_days(process: Process) -> dict[str, float]:
+def team_days(process: Process) -> dict[str, float]:
     """The team's mean work, wait for people and approval time per visit of each stage,
     in days, from a short simulation of the file (nothing, without arrivals)."""
     if process.arrivals is None:
@@ -663,3 +663,10 @@ def fitted_process(calibration: Calibration, period: bool = False) -> Process:
         if calibration.process.arrivals is not None and calibration.process.arrivals.campaigns:
             changes.append("arrivals.campaigns=[]")
     return load(source, changes)
+
+
+def write_variant(calibration: Calibration, path: str | os.PathLike[str]) -> None:
+    """Write the calibrated variant file at *path* (it extends the process's own file)."""
+    from salesproc.outputs import write_atomic
+
+    write_atomic(path, calibration.to_yaml(path))

@@ -606,6 +606,9 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
               help="Or: how far ahead (e.g. 13w, 90d).")
 @click.option("--crm", "crm", type=click.Choice(["salesforce", "hubspot", "generic", "events"]),
               help="Which export this is (default: told by its columns).")
+@click.option("--campaign", "campaigns", multiple=True, metavar="LEADS@DATE[:BUYER]",
+              help="A campaign to plan, e.g. 500@2026-03-10 (repeatable): what it adds is "
+              "shown by month.")
 @click.option("-r", "--replications", type=REPLICATIONS, default=200, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed: same seed, same "
               "forecast.")
@@ -614,8 +617,8 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the forecast to this file instead of the terminal.")
 def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any,
-             horizon: str | None, crm: Any, replications: int, seed: int | None, fmt: str,
-             output: str | None) -> None:
+             horizon: str | None, crm: Any, campaigns: tuple[str, ...], replications: int,
+             seed: int | None, fmt: str, output: str | None) -> None:
     """Forecast from today's pipeline: deals won, revenue and losses by a date, as worst,
     neutral and best case, by month; and each open deal's chance to be won.
 
@@ -626,15 +629,25 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
     import json as json_module
 
     from salesproc.forecast import forecast as forecasting
+    from salesproc.forecast import parse_campaign
     from salesproc.history import HistoryError, read_history
     from salesproc.report import text
 
+    try:
+        planned = [parse_campaign(c) for c in campaigns]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--campaign") from None
     if (until is None) == (horizon is None):
         raise click.UsageError("give --until DATE or --horizon (e.g. 13w), not both")
     if any(not h.strip() for h in history):
         raise click.BadParameter("an empty path names no file", param_hint="HISTORY")
     process = load_or_fail(process_file)
     _guard_outputs([*process.files, *history], output)
+    for c in planned:
+        if c.buyer_type is not None and c.buyer_type not in process.buyer_types:
+            raise click.BadParameter(f"unknown buyer type '{c.buyer_type}' in {c.name}; "
+                                     f"choose one of: {', '.join(process.buyer_types)}",
+                                     param_hint="--campaign")
     try:
         found = read_history(list(history), process, format=crm, as_of=as_of)
     except HistoryError as exc:
@@ -648,11 +661,106 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
     if end <= found.as_of:
         raise click.BadParameter(f"the forecast must end after the as-of date "
                                  f"({found.as_of:%Y-%m-%d})", param_hint="--until")
-    result = forecasting(found, end, process=process, replications=replications, seed=seed)
+    for c in planned:
+        if not found.as_of.date() <= c.on <= end.date():
+            raise click.BadParameter(f"{c.name} is not within the forecast "
+                                     f"({found.as_of:%Y-%m-%d} to {end:%Y-%m-%d})",
+                                     param_hint="--campaign")
+    result = forecasting(found, end, process=process, replications=replications, seed=seed,
+                         campaigns=planned)
     if fmt == "json":
         _emit(json_module.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n", output)
     else:
         _emit(text.forecast(result), output)
+
+
+@cli.command()
+@click.argument("history", metavar="HISTORY...", nargs=-1, required=True,
+                type=click.Path(path_type=str))
+@click.option("--process", "process_file", metavar="FILE", required=True,
+              type=click.Path(path_type=str), help="The process to calibrate at each origin.")
+@click.option("--from", "first", type=_Date(), required=True, help="The first origin.")
+@click.option("--to", "last", type=_Date(), required=True, help="The last origin.")
+@click.option("--every", default="1mo", show_default=True,
+              help="Between origins: 1mo (calendar months), or a duration such as 2w.")
+@click.option("--horizon", type=_Duration(positive=True), default="90d", show_default=True,
+              help="How far each forecast looks ahead.")
+@click.option("--crm", "crm", type=click.Choice(["salesforce", "hubspot", "generic", "events"]),
+              help="Which export this is (default: told by its columns).")
+@click.option("-r", "--replications", type=REPLICATIONS, default=100, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
+              help="Write the results to this file instead of the terminal.")
+def backtest(history: tuple[str, ...], process_file: str, first: Any, last: Any, every: str,
+             horizon: str, crm: Any, replications: int, seed: int | None, fmt: str,
+             output: str | None) -> None:
+    """Test the forecast on the past: at each origin, calibrate on the history before it,
+    forecast, and compare with what happened (coverage of the worst-to-best range, and the
+    errors beside a run rate and the CRM's weighted pipeline).
+    """
+    import datetime as dt
+    import json as json_module
+
+    from salesproc.backtest import backtest as backtesting
+    from salesproc.history import HistoryError, read_history
+    from salesproc.report import text
+
+    origins = _origins(first, last, every)
+    process = load_or_fail(process_file)
+    _guard_outputs([*process.files, *history], output)
+    try:
+        found = read_history(list(history), process, format=crm)
+    except HistoryError as exc:
+        for note in exc.notes:
+            click.echo(_note_text(note), err=True)
+        raise Failure("the export cannot be backtested on (see above)") from None
+    for note in found.notes:
+        click.echo(_note_text(note), err=True)
+    start = [dt.datetime.combine(o.date(), dt.time()) for o in origins]
+    result = backtesting(found, start, _in_unit(horizon, "day") or 90.0,
+                         replications=replications, seed=seed)
+    if not result.origins:
+        raise Failure("no origin has a whole forecast period inside the history",
+                      hint=" ".join(result.notes))
+    if fmt == "json":
+        _emit(json_module.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n", output)
+    else:
+        _emit(text.backtest(result), output)
+
+
+def _origins(first: Any, last: Any, every: str) -> list[Any]:
+    """The forecast origins from *first* to *last*: by calendar months (1mo, 3mo) or by a
+    duration (2w, 30d)."""
+    import datetime as dt
+
+    if last < first:
+        raise click.BadParameter("the last origin is before the first", param_hint="--to")
+    text = every.strip().lower()
+    months = text[:-2] if text.endswith("mo") else None
+    if months is not None:
+        if not months.isdigit() or int(months) < 1:
+            raise click.BadParameter(f"{every!r}: give 1mo, 3mo, or a duration such as 2w",
+                                     param_hint="--every")
+        step_months = int(months)
+        out: list[Any] = []
+        k = 0
+        while True:
+            month = first.month - 1 + k * step_months
+            day = min(first.day, 28)
+            origin = first.replace(year=first.year + month // 12, month=month % 12 + 1, day=day)
+            if origin > last or k > 240:
+                return out
+            out.append(origin)
+            k += 1
+    step = _Duration(positive=True).convert(every, None, None)
+    days = _in_unit(step, "day") or 0.0
+    count = int((last - first).total_seconds() // (days * 86400)) + 1
+    if count > 240:
+        raise click.BadParameter("more than 240 origins: use a longer --every",
+                                 param_hint="--every")
+    return [first + dt.timedelta(days=days * k) for k in range(count)]
 
 
 def _note_text(note: Any) -> str:

@@ -10,8 +10,10 @@ and the **confidence interval of the mean** over replications: how sure the aver
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,13 +44,14 @@ class Outcome:
     mean: Estimate
 
     @classmethod
-    def of(cls, values: list[float]) -> Outcome:
+    def of(cls, values: list[float], floor: float | None = 0.0) -> Outcome:
+        """The outcome of the runs' *values* (a difference may be negative: floor None)."""
         data = np.asarray([v for v in values if math.isfinite(v)], dtype=float)
         if not len(data):
             nan = math.nan
             return cls(nan, nan, nan, Estimate.of([]))
         worst, neutral, best = (float(x) for x in np.percentile(data, CASES))
-        return cls(worst, neutral, best, Estimate.of(data.tolist(), floor=0.0))
+        return cls(worst, neutral, best, Estimate.of(data.tolist(), floor=floor))
 
     def to_dict(self) -> dict[str, Any]:
         def clean(v: float) -> float | None:
@@ -88,6 +91,7 @@ class Forecast:
     deals: list[DealChance]
     crm: dict[str, float]
     notes: list[str] = field(default_factory=list)
+    campaigns: list[tuple[str, dict[str, Outcome]]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON layout of `salesproc forecast --format json`."""
@@ -110,13 +114,18 @@ class Forecast:
             "deals": [{**d.__dict__, "value": clean(d.value),
                        "crm_probability": clean(d.crm_probability)} for d in self.deals],
             "crm": {k: clean(v) for k, v in self.crm.items()},
+            "campaigns_add": {label: {k: o.to_dict() for k, o in figures.items()}
+                              for label, figures in self.campaigns},
             "notes": self.notes,
         }
 
 
-def openings(history: History) -> tuple[list[Opening], list[int], list[str]]:
-    """The deals open at the history's as-of date as the engine's starting pipeline (ages
-    in the process's time unit), the deals' rows, and notes on what was assumed."""
+def openings(history: History, team: Mapping[str, float] | None = None
+             ) -> tuple[list[Opening], list[int], list[str]]:
+    """The deals open at the history's as-of date as the engine's starting pipeline, the
+    deals' rows, and notes on what was assumed. A deal's age in its stage counts against
+    the stage's delay less *team* (the team's mean days of work and waiting there): an
+    old deal may be past its delay and only waiting for the team."""
     process, d, v = history.process, history.deals, history.visits
     unit = process.time_unit
     days, _ = history.stays
@@ -140,7 +149,8 @@ def openings(history: History) -> tuple[list[Opening], list[int], list[str]]:
         if not math.isfinite(value):
             value = buyer.value.mean
         since = (as_of - d.created[deal]) / np.timedelta64(1, "D")
-        out.append(Opening(kinds[b], sid, units.convert(float(days[i]), "day", unit),
+        waited = max(0.0, float(days[i]) - (team or {}).get(sid, 0.0))
+        out.append(Opening(kinds[b], sid, units.convert(waited, "day", unit),
                            units.convert(float(since), "day", unit), value))
         rows.append(deal)
     if guessed:
@@ -151,11 +161,14 @@ def openings(history: History) -> tuple[list[Opening], list[int], list[str]]:
 
 
 def forecast(history: History, until: dt.datetime, *, process: Process | None = None,
-             replications: int = REPLICATIONS, seed: int | None = None) -> Forecast:
+             replications: int = REPLICATIONS, seed: int | None = None,
+             campaigns: Sequence[Campaign] = ()) -> Forecast:
     """Simulate from the deals open at *history*'s as-of date, plus new deals from the
-    arrival model of *process* (default: the history's; a calibrated one is better),
-    until *until*: wins, revenue, losses and the open pipeline, as worst / neutral / best
-    case, by month and in total; and each open deal's chance to be won."""
+    arrival model of *process* (default: the history's; a calibrated one is better) and
+    its campaigns still to come, until *until*: wins, revenue, losses and the open
+    pipeline, as worst / neutral / best case, by month and in total; and each open
+    deal's chance to be won. With *campaigns*, also what they add, month by month: the
+    paired difference of runs with and without them (the same seeds)."""
     from salesproc.sim.experiment import resolve_settings, simulate
 
     base = process or history.process
@@ -163,14 +176,18 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     days = (until - start).total_seconds() / 86400
     if days <= 0:
         raise ValueError("the forecast must end after the as-of date")
-    model = _from(base, start.date())
+    model = _from(base, start.date(), campaigns)
     unit = model.time_unit
     settings = resolve_settings(model, horizon=units.convert(days, "day", unit), warmup=0.0,
                                 replications=replications, seed=seed, workers=1)
-    opening, rows, notes = openings(history)
-    if base.arrivals is not None and base.arrivals.campaigns:
-        notes.append("the file's campaigns are left out of the forecast")
+    from salesproc.calibration import team_days
+
+    opening, rows, notes = openings(history, team_days(model))
     result = simulate(model, settings, events=True, opening=opening)
+    added: list[tuple[str, dict[str, Outcome]]] = []
+    if campaigns:
+        without = simulate(_from(base, start.date(), ()), settings, opening=opening)
+        added = _difference(result.replications, without.replications)
     runs = result.replications
     won_open, won_new, month_of = _open_wins(result.events or [], len(opening), model, start)
 
@@ -196,17 +213,81 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
                                   str(d.forecast_category[deal].as_py() or "")))
     chances.sort(key=lambda c: (-c.chance * (c.value if math.isfinite(c.value) else 0), c.id))
     return Forecast(base, start, until, replications, totals, months, chances,
-                    _crm(history, rows), notes)
+                    _crm(history, rows), notes, added)
 
 
-def _from(process: Process, start: dt.date) -> Process:
+def _difference(with_: list[dict[Key, float]], without: list[dict[Key, float]]
+                ) -> list[tuple[str, dict[str, Outcome]]]:
+    """What the campaigns add: per month (and 'total'), the run-by-run difference of
+    new leads, wins and revenue."""
+    labels = sorted({k.subject for r in with_ for k in r if k.scope == "month"})
+    out = []
+    for label in [*labels, "total"]:
+        figures = {}
+        for name in ("leads", "won", "revenue"):
+            key = Key("all", "", name) if label == "total" else Key("month", label, name)
+            figures[name] = Outcome.of([a.get(key, 0.0) - b.get(key, 0.0)
+                                        for a, b in zip(with_, without, strict=True)],
+                                       floor=None)
+        out.append((label, figures))
+    return out
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """Leads that arrive together on a day: a webinar, a trade show, a mailing."""
+
+    leads: int
+    on: dt.date
+    buyer_type: str | None = None
+    name: str = ""
+
+
+def parse_campaign(text: str) -> Campaign:
+    """'500@2026-03-10', or '500@2026-03-10:committee' for one buyer type's leads."""
+    count, _, rest = text.partition("@")
+    day, _, buyer = rest.partition(":")
+    try:
+        leads, on = int(count), dt.date.fromisoformat(day.strip())
+    except ValueError:
+        raise ValueError(f"'{text}' is not LEADS@DATE, e.g. 500@2026-03-10") from None
+    if leads <= 0:
+        raise ValueError(f"'{text}': a campaign brings at least one lead")
+    return Campaign(leads, on, buyer.strip() or None, text)
+
+
+def planned(process: Process, start: dt.date) -> list[Campaign]:
+    """The file's campaigns still to come on or after *start* (a repeating one: its next
+    occurrences, up to ten years on)."""
+    out: list[Campaign] = []
+    if process.arrivals is None:
+        return out
+    hours = units.convert(1.0, process.time_unit, "hour")
+    origin = dt.datetime.combine(process.start, dt.time())
+    for c in process.arrivals.campaigns:
+        at = c.at
+        for _ in range(520):
+            day = (origin + dt.timedelta(hours=at * hours)).date()
+            if day >= start:
+                out.append(Campaign(c.leads, day, c.buyer_type, c.name))
+            if not c.every or day > start + dt.timedelta(days=3650):
+                break
+            at += c.every
+    return out
+
+
+def _from(process: Process, start: dt.date, campaigns: Sequence[Campaign]) -> Process:
     """*process* simulated from *start* on: its file loaded again with that start (so its
-    dates count from it), without campaigns (their dates may have passed)."""
+    dates count from it), with the campaigns still to come and *campaigns* added."""
     if process.source is None:
         raise ValueError("the forecast's process must come from a file")
     changes = [f"simulation.start={start.isoformat()}", "simulation.warmup=0"]
-    if process.arrivals is not None and process.arrivals.campaigns:
-        changes.append("arrivals.campaigns=[]")
+    every = [*planned(process, start), *campaigns]
+    if process.arrivals is not None:
+        changes.append("arrivals.campaigns=" + json.dumps([
+            {"at": c.on.isoformat(), "leads": c.leads,
+             **({"buyer_type": c.buyer_type} if c.buyer_type else {}),
+             **({"name": c.name} if c.name else {})} for c in every if c.on >= start]))
     return load(process.source, changes)
 
 

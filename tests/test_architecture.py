@@ -27,7 +27,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("simulation kernel", frozenset({"sim", "sim.streams", "sim.scheduler", "sim.pool",
                                      "sim.metrics", "sim.compile", "sim.engine"})),
     ("results", frozenset({"sim.results", "sim.experiment", "sim.compare", "measurement",
-                           "history.export", "calibration", "fitcheck", "forecast"})),
+                           "history.export", "calibration", "fitcheck", "forecast",
+                           "backtest"})),
     ("reports", frozenset({"report", "report.text", "report.json", "report.csv"})),
     ("interfaces", frozenset({"api", "cli", "__init__", "__main__"})),
 )

@@ -38,7 +38,8 @@ def test_readme_simulate_output_is_real(monkeypatch: pytest.MonkeyPatch) -> None
     assert result.output == shown
 
 
-@pytest.mark.parametrize("name", ["compare", "sweep", "measure", "calibrate", "forecast"])
+@pytest.mark.parametrize("name", ["compare", "sweep", "measure", "calibrate", "forecast",
+                                  "backtest"])
 def test_readme_what_if_outputs_are_real(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     block = README.split(f"<!-- {name}-output:start -->\n```\n")[1].split("```\n")[0]

@@ -126,3 +126,72 @@ def test_forecast_through_the_cli() -> None:
     assert both.exit_code == 2
     early = run("forecast", *EXAMPLE, "--process", process_file, "--until", "2026-01-01")
     assert early.exit_code == 2 and "must end after the as-of date" in early.output
+
+
+def test_a_backtest_on_a_known_history_covers_about_80_percent(tmp_path: Path) -> None:
+    """Three simulated histories of a known process, five origins each: the actual wins of
+    the next 14 days fall in the forecast's 10th-90th band at each origin with chance
+    about 0.8, so the hits lie within the 0.1%-99.9% range of Binomial(15, 0.8)."""
+    from salesproc.backtest import backtest
+
+    path = tmp_path / "known.yaml"
+    hits = total = 0
+    for seed in (1, 2, 3):
+        path.write_text(KNOWN.replace("horizon: 90, replications: 1",
+                                      f"horizon: 150, replications: 1, seed: {seed}"))
+        proc = salesproc.load(path)
+        truth = salesproc.simulate(proc, events=True)
+        assert truth.events is not None
+        export = write_generic(deals_of(truth.events, proc), tmp_path / f"h{seed}.csv")
+        history = read_history(export, proc, today=dt.date(2030, 1, 1))
+        start = dt.datetime(2025, 1, 6)
+        origins = [start + dt.timedelta(days=d) for d in (60, 75, 90, 105, 120)]
+        result = backtest(history, origins, 14, replications=60, seed=seed)
+        assert len(result.origins) == 5
+        hits += sum(o.won_inside for o in result.origins)
+        total += len(result.origins)
+        errors = result.errors()
+        assert all(math.isfinite(errors[k]) for k in ("won_neutral", "won_run_rate"))
+    low, high = stats.binom.ppf([0.001, 0.999], total, 0.8)
+    print(f"backtest: actual inside the 10-90 band at {hits} of {total} origins")
+    assert low <= hits <= high
+
+
+def test_backtest_through_the_cli() -> None:
+    process_file = str(ROOT / "processes" / "five-step.yaml")
+    out = run("backtest", *EXAMPLE, "--process", process_file, "--from", "2026-08-01",
+              "--to", "2026-09-01", "--horizon", "28d", "-r", "20", "--seed", "1",
+              "--format", "json")
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert [o["at"][:10] for o in data["origins"]] == ["2026-08-01", "2026-09-01"]
+    assert 0 <= data["coverage"]["won"] <= 1
+    bad = run("backtest", *EXAMPLE, "--process", process_file, "--from", "2026-08-01",
+              "--to", "2026-07-01")
+    assert bad.exit_code == 2
+
+
+def test_a_planned_campaign_adds_its_leads_and_what_they_win() -> None:
+    """Runs with and without the campaign share their seeds: the leads it adds are exactly
+    its size in every run; through the command line, a campaign outside the period or of
+    an unknown buyer type is a usage error."""
+    process = salesproc.load(ROOT / "processes" / "five-step.yaml")
+    history = read_history(EXAMPLE, process)
+    until = history.as_of + dt.timedelta(weeks=8)
+    from salesproc.forecast import parse_campaign
+
+    campaign = parse_campaign(f"200@{(history.as_of + dt.timedelta(days=7)).date()}")
+    result = forecast(history, until, replications=30, seed=2, campaigns=[campaign])
+    total = dict(result.campaigns)["total"]
+    assert total["leads"].worst == total["leads"].best == 200
+    assert total["won"].mean.mean >= 0
+    process_file = str(ROOT / "processes" / "five-step.yaml")
+    late = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w",
+               "--campaign", "100@2030-01-01")
+    assert late.exit_code == 2 and "not within the forecast" in late.output
+    unknown = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w",
+                  "--campaign", "100@2026-12-01:partner")
+    assert unknown.exit_code == 2 and "unknown buyer type 'partner'" in unknown.output
+    wrong = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w",
+                "--campaign", "lots")
+    assert wrong.exit_code == 2 and "LEADS@DATE" in wrong.output

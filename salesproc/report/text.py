@@ -20,6 +20,7 @@ from salesproc.stats import Estimate, significant
 from salesproc.units import plural
 
 if TYPE_CHECKING:  # the CRM-history reports load pyarrow: only when one is made
+    from salesproc.backtest import Backtest
     from salesproc.calibration import Calibration
     from salesproc.fitcheck import FitCheck
     from salesproc.forecast import Forecast
@@ -481,5 +482,45 @@ def forecast(done: Forecast) -> str:
                         f"{d.chance:.0%}", d.month or "–",
                         "–" if math.isnan(d.crm_probability) else f"{d.crm_probability:.0%}"]
                        for d in done.deals[:DEALS_SHOWN]], (0, 1, 2))]
+    if done.campaigns:
+        lines += ["", "What the campaigns add (runs with them less the same runs without: new "
+                  "leads, wins and revenue; worst–best, neutral)", _table(
+                      ["month", "new leads", "deals won", f"revenue ({cur})"],
+                      [[label, *(f"{_num(m[k].neutral, 0)} ({_num(m[k].worst, 0)}–"
+                                 f"{_num(m[k].best, 0)})" for k in ("leads", "won", "revenue"))]
+                       for label, m in done.campaigns])]
+    lines += [f"note: {n}" for n in done.notes]
+    return "\n".join(lines) + "\n"
+
+
+def backtest(done: Backtest) -> str:
+    """What `salesproc backtest` prints: each origin's forecast range beside what
+    happened, the coverage of the 10th-90th band, and the errors beside the baselines."""
+    from salesproc.forecast import CASES
+
+    errors = done.errors()
+    lines = [f"Backtest: at each origin, calibrated on the history before it and forecast "
+             f"{done.horizon_days:g} days ahead; the range is worst to best case (the "
+             f"{CASES[0]}th to {CASES[2]}th percentile of the runs), ! marks an actual "
+             "outside it.", _table(
+                 ["origin", "deals won: range", "neutral", "actual", "run rate",
+                  "revenue: range", "neutral", "actual", "weighted pipeline"],
+                 [[f"{o.at:%Y-%m-%d}", f"{_num(o.won.worst, 0)}–{_num(o.won.best, 0)}",
+                   _num(o.won.neutral, 0), f"{o.actual_won:,}" + ("" if o.won_inside else " !"),
+                   _num(o.run_rate_won, 1),
+                   f"{_num(o.revenue.worst, 0)}–{_num(o.revenue.best, 0)}",
+                   _num(o.revenue.neutral, 0),
+                   _num(o.actual_revenue, 0) + ("" if o.revenue_inside else " !"),
+                   _num(o.weighted_pipeline, 0)] for o in done.origins])]
+    lines += [
+        "",
+        f"  Actuals inside the {CASES[0]}–{CASES[2]} band: deals won "
+        f"{done.coverage('won'):.0%}, revenue {done.coverage('revenue'):.0%} of "
+        f"{len(done.origins)} origins (an honest forecast: about 80%)",
+        f"  Mean absolute error, deals won: neutral case {_num(errors['won_neutral'])}, run "
+        f"rate {_num(errors['won_run_rate'])}",
+        f"  Mean absolute error, revenue: neutral case {_num(errors['revenue_neutral'], 0)}, "
+        f"run rate {_num(errors['revenue_run_rate'], 0)}, the CRM's weighted pipeline "
+        f"{_num(errors['revenue_weighted_pipeline'], 0)}"]
     lines += [f"note: {n}" for n in done.notes]
     return "\n".join(lines) + "\n"

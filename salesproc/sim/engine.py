@@ -106,8 +106,9 @@ EventLog = Callable[[tuple[Any, ...]], None]
 
 
 class Opening(NamedTuple):
-    """A deal already open when the run starts: in *stage* (a stage id) for *age* so far,
-    created *since* before the start (both in the process's time unit)."""
+    """A deal already open when the run starts: in *stage* (a stage id), its delay there
+    under way for *age* so far, created *since* before the start (both in the process's
+    time unit)."""
 
     buyer: str
     stage: str
