@@ -25,10 +25,9 @@ from salesproc.loader import load
 from salesproc.model import WON, Process
 from salesproc.sim.engine import Opening
 from salesproc.sim.metrics import Key
-from salesproc.stats import Estimate
+from salesproc.stats import CASES, Estimate, outcome_range
 from salesproc.version import __version__
 
-CASES = (10, 50, 90)  # worst, neutral and best case: percentiles of the replications
 REPLICATIONS = 200
 JSON_LAYOUT_VERSION = 1
 
@@ -46,12 +45,8 @@ class Outcome:
     @classmethod
     def of(cls, values: list[float], floor: float | None = 0.0) -> Outcome:
         """The outcome of the runs' *values* (a difference may be negative: floor None)."""
-        data = np.asarray([v for v in values if math.isfinite(v)], dtype=float)
-        if not len(data):
-            nan = math.nan
-            return cls(nan, nan, nan, Estimate.of([]))
-        worst, neutral, best = (float(x) for x in np.percentile(data, CASES))
-        return cls(worst, neutral, best, Estimate.of(data.tolist(), floor=floor))
+        data = [v for v in values if math.isfinite(v)]
+        return cls(*outcome_range(data), Estimate.of(data, floor=floor))
 
     def to_dict(self) -> dict[str, Any]:
         def clean(v: float) -> float | None:

@@ -98,3 +98,21 @@ def proportion(successes: int, trials: int, confidence: float = CONFIDENCE) -> E
         (1 + z * z / trials)
     return Estimate(p, max(0.0, centre - half), min(1.0, centre + half), trials,
                     confidence=confidence)
+
+
+#: Worst, neutral and best case: these percentiles of the replications' outcomes.
+CASES = (10, 50, 90)
+RANGE_RUNS = 3  # fewer replications than this give no range
+
+
+def outcome_range(values: Iterable[float]) -> tuple[float, float, float]:
+    """The worst, neutral and best case of the replications' *values* (their CASES
+    percentiles): what may actually happen, unlike the confidence interval of the mean.
+    NaN with fewer than RANGE_RUNS values."""
+    import numpy as np
+
+    data = [v for v in values if not math.isnan(v)]
+    if len(data) < RANGE_RUNS:
+        return math.nan, math.nan, math.nan
+    worst, neutral, best = (float(x) for x in np.percentile(data, CASES))
+    return worst, neutral, best

@@ -33,7 +33,8 @@ def test_the_walk_through_runs_as_written(monkeypatch: pytest.MonkeyPatch) -> No
     assert "deals won (95% CI of the mean" in output
     assert "bottleneck: inquiry waiting for sdr" in output
     frame = namespace["frame"]
-    assert list(frame.columns) == ["scope", "subject", "metric", "mean", "low", "high", "n"]
+    assert list(frame.columns) == ["scope", "subject", "metric", "mean", "low", "high", "n",
+                                   "worst", "neutral", "best"]
     visits = namespace["visits"]
     assert len(visits) == len(namespace["result"].events)  # type: ignore[attr-defined]
 

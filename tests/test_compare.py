@@ -131,8 +131,10 @@ def test_compare_command_leads_with_a_verdict() -> None:
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith("Compared with five-step: 4 paired replications")
-    assert lines[4].startswith("Verdict: five-step-free-trial: ")
-    assert lines[6].startswith("Verdict: --set roles.se.headcount=3: ")
+    assert lines[2].startswith("worst–best case is the 10th to 90th percentile of the runs")
+    assert lines[5].startswith("Verdict: five-step-free-trial: ")
+    assert lines[7].startswith("Verdict: --set roles.se.headcount=3: ")
+    assert "variant worst–best" in result.output
     assert "  Won deals" in result.output and "  Bottleneck" in result.output
 
 
@@ -141,12 +143,16 @@ def test_compare_json_and_csv() -> None:
     (variant,) = data["variants"]
     assert variant["label"] == "five-step-free-trial"
     won = variant["figures"]["won"]
-    assert set(won) == {"base", "variant", "difference", "significant"}
+    assert set(won) == {"base", "variant", "difference", "significant", "base_range",
+                        "variant_range"}
+    assert won["variant_range"]["worst"] <= won["variant_range"]["neutral"] <= \
+        won["variant_range"]["best"]
     assert won["difference"]["mean"] == pytest.approx(won["variant"]["mean"] -
                                                       won["base"]["mean"])
     csv_text = run("compare", str(FIVE), str(TRIAL), *FAST, "--format", "csv").output
     assert csv_text.splitlines()[0] == ("variant,metric,base,variant_mean,difference,low,"
-                                        "high,significant")
+                                        "high,significant,variant_worst,variant_neutral,"
+                                        "variant_best")
     assert len(csv_text.splitlines()) == 1 + len(HEADLINE)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,10 @@ def test_table_leads_with_the_answers(five_step: Path) -> None:
     assert lines[0] == "Five-step B2B sales process"
     assert lines[2] == "From Mon 2026-01-05; the team works Mon-Fri 9:00-17:00, 5 holidays"
     assert lines[3].startswith("± is the 95% confidence interval of the mean")
-    assert [line.split()[0] for line in lines[5:12]] == [
+    assert lines[4].startswith("worst–best case is the 10th to 90th percentile of the runs")
+    assert [line.split()[0] for line in lines[6:13]] == [
         "Won", "Revenue", "Lead-to-win", "Opportunity", "Cycle", "Throughput", "Bottleneck"]
+    assert "worst–best case" in lines[6] and "worst–best case" in lines[7]
     for section in ("By buyer type", "Time in stage", "Roles", "Lost deals by stage"):
         assert section in result.output
 
@@ -63,7 +66,8 @@ def test_csv_output_to_file_is_written_atomically(five_step: Path, tmp_path: Pat
     result = run("simulate", str(five_step), *FAST, "--format", "csv", "-o", str(out))
     assert result.exit_code == 0
     rows = list(csv.DictReader(out.read_text().splitlines()))
-    assert {"scope", "subject", "metric", "mean", "low", "high", "n"} == set(rows[0])
+    assert {"scope", "subject", "metric", "mean", "low", "high", "n", "worst", "neutral",
+            "best"} == set(rows[0])
     assert any(r["scope"] == "all" and r["metric"] == "won" for r in rows)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv"]
 
@@ -251,3 +255,19 @@ def test_one_replication_shows_no_interval(five_step: Path) -> None:
     assert result.exit_code == 0
     assert "(one run: no interval)" in result.output
     assert " ± " not in result.output.split("\n", 4)[4]
+
+
+def test_worst_and_best_case_are_the_10th_and_90th_percentile_of_the_runs(five_step: Path
+                                                                         ) -> None:
+    import numpy as np
+
+    from salesproc import simulate
+    from salesproc.sim.metrics import Key
+
+    result = simulate(five_step, replications=8, horizon="120d", warmup=0)
+    runs = [r[Key("all", "", "won")] for r in result.replications]
+    assert result.outcome("all", "won") == tuple(np.percentile(runs, [10, 50, 90]))
+    data = result.to_dict()["overall"]["won"]
+    assert (data["worst"], data["neutral"], data["best"]) == result.outcome("all", "won")
+    one = simulate(five_step, replications=1, horizon="60d", warmup=0)
+    assert all(math.isnan(x) for x in one.outcome("all", "won"))  # one run: no range

@@ -35,21 +35,24 @@ def _cell(value: object) -> object:
 
 
 def simulation(result: SimulationResult) -> str:
-    """scope, subject, metric, mean, low, high, n."""
-    return _write(["scope", "subject", "metric", "mean", "low", "high", "n"], result.rows())
+    """scope, subject, metric, mean, low, high, n, worst, neutral, best."""
+    from salesproc.sim.results import ROW_FIELDS
+
+    return _write(ROW_FIELDS, result.rows())
 
 
 def comparison(done: Comparison) -> str:
-    """variant, metric, base, variant_mean, difference, low, high, significant."""
+    """variant, metric, base, variant_mean, difference, low, high, significant, and the
+    variant's worst, neutral and best case."""
     rows = []
     for variant in done.variants:
         for h in HEADLINE:
             diff = done.difference(variant, h.key)
             rows.append([variant.label, h.key.metric, done.base.result.summary[h.key].mean,
                          variant.result.summary[h.key].mean, diff.mean, diff.low, diff.high,
-                         significant(diff)])
+                         significant(diff), *variant.result.ranges[h.key]])
     return _write(["variant", "metric", "base", "variant_mean", "difference", "low", "high",
-                   "significant"], rows)
+                   "significant", "variant_worst", "variant_neutral", "variant_best"], rows)
 
 
 def sweep(done: SweepResult) -> str:

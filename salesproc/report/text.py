@@ -28,6 +28,8 @@ if TYPE_CHECKING:  # the CRM-history reports load pyarrow: only when one is made
 
 INTERVAL_NOTE = ("± is the 95% confidence interval of the mean: how sure the average is, "
                  "not the range of outcomes")
+RANGE_NOTE = ("worst–best case is the 10th to 90th percentile of the runs: what the measured "
+              "period may bring")
 
 
 # --- terminal summary ---------------------------------------------------------------------
@@ -86,6 +88,12 @@ def simulation(result: SimulationResult) -> str:
 
     title = f"{p.name}" + (f" — buyer type {s.buyer}" if s.buyer else "")
     opportunity = p.opportunity_stage
+    def span(*key: str, digits: int = 0) -> str:
+        worst, _, best = result.outcome(*key)
+        if math.isnan(worst):
+            return ""
+        return f"   worst–best case {_num(worst, digits)}–{_num(best, digits)}"
+
     lines = [
         title,
         f"{s.replications} {plural('replication', s.replications)} (runs) × {window:g} "
@@ -94,10 +102,11 @@ def simulation(result: SimulationResult) -> str:
         + f", seed {s.seed}",
         f"From {p.start:%a %Y-%m-%d}; the team works {p.calendar.describe()}",
         INTERVAL_NOTE + ("" if runs > 1 else " (one run: no interval)"),
+        RANGE_NOTE,
         "",
         f"  Won deals          {pm(g('all', 'won'))}   of {_num(g('all', 'leads').mean, 0)} "
-        "leads",
-        f"  Revenue won        {cur} {pm(g('all', 'revenue'), 0)}",
+        "leads" + span("all", "won"),
+        f"  Revenue won        {cur} {pm(g('all', 'revenue'), 0)}" + span("all", "revenue"),
         f"  Lead-to-win rate   {pm(g('all', 'lead_to_win'), 1, pct=True)}   of leads that "
         "ended (won or lost)",
         f"  Opportunity win    {pm(g('all', 'opportunity_win_rate'), 1, pct=True)}   of "
@@ -206,7 +215,7 @@ def comparison(comparison: Comparison) -> str:
     lines = [f"Compared with {comparison.base.label}: {s.replications} paired "
              f"{plural('replication', s.replications)}, same seed ({s.seed}) and the same "
              "deals in every variant;",
-             INTERVAL_NOTE + ";",
+             INTERVAL_NOTE + ";", RANGE_NOTE + ";",
              "[a, b] is the 95% confidence interval of the difference of the means; * marks a "
              "difference the run-to-run spread cannot explain" + (
                  "." if s.replications > 1 else " (none: one replication judges nothing)."),
@@ -223,13 +232,24 @@ def comparison(comparison: Comparison) -> str:
                 else h.label)
             rows.append([shown, _figure(before_figure, h.style),
                          _figure(variant.result.summary[h.key], h.style),
+                         _range(variant.result.ranges[h.key], h.style),
                          change_text(diff, h.style, before_figure.mean, unit),
                          "*" if significant(diff) else ""])
         before, after = base.bottleneck(), variant.result.bottleneck()
-        rows.append(["Bottleneck", _neck(before), _neck(after), "", ""])
-        lines += [f"{variant.label}", _table(["figure", "base", "variant", "change", ""],
-                                             rows), ""]
+        rows.append(["Bottleneck", _neck(before), _neck(after), "", "", ""])
+        lines += [f"{variant.label}", _table(["figure", "base", "variant",
+                                              "variant worst–best", "change", ""], rows), ""]
     return "\n".join(lines)
+
+
+def _range(r: tuple[float, float, float], style: ChangeStyle) -> str:
+    """A worst–best case range, in the figure's own style."""
+    if math.isnan(r[0]):
+        return "–"
+    if style == "points":
+        return f"{r[0]:.1%}–{r[2]:.1%}"
+    digits = 0 if style == "relative" and r[2] >= 1000 else 1
+    return f"{_num(r[0], digits)}–{_num(r[2], digits)}"
 
 
 def _neck(neck: Bottleneck | None) -> str:
@@ -443,7 +463,7 @@ def forecast(done: Forecast) -> str:
     the mean and its confidence interval, by month, the deals that carry the period, and
     the CRM's own view."""
     from salesproc.diagnostics import shown
-    from salesproc.forecast import CASES
+    from salesproc.stats import CASES
 
     cur = done.process.currency
     lines = [
@@ -496,7 +516,7 @@ def forecast(done: Forecast) -> str:
 def backtest(done: Backtest) -> str:
     """What `salesproc backtest` prints: each origin's forecast range beside what
     happened, the coverage of the 10th-90th band, and the errors beside the baselines."""
-    from salesproc.forecast import CASES
+    from salesproc.stats import CASES
 
     errors = done.errors()
     lines = [f"Backtest: at each origin, calibrated on the history before it and forecast "

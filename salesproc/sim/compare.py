@@ -27,6 +27,7 @@ from salesproc.sim.results import (
     Bottleneck,
     SimulationResult,
     estimate_dict,
+    range_dict,
 )
 from salesproc.stats import CONFIDENCE, Estimate, bonferroni, significant
 
@@ -86,6 +87,9 @@ class Comparison:
                 diff = self.difference(variant, h.key)
                 figures[h.key.metric] = {"base": estimate_dict(base.summary[h.key]),
                                          "variant": estimate_dict(variant.result.summary[h.key]),
+                                         "base_range": range_dict(base.ranges[h.key]),
+                                         "variant_range": range_dict(
+                                             variant.result.ranges[h.key]),
                                          "difference": estimate_dict(diff),
                                          "significant": significant(diff)}
             variants.append({

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from salesproc import optional
 from salesproc.model import Process, Settings
 from salesproc.sim.metrics import Key
-from salesproc.stats import Estimate
+from salesproc.stats import Estimate, outcome_range
 from salesproc.version import __version__
 
 if TYPE_CHECKING:
@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 JSON_LAYOUT_VERSION = 2
 INTERVAL = "95% confidence interval of the mean over replications"
+RANGE = ("worst, neutral and best case: the 10th, 50th and 90th percentile of the "
+         "replications (what may happen in one run)")
+ROW_FIELDS = ("scope", "subject", "metric", "mean", "low", "high", "n", "worst", "neutral",
+              "best")
 DEAL_METRICS = ("leads", "won", "lost", "lead_to_win", "opportunities", "opportunity_win_rate",
                 "revenue", "throughput_week", "throughput_month", "cycle_mean", "cycle_p10",
                 "cycle_p50", "cycle_p90", "open", "open_value", "open_weighted")
@@ -73,6 +77,7 @@ class SimulationResult:
     warnings: list[str] = field(default_factory=list)
     events: list[Visit] | None = None
     _summary: dict[Key, Estimate] | None = field(default=None, repr=False)
+    _ranges: dict[Key, tuple[float, float, float]] | None = field(default=None, repr=False)
 
     @property
     def summary(self) -> dict[Key, Estimate]:
@@ -86,6 +91,19 @@ class SimulationResult:
                                             floor=0.0)
                              for k in keys}
         return self._summary
+
+    @property
+    def ranges(self) -> dict[Key, tuple[float, float, float]]:
+        """Every figure's worst, neutral and best case over the replications (the 10th,
+        50th and 90th percentile: what may happen in one run, not how sure the mean is)."""
+        if self._ranges is None:
+            self._ranges = {k: outcome_range([f.get(k, 0.0) for f in self.replications])
+                            for k in self.summary}
+        return self._ranges
+
+    def outcome(self, *key: str) -> tuple[float, float, float]:
+        """(worst, neutral, best) of a figure; NaN where there is no range."""
+        return self.ranges.get(Key.of(*key), (math.nan, math.nan, math.nan))
 
     def __getitem__(self, key: tuple[str, ...]) -> Estimate:
         return self.summary[Key.of(*key)]
@@ -113,7 +131,8 @@ class SimulationResult:
 
         def block(scope: str, subject: str, names: tuple[str, ...]) -> dict[str, Any]:
             keys = {n: Key(scope, subject, n) for n in names}
-            return {n: estimate_dict(summary[k]) for n, k in keys.items() if k in summary}
+            return {n: {**estimate_dict(summary[k]), **range_dict(self.ranges[k])}
+                    for n, k in keys.items() if k in summary}
 
         neck = self.bottleneck()
         return {
@@ -126,6 +145,7 @@ class SimulationResult:
                          "replications": s.replications, "seed": s.seed, "buyer": s.buyer,
                          "opportunity_stage": p.opportunity_stage},
             "interval": INTERVAL,
+            "range": RANGE,
             "warnings": self.warnings,
             "overall": block("all", "", DEAL_METRICS),
             "buyer_types": {b: block("buyer", b, DEAL_METRICS) for b in p.buyer_types
@@ -158,16 +178,16 @@ class SimulationResult:
                 found.setdefault(key.subject, {})[key.metric] = estimate_dict(e)
         return found
 
-    def rows(self) -> list[tuple[str, str, str, float, float, float, int]]:
-        """One (scope, subject, metric, mean, low, high, n) per figure: the CSV's rows."""
-        return [(k.scope, k.subject, k.metric, e.mean, e.low, e.high, e.n)
+    def rows(self) -> list[tuple[Any, ...]]:
+        """One (scope, subject, metric, mean, low, high, n, worst, neutral, best) per
+        figure: the CSV's rows."""
+        return [(k.scope, k.subject, k.metric, e.mean, e.low, e.high, e.n, *self.ranges[k])
                 for k, e in self.summary.items()]
 
     def to_frame(self) -> pandas.DataFrame:
         """Every figure as a pandas DataFrame, one row each: scope, subject, metric, mean,
-        low, high, n (needs pandas: pip install 'salesproc[pandas]')."""
-        return optional.pandas().DataFrame(
-            self.rows(), columns=["scope", "subject", "metric", "mean", "low", "high", "n"])
+        low, high, n, worst, neutral, best (needs pandas: pip install 'salesproc[pandas]')."""
+        return optional.pandas().DataFrame(self.rows(), columns=list(ROW_FIELDS))
 
     def events_frame(self) -> pandas.DataFrame:
         """The event log as a DataFrame, one row per stage visit (simulate with
@@ -182,6 +202,11 @@ def estimate_dict(e: Estimate) -> dict[str, Any]:
     n is how many replications it rests on."""
     return {"mean": _jsonable(e.mean), "low": _jsonable(e.low), "high": _jsonable(e.high),
             "n": e.n}
+
+
+def range_dict(r: tuple[float, float, float]) -> dict[str, Any]:
+    """{'worst', 'neutral', 'best'} (null where there is no range)."""
+    return {"worst": _jsonable(r[0]), "neutral": _jsonable(r[1]), "best": _jsonable(r[2])}
 
 
 def _jsonable(value: float) -> float | None:
