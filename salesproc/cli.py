@@ -490,30 +490,22 @@ def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
     HISTORY is Salesforce's OpportunityHistory.csv (with Opportunity.csv), a HubSpot deals
     export, a stage-change CSV (deal, stage, changed_at, ...), or salesproc's --events log.
     """
-    from salesproc.history import HistoryError, read_history
+    from salesproc.history import HistoryError
     from salesproc.history.suggest import suggest_mapping as suggest
     from salesproc.measurement import measure as measuring
 
-    if any(not h.strip() for h in history):
-        raise click.BadParameter("an empty path names no file", param_hint="HISTORY")
     process = load_or_fail(process_file)
     _guard_outputs([*process.files, *history], output)
     if buyer is not None and buyer not in process.buyer_types:
         raise Failure(f"unknown buyer type '{buyer}'",
                       hint=f"choose one of: {', '.join(process.buyer_types)}")
-    try:
-        if suggest_mapping:
-            _emit(suggest(list(history), process, crm), output)
-            return
-        found = read_history(list(history), process, format=crm, as_of=as_of)
-    except HistoryError as exc:
-        for note in exc.notes:
-            click.echo(_note_text(note), err=True)
-        errors = sum(n.is_error for n in exc.notes)
-        raise Failure(f"the export cannot be measured ({errors} error(s) above)") from None
-    for note in found.notes:
-        click.echo(_note_text(note), err=True)
-    result = measuring(found)
+    if suggest_mapping:
+        try:
+            _emit(suggest(_paths(history), process, crm), output)
+        except HistoryError as exc:
+            raise _history_failure(exc, "read") from None
+        return
+    result = measuring(_history_or_fail(history, process, crm, as_of, "measured"))
     if buyer is not None and buyer not in result.buyers:
         raise Failure(f"no deal in the export is of buyer type '{buyer}'",
                       hint="check the crm: buyer_types rules in the process file")
@@ -558,21 +550,11 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
 
     from salesproc.calibration import calibrate as calibrating
     from salesproc.fitcheck import check_fit
-    from salesproc.history import HistoryError, read_history
     from salesproc.report import text
 
-    if any(not h.strip() for h in history):
-        raise click.BadParameter("an empty path names no file", param_hint="HISTORY")
     process = load_or_fail(process_file)
     _guard_outputs([*process.files, *history], output)
-    try:
-        found = read_history(list(history), process, format=crm, as_of=as_of)
-    except HistoryError as exc:
-        for note in exc.notes:
-            click.echo(_note_text(note), err=True)
-        raise Failure("the export cannot be calibrated from (see above)") from None
-    for note in found.notes:
-        click.echo(_note_text(note), err=True)
+    found = _history_or_fail(history, process, crm, as_of, "calibrated from")
     if since is not None and since >= found.as_of:
         raise click.BadParameter(f"no history after {since:%Y-%m-%d} (it ends "
                                  f"{found.as_of:%Y-%m-%d})", param_hint="--since")
@@ -630,7 +612,6 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
 
     from salesproc.forecast import forecast as forecasting
     from salesproc.forecast import parse_campaign
-    from salesproc.history import HistoryError, read_history
     from salesproc.report import text
 
     try:
@@ -639,8 +620,6 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
         raise click.BadParameter(str(exc), param_hint="--campaign") from None
     if (until is None) == (horizon is None):
         raise click.UsageError("give --until DATE or --horizon (e.g. 13w), not both")
-    if any(not h.strip() for h in history):
-        raise click.BadParameter("an empty path names no file", param_hint="HISTORY")
     process = load_or_fail(process_file)
     _guard_outputs([*process.files, *history], output)
     for c in planned:
@@ -648,14 +627,7 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
             raise click.BadParameter(f"unknown buyer type '{c.buyer_type}' in {c.name}; "
                                      f"choose one of: {', '.join(process.buyer_types)}",
                                      param_hint="--campaign")
-    try:
-        found = read_history(list(history), process, format=crm, as_of=as_of)
-    except HistoryError as exc:
-        for note in exc.notes:
-            click.echo(_note_text(note), err=True)
-        raise Failure("the export cannot be forecast from (see above)") from None
-    for note in found.notes:
-        click.echo(_note_text(note), err=True)
+    found = _history_or_fail(history, process, crm, as_of, "forecast from")
     end = until if until is not None else found.as_of + dt.timedelta(
         days=_in_unit(horizon, "day") or 0.0)
     if end <= found.as_of:
@@ -704,20 +676,12 @@ def backtest(history: tuple[str, ...], process_file: str, first: Any, last: Any,
     import json as json_module
 
     from salesproc.backtest import backtest as backtesting
-    from salesproc.history import HistoryError, read_history
     from salesproc.report import text
 
     origins = _origins(first, last, every)
     process = load_or_fail(process_file)
     _guard_outputs([*process.files, *history], output)
-    try:
-        found = read_history(list(history), process, format=crm)
-    except HistoryError as exc:
-        for note in exc.notes:
-            click.echo(_note_text(note), err=True)
-        raise Failure("the export cannot be backtested on (see above)") from None
-    for note in found.notes:
-        click.echo(_note_text(note), err=True)
+    found = _history_or_fail(history, process, crm, None, "backtested on")
     start = [dt.datetime.combine(o.date(), dt.time()) for o in origins]
     result = backtesting(found, start, _in_unit(horizon, "day") or 90.0,
                          replications=replications, seed=seed)
@@ -761,6 +725,35 @@ def _origins(first: Any, last: Any, every: str) -> list[Any]:
         raise click.BadParameter("more than 240 origins: use a longer --every",
                                  param_hint="--every")
     return [first + dt.timedelta(days=days * k) for k in range(count)]
+
+
+def _paths(history: Sequence[str]) -> list[str]:
+    if any(not h.strip() for h in history):
+        raise click.BadParameter("an empty path names no file", param_hint="HISTORY")
+    return list(history)
+
+
+def _history_failure(exc: Any, verb: str) -> Failure:
+    """The notes of an export that cannot be used, on stderr; the failure to raise."""
+    for note in exc.notes:
+        click.echo(_note_text(note), err=True)
+    errors = sum(n.is_error for n in exc.notes)
+    return Failure(f"the export cannot be {verb} ({errors} error(s) above)")
+
+
+def _history_or_fail(history: Sequence[str], process: Process, crm: Any, as_of: Any,
+                     verb: str) -> Any:
+    """The deal history in the export files (notes on stderr), or exit 1 with its errors:
+    the one way measure, calibrate, forecast and backtest read an export."""
+    from salesproc.history import HistoryError, read_history
+
+    try:
+        found = read_history(_paths(history), process, format=crm, as_of=as_of)
+    except HistoryError as exc:
+        raise _history_failure(exc, verb) from None
+    for note in found.notes:
+        click.echo(_note_text(note), err=True)
+    return found
 
 
 def _note_text(note: Any) -> str:

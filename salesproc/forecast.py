@@ -115,12 +115,17 @@ class Forecast:
         }
 
 
-def openings(history: History, team: Mapping[str, float] | None = None
+def openings(history: History, team: Mapping[str, float] | None = None,
+             stays: Mapping[tuple[str, str], np.ndarray] | None = None
              ) -> tuple[list[Opening], list[int], list[str]]:
     """The deals open at the history's as-of date as the engine's starting pipeline, the
-    deals' rows, and notes on what was assumed. A deal's age in its stage counts against
-    the stage's delay less *team* (the team's mean days of work and waiting there): an
-    old deal may be past its delay and only waiting for the team."""
+    deals' rows, and notes on what was assumed.
+
+    A deal of age *a* in its stage still has a stay T - a, T drawn from the stays the
+    process gives that stage (*stays*: by buyer type and stage, in days, simulated)
+    among those longer than *a*; the team's mean time there (*team*) is taken off, since
+    the deal still goes through the team's work and approvals. Without *stays*, the
+    stage's delay is drawn given the age less the team's time."""
     process, d, v = history.process, history.deals, history.visits
     unit = process.time_unit
     days, _ = history.stays
@@ -144,15 +149,52 @@ def openings(history: History, team: Mapping[str, float] | None = None
         if not math.isfinite(value):
             value = buyer.value.mean
         since = (as_of - d.created[deal]) / np.timedelta64(1, "D")
-        waited = max(0.0, float(days[i]) - (team or {}).get(sid, 0.0))
+        own = (team or {}).get(sid, 0.0)
+        waited = max(0.0, float(days[i]) - own)
         out.append(Opening(kinds[b], sid, units.convert(waited, "day", unit),
-                           units.convert(float(since), "day", unit), value))
+                           units.convert(float(since), "day", unit), value,
+                           _remaining(stays, kinds[b], sid, float(days[i]), own, unit)))
         rows.append(deal)
     if guessed:
         notes.append(f"{guessed:,} open deals have no buyer type: forecast as {kinds[0]}")
     if off:
         notes.append(f"{off:,} open deals sit in a stage off their buyer type's path: left out")
     return out, rows, notes
+
+
+STAY_SAMPLE = 200  # remaining delays kept per open deal (each run draws one)
+
+
+def _remaining(stays: Mapping[tuple[str, str], np.ndarray] | None, buyer: str, stage: str,
+               age: float, team: float, unit: str) -> tuple[float, ...]:
+    """The delays an open deal of *age* days may still have: simulated stays longer than
+    its age, less the age and the team's time; none known: () (the engine then draws the
+    delay given the age)."""
+    pool = (stays or {}).get((buyer, stage))
+    if pool is None or not len(pool):
+        return ()
+    longer = pool[pool > age]
+    if not len(longer):
+        return (0.0,)  # longer than any simulated stay: only the team's part is left
+    picks = longer[np.linspace(0, len(longer) - 1, min(STAY_SAMPLE, len(longer))).astype(int)]
+    return tuple(units.convert(max(0.0, float(t) - age - team), "day", unit) for t in picks)
+
+
+def stays_of(process: Process, replications: int = 5) -> dict[tuple[str, str], np.ndarray]:
+    """Each (buyer type, stage)'s simulated stays in days, sorted: what the process says a
+    visit there takes, queues and the team's work included."""
+    from salesproc.sim.experiment import resolve_settings, simulate
+
+    if process.arrivals is None:
+        return {}
+    settings = resolve_settings(process, replications=replications, workers=1)
+    result = simulate(process, settings, events=True)
+    days = units.convert(1.0, process.time_unit, "day")
+    found: dict[tuple[str, str], list[float]] = {}
+    for v in result.events or ():
+        if v.finished == v.finished:  # ended (an open visit has no finish)
+            found.setdefault((v.buyer_type, v.stage), []).append((v.finished - v.entered) * days)
+    return {k: np.sort(np.asarray(t)) for k, t in found.items()}
 
 
 def forecast(history: History, until: dt.datetime, *, process: Process | None = None,
@@ -177,7 +219,7 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
                                 replications=replications, seed=seed, workers=1)
     from salesproc.calibration import team_days
 
-    opening, rows, notes = openings(history, team_days(model))
+    opening, rows, notes = openings(history, team_days(model), stays_of(model))
     result = simulate(model, settings, events=True, opening=opening)
     added: list[tuple[str, dict[str, Outcome]]] = []
     if campaigns:

@@ -108,13 +108,15 @@ EventLog = Callable[[tuple[Any, ...]], None]
 class Opening(NamedTuple):
     """A deal already open when the run starts: in *stage* (a stage id), its delay there
     under way for *age* so far, created *since* before the start (both in the process's
-    time unit)."""
+    time unit). *remaining*, when given, are the delays it may still have, one drawn per
+    run (instead of the stage's delay given the age)."""
 
     buyer: str
     stage: str
     age: float
     since: float
     value: float
+    remaining: tuple[float, ...] = ()
 OPEN_OUTCOME = "open"  # the outcome logged for a deal still in its stage when the run ends
 
 
@@ -223,10 +225,14 @@ class Engine:
             deal.arrived = -o.since
             deal.key = self.deal_keys()
             self.open[deal.id] = deal
-            delay = self.process.buyer_types[o.buyer].stages[o.stage].delay
-            seen = delay.cdf(o.age) if o.age > 0 else 0.0
-            remaining = 0.0 if seen >= 1.0 - 1e-12 else max(
-                0.0, delay.quantile(seen + draw() * (1.0 - seen)) - o.age)
+            if o.remaining:
+                remaining = o.remaining[min(int(draw() * len(o.remaining)),
+                                            len(o.remaining) - 1)]
+            else:
+                delay = self.process.buyer_types[o.buyer].stages[o.stage].delay
+                seen = delay.cdf(o.age) if o.age > 0 else 0.0
+                remaining = 0.0 if seen >= 1.0 - 1e-12 else max(
+                    0.0, delay.quantile(seen + draw() * (1.0 - seen)) - o.age)
             self._enter(deal, self.stage_ids.index(o.stage), remaining)
 
     def _reset(self) -> None:
