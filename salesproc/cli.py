@@ -594,13 +594,16 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
 @click.option("-r", "--replications", type=REPLICATIONS, default=200, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed: same seed, same "
               "forecast.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
+@click.option("--cases", default="10,50,90", show_default=True, metavar="WORST,NEUTRAL,BEST",
+              help="The percentiles of the runs taken as worst, neutral and best case.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True, help="csv: one row per open deal (its chance to be won, "
+              "likely month, value and the CRM's probability).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the forecast to this file instead of the terminal.")
 def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any,
              horizon: str | None, crm: Any, campaigns: tuple[str, ...], replications: int,
-             seed: int | None, fmt: str, output: str | None) -> None:
+             seed: int | None, cases: str, fmt: str, output: str | None) -> None:
     """Forecast from today's pipeline: deals won, revenue and losses by a date, as worst,
     neutral and best case, by month; and each open deal's chance to be won.
 
@@ -618,6 +621,7 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
         planned = [parse_campaign(c) for c in campaigns]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--campaign") from None
+    percentiles = _cases(cases)
     if (until is None) == (horizon is None):
         raise click.UsageError("give --until DATE or --horizon (e.g. 13w), not both")
     process = load_or_fail(process_file)
@@ -639,11 +643,28 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
                                      f"({found.as_of:%Y-%m-%d} to {end:%Y-%m-%d})",
                                      param_hint="--campaign")
     result = forecasting(found, end, process=process, replications=replications, seed=seed,
-                         campaigns=planned)
+                         campaigns=planned, cases=percentiles)
     if fmt == "json":
         _emit(json_module.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n", output)
+    elif fmt == "csv":
+        from salesproc.report import csv
+
+        _emit(csv.forecast_deals(result), output)
     else:
         _emit(text.forecast(result), output)
+
+
+def _cases(text: str) -> tuple[float, float, float]:
+    """'10,50,90': three rising percentiles between 0 and 100."""
+    try:
+        worst, neutral, best = (float(x) for x in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: give three percentiles, e.g. 10,50,90",
+                                 param_hint="--cases") from None
+    if not 0 <= worst < neutral < best <= 100:
+        raise click.BadParameter(f"{text!r}: the three must rise, between 0 and 100",
+                                 param_hint="--cases")
+    return worst, neutral, best
 
 
 @cli.command()

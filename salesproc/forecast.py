@@ -43,10 +43,11 @@ class Outcome:
     mean: Estimate
 
     @classmethod
-    def of(cls, values: list[float], floor: float | None = 0.0) -> Outcome:
+    def of(cls, values: list[float], floor: float | None = 0.0,
+           cases: tuple[float, float, float] = CASES) -> Outcome:
         """The outcome of the runs' *values* (a difference may be negative: floor None)."""
         data = [v for v in values if math.isfinite(v)]
-        return cls(*outcome_range(data), Estimate.of(data, floor=floor))
+        return cls(*outcome_range(data, cases), Estimate.of(data, floor=floor))
 
     def to_dict(self) -> dict[str, Any]:
         def clean(v: float) -> float | None:
@@ -87,6 +88,7 @@ class Forecast:
     crm: dict[str, float]
     notes: list[str] = field(default_factory=list)
     campaigns: list[tuple[str, dict[str, Outcome]]] = field(default_factory=list)
+    cases: tuple[float, float, float] = CASES
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON layout of `salesproc forecast --format json`."""
@@ -99,8 +101,8 @@ class Forecast:
                         "currency": self.process.currency},
             "as_of": self.as_of.isoformat(), "until": self.until.isoformat(),
             "replications": self.replications,
-            "cases": {"worst": f"p{CASES[0]}", "neutral": f"p{CASES[1]}",
-                      "best": f"p{CASES[2]}"},
+            "cases": {"worst": f"p{self.cases[0]:g}", "neutral": f"p{self.cases[1]:g}",
+                      "best": f"p{self.cases[2]:g}"},
             "interval": "worst/neutral/best: percentiles of the runs (what may happen); "
                         "mean_low/mean_high: 95% confidence interval of the mean",
             "totals": {k: o.to_dict() for k, o in self.totals.items()},
@@ -199,13 +201,15 @@ def stays_of(process: Process, replications: int = 5) -> dict[tuple[str, str], n
 
 def forecast(history: History, until: dt.datetime, *, process: Process | None = None,
              replications: int = REPLICATIONS, seed: int | None = None,
-             campaigns: Sequence[Campaign] = ()) -> Forecast:
+             campaigns: Sequence[Campaign] = (),
+             cases: tuple[float, float, float] = CASES) -> Forecast:
     """Simulate from the deals open at *history*'s as-of date, plus new deals from the
     arrival model of *process* (default: the history's; a calibrated one is better) and
     its campaigns still to come, until *until*: wins, revenue, losses and the open
     pipeline, as worst / neutral / best case, by month and in total; and each open
     deal's chance to be won. With *campaigns*, also what they add, month by month: the
-    paired difference of runs with and without them (the same seeds)."""
+    paired difference of runs with and without them (the same seeds). *cases* are the
+    percentiles of the worst, neutral and best case."""
     from salesproc.sim.experiment import resolve_settings, simulate
 
     base = process or history.process
@@ -224,19 +228,20 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     added: list[tuple[str, dict[str, Outcome]]] = []
     if campaigns:
         without = simulate(_from(base, start.date(), ()), settings, opening=opening)
-        added = _difference(result.replications, without.replications)
+        added = _difference(result.replications, without.replications, cases)
     runs = result.replications
     won_open, won_new, month_of = _open_wins(result.events or [], len(opening), model, start)
 
     def figure(name: str) -> Outcome:
-        return Outcome.of([r.get(Key("all", "", name), math.nan) for r in runs])
+        return Outcome.of([r.get(Key("all", "", name), math.nan) for r in runs], cases=cases)
 
     totals = {"won": figure("won"), "revenue": figure("revenue"), "lost": figure("lost"),
-              "won_from_pipeline": Outcome.of(won_open), "won_from_new_deals":
-              Outcome.of(won_new), "open_at_end": figure("open"),
+              "won_from_pipeline": Outcome.of(won_open, cases=cases), "won_from_new_deals":
+              Outcome.of(won_new, cases=cases), "open_at_end": figure("open"),
               "open_value_at_end": figure("open_value")}
     labels = sorted({k.subject for r in runs for k in r if k.scope == "month"})
-    months = [(label, {m: Outcome.of([r.get(Key("month", label, m), 0.0) for r in runs])
+    months = [(label, {m: Outcome.of([r.get(Key("month", label, m), 0.0) for r in runs],
+                                     cases=cases)
                        for m in ("won", "revenue")}) for label in labels]
     d = history.deals
     ids = d.id.to_pylist()
@@ -250,10 +255,11 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
                                   str(d.forecast_category[deal].as_py() or "")))
     chances.sort(key=lambda c: (-c.chance * (c.value if math.isfinite(c.value) else 0), c.id))
     return Forecast(base, start, until, replications, totals, months, chances,
-                    _crm(history, rows), notes, added)
+                    _crm(history, rows), notes, added, cases)
 
 
-def _difference(with_: list[dict[Key, float]], without: list[dict[Key, float]]
+def _difference(with_: list[dict[Key, float]], without: list[dict[Key, float]],
+                cases: tuple[float, float, float] = CASES
                 ) -> list[tuple[str, dict[str, Outcome]]]:
     """What the campaigns add: per month (and 'total'), the run-by-run difference of
     new leads, wins and revenue."""
@@ -265,7 +271,7 @@ def _difference(with_: list[dict[Key, float]], without: list[dict[Key, float]]
             key = Key("all", "", name) if label == "total" else Key("month", label, name)
             figures[name] = Outcome.of([a.get(key, 0.0) - b.get(key, 0.0)
                                         for a, b in zip(with_, without, strict=True)],
-                                       floor=None)
+                                       floor=None, cases=cases)
         out.append((label, figures))
     return out
 

@@ -105,8 +105,9 @@ CASES = (10, 50, 90)
 RANGE_RUNS = 3  # fewer replications than this give no range
 
 
-def outcome_range(values: Iterable[float]) -> tuple[float, float, float]:
-    """The worst, neutral and best case of the replications' *values* (their CASES
+def outcome_range(values: Iterable[float], cases: tuple[float, float, float] = CASES
+                  ) -> tuple[float, float, float]:
+    """The worst, neutral and best case of the replications' *values* (their *cases*
     percentiles): what may actually happen, unlike the confidence interval of the mean.
     NaN with fewer than RANGE_RUNS values."""
     import numpy as np
@@ -114,5 +115,5 @@ def outcome_range(values: Iterable[float]) -> tuple[float, float, float]:
     data = [v for v in values if not math.isnan(v)]
     if len(data) < RANGE_RUNS:
         return math.nan, math.nan, math.nan
-    worst, neutral, best = (float(x) for x in np.percentile(data, CASES))
+    worst, neutral, best = (float(x) for x in np.percentile(data, cases))
     return worst, neutral, best

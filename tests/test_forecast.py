@@ -195,3 +195,23 @@ def test_a_planned_campaign_adds_its_leads_and_what_they_win() -> None:
     wrong = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w",
                 "--campaign", "lots")
     assert wrong.exit_code == 2 and "LEADS@DATE" in wrong.output
+
+
+def test_forecast_cases_and_per_deal_csv() -> None:
+    process_file = str(ROOT / "processes" / "five-step.yaml")
+    wide = json.loads(run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w",
+                          "-r", "20", "--seed", "1", "--cases", "5,50,95",
+                          "--format", "json").stdout)
+    narrow = json.loads(run("forecast", *EXAMPLE, "--process", process_file, "--horizon",
+                            "4w", "-r", "20", "--seed", "1", "--format", "json").stdout)
+    assert wide["cases"] == {"worst": "p5", "neutral": "p50", "best": "p95"}
+    assert wide["totals"]["won"]["worst"] <= narrow["totals"]["won"]["worst"]
+    assert wide["totals"]["won"]["best"] >= narrow["totals"]["won"]["best"]
+    csv_out = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w", "-r",
+                  "20", "--seed", "1", "--format", "csv").stdout.splitlines()
+    assert csv_out[0] == ("deal,buyer_type,stage,value,chance,month,crm_probability,"
+                          "forecast_category")
+    assert len(csv_out) - 1 == narrow["crm"]["open_deals"]
+    bad = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w",
+              "--cases", "90,50,10")
+    assert bad.exit_code == 2 and "must rise" in bad.output

@@ -12,6 +12,7 @@ from salesproc.sim.compare import HEADLINE, Comparison, SweepResult
 from salesproc.sim.results import SimulationResult
 
 if TYPE_CHECKING:
+    from salesproc.forecast import Forecast
     from salesproc.measurement import Measurement
 from salesproc.stats import significant
 
@@ -73,3 +74,12 @@ def measurement(done: Measurement) -> str:
     from salesproc.measurement import ROW_FIELDS
 
     return _write(ROW_FIELDS, done.rows())
+
+
+def forecast_deals(done: Forecast) -> str:
+    """One row per open deal: deal, buyer_type, stage, value, chance, month,
+    crm_probability, forecast_category (sort it as you like)."""
+    return _write(["deal", "buyer_type", "stage", "value", "chance", "month",
+                   "crm_probability", "forecast_category"],
+                  [[d.id, d.buyer_type, d.stage, d.value, d.chance, d.month,
+                    d.crm_probability, d.forecast_category] for d in done.deals])

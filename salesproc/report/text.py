@@ -463,13 +463,13 @@ def forecast(done: Forecast) -> str:
     the mean and its confidence interval, by month, the deals that carry the period, and
     the CRM's own view."""
     from salesproc.diagnostics import shown
-    from salesproc.stats import CASES
 
+    cases = done.cases
     cur = done.process.currency
     lines = [
         f"{done.process.name}: forecast from {done.as_of:%Y-%m-%d} to {done.until:%Y-%m-%d}, "
         f"{done.replications} runs",
-        f"Worst / neutral / best case: the {CASES[0]}th, {CASES[1]}th and {CASES[2]}th "
+        f"Worst / neutral / best case: the {cases[0]:g}th, {cases[1]:g}th and {cases[2]:g}th "
         "percentile of the runs (what may happen). Mean ± its 95% confidence interval (how "
         "sure the average is, not the range of outcomes).", ""]
     names = {"won": "Deals won", "revenue": f"Revenue won ({cur})", "lost": "Deals lost",
