@@ -59,8 +59,10 @@ class Backtest:
     notes: list[str] = field(default_factory=list)
 
     def coverage(self, figure: str = "won") -> float:
-        """The share of origins whose actual lies in the forecast's 10th-90th band."""
-        inside = [o.won_inside if figure == "won" else o.revenue_inside for o in self.origins]
+        """The share of origins whose actual lies in the forecast's 10th-90th band (of
+        those with a band: a forecast of fewer than 3 runs has none)."""
+        judged = [o for o in self.origins if math.isfinite(o.won.worst)]
+        inside = [o.won_inside if figure == "won" else o.revenue_inside for o in judged]
         return float(np.mean(inside)) if inside else math.nan
 
     def errors(self) -> dict[str, float]:

@@ -361,6 +361,7 @@ def playbook(process_file: str, fmt: str, output: str | None) -> None:
 
 DURATION = "a number in the file's time unit, or e.g. 26w, 90d"
 REPLICATIONS = click.IntRange(1, MAX_REPLICATIONS)
+RANGED = click.IntRange(3, MAX_REPLICATIONS)  # a worst-to-best range needs 3 runs or more
 WORKERS = click.IntRange(1, MAX_WORKERS)
 
 
@@ -533,7 +534,7 @@ def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
               help="Which export this is (default: told by its columns).")
 @click.option("--check", is_flag=True, help="Simulate the calibrated process over the "
               "history's period and set each measured figure beside the simulated range.")
-@click.option("-r", "--replications", type=REPLICATIONS, default=40, show_default=True,
+@click.option("-r", "--replications", type=RANGED, default=40, show_default=True,
               help="Runs of the fit check.")
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed of the fit check.")
 @click.option("-w", "--workers", type=WORKERS, help="Parallel processes for the fit check.")
@@ -591,7 +592,7 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
 @click.option("--campaign", "campaigns", multiple=True, metavar="LEADS@DATE[:BUYER]",
               help="A campaign to plan, e.g. 500@2026-03-10 (repeatable): what it adds is "
               "shown by month.")
-@click.option("-r", "--replications", type=REPLICATIONS, default=200, show_default=True)
+@click.option("-r", "--replications", type=RANGED, default=200, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed: same seed, same "
               "forecast.")
 @click.option("--cases", default="10,50,90", show_default=True, metavar="WORST,NEUTRAL,BEST",
@@ -680,7 +681,7 @@ def _cases(text: str) -> tuple[float, float, float]:
               help="How far each forecast looks ahead.")
 @click.option("--crm", "crm", type=click.Choice(["salesforce", "hubspot", "generic", "events"]),
               help="Which export this is (default: told by its columns).")
-@click.option("-r", "--replications", type=REPLICATIONS, default=100, show_default=True)
+@click.option("-r", "--replications", type=RANGED, default=100, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)

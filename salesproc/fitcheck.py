@@ -23,6 +23,7 @@ from salesproc.measurement import DAYS_PER_MONTH, measure
 from salesproc.model import LOST, WON
 from salesproc.sim.metrics import Key
 from salesproc.sim.results import SimulationResult
+from salesproc.stats import outcome_range
 
 RANGE = (2.5, 97.5)  # percentiles of the replications: the 95% outcome range
 REPLICATIONS = 40
@@ -144,12 +145,9 @@ def _simulated_late_wins(result: SimulationResult) -> list[float]:
 
 
 def _check(scope: str, figure: str, history: float, runs: list[float]) -> Check:
-    values = np.asarray([r for r in runs if math.isfinite(r)])
-    if not len(values):
-        return Check(scope, figure, float(history), math.nan, math.nan, math.nan)
-    low, high = np.percentile(values, RANGE)
-    return Check(scope, figure, float(history), float(np.median(values)), float(low),
-                 float(high))
+    low, median, high = outcome_range([r for r in runs if math.isfinite(r)],
+                                      (RANGE[0], 50.0, RANGE[1]))
+    return Check(scope, figure, float(history), median, low, high)
 
 
 def _since(history: History, since: np.datetime64) -> History:

@@ -215,3 +215,7 @@ def test_forecast_cases_and_per_deal_csv() -> None:
     bad = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w",
               "--cases", "90,50,10")
     assert bad.exit_code == 2 and "must rise" in bad.output
+    for command in (["forecast", "--horizon", "4w"], ["calibrate", "--check"],
+                    ["backtest", "--from", "2026-09-01", "--to", "2026-09-01"]):
+        one = run(command[0], *EXAMPLE, "--process", process_file, *command[1:], "-r", "2")
+        assert one.exit_code == 2 and "3<=x" in one.output  # a range needs 3 runs

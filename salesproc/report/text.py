@@ -478,7 +478,8 @@ def forecast(done: Forecast) -> str:
              "open_value_at_end": f"Open pipeline at the end ({cur})"}
     lines.append(_table(["figure", "worst", "neutral", "best", "mean (95% CI of the mean)"], [
         [names[k], _num(o.worst, 0), _num(o.neutral, 0), _num(o.best, 0),
-         f"{_num(o.mean.mean, 1)} ({_num(o.mean.low, 1)}–{_num(o.mean.high, 1)})"]
+         _num(o.mean.mean, 1) + ("" if math.isnan(o.mean.low) else
+                                 f" ({_num(o.mean.low, 1)}–{_num(o.mean.high, 1)})")]
         for k, o in done.totals.items()]))
     if done.months:
         lines += ["", "By month (worst–best, neutral)", _table(
