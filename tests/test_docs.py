@@ -60,3 +60,11 @@ def test_the_docs_stand_on_their_own() -> None:
         text = page.read_text("utf-8", errors="replace")
         for outside in ("DESIGN.md", "MISSION.md", "STYLE.md", "../shared"):
             assert outside not in text, (page.name, outside)
+
+
+def test_readme_python_example_runs_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    block = README.split("### From Python\n\n```python\n")[1].split("```\n")[0]
+    namespace: dict[str, object] = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["calibration"].fitted  # type: ignore[attr-defined]
