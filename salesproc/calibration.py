@@ -639,8 +639,10 @@ def _entries(cal: Calibration, history: History, chosen: np.ndarray) -> None:
         cal.fitted.append(Fitted(f"buyer_types.{b}.enter", shares,
                                  f"where new {b} deals first appear", total, e.mean, e.low,
                                  e.high, f"{detail} of its new deals", parts))
-    off = int(sum(1 for i in index if d.buyer[v.deal[i]] >= 0 and stage_ids[int(v.stage[i])]
-                  not in list(process.buyer_types.values())[int(d.buyer[v.deal[i]])].path))
+    path_of = np.ones((len(process.buyer_types) + 1, len(stage_ids)), dtype=bool)
+    for k, buyer in enumerate(process.buyer_types.values()):  # row -1: no buyer type
+        path_of[k] = [sid in buyer.path for sid in stage_ids]
+    off = int((~path_of[d.buyer[v.deal[index]], v.stage[index]]).sum())
     if off:
         cal.notes.append(f"{off:,} deals first appear at a stage off their buyer type's path: "
                          "counted as entering at its first stage")

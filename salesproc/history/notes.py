@@ -22,7 +22,8 @@ CODES: dict[str, Rule] = rules(
     ("SP802", "missing-columns", "error",
      "The export lacks columns its format needs: it is not the format it was read as."),
     ("SP803", "malformed-row", "note",
-     "A row with more fields than the header (a stray delimiter or quote): left out."),
+     "A row with more or fewer fields than the header (a stray delimiter or quote): "
+     "left out."),
     ("SP804", "unknown-crm-stage", "note",
      "A CRM stage the crm: mapping does not know: its rows are left out."),
     ("SP805", "bad-date", "note", "A date that is missing or cannot be read: the row is left out."),
