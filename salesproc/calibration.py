@@ -44,10 +44,18 @@ import pyarrow as pa
 
 from salesproc import routing, units
 from salesproc.calendar import MONTHS
-from salesproc.history.table import OPEN, OUTCOME_LOST, UNMAPPED, History, lost_stage
+from salesproc.history.table import (
+    OPEN,
+    OUTCOME_LOST,
+    UNMAPPED,
+    History,
+    first_visits,
+    lost_stage,
+)
 from salesproc.loader import load
 from salesproc.measurement import mean_interval
 from salesproc.model import LOST, WON, BuyerType, Process
+from salesproc.sim.results import SimulationResult
 from salesproc.stats import proportion
 from salesproc.survival import kaplan_meier
 from salesproc.version import __version__
@@ -477,10 +485,15 @@ def team_days(process: Process) -> dict[str, float]:
 
     settings = resolve_settings(process, replications=min(process.simulation.replications, 5),
                                 workers=1)
-    result = simulate(process, settings)
-    days = units.convert(1.0, process.time_unit, "day")
+    return team_time(simulate(process, settings))
+
+
+def team_time(result: SimulationResult) -> dict[str, float]:
+    """The team's mean work, wait for people and approval time per visit of each stage of
+    a simulation, in days."""
+    days = units.convert(1.0, result.process.time_unit, "day")
     out = {}
-    for sid in process.stages:
+    for sid in result.process.stages:
         parts = [result.get("stage", sid, m).mean for m in ("queue", "work", "approval")]
         out[sid] = math.fsum(p for p in parts if math.isfinite(p)) * days
     return out
@@ -613,9 +626,7 @@ def _entries(cal: Calibration, history: History, chosen: np.ndarray) -> None:
     than ENTRY_FLOOR of them first appear past the start of its path (a CRM updated
     after the fact, or deals taken over mid-way)."""
     process, v, d = cal.process, history.visits, history.deals
-    first = np.ones(len(v), dtype=bool)
-    first[1:] = v.deal[1:] != v.deal[:-1]
-    index = np.flatnonzero(first & chosen[v.deal])
+    index = np.flatnonzero(first_visits(v) & chosen[v.deal])
     stage_ids = list(process.stages)
     for k, (b, buyer) in enumerate(process.buyer_types.items()):
         mine = index[d.buyer[v.deal[index]] == k]

@@ -18,7 +18,7 @@ import numpy as np
 
 from salesproc import units
 from salesproc.calibration import Calibration, fitted_process
-from salesproc.history.table import OUTCOME_WON, History
+from salesproc.history.table import OUTCOME_WON, History, first_visits
 from salesproc.measurement import DAYS_PER_MONTH, measure
 from salesproc.model import LOST, WON
 from salesproc.sim.metrics import Key
@@ -116,8 +116,7 @@ def _late_wins(history: History) -> float:
     """The share of the won deals whose first visit was past the start of their buyer
     type's path (deals that entered mid-process)."""
     v, d, process = history.visits, history.deals, history.process
-    first = np.ones(len(v), dtype=bool)
-    first[1:] = v.deal[1:] != v.deal[:-1]
+    first = first_visits(v)
     kinds = list(process.buyer_types.values())
     starts = np.array([list(process.stages).index(k.start) for k in kinds] + [0])
     deal = v.deal[first]

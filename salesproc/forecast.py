@@ -29,6 +29,7 @@ from salesproc.stats import CASES, Estimate, outcome_range
 from salesproc.version import __version__
 
 REPLICATIONS = 200
+Stays = dict[tuple[str, str], np.ndarray]  # (buyer type, stage) -> simulated stays, days
 JSON_LAYOUT_VERSION = 1
 
 
@@ -118,8 +119,7 @@ class Forecast:
 
 
 def openings(history: History, team: Mapping[str, float] | None = None,
-             stays: Mapping[tuple[str, str], np.ndarray] | None = None
-             ) -> tuple[list[Opening], list[int], list[str]]:
+             stays: Stays | None = None) -> tuple[list[Opening], list[int], list[str]]:
     """The deals open at the history's as-of date as the engine's starting pipeline, the
     deals' rows, and notes on what was assumed.
 
@@ -167,7 +167,7 @@ def openings(history: History, team: Mapping[str, float] | None = None,
 STAY_SAMPLE = 200  # remaining delays kept per open deal (each run draws one)
 
 
-def _remaining(stays: Mapping[tuple[str, str], np.ndarray] | None, buyer: str, stage: str,
+def _remaining(stays: Stays | None, buyer: str, stage: str,
                age: float, team: float, unit: str) -> tuple[float, ...]:
     """The delays an open deal of *age* days may still have: simulated stays longer than
     its age, less the age and the team's time; none known: () (the engine then draws the
@@ -182,13 +182,16 @@ def _remaining(stays: Mapping[tuple[str, str], np.ndarray] | None, buyer: str, s
     return tuple(units.convert(max(0.0, float(t) - age - team), "day", unit) for t in picks)
 
 
-def stays_of(process: Process, replications: int = 5) -> dict[tuple[str, str], np.ndarray]:
-    """Each (buyer type, stage)'s simulated stays in days, sorted: what the process says a
-    visit there takes, queues and the team's work included."""
+def stays_and_team(process: Process, replications: int = 5
+                   ) -> tuple[Stays, dict[str, float]]:
+    """From one short simulation of *process*: each (buyer type, stage)'s stays in days,
+    sorted (what a visit there takes, queues and the team's work included), and the
+    team's mean time per visit of each stage (calibration.team_time)."""
+    from salesproc.calibration import team_time
     from salesproc.sim.experiment import resolve_settings, simulate
 
     if process.arrivals is None:
-        return {}
+        return {}, {}
     settings = resolve_settings(process, replications=replications, workers=1)
     result = simulate(process, settings, events=True)
     days = units.convert(1.0, process.time_unit, "day")
@@ -196,7 +199,7 @@ def stays_of(process: Process, replications: int = 5) -> dict[tuple[str, str], n
     for v in result.events or ():
         if v.finished == v.finished:  # ended (an open visit has no finish)
             found.setdefault((v.buyer_type, v.stage), []).append((v.finished - v.entered) * days)
-    return {k: np.sort(np.asarray(t)) for k, t in found.items()}
+    return {k: np.sort(np.asarray(t)) for k, t in found.items()}, team_time(result)
 
 
 def forecast(history: History, until: dt.datetime, *, process: Process | None = None,
@@ -221,9 +224,8 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     unit = model.time_unit
     settings = resolve_settings(model, horizon=units.convert(days, "day", unit), warmup=0.0,
                                 replications=replications, seed=seed, workers=1)
-    from salesproc.calibration import team_days
-
-    opening, rows, notes = openings(history, team_days(model), stays_of(model))
+    stays, team = stays_and_team(model)  # one simulation serves both
+    opening, rows, notes = openings(history, team, stays)
     result = simulate(model, settings, events=True, opening=opening)
     added: list[tuple[str, dict[str, Outcome]]] = []
     if campaigns:

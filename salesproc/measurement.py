@@ -28,6 +28,7 @@ from salesproc.history.table import (
     UNMAPPED,
     WON_CODE,
     History,
+    first_visits,
     lost_stage,
 )
 from salesproc.model import LOST, WON, BuyerType, Process
@@ -375,6 +376,7 @@ def _scope(history: History, name: str, deals_mask: np.ndarray, file_times: dict
         if cycle[0] and cycle[0] > 0 else math.nan
     created = d.created[deals_mask]
     span = _days(np.datetime64(history.as_of, "s") - created.min()) if len(created) else 0.0
+    positions = _positions(history, vmask)  # both skips and backward moves read them
     return Scope(
         name=name, deals=int(deals_mask.sum()), open=int((outcome == OUTCOME_OPEN).sum()),
         won=won, lost=lost, lead_to_win=proportion(won, won + lost),
@@ -386,8 +388,8 @@ def _scope(history: History, name: str, deals_mask: np.ndarray, file_times: dict
         times=[_time(history, vmask & (v.stage == s), sid, file_times.get(sid)
                      if name == ALL else None) for s, sid in enumerate(stage_ids)],
         entered_at=_entered_at(history, vmask),
-        skipped=_skipped(history, vmask),
-        backwards=_backwards(history, vmask),
+        skipped=_skipped(history, positions),
+        backwards=_backwards(positions),
         losses=_losses(history, deals_mask),
         months=_by_month(created),
         cohorts=_cohorts(history, deals_mask))
@@ -532,18 +534,8 @@ def _inflation(durations: np.ndarray, ended: np.ndarray, entered: np.ndarray) ->
     return max(1.0, float(batched / independent)) if independent > 0 else 1.0
 
 
-def _first_visits(history: History, vmask: np.ndarray) -> np.ndarray:
-    """Index of each deal's first visit among the visits in *vmask* (visits run in order
-    of deal, then time)."""
-    index = np.flatnonzero(vmask)
-    deal = history.visits.deal[index]
-    first = np.ones(len(index), dtype=bool)
-    first[1:] = deal[1:] != deal[:-1]
-    return index[first]
-
-
 def _entered_at(history: History, vmask: np.ndarray) -> dict[str, int]:
-    first = _first_visits(history, vmask)
+    first = np.flatnonzero(first_visits(history.visits) & vmask)  # vmask holds whole deals
     counts = np.bincount(history.visits.stage[first], minlength=len(history.process.stages))
     return {sid: int(c) for sid, c in zip(history.process.stages, counts, strict=True) if c}
 
@@ -562,9 +554,12 @@ def _positions(history: History, vmask: np.ndarray) -> tuple[np.ndarray, np.ndar
     return buyers, place[buyers, v.stage[move]], place[buyers, v.exit[move]]
 
 
-def _skipped(history: History, vmask: np.ndarray) -> dict[str, int]:
+Positions = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _skipped(history: History, positions: Positions) -> dict[str, int]:
     """Stages on the deal's path jumped over by a move forward, and how many deals did."""
-    buyers, a, b = _positions(history, vmask)
+    buyers, a, b = positions
     jump = (a >= 0) & (b > a + 1)
     out: dict[str, int] = {}
     for buyer in np.unique(buyers[jump]).tolist():
@@ -576,8 +571,9 @@ def _skipped(history: History, vmask: np.ndarray) -> dict[str, int]:
     return out
 
 
-def _backwards(history: History, vmask: np.ndarray) -> int:
-    _, a, b = _positions(history, vmask)
+def _backwards(positions: Positions) -> int:
+    """Moves to a stage earlier on the deal's path."""
+    _, a, b = positions
     return int(((a >= 0) & (b >= 0) & (b < a)).sum())
 
 

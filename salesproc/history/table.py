@@ -239,6 +239,13 @@ def first_and_last(deal: np.ndarray, at: np.ndarray, deals: int
     return earliest, latest
 
 
+def first_visits(visits: Visits) -> np.ndarray:
+    """Which visits are their deal's first (visits run in order of deal, then time)."""
+    first = np.ones(len(visits), dtype=bool)
+    first[1:] = visits.deal[1:] != visits.deal[:-1]
+    return first
+
+
 def last_visits(visits: Visits, deals: int) -> np.ndarray:
     """For each of *deals*, the index of its last visit (visits run in order of deal, then
     time, as :func:`build` makes them), or -1 for a deal without one."""
