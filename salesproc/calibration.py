@@ -44,6 +44,7 @@ import pyarrow as pa
 
 from salesproc import routing, units
 from salesproc.calendar import MONTHS
+from salesproc.diagnostics import shown
 from salesproc.history.table import (
     OPEN,
     OUTCOME_LOST,
@@ -160,7 +161,7 @@ class Calibration:
             lines.append("# Not enough data (the base file's value is kept):")
             lines += [f"#   {k.setting} ({k.what}): {k.n} observations, {k.needed} needed"
                       for k in self.kept]
-        lines += [f"# Note: {note}" for note in self.notes]
+        lines += [f"# Note: {shown(note)}" for note in self.notes]  # CRM words: one line each
         return "\n".join(lines) + "\n"
 
 

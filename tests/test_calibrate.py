@@ -3,6 +3,7 @@ it, calibrated, and compared with the process that made it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from pathlib import Path
 
@@ -192,3 +193,14 @@ def test_late_entries_and_skips_are_calibrated_so_the_fit_check_reproduces_them(
     share = 0.5 * 0.4 + 0.3 * 0.3  # of all new deals, by the truth's shares and entries
     assert entries and first_seen_late == pytest.approx(
         share, abs=4 * math.sqrt(share * (1 - share) / len(history.deals)))
+
+
+def test_crm_words_in_the_variants_comments_stay_comments(tmp_path: Path) -> None:
+    """A loss reason from the export with a line break in it cannot write YAML into the
+    calibrated file: every note stays one comment line."""
+    cal = Calibration(salesproc.load(TRUTH), dt.datetime(2025, 1, 1), dt.datetime(2025, 6, 1),
+                      100, notes=["deals lost at lead (40): price\nset:\n  arrivals.rate: 999"])
+    text = cal.to_yaml(tmp_path / "fitted.yaml")
+    assert "\n  arrivals.rate: 999" not in text
+    assert all(line.startswith("#") or not line.strip().endswith("999")
+               for line in text.splitlines())

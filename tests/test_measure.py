@@ -292,3 +292,13 @@ def test_the_measurement_is_a_dataframe_one_call_away() -> None:
     won = frame[(frame.section == "deals") & (frame.scope == "all") & (frame.metric == "won")]
     assert won.value.tolist() == [m.overall.won]
     assert (frame.section == "open_deal").sum() == m.overall.open
+
+
+def test_suggested_mapping_quotes_crm_names_yaml_would_misread(tmp_path: Path) -> None:
+    export = tmp_path / "changes.csv"
+    export.write_text('deal,stage,changed_at\nA,No,2025-01-02\nA,"Two\nlines",2025-01-03\n'
+                      'A,"say ""hi"" \\\\",2025-01-04\nA,2024,2025-01-05\n', "utf-8")
+    out = run("measure", str(export), "--process", str(GROUND), "--suggest-mapping")
+    assert out.exit_code == 0, out.output
+    proposed = yaml.safe_load(out.stdout)["crm"]["stages"]
+    assert set(proposed) == {"No", "Two\nlines", 'say "hi" \\\\', "2024"}

@@ -8,6 +8,7 @@ Closed Lost, and HubSpot's closedwon, closedlost) are won and lost.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping as MappingType
 
 import numpy as np
@@ -159,7 +160,14 @@ class Mapping:
         return out
 
 
+YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
+
+
 def _yaml_key(name: str) -> str:
-    """A CRM name as a YAML key in a hint: quoted when YAML would misread it."""
+    """A CRM name as a YAML key (in hints and suggested mappings): quoted (as JSON, which
+    YAML reads) when YAML would misread it as something else than that text."""
     plain = name.replace(" ", "").replace("_", "").replace("-", "").isalnum()
-    return name if plain and not name[0].isdigit() else '"' + name.replace('"', '\\"') + '"'
+    if plain and name == name.strip() and not name[0].isdigit() \
+            and name.lower() not in YAML_WORDS:
+        return name
+    return json.dumps(name)
