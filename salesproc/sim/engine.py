@@ -451,7 +451,7 @@ class Engine:
         key = (deal.stage, missing.id)
         self.metrics.queue_days[key] = self.metrics.queue_days.get(key, 0.0) + now - deal.t_wait
         deal.t_start = deal.t_worked = now
-        self._leave(deal, step, "lost: stale")
+        self._leave(deal, step, "lost: stale", LOST_INDEX)
         self._lose(deal, step.index, "stale")
 
     def _worked(self, deal: Deal) -> None:
@@ -535,25 +535,27 @@ class Engine:
         if rejected is not None:
             if rejected.on_reject is None:
                 reason = f"rejected: {rejected.name}"
-                self._leave(deal, step, f"lost: {reason}")
+                self._leave(deal, step, f"lost: {reason}", LOST_INDEX)
                 self._lose(deal, step.index, reason)
             else:
-                self._leave(deal, step, f"rejected: back to {self.stage_ids[rejected.on_reject]}")
+                self._leave(deal, step, f"rejected: back to {self.stage_ids[rejected.on_reject]}",
+                            rejected.on_reject)
                 self._enter(deal, rejected.on_reject)
             return
         at = _bisect(step.route_cum, _unit(deal.key ^ step.route_salt ^ deal.visit))
         target = step.route_to[at] if at < len(step.route_to) else LOST_INDEX
         if target >= 0:
-            self._leave(deal, step, self.stage_ids[target])
+            self._leave(deal, step, self.stage_ids[target], target)
             self._enter(deal, target)
         elif target == WON_INDEX:
-            self._leave(deal, step, WON)
+            self._leave(deal, step, WON, WON_INDEX)
             self._win(deal)
         else:
-            self._leave(deal, step, step.lost_outcome)
+            self._leave(deal, step, step.lost_outcome, LOST_INDEX)
             self._lose(deal, step.index, step.lost_reason)
 
-    def _leave(self, deal: Deal, step: Step, outcome: str) -> None:
+    def _leave(self, deal: Deal, step: Step, outcome: str, to: int) -> None:
+        """The deal leaves the stage for *to*: a stage index, WON_INDEX or LOST_INDEX."""
         now = deal.time
         m = self.metrics
         s = step.index
@@ -565,6 +567,8 @@ class Engine:
         m.t_queue[k] += deal.t_start - deal.t_request
         m.t_work[k] += deal.t_worked - deal.t_start
         m.t_approval[k] += now - deal.t_worked
+        move = (s, to)
+        m.moves[move] = m.moves.get(move, 0) + 1
         if self.log is not None:
             self.log((deal.id, self.buyer_ids[deal.buyer], self.stage_ids[s], deal.t_enter,
                       deal.t_start, now, outcome, step.pools[0].id if step.pools else "",

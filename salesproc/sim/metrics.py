@@ -20,6 +20,12 @@ Everything is reset at the end of the warm-up, so every figure covers the window
 * win chance from a stage: of the deals ending in the window that visited the stage,
   the share that was won. End pipeline: open deals at the horizon, by stage, their
   value, and their value weighted by that win chance.
+* moves: how many visits ending in the window left each stage for each next stage, won
+  or lost (rework sent back by an approval included): the flowchart's arrows.
+* funnel (reach): of the deals ending in the window, how many of each buyer type visited
+  each stage: leads, then each stage, then won, for one cohort.
+* cycle-time distribution: the 5th, 10th, ..., 95th percentile of the won deals' cycle
+  times, overall and per buyer type.
 """
 
 from __future__ import annotations
@@ -30,15 +36,20 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from salesproc.calendar import quarter_of
+from salesproc.sim.compile import LOST_INDEX, WON_INDEX
 from salesproc.units import convert
+
+CYCLE_QUANTILES = tuple(range(5, 100, 5))  # the cycle-time distribution's percentiles
 
 
 class Key(NamedTuple):
     """The name of one figure: what it is about and which figure it is.
 
-    ``scope`` is ``all``, ``buyer``, ``stage``, ``role``, ``lost`` or ``queue``;
-    ``subject`` the buyer type, stage or role id (empty for ``all``); ``metric`` the
-    figure (for ``lost``, the reason; for ``queue``, the role waited for).
+    ``scope`` is ``all``, ``buyer``, ``stage``, ``role``, ``lost``, ``queue``, ``move``,
+    ``reach``, ``cycle``, ``month`` or ``quarter``; ``subject`` the buyer type, stage or
+    role id (empty for ``all``); ``metric`` the figure (for ``lost``, the reason; for
+    ``queue``, the role waited for; for ``move``, where the deals went: a stage id,
+    ``won`` or ``lost``; for ``reach``, the stage; for ``cycle``, the percentile ``p05``).
     ``Key.of("all", "won")`` and ``Key.of("stage", "demo", "wip")`` build one.
     """
 
@@ -89,6 +100,8 @@ class Collector:
         self.t_approval = [0.0] * (nb * ns)
         self.wip_area = [0.0] * ns  # deal-time spent in each stage within the window
         self.closed_from = [0] * ns
+        self.reached = [0] * (nb * ns)  # closed deals of each buyer type that visited a stage
+        self.moves: dict[tuple[int, int], int] = {}  # (stage, next stage or WON/LOST_INDEX)
         self.won_from = [0] * ns
         self.queue_days: dict[tuple[int, str], float] = {}
 
@@ -116,9 +129,11 @@ class Collector:
             if won:
                 self.opportunities_won[buyer] += 1
         s = 0
+        base = buyer * self.nstages
         while visited:
             if visited & 1:
                 self.closed_from[s] += 1
+                self.reached[base + s] += 1
                 if won:
                     self.won_from[s] += 1
             visited >>= 1
@@ -155,7 +170,25 @@ class Collector:
                 d for (s, r), d in self.queue_days.items() if r == rid)
         for (s, rid), days in sorted(self.queue_days.items()):
             out[Key("queue", self.stages[s], rid)] = days
+        out.update(self._flow_figures())
         out.update(self._calendar_figures(now))
+        return out
+
+    def _flow_figures(self) -> dict[Key, float]:
+        """Moves between stages, each buyer type's funnel, and the cycle-time percentiles."""
+        out: dict[Key, float] = {}
+        ends = {WON_INDEX: "won", LOST_INDEX: "lost"}
+        for (s, to), count in sorted(self.moves.items()):
+            out[Key("move", self.stages[s], ends.get(to) or self.stages[to])] = float(count)
+        for b, name in enumerate(self.buyers):
+            for s, sid in enumerate(self.stages):
+                if self.reached[b * self.nstages + s]:
+                    out[Key("reach", name, sid)] = float(self.reached[b * self.nstages + s])
+        groups = [("", sorted(x for c in self.cycle for x in c))]
+        groups += [(name, sorted(self.cycle[b])) for b, name in enumerate(self.buyers)]
+        for subject, ordered in groups:
+            for q in CYCLE_QUANTILES:
+                out[Key("cycle", subject, f"p{q:02d}")] = _percentile(ordered, q / 100)
         return out
 
     def _calendar_figures(self, now: float) -> dict[Key, float]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from salesproc import optional
 from salesproc.model import Process, Settings
-from salesproc.sim.metrics import Key
+from salesproc.sim.metrics import CYCLE_QUANTILES, Key
 from salesproc.stats import Estimate, outcome_range
 from salesproc.version import __version__
 
@@ -160,8 +160,15 @@ class SimulationResult:
                       for r, role in p.roles.items()},
             "queues": [{"stage": k.subject, "role": k.metric, "deal_days": estimate_dict(e)}
                        for k, e in summary.items() if k.scope == "queue"],
-            "months": self._periods("month"),
-            "quarters": self._periods("quarter"),
+            "moves": self._grouped("move"),
+            "funnel": {b: v for b, v in self._grouped("reach").items() if s.buyer in (None, b)},
+            "cycle_distribution": {
+                "percentiles": [f"p{q:02d}" for q in CYCLE_QUANTILES],
+                "overall": self._grouped("cycle").get("", {}),
+                "buyer_types": {b: v for b, v in self._grouped("cycle").items()
+                                if b and s.buyer in (None, b)}},
+            "months": self._grouped("month"),
+            "quarters": self._grouped("quarter"),
             "bottleneck": None if neck is None else {
                 "stage": neck.stage, "role": neck.role,
                 "queue_days": estimate_dict(neck.queue_days),
@@ -170,12 +177,13 @@ class SimulationResult:
                 "share_of_queueing": neck.share_of_queueing},
         }
 
-    def _periods(self, scope: str) -> dict[str, dict[str, Any]]:
-        """{label: {metric: estimate}} for the months or quarters of the window."""
+    def _grouped(self, scope: str) -> dict[str, dict[str, Any]]:
+        """{subject: {metric: estimate and range}} of one scope's figures."""
         found: dict[str, dict[str, Any]] = {}
         for key, e in self.summary.items():
             if key.scope == scope:
-                found.setdefault(key.subject, {})[key.metric] = estimate_dict(e)
+                found.setdefault(key.subject, {})[key.metric] = {
+                    **estimate_dict(e), **range_dict(self.ranges[key])}
         return found
 
     def rows(self) -> list[tuple[Any, ...]]:
