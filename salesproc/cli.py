@@ -241,13 +241,22 @@ def schema_command(show: bool, folder: str | None) -> None:
               "terminal). With one diagram per buyer type, the buyer id is added to it.")
 @click.option("--direction", type=click.Choice(["LR", "TB"]), default="LR", show_default=True,
               help="Left to right, or top to bottom.")
+@click.option("--results", "results_file", metavar="RESULT.json",
+              type=click.Path(dir_okay=False, path_type=str),
+              help="Colour the drawing by a simulation of this process (simulate --format "
+              "json): deals a month, share moving on and time in stage on every card, arrows "
+              "as wide as the flow, the bottleneck highlighted.")
 def render(process_file: str, buyer: str | None, combined: bool, fmt: str,
-           output: str | None, direction: str) -> None:
+           output: str | None, direction: str, results_file: str | None) -> None:
     """Draw the process as a flowchart: one per buyer type, or --combined."""
     from salesproc import graph
     from salesproc.render import to_dot, to_mermaid
 
     process = load_or_fail(process_file)
+    if results_file is not None:
+        _render_results(process, process_file, results_file, fmt, output, direction,
+                        buyer, combined)
+        return
     if buyer is not None and buyer not in process.buyer_types:
         raise Failure(f"unknown buyer type '{buyer}'",
                       hint=f"choose one of: {', '.join(process.buyer_types)}")
@@ -273,6 +282,60 @@ def render(process_file: str, buyer: str | None, combined: bool, fmt: str,
             _emit_file(target, content, process.files)
     if texts:
         click.echo("\n".join(str(t) for t in texts), nl=False)
+
+
+def _render_results(process: Process, process_file: str, results_file: str, fmt: str,
+                    output: str | None, direction: str, buyer: str | None,
+                    combined: bool) -> None:
+    """render --results: one drawing, of what the simulation covered."""
+    from salesproc.errors import SalesprocError
+    from salesproc.render import results_dot
+
+    if fmt == "mermaid":
+        raise click.BadParameter("results are drawn with Graphviz: use svg, png, pdf or dot",
+                                 param_hint="--format")
+    data = _read_json(results_file)
+    simulated = data.get("settings", {}).get("buyer") if isinstance(data, dict) else None
+    if (buyer is not None and buyer != simulated) or (combined and simulated is not None):
+        which = f"buyer type {simulated!r}" if simulated else "every buyer type"
+        raise click.BadParameter(
+            f"the results are of {which}; they are drawn as simulated (simulate --buyer B "
+            "draws one buyer type)", param_hint="--buyer" if buyer is not None else "--combined")
+    try:
+        source = results_dot(process, data, direction)
+    except SalesprocError as exc:
+        raise Failure(f"{results_file}: {exc.message}", exc.hint) from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # edited by hand
+        raise Failure(f"{results_file}: the results are damaged ({type(exc).__name__}: "
+                      f"{shown(str(exc))[:80]})", "simulate again with --format json") from None
+    content: str | bytes = source if fmt == "dot" else _image(source, fmt)
+    if output is None and fmt != "dot":
+        base = Path(results_file)
+        output = str(base.with_name(base.stem + f".{fmt}"))
+    if output is None or output == "-":
+        if fmt != "dot":
+            raise click.BadParameter(f"{fmt.upper()} is not text: write it to a file",
+                                     param_hint="--output")
+        click.echo(content, nl=False)
+        return
+    _emit_file(output, content, [*process.files, results_file])
+
+
+def _read_json(path: str) -> Any:
+    """A JSON document from a file, or a located error."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except OSError as exc:
+        raise Failure(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise Failure(f"{path}: not a text file (UTF-8 JSON expected)") from None
+    except json.JSONDecodeError as exc:
+        raise Failure(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}",
+                      "give the file written by: salesproc simulate PROCESS --format json "
+                      "-o RESULT.json") from None
 
 
 def _image(source: str, fmt: str) -> bytes:

@@ -99,7 +99,8 @@ class Forecast:
         return {
             "layout": JSON_LAYOUT_VERSION, "salesproc": __version__,
             "process": {"name": self.process.name, "file": self.process.source,
-                        "currency": self.process.currency},
+                        "currency": self.process.currency,
+                        "names": self.process.names()},
             "as_of": self.as_of.isoformat(), "until": self.until.isoformat(),
             "replications": self.replications,
             "cases": {"worst": f"p{self.cases[0]:g}", "neutral": f"p{self.cases[1]:g}",

@@ -178,7 +178,8 @@ class Measurement:
         data: dict[str, Any] = _finite({
             "layout": JSON_LAYOUT_VERSION, "salesproc": __version__,
             "process": {"name": self.process.name, "file": self.process.source,
-                        "currency": self.process.currency},
+                        "currency": self.process.currency,
+                        "names": self.process.names()},
             "sources": list(self.sources), "as_of": self.as_of.isoformat(),
             "first_created": self.first_created.isoformat() if self.first_created else None,
             "interval": "95% interval: Wilson for shares, Kaplan–Meier (restricted mean) for "

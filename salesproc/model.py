@@ -325,6 +325,13 @@ class Process:
         """Position of the opportunity stage in file order."""
         return list(self.stages).index(self.opportunity_stage)
 
+    def names(self) -> dict[str, dict[str, str]]:
+        """What people call each id: stage names, buyer type names, role titles (the
+        results' JSON carries them, so a chart of a saved result speaks sales words)."""
+        return {"stages": {k: v.name for k, v in self.stages.items()},
+                "buyer_types": {k: v.name for k, v in self.buyer_types.items()},
+                "roles": {k: v.title for k, v in self.roles.items()}}
+
 
 # --- building the model from checked data -------------------------------------------------
 

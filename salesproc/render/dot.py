@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass, field
 from typing import Any
 
 import graphviz
@@ -37,6 +38,21 @@ LOST_GREY = "#8a8a8a"
 REWORK = "#d35400"
 INSTALL_HINT = ("install Graphviz: sudo apt-get install graphviz (Debian/Ubuntu) or "
                 "brew install graphviz (macOS)")
+
+
+HOT_FILL, HOT_LINE = "#fbe3d6", "#d55e00"  # the bottleneck (Okabe-Ito vermillion)
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """Results drawn onto the flowchart (see :mod:`salesproc.render.results`): extra
+    lines on stage cards, highlighted nodes, and arrows as wide as their flow."""
+
+    notes: dict[str, list[str]] = field(default_factory=dict)  # node id -> lines (text)
+    hot: frozenset[str] = frozenset()  # node ids: the bottleneck stage and its approvals
+    widths: dict[tuple[str, str, str], float] = field(default_factory=dict)  # edge -> pt
+    labels: dict[tuple[str, str, str], str] = field(default_factory=dict)  # edge -> text
+    caption: list[str] = field(default_factory=list)  # lines under the title
 
 
 def _h(text: str) -> str:
@@ -76,8 +92,9 @@ def _table(rows: list[str]) -> str:
     return f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{cells}</table>>'
 
 
-def stage_label(node: dict[str, Any], unit: str) -> str:
-    """An HTML-like label: name, owner and usual time, what to collect."""
+def stage_label(node: dict[str, Any], unit: str, notes: list[str] | None = None) -> str:
+    """An HTML-like label: name, owner and usual time, what to collect (and the
+    results' *notes*, when drawn with them)."""
     who = node["owner_title"] + "".join(f" + {a}" for a in node["assist"])
     rows = [f"<b>{_lines(node['name'], 30)}</b>",
             f'<font color="#555555">{_h(who)} · ~{_h(duration(node["expected_time"], unit))}'
@@ -85,6 +102,7 @@ def stage_label(node: dict[str, Any], unit: str) -> str:
     if node["requires"]:
         rows.append('<font point-size="9" color="#333333">'
                     f"{_lines('Collect: ' + listing(node['requires']), 40)}</font>")
+    rows += [f'<font color="{APPROVAL_LINE}"><b>{_h(line)}</b></font>' for line in notes or ()]
     return _table(rows)
 
 
@@ -97,7 +115,7 @@ def approval_label(approval: dict[str, Any], unit: str) -> str:
     return _table(rows)
 
 
-def _legend() -> str:
+def _legend(results: bool = False) -> str:
     rows = [
         "<b>Legend</b>",
         "box: a stage — owner · usual time",
@@ -106,12 +124,20 @@ def _legend() -> str:
         f'<font color="{REWORK}">⟲ sent back by an approval</font>',
         f'<font color="{LOST_GREY}">✗ lost, with the reason</font>',
     ]
+    if results:
+        rows += ["arrow width: deals moving; 40% · 9/mo: share of the stage's deals, a month",
+                 f'<font color="{HOT_LINE}">red card: the bottleneck and its role\'s '
+                 "approvals</font>"]
     return _table(rows)
 
 
-def to_dot(graph: nx.MultiDiGraph, unit: str, direction: str = "LR") -> str:
-    """DOT source for a graph made by :mod:`salesproc.graph`."""
+def to_dot(graph: nx.MultiDiGraph, unit: str, direction: str = "LR",
+           overlay: Overlay | None = None) -> str:
+    """DOT source for a graph made by :mod:`salesproc.graph`, with results drawn on it
+    when an *overlay* is given."""
+    over = overlay or Overlay()
     title = f"<b>{_h(graph.graph['process'])}</b><br/>{_h(graph.graph['title'])}"
+    title += "".join(f'<br/><font point-size="11">{_h(line)}</font>' for line in over.caption)
     dot = graphviz.Digraph(
         name="salesproc",
         graph_attr={"rankdir": direction, "fontname": FONT, "label": f"<{title}>",
@@ -123,7 +149,8 @@ def to_dot(graph: nx.MultiDiGraph, unit: str, direction: str = "LR") -> str:
     lanes: dict[str, list[tuple[str, str]]] = {}  # department -> (node id, label)
     for sid in stages:
         node = graph.nodes[sid]
-        lanes.setdefault(node["department"], []).append((sid, stage_label(node, unit)))
+        lanes.setdefault(node["department"], []).append(
+            (sid, stage_label(node, unit, over.notes.get(sid))))
         for k, approval in enumerate(node["approvals"]):
             lanes.setdefault(approval["department"], []).append(
                 (approval_id(sid, k), approval_label(approval, unit)))
@@ -134,10 +161,13 @@ def to_dot(graph: nx.MultiDiGraph, unit: str, direction: str = "LR") -> str:
                       color=LANE_LINE, fontname=FONT, fontsize="12", labeljust="l")
             for node_id, label in members:
                 approval = node_id.startswith("approval-")
+                hot = node_id in over.hot
                 lane.node(node_id, label=label, shape="note" if approval else "box",
                           style="filled" if approval else "rounded,filled",
-                          fillcolor=APPROVAL_FILL if approval else STAGE_FILL,
-                          color=APPROVAL_LINE if approval else "#5b6b8c")
+                          fillcolor=HOT_FILL if hot else APPROVAL_FILL if approval
+                          else STAGE_FILL,
+                          color=HOT_LINE if hot else APPROVAL_LINE if approval else "#5b6b8c",
+                          **({"penwidth": "2.5"} if hot else {}))
                 if not approval and graph.has_edge(node_id, LOST, key="lost"):
                     lane.node(lost_id(node_id),
                               label=_lost_label(graph.edges[node_id, LOST, "lost"]),
@@ -149,12 +179,13 @@ def to_dot(graph: nx.MultiDiGraph, unit: str, direction: str = "LR") -> str:
     dot.node(WON, label="Won", shape="doublecircle", style="filled", fillcolor=WON_FILL,
              color=WON_LINE, fontcolor=WON_LINE, fontsize="12")
     order = {sid: i for i, sid in enumerate(stages)}
-    for src, dst, data in graph.edges(data=True):
+    for src, dst, key, data in graph.edges(keys=True, data=True):
         kind = data["kind"]
         backwards = dst in order and order[dst] <= order[src]
-        _edge(dot, src, dst, kind, data, backwards)
-    dot.node(LEGEND_ID, label=_legend(), shape="box", style="rounded", color="#cccccc",
-             fontsize="9")
+        _edge(dot, src, dst, kind, data, backwards, over.widths.get((src, dst, key)),
+              over.labels.get((src, dst, key)))
+    dot.node(LEGEND_ID, label=_legend(overlay is not None), shape="box", style="rounded",
+             color="#cccccc", fontsize="9")
     source: str = dot.source
     return source
 
@@ -168,18 +199,22 @@ def _lost_label(data: dict[str, Any]) -> str:
 
 
 def _edge(dot: graphviz.Digraph, src: str, dst: str, kind: str, data: dict[str, Any],
-          backwards: bool) -> None:
-    """backwards: a route to an earlier stage (rework), drawn without pulling the layout."""
-    p = share(data["probability"])
+          backwards: bool, width: float | None = None, label: str | None = None) -> None:
+    """backwards: a route to an earlier stage (rework), drawn without pulling the layout;
+    *width* and *label*, the results' flow where they are drawn."""
+    p = label if label is not None else share(data["probability"])
+    pen = {} if width is None else {"penwidth": f"{width:.2f}"}
     if kind == "lost":
-        dot.edge(src, lost_id(src), style="dashed", color=LOST_GREY, arrowsize="0.6")
+        dot.edge(src, lost_id(src), style="dashed", color=LOST_GREY, arrowsize="0.6",
+                 **pen, **({"label": p, "fontcolor": LOST_GREY} if label else {}))
     elif kind == "rejection":
         dot.edge(approval_id(src, data["approval_index"]), dst, label=f"⟲ {p} sent back",
-                 color=REWORK, fontcolor=REWORK, style="bold", constraint="false")
+                 color=REWORK, fontcolor=REWORK, style="bold", constraint="false", **pen)
     elif dst == WON:
-        dot.edge(src, dst, label=p, color=WON_LINE, fontcolor=WON_LINE, penwidth="1.6")
+        dot.edge(src, dst, label=p, color=WON_LINE, fontcolor=WON_LINE,
+                 **(pen or {"penwidth": "1.6"}))
     else:
-        dot.edge(src, dst, label=p, penwidth="1.3",
+        dot.edge(src, dst, label=p, **(pen or {"penwidth": "1.3"}),
                  **({"constraint": "false", "style": "dashed"} if backwards else {}))
 
 

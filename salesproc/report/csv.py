@@ -8,7 +8,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from salesproc.sim.compare import HEADLINE, Comparison, SweepResult
+from salesproc.sim.compare import Comparison, SweepResult
 from salesproc.sim.results import SimulationResult
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def comparison(done: Comparison) -> str:
     variant's worst, neutral and best case."""
     rows = []
     for variant in done.variants:
-        for h in HEADLINE:
+        for h in done.headline:
             diff = done.difference(variant, h.key)
             rows.append([variant.label, h.key.metric, done.base.result.summary[h.key].mean,
                          variant.result.summary[h.key].mean, diff.mean, diff.low, diff.high,
@@ -62,7 +62,7 @@ def sweep(done: SweepResult) -> str:
     rows = []
     for point, run in zip(done.points, done.runs, strict=True):
         values = [p.split("=", 1)[1] for p in point]
-        for h in HEADLINE:
+        for h in done.headline:
             e = run.result.summary[h.key]
             rows.append([*values, h.key.metric, e.mean, e.low, e.high])
     return _write([*settings, "metric", "mean", "low", "high"], rows)

@@ -7,12 +7,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from salesproc.sim.compare import (
-    HEADLINE,
     ChangeStyle,
     Comparison,
     SweepResult,
     change_text,
-    step_confidence,
     verdict,
 )
 from salesproc.sim.results import Bottleneck, SimulationResult
@@ -224,7 +222,7 @@ def comparison(comparison: Comparison) -> str:
         lines += ["Verdict: " + verdict(comparison, variant), ""]
     for variant in comparison.variants:
         rows = []
-        for h in HEADLINE:
+        for h in comparison.headline:
             diff = comparison.difference(variant, h.key)
             before_figure = base.summary[h.key]
             shown = f"{h.label} ({unit}s)" if h.style == "time" else (
@@ -257,34 +255,44 @@ def _neck(neck: Bottleneck | None) -> str:
 
 
 def sweep(done: SweepResult) -> str:
-    """What `salesproc sweep` prints: a row per point, with the gain of each step."""
+    """What `salesproc sweep` prints: a row per point with the gain of each step, or for
+    two settings a grid per figure (rows: the first setting, columns: the second)."""
     comparison, points = done.comparison, done.points
     base = comparison.base.result
     p, s = base.process, base.settings
     varying = done.varying()
-    headers = [points[0][i].split("=")[0] for i in varying] + [
-        "won", f"revenue ({p.currency})", "lead-to-win", f"cycle ({p.time_unit}s)",
-        "bottleneck", "won vs previous", ""]
+    names = [points[0][i].split("=")[0] for i in varying]
+    steps = done.steps()
+    level = done.step_confidence()
+    whose = "" if comparison.buyer is None else (
+        f"; figures of {p.buyer_types[comparison.buyer].name} deals (every buyer type "
+        "simulated)")
+    lines = [f"{p.name}: sweep of {', '.join(names) or 'one point'}; {s.replications} "
+             f"paired {plural('replication', s.replications)} each, seed {s.seed}{whose}",
+             INTERVAL_NOTE + ";"]
+    if len(varying) == 2:
+        lines += [f"won vs previous: change from the cell on the left; the {steps} "
+                  f"{plural('interval', steps)} hold together at 95% (each at {level:.2%}, "
+                  "Bonferroni); * marks a change the run-to-run spread cannot explain.", ""]
+        return "\n".join(lines + _sweep_grids(done, varying)) + "\n"
+    key = done.headline
+    headers = [*names, "won", f"revenue ({p.currency})", "lead-to-win",
+               f"cycle ({p.time_unit}s)", "bottleneck", "won vs previous", ""]
     rows = []
     for index, (point, run) in enumerate(zip(points, done.runs, strict=True)):
         result = run.result
         step = done.step(index)
         gain = "" if step is None else change_text(step, "absolute", 0.0, p.time_unit)
         rows.append([*(point[i].split("=", 1)[1] for i in varying),
-                     _pm(result["all", "won"]), _pm(result["all", "revenue"], 0),
-                     _pm(result["all", "lead_to_win"], 1, pct=True),
-                     _pm(result["all", "cycle_mean"]), _neck(result.bottleneck()), gain,
+                     _pm(result.summary[key[0].key]), _pm(result.summary[key[1].key], 0),
+                     _pm(result.summary[key[2].key], 1, pct=True),
+                     _pm(result.summary[key[4].key]), _neck(result.bottleneck()), gain,
                      "" if step is None else ("*" if significant(step) else "")])
     last_gain = done.last_gain()
-    steps = len(comparison.variants)
-    level = step_confidence(comparison)
-    lines = [f"{p.name}: sweep of {', '.join(headers[:len(varying)])}; {s.replications} "
-             f"paired {plural('replication', s.replications)} each, seed {s.seed}",
-             INTERVAL_NOTE + ";",
-             f"won vs previous: change from the row above, [interval]; the {steps} "
-             f"{plural('interval', steps)} hold together at 95% (each at {level:.2%}, "
-             "Bonferroni); * marks a change the run-to-run spread cannot explain.", "",
-             _table(headers, rows), ""]
+    lines += [f"won vs previous: change from the row above, [interval]; the {steps} "
+              f"{plural('interval', steps)} hold together at 95% (each at {level:.2%}, "
+              "Bonferroni); * marks a change the run-to-run spread cannot explain.", "",
+              _table(headers, rows), ""]
     if len(varying) == 1 and s.replications < 2:
         lines.append("With one replication no step can be judged.")
     elif len(varying) == 1:
@@ -294,6 +302,43 @@ def sweep(done: SweepResult) -> str:
             lines.append(f"Won deals last grow significantly at {last_gain[varying[0]]}; "
                          "beyond it, more brings no measurable gain.")
     return "\n".join(lines) + "\n"
+
+
+def _sweep_grids(done: SweepResult, varying: list[int]) -> list[str]:
+    """A two-setting sweep as grids: won deals (with the step from the left), revenue,
+    lead-to-win rate, cycle time and the bottleneck, one cell per combination."""
+    p = done.comparison.base.result.process
+    down, across = varying
+    row_values = list(dict.fromkeys(pt[down].split("=", 1)[1] for pt in done.points))
+    col_values = list(dict.fromkeys(pt[across].split("=", 1)[1] for pt in done.points))
+    cells = {(pt[down].split("=", 1)[1], pt[across].split("=", 1)[1]): i
+             for i, pt in enumerate(done.points)}
+    corner = (f"{done.points[0][down].split('=')[0]} \\ "
+              f"{done.points[0][across].split('=')[0]}")
+    h = done.headline
+
+    def won(i: int) -> str:
+        step = done.step(i)
+        mark = "" if step is None else (
+            f" ({change_text(step, 'absolute', 0.0, p.time_unit).split(' [')[0]}"
+            f"{'*' if significant(step) else ''})")
+        return _pm(done.runs[i].result.summary[h[0].key]) + mark
+
+    figures: list[tuple[str, Callable[[int], str]]] = [
+        ("Won deals (change from the left)", won),
+        (f"Revenue ({p.currency})", lambda i: _pm(done.runs[i].result.summary[h[1].key], 0)),
+        ("Lead-to-win rate",
+         lambda i: _pm(done.runs[i].result.summary[h[2].key], 1, pct=True)),
+        (f"Cycle time ({p.time_unit}s)",
+         lambda i: _pm(done.runs[i].result.summary[h[4].key])),
+        ("Bottleneck", lambda i: _neck(done.runs[i].result.bottleneck())),
+    ]
+    out = []
+    for label, cell in figures:
+        rows = [[r, *(cell(cells[r, c]) if (r, c) in cells else "–" for c in col_values)]
+                for r in row_values]
+        out += [label, _table([corner, *col_values], rows), ""]
+    return out
 
 
 # --- measure ------------------------------------------------------------------------------

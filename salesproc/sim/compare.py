@@ -55,6 +55,13 @@ HEADLINE: tuple[Headline, ...] = (
 WON = HEADLINE[0].key
 
 
+def headline(buyer: str | None = None) -> tuple[Headline, ...]:
+    """The figures a comparison reports: of all deals, or of one buyer type's deals."""
+    if buyer is None:
+        return HEADLINE
+    return tuple(replace(h, key=Key("buyer", buyer, h.key.metric)) for h in HEADLINE)
+
+
 @dataclass
 class Variant:
     """A named process and its simulation."""
@@ -69,6 +76,12 @@ class Comparison:
 
     base: Variant
     variants: list[Variant]
+    buyer: str | None = None  # the figures are of this buyer type's deals (all simulated)
+
+    @property
+    def headline(self) -> tuple[Headline, ...]:
+        """The figures reported, in the scope of :attr:`buyer`."""
+        return headline(self.buyer)
 
     def difference(self, variant: Variant, key: tuple[str, ...]) -> Estimate:
         """Mean of the paired (variant - base) differences of a figure (named as in
@@ -83,7 +96,7 @@ class Comparison:
         variants = []
         for variant in self.variants:
             figures = {}
-            for h in HEADLINE:
+            for h in self.headline:
                 diff = self.difference(variant, h.key)
                 figures[h.key.metric] = {"base": estimate_dict(base.summary[h.key]),
                                          "variant": estimate_dict(variant.result.summary[h.key]),
@@ -101,7 +114,9 @@ class Comparison:
         return {
             "layout": JSON_LAYOUT_VERSION,
             "base": {"label": self.base.label, "name": base.process.name,
-                     "file": base.process.source},
+                     "file": base.process.source, "time_unit": base.process.time_unit,
+                     "currency": base.process.currency, "names": base.process.names()},
+            "buyer": self.buyer,
             "settings": {"horizon": base.settings.horizon, "warmup": base.settings.warmup,
                          "replications": base.settings.replications,
                          "seed": base.settings.seed},
@@ -115,14 +130,21 @@ def _place(neck: Bottleneck | None) -> list[str] | None:
 
 
 def compare(base: tuple[str, Process], variants: Sequence[tuple[str, Process]],
-            settings: Settings, *, independent: bool = False,
+            settings: Settings, *, independent: bool = False, buyer: str | None = None,
             progress: Callable[[int, int], None] | None = None) -> Comparison:
     """Simulate *base* and each variant with the same settings and seeds.
 
-    *independent* gives each variant its own seed instead: only to show what common
-    random numbers buy (the interval of the difference is then much wider).
+    Every buyer type is simulated (they share the team); with *buyer*, the figures
+    reported are that buyer type's. *independent* gives each variant its own seed
+    instead: only to show what common random numbers buy (the interval of the
+    difference is then much wider).
     """
     runs = [base, *variants]
+    if buyer is not None:
+        for label, process in runs:
+            if buyer not in process.buyer_types:
+                raise SalesprocError(f"{label} has no buyer type '{buyer}'",
+                                     hint="choose one of: " + ", ".join(process.buyer_types))
     if independent:
         results = [Variant(label, simulate(process,
                                            replace(settings, seed=settings.seed + 7919 * i)))
@@ -130,7 +152,7 @@ def compare(base: tuple[str, Process], variants: Sequence[tuple[str, Process]],
     else:
         done = simulate_many([process for _, process in runs], settings, progress=progress)
         results = [Variant(label, result) for (label, _), result in zip(runs, done, strict=True)]
-    return Comparison(results[0], results[1:])
+    return Comparison(results[0], results[1:], buyer)
 
 
 def change_text(diff: Estimate, style: ChangeStyle, base_mean: float, unit: str) -> str:
@@ -167,14 +189,17 @@ def verdict(comparison: Comparison, variant: Variant) -> str:
         return (f"{variant.label}: no difference can be judged from one replication; "
                 "run at least 2 (20 or more for small differences).")
     moved, still = [], []
-    for h in HEADLINE[:5]:
+    for h in comparison.headline[:5]:
         diff = comparison.difference(variant, h.key)
         base_mean = comparison.base.result.summary[h.key].mean
         if significant(diff):
             moved.append(f"{h.label.lower()} {change_text(diff, h.style, base_mean, unit)}")
         else:
             still.append(h.label.lower())
-    text = f"{variant.label}: " + ("; ".join(moved) if moved else "no significant change")
+    whose = "" if comparison.buyer is None else (
+        f" for {variant.result.process.buyer_types[comparison.buyer].name} deals")
+    text = f"{variant.label}{whose}: " + ("; ".join(moved) if moved else
+                                          "no significant change")
     if still and moved:
         text += f"; no significant change in {', '.join(still)}"
     text += "."
@@ -199,14 +224,15 @@ class Sweep:
 
 
 def sweep(processes: Sequence[Process], points: Sequence[tuple[str, ...]],
-          settings: Settings, *, progress: Callable[[int, int], None] | None = None
-          ) -> SweepResult:
+          settings: Settings, *, buyer: str | None = None,
+          progress: Callable[[int, int], None] | None = None) -> SweepResult:
     """Simulate one process per point (built by the caller from the base and each point's
-    PATH=VALUE settings), the first as the base, all with the same seeds."""
+    PATH=VALUE settings), the first as the base, all with the same seeds; with *buyer*,
+    the figures are that buyer type's deals."""
     labels = [" ".join(point) for point in points]
     done = compare((labels[0], processes[0]),
                    list(zip(labels[1:], processes[1:], strict=True)), settings,
-                   progress=progress)
+                   buyer=buyer, progress=progress)
     return SweepResult(done, list(points))
 
 
@@ -224,29 +250,44 @@ def sweep_points(sweeps: Sequence[Sweep]) -> list[tuple[str, ...]]:
     return [tuple(p) for p in points]
 
 
-def step_confidence(comparison: Comparison) -> float:
-    """The confidence of each step's interval in a sweep, so that all the steps together
-    hold at 95% (Bonferroni over the number of steps tested)."""
-    return bonferroni(CONFIDENCE, len(comparison.variants))
-
-
-def marginal(comparison: Comparison, index: int, key: tuple[str, ...]) -> Estimate | None:
-    """Paired change from the previous sweep point to this one (None for the first), with
-    the simultaneous interval of :func:`step_confidence`."""
-    runs = [comparison.base, *comparison.variants]
+def previous_point(points: Sequence[tuple[str, ...]], index: int) -> int | None:
+    """The point a sweep's step at *index* is paired with: the one before it where only
+    the last varying setting moved (a step across a row of a two-setting grid would move
+    both settings, and judges nothing); None for the first point of a row."""
     if index == 0:
         return None
-    before, after = runs[index - 1].result.replications, runs[index].result.replications
+    changed = [i for i, (a, b) in enumerate(zip(points[index - 1], points[index],
+                                                strict=True)) if a != b]
+    return index - 1 if len(changed) == 1 else None
+
+
+def step_confidence(comparison: Comparison, steps: int | None = None) -> float:
+    """The confidence of each step's interval in a sweep, so that all the steps together
+    hold at 95% (Bonferroni over the number of steps tested: by default, one per
+    variant)."""
+    return bonferroni(CONFIDENCE, steps if steps is not None else len(comparison.variants))
+
+
+def marginal(comparison: Comparison, index: int, key: tuple[str, ...],
+             before: int | None = None, steps: int | None = None) -> Estimate | None:
+    """Paired change from the point *before* (by default the previous one) to this one
+    (None for the first), with the simultaneous interval of :func:`step_confidence`."""
+    runs = [comparison.base, *comparison.variants]
+    if before is None:
+        if index == 0:
+            return None
+        before = index - 1
+    earlier, later = runs[before].result.replications, runs[index].result.replications
     key = Key.of(*key)
     return Estimate.of([a.get(key, math.nan) - b.get(key, math.nan)
-                        for b, a in zip(before, after, strict=True)],
-                       confidence=step_confidence(comparison))
+                        for b, a in zip(earlier, later, strict=True)],
+                       confidence=step_confidence(comparison, steps))
 
 
 @dataclass
 class SweepResult:
-    """A setting (or two) swept over values: one simulation per point, paired with the
-    previous point step by step."""
+    """A setting (or two) swept over values: one simulation per point, paired step by
+    step with the previous value of the last varying setting."""
 
     comparison: Comparison  # the first point is the base, the others its variants
     points: list[tuple[str, ...]]  # each point's PATH=VALUE settings
@@ -255,9 +296,25 @@ class SweepResult:
     def runs(self) -> list[Variant]:
         return [self.comparison.base, *self.comparison.variants]
 
-    def step(self, index: int, key: Key = WON) -> Estimate | None:
-        """The change of *key* from the previous point (None for the first)."""
-        return marginal(self.comparison, index, key)
+    @property
+    def headline(self) -> tuple[Headline, ...]:
+        return self.comparison.headline
+
+    def steps(self) -> int:
+        """How many steps are judged together."""
+        return sum(previous_point(self.points, i) is not None for i in range(len(self.points)))
+
+    def step_confidence(self) -> float:
+        return step_confidence(self.comparison, self.steps())
+
+    def step(self, index: int, key: Key | None = None) -> Estimate | None:
+        """The change of *key* (won deals by default) from the point before (None for the
+        first point of a row)."""
+        before = previous_point(self.points, index)
+        if before is None:
+            return None
+        return marginal(self.comparison, index, key or self.headline[0].key, before,
+                        self.steps())
 
     def varying(self) -> list[int]:
         """Positions, within a point, of the settings that take more than one value."""
@@ -281,12 +338,14 @@ class SweepResult:
             rows.append({
                 "settings": dict(p.split("=", 1) for p in point),
                 "figures": {h.key.metric: estimate_dict(run.result.summary[h.key])
-                            for h in HEADLINE},
+                            for h in self.headline},
                 "bottleneck": _place(run.result.bottleneck()),
                 "won_vs_previous": None if step is None else {
                     **estimate_dict(step), "significant": significant(step)}})
         base = self.comparison.base.result
         return {"layout": JSON_LAYOUT_VERSION, "process": base.process.name,
-                "file": base.process.source, "replications": base.settings.replications,
+                "file": base.process.source, "time_unit": base.process.time_unit,
+                "currency": base.process.currency, "buyer": self.comparison.buyer,
+                "replications": base.settings.replications,
                 "seed": base.settings.seed, "interval": INTERVAL,
-                "step_confidence": step_confidence(self.comparison), "points": rows}
+                "step_confidence": self.step_confidence(), "points": rows}
