@@ -423,6 +423,12 @@ def playbook(process_file: str, fmt: str, output: str | None) -> None:
 
 
 DURATION = "a number in the file's time unit, or e.g. 26w, 90d"
+FORMATS = ["table", "json", "csv", "html"]
+FORMAT_HELP = ("table for the terminal, json or csv for other tools, html for one page with "
+               "charts that opens offline.")
+CHARTS_OPTION = click.option(
+    "--charts", "charts_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=str),
+    help="Also write each chart as DIR/NAME.svg and DIR/NAME.png, for slides.")
 REPLICATIONS = click.IntRange(1, MAX_REPLICATIONS)
 RANGED = click.IntRange(3, MAX_REPLICATIONS)  # a worst-to-best range needs 3 runs or more
 WORKERS = click.IntRange(1, MAX_WORKERS)
@@ -478,17 +484,18 @@ def _in_unit(text: str | None, unit: str) -> float | None:
 @click.option("--buyer", help="Simulate only this buyer type's leads.")
 @click.option("--set", "settings", multiple=True, metavar="PATH=VALUE",
               help="Change the process for this run, e.g. --set roles.se.headcount=3.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+              show_default=True, help=FORMAT_HELP)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the results to this file instead of the terminal.")
+@CHARTS_OPTION
 @click.option("--events", type=click.Path(dir_okay=False, path_type=str),
               help="Also write a CSV event log, one row per stage visit (runs the "
               "replications in one process).")
 def simulate(process_file: str, replications: int | None, horizon: str | None,
              warmup: str | None, seed: int | None, workers: int | None, buyer: str | None,
-             settings: tuple[str, ...], fmt: str, output: str | None, events: str | None
-             ) -> None:
+             settings: tuple[str, ...], fmt: str, output: str | None, charts_dir: str | None,
+             events: str | None) -> None:
     """Simulate the pipeline: wins, revenue, time in stage, bottleneck, end pipeline."""
     from salesproc.sim import experiment
 
@@ -504,9 +511,10 @@ def simulate(process_file: str, replications: int | None, horizon: str | None,
         _warn_event_log_size(process, run)
     for warning in experiment.capacity_warnings(process):
         click.echo(click.style("warning: ", fg="yellow", bold=True) + warning, err=True)
+    _guard_charts(charts_dir)
     with _progress(run.replications) as progress, _event_log(events) as sink:
         result = experiment.simulate(process, run, progress=progress, event_sink=sink)
-    _emit(_formatter(fmt).simulation(result), output)
+    _emit_result("simulation", result, fmt, output, charts_dir)
 
 
 class _Date(click.ParamType):  # type: ignore[type-arg]
@@ -542,12 +550,14 @@ class _Date(click.ParamType):  # type: ignore[type-arg]
               "CSV always hold every buyer type).")
 @click.option("--suggest-mapping", is_flag=True, help="Print a crm: section for the process "
               "file from the export's stage names (in their usual order, with counts).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the results to this file instead of the terminal.")
+@CHARTS_OPTION
 def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
-            buyer: str | None, suggest_mapping: bool, fmt: str, output: str | None) -> None:
+            buyer: str | None, suggest_mapping: bool, fmt: str, output: str | None,
+            charts_dir: str | None) -> None:
     """Measure the real pipeline from CRM exports: open deals by stage, flow, time in stage,
     win rates, loss reasons, and where the data and the process file disagree.
 
@@ -569,6 +579,7 @@ def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
         except HistoryError as exc:
             raise _history_failure(exc, "read") from None
         return
+    _guard_charts(charts_dir)
     result = measuring(_history_or_fail(history, process, crm, as_of, "measured"))
     if buyer is not None and buyer not in result.buyers:
         raise Failure(f"no deal in the export is of buyer type '{buyer}'",
@@ -577,8 +588,9 @@ def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
         from salesproc.report import text
 
         _emit(text.measurement(result, buyer), output)
+        _write_charts("measurement", result, charts_dir)
     else:
-        _emit(_formatter(fmt).measurement(result), output)
+        _emit_result("measurement", result, fmt, output, charts_dir)
 
 
 @cli.command()
@@ -660,14 +672,16 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
               "forecast.")
 @click.option("--cases", default="10,50,90", show_default=True, metavar="WORST,NEUTRAL,BEST",
               help="The percentiles of the runs taken as worst, neutral and best case.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
               show_default=True, help="csv: one row per open deal (its chance to be won, "
-              "likely month, value and the CRM's probability).")
+              "likely month, value and the CRM's probability); html: one page with charts.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the forecast to this file instead of the terminal.")
+@CHARTS_OPTION
 def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any,
              horizon: str | None, crm: Any, campaigns: tuple[str, ...], replications: int,
-             seed: int | None, cases: str, fmt: str, output: str | None) -> None:
+             seed: int | None, cases: str, fmt: str, output: str | None,
+             charts_dir: str | None) -> None:
     """Forecast from today's pipeline: deals won, revenue and losses by a date, as worst,
     neutral and best case, by month; and each open deal's chance to be won.
 
@@ -695,6 +709,7 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
             raise click.BadParameter(f"unknown buyer type '{c.buyer_type}' in {c.name}; "
                                      f"choose one of: {', '.join(process.buyer_types)}",
                                      param_hint="--campaign")
+    _guard_charts(charts_dir)
     found = _history_or_fail(history, process, crm, as_of, "forecast from")
     end = until if until is not None else found.as_of + dt.timedelta(
         days=_in_unit(horizon, "day") or 0.0)
@@ -714,8 +729,13 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
         from salesproc.report import csv
 
         _emit(csv.forecast_deals(result), output)
+    elif fmt == "html":
+        from salesproc.report import html
+
+        _emit(html.forecast(result), output)
     else:
         _emit(text.forecast(result), output)
+    _write_charts("forecast", result, charts_dir)
 
 
 def _cases(text: str) -> tuple[float, float, float]:
@@ -863,10 +883,13 @@ def _simulation_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--seed", type=click.IntRange(min=0), help="Random seed."),
         click.option("-w", "--workers", type=WORKERS,
                      help="Parallel processes (default: all cores)."),
-        click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
-                     default="table", show_default=True),
+        click.option("--buyer", help="Report this buyer type's deals (every buyer type "
+                     "is still simulated: they share the team)."),
+        click.option("--format", "fmt", type=click.Choice(FORMATS),
+                     default="table", show_default=True, help=FORMAT_HELP),
         click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
                      help="Write the results to this file instead of the terminal."),
+        CHARTS_OPTION,
     ]):
         func = option(func)
     return func
@@ -891,7 +914,8 @@ def _warn_capacity(processes: Sequence[tuple[str, Any]]) -> None:
 @_simulation_options
 def compare(base_file: str, variant_files: tuple[str, ...], settings: tuple[str, ...],
             replications: int | None, horizon: str | None, warmup: str | None,
-            seed: int | None, workers: int | None, fmt: str, output: str | None) -> None:
+            seed: int | None, workers: int | None, buyer: str | None, fmt: str,
+            output: str | None, charts_dir: str | None) -> None:
     """What changes if...: compare BASE with variant files and/or --set changes.
 
     Every variant sees the same deals (common random numbers); differences come with
@@ -916,10 +940,12 @@ def compare(base_file: str, variant_files: tuple[str, ...], settings: tuple[str,
         if process.time_unit != base.time_unit:
             raise Failure(f"{process.source} counts time in {process.time_unit}s, the base in "
                           f"{base.time_unit}s", hint="compare processes with one time_unit")
+    _check_buyer(buyer, [base, *(p for _, p in variants)])
+    _guard_charts(charts_dir)
     with _progress((len(variants) + 1) * run.replications) as progress:
         result = comparing.compare((describe((), base_file), base), variants, run,
-                                   progress=progress)
-    _emit(_formatter(fmt).comparison(result), output)
+                                   buyer=buyer, progress=progress)
+    _emit_result("comparison", result, fmt, output, charts_dir)
 
 
 @cli.command()
@@ -930,7 +956,7 @@ def compare(base_file: str, variant_files: tuple[str, ...], settings: tuple[str,
 @_simulation_options
 def sweep(process_file: str, sweeps: tuple[str, ...], replications: int | None,
           horizon: str | None, warmup: str | None, seed: int | None, workers: int | None,
-          fmt: str, output: str | None) -> None:
+          buyer: str | None, fmt: str, output: str | None, charts_dir: str | None) -> None:
     """Headline figures for each value of a setting, and the gain of each step.
 
     E.g. salesproc sweep processes/five-step.yaml --set roles.se.headcount=1..5
@@ -947,9 +973,11 @@ def sweep(process_file: str, sweeps: tuple[str, ...], replications: int | None,
         replications=replications, seed=seed, workers=_workers(workers))
     labels = [" ".join(point) for point in points]
     _warn_capacity(list(zip(labels, processes, strict=True)))
+    _check_buyer(buyer, processes)
+    _guard_charts(charts_dir)
     with _progress(len(points) * run.replications) as progress:
-        result = comparing.sweep(processes, points, run, progress=progress)
-    _emit(_formatter(fmt).sweep(result), output)
+        result = comparing.sweep(processes, points, run, buyer=buyer, progress=progress)
+    _emit_result("sweep", result, fmt, output, charts_dir)
 
 
 def _parse_sweep(option: str) -> Any:
@@ -1005,10 +1033,51 @@ def _number(text: str) -> float:
 
 
 def _formatter(fmt: str) -> Any:
-    """The report module for a --format: table (text), json or csv."""
-    from salesproc.report import csv, json, text
+    """The report module for a --format: table (text), json, csv or html."""
+    from salesproc.report import csv, html, json, text
 
-    return {"table": text, "json": json, "csv": csv}[fmt]
+    return {"table": text, "json": json, "csv": csv, "html": html}[fmt]
+
+
+def _emit_result(kind: str, result: Any, fmt: str, output: str | None,
+                 charts_dir: str | None) -> None:
+    """A result in its --format (kind names the report function), then its --charts."""
+    _emit(getattr(_formatter(fmt), kind)(result), output)
+    _write_charts(kind, result, charts_dir)
+
+
+def _check_buyer(buyer: str | None, processes: Sequence[Process]) -> None:
+    for process in processes:
+        if buyer is not None and buyer not in process.buyer_types:
+            raise click.BadParameter(f"{process.source} has no buyer type '{buyer}'; choose "
+                                     f"one of: {', '.join(process.buyer_types)}",
+                                     param_hint="--buyer")
+
+
+def _guard_charts(folder: str | None) -> None:
+    """Refuse, before any work, a --charts folder that is a file."""
+    if folder is not None and os.path.exists(folder) and not os.path.isdir(folder):
+        raise click.BadParameter(f"{folder} is a file, not a folder", param_hint="--charts")
+
+
+def _write_charts(kind: str, result: Any, folder: str | None) -> None:
+    """--charts DIR: every chart of the result as DIR/NAME.svg and DIR/NAME.png."""
+    if folder is None:
+        return
+    from salesproc import charts
+    from salesproc.outputs import write_atomic
+
+    drawn = getattr(charts, kind)(result.to_dict())
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise Failure(f"cannot make the folder {folder}: {exc.strerror or exc}") from None
+    for chart in drawn:
+        base = os.path.join(folder, chart.name)
+        write_atomic(base + ".svg", chart.svg())
+        write_atomic(base + ".png", chart.png())
+    names = ", ".join(c.name for c in drawn) or "none: no data to draw"
+    click.echo(f"wrote {len(drawn)} charts to {folder} (SVG and PNG): {names}", err=True)
 
 
 def _workers(given: int | None) -> int:

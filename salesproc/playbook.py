@@ -61,36 +61,39 @@ def to_markdown(process: Process, source: str | None = None,
     return "\n".join(parts).rstrip() + "\n"
 
 
+def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table without the columns that are empty in every row (a team without
+    departments shows no department column)."""
+    keep = [i for i in range(len(headers)) if any(row[i].strip() for row in rows)]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(cells[i] for i in keep) + " |"
+    return [line(headers), "|" + "---|" * len(keep), *(line(row) for row in rows)]
+
+
 def _overview(process: Process) -> list[str]:
-    rows = ["## Buyer types", "",
-            "| buyer type | share of leads | typical deal | stages | chance to win |",
-            "|---|---|---|---|---|"]
-    for buyer in process.buyer_types.values():
-        value = buyer.value
-        rows.append(f"| {_md(buyer.name)} | {share(buyer.share)} | {value.mean:,.0f} "
-                    f"{process.currency} | {len(buyer.path)} | "
-                    f"{share(analysis.win_probability(buyer))} |")
-    return [*rows, ""]
+    rows = [[_md(buyer.name), share(buyer.share), f"{buyer.value.mean:,.0f} {process.currency}",
+             str(len(buyer.path)), share(analysis.win_probability(buyer))]
+            for buyer in process.buyer_types.values()]
+    return ["## Buyer types", "", *_table(["buyer type", "share of leads", "typical deal",
+                                           "stages", "chance to win"], rows), ""]
 
 
 def _team(process: Process) -> list[str]:
-    rows = ["## The team", "", "| role | title | department | people | what they do |",
-            "|---|---|---|---|---|"]
-    for rid, role in process.roles.items():
-        rows.append(f"| `{rid}` | {_md(role.title)} | {_md(role.department)} | "
-                    f"{role.headcount} | {_md(role.description)} |")
-    return [*rows, ""]
+    rows = [[f"`{rid}`", _md(role.title), _md(role.department), str(role.headcount),
+             _md(role.description)] for rid, role in process.roles.items()]
+    return ["## The team", "", *_table(["role", "title", "department", "people",
+                                        "what they do"], rows), ""]
 
 
 def _information(process: Process) -> list[str]:
     if not process.information:
         return []
-    rows = ["## What we need to know", "", "| information | why | needed by |",
-            "|---|---|---|"]
-    for item in process.information.values():
-        needed = process.roles[item.needed_by].title if item.needed_by else ""
-        rows.append(f"| {_md(item.label)} | {_md(item.description)} | {_md(needed)} |")
-    return [*rows, ""]
+    rows = [[_md(item.label), _md(item.description),
+             _md(process.roles[item.needed_by].title if item.needed_by else "")]
+            for item in process.information.values()]
+    return ["## What we need to know", "", *_table(["information", "why", "needed by"], rows),
+            ""]
 
 
 def _with_unit(g: nx.MultiDiGraph, unit: str) -> nx.MultiDiGraph:
@@ -177,7 +180,9 @@ body {{ font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; ma
 table {{ border-collapse: collapse; margin: 1rem 0; }}
 th, td {{ border: 1px solid #c9d3e6; padding: .3rem .6rem; text-align: left; }}
 th {{ background: #f4f6fb; }}
-.diagram svg {{ max-width: 100%; height: auto; }}
+.diagram {{ overflow: auto; max-height: 48rem; border: 1px solid #c9d3e6;
+            border-radius: .5rem; margin: 1rem 0; }}
+.diagram svg {{ max-width: none; height: auto; }} /* natural size: text at 13 px, scroll */
 h2 {{ border-bottom: 1px solid #c9d3e6; padding-bottom: .2rem; margin-top: 2.5rem; }}
 </style></head><body>
 {body}

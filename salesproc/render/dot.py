@@ -125,7 +125,8 @@ def _legend(results: bool = False) -> str:
         f'<font color="{LOST_GREY}">✗ lost, with the reason</font>',
     ]
     if results:
-        rows += ["arrow width: deals moving; 40% · 9/mo: share of the stage's deals, a month",
+        rows += ["arrow width: how many deals move",
+                 "40% · 9/mo: share of the stage's deals, deals a month",
                  f'<font color="{HOT_LINE}">red card: the bottleneck and its role\'s '
                  "approvals</font>"]
     return _table(rows)

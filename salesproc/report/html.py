@@ -1,0 +1,289 @@
+"""Results as one self-contained HTML page: headline figures, the charts of
+:mod:`salesproc.charts` inline as SVG with the table of each chart's numbers, and for a
+simulation the flowchart coloured by the results.
+
+The page opens offline: no script, no font, no image or style from anywhere else (a
+Content-Security-Policy forbids it). Every word from the process file or the CRM is
+escaped for HTML; the charts' SVG is escaped by matplotlib, the flowchart's by
+:mod:`salesproc.render.dot`. Without Graphviz the page says where the flowchart would be.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from salesproc import charts
+from salesproc.charts import Chart
+from salesproc.charts.style import interval, money, number, percent, value
+from salesproc.version import __version__
+
+if TYPE_CHECKING:
+    from salesproc.forecast import Forecast
+    from salesproc.measurement import Measurement
+    from salesproc.sim.compare import Comparison, SweepResult
+    from salesproc.sim.results import SimulationResult
+
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 80rem;
+       margin: 1.5rem auto; padding: 0 1rem; color: #1f2a44; line-height: 1.45; }
+h1 { margin-bottom: .2rem; } .sub { color: #5b6b8c; margin-top: 0; }
+h2 { border-bottom: 1px solid #c9d3e6; padding-bottom: .2rem; margin-top: 2.2rem; }
+.cards { display: flex; flex-wrap: wrap; gap: .8rem; margin: 1rem 0; }
+.card { border: 1px solid #c9d3e6; border-radius: .5rem; padding: .6rem .9rem; min-width: 11rem;
+        background: #f8f9fc; }
+.card .label { font-size: .85rem; color: #5b6b8c; } .card .big { font-size: 1.5rem;
+        font-weight: 600; } .card .small { font-size: .8rem; color: #5b6b8c; }
+figure.chart { margin: 1.5rem 0; } figure.chart svg { max-width: 100%; height: auto; }
+figcaption { color: #5b6b8c; font-size: .9rem; }
+.flow { overflow: auto; border: 1px solid #c9d3e6; border-radius: .5rem; max-height: 44rem; }
+.flow svg { max-width: none; height: auto; }
+table { border-collapse: collapse; margin: .6rem 0; font-size: .9rem; }
+th, td { border: 1px solid #c9d3e6; padding: .25rem .55rem; text-align: left; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; } th { background: #f4f6fb; }
+details summary { cursor: pointer; color: #0072B2; }
+.note { background: #fff8e6; border-left: 4px solid #E69F00; padding: .4rem .8rem; }
+footer { margin-top: 3rem; color: #7f7f7f; font-size: .8rem; }
+"""
+# nothing from anywhere: no script, no request; only the page's own style and data: images
+POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{policy}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title><style>{css}</style></head><body>
+<h1>{title}</h1><p class="sub">{sub}</p>
+{body}
+<footer>Made by salesproc {version}{source}. {notes}</footer>
+</body></html>
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def page(title: str, subtitle: str, sections: Sequence[str], source: str | None = None,
+         notes: str = "") -> str:
+    """The whole page: a title, a line under it, the sections' HTML in order."""
+    return _PAGE.format(policy=POLICY, title=_e(title), sub=_e(subtitle), css=_CSS,
+                        body="\n".join(sections), version=_e(__version__),
+                        source=f" from {_e(source)}" if source else "", notes=_e(notes))
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """An HTML table of text cells (numbers aligned right)."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(
+        f'<td class="n">{_e(c)}</td>' if _numeric(c) else f"<td>{_e(c)}</td>" for c in row)
+        + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _numeric(cell: str) -> bool:
+    return bool(cell) and (cell[0].isdigit() or cell[0] in "+-–") and len(cell) < 40
+
+
+def cards(items: Sequence[tuple[str, str, str]]) -> str:
+    """Headline figures: (label, big figure, small line under it)."""
+    return '<div class="cards">' + "".join(
+        f'<div class="card"><div class="label">{_e(a)}</div><div class="big">{_e(b)}</div>'
+        f'<div class="small">{_e(c)}</div></div>' for a, b, c in items) + "</div>"
+
+
+def figure(chart: Chart) -> str:
+    """A chart inline as SVG, its caption, and its numbers as a table."""
+    svg = chart.svg()
+    svg = svg[svg.index("<svg"):]  # drop the XML prolog and doctype
+    return (f'<figure class="chart" id="chart-{_e(chart.name)}" data-chart="{_e(chart.name)}">'
+            f"{svg}<figcaption>{_e(chart.caption)}</figcaption>"
+            f"<details><summary>The numbers</summary>"
+            f"{table(chart.table.headers, chart.table.rows)}</details></figure>")
+
+
+def _section(heading: str, *parts: str) -> str:
+    return f"<section><h2>{_e(heading)}</h2>{''.join(parts)}</section>"
+
+
+def _notes(lines: Sequence[str]) -> str:
+    return "".join(f'<p class="note">{_e(line)}</p>' for line in lines)
+
+
+def _charts(found: Sequence[Chart]) -> str:
+    return _section("Charts", *(figure(c) for c in found)) if found else ""
+
+
+def _range_text(block: dict[str, Any] | None, show: Callable[[float], str]) -> str:
+    worst, best = value(block, "worst"), value(block, "best")
+    if math.isnan(worst) or math.isnan(best):
+        return ""
+    return f"worst–best case {show(worst)}–{show(best)}"
+
+
+# --- simulate -----------------------------------------------------------------------------
+
+
+def simulation(result: SimulationResult) -> str:
+    """What `simulate --format html` writes."""
+    data = result.to_dict()
+    p, s = data["process"], data["settings"]
+    o, unit, currency = data["overall"], p["time_unit"], p["currency"]
+    neck = data["bottleneck"]
+    names = p["names"]
+    who = f"; {names['buyer_types'].get(s['buyer'], s['buyer'])} leads only" if s["buyer"] \
+        else ""
+    sub = (f"Simulated {s['replications']} runs of {number(s['horizon'] - s['warmup'], 0)} "
+           f"{unit}s (after {number(s['warmup'], 0)} {unit}s warm-up), seed {s['seed']}{who}. "
+           "Figures are means over runs with their 95% confidence interval; the worst–best "
+           "case is the 10th to 90th percentile of the runs.")
+    top = cards([
+        ("Deals won", interval(o["won"], lambda x: number(x, 0)),
+         _range_text(o["won"], lambda x: number(x, 0))),
+        ("Revenue", money(value(o["revenue"]), currency),
+         _range_text(o["revenue"], money)),
+        ("Lead-to-win rate", percent(value(o["lead_to_win"]), 1),
+         interval(o["lead_to_win"], lambda x: percent(x, 1))),
+        ("Cycle time of won deals", f"{number(value(o['cycle_mean']))} {unit}s",
+         f"median {number(value(o['cycle_p50']))}, 90% within "
+         f"{number(value(o['cycle_p90']))}"),
+        ("Bottleneck", names["roles"].get(neck["role"], neck["role"]) if neck else "none",
+         f"at {names['stages'].get(neck['stage'], neck['stage'])}, "
+         f"{percent(value(neck['utilization']))} busy" if neck else "nobody waits for people"),
+    ])
+    return page(f"{p['name']}: simulation", sub,
+                [top, _notes(data["warnings"]), _flowchart(result, data),
+                 _charts(charts.simulation(data))],
+                source=p["file"])
+
+
+def _flowchart(result: SimulationResult, data: dict[str, Any]) -> str:
+    from salesproc.errors import SalesprocError, ToolMissingError
+    from salesproc.render import results_dot, to_image
+
+    try:
+        svg = to_image(results_dot(result.process, data), "svg").decode("utf-8")
+    except ToolMissingError as exc:
+        return _section("The process, coloured by the results",
+                        _notes([f"The flowchart needs Graphviz: {exc.hint}."]))
+    except SalesprocError as exc:
+        return _section("The process, coloured by the results", _notes([exc.message]))
+    return _section("The process, coloured by the results",
+                    "<p>Each card: deals a month, the share moving on and the time in stage; "
+                    "arrows as wide as the deals moving; red: the bottleneck. Scroll to see "
+                    "it all.</p>", f'<div class="flow">{svg[svg.index("<svg"):]}</div>')
+
+
+# --- compare and sweep --------------------------------------------------------------------
+
+
+def comparison(done: Comparison) -> str:
+    """What `compare --format html` writes."""
+    from salesproc.report.text import _figure, _range
+    from salesproc.sim.compare import change_text, verdict
+    from salesproc.stats import significant
+
+    data = done.to_dict()
+    base = done.base.result
+    unit = base.process.time_unit
+    whose = "" if done.buyer is None else (
+        f"; figures of {base.process.buyer_types[done.buyer].name} deals")
+    sub = (f"Against {done.base.label}: {base.settings.replications} paired runs, the same "
+           f"deals in every variant (seed {base.settings.seed}){whose}. [a, b] is the 95% "
+           "confidence interval of the difference.")
+    parts = [_section("Verdict", *(f"<p>{_e(verdict(done, v))}</p>" for v in done.variants))]
+    for variant in done.variants:
+        rows = []
+        for h in done.headline:
+            diff = done.difference(variant, h.key)
+            before = base.summary[h.key]
+            rows.append((h.label, _figure(before, h.style),
+                         _figure(variant.result.summary[h.key], h.style),
+                         _range(variant.result.ranges[h.key], h.style),
+                         change_text(diff, h.style, before.mean, unit),
+                         "yes" if significant(diff) else ""))
+        parts.append(_section(variant.label, table(
+            ("figure", "base", "variant", "variant worst–best", "change", "significant"),
+            rows)))
+    parts.append(_charts(charts.comparison(data)))
+    return page(f"{base.process.name}: what changes", sub, parts, source=base.process.source)
+
+
+def sweep(done: SweepResult) -> str:
+    """What `sweep --format html` writes: the table or grids of the terminal, and charts
+    (each figure against the setting, or heatmaps)."""
+    from salesproc.report.text import sweep as text_sweep
+
+    data = done.to_dict()
+    base = done.comparison.base.result
+    text = text_sweep(done)
+    sub = (f"{base.settings.replications} paired runs per point, seed {base.settings.seed}. "
+           "± is the 95% confidence interval of the mean.")
+    return page(f"{base.process.name}: sweep", sub,
+                [_charts(charts.sweep(data)),
+                 _section("As in the terminal", f"<pre>{_e(text)}</pre>")],
+                source=base.process.source)
+
+
+# --- measure and forecast -----------------------------------------------------------------
+
+
+def measurement(done: Measurement) -> str:
+    """What `measure --format html` writes."""
+    data = done.to_dict()
+    o, currency = data["overall"], data["process"]["currency"]
+    sub = (f"Measured from {', '.join(data['sources'])} as of {data['as_of'][:10]}. Shares "
+           "with Wilson 95% intervals; times with open stays counted (Kaplan–Meier).")
+    top = cards([
+        ("Deals", number(o["deals"], 0), f"{number(o['open'], 0)} open"),
+        ("Won", number(o["won"], 0), f"{money(o['won_value'], currency)}"),
+        ("Lead-to-win rate", percent(_measured(o["lead_to_win"]), 1),
+         f"{percent(_measured(o['lead_to_win'], 'low'), 1)}–"
+         f"{percent(_measured(o['lead_to_win'], 'high'), 1)} (95%), of deals decided"),
+        ("Cycle time of won deals", f"{number(o['cycle_days']['mean'] or math.nan)} days",
+         f"median {number(o['cycle_days']['p50'] or math.nan)}"),
+        ("New deals a week", number(o["new_per_week"] or math.nan), ""),
+    ])
+    notes = [f"{n['code']} {n['message']} ({n['count']} in all)" for n in data["notes"]]
+    return page(f"{data['process']['name']}: the pipeline measured", sub,
+                [top, _charts(charts.measurement(data)),
+                 _section("Data quality", _notes(notes)) if notes else ""],
+                source=data["process"]["file"])
+
+
+def _measured(block: dict[str, Any] | None, name: str = "value") -> float:
+    found = (block or {}).get(name)
+    return math.nan if found is None else float(found)
+
+
+def forecast(done: Forecast) -> str:
+    """What `forecast --format html` writes."""
+    data = done.to_dict()
+    currency, cases = data["process"]["currency"], data["cases"]
+    sub = (f"From the pipeline on {data['as_of'][:10]} to {data['until'][:10]}, "
+           f"{data['replications']} runs. Worst, neutral and best case: the "
+           f"{cases['worst']}, {cases['neutral']} and {cases['best']} of the runs.")
+    t = data["totals"]
+
+    def said(outcome: dict[str, Any], show: Callable[[float], str]) -> tuple[str, str]:
+        get = {k: math.nan if outcome.get(k) is None else float(outcome[k])
+               for k in ("worst", "neutral", "best", "mean")}
+        return show(get["neutral"]), f"worst {show(get['worst'])}, best {show(get['best'])}"
+
+    top = cards([("Deals won", *said(t["won"], lambda x: number(x, 0))),
+                 ("Revenue", *said(t["revenue"], lambda x: money(x, currency))),
+                 ("Still open at the end", *said(t["open_at_end"], lambda x: number(x, 0)))])
+    deals = sorted(data["deals"], key=lambda d: -(d["chance"] or 0))[:15]
+    rows = [(d["id"], d["stage"], money(d["value"] or math.nan), percent(d["chance"]),
+             d["month"] or "–") for d in deals]
+    crm = [(k, money(v, currency) if "value" in k or "pipeline" in k or "category" in k
+            else number(v, 0)) for k, v in data["crm"].items()]
+    return page(f"{data['process']['name']}: forecast", sub,
+                [top, _charts(charts.forecast(data)),
+                 _section("The open deals most likely to close",
+                          table(("deal", "stage", "value", "chance to win", "likely month"),
+                                rows)),
+                 _section("What the CRM says", table(("figure", "amount"), crm)),
+                 _notes(data["notes"])],
+                source=data["process"]["file"])

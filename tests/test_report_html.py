@@ -1,0 +1,315 @@
+"""The pictures of results: charts, the HTML page, the coloured flowchart, --charts, and
+what compare and sweep show (--buyer, the two-setting grid, progress)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import pty
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from salesproc import charts, check_text, load
+from salesproc.model import Settings
+from salesproc.render import results_dot
+from salesproc.render.results import WIDEST
+from salesproc.sim.compare import compare, headline
+from salesproc.sim.metrics import Key
+from salesproc.stats import Estimate
+from salesproc.units import convert
+from tests.conftest import PROCESSES, ROOT, run
+
+FAST = ["-r", "3", "--horizon", "120", "--warmup", "20", "-w", "1"]
+HOSTILE = '<script>alert(1)</script> & "Pay $5k" deposit'
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz not installed")
+
+
+def hostile_process(tmp_path: Path) -> Path:
+    """Five-step with a stage, a role and a buyer type named to break HTML, SVG, DOT and
+    matplotlib's math text."""
+    text = (ROOT / "processes" / "five-step.yaml").read_text("utf-8")
+    text = text.replace("name: Prospect requests information", f"name: {json.dumps(HOSTILE)}")
+    text = text.replace("title: Sales development rep", "title: \"R&D <b>rep</b> $x$\"")
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text, "utf-8")
+    assert check_text(text).process is not None
+    return path
+
+
+def simulation(path: Path, *extra: str) -> dict:
+    result = run("simulate", str(path), *FAST, *extra, "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+# --- charts -------------------------------------------------------------------------------
+
+
+def test_every_simulation_chart_is_drawn_with_its_numbers(five_step: Path) -> None:
+    data = simulation(five_step)
+    drawn = {c.name: c for c in charts.simulation(data)}
+    assert set(drawn) == {"funnel", "time-in-stage", "utilization", "cycle-time",
+                          "in-progress", "monthly"}
+    for chart in drawn.values():
+        assert chart.table.rows and all(len(r) == len(chart.table.headers)
+                                        for r in chart.table.rows)
+        svg = chart.svg()
+        assert svg.count("<path") > 5, chart.name
+        assert chart.png().startswith(b"\x89PNG")
+    # the funnel's table is the results: leads = won + lost of each buyer type, then reach
+    rows = drawn["funnel"].table.rows
+    for buyer, block in data["buyer_types"].items():
+        name = data["process"]["names"]["buyer_types"][buyer]
+        mine = [r for r in rows if r[0] == name]
+        decided = block["won"]["mean"] + block["lost"]["mean"]
+        assert mine[0][1] == "Leads" and float(mine[0][2].replace(",", "")) == \
+            pytest.approx(decided, abs=0.05)
+        assert mine[-1][1] == "Won"
+        assert float(mine[-1][2].replace(",", "")) == pytest.approx(block["won"]["mean"],
+                                                                      abs=0.05)
+        counts = [float(r[2].replace(",", "")) for r in mine[1:-1]]
+        assert counts == sorted(counts, reverse=True)  # a loss-only path narrows
+
+
+def test_chart_text_is_escaped_and_dollars_are_not_math(tmp_path: Path) -> None:
+    data = simulation(hostile_process(tmp_path))
+    svg = next(c for c in charts.simulation(data) if c.name == "time-in-stage").svg()
+    assert "<script>" not in svg
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svg
+    assert "Pay $5k" in svg  # drawn as written, not as math
+
+
+def test_sweep_charts_are_lines_for_one_setting_and_grids_for_two(five_step: Path) -> None:
+    one = run("sweep", str(five_step), "--set", "roles.se.headcount=1..3", *FAST,
+              "--format", "json")
+    assert {c.name for c in charts.sweep(json.loads(one.stdout))} == {"sweep", "sweep-steps"}
+    two = run("sweep", str(five_step), "--set", "roles.se.headcount=1..3",
+              "--set", "roles.ae.headcount=3,5", *FAST, "--format", "json")
+    drawn = {c.name: c for c in charts.sweep(json.loads(two.stdout))}
+    assert set(drawn) == {"grid-won", "grid-revenue"}
+    assert drawn["grid-won"].table.headers == ("roles.se.headcount \\ roles.ae.headcount",
+                                               "3", "5")
+    assert [r[0] for r in drawn["grid-won"].table.rows] == ["1", "2", "3"]
+
+
+# --- the coloured flowchart ---------------------------------------------------------------
+
+
+def test_flowchart_cards_carry_the_results_and_arrows_scale_with_flow(five_step: Path) -> None:
+    process = load(five_step)
+    data = simulation(five_step)
+    dot = results_dot(process, data)
+    months = convert(data["settings"]["horizon"] - data["settings"]["warmup"], "day", "month")
+    inquiry = data["stages"]["inquiry"]["visits"]["mean"] / months
+    assert f"{inquiry:,.1f} deals a month" in dot
+    assert "BOTTLENECK" in dot and "Bottleneck:" in dot
+    widths = [float(w) for w in re.findall(r'penwidth="?([0-9.]+)', dot)]
+    assert max(widths) == pytest.approx(WIDEST, abs=0.01)
+    # the widest arrow leaves the stage every deal passes: inquiry -> call
+    edge = re.search(r"inquiry -> call \[[^\]]*penwidth=\"?([0-9.]+)", dot)
+    assert edge and float(edge.group(1)) == pytest.approx(WIDEST, abs=0.01)
+
+
+@needs_dot
+def test_render_results_writes_svg_and_png(five_step: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps(simulation(five_step)))
+    result = run("render", str(five_step), "--results", str(saved), "-o",
+                 str(tmp_path / "flow.svg"))
+    assert result.exit_code == 0, result.output
+    assert "deals a month" in (tmp_path / "flow.svg").read_text("utf-8")
+    result = run("render", str(five_step), "--results", str(saved), "--format", "png")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    ('{"stages": ', "not valid JSON"),
+    ('{"layout": 1}', "not the JSON of a simulation"),
+    ("\xff\xfe", "not a text file"),
+])
+def test_render_results_refuses_what_is_not_a_result(five_step: Path, tmp_path: Path,
+                                                     content: str, said: str) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(content, "latin-1")
+    result = run("render", str(five_step), "--results", str(bad), "--format", "dot")
+    assert result.exit_code == 1 and said in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+def test_render_results_refuses_another_process_and_damage(five_step: Path,
+                                                          tmp_path: Path) -> None:
+    saved = tmp_path / "run.json"
+    data = simulation(five_step)
+    saved.write_text(json.dumps(data))
+    other = run("render", str(ROOT / "processes" / "inside-sales.yaml"), "--results",
+                str(saved), "--format", "dot")
+    assert other.exit_code == 1 and "stages the process does not" in other.output
+    data["stages"]["inquiry"]["visits"]["mean"] = "many"
+    saved.write_text(json.dumps(data))
+    damaged = run("render", str(five_step), "--results", str(saved), "--format", "dot")
+    assert damaged.exit_code == 1 and "damaged" in damaged.output
+    mermaid = run("render", str(five_step), "--results", str(saved), "--format", "mermaid")
+    assert mermaid.exit_code == 2 and "Graphviz" in mermaid.output
+
+
+def test_render_results_draws_the_buyer_type_simulated(five_step: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps(simulation(five_step, "--buyer", "committee")))
+    dot = run("render", str(five_step), "--results", str(saved), "--format", "dot")
+    assert dot.exit_code == 0 and "Buying committee" in dot.output
+    wrong = run("render", str(five_step), "--results", str(saved), "--buyer", "standard",
+                "--format", "dot")
+    assert wrong.exit_code == 2 and "buyer type 'committee'" in wrong.output
+
+
+# --- the HTML page and --charts -------------------------------------------------------------
+
+
+def test_html_page_is_self_contained_and_escaped(tmp_path: Path) -> None:
+    result = run("simulate", str(hostile_process(tmp_path)), *FAST, "--format", "html")
+    assert result.exit_code == 0, result.output
+    page = result.stdout
+    assert page.startswith("<!doctype html>")
+    assert "<script" not in page.replace("&lt;script", "")
+    assert re.search(r"(src|href)=\"(https?:)?//", page) is None  # nothing fetched
+    assert "default-src 'none'" in page
+    assert page.count('<figure class="chart"') == 6
+    assert page.count("<table>") >= 6  # every chart's numbers in a table
+
+
+@pytest.mark.parametrize("command", [
+    ["compare", "{five}", "--set", "roles.se.headcount=3"],
+    ["sweep", "{five}", "--set", "roles.se.headcount=1..3"],
+])
+def test_compare_and_sweep_pages_and_chart_files(command: list[str], tmp_path: Path) -> None:
+    five = str(ROOT / "processes" / "five-step.yaml")
+    args = [five if a == "{five}" else a for a in command]
+    folder = tmp_path / "slides"
+    result = run(*args, *FAST, "--format", "html", "-o", str(tmp_path / "page.html"),
+                 "--charts", str(folder))
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "page.html").read_text("utf-8")
+    names = sorted(p.stem for p in folder.glob("*.svg"))
+    assert names and names == sorted(p.stem for p in folder.glob("*.png"))
+    for name in names:
+        assert f'data-chart="{name}"' in page
+
+
+def test_charts_folder_that_is_a_file_is_refused(five_step: Path, tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    result = run("simulate", str(five_step), *FAST, "--charts", str(taken))
+    assert result.exit_code == 2 and "is a file" in result.output
+    assert taken.read_text() == "mine"
+
+
+def test_measure_and_forecast_pages(tmp_path: Path) -> None:
+    export = [str(ROOT / "examples" / "five-step-salesforce" / n)
+              for n in ("Opportunity.csv", "OpportunityHistory.csv")]
+    five = str(ROOT / "processes" / "five-step.yaml")
+    measured = run("measure", *export, "--process", five, "--format", "html",
+                   "--charts", str(tmp_path / "m"))
+    assert measured.exit_code == 0, measured.output
+    assert 'data-chart="pipeline"' in measured.output
+    assert 'data-chart="measured-time"' in measured.output
+    forecast = run("forecast", *export, "--process", five, "--horizon", "8w", "-r", "5",
+                   "--format", "html", "-o", str(tmp_path / "f.html"))
+    assert forecast.exit_code == 0, forecast.output
+    assert 'data-chart="forecast"' in (tmp_path / "f.html").read_text("utf-8")
+
+
+# --- compare and sweep: --buyer, the grid, progress ---------------------------------------
+
+
+def test_compare_for_one_buyer_type_reports_its_deals(five_step: Path) -> None:
+    process = load(five_step)
+    slower = load(five_step, ["buyer_types.committee.stages.demo.delay=15"])
+    settings = Settings(horizon=200, warmup=20, replications=4, seed=3, workers=1)
+    done = compare(("base", process), [("slower", slower)], settings, buyer="committee")
+    assert [h.key for h in done.headline] == [h.key for h in headline("committee")]
+    key = Key("buyer", "committee", "cycle_mean")
+    pairs = zip(done.base.result.replications, done.variants[0].result.replications,
+                strict=True)
+    expected = Estimate.of([v[key] - b[key] for b, v in pairs])
+    data = done.to_dict()["variants"][0]["figures"]["cycle_mean"]["difference"]
+    assert data["mean"] == pytest.approx(expected.mean, rel=1e-12)
+    result = run("compare", str(five_step), "--set",
+                 "buyer_types.committee.stages.demo.delay=15", "-r", "4", "--horizon", "200",
+                 "--warmup", "20", "--seed", "3", "-w", "1", "--buyer", "committee",
+                 "--format", "json")
+    said = json.loads(result.stdout)
+    assert said["buyer"] == "committee"
+    assert said["variants"][0]["figures"]["cycle_mean"]["difference"]["mean"] == \
+        pytest.approx(expected.mean, rel=1e-12)
+
+
+def test_unknown_buyer_type_is_refused_by_compare_and_sweep(five_step: Path) -> None:
+    for command in (["compare", str(five_step), "--set", "roles.se.headcount=3"],
+                    ["sweep", str(five_step), "--set", "roles.se.headcount=1..2"]):
+        result = run(*command, *FAST, "--buyer", "nobody")
+        assert result.exit_code == 2 and "no buyer type 'nobody'" in result.output
+
+
+def test_two_setting_sweep_is_a_grid_with_steps_within_rows(five_step: Path) -> None:
+    args = ["sweep", str(five_step), "--set", "roles.se.headcount=1..3",
+            "--set", "roles.ae.headcount=3,5", *FAST]
+    data = json.loads(run(*args, "--format", "json").stdout)
+    steps = [p["won_vs_previous"] is not None for p in data["points"]]
+    assert steps == [False, True] * 3  # the first cell of each row starts again
+    assert data["step_confidence"] == pytest.approx(1 - 0.05 / 3)
+    text = run(*args).stdout
+    header = next(line for line in text.splitlines() if "\\ roles.ae.headcount" in line)
+    assert header.split()[-2:] == ["3", "5"]
+    for heading in ("Won deals", "Revenue", "Lead-to-win rate", "Cycle time", "Bottleneck"):
+        assert heading in text
+
+
+@pytest.mark.parametrize("command", [
+    ["compare", "{five}", "--set", "roles.se.headcount=3"],
+    ["sweep", "{five}", "--set", "roles.se.headcount=1..2"],
+])
+def test_compare_and_sweep_show_progress_on_a_terminal(command: list[str]) -> None:
+    five = str(ROOT / "processes" / "five-step.yaml")
+    args = [five if a == "{five}" else a for a in command]
+    leader, follower = pty.openpty()
+    done = subprocess.run([sys.executable, "-m", "salesproc", *args, *FAST],
+                          stdout=subprocess.DEVNULL, stderr=follower, timeout=300,
+                          check=False)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    assert done.returncode == 0
+    assert b"simulating" in seen and b"100%" in seen
+
+
+def test_a_result_without_data_draws_no_empty_chart(five_step: Path) -> None:
+    data = simulation(five_step)
+    for block in data["buyer_types"].values():
+        block["won"]["mean"] = block["lost"]["mean"] = 0.0
+    data["months"] = {}
+    data["cycle_distribution"]["overall"] = {p: {"mean": None} for p in
+                                             data["cycle_distribution"]["percentiles"]}
+    names = {c.name for c in charts.simulation(data)}
+    assert names == {"time-in-stage", "utilization"}
+    assert not math.isnan(len(names))
+
+
+@pytest.mark.parametrize("path", PROCESSES, ids=lambda p: p.stem)
+def test_every_example_draws_its_charts(path: Path) -> None:
+    data = simulation(path)
+    assert len(charts.simulation(data)) >= 5
