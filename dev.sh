@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up and run salesproc on a fresh machine with only Python 3.10+.
 #   ./dev.sh demo   set up, validate the examples, draw them and write their playbooks
-#                   into out/, simulate the five-step process, and measure its example
-#                   CRM export, calibrate the process to it and forecast 13 weeks
+#                   into out/, simulate the five-step process (and write its HTML report
+#                   with charts), measure its example CRM export, calibrate the process
+#                   to it and forecast 13 weeks
 #   ./dev.sh test   set up, then run the whole test suite (lint, types, tests)
 # The virtual environment lives in .venv; it is (re)installed when setup.cfg changes.
 set -euo pipefail
@@ -42,6 +43,19 @@ ensure_graphviz() {
   fi
 }
 
+ensure_chromium() {
+  # A real headless browser checks the HTML pages in the tests (Playwright drives it).
+  command -v chromium >/dev/null && return 0
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "dev.sh: installing Chromium for the browser tests (apt-get install chromium) ..." >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+      >/dev/null || echo "dev.sh: could not install Chromium; the browser tests will be skipped" >&2
+  else
+    echo "dev.sh: Chromium not found; the browser tests will be skipped (install it:" \
+         "sudo apt-get install chromium)" >&2
+  fi
+}
+
 ensure_mermaid_parser() {
   # Mermaid's own parser (node + npm) checks the diagrams in the tests, as GitHub would.
   local folder=tests/mermaid
@@ -68,6 +82,7 @@ demo() {
   done
   echo
   "$VENV/bin/salesproc" simulate processes/five-step.yaml
+  "$VENV/bin/salesproc" simulate processes/five-step.yaml --format html -o out/five-step.report.html
   echo
   local export="examples/five-step-salesforce/Opportunity.csv examples/five-step-salesforce/OpportunityHistory.csv"
   # shellcheck disable=SC2086  # two file names
@@ -85,6 +100,9 @@ run_tests() {
   ensure_venv
   ensure_graphviz
   ensure_mermaid_parser
+  ensure_chromium
+  # where Chromium is installed, the browser tests must run (not be skipped)
+  if command -v chromium >/dev/null; then export SALESPROC_REQUIRE_BROWSER=1; fi
   "$VENV/bin/ruff" check salesproc tests bench
   "$VENV/bin/mypy"
   "$VENV/bin/pytest" -q

@@ -55,10 +55,11 @@ def simulate(process: ProcessLike, *, changes: Sequence[str] = (),
 
 def compare(base: ProcessLike, *variants: ProcessLike, changes: Sequence[str] = (),
             replications: int | None = None, horizon: Time | None = None,
-            warmup: Time | None = None, seed: int | None = None, workers: int = 1
-            ) -> Comparison:
+            warmup: Time | None = None, seed: int | None = None, workers: int = 1,
+            buyer: str | None = None) -> Comparison:
     """Simulate *base* and each variant with the same seeds and the same deals (common
-    random numbers), for paired differences with 95% intervals.
+    random numbers), for paired differences with 95% intervals; with *buyer*, the figures
+    are that buyer type's deals (every buyer type is still simulated).
 
     *changes* adds one more variant: *base* with those ``PATH=VALUE`` settings (which
     needs *base* to be a file). ``result.difference(result.variants[0], ("all", "won"))``
@@ -73,16 +74,17 @@ def compare(base: ProcessLike, *variants: ProcessLike, changes: Sequence[str] = 
     if not runs:
         raise ValueError("compare needs at least one variant, or changes")
     settings = _settings(model, replications, horizon, warmup, seed, workers, None)
-    return comparing.compare((_label(base), model), runs, settings)
+    return comparing.compare((_label(base), model), runs, settings, buyer=buyer)
 
 
 def sweep(process: str | os.PathLike[str], values: Mapping[str, Sequence[object]], *,
           replications: int | None = None, horizon: Time | None = None,
-          warmup: Time | None = None, seed: int | None = None, workers: int = 1
-          ) -> SweepResult:
+          warmup: Time | None = None, seed: int | None = None, workers: int = 1,
+          buyer: str | None = None) -> SweepResult:
     """Simulate the process file at every combination of one or two settings' values,
     e.g. ``sweep("p.yaml", {"roles.ae.headcount": [2, 3, 4]})``; each step's change
-    comes with an interval that holds, with the others, at 95% (Bonferroni)."""
+    comes with an interval that holds, with the others, at 95% (Bonferroni). With
+    *buyer*, the figures are that buyer type's deals."""
     from salesproc.sim import compare as comparing
 
     specs = [comparing.Sweep(path, tuple(_yaml(v) for v in options))
@@ -90,7 +92,7 @@ def sweep(process: str | os.PathLike[str], values: Mapping[str, Sequence[object]
     points = comparing.sweep_points(specs)
     processes = [load(process, point) for point in points]
     settings = _settings(processes[0], replications, horizon, warmup, seed, workers, None)
-    return comparing.sweep(processes, points, settings)
+    return comparing.sweep(processes, points, settings, buyer=buyer)
 
 
 def read_history(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],

@@ -20,6 +20,7 @@ from salesproc.charts.style import (
 
 
 def chart(data: dict[str, Any]) -> Chart | None:
+    """The cycle-time chart of a simulation, or None without won deals."""
     dist = data.get("cycle_distribution") or {}
     names = data["process"]["names"]["buyer_types"]
     unit = data["process"]["time_unit"]

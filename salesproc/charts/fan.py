@@ -26,6 +26,7 @@ def _get(outcome: dict[str, Any], name: str) -> float:
 
 
 def chart(data: dict[str, Any]) -> Chart | None:
+    """The fan chart of a forecast by month, or None without months."""
     months = list(data.get("months", {}).items())
     if not months:
         return None

@@ -21,6 +21,7 @@ def _scale(h: Headline, base_mean: float, unit: str) -> tuple[float, str]:
 
 
 def chart(data: dict[str, Any]) -> Chart | None:
+    """The forest plot of a comparison, or None when nothing can be judged (one run)."""
     variants = data["variants"]
     if not variants or data["settings"]["replications"] < 2:
         return None

@@ -20,6 +20,7 @@ from salesproc.charts.style import (
 
 
 def chart(data: dict[str, Any]) -> Chart | None:
+    """The funnel of a simulation, or None when no deal was decided."""
     names = data["process"]["names"]
     order = list(data["stages"])
     rows: list[tuple[str, ...]] = []

@@ -28,6 +28,7 @@ def grid(data: dict[str, Any]) -> tuple[str, str, list[str], list[str],
 
 
 def charts(data: dict[str, Any]) -> list[Chart]:
+    """The heatmaps of a two-setting sweep (none for any other sweep)."""
     found = grid(data)
     if found is None:
         return []

@@ -10,6 +10,7 @@ from salesproc.charts.style import BAND_ALPHA, BLUE, figure, interval, money, nu
 
 
 def chart(data: dict[str, Any]) -> Chart | None:
+    """Deals in progress by month, or None for a run shorter than two months."""
     months = [(label, m) for label, m in data.get("months", {}).items()
               if math.isfinite(value(m.get("open")))]
     if len(months) < 2:

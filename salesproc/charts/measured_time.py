@@ -15,6 +15,7 @@ def _finite(x: Any) -> float:
 
 
 def chart(data: dict[str, Any]) -> Chart | None:
+    """Measured time in stage of a measurement, or None without stays."""
     times = [t for t in data["overall"]["time_in_stage"]
              if t["mean"] and t["mean"].get("value") is not None]
     if not times:

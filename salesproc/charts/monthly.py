@@ -21,6 +21,7 @@ from salesproc.charts.style import (
 
 
 def chart(data: dict[str, Any]) -> Chart | None:
+    """Wins and revenue by month of a simulation, or None without months."""
     months = [(label, m) for label, m in data.get("months", {}).items() if "won" in m]
     if not months:
         return None

@@ -19,6 +19,7 @@ from salesproc.charts.style import (
 
 
 def chart(data: dict[str, Any]) -> Chart | None:
+    """The open pipeline of a measurement, or None without open deals."""
     pipeline = [p for p in data["overall"]["pipeline"] if p["deals"]]
     if not pipeline:
         return None

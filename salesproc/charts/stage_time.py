@@ -21,6 +21,7 @@ from salesproc.charts.style import (
 
 
 def chart(data: dict[str, Any]) -> Chart | None:
+    """Time in stage of a simulation, or None when no stage was visited."""
     unit = data["process"]["time_unit"]
     names = data["process"]["names"]["stages"]
     stages = [(sid, block) for sid, block in data["stages"].items()

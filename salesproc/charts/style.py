@@ -125,10 +125,12 @@ def money(x: float, currency: str = "") -> str:
 
 
 def number(x: float, digits: int = 1) -> str:
+    """12345.6 → '12,345.6'; '–' where there is no number."""
     return "–" if x is None or not math.isfinite(x) else f"{x:,.{digits}f}"
 
 
 def percent(x: float | None, digits: int = 0) -> str:
+    """0.123 → '12%'; '–' where there is no share."""
     return "–" if x is None or not math.isfinite(x) else f"{x:.{digits}%}"
 
 
@@ -153,6 +155,7 @@ def interval(block: dict[str, Any] | None,
 
 
 def axis_money(ax: Axes, currency: str, axis: str = "y") -> None:
+    """Amounts on an axis as 200k, 1.2M."""
     from matplotlib.ticker import FuncFormatter
 
     formatter = FuncFormatter(lambda x, _: money(x))
@@ -160,6 +163,7 @@ def axis_money(ax: Axes, currency: str, axis: str = "y") -> None:
 
 
 def axis_percent(ax: Axes, axis: str = "y") -> None:
+    """Shares on an axis as percentages."""
     from matplotlib.ticker import PercentFormatter
 
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(PercentFormatter(1.0))

@@ -34,6 +34,7 @@ def varying(data: dict[str, Any]) -> list[str]:
 
 
 def chart(data: dict[str, Any]) -> Chart | None:
+    """The figures against the setting of a one-setting sweep (None for others)."""
     settings = varying(data)
     if len(settings) != 1:
         return None

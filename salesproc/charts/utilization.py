@@ -22,6 +22,7 @@ from salesproc.charts.style import (
 
 
 def chart(data: dict[str, Any]) -> Chart | None:
+    """How busy each role is in a simulation, or None without roles."""
     roles = data["roles"]
     if not roles:
         return None

@@ -35,8 +35,7 @@ def check_matches(process: Process, data: dict[str, Any]) -> None:
     if not isinstance(data, dict) or not isinstance(data.get("stages"), dict) or \
             not isinstance(data.get("settings"), dict) or "moves" not in data:
         raise SalesprocError("this is not the JSON of a simulation by this salesproc",
-                             hint="write one with: salesproc simulate PROCESS --format json "
-                             "-o RESULT.json")
+                             hint="draw the JSON a simulation writes (in the json format)")
     unknown = sorted(set(data["stages"]) - set(process.stages))
     if unknown:
         raise SalesprocError(f"the results have stages the process does not: "
