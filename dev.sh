@@ -31,29 +31,28 @@ ensure_venv() {
   fi
 }
 
-ensure_graphviz() {
-  command -v dot >/dev/null && return 0
+# ensure_system PROGRAM PACKAGE WHAT-FOR MISSING-HINT: install a Debian package with
+# apt-get when running as root and PROGRAM is missing; otherwise say what to install.
+ensure_system() {
+  local program=$1 package=$2 purpose=$3 hint=$4
+  command -v "$program" >/dev/null && return 0
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    echo "dev.sh: installing Graphviz (apt-get install graphviz) ..." >&2
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz; } \
-      >/dev/null || echo "dev.sh: could not install Graphviz; SVG/PNG rendering will be skipped" >&2
+    echo "dev.sh: installing $package for $purpose (apt-get install $package) ..." >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package"; } \
+      >/dev/null || echo "dev.sh: could not install $package; $hint" >&2
   else
-    echo "dev.sh: Graphviz 'dot' not found; to draw SVG/PNG flowcharts install it:" \
-         "sudo apt-get install graphviz (Debian/Ubuntu) or brew install graphviz (macOS)" >&2
+    echo "dev.sh: '$program' not found; $hint (install it: sudo apt-get install $package)" >&2
   fi
+}
+
+ensure_graphviz() {
+  ensure_system dot graphviz "drawing SVG/PNG flowcharts" \
+    "SVG/PNG rendering will be skipped (macOS: brew install graphviz)"
 }
 
 ensure_chromium() {
   # A real headless browser checks the HTML pages in the tests (Playwright drives it).
-  command -v chromium >/dev/null && return 0
-  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    echo "dev.sh: installing Chromium for the browser tests (apt-get install chromium) ..." >&2
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
-      >/dev/null || echo "dev.sh: could not install Chromium; the browser tests will be skipped" >&2
-  else
-    echo "dev.sh: Chromium not found; the browser tests will be skipped (install it:" \
-         "sudo apt-get install chromium)" >&2
-  fi
+  ensure_system chromium chromium "the browser tests" "the browser tests will be skipped"
 }
 
 ensure_mermaid_parser() {

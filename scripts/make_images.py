@@ -1,5 +1,5 @@
 """Regenerate the pictures the README shows: the five-step flowchart, the same flowchart
-coloured by a simulation, and two charts of that simulation.
+coloured by a simulation, and one chart of that simulation.
 
     python scripts/make_images.py
 
@@ -22,7 +22,7 @@ from salesproc.render import results_dot, to_dot, to_image  # noqa: E402
 from salesproc.sim.experiment import resolve_settings, simulate  # noqa: E402
 
 DOCS = ROOT / "docs"
-SHOWN_CHARTS = ("funnel", "monthly")
+SHOWN_CHARTS = ("monthly",)
 
 
 def main() -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from salesproc.diagnostics import CODES
@@ -68,3 +70,15 @@ def test_readme_python_example_runs_as_written(monkeypatch: pytest.MonkeyPatch) 
     namespace: dict[str, object] = {}
     exec(compile(block, "README.md", "exec"), namespace)
     assert namespace["calibration"].fitted  # type: ignore[attr-defined]
+
+
+def test_every_picture_the_readme_shows_is_in_the_repository() -> None:
+    """The README's images exist, and the ones scripts/make_images.py makes are shown."""
+    text = (ROOT / "README.md").read_text("utf-8")
+    shown = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert shown
+    for path in shown:
+        assert (ROOT / path).is_file(), path
+        assert (ROOT / path).read_bytes().startswith(b"\x89PNG"), path
+    for picture in ("five-step.png", "five-step-results.png", "chart-monthly.png"):
+        assert f"docs/{picture}" in shown

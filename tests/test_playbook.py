@@ -90,3 +90,18 @@ def test_work_is_shown_as_working_time_on_a_business_calendar(five_step: Path) -
     # 3 business days span 3 x 7/5 = 4.2 calendar days, and 2 working hours of a 40-hour
     # week span 2 x 168/40 hours = 0.35 days: 4.55, shown as 4.5
     assert "Finance sign-off by the Finance controller; usually 4.5 days" in text
+
+
+def test_columns_empty_for_the_whole_process_are_left_out(five_step: Path) -> None:
+    from dataclasses import replace
+
+    process = load(five_step)
+    full = to_markdown(process)
+    assert "| role | title | department | people | what they do |" in full
+    bare = replace(process, roles={rid: replace(role, department="", description="")
+                                   for rid, role in process.roles.items()})
+    text = to_markdown(bare)
+    header = next(line for line in text.splitlines() if line.startswith("| role |"))
+    assert header == "| role | title | people |"
+    rows = text.split(header, 1)[1].splitlines()[1:1 + len(process.roles)]
+    assert rows[0] == "|---|---|---|" and all(r.count("|") == 4 for r in rows[1:])

@@ -25,6 +25,19 @@ def _get(outcome: dict[str, Any], name: str) -> float:
     return math.nan if found is None else float(found)
 
 
+def _labels(data: dict[str, Any], months: list[str]) -> list[str]:
+    """Month labels, the first and last saying where the forecast starts and ends."""
+    import datetime as dt
+
+    shown = list(months)
+    start, end = (dt.date.fromisoformat(data[k][:10]) for k in ("as_of", "until"))
+    if shown and f"{start:%Y-%m}" == shown[0] and start.day != 1:
+        shown[0] += f"\nfrom {start.day} {start:%b}"
+    if shown and f"{end:%Y-%m}" == shown[-1]:
+        shown[-1] += f"\nto {end.day} {end:%b}"
+    return shown
+
+
 def chart(data: dict[str, Any]) -> Chart | None:
     """The fan chart of a forecast by month, or None without months."""
     months = list(data.get("months", {}).items())
@@ -49,7 +62,7 @@ def chart(data: dict[str, Any]) -> Chart | None:
         ax.plot(xs, mean, "o", color=INK, ms=3, label="mean")
         ax.set_ylabel(words)
         ax.set_ylim(bottom=0)
-        ax.set_xticks(xs, [label for label, _ in months])
+        ax.set_xticks(xs, _labels(data, [label for label, _ in months]))
         ax.legend(loc="upper left", fontsize=8)
     axis_money(revenue, currency)
     heading(fig, f"Forecast from {data['as_of'][:10]} to {data['until'][:10]}")

@@ -55,8 +55,9 @@ def chart(data: dict[str, Any]) -> Chart | None:
     heading(fig, "What each change does, against the base")
     return Chart("differences", "What each change does, against the base",
                  "Each dot is the mean difference from the base over paired runs, the line "
-                 "its 95% confidence interval; blue: a significant gain, red: a significant "
-                 "drop, grey: no difference the run-to-run spread cannot explain.", fig,
+                 "its 95% confidence interval; blue: a significant increase, red: a "
+                 "significant decrease, grey: no difference the run-to-run spread cannot "
+                 "explain.", fig,
                  Table(("figure", "variant", "change", "95% interval", "significant"),
                        tuple(rows)))
 

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from salesproc.charts.base import Chart, Table
-from salesproc.charts.style import BLUE, INK, ORANGE, figure, number, short, title
+from salesproc.charts.style import BLUE, INK, ORANGE, figure, legend_below, number, short, title
 
 
 def _finite(x: Any) -> float:
@@ -35,7 +35,7 @@ def chart(data: dict[str, Any]) -> Chart | None:
     ax.set_yticks(ys, [short(names.get(t["stage"], t["stage"])) for t in times])
     ax.set_xlabel("days per visit")
     ax.grid(axis="y", visible=False)
-    ax.legend(loc="lower right", fontsize=8)
+    legend_below(fig, 2)
     title(ax, "Time in stage: measured against the file",
           "mean days per visit, open visits counted (Kaplan–Meier); whisker: 95% interval")
     rows = tuple((names.get(t["stage"], t["stage"]), str(t["visits"]), str(t["open"]),

@@ -12,6 +12,7 @@ from salesproc.charts.style import (
     INK,
     axis_money,
     heading,
+    legend_below,
     money,
     number,
     panels,
@@ -35,8 +36,8 @@ def chart(data: dict[str, Any]) -> Chart | None:
         worst = [value(m[metric], "worst") for _, m in months]
         neutral = [value(m[metric], "neutral") for _, m in months]
         best = [value(m[metric], "best") for _, m in months]
-        ax.bar(xs, means, color=[colour] * len(xs), alpha=0.85, width=0.7, label="mean",
-               hatch=None)
+        ax.bar(xs, means, color=[colour] * len(xs), alpha=0.85, width=0.7,
+               label="mean" if ax is wins else None)
         for x, cut in zip(xs, partial, strict=True):
             if cut:
                 ax.bar([x], [means[x]], color="white", alpha=0.55, width=0.7, hatch="//",
@@ -47,11 +48,11 @@ def chart(data: dict[str, Any]) -> Chart | None:
                                            [max(b - n, 0) for n, b in zip(neutral, best,
                                                                           strict=True)]],
                         fmt="o", color=INK, ms=3, capsize=3, lw=1,
-                        label="neutral case, worst to best")
+                        label="neutral case, worst to best" if ax is wins else None)
         ax.set_ylabel(label)
         ax.set_ylim(bottom=0)
         ax.set_xticks(xs, [m for m, _ in months], rotation=45, ha="right")
-        ax.legend(loc="upper left", fontsize=8)
+    legend_below(fig, 2)
     axis_money(revenue, currency)
     heading(fig, "Wins and revenue per month")
     rows = tuple((label + (" (part)" if cut else ""), number(value(m["won"])),

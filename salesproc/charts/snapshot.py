@@ -25,20 +25,22 @@ def chart(data: dict[str, Any]) -> Chart | None:
         return None
     names = data["process"].get("names", {}).get("stages", {})
     currency = data["process"]["currency"]
-    labels = [short(names.get(p["stage"], p["stage"]), 20) for p in pipeline]
-    xs = list(range(len(pipeline)))
-    fig, (deals, worth) = panels(2, width=7.2, height=3.4)
+    labels = [short(names.get(p["stage"], p["stage"])) for p in pipeline]
+    ys = list(range(len(pipeline)))[::-1]
+    fig, (deals, worth) = panels(2, width=7.2, height=1.4 + 0.45 * len(pipeline))
     fresh = [p["deals"] - p["stale"] for p in pipeline]
     stale = [p["stale"] for p in pipeline]
-    deals.bar(xs, fresh, color=BLUE, width=0.65, label="open")
-    deals.bar(xs, stale, bottom=fresh, color=VERMILLION, width=0.65, label="stale")
-    deals.set_ylabel("open deals")
-    deals.legend(loc="upper right", fontsize=8)
-    worth.bar(xs, [p["value"] for p in pipeline], color=ORANGE, width=0.65)
-    worth.set_ylabel(f"value ({currency})")
-    axis_money(worth, currency)
+    deals.barh(ys, fresh, color=BLUE, height=0.6, label="open")
+    deals.barh(ys, stale, left=fresh, color=VERMILLION, height=0.6, label="stale")
+    deals.set_xlabel("open deals")
+    deals.legend(loc="lower right", fontsize=8)
+    deals.set_yticks(ys, labels)
+    worth.barh(ys, [p["value"] for p in pipeline], color=ORANGE, height=0.6)
+    worth.set_xlabel(f"value ({currency})")
+    worth.set_yticks(ys, [])
+    axis_money(worth, currency, "x")
     for ax in (deals, worth):
-        ax.set_xticks(xs, labels, rotation=30, ha="right")
+        ax.grid(axis="y", visible=False)
     heading(fig, f"The pipeline on {data['as_of'][:10]}")
     rows = tuple((names.get(p["stage"], p["stage"]), str(p["deals"]), money(p["value"]),
                   number(p["age_p50"]), number(p["age_p90"]), str(p["stale"]))
