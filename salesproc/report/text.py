@@ -210,9 +210,12 @@ def comparison(comparison: Comparison) -> str:
     base = comparison.base.result
     p, s = base.process, base.settings
     unit = p.time_unit
+    whose = "" if comparison.buyer is None else (
+        f"; figures of {p.buyer_types[comparison.buyer].name} deals (every buyer type "
+        "simulated)")
     lines = [f"Compared with {comparison.base.label}: {s.replications} paired "
              f"{plural('replication', s.replications)}, same seed ({s.seed}) and the same "
-             "deals in every variant;",
+             f"deals in every variant{whose};",
              INTERVAL_NOTE + ";", RANGE_NOTE + ";",
              "[a, b] is the 95% confidence interval of the difference of the means; * marks a "
              "difference the run-to-run spread cannot explain" + (
