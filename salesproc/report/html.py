@@ -83,7 +83,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def _numeric(cell: str) -> bool:
-    return bool(cell) and (cell[0].isdigit() or cell[0] in "+-–") and len(cell) < 40
+    """A number, a signed change or a range: aligned right."""
+    signed = cell[1:2] if cell[:1] in ("+", "-", "–") else cell[:1]
+    return signed.isdigit() and len(cell) < 40
 
 
 def cards(items: Sequence[tuple[str, str, str]]) -> str:
@@ -180,32 +182,22 @@ def _flowchart(result: SimulationResult, data: dict[str, Any]) -> str:
 
 def comparison(done: Comparison) -> str:
     """What `compare --format html` writes."""
-    from salesproc.report.text import _figure, _range
-    from salesproc.sim.compare import change_text, verdict
-    from salesproc.stats import significant
+    from salesproc.report.text import COMPARISON_HEADERS, comparison_rows
+    from salesproc.sim.compare import verdict
 
     data = done.to_dict()
     base = done.base.result
-    unit = base.process.time_unit
     whose = "" if done.buyer is None else (
         f"; figures of {base.process.buyer_types[done.buyer].name} deals")
     sub = (f"Against {done.base.label}: {base.settings.replications} paired runs, the same "
            f"deals in every variant (seed {base.settings.seed}){whose}. [a, b] is the 95% "
            "confidence interval of the difference.")
     parts = [_section("Verdict", *(f"<p>{_e(verdict(done, v))}</p>" for v in done.variants))]
+    headers = [*COMPARISON_HEADERS[:-1], "significant"]
     for variant in done.variants:
-        rows = []
-        for h in done.headline:
-            diff = done.difference(variant, h.key)
-            before = base.summary[h.key]
-            rows.append((h.label, _figure(before, h.style),
-                         _figure(variant.result.summary[h.key], h.style),
-                         _range(variant.result.ranges[h.key], h.style),
-                         change_text(diff, h.style, before.mean, unit),
-                         "yes" if significant(diff) else ""))
-        parts.append(_section(variant.label, table(
-            ("figure", "base", "variant", "variant worst–best", "change", "significant"),
-            rows)))
+        rows = [[*row[:-1], "yes" if row[-1] == "*" else ""]
+                for row in comparison_rows(done, variant)]
+        parts.append(_section(variant.label, table(headers, rows)))
     parts.append(_charts(charts.comparison(data)))
     return page(f"{base.process.name}: what changes", sub, parts, source=base.process.source)
 

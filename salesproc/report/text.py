@@ -10,6 +10,7 @@ from salesproc.sim.compare import (
     ChangeStyle,
     Comparison,
     SweepResult,
+    Variant,
     change_text,
     verdict,
 )
@@ -209,7 +210,6 @@ def comparison(comparison: Comparison) -> str:
     """What `salesproc compare` prints: a verdict per variant, then the figures."""
     base = comparison.base.result
     p, s = base.process, base.settings
-    unit = p.time_unit
     whose = "" if comparison.buyer is None else (
         f"; figures of {p.buyer_types[comparison.buyer].name} deals (every buyer type "
         "simulated)")
@@ -224,23 +224,35 @@ def comparison(comparison: Comparison) -> str:
     for variant in comparison.variants:
         lines += ["Verdict: " + verdict(comparison, variant), ""]
     for variant in comparison.variants:
-        rows = []
-        for h in comparison.headline:
-            diff = comparison.difference(variant, h.key)
-            before_figure = base.summary[h.key]
-            shown = f"{h.label} ({unit}s)" if h.style == "time" else (
-                f"{h.label} ({p.currency})" if h.key.metric in ("revenue", "open_weighted")
-                else h.label)
-            rows.append([shown, _figure(before_figure, h.style),
-                         _figure(variant.result.summary[h.key], h.style),
-                         _range(variant.result.ranges[h.key], h.style),
-                         change_text(diff, h.style, before_figure.mean, unit),
-                         "*" if significant(diff) else ""])
-        before, after = base.bottleneck(), variant.result.bottleneck()
-        rows.append(["Bottleneck", _neck(before), _neck(after), "", "", ""])
-        lines += [f"{variant.label}", _table(["figure", "base", "variant",
-                                              "variant worst–best", "change", ""], rows), ""]
+        rows = comparison_rows(comparison, variant)
+        lines += [f"{variant.label}", _table(list(COMPARISON_HEADERS), rows), ""]
     return "\n".join(lines)
+
+
+COMPARISON_HEADERS = ("figure", "base", "variant", "variant worst–best", "change", "")
+
+
+def comparison_rows(comparison: Comparison, variant: Variant) -> list[list[str]]:
+    """A variant's table, as the terminal shows it (the HTML page too): each headline
+    figure for base and variant, the variant's worst–best case, the change and a * where
+    it is significant, then the bottleneck."""
+    base = comparison.base.result
+    p, unit = base.process, base.process.time_unit
+    rows = []
+    for h in comparison.headline:
+        diff = comparison.difference(variant, h.key)
+        before = base.summary[h.key]
+        shown = f"{h.label} ({unit}s)" if h.style == "time" else (
+            f"{h.label} ({p.currency})" if h.key.metric in ("revenue", "open_weighted")
+            else h.label)
+        rows.append([shown, _figure(before, h.style),
+                     _figure(variant.result.summary[h.key], h.style),
+                     _range(variant.result.ranges[h.key], h.style),
+                     change_text(diff, h.style, before.mean, unit),
+                     "*" if significant(diff) else ""])
+    rows.append(["Bottleneck", _neck(base.bottleneck()), _neck(variant.result.bottleneck()),
+                 "", "", ""])
+    return rows
 
 
 def _range(r: tuple[float, float, float], style: ChangeStyle) -> str:
