@@ -313,3 +313,15 @@ def test_a_result_without_data_draws_no_empty_chart(five_step: Path) -> None:
 def test_every_example_draws_its_charts(path: Path) -> None:
     data = simulation(path)
     assert len(charts.simulation(data)) >= 5
+
+
+def test_without_graphviz_the_page_says_where_the_flowchart_would_be(five_step: Path) -> None:
+    from click.testing import CliRunner
+
+    from salesproc.cli import cli
+
+    result = CliRunner().invoke(cli, ["simulate", str(five_step), *FAST, "--format", "html"],
+                                env={"PATH": ""}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "The flowchart needs Graphviz" in result.stdout
+    assert result.stdout.count('<figure class="chart"') == 6
