@@ -27,7 +27,7 @@ def chart(data: dict[str, Any]) -> Chart | None:
         return None
     unit = data["base"].get("time_unit", "day")
     shown = [h for h in HEADLINE if h.key.metric in variants[0]["figures"]]
-    fig, axes = panels(len(shown), height=0.8 + len(shown) * (0.35 + 0.28 * len(variants)),
+    fig, axes = panels(len(shown), height=0.8 + len(shown) * (0.75 + 0.28 * len(variants)),
                        across=False)
     rows: list[tuple[str, ...]] = []
     for ax, h in zip(axes, shown, strict=True):

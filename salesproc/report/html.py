@@ -267,8 +267,9 @@ def forecast(done: Forecast) -> str:
                  ("Revenue", *said(t["revenue"], lambda x: money(x, currency))),
                  ("Still open at the end", *said(t["open_at_end"], lambda x: number(x, 0)))])
     deals = sorted(data["deals"], key=lambda d: -(d["chance"] or 0))[:15]
-    rows = [(d["id"], d["stage"], money(d["value"] or math.nan), percent(d["chance"]),
-             d["month"] or "–") for d in deals]
+    stages = data["process"]["names"]["stages"]
+    rows = [(d["id"], stages.get(d["stage"], d["stage"]), money(d["value"] or math.nan),
+             percent(d["chance"]), d["month"] or "–") for d in deals]
     crm = [(k, money(v, currency) if "value" in k or "pipeline" in k or "category" in k
             else number(v, 0)) for k, v in data["crm"].items()]
     return page(f"{data['process']['name']}: forecast", sub,
