@@ -58,7 +58,8 @@ def stage_attributes(process: Process, stage: Stage, buyer: BuyerType | None) ->
 
 
 def buyer_graph(process: Process, buyer_id: str) -> nx.MultiDiGraph:
-    """The flow of one buyer type, with its overrides applied."""
+    """The flow of one buyer type, with its overrides applied. ``graph["entries"]``
+    holds where its new deals enter (stage id -> share) when the file says `enter:`."""
     buyer = process.buyer_types[buyer_id]
     graph = nx.MultiDiGraph(process=process.name, buyer=buyer_id, title=buyer.name)
     visits = analysis.expected_visits(buyer)
@@ -69,6 +70,7 @@ def buyer_graph(process: Process, buyer_id: str) -> nx.MultiDiGraph:
     for sid in buyer.path:
         for target, p, attrs in _exits(buyer.stages[sid], buyer):
             graph.add_edge(sid, target, key=_key(attrs), probability=p, **attrs)
+    graph.graph["entries"] = buyer.entry_shares() if buyer.entries else {}
     return graph
 
 
@@ -111,7 +113,21 @@ def combined_graph(process: Process) -> nx.MultiDiGraph:
     for edge, attrs in edges.items():
         share = weights[edge] / flow[edge[0]] if flow[edge[0]] else 0.0
         graph.add_edge(edge[0], edge[1], key=edge[2], probability=share, **attrs)
+    graph.graph["entries"] = _entries(process, rates)
     return graph
+
+
+def _entries(process: Process, rates: dict[str, float]) -> dict[str, float]:
+    """Where new deals of every buyer type enter, as shares of all new deals; empty when
+    every buyer type starts all its deals at the start of its path (nothing to draw)."""
+    if not any(bt.entries for bt in process.buyer_types.values()):
+        return {}
+    total = math.fsum(rates.values())
+    found: dict[str, float] = defaultdict(float)
+    for b, buyer in process.buyer_types.items():
+        for sid, p in buyer.entry_shares().items():
+            found[sid] += rates[b] * p / total if total else 0.0
+    return dict(found)
 
 
 def _merge_reasons(kept: dict[str, Any], other: dict[str, Any]) -> None:

@@ -109,7 +109,10 @@ def _buyer_section(process: Process, buyer_id: str, diagram: Diagram) -> list[st
     if buyer.description:
         out += [_md(buyer.description), ""]
     out += [f"**Stages:** {' → '.join(_md(n) for n in names)}. "
-            f"About {share(analysis.win_probability(buyer))} of these leads become customers.",
+            f"About {share(analysis.win_probability(buyer))} of these leads become customers."
+            + (" New deals start at " + ", ".join(
+                f"{_md(buyer.stages[sid].name)} ({share(p)})"
+                for sid, p in buyer.entry_shares().items()) + "." if buyer.entries else ""),
             "", *diagram(g), ""]
     for number, sid in enumerate(buyer.path, start=1):
         out += _stage_section(process, g, sid, number)

@@ -220,3 +220,38 @@ def test_render_invalid_process_exits_1() -> None:
     bad = ROOT / "tests" / "cases" / "invalid" / "SP201-unknown-next.yaml"
     result = run("render", str(bad), "--format", "dot")
     assert result.exit_code == 1 and "SP201" in result.output
+
+
+LATE_ENTRIES = """
+salesproc: 1
+name: Late entries
+roles: {r: {title: R, headcount: 3}}
+stages:
+  - {id: s1, name: First call, owner: r, work: 0.1, next: {s2: 0.5}}
+  - {id: s2, name: Demo, owner: r, work: 0.1, next: {s3: 0.5}}
+  - {id: s3, name: Contract, owner: r, work: 0.1, next: {won: 0.8}}
+buyer_types:
+  b: {name: Referred, share: 0.4, value: 1, enter: {s1: 0.7, s3: 0.3}}
+  c: {name: Cold, share: 0.6, value: 1}
+arrivals: {rate: 5}
+"""
+
+
+def test_where_new_deals_enter_is_drawn_when_the_file_says_enter() -> None:
+    from salesproc import check_text
+    from salesproc.graph import buyer_graph, combined_graph
+    from salesproc.playbook import to_markdown
+
+    process = check_text(LATE_ENTRIES).process
+    assert process is not None
+    referred = to_dot(buyer_graph(process, "b"), process.time_unit)
+    assert '"entry-new" -> s1 [label="70% enter here"' in referred
+    assert '"entry-new" -> s3 [label="30% enter here"' in referred
+    cold = buyer_graph(process, "c")
+    assert "entry-new" not in to_dot(cold, process.time_unit)  # all start at the start
+    both = combined_graph(process).graph["entries"]
+    assert both == pytest.approx({"s1": 0.4 * 0.7 + 0.6, "s3": 0.4 * 0.3})
+    mermaid = to_mermaid(combined_graph(process), process.time_unit)
+    assert 'entry -.->|"12% enter here"| s_s3' in mermaid
+    assert mermaid_parse([mermaid, to_mermaid(buyer_graph(process, "b"), "day")]) == ["ok"] * 2
+    assert "New deals start at First call (70%), Contract (30%)." in to_markdown(process)

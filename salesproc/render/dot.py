@@ -71,6 +71,7 @@ def approval_id(sid: str, k: int) -> str:
 
 
 LEGEND_ID = "legend-box"
+ENTRY_ID = "entry-new"  # where new deals come from, when they enter at several stages
 
 
 def _lane_id(department: str, taken: dict[str, str]) -> str:
@@ -185,6 +186,14 @@ def to_dot(graph: nx.MultiDiGraph, unit: str, direction: str = "LR",
         backwards = dst in order and order[dst] <= order[src]
         _edge(dot, src, dst, kind, data, backwards, over.widths.get((src, dst, key)),
               over.labels.get((src, dst, key)))
+    entries = graph.graph.get("entries") or {}
+    if entries:  # `enter:` in the file: new deals start at more than the first stage
+        dot.node(ENTRY_ID, label="New deals", shape="cds", style="filled",
+                 fillcolor=APPROVAL_FILL, color=APPROVAL_LINE, fontsize="11")
+        for sid, p in entries.items():
+            if sid in order:
+                dot.edge(ENTRY_ID, sid, label=f"{share(p)} enter here", color=APPROVAL_LINE,
+                         fontcolor=APPROVAL_LINE, style="dashed")
     dot.node(LEGEND_ID, label=_legend(overlay is not None), shape="box", style="rounded",
              color="#cccccc", fontsize="9")
     source: str = dot.source

@@ -1,11 +1,12 @@
 """Mermaid flowcharts, which GitHub draws natively inside Markdown.
 
 Safe by construction: every node id is generated (``s_<stage id>`` for a stage,
-``l_<stage id>`` for its lost deals, ``lane_<n>``), so no stage can collide with another
-node or with a Mermaid keyword such as ``end``; every label is a quoted string in which
-quotes, angle brackets, ampersands and hashes are written as Mermaid entity codes
-(``#quot;``, ``#lt;`` ...), and line breaks and other control characters as spaces, so
-no name can break a label or start a statement (not even in a ``%%`` comment).
+``l_<stage id>`` for its lost deals, ``lane_<n>``, ``entry`` for new deals), so no stage
+can collide with another node or with a Mermaid keyword such as ``end``; every label is
+a quoted string in which quotes, angle brackets, ampersands and hashes are written as
+Mermaid entity codes (``#quot;``, ``#lt;`` ...), and line breaks and other control
+characters as spaces, so no name can break a label or start a statement (not even in a
+``%%`` comment).
 """
 
 from __future__ import annotations
@@ -79,6 +80,12 @@ def to_mermaid(graph: nx.MultiDiGraph, unit: str, direction: str = "LR") -> str:
             out.append(f'  {_node_id(src)} ==>|"{text}"| {_node_id(dst)}')
         else:
             out.append(f'  {_node_id(src)} -->|"{p}"| {_node_id(dst)}')
+    entries = graph.graph.get("entries") or {}
+    if entries:  # `enter:` in the file: new deals start at more than the first stage
+        out.append('  entry>"New deals"]:::entry')
+        out += [f'  entry -.->|"{share(p)} enter here"| {_node_id(sid)}'
+                for sid, p in entries.items() if sid in stages]
+        out.append("  classDef entry fill:#eaf2fb,stroke:#1a5276,color:#1a5276")
     out += ["  classDef stage fill:#ffffff,stroke:#5b6b8c,color:#1f2a44",
             "  classDef won fill:#dff3df,stroke:#2e7d32,color:#2e7d32",
             "  classDef lost fill:#ffffff,stroke:#cccccc,color:#8a8a8a,font-size:11px"]
