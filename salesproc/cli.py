@@ -546,8 +546,8 @@ class _Date(click.ParamType):  # type: ignore[type-arg]
               "the end of this day (default: the latest change in the export).")
 @click.option("--crm", "crm", type=click.Choice(["salesforce", "hubspot", "generic", "events"]),
               help="Which export this is (default: told by its columns).")
-@click.option("--buyer", help="Report on this buyer type's deals in full (the table; JSON and "
-              "CSV always hold every buyer type).")
+@click.option("--buyer", help="Report on this buyer type's deals in full (the table and the HTML "
+              "page; JSON and CSV always hold every buyer type).")
 @click.option("--suggest-mapping", is_flag=True, help="Print a crm: section for the process "
               "file from the export's stage names (in their usual order, with counts).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
@@ -584,10 +584,8 @@ def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
     if buyer is not None and buyer not in result.buyers:
         raise Failure(f"no deal in the export is of buyer type '{buyer}'",
                       hint="check the crm: buyer_types rules in the process file")
-    if fmt == "table":
-        from salesproc.report import text
-
-        _emit(text.measurement(result, buyer), output)
+    if fmt in ("table", "html"):  # the page, like the table, can show one buyer type
+        _emit(_formatter(fmt).measurement(result, buyer), output)
         _write_charts("measurement", result, charts_dir)
     else:
         _emit_result("measurement", result, fmt, output, charts_dir)

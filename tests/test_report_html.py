@@ -219,6 +219,12 @@ def test_measure_and_forecast_pages(tmp_path: Path) -> None:
     assert measured.exit_code == 0, measured.output
     assert 'data-chart="pipeline"' in measured.output
     assert 'data-chart="measured-time"' in measured.output
+    committee = run("measure", *export, "--process", five, "--format", "html", "--buyer",
+                    "committee")
+    assert committee.exit_code == 0 and "Buying committee deals only." in committee.stdout
+    deals = json.loads(run("measure", *export, "--process", five, "--format",
+                           "json").stdout)["buyer_types"]["committee"]["deals"]
+    assert f'<div class="big">{deals:,}</div>' in committee.stdout
     forecast = run("forecast", *export, "--process", five, "--horizon", "8w", "-r", "5",
                    "--format", "html", "-o", str(tmp_path / "f.html"))
     assert forecast.exit_code == 0, forecast.output

@@ -221,12 +221,16 @@ def sweep(done: SweepResult) -> str:
 # --- measure and forecast -----------------------------------------------------------------
 
 
-def measurement(done: Measurement) -> str:
-    """What `measure --format html` writes."""
+def measurement(done: Measurement, buyer: str | None = None) -> str:
+    """What `measure --format html` writes: all deals, or *buyer*'s deals alone."""
     data = done.to_dict()
+    whose = ""
+    if buyer is not None:
+        data["overall"] = data["buyer_types"][buyer]
+        whose = f" {data['process']['names']['buyer_types'].get(buyer, buyer)} deals only."
     o, currency = data["overall"], data["process"]["currency"]
     sub = (f"Measured from {', '.join(data['sources'])} as of {data['as_of'][:10]}. Shares "
-           "with Wilson 95% intervals; times with open stays counted (Kaplan–Meier).")
+           "with Wilson 95% intervals; times with open stays counted (Kaplan–Meier)." + whose)
     top = cards([
         ("Deals", number(o["deals"], 0), f"{number(o['open'], 0)} open"),
         ("Won", number(o["won"], 0), f"{money(o['won_value'], currency)}"),
