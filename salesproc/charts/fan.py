@@ -17,12 +17,8 @@ from salesproc.charts.style import (
     money,
     number,
     panels,
+    value,
 )
-
-
-def _get(outcome: dict[str, Any], name: str) -> float:
-    found = outcome.get(name)
-    return math.nan if found is None else float(found)
 
 
 def _labels(data: dict[str, Any], months: list[str]) -> list[str]:
@@ -49,10 +45,10 @@ def chart(data: dict[str, Any]) -> Chart | None:
     xs = list(range(len(months)))
     for ax, metric, colour, words in ((wins, "won", GREEN, "deals won"),
                                       (revenue, "revenue", BLUE, f"revenue ({currency})")):
-        worst = [_get(m[metric], "worst") for _, m in months]
-        best = [_get(m[metric], "best") for _, m in months]
-        neutral = [_get(m[metric], "neutral") for _, m in months]
-        mean = [_get(m[metric], "mean") for _, m in months]
+        worst = [value(m[metric], "worst") for _, m in months]
+        best = [value(m[metric], "best") for _, m in months]
+        neutral = [value(m[metric], "neutral") for _, m in months]
+        mean = [value(m[metric], "mean") for _, m in months]
         if all(math.isfinite(v) for v in worst + best):
             ax.fill_between(xs, worst, best, color=colour, alpha=BAND_ALPHA, lw=0,
                             label=f"worst to best case ({cases.get('worst', 'p10')}–"
@@ -64,11 +60,11 @@ def chart(data: dict[str, Any]) -> Chart | None:
         ax.set_ylim(bottom=0)
         ax.set_xticks(xs, _labels(data, [label for label, _ in months]))
         ax.legend(loc="upper left", fontsize=8)
-    axis_money(revenue, currency)
+    axis_money(revenue)
     heading(fig, f"Forecast from {data['as_of'][:10]} to {data['until'][:10]}")
-    rows = tuple((label, *(number(_get(m["won"], k)) for k in ("worst", "neutral", "best")),
-                  number(_get(m["won"], "mean")),
-                  *(money(_get(m["revenue"], k)) for k in ("worst", "neutral", "best")))
+    rows = tuple((label, *(number(value(m["won"], k)) for k in ("worst", "neutral", "best")),
+                  number(value(m["won"], "mean")),
+                  *(money(value(m["revenue"], k)) for k in ("worst", "neutral", "best")))
                  for label, m in months)
     return Chart("forecast", f"Forecast from {data['as_of'][:10]} to {data['until'][:10]}",
                  "What may happen each month: the neutral case (line), the worst to best case "

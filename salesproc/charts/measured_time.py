@@ -7,11 +7,17 @@ import math
 from typing import Any
 
 from salesproc.charts.base import Chart, Table
-from salesproc.charts.style import BLUE, INK, ORANGE, figure, legend_below, number, short, title
-
-
-def _finite(x: Any) -> float:
-    return float(x) if x is not None and math.isfinite(float(x)) else math.nan
+from salesproc.charts.style import (
+    BLUE,
+    INK,
+    ORANGE,
+    figure,
+    legend_below,
+    number,
+    short,
+    title,
+    value,
+)
 
 
 def chart(data: dict[str, Any]) -> Chart | None:
@@ -23,14 +29,14 @@ def chart(data: dict[str, Any]) -> Chart | None:
     names = data["process"].get("names", {}).get("stages", {})
     fig, ax = figure(height=1.2 + 0.42 * len(times))
     ys = list(range(len(times)))[::-1]
-    means = [_finite(t["mean"]["value"]) for t in times]
-    lows = [m - _finite(t["mean"]["low"]) for m, t in zip(means, times, strict=True)]
-    highs = [_finite(t["mean"]["high"]) - m for m, t in zip(means, times, strict=True)]
+    means = [value(t["mean"], "value") for t in times]
+    lows = [m - value(t["mean"], "low") for m, t in zip(means, times, strict=True)]
+    highs = [value(t["mean"], "high") - m for m, t in zip(means, times, strict=True)]
     ax.barh(ys, means, color=BLUE, height=0.55, label="measured")
     ax.errorbar(means, ys, xerr=[[x if math.isfinite(x) else 0 for x in lows],
                                  [x if math.isfinite(x) else 0 for x in highs]],
                 fmt="none", ecolor=INK, capsize=3, lw=1)
-    files = [_finite(t["file_mean"]) for t in times]
+    files = [value(t, "file_mean") for t in times]
     ax.plot(files, ys, "D", color=ORANGE, ms=6, label="the process file")
     ax.set_yticks(ys, [short(names.get(t["stage"], t["stage"])) for t in times])
     ax.set_xlabel("days per visit")

@@ -53,7 +53,7 @@ def chart(data: dict[str, Any]) -> Chart | None:
         ax.set_ylim(bottom=0)
         ax.set_xticks(xs, [m for m, _ in months], rotation=45, ha="right")
     legend_below(fig, 2)
-    axis_money(revenue, currency)
+    axis_money(revenue)
     heading(fig, "Wins and revenue per month")
     rows = tuple((label + (" (part)" if cut else ""), number(value(m["won"])),
                   f"{number(value(m['won'], 'worst'))} / {number(value(m['won'], 'neutral'))}"

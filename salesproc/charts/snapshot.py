@@ -38,7 +38,7 @@ def chart(data: dict[str, Any]) -> Chart | None:
     worth.barh(ys, [p["value"] for p in pipeline], color=ORANGE, height=0.6)
     worth.set_xlabel(f"value ({currency})")
     worth.set_yticks(ys, [])
-    axis_money(worth, currency, "x")
+    axis_money(worth, "x")
     for ax in (deals, worth):
         ax.grid(axis="y", visible=False)
     heading(fig, f"The pipeline on {data['as_of'][:10]}")

@@ -154,7 +154,7 @@ def interval(block: dict[str, Any] | None,
     return f"{format_(mean)} ({format_(low)}–{format_(high)})"
 
 
-def axis_money(ax: Axes, currency: str, axis: str = "y") -> None:
+def axis_money(ax: Axes, axis: str = "y") -> None:
     """Amounts on an axis as 200k, 1.2M."""
     from matplotlib.ticker import FuncFormatter
 

@@ -42,7 +42,7 @@ def chart(data: dict[str, Any]) -> Chart | None:
     points = data["points"]
     labels = [p["settings"][setting] for p in points]
     xs = _positions(labels)
-    unit, currency = data.get("time_unit", "day"), data.get("currency", "")
+    unit = data.get("time_unit", "day")
     fig, axes = panels(len(FIGURES), width=7.2, height=6.4, across=False)
     for k, (ax, (metric, words)) in enumerate(zip(axes, FIGURES, strict=True)):
         means = [value(p["figures"][metric]) for p in points]
@@ -56,7 +56,7 @@ def chart(data: dict[str, Any]) -> Chart | None:
         if metric == "lead_to_win":
             axis_percent(ax)
         elif metric == "revenue":
-            axis_money(ax, currency)
+            axis_money(ax)
         ax.set_xticks(xs, labels)
     axes[-1].set_xlabel(setting)
     heading(fig, f"The headline figures against {setting}")

@@ -234,9 +234,9 @@ def measurement(done: Measurement, buyer: str | None = None) -> str:
     top = cards([
         ("Deals", number(o["deals"], 0), f"{number(o['open'], 0)} open"),
         ("Won", number(o["won"], 0), f"{money(o['won_value'], currency)}"),
-        ("Lead-to-win rate", percent(_measured(o["lead_to_win"]), 1),
-         f"{percent(_measured(o['lead_to_win'], 'low'), 1)}–"
-         f"{percent(_measured(o['lead_to_win'], 'high'), 1)} (95%), of deals decided"),
+        ("Lead-to-win rate", percent(value(o["lead_to_win"], "value"), 1),
+         f"{percent(value(o['lead_to_win'], 'low'), 1)}–"
+         f"{percent(value(o['lead_to_win'], 'high'), 1)} (95%), of deals decided"),
         ("Cycle time of won deals", f"{number(o['cycle_days']['mean'] or math.nan)} days",
          f"median {number(o['cycle_days']['p50'] or math.nan)}"),
         ("New deals a week", number(o["new_per_week"] or math.nan), ""),
@@ -246,11 +246,6 @@ def measurement(done: Measurement, buyer: str | None = None) -> str:
                 [top, _charts(charts.measurement(data)),
                  _section("Data quality", _notes(notes)) if notes else ""],
                 source=data["process"]["file"])
-
-
-def _measured(block: dict[str, Any] | None, name: str = "value") -> float:
-    found = (block or {}).get(name)
-    return math.nan if found is None else float(found)
 
 
 def forecast(done: Forecast) -> str:
@@ -263,9 +258,8 @@ def forecast(done: Forecast) -> str:
     t = data["totals"]
 
     def said(outcome: dict[str, Any], show: Callable[[float], str]) -> tuple[str, str]:
-        get = {k: math.nan if outcome.get(k) is None else float(outcome[k])
-               for k in ("worst", "neutral", "best", "mean")}
-        return show(get["neutral"]), f"worst {show(get['worst'])}, best {show(get['best'])}"
+        return (show(value(outcome, "neutral")),
+                f"worst {show(value(outcome, 'worst'))}, best {show(value(outcome, 'best'))}")
 
     top = cards([("Deals won", *said(t["won"], lambda x: number(x, 0))),
                  ("Revenue", *said(t["revenue"], lambda x: money(x, currency))),
