@@ -9,6 +9,7 @@ charts of each kind of result; a chart without data to show is left out.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from salesproc.charts.base import Chart, Table
@@ -16,53 +17,54 @@ from salesproc.charts.base import Chart, Table
 __all__ = ["Chart", "Table", "comparison", "forecast", "measurement", "simulation", "sweep"]
 
 
+Maker = Callable[[dict[str, Any]], "Chart | list[Chart] | None"]
+
+
+def _draw(data: dict[str, Any], makers: Sequence[Maker]) -> list[Chart]:
+    """Each maker's chart (or charts) of *data*, in order, drawn in the charts' style;
+    a maker with nothing to show gives None and is left out."""
+    from salesproc.charts.style import drawing
+
+    drawn: list[Chart] = []
+    with drawing():
+        for make in makers:
+            found = make(data)
+            drawn += found if isinstance(found, list) else [] if found is None else [found]
+    return drawn
+
+
 def simulation(data: dict[str, Any]) -> list[Chart]:
     """The charts of a simulation (``SimulationResult.to_dict()``)."""
     from salesproc.charts import cycle, funnel, in_progress, monthly, stage_time, utilization
-    from salesproc.charts.style import drawing
 
-    with drawing():
-        found = [funnel.chart(data), stage_time.chart(data), utilization.chart(data),
-                 cycle.chart(data), in_progress.chart(data), monthly.chart(data)]
-    return [c for c in found if c is not None]
+    return _draw(data, [funnel.chart, stage_time.chart, utilization.chart, cycle.chart,
+                        in_progress.chart, monthly.chart])
 
 
 def comparison(data: dict[str, Any]) -> list[Chart]:
     """The charts of a comparison (``Comparison.to_dict()``)."""
     from salesproc.charts import forest
-    from salesproc.charts.style import drawing
 
-    with drawing():
-        found = [forest.chart(data)]
-    return [c for c in found if c is not None]
+    return _draw(data, [forest.chart])
 
 
 def sweep(data: dict[str, Any]) -> list[Chart]:
     """The charts of a sweep (``SweepResult.to_dict()``): each figure against the
     setting, or a heatmap when two settings vary."""
     from salesproc.charts import heatmap, sweep_line
-    from salesproc.charts.style import drawing
 
-    with drawing():
-        found = [sweep_line.chart(data), sweep_line.steps(data), *heatmap.charts(data)]
-    return [c for c in found if c is not None]
+    return _draw(data, [sweep_line.chart, sweep_line.steps, heatmap.charts])
 
 
 def measurement(data: dict[str, Any]) -> list[Chart]:
     """The charts of a measurement (``Measurement.to_dict()``)."""
     from salesproc.charts import measured_time, snapshot
-    from salesproc.charts.style import drawing
 
-    with drawing():
-        found = [snapshot.chart(data), measured_time.chart(data)]
-    return [c for c in found if c is not None]
+    return _draw(data, [snapshot.chart, measured_time.chart])
 
 
 def forecast(data: dict[str, Any]) -> list[Chart]:
     """The charts of a forecast (``Forecast.to_dict()``)."""
     from salesproc.charts import fan
-    from salesproc.charts.style import drawing
 
-    with drawing():
-        found = [fan.chart(data)]
-    return [c for c in found if c is not None]
+    return _draw(data, [fan.chart])
