@@ -567,8 +567,7 @@ class Engine:
         m.t_queue[k] += deal.t_start - deal.t_request
         m.t_work[k] += deal.t_worked - deal.t_start
         m.t_approval[k] += now - deal.t_worked
-        move = (s, to)
-        m.moves[move] = m.moves.get(move, 0) + 1
+        m.moves[s * m.targets + to + 2] += 1  # to is a stage, WON_INDEX (-1) or LOST_INDEX (-2)
         if self.log is not None:
             self.log((deal.id, self.buyer_ids[deal.buyer], self.stage_ids[s], deal.t_enter,
                       deal.t_start, now, outcome, step.pools[0].id if step.pools else "",

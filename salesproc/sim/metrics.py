@@ -99,9 +99,11 @@ class Collector:
         self.t_work = [0.0] * (nb * ns)
         self.t_approval = [0.0] * (nb * ns)
         self.wip_area = [0.0] * ns  # deal-time spent in each stage within the window
-        self.closed_from = [0] * ns
         self.reached = [0] * (nb * ns)  # closed deals of each buyer type that visited a stage
-        self.moves: dict[tuple[int, int], int] = {}  # (stage, next stage or WON/LOST_INDEX)
+        # visits leaving stage s for target t (a stage, WON_INDEX or LOST_INDEX): a flat
+        # list, one row of lost, won and the stages per stage (the engine's hot path)
+        self.targets = ns + 2
+        self.moves = [0] * (ns * self.targets)
         self.won_from = [0] * ns
         self.queue_days: dict[tuple[int, str], float] = {}
 
@@ -128,16 +130,21 @@ class Collector:
             self.opportunities[buyer] += 1
             if won:
                 self.opportunities_won[buyer] += 1
+        k = buyer * self.nstages
         s = 0
-        base = buyer * self.nstages
         while visited:
             if visited & 1:
-                self.closed_from[s] += 1
-                self.reached[base + s] += 1
+                self.reached[k] += 1
                 if won:
                     self.won_from[s] += 1
             visited >>= 1
             s += 1
+            k += 1
+
+    def closed_from(self) -> list[int]:
+        """Closed deals that visited each stage, every buyer type together."""
+        ns = self.nstages
+        return [sum(self.reached[s::ns]) for s in range(ns)]
 
     def figures(self, now: float, roles: dict[str, tuple[float, float]],
                 open_deals: Sequence[tuple[int, int, float]], unit: str) -> dict[Key, float]:
@@ -150,7 +157,8 @@ class Collector:
         window = now - self.start
         week, month = convert(1.0, "week", unit), convert(1.0, "month", unit)
         out: dict[Key, float] = {}
-        win_chance = [self.won_from[s] / self.closed_from[s] if self.closed_from[s] else 0.0
+        closed = self.closed_from()
+        win_chance = [self.won_from[s] / closed[s] if closed[s] else 0.0
                       for s in range(self.nstages)]
         for b, name in enumerate(self.buyers):
             mine = [(s, v) for bb, s, v in open_deals if bb == b]
@@ -160,7 +168,7 @@ class Collector:
         out.update(self._deal_figures("all", "", range(len(self.buyers)), window, (week, month),
                                       everyone, win_chance))
         for s, sid in enumerate(self.stages):
-            out.update(self._stage_figures(s, sid, window, win_chance, everyone))
+            out.update(self._stage_figures(s, sid, window, win_chance, everyone, closed[s]))
         for (_, s, reason), count in sorted(self.lost_by.items()):
             key = Key("lost", self.stages[s], reason)
             out[key] = out.get(key, 0.0) + count
@@ -178,8 +186,11 @@ class Collector:
         """Moves between stages, each buyer type's funnel, and the cycle-time percentiles."""
         out: dict[Key, float] = {}
         ends = {WON_INDEX: "won", LOST_INDEX: "lost"}
-        for (s, to), count in sorted(self.moves.items()):
-            out[Key("move", self.stages[s], ends.get(to) or self.stages[to])] = float(count)
+        for i, count in enumerate(self.moves):
+            if count:
+                s, to = divmod(i, self.targets)
+                to -= 2
+                out[Key("move", self.stages[s], ends.get(to) or self.stages[to])] = float(count)
         for b, name in enumerate(self.buyers):
             for s, sid in enumerate(self.stages):
                 if self.reached[b * self.nstages + s]:
@@ -262,7 +273,7 @@ class Collector:
         return {Key(scope, subject, name): value for name, value in figures.items()}
 
     def _stage_figures(self, s: int, sid: str, window: float, win_chance: list[float],
-                       open_deals: list[tuple[int, float]]) -> dict[Key, float]:
+                       open_deals: list[tuple[int, float]], closed: int) -> dict[Key, float]:
         ns = self.nstages
         idx = range(s, len(self.visits), ns)  # this stage, every buyer
         visits = sum(self.visits[i] for i in idx)
@@ -278,7 +289,7 @@ class Collector:
             "approval": approval, "time": delay + queue + work + approval,
             "wip": self.wip_area[s] / window if window else 0.0,
             "lost": float(sum(c for (_, ss, _), c in self.lost_by.items() if ss == s)),
-            "win_chance": win_chance[s] if self.closed_from[s] else math.nan,
+            "win_chance": win_chance[s] if closed else math.nan,
             "open": float(len(here)), "open_value": math.fsum(here),
             "open_weighted": math.fsum(here) * win_chance[s],
         }
