@@ -1066,6 +1066,10 @@ def _write_charts(kind: str, result: Any, folder: str | None) -> None:
     from salesproc.outputs import write_atomic
 
     drawn = getattr(charts, kind)(result.to_dict())
+    if not drawn:  # e.g. a comparison of one replication: no difference to draw
+        click.echo(f"no charts written to {folder}: these results have nothing to draw",
+                   err=True)
+        return
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as exc:
@@ -1074,7 +1078,7 @@ def _write_charts(kind: str, result: Any, folder: str | None) -> None:
         base = os.path.join(folder, chart.name)
         write_atomic(base + ".svg", chart.svg())
         write_atomic(base + ".png", chart.png())
-    names = ", ".join(c.name for c in drawn) or "none: no data to draw"
+    names = ", ".join(c.name for c in drawn)
     click.echo(f"wrote {len(drawn)} charts to {folder} (SVG and PNG): {names}", err=True)
 
 

@@ -68,7 +68,7 @@ def test_every_simulation_chart_is_drawn_with_its_numbers(five_step: Path) -> No
         name = data["process"]["names"]["buyer_types"][buyer]
         mine = [r for r in rows if r[0] == name]
         decided = block["won"]["mean"] + block["lost"]["mean"]
-        assert mine[0][1] == "Leads" and float(mine[0][2].replace(",", "")) == \
+        assert mine[0][1] == "Leads won or lost" and float(mine[0][2].replace(",", "")) == \
             pytest.approx(decided, abs=0.05)
         assert mine[-1][1] == "Won"
         assert float(mine[-1][2].replace(",", "")) == pytest.approx(block["won"]["mean"],
@@ -331,3 +331,12 @@ def test_without_graphviz_the_page_says_where_the_flowchart_would_be(five_step: 
     assert result.exit_code == 0, result.output
     assert "The flowchart needs Graphviz" in result.stdout
     assert result.stdout.count('<figure class="chart"') == 6
+
+
+def test_charts_of_results_with_nothing_to_draw_write_nothing(five_step: Path,
+                                                              tmp_path: Path) -> None:
+    folder = tmp_path / "slides"
+    result = run("compare", str(five_step), "--set", "roles.se.headcount=3", "-r", "1",
+                 "--horizon", "60", "--warmup", "10", "-w", "1", "--charts", str(folder))
+    assert result.exit_code == 0, result.output
+    assert "no charts written" in result.output and not folder.exists()

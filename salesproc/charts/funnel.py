@@ -30,7 +30,7 @@ def chart(data: dict[str, Any]) -> Chart | None:
         if not decided > 0:
             continue
         reach = data.get("funnel", {}).get(buyer, {})
-        steps = [("Leads", decided)]
+        steps = [("Leads won or lost", decided)]
         steps += [(names["stages"].get(s, s), value(reach[s])) for s in order if s in reach]
         steps.append(("Won", value(block.get("won"))))
         label = names["buyer_types"].get(buyer, buyer)
