@@ -264,3 +264,14 @@ def lost_stage(history: History) -> np.ndarray:
     out[v.deal[lost]] = v.stage[lost]  # a deal lost twice (reopened): the last, in order
     out[history.deals.outcome != OUTCOME_LOST] = -1
     return out
+
+
+#: A deal won this soon after it was created was entered in the CRM after the fact (the
+#: sale happened elsewhere and was recorded at the end): its stay says nothing about the
+#: process, so fits leave it out and forecasts model such deals as their own stream.
+AFTER_THE_FACT = np.timedelta64(3600, "s")
+
+
+def after_the_fact(deals: Deals) -> np.ndarray:
+    """Which deals were won within AFTER_THE_FACT of being created (bool per deal)."""
+    return (deals.outcome == OUTCOME_WON) & (deals.closed - deals.created <= AFTER_THE_FACT)
