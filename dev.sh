@@ -104,7 +104,8 @@ run_tests() {
   if command -v chromium >/dev/null; then export SALESPROC_REQUIRE_BROWSER=1; fi
   "$VENV/bin/ruff" check salesproc tests bench
   "$VENV/bin/mypy"
-  "$VENV/bin/pytest" -q
+  # both cores (or every core there is): the suite is CPU-bound
+  "$VENV/bin/pytest" -q -n auto -p no:cacheprovider
 }
 
 case "${1:-}" in
