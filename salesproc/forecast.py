@@ -20,7 +20,15 @@ from typing import Any
 import numpy as np
 
 from salesproc import units
-from salesproc.history.table import OPEN, History
+from salesproc.exits import ExitCurve, exit_curve
+from salesproc.history.table import (
+    LOST_CODE,
+    OPEN,
+    OUTCOME_WON,
+    WON_CODE,
+    History,
+    after_the_fact,
+)
 from salesproc.loader import load
 from salesproc.model import WON, Process
 from salesproc.sim.engine import Opening
@@ -119,12 +127,46 @@ class Forecast:
         }
 
 
+MIN_CURVE = 20  # ended visits behind a buyer type's own exit curve (else: the stage's)
+MIN_DECIDED = 5  # ended visits of a stage for its open deals to go as the history says
+
+
+def exit_curves(history: History) -> dict[tuple[int, int], ExitCurve]:
+    """(buyer type, stage) -> how the history's visits there ended, by age (days), for
+    every stage on every buyer type's path: its own visits where it has MIN_CURVE ended
+    ones, else every visit of the stage. Exits go to won, lost, or a stage on its path;
+    deals entered after the fact are left out (their one visit is no stay at all)."""
+    process, v, d = history.process, history.visits, history.deals
+    days, ended = history.stays
+    usable = ~after_the_fact(d)[v.deal]
+    stage_ids = list(process.stages)
+    single = len(process.buyer_types) == 1
+    out: dict[tuple[int, int], ExitCurve] = {}
+    for b, buyer in enumerate(process.buyer_types.values()):
+        for sid in buyer.path:
+            s = stage_ids.index(sid)
+            targets = (WON_CODE, LOST_CODE,
+                       *(stage_ids.index(t) for t in buyer.path if t != sid))
+            here = usable & (v.stage == s)
+            mine = here if single else here & (d.buyer[v.deal] == b)
+            if int((mine & ended & np.isin(v.exit, targets)).sum()) < MIN_CURVE:
+                mine = here
+            if mine.any():
+                out[(b, s)] = exit_curve(days[mine], v.exit[mine], ended[mine], targets)
+    return out
+
+
 def openings(history: History, team: Mapping[str, float] | None = None,
-             stays: Stays | None = None) -> tuple[list[Opening], list[int], list[str]]:
+             stays: Stays | None = None,
+             curves: Mapping[tuple[int, int], ExitCurve] | None = None
+             ) -> tuple[list[Opening], list[int], list[str]]:
     """The deals open at the history's as-of date as the engine's starting pipeline, the
     deals' rows, and notes on what was assumed.
 
-    A deal of age *a* in its stage still has a stay T - a, T drawn from the stays the
+    Where the history has seen MIN_DECIDED visits to a deal's stage end (*curves*), the
+    deal leaves it as the history's deals *of its age there* did: when, and for where
+    (exits.ExitCurve.given_age), so a deal stalled for months is not taken for a fresh
+    one. Otherwise a deal of age *a* still has a stay T - a, T drawn from the stays the
     process gives that stage (*stays*: by buyer type and stage, in days, simulated)
     among those longer than *a*; the team's mean time there (*team*) is taken off, since
     the deal still goes through the team's work and approvals. Without *stays*, the
@@ -137,7 +179,8 @@ def openings(history: History, team: Mapping[str, float] | None = None,
     out: list[Opening] = []
     rows: list[int] = []
     notes: list[str] = []
-    guessed = off = 0
+    guessed = off = decided = 0
+    to_unit = units.convert(1.0, "day", unit)
     for i in np.flatnonzero(v.exit == OPEN):
         deal = int(v.deal[i])
         b = int(d.buyer[deal])
@@ -154,10 +197,22 @@ def openings(history: History, team: Mapping[str, float] | None = None,
         since = (as_of - d.created[deal]) / np.timedelta64(1, "D")
         own = (team or {}).get(sid, 0.0)
         waited = max(0.0, float(days[i]) - own)
-        out.append(Opening(kinds[b], sid, units.convert(waited, "day", unit),
-                           units.convert(float(since), "day", unit), value,
-                           _remaining(stays, kinds[b], sid, float(days[i]), own, unit)))
+        curve = (curves or {}).get((b, int(v.stage[i])))
+        if curve is not None and curve.ended >= MIN_DECIDED:
+            decided += 1
+            exits = tuple((w * to_unit, to) for w, to in curve.given_age(float(days[i]),
+                                                                          STAY_SAMPLE))
+            out.append(Opening(kinds[b], sid, float(days[i]) * to_unit,
+                               float(since) * to_unit, value, exits=exits))
+        else:
+            out.append(Opening(kinds[b], sid, units.convert(waited, "day", unit),
+                               units.convert(float(since), "day", unit), value,
+                               _remaining(stays, kinds[b], sid, float(days[i]), own, unit)))
         rows.append(deal)
+    if decided < len(out):
+        notes.append(f"{len(out) - decided:,} of {len(out):,} open deals sit in stages whose "
+                     f"visits the history has seen end fewer than {MIN_DECIDED} times: they "
+                     "go as the process says")
     if guessed:
         notes.append(f"{guessed:,} open deals have no buyer type: forecast as {kinds[0]}")
     if off:
@@ -226,7 +281,7 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     settings = resolve_settings(model, horizon=units.convert(days, "day", unit), warmup=0.0,
                                 replications=replications, seed=seed, workers=1)
     stays, team = stays_and_team(model)  # one simulation serves both
-    opening, rows, notes = openings(history, team, stays)
+    opening, rows, notes = openings(history, team, stays, exit_curves(history))
     result = simulate(model, settings, events=True, opening=opening)
     added: list[tuple[str, dict[str, Outcome]]] = []
     if campaigns:
@@ -234,13 +289,17 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
         added = _difference(result.replications, without.replications, cases)
     runs = result.replications
     won_open, won_new, month_of = _open_wins(result.events or [], len(opening), model, start)
+    late, said = _after_the_fact(history, until, runs, settings.seed)
+    notes += said
 
     def figure(name: str) -> Outcome:
         return Outcome.of([r.get(Key("all", "", name), math.nan) for r in runs], cases=cases)
 
     totals = {"won": figure("won"), "revenue": figure("revenue"), "lost": figure("lost"),
               "won_from_pipeline": Outcome.of(won_open, cases=cases), "won_from_new_deals":
-              Outcome.of(won_new, cases=cases), "open_at_end": figure("open"),
+              Outcome.of(won_new, cases=cases),
+              "won_entered_after_the_fact": Outcome.of(late, cases=cases),
+              "open_at_end": figure("open"),
               "open_value_at_end": figure("open_value")}
     labels = sorted({k.subject for r in runs for k in r if k.scope == "month"})
     months = [(label, {m: Outcome.of([r.get(Key("month", label, m), 0.0) for r in runs],
@@ -259,6 +318,48 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     chances.sort(key=lambda c: (-c.chance * (c.value if math.isfinite(c.value) else 0), c.id))
     return Forecast(base, start, until, replications, totals, months, chances,
                     _crm(history, rows), notes, added, cases)
+
+
+def _after_the_fact(history: History, until: dt.datetime, runs: list[dict[Key, float]],
+                    seed: int) -> tuple[list[float], list[str]]:
+    """Deals entered after the fact (history.table.after_the_fact) are their own stream:
+    no stage of the process sees them, so the simulation does not bring them. Each run
+    gets a Poisson number of them at their recent rate (rates.recent_rate), at uniform
+    times until *until*, valued as the history's were; they are added to the run's wins
+    and revenue, in total and by month (*runs* changed in place). Returns each run's
+    count and a note."""
+    from salesproc.rates import recent_rate
+
+    d = history.deals
+    flagged = after_the_fact(d)
+    if not flagged.any():
+        return [0.0] * len(runs), []
+    as_of = np.datetime64(history.as_of, "s")
+    rate = recent_rate(d.closed[flagged], d.created.min(), as_of)
+    days = (until - history.as_of).total_seconds() / 86400
+    values = d.value[flagged]
+    values = values[np.isfinite(values)]
+    rng = np.random.default_rng([seed, 0xAF7E])
+    counts: list[float] = []
+    for run in runs:
+        k = int(rng.poisson(rate.per_day * days)) if math.isfinite(rate.per_day) else 0
+        worth = rng.choice(values, k) if len(values) else np.zeros(k)
+        when = rng.uniform(0.0, days, k)
+        for key in (Key("all", "", "won"), Key("all", "", "revenue")):
+            run[key] = run.get(key, 0.0) + (k if key.metric == "won" else float(worth.sum()))
+        for t, value in zip(when, worth, strict=True):
+            day = history.as_of + dt.timedelta(days=float(t))
+            for scope, label in (("month", f"{day:%Y-%m}"),
+                                 ("quarter", f"{day.year}-Q{(day.month - 1) // 3 + 1}")):
+                for name, add in (("won", 1.0), ("revenue", float(value))):
+                    key = Key(scope, label, name)
+                    if key in run:
+                        run[key] += add
+        counts.append(float(k))
+    share = int(flagged.sum()) / max(1, int((d.outcome == OUTCOME_WON).sum()))
+    return counts, [f"{int(flagged.sum()):,} wins ({share:.0%}) were entered after the fact "
+                    "(won within an hour of being created): forecast as their own stream, "
+                    f"{rate.per_day * 30.4375:,.1f} a month at their recent rate"]
 
 
 def _difference(with_: list[dict[Key, float]], without: list[dict[Key, float]],

@@ -534,13 +534,16 @@ def forecast(done: Forecast) -> str:
         "sure the average is, not the range of outcomes).", ""]
     names = {"won": "Deals won", "revenue": f"Revenue won ({cur})", "lost": "Deals lost",
              "won_from_pipeline": "  of today's open deals",
-             "won_from_new_deals": "  of new deals", "open_at_end": "Open deals at the end",
+             "won_from_new_deals": "  of new deals",
+             "won_entered_after_the_fact": "  entered after the fact",
+             "open_at_end": "Open deals at the end",
              "open_value_at_end": f"Open pipeline at the end ({cur})"}
     lines.append(_table(["figure", "worst", "neutral", "best", "mean (95% CI of the mean)"], [
         [names[k], _num(o.worst, 0), _num(o.neutral, 0), _num(o.best, 0),
          _num(o.mean.mean, 1) + ("" if math.isnan(o.mean.low) else
                                  f" ({_num(o.mean.low, 1)}–{_num(o.mean.high, 1)})")]
-        for k, o in done.totals.items()]))
+        for k, o in done.totals.items()
+        if k != "won_entered_after_the_fact" or o.best > 0]))
     if done.months:
         lines += ["", "By month (worst–best, neutral)", _table(
             ["month", "deals won", f"revenue ({cur})"],

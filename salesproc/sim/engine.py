@@ -109,7 +109,11 @@ class Opening(NamedTuple):
     """A deal already open when the run starts: in *stage* (a stage id), its delay there
     under way for *age* so far, created *since* before the start (both in the process's
     time unit). *remaining*, when given, are the delays it may still have, one drawn per
-    run (instead of the stage's delay given the age)."""
+    run (instead of the stage's delay given the age). *exits*, when given, decide the
+    stage instead: equally likely (time still to go, where to) pairs, one drawn per run;
+    the deal then leaves the stage at that time for that stage index, WON_INDEX or
+    LOST_INDEX (infinite time: it stays), as deals of its age there did in the history,
+    the team's work and approvals included."""
 
     buyer: str
     stage: str
@@ -117,6 +121,7 @@ class Opening(NamedTuple):
     since: float
     value: float
     remaining: tuple[float, ...] = ()
+    exits: tuple[tuple[float, int], ...] = ()
 OPEN_OUTCOME = "open"  # the outcome logged for a deal still in its stage when the run ends
 
 
@@ -225,6 +230,10 @@ class Engine:
             deal.arrived = -o.since
             deal.key = self.deal_keys()
             self.open[deal.id] = deal
+            if o.exits:
+                wait, to = o.exits[min(int(draw() * len(o.exits)), len(o.exits) - 1)]
+                self._enter_decided(deal, self.stage_ids.index(o.stage), wait, to)
+                continue
             if o.remaining:
                 remaining = o.remaining[min(int(draw() * len(o.remaining)),
                                             len(o.remaining) - 1)]
@@ -234,6 +243,32 @@ class Engine:
                 remaining = 0.0 if seen >= 1.0 - 1e-12 else max(
                     0.0, delay.quantile(seen + draw() * (1.0 - seen)) - o.age)
             self._enter(deal, self.stage_ids.index(o.stage), remaining)
+
+    def _enter_decided(self, deal: Deal, stage: int, wait: float, to: int) -> None:
+        """An open deal whose stay and exit are already decided: it leaves *stage* for
+        *to* after *wait* (never, if that is past the horizon), holding no one."""
+        deal.stage = stage
+        deal.visited |= 1 << stage
+        deal.t_enter = deal.time
+        step = self.steps[deal.buyer][stage]
+        assert step is not None
+        deal.step = step
+        if wait > self.horizon:
+            return
+
+        def leave(deal: Deal) -> None:
+            deal.t_request = deal.t_start = deal.t_worked = deal.time
+            if to >= 0:
+                self._leave(deal, step, self.stage_ids[to], to)
+                self._enter(deal, to)
+            elif to == WON_INDEX:
+                self._leave(deal, step, WON, WON_INDEX)
+                self._win(deal)
+            else:
+                self._leave(deal, step, step.lost_outcome, LOST_INDEX)
+                self._lose(deal, step.index, step.lost_reason)
+
+        self._at(deal, wait, (leave,))
 
     def _reset(self) -> None:
         now = self.env.now

@@ -1,0 +1,148 @@
+"""How visits to a stage end, and when, by age: competing exits with the open visits
+counted as censored (the Aalen–Johansen estimate).
+
+A visit leaves its stage for one of several *targets* — won, lost, or another stage —
+or is still there at the as-of date. Counting only the visits that ended biases every
+share towards the fast exits: early in a history the quick wins have happened and the
+slow losses have not. The product-limit estimate counts each open visit as at risk for
+as long as it has been open, so the share of each exit is estimated as if every visit
+had been followed to its end.
+
+The same curves answer the forecast's question for a deal already *a* days in a stage:
+what happens to deals that old there? (Not what happens to a new visit: a deal stalled
+200 days at signing is not an ordinary signing deal.) Past the last exit seen the curve
+ends; a deal older than that, or the share still there then, leaves at the *tail*
+hazard — the rate at which the oldest visits left, exits per day at risk after the age
+by which TAIL_FROM of the ended visits had left — split among the targets as the
+oldest visits' exits were.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+TAIL_FROM = 0.75  # the tail hazard is measured on visits older than this share's stay
+GOLDEN = (math.sqrt(5) - 1) / 2  # spreads the tail's targets evenly over the draws
+
+
+@dataclass(frozen=True)
+class ExitCurve:
+    """How the visits to one stage ended, by age (days), with the open ones censored.
+
+    *targets* are exit codes (a stage index, or the history's WON_CODE / LOST_CODE);
+    ``exits[j, k]`` visits left for ``targets[k]`` at age ``times[j]``, with
+    ``at_risk[j]`` visits still there just before it."""
+
+    targets: tuple[int, ...]
+    times: np.ndarray  # distinct ages at which a visit left, ascending
+    at_risk: np.ndarray
+    exits: np.ndarray  # [len(times), len(targets)]
+    largest: float  # the oldest visit seen, ended or not
+    tail_hazard: float  # exits per day past the data
+    tail_split: np.ndarray  # the targets' shares of the exits past the data
+    visits: int
+    ended: int
+
+    @property
+    def survival(self) -> np.ndarray:
+        """The share still in the stage just after each of *times*."""
+        left: np.ndarray = np.cumprod(1.0 - self.exits.sum(axis=1) / self.at_risk)
+        return left
+
+    def shares(self) -> np.ndarray:
+        """Each target's share of all the visits, had every one been followed to its end:
+        the cumulative incidence at the oldest age seen, the rest split as the tail."""
+        if not len(self.times):
+            return np.array(self.tail_split)
+        before = np.concatenate([[1.0], self.survival[:-1]])
+        incidence = (before[:, None] * self.exits / self.at_risk[:, None]).sum(axis=0)
+        shares: np.ndarray = incidence + self.survival[-1] * self.tail_split
+        return shares
+
+    def given_age(self, age: float, count: int) -> list[tuple[float, int]]:
+        """*count* equally likely (days still to go, target) pairs for a visit already
+        *age* days old: the visits of that age or older, and the tail past them.
+        Deterministic (stratified), so a forecast is repeatable for a seed."""
+        later = self.times > age
+        if later.any():
+            s = self.survival
+            before = np.concatenate([[1.0], s[:-1]])
+            first = int(np.argmax(later))
+            alive = before[first]  # S(age): the share still there at that age
+            mass = (before[later, None] * self.exits[later] / self.at_risk[later, None]
+                    ) / alive
+            left = float(s[-1] / alive)
+            start = float(self.times[-1])  # the tail begins where the exits seen end
+            times = self.times[later] - age
+        else:
+            mass = np.zeros((0, len(self.targets)))
+            left, start, times = 1.0, age, np.zeros(0)
+        flat = mass.ravel()  # row-major: time by time, each split among the targets
+        cumulative = np.cumsum(flat)
+        inside = float(cumulative[-1]) if cumulative.size else 0.0
+        u = (np.arange(count) + 0.5) / count
+        wait = np.empty(count)
+        to = np.empty(count, dtype=np.int64)
+        seen = u < inside
+        if seen.any():
+            at = np.minimum(np.searchsorted(cumulative, u[seen], side="right"), flat.size - 1)
+            wait[seen] = times[at // len(self.targets)]
+            to[seen] = at % len(self.targets)
+        tail = ~seen
+        if tail.any():
+            v = np.clip((u[tail] - inside) / max(left, 1e-300), 0.0, 1.0 - 1e-12)
+            with np.errstate(divide="ignore"):
+                wait[tail] = start - age + (-np.log1p(-v) / self.tail_hazard
+                                            if self.tail_hazard > 0 else np.inf)
+            spread = (np.flatnonzero(tail) * GOLDEN) % 1.0
+            to[tail] = np.minimum(np.searchsorted(np.cumsum(self.tail_split), spread,
+                                                  side="right"), len(self.targets) - 1)
+        codes = np.asarray(self.targets)[to]
+        return [(float(w), int(c)) for w, c in zip(wait, codes, strict=True)]
+
+
+def exit_curve(days: np.ndarray, target: np.ndarray, ended: np.ndarray,
+               targets: tuple[int, ...]) -> ExitCurve:
+    """The exit curve of visits lasting *days*, leaving for *target* where *ended* (the
+    others still open: censored). Targets not among *targets* count as censored at the
+    time they left (a move the process has no route for says nothing of its routes)."""
+    days = np.maximum(np.asarray(days, dtype=float), 0.0)
+    known = ended & np.isin(target, targets)
+    order = np.argsort(days, kind="stable")
+    days, known, target = days[order], known[order], target[order]
+    n = len(days)
+    ordered = np.asarray(sorted(targets))
+    column = np.asarray([targets.index(t) for t in ordered])[
+        np.searchsorted(ordered, target[known])]  # each ended visit's column in *targets*
+    times = np.unique(days[known])
+    exits = np.zeros((len(times), len(targets)))
+    np.add.at(exits, (np.searchsorted(times, days[known]), column), 1.0)
+    at_risk = n - np.searchsorted(days, times, side="left").astype(float)
+    hazard, split = _tail(days, known, target, targets)
+    return ExitCurve(tuple(targets), times, at_risk, exits, float(days[-1]) if n else 0.0,
+                     hazard, split, n, int(known.sum()))
+
+
+def _tail(days: np.ndarray, known: np.ndarray, target: np.ndarray,
+          targets: tuple[int, ...]) -> tuple[float, np.ndarray]:
+    """The exit hazard (per day) and split of the oldest visits: those older than the
+    age by which TAIL_FROM of the ended visits had left. Half an exit is added to what
+    was seen (a Jeffreys prior) so a tail with no exits still ends, slowly; the split
+    leans on all the exits with the weight of one visit."""
+    every = np.array([np.sum(known & (target == t)) for t in targets], dtype=float)
+    overall = every / every.sum() if every.sum() else np.full(len(targets), 1 / len(targets))
+    if not known.any():
+        exposure = float(days.sum())
+        return (0.5 / exposure if exposure > 0 else 0.0), overall
+    edge = float(np.quantile(days[known], TAIL_FROM))
+    old = days > edge
+    exposure = float((days[old] - edge).sum())
+    late = known & old
+    counts = np.array([np.sum(late & (target == t)) for t in targets], dtype=float)
+    if exposure <= 0:
+        return math.inf, overall
+    split = (counts + overall) / (counts.sum() + 1.0)
+    return (counts.sum() + 0.5) / exposure, split

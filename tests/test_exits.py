@@ -1,0 +1,85 @@
+"""Exit curves (competing risks with open visits censored) against what theory says."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from salesproc.exits import exit_curve
+
+WON, LOST, NEXT = -1, -2, 3
+TARGETS = (WON, LOST, NEXT)
+
+
+def _visits(n: int, seed: int, *, censor_days: float
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Wins after an exponential stay of mean 10 days (share 0.3), losses after one of
+    mean 60 days (0.5), moves on after one of mean 20 (0.2); each visit watched for a
+    uniform time up to *censor_days* (still open after that)."""
+    rng = np.random.default_rng(seed)
+    target = rng.choice(np.array(TARGETS), n, p=[0.3, 0.5, 0.2])
+    mean = np.select([target == WON, target == LOST], [10.0, 60.0], 20.0)
+    stay = rng.exponential(mean)
+    watched = rng.uniform(0, censor_days, n)
+    return np.minimum(stay, watched), target, stay <= watched
+
+
+def test_shares_are_unbiased_where_counting_ended_visits_is_not() -> None:
+    n = 6000
+    days, target, ended = _visits(n, 1, censor_days=120)
+    curve = exit_curve(days, target, ended, TARGETS)
+    naive = np.array([np.mean(target[ended] == t) for t in TARGETS])
+    truth = np.array([0.3, 0.5, 0.2])
+    rng = np.random.default_rng(3)  # the estimate's standard error, by the bootstrap
+    picks = (rng.integers(0, n, n) for _ in range(100))
+    se = np.std([exit_curve(days[k], target[k], ended[k], TARGETS).shares() for k in picks],
+                axis=0)
+    assert np.all(np.abs(curve.shares() - truth) < 4 * se)
+    # the fast wins are over-counted among the visits that ended: the bias is real
+    assert naive[0] - truth[0] > 8 * se[0]
+
+
+def test_a_deal_of_any_age_leaves_as_a_memoryless_stage_says() -> None:
+    """One exit hazard for all: the chance to be won within H days is the same at every
+    age, p_won * (1 - exp(-H / mean))."""
+    n = 8000
+    rng = np.random.default_rng(2)
+    target = rng.choice(np.array([WON, LOST]), n, p=[0.4, 0.6])
+    stay = rng.exponential(30.0, n)
+    watched = rng.uniform(0, 200, n)
+    curve = exit_curve(np.minimum(stay, watched), target, stay <= watched, (WON, LOST))
+    horizon = 20.0
+    truth = 0.4 * (1 - math.exp(-horizon / 30.0))
+    for age in (0.0, 15.0, 60.0):
+        at_risk = int(np.sum(np.minimum(stay, watched) > age))
+        draws = curve.given_age(age, 4000)
+        won = np.mean([w <= horizon and t == WON for w, t in draws])
+        se = math.sqrt(truth * (1 - truth) / at_risk)
+        assert abs(won - truth) < 4 * se, (age, won, truth)
+
+
+def test_a_deal_older_than_every_exit_leaves_at_the_tail_rate() -> None:
+    """Past the data, the oldest visits' exit rate and split carry on: a stalled deal is
+    not resolved at once at the stage's ordinary win share."""
+    days = np.array([1.0] * 40 + [5.0] * 40 + [30.0] * 10 + [100.0] * 20)
+    target = np.array([WON] * 40 + [WON] * 10 + [LOST] * 30 + [WON] * 2 + [LOST] * 28)
+    ended = np.array([True] * 90 + [False] * 20)  # 20 zombies, 100 days old and open
+    curve = exit_curve(days, target, ended, (WON, LOST))
+    draws = curve.given_age(200.0, 1000)
+    assert all(w > 0 for w, _ in draws)
+    won = np.mean([t == WON for _, t in draws])
+    assert won < 0.3  # the late exits were mostly losses; ordinary deals win 58%
+    soon = np.mean([w <= 30 for w, _ in draws])
+    expected = 1 - math.exp(-30 * curve.tail_hazard)
+    assert abs(soon - expected) < 0.01  # stratified draws follow the tail exactly
+    assert curve.tail_hazard < 0.05  # few leave: the zombies weigh in as at risk
+
+
+def test_no_draw_goes_to_a_target_never_seen_and_moves_off_the_list_are_censored() -> None:
+    days = np.array([2.0, 3.0, 4.0, 5.0])
+    target = np.array([WON, 7, LOST, WON])  # 7: a move the process has no route for
+    curve = exit_curve(days, target, np.ones(4, dtype=bool), (WON, LOST))
+    assert curve.ended == 3
+    assert {t for _, t in curve.given_age(0.0, 50)} <= {WON, LOST}
+    assert math.isclose(float(curve.shares().sum()), 1.0)
