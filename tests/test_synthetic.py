@@ -7,10 +7,9 @@ from __future__ import annotations
 import calendar
 import csv
 import datetime as dt
+import importlib.util
 import io
 import math
-import subprocess
-import sys
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -176,9 +175,13 @@ def test_each_mess_is_in_the_written_files_in_the_stated_amount(
     changed = [i for i, rs in by_deal.items() if len({r["Amount"] for r in rs}) > 1]
     assert within(len(changed), n - real.count("after-the-fact"), mess.amount_changes)
     final = {d["Id"]: d["Amount"] for d in deals}
+    truth = {d.id: d for d in real.deals}
     for i in changed:
         assert float(by_deal[i][0]["Amount"]) > float(by_deal[i][-1]["Amount"]) and \
             by_deal[i][-1]["Amount"] == final[i]
+        for r in by_deal[i]:  # the truth of each amount as it stood
+            at = dt.datetime.fromisoformat(r["CreatedDate"][:19])
+            assert float(r["Amount"]) * truth[i].rate == truth[i].value_at(at)
     # Probabilities as they stood: 0 on the row of a loss, the stage's before it.
     lost = next(rs for rs in by_deal.values() if rs[-1]["StageName"] == "Cerrada perdida"
                 and len(rs) > 1)
@@ -241,8 +244,8 @@ def test_a_seed_gives_the_same_bytes_and_another_seed_other_bytes(tmp_path: Path
 
 
 def test_an_option_left_off_changes_nothing_else(tmp_path: Path) -> None:
-    """Every deal draws its random numbers whatever the options: the clean history is the
-    real one's process deals, with none of the mess."""
+    """Each deal draws its random numbers whatever the options: turning on a mess of how
+    deals are written (amounts, bytes, owners) leaves every deal's dates and value."""
     base = Mess(per_month=14, days=200)
     plain = generate(FIVE, base, seed=9, start=START)
     spiced = generate(FIVE, replace(base, amount_changes=0.5, nul_bytes=0.5, owners=3),
@@ -251,13 +254,16 @@ def test_an_option_left_off_changes_nothing_else(tmp_path: Path) -> None:
         [(d.created, d.closed, d.value) for d in spiced.deals]
 
 
-def test_the_script_writes_every_shape_and_a_process_to_read_them_with(tmp_path: Path
-                                                                        ) -> None:
+def test_the_script_writes_every_shape_and_a_process_to_read_them_with(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = importlib.util.spec_from_file_location("messy", ROOT / "scripts" /
+                                                  "make_messy_exports.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
     out = tmp_path / "out"
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_messy_exports.py"),
-                           str(out), "--preset", "small-team", "--seed", "3"],
-                          capture_output=True, text=True, check=True)
-    assert "deals from 2025-06-02 to 2025-12-01" in done.stdout
+    assert script.main([str(out), "--preset", "small-team", "--seed", "3"]) == 0
+    assert "deals from 2025-06-02 to 2025-12-01" in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == sorted([*SHAPES, "process.yaml"])
     process = salesproc.load(out / "process.yaml")
     truth = generate(FIVE, PRESETS["small-team"], seed=3, start=START)
