@@ -8,8 +8,9 @@ What is fitted, and how (each with its sample size and 95% interval):
 - **Buyer-type shares** of the deals with a known buyer type (Wilson interval).
 - **Deal values** per buyer type: lognormal or gamma, by maximum likelihood (scipy.stats),
   the better by AIC; written as the mean and sd of the values.
-- **Routes** out of every stage, per buyer type: the shares of the visits that ended,
-  shrunk towards the all-buyers share by a Dirichlet prior worth PRIOR_VISITS visits (so a
+- **Routes** out of every stage, per buyer type: the share of the visits that leave for
+  each target had every visit been followed to its end (competing risks, the visits still
+  open counted as censored: salesproc.exits), shrunk towards the all-buyers share by a Dirichlet prior worth PRIOR_VISITS visits (so a
   stage a buyer type visited 8 times leans on the others' numbers, one visited 800 times
   hardly at all); the interval is the Beta posterior's. Where the file's approvals send
   deals elsewhere, their share is taken off first, so the approvals stay as written.
@@ -45,11 +46,15 @@ import pyarrow as pa
 from salesproc import routing, units
 from salesproc.calendar import MONTHS
 from salesproc.diagnostics import shown
+from salesproc.exits import exit_curve
 from salesproc.history.table import (
+    LOST_CODE,
     OPEN,
     OUTCOME_LOST,
     UNMAPPED,
+    WON_CODE,
     History,
+    after_the_fact,
     first_visits,
     lost_stage,
 )
@@ -195,10 +200,15 @@ def calibrate(history: History, *, since: dt.datetime | None = None,
     process = history.process
     created = history.deals.created
     start = np.datetime64(since, "s") if since is not None else created.min()
-    chosen = created >= start
+    late = after_the_fact(history.deals)
+    chosen = (created >= start) & ~late
     cal = Calibration(process, _datetime(start), history.as_of, int(chosen.sum()))
     if not chosen.any():
         return cal
+    if late.any():
+        cal.notes.append(f"{int(late.sum()):,} deals were entered after the fact (won within "
+                         "an hour of being created): left out of every fitted value (the "
+                         "forecast adds them as their own stream)")
     _arrivals(cal, history, chosen, start)
     _shares(cal, history, chosen)
     _values(cal, history, chosen)
@@ -412,33 +422,38 @@ def _sample(values: np.ndarray, ended: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def _routes(cal: Calibration, history: History, chosen: np.ndarray) -> None:
+    """Each stage's routes per buyer type: the share of its visits that leave for each
+    target, had every visit been followed to its end (exits.exit_curve: the visits still
+    open at the as-of date count as censored, so slow exits are not undercounted)."""
     process, v = cal.process, history.visits
     stage_ids = list(process.stages)
-    done = chosen[v.deal] & (v.exit != OPEN) & (v.exit != UNMAPPED)
+    days, ended = history.stays
+    seen = chosen[v.deal] & (v.exit != UNMAPPED)
+    done = seen & (v.exit != OPEN)
     single = len(process.buyer_types) == 1
     off_path = 0
     for s, sid in enumerate(stage_ids):
-        here = done & (v.stage == s)
-        every = np.bincount(v.exit[here] + 2, minlength=len(stage_ids) + 2)  # lost, won, ...
+        here = seen & (v.stage == s)
         for k, (b, buyer) in enumerate(process.buyer_types.items()):
             if sid not in buyer.stages:
                 continue
+            targets = (LOST_CODE, WON_CODE, *(t for t, tid in enumerate(stage_ids)
+                                              if tid in buyer.path and tid != sid))
             mine = here & (history.deals.buyer[v.deal] == k)
-            counts = np.bincount(v.exit[mine] + 2, minlength=len(stage_ids) + 2)
-            allowed = [0, 1] + [t + 2 for t, tid in enumerate(stage_ids)
-                                if tid in buyer.path and tid != sid]
-            off_path += int(counts.sum() - counts[allowed].sum())
-            total = int(counts[allowed].sum())
+            off_path += int((mine & done & ~np.isin(v.exit, targets)).sum())
+            curve = exit_curve(days[mine], v.exit[mine], ended[mine], targets)
+            total = curve.ended
             setting = f"stages.{sid}.next" if single else f"buyer_types.{b}.stages.{sid}.next"
             if total < MIN_VISITS:
                 cal.kept.append(NotEnough(setting, f"routes of {b} out of {sid}", total,
                                           MIN_VISITS))
                 continue
-            pooled = every[allowed] / max(1, every[allowed].sum())
-            shares = (counts[allowed] + PRIOR_VISITS * pooled) / (total + PRIOR_VISITS)
-            targets = [LOST, WON] + [stage_ids[t - 2] for t in allowed[2:]]
-            cal.fitted.append(_route_values(setting, b, buyer, sid, targets, shares,
-                                            counts[allowed], pooled, total))
+            pooled = exit_curve(days[here], v.exit[here], ended[here], targets).shares()
+            counts = curve.shares() * total  # as many visits, none left open
+            shares = (counts + PRIOR_VISITS * pooled) / (total + PRIOR_VISITS)
+            names = [LOST, WON] + [stage_ids[t] for t in targets[2:]]
+            cal.fitted.append(_route_values(setting, b, buyer, sid, names, shares,
+                                            counts, pooled, total))
     if off_path:
         cal.notes.append(f"{off_path:,} moves to stages off a buyer type's path are left out "
                          "of its routes (the base file's paths stay as written)")
