@@ -50,7 +50,7 @@ def chart(data: dict[str, Any]) -> Chart | None:
             ys = [_baseline(o, key, figure) for o in origins]
             if any(math.isfinite(y) for y in ys):
                 ax.plot(xs, ys, MARKERS[k % len(MARKERS)], color=colours[k % len(colours)],
-                        ms=5, label=name if ax is wins else None)
+                        ms=5, mec=INK, mew=0.4, label=name if ax is wins else None)
         ax.plot(xs, [_actual(o, figure) for o in origins], "o", color=INK, ms=7,
                 label="actual" if ax is wins else None)
         ax.set_ylabel(words)
