@@ -99,6 +99,25 @@ def test_a_failing_origin_is_reported_with_its_reason_and_the_others_go_on(
     assert len(rows) - len(failed) == 2 * 2 * (1 + len(BASELINES))
 
 
+def test_each_origin_forecasts_with_the_process_calibrated_there(tmp_path: Path) -> None:
+    """A file whose arrival rate is ten times the history's (40 a day against 4): at the
+    origin, the file's own process forecasts far more wins than the process calibrated on
+    the history before it, which the backtest uses (the forecast loads its process again
+    from its file, so the calibrated variant must be a file while it runs)."""
+    from salesproc.forecast import forecast
+
+    path, export = known_export(tmp_path)
+    wrong = tmp_path / "process" / "wrong.yaml"
+    wrong.write_text(path.read_text().replace("rate: 4, per: day", "rate: 40, per: day"))
+    proc = salesproc.load(wrong)
+    history = read_history(export, proc, today=dt.date(2030, 1, 1))
+    result = backtest(history, [day(90)], 14, replications=5, seed=1)
+    as_filed = forecast(history.at(day(90)), day(104), replications=5, seed=1)
+    model = result.origins[0].won.neutral
+    assert model < 0.5 * as_filed.totals["won"].neutral
+    assert result.origins[0].won.worst <= 2 * result.origins[0].actual_won
+
+
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
             if p.is_file()} | {str(p.relative_to(folder)) + "/": b"" for p in
