@@ -287,6 +287,40 @@ class Backtest:
         }
 
 
+def from_dict(data: Any) -> Backtest:
+    """A backtest saved as JSON (``Backtest.to_dict()``) read back: its origins, failures
+    and scores as they were. ValueError, saying what is missing, on anything else."""
+    try:
+        worst, neutral, best = (float(str(data["cases"][k]).removeprefix("p"))
+                                for k in ("worst", "neutral", "best"))
+        origins = [Origin(dt.datetime.fromisoformat(o["at"]),
+                          dt.datetime.fromisoformat(o["until"]), _outcome(o["won"]),
+                          _outcome(o["revenue"]), int(o["actual_won"]),
+                          _number(o["actual_revenue"]),
+                          {k: Point(_number(o["baselines"].get(k, {}).get("won")),
+                                    _number(o["baselines"].get(k, {}).get("revenue")))
+                           for k in BASELINES}) for o in data["origins"]]
+        failed = [Failed(dt.datetime.fromisoformat(f["at"]),
+                         dt.datetime.fromisoformat(f["until"]), str(f["reason"]))
+                  for f in data.get("failed", [])]
+        horizon = float(data["horizon_days"])
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise ValueError(f"not a saved backtest ({type(exc).__name__}: {exc})") from None
+    return Backtest(origins, horizon, [str(n) for n in data.get("notes", [])], failed,
+                    (worst, neutral, best))
+
+
+def _number(x: Any) -> float:
+    return math.nan if x is None else float(x)
+
+
+def _outcome(block: Any) -> Outcome:
+    mean = Estimate(_number(block.get("mean")), _number(block.get("mean_low")),
+                    _number(block.get("mean_high")), int(block.get("runs") or 0))
+    return Outcome(_number(block["worst"]), _number(block["neutral"]), _number(block["best"]),
+                   mean)
+
+
 def pinball_loss(actual: np.ndarray, forecast: np.ndarray, q: float) -> np.ndarray:
     """The pinball (quantile) loss of forecasting the *q* quantile as *forecast*."""
     gap = actual - forecast
@@ -493,3 +527,38 @@ def _markov(history: History, days: float) -> Point:
     new = rate * fitted.new_wins(days)
     return Point(float(chance.sum()) + new,
                  float(np.nansum(chance * values)) + new * typical)
+
+
+# --- a forecast's track record -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Beaten:
+    """A baseline that beat the model on a backtest's history (its MAE below the model's
+    over the origins it forecast), and its forecast of a new period."""
+
+    figure: str
+    baseline: str
+    origins: int
+    baseline_mae: float
+    model_mae: float
+    forecast: float  # the baseline's figure for the new period
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"figure": self.figure, "baseline": self.baseline, "origins": self.origins,
+                "baseline_mae": _clean(self.baseline_mae), "model_mae": _clean(self.model_mae),
+                "forecast": _clean(self.forecast)}
+
+
+def beaten_by(record: Backtest, history: History, until: dt.datetime) -> list[Beaten]:
+    """The baselines that beat the model in *record* (a backtest of the same kind of
+    forecast), each with its forecast of the period from *history*'s as-of date to
+    *until*: what to set beside a forecast that its own past does not back."""
+    found = []
+    for figure in FIGURES:
+        for key in BASELINES:
+            origins, model, other = record.against(figure, key)
+            if origins and other < model:
+                found.append(Beaten(figure, key, origins, other, model,
+                                    baseline(history, key, until).get(figure)))
+    return found

@@ -676,11 +676,15 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
               "likely month, value and the CRM's probability); html: one page with charts.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the forecast to this file instead of the terminal.")
+@click.option("--track-record", "track_file", metavar="BACKTEST.json",
+              type=click.Path(dir_okay=False, path_type=str),
+              help="A saved `backtest --format json` of this forecast: show its errors beside "
+              "the baselines', and the forecast of any baseline that beat it there.")
 @CHARTS_OPTION
 def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any,
              horizon: str | None, crm: Any, campaigns: tuple[str, ...], replications: int,
              seed: int | None, cases: str, fmt: str, output: str | None,
-             charts_dir: str | None) -> None:
+             track_file: str | None, charts_dir: str | None) -> None:
     """Forecast from today's pipeline: deals won, revenue and losses by a date, as worst,
     neutral and best case, by month; and each open deal's chance to be won.
 
@@ -702,7 +706,8 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
     if (until is None) == (horizon is None):
         raise click.UsageError("give --until DATE or --horizon (e.g. 13w), not both")
     process = load_or_fail(process_file)
-    _guard_outputs([*process.files, *history], output)
+    _guard_outputs([*process.files, *history, *([track_file] if track_file else [])], output)
+    record = _track_record(track_file) if track_file is not None else None
     for c in planned:
         if c.buyer_type is not None and c.buyer_type not in process.buyer_types:
             raise click.BadParameter(f"unknown buyer type '{c.buyer_type}' in {c.name}; "
@@ -722,19 +727,52 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
                                      param_hint="--campaign")
     result = forecasting(found, end, process=process, replications=replications, seed=seed,
                          campaigns=planned, cases=percentiles)
+    said: list[str] = []
+    beaten: list[Any] = []
+    if record is not None:
+        from salesproc.backtest import beaten_by
+
+        beaten = beaten_by(record, found, end)
+        said = text.track_record(record, beaten, result, str(track_file))
     if fmt == "json":
-        _emit(json_module.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n", output)
+        data = result.to_dict()
+        if record is not None:
+            data["track_record"] = {"file": track_file, "backtest": record.to_dict(),
+                                    "beaten_by": [b.to_dict() for b in beaten]}
+        _emit(json_module.dumps(data, indent=2, allow_nan=False) + "\n", output)
     elif fmt == "csv":
         from salesproc.report import csv
 
         _emit(csv.forecast_deals(result), output)
+        for line in said:  # a record does not fit the rows of deals: it goes to stderr
+            click.echo(line, err=True)
     elif fmt == "html":
         from salesproc.report import html
 
-        _emit(html.forecast(result), output)
+        _emit(html.forecast(result, said), output)
     else:
-        _emit(text.forecast(result), output)
+        _emit(text.forecast(result) + "".join(
+            line + "\n" for line in ["", *said] if said), output)
     _write_charts("forecast", result, charts_dir)
+
+
+def _track_record(path: str) -> Any:
+    """The saved backtest in *path*, or exit 1 saying what is wrong with it."""
+    import json as json_module
+
+    from salesproc.backtest import from_dict
+
+    hint = "save one with: salesproc backtest ... --format json -o BACKTEST.json"
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json_module.load(handle)
+        return from_dict(data)
+    except OSError as exc:
+        raise Failure(f"cannot read {shown(path)}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json_module.JSONDecodeError) as exc:
+        raise Failure(f"{shown(path)} is not a JSON file ({shown(str(exc))})", hint) from None
+    except ValueError as exc:
+        raise Failure(f"{shown(path)}: {shown(str(exc))}", hint) from None
 
 
 def _cases(text: str) -> tuple[float, float, float]:

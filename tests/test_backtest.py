@@ -338,3 +338,53 @@ def test_text_csv_and_html_through_the_cli(tmp_path: Path) -> None:
     html = page.read_text("utf-8")
     assert 'data-chart="backtest"' in html and 'class="card"' in html
     assert "stage-to-stage Markov" in html and "<script" not in html
+
+
+# --- the forecast's track record -----------------------------------------------------------
+
+
+def test_forecast_shows_its_track_record_and_the_baseline_that_beat_it(tmp_path: Path) -> None:
+    """A backtest saved as JSON, then edited so that each actual equals the run rate's
+    forecast (its MAE 0) and the model's neutral case is 3 above it (MAE 3): the
+    forecast's record names the run rate as having
+    beaten the model on deals won, with its figure for this period (the wins of the 14
+    days before the as-of date, counted again with pandas); JSON and HTML carry the same.
+    A file that is not a saved backtest is refused with exit 1."""
+    path, export = known_export(tmp_path)
+    saved = tmp_path / "record.json"
+    out = run("backtest", str(export), "--process", str(path), "--from", "2025-03-07",
+              "--to", "2025-03-22", "--every", "15d", "--horizon", "14d", "-r", "3",
+              "--seed", "1", "--format", "json", "-o", str(saved))
+    assert out.exit_code == 0, out.output
+    data = json.loads(saved.read_text())
+    for origin in data["origins"]:
+        origin["actual_won"] = int(origin["baselines"]["run_rate"]["won"])
+        origin["won"]["neutral"] = origin["actual_won"] + 3
+    saved.write_text(json.dumps(data))
+    args = ["forecast", str(export), "--process", str(path), "--as-of", "2025-05-01",
+            "--horizon", "14d", "-r", "5", "--seed", "1", "--track-record", str(saved)]
+    table = run(*args)
+    assert table.exit_code == 0, table.output
+    as_of = dt.datetime(2025, 5, 1, 23, 59, 59)  # the end of the --as-of day
+    frame = read_history(export, salesproc.load(path), today=dt.date(2030, 1, 1)
+                         ).deals_frame()
+    won = frame[(frame.outcome == "won") & (frame.closed > as_of - dt.timedelta(days=14))
+                & (frame.closed <= as_of)]
+    assert "Over the last 2 origins this forecast's MAE of deals won was" in table.stdout
+    assert "the run rate beat the model on deals won (MAE 0.0 against 3.0 over 2 origins)" \
+        in table.stdout
+    assert f"for this period it says {len(won):.1f}," in table.stdout
+    as_json = json.loads(run(*args, "--format", "json").stdout)
+    assert as_json["track_record"]["backtest"]["origins"][0]["actual_won"] == \
+        data["origins"][0]["actual_won"]
+    beaten = {(b["figure"], b["baseline"]): b for b in as_json["track_record"]["beaten_by"]}
+    assert beaten["won", "run_rate"]["forecast"] == len(won)
+    page = tmp_path / "forecast.html"
+    assert run(*args, "--format", "html", "-o", str(page)).exit_code == 0
+    assert "Track record" in page.read_text("utf-8")
+    (tmp_path / "bad.json").write_text('{"origins": 3}')
+    bad = run(*args[:-1], str(tmp_path / "bad.json"))
+    assert bad.exit_code == 1 and "not a saved backtest" in bad.output
+    (tmp_path / "bad.txt").write_bytes(b"\x00\xff not json")
+    worse = run(*args[:-1], str(tmp_path / "bad.txt"))
+    assert worse.exit_code == 1 and "is not a JSON file" in worse.output

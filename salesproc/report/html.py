@@ -249,8 +249,9 @@ def measurement(done: Measurement, buyer: str | None = None) -> str:
                 source=data["process"]["file"])
 
 
-def forecast(done: Forecast) -> str:
-    """What `forecast --format html` writes."""
+def forecast(done: Forecast, track_record: Sequence[str] = ()) -> str:
+    """What `forecast --format html` writes; *track_record* the lines of its record on a
+    saved backtest (`forecast --track-record`), shown under the headline figures."""
     data = done.to_dict()
     currency, cases = data["process"]["currency"], data["cases"]
     sub = (f"From the pipeline on {data['as_of'][:10]} to {data['until'][:10]}, "
@@ -269,10 +270,13 @@ def forecast(done: Forecast) -> str:
     stages = data["process"]["names"]["stages"]
     rows = [(d["id"], stages.get(d["stage"], d["stage"]), money(d["value"] or math.nan),
              percent(d["chance"]), d["month"] or "–") for d in deals]
-    crm = [(k, money(v, currency) if "value" in k or "pipeline" in k or "category" in k
-            else number(v, 0)) for k, v in data["crm"].items()]
+    crm = [(k, money(math.nan if v is None else v, currency)  # None: the CRM has no figure
+            if "value" in k or "pipeline" in k or "category" in k else number(v, 0))
+           for k, v in data["crm"].items()]
+    record = _section(track_record[0], *(f"<p>{_e(line.strip())}</p>"
+                                         for line in track_record[1:])) if track_record else ""
     return page(f"{data['process']['name']}: forecast", sub,
-                [top, _charts(charts.forecast(data)),
+                [top, record, _charts(charts.forecast(data)),
                  _section("The open deals most likely to close",
                           table(("deal", "stage", "value", "chance to win", "likely month"),
                                 rows)),

@@ -19,7 +19,7 @@ from salesproc.stats import Estimate, significant
 from salesproc.units import plural
 
 if TYPE_CHECKING:  # the CRM-history reports load pyarrow: only when one is made
-    from salesproc.backtest import Backtest
+    from salesproc.backtest import Backtest, Beaten
     from salesproc.calibration import Calibration
     from salesproc.fitcheck import FitCheck
     from salesproc.forecast import Forecast
@@ -672,4 +672,43 @@ def backtest_summary(done: Backtest, figure: str) -> list[str]:
                      f"{_amount(figure, verdict['best_baseline_mae'])} over "
                      f"{verdict['origins']} origins; the model's {model} over those origins "
                      + ("beat it" if verdict["model_beats_it"] else "did not beat it"))
+    return lines
+
+
+def track_record(record: Backtest, beaten: list[Beaten], done: Forecast, source: str
+                 ) -> list[str]:
+    """What `forecast --track-record` adds under the forecast: the saved backtest's errors
+    of the model and of each baseline, and each baseline that beat the model there beside
+    its forecast of this period."""
+    from salesproc.backtest import BASELINES, MODEL
+
+    n = len(record.origins)
+    if not n:
+        return [f"Track record ({_one_line(source)}): no origin was backtested"]
+    first, last = record.origins[0].at, record.origins[-1].at
+    lines = [f"Track record ({_one_line(source)}: {n} origins from {first:%Y-%m-%d} to "
+             f"{last:%Y-%m-%d}, {record.horizon_days:g} days ahead each)"]
+    days = (done.until - done.as_of).total_seconds() / 86400
+    if abs(days - record.horizon_days) > 1:
+        lines.append(f"  This forecast looks {days:,.0f} days ahead, the record's "
+                     f"{record.horizon_days:g}: errors grow with the period, so the record "
+                     "says less about this one")
+    words = {"won": "deals won", "revenue": "revenue"}
+    for figure in ("won", "revenue"):
+        scores = record.scores(figure)
+        others = "; ".join(f"{BASELINES[k]} {_amount(figure, s.mae)}"
+                           for k, s in scores.items() if k != MODEL and s.origins)
+        lines.append(f"  Over the last {n} origins this forecast's MAE of {words[figure]} was "
+                     f"{_amount(figure, scores[MODEL].mae)}" + (f"; {others}" if others else ""))
+    for b in beaten:
+        ours = done.totals[b.figure].neutral
+        lines.append(f"  On this history the {BASELINES[b.baseline]} beat the model on "
+                     f"{words[b.figure]} (MAE {_amount(b.figure, b.baseline_mae)} against "
+                     f"{_amount(b.figure, b.model_mae)} over {b.origins} origins): for this "
+                     f"period it says {_amount(b.figure, b.forecast)}, beside the model's "
+                     f"neutral case of {_amount(b.figure, ours)}")
+    if not beaten:
+        lines.append("  No baseline beat the model on this history")
+    if record.failed:
+        lines.append(f"  {len(record.failed)} origin(s) of the record failed and are left out")
     return lines
