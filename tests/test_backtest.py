@@ -314,7 +314,7 @@ def test_scores_follow_their_definitions() -> None:
 def test_text_csv_and_html_through_the_cli(tmp_path: Path) -> None:
     """One history, three formats: the text has a table per figure naming every baseline
     and the verdict; the CSV one row per origin, figure and forecaster; the HTML page the
-    headline cards, the forecast-vs-actual chart and the tables."""
+    headline cards, the forecast-vs-actual chart and the tables (--charts writes it)."""
     path, export = known_export(tmp_path)
     args = ["backtest", str(export), "--process", str(path), "--from", "2025-03-07",
             "--to", "2025-03-22", "--every", "15d", "--horizon", "14d", "-r", "5",
@@ -333,11 +333,12 @@ def test_text_csv_and_html_through_the_cli(tmp_path: Path) -> None:
     assert all(float(r["error"]) == pytest.approx(float(r["forecast"]) - float(r["actual"]))
                for r in rows if r["forecast"])
     page = tmp_path / "page.html"
-    out = run(*args, "--format", "html", "-o", str(page))
+    out = run(*args, "--format", "html", "-o", str(page), "--charts", str(tmp_path / "c"))
     assert out.exit_code == 0, out.output
     html = page.read_text("utf-8")
     assert 'data-chart="backtest"' in html and 'class="card"' in html
     assert "stage-to-stage Markov" in html and "<script" not in html
+    assert (tmp_path / "c" / "backtest.png").read_bytes().startswith(b"\x89PNG")
 
 
 # --- the forecast's track record -----------------------------------------------------------
