@@ -1,35 +1,99 @@
 """Backtest the forecast on the team's own past: at each origin, calibrate on the history
-before it, forecast the next period, and compare with what happened.
+before it, forecast the next period, and compare with what happened — beside the plain
+forecasts a sales team could make without salesproc, made at the same origins.
 
-Reported per origin and overall: the actual wins and revenue beside the forecast's worst
-to best range, the share of actuals inside that 10th-90th percentile band (about 80% for
-an honest forecast), and the mean absolute error of the neutral case beside two
-baselines: the run rate (the wins of the 90 days before the origin, carried forward) and
-the CRM's weighted pipeline (the open deals' amounts times the CRM's probability; the
-probability as exported, which may know more than the CRM knew at the origin).
+The baselines, each a point forecast of the deals won and the revenue of the period
+(*H* days from the origin), from nothing the team did not know at the origin:
+
+- **run rate**: the wins and revenue of the last *H* days before the origin, carried
+  forward;
+- **seasonal naive**: the wins and revenue of the same window one quarter earlier, and one
+  year earlier (each where the history has that window whole before the origin);
+- **the CRM's weighted pipeline**: the open deals' amounts times the CRM's probability as
+  they stood at the origin (``history.at(origin)``); its wins are the sum of the
+  probabilities;
+- **stage-to-stage Markov chain**: each stage's constant exit hazard to each next stage,
+  won and lost (exits over days at risk, open visits counted as at risk until the
+  origin), fitted on the visits before the origin; each open deal's chance to be won
+  within *H* days from its stage (the chain's transition matrix, ``expm`` of the
+  generator), summed, plus new deals at the creation rate of the last
+  ARRIVAL_WINDOW_DAYS times a new deal's chance to be won by the end, integrated over
+  when it arrives.
+
+Scores per forecaster and figure (the model's point forecast is its neutral case): mean
+absolute error, mean absolute percentage error (origins with an actual of 0 are left out
+and counted), bias (mean forecast less actual); for the model also the pinball loss at its
+three case percentiles, the interval score of its worst-to-best band, and the share of
+actuals inside that band with its Wilson 95% interval.
+
+An origin whose calibration or forecast fails (data the fit cannot take) is reported with
+the reason, and the others go on.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import math
+import os
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from salesproc.calibration import calibrate, write_variant
+from salesproc.errors import SalesprocError
 from salesproc.forecast import Outcome, forecast
-from salesproc.history.table import OUTCOME_OPEN, OUTCOME_WON, History
+from salesproc.history.table import (
+    LOST_CODE,
+    OUTCOME_OPEN,
+    OUTCOME_WON,
+    WON_CODE,
+    History,
+    first_visits,
+)
 from salesproc.loader import load
 from salesproc.model import Process
+from salesproc.stats import CASES, Estimate, proportion
+from salesproc.version import __version__
 
-RUN_RATE_DAYS = 90
+MIN_DEALS = 30  # an origin with fewer deals before it is left out: nothing to calibrate on
+ARRIVAL_WINDOW_DAYS = 90  # the Markov baseline's new deals come at the rate of these days
+
+MODEL = "model"
+#: The baselines, by key, with their names in reports.
+BASELINES = {"run_rate": "run rate", "seasonal_quarter": "seasonal naive (a quarter back)",
+             "seasonal_year": "seasonal naive (a year back)",
+             "weighted_pipeline": "CRM weighted pipeline", "markov": "stage-to-stage Markov"}
+FIGURES = ("won", "revenue")
+
+
+def add_months(when: dt.datetime, months: int) -> dt.datetime:
+    """*when* moved by whole calendar months (negative: back), the day kept where the
+    month has it and else the month's last day (31 January + 1 month: 28 or 29 February)."""
+    index = when.year * 12 + when.month - 1 + months
+    year, month = divmod(index, 12)
+    day = min(when.day, calendar.monthrange(year, month + 1)[1])
+    return when.replace(year=year, month=month + 1, day=day)
+
+
+@dataclass(frozen=True)
+class Point:
+    """A point forecast of the period's deals won and revenue (NaN: not available)."""
+
+    won: float
+    revenue: float
+
+    def get(self, figure: str) -> float:
+        return self.won if figure == "won" else self.revenue
 
 
 @dataclass(frozen=True)
 class Origin:
-    """One forecast origin: the forecast of the next period and what happened."""
+    """One forecast origin: the forecast of the next period, the baselines' forecasts of
+    it, and what happened."""
 
     at: dt.datetime
     until: dt.datetime
@@ -37,120 +101,464 @@ class Origin:
     revenue: Outcome
     actual_won: int
     actual_revenue: float
-    run_rate_won: float
-    run_rate_revenue: float
-    weighted_pipeline: float  # the CRM's: open amounts × probability at the origin
+    baselines: dict[str, Point]
+
+    def outcome(self, figure: str) -> Outcome:
+        return self.won if figure == "won" else self.revenue
+
+    def actual(self, figure: str) -> float:
+        return float(self.actual_won) if figure == "won" else self.actual_revenue
+
+    def forecast(self, figure: str, forecaster: str) -> float:
+        """The point forecast of *forecaster* (MODEL: the neutral case, or a baseline)."""
+        if forecaster == MODEL:
+            return self.outcome(figure).neutral
+        return self.baselines[forecaster].get(figure)
+
+    def inside(self, figure: str) -> bool:
+        """The actual lies in the worst-to-best band (False where there is no band)."""
+        o = self.outcome(figure)
+        return bool(o.worst <= self.actual(figure) <= o.best)
 
     @property
     def won_inside(self) -> bool:
-        return self.won.worst <= self.actual_won <= self.won.best
+        return self.inside("won")
 
     @property
     def revenue_inside(self) -> bool:
-        return self.revenue.worst <= self.actual_revenue <= self.revenue.best
+        return self.inside("revenue")
+
+
+@dataclass(frozen=True)
+class Failed:
+    """An origin whose calibration or forecast failed, and why."""
+
+    at: dt.datetime
+    until: dt.datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Score:
+    """How close one forecaster came on one figure over the origins it forecast."""
+
+    origins: int  # origins with a forecast from this forecaster
+    mae: float
+    mape: float  # a share (0.2: 20%), over the origins with an actual above 0
+    mape_left_out: int  # origins with an actual of 0, left out of the MAPE
+    bias: float  # mean forecast less actual
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"origins": self.origins, "mae": _clean(self.mae), "mape": _clean(self.mape),
+                "mape_left_out": self.mape_left_out, "bias": _clean(self.bias)}
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How well the model's range did on one figure: the pinball loss at each of its case
+    percentiles, the interval score of the worst-to-best band, and the share of actuals
+    inside the band (Wilson 95% interval)."""
+
+    pinball: dict[float, float]  # percentile -> mean pinball loss
+    interval_score: float
+    coverage: Estimate  # n: origins with a band
+    inside: int
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.coverage
+        return {"pinball": {f"p{q:g}": _clean(v) for q, v in self.pinball.items()},
+                "interval_score": _clean(self.interval_score),
+                "coverage": {"inside": self.inside, "origins": c.n, "share": _clean(c.mean),
+                             "low": _clean(c.low), "high": _clean(c.high)}}
+
+
+def _clean(v: float) -> float | None:
+    return v if math.isfinite(v) else None
 
 
 @dataclass
 class Backtest:
-    """Every origin, and the coverage and errors over all of them."""
+    """Every origin, the failed ones with their reasons, and the scores over the origins
+    forecast."""
 
     origins: list[Origin]
     horizon_days: float
     notes: list[str] = field(default_factory=list)
+    failed: list[Failed] = field(default_factory=list)
+    cases: tuple[float, float, float] = CASES
+    process: Process | None = None  # the process backtested (its name and currency)
+
+    def score(self, figure: str, forecaster: str) -> Score:
+        """MAE, MAPE and bias of *forecaster* (MODEL or a baseline key) on *figure*, over
+        the origins where it gave a forecast."""
+        pairs = [(o.forecast(figure, forecaster), o.actual(figure)) for o in self.origins]
+        pairs = [(f, a) for f, a in pairs if math.isfinite(f)]
+        if not pairs:
+            return Score(0, math.nan, math.nan, 0, math.nan)
+        f, a = (np.array(x, dtype=float) for x in zip(*pairs, strict=True))
+        some = a != 0
+        mape = float(np.mean(np.abs(f[some] - a[some]) / np.abs(a[some]))) if some.any() \
+            else math.nan
+        return Score(len(pairs), float(np.mean(np.abs(f - a))), mape, int((~some).sum()),
+                     float(np.mean(f - a)))
+
+    def scores(self, figure: str) -> dict[str, Score]:
+        """The model's score and every baseline's, on *figure*."""
+        return {k: self.score(figure, k) for k in (MODEL, *BASELINES)}
+
+    def spread(self, figure: str) -> Spread:
+        """The model's pinball losses, interval score and coverage on *figure*."""
+        judged = [o for o in self.origins if math.isfinite(o.outcome(figure).worst)]
+        actual = np.array([o.actual(figure) for o in judged], dtype=float)
+        pinball = {}
+        for q, name in zip(self.cases, ("worst", "neutral", "best"), strict=True):
+            f = np.array([getattr(o.outcome(figure), name) for o in judged], dtype=float)
+            pinball[q] = float(np.mean(pinball_loss(actual, f, q / 100))) if judged \
+                else math.nan
+        low = np.array([o.outcome(figure).worst for o in judged], dtype=float)
+        high = np.array([o.outcome(figure).best for o in judged], dtype=float)
+        alpha = 1 - (self.cases[2] - self.cases[0]) / 100
+        score = float(np.mean(interval_score(actual, low, high, alpha))) if judged \
+            else math.nan
+        inside = sum(o.inside(figure) for o in judged)
+        return Spread(pinball, score, proportion(inside, len(judged)), inside)
 
     def coverage(self, figure: str = "won") -> float:
-        """The share of origins whose actual lies in the forecast's 10th-90th band (of
+        """The share of origins whose actual lies in the forecast's worst-to-best band (of
         those with a band: a forecast of fewer than 3 runs has none)."""
-        judged = [o for o in self.origins if math.isfinite(o.won.worst)]
-        inside = [o.won_inside if figure == "won" else o.revenue_inside for o in judged]
-        return float(np.mean(inside)) if inside else math.nan
+        return self.spread(figure).coverage.mean
 
-    def errors(self) -> dict[str, float]:
-        """Mean absolute errors of the neutral case and of the baselines."""
-        o = self.origins
+    def best_baseline(self, figure: str) -> str | None:
+        """The baseline with the least MAE on *figure* over the origins it forecast (None
+        when no baseline forecast any)."""
+        scored = {k: s.mae for k, s in self.scores(figure).items()
+                  if k != MODEL and math.isfinite(s.mae)}
+        return min(scored, key=lambda k: scored[k]) if scored else None
 
-        def mae(pairs: list[tuple[float, float]]) -> float:
-            return float(np.mean([abs(a - b) for a, b in pairs])) if pairs else math.nan
+    def against(self, figure: str, baseline: str) -> tuple[int, float, float]:
+        """The origins where *baseline* forecast *figure*, and the MAE of the model and
+        of the baseline over just those origins."""
+        both = [o for o in self.origins if math.isfinite(o.forecast(figure, baseline))]
+        if not both:
+            return 0, math.nan, math.nan
+        actual = np.array([o.actual(figure) for o in both])
+        model = np.array([o.forecast(figure, MODEL) for o in both])
+        other = np.array([o.forecast(figure, baseline) for o in both])
+        return len(both), float(np.mean(np.abs(model - actual))), \
+            float(np.mean(np.abs(other - actual)))
 
-        return {
-            "won_neutral": mae([(x.won.neutral, x.actual_won) for x in o]),
-            "won_run_rate": mae([(x.run_rate_won, x.actual_won) for x in o]),
-            "revenue_neutral": mae([(x.revenue.neutral, x.actual_revenue) for x in o]),
-            "revenue_run_rate": mae([(x.run_rate_revenue, x.actual_revenue) for x in o]),
-            "revenue_weighted_pipeline": mae([(x.weighted_pipeline, x.actual_revenue)
-                                              for x in o if math.isfinite(x.weighted_pipeline)]),
-        }
+    def verdict(self, figure: str) -> dict[str, Any]:
+        """The best baseline on MAE, and whether the model beat it over the origins that
+        baseline forecast (a tie goes to the model)."""
+        best = self.best_baseline(figure)
+        if best is None:
+            return {"best_baseline": None, "origins": 0, "best_baseline_mae": None,
+                    "model_mae": None, "model_beats_it": None}
+        n, model, other = self.against(figure, best)
+        return {"best_baseline": best, "origins": n, "best_baseline_mae": _clean(other),
+                "model_mae": _clean(model), "model_beats_it": bool(model <= other)}
 
     def to_dict(self) -> dict[str, Any]:
-        def clean(v: float) -> float | None:
-            return v if math.isfinite(v) else None
-
+        """The JSON layout of `salesproc backtest --format json` (what `forecast
+        --track-record` reads)."""
+        p = self.process
         return {
+            "salesproc": __version__,
+            "process": {"name": p.name if p else None, "file": p.source if p else None,
+                        "currency": p.currency if p else None},
             "horizon_days": self.horizon_days,
+            "cases": {"worst": f"p{self.cases[0]:g}", "neutral": f"p{self.cases[1]:g}",
+                      "best": f"p{self.cases[2]:g}"},
+            "baselines": dict(BASELINES),
             "origins": [{"at": o.at.isoformat(), "until": o.until.isoformat(),
                          "won": o.won.to_dict(), "revenue": o.revenue.to_dict(),
                          "actual_won": o.actual_won, "actual_revenue": o.actual_revenue,
-                         "run_rate_won": o.run_rate_won,
-                         "run_rate_revenue": o.run_rate_revenue,
-                         "weighted_pipeline": clean(o.weighted_pipeline),
+                         "baselines": {k: {"won": _clean(p.won), "revenue": _clean(p.revenue)}
+                                       for k, p in o.baselines.items()},
                          "won_inside": o.won_inside, "revenue_inside": o.revenue_inside}
                         for o in self.origins],
-            "coverage": {"won": clean(self.coverage("won")),
-                         "revenue": clean(self.coverage("revenue"))},
-            "mean_absolute_error": {k: clean(v) for k, v in self.errors().items()},
+            "failed": [{"at": f.at.isoformat(), "until": f.until.isoformat(),
+                        "reason": f.reason} for f in self.failed],
+            "scores": {figure: {k: s.to_dict() for k, s in self.scores(figure).items()}
+                       for figure in FIGURES},
+            "spread": {figure: self.spread(figure).to_dict() for figure in FIGURES},
+            "verdict": {figure: self.verdict(figure) for figure in FIGURES},
             "notes": self.notes,
         }
 
 
-def backtest(history: History, origins: list[dt.datetime], horizon_days: float, *,
-             replications: int = 100, seed: int | None = None,
-             folder: str | None = None) -> Backtest:
-    """At each origin: calibrate the process on the history before it (a variant written
-    to *folder*, by default beside the process file's), forecast *horizon_days* ahead and
-    compare with the history after it."""
-    import os
-    import tempfile
+def from_dict(data: Any) -> Backtest:
+    """A backtest saved as JSON (``Backtest.to_dict()``) read back: its origins, failures
+    and scores as they were. ValueError, saying what is missing, on anything else."""
+    try:
+        worst, neutral, best = (float(str(data["cases"][k]).removeprefix("p"))
+                                for k in ("worst", "neutral", "best"))
+        origins = [Origin(dt.datetime.fromisoformat(o["at"]),
+                          dt.datetime.fromisoformat(o["until"]), _outcome(o["won"]),
+                          _outcome(o["revenue"]), int(o["actual_won"]),
+                          _number(o["actual_revenue"]),
+                          {k: Point(_number(o["baselines"].get(k, {}).get("won")),
+                                    _number(o["baselines"].get(k, {}).get("revenue")))
+                           for k in BASELINES}) for o in data["origins"]]
+        failed = [Failed(dt.datetime.fromisoformat(f["at"]),
+                         dt.datetime.fromisoformat(f["until"]), str(f["reason"]))
+                  for f in data.get("failed", [])]
+        horizon = float(data["horizon_days"])
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise ValueError(f"not a saved backtest ({type(exc).__name__}: {exc})") from None
+    return Backtest(origins, horizon, [str(n) for n in data.get("notes", [])], failed,
+                    (worst, neutral, best))
 
-    process = history.process
+
+def _number(x: Any) -> float:
+    return math.nan if x is None else float(x)
+
+
+def _outcome(block: Any) -> Outcome:
+    mean = Estimate(_number(block.get("mean")), _number(block.get("mean_low")),
+                    _number(block.get("mean_high")), int(block.get("runs") or 0))
+    return Outcome(_number(block["worst"]), _number(block["neutral"]), _number(block["best"]),
+                   mean)
+
+
+def pinball_loss(actual: np.ndarray, forecast: np.ndarray, q: float) -> np.ndarray:
+    """The pinball (quantile) loss of forecasting the *q* quantile as *forecast*."""
+    gap = actual - forecast
+    return np.maximum(q * gap, (q - 1) * gap)  # type: ignore[no-any-return]
+
+
+def interval_score(actual: np.ndarray, low: np.ndarray, high: np.ndarray,
+                   alpha: float) -> np.ndarray:
+    """Gneiting and Raftery's interval score of the central (1 - *alpha*) interval
+    [low, high]: its width, plus 2/alpha times how far the actual falls outside it."""
+    return (high - low) + 2 / alpha * (np.maximum(low - actual, 0)  # type: ignore[no-any-return]
+                                       + np.maximum(actual - high, 0))
+
+
+# --- running it ----------------------------------------------------------------------------
+
+
+def backtest(history: History, origins: Sequence[dt.datetime], horizon_days: float, *,
+             replications: int = 100, seed: int | None = None,
+             cases: tuple[float, float, float] = CASES) -> Backtest:
+    """At each origin: calibrate the process on the history before it, forecast
+    *horizon_days* ahead, compute the baselines, and compare with the history after it.
+    The calibrated variants are written to a temporary folder of the system's (not beside
+    the process file: that folder may be read-only, and is the user's), removed at the end.
+    An origin whose calibration or forecast raises a salesproc error or a ValueError is
+    recorded as failed, with the reason; the others go on."""
     done: list[Origin] = []
+    failed: list[Failed] = []
     notes: list[str] = []
-    with tempfile.TemporaryDirectory(dir=folder or os.path.dirname(
-            os.path.abspath(process.source or "."))) as scratch:
+    with tempfile.TemporaryDirectory(prefix="salesproc-backtest-") as scratch:
         for k, at in enumerate(origins):
             until = at + dt.timedelta(days=horizon_days)
             before = history.at(at)
-            if len(before.deals) < 30 or until > history.as_of:
-                notes.append(f"{at:%Y-%m-%d}: left out ("
-                             + ("fewer than 30 deals before it" if len(before.deals) < 30
-                                else "the history ends before its period does") + ")")
+            if len(before.deals) < MIN_DEALS or until > history.as_of:
+                notes.append(f"{at:%Y-%m-%d}: left out (" + (
+                    f"fewer than {MIN_DEALS} deals before it" if len(before.deals) < MIN_DEALS
+                    else "the history ends before its period does") + ")")
                 continue
-            fitted = _calibrated(before, os.path.join(scratch, f"origin{k}.yaml"))
-            result = forecast(before, until, process=fitted, replications=replications,
-                              seed=seed)
-            done.append(_origin(history, before, at, until, result.totals["won"],
-                                result.totals["revenue"]))
-    return Backtest(done, horizon_days, notes)
+            try:
+                fitted = _calibrated(before, os.path.join(scratch, f"origin{k}.yaml"))
+                result = forecast(before, until, process=fitted, replications=replications,
+                                  seed=seed, cases=cases)
+            except SalesprocError as exc:
+                failed.append(Failed(at, until, exc.message))
+                continue
+            except ValueError as exc:
+                failed.append(Failed(at, until, str(exc)))
+                continue
+            won, revenue = actuals(history, at, until)
+            done.append(Origin(at, until, result.totals["won"], result.totals["revenue"], won,
+                               revenue, baselines(before, until)))
+    return Backtest(done, horizon_days, notes, failed, cases, history.process)
 
 
 def _calibrated(history: History, path: str) -> Process:
-    cal = calibrate(history)
-    write_variant(cal, path)
+    """The process calibrated on *history*, as a variant file at *path* that extends the
+    process's own file (the forecast loads its process again from its file)."""
+    write_variant(calibrate(history), path)
     return load(path)
 
 
-def _origin(full: History, before: History, at: dt.datetime, until: dt.datetime,
-            won: Outcome, revenue: Outcome) -> Origin:
-    d = full.deals
-    start, end = np.datetime64(at, "s"), np.datetime64(until, "s")
-    closed = (d.outcome == OUTCOME_WON) & (d.closed > start) & (d.closed <= end)
-    value = np.nan_to_num(d.value[closed])
-    past = (d.outcome == OUTCOME_WON) & (d.closed > start - np.timedelta64(RUN_RATE_DAYS, "D")) \
-        & (d.closed <= start)
+def actuals(history: History, start: dt.datetime, end: dt.datetime) -> tuple[int, float]:
+    """The deals won in (start, end] and their revenue (unknown amounts count 0)."""
+    won = _won_between(history, start, end)
+    return int(won.sum()), float(np.nansum(history.deals.value[won]))
+
+
+def _won_between(history: History, start: dt.datetime, end: dt.datetime) -> np.ndarray:
+    d = history.deals
+    won: np.ndarray = (d.outcome == OUTCOME_WON) & (d.closed > np.datetime64(start, "s")) \
+        & (d.closed <= np.datetime64(end, "s"))
+    return won
+
+
+# --- baselines -----------------------------------------------------------------------------
+
+
+def baselines(history: History, until: dt.datetime) -> dict[str, Point]:
+    """Every baseline's forecast, made at *history*'s as-of date (the origin: pass the
+    history as it stood then), of the period up to *until*."""
+    return {k: baseline(history, k, until) for k in BASELINES}
+
+
+def baseline(history: History, name: str, until: dt.datetime) -> Point:
+    """Baseline *name*'s forecast of the deals won and revenue from *history*'s as-of date
+    to *until*, from the history as it stands (NaN where the history lacks what the
+    baseline needs)."""
+    at = history.as_of
     days = (until - at).total_seconds() / 86400
-    scale = days / RUN_RATE_DAYS
-    b = before.deals
-    is_open = b.outcome == OUTCOME_OPEN
-    known = is_open & np.isfinite(b.value) & np.isfinite(b.probability)
-    weighted = float(np.sum(b.value[known] * b.probability[known])) if known.any() else math.nan
-    return Origin(at, until, won, revenue, int(closed.sum()), float(value.sum()),
-                  float(past.sum()) * scale, float(np.nansum(d.value[past])) * scale, weighted)
+    if name == "run_rate":
+        return _window(history, at - dt.timedelta(days=days), at)
+    if name in ("seasonal_quarter", "seasonal_year"):
+        back = add_months(at, -3 if name == "seasonal_quarter" else -12)
+        return _window(history, back, back + dt.timedelta(days=days))
+    if name == "weighted_pipeline":
+        return _weighted_pipeline(history)
+    if name == "markov":
+        return _markov(history, days)
+    raise ValueError(f"unknown baseline '{name}'; choose one of: {', '.join(BASELINES)}")
+
+
+def _window(history: History, start: dt.datetime, end: dt.datetime) -> Point:
+    """The wins and revenue of (start, end], where the history holds it whole: it starts
+    at the first deal's creation and ends at the as-of date."""
+    d = history.deals
+    if not len(d) or end > history.as_of or \
+            np.datetime64(start, "s") < d.created.min():
+        return Point(math.nan, math.nan)
+    won, revenue = actuals(history, start, end)
+    return Point(float(won), revenue)
+
+
+def _weighted_pipeline(history: History) -> Point:
+    """The open deals' CRM probabilities summed, and their amounts times them (the deals
+    with a probability; NaN when none has one)."""
+    d = history.deals
+    known = (d.outcome == OUTCOME_OPEN) & np.isfinite(d.probability)
+    if not known.any():
+        return Point(math.nan, math.nan)
+    priced = known & np.isfinite(d.value)
+    return Point(float(d.probability[known].sum()),
+                 float(np.sum(d.value[priced] * d.probability[priced])))
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A continuous-time Markov chain of the stages: *generator* holds each stage's exit
+    hazards per day to each stage, then won and lost (the two absorbing states, last);
+    *entry* the share of new deals entering each stage."""
+
+    generator: np.ndarray
+    entry: np.ndarray
+
+    @property
+    def won(self) -> int:
+        return len(self.generator) - 2
+
+    def won_within(self, days: float) -> np.ndarray:
+        """For a deal in each stage now, its chance to be won within *days*."""
+        from scipy.linalg import expm
+
+        return expm(self.generator * days)[:-2, self.won]  # type: ignore[no-any-return]
+
+    def new_wins(self, days: float) -> float:
+        """The expected wins within *days* of deals arriving at a rate of one a day over
+        those days: the integral over the arrival time u of the chance to be won in the
+        days - u left, done exactly as the corner of one larger matrix exponential (Van
+        Loan)."""
+        from scipy.linalg import expm
+
+        n = len(self.generator)
+        block = np.zeros((2 * n, 2 * n))
+        block[:n, :n] = self.generator
+        block[:n, n:] = np.eye(n)
+        integral = expm(block * days)[:n, n:]  # the integral of expm(Q s), s from 0 to days
+        return float(self.entry @ integral[:-2, self.won])
+
+
+def chain(history: History) -> Chain | None:
+    """The stage-to-stage chain fitted on *history*'s visits: a stage's hazard to each
+    exit is its exits there over its days at risk (visits still open at the as-of date
+    count their days so far; an exit to a stage the mapping does not know ends the days
+    at risk without counting as an exit). None without any visit."""
+    v = history.visits
+    stages = len(history.process.stages)
+    if not len(v):
+        return None
+    days, _ = history.stays
+    at_risk = np.bincount(v.stage, weights=np.maximum(days, 0.0), minlength=stages)
+    target = np.select([v.exit == WON_CODE, v.exit == LOST_CODE, v.exit >= 0],
+                       [stages, stages + 1, v.exit], -1)
+    counted = target >= 0
+    exits = np.zeros((stages + 2, stages + 2))
+    np.add.at(exits, (v.stage[counted], target[counted]), 1.0)
+    risk = np.append(at_risk, [0.0, 0.0])[:, None]  # won and lost are never left
+    rates = np.divide(exits, risk, out=np.zeros_like(exits), where=risk > 0)
+    np.fill_diagonal(rates, 0.0)
+    generator = rates - np.diag(rates.sum(axis=1))
+    first = v.stage[first_visits(v)]
+    entry = np.bincount(first, minlength=stages).astype(float)
+    return Chain(generator, entry / entry.sum())
+
+
+def _markov(history: History, days: float) -> Point:
+    """The chain's expected wins: each open deal's chance from its stage, plus new deals
+    at the creation rate of the last ARRIVAL_WINDOW_DAYS; revenue at each open deal's
+    amount (the mean won amount where unknown) and the mean won amount for new deals."""
+    fitted = chain(history)
+    d = history.deals
+    if fitted is None or days <= 0:
+        return Point(math.nan, math.nan)
+    v = history.visits
+    here = np.isnat(v.left) & (d.outcome[v.deal] == OUTCOME_OPEN)
+    chance = fitted.won_within(days)[v.stage[here]]
+    won_values = d.value[(d.outcome == OUTCOME_WON) & np.isfinite(d.value)]
+    typical = float(won_values.mean()) if len(won_values) else math.nan
+    values = d.value[v.deal[here]]
+    values = np.where(np.isfinite(values), values, typical)
+    cut = np.datetime64(history.as_of, "s")
+    window = min(ARRIVAL_WINDOW_DAYS, float((cut - d.created.min()) / np.timedelta64(1, "D")))
+    recent = int(((d.created > cut - np.timedelta64(int(window * 86400), "s"))
+                  & (d.created <= cut)).sum())
+    rate = recent / window if window > 0 else 0.0
+    new = rate * fitted.new_wins(days)
+    return Point(float(chance.sum()) + new,
+                 float(np.nansum(chance * values)) + new * typical)
+
+
+# --- a forecast's track record -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Beaten:
+    """A baseline that beat the model on a backtest's history (its MAE below the model's
+    over the origins it forecast), and its forecast of a new period."""
+
+    figure: str
+    baseline: str
+    origins: int
+    baseline_mae: float
+    model_mae: float
+    forecast: float  # the baseline's figure for the new period
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"figure": self.figure, "baseline": self.baseline, "origins": self.origins,
+                "baseline_mae": _clean(self.baseline_mae), "model_mae": _clean(self.model_mae),
+                "forecast": _clean(self.forecast)}
+
+
+def beaten_by(record: Backtest, history: History, until: dt.datetime) -> list[Beaten]:
+    """The baselines that beat the model in *record* (a backtest of the same kind of
+    forecast), each with its forecast of the period from *history*'s as-of date to
+    *until*: what to set beside a forecast that its own past does not back."""
+    found = []
+    for figure in FIGURES:
+        for key in BASELINES:
+            origins, model, other = record.against(figure, key)
+            if origins and other < model:
+                found.append(Beaten(figure, key, origins, other, model,
+                                    baseline(history, key, until).get(figure)))
+    return found

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from salesproc.sim.results import Visit
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+MAX_ORIGINS = 240  # a backtest's origins: twenty years of months
 ISSUES_URL = "https://github.com/salesproc/salesproc/issues"
 
 
@@ -675,11 +676,15 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
               "likely month, value and the CRM's probability); html: one page with charts.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the forecast to this file instead of the terminal.")
+@click.option("--track-record", "track_file", metavar="BACKTEST.json",
+              type=click.Path(dir_okay=False, path_type=str),
+              help="A saved `backtest --format json` of this forecast: show its errors beside "
+              "the baselines', and the forecast of any baseline that beat it there.")
 @CHARTS_OPTION
 def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any,
              horizon: str | None, crm: Any, campaigns: tuple[str, ...], replications: int,
              seed: int | None, cases: str, fmt: str, output: str | None,
-             charts_dir: str | None) -> None:
+             track_file: str | None, charts_dir: str | None) -> None:
     """Forecast from today's pipeline: deals won, revenue and losses by a date, as worst,
     neutral and best case, by month; and each open deal's chance to be won.
 
@@ -701,7 +706,8 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
     if (until is None) == (horizon is None):
         raise click.UsageError("give --until DATE or --horizon (e.g. 13w), not both")
     process = load_or_fail(process_file)
-    _guard_outputs([*process.files, *history], output)
+    _guard_outputs([*process.files, *history, *([track_file] if track_file else [])], output)
+    record = _track_record(track_file) if track_file is not None else None
     for c in planned:
         if c.buyer_type is not None and c.buyer_type not in process.buyer_types:
             raise click.BadParameter(f"unknown buyer type '{c.buyer_type}' in {c.name}; "
@@ -721,19 +727,52 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
                                      param_hint="--campaign")
     result = forecasting(found, end, process=process, replications=replications, seed=seed,
                          campaigns=planned, cases=percentiles)
+    said: list[str] = []
+    beaten: list[Any] = []
+    if record is not None:
+        from salesproc.backtest import beaten_by
+
+        beaten = beaten_by(record, found, end)
+        said = text.track_record(record, beaten, result, str(track_file))
     if fmt == "json":
-        _emit(json_module.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n", output)
+        data = result.to_dict()
+        if record is not None:
+            data["track_record"] = {"file": track_file, "backtest": record.to_dict(),
+                                    "beaten_by": [b.to_dict() for b in beaten]}
+        _emit(json_module.dumps(data, indent=2, allow_nan=False) + "\n", output)
     elif fmt == "csv":
         from salesproc.report import csv
 
         _emit(csv.forecast_deals(result), output)
+        for line in said:  # a record does not fit the rows of deals: it goes to stderr
+            click.echo(line, err=True)
     elif fmt == "html":
         from salesproc.report import html
 
-        _emit(html.forecast(result), output)
+        _emit(html.forecast(result, said), output)
     else:
-        _emit(text.forecast(result), output)
+        _emit(text.forecast(result) + "".join(
+            line + "\n" for line in ["", *said] if said), output)
     _write_charts("forecast", result, charts_dir)
+
+
+def _track_record(path: str) -> Any:
+    """The saved backtest in *path*, or exit 1 saying what is wrong with it."""
+    import json as json_module
+
+    from salesproc.backtest import from_dict
+
+    hint = "save one with: salesproc backtest ... --format json -o BACKTEST.json"
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json_module.load(handle)
+        return from_dict(data)
+    except OSError as exc:
+        raise Failure(f"cannot read {shown(path)}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json_module.JSONDecodeError) as exc:
+        raise Failure(f"{shown(path)} is not a JSON file ({shown(str(exc))})", hint) from None
+    except ValueError as exc:
+        raise Failure(f"{shown(path)}: {shown(str(exc))}", hint) from None
 
 
 def _cases(text: str) -> tuple[float, float, float]:
@@ -764,43 +803,52 @@ def _cases(text: str) -> tuple[float, float, float]:
               help="Which export this is (default: told by its columns).")
 @click.option("-r", "--replications", type=RANGED, default=100, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+              show_default=True, help="table for the terminal, json for tools (and for "
+              "forecast --track-record), csv: one row per origin, figure and forecaster, "
+              "html: one page with the forecast-vs-actual chart.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the results to this file instead of the terminal.")
+@CHARTS_OPTION
 def backtest(history: tuple[str, ...], process_file: str, first: Any, last: Any, every: str,
              horizon: str, crm: Any, replications: int, seed: int | None, fmt: str,
-             output: str | None) -> None:
+             output: str | None, charts_dir: str | None) -> None:
     """Test the forecast on the past: at each origin, calibrate on the history before it,
-    forecast, and compare with what happened (coverage of the worst-to-best range, and the
-    errors beside a run rate and the CRM's weighted pipeline).
+    forecast, and compare with what happened and with the baselines made at the same
+    origins (run rate, seasonal naive, the CRM's weighted pipeline, a stage-to-stage
+    Markov chain): errors, bias, the coverage of the worst-to-best range.
+
+    Nothing is written beside the process file; an origin whose calibration fails is
+    reported with the reason, and the others go on.
     """
     import datetime as dt
-    import json as json_module
 
     from salesproc.backtest import backtest as backtesting
-    from salesproc.report import text
 
     origins = _origins(first, last, every)
     process = load_or_fail(process_file)
     _guard_outputs([*process.files, *history], output)
+    _guard_charts(charts_dir)
     found = _history_or_fail(history, process, crm, None, "backtested on")
     start = [dt.datetime.combine(o.date(), dt.time()) for o in origins]
     result = backtesting(found, start, _in_unit(horizon, "day") or 90.0,
                          replications=replications, seed=seed)
     if not result.origins:
-        raise Failure("no origin has a whole forecast period inside the history",
-                      hint=" ".join(result.notes))
-    if fmt == "json":
-        _emit(json_module.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n", output)
-    else:
-        _emit(text.backtest(result), output)
+        reasons = [f"{f.at:%Y-%m-%d}: {f.reason}" for f in result.failed] + result.notes
+        raise Failure("no origin could be backtested", hint="; ".join(reasons))
+    for failed in result.failed:
+        click.echo(click.style("warning: ", fg="yellow", bold=True) + f"the origin "
+                   f"{failed.at:%Y-%m-%d} failed: {shown(failed.reason)}", err=True)
+    _emit_result("backtest", result, fmt, output, charts_dir)
 
 
 def _origins(first: Any, last: Any, every: str) -> list[Any]:
-    """The forecast origins from *first* to *last*: by calendar months (1mo, 3mo) or by a
-    duration (2w, 30d)."""
+    """The forecast origins from *first* to *last*, both included: by calendar months
+    (1mo, 3mo: the same day each month, or the month's last day where it is shorter) or
+    by a duration (2w, 30d)."""
     import datetime as dt
+
+    from salesproc.backtest import add_months
 
     if last < first:
         raise click.BadParameter("the last origin is before the first", param_hint="--to")
@@ -810,22 +858,19 @@ def _origins(first: Any, last: Any, every: str) -> list[Any]:
         if not months.isdigit() or int(months) < 1:
             raise click.BadParameter(f"{every!r}: give 1mo, 3mo, or a duration such as 2w",
                                      param_hint="--every")
-        step_months = int(months)
         out: list[Any] = []
-        k = 0
-        while True:
-            month = first.month - 1 + k * step_months
-            day = min(first.day, 28)
-            origin = first.replace(year=first.year + month // 12, month=month % 12 + 1, day=day)
-            if origin > last or k > 240:
+        for k in range(MAX_ORIGINS + 1):
+            origin = add_months(first, k * int(months))
+            if origin > last:
                 return out
             out.append(origin)
-            k += 1
+        raise click.BadParameter(f"more than {MAX_ORIGINS} origins: use a longer --every",
+                                 param_hint="--every")
     step = _Duration(positive=True).convert(every, None, None)
     days = _in_unit(step, "day") or 0.0
     count = int((last - first).total_seconds() // (days * 86400)) + 1
-    if count > 240:
-        raise click.BadParameter("more than 240 origins: use a longer --every",
+    if count > MAX_ORIGINS:
+        raise click.BadParameter(f"more than {MAX_ORIGINS} origins: use a longer --every",
                                  param_hint="--every")
     return [first + dt.timedelta(days=days * k) for k in range(count)]
 

@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                           "charts.utilization", "charts.cycle", "charts.in_progress",
                           "charts.monthly", "charts.forest", "charts.sweep_line",
                           "charts.heatmap", "charts.snapshot", "charts.measured_time",
-                          "charts.fan"})),
+                          "charts.fan", "charts.forecast_vs_actual"})),
     ("reports", frozenset({"report", "report.text", "report.json", "report.csv",
                            "report.html"})),
     ("interfaces", frozenset({"api", "cli", "__init__", "__main__"})),

@@ -114,13 +114,15 @@ def test_compare_and_sweep_pages(browser: Any, tmp_path: Path, command: list[str
     assert_clean(visit, tmp_path, charts=1)
 
 
-def test_measure_and_forecast_pages(browser: Any, tmp_path: Path) -> None:
+def test_measure_forecast_and_backtest_pages(browser: Any, tmp_path: Path) -> None:
     export = [str(ROOT / "examples" / "five-step-salesforce" / n)
               for n in ("Opportunity.csv", "OpportunityHistory.csv")]
     five = str(ROOT / "processes" / "five-step.yaml")
     for args, charts in ((["measure", *export, "--process", five], 2),
                          (["forecast", *export, "--process", five, "--horizon", "8w",
-                           "-r", "5"], 1)):
+                           "-r", "5"], 1),
+                         (["backtest", *export, "--process", five, "--from", "2026-08-01",
+                           "--to", "2026-09-01", "--horizon", "28d", "-r", "5"], 1)):
         visit = Visit(browser, page_of(tmp_path, *args))
         assert_clean(visit, tmp_path, charts)
 

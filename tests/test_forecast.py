@@ -150,8 +150,7 @@ def test_a_backtest_on_a_known_history_covers_about_80_percent(tmp_path: Path) -
         assert len(result.origins) == 5
         hits += sum(o.won_inside for o in result.origins)
         total += len(result.origins)
-        errors = result.errors()
-        assert all(math.isfinite(errors[k]) for k in ("won_neutral", "won_run_rate"))
+        assert all(math.isfinite(result.score("won", k).mae) for k in ("model", "run_rate"))
     low, high = stats.binom.ppf([0.001, 0.999], total, 0.8)
     print(f"backtest: actual inside the 10-90 band at {hits} of {total} origins")
     assert low <= hits <= high
@@ -165,7 +164,7 @@ def test_backtest_through_the_cli() -> None:
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
     assert [o["at"][:10] for o in data["origins"]] == ["2026-08-01", "2026-09-01"]
-    assert 0 <= data["coverage"]["won"] <= 1
+    assert 0 <= data["spread"]["won"]["coverage"]["share"] <= 1
     bad = run("backtest", *EXAMPLE, "--process", process_file, "--from", "2026-08-01",
               "--to", "2026-07-01")
     assert bad.exit_code == 2

@@ -14,7 +14,8 @@ from typing import Any
 
 from salesproc.charts.base import Chart, Table
 
-__all__ = ["Chart", "Table", "comparison", "forecast", "measurement", "simulation", "sweep"]
+__all__ = ["Chart", "Table", "backtest", "comparison", "forecast", "measurement", "simulation",
+           "sweep"]
 
 
 Maker = Callable[[dict[str, Any]], "Chart | list[Chart] | None"]
@@ -68,3 +69,10 @@ def forecast(data: dict[str, Any]) -> list[Chart]:
     from salesproc.charts import fan
 
     return _draw(data, [fan.chart])
+
+
+def backtest(data: dict[str, Any]) -> list[Chart]:
+    """The charts of a backtest (``Backtest.to_dict()``)."""
+    from salesproc.charts import forecast_vs_actual
+
+    return _draw(data, [forecast_vs_actual.chart])

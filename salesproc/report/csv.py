@@ -12,6 +12,7 @@ from salesproc.sim.compare import Comparison, SweepResult
 from salesproc.sim.results import SimulationResult
 
 if TYPE_CHECKING:
+    from salesproc.backtest import Backtest
     from salesproc.forecast import Forecast
     from salesproc.measurement import Measurement
 from salesproc.stats import significant
@@ -83,3 +84,32 @@ def forecast_deals(done: Forecast) -> str:
                    "crm_probability", "forecast_category"],
                   [[d.id, d.buyer_type, d.stage, d.value, d.chance, d.month,
                     d.crm_probability, d.forecast_category] for d in done.deals])
+
+
+BACKTEST_FIELDS = ("origin", "until", "figure", "forecaster", "forecast", "actual", "error",
+                   "worst", "best", "inside", "failed")
+
+
+def backtest(done: Backtest) -> str:
+    """One row per origin, figure (won, revenue) and forecaster (model, then each
+    baseline): the point forecast (the model's neutral case), the actual, the error
+    (forecast less actual); for the model its worst and best case and whether the actual
+    was inside. A failed origin is one row per figure with the reason in *failed*."""
+    from salesproc.backtest import BASELINES, FIGURES, MODEL
+
+    rows: list[list[object]] = []
+    for o in done.origins:
+        for figure in FIGURES:
+            actual = o.actual(figure)
+            out = o.outcome(figure)
+            for forecaster in (MODEL, *BASELINES):
+                point = o.forecast(figure, forecaster)
+                model = forecaster == MODEL
+                rows.append([o.at.isoformat(), o.until.isoformat(), figure, forecaster, point,
+                             actual, point - actual, out.worst if model else math.nan,
+                             out.best if model else math.nan,
+                             o.inside(figure) if model else "", ""])
+    for f in done.failed:
+        rows += [[f.at.isoformat(), f.until.isoformat(), figure, MODEL, math.nan, math.nan,
+                  math.nan, math.nan, math.nan, "", f.reason] for figure in FIGURES]
+    return _write(BACKTEST_FIELDS, rows)

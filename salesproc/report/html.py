@@ -21,6 +21,7 @@ from salesproc.charts.style import interval, money, number, percent, value
 from salesproc.version import __version__
 
 if TYPE_CHECKING:
+    from salesproc.backtest import Backtest
     from salesproc.forecast import Forecast
     from salesproc.measurement import Measurement
     from salesproc.sim.compare import Comparison, SweepResult
@@ -248,8 +249,9 @@ def measurement(done: Measurement, buyer: str | None = None) -> str:
                 source=data["process"]["file"])
 
 
-def forecast(done: Forecast) -> str:
-    """What `forecast --format html` writes."""
+def forecast(done: Forecast, track_record: Sequence[str] = ()) -> str:
+    """What `forecast --format html` writes; *track_record* the lines of its record on a
+    saved backtest (`forecast --track-record`), shown under the headline figures."""
     data = done.to_dict()
     currency, cases = data["process"]["currency"], data["cases"]
     sub = (f"From the pipeline on {data['as_of'][:10]} to {data['until'][:10]}, "
@@ -268,13 +270,78 @@ def forecast(done: Forecast) -> str:
     stages = data["process"]["names"]["stages"]
     rows = [(d["id"], stages.get(d["stage"], d["stage"]), money(d["value"] or math.nan),
              percent(d["chance"]), d["month"] or "–") for d in deals]
-    crm = [(k, money(v, currency) if "value" in k or "pipeline" in k or "category" in k
-            else number(v, 0)) for k, v in data["crm"].items()]
+    crm = [(k, money(math.nan if v is None else v, currency)  # None: the CRM has no figure
+            if "value" in k or "pipeline" in k or "category" in k else number(v, 0))
+           for k, v in data["crm"].items()]
+    record = _section(track_record[0], *(f"<p>{_e(line.strip())}</p>"
+                                         for line in track_record[1:])) if track_record else ""
     return page(f"{data['process']['name']}: forecast", sub,
-                [top, _charts(charts.forecast(data)),
+                [top, record, _charts(charts.forecast(data)),
                  _section("The open deals most likely to close",
                           table(("deal", "stage", "value", "chance to win", "likely month"),
                                 rows)),
                  _section("What the CRM says", table(("figure", "amount"), crm)),
                  _notes(data["notes"])],
                 source=data["process"]["file"])
+
+
+# --- backtest -------------------------------------------------------------------------------
+
+
+def backtest(done: Backtest) -> str:
+    """What `backtest --format html` writes: headline cards (origins, coverage, the
+    model's errors beside the best baseline's), the forecast-vs-actual chart, and the
+    tables of the terminal: scores per figure and forecaster, each origin's numbers."""
+    from salesproc.backtest import BASELINES
+    from salesproc.report.text import (
+        BACKTEST_FIGURES,
+        backtest_origin_rows,
+        backtest_score_rows,
+        backtest_summary,
+    )
+
+    data = done.to_dict()
+    cases = done.cases
+    sub = (f"At each origin the process was calibrated on the history before it and "
+           f"forecast {done.horizon_days:g} days ahead; the baselines were made at the same "
+           f"origins from what was known then. Worst to best case: the p{cases[0]:g} to "
+           f"p{cases[2]:g} of the runs.")
+    about = data["process"]
+    currency = about["currency"] or ""
+
+    def verdict_card(figure: str, show: Callable[[float], str]) -> tuple[str, str, str]:
+        v = data["verdict"][figure]
+        best = v["best_baseline"]
+        if best is None:
+            return (f"{BACKTEST_FIGURES[figure]}: MAE", show(value(v, "model_mae")),
+                    "no baseline could be made")
+        said = "beat" if v["model_beats_it"] else "did not beat"
+        return (f"{BACKTEST_FIGURES[figure]}: MAE", show(value(v, "model_mae")),
+                f"{said} {BASELINES[best]} ({show(value(v, 'best_baseline_mae'))})")
+
+    coverage = data["spread"]["won"]["coverage"]
+    top = cards([
+        ("Origins", f"{len(done.origins)}",
+         f"{len(done.failed)} failed" if done.failed else "none failed"),
+        (f"Deals won inside p{cases[0]:g}–p{cases[2]:g}",
+         f"{coverage['inside']} of {coverage['origins']}",
+         f"95% interval {percent(value(coverage, 'low'))}–{percent(value(coverage, 'high'))}"
+         f"; honest: about {percent((cases[2] - cases[0]) / 100)}"),
+        verdict_card("won", lambda x: number(x, 1)),
+        verdict_card("revenue", lambda x: money(x, currency)),
+    ])
+    parts = [top, _charts(charts.backtest(data))]
+    for figure in ("won", "revenue"):
+        headers, rows = backtest_score_rows(done, figure)
+        origin_headers, origin_rows = backtest_origin_rows(done, figure)
+        parts.append(_section(
+            BACKTEST_FIGURES[figure], table(headers, rows),
+            "".join(f"<p>{_e(line)}</p>" for line in backtest_summary(done, figure)),
+            "<details><summary>Each origin</summary>"
+            f"{table(origin_headers, origin_rows)}</details>"))
+    if done.failed:
+        parts.append(_section("Failed origins (left out of the scores)", _notes(
+            [f"{f.at:%Y-%m-%d}: {f.reason}" for f in done.failed])))
+    parts.append(_notes(done.notes))
+    return page(f"{about['name'] or 'The process'}: would the forecast have been right?", sub,
+                parts, source=about["file"])

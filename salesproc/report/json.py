@@ -9,6 +9,7 @@ from salesproc.sim.compare import Comparison, SweepResult
 from salesproc.sim.results import SimulationResult
 
 if TYPE_CHECKING:
+    from salesproc.backtest import Backtest
     from salesproc.measurement import Measurement
 
 
@@ -33,4 +34,9 @@ def sweep(done: SweepResult) -> str:
 
 def measurement(done: Measurement) -> str:
     """What `measure --format json` writes."""
+    return _dumps(done.to_dict())
+
+
+def backtest(done: Backtest) -> str:
+    """What `backtest --format json` writes (and `forecast --track-record` reads)."""
     return _dumps(done.to_dict())

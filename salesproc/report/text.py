@@ -19,7 +19,7 @@ from salesproc.stats import Estimate, significant
 from salesproc.units import plural
 
 if TYPE_CHECKING:  # the CRM-history reports load pyarrow: only when one is made
-    from salesproc.backtest import Backtest
+    from salesproc.backtest import Backtest, Beaten
     from salesproc.calibration import Calibration
     from salesproc.fitcheck import FitCheck
     from salesproc.forecast import Forecast
@@ -578,33 +578,140 @@ def forecast(done: Forecast) -> str:
 
 
 def backtest(done: Backtest) -> str:
-    """What `salesproc backtest` prints: each origin's forecast range beside what
-    happened, the coverage of the 10th-90th band, and the errors beside the baselines."""
-    from salesproc.stats import CASES
-
-    errors = done.errors()
+    """What `salesproc backtest` prints: per figure, each origin's forecast range beside
+    what happened and beside the baselines' forecasts, then the scores of the model and of
+    every baseline, which baseline did best and whether the model beat it; the failed
+    origins with their reasons."""
+    cases = done.cases
     lines = [f"Backtest: at each origin, calibrated on the history before it and forecast "
              f"{done.horizon_days:g} days ahead; the range is worst to best case (the "
-             f"{CASES[0]}th to {CASES[2]}th percentile of the runs), ! marks an actual "
-             "outside it.", _table(
-                 ["origin", "deals won: range", "neutral", "actual", "run rate",
-                  "revenue: range", "neutral", "actual", "weighted pipeline"],
-                 [[f"{o.at:%Y-%m-%d}", f"{_num(o.won.worst, 0)}–{_num(o.won.best, 0)}",
-                   _num(o.won.neutral, 0), f"{o.actual_won:,}" + ("" if o.won_inside else " !"),
-                   _num(o.run_rate_won, 1),
-                   f"{_num(o.revenue.worst, 0)}–{_num(o.revenue.best, 0)}",
-                   _num(o.revenue.neutral, 0),
-                   _num(o.actual_revenue, 0) + ("" if o.revenue_inside else " !"),
-                   _num(o.weighted_pipeline, 0)] for o in done.origins])]
-    lines += [
-        "",
-        f"  Actuals inside the {CASES[0]}–{CASES[2]} band: deals won "
-        f"{done.coverage('won'):.0%}, revenue {done.coverage('revenue'):.0%} of "
-        f"{len(done.origins)} origins (an honest forecast: about 80%)",
-        f"  Mean absolute error, deals won: neutral case {_num(errors['won_neutral'])}, run "
-        f"rate {_num(errors['won_run_rate'])}",
-        f"  Mean absolute error, revenue: neutral case {_num(errors['revenue_neutral'], 0)}, "
-        f"run rate {_num(errors['revenue_run_rate'], 0)}, the CRM's weighted pipeline "
-        f"{_num(errors['revenue_weighted_pipeline'], 0)}"]
+             f"{cases[0]:g}th to {cases[2]:g}th percentile of the runs), ! marks an actual "
+             "outside it. Baselines are made at the same origins from what was known then."]
+    for figure in ("won", "revenue"):
+        lines += ["", BACKTEST_FIGURES[figure] + ", per origin",
+                  _table(*backtest_origin_rows(done, figure)),
+                  "", BACKTEST_FIGURES[figure] + f", over {len(done.origins)} origins",
+                  _table(*backtest_score_rows(done, figure)),
+                  *(f"  {line}" for line in backtest_summary(done, figure))]
+    if done.failed:
+        lines += ["", "Failed origins (left out of the scores):"]
+        lines += [f"  {f.at:%Y-%m-%d}: {_one_line(f.reason)}" for f in done.failed]
     lines += [f"note: {n}" for n in done.notes]
     return "\n".join(lines) + "\n"
+
+
+BACKTEST_FIGURES = {"won": "Deals won", "revenue": "Revenue"}
+#: Short column names of the baselines in the per-origin tables.
+BASELINE_COLUMNS = {"run_rate": "run rate", "seasonal_quarter": "quarter back",
+                    "seasonal_year": "year back", "weighted_pipeline": "CRM weighted",
+                    "markov": "Markov"}
+
+
+def _one_line(text: str) -> str:
+    from salesproc.diagnostics import shown
+
+    return " ".join(shown(text).split())
+
+
+def _amount(figure: str, x: float) -> str:
+    return _num(x, 1 if figure == "won" else 0)
+
+
+def backtest_origin_rows(done: Backtest, figure: str) -> tuple[list[str], list[list[str]]]:
+    """The per-origin table of *figure* (headers, rows): the model's range and neutral
+    case, the actual (! outside the range), each baseline's forecast."""
+    from salesproc.backtest import BASELINES
+
+    headers = ["origin", "range", "neutral", "actual",
+               *(BASELINE_COLUMNS[k] for k in BASELINES)]
+    rows = []
+    for o in done.origins:
+        out = o.outcome(figure)
+        digits = 0
+        rows.append([f"{o.at:%Y-%m-%d}", f"{_num(out.worst, digits)}–{_num(out.best, digits)}",
+                     _num(out.neutral, digits),
+                     _num(o.actual(figure), digits) + ("" if o.inside(figure) else " !"),
+                     *(_amount(figure, o.forecast(figure, k)) for k in BASELINES)])
+    return headers, rows
+
+
+def backtest_score_rows(done: Backtest, figure: str) -> tuple[list[str], list[list[str]]]:
+    """The scores of *figure* (headers, rows): MAE, MAPE (origins with an actual of 0
+    left out, counted) and bias of the model and of each baseline."""
+    from salesproc.backtest import BASELINES, MODEL
+
+    names = {MODEL: "model (neutral case)", **BASELINES}
+    rows = []
+    for key, s in done.scores(figure).items():
+        mape = "–" if math.isnan(s.mape) else f"{s.mape:.0%}"
+        if s.mape_left_out:
+            mape += f" ({s.mape_left_out} left out)"
+        rows.append([names[key], f"{s.origins}", _amount(figure, s.mae), mape,
+                     "–" if math.isnan(s.bias) else
+                     f"{s.bias:+,.{1 if figure == 'won' else 0}f}"])
+    return ["forecaster", "origins", "MAE", "MAPE", "bias"], rows
+
+
+def backtest_summary(done: Backtest, figure: str) -> list[str]:
+    """The lines under a figure's scores: the model's pinball losses, interval score and
+    coverage, and the best baseline with whether the model beat it."""
+    from salesproc.backtest import BASELINES
+
+    spread = done.spread(figure)
+    cases = done.cases
+    c = spread.coverage
+    losses = " / ".join(_amount(figure, v) for v in spread.pinball.values())
+    lines = [f"Pinball loss at p{cases[0]:g} / p{cases[1]:g} / p{cases[2]:g}: {losses}; "
+             f"interval score of the p{cases[0]:g}–p{cases[2]:g} band: "
+             f"{_amount(figure, spread.interval_score)}",
+             f"Inside the p{cases[0]:g}–p{cases[2]:g} band: {spread.inside} of {c.n} origins"
+             + ("" if c.n == 0 else f" ({c.mean:.0%}; 95% interval {c.low:.0%}–{c.high:.0%}; "
+                f"an honest forecast: {(cases[2] - cases[0]) / 100:.0%})")]
+    verdict = done.verdict(figure)
+    best = verdict["best_baseline"]
+    if best is not None:
+        model = _amount(figure, verdict["model_mae"])
+        lines.append(f"Best baseline on MAE: {BASELINES[best]}, "
+                     f"{_amount(figure, verdict['best_baseline_mae'])} over "
+                     f"{verdict['origins']} origins; the model's {model} over those origins "
+                     + ("beat it" if verdict["model_beats_it"] else "did not beat it"))
+    return lines
+
+
+def track_record(record: Backtest, beaten: list[Beaten], done: Forecast, source: str
+                 ) -> list[str]:
+    """What `forecast --track-record` adds under the forecast: the saved backtest's errors
+    of the model and of each baseline, and each baseline that beat the model there beside
+    its forecast of this period."""
+    from salesproc.backtest import BASELINES, MODEL
+
+    n = len(record.origins)
+    if not n:
+        return [f"Track record ({_one_line(source)}): no origin was backtested"]
+    first, last = record.origins[0].at, record.origins[-1].at
+    lines = [f"Track record ({_one_line(source)}: {n} origins from {first:%Y-%m-%d} to "
+             f"{last:%Y-%m-%d}, {record.horizon_days:g} days ahead each)"]
+    days = (done.until - done.as_of).total_seconds() / 86400
+    if abs(days - record.horizon_days) > 1:
+        lines.append(f"  This forecast looks {days:,.0f} days ahead, the record's "
+                     f"{record.horizon_days:g}: errors grow with the period, so the record "
+                     "says less about this one")
+    words = {"won": "deals won", "revenue": "revenue"}
+    for figure in ("won", "revenue"):
+        scores = record.scores(figure)
+        others = "; ".join(f"{BASELINES[k]} {_amount(figure, s.mae)}"
+                           for k, s in scores.items() if k != MODEL and s.origins)
+        lines.append(f"  Over the last {n} origins this forecast's MAE of {words[figure]} was "
+                     f"{_amount(figure, scores[MODEL].mae)}" + (f"; {others}" if others else ""))
+    for b in beaten:
+        ours = done.totals[b.figure].neutral
+        lines.append(f"  On this history the {BASELINES[b.baseline]} beat the model on "
+                     f"{words[b.figure]} (MAE {_amount(b.figure, b.baseline_mae)} against "
+                     f"{_amount(b.figure, b.model_mae)} over {b.origins} origins): for this "
+                     f"period it says {_amount(b.figure, b.forecast)}, beside the model's "
+                     f"neutral case of {_amount(b.figure, ours)}")
+    if not beaten:
+        lines.append("  No baseline beat the model on this history")
+    if record.failed:
+        lines.append(f"  {len(record.failed)} origin(s) of the record failed and are left out")
+    return lines
