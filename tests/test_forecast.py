@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,10 @@ def test_forecast_through_the_cli() -> None:
     table = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w", "-r", "20",
                 "--seed", "1")
     assert "Worst / neutral / best case" in table.stdout and "confidence interval" in table.stdout
+    rows = [re.split(r"\s{2,}", line.strip())[0] for line in table.stdout.splitlines()]
+    won = rows.index("Deals won")  # the split of the wins stands under them, not under losses
+    assert rows[won + 1:won + 3] == ["of today's open deals", "of new deals"]
+    assert rows.index("Deals lost") > won + 2
     both = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w",
                "--until", "2027-01-01")
     assert both.exit_code == 2
