@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from salesproc.diagnostics import did_you_mean, shown, some
+from salesproc.diagnostics import closest, shown, some
 from salesproc.history.csvfile import folded, parse_amounts
 from salesproc.history.notes import Notebook
 from salesproc.history.table import LOST_CODE, UNMAPPED, WON_CODE
@@ -68,6 +68,30 @@ class Mapping:
             found = self.codes.get(name[: name.rindex(" (")])
         return UNMAPPED if found is None else found
 
+    def target(self, code: int) -> str | None:
+        """What a stage code stands for: a stage id, won or lost (None for UNMAPPED)."""
+        if code == WON_CODE:
+            return WON
+        if code == LOST_CODE:
+            return LOST
+        return None if code == UNMAPPED else list(self.process.stages)[code]
+
+    def mapped_by_file(self, name: str) -> bool:
+        """The process file's `crm: stages` names this CRM stage (folded) itself."""
+        return name in self.crm.stages
+
+    def similar(self, raw: str) -> tuple[str, str, float] | None:
+        """The stage whose name or id is closest to a CRM stage name that is none of them
+        (the did-you-mean rule): (stage id, the folded name or id it is close to, how
+        close), or None when none is close. Hints and suggested mappings both use it."""
+        words: dict[str, str] = {}
+        for sid, stage in self.process.stages.items():
+            words.setdefault(fold(stage.name), sid)
+        for sid in self.process.stages:
+            words.setdefault(fold(sid), sid)
+        found = closest(fold(raw), words)
+        return None if found is None else (words[found[0]], found[0], found[1])
+
     def _unknown(self, raw: str, rows: np.ndarray, file: str, column: str,
                  notes: Notebook) -> None:
         known = [*self.process.stages, WON, LOST]
@@ -75,9 +99,8 @@ class Mapping:
             notes.add("SP804", f"rows with an empty {column}; left out", file,
                       rows=rows[:5].tolist(), count=len(rows), column=column, key="<empty>")
             return
-        guess = did_you_mean(fold(raw), [fold(s.name) for s in self.process.stages.values()]
-                             + list(self.process.stages))
-        hint = (f"{guess}; or " if guess else "") + \
+        similar = self.similar(raw)
+        hint = (f"did you mean '{similar[1]}'?; or " if similar else "") + \
             f"map it in the process file: crm: {{stages: {{{_yaml_key(raw)}: STAGE}}}}, " \
             f"with STAGE one of {some(known)}"
         notes.add("SP804", f"unknown CRM stage '{shown(raw)}'; its rows are left out", file,
