@@ -153,3 +153,19 @@ def test_hubspot_deal_probability_orders_the_stages(tmp_path: Path) -> None:
     assert proposed["closedwon"] == "won" and proposed["closedlost"] == "lost"
     assert "probability 90%" in _comments(out.stdout)["contractsent"]
     assert _comments(out.stdout)["contractsent"].startswith(" 4 rows, 4 deals")
+
+
+def test_names_yaml_would_misread_and_words_that_only_look_like_outcomes(
+        tmp_path: Path) -> None:
+    """'- Prospecting' stays a key (not a list item) and "Won't buy" is no win; 'Closed-Won'
+    and 'Lost (no budget)' are outcomes by their names."""
+    export = tmp_path / "changes.csv"
+    export.write_text("deal,stage,changed_at\nA,- Prospecting,2025-01-02\n"
+                      "A,Won't buy,2025-01-03\nB,- Prospecting,2025-01-02\n"
+                      "B,Closed-Won,2025-01-04\nC,Lost (no budget),2025-01-05\n", "utf-8")
+    out = run("measure", str(export), "--process", str(_process(tmp_path)), "--suggest-mapping")
+    assert out.exit_code == 0, out.output
+    proposed = _suggested(out.stdout)
+    assert set(proposed) == {"- Prospecting", "Won't buy", "Closed-Won", "Lost (no budget)"}
+    assert proposed["Won't buy"] not in ("won", "lost")
+    assert proposed["Closed-Won"] == "won" and proposed["Lost (no budget)"] == "lost"

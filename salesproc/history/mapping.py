@@ -188,9 +188,10 @@ YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
 
 def _yaml_key(name: str) -> str:
     """A CRM name as a YAML key (in hints and suggested mappings): quoted (as JSON, which
-    YAML reads) when YAML would misread it as something else than that text."""
+    YAML reads) when YAML would misread it as something else than that text (a number, a
+    word such as 'no', a list item such as '- Prospecting')."""
     plain = name.replace(" ", "").replace("_", "").replace("-", "").isalnum()
-    if plain and name == name.strip() and not name[0].isdigit() \
+    if plain and name == name.strip() and name[0].isalpha() \
             and name.lower() not in YAML_WORDS:
         return name
     return json.dumps(name)

@@ -45,7 +45,7 @@ WON_FLAG = ("IsWon", "Won", "Is Closed Won", "hs_is_closed_won")
 LIST_NAMES = ("ApiName", "Api Name", "MasterLabel", "Master Label", "label", "Stage Name",
               "StageName", "Stage")
 FALSE = ("false", "0", "no", "n", "f")
-WORDS = re.compile(r"[^\w]+")
+WORDS = re.compile(r"[\w'’]+")  # a name's words: "won't" is not "won"
 
 
 @dataclass
@@ -284,7 +284,7 @@ def _match(stage: CrmStage, mapping: Mapping) -> None:
         stage.target = WON if won else LOST
         stage.why = "the export marks it closed and " + ("won" if won else "not won")
         return
-    words = set(WORDS.split(key))
+    words = set(WORDS.findall(key))
     if math.isnan(stage.closed) and words & {"won", "lost"}:  # an open stage may say 'lost'
         stage.target = WON if "won" in words else LOST
         stage.why = "an outcome, by its name"
