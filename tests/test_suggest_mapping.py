@@ -1,5 +1,6 @@
 """`measure --suggest-mapping`: the export's own stage order and outcomes, two CRM stages on
-one process stage said out loud, and names matched by the reader's own rules."""
+one process stage said out loud, and names matched by the reader's own rules; and columns
+the crm: section names that the export lacks, which are errors (SP840), not silence."""
 
 from __future__ import annotations
 
@@ -169,3 +170,27 @@ def test_names_yaml_would_misread_and_words_that_only_look_like_outcomes(
     assert set(proposed) == {"- Prospecting", "Won't buy", "Closed-Won", "Lost (no budget)"}
     assert proposed["Won't buy"] not in ("won", "lost")
     assert proposed["Closed-Won"] == "won" and proposed["Lost (no budget)"] == "lost"
+
+
+def test_a_crm_column_the_export_lacks_is_an_error_with_did_you_mean(tmp_path: Path) -> None:
+    """`lost_reason: Lost Reason` where HubSpot writes `Closed Lost Reason`: exit 1, located
+    at the header, with the column it probably means; a buyer type whose rules read
+    Segment__c (Salesforce) or Segment (HubSpot) is fine when one of them is there."""
+    export = tmp_path / "deals.csv"
+    export.write_text("Record ID,Deal Stage,Create Date,Segment,Closed Lost Reason\n"
+                      "1,Lead,2025-02-01,SMB,\n2,closedlost,2025-02-01,SMB,price\n", "utf-8")
+    process = _process(tmp_path)
+    rules = ("crm:\n  buyer_types:\n    - {field: Segment__c, is: SMB, buyer_type: b}\n"
+             "    - {field: Segment, is: SMB, buyer_type: b}\n")
+    process.write_text(process.read_text("utf-8") + rules + "  lost_reason: Lost Reason\n",
+                       "utf-8")
+    out = run("measure", str(export), "--process", str(process))
+    assert out.exit_code == 1
+    assert f"{export}:1: error SP840 the column 'Lost Reason' named in crm: lost_reason" \
+        in out.stderr
+    assert "did you mean 'Closed Lost Reason'?" in out.stderr
+    assert "Segment" not in out.stderr.split("its columns are")[0]
+    process.write_text(process.read_text("utf-8").replace("Lost Reason\n",
+                                                          "Closed Lost Reason\n"), "utf-8")
+    fixed = run("measure", str(export), "--process", str(process), "--format", "json")
+    assert fixed.exit_code == 0, fixed.output

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping as MappingType
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from salesproc.diagnostics import closest, shown, some
-from salesproc.history.csvfile import folded, parse_amounts
-from salesproc.history.notes import Notebook
+from salesproc.diagnostics import closest, did_you_mean, shown, some
+from salesproc.history.csvfile import CsvFile, folded, parse_amounts
+from salesproc.history.notes import Note, Notebook
 from salesproc.history.table import LOST_CODE, UNMAPPED, WON_CODE
 from salesproc.model import LOST, WON, Process, fold
 
@@ -158,6 +159,33 @@ class Mapping:
         if self.crm.lost_reason:
             names.append(self.crm.lost_reason)
         return list(dict.fromkeys(names))
+
+    def missing_columns(self, files: Sequence[CsvFile]) -> list[Note]:
+        """Errors (SP840) for the columns the `crm:` section names that none of *files* has:
+        the loss-reason column, and the fields of a buyer type's rules when not one of that
+        buyer type's rules reads a column they have (a file may hold rules for the columns
+        of several exports: Segment__c for Salesforce beside Segment for HubSpot). A rule on
+        the deal's amount needs no column."""
+        def has(name: str) -> bool:
+            return name.lower() == AMOUNT_FIELD or any(f.column(name) for f in files)
+
+        wanted: dict[str, str] = {}  # column -> what names it
+        if self.crm.lost_reason and not has(self.crm.lost_reason):
+            wanted[self.crm.lost_reason] = "lost_reason"
+        by_buyer: dict[str, list[str]] = {}
+        for rule in self.crm.buyer_rules:
+            by_buyer.setdefault(rule.buyer_type, []).append(rule.field)
+        for fields in by_buyer.values():
+            if not any(has(f) for f in fields):
+                wanted.update(dict.fromkeys([f for f in fields if f not in wanted],
+                                            "buyer_types"))
+        header = list(dict.fromkeys(h for f in files for h in f.header))
+        return [Note("SP840", f"the column '{shown(name)}' named in crm: {role} is not in the "
+                     "export",
+                     files[0].path, 1, column=name,
+                     hint=f"{did_you_mean(name, header) or 'no column is like it'}; its "
+                     f"columns are: {some([shown(h) for h in header], 12)}")
+                for name, role in wanted.items()]
 
     def values(self, amounts: np.ndarray, currencies: pa.Array | None, rows: np.ndarray,
                file: str, notes: Notebook) -> np.ndarray:
