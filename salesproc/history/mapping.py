@@ -65,8 +65,8 @@ class Mapping:
         """The code of one folded CRM stage name; a pipeline suffix such as
         'Demo (Sales Pipeline)' is tried without it too."""
         found = self.codes.get(name)
-        if found is None and name.endswith(")") and " (" in name:
-            found = self.codes.get(name[: name.rindex(" (")])
+        if found is None and without_pipeline(name) != name:
+            found = self.codes.get(without_pipeline(name))
         return UNMAPPED if found is None else found
 
     def target(self, code: int) -> str | None:
@@ -209,6 +209,12 @@ class Mapping:
                           f"{{{shown(code)}: RATE}}}}, RATE being one {shown(code)} in {own}",
                           key=code)
         return out
+
+
+def without_pipeline(name: str) -> str:
+    """A CRM stage name without the pipeline HubSpot may add: 'Demo (Sales Pipeline)' is
+    'Demo'."""
+    return name[: name.rindex(" (")] if name.endswith(")") and " (" in name else name
 
 
 YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}

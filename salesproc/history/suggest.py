@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from salesproc.history import generic, hubspot, salesforce
 from salesproc.history.assemble import TRUE, Reading
 from salesproc.history.csvfile import CsvFile, parse_amounts
-from salesproc.history.mapping import Mapping, _yaml_key
+from salesproc.history.mapping import Mapping, _yaml_key, without_pipeline
 from salesproc.history.notes import Notebook
 from salesproc.history.read import Format, format_of
 from salesproc.history.table import UNMAPPED
@@ -159,15 +159,14 @@ def _stage_column(file: CsvFile, kind: Format | None, reading: Reading) -> list[
     return []
 
 
-def _shares(values: pa.Array, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """(1.0 for true, 0.0 for false, NaN for empty or anything else) of a flag column."""
+def _flags(values: pa.Array) -> np.ndarray:
+    """1.0 for true, 0.0 for false, NaN for empty or anything else, of a flag column."""
     text = pc.utf8_lower(pc.utf8_trim_whitespace(values))
     yes = np.asarray(pc.is_in(text, value_set=pa.array(TRUE)).to_numpy(zero_copy_only=False),
                      dtype=bool)
     no = np.asarray(pc.is_in(text, value_set=pa.array(FALSE)).to_numpy(zero_copy_only=False),
                     dtype=bool)
-    out = np.where(yes, scale, np.where(no, 0.0, math.nan))
-    return out, yes | no
+    return np.where(yes, 1.0, np.where(no, 0.0, math.nan))
 
 
 def stage_facts(files: Iterable[tuple[CsvFile, Format | None]], reading: Reading
@@ -195,7 +194,7 @@ def stage_facts(files: Iterable[tuple[CsvFile, Format | None]], reading: Reading
                 labels[k].append(batch.values[column])
             for role, column in present.items():
                 values = batch.values[column]
-                parts[role].append(_shares(values)[0] if role in ("closed", "won")
+                parts[role].append(_flags(values) if role in ("closed", "won")
                                    else parse_amounts(values)[0])
         if "probability" in parts:
             every = np.concatenate(parts["probability"])
@@ -248,14 +247,21 @@ def suggest_mapping(paths: Sequence[str], process: Process, kind: Format | None 
     lists = [f for f in files if is_stage_list(f)]
     deals = [f for f in files if f not in lists]
     kinds = [format_of(f, reading, kind)[0] for f in deals]
-    stages = {fold(n): CrmStage(n, rows, count, place) for n, rows, count, place in
-              stage_names(deals, reading, kinds[0])} if deals else {}
+    hubspot_names = bool(kinds) and kinds[0] == "hubspot"  # 'Demo (Sales Pipeline)' is Demo
+
+    def plain(name: str) -> str:
+        return without_pipeline(name) if hubspot_names else name
+
+    stages: dict[str, CrmStage] = {}
+    for name, rows, count, place in stage_names(deals, reading, kinds[0]) if deals else ():
+        _add(stages, CrmStage(plain(name), rows, count, place))
     facts = stage_facts([*zip(deals, kinds, strict=True), *((f, None) for f in lists)],
                         reading)
-    for key, fact in facts.items():
-        stage = stages.get(key)
+    for fact in facts.values():
+        fact.name = plain(fact.name)
+        stage = stages.get(fold(fact.name))
         if stage is None and not fact.alias:  # a stage no deal's timeline shows (a deal's
-            stages[key] = fact  # current stage only, or one in the stage list)
+            stages[fold(fact.name)] = fact  # current stage only, or one in the stage list)
         elif stage is not None:
             stage.order, stage.probability = fact.order, fact.probability
             stage.closed, stage.won = fact.closed, fact.won
@@ -266,6 +272,17 @@ def suggest_mapping(paths: Sequence[str], process: Process, kind: Format | None 
     _place(ordered, list(process.stages))
     _shared(ordered)
     return _yaml(ordered, how)
+
+
+def _add(stages: dict[str, CrmStage], stage: CrmStage) -> None:
+    """Count *stage* in under its folded name (HubSpot's 'Demo (Sales Pipeline)', listed
+    as 'Demo', which the reader maps it as, is one stage with Demo)."""
+    held = stages.setdefault(fold(stage.name), stage)
+    if held is not stage:
+        held.place = (held.place * held.rows + stage.place * stage.rows) / \
+            max(held.rows + stage.rows, 1)
+        held.rows += stage.rows
+        held.deals += stage.deals
 
 
 def _match(stage: CrmStage, mapping: Mapping) -> None:
