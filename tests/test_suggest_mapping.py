@@ -153,17 +153,19 @@ def test_hubspot_deal_probability_orders_the_stages(tmp_path: Path) -> None:
                               "closedwon", "closedlost"]
     assert proposed["closedwon"] == "won" and proposed["closedlost"] == "lost"
     assert "probability 90%" in _comments(out.stdout)["contractsent"]
+    assert "lost_reason" not in yaml.safe_load(out.stdout)["crm"]  # the export has none
     assert _comments(out.stdout)["contractsent"].startswith(" 4 rows, 4 deals")
 
     entered = tmp_path / "entered.csv"  # HubSpot names the pipeline in its stage dates
-    entered.write_text('Record ID,Deal Stage,Create Date,Deal probability,'
+    entered.write_text('Record ID,Deal Stage,Create Date,Deal probability,Closed Lost Reason,'
                        '"Date entered ""qualifiedtobuy (Sales Pipeline)"""\n' + "".join(
-                           f"{k},{stage},2025-02-01,{p},"
+                           f"{k},{stage},2025-02-01,{p},,"
                            f"{'2025-02-02' if stage == 'qualifiedtobuy' else ''}\n"
                            for k, (stage, p) in enumerate(rows, start=1)), "utf-8")
     again = run("measure", str(entered), "--process", str(tmp_path / "process.yaml"),
                 "--suggest-mapping")
     assert again.exit_code == 0, again.output
+    assert yaml.safe_load(again.stdout)["crm"]["lost_reason"] == "Closed Lost Reason"
     assert list(_suggested(again.stdout)) == [  # one line for the one stage, under the
         "appointmentscheduled", "qualifiedtobuy", "contractsent",  # name the reader maps
         "closedwon", "closedlost"]  # both to, with its probability

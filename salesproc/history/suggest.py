@@ -45,6 +45,8 @@ WON_FLAG = ("IsWon", "Won", "Is Closed Won", "hs_is_closed_won")
 LIST_NAMES = ("ApiName", "Api Name", "MasterLabel", "Master Label", "label", "Stage Name",
               "StageName", "Stage")
 FALSE = ("false", "0", "no", "n", "f")
+REASONS = ("Closed Lost Reason", "Loss_Reason__c", "LossReason", "Loss Reason", "Lost Reason",
+           "Reason Lost", "lost_reason", "reason")  # the usual columns of why a deal was lost
 WORDS = re.compile(r"[\w'’]+")  # a name's words: "won't" is not "won"
 
 
@@ -271,7 +273,9 @@ def suggest_mapping(paths: Sequence[str], process: Process, kind: Format | None 
     _keep_the_better_match(ordered)
     _place(ordered, list(process.stages))
     _shared(ordered)
-    return _yaml(ordered, how)
+    reason = None if mapping.crm.lost_reason else next(
+        (c for f in deals for c in [f.column(*REASONS)] if c), None)
+    return _yaml(ordered, how, reason)
 
 
 def _add(stages: dict[str, CrmStage], stage: CrmStage) -> None:
@@ -388,7 +392,7 @@ def _shared(stages: list[CrmStage]) -> None:
             s.shares = [o.name for o in group if o is not s]
 
 
-def _yaml(stages: list[CrmStage], how: str) -> str:
+def _yaml(stages: list[CrmStage], how: str, reason: str | None) -> str:
     lines = [f"# A crm: section proposed from the export: CRM stage names in the {how}",
              "# (rows, deals). Check each target, then paste it into the process file."]
     shared = {s.target: [o.name for o in stages if o.target == s.target]
@@ -407,4 +411,7 @@ def _yaml(stages: list[CrmStage], how: str) -> str:
             said.append(f"shares {s.target} with {', '.join(_yaml_key(n) for n in s.shares)}")
         comment = "; ".join(said).replace("\n", " ")
         lines.append(f"    {_yaml_key(s.name)}: {s.target}".ljust(42) + f"  # {comment}")
+    if reason:
+        lines.append(f"  lost_reason: {_yaml_key(reason)}".ljust(42)
+                     + "  # the export's column of why deals were lost")
     return "\n".join(lines) + "\n"
