@@ -183,7 +183,7 @@ class Mapping:
         return [Note("SP840", f"the column '{shown(name)}' named in crm: {role} is not in the "
                      "export",
                      files[0].path, 1, column=name,
-                     hint=f"{did_you_mean(name, header) or 'no column is like it'}; its "
+                     hint=f"{shown(did_you_mean(name, header) or 'no column is like it')}; its "
                      f"columns are: {some([shown(h) for h in header], 12)}")
                 for name, role in wanted.items()]
 
