@@ -235,16 +235,34 @@ class Period:
     end: float
 
 
+MONTH = "%Y-%m"  # a month's label: 2026-03
+
+
 def months(start: dt.date, hours: float) -> list[Period]:
     """Every calendar month that overlaps the first *hours* hours after *start*."""
     found = []
     first = dt.date(start.year, start.month, 1)
     while hours_since(start, first) < hours:
         after = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
-        found.append(Period(f"{first:%Y-%m}", max(0.0, hours_since(start, first)),
+        found.append(Period(f"{first:{MONTH}}", max(0.0, hours_since(start, first)),
                             hours_since(start, after)))
         first = after
     return found
+
+
+def month_label(start: dt.date, hours: float) -> str:
+    """The label of the month *hours* after *start*'s midnight (time 0): the months of
+    :func:`months` and the month a simulated deal is won in are labelled alike."""
+    return f"{dt.datetime.combine(start, dt.time()) + dt.timedelta(hours=hours):{MONTH}}"
+
+
+def first_day(at: dt.datetime) -> dt.date:
+    """The start (simulation.start) of a run that goes on from the moment *at*, such as a
+    forecast from an as-of time. Time 0 is a midnight (calendars, months and seasons
+    count whole days from it), so the run starts at the midnight nearest to *at*: at most
+    12 hours off, and never in a month *at* has already left (from 23:59 on 30 April it
+    starts on 1 May; starting on 30 April put a day of the future into April)."""
+    return (at + dt.timedelta(hours=12)).date()
 
 
 def quarter_of(month: str) -> str:

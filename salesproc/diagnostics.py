@@ -156,7 +156,15 @@ def shown(text: str) -> str:
 
 
 def did_you_mean(word: str, options: Iterable[str]) -> str | None:
-    """'did you mean 'x'?' for the closest of *options*, or None when none is close.
+    """'did you mean 'x'?' for the closest of *options*, or None when none is close."""
+    match = closest(word, options)
+    return f"did you mean '{match[0]}'?" if match else None
+
+
+def closest(word: str, options: Iterable[str]) -> tuple[str, float] | None:
+    """The closest of *options* to *word* and how close (difflib's ratio, 0.6 to 1; 0 for
+    an option found only because it starts with *word*), or None when none is close: the
+    one rule of 'similar names', for hints and for matching names alike.
 
     Linear in the number of options: a cheap bound (difflib's quick_ratio) ranks them,
     and only the three best get the exact, quadratic-in-length ratio.
@@ -176,10 +184,13 @@ def did_you_mean(word: str, options: Iterable[str]) -> str | None:
         score = matcher.ratio()
         if score >= cutoff and (best is None or score > best[0]):
             best = (score, option)
-    match = [best[1]] if best else []
-    if not match and len(word) >= 3:
-        match = [o for o in options if o.startswith(word)][:1]
-    return f"did you mean '{match[0]}'?" if match else None
+    if best:
+        return best[1], best[0]
+    if len(word) >= 3:
+        prefixed = [o for o in options if o.startswith(word)]
+        if prefixed:
+            return prefixed[0], 0.0
+    return None
 
 
 def some(items: Sequence[str], most: int = 8) -> str:

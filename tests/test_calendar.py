@@ -8,7 +8,15 @@ import math
 
 import pytest
 
-from salesproc.calendar import Calendar, WorkingClock, business_days, months, parse_hours
+from salesproc.calendar import (
+    Calendar,
+    WorkingClock,
+    business_days,
+    first_day,
+    month_label,
+    months,
+    parse_hours,
+)
 from salesproc.model import Settings
 from salesproc.sim.experiment import simulate
 from tests.test_sim_theory import close, process
@@ -44,6 +52,18 @@ def test_months_are_calendar_months() -> None:
     found = months(dt.date(2026, 1, 20), 24 * 45)
     assert [m.label for m in found] == ["2026-01", "2026-02", "2026-03"]
     assert found[0].begin == 0 and found[0].end == 12 * 24  # the 20th to the 1st
+
+
+def test_a_run_from_a_time_of_day_starts_at_the_nearest_midnight() -> None:
+    """From 23:59 on 30 April a run starts on 1 May, and its months begin with May; from
+    08:00 it starts on 30 April. A month label is the month of time 0 plus the hours."""
+    late = first_day(dt.datetime(2026, 4, 30, 23, 59))
+    assert late == dt.date(2026, 5, 1)
+    assert months(late, 24 * 40)[0].label == "2026-05" and month_label(late, 1.0) == "2026-05"
+    early = first_day(dt.datetime(2026, 4, 30, 8))
+    assert early == dt.date(2026, 4, 30) and months(early, 48)[0].label == "2026-04"
+    assert [month_label(early, h) for h in (23.9, 24.0)] == ["2026-04", "2026-05"]
+    assert first_day(dt.datetime(2026, 4, 30)) == dt.date(2026, 4, 30)  # midnight: no shift
 
 
 def one_server(calendar: str, rate: float, extra: str = "") -> str:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 from scipy import stats
 
 import salesproc
@@ -121,11 +123,33 @@ def test_forecast_through_the_cli() -> None:
     table = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w", "-r", "20",
                 "--seed", "1")
     assert "Worst / neutral / best case" in table.stdout and "confidence interval" in table.stdout
+    rows = [re.split(r"\s{2,}", line.strip())[0] for line in table.stdout.splitlines()]
+    won = rows.index("Deals won")  # the split of the wins stands under them, not under losses
+    assert rows[won + 1:won + 3] == ["of today's open deals", "of new deals"]
+    assert rows.index("Deals lost") > won + 2
     both = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w",
                "--until", "2027-01-01")
     assert both.exit_code == 2
     early = run("forecast", *EXAMPLE, "--process", process_file, "--until", "2026-01-01")
     assert early.exit_code == 2 and "must end after the as-of date" in early.output
+
+
+@pytest.mark.xfail(strict=True, reason="until forecast.py starts its run at calendar.first_day "
+                   "(the lead's change: /work/scratch/mapping/forecast-month-labels.patch)")
+def test_a_forecast_from_the_end_of_a_month_has_no_row_for_that_month() -> None:
+    """As of the end of 30 April (23:59:59), nothing of April is left: no '2026-04' month,
+    and no open deal's likely month is April. As of 08:00 on 30 April, April is there."""
+    process_file = str(ROOT / "processes" / "five-step.yaml")
+    late = run("forecast", *EXAMPLE, "--process", process_file, "--as-of", "2026-04-30",
+               "--horizon", "2w", "-r", "10", "--seed", "1", "--format", "json")
+    assert late.exit_code == 0, late.output
+    data = json.loads(late.stdout)
+    assert list(data["months"]) == ["2026-05"]
+    assert all(d["month"] in ("", "2026-05") for d in data["deals"])
+    early = run("forecast", *EXAMPLE, "--process", process_file, "--as-of",
+                "2026-04-30T08:00", "--horizon", "2w", "-r", "10", "--seed", "1", "--format",
+                "json")
+    assert list(json.loads(early.stdout)["months"]) == ["2026-04", "2026-05"]
 
 
 def test_a_backtest_on_a_known_history_covers_about_80_percent(tmp_path: Path) -> None:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping as MappingType
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from salesproc.diagnostics import did_you_mean, shown, some
-from salesproc.history.csvfile import folded, parse_amounts
-from salesproc.history.notes import Notebook
+from salesproc.diagnostics import closest, did_you_mean, shown, some
+from salesproc.history.csvfile import CsvFile, folded, parse_amounts
+from salesproc.history.notes import Note, Notebook
 from salesproc.history.table import LOST_CODE, UNMAPPED, WON_CODE
 from salesproc.model import LOST, WON, Process, fold
 
@@ -64,9 +65,33 @@ class Mapping:
         """The code of one folded CRM stage name; a pipeline suffix such as
         'Demo (Sales Pipeline)' is tried without it too."""
         found = self.codes.get(name)
-        if found is None and name.endswith(")") and " (" in name:
-            found = self.codes.get(name[: name.rindex(" (")])
+        if found is None and without_pipeline(name) != name:
+            found = self.codes.get(without_pipeline(name))
         return UNMAPPED if found is None else found
+
+    def target(self, code: int) -> str | None:
+        """What a stage code stands for: a stage id, won or lost (None for UNMAPPED)."""
+        if code == WON_CODE:
+            return WON
+        if code == LOST_CODE:
+            return LOST
+        return None if code == UNMAPPED else list(self.process.stages)[code]
+
+    def mapped_by_file(self, name: str) -> bool:
+        """The process file's `crm: stages` names this CRM stage (folded) itself."""
+        return name in self.crm.stages
+
+    def similar(self, raw: str) -> tuple[str, str, float] | None:
+        """The stage whose name or id is closest to a CRM stage name that is none of them
+        (the did-you-mean rule): (stage id, the folded name or id it is close to, how
+        close), or None when none is close. Hints and suggested mappings both use it."""
+        words: dict[str, str] = {}
+        for sid, stage in self.process.stages.items():
+            words.setdefault(fold(stage.name), sid)
+        for sid in self.process.stages:
+            words.setdefault(fold(sid), sid)
+        found = closest(fold(raw), words)
+        return None if found is None else (words[found[0]], found[0], found[1])
 
     def _unknown(self, raw: str, rows: np.ndarray, file: str, column: str,
                  notes: Notebook) -> None:
@@ -75,9 +100,8 @@ class Mapping:
             notes.add("SP804", f"rows with an empty {column}; left out", file,
                       rows=rows[:5].tolist(), count=len(rows), column=column, key="<empty>")
             return
-        guess = did_you_mean(fold(raw), [fold(s.name) for s in self.process.stages.values()]
-                             + list(self.process.stages))
-        hint = (f"{guess}; or " if guess else "") + \
+        similar = self.similar(raw)
+        hint = (f"did you mean '{similar[1]}'?; or " if similar else "") + \
             f"map it in the process file: crm: {{stages: {{{_yaml_key(raw)}: STAGE}}}}, " \
             f"with STAGE one of {some(known)}"
         notes.add("SP804", f"unknown CRM stage '{shown(raw)}'; its rows are left out", file,
@@ -136,6 +160,33 @@ class Mapping:
             names.append(self.crm.lost_reason)
         return list(dict.fromkeys(names))
 
+    def missing_columns(self, files: Sequence[CsvFile]) -> list[Note]:
+        """Errors (SP840) for the columns the `crm:` section names that none of *files* has:
+        the loss-reason column, and the fields of a buyer type's rules when not one of that
+        buyer type's rules reads a column they have (a file may hold rules for the columns
+        of several exports: Segment__c for Salesforce beside Segment for HubSpot). A rule on
+        the deal's amount needs no column."""
+        def has(name: str) -> bool:
+            return name.lower() == AMOUNT_FIELD or any(f.column(name) for f in files)
+
+        wanted: dict[str, str] = {}  # column -> what names it
+        if self.crm.lost_reason and not has(self.crm.lost_reason):
+            wanted[self.crm.lost_reason] = "lost_reason"
+        by_buyer: dict[str, list[str]] = {}
+        for rule in self.crm.buyer_rules:
+            by_buyer.setdefault(rule.buyer_type, []).append(rule.field)
+        for fields in by_buyer.values():
+            if not any(has(f) for f in fields):
+                wanted.update(dict.fromkeys([f for f in fields if f not in wanted],
+                                            "buyer_types"))
+        header = list(dict.fromkeys(h for f in files for h in f.header))
+        return [Note("SP840", f"the column '{shown(name)}' named in crm: {role} is not in the "
+                     "export",
+                     files[0].path, 1, column=name,
+                     hint=f"{shown(did_you_mean(name, header) or 'no column is like it')}; its "
+                     f"columns are: {some([shown(h) for h in header], 12)}")
+                for name, role in wanted.items()]
+
     def values(self, amounts: np.ndarray, currencies: pa.Array | None, rows: np.ndarray,
                file: str, notes: Notebook) -> np.ndarray:
         """Amounts in the process's currency (crm.currency_rates); NaN with a note where a
@@ -160,14 +211,21 @@ class Mapping:
         return out
 
 
+def without_pipeline(name: str) -> str:
+    """A CRM stage name without the pipeline HubSpot may add: 'Demo (Sales Pipeline)' is
+    'Demo'."""
+    return name[: name.rindex(" (")] if name.endswith(")") and " (" in name else name
+
+
 YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
 
 
 def _yaml_key(name: str) -> str:
     """A CRM name as a YAML key (in hints and suggested mappings): quoted (as JSON, which
-    YAML reads) when YAML would misread it as something else than that text."""
+    YAML reads) when YAML would misread it as something else than that text (a number, a
+    word such as 'no', a list item such as '- Prospecting')."""
     plain = name.replace(" ", "").replace("_", "").replace("-", "").isalnum()
-    if plain and name == name.strip() and not name[0].isdigit() \
+    if plain and name == name.strip() and name[0].isalpha() \
             and name.lower() not in YAML_WORDS:
         return name
     return json.dumps(name)

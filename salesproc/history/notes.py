@@ -51,6 +51,9 @@ CODES: dict[str, Rule] = rules(
      "Files of different CRMs given together: measure them one CRM at a time."),
     ("SP819", "several-runs", "note",
      "A simulated event log with several replications: the first one is read."),
+    ("SP840", "unknown-crm-column", "error",
+     "A column the crm: section names (lost_reason, a buyer_types rule's field) is not in "
+     "the export."),
 )
 
 MAX_ROWS_SHOWN = 5

@@ -82,6 +82,7 @@ def _read(names: list[str], process: Process, format: Format | None,
     kind = chosen.pop()
     for file, (_, label) in zip(files, kinds, strict=True):
         file.kind = label
+    _check_columns(reading, files, kind)
     if kind == "salesforce":
         opportunities = [f for f, (_, label) in zip(files, kinds, strict=True)
                          if label == "Salesforce Opportunity"]
@@ -122,6 +123,19 @@ def _read(names: list[str], process: Process, format: Format | None,
                                      hint="give a later as-of date")])
     return History(process, history.deals, history.visits, history.as_of, tuple(names),
                    reading.notes.all())
+
+
+def _check_columns(reading: Reading, files: list[CsvFile], kind: Format) -> None:
+    """Stop (SP840) where the crm: section names a column the export lacks: in the files
+    that hold the deals' fields (Salesforce: Opportunity.csv, when given; a simulated event
+    log has none)."""
+    if kind == "salesforce":
+        files = [f for f in files if f.kind == "Salesforce Opportunity"]
+    if kind == "events" or not files:
+        return
+    errors = reading.mapping.missing_columns(files)
+    if errors:
+        raise HistoryError(errors)
 
 
 def _latest(times: np.ndarray) -> dt.datetime:

@@ -1,24 +1,77 @@
-"""A `crm:` section proposed from an export: its stage names in their usual order (by
-where they fall in deals' timelines), with counts, each mapped to the closest stage of the
-process by name, else to the outcome its name says, else by its place in the order."""
+"""A `crm:` section proposed from an export: its stage names, with counts, in the export's
+own order where it has one (Salesforce's stage sort order, HubSpot's display order, else
+the stages' probability), else in their usual order in deals' timelines; each mapped the
+way the reader maps names (history.mapping: same name, the process file's own entries,
+the usual outcome names), else to the outcome the export marks it (IsClosed and IsWon),
+else to the outcome its name says, else to the stage whose name is similar (the
+did-you-mean rule of history.mapping), else by its place in the order.
+
+Two CRM stages never land on one process stage in silence: where a similar name would
+match a stage another CRM stage matches better, it is placed by its order instead, and
+where two still share a stage, each line says so.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from salesproc.diagnostics import did_you_mean
 from salesproc.history import generic, hubspot, salesforce
-from salesproc.history.assemble import Reading
+from salesproc.history.assemble import TRUE, Reading
 from salesproc.history.csvfile import CsvFile, parse_amounts
-from salesproc.history.mapping import OUTCOME_NAMES, Mapping, _yaml_key
+from salesproc.history.mapping import Mapping, _yaml_key, without_pipeline
 from salesproc.history.notes import Notebook
 from salesproc.history.read import Format, format_of
+from salesproc.history.table import UNMAPPED
 from salesproc.model import LOST, WON, Process, fold
+from salesproc.units import plural
+
+# The export's own facts about its stages, in any file that has a stage column beside them
+# (Opportunity.csv, OpportunityHistory.csv, a HubSpot deals export), or in a list of the
+# stages (Salesforce's OpportunityStage object, HubSpot's pipeline stages).
+ORDER = ("StageSortOrder", "Stage Sort Order", "SortOrder", "Sort Order", "displayOrder",
+         "Display Order", "Display order")
+PROBABILITY = ("Probability", "Probability (%)", "DefaultProbability", "Default Probability",
+               "Deal probability", "metadata.probability")
+CLOSED = ("IsClosed", "Closed", "Is Closed", "hs_is_closed", "metadata.isClosed")
+WON_FLAG = ("IsWon", "Won", "Is Closed Won", "hs_is_closed_won")
+LIST_NAMES = ("ApiName", "Api Name", "MasterLabel", "Master Label", "label", "Stage Name",
+              "StageName", "Stage")
+FALSE = ("false", "0", "no", "n", "f")
+REASONS = ("Closed Lost Reason", "Loss_Reason__c", "LossReason", "Loss Reason", "Lost Reason",
+           "Reason Lost", "lost_reason", "reason")  # the usual columns of why a deal was lost
+WORDS = re.compile(r"[\w'’]+")  # a name's words: "won't" is not "won"
+
+
+@dataclass
+class CrmStage:
+    """One CRM stage name as the export shows it: how often, where it usually falls in a
+    deal's timeline (0 first .. 1 last), and what the export itself says of it."""
+
+    name: str
+    rows: int = 0
+    deals: int = 0
+    place: float = math.nan
+    order: float = math.nan  # the export's sort or display order
+    probability: float = math.nan  # percent: the median of its rows
+    closed: float = math.nan  # the share of its rows marked closed
+    won: float = math.nan  # the share of its rows marked won
+    target: str = ""
+    why: str = ""
+    score: float = math.inf  # how good a match by name (lower is better; inf: none)
+    shares: list[str] = field(default_factory=list)
+    alias: bool = False  # known only by another name of a stage in a stage list
+
+    @property
+    def outcome(self) -> bool:
+        return self.target in (WON, LOST)
 
 
 def stage_names(files: Sequence[CsvFile], reading: Reading, kind: Format
@@ -86,37 +139,279 @@ def stage_names(files: Sequence[CsvFile], reading: Reading, kind: Format
     return sorted(out, key=lambda r: (r[3], -r[1]))
 
 
+def is_stage_list(file: CsvFile) -> bool:
+    """The file lists the CRM's stages (a name and a sort or display order per row), not
+    deals: Salesforce's OpportunityStage, HubSpot's pipeline stages."""
+    return bool(file.column(*LIST_NAMES) and file.column(*ORDER)) and not (
+        salesforce.is_history(file) or salesforce.is_opportunities(file)
+        or hubspot.is_hubspot(file))
+
+
+def _stage_column(file: CsvFile, kind: Format | None, reading: Reading) -> list[str]:
+    """The columns of *file* that hold a CRM stage name (two in a stage list: its API name
+    and its label)."""
+    if kind is None:
+        return list(dict.fromkeys(c for n in LIST_NAMES if (c := file.column(n))))
+    if kind == "salesforce":
+        return [file.column(*salesforce.HISTORY_COLUMNS["stage"]) or ""]
+    if kind == "hubspot":
+        return [file.column(*hubspot.COLUMNS["stage"]) or ""]
+    if kind == "generic":
+        return [file.column(*generic.columns(reading)[0]["stage"]) or ""]
+    return []
+
+
+def _flags(values: pa.Array) -> np.ndarray:
+    """1.0 for true, 0.0 for false, NaN for empty or anything else, of a flag column."""
+    text = pc.utf8_lower(pc.utf8_trim_whitespace(values))
+    yes = np.asarray(pc.is_in(text, value_set=pa.array(TRUE)).to_numpy(zero_copy_only=False),
+                     dtype=bool)
+    no = np.asarray(pc.is_in(text, value_set=pa.array(FALSE)).to_numpy(zero_copy_only=False),
+                    dtype=bool)
+    return np.where(yes, 1.0, np.where(no, 0.0, math.nan))
+
+
+def stage_facts(files: Iterable[tuple[CsvFile, Format | None]], reading: Reading
+                ) -> dict[str, CrmStage]:
+    """What the export says of each CRM stage (by folded name): its sort order, its
+    probability (percent; a file writing 0..1 is scaled), the shares of its rows marked
+    closed and won. *files* pairs each file with its format (None: a stage list)."""
+    found: dict[str, dict[str, list[np.ndarray]]] = {}
+    names: dict[str, str] = {}
+    aliases: set[str] = set()  # names met only as a stage list's second name
+    primary: set[str] = set()
+    for file, kind in files:
+        stages = [c for c in _stage_column(file, kind, reading) if c]
+        roles = {role: file.column(*choices) for role, choices in
+                 (("order", ORDER), ("probability", PROBABILITY), ("closed", CLOSED),
+                  ("won", WON_FLAG))}
+        present = {r: c for r, c in roles.items() if c}
+        current = kind is not None and not (salesforce.is_history(file) or kind == "generic")
+        if not stages or not (present or current):  # a history file: its timeline counts
+            continue
+        parts: dict[str, list[np.ndarray]] = {r: [] for r in present}
+        labels: list[list[pa.Array]] = [[] for _ in stages]
+        for batch in file.batches([*stages, *present.values()], reading.notes):
+            for k, column in enumerate(stages):
+                labels[k].append(batch.values[column])
+            for role, column in present.items():
+                values = batch.values[column]
+                parts[role].append(_flags(values) if role in ("closed", "won")
+                                   else parse_amounts(values)[0])
+        if "probability" in parts:
+            every = np.concatenate(parts["probability"])
+            if np.nanmax(every, initial=0.0) <= 1.0:
+                parts["probability"] = [p * 100.0 for p in parts["probability"]]
+        columns = {r: np.concatenate(p) for r, p in parts.items()}
+        for alias, chunks in enumerate(labels):
+            text = pa.concat_arrays(chunks)
+            encoded = pc.dictionary_encode(text)
+            index = encoded.indices.to_numpy(zero_copy_only=False)
+            for k, raw in enumerate(encoded.dictionary.to_pylist()):
+                key = fold(raw)
+                if not key:
+                    continue
+                names.setdefault(key, " ".join(str(raw).split()))
+                if alias and key not in primary:
+                    aliases.add(key)
+                elif not alias:
+                    primary.add(key)
+                    aliases.discard(key)
+                mine = index == k
+                facts = found.setdefault(key, {})
+                if current:  # each row a deal now in that stage
+                    facts.setdefault("rows", []).append(np.full(int(mine.sum()), 1.0))
+                for role, values in columns.items():
+                    facts.setdefault(role, []).append(values[mine])
+    out = {}
+    for key, facts in found.items():
+        stage = CrmStage(names[key], alias=key in aliases)
+        for role, chunks in facts.items():
+            values = np.concatenate(chunks)
+            if role == "rows":
+                stage.rows = stage.deals = len(values)
+                continue
+            values = values[~np.isnan(values)]
+            if len(values):
+                setattr(stage, role, float(np.min(values) if role == "order"
+                                           else np.median(values) if role == "probability"
+                                           else np.mean(values)))
+        out[key] = stage
+    return out
+
+
 def suggest_mapping(paths: Sequence[str], process: Process, kind: Format | None = None,
                     today: dt.date | None = None) -> str:
     """A `crm:` section to paste into the process file, as YAML with comments."""
-    reading = Reading(Mapping(process), Notebook(), today or dt.date.today())
+    mapping = Mapping(process)
+    reading = Reading(mapping, Notebook(), today or dt.date.today())
     files = [CsvFile(p, "CSV") for p in paths]
-    kinds = {format_of(f, reading, kind)[0] for f in files}
-    found = stage_names(files, reading, kinds.pop())
-    stages = list(process.stages)
-    by_name = {fold(s.name): sid for sid, s in process.stages.items()} | \
-        {fold(sid): sid for sid in stages}
-    outcomes = {n: o for o, names in OUTCOME_NAMES.items() for n in names}
-    lines = ["# A crm: section proposed from the export: CRM stage names in their usual order",
-             "# (rows, deals). Check each target, then paste it into the process file.",
-             "crm:", "  stages:"]
-    plain = [r for r in found if fold(r[0]) not in outcomes and
-             not any(w in fold(r[0]) for w in ("won", "lost"))]
-    for name, rows, deal_count, _ in found:
-        key = fold(name)
-        if key in by_name:
-            target, why = by_name[key], "same name"
-        elif key in outcomes or "won" in key or "lost" in key:
-            target = outcomes.get(key, WON if "won" in key else LOST)
-            why = "an outcome"
-        else:
-            guess = did_you_mean(key, list(by_name))
-            if guess:
-                target, why = by_name[guess.split("'")[1]], "similar name"
-            else:
-                place = [r[0] for r in plain].index(name)
-                target = stages[min(len(stages) - 1, place * len(stages) // max(len(plain), 1))]
-                why = "guessed from its place in the order"
-        lines.append(f"    {_yaml_key(name)}: {target}".ljust(42)
-                     + f"  # {rows:,} rows, {deal_count:,} deals; {why}")
+    lists = [f for f in files if is_stage_list(f)]
+    deals = [f for f in files if f not in lists]
+    kinds = [format_of(f, reading, kind)[0] for f in deals]
+    hubspot_names = bool(kinds) and kinds[0] == "hubspot"  # 'Demo (Sales Pipeline)' is Demo
+
+    def plain(name: str) -> str:
+        return without_pipeline(name) if hubspot_names else name
+
+    stages: dict[str, CrmStage] = {}
+    for name, rows, count, place in stage_names(deals, reading, kinds[0]) if deals else ():
+        _add(stages, CrmStage(plain(name), rows, count, place))
+    facts = stage_facts([*zip(deals, kinds, strict=True), *((f, None) for f in lists)],
+                        reading)
+    for fact in facts.values():
+        fact.name = plain(fact.name)
+        stage = stages.get(fold(fact.name))
+        if stage is None and not fact.alias:  # a stage no deal's timeline shows (a deal's
+            stages[fold(fact.name)] = fact  # current stage only, or one in the stage list)
+        elif stage is not None:
+            stage.order, stage.probability = fact.order, fact.probability
+            stage.closed, stage.won = fact.closed, fact.won
+    for stage in stages.values():
+        _match(stage, mapping)
+    ordered, how = _order(list(stages.values()))
+    _keep_the_better_match(ordered)
+    _place(ordered, list(process.stages))
+    _shared(ordered)
+    reason = None if mapping.crm.lost_reason else next(
+        (c for f in deals for c in [f.column(*REASONS)] if c), None)
+    return _yaml(ordered, how, reason)
+
+
+def _add(stages: dict[str, CrmStage], stage: CrmStage) -> None:
+    """Count *stage* in under its folded name (HubSpot's 'Demo (Sales Pipeline)', listed
+    as 'Demo', which the reader maps it as, is one stage with Demo)."""
+    held = stages.setdefault(fold(stage.name), stage)
+    if held is not stage:
+        held.place = (held.place * held.rows + stage.place * stage.rows) / \
+            max(held.rows + stage.rows, 1)
+        held.rows += stage.rows
+        held.deals += stage.deals
+
+
+def _match(stage: CrmStage, mapping: Mapping) -> None:
+    """The target of a CRM stage by its name and what the export says of it (not yet by
+    its place)."""
+    key = fold(stage.name)
+    code = mapping.lookup(key)
+    if code != UNMAPPED:
+        stage.target = mapping.target(code) or ""
+        stage.score = 0.0
+        stage.why = "as the process file maps it" if mapping.mapped_by_file(key) else \
+            "same name" if not stage.outcome else "an outcome's usual name"
+        return
+    if stage.closed >= 0.5:
+        won = stage.won >= 0.5 if not math.isnan(stage.won) else stage.probability >= 100
+        stage.target = WON if won else LOST
+        stage.why = "the export marks it closed and " + ("won" if won else "not won")
+        return
+    words = set(WORDS.findall(key))
+    if math.isnan(stage.closed) and words & {"won", "lost"}:  # an open stage may say 'lost'
+        stage.target = WON if "won" in words else LOST
+        stage.why = "an outcome, by its name"
+        return
+    similar = mapping.similar(stage.name)
+    if similar is not None:
+        stage.target, stage.score = similar[0], 1.0 - similar[2]
+        stage.why = f"a name similar to '{similar[1]}'"
+
+
+def _order(stages: list[CrmStage]) -> tuple[list[CrmStage], str]:
+    """The stages in the export's own order where every stage that is not an outcome has
+    one (sort order, else probability), else in their usual order in deals' timelines;
+    the outcomes last."""
+    going = [s for s in stages if not s.outcome]
+
+    def place(s: CrmStage) -> float:
+        return 0.5 if math.isnan(s.place) else s.place
+
+    def told(figure: list[float]) -> bool:  # every stage has one, and they differ
+        return not any(math.isnan(f) for f in figure) and len(set(figure)) > 1
+
+    if told([s.order for s in going]):
+        key, how = (lambda s: (s.order, place(s), -s.rows)), "export's stage sort order"
+    elif told([s.probability for s in going]):
+        key, how = (lambda s: (s.probability, place(s), -s.rows)), \
+            "order of the export's probability"
+    else:
+        key, how = (lambda s: (0.0, place(s), -s.rows)), "usual order in deals' timelines"
+    outcomes = [s for s in stages if s.outcome]
+    return sorted(going, key=key) + sorted(outcomes, key=lambda s: (place(s), -s.rows)), how
+
+
+def _keep_the_better_match(stages: list[CrmStage]) -> None:
+    """Where CRM stages matched by a similar name land on a stage that another CRM stage
+    matches better, they lose the match (and are placed by their order instead)."""
+    best: dict[str, CrmStage] = {}
+    for s in stages:
+        if s.target and not s.outcome:
+            held = best.get(s.target)
+            if held is None or (s.score, -s.deals) < (held.score, -held.deals):
+                best[s.target] = s
+    for s in stages:
+        if s.target and not s.outcome and s.score > 0 and best[s.target] is not s:
+            s.why = f"{s.why} (which {_yaml_key(best[s.target].name)} matches better); " \
+                "guessed from its place in the order"
+            s.target, s.score = "", math.inf
+
+
+def _place(stages: list[CrmStage], process: list[str]) -> None:
+    """Targets for the stages still without one, from their place in the order: each run
+    of them spread over the process stages between the matched stages around it (onto the
+    previous matched stage where none is free between)."""
+    going = [s for s in stages if not s.outcome]
+    index = {sid: i for i, sid in enumerate(process)}
+    k = 0
+    while k < len(going):
+        if going[k].target:
+            k += 1
+            continue
+        end = k
+        while end < len(going) and not going[end].target:
+            end += 1
+        before = index[going[k - 1].target] if k else -1
+        after = index[going[end].target] if end < len(going) else len(process)
+        free = list(range(before + 1, after)) or [max(before, 0) if before >= 0 else
+                                                   min(after, len(process) - 1)]
+        run = going[k:end]
+        for i, s in enumerate(run):
+            s.target = process[free[i * len(free) // len(run)]]
+            if not s.why:
+                s.why = "guessed from its place in the order"
+        k = end
+
+
+def _shared(stages: list[CrmStage]) -> None:
+    """Each CRM stage that shares its process stage with others names them."""
+    by_target: dict[str, list[CrmStage]] = {}
+    for s in stages:
+        if not s.outcome:
+            by_target.setdefault(s.target, []).append(s)
+    for group in by_target.values():
+        for s in group if len(group) > 1 else ():
+            s.shares = [o.name for o in group if o is not s]
+
+
+def _yaml(stages: list[CrmStage], how: str, reason: str | None) -> str:
+    lines = [f"# A crm: section proposed from the export: CRM stage names in the {how}",
+             "# (rows, deals). Check each target, then paste it into the process file."]
+    shared = {s.target: [o.name for o in stages if o.target == s.target]
+              for s in stages if s.shares}
+    for target, names in shared.items():
+        lines.append(f"# note: {len(names)} CRM stages land on {target} "
+                     f"({', '.join(_yaml_key(n) for n in names)}): their time counts as one "
+                     "stage; map them apart if they are different steps.")
+    lines += ["crm:", "  stages:"]
+    for s in stages:
+        said = [f"{s.rows:,} {plural('row', s.rows)}, {s.deals:,} {plural('deal', s.deals)}"]
+        if not math.isnan(s.probability):
+            said.append(f"probability {s.probability:.0f}%")
+        said.append(s.why)
+        if s.shares:
+            said.append(f"shares {s.target} with {', '.join(_yaml_key(n) for n in s.shares)}")
+        comment = "; ".join(said).replace("\n", " ")
+        lines.append(f"    {_yaml_key(s.name)}: {s.target}".ljust(42) + f"  # {comment}")
+    if reason:
+        lines.append(f"  lost_reason: {_yaml_key(reason)}".ljust(42)
+                     + "  # the export's column of why deals were lost")
     return "\n".join(lines) + "\n"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from salesproc.sim.compare import (
     ChangeStyle,
@@ -17,6 +17,8 @@ from salesproc.sim.compare import (
 from salesproc.sim.results import Bottleneck, SimulationResult
 from salesproc.stats import Estimate, significant
 from salesproc.units import plural
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:  # the CRM-history reports load pyarrow: only when one is made
     from salesproc.backtest import Backtest, Beaten
@@ -518,6 +520,17 @@ def fit_check(done: FitCheck) -> str:
 DEALS_SHOWN = 15
 
 
+TOTALS_ORDER = ("won", "won_from_pipeline", "won_from_new_deals", "won_entered_after_the_fact",
+                "revenue", "lost",
+                "open_at_end", "open_value_at_end")  # the split of the wins right under them
+
+
+def _ordered(figures: Mapping[str, T], order: Sequence[str]) -> list[tuple[str, T]]:
+    """*figures* in *order* (any others after them, as they come)."""
+    return [(k, figures[k]) for k in order if k in figures] + \
+        [(k, v) for k, v in figures.items() if k not in order]
+
+
 def forecast(done: Forecast) -> str:
     """What `salesproc forecast` prints: the totals as worst / neutral / best case beside
     the mean and its confidence interval, by month, the deals that carry the period, and
@@ -542,7 +555,7 @@ def forecast(done: Forecast) -> str:
         [names[k], _num(o.worst, 0), _num(o.neutral, 0), _num(o.best, 0),
          _num(o.mean.mean, 1) + ("" if math.isnan(o.mean.low) else
                                  f" ({_num(o.mean.low, 1)}–{_num(o.mean.high, 1)})")]
-        for k, o in done.totals.items()
+        for k, o in _ordered(done.totals, TOTALS_ORDER)
         if k != "won_entered_after_the_fact" or o.best > 0]))
     if done.months:
         lines += ["", "By month (worst–best, neutral)", _table(
