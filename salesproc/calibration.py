@@ -10,10 +10,11 @@ What is fitted, and how (each with its sample size and 95% interval):
   the better by AIC; written as the mean and sd of the values.
 - **Routes** out of every stage, per buyer type: the share of the visits that leave for
   each target had every visit been followed to its end (competing risks, the visits still
-  open counted as censored: salesproc.exits), shrunk towards the all-buyers share by a Dirichlet prior worth PRIOR_VISITS visits (so a
-  stage a buyer type visited 8 times leans on the others' numbers, one visited 800 times
-  hardly at all); the interval is the Beta posterior's. Where the file's approvals send
-  deals elsewhere, their share is taken off first, so the approvals stay as written.
+  open counted as censored: salesproc.exits), shrunk towards the all-buyers share by a
+  Dirichlet prior worth PRIOR_VISITS visits (so a stage a buyer type visited 8 times
+  leans on the others' numbers, one visited 800 times hardly at all); the interval is
+  the Beta posterior's. Where the file's approvals send deals elsewhere, their share is
+  taken off first, so the approvals stay as written.
 - **Time in stage**, per stage: exponential, lognormal, gamma and Weibull fitted by
   censored maximum likelihood (open visits count as still going), the best by AIC; when
   even the best misses the Kaplan–Meier curve by more than the 95% Dvoretzky–Kiefer–
