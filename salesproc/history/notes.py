@@ -51,6 +51,8 @@ CODES: dict[str, Rule] = rules(
      "Files of different CRMs given together: measure them one CRM at a time."),
     ("SP819", "several-runs", "note",
      "A simulated event log with several replications: the first one is read."),
+    ("SP820", "control-bytes", "note",
+     "Control characters (NUL and the like) inside values: dropped, the rows read."),
 )
 
 MAX_ROWS_SHOWN = 5

@@ -274,4 +274,6 @@ AFTER_THE_FACT = np.timedelta64(3600, "s")
 
 def after_the_fact(deals: Deals) -> np.ndarray:
     """Which deals were won within AFTER_THE_FACT of being created (bool per deal)."""
-    return (deals.outcome == OUTCOME_WON) & (deals.closed - deals.created <= AFTER_THE_FACT)
+    won: np.ndarray = (deals.outcome == OUTCOME_WON) & \
+        (deals.closed - deals.created <= AFTER_THE_FACT)
+    return won
