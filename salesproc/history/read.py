@@ -106,7 +106,7 @@ def _read(names: list[str], process: Process, format: Format | None,
                                  hint="see the notes above for what was left out"),
                             *reading.notes.all()])
     latest = max(_latest(deals.created), _latest(visits.entered), _latest(deals.closed))
-    history = History(process, deals, visits, latest, tuple(names))
+    history = History(process, deals, visits, latest, tuple(names), values=reading.values)
     if as_of is not None:
         cut = as_of if isinstance(as_of, dt.datetime) else \
             dt.datetime.combine(as_of, dt.time(23, 59, 59))
@@ -121,7 +121,7 @@ def _read(names: list[str], process: Process, format: Format | None,
                                      f"({cut.date().isoformat()})", names[0],
                                      hint="give a later as-of date")])
     return History(process, history.deals, history.visits, history.as_of, tuple(names),
-                   reading.notes.all())
+                   reading.notes.all(), history.values)
 
 
 def _latest(times: np.ndarray) -> dt.datetime:
