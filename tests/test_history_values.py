@@ -23,8 +23,8 @@ STAGES = ["Prospecting", "Qualification"]
 
 def _rows(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(Opportunity, OpportunityHistory) as text: 80 deals, each with 1–7 history rows whose
-    amounts, probabilities and close dates change (some cells empty), and 8 deals with no
-    history row at all."""
+    amounts, probabilities and close dates change (some cells empty), exported with the
+    last values said, and 8 deals with no history row at all."""
     rng = np.random.default_rng(seed)
     deals, rows = [], []
     for k in range(88):
@@ -39,23 +39,26 @@ def _rows(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         def some(number: int) -> str:
             return "" if rng.random() < 0.15 else str(number)  # an empty cell says nothing
 
+        said = {"Amount": str(int(rng.integers(1, 90)) * 700),  # as exported: the last said
+                "Probability": str(int(rng.integers(0, 11)) * 10),
+                "CloseDate": (created + dt.timedelta(days=int(rng.integers(1, 120)))
+                              ).strftime("%Y-%m-%d")}
+        if k < 80:
+            said = dict.fromkeys(said, "")
         for i, at in enumerate(times if k < 80 else []):
             if i and rng.random() < 0.4:
                 stage = str(rng.choice([*STAGES, "Closed Won", "Closed Lost"]))
+            row = {"Amount": some(int(rng.integers(1, 90)) * 500),
+                   "Probability": some(int(rng.integers(0, 11)) * 10),
+                   "CloseDate": "" if rng.random() < 0.15 else
+                   (at + dt.timedelta(days=int(rng.integers(1, 90)))).strftime("%Y-%m-%d")}
+            said.update({name: value for name, value in row.items() if value})
             rows.append({"OpportunityId": deal, "StageName": stage,
-                         "CreatedDate": at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                         "Amount": some(int(rng.integers(1, 90)) * 500),
-                         "Probability": some(int(rng.integers(0, 11)) * 10),
-                         "CloseDate": "" if rng.random() < 0.15 else
-                         (at + dt.timedelta(days=int(rng.integers(1, 90)))).strftime("%Y-%m-%d")})
+                         "CreatedDate": at.strftime("%Y-%m-%dT%H:%M:%S.000Z"), **row})
             if stage.startswith("Closed"):
                 break
         deals.append({"Id": deal, "StageName": stage,
-                      "CreatedDate": created.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                      "Amount": str(int(rng.integers(1, 90)) * 700),
-                      "Probability": str(int(rng.integers(0, 11)) * 10),
-                      "CloseDate": (created + dt.timedelta(days=int(rng.integers(1, 120)))
-                                    ).strftime("%Y-%m-%d"),
+                      "CreatedDate": created.strftime("%Y-%m-%dT%H:%M:%S.000Z"), **said,
                       "IsClosed": str(stage.startswith("Closed")).lower(),
                       "IsWon": str(stage == "Closed Won").lower(), "CurrencyIsoCode": currency,
                       "Segment__c": "SMB"})
@@ -70,7 +73,7 @@ def _as_they_stood(opportunities: pd.DataFrame, history: pd.DataFrame, cut: dt.d
         return pd.to_datetime(column.str.replace(".000Z", "", regex=False))
 
     o = opportunities.assign(created=times(opportunities["CreatedDate"]))
-    o = o[o["created"] <= cut].set_index("Id")
+    o = o[o["created"] <= cut].set_index("Id").replace("", np.nan)
     h = history.assign(at=times(history["CreatedDate"]))
     h = h[h["at"] <= cut].sort_values(["OpportunityId", "at"], kind="stable")
     h = h.replace("", np.nan)
@@ -146,3 +149,40 @@ def test_stage_change_csv_values_at_a_cut_are_those_of_the_last_row_by_then(
         first = rows.groupby("OpportunityId")["CreatedDate"].min()
         born = listed.assign(CreatedDate=listed["Id"].map(first))  # created at the first row
         _same(_found(history.at(cut)), _as_they_stood(born, rows, cut))
+
+
+def test_past_close_dates_and_untouched_deals_are_counted_as_pandas_counts_them(
+        tmp_path: Path) -> None:
+    """SP821 and SP822 at an as-of date, against the rows as pandas reads them: open deals
+    (no closing row by then) whose close date as it stood is before that day, and whose
+    last change (of stage, amount, probability or close date) is 90 days old or more."""
+    opportunities, rows = _rows(7)
+    opportunities.to_csv(tmp_path / "Opportunity.csv", index=False)
+    rows.to_csv(tmp_path / "OpportunityHistory.csv", index=False)
+    files = [tmp_path / "Opportunity.csv", tmp_path / "OpportunityHistory.csv"]
+    process = salesproc.load(PROCESS)
+    given = {"SP821": 0, "SP822": 0}
+    for day in (dt.date(2025, 2, 20), dt.date(2025, 5, 1), dt.date(2025, 6, 15)):
+        cut = dt.datetime.combine(day, dt.time(23, 59, 59))
+        notes = {n.code: n.count for n in read_history(files, process, as_of=day,
+                                                       today=dt.date(2026, 1, 1)).notes}
+        h = rows.assign(at=pd.to_datetime(rows["CreatedDate"].str.replace(".000Z", "")))
+        h = h[h["at"] <= cut].sort_values(["OpportunityId", "at"], kind="stable")
+        closed = set(h.loc[h["StageName"].str.startswith("Closed"), "OpportunityId"])
+        stood = _as_they_stood(opportunities, rows, cut)
+        is_open = ~stood.index.isin(sorted(closed))
+        past = int((is_open & (stood["close_date"] < pd.Timestamp(day))).sum())
+        values = h.replace("", np.nan)
+        for column in ("Amount", "Probability", "CloseDate"):
+            values[column] = values.groupby("OpportunityId")[column].ffill()
+        keys = ["OpportunityId", "StageName", "Amount", "Probability", "CloseDate"]
+        changed = values[keys].fillna("-").ne(values[keys].fillna("-").shift()).any(axis=1)
+        touched = values[changed].groupby("OpportunityId")["at"].max()
+        created = pd.to_datetime(opportunities.set_index("Id")["CreatedDate"].str.replace(
+            ".000Z", "")).loc[stood.index]
+        last = pd.concat([created, touched.reindex(stood.index)], axis=1).max(axis=1)
+        idle = int((is_open & ((cut - last) >= pd.Timedelta(days=90))).sum())
+        assert notes.get("SP821", 0) == past
+        assert notes.get("SP822", 0) == idle
+        given = {"SP821": given["SP821"] + past, "SP822": given["SP822"] + idle}
+    assert min(given.values()) > 0  # both notes were given: the test could fail

@@ -176,7 +176,8 @@ def deals_from(reading: Reading, cols: DealColumns, created: np.ndarray) -> Deal
                          pa.array([reading.mapping.process.currency] * size, pa.string())),
         probability=probability,
         forecast_category=compact(cols.category if cols.category is not None else blank),
-        owner=compact(cols.owner if cols.owner is not None else blank))
+        owner=compact(cols.owner if cols.owner is not None else blank),
+        row=np.asarray(cols.rows, dtype=np.int64))
 
 
 def shares(probabilities: np.ndarray) -> np.ndarray:

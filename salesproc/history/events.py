@@ -92,5 +92,6 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
                   outcome=np.zeros(n, np.int8), value=value, buyer=buyer,
                   reason=pc.dictionary_encode(pa.array(reason.tolist(), pa.string())),
                   currency=pa.array([process.currency] * n, pa.string()),
-                  probability=np.full(n, np.nan), forecast_category=blank, owner=blank)
+                  probability=np.full(n, np.nan), forecast_category=blank, owner=blank,
+                  row=np.zeros(n, dtype=np.int64))
     return build(changes, deals)

@@ -53,6 +53,18 @@ CODES: dict[str, Rule] = rules(
      "A simulated event log with several replications: the first one is read."),
     ("SP820", "control-bytes", "note",
      "Control characters (NUL and the like) inside values: dropped, the rows read."),
+    ("SP821", "past-close-date", "note",
+     "Open deals whose expected close date is before the as-of date: counted, with their "
+     "share of the open deals."),
+    ("SP822", "untouched-deals", "note",
+     "Open deals with no change of stage, amount, probability or close date for 90 days "
+     "or more: counted, with their share of the open deals."),
+    ("SP823", "after-the-fact", "note",
+     "Deals won within an hour of being created (entered after the fact): counted, with "
+     "their share of the wins."),
+    ("SP824", "import-burst", "note",
+     "Days on which far more deals were created than usual (an import): the days, the "
+     "deals and the usual level."),
 )
 
 MAX_ROWS_SHOWN = 5
