@@ -298,7 +298,7 @@ def _bursts(cal: Calibration, created: np.ndarray, as_of: dt.datetime
     """Import bursts (history.quality.bursts) as windows the arrival rate leaves out."""
     from salesproc.history.quality import bursts
 
-    out = []
+    out: list[tuple[np.datetime64, np.datetime64]] = []
     for b in bursts(created, as_of):
         out.append((np.datetime64(b.first, "s"), np.datetime64(b.last, "s")
                     + np.timedelta64(1, "D")))
