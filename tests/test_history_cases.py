@@ -3,6 +3,7 @@ names (file:row, level and code), through the CLI, and never a traceback."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -133,9 +134,11 @@ def test_rows_with_control_bytes_are_located_across_blocks(
 
 def test_outputs_carry_no_control_bytes(tmp_path: Path) -> None:
     files = sorted(str(f) for f in CONTROL_CASE.glob("*.csv"))
+    process = tmp_path / "process.yaml"  # the case's loss reasons are in Loss_Reason__c
+    process.write_text(f"salesproc: 1\nextends: {json.dumps(str(FOLDER / 'process.yaml'))}\n"
+                       "set:\n  crm.lost_reason: Loss_Reason__c\n", encoding="utf-8")
     for fmt in ("table", "json", "csv"):
-        result = run("measure", *files, "--process", str(FOLDER / "process.yaml"),
-                     "--format", fmt)
+        result = run("measure", *files, "--process", str(process), "--format", fmt)
         assert result.exit_code == 0, result.stderr
         assert not CONTROL_CHARACTERS.search(result.stdout.replace("\t", ""))
         assert not CONTROL_CHARACTERS.search(result.stderr)
