@@ -67,7 +67,7 @@ from salesproc.model import LOST, WON, BuyerType, Process
 from salesproc.rates import HALF_LIFE_DAYS, SHIFT_ALPHA, SHIFT_DAYS, level_shift, recent_rate
 from salesproc.sim.results import SimulationResult
 from salesproc.stats import proportion
-from salesproc.survival import kaplan_meier
+from salesproc.survival import area, kaplan_meier
 from salesproc.version import __version__
 
 MIN_OBSERVATIONS = 30  # deals or visits behind a fitted value, distribution or rate
@@ -611,35 +611,54 @@ REFINE_RUNS = 8
 def _refine_delays(cal: Calibration, history: History, chosen: np.ndarray) -> None:
     """Correct each stage's delay by simulation: the team's time in a stage is not simply
     added to the delay (work waits for working hours, queues depend on the load), so the
-    fitted process is simulated over the history's period and each delay's mean moved by
-    the gap between the history's mean time in stage and the simulated one, a few rounds.
-    """
+    fitted process is simulated over the history's period from an empty pipeline, and
+    each delay's mean is moved by the gap between the history's time in stage and the
+    simulated one, a few rounds. Like is compared with like: on both sides the
+    Kaplan–Meier mean restricted to the same age, the visits still open at the end of
+    the period counted as censored (the simulated ones cut where the history's are)."""
     from salesproc.sim.experiment import resolve_settings, simulate
 
     days, ended = history.stays
     v = history.visits
-    target = {}
+    target: dict[str, tuple[float, float]] = {}  # stage -> (restricted mean, up to)
     for s, sid in enumerate(cal.process.stages):
         here = chosen[v.deal] & (v.stage == s)
         if here.any():
-            target[sid] = kaplan_meier(days[here], ended[here]).restricted_mean()[0]
+            curve = kaplan_meier(days[here], ended[here])
+            target[sid] = (area(curve, curve.largest), curve.largest)
     unit = cal.process.time_unit
     to_days = units.convert(1.0, unit, "day")
     for _ in range(REFINE_ROUNDS):
         process = fitted_process(cal, period=True)
         result = simulate(process, resolve_settings(process, replications=REFINE_RUNS,
-                                                    workers=1))
+                                                    workers=1), events=True)
+        simulated = _restricted_means(result, process.simulation.horizon * to_days, target)
         for k, f in enumerate(cal.fitted):
             sid = f.setting.removeprefix("stages.").removesuffix(".delay")
-            if not f.setting.endswith(".delay") or sid not in target:
-                continue
-            simulated = result.get("stage", sid, "time").mean * to_days
-            if not math.isfinite(simulated):
+            if not f.setting.endswith(".delay") or not math.isfinite(simulated.get(sid,
+                                                                                  math.nan)):
                 continue
             mean = _spec_mean(f.value) * to_days
-            better = max(mean + target[sid] - simulated, DELAY_FLOOR * target[sid])
+            goal = target[sid][0]
+            better = min(max(mean + goal - simulated[sid], DELAY_FLOOR * goal, mean / 2),
+                         mean * 2)  # at most halved or doubled a round
             cal.fitted[k] = replace(f, value=_with_mean(f.value, units.convert(
                 better, "day", unit)))
+
+
+def _restricted_means(result: SimulationResult, end: float,
+                      target: Mapping[str, tuple[float, float]]) -> dict[str, float]:
+    """Per stage, the simulated visits' Kaplan–Meier mean restricted to the history's
+    age (*target*), each visit open at the period's *end* (days) counted as censored."""
+    days = units.convert(1.0, result.process.time_unit, "day")
+    found: dict[str, tuple[list[float], list[bool]]] = {}
+    for visit in result.events or ():
+        stays, done = found.setdefault(visit.stage, ([], []))
+        over = visit.finished == visit.finished  # NaN: still there at the end
+        stays.append(((visit.finished if over else end / days) - visit.entered) * days)
+        done.append(over)
+    return {sid: area(kaplan_meier(np.asarray(t), np.asarray(e)), target[sid][1])
+            for sid, (t, e) in found.items() if sid in target}
 
 
 def _spec_mean(spec: Any) -> float:
