@@ -67,7 +67,7 @@ from salesproc.model import LOST, WON, BuyerType, Process
 from salesproc.rates import HALF_LIFE_DAYS, SHIFT_ALPHA, SHIFT_DAYS, level_shift, recent_rate
 from salesproc.sim.results import SimulationResult
 from salesproc.stats import proportion
-from salesproc.survival import area, kaplan_meier
+from salesproc.survival import Survival, area, kaplan_meier
 from salesproc.version import __version__
 
 MIN_OBSERVATIONS = 30  # deals or visits behind a fitted value, distribution or rate
@@ -430,6 +430,9 @@ class Fit:
                                                                        key=lambda kv: kv[1])
                            if v > best)
         chosen = f"{self.family} by AIC" + (f" ({others})" if others else "")
+        if math.isinf(self.distance):
+            return (f"no family the data supports ({chosen}: its mean is outside what the "
+                    "values seen allow): empirical")
         gap = f"gap to the data {self.distance:.3f} (95% band {self.band:.3f})"
         if self.empirical:
             return f"no family fits ({chosen}; {gap}): empirical"
@@ -463,7 +466,11 @@ def fit_distribution(values: np.ndarray, ended: np.ndarray,
         aic[family] = 2 * (1 if family == "exponential" else 2) - 2 * loglik
     if float(values.std()) <= 1e-4 * float(values.mean()):  # every stay as long (to seconds)
         return Fit("fixed", float(values.mean()), 0.0, {"fixed": 0.0}, 0.0, 1.0)
-    best = min(aic, key=lambda k: aic[k])
+    supported = {k: a for k, a in aic.items() if _supported(found[k], curve)}
+    if not supported:  # no family the data can support: the curve itself
+        return _empirical(curve, values, Fit(min(aic, key=lambda k: aic[k]), math.nan,
+                                             math.nan, aic, math.inf, 0.0))
+    best = min(supported, key=lambda k: supported[k])
     frozen = found[best]
     seen = 1.0 - curve.survival
     distance = float(np.max(np.abs(frozen.cdf(curve.times) - seen))) if len(curve.times) else 0.0
@@ -471,10 +478,38 @@ def fit_distribution(values: np.ndarray, ended: np.ndarray,
     fit = Fit(best, float(frozen.mean()), float(frozen.std()), aic, distance, band)
     if fit.fits or len(curve.times) < 2:
         return fit
+    return _empirical(curve, values, fit)
+
+
+SUPPORT_SPAN = 2.0  # a fitted mean may be at most this many times the longest value seen
+
+
+def _supported(frozen: Any, curve: Survival) -> bool:
+    """Whether the data can support a fitted distribution: its mean restricted to the
+    longest value seen lies within the 95% interval of the Kaplan–Meier one (like with
+    like: censored data say nothing past that), and its mean is at most SUPPORT_SPAN
+    times that longest value (a lognormal fitted to a few long open stays can put its
+    mean at millions of days)."""
+    mean = float(frozen.mean())
+    if not math.isfinite(mean) or mean > SUPPORT_SPAN * curve.largest:
+        return False
+    _, low, high = curve.restricted_mean()
+    from scipy.integrate import trapezoid
+
+    grid = np.linspace(0.0, curve.largest, 400)
+    restricted = float(trapezoid(frozen.sf(grid), grid))
+    slack = 1e-9 * max(1.0, high)
+    return not (math.isfinite(low) and math.isfinite(high)) or \
+        low - slack <= restricted <= high + slack
+
+
+def _empirical(curve: Survival, values: np.ndarray, fit: Fit) -> Fit:
+    """The Kaplan–Meier curve's quantiles as the distribution (where it never falls that
+    low: the longest value seen), keeping what *fit* said of the families."""
     points = [curve.quantile(q) for q in (np.arange(EMPIRICAL_POINTS) + 0.5) / EMPIRICAL_POINTS]
     kept = [p if math.isfinite(p) else float(values.max()) for p in points]
-    return Fit(best, float(np.mean(kept)), float(np.std(kept)), aic, distance, band,
-               tuple(kept))
+    return Fit(fit.family, float(np.mean(kept)), float(np.std(kept)), fit.aic, fit.distance,
+               fit.band, tuple(kept))
 
 
 def _sample(values: np.ndarray, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
