@@ -29,8 +29,12 @@ taken off its mean, so that queueing is not counted twice. That keeps the spread
 family of the whole stay but not the split between waiting and working; a stage whose
 time is mostly the team's work keeps at least DELAY_FLOOR of its fitted mean as delay.
 
-A value resting on fewer than MIN_OBSERVATIONS observations (MIN_VISITS for a route)
-keeps the file's number and is listed as "not enough data".
+Small teams still get their numbers: a rate, a deal value or a time in stage resting on
+fewer than MIN_OBSERVATIONS observations is the file's number moved towards the data's,
+the file weighing as PRIOR_OBSERVATIONS observations (so 29 visits that say 9.6 days
+against a file that says 3 give 7.9), with its interval; routes lean on the other buyer
+types' visits, or on the file's shares where those are few too. Below MIN_BLENDED
+observations the file's number is kept and listed as "not enough data".
 """
 
 from __future__ import annotations
@@ -383,9 +387,24 @@ def _values(cal: Calibration, history: History, chosen: np.ndarray) -> None:
         values = history.deals.value[chosen & (history.deals.buyer == k)]
         values = values[np.isfinite(values) & (values > 0)]
         setting = f"buyer_types.{b}.value"
-        if len(values) < MIN_OBSERVATIONS:
+        if len(values) < MIN_BLENDED:
             cal.kept.append(NotEnough(setting, f"deal value of {b}", len(values),
-                                      MIN_OBSERVATIONS))
+                                      MIN_BLENDED))
+            continue
+        if len(values) < MIN_OBSERVATIONS:  # the file's value, moved towards the data's
+            prior = cal.process.buyer_types[b].value
+            mean = _blend(float(values.mean()), len(values), prior.mean)
+            half = 1.96 * values.std(ddof=1) / math.sqrt(len(values))
+            cal.fitted.append(Fitted(
+                setting, {"lognormal": {"mean": _round(mean),
+                                        "sd": _round(prior.sd / prior.mean * mean)}}
+                if prior.sd > 0 and prior.mean > 0 else {"fixed": _round(mean)},
+                f"deal value of {b} ({cal.process.currency}), blended with the file's",
+                len(values), mean, _blend(max(0.0, values.mean() - half), len(values),
+                                          prior.mean),
+                _blend(values.mean() + half, len(values), prior.mean),
+                f"{len(values)} values, too few to fit a distribution: their mean and the "
+                f"file's, the file weighing as {PRIOR_OBSERVATIONS:g} deals"))
             continue
         fit = fit_distribution(values, np.ones(len(values), dtype=bool), VALUE_FAMILIES)
         half = 1.96 * values.std(ddof=1) / math.sqrt(len(values))
@@ -545,11 +564,14 @@ def _routes(cal: Calibration, history: History, chosen: np.ndarray) -> None:
             curve = exit_curve(days[mine], v.exit[mine], ended[mine], targets)
             total = curve.ended
             setting = f"stages.{sid}.next" if single else f"buyer_types.{b}.stages.{sid}.next"
-            if total < MIN_VISITS:
+            pooling = exit_curve(days[here], v.exit[here], ended[here], targets)
+            if total < MIN_BLENDED:
                 cal.kept.append(NotEnough(setting, f"routes of {b} out of {sid}", total,
-                                          MIN_VISITS))
+                                          MIN_BLENDED))
                 continue
-            pooled = exit_curve(days[here], v.exit[here], ended[here], targets).shares()
+            # the prior: every buyer type's visits where there are enough, else the file
+            pooled = pooling.shares() if pooling.ended >= MIN_VISITS else \
+                _file_shares(buyer, sid, [LOST, WON] + [stage_ids[t] for t in targets[2:]])
             counts = curve.shares() * total  # as many visits, none left open
             shares = (counts + PRIOR_VISITS * pooled) / (total + PRIOR_VISITS)
             names = [LOST, WON] + [stage_ids[t] for t in targets[2:]]
@@ -558,6 +580,17 @@ def _routes(cal: Calibration, history: History, chosen: np.ndarray) -> None:
     if off_path:
         cal.notes.append(f"{off_path:,} moves to stages off a buyer type's path are left out "
                          "of its routes (the base file's paths stay as written)")
+
+
+def _file_shares(buyer: BuyerType, sid: str, targets: list[str]) -> np.ndarray:
+    """The file's shares of each of *targets* out of *sid* for *buyer* (approvals
+    included, as the history would see them)."""
+    shares = dict.fromkeys(targets, 0.0)
+    for e in routing.exits(buyer.stages[sid], buyer):
+        if e.target in shares:
+            shares[e.target] += e.share
+    total = math.fsum(shares.values())
+    return np.array([shares[t] / total if total > 0 else 1 / len(targets) for t in targets])
 
 
 def _route_values(setting: str, b: str, buyer: BuyerType, sid: str, targets: list[str],
@@ -625,18 +658,56 @@ def _times(cal: Calibration, history: History, chosen: np.ndarray,
         here = chosen[v.deal] & (v.stage == s)
         setting = f"stages.{sid}.delay"
         n = int(here.sum())
-        if int(ended[here].sum()) < MIN_OBSERVATIONS:
-            cal.kept.append(NotEnough(setting, f"time in {sid}", n, MIN_OBSERVATIONS))
+        seen = int(ended[here].sum())
+        own = team.get(sid, 0.0)
+        if seen < MIN_OBSERVATIONS:
+            if seen < MIN_BLENDED:
+                cal.kept.append(NotEnough(setting, f"time in {sid}", seen, MIN_BLENDED))
+            else:
+                cal.fitted.append(_blended_delay(process, sid, days[here], ended[here],
+                                                 v.entered[here], own))
             continue
         fit = fit_distribution(days[here], ended[here])
         _, low, high = mean_interval(days[here], ended[here], v.entered[here])
-        own = team.get(sid, 0.0)
         spec = _delay(fit, max(fit.mean - own, DELAY_FLOOR * fit.mean), own, unit)
         team_words = f"; the team's {own:,.2f} days of work and waiting taken off" if own else ""
         still = int((~ended[here]).sum())
         cal.fitted.append(Fitted(setting, spec, f"days in {sid} ({still:,} visits still open, "
                                  "counted as censored)", n, fit.mean, low, high,
                                  fit.quality() + team_words))
+
+
+MIN_BLENDED = 5  # ended visits behind a time in stage blended with the file's
+
+
+def _blended_delay(process: Process, sid: str, days: np.ndarray, ended: np.ndarray,
+                   entered: np.ndarray, own: float) -> Fitted:
+    """A stage seen too few times for a distribution to be fitted: the file's delay with
+    its mean moved towards the history's (the Kaplan–Meier mean, the team's time taken
+    off), the file's mean weighing as PRIOR_OBSERVATIONS visits, its spread kept in
+    proportion."""
+    unit = process.time_unit
+    to_days = units.convert(1.0, unit, "day")
+    delay = process.stages[sid].delay
+    prior = delay.mean * to_days if delay is not None else 0.0
+    seen = int(ended.sum())
+    mean, low, high = mean_interval(days, ended, entered)
+    data = max(mean - own, DELAY_FLOOR * mean)
+    blended = _blend(data, seen, prior)
+    spread = delay.sd / delay.mean if delay is not None and delay.mean > 0 else 1.0
+
+    def time(x: float) -> float:
+        return _round(units.convert(max(x, 0.0), "day", unit))
+
+    spec: Any = {"exponential": {"mean": time(blended)}} if abs(spread - 1.0) < 1e-9 else \
+        {"fixed": time(blended)} if spread <= 0 else \
+        {"gamma": {"mean": time(blended), "sd": time(spread * blended)}}
+    return Fitted(f"stages.{sid}.delay", spec, f"days in {sid}, blended with the file's",
+                  seen, _blend(mean, seen, prior + own), _blend(low, seen, prior + own),
+                  _blend(high, seen, prior + own),
+                  f"{seen} visits ended, too few to fit a distribution: the history's "
+                  f"{mean:,.2f} days and the file's {prior + own:,.2f}, the file weighing "
+                  f"as {PRIOR_OBSERVATIONS:g} visits")
 
 
 REFINE_ROUNDS = 3
