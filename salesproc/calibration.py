@@ -56,7 +56,6 @@ from salesproc.diagnostics import shown
 from salesproc.exits import exit_curve
 from salesproc.history.table import (
     LOST_CODE,
-    OPEN,
     OUTCOME_LOST,
     UNMAPPED,
     WON_CODE,
@@ -541,6 +540,21 @@ def _sample(values: np.ndarray, ended: np.ndarray) -> tuple[np.ndarray, np.ndarr
 # --- routes --------------------------------------------------------------------------------
 
 
+def stalled(history: History) -> np.ndarray:
+    """Which visits are stalled: still open, and older than every visit of their stage
+    that ended (nothing in the history ever left that stage so late). A deal nobody
+    closed is lost in all but name: routes count these visits as lost, and the fitted
+    times in stage leave them out (how long they sat says nothing of how long a move
+    takes)."""
+    v = history.visits
+    days, ended = history.stays
+    longest = np.full(len(history.process.stages), -1.0)
+    if ended.any():
+        np.maximum.at(longest, v.stage[ended], days[ended])
+    out: np.ndarray = ~ended & (days > longest[v.stage]) & (longest[v.stage] >= 0)
+    return out
+
+
 def _routes(cal: Calibration, history: History, chosen: np.ndarray) -> None:
     """Each stage's routes per buyer type: the share of its visits that leave for each
     target, had every visit been followed to its end (exits.exit_curve: the visits still
@@ -548,8 +562,15 @@ def _routes(cal: Calibration, history: History, chosen: np.ndarray) -> None:
     process, v = cal.process, history.visits
     stage_ids = list(process.stages)
     days, ended = history.stays
+    stuck = stalled(history)
+    exit_code = np.where(stuck, LOST_CODE, v.exit)
+    ended = ended | stuck
+    if (stuck & chosen[v.deal]).any():
+        cal.notes.append(f"{int((stuck & chosen[v.deal]).sum()):,} open deals sit in their "
+                         "stage longer than any deal ever left it: counted as lost in the "
+                         "routes, and left out of the times in stage")
     seen = chosen[v.deal] & (v.exit != UNMAPPED)
-    done = seen & (v.exit != OPEN)
+    done = seen & ended
     single = len(process.buyer_types) == 1
     off_path = 0
     for s, sid in enumerate(stage_ids):
@@ -560,11 +581,11 @@ def _routes(cal: Calibration, history: History, chosen: np.ndarray) -> None:
             targets = (LOST_CODE, WON_CODE, *(t for t, tid in enumerate(stage_ids)
                                               if tid in buyer.path and tid != sid))
             mine = here & (history.deals.buyer[v.deal] == k)
-            off_path += int((mine & done & ~np.isin(v.exit, targets)).sum())
-            curve = exit_curve(days[mine], v.exit[mine], ended[mine], targets)
+            off_path += int((mine & done & ~np.isin(exit_code, targets)).sum())
+            curve = exit_curve(days[mine], exit_code[mine], ended[mine], targets)
             total = curve.ended
             setting = f"stages.{sid}.next" if single else f"buyer_types.{b}.stages.{sid}.next"
-            pooling = exit_curve(days[here], v.exit[here], ended[here], targets)
+            pooling = exit_curve(days[here], exit_code[here], ended[here], targets)
             if total < MIN_BLENDED:
                 cal.kept.append(NotEnough(setting, f"routes of {b} out of {sid}", total,
                                           MIN_BLENDED))
@@ -654,8 +675,9 @@ def _times(cal: Calibration, history: History, chosen: np.ndarray,
     process, v = cal.process, history.visits
     days, ended = history.stays
     unit = process.time_unit
+    moving = chosen[v.deal] & ~stalled(history)
     for s, sid in enumerate(process.stages):
-        here = chosen[v.deal] & (v.stage == s)
+        here = moving & (v.stage == s)
         setting = f"stages.{sid}.delay"
         n = int(here.sum())
         seen = int(ended[here].sum())
@@ -726,9 +748,10 @@ def _refine_delays(cal: Calibration, history: History, chosen: np.ndarray) -> No
 
     days, ended = history.stays
     v = history.visits
+    stuck = stalled(history)
     target: dict[str, tuple[float, float]] = {}  # stage -> (restricted mean, up to)
     for s, sid in enumerate(cal.process.stages):
-        here = chosen[v.deal] & (v.stage == s)
+        here = chosen[v.deal] & (v.stage == s) & ~stuck
         if here.any():
             curve = kaplan_meier(days[here], ended[here])
             target[sid] = (area(curve, curve.largest), curve.largest)
