@@ -726,7 +726,7 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
                                      f"({found.as_of:%Y-%m-%d} to {end:%Y-%m-%d})",
                                      param_hint="--campaign")
     result = forecasting(found, end, process=process, replications=replications, seed=seed,
-                         campaigns=planned, cases=percentiles)
+                         campaigns=planned, cases=percentiles, workers=_workers(None))
     said: list[str] = []
     beaten: list[Any] = []
     if record is not None:

@@ -207,3 +207,14 @@ def test_exit_curves_leave_out_deals_entered_after_the_fact(
                    if s == stage and len(c.times))
     assert shortest > 1 / 24  # none of the within-the-hour wins is an exit of the stage
     assert int((before.deals.outcome == OUTCOME_WON).sum()) > 0
+
+
+def test_a_forecast_on_two_workers_is_the_forecast_on_one() -> None:
+    process = load(ROOT / "processes" / "five-step.yaml")
+    folder = ROOT / "examples" / "five-step-salesforce"
+    history = read_history([str(folder / "Opportunity.csv"),
+                            str(folder / "OpportunityHistory.csv")], process)
+    until = history.as_of + dt.timedelta(days=30)
+    one = forecast(history, until, replications=6, seed=5, workers=1).to_dict()
+    two = forecast(history, until, replications=6, seed=5, workers=2).to_dict()
+    assert one == two
