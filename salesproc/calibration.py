@@ -623,14 +623,25 @@ def _route_values(setting: str, b: str, buyer: BuyerType, sid: str, targets: lis
 
     rejected = {e.target: e.share for e in routing.exits(buyer.stages[sid], buyer)
                 if e.approval is not None}
+    written = {t for t, _ in routing.routes(buyer.stages[sid])}
     passed = 1.0 - sum(rejected.values())
-    routes: dict[str, float] = {}
+    own: dict[str, float] = {}
+    extra: list[str] = []
+    excess = 0.0
     for target, share in zip(targets, shares, strict=True):
         if target == LOST:
             continue
-        own = max(0.0, float(share) - rejected.get(target, 0.0)) / passed if passed > 0 else 0.0
-        if own > 0:
-            routes[target] = math.floor(own * 1e4) / 1e4
+        mine = max(0.0, float(share) - rejected.get(target, 0.0)) / passed if passed > 0 \
+            else 0.0
+        if target in rejected and target not in written:  # only an approval sends deals
+            if mine > 0:  # there: more than it rejects is its spread, no new route
+                excess += mine
+                extra.append(f"{mine:.1%} more went back to {target} than the approvals "
+                             "send there: the approvals stay as written")
+            continue
+        own[target] = mine
+    keep = 1.0 / (1.0 - excess) if excess < 1.0 else 1.0  # the rest share what is left
+    routes = {t: math.floor(x * keep * 1e4) / 1e4 for t, x in own.items() if x > 0}
     prior = PRIOR_VISITS * pooled
     low = beta.ppf(0.025, counts + prior, total - counts + PRIOR_VISITS - prior)
     high = beta.ppf(0.975, counts + prior, total - counts + PRIOR_VISITS - prior)
@@ -640,8 +651,8 @@ def _route_values(setting: str, b: str, buyer: BuyerType, sid: str, targets: lis
     won = next((p for p in parts if p.target == WON), Share(WON, 0.0, 0.0, 0.0))
     return Fitted(setting, routes, f"where {b} deals go from {sid}", total,
                   won.share, won.low, won.high,
-                  f"{detail} of the visits (shrunk by a prior of {PRIOR_VISITS:g} visits)",
-                  parts)
+                  f"{detail} of the visits (shrunk by a prior of {PRIOR_VISITS:g} visits)"
+                  + "".join(f"; {x}" for x in extra), parts)
 
 
 # --- time in stage -------------------------------------------------------------------------

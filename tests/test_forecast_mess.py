@@ -218,3 +218,22 @@ def test_a_forecast_on_two_workers_is_the_forecast_on_one() -> None:
     one = forecast(history, until, replications=6, seed=5, workers=1).to_dict()
     two = forecast(history, until, replications=6, seed=5, workers=2).to_dict()
     assert one == two
+
+
+def test_more_rejections_than_the_file_says_make_no_new_route(tmp_path: Path) -> None:
+    """An approval sends a contract back to the proposal 30% of the time where the file
+    says 10%: the excess is the approval's, not a route from contract to proposal."""
+    base = ROOT / "tests" / "cases" / "history" / "calibrate.yaml"
+    harsher = tmp_path / "harsher.yaml"
+    harsher.write_text(base.read_text("utf-8").replace("reject: 0.1,", "reject: 0.3,"),
+                       encoding="utf-8")
+    truth = generate(load(harsher), seed=9, days=200)
+    files = write(truth, tmp_path / "export", "salesforce")
+    process = replace(load(base), crm=reading(truth, "salesforce").crm)
+    history = read_history([str(f) for f in files], process, today=truth.end.date())
+    cal = calibrate(history, refine=False)
+    routes = [f for f in cal.fitted if f.setting.endswith("contract.next")]
+    assert routes
+    for f in routes:
+        assert "proposal" not in f.value, f.value
+        assert "more went back to proposal" in f.quality
