@@ -468,22 +468,29 @@ def fit_distribution(values: np.ndarray, ended: np.ndarray,
     from scipy import stats
 
     values, ended = _sample(np.maximum(values, SHORTEST), ended)
+    if float(values.std()) <= 1e-4 * float(values.mean()):  # every stay as long (to seconds)
+        return Fit("fixed", float(values.mean()), 0.0, {"fixed": 0.0}, 0.0, 1.0)
     data = stats.CensoredData(uncensored=values[ended], right=values[~ended])
     curve = kaplan_meier(values, ended)
     found: dict[str, Any] = {}
     aic: dict[str, float] = {}
     for family in families:
         dist = getattr(stats, _SCIPY[family])
-        with np.errstate(all="ignore"):
-            params = dist.fit(data, floc=0)
-            frozen = dist(*params)
-            loglik = float(frozen.logpdf(values[ended]).sum() + frozen.logsf(values[~ended]).sum())
+        try:
+            with np.errstate(all="ignore"):
+                params = dist.fit(data, floc=0)
+                frozen = dist(*params)
+                loglik = float(frozen.logpdf(values[ended]).sum()
+                               + frozen.logsf(values[~ended]).sum())
+        except (stats.FitError, ValueError, RuntimeError):  # no fit of this family: others
+            continue
         if not math.isfinite(loglik) or not math.isfinite(float(frozen.mean())):
             continue
         found[family] = frozen
         aic[family] = 2 * (1 if family == "exponential" else 2) - 2 * loglik
-    if float(values.std()) <= 1e-4 * float(values.mean()):  # every stay as long (to seconds)
-        return Fit("fixed", float(values.mean()), 0.0, {"fixed": 0.0}, 0.0, 1.0)
+    if not aic:  # no family could be fitted at all: the curve itself
+        return _empirical(curve, values, Fit("exponential", math.nan, math.nan,
+                                             {"exponential": math.inf}, math.inf, 0.0))
     supported = {k: a for k, a in aic.items() if _supported(found[k], curve)}
     if not supported:  # no family the data can support: the curve itself
         return _empirical(curve, values, Fit(min(aic, key=lambda k: aic[k]), math.nan,
