@@ -155,7 +155,7 @@ def test_calibrate_through_the_cli_writes_the_variant_and_checks_it(tmp_path: Pa
     result = run("calibrate", *example, "--process", str(ROOT / "processes" / "five-step.yaml"),
                  "-o", str(out), "--check", "-r", "10", "--seed", "1")
     assert result.exit_code == 0, result.output
-    assert "Fit check" in result.stdout and "outcome range" in result.stdout
+    assert "Fit check" in result.stdout and "measured as the history is" in result.stdout
     assert run("validate", str(out)).exit_code == 0
     refused = run("calibrate", *example, "--process", str(ROOT / "processes" / "five-step.yaml"),
                   "-o", example[0])
