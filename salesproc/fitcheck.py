@@ -401,17 +401,18 @@ def _stay(check: Check, c: _Context) -> tuple[str, Any, str]:
     calibrate fits them, the open visits censored, not restricted) less the team's mean
     work and waiting at the stage in the runs."""
     sid = check.scope
+    setting = f"stages.{sid}.delay"
+    if not check.outside:
+        return setting, None, ""
     s = list(c.process.stages).index(sid)
     unit = c.process.time_unit
     to_days = units.convert(1.0, unit, "day")
     delay = c.process.stages[sid].delay
     days, ended = c.history.stays
     here = c.history.visits.stage == s
-    stay = (fit_distribution(days[here], ended[here]).mean if ended[here].sum() >= 2
-            else kaplan_meier(days[here], ended[here]).restricted_mean()[0])
+    stay = _mean_stay(days[here], ended[here])
     team = c.team.get(sid, 0.0)
     better = max(stay - team, 0.0)
-    setting = f"stages.{sid}.delay"
     value = _delay_with_mean(setting, delay, units.convert(better, "day", unit), c)
     in_unit = "" if unit == "day" else f" (in the file's {unit}s)"
     team_words = f" and the team's work and waiting there {_num(team)} days" \
@@ -423,6 +424,17 @@ def _stay(check: Check, c: _Context) -> tuple[str, Any, str]:
             f"{setting} to about {_num(better)} days on average: {_flow(value)}{in_unit} "
             f"(compared up to {_num(c.taus.get(s, math.nan))} days, the history's "
             f"{_num(check.history)} against the calibrated process's {_num(check.median)})")
+
+
+def _mean_stay(days: np.ndarray, ended: np.ndarray) -> float:
+    """The mean stay as calibrate fits it (censored maximum likelihood); the Kaplan–Meier
+    mean where no family can be fitted (too few ended visits, or all alike)."""
+    if ended.sum() >= 2:
+        try:
+            return fit_distribution(days, ended).mean
+        except (RuntimeError, ValueError):  # scipy's FitError is a RuntimeError
+            pass
+    return kaplan_meier(days, ended).restricted_mean()[0]
 
 
 def _delay_with_mean(setting: str, delay: Distribution, mean: float, c: _Context) -> Any:
@@ -449,6 +461,9 @@ def _route(check: Check, c: _Context) -> tuple[str, Any, str]:
         if not check.figure.startswith(_route_figure(process, b, "")) or \
                 sid not in buyer.stages:
             continue
+        setting = f"stages.{sid}.next" if single else f"buyer_types.{b}.stages.{sid}.next"
+        if not check.outside:
+            return setting, None, ""
         stage_ids = list(process.stages)
         targets = _targets(buyer.path, stage_ids, sid)
         v = history.visits
@@ -456,7 +471,6 @@ def _route(check: Check, c: _Context) -> tuple[str, Any, str]:
         mine = (v.stage == stage_ids.index(sid)) & (v.exit != UNMAPPED) & (
             history.deals.buyer[v.deal] == k)
         curve = exit_curve(days[mine], v.exit[mine], ended[mine], targets)
-        setting = f"stages.{sid}.next" if single else f"buyer_types.{b}.stages.{sid}.next"
         shares = curve.shares()
         names = [_name(stage_ids, t) for t in targets]
         fitted = _route_values(setting, b, buyer, sid, names, shares, shares * curve.ended,
