@@ -385,15 +385,21 @@ def _num(x: float) -> str:
 
 
 def _arrivals(check: Check, c: _Context) -> tuple[str, Any, str]:
+    """New deals: the rate scaled by the history's count over the runs' (so the file's
+    seasonality and weekdays stay as they are)."""
     arrivals = c.process.arrivals
-    if arrivals is None or c.days <= 0:
-        return "", None, ""
-    rate = check.history / c.days * units.convert(1.0, arrivals.per, "day")
-    value = float(f"{rate:.4g}")
+    if arrivals is None or not check.outside or check.median <= 0:
+        return ("arrivals.rate" if arrivals is not None else ""), None, ""
+    rate = arrivals.rate * units.convert(1.0, arrivals.per, c.process.time_unit)
+    value = float(f"{rate * check.history / check.median:.4g}")
+    seasons = " (or, if the months are what is off, arrivals.seasonality: its multipliers " \
+        "decide how many deals this period's months get)" \
+        if any(m != 1.0 for m in arrivals.months) else ""
     return ("arrivals.rate", value,
             f"the history has {_num(check.history)} new deals in {c.days:,.0f} days; the "
-            f"calibrated process about {_num(check.median)}: set arrivals.rate to about "
-            f"{_num(value)} per {arrivals.per}")
+            f"calibrated process about {_num(check.median)} at its rate of {_num(rate)} per "
+            f"{arrivals.per}: set arrivals.rate to about {_num(value)} per "
+            f"{arrivals.per}{seasons}")
 
 
 def _stay(check: Check, c: _Context) -> tuple[str, Any, str]:

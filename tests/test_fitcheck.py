@@ -36,11 +36,11 @@ def history_of(truth: salesproc.Process, per_month: float, days: float, seed: in
     return made, read_history(files, salesproc.load(TRUTH), today=made.end.date())
 
 
-def as_written(made: SyntheticHistory, history: History) -> Calibration:
+def as_written(made: SyntheticHistory, history: History, share: float = 1.0) -> Calibration:
     """A 'calibration' that keeps every number of the file but the arrival rate (the
-    truth's): the file as written, simulated over the history's period."""
+    truth's, times *share*): the file as written, simulated over the history's period."""
     assert made.process.arrivals is not None
-    rate = made.process.arrivals.rate
+    rate = made.process.arrivals.rate * share
     return Calibration(salesproc.load(TRUTH), made.start, made.end, len(history.deals),
                        [Fitted("arrivals.rate", rate, "new deals", 0, rate, rate, rate)])
 
@@ -128,10 +128,25 @@ def test_a_calibrated_history_lies_outside_no_more_than_5_percent(tmp_path: Path
 @pytest.fixture(scope="module")
 def wrong(tmp_path_factory: pytest.TempPathFactory) -> tuple[History, FitCheck]:
     """A history whose review stage takes 12 days and whose large deals go on from review
-    80% of the time, checked against the file that says 4 days and 45%."""
+    80% of the time, checked against the file that says 4 days and 45%, at half the
+    history's arrival rate."""
     folder = tmp_path_factory.mktemp("wrong")
     made, history = history_of(salesproc.load(TRUTH, WRONG), 90, 150, 3, folder)
-    return history, check_fit(history, as_written(made, history), replications=39, seed=3)
+    return history, check_fit(history, as_written(made, history, 0.5), replications=39,
+                              seed=3)
+
+
+def test_too_few_new_deals_names_the_rate_and_the_one_the_data_suggests(
+        wrong: tuple[History, FitCheck]) -> None:
+    """The suggested rate is the file's scaled by the history's count over the runs':
+    within 4 Poisson standard errors of the truth's 90 deals a month (per day)."""
+    history, done = wrong
+    new = next(c for c in done.checks if c.figure == "new deals")
+    assert new.outside and new.history > new.high
+    assert new.setting == "arrivals.rate"
+    truth = 90 * 12 / 365  # a day
+    assert new.suggested == pytest.approx(truth, rel=4 / math.sqrt(len(history.deals)))
+    assert "set arrivals.rate to about" in new.advice and new.advice.endswith("per day")
 
 
 def test_a_stay_outside_names_its_delay_and_the_mean_the_data_suggests(
