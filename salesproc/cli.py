@@ -610,7 +610,7 @@ def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
               "history's period and set each measured figure beside the simulated range.")
 @click.option("--check-json", "check_json", metavar="FILE",
                type=click.Path(dir_okay=False, path_type=str),
-               help="Also write the fit check as JSON here (implies --check).")
+               help="Also write the fit check as JSON to FILE (implies --check).")
 @click.option("-r", "--replications", type=RANGED, default=40, show_default=True,
               help="Runs of the fit check (39 or more for a 95% range).")
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed of the fit check.")
@@ -633,6 +633,9 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
 
     process = load_or_fail(process_file)
     _guard_outputs([*process.files, *history], output, check_json)
+    if check_json == "-":  # the terminal has the calibrated file or the tables
+        raise click.BadParameter("give a file to write the JSON to",
+                                 param_hint="--check-json")
     found = _history_or_fail(history, process, crm, as_of, "calibrated from")
     if since is not None and since >= found.as_of:
         raise click.BadParameter(f"no history after {since:%Y-%m-%d} (it ends "

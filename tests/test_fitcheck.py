@@ -219,3 +219,5 @@ def test_calibrate_check_through_the_cli_says_what_to_change(tmp_path: Path) -> 
     assert stay["outside"] and stay["setting"] == "stages.review.delay"
     assert run("calibrate", *files, "--process", str(TRUTH), "-o", str(out), "--check-json",
                str(out)).exit_code != 0  # the JSON never lands on the variant
+    refused = run("calibrate", *files, "--process", str(TRUTH), "--check-json", "-")
+    assert refused.exit_code == 2 and "give a file" in refused.output
