@@ -70,7 +70,7 @@ from salesproc.model import LOST, WON, BuyerType, Process
 from salesproc.rates import HALF_LIFE_DAYS, SHIFT_ALPHA, SHIFT_DAYS, level_shift, recent_rate
 from salesproc.sim.results import SimulationResult
 from salesproc.stats import proportion
-from salesproc.survival import Survival, area, kaplan_meier
+from salesproc.survival import Survival, kaplan_meier
 from salesproc.version import __version__
 
 MIN_OBSERVATIONS = 30  # deals or visits behind a fitted value, distribution or rate
@@ -772,7 +772,7 @@ def _refine_delays(cal: Calibration, history: History, chosen: np.ndarray) -> No
         here = chosen[v.deal] & (v.stage == s) & ~stuck
         if here.any():
             curve = kaplan_meier(days[here], ended[here])
-            target[sid] = (area(curve, curve.largest), curve.largest)
+            target[sid] = (curve.restricted_mean()[0], curve.largest)
     unit = cal.process.time_unit
     to_days = units.convert(1.0, unit, "day")
     for _ in range(REFINE_ROUNDS):
@@ -804,7 +804,7 @@ def _restricted_means(result: SimulationResult, end: float,
         over = visit.finished == visit.finished  # NaN: still there at the end
         stays.append(((visit.finished if over else end / days) - visit.entered) * days)
         done.append(over)
-    return {sid: area(kaplan_meier(np.asarray(t), np.asarray(e)), target[sid][1])
+    return {sid: kaplan_meier(np.asarray(t), np.asarray(e)).restricted_mean(target[sid][1])[0]
             for sid, (t, e) in found.items() if sid in target}
 
 

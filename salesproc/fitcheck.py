@@ -333,7 +333,8 @@ def _history(visits: list[Visit], process: Process, start: dt.datetime, as_of: d
     deals = Deals(id=pa.array([str(i) for i in ids], pa.string()), created=created,
                   closed=np.full(n, NAT), outcome=np.zeros(n, np.int8), value=np.zeros(n),
                   buyer=buyer, reason=blank, currency=blank, probability=np.full(n, np.nan),
-                  forecast_category=blank, owner=blank)
+                  close_date=np.full(n, NAT), forecast_category=blank, owner=blank,
+                  row=np.zeros(n, np.int64))
     built, deals = build(changes, deals)
     return History(process, deals, built, as_of).at(as_of)
 

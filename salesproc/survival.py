@@ -53,17 +53,6 @@ class Survival:
         return mean, max(0.0, mean - half), mean + half
 
 
-def area(curve: Survival, until: float) -> float:
-    """The area under *curve* from 0 to *until*: the mean time restricted to *until*
-    (past the last event the curve stays where it is). Two curves compared up to the same
-    *until* compare like with like, however long each was watched."""
-    if not math.isfinite(until) or until <= 0:
-        return math.nan
-    edges = np.concatenate([[0.0], curve.times[curve.times < until], [until]])
-    heights = np.concatenate([[1.0], curve.survival[curve.times < until]])
-    return float((heights * np.diff(edges)).sum())
-
-
 def kaplan_meier(durations: np.ndarray, observed: np.ndarray) -> Survival:
     """The product-limit estimate from *durations* and whether each ended (*observed*
     False: still going on, censored)."""
