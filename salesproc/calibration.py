@@ -100,6 +100,7 @@ class Fitted:
     high: float
     quality: str = ""
     shares: tuple[Share, ...] = ()  # for routes: each target's share of the visits
+    blended: bool = False  # the file's number moved towards thin data's (not refined)
 
 
 @dataclass(frozen=True)
@@ -747,7 +748,7 @@ def _blended_delay(process: Process, sid: str, days: np.ndarray, ended: np.ndarr
                   _blend(high, seen, prior + own),
                   f"{seen} visits ended, too few to fit a distribution: the history's "
                   f"{mean:,.2f} days and the file's {prior + own:,.2f}, the file weighing "
-                  f"as {PRIOR_OBSERVATIONS:g} visits")
+                  f"as {PRIOR_OBSERVATIONS:g} visits", blended=True)
 
 
 REFINE_ROUNDS = 3
@@ -782,8 +783,8 @@ def _refine_delays(cal: Calibration, history: History, chosen: np.ndarray) -> No
         simulated = _restricted_means(result, process.simulation.horizon * to_days, target)
         for k, f in enumerate(cal.fitted):
             sid = f.setting.removeprefix("stages.").removesuffix(".delay")
-            if not f.setting.endswith(".delay") or not math.isfinite(simulated.get(sid,
-                                                                                  math.nan)):
+            if not f.setting.endswith(".delay") or f.blended or not math.isfinite(
+                    simulated.get(sid, math.nan)):
                 continue
             mean = _spec_mean(f.value) * to_days
             goal = target[sid][0]
