@@ -509,8 +509,11 @@ BATCH_VISITS = 30  # a month's visits needed for its mean to count in the inflat
 def mean_interval(durations: np.ndarray, ended: np.ndarray, entered: np.ndarray
                   ) -> tuple[float, float, float]:
     """(mean, low, high) of a time in stage: the Kaplan–Meier restricted mean, its 95%
-    interval widened where deals' times hang together from month to month."""
+    interval widened where deals' times hang together from month to month. All NaN (no
+    figure) where no visit has ended: max(0, NaN) would be 0."""
     mean, low, high = kaplan_meier(durations, ended).restricted_mean()
+    if math.isnan(mean):
+        return mean, low, high
     widen = math.sqrt(_inflation(durations, ended, entered))
     return mean, max(0.0, mean - (mean - low) * widen), mean + (high - mean) * widen
 
