@@ -6,7 +6,9 @@ for each stage (HubSpot may add the pipeline: `Date entered "Demo (Sales Pipelin
 
 HubSpot keeps one entry date per stage, so a deal that went back to a stage shows only its
 last entry there: rework loops are not visible in this export. Without any `Date entered`
-column, each deal is taken to have been in its current stage since it was created.
+column, each deal is taken to have been in its current stage since it was created. The
+export holds only today's amount, probability and close date: a history as of an earlier
+date has those, not the ones that stood then.
 """
 
 from __future__ import annotations
@@ -70,20 +72,20 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
     def col(name: str | None) -> pa.Array | None:
         return None if name is None else concat(batches, name).take(pa.array(first))
 
+    n = len(first)
+    close = np.full(n, np.datetime64("NaT", "s"))
+    if optional["close"]:
+        close = reading.dates(file, optional["close"], col(optional["close"]), rows[first],
+                              required=False, planned=True)[0]
     given = col(optional["id"])
     deal_ids = given if given is not None else \
         pa.array([f"row {r}" for r in rows[first]], pa.string())
     deals = deals_from(reading, DealColumns(
         file, rows[first], deal_ids, col(optional["amount"]), col(optional["currency"]),
         col(optional["probability"]), col(optional["category"]), col(optional["owner"]),
-        {name: col(file.column(name)) for name in extra}), created[first])
-    n = len(first)
+        {name: col(file.column(name)) for name in extra}, close), created[first])
     stage_now = reading.mapping.stage_codes(col(cols["stage"]), rows[first], file.path,
                                             cols["stage"], reading.notes)
-    close = np.full(n, np.datetime64("NaT", "s"))
-    if optional["close"]:
-        close = reading.dates(file, optional["close"], col(optional["close"]), rows[first],
-                              required=False, planned=True)[0]
     deal_parts, code_parts, at_parts = [], [], []
     for column, stage in entered.items():
         code_of_stage = reading.mapping.lookup(fold(stage))

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from salesproc.diagnostics import shown
-from salesproc.history import events, generic, hubspot, salesforce
+from salesproc.history import events, generic, hubspot, quality, salesforce
 from salesproc.history.assemble import Reading
 from salesproc.history.csvfile import CsvFile
 from salesproc.history.mapping import Mapping
@@ -83,6 +83,7 @@ def _read(names: list[str], process: Process, format: Format | None,
     for file, (_, label) in zip(files, kinds, strict=True):
         file.kind = label
     _check_columns(reading, files, kind)
+    changes_file = deals_file = names[0]  # the files the history's changes and deals are in
     if kind == "salesforce":
         opportunities = [f for f, (_, label) in zip(files, kinds, strict=True)
                          if label == "Salesforce Opportunity"]
@@ -93,6 +94,8 @@ def _read(names: list[str], process: Process, format: Format | None,
         histories = [f for f in files if f not in opportunities]
         visits, deals = salesforce.read(reading, histories,
                                         opportunities[0] if opportunities else None)
+        changes_file = histories[0].path if histories else names[0]
+        deals_file = opportunities[0].path if opportunities else changes_file
     elif kind == "hubspot":
         if len(files) > 1:
             raise HistoryError([Note("SP818", "give one HubSpot deals export at a time",
@@ -106,8 +109,9 @@ def _read(names: list[str], process: Process, format: Format | None,
         raise HistoryError([Note("SP813", "no deal in the export can be measured", names[0],
                                  hint="see the notes above for what was left out"),
                             *reading.notes.all()])
-    latest = max(_latest(deals.created), _latest(visits.entered), _latest(deals.closed))
-    history = History(process, deals, visits, latest, tuple(names))
+    latest = max(_latest(deals.created), _latest(visits.entered), _latest(deals.closed),
+                 _latest(reading.values.at if reading.values is not None else deals.created))
+    history = History(process, deals, visits, latest, tuple(names), values=reading.values)
     if as_of is not None:
         cut = as_of if isinstance(as_of, dt.datetime) else \
             dt.datetime.combine(as_of, dt.time(23, 59, 59))
@@ -115,14 +119,15 @@ def _read(names: list[str], process: Process, format: Format | None,
             later = int((visits.entered > np.datetime64(cut, "s")).sum()
                         + (deals.closed > np.datetime64(cut, "s")).sum())
             reading.notes.add("SP815", f"{later:,} changes after the as-of date "
-                              f"({cut.date().isoformat()}) are left out", names[0])
+                              f"({cut.date().isoformat()}) are left out", changes_file)
         history = history.at(cut)
         if len(history.deals) == 0:
             raise HistoryError([Note("SP813", f"no deal was created by the as-of date "
                                      f"({cut.date().isoformat()})", names[0],
                                      hint="give a later as-of date")])
+    quality.check(history, deals_file, reading.notes)
     return History(process, history.deals, history.visits, history.as_of, tuple(names),
-                   reading.notes.all())
+                   reading.notes.all(), history.values)
 
 
 def _check_columns(reading: Reading, files: list[CsvFile], kind: Format) -> None:
