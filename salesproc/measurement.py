@@ -112,8 +112,11 @@ class StageTime:
 
     @property
     def outside(self) -> bool:
-        return self.file_mean is not None and self.mean.n > 0 and not (
-            self.mean.low <= self.file_mean <= self.mean.high)
+        """The file's mean lies outside the data's 95% interval; never where there is no
+        interval (no visit has ended yet), though NaN compares as outside everything."""
+        return self.file_mean is not None and math.isfinite(self.mean.low) \
+            and math.isfinite(self.mean.high) \
+            and not self.mean.low <= self.file_mean <= self.mean.high
 
 
 @dataclass(frozen=True)

@@ -286,6 +286,20 @@ def test_a_time_in_stage_without_a_finished_visit_has_no_interval() -> None:
     assert demo["mean"] == {"value": None, "low": None, "high": None, "n": 0}
 
 
+def test_a_stage_whose_visits_are_all_open_is_not_outside_the_file() -> None:
+    """No visit has ended: no interval, so the file's mean is not flagged outside it (it
+    was: NaN compares as outside everything); one that has an interval still is."""
+    from salesproc.measurement import StageTime
+    from salesproc.stats import Estimate
+
+    unknown = Estimate(math.nan, math.nan, math.nan, 3)
+    assert not StageTime("call", 3, 3, math.nan, math.nan, unknown, math.nan, 3.4).outside
+    known = Estimate(2.0, 1.5, 2.5, 30)
+    assert StageTime("call", 30, 0, 2.0, 3.0, known, 2.0, 3.4).outside
+    assert not StageTime("call", 30, 0, 2.0, 3.0, known, 2.0, 2.4).outside
+    assert not StageTime("call", 30, 0, 2.0, 3.0, known, 2.0, None).outside
+
+
 def test_cohorts_count_each_deal_once_per_stage_it_reached() -> None:
     process = salesproc.load(ROOT / "processes" / "five-step.yaml")
     history = read_history(EXAMPLE, process)
