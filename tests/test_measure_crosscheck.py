@@ -506,16 +506,15 @@ def reported(data: Mapping[str, Any]) -> dict[str, Any]:
         moves = {}
         for m in s["moves"]:
             share = m["share"]
-            if m["file_share"] is not None:  # outside: the file's share off the interval
-                assert m["outside"] == (not share["low"] - 1e-12 <= m["file_share"]
-                                        <= share["high"] + 1e-12)
+            assert m["outside"] == (m["file_share"] is not None and not share["low"] - 1e-12
+                                    <= m["file_share"] <= share["high"] + 1e-12)
             moves[f"{m['from']} > {m['to']}"] = {"deals": m["deals"], "share": share,
                                                   "allowed": m["allowed"]}
         times = {}
         for t in s["time_in_stage"]:
-            if t["file_mean"] is not None and t["mean"]["n"]:
-                assert t["outside"] == (not t["mean"]["low"] <= t["file_mean"]
-                                        <= t["mean"]["high"])
+            low, high = t["mean"]["low"], t["mean"]["high"]  # None: no visit has ended
+            assert t["outside"] == (t["file_mean"] is not None and low is not None
+                                    and not low <= t["file_mean"] <= high)
             times[t["stage"]] = {k: t[k] for k in ("visits", "open", "median", "p90", "mean",
                                                    "median_complete")}
         return {**{k: v for k, v in s.items() if k not in ("pipeline", "moves",
