@@ -7,12 +7,13 @@ fact, zombies, amounts that shrink, four currencies, Spanish stage names; no NUL
 written as a stage-change CSV, a HubSpot deals export and a Salesforce export. The
 reference side reads those files with ``pandas.read_csv`` and builds everything itself:
 the CRM's stage names come from the generator's own table (not salesproc's mapping), the
-visits from sorting and shifting the rows, the buyer types from the segment and amount
-rules, the Kaplan–Meier curve from a product-limit of its own, the Wilson interval from
-its formula. Nothing of salesproc's reading or measuring is called on that side.
+visits from sorting and shifting the rows, the buyer types from the file's segment and
+amount rules (read from its YAML), the Kaplan–Meier curve from a product-limit of its own,
+the Wilson interval from its formula. Nothing of salesproc's reading or measuring is
+called on that side.
 
-Both sides are compared at the end of the history and at an as-of date well inside it
-(mid-burst), through the library (``salesproc.read_history`` and ``salesproc.measure``)
+Both sides are compared at the end of the history and at an as-of date well inside it,
+through the library (``salesproc.read_history`` and ``salesproc.measure``)
 and through ``measure --format json``. Counts must be equal; sums and times of the same
 numbers may differ only by the order of summation (a relative 1e-9, far below a cent or
 a second); figures of the process file (its simulated times, its shares) are not the
@@ -141,7 +142,7 @@ def raw(export: Export) -> Raw:
         latest = rows.sort_values("at", kind="stable").groupby("deal", sort=False).last()
         order = rows.deal.drop_duplicates()
         deals = pd.DataFrame({"deal": order.to_numpy(),
-                              "created": rows.groupby("deal").at.min().reindex(order).to_numpy(),
+                              "created": rows.groupby("deal")["at"].min().reindex(order).to_numpy(),
                               **{c: latest[c].reindex(order).to_numpy()
                                  for c in ("segment", "reason", "currency")},
                               "amount": latest.amount.reindex(order).astype(float).to_numpy()})
@@ -183,11 +184,20 @@ def rates(truth: SyntheticHistory) -> dict[str, float]:
 
 
 def buyer_of(segment: pd.Series, value: pd.Series) -> pd.Series:
-    """The process's crm: buyer_types rules, in order: the first that matches decides."""
+    """The file's crm: buyer_types rules in order, the first that matches deciding: on the
+    segment column (compared in lower case) or on the amount; else the default."""
+    crm = yaml.safe_load(PROCESS.read_text(encoding="utf-8"))["crm"]
     folded = segment.str.strip().str.lower()
-    return pd.Series(np.select(
-        [folded == "smb", folded.isin(["enterprise", "strategic"]), value >= 150000],
-        ["single_decision_maker", "committee", "committee"], "standard"), index=segment.index)
+    matches = []
+    for rule in crm["buyer_types"]:
+        if rule["field"] == "amount":
+            matches.append(np.all([_applies(value, b) for b in rule.items()
+                                   if b[0] in ("gte", "gt", "lte", "lt")], axis=0))
+        else:
+            words = rule["is"] if isinstance(rule["is"], list) else [rule["is"]]
+            matches.append(folded.isin([w.lower() for w in words]).to_numpy())
+    return pd.Series(np.select(matches, [r["buyer_type"] for r in crm["buyer_types"]],
+                               crm["default_buyer_type"]), index=segment.index)
 
 
 def stood(r: Raw, truth: SyntheticHistory, cut: dt.datetime | None, *,
@@ -213,7 +223,8 @@ def stood(r: Raw, truth: SyntheticHistory, cut: dt.datetime | None, *,
     value = exported
     if as_they_stood and r.amounts is not None:
         rows = r.amounts[r.amounts["at"] <= at].sort_values("at", kind="stable")
-        value = rows.groupby("deal").amount.last().reindex(deals.deal).to_numpy() * rate
+        then = rows.groupby("deal").amount.last().reindex(deals.deal).to_numpy() * rate
+        value = then.fillna(exported)  # no row by then: the exported amount
     visits = ch[ch.code.isin(list(truth.process.stages))].rename(
         columns={"code": "stage", "at": "entered"}).reset_index(drop=True)
     visits["ended"] = visits.left.notna()
@@ -307,6 +318,7 @@ class File:
     patience in days, and the information labels: from the YAML itself."""
 
     stages: list[str]
+    base: dict[str, dict[str, Any]]
     paths: dict[str, list[str]]
     stage: dict[str, dict[str, dict[str, Any]]]
     patience: dict[str, float | None]
@@ -326,7 +338,7 @@ class File:
             text = str(kind.get("patience", "")) or None
             patience[b] = float(text[:-1]) * weeks[text[-1]] if text else None
         labels = {k: v["label"] for k, v in data["information"].items()}
-        return cls(ids, paths, stage, patience, labels)
+        return cls(ids, base, paths, stage, patience, labels)
 
     def allowed(self, buyer: str | None, sid: str) -> set[str]:
         """Where the file lets a deal go from *sid*: its next stages, where a rejection
@@ -341,15 +353,16 @@ class File:
         return found
 
     def needs(self, buyer: str, sid: str, value: float) -> tuple[list[str], list[str]]:
-        s = self.stage[buyer].get(sid) or self.stage["standard"][sid]
+        s = self.stage[buyer].get(sid) or self.base[sid]  # off its path: the file's own
         approvals = [a.get("name") or f"approval by {a['by']}" for a in s.get("approvals", [])
                      if "when" not in a or value != value
                      or all(_applies(value, bound) for bound in a["when"]["value"].items())]
         return [self.labels[i] for i in s.get("requires", [])], approvals
 
 
-def _applies(value: float, bound: tuple[str, float]) -> bool:
-    test: dict[str, Callable[[float, float], bool]] = {
+def _applies(value: Any, bound: tuple[str, float]) -> Any:
+    """*value* (a number or a column) within one bound of a `when:` or rule."""
+    test: dict[str, Callable[[Any, float], Any]] = {
         "gte": lambda v, b: v >= b, "gt": lambda v, b: v > b, "lte": lambda v, b: v <= b,
         "lt": lambda v, b: v < b}
     return test[bound[0]](value, bound[1])
