@@ -30,6 +30,7 @@ import datetime as dt
 import functools
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -97,8 +98,9 @@ def exports(truth: SyntheticHistory, tmp_path_factory: pytest.TempPathFactory
 @dataclass(frozen=True)
 class Raw:
     """What the files hold: one row per deal (in file order: deal, created, segment,
-    reason, currency, amount as exported), one per change (deal, code: a stage id, won or
-    lost; at), and one per amount on a history row (deal, at, amount), where kept."""
+    reason, currency, amount and close date as exported), one per row of its history
+    (deal, code: a stage id, won or lost; at), and one per amount (and close date) on a
+    history row (deal, at, amount, close), where the export keeps them."""
 
     deals: pd.DataFrame
     changes: pd.DataFrame
@@ -127,11 +129,13 @@ def raw(export: Export) -> Raw:
         deals = pd.DataFrame({"deal": opp.Id, "created": _times(opp.CreatedDate),
                               "segment": opp.Segment__c, "reason": opp.Loss_Reason__c,
                               "currency": opp.CurrencyIsoCode,
-                              "amount": opp.Amount.astype(float)})
+                              "amount": opp.Amount.astype(float),
+                              "close": pd.to_datetime(opp.CloseDate)})
         changes = pd.DataFrame({"deal": hist.OpportunityId, "code": hist.StageName.map(codes),
                                 "at": _times(hist.CreatedDate)})
         amounts = pd.DataFrame({"deal": hist.OpportunityId, "at": changes["at"],
-                                "amount": hist.Amount.astype(float)})
+                                "amount": hist.Amount.astype(float),
+                                "close": pd.to_datetime(hist.CloseDate)})
         # every deal's flags agree with its history's last row (else the reader settles)
         last = changes.groupby("deal", sort=False).code.last()
         assert (last.reindex(opp.Id).eq("won").to_numpy() == (opp.IsWon == "true")).all()
@@ -145,16 +149,18 @@ def raw(export: Export) -> Raw:
                               "created": rows.groupby("deal")["at"].min().reindex(order).to_numpy(),
                               **{c: latest[c].reindex(order).to_numpy()
                                  for c in ("segment", "reason", "currency")},
-                              "amount": latest.amount.reindex(order).astype(float).to_numpy()})
+                              "amount": latest.amount.reindex(order).astype(float).to_numpy(),
+                              "close": pd.NaT})  # the stage-change CSV has no close date
         changes = pd.DataFrame({"deal": rows.deal, "code": rows.stage.map(codes),
                                 "at": rows["at"]})
         amounts = pd.DataFrame({"deal": rows.deal, "at": rows["at"],
-                                "amount": rows.amount.astype(float)})
+                                "amount": rows.amount.astype(float), "close": pd.NaT})
         return Raw(deals, changes, amounts)
     table = _csv(folder / "deals.csv")
     deals = pd.DataFrame({"deal": table["Record ID"], "created": _times(table["Create Date"]),
                           "segment": table.Segment, "reason": table["Closed Lost Reason"],
-                          "currency": table.Currency, "amount": table.Amount.astype(float)})
+                          "currency": table.Currency, "amount": table.Amount.astype(float),
+                          "close": pd.to_datetime(table["Close Date"])})
     entered = {c: c.removeprefix('Date entered "').removesuffix(' (Sales Pipeline)"')
                for c in table.columns if c.startswith("Date entered")}
     long = table.melt(id_vars=["Record ID"], value_vars=list(entered), var_name="column",
@@ -171,8 +177,9 @@ def raw(export: Export) -> Raw:
 @dataclass(frozen=True)
 class Stood:
     """The deals and visits as they stood at *cut*: deals (in file order: deal, created,
-    buyer, outcome, closed, value, reason), visits (deal, stage, entered, left, exit: a
-    stage id, won, lost or '' while open; days, ended)."""
+    buyer, outcome, closed, value, close (the expected close date), touched (its latest
+    row), reason), visits (deal, stage, entered, left, exit: a stage id, won, lost or ''
+    while open; days, ended)."""
 
     cut: pd.Timestamp
     deals: pd.DataFrame
@@ -211,6 +218,7 @@ def stood(r: Raw, truth: SyntheticHistory, cut: dt.datetime | None, *,
     ch = r.changes[(r.changes["at"] <= at) & r.changes.deal.isin(place.index)].copy()
     ch["place"] = ch.deal.map(place)
     ch = ch.sort_values(["place", "at"], kind="stable")  # ties: in file order
+    touched = ch.groupby("deal")["at"].max()  # any row: a stage, an amount, a close date
     repeat = (ch.deal == ch.deal.shift()) & (ch.code == ch.code.shift())
     ch = ch[~repeat]
     by = ch.groupby("deal", sort=False)
@@ -220,11 +228,12 @@ def stood(r: Raw, truth: SyntheticHistory, cut: dt.datetime | None, *,
     outcome = last.code.where(last.code.isin(["won", "lost"]), "open")
     rate = deals.currency.map(rates(truth))
     exported = deals.amount * rate
-    value = exported
+    value, close = exported, deals.close.set_axis(deals.deal)
     if as_they_stood and r.amounts is not None:
         rows = r.amounts[r.amounts["at"] <= at].sort_values("at", kind="stable")
-        then = rows.groupby("deal").amount.last().reindex(deals.deal).to_numpy() * rate
-        value = then.fillna(exported)  # no row by then: the exported amount
+        latest_row = rows.groupby("deal").last().reindex(deals.deal)
+        value = (latest_row.amount.to_numpy() * rate).fillna(exported)  # no row: exported
+        close = latest_row.close.fillna(deals.close.set_axis(deals.deal))
     visits = ch[ch.code.isin(list(truth.process.stages))].rename(
         columns={"code": "stage", "at": "entered"}).reset_index(drop=True)
     visits["ended"] = visits.left.notna()
@@ -234,7 +243,9 @@ def stood(r: Raw, truth: SyntheticHistory, cut: dt.datetime | None, *,
         "buyer": buyer_of(deals.segment, exported).to_numpy(),
         "outcome": outcome.reindex(deals.deal).fillna("open").to_numpy(),
         "closed": last["at"].where(outcome != "open").reindex(deals.deal).to_numpy(),
-        "value": np.asarray(value, dtype=float), "reason": deals.reason})
+        "value": np.asarray(value, dtype=float), "close": close.to_numpy(),
+        "touched": np.maximum(touched.reindex(deals.deal).to_numpy(), deals.created),
+        "reason": deals.reason})
     visits["buyer"] = visits.deal.map(table.set_index("deal").buyer)
     return Stood(at, table, visits)
 
@@ -483,6 +494,18 @@ def expected_scope(h: Stood, f: File, buyer: str | None,
         "cohorts": cohorts}
 
 
+def quality(h: Stood) -> dict[str, int]:
+    """The data-quality notes' counts: open deals whose expected close date (as it stood)
+    is before the as-of day (SP821), open deals with no row for 90 days (SP822), wins
+    within an hour of creation (SP823); a note only where there are some."""
+    d = h.deals
+    still = d.outcome == "open"
+    counts = {"SP821": still & (d.close < h.cut.normalize()),
+              "SP822": still & (h.cut - d.touched >= pd.Timedelta(days=90)),
+              "SP823": (d.outcome == "won") & (d.closed - d.created <= pd.Timedelta(hours=1))}
+    return {code: int(n.sum()) for code, n in counts.items() if n.any()}
+
+
 def expected(h: Stood, f: File) -> dict[str, Any]:
     limits = stale_limits(h, f)
     overall = expected_scope(h, f, None, limits)
@@ -499,6 +522,7 @@ def expected(h: Stood, f: File) -> dict[str, Any]:
     used = {m.split(" > ")[0] for m in overall["moves"]} | {
         s for s, t in overall["time_in_stage"].items() if t["visits"]}
     return {"as_of": h.cut.isoformat(), "first_created": h.deals.created.min().isoformat(),
+            "quality": quality(h),
             "overall": overall, "buyer_types": buyers, "open_deals": open_deals,
             "order": list(now.assign(place=now.deal.map(
                 pd.Series(range(len(h.deals)), index=h.deals.deal)))
@@ -539,6 +563,8 @@ def reported(data: Mapping[str, Any]) -> dict[str, Any]:
                             for c in s["cohorts"]}}
 
     return {"as_of": data["as_of"], "first_created": data["first_created"],
+            "quality": {n["code"]: n["count"] for n in data["notes"]
+                        if n["code"] in ("SP821", "SP822", "SP823")},
             "overall": scope(data["overall"]),
             "buyer_types": {b: scope(s) for b, s in data["buyer_types"].items()},
             "open_deals": {d["id"]: {k: v for k, v in d.items() if k != "id"}
@@ -657,6 +683,23 @@ def test_a_figure_off_by_one_is_found(figures: Figures) -> None:
     assert [d[0] for d in differing(want, changed, values=False)] == [
         "buyer_types.committee.time_in_stage.proposal.p90",
         "overall.moves.call > lost.share.low", "overall.pipeline.demo.stale"]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_the_import_burst_note_counts_the_deals_created_in_its_window(
+        exports: dict[str, Export], shape: Shape) -> None:
+    """SP824 names the import (days 180 to 240, give or take the days its Poisson rule
+    needs) and counts every deal created in the days it names, the burst's and others."""
+    export = exports[shape]
+    history = salesproc.read_history([str(p) for p in export.files], str(export.process))
+    (note,) = [n for n in history.notes if n.code == "SP824"]
+    found = re.search(r"created (\d{4}-\d\d-\d\d)(?: to (\d{4}-\d\d-\d\d))?", note.message)
+    assert found is not None, note.message
+    first = dt.date.fromisoformat(found[1])
+    last = dt.date.fromisoformat(found[2] or found[1])
+    assert START + dt.timedelta(days=177) <= first <= last <= START + dt.timedelta(days=243)
+    day = raw(export).deals.created.dt.date
+    assert note.count == int(((day >= first) & (day <= last)).sum())
 
 
 @pytest.mark.parametrize("shape", ["generic", "salesforce"])
