@@ -382,8 +382,10 @@ def _applies(value: Any, bound: tuple[str, float]) -> Any:
 # --- every figure, the pandas way -------------------------------------------------------------
 
 
-def stale_limits(h: Stood, f: File, *, capped: bool = True
-                 ) -> dict[tuple[str, str], float | None]:
+Limits = Mapping[tuple[str, str], "float | None"]  # (buyer type, stage) -> days
+
+
+def stale_limits(h: Stood, f: File, *, capped: bool = True) -> Limits:
     """(buyer type, stage) -> days after which an open deal there is stale: the buyer
     type's patience, else the stage's Kaplan–Meier p90 over every visit; but never more
     than the longest stay there that ended (where *capped*)."""
@@ -400,17 +402,28 @@ def stale_limits(h: Stood, f: File, *, capped: bool = True
     return out
 
 
-def is_stale(visits: pd.DataFrame, limits: Mapping[tuple[str, str], float | None]) -> pd.Series:
+def is_stale(visits: pd.DataFrame, limits: Limits) -> pd.Series:
     limit = [limits[b, s] for b, s in zip(visits.buyer, visits.stage, strict=True)]
     return pd.Series([d > x if x is not None else False
                       for d, x in zip(visits.days, limit, strict=True)], index=visits.index,
                      dtype=bool)
 
 
-def expected_scope(h: Stood, f: File, buyer: str | None,
-                   limits: Mapping[tuple[str, str], float | None]) -> dict[str, Any]:
+def expected_scope(h: Stood, f: File, buyer: str | None, limits: Limits) -> dict[str, Any]:
+    """One scope's figures (all deals, or one buyer type's), in measure's JSON layout."""
     deals = h.deals if buyer is None else h.deals[h.deals.buyer == buyer]
     visits = h.visits[h.visits.deal.isin(deals.deal)]
+    return {**outcomes(h, f, deals, visits),
+            "pipeline": pipeline(f, deals, visits, limits),
+            "moves": moves(f, buyer, visits), "time_in_stage": times(f, visits),
+            **paths(f, visits), "lost_reasons": losses(deals, visits),
+            **cohorts(f, deals, visits)}
+
+
+def outcomes(h: Stood, f: File, deals: pd.DataFrame, visits: pd.DataFrame
+             ) -> dict[str, Any]:
+    """Deals by outcome, win rates (of all closed deals, of those that reached the
+    opportunity stage), won value, cycle time of the wins, velocity, new deals a week."""
     counts = deals.outcome.value_counts()
     won, lost = int(counts.get("won", 0)), int(counts.get("lost", 0))
     reached = set(visits.deal[visits.stage.isin(f.stages[f.stages.index(OPPORTUNITY):])])
@@ -425,33 +438,61 @@ def expected_scope(h: Stood, f: File, buyer: str | None,
     velocity = open_opps * opp_rate["value"] * average / cycle_mean * 365.25 / 12 \
         if cycle_mean and opp_rate["value"] is not None and average == average else None
     span = (h.cut - deals.created.min()) / DAY
+    return {
+        "deals": len(deals), "open": int(counts.get("open", 0)), "won": won, "lost": lost,
+        "lead_to_win": wilson(won, won + lost), "opportunities": len(closed_opp),
+        "opportunity_win_rate": opp_rate, "won_value": fsum(winners.value),
+        "cycle_days": {"mean": cycle_mean, "p10": quantile(cycle, 0.1),
+                       "p50": quantile(cycle, 0.5), "p90": quantile(cycle, 0.9)},
+        "velocity_per_month": velocity, "open_opportunities": open_opps,
+        "new_per_week": len(deals) / (span / 7) if span > 0 else None}
+
+
+def pipeline(f: File, deals: pd.DataFrame, visits: pd.DataFrame, limits: Limits
+             ) -> dict[str, Any]:
+    """The open visits of each stage: how many, their deals' worth, their age, stale."""
     now = visits[~visits.ended]
     stale = is_stale(now, limits)
     worth = deals.set_index("deal").value
-    pipeline = {}
+    out = {}
     for sid in f.stages:
         here = now[now.stage == sid]
-        pipeline[sid] = {"deals": len(here), "value": fsum(worth.reindex(here.deal)),
-                         "age_p50": quantile(here.days, 0.5), "age_p90": quantile(here.days, 0.9),
-                         "stale": int(stale[here.index].sum())}
+        out[sid] = {"deals": len(here), "value": fsum(worth.reindex(here.deal)),
+                    "age_p50": quantile(here.days, 0.5), "age_p90": quantile(here.days, 0.9),
+                    "stale": int(stale[here.index].sum())}
+    return out
+
+
+def moves(f: File, buyer: str | None, visits: pd.DataFrame) -> dict[str, Any]:
+    """The ended visits of each stage by where they went, with the share of them."""
     done = visits[visits.ended]
     left = done.stage.value_counts()
-    moves = {f"{sid} > {target}": {"deals": int(count), "share": wilson(int(count),
-                                                                       int(left[sid])),
-                                   "allowed": target in f.allowed(buyer, sid)}
-             for (sid, target), count in done.value_counts(["stage", "exit"]).items()}
-    times = {}
+    return {f"{sid} > {target}": {"deals": int(count),
+                                  "share": wilson(int(count), int(left[sid])),
+                                  "allowed": target in f.allowed(buyer, sid)}
+            for (sid, target), count in done.value_counts(["stage", "exit"]).items()}
+
+
+def times(f: File, visits: pd.DataFrame) -> dict[str, Any]:
+    """Each stage's time in stage: Kaplan–Meier median, p90 and mean, open visits
+    censored; the median of the ended visits alone."""
+    out = {}
     for sid in f.stages:
         here = visits[visits.stage == sid]
         curve = product_limit(here.days, here.ended)
         mean, low, high = km_mean(curve, here.days, here.ended, here.entered)
         complete = here.days[here.ended]
-        times[sid] = {"visits": len(here), "open": int((~here.ended).sum()),
-                      "median": km_quantile(curve, 0.5), "p90": km_quantile(curve, 0.9),
-                      "mean": {"value": mean, "low": low, "high": high, "n": len(here)},
-                      "median_complete": float(complete.median()) if len(complete) else None}
+        out[sid] = {"visits": len(here), "open": int((~here.ended).sum()),
+                    "median": km_quantile(curve, 0.5), "p90": km_quantile(curve, 0.9),
+                    "mean": {"value": mean, "low": low, "high": high, "n": len(here)},
+                    "median_complete": float(complete.median()) if len(complete) else None}
+    return out
+
+
+def paths(f: File, visits: pd.DataFrame) -> dict[str, Any]:
+    """Where deals were first seen, the stages of their buyer type's path that a move
+    forward jumped over, and the moves back along it."""
     first = visits.groupby("deal", sort=False).head(1)
-    entered_at = {s: int(c) for s, c in first.stage.value_counts().items()}
     jumps = visits[visits.exit.isin(f.stages)]
     skipped: dict[str, int] = {}
     backwards = 0
@@ -463,35 +504,37 @@ def expected_scope(h: Stood, f: File, buyer: str | None,
         backwards += j < i
         for between in path[i + 1:j]:
             skipped[between] = skipped.get(between, 0) + 1
+    return {"entered_at": {s: int(c) for s, c in first.stage.value_counts().items()},
+            "skipped": skipped, "backwards": backwards}
+
+
+def losses(deals: pd.DataFrame, visits: pd.DataFrame) -> list[dict[str, Any]]:
+    """Lost deals by the stage they were lost from and their reason, most first."""
     losers = deals[deals.outcome == "lost"]
     lost_at = visits[visits.exit == "lost"].groupby("deal").stage.last()
     reasons = pd.DataFrame({"stage": lost_at.reindex(losers.deal).fillna("").to_numpy(),
                             "reason": losers.reason.replace("", NO_REASON).to_numpy()})
-    losses = sorted(((s, r, int(c)) for (s, r), c in reasons.value_counts().items()),
-                    key=lambda x: (-x[2], x[0], x[1]))
+    rows = sorted(((s, r, int(c)) for (s, r), c in reasons.value_counts().items()),
+                  key=lambda x: (-x[2], x[0], x[1]))
+    return [{"stage": s, "reason": r, "deals": c} for s, r, c in rows]
+
+
+def cohorts(f: File, deals: pd.DataFrame, visits: pd.DataFrame) -> dict[str, Any]:
+    """New deals by month created, and each month's deals: how many reached each stage
+    (once each), won, lost, still open."""
     month = deals.created.dt.strftime("%Y-%m")
     seen = visits.drop_duplicates(["deal", "stage"])
     reach = pd.crosstab(seen.deal.map(month.set_axis(deals.deal)), seen.stage).reindex(
         columns=f.stages, fill_value=0)
-    outcomes = pd.crosstab(month, deals.outcome).reindex(columns=["won", "lost", "open"],
-                                                         fill_value=0)
-    cohorts = {m: {"created": int(row.sum()),
-                   "reached": {s: int(reach.at[m, s]) if m in reach.index else 0
-                               for s in f.stages}, **{o: int(row[o]) for o in row.index}}
-               for m, row in outcomes.iterrows()}
-    return {
-        "deals": len(deals), "open": int(counts.get("open", 0)), "won": won, "lost": lost,
-        "lead_to_win": wilson(won, won + lost), "opportunities": len(closed_opp),
-        "opportunity_win_rate": opp_rate, "won_value": fsum(winners.value),
-        "cycle_days": {"mean": cycle_mean, "p10": quantile(cycle, 0.1),
-                       "p50": quantile(cycle, 0.5), "p90": quantile(cycle, 0.9)},
-        "velocity_per_month": velocity, "open_opportunities": open_opps,
-        "new_per_week": len(deals) / (span / 7) if span > 0 else None,
-        "pipeline": pipeline, "moves": moves, "time_in_stage": times,
-        "entered_at": entered_at, "skipped": skipped, "backwards": backwards,
-        "lost_reasons": [{"stage": s, "reason": r, "deals": c} for s, r, c in losses],
-        "new_by_month": {str(m): int(c) for m, c in month.value_counts().sort_index().items()},
-        "cohorts": cohorts}
+    ends = pd.crosstab(month, deals.outcome).reindex(columns=["won", "lost", "open"],
+                                                     fill_value=0)
+    return {"new_by_month": {str(m): int(c)
+                             for m, c in month.value_counts().sort_index().items()},
+            "cohorts": {m: {"created": int(row.sum()),
+                            "reached": {s: int(reach.at[m, s]) if m in reach.index else 0
+                                        for s in f.stages},
+                            **{o: int(row[o]) for o in row.index}}
+                        for m, row in ends.iterrows()}}
 
 
 def quality(h: Stood) -> dict[str, int]:
