@@ -104,18 +104,6 @@ def test_a_stage_with_a_handful_of_visits_keeps_the_files_numbers(
     assert all(not f.setting.startswith("stages.escalation.") for f in cal.fitted)
 
 
-def test_the_fit_check_puts_the_history_inside_the_simulated_ranges(
-        known: tuple[Process, History, Calibration]) -> None:
-    """Each figure lies outside its 95% range with chance about 0.05: the misses stay
-    below the 99.9% point of Binomial(figures, 0.05)."""
-    _, history, cal = known
-    done = check_fit(history, cal, replications=40, seed=3)
-    limit = stats.binom.ppf(0.999, len(done.checks), 0.05)
-    print(f"{len(done.outside)} of {len(done.checks)} outside: "
-          + ", ".join(f"{c.scope} {c.figure}" for c in done.outside))
-    assert len(done.outside) <= limit
-
-
 def test_the_censored_fit_is_right_where_dropping_open_deals_is_biased_low() -> None:
     """Half the visits still open at the as-of date: the censored fit's mean lies within
     10% of the truth; a fit of the finished visits alone falls well short."""
@@ -155,7 +143,7 @@ def test_calibrate_through_the_cli_writes_the_variant_and_checks_it(tmp_path: Pa
     result = run("calibrate", *example, "--process", str(ROOT / "processes" / "five-step.yaml"),
                  "-o", str(out), "--check", "-r", "10", "--seed", "1")
     assert result.exit_code == 0, result.output
-    assert "Fit check" in result.stdout and "outcome range" in result.stdout
+    assert "Fit check" in result.stdout and "measured as the history is" in result.stdout
     assert run("validate", str(out)).exit_code == 0
     refused = run("calibrate", *example, "--process", str(ROOT / "processes" / "five-step.yaml"),
                   "-o", example[0])

@@ -10,6 +10,7 @@ from salesproc.sim.results import SimulationResult
 
 if TYPE_CHECKING:
     from salesproc.backtest import Backtest
+    from salesproc.fitcheck import FitCheck
     from salesproc.measurement import Measurement
 
 
@@ -39,4 +40,9 @@ def measurement(done: Measurement) -> str:
 
 def backtest(done: Backtest) -> str:
     """What `backtest --format json` writes (and `forecast --track-record` reads)."""
+    return _dumps(done.to_dict())
+
+
+def fit_check(done: FitCheck) -> str:
+    """What `calibrate --check --check-json FILE` writes."""
     return _dumps(done.to_dict())
