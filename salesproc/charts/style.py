@@ -96,13 +96,17 @@ def title(ax: Axes, text: str, subtitle: str = "") -> None:
 
 def svg(fig: Figure, salt: str) -> str:
     """The figure as an SVG document; *salt* keeps its internal ids apart from those of
-    other charts inlined in the same page."""
+    other charts inlined in the same page. matplotlib escapes text for XML but writes
+    control characters as they are, which XML forbids: they are made visible
+    (:func:`salesproc.escaping.visible`)."""
     import matplotlib
+
+    from salesproc.escaping import visible
 
     with matplotlib.rc_context(cast(Any, {**_RC, "svg.hashsalt": salt})):
         out = io.StringIO()
         fig.savefig(out, format="svg", metadata={"Date": None})
-    return out.getvalue()
+    return visible(out.getvalue())
 
 
 def png(fig: Figure) -> bytes:

@@ -4,8 +4,10 @@ simulation the flowchart coloured by the results.
 
 The page opens offline: no script, no font, no image or style from anywhere else (a
 Content-Security-Policy forbids it). Every word from the process file or the CRM is
-escaped for HTML; the charts' SVG is escaped by matplotlib, the flowchart's by
-:mod:`salesproc.render.dot`. Without Graphviz the page says where the flowchart would be.
+escaped for HTML, its control characters made visible (:mod:`salesproc.escaping`); the
+charts' SVG is escaped by matplotlib and :func:`salesproc.charts.style.svg`, the
+flowchart's by :mod:`salesproc.render.dot`. Without Graphviz the page says where the
+flowchart would be.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from salesproc import charts
 from salesproc.charts import Chart
 from salesproc.charts.style import interval, money, number, percent, value
+from salesproc.escaping import visible
 from salesproc.version import __version__
 
 if TYPE_CHECKING:
@@ -63,7 +66,9 @@ _PAGE = """<!doctype html>
 
 
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """Text for HTML: its control characters made visible (a raw one is a parse error,
+    and in the inline SVG not even XML), then escaped."""
+    return html.escape(visible(str(text)), quote=True)
 
 
 def page(title: str, subtitle: str, sections: Sequence[str], source: str | None = None,
