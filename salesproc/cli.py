@@ -436,7 +436,8 @@ def _refuse_overwrite(target: str, inputs: Sequence[str], others: Sequence[str] 
               help="Write the playbook to this file (default: the terminal).")
 def playbook(process_file: str, fmt: str, output: str | None) -> None:
     """Write the onboarding playbook for new reps, with diagrams."""
-    from salesproc.playbook import to_html, to_markdown
+    from salesproc.playbook import to_markdown
+    from salesproc.report.html import playbook as to_html
 
     process = load_or_fail(process_file)
     _guard_outputs(process.files, output)

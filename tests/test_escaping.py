@@ -111,10 +111,12 @@ def test_markdown_playbook_shows_process_text_as_text() -> None:
 
 @needs_dot
 def test_html_playbook_shows_process_text_as_text(tmp_path: Path) -> None:
-    from salesproc.playbook import to_html
+    from salesproc.report.html import POLICY, playbook
 
-    page = to_html(load(EVIL))
+    page = playbook(load(EVIL))
     assert_only_text(page)
+    # the reports' page shell: the same Content-Security-Policy, nothing from elsewhere
+    assert f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">' in page
     # the comment opener in the description hides nothing: later sections are all there
     assert page.count("<h2>") >= 5 and "Two flowchart" in page
     assert "&lt;!-- hidden &lt;img src=x onerror=alert(2)&gt;" in page

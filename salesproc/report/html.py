@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from salesproc.backtest import Backtest
     from salesproc.forecast import Forecast
     from salesproc.measurement import Measurement
+    from salesproc.model import Process
     from salesproc.sim.compare import Comparison, SweepResult
     from salesproc.sim.results import SimulationResult
 
@@ -72,9 +73,11 @@ def _e(text: object) -> str:
 
 
 def page(title: str, subtitle: str, sections: Sequence[str], source: str | None = None,
-         notes: str = "") -> str:
-    """The whole page: a title, a line under it, the sections' HTML in order."""
-    return _PAGE.format(policy=POLICY, title=_e(title), sub=_e(subtitle), css=_CSS,
+         notes: str = "", style: str = "") -> str:
+    """The whole page: a title, a line under it, the sections' HTML in order; *style*,
+    CSS of its own after the common style. Every page salesproc writes is made here, so
+    every one has the same Content-Security-Policy."""
+    return _PAGE.format(policy=POLICY, title=_e(title), sub=_e(subtitle), css=_CSS + style,
                         body="\n".join(sections), version=_e(__version__),
                         source=f" from {_e(source)}" if source else "", notes=_e(notes))
 
@@ -350,3 +353,16 @@ def backtest(done: Backtest) -> str:
     parts.append(_notes(done.notes))
     return page(f"{about['name'] or 'The process'}: would the forecast have been right?", sub,
                 parts, source=about["file"])
+
+
+# --- playbook -----------------------------------------------------------------------------
+
+
+def playbook(process: Process, source: str | None = None) -> str:
+    """What `playbook --format html` writes: the onboarding playbook with its drawings, in
+    the reports' page shell. Needs Graphviz (raises ToolMissingError without it)."""
+    from salesproc import playbook as guide
+
+    return page(guide.title(process), process.description or "", [guide.html_body(process)],
+                source=source or process.source, notes=guide.REGENERATE,
+                style=guide.HTML_STYLE)
