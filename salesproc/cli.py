@@ -128,10 +128,13 @@ class _Group(click.Group):
             finally:  # a full disk or closed pipe is reported here, not at exit
                 sys.stdout.flush()
         except SettingsError as exc:
-            raise click.BadParameter(exc.message + (f" ({exc.hint})" if exc.hint else ""),
-                                     ctx=ctx, param_hint=f"--{exc.setting}") from None
+            raise _shown_usage(click.BadParameter(
+                exc.message + (f" ({exc.hint})" if exc.hint else ""), ctx=ctx,
+                param_hint=f"--{exc.setting}")) from None
         except SalesprocError as exc:
             raise Failure(exc.message, exc.hint) from None
+        except click.UsageError as exc:
+            raise _shown_usage(exc) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
@@ -152,6 +155,18 @@ class _Group(click.Group):
                        f"your file. Please report it, with the text above, at {ISSUES_URL}",
                        err=True)
             ctx.exit(EXIT_INTERNAL)
+
+
+def _shown_usage(exc: click.UsageError) -> click.UsageError:
+    """A usage error whose message shows the control characters it quotes: click writes
+    these itself, not through echo()."""
+    message = visible(exc.message)
+    if message == exc.message:
+        return exc
+    if isinstance(exc, click.BadParameter):
+        return click.BadParameter(message, ctx=exc.ctx, param=exc.param,
+                                  param_hint=exc.param_hint)
+    return click.UsageError(message, ctx=exc.ctx)
 
 
 def _quiet_stdout() -> None:

@@ -127,9 +127,10 @@ def test_html_playbook_shows_process_text_as_text(tmp_path: Path) -> None:
 
 # --- control characters: by where the text goes ------------------------------------------
 
-# ESC (a screen-clearing sequence), NUL, BEL, the one-byte CSI, DEL, a right-to-left
+# ESC (a screen-clearing sequence, and one that retitles the window, which click's own
+# stripping of colours misses), NUL, BEL, the one-byte CSI, DEL, a right-to-left
 # override, a next-line (C1) and a line separator
-CONTROLS = "\x1b[2J\x00\x07\x9b31m\x7f\u202e\x85\u2028"
+CONTROLS = "\x1b[2J\x1b]0;x\x07\x00\x9b31m\x7f\u202e\x85\u2028"
 RAW = [c.encode() for c in "\x1b\x00\x07\x9b\x7f\u202e\x85\u2028"]
 EXAMPLE = ROOT / "examples" / "five-step-salesforce"
 
@@ -220,10 +221,10 @@ def test_control_characters_in_a_crm_export_never_reach_a_text_output(
     cells = [cell for row in csv.reader(io.StringIO(target.read_text("utf-8"))) for cell in row]
     assert all(cell.isprintable() for cell in cells)
     if command == "forecast":  # the open deals' ids and forecast categories, kept as text
-        assert sum(cell.startswith("Pipeline[2J31m") for cell in cells) > 5
+        assert sum(cell.startswith("Pipeline[2J]0;x31m") for cell in cells) > 5
         assert sum(cell.startswith("'=2+3006") for cell in cells) == 1
     if command == "measure":
-        assert any(cell.startswith("price[2J31m") for cell in cells)
+        assert any(cell.startswith("price[2J]0;x31m") for cell in cells)
 
 
 def test_a_file_name_with_an_escape_sequence_is_shown_not_obeyed(tmp_path: Path,
@@ -234,6 +235,13 @@ def test_a_file_name_with_an_escape_sequence_is_shown_not_obeyed(tmp_path: Path,
     assert target.exists()
     assert_clean(done.stderr_bytes, "stderr")
     assert "play\\x1b[2Jbook\\x9b.md" in done.stderr
+
+
+def test_a_usage_error_shows_what_it_quotes(five_step: Path) -> None:
+    done = run("simulate", str(five_step), "--buyer", "x\x1b]0;y\x07\x9bz")
+    assert done.exit_code == 2
+    assert_clean(done.stdout_bytes + done.stderr_bytes, "usage error")
+    assert "unknown buyer type 'x\\x1b]0;y\\x07\\x9bz'" in done.stderr
 
 
 def test_the_command_line_writes_text_only_through_its_one_echo() -> None:
