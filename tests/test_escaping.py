@@ -223,8 +223,30 @@ def test_control_characters_in_a_crm_export_never_reach_a_text_output(
     if command == "forecast":  # the open deals' ids and forecast categories, kept as text
         assert sum(cell.startswith("Pipeline[2J]0;x31m") for cell in cells) > 5
         assert sum(cell.startswith("'=2+3006") for cell in cells) == 1
+        page = tmp_path / "page.html"
+        assert run(*args, "--format", "html", "-o", str(page)).exit_code == 0
+        assert_clean(page.read_bytes(), "html")
+        assert "\\x9b31m\\x7f\\u202e\\x85\\u2028" in page.read_text("utf-8")
     if command == "measure":
         assert any(cell.startswith("price[2J]0;x31m") for cell in cells)
+
+
+def test_a_chart_with_control_characters_in_its_words_is_well_formed_svg() -> None:
+    """matplotlib writes control characters into the SVG as they are, which XML forbids,
+    and warns (raw, on the terminal) of each one the font lacks: neither happens."""
+    from xml.etree import ElementTree
+
+    from salesproc.charts.style import drawing, figure, png, svg, title
+
+    with drawing():
+        fig, ax = figure()
+        title(ax, "Stage" + CONTROLS, "by owner" + CONTROLS)
+        ax.bar(["a" + CONTROLS], [1.0])
+        text = svg(fig, "test")
+        assert png(fig).startswith(b"\x89PNG")  # and no warning (an error in the tests)
+    assert_clean(text.encode(), "svg")
+    ElementTree.fromstring(text.encode())
+    assert "Stage\\x1b[2J" in text
 
 
 def test_a_file_name_with_an_escape_sequence_is_shown_not_obeyed(tmp_path: Path,
