@@ -231,6 +231,28 @@ def test_control_characters_in_a_crm_export_never_reach_a_text_output(
         assert any(cell.startswith("price[2J]0;x31m") for cell in cells)
 
 
+def test_the_library_text_report_shows_the_controls_it_quotes(tmp_path: Path,
+                                                              five_step: Path) -> None:
+    """Without the command line's echo, the text reports of measure (its tables of loss
+    reasons and open deals) and forecast (its tables, and the CRM's own view by forecast
+    category) still hold no raw control character."""
+    import datetime as dt
+
+    from salesproc.forecast import forecast
+    from salesproc.history import read_history
+    from salesproc.measurement import measure
+    from salesproc.report import text
+
+    history = read_history(hostile_export(tmp_path), load(five_step))
+    done = forecast(history, history.as_of + dt.timedelta(weeks=4), replications=3, seed=1)
+    said = text.forecast(done)
+    assert_clean(said.encode(), "text.forecast")
+    assert "Pipeline[2J]0;x\\x9b31m" in said
+    measured = text.measurement(measure(history, simulate_file=False))
+    assert_clean(measured.encode(), "text.measurement")
+    assert "price[2J]0;x\\x9b31m" in measured
+
+
 def test_a_chart_with_control_characters_in_its_words_is_well_formed_svg() -> None:
     """matplotlib writes control characters into the SVG as they are, which XML forbids,
     and warns (raw, on the terminal) of each one the font lacks: neither happens."""

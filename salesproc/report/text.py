@@ -578,7 +578,7 @@ def forecast(done: Forecast) -> str:
     lines += ["", f"The CRM's own view of today's {crm['open_deals']:,.0f} open deals: worth "
               f"{cur} {_num(crm['open_value'], 0)}, weighted by its probability {cur} "
               f"{_num(crm['weighted_pipeline'], 0)}"
-              + "".join(f"; {k.removeprefix('category ')} {cur} {_num(v, 0)}"
+              + "".join(f"; {shown(k.removeprefix('category '))} {cur} {_num(v, 0)}"
                         for k, v in crm.items() if k.startswith("category "))]
     if done.deals:
         lines += ["", f"Open deals by expected value won (chance × value); all "
