@@ -42,6 +42,8 @@ def _escape(match: re.Match[str]) -> str:
 def shown(text: str) -> str:
     """Text for a message or a table cell, with line breaks and every other character that
     does not print (controls, format characters, separators) made visible."""
+    if text.isprintable():  # nearly always: no copy, no loop in Python
+        return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
