@@ -152,8 +152,8 @@ class _Group(click.Group):
         except Exception:
             echo(traceback.format_exc(), err=True)
             echo(f"internal error: this is a bug in salesproc {__version__}, not in "
-                       f"your file. Please report it, with the text above, at {ISSUES_URL}",
-                       err=True)
+                 f"your file. Please report it, with the text above, at {ISSUES_URL}",
+                 err=True)
             ctx.exit(EXIT_INTERNAL)
 
 
@@ -408,6 +408,8 @@ def _render_target(process_file: str, output: str | None, fmt: str, buyer: str |
 
 
 def _emit_file(target: str, content: str | bytes, inputs: Sequence[str] = ()) -> None:
+    """-o: *content* written to *target* (never onto an input); text as the terminal would
+    get it, its control characters made visible."""
     from salesproc.outputs import write_atomic
 
     _refuse_overwrite(target, inputs)
@@ -1194,6 +1196,7 @@ def _warn_event_log_size(process: Process, run: Any) -> None:
 
 
 def _emit(text: str, output: str | None) -> None:
+    """A result's text on the terminal, or in the -o file: made visible either way."""
     if output is None or output == "-":
         echo(text, nl=False)
     else:
