@@ -271,6 +271,41 @@ def test_a_chart_with_control_characters_in_its_words_is_well_formed_svg() -> No
     assert "Stage\\x1b[2J" in text
 
 
+def controlled_process(folder: Path) -> Path:
+    """The adversarial process with control characters written as YAML escapes in a
+    stage's name, a role's title and a loss reason."""
+    text = EVIL.read_text("utf-8")
+    for old, new in (('lost_reason: "a / b"', 'lost_reason: "a\\e[2J\\x9b / b\\u202e"'),
+                     ('name: "legend"', 'name: "legend\\e]0;x\\a\\x85\\0"'),
+                     ('title: "SE; x [label=y]"', 'title: "SE\\x7f\\u2028x"')):
+        assert old in text
+        text = text.replace(old, new)
+    path = folder / "controls.yaml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+@needs_dot
+def test_control_characters_in_a_process_file_reach_no_drawing_or_report(
+        tmp_path: Path) -> None:
+    """DOT and Mermaid write them as spaces, Markdown too; the HTML playbook, the
+    simulation's table and CSV show or drop them."""
+    from salesproc.report.html import playbook
+
+    path = controlled_process(tmp_path)
+    process = load(path)
+    assert process.stages["demo__lost"].name == "legend\x1b]0;x\x07\x85\x00"
+    combined = graph.combined_graph(process)
+    for text in (to_dot(combined, process.time_unit), to_mermaid(combined, process.time_unit),
+                 to_markdown(process), playbook(process)):
+        assert_clean(text.encode(), text[:20])
+    assert "legend ]0;x" in to_mermaid(combined, process.time_unit)  # controls as spaces
+    for fmt in ("table", "csv"):
+        done = run("simulate", str(path), "-r", "2", "--horizon", "50", "--format", fmt)
+        assert done.exit_code == 0, done.output
+        assert_clean(done.stdout_bytes + done.stderr_bytes, f"simulate {fmt}")
+
+
 def test_a_file_name_with_an_escape_sequence_is_shown_not_obeyed(tmp_path: Path,
                                                                  five_step: Path) -> None:
     target = tmp_path / "play\x1b[2Jbook\x9b.md"
