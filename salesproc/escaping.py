@@ -10,9 +10,11 @@ Python escape — ESC as the four characters ``\\x1b``, CSI as ``\\x9b``, U+202E
 
 By where the text goes:
 
-- :func:`shown`: a value quoted inside a message, or a cell of a terminal table — every
-  character that does not print (line breaks and tabs too, which would break the line or
-  the column) as its escape.
+- :func:`shown`: a value quoted inside a message — every character that does not print
+  (line breaks and tabs too, and no-break or other unusual spaces: the message says what
+  the file holds, e.g. why a name did not match) as its escape.
+- :func:`table_cell`: a cell of a terminal table — its control characters, line breaks
+  and tabs (which would break the row or the column) as escapes; a no-break space stays.
 - :func:`visible`: a whole text output (a table, a report, Markdown, CSV, a ``-o`` file):
   its control characters as escapes, except the line breaks and tabs that lay it out. The
   command line passes everything it writes through it, so no report can forget.
@@ -45,6 +47,12 @@ def shown(text: str) -> str:
     if text.isprintable():  # nearly always: no copy, no loop in Python
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def table_cell(text: str) -> str:
+    """A terminal table's cell on one line: control characters, line breaks and tabs made
+    visible."""
+    return _CELL.sub(_escape, text)
 
 
 def visible(text: str) -> str:

@@ -142,12 +142,13 @@ def assert_clean(data: bytes, where: str) -> None:
 
 
 def test_each_kind_of_text_gets_its_rule() -> None:
-    from salesproc.escaping import plain, shown, visible
+    from salesproc.escaping import plain, shown, table_cell, visible
 
     assert visible("a\x1b[2Jb\tc\nd\x9b\u202e\x00") == "a\\x1b[2Jb\tc\nd\\x9b\\u202e\\x00"
-    assert shown("a\x1b\tb\nc\u2028") == "a\\x1b\\tb\\nc\\u2028"
+    assert shown("a\x1b\tb\nc\u2028\xa0") == "a\\x1b\\tb\\nc\\u2028\\xa0"
+    assert table_cell("a\x1b\tb\nc\u2028\xa0") == "a\\x1b\\tb\\nc\\u2028\xa0"
     assert plain("a\x1b[2J\tb\r\nc\x9b\u202e\x00d") == "a[2J b  cd"
-    for rule in (plain, shown, visible):  # clean text passes unchanged; each is idempotent
+    for rule in (plain, shown, table_cell, visible):  # clean text passes; each is idempotent
         assert rule("Café – 5 € ± 1") == "Café – 5 € ± 1"
         assert rule(rule(CONTROLS)) == rule(CONTROLS)
         assert not any(c.encode() in rule(CONTROLS).encode() for c in "\x1b\x00\x9b\u202e")

@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from salesproc.escaping import shown
+from salesproc.escaping import shown, table_cell
 from salesproc.sim.compare import (
     ChangeStyle,
     Comparison,
@@ -64,10 +64,10 @@ def _pm(e: Estimate, digits: int = 1, pct: bool = False, runs: int | None = None
 
 def _table(headers: list[str], rows: list[list[str]], text: tuple[int, ...] = (0,)) -> str:
     """Columns padded to their widest cell: those in *text* to the left, numbers right.
-    Every cell is :func:`~salesproc.escaping.shown`: a line break, tab or escape sequence
-    in a name from a file cannot break the table or reach the terminal."""
-    headers = [shown(h) for h in headers]
-    rows = [[shown(c) for c in row] for row in rows]
+    Every cell goes through :func:`~salesproc.escaping.table_cell`: a line break, tab or
+    escape sequence in a name from a file cannot break the table or reach the terminal."""
+    headers = [table_cell(h) for h in headers]
+    rows = [[table_cell(c) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]
 
