@@ -22,7 +22,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from salesproc import load  # noqa: E402
-from salesproc.playbook import to_html  # noqa: E402
 from salesproc.report import html  # noqa: E402
 from salesproc.sim.experiment import resolve_settings, simulate  # noqa: E402
 from tests.test_browser import FLAGS  # noqa: E402
@@ -60,7 +59,7 @@ def main() -> int:
         report = Path(folder) / "report.html"
         report.write_text(page, "utf-8")
         playbook = Path(folder) / "playbook.html"
-        playbook.write_text(to_html(process), "utf-8")
+        playbook.write_text(html.playbook(process), "utf-8")
         blank = Path(folder) / "blank.html"
         blank.write_text("<!doctype html><title>blank</title>", "utf-8")
         with sync_playwright() as driver:

@@ -30,6 +30,7 @@ from salesproc.diagnostics import (
     summary,
 )
 from salesproc.errors import InvalidProcessError, SalesprocError, SettingsError
+from salesproc.escaping import visible
 from salesproc.model import Process
 from salesproc.version import __version__
 
@@ -39,6 +40,23 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 MAX_ORIGINS = 240  # a backtest's origins: twenty years of months
 ISSUES_URL = "https://github.com/salesproc/salesproc/issues"
+
+
+def echo(text: str, *, err: bool = False, nl: bool = True, prefix: str = "",
+         style: Callable[[str], str] | None = None) -> None:
+    """Write *text* to the terminal (stdout, or stderr with *err*): the one way the command
+    writes text, so that no report or message, whatever it quotes from a CRM export or a
+    process file, can drive the terminal: its control characters are made visible
+    (:func:`salesproc.escaping.visible`; ESC is written as ``\\x1b``). *prefix* (a word
+    the program colours) and *style* (colour the program adds to the escaped text) are
+    the only escape sequences that get through. `-o` files get the same (`_emit_file`)."""
+    safe = visible(text)
+    click.echo(prefix + (style(safe) if style else safe), err=err, nl=nl)
+
+
+def warn(text: str) -> None:
+    """A warning on stderr."""
+    echo(text, err=True, prefix=click.style("warning: ", fg="yellow", bold=True))
 
 
 class Failure(click.ClickException):
@@ -51,9 +69,9 @@ class Failure(click.ClickException):
         self.hint = hint
 
     def show(self, file: object = None) -> None:
-        click.echo(click.style("error: ", fg="red", bold=True) + self.message, err=True)
+        echo(self.message, err=True, prefix=click.style("error: ", fg="red", bold=True))
         if self.hint:
-            click.echo(f"  hint: {self.hint}", err=True)
+            echo(f"  hint: {self.hint}", err=True)
 
 
 def echo_diagnostics(diagnostics: Sequence[Diagnostic], err: bool = False,
@@ -64,12 +82,14 @@ def echo_diagnostics(diagnostics: Sequence[Diagnostic], err: bool = False,
     def lines(file: str) -> Sequence[str] | None:
         return [shown(s) for s in settings] if file == COMMAND_LINE else read_source_lines(file)
 
-    text = format_text(diagnostics, lines)
-    if sys.stdout.isatty() and not err:
+    def colour(text: str) -> str:
+        if not sys.stdout.isatty() or err:
+            return text
         text = text.replace(" error SP", " " + click.style("error", fg="red", bold=True) + " SP")
-        text = text.replace(" warning SP",
+        return text.replace(" warning SP",
                             " " + click.style("warning", fg="yellow", bold=True) + " SP")
-    click.echo(text, nl=False, err=err)
+
+    echo(format_text(diagnostics, lines), nl=False, err=err, style=colour)
 
 
 def load_or_fail(path: str, settings: Sequence[str] = ()) -> Process:
@@ -108,17 +128,20 @@ class _Group(click.Group):
             finally:  # a full disk or closed pipe is reported here, not at exit
                 sys.stdout.flush()
         except SettingsError as exc:
-            raise click.BadParameter(exc.message + (f" ({exc.hint})" if exc.hint else ""),
-                                     ctx=ctx, param_hint=f"--{exc.setting}") from None
+            raise _shown_usage(click.BadParameter(
+                exc.message + (f" ({exc.hint})" if exc.hint else ""), ctx=ctx,
+                param_hint=f"--{exc.setting}")) from None
         except SalesprocError as exc:
             raise Failure(exc.message, exc.hint) from None
+        except click.UsageError as exc:
+            raise _shown_usage(exc) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            echo("interrupted", err=True)
             ctx.exit(130)
         except Terminated:
-            click.echo("terminated", err=True)
+            echo("terminated", err=True)
             ctx.exit(143)
         except BrokenPipeError:
             _quiet_stdout()
@@ -127,11 +150,23 @@ class _Group(click.Group):
             _quiet_stdout()
             raise Failure(f"cannot write the output: {exc.strerror or exc}") from None
         except Exception:
-            click.echo(traceback.format_exc(), err=True)
-            click.echo(f"internal error: this is a bug in salesproc {__version__}, not in "
-                       f"your file. Please report it, with the text above, at {ISSUES_URL}",
-                       err=True)
+            echo(traceback.format_exc(), err=True)
+            echo(f"internal error: this is a bug in salesproc {__version__}, not in "
+                 f"your file. Please report it, with the text above, at {ISSUES_URL}",
+                 err=True)
             ctx.exit(EXIT_INTERNAL)
+
+
+def _shown_usage(exc: click.UsageError) -> click.UsageError:
+    """A usage error whose message shows the control characters it quotes: click writes
+    these itself, not through echo()."""
+    message = visible(exc.message)
+    if message == exc.message:
+        return exc
+    if isinstance(exc, click.BadParameter):
+        return click.BadParameter(message, ctx=exc.ctx, param=exc.param,
+                                  param_hint=exc.param_hint)
+    return click.UsageError(message, ctx=exc.ctx)
 
 
 def _quiet_stdout() -> None:
@@ -182,9 +217,9 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, quiet: bool) -> Non
     if fmt == "text":
         echo_diagnostics(found)
     else:
-        click.echo(FORMATTERS[fmt](found), nl=False)
+        echo(FORMATTERS[fmt](found), nl=False)
     if not quiet and fmt != "json":
-        click.echo(summary(found, files), err=True)
+        echo(summary(found, files), err=True)
     failing = [d for d in found if d.is_error or (strict and d.severity is Severity.WARNING)]
     sys.exit(EXIT_FINDINGS if failing else EXIT_OK)
 
@@ -207,7 +242,7 @@ def init(name: str, force: bool) -> None:
     write_atomic(target, starter.render(name))
     quoted = shlex.quote(str(target))
     command = f"salesproc validate {'-- ' if quoted.startswith('-') else ''}{quoted}"
-    click.echo(f"wrote {shown(str(target))}; next: {shown(command)}")
+    echo(f"wrote {shown(str(target))}; next: {shown(command)}")
 
 
 @cli.command("schema")
@@ -224,11 +259,11 @@ def schema_command(show: bool, folder: str | None) -> None:
     if folder is not None:
         target = Path(folder) / "process.schema.json"
         write_atomic(target, text)
-        click.echo(f"wrote {shown(str(target))}", err=True)
+        echo(f"wrote {shown(str(target))}", err=True)
     elif show:
-        click.echo(text, nl=False)
+        echo(text, nl=False)
     else:
-        click.echo(schema.schema_path())
+        echo(schema.schema_path())
 
 
 @cli.command()
@@ -282,7 +317,7 @@ def render(process_file: str, buyer: str | None, combined: bool, fmt: str,
         else:
             _emit_file(target, content, process.files)
     if texts:
-        click.echo("\n".join(str(t) for t in texts), nl=False)
+        echo("\n".join(str(t) for t in texts), nl=False)
 
 
 def _render_results(process: Process, process_file: str, results_file: str, fmt: str,
@@ -317,7 +352,7 @@ def _render_results(process: Process, process_file: str, results_file: str, fmt:
         if fmt != "dot":
             raise click.BadParameter(f"{fmt.upper()} is not text: write it to a file",
                                      param_hint="--output")
-        click.echo(content, nl=False)
+        echo(source, nl=False)
         return
     _emit_file(output, content, [*process.files, results_file])
 
@@ -373,6 +408,8 @@ def _render_target(process_file: str, output: str | None, fmt: str, buyer: str |
 
 
 def _emit_file(target: str, content: str | bytes, inputs: Sequence[str] = ()) -> None:
+    """-o: *content* written to *target* (never onto an input); text as the terminal would
+    get it, its control characters made visible."""
     from salesproc.outputs import write_atomic
 
     _refuse_overwrite(target, inputs)
@@ -382,8 +419,8 @@ def _emit_file(target: str, content: str | bytes, inputs: Sequence[str] = ()) ->
             os.makedirs(folder)
         except OSError as exc:
             raise Failure(f"cannot make the folder {folder}: {exc.strerror or exc}") from None
-    write_atomic(target, content)
-    click.echo(f"wrote {target}", err=True)
+    write_atomic(target, visible(content) if isinstance(content, str) else content)
+    echo(f"wrote {target}", err=True)
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -416,7 +453,8 @@ def _refuse_overwrite(target: str, inputs: Sequence[str], others: Sequence[str] 
               help="Write the playbook to this file (default: the terminal).")
 def playbook(process_file: str, fmt: str, output: str | None) -> None:
     """Write the onboarding playbook for new reps, with diagrams."""
-    from salesproc.playbook import to_html, to_markdown
+    from salesproc.playbook import to_markdown
+    from salesproc.report.html import playbook as to_html
 
     process = load_or_fail(process_file)
     _guard_outputs(process.files, output)
@@ -511,7 +549,7 @@ def simulate(process_file: str, replications: int | None, horizon: str | None,
     if events is not None:
         _warn_event_log_size(process, run)
     for warning in experiment.capacity_warnings(process):
-        click.echo(click.style("warning: ", fg="yellow", bold=True) + warning, err=True)
+        warn(warning)
     _guard_charts(charts_dir)
     with _progress(run.replications) as progress, _event_log(events) as sink:
         result = experiment.simulate(process, run, progress=progress, event_sink=sink)
@@ -646,15 +684,15 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
         os.path.dirname(os.path.abspath(process_file)), "calibrated.yaml")
     variant = result.to_yaml(target)
     if output in (None, "-"):
-        click.echo(variant, nl=False)
+        echo(variant, nl=False)
     else:
         _emit_file(output, variant)
-    click.echo(text.calibration(result, output), nl=False, err=output in (None, "-"))
+    echo(text.calibration(result, output), nl=False, err=output in (None, "-"))
     if check or check_json is not None:
         with _progress(replications) as _:
             done = check_fit(found, result, replications=replications, seed=seed,
                              workers=_workers(workers))
-        click.echo(text.fit_check(done), nl=False, err=output in (None, "-"))
+        echo(text.fit_check(done), nl=False, err=output in (None, "-"))
         if check_json is not None:
             _emit_file(check_json, json_report.fit_check(done))
 
@@ -754,7 +792,7 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
 
         _emit(csv.forecast_deals(result), output)
         for line in said:  # a record does not fit the rows of deals: it goes to stderr
-            click.echo(line, err=True)
+            echo(line, err=True)
     elif fmt == "html":
         from salesproc.report import html
 
@@ -846,8 +884,7 @@ def backtest(history: tuple[str, ...], process_file: str, first: Any, last: Any,
         reasons = [f"{f.at:%Y-%m-%d}: {f.reason}" for f in result.failed] + result.notes
         raise Failure("no origin could be backtested", hint="; ".join(reasons))
     for failed in result.failed:
-        click.echo(click.style("warning: ", fg="yellow", bold=True) + f"the origin "
-                   f"{failed.at:%Y-%m-%d} failed: {shown(failed.reason)}", err=True)
+        warn(f"the origin {failed.at:%Y-%m-%d} failed: {shown(failed.reason)}")
     _emit_result("backtest", result, fmt, output, charts_dir)
 
 
@@ -893,7 +930,7 @@ def _paths(history: Sequence[str]) -> list[str]:
 def _history_failure(exc: Any, verb: str) -> Failure:
     """The notes of an export that cannot be used, on stderr; the failure to raise."""
     for note in exc.notes:
-        click.echo(_note_text(note), err=True)
+        _echo_note(note)
     errors = sum(n.is_error for n in exc.notes)
     return Failure(f"the export cannot be {verb} ({errors} error(s) above)")
 
@@ -909,19 +946,21 @@ def _history_or_fail(history: Sequence[str], process: Process, crm: Any, as_of: 
     except HistoryError as exc:
         raise _history_failure(exc, verb) from None
     for note in found.notes:
-        click.echo(_note_text(note), err=True)
+        _echo_note(note)
     return found
 
 
-def _note_text(note: Any) -> str:
-    from salesproc.diagnostics import shown
+def _echo_note(note: Any) -> None:
+    """A note of reading an export on stderr, each of its lines shown (a value it quotes
+    cannot start a line of its own), its level coloured on a terminal."""
+    level = note.level.value
 
-    text = "\n".join(shown(line) for line in note.format().split("\n"))
-    if sys.stderr.isatty():
-        level = note.level.value
-        text = text.replace(f" {level} SP", " " + click.style(
+    def colour(text: str) -> str:
+        return text.replace(f" {level} SP", " " + click.style(
             level, fg="red" if note.is_error else "cyan", bold=True) + " SP", 1)
-    return text
+
+    echo("\n".join(shown(line) for line in note.format().split("\n")), err=True,
+         style=colour if sys.stderr.isatty() else None)
 
 
 def _simulation_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -952,8 +991,7 @@ def _warn_capacity(processes: Sequence[tuple[str, Any]]) -> None:
 
     for label, process in processes:
         for warning in capacity_warnings(process):
-            click.echo(click.style("warning: ", fg="yellow", bold=True) + f"{label}: {warning}",
-                       err=True)
+            warn(f"{label}: {warning}")
 
 
 @cli.command()
@@ -1121,8 +1159,7 @@ def _write_charts(kind: str, result: Any, folder: str | None) -> None:
 
     drawn = getattr(charts, kind)(result.to_dict())
     if not drawn:  # e.g. a comparison of one replication: no difference to draw
-        click.echo(f"no charts written to {folder}: these results have nothing to draw",
-                   err=True)
+        echo(f"no charts written to {folder}: these results have nothing to draw", err=True)
         return
     try:
         os.makedirs(folder, exist_ok=True)
@@ -1133,7 +1170,7 @@ def _write_charts(kind: str, result: Any, folder: str | None) -> None:
         write_atomic(base + ".svg", chart.svg())
         write_atomic(base + ".png", chart.png())
     names = ", ".join(c.name for c in drawn)
-    click.echo(f"wrote {len(drawn)} charts to {folder} (SVG and PNG): {names}", err=True)
+    echo(f"wrote {len(drawn)} charts to {folder} (SVG and PNG): {names}", err=True)
 
 
 def _workers(given: int | None) -> int:
@@ -1155,14 +1192,13 @@ def _warn_event_log_size(process: Process, run: Any) -> None:
     rows = expected_visits(process, run)
     size = rows * 90  # bytes in an average row of the log
     if size > EVENT_LOG_WARNING_BYTES:
-        click.echo(click.style("warning: ", fg="yellow", bold=True)
-                   + f"the event log will hold about {rows:,.0f} rows ({size / 1e9:,.1f} GB)",
-                   err=True)
+        warn(f"the event log will hold about {rows:,.0f} rows ({size / 1e9:,.1f} GB)")
 
 
 def _emit(text: str, output: str | None) -> None:
+    """A result's text on the terminal, or in the -o file: made visible either way."""
     if output is None or output == "-":
-        click.echo(text, nl=False)
+        echo(text, nl=False)
     else:
         _emit_file(output, text)
 
@@ -1203,7 +1239,7 @@ def _event_log(path: str | None) -> Iterator[Callable[[Visit], None] | None]:
                              for v in visit])
 
         yield write
-    click.echo(f"wrote {path}", err=True)
+    echo(f"wrote {path}", err=True)
 
 
 def main() -> None:

@@ -13,6 +13,8 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from salesproc.escaping import shown as shown  # messages quote values through it
+
 
 class Severity(str, enum.Enum):
     """How bad a finding is: errors fail validation, warnings only with --strict; a note
@@ -148,11 +150,6 @@ class Diagnostic:
 def make(code: str, message: str, **where: object) -> Diagnostic:
     """A Diagnostic with the default severity of its code."""
     return Diagnostic(code, message, severity=CODES[code].severity, **where)  # type: ignore[arg-type]
-
-
-def shown(text: str) -> str:
-    """Text for a message, with line breaks and other control characters made visible."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def did_you_mean(word: str, options: Iterable[str]) -> str | None:

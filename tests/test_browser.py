@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from salesproc.report.html import POLICY
 from tests.conftest import PROCESSES, ROOT, run
 from tests.test_report_html import FAST, HOSTILE, hostile_process
 
@@ -149,6 +150,12 @@ def test_playbook_drawings_render_legibly(browser: Any, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     visit = Visit(browser, target)
     assert visit.errors == [] and visit.elsewhere() == []
+    # the reports' page shell, with their Content-Security-Policy in force
+    policy = visit.page.evaluate("""() => document.querySelector(
+        'meta[http-equiv="Content-Security-Policy"]')?.content""")
+    assert policy == POLICY
+    assert visit.page.evaluate("() => document.querySelector('footer').textContent"
+                               ).startswith("Made by salesproc")
     sizes = visit.page.evaluate("""() => [...document.querySelectorAll('.diagram svg text')]
         .map(t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a)""")
     assert len(sizes) > 50

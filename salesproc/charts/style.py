@@ -96,21 +96,38 @@ def title(ax: Axes, text: str, subtitle: str = "") -> None:
 
 def svg(fig: Figure, salt: str) -> str:
     """The figure as an SVG document; *salt* keeps its internal ids apart from those of
-    other charts inlined in the same page."""
+    other charts inlined in the same page. matplotlib escapes text for XML but writes
+    control characters as they are, which XML forbids: they are made visible
+    (:func:`salesproc.escaping.visible`)."""
     import matplotlib
 
-    with matplotlib.rc_context(cast(Any, {**_RC, "svg.hashsalt": salt})):
+    from salesproc.escaping import visible
+
+    with matplotlib.rc_context(cast(Any, {**_RC, "svg.hashsalt": salt})), _no_glyph_warnings():
         out = io.StringIO()
         fig.savefig(out, format="svg", metadata={"Date": None})
-    return out.getvalue()
+    return visible(out.getvalue())
 
 
 def png(fig: Figure) -> bytes:
     """The figure as a PNG image for slides."""
     out = io.BytesIO()
-    with drawing():
+    with drawing(), _no_glyph_warnings():
         fig.savefig(out, format="png", dpi=PNG_DPI, metadata={"Software": None})
     return out.getvalue()
+
+
+@contextmanager
+def _no_glyph_warnings() -> Iterator[None]:
+    """No warning of a character the font lacks: a control character in a name is drawn
+    as a box in a PNG (and as its escape in an SVG), and matplotlib's warning would write
+    it, raw, to the terminal."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font",
+                                category=UserWarning)
+        yield
 
 
 def money(x: float, currency: str = "") -> str:

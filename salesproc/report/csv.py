@@ -8,6 +8,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from salesproc.escaping import plain
 from salesproc.sim.compare import Comparison, SweepResult
 from salesproc.sim.results import SimulationResult
 
@@ -27,12 +28,15 @@ def _write(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 
 
 def _cell(value: object) -> object:
-    """NaN (no data) is an empty cell; floats keep every digit; text that a spreadsheet
-    would run as a formula (=, +, -, @ first) is quoted with a leading apostrophe."""
+    """NaN (no data) is an empty cell; floats keep every digit; text loses its control
+    characters (:func:`salesproc.escaping.plain`), and text that a spreadsheet would run
+    as a formula (=, +, -, @ first, spaces and controls aside) is quoted with a leading
+    apostrophe."""
     if isinstance(value, float):
         return "" if math.isnan(value) else repr(value)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
+    if isinstance(value, str):
+        text = plain(value)
+        return "'" + text if text.lstrip()[:1] in ("=", "+", "-", "@") else text
     return value
 
 

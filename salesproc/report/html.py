@@ -4,8 +4,10 @@ simulation the flowchart coloured by the results.
 
 The page opens offline: no script, no font, no image or style from anywhere else (a
 Content-Security-Policy forbids it). Every word from the process file or the CRM is
-escaped for HTML; the charts' SVG is escaped by matplotlib, the flowchart's by
-:mod:`salesproc.render.dot`. Without Graphviz the page says where the flowchart would be.
+escaped for HTML, its control characters made visible (:mod:`salesproc.escaping`); the
+charts' SVG is escaped by matplotlib and :func:`salesproc.charts.style.svg`, the
+flowchart's by :mod:`salesproc.render.dot`. Without Graphviz the page says where the
+flowchart would be.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from typing import TYPE_CHECKING, Any
 from salesproc import charts
 from salesproc.charts import Chart
 from salesproc.charts.style import interval, money, number, percent, value
+from salesproc.escaping import visible
 from salesproc.version import __version__
 
 if TYPE_CHECKING:
     from salesproc.backtest import Backtest
     from salesproc.forecast import Forecast
     from salesproc.measurement import Measurement
+    from salesproc.model import Process
     from salesproc.sim.compare import Comparison, SweepResult
     from salesproc.sim.results import SimulationResult
 
@@ -63,13 +67,17 @@ _PAGE = """<!doctype html>
 
 
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """Text for HTML: its control characters made visible (a raw one is a parse error,
+    and in the inline SVG not even XML), then escaped."""
+    return html.escape(visible(str(text)), quote=True)
 
 
 def page(title: str, subtitle: str, sections: Sequence[str], source: str | None = None,
-         notes: str = "") -> str:
-    """The whole page: a title, a line under it, the sections' HTML in order."""
-    return _PAGE.format(policy=POLICY, title=_e(title), sub=_e(subtitle), css=_CSS,
+         notes: str = "", style: str = "") -> str:
+    """The whole page: a title, a line under it, the sections' HTML in order; *style*,
+    CSS of its own after the common style. Every page salesproc writes is made here, so
+    every one has the same Content-Security-Policy."""
+    return _PAGE.format(policy=POLICY, title=_e(title), sub=_e(subtitle), css=_CSS + style,
                         body="\n".join(sections), version=_e(__version__),
                         source=f" from {_e(source)}" if source else "", notes=_e(notes))
 
@@ -345,3 +353,16 @@ def backtest(done: Backtest) -> str:
     parts.append(_notes(done.notes))
     return page(f"{about['name'] or 'The process'}: would the forecast have been right?", sub,
                 parts, source=about["file"])
+
+
+# --- playbook -----------------------------------------------------------------------------
+
+
+def playbook(process: Process, source: str | None = None) -> str:
+    """What `playbook --format html` writes: the onboarding playbook with its drawings, in
+    the reports' page shell. Needs Graphviz (raises ToolMissingError without it)."""
+    from salesproc import playbook as guide
+
+    return page(guide.title(process), process.description or "", [guide.html_body(process)],
+                source=source or process.source, notes=guide.REGENERATE,
+                style=guide.HTML_STYLE)

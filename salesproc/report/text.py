@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
+from salesproc.escaping import shown, table_cell
 from salesproc.sim.compare import (
     ChangeStyle,
     Comparison,
@@ -62,7 +63,11 @@ def _pm(e: Estimate, digits: int = 1, pct: bool = False, runs: int | None = None
 
 
 def _table(headers: list[str], rows: list[list[str]], text: tuple[int, ...] = (0,)) -> str:
-    """Columns padded to their widest cell: those in *text* to the left, numbers right."""
+    """Columns padded to their widest cell: those in *text* to the left, numbers right.
+    Every cell goes through :func:`~salesproc.escaping.table_cell`: a line break, tab or
+    escape sequence in a name from a file cannot break the table or reach the terminal."""
+    headers = [table_cell(h) for h in headers]
+    rows = [[table_cell(c) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]
 
@@ -378,8 +383,6 @@ def measurement(m: Measurement, buyer: str | None = None) -> str:
     """What `salesproc measure` prints: the answers, the pipeline now, time in stage and
     flow beside the file's numbers, then where the data and the file disagree; for all
     buyer types, or for *buyer* alone."""
-    from salesproc.diagnostics import shown
-
     p, cur = m.process, m.process.currency
     o = m.overall if buyer is None else m.buyers[buyer]
     first = f"{m.first_created:%Y-%m-%d}" if m.first_created else "–"
@@ -469,7 +472,6 @@ def calibration(cal: Calibration, written: str | None = None) -> str:
     """What `salesproc calibrate` prints: each fitted value with what it rests on, the
     values kept for want of data, and what to know."""
     from salesproc.calibration import flow
-    from salesproc.diagnostics import shown
 
     lines = [f"{cal.process.name}: calibrated from {cal.deals:,} deals created "
              f"{cal.since:%Y-%m-%d} to {cal.until:%Y-%m-%d}"
@@ -544,7 +546,6 @@ def forecast(done: Forecast) -> str:
     """What `salesproc forecast` prints: the totals as worst / neutral / best case beside
     the mean and its confidence interval, by month, the deals that carry the period, and
     the CRM's own view."""
-    from salesproc.diagnostics import shown
 
     cases = done.cases
     cur = done.process.currency
@@ -577,7 +578,7 @@ def forecast(done: Forecast) -> str:
     lines += ["", f"The CRM's own view of today's {crm['open_deals']:,.0f} open deals: worth "
               f"{cur} {_num(crm['open_value'], 0)}, weighted by its probability {cur} "
               f"{_num(crm['weighted_pipeline'], 0)}"
-              + "".join(f"; {k.removeprefix('category ')} {cur} {_num(v, 0)}"
+              + "".join(f"; {shown(k.removeprefix('category '))} {cur} {_num(v, 0)}"
                         for k, v in crm.items() if k.startswith("category "))]
     if done.deals:
         lines += ["", f"Open deals by expected value won (chance × value); all "
@@ -630,8 +631,6 @@ BASELINE_COLUMNS = {"run_rate": "run rate", "seasonal_quarter": "quarter back",
 
 
 def _one_line(text: str) -> str:
-    from salesproc.diagnostics import shown
-
     return " ".join(shown(text).split())
 
 
