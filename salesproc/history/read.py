@@ -116,10 +116,15 @@ def _read(names: list[str], process: Process, format: Format | None,
         cut = as_of if isinstance(as_of, dt.datetime) else \
             dt.datetime.combine(as_of, dt.time(23, 59, 59))
         if cut < latest:
-            later = int((visits.entered > np.datetime64(cut, "s")).sum()
-                        + (deals.closed > np.datetime64(cut, "s")).sum())
-            reading.notes.add("SP815", f"{later:,} changes after the as-of date "
-                              f"({cut.date().isoformat()}) are left out", changes_file)
+            after = np.datetime64(cut, "s")
+            later = int((visits.entered > after).sum() + (deals.closed > after).sum())
+            values = int((reading.values.at > after).sum()) if reading.values is not None \
+                else 0  # changes of amount, probability or close date, counted apart
+            reading.notes.add("SP815", f"{later:,} stage changes "
+                              + (f"and {values:,} changes of amount, probability or close "
+                                 "date " if values else "")
+                              + f"after the as-of date ({cut.date().isoformat()}) are left "
+                              "out", changes_file)
         history = history.at(cut)
         if len(history.deals) == 0:
             raise HistoryError([Note("SP813", f"no deal was created by the as-of date "
