@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                            "history.ids",
                            "history.mapping", "history.assemble", "history.salesforce",
                            "history.hubspot", "history.generic", "history.events",
-                           "history.read", "history.suggest"})),
+                           "history.read", "history.suggest", "history.dealtable"})),
     ("drawing", frozenset({"graph", "render", "render.labels", "render.dot",
                            "render.mermaid", "render.results", "playbook"})),
     ("simulation kernel", frozenset({"sim", "sim.streams", "sim.scheduler", "sim.pool",

@@ -6,7 +6,9 @@ for each stage (HubSpot may add the pipeline: `Date entered "Demo (Sales Pipelin
 
 HubSpot keeps one entry date per stage, so a deal that went back to a stage shows only its
 last entry there: rework loops are not visible in this export. Without any `Date entered`
-column, each deal is taken to have been in its current stage since it was created.
+column, the export is a deal table (history/dealtable.py): each open deal is taken to
+have been in its current stage since it was created, a closed deal closed at its close
+date.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from salesproc.history import dealtable
 from salesproc.history.assemble import (
     DealColumns,
     Reading,
@@ -44,6 +47,11 @@ HINT = "a HubSpot deals export has Deal Stage and Create Date"
 def is_hubspot(file: CsvFile) -> bool:
     """The file has HubSpot's deal columns."""
     return all(file.column(*names) for names in COLUMNS.values())
+
+
+def has_stage_dates(file: CsvFile) -> bool:
+    """The export has a `Date entered "<stage>"` column (else it is a deal table)."""
+    return any(ENTERED.match(name) for name in file.header)
 
 
 def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
@@ -78,12 +86,17 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
         col(optional["probability"]), col(optional["category"]), col(optional["owner"]),
         {name: col(file.column(name)) for name in extra}), created[first])
     n = len(first)
-    stage_now = reading.mapping.stage_codes(col(cols["stage"]), rows[first], file.path,
-                                            cols["stage"], reading.notes)
     close = np.full(n, np.datetime64("NaT", "s"))
     if optional["close"]:
         close = reading.dates(file, optional["close"], col(optional["close"]), rows[first],
                               required=False, planned=True)[0]
+    stage_text = col(cols["stage"])
+    assert stage_text is not None
+    if not entered:  # no stage dates: a deal table
+        return dealtable.settle(reading, deals, stage_text, rows[first], file.path,
+                                cols["stage"], close)
+    stage_now = reading.mapping.stage_codes(stage_text, rows[first], file.path,
+                                            cols["stage"], reading.notes)
     deal_parts, code_parts, at_parts = [], [], []
     for column, stage in entered.items():
         code_of_stage = reading.mapping.lookup(fold(stage))
@@ -103,10 +116,6 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
         deal_parts.append(np.flatnonzero(has))
         code_parts.append(np.full(int(has.sum()), code_of_stage, dtype=np.int16))
         at_parts.append(times[has])
-    if not entered:  # no stage dates: the current stage since creation
-        deal_parts.append(np.arange(n))
-        code_parts.append(stage_now)
-        at_parts.append(deals.created)
     deal = np.concatenate(deal_parts) if deal_parts else np.zeros(0, np.int64)
     code = np.concatenate(code_parts) if code_parts else np.zeros(0, np.int16)
     at = np.concatenate(at_parts) if at_parts else np.zeros(0, "datetime64[s]")

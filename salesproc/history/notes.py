@@ -51,6 +51,14 @@ CODES: dict[str, Rule] = rules(
      "Files of different CRMs given together: measure them one CRM at a time."),
     ("SP819", "several-runs", "note",
      "A simulated event log with several replications: the first one is read."),
+    ("SP830", "deal-table", "note",
+     "One row per deal, without stage history: open deals are taken to be in their stage "
+     "since created; time in stage, moves and where deals are lost are not measured."),
+    ("SP831", "no-close-date", "note",
+     "A won or lost deal of a deal table without a usable close date: left out."),
+    ("SP832", "deal-table-as-of", "note",
+     "A deal table cut before its export: the deals open then are taken to be at the "
+     "first stage of their path."),
     ("SP840", "unknown-crm-column", "error",
      "A column the crm: section names (lost_reason, a buyer_types rule's field) is not in "
      "the export."),
