@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("simulation kernel", frozenset({"sim", "sim.streams", "sim.scheduler", "sim.pool",
                                      "sim.metrics", "sim.compile", "sim.engine"})),
     ("results", frozenset({"sim.results", "sim.experiment", "sim.compare", "measurement",
+                           "deal_measurement",
                            "history.export", "history.synthetic", "calibration", "fitcheck",
                            "forecast", "backtest"})),
     ("charts", frozenset({"charts", "charts.base", "charts.style", "charts.funnel",

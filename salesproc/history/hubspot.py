@@ -6,9 +6,9 @@ for each stage (HubSpot may add the pipeline: `Date entered "Demo (Sales Pipelin
 
 HubSpot keeps one entry date per stage, so a deal that went back to a stage shows only its
 last entry there: rework loops are not visible in this export. Without any `Date entered`
-column, the export is a deal table (history/dealtable.py): each open deal is taken to
-have been in its current stage since it was created, a closed deal closed at its close
-date.
+column of a process stage, the export is a deal table (history/dealtable.py): each open
+deal is taken to have been in its current stage since it was created, a closed deal
+closed at its close date.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from salesproc.history.assemble import (
     settle,
 )
 from salesproc.history.csvfile import CsvFile, folded
+from salesproc.history.mapping import Mapping
 from salesproc.history.table import LOST_CODE, UNMAPPED, WON_CODE, Changes, Deals, Visits
 from salesproc.model import fold
 
@@ -49,9 +50,11 @@ def is_hubspot(file: CsvFile) -> bool:
     return all(file.column(*names) for names in COLUMNS.values())
 
 
-def has_stage_dates(file: CsvFile) -> bool:
-    """The export has a `Date entered "<stage>"` column (else it is a deal table)."""
-    return any(ENTERED.match(name) for name in file.header)
+def has_stage_dates(file: CsvFile, mapping: Mapping) -> bool:
+    """The export has a `Date entered "<stage>"` column of a stage of the process (else
+    it is a deal table: entry dates of won and lost alone are no stage history)."""
+    return any(mapping.lookup(fold(m.group("stage"))) >= 0 for name in file.header
+               if (m := ENTERED.match(name)))
 
 
 def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
@@ -92,7 +95,7 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
                               required=False, planned=True)[0]
     stage_text = col(cols["stage"])
     assert stage_text is not None
-    if not entered:  # no stage dates: a deal table
+    if not has_stage_dates(file, reading.mapping):  # no stage dates: a deal table
         return dealtable.settle(reading, deals, stage_text, rows[first], file.path,
                                 cols["stage"], close)
     stage_now = reading.mapping.stage_codes(stage_text, rows[first], file.path,

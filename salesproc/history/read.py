@@ -102,7 +102,7 @@ def _read(names: list[str], process: Process, format: Format | None,
         if len(files) > 1:
             raise HistoryError([Note("SP818", "give one HubSpot deals export at a time",
                                      files[1].path)])
-        table = not hubspot.has_stage_dates(files[0])
+        table = not hubspot.has_stage_dates(files[0], reading.mapping)
         visits, deals = hubspot.read(reading, files[0])
     elif kind == "events":
         table = False
