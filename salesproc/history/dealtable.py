@@ -3,9 +3,10 @@
 columns, a CRM "deals" report, a spreadsheet).
 
 A generic deal table has the columns `deal`, `stage` and `created`, and, when present,
-`close_date`, `amount`, `currency`, `owner`, `probability`, `forecast_category` and
-`lost_reason` (other names for them in the process file: `crm: {columns: {deal: Id,
-close_date: Closed}}`), and any column the buyer-type rules name. `stage` is the CRM
+`close_date`, `amount`, `currency`, `owner`, `probability` and `forecast_category` (other
+names for them in the process file: `crm: {columns: {deal: Id, close_date: Closed}}`),
+the loss reason (the column `crm.lost_reason` names, else `lost_reason`), and any column
+the buyer-type rules name. `stage` is the CRM
 stage the deal is in now, or its won or lost stage; `close_date` is when a closed deal
 closed (an open deal's is its expected close, not read).
 
@@ -68,7 +69,7 @@ OPTIONAL = {"close_date": ("close_date", "close date", "closed_at"),
             "amount": ("amount", "value"), "currency": ("currency",),
             "owner": ("owner", "deal owner"), "probability": ("probability",),
             "forecast_category": ("forecast_category", "forecast category")}
-REASON = ("lost_reason", "loss reason", "lost reason")  # read unless crm.lost_reason is set
+REASON = ("lost_reason", "loss reason", "lost reason")  # where crm.lost_reason's is not
 HINT = "a deal table has deal, stage and created columns (other names: crm: {columns: ...} " \
     "in the process file)"
 LOST_WITHOUT_STAGES = "time in each stage, moves from stage to stage and the stage where " \
@@ -109,7 +110,8 @@ def read_generic(reading: Reading, files: list[CsvFile]) -> tuple[Visits, Deals]
     cols = file.require(needed, HINT)
     optional = {r: file.column(*n) for r, n in optional_names.items()}
     reason = reading.mapping.crm.lost_reason
-    reason_column = file.column(reason) if reason else file.column(*REASON)
+    own = file.column(reason) if reason else None
+    reason_column = own or file.column(*REASON)
     fields = [f for f in reading.mapping.rule_fields() if file.column(f)]
     wanted = [*cols.values(), *[c for c in optional.values() if c],
               *([reason_column] if reason_column else []),
@@ -132,7 +134,7 @@ def read_generic(reading: Reading, files: list[CsvFile]) -> tuple[Visits, Deals]
         col(optional["probability"]), col(optional["forecast_category"]),
         col(optional["owner"]), {f: a for f in fields if (a := col(file.column(f)))
                                  is not None}), created[first])
-    if reason_column is not None and not reason:  # the default column: read as crm's is
+    if reason_column is not None and not own:  # the default column: read as crm's is
         words = col(reason_column)
         assert words is not None
         deals = replace(deals, reason=compact(reading.mapping.reasons(words)))
