@@ -11,7 +11,6 @@ from stage to stage and the stage where deals are lost. Times are in days.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import math
 from dataclasses import dataclass, field
@@ -290,21 +289,21 @@ def _by_month(created: np.ndarray) -> list[tuple[str, int]]:
 def _quarter(closed: np.ndarray) -> list[QuarterShare]:
     """Won deals by month of their quarter (1, 2, 3) and in its last week, each beside the
     share of the days of those quarters that part holds (wins spread evenly)."""
-    days = [d.astype(dt.datetime) for d in closed[~np.isnat(closed)]]
-    n = len(days)
-    parts = np.zeros((n, 4), dtype=bool)
-    even = np.zeros((n, 4))
-    for k, t in enumerate(days):
-        first = 3 * ((t.month - 1) // 3) + 1
-        lengths = [calendar.monthrange(t.year, m)[1] for m in range(first, first + 3)]
-        total = sum(lengths)
-        parts[k, t.month - first] = True
-        end = dt.datetime(t.year, first + 2, lengths[2]) + dt.timedelta(days=1)
-        parts[k, 3] = end - t <= dt.timedelta(days=LAST_WEEK_DAYS)
-        even[k] = [*(m / total for m in lengths), LAST_WEEK_DAYS / total]
+    closed = closed[~np.isnat(closed)]
+    n = len(closed)
+    month = closed.astype("datetime64[M]")
+    place = month.astype(np.int64) % 3  # months since 1970-01: calendar quarters align
+    first = month - place.astype("timedelta64[M]")
+    bounds = [(first + np.timedelta64(k, "M")).astype("datetime64[D]") for k in range(4)]
+    lengths = np.stack([(bounds[k + 1] - bounds[k]) / DAY for k in range(3)])
+    total = lengths.sum(axis=0)
+    last = bounds[3].astype("datetime64[s]") - closed <= np.timedelta64(LAST_WEEK_DAYS, "D")
+    parts = [place == 0, place == 1, place == 2, last]
+    even = [*(lengths / total), LAST_WEEK_DAYS / total]
     names = ("month 1", "month 2", "month 3", "last week")
-    return [QuarterShare(names[j], int(parts[:, j].sum()), proportion(int(parts[:, j].sum()), n),
-                         float(even[:, j].mean()) if n else math.nan) for j in range(4)]
+    return [QuarterShare(name, int(part.sum()), proportion(int(part.sum()), n),
+                         float(np.mean(e)) if n else math.nan)
+            for name, part, e in zip(names, parts, even, strict=True)]
 
 
 def _losses(history: History, lost: np.ndarray) -> list[tuple[str, int]]:

@@ -20,7 +20,7 @@ from scipy.stats import norm
 
 import salesproc
 from salesproc.deal_measurement import DealMeasurement, measure_deals
-from salesproc.history import read_history
+from salesproc.history import HistoryError, read_history
 from salesproc.history.export import Deal, deals_of, write_salesforce
 from salesproc.history.table import DEAL_TABLE, DEAL_TABLE_CUT, OUTCOME_OPEN
 from tests.conftest import CASES, run
@@ -113,6 +113,9 @@ def expected(df: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, object]:
     quarter = won.closed
     month = (quarter.dt.month - 1) % 3
     end = quarter.dt.to_period("Q").dt.end_time.dt.normalize() + pd.Timedelta(days=1)
+    days_in = quarter.dt.to_period("Q").dt.start_time
+    span = (end - days_in).dt.days
+    month_days = [(days_in + pd.DateOffset(months=j)).dt.days_in_month for j in range(3)]
     return {
         "counts": (len(df), len(still), len(won), len(lost)),
         "win_rate": wilson(len(won), len(won) + len(lost)),
@@ -126,6 +129,7 @@ def expected(df: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, object]:
         "months": df.created.dt.strftime("%Y-%m").value_counts().sort_index().to_dict(),
         "quarter": [int((month == j).sum()) for j in range(3)]
         + [int(((end - quarter) <= pd.Timedelta(days=7)).sum())],
+        "even": [float((m / span).mean()) for m in month_days] + [float((7 / span).mean())],
         "won_value": won.value.sum(), "open_value": still.value.sum(),
         "losses": lost.reason.replace("", "(no reason given)").value_counts().to_dict(),
     }
@@ -153,6 +157,7 @@ def assert_matches(m: DealMeasurement, want: dict[str, object]) -> None:
             assert p.age_p50 == pytest.approx(age, abs=SECOND), p.stage
     assert dict(o.months) == want["months"]
     assert [q.won for q in o.quarter] == want["quarter"]
+    assert [q.even for q in o.quarter] == pytest.approx(want["even"], abs=1e-12)
     assert sum(q.won for q in o.quarter[:3]) == o.won  # every win falls in one month
     assert o.won_value == pytest.approx(want["won_value"], abs=0.01)
     assert o.open_value == pytest.approx(want["open_value"], abs=0.01)
@@ -204,6 +209,33 @@ def test_a_generic_deal_table_and_its_columns_named_in_crm(
     assert history.kind == DEAL_TABLE
     assert set(history.deals.owner.to_pylist()) == {"rep0", "rep1", "rep2"}
     assert_matches(measure_deals(history), want)
+
+
+def test_hubspot_entry_dates_of_won_and_lost_alone_are_no_stage_history(
+        tmp_path: Path) -> None:
+    export = tmp_path / "deals.csv"
+    export.write_text('Record ID,Deal Stage,Create Date,Close Date,Amount,'
+                      '"Date entered ""Closed Won (Sales Pipeline)"""\n'
+                      "1,Closed Won,2025-01-06 10:00:00,2025-01-09 12:00:00,100,"
+                      "2025-01-09 12:00:00\n2,Offer,2025-01-07 10:00:00,,200,\n", "utf-8")
+    history = read_history(export, salesproc.load(GROUND))
+    assert history.kind == DEAL_TABLE
+    assert history.deals.closed[0] == np.datetime64("2025-01-09T12:00:00")
+    assert len(history.visits) == 1 and history.visits.deal[0] == 1
+    with_stage = tmp_path / "staged.csv"
+    with_stage.write_text('Record ID,Deal Stage,Create Date,"Date entered ""Offer"""\n'
+                          "2,Offer,2025-01-07 10:00:00,2025-01-08 10:00:00\n", "utf-8")
+    assert read_history(with_stage, salesproc.load(GROUND)).has_stages
+
+
+def test_a_deal_table_with_a_stage_change_csv_is_refused(tmp_path: Path) -> None:
+    table = tmp_path / "deals.csv"
+    table.write_text("deal,created,stage\nA,2025-01-06,Offer\n", "utf-8")
+    changes = tmp_path / "changes.csv"
+    changes.write_text("deal,stage,changed_at\nA,Offer,2025-01-06\n", "utf-8")
+    with pytest.raises(HistoryError) as caught:
+        read_history([table, changes], salesproc.load(GROUND))
+    assert caught.value.notes[0].code == "SP818"
 
 
 def test_open_deals_have_one_visit_at_their_stage_since_created_closed_deals_none(

@@ -89,8 +89,8 @@ def columns(reading: Reading) -> tuple[dict[str, tuple[str, ...]], dict[str, tup
 
 
 def is_deal_table(file: CsvFile, reading: Reading) -> bool:
-    """The file has a generic deal table's columns (deal, stage, created). A file that
-    also has a stage-change column (changed_at) is a stage-change CSV instead."""
+    """The file has a generic deal table's columns (deal, stage, created). The caller
+    asks first whether it is a stage-change CSV: one with changed_at too is that."""
     needed, _ = columns(reading)
     return all(file.column(*names) for names in needed.values())
 
