@@ -253,15 +253,26 @@ def test_a_cut_before_the_export_puts_the_deals_open_then_at_their_path_start(
         simulated: tuple[salesproc.Process, list[Deal]], tmp_path: Path) -> None:
     process, deals = simulated
     cut = dt.datetime.combine(process.start, dt.time()) + dt.timedelta(days=60)
-    history = read_history(write_generic_table(deals, tmp_path / "t.csv"), process,
-                           as_of=cut)
+    opportunity, _ = write_salesforce(deals, tmp_path / "sf")
+    history = read_history(opportunity, process, as_of=cut)
     assert history.kind == DEAL_TABLE_CUT
     assert {"SP830", "SP815", "SP832"} <= {n.code for n in history.notes}
-    open_then = [x for x in deals if x.created <= cut and (x.closed is None or x.closed > cut)]
+
+    def closed(x: Deal) -> dt.datetime | None:  # CloseDate is a day
+        return None if x.closed is None else max(x.closed.replace(hour=0, minute=0, second=0),
+                                                 x.created)
+
+    open_then = [x for x in deals if x.created <= cut and (closed(x) is None
+                                                           or closed(x) > cut)]
     assert len(history.visits) == len(open_then) == int((history.deals.outcome
                                                          == OUTCOME_OPEN).sum())
     starts = {list(process.stages).index(b.start) for b in process.buyer_types.values()}
     assert set(history.visits.stage.tolist()) <= starts
+    closed_later = {x.id for x in open_then if x.closed is not None}
+    probability = dict(zip(history.deals.id.to_pylist(), history.deals.probability.tolist(),
+                           strict=True))  # the exported one of a closed deal is 0 or 100%
+    assert closed_later and all(math.isnan(probability[i]) for i in closed_later)
+    assert all(probability[x.id] == 0.5 for x in open_then if x.closed is None)
     m = measure_deals(history)
     assert not m.stages_known and [p.stage for p in m.overall.pipeline] == [""]
     assert m.overall.pipeline[0].deals == len(open_then)

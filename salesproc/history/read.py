@@ -129,7 +129,9 @@ def _read(names: list[str], process: Process, format: Format | None,
             if table:
                 reading.notes.add("SP832", "a deal table holds each deal's stage at its "
                                   "export only: the deals open at the as-of date are taken "
-                                  "to be at the first stage of their path", names[0],
+                                  "to be at the first stage of their path, and those that "
+                                  "closed later have no CRM probability (as exported, it is "
+                                  "their outcome's)", names[0],
                                   hint="give the stage history too, or no --as-of")
         history = history.at(cut)
         if len(history.deals) == 0:

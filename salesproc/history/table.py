@@ -153,7 +153,9 @@ class History:
         visits = Visits(renumber[v.deal].astype(np.int32), v.stage, v.entered,
                         np.where(running, NAT, v.left),
                         np.where(running, OPEN, v.exit).astype(np.int16))
-        if not self.has_stages:  # a deal table: where its deals were then is unknown
+        if not self.has_stages:  # a deal table: where its deals were then is unknown, and
+            chosen = replace(chosen, probability=np.where(  # a closed deal's probability
+                later, np.nan, chosen.probability))  # as exported is its outcome's
             return replace(self, deals=chosen, visits=entry_visits(self.process, chosen),
                            as_of=as_of, kind=DEAL_TABLE_CUT)
         return replace(self, deals=chosen, visits=visits, as_of=as_of)
