@@ -132,7 +132,7 @@ def _read(names: list[str], process: Process, format: Format | None,
                                   "to be at the first stage of their path, and those that "
                                   "closed later have no CRM probability (as exported, it is "
                                   "their outcome's)", names[0],
-                                  hint="give the stage history too, or no --as-of")
+                                  hint="give the stage history too, or measure as of the export")
         history = history.at(cut)
         if len(history.deals) == 0:
             raise HistoryError([Note("SP813", f"no deal was created by the as-of date "

@@ -155,7 +155,10 @@ class History:
                         np.where(running, OPEN, v.exit).astype(np.int16))
         if not self.has_stages:  # a deal table: where its deals were then is unknown, and
             chosen = replace(chosen, probability=np.where(  # a closed deal's probability
-                later, np.nan, chosen.probability))  # as exported is its outcome's
+                later, np.nan, chosen.probability),  # and category as exported are its
+                forecast_category=pa.array(np.where(  # outcome's
+                    later, "", chosen.forecast_category.to_numpy(zero_copy_only=False)),
+                    pa.string()))
             return replace(self, deals=chosen, visits=entry_visits(self.process, chosen),
                            as_of=as_of, kind=DEAL_TABLE_CUT)
         return replace(self, deals=chosen, visits=visits, as_of=as_of)
