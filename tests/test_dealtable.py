@@ -26,6 +26,8 @@ from salesproc.history.table import DEAL_TABLE, DEAL_TABLE_CUT, OUTCOME_OPEN
 from tests.conftest import CASES, run
 
 GROUND = CASES / "history" / "ground.yaml"
+GENERIC = ["crm.lost_reason=lost_reason"]  # ground.yaml names Loss_Reason__c (SP840)
+SMALL = CASES / "exports" / "process.yaml"  # prospecting, qualification; a segment column
 SECOND = 1 / 86400
 
 
@@ -164,6 +166,15 @@ def assert_matches(m: DealMeasurement, want: dict[str, object]) -> None:
     assert dict(o.losses) == want["losses"]
 
 
+def process_file(folder: Path, crm: dict[str, object]) -> Path:
+    """ground.yaml with these crm: settings, written to *folder*."""
+    data = yaml.safe_load(GROUND.read_text("utf-8"))
+    data["crm"].update(crm)
+    path = folder / "process.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    return path
+
+
 def as_of_of(m: DealMeasurement) -> pd.Timestamp:
     return pd.Timestamp(m.as_of)
 
@@ -192,19 +203,16 @@ def test_a_hubspot_export_without_stage_dates_is_a_deal_table(
 def test_a_generic_deal_table_and_its_columns_named_in_crm(
         simulated: tuple[salesproc.Process, list[Deal]], tmp_path: Path) -> None:
     process, deals = simulated
+    generic = salesproc.load(GROUND, GENERIC)
     want = expected(frame(deals, process, day_close=False), pd.Timestamp(
-        read_history(write_generic_table(deals, tmp_path / "a.csv"), process).as_of))
-    m = measure_deals(read_history(tmp_path / "a.csv", process))
+        read_history(write_generic_table(deals, tmp_path / "a.csv"), generic).as_of))
+    m = measure_deals(read_history(tmp_path / "a.csv", generic))
     assert_matches(m, want)
     # the same table under the CRM's own names, given in crm: columns
     names = {"deal": "Opportunity", "created": "Opened", "close_date": "Closed on",
              "stage": "Status", "owner": "Rep"}
-    data = yaml.safe_load(GROUND.read_text("utf-8"))
-    data["crm"]["columns"] = {role: name for role, name in names.items()}
-    data["crm"]["lost_reason"] = "lost_reason"
-    renamed = tmp_path / "renamed.yaml"
-    renamed.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
-    other = salesproc.load(renamed)
+    other = salesproc.load(process_file(tmp_path, {"columns": names,
+                                                   "lost_reason": "lost_reason"}))
     table = write_generic_table(deals, tmp_path / "b.csv", names)
     history = read_history(table, other)
     assert history.kind == DEAL_TABLE
@@ -215,34 +223,38 @@ def test_a_generic_deal_table_and_its_columns_named_in_crm(
 def test_hubspot_entry_dates_of_won_and_lost_alone_are_no_stage_history(
         tmp_path: Path) -> None:
     export = tmp_path / "deals.csv"
-    export.write_text('Record ID,Deal Stage,Create Date,Close Date,Amount,'
+    export.write_text('Record ID,Deal Stage,Create Date,Close Date,Amount,Segment,'
                       '"Date entered ""Closed Won (Sales Pipeline)"""\n'
-                      "1,Closed Won,2025-01-06 10:00:00,2025-01-09 12:00:00,100,"
-                      "2025-01-09 12:00:00\n2,Offer,2025-01-07 10:00:00,,200,\n", "utf-8")
-    history = read_history(export, salesproc.load(GROUND))
+                      "1,Closed Won,2025-01-06 10:00:00,2025-01-09 12:00:00,100,SMB,"
+                      "2025-01-09 12:00:00\n2,Qualification,2025-01-07 10:00:00,,200,SMB,\n",
+                      "utf-8")
+    history = read_history(export, salesproc.load(SMALL))
     assert history.kind == DEAL_TABLE
     assert history.deals.closed[0] == np.datetime64("2025-01-09T12:00:00")
     assert len(history.visits) == 1 and history.visits.deal[0] == 1
     with_stage = tmp_path / "staged.csv"
-    with_stage.write_text('Record ID,Deal Stage,Create Date,"Date entered ""Offer"""\n'
-                          "2,Offer,2025-01-07 10:00:00,2025-01-08 10:00:00\n", "utf-8")
-    assert read_history(with_stage, salesproc.load(GROUND)).has_stages
+    with_stage.write_text('Record ID,Deal Stage,Create Date,Segment,'
+                          '"Date entered ""Qualification"""\n2,Qualification,'
+                          "2025-01-07 10:00:00,SMB,2025-01-08 10:00:00\n", "utf-8")
+    assert read_history(with_stage, salesproc.load(SMALL)).has_stages
 
 
 def test_a_deal_table_with_a_stage_change_csv_is_refused(tmp_path: Path) -> None:
     table = tmp_path / "deals.csv"
-    table.write_text("deal,created,stage\nA,2025-01-06,Offer\n", "utf-8")
+    table.write_text("deal,created,stage,segment\nA,2025-01-06,Qualification,SMB\n", "utf-8")
     changes = tmp_path / "changes.csv"
-    changes.write_text("deal,stage,changed_at\nA,Offer,2025-01-06\n", "utf-8")
+    changes.write_text("deal,stage,changed_at,segment\nA,Qualification,2025-01-06,SMB\n",
+                       "utf-8")
     with pytest.raises(HistoryError) as caught:
-        read_history([table, changes], salesproc.load(GROUND))
+        read_history([table, changes], salesproc.load(SMALL))
     assert caught.value.notes[0].code == "SP818"
 
 
 def test_open_deals_have_one_visit_at_their_stage_since_created_closed_deals_none(
         simulated: tuple[salesproc.Process, list[Deal]], tmp_path: Path) -> None:
-    process, deals = simulated
-    history = read_history(write_generic_table(deals, tmp_path / "t.csv"), process)
+    _, deals = simulated
+    history = read_history(write_generic_table(deals, tmp_path / "t.csv"),
+                           salesproc.load(GROUND, GENERIC))
     d, v = history.deals, history.visits
     assert len(v) == int((d.outcome == OUTCOME_OPEN).sum())
     assert (d.outcome[v.deal] == OUTCOME_OPEN).all()
@@ -286,13 +298,13 @@ def test_a_cut_before_the_export_puts_the_deals_open_then_at_their_path_start(
 
 def test_closes_on_the_day_of_creation_or_before_it(tmp_path: Path) -> None:
     table = tmp_path / "deals.csv"
-    table.write_text("deal,created,close_date,stage,amount\n"
-                     "A,2025-01-06T15:00:00,2025-01-06,won,100\n"
-                     "B,2025-01-06T09:00:00,2025-01-03,lost,100\n"
-                     "C,2025-01-06T09:00:00,2025-01-10,won,100\n"
-                     "D,2025-01-06T09:00:00,,lost,100\n"
-                     "E,2025-01-07T09:00:00,2025-03-10,Offer,100\n", "utf-8")
-    history = read_history(table, salesproc.load(GROUND), today=dt.date(2025, 2, 1))
+    table.write_text("deal,created,close_date,stage,amount,segment\n"
+                     "A,2025-01-06T15:00:00,2025-01-06,won,100,SMB\n"
+                     "B,2025-01-06T09:00:00,2025-01-03,lost,100,SMB\n"
+                     "C,2025-01-06T09:00:00,2025-01-10,won,100,SMB\n"
+                     "D,2025-01-06T09:00:00,,lost,100,SMB\n"
+                     "E,2025-01-07T09:00:00,2025-03-10,Qualification,100,SMB\n", "utf-8")
+    history = read_history(table, salesproc.load(SMALL), today=dt.date(2025, 2, 1))
     d = history.deals
     closed = dict(zip(d.id.to_pylist(), d.closed.tolist(), strict=True))
     assert closed["A"] == dt.datetime(2025, 1, 6, 15)  # the same day: when created
@@ -307,9 +319,10 @@ def test_closes_on_the_day_of_creation_or_before_it(tmp_path: Path) -> None:
 def test_a_stage_change_csv_with_a_created_column_is_still_a_stage_history(
         tmp_path: Path) -> None:
     changes = tmp_path / "changes.csv"
-    changes.write_text("deal,stage,changed_at,created\nA,Lead,2025-01-06,2025-01-06\n"
-                       "A,Offer,2025-01-08,2025-01-06\n", "utf-8")
-    history = read_history(changes, salesproc.load(GROUND))
+    changes.write_text("deal,stage,changed_at,created,segment\n"
+                       "A,Prospecting,2025-01-06,2025-01-06,SMB\n"
+                       "A,Qualification,2025-01-08,2025-01-06,SMB\n", "utf-8")
+    history = read_history(changes, salesproc.load(SMALL))
     assert history.has_stages and len(history.visits) == 2
 
 
@@ -317,7 +330,8 @@ def test_measure_through_the_cli_says_what_is_lost_and_leaves_stage_sections_out
         simulated: tuple[salesproc.Process, list[Deal]], tmp_path: Path) -> None:
     _, deals = simulated
     table = str(write_generic_table(deals, tmp_path / "t.csv"))
-    result = run("measure", table, "--process", str(GROUND))
+    ground = ("--process", str(process_file(tmp_path, {"lost_reason": "lost_reason"})))
+    result = run("measure", table, *ground)
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     assert "(a deal table)" in lines[0]
@@ -330,19 +344,19 @@ def test_measure_through_the_cli_says_what_is_lost_and_leaves_stage_sections_out
                     "New deals by month"):
         assert section in result.stdout
     assert "note SP830" in result.stderr
-    data = json.loads(run("measure", table, "--process", str(GROUND), "--format",
+    data = json.loads(run("measure", table, *ground, "--format",
                           "json").stdout)
     assert data["kind"] == "deal table" and data["overall"]["won"] == sum(
         d.outcome == "won" for d in deals)
     assert "time_in_stage" not in data["overall"] and "moves" not in data["overall"]
-    rows = list(csv.DictReader(run("measure", table, "--process", str(GROUND), "--format",
+    rows = list(csv.DictReader(run("measure", table, *ground, "--format",
                                    "csv").stdout.splitlines()))
     rate = [r for r in rows if r["metric"] == "win_rate" and r["scope"] == "all"]
     assert float(rate[0]["value"]) == pytest.approx(data["overall"]["win_rate"]["value"])
-    page = run("measure", table, "--process", str(GROUND), "--format", "html", "--buyer",
+    page = run("measure", table, *ground, "--format", "html", "--buyer",
                "small").stdout
     assert "Without stage history" in page and "Buyer type small only" in page
-    charts = run("measure", table, "--process", str(GROUND), "--charts",
+    charts = run("measure", table, *ground, "--charts",
                  str(tmp_path / "charts"))
     assert charts.exit_code == 0 and "a deal table has no charts" in charts.stderr
     assert not (tmp_path / "charts").exists()
@@ -373,3 +387,6 @@ def test_forecast_and_backtest_from_a_deal_table_say_what_they_assumed(
               if d.outcome == "won" and d.closed]  # CloseDate: a day
     truth = sum(cut < c <= cut + dt.timedelta(days=30) for c in closes)
     assert len(origins) == 1 and origins[0]["actual_won"] == truth
+    baselines = origins[0]["baselines"]  # no stage moves, no history rows' probabilities
+    assert baselines["markov"]["won"] is None and baselines["weighted_pipeline"]["won"] is None
+    assert baselines["run_rate"]["won"] is not None

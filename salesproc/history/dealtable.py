@@ -69,7 +69,7 @@ OPTIONAL = {"close_date": ("close_date", "close date", "closed_at"),
             "amount": ("amount", "value"), "currency": ("currency",),
             "owner": ("owner", "deal owner"), "probability": ("probability",),
             "forecast_category": ("forecast_category", "forecast category")}
-REASON = ("lost_reason", "loss reason", "lost reason")  # where crm.lost_reason's is not
+REASON = ("lost_reason", "loss reason", "lost reason")  # where crm.lost_reason names none
 HINT = "a deal table has deal, stage and created columns (other names: crm: {columns: ...} " \
     "in the process file)"
 LOST_WITHOUT_STAGES = "time in each stage, moves from stage to stage and the stage where " \
@@ -110,7 +110,7 @@ def read_generic(reading: Reading, files: list[CsvFile]) -> tuple[Visits, Deals]
     cols = file.require(needed, HINT)
     optional = {r: file.column(*n) for r, n in optional_names.items()}
     reason = reading.mapping.crm.lost_reason
-    own = file.column(reason) if reason else None
+    own = file.column(reason) if reason else None  # present, or SP840 stopped the read
     reason_column = own or file.column(*REASON)
     fields = [f for f in reading.mapping.rule_fields() if file.column(f)]
     wanted = [*cols.values(), *[c for c in optional.values() if c],
