@@ -7,6 +7,7 @@ simulated deals themselves; forecast and backtest run from it and say what they 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -22,8 +23,15 @@ import salesproc
 from salesproc.deal_measurement import DealMeasurement, measure_deals
 from salesproc.history import HistoryError, read_history
 from salesproc.history.export import Deal, deals_of, write_salesforce
-from salesproc.history.table import DEAL_TABLE, DEAL_TABLE_CUT, OUTCOME_OPEN
-from tests.conftest import CASES, run
+from salesproc.history.synthetic import PRESETS, generate, write
+from salesproc.history.table import (
+    DEAL_TABLE,
+    DEAL_TABLE_CUT,
+    OUTCOME_LOST,
+    OUTCOME_OPEN,
+    OUTCOME_WON,
+)
+from tests.conftest import CASES, ROOT, run
 
 GROUND = CASES / "history" / "ground.yaml"
 GENERIC = ["crm.lost_reason=lost_reason"]  # ground.yaml names Loss_Reason__c (SP840)
@@ -390,3 +398,30 @@ def test_forecast_and_backtest_from_a_deal_table_say_what_they_assumed(
     baselines = origins[0]["baselines"]  # no stage moves, no history rows' probabilities
     assert baselines["markov"]["won"] is None and baselines["weighted_pipeline"]["won"] is None
     assert baselines["run_rate"]["won"] is not None
+
+
+@pytest.mark.parametrize("shape", ["salesforce-deals", "deal-table"])
+def test_the_generated_deal_table_shapes_read_back_as_their_truth(
+        shape: str, tmp_path: Path) -> None:
+    """history.synthetic's messy history (Spanish stages, four currencies, after-the-fact
+    wins, zombies, an import burst, wins pulled to the end of the quarter; NUL bytes left
+    out) written one row per deal."""
+    mess = dataclasses.replace(PRESETS["real"], days=120, nul_bytes=0.0)
+    truth = generate(ROOT / "processes" / "five-step.yaml", mess, seed=4,
+                     start=dt.date(2025, 6, 2))
+    process = truth.process
+    if shape == "deal-table":  # its columns: no buyer field, the loss reason in lost_reason
+        process = dataclasses.replace(process, crm=dataclasses.replace(
+            process.crm, lost_reason="lost_reason", buyer_rules=()))
+    files = write(truth, tmp_path, shape)  # type: ignore[arg-type]
+    history = read_history(files, process, today=truth.end.date())
+    assert [n.code for n in history.notes if n.code != "SP812"] == ["SP830"]
+    outcome = history.deals.outcome
+    assert len(outcome) == len(truth.deals)
+    for code, name in ((OUTCOME_WON, "won"), (OUTCOME_LOST, "lost"), (OUTCOME_OPEN, "open")):
+        assert int((outcome == code).sum()) == truth.count(outcome=name), name
+    m = measure_deals(history)
+    assert m.overall.after_the_fact == truth.count("after-the-fact")
+    rounding = 0.005 * max(rate for _, rate in mess.currencies)  # cents of each currency
+    assert m.overall.won_value == pytest.approx(
+        sum(d.value for d in truth.deals if d.outcome == "won"), abs=rounding * m.overall.won)
