@@ -3,17 +3,20 @@ how sure each is, and write them as a variant that `extends:` the hand-written f
 
 What is fitted, and how (each with its sample size and 95% interval):
 
-- **Arrivals**: deals created per time unit over the period (exact Poisson interval), and
-  the monthly seasonality when the period spans twelve whole months.
+- **Arrivals**: the recent level of deals created per time unit (weighted by recency,
+  import bursts left out, with a Poisson interval; salesproc.rates), and the monthly
+  seasonality when the period spans twelve whole months and a chi-square test says the
+  months differ.
 - **Buyer-type shares** of the deals with a known buyer type (Wilson interval).
 - **Deal values** per buyer type: lognormal or gamma, by maximum likelihood (scipy.stats),
   the better by AIC; written as the mean and sd of the values.
 - **Routes** out of every stage, per buyer type: the share of the visits that leave for
   each target had every visit been followed to its end (competing risks, the visits still
-  open counted as censored: salesproc.exits), shrunk towards the all-buyers share by a Dirichlet prior worth PRIOR_VISITS visits (so a
-  stage a buyer type visited 8 times leans on the others' numbers, one visited 800 times
-  hardly at all); the interval is the Beta posterior's. Where the file's approvals send
-  deals elsewhere, their share is taken off first, so the approvals stay as written.
+  open counted as censored: salesproc.exits), shrunk towards the all-buyers share by a
+  Dirichlet prior worth PRIOR_VISITS visits (so a stage a buyer type visited 8 times
+  leans on the others' numbers, one visited 800 times hardly at all); the interval is
+  the Beta posterior's. Where the file's approvals send deals elsewhere, their share is
+  taken off first, so the approvals stay as written.
 - **Time in stage**, per stage: exponential, lognormal, gamma and Weibull fitted by
   censored maximum likelihood (open visits count as still going), the best by AIC; when
   even the best misses the Kaplan–Meier curve by more than the 95% Dvoretzky–Kiefer–
@@ -61,6 +64,7 @@ from salesproc.history.table import (
 from salesproc.loader import load
 from salesproc.measurement import mean_interval
 from salesproc.model import LOST, WON, BuyerType, Process
+from salesproc.rates import HALF_LIFE_DAYS, SHIFT_ALPHA, SHIFT_DAYS, level_shift, recent_rate
 from salesproc.sim.results import SimulationResult
 from salesproc.stats import proportion
 from salesproc.survival import kaplan_meier
@@ -227,61 +231,123 @@ def _datetime(t: np.datetime64) -> dt.datetime:
 
 def _arrivals(cal: Calibration, history: History, chosen: np.ndarray,
               start: np.datetime64) -> None:
-    from scipy.stats import chi2
-
+    """The arrival rate: the recent level (rates.recent_rate: weighted by recency, import
+    bursts left out, measured against the months' multipliers the process will apply),
+    blended with the file's rate by the weight of the evidence where it is thin; the
+    monthly seasonality only where a test says the months differ."""
     process = cal.process
-    days = (np.datetime64(history.as_of, "s") - start) / np.timedelta64(1, "D")
-    n = int(chosen.sum())
+    end = np.datetime64(history.as_of, "s")
+    days = (end - start) / np.timedelta64(1, "D")
+    created = history.deals.created[chosen]
     per = process.arrivals.per if process.arrivals is not None else process.time_unit
     unit_days = units.convert(1.0, per, "day")
-    if n < MIN_OBSERVATIONS or days <= 0:
-        cal.kept.append(NotEnough("arrivals.rate", f"leads per {per}", n, MIN_OBSERVATIONS))
+    if not len(created) or days <= 0:
+        cal.kept.append(NotEnough("arrivals.rate", f"leads per {per}", len(created),
+                                  MIN_OBSERVATIONS))
         return
-    scale = unit_days / days
-    low = chi2.ppf(0.025, 2 * n) / 2 * scale if n else 0.0
-    high = chi2.ppf(0.975, 2 * n + 2) / 2 * scale
-    rate = n * scale
-    cal.fitted.append(Fitted("arrivals.rate", _round(rate), f"new deals per {per}", n, rate,
-                             float(low), float(high), f"over {days:,.0f} days"))
+    skip = _bursts(cal, created, history.as_of)
+    seasons, p_value = _seasonality(created, start, end, skip)
+    file_months = process.arrivals.months if process.arrivals is not None else (1.0,) * 12
+    months = tuple(seasons.values()) if seasons is not None else file_months
+    rate = recent_rate(created, start, end, skip=skip, months=months)
+    n = round(rate.n)
+    file_per_day = (process.arrivals.rate if process.arrivals is not None else 0.0) \
+        / units.convert(1.0, process.time_unit, "day")  # the file's rate is per time unit
+    per_day, low, high, words = rate.per_day, rate.low, rate.high, \
+        f"the recent level (half-life {HALF_LIFE_DAYS:g} days) over {days:,.0f} days"
+    if n < MIN_OBSERVATIONS and file_per_day > 0:
+        per_day, low, high = (_blend(x, rate.n, file_per_day) for x in (per_day, low, high))
+        words += (f"; blended with the file's {file_per_day * unit_days:,.4g} as if it were "
+                  f"{PRIOR_OBSERVATIONS:g} observations")
+    cal.fitted.append(Fitted("arrivals.rate", _round(per_day * unit_days),
+                             f"new deals per {per}", n, per_day * unit_days,
+                             low * unit_days, high * unit_days, words))
+    shift = level_shift(created, start, end)
+    if shift is not None and shift[1] < SHIFT_ALPHA:
+        cal.notes.append(f"new deals: the last {SHIFT_DAYS:g} days ran at {shift[0]:.2f} times "
+                         f"the rate before them (p = {shift[1]:.2g}): the recent level is "
+                         "the one fitted")
     if process.arrivals is not None and process.arrivals.campaigns:
         cal.notes.append("the file's campaigns are kept: the fitted rate already includes "
                          "the leads of past campaigns, so leave out those that are over")
-    seasons = _seasonality(history.deals.created[chosen], start, np.datetime64(history.as_of,
-                                                                               "s"))
     if seasons is not None:
         has = process.arrivals is not None and process.arrivals.seasonal
         setting = "arrivals.seasonality.months" if has else "arrivals.seasonality"
         value: Any = seasons if has else {"months": seasons}
-        spread = [v for v in seasons.values()]
         cal.fitted.append(Fitted(setting, value, "new deals by month, as multipliers of the "
-                                 "rate", n, 1.0, min(spread), max(spread),
-                                 "calendar months over whole months of the period"))
+                                 "rate", len(created), 1.0, math.nan, math.nan,
+                                 f"the months differ (chi-square p = {p_value:.2g}); "
+                                 f"multipliers {min(seasons.values()):.2f} to "
+                                 f"{max(seasons.values()):.2f}"))
+    elif p_value == p_value:
+        cal.notes.append(f"new deals by calendar month: no pattern the data supports "
+                         f"(chi-square p = {p_value:.2g}); the file's months are kept")
 
 
-def _seasonality(created: np.ndarray, start: np.datetime64, end: np.datetime64
-                 ) -> dict[str, float] | None:
-    """Monthly multipliers of the rate (averaging 1), when the period holds every calendar
-    month whole at least once; else None."""
+PRIOR_OBSERVATIONS = 10.0  # the file's number weighs as much as this many observations
+
+
+def _blend(data: float, n: float, prior: float) -> float:
+    """The data's *data* (from *n* observations) and the file's *prior*, weighed by the
+    evidence: the prior counts as PRIOR_OBSERVATIONS observations."""
+    return (n * data + PRIOR_OBSERVATIONS * prior) / (n + PRIOR_OBSERVATIONS)
+
+
+def _bursts(cal: Calibration, created: np.ndarray, as_of: dt.datetime
+            ) -> list[tuple[np.datetime64, np.datetime64]]:
+    """Import bursts (history.quality.bursts) as windows the arrival rate leaves out."""
+    from salesproc.history.quality import bursts
+
+    out: list[tuple[np.datetime64, np.datetime64]] = []
+    for b in bursts(created, as_of):
+        out.append((np.datetime64(b.first, "s"), np.datetime64(b.last, "s")
+                    + np.timedelta64(1, "D")))
+        cal.notes.append(f"{b.deals:,} deals created {b.first:%Y-%m-%d} to {b.last:%Y-%m-%d} "
+                         f"(about {b.expected:,.0f} usual): an import burst, left out of the "
+                         "arrival rate")
+    return out
+
+
+SEASON_ALPHA = 0.05
+
+
+def _seasonality(created: np.ndarray, start: np.datetime64, end: np.datetime64,
+                 skip: list[tuple[np.datetime64, np.datetime64]]
+                 ) -> tuple[dict[str, float] | None, float]:
+    """Monthly multipliers of the rate (averaging 1) and the p-value of the chi-square
+    test that the calendar months share one rate, when the period holds every calendar
+    month whole at least once (else None and NaN); multipliers only where p < SEASON_ALPHA.
+    Months a *skip* window touches are left out."""
+    from scipy.stats import chi2
+
     first = (start.astype("datetime64[M]") + 1)  # whole months only
     last = end.astype("datetime64[M]")  # the month of the end is not whole
     if last - first < 12:
-        return None
-    inside = (created >= first.astype("datetime64[s]")) & (created < last.astype("datetime64[s]"))
-    months = created[inside].astype("datetime64[M]")
+        return None, math.nan
+    months = created.astype("datetime64[M]")
     counts = np.zeros(12)
     days = np.zeros(12)
     for month in np.arange(first, last):
+        begin, after = month.astype("datetime64[s]"), (month + 1).astype("datetime64[s]")
+        if any(a < after and b > begin for a, b in skip):
+            continue
         index = int(str(month)[5:7]) - 1
         counts[index] += int((months == month).sum())
         days[index] += ((month + 1).astype("datetime64[D]") - month.astype("datetime64[D]")
                         ).astype(int)
+    seen = days > 0
+    if seen.sum() < 12 or counts.sum() <= 0:
+        return None, math.nan
+    expected = counts.sum() * days / days.sum()
+    p_value = float(chi2.sf(float(((counts - expected) ** 2 / expected).sum()), 11))
+    if p_value >= SEASON_ALPHA:
+        return None, p_value
     rates = counts / days
-    if rates.mean() <= 0:
-        return None
     multipliers = rates / rates.mean()
     rounded = np.round(multipliers, 3)
     rounded[int(np.argmax(rounded))] += round(12 - float(rounded.sum()), 3)
-    return {name: float(round(v, 3)) for name, v in zip(MONTHS, rounded, strict=True)}
+    return {name: float(round(v, 3)) for name, v in zip(MONTHS, rounded, strict=True)}, \
+        p_value
 
 
 def _round(x: float) -> float:

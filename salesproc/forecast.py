@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from salesproc import units
+from salesproc.calendar import first_day, month_label
 from salesproc.exits import ExitCurve, exit_curve
 from salesproc.history.table import (
     LOST_CODE,
@@ -273,10 +274,11 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
 
     base = process or history.process
     start = history.as_of
-    days = (until - start).total_seconds() / 86400
-    if days <= 0:
+    day = first_day(start)  # time 0: the midnight nearest the as-of
+    days = (until - dt.datetime.combine(day, dt.time())).total_seconds() / 86400
+    if until <= start or days <= 0:
         raise ValueError("the forecast must end after the as-of date")
-    model = _from(base, start.date(), campaigns)
+    model = _from(base, day, campaigns)
     unit = model.time_unit
     settings = resolve_settings(model, horizon=units.convert(days, "day", unit), warmup=0.0,
                                 replications=replications, seed=seed, workers=1)
@@ -285,11 +287,11 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     result = simulate(model, settings, events=True, opening=opening)
     added: list[tuple[str, dict[str, Outcome]]] = []
     if campaigns:
-        without = simulate(_from(base, start.date(), ()), settings, opening=opening)
+        without = simulate(_from(base, day, ()), settings, opening=opening)
         added = _difference(result.replications, without.replications, cases)
     runs = result.replications
-    won_open, won_new, month_of = _open_wins(result.events or [], len(opening), model, start)
-    late, said = _after_the_fact(history, until, runs, settings.seed)
+    won_open, won_new, month_of = _open_wins(result.events or [], len(opening), model)
+    late, said = _after_the_fact(history, model, until, runs, settings.seed)
     notes += said
 
     def figure(name: str) -> Outcome:
@@ -320,14 +322,14 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
                     _crm(history, rows), notes, added, cases)
 
 
-def _after_the_fact(history: History, until: dt.datetime, runs: list[dict[Key, float]],
-                    seed: int) -> tuple[list[float], list[str]]:
+def _after_the_fact(history: History, model: Process, until: dt.datetime,
+                    runs: list[dict[Key, float]], seed: int) -> tuple[list[float], list[str]]:
     """Deals entered after the fact (history.table.after_the_fact) are their own stream:
     no stage of the process sees them, so the simulation does not bring them. Each run
     gets a Poisson number of them at their recent rate (rates.recent_rate), at uniform
-    times until *until*, valued as the history's were; they are added to the run's wins
-    and revenue, in total and by month (*runs* changed in place). Returns each run's
-    count and a note."""
+    times from the as-of date until *until*, valued as the history's were; they are
+    added to the run's wins and revenue, in total and by month (*runs* changed in place).
+    Returns each run's count and a note."""
     from salesproc.rates import recent_rate
 
     d = history.deals
@@ -337,6 +339,8 @@ def _after_the_fact(history: History, until: dt.datetime, runs: list[dict[Key, f
     as_of = np.datetime64(history.as_of, "s")
     rate = recent_rate(d.closed[flagged], d.created.min(), as_of)
     days = (until - history.as_of).total_seconds() / 86400
+    zero = dt.datetime.combine(model.start, dt.time())  # the simulation's time 0
+    ahead = (history.as_of - zero).total_seconds() / 3600
     values = d.value[flagged]
     values = values[np.isfinite(values)]
     rng = np.random.default_rng([seed, 0xAF7E])
@@ -348,9 +352,9 @@ def _after_the_fact(history: History, until: dt.datetime, runs: list[dict[Key, f
         for key in (Key("all", "", "won"), Key("all", "", "revenue")):
             run[key] = run.get(key, 0.0) + (k if key.metric == "won" else float(worth.sum()))
         for t, value in zip(when, worth, strict=True):
-            day = history.as_of + dt.timedelta(days=float(t))
-            for scope, label in (("month", f"{day:%Y-%m}"),
-                                 ("quarter", f"{day.year}-Q{(day.month - 1) // 3 + 1}")):
+            month = month_label(model.start, ahead + float(t) * 24)
+            year, number = int(month[:4]), int(month[5:7])
+            for scope, label in (("month", month), ("quarter", f"{year}-Q{(number - 1) // 3 + 1}")):
                 for name, add in (("won", 1.0), ("revenue", float(value))):
                     key = Key(scope, label, name)
                     if key in run:
@@ -438,12 +442,11 @@ def _from(process: Process, start: dt.date, campaigns: Sequence[Campaign]) -> Pr
     return load(process.source, changes)
 
 
-def _open_wins(events: list[Any], opened: int, process: Process, start: dt.datetime
+def _open_wins(events: list[Any], opened: int, process: Process
                ) -> tuple[list[float], list[float], dict[int, list[str]]]:
     """Per run, the wins of deals open at the start and of new deals; per open deal, the
     months it was won in (one entry per run it was won in)."""
     hours = units.convert(1.0, process.time_unit, "hour")
-    base = dt.datetime.combine(start.date(), dt.time())
     from_open: Counter[int] = Counter()
     from_new: Counter[int] = Counter()
     months: dict[int, list[str]] = {}
@@ -454,8 +457,8 @@ def _open_wins(events: list[Any], opened: int, process: Process, start: dt.datet
             continue
         if visit.deal <= opened:
             from_open[visit.replication] += 1
-            when = base + dt.timedelta(hours=visit.finished * hours)
-            months.setdefault(visit.deal, []).append(f"{when:%Y-%m}")
+            months.setdefault(visit.deal, []).append(
+                month_label(process.start, visit.finished * hours))
         else:
             from_new[visit.replication] += 1
     ordered = sorted(runs)

@@ -421,18 +421,22 @@ def _pipeline(history: History, vmask: np.ndarray, limits: np.ndarray) -> list[S
 def _stale_limits(history: History) -> np.ndarray:
     """[buyer type + 1, stage] -> days after which a deal there is stale: the stage's
     patience for that buyer type, else the stage's p90 time in stage in the history (row 0:
-    deals without a buyer type)."""
+    deals without a buyer type); and never more than the longest stay of a deal that left
+    the stage, so that a deal older than every finished stay is stale even where too few
+    stays have finished for a p90."""
     process = history.process
     days = HOURS[process.time_unit] / 24.0
     kinds: list[BuyerType | None] = [None, *process.buyer_types.values()]
     table = np.full((len(kinds), len(process.stages)), math.nan)
     for s, sid in enumerate(process.stages):
         mask = history.visits.stage == s
-        p90 = kaplan_meier(*_durations(history, mask)).quantile(0.9) if mask.any() else math.nan
+        stays, ended = _durations(history, mask)
+        p90 = kaplan_meier(stays, ended).quantile(0.9) if mask.any() else math.nan
+        longest = float(stays[ended].max()) if ended.any() else math.nan
         for b, kind in enumerate(kinds):
             stage = process.stages[sid] if kind is None else kind.stages.get(sid)
             patience = stage.patience if stage is not None else None
-            table[b, s] = patience * days if patience is not None else p90
+            table[b, s] = np.fmin(patience * days if patience is not None else p90, longest)
     return table
 
 

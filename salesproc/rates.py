@@ -39,50 +39,52 @@ class Rate:
 
 def recent_rate(times: np.ndarray, start: np.datetime64, end: np.datetime64, *,
                 half_life: float = HALF_LIFE_DAYS,
-                skip: Sequence[tuple[np.datetime64, np.datetime64]] = ()) -> Rate:
+                skip: Sequence[tuple[np.datetime64, np.datetime64]] = (),
+                months: Sequence[float] = (1.0,) * 12) -> Rate:
     """The recent rate of the events at *times* (datetime64) watched from *start* to
     *end*, each weighed by 2^-(age / half_life); windows in *skip* ([from, to)) are left
-    out of the events and of the time watched."""
+    out of the events and of the time watched. *months* are the calendar months'
+    multipliers of the rate (averaging 1): the rate returned is the level they multiply,
+    so a history that ends in a slow month does not lower it."""
     from scipy.stats import chi2
 
     t = np.asarray(times).astype("datetime64[s]")
     start, end = _seconds(start), _seconds(end)
     keep = (t >= start) & (t <= end)
     for a, b in skip:
-        keep &= ~((t >= a) & (t < b))
-    age = (end - t[keep]) / np.timedelta64(1, "D")
-    w = np.exp2(-age / half_life)
-    span = (end - start) / np.timedelta64(1, "D")
-    watched = _weight(0.0, span, half_life)
-    days = span
-    for a, b in skip:  # the part of each window inside the period
-        lo = max(0.0, float((end - min(b, end)) / np.timedelta64(1, "D")))
-        hi = min(span, float((end - max(a, start)) / np.timedelta64(1, "D")))
-        if hi > lo:
-            watched -= _weight(lo, hi, half_life)
-            days -= hi - lo
+        keep &= ~((t >= _seconds(a)) & (t < _seconds(b)))
+    w = np.exp2(-((end - t[keep]) / np.timedelta64(1, "D")) / half_life)
+    watched, days = _exposure(start, end, half_life, skip, months)
     if watched <= 0 or days <= 0:
         return Rate(math.nan, math.nan, math.nan, 0.0, 0.0)
     total = float(w.sum())
-    if total <= 0:
-        n_eff, scale = 0.0, 1.0 / watched
-    else:
-        n_eff = total * total / float((w * w).sum())
-        scale = total / n_eff / watched  # one effective event, per day
-    rate = total / watched
+    n_eff = total * total / float((w * w).sum()) if total > 0 else 0.0
+    scale = (total / n_eff if n_eff > 0 else 1.0) / watched  # one effective event, per day
     low = chi2.ppf(0.025, 2 * n_eff) / 2 * scale if n_eff > 0 else 0.0
     high = chi2.ppf(0.975, 2 * n_eff + 2) / 2 * scale
-    return Rate(rate, float(low), float(high), n_eff, days)
+    return Rate(total / watched, float(low), float(high), n_eff, days)
 
 
 def _seconds(t: np.datetime64) -> Any:
     return np.asarray(t).astype("datetime64[s]")[()]
 
 
-def _weight(lo: float, hi: float, half_life: float) -> float:
-    """The integral of 2^-(age / half_life) over ages *lo* to *hi* days."""
-    k = math.log(2) / half_life
-    return (math.exp(-k * lo) - math.exp(-k * hi)) / k
+def _exposure(start: np.datetime64, end: np.datetime64, half_life: float,
+              skip: Sequence[tuple[np.datetime64, np.datetime64]], months: Sequence[float]
+              ) -> tuple[float, float]:
+    """The weighted time watched (each hour's weight times its month's multiplier, in
+    days) and the plain days watched, *skip* windows left out."""
+    hours = np.arange(start, end, np.timedelta64(3600, "s"))
+    if not len(hours):
+        return 0.0, 0.0
+    inside = np.ones(len(hours), dtype=bool)
+    for a, b in skip:
+        inside &= ~((hours >= _seconds(a)) & (hours < _seconds(b)))
+    age = (end - hours[inside]) / np.timedelta64(1, "D")
+    month = hours[inside].astype("datetime64[M]").astype(np.int64) % 12
+    factor = np.asarray(months, dtype=float)[month]
+    weighted = float((np.exp2(-age / half_life) * factor).sum()) / 24
+    return weighted, float(inside.sum()) / 24
 
 
 def level_shift(times: np.ndarray, start: np.datetime64, end: np.datetime64,

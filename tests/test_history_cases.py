@@ -3,8 +3,11 @@ names (file:row, level and code), through the CLI, and never a traceback."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from salesproc.history.notes import CODES
@@ -60,3 +63,91 @@ def test_a_windows_1252_export_reads_its_euro_amounts() -> None:
     values = sorted(history.deals.value.tolist())
     assert values == [pytest.approx(1200.50 * 1.1), pytest.approx(2000.0 * 1.1)]
     assert sorted(history.deals.outcome.tolist()) == [0, 1]
+
+
+CONTROL_CASE = FOLDER / "SP820-control-bytes"
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252", "utf-16", "utf-16-le",
+                                      "utf-16-be"])
+def test_control_bytes_in_a_quoted_field_are_dropped_in_every_encoding(
+        tmp_path: Path, encoding: str) -> None:
+    import salesproc
+    from salesproc.history import read_history
+
+    process = salesproc.load(FOLDER / "process.yaml")
+    clean = read_history([FOLDER / "ok-salesforce" / n for n in ("Opportunity.csv",
+                                                                 "OpportunityHistory.csv")],
+                         process)
+    for name in ("Opportunity.csv", "OpportunityHistory.csv"):
+        text = (CONTROL_CASE / name).read_bytes().decode("utf-8")
+        (tmp_path / name).write_bytes(text.encode(encoding))
+    history = read_history([tmp_path / "Opportunity.csv", tmp_path / "OpportunityHistory.csv"],
+                           process)
+    assert history.deals.id.to_pylist() == clean.deals.id.to_pylist()
+    assert np.array_equal(history.deals.value, clean.deals.value)
+    assert np.array_equal(history.deals.outcome, clean.deals.outcome)
+    assert np.array_equal(history.visits.entered, clean.visits.entered)
+    notes = [n for n in history.notes if n.code == "SP820"]
+    assert [(n.file, n.rows, n.count) for n in notes] == \
+        [(str(tmp_path / "Opportunity.csv"), (3, 4), 2)]
+
+
+def test_rows_with_control_bytes_are_located_across_blocks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are counted as a CSV reader counts them (quoted line breaks and "" inside one
+    row, empty lines none), however the file is cut into blocks."""
+    import csv
+
+    from salesproc.history import csvfile
+    from salesproc.history.notes import Notebook
+
+    monkeypatch.setattr(csvfile, "CLEAN_BYTES", 7)  # blocks end inside quotes and rows
+    rng = np.random.default_rng(3)
+    lines = ["deal,note,stage"]
+    dirty: list[str] = []
+    for i in range(300):
+        note = "plain" if i % 2 else 'said ""no""\r\nthen yes'
+        if rng.random() < 0.1:
+            note += "\x00\x07"
+            dirty.append(str(i))
+        lines.append(f'{i},"{note}",s')
+        if i % 50 == 0:
+            lines.append("")
+    (tmp_path / "c.csv").write_text("\r\n".join(lines) + "\r\n", newline="")
+    file = csvfile.CsvFile(str(tmp_path / "c.csv"), "CSV")
+    notes = Notebook()
+    read = {deal: row for batch in file.batches(["deal", "note"], notes)
+            for deal, row in zip(batch.values["deal"].to_pylist(), batch.rows.tolist(),
+                                 strict=True)}
+    with open(tmp_path / "c.csv", newline="") as handle:  # an independent count of rows
+        records = [r for r in csv.reader(handle) if r]
+    rows = {record[0]: k + 1 for k, record in enumerate(records)}
+    assert read == {deal: rows[deal] for deal in read}
+    (note,) = notes.all()
+    assert note.code == "SP820"
+    assert note.count == len(dirty)
+    assert list(note.rows) == sorted(rows[d] for d in dirty)[:5]
+    assert f"{2 * len(dirty)} control characters" in note.message
+
+
+def test_outputs_carry_no_control_bytes(tmp_path: Path) -> None:
+    files = sorted(str(f) for f in CONTROL_CASE.glob("*.csv"))
+    process = tmp_path / "process.yaml"  # the case's loss reasons are in Loss_Reason__c
+    process.write_text(f"salesproc: 1\nextends: {json.dumps(str(FOLDER / 'process.yaml'))}\n"
+                       "set:\n  crm.lost_reason: Loss_Reason__c\n", encoding="utf-8")
+    for fmt in ("table", "json", "csv"):
+        result = run("measure", *files, "--process", str(process), "--format", fmt)
+        assert result.exit_code == 0, result.stderr
+        assert not CONTROL_CHARACTERS.search(result.stdout.replace("\t", ""))
+        assert not CONTROL_CHARACTERS.search(result.stderr)
+        assert "Price" in result.stdout  # the loss reason, read without its control bytes
+
+
+@pytest.mark.parametrize("case", ["SP801-binary-junk", "SP801-old-excel-workbook",
+                                  "SP801-excel-workbook"])
+def test_only_workbooks_get_the_excel_hint(case: str) -> None:
+    code, stderr = _run(FOLDER / case)
+    assert code == 1
+    assert ("Excel" in stderr) == ("workbook" in case), stderr

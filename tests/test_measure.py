@@ -313,3 +313,36 @@ def test_suggested_mapping_quotes_crm_names_yaml_would_misread(tmp_path: Path) -
     assert out.exit_code == 0, out.output
     proposed = yaml.safe_load(out.stdout)["crm"]["stages"]
     assert set(proposed) == {"No", "Two\nlines", 'say "hi" \\\\', "2024"}
+
+
+def test_an_open_deal_older_than_every_finished_stay_is_stale_without_a_p90(
+        tmp_path: Path) -> None:
+    """Three deals left qualification (after 5, 8 and 10 days) while twelve are still
+    there: too few finished for a p90, yet the open deals older than 10 days are stale."""
+    import pandas as pd
+
+    start = dt.datetime(2025, 1, 6, 9)
+    rows = []
+    for k, stay in enumerate((5, 8, 10)):
+        entered = start + dt.timedelta(days=k)
+        rows += [(f"done{k}", "Prospecting", start), (f"done{k}", "Qualification", entered),
+                 (f"done{k}", "Closed Won", entered + dt.timedelta(days=stay))]
+    as_of = start + dt.timedelta(days=40)
+    for k in range(12):
+        rows += [(f"open{k}", "Prospecting", start),
+                 (f"open{k}", "Qualification", as_of - dt.timedelta(days=3 * k + 1))]
+    rows.append(("late", "Prospecting", as_of))
+    frame = pd.DataFrame(rows, columns=["deal", "stage", "changed_at"]).assign(segment="SMB")
+    frame.to_csv(tmp_path / "changes.csv", index=False)
+    history = read_history(tmp_path / "changes.csv",
+                           salesproc.load(CASES / "exports" / "process.yaml"))
+    m = measure(history)
+    qualification = next(t for t in m.overall.times if t.stage == "qualification")
+    assert math.isnan(qualification.p90)  # the blind spot this rule closes
+    ages = {r.id: r.age for r in m.open_deals.rows()}
+    longest = max(5, 8, 10)
+    want = {f"open{k}" for k in range(12) if 3 * k + 1 > longest}
+    assert {r.id for r in m.open_deals.rows() if r.stale} == want
+    assert all(ages[d] > longest for d in want) and len(want) == 8
+    stage = next(p for p in m.overall.pipeline if p.stage == "qualification")
+    assert stage.stale == len(want)

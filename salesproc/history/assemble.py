@@ -25,6 +25,7 @@ from salesproc.history.table import (
     WON_CODE,
     Changes,
     Deals,
+    Values,
     Visits,
     build,
     last_visits,
@@ -40,6 +41,9 @@ class Reading:
     mapping: CrmMapping
     notes: Notebook
     today: dt.date
+    #: What the history rows said each deal's amount, probability and expected close date
+    #: were (set by readers whose export has them; None: it has only today's).
+    values: Values | None = None
     _order: dict[tuple[str, str], bool] = field(default_factory=dict)
 
     @property
@@ -128,6 +132,7 @@ class DealColumns:
     category: pa.Array | None = None
     owner: pa.Array | None = None
     fields: Mapping[str, pa.Array] = field(default_factory=dict)
+    close_date: np.ndarray | None = None  # datetime64[s], the expected close date
 
 
 def deals_from(reading: Reading, cols: DealColumns, created: np.ndarray) -> Deals:
@@ -153,10 +158,8 @@ def deals_from(reading: Reading, cols: DealColumns, created: np.ndarray) -> Deal
         value = reading.mapping.values(value, cols.currency, cols.rows, path, notes)
     reason_column = reading.mapping.crm.lost_reason
     reason = cols.fields.get(reason_column) if reason_column else None
-    probability = parse_amounts(cols.probability)[0] if cols.probability is not None else \
-        np.full(size, np.nan)
-    if np.nanmax(probability, initial=0.0) > 1.0:
-        probability = probability / 100.0  # Salesforce writes 60 for 60%
+    probability = shares(parse_amounts(cols.probability)[0]) if cols.probability is not None \
+        else np.full(size, np.nan)
     buyer = reading.mapping.buyers(cols.fields, value, size)
     if len(reading.mapping.process.buyer_types) > 1 and (buyer < 0).any():
         none = buyer < 0
@@ -165,6 +168,7 @@ def deals_from(reading: Reading, cols: DealColumns, created: np.ndarray) -> Deal
                   hint="add a rule for them, or crm: {default_buyer_type: ...}")
     return Deals(
         id=cols.ids, created=created, closed=np.full(size, NAT),
+        close_date=cols.close_date if cols.close_date is not None else np.full(size, NAT),
         outcome=np.zeros(size, dtype=np.int8), value=value,
         buyer=buyer,
         reason=compact(reading.mapping.reasons(reason) if reason is not None else blank),
@@ -172,7 +176,87 @@ def deals_from(reading: Reading, cols: DealColumns, created: np.ndarray) -> Deal
                          pa.array([reading.mapping.process.currency] * size, pa.string())),
         probability=probability,
         forecast_category=compact(cols.category if cols.category is not None else blank),
-        owner=compact(cols.owner if cols.owner is not None else blank))
+        owner=compact(cols.owner if cols.owner is not None else blank),
+        row=np.asarray(cols.rows, dtype=np.int64))
+
+
+def shares(probabilities: np.ndarray) -> np.ndarray:
+    """A column of probabilities as shares (0–1): percentages where any is above 1
+    (Salesforce writes 60 for 60%)."""
+    if np.nanmax(probabilities, initial=0.0) > 1.0:
+        return probabilities / 100.0
+    return probabilities
+
+
+#: Names a history's amount, probability and expected close date columns go by.
+ValueNames = tuple[Sequence[str], Sequence[str], Sequence[str]]
+
+
+@dataclass
+class RowValues:
+    """What history rows say a deal's amount, probability and expected close date were,
+    gathered a block at a time as numbers (the text is not kept), for :class:`Values`.
+    A file without one of the columns says nothing of it."""
+
+    names: ValueNames
+    _deal: list[np.ndarray] = field(default_factory=list)
+    _at: list[np.ndarray] = field(default_factory=list)
+    _amount: list[np.ndarray] = field(default_factory=list)
+    _probability: list[np.ndarray] = field(default_factory=list)
+    _close: list[np.ndarray] = field(default_factory=list)
+    _has: list[bool] = field(default_factory=lambda: [False, False, False])
+
+    def columns(self, file: CsvFile) -> list[str]:
+        """The columns of *file* to read for the values."""
+        return [c for names in self.names if (c := file.column(*names))]
+
+    def add(self, reading: Reading, file: CsvFile, batch: Batch, keep: np.ndarray,
+            deal: np.ndarray, at: np.ndarray) -> None:
+        """The rows *keep* (a mask of *batch*), of deals *deal* at times *at* (the kept
+        rows'). An unreadable amount or date is noted and says nothing."""
+        amount, probability, close = (file.column(*names) for names in self.names)
+        if not (amount or probability or close):
+            return
+        rows, picked = batch.rows[keep], pa.array(keep)
+        size = len(rows)
+        self._deal.append(deal)
+        self._at.append(at)
+        values = np.full(size, np.nan)
+        if amount:
+            text = pc.filter(batch.values[amount], picked)
+            values, bad = parse_amounts(text)
+            if bad.any():
+                reading.notes.add("SP809", f"an amount is not a number "
+                                  f"('{shown(text[int(np.flatnonzero(bad)[0])].as_py())}'); "
+                                  "the row says nothing of the deal's value", file.path,
+                                  rows=rows[bad][:5].tolist(), count=int(bad.sum()),
+                                  key="row amount", column=amount)
+        self._amount.append(values)
+        self._probability.append(parse_amounts(pc.filter(batch.values[probability], picked))[0]
+                                 if probability else np.full(size, np.nan))
+        self._close.append(reading.dates(file, close, pc.filter(batch.values[close], picked),
+                                         rows, required=False, planned=True)[0]
+                           if close else np.full(size, NAT))
+        for k, name in enumerate((amount, probability, close)):
+            self._has[k] = self._has[k] or name is not None
+
+    def values(self, reading: Reading, deals: Deals, file: str,
+               renumber: np.ndarray | None = None) -> Values | None:
+        """The table, amounts in the process's currency at each deal's own rate; the deals
+        given to :meth:`add` are *renumber*'s indexes where it is given."""
+        if not self._deal:
+            return None
+        deal = np.concatenate(self._deal)
+        if renumber is not None:
+            deal = renumber[deal]
+        amount = None
+        if self._has[0]:
+            rate = reading.mapping.values(np.ones(len(deals)), deals.currency.cast(pa.string()),
+                                          np.zeros(len(deals), np.int64), file, Notebook())
+            amount = np.concatenate(self._amount) * rate[deal]  # the deals' notes say which
+        return Values.of(deal, np.concatenate(self._at), amount,
+                         shares(np.concatenate(self._probability)) if self._has[1] else None,
+                         np.concatenate(self._close) if self._has[2] else None)
 
 
 def compact(words: pa.Array) -> pa.Array:

@@ -1,6 +1,7 @@
 """CSV exports as they come: UTF-8 with or without a byte-order mark, Windows-1252,
-UTF-16; comma, semicolon or tab; quoted fields over several lines; rows with a field too
-many. Read with pyarrow's streaming CSV reader, a block at a time, so memory does not grow
+UTF-16 (with or without one); comma, semicolon or tab; quoted fields over several lines;
+rows with a field too many; control characters (NUL from a rich-text field) inside values.
+Read with pyarrow's streaming CSV reader, a block at a time, so memory does not grow
 with the file; every value is read as text and converted here, so a stray value is a
 note on its row, never a failure of the whole file.
 
@@ -10,10 +11,11 @@ Rows are numbered as a spreadsheet shows them: the header is row 1.
 from __future__ import annotations
 
 import codecs
+import io
 import math
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,11 +24,25 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from salesproc.diagnostics import shown, some
-from salesproc.history.notes import HistoryError, Note, Notebook
+from salesproc.history.notes import MAX_ROWS_SHOWN, HistoryError, Note, Notebook
 from salesproc.model import fold
 
 BLOCK_BYTES = 8 << 20  # a block of the file parsed at a time: bounds the memory per batch
+CLEAN_BYTES = 1 << 20  # a block of the file decoded and cleaned at a time (see _Cleaned)
 NOT_A_TIME = np.datetime64("NaT", "s")
+#: C0 control characters other than tab, line feed and carriage return: never text in a
+#: CSV value (NUL from a rich-text field, ^Z from an old tool), so dropped where found.
+CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_CONTROL_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_IS_CONTROL = np.zeros(256, dtype=bool)
+_IS_CONTROL[[*range(0, 9), 11, 12, *range(14, 32)]] = True
+#: Binary formats people export instead of CSV: their signature, and what to call them.
+WORKBOOKS = ((b"PK\x03\x04", "a zip archive or an Excel workbook (.xlsx)"),
+             (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel workbook (.xls)"))
+#: A head with this share of control bytes outside quoted values (UTF-16 aside) is not
+#: text: a CSV's control bytes sit inside quoted values (a rich-text field), while random
+#: binary data has about one in nine of its bytes there.
+BINARY_SHARE = 1 / 64
 
 
 @dataclass(frozen=True)
@@ -46,7 +62,8 @@ class CsvFile:
     def __init__(self, path: str, kind: str) -> None:
         self.path = path
         self.kind = kind  # the format it is read as, for messages
-        self.encoding, head = _encoding(path)
+        self.encoding, head, self.cleaning = _encoding(path)
+        head = _CONTROL_TEXT.sub("", head)
         self.delimiter = _delimiter(head)
         self.header = _header(head, self.delimiter, path)
         self._by_fold: dict[str, str] = {}
@@ -83,10 +100,24 @@ class CsvFile:
             return "skip"
 
         wanted = list(dict.fromkeys(columns))
+        source = _Cleaned(self.path, self.encoding) if self.cleaning else None
+        try:
+            yield from self._parse(source, wanted, skipped, invalid, notes)
+        finally:
+            if source is not None:
+                source.close()
+        if source is not None and source.dropped:
+            notes.add("SP820", f"{source.dropped:,} control characters (such as NUL) inside "
+                      "values are dropped", self.path, rows=source.rows, count=source.row_count,
+                      key="control characters", hint="a rich-text field (a description or a "
+                      "note) holds them; the rest of each row is read as it is")
+
+    def _parse(self, source: _Cleaned | None, wanted: list[str], skipped: list[int],
+               invalid: Callable[[pcsv.InvalidRow], str], notes: Notebook) -> Iterator[Batch]:
         reader = pcsv.open_csv(
-            self.path,
+            source if source is not None else self.path,
             read_options=pcsv.ReadOptions(use_threads=False, block_size=BLOCK_BYTES,
-                                          encoding=self.encoding),
+                                          encoding="utf8" if source else self.encoding),
             parse_options=pcsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True,
                                             invalid_row_handler=invalid),
             convert_options=pcsv.ConvertOptions(
@@ -132,9 +163,14 @@ def _unreadable(path: str, message: str, hint: str | None = None) -> HistoryErro
     return HistoryError([Note("SP801", message, path, hint=hint)])
 
 
-def _encoding(path: str) -> tuple[str, str]:
-    """The file's encoding and its first characters: a byte-order mark decides, else
-    UTF-8 if the whole file is valid UTF-8, else Windows-1252 (else Latin-1)."""
+def _encoding(path: str) -> tuple[str, str, bool]:
+    """The file's encoding, its first characters, and whether it must be read through
+    :class:`_Cleaned` (UTF-16, or control characters somewhere in it).
+
+    Workbooks (zip and OLE signatures) are refused with their name; UTF-16 is told by its
+    byte-order mark or, without one, by NULs at every other byte; any other head that is
+    mostly control bytes is not text. Else UTF-8 if the whole file is valid UTF-8, else
+    Windows-1252 (else Latin-1); the same pass looks for control characters."""
     try:
         if not os.path.isfile(path):
             what = "does not exist" if not os.path.exists(path) else "is not a regular file"
@@ -143,34 +179,149 @@ def _encoding(path: str) -> tuple[str, str]:
             head = handle.read(1 << 16)
             if not head.strip():
                 raise _unreadable(path, "the export is empty", "export it again from the CRM")
-            if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                return "utf-16", head.decode("utf-16", errors="ignore")
-            if b"\x00" in head:
-                raise _unreadable(path, "the export is not text (it holds NUL bytes)",
-                                  "export the report as CSV, not as an Excel workbook")
+            for signature, name in WORKBOOKS:
+                if head.startswith(signature):
+                    raise _unreadable(path, f"the export is not text: it is {name}",
+                                      "export the report as CSV, not as an Excel workbook "
+                                      "(or unzip it first)")
+            wide = _utf16(head)
+            if wide is not None:
+                return wide, head.decode(wide, errors="ignore"), True
+            if _binary(head):
+                raise _unreadable(path, "the export is not text (it is mostly binary data)",
+                                  "give the CSV file the CRM exported")
             if head.startswith(codecs.BOM_UTF8):
                 head = head[len(codecs.BOM_UTF8):]
-            handle.seek(0)
-            for encoding in ("utf-8", "cp1252"):
-                if _decodes(handle, encoding):
-                    return ("utf8" if encoding == "utf-8" else encoding,
-                            head.decode(encoding, errors="ignore"))
+            for encoding in ("utf-8", "cp1252", "latin-1"):
                 handle.seek(0)
-            return "latin-1", head.decode("latin-1")
+                controls = _decodes(handle, encoding)
+                if controls is not None:
+                    return ("utf8" if encoding == "utf-8" else encoding,
+                            head.decode(encoding, errors="ignore"), controls)
+            raise AssertionError("unreachable: every byte string is Latin-1")
     except OSError as exc:
         raise _unreadable(path, f"cannot read the export: {exc.strerror or exc}") from None
 
 
-def _decodes(handle: object, encoding: str) -> bool:
+def _binary(head: bytes) -> bool:
+    """Whether more than BINARY_SHARE of *head* is control bytes outside quoted values."""
+    b = np.frombuffer(head, dtype=np.uint8)
+    quote = b == 34
+    outside = (np.cumsum(quote) - quote) % 2 == 0
+    return int((_IS_CONTROL[b] & outside).sum()) > BINARY_SHARE * len(b)
+
+
+def _utf16(head: bytes) -> str | None:
+    """'utf-16' for a head with a UTF-16 byte-order mark; 'utf-16-le' or 'utf-16-be' for one
+    without, whose ASCII text shows as NULs at every other byte (odd or even); else None."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    pairs = len(head) // 2
+    if pairs < 2:
+        return None
+    even = head[0:2 * pairs:2].count(0) / pairs
+    odd = head[1:2 * pairs:2].count(0) / pairs
+    if odd > 0.4 and even < 0.05:
+        return "utf-16-le"
+    if even > 0.4 and odd < 0.05:
+        return "utf-16-be"
+    return None
+
+
+def _decodes(handle: object, encoding: str) -> bool | None:
+    """None if the file is not valid *encoding*, else whether it holds control bytes (in
+    these ASCII-based encodings a control byte is always a control character)."""
     decoder = codecs.getincrementaldecoder(encoding)()
     read = handle.read  # type: ignore[attr-defined]
+    controls = False
     try:
         while chunk := read(1 << 23):
             decoder.decode(chunk)
+            controls = controls or CONTROL.search(chunk) is not None
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        return False
-    return True
+        return None
+    return controls
+
+
+class _Cleaned(io.RawIOBase):
+    """The export as UTF-8 without control characters, for pyarrow's reader: decoded from
+    its encoding and cleaned a block at a time (memory stays bounded), counting the rows
+    that held control characters. A row is found as pyarrow finds it: a line end outside
+    quotes ends it, and an empty line is no row."""
+
+    def __init__(self, path: str, encoding: str) -> None:
+        super().__init__()
+        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        python = {"utf8": "utf-8-sig"}.get(encoding, encoding)
+        self._decoder = codecs.getincrementaldecoder(python)()
+        self._pending = b""
+        self._offset = 0
+        self._ended = False
+        self._records = 0  # rows ended so far (the header is the first)
+        self._quoted = False  # inside quotes at the end of the last block
+        self._line_ended = True  # the last line end seen (CRs aside) was the last byte
+        self._last_row = 0  # the last row found holding a control character
+        self.dropped = 0  # control characters dropped
+        self.row_count = 0  # rows that held any
+        self.rows: list[int] = []  # the first few of them
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        """Fills *buffer* as far as the file goes (short only at its end)."""
+        view = memoryview(buffer).cast("B")
+        filled = 0
+        while filled < len(view):
+            if self._offset >= len(self._pending):
+                if self._ended:
+                    break
+                self._pending, self._offset = self._next(), 0
+                continue
+            n = min(len(view) - filled, len(self._pending) - self._offset)
+            view[filled:filled + n] = self._pending[self._offset:self._offset + n]
+            filled += n
+            self._offset += n
+        return filled
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+    def _next(self) -> bytes:
+        chunk = self._file.read(CLEAN_BYTES)
+        self._ended = not chunk
+        text = self._decoder.decode(chunk, final=self._ended)
+        return self._clean(text.encode("utf-8")) if text else b""
+
+    def _clean(self, data: bytes) -> bytes:
+        """*data* without its control bytes, the rows holding them counted."""
+        b = np.frombuffer(data, dtype=np.uint8)
+        c = b[b != 13]  # carriage returns aside: a line ends at its line feed
+        quote = c == 34
+        before = np.cumsum(quote, dtype=np.int64) - quote + self._quoted
+        line_end = (c == 10) & (before % 2 == 0)
+        previous = np.empty_like(line_end)
+        previous[0] = self._line_ended
+        previous[1:] = line_end[:-1]
+        ends = line_end & ~previous  # an empty line is no row
+        control = _IS_CONTROL[c]
+        if control.any():
+            done = np.cumsum(ends, dtype=np.int64) - ends
+            rows = np.unique(self._records + done[control] + 1)
+            if rows[0] == self._last_row:
+                rows = rows[1:]  # a row split between two blocks
+            if len(rows):
+                self._last_row = int(rows[-1])
+            self.dropped += int(control.sum())
+            self.row_count += len(rows)
+            self.rows.extend(rows[:max(0, MAX_ROWS_SHOWN - len(self.rows))].tolist())
+            data = b[~_IS_CONTROL[b]].tobytes()
+        self._records += int(ends.sum())
+        self._quoted = bool((int(quote.sum()) + self._quoted) % 2)
+        self._line_ended = bool(line_end[-1]) if len(c) else self._line_ended
+        return data
 
 
 def _delimiter(head: str) -> str:

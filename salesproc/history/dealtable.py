@@ -129,19 +129,19 @@ def read_generic(reading: Reading, files: list[CsvFile]) -> tuple[Visits, Deals]
 
     ids = col(cols["deal"])
     assert ids is not None
-    deals = deals_from(reading, DealColumns(
-        file, rows[first], ids, col(optional["amount"]), col(optional["currency"]),
-        col(optional["probability"]), col(optional["forecast_category"]),
-        col(optional["owner"]), {f: a for f in fields if (a := col(file.column(f)))
-                                 is not None}), created[first])
-    if reason_column is not None and not own:  # the default column: read as crm's is
-        words = col(reason_column)
-        assert words is not None
-        deals = replace(deals, reason=compact(reading.mapping.reasons(words)))
     close = np.full(len(first), NAT)
     if optional["close_date"]:
         close = reading.dates(file, optional["close_date"], col(optional["close_date"]),
                               rows[first], required=False, planned=True)[0]
+    deals = deals_from(reading, DealColumns(
+        file, rows[first], ids, col(optional["amount"]), col(optional["currency"]),
+        col(optional["probability"]), col(optional["forecast_category"]),
+        col(optional["owner"]), {f: a for f in fields if (a := col(file.column(f)))
+                                 is not None}, close), created[first])
+    if reason_column is not None and not own:  # the default column: read as crm's is
+        words = col(reason_column)
+        assert words is not None
+        deals = replace(deals, reason=compact(reading.mapping.reasons(words)))
     stage = col(cols["stage"])
     assert stage is not None
     return settle(reading, deals, stage, rows[first], file.path, cols["stage"], close)

@@ -1,8 +1,9 @@
 """salesproc's own event log (`salesproc simulate --events`): one row per stage visit of
 a simulated deal, with `replication`, `deal`, `buyer_type`, `stage`, `entered`,
 `finished`, `outcome` and `value`; times count in the process's time unit from its start
-date. Simulated deals so go through the same measurement as a CRM's. Only the first
-replication in the log is read (each is a separate, whole history).
+date. Simulated deals so go through the same measurement as a CRM's; each row's value is
+the deal's value from its entry on. Only the first replication in the log is read (each
+is a separate, whole history).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from salesproc.history.table import (
     WON_CODE,
     Changes,
     Deals,
+    Values,
     Visits,
     build,
     first_and_last,
@@ -68,8 +70,9 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
     won = np.asarray(pc.equal(outcome, "won").to_numpy(zero_copy_only=False), dtype=bool)
     lost = np.asarray(pc.starts_with(outcome, "lost").to_numpy(zero_copy_only=False), dtype=bool)
     created, _ = first_and_last(deal, entered, n)
+    row_value = parse_amounts(table["value"])[0]
     value = np.zeros(n)
-    value[deal] = parse_amounts(table["value"])[0]
+    value[deal] = row_value
     buyers = reading.mapping.buyer_index
     kind = np.array([buyers.get(b, -1) for b in table["buyer_type"].to_pylist()], np.int16)
     buyer = np.full(n, -1, dtype=np.int16)
@@ -83,9 +86,12 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
                           np.int16),
                       np.concatenate([entered, finished[ends]]))
     blank = pa.array([""] * n, pa.string())
+    reading.values = Values.of(deal, entered, row_value, None, None)
     deals = Deals(id=encoded.dictionary, created=created, closed=np.full(n, NAT),
+                  close_date=np.full(n, NAT),
                   outcome=np.zeros(n, np.int8), value=value, buyer=buyer,
                   reason=pc.dictionary_encode(pa.array(reason.tolist(), pa.string())),
                   currency=pa.array([process.currency] * n, pa.string()),
-                  probability=np.full(n, np.nan), forecast_category=blank, owner=blank)
+                  probability=np.full(n, np.nan), forecast_category=blank, owner=blank,
+                  row=np.zeros(n, dtype=np.int64))
     return build(changes, deals)

@@ -32,7 +32,7 @@ BUYER_FIELD, REASON_FIELD = "Segment__c", "Loss_Reason__c"
 OWNER = "005000000000001"
 PLANNED = dt.timedelta(days=60)  # an open deal's CloseDate: 60 days after it was created
 DEAL_TABLE = ("deal", "name", "created", "close_date", "stage", "amount", "currency", "owner",
-              "lost_reason")
+              "lost_reason", "segment")
 
 
 @dataclass(frozen=True)
@@ -254,7 +254,8 @@ def write_deal_table(deals: Sequence[Deal], path: str | os.PathLike[str], fields
         for k, d in enumerate(deals):
             w.writerow([d.id, f"Deal {k}", _plain(d.created),
                         d.close_at(dt.datetime.max).isoformat(), d.stage_name(fields),
-                        _money(d.amount_at(dt.datetime.max)), d.currency, d.owner, d.reason])
+                        _money(d.amount_at(dt.datetime.max)), d.currency, d.owner, d.reason,
+                        d.buyer])
     return path
 
 

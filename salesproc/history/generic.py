@@ -1,19 +1,23 @@
 """A generic stage-change CSV, for any CRM: one row per change of stage, with the deal's
 id (`deal`), the stage it moved to (`stage`) and when (`changed_at`), and, when present,
-its `amount`, `currency` and `created` date. Other names for these columns are given in
-the process file (`crm: {columns: {deal: Opportunity, changed_at: Modified}}`). Any other
-column may feed the buyer-type rules and the loss reason; a deal's last row counts for
-them and for its amount. A deal is won or lost when it moves to a stage mapped to won or
-lost.
+its `amount`, `currency`, `created` date, `probability` and expected `close_date`. Other
+names for the columns are given in the process file (`crm: {columns: {deal: Opportunity,
+changed_at: Modified}}`). Any other column may feed the buyer-type rules and the loss
+reason; a deal's last row counts for them and for its amount. Each row's amount,
+probability and close date are the deal's from that change on (an empty cell says
+nothing), so that a history as of an earlier date has them as they stood. A deal is won or
+lost when it moves to a stage mapped to won or lost.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from salesproc.history.assemble import DealColumns, Reading, deals_from, settle
+from salesproc.history.assemble import DealColumns, Reading, RowValues, deals_from, settle
 from salesproc.history.csvfile import CsvFile
 from salesproc.history.table import Changes, Deals, Visits, first_and_last
 
@@ -21,6 +25,8 @@ DEFAULTS = {"deal": ("deal", "deal_id", "deal id"), "stage": ("stage", "stage_na
             "changed_at": ("changed_at", "changed at", "changed", "date")}
 OPTIONAL = {"amount": ("amount", "value"), "currency": ("currency",),
             "created": ("created", "created_at", "create date")}
+#: Per row only, with these names (crm.columns does not rename them).
+VALUES = (("amount", "value"), ("probability",), ("close_date", "close date", "expected close"))
 
 
 def columns(reading: Reading) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
@@ -46,13 +52,17 @@ def read(reading: Reading, files: list[CsvFile]) -> tuple[Visits, Deals]:
     ids, codes, times, rows, created, extra = [], [], [], [], [], []
     fields = [c for c in reading.mapping.rule_fields()]
     optional: dict[str, str | None] = {}
+    given = reading.mapping.crm.columns
+    stood = RowValues((OPTIONAL["amount"] if "amount" not in given else (given["amount"],),
+                       *VALUES[1:]))
+    read_rows = 0
     for file in files:
         cols = file.require(needed, "a stage-change CSV has deal, stage and changed_at "
                             "columns (other names: crm: {columns: ...} in the process file)")
         optional = {r: file.column(*n) for r, n in optional_names.items()}
         present = [file.column(f) for f in fields]
         wanted = [*cols.values(), *[c for c in optional.values() if c],
-                  *[c for c in present if c]]
+                  *[c for c in present if c], *stood.columns(file)]
         for batch in file.batches(wanted, reading.notes):
             at, ok = reading.dates(file, cols["changed_at"], batch.values[cols["changed_at"]],
                                    batch.rows, required=True)
@@ -65,6 +75,9 @@ def read(reading: Reading, files: list[CsvFile]) -> tuple[Visits, Deals]:
                                            required=False)
                 ok &= fine
             keep = pa.array(ok)
+            kept = int(ok.sum())
+            stood.add(reading, file, batch, ok, np.arange(read_rows, read_rows + kept), at[ok])
+            read_rows += kept
             ids.append(pc.filter(batch.values[cols["deal"]], keep))
             codes.append(code[ok])
             times.append(at[ok])
@@ -83,8 +96,8 @@ def read(reading: Reading, files: list[CsvFile]) -> tuple[Visits, Deals]:
     born = np.concatenate(created) if created else np.zeros(0, "datetime64[s]")
     n = len(encoded.dictionary)
     first_at, last_row = first_and_last(deal, at, n)
-    given = born[last_row] if len(last_row) else born
-    start = np.where(np.isnat(given), first_at, np.minimum(given, first_at))
+    born_given = born[last_row] if len(last_row) else born
+    start = np.where(np.isnat(born_given), first_at, np.minimum(born_given, first_at))
 
     def last(role: str) -> pa.Array | None:
         parts = [e[role] for e in extra if role in e]
@@ -94,5 +107,9 @@ def read(reading: Reading, files: list[CsvFile]) -> tuple[Visits, Deals]:
         files[0], origin[last_row] if len(last_row) else origin, encoded.dictionary,
         last("amount"), last("currency"),
         fields={f: a for f in fields if (a := last(f)) is not None}), start)
+    reading.values = stood.values(reading, deals, files[0].path, deal)
+    if reading.values is not None:
+        latest = reading.values.stood(deals)
+        deals = replace(deals, probability=latest.probability, close_date=latest.close_date)
     return settle(Changes(deal, code, at), deals, None, None,
                   np.full(n, np.datetime64("NaT", "s")), files[0].path, reading.notes)

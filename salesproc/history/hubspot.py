@@ -8,7 +8,8 @@ HubSpot keeps one entry date per stage, so a deal that went back to a stage show
 last entry there: rework loops are not visible in this export. Without any `Date entered`
 column of a process stage, the export is a deal table (history/dealtable.py): each open
 deal is taken to have been in its current stage since it was created, a closed deal
-closed at its close date.
+closed at its close date. The export holds only today's amount, probability and close
+date: a history as of an earlier date has those, not the ones that stood then.
 """
 
 from __future__ import annotations
@@ -81,18 +82,18 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
     def col(name: str | None) -> pa.Array | None:
         return None if name is None else concat(batches, name).take(pa.array(first))
 
+    n = len(first)
+    close = np.full(n, np.datetime64("NaT", "s"))
+    if optional["close"]:
+        close = reading.dates(file, optional["close"], col(optional["close"]), rows[first],
+                              required=False, planned=True)[0]
     given = col(optional["id"])
     deal_ids = given if given is not None else \
         pa.array([f"row {r}" for r in rows[first]], pa.string())
     deals = deals_from(reading, DealColumns(
         file, rows[first], deal_ids, col(optional["amount"]), col(optional["currency"]),
         col(optional["probability"]), col(optional["category"]), col(optional["owner"]),
-        {name: col(file.column(name)) for name in extra}), created[first])
-    n = len(first)
-    close = np.full(n, np.datetime64("NaT", "s"))
-    if optional["close"]:
-        close = reading.dates(file, optional["close"], col(optional["close"]), rows[first],
-                              required=False, planned=True)[0]
+        {name: col(file.column(name)) for name in extra}, close), created[first])
     stage_text = col(cols["stage"])
     assert stage_text is not None
     if not has_stage_dates(file, reading.mapping):  # no stage dates: a deal table

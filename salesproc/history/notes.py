@@ -51,6 +51,20 @@ CODES: dict[str, Rule] = rules(
      "Files of different CRMs given together: measure them one CRM at a time."),
     ("SP819", "several-runs", "note",
      "A simulated event log with several replications: the first one is read."),
+    ("SP820", "control-bytes", "note",
+     "Control characters (NUL and the like) inside values: dropped, the rows read."),
+    ("SP821", "past-close-date", "note",
+     "Open deals whose expected close date is before the as-of date: counted, with their "
+     "share of the open deals."),
+    ("SP822", "untouched-deals", "note",
+     "Open deals with no change of stage, amount, probability or close date for 90 days "
+     "or more: counted, with their share of the open deals."),
+    ("SP823", "after-the-fact", "note",
+     "Deals won within an hour of being created (entered after the fact): counted, with "
+     "their share of the wins."),
+    ("SP824", "import-burst", "note",
+     "Days on which far more deals were created than usual (an import): the days, the "
+     "deals and the usual level."),
     ("SP830", "deal-table", "note",
      "One row per deal, without stage history: open deals are taken to be in their stage "
      "since created; time in stage, moves and where deals are lost are not measured."),
@@ -58,7 +72,7 @@ CODES: dict[str, Rule] = rules(
      "A won or lost deal of a deal table without a usable close date: left out."),
     ("SP832", "deal-table-as-of", "note",
      "A deal table cut before its export: the deals open then are taken to be at the "
-     "first stage of their path; those that closed later have no CRM probability."),
+     "first stage of their path; those that closed later have no CRM probability or close date."),
     ("SP840", "unknown-crm-column", "error",
      "A column the crm: section names (lost_reason, a buyer_types rule's field) is not in "
      "the export."),

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from salesproc.diagnostics import shown
-from salesproc.history import dealtable, events, generic, hubspot, salesforce
+from salesproc.history import dealtable, events, generic, hubspot, quality, salesforce
 from salesproc.history.assemble import Reading
 from salesproc.history.csvfile import CsvFile
 from salesproc.history.mapping import Mapping
@@ -87,6 +87,7 @@ def _read(names: list[str], process: Process, format: Format | None,
     for file, (_, label) in zip(files, kinds, strict=True):
         file.kind = label
     _check_columns(reading, files, kind)
+    changes_file = deals_file = names[0]  # the files the history's changes and deals are in
     if kind == "salesforce":
         opportunities = [f for f, (_, label) in zip(files, kinds, strict=True)
                          if label == "Salesforce Opportunity"]
@@ -98,6 +99,8 @@ def _read(names: list[str], process: Process, format: Format | None,
         table = not histories
         visits, deals = dealtable.read_salesforce(reading, opportunities[0]) if table else \
             salesforce.read(reading, histories, opportunities[0] if opportunities else None)
+        changes_file = histories[0].path if histories else names[0]
+        deals_file = opportunities[0].path if opportunities else changes_file
     elif kind == "hubspot":
         if len(files) > 1:
             raise HistoryError([Note("SP818", "give one HubSpot deals export at a time",
@@ -115,8 +118,9 @@ def _read(names: list[str], process: Process, format: Format | None,
         raise HistoryError([Note("SP813", "no deal in the export can be measured", names[0],
                                  hint="see the notes above for what was left out"),
                             *reading.notes.all()])
-    latest = max(_latest(deals.created), _latest(visits.entered), _latest(deals.closed))
-    history = History(process, deals, visits, latest, tuple(names),
+    latest = max(_latest(deals.created), _latest(visits.entered), _latest(deals.closed),
+                 _latest(reading.values.at if reading.values is not None else deals.created))
+    history = History(process, deals, visits, latest, tuple(names), values=reading.values,
                       kind=DEAL_TABLE if table else STAGE_HISTORY)
     if as_of is not None:
         cut = as_of if isinstance(as_of, dt.datetime) else \
@@ -125,21 +129,22 @@ def _read(names: list[str], process: Process, format: Format | None,
             later = int((visits.entered > np.datetime64(cut, "s")).sum()
                         + (deals.closed > np.datetime64(cut, "s")).sum())
             reading.notes.add("SP815", f"{later:,} changes after the as-of date "
-                              f"({cut.date().isoformat()}) are left out", names[0])
+                              f"({cut.date().isoformat()}) are left out", changes_file)
             if table:
                 reading.notes.add("SP832", "a deal table holds each deal's stage at its "
                                   "export only: the deals open at the as-of date are taken "
                                   "to be at the first stage of their path, and those that "
-                                  "closed later have no CRM probability (as exported, it is "
-                                  "their outcome's)", names[0],
+                                  "closed later have no CRM probability or close date (as "
+                                  "exported, they are their outcome's)", deals_file,
                                   hint="give the stage history too, or measure as of the export")
         history = history.at(cut)
         if len(history.deals) == 0:
             raise HistoryError([Note("SP813", f"no deal was created by the as-of date "
                                      f"({cut.date().isoformat()})", names[0],
                                      hint="give a later as-of date")])
+    quality.check(history, deals_file, reading.notes)
     return History(process, history.deals, history.visits, history.as_of, tuple(names),
-                   reading.notes.all(), history.kind)
+                   reading.notes.all(), history.values, history.kind)
 
 
 def _deal_table(files: list[CsvFile]) -> bool:

@@ -3,8 +3,11 @@ export writes them, with the standard API field names.
 
 OpportunityHistory (required): `OpportunityId`, `StageName`, `CreatedDate` (when the
 stage was set); a row that repeats the stage (only the amount or close date changed) is
-folded into the visit. Opportunity (optional, one row per deal): `Id`, `StageName`,
-`CreatedDate`, and, when present, `Amount`, `CloseDate`, `IsClosed`, `IsWon`,
+folded into the visit. Each row's `Amount`, `Probability` and `CloseDate` (report labels:
+`Amount`, `Probability (%)`, `Close Date`), where present, are what they were then: a
+history as of an earlier date has them as they stood (see
+:class:`~salesproc.history.table.Values`). Opportunity (optional, one row per deal): `Id`,
+`StageName`, `CreatedDate`, and, when present, `Amount`, `CloseDate`, `IsClosed`, `IsWon`,
 `CurrencyIsoCode`, `Probability`, `ForecastCategory` (or `ForecastCategoryName`),
 `OwnerId`, and the columns the `crm:` rules and `crm.lost_reason` name (e.g. `Type`,
 `RecordTypeId`, `LeadSource`, `Loss_Reason__c`). Without Opportunity.csv, each deal's
@@ -13,7 +16,7 @@ value is its last history row's `Amount`, and its outcome its last stage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
@@ -22,6 +25,8 @@ import pyarrow.compute as pc
 from salesproc.history.assemble import (
     DealColumns,
     Reading,
+    RowValues,
+    ValueNames,
     deals_from,
     first_rows,
     flags,
@@ -44,6 +49,9 @@ OPTIONAL = {"amount": ("Amount",), "close": ("CloseDate", "Close Date"),
             "category": ("ForecastCategory", "ForecastCategoryName", "Forecast Category"),
             "owner": ("OwnerId", "Owner ID", "Opportunity Owner")}
 HINT = "a Salesforce OpportunityHistory export has OpportunityId, StageName and CreatedDate"
+#: A history row's amount, probability and expected close date (API names, report labels).
+VALUES: ValueNames = (("Amount",), ("Probability", "Probability (%)"),
+                      ("CloseDate", "Close Date"))
 
 
 def is_history(file: CsvFile) -> bool:
@@ -71,21 +79,25 @@ def read(reading: Reading, histories: list[CsvFile], opportunities: CsvFile | No
     if opportunities is None:
         return _history_only(reading, histories[0], _history(reading, histories))
     known = _opportunities(reading, opportunities)
-    changes = _first_stage_at_creation(_linked_history(reading, histories, known.deals), known,
-                                       reading)
+    values = RowValues(VALUES)
+    changes = _first_stage_at_creation(_linked_history(reading, histories, known.deals, values),
+                                       known, reading)
+    reading.values = values.values(reading, known.deals, histories[0].path)
     return settle(changes, known.deals, known.won, known.closed, known.close_dates,
                   opportunities.path, reading.notes)
 
 
-def _linked_history(reading: Reading, histories: list[CsvFile], deals: Deals) -> Changes:
+def _linked_history(reading: Reading, histories: list[CsvFile], deals: Deals,
+                    values: RowValues) -> Changes:
     """The history rows as changes of the opportunities' deals, each block matched to its
-    deals as it is read (the ids are not kept). Rows of deals the Opportunity file does not
-    list, or dated before their deal was created, are noted and left out."""
+    deals as it is read (the ids are not kept), and their *values*. Rows of deals the
+    Opportunity file does not list, or dated before their deal was created, are noted and
+    left out."""
     index = IdIndex(deals.id)
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for file in histories:
         cols = file.require(HISTORY_COLUMNS, HINT)
-        for batch in file.batches(list(cols.values()), reading.notes):
+        for batch in file.batches([*cols.values(), *values.columns(file)], reading.notes):
             at, ok = reading.dates(file, cols["at"], batch.values[cols["at"]], batch.rows,
                                    required=True)
             code = reading.mapping.stage_codes(batch.values[cols["stage"]], batch.rows,
@@ -106,6 +118,7 @@ def _linked_history(reading: Reading, histories: list[CsvFile], deals: Deals) ->
                                   rows=batch.rows[early][:5].tolist(), count=int(early.sum()))
             fine = ok & (deal >= 0) & ~early
             parts.append((deal[fine], code[fine], at[fine]))
+            values.add(reading, file, batch, fine, deal[fine], at[fine])
     if not parts:
         return Changes(np.zeros(0, np.int32), np.zeros(0, np.int16),
                        np.zeros(0, "datetime64[s]"))
@@ -118,7 +131,8 @@ def _linked_history(reading: Reading, histories: list[CsvFile], deals: Deals) ->
 @dataclass
 class _Rows:
     """History rows as read without an Opportunity file: each row's deal (an index into
-    *ids*), stage code, time, row number, and amount."""
+    *ids*), stage code, time, row number, amount, and the values of each row (gathered
+    with the row's place among those read as its deal)."""
 
     ids: pa.Array
     deal: np.ndarray
@@ -126,6 +140,7 @@ class _Rows:
     at: np.ndarray
     rows: np.ndarray
     amounts: pa.Array | None
+    values: RowValues
 
 
 def _history(reading: Reading, histories: list[CsvFile]) -> _Rows:
@@ -134,11 +149,12 @@ def _history(reading: Reading, histories: list[CsvFile]) -> _Rows:
     times: list[np.ndarray] = []
     rows: list[np.ndarray] = []
     values: list[pa.Array] = []
+    stood = RowValues(VALUES)
+    read = 0
     for file in histories:
         cols = file.require(HISTORY_COLUMNS, HINT)
         amount = file.column("Amount")
-        for batch in file.batches([*cols.values(), *([amount] if amount else [])],
-                                  reading.notes):
+        for batch in file.batches([*cols.values(), *stood.columns(file)], reading.notes):
             at, ok = reading.dates(file, cols["at"], batch.values[cols["at"]], batch.rows,
                                    required=True)
             code = reading.mapping.stage_codes(batch.values[cols["stage"]], batch.rows,
@@ -150,6 +166,9 @@ def _history(reading: Reading, histories: list[CsvFile]) -> _Rows:
             rows.append(batch.rows[ok])
             if amount:
                 values.append(pc.filter(batch.values[amount], keep))
+            kept = int(ok.sum())
+            stood.add(reading, file, batch, ok, np.arange(read, read + kept), at[ok])
+            read += kept
     encoded = pa.chunked_array(ids, pa.string()).dictionary_encode()  # one shared dictionary
     del ids
     unique = encoded.chunks[0].dictionary if encoded.num_chunks else pa.array([], pa.string())
@@ -159,7 +178,7 @@ def _history(reading: Reading, histories: list[CsvFile]) -> _Rows:
     return _Rows(unique, deal, np.concatenate(codes or [np.zeros(0, np.int16)]),
                  np.concatenate(times or [np.zeros(0, "datetime64[s]")]),
                  np.concatenate(rows or [np.zeros(0, np.int64)]),
-                 pa.concat_arrays(values) if values else None)
+                 pa.concat_arrays(values) if values else None, stood)
 
 
 @dataclass(frozen=True)
@@ -214,7 +233,7 @@ def _opportunities(reading: Reading, file: CsvFile) -> _Opportunities:
     deals = deals_from(reading, DealColumns(
         file, rows[first], col(cols["id"]), col(optional["amount"]), col(optional["currency"]),
         col(optional["probability"]), col(optional["category"]), col(optional["owner"]),
-        {name: col(file.column(name)) for name in extra}), created)
+        {name: col(file.column(name)) for name in extra}, close), created)
     won, closed = flags(col(optional["won"])), flags(col(optional["closed"]))
     stage = kept[cols["stage"]]
     return _Opportunities(deals, file, rows[first],
@@ -250,11 +269,15 @@ def _first_stage_at_creation(changes: Changes, known: _Opportunities, reading: R
 
 def _history_only(reading: Reading, file: CsvFile, rows: _Rows) -> tuple[Visits, Deals]:
     """Deals known only from their history: created at the first change, valued at the
-    last row's amount."""
+    last row's amount, with the probability and expected close date last said."""
     n = len(rows.ids)
     created, last_row = first_and_last(rows.deal, rows.at, n)
     amount = rows.amounts.take(pa.array(last_row)) if rows.amounts is not None else None
     deals = deals_from(reading, DealColumns(file, rows.rows[last_row], rows.ids, amount),
                        created)
+    reading.values = rows.values.values(reading, deals, file.path, rows.deal)
+    if reading.values is not None:
+        latest = reading.values.stood(deals)
+        deals = replace(deals, probability=latest.probability, close_date=latest.close_date)
     return settle(Changes(rows.deal, rows.code, rows.at), deals, None, None,
                   np.full(n, np.datetime64("NaT", "s")), file.path, reading.notes)

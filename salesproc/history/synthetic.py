@@ -65,6 +65,7 @@ from typing import Literal
 import numpy as np
 
 from salesproc.history.export import (
+    BUYER_FIELD,
     PLANNED,
     Deal,
     Fields,
@@ -76,7 +77,7 @@ from salesproc.history.export import (
     write_salesforce,
 )
 from salesproc.loader import load
-from salesproc.model import LOST, WON, Campaign, Process, fold
+from salesproc.model import LOST, WON, BuyerRule, Campaign, Process, fold
 from salesproc.sim.experiment import resolve_settings, simulate
 from salesproc.units import HOURS
 
@@ -399,17 +400,41 @@ def write(history: SyntheticHistory, folder: str | os.PathLike[str], shape: Shap
     raise ValueError(f"unknown shape {shape!r}: one of {', '.join(SHAPES)}")
 
 
-def variant(history: SyntheticHistory, path: str | os.PathLike[str]) -> Path:
-    """A process file at *path* that reads *history*'s exports: a variant of the process
-    file it came from, with the truth's start, arrival rate, CRM names and rates."""
-    process = history.process
+#: The columns each shape writes a deal's loss reason and segment in: what the process's
+#: crm: must name to read them (the segment feeds the buyer-type rules on Segment__c).
+COLUMNS: dict[Shape, tuple[str, str]] = {
+    "salesforce": ("Loss_Reason__c", "Segment__c"),
+    "salesforce-deals": ("Loss_Reason__c", "Segment__c"),
+    "hubspot": ("Closed Lost Reason", "Segment"), "generic": ("reason", "segment"),
+    "deal-table": ("lost_reason", "segment")}
+
+
+def reading(history: SyntheticHistory, shape: Shape) -> Process:
+    """*history*'s process with the `crm:` columns of *shape* (:data:`COLUMNS`): the
+    process to read that shape's export with."""
+    crm = history.process.crm
+    reason, segment = COLUMNS[shape]
+    rules = tuple(replace(r, field=segment) if r.field == BUYER_FIELD else r
+                  for r in crm.buyer_rules)
+    return replace(history.process, crm=replace(crm, lost_reason=reason, buyer_rules=rules))
+
+
+def variant(history: SyntheticHistory, path: str | os.PathLike[str],
+            shape: Shape = "salesforce") -> Path:
+    """A process file at *path* that reads *history*'s exports of *shape*: a variant of
+    the process file it came from, with the truth's start, arrival rate, CRM names,
+    columns (:data:`COLUMNS`) and rates."""
+    process = reading(history, shape)
     if not process.files:
         raise ValueError("the history's process came from no file: give generate a path")
     path = Path(path)
     base = os.path.relpath(Path(process.files[0]).resolve(), path.resolve().parent)
     settings: dict[str, object] = {"simulation.start": process.start.isoformat(),
                                    "crm.stages": dict(process.crm.stages),
-                                   "crm.currency_rates": dict(process.crm.currency_rates)}
+                                   "crm.currency_rates": dict(process.crm.currency_rates),
+                                   "crm.lost_reason": process.crm.lost_reason}
+    if process.crm.buyer_rules:
+        settings["crm.buyer_types"] = [_rule(r) for r in process.crm.buyer_rules]
     arrivals = process.arrivals
     if history.mess.per_month is not None and arrivals is not None:
         settings["arrivals.rate"] = round(arrivals.rate * HOURS[arrivals.per]
@@ -422,6 +447,17 @@ def variant(history: SyntheticHistory, path: str | os.PathLike[str]) -> Path:
                for key, value in settings.items()]]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def _rule(rule: BuyerRule) -> dict[str, object]:
+    """A `crm.buyer_types` rule as the file writes it."""
+    out: dict[str, object] = {"field": rule.field, "buyer_type": rule.buyer_type}
+    if rule.values:
+        out["is"] = list(rule.values)
+    for bound in ("gte", "gt", "lte", "lt"):
+        if getattr(rule, bound, None) is not None:
+            out[bound] = getattr(rule, bound)
+    return out
 
 
 def _campaign(c: Campaign) -> dict[str, object]:

@@ -42,6 +42,7 @@ class Deals:
     id: pa.Array  # text
     created: np.ndarray
     closed: np.ndarray  # when won or lost; NaT while open
+    close_date: np.ndarray  # the expected close date the CRM holds (CloseDate); NaT: none
     outcome: np.ndarray  # int8: OUTCOME_OPEN, OUTCOME_WON, OUTCOME_LOST
     value: np.ndarray  # float64
     buyer: np.ndarray  # int16
@@ -50,6 +51,7 @@ class Deals:
     probability: np.ndarray  # float64: the CRM's own chance to win (NaN: none)
     forecast_category: pa.Array  # text: the CRM's forecast category ('' when none)
     owner: pa.Array  # text
+    row: np.ndarray  # int64: its row in the export (its last, in a file of changes); 0: none
 
     def __len__(self) -> int:
         return len(self.created)
@@ -93,11 +95,98 @@ class Changes:
 
 
 @dataclass(frozen=True)
+class Values:
+    """What a deal's amount, probability and expected close date were, as each history row
+    gave them: *deal* (a row of :class:`Deals`) from *at* on, until its next row. Rows run
+    in order of deal, then time; a row that repeats the deal's last is left out, and an
+    empty cell says nothing (the deal's previous value stands). A column is None when the
+    export does not hold it (the deal's exported value is then the only one).
+
+    *value* is in the process's currency, *probability* a share (0–1), *close_date*
+    datetime64[s] (NaT, NaN: not said yet)."""
+
+    deal: np.ndarray  # int32
+    at: np.ndarray  # datetime64[s]
+    value: np.ndarray | None  # float64
+    probability: np.ndarray | None  # float64
+    close_date: np.ndarray | None  # datetime64[s]
+
+    def __len__(self) -> int:
+        return len(self.deal)
+
+    @staticmethod
+    def of(deal: np.ndarray, at: np.ndarray, value: np.ndarray | None,
+           probability: np.ndarray | None, close_date: np.ndarray | None) -> Values | None:
+        """The table from history rows in any order (None when no column is given)."""
+        columns = [c for c in (value, probability, close_date) if c is not None]
+        if not columns:
+            return None
+        order = _by_deal_and_time(deal, at)
+        d = deal[order]
+        start = np.ones(len(d), dtype=bool)
+        start[1:] = d[1:] != d[:-1]
+        value, probability, close_date = (None if c is None else _carried(c[order], start)
+                                          for c in (value, probability, close_date))
+        keep = start.copy()
+        for column in (c for c in (value, probability, close_date) if c is not None):
+            keep[1:] |= _changed(column)
+        return Values(d[keep].astype(np.int32), at[order][keep],
+                      None if value is None else value[keep],
+                      None if probability is None else probability[keep],
+                      None if close_date is None else close_date[keep])
+
+    def until(self, cut: np.datetime64, renumber: np.ndarray) -> Values:
+        """The rows at or before *cut* of the deals *renumber* keeps (-1: left out), with
+        the deals renumbered."""
+        mask = (self.at <= cut) & (renumber[self.deal] >= 0)
+        return Values(renumber[self.deal[mask]].astype(np.int32), self.at[mask],
+                      *(None if c is None else c[mask]
+                        for c in (self.value, self.probability, self.close_date)))
+
+    def stood(self, deals: Deals) -> Deals:
+        """*deals* with the amount, probability and expected close date of each deal's last
+        row here (its exported ones where it has no row)."""
+        if not len(self.deal):
+            return deals
+        last = np.flatnonzero(np.append(self.deal[1:] != self.deal[:-1], True))
+        who = self.deal[last]
+        changed = {}
+        for name, column in (("value", self.value), ("probability", self.probability),
+                             ("close_date", self.close_date)):
+            if column is not None:
+                out = getattr(deals, name).copy()
+                out[who] = column[last]
+                changed[name] = out
+        return replace(deals, **changed)
+
+
+def _carried(column: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """*column* (NaN or NaT: not said) with each deal's last said value carried forward;
+    *start* marks each deal's first row."""
+    said = ~np.isnat(column) if column.dtype.kind == "M" else ~np.isnan(column)
+    source = np.where(said | start, np.arange(len(column)), 0)
+    np.maximum.accumulate(source, out=source)
+    carried: np.ndarray = column[source]
+    return carried
+
+
+def _changed(column: np.ndarray) -> np.ndarray:
+    """For each row but the first, whether it differs from the row before (two unknowns
+    are the same)."""
+    a, b = column[1:], column[:-1]
+    unknown = np.isnat if column.dtype.kind == "M" else np.isnan
+    differs: np.ndarray = (a != b) & ~(unknown(a) & unknown(b))
+    return differs
+
+
+@dataclass(frozen=True)
 class History:
     """Deals and their stage visits as they stood at *as_of*, with what reading found.
 
     ``history.deals`` and ``history.visits`` are columnar (numpy and pyarrow);
-    ``deals_frame()`` and ``visits_frame()`` give them as pandas DataFrames.
+    ``deals_frame()`` and ``visits_frame()`` give them as pandas DataFrames. *values*
+    holds what each history row said a deal's amount, probability and expected close date
+    were, so that :meth:`at` gives them as they stood (None: the export has only today's).
     """
 
     process: Process
@@ -106,6 +195,7 @@ class History:
     as_of: dt.datetime
     sources: tuple[str, ...] = ()
     notes: tuple[Note, ...] = field(default=())
+    values: Values | None = None
     kind: str = STAGE_HISTORY  # STAGE_HISTORY, DEAL_TABLE or DEAL_TABLE_CUT
 
     @property
@@ -134,7 +224,9 @@ class History:
 
     def at(self, as_of: dt.datetime) -> History:
         """The history as it stood at *as_of*: later deals, changes and outcomes left out,
-        visits still running then open again."""
+        visits still running then open again, and each deal's amount, probability and
+        expected close date those of its last history row by then (its exported ones where
+        it has none). The buyer type stays the one the exported deal has."""
         cut = np.datetime64(as_of, "s")
         if cut >= np.datetime64(self.as_of, "s"):
             return replace(self, as_of=as_of)
@@ -153,24 +245,29 @@ class History:
         visits = Visits(renumber[v.deal].astype(np.int32), v.stage, v.entered,
                         np.where(running, NAT, v.left),
                         np.where(running, OPEN, v.exit).astype(np.int16))
+        values = self.values.until(cut, renumber) if self.values is not None else None
+        if values is not None:
+            chosen = values.stood(chosen)
         if not self.has_stages:  # a deal table: where its deals were then is unknown, and
-            chosen = replace(chosen, probability=np.where(  # a closed deal's probability
-                later, np.nan, chosen.probability),  # and category as exported are its
-                forecast_category=pa.array(np.where(  # outcome's
+            chosen = replace(chosen, probability=np.where(  # a closed deal's probability,
+                later, np.nan, chosen.probability),  # close date and category as exported
+                close_date=np.where(later, NAT, chosen.close_date),  # are its outcome's
+                forecast_category=pa.array(np.where(
                     later, "", chosen.forecast_category.to_numpy(zero_copy_only=False)),
                     pa.string()))
             return replace(self, deals=chosen, visits=entry_visits(self.process, chosen),
-                           as_of=as_of, kind=DEAL_TABLE_CUT)
-        return replace(self, deals=chosen, visits=visits, as_of=as_of)
+                           as_of=as_of, values=values, kind=DEAL_TABLE_CUT)
+        return replace(self, deals=chosen, visits=visits, as_of=as_of, values=values)
 
     def deals_frame(self) -> pandas.DataFrame:
-        """One row per deal: id, buyer_type, created, closed, outcome, value, reason,
-        currency, probability, forecast_category, owner (needs pandas)."""
+        """One row per deal: id, buyer_type, created, closed, close_date (expected), outcome,
+        value, reason, currency, probability, forecast_category, owner (needs pandas)."""
         d = self.deals
         buyers = np.array([*self.buyer_ids, ""], dtype=object)
         return optional.pandas().DataFrame({
             "id": d.id.to_pylist(), "buyer_type": buyers[d.buyer], "created": d.created,
-            "closed": d.closed, "outcome": np.array(OUTCOMES, dtype=object)[d.outcome],
+            "closed": d.closed, "close_date": d.close_date,
+            "outcome": np.array(OUTCOMES, dtype=object)[d.outcome],
             "value": d.value, "reason": d.reason.to_pylist(),
             "currency": d.currency.to_pylist(), "probability": d.probability,
             "forecast_category": d.forecast_category.to_pylist(), "owner": d.owner.to_pylist()})
@@ -214,7 +311,7 @@ def build(changes: Changes, deals: Deals) -> tuple[Visits, Deals]:
     lost, or a stage the mapping does not know. A deal whose last change is won or lost is
     closed then.
     """
-    order = _by_deal_and_time(changes)
+    order = _by_deal_and_time(changes.deal, changes.at)
     d, c = changes.deal[order], changes.code[order]
     keep = np.ones(len(d), dtype=bool)
     keep[1:] = (d[1:] != d[:-1]) | (c[1:] != c[:-1])
@@ -244,17 +341,17 @@ def build(changes: Changes, deals: Deals) -> tuple[Visits, Deals]:
     return visits, replace(deals, outcome=outcome, closed=closed)
 
 
-def _by_deal_and_time(changes: Changes) -> np.ndarray:
-    """The stable order of *changes* by deal, then time: one sort of one 64-bit key (deal
-    above bit 34, seconds since the first change below) where deals and times fit it."""
-    if not len(changes.at):
+def _by_deal_and_time(deal: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The stable order of rows by *deal*, then time *at*: one sort of one 64-bit key (deal
+    above bit 34, seconds since the first row below) where deals and times fit it."""
+    if not len(at):
         return np.zeros(0, dtype=np.int64)
-    key = changes.at.astype(np.int64)  # seconds, made the key in place
+    key = at.astype(np.int64)  # seconds, made the key in place
     key -= key.min()
-    if key.max() < (1 << 34) and int(changes.deal.max()) < (1 << 28):
-        key |= changes.deal.astype(np.int64) << 34
+    if key.max() < (1 << 34) and int(deal.max()) < (1 << 28):
+        key |= deal.astype(np.int64) << 34
         return np.argsort(key, kind="stable")
-    return np.lexsort((changes.at, changes.deal))
+    return np.lexsort((at, deal))
 
 
 def first_and_last(deal: np.ndarray, at: np.ndarray, deals: int

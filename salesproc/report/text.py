@@ -407,7 +407,7 @@ def measurement(m: Measurement, buyer: str | None = None) -> str:
         f"  New deals          {_num(o.new_per_week)} a week",
     ]
     lines += ["", "Pipeline now: open deals by stage (stale: in the stage longer than its "
-              "patience, or than 90% of deals stayed)", _table(
+              "patience, than 90% of deals stayed, or than any that left)", _table(
                   ["stage", "deals", f"value ({cur})", "median age", "p90 age", "stale"],
                   [[s.stage, f"{s.deals:,}", _num(s.value, 0), _days(s.age_p50),
                     _days(s.age_p90), f"{s.stale:,}"] for s in o.pipeline])]
