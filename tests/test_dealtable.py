@@ -299,6 +299,11 @@ def test_a_cut_before_the_export_puts_the_deals_open_then_at_their_path_start(
                         history.deals.forecast_category.to_pylist(), strict=True))
     assert {category[i] for i in closed_later} == {""}
     assert {category[i] for i in still} == {"Pipeline"}
+    close = dict(zip(history.deals.id.to_pylist(), history.deals.close_date.tolist(),
+                     strict=True))  # as exported, a closed deal's is when it closed
+    assert all(close[i] is None for i in closed_later)
+    assert all(close[x.id] == (x.created + dt.timedelta(days=60)).replace(
+        hour=0, minute=0, second=0) for x in open_then if x.closed is None)
     m = measure_deals(history)
     assert not m.stages_known and [p.stage for p in m.overall.pipeline] == [""]
     assert m.overall.pipeline[0].deals == len(open_then)
