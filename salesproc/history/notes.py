@@ -72,7 +72,8 @@ CODES: dict[str, Rule] = rules(
      "A won or lost deal of a deal table without a usable close date: left out."),
     ("SP832", "deal-table-as-of", "note",
      "A deal table cut before its export: the deals open then are taken to be at the "
-     "first stage of their path; those that closed later have no CRM probability or close date."),
+     "first stage of their path; their CRM probability, close date and forecast category "
+     "then are unknown."),
     ("SP840", "unknown-crm-column", "error",
      "A column the crm: section names (lost_reason, a buyer_types rule's field) is not in "
      "the export."),

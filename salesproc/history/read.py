@@ -133,9 +133,9 @@ def _read(names: list[str], process: Process, format: Format | None,
             if table:
                 reading.notes.add("SP832", "a deal table holds each deal's stage at its "
                                   "export only: the deals open at the as-of date are taken "
-                                  "to be at the first stage of their path, and those that "
-                                  "closed later have no CRM probability or close date (as "
-                                  "exported, they are their outcome's)", deals_file,
+                                  "to be at the first stage of their path, and what the CRM "
+                                  "said of them then (probability, close date, forecast "
+                                  "category) is unknown", deals_file,
                                   hint="give the stage history too, or measure as of the export")
         history = history.at(cut)
         if len(history.deals) == 0:

@@ -249,12 +249,10 @@ class History:
         if values is not None:
             chosen = values.stood(chosen)
         if not self.has_stages:  # a deal table: where its deals were then is unknown, and
-            chosen = replace(chosen, probability=np.where(  # a closed deal's probability,
-                later, np.nan, chosen.probability),  # close date and category as exported
-                close_date=np.where(later, NAT, chosen.close_date),  # are its outcome's
-                forecast_category=pa.array(np.where(
-                    later, "", chosen.forecast_category.to_numpy(zero_copy_only=False)),
-                    pa.string()))
+            n = len(chosen)  # what the CRM said of them then (as exported, a closed deal's
+            chosen = replace(  # probability, close date and category are its outcome's)
+                chosen, probability=np.full(n, np.nan), close_date=np.full(n, NAT),
+                forecast_category=pa.array([""] * n, pa.string()))
             return replace(self, deals=chosen, visits=entry_visits(self.process, chosen),
                            as_of=as_of, values=values, kind=DEAL_TABLE_CUT)
         return replace(self, deals=chosen, visits=visits, as_of=as_of, values=values)
