@@ -2,6 +2,7 @@
 
     python bench/measure.py                  # 100,000 history rows
     python bench/measure.py --rows 20000000  # a large org's OpportunityHistory
+    python bench/measure.py --control        # NUL bytes in one history row in 50
 
 Generates Opportunity.csv and OpportunityHistory.csv in a temporary folder (about 4
 history rows per deal, repeated rows included), then runs `salesproc measure` on them in
@@ -28,7 +29,8 @@ STAGES = ["Prospecting", "Qualification", "Needs Analysis", "Proposal/Price Quot
           "Negotiation/Review"]
 
 
-def generate(folder: Path, rows: int, seed: int = 1) -> tuple[Path, Path]:
+def generate(folder: Path, rows: int, seed: int = 1, control: bool = False
+             ) -> tuple[Path, Path]:
     rng = random.Random(seed)
     opp, hist = folder / "Opportunity.csv", folder / "OpportunityHistory.csv"
     start = dt.datetime(2023, 1, 2)
@@ -37,7 +39,7 @@ def generate(folder: Path, rows: int, seed: int = 1) -> tuple[Path, Path]:
         ow, hw = csv.writer(o, quoting=csv.QUOTE_ALL), csv.writer(h, quoting=csv.QUOTE_ALL)
         ow.writerow(["Id", "StageName", "CreatedDate", "Amount", "CloseDate", "IsClosed",
                      "IsWon", "CurrencyIsoCode", "Segment__c", "Loss_Reason__c"])
-        hw.writerow(["Id", "OpportunityId", "StageName", "CreatedDate", "Amount"])
+        hw.writerow(["Id", "OpportunityId", "StageName", "CreatedDate", "Amount", "Comment"])
         while written < rows:
             deal += 1
             ident = f"006{deal:012d}"
@@ -47,13 +49,14 @@ def generate(folder: Path, rows: int, seed: int = 1) -> tuple[Path, Path]:
             k = 0
             outcome = "open"
             while k < len(STAGES):
+                comment = "next step:\x00\x00 call" if control and written % 50 == 0 else ""
                 hw.writerow([f"017{written:012d}", ident, STAGES[k],
-                             t.strftime("%Y-%m-%dT%H:%M:%S.000Z"), amount])
+                             t.strftime("%Y-%m-%dT%H:%M:%S.000Z"), amount, comment])
                 written += 1
                 stay = dt.timedelta(hours=rng.expovariate(1 / 72))
                 if rng.random() < 0.15:  # only the amount changed, half-way through the stay
                     hw.writerow([f"017{written:012d}", ident, STAGES[k],
-                                 (t + stay / 2).strftime("%Y-%m-%dT%H:%M:%S.000Z"), amount])
+                                 (t + stay / 2).strftime("%Y-%m-%dT%H:%M:%S.000Z"), amount, ""])
                     written += 1
                 t += stay
                 if rng.random() < 0.35:
@@ -65,7 +68,7 @@ def generate(folder: Path, rows: int, seed: int = 1) -> tuple[Path, Path]:
             if outcome != "open" and t < dt.datetime(2025, 6, 1):
                 stage = "Closed Won" if outcome == "won" else "Closed Lost"
                 hw.writerow([f"017{written:012d}", ident, stage,
-                             t.strftime("%Y-%m-%dT%H:%M:%S.000Z"), amount])
+                             t.strftime("%Y-%m-%dT%H:%M:%S.000Z"), amount, ""])
                 written += 1
             else:
                 stage, outcome = STAGES[min(k, len(STAGES) - 1)], "open"
@@ -89,11 +92,13 @@ def child(command: list[str]) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--control", action="store_true",
+                        help="NUL bytes in a quoted comment of one history row in 50")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         t = time.perf_counter()
-        opp, hist = generate(folder, args.rows)
+        opp, hist = generate(folder, args.rows, control=args.control)
         print(f"generated {args.rows:,} history rows ({hist.stat().st_size / 1e6:,.0f} MB) "
               f"in {time.perf_counter() - t:.1f} s")
         process = ROOT / "processes" / "five-step.yaml"

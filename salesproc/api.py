@@ -139,8 +139,9 @@ def calibrate(history: History, *, since: dt.datetime | None = None) -> Calibrat
 
 def check_fit(history: History, calibration: Calibration, *, replications: int = 40,
               seed: int | None = None) -> FitCheck:
-    """Simulate the calibrated process over the history's period and set each measured
-    figure beside the simulated 95% outcome range."""
+    """Simulate the calibrated process over the history's period, measure each run as the
+    history is measured, and set each figure beside the runs' range (95% with 39 runs or
+    more); a figure outside names the setting to change and the value the data suggests."""
     from salesproc.fitcheck import check_fit as checking
 
     return checking(history, calibration, replications=replications, seed=seed)

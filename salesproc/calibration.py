@@ -29,8 +29,12 @@ taken off its mean, so that queueing is not counted twice. That keeps the spread
 family of the whole stay but not the split between waiting and working; a stage whose
 time is mostly the team's work keeps at least DELAY_FLOOR of its fitted mean as delay.
 
-A value resting on fewer than MIN_OBSERVATIONS observations (MIN_VISITS for a route)
-keeps the file's number and is listed as "not enough data".
+Small teams still get their numbers: a rate, a deal value or a time in stage resting on
+fewer than MIN_OBSERVATIONS observations is the file's number moved towards the data's,
+the file weighing as PRIOR_OBSERVATIONS observations (so 29 visits that say 9.6 days
+against a file that says 3 give 7.9), with its interval; routes lean on the other buyer
+types' visits, or on the file's shares where those are few too. Below MIN_BLENDED
+observations the file's number is kept and listed as "not enough data".
 """
 
 from __future__ import annotations
@@ -52,7 +56,6 @@ from salesproc.diagnostics import shown
 from salesproc.exits import exit_curve
 from salesproc.history.table import (
     LOST_CODE,
-    OPEN,
     OUTCOME_LOST,
     UNMAPPED,
     WON_CODE,
@@ -67,7 +70,7 @@ from salesproc.model import LOST, WON, BuyerType, Process
 from salesproc.rates import HALF_LIFE_DAYS, SHIFT_ALPHA, SHIFT_DAYS, level_shift, recent_rate
 from salesproc.sim.results import SimulationResult
 from salesproc.stats import proportion
-from salesproc.survival import kaplan_meier
+from salesproc.survival import Survival, kaplan_meier
 from salesproc.version import __version__
 
 MIN_OBSERVATIONS = 30  # deals or visits behind a fitted value, distribution or rate
@@ -97,6 +100,7 @@ class Fitted:
     high: float
     quality: str = ""
     shares: tuple[Share, ...] = ()  # for routes: each target's share of the visits
+    blended: bool = False  # the file's number moved towards thin data's (not refined)
 
 
 @dataclass(frozen=True)
@@ -383,9 +387,24 @@ def _values(cal: Calibration, history: History, chosen: np.ndarray) -> None:
         values = history.deals.value[chosen & (history.deals.buyer == k)]
         values = values[np.isfinite(values) & (values > 0)]
         setting = f"buyer_types.{b}.value"
-        if len(values) < MIN_OBSERVATIONS:
+        if len(values) < MIN_BLENDED:
             cal.kept.append(NotEnough(setting, f"deal value of {b}", len(values),
-                                      MIN_OBSERVATIONS))
+                                      MIN_BLENDED))
+            continue
+        if len(values) < MIN_OBSERVATIONS:  # the file's value, moved towards the data's
+            prior = cal.process.buyer_types[b].value
+            mean = _blend(float(values.mean()), len(values), prior.mean)
+            half = 1.96 * values.std(ddof=1) / math.sqrt(len(values))
+            cal.fitted.append(Fitted(
+                setting, {"lognormal": {"mean": _round(mean),
+                                        "sd": _round(prior.sd / prior.mean * mean)}}
+                if prior.sd > 0 and prior.mean > 0 else {"fixed": _round(mean)},
+                f"deal value of {b} ({cal.process.currency}), blended with the file's",
+                len(values), mean, _blend(max(0.0, values.mean() - half), len(values),
+                                          prior.mean),
+                _blend(values.mean() + half, len(values), prior.mean),
+                f"{len(values)} values, too few to fit a distribution: their mean and the "
+                f"file's, the file weighing as {PRIOR_OBSERVATIONS:g} deals"))
             continue
         fit = fit_distribution(values, np.ones(len(values), dtype=bool), VALUE_FAMILIES)
         half = 1.96 * values.std(ddof=1) / math.sqrt(len(values))
@@ -430,6 +449,9 @@ class Fit:
                                                                        key=lambda kv: kv[1])
                            if v > best)
         chosen = f"{self.family} by AIC" + (f" ({others})" if others else "")
+        if math.isinf(self.distance):
+            return (f"no family the data supports ({chosen}: its mean is outside what the "
+                    "values seen allow): empirical")
         gap = f"gap to the data {self.distance:.3f} (95% band {self.band:.3f})"
         if self.empirical:
             return f"no family fits ({chosen}; {gap}): empirical"
@@ -447,23 +469,34 @@ def fit_distribution(values: np.ndarray, ended: np.ndarray,
     from scipy import stats
 
     values, ended = _sample(np.maximum(values, SHORTEST), ended)
+    if float(values.std()) <= 1e-4 * float(values.mean()):  # every stay as long (to seconds)
+        return Fit("fixed", float(values.mean()), 0.0, {"fixed": 0.0}, 0.0, 1.0)
     data = stats.CensoredData(uncensored=values[ended], right=values[~ended])
     curve = kaplan_meier(values, ended)
     found: dict[str, Any] = {}
     aic: dict[str, float] = {}
     for family in families:
         dist = getattr(stats, _SCIPY[family])
-        with np.errstate(all="ignore"):
-            params = dist.fit(data, floc=0)
-            frozen = dist(*params)
-            loglik = float(frozen.logpdf(values[ended]).sum() + frozen.logsf(values[~ended]).sum())
+        try:
+            with np.errstate(all="ignore"):
+                params = dist.fit(data, floc=0)
+                frozen = dist(*params)
+                loglik = float(frozen.logpdf(values[ended]).sum()
+                               + frozen.logsf(values[~ended]).sum())
+        except (stats.FitError, ValueError, RuntimeError):  # no fit of this family: others
+            continue
         if not math.isfinite(loglik) or not math.isfinite(float(frozen.mean())):
             continue
         found[family] = frozen
         aic[family] = 2 * (1 if family == "exponential" else 2) - 2 * loglik
-    if float(values.std()) <= 1e-4 * float(values.mean()):  # every stay as long (to seconds)
-        return Fit("fixed", float(values.mean()), 0.0, {"fixed": 0.0}, 0.0, 1.0)
-    best = min(aic, key=lambda k: aic[k])
+    if not aic:  # no family could be fitted at all: the curve itself
+        return _empirical(curve, values, Fit("exponential", math.nan, math.nan,
+                                             {"exponential": math.inf}, math.inf, 0.0))
+    supported = {k: a for k, a in aic.items() if _supported(found[k], curve)}
+    if not supported:  # no family the data can support: the curve itself
+        return _empirical(curve, values, Fit(min(aic, key=lambda k: aic[k]), math.nan,
+                                             math.nan, aic, math.inf, 0.0))
+    best = min(supported, key=lambda k: supported[k])
     frozen = found[best]
     seen = 1.0 - curve.survival
     distance = float(np.max(np.abs(frozen.cdf(curve.times) - seen))) if len(curve.times) else 0.0
@@ -471,10 +504,38 @@ def fit_distribution(values: np.ndarray, ended: np.ndarray,
     fit = Fit(best, float(frozen.mean()), float(frozen.std()), aic, distance, band)
     if fit.fits or len(curve.times) < 2:
         return fit
+    return _empirical(curve, values, fit)
+
+
+SUPPORT_SPAN = 2.0  # a fitted mean may be at most this many times the longest value seen
+
+
+def _supported(frozen: Any, curve: Survival) -> bool:
+    """Whether the data can support a fitted distribution: its mean restricted to the
+    longest value seen lies within the 95% interval of the Kaplan–Meier one (like with
+    like: censored data say nothing past that), and its mean is at most SUPPORT_SPAN
+    times that longest value (a lognormal fitted to a few long open stays can put its
+    mean at millions of days)."""
+    mean = float(frozen.mean())
+    if not math.isfinite(mean) or mean > SUPPORT_SPAN * curve.largest:
+        return False
+    _, low, high = curve.restricted_mean()
+    from scipy.integrate import trapezoid
+
+    grid = np.linspace(0.0, curve.largest, 400)
+    restricted = float(trapezoid(frozen.sf(grid), grid))
+    slack = 1e-9 * max(1.0, high)
+    return not (math.isfinite(low) and math.isfinite(high)) or \
+        low - slack <= restricted <= high + slack
+
+
+def _empirical(curve: Survival, values: np.ndarray, fit: Fit) -> Fit:
+    """The Kaplan–Meier curve's quantiles as the distribution (where it never falls that
+    low: the longest value seen), keeping what *fit* said of the families."""
     points = [curve.quantile(q) for q in (np.arange(EMPIRICAL_POINTS) + 0.5) / EMPIRICAL_POINTS]
     kept = [p if math.isfinite(p) else float(values.max()) for p in points]
-    return Fit(best, float(np.mean(kept)), float(np.std(kept)), aic, distance, band,
-               tuple(kept))
+    return Fit(fit.family, float(np.mean(kept)), float(np.std(kept)), fit.aic, fit.distance,
+               fit.band, tuple(kept))
 
 
 def _sample(values: np.ndarray, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -487,6 +548,21 @@ def _sample(values: np.ndarray, ended: np.ndarray) -> tuple[np.ndarray, np.ndarr
 # --- routes --------------------------------------------------------------------------------
 
 
+def stalled(history: History) -> np.ndarray:
+    """Which visits are stalled: still open, and older than every visit of their stage
+    that ended (nothing in the history ever left that stage so late). A deal nobody
+    closed is lost in all but name: routes count these visits as lost, and the fitted
+    times in stage leave them out (how long they sat says nothing of how long a move
+    takes)."""
+    v = history.visits
+    days, ended = history.stays
+    longest = np.full(len(history.process.stages), -1.0)
+    if ended.any():
+        np.maximum.at(longest, v.stage[ended], days[ended])
+    out: np.ndarray = ~ended & (days > longest[v.stage]) & (longest[v.stage] >= 0)
+    return out
+
+
 def _routes(cal: Calibration, history: History, chosen: np.ndarray) -> None:
     """Each stage's routes per buyer type: the share of its visits that leave for each
     target, had every visit been followed to its end (exits.exit_curve: the visits still
@@ -494,8 +570,15 @@ def _routes(cal: Calibration, history: History, chosen: np.ndarray) -> None:
     process, v = cal.process, history.visits
     stage_ids = list(process.stages)
     days, ended = history.stays
+    stuck = stalled(history)
+    exit_code = np.where(stuck, LOST_CODE, v.exit)
+    ended = ended | stuck
+    if (stuck & chosen[v.deal]).any():
+        cal.notes.append(f"{int((stuck & chosen[v.deal]).sum()):,} open deals sit in their "
+                         "stage longer than any deal ever left it: counted as lost in the "
+                         "routes, and left out of the times in stage")
     seen = chosen[v.deal] & (v.exit != UNMAPPED)
-    done = seen & (v.exit != OPEN)
+    done = seen & ended
     single = len(process.buyer_types) == 1
     off_path = 0
     for s, sid in enumerate(stage_ids):
@@ -506,15 +589,18 @@ def _routes(cal: Calibration, history: History, chosen: np.ndarray) -> None:
             targets = (LOST_CODE, WON_CODE, *(t for t, tid in enumerate(stage_ids)
                                               if tid in buyer.path and tid != sid))
             mine = here & (history.deals.buyer[v.deal] == k)
-            off_path += int((mine & done & ~np.isin(v.exit, targets)).sum())
-            curve = exit_curve(days[mine], v.exit[mine], ended[mine], targets)
+            off_path += int((mine & done & ~np.isin(exit_code, targets)).sum())
+            curve = exit_curve(days[mine], exit_code[mine], ended[mine], targets)
             total = curve.ended
             setting = f"stages.{sid}.next" if single else f"buyer_types.{b}.stages.{sid}.next"
-            if total < MIN_VISITS:
+            pooling = exit_curve(days[here], exit_code[here], ended[here], targets)
+            if total < MIN_BLENDED:
                 cal.kept.append(NotEnough(setting, f"routes of {b} out of {sid}", total,
-                                          MIN_VISITS))
+                                          MIN_BLENDED))
                 continue
-            pooled = exit_curve(days[here], v.exit[here], ended[here], targets).shares()
+            # the prior: every buyer type's visits where there are enough, else the file
+            pooled = pooling.shares() if pooling.ended >= MIN_VISITS else \
+                _file_shares(buyer, sid, [LOST, WON] + [stage_ids[t] for t in targets[2:]])
             counts = curve.shares() * total  # as many visits, none left open
             shares = (counts + PRIOR_VISITS * pooled) / (total + PRIOR_VISITS)
             names = [LOST, WON] + [stage_ids[t] for t in targets[2:]]
@@ -523,6 +609,17 @@ def _routes(cal: Calibration, history: History, chosen: np.ndarray) -> None:
     if off_path:
         cal.notes.append(f"{off_path:,} moves to stages off a buyer type's path are left out "
                          "of its routes (the base file's paths stay as written)")
+
+
+def _file_shares(buyer: BuyerType, sid: str, targets: list[str]) -> np.ndarray:
+    """The file's shares of each of *targets* out of *sid* for *buyer* (approvals
+    included, as the history would see them)."""
+    shares = dict.fromkeys(targets, 0.0)
+    for e in routing.exits(buyer.stages[sid], buyer):
+        if e.target in shares:
+            shares[e.target] += e.share
+    total = math.fsum(shares.values())
+    return np.array([shares[t] / total if total > 0 else 1 / len(targets) for t in targets])
 
 
 def _route_values(setting: str, b: str, buyer: BuyerType, sid: str, targets: list[str],
@@ -534,14 +631,25 @@ def _route_values(setting: str, b: str, buyer: BuyerType, sid: str, targets: lis
 
     rejected = {e.target: e.share for e in routing.exits(buyer.stages[sid], buyer)
                 if e.approval is not None}
+    written = {t for t, _ in routing.routes(buyer.stages[sid])}
     passed = 1.0 - sum(rejected.values())
-    routes: dict[str, float] = {}
+    own: dict[str, float] = {}
+    extra: list[str] = []
+    excess = 0.0
     for target, share in zip(targets, shares, strict=True):
         if target == LOST:
             continue
-        own = max(0.0, float(share) - rejected.get(target, 0.0)) / passed if passed > 0 else 0.0
-        if own > 0:
-            routes[target] = math.floor(own * 1e4) / 1e4
+        mine = max(0.0, float(share) - rejected.get(target, 0.0)) / passed if passed > 0 \
+            else 0.0
+        if target in rejected and target not in written:  # only an approval sends deals
+            if mine > 0:  # there: more than it rejects is its spread, no new route
+                excess += mine
+                extra.append(f"{mine:.1%} more went back to {target} than the approvals "
+                             "send there: the approvals stay as written")
+            continue
+        own[target] = mine
+    keep = 1.0 / (1.0 - excess) if excess < 1.0 else 1.0  # the rest share what is left
+    routes = {t: math.floor(x * keep * 1e4) / 1e4 for t, x in own.items() if x > 0}
     prior = PRIOR_VISITS * pooled
     low = beta.ppf(0.025, counts + prior, total - counts + PRIOR_VISITS - prior)
     high = beta.ppf(0.975, counts + prior, total - counts + PRIOR_VISITS - prior)
@@ -551,8 +659,8 @@ def _route_values(setting: str, b: str, buyer: BuyerType, sid: str, targets: lis
     won = next((p for p in parts if p.target == WON), Share(WON, 0.0, 0.0, 0.0))
     return Fitted(setting, routes, f"where {b} deals go from {sid}", total,
                   won.share, won.low, won.high,
-                  f"{detail} of the visits (shrunk by a prior of {PRIOR_VISITS:g} visits)",
-                  parts)
+                  f"{detail} of the visits (shrunk by a prior of {PRIOR_VISITS:g} visits)"
+                  + "".join(f"; {x}" for x in extra), parts)
 
 
 # --- time in stage -------------------------------------------------------------------------
@@ -586,22 +694,61 @@ def _times(cal: Calibration, history: History, chosen: np.ndarray,
     process, v = cal.process, history.visits
     days, ended = history.stays
     unit = process.time_unit
+    moving = chosen[v.deal] & ~stalled(history)
     for s, sid in enumerate(process.stages):
-        here = chosen[v.deal] & (v.stage == s)
+        here = moving & (v.stage == s)
         setting = f"stages.{sid}.delay"
         n = int(here.sum())
-        if int(ended[here].sum()) < MIN_OBSERVATIONS:
-            cal.kept.append(NotEnough(setting, f"time in {sid}", n, MIN_OBSERVATIONS))
+        seen = int(ended[here].sum())
+        own = team.get(sid, 0.0)
+        if seen < MIN_OBSERVATIONS:
+            if seen < MIN_BLENDED:
+                cal.kept.append(NotEnough(setting, f"time in {sid}", seen, MIN_BLENDED))
+            else:
+                cal.fitted.append(_blended_delay(process, sid, days[here], ended[here],
+                                                 v.entered[here], own))
             continue
         fit = fit_distribution(days[here], ended[here])
         _, low, high = mean_interval(days[here], ended[here], v.entered[here])
-        own = team.get(sid, 0.0)
         spec = _delay(fit, max(fit.mean - own, DELAY_FLOOR * fit.mean), own, unit)
         team_words = f"; the team's {own:,.2f} days of work and waiting taken off" if own else ""
         still = int((~ended[here]).sum())
         cal.fitted.append(Fitted(setting, spec, f"days in {sid} ({still:,} visits still open, "
                                  "counted as censored)", n, fit.mean, low, high,
                                  fit.quality() + team_words))
+
+
+MIN_BLENDED = 5  # ended visits behind a time in stage blended with the file's
+
+
+def _blended_delay(process: Process, sid: str, days: np.ndarray, ended: np.ndarray,
+                   entered: np.ndarray, own: float) -> Fitted:
+    """A stage seen too few times for a distribution to be fitted: the file's delay with
+    its mean moved towards the history's (the Kaplan–Meier mean, the team's time taken
+    off), the file's mean weighing as PRIOR_OBSERVATIONS visits, its spread kept in
+    proportion."""
+    unit = process.time_unit
+    to_days = units.convert(1.0, unit, "day")
+    delay = process.stages[sid].delay
+    prior = delay.mean * to_days if delay is not None else 0.0
+    seen = int(ended.sum())
+    mean, low, high = mean_interval(days, ended, entered)
+    data = max(mean - own, DELAY_FLOOR * mean)
+    blended = _blend(data, seen, prior)
+    spread = delay.sd / delay.mean if delay is not None and delay.mean > 0 else 1.0
+
+    def time(x: float) -> float:
+        return _round(units.convert(max(x, 0.0), "day", unit))
+
+    spec: Any = {"exponential": {"mean": time(blended)}} if abs(spread - 1.0) < 1e-9 else \
+        {"fixed": time(blended)} if spread <= 0 else \
+        {"gamma": {"mean": time(blended), "sd": time(spread * blended)}}
+    return Fitted(f"stages.{sid}.delay", spec, f"days in {sid}, blended with the file's",
+                  seen, _blend(mean, seen, prior + own), _blend(low, seen, prior + own),
+                  _blend(high, seen, prior + own),
+                  f"{seen} visits ended, too few to fit a distribution: the history's "
+                  f"{mean:,.2f} days and the file's {prior + own:,.2f}, the file weighing "
+                  f"as {PRIOR_OBSERVATIONS:g} visits", blended=True)
 
 
 REFINE_ROUNDS = 3
@@ -611,35 +758,55 @@ REFINE_RUNS = 8
 def _refine_delays(cal: Calibration, history: History, chosen: np.ndarray) -> None:
     """Correct each stage's delay by simulation: the team's time in a stage is not simply
     added to the delay (work waits for working hours, queues depend on the load), so the
-    fitted process is simulated over the history's period and each delay's mean moved by
-    the gap between the history's mean time in stage and the simulated one, a few rounds.
-    """
+    fitted process is simulated over the history's period from an empty pipeline, and
+    each delay's mean is moved by the gap between the history's time in stage and the
+    simulated one, a few rounds. Like is compared with like: on both sides the
+    Kaplan–Meier mean restricted to the same age, the visits still open at the end of
+    the period counted as censored (the simulated ones cut where the history's are)."""
     from salesproc.sim.experiment import resolve_settings, simulate
 
     days, ended = history.stays
     v = history.visits
-    target = {}
+    stuck = stalled(history)
+    target: dict[str, tuple[float, float]] = {}  # stage -> (restricted mean, up to)
     for s, sid in enumerate(cal.process.stages):
-        here = chosen[v.deal] & (v.stage == s)
+        here = chosen[v.deal] & (v.stage == s) & ~stuck
         if here.any():
-            target[sid] = kaplan_meier(days[here], ended[here]).restricted_mean()[0]
+            curve = kaplan_meier(days[here], ended[here])
+            target[sid] = (curve.restricted_mean()[0], curve.largest)
     unit = cal.process.time_unit
     to_days = units.convert(1.0, unit, "day")
     for _ in range(REFINE_ROUNDS):
         process = fitted_process(cal, period=True)
         result = simulate(process, resolve_settings(process, replications=REFINE_RUNS,
-                                                    workers=1))
+                                                    workers=1), events=True)
+        simulated = _restricted_means(result, process.simulation.horizon * to_days, target)
         for k, f in enumerate(cal.fitted):
             sid = f.setting.removeprefix("stages.").removesuffix(".delay")
-            if not f.setting.endswith(".delay") or sid not in target:
-                continue
-            simulated = result.get("stage", sid, "time").mean * to_days
-            if not math.isfinite(simulated):
+            if not f.setting.endswith(".delay") or f.blended or not math.isfinite(
+                    simulated.get(sid, math.nan)):
                 continue
             mean = _spec_mean(f.value) * to_days
-            better = max(mean + target[sid] - simulated, DELAY_FLOOR * target[sid])
+            goal = target[sid][0]
+            better = min(max(mean + goal - simulated[sid], DELAY_FLOOR * goal, mean / 2),
+                         mean * 2)  # at most halved or doubled a round
             cal.fitted[k] = replace(f, value=_with_mean(f.value, units.convert(
                 better, "day", unit)))
+
+
+def _restricted_means(result: SimulationResult, end: float,
+                      target: Mapping[str, tuple[float, float]]) -> dict[str, float]:
+    """Per stage, the simulated visits' Kaplan–Meier mean restricted to the history's
+    age (*target*), each visit open at the period's *end* (days) counted as censored."""
+    days = units.convert(1.0, result.process.time_unit, "day")
+    found: dict[str, tuple[list[float], list[bool]]] = {}
+    for visit in result.events or ():
+        stays, done = found.setdefault(visit.stage, ([], []))
+        over = visit.finished == visit.finished  # NaN: still there at the end
+        stays.append(((visit.finished if over else end / days) - visit.entered) * days)
+        done.append(over)
+    return {sid: kaplan_meier(np.asarray(t), np.asarray(e)).restricted_mean(target[sid][1])[0]
+            for sid, (t, e) in found.items() if sid in target}
 
 
 def _spec_mean(spec: Any) -> float:

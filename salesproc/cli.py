@@ -630,13 +630,16 @@ def _measure_deal_table(found: Any, buyer: str | None, fmt: str, output: str | N
               help="Which export this is (default: told by its columns).")
 @click.option("--check", is_flag=True, help="Simulate the calibrated process over the "
               "history's period and set each measured figure beside the simulated range.")
+@click.option("--check-json", "check_json", metavar="FILE",
+               type=click.Path(dir_okay=False, path_type=str),
+               help="Also write the fit check as JSON to FILE (implies --check).")
 @click.option("-r", "--replications", type=RANGED, default=40, show_default=True,
-              help="Runs of the fit check.")
+              help="Runs of the fit check (39 or more for a 95% range).")
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed of the fit check.")
 @click.option("-w", "--workers", type=WORKERS, help="Parallel processes for the fit check.")
 def calibrate(history: tuple[str, ...], process_file: str, output: str | None, since: Any,
-              as_of: Any, crm: Any, check: bool, replications: int, seed: int | None,
-              workers: int | None) -> None:
+              as_of: Any, crm: Any, check: bool, check_json: str | None, replications: int,
+              seed: int | None, workers: int | None) -> None:
     """Fit the process file's numbers to CRM history: arrivals, buyer-type shares, deal
     values, routes and times in stage, each with its sample size and 95% interval.
 
@@ -647,10 +650,14 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
 
     from salesproc.calibration import calibrate as calibrating
     from salesproc.fitcheck import check_fit
+    from salesproc.report import json as json_report
     from salesproc.report import text
 
     process = load_or_fail(process_file)
-    _guard_outputs([*process.files, *history], output)
+    _guard_outputs([*process.files, *history], output, check_json)
+    if check_json == "-":  # the terminal has the calibrated file or the tables
+        raise click.BadParameter("give a file to write the JSON to",
+                                 param_hint="--check-json")
     found = _history_or_fail(history, process, crm, as_of, "calibrated from")
     if since is not None and since >= found.as_of:
         raise click.BadParameter(f"no history after {since:%Y-%m-%d} (it ends "
@@ -665,11 +672,13 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
     else:
         _emit_file(output, variant)
     click.echo(text.calibration(result, output), nl=False, err=output in (None, "-"))
-    if check:
+    if check or check_json is not None:
         with _progress(replications) as _:
             done = check_fit(found, result, replications=replications, seed=seed,
                              workers=_workers(workers))
         click.echo(text.fit_check(done), nl=False, err=output in (None, "-"))
+        if check_json is not None:
+            _emit_file(check_json, json_report.fit_check(done))
 
 
 @cli.command()
@@ -748,7 +757,7 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
                                      f"({found.as_of:%Y-%m-%d} to {end:%Y-%m-%d})",
                                      param_hint="--campaign")
     result = forecasting(found, end, process=process, replications=replications, seed=seed,
-                         campaigns=planned, cases=percentiles)
+                         campaigns=planned, cases=percentiles, workers=_workers(None))
     said: list[str] = []
     beaten: list[Any] = []
     if record is not None:

@@ -10,11 +10,14 @@ had been followed to its end.
 
 The same curves answer the forecast's question for a deal already *a* days in a stage:
 what happens to deals that old there? (Not what happens to a new visit: a deal stalled
-200 days at signing is not an ordinary signing deal.) Past the last exit seen the curve
-ends; a deal older than that, or the share still there then, leaves at the *tail*
-hazard — the rate at which the oldest visits left, exits per day at risk after the age
-by which TAIL_FROM of the ended visits had left — split among the targets as the
-oldest visits' exits were.
+200 days at signing is not an ordinary signing deal.) Past the last exit seen — for a
+deal older than that, or the share still there then — the curve ends and a *tail*
+takes over: no visit seen left after that age, so the hazard is half an exit (a
+Jeffreys prior) over the days the visits older than it were watched. A stage full of
+zombie deals watched for months gets a tail that hardly ever ends; a deal just past
+the last exit of a stage whose visits all ended soon gets one that ends soon. The tail
+is split among the targets as the oldest exits were: those after the age by which
+TAIL_FROM of the ended visits had left, leaning on all the exits with the weight of one.
 """
 
 from __future__ import annotations
@@ -40,11 +43,22 @@ class ExitCurve:
     times: np.ndarray  # distinct ages at which a visit left, ascending
     at_risk: np.ndarray
     exits: np.ndarray  # [len(times), len(targets)]
-    largest: float  # the oldest visit seen, ended or not
-    tail_hazard: float  # exits per day past the data
+    days: np.ndarray  # every visit's age (days), ascending: the tail is measured on them
     tail_split: np.ndarray  # the targets' shares of the exits past the data
+    edge: float  # the age by which TAIL_FROM of the ended visits had left
     visits: int
     ended: int
+
+    def tail_hazard(self, since: float) -> float:
+        """Exits per day past age *since*, where no exit was seen: half an exit over the
+        days the visits older than *since* were watched after it (where none was older,
+        those older than the age by which TAIL_FROM of the ended visits had left)."""
+        for start in (since, self.edge):
+            older = self.days[self.days > start]
+            exposure = float((older - start).sum())
+            if exposure > 0:
+                return 0.5 / exposure
+        return math.inf  # nothing to go by: the deal leaves at once, as the others did
 
     @property
     def survival(self) -> np.ndarray:
@@ -80,6 +94,7 @@ class ExitCurve:
         else:
             mass = np.zeros((0, len(self.targets)))
             left, start, times = 1.0, age, np.zeros(0)
+        hazard = self.tail_hazard(start)
         flat = mass.ravel()  # row-major: time by time, each split among the targets
         cumulative = np.cumsum(flat)
         inside = float(cumulative[-1]) if cumulative.size else 0.0
@@ -94,9 +109,7 @@ class ExitCurve:
         tail = ~seen
         if tail.any():
             v = np.clip((u[tail] - inside) / max(left, 1e-300), 0.0, 1.0 - 1e-12)
-            with np.errstate(divide="ignore"):
-                wait[tail] = start - age + (-np.log1p(-v) / self.tail_hazard
-                                            if self.tail_hazard > 0 else np.inf)
+            wait[tail] = start - age - np.log1p(-v) / hazard
             spread = (np.flatnonzero(tail) * GOLDEN) % 1.0
             to[tail] = np.minimum(np.searchsorted(np.cumsum(self.tail_split), spread,
                                                   side="right"), len(self.targets) - 1)
@@ -121,28 +134,17 @@ def exit_curve(days: np.ndarray, target: np.ndarray, ended: np.ndarray,
     exits = np.zeros((len(times), len(targets)))
     np.add.at(exits, (np.searchsorted(times, days[known]), column), 1.0)
     at_risk = n - np.searchsorted(days, times, side="left").astype(float)
-    hazard, split = _tail(days, known, target, targets)
-    return ExitCurve(tuple(targets), times, at_risk, exits, float(days[-1]) if n else 0.0,
-                     hazard, split, n, int(known.sum()))
+    edge = float(np.quantile(days[known], TAIL_FROM)) if known.any() else 0.0
+    return ExitCurve(tuple(targets), times, at_risk, exits, days,
+                     _split(times, exits, edge), edge, n, int(known.sum()))
 
 
-def _tail(days: np.ndarray, known: np.ndarray, target: np.ndarray,
-          targets: tuple[int, ...]) -> tuple[float, np.ndarray]:
-    """The exit hazard (per day) and split of the oldest visits: those older than the
-    age by which TAIL_FROM of the ended visits had left. Half an exit is added to what
-    was seen (a Jeffreys prior) so a tail with no exits still ends, slowly; the split
-    leans on all the exits with the weight of one visit."""
-    every = np.array([np.sum(known & (target == t)) for t in targets], dtype=float)
-    overall = every / every.sum() if every.sum() else np.full(len(targets), 1 / len(targets))
-    if not known.any():
-        exposure = float(days.sum())
-        return (0.5 / exposure if exposure > 0 else 0.0), overall
-    edge = float(np.quantile(days[known], TAIL_FROM))
-    old = days > edge
-    exposure = float((days[old] - edge).sum())
-    late = known & old
-    counts = np.array([np.sum(late & (target == t)) for t in targets], dtype=float)
-    if exposure <= 0:
-        return math.inf, overall
-    split = (counts + overall) / (counts.sum() + 1.0)
-    return (counts.sum() + 0.5) / exposure, split
+def _split(times: np.ndarray, exits: np.ndarray, edge: float) -> np.ndarray:
+    """How the tail divides among the targets: as the exits after *edge*, with all the
+    exits' shares worth one more."""
+    columns = exits.shape[1]
+    every = exits.sum(axis=0)
+    overall = every / every.sum() if every.sum() else np.full(columns, 1 / columns)
+    late = exits[times > edge].sum(axis=0)
+    split: np.ndarray = (late + overall) / (late.sum() + 1.0)
+    return split

@@ -221,6 +221,18 @@ def openings(history: History, team: Mapping[str, float] | None = None,
     return out, rows, notes
 
 
+def _undecided(history: History, curves: Mapping[tuple[int, int], ExitCurve]) -> bool:
+    """Whether a deal open at the as-of date sits where the history has seen fewer than
+    MIN_DECIDED visits end (openings then needs the process's own stays)."""
+    v, d = history.visits, history.deals
+    here = v.exit == OPEN
+    for b, s in zip(np.maximum(d.buyer[v.deal[here]], 0), v.stage[here], strict=True):
+        curve = curves.get((int(b), int(s)))
+        if curve is None or curve.ended < MIN_DECIDED:
+            return True
+    return False
+
+
 STAY_SAMPLE = 200  # remaining delays kept per open deal (each run draws one)
 
 
@@ -262,14 +274,15 @@ def stays_and_team(process: Process, replications: int = 5
 def forecast(history: History, until: dt.datetime, *, process: Process | None = None,
              replications: int = REPLICATIONS, seed: int | None = None,
              campaigns: Sequence[Campaign] = (),
-             cases: tuple[float, float, float] = CASES) -> Forecast:
+             cases: tuple[float, float, float] = CASES, workers: int = 1) -> Forecast:
     """Simulate from the deals open at *history*'s as-of date, plus new deals from the
     arrival model of *process* (default: the history's; a calibrated one is better) and
     its campaigns still to come, until *until*: wins, revenue, losses and the open
     pipeline, as worst / neutral / best case, by month and in total; and each open
     deal's chance to be won. With *campaigns*, also what they add, month by month: the
     paired difference of runs with and without them (the same seeds). *cases* are the
-    percentiles of the worst, neutral and best case."""
+    percentiles of the worst, neutral and best case; *workers* run the replications in
+    parallel (the same seed gives the same forecast however many)."""
     from salesproc.sim.experiment import resolve_settings, simulate
 
     base = process or history.process
@@ -281,16 +294,20 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     model = _from(base, day, campaigns)
     unit = model.time_unit
     settings = resolve_settings(model, horizon=units.convert(days, "day", unit), warmup=0.0,
-                                replications=replications, seed=seed, workers=1)
-    stays, team = stays_and_team(model)  # one simulation serves both
-    opening, rows, notes = openings(history, team, stays, exit_curves(history))
-    result = simulate(model, settings, events=True, opening=opening)
+                                replications=replications, seed=seed, workers=workers)
+    curves = exit_curves(history)
+    # the simulated stays are needed only for deals in stages the history cannot decide
+    stays, team = stays_and_team(model) if _undecided(history, curves) else ({}, {})
+    opening, rows, notes = openings(history, team, stays, curves)
+    # only the wins are needed of the event log: who was won, and when
+    result = simulate(model, settings, events=True, opening=opening, outcomes=frozenset({WON}))
     added: list[tuple[str, dict[str, Outcome]]] = []
     if campaigns:
         without = simulate(_from(base, day, ()), settings, opening=opening)
         added = _difference(result.replications, without.replications, cases)
     runs = result.replications
-    won_open, won_new, month_of = _open_wins(result.events or [], len(opening), model)
+    won_open, won_new, month_of = _open_wins(result.events or [], len(opening), model,
+                                             replications)
     late, said = _after_the_fact(history, model, until, runs, settings.seed)
     notes += said
 
@@ -442,17 +459,15 @@ def _from(process: Process, start: dt.date, campaigns: Sequence[Campaign]) -> Pr
     return load(process.source, changes)
 
 
-def _open_wins(events: list[Any], opened: int, process: Process
+def _open_wins(events: list[Any], opened: int, process: Process, replications: int
                ) -> tuple[list[float], list[float], dict[int, list[str]]]:
-    """Per run, the wins of deals open at the start and of new deals; per open deal, the
-    months it was won in (one entry per run it was won in)."""
+    """Per run (1 to *replications*), the wins of deals open at the start and of new
+    deals; per open deal, the months it was won in (one entry per run it was won in)."""
     hours = units.convert(1.0, process.time_unit, "hour")
     from_open: Counter[int] = Counter()
     from_new: Counter[int] = Counter()
     months: dict[int, list[str]] = {}
-    runs: set[int] = set()
     for visit in events:
-        runs.add(visit.replication)
         if visit.outcome != WON:
             continue
         if visit.deal <= opened:
@@ -461,9 +476,8 @@ def _open_wins(events: list[Any], opened: int, process: Process
                 month_label(process.start, visit.finished * hours))
         else:
             from_new[visit.replication] += 1
-    ordered = sorted(runs)
-    return ([float(from_open[r]) for r in ordered], [float(from_new[r]) for r in ordered],
-            months)
+    runs = range(1, replications + 1)
+    return [float(from_open[r]) for r in runs], [float(from_new[r]) for r in runs], months
 
 
 def _crm(history: History, rows: list[int]) -> dict[str, float]:

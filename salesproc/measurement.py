@@ -112,8 +112,11 @@ class StageTime:
 
     @property
     def outside(self) -> bool:
-        return self.file_mean is not None and self.mean.n > 0 and not (
-            self.mean.low <= self.file_mean <= self.mean.high)
+        """The file's mean lies outside the data's 95% interval; never where there is no
+        interval (no visit has ended yet), though NaN compares as outside everything."""
+        return self.file_mean is not None and math.isfinite(self.mean.low) \
+            and math.isfinite(self.mean.high) \
+            and not self.mean.low <= self.file_mean <= self.mean.high
 
 
 @dataclass(frozen=True)
@@ -513,8 +516,11 @@ BATCH_VISITS = 30  # a month's visits needed for its mean to count in the inflat
 def mean_interval(durations: np.ndarray, ended: np.ndarray, entered: np.ndarray
                   ) -> tuple[float, float, float]:
     """(mean, low, high) of a time in stage: the Kaplan–Meier restricted mean, its 95%
-    interval widened where deals' times hang together from month to month."""
+    interval widened where deals' times hang together from month to month. All NaN (no
+    figure) where no visit has ended: max(0, NaN) would be 0."""
     mean, low, high = kaplan_meier(durations, ended).restricted_mean()
+    if math.isnan(mean):
+        return mean, low, high
     widen = math.sqrt(_inflation(durations, ended, entered))
     return mean, max(0.0, mean - (mean - low) * widen), mean + (high - mean) * widen
 

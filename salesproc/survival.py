@@ -31,17 +31,22 @@ class Survival:
         reached = np.flatnonzero(self.survival <= 1.0 - q + 1e-12)
         return float(self.times[reached[0]]) if len(reached) else math.nan
 
-    def restricted_mean(self) -> tuple[float, float, float]:
-        """(mean, low, high): the area under the curve up to the largest time observed,
-        with a 95% normal interval from its standard error (Klein & Moeschberger 4.5)."""
-        if not len(self.times):
+    def restricted_mean(self, until: float | None = None) -> tuple[float, float, float]:
+        """(mean, low, high): the area under the curve up to *until* (default: the largest
+        time observed), with a 95% normal interval from its standard error (Klein &
+        Moeschberger 4.5). Past the largest time observed the curve is taken as flat, so
+        two samples can be compared by their mean up to one and the same time."""
+        tau = self.largest if until is None else float(until)
+        if (not len(self.times) and until is None) or not math.isfinite(self.largest):
             return math.nan, math.nan, math.nan
-        edges = np.concatenate([[0.0], self.times, [self.largest]])
-        heights = np.concatenate([[1.0], self.survival])
+        keep = self.times < tau
+        times, survival = self.times[keep], self.survival[keep]
+        edges = np.concatenate([[0.0], times, [tau]])
+        heights = np.concatenate([[1.0], survival])
         areas = heights * np.diff(edges)
         mean = float(areas.sum())
         beyond = np.cumsum(areas[::-1])[::-1][1:]  # the area after each event time
-        n, d = self.at_risk, self.events
+        n, d = self.at_risk[keep], self.events[keep]
         ok = n > d
         var = float(np.sum(beyond[ok] ** 2 * d[ok] / (n[ok] * (n[ok] - d[ok]))))
         half = Z95 * math.sqrt(var)

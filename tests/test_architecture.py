@@ -13,7 +13,8 @@ PACKAGE = ROOT / "salesproc"
 #: Lowest first. A module may import from its own layer and the layers below it.
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("foundations", frozenset({"version", "units", "defaults", "diagnostics", "stats", "optional",
-                               "dists", "errors", "calendar", "survival"})),
+                               "dists", "errors", "calendar", "survival", "exits",
+                               "rates"})),
     ("files", frozenset({"yamlio", "outputs", "starter", "schema", "variants"})),
     ("model", frozenset({"model", "routing", "analysis"})),
     ("checking", frozenset({"lint", "loader"})),

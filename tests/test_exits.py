@@ -71,9 +71,9 @@ def test_a_deal_older_than_every_exit_leaves_at_the_tail_rate() -> None:
     won = np.mean([t == WON for _, t in draws])
     assert won < 0.3  # the late exits were mostly losses; ordinary deals win 58%
     soon = np.mean([w <= 30 for w, _ in draws])
-    expected = 1 - math.exp(-30 * curve.tail_hazard)
-    assert abs(soon - expected) < 0.01  # stratified draws follow the tail exactly
-    assert curve.tail_hazard < 0.05  # few leave: the zombies weigh in as at risk
+    hazard = curve.tail_hazard(200.0)  # no visit older: measured past the edge (5 days)
+    assert hazard == 0.5 / (10 * (30 - 5) + 20 * (100 - 5))  # half an exit over the days
+    assert abs(soon - (1 - math.exp(-30 * hazard))) < 0.01  # the draws follow the tail
 
 
 def test_no_draw_goes_to_a_target_never_seen_and_moves_off_the_list_are_censored() -> None:
@@ -83,3 +83,23 @@ def test_no_draw_goes_to_a_target_never_seen_and_moves_off_the_list_are_censored
     assert curve.ended == 3
     assert {t for _, t in curve.given_age(0.0, 50)} <= {WON, LOST}
     assert math.isclose(float(curve.shares().sum()), 1.0)
+
+
+def test_a_deal_stalled_for_months_is_not_taken_for_a_fresh_one() -> None:
+    """Signing: ordinary deals leave within weeks, 52% won; twenty stalled deals sit open
+    for 150 to 300 days. One stalled for 204 days has the tail's small chance to move at
+    all in the next 60 days, not the stage's 52%."""
+    rng = np.random.default_rng(4)
+    stays = rng.exponential(8.0, 300)
+    target = np.where(rng.uniform(size=300) < 0.52, WON, LOST)
+    days = np.concatenate([stays, np.linspace(150, 300, 20)])
+    ended = np.concatenate([np.ones(300, dtype=bool), np.zeros(20, dtype=bool)])
+    curve = exit_curve(days, np.concatenate([target, np.full(20, WON)]), ended, (WON, LOST))
+    draws = curve.given_age(204.0, 2000)
+    moved = np.mean([w <= 60 for w, _ in draws])
+    hazard = 0.5 / float(np.sum(days[days > 204] - 204))
+    assert abs(moved - (1 - math.exp(-60 * hazard))) < 1e-3
+    assert moved < 0.05
+    fresh = curve.given_age(0.0, 2000)  # a fresh deal: the stage's own odds
+    assert abs(np.mean([t == WON and w <= 60 for w, t in fresh]) - 0.52) < 4 * math.sqrt(
+        0.52 * 0.48 / 300)

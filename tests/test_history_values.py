@@ -186,3 +186,30 @@ def test_past_close_dates_and_untouched_deals_are_counted_as_pandas_counts_them(
         assert notes.get("SP822", 0) == idle
         given = {"SP821": given["SP821"] + past, "SP822": given["SP822"] + idle}
     assert min(given.values()) > 0  # both notes were given: the test could fail
+
+
+def test_measure_as_of_values_the_pipeline_as_it_stood(tmp_path: Path) -> None:
+    """Through the CLI: the open pipeline's worth at --as-of is the sum of the amounts the
+    open deals had then, not of their exported amounts."""
+    import json
+
+    from tests.conftest import run
+
+    opportunities, rows = _rows(3)
+    opportunities.to_csv(tmp_path / "Opportunity.csv", index=False)
+    rows.to_csv(tmp_path / "OpportunityHistory.csv", index=False)
+    day = dt.date(2025, 2, 10)
+    cut = dt.datetime.combine(day, dt.time(23, 59, 59))
+    result = run("measure", str(tmp_path / "Opportunity.csv"),
+                 str(tmp_path / "OpportunityHistory.csv"), "--process", str(PROCESS),
+                 "--as-of", day.isoformat(), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    pipeline = json.loads(result.stdout)["overall"]["pipeline"]
+    h = rows.assign(t=pd.to_datetime(rows["CreatedDate"].str.replace(".000Z", "")))
+    closed = set(h.loc[(h["t"] <= cut) & h["StageName"].str.startswith("Closed"),
+                       "OpportunityId"])
+    stood = _as_they_stood(opportunities, rows, cut)
+    worth = stood.loc[~stood.index.isin(sorted(closed)), "value"]
+    exported = _as_they_stood(opportunities, rows.iloc[:0], cut).loc[worth.index, "value"]
+    assert sum(p["value"] for p in pipeline) == pytest.approx(worth.sum())
+    assert worth.sum() != pytest.approx(exported.sum())  # the test could fail

@@ -267,6 +267,39 @@ def test_interval_of_a_mean_time_widens_only_when_months_hang_together() -> None
     assert _inflation(shifted, ended, entered) > 25
 
 
+def test_a_time_in_stage_without_a_finished_visit_has_no_interval() -> None:
+    """No visit, or none ended: the mean and both ends of its interval are unknown (the
+    low end was 0, from max(0, NaN)), in a buyer type's stage off its path too."""
+    from salesproc.measurement import mean_interval
+
+    none = np.zeros(0)
+    assert all(math.isnan(x) for x in mean_interval(none, none.astype(bool),
+                                                     none.astype("datetime64[s]")))
+    still = mean_interval(np.array([3.0, 5.0]), np.zeros(2, dtype=bool),
+                          np.array(["2026-01-05", "2026-01-06"], dtype="datetime64[s]"))
+    assert all(math.isnan(x) for x in still)
+    history = read_history(EXAMPLE, salesproc.load(ROOT / "processes" / "five-step.yaml"))
+    single = measure(history, simulate_file=False).to_dict()["buyer_types"][
+        "single_decision_maker"]["time_in_stage"]
+    demo = next(t for t in single if t["stage"] == "demo")  # not on its path
+    assert demo["visits"] == 0
+    assert demo["mean"] == {"value": None, "low": None, "high": None, "n": 0}
+
+
+def test_a_stage_whose_visits_are_all_open_is_not_outside_the_file() -> None:
+    """No visit has ended: no interval, so the file's mean is not flagged outside it (it
+    was: NaN compares as outside everything); one that has an interval still is."""
+    from salesproc.measurement import StageTime
+    from salesproc.stats import Estimate
+
+    unknown = Estimate(math.nan, math.nan, math.nan, 3)
+    assert not StageTime("call", 3, 3, math.nan, math.nan, unknown, math.nan, 3.4).outside
+    known = Estimate(2.0, 1.5, 2.5, 30)
+    assert StageTime("call", 30, 0, 2.0, 3.0, known, 2.0, 3.4).outside
+    assert not StageTime("call", 30, 0, 2.0, 3.0, known, 2.0, 2.4).outside
+    assert not StageTime("call", 30, 0, 2.0, 3.0, known, 2.0, None).outside
+
+
 def test_cohorts_count_each_deal_once_per_stage_it_reached() -> None:
     process = salesproc.load(ROOT / "processes" / "five-step.yaml")
     history = read_history(EXAMPLE, process)

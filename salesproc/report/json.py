@@ -11,6 +11,7 @@ from salesproc.sim.results import SimulationResult
 if TYPE_CHECKING:
     from salesproc.backtest import Backtest
     from salesproc.deal_measurement import DealMeasurement
+    from salesproc.fitcheck import FitCheck
     from salesproc.measurement import Measurement
 
 
@@ -45,4 +46,9 @@ def deal_measurement(done: DealMeasurement) -> str:
 
 def backtest(done: Backtest) -> str:
     """What `backtest --format json` writes (and `forecast --track-record` reads)."""
+    return _dumps(done.to_dict())
+
+
+def fit_check(done: FitCheck) -> str:
+    """What `calibrate --check --check-json FILE` writes."""
     return _dumps(done.to_dict())

@@ -556,18 +556,27 @@ def _short(text: str, most: int = 60) -> str:
 
 def fit_check(done: FitCheck) -> str:
     """What `salesproc calibrate --check` adds: the history beside the fitted process's
-    simulated outcome range, with a mark where it lies outside."""
-    outside = len(done.outside)
+    simulated range, a mark where it lies outside, and for each figure outside the
+    setting to change and the value the data suggests."""
+    from salesproc.diagnostics import shown
+
+    outside = done.outside
+    share = done.coverage
     lines = ["", f"Fit check: the calibrated process simulated {done.replications} times over "
-             f"the history's {done.days:,.0f} days from {done.start:%Y-%m-%d}. The range is "
-             "the 95% outcome range of the runs (not a confidence interval of their mean); "
-             "! marks a history figure outside it.", _table(
-                 ["stage", "figure", "history", "simulated median", "95% outcome range"],
-                 [[c.scope, c.figure, _sig(c.history), _sig(c.median),
-                   f"{_sig(c.low)}–{_sig(c.high)}" + (" !" if c.outside else "")]
-                  for c in done.checks], (0, 1)),
-             f"  {outside} of {len(done.checks)} figures outside their range (about "
-             f"{0.05 * len(done.checks):.1f} expected by chance)"]
+             f"the history's {done.days:,.0f} days from {done.start:%Y-%m-%d}, from an empty "
+             "pipeline; each run is measured as the history is (cut at the same day, the "
+             "deals and visits still open then counted as still going). The range holds a "
+             f"history of the process itself with chance {share:.1%} (it allows for the "
+             "history's luck and for the runs' number); ! marks a history figure outside it.",
+             _table(["stage", "figure", "history", "simulated median", "range"],
+                    [[c.scope, c.figure, _sig(c.history), _sig(c.median),
+                      f"{_sig(c.low)}–{_sig(c.high)}" + (" !" if c.outside else "")]
+                     for c in done.checks], (0, 1)),
+             f"  {len(outside)} of {len(done.judged)} figures outside their range (about "
+             f"{done.expected:.1f} expected by chance)"]
+    if outside:
+        lines += ["", "What to change:"]
+        lines += [f"  {c.scope}, {c.figure}: {shown(c.advice)}" for c in outside]
     return "\n".join(lines) + "\n"
 
 

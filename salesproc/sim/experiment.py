@@ -156,18 +156,22 @@ def simulate_process(process: Process, *, replications: int | None = None,
 def simulate(process: Process, settings: Settings, *,
              progress: Callable[[int, int], None] | None = None,
              event_sink: Callable[[Visit], None] | None = None,
-             events: bool = False, opening: Sequence[Opening] = ()) -> SimulationResult:
+             events: bool = False, opening: Sequence[Opening] = (),
+             outcomes: frozenset[str] | None = None) -> SimulationResult:
     """Run every replication (in parallel when settings.workers > 1) and summarise.
 
-    With *events*, the result holds every stage visit (:attr:`SimulationResult.events`);
-    with an *event_sink*, each visit is passed to it as it happens instead (for logs too
-    large to keep). Either way the replications run in this process, one after another.
+    With *events*, the result holds every stage visit (:attr:`SimulationResult.events`),
+    in order of replication; with an *event_sink*, each visit is passed to it as it
+    happens instead (for logs too large to keep), and the replications run in this
+    process, one after another. With *outcomes*, only the visits that ended so are kept.
     """
     if event_sink is None and not events and not opening:
         return simulate_many([process], settings, progress=progress)[0]
     check_budget([process], settings)
+    if event_sink is None and settings.workers > 1 and settings.replications > 1:
+        return _simulate_parallel(process, settings, progress, events, opening, outcomes)
     kept: list[Visit] = []
-    sink = kept.append if event_sink is None else event_sink
+    sink = _keeping(kept, outcomes) if event_sink is None else event_sink
     n = settings.replications
     done = []
     for r in range(n):
@@ -177,6 +181,30 @@ def simulate(process: Process, settings: Settings, *,
             progress(r + 1, n)
     result = _result(process, settings, done)
     result.events = kept if events else None
+    return result
+
+
+def _keeping(kept: list[Visit], outcomes: frozenset[str] | None) -> Callable[[Visit], None]:
+    """A sink that keeps every visit, or those that ended in one of *outcomes*."""
+    if outcomes is None:
+        return kept.append
+    return lambda visit: kept.append(visit) if visit.outcome in outcomes else None
+
+
+def _simulate_parallel(process: Process, settings: Settings,
+                       progress: Callable[[int, int], None] | None, events: bool,
+                       opening: Sequence[Opening],
+                       outcomes: frozenset[str] | None) -> SimulationResult:
+    """simulate() on the pool of workers, each replication's visits sent back with its
+    figures (a forecast's: a few thousand rows a run)."""
+    tasks = [(0, r) for r in range(settings.replications)]
+    figures: dict[tuple[int, int], dict[Key, float]] = {}
+    visits: dict[int, list[Visit]] = {}
+    _run_parallel([process], settings, tasks, figures, progress, opening, events, visits,
+                  outcomes)
+    result = _result(process, settings, [figures[(0, r)] for r in range(len(tasks))])
+    result.events = [v for r in range(len(tasks)) for v in visits.get(r, [])] \
+        if events else None
     return result
 
 
@@ -219,18 +247,25 @@ def _start_method() -> str:
 
 def _run_parallel(processes: Sequence[Process], settings: Settings,
                   tasks: list[tuple[int, int]], figures: dict[tuple[int, int], dict[Key, float]],
-                  progress: Callable[[int, int], None] | None) -> None:
-    """Replications on a pool of worker processes. If anything stops the loop (an error,
-    Ctrl-C, a signal turned into an exception), the workers are terminated at once rather
-    than left to finish the queue."""
+                  progress: Callable[[int, int], None] | None,
+                  opening: Sequence[Opening] = (), events: bool = False,
+                  visits: dict[int, list[Visit]] | None = None,
+                  outcomes: frozenset[str] | None = None) -> None:
+    """Replications on a pool of worker processes (from *opening*; with *events*, each
+    replication's visits into *visits*). If anything stops the loop (an error, Ctrl-C, a
+    signal turned into an exception), the workers are terminated at once rather than
+    left to finish the queue."""
     context = multiprocessing.get_context(_start_method())
     workers = min(settings.workers, len(tasks))
     # the models go to each worker once; each task is then just two numbers
-    pool = context.Pool(workers, initializer=_init_worker, initargs=(processes, settings))
+    pool = context.Pool(workers, initializer=_init_worker,
+                        initargs=(processes, settings, tuple(opening), events, outcomes))
     try:
-        for done, (task, result) in enumerate(
+        for done, (task, result, rows) in enumerate(
                 pool.imap_unordered(_worker_replication, tasks), start=1):
             figures[task] = result
+            if visits is not None:
+                visits[task[1]] = rows
             if progress:
                 progress(done, len(tasks))
     except BaseException:
@@ -242,19 +277,25 @@ def _run_parallel(processes: Sequence[Process], settings: Settings,
         pool.join()
 
 
-_WORKER: tuple[Sequence[Process], Settings] | None = None
+_WORKER: tuple[Sequence[Process], Settings, Sequence[Opening], bool,
+               frozenset[str] | None] | None = None
 
 
-def _init_worker(processes: Sequence[Process], settings: Settings) -> None:
+def _init_worker(processes: Sequence[Process], settings: Settings,
+                 opening: Sequence[Opening] = (), events: bool = False,
+                 outcomes: frozenset[str] | None = None) -> None:
     """A worker leaves Ctrl-C to its parent (which terminates it) and dies on SIGTERM."""
     global _WORKER
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _WORKER = (processes, settings)
+    _WORKER = (processes, settings, opening, events, outcomes)
 
 
-def _worker_replication(task: tuple[int, int]) -> tuple[tuple[int, int], dict[Key, float]]:
+def _worker_replication(task: tuple[int, int]
+                        ) -> tuple[tuple[int, int], dict[Key, float], list[Visit]]:
     assert _WORKER is not None
-    processes, settings = _WORKER
+    processes, settings, opening, events, outcomes = _WORKER
     index, replication = task
-    return task, run_replication(processes[index], settings, replication)
+    rows: list[Visit] = []
+    log = _bind(_keeping(rows, outcomes), replication + 1) if events else None
+    return task, run_replication(processes[index], settings, replication, log, opening), rows
