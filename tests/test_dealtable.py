@@ -435,3 +435,17 @@ def test_the_generated_deal_table_shapes_read_back_as_their_truth(
     rounding = 0.005 * max(rate for _, rate in mess.currencies)  # cents of each currency
     assert m.overall.won_value == pytest.approx(
         sum(d.value for d in truth.deals if d.outcome == "won"), abs=rounding * m.overall.won)
+
+
+def test_the_fit_check_of_a_deal_table_judges_only_what_it_has(
+        simulated: tuple[salesproc.Process, list[Deal]], tmp_path: Path) -> None:
+    _, deals = simulated
+    opportunity, _ = write_salesforce(deals, tmp_path / "sf")
+    result = run("calibrate", str(opportunity), "--process", str(GROUND), "-o",
+                 str(tmp_path / "fitted.yaml"), "--check", "-r", "5", "--seed", "1",
+                 "--check-json", str(tmp_path / "check.json"))
+    assert result.exit_code == 0, result.stderr
+    checks = json.loads((tmp_path / "check.json").read_text("utf-8"))["checks"]
+    judged = {(c["scope"], c["figure"]) for c in checks}
+    assert judged and all(scope == "all" for scope, _ in judged)  # no stage's visits or days
+    assert ("all", "win rate (censored)") in judged
