@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import datetime as dt
 
     from salesproc.calibration import Calibration
+    from salesproc.deal_measurement import DealMeasurement
     from salesproc.fitcheck import FitCheck
     from salesproc.history.read import Format
     from salesproc.history.table import History
@@ -112,12 +113,18 @@ def read_history(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
     return read(paths, _process(process, ()), format=format, as_of=as_of)
 
 
-def measure(history: History, *, simulate_file: bool = True) -> Measurement:
+def measure(history: History, *, simulate_file: bool = True
+            ) -> Measurement | DealMeasurement:
     """Measure *history* against its process: the pipeline now, flow, time in stage, win
     rates, loss reasons and cohorts, beside the file's numbers (its times from a short
-    simulation, unless *simulate_file* is False). ``result.to_dict()`` is the JSON layout."""
+    simulation, unless *simulate_file* is False). ``result.to_dict()`` is the JSON layout.
+    A deal table (``history.has_stages`` False) gives a DealMeasurement: what one row per
+    deal allows."""
+    from salesproc.deal_measurement import measure_deals
     from salesproc.measurement import measure as measuring
 
+    if not history.has_stages:
+        return measure_deals(history)
     return measuring(history, simulate_file=simulate_file)
 
 

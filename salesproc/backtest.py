@@ -510,7 +510,7 @@ def _markov(history: History, days: float) -> Point:
     amount (the mean won amount where unknown) and the mean won amount for new deals."""
     fitted = chain(history)
     d = history.deals
-    if fitted is None or days <= 0:
+    if fitted is None or days <= 0 or not history.has_stages:  # a deal table: no moves
         return Point(math.nan, math.nan)
     v = history.visits
     here = np.isnat(v.left) & (d.outcome[v.deal] == OUTCOME_OPEN)

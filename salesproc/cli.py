@@ -601,7 +601,9 @@ def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
     win rates, loss reasons, and where the data and the process file disagree.
 
     HISTORY is Salesforce's OpportunityHistory.csv (with Opportunity.csv), a HubSpot deals
-    export, a stage-change CSV (deal, stage, changed_at, ...), or salesproc's --events log.
+    export, a stage-change CSV (deal, stage, changed_at, ...), or salesproc's --events log;
+    or a deal table without stage history (Opportunity.csv alone, a deals report): then
+    what one row per deal allows (no time in stage, moves or where deals are lost).
     """
     from salesproc.history import HistoryError
     from salesproc.history.suggest import suggest_mapping as suggest
@@ -619,7 +621,11 @@ def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
             raise _history_failure(exc, "read") from None
         return
     _guard_charts(charts_dir)
-    result = measuring(_history_or_fail(history, process, crm, as_of, "measured"))
+    found = _history_or_fail(history, process, crm, as_of, "measured")
+    if not found.has_stages:
+        _measure_deal_table(found, buyer, fmt, output, charts_dir)
+        return
+    result = measuring(found)
     if buyer is not None and buyer not in result.buyers:
         raise Failure(f"no deal in the export is of buyer type '{buyer}'",
                       hint="check the crm: buyer_types rules in the process file")
@@ -628,6 +634,22 @@ def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
         _write_charts("measurement", result, charts_dir)
     else:
         _emit_result("measurement", result, fmt, output, charts_dir)
+
+
+def _measure_deal_table(found: Any, buyer: str | None, fmt: str, output: str | None,
+                        charts_dir: str | None) -> None:
+    """measure of a deal table (one row per deal, no stage history): what it allows."""
+    from salesproc.deal_measurement import measure_deals
+
+    result = measure_deals(found)
+    if buyer is not None and buyer not in result.buyers:
+        raise Failure(f"no deal in the export is of buyer type '{buyer}'",
+                      hint="check the crm: buyer_types rules in the process file")
+    report = _formatter(fmt).deal_measurement
+    _emit(report(result, buyer) if fmt in ("table", "html") else report(result), output)
+    if charts_dir is not None:
+        click.echo(f"no charts written to {charts_dir}: a deal table has no charts yet",
+                   err=True)
 
 
 @cli.command()

@@ -169,6 +169,8 @@ def check_fit(history: History, calibration: Calibration, *,
                        team_time(result), days)
     checks = []
     for key, value in seen.items():
+        if not history.has_stages and key not in DEAL_TABLE_FIGURES:
+            continue  # a deal table's visits are no stage history: nothing to judge there
         values = np.sort([r[key] for r in runs if key in r and math.isfinite(r[key])])
         if not math.isfinite(value) or (value == 0 and not values.any()):
             continue  # neither side has any: nothing to judge
@@ -179,6 +181,12 @@ def check_fit(history: History, calibration: Calibration, *,
         median = float(np.median(values)) if len(values) else math.nan
         checks.append(_advised(Check(key[0], key[1], value, median, low, high), context))
     return FitCheck(checks, len(runs), calibration.since.date(), days, coverage)
+
+
+#: The figures a deal table (one row per deal, no stage history) has of its own.
+DEAL_TABLE_FIGURES = frozenset(("all", f) for f in (
+    "new deals", "won deals", "lost deals", "win rate (censored)",
+    "cycle time of won deals (days)"))
 
 
 def order_rank(runs: int) -> int:

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 
 import salesproc
-from salesproc.history import HistoryError
 from salesproc.history.read import read_history
 from salesproc.history.synthetic import (
     CONTROL,
@@ -106,9 +105,6 @@ def test_nul_bytes_in_a_rich_text_field_do_not_refuse_the_export(
     assert len(history.deals) == len(real.deals)
 
 
-@pytest.mark.xfail(strict=True, raises=HistoryError,
-                   reason="an Opportunity export alone (SP802) or a one-row-per-deal table "
-                   "cannot be read until the deal-table reader lands")
 @pytest.mark.parametrize("shape", ["salesforce-deals", "deal-table"])
 def test_a_deal_table_reads_back_as_its_truth(clean: SyntheticHistory, tmp_path: Path,
                                               shape: Shape) -> None:

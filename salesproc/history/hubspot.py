@@ -6,9 +6,10 @@ for each stage (HubSpot may add the pipeline: `Date entered "Demo (Sales Pipelin
 
 HubSpot keeps one entry date per stage, so a deal that went back to a stage shows only its
 last entry there: rework loops are not visible in this export. Without any `Date entered`
-column, each deal is taken to have been in its current stage since it was created. The
-export holds only today's amount, probability and close date: a history as of an earlier
-date has those, not the ones that stood then.
+column of a process stage, the export is a deal table (history/dealtable.py): each open
+deal is taken to have been in its current stage since it was created, a closed deal
+closed at its close date. The export holds only today's amount, probability and close
+date: a history as of an earlier date has those, not the ones that stood then.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from salesproc.history import dealtable
 from salesproc.history.assemble import (
     DealColumns,
     Reading,
@@ -29,6 +31,7 @@ from salesproc.history.assemble import (
     settle,
 )
 from salesproc.history.csvfile import CsvFile, folded
+from salesproc.history.mapping import Mapping
 from salesproc.history.table import LOST_CODE, UNMAPPED, WON_CODE, Changes, Deals, Visits
 from salesproc.model import fold
 
@@ -46,6 +49,13 @@ HINT = "a HubSpot deals export has Deal Stage and Create Date"
 def is_hubspot(file: CsvFile) -> bool:
     """The file has HubSpot's deal columns."""
     return all(file.column(*names) for names in COLUMNS.values())
+
+
+def has_stage_dates(file: CsvFile, mapping: Mapping) -> bool:
+    """The export has a `Date entered "<stage>"` column of a stage of the process (else
+    it is a deal table: entry dates of won and lost alone are no stage history)."""
+    return any(mapping.lookup(fold(m.group("stage"))) >= 0 for name in file.header
+               if (m := ENTERED.match(name)))
 
 
 def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
@@ -84,7 +94,12 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
         file, rows[first], deal_ids, col(optional["amount"]), col(optional["currency"]),
         col(optional["probability"]), col(optional["category"]), col(optional["owner"]),
         {name: col(file.column(name)) for name in extra}, close), created[first])
-    stage_now = reading.mapping.stage_codes(col(cols["stage"]), rows[first], file.path,
+    stage_text = col(cols["stage"])
+    assert stage_text is not None
+    if not has_stage_dates(file, reading.mapping):  # no stage dates: a deal table
+        return dealtable.settle(reading, deals, stage_text, rows[first], file.path,
+                                cols["stage"], close)
+    stage_now = reading.mapping.stage_codes(stage_text, rows[first], file.path,
                                             cols["stage"], reading.notes)
     deal_parts, code_parts, at_parts = [], [], []
     for column, stage in entered.items():
@@ -105,10 +120,6 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
         deal_parts.append(np.flatnonzero(has))
         code_parts.append(np.full(int(has.sum()), code_of_stage, dtype=np.int16))
         at_parts.append(times[has])
-    if not entered:  # no stage dates: the current stage since creation
-        deal_parts.append(np.arange(n))
-        code_parts.append(stage_now)
-        at_parts.append(deals.created)
     deal = np.concatenate(deal_parts) if deal_parts else np.zeros(0, np.int64)
     code = np.concatenate(code_parts) if code_parts else np.zeros(0, np.int16)
     at = np.concatenate(at_parts) if at_parts else np.zeros(0, "datetime64[s]")

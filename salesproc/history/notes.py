@@ -65,6 +65,15 @@ CODES: dict[str, Rule] = rules(
     ("SP824", "import-burst", "note",
      "Days on which far more deals were created than usual (an import): the days, the "
      "deals and the usual level."),
+    ("SP830", "deal-table", "note",
+     "One row per deal, without stage history: open deals are taken to be in their stage "
+     "since created; time in stage, moves and where deals are lost are not measured."),
+    ("SP831", "no-close-date", "note",
+     "A won or lost deal of a deal table without a usable close date: left out."),
+    ("SP832", "deal-table-as-of", "note",
+     "A deal table cut before its export: the deals open then are taken to be at the "
+     "first stage of their path; their CRM probability, close date and forecast category "
+     "then are unknown."),
     ("SP840", "unknown-crm-column", "error",
      "A column the crm: section names (lost_reason, a buyer_types rule's field) is not in "
      "the export."),

@@ -2,7 +2,10 @@
 
 Which reader reads a file is told by its columns (or by *format*): Salesforce
 OpportunityHistory (with or without Opportunity), HubSpot deals, a generic stage-change
-CSV, or salesproc's own event log. Several files of one CRM are read as one history.
+CSV, or salesproc's own event log. Several files of one CRM are read as one history. A
+table of one row per deal without stage history (Opportunity.csv alone, HubSpot deals
+without `Date entered` columns, a generic deal table) is read as a deal table
+(history/dealtable.py).
 """
 
 from __future__ import annotations
@@ -17,16 +20,17 @@ import numpy as np
 import pyarrow as pa
 
 from salesproc.diagnostics import shown
-from salesproc.history import events, generic, hubspot, quality, salesforce
+from salesproc.history import dealtable, events, generic, hubspot, quality, salesforce
 from salesproc.history.assemble import Reading
 from salesproc.history.csvfile import CsvFile
 from salesproc.history.mapping import Mapping
 from salesproc.history.notes import HistoryError, Note, Notebook
-from salesproc.history.table import History
+from salesproc.history.table import DEAL_TABLE, STAGE_HISTORY, History
 from salesproc.model import Process
 
 Format = Literal["salesforce", "hubspot", "generic", "events"]
 FORMATS: tuple[Format, ...] = ("salesforce", "hubspot", "generic", "events")
+TABLE_LABEL = "deal table"
 
 
 def read_history(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
@@ -92,26 +96,32 @@ def _read(names: list[str], process: Process, format: Format | None,
                                      opportunities[1].path, hint="give one Opportunity.csv "
                                      "and its OpportunityHistory.csv")])
         histories = [f for f in files if f not in opportunities]
-        visits, deals = salesforce.read(reading, histories,
-                                        opportunities[0] if opportunities else None)
+        table = not histories
+        visits, deals = dealtable.read_salesforce(reading, opportunities[0]) if table else \
+            salesforce.read(reading, histories, opportunities[0] if opportunities else None)
         changes_file = histories[0].path if histories else names[0]
         deals_file = opportunities[0].path if opportunities else changes_file
     elif kind == "hubspot":
         if len(files) > 1:
             raise HistoryError([Note("SP818", "give one HubSpot deals export at a time",
                                      files[1].path)])
+        table = not hubspot.has_stage_dates(files[0], reading.mapping)
         visits, deals = hubspot.read(reading, files[0])
     elif kind == "events":
+        table = False
         visits, deals = events.read(reading, files[0])
     else:
-        visits, deals = generic.read(reading, files)
-    if len(deals) == 0 or len(visits) == 0:
+        table = _deal_table(files)
+        visits, deals = dealtable.read_generic(reading, files) if table else \
+            generic.read(reading, files)
+    if len(deals) == 0 or (len(visits) == 0 and not table):
         raise HistoryError([Note("SP813", "no deal in the export can be measured", names[0],
                                  hint="see the notes above for what was left out"),
                             *reading.notes.all()])
     latest = max(_latest(deals.created), _latest(visits.entered), _latest(deals.closed),
                  _latest(reading.values.at if reading.values is not None else deals.created))
-    history = History(process, deals, visits, latest, tuple(names), values=reading.values)
+    history = History(process, deals, visits, latest, tuple(names), values=reading.values,
+                      kind=DEAL_TABLE if table else STAGE_HISTORY)
     if as_of is not None:
         cut = as_of if isinstance(as_of, dt.datetime) else \
             dt.datetime.combine(as_of, dt.time(23, 59, 59))
@@ -125,6 +135,13 @@ def _read(names: list[str], process: Process, format: Format | None,
                                  "date " if values else "")
                               + f"after the as-of date ({cut.date().isoformat()}) are left "
                               "out", changes_file)
+            if table:
+                reading.notes.add("SP832", "a deal table holds each deal's stage at its "
+                                  "export only: the deals open at the as-of date are taken "
+                                  "to be at the first stage of their path, and what the CRM "
+                                  "said of them then (probability, close date, forecast "
+                                  "category) is unknown", deals_file,
+                                  hint="give the stage history too, or measure as of the export")
         history = history.at(cut)
         if len(history.deals) == 0:
             raise HistoryError([Note("SP813", f"no deal was created by the as-of date "
@@ -132,7 +149,19 @@ def _read(names: list[str], process: Process, format: Format | None,
                                      hint="give a later as-of date")])
     quality.check(history, deals_file, reading.notes)
     return History(process, history.deals, history.visits, history.as_of, tuple(names),
-                   reading.notes.all(), history.values)
+                   reading.notes.all(), history.values, history.kind)
+
+
+def _deal_table(files: list[CsvFile]) -> bool:
+    """Generic files are all deal tables, or all stage-change CSVs (else SP818)."""
+    tables = [f.kind == TABLE_LABEL for f in files]
+    if any(tables) and not all(tables):
+        raise HistoryError([Note("SP818", "a deal table and a stage-change CSV were given "
+                                 "together", files[tables.index(True)].path,
+                                 hint="give the stage-change CSV alone, or the deal table")])
+    if len(files) > 1 and all(tables):
+        raise HistoryError([Note("SP818", "give one deal table at a time", files[1].path)])
+    return all(tables)
 
 
 def _check_columns(reading: Reading, files: list[CsvFile], kind: Format) -> None:
@@ -168,6 +197,8 @@ def format_of(file: CsvFile, reading: Reading, given: Format | None) -> tuple[Fo
         found.append(("hubspot", "HubSpot deals"))
     if generic.is_generic(file, reading):
         found.append(("generic", "stage-change CSV"))
+    elif dealtable.is_deal_table(file, reading):
+        found.append(("generic", TABLE_LABEL))
     if given is not None:
         for kind, label in found:
             if kind == given:
@@ -182,7 +213,8 @@ def format_of(file: CsvFile, reading: Reading, given: Format | None) -> tuple[Fo
         "SP802", "cannot tell which CRM this export comes from", file.path, 1,
         hint="Salesforce OpportunityHistory needs OpportunityId, StageName and CreatedDate; "
         "HubSpot deals need Deal Stage and Create Date; a stage-change CSV needs deal, stage "
-        "and changed_at (or the names in crm: {columns: ...})")])
+        "and changed_at; a deal table needs deal, stage and created (or the names in crm: "
+        "{columns: ...})")])
 
 
 def _require(file: CsvFile, kind: Format, reading: Reading) -> None:

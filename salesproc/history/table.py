@@ -28,6 +28,10 @@ WON_CODE, LOST_CODE, UNMAPPED, OPEN = -1, -2, -3, -4
 OUTCOME_OPEN, OUTCOME_WON, OUTCOME_LOST = 0, 1, 2
 OUTCOMES = ("open", WON, LOST)
 NAT = np.datetime64("NaT", "s")
+# What a History knows of its deals' stages (History.kind): a stage history; a deal table
+# (one row per deal: the open deals' current stage, since an unknown time); a deal table
+# cut before its export (where the deals open then were is unknown).
+STAGE_HISTORY, DEAL_TABLE, DEAL_TABLE_CUT = "stage history", "deal table", "deal table, cut"
 
 
 @dataclass(frozen=True)
@@ -192,6 +196,13 @@ class History:
     sources: tuple[str, ...] = ()
     notes: tuple[Note, ...] = field(default=())
     values: Values | None = None
+    kind: str = STAGE_HISTORY  # STAGE_HISTORY, DEAL_TABLE or DEAL_TABLE_CUT
+
+    @property
+    def has_stages(self) -> bool:
+        """Whether the visits are a stage history (time in stage, moves between stages and
+        where deals are lost can be measured), not a deal table's one row per deal."""
+        return self.kind == STAGE_HISTORY
 
     @functools.cached_property
     def stays(self) -> tuple[np.ndarray, np.ndarray]:
@@ -237,6 +248,13 @@ class History:
         values = self.values.until(cut, renumber) if self.values is not None else None
         if values is not None:
             chosen = values.stood(chosen)
+        if not self.has_stages:  # a deal table: where its deals were then is unknown, and
+            n = len(chosen)  # what the CRM said of them then (as exported, a closed deal's
+            chosen = replace(  # probability, close date and category are its outcome's)
+                chosen, probability=np.full(n, np.nan), close_date=np.full(n, NAT),
+                forecast_category=pa.array([""] * n, pa.string()))
+            return replace(self, deals=chosen, visits=entry_visits(self.process, chosen),
+                           as_of=as_of, values=values, kind=DEAL_TABLE_CUT)
         return replace(self, deals=chosen, visits=visits, as_of=as_of, values=values)
 
     def deals_frame(self) -> pandas.DataFrame:
@@ -261,6 +279,19 @@ class History:
             "stage": np.array(self.stage_ids, dtype=object)[v.stage],
             "entered": v.entered, "left": v.left, "next": exit_names(self)[v.exit],
             "days": (v.left - v.entered) / np.timedelta64(1, "D")})
+
+
+def entry_visits(process: Process, deals: Deals) -> Visits:
+    """A deal table's visits at a date before its export: each deal open then at the first
+    stage of its buyer type's path (the process's first stage without a buyer type) since
+    it was created. The table holds only each deal's stage at the export, so where the
+    deals open at an earlier date were is unknown; the start is what every deal passed."""
+    first = np.array([list(process.stages).index(b.start) for b in
+                      process.buyer_types.values()] + [0], dtype=np.int16)
+    deal = np.flatnonzero(deals.outcome == OUTCOME_OPEN)
+    n = len(deal)
+    return Visits(deal.astype(np.int32), first[deals.buyer[deal]], deals.created[deal],
+                  np.full(n, NAT), np.full(n, OPEN, dtype=np.int16))
 
 
 def exit_names(history: History) -> np.ndarray:

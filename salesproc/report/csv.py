@@ -14,6 +14,7 @@ from salesproc.sim.results import SimulationResult
 
 if TYPE_CHECKING:
     from salesproc.backtest import Backtest
+    from salesproc.deal_measurement import DealMeasurement
     from salesproc.forecast import Forecast
     from salesproc.measurement import Measurement
 from salesproc.stats import significant
@@ -76,6 +77,13 @@ def sweep(done: SweepResult) -> str:
 def measurement(done: Measurement) -> str:
     """section, scope, stage, target, metric, value, low, high, n, deal, detail: one row per
     figure, and a row per open deal with what it still needs."""
+    from salesproc.measurement import ROW_FIELDS
+
+    return _write(ROW_FIELDS, done.rows())
+
+
+def deal_measurement(done: DealMeasurement) -> str:
+    """A deal table's figures, in the columns of measurement's CSV (ROW_FIELDS)."""
     from salesproc.measurement import ROW_FIELDS
 
     return _write(ROW_FIELDS, done.rows())

@@ -25,6 +25,7 @@ from salesproc.version import __version__
 
 if TYPE_CHECKING:
     from salesproc.backtest import Backtest
+    from salesproc.deal_measurement import DealMeasurement
     from salesproc.forecast import Forecast
     from salesproc.measurement import Measurement
     from salesproc.model import Process
@@ -253,6 +254,50 @@ def measurement(done: Measurement, buyer: str | None = None) -> str:
     notes = [f"{n['code']} {n['message']} ({n['count']} in all)" for n in data["notes"]]
     return page(f"{data['process']['name']}: the pipeline measured", sub,
                 [top, _charts(charts.measurement(data)),
+                 _section("Data quality", _notes(notes)) if notes else ""],
+                source=data["process"]["file"])
+
+
+def deal_measurement(done: DealMeasurement, buyer: str | None = None) -> str:
+    """What `measure --format html` writes of a deal table: what cannot be measured first,
+    then the figures as cards and tables (a deal table has no charts yet)."""
+    data = done.to_dict()
+    o = data["overall"] if buyer is None else data["buyer_types"][buyer]
+    currency = data["process"]["currency"]
+    sub = (f"Measured from {', '.join(data['sources'])} (a deal table) as of "
+           f"{data['as_of'][:10]}. Shares with Wilson 95% intervals; ages from creation."
+           + (f" Buyer type {buyer} only." if buyer else ""))
+    rate, cycle = o["win_rate"], o["cycle_days"]
+    top = cards([
+        ("Deals", number(o["deals"], 0), f"{number(o['open'], 0)} open"),
+        ("Won", number(o["won"], 0), money(o["won_value"], currency)),
+        ("Win rate", percent(value(rate, "value"), 1),
+         f"{percent(value(rate, 'low'), 1)}–{percent(value(rate, 'high'), 1)} (95%)"),
+        ("Cycle time to won", f"{number(cycle['median'] or math.nan)} days",
+         "median, Kaplan–Meier"),
+        ("New deals a week", number(o["new_per_week"] or math.nan), ""),
+    ])
+    pipeline = table(["stage", "deals", f"value ({currency})", "median age", "p90 age"],
+                     [[p["stage"] or "(unknown)", number(p["deals"], 0),
+                       number(p["value"] or 0.0, 0), number(p["age_p50"] or math.nan),
+                       number(p["age_p90"] or math.nan)] for p in o["pipeline"]])
+    quarter = table(["part of the quarter", "won", "share", "95% interval", "even spread"],
+                    [[q["part"], number(q["won"], 0), percent(value(q["share"], "value"), 0),
+                      f"{percent(value(q['share'], 'low'), 0)}–"
+                      f"{percent(value(q['share'], 'high'), 0)}",
+                      percent(q["even"] if q["even"] is not None else math.nan, 0)]
+                     for q in o["won_in_quarter"]])
+    months = table(["month", "created"], [[m, number(n, 0)]
+                                          for m, n in o["new_by_month"].items()])
+    losses = table(["reason", "deals"], [[r["reason"], number(r["deals"], 0)]
+                                         for r in o["lost_reasons"]])
+    notes = [f"{n['code']} {n['message']} ({n['count']} in all)" for n in data["notes"]]
+    return page(f"{data['process']['name']}: the pipeline measured", sub,
+                [_notes([data["not_measured"]]), top,
+                 _section("Open deals by stage", pipeline),
+                 _section("When in the quarter deals are won", quarter),
+                 _section("New deals by month created", months),
+                 _section("Why deals were lost", losses) if o["lost_reasons"] else "",
                  _section("Data quality", _notes(notes)) if notes else ""],
                 source=data["process"]["file"])
 

@@ -10,6 +10,7 @@ from salesproc.sim.results import SimulationResult
 
 if TYPE_CHECKING:
     from salesproc.backtest import Backtest
+    from salesproc.deal_measurement import DealMeasurement
     from salesproc.fitcheck import FitCheck
     from salesproc.measurement import Measurement
 
@@ -35,6 +36,11 @@ def sweep(done: SweepResult) -> str:
 
 def measurement(done: Measurement) -> str:
     """What `measure --format json` writes."""
+    return _dumps(done.to_dict())
+
+
+def deal_measurement(done: DealMeasurement) -> str:
+    """What `measure --format json` writes of a deal table."""
     return _dumps(done.to_dict())
 
 

@@ -24,6 +24,7 @@ T = TypeVar("T")
 if TYPE_CHECKING:  # the CRM-history reports load pyarrow: only when one is made
     from salesproc.backtest import Backtest, Beaten
     from salesproc.calibration import Calibration
+    from salesproc.deal_measurement import DealMeasurement
     from salesproc.fitcheck import FitCheck
     from salesproc.forecast import Forecast
     from salesproc.measurement import Measurement
@@ -460,6 +461,61 @@ def measurement(m: Measurement, buyer: str | None = None) -> str:
                         d.stage, _days(d.age), _num(d.value, 0),
                         "; ".join([*d.requires, *(f"approval: {a}" for a in d.approvals)])
                         or "–"] for d in shown_deals], (0, 1, 2, 5))]
+    for warning in m.warnings:
+        lines += ["", f"warning: {warning}"]
+    return "\n".join(lines) + "\n"
+
+
+def deal_measurement(m: DealMeasurement, buyer: str | None = None) -> str:
+    """What `salesproc measure` prints of a deal table (one row per deal, no stage
+    history): first what cannot be measured, then what can; for *buyer* alone if given."""
+    from salesproc.diagnostics import shown
+
+    p, cur = m.process, m.process.currency
+    o = m.overall if buyer is None else m.buyers[buyer]
+    first = f"{m.first_created:%Y-%m-%d}" if m.first_created else "–"
+    c = o.cycle
+    mean = "–" if math.isnan(c.mean.mean) else \
+        f"{c.mean.mean:,.1f} d ({c.mean.low:,.1f}–{c.mean.high:,.1f})"
+    lines = [
+        f"{p.name}" + (f" — buyer type {buyer}" if buyer else "")
+        + f": measured from {', '.join(shown(s) for s in m.sources)} (a deal table)",
+        m.not_measured,
+        f"As of {m.as_of:%Y-%m-%d %H:%M}; {o.deals:,} deals created {first} to then. "
+        "Shares: 95% Wilson interval. Times in days; ages count from the deal's creation.",
+        "",
+        f"  Open deals         {o.open:,} worth {cur} {_num(o.open_value, 0)}",
+        f"  Won / lost         {o.won:,} won ({cur} {_num(o.won_value, 0)}), {o.lost:,} lost"
+        + (f"; {o.after_the_fact:,} won within an hour of creation (entered after the fact)"
+           if o.after_the_fact else ""),
+        f"  Win rate           {_share(o.win_rate)} of the {o.won + o.lost:,} deals that ended",
+        f"  Cycle time         {_days(c.median)} median from created to won (p90 "
+        f"{_num(c.p90)}; mean {mean}); Kaplan–Meier over {c.won:,} won deals, "
+        f"{c.open:,} open deals counted as still going",
+        f"  New deals          {_num(o.new_per_week)} a week",
+    ]
+    title = "Pipeline now: open deals by stage (age since created)" if m.stages_known else \
+        "Pipeline then: open deals (the stage they were at on this date is unknown)"
+    lines += ["", title, _table(
+        ["stage", "deals", f"value ({cur})", "median age", "p90 age"],
+        [[s.stage or "(unknown)", f"{s.deals:,}", _num(s.value, 0), _days(s.age_p50),
+          _days(s.age_p90)] for s in o.pipeline])]
+    if m.buyers and buyer is None:
+        lines += ["", "By buyer type", _table(
+            ["buyer type", "deals", "open", "won", "lost", "win rate", "median cycle"],
+            [[b, f"{s.deals:,}", f"{s.open:,}", f"{s.won:,}", f"{s.lost:,}",
+              _share(s.win_rate), _days(s.cycle.median)] for b, s in m.buyers.items()])]
+    lines += ["", "When in the quarter deals are won (! where an even spread over the days "
+              "lies outside the data's 95% interval)", _table(
+                  ["part of the quarter", "won", "share (95% interval)", "even spread"],
+                  [[q.part, f"{q.won:,}", _share(q.share),
+                    ("–" if math.isnan(q.even) else f"{q.even:.0%}")
+                    + (" !" if q.outside else "")] for q in o.quarter])]
+    lines += ["", "New deals by month created", _table(
+        ["month", "created"], [[month, f"{n:,}"] for month, n in o.months])]
+    if o.losses:
+        lines += ["", "Why deals were lost (at which stage is not in a deal table)", _table(
+            ["reason", "deals"], [[shown(r), f"{n:,}"] for r, n in o.losses[:12]], (0,))]
     for warning in m.warnings:
         lines += ["", f"warning: {warning}"]
     return "\n".join(lines) + "\n"
