@@ -220,6 +220,10 @@ def calibrate(history: History, *, since: dt.datetime | None = None,
     _arrivals(cal, history, chosen, start)
     _shares(cal, history, chosen)
     _values(cal, history, chosen)
+    if not history.has_stages:  # a deal table: no visit says how deals moved
+        cal.notes.append("a deal table has no stage history: the routes, times in stage and "
+                         "entry stages keep the file's values")
+        return cal
     _routes(cal, history, chosen)
     _times(cal, history, chosen, team_days(process) if team is None else team)
     _entries(cal, history, chosen)

@@ -23,6 +23,7 @@ from salesproc import units
 from salesproc.calendar import first_day, month_label
 from salesproc.exits import ExitCurve, exit_curve
 from salesproc.history.table import (
+    DEAL_TABLE_CUT,
     LOST_CODE,
     OPEN,
     OUTCOME_WON,
@@ -299,6 +300,11 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     # the simulated stays are needed only for deals in stages the history cannot decide
     stays, team = stays_and_team(model) if _undecided(history, curves) else ({}, {})
     opening, rows, notes = openings(history, team, stays, curves)
+    if not history.has_stages:
+        notes.append("a deal table has no stage history: each open deal's time in its "
+                     "stage is taken to be its age since it was created"
+                     + (", and at a date before the export each starts at the first stage "
+                        "of its path" if history.kind == DEAL_TABLE_CUT else ""))
     # only the wins are needed of the event log: who was won, and when
     result = simulate(model, settings, events=True, opening=opening, outcomes=frozenset({WON}))
     added: list[tuple[str, dict[str, Outcome]]] = []

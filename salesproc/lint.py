@@ -723,10 +723,13 @@ def capacity(process: Process, doc: Document) -> list[Diagnostic]:
         needed = share * people if people else math.inf
         if share > 1:
             shown = f"{people:g}" if role.staffing else f"{role.headcount}"
+            worth = f"{needed:.1f} people's worth of work" if math.isfinite(needed) else "work"
             found.append(doc.diagnostic(
-                "SP501", f"role '{rid}' is offered {needed:.1f} people's worth of work but has "
+                "SP501", f"role '{rid}' is offered {worth} but has "
                 f"{shown}{' on average' if role.staffing else ''}: the pipeline cannot keep "
                 "up and deals will pile up", ("roles", rid, "headcount"),
-                hint=f"raise headcount to at least {math.ceil(needed)}, or lower the work "
-                "per deal or the arrival rate"))
+                hint=(f"raise headcount to at least {math.ceil(needed)}, or lower the work "
+                      "per deal or the arrival rate") if math.isfinite(needed) else
+                "nobody is in the role during the simulation (its headcount starts later): "
+                "give it people from the start, or start the simulation later"))
     return found

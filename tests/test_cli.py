@@ -235,3 +235,16 @@ def test_an_empty_path_is_a_usage_error_not_the_current_folder(tmp_path: Path,
     result = run("validate", "")
     assert result.exit_code == 2 and "an empty path names no file" in result.output
     assert "broken.yaml" not in result.output  # the folder was not validated instead
+
+
+def test_a_role_with_nobody_during_the_simulation_is_a_warning_not_a_crash(
+        tmp_path: Path) -> None:
+    """Headcount dated after the simulation ends: the role has 0 people on average, and
+    the capacity rule says so (it raised OverflowError asking for ceil(inf) people)."""
+    text = (ROOT / "processes" / "five-step.yaml").read_text("utf-8")
+    late = tmp_path / "late.yaml"
+    late.write_text(text.replace("headcount: {2026-01-05: 2, 2026-04-01: 3}",
+                                 "headcount: {2030-01-05: 2}"), encoding="utf-8")
+    result = run("validate", str(late))
+    assert result.exit_code == 0, result.output
+    assert "SP501" in result.output and "nobody is in the role" in result.output

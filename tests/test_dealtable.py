@@ -393,7 +393,8 @@ def test_forecast_and_backtest_from_a_deal_table_say_what_they_assumed(
     assert "open deals are taken to be in their stage since they were created" in \
         result.stderr
     data = json.loads(result.stdout)
-    still = [d for d in deals if d.outcome == "open"]
+    assert any("a deal table has no stage history" in n for n in data["notes"])  # in the
+    still = [d for d in deals if d.outcome == "open"]  # forecast itself, not only stderr
     assert len(data["deals"]) == len(still)  # every open deal starts at its stage
     start = dt.datetime.combine(process.start, dt.time())
     back = run("backtest", str(opportunity), "--process", str(GROUND), "--from",
@@ -449,3 +450,16 @@ def test_the_fit_check_of_a_deal_table_judges_only_what_it_has(
     judged = {(c["scope"], c["figure"]) for c in checks}
     assert judged and all(scope == "all" for scope, _ in judged)  # no stage's visits or days
     assert ("all", "win rate (censored)") in judged
+
+
+def test_calibrating_a_deal_table_keeps_the_files_routes_times_and_entries(
+        simulated: tuple[salesproc.Process, list[Deal]], tmp_path: Path) -> None:
+    """Where deals sit now says nothing of how they moved: no route, time in stage or
+    entry stage is fitted from a deal table (it wrote enter: from the open deals' stages)."""
+    process, deals = simulated
+    opportunity, _ = write_salesforce(deals, tmp_path / "sf")
+    history = salesproc.read_history([str(opportunity)], salesproc.load(GROUND))
+    cal = salesproc.calibrate(history)
+    assert not any(f.setting.endswith((".next", ".delay", ".enter")) for f in cal.fitted)
+    assert any("no stage history" in n for n in cal.notes)
+    assert any(f.setting == "arrivals.rate" for f in cal.fitted)
