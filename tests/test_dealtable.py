@@ -456,7 +456,7 @@ def test_calibrating_a_deal_table_keeps_the_files_routes_times_and_entries(
         simulated: tuple[salesproc.Process, list[Deal]], tmp_path: Path) -> None:
     """Where deals sit now says nothing of how they moved: no route, time in stage or
     entry stage is fitted from a deal table (it wrote enter: from the open deals' stages)."""
-    process, deals = simulated
+    _, deals = simulated
     opportunity, _ = write_salesforce(deals, tmp_path / "sf")
     history = salesproc.read_history([str(opportunity)], salesproc.load(GROUND))
     cal = salesproc.calibrate(history)
