@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from salesproc.backtest import BASELINES, MODEL, backtest  # noqa: E402
+from salesproc.forecast import burst_under_way  # noqa: E402
 from salesproc.history.read import read_history  # noqa: E402
 from salesproc.history.synthetic import PRESETS, generate, reading, write  # noqa: E402
 from salesproc.stats import proportion  # noqa: E402
@@ -60,7 +61,8 @@ def one(preset: str, seed: int, horizon: float, runs: int, shape: str) -> dict[s
         result = backtest(history, origins, horizon, replications=runs, seed=seed)
     rows = []
     for o in result.origins:
-        row = {"actual_won": o.actual("won"), "actual_revenue": o.actual("revenue"),
+        row = {"burst": bool(burst_under_way(history.at(o.at))),
+               "actual_won": o.actual("won"), "actual_revenue": o.actual("revenue"),
                "low_won": o.outcome("won").worst, "high_won": o.outcome("won").best,
                "low_revenue": o.outcome("revenue").worst,
                "high_revenue": o.outcome("revenue").best}
@@ -92,12 +94,20 @@ def main() -> int:
 
 
 def report(preset: str, horizon: float, histories: int, done: list[dict[str, object]]) -> None:
-    rows = [r for d in done for r in d["rows"]]  # type: ignore[attr-defined]
+    every = [r for d in done for r in d["rows"]]  # type: ignore[attr-defined]
     failed = [f for d in done for f in d["failed"]]  # type: ignore[attr-defined]
-    print(f"\n{preset}, {horizon:g} days: {histories} histories, {len(rows)} origins, "
+    print(f"\n{preset}, {horizon:g} days: {histories} histories, {len(every)} origins, "
           f"{len(failed)} failed")
     for f in failed:
         print(f"  failed {f}")
+    calm = [r for r in every if not r["burst"]]
+    scores(every, "every origin")
+    if len(calm) < len(every):
+        scores(calm, f"the {len(calm)} origins with no burst of new deals under way")
+
+
+def scores(rows: list[dict[str, object]], which: str) -> None:
+    print(f" {which}:")
     for figure in ("won", "revenue"):
         actual = np.array([r["actual_" + figure] for r in rows], dtype=float)
         model = np.array([r[f"{MODEL}_{figure}"] for r in rows], dtype=float)

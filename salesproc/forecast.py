@@ -222,6 +222,26 @@ def openings(history: History, team: Mapping[str, float] | None = None,
     return out, rows, notes
 
 
+BURST_RECENT_DAYS = 7  # a burst that ended this close to the as-of date may go on
+
+
+def burst_under_way(history: History) -> list[Any]:
+    """The import bursts (history.quality.bursts) still going on at the history's as-of
+    date: their last day within BURST_RECENT_DAYS of it."""
+    from salesproc.history.quality import bursts
+
+    day = history.as_of.date()
+    return [b for b in bursts(history.deals.created, history.as_of)
+            if (day - b.last).days <= BURST_RECENT_DAYS]
+
+
+def _burst_under_way(history: History) -> list[str]:
+    return [f"a burst of new deals is under way ({b.deals:,} created {b.first:%Y-%m-%d} to "
+            f"{b.last:%Y-%m-%d}, about {b.expected:,.0f} usual): new deals are forecast at the "
+            "usual level; while the burst goes on there will be more" for b in
+            burst_under_way(history)]
+
+
 def _undecided(history: History, curves: Mapping[tuple[int, int], ExitCurve]) -> bool:
     """Whether a deal open at the as-of date sits where the history has seen fewer than
     MIN_DECIDED visits end (openings then needs the process's own stays)."""
@@ -300,6 +320,7 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     # the simulated stays are needed only for deals in stages the history cannot decide
     stays, team = stays_and_team(model) if _undecided(history, curves) else ({}, {})
     opening, rows, notes = openings(history, team, stays, curves)
+    notes += _burst_under_way(history)
     if not history.has_stages:
         notes.append("a deal table has no stage history: each open deal's time in its "
                      "stage is taken to be its age since it was created"

@@ -20,7 +20,7 @@ from salesproc.calibration import (
     fit_distribution,
     stalled,
 )
-from salesproc.forecast import exit_curves, forecast
+from salesproc.forecast import burst_under_way, exit_curves, forecast
 from salesproc.history.read import read_history
 from salesproc.history.synthetic import PRESETS, SyntheticHistory, generate, reading, write
 from salesproc.history.table import OUTCOME_WON, History, after_the_fact
@@ -238,3 +238,18 @@ def test_more_rejections_than_the_file_says_make_no_new_route(tmp_path: Path) ->
     for f in routes:
         assert "proposal" not in f.value, f.value
         assert "more went back to proposal" in f.quality
+
+
+def test_a_forecast_during_a_burst_of_new_deals_says_so(
+        real: tuple[SyntheticHistory, History]) -> None:
+    """The import runs from day 180 for 60 days: a forecast from a day inside it says the
+    new deals follow the usual level; one from months later does not."""
+    truth, history = real
+    start = dt.datetime.combine(START, dt.time())
+    inside = history.at(start + dt.timedelta(days=200))
+    assert burst_under_way(inside)
+    result = forecast(inside, inside.as_of + dt.timedelta(days=30), replications=4, seed=1)
+    assert any("burst of new deals is under way" in n for n in result.notes)
+    later = history.at(start + dt.timedelta(days=330))
+    assert not burst_under_way(later)
+    assert truth.mess.burst is not None
