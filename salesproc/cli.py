@@ -648,8 +648,7 @@ def _measure_deal_table(found: Any, buyer: str | None, fmt: str, output: str | N
     report = _formatter(fmt).deal_measurement
     _emit(report(result, buyer) if fmt in ("table", "html") else report(result), output)
     if charts_dir is not None:
-        click.echo(f"no charts written to {charts_dir}: a deal table has no charts yet",
-                   err=True)
+        echo(f"no charts written to {charts_dir}: a deal table has no charts yet", err=True)
 
 
 @cli.command()
