@@ -756,7 +756,7 @@ def _blended_delay(process: Process, sid: str, days: np.ndarray, ended: np.ndarr
 
 
 REFINE_ROUNDS = 3
-REFINE_RUNS = 8
+REFINE_RUNS = 4  # each a run of the whole period: thousands of visits a stage
 
 
 def _refine_delays(cal: Calibration, history: History, chosen: np.ndarray) -> None:

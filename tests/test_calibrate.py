@@ -185,7 +185,7 @@ def test_late_entries_and_skips_are_calibrated_so_the_fit_check_reproduces_them(
         "buyer_types.small.enter={lead: 0.6, contract: 0.4}",
         "buyer_types.mid.enter={lead: 0.7, review: 0.3}",
         "buyer_types.mid.stages.discovery.next={proposal: 0.55, contract: 0.15}"])
-    result = salesproc.simulate(truth, events=True, replications=1)
+    result = salesproc.simulate(truth, events=True, replications=1, horizon=200)
     assert result.events is not None
     files = write_salesforce(deals_of(result.events, truth), tmp_path)
     history = read_history(files, salesproc.load(TRUTH))  # read against the file as written
@@ -195,7 +195,7 @@ def test_late_entries_and_skips_are_calibrated_so_the_fit_check_reproduces_them(
     assert small.value["contract"] == pytest.approx(0.4, abs=4 * math.sqrt(0.24 / small.n))
     assert "buyer_types.large.enter" not in fitted  # large deals all start at the start
     assert "contract" in fitted["buyer_types.mid.stages.discovery.next"].value
-    done = check_fit(history, cal, replications=40, seed=5)
+    done = check_fit(history, cal, replications=39, seed=5)  # 39: a 95% range
     late = next(c for c in done.checks if c.figure.startswith("share of wins first seen"))
     print(f"late entries: history {late.history:.3f}, simulated {late.low:.3f}–{late.high:.3f}")
     assert late.history > 0.5  # late entries skip the early losses: most of the wins
