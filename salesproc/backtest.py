@@ -562,3 +562,47 @@ def beaten_by(record: Backtest, history: History, until: dt.datetime) -> list[Be
                 found.append(Beaten(figure, key, origins, other, model,
                                     baseline(history, key, until).get(figure)))
     return found
+
+
+BLEND_STEP = 0.05  # the weights tried for a blend: 0, 0.05, ..., 1
+
+
+@dataclass(frozen=True)
+class Blend:
+    """The model's neutral case blended with a baseline, by the weight that did best on a
+    backtest: weight × model + (1 − weight) × baseline."""
+
+    figure: str
+    baseline: str
+    weight: float  # the model's
+    origins: int
+    mae: float  # the blend's over the backtest's origins
+    model_mae: float
+    forecast: float  # the blend for the new period
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"figure": self.figure, "baseline": self.baseline, "model_weight": self.weight,
+                "origins": self.origins, "mae": _clean(self.mae),
+                "model_mae": _clean(self.model_mae), "forecast": _clean(self.forecast)}
+
+
+def blend(record: Backtest, history: History, until: dt.datetime, figure: str,
+          neutral: float) -> Blend | None:
+    """The blend of the model's *neutral* case for *figure* with the best baseline of
+    *record* (a backtest of the same kind of forecast), by the weight that gave the least
+    MAE over its origins (a grid of BLEND_STEP; ties to the model), for the period from
+    *history*'s as-of date to *until*; None when no baseline forecast an origin."""
+    best = record.best_baseline(figure)
+    if best is None:
+        return None
+    both = [o for o in record.origins if math.isfinite(o.forecast(figure, best))]
+    actual = np.array([o.actual(figure) for o in both])
+    model = np.array([o.forecast(figure, MODEL) for o in both])
+    other = np.array([o.forecast(figure, best) for o in both])
+    weights = np.linspace(1.0, 0.0, round(1 / BLEND_STEP) + 1)  # the model's first
+    errors = [float(np.mean(np.abs(w * model + (1 - w) * other - actual))) for w in weights]
+    k = int(np.argmin(errors))
+    new = baseline(history, best, until).get(figure)
+    w = float(weights[k])
+    value = w * neutral + (1 - w) * new if math.isfinite(new) else neutral
+    return Blend(figure, best, w, len(both), errors[k], errors[0], value)

@@ -748,11 +748,14 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
               type=click.Path(dir_okay=False, path_type=str),
               help="A saved `backtest --format json` of this forecast: show its errors beside "
               "the baselines', and the forecast of any baseline that beat it there.")
+@click.option("--blend", "blended", is_flag=True,
+              help="With --track-record: also the model's neutral case blended with the "
+              "record's best baseline, by the weight that did best on the record.")
 @CHARTS_OPTION
 def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any,
              horizon: str | None, crm: Any, campaigns: tuple[str, ...], replications: int,
              seed: int | None, cases: str, fmt: str, output: str | None,
-             track_file: str | None, charts_dir: str | None) -> None:
+             track_file: str | None, blended: bool, charts_dir: str | None) -> None:
     """Forecast from today's pipeline: deals won, revenue and losses by a date, as worst,
     neutral and best case, by month; and each open deal's chance to be won.
 
@@ -773,6 +776,9 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
     percentiles = _cases(cases)
     if (until is None) == (horizon is None):
         raise click.UsageError("give --until DATE or --horizon (e.g. 13w), not both")
+    if blended and track_file is None:
+        raise click.UsageError("--blend needs --track-record BACKTEST.json: the blend's "
+                               "weight is the one that did best there")
     process = load_or_fail(process_file)
     _guard_outputs([*process.files, *history, *([track_file] if track_file else [])], output)
     record = _track_record(track_file) if track_file is not None else None
@@ -797,16 +803,26 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
                          campaigns=planned, cases=percentiles, workers=_workers(None))
     said: list[str] = []
     beaten: list[Any] = []
+    blends: list[Any] = []
     if record is not None:
         from salesproc.backtest import beaten_by
 
         beaten = beaten_by(record, found, end)
         said = text.track_record(record, beaten, result, str(track_file))
+        if blended:
+            from salesproc.backtest import blend
+
+            blends = [b for b in (blend(record, found, end, figure,
+                                        result.totals[figure].neutral)
+                                  for figure in ("won", "revenue")) if b is not None]
+            said += text.blends(blends)
     if fmt == "json":
         data = result.to_dict()
         if record is not None:
             data["track_record"] = {"file": track_file, "backtest": record.to_dict(),
                                     "beaten_by": [b.to_dict() for b in beaten]}
+            if blended:
+                data["track_record"]["blend"] = [b.to_dict() for b in blends]
         _emit(json_module.dumps(data, indent=2, allow_nan=False) + "\n", output)
     elif fmt == "csv":
         from salesproc.report import csv

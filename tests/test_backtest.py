@@ -28,6 +28,7 @@ from salesproc.backtest import (
     add_months,
     backtest,
     baseline,
+    blend,
 )
 from salesproc.forecast import Outcome
 from salesproc.history import read_history
@@ -380,6 +381,16 @@ def test_forecast_shows_its_track_record_and_the_baseline_that_beat_it(tmp_path:
         data["origins"][0]["actual_won"]
     beaten = {(b["figure"], b["baseline"]): b for b in as_json["track_record"]["beaten_by"]}
     assert beaten["won", "run_rate"]["forecast"] == len(won)
+    # --blend: on this record the run rate was exact, so the best blend is all run rate
+    mixed = json.loads(run(*args, "--blend", "--format", "json").stdout)["track_record"]
+    (won_blend,) = [b for b in mixed["blend"] if b["figure"] == "won"]
+    assert won_blend["baseline"] == "run_rate" and won_blend["model_weight"] == 0.0
+    assert won_blend["mae"] == 0.0 and won_blend["model_mae"] == 3.0
+    assert won_blend["forecast"] == len(won)
+    said = run(*args, "--blend").stdout
+    assert "Blend for deals won: 0.00 × the model + 1.00 × the run rate" in said
+    alone = run(*args[:-2], "--blend")
+    assert alone.exit_code == 2 and "--blend needs --track-record" in alone.output
     page = tmp_path / "forecast.html"
     assert run(*args, "--format", "html", "-o", str(page)).exit_code == 0
     assert "Track record" in page.read_text("utf-8")
@@ -389,3 +400,22 @@ def test_forecast_shows_its_track_record_and_the_baseline_that_beat_it(tmp_path:
     (tmp_path / "bad.txt").write_bytes(b"\x00\xff not json")
     worse = run(*args[:-1], str(tmp_path / "bad.txt"))
     assert worse.exit_code == 1 and "is not a JSON file" in worse.output
+
+
+def test_the_blend_takes_the_weight_that_did_best_on_the_record(tmp_path: Path) -> None:
+    """The model 2 above every actual, the run rate 2 below: half of each is exact, and
+    no other weight of the grid is; the blend for a new period weighs the two alike."""
+    nothing = Point(math.nan, math.nan)
+    actuals = (10, 14, 20)
+    origins = [Origin(day(k), day(k + 7), outcome(a, a + 2, a + 4), outcome(a, a + 2, a + 4),
+                      a, float(a), {b: Point(a - 2.0, a - 2.0) if b == "run_rate" else nothing
+                                    for b in BASELINES})
+               for k, a in enumerate(actuals)]
+    record = Backtest(origins, 7.0)
+    history = known_history(tmp_path)
+    found = blend(record, history, history.as_of + dt.timedelta(days=7), "won", 30.0)
+    assert found is not None and found.baseline == "run_rate"
+    assert found.weight == pytest.approx(0.5) and found.mae == pytest.approx(0.0)
+    assert found.model_mae == pytest.approx(2.0)
+    rate = baseline(history, "run_rate", history.as_of + dt.timedelta(days=7)).won
+    assert found.forecast == pytest.approx(0.5 * 30.0 + 0.5 * rate)

@@ -22,7 +22,7 @@ from salesproc.units import plural
 T = TypeVar("T")
 
 if TYPE_CHECKING:  # the CRM-history reports load pyarrow: only when one is made
-    from salesproc.backtest import Backtest, Beaten
+    from salesproc.backtest import Backtest, Beaten, Blend
     from salesproc.calibration import Calibration
     from salesproc.deal_measurement import DealMeasurement
     from salesproc.fitcheck import FitCheck
@@ -752,6 +752,25 @@ def backtest_summary(done: Backtest, figure: str) -> list[str]:
                      f"{_amount(figure, verdict['best_baseline_mae'])} over "
                      f"{verdict['origins']} origins; the model's {model} over those origins "
                      + ("beat it" if verdict["model_beats_it"] else "did not beat it"))
+    return lines
+
+
+def blends(found: Sequence[Blend]) -> list[str]:
+    """What `forecast --blend` adds under the track record: each figure's blend of the
+    model's neutral case with the record's best baseline, and how it did there."""
+    from salesproc.backtest import BASELINES
+
+    words = {"won": "deals won", "revenue": "revenue"}
+    lines = []
+    for b in found:
+        if b.weight >= 1.0:
+            lines.append(f"  Blend for {words[b.figure]}: the model alone did best on the "
+                         f"record (no weight on the {BASELINES[b.baseline]} lowered its MAE)")
+            continue
+        lines.append(f"  Blend for {words[b.figure]}: {b.weight:.2f} × the model + "
+                     f"{1 - b.weight:.2f} × the {BASELINES[b.baseline]} = "
+                     f"{_amount(b.figure, b.forecast)} (its MAE over {b.origins} origins "
+                     f"{_amount(b.figure, b.mae)}, the model's {_amount(b.figure, b.model_mae)})")
     return lines
 
 
