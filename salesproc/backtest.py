@@ -37,13 +37,13 @@ import datetime as dt
 import math
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from salesproc.calibration import calibrate, write_variant
+from salesproc.calibration import calibrate, team_days, write_variant
 from salesproc.errors import SalesprocError
 from salesproc.forecast import Outcome, forecast
 from salesproc.history.table import (
@@ -350,6 +350,7 @@ def backtest(history: History, origins: Sequence[dt.datetime], horizon_days: flo
     done: list[Origin] = []
     failed: list[Failed] = []
     notes: list[str] = []
+    team = team_days(history.process)  # the file's, so the same at every origin
     with tempfile.TemporaryDirectory(prefix="salesproc-backtest-") as scratch:
         for k, at in enumerate(origins):
             until = at + dt.timedelta(days=horizon_days)
@@ -360,7 +361,7 @@ def backtest(history: History, origins: Sequence[dt.datetime], horizon_days: flo
                     else "the history ends before its period does") + ")")
                 continue
             try:
-                fitted = _calibrated(before, os.path.join(scratch, f"origin{k}.yaml"))
+                fitted = _calibrated(before, os.path.join(scratch, f"origin{k}.yaml"), team)
                 result = forecast(before, until, process=fitted, replications=replications,
                                   seed=seed, cases=cases)
             except SalesprocError as exc:
@@ -375,10 +376,11 @@ def backtest(history: History, origins: Sequence[dt.datetime], horizon_days: flo
     return Backtest(done, horizon_days, notes, failed, cases, history.process)
 
 
-def _calibrated(history: History, path: str) -> Process:
-    """The process calibrated on *history*, as a variant file at *path* that extends the
-    process's own file (the forecast loads its process again from its file)."""
-    write_variant(calibrate(history), path)
+def _calibrated(history: History, path: str, team: Mapping[str, float]) -> Process:
+    """The process calibrated on *history* (*team*: the file's team time per stage, the
+    same at every origin), as a variant file at *path* that extends the process's own file
+    (the forecast loads its process again from its file)."""
+    write_variant(calibrate(history, team=team), path)
     return load(path)
 
 
