@@ -608,7 +608,7 @@ def _routes(cal: Calibration, history: History, chosen: np.ndarray) -> None:
             counts = curve.shares() * total  # as many visits, none left open
             shares = (counts + PRIOR_VISITS * pooled) / (total + PRIOR_VISITS)
             names = [LOST, WON] + [stage_ids[t] for t in targets[2:]]
-            cal.fitted.append(_route_values(setting, b, buyer, sid, names, shares,
+            cal.fitted.append(route_values(setting, b, buyer, sid, names, shares,
                                             counts, pooled, total))
     if off_path:
         cal.notes.append(f"{off_path:,} moves to stages off a buyer type's path are left out "
@@ -626,7 +626,7 @@ def _file_shares(buyer: BuyerType, sid: str, targets: list[str]) -> np.ndarray:
     return np.array([shares[t] / total if total > 0 else 1 / len(targets) for t in targets])
 
 
-def _route_values(setting: str, b: str, buyer: BuyerType, sid: str, targets: list[str],
+def route_values(setting: str, b: str, buyer: BuyerType, sid: str, targets: list[str],
                   shares: np.ndarray, counts: np.ndarray, pooled: np.ndarray, total: int
                   ) -> Fitted:
     """The `next:` of a stage from the shares of the visits' exits, with what the file's
@@ -790,11 +790,11 @@ def _refine_delays(cal: Calibration, history: History, chosen: np.ndarray) -> No
             if not f.setting.endswith(".delay") or f.blended or not math.isfinite(
                     simulated.get(sid, math.nan)):
                 continue
-            mean = _spec_mean(f.value) * to_days
+            mean = spec_mean(f.value) * to_days
             goal = target[sid][0]
             better = min(max(mean + goal - simulated[sid], DELAY_FLOOR * goal, mean / 2),
                          mean * 2)  # at most halved or doubled a round
-            cal.fitted[k] = replace(f, value=_with_mean(f.value, units.convert(
+            cal.fitted[k] = replace(f, value=with_mean(f.value, units.convert(
                 better, "day", unit)))
 
 
@@ -813,14 +813,14 @@ def _restricted_means(result: SimulationResult, end: float,
             for sid, (t, e) in found.items() if sid in target}
 
 
-def _spec_mean(spec: Any) -> float:
+def spec_mean(spec: Any) -> float:
     ((family, params),) = spec.items()
     if family == "empirical":
         return float(np.mean(params))
     return float(params if family == "fixed" else params["mean"])
 
 
-def _with_mean(spec: Any, mean: float) -> Any:
+def with_mean(spec: Any, mean: float) -> Any:
     """A delay's file form with its mean moved to *mean* (its sd, or its shape, kept)."""
     ((family, params),) = spec.items()
     if family == "empirical":

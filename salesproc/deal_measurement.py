@@ -29,7 +29,7 @@ from salesproc.history.table import (
     History,
     after_the_fact,
 )
-from salesproc.measurement import ALL, NO_REASON, ROW_FIELDS
+from salesproc.measurement import ALL, NO_REASON, ROW_FIELDS, finite
 from salesproc.model import Process
 from salesproc.stats import Estimate, proportion
 from salesproc.survival import kaplan_meier
@@ -125,7 +125,7 @@ class DealMeasurement:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON layout; figures without data are null."""
-        data: dict[str, Any] = _finite({
+        data: dict[str, Any] = finite({
             "layout": JSON_LAYOUT_VERSION, "salesproc": __version__, "kind": "deal table",
             "not_measured": NOT_MEASURED,
             "process": {"name": self.process.name, "file": self.process.source,
@@ -178,16 +178,6 @@ class DealMeasurement:
     def to_frame(self) -> pandas.DataFrame:
         """The rows as a pandas DataFrame (needs pandas)."""
         return optional.pandas().DataFrame(self.rows(), columns=list(ROW_FIELDS))
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _est(e: Estimate) -> dict[str, Any]:

@@ -49,11 +49,11 @@ import pyarrow as pa
 from salesproc import units
 from salesproc.calibration import (
     Calibration,
-    _route_values,
-    _with_mean,
     fit_distribution,
     fitted_process,
+    route_values,
     team_time,
+    with_mean,
 )
 from salesproc.dists import Distribution, Exponential, Gamma, Lognormal, Weibull
 from salesproc.exits import exit_curve
@@ -458,7 +458,7 @@ def _delay_with_mean(setting: str, delay: Distribution, mean: float, c: _Context
     a family given otherwise than by its mean becomes a fixed time."""
     fitted = next((f for f in c.calibration.fitted if f.setting == setting), None)
     if fitted is not None:
-        return _with_mean(fitted.value, mean)
+        return with_mean(fitted.value, mean)
     rounded = float(f"{mean:.4g}")
     if isinstance(delay, Exponential):
         return {"exponential": {"mean": rounded}}
@@ -488,7 +488,7 @@ def _route(check: Check, c: _Context) -> tuple[str, Any, str]:
         curve = exit_curve(days[mine], v.exit[mine], ended[mine], targets)
         shares = curve.shares()
         names = [_name(stage_ids, t) for t in targets]
-        fitted = _route_values(setting, b, buyer, sid, names, shares, shares * curve.ended,
+        fitted = route_values(setting, b, buyer, sid, names, shares, shares * curve.ended,
                                shares, curve.ended)
         target = check.figure.removeprefix(_route_figure(process, b, ""))
         who = f"{b} deals" if not single else "deals"

@@ -178,7 +178,7 @@ class Measurement:
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON layout (README); figures without data are null."""
-        data: dict[str, Any] = _finite({
+        data: dict[str, Any] = finite({
             "layout": JSON_LAYOUT_VERSION, "salesproc": __version__,
             "process": {"name": self.process.name, "file": self.process.source,
                         "currency": self.process.currency,
@@ -244,14 +244,14 @@ class Measurement:
         return optional.pandas().DataFrame(self.rows(), columns=list(ROW_FIELDS))
 
 
-def _finite(value: Any) -> Any:
+def finite(value: Any) -> Any:
     """NaN and infinities (no data) as None, all the way down."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
+        return [finite(v) for v in value]
     return value
 
 

@@ -258,15 +258,7 @@ class Engine:
 
         def leave(deal: Deal) -> None:
             deal.t_request = deal.t_start = deal.t_worked = deal.time
-            if to >= 0:
-                self._leave(deal, step, self.stage_ids[to], to)
-                self._enter(deal, to)
-            elif to == WON_INDEX:
-                self._leave(deal, step, WON, WON_INDEX)
-                self._win(deal)
-            else:
-                self._leave(deal, step, step.lost_outcome, LOST_INDEX)
-                self._lose(deal, step.index, step.lost_reason)
+            self._move(deal, step, to)
 
         self._at(deal, wait, (leave,))
 
@@ -578,7 +570,10 @@ class Engine:
                 self._enter(deal, rejected.on_reject)
             return
         at = _bisect(step.route_cum, _unit(deal.key ^ step.route_salt ^ deal.visit))
-        target = step.route_to[at] if at < len(step.route_to) else LOST_INDEX
+        self._move(deal, step, step.route_to[at] if at < len(step.route_to) else LOST_INDEX)
+
+    def _move(self, deal: Deal, step: Step, target: int) -> None:
+        """The deal leaves *step*'s stage for *target*: a stage index, won or lost."""
         if target >= 0:
             self._leave(deal, step, self.stage_ids[target], target)
             self._enter(deal, target)
