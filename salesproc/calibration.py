@@ -653,6 +653,9 @@ def route_values(setting: str, b: str, buyer: BuyerType, sid: str, targets: list
             continue
         own[target] = mine
     keep = 1.0 / (1.0 - excess) if excess < 1.0 else 1.0  # the rest share what is left
+    # fewer rejections than the file says leave the others more than all who passed: the
+    # shares are scaled to add up to one at most (the file's approvals stay as written)
+    keep /= max(1.0, math.fsum(own.values()) * keep)
     routes = {t: math.floor(x * keep * 1e4) / 1e4 for t, x in own.items() if x > 0}
     prior = PRIOR_VISITS * pooled
     low = beta.ppf(0.025, counts + prior, total - counts + PRIOR_VISITS - prior)
