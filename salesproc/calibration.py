@@ -760,6 +760,7 @@ def _blended_delay(process: Process, sid: str, days: np.ndarray, ended: np.ndarr
 
 REFINE_ROUNDS = 3
 REFINE_RUNS = 4  # each a run of the whole period: thousands of visits a stage
+REFINE_CLOSE = 0.02  # a simulated time in stage this close to the history's is met
 
 
 def _refine_delays(cal: Calibration, history: History, chosen: np.ndarray) -> None:
@@ -788,6 +789,10 @@ def _refine_delays(cal: Calibration, history: History, chosen: np.ndarray) -> No
         result = simulate(process, resolve_settings(process, replications=REFINE_RUNS,
                                                     workers=1), events=True)
         simulated = _restricted_means(result, process.simulation.horizon * to_days, target)
+        if all(abs(simulated[sid] - goal) <= REFINE_CLOSE * goal
+               for sid, (goal, _) in target.items() if math.isfinite(simulated.get(
+                   sid, math.nan))):
+            return  # every stage within REFINE_CLOSE of the history's: no round helps
         for k, f in enumerate(cal.fitted):
             sid = f.setting.removeprefix("stages.").removesuffix(".delay")
             if not f.setting.endswith(".delay") or f.blended or not math.isfinite(
@@ -817,6 +822,7 @@ def _restricted_means(result: SimulationResult, end: float,
 
 
 def spec_mean(spec: Any) -> float:
+    """The mean of a distribution in its file form ({gamma: {mean: 3, sd: 1}}: 3)."""
     ((family, params),) = spec.items()
     if family == "empirical":
         return float(np.mean(params))
