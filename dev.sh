@@ -105,7 +105,7 @@ run_tests() {
   "$VENV/bin/ruff" check salesproc tests bench
   "$VENV/bin/mypy"
   # both cores (or every core there is): the suite is CPU-bound
-  "$VENV/bin/pytest" -q -n auto -p no:cacheprovider
+  "$VENV/bin/pytest" -q -n auto --dist worksteal -p no:cacheprovider
 }
 
 case "${1:-}" in

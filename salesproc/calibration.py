@@ -758,7 +758,7 @@ def _blended_delay(process: Process, sid: str, days: np.ndarray, ended: np.ndarr
                   f"as {PRIOR_OBSERVATIONS:g} visits", blended=True)
 
 
-REFINE_ROUNDS = 3
+REFINE_ROUNDS = 2  # the first round moves each delay by the gap, the second by what is left
 REFINE_RUNS = 4  # each a run of the whole period: thousands of visits a stage
 REFINE_CLOSE = 0.02  # a simulated time in stage this close to the history's is met
 

@@ -94,7 +94,7 @@ def test_the_worst_to_best_range_holds_the_actual_continuation_80_percent_of_the
         export = write_generic(deals_of(truth.events, proc), tmp_path / f"h{seed}.csv")
         as_of = dt.datetime(2025, 1, 6) + dt.timedelta(days=60)
         history = read_history(export, proc, as_of=as_of, today=dt.date(2030, 1, 1))
-        result = forecast(history, as_of + dt.timedelta(days=30), replications=100,
+        result = forecast(history, as_of + dt.timedelta(days=30), replications=60,
                           seed=seed + 100)
         won = result.totals["won"]
         hits += won.worst <= actual <= won.best

@@ -95,7 +95,7 @@ def uses(process: Process) -> None:
                     *(graph.buyer_graph(process, b) for b in process.buyer_types)):
         assert to_dot(diagram, process.time_unit) and to_mermaid(diagram, process.time_unit)
     assert to_markdown(process).startswith("# ")
-    horizon = min(process.simulation.horizon, convert(30.0, "day", process.time_unit))
+    horizon = min(process.simulation.horizon, convert(14.0, "day", process.time_unit))
     with contextlib.suppress(SalesprocError):
         done = simulate(process, replications=1, horizon=horizon, warmup=0)
         assert done["all", "leads"].mean >= 0
