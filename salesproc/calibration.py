@@ -12,11 +12,11 @@ What is fitted, and how (each with its sample size and 95% interval):
   the better by AIC; written as the mean and sd of the values.
 - **Routes** out of every stage, per buyer type: the share of the visits that leave for
   each target had every visit been followed to its end (competing risks, the visits still
-  open counted as censored: salesproc.exits), shrunk towards the all-buyers share by a
-  Dirichlet prior worth PRIOR_VISITS visits (so a stage a buyer type visited 8 times
-  leans on the others' numbers, one visited 800 times hardly at all); the interval is
-  the Beta posterior's. Where the file's approvals send deals elsewhere, their share is
-  taken off first, so the approvals stay as written.
+  open counted as censored: salesproc.exits), shrunk towards the file's own shares for
+  that buyer type by a Dirichlet prior worth PRIOR_VISITS visits (so a stage a buyer type
+  visited 8 times leans on the file, one visited 800 times hardly at all); the interval
+  is the Beta posterior's. Where the file's approvals send deals elsewhere, their share
+  is taken off first, so the approvals stay as written.
 - **Time in stage**, per stage: exponential, lognormal, gamma and Weibull fitted by
   censored maximum likelihood (open visits count as still going), the best by AIC; when
   even the best misses the Kaplan–Meier curve by more than the 95% Dvoretzky–Kiefer–
@@ -32,8 +32,8 @@ time is mostly the team's work keeps at least DELAY_FLOOR of its fitted mean as 
 Small teams still get their numbers: a rate, a deal value or a time in stage resting on
 fewer than MIN_OBSERVATIONS observations is the file's number moved towards the data's,
 the file weighing as PRIOR_OBSERVATIONS observations (so 29 visits that say 9.6 days
-against a file that says 3 give 7.9), with its interval; routes lean on the other buyer
-types' visits, or on the file's shares where those are few too. Below MIN_BLENDED
+against a file that says 3 give 7.9), with its interval; routes lean on the file's
+shares the same way. Below MIN_BLENDED
 observations the file's number is kept and listed as "not enough data".
 """
 
@@ -74,8 +74,7 @@ from salesproc.survival import Survival, kaplan_meier
 from salesproc.version import __version__
 
 MIN_OBSERVATIONS = 30  # deals or visits behind a fitted value, distribution or rate
-MIN_VISITS = 10  # ended visits behind a buyer type's routes out of a stage
-PRIOR_VISITS = 10.0  # weight of the all-buyers share in a buyer type's route shares
+PRIOR_VISITS = 10.0  # weight of the file's shares in a buyer type's route shares
 FIT_SAMPLE = 20_000  # at most this many observations are fitted (a seeded sample)
 SHORTEST = 1 / 1440  # a stay of less than a minute is fitted as a minute (logs need > 0)
 DELAY_FLOOR = 0.05  # the least share of a stage's fitted mean left to the delay
@@ -554,16 +553,19 @@ def _sample(values: np.ndarray, ended: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 def stalled(history: History) -> np.ndarray:
     """Which visits are stalled: still open, and older than every visit of their stage
-    that ended (nothing in the history ever left that stage so late). A deal nobody
-    closed is lost in all but name: routes count these visits as lost, and the fitted
-    times in stage leave them out (how long they sat says nothing of how long a move
-    takes)."""
+    that ended, where MIN_OBSERVATIONS visits there have ended (nothing in the history
+    ever left that stage so late; with fewer, the longest stay seen says too little). A
+    deal nobody closed is lost in all but name: routes count these visits as lost, and
+    the fitted times in stage leave them out (how long they sat says nothing of how long
+    a move takes)."""
     v = history.visits
     days, ended = history.stays
-    longest = np.full(len(history.process.stages), -1.0)
+    stages = len(history.process.stages)
+    longest = np.full(stages, -1.0)
     if ended.any():
         np.maximum.at(longest, v.stage[ended], days[ended])
-    out: np.ndarray = ~ended & (days > longest[v.stage]) & (longest[v.stage] >= 0)
+    enough = np.bincount(v.stage[ended], minlength=stages) >= MIN_OBSERVATIONS
+    out: np.ndarray = ~ended & (days > longest[v.stage]) & enough[v.stage]
     return out
 
 
@@ -597,17 +599,16 @@ def _routes(cal: Calibration, history: History, chosen: np.ndarray) -> None:
             curve = exit_curve(days[mine], exit_code[mine], ended[mine], targets)
             total = curve.ended
             setting = f"stages.{sid}.next" if single else f"buyer_types.{b}.stages.{sid}.next"
-            pooling = exit_curve(days[here], exit_code[here], ended[here], targets)
             if total < MIN_BLENDED:
                 cal.kept.append(NotEnough(setting, f"routes of {b} out of {sid}", total,
                                           MIN_BLENDED))
                 continue
-            # the prior: every buyer type's visits where there are enough, else the file
-            pooled = pooling.shares() if pooling.ended >= MIN_VISITS else \
-                _file_shares(buyer, sid, [LOST, WON] + [stage_ids[t] for t in targets[2:]])
+            names = [LOST, WON] + [stage_ids[t] for t in targets[2:]]
+            # the prior: the file's own shares for this buyer type (the other buyer types'
+            # visits would pull it towards routes its path may not even have)
+            pooled = _file_shares(buyer, sid, names)
             counts = curve.shares() * total  # as many visits, none left open
             shares = (counts + PRIOR_VISITS * pooled) / (total + PRIOR_VISITS)
-            names = [LOST, WON] + [stage_ids[t] for t in targets[2:]]
             cal.fitted.append(route_values(setting, b, buyer, sid, names, shares,
                                             counts, pooled, total))
     if off_path:
