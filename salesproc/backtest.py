@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from salesproc.calibration import calibrate, team_days, write_variant
+from salesproc.calibration import calibrate, fitted_process, team_days, write_variant
 from salesproc.errors import SalesprocError
 from salesproc.forecast import Outcome, forecast
 from salesproc.history.table import (
@@ -380,7 +380,9 @@ def _calibrated(history: History, path: str, team: Mapping[str, float]) -> Proce
     """The process calibrated on *history* (*team*: the file's team time per stage, the
     same at every origin), as a variant file at *path* that extends the process's own file
     (the forecast loads its process again from its file)."""
-    write_variant(calibrate(history, team=team), path)
+    fitted = calibrate(history, team=team)
+    fitted_process(fitted)  # the fitted values make a valid process, or the error names them
+    write_variant(fitted, path)
     return load(path)
 
 

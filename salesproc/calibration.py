@@ -53,6 +53,7 @@ import pyarrow as pa
 from salesproc import routing, units
 from salesproc.calendar import MONTHS
 from salesproc.diagnostics import shown
+from salesproc.errors import InvalidProcessError, SalesprocError
 from salesproc.exits import exit_curve
 from salesproc.history.table import (
     LOST_CODE,
@@ -938,7 +939,29 @@ def fitted_process(calibration: Calibration, period: bool = False) -> Process:
                     "simulation.warmup=0"]
         if calibration.process.arrivals is not None and calibration.process.arrivals.campaigns:
             changes.append("arrivals.campaigns=[]")
-    return load(source, changes)
+    try:
+        return load(source, changes)
+    except InvalidProcessError as exc:  # name the fitted setting, not "<command line>:2"
+        raise SalesprocError(*_unfit(exc, changes)) from None
+
+
+def _unfit(exc: InvalidProcessError, changes: list[str]) -> tuple[str, str]:
+    """The message and hint for fitted values that do not make a valid process: each
+    error on the settings given (a line of them) named by its setting."""
+    from salesproc.variants import COMMAND_LINE
+
+    said = []
+    for d in exc.diagnostics:
+        if d.is_error and d.file == COMMAND_LINE and 1 <= d.line <= len(changes):
+            setting = changes[d.line - 1].partition("=")[0]
+            said.append(f"{setting}: {d.message}")
+        elif d.is_error:
+            said.append(f"{d.file}:{d.line}: {d.message}")
+    said = list(dict.fromkeys(said))  # a value checked by several rules: said once
+    return ("the values fitted from the history do not make a valid process: "
+            + "; ".join(said[:3]) + (f" (and {len(said) - 3} more)" if len(said) > 3 else ""),
+            "the history cannot support these values: calibrate fewer deals (--since), or "
+            "check the export's notes (amounts, dates) for what misled the fit")
 
 
 def write_variant(calibration: Calibration, path: str | os.PathLike[str]) -> None:

@@ -88,6 +88,10 @@ def test_a_failing_origin_is_reported_with_its_reason_and_the_others_go_on(
     assert [o.at for o in result.origins] == [day(60), day(75)]
     assert [f.at for f in result.failed] == [day(120)]
     assert "out of range" in result.failed[0].reason
+    # the reason names the fitted setting, not a line of a temporary file
+    assert "value: " in result.failed[0].reason and ".value" in result.failed[0].reason
+    assert "<command line>" not in result.failed[0].reason and ".yaml" not in \
+        result.failed[0].reason
     data = result.to_dict()
     assert data["failed"][0]["at"].startswith("2025-05-06")
     assert "out of range" in data["failed"][0]["reason"]
