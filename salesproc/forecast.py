@@ -15,7 +15,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -37,6 +37,9 @@ from salesproc.sim.engine import Opening
 from salesproc.sim.metrics import Key
 from salesproc.stats import CASES, Estimate, outcome_range
 from salesproc.version import __version__
+
+if TYPE_CHECKING:
+    from salesproc.history.quality import Burst
 
 REPLICATIONS = 200
 Stays = dict[tuple[str, str], np.ndarray]  # (buyer type, stage) -> simulated stays, days
@@ -225,7 +228,7 @@ def openings(history: History, team: Mapping[str, float] | None = None,
 BURST_RECENT_DAYS = 7  # a burst that ended this close to the as-of date may go on
 
 
-def burst_under_way(history: History) -> list[Any]:
+def burst_under_way(history: History) -> list[Burst]:
     """The import bursts (history.quality.bursts) still going on at the history's as-of
     date: their last day within BURST_RECENT_DAYS of it."""
     from salesproc.history.quality import bursts
