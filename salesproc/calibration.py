@@ -960,7 +960,7 @@ def _unfit(exc: InvalidProcessError, changes: list[str]) -> tuple[str, str]:
     said = list(dict.fromkeys(said))  # a value checked by several rules: said once
     return ("the values fitted from the history do not make a valid process: "
             + "; ".join(said[:3]) + (f" (and {len(said) - 3} more)" if len(said) > 3 else ""),
-            "the history cannot support these values: calibrate fewer deals (--since), or "
+            "the history cannot support these values: fit only the more recent deals, or "
             "check the export's notes (amounts, dates) for what misled the fit")
 
 
