@@ -56,7 +56,7 @@ from salesproc.history.table import (
 )
 from salesproc.loader import load
 from salesproc.model import Process
-from salesproc.stats import CASES, Estimate, proportion
+from salesproc.stats import CASES, Estimate, or_none, proportion
 from salesproc.version import __version__
 
 MIN_DEALS = 30  # an origin with fewer deals before it is left out: nothing to calibrate on
@@ -149,8 +149,8 @@ class Score:
     bias: float  # mean forecast less actual
 
     def to_dict(self) -> dict[str, Any]:
-        return {"origins": self.origins, "mae": _clean(self.mae), "mape": _clean(self.mape),
-                "mape_left_out": self.mape_left_out, "bias": _clean(self.bias)}
+        return {"origins": self.origins, "mae": or_none(self.mae), "mape": or_none(self.mape),
+                "mape_left_out": self.mape_left_out, "bias": or_none(self.bias)}
 
 
 @dataclass(frozen=True)
@@ -166,14 +166,10 @@ class Spread:
 
     def to_dict(self) -> dict[str, Any]:
         c = self.coverage
-        return {"pinball": {f"p{q:g}": _clean(v) for q, v in self.pinball.items()},
-                "interval_score": _clean(self.interval_score),
-                "coverage": {"inside": self.inside, "origins": c.n, "share": _clean(c.mean),
-                             "low": _clean(c.low), "high": _clean(c.high)}}
-
-
-def _clean(v: float) -> float | None:
-    return v if math.isfinite(v) else None
+        return {"pinball": {f"p{q:g}": or_none(v) for q, v in self.pinball.items()},
+                "interval_score": or_none(self.interval_score),
+                "coverage": {"inside": self.inside, "origins": c.n, "share": or_none(c.mean),
+                             "low": or_none(c.low), "high": or_none(c.high)}}
 
 
 @dataclass
@@ -255,8 +251,8 @@ class Backtest:
             return {"best_baseline": None, "origins": 0, "best_baseline_mae": None,
                     "model_mae": None, "model_beats_it": None}
         n, model, other = self.against(figure, best)
-        return {"best_baseline": best, "origins": n, "best_baseline_mae": _clean(other),
-                "model_mae": _clean(model), "model_beats_it": bool(model <= other)}
+        return {"best_baseline": best, "origins": n, "best_baseline_mae": or_none(other),
+                "model_mae": or_none(model), "model_beats_it": bool(model <= other)}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON layout of `salesproc backtest --format json` (what `forecast
@@ -273,7 +269,7 @@ class Backtest:
             "origins": [{"at": o.at.isoformat(), "until": o.until.isoformat(),
                          "won": o.won.to_dict(), "revenue": o.revenue.to_dict(),
                          "actual_won": o.actual_won, "actual_revenue": o.actual_revenue,
-                         "baselines": {k: {"won": _clean(p.won), "revenue": _clean(p.revenue)}
+                         "baselines": {k: {"won": or_none(p.won), "revenue": or_none(p.revenue)}
                                        for k, p in o.baselines.items()},
                          "won_inside": o.won_inside, "revenue_inside": o.revenue_inside}
                         for o in self.origins],
@@ -550,8 +546,8 @@ class Beaten:
 
     def to_dict(self) -> dict[str, Any]:
         return {"figure": self.figure, "baseline": self.baseline, "origins": self.origins,
-                "baseline_mae": _clean(self.baseline_mae), "model_mae": _clean(self.model_mae),
-                "forecast": _clean(self.forecast)}
+                "baseline_mae": or_none(self.baseline_mae), "model_mae": or_none(self.model_mae),
+                "forecast": or_none(self.forecast)}
 
 
 def beaten_by(record: Backtest, history: History, until: dt.datetime) -> list[Beaten]:
@@ -586,8 +582,8 @@ class Blend:
 
     def to_dict(self) -> dict[str, Any]:
         return {"figure": self.figure, "baseline": self.baseline, "model_weight": self.weight,
-                "origins": self.origins, "mae": _clean(self.mae),
-                "model_mae": _clean(self.model_mae), "forecast": _clean(self.forecast)}
+                "origins": self.origins, "mae": or_none(self.mae),
+                "model_mae": or_none(self.model_mae), "forecast": or_none(self.forecast)}
 
 
 def blend(record: Backtest, history: History, until: dt.datetime, figure: str,

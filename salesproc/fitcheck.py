@@ -74,6 +74,7 @@ from salesproc.history.table import (
 )
 from salesproc.model import LOST, WON, Process
 from salesproc.sim.results import SimulationResult, Visit
+from salesproc.stats import or_none
 from salesproc.survival import kaplan_meier
 
 COVERAGE = 0.95  # the least chance the range gives a history of the process itself
@@ -102,12 +103,9 @@ class Check:
             self.low - 1e-9 <= self.history <= self.high + 1e-9)
 
     def to_dict(self) -> dict[str, Any]:
-        def clean(x: float) -> float | None:
-            return float(x) if math.isfinite(x) else None
-
-        return {"scope": self.scope, "figure": self.figure, "history": clean(self.history),
-                "median": clean(self.median), "low": clean(self.low),
-                "high": clean(self.high), "outside": self.outside,
+        return {"scope": self.scope, "figure": self.figure, "history": or_none(self.history),
+                "median": or_none(self.median), "low": or_none(self.low),
+                "high": or_none(self.high), "outside": self.outside,
                 "setting": self.setting or None,
                 "suggested": self.suggested if self.outside else None,
                 "advice": self.advice if self.outside else None}

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from salesproc import units
-from salesproc.calendar import first_day, month_label
+from salesproc.calendar import first_day, month_label, quarter_of
 from salesproc.exits import ExitCurve, exit_curve
 from salesproc.history.table import (
     DEAL_TABLE_CUT,
@@ -35,7 +35,7 @@ from salesproc.loader import load
 from salesproc.model import WON, Process
 from salesproc.sim.engine import Opening
 from salesproc.sim.metrics import Key
-from salesproc.stats import CASES, Estimate, outcome_range
+from salesproc.stats import CASES, Estimate, or_none, outcome_range
 from salesproc.version import __version__
 
 if TYPE_CHECKING:
@@ -64,13 +64,10 @@ class Outcome:
         return cls(*outcome_range(data, cases), Estimate.of(data, floor=floor))
 
     def to_dict(self) -> dict[str, Any]:
-        def clean(v: float) -> float | None:
-            return v if math.isfinite(v) else None
-
         m = self.mean
-        return {"worst": clean(self.worst), "neutral": clean(self.neutral),
-                "best": clean(self.best), "mean": clean(m.mean), "mean_low": clean(m.low),
-                "mean_high": clean(m.high), "runs": m.n}
+        return {"worst": or_none(self.worst), "neutral": or_none(self.neutral),
+                "best": or_none(self.best), "mean": or_none(m.mean), "mean_low": or_none(m.low),
+                "mean_high": or_none(m.high), "runs": m.n}
 
 
 @dataclass(frozen=True)
@@ -106,9 +103,6 @@ class Forecast:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON layout of `salesproc forecast --format json`."""
-        def clean(v: float) -> float | None:
-            return v if math.isfinite(v) else None
-
         return {
             "layout": JSON_LAYOUT_VERSION, "salesproc": __version__,
             "process": {"name": self.process.name, "file": self.process.source,
@@ -123,9 +117,9 @@ class Forecast:
             "totals": {k: o.to_dict() for k, o in self.totals.items()},
             "months": {label: {k: o.to_dict() for k, o in figures.items()}
                        for label, figures in self.months},
-            "deals": [{**d.__dict__, "value": clean(d.value),
-                       "crm_probability": clean(d.crm_probability)} for d in self.deals],
-            "crm": {k: clean(v) for k, v in self.crm.items()},
+            "deals": [{**d.__dict__, "value": or_none(d.value),
+                       "crm_probability": or_none(d.crm_probability)} for d in self.deals],
+            "crm": {k: or_none(v) for k, v in self.crm.items()},
             "campaigns_add": {label: {k: o.to_dict() for k, o in figures.items()}
                               for label, figures in self.campaigns},
             "notes": self.notes,
@@ -400,8 +394,7 @@ def _after_the_fact(history: History, model: Process, until: dt.datetime,
             run[key] = run.get(key, 0.0) + (k if key.metric == "won" else float(worth.sum()))
         for t, value in zip(when, worth, strict=True):
             month = month_label(model.start, ahead + float(t) * 24)
-            year, number = int(month[:4]), int(month[5:7])
-            for scope, label in (("month", month), ("quarter", f"{year}-Q{(number - 1) // 3 + 1}")):
+            for scope, label in (("month", month), ("quarter", quarter_of(month))):
                 for name, add in (("won", 1.0), ("revenue", float(value))):
                     key = Key(scope, label, name)
                     if key in run:
@@ -410,7 +403,8 @@ def _after_the_fact(history: History, model: Process, until: dt.datetime,
     share = int(flagged.sum()) / max(1, int((d.outcome == OUTCOME_WON).sum()))
     return counts, [f"{int(flagged.sum()):,} wins ({share:.0%}) were entered after the fact "
                     "(won within an hour of being created): forecast as their own stream, "
-                    f"{rate.per_day * 30.4375:,.1f} a month at their recent rate"]
+                    f"{rate.per_day * units.convert(1.0, 'month', 'day'):,.1f} a month at "
+                    "their recent rate"]
 
 
 def _difference(with_: list[dict[Key, float]], without: list[dict[Key, float]],

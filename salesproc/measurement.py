@@ -32,7 +32,7 @@ from salesproc.history.table import (
     lost_stage,
 )
 from salesproc.model import LOST, WON, BuyerType, Process
-from salesproc.stats import Estimate, proportion
+from salesproc.stats import Estimate, or_none, proportion
 from salesproc.survival import kaplan_meier
 from salesproc.units import HOURS
 from salesproc.version import __version__
@@ -247,7 +247,7 @@ class Measurement:
 def finite(value: Any) -> Any:
     """NaN and infinities (no data) as None, all the way down."""
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return or_none(value)
     if isinstance(value, dict):
         return {k: finite(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -256,19 +256,12 @@ def finite(value: Any) -> Any:
 
 
 def _est(e: Estimate) -> dict[str, Any]:
-    def clean(v: float) -> float | None:
-        return v if math.isfinite(v) else None
-
-    return {"value": clean(e.mean), "low": clean(e.low), "high": clean(e.high), "n": e.n}
+    return {"value": or_none(e.mean), "low": or_none(e.low), "high": or_none(e.high), "n": e.n}
 
 
 def _move_dict(m: Move) -> dict[str, Any]:
     return {"from": m.source, "to": m.target, "deals": m.deals, "share": _est(m.share),
             "file_share": m.file_share, "allowed": m.allowed, "outside": m.outside}
-
-
-def _clean(v: float) -> float | None:
-    return v if math.isfinite(v) else None
 
 
 def _scope_dict(s: Scope) -> dict[str, Any]:
@@ -277,17 +270,17 @@ def _scope_dict(s: Scope) -> dict[str, Any]:
         "deals": s.deals, "open": s.open, "won": s.won, "lost": s.lost,
         "lead_to_win": _est(s.lead_to_win), "opportunities": s.opportunities,
         "opportunity_win_rate": _est(s.opportunity_win_rate), "won_value": s.won_value,
-        "cycle_days": {"mean": _clean(mean), "p10": _clean(p10), "p50": _clean(p50),
-                       "p90": _clean(p90)},
-        "velocity_per_month": _clean(s.velocity), "open_opportunities": s.open_opportunities,
-        "new_per_week": _clean(s.new_per_week),
+        "cycle_days": {"mean": or_none(mean), "p10": or_none(p10), "p50": or_none(p50),
+                       "p90": or_none(p90)},
+        "velocity_per_month": or_none(s.velocity), "open_opportunities": s.open_opportunities,
+        "new_per_week": or_none(s.new_per_week),
         "pipeline": [{"stage": p.stage, "deals": p.deals, "value": p.value,
-                      "age_p50": _clean(p.age_p50), "age_p90": _clean(p.age_p90),
+                      "age_p50": or_none(p.age_p50), "age_p90": or_none(p.age_p90),
                       "stale": p.stale} for p in s.pipeline],
         "moves": [_move_dict(m) for m in s.moves],
         "time_in_stage": [{"stage": t.stage, "visits": t.visits, "open": t.open,
-                           "median": _clean(t.median), "p90": _clean(t.p90),
-                           "mean": _est(t.mean), "median_complete": _clean(t.median_complete),
+                           "median": or_none(t.median), "p90": or_none(t.p90),
+                           "mean": _est(t.mean), "median_complete": or_none(t.median_complete),
                            "file_mean": t.file_mean, "outside": t.outside} for t in s.times],
         "entered_at": s.entered_at, "skipped": s.skipped, "backwards": s.backwards,
         "lost_reasons": [{"stage": a, "reason": b, "deals": c} for a, b, c in s.losses],

@@ -17,6 +17,11 @@ CONFIDENCE = 0.95
 
 
 @lru_cache(maxsize=512)
+def or_none(value: float) -> float | None:
+    """*value*, or None where it is NaN or infinite: how a result's JSON says "no data"."""
+    return float(value) if math.isfinite(value) else None
+
+
 def t_quantile(df: int, confidence: float = CONFIDENCE) -> float:
     """Two-sided Student t quantile: P(|T| <= q) = *confidence* with *df* degrees of freedom."""
     from scipy.special import stdtrit  # 0.3 s to import: only once an interval is needed
