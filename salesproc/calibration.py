@@ -59,9 +59,9 @@ from salesproc.history.table import (
     LOST_CODE,
     OUTCOME_LOST,
     UNMAPPED,
-    WON_CODE,
     History,
     after_the_fact,
+    exit_targets,
     first_visits,
     lost_stage,
 )
@@ -593,8 +593,7 @@ def _routes(cal: Calibration, history: History, chosen: np.ndarray) -> None:
         for k, (b, buyer) in enumerate(process.buyer_types.items()):
             if sid not in buyer.stages:
                 continue
-            targets = (LOST_CODE, WON_CODE, *(t for t, tid in enumerate(stage_ids)
-                                              if tid in buyer.path and tid != sid))
+            targets = exit_targets(stage_ids, buyer.path, sid)
             mine = here & (history.deals.buyer[v.deal] == k)
             off_path += int((mine & done & ~np.isin(exit_code, targets)).sum())
             curve = exit_curve(days[mine], exit_code[mine], ended[mine], targets)

@@ -70,6 +70,7 @@ from salesproc.history.table import (
     History,
     after_the_fact,
     build,
+    exit_targets,
     first_visits,
 )
 from salesproc.model import LOST, WON, Process
@@ -234,7 +235,7 @@ def figures(history: History, taus: dict[int, float]) -> dict[Key, float]:
         for k, (b, buyer) in enumerate(process.buyer_types.items()):
             if sid not in buyer.stages:
                 continue
-            targets = _targets(buyer.path, stage_ids, sid)
+            targets = exit_targets(stage_ids, buyer.path, sid)
             mine = seen & (d.buyer[v.deal] == k)
             if not mine.any():
                 continue
@@ -243,14 +244,6 @@ def figures(history: History, taus: dict[int, float]) -> dict[Key, float]:
             for t, share in zip(targets[1:], shares[1:], strict=True):  # lost: the rest
                 out[sid, _route_figure(process, b, _name(stage_ids, t))] = float(share)
     return out
-
-
-def _targets(path: tuple[str, ...] | list[str], stage_ids: list[str], sid: str
-             ) -> tuple[int, ...]:
-    """Where a visit to *sid* may go for a buyer type with *path*: lost, won, its other
-    stages (as calibration fits its routes)."""
-    return (LOST_CODE, WON_CODE, *(t for t, tid in enumerate(stage_ids)
-                                   if tid in path and tid != sid))
 
 
 def _name(stage_ids: list[str], code: int) -> str:
@@ -478,7 +471,7 @@ def _route(check: Check, c: _Context) -> tuple[str, Any, str]:
         if not check.outside:
             return setting, None, ""
         stage_ids = list(process.stages)
-        targets = _targets(buyer.path, stage_ids, sid)
+        targets = exit_targets(stage_ids, buyer.path, sid)
         v = history.visits
         days, ended = history.stays
         mine = (v.stage == stage_ids.index(sid)) & (v.exit != UNMAPPED) & (

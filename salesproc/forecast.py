@@ -15,7 +15,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 
@@ -24,12 +24,11 @@ from salesproc.calendar import first_day, month_label, quarter_of
 from salesproc.exits import ExitCurve, exit_curve
 from salesproc.history.table import (
     DEAL_TABLE_CUT,
-    LOST_CODE,
     OPEN,
     OUTCOME_WON,
-    WON_CODE,
     History,
     after_the_fact,
+    exit_targets,
 )
 from salesproc.loader import load
 from salesproc.model import WON, Process
@@ -144,8 +143,7 @@ def exit_curves(history: History) -> dict[tuple[int, int], ExitCurve]:
     for b, buyer in enumerate(process.buyer_types.values()):
         for sid in buyer.path:
             s = stage_ids.index(sid)
-            targets = (WON_CODE, LOST_CODE,
-                       *(stage_ids.index(t) for t in buyer.path if t != sid))
+            targets = exit_targets(stage_ids, buyer.path, sid)
             here = usable & (v.stage == s)
             mine = here if single else here & (d.buyer[v.deal] == b)
             if int((mine & ended & np.isin(v.exit, targets)).sum()) < MIN_CURVE:
@@ -197,7 +195,7 @@ def openings(history: History, team: Mapping[str, float] | None = None,
         own = (team or {}).get(sid, 0.0)
         waited = max(0.0, float(days[i]) - own)
         curve = (curves or {}).get((b, int(v.stage[i])))
-        if curve is not None and curve.ended >= MIN_DECIDED:
+        if _decides(curve):
             decided += 1
             exits = tuple((w * to_unit, to) for w, to in curve.given_age(float(days[i]),
                                                                           STAY_SAMPLE))
@@ -244,11 +242,14 @@ def _undecided(history: History, curves: Mapping[tuple[int, int], ExitCurve]) ->
     MIN_DECIDED visits end (openings then needs the process's own stays)."""
     v, d = history.visits, history.deals
     here = v.exit == OPEN
-    for b, s in zip(np.maximum(d.buyer[v.deal[here]], 0), v.stage[here], strict=True):
-        curve = curves.get((int(b), int(s)))
-        if curve is None or curve.ended < MIN_DECIDED:
-            return True
-    return False
+    return not all(_decides(curves.get((int(b), int(s)))) for b, s in zip(
+        np.maximum(d.buyer[v.deal[here]], 0), v.stage[here], strict=True))
+
+
+def _decides(curve: ExitCurve | None) -> TypeGuard[ExitCurve]:
+    """Whether an exit curve has seen enough visits end (MIN_DECIDED) to decide how an
+    open deal in its stage leaves it."""
+    return curve is not None and curve.ended >= MIN_DECIDED
 
 
 STAY_SAMPLE = 200  # remaining delays kept per open deal (each run draws one)

@@ -383,6 +383,15 @@ def last_visits(visits: Visits, deals: int) -> np.ndarray:
     return out
 
 
+def exit_targets(stage_ids: list[str], path: tuple[str, ...] | list[str], sid: str
+                 ) -> tuple[int, ...]:
+    """Where a visit to stage *sid* may go for a buyer type with *path*, as exit codes:
+    lost, won, then its path's other stages in file order (calibration's routes, the fit
+    check and the forecast's exit curves all count these)."""
+    return (LOST_CODE, WON_CODE, *(t for t, tid in enumerate(stage_ids)
+                                   if tid in path and tid != sid))
+
+
 def lost_stage(history: History) -> np.ndarray:
     """For each deal, the stage it was lost from (its last visit's stage), else -1."""
     v = history.visits
