@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from salesproc.history.notes import CODES
@@ -151,3 +152,15 @@ def test_only_workbooks_get_the_excel_hint(case: str) -> None:
     code, stderr = _run(FOLDER / case)
     assert code == 1
     assert ("Excel" in stderr) == ("workbook" in case), stderr
+
+
+@pytest.mark.parametrize("text", ["$43k", "43 k", "1.5M", "2bn", "1,5 Mio", "1e308"])
+def test_an_amount_with_a_scale_is_unreadable_not_a_smaller_number(text: str) -> None:
+    """The lenient reading drops what is not a digit: '$43k' was 43 and '1e308' 1308, a
+    value silently wrong. An amount with a scale or an exponent is unreadable (SP809)."""
+    from salesproc.history.csvfile import lenient_amount, parse_amounts
+
+    assert lenient_amount(text) is None
+    values, bad = parse_amounts(pa.array([text, "1 000 kr", "EUR 2 500"]))
+    assert bad.tolist() == [True, False, False]
+    assert values[1:].tolist() == [1000.0, 2500.0]

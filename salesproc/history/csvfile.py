@@ -433,13 +433,18 @@ def parse_amounts(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return out, bad
 
 
+#: A number with a scale the lenient reading would drop: 43k, 1.5 M, 2bn, 1e308.
+_SCALED = re.compile(r"\d\s*(?:[kKmMbB]|mm|MM|mn|bn|BN|[Mm]io|[Mm]rd|[Tt]sd)\b|\d[eE][+-]?\d")
+
+
 def lenient_amount(text: str, comma_decimal: bool = False) -> float | None:
     """'$1,200.50', '1.200,50 €', 'EUR 2 500', '(500)' as numbers; None when it is not one.
     With *comma_decimal* (the column writes 1.200,50), '2.000' is two thousand."""
     negative = text.startswith("(") and text.endswith(")")
     core = re.sub(r"[^\d.,\-]", "", text.replace("\u2212", "-"))
-    if not re.fullmatch(r"-?[\d.,]*\d[\d.,]*", core or "x") or re.search(r"[A-Za-z]{4,}", text):
-        return None
+    if not re.fullmatch(r"-?[\d.,]*\d[\d.,]*", core or "x") or re.search(r"[A-Za-z]{4,}", text) \
+            or _SCALED.search(text):
+        return None  # '$43k', '1.5M', '1e308' are not 43, 1.5 and 1308: unreadable
     last_dot, last_comma = core.rfind("."), core.rfind(",")
     if comma_decimal:
         decimal = "," if last_comma >= 0 else ""
