@@ -164,3 +164,20 @@ def test_an_amount_with_a_scale_is_unreadable_not_a_smaller_number(text: str) ->
     values, bad = parse_amounts(pa.array([text, "1 000 kr", "EUR 2 500"]))
     assert bad.tolist() == [True, False, False]
     assert values[1:].tolist() == [1000.0, 2500.0]
+
+
+def test_a_day_the_calendar_does_not_have_is_unreadable_not_the_next_month() -> None:
+    """strptime reads 30 February as 2 March and 31/04 as 1 May: a change dated where it
+    never happened. Those are unreadable (SP805), and a two-digit year is not the year
+    26; every real date reads as before."""
+    from salesproc.history.csvfile import parse_dates
+
+    text = ["2026-02-30T10:00:00.000Z", "2026-02-28T10:00:00.000Z", "2024-02-29T08:00:00.000Z"]
+    values, bad = parse_dates(pa.array(text), False)
+    assert bad.tolist() == [True, False, False]
+    assert [str(v)[:10] for v in values[1:]] == ["2026-02-28", "2024-02-29"]
+    other = ["2026-02-30 10:00", "31/04/2026", "3/4/26 9:05 PM", "4 Jan 2026", "1.2.2026"]
+    values, bad = parse_dates(pa.array(other), True)
+    assert bad.tolist() == [True, True, False, False, False]
+    assert [str(v) for v in values[2:]] == ["2026-04-03T21:05:00", "2026-01-04T00:00:00",
+                                            "2026-02-01T00:00:00"]

@@ -382,6 +382,10 @@ def parse_dates(values: pa.Array, day_first: bool) -> tuple[np.ndarray, np.ndarr
     local times, as everywhere in salesproc.
     """
     fast = pc.strptime(values, format=_SALESFORCE, unit="s", error_is_null=True)
+    # strptime turns 30 February into 2 March: the day written must be the day read
+    day = pc.cast(pc.if_else(pc.is_null(fast), "0", pc.utf8_slice_codeunits(values, 8, 10)),
+                  pa.int64())
+    fast = pc.if_else(pc.equal(pc.day(fast), day), fast, pa.scalar(None, fast.type))
     if fast.null_count == 0:  # Data Loader's own format, as almost every row of it is
         return fast.to_numpy(zero_copy_only=False).astype("datetime64[s]"), \
             np.zeros(len(values), dtype=bool)
@@ -395,11 +399,26 @@ def parse_dates(values: pa.Array, day_first: bool) -> tuple[np.ndarray, np.ndarr
     for fmt in _dated(day_first):
         if not todo.any():
             break
-        attempt = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
+        attempt = _on_the_calendar(pc.strptime(text, format=fmt, unit="s",
+                                               error_is_null=True), text, fmt)
         parsed = pc.coalesce(parsed, attempt)
         todo = ~empty & np.asarray(pc.is_null(parsed).to_numpy(zero_copy_only=False), dtype=bool)
     out = parsed.to_numpy(zero_copy_only=False).astype("datetime64[s]")
     return out, todo
+
+
+def _on_the_calendar(parsed: pa.Array, text: pa.Array, fmt: str) -> pa.Array:
+    """*parsed* (*text* read by strptime with *fmt*) without the days the calendar does
+    not have — strptime turns 30 February into 2 March — nor years before 1900 (%Y
+    reads the '26' of 3/4/26 as the year 26; %y then gets its turn). A date is kept when
+    writing it back with *fmt* gives its text (leading zeros and case aside)."""
+    def plain(t: pa.Array) -> pa.Array:
+        return pc.utf8_lower(pc.replace_substring_regex(t, r"\b0+(\d)", r"\1"))
+
+    back = pc.strftime(parsed, format=fmt)
+    real = pc.and_(pc.equal(plain(back), plain(text)),
+                   pc.greater_equal(pc.year(parsed), 1900))
+    return pc.if_else(real, parsed, pa.scalar(None, parsed.type))
 
 
 _PLAIN_NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
