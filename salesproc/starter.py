@@ -1,4 +1,6 @@
-"""The starter process that `salesproc init` writes: small, valid, and commented."""
+"""What `salesproc init` writes: a starter process (small, valid, commented), or with
+`--repo` a team's repository set up around it (the schema for editors, a GitHub Actions
+workflow that validates and draws on every pull request, a pre-commit hook)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import shlex
 from pathlib import Path
 
 from salesproc.calendar import next_monday
+from salesproc.version import __version__
 
 TEMPLATE = """\
 # yaml-language-server: $schema={schema}
@@ -63,6 +66,62 @@ simulation: {{start: {start}, horizon: 365, warmup: 30, replications: 20, seed: 
 
 SCHEMA_URL = ("https://raw.githubusercontent.com/salesproc/salesproc/main/schemas/"
               "process.schema.json")
+REPOSITORY = "https://github.com/salesproc/salesproc"
+RELEASE = f"v{__version__}"  # every release is tagged so (CHANGELOG.md)
+INSTALL = f"salesproc @ git+{REPOSITORY}@{RELEASE}"  # pip's requirement for this version
+
+SCHEMA_FILE = Path("schemas", "process.schema.json")
+WORKFLOW_FILE = Path(".github", "workflows", "salesproc.yml")
+PRE_COMMIT_FILE = Path(".pre-commit-config.yaml")
+
+WORKFLOW = """\
+# Written by salesproc init: on every pull request (and push to main), check every sales
+# process (findings are marked on the changed lines) and draw each one with its playbook
+# (the pull request's "drawings" artifact). Upgrade salesproc by changing the version below.
+name: salesproc
+on:
+  pull_request:
+  push:
+    branches: [main]
+permissions:
+  contents: read
+jobs:
+  check-and-draw:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.12"
+      - name: Install salesproc and Graphviz
+        run: |
+          sudo apt-get install -y graphviz
+          python -m pip install "INSTALL"
+      - name: Validate every process
+        run: salesproc validate --format github processes/
+      - name: Draw every process, with its playbook
+        run: |
+          mkdir -p drawings
+          for file in processes/*.yaml; do
+            name=$(basename "$file" .yaml)
+            salesproc render "$file" --combined -o "drawings/$name.svg"
+            salesproc playbook "$file" -o "drawings/$name.playbook.md"
+          done
+      - uses: actions/upload-artifact@v4
+        with:
+          name: drawings
+          path: drawings/
+""".replace("INSTALL", INSTALL)
+
+PRE_COMMIT = f"""\
+# Written by salesproc init: check the sales processes before each commit
+# (pip install pre-commit, then once: pre-commit install).
+repos:
+  - repo: {REPOSITORY}
+    rev: {RELEASE}
+    hooks:
+      - id: salesproc-validate-all   # every file in processes/ when one changes
+"""
 
 
 def title_from(name: str) -> str:
@@ -96,11 +155,31 @@ def schema_reference(target: Path) -> str:
     return SCHEMA_URL
 
 
-def render(name: str, today: dt.date | None = None) -> str:
-    """The starter file's text for *name* (starting the coming Monday)."""
+def render(name: str, today: dt.date | None = None, schema: str | None = None) -> str:
+    """The starter file's text for *name* (starting the coming Monday); its modeline names
+    *schema*, by default the one :func:`schema_reference` finds."""
     target = target_path(name)
     command_file = shlex.quote(target.as_posix()).replace("\n", " ")
     start = next_monday(today or dt.date.today())
-    return TEMPLATE.format(schema=schema_reference(target), command_file=command_file,
-                           title=yaml_text(title_from(name)), start=start.isoformat(),
-                           year=start.year)
+    return TEMPLATE.format(schema=schema or schema_reference(target),
+                           command_file=command_file, title=yaml_text(title_from(name)),
+                           start=start.isoformat(), year=start.year)
+
+
+def process_name(folder: Path) -> str:
+    """The starter process's file name in a repository *folder*: the folder's own name in
+    lowercase words joined by '-' ('ACME Sales' -> 'acme-sales'), else 'sales-process'."""
+    words = re.findall(r"[a-z0-9]+", folder.resolve().name.lower())
+    return "-".join(words) or "sales-process"
+
+
+def repository(folder: Path, schema_text: str,
+               today: dt.date | None = None) -> dict[Path, str]:
+    """The files `salesproc init --repo` writes into *folder*, by their path relative to
+    it: the starter process in processes/ (its modeline naming the schema beside it, so
+    that it works on every clone), the schema itself (*schema_text*), the workflow and
+    the pre-commit configuration, both pinned to this version of salesproc."""
+    process = Path("processes", process_name(folder) + ".yaml")
+    schema = Path(os.path.relpath(SCHEMA_FILE, process.parent)).as_posix()
+    return {process: render(process.as_posix(), today, schema=schema),
+            SCHEMA_FILE: schema_text, WORKFLOW_FILE: WORKFLOW, PRE_COMMIT_FILE: PRE_COMMIT}

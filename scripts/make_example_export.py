@@ -1,24 +1,29 @@
-"""Write the example CRM export in examples/five-step-salesforce/: a year of the five-step
+"""Write the example CRM exports: in examples/five-step-salesforce/, a year of the five-step
 process simulated and exported as Salesforce writes Opportunity.csv and
 OpportunityHistory.csv (CRM stage names, segments, three currencies, repeated history rows,
-a few empty amounts), as it stood on 2026-11-27.
+a few empty amounts), as it stood on 2026-11-27; in examples/hubspot-first-export/, a
+quarter of the starter process that `salesproc init` writes, as a HubSpot deals export
+with HubSpot's own stage names (the README's first hour measures it).
 
     python scripts/make_example_export.py
 
-The README's `salesproc measure` example reads it; tests/test_measure.py checks it is
-what this script writes.
+The README's `salesproc measure` examples read them; tests/test_measure.py and
+tests/test_first_hour.py check they are what this script writes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import salesproc  # noqa: E402
-from salesproc.history.export import deals_of, write_salesforce  # noqa: E402
+from salesproc import starter  # noqa: E402
+from salesproc.history.export import deals_of, write_hubspot, write_salesforce  # noqa: E402
 
 FOLDER = ROOT / "examples" / "five-step-salesforce"
 NAMES = {"inquiry": "Prospecting", "call": "Qualification", "demo": "Needs Analysis",
@@ -26,6 +31,8 @@ NAMES = {"inquiry": "Prospecting", "call": "Qualification", "demo": "Needs Analy
 SEGMENTS = {"single_decision_maker": "SMB", "standard": "Mid-Market",
             "committee": "Enterprise"}
 AS_OF = 326.0  # days after the start (2026-01-05): the export was taken on 2026-11-27
+FIRST = ROOT / "examples" / "hubspot-first-export" / "deals.csv"
+HUBSPOT_NAMES = {"inquiry": "Appointment Scheduled", "meeting": "Presentation Scheduled"}
 
 
 def write(folder: Path = FOLDER) -> tuple[Path, Path]:
@@ -38,6 +45,21 @@ def write(folder: Path = FOLDER) -> tuple[Path, Path]:
                             empty_amounts=40)
 
 
+def write_first(path: Path = FIRST) -> Path:
+    """A quarter of `salesproc init`'s starter process from 2026-01-05, exported by HubSpot
+    on 2026-04-06 (its stage names, a Date entered column per stage, loss reasons)."""
+    with tempfile.TemporaryDirectory() as folder:  # the starter as init writes it
+        written = Path(folder, "acme-sales.yaml")
+        written.write_text(starter.render("acme-sales", today=dt.date(2026, 1, 5)), "utf-8")
+        process = salesproc.load(written)
+    result = salesproc.simulate(process, replications=1, horizon="91d", warmup=0, seed=3,
+                                events=True)
+    assert result.events is not None
+    deals = deals_of(result.events, process, 91.0, names=HUBSPOT_NAMES)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_hubspot(deals, path, list(HUBSPOT_NAMES.values()))
+
+
 if __name__ == "__main__":
-    for path in write():
+    for path in (*write(), write_first()):
         print(f"wrote {path.relative_to(ROOT)}")
