@@ -193,7 +193,7 @@ def cli() -> None:
 def validate(paths: tuple[str, ...], fmt: str, strict: bool, quiet: bool) -> None:
     """Check process files (or folders of them) for mistakes.
 
-    Reports every finding with file:line:column, a code (see the README) and a hint.
+    Reports every finding with file:line:column, a code (see docs/codes.md) and a hint.
     With no PATHS, checks the processes/ folder if there is one, else the current folder.
     """
     from salesproc.loader import check, discover

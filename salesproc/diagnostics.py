@@ -27,7 +27,7 @@ class Severity(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Rule:
-    """A diagnostic code's stable name, severity and one-line meaning (the README's table)."""
+    """A diagnostic code's stable name, severity and meaning (docs/codes.md's table)."""
 
     code: str
     name: str
@@ -40,7 +40,7 @@ def rules(*rows: tuple[str, str, str, str]) -> dict[str, Rule]:
     return {code: Rule(code, name, Severity(sev), summary) for code, name, sev, summary in rows}
 
 
-#: Every diagnostic code salesproc can report. The README's table is generated from this.
+#: Every diagnostic code salesproc can report. docs/codes.md's table is checked against this.
 CODES: dict[str, Rule] = rules(
     # Reading the file
     ("SP001", "unreadable-file", "error", "The file does not exist or cannot be read."),
@@ -252,7 +252,7 @@ def _snippet(diag: Diagnostic, text: str, window: int = 100) -> str:
 
 
 def format_json(diagnostics: Iterable[Diagnostic]) -> str:
-    """Findings as a JSON list, one object per finding (the layout the README documents)."""
+    """Findings as a JSON list, one object per finding (the layout docs/commands.md documents)."""
     return json.dumps([d.to_dict() for d in diagnostics], indent=2) + "\n"
 
 

@@ -177,7 +177,7 @@ class Measurement:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """The documented JSON layout (README); figures without data are null."""
+        """The documented JSON layout (docs/commands.md); figures without data are null."""
         data: dict[str, Any] = finite({
             "layout": JSON_LAYOUT_VERSION, "salesproc": __version__,
             "process": {"name": self.process.name, "file": self.process.source,

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shlex
+from importlib import resources
 from pathlib import Path
 
 from salesproc.calendar import next_monday
@@ -74,54 +75,20 @@ SCHEMA_FILE = Path("schemas", "process.schema.json")
 WORKFLOW_FILE = Path(".github", "workflows", "salesproc.yml")
 PRE_COMMIT_FILE = Path(".pre-commit-config.yaml")
 
-WORKFLOW = """\
-# Written by salesproc init: on every pull request (and push to main), check every sales
-# process (findings are marked on the changed lines) and draw each one with its playbook
-# (the pull request's "drawings" artifact). Upgrade salesproc by changing the version below.
-name: salesproc
-on:
-  pull_request:
-  push:
-    branches: [main]
-permissions:
-  contents: read
-jobs:
-  check-and-draw:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v4
-      - uses: actions/setup-python@v5
-        with:
-          python-version: "3.12"
-      - name: Install salesproc and Graphviz
-        run: |
-          sudo apt-get install -y graphviz
-          python -m pip install "INSTALL"
-      - name: Validate every process
-        run: salesproc validate --format github processes/
-      - name: Draw every process, with its playbook
-        run: |
-          mkdir -p drawings
-          for file in processes/*.yaml; do
-            name=$(basename "$file" .yaml)
-            salesproc render "$file" --combined -o "drawings/$name.svg"
-            salesproc playbook "$file" -o "drawings/$name.playbook.md"
-          done
-      - uses: actions/upload-artifact@v4
-        with:
-          name: drawings
-          path: drawings/
-""".replace("INSTALL", INSTALL)
 
-PRE_COMMIT = f"""\
-# Written by salesproc init: check the sales processes before each commit
-# (pip install pre-commit, then once: pre-commit install).
-repos:
-  - repo: {REPOSITORY}
-    rev: {RELEASE}
-    hooks:
-      - id: salesproc-validate-all   # every file in processes/ when one changes
-"""
+
+def _template(name: str, **values: str) -> str:
+    """A file of salesproc/templates/ with its {placeholders} filled in."""
+    text = resources.files("salesproc").joinpath(f"templates/{name}").read_text("utf-8")
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+#: The GitHub Actions workflow: validate and draw every process on each pull request.
+WORKFLOW = _template("salesproc.yml", install=INSTALL)
+#: The pre-commit configuration: salesproc's own hook, at this release.
+PRE_COMMIT = _template("pre-commit-config.yaml", repository=REPOSITORY, release=RELEASE)
 
 
 def title_from(name: str) -> str:

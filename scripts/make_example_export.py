@@ -2,8 +2,8 @@
 process simulated and exported as Salesforce writes Opportunity.csv and
 OpportunityHistory.csv (CRM stage names, segments, three currencies, repeated history rows,
 a few empty amounts), as it stood on 2026-11-27; in examples/hubspot-first-export/, a
-quarter of the starter process that `salesproc init` writes, as a HubSpot deals export
-with HubSpot's own stage names (the README's first hour measures it).
+quarter of the starter process that `salesproc init` writes (acme-sales.yaml), as a HubSpot
+deals export with HubSpot's own stage names (the README's first hour measures it).
 
     python scripts/make_example_export.py
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +30,7 @@ NAMES = {"inquiry": "Prospecting", "call": "Qualification", "demo": "Needs Analy
 SEGMENTS = {"single_decision_maker": "SMB", "standard": "Mid-Market",
             "committee": "Enterprise"}
 AS_OF = 326.0  # days after the start (2026-01-05): the export was taken on 2026-11-27
-FIRST = ROOT / "examples" / "hubspot-first-export" / "deals.csv"
+FIRST = ROOT / "examples" / "hubspot-first-export"
 HUBSPOT_NAMES = {"inquiry": "Appointment Scheduled", "meeting": "Presentation Scheduled"}
 
 
@@ -45,21 +44,22 @@ def write(folder: Path = FOLDER) -> tuple[Path, Path]:
                             empty_amounts=40)
 
 
-def write_first(path: Path = FIRST) -> Path:
-    """A quarter of `salesproc init`'s starter process from 2026-01-05, exported by HubSpot
-    on 2026-04-06 (its stage names, a Date entered column per stage, loss reasons)."""
-    with tempfile.TemporaryDirectory() as folder:  # the starter as init writes it
-        written = Path(folder, "acme-sales.yaml")
-        written.write_text(starter.render("acme-sales", today=dt.date(2026, 1, 5)), "utf-8")
-        process = salesproc.load(written)
+def write_first(folder: Path = FIRST) -> tuple[Path, Path]:
+    """acme-sales.yaml, the starter process as `salesproc init` writes it for a start on
+    2026-01-05, and deals.csv, a quarter of it exported by HubSpot on 2026-04-06 (its
+    stage names, a Date entered column per stage, loss reasons)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = folder / "acme-sales.yaml"
+    written.write_text(starter.render("acme-sales", today=dt.date(2026, 1, 5),
+                                      schema="../../schemas/process.schema.json"), "utf-8")
+    process = salesproc.load(written)
     result = salesproc.simulate(process, replications=1, horizon="91d", warmup=0, seed=3,
                                 events=True)
     assert result.events is not None
     deals = deals_of(result.events, process, 91.0, names=HUBSPOT_NAMES)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_hubspot(deals, path, list(HUBSPOT_NAMES.values()))
+    return written, write_hubspot(deals, folder / "deals.csv", list(HUBSPOT_NAMES.values()))
 
 
 if __name__ == "__main__":
-    for path in (*write(), write_first()):
+    for path in (*write(), *write_first()):
         print(f"wrote {path.relative_to(ROOT)}")

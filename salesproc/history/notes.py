@@ -4,7 +4,7 @@ at the file and row where it first occurs, with how many rows share it.
 An *error* stops the command (the export cannot be used at all: unreadable, or not the
 format it was named as). A *note* says what was left out or guessed; the rest of the
 export is still measured. The codes in :data:`CODES` are the contract, as for process
-files; the README's table of them is checked against this one.
+files; the table of them in docs/codes.md is checked against this one.
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ class Comparison:
         return Estimate.of([v.get(key, math.nan) - b.get(key, math.nan) for b, v in pairs])
 
     def to_dict(self) -> dict[str, Any]:
-        """The documented JSON layout of `compare` (README)."""
+        """The documented JSON layout of `compare` (docs/commands.md)."""
         base = self.base.result
         variants = []
         for variant in self.variants:
@@ -331,7 +331,7 @@ class SweepResult:
         return found
 
     def to_dict(self) -> dict[str, Any]:
-        """The documented JSON layout of `sweep` (README)."""
+        """The documented JSON layout of `sweep` (docs/commands.md)."""
         rows = []
         for index, (point, run) in enumerate(zip(self.points, self.runs, strict=True)):
             step = self.step(index)

@@ -3,7 +3,7 @@
 The engine updates plain lists indexed by (buyer, stage) while deals move; nothing is
 kept per deal except the won deals' cycle times (8 bytes each, for percentiles).
 Everything is reset at the end of the warm-up, so every figure covers the window
-[warmup, horizon] only. Definitions (also in the README):
+[warmup, horizon] only. Definitions (also in docs/commands.md):
 
 * leads: deals arriving in the window; won / lost: deals ending in the window.
 * lead-to-win rate: won / (won + lost) among deals ending in the window.

@@ -126,7 +126,7 @@ class SimulationResult:
             share_of_queueing=queues[key].mean / math.fsum(e.mean for e in queues.values()))
 
     def to_dict(self) -> dict[str, Any]:
-        """The documented JSON layout of a simulation (README)."""
+        """The documented JSON layout of a simulation (docs/commands.md)."""
         p, s, summary = self.process, self.settings, self.summary
 
         def block(scope: str, subject: str, names: tuple[str, ...]) -> dict[str, Any]:
