@@ -3,7 +3,9 @@
 #   ./dev.sh demo   set up, validate the examples, draw them and write their playbooks
 #                   into out/, simulate the five-step process (and write its HTML report
 #                   with charts), measure its example CRM export, calibrate the process
-#                   to it and forecast 13 weeks
+#                   to it and forecast 13 weeks; print a one-page summary (every report
+#                   is in out/)
+#   ./dev.sh demo --full   the same, printing every report in full
 #   ./dev.sh test   set up, then run the whole test suite (lint, types, tests)
 # The virtual environment lives in .venv; it is (re)installed when setup.cfg changes.
 set -euo pipefail
@@ -67,32 +69,60 @@ ensure_mermaid_parser() {
   fi
 }
 
+# show FILE LINES: the first LINES of a report (all of it with --full), and where it is
+show() {
+  if [ "$FULL" = 1 ]; then cat "$1"; else head -n "$2" "$1"; echo "  [... all of it in $1]"; fi
+}
+
+# quiet COMMAND...: run it, its messages on stderr kept back unless it fails (all of
+# them shown with --full): the summary says once what every command says again
+quiet() {
+  if [ "$FULL" = 1 ]; then "$@"; return; fi
+  local log
+  log=$(mktemp)
+  "$@" 2> "$log" || { cat "$log" >&2; rm -f "$log"; return 1; }
+  rm -f "$log"
+}
+
 demo() {
   ensure_venv
   ensure_graphviz
-  "$VENV/bin/salesproc" validate processes/
+  local sp="$VENV/bin/salesproc"
+  "$sp" validate processes/
   mkdir -p out
   local format=svg
   command -v dot >/dev/null || format=mermaid
   for file in processes/*.yaml; do
     name=$(basename "$file" .yaml)
-    "$VENV/bin/salesproc" render "$file" --combined --format "$format" -o "out/$name.${format/mermaid/mmd}"
-    "$VENV/bin/salesproc" playbook "$file" -o "out/$name.playbook.md"
+    quiet "$sp" render "$file" --combined --format "$format" -o "out/$name.${format/mermaid/mmd}"
+    quiet "$sp" playbook "$file" -o "out/$name.playbook.md"
   done
+  echo "drew every process (out/<name>.${format/mermaid/mmd}) and wrote its playbook (out/<name>.playbook.md)"
   echo
-  "$VENV/bin/salesproc" simulate processes/five-step.yaml
-  "$VENV/bin/salesproc" simulate processes/five-step.yaml --format html -o out/five-step.report.html
+  "$sp" simulate processes/five-step.yaml > out/five-step.simulation.txt
+  show out/five-step.simulation.txt 14
+  quiet "$sp" simulate processes/five-step.yaml --format html -o out/five-step.report.html
+  echo "  the same as a page with charts: out/five-step.report.html"
   echo
   local export="examples/five-step-salesforce/Opportunity.csv examples/five-step-salesforce/OpportunityHistory.csv"
   # shellcheck disable=SC2086  # two file names
-  "$VENV/bin/salesproc" measure $export --process processes/five-step.yaml
+  "$sp" measure $export --process processes/five-step.yaml > out/five-step.measure.txt
+  show out/five-step.measure.txt 10
   echo
   # shellcheck disable=SC2086
-  "$VENV/bin/salesproc" calibrate $export --process processes/five-step.yaml \
-    -o out/five-step.calibrated.yaml --check
+  quiet "$sp" calibrate $export --process processes/five-step.yaml \
+    -o out/five-step.calibrated.yaml --check > out/five-step.calibrate.txt
+  if [ "$FULL" = 1 ]; then cat out/five-step.calibrate.txt; else
+    head -n 1 out/five-step.calibrate.txt
+    grep -m 1 "outside their range" out/five-step.calibrate.txt || true
+    echo "  [... every fitted value and the fit check in out/five-step.calibrate.txt]"
+  fi
   echo
   # shellcheck disable=SC2086
-  "$VENV/bin/salesproc" forecast $export --process out/five-step.calibrated.yaml --horizon 13w
+  quiet "$sp" forecast $export --process out/five-step.calibrated.yaml --horizon 13w \
+    > out/five-step.forecast.txt
+  show out/five-step.forecast.txt 11
+  if [ "$FULL" != 1 ]; then echo; echo "Every report in full: ./dev.sh demo --full"; fi
 }
 
 run_tests() {
@@ -108,8 +138,10 @@ run_tests() {
   "$VENV/bin/pytest" -q -n auto --dist worksteal -p no:cacheprovider
 }
 
-case "${1:-}" in
-  demo) demo ;;
-  test) run_tests ;;
-  *) echo "usage: ./dev.sh demo | ./dev.sh test" >&2; exit 2 ;;
+FULL=0
+case "${1:-} ${2:-}" in
+  "demo ") demo ;;
+  "demo --full") FULL=1; demo ;;
+  "test ") run_tests ;;
+  *) echo "usage: ./dev.sh demo [--full] | ./dev.sh test" >&2; exit 2 ;;
 esac
