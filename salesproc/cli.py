@@ -1017,6 +1017,11 @@ def _history_failure(exc: Any, verb: str) -> Failure:
     for note in exc.notes:
         _echo_note(note)
     errors = sum(n.is_error for n in exc.notes)
+    unmapped = next((n for n in exc.notes if n.code == "SP850"), None)
+    if unmapped is not None:  # the summary at the end, and the command that helps
+        return Failure(f"the export cannot be {verb}: {unmapped.message}",
+                       hint="add --suggest-mapping to the measure command: it proposes a crm: "
+                       "section for the process file, one line per CRM stage")
     return Failure(f"the export cannot be {verb} ({errors} error(s) above)")
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from salesproc.diagnostics import shown
 from salesproc.history import dealtable
 from salesproc.history.assemble import (
     DealColumns,
@@ -31,9 +32,10 @@ from salesproc.history.assemble import (
     settle,
 )
 from salesproc.history.csvfile import CsvFile, folded
-from salesproc.history.mapping import Mapping
+from salesproc.history.mapping import Mapping, _yaml_key, without_pipeline
 from salesproc.history.table import LOST_CODE, UNMAPPED, WON_CODE, Changes, Deals, Visits
 from salesproc.model import fold
+from salesproc.units import plural
 
 COLUMNS = {"stage": ("Deal Stage", "Dealstage"), "created": ("Create Date", "Createdate")}
 OPTIONAL = {"id": ("Record ID", "Deal ID", "Deal Record ID", "hs_object_id"),
@@ -75,6 +77,9 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
         ok &= np.asarray(pc.equal(folded(concat(batches, optional["pipeline"])),
                                   pipeline.lower()).to_numpy(zero_copy_only=False), dtype=bool)
     keep = np.flatnonzero(ok)
+    if not pipeline and optional["pipeline"]:
+        _several_pipelines(concat(batches, optional["pipeline"]).take(pa.array(keep)),
+                           file.path, optional["pipeline"], reading)
     ids = concat(batches, optional["id"]).take(pa.array(keep)) if optional["id"] else \
         pa.array([str(r) for r in rows[keep]], pa.string())
     first = keep[first_rows(ids, rows[keep], file.path, reading.notes)]
@@ -97,6 +102,12 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
     stage_text = col(cols["stage"])
     assert stage_text is not None
     if not has_stage_dates(file, reading.mapping):  # no stage dates: a deal table
+        for column, stage in entered.items():  # stage dates of stages nobody mapped: a
+            if reading.mapping.lookup(fold(stage)) == UNMAPPED:  # mapping's mistake (SP850)
+                filled = int((~np.isnat(reading.dates(file, column, col(column), rows[first],
+                                                      required=False)[0])).sum())
+                reading.mapping.tally.count(np.full(filled, UNMAPPED),
+                                            [without_pipeline(fold(stage))])
         return dealtable.settle(reading, deals, stage_text, rows[first], file.path,
                                 cols["stage"], close)
     stage_now = reading.mapping.stage_codes(stage_text, rows[first], file.path,
@@ -127,3 +138,19 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
     lost = stage_now == LOST_CODE
     return settle(Changes(deal.astype(np.int64), code, at),
                   deals, won, won | lost, close, file.path, reading.notes)
+
+
+def _several_pipelines(names: pa.Array, file: str, column: str, reading: Reading) -> None:
+    """A note (SP851) where the deals come from several pipelines and crm: pipeline names
+    none: each pipeline with its deals, measured together as one process."""
+    counts = pc.value_counts(pc.utf8_trim_whitespace(names)).to_pylist()
+    found = sorted(((c["values"], c["counts"]) for c in counts if c["values"]),
+                   key=lambda vc: -vc[1])
+    if len(found) < 2:
+        return
+    listed = ", ".join(f"{shown(name)} ({count:,} {plural('deal', count)})"
+                       for name, count in found[:6])
+    reading.notes.add("SP851", f"the export holds {len(found)} pipelines, measured as one "
+                      f"process: {listed}{', …' if len(found) > 6 else ''}", file,
+                      column=column, hint="measure one pipeline at a time: crm: {pipeline: "
+                      f"{_yaml_key(found[0][0])}}} in the process file")

@@ -25,6 +25,9 @@ from salesproc.model import LOST, WON, Process, fold
 OUTCOME_NAMES = {WON: ("won", "closed won", "closedwon", "closed - won", "closed/won"),
                  LOST: ("lost", "closed lost", "closedlost", "closed - lost", "closed/lost")}
 AMOUNT_FIELD = "amount"  # a buyer-type rule on the deal's value in the process's currency
+#: The usual columns of why a deal was lost (HubSpot, Salesforce, other CRMs' reports).
+LOSS_REASON_COLUMNS = ("Closed Lost Reason", "Loss_Reason__c", "LossReason", "Loss Reason",
+                       "Lost Reason", "Reason Lost", "lost_reason", "reason")
 
 
 class Mapping:
@@ -45,6 +48,7 @@ class Mapping:
                                                                                     UNMAPPED))
         self.codes = codes
         self.buyer_index = {b: i for i, b in enumerate(process.buyer_types)}
+        self.tally = StageTally()
 
     def stage_codes(self, names: pa.Array, rows: np.ndarray, file: str, column: str,
                     notes: Notebook) -> np.ndarray:
@@ -55,6 +59,9 @@ class Mapping:
         lookup = np.array([self.lookup(w) for w in words] or [UNMAPPED], dtype=np.int16)
         indices = encoded.indices.to_numpy(zero_copy_only=False)
         codes: np.ndarray = lookup[indices]
+        blank = np.array([not w.strip() for w in words] or [False])[indices]
+        self.tally.count(codes[~blank], [w for w, c in zip(words, lookup, strict=False)
+                                         if c == UNMAPPED and w.strip()])
         for k in np.flatnonzero(lookup == UNMAPPED) if words else ():
             where = np.flatnonzero(indices == k)
             raw = names[int(where[0])].as_py()
@@ -209,6 +216,33 @@ class Mapping:
                           f"{{{shown(code)}: RATE}}}}, RATE being one {shown(code)} in {own}",
                           key=code)
         return out
+
+
+class StageTally:
+    """How the stage names read so far mapped: to a stage of the process, to an outcome,
+    or to nothing (empty names aside), and the distinct names that mapped to nothing. It
+    tells a mapping that is missing or wrong (SP850) from a few stray names (SP804)."""
+
+    def __init__(self) -> None:
+        self.stages = self.outcomes = self.unknown = 0
+        self.names: dict[str, None] = {}
+
+    def count(self, codes: np.ndarray, unknown_names: Sequence[str]) -> None:
+        """Count the codes of one column of stage names (the empty ones left out), and the
+        names none was found for (folded)."""
+        self.stages += int((codes >= 0).sum())
+        self.outcomes += int(((codes == WON_CODE) | (codes == LOST_CODE)).sum())
+        self.unknown += int((codes == UNMAPPED).sum())
+        self.names.update(dict.fromkeys(unknown_names))
+
+    @property
+    def total(self) -> int:
+        return self.stages + self.outcomes + self.unknown
+
+    def mapping_wrong(self) -> bool:
+        """Most stage names match nothing, or every one that matched is an outcome: what a
+        missing or wrong crm: stages section looks like (one stray stage never does)."""
+        return self.unknown > 0 and (2 * self.unknown > self.total or self.stages == 0)
 
 
 def without_pipeline(name: str) -> str:

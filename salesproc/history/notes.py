@@ -77,6 +77,14 @@ CODES: dict[str, Rule] = rules(
     ("SP840", "unknown-crm-column", "error",
      "A column the crm: section names (lost_reason, a buyer_types rule's field) is not in "
      "the export."),
+    ("SP850", "unmapped-stages", "error",
+     "Most of the export's stage changes, or all but its outcomes, match no stage of the "
+     "process: its crm: stages mapping is missing or wrong."),
+    ("SP851", "several-pipelines", "note",
+     "The export holds deals of several pipelines, measured as one process."),
+    ("SP852", "unused-loss-reasons", "note",
+     "The export has a usual loss-reason column that crm: lost_reason does not name: lost "
+     "deals are counted without their reasons."),
 )
 
 MAX_ROWS_SHOWN = 5

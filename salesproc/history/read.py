@@ -18,15 +18,17 @@ from typing import Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from salesproc.diagnostics import shown
 from salesproc.history import dealtable, events, generic, hubspot, quality, salesforce
 from salesproc.history.assemble import Reading
 from salesproc.history.csvfile import CsvFile
-from salesproc.history.mapping import Mapping
+from salesproc.history.mapping import LOSS_REASON_COLUMNS, Mapping, _yaml_key
 from salesproc.history.notes import HistoryError, Note, Notebook
-from salesproc.history.table import DEAL_TABLE, STAGE_HISTORY, History
+from salesproc.history.table import DEAL_TABLE, OUTCOME_LOST, STAGE_HISTORY, History
 from salesproc.model import Process
+from salesproc.units import plural
 
 Format = Literal["salesforce", "hubspot", "generic", "events"]
 FORMATS: tuple[Format, ...] = ("salesforce", "hubspot", "generic", "events")
@@ -114,10 +116,14 @@ def _read(names: list[str], process: Process, format: Format | None,
         table = _deal_table(files)
         visits, deals = dealtable.read_generic(reading, files) if table else \
             generic.read(reading, files)
+    unmapped = _unmapped(reading, changes_file, table)
+    notes = [n for n in reading.notes.all() if not unmapped or n.code != "SP830"]
     if len(deals) == 0 or (len(visits) == 0 and not table):
         raise HistoryError([Note("SP813", "no deal in the export can be measured", names[0],
                                  hint="see the notes above for what was left out"),
-                            *reading.notes.all()])
+                            *unmapped, *notes])
+    if unmapped:  # a table only by the mistake: its note would mislead
+        raise HistoryError([*unmapped, *notes])
     latest = max(_latest(deals.created), _latest(visits.entered), _latest(deals.closed),
                  _latest(reading.values.at if reading.values is not None else deals.created))
     history = History(process, deals, visits, latest, tuple(names), values=reading.values,
@@ -148,8 +154,51 @@ def _read(names: list[str], process: Process, format: Format | None,
                                      f"({cut.date().isoformat()})", names[0],
                                      hint="give a later as-of date")])
     quality.check(history, deals_file, reading.notes)
+    if kind != "events":
+        _unused_reasons(reading, files, history, deals_file)
     return History(process, history.deals, history.visits, history.as_of, tuple(names),
                    reading.notes.all(), history.values, history.kind)
+
+
+def _unmapped(reading: Reading, file: str, table: bool) -> list[Note]:
+    """The error (SP850) where the crm: stages mapping is missing or wrong (most stage
+    names read, or all but the outcomes', match no stage of the process), or none:
+    measuring what is left would be a confident report of a few deals."""
+    tally = reading.mapping.tally
+    if not tally.mapping_wrong():
+        return []
+    what = "stage entries" if table else "stage changes"
+    only = "; only the outcomes (won, lost) matched" if tally.stages == 0 else ""
+    unknown = len(tally.names)
+    names = plural("name", unknown)
+    return [Note("SP850", f"{tally.unknown:,} of {tally.total:,} {what} match no stage of "
+                 f"the process{only} ({unknown} CRM stage {names} unknown)", file,
+                 hint="map the CRM's stage names onto the process's stages in the process "
+                 "file: crm: {stages: {CRM NAME: STAGE}}; a suggested mapping proposes every "
+                 "line")]
+
+
+def _unused_reasons(reading: Reading, files: list[CsvFile], history: History,
+                    file: str) -> None:
+    """A note (SP852) where the export has one of the usual loss-reason columns that
+    crm: lost_reason does not name, and the lost deals so have no reason."""
+    if reading.mapping.crm.lost_reason:
+        return
+    found = next((c for f in files for c in [f.column(*LOSS_REASON_COLUMNS)] if c), None)
+    lost = history.deals.outcome == OUTCOME_LOST
+    if found is None or not lost.any():
+        return
+    reasons = history.deals.reason.take(pa.array(np.flatnonzero(lost)))
+    if pc.any(pc.not_equal(reasons, "")).as_py():  # read by default (a deal table's)
+        return
+    count = int(lost.sum())
+    reading.notes.add("SP852", f"the export's column '{shown(found)}' says why deals were "
+                      f"lost, but crm: lost_reason does not name it: the {count:,} lost "
+                      f"{'deal is' if count == 1 else 'deals are'} counted without their "
+                      "reasons", file,
+                      column=found,
+                      hint=f"name it in the process file: crm: {{lost_reason: "
+                      f"{_yaml_key(found)}}}")
 
 
 def _deal_table(files: list[CsvFile]) -> bool:

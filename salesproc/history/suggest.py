@@ -23,10 +23,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from salesproc.diagnostics import shown
 from salesproc.history import generic, hubspot, salesforce
 from salesproc.history.assemble import TRUE, Reading
 from salesproc.history.csvfile import CsvFile, parse_amounts
-from salesproc.history.mapping import Mapping, _yaml_key, without_pipeline
+from salesproc.history.mapping import (
+    LOSS_REASON_COLUMNS,
+    Mapping,
+    _yaml_key,
+    without_pipeline,
+)
 from salesproc.history.notes import Notebook
 from salesproc.history.read import Format, format_of
 from salesproc.history.table import UNMAPPED
@@ -45,8 +51,6 @@ WON_FLAG = ("IsWon", "Won", "Is Closed Won", "hs_is_closed_won")
 LIST_NAMES = ("ApiName", "Api Name", "MasterLabel", "Master Label", "label", "Stage Name",
               "StageName", "Stage")
 FALSE = ("false", "0", "no", "n", "f")
-REASONS = ("Closed Lost Reason", "Loss_Reason__c", "LossReason", "Loss Reason", "Lost Reason",
-           "Reason Lost", "lost_reason", "reason")  # the usual columns of why a deal was lost
 WORDS = re.compile(r"[\w'’]+")  # a name's words: "won't" is not "won"
 
 
@@ -274,8 +278,10 @@ def suggest_mapping(paths: Sequence[str], process: Process, kind: Format | None 
     _place(ordered, list(process.stages))
     _shared(ordered)
     reason = None if mapping.crm.lost_reason else next(
-        (c for f in deals for c in [f.column(*REASONS)] if c), None)
-    return _yaml(ordered, how, reason)
+        (c for f in deals for c in [f.column(*LOSS_REASON_COLUMNS)] if c), None)
+    buyers = [] if mapping.crm.buyer_rules or len(process.buyer_types) < 2 else \
+        buyer_columns(deals, reading)
+    return _yaml(ordered, how, reason) + _buyer_lines(buyers, process)
 
 
 def _add(stages: dict[str, CrmStage], stage: CrmStage) -> None:
@@ -390,6 +396,52 @@ def _shared(stages: list[CrmStage]) -> None:
     for group in by_target.values():
         for s in group if len(group) > 1 else ():
             s.shares = [o.name for o in group if o is not s]
+
+
+BUYER_WORDS = re.compile(r"segment|type|tier|size|industry|market|vertical|region")
+MAX_BUYER_VALUES = 10  # more distinct words than this is no column of kinds of buyer
+
+
+def buyer_columns(files: Sequence[CsvFile], reading: Reading
+                  ) -> list[tuple[str, list[tuple[str, int]]]]:
+    """The export's columns that may tell buyer types apart: named like a segment, type,
+    tier, size, industry, market or region, with 2 to 10 distinct words; each with its
+    words and their rows, the most common first."""
+    found: list[tuple[str, list[tuple[str, int]]]] = []
+    for file in files:
+        for column in file.header:
+            if not BUYER_WORDS.search(fold(column)) or \
+                    any(column == name for name, _ in found):
+                continue
+            counts: dict[str, int] = {}
+            for batch in file.batches([column], reading.notes):
+                for item in pc.value_counts(pc.utf8_trim_whitespace(
+                        batch.values[column])).to_pylist():
+                    if item["values"]:
+                        counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
+                if len(counts) > MAX_BUYER_VALUES:
+                    break
+            if 2 <= len(counts) <= MAX_BUYER_VALUES:
+                found.append((column, sorted(counts.items(), key=lambda kv: -kv[1])))
+    return found
+
+
+def _buyer_lines(columns: list[tuple[str, list[tuple[str, int]]]], process: Process) -> str:
+    """Commented lines that name the candidate buyer-type columns, with a rule to start
+    from (commented out: which word is which buyer type is for a person to say)."""
+    if not columns:
+        return ""
+    lines = ["  # buyer_types: the first rule that matches gives a deal its buyer type",
+             f"  # ({', '.join(process.buyer_types)}); columns of the export that may tell "
+             "them:"]
+    for column, words in columns:
+        listed = ", ".join(f"{shown(w)} ({n:,})" for w, n in words)
+        lines.append(f"  #   {shown(column)}: {listed}")
+    column, words = columns[0]
+    lines += ["  # buyer_types:",
+              f"  #   - {{field: {_yaml_key(column)}, is: {_yaml_key(words[0][0])}, "
+              "buyer_type: BUYER_TYPE}"]
+    return "\n".join(lines).replace("\r", " ") + "\n"
 
 
 def _yaml(stages: list[CrmStage], how: str, reason: str | None) -> str:
