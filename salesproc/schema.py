@@ -255,6 +255,13 @@ class _Translator:
                 "SP104", f"a deal value is a plain number, not '{value}'", path,
                 hint=f"write {amount:.15g}" if amount is not None else "write the amount as a "
                 "number in the file's currency, e.g. 35000")
+        spelled = _SPELLED_DURATION.match(value) if isinstance(value, str) else None
+        if spelled:  # '2 weeks': the unit written out
+            short = _UNIT_LETTERS[spelled.group(2).lower().rstrip("s")]
+            return self.doc.diagnostic(
+                "SP107", f"'{value}' is not a duration", path,
+                hint=f"write {spelled.group(1)}{short}: a number with min, h, d or w (or bd, "
+                "business days, for a delay)")
         return self.doc.diagnostic(
             "SP107", f"'{value}' is not a duration", path,
             hint="write a number in the file's time_unit, or a number with min, h, d or w "
@@ -412,6 +419,10 @@ def money(text: Any) -> float | None:
 
 
 _PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")
+_SPELLED_DURATION = re.compile(
+    r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(minutes?|mins|hours?|hrs?|days?|weeks?|wks?)\s*$", re.I)
+_UNIT_LETTERS = {"minute": "min", "min": "min", "hour": "h", "hr": "h", "day": "d",
+                 "week": "w", "wk": "w"}
 _COMPARISON = re.compile(r"^\s*value\s*(>=|>|<=|<|=>|=<)\s*\$?([0-9][0-9,_.]*[kKmM]?)\s*$")
 _OPERATORS = {">=": "gte", "=>": "gte", ">": "gt", "<=": "lte", "=<": "lte", "<": "lt"}
 
@@ -435,6 +446,9 @@ def _type_hint(path: Path, value: Any, wanted: list[str]) -> str | None:
                        f"{{{_OPERATORS[comparison.group(1)]}: {bound:.15g}}}}}"
         return "conditions are data, not code: when: {value: {gte: 50000}} or when: " \
                "{buyer_type: [committee]}"
+    if len(path) >= 2 and path[-2] == "when" and path[-1] == "buyer_type" \
+            and isinstance(value, str) and "array" in wanted:
+        return f"buyer_type: takes a list, even of one: write [{value}]"
     if value is None and "object" in wanted:
         return "nothing is written here: if the lines below belong to it, indent them under it"
     return None

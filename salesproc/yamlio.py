@@ -160,7 +160,7 @@ def load_text(text: str, name: str = "<string>") -> Document:
             raise _fail(name, "SP007", f"values nest more than {MAX_DEPTH} levels deep",
                         "a process file nests a few levels; is this the right file?",
                         line, column) from None
-        hint = _syntax_hint(problem)
+        hint = _syntax_hint(problem, text.splitlines(), line, column)
         raise _fail(name, "SP005", f"YAML syntax error: {problem}", hint, line, column) from None
     except yaml.YAMLError as exc:
         raise _fail(name, "SP005", f"YAML syntax error: {exc}") from None
@@ -207,13 +207,53 @@ def _kind(node: yaml.Node) -> str:
     return f"the value '{node.value}'" if isinstance(node, yaml.ScalarNode) else "this"
 
 
-def _syntax_hint(problem: str) -> str | None:
+def _syntax_hint(problem: str, lines: list[str], line: int, column: int) -> str | None:
+    """What to do about a YAML syntax error at *line* and *column* of *lines*: which
+    character or which indentation is wrong, and what the lines around it say."""
     if "tab" in problem:
-        return "YAML indents with spaces, never tabs"
+        return f"line {line} has a tab at column {column}: YAML indents with spaces, never " \
+               "tabs; replace it with spaces that line it up with the lines around it"
+    indentation = _indentation_hint(lines, line)
+    if indentation is not None and ("mapping values are not allowed" in problem
+                                    or "did not find expected" in problem
+                                    or "expected <block end>" in problem):
+        return indentation
     if "mapping values are not allowed" in problem:
         return "a value containing ': ' must be quoted, e.g. title: \"Sales: EMEA\""
     if "expected <block end>" in problem or "did not find expected key" in problem:
         return "check the indentation of this line against the lines above"
+    return None
+
+
+def _indentation_hint(lines: list[str], number: int) -> str | None:
+    """Where line *number*'s indentation breaks the block it stands in: deeper than the
+    line above it, which opens no block; or lined up with no line above it. None when
+    its indentation is not the trouble."""
+    def content(n: int) -> bool:
+        text = lines[n - 1].strip()
+        return bool(text) and not text.startswith("#")
+
+    def indent(n: int) -> int:
+        return len(lines[n - 1]) - len(lines[n - 1].lstrip(" "))
+
+    if not 1 <= number <= len(lines) or not content(number):
+        return None
+    k = indent(number)
+    above = next((n for n in range(number - 1, 0, -1) if content(n)), None)
+    if above is None:
+        return None
+    j = indent(above)
+    opens = lines[above - 1].split(" #")[0].rstrip().endswith((":", "|", ">", "-")) or \
+        (lines[above - 1].lstrip().startswith("- ") and k == j + 2)
+    if k > j and not opens:
+        return f"line {number} is indented {k} spaces, deeper than line {above} above it " \
+               f"({j}), which opens no block: the keys of one mapping start in the same column"
+    if k < j:
+        outer = next((n for n in range(above, 0, -1) if content(n) and indent(n) <= k), None)
+        if outer is not None and indent(outer) != k:
+            return f"line {number} is indented {k} spaces, which lines up with no line " \
+                   f"above it (line {above}: {j}, line {outer}: {indent(outer)}): indent it " \
+                   "like the lines it belongs with"
     return None
 
 
