@@ -99,6 +99,7 @@ class Forecast:
     notes: list[str] = field(default_factory=list)
     campaigns: list[tuple[str, dict[str, Outcome]]] = field(default_factory=list)
     cases: tuple[float, float, float] = CASES
+    quarters: list[tuple[str, dict[str, Outcome]]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON layout of `salesproc forecast --format json`."""
@@ -116,6 +117,8 @@ class Forecast:
             "totals": {k: o.to_dict() for k, o in self.totals.items()},
             "months": {label: {k: o.to_dict() for k, o in figures.items()}
                        for label, figures in self.months},
+            "quarters": {label: {k: o.to_dict() for k, o in figures.items()}
+                         for label, figures in self.quarters},
             "deals": [{**d.__dict__, "value": or_none(d.value),
                        "crm_probability": or_none(d.crm_probability)} for d in self.deals],
             "crm": {k: or_none(v) for k, v in self.crm.items()},
@@ -345,10 +348,7 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
               "won_entered_after_the_fact": Outcome.of(late, cases=cases),
               "open_at_end": figure("open"),
               "open_value_at_end": figure("open_value")}
-    labels = sorted({k.subject for r in runs for k in r if k.scope == "month"})
-    months = [(label, {m: Outcome.of([r.get(Key("month", label, m), 0.0) for r in runs],
-                                     cases=cases)
-                       for m in ("won", "revenue")}) for label in labels]
+    months, quarters = (_periods(runs, scope, cases) for scope in ("month", "quarter"))
     d = history.deals
     ids = d.id.to_pylist()
     chances = []
@@ -361,7 +361,17 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
                                   str(d.forecast_category[deal].as_py() or "")))
     chances.sort(key=lambda c: (-c.chance * (c.value if math.isfinite(c.value) else 0), c.id))
     return Forecast(base, start, until, replications, totals, months, chances,
-                    _crm(history, rows), notes, added, cases)
+                    _crm(history, rows), notes, added, cases, quarters)
+
+
+def _periods(runs: list[dict[Key, float]], scope: str, cases: tuple[float, float, float]
+             ) -> list[tuple[str, dict[str, Outcome]]]:
+    """Deals won and revenue in each month or quarter (*scope*) of the runs: the totals
+    of each run in it, so a quarter's cases are the runs' quarters, not sums of months'."""
+    labels = sorted({k.subject for r in runs for k in r if k.scope == scope})
+    return [(label, {m: Outcome.of([r.get(Key(scope, label, m), 0.0) for r in runs],
+                                   cases=cases)
+                     for m in ("won", "revenue")}) for label in labels]
 
 
 def _after_the_fact(history: History, model: Process, until: dt.datetime,

@@ -119,6 +119,7 @@ def test_forecast_through_the_cli() -> None:
     assert won["worst"] <= won["neutral"] <= won["best"]
     assert len(data["deals"]) == data["crm"]["open_deals"]
     assert all(0 <= d["chance"] <= 1 for d in data["deals"])
+    assert data["quarters"] == {}  # four weeks from 26 November lie in one quarter
     table = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w", "-r", "20",
                 "--seed", "1")
     assert "Worst / neutral / best case" in table.stdout and "confidence interval" in table.stdout
@@ -126,6 +127,10 @@ def test_forecast_through_the_cli() -> None:
     won = rows.index("Deals won")  # the split of the wins stands under them, not under losses
     assert rows[won + 1:won + 3] == ["of today's open deals", "of new deals"]
     assert rows.index("Deals lost") > won + 2
+    money = [line for line in table.stdout.splitlines()
+             if line.lstrip().startswith(("Revenue won", "Open pipeline at the end"))]
+    assert len(money) == 2 and not any(re.search(r"\d\.\d", line) for line in money)
+    assert "By quarter" not in table.stdout  # one quarter: its table would repeat the total
     both = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w",
                "--until", "2027-01-01")
     assert both.exit_code == 2

@@ -228,7 +228,13 @@ def test_measure_and_forecast_pages(tmp_path: Path) -> None:
     forecast = run("forecast", *export, "--process", five, "--horizon", "8w", "-r", "5",
                    "--format", "html", "-o", str(tmp_path / "f.html"))
     assert forecast.exit_code == 0, forecast.output
-    assert 'data-chart="forecast"' in (tmp_path / "f.html").read_text("utf-8")
+    page = (tmp_path / "f.html").read_text("utf-8")
+    assert 'data-chart="forecast"' in page
+    # the CRM's figures in words, not the JSON's keys; the two quarters the 8 weeks span
+    assert ">Weighted by the CRM" in page and ">Open deals<" in page
+    assert not re.search(r">(open_deals|open_value|weighted_pipeline|category )", page)
+    assert "By quarter: neutral case (worst–best)" in page
+    assert '<td class="n">2026-Q4</td>' in page and '<td class="n">2027-Q1</td>' in page
 
 
 # --- compare and sweep: --buyer, the grid, progress ---------------------------------------

@@ -302,6 +302,10 @@ def deal_measurement(done: DealMeasurement, buyer: str | None = None) -> str:
                 source=data["process"]["file"])
 
 
+CRM_FIGURES = {"open_deals": "Open deals", "open_value": "Their value",
+               "weighted_pipeline": "Weighted by the CRM's probability"}  # forecast's crm keys
+
+
 def forecast(done: Forecast, track_record: Sequence[str] = ()) -> str:
     """What `forecast --format html` writes; *track_record* the lines of its record on a
     saved backtest (`forecast --track-record`), shown under the headline figures."""
@@ -323,9 +327,16 @@ def forecast(done: Forecast, track_record: Sequence[str] = ()) -> str:
     stages = data["process"]["names"]["stages"]
     rows = [(d["id"], stages.get(d["stage"], d["stage"]), money(d["value"] or math.nan),
              percent(d["chance"]), d["month"] or "–") for d in deals]
-    crm = [(k, money(math.nan if v is None else v, currency)  # None: the CRM has no figure
+    crm = [(CRM_FIGURES.get(k, "Forecast category " + k.removeprefix("category ")),
+            money(math.nan if v is None else v, currency)  # None: the CRM has no figure
             if "value" in k or "pipeline" in k or "category" in k else number(v, 0))
            for k, v in data["crm"].items()]
+    quarters = [(label, f"{number(value(q['won'], 'neutral'), 0)} "
+                 f"({number(value(q['won'], 'worst'), 0)}–{number(value(q['won'], 'best'), 0)})",
+                 f"{money(value(q['revenue'], 'neutral'), currency)} "
+                 f"({money(value(q['revenue'], 'worst'), currency)}–"
+                 f"{money(value(q['revenue'], 'best'), currency)})")
+                for label, q in data["quarters"].items()]
     record = _section(track_record[0], *(f"<p>{_e(line.strip())}</p>"
                                          for line in track_record[1:])) if track_record else ""
     return page(f"{data['process']['name']}: forecast", sub,
@@ -333,6 +344,9 @@ def forecast(done: Forecast, track_record: Sequence[str] = ()) -> str:
                  _section("The open deals most likely to close",
                           table(("deal", "stage", "value", "chance to win", "likely month"),
                                 rows)),
+                 _section("By quarter: neutral case (worst–best)",
+                          table(("quarter", "deals won", "revenue"), quarters))
+                 if len(quarters) > 1 else "",
                  _section("What the CRM says", table(("figure", "amount"), crm)),
                  _notes(data["notes"])],
                 source=data["process"]["file"])

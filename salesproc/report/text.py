@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # the CRM-history reports load pyarrow: only when one is made
     from salesproc.calibration import Calibration
     from salesproc.deal_measurement import DealMeasurement
     from salesproc.fitcheck import FitCheck
-    from salesproc.forecast import Forecast
+    from salesproc.forecast import Forecast, Outcome
     from salesproc.measurement import Measurement
 
 INTERVAL_NOTE = ("± is the 95% confidence interval of the mean: how sure the average is, "
@@ -617,19 +617,26 @@ def forecast(done: Forecast) -> str:
              "won_entered_after_the_fact": "  entered after the fact",
              "open_at_end": "Open deals at the end",
              "open_value_at_end": f"Open pipeline at the end ({cur})"}
+    money = ("revenue", "open_value_at_end")  # whole units of the currency: no cents
+
+    def mean(key: str, o: Outcome) -> str:
+        digits = 0 if key in money else 1
+        return _num(o.mean.mean, digits) + ("" if math.isnan(o.mean.low) else
+                                            f" ({_num(o.mean.low, digits)}–"
+                                            f"{_num(o.mean.high, digits)})")
+
     lines.append(_table(["figure", "worst", "neutral", "best", "mean (95% CI of the mean)"], [
-        [names[k], _num(o.worst, 0), _num(o.neutral, 0), _num(o.best, 0),
-         _num(o.mean.mean, 1) + ("" if math.isnan(o.mean.low) else
-                                 f" ({_num(o.mean.low, 1)}–{_num(o.mean.high, 1)})")]
+        [names[k], _num(o.worst, 0), _num(o.neutral, 0), _num(o.best, 0), mean(k, o)]
         for k, o in _ordered(done.totals, TOTALS_ORDER)
         if k != "won_entered_after_the_fact" or o.best > 0]))
-    if done.months:
-        lines += ["", "By month (worst–best, neutral)", _table(
-            ["month", "deals won", f"revenue ({cur})"],
-            [[label, f"{_num(m['won'].neutral, 0)} ({_num(m['won'].worst, 0)}–"
-              f"{_num(m['won'].best, 0)})", f"{_num(m['revenue'].neutral, 0)} "
-              f"({_num(m['revenue'].worst, 0)}–{_num(m['revenue'].best, 0)})"]
-             for label, m in done.months])]
+    for title, periods in (("month", done.months), ("quarter", done.quarters)):
+        if periods and (title == "month" or len(periods) > 1):
+            lines += ["", f"By {title} (worst–best, neutral)", _table(
+                [title, "deals won", f"revenue ({cur})"],
+                [[label, f"{_num(m['won'].neutral, 0)} ({_num(m['won'].worst, 0)}–"
+                  f"{_num(m['won'].best, 0)})", f"{_num(m['revenue'].neutral, 0)} "
+                  f"({_num(m['revenue'].worst, 0)}–{_num(m['revenue'].best, 0)})"]
+                 for label, m in periods])]
     crm = done.crm
     lines += ["", f"The CRM's own view of today's {crm['open_deals']:,.0f} open deals: worth "
               f"{cur} {_num(crm['open_value'], 0)}, weighted by its probability {cur} "
