@@ -325,6 +325,15 @@ class Process:
         """Position of the opportunity stage in file order."""
         return list(self.stages).index(self.opportunity_stage)
 
+    def opportunities_reach(self, buyer: str | None = None) -> str:
+        """What the opportunities of *buyer* (of every buyer type: None) reached, in a
+        report's words: the opportunity stage, or, where a path goes around it, 'call or
+        a later stage' (a deal that reached a stage written after it counts too)."""
+        chosen = self.buyer_types.get(buyer) if buyer is not None else None
+        paths = [chosen.path] if chosen else [b.path for b in self.buyer_types.values()]
+        around = any(self.opportunity_stage not in path for path in paths)
+        return self.opportunity_stage + (" or a later stage" if around else "")
+
     def names(self) -> dict[str, dict[str, str]]:
         """What people call each id: stage names, buyer type names, role titles (the
         results' JSON carries them, so a chart of a saved result speaks sales words)."""

@@ -79,3 +79,23 @@ def test_a_colon_in_a_value_still_says_quote_it(tmp_path: Path) -> None:
     path = starter_with(tmp_path, "name: \"Case\"", "name: Sales: EMEA")
     _, said = hint_of(path)
     assert said == 'a value containing \': \' must be quoted, e.g. title: "Sales: EMEA"'
+
+
+def test_opportunities_of_a_buyer_type_that_goes_around_the_stage_are_named_so(
+        tmp_path: Path) -> None:
+    """With opportunity_stage: demo, single decision-makers (inquiry, call, agreement)
+    never reach the demo: their opportunities are the deals that reached a later stage,
+    and the report says so instead of 'after reaching demo'."""
+    from salesproc import load
+
+    five = (Path(__file__).resolve().parent.parent / "processes" / "five-step.yaml")
+    path = tmp_path / "p.yaml"
+    path.write_text(five.read_text("utf-8").replace("\nstages:", "\nopportunity_stage: demo"
+                                                    "\nstages:", 1), "utf-8")
+    process = load(path)
+    assert process.opportunities_reach("single_decision_maker") == "demo or a later stage"
+    assert process.opportunities_reach("committee") == "demo"
+    assert process.opportunities_reach() == "demo or a later stage"
+    result = run("simulate", str(path), "-r", "2", "--horizon", "60d", "--warmup", "10d",
+                 "--buyer", "committee")
+    assert "of opportunities that ended (deals that reached demo)" in result.stdout

@@ -94,7 +94,7 @@ def simulation(result: SimulationResult) -> str:
         return _pm(e, digits, pct, runs)
 
     title = f"{p.name}" + (f" — buyer type {s.buyer}" if s.buyer else "")
-    opportunity = p.opportunity_stage
+    opportunity = p.opportunities_reach(s.buyer)
     def span(*key: str, digits: int = 0) -> str:
         worst, _, best = result.outcome(*key)
         if math.isnan(worst):
@@ -401,7 +401,7 @@ def measurement(m: Measurement, buyer: str | None = None) -> str:
         f"  Lead-to-win        {_share(o.lead_to_win)} of the {o.won + o.lost:,} deals "
         "that ended",
         f"  Opportunity win    {_share(o.opportunity_win_rate)} of the {o.opportunities:,} "
-        f"that ended after reaching {p.opportunity_stage}",
+        f"that ended after reaching {p.opportunities_reach(buyer)}",
         f"  Cycle time         {_days(cycle_mean)} from created to won (p10 {_num(p10)}, "
         f"median {_num(p50)}, p90 {_num(p90)})",
         f"  Sales velocity     {cur} {_num(o.velocity, 0)} a month = {o.open_opportunities:,} "
