@@ -37,29 +37,37 @@ def chart(data: dict[str, Any]) -> Chart | None:
             scale, words = _scale(h, value(figure["base"]), unit)
             diff = figure["difference"]
             mean, low, high = (value(diff, k) * scale for k in ("mean", "low", "high"))
-            colour = (VERMILLION if figure["significant"] and mean < 0 else
-                      BLUE if figure["significant"] else GREY)
+            colour = (GREY if not figure["significant"] or not math.isfinite(mean) else
+                      BLUE if h.better(mean) else VERMILLION)
             if math.isfinite(mean):
                 ax.plot([mean], [y], "o", color=colour, ms=5)
             if math.isfinite(low) and math.isfinite(high):
                 ax.plot([low, high], [y, y], color=colour, lw=2)
-            rows.append((h.label, variant["label"], _said(mean, words),
-                         _said(low, words) + " to " + _said(high, words),
-                         "yes" if figure["significant"] else "no"))
+            verdict = ("no" if not figure["significant"] else
+                       "yes: better" if h.better(mean) else "yes: worse")
+            rows.append((h.label, title(variant, data["base"]), _said(mean, words),
+                         _said(low, words) + " to " + _said(high, words), verdict))
             ax.set_xlabel(words, fontsize=8)
         ax.axvline(0, color=INK, lw=1)
-        ax.set_yticks(ys, [short(v["label"], 34) for v in variants])
+        ax.set_yticks(ys, [short(title(v, data["base"]), 34) for v in variants])
         ax.set_ylim(-0.6, len(variants) - 0.4)
         ax.set_title(h.label, fontsize=9, loc="left")
         ax.grid(axis="y", visible=False)
     heading(fig, "What each change does, against the base")
     return Chart("differences", "What each change does, against the base",
                  "Each dot is the mean difference from the base over paired runs, the line "
-                 "its 95% confidence interval; blue: a significant increase, red: a "
-                 "significant decrease, grey: no difference the run-to-run spread cannot "
-                 "explain.", fig,
+                 "its 95% confidence interval; blue: a significant change for the better "
+                 "(more wins or revenue, a shorter cycle), red: a significant change for the "
+                 "worse, grey: no difference the run-to-run spread cannot explain.", fig,
                  Table(("figure", "variant", "change", "95% interval", "significant"),
                        tuple(rows)))
+
+
+def title(variant: dict[str, Any], base: dict[str, Any]) -> str:
+    """A variant as a reader knows it: its process's name: where it is a file of its own
+    (a --set change keeps the base's name, so its label, the change, says more)."""
+    name = variant.get("name") or ""
+    return str(name) if name and name != base.get("name") else str(variant["label"])
 
 
 def _said(x: float, words: str) -> str:

@@ -41,6 +41,11 @@ class Headline:
     key: Key
     label: str
     style: ChangeStyle  # relative: ±%; points: percentage points; time: in the time unit
+    lower_is_better: bool = False  # a shorter cycle is good news; fewer wins is not
+
+    def better(self, difference: float) -> bool:
+        """Whether a change of *difference* is good news for a sales team."""
+        return difference < 0 if self.lower_is_better else difference > 0
 
 
 HEADLINE: tuple[Headline, ...] = (
@@ -48,7 +53,7 @@ HEADLINE: tuple[Headline, ...] = (
     Headline(Key("all", "", "revenue"), "Revenue", "relative"),
     Headline(Key("all", "", "lead_to_win"), "Lead-to-win rate", "points"),
     Headline(Key("all", "", "opportunity_win_rate"), "Opportunity win rate", "points"),
-    Headline(Key("all", "", "cycle_mean"), "Cycle time", "time"),
+    Headline(Key("all", "", "cycle_mean"), "Cycle time", "time", lower_is_better=True),
     Headline(Key("all", "", "throughput_month"), "Wins a month", "relative"),
     Headline(Key("all", "", "open_weighted"), "Weighted end pipeline", "relative"),
 )
