@@ -255,3 +255,19 @@ def test_where_new_deals_enter_is_drawn_when_the_file_says_enter() -> None:
     assert 'entry -.->|"12% enter here"| s_s3' in mermaid
     assert mermaid_parse([mermaid, to_mermaid(buyer_graph(process, "b"), "day")]) == ["ok"] * 2
     assert "New deals start at First call (70%), Contract (30%)." in to_markdown(process)
+
+
+def test_the_legend_explains_only_what_the_drawing_shows(tmp_path: Path) -> None:
+    """The starter process has no approval and nothing sent back: its legend explains
+    neither; the five-step process has both, and its legend explains them."""
+    from salesproc import starter
+
+    path = tmp_path / "starter.yaml"
+    path.write_text(starter.render("starter"), "utf-8")
+    plain = to_dot(graph.combined_graph(load(path)), "day")
+    legend = plain[plain.index('"legend-box"'):]
+    assert "lost, with the reason" in legend
+    assert "an approval" not in legend and "sent back" not in legend
+    full = to_dot(graph.combined_graph(load(ROOT / "processes" / "five-step.yaml")), "day")
+    legend = full[full.index('"legend-box"'):]
+    assert "an approval" in legend and "sent back" in legend

@@ -116,15 +116,19 @@ def approval_label(approval: dict[str, Any], unit: str) -> str:
     return _table(rows)
 
 
-def _legend(results: bool = False) -> str:
-    rows = [
-        "<b>Legend</b>",
-        "box: a stage — owner · usual time",
-        f'<font color="{APPROVAL_LINE}">note: an approval, in its department</font>',
-        "→ 60%: share of deals that moves on",
-        f'<font color="{REWORK}">⟲ sent back by an approval</font>',
-        f'<font color="{LOST_GREY}">✗ lost, with the reason</font>',
-    ]
+def _legend(graph: nx.MultiDiGraph, results: bool = False) -> str:
+    """The legend of what this drawing shows: a symbol the drawing does not use (no
+    approval, no rework, no loss) is not explained."""
+    kinds = {data["kind"] for _, _, data in graph.edges(data=True)}
+    approvals = any(d.get("approvals") for _, d in graph.nodes(data=True))
+    rows = ["<b>Legend</b>", "box: a stage — owner · usual time",
+            *([f'<font color="{APPROVAL_LINE}">note: an approval, in its department</font>']
+              if approvals else []),
+            "→ 60%: share of deals that moves on",
+            *([f'<font color="{REWORK}">⟲ sent back by an approval</font>']
+              if "rejection" in kinds else []),
+            *([f'<font color="{LOST_GREY}">✗ lost, with the reason</font>']
+              if "lost" in kinds else [])]
     if results:
         rows += ["arrow width: how many deals move",
                  "40% · 9/mo: share of the stage's deals, deals a month",
@@ -194,7 +198,7 @@ def to_dot(graph: nx.MultiDiGraph, unit: str, direction: str = "LR",
             if sid in order:
                 dot.edge(ENTRY_ID, sid, label=f"{share(p)} enter here", color=APPROVAL_LINE,
                          fontcolor=APPROVAL_LINE, style="dashed")
-    dot.node(LEGEND_ID, label=_legend(overlay is not None), shape="box", style="rounded",
+    dot.node(LEGEND_ID, label=_legend(graph, overlay is not None), shape="box", style="rounded",
              color="#cccccc", fontsize="9")
     source: str = dot.source
     return source
