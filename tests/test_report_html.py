@@ -62,18 +62,22 @@ def test_every_simulation_chart_is_drawn_with_its_numbers(five_step: Path) -> No
         svg = chart.svg()
         assert svg.count("<path") > 5, chart.name
         assert chart.png().startswith(b"\x89PNG")
-    # the funnel's table is the results: leads = won + lost of each buyer type, then reach
+    # the funnel's table is the results: its first stage reached by every lead won or lost
+    # (won + lost of each buyer type; no bar of leads beside it repeats the number), then
+    # the reach of each later stage
     rows = drawn["funnel"].table.rows
+    stages = data["process"]["names"]["stages"]
     for buyer, block in data["buyer_types"].items():
         name = data["process"]["names"]["buyer_types"][buyer]
         mine = [r for r in rows if r[0] == name]
         decided = block["won"]["mean"] + block["lost"]["mean"]
-        assert mine[0][1] == "Leads won or lost" and float(mine[0][2].replace(",", "")) == \
+        assert mine[0][1] == stages["inquiry"] and float(mine[0][2].replace(",", "")) == \
             pytest.approx(decided, abs=0.05)
+        assert mine[0][3] == "100%" and "Leads won or lost" not in [r[1] for r in mine]
         assert mine[-1][1] == "Won"
         assert float(mine[-1][2].replace(",", "")) == pytest.approx(block["won"]["mean"],
                                                                       abs=0.05)
-        counts = [float(r[2].replace(",", "")) for r in mine[1:-1]]
+        counts = [float(r[2].replace(",", "")) for r in mine[:-1]]
         assert counts == sorted(counts, reverse=True)  # a loss-only path narrows
 
 
@@ -346,3 +350,24 @@ def test_charts_of_results_with_nothing_to_draw_write_nothing(five_step: Path,
                  "--horizon", "60", "--warmup", "10", "-w", "1", "--charts", str(folder))
     assert result.exit_code == 0, result.output
     assert "no charts written" in result.output and not folder.exists()
+
+
+def test_the_funnel_shows_the_leads_apart_only_where_some_enter_later() -> None:
+    """Where deals enter at a later stage (enter:), the first stage is not every lead: the
+    leads won or lost get their own bar above it."""
+    from salesproc.charts import funnel
+
+    def data(first: float) -> dict[str, object]:
+        return {"process": {"names": {"stages": {"a": "Inquiry", "b": "Demo"},
+                                      "buyer_types": {"x": "Buyer"}}},
+                "stages": {"a": {}, "b": {}},
+                "buyer_types": {"x": {"won": {"mean": 10.0}, "lost": {"mean": 30.0}}},
+                "funnel": {"x": {"a": {"mean": first}, "b": {"mean": 25.0}}}}
+
+    def steps(first: float) -> list[str]:
+        chart = funnel.chart(data(first))
+        assert chart is not None
+        return [row[1] for row in chart.table.rows]
+
+    assert steps(40.0) == ["Inquiry", "Demo", "Won"]
+    assert steps(30.0) == ["Leads won or lost", "Inquiry", "Demo", "Won"]

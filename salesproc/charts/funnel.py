@@ -30,9 +30,12 @@ def chart(data: dict[str, Any]) -> Chart | None:
         if not decided > 0:
             continue
         reach = data.get("funnel", {}).get(buyer, {})
-        steps = [("Leads won or lost", decided)]
-        steps += [(names["stages"].get(s, s), value(reach[s])) for s in order if s in reach]
-        steps.append(("Won", value(block.get("won"))))
+        stages = [(names["stages"].get(s, s), value(reach[s])) for s in order if s in reach]
+        # every lead starts at the first stage, unless some enter later (enter:): only
+        # then is the number of leads a bar of its own
+        leads = [] if stages and abs(stages[0][1] - decided) <= 1e-9 * decided else \
+            [("Leads won or lost", decided)]
+        steps = [*leads, *stages, ("Won", value(block.get("won")))]
         label = names["buyer_types"].get(buyer, buyer)
         shown.append((label, steps))
         rows += [(label, step, number(n, 1), percent(n / decided))
