@@ -113,8 +113,10 @@ class StageTime:
     @property
     def outside(self) -> bool:
         """The file's mean lies outside the data's 95% interval; never where there is no
-        interval (no visit has ended yet), though NaN compares as outside everything."""
-        return self.file_mean is not None and math.isfinite(self.mean.low) \
+        interval: no visit, or one alone, has ended (one stay has no spread to judge by:
+        its interval is the stay itself), though NaN compares as outside everything."""
+        return self.file_mean is not None and self.visits - self.open >= 2 \
+            and math.isfinite(self.mean.low) \
             and math.isfinite(self.mean.high) \
             and not self.mean.low <= self.file_mean <= self.mean.high
 

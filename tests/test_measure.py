@@ -379,3 +379,20 @@ def test_an_open_deal_older_than_every_finished_stay_is_stale_without_a_p90(
     assert all(ages[d] > longest for d in want) and len(want) == 8
     stage = next(p for p in m.overall.pipeline if p.stage == "qualification")
     assert stage.stale == len(want)
+
+
+def test_one_ended_stay_is_no_interval_to_flag_the_file_by() -> None:
+    """One visit has ended: the Kaplan–Meier mean's 'interval' is that stay alone, with no
+    spread, so a file's mean beside it is not flagged as a difference; two stays give an
+    interval, and a file far outside it is."""
+    from salesproc.measurement import StageTime, mean_interval
+    from salesproc.stats import Estimate
+
+    entered = np.array(["2026-01-05T09:00"] * 2, dtype="datetime64[s]")
+    mean, low, high = mean_interval(np.array([2.0]), np.array([True]), entered[:1])
+    assert low == mean == high == 2.0  # what there was to flag by
+    one = StageTime("call", 1, 0, 2.0, 2.0, Estimate(mean, low, high, 1), 2.0, 3.4)
+    assert not one.outside
+    mean, low, high = mean_interval(np.array([2.0, 3.0]), np.array([True, True]), entered)
+    two = StageTime("call", 2, 0, 2.5, 3.0, Estimate(mean, low, high, 2), 2.5, 30.0)
+    assert low < high and two.outside
