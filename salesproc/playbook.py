@@ -189,11 +189,24 @@ def _next(g: nx.MultiDiGraph, sid: str) -> str:
     return "; ".join(moves) if moves else "nothing: every deal ends here"
 
 
-# the drawings in their own scrolling frame, at their natural size (text at 13 px)
+def zoomable(svg: str, ident: str, kind: str) -> str:
+    """A drawing (inline SVG) fitted to the page's width, however wide the process; a
+    click on it (or Space, from the keyboard) shows it at its natural size in a frame
+    that scrolls, another fits it again. A checkbox and its label do it: the pages run
+    no script. *kind* is the box's own class (flow, diagram); the page's style
+    (report.html, class zoom) does the rest."""
+    return (f'<div class="{kind} zoom"><input type="checkbox" id="{ident}" '
+            f'aria-label="show the drawing at its natural size"><label for="{ident}" '
+            f'title="click to zoom in or out">{svg}</label></div>')
+
+
+# each buyer type's drawing in its own scrolling frame, at its natural size (text at
+# 13 px); the whole process's fitted to the page, zoomed on click (zoomable)
 HTML_STYLE = """
 .diagram { overflow: auto; max-height: 48rem; border: 1px solid #c9d3e6;
            border-radius: .5rem; margin: 1rem 0; }
 .diagram svg { max-width: none; height: auto; }
+.diagram.zoom { overflow: visible; max-height: none; }
 """
 
 
@@ -218,6 +231,7 @@ def html_body(process: Process) -> str:
     # Python-Markdown nests lists by 4 spaces (GitHub by 2); boxes are drawn, not parsed
     text = "\n".join(_sections(process, placeholder)).replace("\n  - [ ] ", "\n    - ☐ ")
     body: str = markdown.markdown(text, extensions=["tables"], output_format="html")
-    for i, svg in enumerate(svgs):
-        body = body.replace(f"<!--diagram {i}-->", f'<div class="diagram">{svg}</div>')
+    for i, svg in enumerate(svgs):  # the first is the whole process's
+        body = body.replace(f"<!--diagram {i}-->", zoomable(svg, "zoom-process", "diagram")
+                            if i == 0 else f'<div class="diagram">{svg}</div>')
     return body

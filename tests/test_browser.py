@@ -93,14 +93,26 @@ def assert_clean(visit: Visit, tmp_path: Path, charts: int) -> None:
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10_000
 
 
+def zoom(visit: Visit, box: str) -> tuple[float, float]:
+    """The drawing in *box*: its width as the page opens it, and after a click on it (a
+    checkbox and its label: the pages run no script)."""
+    def width() -> float:
+        return float(visit.page.evaluate(
+            f"() => document.querySelector('{box} svg').getBoundingClientRect().width"))
+
+    fitted = width()
+    visit.page.click(f"{box} label")
+    assert visit.page.is_checked(f"{box} input")
+    return fitted, width()
+
+
 @pytest.mark.parametrize("path", PROCESSES, ids=lambda p: p.stem)
 def test_simulation_page_of_each_example(browser: Any, tmp_path: Path, path: Path) -> None:
     visit = Visit(browser, page_of(tmp_path, "simulate", str(path), *FAST))
     assert_clean(visit, tmp_path, charts=5)
     if shutil.which("dot"):
-        flow = visit.page.evaluate("() => document.querySelector('.flow svg')"
-                                   ".getBoundingClientRect().width")
-        assert flow > 300
+        fitted, natural = zoom(visit, ".flow")
+        assert 300 < fitted <= 1280 and natural >= fitted
 
 
 @pytest.mark.parametrize("command", [
@@ -156,12 +168,16 @@ def test_playbook_drawings_render_legibly(browser: Any, tmp_path: Path) -> None:
     assert policy == POLICY
     assert visit.page.evaluate("() => document.querySelector('footer').textContent"
                                ).startswith("Made by salesproc")
+    frames = visit.page.evaluate("() => document.querySelectorAll('.diagram').length")
+    assert frames == 1 + 3  # the whole process, then one per buyer type
+    # the whole process opens fitted to the page; a click shows it at its natural size,
+    # where every drawing's text is legible
+    fitted, natural = zoom(visit, ".diagram.zoom")
+    assert fitted <= 1280 < natural
     sizes = visit.page.evaluate("""() => [...document.querySelectorAll('.diagram svg text')]
         .map(t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a)""")
     assert len(sizes) > 50
     assert min(sizes) >= 10, min(sizes)
-    frames = visit.page.evaluate("() => document.querySelectorAll('.diagram').length")
-    assert frames == 1 + 3  # the whole process, then one per buyer type
     shot = tmp_path / "playbook.png"
     visit.page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000

@@ -72,7 +72,8 @@ def test_html_playbook_is_one_page_with_inline_drawings(five_step: Path, tmp_pat
     process = load(five_step)
     assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
     assert page.count("<svg") == len(process.buyer_types) + 1
-    assert page.count('<div class="diagram">') == len(process.buyer_types) + 1
+    assert page.count('<div class="diagram">') == len(process.buyer_types)  # natural size
+    assert page.count('<div class="diagram zoom">') == 1  # the whole process, fitted
     assert "<table>" in page and "<!--diagram" not in page
     for stage in process.stages.values():
         assert f"{html.escape(stage.name, quote=False)}</h3>" in page

@@ -44,14 +44,19 @@ h2 { border-bottom: 1px solid #c9d3e6; padding-bottom: .2rem; margin-top: 2.2rem
         font-weight: 600; } .card .small { font-size: .8rem; color: #5b6b8c; }
 figure.chart { margin: 1.5rem 0; } figure.chart svg { max-width: 100%; height: auto; }
 figcaption { color: #5b6b8c; font-size: .9rem; }
-.flow { overflow: auto; border: 1px solid #c9d3e6; border-radius: .5rem; max-height: 44rem; }
-.flow svg { max-width: none; height: auto; }
 table { border-collapse: collapse; margin: .6rem 0; font-size: .9rem; }
 th, td { border: 1px solid #c9d3e6; padding: .25rem .55rem; text-align: left; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; } th { background: #f4f6fb; }
 details summary { cursor: pointer; color: #0072B2; }
 .note { background: #fff8e6; border-left: 4px solid #E69F00; padding: .4rem .8rem; }
 footer { margin-top: 3rem; color: #7f7f7f; font-size: .8rem; }
+.zoom { position: relative; border: 1px solid #c9d3e6; border-radius: .5rem; margin: 1rem 0; }
+.zoom > input { position: absolute; opacity: 0; pointer-events: none; }
+.zoom > label { display: block; cursor: zoom-in; }
+.zoom > label svg { display: block; max-width: 100%; height: auto; }
+.zoom > input:checked + label { cursor: zoom-out; overflow: auto; max-height: 48rem; }
+.zoom > input:checked + label svg { max-width: none; }
+.zoom > input:focus-visible + label { outline: 2px solid #0072B2; }
 """
 # nothing from anywhere: no script, no request; only the page's own style and data: images
 POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -172,6 +177,7 @@ def simulation(result: SimulationResult) -> str:
 
 def _flowchart(result: SimulationResult, data: dict[str, Any]) -> str:
     from salesproc.errors import SalesprocError, ToolMissingError
+    from salesproc.playbook import zoomable
     from salesproc.render import results_dot, to_image
 
     try:
@@ -183,8 +189,9 @@ def _flowchart(result: SimulationResult, data: dict[str, Any]) -> str:
         return _section("The process, coloured by the results", _notes([exc.message]))
     return _section("The process, coloured by the results",
                     "<p>Each card: deals a month, the share moving on and the time in stage; "
-                    "arrows as wide as the deals moving; red: the bottleneck. Scroll to see "
-                    "it all.</p>", f'<div class="flow">{svg[svg.index("<svg"):]}</div>')
+                    "arrows as wide as the deals moving; red: the bottleneck. Click the "
+                    "drawing to zoom in or out.</p>",
+                    zoomable(svg[svg.index("<svg"):], "zoom-flow", "flow"))
 
 
 # --- compare and sweep --------------------------------------------------------------------
