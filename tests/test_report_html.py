@@ -223,9 +223,16 @@ def test_measure_and_forecast_pages(tmp_path: Path) -> None:
     assert measured.exit_code == 0, measured.output
     assert 'data-chart="pipeline"' in measured.output
     assert 'data-chart="measured-time"' in measured.output
+    # what a leader forwards the page for, as measure's own tables say it
+    for heading in ("Why deals were lost", "Where deals went from each stage",
+                    "By buyer type", "New deals by month created, and how far they got"):
+        assert f"<h2>{heading}</h2>" in measured.stdout
+    assert "<td>no response</td><td class=\"n\">468</td>" in measured.stdout
+    assert "<td>Buying committee</td>" in measured.stdout
     committee = run("measure", *export, "--process", five, "--format", "html", "--buyer",
                     "committee")
     assert committee.exit_code == 0 and "Buying committee deals only." in committee.stdout
+    assert "<h2>By buyer type</h2>" not in committee.stdout
     deals = json.loads(run("measure", *export, "--process", five, "--format",
                            "json").stdout)["buyer_types"]["committee"]["deals"]
     assert f'<div class="big">{deals:,}</div>' in committee.stdout

@@ -260,9 +260,56 @@ def measurement(done: Measurement, buyer: str | None = None) -> str:
     ])
     notes = [f"{n['code']} {n['message']} ({n['count']} in all)" for n in data["notes"]]
     return page(f"{data['process']['name']}: the pipeline measured", sub,
-                [top, _charts(charts.measurement(data)),
+                [top, _charts(charts.measurement(data)), *_measured_tables(data, buyer),
                  _section("Data quality", _notes(notes)) if notes else ""],
                 source=data["process"]["file"])
+
+
+def _share(block: dict[str, Any] | None) -> str:
+    """'31% (29%–34%)': a measured share and its Wilson 95% interval."""
+    low, high = value(block, "low"), value(block, "high")
+    return percent(value(block, "value")) + ("" if math.isnan(low) else
+                                             f" ({percent(low)}–{percent(high)})")
+
+
+def _measured_tables(data: dict[str, Any], buyer: str | None) -> list[str]:
+    """What a leader forwards the measure page for, beside its charts: why deals were
+    lost, where they went from each stage, each buyer type, and each month's cohort."""
+    o, names = data["overall"], data["process"]["names"]
+    stage = names["stages"]
+
+    def called(sid: str) -> str:
+        return str({"won": "won", "lost": "lost"}.get(sid, stage.get(sid, sid)))
+
+    lost = table(("stage", "reason", "deals"),
+                 [(called(r["stage"]), r["reason"] or "(not said)", number(r["deals"], 0))
+                  for r in o["lost_reasons"]])
+    moves = table(("from", "to", "deals", "share (95% interval)", "the file's share"),
+                  [(called(m["from"]), called(m["to"]), number(m["deals"], 0),
+                    _share(m["share"]),
+                    ("–" if m["file_share"] is None else percent(m["file_share"]))
+                    + (" (outside)" if m["outside"] else "")
+                    + ("" if m["allowed"] else " (a move the file does not allow)"))
+                   for m in o["moves"]])
+    buyers = table(("buyer type", "deals", "open", "won", "lead-to-win", "opportunity win",
+                    "cycle time (days)"),
+                   [(names["buyer_types"].get(b, b), number(d["deals"], 0),
+                     number(d["open"], 0), number(d["won"], 0), _share(d["lead_to_win"]),
+                     _share(d["opportunity_win_rate"]),
+                     number(d["cycle_days"]["mean"] or math.nan))
+                    for b, d in data["buyer_types"].items()])
+    order = [s for s in stage if any(s in c["reached"] for c in o["cohorts"])]
+    cohorts = table(("month", "created", *(stage[s] for s in order), "won", "lost", "open"),
+                    [(c["month"], number(c["created"], 0),
+                      *(number(c["reached"].get(s, 0), 0) for s in order),
+                      number(c["won"], 0), number(c["lost"], 0), number(c["open"], 0))
+                     for c in o["cohorts"]])
+    return [_section("Why deals were lost", lost) if o["lost_reasons"] else "",
+            _section("Where deals went from each stage", moves) if o["moves"] else "",
+            _section("By buyer type", buyers)
+            if buyer is None and len(data["buyer_types"]) > 1 else "",
+            _section("New deals by month created, and how far they got", cohorts)
+            if o["cohorts"] else ""]
 
 
 def deal_measurement(done: DealMeasurement, buyer: str | None = None) -> str:
