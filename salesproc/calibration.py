@@ -17,10 +17,13 @@ What is fitted, and how (each with its sample size and 95% interval):
   visited 8 times leans on the file, one visited 800 times hardly at all); the interval
   is the Beta posterior's. Where the file's approvals send deals elsewhere, their share
   is taken off first, so the approvals stay as written.
-- **Time in stage**, per stage: exponential, lognormal, gamma and Weibull fitted by
-  censored maximum likelihood (open visits count as still going), the best by AIC; when
-  even the best misses the Kaplan–Meier curve by more than the 95% Dvoretzky–Kiefer–
-  Wolfowitz band, the empirical distribution (the curve's quantiles) instead.
+- **Time in stage**, per stage: the stays of the visits that moved on (won or on to
+  another stage: moved_on, the open visits censored and the lost ones a competing exit;
+  a process draws one stay and then the route, so slow losses must not stretch the time
+  to a win); exponential, lognormal, gamma and Weibull fitted to them by maximum
+  likelihood, the best by AIC among those the data supports; when even the best misses
+  the data's curve by more than the 95% Dvoretzky–Kiefer–Wolfowitz band, the empirical
+  distribution (the curve's quantiles) instead.
 
 The history shows how long a deal was in a stage, not who was busy: the fitted time goes
 into the stage's `delay` (the prospect's side), with the team's mean work and wait at that
@@ -54,7 +57,7 @@ from salesproc import routing, units
 from salesproc.calendar import MONTHS
 from salesproc.diagnostics import shown
 from salesproc.errors import InvalidProcessError, SalesprocError
-from salesproc.exits import exit_curve
+from salesproc.exits import Onward, exit_curve, onward
 from salesproc.history.table import (
     LOST_CODE,
     OUTCOME_LOST,
@@ -66,7 +69,7 @@ from salesproc.history.table import (
     lost_stage,
 )
 from salesproc.loader import load
-from salesproc.measurement import mean_interval
+from salesproc.measurement import inflation
 from salesproc.model import LOST, WON, BuyerType, Process
 from salesproc.rates import HALF_LIFE_DAYS, SHIFT_ALPHA, SHIFT_DAYS, level_shift, recent_rate
 from salesproc.sim.results import SimulationResult
@@ -697,50 +700,74 @@ def team_time(result: SimulationResult) -> dict[str, float]:
     return out
 
 
+def moved_on(history: History, here: np.ndarray) -> Onward:
+    """The stays of the visits *here* (a mask of the history's visits, one stage) that
+    moved on (exits.onward): the time a deal takes at a stage before it is won or goes
+    on, the visits still open censored and the lost ones a competing exit. Moves to a
+    stage the mapping does not know count as still going."""
+    days, ended = history.stays
+    v = history.visits
+    known = ended[here] & (v.exit[here] != UNMAPPED)
+    return onward(days[here], known, v.exit[here] == LOST_CODE)
+
+
 def _times(cal: Calibration, history: History, chosen: np.ndarray,
            team: Mapping[str, float]) -> None:
+    """Each stage's delay: the time its deals take there before they move on (moved_on),
+    the team's work and waiting taken off. Not the time of every visit: a process draws
+    one stay per visit and then its route, and the visits that ended lost (a deal
+    closed after months of silence) would otherwise stretch the time to every win."""
     process, v = cal.process, history.visits
-    days, ended = history.stays
     unit = process.time_unit
     moving = chosen[v.deal] & ~stalled(history)
     for s, sid in enumerate(process.stages):
         here = moving & (v.stage == s)
         setting = f"stages.{sid}.delay"
-        n = int(here.sum())
-        seen = int(ended[here].sum())
+        on = moved_on(history, here)
         own = team.get(sid, 0.0)
-        if seen < MIN_OBSERVATIONS:
-            if seen < MIN_BLENDED:
-                cal.kept.append(NotEnough(setting, f"time in {sid}", seen, MIN_BLENDED))
+        if on.n < MIN_OBSERVATIONS:
+            if on.n < MIN_BLENDED:
+                cal.kept.append(NotEnough(setting, f"time in {sid}", on.n, MIN_BLENDED))
             else:
-                cal.fitted.append(_blended_delay(process, sid, days[here], ended[here],
-                                                 v.entered[here], own))
+                cal.fitted.append(_blended_delay(process, sid, on, own,
+                                                 _mean_interval(on, history, here)))
             continue
-        fit = fit_distribution(days[here], ended[here])
-        _, low, high = mean_interval(days[here], ended[here], v.entered[here])
+        fit = fit_distribution(on.sample(), np.ones(on.n, dtype=bool))
+        low, high = _mean_interval(on, history, here)
         spec = _delay(fit, max(fit.mean - own, DELAY_FLOOR * fit.mean), own, unit)
         team_words = f"; the team's {own:,.2f} days of work and waiting taken off" if own else ""
-        still = int((~ended[here]).sum())
-        cal.fitted.append(Fitted(setting, spec, f"days in {sid} ({still:,} visits still open, "
-                                 "counted as censored)", n, fit.mean, low, high,
-                                 fit.quality() + team_words))
+        others = int(here.sum()) - on.n
+        cal.fitted.append(Fitted(setting, spec, f"days in {sid} before moving on ({others:,} "
+                                 "other visits lost or still open, counted as such)", on.n,
+                                 fit.mean, low, high, fit.quality() + team_words))
 
 
-MIN_BLENDED = 5  # ended visits behind a time in stage blended with the file's
+def _mean_interval(on: Onward, history: History, here: np.ndarray) -> tuple[float, float]:
+    """The 95% interval of the mean stay of the visits that moved on (normal, on as many
+    stays as moved on), widened where the stays at the stage hang together from month to
+    month (measurement.inflation: deals that enter in a busy month all wait longer)."""
+    days, ended = history.stays
+    widen = math.sqrt(inflation(days[here], ended[here], history.visits.entered[here]))
+    half = 1.959964 * widen * on.sd() / math.sqrt(max(1, on.n))
+    return max(0.0, on.mean() - half), on.mean() + half
 
 
-def _blended_delay(process: Process, sid: str, days: np.ndarray, ended: np.ndarray,
-                   entered: np.ndarray, own: float) -> Fitted:
+MIN_BLENDED = 5  # visits that moved on behind a time in stage blended with the file's
+
+
+def _blended_delay(process: Process, sid: str, on: Onward, own: float,
+                   interval: tuple[float, float]) -> Fitted:
     """A stage seen too few times for a distribution to be fitted: the file's delay with
-    its mean moved towards the history's (the Kaplan–Meier mean, the team's time taken
-    off), the file's mean weighing as PRIOR_OBSERVATIONS visits, its spread kept in
-    proportion."""
+    its mean moved towards the history's (the mean stay of the visits that moved on, the
+    team's time taken off), the file's mean weighing as PRIOR_OBSERVATIONS visits, its
+    spread kept in proportion."""
     unit = process.time_unit
     to_days = units.convert(1.0, unit, "day")
     delay = process.stages[sid].delay
     prior = delay.mean * to_days if delay is not None else 0.0
-    seen = int(ended.sum())
-    mean, low, high = mean_interval(days, ended, entered)
+    seen = on.n
+    mean = on.mean()
+    low, high = interval
     data = max(mean - own, DELAY_FLOOR * mean)
     blended = _blend(data, seen, prior)
     spread = delay.sd / delay.mean if delay is not None and delay.mean > 0 else 1.0
@@ -754,7 +781,7 @@ def _blended_delay(process: Process, sid: str, days: np.ndarray, ended: np.ndarr
     return Fitted(f"stages.{sid}.delay", spec, f"days in {sid}, blended with the file's",
                   seen, _blend(mean, seen, prior + own), _blend(low, seen, prior + own),
                   _blend(high, seen, prior + own),
-                  f"{seen} visits ended, too few to fit a distribution: the history's "
+                  f"{seen} visits moved on, too few to fit a distribution: the history's "
                   f"{mean:,.2f} days and the file's {prior + own:,.2f}, the file weighing "
                   f"as {PRIOR_OBSERVATIONS:g} visits", blended=True)
 
@@ -769,20 +796,22 @@ def _refine_delays(cal: Calibration, history: History, chosen: np.ndarray) -> No
     added to the delay (work waits for working hours, queues depend on the load), so the
     fitted process is simulated over the history's period from an empty pipeline, and
     each delay's mean is moved by the gap between the history's time in stage and the
-    simulated one, a few rounds. Like is compared with like: on both sides the
-    Kaplan–Meier mean restricted to the same age, the visits still open at the end of
-    the period counted as censored (the simulated ones cut where the history's are)."""
+    simulated one, a few rounds. Like is compared with like: on both sides the mean
+    stay before a move on (moved_on) up to the same age, the visits still open at the
+    end of the period counted as censored (the simulated ones cut where the history's
+    are) and the lost ones a competing exit."""
     from salesproc.sim.experiment import resolve_settings, simulate
 
-    days, ended = history.stays
+    days, _ = history.stays
     v = history.visits
     stuck = stalled(history)
     target: dict[str, tuple[float, float]] = {}  # stage -> (restricted mean, up to)
     for s, sid in enumerate(cal.process.stages):
         here = chosen[v.deal] & (v.stage == s) & ~stuck
-        if here.any():
-            curve = kaplan_meier(days[here], ended[here])
-            target[sid] = (curve.restricted_mean()[0], curve.largest)
+        on = moved_on(history, here)
+        if on.n:
+            largest = float(days[here].max())
+            target[sid] = (on.mean(largest), largest)
     unit = cal.process.time_unit
     to_days = units.convert(1.0, unit, "day")
     for _ in range(REFINE_ROUNDS):
@@ -809,17 +838,19 @@ def _refine_delays(cal: Calibration, history: History, chosen: np.ndarray) -> No
 
 def _restricted_means(result: SimulationResult, end: float,
                       target: Mapping[str, tuple[float, float]]) -> dict[str, float]:
-    """Per stage, the simulated visits' Kaplan–Meier mean restricted to the history's
-    age (*target*), each visit open at the period's *end* (days) counted as censored."""
+    """Per stage, the mean stay of the simulated visits that moved on (exits.onward),
+    each counted up to the history's age (*target*), the visits open at the period's
+    *end* (days) censored and the lost ones a competing exit, as the history's are."""
     days = units.convert(1.0, result.process.time_unit, "day")
-    found: dict[str, tuple[list[float], list[bool]]] = {}
+    found: dict[str, tuple[list[float], list[bool], list[bool]]] = {}
     for visit in result.events or ():
-        stays, done = found.setdefault(visit.stage, ([], []))
+        stays, done, lost = found.setdefault(visit.stage, ([], [], []))
         over = visit.finished == visit.finished  # NaN: still there at the end
         stays.append(((visit.finished if over else end / days) - visit.entered) * days)
         done.append(over)
-    return {sid: kaplan_meier(np.asarray(t), np.asarray(e)).restricted_mean(target[sid][1])[0]
-            for sid, (t, e) in found.items() if sid in target}
+        lost.append(visit.outcome.startswith(LOST))
+    return {sid: onward(np.asarray(t), np.asarray(e), np.asarray(x)).mean(target[sid][1])
+            for sid, (t, e, x) in found.items() if sid in target}
 
 
 def spec_mean(spec: Any) -> float:

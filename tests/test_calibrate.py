@@ -20,13 +20,13 @@ from salesproc.calibration import (
     Calibration,
     calibrate,
     fit_distribution,
+    moved_on,
     spec_mean,
 )
 from salesproc.fitcheck import check_fit
 from salesproc.history import History, read_history
 from salesproc.history.export import deals_of, write_salesforce
 from salesproc.model import Process
-from salesproc.survival import kaplan_meier
 from tests.conftest import CASES, ROOT, run
 
 TRUTH = CASES / "history" / "calibrate.yaml"
@@ -111,9 +111,8 @@ def test_a_stage_with_a_handful_of_visits_blends_the_files_number_with_the_data(
     the evidence (the file counting as PRIOR_OBSERVATIONS visits)."""
     process, history, cal = known
     s = list(process.stages).index("escalation")
-    days, ended = history.stays
-    here = history.visits.stage == s
-    seen = int(ended[here].sum())
+    on = moved_on(history, history.visits.stage == s)  # the stays calibrate fits
+    seen = on.n
     assert seen < MIN_OBSERVATIONS
     found = [f for f in cal.fitted if f.setting == "stages.escalation.delay"]
     if seen < MIN_BLENDED:
@@ -122,7 +121,7 @@ def test_a_stage_with_a_handful_of_visits_blends_the_files_number_with_the_data(
         return
     (delay,) = found
     assert delay.blended and delay.n == seen
-    data = kaplan_meier(days[here], ended[here]).restricted_mean()[0]
+    data = on.mean()
     file = process.stages["escalation"].delay
     assert file is not None
     value = spec_mean(delay.value)  # days: the process's unit

@@ -30,6 +30,7 @@ from salesproc.model import WON
 from salesproc.rates import level_shift, recent_rate
 from salesproc.sim.engine import Opening
 from salesproc.sim.experiment import resolve_settings, simulate
+from salesproc.survival import kaplan_meier
 from salesproc.units import HOURS
 from tests.conftest import ROOT
 
@@ -77,6 +78,40 @@ def test_stalled_deals_are_lost_in_the_routes_and_left_out_of_the_stays(
     assert zombies >= 0.8 * len(ids)
     cal = calibrate(before, refine=False)
     assert any("longer than any deal ever left it" in n for n in cal.notes)
+
+
+def test_zombies_closed_after_months_do_not_stretch_the_time_to_a_win(
+        tmp_path: Path) -> None:
+    """Zombie deals sit in a stage and are lost 90 to 240 days later. A process draws one
+    stay per visit and then its route, so calibrate fits the stay before a move on (won
+    or on), not every visit's: each stage's fitted mean lies within 4 standard errors of
+    the true mean stay of the process's deals that moved on there, where the
+    Kaplan–Meier mean of every visit (what was fitted before) lies far above it."""
+    truth = generate(STEADY, replace(PRESETS["clean"], per_month=PER_MONTH, zombies=0.15,
+                                     zombie_lost=1.0), seed=5, start=START)
+    files = write(truth, tmp_path, "salesforce")
+    history = read_history([str(f) for f in files], reading(truth, "salesforce"),
+                           today=truth.end.date())
+    cal = calibrate(history, refine=False)
+    fitted = {f.setting: f for f in cal.fitted}
+    moves: dict[str, list[float]] = {}
+    for d in truth.deals:
+        if d.kind != "process":
+            continue
+        ends = [t for _, t in d.stages[1:]] + ([d.closed] if d.outcome == "won" else [])
+        for (sid, entered), left in zip(d.stages, ends, strict=False):
+            if left is not None:
+                moves.setdefault(sid, []).append((left - entered).total_seconds() / 86400)
+    days, ended = history.stays
+    stretched = 0
+    for s, sid in enumerate(truth.process.stages):
+        stays = np.asarray(moves[sid])
+        f = fitted[f"stages.{sid}.delay"]
+        assert abs(f.estimate - stays.mean()) <= 4 * stays.std() / math.sqrt(len(stays)), sid
+        here = history.visits.stage == s
+        every = kaplan_meier(days[here], ended[here]).restricted_mean()[0]
+        stretched += every > stays.mean() + 8 * stays.std() / math.sqrt(len(stays))
+    assert stretched >= 2
 
 
 def test_a_stalled_deal_has_a_smaller_chance_than_a_live_one_in_its_stage(
