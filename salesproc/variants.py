@@ -361,7 +361,7 @@ def command_line_settings(settings: Sequence[str]) -> Document:
     return doc
 
 
-Changes = Mapping[str, Any] | Sequence[str | tuple[str, Any]]
+Changes = Mapping[str, object] | Sequence[str | tuple[str, object]]
 """Changes to a process: ``PATH=VALUE`` text (as ``--set`` takes it: the value is YAML,
 reported against '<command line>'), or (path, value) pairs and mappings whose values are
 Python objects in the file's form (``{"gamma": {"mean": 3.0, "sd": 1.0}}``, a list of
@@ -391,11 +391,15 @@ def apply_changes(doc: Document, changes: Changes) -> Document:
     return merged
 
 
+def change_list(changes: Changes) -> list[str | tuple[str, Any]]:
+    """*changes* as a list, each 'PATH=VALUE' text or a (path, value) pair."""
+    return (list(changes.items()) if isinstance(changes, Mapping)
+            else [changes] if isinstance(changes, str) else list(changes))
+
+
 def _split(changes: Changes) -> tuple[list[tuple[int, str]], list[tuple[int, tuple[str, Any]]]]:
     """The text changes and the object changes, each with its place among all of them."""
-    items: list[str | tuple[str, Any]] = (list(changes.items()) if isinstance(changes, Mapping)
-                                          else [changes] if isinstance(changes, str)
-                                          else list(changes))
+    items = change_list(changes)
     texts = [(k, c) for k, c in enumerate(items) if isinstance(c, str)]
     objects = [(k, c) for k, c in enumerate(items) if not isinstance(c, str)]
     for _, change in objects:
