@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import math
+import numbers
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path as FilePath
@@ -374,19 +375,21 @@ def apply_changes(doc: Document, changes: Changes) -> Document:
     process is changed, whether by --set, a sweep's point, a fitted value or a forecast's
     start. The document is copied, never changed; nothing is read or written."""
     texts, objects = _split(changes)
-    if not texts and not objects:
+    order: list[tuple[int, str, Document]] = []
+    if texts:
+        typed = command_line_settings([t for _, t in texts])
+        order += [(k, t.partition("=")[0].strip(), typed) for k, t in texts]
+    if objects:
+        given = object_settings([o for _, o in objects])
+        order += [(k, o[0], given) for k, o in objects]
+    if not order:
         return doc
-    typed = command_line_settings([t for _, t in texts]) if texts else None
-    given = object_settings([o for _, o in objects]) if objects else None
     merged = copy.copy(doc)
     merged.data = copy.deepcopy(doc.data)
     merged.values, merged.keys = dict(doc.values), dict(doc.keys)
     merged.files, merged.refused = dict(doc.files), set(doc.refused)
     merged.yaml11_booleans = dict(doc.yaml11_booleans)
-    order = sorted([(k, t.partition("=")[0].strip(), typed) for k, t in texts]
-                   + [(k, o[0], given) for k, o in objects], key=lambda item: item[0])
-    for _, key, source in order:
-        assert source is not None
+    for _, key, source in sorted(order, key=lambda item: item[0]):
         apply_setting(merged, key, source)
     return merged
 
@@ -439,16 +442,18 @@ def _plain(value: Any) -> Any:
     TypeError for what a process file cannot hold."""
     if value is None or isinstance(value, bool | str):
         return value
-    if isinstance(value, int):
+    if isinstance(value, numbers.Integral):  # numpy's too
         return int(value)
-    if isinstance(value, float):
+    if isinstance(value, numbers.Real):
         if not math.isfinite(value):
             raise ValueError(f"{value} is not a finite number")
         return float(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError(f"the keys of a mapping in a process are text: {value!r}")
+        return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     raise TypeError(f"a process file cannot hold {type(value).__name__} values: {value!r}")
@@ -456,7 +461,8 @@ def _plain(value: Any) -> Any:
 
 def said_by_setting(diagnostics: Sequence[Diagnostic], changes: Changes) -> list[str]:
     """Each error once, worded by the setting it lies in when it lies in one of *changes*
-    ('buyer_types.b.value: 1e+15 is out of range ...'), else by its file and line."""
+    ('buyer_types.b.value: 1000000000000000.0 is out of range ...'), else by its file and
+    line."""
     texts, objects = _split(changes)
     named = {(COMMAND_LINE, n): t.partition("=")[0].strip()
              for n, (_, t) in enumerate(texts, start=1)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from salesproc import analysis, check, load
@@ -137,8 +138,9 @@ def test_with_changes_takes_text_pairs_and_objects_and_matches_the_file_with_set
     base = load(FIVE)
     text = base.with_changes(["roles.se.headcount=3",
                               "stages.demo.delay={gamma: {mean: 3.5, sd: 1.25}}"])
-    pairs = base.with_changes([("roles.se.headcount", 3),
-                               ("stages.demo.delay", {"gamma": {"mean": 3.5, "sd": 1.25}})])
+    pairs = base.with_changes([("roles.se.headcount", np.int64(3)),  # numpy's numbers too
+                               ("stages.demo.delay", {"gamma": {"mean": np.float64(3.5),
+                                                                "sd": 1.25}})])
     mapping = base.with_changes({"roles.se.headcount": 3,
                                  "stages.demo.delay": {"gamma": {"mean": 3.5, "sd": 1.25}}})
     from_file = load(FIVE, ["roles.se.headcount=3",
@@ -201,3 +203,5 @@ def test_a_process_built_from_data_cannot_be_changed() -> None:
         replace(load(FIVE), origin=None).with_changes({"roles.se.headcount": 3})
     with pytest.raises(TypeError):
         load(FIVE).with_changes([("roles.se.headcount", object())])
+    with pytest.raises(TypeError):
+        load(FIVE).with_changes([("stages.demo.next", {1: 0.5})])
