@@ -68,13 +68,13 @@ from salesproc.history.table import (
     first_visits,
     lost_stage,
 )
-from salesproc.loader import load
 from salesproc.measurement import inflation
 from salesproc.model import LOST, WON, BuyerType, Process
 from salesproc.rates import HALF_LIFE_DAYS, SHIFT_ALPHA, SHIFT_DAYS, level_shift, recent_rate
 from salesproc.sim.results import SimulationResult
 from salesproc.stats import proportion
 from salesproc.survival import Survival, kaplan_meier
+from salesproc.variants import said_by_setting
 from salesproc.version import __version__
 
 MIN_OBSERVATIONS = 30  # deals or visits behind a fitted value, distribution or rate
@@ -138,9 +138,10 @@ class Calibration:
     kept: list[NotEnough] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def changes(self) -> list[str]:
-        """The fitted values as `PATH=VALUE` settings (what `--set` and `load` take)."""
-        return [f"{f.setting}={flow(f.value)}" for f in self.fitted]
+    def changes(self) -> list[tuple[str, Any]]:
+        """The fitted values as (setting, value) changes, values in the file's form (what
+        :meth:`Process.with_changes` takes)."""
+        return [(f.setting, f.value) for f in self.fitted]
 
     def to_dict(self) -> dict[str, Any]:
         """The calibration as data: period, fitted values, values kept, notes."""
@@ -231,7 +232,7 @@ def calibrate(history: History, *, since: dt.datetime | None = None,
     _times(cal, history, chosen, team_days(process) if team is None else team)
     _entries(cal, history, chosen)
     _loss_reasons(cal, history, chosen)
-    if refine and process.arrivals is not None and process.source is not None:
+    if refine and process.arrivals is not None and process.origin is not None:
         _refine_delays(cal, history, chosen)
     return cal
 
@@ -954,48 +955,25 @@ def _entries(cal: Calibration, history: History, chosen: np.ndarray) -> None:
 
 
 def fitted_process(calibration: Calibration, period: bool = False) -> Process:
-    """The calibrated process (the base file with the fitted values); with *period*, set
-    to simulate the history's own period from an empty pipeline, without the file's
-    campaigns (the history's rate holds the leads they brought)."""
-    source = calibration.process.source
-    if source is None:
-        raise ValueError("the calibrated process must come from a file")
+    """The calibrated process (the process with the fitted values, in memory); with
+    *period*, set to simulate the history's own period from an empty pipeline, without
+    the file's campaigns (the history's rate holds the leads they brought). Fitted values
+    that make no valid process raise a SalesprocError naming each setting."""
     changes = calibration.changes()
     if period:
         unit = calibration.process.time_unit
         days = (calibration.until - calibration.since).total_seconds() / 86400
-        changes += [f"simulation.start={calibration.since.date().isoformat()}",
-                    f"simulation.horizon={units.convert(days, 'day', unit):.6g}",
-                    "simulation.warmup=0"]
+        changes += [("simulation.start", calibration.since.date()),
+                    ("simulation.horizon", float(f"{units.convert(days, 'day', unit):.6g}")),
+                    ("simulation.warmup", 0)]
         if calibration.process.arrivals is not None and calibration.process.arrivals.campaigns:
-            changes.append("arrivals.campaigns=[]")
+            changes.append(("arrivals.campaigns", []))
     try:
-        return load(source, changes)
-    except InvalidProcessError as exc:  # name the fitted setting, not "<command line>:2"
-        raise SalesprocError(*_unfit(exc, changes)) from None
-
-
-def _unfit(exc: InvalidProcessError, changes: list[str]) -> tuple[str, str]:
-    """The message and hint for fitted values that do not make a valid process: each
-    error on the settings given (a line of them) named by its setting."""
-    from salesproc.variants import COMMAND_LINE
-
-    said = []
-    for d in exc.diagnostics:
-        if d.is_error and d.file == COMMAND_LINE and 1 <= d.line <= len(changes):
-            setting = changes[d.line - 1].partition("=")[0]
-            said.append(f"{setting}: {d.message}")
-        elif d.is_error:
-            said.append(f"{d.file}:{d.line}: {d.message}")
-    said = list(dict.fromkeys(said))  # a value checked by several rules: said once
-    return ("the values fitted from the history do not make a valid process: "
+        return calibration.process.with_changes(changes)
+    except InvalidProcessError as exc:  # name the fitted setting, not "<changes>:2"
+        said = said_by_setting(exc.diagnostics, changes)
+        raise SalesprocError(
+            "the values fitted from the history do not make a valid process: "
             + "; ".join(said[:3]) + (f" (and {len(said) - 3} more)" if len(said) > 3 else ""),
             "the history cannot support these values: fit only the more recent deals, or "
-            "check the export's notes (amounts, dates) for what misled the fit")
-
-
-def write_variant(calibration: Calibration, path: str | os.PathLike[str]) -> None:
-    """Write the calibrated variant file at *path* (it extends the process's own file)."""
-    from salesproc.outputs import write_atomic
-
-    write_atomic(path, calibration.to_yaml(path))
+            "check the export's notes (amounts, dates) for what misled the fit") from None

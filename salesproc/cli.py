@@ -95,18 +95,32 @@ def echo_diagnostics(diagnostics: Sequence[Diagnostic], err: bool = False,
 def load_or_fail(path: str, settings: Sequence[str] = ()) -> Process:
     """The process in *path* (with --set changes), or exit 1 with its findings."""
     from salesproc.loader import load
-    from salesproc.variants import COMMAND_LINE
 
     try:
         return load(path, settings)
     except InvalidProcessError as exc:
-        echo_diagnostics(exc.diagnostics, err=True, settings=settings)
-        changes = f" with {' '.join('--set ' + s for s in settings)}" if settings else ""
-        errors = sum(d.is_error for d in exc.diagnostics)
-        hint = "fix the --set options shown above" if settings and all(
-            d.file == COMMAND_LINE for d in exc.diagnostics) else f"salesproc validate {path}"
-        raise Failure(f"{path}{changes} has {errors} error(s); fix them first",
-                      hint=hint) from None
+        raise _invalid(exc, path, settings) from None
+
+
+def changed_or_fail(process: Process, path: str, settings: Sequence[str]) -> Process:
+    """*process* (read from *path*) with --set changes made in memory, or exit 1 with the
+    findings as load_or_fail shows them."""
+    try:
+        return process.with_changes(settings)
+    except InvalidProcessError as exc:
+        raise _invalid(exc, path, settings) from None
+
+
+def _invalid(exc: InvalidProcessError, path: str, settings: Sequence[str]) -> Failure:
+    """The findings on stderr; the failure to raise."""
+    from salesproc.variants import COMMAND_LINE
+
+    echo_diagnostics(exc.diagnostics, err=True, settings=settings)
+    changes = f" with {' '.join('--set ' + s for s in settings)}" if settings else ""
+    errors = sum(d.is_error for d in exc.diagnostics)
+    hint = "fix the --set options shown above" if settings and all(
+        d.file == COMMAND_LINE for d in exc.diagnostics) else f"salesproc validate {path}"
+    return Failure(f"{path}{changes} has {errors} error(s); fix them first", hint=hint)
 
 
 class Terminated(BaseException):
@@ -1057,7 +1071,7 @@ def compare(base_file: str, variant_files: tuple[str, ...], settings: tuple[str,
     base = load_or_fail(base_file)
     variants = [(describe((), f), load_or_fail(f)) for f in variant_files]
     if settings:
-        variants.append((describe(settings), load_or_fail(base_file, settings)))
+        variants.append((describe(settings), changed_or_fail(base, base_file, settings)))
     _guard_outputs([f for _, p in [("", base), *variants] for f in p.files], output)
     run = experiment.resolve_settings(
         base, horizon=_in_unit(horizon, base.time_unit), warmup=_in_unit(warmup, base.time_unit),
@@ -1092,7 +1106,8 @@ def sweep(process_file: str, sweeps: tuple[str, ...], replications: int | None,
     from salesproc.sim import experiment
 
     points = comparing.sweep_points([_parse_sweep(s) for s in sweeps])
-    processes = [load_or_fail(process_file, point) for point in points]
+    read = load_or_fail(process_file)
+    processes = [changed_or_fail(read, process_file, point) for point in points]
     base = processes[0]
     _guard_outputs(base.files, output)
     run = experiment.resolve_settings(

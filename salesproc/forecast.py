@@ -10,7 +10,6 @@ and the **confidence interval of the mean** over replications: how sure the aver
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -30,7 +29,6 @@ from salesproc.history.table import (
     after_the_fact,
     exit_targets,
 )
-from salesproc.loader import load
 from salesproc.model import WON, Process
 from salesproc.sim.engine import Opening
 from salesproc.sim.metrics import Key
@@ -470,18 +468,18 @@ def planned(process: Process, start: dt.date) -> list[Campaign]:
 
 
 def _from(process: Process, start: dt.date, campaigns: Sequence[Campaign]) -> Process:
-    """*process* simulated from *start* on: its file loaded again with that start (so its
-    dates count from it), with the campaigns still to come and *campaigns* added."""
-    if process.source is None:
-        raise ValueError("the forecast's process must come from a file")
-    changes = [f"simulation.start={start.isoformat()}", "simulation.warmup=0"]
+    """*process* simulated from *start* on (so its dates count from it), in memory, with
+    the campaigns still to come and *campaigns* added."""
+    changes: list[tuple[str, Any]] = [("simulation.start", start), ("simulation.warmup", 0)]
     every = [*planned(process, start), *campaigns]
     if process.arrivals is not None:
-        changes.append("arrivals.campaigns=" + json.dumps([
-            {"at": c.on.isoformat(), "leads": c.leads,
-             **({"buyer_type": c.buyer_type} if c.buyer_type else {}),
+        changes.append(("arrivals.campaigns", [
+            {"at": c.on, "leads": c.leads, **({"buyer_type": c.buyer_type} if c.buyer_type
+                                              else {}),
              **({"name": c.name} if c.name else {})} for c in every if c.on >= start]))
-    return load(process.source, changes)
+    if process.origin is None:
+        raise ValueError("the forecast's process must come from a file")
+    return process.with_changes(changes)
 
 
 def _open_wins(events: list[Any], opened: int, process: Process, replications: int

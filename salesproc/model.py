@@ -11,7 +11,7 @@ import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from salesproc import dists, units
 from salesproc.calendar import (
@@ -27,6 +27,9 @@ from salesproc.calendar import (
 from salesproc.defaults import DEFAULT_HORIZON_DAYS, DEFAULT_REPLICATIONS, DEFAULT_SEED
 from salesproc.dists import Distribution, Fixed
 from salesproc.units import TIME_UNITS
+
+if TYPE_CHECKING:
+    from salesproc.variants import Changes
 
 WON = "won"
 LOST = "lost"
@@ -299,6 +302,13 @@ class Settings:
     notes: tuple[str, ...] = ()
 
 
+class Origin(Protocol):
+    """What a Process was checked from, able to check it again with changes: the loader's
+    (this module knows nothing of files; the loader hands it this)."""
+
+    def with_changes(self, changes: Changes) -> Process: ...
+
+
 @dataclass(frozen=True)
 class Process:
     """A sales process, checked and resolved: the one thing every command works on."""
@@ -319,6 +329,23 @@ class Process:
     crm: Crm = field(default_factory=Crm)
     source: str | None = field(default=None, compare=False)
     files: tuple[str, ...] = field(default=(), compare=False)  # the file, then its bases
+    origin: Origin | None = field(default=None, compare=False, repr=False)
+
+    def with_changes(self, changes: Changes) -> Process:
+        """This process with *changes* applied and checked again, in memory: nothing is
+        read or written, so its folder may be read-only. *changes* are ``PATH=VALUE`` text
+        as ``--set`` takes it, or (path, value) pairs or a mapping of them whose values are
+        in the file's form (``{"stages.demo.delay": {"gamma": {"mean": 3, "sd": 1}}}``);
+        paths are dotted, with stages by id. Raises :class:`InvalidProcessError` when the
+        changed process has errors: a finding on a changed value points at that change
+        ('<command line>' line n for the n-th text, '<changes>' line n for the n-th
+        object; ``variants.said_by_setting`` words them by setting). A process not read
+        through the loader (built from data) cannot be changed: ValueError. The change
+        starts from the file as checked: a copy made with ``dataclasses.replace`` loses
+        what was replaced."""
+        if self.origin is None:
+            raise ValueError("only a process read from a file or text can be changed")
+        return self.origin.with_changes(changes)
 
     @property
     def opportunity_index(self) -> int:
@@ -349,11 +376,12 @@ def buyer_path(data: Mapping[str, Any], buyer_id: str) -> list[str]:
 
 
 def build(data: Mapping[str, Any], source: str | None = None,
-          files: tuple[str, ...] = (), today: dt.date | None = None) -> Process:
+          files: tuple[str, ...] = (), today: dt.date | None = None,
+          origin: Origin | None = None) -> Process:
     """A :class:`Process` from data that passed the schema and the lint rules.
 
     *source* is the file it was read from; *files* every file it was read from; *today*
-    sets the default start (the coming Monday).
+    sets the default start (the coming Monday); *origin* makes it again with changes.
     """
     unit = data.get("time_unit", "day")
     calendar = file_calendar(data)
@@ -408,7 +436,7 @@ def build(data: Mapping[str, Any], source: str | None = None,
         opportunity_stage=opportunity_stage(data),
         start=start, calendar=calendar, crm=_crm(data.get("crm", {})),
         source=source,
-        files=files or ((source,) if source else ()),
+        files=files or ((source,) if source else ()), origin=origin,
     )
 
 

@@ -107,8 +107,8 @@ def test_a_failing_origin_is_reported_with_its_reason_and_the_others_go_on(
 def test_each_origin_forecasts_with_the_process_calibrated_there(tmp_path: Path) -> None:
     """A file whose arrival rate is ten times the history's (40 a day against 4): at the
     origin, the file's own process forecasts far more wins than the process calibrated on
-    the history before it, which the backtest uses (the forecast loads its process again
-    from its file, so the calibrated variant must be a file while it runs)."""
+    the history before it, which the backtest uses (in memory: the forecast changes the
+    calibrated process it is given, never the file's)."""
     from salesproc.forecast import forecast
 
     path, export = known_export(tmp_path)
