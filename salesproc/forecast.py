@@ -20,6 +20,7 @@ import numpy as np
 
 from salesproc import units
 from salesproc.calendar import first_day, month_label, quarter_of
+from salesproc.closing import MonthEnd, month_end, place
 from salesproc.exits import ExitCurve, exit_curve
 from salesproc.history.table import (
     DEAL_TABLE_CUT,
@@ -329,8 +330,12 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
         without = simulate(_from(base, day, ()), settings, opening=opening)
         added = _difference(result.replications, without.replications, cases)
     runs = result.replications
-    won_open, won_new, month_of = _open_wins(result.events or [], len(opening), model,
-                                             replications)
+    pattern = month_end(history.deals.closed[(history.deals.outcome == OUTCOME_WON)
+                                             & ~after_the_fact(history.deals)])
+    events = _placed(result.events or [], runs, model, until, pattern, settings.seed)
+    if pattern.found:
+        notes.append(pattern.note())
+    won_open, won_new, month_of = _open_wins(events, len(opening), model, replications)
     late, said = _after_the_fact(history, model, until, runs, settings.seed)
     notes += said
 
@@ -360,6 +365,36 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     chances.sort(key=lambda c: (-c.chance * (c.value if math.isfinite(c.value) else 0), c.id))
     return Forecast(base, start, until, replications, totals, months, chances,
                     _crm(history, rows), notes, added, cases)
+
+
+def _placed(events: list[Any], runs: list[dict[Key, float]], model: Process,
+            until: dt.datetime, pattern: MonthEnd, seed: int) -> list[Any]:
+    """The wins of *events* placed in their month as the history's were (closing.place):
+    a win moved past *until* is taken out of its run's wins and revenue, in total, by
+    month and by quarter (*runs* changed in place). Returns the wins still in."""
+    if not pattern.found:
+        return events
+    hours = units.convert(1.0, model.time_unit, "hour")
+    zero = dt.datetime.combine(model.start, dt.time())
+    rng = np.random.default_rng([seed, 0xC105E])
+    kept = []
+    for visit in events:
+        if visit.outcome != WON:
+            kept.append(visit)
+            continue
+        u, v = rng.random(2)
+        when = zero + dt.timedelta(hours=visit.finished * hours)
+        if place(when, pattern, float(u), float(v)) <= until:
+            kept.append(visit)
+            continue
+        run = runs[visit.replication - 1]
+        month = month_label(model.start, visit.finished * hours)
+        for scope, label in (("all", ""), ("month", month), ("quarter", quarter_of(month))):
+            for name, less in (("won", 1.0), ("revenue", float(visit.value))):
+                key = Key(scope, label, name)
+                if key in run:
+                    run[key] -= less
+    return kept
 
 
 def _after_the_fact(history: History, model: Process, until: dt.datetime,

@@ -14,7 +14,7 @@ PACKAGE = ROOT / "salesproc"
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("foundations", frozenset({"version", "units", "defaults", "diagnostics", "stats", "optional",
                                "dists", "errors", "calendar", "survival", "exits",
-                               "rates", "escaping"})),
+                               "rates", "escaping", "closing"})),
     ("files", frozenset({"yamlio", "outputs", "starter", "schema", "variants"})),
     ("model", frozenset({"model", "routing", "analysis"})),
     ("checking", frozenset({"lint", "loader"})),

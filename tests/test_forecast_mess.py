@@ -147,6 +147,8 @@ def test_deals_entered_after_the_fact_are_forecast_as_their_own_stream(
     # the runs' mean count is Poisson(expected) averaged over the runs
     assert abs(late.mean.mean - expected) < 4 * math.sqrt(expected / runs)
     assert any("after the fact" in n for n in result.notes)
+    # 40% of the wins (80% in a quarter's last month) are pulled to the month's end
+    assert any(n.startswith("closing bunches at the end of the month") for n in result.notes)
 
 
 def test_a_fit_the_data_cannot_support_is_not_kept() -> None:
