@@ -8,6 +8,7 @@ this module holds. :meth:`SimulationResult.to_dict` *is* the JSON layout.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -32,6 +33,15 @@ DEAL_METRICS = ("leads", "won", "lost", "lead_to_win", "opportunities", "opportu
 STAGE_METRICS = ("visits", "time", "delay", "queue", "work", "approval", "wip", "lost",
                  "win_chance", "open", "open_value", "open_weighted")
 NO_DATA = Estimate(math.nan, math.nan, math.nan, 0)
+
+
+def figure(replication: Mapping[Key, float], key: Key) -> float:
+    """One run's value of a figure. A run holds no figure that counted nothing (a queue
+    nobody waited in, a reason nobody was lost for, a move nobody made), so a missing
+    figure is 0; a NaN is a figure the run could not measure (a cycle time without a
+    win) and is left out of every estimate. The summary, the paired differences and
+    the sweep's steps all read a run through this one rule."""
+    return replication.get(key, 0.0)
 
 
 class Visit(NamedTuple):
@@ -87,7 +97,7 @@ class SimulationResult:
             for figures in self.replications:
                 keys.update(dict.fromkeys(figures))
             # every figure is a count, a time, a share or a value: never below 0
-            self._summary = {k: Estimate.of([f.get(k, 0.0) for f in self.replications],
+            self._summary = {k: Estimate.of([figure(f, k) for f in self.replications],
                                             floor=0.0)
                              for k in keys}
         return self._summary
@@ -97,7 +107,7 @@ class SimulationResult:
         """Every figure's worst, neutral and best case over the replications (the 10th,
         50th and 90th percentile: what may happen in one run, not how sure the mean is)."""
         if self._ranges is None:
-            self._ranges = {k: outcome_range([f.get(k, 0.0) for f in self.replications])
+            self._ranges = {k: outcome_range([figure(f, k) for f in self.replications])
                             for k in self.summary}
         return self._ranges
 
