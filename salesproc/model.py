@@ -179,11 +179,6 @@ class Stage:
     delay_business: bool = False  # the delay counts business days (weekends, holidays off)
 
     @property
-    def p_lost(self) -> float:
-        """Chance a deal that finished this stage is lost rather than routed on."""
-        return max(0.0, 1.0 - math.fsum(r.probability for r in self.next))
-
-    @property
     def roles(self) -> tuple[str, ...]:
         return (self.owner, *self.assist)
 

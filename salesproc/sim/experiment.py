@@ -139,20 +139,6 @@ def run_replication(process: Process, settings: Settings, replication: int,
     return engine.run()
 
 
-def simulate_process(process: Process, *, replications: int | None = None,
-                     horizon: float | None = None, warmup: float | None = None,
-                     seed: int | None = None, workers: int | None = None,
-                     buyer: str | None = None) -> SimulationResult:
-    """The library's one-call simulation: the file's settings, with these overrides.
-
-    Times are in the process's time unit. ``result["all", "won"]`` is an :class:`Estimate`.
-    """
-    settings = resolve_settings(process, horizon=horizon, warmup=warmup,
-                                replications=replications, seed=seed, workers=workers,
-                                buyer=buyer)
-    return simulate(process, settings)
-
-
 def simulate(process: Process, settings: Settings, *,
              progress: Callable[[int, int], None] | None = None,
              event_sink: Callable[[Visit], None] | None = None,
