@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import re
 
+#: A year and a month as rates and spans count them (a rate per month, wins a month, sales
+#: velocity, `--horizon 3mo`): 365 days, and a twelfth of that. Calendar months (the
+#: results by month, `backtest --every 1mo`) are the calendar's; this is their average
+#: length, and the one definition of it.
+DAYS_PER_YEAR = 365.0
+DAYS_PER_MONTH = DAYS_PER_YEAR / 12
+
 #: Length of each unit in hours.
 HOURS: dict[str, float] = {
     "minute": 1 / 60,
     "hour": 1.0,
     "day": 24.0,
     "week": 24.0 * 7,
-    "month": 24.0 * 365 / 12,
-    "year": 24.0 * 365,
+    "month": 24.0 * DAYS_PER_MONTH,
+    "year": 24.0 * DAYS_PER_YEAR,
 }
 TIME_UNITS = ("minute", "hour", "day", "week")  # what `time_unit:` accepts
 RATE_PERIODS = ("hour", "day", "week", "month", "year")  # what `arrivals.per` accepts

@@ -156,3 +156,17 @@ def test_every_public_definition_is_used_somewhere() -> None:
     unused = [f"{where}:{line} {name}" for where, line, name in public_definitions()
               if words[name] <= 1]
     assert not unused, unused
+
+
+def test_a_month_and_a_year_are_defined_once() -> None:
+    """units.DAYS_PER_MONTH is the one average month: no other module writes its own
+    (365.25 / 12 in one place and 365 / 12 in another made a measured rate and a simulated
+    one disagree by 0.07%)."""
+    import re
+
+    own = re.compile(r"365(\.\d+)?\s*/\s*12|30\.4\d*|365\.2\d*")
+    found = [f"{path.relative_to(ROOT)}:{n}" for path in sorted(PACKAGE.rglob("*.py"))
+             if path.name != "units.py"
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if own.search(line.split("#")[0])]
+    assert not found, found
