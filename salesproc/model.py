@@ -20,11 +20,15 @@ from salesproc.calendar import (
     WEEKDAYS,
     Calendar,
     hours_since,
-    next_monday,
     parse_date,
     parse_hours,
 )
-from salesproc.defaults import DEFAULT_HORIZON_DAYS, DEFAULT_REPLICATIONS, DEFAULT_SEED
+from salesproc.defaults import (
+    DEFAULT_HORIZON_DAYS,
+    DEFAULT_REPLICATIONS,
+    DEFAULT_SEED,
+    DEFAULT_START,
+)
 from salesproc.dists import Distribution, Fixed
 from salesproc.units import TIME_UNITS
 
@@ -344,15 +348,14 @@ def buyer_path(data: Mapping[str, Any], buyer_id: str) -> list[str]:
 
 
 def build(data: Mapping[str, Any], source: str | None = None,
-          files: tuple[str, ...] = (), today: dt.date | None = None) -> Process:
+          files: tuple[str, ...] = ()) -> Process:
     """A :class:`Process` from data that passed the schema and the lint rules.
 
-    *source* is the file it was read from; *files* every file it was read from; *today*
-    sets the default start (the coming Monday).
+    *source* is the file it was read from; *files* every file it was read from.
     """
     unit = data.get("time_unit", "day")
     calendar = file_calendar(data)
-    start = start_date(data, today)
+    start = start_date(data)
     work_hours = {u: calendar.work_hours(u) for u in TIME_UNITS}
 
     def duration(value: Any) -> float:
@@ -433,10 +436,10 @@ def calendar_from(raw: Any, base: Calendar) -> Calendar:
     return Calendar(hours or base.hours, days, holidays)
 
 
-def start_date(data: Mapping[str, Any], today: dt.date | None = None) -> dt.date:
-    """simulation.start, or the coming Monday."""
+def start_date(data: Mapping[str, Any]) -> dt.date:
+    """simulation.start, or DEFAULT_START (a fixed day: the same results every day)."""
     given = parse_date(data.get("simulation", {}).get("start"))
-    return given or next_monday(today or dt.date.today())
+    return given or DEFAULT_START
 
 
 def moment(value: Any, unit: str, start: dt.date) -> float:

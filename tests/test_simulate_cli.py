@@ -271,3 +271,29 @@ def test_worst_and_best_case_are_the_10th_and_90th_percentile_of_the_runs(five_s
     assert (data["worst"], data["neutral"], data["best"]) == result.outcome("all", "won")
     one = simulate(five_step, replications=1, horizon="60d", warmup=0)
     assert all(math.isnan(x) for x in one.outcome("all", "won"))  # one run: no range
+
+
+def test_a_file_without_a_start_starts_on_the_documented_fixed_day(tmp_path: Path) -> None:
+    """Without simulation.start the run starts on defaults.DEFAULT_START, a Monday the
+    README names: the same day (and the same months) whichever day the file is run."""
+    from salesproc.defaults import DEFAULT_START
+
+    path = tmp_path / "no-start.yaml"
+    path.write_text("""salesproc: 1
+name: No start
+roles: {r: {title: R, headcount: 2}}
+stages:
+  - {id: s, name: S, owner: r, work: 0.5, next: {won: 0.5}}
+buyer_types: {b: {name: B, share: 1, value: 100}}
+arrivals: {rate: 2, campaigns: [{name: Launch, at: 2026-02-02, leads: 50}]}
+simulation: {horizon: 60, replications: 2}
+""")
+    result = run("simulate", str(path), "--format", "json", "-w", "1")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert DEFAULT_START.weekday() == 0
+    assert data["process"]["start"] == DEFAULT_START.isoformat() == "2026-01-05"
+    assert list(data["months"])[:2] == ["2026-01", "2026-02"]
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    assert f"default {DEFAULT_START.isoformat()}, a Monday" in readme
+    assert run("simulate", str(path), "--format", "json", "-w", "1").stdout == result.stdout
