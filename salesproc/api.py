@@ -2,10 +2,13 @@
 
 Each takes processes (or paths to process files) and keyword settings, and returns a
 result object with ``to_dict()`` and ``to_frame()``. Times are numbers in the process's
-time unit, or text such as ``"26w"``. One worker process by default: a notebook should
-not start a process pool unasked (``workers=2`` or more runs replications in parallel,
-with identical results). SimPy, numpy and scipy are imported only when a function is
-called, so ``import salesproc`` stays light for validation.
+time unit (as Settings holds them), or text read as the command line reads it
+(``"26w"``, ``"90d"``, ``"3mo"``; a bare ``"90"`` is days, and refused with a
+:class:`~salesproc.units.SpanError` where the process counts time in another unit). One
+worker process by default: a notebook should not start a process pool unasked
+(``workers=2`` or more runs replications in parallel, with identical results). SimPy,
+numpy and scipy are imported only when a function is called, so ``import salesproc``
+stays light for validation.
 """
 
 from __future__ import annotations
@@ -165,10 +168,12 @@ def _settings(process: Process, replications: int | None, horizon: Time | None,
               warmup: Time | None, seed: int | None, workers: int, buyer: str | None
               ) -> Settings:
     from salesproc.sim.experiment import resolve_settings
-    from salesproc.units import parse_duration
+    from salesproc.units import parse_span
 
     def time(value: Time | None) -> float | None:
-        return None if value is None else parse_duration(value, process.time_unit)
+        if value is None or isinstance(value, str):
+            return None if value is None else parse_span(value, process.time_unit)
+        return float(value)
 
     return resolve_settings(process, horizon=time(horizon), warmup=time(warmup),
                             replications=replications, seed=seed, workers=workers,

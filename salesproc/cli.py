@@ -32,6 +32,7 @@ from salesproc.diagnostics import (
 from salesproc.errors import InvalidProcessError, SalesprocError, SettingsError
 from salesproc.escaping import visible
 from salesproc.model import Process
+from salesproc.units import SPAN_HELP
 from salesproc.version import __version__
 
 if TYPE_CHECKING:
@@ -461,7 +462,7 @@ def playbook(process_file: str, fmt: str, output: str | None) -> None:
     _emit((to_html if fmt == "html" else to_markdown)(process, process_file), output)
 
 
-DURATION = "a number in the file's time unit, or e.g. 26w, 90d"
+DURATION = SPAN_HELP
 FORMATS = ["table", "json", "csv", "html"]
 FORMAT_HELP = ("table for the terminal, json or csv for other tools, html for one page with "
                "charts that opens offline.")
@@ -474,21 +475,23 @@ WORKERS = click.IntRange(1, MAX_WORKERS)
 
 
 class _Duration(click.ParamType):  # type: ignore[type-arg]
-    """A command-line duration: kept as text, converted with the process's time unit."""
+    """A span of time (units.parse_span: a bare number is days, in every command): its
+    form checked here and kept as text, read in the process's time unit by _span once
+    the process is loaded."""
 
     name = "duration"
 
     def convert(self, value: object, param: click.Parameter | None,
                 ctx: click.Context | None) -> str:
-        from salesproc.units import is_duration_text, parse_duration
+        from salesproc.units import is_span_text, parse_span
 
         text = str(value).strip()
         try:
             amount = float(text)
         except ValueError:
-            if not is_duration_text(text):
+            if not is_span_text(text):
                 self.fail(f"{text!r} is not a duration ({DURATION})", param, ctx)
-            amount = parse_duration(text, "day")
+            amount = parse_span(text, "day")
         if not math.isfinite(amount) or amount < 0 or (self.positive and amount == 0):
             self.fail(f"{text!r} is not a duration {'above' if self.positive else 'of at least'}"
                       " 0", param, ctx)
@@ -498,15 +501,17 @@ class _Duration(click.ParamType):  # type: ignore[type-arg]
         self.positive = positive
 
 
-def _in_unit(text: str | None, unit: str) -> float | None:
-    from salesproc.units import parse_duration
+def _span(text: str | None, unit: str, option: str) -> float | None:
+    """*text* given to *option* (checked by _Duration), in *unit*; a bare number where a
+    process counts time in another unit is a usage error that says what to write."""
+    from salesproc.units import SpanError, parse_span
 
     if text is None:
         return None
     try:
-        return float(text)
-    except ValueError:
-        return parse_duration(text, unit)
+        return parse_span(text, unit)
+    except SpanError as exc:
+        raise click.BadParameter(f"{exc}: {exc.hint}", param_hint=option) from None
 
 
 @cli.command()
@@ -543,8 +548,9 @@ def simulate(process_file: str, replications: int | None, horizon: str | None,
         raise click.BadParameter("write the event log to a file", param_hint="--events")
     _guard_outputs(process.files, output, events)
     run = experiment.resolve_settings(
-        process, horizon=_in_unit(horizon, process.time_unit),
-        warmup=_in_unit(warmup, process.time_unit), replications=replications, seed=seed,
+        process, horizon=_span(horizon, process.time_unit, "--horizon"),
+        warmup=_span(warmup, process.time_unit, "--warmup"), replications=replications,
+        seed=seed,
         workers=_workers(workers), buyer=buyer)
     if events is not None:
         _warn_event_log_size(process, run)
@@ -790,7 +796,7 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
     _guard_charts(charts_dir)
     found = _history_or_fail(history, process, crm, as_of, "forecast from")
     end = until if until is not None else found.as_of + dt.timedelta(
-        days=_in_unit(horizon, "day") or 0.0)
+        days=_span(horizon, "day", "--horizon") or 0.0)
     if end <= found.as_of:
         raise click.BadParameter(f"the forecast must end after the as-of date "
                                  f"({found.as_of:%Y-%m-%d})", param_hint="--until")
@@ -915,7 +921,7 @@ def backtest(history: tuple[str, ...], process_file: str, first: Any, last: Any,
     _guard_charts(charts_dir)
     found = _history_or_fail(history, process, crm, None, "backtested on")
     start = [dt.datetime.combine(o.date(), dt.time()) for o in origins]
-    result = backtesting(found, start, _in_unit(horizon, "day") or 90.0,
+    result = backtesting(found, start, _span(horizon, "day", "--horizon") or 90.0,
                          replications=replications, seed=seed)
     if not result.origins:
         reasons = [f"{f.at:%Y-%m-%d}: {f.reason}" for f in result.failed] + result.notes
@@ -950,7 +956,7 @@ def _origins(first: Any, last: Any, every: str) -> list[Any]:
         raise click.BadParameter(f"more than {MAX_ORIGINS} origins: use a longer --every",
                                  param_hint="--every")
     step = _Duration(positive=True).convert(every, None, None)
-    days = _in_unit(step, "day") or 0.0
+    days = _span(step, "day", "--every") or 0.0
     count = int((last - first).total_seconds() // (days * 86400)) + 1
     if count > MAX_ORIGINS:
         raise click.BadParameter(f"more than {MAX_ORIGINS} origins: use a longer --every",
@@ -1060,7 +1066,8 @@ def compare(base_file: str, variant_files: tuple[str, ...], settings: tuple[str,
         variants.append((describe(settings), load_or_fail(base_file, settings)))
     _guard_outputs([f for _, p in [("", base), *variants] for f in p.files], output)
     run = experiment.resolve_settings(
-        base, horizon=_in_unit(horizon, base.time_unit), warmup=_in_unit(warmup, base.time_unit),
+        base, horizon=_span(horizon, base.time_unit, "--horizon"),
+        warmup=_span(warmup, base.time_unit, "--warmup"),
         replications=replications, seed=seed, workers=_workers(workers))
     _warn_capacity([(describe((), base_file), base), *variants])
     for _, process in variants:
@@ -1096,7 +1103,8 @@ def sweep(process_file: str, sweeps: tuple[str, ...], replications: int | None,
     base = processes[0]
     _guard_outputs(base.files, output)
     run = experiment.resolve_settings(
-        base, horizon=_in_unit(horizon, base.time_unit), warmup=_in_unit(warmup, base.time_unit),
+        base, horizon=_span(horizon, base.time_unit, "--horizon"),
+        warmup=_span(warmup, base.time_unit, "--warmup"),
         replications=replications, seed=seed, workers=_workers(workers))
     labels = [" ".join(point) for point in points]
     _warn_capacity(list(zip(labels, processes, strict=True)))

@@ -347,6 +347,7 @@ class SweepResult:
         return {"layout": JSON_LAYOUT_VERSION, "process": base.process.name,
                 "file": base.process.source, "time_unit": base.process.time_unit,
                 "currency": base.process.currency, "buyer": self.comparison.buyer,
+                "horizon": base.settings.horizon, "warmup": base.settings.warmup,
                 "replications": base.settings.replications,
                 "seed": base.settings.seed, "interval": INTERVAL,
                 "step_confidence": self.step_confidence(), "points": rows}
