@@ -40,8 +40,14 @@ Time = float | str
 def simulate(process: ProcessLike, *, changes: Sequence[str] = (),
              replications: int | None = None, horizon: Time | None = None,
              warmup: Time | None = None, seed: int | None = None, workers: int = 1,
-             buyer: str | None = None, events: bool = False) -> SimulationResult:
+             buyer: str | None = None, only_buyer: str | None = None,
+             events: bool = False) -> SimulationResult:
     """Simulate *process* with the file's settings, overridden by these.
+
+    With *buyer*, the result reports that buyer type's deals (``result.buyer``; its
+    figures are ``result["buyer", buyer, "won"]``), as compare, sweep and measure do:
+    every buyer type is simulated, for they share the team. *only_buyer* is a what-if
+    instead: only that buyer type's leads arrive.
 
     *changes* are ``PATH=VALUE`` settings applied to a process file first (as ``--set``:
     ``["roles.se.headcount=3"]``). With *events*, the result's ``events`` holds every
@@ -53,8 +59,8 @@ def simulate(process: ProcessLike, *, changes: Sequence[str] = (),
     from salesproc.sim import experiment
 
     model = _process(process, changes)
-    settings = _settings(model, replications, horizon, warmup, seed, workers, buyer)
-    return experiment.simulate(model, settings, events=events)
+    settings = _settings(model, replications, horizon, warmup, seed, workers, only_buyer)
+    return experiment.simulate(model, settings, events=events, buyer=buyer)
 
 
 def compare(base: ProcessLike, *variants: ProcessLike, changes: Sequence[str] = (),
@@ -165,7 +171,7 @@ def _label(process: ProcessLike) -> str:
 
 
 def _settings(process: Process, replications: int | None, horizon: Time | None,
-              warmup: Time | None, seed: int | None, workers: int, buyer: str | None
+              warmup: Time | None, seed: int | None, workers: int, only_buyer: str | None
               ) -> Settings:
     from salesproc.sim.experiment import resolve_settings
     from salesproc.units import parse_span
@@ -177,7 +183,7 @@ def _settings(process: Process, replications: int | None, horizon: Time | None,
 
     return resolve_settings(process, horizon=time(horizon), warmup=time(warmup),
                             replications=replications, seed=seed, workers=workers,
-                            buyer=buyer)
+                            only_buyer=only_buyer)
 
 
 def _yaml(value: object) -> str:

@@ -327,17 +327,20 @@ def _render_results(process: Process, process_file: str, results_file: str, fmt:
     """render --results: one drawing, of what the simulation covered."""
     from salesproc.errors import SalesprocError
     from salesproc.render import results_dot
+    from salesproc.render.results import simulated_buyer
 
     if fmt == "mermaid":
         raise click.BadParameter("results are drawn with Graphviz: use svg, png, pdf or dot",
                                  param_hint="--format")
     data = _read_json(results_file)
-    simulated = data.get("settings", {}).get("buyer") if isinstance(data, dict) else None
+    simulated = simulated_buyer(data) if isinstance(data, dict) and isinstance(
+        data.get("settings"), dict) else None
     if (buyer is not None and buyer != simulated) or (combined and simulated is not None):
-        which = f"buyer type {simulated!r}" if simulated else "every buyer type"
+        which = f"buyer type {simulated!r} alone" if simulated else "every buyer type"
         raise click.BadParameter(
-            f"the results are of {which}; they are drawn as simulated (simulate --buyer B "
-            "draws one buyer type)", param_hint="--buyer" if buyer is not None else "--combined")
+            f"the results are of {which}; they are drawn as simulated (the moves of a run "
+            "are every buyer type's together; simulate --only-buyer B simulates one buyer "
+            "type's leads alone)", param_hint="--buyer" if buyer is not None else "--combined")
     try:
         source = results_dot(process, data, direction)
     except SalesprocError as exc:
@@ -525,7 +528,10 @@ def _span(text: str | None, unit: str, option: str) -> float | None:
               "results.")
 @click.option("-w", "--workers", type=WORKERS, help="Parallel processes "
               "(default: all cores). Results do not depend on it.")
-@click.option("--buyer", help="Simulate only this buyer type's leads.")
+@click.option("--buyer", help="Report this buyer type's deals in full (every buyer type is "
+              "still simulated: they share the team).")
+@click.option("--only-buyer", "only_buyer", help="A what-if: let only this buyer type's "
+              "leads arrive (the others never do), as if it had the team to itself.")
 @click.option("--set", "settings", multiple=True, metavar="PATH=VALUE",
               help="Change the process for this run, e.g. --set roles.se.headcount=3.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
@@ -538,8 +544,8 @@ def _span(text: str | None, unit: str, option: str) -> float | None:
               "replications in one process).")
 def simulate(process_file: str, replications: int | None, horizon: str | None,
              warmup: str | None, seed: int | None, workers: int | None, buyer: str | None,
-             settings: tuple[str, ...], fmt: str, output: str | None, charts_dir: str | None,
-             events: str | None) -> None:
+             only_buyer: str | None, settings: tuple[str, ...], fmt: str, output: str | None,
+             charts_dir: str | None, events: str | None) -> None:
     """Simulate the pipeline: wins, revenue, time in stage, bottleneck, end pipeline."""
     from salesproc.sim import experiment
 
@@ -547,18 +553,21 @@ def simulate(process_file: str, replications: int | None, horizon: str | None,
     if events == "-":
         raise click.BadParameter("write the event log to a file", param_hint="--events")
     _guard_outputs(process.files, output, events)
+    if buyer is not None:
+        experiment.check_buyer(process, buyer)
     run = experiment.resolve_settings(
         process, horizon=_span(horizon, process.time_unit, "--horizon"),
         warmup=_span(warmup, process.time_unit, "--warmup"), replications=replications,
         seed=seed,
-        workers=_workers(workers), buyer=buyer)
+        workers=_workers(workers), only_buyer=only_buyer)
     if events is not None:
         _warn_event_log_size(process, run)
     for warning in experiment.capacity_warnings(process):
         warn(warning)
     _guard_charts(charts_dir)
     with _progress(run.replications) as progress, _event_log(events) as sink:
-        result = experiment.simulate(process, run, progress=progress, event_sink=sink)
+        result = experiment.simulate(process, run, progress=progress, event_sink=sink,
+                                     buyer=buyer)
     _emit_result("simulation", result, fmt, output, charts_dir)
 
 

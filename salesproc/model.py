@@ -285,8 +285,10 @@ class Settings:
     caller's changes. Times are in the process's time unit.
 
     *workers* is how many processes run replications (results never depend on it);
-    *buyer* simulates one buyer type's leads only; *notes* say how the settings were
-    chosen where that changes what is measured.
+    *only_buyer* lets one buyer type's leads arrive and no other (a what-if: that buyer
+    type alone on the team; to report one buyer type of a run with everyone, as
+    ``--buyer`` does, see :func:`salesproc.sim.experiment.simulate`); *notes* say how the
+    settings were chosen where that changes what is measured.
     """
 
     horizon: float
@@ -294,7 +296,7 @@ class Settings:
     replications: int = DEFAULT_REPLICATIONS
     seed: int = DEFAULT_SEED
     workers: int = 1
-    buyer: str | None = None
+    only_buyer: str | None = None
     notes: tuple[str, ...] = ()
 
 

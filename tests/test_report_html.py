@@ -170,7 +170,7 @@ def test_render_results_refuses_another_process_and_damage(five_step: Path,
 
 def test_render_results_draws_the_buyer_type_simulated(five_step: Path, tmp_path: Path) -> None:
     saved = tmp_path / "run.json"
-    saved.write_text(json.dumps(simulation(five_step, "--buyer", "committee")))
+    saved.write_text(json.dumps(simulation(five_step, "--only-buyer", "committee")))
     dot = run("render", str(five_step), "--results", str(saved), "--format", "dot")
     assert dot.exit_code == 0 and "Buying committee" in dot.output
     wrong = run("render", str(five_step), "--results", str(saved), "--buyer", "standard",

@@ -79,6 +79,8 @@ class SimulationResult:
     ``result["all", "won"]`` or ``result[Key("stage", "demo", "wip")]`` is an
     :class:`~salesproc.stats.Estimate`: the mean over replications and its 95%
     confidence interval. :attr:`events` holds the event log when it was asked for.
+    :attr:`buyer` is the buyer type the reports show in full (every buyer type was
+    simulated); None for all of them together.
     """
 
     process: Process
@@ -86,6 +88,7 @@ class SimulationResult:
     replications: list[dict[Key, float]]
     warnings: list[str] = field(default_factory=list)
     events: list[Visit] | None = None
+    buyer: str | None = None
     _summary: dict[Key, Estimate] | None = field(default=None, repr=False)
     _ranges: dict[Key, tuple[float, float, float]] | None = field(default=None, repr=False)
 
@@ -152,15 +155,17 @@ class SimulationResult:
                         "currency": p.currency, "start": p.start.isoformat(),
                         "calendar": p.calendar.describe(),
                         "names": p.names()},
+            "buyer": self.buyer,
             "settings": {"horizon": s.horizon, "warmup": s.warmup,
-                         "replications": s.replications, "seed": s.seed, "buyer": s.buyer,
+                         "replications": s.replications, "seed": s.seed,
+                         "only_buyer": s.only_buyer,
                          "opportunity_stage": p.opportunity_stage},
             "interval": INTERVAL,
             "range": RANGE,
             "warnings": self.warnings,
             "overall": block("all", "", DEAL_METRICS),
             "buyer_types": {b: block("buyer", b, DEAL_METRICS) for b in p.buyer_types
-                            if s.buyer in (None, b)},
+                            if s.only_buyer in (None, b)},
             "stages": {sid: block("stage", sid, STAGE_METRICS) for sid in p.stages},
             "lost_reasons": [{"stage": k.subject, "reason": k.metric,
                               "deals": estimate_dict(e)}
@@ -172,12 +177,13 @@ class SimulationResult:
             "queues": [{"stage": k.subject, "role": k.metric, "deal_days": estimate_dict(e)}
                        for k, e in summary.items() if k.scope == "queue"],
             "moves": self._grouped("move"),
-            "funnel": {b: v for b, v in self._grouped("reach").items() if s.buyer in (None, b)},
+            "funnel": {b: v for b, v in self._grouped("reach").items()
+                       if s.only_buyer in (None, b)},
             "cycle_distribution": {
                 "percentiles": [f"p{q:02d}" for q in CYCLE_QUANTILES],
                 "overall": self._grouped("cycle").get("", {}),
                 "buyer_types": {b: v for b, v in self._grouped("cycle").items()
-                                if b and s.buyer in (None, b)}},
+                                if b and s.only_buyer in (None, b)}},
             "months": self._grouped("month"),
             "quarters": self._grouped("quarter"),
             "bottleneck": None if neck is None else {
