@@ -2,10 +2,13 @@
 
 Each takes processes (or paths to process files) and keyword settings, and returns a
 result object with ``to_dict()`` and ``to_frame()``. Times are numbers in the process's
-time unit, or text such as ``"26w"``. One worker process by default: a notebook should
-not start a process pool unasked (``workers=2`` or more runs replications in parallel,
-with identical results). SimPy, numpy and scipy are imported only when a function is
-called, so ``import salesproc`` stays light for validation.
+time unit (as Settings holds them), or text read as the command line reads it
+(``"26w"``, ``"90d"``, ``"3mo"``; a bare ``"90"`` is days, and refused with a
+:class:`~salesproc.units.SpanError` where the process counts time in another unit). One
+worker process by default: a notebook should not start a process pool unasked
+(``workers=2`` or more runs replications in parallel, with identical results). SimPy,
+numpy and scipy are imported only when a function is called, so ``import salesproc``
+stays light for validation.
 """
 
 from __future__ import annotations
@@ -38,8 +41,14 @@ Time = float | str
 def simulate(process: ProcessLike, *, changes: Changes = (),
              replications: int | None = None, horizon: Time | None = None,
              warmup: Time | None = None, seed: int | None = None, workers: int = 1,
-             buyer: str | None = None, events: bool = False) -> SimulationResult:
+             buyer: str | None = None, only_buyer: str | None = None,
+             events: bool = False) -> SimulationResult:
     """Simulate *process* with the file's settings, overridden by these.
+
+    With *buyer*, the result reports that buyer type's deals (``result.buyer``; its
+    figures are ``result["buyer", buyer, "won"]``), as compare, sweep and measure do:
+    every buyer type is simulated, for they share the team. *only_buyer* is a what-if
+    instead: only that buyer type's leads arrive.
 
     *changes* are applied first, in memory (:meth:`Process.with_changes`): ``PATH=VALUE``
     settings as ``--set`` takes them (``["roles.se.headcount=3"]``), or a mapping of
@@ -52,8 +61,8 @@ def simulate(process: ProcessLike, *, changes: Changes = (),
     from salesproc.sim import experiment
 
     model = _process(process, changes)
-    settings = _settings(model, replications, horizon, warmup, seed, workers, buyer)
-    return experiment.simulate(model, settings, events=events)
+    settings = _settings(model, replications, horizon, warmup, seed, workers, only_buyer)
+    return experiment.simulate(model, settings, events=events, buyer=buyer)
 
 
 def compare(base: ProcessLike, *variants: ProcessLike, changes: Changes = (),
@@ -165,17 +174,19 @@ def _label(process: ProcessLike) -> str:
 
 
 def _settings(process: Process, replications: int | None, horizon: Time | None,
-              warmup: Time | None, seed: int | None, workers: int, buyer: str | None
+              warmup: Time | None, seed: int | None, workers: int, only_buyer: str | None
               ) -> Settings:
     from salesproc.sim.experiment import resolve_settings
-    from salesproc.units import parse_duration
+    from salesproc.units import parse_span
 
     def time(value: Time | None) -> float | None:
-        return None if value is None else parse_duration(value, process.time_unit)
+        if value is None or isinstance(value, str):
+            return None if value is None else parse_span(value, process.time_unit)
+        return float(value)
 
     return resolve_settings(process, horizon=time(horizon), warmup=time(warmup),
                             replications=replications, seed=seed, workers=workers,
-                            buyer=buyer)
+                            only_buyer=only_buyer)
 
 
 def _changes_label(changes: Changes) -> str:

@@ -32,6 +32,7 @@ from salesproc.diagnostics import (
 from salesproc.errors import InvalidProcessError, SalesprocError, SettingsError
 from salesproc.escaping import visible
 from salesproc.model import Process
+from salesproc.units import SPAN_HELP
 from salesproc.version import __version__
 
 if TYPE_CHECKING:
@@ -340,17 +341,20 @@ def _render_results(process: Process, process_file: str, results_file: str, fmt:
     """render --results: one drawing, of what the simulation covered."""
     from salesproc.errors import SalesprocError
     from salesproc.render import results_dot
+    from salesproc.render.results import simulated_buyer
 
     if fmt == "mermaid":
         raise click.BadParameter("results are drawn with Graphviz: use svg, png, pdf or dot",
                                  param_hint="--format")
     data = _read_json(results_file)
-    simulated = data.get("settings", {}).get("buyer") if isinstance(data, dict) else None
+    simulated = simulated_buyer(data) if isinstance(data, dict) and isinstance(
+        data.get("settings"), dict) else None
     if (buyer is not None and buyer != simulated) or (combined and simulated is not None):
-        which = f"buyer type {simulated!r}" if simulated else "every buyer type"
+        which = f"buyer type {simulated!r} alone" if simulated else "every buyer type"
         raise click.BadParameter(
-            f"the results are of {which}; they are drawn as simulated (simulate --buyer B "
-            "draws one buyer type)", param_hint="--buyer" if buyer is not None else "--combined")
+            f"the results are of {which}; they are drawn as simulated (the moves of a run "
+            "are every buyer type's together; simulate --only-buyer B simulates one buyer "
+            "type's leads alone)", param_hint="--buyer" if buyer is not None else "--combined")
     try:
         source = results_dot(process, data, direction)
     except SalesprocError as exc:
@@ -475,7 +479,7 @@ def playbook(process_file: str, fmt: str, output: str | None) -> None:
     _emit((to_html if fmt == "html" else to_markdown)(process, process_file), output)
 
 
-DURATION = "a number in the file's time unit, or e.g. 26w, 90d"
+DURATION = SPAN_HELP
 FORMATS = ["table", "json", "csv", "html"]
 FORMAT_HELP = ("table for the terminal, json or csv for other tools, html for one page with "
                "charts that opens offline.")
@@ -488,21 +492,23 @@ WORKERS = click.IntRange(1, MAX_WORKERS)
 
 
 class _Duration(click.ParamType):  # type: ignore[type-arg]
-    """A command-line duration: kept as text, converted with the process's time unit."""
+    """A span of time (units.parse_span: a bare number is days, in every command): its
+    form checked here and kept as text, read in the process's time unit by _span once
+    the process is loaded."""
 
     name = "duration"
 
     def convert(self, value: object, param: click.Parameter | None,
                 ctx: click.Context | None) -> str:
-        from salesproc.units import is_duration_text, parse_duration
+        from salesproc.units import is_span_text, parse_span
 
         text = str(value).strip()
         try:
             amount = float(text)
         except ValueError:
-            if not is_duration_text(text):
+            if not is_span_text(text):
                 self.fail(f"{text!r} is not a duration ({DURATION})", param, ctx)
-            amount = parse_duration(text, "day")
+            amount = parse_span(text, "day")
         if not math.isfinite(amount) or amount < 0 or (self.positive and amount == 0):
             self.fail(f"{text!r} is not a duration {'above' if self.positive else 'of at least'}"
                       " 0", param, ctx)
@@ -512,15 +518,17 @@ class _Duration(click.ParamType):  # type: ignore[type-arg]
         self.positive = positive
 
 
-def _in_unit(text: str | None, unit: str) -> float | None:
-    from salesproc.units import parse_duration
+def _span(text: str | None, unit: str, option: str) -> float | None:
+    """*text* given to *option* (checked by _Duration), in *unit*; a bare number where a
+    process counts time in another unit is a usage error that says what to write."""
+    from salesproc.units import SpanError, parse_span
 
     if text is None:
         return None
     try:
-        return float(text)
-    except ValueError:
-        return parse_duration(text, unit)
+        return parse_span(text, unit)
+    except SpanError as exc:
+        raise click.BadParameter(f"{exc}: {exc.hint}", param_hint=option) from None
 
 
 @cli.command()
@@ -534,7 +542,10 @@ def _in_unit(text: str | None, unit: str) -> float | None:
               "results.")
 @click.option("-w", "--workers", type=WORKERS, help="Parallel processes "
               "(default: all cores). Results do not depend on it.")
-@click.option("--buyer", help="Simulate only this buyer type's leads.")
+@click.option("--buyer", help="Report this buyer type's deals in full (every buyer type is "
+              "still simulated: they share the team).")
+@click.option("--only-buyer", "only_buyer", help="A what-if: let only this buyer type's "
+              "leads arrive (the others never do), as if it had the team to itself.")
 @click.option("--set", "settings", multiple=True, metavar="PATH=VALUE",
               help="Change the process for this run, e.g. --set roles.se.headcount=3.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
@@ -547,8 +558,8 @@ def _in_unit(text: str | None, unit: str) -> float | None:
               "replications in one process).")
 def simulate(process_file: str, replications: int | None, horizon: str | None,
              warmup: str | None, seed: int | None, workers: int | None, buyer: str | None,
-             settings: tuple[str, ...], fmt: str, output: str | None, charts_dir: str | None,
-             events: str | None) -> None:
+             only_buyer: str | None, settings: tuple[str, ...], fmt: str, output: str | None,
+             charts_dir: str | None, events: str | None) -> None:
     """Simulate the pipeline: wins, revenue, time in stage, bottleneck, end pipeline."""
     from salesproc.sim import experiment
 
@@ -556,17 +567,21 @@ def simulate(process_file: str, replications: int | None, horizon: str | None,
     if events == "-":
         raise click.BadParameter("write the event log to a file", param_hint="--events")
     _guard_outputs(process.files, output, events)
+    if buyer is not None:
+        experiment.check_buyer(process, buyer)
     run = experiment.resolve_settings(
-        process, horizon=_in_unit(horizon, process.time_unit),
-        warmup=_in_unit(warmup, process.time_unit), replications=replications, seed=seed,
-        workers=_workers(workers), buyer=buyer)
+        process, horizon=_span(horizon, process.time_unit, "--horizon"),
+        warmup=_span(warmup, process.time_unit, "--warmup"), replications=replications,
+        seed=seed,
+        workers=_workers(workers), only_buyer=only_buyer)
     if events is not None:
         _warn_event_log_size(process, run)
     for warning in experiment.capacity_warnings(process):
         warn(warning)
     _guard_charts(charts_dir)
     with _progress(run.replications) as progress, _event_log(events) as sink:
-        result = experiment.simulate(process, run, progress=progress, event_sink=sink)
+        result = experiment.simulate(process, run, progress=progress, event_sink=sink,
+                                     buyer=buyer)
     _emit_result("simulation", result, fmt, output, charts_dir)
 
 
@@ -804,7 +819,7 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
     _guard_charts(charts_dir)
     found = _history_or_fail(history, process, crm, as_of, "forecast from")
     end = until if until is not None else found.as_of + dt.timedelta(
-        days=_in_unit(horizon, "day") or 0.0)
+        days=_span(horizon, "day", "--horizon") or 0.0)
     if end <= found.as_of:
         raise click.BadParameter(f"the forecast must end after the as-of date "
                                  f"({found.as_of:%Y-%m-%d})", param_hint="--until")
@@ -929,7 +944,7 @@ def backtest(history: tuple[str, ...], process_file: str, first: Any, last: Any,
     _guard_charts(charts_dir)
     found = _history_or_fail(history, process, crm, None, "backtested on")
     start = [dt.datetime.combine(o.date(), dt.time()) for o in origins]
-    result = backtesting(found, start, _in_unit(horizon, "day") or 90.0,
+    result = backtesting(found, start, _span(horizon, "day", "--horizon") or 90.0,
                          replications=replications, seed=seed)
     if not result.origins:
         reasons = [f"{f.at:%Y-%m-%d}: {f.reason}" for f in result.failed] + result.notes
@@ -964,7 +979,7 @@ def _origins(first: Any, last: Any, every: str) -> list[Any]:
         raise click.BadParameter(f"more than {MAX_ORIGINS} origins: use a longer --every",
                                  param_hint="--every")
     step = _Duration(positive=True).convert(every, None, None)
-    days = _in_unit(step, "day") or 0.0
+    days = _span(step, "day", "--every") or 0.0
     count = int((last - first).total_seconds() // (days * 86400)) + 1
     if count > MAX_ORIGINS:
         raise click.BadParameter(f"more than {MAX_ORIGINS} origins: use a longer --every",
@@ -1074,7 +1089,8 @@ def compare(base_file: str, variant_files: tuple[str, ...], settings: tuple[str,
         variants.append((describe(settings), changed_or_fail(base, base_file, settings)))
     _guard_outputs([f for _, p in [("", base), *variants] for f in p.files], output)
     run = experiment.resolve_settings(
-        base, horizon=_in_unit(horizon, base.time_unit), warmup=_in_unit(warmup, base.time_unit),
+        base, horizon=_span(horizon, base.time_unit, "--horizon"),
+        warmup=_span(warmup, base.time_unit, "--warmup"),
         replications=replications, seed=seed, workers=_workers(workers))
     _warn_capacity([(describe((), base_file), base), *variants])
     for _, process in variants:
@@ -1111,7 +1127,8 @@ def sweep(process_file: str, sweeps: tuple[str, ...], replications: int | None,
     base = processes[0]
     _guard_outputs(base.files, output)
     run = experiment.resolve_settings(
-        base, horizon=_in_unit(horizon, base.time_unit), warmup=_in_unit(warmup, base.time_unit),
+        base, horizon=_span(horizon, base.time_unit, "--horizon"),
+        warmup=_span(warmup, base.time_unit, "--warmup"),
         replications=replications, seed=seed, workers=_workers(workers))
     labels = [" ".join(point) for point in points]
     _warn_capacity(list(zip(labels, processes, strict=True)))

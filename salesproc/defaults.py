@@ -7,6 +7,11 @@ each is far above what a real sales process needs.
 
 from __future__ import annotations
 
+import datetime as dt
+
+# simulation.start when the file does not say: a fixed day (a Monday), so a file's results
+# are the same whichever day it is run; the dates in a file count from its start
+DEFAULT_START = dt.date(2026, 1, 5)
 DEFAULT_HORIZON_DAYS = 365.0  # simulation.horizon when the file does not say
 DEFAULT_REPLICATIONS = 20
 DEFAULT_SEED = 1

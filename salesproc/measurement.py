@@ -34,14 +34,13 @@ from salesproc.history.table import (
 from salesproc.model import LOST, WON, BuyerType, Process
 from salesproc.stats import Estimate, or_none, proportion
 from salesproc.survival import kaplan_meier
-from salesproc.units import HOURS
+from salesproc.units import DAYS_PER_MONTH, HOURS
 from salesproc.version import __version__
 
 if TYPE_CHECKING:
     import pandas
 
 DAY = np.timedelta64(1, "D")
-DAYS_PER_MONTH = 365.25 / 12
 JSON_LAYOUT_VERSION = 1
 ALL = "all"
 NO_REASON = "(no reason given)"

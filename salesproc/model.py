@@ -20,11 +20,15 @@ from salesproc.calendar import (
     WEEKDAYS,
     Calendar,
     hours_since,
-    next_monday,
     parse_date,
     parse_hours,
 )
-from salesproc.defaults import DEFAULT_HORIZON_DAYS, DEFAULT_REPLICATIONS, DEFAULT_SEED
+from salesproc.defaults import (
+    DEFAULT_HORIZON_DAYS,
+    DEFAULT_REPLICATIONS,
+    DEFAULT_SEED,
+    DEFAULT_START,
+)
 from salesproc.dists import Distribution, Fixed
 from salesproc.units import TIME_UNITS
 
@@ -182,11 +186,6 @@ class Stage:
     delay_business: bool = False  # the delay counts business days (weekends, holidays off)
 
     @property
-    def p_lost(self) -> float:
-        """Chance a deal that finished this stage is lost rather than routed on."""
-        return max(0.0, 1.0 - math.fsum(r.probability for r in self.next))
-
-    @property
     def roles(self) -> tuple[str, ...]:
         return (self.owner, *self.assist)
 
@@ -289,8 +288,10 @@ class Settings:
     caller's changes. Times are in the process's time unit.
 
     *workers* is how many processes run replications (results never depend on it);
-    *buyer* simulates one buyer type's leads only; *notes* say how the settings were
-    chosen where that changes what is measured.
+    *only_buyer* lets one buyer type's leads arrive and no other (a what-if: that buyer
+    type alone on the team; to report one buyer type of a run with everyone, as
+    ``--buyer`` does, see :func:`salesproc.sim.experiment.simulate`); *notes* say how the
+    settings were chosen where that changes what is measured.
     """
 
     horizon: float
@@ -298,7 +299,7 @@ class Settings:
     replications: int = DEFAULT_REPLICATIONS
     seed: int = DEFAULT_SEED
     workers: int = 1
-    buyer: str | None = None
+    only_buyer: str | None = None
     notes: tuple[str, ...] = ()
 
 
@@ -376,16 +377,15 @@ def buyer_path(data: Mapping[str, Any], buyer_id: str) -> list[str]:
 
 
 def build(data: Mapping[str, Any], source: str | None = None,
-          files: tuple[str, ...] = (), today: dt.date | None = None,
-          origin: Origin | None = None) -> Process:
+          files: tuple[str, ...] = (), origin: Origin | None = None) -> Process:
     """A :class:`Process` from data that passed the schema and the lint rules.
 
-    *source* is the file it was read from; *files* every file it was read from; *today*
-    sets the default start (the coming Monday); *origin* makes it again with changes.
+    *source* is the file it was read from; *files* every file it was read from; *origin*
+    makes it again with changes.
     """
     unit = data.get("time_unit", "day")
     calendar = file_calendar(data)
-    start = start_date(data, today)
+    start = start_date(data)
     work_hours = {u: calendar.work_hours(u) for u in TIME_UNITS}
 
     def duration(value: Any) -> float:
@@ -466,10 +466,10 @@ def calendar_from(raw: Any, base: Calendar) -> Calendar:
     return Calendar(hours or base.hours, days, holidays)
 
 
-def start_date(data: Mapping[str, Any], today: dt.date | None = None) -> dt.date:
-    """simulation.start, or the coming Monday."""
+def start_date(data: Mapping[str, Any]) -> dt.date:
+    """simulation.start, or DEFAULT_START (a fixed day: the same results every day)."""
     given = parse_date(data.get("simulation", {}).get("start"))
-    return given or next_monday(today or dt.date.today())
+    return given or DEFAULT_START
 
 
 def moment(value: Any, unit: str, start: dt.date) -> float:
