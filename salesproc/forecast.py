@@ -13,7 +13,7 @@ import datetime as dt
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
@@ -230,10 +230,49 @@ def burst_under_way(history: History) -> list[Burst]:
 
 
 def _burst_under_way(history: History) -> list[str]:
+    day = history.as_of.date()
     return [f"a burst of new deals is under way ({b.deals:,} created {b.first:%Y-%m-%d} to "
-            f"{b.last:%Y-%m-%d}, about {b.expected:,.0f} usual): new deals are forecast at the "
-            "usual level; while the burst goes on there will be more" for b in
-            burst_under_way(history)]
+            f"{b.last:%Y-%m-%d}, about {b.expected:,.0f} usual): "
+            + ("the forecast lets it go on for as long again as it has lasted, as likely "
+               "shorter as longer (its runs spread over how long it may last)"
+               if (day - b.last).days <= BURST_GOING_DAYS else
+               "it has stopped for now: new deals are forecast at the usual level; if it "
+               "starts again there will be more") for b in burst_under_way(history)]
+
+
+BURST_GOING_DAYS = 3  # a burst whose last day is this close to the as-of date goes on
+BURST_STRATA = 10  # how long a burst goes on: this many equally likely lengths
+
+
+def _goes_on(history: History, day: dt.date, days: float) -> list[list[Campaign]]:
+    """How long a burst of new deals still going on at the as-of date (its last day
+    within BURST_GOING_DAYS of it) goes on: nothing says whether it is near its start or
+    its end, so its remaining length *x* after *T* days has P(X > x) = T / (T + x) (as
+    likely shorter than T as longer; the 'Copernican' estimate). BURST_STRATA equally
+    likely lengths (the quantiles at (k + 0.5) / BURST_STRATA, at most the *days*
+    forecast), each as campaigns of the burst's deals above the usual level, spread
+    evenly over its days from *day* on. One empty list where no burst goes on."""
+    going = [b for b in burst_under_way(history)
+             if (history.as_of.date() - b.last).days <= BURST_GOING_DAYS]
+    if not going:
+        return [[]]
+    strata: list[list[Campaign]] = []
+    for k in range(BURST_STRATA):
+        u = (k + 0.5) / BURST_STRATA
+        extra: list[Campaign] = []
+        for b in going:
+            lasted = max(1, (day - b.first).days)
+            per_day = max(0.0, b.deals - b.expected) / ((b.last - b.first).days + 1)
+            length = min(days, lasted * u / (1 - u))
+            total = round(per_day * length)
+            span = max(1, math.ceil(length))
+            for j in range(span):
+                leads = total * (j + 1) // span - total * j // span
+                if leads:
+                    extra.append(Campaign(leads, day + dt.timedelta(days=j),
+                                          name="burst going on"))
+        strata.append(extra)
+    return strata
 
 
 def _undecided(history: History, curves: Mapping[tuple[int, int], ExitCurve]) -> bool:
@@ -323,16 +362,27 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
                      "stage is taken to be its age since it was created"
                      + (", and at a date before the export each starts at the first stage "
                         "of its path" if history.kind == DEAL_TABLE_CUT else ""))
-    # only the wins are needed of the event log: who was won, and when
-    result = simulate(model, settings, events=True, opening=opening, outcomes=frozenset({WON}))
-    added: list[tuple[str, dict[str, Outcome]]] = []
-    if campaigns:
-        without = simulate(_from(base, day, ()), settings, opening=opening)
-        added = _difference(result.replications, without.replications, cases)
-    runs = result.replications
+    runs: list[dict[Key, float]] = []
+    simulated: list[Any] = []
+    without: list[dict[Key, float]] = []
+    strata = _goes_on(history, day, days)
+    for k, extra in enumerate(strata):  # one group of runs per length of a burst going on
+        group = replace(settings, replications=replications * (k + 1) // len(strata)
+                        - replications * k // len(strata), seed=settings.seed + k)
+        if not group.replications:
+            continue
+        # only the wins are needed of the event log: who was won, and when
+        result = simulate(_from(base, day, [*campaigns, *extra]) if extra else model, group,
+                          events=True, opening=opening, outcomes=frozenset({WON}))
+        simulated += [v._replace(replication=v.replication + len(runs))
+                      for v in result.events or ()]
+        runs += result.replications
+        if campaigns:
+            without += simulate(_from(base, day, extra), group, opening=opening).replications
+    added = _difference(runs, without, cases) if campaigns else []
     pattern = month_end(history.deals.closed[(history.deals.outcome == OUTCOME_WON)
                                              & ~after_the_fact(history.deals)])
-    events = _placed(result.events or [], runs, model, until, pattern, settings.seed)
+    events = _placed(simulated, runs, model, until, pattern, settings.seed)
     if pattern.found:
         notes.append(pattern.note())
     won_open, won_new, month_of = _open_wins(events, len(opening), model, replications)

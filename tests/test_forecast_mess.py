@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from salesproc.calendar import first_day
 from salesproc.calibration import (
     SUPPORT_SPAN,
     _seasonality,
@@ -21,7 +22,14 @@ from salesproc.calibration import (
     fitted_process,
     stalled,
 )
-from salesproc.forecast import burst_under_way, exit_curves, forecast
+from salesproc.forecast import (
+    BURST_STRATA,
+    _burst_under_way,
+    _goes_on,
+    burst_under_way,
+    exit_curves,
+    forecast,
+)
 from salesproc.history.read import read_history
 from salesproc.history.synthetic import PRESETS, SyntheticHistory, generate, reading, write
 from salesproc.history.table import OUTCOME_WON, History, after_the_fact
@@ -278,18 +286,38 @@ def test_more_rejections_than_the_file_says_make_no_new_route(tmp_path: Path) ->
         assert "more went back to proposal" in f.quality
 
 
-def test_a_forecast_during_a_burst_of_new_deals_says_so(
+def test_a_forecast_during_a_burst_of_new_deals_lets_it_go_on(
         real: tuple[SyntheticHistory, History]) -> None:
-    """The import runs from day 180 for 60 days: a forecast from a day inside it says the
-    new deals follow the usual level; one from months later does not."""
+    """The import runs from day 180 for 60 days. A forecast from day 200 says the burst is
+    under way and spreads its runs over how long it may go on: ten equally likely
+    lengths, the quantiles of P(X > x) = T / (T + x) after T days, so half the runs let
+    it go on for less than T days and half for more, each with the burst's deals above
+    the usual level, day by day. One from months later does not."""
     truth, history = real
     start = dt.datetime.combine(START, dt.time())
     inside = history.at(start + dt.timedelta(days=200))
-    assert burst_under_way(inside)
-    result = forecast(inside, inside.as_of + dt.timedelta(days=30), replications=4, seed=1)
-    assert any("burst of new deals is under way" in n for n in result.notes)
+    (burst,) = burst_under_way(inside)
+    result = forecast(inside, inside.as_of + dt.timedelta(days=30), replications=10, seed=1)
+    assert any("burst of new deals is under way" in n and "as long again" in n
+               for n in result.notes)
+    day = first_day(inside.as_of)
+    strata = _goes_on(inside, day, 90.0)
+    assert len(strata) == BURST_STRATA
+    per_day = (burst.deals - burst.expected) / ((burst.last - burst.first).days + 1)
+    lasted = (day - burst.first).days
+    leads = [sum(c.leads for c in s) for s in strata]
+    assert leads == sorted(leads)
+    assert leads[BURST_STRATA // 2 - 1] <= per_day * lasted + 1 <= leads[BURST_STRATA // 2] + 2
+    assert max(leads) <= round(per_day * 90.0)
+    for s in strata:
+        assert all(day <= c.on < day + dt.timedelta(days=90) for c in s)
+    (ended,) = burst_under_way(history.at(start + dt.timedelta(days=245)))
+    quiet = history.at(dt.datetime.combine(ended.last, dt.time()) + dt.timedelta(days=5))
+    assert burst_under_way(quiet) and _goes_on(quiet, first_day(quiet.as_of), 90.0) == [[]]
+    assert any("it has stopped for now" in n for n in _burst_under_way(quiet))
     later = history.at(start + dt.timedelta(days=330))
     assert not burst_under_way(later)
+    assert _goes_on(later, first_day(later.as_of), 90.0) == [[]]
     assert truth.mess.burst is not None
 
 
