@@ -28,8 +28,9 @@ What is fitted, and how (each with its sample size and 95% interval):
 The history shows how long a deal was in a stage, not who was busy: the fitted time goes
 into the stage's `delay` (the prospect's side), with the team's mean work and wait at that
 stage — from a short simulation of the file, whose `work` and headcount stay as written —
-taken off its mean, so that queueing is not counted twice. That keeps the spread and the
-family of the whole stay but not the split between waiting and working; a stage whose
+taken off its mean, and the variance of its work and approvals off its variance, so that
+neither queueing nor an approval's spread is counted twice. That keeps the family of the
+whole stay but not the split between waiting and working; a stage whose
 time is mostly the team's work keeps at least DELAY_FLOOR of its fitted mean as delay.
 
 Small teams still get their numbers: a rate, a deal value or a time in stage resting on
@@ -202,13 +203,12 @@ def _num(x: float) -> str:
 
 
 def calibrate(history: History, *, since: dt.datetime | None = None,
-              team: Mapping[str, float] | None = None, refine: bool = True
-              ) -> Calibration:
+              team: TeamTime | None = None, refine: bool = True) -> Calibration:
     """Fit *history*'s process to it: arrivals, shares, values, routes and times in stage
-    of the deals created since *since* (default: the first). *team* is the team's
-    mean work and wait per visit of each stage, in days (default: from a simulation of
-    the process). With *refine*, each delay is then corrected by simulating the fitted
-    process over the period until its mean time in stage meets the history's."""
+    of the deals created since *since* (default: the first). *team* is the team's time
+    per visit of each stage (default: team_days, from a simulation of the process).
+    With *refine*, each delay is then corrected by simulating the fitted process over
+    the period until its mean time in stage meets the history's."""
     process = history.process
     created = history.deals.created
     start = np.datetime64(since, "s") if since is not None else created.min()
@@ -678,16 +678,33 @@ def route_values(setting: str, b: str, buyer: BuyerType, sid: str, targets: list
 # --- time in stage -------------------------------------------------------------------------
 
 
-def team_days(process: Process) -> dict[str, float]:
-    """The team's mean work, wait for people and approval time per visit of each stage,
-    in days, from a short simulation of the file (nothing, without arrivals)."""
+@dataclass(frozen=True)
+class TeamTime:
+    """The team's time per visit of each stage, in days: its *mean* (work, the wait for
+    people and approvals) and the *variance* of the part from the start of the work to
+    the end of the approvals (what a stage's delay must not hold a second time)."""
+
+    mean: Mapping[str, float]
+    variance: Mapping[str, float]
+
+
+def team_days(process: Process) -> TeamTime:
+    """The team's time per visit of each stage, from a short simulation of the file
+    (nothing, without arrivals)."""
     if process.arrivals is None:
-        return {}
+        return TeamTime({}, {})
     from salesproc.sim.experiment import resolve_settings, simulate
 
     settings = resolve_settings(process, replications=min(process.simulation.replications, 5),
                                 workers=1)
-    return team_time(simulate(process, settings))
+    result = simulate(process, settings, events=True)
+    days = units.convert(1.0, process.time_unit, "day")
+    spans: dict[str, list[float]] = {}
+    for visit in result.events or ():
+        if visit.finished == visit.finished:  # NaN: still there at the end
+            spans.setdefault(visit.stage, []).append((visit.finished - visit.started) * days)
+    return TeamTime(team_time(result), {sid: float(np.var(t)) for sid, t in spans.items()
+                                        if len(t) >= 2})
 
 
 def team_time(result: SimulationResult) -> dict[str, float]:
@@ -713,7 +730,7 @@ def moved_on(history: History, here: np.ndarray) -> Onward:
 
 
 def _times(cal: Calibration, history: History, chosen: np.ndarray,
-           team: Mapping[str, float]) -> None:
+           team: TeamTime) -> None:
     """Each stage's delay: the time its deals take there before they move on (moved_on),
     the team's work and waiting taken off. Not the time of every visit: a process draws
     one stay per visit and then its route, and the visits that ended lost (a deal
@@ -725,7 +742,7 @@ def _times(cal: Calibration, history: History, chosen: np.ndarray,
         here = moving & (v.stage == s)
         setting = f"stages.{sid}.delay"
         on = moved_on(history, here)
-        own = team.get(sid, 0.0)
+        own = team.mean.get(sid, 0.0)
         if on.n < MIN_OBSERVATIONS:
             if on.n < MIN_BLENDED:
                 cal.kept.append(NotEnough(setting, f"time in {sid}", on.n, MIN_BLENDED))
@@ -735,7 +752,8 @@ def _times(cal: Calibration, history: History, chosen: np.ndarray,
             continue
         fit = fit_distribution(on.sample(), np.ones(on.n, dtype=bool))
         low, high = _mean_interval(on, history, here)
-        spec = _delay(fit, max(fit.mean - own, DELAY_FLOOR * fit.mean), own, unit)
+        spec = _delay(fit, max(fit.mean - own, DELAY_FLOOR * fit.mean),
+                      team.variance.get(sid, 0.0), unit)
         team_words = f"; the team's {own:,.2f} days of work and waiting taken off" if own else ""
         others = int(here.sum()) - on.n
         cal.fitted.append(Fitted(setting, spec, f"days in {sid} before moving on ({others:,} "
@@ -874,20 +892,28 @@ def with_mean(spec: Any, mean: float) -> Any:
     return {family: {**params, "mean": _round(mean)}}
 
 
-def _delay(fit: Fit, mean: float, team: float, unit: str) -> Any:
+def _delay(fit: Fit, mean: float, variance: float, unit: str) -> Any:
     """The delay's file form in *unit*: the fitted family with *mean* days and the fitted
-    spread, or the empirical values scaled to that mean (the team's *team* days off)."""
+    spread less the team's (*variance*, days²: the work and approvals the stage keeps
+    have their own spread, which the delay must not hold a second time), or the
+    empirical values moved to that mean and spread."""
     def time(days: float) -> float:
         return _round(units.convert(max(days, 0.0), "day", unit))
 
-    if fit.empirical:  # scaled, not shifted: shifting would pile short stays up at 0
-        factor = mean / fit.mean if fit.mean > 0 else 1.0
-        return {"empirical": [time(v * factor) for v in fit.empirical]}
-    if fit.family == "fixed":
+    sd = math.sqrt(max(fit.sd ** 2 - variance, 0.0)) if math.isfinite(fit.sd) else fit.sd
+    if fit.empirical:
+        # v -> a v + b with the mean and sd wanted, where that keeps every value at 0 or
+        # more; else scaled only (shifting would pile short stays up at 0)
+        a = mean / fit.mean if fit.mean > 0 else 1.0
+        if fit.sd > 0 and sd / fit.sd < a:
+            a = sd / fit.sd
+        return {"empirical": [time(v * a + mean - a * fit.mean) for v in fit.empirical]}
+    if fit.family == "fixed" or sd <= 1e-9 * max(mean, 1e-12):
         return {"fixed": time(mean)}
-    if fit.family == "exponential":
+    if fit.family == "exponential" and variance <= 0:
         return {"exponential": {"mean": time(mean)}}
-    return {fit.family: {"mean": time(mean), "sd": time(fit.sd)}}
+    family = "gamma" if fit.family == "exponential" else fit.family
+    return {family: {"mean": time(mean), "sd": time(sd)}}
 
 
 # --- entries -------------------------------------------------------------------------------
