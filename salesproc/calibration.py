@@ -201,13 +201,14 @@ def calibrate(history: History, *, since: dt.datetime | None = None,
               team: Mapping[str, float] | None = None, refine: bool = True
               ) -> Calibration:
     """Fit *history*'s process to it: arrivals, shares, values, routes and times in stage
-    of the deals created since *since* (default: the first). *team* is the team's
+    of the deals created since *since* (or the first, if it is later). *team* is the team's
     mean work and wait per visit of each stage, in days (default: from a simulation of
     the process). With *refine*, each delay is then corrected by simulating the fitted
     process over the period until its mean time in stage meets the history's."""
     process = history.process
     created = history.deals.created
-    start = np.datetime64(since, "s") if since is not None else created.min()
+    first = created.min()  # before the first deal, no time counts (arrivals per week)
+    start = max(np.datetime64(since, "s"), first) if since is not None else first
     late = after_the_fact(history.deals)
     chosen = (created >= start) & ~late
     cal = Calibration(process, _datetime(start), history.as_of, int(chosen.sum()))

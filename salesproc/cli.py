@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import shlex
 import signal
 import sys
@@ -357,21 +358,37 @@ def _render_results(process: Process, process_file: str, results_file: str, fmt:
     _emit_file(output, content, [*process.files, results_file])
 
 
-def _read_json(path: str) -> Any:
-    """A JSON document from a file, or a located error."""
+def _read_json(path: str, hint: str = "give the file written by: salesproc simulate "
+               "PROCESS --format json -o RESULT.json") -> Any:
+    """A JSON document that salesproc wrote, from a file, or a located error: never a
+    wait on a pipe or a device, nor a file too large, too deep or with numbers too long to
+    be a result (each would hang, fill the memory or fail inside the JSON reader)."""
     import json
 
+    from salesproc.defaults import MAX_RESULTS_BYTES
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+        if not os.path.isfile(path):
+            what = "does not exist" if not os.path.exists(path) else "is not a regular file"
+            raise Failure(f"{shown(path)} {what}", hint)
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_RESULTS_BYTES + 1)
+        if len(raw) > MAX_RESULTS_BYTES:
+            raise Failure(f"{shown(path)}: larger than {MAX_RESULTS_BYTES:,} bytes, more "
+                          "than any result salesproc writes", hint)
+        return json.loads(raw.decode("utf-8"))
     except OSError as exc:
         raise Failure(f"cannot read {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise Failure(f"{path}: not a text file (UTF-8 JSON expected)") from None
-    except json.JSONDecodeError as exc:
+        raise Failure(f"{shown(path)} is not a JSON file: not a text file (UTF-8 expected)",
+                      hint) from None
+    except RecursionError:
+        raise Failure(f"{shown(path)}: nested too deeply to be a result", hint) from None
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):  # an integer of thousands of digits
+            raise Failure(f"{shown(path)}: not a result: {shown(str(exc))[:80]}", hint) from None
         raise Failure(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}",
-                      "give the file written by: salesproc simulate PROCESS --format json "
-                      "-o RESULT.json") from None
+                      hint) from None
 
 
 def _image(source: str, fmt: str) -> bytes:
@@ -557,22 +574,44 @@ def simulate(process_file: str, replications: int | None, horizon: str | None,
 
 
 class _Date(click.ParamType):  # type: ignore[type-arg]
-    """A date (2026-03-31) or a date and time (2026-03-31T18:00)."""
+    """A date (2026-03-31) or a date and time (2026-03-31T18:00), in the team's local
+    time (no zone: times in exports are read so too), from 1900 on (as dates in exports
+    are). A *past* date is not after today: the history as of a later day does not
+    exist yet; a later one (the end of a forecast) is at most a century ahead."""
 
     name = "date"
+    _FORM = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?")
+
+    def __init__(self, past: bool = True) -> None:
+        self.past = past
 
     def convert(self, value: object, param: click.Parameter | None,
                 ctx: click.Context | None) -> Any:
         import datetime as dt
 
         text = str(value).strip()
-        try:
-            if len(text) == 10:
-                return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(23, 59, 59))
-            return dt.datetime.fromisoformat(text.replace("Z", ""))
-        except ValueError:
-            self.fail(f"{text!r} is not a date like 2026-03-31 (or 2026-03-31T18:00)",
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+)?\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)",
+                        text):
+            self.fail(f"{shown(text)!r} has a time zone; give the team's local time "
+                      "without one (2026-03-31T18:00), as the export's times are read",
                       param, ctx)
+        try:
+            if not self._FORM.fullmatch(text):
+                raise ValueError(text)
+            when = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(23, 59, 59)) \
+                if len(text) == 10 else dt.datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{shown(text)!r} is not a date like 2026-03-31 (or 2026-03-31T18:00)",
+                      param, ctx)
+        today = dt.date.today()
+        if when.year < 1900:
+            self.fail(f"{text} is before 1900: no CRM history is that old", param, ctx)
+        if self.past and when.date() > today:
+            self.fail(f"{when:%Y-%m-%d} is after today ({today.isoformat()}): the history "
+                      "as it stood then is not known yet", param, ctx)
+        if when.year > today.year + 100:
+            self.fail(f"{when:%Y-%m-%d} is more than a century ahead", param, ctx)
+        return when
 
 
 @cli.command()
@@ -726,7 +765,7 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
               "arrivals bring the new deals (a calibrated one is best).")
 @click.option("--as-of", "as_of", type=_Date(), help="Forecast from the pipeline as it "
               "stood at the end of this day (default: the latest change in the export).")
-@click.option("--until", type=_Date(), help="Forecast up to the end of this day.")
+@click.option("--until", type=_Date(past=False), help="Forecast up to the end of this day.")
 @click.option("--horizon", type=_Duration(positive=True),
               help="Or: how far ahead (e.g. 13w, 90d).")
 @click.option("--crm", "crm", type=click.Choice(["salesforce", "hubspot", "generic", "events"]),
@@ -842,19 +881,12 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
 
 def _track_record(path: str) -> Any:
     """The saved backtest in *path*, or exit 1 saying what is wrong with it."""
-    import json as json_module
-
     from salesproc.backtest import from_dict
 
     hint = "save one with: salesproc backtest ... --format json -o BACKTEST.json"
+    data = _read_json(path, hint)
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json_module.load(handle)
         return from_dict(data)
-    except OSError as exc:
-        raise Failure(f"cannot read {shown(path)}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json_module.JSONDecodeError) as exc:
-        raise Failure(f"{shown(path)} is not a JSON file ({shown(str(exc))})", hint) from None
     except ValueError as exc:
         raise Failure(f"{shown(path)}: {shown(str(exc))}", hint) from None
 

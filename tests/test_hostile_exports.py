@@ -1,0 +1,264 @@
+"""Hostile CRM exports (and the files around them), generated here one family at a time:
+data loss, injection, silent misreads, crashes and hangs. Each goes through the CLI and
+gives a located, kind error or note (exit 1 where nothing can be used) or the right value;
+never a traceback, never a hang, nothing the user had overwritten. The located codes each
+have their case in tests/cases/exports/ too; these are the ways in."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from tests.conftest import run
+
+PROCESS = """\
+salesproc: 1
+name: Two stages
+roles:
+  rep: {title: Rep, headcount: 2}
+stages:
+  - {id: prospecting, name: Prospecting, owner: rep, work: 0.5, next: {qualification: 0.5}}
+  - {id: qualification, name: Qualification, owner: rep, work: 1, next: {won: 0.5}}
+buyer_types:
+  small: {name: Small, share: 1, value: 1000}
+arrivals: {rate: 1, per: day}
+simulation: {start: 2025-01-06, horizon: 60, replications: 2}
+"""
+HEADER = "deal,stage,changed_at,amount,segment"
+
+
+def rows(n: int, amount: Callable[[int], str] = lambda i: str(1000 + i)) -> list[str]:
+    """A generic stage-change export of *n* deals (header first): every deal enters
+    prospecting, two in three move on to qualification, one in three of those ends."""
+    lines = [HEADER]
+    for i in range(n):
+        day, month = 1 + i % 28, 1 + (i // 28) % 6
+        lines.append(f"D{i},Prospecting,2025-{month:02d}-{day:02d},{amount(i)},SMB")
+        if i % 3:
+            lines.append(f"D{i},Qualification,2025-{month:02d}-{day:02d} 12:00,{amount(i)},SMB")
+        if i % 3 == 1:
+            end = "won" if i % 2 else "lost"
+            lines.append(f"D{i},{end},2025-{month + 1:02d}-{day:02d},{amount(i)},SMB")
+    return lines
+
+
+@pytest.fixture
+def process(tmp_path: Path) -> Path:
+    path = tmp_path / "process.yaml"
+    path.write_text(PROCESS)
+    return path
+
+
+def write(tmp_path: Path, lines: list[str] | bytes, name: str = "export.csv") -> Path:
+    path = tmp_path / name
+    if isinstance(lines, bytes):
+        path.write_bytes(lines)
+    else:
+        path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
+
+
+def measure(export: Path, process: Path, *args: str) -> Result:
+    return run("measure", str(export), "--process", str(process), "--crm", "generic",
+               "--format", "json", *args)
+
+
+def deals(result: Result) -> int:
+    """How many deals a measure --format json counted."""
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    return int(data["overall"]["deals"])
+
+
+def kind(result: Result, code: int, *texts: str) -> None:
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    for text in texts:
+        assert text in result.output, result.output
+
+
+# --- silent misreads: a located note, or the right value ------------------------------------
+
+
+def test_an_unterminated_quote_stops_at_its_row_instead_of_swallowing_the_file(
+        tmp_path: Path, process: Path) -> None:
+    lines = rows(200)
+    lines[10] = lines[10].replace(",SMB", ',"SMB')
+    export = write(tmp_path, lines)
+    kind(measure(export, process), 1, f"{export}:11: error SP841 a quote opened in row 11 "
+         "is never closed")
+
+
+def test_a_quote_inside_an_unquoted_value_is_no_opening_quote(tmp_path: Path,
+                                                              process: Path) -> None:
+    lines = rows(30)
+    lines[5] = lines[5].replace(",SMB", ',5" screen')
+    assert deals(measure(write(tmp_path, lines), process)) == 30
+
+
+def test_an_unterminated_quote_in_utf16_is_found_too(tmp_path: Path, process: Path) -> None:
+    lines = rows(30)
+    lines[3] = lines[3].replace(",SMB", ',"SMB')
+    export = write(tmp_path, ("\n".join(lines) + "\n").encode("utf-16"))
+    kind(measure(export, process), 1, f"{export}:4: error SP841")
+
+
+def test_rows_without_a_deal_id_are_left_out_not_merged(tmp_path: Path,
+                                                         process: Path) -> None:
+    lines = rows(30)
+    blank = [k for k, line in enumerate(lines) if line.startswith(("D4,", "D5,"))]
+    for k in blank:
+        lines[k] = lines[k].split(",", 1)[1].join([" ,", ""])
+    result = measure(write(tmp_path, lines), process)
+    assert deals(result) == 28
+    assert f"note SP842 rows have no deal id (deal is empty); left out ({len(blank)} in all" \
+        in result.stderr
+
+
+@pytest.mark.parametrize(("written", "code"), [
+    ("-5000", "SP843"), ("(500)", "SP843"), ("0x1F", "SP809"), ("9" * 400, "SP809"),
+    ("inf", "SP809"), ("1e308", "SP809"), ("$43k", "SP809"),
+])
+def test_amounts_that_are_no_deal_value_are_unknown_with_a_note(
+        tmp_path: Path, process: Path, written: str, code: str) -> None:
+    export = write(tmp_path, rows(30, lambda i: written if i == 3 else "1000"))
+    result = measure(export, process)
+    assert deals(result) == 30
+    assert f"{export}:8: note {code} " in result.stderr
+    pipeline = json.loads(result.stdout)["overall"]["pipeline"]
+    # the 20 open deals but D3 (unknown) are worth 1000 each: nothing negative, nothing huge
+    assert sum(stage["value"] for stage in pipeline) == pytest.approx(19 * 1000.0)
+
+
+def test_crm_probabilities_outside_0_to_100_are_unknown(tmp_path: Path,
+                                                         process: Path) -> None:
+    lines = ["deal,stage,changed_at,probability", "A,Prospecting,2025-03-04,10",
+             "B,Prospecting,2025-03-04,150", "C,Prospecting,2025-03-04,-40"]
+    export = write(tmp_path, lines)
+    result = measure(export, process)
+    kind(result, 0, f"{export}:3: note SP844 a probability is outside 0–100% ('150')",
+         "(2 in all; rows 3, 4)")
+
+
+def test_one_cp1252_byte_leaves_the_rest_of_a_utf8_file_utf8(tmp_path: Path) -> None:
+    accented = tmp_path / "process.yaml"
+    accented.write_text(PROCESS.replace("name: Prospecting", "name: Prospécting"), "utf-8")
+    text = "\n".join(rows(30)).replace("Prospecting", "Prospécting") + "\n"
+    data = text.encode("utf-8").replace(b"D7,", b"D7\xe9,", 1)  # one Windows-1252 byte
+    export = write(tmp_path, data)
+    result = measure(export, accented)
+    assert deals(result) == 31  # D7é is a deal of its own; no accented stage is lost
+    assert "SP804" not in result.stderr
+    assert f"{export}: note SP846 1 place(s) in this UTF-8 file are not UTF-8" in result.stderr
+
+
+def test_the_event_log_reads_exponent_times_and_refuses_infinite_ones(
+        tmp_path: Path, process: Path) -> None:
+    lines = ["replication,deal,buyer_type,stage,entered,started,finished,outcome,role,value",
+             "1,1,small,prospecting,1.9e-05,1.9e-05,0.5,qualification,rep,1000",
+             "1,1,small,qualification,0.5,0.5,2,won,rep,1000",
+             "1,2,small,prospecting,inf,inf,inf,,rep,1000",
+             "1,3,small,prospecting,1e308,1e308,,,rep,1000",
+             "1,4,small,prospecting,3,3,,,rep,1000"]
+    export = write(tmp_path, lines)
+    result = run("measure", str(export), "--process", str(process), "--format", "json")
+    assert deals(result) == 2  # deals 1 and 4; 1 created at the start, as written
+    assert f"{export}:4: note SP805 entered is not a time of the simulation ('inf')" \
+        in result.stderr
+    assert json.loads(result.stdout)["overall"]["won"] == 1
+
+
+@pytest.mark.parametrize(("option", "value", "text"), [
+    ("--as-of", "9999-12-31", "is after today"),
+    ("--as-of", "2025-09-01T00:00+02:00", "has a time zone"),
+    ("--as-of", "2025-09-01Z", "has a time zone"),
+    ("--as-of", "0001-01-01", "is before 1900"),
+    ("--as-of", "1850-06-01", "is before 1900"),
+])
+def test_impossible_as_of_dates_are_usage_errors(tmp_path: Path, process: Path,
+                                                  option: str, value: str, text: str) -> None:
+    kind(measure(write(tmp_path, rows(10)), process, option, value), 2, option, text)
+
+
+def test_dates_before_1900_in_an_export_are_unreadable(tmp_path: Path, process: Path) -> None:
+    lines = rows(30)
+    lines[1] = lines[1].replace("2025-01-01", "1850-01-01")
+    lines[2] = lines[2].replace("2025-01-02", "0001-01-02")
+    export = write(tmp_path, lines)
+    result = measure(export, process)
+    assert f"{export}:2: note SP805 changed_at cannot be read as a date ('1850-01-01')" \
+        in result.stderr and "(2 in all; rows 2, 3)" in result.stderr
+
+
+def test_since_before_the_history_does_not_thin_the_arrivals(tmp_path: Path,
+                                                              process: Path) -> None:
+    export = write(tmp_path, rows(60))
+    fits = []
+    for since in ((), ("--since", "1900-01-01")):
+        out = tmp_path / f"fit{len(since)}.yaml"
+        result = run("calibrate", str(export), "--process", str(process), "--crm", "generic",
+                     "-o", str(out), *since)
+        kind(result, 0, "created 2025-01-01 to")
+        fits.append(next(line for line in out.read_text().splitlines()
+                         if "arrivals.rate" in line))
+    assert fits[0] == fits[1]
+
+
+# --- crashes (exit 3): each a kind message or the right reading now -----------------------
+
+
+def test_a_utf16_export_with_an_odd_byte_count_is_read(tmp_path: Path, process: Path) -> None:
+    data = ("\n".join(rows(30)) + "\n").encode("utf-16") + b"\x00"
+    export = write(tmp_path, data)
+    result = measure(export, process)
+    assert deals(result) == 30
+    assert f"{export}: note SP845 the file ends in the middle of a character" in result.stderr
+
+
+def test_two_byte_order_marks_are_read(tmp_path: Path, process: Path) -> None:
+    data = b"\xef\xbb\xbf\xef\xbb\xbf" + ("\n".join(rows(30)) + "\n").encode()
+    assert deals(measure(write(tmp_path, data), process)) == 30
+
+
+@pytest.mark.parametrize(("content", "text"), [
+    ("1" + "0" * 5000, "not a result"),
+    ("[" * 10_000 + "]" * 10_000, "nested too deeply"),
+])
+def test_render_results_of_absurd_json_is_refused(tmp_path: Path, process: Path,
+                                                  content: str, text: str) -> None:
+    results = tmp_path / "results.json"
+    results.write_text(content)
+    kind(run("render", str(process), "--results", str(results), "--format", "dot"), 1, text)
+
+
+def test_validate_refuses_a_hexadecimal_number_of_thousands_of_digits(tmp_path: Path,
+                                                                      process: Path) -> None:
+    process.write_text(PROCESS.replace("headcount: 2", "headcount: 0x" + "F" * 5000))
+    kind(run("validate", str(process)), 1, "error SP010 a number of 5,002 digits")
+
+
+# --- hangs and memory ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["fifo", "/dev/zero"])
+def test_render_results_refuses_a_pipe_or_a_device(tmp_path: Path, process: Path,
+                                                    source: str) -> None:
+    if source == "fifo":
+        source = str(tmp_path / "results.json")
+        os.mkfifo(source)
+    kind(run("render", str(process), "--results", source, "--format", "dot"), 1,
+         "is not a regular file")
+
+
+def test_render_results_refuses_a_file_larger_than_any_result(
+        tmp_path: Path, process: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("salesproc.defaults.MAX_RESULTS_BYTES", 1000)
+    results = tmp_path / "results.json"
+    results.write_text(" " * 1001)
+    kind(run("render", str(process), "--results", str(results), "--format", "dot"), 1,
+         "larger than 1,000 bytes")
