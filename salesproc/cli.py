@@ -669,8 +669,9 @@ def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
         raise Failure(f"no deal in the export is of buyer type '{buyer}'",
                       hint="check the crm: buyer_types rules in the process file")
     if fmt in ("table", "html"):  # the page, like the table, can show one buyer type
+        drawn = _draw_charts("measurement", result, charts_dir)
         _emit(_formatter(fmt).measurement(result, buyer), output)
-        _write_charts("measurement", result, charts_dir)
+        _save_charts(drawn, charts_dir)
     else:
         _emit_result("measurement", result, fmt, output, charts_dir)
 
@@ -840,6 +841,7 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
                                      param_hint="--campaign")
     result = forecasting(found, end, process=process, replications=replications, seed=seed,
                          campaigns=planned, cases=percentiles, workers=_workers(None))
+    drawn = _draw_charts("forecast", result, charts_dir)
     said: list[str] = []
     beaten: list[Any] = []
     blends: list[Any] = []
@@ -876,7 +878,7 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
     else:
         _emit(text.forecast(result) + "".join(
             line + "\n" for line in ["", *said] if said), output)
-    _write_charts("forecast", result, charts_dir)
+    _save_charts(drawn, charts_dir)
 
 
 def _track_record(path: str) -> Any:
@@ -1200,9 +1202,11 @@ def _formatter(fmt: str) -> Any:
 
 def _emit_result(kind: str, result: Any, fmt: str, output: str | None,
                  charts_dir: str | None) -> None:
-    """A result in its --format (kind names the report function), then its --charts."""
+    """A result in its --format (kind names the report function), then its --charts
+    (drawn and checked first: a chart may not land on the output or an input)."""
+    drawn = _draw_charts(kind, result, charts_dir)
     _emit(getattr(_formatter(fmt), kind)(result), output)
-    _write_charts(kind, result, charts_dir)
+    _save_charts(drawn, charts_dir)
 
 
 def _check_buyer(buyer: str | None, processes: Sequence[Process]) -> None:
@@ -1219,14 +1223,32 @@ def _guard_charts(folder: str | None) -> None:
         raise click.BadParameter(f"{folder} is a file, not a folder", param_hint="--charts")
 
 
-def _write_charts(kind: str, result: Any, folder: str | None) -> None:
-    """--charts DIR: every chart of the result as DIR/NAME.svg and DIR/NAME.png."""
+def _draw_charts(kind: str, result: Any, folder: str | None) -> list[Any]:
+    """--charts DIR: every chart of the result, each checked before anything is written:
+    DIR/NAME.svg and DIR/NAME.png may not be a file the command reads or writes (an
+    export named pipeline.svg, or -o DIR/forecast.svg)."""
+    if folder is None:
+        return []
+    from salesproc import charts
+
+    drawn: list[Any] = getattr(charts, kind)(result.to_dict())
+    guarded = click.get_current_context().meta.get(_GUARDED, ())
+    for chart in drawn:
+        for suffix in (".svg", ".png"):
+            target = os.path.join(folder, chart.name + suffix)
+            if any(_same_file(target, path) for path in guarded):
+                raise click.BadParameter(
+                    f"the chart {target} would be written over a file this command reads "
+                    "or writes; give --charts another folder", param_hint="--charts")
+    return drawn
+
+
+def _save_charts(drawn: list[Any], folder: str | None) -> None:
+    """The charts :func:`_draw_charts` drew, written to *folder*."""
     if folder is None:
         return
-    from salesproc import charts
     from salesproc.outputs import write_atomic
 
-    drawn = getattr(charts, kind)(result.to_dict())
     if not drawn:  # e.g. a comparison of one replication: no difference to draw
         echo(f"no charts written to {folder}: these results have nothing to draw", err=True)
         return
@@ -1248,10 +1270,18 @@ def _workers(given: int | None) -> int:
 
 
 def _guard_outputs(inputs: Sequence[str], output: str | None, *more: str | None) -> None:
-    """Refuse, before any work, outputs that would land on an input or on each other."""
+    """Refuse, before any work, outputs that would land on an input or on each other;
+    both are kept for --charts to check its files against (:func:`_draw_charts`)."""
     outputs = [o for o in (output, *more) if o is not None and o != "-"]
     for k, target in enumerate(outputs):
         _refuse_overwrite(target, inputs, outputs[:k])
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.meta[_GUARDED] = (*inputs, *outputs)
+
+
+#: Where :func:`_guard_outputs` leaves the command's inputs and outputs (click's context).
+_GUARDED = "salesproc.guarded"
 
 
 def _warn_event_log_size(process: Process, run: Any) -> None:

@@ -82,7 +82,83 @@ def kind(result: Result, code: int, *texts: str) -> None:
         assert text in result.output, result.output
 
 
+# --- data loss: nothing the user had is written over ----------------------------------------
+
+
+def test_charts_never_land_on_an_input(tmp_path: Path, process: Path) -> None:
+    folder = tmp_path / "charts"
+    folder.mkdir()
+    export = write(folder, rows(30), "pipeline.svg")  # the measure chart's own name
+    before = export.read_bytes()
+    kind(run("measure", str(export), "--process", str(process), "--crm", "generic",
+             "--charts", str(folder)), 2, "would be written over a file this command reads")
+    assert export.read_bytes() == before
+
+
+def test_charts_never_land_on_the_report(tmp_path: Path, process: Path) -> None:
+    folder = tmp_path / "charts"
+    folder.mkdir()
+    report = folder / "pipeline.svg"
+    report.write_text("my report")
+    export = write(tmp_path, rows(30))
+    kind(measure(export, process, "-o", str(report), "--charts", str(folder)), 2,
+         "--charts")
+    assert report.read_text() == "my report"
+    assert not (folder / "pipeline.png").exists()  # refused before anything was written
+
+
+# --- injection: what the CRM wrote stays text wherever it goes --------------------------------
+
+
+def test_a_formula_after_a_semicolon_stays_text_in_csv(tmp_path: Path, process: Path) -> None:
+    lines = [HEADER, "x;=cmd|' /C calc'!A0;y,Prospecting,2025-03-04,100,SMB",
+             "B,Prospecting,2025-03-05,100,SMB"]
+    out = tmp_path / "deals.csv"
+    result = run("forecast", str(write(tmp_path, lines)), "--process", str(process), "--crm",
+                 "generic", "--format", "csv", "-o", str(out), "--horizon", "2w", "-r", "3")
+    kind(result, 0)
+    text = out.read_text("utf-8")
+    assert "x;'=cmd|' /C calc'!A0;y" in text and ";=" not in text
+
+
+def test_a_deal_id_with_escape_sequences_is_the_same_on_a_pipe_and_in_a_file(
+        tmp_path: Path, process: Path) -> None:
+    """The id is written with its controls as escapes (\\x9b), on the terminal, on a pipe
+    and in a file alike: never stripped, so it stays itself and two such ids stay two."""
+    import subprocess
+    import sys
+
+    lines = [HEADER, "A\x9b31mX,Prospecting,2025-03-04,100,SMB",
+             "A\x9b32mX,Prospecting,2025-03-05,100,SMB"]
+    export = write(tmp_path, lines)
+    out = tmp_path / "deals.csv"
+    args = ["forecast", str(export), "--process", str(process), "--crm", "generic",
+            "--format", "csv", "--horizon", "2w", "-r", "3", "--seed", "1"]
+    kind(run(*args, "-o", str(out)), 0)
+    piped = subprocess.run([sys.executable, "-m", "salesproc", *args], capture_output=True,
+                           timeout=120, check=False, env={**os.environ, "PYTHONPATH":
+                                                          str(Path(__file__).parent.parent)})
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.decode("utf-8") == out.read_text("utf-8")
+    assert "A\\x9b31mX" in out.read_text("utf-8") and "A\\x9b32mX" in out.read_text("utf-8")
+
+
 # --- silent misreads: a located note, or the right value ------------------------------------
+
+
+def test_crm_stage_names_differing_in_case_or_spaces_are_one_name(tmp_path: Path,
+                                                                   process: Path) -> None:
+    process.write_text(PROCESS + "crm:\n  stages:\n    Closed Won: won\n    closed  won: lost\n")
+    kind(run("validate", str(process)), 1, f"{process}:15:", "error SP208 'closed  won' is "
+         "'Closed Won' again")
+    kind(measure(write(tmp_path, rows(10)), process), 1, "SP208")
+
+
+def test_one_column_as_deal_id_and_stage_is_an_error(tmp_path: Path, process: Path) -> None:
+    process.write_text(PROCESS + "crm:\n  columns: {deal: stage}\n")
+    export = write(tmp_path, rows(30))
+    kind(measure(export, process), 1, f"{export}:1: error SP847 the column 'stage' is named "
+         "both as deal and as stage")
 
 
 def test_an_unterminated_quote_stops_at_its_row_instead_of_swallowing_the_file(

@@ -88,6 +88,15 @@ class CsvFile:
                 "SP802", f"this is not a {self.kind} file: it has no {_columns(missing)} "
                 f"column{'s' if len(missing) > 1 else ''}", self.path, 1,
                 hint=f"{hint}; its columns are: {some([shown(h) for h in self.header], 12)}")])
+        roles: dict[str, str] = {}
+        for role, name in found.items():
+            other = roles.setdefault(str(name), role)
+            if other != role:  # the deal id read from the stage column: 200 deals as 4
+                raise HistoryError([Note(
+                    "SP847", f"the column '{shown(str(name))}' is named both as {other} and "
+                    f"as {role}", self.path, 1, column=name,
+                    hint=f"name another column for one of them in crm: columns; its columns "
+                    f"are: {some([shown(h) for h in self.header], 12)}")])
         return {role: name for role, name in found.items() if name is not None}
 
     def batches(self, columns: Sequence[str], notes: Notebook) -> Iterator[Batch]:

@@ -91,6 +91,8 @@ CODES: dict[str, Rule] = rules(
     ("SP846", "mixed-encoding", "note",
      "A UTF-8 file with a few bytes that are not UTF-8: those are read as Windows-1252, "
      "the rest as UTF-8."),
+    ("SP847", "column-two-roles", "error",
+     "One column of the export is named for two roles (the deal id and the stage)."),
 )
 
 MAX_ROWS_SHOWN = 5
