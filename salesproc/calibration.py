@@ -149,10 +149,12 @@ class Calibration:
 
     def to_yaml(self, output: str | os.PathLike[str]) -> str:
         """The variant file to write at *output*: `extends:` the process's file, the fitted
-        values under `set:`, each with a comment (n, 95% interval, fit)."""
+        values under `set:`, each with a comment (n, 95% interval, fit). The path to the
+        base is from where *output* really is (symlinked folders resolved), as a variant's
+        `extends:` is read."""
         base = self.process.source or "process.yaml"
-        extends = os.path.relpath(os.path.abspath(base),
-                                  os.path.dirname(os.path.abspath(output)))
+        extends = os.path.relpath(os.path.realpath(base),
+                                  os.path.realpath(os.path.dirname(os.path.abspath(output))))
         lines = [
             f"# Calibrated by salesproc {__version__} from {self.deals:,} deals created "
             f"{self.since:%Y-%m-%d} to {self.until:%Y-%m-%d}.",

@@ -699,7 +699,7 @@ def _measure_deal_table(found: Any, buyer: str | None, fmt: str, output: str | N
               "structure stays; its numbers are fitted).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the calibrated variant here (it extends FILE); default: the "
-              "terminal.")
+              "terminal, its extends: written from the current folder.")
 @click.option("--since", type=_Date(), help="Fit only the deals created from this day on.")
 @click.option("--as-of", "as_of", type=_Date(), help="The history as it stood at the end of "
               "this day (default: the latest change in the export).")
@@ -741,8 +741,8 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
                                  f"{found.as_of:%Y-%m-%d})", param_hint="--since")
     result = calibrating(found, since=dt.datetime.combine(since.date(), dt.time())
                          if since is not None else None)
-    target = output if output not in (None, "-") else os.path.join(
-        os.path.dirname(os.path.abspath(process_file)), "calibrated.yaml")
+    target = output if output not in (None, "-") else "calibrated.yaml"  # the terminal's
+    # variant is most often redirected to a file in the current folder: extends: from there
     variant = result.to_yaml(target)
     if output in (None, "-"):
         echo(variant, nl=False)

@@ -285,6 +285,30 @@ def test_since_before_the_history_does_not_thin_the_arrivals(tmp_path: Path,
     assert fits[0] == fits[1]
 
 
+def test_calibrate_into_a_symlinked_folder_writes_an_extends_that_resolves(
+        tmp_path: Path, process: Path) -> None:
+    export = write(tmp_path, rows(60))
+    real = tmp_path / "far" / "deep" / "real"
+    real.mkdir(parents=True)
+    (tmp_path / "link").symlink_to(real)
+    kind(run("calibrate", str(export), "--process", str(process), "--crm", "generic", "-o",
+             str(tmp_path / "link" / "fitted.yaml")), 0)
+    for path in (tmp_path / "link" / "fitted.yaml", real / "fitted.yaml"):
+        kind(run("validate", str(path)), 0, "no problems found")
+
+
+def test_calibrate_on_the_terminal_writes_extends_from_the_current_folder(
+        tmp_path: Path, process: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    export = write(tmp_path, rows(60))
+    (tmp_path / "out").mkdir()
+    monkeypatch.chdir(tmp_path / "out")
+    result = run("calibrate", str(export), "--process", str(process), "--crm", "generic")
+    kind(result, 0)
+    Path("fitted.yaml").write_text(result.stdout)  # as `> fitted.yaml` would
+    assert 'extends: "../process.yaml"' in result.stdout
+    kind(run("validate", "fitted.yaml"), 0, "no problems found")
+
+
 # --- crashes (exit 3): each a kind message or the right reading now -----------------------
 
 
