@@ -577,13 +577,16 @@ class _Date(click.ParamType):  # type: ignore[type-arg]
     """A date (2026-03-31) or a date and time (2026-03-31T18:00), in the team's local
     time (no zone: times in exports are read so too), from 1900 on (as dates in exports
     are). A *past* date is not after today: the history as of a later day does not
-    exist yet; a later one (the end of a forecast) is at most a century ahead."""
+    exist yet; a later one (the end of a forecast) is at most a century ahead. A day
+    alone is the end of that day, or its start where *start_of_day* (a backtest's origin:
+    the history as it stood when the day began)."""
 
     name = "date"
     _FORM = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?")
 
-    def __init__(self, past: bool = True) -> None:
+    def __init__(self, past: bool = True, start_of_day: bool = False) -> None:
         self.past = past
+        self.start_of_day = start_of_day
 
     def convert(self, value: object, param: click.Parameter | None,
                 ctx: click.Context | None) -> Any:
@@ -598,7 +601,8 @@ class _Date(click.ParamType):  # type: ignore[type-arg]
         try:
             if not self._FORM.fullmatch(text):
                 raise ValueError(text)
-            when = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(23, 59, 59)) \
+            day_time = dt.time() if self.start_of_day else dt.time(23, 59, 59)
+            when = dt.datetime.combine(dt.date.fromisoformat(text), day_time) \
                 if len(text) == 10 else dt.datetime.fromisoformat(text)
         except ValueError:
             self.fail(f"{shown(text)!r} is not a date like 2026-03-31 (or 2026-03-31T18:00)",
@@ -911,8 +915,10 @@ def _cases(text: str) -> tuple[float, float, float]:
                 type=click.Path(path_type=str))
 @click.option("--process", "process_file", metavar="FILE", required=True,
               type=click.Path(path_type=str), help="The process to calibrate at each origin.")
-@click.option("--from", "first", type=_Date(), required=True, help="The first origin.")
-@click.option("--to", "last", type=_Date(), required=True, help="The last origin.")
+@click.option("--from", "first", type=_Date(start_of_day=True), required=True,
+              help="The first origin (a day alone: as the day began).")
+@click.option("--to", "last", type=_Date(), required=True,
+              help="The last origin (at the latest: the end of that day).")
 @click.option("--every", default="1mo", show_default=True,
               help="Between origins: 1mo (calendar months), or a duration such as 2w.")
 @click.option("--horizon", type=_Duration(positive=True), default="90d", show_default=True,
@@ -939,8 +945,6 @@ def backtest(history: tuple[str, ...], process_file: str, first: Any, last: Any,
     Nothing is written beside the process file; an origin whose calibration fails is
     reported with the reason, and the others go on.
     """
-    import datetime as dt
-
     from salesproc.backtest import backtest as backtesting
 
     origins = _origins(first, last, every)
@@ -948,7 +952,7 @@ def backtest(history: tuple[str, ...], process_file: str, first: Any, last: Any,
     _guard_outputs([*process.files, *history], output)
     _guard_charts(charts_dir)
     found = _history_or_fail(history, process, crm, None, "backtested on")
-    start = [dt.datetime.combine(o.date(), dt.time()) for o in origins]
+    start = list(origins)  # never before --from: a time given is kept
     result = backtesting(found, start, _in_unit(horizon, "day") or 90.0,
                          replications=replications, seed=seed)
     if not result.origins:

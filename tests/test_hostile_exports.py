@@ -309,6 +309,17 @@ def test_calibrate_on_the_terminal_writes_extends_from_the_current_folder(
     kind(run("validate", "fitted.yaml"), 0, "no problems found")
 
 
+def test_the_first_backtest_origin_is_never_before_from(tmp_path: Path,
+                                                         process: Path) -> None:
+    export = write(tmp_path, rows(120))
+    result = run("backtest", str(export), "--process", str(process), "--crm", "generic",
+                 "--from", "2025-04-15T12:00", "--to", "2025-05-15", "--every", "1mo",
+                 "--horizon", "14d", "-r", "3", "--format", "json")
+    kind(result, 0)
+    origins = [o["at"] for o in json.loads(result.stdout)["origins"]]
+    assert origins == ["2025-04-15T12:00:00", "2025-05-15T12:00:00"]
+
+
 # --- crashes (exit 3): each a kind message or the right reading now -----------------------
 
 
