@@ -331,6 +331,17 @@ def test_a_utf16_export_with_an_odd_byte_count_is_read(tmp_path: Path, process: 
     assert f"{export}: note SP845 the file ends in the middle of a character" in result.stderr
 
 
+@pytest.mark.parametrize("header", [" Deal  ,Stage ,Changed_At , Amount,Segment",
+                                    "Deal ID,Stage Name,Changed At,AMOUNT,Segment"])
+def test_header_names_with_spaces_and_capitals_are_read(tmp_path: Path, process: Path,
+                                                        header: str) -> None:
+    lines = rows(30)
+    lines[0] = header
+    result = run("measure", str(write(tmp_path, lines)), "--process", str(process),
+                 "--format", "json")
+    assert deals(result) == 30
+
+
 def test_two_byte_order_marks_are_read(tmp_path: Path, process: Path) -> None:
     data = b"\xef\xbb\xbf\xef\xbb\xbf" + ("\n".join(rows(30)) + "\n").encode()
     assert deals(measure(write(tmp_path, data), process)) == 30

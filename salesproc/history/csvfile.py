@@ -65,7 +65,8 @@ class CsvFile:
         self.encoding, head, self.cleaning, self.mixed, self.odd_quotes = _encoding(path)
         head = _CONTROL_TEXT.sub("", head)
         self.delimiter = _delimiter(head)
-        self.header = _header(head, self.delimiter, path)
+        self._written = _header(head, self.delimiter, path)  # as the file spells them
+        self.header = [n.strip() for n in self._written]
         self._by_fold: dict[str, str] = {}
         for name in self.header:
             self._by_fold.setdefault(fold(name), name)
@@ -155,6 +156,7 @@ class CsvFile:
     def _parse(self, source: _Cleaned | None, wanted: list[str], skipped: list[int],
                invalid: Callable[[pcsv.InvalidRow], str], notes: Notebook) -> Iterator[Batch]:
         seen = 1  # records read so far, the header included
+        written = dict(zip(self.header, self._written, strict=True))  # ' Deal ' for 'Deal'
         try:
             reader = pcsv.open_csv(
                 source if source is not None else self.path,
@@ -164,7 +166,8 @@ class CsvFile:
                                                 newlines_in_values=True,
                                                 invalid_row_handler=invalid),
                 convert_options=pcsv.ConvertOptions(
-                    include_columns=wanted, column_types={c: pa.string() for c in wanted},
+                    include_columns=[written[c] for c in wanted],
+                    column_types={written[c]: pa.string() for c in wanted},
                     strings_can_be_null=False, quoted_strings_can_be_null=False))
             for batch in reader:
                 new, skipped[:] = list(skipped), []
@@ -175,7 +178,7 @@ class CsvFile:
                               "header; left out", self.path, row=number if number > 0 else None,
                               hint="a stray delimiter or quote in a value; re-export with "
                               "every text field quoted")
-                yield Batch(rows, {c: batch.column(c) for c in wanted})
+                yield Batch(rows, {c: batch.column(written[c]) for c in wanted})
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             raise HistoryError([Note("SP801", f"cannot read the export after row {seen}: "
                                      f"{_short(exc)}", self.path, seen,
@@ -461,8 +464,7 @@ def _header(head: str, delimiter: str, path: str) -> list[str]:
     import csv
 
     names = next(csv.reader([first], delimiter=delimiter), [])
-    names = [n.strip() for n in names]
-    if not any(names):
+    if not any(n.strip() for n in names):
         raise _unreadable(path, "the export has no header row", "the first row must name "
                           "the columns, as a CRM export does")
     return names

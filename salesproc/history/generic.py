@@ -28,7 +28,7 @@ from salesproc.history.assemble import (
 from salesproc.history.csvfile import CsvFile
 from salesproc.history.table import Changes, Deals, Visits, first_and_last
 
-DEFAULTS = {"deal": ("deal", "deal_id", "deal id"), "stage": ("stage", "stage_name"),
+DEFAULTS = {"deal": ("deal", "deal_id", "deal id"), "stage": ("stage", "stage_name", "stage name"),
             "changed_at": ("changed_at", "changed at", "changed", "date")}
 OPTIONAL = {"amount": ("amount", "value"), "currency": ("currency",),
             "created": ("created", "created_at", "create date")}
