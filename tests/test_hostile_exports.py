@@ -211,6 +211,24 @@ def test_amounts_that_are_no_deal_value_are_unknown_with_a_note(
     assert sum(stage["value"] for stage in pipeline) == pytest.approx(19 * 1000.0)
 
 
+@pytest.mark.parametrize(("written", "value"), [
+    ("43.800 €", 43_800.0), ("EUR 1.234.567", 1_234_567.0), ("$0.125", 0.125),
+    ("43.800", 43.8),  # a plain number is a program's: the dot is its decimal point
+])
+def test_a_dot_before_three_digits_of_a_written_amount_is_thousands(
+        tmp_path: Path, process: Path, written: str, value: float) -> None:
+    export = write(tmp_path, rows(30, lambda i: f'"{written}"' if i == 3 else "1000"))
+    pipeline = json.loads(measure(export, process).stdout)["overall"]["pipeline"]
+    assert sum(stage["value"] for stage in pipeline) == pytest.approx(19 * 1000.0 + value)
+
+
+def test_a_column_with_dot_decimals_keeps_43_800_at_43_8(tmp_path: Path,
+                                                        process: Path) -> None:
+    export = write(tmp_path, rows(30, lambda i: "43.800 €" if i == 3 else "1000.50 €"))
+    pipeline = json.loads(measure(export, process).stdout)["overall"]["pipeline"]
+    assert sum(stage["value"] for stage in pipeline) == pytest.approx(19 * 1000.5 + 43.8)
+
+
 def test_crm_probabilities_outside_0_to_100_are_unknown(tmp_path: Path,
                                                          process: Path) -> None:
     lines = ["deal,stage,changed_at,probability", "A,Prospecting,2025-03-04,10",

@@ -563,8 +563,9 @@ def parse_amounts(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     and codes, thousands separators (1,200.50 and 1.200,50), spaces, and (500) for -500.
     """
     text = pc.utf8_trim_whitespace(values)
+    dot_decimal = bool(pc.any(pc.match_substring_regex(text, _DOT_DECIMAL)).as_py())
     comma_decimal = pc.any(pc.match_substring_regex(text, _COMMA_DECIMAL)).as_py() and \
-        not pc.any(pc.match_substring_regex(text, _DOT_DECIMAL)).as_py()
+        not dot_decimal
     plain = np.asarray(pc.match_substring_regex(text, _PLAIN_NUMBER).to_numpy(
         zero_copy_only=False), dtype=bool) & (not comma_decimal)
     out = np.full(len(text), math.nan)
@@ -574,7 +575,7 @@ def parse_amounts(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     bad = plain & ~(np.abs(out) < MAX_AMOUNT)  # 400 digits are no amount (nor 'inf')
     out[bad] = math.nan
     for i in np.flatnonzero(~plain & ~empty):
-        number = lenient_amount(text[i].as_py(), comma_decimal)
+        number = lenient_amount(text[i].as_py(), comma_decimal, dot_decimal)
         if number is None:
             bad[i] = True
         else:
@@ -588,9 +589,13 @@ _HEX = re.compile(r"\b0[xX][0-9A-Fa-f]")
 _SCALED = re.compile(r"\d\s*(?:[kKmMbB]|mm|MM|mn|bn|BN|[Mm]io|[Mm]rd|[Tt]sd)\b|\d[eE][+-]?\d")
 
 
-def lenient_amount(text: str, comma_decimal: bool = False) -> float | None:
+def lenient_amount(text: str, comma_decimal: bool = False,
+                   dot_decimal: bool = False) -> float | None:
     """'$1,200.50', '1.200,50 €', 'EUR 2 500', '(500)' as numbers; None when it is not one.
-    With *comma_decimal* (the column writes 1.200,50), '2.000' is two thousand."""
+    With *comma_decimal* (the column writes 1.200,50), '2.000' is two thousand. A written
+    amount with one dot and three digits after it ('43.800 €') is thousands too — money
+    is not written to a tenth of a cent — unless the column writes decimals with a dot
+    (*dot_decimal*: 1.50) or it starts '0.'."""
     negative = text.startswith("(") and text.endswith(")")
     core = re.sub(r"[^\d.,\-]", "", text.replace("\u2212", "-"))
     if not re.fullmatch(r"-?[\d.,]*\d[\d.,]*", core or "x") or re.search(r"[A-Za-z]{4,}", text) \
@@ -605,7 +610,8 @@ def lenient_amount(text: str, comma_decimal: bool = False) -> float | None:
         decimal = "," if len(core) - last_comma - 1 != 3 or (core.count(",") == 1 and \
             core.startswith(("0,", "-0,"))) else ""
     elif last_dot >= 0:
-        decimal = "." if len(core) - last_dot - 1 != 3 or core.count(".") == 1 else ""
+        decimal = "." if len(core) - last_dot - 1 != 3 or (core.count(".") == 1 and (
+            dot_decimal or core.startswith(("0.", "-0.")))) else ""
     else:
         decimal = ""
     thousands = {".": ",", ",": ".", "": ",."}[decimal]
