@@ -365,6 +365,40 @@ def test_two_byte_order_marks_are_read(tmp_path: Path, process: Path) -> None:
     assert deals(measure(write(tmp_path, data), process)) == 30
 
 
+def flat_rows(n: int) -> list[str]:
+    """Every deal worth 1000 (a fixed-price product), every stay in prospecting one hour,
+    no probability: nothing to fit a spread to."""
+    lines = ["deal,stage,changed_at,amount,probability"]
+    for i in range(n):
+        when = f"2025-{1 + (i // 28) % 3:02d}-{1 + i % 28:02d}"
+        lines += [f"D{i},Prospecting,{when} 09:00,1000,", f"D{i},Qualification,{when} 10:00,1000,"]
+        if i % 2:
+            lines.append(f"D{i},won,2025-{2 + (i // 28) % 3:02d}-{1 + i % 28:02d} 10:00,1000,")
+    return lines
+
+
+def test_calibrate_on_values_and_stays_without_spread(tmp_path: Path, process: Path) -> None:
+    export = write(tmp_path, flat_rows(60))
+    out = tmp_path / "fitted.yaml"
+    kind(run("calibrate", str(export), "--process", str(process), "--crm", "generic",
+             "-o", str(out), "--check", "-r", "3"), 0)
+    kind(run("validate", str(out)), 0, "no problems found")
+
+
+def test_forecast_pages_and_charts_without_a_crm_probability_or_with_vast_amounts(
+        tmp_path: Path, process: Path) -> None:
+    vast = write(tmp_path, rows(40, lambda i: "9" * 14 if i == 3 else "1000"), "vast.csv")
+    for export in (write(tmp_path, flat_rows(40)), vast):
+        page, charts = tmp_path / f"{export.stem}.html", tmp_path / f"{export.stem}-charts"
+        kind(run("forecast", str(export), "--process", str(process), "--crm", "generic",
+                 "--format", "html", "-o", str(page), "--charts", str(charts),
+                 "--horizon", "2w", "-r", "3"), 0)
+        assert page.read_text("utf-8").startswith("<!doctype html>")
+        assert (charts / "forecast.svg").exists()
+        kind(run("measure", str(export), "--process", str(process), "--crm", "generic",
+                 "--format", "html", "-o", str(page), "--charts", str(charts)), 0)
+
+
 @pytest.mark.parametrize(("content", "text"), [
     ("1" + "0" * 5000, "not a result"),
     ("[" * 10_000 + "]" * 10_000, "nested too deeply"),
