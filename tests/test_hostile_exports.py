@@ -143,6 +143,22 @@ def test_a_deal_id_with_escape_sequences_is_the_same_on_a_pipe_and_in_a_file(
     assert "A\\x9b31mX" in out.read_text("utf-8") and "A\\x9b32mX" in out.read_text("utf-8")
 
 
+def test_suggested_stage_names_that_look_like_yaml_stay_names(tmp_path: Path,
+                                                               process: Path) -> None:
+    """'- Prospecting' would be a list item, 'yes' a boolean, '#won' a comment, '*a' an
+    alias: the pasted crm: section maps each as the name it is, and validates."""
+    names = ["- Prospecting", "Qualification: x", "yes", "*a", "[x]"]
+    lines = ["deal,stage,changed_at", *(f"D{k},{name},2025-01-0{k + 1}"
+                                       for k, name in enumerate(names)), '"D9","#won",2025-01-09']
+    export = write(tmp_path, lines)
+    suggested = run("measure", str(export), "--process", str(process), "--suggest-mapping")
+    kind(suggested, 0)
+    process.write_text(PROCESS + suggested.stdout)
+    kind(run("validate", str(process)), 0, "no problems found")
+    result = measure(export, process)
+    assert deals(result) == 6 and "SP804" not in result.stderr
+
+
 # --- silent misreads: a located note, or the right value ------------------------------------
 
 
