@@ -193,6 +193,17 @@ def test_a_quote_inside_an_unquoted_value_is_no_opening_quote(tmp_path: Path,
     assert deals(measure(write(tmp_path, lines), process)) == 30
 
 
+def test_control_bytes_are_located_on_their_row_after_a_quote_inside_a_value(
+        tmp_path: Path, process: Path) -> None:
+    lines = rows(30)
+    lines[3] = lines[3].replace(",SMB", ',5" screen')
+    lines[20] = lines[20].replace("SMB", "S\x00MB")
+    export = write(tmp_path, lines)
+    result = measure(export, process)
+    assert deals(result) == 30
+    assert f"{export}:21: note SP820 1 control characters" in result.stderr
+
+
 def test_an_unterminated_quote_in_utf16_is_found_too(tmp_path: Path, process: Path) -> None:
     lines = rows(30)
     lines[3] = lines[3].replace(",SMB", ',"SMB')

@@ -110,7 +110,8 @@ class CsvFile:
             return "skip"
 
         wanted = list(dict.fromkeys(columns))
-        source = _Cleaned(self.path, self.encoding, self.mixed) if self.cleaning else None
+        source = _Cleaned(self.path, self.encoding, self.mixed, self.delimiter) \
+            if self.cleaning else None
         try:
             self._check_quotes(self.odd_quotes)
             yield from self._parse(source, wanted, skipped, invalid, notes)
@@ -360,9 +361,10 @@ class _Cleaned(io.RawIOBase):
     """The export as UTF-8 without control characters, for pyarrow's reader: decoded from
     its encoding and cleaned a block at a time (memory stays bounded), counting the rows
     that held control characters. A row is found as pyarrow finds it: a line end outside
-    quotes ends it, and an empty line is no row."""
+    quotes ends it (a quote inside an unquoted value is text), and an empty line is no
+    row."""
 
-    def __init__(self, path: str, encoding: str, mixed: int = 0) -> None:
+    def __init__(self, path: str, encoding: str, mixed: int = 0, delimiter: str = ",") -> None:
         super().__init__()
         self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
         self._decoder = codecs.getincrementaldecoder(_python_codec(encoding))(
@@ -374,6 +376,8 @@ class _Cleaned(io.RawIOBase):
         self._ended = False
         self._records = 0  # rows ended so far (the header is the first)
         self._quoted = False  # inside quotes at the end of the last block
+        self._bounds = np.array([ord(delimiter), 10], dtype=np.uint8)  # a value's ends
+        self._previous = 10  # the last byte of the last block (a line end: the start)
         self._line_ended = True  # the last line end seen (CRs aside) was the last byte
         self._last_row = 0  # the last row found holding a control character
         self.dropped = 0  # control characters dropped
@@ -426,7 +430,7 @@ class _Cleaned(io.RawIOBase):
         """*data* without its control bytes, the rows holding them counted."""
         b = np.frombuffer(data, dtype=np.uint8)
         c = b[b != 13]  # carriage returns aside: a line ends at its line feed
-        quote = c == 34
+        quote = self._quotes(c)
         before = np.cumsum(quote, dtype=np.int64) - quote + self._quoted
         line_end = (c == 10) & (before % 2 == 0)
         previous = np.empty_like(line_end)
@@ -448,7 +452,24 @@ class _Cleaned(io.RawIOBase):
         self._records += int(ends.sum())
         self._quoted = bool((int(quote.sum()) + self._quoted) % 2)
         self._line_ended = bool(line_end[-1]) if len(c) else self._line_ended
+        self._previous = int(c[-1]) if len(c) else self._previous
         return data
+
+    def _quotes(self, c: np.ndarray) -> np.ndarray:
+        """The quotes of *c* that open, close or escape a quoted value: a quote inside an
+        unquoted value (`5" screen`, `a "word" in it`) has a letter or a space on both
+        sides, and pyarrow reads it as text, so it does not turn quoting on or off."""
+        quote: np.ndarray = c == 34
+        if not quote.any():
+            return quote
+        before = np.empty_like(c)
+        before[0], before[1:] = self._previous, c[:-1]
+        after = np.empty_like(c)
+        after[-1], after[:-1] = 10, c[1:]  # the next block's first byte: taken as an end
+        edge = np.isin(before, self._bounds) | np.isin(after, self._bounds) | \
+            (before == 34) | (after == 34)
+        counted: np.ndarray = quote & edge
+        return counted
 
 
 def _delimiter(head: str) -> str:
