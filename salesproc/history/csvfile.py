@@ -15,7 +15,7 @@ import io
 import math
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -143,14 +143,14 @@ class CsvFile:
         `5" screen`, is no opening quote)."""
         if not odd:
             return
-        with open(self.path, encoding=_python_codec(self.encoding),
-                  errors="replace") as handle:
-            text = handle.read()
-        row, lines = _unterminated(text, self.delimiter)
+        with open(self.path, encoding=_python_codec(self.encoding), errors="replace",
+                  newline="") as handle:
+            row, lines = _unterminated(handle, self.delimiter)
         if row is not None:
             raise HistoryError([Note(
-                "SP841", f"a quote opened in row {row:,} is never closed: the rest of the "
-                f"file ({lines:,} lines) would be read as one value", self.path, row,
+                "SP841", f"a quote opened in row {row:,} is never closed: " + (
+                    f"the rest of the file ({lines:,} lines) would be read as one value"
+                    if lines else "the file ends inside it"), self.path, row,
                 hint="a value's closing quote was lost (a cut-off or hand-edited export); "
                 "close it, or export the report again")])
 
@@ -302,7 +302,7 @@ def _scan(handle: object) -> _Scan:
     read = handle.read  # type: ignore[attr-defined]
     while chunk := read(1 << 23):
         text = decoder.decode(chunk)
-        replaced = text.count("\ufffd")
+        replaced = text.count("\ufffd") - chunk.count(b"\xef\xbf\xbd")  # not U+FFFD itself
         found.foreign += replaced
         found.wide += len(text) - len(text.encode("ascii", errors="ignore")) - replaced
         found.cp1252 = found.cp1252 and not any(b in chunk for b in _NOT_CP1252)
@@ -316,20 +316,34 @@ def _scan(handle: object) -> _Scan:
 _NOT_CP1252 = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
 
 
-def _unterminated(text: str, delimiter: str) -> tuple[int | None, int]:
-    """The row (header = 1) of a quote that opens a value and is never closed, as
-    pyarrow's reader sees quotes (only at the start of a value; "" inside quotes is a
-    quote), and how many lines follow it; (None, 0) when every quoted value is closed."""
-    sep = re.escape(delimiter)
-    quoted = re.compile(r'(?:(?<=^)|(?<=[\n\r' + sep + r']))"[^"]*(?:""[^"]*)*("?)')
-    inside = 0  # line ends inside quoted values so far: they end no row
-    for match in quoted.finditer(text):
-        if not match.group(1):
-            start = match.start()
-            row = text.count("\n", 0, start) - inside + 1
-            return row, text.count("\n", start)
-        inside += text.count("\n", match.start(), match.end())
-    return None, 0
+def _unterminated(lines: Iterable[str], delimiter: str) -> tuple[int | None, int]:
+    """The row (header = 1) of a quote that opens a value and is never closed, and how
+    many lines follow its line; (None, 0) when every quoted value is closed. Quotes are
+    read as pyarrow's reader reads them: one opens a value only at its start, and inside
+    quotes "" is a quote. *lines* are the file's lines (line ends kept), read one at a
+    time so that memory does not grow with the file."""
+    opening = re.compile(r'(?:^|(?<=[' + re.escape(delimiter) + r']))"')
+    closing = re.compile(r'(?>[^"]*(?:""[^"]*)*)"')  # atomic: "" is never split
+    row, inside, opened, after = 0, False, 0, 0
+    for line in lines:
+        at = 0
+        if inside:
+            found = closing.match(line)
+            if found is None:
+                after += 1
+                continue
+            inside, at = False, found.end()
+        elif not line.strip("\r\n"):
+            continue  # an empty line is no row
+        else:
+            row += 1
+        while (start := opening.search(line, at)) is not None:
+            found = closing.match(line, start.end())
+            if found is None:
+                inside, opened, after = True, row, 0
+                break
+            at = found.end()
+    return (opened, after) if inside else (None, 0)
 
 
 def _binary(head: bytes) -> bool:
