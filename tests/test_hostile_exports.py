@@ -204,6 +204,20 @@ def test_control_bytes_are_located_on_their_row_after_a_quote_inside_a_value(
     assert f"{export}:21: note SP820 1 control characters" in result.stderr
 
 
+@pytest.mark.parametrize(("lines", "found"), [
+    (['a,b\n', '1,"x\n', 'y"\n', '2,z\n'], (None, 0)),  # a value over two lines
+    (['a,b\n', '1,"x\n', 'y\n', '2,z\n'], (2, 2)),
+    (['a,b\n', '\n', '1,5" x\n', '2,"q""\n'], (3, 0)),  # "" inside quotes is a quote
+    (['a,b\r\n', '1,"ok"""\r\n', '"x""\n', 'z\n'], (3, 1)),
+    (['a,b\n', '1,"a ""b"" c","d"\n', '2,e\n'], (None, 0)),
+])
+def test_an_unclosed_quote_is_found_as_pyarrow_reads_quotes(
+        lines: list[str], found: tuple[int | None, int]) -> None:
+    from salesproc.history.csvfile import _unterminated
+
+    assert _unterminated(lines, ",") == found
+
+
 def test_an_unterminated_quote_in_utf16_is_found_too(tmp_path: Path, process: Path) -> None:
     lines = rows(30)
     lines[3] = lines[3].replace(",SMB", ',"SMB')
