@@ -154,10 +154,12 @@ class Calibration:
 
     def to_yaml(self, output: str | os.PathLike[str]) -> str:
         """The variant file to write at *output*: `extends:` the process's file, the fitted
-        values under `set:`, each with a comment (n, 95% interval, fit)."""
+        values under `set:`, each with a comment (n, 95% interval, fit). The path to the
+        base is from where *output* really is (symlinked folders resolved), as a variant's
+        `extends:` is read."""
         base = self.process.source or "process.yaml"
-        extends = os.path.relpath(os.path.abspath(base),
-                                  os.path.dirname(os.path.abspath(output)))
+        extends = os.path.relpath(os.path.realpath(base),
+                                  os.path.realpath(os.path.dirname(os.path.abspath(output))))
         lines = [
             f"# Calibrated by salesproc {__version__} from {self.deals:,} deals created "
             f"{self.since:%Y-%m-%d} to {self.until:%Y-%m-%d}.",
@@ -205,13 +207,14 @@ def _num(x: float) -> str:
 def calibrate(history: History, *, since: dt.datetime | None = None,
               team: TeamTime | None = None, refine: bool = True) -> Calibration:
     """Fit *history*'s process to it: arrivals, shares, values, routes and times in stage
-    of the deals created since *since* (default: the first). *team* is the team's time
-    per visit of each stage (default: team_days, from a simulation of the process).
-    With *refine*, each delay is then corrected by simulating the fitted process over
-    the period until its mean time in stage meets the history's."""
+    of the deals created since *since* (or the first, if it is later). *team* is the
+    team's time per visit of each stage (default: team_days, from a simulation of the
+    process). With *refine*, each delay is then corrected by simulating the fitted
+    process over the period until its mean time in stage meets the history's."""
     process = history.process
     created = history.deals.created
-    start = np.datetime64(since, "s") if since is not None else created.min()
+    first = created.min()  # before the first deal, no time counts (arrivals per week)
+    start = max(np.datetime64(since, "s"), first) if since is not None else first
     late = after_the_fact(history.deals)
     chosen = (created >= start) & ~late
     cal = Calibration(process, _datetime(start), history.as_of, int(chosen.sum()))

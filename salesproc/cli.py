@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import shlex
 import signal
 import sys
@@ -375,21 +376,37 @@ def _render_results(process: Process, process_file: str, results_file: str, fmt:
     _emit_file(output, content, [*process.files, results_file])
 
 
-def _read_json(path: str) -> Any:
-    """A JSON document from a file, or a located error."""
+def _read_json(path: str, hint: str = "give the file written by: salesproc simulate "
+               "PROCESS --format json -o RESULT.json") -> Any:
+    """A JSON document that salesproc wrote, from a file, or a located error: never a
+    wait on a pipe or a device, nor a file too large, too deep or with numbers too long to
+    be a result (each would hang, fill the memory or fail inside the JSON reader)."""
     import json
 
+    from salesproc.defaults import MAX_RESULTS_BYTES
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+        if not os.path.isfile(path):
+            what = "does not exist" if not os.path.exists(path) else "is not a regular file"
+            raise Failure(f"{shown(path)} {what}", hint)
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_RESULTS_BYTES + 1)
+        if len(raw) > MAX_RESULTS_BYTES:
+            raise Failure(f"{shown(path)}: larger than {MAX_RESULTS_BYTES:,} bytes, more "
+                          "than any result salesproc writes", hint)
+        return json.loads(raw.decode("utf-8"))
     except OSError as exc:
         raise Failure(f"cannot read {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise Failure(f"{path}: not a text file (UTF-8 JSON expected)") from None
-    except json.JSONDecodeError as exc:
+        raise Failure(f"{shown(path)} is not a JSON file: not a text file (UTF-8 expected)",
+                      hint) from None
+    except RecursionError:
+        raise Failure(f"{shown(path)}: nested too deeply to be a result", hint) from None
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):  # an integer of thousands of digits
+            raise Failure(f"{shown(path)}: not a result: {shown(str(exc))[:80]}", hint) from None
         raise Failure(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}",
-                      "give the file written by: salesproc simulate PROCESS --format json "
-                      "-o RESULT.json") from None
+                      hint) from None
 
 
 def _image(source: str, fmt: str) -> bytes:
@@ -586,22 +603,48 @@ def simulate(process_file: str, replications: int | None, horizon: str | None,
 
 
 class _Date(click.ParamType):  # type: ignore[type-arg]
-    """A date (2026-03-31) or a date and time (2026-03-31T18:00)."""
+    """A date (2026-03-31) or a date and time (2026-03-31T18:00), in the team's local
+    time (no zone: times in exports are read so too), from 1900 on (as dates in exports
+    are). A *past* date is not after today: the history as of a later day does not
+    exist yet; a later one (the end of a forecast) is at most a century ahead. A day
+    alone is the end of that day, or its start where *start_of_day* (a backtest's origin:
+    the history as it stood when the day began)."""
 
     name = "date"
+    _FORM = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?")
+
+    def __init__(self, past: bool = True, start_of_day: bool = False) -> None:
+        self.past = past
+        self.start_of_day = start_of_day
 
     def convert(self, value: object, param: click.Parameter | None,
                 ctx: click.Context | None) -> Any:
         import datetime as dt
 
         text = str(value).strip()
-        try:
-            if len(text) == 10:
-                return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(23, 59, 59))
-            return dt.datetime.fromisoformat(text.replace("Z", ""))
-        except ValueError:
-            self.fail(f"{text!r} is not a date like 2026-03-31 (or 2026-03-31T18:00)",
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+)?\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)",
+                        text):
+            self.fail(f"{shown(text)!r} has a time zone; give the team's local time "
+                      "without one (2026-03-31T18:00), as the export's times are read",
                       param, ctx)
+        try:
+            if not self._FORM.fullmatch(text):
+                raise ValueError(text)
+            day_time = dt.time() if self.start_of_day else dt.time(23, 59, 59)
+            when = dt.datetime.combine(dt.date.fromisoformat(text), day_time) \
+                if len(text) == 10 else dt.datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{shown(text)!r} is not a date like 2026-03-31 (or 2026-03-31T18:00)",
+                      param, ctx)
+        today = dt.date.today()
+        if when.year < 1900:
+            self.fail(f"{text} is before 1900: no CRM history is that old", param, ctx)
+        if self.past and when.date() > today:
+            self.fail(f"{when:%Y-%m-%d} is after today ({today.isoformat()}): the history "
+                      "as it stood then is not known yet", param, ctx)
+        if when.year > today.year + 100:
+            self.fail(f"{when:%Y-%m-%d} is more than a century ahead", param, ctx)
+        return when
 
 
 @cli.command()
@@ -659,8 +702,9 @@ def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
         raise Failure(f"no deal in the export is of buyer type '{buyer}'",
                       hint="check the crm: buyer_types rules in the process file")
     if fmt in ("table", "html"):  # the page, like the table, can show one buyer type
+        drawn = _draw_charts("measurement", result, charts_dir)
         _emit(_formatter(fmt).measurement(result, buyer), output)
-        _write_charts("measurement", result, charts_dir)
+        _save_charts(drawn, charts_dir)
     else:
         _emit_result("measurement", result, fmt, output, charts_dir)
 
@@ -688,7 +732,7 @@ def _measure_deal_table(found: Any, buyer: str | None, fmt: str, output: str | N
               "structure stays; its numbers are fitted).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the calibrated variant here (it extends FILE); default: the "
-              "terminal.")
+              "terminal, its extends: written from the current folder.")
 @click.option("--since", type=_Date(), help="Fit only the deals created from this day on.")
 @click.option("--as-of", "as_of", type=_Date(), help="The history as it stood at the end of "
               "this day (default: the latest change in the export).")
@@ -730,8 +774,8 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
                                  f"{found.as_of:%Y-%m-%d})", param_hint="--since")
     result = calibrating(found, since=dt.datetime.combine(since.date(), dt.time())
                          if since is not None else None)
-    target = output if output not in (None, "-") else os.path.join(
-        os.path.dirname(os.path.abspath(process_file)), "calibrated.yaml")
+    target = output if output not in (None, "-") else "calibrated.yaml"  # the terminal's
+    # variant is most often redirected to a file in the current folder: extends: from there
     variant = result.to_yaml(target)
     if output in (None, "-"):
         echo(variant, nl=False)
@@ -755,7 +799,7 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
               "arrivals bring the new deals (a calibrated one is best).")
 @click.option("--as-of", "as_of", type=_Date(), help="Forecast from the pipeline as it "
               "stood at the end of this day (default: the latest change in the export).")
-@click.option("--until", type=_Date(), help="Forecast up to the end of this day.")
+@click.option("--until", type=_Date(past=False), help="Forecast up to the end of this day.")
 @click.option("--horizon", type=_Duration(positive=True),
               help="Or: how far ahead (e.g. 13w, 90d).")
 @click.option("--crm", "crm", type=click.Choice(["salesforce", "hubspot", "generic", "events"]),
@@ -830,6 +874,7 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
                                      param_hint="--campaign")
     result = forecasting(found, end, process=process, replications=replications, seed=seed,
                          campaigns=planned, cases=percentiles, workers=_workers(None))
+    drawn = _draw_charts("forecast", result, charts_dir)
     said: list[str] = []
     beaten: list[Any] = []
     blends: list[Any] = []
@@ -866,24 +911,17 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
     else:
         _emit(text.forecast(result) + "".join(
             line + "\n" for line in ["", *said] if said), output)
-    _write_charts("forecast", result, charts_dir)
+    _save_charts(drawn, charts_dir)
 
 
 def _track_record(path: str) -> Any:
     """The saved backtest in *path*, or exit 1 saying what is wrong with it."""
-    import json as json_module
-
     from salesproc.backtest import from_dict
 
     hint = "save one with: salesproc backtest ... --format json -o BACKTEST.json"
+    data = _read_json(path, hint)
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json_module.load(handle)
         return from_dict(data)
-    except OSError as exc:
-        raise Failure(f"cannot read {shown(path)}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json_module.JSONDecodeError) as exc:
-        raise Failure(f"{shown(path)} is not a JSON file ({shown(str(exc))})", hint) from None
     except ValueError as exc:
         raise Failure(f"{shown(path)}: {shown(str(exc))}", hint) from None
 
@@ -906,8 +944,10 @@ def _cases(text: str) -> tuple[float, float, float]:
                 type=click.Path(path_type=str))
 @click.option("--process", "process_file", metavar="FILE", required=True,
               type=click.Path(path_type=str), help="The process to calibrate at each origin.")
-@click.option("--from", "first", type=_Date(), required=True, help="The first origin.")
-@click.option("--to", "last", type=_Date(), required=True, help="The last origin.")
+@click.option("--from", "first", type=_Date(start_of_day=True), required=True,
+              help="The first origin (a day alone: as the day began).")
+@click.option("--to", "last", type=_Date(), required=True,
+              help="The last origin (at the latest: the end of that day).")
 @click.option("--every", default="1mo", show_default=True,
               help="Between origins: 1mo (calendar months), or a duration such as 2w.")
 @click.option("--horizon", type=_Duration(positive=True), default="90d", show_default=True,
@@ -934,8 +974,6 @@ def backtest(history: tuple[str, ...], process_file: str, first: Any, last: Any,
     Nothing is written beside the process file; an origin whose calibration fails is
     reported with the reason, and the others go on.
     """
-    import datetime as dt
-
     from salesproc.backtest import backtest as backtesting
 
     origins = _origins(first, last, every)
@@ -943,7 +981,7 @@ def backtest(history: tuple[str, ...], process_file: str, first: Any, last: Any,
     _guard_outputs([*process.files, *history], output)
     _guard_charts(charts_dir)
     found = _history_or_fail(history, process, crm, None, "backtested on")
-    start = [dt.datetime.combine(o.date(), dt.time()) for o in origins]
+    start = list(origins)  # never before --from: a time given is kept
     result = backtesting(found, start, _span(horizon, "day", "--horizon") or 90.0,
                          replications=replications, seed=seed)
     if not result.origins:
@@ -1200,9 +1238,11 @@ def _formatter(fmt: str) -> Any:
 
 def _emit_result(kind: str, result: Any, fmt: str, output: str | None,
                  charts_dir: str | None) -> None:
-    """A result in its --format (kind names the report function), then its --charts."""
+    """A result in its --format (kind names the report function), then its --charts
+    (drawn and checked first: a chart may not land on the output or an input)."""
+    drawn = _draw_charts(kind, result, charts_dir)
     _emit(getattr(_formatter(fmt), kind)(result), output)
-    _write_charts(kind, result, charts_dir)
+    _save_charts(drawn, charts_dir)
 
 
 def _check_buyer(buyer: str | None, processes: Sequence[Process]) -> None:
@@ -1219,14 +1259,32 @@ def _guard_charts(folder: str | None) -> None:
         raise click.BadParameter(f"{folder} is a file, not a folder", param_hint="--charts")
 
 
-def _write_charts(kind: str, result: Any, folder: str | None) -> None:
-    """--charts DIR: every chart of the result as DIR/NAME.svg and DIR/NAME.png."""
+def _draw_charts(kind: str, result: Any, folder: str | None) -> list[Any]:
+    """--charts DIR: every chart of the result, each checked before anything is written:
+    DIR/NAME.svg and DIR/NAME.png may not be a file the command reads or writes (an
+    export named pipeline.svg, or -o DIR/forecast.svg)."""
+    if folder is None:
+        return []
+    from salesproc import charts
+
+    drawn: list[Any] = getattr(charts, kind)(result.to_dict())
+    guarded = click.get_current_context().meta.get(_GUARDED, ())
+    for chart in drawn:
+        for suffix in (".svg", ".png"):
+            target = os.path.join(folder, chart.name + suffix)
+            if any(_same_file(target, path) for path in guarded):
+                raise click.BadParameter(
+                    f"the chart {target} would be written over a file this command reads "
+                    "or writes; give --charts another folder", param_hint="--charts")
+    return drawn
+
+
+def _save_charts(drawn: list[Any], folder: str | None) -> None:
+    """The charts :func:`_draw_charts` drew, written to *folder*."""
     if folder is None:
         return
-    from salesproc import charts
     from salesproc.outputs import write_atomic
 
-    drawn = getattr(charts, kind)(result.to_dict())
     if not drawn:  # e.g. a comparison of one replication: no difference to draw
         echo(f"no charts written to {folder}: these results have nothing to draw", err=True)
         return
@@ -1248,10 +1306,18 @@ def _workers(given: int | None) -> int:
 
 
 def _guard_outputs(inputs: Sequence[str], output: str | None, *more: str | None) -> None:
-    """Refuse, before any work, outputs that would land on an input or on each other."""
+    """Refuse, before any work, outputs that would land on an input or on each other;
+    both are kept for --charts to check its files against (:func:`_draw_charts`)."""
     outputs = [o for o in (output, *more) if o is not None and o != "-"]
     for k, target in enumerate(outputs):
         _refuse_overwrite(target, inputs, outputs[:k])
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.meta[_GUARDED] = (*inputs, *outputs)
+
+
+#: Where :func:`_guard_outputs` leaves the command's inputs and outputs (click's context).
+_GUARDED = "salesproc.guarded"
 
 
 def _warn_event_log_size(process: Process, run: Any) -> None:

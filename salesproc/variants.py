@@ -106,8 +106,10 @@ def _shape_problems(doc: Document) -> list[Diagnostic]:
 def _load_base(doc: Document, chain: tuple[str, ...]) -> Document:
     extends = doc.data["extends"]
     here = os.path.abspath(doc.file)
-    target = os.path.normpath(os.path.join(os.path.dirname(here), extends))
-    if target in chain or target == here:
+    # from the folder the file really is in: '..' out of a symlinked folder goes where the
+    # system takes it, and where calibrate wrote the path from
+    target = os.path.normpath(os.path.join(os.path.dirname(os.path.realpath(here)), extends))
+    if target in chain or target in (here, os.path.realpath(here)):
         raise InvalidProcessError([doc.diagnostic(
             "SP602", f"'{extends}' extends this file again: a variant cannot be its own base",
             ("extends",), hint="point extends: at the original process")])
