@@ -2,10 +2,13 @@
 
 Each takes processes (or paths to process files) and keyword settings, and returns a
 result object with ``to_dict()`` and ``to_frame()``. Times are numbers in the process's
-time unit, or text such as ``"26w"``. One worker process by default: a notebook should
-not start a process pool unasked (``workers=2`` or more runs replications in parallel,
-with identical results). SimPy, numpy and scipy are imported only when a function is
-called, so ``import salesproc`` stays light for validation.
+time unit (as Settings holds them), or text read as the command line reads it
+(``"26w"``, ``"90d"``, ``"3mo"``; a bare ``"90"`` is days, and refused with a
+:class:`~salesproc.units.SpanError` where the process counts time in another unit). One
+worker process by default: a notebook should not start a process pool unasked
+(``workers=2`` or more runs replications in parallel, with identical results). SimPy,
+numpy and scipy are imported only when a function is called, so ``import salesproc``
+stays light for validation.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from salesproc.loader import load
 from salesproc.model import Process, Settings
+from salesproc.variants import Changes, change_list
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -34,15 +38,22 @@ ProcessLike = Process | str | os.PathLike[str]
 Time = float | str
 
 
-def simulate(process: ProcessLike, *, changes: Sequence[str] = (),
+def simulate(process: ProcessLike, *, changes: Changes = (),
              replications: int | None = None, horizon: Time | None = None,
              warmup: Time | None = None, seed: int | None = None, workers: int = 1,
-             buyer: str | None = None, events: bool = False) -> SimulationResult:
+             buyer: str | None = None, only_buyer: str | None = None,
+             events: bool = False) -> SimulationResult:
     """Simulate *process* with the file's settings, overridden by these.
 
-    *changes* are ``PATH=VALUE`` settings applied to a process file first (as ``--set``:
-    ``["roles.se.headcount=3"]``). With *events*, the result's ``events`` holds every
-    stage visit (``result.events_frame()`` as a DataFrame).
+    With *buyer*, the result reports that buyer type's deals (``result.buyer``; its
+    figures are ``result["buyer", buyer, "won"]``), as compare, sweep and measure do:
+    every buyer type is simulated, for they share the team. *only_buyer* is a what-if
+    instead: only that buyer type's leads arrive.
+
+    *changes* are applied first, in memory (:meth:`Process.with_changes`): ``PATH=VALUE``
+    settings as ``--set`` takes them (``["roles.se.headcount=3"]``), or a mapping of
+    setting to value (``{"roles.se.headcount": 3}``). With *events*, the result's
+    ``events`` holds every stage visit (``result.events_frame()`` as a DataFrame).
 
     >>> result = simulate("processes/five-step.yaml", replications=5)  # doctest: +SKIP
     >>> result["all", "won"].mean  # doctest: +SKIP
@@ -50,11 +61,11 @@ def simulate(process: ProcessLike, *, changes: Sequence[str] = (),
     from salesproc.sim import experiment
 
     model = _process(process, changes)
-    settings = _settings(model, replications, horizon, warmup, seed, workers, buyer)
-    return experiment.simulate(model, settings, events=events)
+    settings = _settings(model, replications, horizon, warmup, seed, workers, only_buyer)
+    return experiment.simulate(model, settings, events=events, buyer=buyer)
 
 
-def compare(base: ProcessLike, *variants: ProcessLike, changes: Sequence[str] = (),
+def compare(base: ProcessLike, *variants: ProcessLike, changes: Changes = (),
             replications: int | None = None, horizon: Time | None = None,
             warmup: Time | None = None, seed: int | None = None, workers: int = 1,
             buyer: str | None = None) -> Comparison:
@@ -62,36 +73,39 @@ def compare(base: ProcessLike, *variants: ProcessLike, changes: Sequence[str] = 
     random numbers), for paired differences with 95% intervals; with *buyer*, the figures
     are that buyer type's deals (every buyer type is still simulated).
 
-    *changes* adds one more variant: *base* with those ``PATH=VALUE`` settings (which
-    needs *base* to be a file). ``result.difference(result.variants[0], ("all", "won"))``
-    is the paired difference of a figure.
+    *changes* adds one more variant: *base* with those changes (``PATH=VALUE`` settings,
+    or a mapping of setting to value), made in memory.
+    ``result.difference(result.variants[0], ("all", "won"))`` is the paired difference
+    of a figure.
     """
     from salesproc.sim import compare as comparing
 
     model = _process(base, ())
     runs = [(_label(v), _process(v, ())) for v in variants]
     if changes:
-        runs.append((" ".join(changes), _process(base, changes)))
+        runs.append((_changes_label(changes), model.with_changes(changes)))
     if not runs:
         raise ValueError("compare needs at least one variant, or changes")
     settings = _settings(model, replications, horizon, warmup, seed, workers, None)
     return comparing.compare((_label(base), model), runs, settings, buyer=buyer)
 
 
-def sweep(process: str | os.PathLike[str], values: Mapping[str, Sequence[object]], *,
+def sweep(process: ProcessLike, values: Mapping[str, Sequence[object]], *,
           replications: int | None = None, horizon: Time | None = None,
           warmup: Time | None = None, seed: int | None = None, workers: int = 1,
           buyer: str | None = None) -> SweepResult:
-    """Simulate the process file at every combination of one or two settings' values,
-    e.g. ``sweep("p.yaml", {"roles.ae.headcount": [2, 3, 4]})``; each step's change
-    comes with an interval that holds, with the others, at 95% (Bonferroni). With
-    *buyer*, the figures are that buyer type's deals."""
+    """Simulate the process at every combination of one or two settings' values, e.g.
+    ``sweep("p.yaml", {"roles.ae.headcount": [2, 3, 4]})``, each point made in memory
+    from the process read once; each step's change comes with an interval that holds,
+    with the others, at 95% (Bonferroni). With *buyer*, the figures are that buyer
+    type's deals."""
     from salesproc.sim import compare as comparing
 
     specs = [comparing.Sweep(path, tuple(_yaml(v) for v in options))
              for path, options in values.items()]
     points = comparing.sweep_points(specs)
-    processes = [load(process, point) for point in points]
+    base = _process(process, ())
+    processes = [base.with_changes(point) for point in points]
     settings = _settings(processes[0], replications, horizon, warmup, seed, workers, None)
     return comparing.sweep(processes, points, settings, buyer=buyer)
 
@@ -147,12 +161,10 @@ def check_fit(history: History, calibration: Calibration, *, replications: int =
     return checking(history, calibration, replications=replications, seed=seed)
 
 
-def _process(process: ProcessLike, changes: Sequence[str]) -> Process:
-    if isinstance(process, Process):
-        if changes:
-            raise ValueError("changes apply to a process file: pass its path")
-        return process
-    return load(process, changes)
+def _process(process: ProcessLike, changes: Changes) -> Process:
+    """*process* (read from its file once) with *changes* made in memory."""
+    model = process if isinstance(process, Process) else load(process)
+    return model.with_changes(changes) if changes else model
 
 
 def _label(process: ProcessLike) -> str:
@@ -162,17 +174,25 @@ def _label(process: ProcessLike) -> str:
 
 
 def _settings(process: Process, replications: int | None, horizon: Time | None,
-              warmup: Time | None, seed: int | None, workers: int, buyer: str | None
+              warmup: Time | None, seed: int | None, workers: int, only_buyer: str | None
               ) -> Settings:
     from salesproc.sim.experiment import resolve_settings
-    from salesproc.units import parse_duration
+    from salesproc.units import parse_span
 
     def time(value: Time | None) -> float | None:
-        return None if value is None else parse_duration(value, process.time_unit)
+        if value is None or isinstance(value, str):
+            return None if value is None else parse_span(value, process.time_unit)
+        return float(value)
 
     return resolve_settings(process, horizon=time(horizon), warmup=time(warmup),
                             replications=replications, seed=seed, workers=workers,
-                            buyer=buyer)
+                            only_buyer=only_buyer)
+
+
+def _changes_label(changes: Changes) -> str:
+    """What a variant made of *changes* is called: its settings, as written."""
+    return " ".join(c if isinstance(c, str) else f"{c[0]}={_yaml(c[1])}"
+                    for c in change_list(changes))
 
 
 def _yaml(value: object) -> str:

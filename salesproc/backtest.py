@@ -35,15 +35,13 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import math
-import os
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from salesproc.calibration import calibrate, fitted_process, team_days, write_variant
+from salesproc.calibration import calibrate, fitted_process, team_days
 from salesproc.errors import SalesprocError
 from salesproc.forecast import Outcome, forecast
 from salesproc.history.table import (
@@ -54,7 +52,6 @@ from salesproc.history.table import (
     History,
     first_visits,
 )
-from salesproc.loader import load
 from salesproc.model import Process
 from salesproc.stats import CASES, Estimate, or_none, proportion
 from salesproc.version import __version__
@@ -339,47 +336,36 @@ def backtest(history: History, origins: Sequence[dt.datetime], horizon_days: flo
              cases: tuple[float, float, float] = CASES) -> Backtest:
     """At each origin: calibrate the process on the history before it, forecast
     *horizon_days* ahead, compute the baselines, and compare with the history after it.
-    The calibrated variants are written to a temporary folder of the system's (not beside
-    the process file: that folder may be read-only, and is the user's), removed at the end.
-    An origin whose calibration or forecast raises a salesproc error or a ValueError is
-    recorded as failed, with the reason; the others go on."""
+    The calibrated processes live in memory (Process.with_changes): nothing is written,
+    and the process's folder may be read-only. An origin whose calibration or forecast
+    raises a salesproc error or a ValueError is recorded as failed, with the reason; the
+    others go on."""
     done: list[Origin] = []
     failed: list[Failed] = []
     notes: list[str] = []
     team = team_days(history.process)  # the file's, so the same at every origin
-    with tempfile.TemporaryDirectory(prefix="salesproc-backtest-") as scratch:
-        for k, at in enumerate(origins):
-            until = at + dt.timedelta(days=horizon_days)
-            before = history.at(at)
-            if len(before.deals) < MIN_DEALS or until > history.as_of:
-                notes.append(f"{at:%Y-%m-%d}: left out (" + (
-                    f"fewer than {MIN_DEALS} deals before it" if len(before.deals) < MIN_DEALS
-                    else "the history ends before its period does") + ")")
-                continue
-            try:
-                fitted = _calibrated(before, os.path.join(scratch, f"origin{k}.yaml"), team)
-                result = forecast(before, until, process=fitted, replications=replications,
-                                  seed=seed, cases=cases)
-            except SalesprocError as exc:
-                failed.append(Failed(at, until, exc.message))
-                continue
-            except ValueError as exc:
-                failed.append(Failed(at, until, str(exc)))
-                continue
-            won, revenue = actuals(history, at, until)
-            done.append(Origin(at, until, result.totals["won"], result.totals["revenue"], won,
-                               revenue, baselines(before, until)))
+    for at in origins:
+        until = at + dt.timedelta(days=horizon_days)
+        before = history.at(at)
+        if len(before.deals) < MIN_DEALS or until > history.as_of:
+            notes.append(f"{at:%Y-%m-%d}: left out (" + (
+                f"fewer than {MIN_DEALS} deals before it" if len(before.deals) < MIN_DEALS
+                else "the history ends before its period does") + ")")
+            continue
+        try:
+            fitted = fitted_process(calibrate(before, team=team))
+            result = forecast(before, until, process=fitted, replications=replications,
+                              seed=seed, cases=cases)
+        except SalesprocError as exc:
+            failed.append(Failed(at, until, exc.message))
+            continue
+        except ValueError as exc:
+            failed.append(Failed(at, until, str(exc)))
+            continue
+        won, revenue = actuals(history, at, until)
+        done.append(Origin(at, until, result.totals["won"], result.totals["revenue"], won,
+                           revenue, baselines(before, until)))
     return Backtest(done, horizon_days, notes, failed, cases, history.process)
-
-
-def _calibrated(history: History, path: str, team: Mapping[str, float]) -> Process:
-    """The process calibrated on *history* (*team*: the file's team time per stage, the
-    same at every origin), as a variant file at *path* that extends the process's own file
-    (the forecast loads its process again from its file)."""
-    fitted = calibrate(history, team=team)
-    fitted_process(fitted)  # the fitted values make a valid process, or the error names them
-    write_variant(fitted, path)
-    return load(path)
 
 
 def actuals(history: History, start: dt.datetime, end: dt.datetime) -> tuple[int, float]:

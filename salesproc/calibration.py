@@ -17,16 +17,20 @@ What is fitted, and how (each with its sample size and 95% interval):
   visited 8 times leans on the file, one visited 800 times hardly at all); the interval
   is the Beta posterior's. Where the file's approvals send deals elsewhere, their share
   is taken off first, so the approvals stay as written.
-- **Time in stage**, per stage: exponential, lognormal, gamma and Weibull fitted by
-  censored maximum likelihood (open visits count as still going), the best by AIC; when
-  even the best misses the Kaplan–Meier curve by more than the 95% Dvoretzky–Kiefer–
-  Wolfowitz band, the empirical distribution (the curve's quantiles) instead.
+- **Time in stage**, per stage: the stays of the visits that moved on (won or on to
+  another stage: moved_on, the open visits censored and the lost ones a competing exit;
+  a process draws one stay and then the route, so slow losses must not stretch the time
+  to a win); exponential, lognormal, gamma and Weibull fitted to them by maximum
+  likelihood, the best by AIC among those the data supports; when even the best misses
+  the data's curve by more than the 95% Dvoretzky–Kiefer–Wolfowitz band, the empirical
+  distribution (the curve's quantiles) instead.
 
 The history shows how long a deal was in a stage, not who was busy: the fitted time goes
 into the stage's `delay` (the prospect's side), with the team's mean work and wait at that
 stage — from a short simulation of the file, whose `work` and headcount stay as written —
-taken off its mean, so that queueing is not counted twice. That keeps the spread and the
-family of the whole stay but not the split between waiting and working; a stage whose
+taken off its mean, and the variance of its work and approvals off its variance, so that
+neither queueing nor an approval's spread is counted twice. That keeps the family of the
+whole stay but not the split between waiting and working; a stage whose
 time is mostly the team's work keeps at least DELAY_FLOOR of its fitted mean as delay.
 
 Small teams still get their numbers: a rate, a deal value or a time in stage resting on
@@ -54,7 +58,7 @@ from salesproc import routing, units
 from salesproc.calendar import MONTHS
 from salesproc.diagnostics import shown
 from salesproc.errors import InvalidProcessError, SalesprocError
-from salesproc.exits import exit_curve
+from salesproc.exits import Onward, exit_curve, onward
 from salesproc.history.table import (
     LOST_CODE,
     OUTCOME_LOST,
@@ -65,13 +69,13 @@ from salesproc.history.table import (
     first_visits,
     lost_stage,
 )
-from salesproc.loader import load
-from salesproc.measurement import mean_interval
+from salesproc.measurement import inflation
 from salesproc.model import LOST, WON, BuyerType, Process
 from salesproc.rates import HALF_LIFE_DAYS, SHIFT_ALPHA, SHIFT_DAYS, level_shift, recent_rate
 from salesproc.sim.results import SimulationResult
 from salesproc.stats import proportion
 from salesproc.survival import Survival, kaplan_meier
+from salesproc.variants import said_by_setting
 from salesproc.version import __version__
 
 MIN_OBSERVATIONS = 30  # deals or visits behind a fitted value, distribution or rate
@@ -135,9 +139,10 @@ class Calibration:
     kept: list[NotEnough] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def changes(self) -> list[str]:
-        """The fitted values as `PATH=VALUE` settings (what `--set` and `load` take)."""
-        return [f"{f.setting}={flow(f.value)}" for f in self.fitted]
+    def changes(self) -> list[tuple[str, Any]]:
+        """The fitted values as (setting, value) changes, values in the file's form (what
+        :meth:`Process.with_changes` takes)."""
+        return [(f.setting, f.value) for f in self.fitted]
 
     def to_dict(self) -> dict[str, Any]:
         """The calibration as data: period, fitted values, values kept, notes."""
@@ -149,10 +154,12 @@ class Calibration:
 
     def to_yaml(self, output: str | os.PathLike[str]) -> str:
         """The variant file to write at *output*: `extends:` the process's file, the fitted
-        values under `set:`, each with a comment (n, 95% interval, fit)."""
+        values under `set:`, each with a comment (n, 95% interval, fit). The path to the
+        base is from where *output* really is (symlinked folders resolved), as a variant's
+        `extends:` is read."""
         base = self.process.source or "process.yaml"
-        extends = os.path.relpath(os.path.abspath(base),
-                                  os.path.dirname(os.path.abspath(output)))
+        extends = os.path.relpath(os.path.realpath(base),
+                                  os.path.realpath(os.path.dirname(os.path.abspath(output))))
         lines = [
             f"# Calibrated by salesproc {__version__} from {self.deals:,} deals created "
             f"{self.since:%Y-%m-%d} to {self.until:%Y-%m-%d}.",
@@ -198,16 +205,16 @@ def _num(x: float) -> str:
 
 
 def calibrate(history: History, *, since: dt.datetime | None = None,
-              team: Mapping[str, float] | None = None, refine: bool = True
-              ) -> Calibration:
+              team: TeamTime | None = None, refine: bool = True) -> Calibration:
     """Fit *history*'s process to it: arrivals, shares, values, routes and times in stage
-    of the deals created since *since* (default: the first). *team* is the team's
-    mean work and wait per visit of each stage, in days (default: from a simulation of
-    the process). With *refine*, each delay is then corrected by simulating the fitted
+    of the deals created since *since* (or the first, if it is later). *team* is the
+    team's time per visit of each stage (default: team_days, from a simulation of the
+    process). With *refine*, each delay is then corrected by simulating the fitted
     process over the period until its mean time in stage meets the history's."""
     process = history.process
     created = history.deals.created
-    start = np.datetime64(since, "s") if since is not None else created.min()
+    first = created.min()  # before the first deal, no time counts (arrivals per week)
+    start = max(np.datetime64(since, "s"), first) if since is not None else first
     late = after_the_fact(history.deals)
     chosen = (created >= start) & ~late
     cal = Calibration(process, _datetime(start), history.as_of, int(chosen.sum()))
@@ -228,7 +235,7 @@ def calibrate(history: History, *, since: dt.datetime | None = None,
     _times(cal, history, chosen, team_days(process) if team is None else team)
     _entries(cal, history, chosen)
     _loss_reasons(cal, history, chosen)
-    if refine and process.arrivals is not None and process.source is not None:
+    if refine and process.arrivals is not None and process.origin is not None:
         _refine_delays(cal, history, chosen)
     return cal
 
@@ -674,16 +681,33 @@ def route_values(setting: str, b: str, buyer: BuyerType, sid: str, targets: list
 # --- time in stage -------------------------------------------------------------------------
 
 
-def team_days(process: Process) -> dict[str, float]:
-    """The team's mean work, wait for people and approval time per visit of each stage,
-    in days, from a short simulation of the file (nothing, without arrivals)."""
+@dataclass(frozen=True)
+class TeamTime:
+    """The team's time per visit of each stage, in days: its *mean* (work, the wait for
+    people and approvals) and the *variance* of the part from the start of the work to
+    the end of the approvals (what a stage's delay must not hold a second time)."""
+
+    mean: Mapping[str, float]
+    variance: Mapping[str, float]
+
+
+def team_days(process: Process) -> TeamTime:
+    """The team's time per visit of each stage, from a short simulation of the file
+    (nothing, without arrivals)."""
     if process.arrivals is None:
-        return {}
+        return TeamTime({}, {})
     from salesproc.sim.experiment import resolve_settings, simulate
 
     settings = resolve_settings(process, replications=min(process.simulation.replications, 5),
                                 workers=1)
-    return team_time(simulate(process, settings))
+    result = simulate(process, settings, events=True)
+    days = units.convert(1.0, process.time_unit, "day")
+    spans: dict[str, list[float]] = {}
+    for visit in result.events or ():
+        if visit.finished == visit.finished:  # NaN: still there at the end
+            spans.setdefault(visit.stage, []).append((visit.finished - visit.started) * days)
+    return TeamTime(team_time(result), {sid: float(np.var(t)) for sid, t in spans.items()
+                                        if len(t) >= 2})
 
 
 def team_time(result: SimulationResult) -> dict[str, float]:
@@ -697,50 +721,75 @@ def team_time(result: SimulationResult) -> dict[str, float]:
     return out
 
 
-def _times(cal: Calibration, history: History, chosen: np.ndarray,
-           team: Mapping[str, float]) -> None:
-    process, v = cal.process, history.visits
+def moved_on(history: History, here: np.ndarray) -> Onward:
+    """The stays of the visits *here* (a mask of the history's visits, one stage) that
+    moved on (exits.onward): the time a deal takes at a stage before it is won or goes
+    on, the visits still open censored and the lost ones a competing exit. Moves to a
+    stage the mapping does not know count as still going."""
     days, ended = history.stays
+    v = history.visits
+    known = ended[here] & (v.exit[here] != UNMAPPED)
+    return onward(days[here], known, v.exit[here] == LOST_CODE)
+
+
+def _times(cal: Calibration, history: History, chosen: np.ndarray,
+           team: TeamTime) -> None:
+    """Each stage's delay: the time its deals take there before they move on (moved_on),
+    the team's work and waiting taken off. Not the time of every visit: a process draws
+    one stay per visit and then its route, and the visits that ended lost (a deal
+    closed after months of silence) would otherwise stretch the time to every win."""
+    process, v = cal.process, history.visits
     unit = process.time_unit
     moving = chosen[v.deal] & ~stalled(history)
     for s, sid in enumerate(process.stages):
         here = moving & (v.stage == s)
         setting = f"stages.{sid}.delay"
-        n = int(here.sum())
-        seen = int(ended[here].sum())
-        own = team.get(sid, 0.0)
-        if seen < MIN_OBSERVATIONS:
-            if seen < MIN_BLENDED:
-                cal.kept.append(NotEnough(setting, f"time in {sid}", seen, MIN_BLENDED))
+        on = moved_on(history, here)
+        own = team.mean.get(sid, 0.0)
+        if on.n < MIN_OBSERVATIONS:
+            if on.n < MIN_BLENDED:
+                cal.kept.append(NotEnough(setting, f"time in {sid}", on.n, MIN_BLENDED))
             else:
-                cal.fitted.append(_blended_delay(process, sid, days[here], ended[here],
-                                                 v.entered[here], own))
+                cal.fitted.append(_blended_delay(process, sid, on, own,
+                                                 _mean_interval(on, history, here)))
             continue
-        fit = fit_distribution(days[here], ended[here])
-        _, low, high = mean_interval(days[here], ended[here], v.entered[here])
-        spec = _delay(fit, max(fit.mean - own, DELAY_FLOOR * fit.mean), own, unit)
+        fit = fit_distribution(on.sample(), np.ones(on.n, dtype=bool))
+        low, high = _mean_interval(on, history, here)
+        spec = _delay(fit, max(fit.mean - own, DELAY_FLOOR * fit.mean),
+                      team.variance.get(sid, 0.0), unit)
         team_words = f"; the team's {own:,.2f} days of work and waiting taken off" if own else ""
-        still = int((~ended[here]).sum())
-        cal.fitted.append(Fitted(setting, spec, f"days in {sid} ({still:,} visits still open, "
-                                 "counted as censored)", n, fit.mean, low, high,
-                                 fit.quality() + team_words))
+        others = int(here.sum()) - on.n
+        cal.fitted.append(Fitted(setting, spec, f"days in {sid} before moving on ({others:,} "
+                                 "other visits lost or still open, counted as such)", on.n,
+                                 fit.mean, low, high, fit.quality() + team_words))
 
 
-MIN_BLENDED = 5  # ended visits behind a time in stage blended with the file's
+def _mean_interval(on: Onward, history: History, here: np.ndarray) -> tuple[float, float]:
+    """The 95% interval of the mean stay of the visits that moved on (normal, on as many
+    stays as moved on), widened where the stays at the stage hang together from month to
+    month (measurement.inflation: deals that enter in a busy month all wait longer)."""
+    days, ended = history.stays
+    widen = math.sqrt(inflation(days[here], ended[here], history.visits.entered[here]))
+    half = 1.959964 * widen * on.sd() / math.sqrt(max(1, on.n))
+    return max(0.0, on.mean() - half), on.mean() + half
 
 
-def _blended_delay(process: Process, sid: str, days: np.ndarray, ended: np.ndarray,
-                   entered: np.ndarray, own: float) -> Fitted:
+MIN_BLENDED = 5  # visits that moved on behind a time in stage blended with the file's
+
+
+def _blended_delay(process: Process, sid: str, on: Onward, own: float,
+                   interval: tuple[float, float]) -> Fitted:
     """A stage seen too few times for a distribution to be fitted: the file's delay with
-    its mean moved towards the history's (the Kaplan–Meier mean, the team's time taken
-    off), the file's mean weighing as PRIOR_OBSERVATIONS visits, its spread kept in
-    proportion."""
+    its mean moved towards the history's (the mean stay of the visits that moved on, the
+    team's time taken off), the file's mean weighing as PRIOR_OBSERVATIONS visits, its
+    spread kept in proportion."""
     unit = process.time_unit
     to_days = units.convert(1.0, unit, "day")
     delay = process.stages[sid].delay
     prior = delay.mean * to_days if delay is not None else 0.0
-    seen = int(ended.sum())
-    mean, low, high = mean_interval(days, ended, entered)
+    seen = on.n
+    mean = on.mean()
+    low, high = interval
     data = max(mean - own, DELAY_FLOOR * mean)
     blended = _blend(data, seen, prior)
     spread = delay.sd / delay.mean if delay is not None and delay.mean > 0 else 1.0
@@ -754,7 +803,7 @@ def _blended_delay(process: Process, sid: str, days: np.ndarray, ended: np.ndarr
     return Fitted(f"stages.{sid}.delay", spec, f"days in {sid}, blended with the file's",
                   seen, _blend(mean, seen, prior + own), _blend(low, seen, prior + own),
                   _blend(high, seen, prior + own),
-                  f"{seen} visits ended, too few to fit a distribution: the history's "
+                  f"{seen} visits moved on, too few to fit a distribution: the history's "
                   f"{mean:,.2f} days and the file's {prior + own:,.2f}, the file weighing "
                   f"as {PRIOR_OBSERVATIONS:g} visits", blended=True)
 
@@ -769,20 +818,22 @@ def _refine_delays(cal: Calibration, history: History, chosen: np.ndarray) -> No
     added to the delay (work waits for working hours, queues depend on the load), so the
     fitted process is simulated over the history's period from an empty pipeline, and
     each delay's mean is moved by the gap between the history's time in stage and the
-    simulated one, a few rounds. Like is compared with like: on both sides the
-    Kaplan–Meier mean restricted to the same age, the visits still open at the end of
-    the period counted as censored (the simulated ones cut where the history's are)."""
+    simulated one, a few rounds. Like is compared with like: on both sides the mean
+    stay before a move on (moved_on) up to the same age, the visits still open at the
+    end of the period counted as censored (the simulated ones cut where the history's
+    are) and the lost ones a competing exit."""
     from salesproc.sim.experiment import resolve_settings, simulate
 
-    days, ended = history.stays
+    days, _ = history.stays
     v = history.visits
     stuck = stalled(history)
     target: dict[str, tuple[float, float]] = {}  # stage -> (restricted mean, up to)
     for s, sid in enumerate(cal.process.stages):
         here = chosen[v.deal] & (v.stage == s) & ~stuck
-        if here.any():
-            curve = kaplan_meier(days[here], ended[here])
-            target[sid] = (curve.restricted_mean()[0], curve.largest)
+        on = moved_on(history, here)
+        if on.n:
+            largest = float(days[here].max())
+            target[sid] = (on.mean(largest), largest)
     unit = cal.process.time_unit
     to_days = units.convert(1.0, unit, "day")
     for _ in range(REFINE_ROUNDS):
@@ -809,17 +860,19 @@ def _refine_delays(cal: Calibration, history: History, chosen: np.ndarray) -> No
 
 def _restricted_means(result: SimulationResult, end: float,
                       target: Mapping[str, tuple[float, float]]) -> dict[str, float]:
-    """Per stage, the simulated visits' Kaplan–Meier mean restricted to the history's
-    age (*target*), each visit open at the period's *end* (days) counted as censored."""
+    """Per stage, the mean stay of the simulated visits that moved on (exits.onward),
+    each counted up to the history's age (*target*), the visits open at the period's
+    *end* (days) censored and the lost ones a competing exit, as the history's are."""
     days = units.convert(1.0, result.process.time_unit, "day")
-    found: dict[str, tuple[list[float], list[bool]]] = {}
+    found: dict[str, tuple[list[float], list[bool], list[bool]]] = {}
     for visit in result.events or ():
-        stays, done = found.setdefault(visit.stage, ([], []))
+        stays, done, lost = found.setdefault(visit.stage, ([], [], []))
         over = visit.finished == visit.finished  # NaN: still there at the end
         stays.append(((visit.finished if over else end / days) - visit.entered) * days)
         done.append(over)
-    return {sid: kaplan_meier(np.asarray(t), np.asarray(e)).restricted_mean(target[sid][1])[0]
-            for sid, (t, e) in found.items() if sid in target}
+        lost.append(visit.outcome.startswith(LOST))
+    return {sid: onward(np.asarray(t), np.asarray(e), np.asarray(x)).mean(target[sid][1])
+            for sid, (t, e, x) in found.items() if sid in target}
 
 
 def spec_mean(spec: Any) -> float:
@@ -842,20 +895,28 @@ def with_mean(spec: Any, mean: float) -> Any:
     return {family: {**params, "mean": _round(mean)}}
 
 
-def _delay(fit: Fit, mean: float, team: float, unit: str) -> Any:
+def _delay(fit: Fit, mean: float, variance: float, unit: str) -> Any:
     """The delay's file form in *unit*: the fitted family with *mean* days and the fitted
-    spread, or the empirical values scaled to that mean (the team's *team* days off)."""
+    spread less the team's (*variance*, days²: the work and approvals the stage keeps
+    have their own spread, which the delay must not hold a second time), or the
+    empirical values moved to that mean and spread."""
     def time(days: float) -> float:
         return _round(units.convert(max(days, 0.0), "day", unit))
 
-    if fit.empirical:  # scaled, not shifted: shifting would pile short stays up at 0
-        factor = mean / fit.mean if fit.mean > 0 else 1.0
-        return {"empirical": [time(v * factor) for v in fit.empirical]}
-    if fit.family == "fixed":
+    sd = math.sqrt(max(fit.sd ** 2 - variance, 0.0)) if math.isfinite(fit.sd) else fit.sd
+    if fit.empirical:
+        # v -> a v + b with the mean and sd wanted, where that keeps every value at 0 or
+        # more; else scaled only (shifting would pile short stays up at 0)
+        a = mean / fit.mean if fit.mean > 0 else 1.0
+        if fit.sd > 0 and sd / fit.sd < a:
+            a = sd / fit.sd
+        return {"empirical": [time(v * a + mean - a * fit.mean) for v in fit.empirical]}
+    if fit.family == "fixed" or sd <= 1e-9 * max(mean, 1e-12):
         return {"fixed": time(mean)}
-    if fit.family == "exponential":
+    if fit.family == "exponential" and variance <= 0:
         return {"exponential": {"mean": time(mean)}}
-    return {fit.family: {"mean": time(mean), "sd": time(fit.sd)}}
+    family = "gamma" if fit.family == "exponential" else fit.family
+    return {family: {"mean": time(mean), "sd": time(sd)}}
 
 
 # --- entries -------------------------------------------------------------------------------
@@ -923,48 +984,25 @@ def _entries(cal: Calibration, history: History, chosen: np.ndarray) -> None:
 
 
 def fitted_process(calibration: Calibration, period: bool = False) -> Process:
-    """The calibrated process (the base file with the fitted values); with *period*, set
-    to simulate the history's own period from an empty pipeline, without the file's
-    campaigns (the history's rate holds the leads they brought)."""
-    source = calibration.process.source
-    if source is None:
-        raise ValueError("the calibrated process must come from a file")
+    """The calibrated process (the process with the fitted values, in memory); with
+    *period*, set to simulate the history's own period from an empty pipeline, without
+    the file's campaigns (the history's rate holds the leads they brought). Fitted values
+    that make no valid process raise a SalesprocError naming each setting."""
     changes = calibration.changes()
     if period:
         unit = calibration.process.time_unit
         days = (calibration.until - calibration.since).total_seconds() / 86400
-        changes += [f"simulation.start={calibration.since.date().isoformat()}",
-                    f"simulation.horizon={units.convert(days, 'day', unit):.6g}",
-                    "simulation.warmup=0"]
+        changes += [("simulation.start", calibration.since.date()),
+                    ("simulation.horizon", float(f"{units.convert(days, 'day', unit):.6g}")),
+                    ("simulation.warmup", 0)]
         if calibration.process.arrivals is not None and calibration.process.arrivals.campaigns:
-            changes.append("arrivals.campaigns=[]")
+            changes.append(("arrivals.campaigns", []))
     try:
-        return load(source, changes)
-    except InvalidProcessError as exc:  # name the fitted setting, not "<command line>:2"
-        raise SalesprocError(*_unfit(exc, changes)) from None
-
-
-def _unfit(exc: InvalidProcessError, changes: list[str]) -> tuple[str, str]:
-    """The message and hint for fitted values that do not make a valid process: each
-    error on the settings given (a line of them) named by its setting."""
-    from salesproc.variants import COMMAND_LINE
-
-    said = []
-    for d in exc.diagnostics:
-        if d.is_error and d.file == COMMAND_LINE and 1 <= d.line <= len(changes):
-            setting = changes[d.line - 1].partition("=")[0]
-            said.append(f"{setting}: {d.message}")
-        elif d.is_error:
-            said.append(f"{d.file}:{d.line}: {d.message}")
-    said = list(dict.fromkeys(said))  # a value checked by several rules: said once
-    return ("the values fitted from the history do not make a valid process: "
+        return calibration.process.with_changes(changes)
+    except InvalidProcessError as exc:  # name the fitted setting, not "<changes>:2"
+        said = said_by_setting(exc.diagnostics, changes)
+        raise SalesprocError(
+            "the values fitted from the history do not make a valid process: "
             + "; ".join(said[:3]) + (f" (and {len(said) - 3} more)" if len(said) > 3 else ""),
             "the history cannot support these values: fit only the more recent deals, or "
-            "check the export's notes (amounts, dates) for what misled the fit")
-
-
-def write_variant(calibration: Calibration, path: str | os.PathLike[str]) -> None:
-    """Write the calibrated variant file at *path* (it extends the process's own file)."""
-    from salesproc.outputs import write_atomic
-
-    write_atomic(path, calibration.to_yaml(path))
+            "check the export's notes (amounts, dates) for what misled the fit") from None

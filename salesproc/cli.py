@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import shlex
 import signal
 import sys
@@ -32,6 +33,7 @@ from salesproc.diagnostics import (
 from salesproc.errors import InvalidProcessError, SalesprocError, SettingsError
 from salesproc.escaping import visible
 from salesproc.model import Process
+from salesproc.units import SPAN_HELP
 from salesproc.version import __version__
 
 if TYPE_CHECKING:
@@ -95,18 +97,32 @@ def echo_diagnostics(diagnostics: Sequence[Diagnostic], err: bool = False,
 def load_or_fail(path: str, settings: Sequence[str] = ()) -> Process:
     """The process in *path* (with --set changes), or exit 1 with its findings."""
     from salesproc.loader import load
-    from salesproc.variants import COMMAND_LINE
 
     try:
         return load(path, settings)
     except InvalidProcessError as exc:
-        echo_diagnostics(exc.diagnostics, err=True, settings=settings)
-        changes = f" with {' '.join('--set ' + s for s in settings)}" if settings else ""
-        errors = sum(d.is_error for d in exc.diagnostics)
-        hint = "fix the --set options shown above" if settings and all(
-            d.file == COMMAND_LINE for d in exc.diagnostics) else f"salesproc validate {path}"
-        raise Failure(f"{path}{changes} has {errors} error(s); fix them first",
-                      hint=hint) from None
+        raise _invalid(exc, path, settings) from None
+
+
+def changed_or_fail(process: Process, path: str, settings: Sequence[str]) -> Process:
+    """*process* (read from *path*) with --set changes made in memory, or exit 1 with the
+    findings as load_or_fail shows them."""
+    try:
+        return process.with_changes(settings)
+    except InvalidProcessError as exc:
+        raise _invalid(exc, path, settings) from None
+
+
+def _invalid(exc: InvalidProcessError, path: str, settings: Sequence[str]) -> Failure:
+    """The findings on stderr; the failure to raise."""
+    from salesproc.variants import COMMAND_LINE
+
+    echo_diagnostics(exc.diagnostics, err=True, settings=settings)
+    changes = f" with {' '.join('--set ' + s for s in settings)}" if settings else ""
+    errors = sum(d.is_error for d in exc.diagnostics)
+    hint = "fix the --set options shown above" if settings and all(
+        d.file == COMMAND_LINE for d in exc.diagnostics) else f"salesproc validate {path}"
+    return Failure(f"{path}{changes} has {errors} error(s); fix them first", hint=hint)
 
 
 class Terminated(BaseException):
@@ -374,17 +390,20 @@ def _render_results(process: Process, process_file: str, results_file: str, fmt:
     """render --results: one drawing, of what the simulation covered."""
     from salesproc.errors import SalesprocError
     from salesproc.render import results_dot
+    from salesproc.render.results import simulated_buyer
 
     if fmt == "mermaid":
         raise click.BadParameter("results are drawn with Graphviz: use svg, png, pdf or dot",
                                  param_hint="--format")
     data = _read_json(results_file)
-    simulated = data.get("settings", {}).get("buyer") if isinstance(data, dict) else None
+    simulated = simulated_buyer(data) if isinstance(data, dict) and isinstance(
+        data.get("settings"), dict) else None
     if (buyer is not None and buyer != simulated) or (combined and simulated is not None):
-        which = f"buyer type {simulated!r}" if simulated else "every buyer type"
+        which = f"buyer type {simulated!r} alone" if simulated else "every buyer type"
         raise click.BadParameter(
-            f"the results are of {which}; they are drawn as simulated (simulate --buyer B "
-            "draws one buyer type)", param_hint="--buyer" if buyer is not None else "--combined")
+            f"the results are of {which}; they are drawn as simulated (the moves of a run "
+            "are every buyer type's together; simulate --only-buyer B simulates one buyer "
+            "type's leads alone)", param_hint="--buyer" if buyer is not None else "--combined")
     try:
         source = results_dot(process, data, direction)
     except SalesprocError as exc:
@@ -405,21 +424,37 @@ def _render_results(process: Process, process_file: str, results_file: str, fmt:
     _emit_file(output, content, [*process.files, results_file])
 
 
-def _read_json(path: str) -> Any:
-    """A JSON document from a file, or a located error."""
+def _read_json(path: str, hint: str = "give the file written by: salesproc simulate "
+               "PROCESS --format json -o RESULT.json") -> Any:
+    """A JSON document that salesproc wrote, from a file, or a located error: never a
+    wait on a pipe or a device, nor a file too large, too deep or with numbers too long to
+    be a result (each would hang, fill the memory or fail inside the JSON reader)."""
     import json
 
+    from salesproc.defaults import MAX_RESULTS_BYTES
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+        if not os.path.isfile(path):
+            what = "does not exist" if not os.path.exists(path) else "is not a regular file"
+            raise Failure(f"{shown(path)} {what}", hint)
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_RESULTS_BYTES + 1)
+        if len(raw) > MAX_RESULTS_BYTES:
+            raise Failure(f"{shown(path)}: larger than {MAX_RESULTS_BYTES:,} bytes, more "
+                          "than any result salesproc writes", hint)
+        return json.loads(raw.decode("utf-8"))
     except OSError as exc:
         raise Failure(f"cannot read {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise Failure(f"{path}: not a text file (UTF-8 JSON expected)") from None
-    except json.JSONDecodeError as exc:
+        raise Failure(f"{shown(path)} is not a JSON file: not a text file (UTF-8 expected)",
+                      hint) from None
+    except RecursionError:
+        raise Failure(f"{shown(path)}: nested too deeply to be a result", hint) from None
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):  # an integer of thousands of digits
+            raise Failure(f"{shown(path)}: not a result: {shown(str(exc))[:80]}", hint) from None
         raise Failure(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}",
-                      "give the file written by: salesproc simulate PROCESS --format json "
-                      "-o RESULT.json") from None
+                      hint) from None
 
 
 def _image(source: str, fmt: str) -> bytes:
@@ -509,7 +544,7 @@ def playbook(process_file: str, fmt: str, output: str | None) -> None:
     _emit((to_html if fmt == "html" else to_markdown)(process, process_file), output)
 
 
-DURATION = "a number in the file's time unit, or e.g. 26w, 90d"
+DURATION = SPAN_HELP
 FORMATS = ["table", "json", "csv", "html"]
 FORMAT_HELP = ("table for the terminal, json or csv for other tools, html for one page with "
                "charts that opens offline.")
@@ -522,21 +557,23 @@ WORKERS = click.IntRange(1, MAX_WORKERS)
 
 
 class _Duration(click.ParamType):  # type: ignore[type-arg]
-    """A command-line duration: kept as text, converted with the process's time unit."""
+    """A span of time (units.parse_span: a bare number is days, in every command): its
+    form checked here and kept as text, read in the process's time unit by _span once
+    the process is loaded."""
 
     name = "duration"
 
     def convert(self, value: object, param: click.Parameter | None,
                 ctx: click.Context | None) -> str:
-        from salesproc.units import is_duration_text, parse_duration
+        from salesproc.units import is_span_text, parse_span
 
         text = str(value).strip()
         try:
             amount = float(text)
         except ValueError:
-            if not is_duration_text(text):
+            if not is_span_text(text):
                 self.fail(f"{text!r} is not a duration ({DURATION})", param, ctx)
-            amount = parse_duration(text, "day")
+            amount = parse_span(text, "day")
         if not math.isfinite(amount) or amount < 0 or (self.positive and amount == 0):
             self.fail(f"{text!r} is not a duration {'above' if self.positive else 'of at least'}"
                       " 0", param, ctx)
@@ -546,15 +583,17 @@ class _Duration(click.ParamType):  # type: ignore[type-arg]
         self.positive = positive
 
 
-def _in_unit(text: str | None, unit: str) -> float | None:
-    from salesproc.units import parse_duration
+def _span(text: str | None, unit: str, option: str) -> float | None:
+    """*text* given to *option* (checked by _Duration), in *unit*; a bare number where a
+    process counts time in another unit is a usage error that says what to write."""
+    from salesproc.units import SpanError, parse_span
 
     if text is None:
         return None
     try:
-        return float(text)
-    except ValueError:
-        return parse_duration(text, unit)
+        return parse_span(text, unit)
+    except SpanError as exc:
+        raise click.BadParameter(f"{exc}: {exc.hint}", param_hint=option) from None
 
 
 @cli.command()
@@ -568,7 +607,10 @@ def _in_unit(text: str | None, unit: str) -> float | None:
               "results.")
 @click.option("-w", "--workers", type=WORKERS, help="Parallel processes "
               "(default: all cores). Results do not depend on it.")
-@click.option("--buyer", help="Simulate only this buyer type's leads.")
+@click.option("--buyer", help="Report this buyer type's deals in full (every buyer type is "
+              "still simulated: they share the team).")
+@click.option("--only-buyer", "only_buyer", help="A what-if: let only this buyer type's "
+              "leads arrive (the others never do), as if it had the team to itself.")
 @click.option("--set", "settings", multiple=True, metavar="PATH=VALUE",
               help="Change the process for this run, e.g. --set roles.se.headcount=3.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
@@ -581,8 +623,8 @@ def _in_unit(text: str | None, unit: str) -> float | None:
               "replications in one process).")
 def simulate(process_file: str, replications: int | None, horizon: str | None,
              warmup: str | None, seed: int | None, workers: int | None, buyer: str | None,
-             settings: tuple[str, ...], fmt: str, output: str | None, charts_dir: str | None,
-             events: str | None) -> None:
+             only_buyer: str | None, settings: tuple[str, ...], fmt: str, output: str | None,
+             charts_dir: str | None, events: str | None) -> None:
     """Simulate the pipeline: wins, revenue, time in stage, bottleneck, end pipeline."""
     from salesproc.sim import experiment
 
@@ -590,37 +632,67 @@ def simulate(process_file: str, replications: int | None, horizon: str | None,
     if events == "-":
         raise click.BadParameter("write the event log to a file", param_hint="--events")
     _guard_outputs(process.files, output, events)
+    if buyer is not None:
+        experiment.check_buyer(process, buyer)
     run = experiment.resolve_settings(
-        process, horizon=_in_unit(horizon, process.time_unit),
-        warmup=_in_unit(warmup, process.time_unit), replications=replications, seed=seed,
-        workers=_workers(workers), buyer=buyer)
+        process, horizon=_span(horizon, process.time_unit, "--horizon"),
+        warmup=_span(warmup, process.time_unit, "--warmup"), replications=replications,
+        seed=seed,
+        workers=_workers(workers), only_buyer=only_buyer)
     if events is not None:
         _warn_event_log_size(process, run)
     for warning in experiment.capacity_warnings(process):
         warn(warning)
     _guard_charts(charts_dir)
     with _progress(run.replications) as progress, _event_log(events) as sink:
-        result = experiment.simulate(process, run, progress=progress, event_sink=sink)
+        result = experiment.simulate(process, run, progress=progress, event_sink=sink,
+                                     buyer=buyer)
     _emit_result("simulation", result, fmt, output, charts_dir)
 
 
 class _Date(click.ParamType):  # type: ignore[type-arg]
-    """A date (2026-03-31) or a date and time (2026-03-31T18:00)."""
+    """A date (2026-03-31) or a date and time (2026-03-31T18:00), in the team's local
+    time (no zone: times in exports are read so too), from 1900 on (as dates in exports
+    are). A *past* date is not after today: the history as of a later day does not
+    exist yet; a later one (the end of a forecast) is at most a century ahead. A day
+    alone is the end of that day, or its start where *start_of_day* (a backtest's origin:
+    the history as it stood when the day began)."""
 
     name = "date"
+    _FORM = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?")
+
+    def __init__(self, past: bool = True, start_of_day: bool = False) -> None:
+        self.past = past
+        self.start_of_day = start_of_day
 
     def convert(self, value: object, param: click.Parameter | None,
                 ctx: click.Context | None) -> Any:
         import datetime as dt
 
         text = str(value).strip()
-        try:
-            if len(text) == 10:
-                return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(23, 59, 59))
-            return dt.datetime.fromisoformat(text.replace("Z", ""))
-        except ValueError:
-            self.fail(f"{text!r} is not a date like 2026-03-31 (or 2026-03-31T18:00)",
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+)?\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)",
+                        text):
+            self.fail(f"{shown(text)!r} has a time zone; give the team's local time "
+                      "without one (2026-03-31T18:00), as the export's times are read",
                       param, ctx)
+        try:
+            if not self._FORM.fullmatch(text):
+                raise ValueError(text)
+            day_time = dt.time() if self.start_of_day else dt.time(23, 59, 59)
+            when = dt.datetime.combine(dt.date.fromisoformat(text), day_time) \
+                if len(text) == 10 else dt.datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{shown(text)!r} is not a date like 2026-03-31 (or 2026-03-31T18:00)",
+                      param, ctx)
+        today = dt.date.today()
+        if when.year < 1900:
+            self.fail(f"{text} is before 1900: no CRM history is that old", param, ctx)
+        if self.past and when.date() > today:
+            self.fail(f"{when:%Y-%m-%d} is after today ({today.isoformat()}): the history "
+                      "as it stood then is not known yet", param, ctx)
+        if when.year > today.year + 100:
+            self.fail(f"{when:%Y-%m-%d} is more than a century ahead", param, ctx)
+        return when
 
 
 @cli.command()
@@ -678,8 +750,9 @@ def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
         raise Failure(f"no deal in the export is of buyer type '{buyer}'",
                       hint="check the crm: buyer_types rules in the process file")
     if fmt in ("table", "html"):  # the page, like the table, can show one buyer type
+        drawn = _draw_charts("measurement", result, charts_dir)
         _emit(_formatter(fmt).measurement(result, buyer), output)
-        _write_charts("measurement", result, charts_dir)
+        _save_charts(drawn, charts_dir)
     else:
         _emit_result("measurement", result, fmt, output, charts_dir)
 
@@ -707,7 +780,7 @@ def _measure_deal_table(found: Any, buyer: str | None, fmt: str, output: str | N
               "structure stays; its numbers are fitted).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the calibrated variant here (it extends FILE); default: the "
-              "terminal.")
+              "terminal, its extends: written from the current folder.")
 @click.option("--since", type=_Date(), help="Fit only the deals created from this day on.")
 @click.option("--as-of", "as_of", type=_Date(), help="The history as it stood at the end of "
               "this day (default: the latest change in the export).")
@@ -749,8 +822,8 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
                                  f"{found.as_of:%Y-%m-%d})", param_hint="--since")
     result = calibrating(found, since=dt.datetime.combine(since.date(), dt.time())
                          if since is not None else None)
-    target = output if output not in (None, "-") else os.path.join(
-        os.path.dirname(os.path.abspath(process_file)), "calibrated.yaml")
+    target = output if output not in (None, "-") else "calibrated.yaml"  # the terminal's
+    # variant is most often redirected to a file in the current folder: extends: from there
     variant = result.to_yaml(target)
     if output in (None, "-"):
         echo(variant, nl=False)
@@ -774,7 +847,7 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
               "arrivals bring the new deals (a calibrated one is best).")
 @click.option("--as-of", "as_of", type=_Date(), help="Forecast from the pipeline as it "
               "stood at the end of this day (default: the latest change in the export).")
-@click.option("--until", type=_Date(), help="Forecast up to the end of this day.")
+@click.option("--until", type=_Date(past=False), help="Forecast up to the end of this day.")
 @click.option("--horizon", type=_Duration(positive=True),
               help="Or: how far ahead (e.g. 13w, 90d).")
 @click.option("--crm", "crm", type=click.Choice(["salesforce", "hubspot", "generic", "events"]),
@@ -838,7 +911,7 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
     _guard_charts(charts_dir)
     found = _history_or_fail(history, process, crm, as_of, "forecast from")
     end = until if until is not None else found.as_of + dt.timedelta(
-        days=_in_unit(horizon, "day") or 0.0)
+        days=_span(horizon, "day", "--horizon") or 0.0)
     if end <= found.as_of:
         raise click.BadParameter(f"the forecast must end after the as-of date "
                                  f"({found.as_of:%Y-%m-%d})", param_hint="--until")
@@ -849,6 +922,7 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
                                      param_hint="--campaign")
     result = forecasting(found, end, process=process, replications=replications, seed=seed,
                          campaigns=planned, cases=percentiles, workers=_workers(None))
+    drawn = _draw_charts("forecast", result, charts_dir)
     said: list[str] = []
     beaten: list[Any] = []
     blends: list[Any] = []
@@ -885,24 +959,17 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
     else:
         _emit(text.forecast(result) + "".join(
             line + "\n" for line in ["", *said] if said), output)
-    _write_charts("forecast", result, charts_dir)
+    _save_charts(drawn, charts_dir)
 
 
 def _track_record(path: str) -> Any:
     """The saved backtest in *path*, or exit 1 saying what is wrong with it."""
-    import json as json_module
-
     from salesproc.backtest import from_dict
 
     hint = "save one with: salesproc backtest ... --format json -o BACKTEST.json"
+    data = _read_json(path, hint)
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json_module.load(handle)
         return from_dict(data)
-    except OSError as exc:
-        raise Failure(f"cannot read {shown(path)}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json_module.JSONDecodeError) as exc:
-        raise Failure(f"{shown(path)} is not a JSON file ({shown(str(exc))})", hint) from None
     except ValueError as exc:
         raise Failure(f"{shown(path)}: {shown(str(exc))}", hint) from None
 
@@ -925,8 +992,10 @@ def _cases(text: str) -> tuple[float, float, float]:
                 type=click.Path(path_type=str))
 @click.option("--process", "process_file", metavar="FILE", required=True,
               type=click.Path(path_type=str), help="The process to calibrate at each origin.")
-@click.option("--from", "first", type=_Date(), required=True, help="The first origin.")
-@click.option("--to", "last", type=_Date(), required=True, help="The last origin.")
+@click.option("--from", "first", type=_Date(start_of_day=True), required=True,
+              help="The first origin (a day alone: as the day began).")
+@click.option("--to", "last", type=_Date(), required=True,
+              help="The last origin (at the latest: the end of that day).")
 @click.option("--every", default="1mo", show_default=True,
               help="Between origins: 1mo (calendar months), or a duration such as 2w.")
 @click.option("--horizon", type=_Duration(positive=True), default="90d", show_default=True,
@@ -953,8 +1022,6 @@ def backtest(history: tuple[str, ...], process_file: str, first: Any, last: Any,
     Nothing is written beside the process file; an origin whose calibration fails is
     reported with the reason, and the others go on.
     """
-    import datetime as dt
-
     from salesproc.backtest import backtest as backtesting
 
     origins = _origins(first, last, every)
@@ -962,8 +1029,8 @@ def backtest(history: tuple[str, ...], process_file: str, first: Any, last: Any,
     _guard_outputs([*process.files, *history], output)
     _guard_charts(charts_dir)
     found = _history_or_fail(history, process, crm, None, "backtested on")
-    start = [dt.datetime.combine(o.date(), dt.time()) for o in origins]
-    result = backtesting(found, start, _in_unit(horizon, "day") or 90.0,
+    start = list(origins)  # never before --from: a time given is kept
+    result = backtesting(found, start, _span(horizon, "day", "--horizon") or 90.0,
                          replications=replications, seed=seed)
     if not result.origins:
         reasons = [f"{f.at:%Y-%m-%d}: {f.reason}" for f in result.failed] + result.notes
@@ -998,7 +1065,7 @@ def _origins(first: Any, last: Any, every: str) -> list[Any]:
         raise click.BadParameter(f"more than {MAX_ORIGINS} origins: use a longer --every",
                                  param_hint="--every")
     step = _Duration(positive=True).convert(every, None, None)
-    days = _in_unit(step, "day") or 0.0
+    days = _span(step, "day", "--every") or 0.0
     count = int((last - first).total_seconds() // (days * 86400)) + 1
     if count > MAX_ORIGINS:
         raise click.BadParameter(f"more than {MAX_ORIGINS} origins: use a longer --every",
@@ -1110,10 +1177,11 @@ def compare(base_file: str, variant_files: tuple[str, ...], settings: tuple[str,
     base = load_or_fail(base_file)
     variants = [(describe((), f), load_or_fail(f)) for f in variant_files]
     if settings:
-        variants.append((describe(settings), load_or_fail(base_file, settings)))
+        variants.append((describe(settings), changed_or_fail(base, base_file, settings)))
     _guard_outputs([f for _, p in [("", base), *variants] for f in p.files], output)
     run = experiment.resolve_settings(
-        base, horizon=_in_unit(horizon, base.time_unit), warmup=_in_unit(warmup, base.time_unit),
+        base, horizon=_span(horizon, base.time_unit, "--horizon"),
+        warmup=_span(warmup, base.time_unit, "--warmup"),
         replications=replications, seed=seed, workers=_workers(workers))
     _warn_capacity([(describe((), base_file), base), *variants])
     for _, process in variants:
@@ -1145,11 +1213,13 @@ def sweep(process_file: str, sweeps: tuple[str, ...], replications: int | None,
     from salesproc.sim import experiment
 
     points = comparing.sweep_points([_parse_sweep(s) for s in sweeps])
-    processes = [load_or_fail(process_file, point) for point in points]
+    read = load_or_fail(process_file)
+    processes = [changed_or_fail(read, process_file, point) for point in points]
     base = processes[0]
     _guard_outputs(base.files, output)
     run = experiment.resolve_settings(
-        base, horizon=_in_unit(horizon, base.time_unit), warmup=_in_unit(warmup, base.time_unit),
+        base, horizon=_span(horizon, base.time_unit, "--horizon"),
+        warmup=_span(warmup, base.time_unit, "--warmup"),
         replications=replications, seed=seed, workers=_workers(workers))
     labels = [" ".join(point) for point in points]
     _warn_capacity(list(zip(labels, processes, strict=True)))
@@ -1221,9 +1291,11 @@ def _formatter(fmt: str) -> Any:
 
 def _emit_result(kind: str, result: Any, fmt: str, output: str | None,
                  charts_dir: str | None) -> None:
-    """A result in its --format (kind names the report function), then its --charts."""
+    """A result in its --format (kind names the report function), then its --charts
+    (drawn and checked first: a chart may not land on the output or an input)."""
+    drawn = _draw_charts(kind, result, charts_dir)
     _emit(getattr(_formatter(fmt), kind)(result), output)
-    _write_charts(kind, result, charts_dir)
+    _save_charts(drawn, charts_dir)
 
 
 def _check_buyer(buyer: str | None, processes: Sequence[Process]) -> None:
@@ -1240,14 +1312,32 @@ def _guard_charts(folder: str | None) -> None:
         raise click.BadParameter(f"{folder} is a file, not a folder", param_hint="--charts")
 
 
-def _write_charts(kind: str, result: Any, folder: str | None) -> None:
-    """--charts DIR: every chart of the result as DIR/NAME.svg and DIR/NAME.png."""
+def _draw_charts(kind: str, result: Any, folder: str | None) -> list[Any]:
+    """--charts DIR: every chart of the result, each checked before anything is written:
+    DIR/NAME.svg and DIR/NAME.png may not be a file the command reads or writes (an
+    export named pipeline.svg, or -o DIR/forecast.svg)."""
+    if folder is None:
+        return []
+    from salesproc import charts
+
+    drawn: list[Any] = getattr(charts, kind)(result.to_dict())
+    guarded = click.get_current_context().meta.get(_GUARDED, ())
+    for chart in drawn:
+        for suffix in (".svg", ".png"):
+            target = os.path.join(folder, chart.name + suffix)
+            if any(_same_file(target, path) for path in guarded):
+                raise click.BadParameter(
+                    f"the chart {target} would be written over a file this command reads "
+                    "or writes; give --charts another folder", param_hint="--charts")
+    return drawn
+
+
+def _save_charts(drawn: list[Any], folder: str | None) -> None:
+    """The charts :func:`_draw_charts` drew, written to *folder*."""
     if folder is None:
         return
-    from salesproc import charts
     from salesproc.outputs import write_atomic
 
-    drawn = getattr(charts, kind)(result.to_dict())
     if not drawn:  # e.g. a comparison of one replication: no difference to draw
         echo(f"no charts written to {folder}: these results have nothing to draw", err=True)
         return
@@ -1269,10 +1359,18 @@ def _workers(given: int | None) -> int:
 
 
 def _guard_outputs(inputs: Sequence[str], output: str | None, *more: str | None) -> None:
-    """Refuse, before any work, outputs that would land on an input or on each other."""
+    """Refuse, before any work, outputs that would land on an input or on each other;
+    both are kept for --charts to check its files against (:func:`_draw_charts`)."""
     outputs = [o for o in (output, *more) if o is not None and o != "-"]
     for k, target in enumerate(outputs):
         _refuse_overwrite(target, inputs, outputs[:k])
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.meta[_GUARDED] = (*inputs, *outputs)
+
+
+#: Where :func:`_guard_outputs` leaves the command's inputs and outputs (click's context).
+_GUARDED = "salesproc.guarded"
 
 
 def _warn_event_log_size(process: Process, run: Any) -> None:

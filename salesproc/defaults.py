@@ -7,6 +7,11 @@ each is far above what a real sales process needs.
 
 from __future__ import annotations
 
+import datetime as dt
+
+# simulation.start when the file does not say: a fixed day (a Monday), so a file's results
+# are the same whichever day it is run; the dates in a file count from its start
+DEFAULT_START = dt.date(2026, 1, 5)
 DEFAULT_HORIZON_DAYS = 365.0  # simulation.horizon when the file does not say
 DEFAULT_REPLICATIONS = 20
 DEFAULT_SEED = 1
@@ -21,4 +26,5 @@ MAX_VISITS = 100_000_000  # stage visits over one command: ~10 minutes on one co
 MAX_OPEN_DEALS = 1_000_000  # deals open at once in one replication (~0.5 GB): an overload
 MAX_VISITS_PER_DEAL = 10_000  # a rework loop a deal goes round more often never exits
 MAX_SWEEP_POINTS = 60
+MAX_RESULTS_BYTES = 64_000_000  # a saved result's JSON (simulate, backtest): ~1 MB in practice
 EVENT_LOG_WARNING_BYTES = 1_000_000_000  # --events files larger than this get a warning

@@ -76,7 +76,9 @@ CODES: dict[str, Rule] = rules(
     ("SP205", "duplicate-id", "error", "Two stages share one id."),
     ("SP206", "route-off-path", "error", "A route to a stage that is not on this buyer's path."),
     ("SP207", "reserved-id", "error", "A stage is called `won` or `lost`, the two outcomes."),
-    ("SP208", "duplicate-in-list", "error", "A list names the same stage or item twice."),
+    ("SP208", "duplicate-in-list", "error",
+     "A list names the same stage or item twice, or crm: names one CRM stage or loss "
+     "reason twice (case and spacing aside)."),
     ("SP209", "amount-as-duration", "error", "A deal value written as a duration such as '3d'."),
     # Flow
     ("SP301", "unreachable-stage", "warning", "A stage on a buyer's path that no deal reaches."),

@@ -18,8 +18,9 @@ By where the text goes:
 - :func:`visible`: a whole text output (a table, a report, Markdown, CSV, a ``-o`` file):
   its control characters as escapes, except the line breaks and tabs that lay it out. The
   command line passes everything it writes through it, so no report can forget.
-- :func:`plain`: a CSV cell, for spreadsheets and pandas: the text without its controls
-  (line breaks and tabs as spaces, the others left out).
+- :func:`plain`: a CSV cell, for spreadsheets and pandas: on one line (line breaks and
+  tabs as spaces), its other controls as escapes — not dropped, so that a deal id with an
+  escape sequence in it stays itself (and two such ids stay two) wherever it is joined.
 
 JSON needs none of them (``json.dumps`` escapes every control); HTML escapes its text with
 :func:`visible` first, the drawings (DOT, Mermaid) write every control as a space.
@@ -62,6 +63,6 @@ def visible(text: str) -> str:
 
 
 def plain(text: str) -> str:
-    """A CSV cell's text without control characters: line breaks and tabs become spaces,
-    the others are left out."""
-    return _CELL.sub("", _CELL_BREAKS.sub(" ", text))
+    """A CSV cell's text on one line: line breaks and tabs become spaces, the other
+    control characters their escapes (ESC as ``\\x1b``)."""
+    return _CELL.sub(_escape, _CELL_BREAKS.sub(" ", text))

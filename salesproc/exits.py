@@ -148,3 +148,63 @@ def _split(times: np.ndarray, exits: np.ndarray, edge: float) -> np.ndarray:
     late = exits[times > edge].sum(axis=0)
     split: np.ndarray = (late + overall) / (late.sum() + 1.0)
     return split
+
+
+@dataclass(frozen=True)
+class Onward:
+    """How long the visits to a stage that moved on (won, or went to another stage) took:
+    the distribution of a stay *given* that it moved on, with the visits still open
+    counted as censored and losses as the competing exit (the cumulative incidence of
+    moving on, normalised; the Aalen–Johansen estimate).
+
+    This is the time a simulated deal must take there for wins to come when they do: a
+    process draws one stay per visit and then its route, so the stays of the visits that
+    ended lost (a zombie deal closed after months, a clean-up of old deals) must not
+    stretch the time to a win. Past the oldest move seen the estimate says nothing:
+    the weights are those of the moves seen."""
+
+    times: np.ndarray  # the ages (days) at which visits moved on, ascending
+    weights: np.ndarray  # each age's share of the moves (they add up to 1)
+    n: int  # the visits seen to move on
+
+    def mean(self, up_to: float = math.inf) -> float:
+        """The mean stay (days) of the visits that moved on, each counted up to *up_to*
+        (NaN where none moved on)."""
+        if not self.n:
+            return math.nan
+        return float(np.dot(self.weights, np.minimum(self.times, up_to)))
+
+    def sd(self) -> float:
+        """The standard deviation of those stays (NaN where none moved on)."""
+        if not self.n:
+            return math.nan
+        mean = self.mean()
+        return float(math.sqrt(max(0.0, float(np.dot(self.weights,
+                                                      (self.times - mean) ** 2)))))
+
+    def sample(self, count: int | None = None) -> np.ndarray:
+        """*count* (default: as many as moved on) stays spread evenly over the
+        distribution (its quantiles at (k + 0.5) / count): a sample without the visits
+        still open, for fitting a family to."""
+        count = self.n if count is None else count
+        if not self.n or count <= 0:
+            return np.zeros(0)
+        cumulative = np.cumsum(self.weights)
+        at = np.searchsorted(cumulative, (np.arange(count) + 0.5) / count * cumulative[-1])
+        out: np.ndarray = self.times[np.minimum(at, len(self.times) - 1)]
+        return out
+
+
+def onward(days: np.ndarray, ended: np.ndarray, lost: np.ndarray) -> Onward:
+    """The stays of the visits lasting *days* that moved on: *ended* ones that were not
+    *lost*; the others still open (censored)."""
+    curve = exit_curve(days, np.where(lost, 0, 1), ended, (0, 1))
+    if not len(curve.times):
+        return Onward(np.zeros(0), np.zeros(0), 0)
+    before = np.concatenate([[1.0], curve.survival[:-1]])
+    mass = before * curve.exits[:, 1] / curve.at_risk
+    moved = mass > 0
+    total = float(mass.sum())
+    if total <= 0:
+        return Onward(np.zeros(0), np.zeros(0), 0)
+    return Onward(curve.times[moved], mass[moved] / total, int((ended & ~lost).sum()))

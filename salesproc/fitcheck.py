@@ -13,9 +13,10 @@ history and from each run by one and the same function (:func:`figures`):
   deals still open counted as censored: salesproc.exits, the competing-risks estimate);
 - the cycle time of the deals won by the end of the period, and the share of wins whose
   deal first appeared past the start of its buyer type's path;
-- per stage: its visits, and its mean days in stage by Kaplan–Meier restricted to one
-  time for both sides (the history's 90th percentile of stays there, ended or not:
-  salesproc.survival), with the open visits censored;
+- per stage: its visits, and the mean days its deals stay before they move on (won or
+  on to another stage; calibration.moved_on: the open visits censored, the lost ones a
+  competing exit), each stay counted up to one time for both sides (the history's 90th
+  percentile of stays there, ended or not);
 - per buyer type and stage: the share of its visits leaving for each target but lost
   (lost is the rest), had every visit been followed to its end (``exit_curve(...)
   .shares()``, the open ones censored).
@@ -51,12 +52,13 @@ from salesproc.calibration import (
     Calibration,
     fit_distribution,
     fitted_process,
+    moved_on,
     route_values,
     team_time,
     with_mean,
 )
 from salesproc.dists import Distribution, Exponential, Gamma, Lognormal, Weibull
-from salesproc.exits import exit_curve
+from salesproc.exits import Onward, exit_curve
 from salesproc.history.table import (
     LOST_CODE,
     NAT,
@@ -76,7 +78,6 @@ from salesproc.history.table import (
 from salesproc.model import LOST, WON, Process
 from salesproc.sim.results import SimulationResult, Visit
 from salesproc.stats import or_none
-from salesproc.survival import kaplan_meier
 
 COVERAGE = 0.95  # the least chance the range gives a history of the process itself
 REPLICATIONS = 40  # 39 runs or more give a 95% range
@@ -228,9 +229,7 @@ def figures(history: History, taus: dict[int, float]) -> dict[Key, float]:
     for s, sid in enumerate(stage_ids):
         here = v.stage == s
         out[sid, "visits"] = float(here.sum())
-        out[sid, "days in stage (mean)"] = kaplan_meier(
-            days[here], ended[here]).restricted_mean(taus[s])[0] if here.any() and s in taus \
-            else math.nan
+        out[sid, STAY] = moved_on(history, here).mean(taus[s]) if s in taus else math.nan
         seen = here & (v.exit != UNMAPPED)
         for k, (b, buyer) in enumerate(process.buyer_types.items()):
             if sid not in buyer.stages:
@@ -244,6 +243,9 @@ def figures(history: History, taus: dict[int, float]) -> dict[Key, float]:
             for t, share in zip(targets[1:], shares[1:], strict=True):  # lost: the rest
                 out[sid, _route_figure(process, b, _name(stage_ids, t))] = float(share)
     return out
+
+
+STAY = "days before moving on (mean)"
 
 
 def _name(stage_ids: list[str], code: int) -> str:
@@ -403,9 +405,9 @@ def _arrivals(check: Check, c: _Context) -> tuple[str, Any, str]:
 
 
 def _stay(check: Check, c: _Context) -> tuple[str, Any, str]:
-    """A stage's days: the delay whose mean is the history's stays there (fitted as
-    calibrate fits them, the open visits censored, not restricted) less the team's mean
-    work and waiting at the stage in the runs."""
+    """A stage's days: the delay whose mean is the history's stays there before a move on
+    (fitted as calibrate fits them: calibration.moved_on, not restricted) less the
+    team's mean work and waiting at the stage in the runs."""
     sid = check.scope
     setting = f"stages.{sid}.delay"
     if not check.outside:
@@ -414,9 +416,8 @@ def _stay(check: Check, c: _Context) -> tuple[str, Any, str]:
     unit = c.process.time_unit
     to_days = units.convert(1.0, unit, "day")
     delay = c.process.stages[sid].delay
-    days, ended = c.history.stays
-    here = c.history.visits.stage == s
-    stay = _mean_stay(days[here], ended[here])
+    on = moved_on(c.history, c.history.visits.stage == s)
+    stay = _mean_stay(on)
     team = c.team.get(sid, 0.0)
     better = max(stay - team, 0.0)
     value = _delay_with_mean(setting, delay, units.convert(better, "day", unit), c)
@@ -424,23 +425,23 @@ def _stay(check: Check, c: _Context) -> tuple[str, Any, str]:
     team_words = f" and the team's work and waiting there {_num(team)} days" \
         if team >= 0.01 else ""
     return (setting, value,
-            f"the history's deals stay {_num(stay)} days at {sid} on average (all "
-            f"{int(here.sum()):,} visits, the open ones counted as still going); the file's "
+            f"the history's deals stay {_num(stay)} days at {sid} before they move on (the "
+            f"{on.n:,} visits that did, the open ones counted as still going); the file's "
             f"delay there averages {_num(delay.mean * to_days)} days{team_words}: set "
             f"{setting} to about {_num(better)} days on average: {_flow(value)}{in_unit} "
             f"(compared up to {_num(c.taus.get(s, math.nan))} days, the history's "
             f"{_num(check.history)} against the calibrated process's {_num(check.median)})")
 
 
-def _mean_stay(days: np.ndarray, ended: np.ndarray) -> float:
-    """The mean stay as calibrate fits it (censored maximum likelihood); the Kaplan–Meier
-    mean where no family can be fitted (too few ended visits, or all alike)."""
-    if ended.sum() >= 2:
+def _mean_stay(on: Onward) -> float:
+    """The mean stay before a move on as calibrate fits it (the best family's mean); the
+    estimate's own mean where no family can be fitted (too few moves, or all alike)."""
+    if on.n >= 2:
         try:
-            return fit_distribution(days, ended).mean
+            return fit_distribution(on.sample(), np.ones(on.n, dtype=bool)).mean
         except (RuntimeError, ValueError):  # scipy's FitError is a RuntimeError
             pass
-    return kaplan_meier(days, ended).restricted_mean()[0]
+    return on.mean()
 
 
 def _delay_with_mean(setting: str, delay: Distribution, mean: float, c: _Context) -> Any:
@@ -516,13 +517,13 @@ def _entries(check: Check, c: _Context) -> tuple[str, Any, str]:
 _ADVICE: tuple[tuple[Callable[[Check], bool], Callable[[Check, _Context],
                                                        tuple[str, Any, str]]], ...] = (
     (lambda c: c.figure == "new deals", _arrivals),
-    (lambda c: c.figure == "days in stage (mean)", _stay),
+    (lambda c: c.figure == STAY, _stay),
     (lambda c: " leaving for " in c.figure, _route),
     (lambda c: c.figure == "share of wins first seen past the start", _entries),
     (lambda c: c.figure == "visits", lambda c, x: _follows(
         f"the routes into {c.scope} and the arrivals")(c, x)),
     (lambda c: c.figure == "cycle time of won deals (days)",
-     _follows("the stages' delays (see each stage's days in stage)")),
+     _follows("the stages' delays (see each stage's days before moving on)")),
     (lambda c: c.scope == "all", _follows("the arrivals and the routes (see each stage's "
                                           "shares)")),
 )

@@ -10,17 +10,17 @@ and the **confidence interval of the mean** over replications: how sure the aver
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 
 from salesproc import units
 from salesproc.calendar import first_day, month_label, quarter_of
+from salesproc.closing import MonthEnd, month_end, place
 from salesproc.exits import ExitCurve, exit_curve
 from salesproc.history.table import (
     DEAL_TABLE_CUT,
@@ -30,7 +30,6 @@ from salesproc.history.table import (
     after_the_fact,
     exit_targets,
 )
-from salesproc.loader import load
 from salesproc.model import WON, Process
 from salesproc.sim.engine import Opening
 from salesproc.sim.metrics import Key
@@ -234,10 +233,49 @@ def burst_under_way(history: History) -> list[Burst]:
 
 
 def _burst_under_way(history: History) -> list[str]:
+    day = history.as_of.date()
     return [f"a burst of new deals is under way ({b.deals:,} created {b.first:%Y-%m-%d} to "
-            f"{b.last:%Y-%m-%d}, about {b.expected:,.0f} usual): new deals are forecast at the "
-            "usual level; while the burst goes on there will be more" for b in
-            burst_under_way(history)]
+            f"{b.last:%Y-%m-%d}, about {b.expected:,.0f} usual): "
+            + ("the forecast lets it go on for as long again as it has lasted, as likely "
+               "shorter as longer (its runs spread over how long it may last)"
+               if (day - b.last).days <= BURST_GOING_DAYS else
+               "it has stopped for now: new deals are forecast at the usual level; if it "
+               "starts again there will be more") for b in burst_under_way(history)]
+
+
+BURST_GOING_DAYS = 3  # a burst whose last day is this close to the as-of date goes on
+BURST_STRATA = 10  # how long a burst goes on: this many equally likely lengths
+
+
+def _goes_on(history: History, day: dt.date, days: float) -> list[list[Campaign]]:
+    """How long a burst of new deals still going on at the as-of date (its last day
+    within BURST_GOING_DAYS of it) goes on: nothing says whether it is near its start or
+    its end, so its remaining length *x* after *T* days has P(X > x) = T / (T + x) (as
+    likely shorter than T as longer; the 'Copernican' estimate). BURST_STRATA equally
+    likely lengths (the quantiles at (k + 0.5) / BURST_STRATA, at most the *days*
+    forecast), each as campaigns of the burst's deals above the usual level, spread
+    evenly over its days from *day* on. One empty list where no burst goes on."""
+    going = [b for b in burst_under_way(history)
+             if (history.as_of.date() - b.last).days <= BURST_GOING_DAYS]
+    if not going:
+        return [[]]
+    strata: list[list[Campaign]] = []
+    for k in range(BURST_STRATA):
+        u = (k + 0.5) / BURST_STRATA
+        extra: list[Campaign] = []
+        for b in going:
+            lasted = max(1, (day - b.first).days)
+            per_day = max(0.0, b.deals - b.expected) / ((b.last - b.first).days + 1)
+            length = min(days, lasted * u / (1 - u))
+            total = round(per_day * length)
+            span = max(1, math.ceil(length))
+            for j in range(span):
+                leads = total * (j + 1) // span - total * j // span
+                if leads:
+                    extra.append(Campaign(leads, day + dt.timedelta(days=j),
+                                          name="burst going on"))
+        strata.append(extra)
+    return strata
 
 
 def _undecided(history: History, curves: Mapping[tuple[int, int], ExitCurve]) -> bool:
@@ -327,15 +365,30 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
                      "stage is taken to be its age since it was created"
                      + (", and at a date before the export each starts at the first stage "
                         "of its path" if history.kind == DEAL_TABLE_CUT else ""))
-    # only the wins are needed of the event log: who was won, and when
-    result = simulate(model, settings, events=True, opening=opening, outcomes=frozenset({WON}))
-    added: list[tuple[str, dict[str, Outcome]]] = []
-    if campaigns:
-        without = simulate(_from(base, day, ()), settings, opening=opening)
-        added = _difference(result.replications, without.replications, cases)
-    runs = result.replications
-    won_open, won_new, month_of = _open_wins(result.events or [], len(opening), model,
-                                             replications)
+    runs: list[dict[Key, float]] = []
+    simulated: list[Any] = []
+    without: list[dict[Key, float]] = []
+    strata = _goes_on(history, day, days)
+    for k, extra in enumerate(strata):  # one group of runs per length of a burst going on
+        group = replace(settings, replications=replications * (k + 1) // len(strata)
+                        - replications * k // len(strata), seed=settings.seed + k)
+        if not group.replications:
+            continue
+        # only the wins are needed of the event log: who was won, and when
+        result = simulate(_from(base, day, [*campaigns, *extra]) if extra else model, group,
+                          events=True, opening=opening, outcomes=frozenset({WON}))
+        simulated += [v._replace(replication=v.replication + len(runs))
+                      for v in result.events or ()]
+        runs += result.replications
+        if campaigns:
+            without += simulate(_from(base, day, extra), group, opening=opening).replications
+    added = _difference(runs, without, cases) if campaigns else []
+    pattern = month_end(history.deals.closed[(history.deals.outcome == OUTCOME_WON)
+                                             & ~after_the_fact(history.deals)])
+    events = _placed(simulated, runs, model, until, pattern, settings.seed)
+    if pattern.found:
+        notes.append(pattern.note())
+    won_open, won_new, month_of = _open_wins(events, len(opening), model, replications)
     late, said = _after_the_fact(history, model, until, runs, settings.seed)
     notes += said
 
@@ -372,6 +425,36 @@ def _periods(runs: list[dict[Key, float]], scope: str, cases: tuple[float, float
     return [(label, {m: Outcome.of([r.get(Key(scope, label, m), 0.0) for r in runs],
                                    cases=cases)
                      for m in ("won", "revenue")}) for label in labels]
+
+
+def _placed(events: list[Any], runs: list[dict[Key, float]], model: Process,
+            until: dt.datetime, pattern: MonthEnd, seed: int) -> list[Any]:
+    """The wins of *events* placed in their month as the history's were (closing.place):
+    a win moved past *until* is taken out of its run's wins and revenue, in total, by
+    month and by quarter (*runs* changed in place). Returns the wins still in."""
+    if not pattern.found:
+        return events
+    hours = units.convert(1.0, model.time_unit, "hour")
+    zero = dt.datetime.combine(model.start, dt.time())
+    rng = np.random.default_rng([seed, 0xC105E])
+    kept = []
+    for visit in events:
+        if visit.outcome != WON:
+            kept.append(visit)
+            continue
+        u, v = rng.random(2)
+        when = zero + dt.timedelta(hours=visit.finished * hours)
+        if place(when, pattern, float(u), float(v)) <= until:
+            kept.append(visit)
+            continue
+        run = runs[visit.replication - 1]
+        month = month_label(model.start, visit.finished * hours)
+        for scope, label in (("all", ""), ("month", month), ("quarter", quarter_of(month))):
+            for name, less in (("won", 1.0), ("revenue", float(visit.value))):
+                key = Key(scope, label, name)
+                if key in run:
+                    run[key] -= less
+    return kept
 
 
 def _after_the_fact(history: History, model: Process, until: dt.datetime,
@@ -480,18 +563,18 @@ def planned(process: Process, start: dt.date) -> list[Campaign]:
 
 
 def _from(process: Process, start: dt.date, campaigns: Sequence[Campaign]) -> Process:
-    """*process* simulated from *start* on: its file loaded again with that start (so its
-    dates count from it), with the campaigns still to come and *campaigns* added."""
-    if process.source is None:
-        raise ValueError("the forecast's process must come from a file")
-    changes = [f"simulation.start={start.isoformat()}", "simulation.warmup=0"]
+    """*process* simulated from *start* on (so its dates count from it), in memory, with
+    the campaigns still to come and *campaigns* added."""
+    changes: list[tuple[str, Any]] = [("simulation.start", start), ("simulation.warmup", 0)]
     every = [*planned(process, start), *campaigns]
     if process.arrivals is not None:
-        changes.append("arrivals.campaigns=" + json.dumps([
-            {"at": c.on.isoformat(), "leads": c.leads,
-             **({"buyer_type": c.buyer_type} if c.buyer_type else {}),
+        changes.append(("arrivals.campaigns", [
+            {"at": c.on, "leads": c.leads, **({"buyer_type": c.buyer_type} if c.buyer_type
+                                              else {}),
              **({"name": c.name} if c.name else {})} for c in every if c.on >= start]))
-    return load(process.source, changes)
+    if process.origin is None:
+        raise ValueError("the forecast's process must come from a file")
+    return process.with_changes(changes)
 
 
 def _open_wins(events: list[Any], opened: int, process: Process, replications: int

@@ -34,6 +34,7 @@ from salesproc.model import (
     effective_stage_data,
     file_calendar,
     file_horizon,
+    fold,
     start_date,
 )
 from salesproc.yamlio import Document, Path
@@ -222,7 +223,18 @@ def crm_references(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def duplicates_in_lists(ctx: Context) -> Iterator[Diagnostic]:
-    """SP208: a path, requires: or assist: lists an item twice."""
+    """SP208: a path, requires: or assist: lists an item twice; crm: stages or
+    lost_reasons names one CRM name twice as the export's names are compared (case and
+    spacing aside), so that one of the two targets would silently win."""
+    crm = ctx.data.get("crm", {})
+    for section in ("stages", "lost_reasons"):
+        named: dict[str, str] = {}
+        for name in crm.get(section, {}):
+            first = named.setdefault(fold(name), name)
+            if first != name:
+                yield ctx.at("SP208", f"'{name}' is '{first}' again: CRM names are compared "
+                             "without case and spacing", ("crm", section, name),
+                             hint="keep one of the two")
     lists: list[tuple[Path, list[Any]]] = [
         (("buyer_types", b, "path"), buyer.get("path", [])) for b, buyer in ctx.buyers.items()]
     for path, block in ctx.stage_blocks():

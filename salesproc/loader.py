@@ -17,6 +17,7 @@ from salesproc.errors import InvalidProcessError
 from salesproc.model import Process
 
 PROCESS_SUFFIXES = (".yaml", ".yml")
+PSEUDO_FILES = (variants.COMMAND_LINE, variants.CHANGES)  # where changes are said to be
 
 
 @dataclass
@@ -32,6 +33,21 @@ class CheckResult:
         return not any(d.is_error for d in self.diagnostics)
 
 
+@dataclass(frozen=True)
+class Checked:
+    """The resolved document a Process was built from: the process's :class:`model.Origin`,
+    which changes it in memory (:func:`variants.apply_changes`) and checks it again as a
+    file is checked. Nothing is read again or written."""
+
+    doc: yamlio.Document = field(repr=False)
+
+    def with_changes(self, changes: variants.Changes) -> Process:
+        result = check_document(variants.apply_changes(self.doc, changes))
+        if result.process is None:
+            raise InvalidProcessError(result.diagnostics)
+        return result.process
+
+
 def check_document(doc: yamlio.Document) -> CheckResult:
     """Every finding for a loaded (and resolved) document, and its Process when there is
     no error."""
@@ -43,8 +59,8 @@ def check_document(doc: yamlio.Document) -> CheckResult:
     if any(d.is_error for d in found):
         return CheckResult(doc.file, _sorted(found))
     read = tuple(dict.fromkeys([doc.file, *doc.files.values()]))
-    process = model.build(doc.data, doc.file, tuple(f for f in read
-                                                    if f != variants.COMMAND_LINE))
+    process = model.build(doc.data, doc.file, tuple(f for f in read if f not in PSEUDO_FILES),
+                          origin=Checked(doc))
     found += lint.flow(process, doc)
     if any(d.is_error for d in found):
         return CheckResult(doc.file, _sorted(found))
@@ -58,7 +74,7 @@ def check(path: str | os.PathLike[str], settings: Sequence[str] = ()) -> CheckRe
     `--set PATH=VALUE` changes applied on top, reported against '<command line>'.
     """
     try:
-        doc = variants.apply_command_line(variants.resolve(yamlio.load_file(path)), settings)
+        doc = variants.apply_changes(variants.resolve(yamlio.load_file(path)), settings)
     except InvalidProcessError as exc:
         return CheckResult(os.fspath(path), _sorted(exc.diagnostics))
     return check_document(doc)

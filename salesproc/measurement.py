@@ -34,14 +34,13 @@ from salesproc.history.table import (
 from salesproc.model import LOST, WON, BuyerType, Process
 from salesproc.stats import Estimate, or_none, proportion
 from salesproc.survival import kaplan_meier
-from salesproc.units import HOURS
+from salesproc.units import DAYS_PER_MONTH, HOURS
 from salesproc.version import __version__
 
 if TYPE_CHECKING:
     import pandas
 
 DAY = np.timedelta64(1, "D")
-DAYS_PER_MONTH = 365.25 / 12
 JSON_LAYOUT_VERSION = 1
 ALL = "all"
 NO_REASON = "(no reason given)"
@@ -516,11 +515,11 @@ def mean_interval(durations: np.ndarray, ended: np.ndarray, entered: np.ndarray
     mean, low, high = kaplan_meier(durations, ended).restricted_mean()
     if math.isnan(mean):
         return mean, low, high
-    widen = math.sqrt(_inflation(durations, ended, entered))
+    widen = math.sqrt(inflation(durations, ended, entered))
     return mean, max(0.0, mean - (mean - low) * widen), mean + (high - mean) * widen
 
 
-def _inflation(durations: np.ndarray, ended: np.ndarray, entered: np.ndarray) -> float:
+def inflation(durations: np.ndarray, ended: np.ndarray, entered: np.ndarray) -> float:
     """How much wider than for independent deals the interval of a mean time in stage
     must be (at least 1): deals that enter in a busy month all wait longer, so their
     times are not independent. Estimated by monthly batch means over the months whose

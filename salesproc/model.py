@@ -11,7 +11,7 @@ import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from salesproc import dists, units
 from salesproc.calendar import (
@@ -20,13 +20,20 @@ from salesproc.calendar import (
     WEEKDAYS,
     Calendar,
     hours_since,
-    next_monday,
     parse_date,
     parse_hours,
 )
-from salesproc.defaults import DEFAULT_HORIZON_DAYS, DEFAULT_REPLICATIONS, DEFAULT_SEED
+from salesproc.defaults import (
+    DEFAULT_HORIZON_DAYS,
+    DEFAULT_REPLICATIONS,
+    DEFAULT_SEED,
+    DEFAULT_START,
+)
 from salesproc.dists import Distribution, Fixed
 from salesproc.units import TIME_UNITS
+
+if TYPE_CHECKING:
+    from salesproc.variants import Changes
 
 WON = "won"
 LOST = "lost"
@@ -179,11 +186,6 @@ class Stage:
     delay_business: bool = False  # the delay counts business days (weekends, holidays off)
 
     @property
-    def p_lost(self) -> float:
-        """Chance a deal that finished this stage is lost rather than routed on."""
-        return max(0.0, 1.0 - math.fsum(r.probability for r in self.next))
-
-    @property
     def roles(self) -> tuple[str, ...]:
         return (self.owner, *self.assist)
 
@@ -286,8 +288,10 @@ class Settings:
     caller's changes. Times are in the process's time unit.
 
     *workers* is how many processes run replications (results never depend on it);
-    *buyer* simulates one buyer type's leads only; *notes* say how the settings were
-    chosen where that changes what is measured.
+    *only_buyer* lets one buyer type's leads arrive and no other (a what-if: that buyer
+    type alone on the team; to report one buyer type of a run with everyone, as
+    ``--buyer`` does, see :func:`salesproc.sim.experiment.simulate`); *notes* say how the
+    settings were chosen where that changes what is measured.
     """
 
     horizon: float
@@ -295,8 +299,15 @@ class Settings:
     replications: int = DEFAULT_REPLICATIONS
     seed: int = DEFAULT_SEED
     workers: int = 1
-    buyer: str | None = None
+    only_buyer: str | None = None
     notes: tuple[str, ...] = ()
+
+
+class Origin(Protocol):
+    """What a Process was checked from, able to check it again with changes: the loader's
+    (this module knows nothing of files; the loader hands it this)."""
+
+    def with_changes(self, changes: Changes) -> Process: ...
 
 
 @dataclass(frozen=True)
@@ -319,6 +330,23 @@ class Process:
     crm: Crm = field(default_factory=Crm)
     source: str | None = field(default=None, compare=False)
     files: tuple[str, ...] = field(default=(), compare=False)  # the file, then its bases
+    origin: Origin | None = field(default=None, compare=False, repr=False)
+
+    def with_changes(self, changes: Changes) -> Process:
+        """This process with *changes* applied and checked again, in memory: nothing is
+        read or written, so its folder may be read-only. *changes* are ``PATH=VALUE`` text
+        as ``--set`` takes it, or (path, value) pairs or a mapping of them whose values are
+        in the file's form (``{"stages.demo.delay": {"gamma": {"mean": 3, "sd": 1}}}``);
+        paths are dotted, with stages by id. Raises :class:`InvalidProcessError` when the
+        changed process has errors: a finding on a changed value points at that change
+        ('<command line>' line n for the n-th text, '<changes>' line n for the n-th
+        object; ``variants.said_by_setting`` words them by setting). A process not read
+        through the loader (built from data) cannot be changed: ValueError. The change
+        starts from the file as checked: a copy made with ``dataclasses.replace`` loses
+        what was replaced."""
+        if self.origin is None:
+            raise ValueError("only a process read from a file or text can be changed")
+        return self.origin.with_changes(changes)
 
     @property
     def opportunity_index(self) -> int:
@@ -358,15 +386,15 @@ def buyer_path(data: Mapping[str, Any], buyer_id: str) -> list[str]:
 
 
 def build(data: Mapping[str, Any], source: str | None = None,
-          files: tuple[str, ...] = (), today: dt.date | None = None) -> Process:
+          files: tuple[str, ...] = (), origin: Origin | None = None) -> Process:
     """A :class:`Process` from data that passed the schema and the lint rules.
 
-    *source* is the file it was read from; *files* every file it was read from; *today*
-    sets the default start (the coming Monday).
+    *source* is the file it was read from; *files* every file it was read from; *origin*
+    makes it again with changes.
     """
     unit = data.get("time_unit", "day")
     calendar = file_calendar(data)
-    start = start_date(data, today)
+    start = start_date(data)
     work_hours = {u: calendar.work_hours(u) for u in TIME_UNITS}
 
     def duration(value: Any) -> float:
@@ -417,7 +445,7 @@ def build(data: Mapping[str, Any], source: str | None = None,
         opportunity_stage=opportunity_stage(data),
         start=start, calendar=calendar, crm=_crm(data.get("crm", {})),
         source=source,
-        files=files or ((source,) if source else ()),
+        files=files or ((source,) if source else ()), origin=origin,
     )
 
 
@@ -447,10 +475,10 @@ def calendar_from(raw: Any, base: Calendar) -> Calendar:
     return Calendar(hours or base.hours, days, holidays)
 
 
-def start_date(data: Mapping[str, Any], today: dt.date | None = None) -> dt.date:
-    """simulation.start, or the coming Monday."""
+def start_date(data: Mapping[str, Any]) -> dt.date:
+    """simulation.start, or DEFAULT_START (a fixed day: the same results every day)."""
     given = parse_date(data.get("simulation", {}).get("start"))
-    return given or next_monday(today or dt.date.today())
+    return given or DEFAULT_START
 
 
 def moment(value: Any, unit: str, start: dt.date) -> float:

@@ -6,7 +6,15 @@ conversion happens once, when the model is built.
 
 from __future__ import annotations
 
+import math
 import re
+
+#: A year and a month as rates and spans count them (a rate per month, wins a month, sales
+#: velocity, `--horizon 3mo`): 365 days, and a twelfth of that. Calendar months (the
+#: results by month, `backtest --every 1mo`) are the calendar's; this is their average
+#: length, and the one definition of it.
+DAYS_PER_YEAR = 365.0
+DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 
 #: Length of each unit in hours.
 HOURS: dict[str, float] = {
@@ -14,8 +22,8 @@ HOURS: dict[str, float] = {
     "hour": 1.0,
     "day": 24.0,
     "week": 24.0 * 7,
-    "month": 24.0 * 365 / 12,
-    "year": 24.0 * 365,
+    "month": 24.0 * DAYS_PER_MONTH,
+    "year": 24.0 * DAYS_PER_YEAR,
 }
 TIME_UNITS = ("minute", "hour", "day", "week")  # what `time_unit:` accepts
 RATE_PERIODS = ("hour", "day", "week", "month", "year")  # what `arrivals.per` accepts
@@ -47,6 +55,55 @@ def parse_duration(value: float | int | str, unit: str,
     table = HOURS if hours is None else hours
     number = float(str(value).strip()[: -len(match.group(2))])
     return number * table[_SUFFIX[match.group(2)]] / table[unit]
+
+
+#: How a span of time is written on the command line (and as text to the library): a bare
+#: number of days, or a number with a unit.
+SPAN_HELP = "a number of days, or one with a unit: 36h, 90d, 13w, 3mo"
+_SPAN = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)\s*(min|h|d|w|mo)?\s*$")
+_SPAN_UNITS = {"min": "minute", "h": "hour", "d": "day", "w": "week", "mo": "month"}
+_SHORT = {unit: short for short, unit in _SPAN_UNITS.items()}
+
+
+class SpanError(ValueError):
+    """A span of time that cannot be read, or that is ambiguous; *hint* says what to write."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def is_span_text(text: str) -> bool:
+    """True for a span as :func:`parse_span` reads it: '90', '90d', '13w', '3mo'."""
+    return _SPAN.match(text) is not None
+
+
+def parse_span(text: str, unit: str) -> float:
+    """A span of time as a person writes it for a command, in *unit*: a number with a unit
+    ('36h', '90d', '13w'; '3mo' is three average months, DAYS_PER_MONTH days each), or a
+    bare number, which is days in every command.
+
+    Where *unit* is not day (a process counting time in hours or weeks), a bare number
+    other than 0 is refused with :class:`SpanError`: simulate, compare and sweep once read
+    it in the process's unit, and reading it as days now would change a run's results
+    without a word. The hint says what to write instead.
+    """
+    match = _SPAN.match(text)
+    if match is None:
+        raise SpanError(f"{text.strip()!r} is not a span of time", hint=f"write {SPAN_HELP}")
+    number, suffix = float(match.group(1)), match.group(2)
+    if not math.isfinite(number):
+        raise SpanError(f"{text.strip()!r} is not a span of time", hint=f"write {SPAN_HELP}")
+    if suffix is not None:
+        return convert(number, _SPAN_UNITS[suffix], unit)
+    if unit == "day" or number == 0:
+        return number
+    written = match.group(1)
+    raise SpanError(
+        f"a bare {written} is {describe(number, 'day')} in every command, and this process "
+        f"counts time in {unit}s",
+        hint=f"write {written}d for {describe(number, 'day')}, or {written}{_SHORT[unit]} "
+        f"for {describe(number, unit)}")
 
 
 def is_business(value: object) -> bool:

@@ -20,8 +20,11 @@ findings point into the file that holds the mistake, or at the `--set` that caus
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import math
+import numbers
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path as FilePath
 from typing import Any
 
@@ -31,6 +34,7 @@ from salesproc.yamlio import Document, Path, Span, load_file, load_text
 
 VARIANT_KEYS = ("extends", "set", "add_stages", "remove_stages")
 COMMAND_LINE = "<command line>"
+CHANGES = "<changes>"  # where changes given as objects (not text) are said to be
 MAX_DEPTH = 8
 
 
@@ -102,8 +106,10 @@ def _shape_problems(doc: Document) -> list[Diagnostic]:
 def _load_base(doc: Document, chain: tuple[str, ...]) -> Document:
     extends = doc.data["extends"]
     here = os.path.abspath(doc.file)
-    target = os.path.normpath(os.path.join(os.path.dirname(here), extends))
-    if target in chain or target == here:
+    # from the folder the file really is in: '..' out of a symlinked folder goes where the
+    # system takes it, and where calibrate wrote the path from
+    target = os.path.normpath(os.path.join(os.path.dirname(os.path.realpath(here)), extends))
+    if target in chain or target in (here, os.path.realpath(here)):
         raise InvalidProcessError([doc.diagnostic(
             "SP602", f"'{extends}' extends this file again: a variant cannot be its own base",
             ("extends",), hint="point extends: at the original process")])
@@ -358,19 +364,114 @@ def command_line_settings(settings: Sequence[str]) -> Document:
     return doc
 
 
-def apply_command_line(doc: Document, settings: Sequence[str]) -> Document:
-    """*doc* (resolved) with the --set options applied, positions included."""
-    if not settings:
+Changes = Mapping[str, object] | Sequence[str | tuple[str, object]]
+"""Changes to a process: ``PATH=VALUE`` text (as ``--set`` takes it: the value is YAML,
+reported against '<command line>'), or (path, value) pairs and mappings whose values are
+Python objects in the file's form (``{"gamma": {"mean": 3.0, "sd": 1.0}}``, a list of
+campaigns), reported against '<changes>'. The n-th text change is line n of
+'<command line>', the n-th object change line n of '<changes>'."""
+
+
+def apply_changes(doc: Document, changes: Changes) -> Document:
+    """*doc* (resolved) with *changes* applied in order, positions included: the one way a
+    process is changed, whether by --set, a sweep's point, a fitted value or a forecast's
+    start. The document is copied, never changed; nothing is read or written."""
+    texts, objects = _split(changes)
+    order: list[tuple[int, str, Document]] = []
+    if texts:
+        typed = command_line_settings([t for _, t in texts])
+        order += [(k, t.partition("=")[0].strip(), typed) for k, t in texts]
+    if objects:
+        given = object_settings([o for _, o in objects])
+        order += [(k, o[0], given) for k, o in objects]
+    if not order:
         return doc
-    options = command_line_settings(settings)
     merged = copy.copy(doc)
     merged.data = copy.deepcopy(doc.data)
     merged.values, merged.keys = dict(doc.values), dict(doc.keys)
     merged.files, merged.refused = dict(doc.files), set(doc.refused)
     merged.yaml11_booleans = dict(doc.yaml11_booleans)
-    for key in options.data["set"]:
-        apply_setting(merged, key, options)
+    for _, key, source in sorted(order, key=lambda item: item[0]):
+        apply_setting(merged, key, source)
     return merged
+
+
+def change_list(changes: Changes) -> list[str | tuple[str, Any]]:
+    """*changes* as a list, each 'PATH=VALUE' text or a (path, value) pair."""
+    return (list(changes.items()) if isinstance(changes, Mapping)
+            else [changes] if isinstance(changes, str) else list(changes))
+
+
+def _split(changes: Changes) -> tuple[list[tuple[int, str]], list[tuple[int, tuple[str, Any]]]]:
+    """The text changes and the object changes, each with its place among all of them."""
+    items = change_list(changes)
+    texts = [(k, c) for k, c in enumerate(items) if isinstance(c, str)]
+    objects = [(k, c) for k, c in enumerate(items) if not isinstance(c, str)]
+    for _, change in objects:
+        if not (isinstance(change, tuple) and len(change) == 2 and isinstance(change[0], str)):
+            raise TypeError(f"a change is 'PATH=VALUE' text or a (path, value) pair, not "
+                            f"{change!r}")
+    return texts, objects
+
+
+def object_settings(changes: Sequence[tuple[str, Any]]) -> Document:
+    """(path, value) changes as a document, positioned in a pseudo-file '<changes>': line
+    n is the n-th change, so a finding on a value names the setting it came from
+    (:func:`said_by_setting`)."""
+    data: dict[str, Any] = {}
+    doc = Document(CHANGES, {"set": data})
+    errors: list[Diagnostic] = []
+    for line, (key, value) in enumerate(changes, start=1):
+        at = {"file": CHANGES, "line": line, "column": 1}
+        if not key.strip() or key.split(".")[0] in (*VARIANT_KEYS, "salesproc"):
+            errors.append(make("SP604", f"cannot set '{shown(key)}': it names no setting of "
+                               "the process", **at))
+            continue
+        try:
+            data[key] = _plain(value)
+        except ValueError as exc:
+            errors.append(make("SP010", str(exc), **at))
+            continue
+        doc.keys[("set", key)] = doc.values[("set", key)] = Span(line, 1, line, 1)
+    if errors:
+        raise InvalidProcessError(errors)
+    return doc
+
+
+def _plain(value: Any) -> Any:
+    """*value* as the reader would have made it from YAML: plain dicts, lists, text and
+    finite numbers (a date as its ISO text); ValueError for a number that is not finite,
+    TypeError for what a process file cannot hold."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, numbers.Integral):  # numpy's too
+        return int(value)
+    if isinstance(value, numbers.Real):
+        if not math.isfinite(value):
+            raise ValueError(f"{value} is not a finite number")
+        return float(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError(f"the keys of a mapping in a process are text: {value!r}")
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    raise TypeError(f"a process file cannot hold {type(value).__name__} values: {value!r}")
+
+
+def said_by_setting(diagnostics: Sequence[Diagnostic], changes: Changes) -> list[str]:
+    """Each error once, worded by the setting it lies in when it lies in one of *changes*
+    ('buyer_types.b.value: 1000000000000000.0 is out of range ...'), else by its file and
+    line."""
+    texts, objects = _split(changes)
+    named = {(COMMAND_LINE, n): t.partition("=")[0].strip()
+             for n, (_, t) in enumerate(texts, start=1)}
+    named |= {(CHANGES, n): o[0] for n, (_, o) in enumerate(objects, start=1)}
+    said = [f"{named[(d.file, d.line)]}: {d.message}" if (d.file, d.line) in named
+            else f"{d.file}:{d.line}: {d.message}" for d in diagnostics if d.is_error]
+    return list(dict.fromkeys(said))  # a value checked by several rules: said once
 
 
 def describe(settings: Sequence[str], file: str | os.PathLike[str] | None = None) -> str:

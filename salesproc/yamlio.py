@@ -390,8 +390,9 @@ class _Builder:
             return None
         plain = not node.style
         if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
-            if sum(c.isdigit() for c in node.value) > MAX_DIGITS:
-                self._error("SP010", f"a number of {sum(c.isdigit() for c in node.value):,} "
+            digits = sum(c.isalnum() for c in node.value)  # hexadecimal (0x...) too
+            if digits > MAX_DIGITS:
+                self._error("SP010", f"a number of {digits:,} "
                             "digits is not a sensible value", span, path,
                             "write an ordinary number")
                 return None

@@ -18,7 +18,7 @@ import pytest
 
 from salesproc.report.html import POLICY
 from tests.conftest import PROCESSES, ROOT, run
-from tests.test_report_html import FAST, HOSTILE, hostile_process
+from tests.test_report_html import FAST, HOSTILE, fast_for, hostile_process
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # as the machine's own probe starts it: no sandbox as root, and no background traffic
@@ -108,7 +108,7 @@ def zoom(visit: Visit, box: str) -> tuple[float, float]:
 
 @pytest.mark.parametrize("path", PROCESSES, ids=lambda p: p.stem)
 def test_simulation_page_of_each_example(browser: Any, tmp_path: Path, path: Path) -> None:
-    visit = Visit(browser, page_of(tmp_path, "simulate", str(path), *FAST))
+    visit = Visit(browser, page_of(tmp_path, "simulate", str(path), *fast_for(path)))
     assert_clean(visit, tmp_path, charts=5)
     if shutil.which("dot"):
         fitted, natural = zoom(visit, ".flow")

@@ -153,6 +153,35 @@ simulation: {start: 2026-01-05}
     assert not close(result["stage", "s", "visits"], 28 / 0.5)  # not at full speed
 
 
+def test_a_ramp_works_out_its_length_once_not_at_every_work_start(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ramp's length in working hours comes from the role's calendar when the run is
+    set up; the hot path (each piece of work a ramping role starts) does not ask again."""
+    proc = process("""
+salesproc: 1
+name: Ramp on a calendar
+calendar: {hours: 09:00-17:00}
+roles: {r: {title: R, headcount: {2026-01-05: 0, 2026-01-06: 3}, ramp: {weeks: 4, start: 0.3}}}
+stages:
+  - {id: s, name: S, owner: r, work: 1h, next: {won: 1}}
+buyer_types: {b: {name: B, share: 1, value: 1}}
+arrivals: {rate: 10}
+simulation: {start: 2026-01-05}
+""")
+    asked: list[Calendar] = []
+    weekly = Calendar.hours_per_week
+
+    def counted(calendar: Calendar) -> float:
+        asked.append(calendar)
+        return weekly.fget(calendar)  # type: ignore[attr-defined, no-any-return]
+
+    monkeypatch.setattr(Calendar, "hours_per_week", property(counted))
+    result = simulate(proc, Settings(horizon=40, warmup=0, replications=1, seed=3))
+    starts = result["stage", "s", "visits"].mean
+    assert starts > 200
+    assert len(asked) < starts / 10  # the clock's set-up asks, a work start does not
+
+
 def test_utilization_counts_the_people_actually_there() -> None:
     """Two people from the start, four from day 50: the load over the mean headcount."""
     proc = process("""

@@ -20,13 +20,13 @@ from salesproc.calibration import (
     Calibration,
     calibrate,
     fit_distribution,
+    moved_on,
     spec_mean,
 )
 from salesproc.fitcheck import check_fit
 from salesproc.history import History, read_history
 from salesproc.history.export import deals_of, write_salesforce
 from salesproc.model import Process
-from salesproc.survival import kaplan_meier
 from tests.conftest import CASES, ROOT, run
 
 TRUTH = CASES / "history" / "calibrate.yaml"
@@ -111,9 +111,8 @@ def test_a_stage_with_a_handful_of_visits_blends_the_files_number_with_the_data(
     the evidence (the file counting as PRIOR_OBSERVATIONS visits)."""
     process, history, cal = known
     s = list(process.stages).index("escalation")
-    days, ended = history.stays
-    here = history.visits.stage == s
-    seen = int(ended[here].sum())
+    on = moved_on(history, history.visits.stage == s)  # the stays calibrate fits
+    seen = on.n
     assert seen < MIN_OBSERVATIONS
     found = [f for f in cal.fitted if f.setting == "stages.escalation.delay"]
     if seen < MIN_BLENDED:
@@ -122,7 +121,7 @@ def test_a_stage_with_a_handful_of_visits_blends_the_files_number_with_the_data(
         return
     (delay,) = found
     assert delay.blended and delay.n == seen
-    data = kaplan_meier(days[here], ended[here]).restricted_mean()[0]
+    data = on.mean()
     file = process.stages["escalation"].delay
     assert file is not None
     value = spec_mean(delay.value)  # days: the process's unit
@@ -218,3 +217,49 @@ def test_crm_words_in_the_variants_comments_stay_comments(tmp_path: Path) -> Non
     assert "\n  arrivals.rate: 999" not in text
     assert all(line.startswith("#") or not line.strip().endswith("999")
                for line in text.splitlines())
+
+
+APPROVAL_SPREAD = """\
+salesproc: 1
+name: A stage with a spread-out approval
+roles:
+  rep: {title: Rep, headcount: 50}
+  legal: {title: Counsel, headcount: 50}
+calendar: always
+stages:
+  - {id: lead, name: Lead, owner: rep, delay: {gamma: {mean: 2, sd: 0.5}}, work: 1min,
+     next: {contract: 0.9}}
+  - {id: contract, name: Contract, owner: rep, delay: {gamma: {mean: 3, sd: 2}}, work: 1min,
+     approvals: [{by: legal, name: Legal review, delay: {exponential: {mean: 2}},
+                  work: 1min}],
+     next: {won: 0.9}}
+buyer_types:
+  all: {name: All, share: 1, value: 1000}
+arrivals: {rate: 5, per: day}
+simulation: {start: 2024-01-01, horizon: 300, replications: 1, seed: 3}
+"""
+
+
+def test_a_stage_delay_does_not_keep_its_approvals_spread(tmp_path: Path) -> None:
+    """The contract stage's stay is its delay (gamma, sd 2) and then an approval of its own
+    spread (exponential, sd 2): the fitted delay's sd is the stay's less the approval's,
+    within 4 standard errors of the truth's 2 (delta method on the variance of the stays,
+    the team's variance from five times as many simulated visits adding a fifth), where
+    keeping the whole stay's (sqrt(8) = 2.83) would put the approval's spread in twice."""
+    source = tmp_path / "process.yaml"
+    source.write_text(APPROVAL_SPREAD, "utf-8")
+    process = salesproc.load(source)
+    result = salesproc.simulate(process, events=True)
+    assert result.events is not None
+    history = read_history(write_salesforce(deals_of(result.events, process), tmp_path),
+                           process)
+    cal = calibrate(history, refine=False)
+    (delay,) = [f for f in cal.fitted if f.setting == "stages.contract.delay"]
+    ((family, params),) = delay.value.items()
+    assert family != "empirical", delay.quality
+    stays = moved_on(history, history.visits.stage == 1).sample()
+    n = len(stays)
+    centred = stays - stays.mean()
+    se_var = math.sqrt((np.mean(centred ** 4) - np.var(stays) ** 2) / n * (1 + 1 / 5))
+    assert abs(params["sd"] - 2.0) <= 4 * se_var / (2 * 2.0), (params, se_var)
+    assert params["sd"] < math.sqrt(8) - 4 * se_var / (2 * math.sqrt(8))

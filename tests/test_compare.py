@@ -93,6 +93,21 @@ def test_adding_a_stage_that_loses_20_percent_lowers_wins_by_20_percent() -> Non
     assert significant(result.difference(result.variants[0], ("all", "won")))
 
 
+def test_a_figure_a_run_lacks_counts_as_zero_in_the_difference_as_in_the_summary() -> None:
+    """A queue nobody waits in is no figure of the run: it is 0 there, in the paired
+    difference as in each side's estimate (as NaN, every pair would be dropped)."""
+    staffed = process(BASE.replace("headcount: 2", "headcount: 500"))
+    result = compare(("base", process(BASE)), [("staffed", staffed)], SETTINGS)
+    key = Key("queue", "work", "r")
+    variant = result.variants[0]
+    assert all(key in f for f in result.base.result.replications)
+    assert not any(key in f for f in variant.result.replications)
+    diff = result.difference(variant, key)
+    assert diff.n == SETTINGS.replications
+    assert diff.mean == pytest.approx(-result.base.result.summary[key].mean)
+    assert diff.mean < 0 and significant(diff)
+
+
 @pytest.mark.parametrize(("option", "values"), [
     ("roles.ae.headcount=2..5", ("2", "3", "4", "5")),
     ("roles.ae.headcount=2..10:4", ("2", "6", "10")),

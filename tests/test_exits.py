@@ -103,3 +103,23 @@ def test_a_deal_stalled_for_months_is_not_taken_for_a_fresh_one() -> None:
     fresh = curve.given_age(0.0, 2000)  # a fresh deal: the stage's own odds
     assert abs(np.mean([t == WON and w <= 60 for w, t in fresh]) - 0.52) < 4 * math.sqrt(
         0.52 * 0.48 / 300)
+
+
+def test_the_stays_that_moved_on_are_unbiased_where_every_visit_is_not() -> None:
+    """Wins after an exponential stay of mean 10 days (share 0.3), moves on after one of
+    mean 20 (0.2), losses after one of mean 60 (a zombie closed after months), many
+    visits still open: the mean stay before a move on (won or on) lies within 4 standard
+    errors of its truth, (0.3 * 10 + 0.2 * 20) / 0.5 = 14 days (sd sqrt(440 - 14^2) over
+    the moves seen); the Kaplan–Meier mean of every visit lies far above it."""
+    from salesproc.exits import onward
+    from salesproc.survival import kaplan_meier
+
+    n = 6000
+    days, target, ended = _visits(n, 2, censor_days=120)
+    on = onward(days, ended, ended & (target == LOST))
+    moved = int((ended & (target != LOST)).sum())
+    assert on.n == moved
+    assert abs(on.mean() - 14.0) <= 4 * math.sqrt(440 - 14**2) / math.sqrt(moved)
+    assert kaplan_meier(days, ended).restricted_mean()[0] > 20
+    assert abs(float(np.mean(on.sample())) - on.mean()) <= 0.01 * on.mean()
+    assert on.mean(5.0) < 5.0

@@ -14,7 +14,7 @@ import pytest
 from scipy import stats
 
 import salesproc
-from salesproc.calibration import Calibration, Fitted, calibrate
+from salesproc.calibration import Calibration, Fitted, calibrate, moved_on
 from salesproc.fitcheck import FitCheck, check_fit, order_rank, simulated_histories
 from salesproc.history import History, read_history
 from salesproc.history.synthetic import PRESETS, SyntheticHistory, generate, write
@@ -151,15 +151,17 @@ def test_too_few_new_deals_names_the_rate_and_the_one_the_data_suggests(
 
 def test_a_stay_outside_names_its_delay_and_the_mean_the_data_suggests(
         wrong: tuple[History, FitCheck]) -> None:
-    """The suggested delay is the history's mean stay less the team's minute of work:
-    within 4 standard errors of the truth's 12 days (sd 3 over the review visits)."""
+    """The suggested delay is the history's mean stay before a move on less the team's
+    minute of work: within 4 standard errors of the truth's 12 days (sd 3 over the
+    review visits that moved on)."""
     history, done = wrong
     stay = next(c for c in done.checks if (c.scope, c.figure) == ("review",
-                                                                  "days in stage (mean)"))
+                                                                  "days before moving on (mean)"))
     assert stay.outside and stay.history > stay.high
     assert stay.setting == "stages.review.delay"
     ((family, params),) = stay.suggested.items()
-    visits = int((history.visits.stage == list(history.process.stages).index("review")).sum())
+    visits = moved_on(history, history.visits.stage == list(history.process.stages).index(
+        "review")).n
     assert family == "weibull" and params["sd"] == 3
     assert params["mean"] == pytest.approx(12.0, abs=4 * 3 / math.sqrt(visits))
     assert "set stages.review.delay to about" in stay.advice
@@ -183,12 +185,12 @@ def test_the_text_and_json_say_what_to_change(wrong: tuple[History, FitCheck]) -
     _, done = wrong
     shown = text.fit_check(done)
     assert "What to change:" in shown
-    assert "review, days in stage (mean): the history's deals stay" in shown
+    assert "review, days before moving on (mean): the history's deals stay" in shown
     assert "set buyer_types.large.stages.review.next to about {" in shown
     data = done.to_dict()
     json.dumps(data, allow_nan=False)
     rows = {(c["scope"], c["figure"]): c for c in data["checks"]}
-    stay = rows["review", "days in stage (mean)"]
+    stay = rows["review", "days before moving on (mean)"]
     assert stay["outside"] and stay["setting"] == "stages.review.delay"
     assert stay["suggested"]["weibull"]["mean"] > 8
     inside = [c for c in data["checks"] if not c["outside"]]
@@ -216,7 +218,7 @@ def test_calibrate_check_through_the_cli_says_what_to_change(tmp_path: Path) -> 
     assert "What to change:" in result.stdout
     assert "set stages.review.delay to about" in result.stdout
     data = json.loads(report.read_text("utf-8"))
-    stay = next(c for c in data["checks"] if c["figure"] == "days in stage (mean)"
+    stay = next(c for c in data["checks"] if c["figure"] == "days before moving on (mean)"
                 and c["scope"] == "review")
     assert stay["outside"] and stay["setting"] == "stages.review.delay"
     assert run("calibrate", *files, "--process", str(TRUTH), "-o", str(out), "--check-json",

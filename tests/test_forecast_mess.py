@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from salesproc.calendar import first_day
 from salesproc.calibration import (
     SUPPORT_SPAN,
     _seasonality,
@@ -21,7 +22,14 @@ from salesproc.calibration import (
     fitted_process,
     stalled,
 )
-from salesproc.forecast import burst_under_way, exit_curves, forecast
+from salesproc.forecast import (
+    BURST_STRATA,
+    _burst_under_way,
+    _goes_on,
+    burst_under_way,
+    exit_curves,
+    forecast,
+)
 from salesproc.history.read import read_history
 from salesproc.history.synthetic import PRESETS, SyntheticHistory, generate, reading, write
 from salesproc.history.table import OUTCOME_WON, History, after_the_fact
@@ -30,6 +38,7 @@ from salesproc.model import WON
 from salesproc.rates import level_shift, recent_rate
 from salesproc.sim.engine import Opening
 from salesproc.sim.experiment import resolve_settings, simulate
+from salesproc.survival import kaplan_meier
 from salesproc.units import HOURS
 from tests.conftest import ROOT
 
@@ -79,6 +88,40 @@ def test_stalled_deals_are_lost_in_the_routes_and_left_out_of_the_stays(
     assert any("longer than any deal ever left it" in n for n in cal.notes)
 
 
+def test_zombies_closed_after_months_do_not_stretch_the_time_to_a_win(
+        tmp_path: Path) -> None:
+    """Zombie deals sit in a stage and are lost 90 to 240 days later. A process draws one
+    stay per visit and then its route, so calibrate fits the stay before a move on (won
+    or on), not every visit's: each stage's fitted mean lies within 4 standard errors of
+    the true mean stay of the process's deals that moved on there, where the
+    Kaplan–Meier mean of every visit (what was fitted before) lies far above it."""
+    truth = generate(STEADY, replace(PRESETS["clean"], per_month=PER_MONTH, zombies=0.15,
+                                     zombie_lost=1.0), seed=5, start=START)
+    files = write(truth, tmp_path, "salesforce")
+    history = read_history([str(f) for f in files], reading(truth, "salesforce"),
+                           today=truth.end.date())
+    cal = calibrate(history, refine=False)
+    fitted = {f.setting: f for f in cal.fitted}
+    moves: dict[str, list[float]] = {}
+    for d in truth.deals:
+        if d.kind != "process":
+            continue
+        ends = [t for _, t in d.stages[1:]] + ([d.closed] if d.outcome == "won" else [])
+        for (sid, entered), left in zip(d.stages, ends, strict=False):
+            if left is not None:
+                moves.setdefault(sid, []).append((left - entered).total_seconds() / 86400)
+    days, ended = history.stays
+    stretched = 0
+    for s, sid in enumerate(truth.process.stages):
+        stays = np.asarray(moves[sid])
+        f = fitted[f"stages.{sid}.delay"]
+        assert abs(f.estimate - stays.mean()) <= 4 * stays.std() / math.sqrt(len(stays)), sid
+        here = history.visits.stage == s
+        every = kaplan_meier(days[here], ended[here]).restricted_mean()[0]
+        stretched += every > stays.mean() + 8 * stays.std() / math.sqrt(len(stays))
+    assert stretched >= 2
+
+
 def test_a_stalled_deal_has_a_smaller_chance_than_a_live_one_in_its_stage(
         real: tuple[SyntheticHistory, History]) -> None:
     """The real export's zombies got the stage's ordinary win share; now the history's
@@ -112,6 +155,8 @@ def test_deals_entered_after_the_fact_are_forecast_as_their_own_stream(
     # the runs' mean count is Poisson(expected) averaged over the runs
     assert abs(late.mean.mean - expected) < 4 * math.sqrt(expected / runs)
     assert any("after the fact" in n for n in result.notes)
+    # 40% of the wins (80% in a quarter's last month) are pulled to the month's end
+    assert any(n.startswith("closing bunches at the end of the month") for n in result.notes)
 
 
 def test_a_fit_the_data_cannot_support_is_not_kept() -> None:
@@ -241,18 +286,38 @@ def test_more_rejections_than_the_file_says_make_no_new_route(tmp_path: Path) ->
         assert "more went back to proposal" in f.quality
 
 
-def test_a_forecast_during_a_burst_of_new_deals_says_so(
+def test_a_forecast_during_a_burst_of_new_deals_lets_it_go_on(
         real: tuple[SyntheticHistory, History]) -> None:
-    """The import runs from day 180 for 60 days: a forecast from a day inside it says the
-    new deals follow the usual level; one from months later does not."""
+    """The import runs from day 180 for 60 days. A forecast from day 200 says the burst is
+    under way and spreads its runs over how long it may go on: ten equally likely
+    lengths, the quantiles of P(X > x) = T / (T + x) after T days, so half the runs let
+    it go on for less than T days and half for more, each with the burst's deals above
+    the usual level, day by day. One from months later does not."""
     truth, history = real
     start = dt.datetime.combine(START, dt.time())
     inside = history.at(start + dt.timedelta(days=200))
-    assert burst_under_way(inside)
-    result = forecast(inside, inside.as_of + dt.timedelta(days=30), replications=4, seed=1)
-    assert any("burst of new deals is under way" in n for n in result.notes)
+    (burst,) = burst_under_way(inside)
+    result = forecast(inside, inside.as_of + dt.timedelta(days=30), replications=10, seed=1)
+    assert any("burst of new deals is under way" in n and "as long again" in n
+               for n in result.notes)
+    day = first_day(inside.as_of)
+    strata = _goes_on(inside, day, 90.0)
+    assert len(strata) == BURST_STRATA
+    per_day = (burst.deals - burst.expected) / ((burst.last - burst.first).days + 1)
+    lasted = (day - burst.first).days
+    leads = [sum(c.leads for c in s) for s in strata]
+    assert leads == sorted(leads)
+    assert leads[BURST_STRATA // 2 - 1] <= per_day * lasted + 1 <= leads[BURST_STRATA // 2] + 2
+    assert max(leads) <= round(per_day * 90.0)
+    for s in strata:
+        assert all(day <= c.on < day + dt.timedelta(days=90) for c in s)
+    (ended,) = burst_under_way(history.at(start + dt.timedelta(days=245)))
+    quiet = history.at(dt.datetime.combine(ended.last, dt.time()) + dt.timedelta(days=5))
+    assert burst_under_way(quiet) and _goes_on(quiet, first_day(quiet.as_of), 90.0) == [[]]
+    assert any("it has stopped for now" in n for n in _burst_under_way(quiet))
     later = history.at(start + dt.timedelta(days=330))
     assert not burst_under_way(later)
+    assert _goes_on(later, first_day(later.as_of), 90.0) == [[]]
     assert truth.mess.burst is not None
 
 

@@ -21,7 +21,9 @@ CASE_DIRS = sorted(p for p in FOLDER.iterdir() if p.is_dir())
 def _run(case: Path) -> tuple[int, str]:
     files = sorted(str(f) for f in case.iterdir() if f.suffix == ".csv")
     extra = (case / "args.txt").read_text().split() if (case / "args.txt").exists() else []
-    result = run("measure", *files, "--process", str(FOLDER / "process.yaml"), *extra)
+    own = case / "process.yaml"  # a case of the crm: section has its own process file
+    process = own if own.exists() else FOLDER / "process.yaml"
+    result = run("measure", *files, "--process", str(process), *extra)
     return result.exit_code, result.stderr
 
 

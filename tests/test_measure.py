@@ -256,15 +256,15 @@ def test_interval_of_a_mean_time_widens_only_when_months_hang_together() -> None
     ratio is chi-square(11)/11, below 2.9 but with chance 0.001; with a month effect as
     large as the visits' own spread it is about 1 + 100 = 101, above 25 but with chance
     0.001 (chi-square(11)/11 > 0.25)."""
-    from salesproc.measurement import _inflation
+    from salesproc.measurement import inflation
 
     rng = np.random.default_rng(5)
     entered = np.repeat(np.arange("2025-01", "2026-01", dtype="datetime64[M]"), 100)
     ended = np.ones(len(entered), dtype=bool)
     independent = rng.normal(10.0, 1.0, len(entered))
-    assert 1.0 <= _inflation(independent, ended, entered) < 2.9
+    assert 1.0 <= inflation(independent, ended, entered) < 2.9
     shifted = independent + np.repeat(rng.normal(0.0, 1.0, 12), 100)
-    assert _inflation(shifted, ended, entered) > 25
+    assert inflation(shifted, ended, entered) > 25
 
 
 def test_a_time_in_stage_without_a_finished_visit_has_no_interval() -> None:

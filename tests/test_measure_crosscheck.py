@@ -435,7 +435,7 @@ def outcomes(h: Stood, f: File, deals: pd.DataFrame, visits: pd.DataFrame
     average = winners.value.mean()  # NaN-skipping
     open_opps = int((opp.outcome == "open").sum())
     cycle_mean = cycle.mean() if len(cycle) else None
-    velocity = open_opps * opp_rate["value"] * average / cycle_mean * 365.25 / 12 \
+    velocity = open_opps * opp_rate["value"] * average / cycle_mean * 365 / 12 \
         if cycle_mean and opp_rate["value"] is not None and average == average else None
     span = (h.cut - deals.created.min()) / DAY
     return {

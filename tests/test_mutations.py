@@ -1,4 +1,5 @@
-"""Property test: any mutation of a valid process gives diagnostics or a model, never a crash."""
+"""Property tests: any mutation of a valid process gives diagnostics or a model, and any
+mutation of a CRM export located notes or a kind refusal; never a crash."""
 
 from __future__ import annotations
 
@@ -110,3 +111,78 @@ def test_text_edits_never_crash(data: st.DataObject) -> None:
     insert = data.draw(st.text(alphabet=":-[]{}&*!|>'\"# \n\tab1.", max_size=8))
     result = check_text(source[:at] + insert + source[at + cut:], MUTANT)
     assert result.process is not None or any(d.is_error for d in result.diagnostics)
+
+
+# --- CRM exports: any mutation of a small export is read with notes, or kindly refused ----
+
+EXPORT_PROCESS = Path(__file__).resolve().parent / "cases" / "exports" / "process.yaml"
+EXPORT_LINES = ["deal,stage,changed_at,amount,probability,segment"] + [
+    line for i in range(12) for line in (
+        f"D{i},Prospecting,2025-0{1 + i % 6}-1{i % 10} 09:00,{1000 + 10 * i},20,SMB",
+        f"D{i},Qualification,2025-0{1 + i % 6}-1{i % 10} 15:30,{1000 + 10 * i},60,Enterprise",
+        *([f"D{i},{'Closed Won' if i % 2 else 'Closed Lost'},2025-0{2 + i % 6}-01,,,SMB"]
+          if i % 3 == 0 else []))]
+#: What broken exports hold: quotes, delimiters, line breaks, NUL and other controls,
+#: byte-order marks, a Windows-1252 byte, signs, exponents, huge and odd numbers, dates.
+HOSTILE_BYTES = st.sampled_from([
+    b'"', b'""', b",", b";", b"\t", b"\n", b"\r\n", b"\x00", b"\x1b[2J", b"\xef\xbb\xbf",
+    b"\xe9", b"\xff\xfe", b"-", b"e308", b"0x1F", b"9" * 400, b"inf", b"NaN", b"(", b"%",
+    b"1850-01-01", b"9999-12-31", b"02/30/2025", b" ", b"", b"\xc3", b"=cmd"])
+
+
+@st.composite
+def mutated_export(draw: st.DrawFn) -> bytes:
+    data = ("\n".join(EXPORT_LINES) + "\n").encode("utf-8")
+    for _ in range(draw(st.integers(1, 5))):
+        at = draw(st.integers(0, len(data)))
+        action = draw(st.sampled_from(["insert", "replace", "delete", "repeat"]))
+        if action == "insert":
+            data = data[:at] + draw(HOSTILE_BYTES) + data[at:]
+        elif action == "replace":
+            data = data[:at] + draw(HOSTILE_BYTES) + data[at + draw(st.integers(1, 12)):]
+        elif action == "delete":
+            data = data[:at] + data[at + draw(st.integers(1, 40)):]
+        else:  # a line again (a repeated row, an import burst)
+            start = data.rfind(b"\n", 0, at) + 1
+            end = data.find(b"\n", at)
+            data = data[:start] + data[start:end + 1] * 3 + data[start:]
+    if draw(st.booleans()):
+        data = data.decode("utf-8", "replace").encode(draw(st.sampled_from(
+            ["utf-16", "utf-16-le", "cp1252"])), "replace")
+    return data
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(mutated_export())
+def test_a_mutated_export_is_read_with_located_notes_or_kindly_refused(
+        tmp_path_factory: Any, data: bytes) -> None:
+    """Whatever the mutation, reading gives a history every figure is finite in (with notes
+    on a row of the file, or on the file) or a HistoryError with a located error: never
+    another exception, never a negative or infinite value, never an empty deal id."""
+    import numpy as np
+
+    import salesproc
+    from salesproc.history import HistoryError, read_history
+
+    path = tmp_path_factory.mktemp("export") / "changes.csv"
+    path.write_bytes(data)
+    process = salesproc.load(EXPORT_PROCESS)
+    lines = data.count(b"\n") + 2
+    try:
+        history = read_history(path, process, format="generic")
+    except HistoryError as exc:
+        assert any(n.is_error for n in exc.notes)
+        notes = exc.notes
+    else:
+        notes = history.notes
+        values = history.deals.value[~np.isnan(history.deals.value)]
+        assert (values >= 0).all() and np.isfinite(values).all()
+        chances = history.deals.probability[~np.isnan(history.deals.probability)]
+        assert ((chances >= 0) & (chances <= 1)).all()
+        assert all(str(i).strip() for i in history.deals.id.to_pylist())
+        if len(history.deals):
+            salesproc.measure(history, simulate_file=False).to_dict()
+    for note in notes:
+        assert note.file == str(path)
+        assert note.row is None or 1 <= note.row <= lines

@@ -26,6 +26,15 @@ from salesproc.units import convert
 from tests.conftest import PROCESSES, ROOT, run
 
 FAST = ["-r", "3", "--horizon", "120", "--warmup", "20", "-w", "1"]
+
+
+def fast_for(path: Path) -> list[str]:
+    """FAST in *path*'s own time unit (120 and 20 of its hours, days or weeks): a bare
+    number is days, which a process counting in hours or weeks refuses."""
+    short = {"day": "d", "hour": "h", "week": "w"}[load(path).time_unit]
+    return ["-r", "3", "--horizon", f"120{short}", "--warmup", f"20{short}", "-w", "1"]
+
+
 HOSTILE = '<script>alert(1)</script> & "Pay $5k" deposit'
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz not installed")
 
@@ -165,7 +174,7 @@ def test_render_results_refuses_another_process_and_damage(five_step: Path,
 
 def test_render_results_draws_the_buyer_type_simulated(five_step: Path, tmp_path: Path) -> None:
     saved = tmp_path / "run.json"
-    saved.write_text(json.dumps(simulation(five_step, "--buyer", "committee")))
+    saved.write_text(json.dumps(simulation(five_step, "--only-buyer", "committee")))
     dot = run("render", str(five_step), "--results", str(saved), "--format", "dot")
     assert dot.exit_code == 0 and "Buying committee" in dot.output
     wrong = run("render", str(five_step), "--results", str(saved), "--buyer", "standard",
@@ -334,7 +343,9 @@ def test_a_result_without_data_draws_no_empty_chart(five_step: Path) -> None:
 
 @pytest.mark.parametrize("path", PROCESSES, ids=lambda p: p.stem)
 def test_every_example_draws_its_charts(path: Path) -> None:
-    data = simulation(path)
+    result = run("simulate", str(path), *fast_for(path), "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
     assert len(charts.simulation(data)) >= 5
 
 

@@ -403,3 +403,45 @@ def test_cycle_time_percentiles_follow_the_exponential_quantiles() -> None:
         assert e.mean >= previous
         previous = e.mean
     assert result["cycle", "b", "p50"].mean == result["cycle", "", "p50"].mean
+
+
+def test_each_buyer_types_weighted_pipeline_uses_its_own_win_chance() -> None:
+    """The end pipeline weighted by win chance, rebuilt from the event log: each open deal
+    counts its value times the share of its own buyer type's closed deals that visited
+    its stage and were won (every buyer type's share where its own closed none there), so
+    the buyer types' weighted pipelines add up to the whole and the stages' too."""
+    proc = load(PROCESSES[[p.name for p in PROCESSES].index("five-step.yaml")])
+    result = simulate(proc, Settings(120, 0, 1, seed=4), events=True)
+    figures, visits = result.replications[0], result.events or []
+    stages: dict[int, set[str]] = {}
+    ended: dict[int, tuple[str, bool]] = {}
+    for v in visits:
+        stages.setdefault(v.deal, set()).add(v.stage)
+        if v.outcome == "won" or v.outcome.startswith("lost"):
+            ended[v.deal] = (v.buyer_type, v.outcome == "won")
+    reached: dict[tuple[str, str], list[int]] = {}  # (buyer, stage): [closed, won]
+    for deal, (buyer, won) in ended.items():
+        for sid in stages[deal]:
+            for who in (buyer, ""):
+                count = reached.setdefault((who, sid), [0, 0])
+                count[0] += 1
+                count[1] += won
+
+    def chance(buyer: str, sid: str) -> float:
+        closed, won = reached.get((buyer, sid)) or reached.get(("", sid)) or [1, 0]
+        return won / closed
+
+    opened = [v for v in visits if v.outcome == "open"]
+    assert opened and len({v.buyer_type for v in opened}) == 3
+    mine = {b: [v.value * chance(b, v.stage) for v in opened if v.buyer_type == b]
+            for b in proc.buyer_types}
+    pooled = {b: [v.value * chance("", v.stage) for v in opened if v.buyer_type == b]
+              for b in proc.buyer_types}
+    assert any(abs(math.fsum(mine[b]) - math.fsum(pooled[b])) > 1 for b in mine)  # it matters
+    for b in proc.buyer_types:
+        assert math.isclose(figures[Key("buyer", b, "open_weighted")], math.fsum(mine[b]))
+    assert math.isclose(figures[Key("all", "", "open_weighted")],
+                        math.fsum(x for b in mine for x in mine[b]))
+    assert math.isclose(math.fsum(figures[Key("stage", s, "open_weighted")]
+                                  for s in proc.stages),
+                        figures[Key("all", "", "open_weighted")])

@@ -54,7 +54,8 @@ def test_json_layout(five_step: Path) -> None:
     assert won["low"] <= won["mean"] <= won["high"]
     assert set(data["stages"]) == {"inquiry", "call", "demo", "proposal", "agreement"}
     assert data["settings"] == {"horizon": 120.0, "warmup": 20.0, "replications": 4,
-                                "seed": 1, "buyer": None, "opportunity_stage": "call"}
+                                "seed": 1, "only_buyer": None, "opportunity_stage": "call"}
+    assert data["buyer"] is None
     assert won["n"] == 4
     total = sum(b["leads"]["mean"] for b in data["buyer_types"].values())
     assert total == pytest.approx(data["overall"]["leads"]["mean"])
@@ -97,11 +98,53 @@ def test_event_log_has_one_row_per_stage_visit(five_step: Path, tmp_path: Path) 
             assert before["outcome"] in (after["stage"], f"rejected: back to {after['stage']}")
 
 
-def test_buyer_option_simulates_one_buyer_type(five_step: Path) -> None:
+def test_only_buyer_simulates_one_buyer_types_leads(five_step: Path) -> None:
     data = json.loads(run("simulate", str(five_step), *FAST, "--format", "json",
-                          "--buyer", "committee").output)
+                          "--only-buyer", "committee").output)
     assert list(data["buyer_types"]) == ["committee"]
+    assert data["settings"]["only_buyer"] == "committee" and data["buyer"] is None
     assert data["overall"]["leads"]["mean"] == data["buyer_types"]["committee"]["leads"]["mean"]
+    table = run("simulate", str(five_step), *FAST, "--only-buyer", "committee", "-w", "1")
+    assert table.stdout.splitlines()[0].endswith("— Buying committee leads only")
+
+
+def test_buyer_reports_one_buyer_type_of_a_run_with_everyone(five_step: Path) -> None:
+    """simulate --buyer means what it means in compare, sweep and measure: the same run
+    of every buyer type (they share the team), reported for one of them."""
+    everyone = json.loads(run("simulate", str(five_step), *FAST, "--format", "json").stdout)
+    reported = json.loads(run("simulate", str(five_step), *FAST, "--format", "json",
+                              "--buyer", "committee").stdout)
+    assert reported.pop("buyer") == "committee" and everyone.pop("buyer") is None
+    assert reported == everyone  # nothing simulated differently, nobody left out
+    alone = json.loads(run("simulate", str(five_step), *FAST, "--format", "json",
+                           "--only-buyer", "committee").stdout)
+    committee = everyone["buyer_types"]["committee"]
+    assert alone["buyer_types"]["committee"]["cycle_mean"] != committee["cycle_mean"]
+    table = run("simulate", str(five_step), *FAST, "--buyer", "committee", "-w", "1").stdout
+    lines = table.splitlines()
+    assert lines[0] == "Five-step B2B sales process — Buying committee deals"
+    assert "every buyer type is simulated, for they share the team" in table
+    won = next(line for line in lines if line.startswith("  Won deals"))
+    assert f"of {committee['leads']['mean']:,.0f} leads" in won
+    assert f"{committee['won']['mean']:,.1f} ±" in won
+    page = run("simulate", str(five_step), *FAST, "--buyer", "committee", "-w", "1",
+               "--format", "html").stdout
+    assert "figures of Buying committee deals (every buyer type is simulated" in page
+    both = run("simulate", str(five_step), *FAST, "--buyer", "committee", "--only-buyer",
+               "standard")
+    assert both.exit_code == 2 and "no deals of buyer type 'committee'" in both.output
+
+
+def test_simulate_buyer_in_the_library_is_the_clis(five_step: Path) -> None:
+    from salesproc import simulate
+
+    reported = simulate(five_step, replications=2, horizon="60d", warmup=0, buyer="standard")
+    everyone = simulate(five_step, replications=2, horizon="60d", warmup=0)
+    assert reported.buyer == "standard" and reported.settings.only_buyer is None
+    assert reported.replications == everyone.replications
+    alone = simulate(five_step, replications=2, horizon="60d", warmup=0, only_buyer="standard")
+    assert alone.settings.only_buyer == "standard"
+    assert alone["all", "leads"].mean == alone["buyer", "standard", "leads"].mean
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -271,3 +314,29 @@ def test_worst_and_best_case_are_the_10th_and_90th_percentile_of_the_runs(five_s
     assert (data["worst"], data["neutral"], data["best"]) == result.outcome("all", "won")
     one = simulate(five_step, replications=1, horizon="60d", warmup=0)
     assert all(math.isnan(x) for x in one.outcome("all", "won"))  # one run: no range
+
+
+def test_a_file_without_a_start_starts_on_the_documented_fixed_day(tmp_path: Path) -> None:
+    """Without simulation.start the run starts on defaults.DEFAULT_START, a Monday the
+    README names: the same day (and the same months) whichever day the file is run."""
+    from salesproc.defaults import DEFAULT_START
+
+    path = tmp_path / "no-start.yaml"
+    path.write_text("""salesproc: 1
+name: No start
+roles: {r: {title: R, headcount: 2}}
+stages:
+  - {id: s, name: S, owner: r, work: 0.5, next: {won: 0.5}}
+buyer_types: {b: {name: B, share: 1, value: 100}}
+arrivals: {rate: 2, campaigns: [{name: Launch, at: 2026-02-02, leads: 50}]}
+simulation: {horizon: 60, replications: 2}
+""")
+    result = run("simulate", str(path), "--format", "json", "-w", "1")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert DEFAULT_START.weekday() == 0
+    assert data["process"]["start"] == DEFAULT_START.isoformat() == "2026-01-05"
+    assert list(data["months"])[:2] == ["2026-01", "2026-02"]
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    assert f"default {DEFAULT_START.isoformat()}, a Monday" in readme
+    assert run("simulate", str(path), "--format", "json", "-w", "1").stdout == result.stdout

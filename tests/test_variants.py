@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from salesproc import analysis, check, load
@@ -125,3 +127,81 @@ def test_a_setting_may_make_a_buyer_types_first_override_of_a_stage(five_step: P
     process = load(five_step, ["buyer_types.committee.stages.demo.delay=2"])
     assert len(process.buyer_types["committee"].stages["proposal"].approvals) == 4
     assert process.buyer_types["committee"].stages["demo"].delay.mean == 2
+
+
+# --- Process.with_changes: a changed process in memory ---------------------------------------
+
+
+def test_with_changes_takes_text_pairs_and_objects_and_matches_the_file_with_set() -> None:
+    """The three forms give the process `--set` gives; a distribution goes in as its file
+    form, not as text; the base is not changed."""
+    base = load(FIVE)
+    text = base.with_changes(["roles.se.headcount=3",
+                              "stages.demo.delay={gamma: {mean: 3.5, sd: 1.25}}"])
+    pairs = base.with_changes([("roles.se.headcount", np.int64(3)),  # numpy's numbers too
+                               ("stages.demo.delay", {"gamma": {"mean": np.float64(3.5),
+                                                                "sd": 1.25}})])
+    mapping = base.with_changes({"roles.se.headcount": 3,
+                                 "stages.demo.delay": {"gamma": {"mean": 3.5, "sd": 1.25}}})
+    from_file = load(FIVE, ["roles.se.headcount=3",
+                            "stages.demo.delay={gamma: {mean: 3.5, sd: 1.25}}"])
+    assert text == pairs == mapping == from_file != base
+    assert base.roles["se"].headcount != 3
+    assert text.source == str(FIVE) and text.files == base.files
+    # changes stack: a changed process changes again
+    assert pairs.with_changes([("roles.se.headcount", 4)]).stages == pairs.stages
+    assert pairs.with_changes([("roles.se.headcount", 4)]).roles["se"].headcount == 4
+
+
+def test_with_changes_reads_no_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once loaded, a process changes without its file: the reader is never called."""
+    from salesproc import variants, yamlio
+
+    base = load(FIVE)
+
+    def refuse(path: object) -> None:
+        raise AssertionError(f"read {path}")
+
+    monkeypatch.setattr(yamlio, "load_file", refuse)
+    monkeypatch.setattr(variants, "load_file", refuse)
+    changed = base.with_changes({"simulation.start": "2026-01-05", "roles.se.headcount": 5})
+    assert str(changed.start) == "2026-01-05" and changed.roles["se"].headcount == 5
+
+
+@pytest.mark.parametrize(("changes", "where", "code", "said"), [
+    ({"roles.se.headcount": 2, "buyer_types.standard.value":
+      {"lognormal": {"mean": 1e15, "sd": 1.0}}}, ("<changes>", 2), "SP106",
+     "buyer_types.standard.value: 1000000000000000.0 is out of range"),
+    ([("roles.sse.headcount", 3)], ("<changes>", 1), "SP604",
+     "roles.sse.headcount: cannot set"),
+    ([("roles.se.headcount", float("nan"))], ("<changes>", 1), "SP010",
+     "roles.se.headcount: nan is not a finite number"),
+    ([("roles.se.headcount", "three")], ("<changes>", 1), "SP104",
+     "roles.se.headcount: expected a whole number"),
+    (["stages.demo.work=2", ("roles.ae.headcount", 2), "roles.se.headcount=-1"],
+     (COMMAND_LINE, 2), "SP106", "roles.se.headcount: -1 is out of range"),
+])
+def test_a_bad_change_is_located_at_the_change_and_named_by_its_setting(
+        changes: Any, where: tuple[str, int], code: str, said: str) -> None:
+    """The finding lies at the change (line n of '<changes>' for the n-th object change,
+    of '<command line>' for the n-th text), and said_by_setting words it by the setting."""
+    from salesproc.errors import InvalidProcessError
+    from salesproc.variants import said_by_setting
+
+    with pytest.raises(InvalidProcessError) as caught:
+        load(FIVE).with_changes(changes)
+    errors = [d for d in caught.value.diagnostics if d.is_error]
+    assert [(d.code, d.file, d.line) for d in errors] == [(code, *where)]
+    (worded,) = said_by_setting(caught.value.diagnostics, changes)
+    assert worded.startswith(said)
+
+
+def test_a_process_built_from_data_cannot_be_changed() -> None:
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="read from a file or text"):
+        replace(load(FIVE), origin=None).with_changes({"roles.se.headcount": 3})
+    with pytest.raises(TypeError):
+        load(FIVE).with_changes([("roles.se.headcount", object())])
+    with pytest.raises(TypeError):
+        load(FIVE).with_changes([("stages.demo.next", {1: 0.5})])

@@ -93,10 +93,28 @@ class Reading:
         return self._order[key]
 
 
-def first_rows(ids: pa.Array, rows: np.ndarray, file: str, notes: Notebook) -> np.ndarray:
-    """Positions of each deal id's first row; later rows with the same id are noted."""
+def with_id(ids: pa.Array, rows: np.ndarray, file: str, column: str,
+            notes: Notebook) -> np.ndarray:
+    """Which rows have a deal id; the others are noted (SP842): rows without one are no
+    deal, and taken together they would be one deal made of many."""
+    empty = np.asarray(pc.equal(pc.utf8_trim_whitespace(ids), "").to_numpy(
+        zero_copy_only=False), dtype=bool)
+    if empty.any():
+        notes.add("SP842", f"rows have no deal id ({column} is empty); left out", file,
+                  rows=rows[empty][:5].tolist(), count=int(empty.sum()), column=column,
+                  key=f"no id {column}", hint="export the deal's record id with every row")
+    return ~empty
+
+
+def first_rows(ids: pa.Array, rows: np.ndarray, file: str, notes: Notebook,
+               column: str = "id") -> np.ndarray:
+    """Positions of each deal id's first row; later rows with the same id are noted, and
+    rows without an id left out (SP842)."""
+    named = with_id(ids, rows, file, column, notes)
     encoded = pc.dictionary_encode(ids)
     indices = encoded.indices.to_numpy(zero_copy_only=False)
+    if not named.all():  # every row without an id is its own 'first', then dropped
+        indices = np.where(named, indices, -1 - np.arange(len(indices)))
     _, first = np.unique(indices, return_index=True)
     first.sort()
     if len(first) < len(ids):
@@ -105,7 +123,8 @@ def first_rows(ids: pa.Array, rows: np.ndarray, file: str, notes: Notebook) -> n
         notes.add("SP808", "a deal id appears again; the later row is left out", file,
                   rows=rows[later][:5].tolist(), count=int(later.sum()),
                   hint="export each deal once (remove repeated rows)")
-    return first
+    kept: np.ndarray = first[named[first]]
+    return kept
 
 
 def concat(batches: Sequence[Batch], column: str) -> pa.Array:
@@ -150,6 +169,8 @@ def deals_from(reading: Reading, cols: DealColumns, created: np.ndarray) -> Deal
                       "value is unknown", path, rows=cols.rows[bad][:5].tolist(),
                       count=int(bad.sum()), key="amount",
                       hint="amounts read are like 1200, 1,200.50, 1.200,50 or $1,200")
+        bad |= negative(value, cols.amount, cols.rows, path, notes, "that deal's value is "
+                        "unknown", None)
         empty = np.isnan(value) & ~bad
         if empty.any():
             notes.add("SP817", "deals have no amount; their value is unknown", path,
@@ -158,8 +179,8 @@ def deals_from(reading: Reading, cols: DealColumns, created: np.ndarray) -> Deal
         value = reading.mapping.values(value, cols.currency, cols.rows, path, notes)
     reason_column = reading.mapping.crm.lost_reason
     reason = cols.fields.get(reason_column) if reason_column else None
-    probability = shares(parse_amounts(cols.probability)[0]) if cols.probability is not None \
-        else np.full(size, np.nan)
+    probability = shares(probabilities(cols.probability, cols.rows, path, notes, None)) \
+        if cols.probability is not None else np.full(size, np.nan)
     buyer = reading.mapping.buyers(cols.fields, value, size)
     if len(reading.mapping.process.buyer_types) > 1 and (buyer < 0).any():
         none = buyer < 0
@@ -178,6 +199,39 @@ def deals_from(reading: Reading, cols: DealColumns, created: np.ndarray) -> Deal
         forecast_category=compact(cols.category if cols.category is not None else blank),
         owner=compact(cols.owner if cols.owner is not None else blank),
         row=np.asarray(cols.rows, dtype=np.int64))
+
+
+def negative(values: np.ndarray, text: pa.Array, rows: np.ndarray, file: str,
+             notes: Notebook, what: str, column: str | None) -> np.ndarray:
+    """Which *values* (amounts read from *text*) are below zero, made unknown (NaN, in
+    place) with a note (SP843): a credit note or a refund is no deal's value, and as a
+    negative revenue it would lower every total without a word."""
+    below = values < 0
+    if below.any():
+        first = text[int(np.flatnonzero(below)[0])].as_py()
+        notes.add("SP843", f"an amount is below zero ('{shown(first)}'); {what}", file,
+                  rows=rows[below][:5].tolist(), count=int(below.sum()), column=column,
+                  key=f"negative {what}", hint="a credit note or a refund: leave it out of "
+                  "the deals export, or give the deal's own value")
+        values[below] = np.nan
+    return below
+
+
+def probabilities(text: pa.Array, rows: np.ndarray, file: str, notes: Notebook,
+                  column: str | None) -> np.ndarray:
+    """A column of CRM probabilities as numbers (percentages or shares: see
+    :func:`shares`); those that are neither — below 0 or above 100 — are unknown (NaN),
+    with a note (SP844), rather than a chance of 150% or -40%."""
+    values, _ = parse_amounts(text)
+    wrong = (values < 0) | (values > 100)
+    if wrong.any():
+        first = text[int(np.flatnonzero(wrong)[0])].as_py()
+        notes.add("SP844", f"a probability is outside 0–100% ('{shown(first)}'); the "
+                  "deal's probability is unknown", file, rows=rows[wrong][:5].tolist(),
+                  count=int(wrong.sum()), column=column, key="probability",
+                  hint="a CRM probability is a percentage from 0 to 100")
+        values[wrong] = np.nan
+    return values
 
 
 def shares(probabilities: np.ndarray) -> np.ndarray:
@@ -231,9 +285,13 @@ class RowValues:
                                   "the row says nothing of the deal's value", file.path,
                                   rows=rows[bad][:5].tolist(), count=int(bad.sum()),
                                   key="row amount", column=amount)
+            negative(values, text, rows, file.path, reading.notes,
+                     "the row says nothing of the deal's value", amount)
         self._amount.append(values)
-        self._probability.append(parse_amounts(pc.filter(batch.values[probability], picked))[0]
-                                 if probability else np.full(size, np.nan))
+        self._probability.append(
+            probabilities(pc.filter(batch.values[probability], picked), rows, file.path,
+                          reading.notes, probability)
+            if probability else np.full(size, np.nan))
         self._close.append(reading.dates(file, close, pc.filter(batch.values[close], picked),
                                          rows, required=False, planned=True)[0]
                            if close else np.full(size, NAT))

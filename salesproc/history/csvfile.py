@@ -15,7 +15,7 @@ import io
 import math
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,10 +62,11 @@ class CsvFile:
     def __init__(self, path: str, kind: str) -> None:
         self.path = path
         self.kind = kind  # the format it is read as, for messages
-        self.encoding, head, self.cleaning = _encoding(path)
+        self.encoding, head, self.cleaning, self.mixed, self.odd_quotes = _encoding(path)
         head = _CONTROL_TEXT.sub("", head)
         self.delimiter = _delimiter(head)
-        self.header = _header(head, self.delimiter, path)
+        self._written = _header(head, self.delimiter, path)  # as the file spells them
+        self.header = [n.strip() for n in self._written]
         self._by_fold: dict[str, str] = {}
         for name in self.header:
             self._by_fold.setdefault(fold(name), name)
@@ -88,6 +89,15 @@ class CsvFile:
                 "SP802", f"this is not a {self.kind} file: it has no {_columns(missing)} "
                 f"column{'s' if len(missing) > 1 else ''}", self.path, 1,
                 hint=f"{hint}; its columns are: {some([shown(h) for h in self.header], 12)}")])
+        roles: dict[str, str] = {}
+        for role, name in found.items():
+            other = roles.setdefault(str(name), role)
+            if other != role:  # the deal id read from the stage column: 200 deals as 4
+                raise HistoryError([Note(
+                    "SP847", f"the column '{shown(str(name))}' is named both as {other} and "
+                    f"as {role}", self.path, 1, column=name,
+                    hint=f"name another column for one of them in crm: columns; its columns "
+                    f"are: {some([shown(h) for h in self.header], 12)}")])
         return {role: name for role, name in found.items() if name is not None}
 
     def batches(self, columns: Sequence[str], notes: Notebook) -> Iterator[Batch]:
@@ -100,31 +110,66 @@ class CsvFile:
             return "skip"
 
         wanted = list(dict.fromkeys(columns))
-        source = _Cleaned(self.path, self.encoding) if self.cleaning else None
+        source = _Cleaned(self.path, self.encoding, self.mixed, self.delimiter) \
+            if self.cleaning else None
         try:
+            self._check_quotes(self.odd_quotes)
             yield from self._parse(source, wanted, skipped, invalid, notes)
+            if source is not None:
+                self._check_quotes(source.quoted)
         finally:
             if source is not None:
                 source.close()
+        if source is not None and source.cut_short:
+            notes.add("SP845", "the file ends in the middle of a character: its last "
+                      f"{source.cut_short} byte(s) are dropped", self.path,
+                      hint="the export was cut short (an interrupted download or copy); "
+                      "export it again to be sure its last row is whole")
+        if self.mixed:
+            notes.add("SP846", f"{self.mixed:,} place(s) in this UTF-8 file are not UTF-8: "
+                      "read as Windows-1252", self.path,
+                      hint="a value pasted from another program; the rest of the file is "
+                      "read as UTF-8")
         if source is not None and source.dropped:
             notes.add("SP820", f"{source.dropped:,} control characters (such as NUL) inside "
                       "values are dropped", self.path, rows=source.rows, count=source.row_count,
                       key="control characters", hint="a rich-text field (a description or a "
                       "note) holds them; the rest of each row is read as it is")
 
+    def _check_quotes(self, odd: bool) -> None:
+        """Stop (SP841) where a quote is opened and never closed: the rest of the file
+        would be read as one value, its deals silently gone. Looked for only when the
+        file holds an odd number of quotes (a quote inside an unquoted value, as in
+        `5" screen`, is no opening quote)."""
+        if not odd:
+            return
+        with open(self.path, encoding=_python_codec(self.encoding), errors="replace",
+                  newline="") as handle:
+            row, lines = _unterminated(handle, self.delimiter)
+        if row is not None:
+            raise HistoryError([Note(
+                "SP841", f"a quote opened in row {row:,} is never closed: " + (
+                    f"the rest of the file ({lines:,} lines) would be read as one value"
+                    if lines else "the file ends inside it"), self.path, row,
+                hint="a value's closing quote was lost (a cut-off or hand-edited export); "
+                "close it, or export the report again")])
+
     def _parse(self, source: _Cleaned | None, wanted: list[str], skipped: list[int],
                invalid: Callable[[pcsv.InvalidRow], str], notes: Notebook) -> Iterator[Batch]:
-        reader = pcsv.open_csv(
-            source if source is not None else self.path,
-            read_options=pcsv.ReadOptions(use_threads=False, block_size=BLOCK_BYTES,
-                                          encoding="utf8" if source else self.encoding),
-            parse_options=pcsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True,
-                                            invalid_row_handler=invalid),
-            convert_options=pcsv.ConvertOptions(
-                include_columns=wanted, column_types={c: pa.string() for c in wanted},
-                strings_can_be_null=False, quoted_strings_can_be_null=False))
         seen = 1  # records read so far, the header included
+        written = dict(zip(self.header, self._written, strict=True))  # ' Deal ' for 'Deal'
         try:
+            reader = pcsv.open_csv(
+                source if source is not None else self.path,
+                read_options=pcsv.ReadOptions(use_threads=False, block_size=BLOCK_BYTES,
+                                              encoding="utf8" if source else self.encoding),
+                parse_options=pcsv.ParseOptions(delimiter=self.delimiter,
+                                                newlines_in_values=True,
+                                                invalid_row_handler=invalid),
+                convert_options=pcsv.ConvertOptions(
+                    include_columns=[written[c] for c in wanted],
+                    column_types={written[c]: pa.string() for c in wanted},
+                    strings_can_be_null=False, quoted_strings_can_be_null=False))
             for batch in reader:
                 new, skipped[:] = list(skipped), []
                 rows = _row_numbers(seen, batch.num_rows, new)
@@ -134,7 +179,7 @@ class CsvFile:
                               "header; left out", self.path, row=number if number > 0 else None,
                               hint="a stray delimiter or quote in a value; re-export with "
                               "every text field quoted")
-                yield Batch(rows, {c: batch.column(c) for c in wanted})
+                yield Batch(rows, {c: batch.column(written[c]) for c in wanted})
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             raise HistoryError([Note("SP801", f"cannot read the export after row {seen}: "
                                      f"{_short(exc)}", self.path, seen,
@@ -163,14 +208,18 @@ def _unreadable(path: str, message: str, hint: str | None = None) -> HistoryErro
     return HistoryError([Note("SP801", message, path, hint=hint)])
 
 
-def _encoding(path: str) -> tuple[str, str, bool]:
-    """The file's encoding, its first characters, and whether it must be read through
-    :class:`_Cleaned` (UTF-16, or control characters somewhere in it).
+def _encoding(path: str) -> tuple[str, str, bool, int, bool]:
+    """The file's encoding, its first characters, whether it must be read through
+    :class:`_Cleaned` (UTF-16, control characters somewhere in it, two byte-order marks,
+    or a UTF-8 file with a few bytes that are not UTF-8), in how many places it has them,
+    and whether it holds an odd number of quotes (for UTF-16, :class:`_Cleaned` says).
 
     Workbooks (zip and OLE signatures) are refused with their name; UTF-16 is told by its
     byte-order mark or, without one, by NULs at every other byte; any other head that is
-    mostly control bytes is not text. Else UTF-8 if the whole file is valid UTF-8, else
-    Windows-1252 (else Latin-1); the same pass looks for control characters."""
+    mostly control bytes is not text. Else UTF-8 if the file is valid UTF-8 — or mostly:
+    its few other bytes are read as Windows-1252 (a value pasted from another program must
+    not turn every accented stage of the file into other letters) — else Windows-1252
+    (else Latin-1); the same pass looks for control characters and counts quotes."""
     try:
         if not os.path.isfile(path):
             what = "does not exist" if not os.path.exists(path) else "is not a regular file"
@@ -186,21 +235,115 @@ def _encoding(path: str) -> tuple[str, str, bool]:
                                       "(or unzip it first)")
             wide = _utf16(head)
             if wide is not None:
-                return wide, head.decode(wide, errors="ignore"), True
+                return wide, head.decode(wide, errors="ignore"), True, 0, False
             if _binary(head):
                 raise _unreadable(path, "the export is not text (it is mostly binary data)",
                                   "give the CSV file the CRM exported")
-            if head.startswith(codecs.BOM_UTF8):
-                head = head[len(codecs.BOM_UTF8):]
-            for encoding in ("utf-8", "cp1252", "latin-1"):
-                handle.seek(0)
-                controls = _decodes(handle, encoding)
-                if controls is not None:
-                    return ("utf8" if encoding == "utf-8" else encoding,
-                            head.decode(encoding, errors="ignore"), controls)
-            raise AssertionError("unreachable: every byte string is Latin-1")
+            boms = 0
+            while head.startswith(codecs.BOM_UTF8):
+                head, boms = head[len(codecs.BOM_UTF8):], boms + 1
+            handle.seek(0)
+            scan = _scan(handle)
+            if scan.foreign == 0 or scan.foreign < scan.wide:
+                return ("utf8", head.decode("utf-8", errors="ignore"),
+                        scan.controls or boms > 1 or scan.foreign > 0, scan.foreign,
+                        scan.quotes % 2 == 1)
+            encoding = "cp1252" if scan.cp1252 else "latin-1"
+            return (encoding, head.decode(encoding, errors="ignore"), scan.controls, 0,
+                    scan.quotes % 2 == 1)
     except OSError as exc:
         raise _unreadable(path, f"cannot read the export: {exc.strerror or exc}") from None
+
+
+def _python_codec(encoding: str) -> str:
+    """Python's name for an encoding as pyarrow is told it ('utf8' with its mark, if any)."""
+    return {"utf8": "utf-8-sig"}.get(encoding, encoding)
+
+
+def _foreign_bytes(exc: UnicodeError) -> tuple[str, int]:
+    """Bytes of a UTF-8 file that are not UTF-8, read as Windows-1252 (Latin-1 where it has
+    no character): the error handler of mixed files."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    bad = exc.object[exc.start:exc.end]
+    return bad.decode("cp1252", errors="strict") if _in_cp1252(bad) else \
+        bad.decode("latin-1"), exc.end
+
+
+def _in_cp1252(data: bytes) -> bool:
+    try:
+        data.decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+codecs.register_error("salesproc-cp1252", _foreign_bytes)
+
+
+@dataclass
+class _Scan:
+    """What one pass over a file's bytes found: places that are not UTF-8 (*foreign*),
+    valid UTF-8 characters beyond ASCII (*wide*), whether every byte is
+    Windows-1252, control bytes, and the number of quotes."""
+
+    foreign: int = 0
+    wide: int = 0
+    cp1252: bool = True
+    controls: bool = False
+    quotes: int = 0
+
+
+def _scan(handle: object) -> _Scan:
+    """One pass over *handle*: see :class:`_Scan` (in these ASCII-based encodings a control
+    byte is always a control character, and a quote byte a quote)."""
+    found = _Scan()
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    read = handle.read  # type: ignore[attr-defined]
+    while chunk := read(1 << 23):
+        text = decoder.decode(chunk)
+        replaced = text.count("\ufffd") - chunk.count(b"\xef\xbf\xbd")  # not U+FFFD itself
+        found.foreign += replaced
+        found.wide += len(text) - len(text.encode("ascii", errors="ignore")) - replaced
+        found.cp1252 = found.cp1252 and not any(b in chunk for b in _NOT_CP1252)
+        found.controls = found.controls or CONTROL.search(chunk) is not None
+        found.quotes += chunk.count(b'"')
+    found.foreign += decoder.decode(b"", final=True).count("\ufffd")
+    return found
+
+
+#: The five bytes Windows-1252 has no character for.
+_NOT_CP1252 = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
+
+
+def _unterminated(lines: Iterable[str], delimiter: str) -> tuple[int | None, int]:
+    """The row (header = 1) of a quote that opens a value and is never closed, and how
+    many lines follow its line; (None, 0) when every quoted value is closed. Quotes are
+    read as pyarrow's reader reads them: one opens a value only at its start, and inside
+    quotes "" is a quote. *lines* are the file's lines (line ends kept), read one at a
+    time so that memory does not grow with the file."""
+    opening = re.compile(r'(?:^|(?<=[' + re.escape(delimiter) + r']))"')
+    closing = re.compile(r'(?>[^"]*(?:""[^"]*)*)"')  # atomic: "" is never split
+    row, inside, opened, after = 0, False, 0, 0
+    for line in lines:
+        at = 0
+        if inside:
+            found = closing.match(line)
+            if found is None:
+                after += 1
+                continue
+            inside, at = False, found.end()
+        elif not line.strip("\r\n"):
+            continue  # an empty line is no row
+        else:
+            row += 1
+        while (start := opening.search(line, at)) is not None:
+            found = closing.match(line, start.end())
+            if found is None:
+                inside, opened, after = True, row, 0
+                break
+            at = found.end()
+    return (opened, after) if inside else (None, 0)
 
 
 def _binary(head: bytes) -> bool:
@@ -228,38 +371,27 @@ def _utf16(head: bytes) -> str | None:
     return None
 
 
-def _decodes(handle: object, encoding: str) -> bool | None:
-    """None if the file is not valid *encoding*, else whether it holds control bytes (in
-    these ASCII-based encodings a control byte is always a control character)."""
-    decoder = codecs.getincrementaldecoder(encoding)()
-    read = handle.read  # type: ignore[attr-defined]
-    controls = False
-    try:
-        while chunk := read(1 << 23):
-            decoder.decode(chunk)
-            controls = controls or CONTROL.search(chunk) is not None
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return None
-    return controls
-
-
 class _Cleaned(io.RawIOBase):
     """The export as UTF-8 without control characters, for pyarrow's reader: decoded from
     its encoding and cleaned a block at a time (memory stays bounded), counting the rows
     that held control characters. A row is found as pyarrow finds it: a line end outside
-    quotes ends it, and an empty line is no row."""
+    quotes ends it (a quote inside an unquoted value is text), and an empty line is no
+    row."""
 
-    def __init__(self, path: str, encoding: str) -> None:
+    def __init__(self, path: str, encoding: str, mixed: int = 0, delimiter: str = ",") -> None:
         super().__init__()
         self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
-        python = {"utf8": "utf-8-sig"}.get(encoding, encoding)
-        self._decoder = codecs.getincrementaldecoder(python)()
+        self._decoder = codecs.getincrementaldecoder(_python_codec(encoding))(
+            errors="salesproc-cp1252" if mixed else "strict")
+        self._started = False  # the first characters are decoded (byte-order marks gone)
+        self.cut_short = 0  # bytes at the end that make no whole character (UTF-16)
         self._pending = b""
         self._offset = 0
         self._ended = False
         self._records = 0  # rows ended so far (the header is the first)
         self._quoted = False  # inside quotes at the end of the last block
+        self._bounds = np.array([ord(delimiter), 10], dtype=np.uint8)  # a value's ends
+        self._previous = 10  # the last byte of the last block (a line end: the start)
         self._line_ended = True  # the last line end seen (CRs aside) was the last byte
         self._last_row = 0  # the last row found holding a control character
         self.dropped = 0  # control characters dropped
@@ -289,17 +421,30 @@ class _Cleaned(io.RawIOBase):
         self._file.close()
         super().close()
 
+    @property
+    def quoted(self) -> bool:
+        """Whether the file ended inside quotes (counting every quote as pyarrow need not)."""
+        return self._quoted
+
     def _next(self) -> bytes:
         chunk = self._file.read(CLEAN_BYTES)
         self._ended = not chunk
-        text = self._decoder.decode(chunk, final=self._ended)
+        text = self._decoder.decode(chunk)
+        if self._ended:
+            try:
+                text += self._decoder.decode(b"", final=True)
+            except UnicodeDecodeError as exc:  # an odd byte at the end of UTF-16
+                self.cut_short = len(exc.object)
+        if text and not self._started:
+            self._started = True
+            text = text.lstrip("\ufeff")  # a second byte-order mark, as some tools add
         return self._clean(text.encode("utf-8")) if text else b""
 
     def _clean(self, data: bytes) -> bytes:
         """*data* without its control bytes, the rows holding them counted."""
         b = np.frombuffer(data, dtype=np.uint8)
         c = b[b != 13]  # carriage returns aside: a line ends at its line feed
-        quote = c == 34
+        quote = self._quotes(c)
         before = np.cumsum(quote, dtype=np.int64) - quote + self._quoted
         line_end = (c == 10) & (before % 2 == 0)
         previous = np.empty_like(line_end)
@@ -321,7 +466,24 @@ class _Cleaned(io.RawIOBase):
         self._records += int(ends.sum())
         self._quoted = bool((int(quote.sum()) + self._quoted) % 2)
         self._line_ended = bool(line_end[-1]) if len(c) else self._line_ended
+        self._previous = int(c[-1]) if len(c) else self._previous
         return data
+
+    def _quotes(self, c: np.ndarray) -> np.ndarray:
+        """The quotes of *c* that open, close or escape a quoted value: a quote inside an
+        unquoted value (`5" screen`, `a "word" in it`) has a letter or a space on both
+        sides, and pyarrow reads it as text, so it does not turn quoting on or off."""
+        quote: np.ndarray = c == 34
+        if not quote.any():
+            return quote
+        before = np.empty_like(c)
+        before[0], before[1:] = self._previous, c[:-1]
+        after = np.empty_like(c)
+        after[-1], after[:-1] = 10, c[1:]  # the next block's first byte: taken as an end
+        edge = np.isin(before, self._bounds) | np.isin(after, self._bounds) | \
+            (before == 34) | (after == 34)
+        counted: np.ndarray = quote & edge
+        return counted
 
 
 def _delimiter(head: str) -> str:
@@ -337,8 +499,7 @@ def _header(head: str, delimiter: str, path: str) -> list[str]:
     import csv
 
     names = next(csv.reader([first], delimiter=delimiter), [])
-    names = [n.strip() for n in names]
-    if not any(names):
+    if not any(n.strip() for n in names):
         raise _unreadable(path, "the export has no header row", "the first row must name "
                           "the columns, as a CRM export does")
     return names
@@ -422,6 +583,9 @@ def _on_the_calendar(parsed: pa.Array, text: pa.Array, fmt: str) -> pa.Array:
 
 
 _PLAIN_NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
+#: No amount (nor probability) is this large: a number beyond it is a mistake (a phone
+#: number, an id, 400 digits), unreadable rather than a figure that swamps every total.
+MAX_AMOUNT = 1e15
 # A column whose amounts end in ',50' (and none in '.50') writes decimals with a comma.
 _COMMA_DECIMAL = r"\d,\d{1,2}\D*$"
 _DOT_DECIMAL = r"\d\.\d{1,2}\D*$"
@@ -434,17 +598,19 @@ def parse_amounts(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     and codes, thousands separators (1,200.50 and 1.200,50), spaces, and (500) for -500.
     """
     text = pc.utf8_trim_whitespace(values)
+    dot_decimal = bool(pc.any(pc.match_substring_regex(text, _DOT_DECIMAL)).as_py())
     comma_decimal = pc.any(pc.match_substring_regex(text, _COMMA_DECIMAL)).as_py() and \
-        not pc.any(pc.match_substring_regex(text, _DOT_DECIMAL)).as_py()
+        not dot_decimal
     plain = np.asarray(pc.match_substring_regex(text, _PLAIN_NUMBER).to_numpy(
         zero_copy_only=False), dtype=bool) & (not comma_decimal)
     out = np.full(len(text), math.nan)
     if plain.any():
         out[plain] = pc.cast(pc.filter(text, pa.array(plain)), pa.float64()).to_numpy()
     empty = np.asarray(pc.equal(text, "").to_numpy(zero_copy_only=False), dtype=bool)
-    bad = np.zeros(len(text), dtype=bool)
+    bad = plain & ~(np.abs(out) < MAX_AMOUNT)  # 400 digits are no amount (nor 'inf')
+    out[bad] = math.nan
     for i in np.flatnonzero(~plain & ~empty):
-        number = lenient_amount(text[i].as_py(), comma_decimal)
+        number = lenient_amount(text[i].as_py(), comma_decimal, dot_decimal)
         if number is None:
             bad[i] = True
         else:
@@ -452,18 +618,24 @@ def parse_amounts(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return out, bad
 
 
+#: A hexadecimal number (0x1F): no amount is written so, and dropping the letters misreads it.
+_HEX = re.compile(r"\b0[xX][0-9A-Fa-f]")
 #: A number with a scale the lenient reading would drop: 43k, 1.5 M, 2bn, 1e308.
 _SCALED = re.compile(r"\d\s*(?:[kKmMbB]|mm|MM|mn|bn|BN|[Mm]io|[Mm]rd|[Tt]sd)\b|\d[eE][+-]?\d")
 
 
-def lenient_amount(text: str, comma_decimal: bool = False) -> float | None:
+def lenient_amount(text: str, comma_decimal: bool = False,
+                   dot_decimal: bool = False) -> float | None:
     """'$1,200.50', '1.200,50 €', 'EUR 2 500', '(500)' as numbers; None when it is not one.
-    With *comma_decimal* (the column writes 1.200,50), '2.000' is two thousand."""
+    With *comma_decimal* (the column writes 1.200,50), '2.000' is two thousand. A written
+    amount with one dot and three digits after it ('43.800 €') is thousands too — money
+    is not written to a tenth of a cent — unless the column writes decimals with a dot
+    (*dot_decimal*: 1.50) or it starts '0.'."""
     negative = text.startswith("(") and text.endswith(")")
     core = re.sub(r"[^\d.,\-]", "", text.replace("\u2212", "-"))
     if not re.fullmatch(r"-?[\d.,]*\d[\d.,]*", core or "x") or re.search(r"[A-Za-z]{4,}", text) \
-            or _SCALED.search(text):
-        return None  # '$43k', '1.5M', '1e308' are not 43, 1.5 and 1308: unreadable
+            or _SCALED.search(text) or _HEX.search(text):
+        return None  # '$43k', '1.5M', '1e308', '0x1F' are not 43, 1.5, 1308, 1: unreadable
     last_dot, last_comma = core.rfind("."), core.rfind(",")
     if comma_decimal:
         decimal = "," if last_comma >= 0 else ""
@@ -473,7 +645,8 @@ def lenient_amount(text: str, comma_decimal: bool = False) -> float | None:
         decimal = "," if len(core) - last_comma - 1 != 3 or (core.count(",") == 1 and \
             core.startswith(("0,", "-0,"))) else ""
     elif last_dot >= 0:
-        decimal = "." if len(core) - last_dot - 1 != 3 or core.count(".") == 1 else ""
+        decimal = "." if len(core) - last_dot - 1 != 3 or (core.count(".") == 1 and (
+            dot_decimal or core.startswith(("0.", "-0.")))) else ""
     else:
         decimal = ""
     thousands = {".": ",", ",": ".", "": ",."}[decimal]
@@ -484,9 +657,28 @@ def lenient_amount(text: str, comma_decimal: bool = False) -> float | None:
         number = float(core)
     except ValueError:
         return None
-    if not math.isfinite(number):
+    if not abs(number) < MAX_AMOUNT:
         return None
     return -abs(number) if negative else number
+
+
+_MACHINE_NUMBER = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
+
+
+def parse_numbers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers as a program writes them (1.9e-05 included), for files salesproc writes
+    itself: (float64 with NaN where empty or unreadable, mask of the unreadable ones).
+    'inf', 'nan' and numbers beyond :data:`MAX_AMOUNT` are unreadable."""
+    text = pc.utf8_trim_whitespace(values)
+    number = np.asarray(pc.match_substring_regex(text, _MACHINE_NUMBER).to_numpy(
+        zero_copy_only=False), dtype=bool)
+    out = np.full(len(text), math.nan)
+    if number.any():
+        out[number] = pc.cast(pc.filter(text, pa.array(number)), pa.float64()).to_numpy()
+    empty = np.asarray(pc.equal(text, "").to_numpy(zero_copy_only=False), dtype=bool)
+    bad = ~empty & ~(np.abs(out) < MAX_AMOUNT)
+    out[bad] = math.nan
+    return out, bad
 
 
 def folded(values: pa.Array) -> pa.Array:

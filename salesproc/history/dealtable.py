@@ -122,7 +122,7 @@ def read_generic(reading: Reading, files: list[CsvFile]) -> tuple[Visits, Deals]
                                 required=True)
     keep = np.flatnonzero(ok)
     first = keep[first_rows(concat(batches, cols["deal"]).take(pa.array(keep)), rows[keep],
-                            file.path, reading.notes)]
+                            file.path, reading.notes, cols["deal"])]
 
     def col(name: str | None) -> pa.Array | None:
         return None if name is None else concat(batches, name).take(pa.array(first))

@@ -12,8 +12,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from salesproc.diagnostics import shown
 from salesproc.history.assemble import Reading
-from salesproc.history.csvfile import CsvFile, parse_amounts
+from salesproc.history.csvfile import CsvFile, parse_numbers
 from salesproc.history.table import (
     LOST_CODE,
     NAT,
@@ -31,6 +32,10 @@ COLUMNS = {name: (name,) for name in ("replication", "deal", "buyer_type", "stag
                                        "finished", "outcome", "value")}
 
 
+#: An event log covers at most a century of simulated time: a later time is a broken number.
+MAX_HOURS = 100 * 366 * 24.0
+
+
 def is_events(file: CsvFile) -> bool:
     """The file has the event log's columns."""
     return all(file.column(*names) for names in COLUMNS.values())
@@ -42,7 +47,8 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
                         "buyer_type, stage, entered, finished, outcome and value")
     batches = list(file.batches(list(cols.values()), reading.notes))
     table = {c: pa.concat_arrays([b.values[c] for b in batches]) for c in cols.values()}
-    replication = parse_amounts(table["replication"])[0]
+    rows = np.concatenate([b.rows for b in batches]) if batches else np.zeros(0, np.int64)
+    replication = parse_numbers(table["replication"])[0]
     first = np.nanmin(replication) if len(replication) else 0.0
     if len(np.unique(replication[~np.isnan(replication)])) > 1:
         reading.notes.add("SP819", f"the event log holds several replications; replication "
@@ -50,27 +56,42 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
                           hint="simulate one replication to log one history")
     mine = pa.array(replication == first)
     table = {c: pc.filter(a, mine) for c, a in table.items()}
+    rows = rows[np.asarray(replication == first)]
     process = reading.mapping.process
     hours = HOURS[process.time_unit]
     start = np.datetime64(process.start, "s")
 
     def times(column: str) -> np.ndarray:
-        t = parse_amounts(table[column])[0] * hours * 3600.0
-        out = start + np.round(np.nan_to_num(t)).astype("timedelta64[s]")
+        t, bad = parse_numbers(table[column])
+        bad |= (t < 0) | (t * hours > MAX_HOURS)
+        if bad.any():
+            reading.notes.add("SP805", f"{column} is not a time of the simulation "
+                              f"('{shown(table[column][int(np.flatnonzero(bad)[0])].as_py())}')"
+                              "; the row is left out", file.path, column=column,
+                              rows=rows[bad][:5].tolist(), count=int(bad.sum()),
+                              key=f"{column} time", hint="an event log's times are numbers "
+                              "of the process's time unit from its start, as simulate writes")
+            t[bad] = np.nan
+        out = start + np.round(np.nan_to_num(t) * hours * 3600.0).astype("timedelta64[s]")
         return np.where(np.isnan(t), NAT, out)
 
+    entered = times("entered")
+    timed = ~np.isnat(entered)  # a row without a time is no visit
+    if not timed.all():
+        table = {c: pc.filter(a, pa.array(timed)) for c, a in table.items()}
+        rows, entered = rows[timed], entered[timed]
     ids = pc.binary_join_element_wise(table["replication"], table["deal"], "-")
     encoded = ids.dictionary_encode()
     deal = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     n = len(encoded.dictionary)
-    stage = reading.mapping.stage_codes(table["stage"], np.arange(len(deal)) + 2, file.path,
-                                        "stage", reading.notes)
-    entered, finished = times("entered"), times("finished")
+    stage = reading.mapping.stage_codes(table["stage"], rows, file.path, "stage",
+                                        reading.notes)
+    finished = times("finished")
     outcome = table["outcome"]
     won = np.asarray(pc.equal(outcome, "won").to_numpy(zero_copy_only=False), dtype=bool)
     lost = np.asarray(pc.starts_with(outcome, "lost").to_numpy(zero_copy_only=False), dtype=bool)
     created, _ = first_and_last(deal, entered, n)
-    row_value = parse_amounts(table["value"])[0]
+    row_value = parse_numbers(table["value"])[0]
     value = np.zeros(n)
     value[deal] = row_value
     buyers = reading.mapping.buyer_index

@@ -17,11 +17,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from salesproc.history.assemble import DealColumns, Reading, RowValues, deals_from, settle
+from salesproc.history.assemble import (
+    DealColumns,
+    Reading,
+    RowValues,
+    deals_from,
+    settle,
+    with_id,
+)
 from salesproc.history.csvfile import CsvFile
 from salesproc.history.table import Changes, Deals, Visits, first_and_last
 
-DEFAULTS = {"deal": ("deal", "deal_id", "deal id"), "stage": ("stage", "stage_name"),
+DEFAULTS = {"deal": ("deal", "deal_id", "deal id"), "stage": ("stage", "stage_name", "stage name"),
             "changed_at": ("changed_at", "changed at", "changed", "date")}
 OPTIONAL = {"amount": ("amount", "value"), "currency": ("currency",),
             "created": ("created", "created_at", "create date")}
@@ -74,6 +81,8 @@ def read(reading: Reading, files: list[CsvFile]) -> tuple[Visits, Deals]:
                                            batch.values[optional["created"]], batch.rows,
                                            required=False)
                 ok &= fine
+            ok &= with_id(batch.values[cols["deal"]], batch.rows, file.path, cols["deal"],
+                          reading.notes)
             keep = pa.array(ok)
             kept = int(ok.sum())
             stood.add(reading, file, batch, ok, np.arange(read_rows, read_rows + kept), at[ok])

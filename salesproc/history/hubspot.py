@@ -82,7 +82,8 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
                            file.path, optional["pipeline"], reading)
     ids = concat(batches, optional["id"]).take(pa.array(keep)) if optional["id"] else \
         pa.array([str(r) for r in rows[keep]], pa.string())
-    first = keep[first_rows(ids, rows[keep], file.path, reading.notes)]
+    first = keep[first_rows(ids, rows[keep], file.path, reading.notes,
+                            optional["id"] or "row")]
 
     def col(name: str | None) -> pa.Array | None:
         return None if name is None else concat(batches, name).take(pa.array(first))

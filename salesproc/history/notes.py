@@ -77,6 +77,22 @@ CODES: dict[str, Rule] = rules(
     ("SP840", "unknown-crm-column", "error",
      "A column the crm: section names (lost_reason, a buyer_types rule's field) is not in "
      "the export."),
+    ("SP841", "unterminated-quote", "error",
+     "A quote that opens a value and is never closed: the rest of the file would be one "
+     "value."),
+    ("SP842", "no-deal-id", "note", "Rows without a deal id: left out, not merged into one deal."),
+    ("SP843", "negative-amount", "note",
+     "An amount below zero (a credit note, a refund): the deal's value is unknown."),
+    ("SP844", "bad-probability", "note",
+     "A CRM probability outside 0–100%: the deal's probability is unknown."),
+    ("SP845", "cut-short", "note",
+     "The file ends in the middle of a character (an interrupted copy): those bytes are "
+     "dropped."),
+    ("SP846", "mixed-encoding", "note",
+     "A UTF-8 file with a few bytes that are not UTF-8: those are read as Windows-1252, "
+     "the rest as UTF-8."),
+    ("SP847", "column-two-roles", "error",
+     "One column of the export is named for two roles (the deal id and the stage)."),
     ("SP850", "unmapped-stages", "error",
      "Most of the export's stage changes, or all but its outcomes, match no stage of the "
      "process: its crm: stages mapping is missing or wrong."),

@@ -31,6 +31,7 @@ from salesproc.history.assemble import (
     first_rows,
     flags,
     settle,
+    with_id,
 )
 from salesproc.history.csvfile import CsvFile
 from salesproc.history.ids import IdIndex
@@ -159,6 +160,8 @@ def _history(reading: Reading, histories: list[CsvFile]) -> _Rows:
                                    required=True)
             code = reading.mapping.stage_codes(batch.values[cols["stage"]], batch.rows,
                                                file.path, cols["stage"], reading.notes)
+            ok &= with_id(batch.values[cols["deal"]], batch.rows, file.path, cols["deal"],
+                          reading.notes)
             keep = pa.array(ok)
             ids.append(pc.filter(batch.values[cols["deal"]], keep))
             codes.append(code[ok])
@@ -221,7 +224,7 @@ def _opportunities(reading: Reading, file: CsvFile) -> _Opportunities:
     rows = np.concatenate(rows_in or [np.zeros(0, np.int64)])
     keep = np.flatnonzero(np.concatenate(ok_in or [np.zeros(0, bool)]))
     ids = _text(kept[cols["id"]], keep)
-    first = keep[first_rows(ids, rows[keep], file.path, reading.notes)]
+    first = keep[first_rows(ids, rows[keep], file.path, reading.notes, cols["id"])]
     del ids
 
     def col(name: str | None) -> pa.Array | None:

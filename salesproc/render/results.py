@@ -41,13 +41,21 @@ def check_matches(process: Process, data: dict[str, Any]) -> None:
         raise SalesprocError(f"the results have stages the process does not: "
                              f"{', '.join(unknown[:5])}",
                              hint="draw the results with the process file they came from")
-    buyer = data["settings"].get("buyer")
+    buyer = simulated_buyer(data)
     if buyer is not None and buyer not in process.buyer_types:
         raise SalesprocError(f"the results are of buyer type '{buyer}', which the process "
                              "does not have")
     if data.get("process", {}).get("time_unit", process.time_unit) != process.time_unit:
         raise SalesprocError("the results count time in another unit than the process",
                              hint="draw the results with the process file they came from")
+
+
+def simulated_buyer(data: dict[str, Any]) -> str | None:
+    """The one buyer type whose leads a simulation's JSON was run with (settings.only_buyer;
+    `buyer` in results written before it had that name), or None for every buyer type."""
+    settings = data["settings"]
+    found = settings.get("only_buyer", settings.get("buyer"))
+    return found if isinstance(found, str) else None
 
 
 def overlay(graph: nx.MultiDiGraph, process: Process, data: dict[str, Any]) -> Overlay:
@@ -111,7 +119,7 @@ def results_dot(process: Process, data: dict[str, Any], direction: str = "LR") -
     """DOT source of the flowchart coloured by *data*: the buyer type simulated, or all
     of them together."""
     check_matches(process, data)
-    buyer = data["settings"].get("buyer")
+    buyer = simulated_buyer(data)
     drawn = graphs.buyer_graph(process, buyer) if buyer else graphs.combined_graph(process)
     return to_dot(drawn, process.time_unit, direction, overlay(drawn, process, data))
 

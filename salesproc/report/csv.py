@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -28,15 +29,21 @@ def _write(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     return out.getvalue()
 
 
+#: A formula's first character after a semicolon or a tab: a spreadsheet that splits the
+#: file on them (as many do in Europe) would start a cell there.
+_INNER_FORMULA = re.compile(r"([;\t]\s*)([=+\-@])")
+
+
 def _cell(value: object) -> object:
-    """NaN (no data) is an empty cell; floats keep every digit; text loses its control
-    characters (:func:`salesproc.escaping.plain`), and text that a spreadsheet would run
-    as a formula (=, +, -, @ first, spaces and controls aside) is quoted with a leading
-    apostrophe."""
+    """NaN (no data) is an empty cell; floats keep every digit; text is on one line with
+    its control characters as escapes (:func:`salesproc.escaping.plain`), and text that a
+    spreadsheet would run as a formula (=, +, -, @ first, spaces aside) is quoted with a
+    leading apostrophe — after a semicolon too (x;=cmd;y), where a spreadsheet splitting
+    on semicolons starts a cell."""
     if isinstance(value, float):
         return "" if math.isnan(value) else repr(value)
     if isinstance(value, str):
-        text = plain(value)
+        text = _INNER_FORMULA.sub(r"\1'\2", plain(value))
         return "'" + text if text.lstrip()[:1] in ("=", "+", "-", "@") else text
     return value
 

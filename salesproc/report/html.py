@@ -146,11 +146,17 @@ def simulation(result: SimulationResult) -> str:
     """What `simulate --format html` writes."""
     data = result.to_dict()
     p, s = data["process"], data["settings"]
-    o, unit, currency = data["overall"], p["time_unit"], p["currency"]
+    reported = data["buyer"]  # one buyer type's deals in full, everyone simulated
+    o = data["overall"] if reported is None else data["buyer_types"][reported]
+    unit, currency = p["time_unit"], p["currency"]
     neck = data["bottleneck"]
     names = p["names"]
-    who = f"; {names['buyer_types'].get(s['buyer'], s['buyer'])} leads only" if s["buyer"] \
-        else ""
+    only = s["only_buyer"]
+    who = f"; {names['buyer_types'].get(only, only)} leads only" if only else ""
+    if reported is not None:
+        who += (f"; figures of {names['buyer_types'].get(reported, reported)} deals (every "
+                "buyer type is simulated: they share the team; the bottleneck and the charts "
+                "are all deals')")
     sub = (f"Simulated {s['replications']} runs of {number(s['horizon'] - s['warmup'], 0)} "
            f"{unit}s (after {number(s['warmup'], 0)} {unit}s warm-up), seed {s['seed']}{who}. "
            "Figures are means over runs with their 95% confidence interval; the worst–best "

@@ -93,8 +93,14 @@ def simulation(result: SimulationResult) -> str:
     def pm(e: Estimate, digits: int = 1, pct: bool = False) -> str:
         return _pm(e, digits, pct, runs)
 
-    title = f"{p.name}" + (f" — buyer type {s.buyer}" if s.buyer else "")
-    opportunity = p.opportunities_reach(s.buyer)
+    scope = ("all", "") if result.buyer is None else ("buyer", result.buyer)
+
+    def d(metric: str) -> Estimate:  # a deal figure of the buyer type reported, or of all
+        return g(*scope, metric)
+
+    title = p.name + (f" — {p.buyer_types[result.buyer].name} deals" if result.buyer else "") \
+        + (f" — {p.buyer_types[s.only_buyer].name} leads only" if s.only_buyer else "")
+    opportunity = p.opportunities_reach(result.buyer or s.only_buyer)
     def span(*key: str, digits: int = 0) -> str:
         worst, _, best = result.outcome(*key)
         if math.isnan(worst):
@@ -110,19 +116,22 @@ def simulation(result: SimulationResult) -> str:
         f"From {p.start:%a %Y-%m-%d}; the team works {p.calendar.describe()}",
         INTERVAL_NOTE + ("" if runs > 1 else " (one run: no interval)"),
         RANGE_NOTE,
+        *([f"Figures of {p.buyer_types[result.buyer].name} deals ({result.buyer}); every "
+           "buyer type is simulated, for they share the team: the bottleneck, months, time "
+           "in stage and roles are all deals'"] if result.buyer else []),
         "",
-        f"  Won deals          {pm(g('all', 'won'))}   of {_num(g('all', 'leads').mean, 0)} "
-        "leads" + span("all", "won"),
-        f"  Revenue won        {cur} {pm(g('all', 'revenue'), 0)}" + span("all", "revenue"),
-        f"  Lead-to-win rate   {pm(g('all', 'lead_to_win'), 1, pct=True)}   of leads that "
+        f"  Won deals          {pm(d('won'))}   of {_num(d('leads').mean, 0)} "
+        "leads" + span(*scope, "won"),
+        f"  Revenue won        {cur} {pm(d('revenue'), 0)}" + span(*scope, "revenue"),
+        f"  Lead-to-win rate   {pm(d('lead_to_win'), 1, pct=True)}   of leads that "
         "ended (won or lost)",
-        f"  Opportunity win    {pm(g('all', 'opportunity_win_rate'), 1, pct=True)}   of "
+        f"  Opportunity win    {pm(d('opportunity_win_rate'), 1, pct=True)}   of "
         f"opportunities that ended (deals that reached {opportunity})",
-        f"  Cycle time         {pm(g('all', 'cycle_mean'))} {plural(unit, 2)} to win   "
-        f"(p10 {_num(g('all', 'cycle_p10').mean)}, median {_num(g('all', 'cycle_p50').mean)},"
-        f" p90 {_num(g('all', 'cycle_p90').mean)})",
-        "  Throughput         " + _throughput(g("all", "throughput_week"),
-                                               g("all", "throughput_month"), window, unit),
+        f"  Cycle time         {pm(d('cycle_mean'))} {plural(unit, 2)} to win   "
+        f"(p10 {_num(d('cycle_p10').mean)}, median {_num(d('cycle_p50').mean)},"
+        f" p90 {_num(d('cycle_p90').mean)})",
+        "  Throughput         " + _throughput(d("throughput_week"),
+                                               d("throughput_month"), window, unit),
     ]
     neck = result.bottleneck()
     if neck is None:
@@ -134,9 +143,9 @@ def simulation(result: SimulationResult) -> str:
             f"({neck.share_of_queueing:.0%} of all), {neck.role} "
             f"{pm(neck.utilization, 0, pct=True)} busy")
     lines.append(
-        f"  End pipeline       {_num(g('all', 'open').mean, 0)} open deals worth {cur} "
-        f"{_num(g('all', 'open_value').mean, 0)}; weighted by win chance {cur} "
-        f"{_num(g('all', 'open_weighted').mean, 0)}")
+        f"  End pipeline       {_num(d('open').mean, 0)} open deals worth {cur} "
+        f"{_num(d('open_value').mean, 0)}; weighted by win chance {cur} "
+        f"{_num(d('open_weighted').mean, 0)}")
     for warning in result.warnings:
         lines.append(f"  warning: {warning}")
     lines += _calendar_tables(result, pm)
@@ -147,7 +156,7 @@ def simulation(result: SimulationResult) -> str:
           pm(g("buyer", b, "lead_to_win"), 1, pct=True),
           pm(g("buyer", b, "opportunity_win_rate"), 1, pct=True),
           pm(g("buyer", b, "revenue"), 0), pm(g("buyer", b, "cycle_mean"))]
-         for b in p.buyer_types if s.buyer in (None, b)])]
+         for b in p.buyer_types if s.only_buyer in (None, b)])]
     lines += ["", f"Time in stage ({plural(unit, 2)} per visit) and deals in stage", _table(
         ["stage", "visits", "delay", "queue", "work", "approval", "total", "avg deals",
          "win chance"],

@@ -27,6 +27,7 @@ from salesproc.sim.results import (
     Bottleneck,
     SimulationResult,
     estimate_dict,
+    figure,
     range_dict,
 )
 from salesproc.stats import CONFIDENCE, Estimate, bonferroni, significant
@@ -93,7 +94,7 @@ class Comparison:
         ``result["all", "won"]``), with its 95% interval."""
         key = Key.of(*key)
         pairs = zip(self.base.result.replications, variant.result.replications, strict=True)
-        return Estimate.of([v.get(key, math.nan) - b.get(key, math.nan) for b, v in pairs])
+        return Estimate.of([figure(v, key) - figure(b, key) for b, v in pairs])
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON layout of `compare` (docs/commands.md)."""
@@ -284,7 +285,7 @@ def marginal(comparison: Comparison, index: int, key: tuple[str, ...],
         before = index - 1
     earlier, later = runs[before].result.replications, runs[index].result.replications
     key = Key.of(*key)
-    return Estimate.of([a.get(key, math.nan) - b.get(key, math.nan)
+    return Estimate.of([figure(a, key) - figure(b, key)
                         for b, a in zip(earlier, later, strict=True)],
                        confidence=step_confidence(comparison, steps))
 
@@ -351,6 +352,7 @@ class SweepResult:
         return {"layout": JSON_LAYOUT_VERSION, "process": base.process.name,
                 "file": base.process.source, "time_unit": base.process.time_unit,
                 "currency": base.process.currency, "buyer": self.comparison.buyer,
+                "horizon": base.settings.horizon, "warmup": base.settings.warmup,
                 "replications": base.settings.replications,
                 "seed": base.settings.seed, "interval": INTERVAL,
                 "step_confidence": self.step_confidence(), "points": rows}

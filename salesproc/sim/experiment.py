@@ -33,7 +33,7 @@ from salesproc.units import convert, describe
 def resolve_settings(process: Process, *, horizon: float | None = None,
                      warmup: float | None = None, replications: int | None = None,
                      seed: int | None = None, workers: int | None = None,
-                     buyer: str | None = None) -> Settings:
+                     only_buyer: str | None = None) -> Settings:
     """The caller's values over the file's `simulation:` block, checked for sense.
 
     Raises :class:`SettingsError` naming the setting that is out of range. A warm-up taken
@@ -47,7 +47,7 @@ def resolve_settings(process: Process, *, horizon: float | None = None,
         replications=base.replications if replications is None else replications,
         seed=base.seed if seed is None else seed,
         workers=1 if workers is None else workers,
-        buyer=buyer)
+        only_buyer=only_buyer)
     notes: list[str] = []
     if horizon is not None and warmup is None and base.warmup > 0:
         if base.warmup >= chosen.horizon:
@@ -83,14 +83,21 @@ def _check(process: Process, s: Settings) -> None:
     if not 1 <= s.workers <= MAX_WORKERS:
         raise SettingsError("workers", f"workers must be between 1 and {MAX_WORKERS}, "
                             f"not {s.workers:,}")
-    if s.buyer is not None and s.buyer not in process.buyer_types:
-        raise SettingsError("buyer", f"unknown buyer type '{s.buyer}'",
-                            hint=f"choose one of: {', '.join(process.buyer_types)}")
+    if s.only_buyer is not None:
+        check_buyer(process, s.only_buyer, "only-buyer")
     rates = analysis.lead_rates(process)
     if not any(rates.values()):
         raise SalesprocError("no leads arrive: arrivals.rate is 0 and no campaign falls "
                              "within the horizon", hint="set e.g. `arrivals: {rate: 20, per: "
                              "week}`, or add a campaign")
+
+
+def check_buyer(process: Process, buyer: str, setting: str = "buyer") -> None:
+    """Raise :class:`SettingsError` naming *setting* unless *buyer* is a buyer type of
+    *process*."""
+    if buyer not in process.buyer_types:
+        raise SettingsError(setting, f"unknown buyer type '{buyer}'",
+                            hint=f"choose one of: {', '.join(process.buyer_types)}")
 
 
 def check_budget(processes: Sequence[Process], settings: Settings) -> None:
@@ -135,36 +142,36 @@ def run_replication(process: Process, settings: Settings, replication: int,
     """One replication of *process*: its figures (and, with *event_log*, every visit);
     with *opening*, the run starts from those open deals instead of an empty pipeline."""
     engine = Engine(process, settings.seed, replication, settings.horizon, settings.warmup,
-                    event_log, settings.buyer, opening)
+                    event_log, settings.only_buyer, opening)
     return engine.run()
-
-
-def simulate_process(process: Process, *, replications: int | None = None,
-                     horizon: float | None = None, warmup: float | None = None,
-                     seed: int | None = None, workers: int | None = None,
-                     buyer: str | None = None) -> SimulationResult:
-    """The library's one-call simulation: the file's settings, with these overrides.
-
-    Times are in the process's time unit. ``result["all", "won"]`` is an :class:`Estimate`.
-    """
-    settings = resolve_settings(process, horizon=horizon, warmup=warmup,
-                                replications=replications, seed=seed, workers=workers,
-                                buyer=buyer)
-    return simulate(process, settings)
 
 
 def simulate(process: Process, settings: Settings, *,
              progress: Callable[[int, int], None] | None = None,
              event_sink: Callable[[Visit], None] | None = None,
              events: bool = False, opening: Sequence[Opening] = (),
-             outcomes: frozenset[str] | None = None) -> SimulationResult:
+             outcomes: frozenset[str] | None = None,
+             buyer: str | None = None) -> SimulationResult:
     """Run every replication (in parallel when settings.workers > 1) and summarise.
+
+    With *buyer*, the result reports that buyer type's deals (:attr:`SimulationResult.buyer`):
+    every buyer type is still simulated, for they share the team (settings.only_buyer is
+    the what-if in which no other buyer type's leads arrive).
 
     With *events*, the result holds every stage visit (:attr:`SimulationResult.events`),
     in order of replication; with an *event_sink*, each visit is passed to it as it
     happens instead (for logs too large to keep), and the replications run in this
     process, one after another. With *outcomes*, only the visits that ended so are kept.
     """
+    if buyer is not None:
+        check_buyer(process, buyer)
+        if settings.only_buyer not in (None, buyer):
+            raise SettingsError("buyer", f"only {settings.only_buyer}'s leads are simulated: "
+                                f"there are no deals of buyer type '{buyer}' to report")
+        reported = simulate(process, settings, progress=progress, event_sink=event_sink,
+                            events=events, opening=opening, outcomes=outcomes)
+        reported.buyer = buyer
+        return reported
     if event_sink is None and not events and not opening:
         return simulate_many([process], settings, progress=progress)[0]
     check_budget([process], settings)

@@ -19,7 +19,10 @@ Everything is reset at the end of the warm-up, so every figure covers the window
 * queue deal-days: total time deals spent waiting for a person of a role at a stage.
 * win chance from a stage: of the deals ending in the window that visited the stage,
   the share that was won. End pipeline: open deals at the horizon, by stage, their
-  value, and their value weighted by that win chance.
+  value, and their value weighted by the win chance of each deal's own buyer type from
+  its stage (the stage's chance over every buyer type where that buyer type closed no
+  deal from it), so a buyer type's weighted pipeline is its own and the buyer types'
+  add up to the whole.
 * moves: how many visits ending in the window left each stage for each next stage, won
   or lost (rework sent back by an approval included): the flowchart's arrows.
 * funnel (reach): of the deals ending in the window, how many of each buyer type visited
@@ -100,11 +103,11 @@ class Collector:
         self.t_approval = [0.0] * (nb * ns)
         self.wip_area = [0.0] * ns  # deal-time spent in each stage within the window
         self.reached = [0] * (nb * ns)  # closed deals of each buyer type that visited a stage
+        self.won_reached = [0] * (nb * ns)  # ... and were won
         # visits leaving stage s for target t (a stage, WON_INDEX or LOST_INDEX): a flat
         # list, one row of lost, won and the stages per stage (the engine's hot path)
         self.targets = ns + 2
         self.moves = [0] * (ns * self.targets)
-        self.won_from = [0] * ns
         self.queue_days: dict[tuple[int, str], float] = {}
 
     def reset(self, now: float) -> None:
@@ -131,20 +134,26 @@ class Collector:
             if won:
                 self.opportunities_won[buyer] += 1
         k = buyer * self.nstages
-        s = 0
         while visited:
             if visited & 1:
                 self.reached[k] += 1
                 if won:
-                    self.won_from[s] += 1
+                    self.won_reached[k] += 1
             visited >>= 1
-            s += 1
             k += 1
 
     def closed_from(self) -> list[int]:
         """Closed deals that visited each stage, every buyer type together."""
         ns = self.nstages
         return [sum(self.reached[s::ns]) for s in range(ns)]
+
+    def buyer_win_chances(self, pooled: list[float]) -> list[list[float]]:
+        """Each buyer type's win chance from each stage; *pooled* (every buyer type's)
+        where the buyer type closed no deal that visited the stage."""
+        ns = self.nstages
+        return [[self.won_reached[b * ns + s] / self.reached[b * ns + s]
+                 if self.reached[b * ns + s] else pooled[s] for s in range(ns)]
+                for b in range(len(self.buyers))]
 
     def figures(self, now: float, roles: dict[str, tuple[float, float]],
                 open_deals: Sequence[tuple[int, int, float]], unit: str) -> dict[Key, float]:
@@ -158,15 +167,18 @@ class Collector:
         week, month = convert(1.0, "week", unit), convert(1.0, "month", unit)
         out: dict[Key, float] = {}
         closed = self.closed_from()
-        win_chance = [self.won_from[s] / closed[s] if closed[s] else 0.0
-                      for s in range(self.nstages)]
+        ns = self.nstages
+        win_chance = [sum(self.won_reached[s::ns]) / closed[s] if closed[s] else 0.0
+                      for s in range(ns)]
+        chances = self.buyer_win_chances(win_chance)
+        # each open deal: (stage, value, value weighted by its own buyer type's chance)
+        weighted = [(b, s, v, v * chances[b][s]) for b, s, v in open_deals]
         for b, name in enumerate(self.buyers):
-            mine = [(s, v) for bb, s, v in open_deals if bb == b]
-            out.update(self._deal_figures("buyer", name, [b], window, (week, month), mine,
-                                          win_chance))
-        everyone = [(s, v) for _, s, v in open_deals]
+            mine = [(s, v, w) for bb, s, v, w in weighted if bb == b]
+            out.update(self._deal_figures("buyer", name, [b], window, (week, month), mine))
+        everyone = [(s, v, w) for _, s, v, w in weighted]
         out.update(self._deal_figures("all", "", range(len(self.buyers)), window, (week, month),
-                                      everyone, win_chance))
+                                      everyone))
         for s, sid in enumerate(self.stages):
             out.update(self._stage_figures(s, sid, window, win_chance, everyone, closed[s]))
         for (_, s, reason), count in sorted(self.lost_by.items()):
@@ -243,8 +255,8 @@ class Collector:
 
     def _deal_figures(self, scope: str, subject: str, buyers: Sequence[int] | range,
                       window: float,
-                      period: tuple[float, float], open_deals: list[tuple[int, float]],
-                      win_chance: list[float]) -> dict[Key, float]:
+                      period: tuple[float, float],
+                      open_deals: list[tuple[int, float, float]]) -> dict[Key, float]:
         won = sum(self.won[b] for b in buyers)
         lost = sum(self.lost[b] for b in buyers)
         opportunities = sum(self.opportunities[b] for b in buyers)
@@ -267,13 +279,14 @@ class Collector:
             "cycle_p50": _percentile(cycle, 0.50),
             "cycle_p90": _percentile(cycle, 0.90),
             "open": float(len(open_deals)),
-            "open_value": math.fsum(v for _, v in open_deals),
-            "open_weighted": math.fsum(v * win_chance[s] for s, v in open_deals),
+            "open_value": math.fsum(v for _, v, _ in open_deals),
+            "open_weighted": math.fsum(w for _, _, w in open_deals),
         }
         return {Key(scope, subject, name): value for name, value in figures.items()}
 
     def _stage_figures(self, s: int, sid: str, window: float, win_chance: list[float],
-                       open_deals: list[tuple[int, float]], closed: int) -> dict[Key, float]:
+                       open_deals: list[tuple[int, float, float]], closed: int
+                       ) -> dict[Key, float]:
         ns = self.nstages
         idx = range(s, len(self.visits), ns)  # this stage, every buyer
         visits = sum(self.visits[i] for i in idx)
@@ -283,15 +296,15 @@ class Collector:
 
         delay, queue, work, approval = (mean(self.t_delay), mean(self.t_queue),
                                         mean(self.t_work), mean(self.t_approval))
-        here = [v for ss, v in open_deals if ss == s]
+        here = [(v, w) for ss, v, w in open_deals if ss == s]
         figures = {
             "visits": float(visits), "delay": delay, "queue": queue, "work": work,
             "approval": approval, "time": delay + queue + work + approval,
             "wip": self.wip_area[s] / window if window else 0.0,
             "lost": float(sum(c for (_, ss, _), c in self.lost_by.items() if ss == s)),
             "win_chance": win_chance[s] if closed else math.nan,
-            "open": float(len(here)), "open_value": math.fsum(here),
-            "open_weighted": math.fsum(here) * win_chance[s],
+            "open": float(len(here)), "open_value": math.fsum(v for v, _ in here),
+            "open_weighted": math.fsum(w for _, w in here),
         }
         return {Key("stage", sid, name): value for name, value in figures.items()}
 

@@ -30,7 +30,7 @@ class Pool:
     """The people of one role."""
 
     __slots__ = ("area", "busy", "capacity", "changes", "clock", "free", "handed", "id",
-                 "last", "plain", "queue", "ramp", "unit_hours")
+                 "last", "plain", "queue", "ramp", "ramp_hours", "unit_hours")
 
     def __init__(self, role: str, capacity: int, clock: WorkingClock | None = None,
                  unit_hours: float = 24.0, ramp: Ramp | None = None,
@@ -45,6 +45,9 @@ class Pool:
         self.last = 0.0  # in working time (calendar time without a clock)
         self.changes: list[tuple[float, int]] = [(0.0, capacity)]  # (time, headcount)
         self.ramp = ramp
+        # a ramp's length in working hours, worked out once (not at every work start)
+        self.ramp_hours = 0.0 if ramp is None else ramp.weeks * (
+            168.0 if clock is None else clock.calendar.hours_per_week)
         # with a ramp: free people by when they joined (working hours), longest-serving first
         self.free: list[float] | None = [VETERAN] * capacity if ramp is not None else None
         self.handed = VETERAN  # who took the last piece of work (with a ramp)
@@ -170,8 +173,7 @@ class Pool:
         *start* are done by someone who joined at working hour *joined*: their speed rises
         evenly from ramp.start to 1 over ramp.weeks working weeks."""
         assert self.ramp is not None
-        length = self.ramp.weeks * (168.0 if self.clock is None
-                                    else self.clock.calendar.hours_per_week)
+        length = self.ramp_hours
         if not math.isfinite(joined) or start >= joined + length:
             return start + work
         s, k = self.ramp.start, (1.0 - self.ramp.start) / length

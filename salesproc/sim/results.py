@@ -8,6 +8,7 @@ this module holds. :meth:`SimulationResult.to_dict` *is* the JSON layout.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -32,6 +33,15 @@ DEAL_METRICS = ("leads", "won", "lost", "lead_to_win", "opportunities", "opportu
 STAGE_METRICS = ("visits", "time", "delay", "queue", "work", "approval", "wip", "lost",
                  "win_chance", "open", "open_value", "open_weighted")
 NO_DATA = Estimate(math.nan, math.nan, math.nan, 0)
+
+
+def figure(replication: Mapping[Key, float], key: Key) -> float:
+    """One run's value of a figure. A run holds no figure that counted nothing (a queue
+    nobody waited in, a reason nobody was lost for, a move nobody made), so a missing
+    figure is 0; a NaN is a figure the run could not measure (a cycle time without a
+    win) and is left out of every estimate. The summary, the paired differences and
+    the sweep's steps all read a run through this one rule."""
+    return replication.get(key, 0.0)
 
 
 class Visit(NamedTuple):
@@ -69,6 +79,8 @@ class SimulationResult:
     ``result["all", "won"]`` or ``result[Key("stage", "demo", "wip")]`` is an
     :class:`~salesproc.stats.Estimate`: the mean over replications and its 95%
     confidence interval. :attr:`events` holds the event log when it was asked for.
+    :attr:`buyer` is the buyer type the reports show in full (every buyer type was
+    simulated); None for all of them together.
     """
 
     process: Process
@@ -76,6 +88,7 @@ class SimulationResult:
     replications: list[dict[Key, float]]
     warnings: list[str] = field(default_factory=list)
     events: list[Visit] | None = None
+    buyer: str | None = None
     _summary: dict[Key, Estimate] | None = field(default=None, repr=False)
     _ranges: dict[Key, tuple[float, float, float]] | None = field(default=None, repr=False)
 
@@ -87,7 +100,7 @@ class SimulationResult:
             for figures in self.replications:
                 keys.update(dict.fromkeys(figures))
             # every figure is a count, a time, a share or a value: never below 0
-            self._summary = {k: Estimate.of([f.get(k, 0.0) for f in self.replications],
+            self._summary = {k: Estimate.of([figure(f, k) for f in self.replications],
                                             floor=0.0)
                              for k in keys}
         return self._summary
@@ -97,7 +110,7 @@ class SimulationResult:
         """Every figure's worst, neutral and best case over the replications (the 10th,
         50th and 90th percentile: what may happen in one run, not how sure the mean is)."""
         if self._ranges is None:
-            self._ranges = {k: outcome_range([f.get(k, 0.0) for f in self.replications])
+            self._ranges = {k: outcome_range([figure(f, k) for f in self.replications])
                             for k in self.summary}
         return self._ranges
 
@@ -142,15 +155,17 @@ class SimulationResult:
                         "currency": p.currency, "start": p.start.isoformat(),
                         "calendar": p.calendar.describe(),
                         "names": p.names()},
+            "buyer": self.buyer,
             "settings": {"horizon": s.horizon, "warmup": s.warmup,
-                         "replications": s.replications, "seed": s.seed, "buyer": s.buyer,
+                         "replications": s.replications, "seed": s.seed,
+                         "only_buyer": s.only_buyer,
                          "opportunity_stage": p.opportunity_stage},
             "interval": INTERVAL,
             "range": RANGE,
             "warnings": self.warnings,
             "overall": block("all", "", DEAL_METRICS),
             "buyer_types": {b: block("buyer", b, DEAL_METRICS) for b in p.buyer_types
-                            if s.buyer in (None, b)},
+                            if s.only_buyer in (None, b)},
             "stages": {sid: block("stage", sid, STAGE_METRICS) for sid in p.stages},
             "lost_reasons": [{"stage": k.subject, "reason": k.metric,
                               "deals": estimate_dict(e)}
@@ -162,12 +177,13 @@ class SimulationResult:
             "queues": [{"stage": k.subject, "role": k.metric, "deal_days": estimate_dict(e)}
                        for k, e in summary.items() if k.scope == "queue"],
             "moves": self._grouped("move"),
-            "funnel": {b: v for b, v in self._grouped("reach").items() if s.buyer in (None, b)},
+            "funnel": {b: v for b, v in self._grouped("reach").items()
+                       if s.only_buyer in (None, b)},
             "cycle_distribution": {
                 "percentiles": [f"p{q:02d}" for q in CYCLE_QUANTILES],
                 "overall": self._grouped("cycle").get("", {}),
                 "buyer_types": {b: v for b, v in self._grouped("cycle").items()
-                                if b and s.buyer in (None, b)}},
+                                if b and s.only_buyer in (None, b)}},
             "months": self._grouped("month"),
             "quarters": self._grouped("quarter"),
             "bottleneck": None if neck is None else {
