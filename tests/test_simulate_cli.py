@@ -318,7 +318,8 @@ def test_worst_and_best_case_are_the_10th_and_90th_percentile_of_the_runs(five_s
 
 def test_a_file_without_a_start_starts_on_the_documented_fixed_day(tmp_path: Path) -> None:
     """Without simulation.start the run starts on defaults.DEFAULT_START, a Monday the
-    README names: the same day (and the same months) whichever day the file is run."""
+    format reference (docs/format.md) names: the same day (and the same months) whichever
+    day the file is run."""
     from salesproc.defaults import DEFAULT_START
 
     path = tmp_path / "no-start.yaml"
@@ -337,6 +338,6 @@ simulation: {horizon: 60, replications: 2}
     assert DEFAULT_START.weekday() == 0
     assert data["process"]["start"] == DEFAULT_START.isoformat() == "2026-01-05"
     assert list(data["months"])[:2] == ["2026-01", "2026-02"]
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
-    assert f"default {DEFAULT_START.isoformat()}, a Monday" in readme
+    reference = (Path(__file__).resolve().parent.parent / "docs" / "format.md")
+    assert f"default {DEFAULT_START.isoformat()}, a Monday" in reference.read_text("utf-8")
     assert run("simulate", str(path), "--format", "json", "-w", "1").stdout == result.stdout
