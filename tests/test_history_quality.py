@@ -41,6 +41,22 @@ def test_an_import_of_225_deals_over_a_34_to_57_a_month_base_is_found(days: int)
         assert burst.expected < 0.5 * burst.deals
 
 
+def test_a_long_burst_near_the_cut_ends_where_it_ended() -> None:
+    """225 deals over 60 days that ended 30 days before the cut: the weeks around the days
+    after it are the burst's or beyond the cut, so no usual level of their own is found;
+    they take the nearest day's, and the burst ends where it did (with the same slack as
+    above), not at the cut."""
+    rng = np.random.default_rng(5)
+    cut = dt.datetime(2025, 10, 1)
+    for _ in range(8):
+        base = _monthly_base(rng)
+        first = np.datetime64(cut, "s") - np.timedelta64(90, "D")
+        extra = first + rng.uniform(0, 60 * 86400, 225).astype("timedelta64[s]")
+        (burst,) = bursts(np.concatenate([base, extra]), cut)
+        end = extra.max().astype("datetime64[D]")
+        assert np.datetime64(burst.last) <= end + (3 + 60 // 10) * DAY, (burst, end)
+
+
 def test_clean_poisson_histories_of_the_same_size_show_no_burst() -> None:
     """With a false-alarm rate of at most BURST_FALSE_ALARM (0.1%) per history, more than 3
     of 300 flagged has a chance below 0.04% (binomial)."""

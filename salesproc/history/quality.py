@@ -71,16 +71,32 @@ def bursts(created: np.ndarray, as_of: dt.datetime) -> list[Burst]:
     if flagged.any():  # the usual level again, without the weeks of the bursts found
         level = _usual_level(counts, flagged)
         flagged = _flagged(counts, level)
+    level = _nearest(level)
     out = []
     for run_first, run_last in _runs(flagged):
-        first, last = _core(counts[run_first:run_last + 1],
-                            np.nan_to_num(level[run_first:run_last + 1]))
+        first, last = _core(counts[run_first:run_last + 1], level[run_first:run_last + 1])
         first, last = run_first + first, run_first + last
         deals = int(counts[first:last + 1].sum())
         if deals < BURST_MIN_DEALS:
             continue
         out.append(Burst((start + first * DAY).astype(dt.date), (start + last * DAY).astype(
-            dt.date), deals, float(np.nansum(level[first:last + 1]))))
+            dt.date), deals, float(level[first:last + 1].sum())))
+    return out
+
+
+def _nearest(level: np.ndarray) -> np.ndarray:
+    """*level* with each day too few weeks surround (NaN) given the nearest day's level
+    (0 where no day has one): the days just after a long burst at the end of a history
+    have no usual weeks around them, and a level of 0 would make them part of it."""
+    known = np.flatnonzero(~np.isnan(level))
+    if not len(known):
+        return np.zeros_like(level)
+    at = np.clip(np.searchsorted(known, np.arange(len(level))), 0, len(known) - 1)
+    before = known[np.maximum(at - 1, 0)]
+    after = known[at]
+    days = np.arange(len(level))
+    nearest = np.where(np.abs(days - before) <= np.abs(after - days), before, after)
+    out: np.ndarray = level[nearest]
     return out
 
 
