@@ -40,8 +40,10 @@ def test_the_readme_first_hour_runs_as_written(tmp_path: Path) -> None:
     assert block.count(install) == 1
     prefix = tmp_path / "installed"
     site = Path(sysconfig.get_path("purelib", vars={"base": prefix, "platbase": prefix}))
-    local = (f"{shlex.quote(sys.executable)} -m pip install -q --no-deps --no-index "
-             f"--no-build-isolation --prefix {prefix} {source_copy(tmp_path / 'source')}")
+    # --ignore-installed: else pip uninstalls the salesproc this interpreter has first
+    local = (f"{shlex.quote(sys.executable)} -m pip install -q --ignore-installed "
+             f"--no-deps --no-index --no-build-isolation --prefix {prefix} "
+             f"{source_copy(tmp_path / 'source')}")
     home = tmp_path / "home"
     (home / "Downloads").mkdir(parents=True)
     shutil.copy(EXPORT, home / "Downloads" / "deals.csv")
