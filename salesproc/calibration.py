@@ -696,11 +696,11 @@ def team_days(process: Process) -> TeamTime:
     (nothing, without arrivals)."""
     if process.arrivals is None:
         return TeamTime({}, {})
-    from salesproc.sim.experiment import resolve_settings, simulate
+    from salesproc.sim.experiment import remembered, resolve_settings
 
     settings = resolve_settings(process, replications=min(process.simulation.replications, 5),
                                 workers=1)
-    result = simulate(process, settings, events=True)
+    result = remembered(process, settings, events=True)
     days = units.convert(1.0, process.time_unit, "day")
     spans: dict[str, list[float]] = {}
     for visit in result.events or ():

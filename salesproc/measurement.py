@@ -318,11 +318,11 @@ def _file_times(process: Process) -> tuple[dict[str, float], int, list[str]]:
     """Mean days per visit of each stage, from a short simulation of the file."""
     if process.arrivals is None:
         return {}, 0, ["the process file has no arrivals: its times in stage are not shown"]
-    from salesproc.sim.experiment import resolve_settings, simulate
+    from salesproc.sim.experiment import remembered, resolve_settings
 
     runs = min(process.simulation.replications, SIMULATED_RUNS)
     settings = resolve_settings(process, replications=runs, workers=1)
-    result = simulate(process, settings)
+    result = remembered(process, settings)
     days = HOURS[process.time_unit] / 24.0
     times = {}
     for sid in process.stages:

@@ -396,3 +396,24 @@ def test_one_ended_stay_is_no_interval_to_flag_the_file_by() -> None:
     mean, low, high = mean_interval(np.array([2.0, 3.0]), np.array([True, True]), entered)
     two = StageTime("call", 2, 0, 2.5, 3.0, Estimate(mean, low, high, 2), 2.5, 30.0)
     assert low < high and two.outside
+
+
+def test_a_file_simulated_again_with_the_same_settings_is_remembered() -> None:
+    """measure's and calibrate's short simulations of a file: the same file loaded twice
+    and the same settings give the one result remembered; a changed setting or other
+    settings do not."""
+    from salesproc.sim.experiment import REMEMBERED, remembered, resolve_settings, simulate
+
+    five = ROOT / "processes" / "five-step.yaml"
+    process = salesproc.load(five)
+    settings = resolve_settings(process, replications=2, workers=1)
+    first = remembered(process, settings)
+    assert remembered(salesproc.load(five), settings) is first
+    assert first.to_dict() == simulate(process, settings).to_dict()
+    changed = process.with_changes({"roles.se.headcount": 3})
+    assert remembered(changed, settings) is not first
+    assert remembered(process, resolve_settings(process, replications=3, workers=1)) \
+        is not first
+    for seed in range(REMEMBERED):  # the oldest is forgotten
+        remembered(process, resolve_settings(process, replications=1, seed=seed, workers=1))
+    assert remembered(process, settings) is not first

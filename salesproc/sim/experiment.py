@@ -191,6 +191,30 @@ def simulate(process: Process, settings: Settings, *,
     return result
 
 
+REMEMBERED = 8  # short simulations of a file kept for the next caller that asks the same
+
+
+_remembered: dict[tuple[str, Settings, bool], SimulationResult] = {}
+
+
+def remembered(process: Process, settings: Settings, *, events: bool = False
+               ) -> SimulationResult:
+    """:func:`simulate`, remembering the last REMEMBERED results: the short simulations of
+    a file that measure (its times in stage) and calibrate (the team's time) make are
+    the same every time the same file is measured or calibrated in one session (a
+    notebook, a backtest's origins, a test run), and a run is a pure function of the
+    process and its settings. The process is told apart by its full description (every
+    setting, its file included). The result is shared: read it, do not change it."""
+    key = (repr(process), settings, events)
+    found = _remembered.get(key)
+    if found is None:
+        found = simulate(process, settings, events=events)
+        if len(_remembered) >= REMEMBERED:
+            del _remembered[next(iter(_remembered))]
+        _remembered[key] = found
+    return found
+
+
 def _keeping(kept: list[Visit], outcomes: frozenset[str] | None) -> Callable[[Visit], None]:
     """A sink that keeps every visit, or those that ended in one of *outcomes*."""
     if outcomes is None:
