@@ -210,3 +210,23 @@ def test_a_crm_column_the_export_lacks_is_an_error_with_did_you_mean(tmp_path: P
                                                           "Closed Lost Reason\n"), "utf-8")
     fixed = run("measure", str(export), "--process", str(process), "--format", "json")
     assert fixed.exit_code == 0, fixed.output
+
+
+def test_a_deal_table_gets_a_suggestion_that_maps_every_stage(tmp_path: Path) -> None:
+    """One row per deal (deal, stage, created): the stage names are ordered by when their
+    deals were created, a name that only looks like an outcome ("Won't buy") is no
+    outcome, and the suggestion pasted into the file maps every stage."""
+    rows = ["deal,stage,created", "1,Lead,2025-02-01", "2,Won't buy,2025-02-02",
+            "3,Meeting,2025-02-03", "4,Closed Won,2025-02-04", "5,Lost - no budget,2025-02-05"]
+    table = tmp_path / "deals.csv"
+    table.write_text("\n".join(rows) + "\n", "utf-8")
+    process = _process(tmp_path)
+    out = run("measure", str(table), "--process", str(process), "--suggest-mapping")
+    assert out.exit_code == 0, out.output
+    stages = _suggested(out.stdout)
+    assert stages["Closed Won"] == "won" and stages["Lost - no budget"] == "lost"
+    assert stages["Won't buy"] not in ("won", "lost")
+    process.write_text(process.read_text("utf-8") + out.stdout, "utf-8")
+    measured = run("measure", str(table), "--process", str(process), "--format", "json")
+    assert measured.exit_code == 0, measured.output
+    assert "unknown CRM stage" not in measured.output

@@ -36,6 +36,10 @@ OPTIONAL = {"amount": ("amount", "value"), "currency": ("currency",),
 VALUES = (("amount", "value"), ("probability",), ("close_date", "close date", "expected close"))
 
 
+HINT = "a stage-change CSV has deal, stage and changed_at columns (other names: crm: " \
+    "{columns: ...} in the process file)"
+
+
 def columns(reading: Reading) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
     """The columns to look for: the process file's names first, then the defaults."""
     given = reading.mapping.crm.columns
@@ -64,8 +68,7 @@ def read(reading: Reading, files: list[CsvFile]) -> tuple[Visits, Deals]:
                        *VALUES[1:]))
     read_rows = 0
     for file in files:
-        cols = file.require(needed, "a stage-change CSV has deal, stage and changed_at "
-                            "columns (other names: crm: {columns: ...} in the process file)")
+        cols = file.require(needed, HINT)
         optional = {r: file.column(*n) for r, n in optional_names.items()}
         present = [file.column(f) for f in fields]
         wanted = [*cols.values(), *[c for c in optional.values() if c],

@@ -275,6 +275,5 @@ def _require(file: CsvFile, kind: Format, reading: Reading) -> None:
         file.require(events.COLUMNS, "a simulated event log has the columns replication, "
                      "deal, buyer_type, stage, entered, finished, outcome and value")
     else:
-        file.require(generic.columns(reading)[0], "a stage-change CSV has deal, stage and "
-                     "changed_at columns")
+        file.require(generic.columns(reading)[0], generic.HINT)
     raise AssertionError("unreachable: a file with every column is of its format")

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from salesproc.diagnostics import shown
-from salesproc.history import generic, hubspot, salesforce
+from salesproc.history import dealtable, generic, hubspot, salesforce
 from salesproc.history.assemble import TRUE, Reading
 from salesproc.history.csvfile import CsvFile, parse_amounts
 from salesproc.history.mapping import (
@@ -104,8 +104,11 @@ def stage_names(files: Sequence[CsvFile], reading: Reading, kind: Format
             deal, stage, at_col = found["deal"], found["stage"], found["at"]
         elif kind == "events":
             deal, stage, at_col = "deal", "stage", "entered"
+        elif not generic.is_generic(file, reading) and dealtable.is_deal_table(file, reading):
+            found = file.require(dealtable.columns(reading)[0], dealtable.HINT)
+            deal, stage, at_col = found["deal"], found["stage"], found["created"]
         else:
-            found = file.require(generic.columns(reading)[0], "")
+            found = file.require(generic.columns(reading)[0], generic.HINT)
             deal, stage, at_col = found["deal"], found["stage"], found["changed_at"]
         for batch in file.batches([deal, stage, at_col], reading.notes):
             if kind == "events":
