@@ -895,8 +895,9 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--campaign") from None
     percentiles = _cases(cases)
-    if (until is None) == (horizon is None):
-        raise click.UsageError("give --until DATE or --horizon (e.g. 13w), not both")
+    if (until is None) == (horizon is None):  # neither, or both: say which
+        raise click.UsageError("give --until DATE or --horizon (e.g. 13w)" + (
+            ", not both" if until is not None else ": how far to forecast"))
     if blended and track_file is None:
         raise click.UsageError("--blend needs --track-record BACKTEST.json: the blend's "
                                "weight is the one that did best there")

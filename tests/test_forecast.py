@@ -133,7 +133,10 @@ def test_forecast_through_the_cli() -> None:
     assert "By quarter" not in table.stdout  # one quarter: its table would repeat the total
     both = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w",
                "--until", "2027-01-01")
-    assert both.exit_code == 2
+    assert both.exit_code == 2 and "not both" in both.output
+    neither = run("forecast", *EXAMPLE, "--process", process_file)  # it once said "not both"
+    assert neither.exit_code == 2 and "how far to forecast" in neither.output
+    assert "not both" not in neither.output
     early = run("forecast", *EXAMPLE, "--process", process_file, "--until", "2026-01-01")
     assert early.exit_code == 2 and "must end after the as-of date" in early.output
 
