@@ -170,6 +170,25 @@ def test_crm_stage_names_differing_in_case_or_spaces_are_one_name(tmp_path: Path
     kind(measure(write(tmp_path, rows(10)), process), 1, "SP208")
 
 
+def test_stage_names_with_no_break_spaces_match_as_the_process_file_spells_them(
+        tmp_path: Path, process: Path) -> None:
+    """A no-break space (U+00A0, pasted from a web page) is white space to the crm: side
+    (model.fold) and now to the export's side too: the suggested line, which spells it
+    \\u00a0, or one with a plain space, maps the stage; 'Closed<NBSP>Won' is won. Once the
+    export's side kept it, so every such stage stayed unknown after pasting the mapping."""
+    nbsp = [line.replace("Qualification", "Quali\u00a0fication").replace(
+        "won", "Closed\u00a0Won") for line in rows(30)]
+    export = write(tmp_path, nbsp)
+    kind(measure(export, process), 0)  # a few stray stages: left out with a note
+    process.write_text(PROCESS + 'crm:\n  stages:\n    "Quali\\u00a0fication": qualification\n')
+    mapped = measure(export, process)
+    assert "SP804" not in mapped.stderr, mapped.stderr
+    data = json.loads(mapped.stdout)
+    assert data["overall"]["deals"] == 30 and data["overall"]["won"] == 5
+    process.write_text(PROCESS + "crm:\n  stages:\n    Quali fication: qualification\n")
+    assert "SP804" not in measure(export, process).stderr
+
+
 def test_one_column_as_deal_id_and_stage_is_an_error(tmp_path: Path, process: Path) -> None:
     process.write_text(PROCESS + "crm:\n  columns: {deal: stage}\n")
     export = write(tmp_path, rows(30))
