@@ -189,6 +189,23 @@ def test_stage_names_with_no_break_spaces_match_as_the_process_file_spells_them(
     assert "SP804" not in measure(export, process).stderr
 
 
+def test_a_column_named_twice_is_read_once_with_a_note(tmp_path: Path, process: Path) -> None:
+    """Two columns of one name (two fields with one label; here 'amount' and 'Amount'):
+    the first is read and a note says so; it was silent, the second's values unused."""
+    lines = rows(9)
+    lines = [lines[0] + ",deal,Amount"] + [f"{line},X{i},7" for i, line in enumerate(lines[1:])]
+    result = measure(write(tmp_path, lines), process, "--format", "table")
+    kind(result, 0, "export.csv:1: note SP848 the column 'amount' is in the header 2 times "
+         "(columns 4, 7): the first is read", "note SP848 the column 'deal' is in the header "
+         "2 times (columns 1, 6)")
+    assert result.stderr.count("SP848") == 2
+    assert "9 deals" in result.stdout  # D0..D8, not the second deal column's X0..X13
+    won = measure(write(tmp_path, lines), process)
+    data = json.loads(won.stdout)
+    assert data["overall"]["deals"] == 9
+    assert data["overall"]["won_value"] == sum(1000 + i for i in range(9) if i % 6 == 1)
+
+
 def test_one_column_as_deal_id_and_stage_is_an_error(tmp_path: Path, process: Path) -> None:
     process.write_text(PROCESS + "crm:\n  columns: {deal: stage}\n")
     export = write(tmp_path, rows(30))
