@@ -206,6 +206,22 @@ def test_a_column_named_twice_is_read_once_with_a_note(tmp_path: Path, process: 
     assert data["overall"]["won_value"] == sum(1000 + i for i in range(9) if i % 6 == 1)
 
 
+def test_a_megabyte_cell_is_quoted_short_in_its_note(tmp_path: Path, process: Path) -> None:
+    """A note quotes the value it could not use: a 1 MB amount or a 300,000-character
+    stage was written out whole (twice for the amount), megabytes on the terminal."""
+    lines = rows(6)
+    lines[1] = lines[1].replace(",1000,", "," + "1" * 1_000_000 + ",")
+    lines.append("D99," + "Q" * 300_000 + ",2025-01-03,1000,SMB")
+    result = measure(write(tmp_path, lines), process, "--format", "table")
+    kind(result, 0, "an amount is not a number ('" + "1" * 100 + "… (1,000,000 characters)')",
+         "unknown CRM stage '" + "Q" * 100 + "… (300,000 characters)'",
+         "a name this long cannot be mapped (a crm: name has at most 200 characters)")
+    assert len(result.stderr) < 5_000, len(result.stderr)
+    short = "Q" * 200  # the longest a crm: name may be: its hint still says how to map it
+    lines[-1] = f"D99,{short},2025-01-03,1000,SMB"
+    kind(measure(write(tmp_path, lines), process), 0, f"crm: {{stages: {{{short}: STAGE}}}}")
+
+
 def test_one_column_as_deal_id_and_stage_is_an_error(tmp_path: Path, process: Path) -> None:
     process.write_text(PROCESS + "crm:\n  columns: {deal: stage}\n")
     export = write(tmp_path, rows(30))
