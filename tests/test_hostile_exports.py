@@ -206,6 +206,17 @@ def test_a_column_named_twice_is_read_once_with_a_note(tmp_path: Path, process: 
     assert data["overall"]["won_value"] == sum(1000 + i for i in range(9) if i % 6 == 1)
 
 
+def test_a_turkish_stage_name_matches_the_crm_section(tmp_path: Path, process: Path) -> None:
+    """'İ' lowers to 'i' and a combining dot in Python (the crm: side) and to a plain 'i'
+    in Arrow (the export's side): 'İlk Görüşme' in the export stayed unknown though the
+    crm: section named it as the export spells it."""
+    lines = [line.replace("Qualification", "İlk Görüşme") for line in rows(12)]
+    process.write_text(PROCESS + "crm:\n  stages:\n    İlk Görüşme: qualification\n", "utf-8")
+    result = measure(write(tmp_path, lines), process)
+    assert "SP804" not in result.stderr, result.stderr
+    assert deals(result) == 12
+
+
 def test_a_megabyte_cell_is_quoted_short_in_its_note(tmp_path: Path, process: Path) -> None:
     """A note quotes the value it could not use: a 1 MB amount or a 300,000-character
     stage was written out whole (twice for the amount), megabytes on the terminal."""

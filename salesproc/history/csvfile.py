@@ -703,6 +703,9 @@ _WHITE_SPACE = "[" + "".join(f"\\x{{{ord(c):04x}}}" for c in map(chr, range(0x30
 
 def folded(values: pa.Array) -> pa.Array:
     """Text as :func:`salesproc.model.fold` compares it: lower case, spaces trimmed and
-    runs of white space (as str.split finds it) as one."""
+    runs of white space (as str.split finds it) as one. The Turkish capital dotted I is
+    lowered as str.lower does it (to i and a combining dot; Arrow's lowering drops the
+    dot), so that 'İlk Görüşme' in an export is the crm: section's 'İlk Görüşme'."""
     text = pc.replace_substring_regex(values, _WHITE_SPACE, " ")
+    text = pc.replace_substring(text, "\u0130", "i\u0307")
     return pc.utf8_lower(pc.utf8_trim(text, " "))
