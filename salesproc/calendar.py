@@ -270,6 +270,25 @@ def quarter_of(month: str) -> str:
     return f"{month[:4]}-Q{(int(month[5:7]) - 1) // 3 + 1}"
 
 
+def period_days(label: str) -> tuple[dt.date, dt.date]:
+    """The first and the last day of a month ('2026-05') or a quarter ('2026-Q2') label."""
+    year = int(label[:4])
+    first_month = 3 * int(label[6:]) - 2 if label[5] == "Q" else int(label[5:7])
+    months = 3 if label[5] == "Q" else 1
+    after = first_month - 1 + months
+    end = dt.date(year + after // 12, after % 12 + 1, 1)
+    return dt.date(year, first_month, 1), end - dt.timedelta(days=1)
+
+
+def partly(label: str, start: dt.datetime, end: dt.datetime) -> bool:
+    """Whether the month or quarter *label* is only partly between *start* (a run from
+    then starts on :func:`first_day`) and *end* (the last moment counted; a midnight ends
+    the day before): its figures are not the whole period's."""
+    first, last = period_days(label)
+    covered_last = (end - dt.timedelta(microseconds=1)).date()
+    return first < first_day(start) or last > covered_last
+
+
 def seasonal_rate(start: dt.date, monthly: Sequence[float], weekly: Sequence[float]
                   ) -> tuple[float, Callable[[float], float]]:
     """The largest multiplier, and a function of t (hours) giving the multiplier then:

@@ -822,6 +822,12 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
                                  f"{found.as_of:%Y-%m-%d})", param_hint="--since")
     result = calibrating(found, since=dt.datetime.combine(since.date(), dt.time())
                          if since is not None else None)
+    if not result.deals:  # an empty set: would be written as if fitted, exit 0
+        raise Failure(f"no deal to calibrate from: none was created from "
+                      f"{result.since:%Y-%m-%d} to {result.until:%Y-%m-%d}, apart from wins "
+                      "entered after the fact", hint="give an earlier --since" if since
+                      is not None else "the export's deals were all won within an hour of "
+                      "being created: export the deals with their stage history")
     target = output if output not in (None, "-") else "calibrated.yaml"  # the terminal's
     # variant is most often redirected to a file in the current folder: extends: from there
     variant = result.to_yaml(target)
@@ -895,8 +901,9 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--campaign") from None
     percentiles = _cases(cases)
-    if (until is None) == (horizon is None):
-        raise click.UsageError("give --until DATE or --horizon (e.g. 13w), not both")
+    if (until is None) == (horizon is None):  # neither, or both: say which
+        raise click.UsageError("give --until DATE or --horizon (e.g. 13w)" + (
+            ", not both" if until is not None else ": how far to forecast"))
     if blended and track_file is None:
         raise click.UsageError("--blend needs --track-record BACKTEST.json: the blend's "
                                "weight is the one that did best there")

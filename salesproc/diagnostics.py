@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from salesproc.escaping import quoted as quoted  # values read from a file, cut short
 from salesproc.escaping import shown as shown  # messages quote values through it
 
 

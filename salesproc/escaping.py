@@ -50,6 +50,18 @@ def shown(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+#: The most characters of a file's value that a message quotes (a cell can be megabytes).
+QUOTED_MOST = 100
+
+
+def quoted(text: str, most: int = QUOTED_MOST) -> str:
+    """A value read from a file, for a message: :func:`shown`, and cut to *most*
+    characters with how long it was, so that a 5 MB cell is not written out whole."""
+    if len(text) <= most:
+        return shown(text)
+    return f"{shown(text[:most])}… ({len(text):,} characters)"
+
+
 def table_cell(text: str) -> str:
     """A terminal table's cell on one line: control characters, line breaks and tabs made
     visible."""

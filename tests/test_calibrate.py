@@ -175,6 +175,26 @@ def test_calibrate_through_the_cli_writes_the_variant_and_checks_it(tmp_path: Pa
     assert refused.exit_code == 2
 
 
+def test_calibrate_with_no_deal_since_the_date_writes_nothing(tmp_path: Path) -> None:
+    """--since after the last deal created (but before the history's end) left no deal to
+    fit: calibrate once wrote a variant of nothing, "calibrated from 0 deals", exit 0."""
+    export = tmp_path / "deals.csv"
+    export.write_text("deal,stage,changed_at\nD1,signup,2026-03-02\nD1,won,2026-03-20\n"
+                      "D2,signup,2026-03-03\nD2,lost,2026-03-18\n", encoding="utf-8")
+    out = tmp_path / "calibrated.yaml"
+    process = str(ROOT / "processes" / "inside-sales.yaml")  # no crm: columns to miss
+    result = run("calibrate", str(export), "--process", process, "--since", "2026-03-10",
+                 "-o", str(out))
+    assert result.exit_code == 1, result.output
+    assert "no deal to calibrate from: none was created from 2026-03-10 to 2026-03-20" \
+        in result.stderr and "earlier --since" in result.stderr
+    assert not out.exists()
+    fitted = run("calibrate", str(export), "--process", process, "--since", "2026-03-01",
+                 "-o", str(out))
+    assert fitted.exit_code == 0 and "calibrated from 2 deals" in fitted.stdout
+    assert out.exists()
+
+
 def test_late_entries_and_skips_are_calibrated_so_the_fit_check_reproduces_them(
         tmp_path: Path) -> None:
     """The history: 30% of deals first appear at a late stage, and some skip one. The

@@ -109,6 +109,23 @@ def test_the_worst_to_best_range_holds_the_actual_continuation_80_percent_of_the
 EXAMPLE = sorted(str(p) for p in (ROOT / "examples" / "five-step-salesforce").glob("*.csv"))
 
 
+def test_months_and_quarters_only_partly_forecast_are_marked() -> None:
+    """From 26 November to the end of 31 March: November and the fourth quarter are only
+    partly in the forecast, and say so (as simulate's tables do); a forecast's February
+    to the 25th read as the month's whole forecast."""
+    process_file = str(ROOT / "processes" / "five-step.yaml")
+    out = run("forecast", *EXAMPLE, "--process", process_file, "--until", "2027-03-31",
+              "-r", "4", "--seed", "1")
+    assert out.exit_code == 0, out.output
+    labels = [line.split("  ")[1].strip() for line in out.stdout.splitlines()
+              if re.match(r"  20\d\d-(\d\d|Q\d)", line)]
+    assert labels == ["2026-11 (part)", "2026-12", "2027-01", "2027-02", "2027-03",
+                      "2026-Q4 (part)", "2027-Q1"], labels
+    short = run("forecast", *EXAMPLE, "--process", process_file, "--until", "2027-02-25",
+                "-r", "4", "--seed", "1")
+    assert "  2027-02 (part)" in short.stdout and "  2027-Q1 (part)" in short.stdout
+
+
 def test_forecast_through_the_cli() -> None:
     process_file = str(ROOT / "processes" / "five-step.yaml")
     out = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w", "-r", "20",
@@ -133,7 +150,10 @@ def test_forecast_through_the_cli() -> None:
     assert "By quarter" not in table.stdout  # one quarter: its table would repeat the total
     both = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w",
                "--until", "2027-01-01")
-    assert both.exit_code == 2
+    assert both.exit_code == 2 and "not both" in both.output
+    neither = run("forecast", *EXAMPLE, "--process", process_file)  # it once said "not both"
+    assert neither.exit_code == 2 and "how far to forecast" in neither.output
+    assert "not both" not in neither.output
     early = run("forecast", *EXAMPLE, "--process", process_file, "--until", "2026-01-01")
     assert early.exit_code == 2 and "must end after the as-of date" in early.output
 

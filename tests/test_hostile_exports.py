@@ -170,6 +170,69 @@ def test_crm_stage_names_differing_in_case_or_spaces_are_one_name(tmp_path: Path
     kind(measure(write(tmp_path, rows(10)), process), 1, "SP208")
 
 
+def test_stage_names_with_no_break_spaces_match_as_the_process_file_spells_them(
+        tmp_path: Path, process: Path) -> None:
+    """A no-break space (U+00A0, pasted from a web page) is white space to the crm: side
+    (model.fold) and now to the export's side too: the suggested line, which spells it
+    \\u00a0, or one with a plain space, maps the stage; 'Closed<NBSP>Won' is won. Once the
+    export's side kept it, so every such stage stayed unknown after pasting the mapping."""
+    nbsp = [line.replace("Qualification", "Quali\u00a0fication").replace(
+        "won", "Closed\u00a0Won") for line in rows(30)]
+    export = write(tmp_path, nbsp)
+    kind(measure(export, process), 0)  # a few stray stages: left out with a note
+    process.write_text(PROCESS + 'crm:\n  stages:\n    "Quali\\u00a0fication": qualification\n')
+    mapped = measure(export, process)
+    assert "SP804" not in mapped.stderr, mapped.stderr
+    data = json.loads(mapped.stdout)
+    assert data["overall"]["deals"] == 30 and data["overall"]["won"] == 5
+    process.write_text(PROCESS + "crm:\n  stages:\n    Quali fication: qualification\n")
+    assert "SP804" not in measure(export, process).stderr
+
+
+def test_a_column_named_twice_is_read_once_with_a_note(tmp_path: Path, process: Path) -> None:
+    """Two columns of one name (two fields with one label; here 'amount' and 'Amount'):
+    the first is read and a note says so; it was silent, the second's values unused."""
+    lines = rows(9)
+    lines = [lines[0] + ",deal,Amount"] + [f"{line},X{i},7" for i, line in enumerate(lines[1:])]
+    result = measure(write(tmp_path, lines), process, "--format", "table")
+    kind(result, 0, "export.csv:1: note SP848 the column 'amount' is in the header 2 times "
+         "(columns 4, 7): the first is read", "note SP848 the column 'deal' is in the header "
+         "2 times (columns 1, 6)")
+    assert result.stderr.count("SP848") == 2
+    assert "9 deals" in result.stdout  # D0..D8, not the second deal column's X0..X13
+    won = measure(write(tmp_path, lines), process)
+    data = json.loads(won.stdout)
+    assert data["overall"]["deals"] == 9
+    assert data["overall"]["won_value"] == sum(1000 + i for i in range(9) if i % 6 == 1)
+
+
+def test_a_turkish_stage_name_matches_the_crm_section(tmp_path: Path, process: Path) -> None:
+    """'İ' lowers to 'i' and a combining dot in Python (the crm: side) and to a plain 'i'
+    in Arrow (the export's side): 'İlk Görüşme' in the export stayed unknown though the
+    crm: section named it as the export spells it."""
+    lines = [line.replace("Qualification", "İlk Görüşme") for line in rows(12)]
+    process.write_text(PROCESS + "crm:\n  stages:\n    İlk Görüşme: qualification\n", "utf-8")
+    result = measure(write(tmp_path, lines), process)
+    assert "SP804" not in result.stderr, result.stderr
+    assert deals(result) == 12
+
+
+def test_a_megabyte_cell_is_quoted_short_in_its_note(tmp_path: Path, process: Path) -> None:
+    """A note quotes the value it could not use: a 1 MB amount or a 300,000-character
+    stage was written out whole (twice for the amount), megabytes on the terminal."""
+    lines = rows(6)
+    lines[1] = lines[1].replace(",1000,", "," + "1" * 1_000_000 + ",")
+    lines.append("D99," + "Q" * 300_000 + ",2025-01-03,1000,SMB")
+    result = measure(write(tmp_path, lines), process, "--format", "table")
+    kind(result, 0, "an amount is not a number ('" + "1" * 100 + "… (1,000,000 characters)')",
+         "unknown CRM stage '" + "Q" * 100 + "… (300,000 characters)'",
+         "a name this long cannot be mapped (a crm: name has at most 200 characters)")
+    assert len(result.stderr) < 5_000, len(result.stderr)
+    short = "Q" * 200  # the longest a crm: name may be: its hint still says how to map it
+    lines[-1] = f"D99,{short},2025-01-03,1000,SMB"
+    kind(measure(write(tmp_path, lines), process), 0, f"crm: {{stages: {{{short}: STAGE}}}}")
+
+
 def test_one_column_as_deal_id_and_stage_is_an_error(tmp_path: Path, process: Path) -> None:
     process.write_text(PROCESS + "crm:\n  columns: {deal: stage}\n")
     export = write(tmp_path, rows(30))

@@ -121,6 +121,11 @@ def test_a_suggestion_pasted_into_the_file_maps_every_stage(tmp_path: Path) -> N
     measured = run("measure", *files, "--process", str(process), "--format", "json")
     assert measured.exit_code == 0, measured.output
     assert "unknown CRM stage" not in measured.output
+    assert "crm: section already" not in out.stdout
+    again = run("measure", *files, "--process", str(process), "--suggest-mapping")
+    assert again.exit_code == 0, again.output  # the first hour's >> line run a second time
+    assert again.stdout.startswith("# The process has a crm: section already: merge these "
+                                   "lines into it")
 
 
 def test_an_apostrophe_in_a_stage_name_gives_a_suggestion(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from salesproc.diagnostics import shown
+from salesproc.diagnostics import quoted
 from salesproc.history.csvfile import Batch, CsvFile, day_first, parse_amounts, parse_dates
 from salesproc.history.mapping import Mapping as CrmMapping
 from salesproc.history.notes import Notebook
@@ -62,7 +62,7 @@ class Reading:
                            (missing if required else np.zeros(0, bool), "is empty")):
             if mask.any():
                 first = values[int(np.flatnonzero(mask)[0])].as_py()
-                sample = f" ('{shown(first)}')" if what.startswith("cannot") else ""
+                sample = f" ('{quoted(first)}')" if what.startswith("cannot") else ""
                 self.notes.add("SP805", f"{column} {what}{sample}; the row is left out",
                                file.path, rows=rows[mask][:5].tolist(), count=int(mask.sum()),
                                column=column, key=f"{column} {what}",
@@ -165,7 +165,7 @@ def deals_from(reading: Reading, cols: DealColumns, created: np.ndarray) -> Deal
         value, bad = parse_amounts(cols.amount)
         if bad.any():
             first = cols.amount[int(np.flatnonzero(bad)[0])].as_py()
-            notes.add("SP809", f"an amount is not a number ('{shown(first)}'); that deal's "
+            notes.add("SP809", f"an amount is not a number ('{quoted(first)}'); that deal's "
                       "value is unknown", path, rows=cols.rows[bad][:5].tolist(),
                       count=int(bad.sum()), key="amount",
                       hint="amounts read are like 1200, 1,200.50, 1.200,50 or $1,200")
@@ -209,7 +209,7 @@ def negative(values: np.ndarray, text: pa.Array, rows: np.ndarray, file: str,
     below = values < 0
     if below.any():
         first = text[int(np.flatnonzero(below)[0])].as_py()
-        notes.add("SP843", f"an amount is below zero ('{shown(first)}'); {what}", file,
+        notes.add("SP843", f"an amount is below zero ('{quoted(first)}'); {what}", file,
                   rows=rows[below][:5].tolist(), count=int(below.sum()), column=column,
                   key=f"negative {what}", hint="a credit note or a refund: leave it out of "
                   "the deals export, or give the deal's own value")
@@ -226,7 +226,7 @@ def probabilities(text: pa.Array, rows: np.ndarray, file: str, notes: Notebook,
     wrong = (values < 0) | (values > 100)
     if wrong.any():
         first = text[int(np.flatnonzero(wrong)[0])].as_py()
-        notes.add("SP844", f"a probability is outside 0–100% ('{shown(first)}'); the "
+        notes.add("SP844", f"a probability is outside 0–100% ('{quoted(first)}'); the "
                   "deal's probability is unknown", file, rows=rows[wrong][:5].tolist(),
                   count=int(wrong.sum()), column=column, key="probability",
                   hint="a CRM probability is a percentage from 0 to 100")
@@ -281,7 +281,7 @@ class RowValues:
             values, bad = parse_amounts(text)
             if bad.any():
                 reading.notes.add("SP809", f"an amount is not a number "
-                                  f"('{shown(text[int(np.flatnonzero(bad)[0])].as_py())}'); "
+                                  f"('{quoted(text[int(np.flatnonzero(bad)[0])].as_py())}'); "
                                   "the row says nothing of the deal's value", file.path,
                                   rows=rows[bad][:5].tolist(), count=int(bad.sum()),
                                   key="row amount", column=amount)

@@ -110,6 +110,7 @@ class CsvFile:
             return "skip"
 
         wanted = list(dict.fromkeys(columns))
+        self._note_repeated(wanted, notes)
         source = _Cleaned(self.path, self.encoding, self.mixed, self.delimiter) \
             if self.cleaning else None
         try:
@@ -135,6 +136,19 @@ class CsvFile:
                       "values are dropped", self.path, rows=source.rows, count=source.row_count,
                       key="control characters", hint="a rich-text field (a description or a "
                       "note) holds them; the rest of each row is read as it is")
+
+    def _note_repeated(self, wanted: Sequence[str], notes: Notebook) -> None:
+        """A note (SP848) for each column read whose name the header has more than once
+        (case and spacing ignored): the first is read, and which was meant is unknown.
+        Once per file however often it is read (a note of the same key is replaced)."""
+        for name in wanted:
+            places = [i + 1 for i, h in enumerate(self.header) if fold(h) == fold(name)]
+            if len(places) > 1:
+                notes.extend([Note(
+                    "SP848", f"the column '{shown(name)}' is in the header {len(places)} "
+                    f"times (columns {', '.join(map(str, places))}): the first is read",
+                    self.path, 1, column=name, hint="a column chosen twice in the CRM's "
+                    "export, or two fields with one label: leave one out or rename it")])
 
     def _check_quotes(self, odd: bool) -> None:
         """Stop (SP841) where a quote is opened and never closed: the rest of the file
@@ -681,8 +695,17 @@ def parse_numbers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return out, bad
 
 
+# The white space of str.split (model.fold's): a no-break space in a CRM's stage name is
+# one too. RE2's \s is ASCII only, so it is spelled out (str.isspace has none past U+3000).
+_WHITE_SPACE = "[" + "".join(f"\\x{{{ord(c):04x}}}" for c in map(chr, range(0x3001))
+                             if c.isspace()) + "]+"
+
+
 def folded(values: pa.Array) -> pa.Array:
     """Text as :func:`salesproc.model.fold` compares it: lower case, spaces trimmed and
-    runs of white space as one."""
-    text = pc.utf8_lower(pc.utf8_trim_whitespace(values))
-    return pc.replace_substring_regex(text, r"\s+", " ")
+    runs of white space (as str.split finds it) as one. The Turkish capital dotted I is
+    lowered as str.lower does it (to i and a combining dot; Arrow's lowering drops the
+    dot), so that 'İlk Görüşme' in an export is the crm: section's 'İlk Görüşme'."""
+    text = pc.replace_substring_regex(values, _WHITE_SPACE, " ")
+    text = pc.replace_substring(text, "\u0130", "i\u0307")
+    return pc.utf8_lower(pc.utf8_trim(text, " "))

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from salesproc.diagnostics import shown
+from salesproc.diagnostics import quoted
 from salesproc.history.assemble import Reading
 from salesproc.history.csvfile import CsvFile, parse_numbers
 from salesproc.history.table import (
@@ -66,7 +66,7 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
         bad |= (t < 0) | (t * hours > MAX_HOURS)
         if bad.any():
             reading.notes.add("SP805", f"{column} is not a time of the simulation "
-                              f"('{shown(table[column][int(np.flatnonzero(bad)[0])].as_py())}')"
+                              f"('{quoted(table[column][int(np.flatnonzero(bad)[0])].as_py())}')"
                               "; the row is left out", file.path, column=column,
                               rows=rows[bad][:5].tolist(), count=int(bad.sum()),
                               key=f"{column} time", hint="an event log's times are numbers "

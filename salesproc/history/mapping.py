@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from salesproc.diagnostics import closest, did_you_mean, shown, some
+from salesproc.diagnostics import closest, did_you_mean, quoted, shown, some
 from salesproc.history.csvfile import CsvFile, folded, parse_amounts
 from salesproc.history.notes import Note, Notebook
 from salesproc.history.table import LOST_CODE, UNMAPPED, WON_CODE
@@ -108,10 +108,12 @@ class Mapping:
                       rows=rows[:5].tolist(), count=len(rows), column=column, key="<empty>")
             return
         similar = self.similar(raw)
-        hint = (f"did you mean '{similar[1]}'?; or " if similar else "") + \
-            f"map it in the process file: crm: {{stages: {{{_yaml_key(raw)}: STAGE}}}}, " \
-            f"with STAGE one of {some(known)}"
-        notes.add("SP804", f"unknown CRM stage '{shown(raw)}'; its rows are left out", file,
+        hint = (f"did you mean '{similar[1]}'?; or " if similar else "") + (
+            f"map it in the process file: crm: {{stages: {{{_yaml_key(raw)}: STAGE}}}}, "
+            f"with STAGE one of {some(known)}" if len(raw) <= CRM_NAME_MOST else
+            f"a name this long cannot be mapped (a crm: name has at most {CRM_NAME_MOST} "
+            f"characters): is {column} the column of the deal's stage?")
+        notes.add("SP804", f"unknown CRM stage '{quoted(raw)}'; its rows are left out", file,
                   rows=rows[:5].tolist(), count=len(rows), column=column, hint=hint,
                   key=fold(raw))
 
@@ -252,6 +254,10 @@ def without_pipeline(name: str) -> str:
 
 
 YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
+
+
+#: The longest name the crm: section takes (the schema's maxLength of its names).
+CRM_NAME_MOST = 200
 
 
 def _yaml_key(name: str) -> str:

@@ -93,6 +93,8 @@ CODES: dict[str, Rule] = rules(
      "the rest as UTF-8."),
     ("SP847", "column-two-roles", "error",
      "One column of the export is named for two roles (the deal id and the stage)."),
+    ("SP848", "repeated-column", "note",
+     "The header names a column that is read more than once: the first is read."),
     ("SP850", "unmapped-stages", "error",
      "Most of the export's stage changes, or all but its outcomes, match no stage of the "
      "process: its crm: stages mapping is missing or wrong."),

@@ -36,7 +36,7 @@ from salesproc.history.mapping import (
 from salesproc.history.notes import Notebook
 from salesproc.history.read import Format, format_of
 from salesproc.history.table import UNMAPPED
-from salesproc.model import LOST, WON, Process, fold
+from salesproc.model import LOST, WON, Crm, Process, fold
 from salesproc.units import plural
 
 # The export's own facts about its stages, in any file that has a stage column beside them
@@ -284,7 +284,10 @@ def suggest_mapping(paths: Sequence[str], process: Process, kind: Format | None 
         (c for f in deals for c in [f.column(*LOSS_REASON_COLUMNS)] if c), None)
     buyers = [] if mapping.crm.buyer_rules or len(process.buyer_types) < 2 else \
         buyer_columns(deals, reading)
-    return _yaml(ordered, how, reason) + _buyer_lines(buyers, process)
+    merge = "" if process.crm == Crm() else (  # `>> FILE` again would write crm: twice
+        "# The process has a crm: section already: merge these lines into it (a second crm:\n"
+        "# would not validate, and this one leaves out what that one has).\n")
+    return merge + _yaml(ordered, how, reason) + _buyer_lines(buyers, process)
 
 
 def _add(stages: dict[str, CrmStage], stage: CrmStage) -> None:

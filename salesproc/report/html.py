@@ -12,12 +12,14 @@ flowchart would be.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from salesproc import charts
+from salesproc.calendar import partly
 from salesproc.charts import Chart
 from salesproc.charts.style import interval, money, number, percent, value
 from salesproc.escaping import visible
@@ -391,7 +393,9 @@ def forecast(done: Forecast, track_record: Sequence[str] = ()) -> str:
             money(math.nan if v is None else v, currency)  # None: the CRM has no figure
             if "value" in k or "pipeline" in k or "category" in k else number(v, 0))
            for k, v in data["crm"].items()]
-    quarters = [(label, f"{number(value(q['won'], 'neutral'), 0)} "
+    start, end = (dt.datetime.fromisoformat(data[k]) for k in ("as_of", "until"))
+    quarters = [(label + (" (part)" if partly(label, start, end) else ""),
+                 f"{number(value(q['won'], 'neutral'), 0)} "
                  f"({number(value(q['won'], 'worst'), 0)}–{number(value(q['won'], 'best'), 0)})",
                  f"{money(value(q['revenue'], 'neutral'), currency)} "
                  f"({money(value(q['revenue'], 'worst'), currency)}–"

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
+from salesproc.calendar import partly
 from salesproc.escaping import shown, table_cell
 from salesproc.sim.compare import (
     ChangeStyle,
@@ -642,7 +643,8 @@ def forecast(done: Forecast) -> str:
         if periods and (title == "month" or len(periods) > 1):
             lines += ["", f"By {title} (worst–best, neutral)", _table(
                 [title, "deals won", f"revenue ({cur})"],
-                [[label, f"{_num(m['won'].neutral, 0)} ({_num(m['won'].worst, 0)}–"
+                [[label + (" (part)" if partly(label, done.as_of, done.until) else ""),
+                  f"{_num(m['won'].neutral, 0)} ({_num(m['won'].worst, 0)}–"
                   f"{_num(m['won'].best, 0)})", f"{_num(m['revenue'].neutral, 0)} "
                   f"({_num(m['revenue'].worst, 0)}–{_num(m['revenue'].best, 0)})"]
                  for label, m in periods])]
