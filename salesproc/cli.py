@@ -1360,9 +1360,23 @@ def _save_charts(drawn: list[Any], folder: str | None) -> None:
     echo(f"wrote {len(drawn)} charts to {folder} (SVG and PNG): {names}", err=True)
 
 
+WORKERS_VARIABLE = "SALESPROC_WORKERS"
+
+
 def _workers(given: int | None) -> int:
-    """The command line uses every core unless told otherwise (the library, one)."""
-    return given if given is not None else min(os.cpu_count() or 1, MAX_WORKERS)
+    """The command line uses every core unless told otherwise: by its option, or by the
+    environment's SALESPROC_WORKERS (a CI job or a container allowed fewer cores than the
+    machine shows, a test run that already keeps every core busy); the library, one."""
+    if given is not None:
+        return given
+    said = os.environ.get(WORKERS_VARIABLE, "").strip()
+    if said:
+        if not said.isdigit() or not 1 <= int(said) <= MAX_WORKERS:
+            raise Failure(f"{WORKERS_VARIABLE}={said!r} is no number of workers",
+                          hint=f"set it to a whole number from 1 to {MAX_WORKERS}, or unset it "
+                          "to use every core")
+        return int(said)
+    return min(os.cpu_count() or 1, MAX_WORKERS)
 
 
 def _guard_outputs(inputs: Sequence[str], output: str | None, *more: str | None) -> None:

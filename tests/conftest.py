@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,10 @@ from salesproc.cli import cli
 ROOT = Path(__file__).resolve().parent.parent
 PROCESSES = sorted((ROOT / "processes").glob("*.yaml"))
 CASES = Path(__file__).resolve().parent / "cases"
+
+# pytest-xdist already keeps every core busy: a command's own pool of workers would only
+# add its start-up to every test (the tests that are about workers say how many)
+os.environ.setdefault("SALESPROC_WORKERS", "1")
 
 
 def run(*args: str, input: str | None = None) -> Result:

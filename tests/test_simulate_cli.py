@@ -341,3 +341,21 @@ simulation: {horizon: 60, replications: 2}
     reference = (Path(__file__).resolve().parent.parent / "docs" / "format.md")
     assert f"default {DEFAULT_START.isoformat()}, a Monday" in reference.read_text("utf-8")
     assert run("simulate", str(path), "--format", "json", "-w", "1").stdout == result.stdout
+
+
+def test_the_environment_sets_how_many_workers_a_command_uses(
+        five_step: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SALESPROC_WORKERS is the default of --workers (a CI job allowed fewer cores than
+    the machine shows); results never depend on it; a value that is no number of
+    workers is a kind error."""
+    monkeypatch.setenv("SALESPROC_WORKERS", "1")
+    one = run("simulate", str(five_step), *FAST, "--format", "json")
+    monkeypatch.setenv("SALESPROC_WORKERS", "2")
+    two = run("simulate", str(five_step), *FAST, "--format", "json")
+    assert one.exit_code == two.exit_code == 0, one.output + two.output
+    assert json.loads(one.stdout)["overall"] == json.loads(two.stdout)["overall"]
+    monkeypatch.setenv("SALESPROC_WORKERS", "all")
+    bad = run("simulate", str(five_step), *FAST)
+    assert bad.exit_code == 1
+    assert "SALESPROC_WORKERS='all' is no number of workers" in bad.output
+    assert "a whole number from 1 to" in bad.output
