@@ -103,12 +103,16 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
     stage_text = col(cols["stage"])
     assert stage_text is not None
     if not has_stage_dates(file, reading.mapping):  # no stage dates: a deal table
-        for column, stage in entered.items():  # stage dates of stages nobody mapped: a
-            if reading.mapping.lookup(fold(stage)) == UNMAPPED:  # mapping's mistake (SP850)
-                filled = int((~np.isnat(reading.dates(file, column, col(column), rows[first],
-                                                      required=False)[0])).sum())
-                reading.mapping.tally.count(np.full(filled, UNMAPPED),
-                                            [without_pipeline(fold(stage))])
+        # stage dates of stages nobody mapped: a mapping's mistake (SP850); a deal's
+        # current stage is counted once, by settle, not again by its own date
+        current = np.array([without_pipeline(fold(str(s))) for s in stage_text.to_pylist()])
+        for column, stage in entered.items():
+            if reading.mapping.lookup(fold(stage)) == UNMAPPED:
+                dated = ~np.isnat(reading.dates(file, column, col(column), rows[first],
+                                                required=False)[0])
+                name = without_pipeline(fold(stage))
+                filled = int((dated & (current != name)).sum())
+                reading.mapping.tally.count(np.full(filled, UNMAPPED), [name])
         return dealtable.settle(reading, deals, stage_text, rows[first], file.path,
                                 cols["stage"], close)
     stage_now = reading.mapping.stage_codes(stage_text, rows[first], file.path,
