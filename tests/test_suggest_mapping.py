@@ -235,3 +235,22 @@ def test_a_deal_table_gets_a_suggestion_that_maps_every_stage(tmp_path: Path) ->
     measured = run("measure", str(table), "--process", str(process), "--format", "json")
     assert measured.exit_code == 0, measured.output
     assert "unknown CRM stage" not in measured.output
+
+
+def test_a_stage_name_too_long_for_the_file_is_said_not_proposed(tmp_path: Path) -> None:
+    """A 'stage' of 300 characters (a wrong column, a note pasted into the stage): the
+    crm: section could not hold it, so the suggestion says so in a comment and the pasted
+    section still validates."""
+    long = "x" * 300
+    rows = ["deal,stage,changed_at", "1,Lead,2025-02-01", f"1,{long},2025-02-02",
+            "2,Lead,2025-02-03", "2,Closed Won,2025-02-04"]
+    changes = tmp_path / "changes.csv"
+    changes.write_text("\n".join(rows) + "\n", "utf-8")
+    process = _process(tmp_path)
+    out = run("measure", str(changes), "--process", str(process), "--suggest-mapping")
+    assert out.exit_code == 0, out.output
+    assert "# a stage name of 300 characters" in out.stdout
+    assert long not in _suggested(out.stdout)
+    process.write_text(process.read_text("utf-8") + out.stdout, "utf-8")
+    checked = run("validate", str(process))
+    assert checked.exit_code == 0, checked.output

@@ -28,6 +28,7 @@ from salesproc.history import dealtable, generic, hubspot, salesforce
 from salesproc.history.assemble import TRUE, Reading
 from salesproc.history.csvfile import CsvFile, parse_amounts
 from salesproc.history.mapping import (
+    CRM_NAME_MOST,
     LOSS_REASON_COLUMNS,
     Mapping,
     _yaml_key,
@@ -468,6 +469,11 @@ def _yaml(stages: list[CrmStage], how: str, reason: str | None) -> str:
         if s.shares:
             said.append(f"shares {s.target} with {', '.join(_yaml_key(n) for n in s.shares)}")
         comment = "; ".join(said).replace("\n", " ")
+        if len(s.name) > CRM_NAME_MOST:  # the file could not hold it: said, not proposed
+            lines.append(f"    # a stage name of {len(s.name):,} characters ({comment}): "
+                         f"longer than a crm: name may be ({CRM_NAME_MOST}); is the stage "
+                         "column the right one?")
+            continue
         lines.append(f"    {_yaml_key(s.name)}: {s.target}".ljust(42) + f"  # {comment}")
     if reason:
         lines.append(f"  lost_reason: {_yaml_key(reason)}".ljust(42)
