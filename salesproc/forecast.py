@@ -232,31 +232,37 @@ def burst_under_way(history: History) -> list[Burst]:
             if (day - b.last).days <= BURST_RECENT_DAYS]
 
 
-def _burst_under_way(history: History) -> list[str]:
-    day = history.as_of.date()
+def _burst_under_way(history: History, under: Sequence[Burst]) -> list[str]:
+    """What the forecast says of the bursts *under* way (burst_under_way)."""
     return [f"a burst of new deals is under way ({b.deals:,} created {b.first:%Y-%m-%d} to "
             f"{b.last:%Y-%m-%d}, about {b.expected:,.0f} usual): "
             + ("the forecast lets it go on for as long again as it has lasted, as likely "
                "shorter as longer (its runs spread over how long it may last)"
-               if (day - b.last).days <= BURST_GOING_DAYS else
+               if _going_on(history, b) else
                "it has stopped for now: new deals are forecast at the usual level; if it "
-               "starts again there will be more") for b in burst_under_way(history)]
+               "starts again there will be more") for b in under]
 
 
 BURST_GOING_DAYS = 3  # a burst whose last day is this close to the as-of date goes on
 BURST_STRATA = 10  # how long a burst goes on: this many equally likely lengths
 
 
-def _goes_on(history: History, day: dt.date, days: float) -> list[list[Campaign]]:
-    """How long a burst of new deals still going on at the as-of date (its last day
-    within BURST_GOING_DAYS of it) goes on: nothing says whether it is near its start or
-    its end, so its remaining length *x* after *T* days has P(X > x) = T / (T + x) (as
-    likely shorter than T as longer; the 'Copernican' estimate). BURST_STRATA equally
-    likely lengths (the quantiles at (k + 0.5) / BURST_STRATA, at most the *days*
-    forecast), each as campaigns of the burst's deals above the usual level, spread
-    evenly over its days from *day* on. One empty list where no burst goes on."""
-    going = [b for b in burst_under_way(history)
-             if (history.as_of.date() - b.last).days <= BURST_GOING_DAYS]
+def _going_on(history: History, burst: Burst) -> bool:
+    """Whether *burst* still goes on at the as-of date: its last day within
+    BURST_GOING_DAYS of it."""
+    return (history.as_of.date() - burst.last).days <= BURST_GOING_DAYS
+
+
+def _goes_on(history: History, under: Sequence[Burst], day: dt.date, days: float
+             ) -> list[list[Campaign]]:
+    """How long each burst *under* way that still goes on at the as-of date (_going_on)
+    goes on: nothing says whether it is near its start or its end, so its remaining
+    length *x* after *T* days has P(X > x) = T / (T + x) (as likely shorter than T as
+    longer; the 'Copernican' estimate). BURST_STRATA equally likely lengths (the
+    quantiles at (k + 0.5) / BURST_STRATA, at most the *days* forecast), each as
+    campaigns of the burst's deals above the usual level, spread evenly over its days
+    from *day* on. One empty list where no burst goes on."""
+    going = [b for b in under if _going_on(history, b)]
     if not going:
         return [[]]
     strata: list[list[Campaign]] = []
@@ -359,7 +365,8 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     # the simulated stays are needed only for deals in stages the history cannot decide
     stays, team = stays_and_team(model) if _undecided(history, curves) else ({}, {})
     opening, rows, notes = openings(history, team, stays, curves)
-    notes += _burst_under_way(history)
+    under = burst_under_way(history)
+    notes += _burst_under_way(history, under)
     if not history.has_stages:
         notes.append("a deal table has no stage history: each open deal's time in its "
                      "stage is taken to be its age since it was created"
@@ -368,7 +375,7 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     runs: list[dict[Key, float]] = []
     simulated: list[Any] = []
     without: list[dict[Key, float]] = []
-    strata = _goes_on(history, day, days)
+    strata = _goes_on(history, under, day, days)
     for k, extra in enumerate(strata):  # one group of runs per length of a burst going on
         group = replace(settings, replications=replications * (k + 1) // len(strata)
                         - replications * k // len(strata), seed=settings.seed + k)

@@ -302,7 +302,7 @@ def test_a_forecast_during_a_burst_of_new_deals_lets_it_go_on(
     assert any("burst of new deals is under way" in n and "as long again" in n
                for n in result.notes)
     day = first_day(inside.as_of)
-    strata = _goes_on(inside, day, 90.0)
+    strata = _goes_on(inside, burst_under_way(inside), day, 90.0)
     assert len(strata) == BURST_STRATA
     per_day = (burst.deals - burst.expected) / ((burst.last - burst.first).days + 1)
     lasted = (day - burst.first).days
@@ -318,11 +318,12 @@ def test_a_forecast_during_a_burst_of_new_deals_lets_it_go_on(
     quiet = [history.at(dt.datetime.combine(ended.last, dt.time()) + dt.timedelta(days=k))
              for k in range(1, 9)]
     stopped = [q for q in quiet if any("it has stopped for now" in n
-                                       for n in _burst_under_way(q))]
+                                       for n in _burst_under_way(q, burst_under_way(q)))]
     assert stopped
-    assert all(_goes_on(q, first_day(q.as_of), 90.0) == [[]] for q in stopped)
+    assert all(_goes_on(q, burst_under_way(q), first_day(q.as_of), 90.0) == [[]]
+               for q in stopped)
     assert not burst_under_way(later)
-    assert _goes_on(later, first_day(later.as_of), 90.0) == [[]]
+    assert _goes_on(later, burst_under_way(later), first_day(later.as_of), 90.0) == [[]]
     assert truth.mess.burst is not None
 
 
