@@ -51,6 +51,19 @@ class Reading:
         """The last moment that is not in the future: the end of today."""
         return np.datetime64(self.today + dt.timedelta(days=1), "s") - np.timedelta64(1, "s")
 
+    def columns(self, needed: Mapping[str, tuple[str, ...]],
+                optional: Mapping[str, tuple[str, ...]]
+                ) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+        """The names to look for of each role in *needed* and *optional* (role -> default
+        names): the process file's name for it (crm.columns) alone, else the defaults."""
+        given = self.mapping.crm.columns
+
+        def names(role: str, defaults: tuple[str, ...]) -> tuple[str, ...]:
+            return (given[role],) if role in given else defaults
+
+        return ({r: names(r, d) for r, d in needed.items()},
+                {r: names(r, d) for r, d in optional.items()})
+
     def dates(self, file: CsvFile, column: str, values: pa.Array, rows: np.ndarray,
               *, required: bool, planned: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(times, usable): unreadable dates, and missing ones where *required*, get a

@@ -79,13 +79,7 @@ LOST_WITHOUT_STAGES = "time in each stage, moves from stage to stage and the sta
 def columns(reading: Reading) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
     """The columns to look for: the process file's names (crm.columns) first, then the
     defaults."""
-    given = reading.mapping.crm.columns
-
-    def names(role: str, defaults: tuple[str, ...]) -> tuple[str, ...]:
-        return (given[role],) if role in given else defaults
-
-    return ({r: names(r, d) for r, d in DEFAULTS.items()},
-            {r: names(r, d) for r, d in OPTIONAL.items()})
+    return reading.columns(DEFAULTS, OPTIONAL)
 
 
 def is_deal_table(file: CsvFile, reading: Reading) -> bool:

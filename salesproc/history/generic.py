@@ -42,13 +42,7 @@ HINT = "a stage-change CSV has deal, stage and changed_at columns (other names: 
 
 def columns(reading: Reading) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
     """The columns to look for: the process file's names first, then the defaults."""
-    given = reading.mapping.crm.columns
-
-    def names(role: str, defaults: tuple[str, ...]) -> tuple[str, ...]:
-        return (given[role],) if role in given else defaults
-
-    return ({r: names(r, d) for r, d in DEFAULTS.items()},
-            {r: names(r, d) for r, d in OPTIONAL.items()})
+    return reading.columns(DEFAULTS, OPTIONAL)
 
 
 def is_generic(file: CsvFile, reading: Reading) -> bool:
@@ -63,9 +57,7 @@ def read(reading: Reading, files: list[CsvFile]) -> tuple[Visits, Deals]:
     ids, codes, times, rows, created, extra = [], [], [], [], [], []
     fields = [c for c in reading.mapping.rule_fields()]
     optional: dict[str, str | None] = {}
-    given = reading.mapping.crm.columns
-    stood = RowValues((OPTIONAL["amount"] if "amount" not in given else (given["amount"],),
-                       *VALUES[1:]))
+    stood = RowValues((optional_names["amount"], *VALUES[1:]))
     read_rows = 0
     for file in files:
         cols = file.require(needed, HINT)
