@@ -25,6 +25,19 @@ def run(*args: str, input: str | None = None) -> Result:
     return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
 
 
+def dense_process(path: Path, stages: int, share: float) -> Path:
+    """A process of *stages* stages each routed to every other with *share* (and to won
+    with 0.05): n (n - 1) + n arrows, what Graphviz lays out slowest; written at *path*."""
+    lines = "\n".join(
+        f"  - {{id: s{i}, name: Stage {i}, owner: r, work: 0.1, next: "
+        f"{{{', '.join(f's{t}: {share}' for t in range(stages) if t != i)}, won: 0.05}}}}"
+        for i in range(stages))
+    path.write_text("salesproc: 1\nname: Dense\nroles: {r: {title: R, headcount: 50}}\n"
+                    f"stages:\n{lines}\nbuyer_types: {{b: {{name: B, share: 1, value: 1}}}}\n"
+                    "arrivals: {rate: 1}\n")
+    return path
+
+
 @pytest.fixture
 def five_step() -> Path:
     return ROOT / "processes" / "five-step.yaml"

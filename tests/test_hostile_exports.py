@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from tests.conftest import run
+from tests.conftest import dense_process, run
 
 PROCESS = """\
 salesproc: 1
@@ -545,15 +545,7 @@ def test_render_results_refuses_a_file_larger_than_any_result(
 def test_a_densely_routed_process_is_refused_before_graphviz_runs(tmp_path: Path) -> None:
     """50 stages each routed to every other (and lost): 2,550 arrows, which `dot` would lay out for
     minutes (at 200 stages it fills gigabytes); refused at once, with what to do."""
-    n = 50
-    stages = "\n".join(
-        f"  - {{id: s{i}, name: Stage {i}, owner: r, work: 0.1, next: "
-        f"{{{', '.join(f's{t}: 0.018' for t in range(n) if t != i)}, won: 0.05}}}}"
-        for i in range(n))
-    path = tmp_path / "dense.yaml"
-    path.write_text("salesproc: 1\nname: Dense\nroles: {r: {title: R, headcount: 50}}\n"
-                    f"stages:\n{stages}\nbuyer_types: {{b: {{name: B, share: 1, value: 1}}}}\n"
-                    "arrivals: {rate: 1}\n")
+    path = dense_process(tmp_path / "dense.yaml", 50, 0.018)
     target = tmp_path / "d.svg"
     kind(run("render", str(path), "--combined", "-o", str(target)), 1,
          "the drawing has 2,550 arrows, more than Graphviz can lay out", "as Mermaid")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CASES, ROOT, run
+from tests.conftest import CASES, ROOT, dense_process, run
 
 FAST = ["-r", "2", "--horizon", "100", "--warmup", "10"]
 SALESPROC = [sys.executable, "-m", "salesproc"]
@@ -180,15 +180,7 @@ def test_thousands_of_unknown_names_are_reported_quickly(tmp_path: Path) -> None
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz not installed")
 def test_graphviz_is_stopped_on_a_densely_routed_process(tmp_path: Path) -> None:
-    n = 20
-    stages = "\n".join(
-        f"  - {{id: s{i}, name: Stage {i}, owner: r, work: 0.1, next: "
-        f"{{{', '.join(f's{t}: 0.03' for t in range(n) if t != i)}, won: 0.05}}}}"
-        for i in range(n))
-    path = tmp_path / "dense.yaml"
-    path.write_text("salesproc: 1\nname: Dense\nroles: {r: {title: R, headcount: 50}}\n"
-                    f"stages:\n{stages}\nbuyer_types: {{b: {{name: B, share: 1, value: 1}}}}\n"
-                    "arrivals: {rate: 1}\n")
+    path = dense_process(tmp_path / "dense.yaml", 20, 0.03)
     done = subprocess.run([*SALESPROC, "render", str(path), "--combined", "-o",
                            str(tmp_path / "d.svg")], capture_output=True, text=True,
                           timeout=120, check=False,
