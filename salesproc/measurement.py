@@ -641,6 +641,12 @@ class OpenDeals:
         mine = self.history.deals.buyer[self.history.visits.deal[self.visit]] == kind
         return OpenDeals(self.history, self.visit[mine], self.age[mine], self.stale[mine])
 
+    def unvalued(self) -> int:
+        """How many of them have no known value (no amount, or one that is not a number):
+        the pipeline's worth leaves them out."""
+        deal = self.history.visits.deal[self.visit]
+        return int(np.isnan(self.history.deals.value[deal]).sum())
+
     def rows(self, limit: int | None = None) -> list[OpenDeal]:
         """The first *limit* open deals (all by default), with what each still needs."""
         h = self.history

@@ -417,3 +417,24 @@ def test_a_file_simulated_again_with_the_same_settings_is_remembered() -> None:
     for seed in range(REMEMBERED):  # the oldest is forgotten
         remembered(process, resolve_settings(process, replications=1, seed=seed, workers=1))
     assert remembered(process, settings) is not first
+
+
+def test_open_deals_of_unknown_value_are_said_beside_the_pipelines_worth() -> None:
+    """An open deal without a usable amount adds nothing to the pipeline's worth: the
+    headline says how many such deals the figure leaves out (none said where none)."""
+    from salesproc.history.table import OUTCOME_OPEN
+
+    history = read_history(EXAMPLE, salesproc.load(ROOT / "processes" / "five-step.yaml"))
+    d = history.deals
+    unknown = int((np.isnan(d.value) & (d.outcome == OUTCOME_OPEN)).sum())
+    assert unknown >= 1
+    out = run("measure", *EXAMPLE, "--process", str(ROOT / "processes" / "five-step.yaml"))
+    assert out.exit_code == 0, out.output
+    assert f" ({unknown:,} of unknown value), " in out.stdout
+    committee = run("measure", *EXAMPLE, "--process", str(ROOT / "processes" /
+                                                           "five-step.yaml"),
+                    "--buyer", "committee")
+    mine = int((np.isnan(d.value) & (d.outcome == OUTCOME_OPEN) & (d.buyer == list(
+        history.process.buyer_types).index("committee"))).sum())
+    line = next(x for x in committee.stdout.splitlines() if x.startswith("  Open deals"))
+    assert (f"({mine:,} of unknown value)" in line) == (mine > 0)

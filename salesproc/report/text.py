@@ -398,6 +398,7 @@ def measurement(m: Measurement, buyer: str | None = None) -> str:
     o = m.overall if buyer is None else m.buyers[buyer]
     first = f"{m.first_created:%Y-%m-%d}" if m.first_created else "–"
     cycle_mean, p10, p50, p90 = o.cycle
+    unvalued = (m.open_deals.of(buyer) if buyer else m.open_deals).unvalued()
     lines = [
         f"{p.name}" + (f" — buyer type {buyer}" if buyer else "")
         + f": measured from {', '.join(shown(s) for s in m.sources)}",
@@ -406,7 +407,8 @@ def measurement(m: Measurement, buyer: str | None = None) -> str:
         "stage (Kaplan–Meier).",
         "",
         f"  Open deals         {o.open:,} worth {cur} {_num(sum(s.value for s in o.pipeline), 0)}"
-        f", {sum(s.stale for s in o.pipeline):,} of them stale",
+        + (f" ({unvalued:,} of unknown value)" if unvalued else "")
+        + f", {sum(s.stale for s in o.pipeline):,} of them stale",
         f"  Won / lost         {o.won:,} won ({cur} {_num(o.won_value, 0)}), {o.lost:,} lost",
         f"  Lead-to-win        {_share(o.lead_to_win)} of the {o.won + o.lost:,} deals "
         "that ended",
