@@ -274,14 +274,25 @@ def locate(doc: Document, setting: str, source: Document, key_path: Path) -> Pat
         if not isinstance(node, dict):
             raise _unknown(source, key_path, setting,
                            f"'{'.'.join(parts[:depth])}' has no parts to set")
-        if part not in node and not last and _override_level(doc, path, part):
-            node[part] = {}  # a buyer type's first override of a stage: made on the way
+        if part not in node and not last and (_override_level(doc, path, part)
+                                               or _optional_block(path, part)):
+            node[part] = {}  # made on the way: a buyer type's first override of a stage, or
+            #                 a block the file leaves out (simulation.start without simulation:)
         if part not in node and not last:
             raise _unknown(source, key_path, setting, f"nothing called '{part}' there",
                            did_you_mean(part, [str(k) for k in node]))
         path.append(part)
         node = node.get(part)
     return tuple(path)
+
+
+def _optional_block(path: list[str | int], part: str) -> bool:
+    """*part* is a top-level block of settings the file may leave out (the format's
+    mappings: simulation:, arrivals:, roles:, ...), which a setting under it makes."""
+    from salesproc.schema import schema
+
+    properties = schema()["properties"]
+    return not path and part != "set" and properties.get(part, {}).get("type") == "object"
 
 
 def _override_level(doc: Document, path: list[str | int], part: str) -> bool:

@@ -264,3 +264,17 @@ def test_forecast_cases_and_per_deal_csv() -> None:
                     ["backtest", "--from", "2026-09-01", "--to", "2026-09-01"]):
         one = run(command[0], *EXAMPLE, "--process", process_file, *command[1:], "-r", "2")
         assert one.exit_code == 2 and "3<=x" in one.output  # a range needs 3 runs
+
+
+def test_a_process_without_a_simulation_block_is_forecast(tmp_path: Path) -> None:
+    """The forecast starts its runs at the as-of date by changing simulation.start in
+    memory: a file that leaves simulation: out (it may) gets one made on the way, not
+    'nothing called simulation there'."""
+    text = (ROOT / "processes" / "five-step.yaml").read_text("utf-8")
+    bare = "\n".join(line for line in text.splitlines() if not line.startswith("simulation:"))
+    assert "simulation:" not in bare
+    process = tmp_path / "five-step.yaml"
+    process.write_text(bare + "\n", "utf-8")
+    out = run("forecast", *EXAMPLE, "--process", str(process), "--horizon", "4w", "-r", "3")
+    assert out.exit_code == 0, out.output
+    assert "forecast from 2026-11-26 to 2026-12-24, 3 runs" in out.stdout
