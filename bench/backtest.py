@@ -36,7 +36,7 @@ BACKTEST_BUDGET, FORECAST_BUDGET = 30.0, 3.0  # seconds
 def export(folder: Path) -> list[str]:
     """The 500-deal export in *folder*: Opportunity.csv and OpportunityHistory.csv."""
     import salesproc
-    from salesproc.history.export import deals_of, write_salesforce
+    from salesproc.experiments.export import deals_of, write_salesforce
 
     process = salesproc.load(PROCESS, ["arrivals.rate=10"])
     result = salesproc.simulate(process, replications=1, horizon="330d", warmup=0, seed=7,

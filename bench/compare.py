@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from salesproc import load
-from salesproc.sim.compare import compare
-from salesproc.sim.experiment import resolve_settings
+from salesproc.experiments.compare import compare
+from salesproc.experiments.experiment import resolve_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,5 +1,5 @@
 """How good is the forecast on messy CRM histories whose truth is known? Backtest it
-against the naive baselines on generated histories (salesproc.history.synthetic) and
+against the naive baselines on generated histories (salesproc.prediction.synthetic) and
 print, per preset and horizon, the errors of the model and of every baseline, the
 coverage of the worst-to-best band with its 95% interval, and any origin that failed.
 
@@ -8,7 +8,7 @@ coverage of the worst-to-best band with its 95% interval, and any origin that fa
 
 Each history is generated from tests/cases/history/steady-five-step.yaml (nothing in it
 is dated, so it may start on any day), written in the CRM's own shape, read back as a
-user's export would be, and backtested at monthly origins (salesproc.backtest). The
+user's export would be, and backtested at monthly origins (salesproc.prediction.backtest). The
 histories run on every core.
 """
 
@@ -27,11 +27,11 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from salesproc.backtest import BASELINES, MODEL, backtest  # noqa: E402
-from salesproc.forecast import burst_under_way  # noqa: E402
+from salesproc.core.stats import proportion  # noqa: E402
 from salesproc.history.read import read_history  # noqa: E402
-from salesproc.history.synthetic import PRESETS, generate, reading, write  # noqa: E402
-from salesproc.stats import proportion  # noqa: E402
+from salesproc.prediction.backtest import BASELINES, MODEL, backtest  # noqa: E402
+from salesproc.prediction.forecast import burst_under_way  # noqa: E402
+from salesproc.prediction.synthetic import PRESETS, generate, reading, write  # noqa: E402
 
 PROCESS = ROOT / "tests" / "cases" / "history" / "steady-five-step.yaml"
 START = dt.date(2025, 6, 2)

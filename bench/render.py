@@ -16,10 +16,10 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from salesproc import graph, load
-from salesproc.model import Process
-from salesproc.playbook import to_markdown
-from salesproc.render import to_dot, to_image, to_mermaid
+from salesproc import load
+from salesproc.drawing import graph, to_dot, to_image, to_mermaid
+from salesproc.drawing.playbook import to_markdown
+from salesproc.process.model import Process
 
 ROOT = Path(__file__).resolve().parent.parent
 

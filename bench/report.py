@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from salesproc import load  # noqa: E402
+from salesproc.experiments.experiment import resolve_settings, simulate  # noqa: E402
 from salesproc.report import html  # noqa: E402
-from salesproc.sim.experiment import resolve_settings, simulate  # noqa: E402
 from tests.test_browser import FLAGS  # noqa: E402
 
 

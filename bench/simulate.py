@@ -66,8 +66,8 @@ def calendar_cost(leads: int, rounds: int) -> None:
     working-time arithmetic per lead, alternating in one run."""
     from dataclasses import replace
 
-    from salesproc import analysis
-    from salesproc.calendar import Calendar, parse_hours
+    from salesproc.core.calendar import Calendar, parse_hours
+    from salesproc.process import analysis
 
     always = load(HERE / "funnel5.yaml")
     business = replace(always, calendar=Calendar(parse_hours("09:00-17:00"),
@@ -106,8 +106,8 @@ def memory() -> None:
 
 
 def scaling() -> None:
-    from salesproc.model import Settings
-    from salesproc.sim.experiment import simulate
+    from salesproc.experiments.experiment import simulate
+    from salesproc.process.model import Settings
 
     example = HERE.parent / "processes" / "five-step.yaml"
     process = load(example)

@@ -15,11 +15,11 @@ See docs/python.md for a walk-through.
 """
 
 from salesproc.api import calibrate, check_fit, compare, measure, read_history, simulate, sweep
-from salesproc.diagnostics import Diagnostic, Severity
-from salesproc.errors import InvalidProcessError, SalesprocError, ToolMissingError
-from salesproc.loader import CheckResult, check, check_text, load
-from salesproc.model import Process, Settings
-from salesproc.stats import Estimate
+from salesproc.core.diagnostics import Diagnostic, Severity
+from salesproc.core.errors import InvalidProcessError, SalesprocError, ToolMissingError
+from salesproc.core.stats import Estimate
+from salesproc.process.loader import CheckResult, check, check_text, load
+from salesproc.process.model import Process, Settings
 from salesproc.version import __version__
 
 __all__ = [

@@ -4,7 +4,7 @@ Each takes processes (or paths to process files) and keyword settings, and retur
 result object with ``to_dict()`` and ``to_frame()``. Times are numbers in the process's
 time unit (as Settings holds them), or text read as the command line reads it
 (``"26w"``, ``"90d"``, ``"3mo"``; a bare ``"90"`` is days, and refused with a
-:class:`~salesproc.units.SpanError` where the process counts time in another unit). One
+:class:`~salesproc.core.units.SpanError` where the process counts time in another unit). One
 worker process by default: a notebook should not start a process pool unasked
 (``workers=2`` or more runs replications in parallel, with identical results). SimPy,
 numpy and scipy are imported only when a function is called, so ``import salesproc``
@@ -18,21 +18,21 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from salesproc.loader import load
-from salesproc.model import Process, Settings
-from salesproc.variants import Changes, change_list
+from salesproc.process.loader import load
+from salesproc.process.model import Process, Settings
+from salesproc.process.variants import Changes, change_list
 
 if TYPE_CHECKING:
     import datetime as dt
 
-    from salesproc.calibration import Calibration
-    from salesproc.deal_measurement import DealMeasurement
-    from salesproc.fitcheck import FitCheck
+    from salesproc.experiments.compare import Comparison, SweepResult
+    from salesproc.experiments.results import SimulationResult
     from salesproc.history.read import Format
     from salesproc.history.table import History
-    from salesproc.measurement import Measurement
-    from salesproc.sim.compare import Comparison, SweepResult
-    from salesproc.sim.results import SimulationResult
+    from salesproc.measuring.deal_measurement import DealMeasurement
+    from salesproc.measuring.measurement import Measurement
+    from salesproc.prediction.calibration import Calibration
+    from salesproc.prediction.fitcheck import FitCheck
 
 ProcessLike = Process | str | os.PathLike[str]
 Time = float | str
@@ -58,7 +58,7 @@ def simulate(process: ProcessLike, *, changes: Changes = (),
     >>> result = simulate("processes/five-step.yaml", replications=5)  # doctest: +SKIP
     >>> result["all", "won"].mean  # doctest: +SKIP
     """
-    from salesproc.sim import experiment
+    from salesproc.experiments import experiment
 
     model = _process(process, changes)
     settings = _settings(model, replications, horizon, warmup, seed, workers, only_buyer)
@@ -78,7 +78,7 @@ def compare(base: ProcessLike, *variants: ProcessLike, changes: Changes = (),
     ``result.difference(result.variants[0], ("all", "won"))`` is the paired difference
     of a figure.
     """
-    from salesproc.sim import compare as comparing
+    from salesproc.experiments import compare as comparing
 
     model = _process(base, ())
     runs = [(_label(v), _process(v, ())) for v in variants]
@@ -99,7 +99,7 @@ def sweep(process: ProcessLike, values: Mapping[str, Sequence[object]], *,
     from the process read once; each step's change comes with an interval that holds,
     with the others, at 95% (Bonferroni). With *buyer*, the figures are that buyer
     type's deals."""
-    from salesproc.sim import compare as comparing
+    from salesproc.experiments import compare as comparing
 
     specs = [comparing.Sweep(path, tuple(_yaml(v) for v in options))
              for path, options in values.items()]
@@ -134,8 +134,8 @@ def measure(history: History, *, simulate_file: bool = True
     simulation, unless *simulate_file* is False). ``result.to_dict()`` is the JSON layout.
     A deal table (``history.has_stages`` False) gives a DealMeasurement: what one row per
     deal allows."""
-    from salesproc.deal_measurement import measure_deals
-    from salesproc.measurement import measure as measuring
+    from salesproc.measuring.deal_measurement import measure_deals
+    from salesproc.measuring.measurement import measure as measuring
 
     if not history.has_stages:
         return measure_deals(history)
@@ -146,7 +146,7 @@ def calibrate(history: History, *, since: dt.datetime | None = None) -> Calibrat
     """Fit *history*'s process to it (arrivals, shares, values, routes, times in stage),
     each value with its sample size and 95% interval; ``result.to_yaml(path)`` is the
     variant file that extends the process's own."""
-    from salesproc.calibration import calibrate as calibrating
+    from salesproc.prediction.calibration import calibrate as calibrating
 
     return calibrating(history, since=since)
 
@@ -156,7 +156,7 @@ def check_fit(history: History, calibration: Calibration, *, replications: int =
     """Simulate the calibrated process over the history's period, measure each run as the
     history is measured, and set each figure beside the runs' range (95% with 39 runs or
     more); a figure outside names the setting to change and the value the data suggests."""
-    from salesproc.fitcheck import check_fit as checking
+    from salesproc.prediction.fitcheck import check_fit as checking
 
     return checking(history, calibration, replications=replications, seed=seed)
 
@@ -176,8 +176,8 @@ def _label(process: ProcessLike) -> str:
 def _settings(process: Process, replications: int | None, horizon: Time | None,
               warmup: Time | None, seed: int | None, workers: int, only_buyer: str | None
               ) -> Settings:
-    from salesproc.sim.experiment import resolve_settings
-    from salesproc.units import parse_span
+    from salesproc.core.units import parse_span
+    from salesproc.experiments.experiment import resolve_settings
 
     def time(value: Time | None) -> float | None:
         if value is None or isinstance(value, str):

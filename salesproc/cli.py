@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from salesproc.defaults import MAX_REPLICATIONS, MAX_WORKERS
-from salesproc.diagnostics import (
+from salesproc.core.defaults import MAX_REPLICATIONS, MAX_WORKERS
+from salesproc.core.diagnostics import (
     FORMATTERS,
     Diagnostic,
     Severity,
@@ -30,14 +30,14 @@ from salesproc.diagnostics import (
     shown,
     summary,
 )
-from salesproc.errors import InvalidProcessError, SalesprocError, SettingsError
-from salesproc.escaping import visible
-from salesproc.model import Process
-from salesproc.units import SPAN_HELP
+from salesproc.core.errors import InvalidProcessError, SalesprocError, SettingsError
+from salesproc.core.escaping import visible
+from salesproc.core.units import SPAN_HELP
+from salesproc.process.model import Process
 from salesproc.version import __version__
 
 if TYPE_CHECKING:
-    from salesproc.sim.results import Visit
+    from salesproc.experiments.results import Visit
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 MAX_ORIGINS = 240  # a backtest's origins: twenty years of months
@@ -49,7 +49,7 @@ def echo(text: str, *, err: bool = False, nl: bool = True, prefix: str = "",
     """Write *text* to the terminal (stdout, or stderr with *err*): the one way the command
     writes text, so that no report or message, whatever it quotes from a CRM export or a
     process file, can drive the terminal: its control characters are made visible
-    (:func:`salesproc.escaping.visible`; ESC is written as ``\\x1b``). *prefix* (a word
+    (:func:`salesproc.core.escaping.visible`; ESC is written as ``\\x1b``). *prefix* (a word
     the program colours) and *style* (colour the program adds to the escaped text) are
     the only escape sequences that get through. `-o` files get the same (`_emit_file`)."""
     safe = visible(text)
@@ -79,7 +79,7 @@ class Failure(click.ClickException):
 def echo_diagnostics(diagnostics: Sequence[Diagnostic], err: bool = False,
                      settings: Sequence[str] = ()) -> None:
     """Print findings as text with caret snippets (coloured on a terminal)."""
-    from salesproc.variants import COMMAND_LINE
+    from salesproc.process.variants import COMMAND_LINE
 
     def lines(file: str) -> Sequence[str] | None:
         return [shown(s) for s in settings] if file == COMMAND_LINE else read_source_lines(file)
@@ -96,7 +96,7 @@ def echo_diagnostics(diagnostics: Sequence[Diagnostic], err: bool = False,
 
 def load_or_fail(path: str, settings: Sequence[str] = ()) -> Process:
     """The process in *path* (with --set changes), or exit 1 with its findings."""
-    from salesproc.loader import load
+    from salesproc.process.loader import load
 
     try:
         return load(path, settings)
@@ -115,7 +115,7 @@ def changed_or_fail(process: Process, path: str, settings: Sequence[str]) -> Pro
 
 def _invalid(exc: InvalidProcessError, path: str, settings: Sequence[str]) -> Failure:
     """The findings on stderr; the failure to raise."""
-    from salesproc.variants import COMMAND_LINE
+    from salesproc.process.variants import COMMAND_LINE
 
     echo_diagnostics(exc.diagnostics, err=True, settings=settings)
     changes = f" with {' '.join('--set ' + s for s in settings)}" if settings else ""
@@ -212,7 +212,7 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, quiet: bool) -> Non
     Reports every finding with file:line:column, a code (see docs/codes.md) and a hint.
     With no PATHS, checks the processes/ folder if there is one, else the current folder.
     """
-    from salesproc.loader import check, discover
+    from salesproc.process.loader import check, discover
 
     if any(not p.strip() for p in paths):
         raise click.BadParameter("an empty path names no file", param_hint="PATHS")
@@ -250,8 +250,8 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, quiet: bool) -> Non
 @click.option("--force", is_flag=True, help="Overwrite the files if they exist.")
 def init(name: str, repo: bool, force: bool) -> None:
     """Write a starter process file NAME.yaml, ready to edit (or set up a repository)."""
-    from salesproc import starter
-    from salesproc.outputs import write_atomic
+    from salesproc.core.outputs import write_atomic
+    from salesproc.process import starter
 
     if repo:
         _init_repository(name, force)
@@ -277,8 +277,8 @@ def init(name: str, repo: bool, force: bool) -> None:
 def _init_repository(name: str, force: bool) -> None:
     """`init --repo`: write the repository's files that are missing (all of them with
     --force), keep those that exist, and say which is which and what comes next."""
-    from salesproc import schema, starter
-    from salesproc.outputs import write_atomic
+    from salesproc.core.outputs import write_atomic
+    from salesproc.process import schema, starter
 
     folder = Path(name.strip() or ".")
     if folder.exists() and not folder.is_dir():
@@ -316,8 +316,8 @@ def _init_repository(name: str, force: bool) -> None:
               "so that process files can name it by a relative path.")
 def schema_command(show: bool, folder: str | None) -> None:
     """Where the JSON Schema of process files is (for editors' YAML language servers)."""
-    from salesproc import schema
-    from salesproc.outputs import write_atomic
+    from salesproc.core.outputs import write_atomic
+    from salesproc.process import schema
 
     text = Path(schema.schema_path()).read_text("utf-8")
     if folder is not None:
@@ -349,8 +349,7 @@ def schema_command(show: bool, folder: str | None) -> None:
 def render(process_file: str, buyer: str | None, combined: bool, fmt: str,
            output: str | None, direction: str, results_file: str | None) -> None:
     """Draw the process as a flowchart: one per buyer type, or --combined."""
-    from salesproc import graph
-    from salesproc.render import to_dot, to_mermaid
+    from salesproc.drawing import graph, to_dot, to_mermaid
 
     process = load_or_fail(process_file)
     if results_file is not None:
@@ -388,9 +387,9 @@ def _render_results(process: Process, process_file: str, results_file: str, fmt:
                     output: str | None, direction: str, buyer: str | None,
                     combined: bool) -> None:
     """render --results: one drawing, of what the simulation covered."""
-    from salesproc.errors import SalesprocError
-    from salesproc.render import results_dot
-    from salesproc.render.results import simulated_buyer
+    from salesproc.core.errors import SalesprocError
+    from salesproc.drawing import results_dot
+    from salesproc.drawing.results import simulated_buyer
 
     if fmt == "mermaid":
         raise click.BadParameter("results are drawn with Graphviz: use svg, png, pdf or dot",
@@ -431,7 +430,7 @@ def _read_json(path: str, hint: str = "give the file written by: salesproc simul
     be a result (each would hang, fill the memory or fail inside the JSON reader)."""
     import json
 
-    from salesproc.defaults import MAX_RESULTS_BYTES
+    from salesproc.core.defaults import MAX_RESULTS_BYTES
 
     try:
         if not os.path.isfile(path):
@@ -460,8 +459,8 @@ def _read_json(path: str, hint: str = "give the file written by: salesproc simul
 def _image(source: str, fmt: str) -> bytes:
     """Graphviz's drawing; without Graphviz, the hint also names the formats that need
     no install."""
-    from salesproc.errors import ToolMissingError
-    from salesproc.render import to_image
+    from salesproc.core.errors import ToolMissingError
+    from salesproc.drawing import to_image
 
     try:
         return to_image(source, fmt)
@@ -493,7 +492,7 @@ def _render_target(process_file: str, output: str | None, fmt: str, buyer: str |
 def _emit_file(target: str, content: str | bytes, inputs: Sequence[str] = ()) -> None:
     """-o: *content* written to *target* (never onto an input); text as the terminal would
     get it, its control characters made visible."""
-    from salesproc.outputs import write_atomic
+    from salesproc.core.outputs import write_atomic
 
     _refuse_overwrite(target, inputs)
     folder = os.path.dirname(target)
@@ -536,7 +535,7 @@ def _refuse_overwrite(target: str, inputs: Sequence[str], others: Sequence[str] 
               help="Write the playbook to this file (default: the terminal).")
 def playbook(process_file: str, fmt: str, output: str | None) -> None:
     """Write the onboarding playbook for new reps, with diagrams."""
-    from salesproc.playbook import to_markdown
+    from salesproc.drawing.playbook import to_markdown
     from salesproc.report.html import playbook as to_html
 
     process = load_or_fail(process_file)
@@ -565,7 +564,7 @@ class _Duration(click.ParamType):  # type: ignore[type-arg]
 
     def convert(self, value: object, param: click.Parameter | None,
                 ctx: click.Context | None) -> str:
-        from salesproc.units import is_span_text, parse_span
+        from salesproc.core.units import is_span_text, parse_span
 
         text = str(value).strip()
         try:
@@ -586,7 +585,7 @@ class _Duration(click.ParamType):  # type: ignore[type-arg]
 def _span(text: str | None, unit: str, option: str) -> float | None:
     """*text* given to *option* (checked by _Duration), in *unit*; a bare number where a
     process counts time in another unit is a usage error that says what to write."""
-    from salesproc.units import SpanError, parse_span
+    from salesproc.core.units import SpanError, parse_span
 
     if text is None:
         return None
@@ -626,7 +625,7 @@ def simulate(process_file: str, replications: int | None, horizon: str | None,
              only_buyer: str | None, settings: tuple[str, ...], fmt: str, output: str | None,
              charts_dir: str | None, events: str | None) -> None:
     """Simulate the pipeline: wins, revenue, time in stage, bottleneck, end pipeline."""
-    from salesproc.sim import experiment
+    from salesproc.experiments import experiment
 
     process = load_or_fail(process_file, settings)
     if events == "-":
@@ -727,7 +726,7 @@ def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
     """
     from salesproc.history import HistoryError
     from salesproc.history.suggest import suggest_mapping as suggest
-    from salesproc.measurement import measure as measuring
+    from salesproc.measuring.measurement import measure as measuring
 
     process = load_or_fail(process_file)
     _guard_outputs([*process.files, *history], output)
@@ -760,7 +759,7 @@ def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
 def _measure_deal_table(found: Any, buyer: str | None, fmt: str, output: str | None,
                         charts_dir: str | None) -> None:
     """measure of a deal table (one row per deal, no stage history): what it allows."""
-    from salesproc.deal_measurement import measure_deals
+    from salesproc.measuring.deal_measurement import measure_deals
 
     result = measure_deals(found)
     if buyer is not None and buyer not in result.buyers:
@@ -806,8 +805,8 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
     """
     import datetime as dt
 
-    from salesproc.calibration import calibrate as calibrating
-    from salesproc.fitcheck import check_fit
+    from salesproc.prediction.calibration import calibrate as calibrating
+    from salesproc.prediction.fitcheck import check_fit
     from salesproc.report import json as json_report
     from salesproc.report import text
 
@@ -892,8 +891,8 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
     import datetime as dt
     import json as json_module
 
-    from salesproc.forecast import forecast as forecasting
-    from salesproc.forecast import parse_campaign
+    from salesproc.prediction.forecast import forecast as forecasting
+    from salesproc.prediction.forecast import parse_campaign
     from salesproc.report import text
 
     try:
@@ -934,12 +933,12 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
     beaten: list[Any] = []
     blends: list[Any] = []
     if record is not None:
-        from salesproc.backtest import beaten_by
+        from salesproc.prediction.backtest import beaten_by
 
         beaten = beaten_by(record, found, end)
         said = text.track_record(record, beaten, result, str(track_file))
         if blended:
-            from salesproc.backtest import blend
+            from salesproc.prediction.backtest import blend
 
             blends = [b for b in (blend(record, found, end, figure,
                                         result.totals[figure].neutral)
@@ -971,7 +970,7 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
 
 def _track_record(path: str) -> Any:
     """The saved backtest in *path*, or exit 1 saying what is wrong with it."""
-    from salesproc.backtest import from_dict
+    from salesproc.prediction.backtest import from_dict
 
     hint = "save one with: salesproc backtest ... --format json -o BACKTEST.json"
     data = _read_json(path, hint)
@@ -1029,7 +1028,7 @@ def backtest(history: tuple[str, ...], process_file: str, first: Any, last: Any,
     Nothing is written beside the process file; an origin whose calibration fails is
     reported with the reason, and the others go on.
     """
-    from salesproc.backtest import backtest as backtesting
+    from salesproc.prediction.backtest import backtest as backtesting
 
     origins = _origins(first, last, every)
     process = load_or_fail(process_file)
@@ -1053,7 +1052,7 @@ def _origins(first: Any, last: Any, every: str) -> list[Any]:
     by a duration (2w, 30d)."""
     import datetime as dt
 
-    from salesproc.backtest import add_months
+    from salesproc.prediction.backtest import add_months
 
     if last < first:
         raise click.BadParameter("the last origin is before the first", param_hint="--to")
@@ -1151,7 +1150,7 @@ def _simulation_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _warn_capacity(processes: Sequence[tuple[str, Any]]) -> None:
-    from salesproc.sim.experiment import capacity_warnings
+    from salesproc.experiments.experiment import capacity_warnings
 
     for label, process in processes:
         for warning in capacity_warnings(process):
@@ -1175,9 +1174,9 @@ def compare(base_file: str, variant_files: tuple[str, ...], settings: tuple[str,
     Every variant sees the same deals (common random numbers); differences come with
     95% intervals from paired replications, and a verdict in plain words.
     """
-    from salesproc.sim import compare as comparing
-    from salesproc.sim import experiment
-    from salesproc.variants import describe
+    from salesproc.experiments import compare as comparing
+    from salesproc.experiments import experiment
+    from salesproc.process.variants import describe
 
     if not variant_files and not settings:
         raise click.UsageError("name at least one VARIANT file or --set PATH=VALUE")
@@ -1216,8 +1215,8 @@ def sweep(process_file: str, sweeps: tuple[str, ...], replications: int | None,
 
     E.g. salesproc sweep processes/five-step.yaml --set roles.se.headcount=1..5
     """
-    from salesproc.sim import compare as comparing
-    from salesproc.sim import experiment
+    from salesproc.experiments import compare as comparing
+    from salesproc.experiments import experiment
 
     points = comparing.sweep_points([_parse_sweep(s) for s in sweeps])
     read = load_or_fail(process_file)
@@ -1239,7 +1238,7 @@ def sweep(process_file: str, sweeps: tuple[str, ...], replications: int | None,
 
 def _parse_sweep(option: str) -> Any:
     """'roles.ae.headcount=2..8', '...=2..10:2', '...=0.2,0.4,0.6' or a single value."""
-    from salesproc.sim.compare import Sweep
+    from salesproc.experiments.compare import Sweep
 
     def bad(message: str) -> click.BadParameter:
         return click.BadParameter(f"{shown(option)!r}: {message}", param_hint="--set")
@@ -1260,7 +1259,7 @@ def _parse_sweep(option: str) -> Any:
 
 
 def _sweep_range(spec: str, bad: Callable[[str], click.BadParameter]) -> tuple[str, ...]:
-    from salesproc.defaults import MAX_SWEEP_POINTS
+    from salesproc.core.defaults import MAX_SWEEP_POINTS
 
     bounds, _, step_text = spec.partition(":")
     low_text, _, high_text = bounds.partition("..")
@@ -1343,7 +1342,7 @@ def _save_charts(drawn: list[Any], folder: str | None) -> None:
     """The charts :func:`_draw_charts` drew, written to *folder*."""
     if folder is None:
         return
-    from salesproc.outputs import write_atomic
+    from salesproc.core.outputs import write_atomic
 
     if not drawn:  # e.g. a comparison of one replication: no difference to draw
         echo(f"no charts written to {folder}: these results have nothing to draw", err=True)
@@ -1395,8 +1394,8 @@ _GUARDED = "salesproc.guarded"
 
 
 def _warn_event_log_size(process: Process, run: Any) -> None:
-    from salesproc.defaults import EVENT_LOG_WARNING_BYTES
-    from salesproc.sim.experiment import expected_visits
+    from salesproc.core.defaults import EVENT_LOG_WARNING_BYTES
+    from salesproc.experiments.experiment import expected_visits
 
     rows = expected_visits(process, run)
     size = rows * 90  # bytes in an average row of the log
@@ -1436,8 +1435,8 @@ def _event_log(path: str | None) -> Iterator[Callable[[Visit], None] | None]:
         return
     import csv
 
-    from salesproc.outputs import atomic_open
-    from salesproc.sim.results import Visit
+    from salesproc.core.outputs import atomic_open
+    from salesproc.experiments.results import Visit
 
     with atomic_open(path) as handle:
         writer = csv.writer(handle)

@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import salesproc  # noqa: E402
-from salesproc import starter  # noqa: E402
-from salesproc.history.export import deals_of, write_hubspot, write_salesforce  # noqa: E402
+from salesproc.experiments.export import deals_of, write_hubspot, write_salesforce  # noqa: E402
+from salesproc.process import starter  # noqa: E402
 
 FOLDER = ROOT / "examples" / "five-step-salesforce"
 NAMES = {"inquiry": "Prospecting", "call": "Qualification", "demo": "Needs Analysis",

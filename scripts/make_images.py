@@ -15,11 +15,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from salesproc import charts, graph, load  # noqa: E402
-from salesproc.model import Settings  # noqa: E402
-from salesproc.outputs import write_atomic  # noqa: E402
-from salesproc.render import results_dot, to_dot, to_image  # noqa: E402
-from salesproc.sim.experiment import resolve_settings, simulate  # noqa: E402
+from salesproc import charts, load  # noqa: E402
+from salesproc.core.outputs import write_atomic  # noqa: E402
+from salesproc.drawing import (  # noqa: E402
+    graph,
+    results_dot,
+    to_dot,
+    to_image,
+)
+from salesproc.experiments.experiment import resolve_settings, simulate  # noqa: E402
+from salesproc.process.model import Settings  # noqa: E402
 
 DOCS = ROOT / "docs"
 SHOWN_CHARTS = ("monthly",)

@@ -10,7 +10,7 @@ file, with the CRM names, rates and arrival rate of the truth), e.g.
 
     salesproc measure OUTDIR/process.yaml OUTDIR/salesforce/*.csv
 
-The presets and what each mess is are described in salesproc/history/synthetic.py. The
+The presets and what each mess is are described in salesproc/prediction/synthetic.py. The
 same arguments write the same bytes.
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from salesproc.history.synthetic import PRESETS, SHAPES, generate, variant, write  # noqa: E402
+from salesproc.prediction.synthetic import PRESETS, SHAPES, generate, variant, write  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

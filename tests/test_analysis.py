@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from salesproc import analysis, check_text, routing
+from salesproc import check_text
+from salesproc.process import analysis, routing
 
 FUNNEL = """
 salesproc: 1

@@ -41,7 +41,7 @@ def test_the_walk_through_runs_as_written(monkeypatch: pytest.MonkeyPatch) -> No
 
 @pytest.mark.parametrize("name", ["simulate", "compare", "sweep", "load", "check"])
 def test_public_functions_are_typed_without_any(name: str) -> None:
-    from salesproc.sim import compare, results
+    from salesproc.experiments import compare, results
 
     function = getattr(salesproc, name)
     hints = typing.get_type_hints(function, localns={**vars(results), **vars(compare)})

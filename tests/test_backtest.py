@@ -19,7 +19,11 @@ import numpy as np
 import pytest
 
 import salesproc
-from salesproc.backtest import (
+from salesproc.core.stats import Estimate, proportion
+from salesproc.experiments.export import deals_of, write_generic
+from salesproc.history import read_history
+from salesproc.history.table import History
+from salesproc.prediction.backtest import (
     BASELINES,
     MODEL,
     Backtest,
@@ -30,11 +34,7 @@ from salesproc.backtest import (
     baseline,
     blend,
 )
-from salesproc.forecast import Outcome
-from salesproc.history import read_history
-from salesproc.history.export import deals_of, write_generic
-from salesproc.history.table import History
-from salesproc.stats import Estimate, proportion
+from salesproc.prediction.forecast import Outcome
 from tests.conftest import run
 from tests.test_forecast import KNOWN
 
@@ -110,7 +110,7 @@ def test_each_origin_forecasts_with_the_process_calibrated_there(tmp_path: Path)
     origin, the file's own process forecasts far more wins than the process calibrated on
     the history before it, which the backtest uses (in memory: the forecast changes the
     calibrated process it is given, never the file's)."""
-    from salesproc.forecast import forecast
+    from salesproc.prediction.forecast import forecast
 
     path, export = known_export(tmp_path)
     wrong = tmp_path / "process" / "wrong.yaml"

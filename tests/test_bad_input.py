@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from salesproc import check
-from salesproc.yamlio import MAX_FILE_BYTES
+from salesproc.process.yamlio import MAX_FILE_BYTES
 from tests.conftest import run
 
 HUGE = 20 * 1024 * 1024

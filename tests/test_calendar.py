@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from salesproc.calendar import (
+from salesproc.core.calendar import (
     Calendar,
     WorkingClock,
     business_days,
@@ -17,8 +17,8 @@ from salesproc.calendar import (
     months,
     parse_hours,
 )
-from salesproc.model import Settings
-from salesproc.sim.experiment import simulate
+from salesproc.experiments.experiment import simulate
+from salesproc.process.model import Settings
 from tests.test_sim_theory import close, process
 
 MONDAY = dt.date(2026, 1, 5)
@@ -109,7 +109,7 @@ def test_a_friday_afternoon_call_finishes_on_monday_morning() -> None:
 
 def test_always_gives_the_results_of_the_plain_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """The general path (a working clock that happens to run always) against the fast one."""
-    from salesproc.calendar import Calendar as Cal
+    from salesproc.core.calendar import Calendar as Cal
 
     proc = process(one_server("calendar: always", 12.0))
     plain = simulate(proc, RUN)
@@ -226,7 +226,8 @@ def test_simulate_reports_months_and_quarters_in_every_format(tmp_path: object) 
 
 
 def test_the_starter_works_business_hours_from_the_coming_monday() -> None:
-    from salesproc import check_text, starter
+    from salesproc import check_text
+    from salesproc.process import starter
 
     text = starter.render("x", today=dt.date(2026, 11, 28))  # a Saturday
     assert "start: 2026-11-30" in text and "hours: 09:00-17:00" in text

@@ -12,8 +12,9 @@ import pytest
 from scipy import stats
 
 import salesproc
-from salesproc import routing
-from salesproc.calibration import (
+from salesproc.experiments.export import deals_of, write_salesforce
+from salesproc.history import History, read_history
+from salesproc.prediction.calibration import (
     MIN_BLENDED,
     MIN_OBSERVATIONS,
     PRIOR_OBSERVATIONS,
@@ -23,10 +24,9 @@ from salesproc.calibration import (
     moved_on,
     spec_mean,
 )
-from salesproc.fitcheck import check_fit
-from salesproc.history import History, read_history
-from salesproc.history.export import deals_of, write_salesforce
-from salesproc.model import Process
+from salesproc.prediction.fitcheck import check_fit
+from salesproc.process import routing
+from salesproc.process.model import Process
 from tests.conftest import CASES, ROOT, run
 
 TRUTH = CASES / "history" / "calibrate.yaml"

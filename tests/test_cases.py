@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from salesproc import check
-from salesproc.diagnostics import CODES
+from salesproc.core.diagnostics import CODES
 from tests.conftest import CASES, run
 
 INVALID = sorted((CASES / "invalid").glob("*.yaml"))

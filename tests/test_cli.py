@@ -75,7 +75,7 @@ def test_internal_error_exits_3_and_says_it_is_a_bug(monkeypatch: pytest.MonkeyP
     def broken(path: object) -> None:
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr("salesproc.loader.check", broken)
+    monkeypatch.setattr("salesproc.process.loader.check", broken)
     result = run("validate", str(BAD))
     assert result.exit_code == 3
     assert "this is a bug in salesproc" in result.output
@@ -202,7 +202,7 @@ def test_output_to_a_device_writes_in_place_and_keeps_the_device(tmp_path: Path)
     import os
     import stat
 
-    from salesproc.outputs import write_atomic
+    from salesproc.core.outputs import write_atomic
 
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
@@ -216,7 +216,7 @@ def test_output_to_a_device_writes_in_place_and_keeps_the_device(tmp_path: Path)
 
 
 def test_failed_write_leaves_the_old_file(tmp_path: Path) -> None:
-    from salesproc.outputs import atomic_open
+    from salesproc.core.outputs import atomic_open
 
     target = tmp_path / "out.txt"
     target.write_text("previous results\n")

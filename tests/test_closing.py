@@ -1,4 +1,4 @@
-"""When in the month deals close (salesproc.closing), against what theory says, and the
+"""When in the month deals close (salesproc.prediction.closing), against what theory says, and the
 forecast placing its wins so."""
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ import math
 import numpy as np
 from scipy import stats
 
-from salesproc.closing import MIN_WINS, Bunching, MonthEnd, month_end, place
-from salesproc.forecast import _placed
-from salesproc.loader import load
+from salesproc.core.stats import proportion
+from salesproc.core.units import HOURS
+from salesproc.experiments.results import Visit
+from salesproc.prediction.closing import MIN_WINS, Bunching, MonthEnd, month_end, place
+from salesproc.prediction.forecast import _placed
+from salesproc.process.loader import load
 from salesproc.sim.metrics import Key
-from salesproc.sim.results import Visit
-from salesproc.stats import proportion
-from salesproc.units import HOURS
 from tests.conftest import ROOT
 
 START = np.datetime64("2025-01-01T00:00:00")

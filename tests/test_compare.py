@@ -9,10 +9,10 @@ import pytest
 
 from salesproc import check_text, load
 from salesproc.cli import _parse_sweep as parse_sweep
-from salesproc.model import Process, Settings
-from salesproc.sim.compare import HEADLINE, compare, sweep_points
+from salesproc.core.stats import Estimate, significant
+from salesproc.experiments.compare import HEADLINE, compare, sweep_points
+from salesproc.process.model import Process, Settings
 from salesproc.sim.metrics import Key
-from salesproc.stats import Estimate, significant
 from tests.conftest import ROOT, run
 
 FIVE = ROOT / "processes" / "five-step.yaml"
@@ -127,7 +127,7 @@ def test_bad_sweeps_are_usage_errors(option: str) -> None:
 
 
 def test_two_settings_make_a_grid_three_do_not() -> None:
-    from salesproc.errors import SalesprocError
+    from salesproc.core.errors import SalesprocError
 
     points = sweep_points([parse_sweep("a.b=1..2"), parse_sweep("c.d=3,4")])
     assert points == [("a.b=1", "c.d=3"), ("a.b=1", "c.d=4"), ("a.b=2", "c.d=3"),
@@ -219,8 +219,8 @@ def test_one_replication_judges_no_difference() -> None:
 
 def test_sweep_steps_hold_together_at_95_percent() -> None:
     from salesproc import load
-    from salesproc.sim.compare import marginal
-    from salesproc.stats import t_quantile
+    from salesproc.core.stats import t_quantile
+    from salesproc.experiments.compare import marginal
 
     points = sweep_points([parse_sweep("roles.ae.headcount=2..6")])
     processes = [load(FIVE, p) for p in points]

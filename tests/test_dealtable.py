@@ -20,10 +20,8 @@ import yaml
 from scipy.stats import norm
 
 import salesproc
-from salesproc.deal_measurement import DealMeasurement, measure_deals
+from salesproc.experiments.export import Deal, deals_of, write_salesforce
 from salesproc.history import HistoryError, read_history
-from salesproc.history.export import Deal, deals_of, write_salesforce
-from salesproc.history.synthetic import PRESETS, generate, reading, write
 from salesproc.history.table import (
     DEAL_TABLE,
     DEAL_TABLE_CUT,
@@ -31,6 +29,8 @@ from salesproc.history.table import (
     OUTCOME_OPEN,
     OUTCOME_WON,
 )
+from salesproc.measuring.deal_measurement import DealMeasurement, measure_deals
+from salesproc.prediction.synthetic import PRESETS, generate, reading, write
 from tests.conftest import CASES, ROOT, run
 
 GROUND = CASES / "history" / "ground.yaml"

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from salesproc import dists
-from salesproc.dists import (
+from salesproc.core import dists
+from salesproc.core.dists import (
     Distribution,
     Empirical,
     Exponential,
@@ -69,7 +69,7 @@ def test_gamma_cdf_matches_the_reference_for_every_shape(shape: float) -> None:
     """Against scipy's gammainc, from heavy-tailed (shape 0.05) to very narrow (1e8)."""
     from scipy.special import gammainc
 
-    from salesproc.dists import Gamma
+    from salesproc.core.dists import Gamma
 
     mean = 10.0
     dist = Gamma(mean, mean / math.sqrt(shape))  # shape = (mean / sd)²
@@ -86,7 +86,7 @@ def test_gamma_cdf_matches_the_reference_for_every_shape(shape: float) -> None:
 
 
 def test_narrow_gamma_is_half_below_its_mean() -> None:
-    from salesproc.dists import Gamma
+    from salesproc.core.dists import Gamma
 
     assert Gamma(10, 0.01).cdf(10) == pytest.approx(0.5, abs=0.001)
     assert Gamma(10, 0.001).cdf(10) == pytest.approx(0.5, abs=0.001)

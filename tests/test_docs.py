@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from salesproc import starter
-from salesproc.diagnostics import CODES
+from salesproc.core.diagnostics import CODES
 from salesproc.history.notes import CODES as CRM_CODES
+from salesproc.process import starter
 from tests.conftest import ROOT, run
 
 README = (ROOT / "README.md").read_text("utf-8")

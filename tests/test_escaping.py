@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from salesproc import graph, load
-from salesproc.playbook import to_markdown
-from salesproc.render import to_dot, to_image, to_mermaid
+from salesproc import load
+from salesproc.drawing import graph, to_dot, to_image, to_mermaid
+from salesproc.drawing.playbook import to_markdown
 from tests.conftest import CASES, ROOT, run
 from tests.test_render import mermaid_parse
 
@@ -142,7 +142,7 @@ def assert_clean(data: bytes, where: str) -> None:
 
 
 def test_each_kind_of_text_gets_its_rule() -> None:
-    from salesproc.escaping import plain, shown, table_cell, visible
+    from salesproc.core.escaping import plain, shown, table_cell, visible
 
     assert visible("a\x1b[2Jb\tc\nd\x9b\u202e\x00") == "a\\x1b[2Jb\tc\nd\\x9b\\u202e\\x00"
     assert shown("a\x1b\tb\nc\u2028\xa0") == "a\\x1b\\tb\\nc\\u2028\\xa0"
@@ -241,9 +241,9 @@ def test_the_library_text_report_shows_the_controls_it_quotes(tmp_path: Path,
     category) still hold no raw control character."""
     import datetime as dt
 
-    from salesproc.forecast import forecast
     from salesproc.history import read_history
-    from salesproc.measurement import measure
+    from salesproc.measuring.measurement import measure
+    from salesproc.prediction.forecast import forecast
     from salesproc.report import text
 
     history = read_history(hostile_export(tmp_path), load(five_step))

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from salesproc import analysis, check, load
+from salesproc import check, load
+from salesproc.process import analysis
 from tests.conftest import PROCESSES, ROOT, run
 
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from salesproc.exits import exit_curve
+from salesproc.prediction.exits import exit_curve
 
 WON, LOST, NEXT = -1, -2, 3
 TARGETS = (WON, LOST, NEXT)
@@ -111,8 +111,8 @@ def test_the_stays_that_moved_on_are_unbiased_where_every_visit_is_not() -> None
     visits still open: the mean stay before a move on (won or on) lies within 4 standard
     errors of its truth, (0.3 * 10 + 0.2 * 20) / 0.5 = 14 days (sd sqrt(440 - 14^2) over
     the moves seen); the Kaplan–Meier mean of every visit lies far above it."""
-    from salesproc.exits import onward
-    from salesproc.survival import kaplan_meier
+    from salesproc.core.survival import kaplan_meier
+    from salesproc.prediction.exits import onward
 
     n = 6000
     days, target, ended = _visits(n, 2, censor_days=120)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from salesproc import starter
+from salesproc.process import starter
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text("utf-8")

@@ -14,12 +14,12 @@ import pytest
 from scipy import stats
 
 import salesproc
-from salesproc.calibration import Calibration, Fitted, calibrate, moved_on
-from salesproc.fitcheck import FitCheck, check_fit, order_rank, simulated_histories
+from salesproc.core.survival import kaplan_meier
 from salesproc.history import History, read_history
-from salesproc.history.synthetic import PRESETS, SyntheticHistory, generate, write
+from salesproc.prediction.calibration import Calibration, Fitted, calibrate, moved_on
+from salesproc.prediction.fitcheck import FitCheck, check_fit, order_rank, simulated_histories
+from salesproc.prediction.synthetic import PRESETS, SyntheticHistory, generate, write
 from salesproc.report import text
-from salesproc.survival import kaplan_meier
 from tests.conftest import CASES, run
 
 TRUTH = CASES / "history" / "calibrate.yaml"  # three buyer types, a loop, an approval

@@ -13,12 +13,12 @@ import numpy as np
 from scipy import stats
 
 import salesproc
-from salesproc.forecast import forecast
+from salesproc.experiments.experiment import simulate
+from salesproc.experiments.export import deals_of, write_generic
 from salesproc.history import read_history
-from salesproc.history.export import deals_of, write_generic
-from salesproc.model import Settings
+from salesproc.prediction.forecast import forecast
+from salesproc.process.model import Settings
 from salesproc.sim.engine import Opening
-from salesproc.sim.experiment import simulate
 from tests.conftest import ROOT, run
 from tests.test_sim_theory import process
 
@@ -178,7 +178,7 @@ def test_a_backtest_on_a_known_history_covers_about_80_percent(tmp_path: Path) -
     """Three simulated histories of a known process, five origins each: the actual wins of
     the next 14 days fall in the forecast's 10th-90th band at each origin with chance
     about 0.8, so the hits lie within the 0.1%-99.9% range of Binomial(15, 0.8)."""
-    from salesproc.backtest import backtest
+    from salesproc.prediction.backtest import backtest
 
     path = tmp_path / "known.yaml"
     hits = total = 0
@@ -223,7 +223,7 @@ def test_a_planned_campaign_adds_its_leads_and_what_they_win() -> None:
     process = salesproc.load(ROOT / "processes" / "five-step.yaml")
     history = read_history(EXAMPLE, process)
     until = history.as_of + dt.timedelta(weeks=8)
-    from salesproc.forecast import parse_campaign
+    from salesproc.prediction.forecast import parse_campaign
 
     campaign = parse_campaign(f"200@{(history.as_of + dt.timedelta(days=7)).date()}")
     result = forecast(history, until, replications=30, seed=2, campaigns=[campaign])

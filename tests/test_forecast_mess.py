@@ -1,6 +1,6 @@
 """Calibrating and forecasting on messy CRM histories: each mechanism that made a real
 export's forecast lose to a run rate, on a generated history whose truth is known
-(salesproc.history.synthetic)."""
+(salesproc.prediction.synthetic)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from salesproc.calendar import first_day
-from salesproc.calibration import (
+from salesproc.core.calendar import first_day
+from salesproc.core.survival import kaplan_meier
+from salesproc.core.units import HOURS
+from salesproc.experiments.experiment import resolve_settings, simulate
+from salesproc.history.quality import bursts
+from salesproc.history.read import read_history
+from salesproc.history.table import OUTCOME_WON, History, after_the_fact
+from salesproc.prediction.calibration import (
     SUPPORT_SPAN,
     _seasonality,
     calibrate,
@@ -22,7 +28,7 @@ from salesproc.calibration import (
     fitted_process,
     stalled,
 )
-from salesproc.forecast import (
+from salesproc.prediction.forecast import (
     BURST_STRATA,
     _burst_under_way,
     _goes_on,
@@ -30,17 +36,11 @@ from salesproc.forecast import (
     exit_curves,
     forecast,
 )
-from salesproc.history.quality import bursts
-from salesproc.history.read import read_history
-from salesproc.history.synthetic import PRESETS, SyntheticHistory, generate, reading, write
-from salesproc.history.table import OUTCOME_WON, History, after_the_fact
-from salesproc.loader import load
-from salesproc.model import WON
-from salesproc.rates import level_shift, recent_rate
+from salesproc.prediction.rates import level_shift, recent_rate
+from salesproc.prediction.synthetic import PRESETS, SyntheticHistory, generate, reading, write
+from salesproc.process.loader import load
+from salesproc.process.model import WON
 from salesproc.sim.engine import Opening
-from salesproc.sim.experiment import resolve_settings, simulate
-from salesproc.survival import kaplan_meier
-from salesproc.units import HOURS
 from tests.conftest import ROOT
 
 STEADY = ROOT / "tests" / "cases" / "history" / "steady-five-step.yaml"

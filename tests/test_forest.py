@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from salesproc.charts import forest
-from salesproc.sim.compare import HEADLINE
+from salesproc.experiments.compare import HEADLINE
 
 
 def figures(changes: dict[str, tuple[float, bool]]) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import salesproc
-from salesproc import analysis
-from salesproc.units import SpanError, convert, parse_span
+from salesproc.core.units import SpanError, convert, parse_span
+from salesproc.process import analysis
 from tests.conftest import PROCESSES, run
 
 SPAN = 30.0  # days

@@ -535,7 +535,7 @@ def test_render_results_refuses_a_pipe_or_a_device(tmp_path: Path, process: Path
 
 def test_render_results_refuses_a_file_larger_than_any_result(
         tmp_path: Path, process: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("salesproc.defaults.MAX_RESULTS_BYTES", 1000)
+    monkeypatch.setattr("salesproc.core.defaults.MAX_RESULTS_BYTES", 1000)
     results = tmp_path / "results.json"
     results.write_text(" " * 1001)
     kind(run("render", str(process), "--results", str(results), "--format", "dot"), 1,

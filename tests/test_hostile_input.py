@@ -223,9 +223,9 @@ def test_the_lead_cap_counts_every_variant_of_a_command(process: Path) -> None:
 
 def test_a_huge_event_log_is_announced(process: Path, tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import salesproc.defaults
+    import salesproc.core.defaults
 
-    monkeypatch.setattr(salesproc.defaults, "EVENT_LOG_WARNING_BYTES", 1000)
+    monkeypatch.setattr(salesproc.core.defaults, "EVENT_LOG_WARNING_BYTES", 1000)
     result = run("simulate", str(process), *FAST, "--events", str(tmp_path / "e.csv"))
     assert result.exit_code == 0
     assert "warning: the event log will hold about" in result.output

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from salesproc import check, starter
+from salesproc import check
+from salesproc.process import starter
 from salesproc.version import __version__
 from tests.conftest import ROOT, run
 

@@ -15,11 +15,11 @@ import pytest
 import yaml
 
 import salesproc
+from salesproc.core.survival import kaplan_meier
+from salesproc.experiments.export import deals_of, write_generic, write_hubspot, write_salesforce
+from salesproc.experiments.results import Visit
 from salesproc.history import read_history
-from salesproc.history.export import deals_of, write_generic, write_hubspot, write_salesforce
-from salesproc.measurement import Measurement, measure
-from salesproc.sim.results import Visit
-from salesproc.survival import kaplan_meier
+from salesproc.measuring.measurement import Measurement, measure
 from tests.conftest import CASES, ROOT, run
 
 GROUND = CASES / "history" / "ground.yaml"
@@ -256,7 +256,7 @@ def test_interval_of_a_mean_time_widens_only_when_months_hang_together() -> None
     ratio is chi-square(11)/11, below 2.9 but with chance 0.001; with a month effect as
     large as the visits' own spread it is about 1 + 100 = 101, above 25 but with chance
     0.001 (chi-square(11)/11 > 0.25)."""
-    from salesproc.measurement import inflation
+    from salesproc.measuring.measurement import inflation
 
     rng = np.random.default_rng(5)
     entered = np.repeat(np.arange("2025-01", "2026-01", dtype="datetime64[M]"), 100)
@@ -270,7 +270,7 @@ def test_interval_of_a_mean_time_widens_only_when_months_hang_together() -> None
 def test_a_time_in_stage_without_a_finished_visit_has_no_interval() -> None:
     """No visit, or none ended: the mean and both ends of its interval are unknown (the
     low end was 0, from max(0, NaN)), in a buyer type's stage off its path too."""
-    from salesproc.measurement import mean_interval
+    from salesproc.measuring.measurement import mean_interval
 
     none = np.zeros(0)
     assert all(math.isnan(x) for x in mean_interval(none, none.astype(bool),
@@ -289,8 +289,8 @@ def test_a_time_in_stage_without_a_finished_visit_has_no_interval() -> None:
 def test_a_stage_whose_visits_are_all_open_is_not_outside_the_file() -> None:
     """No visit has ended: no interval, so the file's mean is not flagged outside it (it
     was: NaN compares as outside everything); one that has an interval still is."""
-    from salesproc.measurement import StageTime
-    from salesproc.stats import Estimate
+    from salesproc.core.stats import Estimate
+    from salesproc.measuring.measurement import StageTime
 
     unknown = Estimate(math.nan, math.nan, math.nan, 3)
     assert not StageTime("call", 3, 3, math.nan, math.nan, unknown, math.nan, 3.4).outside
@@ -385,8 +385,8 @@ def test_one_ended_stay_is_no_interval_to_flag_the_file_by() -> None:
     """One visit has ended: the Kaplan–Meier mean's 'interval' is that stay alone, with no
     spread, so a file's mean beside it is not flagged as a difference; two stays give an
     interval, and a file far outside it is."""
-    from salesproc.measurement import StageTime, mean_interval
-    from salesproc.stats import Estimate
+    from salesproc.core.stats import Estimate
+    from salesproc.measuring.measurement import StageTime, mean_interval
 
     entered = np.array(["2026-01-05T09:00"] * 2, dtype="datetime64[s]")
     mean, low, high = mean_interval(np.array([2.0]), np.array([True]), entered[:1])
@@ -402,7 +402,7 @@ def test_a_file_simulated_again_with_the_same_settings_is_remembered() -> None:
     """measure's and calibrate's short simulations of a file: the same file loaded twice
     and the same settings give the one result remembered; a changed setting or other
     settings do not."""
-    from salesproc.sim.experiment import REMEMBERED, remembered, resolve_settings, simulate
+    from salesproc.experiments.experiment import REMEMBERED, remembered, resolve_settings, simulate
 
     five = ROOT / "processes" / "five-step.yaml"
     process = salesproc.load(five)

@@ -43,7 +43,14 @@ import pytest
 import yaml
 
 import salesproc
-from salesproc.history.synthetic import PRESETS, Shape, SyntheticHistory, generate, variant, write
+from salesproc.prediction.synthetic import (
+    PRESETS,
+    Shape,
+    SyntheticHistory,
+    generate,
+    variant,
+    write,
+)
 from tests.conftest import CASES, run
 
 PROCESS = CASES / "history" / "steady-five-step.yaml"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from salesproc import check_text
-from salesproc.diagnostics import Diagnostic
+from salesproc.core.diagnostics import Diagnostic
 from tests.conftest import CASES, run
 
 BASE = (CASES / "invalid" / "SP109-no-as-text.yaml").read_text().split("# expect")[0] \

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from salesproc import Process, SalesprocError, check_text
-from salesproc.units import convert
-from salesproc.yamlio import load_text
+from salesproc.core.units import convert
+from salesproc.process.yamlio import load_text
 from tests.conftest import PROCESSES
 
 EXAMPLES = [load_text(p.read_text("utf-8")).data for p in PROCESSES]
@@ -88,9 +88,9 @@ def test_mutated_process_gives_diagnostics_or_a_model_every_command_can_use(data
 def uses(process: Process) -> None:
     """Draw, write the playbook and simulate a little: nothing may fail but with a kind
     SalesprocError (a run too large, no leads)."""
-    from salesproc import graph, simulate
-    from salesproc.playbook import to_markdown
-    from salesproc.render import to_dot, to_mermaid
+    from salesproc import simulate
+    from salesproc.drawing import graph, to_dot, to_mermaid
+    from salesproc.drawing.playbook import to_markdown
 
     for diagram in (graph.combined_graph(process),
                     *(graph.buyer_graph(process, b) for b in process.buyer_types)):

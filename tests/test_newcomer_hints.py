@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from salesproc import starter
+from salesproc.process import starter
 from tests.conftest import run
 
 

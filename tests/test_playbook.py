@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from salesproc import load
-from salesproc.playbook import to_markdown
+from salesproc.drawing.playbook import to_markdown
 from tests.conftest import PROCESSES, run
 from tests.test_render import mermaid_parse
 

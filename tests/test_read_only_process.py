@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from salesproc import variants, yamlio
+from salesproc.process import variants, yamlio
 from tests.conftest import run
 from tests.test_backtest import known_export, snapshot
 

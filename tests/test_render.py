@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from salesproc import check_text, graph, load
-from salesproc.model import Process
-from salesproc.render import to_dot, to_image, to_mermaid
+from salesproc import check_text, load
+from salesproc.drawing import graph, to_dot, to_image, to_mermaid
+from salesproc.process.model import Process
 from tests.conftest import PROCESSES, ROOT, run
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -239,8 +239,8 @@ arrivals: {rate: 5}
 
 def test_where_new_deals_enter_is_drawn_when_the_file_says_enter() -> None:
     from salesproc import check_text
-    from salesproc.graph import buyer_graph, combined_graph
-    from salesproc.playbook import to_markdown
+    from salesproc.drawing.graph import buyer_graph, combined_graph
+    from salesproc.drawing.playbook import to_markdown
 
     process = check_text(LATE_ENTRIES).process
     assert process is not None
@@ -260,7 +260,7 @@ def test_where_new_deals_enter_is_drawn_when_the_file_says_enter() -> None:
 def test_the_legend_explains_only_what_the_drawing_shows(tmp_path: Path) -> None:
     """The starter process has no approval and nothing sent back: its legend explains
     neither; the five-step process has both, and its legend explains them."""
-    from salesproc import starter
+    from salesproc.process import starter
 
     path = tmp_path / "starter.yaml"
     path.write_text(starter.render("starter"), "utf-8")

@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from salesproc import charts, check_text, load
-from salesproc.model import Settings
-from salesproc.render import results_dot
-from salesproc.render.results import WIDEST
-from salesproc.sim.compare import compare, headline
+from salesproc.core.stats import Estimate
+from salesproc.core.units import convert
+from salesproc.drawing import results_dot
+from salesproc.drawing.results import WIDEST
+from salesproc.experiments.compare import compare, headline
+from salesproc.process.model import Settings
 from salesproc.sim.metrics import Key
-from salesproc.stats import Estimate
-from salesproc.units import convert
 from tests.conftest import PROCESSES, ROOT, run
 
 FAST = ["-r", "3", "--horizon", "120", "--warmup", "20", "-w", "1"]

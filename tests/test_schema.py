@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from salesproc import schema
+from salesproc.process import schema
 from tests.conftest import ROOT, run
 
 PUBLISHED = ROOT / "schemas" / "process.schema.json"
@@ -77,7 +77,7 @@ def test_schema_command(args: list[str]) -> None:
 
 
 def test_schema_agrees_with_the_code_on_units_and_durations() -> None:
-    from salesproc import units
+    from salesproc.core import units
 
     top = schema.schema()
     assert tuple(top["properties"]["time_unit"]["enum"]) == units.TIME_UNITS

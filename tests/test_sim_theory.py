@@ -11,11 +11,12 @@ import math
 
 import pytest
 
-from salesproc import analysis, check_text, load
-from salesproc.model import Process, Settings
-from salesproc.sim.experiment import simulate
+from salesproc import check_text, load
+from salesproc.core.stats import Estimate
+from salesproc.experiments.experiment import simulate
+from salesproc.process import analysis
+from salesproc.process.model import Process, Settings
 from salesproc.sim.metrics import Key
-from salesproc.stats import Estimate
 from tests.conftest import PROCESSES
 
 SE_BAND = 4.0
@@ -76,7 +77,7 @@ def run_to_the_end(path: object) -> Process:
     deal ends, and its route through the stages depends on the routing alone."""
     from dataclasses import replace
 
-    from salesproc.model import Arrivals, Campaign
+    from salesproc.process.model import Arrivals, Campaign
 
     proc = load(path)  # type: ignore[arg-type]
     assert proc.arrivals is not None
@@ -259,7 +260,7 @@ def test_a_meeting_holds_nobody_while_another_role_is_missing() -> None:
 
 
 def test_adding_people_to_a_role_that_is_never_missing_changes_nothing() -> None:
-    from salesproc.sim.compare import compare
+    from salesproc.experiments.compare import compare
 
     # with one SE at most one demo runs at a time, so one AE is as good as ten
     done = compare(("10 AEs", meeting(ae=10, se=1)),

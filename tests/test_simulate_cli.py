@@ -320,7 +320,7 @@ def test_a_file_without_a_start_starts_on_the_documented_fixed_day(tmp_path: Pat
     """Without simulation.start the run starts on defaults.DEFAULT_START, a Monday the
     format reference (docs/format.md) names: the same day (and the same months) whichever
     day the file is run."""
-    from salesproc.defaults import DEFAULT_START
+    from salesproc.core.defaults import DEFAULT_START
 
     path = tmp_path / "no-start.yaml"
     path.write_text("""salesproc: 1

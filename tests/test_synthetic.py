@@ -1,4 +1,4 @@
-"""Generated CRM histories (salesproc.history.synthetic): every shape reads back with the
+"""Generated CRM histories (salesproc.prediction.synthetic): every shape reads back with the
 readers as its known truth, each mess is in the written files in the stated amount (within
 binomial or Poisson tolerance), and a seed gives the same bytes."""
 
@@ -19,7 +19,8 @@ import pytest
 
 import salesproc
 from salesproc.history.read import read_history
-from salesproc.history.synthetic import (
+from salesproc.history.table import OUTCOME_WON, History, after_the_fact
+from salesproc.prediction.synthetic import (
     CONTROL,
     PRESETS,
     SHAPES,
@@ -32,7 +33,6 @@ from salesproc.history.synthetic import (
     variant,
     write,
 )
-from salesproc.history.table import OUTCOME_WON, History, after_the_fact
 from tests.conftest import ROOT
 
 FIVE = ROOT / "processes" / "five-step.yaml"

@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from salesproc import analysis, check, load
-from salesproc.variants import COMMAND_LINE
+from salesproc import check, load
+from salesproc.process import analysis
+from salesproc.process.variants import COMMAND_LINE
 from tests.conftest import ROOT, run
 
 TRIAL = ROOT / "processes" / "five-step-free-trial.yaml"
@@ -155,7 +156,7 @@ def test_with_changes_takes_text_pairs_and_objects_and_matches_the_file_with_set
 
 def test_with_changes_reads_no_file(monkeypatch: pytest.MonkeyPatch) -> None:
     """Once loaded, a process changes without its file: the reader is never called."""
-    from salesproc import variants, yamlio
+    from salesproc.process import variants, yamlio
 
     base = load(FIVE)
 
@@ -185,8 +186,8 @@ def test_a_bad_change_is_located_at_the_change_and_named_by_its_setting(
         changes: Any, where: tuple[str, int], code: str, said: str) -> None:
     """The finding lies at the change (line n of '<changes>' for the n-th object change,
     of '<command line>' for the n-th text), and said_by_setting words it by the setting."""
-    from salesproc.errors import InvalidProcessError
-    from salesproc.variants import said_by_setting
+    from salesproc.core.errors import InvalidProcessError
+    from salesproc.process.variants import said_by_setting
 
     with pytest.raises(InvalidProcessError) as caught:
         load(FIVE).with_changes(changes)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from salesproc.errors import InvalidProcessError
-from salesproc.yamlio import Span, load_text
+from salesproc.core.errors import InvalidProcessError
+from salesproc.process.yamlio import Span, load_text
 
 
 def test_positions_of_keys_and_values() -> None:

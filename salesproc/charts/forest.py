@@ -8,7 +8,7 @@ from typing import Any
 
 from salesproc.charts.base import Chart, Table
 from salesproc.charts.style import BLUE, GREY, INK, VERMILLION, heading, panels, short, value
-from salesproc.sim.compare import HEADLINE, Headline
+from salesproc.experiments.compare import HEADLINE, Headline
 
 
 def _scale(h: Headline, base_mean: float, unit: str) -> tuple[float, str]:

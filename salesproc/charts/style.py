@@ -98,10 +98,10 @@ def svg(fig: Figure, salt: str) -> str:
     """The figure as an SVG document; *salt* keeps its internal ids apart from those of
     other charts inlined in the same page. matplotlib escapes text for XML but writes
     control characters as they are, which XML forbids: they are made visible
-    (:func:`salesproc.escaping.visible`)."""
+    (:func:`salesproc.core.escaping.visible`)."""
     import matplotlib
 
-    from salesproc.escaping import visible
+    from salesproc.core.escaping import visible
 
     with matplotlib.rc_context(cast(Any, {**_RC, "svg.hashsalt": salt})), _no_glyph_warnings():
         out = io.StringIO()

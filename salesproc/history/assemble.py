@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from salesproc.diagnostics import quoted
+from salesproc.core.diagnostics import quoted
 from salesproc.history.csvfile import Batch, CsvFile, day_first, parse_amounts, parse_dates
 from salesproc.history.mapping import Mapping as CrmMapping
 from salesproc.history.notes import Notebook

@@ -23,9 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from salesproc.diagnostics import shown, some
+from salesproc.core.diagnostics import shown, some
 from salesproc.history.notes import MAX_ROWS_SHOWN, HistoryError, Note, Notebook
-from salesproc.model import fold
+from salesproc.process.model import fold
 
 BLOCK_BYTES = 8 << 20  # a block of the file parsed at a time: bounds the memory per batch
 CLEAN_BYTES = 1 << 20  # a block of the file decoded and cleaned at a time (see _Cleaned)
@@ -702,7 +702,7 @@ _WHITE_SPACE = "[" + "".join(f"\\x{{{ord(c):04x}}}" for c in map(chr, range(0x30
 
 
 def folded(values: pa.Array) -> pa.Array:
-    """Text as :func:`salesproc.model.fold` compares it: lower case, spaces trimmed and
+    """Text as :func:`salesproc.process.model.fold` compares it: lower case, spaces trimmed and
     runs of white space (as str.split finds it) as one. The Turkish capital dotted I is
     lowered as str.lower does it (to i and a combining dot; Arrow's lowering drops the
     dot), so that 'İlk Görüşme' in an export is the crm: section's 'İlk Görüşme'."""

@@ -12,7 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from salesproc.diagnostics import quoted
+from salesproc.core.diagnostics import quoted
+from salesproc.core.units import HOURS
 from salesproc.history.assemble import Reading
 from salesproc.history.csvfile import CsvFile, parse_numbers
 from salesproc.history.table import (
@@ -26,7 +27,6 @@ from salesproc.history.table import (
     build,
     first_and_last,
 )
-from salesproc.units import HOURS
 
 COLUMNS = {name: (name,) for name in ("replication", "deal", "buyer_type", "stage", "entered",
                                        "finished", "outcome", "value")}

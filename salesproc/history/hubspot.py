@@ -20,7 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from salesproc.diagnostics import shown
+from salesproc.core.diagnostics import shown
+from salesproc.core.units import plural
 from salesproc.history import dealtable
 from salesproc.history.assemble import (
     DealColumns,
@@ -34,8 +35,7 @@ from salesproc.history.assemble import (
 from salesproc.history.csvfile import CsvFile, folded
 from salesproc.history.mapping import Mapping, _yaml_key, without_pipeline
 from salesproc.history.table import LOST_CODE, UNMAPPED, WON_CODE, Changes, Deals, Visits
-from salesproc.model import fold
-from salesproc.units import plural
+from salesproc.process.model import fold
 
 COLUMNS = {"stage": ("Deal Stage", "Dealstage"), "created": ("Create Date", "Createdate")}
 OPTIONAL = {"id": ("Record ID", "Deal ID", "Deal Record ID", "hs_object_id"),

@@ -16,11 +16,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from salesproc.diagnostics import closest, did_you_mean, quoted, shown, some
+from salesproc.core.diagnostics import closest, did_you_mean, quoted, shown, some
 from salesproc.history.csvfile import CsvFile, folded, parse_amounts
 from salesproc.history.notes import Note, Notebook
 from salesproc.history.table import LOST_CODE, UNMAPPED, WON_CODE
-from salesproc.model import LOST, WON, Process, fold
+from salesproc.process.model import LOST, WON, Process, fold
 
 OUTCOME_NAMES = {WON: ("won", "closed won", "closedwon", "closed - won", "closed/won"),
                  LOST: ("lost", "closed lost", "closedlost", "closed - lost", "closed/lost")}

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from salesproc.diagnostics import Rule, Severity, rules
-from salesproc.errors import SalesprocError
+from salesproc.core.diagnostics import Rule, Severity, rules
+from salesproc.core.errors import SalesprocError
 
 #: Every code reading an export can give: errors (the command stops) and notes.
 CODES: dict[str, Rule] = rules(

@@ -20,15 +20,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from salesproc.diagnostics import shown
+from salesproc.core.diagnostics import shown
+from salesproc.core.units import plural
 from salesproc.history import dealtable, events, generic, hubspot, quality, salesforce
 from salesproc.history.assemble import Reading
 from salesproc.history.csvfile import CsvFile
 from salesproc.history.mapping import LOSS_REASON_COLUMNS, Mapping, _yaml_key
 from salesproc.history.notes import HistoryError, Note, Notebook
 from salesproc.history.table import DEAL_TABLE, OUTCOME_LOST, STAGE_HISTORY, History
-from salesproc.model import Process
-from salesproc.units import plural
+from salesproc.process.model import Process
 
 Format = Literal["salesforce", "hubspot", "generic", "events"]
 FORMATS: tuple[Format, ...] = ("salesforce", "hubspot", "generic", "events")

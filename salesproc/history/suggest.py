@@ -23,7 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from salesproc.diagnostics import shown
+from salesproc.core.diagnostics import shown
+from salesproc.core.units import plural
 from salesproc.history import dealtable, generic, hubspot, salesforce
 from salesproc.history.assemble import TRUE, Reading
 from salesproc.history.csvfile import CsvFile, parse_amounts
@@ -37,8 +38,7 @@ from salesproc.history.mapping import (
 from salesproc.history.notes import Notebook
 from salesproc.history.read import Format, format_of
 from salesproc.history.table import UNMAPPED
-from salesproc.model import LOST, WON, Crm, Process, fold
-from salesproc.units import plural
+from salesproc.process.model import LOST, WON, Crm, Process, fold
 
 # The export's own facts about its stages, in any file that has a stage column beside them
 # (Opportunity.csv, OpportunityHistory.csv, a HubSpot deals export), or in a list of the

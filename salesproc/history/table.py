@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from salesproc import optional
+from salesproc.core import optional
 from salesproc.history.notes import Note
-from salesproc.model import LOST, WON, Process
+from salesproc.process.model import LOST, WON, Process
 
 if TYPE_CHECKING:
     import pandas

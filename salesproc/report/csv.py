@@ -9,16 +9,16 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from salesproc.escaping import plain
-from salesproc.sim.compare import Comparison, SweepResult
-from salesproc.sim.results import SimulationResult
+from salesproc.core.escaping import plain
+from salesproc.experiments.compare import Comparison, SweepResult
+from salesproc.experiments.results import SimulationResult
 
 if TYPE_CHECKING:
-    from salesproc.backtest import Backtest
-    from salesproc.deal_measurement import DealMeasurement
-    from salesproc.forecast import Forecast
-    from salesproc.measurement import Measurement
-from salesproc.stats import significant
+    from salesproc.measuring.deal_measurement import DealMeasurement
+    from salesproc.measuring.measurement import Measurement
+    from salesproc.prediction.backtest import Backtest
+    from salesproc.prediction.forecast import Forecast
+from salesproc.core.stats import significant
 
 
 def _write(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
@@ -36,7 +36,7 @@ _INNER_FORMULA = re.compile(r"([;\t]\s*)([=+\-@])")
 
 def _cell(value: object) -> object:
     """NaN (no data) is an empty cell; floats keep every digit; text is on one line with
-    its control characters as escapes (:func:`salesproc.escaping.plain`), and text that a
+    its control characters as escapes (:func:`salesproc.core.escaping.plain`), and text that a
     spreadsheet would run as a formula (=, +, -, @ first, spaces aside) is quoted with a
     leading apostrophe — after a semicolon too (x;=cmd;y), where a spreadsheet splitting
     on semicolons starts a cell."""
@@ -50,7 +50,7 @@ def _cell(value: object) -> object:
 
 def simulation(result: SimulationResult) -> str:
     """scope, subject, metric, mean, low, high, n, worst, neutral, best."""
-    from salesproc.sim.results import ROW_FIELDS
+    from salesproc.experiments.results import ROW_FIELDS
 
     return _write(ROW_FIELDS, result.rows())
 
@@ -84,14 +84,14 @@ def sweep(done: SweepResult) -> str:
 def measurement(done: Measurement) -> str:
     """section, scope, stage, target, metric, value, low, high, n, deal, detail: one row per
     figure, and a row per open deal with what it still needs."""
-    from salesproc.measurement import ROW_FIELDS
+    from salesproc.measuring.measurement import ROW_FIELDS
 
     return _write(ROW_FIELDS, done.rows())
 
 
 def deal_measurement(done: DealMeasurement) -> str:
     """A deal table's figures, in the columns of measurement's CSV (ROW_FIELDS)."""
-    from salesproc.measurement import ROW_FIELDS
+    from salesproc.measuring.measurement import ROW_FIELDS
 
     return _write(ROW_FIELDS, done.rows())
 
@@ -114,7 +114,7 @@ def backtest(done: Backtest) -> str:
     baseline): the point forecast (the model's neutral case), the actual, the error
     (forecast less actual); for the model its worst and best case and whether the actual
     was inside. A failed origin is one row per figure with the reason in *failed*."""
-    from salesproc.backtest import BASELINES, FIGURES, MODEL
+    from salesproc.prediction.backtest import BASELINES, FIGURES, MODEL
 
     rows: list[list[object]] = []
     for o in done.origins:

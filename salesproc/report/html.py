@@ -4,9 +4,9 @@ simulation the flowchart coloured by the results.
 
 The page opens offline: no script, no font, no image or style from anywhere else (a
 Content-Security-Policy forbids it). Every word from the process file or the CRM is
-escaped for HTML, its control characters made visible (:mod:`salesproc.escaping`); the
+escaped for HTML, its control characters made visible (:mod:`salesproc.core.escaping`); the
 charts' SVG is escaped by matplotlib and :func:`salesproc.charts.style.svg`, the
-flowchart's by :mod:`salesproc.render.dot`. Without Graphviz the page says where the
+flowchart's by :mod:`salesproc.drawing.dot`. Without Graphviz the page says where the
 flowchart would be.
 """
 
@@ -19,20 +19,20 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from salesproc import charts
-from salesproc.calendar import partly
 from salesproc.charts import Chart
 from salesproc.charts.style import interval, money, number, percent, value
-from salesproc.escaping import visible
+from salesproc.core.calendar import partly
+from salesproc.core.escaping import visible
 from salesproc.version import __version__
 
 if TYPE_CHECKING:
-    from salesproc.backtest import Backtest
-    from salesproc.deal_measurement import DealMeasurement
-    from salesproc.forecast import Forecast
-    from salesproc.measurement import Measurement
-    from salesproc.model import Process
-    from salesproc.sim.compare import Comparison, SweepResult
-    from salesproc.sim.results import SimulationResult
+    from salesproc.experiments.compare import Comparison, SweepResult
+    from salesproc.experiments.results import SimulationResult
+    from salesproc.measuring.deal_measurement import DealMeasurement
+    from salesproc.measuring.measurement import Measurement
+    from salesproc.prediction.backtest import Backtest
+    from salesproc.prediction.forecast import Forecast
+    from salesproc.process.model import Process
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 80rem;
@@ -184,9 +184,9 @@ def simulation(result: SimulationResult) -> str:
 
 
 def _flowchart(result: SimulationResult, data: dict[str, Any]) -> str:
-    from salesproc.errors import SalesprocError, ToolMissingError
-    from salesproc.playbook import zoomable
-    from salesproc.render import results_dot, to_image
+    from salesproc.core.errors import SalesprocError, ToolMissingError
+    from salesproc.drawing import results_dot, to_image
+    from salesproc.drawing.playbook import zoomable
 
     try:
         svg = to_image(results_dot(result.process, data), "svg").decode("utf-8")
@@ -207,8 +207,8 @@ def _flowchart(result: SimulationResult, data: dict[str, Any]) -> str:
 
 def comparison(done: Comparison) -> str:
     """What `compare --format html` writes."""
+    from salesproc.experiments.compare import verdict
     from salesproc.report.text import COMPARISON_HEADERS, comparison_rows
-    from salesproc.sim.compare import verdict
 
     data = done.to_dict()
     base = done.base.result
@@ -423,7 +423,7 @@ def backtest(done: Backtest) -> str:
     """What `backtest --format html` writes: headline cards (origins, coverage, the
     model's errors beside the best baseline's), the forecast-vs-actual chart, and the
     tables of the terminal: scores per figure and forecaster, each origin's numbers."""
-    from salesproc.backtest import BASELINES
+    from salesproc.prediction.backtest import BASELINES
     from salesproc.report.text import (
         BACKTEST_FIGURES,
         backtest_origin_rows,
@@ -484,7 +484,7 @@ def backtest(done: Backtest) -> str:
 def playbook(process: Process, source: str | None = None) -> str:
     """What `playbook --format html` writes: the onboarding playbook with its drawings, in
     the reports' page shell. Needs Graphviz (raises ToolMissingError without it)."""
-    from salesproc import playbook as guide
+    from salesproc.drawing import playbook as guide
 
     return page(guide.title(process), process.description or "", [guide.html_body(process)],
                 source=source or process.source, notes=guide.REGENERATE,

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from salesproc.sim.compare import Comparison, SweepResult
-from salesproc.sim.results import SimulationResult
+from salesproc.experiments.compare import Comparison, SweepResult
+from salesproc.experiments.results import SimulationResult
 
 if TYPE_CHECKING:
-    from salesproc.backtest import Backtest
-    from salesproc.deal_measurement import DealMeasurement
-    from salesproc.fitcheck import FitCheck
-    from salesproc.measurement import Measurement
+    from salesproc.measuring.deal_measurement import DealMeasurement
+    from salesproc.measuring.measurement import Measurement
+    from salesproc.prediction.backtest import Backtest
+    from salesproc.prediction.fitcheck import FitCheck
 
 
 def _dumps(data: dict[str, Any]) -> str:

@@ -6,9 +6,11 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from salesproc.calendar import partly
-from salesproc.escaping import shown, table_cell
-from salesproc.sim.compare import (
+from salesproc.core.calendar import partly
+from salesproc.core.escaping import shown, table_cell
+from salesproc.core.stats import Estimate, significant
+from salesproc.core.units import plural
+from salesproc.experiments.compare import (
     ChangeStyle,
     Comparison,
     SweepResult,
@@ -16,19 +18,17 @@ from salesproc.sim.compare import (
     change_text,
     verdict,
 )
-from salesproc.sim.results import Bottleneck, SimulationResult
-from salesproc.stats import Estimate, significant
-from salesproc.units import plural
+from salesproc.experiments.results import Bottleneck, SimulationResult
 
 T = TypeVar("T")
 
 if TYPE_CHECKING:  # the CRM-history reports load pyarrow: only when one is made
-    from salesproc.backtest import Backtest, Beaten, Blend
-    from salesproc.calibration import Calibration
-    from salesproc.deal_measurement import DealMeasurement
-    from salesproc.fitcheck import FitCheck
-    from salesproc.forecast import Forecast, Outcome
-    from salesproc.measurement import Measurement
+    from salesproc.measuring.deal_measurement import DealMeasurement
+    from salesproc.measuring.measurement import Measurement
+    from salesproc.prediction.backtest import Backtest, Beaten, Blend
+    from salesproc.prediction.calibration import Calibration
+    from salesproc.prediction.fitcheck import FitCheck
+    from salesproc.prediction.forecast import Forecast, Outcome
 
 INTERVAL_NOTE = ("± is the 95% confidence interval of the mean: how sure the average is, "
                  "not the range of outcomes")
@@ -66,7 +66,7 @@ def _pm(e: Estimate, digits: int = 1, pct: bool = False, runs: int | None = None
 
 def _table(headers: list[str], rows: list[list[str]], text: tuple[int, ...] = (0,)) -> str:
     """Columns padded to their widest cell: those in *text* to the left, numbers right.
-    Every cell goes through :func:`~salesproc.escaping.table_cell`: a line break, tab or
+    Every cell goes through :func:`~salesproc.core.escaping.table_cell`: a line break, tab or
     escape sequence in a name from a file cannot break the table or reach the terminal."""
     headers = [table_cell(h) for h in headers]
     rows = [[table_cell(c) for c in row] for row in rows]
@@ -481,7 +481,7 @@ def measurement(m: Measurement, buyer: str | None = None) -> str:
 def deal_measurement(m: DealMeasurement, buyer: str | None = None) -> str:
     """What `salesproc measure` prints of a deal table (one row per deal, no stage
     history): first what cannot be measured, then what can; for *buyer* alone if given."""
-    from salesproc.diagnostics import shown
+    from salesproc.core.diagnostics import shown
 
     p, cur = m.process, m.process.currency
     o = m.overall if buyer is None else m.buyers[buyer]
@@ -539,7 +539,7 @@ def deal_measurement(m: DealMeasurement, buyer: str | None = None) -> str:
 def calibration(cal: Calibration, written: str | None = None) -> str:
     """What `salesproc calibrate` prints: each fitted value with what it rests on, the
     values kept for want of data, and what to know."""
-    from salesproc.calibration import flow
+    from salesproc.prediction.calibration import flow
 
     lines = [f"{cal.process.name}: calibrated from {cal.deals:,} deals created "
              f"{cal.since:%Y-%m-%d} to {cal.until:%Y-%m-%d}"
@@ -572,7 +572,7 @@ def fit_check(done: FitCheck) -> str:
     """What `salesproc calibrate --check` adds: the history beside the fitted process's
     simulated range, a mark where it lies outside, and for each figure outside the
     setting to change and the value the data suggests."""
-    from salesproc.diagnostics import shown
+    from salesproc.core.diagnostics import shown
 
     outside = done.outside
     share = done.coverage
@@ -717,7 +717,7 @@ def _amount(figure: str, x: float) -> str:
 def backtest_origin_rows(done: Backtest, figure: str) -> tuple[list[str], list[list[str]]]:
     """The per-origin table of *figure* (headers, rows): the model's range and neutral
     case, the actual (! outside the range), each baseline's forecast."""
-    from salesproc.backtest import BASELINES
+    from salesproc.prediction.backtest import BASELINES
 
     headers = ["origin", "range", "neutral", "actual",
                *(BASELINE_COLUMNS[k] for k in BASELINES)]
@@ -735,7 +735,7 @@ def backtest_origin_rows(done: Backtest, figure: str) -> tuple[list[str], list[l
 def backtest_score_rows(done: Backtest, figure: str) -> tuple[list[str], list[list[str]]]:
     """The scores of *figure* (headers, rows): MAE, MAPE (origins with an actual of 0
     left out, counted) and bias of the model and of each baseline."""
-    from salesproc.backtest import BASELINES, MODEL
+    from salesproc.prediction.backtest import BASELINES, MODEL
 
     names = {MODEL: "model (neutral case)", **BASELINES}
     rows = []
@@ -752,7 +752,7 @@ def backtest_score_rows(done: Backtest, figure: str) -> tuple[list[str], list[li
 def backtest_summary(done: Backtest, figure: str) -> list[str]:
     """The lines under a figure's scores: the model's pinball losses, interval score and
     coverage, and the best baseline with whether the model beat it."""
-    from salesproc.backtest import BASELINES
+    from salesproc.prediction.backtest import BASELINES
 
     spread = done.spread(figure)
     cases = done.cases
@@ -778,7 +778,7 @@ def backtest_summary(done: Backtest, figure: str) -> list[str]:
 def blends(found: Sequence[Blend]) -> list[str]:
     """What `forecast --blend` adds under the track record: each figure's blend of the
     model's neutral case with the record's best baseline, and how it did there."""
-    from salesproc.backtest import BASELINES
+    from salesproc.prediction.backtest import BASELINES
 
     words = {"won": "deals won", "revenue": "revenue"}
     lines = []
@@ -799,7 +799,7 @@ def track_record(record: Backtest, beaten: list[Beaten], done: Forecast, source:
     """What `forecast --track-record` adds under the forecast: the saved backtest's errors
     of the model and of each baseline, and each baseline that beat the model there beside
     its forecast of this period."""
-    from salesproc.backtest import BASELINES, MODEL
+    from salesproc.prediction.backtest import BASELINES, MODEL
 
     n = len(record.origins)
     if not n:

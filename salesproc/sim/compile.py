@@ -13,8 +13,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from salesproc import routing
-from salesproc.model import LOST, WON, Approval, Condition, Process
+from salesproc.process import routing
+from salesproc.process.model import LOST, WON, Approval, Condition, Process
 from salesproc.sim import streams
 from salesproc.sim.pool import Pool
 

@@ -27,16 +27,16 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from salesproc.calendar import WorkingClock, business_days, months, seasonal_rate
-from salesproc.defaults import MAX_OPEN_DEALS
-from salesproc.errors import SalesprocError
-from salesproc.model import WON, Process
+from salesproc.core.calendar import WorkingClock, business_days, months, seasonal_rate
+from salesproc.core.defaults import MAX_OPEN_DEALS
+from salesproc.core.errors import SalesprocError
+from salesproc.core.units import HOURS, convert, describe
+from salesproc.process.model import WON, Process
 from salesproc.sim import streams
 from salesproc.sim.compile import LOST_INDEX, WON_INDEX, CompiledApproval, Step, compile_steps
 from salesproc.sim.metrics import Collector, Key
 from salesproc.sim.pool import Pool
 from salesproc.sim.scheduler import Scheduled, Scheduler
-from salesproc.units import HOURS, convert, describe
 
 _unit = streams.unit  # module-level names: the hot path skips an attribute lookup
 _bisect = bisect.bisect_right

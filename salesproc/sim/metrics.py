@@ -38,9 +38,9 @@ from array import array
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from salesproc.calendar import quarter_of
+from salesproc.core.calendar import quarter_of
+from salesproc.core.units import convert
 from salesproc.sim.compile import LOST_INDEX, WON_INDEX
-from salesproc.units import convert
 
 CYCLE_QUANTILES = tuple(range(5, 100, 5))  # the cycle-time distribution's percentiles
 

@@ -20,8 +20,8 @@ import math
 from collections import deque
 from typing import Any
 
-from salesproc.calendar import WorkingClock
-from salesproc.model import Ramp
+from salesproc.core.calendar import WorkingClock
+from salesproc.process.model import Ramp
 
 VETERAN = -math.inf  # joined before the start: full speed
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from salesproc.dists import Distribution
+from salesproc.core.dists import Distribution
 
 BLOCK = 512
 

@@ -1,0 +1,358 @@
+"""What-if: paired comparisons of process variants, and sweeps of one or two settings.
+
+Every variant runs with the same seed and replication numbers as the base. Random
+streams are named by what they drive (arrivals, deal values, each stage's draws), so the
+same deals arrive at the same times with the same values in every variant, and a stage
+that exists in both draws the same numbers (common random numbers). The difference of a
+figure is then estimated from paired replications: mean of (variant - base) with a
+Student-t interval, far narrower than comparing two independent runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from salesproc.core.defaults import MAX_SWEEP_POINTS
+from salesproc.core.errors import SalesprocError
+from salesproc.core.stats import CONFIDENCE, Estimate, bonferroni, significant
+from salesproc.experiments.experiment import simulate, simulate_many
+from salesproc.experiments.results import (
+    INTERVAL,
+    JSON_LAYOUT_VERSION,
+    Bottleneck,
+    SimulationResult,
+    estimate_dict,
+    figure,
+    range_dict,
+)
+from salesproc.process.model import Process, Settings
+from salesproc.sim.metrics import Key
+
+ChangeStyle = Literal["relative", "points", "time", "absolute"]
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A figure a comparison reports, and how its change is best said."""
+
+    key: Key
+    label: str
+    style: ChangeStyle  # relative: ±%; points: percentage points; time: in the time unit
+    lower_is_better: bool = False  # a shorter cycle is good news; fewer wins is not
+
+    def better(self, difference: float) -> bool:
+        """Whether a change of *difference* is good news for a sales team."""
+        return difference < 0 if self.lower_is_better else difference > 0
+
+
+HEADLINE: tuple[Headline, ...] = (
+    Headline(Key("all", "", "won"), "Won deals", "relative"),
+    Headline(Key("all", "", "revenue"), "Revenue", "relative"),
+    Headline(Key("all", "", "lead_to_win"), "Lead-to-win rate", "points"),
+    Headline(Key("all", "", "opportunity_win_rate"), "Opportunity win rate", "points"),
+    Headline(Key("all", "", "cycle_mean"), "Cycle time", "time", lower_is_better=True),
+    Headline(Key("all", "", "throughput_month"), "Wins a month", "relative"),
+    Headline(Key("all", "", "open_weighted"), "Weighted end pipeline", "relative"),
+)
+WON = HEADLINE[0].key
+
+
+def headline(buyer: str | None = None) -> tuple[Headline, ...]:
+    """The figures a comparison reports: of all deals, or of one buyer type's deals."""
+    if buyer is None:
+        return HEADLINE
+    return tuple(replace(h, key=Key("buyer", buyer, h.key.metric)) for h in HEADLINE)
+
+
+@dataclass
+class Variant:
+    """A named process and its simulation."""
+
+    label: str
+    result: SimulationResult
+
+
+@dataclass
+class Comparison:
+    """A base and its variants, simulated with the same seeds and the same deals."""
+
+    base: Variant
+    variants: list[Variant]
+    buyer: str | None = None  # the figures are of this buyer type's deals (all simulated)
+
+    @property
+    def headline(self) -> tuple[Headline, ...]:
+        """The figures reported, in the scope of :attr:`buyer`."""
+        return headline(self.buyer)
+
+    def difference(self, variant: Variant, key: tuple[str, ...]) -> Estimate:
+        """Mean of the paired (variant - base) differences of a figure (named as in
+        ``result["all", "won"]``), with its 95% interval."""
+        key = Key.of(*key)
+        pairs = zip(self.base.result.replications, variant.result.replications, strict=True)
+        return Estimate.of([figure(v, key) - figure(b, key) for b, v in pairs])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON layout of `compare` (docs/commands.md)."""
+        base = self.base.result
+        variants = []
+        for variant in self.variants:
+            figures = {}
+            for h in self.headline:
+                diff = self.difference(variant, h.key)
+                figures[h.key.metric] = {"base": estimate_dict(base.summary[h.key]),
+                                         "variant": estimate_dict(variant.result.summary[h.key]),
+                                         "base_range": range_dict(base.ranges[h.key]),
+                                         "variant_range": range_dict(
+                                             variant.result.ranges[h.key]),
+                                         "difference": estimate_dict(diff),
+                                         "significant": significant(diff)}
+            variants.append({
+                "label": variant.label, "name": variant.result.process.name,
+                "file": variant.result.process.source, "verdict": verdict(self, variant),
+                "figures": figures,
+                "bottleneck": {"base": _place(base.bottleneck()),
+                               "variant": _place(variant.result.bottleneck())}})
+        return {
+            "layout": JSON_LAYOUT_VERSION,
+            "base": {"label": self.base.label, "name": base.process.name,
+                     "file": base.process.source, "time_unit": base.process.time_unit,
+                     "currency": base.process.currency, "names": base.process.names()},
+            "buyer": self.buyer,
+            "settings": {"horizon": base.settings.horizon, "warmup": base.settings.warmup,
+                         "replications": base.settings.replications,
+                         "seed": base.settings.seed},
+            "interval": INTERVAL,
+            "variants": variants,
+        }
+
+
+def _place(neck: Bottleneck | None) -> list[str] | None:
+    return None if neck is None else [neck.stage, neck.role]
+
+
+def compare(base: tuple[str, Process], variants: Sequence[tuple[str, Process]],
+            settings: Settings, *, independent: bool = False, buyer: str | None = None,
+            progress: Callable[[int, int], None] | None = None) -> Comparison:
+    """Simulate *base* and each variant with the same settings and seeds.
+
+    Every buyer type is simulated (they share the team); with *buyer*, the figures
+    reported are that buyer type's. *independent* gives each variant its own seed
+    instead: only to show what common random numbers buy (the interval of the
+    difference is then much wider).
+    """
+    runs = [base, *variants]
+    if buyer is not None:
+        for label, process in runs:
+            if buyer not in process.buyer_types:
+                raise SalesprocError(f"{label} has no buyer type '{buyer}'",
+                                     hint="choose one of: " + ", ".join(process.buyer_types))
+    if independent:
+        results = [Variant(label, simulate(process,
+                                           replace(settings, seed=settings.seed + 7919 * i)))
+                   for i, (label, process) in enumerate(runs)]
+    else:
+        done = simulate_many([process for _, process in runs], settings, progress=progress)
+        results = [Variant(label, result) for (label, _), result in zip(runs, done, strict=True)]
+    return Comparison(results[0], results[1:], buyer)
+
+
+def change_text(diff: Estimate, style: ChangeStyle, base_mean: float, unit: str) -> str:
+    """'+4.1% [+1.2%, +7.0%]', '+6.1 days [5.2, 7.0]', '+0.6 points [-0.1, +1.3]'."""
+    if diff.n == 0 or math.isnan(diff.mean):
+        return "no data"
+    if diff.n < 2:
+        return "cannot be judged from 1 replication"
+    if style == "relative" and base_mean:
+        scale, suffix = 100.0 / abs(base_mean), "%"
+    elif style == "points":
+        scale, suffix = 100.0, " points"
+    else:
+        scale, suffix = 1.0, f" {unit}s" if style == "time" else ""
+    largest = max(abs(v * scale) for v in (diff.mean, diff.low, diff.high)
+                  if not math.isnan(v))
+    digits = 1 if largest >= 1 else 2 if largest >= 0.1 else 3  # tiny changes stay visible
+
+    def number(x: float) -> str:
+        text = f"{x * scale:+,.{digits}f}"
+        return text[1:] if float(text) == 0 else text
+
+    mean = number(diff.mean) + suffix
+    if math.isnan(diff.low):
+        return mean
+    unit_mark = "%" if suffix == "%" else ""
+    return f"{mean} [{number(diff.low)}{unit_mark}, {number(diff.high)}{unit_mark}]"
+
+
+def verdict(comparison: Comparison, variant: Variant) -> str:
+    """One or two sentences a revenue leader can act on."""
+    unit = variant.result.process.time_unit
+    if comparison.base.result.settings.replications < 2:
+        return (f"{variant.label}: no difference can be judged from one replication; "
+                "run at least 2 (20 or more for small differences).")
+    moved, still = [], []
+    for h in comparison.headline[:5]:
+        diff = comparison.difference(variant, h.key)
+        base_mean = comparison.base.result.summary[h.key].mean
+        if significant(diff):
+            moved.append(f"{h.label.lower()} {change_text(diff, h.style, base_mean, unit)}")
+        else:
+            still.append(h.label.lower())
+    whose = "" if comparison.buyer is None else (
+        f" for {variant.result.process.buyer_types[comparison.buyer].name} deals")
+    text = f"{variant.label}{whose}: " + ("; ".join(moved) if moved else
+                                          "no significant change")
+    if still and moved:
+        text += f"; no significant change in {', '.join(still)}"
+    text += "."
+    before, after = comparison.base.result.bottleneck(), variant.result.bottleneck()
+    if before and after and (before.stage, before.role) != (after.stage, after.role):
+        text += (f" The bottleneck moves from {before.stage} ({before.role}) to "
+                 f"{after.stage} ({after.role}).")
+    elif after:
+        text += f" The bottleneck stays at {after.stage} ({after.role})."
+    return text
+
+
+# --- sweeps -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One setting and the values a sweep gives it."""
+
+    setting: str
+    values: tuple[str, ...]
+
+
+def sweep(processes: Sequence[Process], points: Sequence[tuple[str, ...]],
+          settings: Settings, *, buyer: str | None = None,
+          progress: Callable[[int, int], None] | None = None) -> SweepResult:
+    """Simulate one process per point (built by the caller from the base and each point's
+    PATH=VALUE settings), the first as the base, all with the same seeds; with *buyer*,
+    the figures are that buyer type's deals."""
+    labels = [" ".join(point) for point in points]
+    done = compare((labels[0], processes[0]),
+                   list(zip(labels[1:], processes[1:], strict=True)), settings,
+                   buyer=buyer, progress=progress)
+    return SweepResult(done, list(points))
+
+
+def sweep_points(sweeps: Sequence[Sweep]) -> list[tuple[str, ...]]:
+    """Every combination, as PATH=VALUE settings; at most two settings may vary."""
+    varying = [s for s in sweeps if len(s.values) > 1]
+    if len(varying) > 2:
+        raise SalesprocError("a sweep varies one or two settings at a time",
+                             hint="fix the others to one value each")
+    points = list(itertools.product(*[[f"{s.setting}={v}" for v in s.values]
+                                      for s in sweeps]))
+    if len(points) > MAX_SWEEP_POINTS:
+        raise SalesprocError(f"this sweep has {len(points)} combinations; at most "
+                             f"{MAX_SWEEP_POINTS}")
+    return [tuple(p) for p in points]
+
+
+def previous_point(points: Sequence[tuple[str, ...]], index: int) -> int | None:
+    """The point a sweep's step at *index* is paired with: the one before it where only
+    the last varying setting moved (a step across a row of a two-setting grid would move
+    both settings, and judges nothing); None for the first point of a row."""
+    if index == 0:
+        return None
+    changed = [i for i, (a, b) in enumerate(zip(points[index - 1], points[index],
+                                                strict=True)) if a != b]
+    return index - 1 if len(changed) == 1 else None
+
+
+def step_confidence(comparison: Comparison, steps: int | None = None) -> float:
+    """The confidence of each step's interval in a sweep, so that all the steps together
+    hold at 95% (Bonferroni over the number of steps tested: by default, one per
+    variant)."""
+    return bonferroni(CONFIDENCE, steps if steps is not None else len(comparison.variants))
+
+
+def marginal(comparison: Comparison, index: int, key: tuple[str, ...],
+             before: int | None = None, steps: int | None = None) -> Estimate | None:
+    """Paired change from the point *before* (by default the previous one) to this one
+    (None for the first), with the simultaneous interval of :func:`step_confidence`."""
+    runs = [comparison.base, *comparison.variants]
+    if before is None:
+        if index == 0:
+            return None
+        before = index - 1
+    earlier, later = runs[before].result.replications, runs[index].result.replications
+    key = Key.of(*key)
+    return Estimate.of([figure(a, key) - figure(b, key)
+                        for b, a in zip(earlier, later, strict=True)],
+                       confidence=step_confidence(comparison, steps))
+
+
+@dataclass
+class SweepResult:
+    """A setting (or two) swept over values: one simulation per point, paired step by
+    step with the previous value of the last varying setting."""
+
+    comparison: Comparison  # the first point is the base, the others its variants
+    points: list[tuple[str, ...]]  # each point's PATH=VALUE settings
+
+    @property
+    def runs(self) -> list[Variant]:
+        return [self.comparison.base, *self.comparison.variants]
+
+    @property
+    def headline(self) -> tuple[Headline, ...]:
+        return self.comparison.headline
+
+    def steps(self) -> int:
+        """How many steps are judged together."""
+        return sum(previous_point(self.points, i) is not None for i in range(len(self.points)))
+
+    def step_confidence(self) -> float:
+        return step_confidence(self.comparison, self.steps())
+
+    def step(self, index: int, key: Key | None = None) -> Estimate | None:
+        """The change of *key* (won deals by default) from the point before (None for the
+        first point of a row)."""
+        before = previous_point(self.points, index)
+        if before is None:
+            return None
+        return marginal(self.comparison, index, key or self.headline[0].key, before,
+                        self.steps())
+
+    def varying(self) -> list[int]:
+        """Positions, within a point, of the settings that take more than one value."""
+        return [i for i in range(len(self.points[0]))
+                if len({pt[i] for pt in self.points}) > 1]
+
+    def last_gain(self) -> tuple[str, ...] | None:
+        """The last point whose step adds a significant number of won deals."""
+        found = None
+        for index, point in enumerate(self.points):
+            step = self.step(index)
+            if step is not None and significant(step) and step.mean > 0:
+                found = point
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON layout of `sweep` (docs/commands.md)."""
+        rows = []
+        for index, (point, run) in enumerate(zip(self.points, self.runs, strict=True)):
+            step = self.step(index)
+            rows.append({
+                "settings": dict(p.split("=", 1) for p in point),
+                "figures": {h.key.metric: estimate_dict(run.result.summary[h.key])
+                            for h in self.headline},
+                "bottleneck": _place(run.result.bottleneck()),
+                "won_vs_previous": None if step is None else {
+                    **estimate_dict(step), "significant": significant(step)}})
+        base = self.comparison.base.result
+        return {"layout": JSON_LAYOUT_VERSION, "process": base.process.name,
+                "file": base.process.source, "time_unit": base.process.time_unit,
+                "currency": base.process.currency, "buyer": self.comparison.buyer,
+                "horizon": base.settings.horizon, "warmup": base.settings.warmup,
+                "replications": base.settings.replications,
+                "seed": base.settings.seed, "interval": INTERVAL,
+                "step_confidence": self.step_confidence(), "points": rows}

@@ -1,0 +1,332 @@
+"""Replications, seeds, confidence intervals: from a process to trustworthy figures.
+
+Each replication is one independent run (its own random streams, from the seed and its
+number), so the results are identical whatever the number of worker processes. Every
+figure is reported as the mean over replications with a 95% Student-t interval.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from salesproc.core.defaults import (
+    MAX_HORIZON_DAYS,
+    MAX_LEADS,
+    MAX_REPLICATIONS,
+    MAX_VISITS,
+    MAX_WORKERS,
+)
+from salesproc.core.errors import SalesprocError, SettingsError
+from salesproc.core.units import convert, describe
+from salesproc.experiments.results import SimulationResult, Visit
+from salesproc.process import analysis
+from salesproc.process.model import Process, Settings
+from salesproc.sim.engine import Engine, EventLog, Opening
+from salesproc.sim.metrics import Key
+
+
+def resolve_settings(process: Process, *, horizon: float | None = None,
+                     warmup: float | None = None, replications: int | None = None,
+                     seed: int | None = None, workers: int | None = None,
+                     only_buyer: str | None = None) -> Settings:
+    """The caller's values over the file's `simulation:` block, checked for sense.
+
+    Raises :class:`SettingsError` naming the setting that is out of range. A warm-up taken
+    from the file that leaves less measured than warmed up is kept, with a note.
+    """
+    base = process.simulation
+    unit = process.time_unit
+    chosen = Settings(
+        horizon=base.horizon if horizon is None else horizon,
+        warmup=(base.warmup if warmup is None else warmup),
+        replications=base.replications if replications is None else replications,
+        seed=base.seed if seed is None else seed,
+        workers=1 if workers is None else workers,
+        only_buyer=only_buyer)
+    notes: list[str] = []
+    if horizon is not None and warmup is None and base.warmup > 0:
+        if base.warmup >= chosen.horizon:
+            raise SettingsError(
+                "horizon", f"a horizon of {describe(chosen.horizon, unit)} leaves nothing to "
+                f"measure after the file's {describe(base.warmup, unit)} warm-up",
+                hint="give a shorter warm-up (0 measures from the start), or a longer horizon")
+        if chosen.horizon - base.warmup < base.warmup:
+            notes.append(f"only the last {describe(chosen.horizon - base.warmup, unit)} of "
+                         f"{describe(chosen.horizon, unit)} are measured, after the file's "
+                         f"{describe(base.warmup, unit)} warm-up")
+    _check(process, chosen)
+    return replace(chosen, notes=tuple(notes))
+
+
+def _check(process: Process, s: Settings) -> None:
+    unit = process.time_unit
+    if process.arrivals is None:
+        raise SalesprocError(f"{process.source or process.name} has no arrivals: nothing to "
+                             "simulate", hint="add e.g. `arrivals: {rate: 20, per: week}`")
+    longest = convert(MAX_HORIZON_DAYS, "day", unit)
+    if not 0 < s.horizon <= longest:
+        raise SettingsError("horizon", f"a horizon of {describe(s.horizon, unit)} is not a "
+                            "run salesproc makes", hint=f"give a horizon above 0 and at most "
+                            f"{describe(longest, unit)}, e.g. 365 days")
+    if not 0 <= s.warmup < s.horizon:
+        raise SettingsError("warmup", f"a warm-up of {describe(s.warmup, unit)} must be at "
+                            f"least 0 and shorter than the horizon "
+                            f"({describe(s.horizon, unit)})")
+    if not 1 <= s.replications <= MAX_REPLICATIONS:
+        raise SettingsError("replications", f"replications must be between 1 and "
+                            f"{MAX_REPLICATIONS:,}, not {s.replications:,}")
+    if not 1 <= s.workers <= MAX_WORKERS:
+        raise SettingsError("workers", f"workers must be between 1 and {MAX_WORKERS}, "
+                            f"not {s.workers:,}")
+    if s.only_buyer is not None:
+        check_buyer(process, s.only_buyer, "only-buyer")
+    rates = analysis.lead_rates(process)
+    if not any(rates.values()):
+        raise SalesprocError("no leads arrive: arrivals.rate is 0 and no campaign falls "
+                             "within the horizon", hint="set e.g. `arrivals: {rate: 20, per: "
+                             "week}`, or add a campaign")
+
+
+def check_buyer(process: Process, buyer: str, setting: str = "buyer") -> None:
+    """Raise :class:`SettingsError` naming *setting* unless *buyer* is a buyer type of
+    *process*."""
+    if buyer not in process.buyer_types:
+        raise SettingsError(setting, f"unknown buyer type '{buyer}'",
+                            hint=f"choose one of: {', '.join(process.buyer_types)}")
+
+
+def check_budget(processes: Sequence[Process], settings: Settings) -> None:
+    """Refuse a command whose runs together would take too long: the lead and stage-visit
+    caps count every process (variant, sweep point) and every replication."""
+    leads = visits = 0.0
+    for process in processes:
+        leads += sum(analysis.lead_rates(process).values()) * settings.horizon \
+            * settings.replications
+        visits += expected_visits(process, settings)
+    runs = "these runs" if len(processes) > 1 else "this run"
+    if leads > MAX_LEADS:
+        raise SalesprocError(
+            f"{runs} would simulate about {leads:,.0f} leads, more than {MAX_LEADS:,}",
+            hint="shorten the horizon, lower the replications"
+            + (", or compare fewer variants" if len(processes) > 1 else ""))
+    if visits > MAX_VISITS:  # a rework loop that almost never exits
+        raise SalesprocError(
+            f"{runs} would simulate about {visits:,.0f} stage visits, more than "
+            f"{MAX_VISITS:,}", hint="check the rework loops' probabilities, or shorten the "
+            "horizon or lower the replications")
+
+
+def expected_visits(process: Process, settings: Settings) -> float:
+    """About how many stage visits all replications of *process* simulate (the rows of its
+    event log): leads a time unit x visits a lead x horizon x replications."""
+    return settings.horizon * settings.replications * math.fsum(
+        rate * math.fsum(analysis.expected_visits(process.buyer_types[b]).values())
+        for b, rate in analysis.lead_rates(process).items())
+
+
+def capacity_warnings(process: Process) -> list[str]:
+    """A sentence for each role offered more work than its headcount."""
+    return [f"role '{rid}' is offered {u:.0%} of its capacity: its queue will grow without "
+            f"bound, and the figures depend on the horizon"
+            for rid, u in analysis.utilization(process).items() if u > 1.0]
+
+
+def run_replication(process: Process, settings: Settings, replication: int,
+                    event_log: EventLog | None = None, opening: Sequence[Opening] = ()
+                    ) -> dict[Key, float]:
+    """One replication of *process*: its figures (and, with *event_log*, every visit);
+    with *opening*, the run starts from those open deals instead of an empty pipeline."""
+    engine = Engine(process, settings.seed, replication, settings.horizon, settings.warmup,
+                    event_log, settings.only_buyer, opening)
+    return engine.run()
+
+
+def simulate(process: Process, settings: Settings, *,
+             progress: Callable[[int, int], None] | None = None,
+             event_sink: Callable[[Visit], None] | None = None,
+             events: bool = False, opening: Sequence[Opening] = (),
+             outcomes: frozenset[str] | None = None,
+             buyer: str | None = None) -> SimulationResult:
+    """Run every replication (in parallel when settings.workers > 1) and summarise.
+
+    With *buyer*, the result reports that buyer type's deals (:attr:`SimulationResult.buyer`):
+    every buyer type is still simulated, for they share the team (settings.only_buyer is
+    the what-if in which no other buyer type's leads arrive).
+
+    With *events*, the result holds every stage visit (:attr:`SimulationResult.events`),
+    in order of replication; with an *event_sink*, each visit is passed to it as it
+    happens instead (for logs too large to keep), and the replications run in this
+    process, one after another. With *outcomes*, only the visits that ended so are kept.
+    """
+    if buyer is not None:
+        check_buyer(process, buyer)
+        if settings.only_buyer not in (None, buyer):
+            raise SettingsError("buyer", f"only {settings.only_buyer}'s leads are simulated: "
+                                f"there are no deals of buyer type '{buyer}' to report")
+        reported = simulate(process, settings, progress=progress, event_sink=event_sink,
+                            events=events, opening=opening, outcomes=outcomes)
+        reported.buyer = buyer
+        return reported
+    if event_sink is None and not events and not opening:
+        return simulate_many([process], settings, progress=progress)[0]
+    check_budget([process], settings)
+    if event_sink is None and settings.workers > 1 and settings.replications > 1:
+        return _simulate_parallel(process, settings, progress, events, opening, outcomes)
+    kept: list[Visit] = []
+    sink = _keeping(kept, outcomes) if event_sink is None else event_sink
+    n = settings.replications
+    done = []
+    for r in range(n):
+        log = _bind(sink, r + 1) if events or event_sink is not None else None
+        done.append(run_replication(process, settings, r, log, opening))
+        if progress:
+            progress(r + 1, n)
+    result = _result(process, settings, done)
+    result.events = kept if events else None
+    return result
+
+
+REMEMBERED = 8  # short simulations of a file kept for the next caller that asks the same
+
+
+_remembered: dict[tuple[str, Settings, bool], SimulationResult] = {}
+
+
+def remembered(process: Process, settings: Settings, *, events: bool = False
+               ) -> SimulationResult:
+    """:func:`simulate`, remembering the last REMEMBERED results: the short simulations of
+    a file that measure (its times in stage) and calibrate (the team's time) make are
+    the same every time the same file is measured or calibrated in one session (a
+    notebook, a backtest's origins, a test run), and a run is a pure function of the
+    process and its settings. The process is told apart by its full description (every
+    setting, its file included). The result is shared: read it, do not change it."""
+    key = (repr(process), settings, events)
+    found = _remembered.get(key)
+    if found is None:
+        found = simulate(process, settings, events=events)
+        if len(_remembered) >= REMEMBERED:
+            del _remembered[next(iter(_remembered))]
+        _remembered[key] = found
+    return found
+
+
+def _keeping(kept: list[Visit], outcomes: frozenset[str] | None) -> Callable[[Visit], None]:
+    """A sink that keeps every visit, or those that ended in one of *outcomes*."""
+    if outcomes is None:
+        return kept.append
+    return lambda visit: kept.append(visit) if visit.outcome in outcomes else None
+
+
+def _simulate_parallel(process: Process, settings: Settings,
+                       progress: Callable[[int, int], None] | None, events: bool,
+                       opening: Sequence[Opening],
+                       outcomes: frozenset[str] | None) -> SimulationResult:
+    """simulate() on the pool of workers, each replication's visits sent back with its
+    figures (a forecast's: a few thousand rows a run)."""
+    tasks = [(0, r) for r in range(settings.replications)]
+    figures: dict[tuple[int, int], dict[Key, float]] = {}
+    visits: dict[int, list[Visit]] = {}
+    _run_parallel([process], settings, tasks, figures, progress, opening, events, visits,
+                  outcomes)
+    result = _result(process, settings, [figures[(0, r)] for r in range(len(tasks))])
+    result.events = [v for r in range(len(tasks)) for v in visits.get(r, [])] \
+        if events else None
+    return result
+
+
+def simulate_many(processes: Sequence[Process], settings: Settings, *,
+                  progress: Callable[[int, int], None] | None = None
+                  ) -> list[SimulationResult]:
+    """Several processes with the same settings (and seeds), sharing one pool of workers."""
+    check_budget(processes, settings)
+    tasks = [(i, r) for i in range(len(processes)) for r in range(settings.replications)]
+    figures: dict[tuple[int, int], dict[Key, float]] = {}
+    if settings.workers == 1 or len(tasks) == 1:
+        for count, (i, r) in enumerate(tasks, start=1):
+            figures[(i, r)] = run_replication(processes[i], settings, r)
+            if progress:
+                progress(count, len(tasks))
+    else:
+        _run_parallel(processes, settings, tasks, figures, progress)
+    return [_result(p, settings, [figures[(i, r)] for r in range(settings.replications)])
+            for i, p in enumerate(processes)]
+
+
+def _result(process: Process, settings: Settings, replications: list[dict[Key, float]]
+            ) -> SimulationResult:
+    return SimulationResult(process, settings, replications,
+                            [*settings.notes, *capacity_warnings(process)])
+
+
+def _bind(sink: Callable[[Visit], None], replication: int) -> EventLog:
+    return lambda row: sink(Visit(replication, *row))
+
+
+def _start_method() -> str:
+    """fork starts workers at once with the model already in memory; from Python 3.12 on
+    it warns when the parent has threads (numpy's BLAS pool), so forkserver is used there."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and sys.version_info < (3, 12):
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
+def _run_parallel(processes: Sequence[Process], settings: Settings,
+                  tasks: list[tuple[int, int]], figures: dict[tuple[int, int], dict[Key, float]],
+                  progress: Callable[[int, int], None] | None,
+                  opening: Sequence[Opening] = (), events: bool = False,
+                  visits: dict[int, list[Visit]] | None = None,
+                  outcomes: frozenset[str] | None = None) -> None:
+    """Replications on a pool of worker processes (from *opening*; with *events*, each
+    replication's visits into *visits*). If anything stops the loop (an error, Ctrl-C, a
+    signal turned into an exception), the workers are terminated at once rather than
+    left to finish the queue."""
+    context = multiprocessing.get_context(_start_method())
+    workers = min(settings.workers, len(tasks))
+    # the models go to each worker once; each task is then just two numbers
+    pool = context.Pool(workers, initializer=_init_worker,
+                        initargs=(processes, settings, tuple(opening), events, outcomes))
+    try:
+        for done, (task, result, rows) in enumerate(
+                pool.imap_unordered(_worker_replication, tasks), start=1):
+            figures[task] = result
+            if visits is not None:
+                visits[task[1]] = rows
+            if progress:
+                progress(done, len(tasks))
+    except BaseException:
+        pool.terminate()
+        raise
+    else:
+        pool.close()
+    finally:
+        pool.join()
+
+
+_WORKER: tuple[Sequence[Process], Settings, Sequence[Opening], bool,
+               frozenset[str] | None] | None = None
+
+
+def _init_worker(processes: Sequence[Process], settings: Settings,
+                 opening: Sequence[Opening] = (), events: bool = False,
+                 outcomes: frozenset[str] | None = None) -> None:
+    """A worker leaves Ctrl-C to its parent (which terminates it) and dies on SIGTERM."""
+    global _WORKER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _WORKER = (processes, settings, opening, events, outcomes)
+
+
+def _worker_replication(task: tuple[int, int]
+                        ) -> tuple[tuple[int, int], dict[Key, float], list[Visit]]:
+    assert _WORKER is not None
+    processes, settings, opening, events, outcomes = _WORKER
+    index, replication = task
+    rows: list[Visit] = []
+    log = _bind(_keeping(rows, outcomes), replication + 1) if events else None
+    return task, run_replication(processes[index], settings, replication, log, opening), rows

@@ -1,0 +1,239 @@
+"""What a simulation gives back: every replication's figures, their estimates, the
+bottleneck, the event log, and the stable dict and DataFrame forms of all of it.
+
+Formats (text, JSON, CSV) live in :mod:`salesproc.report`; they only write down what
+this module holds. :meth:`SimulationResult.to_dict` *is* the JSON layout.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from salesproc.core import optional
+from salesproc.core.stats import Estimate, outcome_range
+from salesproc.process.model import Process, Settings
+from salesproc.sim.metrics import CYCLE_QUANTILES, Key
+from salesproc.version import __version__
+
+if TYPE_CHECKING:
+    import pandas
+
+JSON_LAYOUT_VERSION = 2
+INTERVAL = "95% confidence interval of the mean over replications"
+RANGE = ("worst, neutral and best case: the 10th, 50th and 90th percentile of the "
+         "replications (what may happen in one run)")
+ROW_FIELDS = ("scope", "subject", "metric", "mean", "low", "high", "n", "worst", "neutral",
+              "best")
+DEAL_METRICS = ("leads", "won", "lost", "lead_to_win", "opportunities", "opportunity_win_rate",
+                "revenue", "throughput_week", "throughput_month", "cycle_mean", "cycle_p10",
+                "cycle_p50", "cycle_p90", "open", "open_value", "open_weighted")
+STAGE_METRICS = ("visits", "time", "delay", "queue", "work", "approval", "wip", "lost",
+                 "win_chance", "open", "open_value", "open_weighted")
+NO_DATA = Estimate(math.nan, math.nan, math.nan, 0)
+
+
+def figure(replication: Mapping[Key, float], key: Key) -> float:
+    """One run's value of a figure. A run holds no figure that counted nothing (a queue
+    nobody waited in, a reason nobody was lost for, a move nobody made), so a missing
+    figure is 0; a NaN is a figure the run could not measure (a cycle time without a
+    win) and is left out of every estimate. The summary, the paired differences and
+    the sweep's steps all read a run through this one rule."""
+    return replication.get(key, 0.0)
+
+
+class Visit(NamedTuple):
+    """One stage visit of one simulated deal: a row of the event log."""
+
+    replication: int
+    deal: int
+    buyer_type: str
+    stage: str
+    entered: float
+    started: float  # when the work began (after the delay and the wait for people)
+    finished: float  # when the deal left the stage, approvals included
+    outcome: str  # the next stage, won, 'lost: <reason>', 'rejected: back to <stage>', or
+    #               'open' for a deal still in the stage at the end (started, finished NaN)
+    role: str  # the stage's owner
+    value: float  # the deal's value
+
+
+@dataclass(frozen=True)
+class Bottleneck:
+    """The stage and role where deals wait longest in total, with the evidence."""
+
+    stage: str
+    role: str
+    queue_days: Estimate  # deal-time spent waiting for that role at that stage
+    utilization: Estimate  # how busy the role is
+    queue_per_visit: Estimate  # the stage's mean wait per visit, for every role
+    share_of_queueing: float  # of all waiting for people, anywhere
+
+
+@dataclass
+class SimulationResult:
+    """Every replication's figures and their estimates.
+
+    ``result["all", "won"]`` or ``result[Key("stage", "demo", "wip")]`` is an
+    :class:`~salesproc.core.stats.Estimate`: the mean over replications and its 95%
+    confidence interval. :attr:`events` holds the event log when it was asked for.
+    :attr:`buyer` is the buyer type the reports show in full (every buyer type was
+    simulated); None for all of them together.
+    """
+
+    process: Process
+    settings: Settings
+    replications: list[dict[Key, float]]
+    warnings: list[str] = field(default_factory=list)
+    events: list[Visit] | None = None
+    buyer: str | None = None
+    _summary: dict[Key, Estimate] | None = field(default=None, repr=False)
+    _ranges: dict[Key, tuple[float, float, float]] | None = field(default=None, repr=False)
+
+    @property
+    def summary(self) -> dict[Key, Estimate]:
+        """Every figure's estimate over the replications."""
+        if self._summary is None:
+            keys: dict[Key, None] = {}
+            for figures in self.replications:
+                keys.update(dict.fromkeys(figures))
+            # every figure is a count, a time, a share or a value: never below 0
+            self._summary = {k: Estimate.of([figure(f, k) for f in self.replications],
+                                            floor=0.0)
+                             for k in keys}
+        return self._summary
+
+    @property
+    def ranges(self) -> dict[Key, tuple[float, float, float]]:
+        """Every figure's worst, neutral and best case over the replications (the 10th,
+        50th and 90th percentile: what may happen in one run, not how sure the mean is)."""
+        if self._ranges is None:
+            self._ranges = {k: outcome_range([figure(f, k) for f in self.replications])
+                            for k in self.summary}
+        return self._ranges
+
+    def outcome(self, *key: str) -> tuple[float, float, float]:
+        """(worst, neutral, best) of a figure; NaN where there is no range."""
+        return self.ranges.get(Key.of(*key), (math.nan, math.nan, math.nan))
+
+    def __getitem__(self, key: tuple[str, ...]) -> Estimate:
+        return self.summary[Key.of(*key)]
+
+    def get(self, *key: str) -> Estimate:
+        """The estimate of a figure, or an estimate without data if there is none."""
+        return self.summary.get(Key.of(*key), NO_DATA)
+
+    def bottleneck(self) -> Bottleneck | None:
+        """The (stage, role) whose queue costs the most deal-time, or None if nobody ever
+        waited for a person."""
+        queues = {k: e for k, e in self.summary.items() if k.scope == "queue" and e.mean > 0}
+        if not queues:
+            return None
+        key = max(queues, key=lambda k: queues[k].mean)
+        return Bottleneck(
+            stage=key.subject, role=key.metric, queue_days=queues[key],
+            utilization=self.summary[Key("role", key.metric, "utilization")],
+            queue_per_visit=self.summary[Key("stage", key.subject, "queue")],
+            share_of_queueing=queues[key].mean / math.fsum(e.mean for e in queues.values()))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON layout of a simulation (docs/commands.md)."""
+        p, s, summary = self.process, self.settings, self.summary
+
+        def block(scope: str, subject: str, names: tuple[str, ...]) -> dict[str, Any]:
+            keys = {n: Key(scope, subject, n) for n in names}
+            return {n: {**estimate_dict(summary[k]), **range_dict(self.ranges[k])}
+                    for n, k in keys.items() if k in summary}
+
+        neck = self.bottleneck()
+        return {
+            "layout": JSON_LAYOUT_VERSION,
+            "salesproc": __version__,
+            "process": {"name": p.name, "file": p.source, "time_unit": p.time_unit,
+                        "currency": p.currency, "start": p.start.isoformat(),
+                        "calendar": p.calendar.describe(),
+                        "names": p.names()},
+            "buyer": self.buyer,
+            "settings": {"horizon": s.horizon, "warmup": s.warmup,
+                         "replications": s.replications, "seed": s.seed,
+                         "only_buyer": s.only_buyer,
+                         "opportunity_stage": p.opportunity_stage},
+            "interval": INTERVAL,
+            "range": RANGE,
+            "warnings": self.warnings,
+            "overall": block("all", "", DEAL_METRICS),
+            "buyer_types": {b: block("buyer", b, DEAL_METRICS) for b in p.buyer_types
+                            if s.only_buyer in (None, b)},
+            "stages": {sid: block("stage", sid, STAGE_METRICS) for sid in p.stages},
+            "lost_reasons": [{"stage": k.subject, "reason": k.metric,
+                              "deals": estimate_dict(e)}
+                             for k, e in summary.items() if k.scope == "lost"],
+            "roles": {r: {"headcount": role.headcount,
+                          "utilization": estimate_dict(summary[Key("role", r, "utilization")]),
+                          "queue_days": estimate_dict(summary[Key("role", r, "queue_days")])}
+                      for r, role in p.roles.items()},
+            "queues": [{"stage": k.subject, "role": k.metric, "deal_days": estimate_dict(e)}
+                       for k, e in summary.items() if k.scope == "queue"],
+            "moves": self._grouped("move"),
+            "funnel": {b: v for b, v in self._grouped("reach").items()
+                       if s.only_buyer in (None, b)},
+            "cycle_distribution": {
+                "percentiles": [f"p{q:02d}" for q in CYCLE_QUANTILES],
+                "overall": self._grouped("cycle").get("", {}),
+                "buyer_types": {b: v for b, v in self._grouped("cycle").items()
+                                if b and s.only_buyer in (None, b)}},
+            "months": self._grouped("month"),
+            "quarters": self._grouped("quarter"),
+            "bottleneck": None if neck is None else {
+                "stage": neck.stage, "role": neck.role,
+                "queue_days": estimate_dict(neck.queue_days),
+                "utilization": estimate_dict(neck.utilization),
+                "queue_per_visit": estimate_dict(neck.queue_per_visit),
+                "share_of_queueing": neck.share_of_queueing},
+        }
+
+    def _grouped(self, scope: str) -> dict[str, dict[str, Any]]:
+        """{subject: {metric: estimate and range}} of one scope's figures."""
+        found: dict[str, dict[str, Any]] = {}
+        for key, e in self.summary.items():
+            if key.scope == scope:
+                found.setdefault(key.subject, {})[key.metric] = {
+                    **estimate_dict(e), **range_dict(self.ranges[key])}
+        return found
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """One (scope, subject, metric, mean, low, high, n, worst, neutral, best) per
+        figure: the CSV's rows."""
+        return [(k.scope, k.subject, k.metric, e.mean, e.low, e.high, e.n, *self.ranges[k])
+                for k, e in self.summary.items()]
+
+    def to_frame(self) -> pandas.DataFrame:
+        """Every figure as a pandas DataFrame, one row each: scope, subject, metric, mean,
+        low, high, n, worst, neutral, best (needs pandas: pip install 'salesproc[pandas]')."""
+        return optional.pandas().DataFrame(self.rows(), columns=list(ROW_FIELDS))
+
+    def events_frame(self) -> pandas.DataFrame:
+        """The event log as a DataFrame, one row per stage visit (simulate with
+        ``events=True``)."""
+        if self.events is None:
+            raise ValueError("this result has no event log: simulate with events=True")
+        return optional.pandas().DataFrame(self.events, columns=list(Visit._fields))
+
+
+def estimate_dict(e: Estimate) -> dict[str, Any]:
+    """{'mean', 'low', 'high', 'n'}: the JSON form of every figure (null where undefined);
+    n is how many replications it rests on."""
+    return {"mean": _jsonable(e.mean), "low": _jsonable(e.low), "high": _jsonable(e.high),
+            "n": e.n}
+
+
+def range_dict(r: tuple[float, float, float]) -> dict[str, Any]:
+    """{'worst', 'neutral', 'best'} (null where there is no range)."""
+    return {"worst": _jsonable(r[0]), "neutral": _jsonable(r[1]), "best": _jsonable(r[2])}
+
+
+def _jsonable(value: float) -> float | None:
+    """NaN (a figure with no data, e.g. cycle time with no wins) becomes null."""
+    return value if math.isfinite(value) else None

@@ -1,0 +1,105 @@
+"""Closed-form figures of a process: expected visits, win chance, offered load.
+
+These come from the routing probabilities alone (a Markov chain over stages), with no
+simulation: lint uses them to warn about over-capacity roles, the playbook quotes them,
+and the simulator's tests check its counts against them.
+"""
+
+from __future__ import annotations
+
+import math
+
+from salesproc.core.units import HOURS
+from salesproc.process import routing
+from salesproc.process.model import BuyerType, Process
+
+
+def expected_visits(buyer: BuyerType) -> dict[str, float]:
+    """Mean number of times one deal of *buyer* enters each stage (traffic equations),
+    deals entering where its `enter:` says."""
+    ids = list(buyer.path)
+    index = {s: i for i, s in enumerate(ids)}
+    n = len(ids)
+    # v = e_start + v P  <=>  (I - P^T) v = e_start
+    matrix = [[1.0 if i == j else 0.0 for j in range(n)] for i in range(n)]
+    for s in ids:
+        for t, p in routing.to_stages(buyer.stages[s], buyer).items():
+            matrix[index[t]][index[s]] -= p
+    entries = buyer.entry_shares()
+    rhs = [entries.get(s, 0.0) for s in ids]
+    solution = _solve(matrix, rhs)
+    return {s: max(0.0, solution[index[s]]) for s in ids}
+
+
+def win_probability(buyer: BuyerType) -> float:
+    """Chance that a deal of *buyer* is eventually won (from the routing alone)."""
+    visits = expected_visits(buyer)
+    return math.fsum(v * routing.won_share(buyer.stages[s], buyer) for s, v in visits.items())
+
+
+def lead_rates(process: Process) -> dict[str, float]:
+    """Average leads per time unit for each buyer type, campaigns spread over the horizon."""
+    if process.arrivals is None:
+        return {b: 0.0 for b in process.buyer_types}
+    rates = {b: process.arrivals.rate * bt.share for b, bt in process.buyer_types.items()}
+    horizon = process.simulation.horizon
+    for campaign in process.arrivals.campaigns:
+        times = 1 if campaign.every is None or campaign.every <= 0 else \
+            max(0, math.floor((horizon - campaign.at) / campaign.every) + 1)
+        if campaign.at > horizon or horizon <= 0:
+            continue
+        per_time = campaign.leads * times / horizon
+        if campaign.buyer_type is None:
+            for b, bt in process.buyer_types.items():
+                rates[b] += per_time * bt.share
+        else:
+            rates[campaign.buyer_type] += per_time
+    return rates
+
+
+def offered_load(process: Process) -> dict[str, float]:
+    """Average number of people of each role busy on deals (work rate x mean work time)."""
+    load = {r: 0.0 for r in process.roles}
+    for b, rate in lead_rates(process).items():
+        buyer = process.buyer_types[b]
+        for s, visits in expected_visits(buyer).items():
+            stage = buyer.stages[s]
+            for role in stage.roles:
+                load[role] += rate * visits * stage.work.mean
+            for approval in stage.approvals:
+                applies = approval.probability(buyer.value, b)
+                load[approval.role] += rate * visits * applies * approval.work.mean
+    return load
+
+
+def utilization(process: Process) -> dict[str, float]:
+    """Each role's offered work over the working time its people have (above 1: the queue
+    grows without end). Work is in working time; a role's people are there for their
+    calendar's share of the week, on average over the horizon (headcount by date)."""
+    load = offered_load(process)
+    unit = process.time_unit
+    work_share = process.calendar.work_hours(unit) / HOURS[unit]  # working per calendar hour
+    found = {}
+    for rid, role in process.roles.items():
+        present = role.mean_headcount(process.simulation.horizon) \
+            * role.calendar.hours_per_week / (24 * 7)
+        demand = load[rid] * work_share
+        found[rid] = demand / present if present else (math.inf if demand else 0.0)
+    return found
+
+
+def _solve(matrix: list[list[float]], rhs: list[float]) -> list[float]:
+    """Gaussian elimination with partial pivoting; small systems (one row per stage)."""
+    n = len(rhs)
+    a = [[*row, rhs[i]] for i, row in enumerate(matrix)]
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(a[r][col]))
+        if abs(a[pivot][col]) < 1e-12:
+            raise ValueError("deals can circle forever: the routing has no way out")
+        a[col], a[pivot] = a[pivot], a[col]
+        for r in range(n):
+            if r != col and a[r][col] != 0.0:
+                factor = a[r][col] / a[col][col]
+                for c in range(col, n + 1):
+                    a[r][c] -= factor * a[col][c]
+    return [a[i][n] / a[i][i] for i in range(n)]

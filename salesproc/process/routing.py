@@ -1,0 +1,102 @@
+"""Where a deal goes when it finishes a stage: the one home of the routing rule.
+
+A stage's approvals are decided first: each that applies says no with its `reject`
+chance, and the first to say no, in the order written, sends the deal to its `on_reject`
+stage or loses it. A deal every approval lets through takes a route from `next` with its
+probability (`won`, a stage, or `lost` written as a route); whatever the routes leave
+over is lost for the stage's `lost_reason`.
+
+:func:`routes` is that rule for `next` alone (what the simulator draws from, per deal);
+:func:`exits` the whole rule as shares of the deals finishing the stage, which the
+closed forms (:mod:`salesproc.process.analysis`), the drawings
+(:mod:`salesproc.drawing.graph`) and the flow checks (:mod:`salesproc.process.lint`) all read.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from salesproc.process.model import LOST, WON, BuyerType, Stage
+
+ExitKind = Literal["route", "rejection", "lost"]
+ROUNDING = 1e-9  # routes adding up to 1 within this leave nothing lost (0.1 + 0.2 + 0.7)
+
+
+@dataclass(frozen=True)
+class Exit:
+    """One way out of a stage for one buyer type.
+
+    *target* is a stage id, ``won`` or ``lost``; *share* the fraction of the deals
+    finishing the stage that take it. *kind*: ``route`` (from `next`), ``rejection`` (an
+    approval sends the deal back to a stage) or ``lost``. *approval* is the index of the
+    approval that decided a rejection or a loss by refusal (None otherwise); *reason*
+    says why a deal is lost, or which approval sent it back.
+    """
+
+    target: str
+    share: float
+    kind: ExitKind
+    approval: int | None = None
+    reason: str = ""
+
+
+def routes(stage: Stage) -> list[tuple[str, float]]:
+    """`next` as (target, probability) for deals that passed the approvals, in written
+    order, routes of probability 0 left out; the remainder (1 - the sum) is lost."""
+    return [(route.to, route.probability) for route in stage.next if route.probability > 0]
+
+
+def approval_label(stage: Stage, k: int) -> str:
+    """How an approval is named in results and drawings: its name, else who gives it."""
+    approval = stage.approvals[k]
+    return approval.name or f"approval by {approval.role}"
+
+
+def exits(stage: Stage, buyer: BuyerType) -> list[Exit]:
+    """Every way out of *stage* for deals of *buyer*, with its share: rejections in the
+    order written, then routes, then the loss; the shares add up to 1."""
+    out: list[Exit] = []
+    passed = 1.0  # the share of deals no earlier approval has said no to
+    for k, approval in enumerate(stage.approvals):
+        p_reject = approval.probability(buyer.value, buyer.id) * approval.reject
+        share = passed * p_reject
+        if share > 0:
+            label = approval_label(stage, k)
+            if approval.on_reject is None:
+                out.append(Exit(LOST, share, "lost", k, f"rejected: {label}"))
+            else:
+                out.append(Exit(approval.on_reject, share, "rejection", k, label))
+        passed *= 1.0 - p_reject
+    for target, probability in routes(stage):
+        kind: ExitKind = "lost" if target == LOST else "route"
+        out.append(Exit(target, passed * probability, kind,
+                        reason=stage.lost_reason if target == LOST else ""))
+    rest = passed * (1.0 - math.fsum(p for _, p in routes(stage)))
+    if rest > ROUNDING:
+        out.append(Exit(LOST, rest, "lost", reason=stage.lost_reason))
+    return out
+
+
+def to_stages(stage: Stage, buyer: BuyerType) -> dict[str, float]:
+    """Share of deals finishing *stage* that enter each stage next (rework included)."""
+    shares: dict[str, float] = {}
+    for e in exits(stage, buyer):
+        if e.target not in (WON, LOST):
+            shares[e.target] = shares.get(e.target, 0.0) + e.share
+    return shares
+
+
+def won_share(stage: Stage, buyer: BuyerType) -> float:
+    """Share of deals finishing *stage* that are won there."""
+    return math.fsum(e.share for e in exits(stage, buyer) if e.target == WON)
+
+
+def targets(stage: Stage, buyer: BuyerType) -> set[str]:
+    """Where a deal can go from *stage* (with a chance above 0): stage ids, won, lost. A
+    stage with patience can always lose a deal that waits too long."""
+    found = {e.target for e in exits(stage, buyer)}
+    if stage.patience is not None:
+        found.add(LOST)
+    return found
