@@ -10,11 +10,22 @@ The library API (the command line is a thin layer over it)::
     result.to_frame()                                      # every figure, as a DataFrame
     history = salesproc.read_history(["OpportunityHistory.csv"], process)  # CRM exports
     salesproc.measure(history).to_dict()                   # the real pipeline, measured
+    salesproc.forecast(history, horizon="13w")             # wins and revenue ahead
 
 See docs/python.md for a walk-through.
 """
 
-from salesproc.api import calibrate, check_fit, compare, measure, read_history, simulate, sweep
+from salesproc.api import (
+    backtest,
+    calibrate,
+    check_fit,
+    compare,
+    forecast,
+    measure,
+    read_history,
+    simulate,
+    sweep,
+)
 from salesproc.core.diagnostics import Diagnostic, Severity
 from salesproc.core.errors import InvalidProcessError, SalesprocError, ToolMissingError
 from salesproc.core.stats import Estimate
@@ -33,11 +44,13 @@ __all__ = [
     "Severity",
     "ToolMissingError",
     "__version__",
+    "backtest",
     "calibrate",
     "check",
     "check_fit",
     "check_text",
     "compare",
+    "forecast",
     "load",
     "measure",
     "read_history",

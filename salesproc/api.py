@@ -1,7 +1,9 @@
-"""The library's front door for simulation: simulate, compare and sweep in one call each.
+"""The library's front door: one call each to simulate, compare and sweep a process, and
+to read, measure, calibrate, check, forecast and backtest a CRM history. The command line
+is a thin layer over these functions.
 
-Each takes processes (or paths to process files) and keyword settings, and returns a
-result object with ``to_dict()`` and ``to_frame()``. Times are numbers in the process's
+Each takes processes (or paths to process files) or a history, and keyword settings, and
+returns a result object with ``to_dict()`` and ``to_frame()``. Times are numbers in the process's
 time unit (as Settings holds them), or text read as the command line reads it
 (``"26w"``, ``"90d"``, ``"3mo"``; a bare ``"90"`` is days, and refused with a
 :class:`~salesproc.core.units.SpanError` where the process counts time in another unit). One
@@ -14,35 +16,41 @@ stays light for validation.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from salesproc.core.errors import SettingsError
+from salesproc.core.units import SpanError, parse_span
 from salesproc.process.loader import load
 from salesproc.process.model import Process, Settings
-from salesproc.process.variants import Changes, change_list
+from salesproc.process.variants import Changes, change_list, change_text, describe
 
 if TYPE_CHECKING:
     import datetime as dt
 
     from salesproc.experiments.compare import Comparison, SweepResult
-    from salesproc.experiments.results import SimulationResult
+    from salesproc.experiments.results import SimulationResult, Visit
     from salesproc.history.read import Format
     from salesproc.history.table import History
     from salesproc.measuring.deal_measurement import DealMeasurement
     from salesproc.measuring.measurement import Measurement
+    from salesproc.prediction.backtest import Backtest
     from salesproc.prediction.calibration import Calibration
     from salesproc.prediction.fitcheck import FitCheck
+    from salesproc.prediction.forecast import Campaign, Forecast
 
 ProcessLike = Process | str | os.PathLike[str]
 Time = float | str
+Progress = Callable[[int, int], None]
 
 
 def simulate(process: ProcessLike, *, changes: Changes = (),
              replications: int | None = None, horizon: Time | None = None,
              warmup: Time | None = None, seed: int | None = None, workers: int = 1,
              buyer: str | None = None, only_buyer: str | None = None,
-             events: bool = False) -> SimulationResult:
+             events: bool = False, event_sink: Callable[[Visit], None] | None = None,
+             progress: Progress | None = None) -> SimulationResult:
     """Simulate *process* with the file's settings, overridden by these.
 
     With *buyer*, the result reports that buyer type's deals (``result.buyer``; its
@@ -53,7 +61,10 @@ def simulate(process: ProcessLike, *, changes: Changes = (),
     *changes* are applied first, in memory (:meth:`Process.with_changes`): ``PATH=VALUE``
     settings as ``--set`` takes them (``["roles.se.headcount=3"]``), or a mapping of
     setting to value (``{"roles.se.headcount": 3}``). With *events*, the result's
-    ``events`` holds every stage visit (``result.events_frame()`` as a DataFrame).
+    ``events`` holds every stage visit (``result.events_frame()`` as a DataFrame);
+    *event_sink* instead receives each visit as it happens (nothing is kept: for long
+    runs, e.g. :func:`salesproc.experiments.export.event_log`). *progress* is called with
+    (replications done, replications in all) as they finish.
 
     >>> result = simulate("processes/five-step.yaml", replications=5)  # doctest: +SKIP
     >>> result["all", "won"].mean  # doctest: +SKIP
@@ -62,13 +73,14 @@ def simulate(process: ProcessLike, *, changes: Changes = (),
 
     model = _process(process, changes)
     settings = _settings(model, replications, horizon, warmup, seed, workers, only_buyer)
-    return experiment.simulate(model, settings, events=events, buyer=buyer)
+    return experiment.simulate(model, settings, events=events, buyer=buyer,
+                               event_sink=event_sink, progress=progress)
 
 
 def compare(base: ProcessLike, *variants: ProcessLike, changes: Changes = (),
             replications: int | None = None, horizon: Time | None = None,
             warmup: Time | None = None, seed: int | None = None, workers: int = 1,
-            buyer: str | None = None) -> Comparison:
+            buyer: str | None = None, progress: Progress | None = None) -> Comparison:
     """Simulate *base* and each variant with the same seeds and the same deals (common
     random numbers), for paired differences with 95% intervals; with *buyer*, the figures
     are that buyer type's deals (every buyer type is still simulated).
@@ -83,31 +95,34 @@ def compare(base: ProcessLike, *variants: ProcessLike, changes: Changes = (),
     model = _process(base, ())
     runs = [(_label(v), _process(v, ())) for v in variants]
     if changes:
-        runs.append((_changes_label(changes), model.with_changes(changes)))
+        runs.append((describe(change_list(changes)), model.with_changes(changes)))
     if not runs:
         raise ValueError("compare needs at least one variant, or changes")
     settings = _settings(model, replications, horizon, warmup, seed, workers, None)
-    return comparing.compare((_label(base), model), runs, settings, buyer=buyer)
+    return comparing.compare((_label(base), model), runs, settings, buyer=buyer,
+                             progress=progress)
 
 
-def sweep(process: ProcessLike, values: Mapping[str, Sequence[object]], *,
+def sweep(process: ProcessLike, values: Mapping[str, Sequence[object]] | Sequence[str], *,
           replications: int | None = None, horizon: Time | None = None,
           warmup: Time | None = None, seed: int | None = None, workers: int = 1,
-          buyer: str | None = None) -> SweepResult:
+          buyer: str | None = None, progress: Progress | None = None) -> SweepResult:
     """Simulate the process at every combination of one or two settings' values, e.g.
     ``sweep("p.yaml", {"roles.ae.headcount": [2, 3, 4]})``, each point made in memory
     from the process read once; each step's change comes with an interval that holds,
     with the others, at 95% (Bonferroni). With *buyer*, the figures are that buyer
-    type's deals."""
+    type's deals. *values* may also be sweeps as the command line writes them
+    (``["roles.ae.headcount=2..8"]``)."""
     from salesproc.experiments import compare as comparing
 
-    specs = [comparing.Sweep(path, tuple(_yaml(v) for v in options))
-             for path, options in values.items()]
+    specs = ([comparing.Sweep(path, tuple(_yaml(v) for v in options))
+              for path, options in values.items()] if isinstance(values, Mapping)
+             else [comparing.parse_sweep(text) for text in values])
     points = comparing.sweep_points(specs)
     base = _process(process, ())
     processes = [base.with_changes(point) for point in points]
     settings = _settings(processes[0], replications, horizon, warmup, seed, workers, None)
-    return comparing.sweep(processes, points, settings, buyer=buyer)
+    return comparing.sweep(processes, points, settings, buyer=buyer, progress=progress)
 
 
 def read_history(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
@@ -145,20 +160,74 @@ def measure(history: History, *, simulate_file: bool = True
 def calibrate(history: History, *, since: dt.datetime | None = None) -> Calibration:
     """Fit *history*'s process to it (arrivals, shares, values, routes, times in stage),
     each value with its sample size and 95% interval; ``result.to_yaml(path)`` is the
-    variant file that extends the process's own."""
+    variant file that extends the process's own. *since* (fit only the deals created
+    from then on) must be before the history's as-of date: a SettingsError otherwise."""
     from salesproc.prediction.calibration import calibrate as calibrating
 
+    if since is not None and since >= history.as_of:
+        raise SettingsError("since", f"no history after {since:%Y-%m-%d} (it ends "
+                            f"{history.as_of:%Y-%m-%d})")
     return calibrating(history, since=since)
 
 
 def check_fit(history: History, calibration: Calibration, *, replications: int = 40,
-              seed: int | None = None) -> FitCheck:
+              seed: int | None = None, workers: int = 1) -> FitCheck:
     """Simulate the calibrated process over the history's period, measure each run as the
     history is measured, and set each figure beside the runs' range (95% with 39 runs or
     more); a figure outside names the setting to change and the value the data suggests."""
     from salesproc.prediction.fitcheck import check_fit as checking
 
-    return checking(history, calibration, replications=replications, seed=seed)
+    return checking(history, calibration, replications=replications, seed=seed,
+                    workers=workers)
+
+
+def forecast(history: History, *, until: dt.datetime | dt.date | None = None,
+             horizon: Time | None = None, process: ProcessLike | None = None,
+             campaigns: Sequence[Campaign | str] = (), replications: int = 200,
+             seed: int | None = None, cases: tuple[float, float, float] = (10, 50, 90),
+             workers: int = 1) -> Forecast:
+    """Forecast from *history*'s open pipeline up to *until* (a day alone: its end) or
+    for *horizon* (days, or text such as ``"13w"``): deals won, revenue and losses as
+    worst, neutral and best case (*cases*: their percentiles), by month, and each open
+    deal's chance to be won. New deals come from the arrivals of *process* (default: the
+    history's; a calibrated one is best) and from *campaigns* (``"500@2026-03-10"`` or
+    :class:`~salesproc.prediction.forecast.Campaign`)."""
+    import datetime as dt
+
+    from salesproc.prediction.forecast import forecast as forecasting
+    from salesproc.prediction.forecast import parse_campaign
+
+    if (until is None) == (horizon is None):
+        raise ValueError("give until or horizon" + (", not both" if until is not None else ""))
+    if until is not None:
+        end = until if isinstance(until, dt.datetime) else dt.datetime.combine(
+            until, dt.time(23, 59, 59))
+    else:
+        end = history.as_of + dt.timedelta(days=_days(horizon, "horizon"))
+    planned = [parse_campaign(c) if isinstance(c, str) else c for c in campaigns]
+    return forecasting(history, end, process=None if process is None else _process(process, ()),
+                       replications=replications, seed=seed, campaigns=planned, cases=cases,
+                       workers=workers)
+
+
+def backtest(history: History, *, origins: Sequence[dt.datetime] = (),
+             first: dt.datetime | None = None, last: dt.datetime | None = None,
+             every: str = "1mo", horizon: Time = 90.0, replications: int = 100,
+             seed: int | None = None) -> Backtest:
+    """Test the forecast on *history*'s past: at each origin (*origins*, or from *first*
+    to *last* every *every*: ``"1mo"``, ``"2w"``), calibrate on the history before it,
+    forecast *horizon* ahead (days, or text such as ``"13w"``), and set the errors beside
+    the naive baselines' made at the same origins. Nothing is written; an origin whose
+    calibration fails is in the result's ``failed``, with the reason."""
+    from salesproc.prediction.backtest import backtest as backtesting
+    from salesproc.prediction.backtest import origins as stepping
+
+    if not origins:
+        if first is None or last is None:
+            raise ValueError("give origins, or first and last")
+        origins = stepping(first, last, every)
+    return backtesting(history, list(origins), _days(horizon, "horizon"),
+                       replications=replications, seed=seed)
 
 
 def _process(process: ProcessLike, changes: Changes) -> Process:
@@ -173,32 +242,47 @@ def _label(process: ProcessLike) -> str:
     return Path(process).stem
 
 
+def settings(process: ProcessLike, *, replications: int | None = None,
+             horizon: Time | None = None, warmup: Time | None = None, seed: int | None = None,
+             workers: int = 1, only_buyer: str | None = None) -> Settings:
+    """The run settings :func:`simulate` would use: these values over the file's
+    `simulation:` block, checked (a SettingsError names a setting out of range)."""
+    return _settings(_process(process, ()), replications, horizon, warmup, seed, workers,
+                     only_buyer)
+
+
 def _settings(process: Process, replications: int | None, horizon: Time | None,
               warmup: Time | None, seed: int | None, workers: int, only_buyer: str | None
               ) -> Settings:
-    from salesproc.core.units import parse_span
     from salesproc.experiments.experiment import resolve_settings
 
-    def time(value: Time | None) -> float | None:
-        if value is None or isinstance(value, str):
-            return None if value is None else parse_span(value, process.time_unit)
-        return float(value)
+    def time(value: Time | None, setting: str) -> float | None:
+        if value is None or not isinstance(value, str):
+            return None if value is None else float(value)
+        try:
+            return parse_span(value, process.time_unit)
+        except SpanError as exc:
+            raise SettingsError(setting, str(exc), exc.hint) from None
 
-    return resolve_settings(process, horizon=time(horizon), warmup=time(warmup),
+    return resolve_settings(process, horizon=time(horizon, "horizon"),
+                            warmup=time(warmup, "warmup"),
                             replications=replications, seed=seed, workers=workers,
                             only_buyer=only_buyer)
 
 
-def _changes_label(changes: Changes) -> str:
-    """What a variant made of *changes* is called: its settings, as written."""
-    return " ".join(c if isinstance(c, str) else f"{c[0]}={_yaml(c[1])}"
-                    for c in change_list(changes))
+def _days(value: Time | None, setting: str) -> float:
+    """A span in days: a number, or text as the command line reads it ('13w', '90d')."""
+    if value is None:
+        raise ValueError(f"give a {setting}")
+    try:
+        days = parse_span(value, "day") if isinstance(value, str) else float(value)
+    except SpanError as exc:
+        raise SettingsError(setting, str(exc), exc.hint) from None
+    if not days > 0:
+        raise SettingsError(setting, f"{value!r} is not a span above 0")
+    return days
 
 
 def _yaml(value: object) -> str:
     """A sweep value as a setting's text: numbers as written, text as YAML."""
-    if isinstance(value, str):
-        return value
-    import json
-
-    return json.dumps(value)
+    return value if isinstance(value, str) else change_text(("", value))[1:]

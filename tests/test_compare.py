@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from salesproc import check_text, load
-from salesproc.cli import _parse_sweep as parse_sweep
 from salesproc.core.stats import Estimate, significant
-from salesproc.experiments.compare import HEADLINE, compare, sweep_points
+from salesproc.experiments.compare import HEADLINE, compare, parse_sweep, sweep_points
 from salesproc.process.model import Process, Settings
 from salesproc.sim.metrics import Key
 from tests.conftest import ROOT, run
@@ -148,7 +147,7 @@ def test_compare_command_leads_with_a_verdict() -> None:
     assert lines[0].startswith("Compared with five-step: 4 paired replications")
     assert lines[2].startswith("worst–best case is the 10th to 90th percentile of the runs")
     assert lines[5].startswith("Verdict: five-step-free-trial: ")
-    assert lines[7].startswith("Verdict: --set roles.se.headcount=3: ")
+    assert lines[7].startswith("Verdict: roles.se.headcount=3: ")
     assert "variant worst–best" in result.output
     assert "  Won deals" in result.output and "  Bottleneck" in result.output
 

@@ -9,16 +9,32 @@ charts of each kind of result; a chart without data to show is left out.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from salesproc.charts.base import Chart, Table
 
-__all__ = ["Chart", "Table", "backtest", "comparison", "forecast", "measurement", "simulation",
-           "sweep"]
+__all__ = ["Chart", "Table", "backtest", "comparison", "forecast", "measurement", "save",
+           "simulation", "sweep"]
 
 
 Maker = Callable[[dict[str, Any]], "Chart | list[Chart] | None"]
+
+
+def save(charts: Sequence[Chart], folder: str | os.PathLike[str]) -> list[Path]:
+    """Write each chart as FOLDER/NAME.svg and FOLDER/NAME.png (the folder must exist);
+    the files written."""
+    from salesproc.core.outputs import write_atomic
+
+    written: list[Path] = []
+    for chart in charts:
+        base = Path(folder, chart.name)
+        write_atomic(base.with_name(chart.name + ".svg"), chart.svg())
+        write_atomic(base.with_name(chart.name + ".png"), chart.png())
+        written += [base.with_name(chart.name + ".svg"), base.with_name(chart.name + ".png")]
+    return written
 
 
 def _draw(data: dict[str, Any], makers: Sequence[Maker]) -> list[Chart]:

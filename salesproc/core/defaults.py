@@ -28,3 +28,6 @@ MAX_VISITS_PER_DEAL = 10_000  # a rework loop a deal goes round more often never
 MAX_SWEEP_POINTS = 60
 MAX_RESULTS_BYTES = 64_000_000  # a saved result's JSON (simulate, backtest): ~1 MB in practice
 EVENT_LOG_WARNING_BYTES = 1_000_000_000  # --events files larger than this get a warning
+
+#: The most origins one backtest takes: twenty years of months.
+MAX_ORIGINS = 240

@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from salesproc.core.defaults import MAX_SWEEP_POINTS
-from salesproc.core.errors import SalesprocError
+from salesproc.core.diagnostics import shown
+from salesproc.core.errors import SalesprocError, SettingsError
 from salesproc.core.stats import CONFIDENCE, Estimate, bonferroni, significant
 from salesproc.experiments.experiment import simulate, simulate_many
 from salesproc.experiments.results import (
@@ -146,11 +147,16 @@ def compare(base: tuple[str, Process], variants: Sequence[tuple[str, Process]],
     difference is then much wider).
     """
     runs = [base, *variants]
+    for label, process in variants:
+        if process.time_unit != base[1].time_unit:
+            raise SalesprocError(f"{label} counts time in {process.time_unit}s, the base in "
+                                 f"{base[1].time_unit}s", hint="compare processes with one "
+                                 "time_unit")
     if buyer is not None:
         for label, process in runs:
             if buyer not in process.buyer_types:
-                raise SalesprocError(f"{label} has no buyer type '{buyer}'",
-                                     hint="choose one of: " + ", ".join(process.buyer_types))
+                raise SettingsError("buyer", f"{label} has no buyer type {shown(buyer)!r}; "
+                                    "choose one of: " + ", ".join(process.buyer_types))
     if independent:
         results = [Variant(label, simulate(process,
                                            replace(settings, seed=settings.seed + 7919 * i)))
@@ -227,6 +233,59 @@ class Sweep:
 
     setting: str
     values: tuple[str, ...]
+
+
+def parse_sweep(option: str) -> Sweep:
+    """A sweep as written on the command line: 'roles.ae.headcount=2..8', '...=2..10:2'
+    (a range with its step), '...=0.2,0.4,0.6' or a single value; a YAML mapping or list
+    ('{...}', '[...]') is one value. A bad one raises a SettingsError of the setting 'set'."""
+
+    def bad(message: str) -> SettingsError:
+        return SettingsError("set", f"{shown(option)!r}: {message}")
+
+    setting, sep, spec = option.partition("=")
+    spec = spec.strip()
+    if not sep or not setting.strip() or not spec:
+        raise bad("give PATH=VALUES, e.g. roles.ae.headcount=2..8 or "
+                  "stages.demo.work=0.5,1,2")
+    if spec.startswith(("{", "[")):
+        values: tuple[str, ...] = (spec,)
+    elif ".." in spec:
+        values = _sweep_range(spec, bad)
+    else:
+        values = tuple(v.strip() for v in spec.split(","))
+    if any(not v for v in values):
+        raise bad("a value is empty")
+    return Sweep(setting.strip(), values)
+
+
+def _sweep_range(spec: str, bad: Callable[[str], SettingsError]) -> tuple[str, ...]:
+    """FROM..TO[:STEP] as its values, written as whole numbers where all three are."""
+    bounds, _, step_text = spec.partition(":")
+    low_text, _, high_text = bounds.partition("..")
+    try:
+        low, high = _number(low_text), _number(high_text)
+        step = _number(step_text) if step_text else 1.0
+    except ValueError:
+        raise bad("a range is FROM..TO or FROM..TO:STEP with ordinary numbers, e.g. 2..8 "
+                  "or 0.5..2:0.5") from None
+    if step <= 0 or high < low:
+        raise bad("the range must go up, with a step above 0")
+    count = math.floor((high - low) / step + 1e-9) + 1
+    if count > MAX_SWEEP_POINTS:
+        raise bad(f"{count} values are more than {MAX_SWEEP_POINTS}; use a larger step")
+    whole = all(x == int(x) for x in (low, high, step))
+    return tuple(str(int(low + i * step)) if whole else f"{low + i * step:g}"
+                 for i in range(count))
+
+
+def _number(text: str) -> float:
+    """A finite number of sensible size (not nan, inf or hundreds of digits)."""
+    text = text.strip()
+    value = float(text) if len(text) <= 30 else math.inf
+    if not math.isfinite(value) or abs(value) > 1e15:
+        raise ValueError(text)
+    return value
 
 
 def sweep(processes: Sequence[Process], points: Sequence[tuple[str, ...]],

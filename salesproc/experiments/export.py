@@ -16,13 +16,16 @@ row per deal and no stage history. `salesproc.prediction.synthetic` builds such 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import math
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from salesproc.core.outputs import atomic_open
 from salesproc.core.units import HOURS
 from salesproc.experiments.results import Visit
 from salesproc.process.model import WON, Process
@@ -339,3 +342,19 @@ def _write_generic_fields(deals: Sequence[Deal], path: Path, encoding: str, fiel
                 w.writerow([d.id, stage, _plain(t), _money(d.amount_at(t)), d.currency,
                             d.buyer, d.reason])
     return path
+
+
+@contextlib.contextmanager
+def event_log(path: str | os.PathLike[str]) -> Iterator[Callable[[Visit], None]]:
+    """A CSV event log at *path*, one row per stage visit as the simulation streams them
+    (``simulate(..., event_sink=...)``), written atomically: the file appears only once
+    the run has completed. An open deal's missing times are empty cells."""
+    with atomic_open(path) as handle:
+        writer = csv.writer(handle)
+        writer.writerow(Visit._fields)
+
+        def write(visit: Visit) -> None:
+            writer.writerow(["" if isinstance(v, float) and math.isnan(v) else v
+                             for v in visit])
+
+        yield write

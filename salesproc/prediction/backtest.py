@@ -41,8 +41,11 @@ from typing import Any
 
 import numpy as np
 
-from salesproc.core.errors import SalesprocError
+from salesproc.core.defaults import MAX_ORIGINS
+from salesproc.core.diagnostics import shown
+from salesproc.core.errors import SalesprocError, SettingsError
 from salesproc.core.stats import CASES, Estimate, or_none, proportion
+from salesproc.core.units import SpanError, parse_span
 from salesproc.history.table import (
     LOST_CODE,
     OUTCOME_OPEN,
@@ -74,6 +77,40 @@ def add_months(when: dt.datetime, months: int) -> dt.datetime:
     year, month = divmod(index, 12)
     day = min(when.day, calendar.monthrange(year, month + 1)[1])
     return when.replace(year=year, month=month + 1, day=day)
+
+
+def origins(first: dt.datetime, last: dt.datetime, every: str) -> list[dt.datetime]:
+    """A backtest's forecast origins from *first* to *last*, both included, never before
+    *first*: every few calendar months (*every* '1mo', '3mo': the same day each month, or
+    the month's last day where it is shorter), or every span of time ('2w', '30d'; a bare
+    number is days). More than MAX_ORIGINS, a span that cannot be read or a *last* before
+    *first* raise a SettingsError naming the setting ('every' or 'to')."""
+    if last < first:
+        raise SettingsError("to", "the last origin is before the first")
+    too_many = SettingsError("every", f"more than {MAX_ORIGINS} origins: use a longer step")
+    text = every.strip().lower()
+    if text.endswith("mo"):
+        months = text[:-2].strip()
+        if not months.isdigit() or int(months) < 1:
+            raise SettingsError("every", f"{shown(every)!r}: give 1mo, 3mo, or a span such "
+                                "as 2w")
+        found: list[dt.datetime] = []
+        for k in range(MAX_ORIGINS + 1):
+            origin = add_months(first, k * int(months))
+            if origin > last:
+                return found
+            found.append(origin)
+        raise too_many
+    try:
+        days = parse_span(text, "day")
+    except SpanError as exc:
+        raise SettingsError("every", str(exc), exc.hint) from None
+    if days <= 0:
+        raise SettingsError("every", f"{shown(every)!r}: the step must be above 0")
+    count = int((last - first).total_seconds() // (days * 86400)) + 1
+    if count > MAX_ORIGINS:
+        raise too_many
+    return [first + dt.timedelta(days=days * k) for k in range(count)]
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ import numpy as np
 
 from salesproc.core import units
 from salesproc.core.calendar import first_day, month_label, quarter_of
+from salesproc.core.diagnostics import shown
+from salesproc.core.errors import SettingsError
 from salesproc.core.stats import CASES, Estimate, or_none, outcome_range
 from salesproc.history.table import (
     DEAL_TABLE_CUT,
@@ -356,7 +358,9 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     day = first_day(start)  # time 0: the midnight nearest the as-of
     days = (until - dt.datetime.combine(day, dt.time())).total_seconds() / 86400
     if until <= start or days <= 0:
-        raise ValueError("the forecast must end after the as-of date")
+        raise SettingsError("until", f"the forecast must end after the as-of date "
+                            f"({start:%Y-%m-%d})")
+    _check_campaigns(campaigns, base, start, until)
     model = _from(base, day, campaigns)
     unit = model.time_unit
     settings = resolve_settings(model, horizon=units.convert(days, "day", unit), warmup=0.0,
@@ -537,16 +541,32 @@ class Campaign:
 
 
 def parse_campaign(text: str) -> Campaign:
-    """'500@2026-03-10', or '500@2026-03-10:committee' for one buyer type's leads."""
+    """'500@2026-03-10', or '500@2026-03-10:committee' for one buyer type's leads; what
+    cannot be read raises a SettingsError of the setting 'campaign'."""
     count, _, rest = text.partition("@")
     day, _, buyer = rest.partition(":")
     try:
         leads, on = int(count), dt.date.fromisoformat(day.strip())
     except ValueError:
-        raise ValueError(f"'{text}' is not LEADS@DATE, e.g. 500@2026-03-10") from None
+        raise SettingsError("campaign", f"{shown(text)!r} is not LEADS@DATE, e.g. "
+                            "500@2026-03-10") from None
     if leads <= 0:
-        raise ValueError(f"'{text}': a campaign brings at least one lead")
+        raise SettingsError("campaign", f"{shown(text)!r}: a campaign brings at least one lead")
     return Campaign(leads, on, buyer.strip() or None, text)
+
+
+def _check_campaigns(campaigns: Sequence[Campaign], process: Process, start: dt.datetime,
+                     until: dt.datetime) -> None:
+    """Each planned campaign is of one of the process's buyer types (or all) and falls
+    within the forecast; else a SettingsError of the setting 'campaign'."""
+    for c in campaigns:
+        if c.buyer_type is not None and c.buyer_type not in process.buyer_types:
+            raise SettingsError("campaign", f"unknown buyer type {shown(c.buyer_type)!r} in "
+                                f"{shown(c.name)}; choose one of: "
+                                f"{', '.join(process.buyer_types)}")
+        if not start.date() <= c.on <= until.date():
+            raise SettingsError("campaign", f"{shown(c.name)} is not within the forecast "
+                                f"({start:%Y-%m-%d} to {until:%Y-%m-%d})")
 
 
 def planned(process: Process, start: dt.date) -> list[Campaign]:

@@ -485,7 +485,19 @@ def said_by_setting(diagnostics: Sequence[Diagnostic], changes: Changes) -> list
     return list(dict.fromkeys(said))  # a value checked by several rules: said once
 
 
-def describe(settings: Sequence[str], file: str | os.PathLike[str] | None = None) -> str:
-    """A short name for a variant: its file's stem and its --set options."""
+def describe(settings: Sequence[str | tuple[str, Any]],
+             file: str | os.PathLike[str] | None = None) -> str:
+    """A short name for a variant: its file's stem and its changes (PATH=VALUE)."""
     parts = [FilePath(file).stem] if file else []
-    return " ".join([*parts, *(f"--set {s}" for s in settings)])
+    return " ".join([*parts, *(change_text(s) for s in settings)])
+
+
+def change_text(change: str | tuple[str, Any]) -> str:
+    """A change as ``PATH=VALUE`` text: as written, or a (path, value) pair with its value
+    in YAML's flow form (JSON is YAML)."""
+    if isinstance(change, str):
+        return change
+    import json
+
+    path, value = change
+    return f"{path}={value if isinstance(value, str) else json.dumps(value)}"

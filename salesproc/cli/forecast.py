@@ -1,0 +1,145 @@
+"""`salesproc forecast`: wins and revenue ahead from today's pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from salesproc.cli.app import Failure, cli, echo
+from salesproc.cli.options import CHARTS_OPTION, FORMATS, RANGED, Date, Duration, span, worker_count
+from salesproc.cli.reading import history_or_fail, load_or_fail, read_json
+from salesproc.cli.writing import draw_charts, emit, guard_charts, guard_outputs, save_charts
+from salesproc.core.diagnostics import shown
+
+
+@cli.command()
+@click.argument("history", metavar="HISTORY...", nargs=-1, required=True,
+                type=click.Path(path_type=str))
+@click.option("--process", "process_file", metavar="FILE", required=True,
+              type=click.Path(path_type=str), help="The process to forecast with: its "
+              "arrivals bring the new deals (a calibrated one is best).")
+@click.option("--as-of", "as_of", type=Date(), help="Forecast from the pipeline as it "
+              "stood at the end of this day (default: the latest change in the export).")
+@click.option("--until", type=Date(past=False), help="Forecast up to the end of this day.")
+@click.option("--horizon", type=Duration(positive=True),
+              help="Or: how far ahead (e.g. 13w, 90d).")
+@click.option("--crm", "crm", type=click.Choice(["salesforce", "hubspot", "generic", "events"]),
+              help="Which export this is (default: told by its columns).")
+@click.option("--campaign", "campaigns", multiple=True, metavar="LEADS@DATE[:BUYER]",
+              help="A campaign to plan, e.g. 500@2026-03-10 (repeatable): what it adds is "
+              "shown by month.")
+@click.option("-r", "--replications", type=RANGED, default=200, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed: same seed, same "
+              "forecast.")
+@click.option("--cases", default="10,50,90", show_default=True, metavar="WORST,NEUTRAL,BEST",
+              help="The percentiles of the runs taken as worst, neutral and best case.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+              show_default=True, help="csv: one row per open deal (its chance to be won, "
+              "likely month, value and the CRM's probability); html: one page with charts.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
+              help="Write the forecast to this file instead of the terminal.")
+@click.option("--track-record", "track_file", metavar="BACKTEST.json",
+              type=click.Path(dir_okay=False, path_type=str),
+              help="A saved `backtest --format json` of this forecast: show its errors beside "
+              "the baselines', and the forecast of any baseline that beat it there.")
+@click.option("--blend", "blended", is_flag=True,
+              help="With --track-record: also the model's neutral case blended with the "
+              "record's best baseline, by the weight that did best on the record.")
+@CHARTS_OPTION
+def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any,
+             horizon: str | None, crm: Any, campaigns: tuple[str, ...], replications: int,
+             seed: int | None, cases: str, fmt: str, output: str | None,
+             track_file: str | None, blended: bool, charts_dir: str | None) -> None:
+    """Forecast from today's pipeline: deals won, revenue and losses by a date, as worst,
+    neutral and best case, by month; and each open deal's chance to be won.
+
+    HISTORY is read as measure reads it; the open deals start in their stages, with the
+    time they have spent there, and the process's arrivals bring the new deals.
+    """
+    import json as json_module
+
+    from salesproc import api
+    from salesproc.prediction.forecast import parse_campaign
+    from salesproc.report import text
+
+    planned = [parse_campaign(c) for c in campaigns]  # before any work: bad ones are typos
+    percentiles = _cases(cases)
+    if (until is None) == (horizon is None):  # neither, or both: say which
+        raise click.UsageError("give --until DATE or --horizon (e.g. 13w)" + (
+            ", not both" if until is not None else ": how far to forecast"))
+    if blended and track_file is None:
+        raise click.UsageError("--blend needs --track-record BACKTEST.json: the blend's "
+                               "weight is the one that did best there")
+    process = load_or_fail(process_file)
+    guard_outputs([*process.files, *history, *([track_file] if track_file else [])], output)
+    record = _track_record(track_file) if track_file is not None else None
+    guard_charts(charts_dir)
+    found = history_or_fail(history, process, crm, as_of, "forecast from")
+    result = api.forecast(found, until=until, horizon=span(horizon, "day", "--horizon"),
+                          process=process, campaigns=planned, replications=replications,
+                          seed=seed, cases=percentiles, workers=worker_count(None))
+    end = result.until
+    drawn = draw_charts("forecast", result, charts_dir)
+    said: list[str] = []
+    beaten: list[Any] = []
+    blends: list[Any] = []
+    if record is not None:
+        from salesproc.prediction.backtest import beaten_by
+
+        beaten = beaten_by(record, found, end)
+        said = text.track_record(record, beaten, result, str(track_file))
+        if blended:
+            from salesproc.prediction.backtest import blend
+
+            blends = [b for b in (blend(record, found, end, figure,
+                                        result.totals[figure].neutral)
+                                  for figure in ("won", "revenue")) if b is not None]
+            said += text.blends(blends)
+    if fmt == "json":
+        data = result.to_dict()
+        if record is not None:
+            data["track_record"] = {"file": track_file, "backtest": record.to_dict(),
+                                    "beaten_by": [b.to_dict() for b in beaten]}
+            if blended:
+                data["track_record"]["blend"] = [b.to_dict() for b in blends]
+        emit(json_module.dumps(data, indent=2, allow_nan=False) + "\n", output)
+    elif fmt == "csv":
+        from salesproc.report import csv
+
+        emit(csv.forecast_deals(result), output)
+        for line in said:  # a record does not fit the rows of deals: it goes to stderr
+            echo(line, err=True)
+    elif fmt == "html":
+        from salesproc.report import html
+
+        emit(html.forecast(result, said), output)
+    else:
+        emit(text.forecast(result) + "".join(
+            line + "\n" for line in ["", *said] if said), output)
+    save_charts(drawn, charts_dir)
+
+
+def _track_record(path: str) -> Any:
+    """The saved backtest in *path*, or exit 1 saying what is wrong with it."""
+    from salesproc.prediction.backtest import from_dict
+
+    hint = "save one with: salesproc backtest ... --format json -o BACKTEST.json"
+    data = read_json(path, hint)
+    try:
+        return from_dict(data)
+    except ValueError as exc:
+        raise Failure(f"{shown(path)}: {shown(str(exc))}", hint) from None
+
+
+def _cases(text: str) -> tuple[float, float, float]:
+    """'10,50,90': three rising percentiles between 0 and 100."""
+    try:
+        worst, neutral, best = (float(x) for x in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: give three percentiles, e.g. 10,50,90",
+                                 param_hint="--cases") from None
+    if not 0 <= worst < neutral < best <= 100:
+        raise click.BadParameter(f"{text!r}: the three must rise, between 0 and 100",
+                                 param_hint="--cases")
+    return worst, neutral, best

@@ -1,0 +1,95 @@
+"""`salesproc measure`: the real pipeline, measured from CRM exports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from salesproc.cli.app import Failure, cli, echo
+from salesproc.cli.options import CHARTS_OPTION, FORMATS, Date
+from salesproc.cli.reading import history_failure, history_or_fail, history_paths, load_or_fail
+from salesproc.cli.writing import (
+    draw_charts,
+    emit,
+    emit_result,
+    formatter,
+    guard_charts,
+    guard_outputs,
+    save_charts,
+)
+
+
+@cli.command()
+@click.argument("history", metavar="HISTORY...", nargs=-1, required=True,
+                type=click.Path(path_type=str))
+@click.option("--process", "process_file", metavar="FILE", required=True,
+              type=click.Path(path_type=str),
+              help="The process file whose crm: section maps the export onto its stages.")
+@click.option("--as-of", "as_of", type=Date(), help="Measure the pipeline as it stood at "
+              "the end of this day (default: the latest change in the export).")
+@click.option("--crm", "crm", type=click.Choice(["salesforce", "hubspot", "generic", "events"]),
+              help="Which export this is (default: told by its columns).")
+@click.option("--buyer", help="Report on this buyer type's deals in full (the table and the HTML "
+              "page; JSON and CSV always hold every buyer type).")
+@click.option("--suggest-mapping", is_flag=True, help="Print a crm: section for the process "
+              "file from the export's stage names (in their usual order, with counts).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
+              help="Write the results to this file instead of the terminal.")
+@CHARTS_OPTION
+def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
+            buyer: str | None, suggest_mapping: bool, fmt: str, output: str | None,
+            charts_dir: str | None) -> None:
+    """Measure the real pipeline from CRM exports: open deals by stage, flow, time in stage,
+    win rates, loss reasons, and where the data and the process file disagree.
+
+    HISTORY is Salesforce's OpportunityHistory.csv (with Opportunity.csv), a HubSpot deals
+    export, a stage-change CSV (deal, stage, changed_at, ...), or salesproc's --events log;
+    or a deal table without stage history (Opportunity.csv alone, a deals report): then
+    what one row per deal allows (no time in stage, moves or where deals are lost).
+    """
+    from salesproc import api
+    from salesproc.history import HistoryError
+    from salesproc.history.suggest import suggest_mapping as suggest
+    from salesproc.measuring.deal_measurement import DealMeasurement
+
+    process = load_or_fail(process_file)
+    guard_outputs([*process.files, *history], output)
+    if buyer is not None and buyer not in process.buyer_types:
+        raise Failure(f"unknown buyer type '{buyer}'",
+                      hint=f"choose one of: {', '.join(process.buyer_types)}")
+    if suggest_mapping:
+        try:
+            emit(suggest(history_paths(history), process, crm), output)
+        except HistoryError as exc:
+            raise history_failure(exc, "read") from None
+        return
+    guard_charts(charts_dir)
+    found = history_or_fail(history, process, crm, as_of, "measured")
+    result = api.measure(found)
+    if isinstance(result, DealMeasurement):
+        _measure_deal_table(result, buyer, fmt, output, charts_dir)
+        return
+    if buyer is not None and buyer not in result.buyers:
+        raise Failure(f"no deal in the export is of buyer type '{buyer}'",
+                      hint="check the crm: buyer_types rules in the process file")
+    if fmt in ("table", "html"):  # the page, like the table, can show one buyer type
+        drawn = draw_charts("measurement", result, charts_dir)
+        emit(formatter(fmt).measurement(result, buyer), output)
+        save_charts(drawn, charts_dir)
+    else:
+        emit_result("measurement", result, fmt, output, charts_dir)
+
+
+def _measure_deal_table(result: Any, buyer: str | None, fmt: str, output: str | None,
+                        charts_dir: str | None) -> None:
+    """measure of a deal table (one row per deal, no stage history): what it allows."""
+    if buyer is not None and buyer not in result.buyers:
+        raise Failure(f"no deal in the export is of buyer type '{buyer}'",
+                      hint="check the crm: buyer_types rules in the process file")
+    report = formatter(fmt).deal_measurement
+    emit(report(result, buyer) if fmt in ("table", "html") else report(result), output)
+    if charts_dir is not None:
+        echo(f"no charts written to {charts_dir}: a deal table has no charts yet", err=True)

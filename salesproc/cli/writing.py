@@ -1,0 +1,158 @@
+"""Where results go: the terminal or `-o` (never onto an input), `--charts`, a progress bar."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import click
+
+from salesproc.cli.app import Failure, echo
+from salesproc.core.escaping import visible
+
+
+def emit(text: str, output: str | None) -> None:
+    """A result's text on the terminal, or in the -o file: made visible either way."""
+    if output is None or output == "-":
+        echo(text, nl=False)
+    else:
+        emit_file(output, text)
+
+
+def emit_file(target: str, content: str | bytes, inputs: Sequence[str] = ()) -> None:
+    """-o: *content* written to *target* (never onto an input); text as the terminal would
+    get it, its control characters made visible."""
+    from salesproc.core.outputs import write_atomic
+
+    refuse_overwrite(target, inputs)
+    folder = os.path.dirname(target)
+    if folder and not os.path.exists(folder):  # -o out/x.svg on a fresh clone
+        try:
+            os.makedirs(folder)
+        except OSError as exc:
+            raise Failure(f"cannot make the folder {folder}: {exc.strerror or exc}") from None
+    write_atomic(target, visible(content) if isinstance(content, str) else content)
+    echo(f"wrote {target}", err=True)
+
+
+def same_file(a: str, b: str) -> bool:
+    """Two paths name one regular file (devices such as /dev/null may be shared)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return not os.path.exists(a) or os.path.isfile(a)
+    with contextlib.suppress(OSError):
+        return os.path.isfile(a) and os.path.samefile(a, b)
+    return False
+
+
+def refuse_overwrite(target: str, inputs: Sequence[str], others: Sequence[str] = ()) -> None:
+    """Never write an output onto a file the command reads, or onto another output."""
+    for path in inputs:
+        if same_file(target, path):
+            raise click.BadParameter(f"{target} is an input of this command; writing there "
+                                     "would destroy it", param_hint="--output")
+    for path in others:
+        if same_file(target, path):
+            raise click.BadParameter(f"{target} is named for two outputs; give each its own "
+                                     "file", param_hint="--output")
+
+
+def guard_outputs(inputs: Sequence[str], output: str | None, *more: str | None) -> None:
+    """Refuse, before any work, outputs that would land on an input or on each other;
+    both are kept for --charts to check its files against (:func:`draw_charts`)."""
+    outputs = [o for o in (output, *more) if o is not None and o != "-"]
+    for k, target in enumerate(outputs):
+        refuse_overwrite(target, inputs, outputs[:k])
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.meta[GUARDED] = (*inputs, *outputs)
+
+
+#: Where :func:`guard_outputs` leaves the command's inputs and outputs (click's context).
+GUARDED = "salesproc.guarded"
+
+
+def guard_charts(folder: str | None) -> None:
+    """Refuse, before any work, a --charts folder that is a file."""
+    if folder is not None and os.path.exists(folder) and not os.path.isdir(folder):
+        raise click.BadParameter(f"{folder} is a file, not a folder", param_hint="--charts")
+
+
+def draw_charts(kind: str, result: Any, folder: str | None) -> list[Any]:
+    """--charts DIR: every chart of the result, each checked before anything is written:
+    DIR/NAME.svg and DIR/NAME.png may not be a file the command reads or writes (an
+    export named pipeline.svg, or -o DIR/forecast.svg)."""
+    if folder is None:
+        return []
+    from salesproc import charts
+
+    drawn: list[Any] = getattr(charts, kind)(result.to_dict())
+    guarded = click.get_current_context().meta.get(GUARDED, ())
+    for chart in drawn:
+        for suffix in (".svg", ".png"):
+            target = os.path.join(folder, chart.name + suffix)
+            if any(same_file(target, path) for path in guarded):
+                raise click.BadParameter(
+                    f"the chart {target} would be written over a file this command reads "
+                    "or writes; give --charts another folder", param_hint="--charts")
+    return drawn
+
+
+def save_charts(drawn: list[Any], folder: str | None) -> None:
+    """The charts :func:`draw_charts` drew, written to *folder*."""
+    if folder is None:
+        return
+    from salesproc import charts
+
+    if not drawn:  # e.g. a comparison of one replication: no difference to draw
+        echo(f"no charts written to {folder}: these results have nothing to draw", err=True)
+        return
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise Failure(f"cannot make the folder {folder}: {exc.strerror or exc}") from None
+    charts.save(drawn, folder)
+    names = ", ".join(c.name for c in drawn)
+    echo(f"wrote {len(drawn)} charts to {folder} (SVG and PNG): {names}", err=True)
+
+
+def formatter(fmt: str) -> Any:
+    """The report module for a --format: table (text), json, csv or html."""
+    from salesproc.report import csv, html, json, text
+
+    return {"table": text, "json": json, "csv": csv, "html": html}[fmt]
+
+
+def emit_result(kind: str, result: Any, fmt: str, output: str | None,
+                 charts_dir: str | None) -> None:
+    """A result in its --format (kind names the report function), then its --charts
+    (drawn and checked first: a chart may not land on the output or an input)."""
+    drawn = draw_charts(kind, result, charts_dir)
+    emit(getattr(formatter(fmt), kind)(result), output)
+    save_charts(drawn, charts_dir)
+
+
+@contextlib.contextmanager
+def progress_bar() -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr for the library's *progress* callback (done, in all): only
+    on a terminal, and only for runs of 4 replications or more; it appears at the first
+    replication done."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with contextlib.ExitStack() as stack:
+        bar: list[Any] = []
+        shown = [0]
+
+        def update(done: int, total: int) -> None:
+            if not bar:
+                if total < 4:
+                    return
+                bar.append(stack.enter_context(click.progressbar(
+                    length=total, label="simulating", file=sys.stderr)))
+            bar[0].update(done - shown[0])
+            shown[0] = done
+
+        yield update
