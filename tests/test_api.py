@@ -32,6 +32,11 @@ def test_the_walk_through_runs_as_written(monkeypatch: pytest.MonkeyPatch) -> No
     output = printed.getvalue()
     assert "deals won (95% CI of the mean" in output
     assert "bottleneck: inquiry waiting for sdr" in output
+    ahead, record = namespace["ahead"], namespace["record"]
+    won = ahead.totals["won"]  # type: ignore[attr-defined]
+    assert f"won in 13 weeks: {won.neutral:.0f} ({won.worst:.0f}–{won.best:.0f})" in output
+    assert won.worst <= won.neutral <= won.best
+    assert len(record.origins) == 2 and not record.failed  # type: ignore[attr-defined]
     frame = namespace["frame"]
     assert list(frame.columns) == ["scope", "subject", "metric", "mean", "low", "high", "n",
                                    "worst", "neutral", "best"]

@@ -63,8 +63,23 @@ def terminate(signum: int, frame: object) -> None:
     raise Terminated
 
 
+class _Command(click.Command):
+    """A command whose settings the library found out of range (a SettingsError) reports
+    a usage error on the option they came from, with the command's own usage line."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            raise _shown_usage(click.BadParameter(
+                exc.message + (f" ({exc.hint})" if exc.hint else ""), ctx=ctx,
+                param_hint=f"--{exc.setting}")) from None
+
+
 class _Group(click.Group):
     """Maps library errors to exit code 1, bad option values to 2 and bugs to 3."""
+
+    command_class = _Command
 
     def invoke(self, ctx: click.Context) -> object:
         try:

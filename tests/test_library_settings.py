@@ -1,0 +1,82 @@
+"""What the command line's options used to check is the library's to check: origins,
+sweeps and campaigns out of range raise a SettingsError naming the setting, so a script
+gets the same answer as the command (which turns it into a usage error on that option)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from salesproc.core.defaults import MAX_ORIGINS, MAX_SWEEP_POINTS
+from salesproc.core.errors import SettingsError
+from salesproc.experiments.compare import parse_sweep
+from salesproc.prediction.backtest import origins
+from salesproc.prediction.forecast import parse_campaign
+from tests.conftest import ROOT, run
+
+JAN = dt.datetime(2025, 1, 31)
+
+
+def test_origins_step_by_calendar_months_or_by_a_span() -> None:
+    assert origins(JAN, dt.datetime(2025, 3, 31), "1mo") == [
+        JAN, dt.datetime(2025, 2, 28), dt.datetime(2025, 3, 31)]
+    assert origins(JAN, dt.datetime(2025, 2, 14), "2w") == [JAN, dt.datetime(2025, 2, 14)]
+    assert origins(JAN, JAN + dt.timedelta(days=20), "10") == [
+        JAN, JAN + dt.timedelta(days=10), JAN + dt.timedelta(days=20)]
+
+
+@pytest.mark.parametrize(("last", "every", "setting"), [
+    (dt.datetime(2024, 12, 1), "1mo", "to"),
+    (dt.datetime(2026, 1, 1), "0mo", "every"),
+    (dt.datetime(2026, 1, 1), "1.5mo", "every"),
+    (dt.datetime(2026, 1, 1), "fortnight", "every"),
+    (dt.datetime(2026, 1, 1), "0d", "every"),
+    (dt.datetime(2046, 1, 1), "1mo", "every"),   # more than twenty years of months
+    (dt.datetime(2026, 1, 1), "1h", "every"),    # 8,000 hourly origins
+])
+def test_origins_out_of_range_name_their_setting(last: dt.datetime, every: str,
+                                                 setting: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        origins(JAN, last, every)
+    assert caught.value.setting == setting
+
+
+def test_the_most_origins_are_taken_and_one_more_is_refused() -> None:
+    last = JAN + dt.timedelta(days=MAX_ORIGINS - 1)
+    assert len(origins(JAN, last, "1d")) == MAX_ORIGINS
+    with pytest.raises(SettingsError):
+        origins(JAN, last + dt.timedelta(days=1), "1d")
+
+
+@pytest.mark.parametrize("text", ["a.b", "a.b=", "=1..2", "a.b=5..2", "a.b=1..2:0",
+                                  "a.b=1,,2", "a.b=x..y", "a.b=1e400..1e401",
+                                  f"a.b=1..{MAX_SWEEP_POINTS + 1}"])
+def test_a_bad_sweep_is_a_settings_error_of_set(text: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        parse_sweep(text)
+    assert caught.value.setting == "set"
+
+
+def test_a_sweep_of_a_mapping_is_one_value() -> None:
+    assert parse_sweep("a.b={x: 1..2}").values == ("{x: 1..2}",)
+    assert parse_sweep("a.b=0.5..1.5:0.5").values == ("0.5", "1", "1.5")
+
+
+@pytest.mark.parametrize("text", ["lots", "0@2026-01-01", "5@2026-02-30", "@"])
+def test_a_campaign_that_cannot_be_read_is_a_settings_error(text: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        parse_campaign(text)
+    assert caught.value.setting == "campaign"
+
+
+def test_the_command_line_names_the_option_of_a_library_settings_error() -> None:
+    """backtest's --every, checked by the library, comes back as a usage error on it."""
+    export = ROOT / "examples" / "five-step-salesforce"
+    done = run("backtest", str(export / "Opportunity.csv"),
+               str(export / "OpportunityHistory.csv"),
+               "--process", str(ROOT / "processes" / "five-step.yaml"),
+               "--from", "2026-01-01", "--to", "2026-02-01", "--every", "1.5mo")
+    assert done.exit_code == 2
+    assert "Usage: cli backtest [OPTIONS]" in done.output
+    assert "Invalid value for --every: '1.5mo'" in done.output
