@@ -13,7 +13,7 @@ import pytest
 from salesproc import starter
 from salesproc.diagnostics import CODES
 from salesproc.history.notes import CODES as CRM_CODES
-from tests.conftest import ROOT, run
+from tests.conftest import ROOT, repository_copy, run
 
 README = (ROOT / "README.md").read_text("utf-8")
 DOCS = sorted((ROOT / "docs").glob("*.md"))
@@ -69,15 +69,16 @@ def test_every_page_shows_its_outputs_with_their_command() -> None:
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a)[:60] for a in COMMANDS])
-def test_every_shown_output_is_real(args: tuple[str, ...]) -> None:
-    """Each command shown on a page, run once: every block that shows it (all of its
-    output, or its first lines where the command says `| head -N`) shows what it prints."""
+def test_every_shown_output_is_real(args: tuple[str, ...], tmp_path: Path) -> None:
+    """Each command shown on a page, run once (from a copy of the folders it reads, so
+    that its out/ is written there): every block that shows it (all of its output, or
+    its first lines where the command says `| head -N`) shows what it prints."""
     for needed in (a for a in args if a.startswith("out/")):  # written by another block
         (writer,) = {b.args for b in SHOWN if needed in b.args and "-o" in b.args
                      and b.args[b.args.index("-o") + 1] == needed}
         if writer != args:
-            UPDATER.output(writer)
-    printed = UPDATER.output(args)
+            UPDATER.output(writer, repository_copy(tmp_path, *UPDATER.inputs(writer)))
+    printed = UPDATER.output(args, repository_copy(tmp_path, *UPDATER.inputs(args)))
     for block in (b for b in SHOWN if b.args == args):
         assert block.shown == block.cut(printed), (block.page.name, block.name)
 
