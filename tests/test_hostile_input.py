@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -241,6 +242,41 @@ def test_a_huge_event_log_is_announced(process: Path, tmp_path: Path,
 
 # --- 24: signals ----------------------------------------------------------------------------
 
+READY = b"salesproc-test: a replication is done\n"
+#: `salesproc ARGS` whose parent says on stderr when the first replication is back (the
+#: progress callback, which a terminal's progress bar gets): from then on the workers and
+#: the output file exist and the command is in its loop, so a signal is sent at a known
+#: point, not after a guessed sleep
+ANNOUNCING = [sys.executable, "-c", f"""
+import contextlib, sys
+import salesproc.cli as cli
+
+@contextlib.contextmanager
+def announcing(total):
+    def done(finished, total):
+        if finished == 1:
+            sys.stderr.buffer.write({READY!r})
+            sys.stderr.flush()
+    yield done
+
+cli._progress = announcing
+cli.main()
+"""]
+
+
+def started(proc: subprocess.Popen[bytes]) -> bytes:
+    """What *proc* wrote on stderr up to READY (at most 60 s without a byte: a bound on a
+    hang, not a timing)."""
+    assert proc.stderr is not None
+    said = b""
+    while READY not in said:
+        readable, _, _ = select.select([proc.stderr], [], [], 60)
+        assert readable, f"no replication came back: {said!r}"
+        chunk = os.read(proc.stderr.fileno(), 65536)
+        assert chunk, f"the command ended before a replication came back: {said!r}"
+        said += chunk
+    return said
+
 
 def children(pid: int) -> set[int]:
     found: set[int] = set()
@@ -262,49 +298,38 @@ def alive(pid: int) -> bool:
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_stops_the_workers_and_leaves_no_files(tmp_path: Path, sig: int,
                                                         code: int) -> None:
-    import time
-
     out = tmp_path / "results.json"
-    command = [*SALESPROC, "compare", str(ROOT / "processes" / "five-step.yaml"),
+    command = [*ANNOUNCING, "compare", str(ROOT / "processes" / "five-step.yaml"),
                "--set", "roles.ae.headcount=5", "-r", "400", "-w", "2", "--format", "json",
                "-o", str(out)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
-    workers: set[int] = set()
-    for _ in range(600):  # up to 60 s for the pool to start (polled, not timed)
-        workers = children(proc.pid)
-        if len(workers) >= 2:
-            break
-        time.sleep(0.1)
+                            start_new_session=True)
+    said = started(proc)  # the pool of 2 is up, 799 replications to go
+    workers = children(proc.pid)
     assert len(workers) >= 2, "the worker pool never started"
-    time.sleep(0.5)
     os.kill(proc.pid, sig)
-    _, err = proc.communicate(timeout=30)  # Ctrl-C used to wait for every replication
+    _, rest = proc.communicate(timeout=30)  # Ctrl-C used to wait for every replication
+    err = (said + rest).decode("utf-8", "replace")
     assert proc.returncode == code, err
     assert "Traceback" not in err
-    for _ in range(100):
-        if not any(alive(w) for w in workers):
-            break
-        time.sleep(0.1)
+    # the command ends only once its pool has terminated and joined every worker
     assert not any(alive(w) for w in workers), "worker processes outlived the command"
     assert list(tmp_path.iterdir()) == []  # no result, no hidden temporary file
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 def test_sigterm_removes_a_partial_event_log(tmp_path: Path) -> None:
-    import time
-
     log = tmp_path / "events.csv"
-    proc = subprocess.Popen([*SALESPROC, "simulate", str(ROOT / "processes" / "five-step.yaml"),
-                             "-r", "2000", "--events", str(log)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for _ in range(600):
-        if any(p.name.startswith(".events.csv.") for p in tmp_path.iterdir()):
-            break
-        time.sleep(0.1)
+    proc = subprocess.Popen([*ANNOUNCING, "simulate",
+                             str(ROOT / "processes" / "five-step.yaml"), "-r", "2000",
+                             "--events", str(log)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    said = started(proc)
+    # the log is being written, under a hidden temporary name
+    assert [p.name.startswith(".events.csv.") for p in tmp_path.iterdir()] == [True]
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 143, err
+    _, rest = proc.communicate(timeout=30)
+    assert proc.returncode == 143, (said + rest).decode("utf-8", "replace")
     assert list(tmp_path.iterdir()) == []
 
 
