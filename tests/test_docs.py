@@ -1,5 +1,6 @@
 """The README and the pages in docs/ stay true: the code tables, every command output they
-show (byte for byte), the files they show as written, and the pictures."""
+show (byte for byte; a simulation's, line for line with its figures within their
+sampling error), the files they show as written, and the pictures."""
 
 from __future__ import annotations
 
