@@ -69,13 +69,22 @@ def blocks(page: Path) -> Iterator[Block]:
         yield Block(page, match.group("name"), command, shown)
 
 
-def output(args: tuple[str, ...]) -> str:
+def inputs(args: tuple[str, ...]) -> list[str]:
+    """The repository's folders `salesproc ARGS` reads, as relative paths: those of the
+    files it names (a file's folder, where its base or sibling export is too), not what
+    an earlier block wrote into out/. tests/test_docs.py copies them and runs the command
+    there, so that nothing is written into the repository."""
+    named = [Path(a) for a in args if not a.startswith(("-", "out/")) and (ROOT / a).exists()]
+    return sorted({str(p if (ROOT / p).is_dir() else p.parent) for p in named})
+
+
+def output(args: tuple[str, ...], folder: Path = ROOT) -> str:
     """What `salesproc ARGS` prints on stdout, run as the pages show it (from the top
-    folder; simulations on 2 workers, which never changes their results); exit 1 with
+    *folder*; simulations on 2 workers, which never changes their results); exit 1 with
     the output when it fails."""
     workers = ["--workers", "2"] if args[0] in ("simulate", "compare", "sweep") else []
     previous = os.getcwd()
-    os.chdir(ROOT)
+    os.chdir(folder)
     try:
         result = CliRunner().invoke(cli, [*args, *workers], catch_exceptions=False)
     finally:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,12 +21,84 @@ CASES = Path(__file__).resolve().parent / "cases"
 # pytest-xdist already keeps every core busy: a command's own pool of workers would only
 # add its start-up to every test (the tests that are about workers say how many)
 os.environ.setdefault("SALESPROC_WORKERS", "1")
+# Hypothesis keeps its examples (and caches) in .hypothesis/ of the current folder: here,
+# the repository. The tests write only to temporary folders, so it keeps them in one,
+# the same for every run (a failing example is tried first the next time)
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY",
+                      str(Path(tempfile.gettempdir()) / "salesproc-tests-hypothesis"))
+
+#: Folders of the repository that tools write while the tests run (caches, environments)
+UNWATCHED = {".git", ".venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache",
+             "node_modules"}
+
+Snapshot = dict[str, tuple[int, int]]
+
+
+def snapshot(root: Path = ROOT) -> Snapshot:
+    """Every file under *root* but in UNWATCHED folders: its size and modification time
+    (a stat walk, no reading: cheap enough for every run)."""
+    found: Snapshot = {}
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = [d for d in subfolders if d not in UNWATCHED]
+        # a folder's own time changes with what is in it (__pycache__ too): only its name
+        found.update({os.path.relpath(os.path.join(folder, d), root) + os.sep: (0, 0)
+                      for d in subfolders})
+        for name in files:
+            path = os.path.join(folder, name)
+            with contextlib.suppress(FileNotFoundError):  # removed while walking
+                info = os.lstat(path)
+                found[os.path.relpath(path, root)] = (info.st_size, info.st_mtime_ns)
+    return found
+
+
+def changes(before: Snapshot, after: Snapshot) -> list[str]:
+    """What was added, changed or removed between two snapshots, one line each."""
+    return sorted([f"added {p}" for p in after.keys() - before.keys()]
+                  + [f"removed {p}" for p in before.keys() - after.keys()]
+                  + [f"changed {p}" for p in before.keys() & after.keys()
+                     if before[p] != after[p]])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def repository_untouched() -> Iterator[None]:
+    """No test writes into the repository (they write to tmp_path): every file is as it
+    was when the session began. Under pytest-xdist each worker checks at its own end (a
+    file another worker wrote is caught by that worker, and by any that ends later)."""
+    before = snapshot()
+    yield
+    written = changes(before, snapshot())
+    assert not written, "the tests wrote into the repository:\n" + "\n".join(written)
 
 
 def run(*args: str, input: str | None = None) -> Result:
     """Invoke `salesproc ARGS` the way a user would, exceptions not swallowed."""
     runner = CliRunner()
     return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+def source_copy(folder: Path) -> Path:
+    """What pip installs from salesproc's clone, copied to *folder* (building writes build/
+    and *.egg-info beside the sources, which the tests never write into the repository)."""
+    shutil.copytree(ROOT / "salesproc", folder / "salesproc",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("setup.cfg", "pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, folder / name)
+    return folder
+
+
+def repository_copy(folder: Path, *names: str) -> Path:
+    """The repository's files or folders *names* (relative paths) copied to the same
+    places under *folder*: a top folder from which what the pages show runs as written,
+    writing its out/ there and not into the repository."""
+    for name in names:
+        source, target = ROOT / name, folder / name
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return folder
 
 
 def dense_process(path: Path, stages: int, share: float) -> Path:

@@ -11,17 +11,20 @@ import re
 import subprocess
 import sys
 import typing
+from pathlib import Path
 
 import pytest
 
 import salesproc
-from tests.conftest import ROOT
+from tests.conftest import ROOT, repository_copy
 
 DOC = ROOT / "docs" / "python.md"
 
 
-def test_the_walk_through_runs_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
+def test_the_walk_through_runs_as_written(monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path: Path) -> None:
+    """From a copy of the folders it reads (it writes out/run.html beside them)."""
+    monkeypatch.chdir(repository_copy(tmp_path, "processes", "examples/five-step-salesforce"))
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text("utf-8"), re.DOTALL)
     assert len(blocks) >= 4
     namespace: dict[str, object] = {}

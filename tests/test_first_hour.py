@@ -13,20 +13,10 @@ from pathlib import Path
 import pytest
 
 from salesproc.process import starter
-from tests.conftest import ROOT
+from tests.conftest import ROOT, source_copy
 
 README = (ROOT / "README.md").read_text("utf-8")
 EXPORT = ROOT / "examples" / "hubspot-first-export" / "deals.csv"
-
-
-def source_copy(folder: Path) -> Path:
-    """What pip installs from salesproc's clone, copied (building writes build/ and
-    *.egg-info beside the sources, which the tests never write into the repository)."""
-    shutil.copytree(ROOT / "salesproc", folder / "salesproc",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("setup.cfg", "pyproject.toml", "README.md", "LICENSE"):
-        shutil.copy(ROOT / name, folder / name)
-    return folder
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")

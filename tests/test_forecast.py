@@ -76,12 +76,30 @@ simulation: {start: 2025-01-06, horizon: 90, replications: 1}
 """
 
 
+def band_chance(runs: int) -> float:
+    """The chance that one more draw of what *runs* runs drew lies in their 10th-90th
+    percentile band (numpy's, interpolated between order statistics), for a figure that
+    never ties: the new draw is equally likely to fall in any of the runs + 1 gaps between
+    the sorted runs, and the band spans 0.8 (runs - 1) of them: 0.8 (runs - 1) / (runs + 1),
+    0.774 for 60 runs, not 0.8. Counts tie, and an actual equal to a band's end is inside:
+    ties only add to it. The least an honest band holds, so the chance to test hits with."""
+    return 0.8 * (runs - 1) / (runs + 1)
+
+
+def fewest_hits(trials: int, runs: int) -> int:
+    """The fewest actuals inside their band an honest forecast shows, at 99.9%: the 0.1%
+    quantile of Binomial(trials, band_chance(runs)). There is no upper bound to test: for
+    counts, ties make the chance anything up to 1, and with so few trials all hit."""
+    return int(stats.binom.ppf(0.001, trials, band_chance(runs)))
+
+
 def test_the_worst_to_best_range_holds_the_actual_continuation_80_percent_of_the_time(
         tmp_path: Path) -> None:
     """A known process, run for 90 days; at day 60 its history is forecast 30 days ahead,
-    over 24 seeds. The actual wins of days 60 to 90 fall inside the 10th-90th range with
-    chance 0.8: the count of hits lies within the 0.1%-99.9% range of Binomial(24, 0.8);
-    and the mean forecast matches the actual continuations within 4 standard errors."""
+    over 24 seeds. The actual wins of days 60 to 90 fall inside the 10th-90th range of
+    60 runs with chance at least band_chance(60): the count of hits is at least the 0.1%
+    quantile of that binomial; and the mean forecast matches the actual continuations
+    within 4 standard errors."""
     path = tmp_path / "known.yaml"
     hits, gaps = 0, []
     seeds = range(1, 25)
@@ -99,9 +117,8 @@ def test_the_worst_to_best_range_holds_the_actual_continuation_80_percent_of_the
         won = result.totals["won"]
         hits += won.worst <= actual <= won.best
         gaps.append(actual - won.mean.mean)
-    low, high = stats.binom.ppf([0.001, 0.999], len(seeds), 0.8)
     print(f"actual inside the 10-90 range in {hits} of {len(seeds)} continuations")
-    assert low <= hits <= high
+    assert hits >= fewest_hits(len(seeds), 60), hits
     se = np.std(gaps, ddof=1) / math.sqrt(len(gaps))
     assert abs(np.mean(gaps)) <= 4 * se
 
@@ -176,8 +193,11 @@ def test_a_forecast_from_the_end_of_a_month_has_no_row_for_that_month() -> None:
 
 def test_a_backtest_on_a_known_history_covers_about_80_percent(tmp_path: Path) -> None:
     """Three simulated histories of a known process, five origins each: the actual wins of
-    the next 14 days fall in the forecast's 10th-90th band at each origin with chance
-    about 0.8, so the hits lie within the 0.1%-99.9% range of Binomial(15, 0.8)."""
+    the next 14 days fall in the 10th-90th band of the forecast's 60 runs at each origin
+    with chance about band_chance(60) (the fitted process's error takes away about what
+    the ties of counts add: 175 of 225 origins, 0.78, over 25 histories of 200 days,
+    origins every 14 days), so at least the 0.1% quantile of that binomial do.
+    Binomial(15, 0.8) said 7, tighter than theory: 0.2% of honest backtests fail it."""
     from salesproc.prediction.backtest import backtest
 
     path = tmp_path / "known.yaml"
@@ -197,9 +217,8 @@ def test_a_backtest_on_a_known_history_covers_about_80_percent(tmp_path: Path) -
         hits += sum(o.won_inside for o in result.origins)
         total += len(result.origins)
         assert all(math.isfinite(result.score("won", k).mae) for k in ("model", "run_rate"))
-    low, high = stats.binom.ppf([0.001, 0.999], total, 0.8)
     print(f"backtest: actual inside the 10-90 band at {hits} of {total} origins")
-    assert low <= hits <= high
+    assert hits >= fewest_hits(total, 60), hits
 
 
 def test_backtest_through_the_cli() -> None:
@@ -210,7 +229,14 @@ def test_backtest_through_the_cli() -> None:
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
     assert [o["at"][:10] for o in data["origins"]] == ["2026-08-01", "2026-09-01"]
-    assert 0 <= data["spread"]["won"]["coverage"]["share"] <= 1
+    # the coverage counts the origins whose actual lies in their worst-to-best band
+    inside = sum(o["won"]["worst"] <= o["actual_won"] <= o["won"]["best"]
+                 for o in data["origins"])
+    coverage = data["spread"]["won"]["coverage"]
+    assert (coverage["inside"], coverage["origins"], coverage["share"]) == (
+        inside, 2, inside / 2)
+    assert [o["won_inside"] for o in data["origins"]] == [
+        o["won"]["worst"] <= o["actual_won"] <= o["won"]["best"] for o in data["origins"]]
     bad = run("backtest", *EXAMPLE, "--process", process_file, "--from", "2026-08-01",
               "--to", "2026-07-01")
     assert bad.exit_code == 2
@@ -229,7 +255,8 @@ def test_a_planned_campaign_adds_its_leads_and_what_they_win() -> None:
     result = forecast(history, until, replications=30, seed=2, campaigns=[campaign])
     total = dict(result.campaigns)["total"]
     assert total["leads"].worst == total["leads"].best == 200
-    assert total["won"].mean.mean >= 0
+    # 200 more leads win more deals (the mean's interval lies above 0), never more than 200
+    assert total["won"].mean.low > 0 and total["won"].mean.high < 200, total["won"]
     process_file = str(ROOT / "processes" / "five-step.yaml")
     late = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w",
                "--campaign", "100@2030-01-01")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -85,29 +86,37 @@ def test_dash_means_the_terminal(process: Path, tmp_path: Path,
 # --- 20: inputs that used to end in an internal error ------------------------------------
 
 
-@pytest.mark.parametrize("spec", ["1..nan", "1..inf", "1..3:nan", "1.." + "9" * 400,
-                                  "nan..3", "1..3:0"])
-def test_sweep_ranges_of_non_numbers_are_usage_errors(process: Path, spec: str) -> None:
+NOT_A_RANGE = "a range is FROM..TO or FROM..TO:STEP with ordinary numbers"
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("1..nan", NOT_A_RANGE), ("1..inf", NOT_A_RANGE), ("1..3:nan", NOT_A_RANGE),
+    ("1.." + "9" * 400, NOT_A_RANGE), ("nan..3", NOT_A_RANGE),
+    ("1..3:0", "the range must go up, with a step above 0"),
+])
+def test_sweep_ranges_of_non_numbers_are_usage_errors(process: Path, spec: str,
+                                                      message: str) -> None:
     result = run("sweep", str(process), "--set", f"roles.ae.headcount={spec}", *FAST)
-    assert result.exit_code == 2 and "Traceback" not in result.output
-    assert "a range is FROM..TO" in result.output or "must go up" in result.output
+    kind(result, 2, message)
 
 
-@pytest.mark.parametrize(("base", "message"), [
-    ("salesproc: 1\nname: B\n", "has no list of stages to change"),
-    ("salesproc: 1\nname: B\nstages: 5\n", "has no list of stages to change"),
-    ("salesproc: 1\nname: B\nstages: [1, 2]\n", "has no list of stages to change"),
-    ("root:x:0:0:root:/root:/bin/bash\n", "cannot use 'base.yaml' as the base"),
-    ("root: x\nuser: y\n", "it is not a process file"),
+# a base without stages is blamed on the change that needs them (remove_stages:, line 3);
+# a file that is no process at all, on the extends: that names it (line 2, its value)
+@pytest.mark.parametrize(("base", "message", "at"), [
+    ("salesproc: 1\nname: B\n", "has no list of stages to change", "3:1"),
+    ("salesproc: 1\nname: B\nstages: 5\n", "has no list of stages to change", "3:1"),
+    ("salesproc: 1\nname: B\nstages: [1, 2]\n", "has no list of stages to change", "3:1"),
+    ("root:x:0:0:root:/root:/bin/bash\n", "cannot use 'base.yaml' as the base", "2:10"),
+    ("root: x\nuser: y\n", "it is not a process file", "2:10"),
 ])
 def test_a_base_that_is_no_process_is_a_kind_error(tmp_path: Path, base: str,
-                                                   message: str) -> None:
+                                                   message: str, at: str) -> None:
     (tmp_path / "base.yaml").write_text(base)
     variant = tmp_path / "v.yaml"
     variant.write_text("salesproc: 1\nextends: base.yaml\nremove_stages: [demo]\n")
     result = run("validate", str(variant))
     kind(result, 1, message)
-    assert f"{variant}:2:" in result.output or f"{variant}:3:" in result.output
+    assert result.output.startswith(f"{variant}:{at}: error SP601 "), result.output
     assert "root:x:0:0" not in result.output  # the base's content is never shown
 
 
@@ -233,6 +242,41 @@ def test_a_huge_event_log_is_announced(process: Path, tmp_path: Path,
 
 # --- 24: signals ----------------------------------------------------------------------------
 
+READY = b"salesproc-test: a replication is done\n"
+#: `salesproc ARGS` whose parent says on stderr when the first replication is back (the
+#: progress callback, which a terminal's progress bar gets): from then on the workers and
+#: the output file exist and the command is in its loop, so a signal is sent at a known
+#: point, not after a guessed sleep
+ANNOUNCING = [sys.executable, "-c", f"""
+import contextlib, sys
+import salesproc.cli as cli
+
+@contextlib.contextmanager
+def announcing():
+    def done(finished, total):
+        if finished == 1:
+            sys.stderr.buffer.write({READY!r})
+            sys.stderr.flush()
+    yield done
+
+cli.simulate.progress_bar = cli.compare.progress_bar = announcing
+cli.main()
+"""]
+
+
+def started(proc: subprocess.Popen[bytes]) -> bytes:
+    """What *proc* wrote on stderr up to READY (at most 60 s without a byte: a bound on a
+    hang, not a timing)."""
+    assert proc.stderr is not None
+    said = b""
+    while READY not in said:
+        readable, _, _ = select.select([proc.stderr], [], [], 60)
+        assert readable, f"no replication came back: {said!r}"
+        chunk = os.read(proc.stderr.fileno(), 65536)
+        assert chunk, f"the command ended before a replication came back: {said!r}"
+        said += chunk
+    return said
+
 
 def children(pid: int) -> set[int]:
     found: set[int] = set()
@@ -254,49 +298,38 @@ def alive(pid: int) -> bool:
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_stops_the_workers_and_leaves_no_files(tmp_path: Path, sig: int,
                                                         code: int) -> None:
-    import time
-
     out = tmp_path / "results.json"
-    command = [*SALESPROC, "compare", str(ROOT / "processes" / "five-step.yaml"),
+    command = [*ANNOUNCING, "compare", str(ROOT / "processes" / "five-step.yaml"),
                "--set", "roles.ae.headcount=5", "-r", "400", "-w", "2", "--format", "json",
                "-o", str(out)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
-    workers: set[int] = set()
-    for _ in range(600):  # up to 60 s for the pool to start (polled, not timed)
-        workers = children(proc.pid)
-        if len(workers) >= 2:
-            break
-        time.sleep(0.1)
+                            start_new_session=True)
+    said = started(proc)  # the pool of 2 is up, 799 replications to go
+    workers = children(proc.pid)
     assert len(workers) >= 2, "the worker pool never started"
-    time.sleep(0.5)
     os.kill(proc.pid, sig)
-    _, err = proc.communicate(timeout=30)  # Ctrl-C used to wait for every replication
+    _, rest = proc.communicate(timeout=30)  # Ctrl-C used to wait for every replication
+    err = (said + rest).decode("utf-8", "replace")
     assert proc.returncode == code, err
     assert "Traceback" not in err
-    for _ in range(100):
-        if not any(alive(w) for w in workers):
-            break
-        time.sleep(0.1)
+    # the command ends only once its pool has terminated and joined every worker
     assert not any(alive(w) for w in workers), "worker processes outlived the command"
     assert list(tmp_path.iterdir()) == []  # no result, no hidden temporary file
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 def test_sigterm_removes_a_partial_event_log(tmp_path: Path) -> None:
-    import time
-
     log = tmp_path / "events.csv"
-    proc = subprocess.Popen([*SALESPROC, "simulate", str(ROOT / "processes" / "five-step.yaml"),
-                             "-r", "2000", "--events", str(log)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for _ in range(600):
-        if any(p.name.startswith(".events.csv.") for p in tmp_path.iterdir()):
-            break
-        time.sleep(0.1)
+    proc = subprocess.Popen([*ANNOUNCING, "simulate",
+                             str(ROOT / "processes" / "five-step.yaml"), "-r", "2000",
+                             "--events", str(log)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    said = started(proc)
+    # the log is being written, under a hidden temporary name
+    assert [p.name.startswith(".events.csv.") for p in tmp_path.iterdir()] == [True]
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 143, err
+    _, rest = proc.communicate(timeout=30)
+    assert proc.returncode == 143, (said + rest).decode("utf-8", "replace")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from salesproc.process import schema
-from tests.conftest import ROOT, run
+from tests.conftest import ROOT, run, source_copy
 
 PUBLISHED = ROOT / "schemas" / "process.schema.json"
 
@@ -39,8 +39,10 @@ def test_the_wheel_ships_the_published_schema(tmp_path: Path) -> None:
     import sys
     import zipfile
 
+    # from a copy of the sources: building writes build/ and *.egg-info beside them
+    sources = source_copy(tmp_path / "source")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True)
+                    "-q", "-w", str(tmp_path), str(sources)], check=True, capture_output=True)
     (wheel,) = tmp_path.glob("salesproc-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         shipped = archive.read("salesproc/schemas/process.schema.json")
