@@ -372,7 +372,7 @@ def test_measure_through_the_cli_says_what_is_lost_and_leaves_stage_sections_out
     rows = list(csv.DictReader(run("measure", table, *ground, "--format",
                                    "csv").stdout.splitlines()))
     rate = [r for r in rows if r["metric"] == "win_rate" and r["scope"] == "all"]
-    assert float(rate[0]["value"]) == pytest.approx(data["overall"]["win_rate"]["value"])
+    assert float(rate[0]["value"]) == pytest.approx(data["overall"]["win_rate"]["mean"])
     page = run("measure", table, *ground, "--format", "html", "--buyer",
                "small").stdout
     assert "Without stage history" in page and "Buyer type small only" in page

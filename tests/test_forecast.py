@@ -233,8 +233,7 @@ def test_backtest_through_the_cli() -> None:
     inside = sum(o["won"]["worst"] <= o["actual_won"] <= o["won"]["best"]
                  for o in data["origins"])
     coverage = data["spread"]["won"]["coverage"]
-    assert (coverage["inside"], coverage["origins"], coverage["share"]) == (
-        inside, 2, inside / 2)
+    assert (coverage["inside"], coverage["n"], coverage["mean"]) == (inside, 2, inside / 2)
     assert [o["won_inside"] for o in data["origins"]] == [
         o["won"]["worst"] <= o["actual_won"] <= o["won"]["best"] for o in data["origins"]]
     bad = run("backtest", *EXAMPLE, "--process", process_file, "--from", "2026-08-01",

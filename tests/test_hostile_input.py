@@ -76,7 +76,7 @@ def test_dash_means_the_terminal(process: Path, tmp_path: Path,
                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     result = run("simulate", str(process), *FAST, "--format", "json", "-o", "-")
-    assert result.exit_code == 0 and json.loads(result.stdout)["layout"] == 2
+    assert result.exit_code == 0 and json.loads(result.stdout)["kind"] == "simulation"
     result = run("render", str(process), "--combined", "--format", "mermaid", "-o", "-")
     assert result.exit_code == 0 and result.stdout.startswith("flowchart")
     assert not (tmp_path / "-").exists()

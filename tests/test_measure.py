@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 import salesproc
+from salesproc.core.layout import LAYOUT_VERSION
 from salesproc.core.survival import kaplan_meier
 from salesproc.experiments.export import deals_of, write_generic, write_hubspot, write_salesforce
 from salesproc.experiments.results import Visit
@@ -183,7 +184,7 @@ def test_measure_json_and_csv_hold_the_same_figures(tmp_path: Path) -> None:
     process = str(ROOT / "processes" / "five-step.yaml")
     out = run("measure", *EXAMPLE, "--process", process, "--format", "json")
     data = json.loads(out.stdout)
-    assert data["layout"] == 1 and set(data["buyer_types"]) == {
+    assert data["layout"] == LAYOUT_VERSION and set(data["buyer_types"]) == {
         "single_decision_maker", "standard", "committee"}
     assert len(data["open_deals"]) == data["overall"]["open"]
     csv_out = run("measure", *EXAMPLE, "--process", process, "--format", "csv").stdout
@@ -283,7 +284,7 @@ def test_a_time_in_stage_without_a_finished_visit_has_no_interval() -> None:
         "single_decision_maker"]["time_in_stage"]
     demo = next(t for t in single if t["stage"] == "demo")  # not on its path
     assert demo["visits"] == 0
-    assert demo["mean"] == {"value": None, "low": None, "high": None, "n": 0}
+    assert demo["mean"] == {"mean": None, "low": None, "high": None, "n": 0}
 
 
 def test_a_stage_whose_visits_are_all_open_is_not_outside_the_file() -> None:

@@ -262,11 +262,11 @@ def stood(r: Raw, truth: SyntheticHistory, cut: dt.datetime | None, *,
 
 def wilson(k: int, n: int) -> dict[str, Any]:
     if n == 0:
-        return {"value": None, "low": None, "high": None, "n": 0}
+        return {"mean": None, "low": None, "high": None, "n": 0}
     p = k / n
     centre = (p + Z * Z / (2 * n)) / (1 + Z * Z / n)
     half = Z * math.sqrt(p * (1 - p) / n + Z * Z / (4 * n * n)) / (1 + Z * Z / n)
-    return {"value": p, "low": max(0.0, centre - half), "high": min(1.0, centre + half), "n": n}
+    return {"mean": p, "low": max(0.0, centre - half), "high": min(1.0, centre + half), "n": n}
 
 
 def product_limit(days: pd.Series, ended: pd.Series) -> pd.DataFrame:
@@ -442,8 +442,8 @@ def outcomes(h: Stood, f: File, deals: pd.DataFrame, visits: pd.DataFrame
     average = winners.value.mean()  # NaN-skipping
     open_opps = int((opp.outcome == "open").sum())
     cycle_mean = cycle.mean() if len(cycle) else None
-    velocity = open_opps * opp_rate["value"] * average / cycle_mean * 365 / 12 \
-        if cycle_mean and opp_rate["value"] is not None and average == average else None
+    velocity = open_opps * opp_rate["mean"] * average / cycle_mean * 365 / 12 \
+        if cycle_mean and opp_rate["mean"] is not None and average == average else None
     span = (h.cut - deals.created.min()) / DAY
     return {
         "deals": len(deals), "open": int(counts.get("open", 0)), "won": won, "lost": lost,
@@ -491,7 +491,7 @@ def times(f: File, visits: pd.DataFrame) -> dict[str, Any]:
         complete = here.days[here.ended]
         out[sid] = {"visits": len(here), "open": int((~here.ended).sum()),
                     "median": km_quantile(curve, 0.5), "p90": km_quantile(curve, 0.9),
-                    "mean": {"value": mean, "low": low, "high": high, "n": len(here)},
+                    "mean": {"mean": mean, "low": low, "high": high, "n": len(here)},
                     "median_complete": float(complete.median()) if len(complete) else None}
     return out
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from salesproc.core.layout import LAYOUT_VERSION
 from tests.conftest import CASES, run
 
 FAST = ["--replications", "4", "--horizon", "120", "--warmup", "20"]
@@ -47,7 +48,7 @@ def test_workers_do_not_change_results(five_step: Path) -> None:
 
 def test_json_layout(five_step: Path) -> None:
     data = json.loads(run("simulate", str(five_step), *FAST, "--format", "json").output)
-    assert data["layout"] == 2
+    assert data["layout"] == LAYOUT_VERSION and data["kind"] == "simulation"
     assert set(data) >= {"process", "settings", "overall", "buyer_types", "stages", "roles",
                          "lost_reasons", "queues", "bottleneck", "warnings"}
     won = data["overall"]["won"]

@@ -23,13 +23,13 @@ from salesproc.charts.style import (
 def chart(data: dict[str, Any]) -> Chart | None:
     """Measured time in stage of a measurement, or None without stays."""
     times = [t for t in data["overall"]["time_in_stage"]
-             if t["mean"] and t["mean"].get("value") is not None]
+             if t["mean"] and t["mean"].get("mean") is not None]
     if not times:
         return None
     names = data["process"].get("names", {}).get("stages", {})
     fig, ax = figure(height=1.2 + 0.42 * len(times))
     ys = list(range(len(times)))[::-1]
-    means = [value(t["mean"], "value") for t in times]
+    means = [value(t["mean"], "mean") for t in times]
     lows = [m - value(t["mean"], "low") for m, t in zip(means, times, strict=True)]
     highs = [value(t["mean"], "high") - m for m, t in zip(means, times, strict=True)]
     ax.barh(ys, means, color=BLUE, height=0.55, label="measured")

@@ -11,15 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 
 CONFIDENCE = 0.95
-
-
-@lru_cache(maxsize=512)
-def or_none(value: float) -> float | None:
-    """*value*, or None where it is NaN or infinite: how a result's JSON says "no data"."""
-    return float(value) if math.isfinite(value) else None
 
 
 def t_quantile(df: int, confidence: float = CONFIDENCE) -> float:

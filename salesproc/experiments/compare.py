@@ -16,20 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from salesproc.core import layout
 from salesproc.core.defaults import MAX_SWEEP_POINTS
 from salesproc.core.diagnostics import shown
 from salesproc.core.errors import SalesprocError, SettingsError
 from salesproc.core.stats import CONFIDENCE, Estimate, bonferroni, significant
 from salesproc.experiments.experiment import simulate, simulate_many
-from salesproc.experiments.results import (
-    INTERVAL,
-    JSON_LAYOUT_VERSION,
-    Bottleneck,
-    SimulationResult,
-    estimate_dict,
-    figure,
-    range_dict,
-)
+from salesproc.experiments.results import INTERVAL, Bottleneck, SimulationResult, figure
 from salesproc.process.model import Process, Settings
 from salesproc.sim.metrics import Key
 
@@ -105,13 +98,11 @@ class Comparison:
             figures = {}
             for h in self.headline:
                 diff = self.difference(variant, h.key)
-                figures[h.key.metric] = {"base": estimate_dict(base.summary[h.key]),
-                                         "variant": estimate_dict(variant.result.summary[h.key]),
-                                         "base_range": range_dict(base.ranges[h.key]),
-                                         "variant_range": range_dict(
+                figures[h.key.metric] = {
+                    "base": layout.figure(base.summary[h.key], base.ranges[h.key]),
+                    "variant": layout.figure(variant.result.summary[h.key],
                                              variant.result.ranges[h.key]),
-                                         "difference": estimate_dict(diff),
-                                         "significant": significant(diff)}
+                    "difference": layout.estimate(diff), "significant": significant(diff)}
             variants.append({
                 "label": variant.label, "name": variant.result.process.name,
                 "file": variant.result.process.source, "verdict": verdict(self, variant),
@@ -119,7 +110,7 @@ class Comparison:
                 "bottleneck": {"base": _place(base.bottleneck()),
                                "variant": _place(variant.result.bottleneck())}})
         return {
-            "layout": JSON_LAYOUT_VERSION,
+            **layout.header("comparison"),
             "base": {"label": self.base.label, "name": base.process.name,
                      "file": base.process.source, "time_unit": base.process.time_unit,
                      "currency": base.process.currency, "names": base.process.names()},
@@ -402,13 +393,13 @@ class SweepResult:
             step = self.step(index)
             rows.append({
                 "settings": dict(p.split("=", 1) for p in point),
-                "figures": {h.key.metric: estimate_dict(run.result.summary[h.key])
+                "figures": {h.key.metric: layout.estimate(run.result.summary[h.key])
                             for h in self.headline},
                 "bottleneck": _place(run.result.bottleneck()),
                 "won_vs_previous": None if step is None else {
-                    **estimate_dict(step), "significant": significant(step)}})
+                    **layout.estimate(step), "significant": significant(step)}})
         base = self.comparison.base.result
-        return {"layout": JSON_LAYOUT_VERSION, "process": base.process.name,
+        return {**layout.header("sweep"), "process": base.process.name,
                 "file": base.process.source, "time_unit": base.process.time_unit,
                 "currency": base.process.currency, "buyer": self.comparison.buyer,
                 "horizon": base.settings.horizon, "warmup": base.settings.warmup,

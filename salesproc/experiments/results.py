@@ -12,16 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from salesproc.core import optional
+from salesproc.core import layout, optional
 from salesproc.core.stats import Estimate, outcome_range
 from salesproc.process.model import Process, Settings
 from salesproc.sim.metrics import CYCLE_QUANTILES, Key
-from salesproc.version import __version__
 
 if TYPE_CHECKING:
     import pandas
 
-JSON_LAYOUT_VERSION = 2
 INTERVAL = "95% confidence interval of the mean over replications"
 RANGE = ("worst, neutral and best case: the 10th, 50th and 90th percentile of the "
          "replications (what may happen in one run)")
@@ -144,13 +142,12 @@ class SimulationResult:
 
         def block(scope: str, subject: str, names: tuple[str, ...]) -> dict[str, Any]:
             keys = {n: Key(scope, subject, n) for n in names}
-            return {n: {**estimate_dict(summary[k]), **range_dict(self.ranges[k])}
+            return {n: layout.figure(summary[k], self.ranges[k])
                     for n, k in keys.items() if k in summary}
 
         neck = self.bottleneck()
         return {
-            "layout": JSON_LAYOUT_VERSION,
-            "salesproc": __version__,
+            **layout.header("simulation"),
             "process": {"name": p.name, "file": p.source, "time_unit": p.time_unit,
                         "currency": p.currency, "start": p.start.isoformat(),
                         "calendar": p.calendar.describe(),
@@ -168,13 +165,13 @@ class SimulationResult:
                             if s.only_buyer in (None, b)},
             "stages": {sid: block("stage", sid, STAGE_METRICS) for sid in p.stages},
             "lost_reasons": [{"stage": k.subject, "reason": k.metric,
-                              "deals": estimate_dict(e)}
+                              "deals": layout.estimate(e)}
                              for k, e in summary.items() if k.scope == "lost"],
             "roles": {r: {"headcount": role.headcount,
-                          "utilization": estimate_dict(summary[Key("role", r, "utilization")]),
-                          "queue_days": estimate_dict(summary[Key("role", r, "queue_days")])}
+                          "utilization": layout.estimate(summary[Key("role", r, "utilization")]),
+                          "queue_days": layout.estimate(summary[Key("role", r, "queue_days")])}
                       for r, role in p.roles.items()},
-            "queues": [{"stage": k.subject, "role": k.metric, "deal_days": estimate_dict(e)}
+            "queues": [{"stage": k.subject, "role": k.metric, "deal_days": layout.estimate(e)}
                        for k, e in summary.items() if k.scope == "queue"],
             "moves": self._grouped("move"),
             "funnel": {b: v for b, v in self._grouped("reach").items()
@@ -188,9 +185,9 @@ class SimulationResult:
             "quarters": self._grouped("quarter"),
             "bottleneck": None if neck is None else {
                 "stage": neck.stage, "role": neck.role,
-                "queue_days": estimate_dict(neck.queue_days),
-                "utilization": estimate_dict(neck.utilization),
-                "queue_per_visit": estimate_dict(neck.queue_per_visit),
+                "queue_days": layout.estimate(neck.queue_days),
+                "utilization": layout.estimate(neck.utilization),
+                "queue_per_visit": layout.estimate(neck.queue_per_visit),
                 "share_of_queueing": neck.share_of_queueing},
         }
 
@@ -199,8 +196,8 @@ class SimulationResult:
         found: dict[str, dict[str, Any]] = {}
         for key, e in self.summary.items():
             if key.scope == scope:
-                found.setdefault(key.subject, {})[key.metric] = {
-                    **estimate_dict(e), **range_dict(self.ranges[key])}
+                found.setdefault(key.subject, {})[key.metric] = layout.figure(
+                    e, self.ranges[key])
         return found
 
     def rows(self) -> list[tuple[Any, ...]]:
@@ -220,20 +217,3 @@ class SimulationResult:
         if self.events is None:
             raise ValueError("this result has no event log: simulate with events=True")
         return optional.pandas().DataFrame(self.events, columns=list(Visit._fields))
-
-
-def estimate_dict(e: Estimate) -> dict[str, Any]:
-    """{'mean', 'low', 'high', 'n'}: the JSON form of every figure (null where undefined);
-    n is how many replications it rests on."""
-    return {"mean": _jsonable(e.mean), "low": _jsonable(e.low), "high": _jsonable(e.high),
-            "n": e.n}
-
-
-def range_dict(r: tuple[float, float, float]) -> dict[str, Any]:
-    """{'worst', 'neutral', 'best'} (null where there is no range)."""
-    return {"worst": _jsonable(r[0]), "neutral": _jsonable(r[1]), "best": _jsonable(r[2])}
-
-
-def _jsonable(value: float) -> float | None:
-    """NaN (a figure with no data, e.g. cycle time with no wins) becomes null."""
-    return value if math.isfinite(value) else None

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from salesproc.core import optional
+from salesproc.core import layout, optional
 from salesproc.core.stats import Estimate, proportion
 from salesproc.core.survival import kaplan_meier
 from salesproc.history.dealtable import LOST_WITHOUT_STAGES
@@ -31,14 +31,12 @@ from salesproc.history.table import (
     History,
     after_the_fact,
 )
-from salesproc.measuring.measurement import ALL, NO_REASON, ROW_FIELDS, finite
+from salesproc.measuring.measurement import ALL, NO_REASON, ROW_FIELDS
 from salesproc.process.model import Process
-from salesproc.version import __version__
 
 if TYPE_CHECKING:
     import pandas
 
-JSON_LAYOUT_VERSION = 1
 DAY = np.timedelta64(1, "D")
 LAST_WEEK_DAYS = 7  # "the last week of the quarter": its last seven days
 NOT_MEASURED = f"Without stage history, {LOST_WITHOUT_STAGES} cannot be measured: " \
@@ -125,8 +123,8 @@ class DealMeasurement:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON layout; figures without data are null."""
-        data: dict[str, Any] = finite({
-            "layout": JSON_LAYOUT_VERSION, "salesproc": __version__, "kind": "deal table",
+        data: dict[str, Any] = layout.clean({
+            **layout.header("deal table"),
             "not_measured": NOT_MEASURED,
             "process": {"name": self.process.name, "file": self.process.source,
                         "currency": self.process.currency, "names": self.process.names()},
@@ -180,23 +178,20 @@ class DealMeasurement:
         return optional.pandas().DataFrame(self.rows(), columns=list(ROW_FIELDS))
 
 
-def _est(e: Estimate) -> dict[str, Any]:
-    return {"value": e.mean, "low": e.low, "high": e.high, "n": e.n}
-
-
 def _scope_dict(s: DealScope) -> dict[str, Any]:
     c = s.cycle
     return {
         "deals": s.deals, "open": s.open, "won": s.won, "lost": s.lost,
-        "win_rate": _est(s.win_rate), "won_value": s.won_value, "open_value": s.open_value,
+        "win_rate": layout.estimate(s.win_rate), "won_value": s.won_value,
+        "open_value": s.open_value,
         "after_the_fact": s.after_the_fact,
         "cycle_days": {"won": c.won, "open_censored": c.open, "median": c.median,
-                       "p90": c.p90, "mean": _est(c.mean)},
+                       "p90": c.p90, "mean": layout.estimate(c.mean)},
         "new_per_week": s.new_per_week,
         "pipeline": [{"stage": p.stage, "deals": p.deals, "value": p.value,
                       "age_p50": p.age_p50, "age_p90": p.age_p90} for p in s.pipeline],
         "new_by_month": dict(s.months),
-        "won_in_quarter": [{"part": q.part, "won": q.won, "share": _est(q.share),
+        "won_in_quarter": [{"part": q.part, "won": q.won, "share": layout.estimate(q.share),
                             "even": q.even, "outside": q.outside} for q in s.quarter],
         "lost_reasons": [{"reason": r, "deals": n} for r, n in s.losses],
     }

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from salesproc.core import optional
-from salesproc.core.stats import Estimate, or_none, proportion
+from salesproc.core import layout, optional
+from salesproc.core.layout import number
+from salesproc.core.stats import Estimate, proportion
 from salesproc.core.survival import kaplan_meier
 from salesproc.core.units import DAYS_PER_MONTH, HOURS
 from salesproc.history.table import (
@@ -36,13 +37,11 @@ from salesproc.history.table import (
 )
 from salesproc.process import analysis, routing
 from salesproc.process.model import LOST, WON, BuyerType, Process
-from salesproc.version import __version__
 
 if TYPE_CHECKING:
     import pandas
 
 DAY = np.timedelta64(1, "D")
-JSON_LAYOUT_VERSION = 1
 ALL = "all"
 NO_REASON = "(no reason given)"
 SIMULATED_RUNS = 10  # replications of the file behind its times in stage
@@ -180,8 +179,8 @@ class Measurement:
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON layout (docs/commands.md); figures without data are null."""
-        data: dict[str, Any] = finite({
-            "layout": JSON_LAYOUT_VERSION, "salesproc": __version__,
+        data: dict[str, Any] = layout.clean({
+            **layout.header("measurement"),
             "process": {"name": self.process.name, "file": self.process.source,
                         "currency": self.process.currency,
                         "names": self.process.names()},
@@ -246,23 +245,8 @@ class Measurement:
         return optional.pandas().DataFrame(self.rows(), columns=list(ROW_FIELDS))
 
 
-def finite(value: Any) -> Any:
-    """NaN and infinities (no data) as None, all the way down."""
-    if isinstance(value, float):
-        return or_none(value)
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite(v) for v in value]
-    return value
-
-
-def _est(e: Estimate) -> dict[str, Any]:
-    return {"value": or_none(e.mean), "low": or_none(e.low), "high": or_none(e.high), "n": e.n}
-
-
 def _move_dict(m: Move) -> dict[str, Any]:
-    return {"from": m.source, "to": m.target, "deals": m.deals, "share": _est(m.share),
+    return {"from": m.source, "to": m.target, "deals": m.deals, "share": layout.estimate(m.share),
             "file_share": m.file_share, "allowed": m.allowed, "outside": m.outside}
 
 
@@ -270,19 +254,20 @@ def _scope_dict(s: Scope) -> dict[str, Any]:
     mean, p10, p50, p90 = s.cycle
     return {
         "deals": s.deals, "open": s.open, "won": s.won, "lost": s.lost,
-        "lead_to_win": _est(s.lead_to_win), "opportunities": s.opportunities,
-        "opportunity_win_rate": _est(s.opportunity_win_rate), "won_value": s.won_value,
-        "cycle_days": {"mean": or_none(mean), "p10": or_none(p10), "p50": or_none(p50),
-                       "p90": or_none(p90)},
-        "velocity_per_month": or_none(s.velocity), "open_opportunities": s.open_opportunities,
-        "new_per_week": or_none(s.new_per_week),
+        "lead_to_win": layout.estimate(s.lead_to_win), "opportunities": s.opportunities,
+        "opportunity_win_rate": layout.estimate(s.opportunity_win_rate), "won_value": s.won_value,
+        "cycle_days": {"mean": number(mean), "p10": number(p10), "p50": number(p50),
+                       "p90": number(p90)},
+        "velocity_per_month": number(s.velocity), "open_opportunities": s.open_opportunities,
+        "new_per_week": number(s.new_per_week),
         "pipeline": [{"stage": p.stage, "deals": p.deals, "value": p.value,
-                      "age_p50": or_none(p.age_p50), "age_p90": or_none(p.age_p90),
+                      "age_p50": number(p.age_p50), "age_p90": number(p.age_p90),
                       "stale": p.stale} for p in s.pipeline],
         "moves": [_move_dict(m) for m in s.moves],
         "time_in_stage": [{"stage": t.stage, "visits": t.visits, "open": t.open,
-                           "median": or_none(t.median), "p90": or_none(t.p90),
-                           "mean": _est(t.mean), "median_complete": or_none(t.median_complete),
+                           "median": number(t.median), "p90": number(t.p90),
+                           "mean": layout.estimate(t.mean),
+                           "median_complete": number(t.median_complete),
                            "file_mean": t.file_mean, "outside": t.outside} for t in s.times],
         "entered_at": s.entered_at, "skipped": s.skipped, "backwards": s.backwards,
         "lost_reasons": [{"stage": a, "reason": b, "deals": c} for a, b, c in s.losses],

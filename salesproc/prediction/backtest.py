@@ -41,10 +41,12 @@ from typing import Any
 
 import numpy as np
 
+from salesproc.core import layout
 from salesproc.core.defaults import MAX_ORIGINS
 from salesproc.core.diagnostics import shown
 from salesproc.core.errors import SalesprocError, SettingsError
-from salesproc.core.stats import CASES, Estimate, or_none, proportion
+from salesproc.core.layout import number
+from salesproc.core.stats import CASES, Estimate, proportion
 from salesproc.core.units import SpanError, parse_span
 from salesproc.history.table import (
     LOST_CODE,
@@ -57,7 +59,6 @@ from salesproc.history.table import (
 from salesproc.prediction.calibration import calibrate, fitted_process, team_days
 from salesproc.prediction.forecast import Outcome, forecast
 from salesproc.process.model import Process
-from salesproc.version import __version__
 
 MIN_DEALS = 30  # an origin with fewer deals before it is left out: nothing to calibrate on
 ARRIVAL_WINDOW_DAYS = 90  # the Markov baseline's new deals come at the rate of these days
@@ -183,8 +184,8 @@ class Score:
     bias: float  # mean forecast less actual
 
     def to_dict(self) -> dict[str, Any]:
-        return {"origins": self.origins, "mae": or_none(self.mae), "mape": or_none(self.mape),
-                "mape_left_out": self.mape_left_out, "bias": or_none(self.bias)}
+        return {"origins": self.origins, "mae": number(self.mae), "mape": number(self.mape),
+                "mape_left_out": self.mape_left_out, "bias": number(self.bias)}
 
 
 @dataclass(frozen=True)
@@ -200,10 +201,9 @@ class Spread:
 
     def to_dict(self) -> dict[str, Any]:
         c = self.coverage
-        return {"pinball": {f"p{q:g}": or_none(v) for q, v in self.pinball.items()},
-                "interval_score": or_none(self.interval_score),
-                "coverage": {"inside": self.inside, "origins": c.n, "share": or_none(c.mean),
-                             "low": or_none(c.low), "high": or_none(c.high)}}
+        return {"pinball": {f"p{q:g}": number(v) for q, v in self.pinball.items()},
+                "interval_score": number(self.interval_score),
+                "coverage": {"inside": self.inside, **layout.estimate(c)}}
 
 
 @dataclass
@@ -285,15 +285,15 @@ class Backtest:
             return {"best_baseline": None, "origins": 0, "best_baseline_mae": None,
                     "model_mae": None, "model_beats_it": None}
         n, model, other = self.against(figure, best)
-        return {"best_baseline": best, "origins": n, "best_baseline_mae": or_none(other),
-                "model_mae": or_none(model), "model_beats_it": bool(model <= other)}
+        return {"best_baseline": best, "origins": n, "best_baseline_mae": number(other),
+                "model_mae": number(model), "model_beats_it": bool(model <= other)}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON layout of `salesproc backtest --format json` (what `forecast
         --track-record` reads)."""
         p = self.process
         return {
-            "salesproc": __version__,
+            **layout.header("backtest"),
             "process": {"name": p.name if p else None, "file": p.source if p else None,
                         "currency": p.currency if p else None},
             "horizon_days": self.horizon_days,
@@ -303,7 +303,7 @@ class Backtest:
             "origins": [{"at": o.at.isoformat(), "until": o.until.isoformat(),
                          "won": o.won.to_dict(), "revenue": o.revenue.to_dict(),
                          "actual_won": o.actual_won, "actual_revenue": o.actual_revenue,
-                         "baselines": {k: {"won": or_none(p.won), "revenue": or_none(p.revenue)}
+                         "baselines": {k: {"won": number(p.won), "revenue": number(p.revenue)}
                                        for k, p in o.baselines.items()},
                          "won_inside": o.won_inside, "revenue_inside": o.revenue_inside}
                         for o in self.origins],
@@ -320,6 +320,12 @@ class Backtest:
 def from_dict(data: Any) -> Backtest:
     """A backtest saved as JSON (``Backtest.to_dict()``) read back: its origins, failures
     and scores as they were. ValueError, saying what is missing, on anything else."""
+    if not isinstance(data, dict) or data.get("kind") != "backtest":
+        raise ValueError("not a saved backtest (its kind is not 'backtest')")
+    if data.get("layout") != layout.LAYOUT_VERSION:
+        raise ValueError(f"a backtest in layout {str(data.get('layout'))[:20]}, not "
+                         f"{layout.LAYOUT_VERSION}: saved by another version of salesproc; "
+                         "run the backtest again")
     try:
         worst, neutral, best = (float(str(data["cases"][k]).removeprefix("p"))
                                 for k in ("worst", "neutral", "best"))
@@ -345,8 +351,7 @@ def _number(x: Any) -> float:
 
 
 def _outcome(block: Any) -> Outcome:
-    mean = Estimate(_number(block.get("mean")), _number(block.get("mean_low")),
-                    _number(block.get("mean_high")), int(block.get("runs") or 0))
+    mean = layout.read_estimate(block)
     return Outcome(_number(block["worst"]), _number(block["neutral"]), _number(block["best"]),
                    mean)
 
@@ -569,8 +574,8 @@ class Beaten:
 
     def to_dict(self) -> dict[str, Any]:
         return {"figure": self.figure, "baseline": self.baseline, "origins": self.origins,
-                "baseline_mae": or_none(self.baseline_mae), "model_mae": or_none(self.model_mae),
-                "forecast": or_none(self.forecast)}
+                "baseline_mae": number(self.baseline_mae), "model_mae": number(self.model_mae),
+                "forecast": number(self.forecast)}
 
 
 def beaten_by(record: Backtest, history: History, until: dt.datetime) -> list[Beaten]:
@@ -605,8 +610,8 @@ class Blend:
 
     def to_dict(self) -> dict[str, Any]:
         return {"figure": self.figure, "baseline": self.baseline, "model_weight": self.weight,
-                "origins": self.origins, "mae": or_none(self.mae),
-                "model_mae": or_none(self.model_mae), "forecast": or_none(self.forecast)}
+                "origins": self.origins, "mae": number(self.mae),
+                "model_mae": number(self.model_mae), "forecast": number(self.forecast)}
 
 
 def blend(record: Backtest, history: History, until: dt.datetime, figure: str,

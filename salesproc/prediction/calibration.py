@@ -54,11 +54,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from salesproc.core import units
+from salesproc.core import layout, units
 from salesproc.core.calendar import MONTHS
 from salesproc.core.diagnostics import shown
 from salesproc.core.errors import InvalidProcessError, SalesprocError
-from salesproc.core.stats import proportion
+from salesproc.core.stats import Estimate, proportion
 from salesproc.core.survival import Survival, kaplan_meier
 from salesproc.experiments.results import SimulationResult
 from salesproc.history.table import (
@@ -153,10 +153,17 @@ class Calibration:
 
     def to_dict(self) -> dict[str, Any]:
         """The calibration as data: period, fitted values, values kept, notes."""
-        return {"salesproc": __version__, "process": self.process.source,
+        return {**layout.header("calibration"), "process": self.process.source,
                 "since": self.since.isoformat(), "until": self.until.isoformat(),
                 "deals": self.deals,
-                "fitted": [f.__dict__ for f in self.fitted],
+                "fitted": [{"setting": f.setting, "value": f.value, "what": f.what,
+                            "estimate": layout.estimate(Estimate(f.estimate, f.low, f.high,
+                                                                 f.n)),
+                            "quality": f.quality, "blended": f.blended,
+                            "shares": [{"target": s.target, "share": layout.number(s.share),
+                                        "low": layout.number(s.low),
+                                        "high": layout.number(s.high)} for s in f.shares]}
+                           for f in self.fitted],
                 "not_enough_data": [k.__dict__ for k in self.kept], "notes": self.notes}
 
     def to_yaml(self, output: str | os.PathLike[str]) -> str:

@@ -47,9 +47,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from salesproc.core import units
+from salesproc.core import layout, units
 from salesproc.core.dists import Distribution, Exponential, Gamma, Lognormal, Weibull
-from salesproc.core.stats import or_none
 from salesproc.experiments.results import SimulationResult, Visit
 from salesproc.history.table import (
     LOST_CODE,
@@ -105,9 +104,10 @@ class Check:
             self.low - 1e-9 <= self.history <= self.high + 1e-9)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"scope": self.scope, "figure": self.figure, "history": or_none(self.history),
-                "median": or_none(self.median), "low": or_none(self.low),
-                "high": or_none(self.high), "outside": self.outside,
+        return {"scope": self.scope, "figure": self.figure,
+                "history": layout.number(self.history),
+                "runs": layout.outcome(self.low, self.median, self.high),
+                "outside": self.outside,
                 "setting": self.setting or None,
                 "suggested": self.suggested if self.outside else None,
                 "advice": self.advice if self.outside else None}
@@ -140,7 +140,8 @@ class FitCheck:
     def to_dict(self) -> dict[str, Any]:
         """The check as data: period, runs, the range's coverage and every figure (with the
         setting and suggested value where it lies outside)."""
-        return {"start": self.start.isoformat(), "days": self.days,
+        return {**layout.header("fit check"), "start": self.start.isoformat(),
+                "days": self.days,
                 "replications": self.replications, "coverage": self.coverage,
                 "outside": len(self.outside), "judged": len(self.judged),
                 "expected_outside": self.expected,

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 
-from salesproc.core import units
+from salesproc.core import layout, units
 from salesproc.core.calendar import first_day, month_label, quarter_of
 from salesproc.core.diagnostics import shown
 from salesproc.core.errors import SettingsError
-from salesproc.core.stats import CASES, Estimate, or_none, outcome_range
+from salesproc.core.layout import number
+from salesproc.core.stats import CASES, Estimate, outcome_range
 from salesproc.history.table import (
     DEAL_TABLE_CUT,
     OPEN,
@@ -36,14 +37,12 @@ from salesproc.prediction.exits import ExitCurve, exit_curve
 from salesproc.process.model import WON, Process
 from salesproc.sim.engine import Opening
 from salesproc.sim.metrics import Key
-from salesproc.version import __version__
 
 if TYPE_CHECKING:
     from salesproc.history.quality import Burst
 
 REPLICATIONS = 200
 Stays = dict[tuple[str, str], np.ndarray]  # (buyer type, stage) -> simulated stays, days
-JSON_LAYOUT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -64,10 +63,8 @@ class Outcome:
         return cls(*outcome_range(data, cases), Estimate.of(data, floor=floor))
 
     def to_dict(self) -> dict[str, Any]:
-        m = self.mean
-        return {"worst": or_none(self.worst), "neutral": or_none(self.neutral),
-                "best": or_none(self.best), "mean": or_none(m.mean), "mean_low": or_none(m.low),
-                "mean_high": or_none(m.high), "runs": m.n}
+        """A simulated figure's JSON form (the mean's estimate and the outcome range)."""
+        return layout.figure(self.mean, (self.worst, self.neutral, self.best))
 
 
 @dataclass(frozen=True)
@@ -105,7 +102,7 @@ class Forecast:
     def to_dict(self) -> dict[str, Any]:
         """The JSON layout of `salesproc forecast --format json`."""
         return {
-            "layout": JSON_LAYOUT_VERSION, "salesproc": __version__,
+            **layout.header("forecast"),
             "process": {"name": self.process.name, "file": self.process.source,
                         "currency": self.process.currency,
                         "names": self.process.names()},
@@ -120,9 +117,9 @@ class Forecast:
                        for label, figures in self.months},
             "quarters": {label: {k: o.to_dict() for k, o in figures.items()}
                          for label, figures in self.quarters},
-            "deals": [{**d.__dict__, "value": or_none(d.value),
-                       "crm_probability": or_none(d.crm_probability)} for d in self.deals],
-            "crm": {k: or_none(v) for k, v in self.crm.items()},
+            "deals": [{**d.__dict__, "value": number(d.value),
+                       "crm_probability": number(d.crm_probability)} for d in self.deals],
+            "crm": {k: number(v) for k, v in self.crm.items()},
             "campaigns_add": {label: {k: o.to_dict() for k, o in figures.items()}
                               for label, figures in self.campaigns},
             "notes": self.notes,

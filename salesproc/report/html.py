@@ -259,7 +259,7 @@ def measurement(done: Measurement, buyer: str | None = None) -> str:
     top = cards([
         ("Deals", number(o["deals"], 0), f"{number(o['open'], 0)} open"),
         ("Won", number(o["won"], 0), f"{money(o['won_value'], currency)}"),
-        ("Lead-to-win rate", percent(value(o["lead_to_win"], "value"), 1),
+        ("Lead-to-win rate", percent(value(o["lead_to_win"], "mean"), 1),
          f"{percent(value(o['lead_to_win'], 'low'), 1)}–"
          f"{percent(value(o['lead_to_win'], 'high'), 1)} (95%), of deals decided"),
         ("Cycle time of won deals", f"{number(o['cycle_days']['mean'] or math.nan)} days",
@@ -276,7 +276,7 @@ def measurement(done: Measurement, buyer: str | None = None) -> str:
 def _share(block: dict[str, Any] | None) -> str:
     """'31% (29%–34%)': a measured share and its Wilson 95% interval."""
     low, high = value(block, "low"), value(block, "high")
-    return percent(value(block, "value")) + ("" if math.isnan(low) else
+    return percent(value(block, "mean")) + ("" if math.isnan(low) else
                                              f" ({percent(low)}–{percent(high)})")
 
 
@@ -333,7 +333,7 @@ def deal_measurement(done: DealMeasurement, buyer: str | None = None) -> str:
     top = cards([
         ("Deals", number(o["deals"], 0), f"{number(o['open'], 0)} open"),
         ("Won", number(o["won"], 0), money(o["won_value"], currency)),
-        ("Win rate", percent(value(rate, "value"), 1),
+        ("Win rate", percent(value(rate, "mean"), 1),
          f"{percent(value(rate, 'low'), 1)}–{percent(value(rate, 'high'), 1)} (95%)"),
         ("Cycle time to won", f"{number(cycle['median'] or math.nan)} days",
          "median, Kaplan–Meier"),
@@ -344,7 +344,7 @@ def deal_measurement(done: DealMeasurement, buyer: str | None = None) -> str:
                        number(p["value"] or 0.0, 0), number(p["age_p50"] or math.nan),
                        number(p["age_p90"] or math.nan)] for p in o["pipeline"]])
     quarter = table(["part of the quarter", "won", "share", "95% interval", "even spread"],
-                    [[q["part"], number(q["won"], 0), percent(value(q["share"], "value"), 0),
+                    [[q["part"], number(q["won"], 0), percent(value(q["share"], "mean"), 0),
                       f"{percent(value(q['share'], 'low'), 0)}–"
                       f"{percent(value(q['share'], 'high'), 0)}",
                       percent(q["even"] if q["even"] is not None else math.nan, 0)]
@@ -455,7 +455,7 @@ def backtest(done: Backtest) -> str:
         ("Origins", f"{len(done.origins)}",
          f"{len(done.failed)} failed" if done.failed else "none failed"),
         (f"Deals won inside p{cases[0]:g}–p{cases[2]:g}",
-         f"{coverage['inside']} of {coverage['origins']}",
+         f"{coverage['inside']} of {coverage['n']}",
          f"95% interval {percent(value(coverage, 'low'))}–{percent(value(coverage, 'high'))}"
          f"; honest: about {percent((cases[2] - cases[0]) / 100)}"),
         verdict_card("won", lambda x: number(x, 1)),
