@@ -114,5 +114,5 @@ def read(reading: Reading, file: Export) -> tuple[Visits, Deals]:
                   reason=pc.dictionary_encode(pa.array(reason.tolist(), pa.string())),
                   currency=pa.array([process.currency] * n, pa.string()),
                   probability=np.full(n, np.nan), forecast_category=blank, owner=blank,
-                  row=np.zeros(n, dtype=np.int64))
+                  row=np.full(n, -1, dtype=np.int64))
     return build(changes, deals)
