@@ -147,8 +147,8 @@ def test_an_empty_frame_and_one_without_a_column_are_kind_errors() -> None:
         missing = _read(frame.drop(columns="Stage"), PROCESS, format=given)
         assert isinstance(missing, HistoryError)
         assert missing.notes[0].code == "SP802" and missing.notes[0].row is None
-    assert "no 'stage' column" in str(_read(frame.drop(columns="Stage"), PROCESS,
-                                            format="generic"))
+    named = _read(frame.drop(columns="Stage"), PROCESS, format="generic")
+    assert "not a stage-change CSV table: it has no 'stage' column" in str(named)
 
 
 def test_control_characters_in_a_frame_are_dropped_with_a_note_on_their_row() -> None:
@@ -175,3 +175,30 @@ def test_a_history_from_a_frame_measures_as_its_file_does() -> None:
     assert from_frame.overall.deals == from_file.overall.deals > 0
     assert from_frame.overall == from_file.overall
     assert from_frame.sources == ("<DataFrame>",)
+
+
+def test_cells_of_any_type_are_read_as_the_text_a_crm_would_write() -> None:
+    big = 1234567890123456789  # an id beyond a float's whole numbers
+    typed = pd.DataFrame({
+        "deal": pd.array([big, big, 7, 7], dtype="Int64"),
+        "stage": pd.array(["Prospecting", "Closed Won", "Prospecting", None], dtype="string"),
+        "changed_at": pd.Series([pd.Timestamp("2025-01-06 09:00:00.5"), dt.date(2025, 1, 9),
+                                 "2025-01-07", dt.datetime(2025, 1, 8, 10, 30)], dtype=object),
+        "amount": pd.Series([np.float32(1200), 1200.25, np.int16(500), 500], dtype=object),
+        "segment": pd.Categorical(["SMB", "SMB", "Enterprise", "Enterprise"]),
+        "flag": [True, False, True, False],
+    })
+    written = pd.DataFrame({
+        "deal": [str(big), str(big), "7", "7"],
+        "stage": ["Prospecting", "Closed Won", "Prospecting", ""],
+        "changed_at": ["2025-01-06 09:00:00", "2025-01-09", "2025-01-07", "2025-01-08 10:30"],
+        "amount": ["1200", "1200.25", "500", "500"],
+        "segment": ["SMB", "SMB", "Enterprise", "Enterprise"],
+        "flag": ["true", "false", "true", "false"],
+    })
+    read, expected = (salesproc.read_history(f, str(PROCESS)) for f in (typed, written))
+    pd.testing.assert_frame_equal(read.deals_frame(), expected.deals_frame())
+    pd.testing.assert_frame_equal(read.visits_frame(), expected.visits_frame())
+    assert [(n.code, n.rows) for n in read.notes] == [(n.code, n.rows) for n in expected.notes]
+    assert list(read.deals_frame()["id"]) == [str(big), "7"]
+    assert list(read.deals_frame()["value"]) == [1200.25, 500.0]

@@ -66,6 +66,7 @@ class Export:
     kind: str
     header: list[str]
     header_row: int | None = 1
+    noun = "file"  # what it is, in messages
 
     def _name_columns(self, header: list[str]) -> None:
         self.header = header
@@ -88,7 +89,7 @@ class Export:
         missing = [names[0] for role, names in needed.items() if found[role] is None]
         if missing:
             raise HistoryError([Note(
-                "SP802", f"this is not a {self.kind} file: it has no {_columns(missing)} "
+                "SP802", f"this is not a {self.kind} {self.noun}: it has no {_columns(missing)} "
                 f"column{'s' if len(missing) > 1 else ''}", self.path, self.header_row,
                 hint=f"{hint}; its columns are: {some([shown(h) for h in self.header], 12)}")])
         roles: dict[str, str] = {}

@@ -15,7 +15,6 @@ Rows are the frame's index labels when they are whole numbers (as they are after
 from __future__ import annotations
 
 import datetime as dt
-import math
 import numbers
 import sys
 from collections.abc import Iterator, Sequence
@@ -52,6 +51,7 @@ class FrameExport(Export):
     trimmed), its rows its cells as text."""
 
     header_row = None  # a frame's column names are on no row
+    noun = "table"
 
     def __init__(self, frame: Any, name: str, kind: str) -> None:
         self.path = label(name)
@@ -95,12 +95,44 @@ class FrameExport(Export):
 
 
 def _text(column: Any) -> pa.Array:
-    """A column's cells as the text a CSV export holds ('' where empty)."""
+    """A column's cells as the text a CSV export holds ('' where empty): in bulk for the
+    usual types (text, whole numbers, floats, times without a zone), cell by cell for a
+    column of mixed or other values."""
     types = optional.pandas().api.types
-    if types.is_datetime64_dtype(column.dtype):  # tz-naive: the common case, in bulk
-        text = column.dt.strftime("%Y-%m-%d %H:%M:%S")
-        return pa.array(text.fillna("").tolist(), pa.string())
+    dtype = column.dtype
+    if types.is_datetime64_dtype(dtype):  # tz-naive
+        return _filled(pa.array(column.dt.strftime("%Y-%m-%d %H:%M:%S"), from_pandas=True))
+    if types.is_integer_dtype(dtype):  # numpy or nullable: exact, however many digits
+        return _filled(pa.array(column, from_pandas=True).cast(pa.string()))
+    if types.is_float_dtype(dtype):
+        return pa.array(_floats(column.to_numpy(dtype=np.float64, na_value=np.nan)),
+                        pa.string())
+    if types.is_object_dtype(dtype) or types.is_string_dtype(dtype) or \
+            isinstance(dtype, optional.pandas().CategoricalDtype):
+        try:
+            text = pa.array(column.astype(object), from_pandas=True)
+        except (pa.ArrowException, TypeError, ValueError):  # mixed values: cell by cell
+            text = None
+        if text is not None and (pa.types.is_string(text.type) or
+                                 pa.types.is_large_string(text.type)):
+            return _filled(text.cast(pa.string()))
     return pa.array([_cell(v) for v in column.tolist()], pa.string())
+
+
+def _filled(text: pa.Array) -> pa.Array:
+    return pc.fill_null(text.cast(pa.string()), "")
+
+
+def _floats(values: np.ndarray) -> np.ndarray:
+    """Floats as text: whole numbers (a float column of ids, or of amounts with an empty
+    cell) without '.0', as the CRM wrote them; others as Python writes them; NaN empty."""
+    out = np.full(len(values), "", dtype=object)
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < EXACT)
+    out[whole] = values[whole].astype(np.int64).astype(str)
+    rest = ~whole & ~np.isnan(values)
+    out[rest] = [repr(v) for v in values[rest].tolist()]
+    return out
 
 
 def _cell(value: object) -> str:
@@ -115,10 +147,7 @@ def _cell(value: object) -> str:
     if isinstance(value, numbers.Integral):
         return str(int(value))
     if isinstance(value, numbers.Real):
-        number = float(value)
-        if math.isnan(number):
-            return ""
-        return str(int(number)) if number.is_integer() and abs(number) < EXACT else repr(number)
+        return str(_floats(np.array([float(value)]))[0])
     if isinstance(value, dt.datetime):
         return value.replace(microsecond=0).isoformat(sep=" ")
     if isinstance(value, dt.date):
