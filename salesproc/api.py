@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from salesproc.experiments.compare import Comparison, SweepResult
     from salesproc.experiments.results import SimulationResult, Visit
-    from salesproc.history.read import Format
+    from salesproc.history.read import Format, Source
     from salesproc.history.table import History
     from salesproc.measuring.deal_measurement import DealMeasurement
     from salesproc.measuring.measurement import Measurement
@@ -125,21 +125,26 @@ def sweep(process: ProcessLike, values: Mapping[str, Sequence[object]] | Sequenc
     return comparing.sweep(processes, points, settings, buyer=buyer, progress=progress)
 
 
-def read_history(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-                 process: ProcessLike, *, format: Format | None = None,
-                 as_of: dt.date | dt.datetime | None = None) -> History:
+def read_history(paths: Source | Sequence[Source], process: ProcessLike, *,
+                 format: Format | None = None, as_of: dt.date | dt.datetime | None = None,
+                 name: str = "DataFrame") -> History:
     """The deal history in CRM export *paths*, mapped onto *process* (its `crm:` section),
     as it stood at *as_of* (default: the latest change in the export). What could not be
     used is in the result's ``notes``, with file and row; an export that cannot be used at
     all raises :class:`~salesproc.history.HistoryError`.
 
+    A pandas DataFrame (or several) may stand for the files: the same columns, read by the
+    same rules, its notes naming ``<name>`` and the frame's index labels as rows.
+
     >>> history = read_history(["Opportunity.csv", "OpportunityHistory.csv"],
     ...                        "processes/five-step.yaml")  # doctest: +SKIP
+    >>> history = read_history(pandas.read_sql(query, crm), "processes/five-step.yaml",
+    ...                        name="crm query")  # doctest: +SKIP
     >>> history.deals_frame()  # doctest: +SKIP
     """
     from salesproc.history import read_history as read
 
-    return read(paths, _process(process, ()), format=format, as_of=as_of)
+    return read(paths, _process(process, ()), format=format, as_of=as_of, name=name)
 
 
 def measure(history: History, *, simulate_file: bool = True

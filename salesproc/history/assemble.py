@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from salesproc.core.diagnostics import quoted
-from salesproc.history.csvfile import Batch, CsvFile, day_first, parse_amounts, parse_dates
+from salesproc.history.csvfile import Batch, Export, day_first, parse_amounts, parse_dates
 from salesproc.history.mapping import Mapping as CrmMapping
 from salesproc.history.notes import Notebook
 from salesproc.history.table import (
@@ -64,7 +64,7 @@ class Reading:
         return ({r: names(r, d) for r, d in needed.items()},
                 {r: names(r, d) for r, d in optional.items()})
 
-    def dates(self, file: CsvFile, column: str, values: pa.Array, rows: np.ndarray,
+    def dates(self, file: Export, column: str, values: pa.Array, rows: np.ndarray,
               *, required: bool, planned: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(times, usable): unreadable dates, and missing ones where *required*, get a
         note; dates after today get one too and are not usable, unless the column holds
@@ -90,7 +90,7 @@ class Reading:
         usable = ~np.isnat(times) & ~future if required else ~bad & ~future
         return np.where(future, NAT, times), usable
 
-    def _day_first(self, file: CsvFile, column: str, values: pa.Array) -> bool:
+    def _day_first(self, file: Export, column: str, values: pa.Array) -> bool:
         """Day or month first, decided once per file and column from the first block."""
         key = (file.path, column)
         if key not in self._order:
@@ -155,7 +155,7 @@ def rows_of(batches: Sequence[Batch]) -> np.ndarray:
 class DealColumns:
     """One row per deal, as text, with where each came from."""
 
-    file: CsvFile
+    file: Export
     rows: np.ndarray
     ids: pa.Array
     amount: pa.Array | None = None
@@ -273,11 +273,11 @@ class RowValues:
     _close: list[np.ndarray] = field(default_factory=list)
     _has: list[bool] = field(default_factory=lambda: [False, False, False])
 
-    def columns(self, file: CsvFile) -> list[str]:
+    def columns(self, file: Export) -> list[str]:
         """The columns of *file* to read for the values."""
         return [c for names in self.names if (c := file.column(*names))]
 
-    def add(self, reading: Reading, file: CsvFile, batch: Batch, keep: np.ndarray,
+    def add(self, reading: Reading, file: Export, batch: Batch, keep: np.ndarray,
             deal: np.ndarray, at: np.ndarray) -> None:
         """The rows *keep* (a mask of *batch*), of deals *deal* at times *at* (the kept
         rows'). An unreadable amount or date is noted and says nothing."""

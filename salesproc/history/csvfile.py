@@ -33,7 +33,8 @@ NOT_A_TIME = np.datetime64("NaT", "s")
 #: C0 control characters other than tab, line feed and carriage return: never text in a
 #: CSV value (NUL from a rich-text field, ^Z from an old tool), so dropped where found.
 CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_CONTROL_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+CONTROL_PATTERN = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"  # the same in text (re and RE2)
+_CONTROL_TEXT = re.compile(CONTROL_PATTERN)
 _IS_CONTROL = np.zeros(256, dtype=bool)
 _IS_CONTROL[[*range(0, 9), 11, 12, *range(14, 32)]] = True
 #: Binary formats people export instead of CSV: their signature, and what to call them.
@@ -56,17 +57,19 @@ class Batch:
         return len(self.rows)
 
 
-class CsvFile:
-    """One export file: its encoding, delimiter and header, checked before any row is read."""
+class Export:
+    """An export's columns and rows, whatever holds them (a CSV file, a pandas DataFrame):
+    what every reader asks of it. *path* names it in notes; *kind* is the format it is read
+    as; *header_row* is the row its column names are on (None: it has no such row)."""
 
-    def __init__(self, path: str, kind: str) -> None:
-        self.path = path
-        self.kind = kind  # the format it is read as, for messages
-        self.encoding, head, self.cleaning, self.mixed, self.odd_quotes = _encoding(path)
-        head = _CONTROL_TEXT.sub("", head)
-        self.delimiter = _delimiter(head)
-        self._written = _header(head, self.delimiter, path)  # as the file spells them
-        self.header = [n.strip() for n in self._written]
+    path: str
+    kind: str
+    header: list[str]
+    header_row: int | None = 1
+    noun = "file"  # what it is, in messages
+
+    def _name_columns(self, header: list[str]) -> None:
+        self.header = header
         self._by_fold: dict[str, str] = {}
         for name in self.header:
             self._by_fold.setdefault(fold(name), name)
@@ -86,8 +89,8 @@ class CsvFile:
         missing = [names[0] for role, names in needed.items() if found[role] is None]
         if missing:
             raise HistoryError([Note(
-                "SP802", f"this is not a {self.kind} file: it has no {_columns(missing)} "
-                f"column{'s' if len(missing) > 1 else ''}", self.path, 1,
+                "SP802", f"this is not a {self.kind} {self.noun}: it has no {_columns(missing)} "
+                f"column{'s' if len(missing) > 1 else ''}", self.path, self.header_row,
                 hint=f"{hint}; its columns are: {some([shown(h) for h in self.header], 12)}")])
         roles: dict[str, str] = {}
         for role, name in found.items():
@@ -95,10 +98,50 @@ class CsvFile:
             if other != role:  # the deal id read from the stage column: 200 deals as 4
                 raise HistoryError([Note(
                     "SP847", f"the column '{shown(str(name))}' is named both as {other} and "
-                    f"as {role}", self.path, 1, column=name,
+                    f"as {role}", self.path, self.header_row, column=name,
                     hint=f"name another column for one of them in crm: columns; its columns "
                     f"are: {some([shown(h) for h in self.header], 12)}")])
         return {role: name for role, name in found.items() if name is not None}
+
+    def batches(self, columns: Sequence[str], notes: Notebook) -> Iterator[Batch]:
+        """The rows, a block at a time, as text (an empty field is '')."""
+        raise NotImplementedError
+
+    def _note_controls(self, notes: Notebook, dropped: int, rows: Sequence[int],
+                       count: int) -> None:
+        """A note (SP820) that *dropped* control characters, in *count* rows (the first
+        few are *rows*), were taken out of the values: they are never text."""
+        notes.add("SP820", f"{dropped:,} control characters (such as NUL) inside values are "
+                  "dropped", self.path, rows=rows, count=count, key="control characters",
+                  hint="a rich-text field (a description or a note) holds them; the rest of "
+                  "each row is read as it is")
+
+    def _note_repeated(self, wanted: Sequence[str], notes: Notebook) -> None:
+        """A note (SP848) for each column read whose name the header has more than once
+        (case and spacing ignored): the first is read, and which was meant is unknown.
+        Once per file however often it is read (a note of the same key is replaced)."""
+        for name in wanted:
+            places = [i + 1 for i, h in enumerate(self.header) if fold(h) == fold(name)]
+            if len(places) > 1:
+                notes.extend([Note(
+                    "SP848", f"the column '{shown(name)}' is in the header {len(places)} "
+                    f"times (columns {', '.join(map(str, places))}): the first is read",
+                    self.path, self.header_row, column=name, hint="a column chosen twice in "
+                    "the CRM's export, or two fields with one label: leave one out or rename "
+                    "it")])
+
+
+class CsvFile(Export):
+    """One export file: its encoding, delimiter and header, checked before any row is read."""
+
+    def __init__(self, path: str, kind: str) -> None:
+        self.path = path
+        self.kind = kind  # the format it is read as, for messages
+        self.encoding, head, self.cleaning, self.mixed, self.odd_quotes = _encoding(path)
+        head = _CONTROL_TEXT.sub("", head)
+        self.delimiter = _delimiter(head)
+        self._written = _header(head, self.delimiter, path)  # as the file spells them
+        self._name_columns([n.strip() for n in self._written])
 
     def batches(self, columns: Sequence[str], notes: Notebook) -> Iterator[Batch]:
         """The rows, a block at a time, as text (an empty field is ''). Rows with a wrong
@@ -132,23 +175,7 @@ class CsvFile:
                       hint="a value pasted from another program; the rest of the file is "
                       "read as UTF-8")
         if source is not None and source.dropped:
-            notes.add("SP820", f"{source.dropped:,} control characters (such as NUL) inside "
-                      "values are dropped", self.path, rows=source.rows, count=source.row_count,
-                      key="control characters", hint="a rich-text field (a description or a "
-                      "note) holds them; the rest of each row is read as it is")
-
-    def _note_repeated(self, wanted: Sequence[str], notes: Notebook) -> None:
-        """A note (SP848) for each column read whose name the header has more than once
-        (case and spacing ignored): the first is read, and which was meant is unknown.
-        Once per file however often it is read (a note of the same key is replaced)."""
-        for name in wanted:
-            places = [i + 1 for i, h in enumerate(self.header) if fold(h) == fold(name)]
-            if len(places) > 1:
-                notes.extend([Note(
-                    "SP848", f"the column '{shown(name)}' is in the header {len(places)} "
-                    f"times (columns {', '.join(map(str, places))}): the first is read",
-                    self.path, 1, column=name, hint="a column chosen twice in the CRM's "
-                    "export, or two fields with one label: leave one out or rename it")])
+            self._note_controls(notes, source.dropped, source.rows, source.row_count)
 
     def _check_quotes(self, odd: bool) -> None:
         """Stop (SP841) where a quote is opened and never closed: the rest of the file

@@ -49,7 +49,7 @@ from salesproc.history.assemble import (
     first_rows,
     rows_of,
 )
-from salesproc.history.csvfile import CsvFile
+from salesproc.history.csvfile import Export
 from salesproc.history.table import (
     LOST_CODE,
     NAT,
@@ -82,14 +82,14 @@ def columns(reading: Reading) -> tuple[dict[str, tuple[str, ...]], dict[str, tup
     return reading.columns(DEFAULTS, OPTIONAL)
 
 
-def is_deal_table(file: CsvFile, reading: Reading) -> bool:
+def is_deal_table(file: Export, reading: Reading) -> bool:
     """The file has a generic deal table's columns (deal, stage, created). The caller
     asks first whether it is a stage-change CSV: one with changed_at too is that."""
     needed, _ = columns(reading)
     return all(file.column(*names) for names in needed.values())
 
 
-def read_salesforce(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
+def read_salesforce(reading: Reading, file: Export) -> tuple[Visits, Deals]:
     """Visits and deals from Salesforce's Opportunity.csv given alone."""
     known = salesforce._opportunities(reading, file)
     stage = file.column(*salesforce.OPPORTUNITY_COLUMNS["stage"]) or "StageName"
@@ -97,7 +97,7 @@ def read_salesforce(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
                   known.close_dates, known.won, known.closed)
 
 
-def read_generic(reading: Reading, files: list[CsvFile]) -> tuple[Visits, Deals]:
+def read_generic(reading: Reading, files: list[Export]) -> tuple[Visits, Deals]:
     """Visits and deals from a generic deal table (one file: a deal is one row)."""
     file = files[0]
     needed, optional_names = columns(reading)

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from salesproc.core.diagnostics import quoted
 from salesproc.core.units import HOURS
 from salesproc.history.assemble import Reading
-from salesproc.history.csvfile import CsvFile, parse_numbers
+from salesproc.history.csvfile import Export, parse_numbers
 from salesproc.history.table import (
     LOST_CODE,
     NAT,
@@ -36,12 +36,12 @@ COLUMNS = {name: (name,) for name in ("replication", "deal", "buyer_type", "stag
 MAX_HOURS = 100 * 366 * 24.0
 
 
-def is_events(file: CsvFile) -> bool:
+def is_events(file: Export) -> bool:
     """The file has the event log's columns."""
     return all(file.column(*names) for names in COLUMNS.values())
 
 
-def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
+def read(reading: Reading, file: Export) -> tuple[Visits, Deals]:
     """Visits and deals from the first replication of an event log."""
     cols = file.require(COLUMNS, "a simulated event log has the columns replication, deal, "
                         "buyer_type, stage, entered, finished, outcome and value")
@@ -114,5 +114,5 @@ def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
                   reason=pc.dictionary_encode(pa.array(reason.tolist(), pa.string())),
                   currency=pa.array([process.currency] * n, pa.string()),
                   probability=np.full(n, np.nan), forecast_category=blank, owner=blank,
-                  row=np.zeros(n, dtype=np.int64))
+                  row=np.full(n, -1, dtype=np.int64))
     return build(changes, deals)

@@ -25,7 +25,7 @@ from salesproc.history.assemble import (
     settle,
     with_id,
 )
-from salesproc.history.csvfile import CsvFile
+from salesproc.history.csvfile import Export
 from salesproc.history.table import Changes, Deals, Visits, first_and_last
 
 DEFAULTS = {"deal": ("deal", "deal_id", "deal id"), "stage": ("stage", "stage_name", "stage name"),
@@ -45,13 +45,13 @@ def columns(reading: Reading) -> tuple[dict[str, tuple[str, ...]], dict[str, tup
     return reading.columns(DEFAULTS, OPTIONAL)
 
 
-def is_generic(file: CsvFile, reading: Reading) -> bool:
+def is_generic(file: Export, reading: Reading) -> bool:
     """The file has the stage-change columns."""
     needed, _ = columns(reading)
     return all(file.column(*names) for names in needed.values())
 
 
-def read(reading: Reading, files: list[CsvFile]) -> tuple[Visits, Deals]:
+def read(reading: Reading, files: list[Export]) -> tuple[Visits, Deals]:
     """Visits and deals from stage-change files."""
     needed, optional_names = columns(reading)
     ids, codes, times, rows, created, extra = [], [], [], [], [], []

@@ -32,7 +32,7 @@ from salesproc.history.assemble import (
     rows_of,
     settle,
 )
-from salesproc.history.csvfile import CsvFile, folded
+from salesproc.history.csvfile import Export, folded
 from salesproc.history.mapping import Mapping, _yaml_key, without_pipeline
 from salesproc.history.table import LOST_CODE, UNMAPPED, WON_CODE, Changes, Deals, Visits
 from salesproc.process.model import fold
@@ -48,19 +48,19 @@ ENTERED = re.compile(r'^date entered\s+["“](?P<stage>.+)["”]$', re.IGNORECAS
 HINT = "a HubSpot deals export has Deal Stage and Create Date"
 
 
-def is_hubspot(file: CsvFile) -> bool:
+def is_hubspot(file: Export) -> bool:
     """The file has HubSpot's deal columns."""
     return all(file.column(*names) for names in COLUMNS.values())
 
 
-def has_stage_dates(file: CsvFile, mapping: Mapping) -> bool:
+def has_stage_dates(file: Export, mapping: Mapping) -> bool:
     """The export has a `Date entered "<stage>"` column of a stage of the process (else
     it is a deal table: entry dates of won and lost alone are no stage history)."""
     return any(mapping.lookup(fold(m.group("stage"))) >= 0 for name in file.header
                if (m := ENTERED.match(name)))
 
 
-def read(reading: Reading, file: CsvFile) -> tuple[Visits, Deals]:
+def read(reading: Reading, file: Export) -> tuple[Visits, Deals]:
     """Visits and deals from a HubSpot deals export."""
     cols = file.require(COLUMNS, HINT)
     optional = {role: file.column(*names) for role, names in OPTIONAL.items()}

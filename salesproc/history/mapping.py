@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from salesproc.core.diagnostics import closest, did_you_mean, quoted, shown, some
-from salesproc.history.csvfile import CsvFile, folded, parse_amounts
+from salesproc.history.csvfile import Export, folded, parse_amounts
 from salesproc.history.notes import Note, Notebook
 from salesproc.history.table import LOST_CODE, UNMAPPED, WON_CODE
 from salesproc.process.model import LOST, WON, Process, fold
@@ -169,7 +169,7 @@ class Mapping:
             names.append(self.crm.lost_reason)
         return list(dict.fromkeys(names))
 
-    def missing_columns(self, files: Sequence[CsvFile]) -> list[Note]:
+    def missing_columns(self, files: Sequence[Export]) -> list[Note]:
         """Errors (SP840) for the columns the `crm:` section names that none of *files* has:
         the loss-reason column, and the fields of a buyer type's rules when not one of that
         buyer type's rules reads a column they have (a file may hold rules for the columns
@@ -191,7 +191,7 @@ class Mapping:
         header = list(dict.fromkeys(h for f in files for h in f.header))
         return [Note("SP840", f"the column '{shown(name)}' named in crm: {role} is not in the "
                      "export",
-                     files[0].path, 1, column=name,
+                     files[0].path, files[0].header_row, column=name,
                      hint=f"{shown(did_you_mean(name, header) or 'no column is like it')}; its "
                      f"columns are: {some([shown(h) for h in header], 12)}")
                 for name, role in wanted.items()]

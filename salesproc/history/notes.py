@@ -141,8 +141,10 @@ class Note:
                 "rows": list(self.rows)}
 
     def format(self) -> str:
-        """`file:row: note SP805 message (12 rows: 5, 9, …)` and the hint on its own line."""
-        where = self.file + (f":{self.row}" if self.row is not None else "")
+        """`file:row: note SP805 message (12 rows: 5, 9, …)` and the hint on its own line;
+        a table that is no file (`<DataFrame>`, in angle brackets) has `<DataFrame> row 17`."""
+        mark = " row " if self.file.startswith("<") and self.file.endswith(">") else ":"
+        where = self.file + (f"{mark}{self.row}" if self.row is not None else "")
         more = ""
         if self.count > 1:
             shown = ", ".join(str(r) for r in self.rows)

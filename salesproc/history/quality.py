@@ -195,7 +195,7 @@ def check(history: History, file: str, notes: Notebook) -> None:
 
 
 def _first(rows: np.ndarray, mask: np.ndarray) -> list[int]:
-    return [int(r) for r in np.sort(rows[mask])[:MAX_ROWS_SHOWN] if r > 0]
+    return [int(r) for r in np.sort(rows[mask])[:MAX_ROWS_SHOWN] if r >= 0]
 
 
 def _share(part: int, whole: int) -> str:

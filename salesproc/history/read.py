@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import os
 from collections.abc import Iterator, Sequence
-from typing import Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pyarrow as pa
@@ -24,34 +24,46 @@ from salesproc.core.diagnostics import shown
 from salesproc.core.units import plural
 from salesproc.history import dealtable, events, generic, hubspot, quality, salesforce
 from salesproc.history.assemble import Reading
-from salesproc.history.csvfile import CsvFile
+from salesproc.history.csvfile import CsvFile, Export
+from salesproc.history.frame import FrameExport, is_frame
 from salesproc.history.mapping import LOSS_REASON_COLUMNS, Mapping, _yaml_key
 from salesproc.history.notes import HistoryError, Note, Notebook
 from salesproc.history.table import DEAL_TABLE, OUTCOME_LOST, STAGE_HISTORY, History
 from salesproc.process.model import Process
 
 Format = Literal["salesforce", "hubspot", "generic", "events"]
+#: An export: a file's path, or a pandas DataFrame (typed Any: pandas is optional).
+Source = str | os.PathLike[str] | Any
 FORMATS: tuple[Format, ...] = ("salesforce", "hubspot", "generic", "events")
 TABLE_LABEL = "deal table"
 
 
-def read_history(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-                 process: Process, *, format: Format | None = None,
-                 as_of: dt.date | dt.datetime | None = None,
-                 today: dt.date | None = None) -> History:
-    """The deal history in *paths* (CRM export files), mapped onto *process* by its `crm:`
-    section, as it stood at *as_of* (default: the latest change in the export).
+def read_history(paths: Source | Sequence[Source], process: Process, *,
+                 format: Format | None = None, as_of: dt.date | dt.datetime | None = None,
+                 today: dt.date | None = None, name: str = "DataFrame") -> History:
+    """The deal history in *paths* (CRM export files, or pandas DataFrames of the same
+    columns), mapped onto *process* by its `crm:` section, as it stood at *as_of*
+    (default: the latest change in the export).
+
+    A DataFrame is read as the CSV file it would write (history/frame.py), by the same
+    readers and rules; notes call it ``<name>`` (``<name 2>``, … for several) and point
+    at its rows by index label.
 
     Raises :class:`~salesproc.history.notes.HistoryError` when the files cannot be used at
     all; everything else that was wrong is in the result's ``notes``, with file and row.
     *today* (default: the machine's date) is when dates start being in the future.
     """
-    names = [os.fspath(paths)] if isinstance(paths, str | os.PathLike) else \
-        [os.fspath(p) for p in paths]
-    if not names:
+    sources = [paths] if isinstance(paths, str | os.PathLike) or is_frame(paths) else \
+        list(cast(Sequence[Source], paths))
+    if not sources:
         raise ValueError("read_history needs at least one file")
+    frames = [s for s in sources if is_frame(s)]
     with returning_memory():
-        return _read(names, process, format, as_of, today)
+        files: list[Export] = [
+            FrameExport(s, name if len(frames) == 1 else
+                        f"{name} {next(k for k, f in enumerate(frames, 1) if f is s)}", "CSV")
+            if is_frame(s) else CsvFile(os.fspath(cast(str, s)), "CSV") for s in sources]
+        return _read(files, process, format, as_of, today)
 
 
 @contextlib.contextmanager
@@ -74,10 +86,10 @@ def returning_memory() -> Iterator[None]:
         pa.set_memory_pool(before)
 
 
-def _read(names: list[str], process: Process, format: Format | None,
+def _read(files: list[Export], process: Process, format: Format | None,
           as_of: dt.date | dt.datetime | None, today: dt.date | None) -> History:
     reading = Reading(Mapping(process), Notebook(), today or dt.date.today())
-    files = [CsvFile(name, "CSV") for name in names]
+    names = [f.path for f in files]
     kinds = [format_of(f, reading, format) for f in files]
     chosen = {k for k, _ in kinds}
     if len(chosen) > 1:
@@ -178,7 +190,7 @@ def _unmapped(reading: Reading, file: str, table: bool) -> list[Note]:
                  "line")]
 
 
-def _unused_reasons(reading: Reading, files: list[CsvFile], history: History,
+def _unused_reasons(reading: Reading, files: list[Export], history: History,
                     file: str) -> None:
     """A note (SP852) where the export has one of the usual loss-reason columns that
     crm: lost_reason does not name, and the lost deals so have no reason."""
@@ -201,7 +213,7 @@ def _unused_reasons(reading: Reading, files: list[CsvFile], history: History,
                       f"{_yaml_key(found)}}}")
 
 
-def _deal_table(files: list[CsvFile]) -> bool:
+def _deal_table(files: list[Export]) -> bool:
     """Generic files are all deal tables, or all stage-change CSVs (else SP818)."""
     tables = [f.kind == TABLE_LABEL for f in files]
     if any(tables) and not all(tables):
@@ -213,7 +225,7 @@ def _deal_table(files: list[CsvFile]) -> bool:
     return all(tables)
 
 
-def _check_columns(reading: Reading, files: list[CsvFile], kind: Format) -> None:
+def _check_columns(reading: Reading, files: list[Export], kind: Format) -> None:
     """Stop (SP840) where the crm: section names a column the export lacks: in the files
     that hold the deals' fields (Salesforce: Opportunity.csv, when given; a simulated event
     log has none)."""
@@ -233,7 +245,7 @@ def _latest(times: np.ndarray) -> dt.datetime:
     return valid.max().astype("datetime64[s]").astype(dt.datetime)  # type: ignore[no-any-return]
 
 
-def format_of(file: CsvFile, reading: Reading, given: Format | None) -> tuple[Format, str]:
+def format_of(file: Export, reading: Reading, given: Format | None) -> tuple[Format, str]:
     """The format of *file* (and how to name it), from its columns, or *given*."""
     found: list[tuple[Format, str]] = []
     if events.is_events(file):
@@ -259,14 +271,14 @@ def format_of(file: CsvFile, reading: Reading, given: Format | None) -> tuple[Fo
     if found:
         return found[0]
     raise HistoryError([Note(
-        "SP802", "cannot tell which CRM this export comes from", file.path, 1,
+        "SP802", "cannot tell which CRM this export comes from", file.path, file.header_row,
         hint="Salesforce OpportunityHistory needs OpportunityId, StageName and CreatedDate; "
         "HubSpot deals need Deal Stage and Create Date; a stage-change CSV needs deal, stage "
         "and changed_at; a deal table needs deal, stage and created (or the names in crm: "
         "{columns: ...})")])
 
 
-def _require(file: CsvFile, kind: Format, reading: Reading) -> None:
+def _require(file: Export, kind: Format, reading: Reading) -> None:
     if kind == "salesforce":
         file.require(salesforce.HISTORY_COLUMNS, salesforce.HINT)
     elif kind == "hubspot":

@@ -33,7 +33,7 @@ from salesproc.history.assemble import (
     settle,
     with_id,
 )
-from salesproc.history.csvfile import CsvFile
+from salesproc.history.csvfile import Export
 from salesproc.history.ids import IdIndex
 from salesproc.history.notes import HistoryError, Note
 from salesproc.history.table import Changes, Deals, Visits, first_and_last
@@ -55,17 +55,17 @@ VALUES: ValueNames = (("Amount",), ("Probability", "Probability (%)"),
                       ("CloseDate", "Close Date"))
 
 
-def is_history(file: CsvFile) -> bool:
+def is_history(file: Export) -> bool:
     """The file has OpportunityHistory's columns."""
     return all(file.column(*names) for names in HISTORY_COLUMNS.values())
 
 
-def is_opportunities(file: CsvFile) -> bool:
+def is_opportunities(file: Export) -> bool:
     """The file has Opportunity's columns (and is no history)."""
     return not is_history(file) and all(file.column(*n) for n in OPPORTUNITY_COLUMNS.values())
 
 
-def read(reading: Reading, histories: list[CsvFile], opportunities: CsvFile | None
+def read(reading: Reading, histories: list[Export], opportunities: Export | None
          ) -> tuple[Visits, Deals]:
     """Visits and deals from history files (and the opportunities file, when given).
 
@@ -88,7 +88,7 @@ def read(reading: Reading, histories: list[CsvFile], opportunities: CsvFile | No
                   opportunities.path, reading.notes)
 
 
-def _linked_history(reading: Reading, histories: list[CsvFile], deals: Deals,
+def _linked_history(reading: Reading, histories: list[Export], deals: Deals,
                     values: RowValues) -> Changes:
     """The history rows as changes of the opportunities' deals, each block matched to its
     deals as it is read (the ids are not kept), and their *values*. Rows of deals the
@@ -144,7 +144,7 @@ class _Rows:
     values: RowValues
 
 
-def _history(reading: Reading, histories: list[CsvFile]) -> _Rows:
+def _history(reading: Reading, histories: list[Export]) -> _Rows:
     ids: list[pa.Array] = []
     codes: list[np.ndarray] = []
     times: list[np.ndarray] = []
@@ -189,7 +189,7 @@ class _Opportunities:
     """The deals of Opportunity.csv, with their current stage and the CRM's outcome."""
 
     deals: Deals
-    file: CsvFile
+    file: Export
     rows: np.ndarray
     stage: pa.Array
     won: np.ndarray | None
@@ -197,7 +197,7 @@ class _Opportunities:
     close_dates: np.ndarray
 
 
-def _opportunities(reading: Reading, file: CsvFile) -> _Opportunities:
+def _opportunities(reading: Reading, file: Export) -> _Opportunities:
     cols = file.require(OPPORTUNITY_COLUMNS, "a Salesforce Opportunity export has Id, "
                         "StageName and CreatedDate")
     optional = {role: file.column(*names) for role, names in OPTIONAL.items()}
@@ -270,7 +270,7 @@ def _first_stage_at_creation(changes: Changes, known: _Opportunities, reading: R
                    np.concatenate([changes.at, known.deals.created[missing]]))
 
 
-def _history_only(reading: Reading, file: CsvFile, rows: _Rows) -> tuple[Visits, Deals]:
+def _history_only(reading: Reading, file: Export, rows: _Rows) -> tuple[Visits, Deals]:
     """Deals known only from their history: created at the first change, valued at the
     last row's amount, with the probability and expected close date last said."""
     n = len(rows.ids)

@@ -27,7 +27,7 @@ from salesproc.core.diagnostics import shown
 from salesproc.core.units import plural
 from salesproc.history import dealtable, generic, hubspot, salesforce
 from salesproc.history.assemble import TRUE, Reading
-from salesproc.history.csvfile import CsvFile, parse_amounts
+from salesproc.history.csvfile import CsvFile, Export, parse_amounts
 from salesproc.history.mapping import (
     CRM_NAME_MOST,
     LOSS_REASON_COLUMNS,
@@ -79,7 +79,7 @@ class CrmStage:
         return self.target in (WON, LOST)
 
 
-def stage_names(files: Sequence[CsvFile], reading: Reading, kind: Format
+def stage_names(files: Sequence[Export], reading: Reading, kind: Format
                 ) -> list[tuple[str, int, int, float]]:
     """(name, rows, deals, usual place 0..1) of each CRM stage name, in their usual order."""
     names: list[pa.Array] = []
@@ -147,7 +147,7 @@ def stage_names(files: Sequence[CsvFile], reading: Reading, kind: Format
     return sorted(out, key=lambda r: (r[3], -r[1]))
 
 
-def is_stage_list(file: CsvFile) -> bool:
+def is_stage_list(file: Export) -> bool:
     """The file lists the CRM's stages (a name and a sort or display order per row), not
     deals: Salesforce's OpportunityStage, HubSpot's pipeline stages."""
     return bool(file.column(*LIST_NAMES) and file.column(*ORDER)) and not (
@@ -155,7 +155,7 @@ def is_stage_list(file: CsvFile) -> bool:
         or hubspot.is_hubspot(file))
 
 
-def _stage_column(file: CsvFile, kind: Format | None, reading: Reading) -> list[str]:
+def _stage_column(file: Export, kind: Format | None, reading: Reading) -> list[str]:
     """The columns of *file* that hold a CRM stage name (two in a stage list: its API name
     and its label)."""
     if kind is None:
@@ -179,7 +179,7 @@ def _flags(values: pa.Array) -> np.ndarray:
     return np.where(yes, 1.0, np.where(no, 0.0, math.nan))
 
 
-def stage_facts(files: Iterable[tuple[CsvFile, Format | None]], reading: Reading
+def stage_facts(files: Iterable[tuple[Export, Format | None]], reading: Reading
                 ) -> dict[str, CrmStage]:
     """What the export says of each CRM stage (by folded name): its sort order, its
     probability (percent; a file writing 0..1 is scaled), the shares of its rows marked
@@ -409,7 +409,7 @@ BUYER_WORDS = re.compile(r"segment|type|tier|size|industry|market|vertical|regio
 MAX_BUYER_VALUES = 10  # more distinct words than this is no column of kinds of buyer
 
 
-def buyer_columns(files: Sequence[CsvFile], reading: Reading
+def buyer_columns(files: Sequence[Export], reading: Reading
                   ) -> list[tuple[str, list[tuple[str, int]]]]:
     """The export's columns that may tell buyer types apart: named like a segment, type,
     tier, size, industry, market or region, with 2 to 10 distinct words; each with its

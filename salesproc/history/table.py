@@ -51,7 +51,7 @@ class Deals:
     probability: np.ndarray  # float64: the CRM's own chance to win (NaN: none)
     forecast_category: pa.Array  # text: the CRM's forecast category ('' when none)
     owner: pa.Array  # text
-    row: np.ndarray  # int64: its row in the export (its last, in a file of changes); 0: none
+    row: np.ndarray  # int64: its row in the export (its last, in a file of changes); -1: none
 
     def __len__(self) -> int:
         return len(self.created)

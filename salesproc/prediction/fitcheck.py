@@ -336,7 +336,7 @@ def _history(visits: list[Visit], process: Process, start: dt.datetime, as_of: d
                   closed=np.full(n, NAT), outcome=np.zeros(n, np.int8), value=np.zeros(n),
                   buyer=buyer, reason=blank, currency=blank, probability=np.full(n, np.nan),
                   close_date=np.full(n, NAT), forecast_category=blank, owner=blank,
-                  row=np.zeros(n, np.int64))
+                  row=np.full(n, -1, np.int64))
     built, deals = build(changes, deals)
     return History(process, deals, built, as_of).at(as_of)
 
