@@ -43,8 +43,8 @@ class Step:
     """A stage as one buyer type sees it, compiled for speed."""
 
     __slots__ = ("approvals", "business", "delay", "index", "lost_outcome", "lost_reason",
-                 "no_work", "owner", "patience", "plain", "pools", "ramped", "route_cum",
-                 "route_salt", "route_to", "timed", "work")
+                 "moves_row", "no_work", "owner", "patience", "plain", "pools", "queue_row",
+                 "ramped", "route_cum", "route_salt", "route_to", "slot", "timed", "work")
     approvals: list[CompiledApproval]
     business: bool  # the delay counts business days
     owner: Pool  # whose working time the work takes (a meeting's too)
@@ -62,6 +62,12 @@ class Step:
     route_to: list[int]
     work: Callable[[], float]
     route_salt: int
+    # where the engine's collector counts this stage's visits (Collector.slot), its moves
+    # (Collector.moves_row) and its waits for the role at position 0 (Collector.queue_slot;
+    # a role's own position is added): set by the engine, which owns the collector
+    slot: int
+    moves_row: int
+    queue_row: int
 
 
 def compile_steps(process: Process, pools: Mapping[str, Pool], seed: int,

@@ -152,13 +152,13 @@ class Engine:
         clocks = {c: WorkingClock(c, process.start, limit)  # one per calendar: roles share it
                   for c in {role.calendar for role in process.roles.values()} if not c.always}
         self.pools = {rid: Pool(rid, role.headcount, clocks.get(role.calendar),
-                                self.unit_hours, role.ramp, bool(role.staffing))
-                      for rid, role in process.roles.items()}
+                                self.unit_hours, role.ramp, bool(role.staffing), index)
+                      for index, (rid, role) in enumerate(process.roles.items())}
         self.months = [(convert(p.begin, "hour", unit), convert(p.end, "hour", unit), p.label)
                        for p in months(process.start, horizon * self.unit_hours)]
         self.month = 0  # the month now: month-end events move it on (time only goes forward)
         self.metrics = Collector(self.buyer_ids, self.stage_ids, process.opportunity_index,
-                                 self.months)
+                                 self.months, list(self.pools))
         self.open: dict[int, Deal] = {}
         self.count = 0
 
@@ -166,6 +166,12 @@ class Engine:
             return streams.uniforms(streams.generator(seed, replication, name))
 
         self.steps = compile_steps(process, self.pools, seed, replication)
+        for b, steps in enumerate(self.steps):  # where each step's figures are counted
+            for step in steps:
+                if step is not None:
+                    step.slot = self.metrics.slot(b, step.index)
+                    step.moves_row = self.metrics.moves_row(step.index)
+                    step.queue_row = self.metrics.queue_slot(step.index, 0)
         self.starts = [self.stage_ids.index(self.process.buyer_types[b].start)
                        for b in self.buyer_ids]
         self.entries = [self._entries(b) for b in self.buyer_ids]
@@ -439,10 +445,11 @@ class Engine:
 
     def _granted_deal(self, deal: Deal, pool: Pool, now: float) -> None:
         """Everyone the stage needs is now with the deal; *pool* freed up last."""
-        key = (deal.stage, pool.id)
-        queue_days = self.metrics.queue_days
-        queue_days[key] = queue_days.get(key, 0.0) + (now - deal.t_wait)
         step = deal.step
+        queue_days = self.metrics.queue_days
+        k = step.queue_row + pool.index
+        days = queue_days[k]
+        queue_days[k] = (0.0 if days is None else days) + (now - deal.t_wait)
         if step.plain:  # the common case, inlined
             deal.t_start = now
             self._at(deal, step.work(), self._on_worked)
@@ -475,8 +482,10 @@ class Engine:
         deal.time = now = timer.time
         step = deal.step
         missing = next((p for p in step.pools if p.busy >= p.capacity), step.pools[0])
-        key = (deal.stage, missing.id)
-        self.metrics.queue_days[key] = self.metrics.queue_days.get(key, 0.0) + now - deal.t_wait
+        queue_days = self.metrics.queue_days
+        k = step.queue_row + missing.index
+        days = queue_days[k]
+        queue_days[k] = (0.0 if days is None else days) + now - deal.t_wait
         deal.t_start = deal.t_worked = now
         self._leave(deal, step, "lost: stale", LOST_INDEX)
         self._lose(deal, step.index, "stale")
@@ -531,9 +540,10 @@ class Engine:
             pool.queue.append(task)
 
     def _granted_task(self, task: Task, pool: Pool, now: float) -> None:
-        key = (task.deal.stage, pool.id)
         queue_days = self.metrics.queue_days
-        queue_days[key] = queue_days.get(key, 0.0) + now - task.t_wait
+        k = task.deal.step.queue_row + pool.index
+        days = queue_days[k]
+        queue_days[k] = (0.0 if days is None else days) + now - task.t_wait
         self._task_work(task, now)
 
     def _task_work(self, task: Task, now: float) -> None:
@@ -588,19 +598,20 @@ class Engine:
         """The deal leaves the stage for *to*: a stage index, WON_INDEX or LOST_INDEX."""
         now = deal.time
         m = self.metrics
-        s = step.index
+        t_enter, t_request = deal.t_enter, deal.t_request
+        t_start, t_worked = deal.t_start, deal.t_worked
         start = m.start  # deal-time spent in the stage within the window: WIP's integral
-        m.wip_area[s] += now - (deal.t_enter if deal.t_enter > start else start)
-        k = deal.buyer * m.nstages + s
+        m.wip_area[step.index] += now - (t_enter if t_enter > start else start)
+        k = step.slot
         m.visits[k] += 1
-        m.t_delay[k] += deal.t_request - deal.t_enter
-        m.t_queue[k] += deal.t_start - deal.t_request
-        m.t_work[k] += deal.t_worked - deal.t_start
-        m.t_approval[k] += now - deal.t_worked
-        m.moves[s * m.targets + to + 2] += 1  # to is a stage, WON_INDEX (-1) or LOST_INDEX (-2)
+        m.t_delay[k] += t_request - t_enter
+        m.t_queue[k] += t_start - t_request
+        m.t_work[k] += t_worked - t_start
+        m.t_approval[k] += now - t_worked
+        m.moves[step.moves_row + to] += 1  # to: a stage, WON_INDEX (-1) or LOST_INDEX (-2)
         if self.log is not None:
-            self.log((deal.id, self.buyer_ids[deal.buyer], self.stage_ids[s], deal.t_enter,
-                      deal.t_start, now, outcome, step.pools[0].id if step.pools else "",
+            self.log((deal.id, self.buyer_ids[deal.buyer], self.stage_ids[step.index], t_enter,
+                      t_start, now, outcome, step.pools[0].id if step.pools else "",
                       deal.value))
 
     def _win(self, deal: Deal) -> None:
