@@ -44,12 +44,13 @@ class Step:
 
     __slots__ = ("approvals", "business", "delay", "index", "lost_outcome", "lost_reason",
                  "moves_row", "no_work", "owner", "patience", "plain", "pools", "queue_row",
-                 "ramped", "route_cum", "route_salt", "route_to", "slot", "timed", "work")
+                 "ramped", "route_cum", "route_salt", "route_to", "slot", "solo", "timed", "work")
     approvals: list[CompiledApproval]
     business: bool  # the delay counts business days
     owner: Pool  # whose working time the work takes (a meeting's too)
     ramped: bool  # a role of the stage has a ramp: deals remember who worked on them
     plain: bool  # neither timed nor ramped: work takes its own length (the fast path)
+    solo: bool  # plain, one role, whose headcount is fixed: a person freed is one less busy
     timed: bool  # the owner's working time differs from calendar time (calendar, ramp)
     delay: Callable[[], float] | None
     index: int
@@ -108,6 +109,7 @@ def _buyer_steps(process: Process, buyer_id: str, pools: Mapping[str, Pool], see
         step.timed = _timed(step.owner)
         step.ramped = any(p.ramp is not None for p in step.pools)
         step.plain = not (step.timed or step.ramped)
+        step.solo = step.plain and len(step.pools) == 1 and step.owner.plain
         step.business = stage.delay_business
         step.patience = stage.patience
         step.lost_reason = stage.lost_reason

@@ -493,7 +493,15 @@ class Engine:
     def _worked(self, deal: Deal) -> None:
         now = deal.time
         step = deal.step
-        if step.ramped:
+        if step.solo:
+            pool = step.owner
+            if pool.queue:
+                pool.release(now)
+            else:  # Pool.release when nobody waits, inlined: the hot path
+                pool.area += pool.busy * (now - pool.last)
+                pool.last = now
+                pool.busy -= 1
+        elif step.ramped:
             for pool, joined in zip(step.pools, deal.people, strict=True):
                 pool.release(now, joined)
         else:
@@ -502,9 +510,18 @@ class Engine:
         deal.t_worked = now
         if step.approvals:
             self._approve(deal, step)
+            return
+        deal.rejected = None
+        # _route and _move for a deal nobody rejected going on to a stage, inlined: the
+        # hot path (the same draw, the same order of leaving and entering)
+        at = _bisect(step.route_cum, _unit(deal.key ^ step.route_salt ^ deal.visit))
+        route_to = step.route_to
+        target = route_to[at] if at < len(route_to) else LOST_INDEX
+        if target >= 0:
+            self._leave(deal, step, self.stage_ids[target], target)
+            self._enter(deal, target)
         else:
-            deal.rejected = None
-            self._route(deal, step)
+            self._move(deal, step, target)
 
     def _approve(self, deal: Deal, step: Step) -> None:
         if not step.approvals:
