@@ -169,7 +169,7 @@ def scaling() -> None:
                         "-r", "20", "-w", str(workers), "--format", "json", "-o", "/dev/null"],
                        check=True, stderr=subprocess.DEVNULL)
         cli.setdefault(workers, []).append(time.perf_counter() - start)
-    print(f"scaling, pure CPU loop (this machine's ceiling): ratio {_cpu_ceiling():.2f}")
+    print(f"scaling, pure CPU loop (this machine's ceiling): ratio {cpu_ceiling():.2f}")
     for name, times in (("simulate()", lib), ("salesproc simulate", cli)):
         one, two = statistics.median(times[1]), statistics.median(times[2])
         print(f"scaling, {name}: 20 replications of five-step: 1 worker {one:.2f} s, "
@@ -183,7 +183,7 @@ def _burn(n: int) -> int:
     return total
 
 
-def _cpu_ceiling() -> float:
+def cpu_ceiling() -> float:
     """2 workers / 1 worker for a pure-Python loop: the best any parallel run can do here."""
     from concurrent.futures import ProcessPoolExecutor
 
