@@ -183,12 +183,16 @@ class Engine:
         self.share_cum = [math.fsum(shares[: i + 1]) / total for i in range(len(shares))]
         self.only = None if buyer is None else self.buyer_ids.index(buyer)
         self.pick_buyer = uniforms("buyer")
+        # one buyer type: nothing to draw (the buyer stream drives nothing else)
+        self.choose = len(self.buyer_ids) > 1
         self._on_arrive = (self._arrive,)
         self._on_request = (self._request,)
         self._on_worked = (self._worked,)
         self._on_stale = (self._stale,)
         self._on_task_request = (self._task_request,)
         self._on_task_done = (self._task_done,)
+        self._grant_deal = self._granted_deal  # bound once, not at every wait
+        self._grant_task = self._granted_task
         self.gap = uniforms("arrivals")
         arrivals = process.arrivals
         self.rate = 0.0 if arrivals is None else arrivals.rate  # leads per time unit
@@ -275,7 +279,7 @@ class Engine:
         self.metrics.reset(now)
 
     def _arrive(self, clock: Timer) -> None:
-        self._new_deal(self._draw_buyer(), clock.time)
+        self._new_deal(self._draw_buyer() if self.choose else 0, clock.time)
         self._at(clock, -math.log1p(-self.gap()) / self.rate, self._on_arrive)
 
     def _arrive_seasonal(self, clock: Timer) -> None:
@@ -435,7 +439,7 @@ class Engine:
                 pool.queue.append(deal)
         deal.waiting = True
         deal.t_wait = now
-        deal.granted = self._granted_deal
+        deal.granted = self._grant_deal
         deal.token += 1
         if step.patience is not None:
             timer = Timer()
@@ -512,16 +516,10 @@ class Engine:
             self._approve(deal, step)
             return
         deal.rejected = None
-        # _route and _move for a deal nobody rejected going on to a stage, inlined: the
-        # hot path (the same draw, the same order of leaving and entering)
+        # _route for a deal nobody rejected, inlined: the hot path (the same draw)
         at = _bisect(step.route_cum, _unit(deal.key ^ step.route_salt ^ deal.visit))
         route_to = step.route_to
-        target = route_to[at] if at < len(route_to) else LOST_INDEX
-        if target >= 0:
-            self._leave(deal, step, self.stage_ids[target], target)
-            self._enter(deal, target)
-        else:
-            self._move(deal, step, target)
+        self._move(deal, step, route_to[at] if at < len(route_to) else LOST_INDEX)
 
     def _approve(self, deal: Deal, step: Step) -> None:
         if not step.approvals:
@@ -553,7 +551,7 @@ class Engine:
         else:
             task.waiting = True
             task.t_wait = task.time
-            task.granted = self._granted_task
+            task.granted = self._grant_task
             pool.queue.append(task)
 
     def _granted_task(self, task: Task, pool: Pool, now: float) -> None:
