@@ -45,9 +45,11 @@ _bisect = bisect.bisect_right
 class Deal(Scheduled):
     """One deal; also the event the engine schedules for it."""
 
-    __slots__ = ("arrived", "buyer", "granted", "id", "key", "meeting", "pending", "people",
+    __slots__ = ("arrived", "buyer", "draws", "granted", "id", "key", "meeting", "pending",
+                 "people",
                  "rejected", "repeats", "stage", "step", "t_enter", "t_request", "t_start",
                  "t_wait", "t_worked", "token", "value", "visit", "visited", "waiting")
+    draws: list[float]  # its route draw for a first visit to each stage (KeyedDeals)
     granted: Callable[[Any, Pool, float], None]
     key: int
     meeting: list[Pool] | None  # while waiting: every pool a meeting needs; None: one pool
@@ -134,7 +136,6 @@ class Engine:
         self.process = process
         self.opening = opening
         self.seed, self.replication = seed, replication
-        self.deal_keys = streams.keys(streams.generator(seed, replication, "deal keys"))
         self.horizon = horizon
         self.warmup = warmup
         self.log = event_log
@@ -166,6 +167,10 @@ class Engine:
             return streams.uniforms(streams.generator(seed, replication, name))
 
         self.steps = compile_steps(process, self.pools, seed, replication)
+        # each deal's key, with its route draws for a first visit to each stage
+        self.deal_keys = streams.KeyedDeals(
+            streams.generator(seed, replication, "deal keys"),
+            [[0 if step is None else step.route_salt for step in steps] for steps in self.steps])
         for b, steps in enumerate(self.steps):  # where each step's figures are counted
             for step in steps:
                 if step is not None:
@@ -238,7 +243,7 @@ class Engine:
             self.count += 1
             deal = Deal(self.count, b, o.value, 0.0)
             deal.arrived = -o.since
-            deal.key = self.deal_keys()
+            deal.key, deal.draws = self.deal_keys(b)
             self.open[deal.id] = deal
             if o.exits:
                 wait, to = o.exits[min(int(draw() * len(o.exits)), len(o.exits) - 1)]
@@ -350,7 +355,7 @@ class Engine:
         deal = Deal(self.count, buyer, self.values[buyer](), now)
         # deals arrive in the same order in every variant, so the n-th deal gets the n-th
         # key. (Keys in arithmetic progression made the hashed draws subtly correlated.)
-        deal.key = self.deal_keys()
+        deal.key, deal.draws = self.deal_keys(buyer)
         self.metrics.leads[buyer] += 1
         self.open[deal.id] = deal
         entries = self.entries[buyer]
@@ -517,7 +522,9 @@ class Engine:
             return
         deal.rejected = None
         # _route for a deal nobody rejected, inlined: the hot path (the same draw)
-        at = _bisect(step.route_cum, _unit(deal.key ^ step.route_salt ^ deal.visit))
+        visit = deal.visit
+        at = _bisect(step.route_cum, _unit(deal.key ^ step.route_salt ^ visit) if visit
+                     else deal.draws[step.index])
         route_to = step.route_to
         self._move(deal, step, route_to[at] if at < len(route_to) else LOST_INDEX)
 
@@ -594,7 +601,9 @@ class Engine:
                             rejected.on_reject)
                 self._enter(deal, rejected.on_reject)
             return
-        at = _bisect(step.route_cum, _unit(deal.key ^ step.route_salt ^ deal.visit))
+        visit = deal.visit  # the hash of (deal, stage, visit); a first visit's is drawn
+        at = _bisect(step.route_cum, _unit(deal.key ^ step.route_salt ^ visit) if visit
+                     else deal.draws[step.index])
         self._move(deal, step, step.route_to[at] if at < len(step.route_to) else LOST_INDEX)
 
     def _move(self, deal: Deal, step: Step, target: int) -> None:
