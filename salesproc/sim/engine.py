@@ -402,34 +402,37 @@ class Engine:
             self._at(deal, step.delay(), self._on_request)
 
     def _request(self, deal: Deal) -> None:
-        deal.t_request = deal.time
+        now = deal.t_request = deal.time
         step = deal.step
-        if step.no_work:
-            deal.t_start = deal.t_worked = deal.t_request
-            self._approve(deal, step)
-            return
         pools = step.pools
-        now = deal.t_request
-        if len(pools) == 1:  # the common case, inlined
-            pool = pools[0]
+        if step.solo:  # the common case, inlined: Pool.take on calendar time, _start_work
+            pool = step.owner
             if pool.busy < pool.capacity:
-                if step.timed:
-                    pool.take(now)
-                    clock = pool.clock
-                    if pool.plain and clock is not None:  # a calendar, inlined: hot path
-                        unit = self.unit_hours
-                        deal.t_start = now
-                        self._at(deal, clock.at(clock.worked(now * unit) + step.work()
-                                                * self.work_hours) / unit - now,
-                                 self._on_worked)
-                    else:
-                        self._start_work(deal, step, now)
-                    return
                 pool.area += pool.busy * (now - pool.last)
                 pool.last = now
                 pool.busy += 1
                 deal.t_start = now
                 self._at(deal, step.work(), self._on_worked)
+                return
+            deal.meeting = None
+            pool.queue.append(deal)
+        elif step.no_work:
+            deal.t_start = deal.t_worked = now
+            self._approve(deal, step)
+            return
+        elif len(pools) == 1:
+            pool = pools[0]
+            if pool.busy < pool.capacity:
+                pool.take(now)
+                clock = pool.clock
+                if step.timed and pool.plain and clock is not None:  # a calendar, inlined
+                    unit = self.unit_hours
+                    deal.t_start = now
+                    self._at(deal, clock.at(clock.worked(now * unit) + step.work()
+                                            * self.work_hours) / unit - now,
+                             self._on_worked)
+                else:
+                    self._start_work(deal, step, now)
                 return
             deal.meeting = None
             pool.queue.append(deal)
@@ -525,8 +528,7 @@ class Engine:
         visit = deal.visit
         at = _bisect(step.route_cum, _unit(deal.key ^ step.route_salt ^ visit) if visit
                      else deal.draws[step.index])
-        route_to = step.route_to
-        self._move(deal, step, route_to[at] if at < len(route_to) else LOST_INDEX)
+        self._move(deal, step, step.route_to[at])
 
     def _approve(self, deal: Deal, step: Step) -> None:
         if not step.approvals:
@@ -604,7 +606,7 @@ class Engine:
         visit = deal.visit  # the hash of (deal, stage, visit); a first visit's is drawn
         at = _bisect(step.route_cum, _unit(deal.key ^ step.route_salt ^ visit) if visit
                      else deal.draws[step.index])
-        self._move(deal, step, step.route_to[at] if at < len(step.route_to) else LOST_INDEX)
+        self._move(deal, step, step.route_to[at])
 
     def _move(self, deal: Deal, step: Step, target: int) -> None:
         """The deal leaves *step*'s stage for *target*: a stage index, won or lost."""
