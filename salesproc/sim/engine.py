@@ -40,6 +40,7 @@ from salesproc.units import HOURS, convert, describe
 
 _unit = streams.unit  # module-level names: the hot path skips an attribute lookup
 _bisect = bisect.bisect_right
+_log1p = math.log1p
 
 
 class Deal(Scheduled):
@@ -285,13 +286,13 @@ class Engine:
 
     def _arrive(self, clock: Timer) -> None:
         self._new_deal(self._draw_buyer() if self.choose else 0, clock.time)
-        self._at(clock, -math.log1p(-self.gap()) / self.rate, self._on_arrive)
+        self._at(clock, -_log1p(-self.gap()) / self.rate, self._on_arrive)
 
     def _arrive_seasonal(self, clock: Timer) -> None:
         """A candidate at the peak rate, kept with the chance multiplier / peak (thinning)."""
         if self.thin() * self.peak < self.season(clock.time * self.unit_hours):
             self._new_deal(self._draw_buyer(), clock.time)
-        self._at(clock, -math.log1p(-self.gap()) / self.rate, self._on_arrive)
+        self._at(clock, -_log1p(-self.gap()) / self.rate, self._on_arrive)
 
     @staticmethod
     def _staffing(pool: Pool, people: int) -> Callable[[Timer], None]:
@@ -338,10 +339,11 @@ class Engine:
         self._at(Timer(), at - now, (burst,))
 
     def _draw_buyer(self) -> int:
-        return bisect.bisect_right(self.share_cum, self.pick_buyer() * self.share_cum[-1])
+        """A buyer type's index, drawn by share (the last, should rounding overshoot)."""
+        return min(_bisect(self.share_cum, self.pick_buyer() * self.share_cum[-1]),
+                   len(self.buyer_ids) - 1)
 
     def _new_deal(self, buyer: int, now: float) -> None:
-        buyer = min(buyer, len(self.buyer_ids) - 1)
         if self.only is not None and buyer != self.only:
             return  # --buyer: other buyer types' leads are drawn (same streams) but dropped
         self.count += 1
