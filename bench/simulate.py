@@ -1,21 +1,28 @@
 """Simulation speed, memory and parallel scaling (not a test; prints ratios).
 
-    python bench/simulate.py [--leads 200000] [--rounds 5]
+    python bench/simulate.py [--leads 200000] [--heap-leads 1000000] [--rounds 5]
+                             [--only speed,heap,calendar,memory,scaling]
 
 1. Speed: funnel5 (bench/funnel5.yaml) through salesproc's engine, all metrics on, against the
    plain SimPy model in bench/plain_simpy.py, alternating in the same run; the median
    leads/s ratio must be at least 2, and the won fractions must agree within 1%.
-2. Memory: 1,000,000 leads of funnel5 via the CLI, without --events; peak RSS of that
+2. Overhead: funnel5 through the engine against a hand-written ``heapq`` loop of the same
+   model (bench/heap_loop.py), 1,000,000 leads each, alternating in the same run: the
+   median ratio of CPU time per lead (time.process_time) must be at most 2.5, and the
+   won fractions must agree within sampling error.
+3. Memory: 1,000,000 leads of funnel5 via the CLI, without --events; peak RSS of that
    child process (budget 150 MB).
-3. Calendar: funnel5 on a business calendar against always-on, same utilization, per
+4. Calendar: funnel5 on a business calendar against always-on, same utilization, per
    lead (target: at most 1.3x).
-4. Scaling: 20 replications of the five-step example on 2 workers against 1 worker,
+5. Scaling: 20 replications of the five-step example on 2 workers against 1 worker,
    as a library call (budget 0.6x) and as a command, interpreter start included.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import math
 import resource
 import statistics
 import subprocess
@@ -26,6 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import heap_loop  # noqa: E402
 import plain_simpy  # noqa: E402
 
 from salesproc import load  # noqa: E402
@@ -58,6 +66,45 @@ def speed(leads: int, rounds: int) -> None:
     print(f"won fraction: plain {f_plain:.4f}, salesproc {f_ours:.4f}, theory "
           f"{plain_simpy.WON_FRACTION:.4f}; difference {abs(f_ours / f_plain - 1):.2%} "
           "(target < 1%)")
+
+
+def overhead(leads: int, rounds: int) -> None:
+    """The engine's CPU time per lead as a multiple of the hand-written heap loop's, both
+    on funnel5 with *leads* leads (the engine: until the time they take to arrive, so
+    about as many), alternating which goes first, in the same process."""
+    funnel = load(HERE / "funnel5.yaml")
+    horizon = leads / plain_simpy.RATE
+    ratios: list[float] = []
+    counted = {"heap loop": [0, 0, 0.0], "salesproc": [0, 0, 0.0]}  # leads, won, CPU s
+    for r in range(rounds):
+        per_lead = {}
+        order = ("heap loop", "salesproc") if r % 2 == 0 else ("salesproc", "heap loop")
+        for name in order:
+            gc.collect()  # the other's garbage is not this one's to collect
+            start = time.process_time()
+            if name == "heap loop":
+                out = heap_loop.run(leads, seed=r + 1)
+                n, won = int(out["leads"]), int(out["won"])
+            else:
+                figures = Engine(funnel, seed=r + 1, replication=0, horizon=horizon).run()
+                n, won = int(figures[Key("all", "", "leads")]), int(figures[Key("all", "", "won")])
+            cpu = time.process_time() - start
+            per_lead[name] = cpu / n
+            total = counted[name]
+            total[0] += n
+            total[1] += won
+            total[2] += cpu
+        ratios.append(per_lead["salesproc"] / per_lead["heap loop"])
+        print(f"  round {r + 1}: CPU per lead, heap loop {per_lead['heap loop'] * 1e6:5.2f} us"
+              f"   salesproc {per_lead['salesproc'] * 1e6:5.2f} us   ratio {ratios[-1]:4.2f}")
+    print(f"overhead: engine CPU / heap loop CPU, median {statistics.median(ratios):.2f} "
+          f"(rounds {min(ratios):.2f}-{max(ratios):.2f}; target <= 2.50)")
+    (n_heap, won_heap, _), (n_ours, won_ours, _) = counted["heap loop"], counted["salesproc"]
+    f_heap, f_ours = won_heap / n_heap, won_ours / n_ours
+    p = plain_simpy.WON_FRACTION
+    z = (f_ours - f_heap) / math.sqrt(p * (1 - p) * (1 / n_heap + 1 / n_ours))
+    print(f"won fraction: heap loop {f_heap:.4f}, salesproc {f_ours:.4f}, theory {p:.4f}; "
+          f"difference {z:+.1f} standard errors (target within +-3)")
 
 
 def calendar_cost(leads: int, rounds: int) -> None:
@@ -122,7 +169,7 @@ def scaling() -> None:
                         "-r", "20", "-w", str(workers), "--format", "json", "-o", "/dev/null"],
                        check=True, stderr=subprocess.DEVNULL)
         cli.setdefault(workers, []).append(time.perf_counter() - start)
-    print(f"scaling, pure CPU loop (this machine's ceiling): ratio {_cpu_ceiling():.2f}")
+    print(f"scaling, pure CPU loop (this machine's ceiling): ratio {cpu_ceiling():.2f}")
     for name, times in (("simulate()", lib), ("salesproc simulate", cli)):
         one, two = statistics.median(times[1]), statistics.median(times[2])
         print(f"scaling, {name}: 20 replications of five-step: 1 worker {one:.2f} s, "
@@ -136,7 +183,7 @@ def _burn(n: int) -> int:
     return total
 
 
-def _cpu_ceiling() -> float:
+def cpu_ceiling() -> float:
     """2 workers / 1 worker for a pure-Python loop: the best any parallel run can do here."""
     from concurrent.futures import ProcessPoolExecutor
 
@@ -156,12 +203,23 @@ def _cpu_ceiling() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=200_000)
+    parser.add_argument("--heap-leads", type=int, default=1_000_000,
+                        help="leads per run in the comparison with the heap loop")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--only", default="speed,heap,calendar,memory,scaling",
+                        help="the sections to run, comma-separated")
     args = parser.parse_args()
-    speed(args.leads, args.rounds)
-    calendar_cost(args.leads // 2, args.rounds)
-    memory()
-    scaling()
+    sections = set(args.only.split(","))
+    if "speed" in sections:
+        speed(args.leads, args.rounds)
+    if "heap" in sections:
+        overhead(args.heap_leads, args.rounds)
+    if "calendar" in sections:
+        calendar_cost(args.leads // 2, args.rounds)
+    if "memory" in sections:
+        memory()
+    if "scaling" in sections:
+        scaling()
 
 
 if __name__ == "__main__":

@@ -43,13 +43,14 @@ class Step:
     """A stage as one buyer type sees it, compiled for speed."""
 
     __slots__ = ("approvals", "business", "delay", "index", "lost_outcome", "lost_reason",
-                 "no_work", "owner", "patience", "plain", "pools", "ramped", "route_cum",
-                 "route_salt", "route_to", "timed", "work")
+                 "moves_row", "no_work", "owner", "patience", "plain", "pools", "queue_row",
+                 "ramped", "route_cum", "route_salt", "route_to", "slot", "solo", "timed", "work")
     approvals: list[CompiledApproval]
     business: bool  # the delay counts business days
     owner: Pool  # whose working time the work takes (a meeting's too)
     ramped: bool  # a role of the stage has a ramp: deals remember who worked on them
     plain: bool  # neither timed nor ramped: work takes its own length (the fast path)
+    solo: bool  # plain work for one person of one role of fixed headcount (the hot path)
     timed: bool  # the owner's working time differs from calendar time (calendar, ramp)
     delay: Callable[[], float] | None
     index: int
@@ -59,9 +60,15 @@ class Step:
     patience: float | None
     pools: list[Pool]
     route_cum: list[float]
-    route_to: list[int]
+    route_to: list[int]  # where a draw falling in each route_cum interval goes, then lost
     work: Callable[[], float]
     route_salt: int
+    # where the engine's collector counts this stage's visits (Collector.slot), its moves
+    # (Collector.moves_row) and its waits for the role at position 0 (Collector.queue_slot;
+    # a role's own position is added): set by the engine, which owns the collector
+    slot: int
+    moves_row: int
+    queue_row: int
 
 
 def compile_steps(process: Process, pools: Mapping[str, Pool], seed: int,
@@ -102,12 +109,15 @@ def _buyer_steps(process: Process, buyer_id: str, pools: Mapping[str, Pool], see
         step.timed = _timed(step.owner)
         step.ramped = any(p.ramp is not None for p in step.pools)
         step.plain = not (step.timed or step.ramped)
+        step.solo = step.plain and len(step.pools) == 1 and step.owner.plain \
+            and not step.no_work
         step.business = stage.delay_business
         step.patience = stage.patience
         step.lost_reason = stage.lost_reason
         step.lost_outcome = f"lost: {stage.lost_reason}"
         table = routing.routes(stage)
-        step.route_to = [target(to) for to, _ in table]
+        # a draw past the last route's cumulative chance is lost: the one more entry
+        step.route_to = [*(target(to) for to, _ in table), LOST_INDEX]
         step.route_cum = [math.fsum(p for _, p in table[: i + 1]) for i in range(len(table))]
         step.route_salt = streams.salt(seed, replication, f"{prefix}/route")
         # approvals' streams are named by role and name, not position, so that a variant

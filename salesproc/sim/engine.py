@@ -40,14 +40,17 @@ from salesproc.sim.scheduler import Scheduled, Scheduler
 
 _unit = streams.unit  # module-level names: the hot path skips an attribute lookup
 _bisect = bisect.bisect_right
+_log1p = math.log1p
 
 
 class Deal(Scheduled):
     """One deal; also the event the engine schedules for it."""
 
-    __slots__ = ("arrived", "buyer", "granted", "id", "key", "meeting", "pending", "people",
+    __slots__ = ("arrived", "buyer", "draws", "granted", "id", "key", "meeting", "pending",
+                 "people",
                  "rejected", "repeats", "stage", "step", "t_enter", "t_request", "t_start",
                  "t_wait", "t_worked", "token", "value", "visit", "visited", "waiting")
+    draws: list[float]  # its route draw for a first visit to each stage (KeyedDeals)
     granted: Callable[[Any, Pool, float], None]
     key: int
     meeting: list[Pool] | None  # while waiting: every pool a meeting needs; None: one pool
@@ -134,7 +137,6 @@ class Engine:
         self.process = process
         self.opening = opening
         self.seed, self.replication = seed, replication
-        self.deal_keys = streams.keys(streams.generator(seed, replication, "deal keys"))
         self.horizon = horizon
         self.warmup = warmup
         self.log = event_log
@@ -152,13 +154,13 @@ class Engine:
         clocks = {c: WorkingClock(c, process.start, limit)  # one per calendar: roles share it
                   for c in {role.calendar for role in process.roles.values()} if not c.always}
         self.pools = {rid: Pool(rid, role.headcount, clocks.get(role.calendar),
-                                self.unit_hours, role.ramp, bool(role.staffing))
-                      for rid, role in process.roles.items()}
+                                self.unit_hours, role.ramp, bool(role.staffing), index)
+                      for index, (rid, role) in enumerate(process.roles.items())}
         self.months = [(convert(p.begin, "hour", unit), convert(p.end, "hour", unit), p.label)
                        for p in months(process.start, horizon * self.unit_hours)]
         self.month = 0  # the month now: month-end events move it on (time only goes forward)
         self.metrics = Collector(self.buyer_ids, self.stage_ids, process.opportunity_index,
-                                 self.months)
+                                 self.months, list(self.pools))
         self.open: dict[int, Deal] = {}
         self.count = 0
 
@@ -166,6 +168,16 @@ class Engine:
             return streams.uniforms(streams.generator(seed, replication, name))
 
         self.steps = compile_steps(process, self.pools, seed, replication)
+        # each deal's key, with its route draws for a first visit to each stage
+        self.deal_keys = streams.KeyedDeals(
+            streams.generator(seed, replication, "deal keys"),
+            [[0 if step is None else step.route_salt for step in steps] for steps in self.steps])
+        for b, steps in enumerate(self.steps):  # where each step's figures are counted
+            for step in steps:
+                if step is not None:
+                    step.slot = self.metrics.slot(b, step.index)
+                    step.moves_row = self.metrics.moves_row(step.index)
+                    step.queue_row = self.metrics.queue_slot(step.index, 0)
         self.starts = [self.stage_ids.index(self.process.buyer_types[b].start)
                        for b in self.buyer_ids]
         self.entries = [self._entries(b) for b in self.buyer_ids]
@@ -177,12 +189,16 @@ class Engine:
         self.share_cum = [math.fsum(shares[: i + 1]) / total for i in range(len(shares))]
         self.only = None if buyer is None else self.buyer_ids.index(buyer)
         self.pick_buyer = uniforms("buyer")
+        # one buyer type: nothing to draw (the buyer stream drives nothing else)
+        self.choose = len(self.buyer_ids) > 1
         self._on_arrive = (self._arrive,)
         self._on_request = (self._request,)
         self._on_worked = (self._worked,)
         self._on_stale = (self._stale,)
         self._on_task_request = (self._task_request,)
         self._on_task_done = (self._task_done,)
+        self._grant_deal = self._granted_deal  # bound once, not at every wait
+        self._grant_task = self._granted_task
         self.gap = uniforms("arrivals")
         arrivals = process.arrivals
         self.rate = 0.0 if arrivals is None else arrivals.rate  # leads per time unit
@@ -228,7 +244,7 @@ class Engine:
             self.count += 1
             deal = Deal(self.count, b, o.value, 0.0)
             deal.arrived = -o.since
-            deal.key = self.deal_keys()
+            deal.key, deal.draws = self.deal_keys(b)
             self.open[deal.id] = deal
             if o.exits:
                 wait, to = o.exits[min(int(draw() * len(o.exits)), len(o.exits) - 1)]
@@ -269,14 +285,14 @@ class Engine:
         self.metrics.reset(now)
 
     def _arrive(self, clock: Timer) -> None:
-        self._new_deal(self._draw_buyer(), clock.time)
-        self._at(clock, -math.log1p(-self.gap()) / self.rate, self._on_arrive)
+        self._new_deal(self._draw_buyer() if self.choose else 0, clock.time)
+        self._at(clock, -_log1p(-self.gap()) / self.rate, self._on_arrive)
 
     def _arrive_seasonal(self, clock: Timer) -> None:
         """A candidate at the peak rate, kept with the chance multiplier / peak (thinning)."""
         if self.thin() * self.peak < self.season(clock.time * self.unit_hours):
             self._new_deal(self._draw_buyer(), clock.time)
-        self._at(clock, -math.log1p(-self.gap()) / self.rate, self._on_arrive)
+        self._at(clock, -_log1p(-self.gap()) / self.rate, self._on_arrive)
 
     @staticmethod
     def _staffing(pool: Pool, people: int) -> Callable[[Timer], None]:
@@ -323,10 +339,11 @@ class Engine:
         self._at(Timer(), at - now, (burst,))
 
     def _draw_buyer(self) -> int:
-        return bisect.bisect_right(self.share_cum, self.pick_buyer() * self.share_cum[-1])
+        """A buyer type's index, drawn by share (the last, should rounding overshoot)."""
+        return min(_bisect(self.share_cum, self.pick_buyer() * self.share_cum[-1]),
+                   len(self.buyer_ids) - 1)
 
     def _new_deal(self, buyer: int, now: float) -> None:
-        buyer = min(buyer, len(self.buyer_ids) - 1)
         if self.only is not None and buyer != self.only:
             return  # --buyer: other buyer types' leads are drawn (same streams) but dropped
         self.count += 1
@@ -340,7 +357,7 @@ class Engine:
         deal = Deal(self.count, buyer, self.values[buyer](), now)
         # deals arrive in the same order in every variant, so the n-th deal gets the n-th
         # key. (Keys in arithmetic progression made the hashed draws subtly correlated.)
-        deal.key = self.deal_keys()
+        deal.key, deal.draws = self.deal_keys(buyer)
         self.metrics.leads[buyer] += 1
         self.open[deal.id] = deal
         entries = self.entries[buyer]
@@ -387,34 +404,37 @@ class Engine:
             self._at(deal, step.delay(), self._on_request)
 
     def _request(self, deal: Deal) -> None:
-        deal.t_request = deal.time
+        now = deal.t_request = deal.time
         step = deal.step
-        if step.no_work:
-            deal.t_start = deal.t_worked = deal.t_request
-            self._approve(deal, step)
-            return
         pools = step.pools
-        now = deal.t_request
-        if len(pools) == 1:  # the common case, inlined
-            pool = pools[0]
+        if step.solo:  # the common case, inlined: Pool.take on calendar time, _start_work
+            pool = step.owner
             if pool.busy < pool.capacity:
-                if step.timed:
-                    pool.take(now)
-                    clock = pool.clock
-                    if pool.plain and clock is not None:  # a calendar, inlined: hot path
-                        unit = self.unit_hours
-                        deal.t_start = now
-                        self._at(deal, clock.at(clock.worked(now * unit) + step.work()
-                                                * self.work_hours) / unit - now,
-                                 self._on_worked)
-                    else:
-                        self._start_work(deal, step, now)
-                    return
                 pool.area += pool.busy * (now - pool.last)
                 pool.last = now
                 pool.busy += 1
                 deal.t_start = now
                 self._at(deal, step.work(), self._on_worked)
+                return
+            deal.meeting = None
+            pool.queue.append(deal)
+        elif step.no_work:
+            deal.t_start = deal.t_worked = now
+            self._approve(deal, step)
+            return
+        elif len(pools) == 1:
+            pool = pools[0]
+            if pool.busy < pool.capacity:
+                pool.take(now)
+                clock = pool.clock
+                if step.timed and pool.plain and clock is not None:  # a calendar, inlined
+                    unit = self.unit_hours
+                    deal.t_start = now
+                    self._at(deal, clock.at(clock.worked(now * unit) + step.work()
+                                            * self.work_hours) / unit - now,
+                             self._on_worked)
+                else:
+                    self._start_work(deal, step, now)
                 return
             deal.meeting = None
             pool.queue.append(deal)
@@ -429,7 +449,7 @@ class Engine:
                 pool.queue.append(deal)
         deal.waiting = True
         deal.t_wait = now
-        deal.granted = self._granted_deal
+        deal.granted = self._grant_deal
         deal.token += 1
         if step.patience is not None:
             timer = Timer()
@@ -439,10 +459,11 @@ class Engine:
 
     def _granted_deal(self, deal: Deal, pool: Pool, now: float) -> None:
         """Everyone the stage needs is now with the deal; *pool* freed up last."""
-        key = (deal.stage, pool.id)
-        queue_days = self.metrics.queue_days
-        queue_days[key] = queue_days.get(key, 0.0) + (now - deal.t_wait)
         step = deal.step
+        queue_days = self.metrics.queue_days
+        k = step.queue_row + pool.index
+        days = queue_days[k]
+        queue_days[k] = (0.0 if days is None else days) + (now - deal.t_wait)
         if step.plain:  # the common case, inlined
             deal.t_start = now
             self._at(deal, step.work(), self._on_worked)
@@ -475,8 +496,10 @@ class Engine:
         deal.time = now = timer.time
         step = deal.step
         missing = next((p for p in step.pools if p.busy >= p.capacity), step.pools[0])
-        key = (deal.stage, missing.id)
-        self.metrics.queue_days[key] = self.metrics.queue_days.get(key, 0.0) + now - deal.t_wait
+        queue_days = self.metrics.queue_days
+        k = step.queue_row + missing.index
+        days = queue_days[k]
+        queue_days[k] = (0.0 if days is None else days) + now - deal.t_wait
         deal.t_start = deal.t_worked = now
         self._leave(deal, step, "lost: stale", LOST_INDEX)
         self._lose(deal, step.index, "stale")
@@ -484,7 +507,15 @@ class Engine:
     def _worked(self, deal: Deal) -> None:
         now = deal.time
         step = deal.step
-        if step.ramped:
+        if step.solo:
+            pool = step.owner
+            if pool.queue:
+                pool.release(now)
+            else:  # Pool.release when nobody waits, inlined: the hot path
+                pool.area += pool.busy * (now - pool.last)
+                pool.last = now
+                pool.busy -= 1
+        elif step.ramped:
             for pool, joined in zip(step.pools, deal.people, strict=True):
                 pool.release(now, joined)
         else:
@@ -493,9 +524,13 @@ class Engine:
         deal.t_worked = now
         if step.approvals:
             self._approve(deal, step)
-        else:
-            deal.rejected = None
-            self._route(deal, step)
+            return
+        deal.rejected = None
+        # _route for a deal nobody rejected, inlined: the hot path (the same draw)
+        visit = deal.visit
+        at = _bisect(step.route_cum, _unit(deal.key ^ step.route_salt ^ visit) if visit
+                     else deal.draws[step.index])
+        self._move(deal, step, step.route_to[at])
 
     def _approve(self, deal: Deal, step: Step) -> None:
         if not step.approvals:
@@ -527,13 +562,14 @@ class Engine:
         else:
             task.waiting = True
             task.t_wait = task.time
-            task.granted = self._granted_task
+            task.granted = self._grant_task
             pool.queue.append(task)
 
     def _granted_task(self, task: Task, pool: Pool, now: float) -> None:
-        key = (task.deal.stage, pool.id)
         queue_days = self.metrics.queue_days
-        queue_days[key] = queue_days.get(key, 0.0) + now - task.t_wait
+        k = task.deal.step.queue_row + pool.index
+        days = queue_days[k]
+        queue_days[k] = (0.0 if days is None else days) + now - task.t_wait
         self._task_work(task, now)
 
     def _task_work(self, task: Task, now: float) -> None:
@@ -569,8 +605,10 @@ class Engine:
                             rejected.on_reject)
                 self._enter(deal, rejected.on_reject)
             return
-        at = _bisect(step.route_cum, _unit(deal.key ^ step.route_salt ^ deal.visit))
-        self._move(deal, step, step.route_to[at] if at < len(step.route_to) else LOST_INDEX)
+        visit = deal.visit  # the hash of (deal, stage, visit); a first visit's is drawn
+        at = _bisect(step.route_cum, _unit(deal.key ^ step.route_salt ^ visit) if visit
+                     else deal.draws[step.index])
+        self._move(deal, step, step.route_to[at])
 
     def _move(self, deal: Deal, step: Step, target: int) -> None:
         """The deal leaves *step*'s stage for *target*: a stage index, won or lost."""
@@ -588,19 +626,20 @@ class Engine:
         """The deal leaves the stage for *to*: a stage index, WON_INDEX or LOST_INDEX."""
         now = deal.time
         m = self.metrics
-        s = step.index
+        t_enter, t_request = deal.t_enter, deal.t_request
+        t_start, t_worked = deal.t_start, deal.t_worked
         start = m.start  # deal-time spent in the stage within the window: WIP's integral
-        m.wip_area[s] += now - (deal.t_enter if deal.t_enter > start else start)
-        k = deal.buyer * m.nstages + s
+        m.wip_area[step.index] += now - (t_enter if t_enter > start else start)
+        k = step.slot
         m.visits[k] += 1
-        m.t_delay[k] += deal.t_request - deal.t_enter
-        m.t_queue[k] += deal.t_start - deal.t_request
-        m.t_work[k] += deal.t_worked - deal.t_start
-        m.t_approval[k] += now - deal.t_worked
-        m.moves[s * m.targets + to + 2] += 1  # to is a stage, WON_INDEX (-1) or LOST_INDEX (-2)
+        m.t_delay[k] += t_request - t_enter
+        m.t_queue[k] += t_start - t_request
+        m.t_work[k] += t_worked - t_start
+        m.t_approval[k] += now - t_worked
+        m.moves[step.moves_row + to] += 1  # to: a stage, WON_INDEX (-1) or LOST_INDEX (-2)
         if self.log is not None:
-            self.log((deal.id, self.buyer_ids[deal.buyer], self.stage_ids[s], deal.t_enter,
-                      deal.t_start, now, outcome, step.pools[0].id if step.pools else "",
+            self.log((deal.id, self.buyer_ids[deal.buyer], self.stage_ids[step.index], t_enter,
+                      t_start, now, outcome, step.pools[0].id if step.pools else "",
                       deal.value))
 
     def _win(self, deal: Deal) -> None:

@@ -74,9 +74,10 @@ class Collector:
     """Counters and time integrals the engine updates in place."""
 
     def __init__(self, buyers: Sequence[str], stages: Sequence[str], opportunity: int = 0,
-                 months: Sequence[tuple[float, float, str]] = ()) -> None:
+                 months: Sequence[tuple[float, float, str]] = (),
+                 roles: Sequence[str] = ()) -> None:
         nb, ns = len(buyers), len(stages)
-        self.buyers, self.stages = list(buyers), list(stages)
+        self.buyers, self.stages, self.roles = list(buyers), list(stages), list(roles)
         self.months = list(months)  # (begin, end, label) in time units, from the start
         nm = len(months)
         # at each month's end: the running totals of leads, wins and revenue (a month's
@@ -108,13 +109,38 @@ class Collector:
         # list, one row of lost, won and the stages per stage (the engine's hot path)
         self.targets = ns + 2
         self.moves = [0] * (ns * self.targets)
-        self.queue_days: dict[tuple[int, str], float] = {}
+        # deal-time waiting for each role at each stage (queue_slot), None while nobody has
+        # waited there: a flat list, no tuple made and hashed per wait (the hot path)
+        self.queue_days: list[float | None] = [None] * (ns * len(self.roles))
+        # the stages in each set of visited stages seen (a bit mask): close() credits them
+        self.visited_stages: dict[int, list[int]] = {}
 
     def reset(self, now: float) -> None:
         """Start the measurement window: forget everything counted so far."""
-        fresh = Collector(self.buyers, self.stages, self.opportunity, self.months)
+        fresh = Collector(self.buyers, self.stages, self.opportunity, self.months, self.roles)
         self.__dict__.update(fresh.__dict__)
         self.start = now
+
+    def slot(self, buyer: int, stage: int) -> int:
+        """Where visits of *buyer*'s deals to *stage* are counted in visits, t_delay,
+        t_queue, t_work, t_approval, reached and won_reached."""
+        return buyer * self.nstages + stage
+
+    def moves_row(self, stage: int) -> int:
+        """Where moves out of *stage* are counted: moves[moves_row(stage) + to] for *to* a
+        stage index, WON_INDEX or LOST_INDEX."""
+        return stage * self.targets + 2
+
+    def queue_slot(self, stage: int, role: int) -> int:
+        """Where waits at *stage* for the *role*-th role are summed in queue_days."""
+        return stage * len(self.roles) + role
+
+    def _queue_days(self) -> dict[tuple[int, str], float]:
+        """(stage, role id) -> deal-time waited, for every stage and role someone waited
+        for (a wait of no time included)."""
+        nr = len(self.roles)
+        return {(i // nr, self.roles[i % nr]): days for i, days in enumerate(self.queue_days)
+                if days is not None}
 
     def month_end(self, month: int, open_deals: int, open_value: float,
                   complete: bool = True) -> None:
@@ -133,14 +159,18 @@ class Collector:
             self.opportunities[buyer] += 1
             if won:
                 self.opportunities_won[buyer] += 1
+        stages = self.visited_stages.get(visited)
+        if stages is None:
+            stages = self.visited_stages[visited] = [
+                s for s in range(visited.bit_length()) if visited >> s & 1]
         k = buyer * self.nstages
-        while visited:
-            if visited & 1:
-                self.reached[k] += 1
-                if won:
-                    self.won_reached[k] += 1
-            visited >>= 1
-            k += 1
+        reached = self.reached
+        for s in stages:
+            reached[k + s] += 1
+        if won:
+            won_reached = self.won_reached
+            for s in stages:
+                won_reached[k + s] += 1
 
     def closed_from(self) -> list[int]:
         """Closed deals that visited each stage, every buyer type together."""
@@ -184,11 +214,12 @@ class Collector:
         for (_, s, reason), count in sorted(self.lost_by.items()):
             key = Key("lost", self.stages[s], reason)
             out[key] = out.get(key, 0.0) + count
+        queue_days = self._queue_days()
         for rid, (present, busy) in roles.items():
             out[Key("role", rid, "utilization")] = busy / present if present else 0.0
             out[Key("role", rid, "queue_days")] = math.fsum(
-                d for (s, r), d in self.queue_days.items() if r == rid)
-        for (s, rid), days in sorted(self.queue_days.items()):
+                d for (s, r), d in queue_days.items() if r == rid)
+        for (s, rid), days in sorted(queue_days.items()):
             out[Key("queue", self.stages[s], rid)] = days
         out.update(self._flow_figures())
         out.update(self._calendar_figures(now))

@@ -30,12 +30,13 @@ class Pool:
     """The people of one role."""
 
     __slots__ = ("area", "busy", "capacity", "changes", "clock", "free", "handed", "id",
-                 "last", "plain", "queue", "ramp", "ramp_hours", "unit_hours")
+                 "index", "last", "plain", "queue", "ramp", "ramp_hours", "unit_hours")
 
     def __init__(self, role: str, capacity: int, clock: WorkingClock | None = None,
                  unit_hours: float = 24.0, ramp: Ramp | None = None,
-                 staffed: bool = False) -> None:
+                 staffed: bool = False, index: int = 0) -> None:
         self.id = role
+        self.index = index  # the role's position in the process (where its figures go)
         self.capacity = capacity
         self.busy = 0
         self.queue: deque[Any] = deque()
