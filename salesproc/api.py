@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -190,13 +191,18 @@ def forecast(history: History, *, until: dt.datetime | dt.date | None = None,
              horizon: Time | None = None, process: ProcessLike | None = None,
              campaigns: Sequence[Campaign | str] = (), replications: int = 200,
              seed: int | None = None, cases: tuple[float, float, float] = (10, 50, 90),
-             workers: int = 1) -> Forecast:
+             workers: int = 1, track_record: Backtest | None = None,
+             blend: bool = False) -> Forecast:
     """Forecast from *history*'s open pipeline up to *until* (a day alone: its end) or
     for *horizon* (days, or text such as ``"13w"``): deals won, revenue and losses as
     worst, neutral and best case (*cases*: their percentiles), by month, and each open
     deal's chance to be won. New deals come from the arrivals of *process* (default: the
     history's; a calibrated one is best) and from *campaigns* (``"500@2026-03-10"`` or
-    :class:`~salesproc.prediction.forecast.Campaign`)."""
+    :class:`~salesproc.prediction.forecast.Campaign`). With *track_record* (a saved
+    backtest of this kind of forecast, read back with
+    :func:`salesproc.prediction.backtest.from_dict`), the result says how the model and the
+    baselines did there, and the forecasts of the baselines that beat it; with *blend*,
+    also each figure's blend of the model with the record's best baseline."""
     import datetime as dt
 
     from salesproc.prediction.forecast import forecast as forecasting
@@ -209,10 +215,17 @@ def forecast(history: History, *, until: dt.datetime | dt.date | None = None,
             until, dt.time(23, 59, 59))
     else:
         end = history.as_of + dt.timedelta(days=_days(horizon, "horizon"))
+    from salesproc.prediction.backtest import track_record as record_of
+
+    if blend and track_record is None:
+        raise ValueError("a blend needs a track record")
     planned = [parse_campaign(c) if isinstance(c, str) else c for c in campaigns]
-    return forecasting(history, end, process=None if process is None else _process(process, ()),
+    done = forecasting(history, end, process=None if process is None else _process(process, ()),
                        replications=replications, seed=seed, campaigns=planned, cases=cases,
                        workers=workers)
+    if track_record is None:
+        return done
+    return replace(done, track_record=record_of(track_record, history, done, blended=blend))
 
 
 def backtest(history: History, *, origins: Sequence[dt.datetime] = (),

@@ -9,7 +9,7 @@ import click
 from salesproc.cli.app import Failure, cli, echo
 from salesproc.cli.options import CHARTS_OPTION, FORMATS, RANGED, Date, Duration, span, worker_count
 from salesproc.cli.reading import history_or_fail, load_or_fail, read_json
-from salesproc.cli.writing import draw_charts, emit, guard_charts, guard_outputs, save_charts
+from salesproc.cli.writing import emit_result, guard_charts, guard_outputs
 from salesproc.core.diagnostics import shown
 
 
@@ -57,8 +57,6 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
     HISTORY is read as measure reads it; the open deals start in their stages, with the
     time they have spent there, and the process's arrivals bring the new deals.
     """
-    import json as json_module
-
     from salesproc import api
     from salesproc.prediction.forecast import parse_campaign
     from salesproc.report import text
@@ -78,46 +76,12 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
     found = history_or_fail(history, process, crm, as_of, "forecast from")
     result = api.forecast(found, until=until, horizon=span(horizon, "day", "--horizon"),
                           process=process, campaigns=planned, replications=replications,
-                          seed=seed, cases=percentiles, workers=worker_count(None))
-    end = result.until
-    drawn = draw_charts("forecast", result, charts_dir)
-    said: list[str] = []
-    beaten: list[Any] = []
-    blends: list[Any] = []
-    if record is not None:
-        from salesproc.prediction.backtest import beaten_by
-
-        beaten = beaten_by(record, found, end)
-        said = text.track_record(record, beaten, result, str(track_file))
-        if blended:
-            from salesproc.prediction.backtest import blend
-
-            blends = [b for b in (blend(record, found, end, figure,
-                                        result.totals[figure].neutral)
-                                  for figure in ("won", "revenue")) if b is not None]
-            said += text.blends(blends)
-    if fmt == "json":
-        data = result.to_dict()
-        if record is not None:
-            data["track_record"] = {"file": track_file, "backtest": record.to_dict(),
-                                    "beaten_by": [b.to_dict() for b in beaten]}
-            if blended:
-                data["track_record"]["blend"] = [b.to_dict() for b in blends]
-        emit(json_module.dumps(data, indent=2, allow_nan=False) + "\n", output)
-    elif fmt == "csv":
-        from salesproc.report import csv
-
-        emit(csv.forecast_deals(result), output)
-        for line in said:  # a record does not fit the rows of deals: it goes to stderr
+                          seed=seed, cases=percentiles, workers=worker_count(None),
+                          track_record=record, blend=blended)
+    emit_result("forecast", result, fmt, output, charts_dir)
+    if fmt == "csv":  # a record does not fit the rows of deals: it goes to stderr
+        for line in text.track_record_lines(result):
             echo(line, err=True)
-    elif fmt == "html":
-        from salesproc.report import html
-
-        emit(html.forecast(result, said), output)
-    else:
-        emit(text.forecast(result) + "".join(
-            line + "\n" for line in ["", *said] if said), output)
-    save_charts(drawn, charts_dir)
 
 
 def _track_record(path: str) -> Any:
@@ -127,7 +91,7 @@ def _track_record(path: str) -> Any:
     hint = "save one with: salesproc backtest ... --format json -o BACKTEST.json"
     data = read_json(path, hint)
     try:
-        return from_dict(data)
+        return from_dict(data, source=path)
     except ValueError as exc:
         raise Failure(f"{shown(path)}: {shown(str(exc))}", hint) from None
 

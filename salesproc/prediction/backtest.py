@@ -57,7 +57,7 @@ from salesproc.history.table import (
     first_visits,
 )
 from salesproc.prediction.calibration import calibrate, fitted_process, team_days
-from salesproc.prediction.forecast import Outcome, forecast
+from salesproc.prediction.forecast import Forecast, Outcome, forecast
 from salesproc.process.model import Process
 
 MIN_DEALS = 30  # an origin with fewer deals before it is left out: nothing to calibrate on
@@ -217,6 +217,7 @@ class Backtest:
     failed: list[Failed] = field(default_factory=list)
     cases: tuple[float, float, float] = CASES
     process: Process | None = None  # the process backtested (its name and currency)
+    source: str = ""  # the file it was read back from (from_dict), if it was
 
     def score(self, figure: str, forecaster: str) -> Score:
         """MAE, MAPE and bias of *forecaster* (MODEL or a baseline key) on *figure*, over
@@ -317,7 +318,7 @@ class Backtest:
         }
 
 
-def from_dict(data: Any) -> Backtest:
+def from_dict(data: Any, source: str = "") -> Backtest:
     """A backtest saved as JSON (``Backtest.to_dict()``) read back: its origins, failures
     and scores as they were. ValueError, saying what is missing, on anything else."""
     if not isinstance(data, dict) or data.get("kind") != "backtest":
@@ -343,7 +344,7 @@ def from_dict(data: Any) -> Backtest:
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ValueError(f"not a saved backtest ({type(exc).__name__}: {exc})") from None
     return Backtest(origins, horizon, [str(n) for n in data.get("notes", [])], failed,
-                    (worst, neutral, best))
+                    (worst, neutral, best), source=source)
 
 
 def _number(x: Any) -> float:
@@ -354,6 +355,41 @@ def _outcome(block: Any) -> Outcome:
     mean = layout.read_estimate(block)
     return Outcome(_number(block["worst"]), _number(block["neutral"]), _number(block["best"]),
                    mean)
+
+
+@dataclass(frozen=True)
+class TrackRecord:
+    """A forecast's past: a saved backtest of the same kind of forecast (*source*: where it
+    was read from), the baselines that beat the model there with their forecasts of the
+    new period, and, when asked for, each figure's blend of the model with the best
+    baseline."""
+
+    source: str
+    backtest: Backtest
+    beaten: list[Beaten]
+    blends: list[Blend] | None = None  # None: no blend asked for
+
+    def to_dict(self) -> dict[str, Any]:
+        """What a forecast's JSON holds under ``track_record``."""
+        return {"file": self.source, "backtest": self.backtest.to_dict(),
+                "beaten_by": [b.to_dict() for b in self.beaten],
+                **({} if self.blends is None
+                   else {"blend": [b.to_dict() for b in self.blends]})}
+
+
+def track_record(record: Backtest, history: History, done: Forecast, *,
+                 blended: bool = False) -> TrackRecord:
+    """*done*'s track record on *record* (a saved backtest of the same kind of forecast):
+    the baselines that beat the model there, each with its forecast of *done*'s period
+    from *history*, and with *blended* each figure's blend of *done*'s neutral case with
+    the record's best baseline."""
+    blends = None
+    if blended:
+        blends = [b for b in (blend(record, history, done.until, figure,
+                                    done.totals[figure].neutral) for figure in FIGURES)
+                  if b is not None]
+    return TrackRecord(record.source, record, beaten_by(record, history, done.until),
+                       blends)
 
 
 def pinball_loss(actual: np.ndarray, forecast: np.ndarray, q: float) -> np.ndarray:

@@ -40,6 +40,7 @@ from salesproc.sim.metrics import Key
 
 if TYPE_CHECKING:
     from salesproc.history.quality import Burst
+    from salesproc.prediction.backtest import TrackRecord
 
 REPLICATIONS = 200
 Stays = dict[tuple[str, str], np.ndarray]  # (buyer type, stage) -> simulated stays, days
@@ -98,6 +99,7 @@ class Forecast:
     campaigns: list[tuple[str, dict[str, Outcome]]] = field(default_factory=list)
     cases: tuple[float, float, float] = CASES
     quarters: list[tuple[str, dict[str, Outcome]]] = field(default_factory=list)
+    track_record: TrackRecord | None = None  # its past, from a saved backtest
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON layout of `salesproc forecast --format json`."""
@@ -111,7 +113,7 @@ class Forecast:
             "cases": {"worst": f"p{self.cases[0]:g}", "neutral": f"p{self.cases[1]:g}",
                       "best": f"p{self.cases[2]:g}"},
             "interval": "worst/neutral/best: percentiles of the runs (what may happen); "
-                        "mean_low/mean_high: 95% confidence interval of the mean",
+                        "low/high: 95% confidence interval of the mean",
             "totals": {k: o.to_dict() for k, o in self.totals.items()},
             "months": {label: {k: o.to_dict() for k, o in figures.items()}
                        for label, figures in self.months},
@@ -123,6 +125,8 @@ class Forecast:
             "campaigns_add": {label: {k: o.to_dict() for k, o in figures.items()}
                               for label, figures in self.campaigns},
             "notes": self.notes,
+            **({} if self.track_record is None
+               else {"track_record": self.track_record.to_dict()}),
         }
 
 

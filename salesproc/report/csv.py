@@ -96,7 +96,7 @@ def deal_measurement(done: DealMeasurement) -> str:
     return _write(ROW_FIELDS, done.rows())
 
 
-def forecast_deals(done: Forecast) -> str:
+def forecast(done: Forecast) -> str:
     """One row per open deal: deal, buyer_type, stage, value, chance, month,
     crm_probability, forecast_category (sort it as you like)."""
     return _write(["deal", "buyer_type", "stage", "value", "chance", "month",

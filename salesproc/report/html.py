@@ -368,9 +368,12 @@ CRM_FIGURES = {"open_deals": "Open deals", "open_value": "Their value",
                "weighted_pipeline": "Weighted by the CRM's probability"}  # forecast's crm keys
 
 
-def forecast(done: Forecast, track_record: Sequence[str] = ()) -> str:
-    """What `forecast --format html` writes; *track_record* the lines of its record on a
-    saved backtest (`forecast --track-record`), shown under the headline figures."""
+def forecast(done: Forecast) -> str:
+    """What `forecast --format html` writes; its track record on a saved backtest
+    (`forecast --track-record`), if it has one, under the headline figures."""
+    from salesproc.report.text import track_record_lines
+
+    track_record = track_record_lines(done)
     data = done.to_dict()
     currency, cases = data["process"]["currency"], data["cases"]
     sub = (f"From the pipeline on {data['as_of'][:10]} to {data['until'][:10]}, "

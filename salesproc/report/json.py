@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from salesproc.measuring.measurement import Measurement
     from salesproc.prediction.backtest import Backtest
     from salesproc.prediction.fitcheck import FitCheck
+    from salesproc.prediction.forecast import Forecast
 
 
 def _dumps(data: dict[str, Any]) -> str:
@@ -41,6 +42,11 @@ def measurement(done: Measurement) -> str:
 
 def deal_measurement(done: DealMeasurement) -> str:
     """What `measure --format json` writes of a deal table."""
+    return _dumps(done.to_dict())
+
+
+def forecast(done: Forecast) -> str:
+    """What `forecast --format json` writes (its track record too, when it has one)."""
     return _dumps(done.to_dict())
 
 

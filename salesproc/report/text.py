@@ -673,7 +673,8 @@ def forecast(done: Forecast) -> str:
                                  f"{_num(m[k].best, 0)})" for k in ("leads", "won", "revenue"))]
                        for label, m in done.campaigns])]
     lines += [f"note: {n}" for n in done.notes]
-    return "\n".join(lines) + "\n"
+    record = track_record_lines(done)
+    return "\n".join(lines) + "\n" + "".join(line + "\n" for line in ["", *record] if record)
 
 
 def backtest(done: Backtest) -> str:
@@ -792,6 +793,15 @@ def blends(found: Sequence[Blend]) -> list[str]:
                      f"{_amount(b.figure, b.forecast)} (its MAE over {b.origins} origins "
                      f"{_amount(b.figure, b.mae)}, the model's {_amount(b.figure, b.model_mae)})")
     return lines
+
+
+def track_record_lines(done: Forecast) -> list[str]:
+    """The lines of *done*'s track record (and blends), if it has one; else none."""
+    record = done.track_record
+    if record is None:
+        return []
+    return [*track_record(record.backtest, record.beaten, done, record.source),
+            *blends(record.blends or [])]
 
 
 def track_record(record: Backtest, beaten: list[Beaten], done: Forecast, source: str
