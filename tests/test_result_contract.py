@@ -133,3 +133,37 @@ def test_a_figure_is_its_estimate_and_its_range_side_by_side() -> None:
     assert done == {"mean": 2.0, "low": 1.0, "high": 3.0, "n": 5, "worst": 1.2,
                     "neutral": 2.1, "best": None}
     assert shape_errors("x", done) == []
+
+
+def test_every_result_has_its_dict_and_its_frame() -> None:
+    """Every kind of result gives to_dict() and to_frame(), the frame holding its CSV's
+    rows; the runs behind a simulation and a forecast come as frames too, and their means
+    are the results' estimates."""
+    import datetime as dt
+
+    process = salesproc.load(FIVE)
+    simulated = salesproc.simulate(process, replications=3, horizon=60, warmup=0)
+    runs = simulated.runs_frame()
+    won = runs.query("scope == 'all' and metric == 'won'")["value"]
+    assert len(won) == 3 and won.mean() == pytest.approx(simulated["all", "won"].mean)
+    compared = salesproc.compare(process, changes={"roles.se.headcount": 3}, replications=3,
+                                 horizon=60, warmup=0)
+    swept = salesproc.sweep(process, ["roles.se.headcount=2..3"], replications=3, horizon=60,
+                            warmup=0)
+    history = salesproc.read_history(HISTORY, process)
+    measured = salesproc.measure(history, simulate_file=False)
+    fitted = salesproc.calibrate(history)
+    checked = salesproc.check_fit(history, fitted, replications=3, seed=1)
+    ahead = salesproc.forecast(history, horizon=30, replications=5, seed=1)
+    record = salesproc.backtest(history, origins=[dt.datetime(2026, 9, 1)], horizon=30,
+                                replications=3, seed=1)
+    results = [simulated, compared, swept, measured, fitted, checked, ahead, record]
+    for result in results:
+        data, frame = result.to_dict(), result.to_frame()
+        assert data["layout"] == LAYOUT_VERSION
+        assert len(frame) == len(result.rows()) > 0, type(result).__name__
+    per_run = ahead.runs_frame()
+    assert len(per_run) == 5
+    assert per_run["won"].mean() == pytest.approx(ahead.totals["won"].mean.mean)
+    assert list(ahead.deals_frame().columns) == list(ahead.DEAL_COLUMNS)
+    assert len(ahead.deals_frame()) == len(ahead.deals)

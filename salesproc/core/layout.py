@@ -12,7 +12,7 @@ both, side by side. A number without data is ``null``, never NaN: the JSON is st
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -61,6 +61,14 @@ def figure(e: Estimate, spread: Iterable[float]) -> dict[str, Any]:
     """A simulated figure: its estimate and its outcome range side by side."""
     worst, neutral, best = spread
     return {**estimate(e), **outcome(worst, neutral, best)}
+
+
+def frame(rows: Iterable[Sequence[object]], columns: Sequence[str]) -> Any:
+    """A result's rows as a pandas DataFrame (the same rows its CSV holds); needs pandas
+    (pip install 'salesproc[pandas]')."""
+    from salesproc.core import optional
+
+    return optional.pandas().DataFrame(list(rows), columns=list(columns))
 
 
 def read_estimate(data: Any) -> Estimate:

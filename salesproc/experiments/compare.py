@@ -90,6 +90,26 @@ class Comparison:
         pairs = zip(self.base.result.replications, variant.result.replications, strict=True)
         return Estimate.of([figure(v, key) - figure(b, key) for b, v in pairs])
 
+    COLUMNS = ("variant", "metric", "base", "variant_mean", "difference", "low", "high",
+               "significant", "variant_worst", "variant_neutral", "variant_best")
+
+    def rows(self) -> list[list[Any]]:
+        """One row per variant and headline figure (COLUMNS): the base's and the variant's
+        means, their paired difference with its 95% interval, and the variant's outcome
+        range. The CSV's rows."""
+        rows = []
+        for variant in self.variants:
+            for h in self.headline:
+                diff = self.difference(variant, h.key)
+                rows.append([variant.label, h.key.metric, self.base.result.summary[h.key].mean,
+                             variant.result.summary[h.key].mean, diff.mean, diff.low,
+                             diff.high, significant(diff), *variant.result.ranges[h.key]])
+        return rows
+
+    def to_frame(self) -> Any:
+        """The rows as a pandas DataFrame (needs pandas)."""
+        return layout.frame(self.rows(), self.COLUMNS)
+
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON layout of `compare` (docs/commands.md)."""
         base = self.base.result
@@ -385,6 +405,25 @@ class SweepResult:
             if step is not None and significant(step) and step.mean > 0:
                 found = point
         return found
+
+    def columns(self) -> list[str]:
+        """One column per setting swept, then metric, mean, low, high, n."""
+        return [*(p.split("=", 1)[0] for p in self.points[0]), "metric", "mean", "low",
+                "high", "n"]
+
+    def rows(self) -> list[list[Any]]:
+        """One row per point and headline figure (:meth:`columns`): the CSV's rows."""
+        rows = []
+        for point, run in zip(self.points, self.runs, strict=True):
+            values = [p.split("=", 1)[1] for p in point]
+            for h in self.headline:
+                e = run.result.summary[h.key]
+                rows.append([*values, h.key.metric, e.mean, e.low, e.high, e.n])
+        return rows
+
+    def to_frame(self) -> Any:
+        """The rows as a pandas DataFrame (needs pandas)."""
+        return layout.frame(self.rows(), self.columns())
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON layout of `sweep` (docs/commands.md)."""

@@ -211,6 +211,15 @@ class SimulationResult:
         low, high, n, worst, neutral, best (needs pandas: pip install 'salesproc[pandas]')."""
         return optional.pandas().DataFrame(self.rows(), columns=list(ROW_FIELDS))
 
+    def runs_frame(self) -> pandas.DataFrame:
+        """Every replication's own figures, one row per replication and figure:
+        replication, scope, subject, metric, value (what the estimates and ranges are
+        made of)."""
+        return layout.frame(([r, k.scope, k.subject, k.metric, v]
+                             for r, figures in enumerate(self.replications)
+                             for k, v in figures.items()),
+                            ("replication", "scope", "subject", "metric", "value"))
+
     def events_frame(self) -> pandas.DataFrame:
         """The event log as a DataFrame, one row per stage visit (simulate with
         ``events=True``)."""

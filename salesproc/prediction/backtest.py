@@ -219,6 +219,37 @@ class Backtest:
     process: Process | None = None  # the process backtested (its name and currency)
     source: str = ""  # the file it was read back from (from_dict), if it was
 
+    COLUMNS = ("origin", "until", "figure", "forecaster", "forecast", "actual", "error",
+               "worst", "best", "inside", "failed")
+
+    def rows(self) -> list[list[Any]]:
+        """One row per origin, figure (won, revenue) and forecaster (model, then each
+        baseline; COLUMNS): the point forecast (the model's neutral case), the actual, the
+        error (forecast less actual); for the model its worst and best case and whether
+        the actual was inside. A failed origin is one row per figure with its reason."""
+        rows: list[list[Any]] = []
+        for o in self.origins:
+            for figure in FIGURES:
+                actual = o.actual(figure)
+                out = o.outcome(figure)
+                for forecaster in (MODEL, *BASELINES):
+                    point = o.forecast(figure, forecaster)
+                    model = forecaster == MODEL
+                    rows.append([o.at.isoformat(), o.until.isoformat(), figure, forecaster,
+                                 point, actual, point - actual,
+                                 out.worst if model else math.nan,
+                                 out.best if model else math.nan,
+                                 o.inside(figure) if model else "", ""])
+        for f in self.failed:
+            rows += [[f.at.isoformat(), f.until.isoformat(), figure, MODEL, math.nan,
+                      math.nan, math.nan, math.nan, math.nan, "", f.reason]
+                     for figure in FIGURES]
+        return rows
+
+    def to_frame(self) -> Any:
+        """The rows as a pandas DataFrame (needs pandas)."""
+        return layout.frame(self.rows(), self.COLUMNS)
+
     def score(self, figure: str, forecaster: str) -> Score:
         """MAE, MAPE and bias of *forecaster* (MODEL or a baseline key) on *figure*, over
         the origins where it gave a forecast."""

@@ -151,6 +151,22 @@ class Calibration:
         :meth:`Process.with_changes` takes)."""
         return [(f.setting, f.value) for f in self.fitted]
 
+    COLUMNS = ("setting", "what", "estimate", "low", "high", "n", "quality", "blended",
+               "value")
+
+    def rows(self) -> list[list[Any]]:
+        """One row per fitted value (COLUMNS): its setting, what it is, its headline number
+        with the 95% interval and the observations behind it, how well its form fits, and
+        the value as the variant file writes it (YAML's flow form)."""
+        import json
+
+        return [[f.setting, f.what, f.estimate, f.low, f.high, f.n, f.quality, f.blended,
+                 json.dumps(f.value)] for f in self.fitted]
+
+    def to_frame(self) -> Any:
+        """The fitted values as a pandas DataFrame (needs pandas)."""
+        return layout.frame(self.rows(), self.COLUMNS)
+
     def to_dict(self) -> dict[str, Any]:
         """The calibration as data: period, fitted values, values kept, notes."""
         return {**layout.header("calibration"), "process": self.process.source,

@@ -137,6 +137,20 @@ class FitCheck:
         """How many figures a history of the fitted process itself puts outside, on average."""
         return (1.0 - self.coverage) * len(self.judged)
 
+    COLUMNS = ("scope", "figure", "history", "low", "median", "high", "outside", "setting",
+               "suggested")
+
+    def rows(self) -> list[list[Any]]:
+        """One row per figure checked (COLUMNS): the history's value beside the runs' range
+        and median, whether it lies outside, and the setting to change with the value the
+        data suggests."""
+        return [[c.scope, c.figure, c.history, c.low, c.median, c.high, c.outside,
+                 c.setting, c.suggested if c.outside else None] for c in self.checks]
+
+    def to_frame(self) -> Any:
+        """The figures checked as a pandas DataFrame (needs pandas)."""
+        return layout.frame(self.rows(), self.COLUMNS)
+
     def to_dict(self) -> dict[str, Any]:
         """The check as data: period, runs, the range's coverage and every figure (with the
         setting and suggested value where it lies outside)."""

@@ -39,6 +39,8 @@ from salesproc.sim.engine import Opening
 from salesproc.sim.metrics import Key
 
 if TYPE_CHECKING:
+    import pandas
+
     from salesproc.history.quality import Burst
     from salesproc.prediction.backtest import TrackRecord
 
@@ -100,6 +102,42 @@ class Forecast:
     cases: tuple[float, float, float] = CASES
     quarters: list[tuple[str, dict[str, Outcome]]] = field(default_factory=list)
     track_record: TrackRecord | None = None  # its past, from a saved backtest
+    runs: list[dict[str, float]] = field(default_factory=list)  # each run's totals
+
+    COLUMNS = ("section", "period", "figure", "mean", "low", "high", "n", "worst",
+               "neutral", "best")
+    DEAL_COLUMNS = ("deal", "buyer_type", "stage", "value", "chance", "month",
+                    "crm_probability", "forecast_category")
+
+    def rows(self) -> list[list[Any]]:
+        """One row per figure (COLUMNS): the totals, each month, each quarter and what the
+        campaigns add, each figure's mean with its 95% interval and its outcome range."""
+        sections = [("total", [("", self.totals)]), ("month", self.months),
+                    ("quarter", self.quarters), ("campaigns_add", self.campaigns)]
+        return [[section, period, name, o.mean.mean, o.mean.low, o.mean.high, o.mean.n,
+                 o.worst, o.neutral, o.best]
+                for section, periods in sections for period, figures in periods
+                for name, o in figures.items()]
+
+    def to_frame(self) -> pandas.DataFrame:
+        """The figures as a pandas DataFrame, one row each (needs pandas)."""
+        return layout.frame(self.rows(), self.COLUMNS)
+
+    def deal_rows(self) -> list[list[Any]]:
+        """One row per open deal (DEAL_COLUMNS): its chance to be won in the period, its
+        most likely month, and the CRM's probability and forecast category."""
+        return [[d.id, d.buyer_type, d.stage, d.value, d.chance, d.month, d.crm_probability,
+                 d.forecast_category] for d in self.deals]
+
+    def deals_frame(self) -> pandas.DataFrame:
+        """The open deals as a pandas DataFrame (the CSV's rows; needs pandas)."""
+        return layout.frame(self.deal_rows(), self.DEAL_COLUMNS)
+
+    def runs_frame(self) -> pandas.DataFrame:
+        """Each run's totals, one row per run (what the ranges are made of; needs pandas)."""
+        names = list(self.totals)
+        return layout.frame(([k, *(r.get(n, math.nan) for n in names)]
+                             for k, r in enumerate(self.runs)), ["run", *names])
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON layout of `salesproc forecast --format json`."""
@@ -425,8 +463,16 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
                                   float(d.probability[deal]),
                                   str(d.forecast_category[deal].as_py() or "")))
     chances.sort(key=lambda c: (-c.chance * (c.value if math.isfinite(c.value) else 0), c.id))
+    per_run = [{"won": r.get(Key("all", "", "won"), math.nan),
+                "revenue": r.get(Key("all", "", "revenue"), math.nan),
+                "lost": r.get(Key("all", "", "lost"), math.nan),
+                "won_from_pipeline": float(pipeline), "won_from_new_deals": float(new),
+                "won_entered_after_the_fact": float(entered),
+                "open_at_end": r.get(Key("all", "", "open"), math.nan),
+                "open_value_at_end": r.get(Key("all", "", "open_value"), math.nan)}
+               for r, pipeline, new, entered in zip(runs, won_open, won_new, late, strict=True)]
     return Forecast(base, start, until, replications, totals, months, chances,
-                    _crm(history, rows), notes, added, cases, quarters)
+                    _crm(history, rows), notes, added, cases, quarters, runs=per_run)
 
 
 def _periods(runs: list[dict[Key, float]], scope: str, cases: tuple[float, float, float]

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from salesproc.measuring.measurement import Measurement
     from salesproc.prediction.backtest import Backtest
     from salesproc.prediction.forecast import Forecast
-from salesproc.core.stats import significant
 
 
 def _write(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
@@ -58,27 +57,12 @@ def simulation(result: SimulationResult) -> str:
 def comparison(done: Comparison) -> str:
     """variant, metric, base, variant_mean, difference, low, high, significant, and the
     variant's worst, neutral and best case."""
-    rows = []
-    for variant in done.variants:
-        for h in done.headline:
-            diff = done.difference(variant, h.key)
-            rows.append([variant.label, h.key.metric, done.base.result.summary[h.key].mean,
-                         variant.result.summary[h.key].mean, diff.mean, diff.low, diff.high,
-                         significant(diff), *variant.result.ranges[h.key]])
-    return _write(["variant", "metric", "base", "variant_mean", "difference", "low", "high",
-                   "significant", "variant_worst", "variant_neutral", "variant_best"], rows)
+    return _write(done.COLUMNS, done.rows())
 
 
 def sweep(done: SweepResult) -> str:
-    """One column per setting, then metric, mean, low, high."""
-    settings = [p.split("=", 1)[0] for p in done.points[0]]
-    rows = []
-    for point, run in zip(done.points, done.runs, strict=True):
-        values = [p.split("=", 1)[1] for p in point]
-        for h in done.headline:
-            e = run.result.summary[h.key]
-            rows.append([*values, h.key.metric, e.mean, e.low, e.high])
-    return _write([*settings, "metric", "mean", "low", "high"], rows)
+    """One column per setting, then metric, mean, low, high, n."""
+    return _write(done.columns(), done.rows())
 
 
 def measurement(done: Measurement) -> str:
@@ -99,14 +83,7 @@ def deal_measurement(done: DealMeasurement) -> str:
 def forecast(done: Forecast) -> str:
     """One row per open deal: deal, buyer_type, stage, value, chance, month,
     crm_probability, forecast_category (sort it as you like)."""
-    return _write(["deal", "buyer_type", "stage", "value", "chance", "month",
-                   "crm_probability", "forecast_category"],
-                  [[d.id, d.buyer_type, d.stage, d.value, d.chance, d.month,
-                    d.crm_probability, d.forecast_category] for d in done.deals])
-
-
-BACKTEST_FIELDS = ("origin", "until", "figure", "forecaster", "forecast", "actual", "error",
-                   "worst", "best", "inside", "failed")
+    return _write(done.DEAL_COLUMNS, done.deal_rows())
 
 
 def backtest(done: Backtest) -> str:
@@ -114,21 +91,4 @@ def backtest(done: Backtest) -> str:
     baseline): the point forecast (the model's neutral case), the actual, the error
     (forecast less actual); for the model its worst and best case and whether the actual
     was inside. A failed origin is one row per figure with the reason in *failed*."""
-    from salesproc.prediction.backtest import BASELINES, FIGURES, MODEL
-
-    rows: list[list[object]] = []
-    for o in done.origins:
-        for figure in FIGURES:
-            actual = o.actual(figure)
-            out = o.outcome(figure)
-            for forecaster in (MODEL, *BASELINES):
-                point = o.forecast(figure, forecaster)
-                model = forecaster == MODEL
-                rows.append([o.at.isoformat(), o.until.isoformat(), figure, forecaster, point,
-                             actual, point - actual, out.worst if model else math.nan,
-                             out.best if model else math.nan,
-                             o.inside(figure) if model else "", ""])
-    for f in done.failed:
-        rows += [[f.at.isoformat(), f.until.isoformat(), figure, MODEL, math.nan, math.nan,
-                  math.nan, math.nan, math.nan, "", f.reason] for figure in FIGURES]
-    return _write(BACKTEST_FIELDS, rows)
+    return _write(done.COLUMNS, done.rows())
