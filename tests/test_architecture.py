@@ -4,6 +4,7 @@ import cycle anywhere (imports inside functions count too)."""
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -38,6 +39,7 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+@functools.cache
 def imports(*, typing: bool = True) -> dict[str, set[str]]:
     """Module -> the salesproc modules it imports, anywhere in its code; without *typing*,
     leaving out those imported for type hints alone (under ``if TYPE_CHECKING:``), which

@@ -135,7 +135,7 @@ def test_measure_forecast_and_backtest_pages(browser: Any, tmp_path: Path) -> No
                          (["forecast", *export, "--process", five, "--horizon", "8w",
                            "-r", "5"], 1),
                          (["backtest", *export, "--process", five, "--from", "2026-08-01",
-                           "--to", "2026-09-01", "--horizon", "28d", "-r", "5"], 1)):
+                           "--to", "2026-08-01", "--horizon", "28d", "-r", "5"], 1)):
         visit = Visit(browser, page_of(tmp_path, *args))
         assert_clean(visit, tmp_path, charts)
 
