@@ -78,15 +78,15 @@ def inputs(args: tuple[str, ...]) -> list[str]:
     return sorted({str(p if (ROOT / p).is_dir() else p.parent) for p in named})
 
 
-def output(args: tuple[str, ...], folder: Path = ROOT) -> str:
+def output(args: tuple[str, ...], folder: Path = ROOT, workers: int = 2) -> str:
     """What `salesproc ARGS` prints on stdout, run as the pages show it (from the top
-    *folder*; simulations on 2 workers, which never changes their results); exit 1 with
-    the output when it fails."""
-    workers = ["--workers", "2"] if args[0] in ("simulate", "compare", "sweep") else []
+    *folder*; simulations on *workers* processes, which never changes their results: the
+    tests, already on every core, use one); exit 1 with the output when it fails."""
+    chosen = ["--workers", str(workers)] if args[0] in ("simulate", "compare", "sweep") else []
     previous = os.getcwd()
     os.chdir(folder)
     try:
-        result = CliRunner().invoke(cli, [*args, *workers], catch_exceptions=False)
+        result = CliRunner().invoke(cli, [*args, *chosen], catch_exceptions=False)
     finally:
         os.chdir(previous)
     if result.exit_code != 0:

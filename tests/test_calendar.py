@@ -81,7 +81,7 @@ simulation: {{start: 2026-01-05}}
 {extra}"""
 
 
-RUN = Settings(horizon=24 * 400, warmup=24 * 20, replications=12, seed=4, workers=2)
+RUN = Settings(horizon=24 * 400, warmup=24 * 20, replications=12, seed=4, workers=1)
 
 
 def test_a_server_working_8_of_24_hours_is_three_times_as_busy() -> None:
@@ -127,7 +127,7 @@ def test_seasonality_shifts_monthly_arrivals_by_its_factor() -> None:
     text = text.replace("headcount: 1", "headcount: 50").replace("start: 2026-01-05",
                                                                  "start: 2026-01-01")
     result = simulate(process(text), Settings(horizon=24 * 59, warmup=0, replications=10,
-                                              seed=2, workers=2))
+                                              seed=2, workers=1))
     assert close(result["month", "2026-01", "leads"], 24 * 31 * 1.5)
     assert close(result["month", "2026-02", "leads"], 24 * 28 * 0.5)
 
@@ -147,7 +147,7 @@ arrivals: {rate: 0, campaigns: [{at: 0, leads: 2000}]}
 simulation: {start: 2026-01-05}
 """)
     result = simulate(proc, Settings(horizon=1 + 28, warmup=0, replications=40, seed=3,
-                                     workers=2))
+                                     workers=1))
     speed_integral = 28 * (0.3 + 1.0) / 2
     assert close(result["stage", "s", "visits"], speed_integral / 0.5)
     assert not close(result["stage", "s", "visits"], 28 / 0.5)  # not at full speed
@@ -195,7 +195,7 @@ arrivals: {rate: 2}
 simulation: {start: 2026-01-05}
 """)
     result = simulate(proc, Settings(horizon=100, warmup=0, replications=12, seed=5,
-                                     workers=2))
+                                     workers=1))
     mean_people = (2 * 50 + 4 * 50) / 100
     assert close(result["role", "r", "utilization"], 2 * 0.5 / mean_people)
     assert math.isclose(proc.roles["r"].mean_headcount(100), mean_people)

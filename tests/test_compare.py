@@ -16,7 +16,7 @@ from tests.conftest import ROOT, run
 
 FIVE = ROOT / "processes" / "five-step.yaml"
 TRIAL = ROOT / "processes" / "five-step-free-trial.yaml"
-QUICK = Settings(horizon=200, warmup=40, replications=10, seed=3, workers=2)
+QUICK = Settings(horizon=200, warmup=40, replications=10, seed=3, workers=1)
 
 
 def se(e: Estimate) -> float:
@@ -71,7 +71,7 @@ def variant_of_base(stage: str) -> Process:
     return process(text)
 
 
-SETTINGS = Settings(horizon=2000, warmup=100, replications=10, seed=11, workers=2)
+SETTINGS = Settings(horizon=2000, warmup=100, replications=10, seed=11, workers=1)
 
 
 def test_adding_a_pure_delay_stage_adds_its_mean_to_cycle_time() -> None:

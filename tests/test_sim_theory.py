@@ -62,7 +62,7 @@ def test_mmc_queue_time_and_utilization_match_erlang_c(c: int, rho: float) -> No
     horizon = 6000.0 / lam * (4 if rho > 0.8 else 1)
     result = simulate(single_stage(lam, c, 1 / mu),
                       Settings(horizon=horizon, warmup=horizon / 10, replications=12, seed=3,
-                               workers=2))
+                               workers=1))
     wq = erlang_c(c, lam / mu) / (c * mu - lam)
     assert close(result["stage", "s", "queue"], wq), (result["stage", "s", "queue"], wq)
     assert close(result["role", "r", "utilization"], rho)
@@ -95,7 +95,7 @@ def test_littles_law_is_exact_in_every_stage_once_every_deal_has_ended(path: obj
     """∫ deals in stage dt = Σ time in stage, on every sample path: no tolerance but
     floating point."""
     proc = run_to_the_end(path)
-    result = simulate(proc, Settings(ARRIVING + DRAINING, 0, 4, seed=5, workers=2))
+    result = simulate(proc, Settings(ARRIVING + DRAINING, 0, 4, seed=5, workers=1))
     for f in result.replications:
         assert f[Key("all", "", "open")] == 0  # the run outlasted every deal
         for sid in proc.stages:
@@ -108,7 +108,7 @@ def test_littles_law_is_exact_in_every_stage_once_every_deal_has_ended(path: obj
 def test_won_fraction_of_loss_only_funnel_is_product_of_routes() -> None:
     proc = load(PROCESSES[0].parent.parent / "bench" / "funnel5.yaml")
     result = simulate(proc, Settings(horizon=2000, warmup=100, replications=10, seed=9,
-                                     workers=2))
+                                     workers=1))
     assert close(result["all", "lead_to_win"], 0.6 * 0.5 * 0.6 * 0.7 * 0.9)
     # opportunities start at the second stage by default: the first qualifies leads
     assert close(result["all", "opportunity_win_rate"], 0.5 * 0.6 * 0.7 * 0.9)
@@ -118,7 +118,7 @@ def test_opportunity_win_rate_counts_from_the_stage_the_file_names() -> None:
     text = (PROCESSES[0].parent.parent / "bench" / "funnel5.yaml").read_text()
     proc = process(text + "opportunity_stage: s3\n")
     result = simulate(proc, Settings(horizon=2000, warmup=100, replications=10, seed=9,
-                                     workers=2))
+                                     workers=1))
     assert close(result["all", "opportunity_win_rate"], 0.6 * 0.7 * 0.9)
 
 
@@ -134,7 +134,7 @@ buyer_types: {b: {name: B, share: 1, value: 1}}
 arrivals: {rate: 50}
 """)
     result = simulate(proc, Settings(horizon=400, warmup=20, replications=10, seed=2,
-                                     workers=2))
+                                     workers=1))
     per_lead = Estimate.of([f[("stage", "draft", "visits")] / f[Key("all", "", "leads")]
                             for f in result.replications])
     assert close(per_lead, 1 / (1 - 0.4))
@@ -155,7 +155,7 @@ arrivals: {rate: 1}
         "next: {won: 1}}",
         "next: {wait: 1}}\n  - {id: wait, name: Wait, owner: r, delay: {gamma: {mean: 3, "
         "sd: 2}}, next: {won: 1}}")
-    settings = Settings(horizon=3000, warmup=200, replications=10, seed=4, workers=2)
+    settings = Settings(horizon=3000, warmup=200, replications=10, seed=4, workers=1)
     a = simulate(process(base), settings)
     b = simulate(process(with_delay), settings)
     stage = b["stage", "wait", "time"]
@@ -171,7 +171,7 @@ def test_visits_and_wins_match_the_routing_analysis(path: object) -> None:
     """Per lead, once every deal has ended: each buyer type's wins (a binomial share given
     its leads) and each stage's visits against the traffic equations, within 4 SE."""
     proc = run_to_the_end(path)
-    result = simulate(proc, Settings(ARRIVING + DRAINING, 0, 10, seed=8, workers=2))
+    result = simulate(proc, Settings(ARRIVING + DRAINING, 0, 10, seed=8, workers=1))
     for b, buyer in proc.buyer_types.items():
         wins = Estimate.of([f[Key("buyer", b, "won")] / f[Key("buyer", b, "leads")]
                             for f in result.replications])
@@ -246,7 +246,7 @@ arrivals: {{rate: 0.95}}
 """)
 
 
-MEETING_RUN = Settings(horizon=4000, warmup=400, replications=12, seed=6, workers=2)
+MEETING_RUN = Settings(horizon=4000, warmup=400, replications=12, seed=6, workers=1)
 
 
 def test_a_meeting_holds_nobody_while_another_role_is_missing() -> None:
@@ -341,7 +341,7 @@ arrivals: {rate: 50}
     buyer = proc.buyer_types["b"]
     assert analysis.win_probability(buyer) == pytest.approx(0.7 * 0.5 * 0.5 * 0.8 + 0.3 * 0.8)
     result = simulate(proc, Settings(horizon=400, warmup=20, replications=10, seed=4,
-                                     workers=2))
+                                     workers=1))
     assert close(result["all", "lead_to_win"], analysis.win_probability(buyer))
     visits = analysis.expected_visits(buyer)
     for sid in ("s1", "s2", "s3"):
@@ -356,7 +356,7 @@ def test_moves_account_for_every_visit_win_and_loss(path: object) -> None:
     out of a stage are its visits, the moves into won and lost are the wins and losses,
     and a stage's visits are the moves into it plus the deals that entered there."""
     proc = run_to_the_end(path)
-    result = simulate(proc, Settings(ARRIVING + DRAINING, 0, 3, seed=6, workers=2))
+    result = simulate(proc, Settings(ARRIVING + DRAINING, 0, 3, seed=6, workers=1))
     for f in result.replications:
         moves = {(k.subject, k.metric): v for k, v in f.items() if k.scope == "move"}
         for sid in proc.stages:
@@ -376,7 +376,7 @@ def test_funnel_reach_is_the_product_of_the_routes() -> None:
     product of the shares moving on before it (a binomial share per replication)."""
     proc = load(PROCESSES[0].parent.parent / "bench" / "funnel5.yaml")
     result = simulate(proc, Settings(horizon=2000, warmup=100, replications=10, seed=9,
-                                     workers=2))
+                                     workers=1))
     (buyer,) = proc.buyer_types
     on = [0.6, 0.5, 0.6, 0.7, 0.9]
     for k, sid in enumerate(proc.buyer_types[buyer].path):
@@ -396,7 +396,7 @@ def test_cycle_time_percentiles_follow_the_exponential_quantiles() -> None:
     replication carry a bias of order 1/n, far inside 4 SE."""
     proc = single_stage(rate=2.0, headcount=100, mean_work=3.0)
     result = simulate(proc, Settings(horizon=1000, warmup=50, replications=10, seed=12,
-                                     workers=2))
+                                     workers=1))
     previous = 0.0
     for q in range(5, 100, 5):
         e = result["cycle", "", f"p{q:02d}"]
