@@ -86,3 +86,29 @@ def test_schema_agrees_with_the_code_on_units_and_durations() -> None:
     per = top["properties"]["arrivals"]["properties"]["per"]["enum"]
     assert tuple(per) == units.RATE_PERIODS
     assert top["definitions"]["duration_text"]["pattern"] == units.DURATION_PATTERN
+
+
+def test_content_found_valid_is_not_validated_again_and_a_change_is(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The schema remembers content it found valid (a process read again is not
+    validated again); the same file with one value made wrong is checked in full."""
+    import salesproc
+
+    real = schema._validator()
+    runs: list[int] = []
+
+    class Counting:
+        def iter_errors(self, data: Any) -> Iterator[Any]:
+            runs.append(1)
+            return real.iter_errors(data)
+
+    monkeypatch.setattr(schema, "_validator", Counting)
+    monkeypatch.setattr(schema, "_VALID", {})
+    text = (ROOT / "processes" / "five-step.yaml").read_text("utf-8")
+    assert salesproc.check_text(text, "a.yaml").ok and len(runs) == 1
+    assert salesproc.check_text(text, "b.yaml").ok and len(runs) == 1  # remembered
+    broken = salesproc.check_text(text.replace("headcount: 2", "headcount: two", 1), "c.yaml")
+    assert len(runs) == 2 and any(d.code.startswith("SP1") for d in broken.diagnostics)
+    assert not salesproc.check_text(text.replace("headcount: 2", "headcount: two", 1),
+                                    "d.yaml").ok
+    assert len(runs) == 3  # a wrong one is never remembered: checked in full again

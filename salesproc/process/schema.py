@@ -68,7 +68,7 @@ def check(doc: Document) -> list[Diagnostic]:
     found: dict[tuple[str, str, str], Diagnostic] = {}
     reported = doc.refused | ({("salesproc",)} if version else set())
     translator = _Translator(doc)
-    for error in _validator().iter_errors(doc.data):
+    for error in _errors(doc.data):
         if tuple(error.absolute_path) in reported:
             continue  # already reported, more precisely, by the loader or the version check
         for diag in translator.translate(error):
@@ -79,6 +79,30 @@ def check(doc: Document) -> list[Diagnostic]:
             found.setdefault((diag.code, diag.path, diag.message), diag)
     findings = _dedented(doc, _one_per_place(found.values()))
     return version + sorted(findings, key=Diagnostic.sort_key)
+
+
+#: Documents the schema found nothing wrong with, by their content: a process read again
+#: (every command of a session, every test) is not validated again. Bounded.
+_VALID: dict[str, None] = {}
+_VALID_KEPT = 256
+
+
+def _errors(data: Any) -> list[Any]:
+    """jsonschema's errors in *data*, none for content already found valid (validating a
+    process takes 5-10 ms; its key, a fraction of that)."""
+    try:
+        key: str | None = json.dumps(data, sort_keys=True,
+                                     default=lambda o: f"{type(o).__name__}:{o!r}")
+    except (TypeError, ValueError, RecursionError):  # not plain data: validate every time
+        key = None
+    if key is not None and key in _VALID:
+        return []
+    errors = list(_validator().iter_errors(data))
+    if not errors and key is not None:
+        if len(_VALID) >= _VALID_KEPT:
+            del _VALID[next(iter(_VALID))]
+        _VALID[key] = None
+    return errors
 
 
 def _dedented(doc: Document, found: list[Diagnostic]) -> list[Diagnostic]:
