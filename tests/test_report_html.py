@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from salesproc import charts, check_text, load
+from salesproc.core.layout import LAYOUT_VERSION
 from salesproc.core.stats import Estimate
 from salesproc.core.units import convert
 from salesproc.drawing import results_dot
@@ -144,7 +145,10 @@ def test_render_results_writes_svg_and_png(five_step: Path, tmp_path: Path) -> N
 
 @pytest.mark.parametrize(("content", "said"), [
     ('{"stages": ', "not valid JSON"),
-    ('{"layout": 1}', "not the JSON of a simulation"),
+    ('{"layout": 1}', f"in layout 1, not {LAYOUT_VERSION}: written by another version"),
+    (f'{{"layout": {LAYOUT_VERSION}, "kind": "forecast"}}',
+     "the JSON of a forecast, not of a simulation"),
+    (f'{{"layout": {LAYOUT_VERSION}, "kind": "simulation"}}', "not the JSON of a simulation"),
     ("\xff\xfe", "not a text file"),
 ])
 def test_render_results_refuses_what_is_not_a_result(five_step: Path, tmp_path: Path,

@@ -14,7 +14,9 @@ from typing import Any
 
 import networkx as nx
 
+from salesproc.core.diagnostics import shown
 from salesproc.core.errors import SalesprocError
+from salesproc.core.layout import LAYOUT_VERSION
 from salesproc.core.units import convert
 from salesproc.drawing import graph as graphs
 from salesproc.drawing.dot import Overlay, approval_id, to_dot
@@ -32,10 +34,17 @@ def _mean(block: dict[str, Any] | None) -> float:
 def check_matches(process: Process, data: dict[str, Any]) -> None:
     """Refuse results of another process (stages or buyer types the file does not have),
     or a document that is not a simulation's results."""
+    hint = "draw the JSON a simulation writes (in the json format)"
+    if isinstance(data, dict) and data.get("kind") not in (None, "simulation"):
+        raise SalesprocError(f"this is the JSON of a {shown(str(data['kind']))[:40]}, not of "
+                             "a simulation", hint=hint)
+    if isinstance(data, dict) and data.get("layout") != LAYOUT_VERSION:
+        raise SalesprocError(f"these results are in layout {shown(str(data.get('layout')))[:20]}"
+                             f", not {LAYOUT_VERSION}: written by another version of salesproc",
+                             hint="simulate again, and draw what it writes")
     if not isinstance(data, dict) or not isinstance(data.get("stages"), dict) or \
             not isinstance(data.get("settings"), dict) or "moves" not in data:
-        raise SalesprocError("this is not the JSON of a simulation by this salesproc",
-                             hint="draw the JSON a simulation writes (in the json format)")
+        raise SalesprocError("this is not the JSON of a simulation by this salesproc", hint=hint)
     unknown = sorted(set(data["stages"]) - set(process.stages))
     if unknown:
         raise SalesprocError(f"the results have stages the process does not: "
