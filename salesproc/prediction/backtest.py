@@ -97,6 +97,9 @@ def origins(first: dt.datetime, last: dt.datetime, every: str) -> list[dt.dateti
                                 "as 2w")
         found: list[dt.datetime] = []
         for k in range(MAX_ORIGINS + 1):
+            # a step past the calendar's last year is past any *last* too
+            if (first.year * 12 + first.month - 1 + k * int(months)) // 12 > dt.MAXYEAR:
+                return found
             origin = add_months(first, k * int(months))
             if origin > last:
                 return found
