@@ -5,9 +5,11 @@ gets the same answer as the command (which turns it into a usage error on that o
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pytest
 
+import salesproc
 from salesproc.core.defaults import MAX_ORIGINS, MAX_SWEEP_POINTS
 from salesproc.core.errors import SettingsError
 from salesproc.experiments.compare import parse_sweep
@@ -80,3 +82,33 @@ def test_the_command_line_names_the_option_of_a_library_settings_error() -> None
     assert done.exit_code == 2
     assert "Usage: cli backtest [OPTIONS]" in done.output
     assert "Invalid value for --every: '1.5mo'" in done.output
+
+
+@pytest.mark.parametrize(("command", "horizon"), [("forecast", "40000"),
+                                                  ("backtest", "1e7")])
+def test_a_horizon_past_a_century_is_a_usage_error_on_it(command: str, horizon: str) -> None:
+    """The library bounds the look ahead (a date 1e7 days on is past the calendar's end:
+    it was an OverflowError, exit 3; 40,000 days a forecast of minutes)."""
+    export = ROOT / "examples" / "five-step-salesforce"
+    origins_given = ["--from", "2026-03-01", "--to", "2026-03-01"] if command == "backtest" \
+        else []
+    done = run(command, str(export / "Opportunity.csv"), str(export / "OpportunityHistory.csv"),
+               "--process", str(ROOT / "processes" / "five-step.yaml"), *origins_given,
+               "--horizon", horizon, "-r", "3")
+    assert done.exit_code == 2, done.output
+    assert "Invalid value for --horizon:" in done.output
+    assert "is more than a century" in done.output
+
+
+@pytest.mark.parametrize("horizon", [math.inf, 1e7, 36_526])
+def test_the_library_refuses_an_endless_or_too_long_look_ahead(horizon: float) -> None:
+    export = ROOT / "examples" / "five-step-salesforce"
+    history = salesproc.read_history([export / "Opportunity.csv",
+                                      export / "OpportunityHistory.csv"],
+                                     ROOT / "processes" / "five-step.yaml")
+    for call in (lambda: salesproc.forecast(history, horizon=horizon, replications=3),
+                 lambda: salesproc.backtest(history, origins=[dt.datetime(2026, 3, 1)],
+                                            horizon=horizon, replications=3)):
+        with pytest.raises(SettingsError) as caught:
+            call()
+        assert caught.value.setting == "horizon"

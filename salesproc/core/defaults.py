@@ -17,6 +17,7 @@ DEFAULT_REPLICATIONS = 20
 DEFAULT_SEED = 1
 
 MAX_HORIZON_DAYS = 1_000_000.0  # 2,700 years: a typo, not a plan
+MAX_FORECAST_DAYS = 36_525.0  # a century: the farthest a forecast or backtest looks ahead
 MAX_REPLICATIONS = 10_000
 MAX_WORKERS = 256
 MAX_DURATION = 1_000_000.0  # any single time in a file, in its time unit (the schema's bound)

@@ -20,6 +20,7 @@ import numpy as np
 
 from salesproc.core import layout, units
 from salesproc.core.calendar import first_day, month_label, quarter_of
+from salesproc.core.defaults import MAX_FORECAST_DAYS
 from salesproc.core.diagnostics import shown
 from salesproc.core.errors import SettingsError
 from salesproc.core.layout import number
@@ -399,6 +400,9 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     if until <= start or days <= 0:
         raise SettingsError("until", f"the forecast must end after the as-of date "
                             f"({start:%Y-%m-%d})")
+    if days > MAX_FORECAST_DAYS:
+        raise SettingsError("until", f"the forecast's end ({until:%Y-%m-%d}) is more than a "
+                            f"century after the as-of date ({start:%Y-%m-%d})")
     _check_campaigns(campaigns, base, start, until)
     model = _from(base, day, campaigns)
     unit = model.time_unit
