@@ -12,7 +12,7 @@ import pytest
 import salesproc
 from salesproc.core.defaults import MAX_ORIGINS, MAX_SWEEP_POINTS
 from salesproc.core.errors import SettingsError
-from salesproc.experiments.compare import parse_sweep
+from salesproc.experiments.compare import parse_sweep, sweep_points
 from salesproc.prediction.backtest import origins
 from salesproc.prediction.forecast import parse_campaign
 from tests.conftest import ROOT, run
@@ -112,3 +112,24 @@ def test_the_library_refuses_an_endless_or_too_long_look_ahead(horizon: float) -
         with pytest.raises(SettingsError) as caught:
             call()
         assert caught.value.setting == "horizon"
+
+
+@pytest.mark.parametrize(("sets", "said"), [
+    (["a.b=1..2", "a.b=3..4"], "'a.b' is given twice"),
+    (["a.b=1..2", "c.d=1..2", "e.f=1..2"], "one or two settings at a time"),
+    (["a.b=1..10", "c.d=1..10"], "this sweep has 100 combinations"),
+])
+def test_sweep_points_out_of_range_are_settings_errors_of_set(sets: list[str],
+                                                              said: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        sweep_points([parse_sweep(text) for text in sets])
+    assert caught.value.setting == "set"
+    assert said in caught.value.message
+
+
+def test_a_sweep_setting_given_twice_is_a_usage_error_before_any_run() -> None:
+    """It made a grid whose cells differed in their labels alone (the second won)."""
+    done = run("sweep", str(ROOT / "processes" / "five-step.yaml"),
+               "--set", "roles.se.headcount=1..2", "--set", "roles.se.headcount=2..3")
+    assert done.exit_code == 2, done.output
+    assert "Invalid value for --set: 'roles.se.headcount' is given twice" in done.output
