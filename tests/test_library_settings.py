@@ -5,12 +5,13 @@ gets the same answer as the command (which turns it into a usage error on that o
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 
 import pytest
 
 import salesproc
-from salesproc.core.defaults import MAX_ORIGINS, MAX_SWEEP_POINTS
+from salesproc.core.defaults import MAX_CAMPAIGN_LEADS, MAX_ORIGINS, MAX_SWEEP_POINTS
 from salesproc.core.errors import SettingsError
 from salesproc.experiments.compare import parse_sweep, sweep_points
 from salesproc.prediction.backtest import origins
@@ -65,11 +66,29 @@ def test_a_sweep_of_a_mapping_is_one_value() -> None:
     assert parse_sweep("a.b=0.5..1.5:0.5").values == ("0.5", "1", "1.5")
 
 
-@pytest.mark.parametrize("text", ["lots", "0@2026-01-01", "5@2026-02-30", "@"])
+@pytest.mark.parametrize("text", ["lots", "0@2026-01-01", "5@2026-02-30", "@",
+                                  f"{MAX_CAMPAIGN_LEADS + 1}@2026-01-01"])
 def test_a_campaign_that_cannot_be_read_is_a_settings_error(text: str) -> None:
     with pytest.raises(SettingsError) as caught:
         parse_campaign(text)
     assert caught.value.setting == "campaign"
+
+
+def test_a_campaign_brings_at_most_the_leads_a_file_may_give_one() -> None:
+    """Past the schema's bound a campaign was refused as a broken process file
+    ('<changes>:3:1: ... out of range', exit 1), not as the --campaign it came from."""
+    schema = json.loads((ROOT / "salesproc" / "schemas" / "process.schema.json").read_text())
+    assert schema["definitions"]["campaign"]["properties"]["leads"]["maximum"] == \
+        MAX_CAMPAIGN_LEADS
+    assert parse_campaign(f"{MAX_CAMPAIGN_LEADS}@2026-01-01").leads == MAX_CAMPAIGN_LEADS
+    export = ROOT / "examples" / "five-step-salesforce"
+    done = run("forecast", str(export / "Opportunity.csv"),
+               str(export / "OpportunityHistory.csv"),
+               "--process", str(ROOT / "processes" / "five-step.yaml"), "--horizon", "30d",
+               "--campaign", f"{MAX_CAMPAIGN_LEADS * 2}@2026-12-01", "-r", "3")
+    assert done.exit_code == 2, done.output
+    assert "Invalid value for --campaign:" in done.output
+    assert "a campaign brings at most 1,000,000 leads" in done.output
 
 
 def test_the_command_line_names_the_option_of_a_library_settings_error() -> None:

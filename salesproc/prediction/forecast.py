@@ -20,7 +20,7 @@ import numpy as np
 
 from salesproc.core import layout, units
 from salesproc.core.calendar import first_day, month_label, quarter_of
-from salesproc.core.defaults import MAX_FORECAST_DAYS
+from salesproc.core.defaults import MAX_CAMPAIGN_LEADS, MAX_FORECAST_DAYS
 from salesproc.core.diagnostics import shown
 from salesproc.core.errors import SettingsError
 from salesproc.core.layout import number
@@ -603,6 +603,9 @@ def parse_campaign(text: str) -> Campaign:
                             "500@2026-03-10") from None
     if leads <= 0:
         raise SettingsError("campaign", f"{shown(text)!r}: a campaign brings at least one lead")
+    if leads > MAX_CAMPAIGN_LEADS:
+        raise SettingsError("campaign", f"{shown(text)!r}: a campaign brings at most "
+                            f"{MAX_CAMPAIGN_LEADS:,} leads")
     return Campaign(leads, on, buyer.strip() or None, text)
 
 
