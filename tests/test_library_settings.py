@@ -152,3 +152,19 @@ def test_a_sweep_setting_given_twice_is_a_usage_error_before_any_run() -> None:
                "--set", "roles.se.headcount=1..2", "--set", "roles.se.headcount=2..3")
     assert done.exit_code == 2, done.output
     assert "Invalid value for --set: 'roles.se.headcount' is given twice" in done.output
+
+
+@pytest.mark.parametrize("cases", [(90, 50, 10), (10, 50, 101), (math.nan, 50, 90),
+                                   (10, 50)])
+def test_the_library_refuses_cases_that_do_not_rise_from_worst_to_best(
+        cases: tuple[float, ...]) -> None:
+    """The command line checked --cases; a script's 90, 50, 10 made a worst case above the
+    best, and NaN a numpy error."""
+    export = ROOT / "examples" / "five-step-salesforce"
+    history = salesproc.read_history([export / "Opportunity.csv",
+                                      export / "OpportunityHistory.csv"],
+                                     ROOT / "processes" / "five-step.yaml")
+    with pytest.raises(SettingsError) as caught:
+        salesproc.forecast(history, horizon=30, replications=3,
+                           cases=cases)  # type: ignore[arg-type]
+    assert caught.value.setting == "cases"

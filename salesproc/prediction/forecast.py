@@ -397,6 +397,7 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     start = history.as_of
     day = first_day(start)  # time 0: the midnight nearest the as-of
     days = (until - dt.datetime.combine(day, dt.time())).total_seconds() / 86400
+    cases = check_cases(cases)
     if until <= start or days <= 0:
         raise SettingsError("until", f"the forecast must end after the as-of date "
                             f"({start:%Y-%m-%d})")
@@ -589,6 +590,21 @@ class Campaign:
     on: dt.date
     buyer_type: str | None = None
     name: str = ""
+
+
+def check_cases(cases: Sequence[float]) -> tuple[float, float, float]:
+    """The percentiles taken as the worst, neutral and best case: three numbers rising
+    between 0 and 100, else a SettingsError of the setting 'cases' (90, 50, 10 made a
+    'worst case' above the best)."""
+    try:
+        worst, neutral, best = (float(c) for c in cases)
+    except (TypeError, ValueError):
+        raise SettingsError("cases", f"{shown(str(cases))[:60]!r}: give three percentiles, "
+                            "e.g. 10,50,90") from None
+    if not 0 <= worst < neutral < best <= 100:
+        raise SettingsError("cases", f"{worst:g},{neutral:g},{best:g}: the three must rise, "
+                            "between 0 and 100")
+    return worst, neutral, best
 
 
 def parse_campaign(text: str) -> Campaign:
