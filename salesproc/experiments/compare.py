@@ -320,7 +320,7 @@ def sweep_points(sweeps: Sequence[Sweep]) -> list[tuple[str, ...]]:
     twice = next((n for i, n in enumerate(named) if n in named[:i]), None)
     if twice is not None:
         raise SettingsError("set", f"{shown(twice)!r} is given twice",
-                            hint="give all its values in one --set, e.g. 2..5 or 2,4,8")
+                            hint="give all its values at once, e.g. 2..5 or 2,4,8")
     varying = [s for s in sweeps if len(s.values) > 1]
     if len(varying) > 2:
         raise SettingsError("set", "a sweep varies one or two settings at a time",
