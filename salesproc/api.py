@@ -15,12 +15,14 @@ stays light for validation.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from salesproc.core.defaults import MAX_FORECAST_DAYS
 from salesproc.core.errors import SettingsError
 from salesproc.core.units import SpanError, parse_span
 from salesproc.process.loader import load
@@ -289,15 +291,19 @@ def _settings(process: Process, replications: int | None, horizon: Time | None,
 
 
 def _days(value: Time | None, setting: str) -> float:
-    """A span in days: a number, or text as the command line reads it ('13w', '90d')."""
+    """A span in days: a number, or text as the command line reads it ('13w', '90d'),
+    above 0 and at most a century (a forecast's look ahead; a longer one is a typo)."""
     if value is None:
         raise ValueError(f"give a {setting}")
     try:
         days = parse_span(value, "day") if isinstance(value, str) else float(value)
     except SpanError as exc:
         raise SettingsError(setting, str(exc), exc.hint) from None
-    if not days > 0:
+    if not days > 0 or math.isinf(days):
         raise SettingsError(setting, f"{value!r} is not a span above 0")
+    if days > MAX_FORECAST_DAYS:
+        raise SettingsError(setting, f"{days:,.0f} days is more than a century "
+                            f"({MAX_FORECAST_DAYS:,.0f} days): the farthest a forecast looks")
     return days
 
 

@@ -11,9 +11,11 @@ import io
 import json
 import math
 import os
+import re
 import stat
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,6 +35,7 @@ from salesproc.prediction.backtest import (
     backtest,
     baseline,
     blend,
+    from_dict,
 )
 from salesproc.prediction.forecast import Outcome
 from tests.conftest import run
@@ -424,3 +427,21 @@ def test_the_blend_takes_the_weight_that_did_best_on_the_record(tmp_path: Path) 
     assert found.model_mae == pytest.approx(2.0)
     rate = baseline(history, "run_rate", history.as_of + dt.timedelta(days=7)).won
     assert found.forecast == pytest.approx(0.5 * 30.0 + 0.5 * rate)
+
+
+@pytest.mark.parametrize(("edit", "said"), [
+    ({"horizon_days": -5}, "it looks -5 days ahead"),
+    ({"horizon_days": 1e12}, "it looks 1e+12 days ahead"),
+    ({"cases": {"worst": "p90", "neutral": "p50", "best": "p10"}}, "are not percentiles"),
+    ({"cases": {"worst": "p10", "neutral": "p50", "best": "p9000"}}, "are not percentiles"),
+])
+def test_a_track_record_edited_out_of_shape_is_refused(edit: dict[str, Any],
+                                                       said: str) -> None:
+    """A saved backtest looking -5 days ahead, or with its worst case above its best,
+    was read back and shown beside the forecast as if it were a record."""
+    origin = Origin(day(0), day(7), outcome(10, 12, 14), outcome(10, 12, 14), 11, 11.0,
+                    {b: Point(math.nan, math.nan) for b in BASELINES})
+    saved = json.loads(json.dumps(Backtest([origin], 7.0).to_dict()))
+    assert from_dict(saved).horizon_days == 7.0
+    with pytest.raises(ValueError, match=re.escape(said)):
+        from_dict({**saved, **edit})

@@ -202,3 +202,18 @@ def test_cells_of_any_type_are_read_as_the_text_a_crm_would_write() -> None:
     assert [(n.code, n.rows) for n in read.notes] == [(n.code, n.rows) for n in expected.notes]
     assert list(read.deals_frame()["id"]) == [str(big), "7"]
     assert list(read.deals_frame()["value"]) == [1200.25, 500.0]
+
+
+def test_salesforce_frames_without_rows_are_a_kind_error() -> None:
+    """Zero-row frames (a query that matched nothing) ended in pyarrow's 'cannot construct
+    ChunkedArray from empty vector' (exit 3 for the same files on the command line)."""
+    history = pd.DataFrame(columns=["OpportunityId", "StageName", "CreatedDate"])
+    deals = pd.DataFrame(columns=["Id", "StageName", "CreatedDate", "Amount", "Segment__c"])
+    for frames in ([history, deals], [deals]):
+        empty = _read(frames, PROCESS)
+        assert isinstance(empty, HistoryError) and empty.notes[0].code == "SP813", empty
+
+
+def test_a_format_that_is_no_reader_is_named() -> None:
+    with pytest.raises(ValueError, match="format 'nope' is none of: salesforce, hubspot"):
+        salesproc.read_history(_messy(), str(PROCESS), format="nope")  # type: ignore[arg-type]

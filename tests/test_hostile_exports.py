@@ -445,6 +445,25 @@ def test_the_first_backtest_origin_is_never_before_from(tmp_path: Path,
 # --- crashes (exit 3): each a kind message or the right reading now -----------------------
 
 
+def test_salesforce_exports_of_their_headers_alone_are_an_error_not_a_crash(
+        tmp_path: Path, process: Path) -> None:
+    history = write(tmp_path, ["OpportunityId,StageName,CreatedDate"], "OpportunityHistory.csv")
+    opportunities = write(tmp_path, ["Id,StageName,CreatedDate,Amount"], "Opportunity.csv")
+    for files in ([history, opportunities], [opportunities]):
+        result = run("measure", *map(str, files), "--process", str(process))
+        kind(result, 1, "error SP813 no deal in the export can be measured")
+
+
+def test_a_backtest_step_of_thousands_of_months_is_one_origin(tmp_path: Path,
+                                                              process: Path) -> None:
+    export = write(tmp_path, rows(120))
+    result = run("backtest", str(export), "--process", str(process), "--crm", "generic",
+                 "--from", "2025-04-15", "--to", "2025-05-15", "--every", "99999mo",
+                 "--horizon", "14d", "-r", "3", "--format", "json")
+    kind(result, 0)
+    assert [o["at"] for o in json.loads(result.stdout)["origins"]] == ["2025-04-15T00:00:00"]
+
+
 def test_a_utf16_export_with_an_odd_byte_count_is_read(tmp_path: Path, process: Path) -> None:
     data = ("\n".join(rows(30)) + "\n").encode("utf-16") + b"\x00"
     export = write(tmp_path, data)

@@ -5,12 +5,15 @@ gets the same answer as the command (which turns it into a usage error on that o
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 
 import pytest
 
-from salesproc.core.defaults import MAX_ORIGINS, MAX_SWEEP_POINTS
+import salesproc
+from salesproc.core.defaults import MAX_CAMPAIGN_LEADS, MAX_ORIGINS, MAX_SWEEP_POINTS
 from salesproc.core.errors import SettingsError
-from salesproc.experiments.compare import parse_sweep
+from salesproc.experiments.compare import parse_sweep, sweep_points
 from salesproc.prediction.backtest import origins
 from salesproc.prediction.forecast import parse_campaign
 from tests.conftest import ROOT, run
@@ -63,11 +66,29 @@ def test_a_sweep_of_a_mapping_is_one_value() -> None:
     assert parse_sweep("a.b=0.5..1.5:0.5").values == ("0.5", "1", "1.5")
 
 
-@pytest.mark.parametrize("text", ["lots", "0@2026-01-01", "5@2026-02-30", "@"])
+@pytest.mark.parametrize("text", ["lots", "0@2026-01-01", "5@2026-02-30", "@",
+                                  f"{MAX_CAMPAIGN_LEADS + 1}@2026-01-01"])
 def test_a_campaign_that_cannot_be_read_is_a_settings_error(text: str) -> None:
     with pytest.raises(SettingsError) as caught:
         parse_campaign(text)
     assert caught.value.setting == "campaign"
+
+
+def test_a_campaign_brings_at_most_the_leads_a_file_may_give_one() -> None:
+    """Past the schema's bound a campaign was refused as a broken process file
+    ('<changes>:3:1: ... out of range', exit 1), not as the --campaign it came from."""
+    schema = json.loads((ROOT / "salesproc" / "schemas" / "process.schema.json").read_text())
+    assert schema["definitions"]["campaign"]["properties"]["leads"]["maximum"] == \
+        MAX_CAMPAIGN_LEADS
+    assert parse_campaign(f"{MAX_CAMPAIGN_LEADS}@2026-01-01").leads == MAX_CAMPAIGN_LEADS
+    export = ROOT / "examples" / "five-step-salesforce"
+    done = run("forecast", str(export / "Opportunity.csv"),
+               str(export / "OpportunityHistory.csv"),
+               "--process", str(ROOT / "processes" / "five-step.yaml"), "--horizon", "30d",
+               "--campaign", f"{MAX_CAMPAIGN_LEADS * 2}@2026-12-01", "-r", "3")
+    assert done.exit_code == 2, done.output
+    assert "Invalid value for --campaign:" in done.output
+    assert "a campaign brings at most 1,000,000 leads" in done.output
 
 
 def test_the_command_line_names_the_option_of_a_library_settings_error() -> None:
@@ -80,3 +101,70 @@ def test_the_command_line_names_the_option_of_a_library_settings_error() -> None
     assert done.exit_code == 2
     assert "Usage: cli backtest [OPTIONS]" in done.output
     assert "Invalid value for --every: '1.5mo'" in done.output
+
+
+@pytest.mark.parametrize(("command", "horizon"), [("forecast", "40000"),
+                                                  ("backtest", "1e7")])
+def test_a_horizon_past_a_century_is_a_usage_error_on_it(command: str, horizon: str) -> None:
+    """The library bounds the look ahead (a date 1e7 days on is past the calendar's end:
+    it was an OverflowError, exit 3; 40,000 days a forecast of minutes)."""
+    export = ROOT / "examples" / "five-step-salesforce"
+    origins_given = ["--from", "2026-03-01", "--to", "2026-03-01"] if command == "backtest" \
+        else []
+    done = run(command, str(export / "Opportunity.csv"), str(export / "OpportunityHistory.csv"),
+               "--process", str(ROOT / "processes" / "five-step.yaml"), *origins_given,
+               "--horizon", horizon, "-r", "3")
+    assert done.exit_code == 2, done.output
+    assert "Invalid value for --horizon:" in done.output
+    assert "is more than a century" in done.output
+
+
+@pytest.mark.parametrize("horizon", [math.inf, 1e7, 36_526])
+def test_the_library_refuses_an_endless_or_too_long_look_ahead(horizon: float) -> None:
+    export = ROOT / "examples" / "five-step-salesforce"
+    history = salesproc.read_history([export / "Opportunity.csv",
+                                      export / "OpportunityHistory.csv"],
+                                     ROOT / "processes" / "five-step.yaml")
+    for call in (lambda: salesproc.forecast(history, horizon=horizon, replications=3),
+                 lambda: salesproc.backtest(history, origins=[dt.datetime(2026, 3, 1)],
+                                            horizon=horizon, replications=3)):
+        with pytest.raises(SettingsError) as caught:
+            call()
+        assert caught.value.setting == "horizon"
+
+
+@pytest.mark.parametrize(("sets", "said"), [
+    (["a.b=1..2", "a.b=3..4"], "'a.b' is given twice"),
+    (["a.b=1..2", "c.d=1..2", "e.f=1..2"], "one or two settings at a time"),
+    (["a.b=1..10", "c.d=1..10"], "this sweep has 100 combinations"),
+])
+def test_sweep_points_out_of_range_are_settings_errors_of_set(sets: list[str],
+                                                              said: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        sweep_points([parse_sweep(text) for text in sets])
+    assert caught.value.setting == "set"
+    assert said in caught.value.message
+
+
+def test_a_sweep_setting_given_twice_is_a_usage_error_before_any_run() -> None:
+    """It made a grid whose cells differed in their labels alone (the second won)."""
+    done = run("sweep", str(ROOT / "processes" / "five-step.yaml"),
+               "--set", "roles.se.headcount=1..2", "--set", "roles.se.headcount=2..3")
+    assert done.exit_code == 2, done.output
+    assert "Invalid value for --set: 'roles.se.headcount' is given twice" in done.output
+
+
+@pytest.mark.parametrize("cases", [(90, 50, 10), (10, 50, 101), (math.nan, 50, 90),
+                                   (10, 50)])
+def test_the_library_refuses_cases_that_do_not_rise_from_worst_to_best(
+        cases: tuple[float, ...]) -> None:
+    """The command line checked --cases; a script's 90, 50, 10 made a worst case above the
+    best, and NaN a numpy error."""
+    export = ROOT / "examples" / "five-step-salesforce"
+    history = salesproc.read_history([export / "Opportunity.csv",
+                                      export / "OpportunityHistory.csv"],
+                                     ROOT / "processes" / "five-step.yaml")
+    with pytest.raises(SettingsError) as caught:
+        salesproc.forecast(history, horizon=30, replications=3,
+                           cases=cases)  # type: ignore[arg-type]
+    assert caught.value.setting == "cases"

@@ -199,6 +199,34 @@ def test_render_text_formats_go_to_stdout(copied: Path) -> None:
     assert list(copied.parent.iterdir()) == [copied]
 
 
+@needs_dot
+def test_every_buyer_types_dot_on_the_terminal_is_read_by_graphviz(copied: Path) -> None:
+    """Each drawing is named in a DOT comment (Mermaid's %% was a syntax error to dot)."""
+    dot = run("render", str(copied), "--format", "dot")
+    assert dot.exit_code == 0 and "// buyer type: committee\ndigraph " in dot.output
+    drawn = subprocess.run(["dot", "-Tsvg"], input=dot.output, capture_output=True,
+                           text=True, check=False)
+    assert drawn.returncode == 0, drawn.stderr
+    assert drawn.stdout.count("<svg") == 3
+
+
+@pytest.mark.parametrize("fmt", ["png", "dot"])
+def test_render_never_writes_a_drawing_onto_a_process_file(copied: Path, fmt: str) -> None:
+    """With one drawing per buyer type the buyer id is added to -o's name: -o of the
+    process file itself got past the check, and 'five-step.yaml' became
+    'five-step.committee.yaml', a sibling process file overwritten by an image."""
+    sibling = copied.parent / f"{copied.stem}.committee.yaml"
+    sibling.write_text("salesproc: 1\n")
+    for target, said in [(copied, "is an input of this command"),
+                         (copied.parent / "other.yaml", "is named as a process file")]:
+        result = run("render", str(copied), "--format", fmt, "-o", str(target))
+        assert result.exit_code == 2, result.output
+        assert said in result.output
+    assert sibling.read_text() == "salesproc: 1\n"
+    assert sorted(p.name for p in copied.parent.iterdir()) == sorted([copied.name,
+                                                                      sibling.name])
+
+
 def test_render_unknown_buyer_is_a_kind_error(copied: Path) -> None:
     result = run("render", str(copied), "--buyer", "comittee", "--format", "dot")
     assert result.exit_code == 1 and "unknown buyer type 'comittee'" in result.output

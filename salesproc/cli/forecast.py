@@ -97,13 +97,15 @@ def _track_record(path: str) -> Any:
 
 
 def _cases(text: str) -> tuple[float, float, float]:
-    """'10,50,90': three rising percentiles between 0 and 100."""
+    """'10,50,90': three rising percentiles between 0 and 100 (the library's rule,
+    checked before the history is read)."""
+    from salesproc.prediction.forecast import check_cases
+
     try:
-        worst, neutral, best = (float(x) for x in text.split(","))
+        parts = [float(x) for x in text.split(",")]
     except ValueError:
-        raise click.BadParameter(f"{text!r}: give three percentiles, e.g. 10,50,90",
-                                 param_hint="--cases") from None
-    if not 0 <= worst < neutral < best <= 100:
-        raise click.BadParameter(f"{text!r}: the three must rise, between 0 and 100",
+        parts = []
+    if len(parts) != 3:
+        raise click.BadParameter(f"{shown(text)!r}: give three percentiles, e.g. 10,50,90",
                                  param_hint="--cases")
-    return worst, neutral, best
+    return check_cases(parts)

@@ -9,7 +9,7 @@ import click
 
 from salesproc.cli.app import Failure, cli, echo
 from salesproc.cli.reading import load_or_fail, read_json
-from salesproc.cli.writing import emit_file
+from salesproc.cli.writing import emit_file, guard_outputs
 from salesproc.core.diagnostics import shown
 from salesproc.core.errors import SalesprocError
 from salesproc.process.model import Process
@@ -37,6 +37,7 @@ def render(process_file: str, buyer: str | None, combined: bool, fmt: str,
     from salesproc.drawing import graph, to_dot, to_mermaid
 
     process = load_or_fail(process_file)
+    _guard_output(process, output)
     if results_file is not None:
         _render_results(process, process_file, results_file, fmt, output, direction,
                         buyer, combined)
@@ -61,7 +62,8 @@ def render(process_file: str, buyer: str | None, combined: bool, fmt: str,
                 content = _image(content, fmt)
         target = _render_target(process_file, output, fmt, None if single else name)
         if target is None:
-            texts.append(content if single else f"%% buyer type: {name}\n{content!s}")
+            comment = "%%" if fmt == "mermaid" else "//"  # each language's own
+            texts.append(content if single else f"{comment} buyer type: {name}\n{content!s}")
         else:
             emit_file(target, content, process.files)
     if texts:
@@ -105,6 +107,19 @@ def _render_results(process: Process, process_file: str, results_file: str, fmt:
         echo(source, nl=False)
         return
     emit_file(output, content, [*process.files, results_file])
+
+
+def _guard_output(process: Process, output: str | None) -> None:
+    """-o is never the process file, nor any YAML file: with one drawing per buyer type,
+    the buyer id is added to -o's name, and 'sales.yaml' made 'sales.committee.yaml' (a
+    sibling process file, overwritten by an image)."""
+    if output is None or output == "-":
+        return
+    guard_outputs(process.files, output)
+    if Path(output).suffix.lower() in (".yaml", ".yml"):
+        raise click.BadParameter(f"{shown(output)} is named as a process file, not a "
+                                 "drawing: give a name ending in the format, e.g. "
+                                 "flow.svg", param_hint="--output")
 
 
 def _image(source: str, fmt: str) -> bytes:

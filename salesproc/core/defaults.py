@@ -17,10 +17,12 @@ DEFAULT_REPLICATIONS = 20
 DEFAULT_SEED = 1
 
 MAX_HORIZON_DAYS = 1_000_000.0  # 2,700 years: a typo, not a plan
+MAX_FORECAST_DAYS = 36_525.0  # a century: the farthest a forecast or backtest looks ahead
 MAX_REPLICATIONS = 10_000
 MAX_WORKERS = 256
 MAX_DURATION = 1_000_000.0  # any single time in a file, in its time unit (the schema's bound)
 
+MAX_CAMPAIGN_LEADS = 1_000_000  # one campaign's leads (the schema's bound on leads)
 MAX_LEADS = 50_000_000  # over all replications of one command: beyond this a run takes minutes
 MAX_VISITS = 100_000_000  # stage visits over one command: ~10 minutes on one core
 MAX_OPEN_DEALS = 1_000_000  # deals open at once in one replication (~0.5 GB): an overload

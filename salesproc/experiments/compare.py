@@ -313,16 +313,23 @@ def sweep(processes: Sequence[Process], points: Sequence[tuple[str, ...]],
 
 
 def sweep_points(sweeps: Sequence[Sweep]) -> list[tuple[str, ...]]:
-    """Every combination, as PATH=VALUE settings; at most two settings may vary."""
+    """Every combination, as PATH=VALUE settings; at most two settings may vary, each
+    given once (a setting given twice would make a grid whose cells differ in nothing
+    but the label). Else a SettingsError of the setting 'set'."""
+    named = [s.setting for s in sweeps]
+    twice = next((n for i, n in enumerate(named) if n in named[:i]), None)
+    if twice is not None:
+        raise SettingsError("set", f"{shown(twice)!r} is given twice",
+                            hint="give all its values at once, e.g. 2..5 or 2,4,8")
     varying = [s for s in sweeps if len(s.values) > 1]
     if len(varying) > 2:
-        raise SalesprocError("a sweep varies one or two settings at a time",
-                             hint="fix the others to one value each")
+        raise SettingsError("set", "a sweep varies one or two settings at a time",
+                            hint="fix the others to one value each")
     points = list(itertools.product(*[[f"{s.setting}={v}" for v in s.values]
                                       for s in sweeps]))
     if len(points) > MAX_SWEEP_POINTS:
-        raise SalesprocError(f"this sweep has {len(points)} combinations; at most "
-                             f"{MAX_SWEEP_POINTS}")
+        raise SettingsError("set", f"this sweep has {len(points)} combinations; at most "
+                            f"{MAX_SWEEP_POINTS}")
     return [tuple(p) for p in points]
 
 

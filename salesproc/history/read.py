@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 import numpy as np
 import pyarrow as pa
@@ -57,6 +57,9 @@ def read_history(paths: Source | Sequence[Source], process: Process, *,
         list(cast(Sequence[Source], paths))
     if not sources:
         raise ValueError("read_history needs at least one file")
+    if format is not None and format not in get_args(Format):
+        raise ValueError(f"format {str(format)[:40]!r} is none of: "
+                         f"{', '.join(get_args(Format))}")
     frames = [s for s in sources if is_frame(s)]
     with returning_memory():
         files: list[Export] = [

@@ -238,10 +238,15 @@ def _opportunities(reading: Reading, file: Export) -> _Opportunities:
         col(optional["probability"]), col(optional["category"]), col(optional["owner"]),
         {name: col(file.column(name)) for name in extra}, close), created)
     won, closed = flags(col(optional["won"])), flags(col(optional["closed"]))
-    stage = kept[cols["stage"]]
+    blocks = kept[cols["stage"]]  # none in an export of its header alone
+    stage = pa.chunked_array(blocks) if blocks else pa.chunked_array([], _ENCODED)
     return _Opportunities(deals, file, rows[first],
-                          pa.chunked_array(stage).take(pa.array(first)).combine_chunks(),
+                          stage.take(pa.array(first, type=pa.int64())).combine_chunks(),
                           won, closed, close)
+
+
+#: The type of a column of repeated words read in blocks (pc.dictionary_encode's).
+_ENCODED = pa.dictionary(pa.int32(), pa.string())
 
 
 def _text(chunks: list[pa.Array], index: np.ndarray) -> pa.Array:

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from salesproc.core import layout
-from salesproc.core.defaults import MAX_ORIGINS
+from salesproc.core.defaults import MAX_FORECAST_DAYS, MAX_ORIGINS
 from salesproc.core.diagnostics import shown
 from salesproc.core.errors import SalesprocError, SettingsError
 from salesproc.core.layout import number
@@ -97,6 +97,9 @@ def origins(first: dt.datetime, last: dt.datetime, every: str) -> list[dt.dateti
                                 "as 2w")
         found: list[dt.datetime] = []
         for k in range(MAX_ORIGINS + 1):
+            # a step past the calendar's last year is past any *last* too
+            if (first.year * 12 + first.month - 1 + k * int(months)) // 12 > dt.MAXYEAR:
+                return found
             origin = add_months(first, k * int(months))
             if origin > last:
                 return found
@@ -374,6 +377,11 @@ def from_dict(data: Any, source: str = "") -> Backtest:
         horizon = float(data["horizon_days"])
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ValueError(f"not a saved backtest ({type(exc).__name__}: {exc})") from None
+    if not 0 < horizon <= MAX_FORECAST_DAYS:  # an edited file (a backtest's own bound)
+        raise ValueError(f"not a saved backtest (it looks {horizon:g} days ahead)")
+    if not 0 < worst < neutral < best < 100:
+        raise ValueError(f"not a saved backtest (its cases p{worst:g}, p{neutral:g}, "
+                         f"p{best:g} are not percentiles from worst to best)")
     return Backtest(origins, horizon, [str(n) for n in data.get("notes", [])], failed,
                     (worst, neutral, best), source=source)
 

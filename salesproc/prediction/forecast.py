@@ -20,6 +20,7 @@ import numpy as np
 
 from salesproc.core import layout, units
 from salesproc.core.calendar import first_day, month_label, quarter_of
+from salesproc.core.defaults import MAX_CAMPAIGN_LEADS, MAX_FORECAST_DAYS
 from salesproc.core.diagnostics import shown
 from salesproc.core.errors import SettingsError
 from salesproc.core.layout import number
@@ -396,9 +397,13 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     start = history.as_of
     day = first_day(start)  # time 0: the midnight nearest the as-of
     days = (until - dt.datetime.combine(day, dt.time())).total_seconds() / 86400
+    cases = check_cases(cases)
     if until <= start or days <= 0:
         raise SettingsError("until", f"the forecast must end after the as-of date "
                             f"({start:%Y-%m-%d})")
+    if days > MAX_FORECAST_DAYS:
+        raise SettingsError("until", f"the forecast's end ({until:%Y-%m-%d}) is more than a "
+                            f"century after the as-of date ({start:%Y-%m-%d})")
     _check_campaigns(campaigns, base, start, until)
     model = _from(base, day, campaigns)
     unit = model.time_unit
@@ -587,6 +592,21 @@ class Campaign:
     name: str = ""
 
 
+def check_cases(cases: Sequence[float]) -> tuple[float, float, float]:
+    """The percentiles taken as the worst, neutral and best case: three numbers rising
+    between 0 and 100, else a SettingsError of the setting 'cases' (90, 50, 10 made a
+    'worst case' above the best)."""
+    try:
+        worst, neutral, best = (float(c) for c in cases)
+    except (TypeError, ValueError):
+        raise SettingsError("cases", f"{shown(str(cases))[:60]!r}: give three percentiles, "
+                            "e.g. 10,50,90") from None
+    if not 0 <= worst < neutral < best <= 100:
+        raise SettingsError("cases", f"{worst:g},{neutral:g},{best:g}: the three must rise, "
+                            "between 0 and 100")
+    return worst, neutral, best
+
+
 def parse_campaign(text: str) -> Campaign:
     """'500@2026-03-10', or '500@2026-03-10:committee' for one buyer type's leads; what
     cannot be read raises a SettingsError of the setting 'campaign'."""
@@ -599,6 +619,9 @@ def parse_campaign(text: str) -> Campaign:
                             "500@2026-03-10") from None
     if leads <= 0:
         raise SettingsError("campaign", f"{shown(text)!r}: a campaign brings at least one lead")
+    if leads > MAX_CAMPAIGN_LEADS:
+        raise SettingsError("campaign", f"{shown(text)!r}: a campaign brings at most "
+                            f"{MAX_CAMPAIGN_LEADS:,} leads")
     return Campaign(leads, on, buyer.strip() or None, text)
 
 
