@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from salesproc.core.layout import LAYOUT_VERSION
-from tests.conftest import CASES, run
+from tests.conftest import CASES, ROOT, run
 
 FAST = ["--replications", "4", "--horizon", "120", "--warmup", "20"]
 
@@ -360,3 +360,16 @@ def test_the_environment_sets_how_many_workers_a_command_uses(
     assert bad.exit_code == 1
     assert "SALESPROC_WORKERS='all' is no number of workers" in bad.output
     assert "a whole number from 1 to" in bad.output
+
+
+def test_an_output_onto_an_input_names_the_option_it_came_from(tmp_path: Path) -> None:
+    """--events (and calibrate's --check-json) onto the process file is refused on that
+    option, and the file is kept."""
+    import shutil
+
+    process = tmp_path / "p.yaml"
+    shutil.copy(ROOT / "processes" / "five-step.yaml", process)
+    before = process.read_bytes()
+    done = run("simulate", str(process), *FAST, "--events", str(process))
+    assert done.exit_code == 2 and "Invalid value for --events" in done.output
+    assert process.read_bytes() == before

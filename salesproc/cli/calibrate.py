@@ -51,7 +51,7 @@ def calibrate(history: tuple[str, ...], process_file: str, output: str | None, s
     from salesproc.report import text
 
     process = load_or_fail(process_file)
-    guard_outputs([*process.files, *history], output, check_json)
+    guard_outputs([*process.files, *history], output, check_json=check_json)
     if check_json == "-":  # the terminal has the calibrated file or the tables
         raise click.BadParameter("give a file to write the JSON to",
                                  param_hint="--check-json")

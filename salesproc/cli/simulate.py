@@ -63,7 +63,7 @@ def simulate(process_file: str, replications: int | None, horizon: str | None,
     process = load_or_fail(process_file, settings)
     if events == "-":
         raise click.BadParameter("write the event log to a file", param_hint="--events")
-    guard_outputs(process.files, output, events)
+    guard_outputs(process.files, output, events=events)
     options: dict[str, Any] = dict(replications=replications, horizon=horizon, warmup=warmup,
                                    seed=seed, workers=worker_count(workers),
                                    only_buyer=only_buyer)

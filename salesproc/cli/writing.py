@@ -47,24 +47,29 @@ def same_file(a: str, b: str) -> bool:
     return False
 
 
-def refuse_overwrite(target: str, inputs: Sequence[str], others: Sequence[str] = ()) -> None:
-    """Never write an output onto a file the command reads, or onto another output."""
+def refuse_overwrite(target: str, inputs: Sequence[str], others: Sequence[str] = (),
+                     option: str = "--output") -> None:
+    """Never write an output onto a file the command reads, or onto another output;
+    *option* is where the target was named."""
     for path in inputs:
         if same_file(target, path):
             raise click.BadParameter(f"{target} is an input of this command; writing there "
-                                     "would destroy it", param_hint="--output")
+                                     "would destroy it", param_hint=option)
     for path in others:
         if same_file(target, path):
             raise click.BadParameter(f"{target} is named for two outputs; give each its own "
-                                     "file", param_hint="--output")
+                                     "file", param_hint=option)
 
 
-def guard_outputs(inputs: Sequence[str], output: str | None, *more: str | None) -> None:
-    """Refuse, before any work, outputs that would land on an input or on each other;
-    both are kept for --charts to check its files against (:func:`draw_charts`)."""
-    outputs = [o for o in (output, *more) if o is not None and o != "-"]
-    for k, target in enumerate(outputs):
-        refuse_overwrite(target, inputs, outputs[:k])
+def guard_outputs(inputs: Sequence[str], output: str | None, **more: str | None) -> None:
+    """Refuse, before any work, outputs that would land on an input or on each other
+    (*more*: the other outputs by option, ``check_json=`` for --check-json); both are
+    kept for --charts to check its files against (:func:`draw_charts`)."""
+    named = [(o, option) for o, option in ((output, "--output"), *(
+        (v, "--" + k.replace("_", "-")) for k, v in more.items())) if o is not None and o != "-"]
+    outputs = [o for o, _ in named]
+    for k, (target, option) in enumerate(named):
+        refuse_overwrite(target, inputs, outputs[:k], option)
     context = click.get_current_context(silent=True)
     if context is not None:
         context.meta[GUARDED] = (*inputs, *outputs)
