@@ -373,3 +373,13 @@ def test_an_output_onto_an_input_names_the_option_it_came_from(tmp_path: Path) -
     done = run("simulate", str(process), *FAST, "--events", str(process))
     assert done.exit_code == 2 and "Invalid value for --events" in done.output
     assert process.read_bytes() == before
+
+
+def test_a_setting_given_twice_is_a_usage_error(tmp_path: Path) -> None:
+    """Of two --set options for one setting, one would be dropped without a word."""
+    five = str(ROOT / "processes" / "five-step.yaml")
+    for command in (["simulate", five], ["compare", five]):
+        done = run(*command, "--set", "roles.se.headcount=3", "--set",
+                   "roles.se.headcount = 1", *FAST)
+        assert done.exit_code == 2, done.output
+        assert "roles.se.headcount is given twice" in done.output

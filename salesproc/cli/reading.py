@@ -38,6 +38,7 @@ def load_or_fail(path: str, settings: Sequence[str] = ()) -> Process:
     """The process in *path* (with --set changes), or exit 1 with its findings."""
     from salesproc.process.loader import load
 
+    _once_each(settings)
     try:
         return load(path, settings)
     except InvalidProcessError as exc:
@@ -47,10 +48,23 @@ def load_or_fail(path: str, settings: Sequence[str] = ()) -> Process:
 def changed_or_fail(process: Process, path: str, settings: Sequence[str]) -> Process:
     """*process* (read from *path*) with --set changes made in memory, or exit 1 with the
     findings as load_or_fail shows them."""
+    _once_each(settings)
     try:
         return process.with_changes(settings)
     except InvalidProcessError as exc:
         raise _invalid(exc, path, settings) from None
+
+
+def _once_each(settings: Sequence[str]) -> None:
+    """Each setting changed once: of two --set options for one setting, one would be
+    dropped without a word."""
+    seen: set[str] = set()
+    for text in settings:
+        path = text.partition("=")[0].strip()
+        if path in seen:
+            raise click.BadParameter(f"{shown(path)} is given twice; give each setting once",
+                                     param_hint="--set")
+        seen.add(path)
 
 
 def _invalid(exc: InvalidProcessError, path: str, settings: Sequence[str]) -> Failure:
