@@ -326,7 +326,7 @@ def test_buyer_option_reports_one_buyer_type_in_full() -> None:
     assert f"{committee['deals']:,} deals created" in out.stdout
     assert f"Open deals         {committee['open']:,} worth" in out.stdout
     unknown = run("measure", *EXAMPLE, "--process", process, "--buyer", "partner")
-    assert unknown.exit_code == 1
+    assert unknown.exit_code == 2 and "Invalid value for --buyer" in unknown.stderr
     assert "unknown buyer type 'partner'" in unknown.stderr
 
 

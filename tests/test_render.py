@@ -229,7 +229,7 @@ def test_render_never_writes_a_drawing_onto_a_process_file(copied: Path, fmt: st
 
 def test_render_unknown_buyer_is_a_kind_error(copied: Path) -> None:
     result = run("render", str(copied), "--buyer", "comittee", "--format", "dot")
-    assert result.exit_code == 1 and "unknown buyer type 'comittee'" in result.output
+    assert result.exit_code == 2 and "unknown buyer type 'comittee'" in result.output
 
 
 def test_render_without_dot_says_how_to_install(copied: Path, tmp_path: Path,

@@ -57,9 +57,10 @@ def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
 
     process = load_or_fail(process_file)
     guard_outputs([*process.files, *history], output)
-    if buyer is not None and buyer not in process.buyer_types:
-        raise Failure(f"unknown buyer type '{buyer}'",
-                      hint=f"choose one of: {', '.join(process.buyer_types)}")
+    if buyer is not None:
+        from salesproc.experiments.experiment import check_buyer
+
+        check_buyer(process, buyer)  # a usage error on --buyer, as in every command
     if suggest_mapping:
         try:
             emit(suggest(history_paths(history), process, crm), output)

@@ -42,9 +42,10 @@ def render(process_file: str, buyer: str | None, combined: bool, fmt: str,
         _render_results(process, process_file, results_file, fmt, output, direction,
                         buyer, combined)
         return
-    if buyer is not None and buyer not in process.buyer_types:
-        raise Failure(f"unknown buyer type '{buyer}'",
-                      hint=f"choose one of: {', '.join(process.buyer_types)}")
+    if buyer is not None:
+        from salesproc.experiments.experiment import check_buyer
+
+        check_buyer(process, buyer)  # a usage error on --buyer, as in every command
     diagrams: dict[str | None, Any]
     if combined:
         diagrams = {None: graph.combined_graph(process)}
