@@ -402,6 +402,11 @@ def test_forecast_shows_its_track_record_and_the_baseline_that_beat_it(tmp_path:
     page = tmp_path / "forecast.html"
     assert run(*args, "--format", "html", "-o", str(page)).exit_code == 0
     assert "Track record" in page.read_text("utf-8")
+    assert as_json["track_record"]["backtest"]["process"] == data["process"]  # kept
+    data["process"]["currency"] = "EUR"  # a record of another currency's money
+    (tmp_path / "euro.json").write_text(json.dumps(data))
+    euro = run(*args[:-1], str(tmp_path / "euro.json"))
+    assert euro.exit_code == 1 and "money is in EUR, the forecast's in USD" in euro.output
     (tmp_path / "bad.json").write_text('{"origins": 3}')
     bad = run(*args[:-1], str(tmp_path / "bad.json"))
     assert bad.exit_code == 1 and "not a saved backtest" in bad.output

@@ -221,6 +221,8 @@ class Backtest:
     cases: tuple[float, float, float] = CASES
     process: Process | None = None  # the process backtested (its name and currency)
     source: str = ""  # the file it was read back from (from_dict), if it was
+    saved: dict[str, Any] = field(default_factory=dict)  # read back: its process's name,
+    # file and currency as saved (the Process itself is not)
 
     COLUMNS = ("origin", "until", "figure", "forecaster", "forecast", "actual", "error",
                "worst", "best", "inside", "failed")
@@ -329,8 +331,8 @@ class Backtest:
         p = self.process
         return {
             **layout.header("backtest"),
-            "process": {"name": p.name if p else None, "file": p.source if p else None,
-                        "currency": p.currency if p else None},
+            "process": {"name": p.name, "file": p.source, "currency": p.currency}
+                       if p else {k: self.saved.get(k) for k in ("name", "file", "currency")},
             "horizon_days": self.horizon_days,
             "cases": {"worst": f"p{self.cases[0]:g}", "neutral": f"p{self.cases[1]:g}",
                       "best": f"p{self.cases[2]:g}"},
@@ -375,6 +377,8 @@ def from_dict(data: Any, source: str = "") -> Backtest:
                          dt.datetime.fromisoformat(f["until"]), str(f["reason"]))
                   for f in data.get("failed", [])]
         horizon = float(data["horizon_days"])
+        block = data.get("process")
+        saved: dict[str, Any] = block if isinstance(block, dict) else {}
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ValueError(f"not a saved backtest ({type(exc).__name__}: {exc})") from None
     if not 0 < horizon <= MAX_FORECAST_DAYS:  # an edited file (a backtest's own bound)
@@ -383,7 +387,9 @@ def from_dict(data: Any, source: str = "") -> Backtest:
         raise ValueError(f"not a saved backtest (its cases p{worst:g}, p{neutral:g}, "
                          f"p{best:g} are not percentiles from worst to best)")
     return Backtest(origins, horizon, [str(n) for n in data.get("notes", [])], failed,
-                    (worst, neutral, best), source=source)
+                    (worst, neutral, best), source=source,
+                    saved={k: v for k, v in saved.items()
+                           if k in ("name", "file", "currency") and isinstance(v, str)})
 
 
 def _number(x: Any) -> float:
@@ -422,6 +428,11 @@ def track_record(record: Backtest, history: History, done: Forecast, *,
     the baselines that beat the model there, each with its forecast of *done*'s period
     from *history*, and with *blended* each figure's blend of *done*'s neutral case with
     the record's best baseline."""
+    currency = record.process.currency if record.process else record.saved.get("currency")
+    if currency is not None and currency != done.process.currency:
+        raise SalesprocError(f"the track record's money is in {shown(str(currency))}, the "
+                             f"forecast's in {done.process.currency}",
+                             hint="use a backtest of a process in the same currency")
     blends = None
     if blended:
         blends = [b for b in (blend(record, history, done.until, figure,
