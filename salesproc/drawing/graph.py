@@ -32,7 +32,7 @@ def stage_attributes(process: Process, stage: Stage, buyer: BuyerType | None) ->
 
     approvals: list[dict[str, Any]] = []
     for a in stage.approvals:
-        applies = 1.0 if buyer is None else a.probability(buyer.value, buyer.id)
+        applies = 1.0 if buyer is None else a.probability(buyer.value, buyer.id, buyer.fields)
         approvals.append({
             "name": a.name or f"Approval by {process.roles[a.role].title}", "role": a.role,
             "role_title": process.roles[a.role].title,

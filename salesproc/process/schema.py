@@ -183,6 +183,9 @@ class _Translator:
     def _additionalProperties(self, error: Any, path: Path) -> Iterator[Diagnostic]:
         known = list(error.schema.get("properties", {}))
         for key in error.instance:
+            if key.startswith("x-") and _in_condition(path):
+                yield self._extension_in_condition(key, path)
+                continue
             if key in known or key.startswith("x-"):
                 continue
             where = f" in {self.where(path)}" if path else ""
@@ -242,11 +245,24 @@ class _Translator:
 
     def _propertyNames(self, error: Any, path: Path) -> Iterator[Diagnostic]:
         key = error.instance
+        if str(key).startswith("x-") and _in_condition(path):
+            yield self._extension_in_condition(str(key), path)
+            return
         extension = " (x- keys are allowed only where the format has fixed keys)" \
             if str(key).startswith("x-") else ""
         yield self.doc.diagnostic(
             "SP105", f"'{key}' is not a valid id{extension}", (*path, key), key=True,
             hint=f"ids are lowercase letters, digits and _, e.g. '{_snake(str(key))}'")
+
+    def _extension_in_condition(self, key: str, path: Path) -> Diagnostic:
+        """SP111: an x- key inside when:. Elsewhere the format ignores x- keys; a condition
+        that ignored one would hold for every deal, the opposite of what was meant."""
+        name = _snake(key[2:])
+        return self.doc.diagnostic(
+            "SP111", f"'{key}' in a condition is not a field salesproc knows: an x- key "
+            "would be ignored here, and the condition would hold for every deal", (*path, key),
+            key=True, hint=f"declare the field under fields: (fields: {{{name}: {{number: "
+            f"...}}}}) and test it by its id: when: {{{name}: ...}}")
 
     def _bad_duration(self, value: Any, path: Path) -> Diagnostic:
         if _is_deal_value(path):
@@ -395,6 +411,12 @@ def _types(branch: dict[str, Any]) -> set[str]:
         for sub in branch.get(key, []):
             found |= _types(sub)
     return found
+
+
+def _in_condition(path: Path) -> bool:
+    """Whether *path* is inside a when: (a condition, its any: list or a field's test)."""
+    return any(part == "when" and i >= 2 and path[i - 2] in ("stages", "approvals")
+               for i, part in enumerate(path))
 
 
 def _is_deal_value(path: Path) -> bool:
