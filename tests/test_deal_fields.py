@@ -172,3 +172,17 @@ def test_the_cli_reports_an_unknown_field_with_did_you_mean(tmp_path: Path) -> N
     assert "SP210 unknown field 'discont'" in result.output
     assert "discount" in result.output.split("SP210", 1)[1]
     assert "Traceback" not in result.output
+
+
+def test_a_condition_of_very_many_alternatives_gets_a_bound_quickly() -> None:
+    """Nested any: lists multiply out: 20 alternatives of 20 would be 400 terms and
+    2^400 subsets; the chance is then bounded by the sum of the alternatives' chances."""
+    process = model(INSTANT)
+    buyer = process.buyer_types["standard"]
+    slice_ = [Condition(fields=(("discount", Bounds(gte=k / 50, lt=(k + 1) / 50)),))
+              for k in range(20)]
+    nested = Condition(any=tuple(Condition(any=tuple(slice_)) for _ in range(20)))
+    chance = nested.probability(buyer.value, buyer.id, buyer.fields)
+    assert chance == 1.0  # 20 copies of a condition that holds with chance 0.5: bounded
+    assert Condition(any=tuple(slice_[:12])).probability(
+        buyer.value, buyer.id, buyer.fields) == pytest.approx(12 / 20)  # exact, disjoint

@@ -103,6 +103,9 @@ def stage_label(node: dict[str, Any], unit: str, notes: list[str] | None = None)
     if node["requires"]:
         rows.append('<font point-size="9" color="#333333">'
                     f"{_lines('Collect: ' + listing(node['requires']), 40)}</font>")
+    if node["when"]:
+        rows.append(f'<font point-size="9">{_lines("only deals where " + node["when"], 40)}'
+                    "</font>")
     rows += [f'<font color="{APPROVAL_LINE}"><b>{_h(line)}</b></font>' for line in notes or ()]
     return _table(rows)
 

@@ -54,6 +54,8 @@ def stage_attributes(process: Process, stage: Stage, buyer: BuyerType | None) ->
         "expected_time": delay(stage.delay.mean, stage.delay_business)
         + owner.calendar.elapsed(stage.work.mean, unit) + approval_time,
         "lost_reason": stage.lost_reason, "patience": stage.patience,
+        # a stage's own when: only the deals that match go through it
+        "when": stage.when.describe(process.currency) if stage.when else "",
     }
 
 

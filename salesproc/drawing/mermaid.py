@@ -41,6 +41,8 @@ def _label(node: dict[str, Any], unit: str) -> str:
     lines.append(escape(f"{who} · ~{duration(node['expected_time'], unit)}"))
     if node["requires"]:
         lines.append("<small>" + escape("Collect: " + listing(node["requires"])) + "</small>")
+    if node["when"]:
+        lines.append("<small>" + escape("only deals where " + node["when"]) + "</small>")
     for approval in node["approvals"]:
         when = f" if {approval['when']}" if approval["when"] else ""
         lines.append("<small>" + escape(f"✔ {approval['name']} ({approval['role_title']})"

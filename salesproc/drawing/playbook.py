@@ -142,6 +142,9 @@ def _stage_section(process: Process, g: nx.MultiDiGraph, sid: str, number: int
     stage = g.graph["buyer"] and process.buyer_types[g.graph["buyer"]].stages[sid]
     owner = node["owner_title"] + "".join(f", with the {a}" for a in node["assist"])
     out = [f"### {number}. {_md(node['name'])}", "", f"- **Owner:** {_md(owner)}"]
+    if node["when"]:
+        out.append(f"- **Only for deals where** {_md(node['when'])}; the others skip this "
+                   "stage")
     if node["guidance"]:
         out.append(f"- **What to do:** {_md(node['guidance'])}")
     if node["requires"]:

@@ -190,13 +190,19 @@ class Condition:
         return not self.any or any(c.applies(value, buyer_type, fields) for c in self.any)
 
     def probability(self, value: Distribution, buyer_type: str,
-                    fields: Mapping[str, Field] | None = None) -> float:
+                    fields: Mapping[str, Field] | None = None,
+                    within: Mapping[str, Any] | None = None) -> float:
         """Chance the condition holds for a deal of *buyer_type* whose value and fields
         are drawn from *value* and *fields* (exact, from the CDFs and shares: the value
-        and each field are drawn independently)."""
-        terms = self._terms()
-        if len(terms) > MAX_ALTERNATIVES:  # an upper bound then, never above 1
-            return min(1.0, math.fsum(_chance(t, value, buyer_type, fields) for t in terms))
+        and each field are drawn independently). A condition of more than
+        MAX_ALTERNATIVES alternatives gets an upper bound instead (the sum of its
+        alternatives' chances, at most 1), at a cost that grows only with its size.
+        *within*: tests an enclosing condition adds to every alternative."""
+        if self._count() > MAX_ALTERNATIVES:
+            own = _meet(within or {}, self._own())
+            return min(1.0, math.fsum(c.probability(value, buyer_type, fields, own)
+                                      for c in self.any))
+        terms = [_meet(within or {}, t) for t in self._terms()]
         total = 0.0
         for k in range(1, len(terms) + 1):  # inclusion-exclusion over the alternatives
             for chosen in itertools.combinations(terms, k):
@@ -204,13 +210,22 @@ class Condition:
                 total += (-1) ** (k + 1) * _chance(both, value, buyer_type, fields)
         return min(1.0, max(0.0, total))
 
-    def _terms(self) -> list[dict[str, Any]]:
-        """The condition as alternatives, each every test that must hold together (the
-        value as 'value', buyer types as 'buyer_type', fields by id)."""
+    def _count(self) -> int:
+        """How many alternatives the condition is, its any: lists multiplied out."""
+        return sum(c._count() for c in self.any) if self.any else 1
+
+    def _own(self) -> dict[str, Any]:
+        """The tests of this condition itself, its any: list left aside."""
         own: dict[str, Any] = {"value": self.value}
         if self.buyer_types is not None:
             own["buyer_type"] = self.buyer_types
         own.update(self.fields)
+        return own
+
+    def _terms(self) -> list[dict[str, Any]]:
+        """The condition as alternatives, each every test that must hold together (the
+        value as 'value', buyer types as 'buyer_type', fields by id)."""
+        own = self._own()
         if not self.any:
             return [own]
         return [_meet(own, t) for c in self.any for t in c._terms()]
@@ -225,7 +240,7 @@ class Condition:
             parts.append("buyer type " + " or ".join(sorted(self.buyer_types)))
         for name, test in self.fields:
             parts.extend(test.describe(name, fmt="g") if isinstance(test, Bounds)
-                         else [f"{name} " + " or ".join(sorted(test))])
+                         else [f"{name} is " + " or ".join(sorted(test))])
         if self.any:
             parts.append("(" + " or ".join(c.describe(currency) for c in self.any) + ")")
         return " and ".join(parts)
