@@ -206,6 +206,17 @@ class _Translator:
                                   hint=f"add {missing}: ..." + (f" ({description})"
                                                                if description else ""))
 
+    def _dependencies(self, error: Any, path: Path) -> Iterator[Diagnostic]:
+        """A key that needs another beside it (a uniform's max beside its min)."""
+        for key, needs in error.validator_value.items():
+            if key in error.instance:
+                for missing in needs:
+                    if missing not in error.instance:
+                        where = f" in {self.where(path)}" if path else ""
+                        yield self.doc.diagnostic(
+                            "SP103", f"missing required key '{missing}'{where}", path,
+                            hint=f"'{key}' needs '{missing}' beside it")
+
     def _type(self, error: Any, path: Path) -> Iterator[Diagnostic]:
         expected = error.validator_value
         names = [expected] if isinstance(expected, str) else list(expected)
