@@ -186,3 +186,18 @@ def test_a_condition_of_very_many_alternatives_gets_a_bound_quickly() -> None:
     assert chance == 1.0  # 20 copies of a condition that holds with chance 0.5: bounded
     assert Condition(any=tuple(slice_[:12])).probability(
         buyer.value, buyer.id, buyer.fields) == pytest.approx(12 / 20)  # exact, disjoint
+
+
+def test_the_drawings_show_the_deals_passing_a_stage_by() -> None:
+    from salesproc.drawing import graph, to_mermaid
+
+    process = model(INSTANT)
+    standard = graph.buyer_graph(process, "standard")
+    assert standard.edges["legal_review", "agreement", "pass"]["probability"] == \
+        pytest.approx(0.7)  # of the deals reaching legal review: those outside EMEA
+    combined = graph.combined_graph(process)
+    assert combined.edges["legal_review", "agreement", "pass"]["probability"] == \
+        pytest.approx(1 - (0.7 * 0.3 + 0.3 * 0.5))
+    text = to_mermaid(combined, process.time_unit)
+    assert "only deals where region is emea" in text
+    assert "↷ 64% pass by" in text

@@ -80,6 +80,9 @@ def to_mermaid(graph: nx.MultiDiGraph, unit: str, direction: str = "LR") -> str:
         elif kind == "rejection":
             text = escape(f"{p} sent back ({data['approval']})")
             out.append(f'  {_node_id(src)} ==>|"{text}"| {_node_id(dst)}')
+        elif kind == "pass":
+            out.append(f'  {_node_id(src)} -.->|"{escape("↷ " + p + " pass by")}"| '
+                       f"{_node_id(dst)}")
         else:
             out.append(f'  {_node_id(src)} -->|"{p}"| {_node_id(dst)}')
     entries = graph.graph.get("entries") or {}
