@@ -82,7 +82,8 @@ CODES: dict[str, Rule] = rules(
     ("SP208", "duplicate-in-list", "error",
      "A list names the same stage or item twice, or crm: names one CRM stage or loss "
      "reason twice (case and spacing aside)."),
-    ("SP209", "amount-as-duration", "error", "A deal value written as a duration such as '3d'."),
+    ("SP209", "amount-as-duration", "error",
+     "A deal value, or a number field, written as a duration such as '3d'."),
     ("SP210", "unknown-field", "error",
      "A condition, or a buyer type, names a field that fields: does not declare."),
     ("SP211", "wrong-field-test", "error",

@@ -330,8 +330,8 @@ def _chance(ctx: Context, buyer: str, fid: str, test: Any) -> float | None:
         shares = own.get("shares", declared.get("shares", {}))
         return math.fsum(p for c, p in shares.items() if c in test)
     spec = own.get("number", declared.get("number"))
-    if problems_in(spec):
-        return None
+    if problems_in(spec) or any(isinstance(v, str) for _, v in _leaf_paths((), spec)):
+        return None  # reported by the distribution rule
     bounds = Bounds(test.get("gte"), test.get("gt"), test.get("lte"), test.get("lt"))
     return bounds.probability(dists.from_spec(spec, float))
 
@@ -474,6 +474,11 @@ def distributions(ctx: Context) -> Iterator[Diagnostic]:
             if problem:
                 yield ctx.at("SP108", problem, path)
     for path, spec in _field_numbers(ctx):
+        texts = [v for _, v in _leaf_paths(path, spec) if isinstance(v, str)]
+        if texts:
+            yield ctx.at("SP209", f"a number field's '{shown(texts[0])}' is written as a "
+                         "duration", path, hint="write the field's numbers as plain numbers")
+            continue
         problem = dists.spec_problem(spec, float)
         if problem:
             yield ctx.at("SP108", problem, path)
