@@ -201,3 +201,22 @@ def test_the_drawings_show_the_deals_passing_a_stage_by() -> None:
     text = to_mermaid(combined, process.time_unit)
     assert "only deals where region is emea" in text
     assert "↷ 64% pass by" in text
+
+
+def test_a_deal_passing_a_stage_that_routes_back_to_itself_goes_on() -> None:
+    """Non-EMEA deals pass legal review, whose next: sends half back to it: each pass is
+    drawn anew (as the closed forms assume), so every one of them reaches the agreement."""
+    process = model(INSTANT.replace("    next: {agreement: 1}",
+                                    "    next: {legal_review: 0.5, agreement: 0.5}"))
+    result = simulate(process, process.simulation)
+    reaching = pooled(result, Key("move", "proposal", "legal_review"))
+    assert pooled(result, Key("stage", "agreement", "visits")) == reaching
+    standard = process.buyer_types["standard"]
+    visits = analysis.expected_visits(standard)
+    assert visits["legal_review"] == pytest.approx(0.5 * 0.3 * 2)  # EMEA: twice on average
+    assert visits["agreement"] == pytest.approx(0.5)
+
+
+def test_what_is_written_under_a_refused_x_key_adds_no_finding() -> None:
+    text = INSTANT.replace("when: {region: [emea]}", "when: {any: [{x-a: 1}]}")
+    assert [d.code for d in check_text(text).diagnostics] == ["SP111"]

@@ -77,7 +77,11 @@ def check(doc: Document) -> list[Diagnostic]:
         if any(str(part).startswith("x-") for part in path):
             diag = translator.yaml11(path, None)
             found.setdefault((diag.code, diag.path, diag.message), diag)
-    findings = _dedented(doc, _one_per_place(found.values()))
+    # an x- key refused in a condition: what is written under it adds nothing
+    refused = [d.path for d in found.values() if d.code == "SP111"]
+    kept = [d for d in found.values()
+            if d.code == "SP111" or not any(_within(d.path, p) for p in refused)]
+    findings = _dedented(doc, _one_per_place(kept))
     return version + sorted(findings, key=Diagnostic.sort_key)
 
 

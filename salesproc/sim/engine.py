@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from salesproc.core.calendar import WorkingClock, business_days, months, seasonal_rate
-from salesproc.core.defaults import MAX_OPEN_DEALS
+from salesproc.core.defaults import MAX_OPEN_DEALS, MAX_VISITS_PER_DEAL
 from salesproc.core.errors import SalesprocError
 from salesproc.core.units import HOURS, convert, describe
 from salesproc.process.model import WON, Process
@@ -437,26 +437,34 @@ class Engine:
         else:
             self._at(deal, step.delay(), self._on_request)
 
-    def _pass(self, deal: Deal, stage: int, skipped: int = 0) -> None:
+    def _pass(self, deal: Deal, stage: int) -> None:
         """The deal reaches a stage whose `when:` does not let it in: it goes straight on
-        where the stage's routes send deals (routing.passes), drawn once per deal; never
-        counted as a visit. A deal passing every stage of a loop is lost at the last."""
-        step = self.steps[deal.buyer][stage]
-        assert step is not None
-        at = _bisect(step.pass_cum, _unit(deal.key ^ step.pass_salt))
-        to = step.pass_to[min(at, len(step.pass_cum) - 1) if step.pass_cum else at]
-        if to >= 0 and skipped < len(self.stage_ids):
+        where the stage's routes send deals (routing.passes), never counted as a visit;
+        on through every further stage that does not let it in either. Each pass is a
+        hash of (deal, stage, the deal's visit count, passes so far), as a route is. A
+        deal passing stages MAX_VISITS_PER_DEAL times in a row (a loop of stages none of
+        which lets it in: lint's SP304) is lost at the last."""
+        buyer = self.buyer_ids[deal.buyer]
+        for passes in range(MAX_VISITS_PER_DEAL):
+            step = self.steps[deal.buyer][stage]
+            assert step is not None
+            at = _bisect(step.pass_cum,
+                         _unit(deal.key ^ step.pass_salt ^ (deal.visit << 20) ^ passes))
+            to = step.pass_to[min(at, len(step.pass_cum) - 1) if step.pass_cum else at]
+            if to == WON_INDEX:
+                self._win(deal)
+                return
+            if to < 0:
+                break
             after = self.steps[deal.buyer][to]
             assert after is not None
-            if after.when is not None and not after.when.applies(
-                    deal.value, self.buyer_ids[deal.buyer], deal.fields):
-                self._pass(deal, to, skipped + 1)
-            else:
+            if after.when is None or after.when.applies(deal.value, buyer, deal.fields):
                 self._enter(deal, to)
-        elif to == WON_INDEX:
-            self._win(deal)
-        else:
-            self._lose(deal, stage, self._lost_reason(deal, step))
+                return
+            stage = to
+        step = self.steps[deal.buyer][stage]
+        assert step is not None
+        self._lose(deal, stage, self._lost_reason(deal, step))
 
     def _lost_reason(self, deal: Deal, step: Step) -> str:
         """Why *deal* is lost at *step*'s stage: its one reason, or one of its
