@@ -69,6 +69,8 @@ CODES: dict[str, Rule] = rules(
     ("SP108", "invalid-distribution", "error", "A distribution is not one of the known forms."),
     ("SP109", "yaml11-boolean", "error", "yes/no/on/off read as true/false where text was meant."),
     ("SP110", "invalid-value", "error", "A value is not one of the allowed choices."),
+    ("SP111", "extension-in-condition", "error",
+     "An x- key inside when:, where it would be ignored and the condition always hold."),
     # References
     ("SP201", "unknown-stage", "error", "A reference to a stage that is not defined."),
     ("SP202", "unknown-role", "error", "A reference to a role that is not defined."),
@@ -80,7 +82,18 @@ CODES: dict[str, Rule] = rules(
     ("SP208", "duplicate-in-list", "error",
      "A list names the same stage or item twice, or crm: names one CRM stage or loss "
      "reason twice (case and spacing aside)."),
-    ("SP209", "amount-as-duration", "error", "A deal value written as a duration such as '3d'."),
+    ("SP209", "amount-as-duration", "error",
+     "A deal value, or a number field, written as a duration such as '3d'."),
+    ("SP210", "unknown-field", "error",
+     "A condition, or a buyer type, names a field that fields: does not declare."),
+    ("SP211", "wrong-field-test", "error",
+     "A number field tested with a list, a category field with bounds, or a category the "
+     "field does not have."),
+    ("SP212", "invalid-field", "error",
+     "A field with neither number: nor shares: (or both), named value, buyer_type or any, "
+     "or of another kind for one buyer type."),
+    ("SP213", "field-test-decided", "warning",
+     "A test of a field that no deal passes, or every deal does, whatever its buyer type."),
     # Flow
     ("SP301", "unreachable-stage", "warning", "A stage on a buyer's path that no deal reaches."),
     ("SP302", "no-path-to-won", "error", "No deal of this buyer type can ever be won."),
@@ -88,7 +101,8 @@ CODES: dict[str, Rule] = rules(
     ("SP304", "loop-without-exit", "error", "Deals circle forever, or thousands of times."),
     ("SP305", "routes-above-one", "error", "The route probabilities of a stage add up above 1."),
     ("SP306", "shares-not-one", "error",
-     "Buyer-type shares, or a buyer type's entry shares, do not add up to 1."),
+     "Buyer-type shares, a buyer type's entry shares, a field's category shares or a "
+     "stage's loss reasons' shares do not add up to 1."),
     # Information and capacity
     ("SP401", "unused-information", "warning", "Information defined but never required."),
     ("SP402", "unused-role", "warning", "A role that owns, assists or approves nothing."),

@@ -404,7 +404,8 @@ def from_spec(spec: Any, number: Any) -> Distribution:
     if kind == "exponential":
         return Exponential(number(params["mean"]))
     if kind == "uniform":
-        return Uniform(number(params["min"]), number(params["max"]))
+        low, high = uniform_bounds(params)
+        return Uniform(number(low), number(high))
     if kind == "triangular":
         low, mode, high = (number(p) for p in params)
         return Triangular(low, mode, high)
@@ -419,12 +420,22 @@ def from_spec(spec: Any, number: Any) -> Distribution:
     return Empirical(tuple(number(v) for v in params))
 
 
+def uniform_bounds(params: Any) -> tuple[Any, Any]:
+    """A uniform's smallest and largest value, written min and max or low and high."""
+    if "low" in params or "high" in params:
+        return params.get("low"), params.get("high")
+    return params.get("min"), params.get("max")
+
+
 def spec_problem(spec: Any, number: Any) -> str | None:
     """What is wrong with a schema-valid distribution's parameters, or None."""
     if not isinstance(spec, dict):
         return None
     ((kind, params),) = spec.items()
-    if kind == "uniform" and number(params["min"]) > number(params["max"]):
+    if kind == "uniform" and sorted(params) not in (["max", "min"], ["high", "low"]):
+        return "uniform needs min and max (or low and high), one pair of them"
+    if kind == "uniform" and number(uniform_bounds(params)[0]) > number(
+            uniform_bounds(params)[1]):
         return "uniform needs min <= max"
     if kind == "triangular":
         low, mode, high = (number(p) for p in params)

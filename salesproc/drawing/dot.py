@@ -36,6 +36,7 @@ APPROVAL_FILL, APPROVAL_LINE = "#eaf2fb", "#1a5276"
 WON_FILL, WON_LINE = "#dff3df", "#2e7d32"
 LOST_GREY = "#8a8a8a"
 REWORK = "#d35400"
+PASSING = "#5b6b8c"  # deals a stage's when: does not let in, passing it by
 INSTALL_HINT = ("install Graphviz: sudo apt-get install graphviz (Debian/Ubuntu) or "
                 "brew install graphviz (macOS)")
 
@@ -103,6 +104,9 @@ def stage_label(node: dict[str, Any], unit: str, notes: list[str] | None = None)
     if node["requires"]:
         rows.append('<font point-size="9" color="#333333">'
                     f"{_lines('Collect: ' + listing(node['requires']), 40)}</font>")
+    if node["when"]:
+        rows.append(f'<font point-size="9">{_lines("only deals where " + node["when"], 40)}'
+                    "</font>")
     rows += [f'<font color="{APPROVAL_LINE}"><b>{_h(line)}</b></font>' for line in notes or ()]
     return _table(rows)
 
@@ -128,7 +132,9 @@ def _legend(graph: nx.MultiDiGraph, results: bool = False) -> str:
             *([f'<font color="{REWORK}">⟲ sent back by an approval</font>']
               if "rejection" in kinds else []),
             *([f'<font color="{LOST_GREY}">✗ lost, with the reason</font>']
-              if "lost" in kinds else [])]
+              if "lost" in kinds else []),
+            *([f'<font color="{PASSING}">↷ share of the deals reaching a stage that do '
+               "not match its condition and pass it by</font>"] if "pass" in kinds else [])]
     if results:
         rows += ["arrow width: how many deals move",
                  "40% · 9/mo: share of the stage's deals, deals a month",
@@ -224,6 +230,9 @@ def _edge(dot: graphviz.Digraph, src: str, dst: str, kind: str, data: dict[str, 
     elif kind == "rejection":
         dot.edge(approval_id(src, data["approval_index"]), dst, label=f"⟲ {p} sent back",
                  color=REWORK, fontcolor=REWORK, style="bold", constraint="false", **pen)
+    elif kind == "pass":
+        dot.edge(src, dst, label=f"↷ {share(data['probability'])} pass by", color=PASSING,
+                 fontcolor=PASSING, style="dotted", constraint="false")
     elif dst == WON:
         dot.edge(src, dst, label=p, color=WON_LINE, fontcolor=WON_LINE,
                  **(pen or {"penwidth": "1.6"}))

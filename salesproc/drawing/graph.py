@@ -32,7 +32,7 @@ def stage_attributes(process: Process, stage: Stage, buyer: BuyerType | None) ->
 
     approvals: list[dict[str, Any]] = []
     for a in stage.approvals:
-        applies = 1.0 if buyer is None else a.probability(buyer.value, buyer.id)
+        applies = 1.0 if buyer is None else a.probability(buyer.value, buyer.id, buyer.fields)
         approvals.append({
             "name": a.name or f"Approval by {process.roles[a.role].title}", "role": a.role,
             "role_title": process.roles[a.role].title,
@@ -54,6 +54,8 @@ def stage_attributes(process: Process, stage: Stage, buyer: BuyerType | None) ->
         "expected_time": delay(stage.delay.mean, stage.delay_business)
         + owner.calendar.elapsed(stage.work.mean, unit) + approval_time,
         "lost_reason": stage.lost_reason, "patience": stage.patience,
+        # a stage's own when: only the deals that match go through it
+        "when": stage.when.describe(process.currency) if stage.when else "",
     }
 
 
@@ -70,8 +72,16 @@ def buyer_graph(process: Process, buyer_id: str) -> nx.MultiDiGraph:
     for sid in buyer.path:
         for target, p, attrs in _exits(buyer.stages[sid], buyer):
             graph.add_edge(sid, target, key=_key(attrs), probability=p, **attrs)
+        for target, p in _passes(buyer.stages[sid], buyer):
+            graph.add_edge(sid, target, key="pass", probability=p, kind="pass")
     graph.graph["entries"] = buyer.entry_shares() if buyer.entries else {}
     return graph
+
+
+def _passes(stage: Stage, buyer: BuyerType) -> list[tuple[str, float]]:
+    """The deals a stage's `when:` does not let in, as they pass on to a stage or won:
+    (target, share of the deals reaching the stage), from routing.skips."""
+    return [(e.target, e.share) for e in routing.skips(stage, buyer) if e.target != LOST]
 
 
 def combined_graph(process: Process) -> nx.MultiDiGraph:
@@ -85,10 +95,16 @@ def combined_graph(process: Process) -> nx.MultiDiGraph:
     if not any(rates.values()):
         rates = {b: bt.share for b, bt in process.buyer_types.items()}
     flow: dict[str, float] = defaultdict(float)  # deals per time unit through each stage
+    reach: dict[str, float] = defaultdict(float)  # deals per time unit reaching each stage
+    passing: dict[tuple[str, str], float] = defaultdict(float)  # ... passing it to a target
     approvals: dict[str, list[Approval]] = defaultdict(list)
     edges: dict[tuple[str, str, str], dict[str, Any]] = {}
     weights: dict[tuple[str, str, str], float] = defaultdict(float)
     for b, buyer in process.buyer_types.items():
+        for sid, r in analysis.expected_reaches(buyer).items():
+            reach[sid] += rates[b] * r
+            for target, p in _passes(buyer.stages[sid], buyer):
+                passing[sid, target] += rates[b] * r * p
         for sid, v in analysis.expected_visits(buyer).items():
             stage = buyer.stages[sid]
             flow[sid] += rates[b] * v
@@ -113,6 +129,8 @@ def combined_graph(process: Process) -> nx.MultiDiGraph:
     for edge, attrs in edges.items():
         share = weights[edge] / flow[edge[0]] if flow[edge[0]] else 0.0
         graph.add_edge(edge[0], edge[1], key=edge[2], probability=share, **attrs)
+    for (sid, target), weight in passing.items():
+        graph.add_edge(sid, target, key="pass", probability=weight / reach[sid], kind="pass")
     graph.graph["entries"] = _entries(process, rates)
     return graph
 

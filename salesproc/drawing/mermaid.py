@@ -41,6 +41,8 @@ def _label(node: dict[str, Any], unit: str) -> str:
     lines.append(escape(f"{who} · ~{duration(node['expected_time'], unit)}"))
     if node["requires"]:
         lines.append("<small>" + escape("Collect: " + listing(node["requires"])) + "</small>")
+    if node["when"]:
+        lines.append("<small>" + escape("only deals where " + node["when"]) + "</small>")
     for approval in node["approvals"]:
         when = f" if {approval['when']}" if approval["when"] else ""
         lines.append("<small>" + escape(f"✔ {approval['name']} ({approval['role_title']})"
@@ -78,6 +80,9 @@ def to_mermaid(graph: nx.MultiDiGraph, unit: str, direction: str = "LR") -> str:
         elif kind == "rejection":
             text = escape(f"{p} sent back ({data['approval']})")
             out.append(f'  {_node_id(src)} ==>|"{text}"| {_node_id(dst)}')
+        elif kind == "pass":
+            out.append(f'  {_node_id(src)} -.->|"{escape("↷ " + p + " pass by")}"| '
+                       f"{_node_id(dst)}")
         else:
             out.append(f'  {_node_id(src)} -->|"{p}"| {_node_id(dst)}')
     entries = graph.graph.get("entries") or {}

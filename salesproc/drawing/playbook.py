@@ -142,6 +142,12 @@ def _stage_section(process: Process, g: nx.MultiDiGraph, sid: str, number: int
     stage = g.graph["buyer"] and process.buyer_types[g.graph["buyer"]].stages[sid]
     owner = node["owner_title"] + "".join(f", with the {a}" for a in node["assist"])
     out = [f"### {number}. {_md(node['name'])}", "", f"- **Owner:** {_md(owner)}"]
+    if node["when"]:
+        passing = [f"{share(d['probability'])} of those reaching it pass on to "
+                   f"{_md(g.nodes[dst]['name'])}" for _, dst, d in g.out_edges(sid, data=True)
+                   if d["kind"] == "pass"]
+        out.append(f"- **Only for deals where** {_md(node['when'])}; the others skip this "
+                   "stage" + (f" ({'; '.join(passing)})" if passing else ""))
     if node["guidance"]:
         out.append(f"- **What to do:** {_md(node['guidance'])}")
     if node["requires"]:
@@ -178,6 +184,8 @@ def _next(g: nx.MultiDiGraph, sid: str) -> str:
     moves = []
     for _, dst, data in g.out_edges(sid, data=True):
         p = share(data["probability"])
+        if data["kind"] == "pass":
+            continue  # said with the stage's condition
         if data["kind"] == "lost":
             moves.append(f"{p} are lost ({_md('; '.join(data['reasons']))})")
         elif data["kind"] == "rejection":

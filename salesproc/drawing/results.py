@@ -139,6 +139,8 @@ def _edge_flows(graph: nx.MultiDiGraph, moves: dict[str, dict[str, Any]]
     shared among the arrows to that target (a route and a send-back) by their shares."""
     grouped: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
     for src, dst, key, attrs in graph.edges(keys=True, data=True):
+        if attrs["kind"] == "pass":
+            continue  # the deals passing a stage by are not its moves: not drawn by flow
         grouped[src, dst].append((key, float(attrs.get("probability") or 0.0)))
     flows = {}
     for (src, dst), edges in grouped.items():

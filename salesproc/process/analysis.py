@@ -15,8 +15,15 @@ from salesproc.process.model import BuyerType, Process
 
 
 def expected_visits(buyer: BuyerType) -> dict[str, float]:
-    """Mean number of times one deal of *buyer* enters each stage (traffic equations),
-    deals entering where its `enter:` says."""
+    """Mean number of times one deal of *buyer* enters each stage, deals entering where
+    its `enter:` says: the times it reaches the stage, less those its `when:` sends past."""
+    return {s: r * routing.goes_through(buyer.stages[s], buyer)
+            for s, r in expected_reaches(buyer).items()}
+
+
+def expected_reaches(buyer: BuyerType) -> dict[str, float]:
+    """Mean number of times one deal of *buyer* reaches each stage (traffic equations):
+    goes through it, or past it when the stage's `when:` does not let it in."""
     ids = list(buyer.path)
     index = {s: i for i, s in enumerate(ids)}
     n = len(ids)
@@ -33,8 +40,8 @@ def expected_visits(buyer: BuyerType) -> dict[str, float]:
 
 def win_probability(buyer: BuyerType) -> float:
     """Chance that a deal of *buyer* is eventually won (from the routing alone)."""
-    visits = expected_visits(buyer)
-    return math.fsum(v * routing.won_share(buyer.stages[s], buyer) for s, v in visits.items())
+    reaches = expected_reaches(buyer)
+    return math.fsum(r * routing.won_share(buyer.stages[s], buyer) for s, r in reaches.items())
 
 
 def lead_rates(process: Process) -> dict[str, float]:
@@ -67,7 +74,7 @@ def offered_load(process: Process) -> dict[str, float]:
             for role in stage.roles:
                 load[role] += rate * visits * stage.work.mean
             for approval in stage.approvals:
-                applies = approval.probability(buyer.value, b)
+                applies = approval.probability(buyer.value, b, buyer.fields)
                 load[approval.role] += rate * visits * applies * approval.work.mean
     return load
 

@@ -23,9 +23,10 @@ from typing import Any
 from salesproc.core import dists, units
 from salesproc.core.calendar import MONTHS, WEEKDAYS, parse_date, parse_hours
 from salesproc.core.defaults import MAX_DURATION, MAX_HORIZON_DAYS, MAX_VISITS_PER_DEAL
-from salesproc.core.diagnostics import Diagnostic, did_you_mean, some
+from salesproc.core.diagnostics import Diagnostic, did_you_mean, shown, some
 from salesproc.process import analysis, routing
 from salesproc.process.model import (
+    CONDITION_KEYS,
     LOST,
     OUTCOMES,
     WON,
@@ -197,12 +198,158 @@ def buyer_type_references(ctx: Context) -> Iterator[Diagnostic]:
         if "buyer_type" in campaign and campaign["buyer_type"] not in ctx.buyers:
             yield _unknown(ctx, "SP204", "buyer type", campaign["buyer_type"], buyers,
                            ("arrivals", "campaigns", j, "buyer_type"))
+    for path, condition in _conditions(ctx):
+        for k, b in enumerate(condition.get("buyer_type", [])):
+            if b not in ctx.buyers:
+                yield _unknown(ctx, "SP204", "buyer type", b, buyers,
+                               (*path, "buyer_type", k))
+
+
+def _conditions(ctx: Context) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every condition as written, with its path: stages' and approvals' when:, and the
+    alternatives of their any: lists."""
+    def within(path: Path, condition: dict[str, Any]) -> Iterator[tuple[Path, dict[str, Any]]]:
+        yield path, condition
+        for k, alternative in enumerate(condition.get("any", [])):
+            yield from within((*path, "any", k), alternative)
+
     for path, block in ctx.stage_blocks():
+        if "when" in block:
+            yield from within((*path, "when"), block["when"])
         for j, approval in enumerate(block.get("approvals", [])):
-            for k, b in enumerate(approval.get("when", {}).get("buyer_type", [])):
-                if b not in ctx.buyers:
-                    yield _unknown(ctx, "SP204", "buyer type", b, buyers,
-                                   (*path, "approvals", j, "when", "buyer_type", k))
+            if "when" in approval:
+                yield from within((*path, "approvals", j, "when"), approval["when"])
+
+
+def _field_tests(ctx: Context) -> Iterator[tuple[Path, str, Any]]:
+    """Every test of a field in a condition: (path, field id, the test)."""
+    for path, condition in _conditions(ctx):
+        for key, test in condition.items():
+            if key not in CONDITION_KEYS:
+                yield (*path, key), key, test
+
+
+def field_definitions(ctx: Context) -> Iterator[Diagnostic]:
+    """SP212: a field that is neither a number nor categories (or both), named as a
+    condition's own key, or given another kind by a buyer type."""
+    fields = ctx.data.get("fields", {})
+    for fid, raw in fields.items():
+        kinds = [k for k in ("number", "shares") if k in raw]
+        if len(kinds) != 1:
+            yield ctx.at("SP212", f"field '{fid}' has " + ("neither number: nor shares:"
+                                                           if not kinds else
+                                                           "both number: and shares:"),
+                         ("fields", fid), key=True,
+                         hint="a field is a number (number: a distribution) or a category "
+                         "(shares: each category and its share): give exactly one")
+        if fid in CONDITION_KEYS:
+            yield ctx.at("SP212", f"'{fid}' cannot name a field: when: already uses it",
+                         ("fields", fid), key=True,
+                         hint=f"give the field another id, e.g. deal_{fid}")
+    for b, buyer in ctx.buyers.items():
+        for fid, raw in buyer.get("fields", {}).items():
+            if fid not in fields:
+                yield _unknown(ctx, "SP210", "field", fid, fields,
+                               ("buyer_types", b, "fields", fid), key=True)
+                continue
+            declared = "number" if "number" in fields[fid] else "shares"
+            given = [k for k in ("number", "shares") if k in raw]
+            if given != [declared]:
+                yield ctx.at("SP212", f"buyer type '{b}' gives field '{fid}' "
+                             f"{' and '.join(given)}, but it is declared with {declared}:",
+                             ("buyer_types", b, "fields", fid), key=True,
+                             hint=f"a buyer type changes a field's {declared}: only, keeping "
+                             "its kind")
+
+
+def field_references(ctx: Context) -> Iterator[Diagnostic]:
+    """SP210 and SP211: conditions test declared fields, numbers with bounds and
+    categories with a list of categories the field has."""
+    fields = ctx.data.get("fields", {})
+    for path, fid, test in _field_tests(ctx):
+        if fid not in fields:
+            known = [*fields, *CONDITION_KEYS]
+            hint = ctx.suggest(fid, known) or (
+                f"declared fields: {some(list(fields))}" if fields else
+                f"declare it under fields: (fields: {{{fid}: {{number: ...}}}}), or test "
+                "value or buyer_type")
+            yield ctx.at("SP210", f"unknown field '{fid}'", path, key=True, hint=hint)
+            continue
+        number = "number" in fields[fid]
+        if number and isinstance(test, list):
+            yield ctx.at("SP211", f"field '{fid}' is a number: a list of categories cannot "
+                         "test it", path, hint=f"compare it with bounds: {fid}: {{gt: ...}} "
+                         "(also gte, lt, lte)")
+        elif not number and isinstance(test, dict):
+            categories = list(_categories(ctx, fid))
+            yield ctx.at("SP211", f"field '{fid}' is a category: it has no "
+                         f"{'/'.join(test) or 'bounds'}", path,
+                         hint=f"list the categories that match: {fid}: "
+                         f"[{', '.join(categories[:2])}]")
+        elif not number:
+            categories = list(_categories(ctx, fid))
+            for k, category in enumerate(test):
+                if category not in categories:
+                    yield ctx.at("SP211", f"'{shown(str(category))}' is not a category of "
+                                 f"field '{fid}'", (*path, k),
+                                 hint=ctx.suggest(str(category), categories)
+                                 or f"its categories: {some(categories)}")
+
+
+def field_chances(ctx: Context) -> Iterator[Diagnostic]:
+    """SP213: a test of a field that no deal passes, or every deal does, whatever its
+    buyer type (bounds outside a number's range, every category listed): the condition
+    then says nothing, or never lets a deal through, which is rarely what was meant."""
+    fields = ctx.data.get("fields", {})
+    for path, fid, test in _field_tests(ctx):
+        if fid not in fields or isinstance(test, list) == ("number" in fields[fid]):
+            continue  # reported by field_references
+        if isinstance(test, list) and not set(test) <= set(_categories(ctx, fid)):
+            continue  # an unknown category: reported by field_references
+        chances = [_chance(ctx, b, fid, test) for b in ctx.buyers]
+        known = [c for c in chances if c is not None]
+        if not known:
+            continue
+        if max(known) <= 0.0:
+            yield ctx.at("SP213", f"no deal passes this test of field '{fid}': it can never "
+                         "hold", path, key=True, hint=_range_hint(ctx, fid))
+        elif min(known) >= 1.0:
+            yield ctx.at("SP213", f"every deal passes this test of field '{fid}': it always "
+                         "holds", path, key=True, hint="leave it out, or " +
+                         _range_hint(ctx, fid)[0].lower() + _range_hint(ctx, fid)[1:])
+
+
+def _chance(ctx: Context, buyer: str, fid: str, test: Any) -> float | None:
+    """Chance a deal of *buyer* passes *test* of field *fid*; None if its distribution
+    has problems of its own (reported by the distribution rule)."""
+    from salesproc.process.model import Bounds
+
+    declared = ctx.data["fields"][fid]
+    own = ctx.buyers[buyer].get("fields", {}).get(fid, {})
+    if isinstance(test, list):
+        shares = own.get("shares", declared.get("shares", {}))
+        return math.fsum(p for c, p in shares.items() if c in test)
+    spec = own.get("number", declared.get("number"))
+    if problems_in(spec) or any(isinstance(v, str) for _, v in _leaf_paths((), spec)):
+        return None  # reported by the distribution rule
+    bounds = Bounds(test.get("gte"), test.get("gt"), test.get("lte"), test.get("lt"))
+    return bounds.probability(dists.from_spec(spec, float))
+
+
+def _range_hint(ctx: Context, fid: str) -> str:
+    declared = ctx.data["fields"][fid]
+    if "shares" in declared:
+        return f"List only some of the categories of '{fid}': " + \
+            some(list(_categories(ctx, fid)))
+    return f"Compare '{fid}' with a number within its range, as drawn for each buyer type"
+
+
+def _categories(ctx: Context, fid: str) -> dict[str, None]:
+    """Every category of a category field, the file's and every buyer type's own."""
+    found = dict.fromkeys(ctx.data["fields"][fid].get("shares", {}))
+    for buyer in ctx.buyers.values():
+        found.update(dict.fromkeys(buyer.get("fields", {}).get(fid, {}).get("shares", {})))
+    return found
 
 
 def crm_references(ctx: Context) -> Iterator[Diagnostic]:
@@ -280,6 +427,28 @@ def share_sum(ctx: Context) -> Iterator[Diagnostic]:
                          f"({parts}), not 1", ("buyer_types", b, "enter"), key=True,
                          hint="each is the share of this buyer type's new deals that enter "
                          "at that stage; make them add up to 1")
+    for path, shares, what in _other_shares(ctx):
+        total = math.fsum(shares.values())
+        if abs(total - 1.0) > 1e-3:
+            parts = " + ".join(f"{p:g}" for p in shares.values())
+            yield ctx.at("SP306", f"the shares of {what} add up to {total:g} ({parts}), not 1",
+                         path, key=True, hint="make them add up to 1")
+
+
+def _other_shares(ctx: Context) -> Iterator[tuple[Path, dict[str, float], str]]:
+    """Fields' category shares (the file's and buyer types' own) and stages' loss
+    reasons: (path, shares, what they are shares of)."""
+    for fid, raw in ctx.data.get("fields", {}).items():
+        if "shares" in raw:
+            yield ("fields", fid, "shares"), raw["shares"], f"field '{fid}'"
+    for b, buyer in ctx.buyers.items():
+        for fid, raw in buyer.get("fields", {}).items():
+            if "shares" in raw:
+                yield (("buyer_types", b, "fields", fid, "shares"), raw["shares"],
+                       f"field '{fid}' for buyer type '{b}'")
+    for path, block in ctx.stage_blocks():
+        if "lost_reasons" in block:
+            yield (*path, "lost_reasons"), block["lost_reasons"], "the loss reasons"
 
 
 def distributions(ctx: Context) -> Iterator[Diagnostic]:
@@ -304,6 +473,26 @@ def distributions(ctx: Context) -> Iterator[Diagnostic]:
             problem = dists.spec_problem(buyer["value"], float)
             if problem:
                 yield ctx.at("SP108", problem, path)
+    for path, spec in _field_numbers(ctx):
+        texts = [v for _, v in _leaf_paths(path, spec) if isinstance(v, str)]
+        if texts:
+            yield ctx.at("SP209", f"a number field's '{shown(texts[0])}' is written as a "
+                         "duration", path, hint="write the field's numbers as plain numbers")
+            continue
+        problem = dists.spec_problem(spec, float)
+        if problem:
+            yield ctx.at("SP108", problem, path)
+
+
+def _field_numbers(ctx: Context) -> Iterator[tuple[Path, Any]]:
+    """Every number field's distribution: the file's, and buyer types' own."""
+    for fid, raw in ctx.data.get("fields", {}).items():
+        if "number" in raw:
+            yield ("fields", fid, "number"), raw["number"]
+    for b, buyer in ctx.buyers.items():
+        for fid, raw in buyer.get("fields", {}).items():
+            if "number" in raw:
+                yield ("buyer_types", b, "fields", fid, "number"), raw["number"]
 
 
 def _time_distributions(ctx: Context) -> Iterator[tuple[Path, Any]]:
@@ -574,6 +763,7 @@ REFERENCE_RULES: tuple[Rule, ...] = (
     stage_references, buyer_type_references, crm_references, duplicates_in_lists, route_sums,
     share_sum,
     duration_bounds, distributions, simulation_settings, dates, work_scale,
+    field_definitions, field_references, field_chances,
 )
 
 

@@ -7,6 +7,7 @@ data (plain dicts) into a :class:`Process`; all times are floats in ``time_unit`
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import math
 from collections.abc import Mapping
@@ -97,48 +98,184 @@ class Information:
 
 
 @dataclass(frozen=True)
+class Bounds:
+    """Bounds on a number (`{gt: 0.2}`): every bound given must hold."""
+
+    gte: float | None = None
+    gt: float | None = None
+    lte: float | None = None
+    lt: float | None = None
+
+    def holds(self, x: float) -> bool:
+        return ((self.gte is None or x >= self.gte) and (self.gt is None or x > self.gt)
+                and (self.lte is None or x <= self.lte) and (self.lt is None or x < self.lt))
+
+    def probability(self, dist: Distribution) -> float:
+        """Chance a draw of *dist* lies within (exact, from the CDF)."""
+        below = math.nextafter  # P(X < x) = F(x⁻): exact for fixed and empirical values too
+        upper = min([1.0]
+                    + ([dist.cdf(self.lte)] if self.lte is not None else [])
+                    + ([dist.cdf(below(self.lt, -math.inf))] if self.lt is not None else []))
+        lower = max([0.0]
+                    + ([dist.cdf(below(self.gte, -math.inf))] if self.gte is not None else [])
+                    + ([dist.cdf(self.gt)] if self.gt is not None else []))
+        return max(0.0, upper - lower)
+
+    def meet(self, other: Bounds) -> Bounds:
+        """Both bounds at once."""
+        def tighter(a: float | None, b: float | None, pick: Any) -> float | None:
+            return b if a is None else a if b is None else pick(a, b)
+        return Bounds(tighter(self.gte, other.gte, max), tighter(self.gt, other.gt, max),
+                      tighter(self.lte, other.lte, min), tighter(self.lt, other.lt, min))
+
+    def describe(self, name: str, unit: str = "", fmt: str = ",.0f") -> list[str]:
+        return [f"{name} {op} {bound:{fmt}}{' ' + unit if unit else ''}"
+                for op, bound in (("≥", self.gte), (">", self.gt), ("≤", self.lte),
+                                  ("<", self.lt)) if bound is not None]
+
+
+ANYTHING = Bounds()
+
+
+@dataclass(frozen=True)
+class Field:
+    """What one buyer type's deals draw for a field: a number from *number*, or a
+    category by *shares* ((category, share), in the order written)."""
+
+    id: str
+    label: str = ""
+    number: Distribution | None = None
+    shares: tuple[tuple[str, float], ...] = ()
+
+    def share_of(self, categories: frozenset[str]) -> float:
+        return math.fsum(p for c, p in self.shares if c in categories)
+
+
+Test = Bounds | frozenset[str]  # a number field's bounds, or a category field's categories
+MAX_ALTERNATIVES = 12  # any: alternatives worked out exactly (inclusion-exclusion)
+
+
+@dataclass(frozen=True)
 class Condition:
-    """When an approval applies: value bounds and buyer types, all of which must hold."""
+    """When an approval applies, or who goes through a stage: value bounds, buyer types
+    and tests of the deal's fields, all of which must hold, and (with *any*) one of the
+    alternatives."""
 
     value_gte: float | None = None
     value_gt: float | None = None
     value_lte: float | None = None
     value_lt: float | None = None
     buyer_types: frozenset[str] | None = None
+    fields: tuple[tuple[str, Test], ...] = ()
+    any: tuple[Condition, ...] = ()
 
-    def applies(self, value: float, buyer_type: str) -> bool:
-        return (
-            (self.value_gte is None or value >= self.value_gte)
-            and (self.value_gt is None or value > self.value_gt)
-            and (self.value_lte is None or value <= self.value_lte)
-            and (self.value_lt is None or value < self.value_lt)
-            and (self.buyer_types is None or buyer_type in self.buyer_types)
-        )
+    @property
+    def value(self) -> Bounds:
+        return Bounds(self.value_gte, self.value_gt, self.value_lte, self.value_lt)
 
-    def probability(self, value: Distribution, buyer_type: str) -> float:
-        """Chance the condition holds for a deal of *buyer_type* (exact, from the CDF)."""
+    def applies(self, value: float, buyer_type: str,
+                fields: Mapping[str, float | str] | None = None) -> bool:
+        """Whether a deal matches. *fields*: the deal's own; None where they are not
+        known (a measured deal), and then tests of fields count as holding."""
+        if not self.value.holds(value):
+            return False
         if self.buyer_types is not None and buyer_type not in self.buyer_types:
-            return 0.0
-        below = math.nextafter  # P(V < x) = F(x⁻): exact for fixed and empirical values too
-        upper = min([1.0]
-                    + ([value.cdf(self.value_lte)] if self.value_lte is not None else [])
-                    + ([value.cdf(below(self.value_lt, -math.inf))]
-                       if self.value_lt is not None else []))
-        lower = max([0.0]
-                    + ([value.cdf(below(self.value_gte, -math.inf))]
-                       if self.value_gte is not None else [])
-                    + ([value.cdf(self.value_gt)] if self.value_gt is not None else []))
-        return max(0.0, upper - lower)
+            return False
+        if fields is not None:
+            for name, test in self.fields:
+                x = fields[name]
+                if not (test.holds(x) if isinstance(test, Bounds) and isinstance(x, float)
+                        else isinstance(test, frozenset) and x in test):
+                    return False
+        return not self.any or any(c.applies(value, buyer_type, fields) for c in self.any)
+
+    def probability(self, value: Distribution, buyer_type: str,
+                    fields: Mapping[str, Field] | None = None,
+                    within: Mapping[str, Any] | None = None) -> float:
+        """Chance the condition holds for a deal of *buyer_type* whose value and fields
+        are drawn from *value* and *fields* (exact, from the CDFs and shares: the value
+        and each field are drawn independently). A condition of more than
+        MAX_ALTERNATIVES alternatives gets an upper bound instead (the sum of its
+        alternatives' chances, at most 1), at a cost that grows only with its size.
+        *within*: tests an enclosing condition adds to every alternative."""
+        if self._count() > MAX_ALTERNATIVES:
+            own = _meet(within or {}, self._own())
+            return min(1.0, math.fsum(c.probability(value, buyer_type, fields, own)
+                                      for c in self.any))
+        terms = [_meet(within or {}, t) for t in self._terms()]
+        total = 0.0
+        for k in range(1, len(terms) + 1):  # inclusion-exclusion over the alternatives
+            for chosen in itertools.combinations(terms, k):
+                both = functools.reduce(_meet, chosen)
+                total += (-1) ** (k + 1) * _chance(both, value, buyer_type, fields)
+        return min(1.0, max(0.0, total))
+
+    def _count(self) -> int:
+        """How many alternatives the condition is, its any: lists multiplied out."""
+        return sum(c._count() for c in self.any) if self.any else 1
+
+    def _own(self) -> dict[str, Any]:
+        """The tests of this condition itself, its any: list left aside."""
+        own: dict[str, Any] = {"value": self.value}
+        if self.buyer_types is not None:
+            own["buyer_type"] = self.buyer_types
+        own.update(self.fields)
+        return own
+
+    def _terms(self) -> list[dict[str, Any]]:
+        """The condition as alternatives, each every test that must hold together (the
+        value as 'value', buyer types as 'buyer_type', fields by id)."""
+        own = self._own()
+        if not self.any:
+            return [own]
+        return [_meet(own, t) for c in self.any for t in c._terms()]
+
+    def field_ids(self) -> set[str]:
+        """Every field the condition tests, its alternatives' too."""
+        return {f for f, _ in self.fields} | {f for c in self.any for f in c.field_ids()}
 
     def describe(self, currency: str = "") -> str:
-        parts = []
-        for op, bound in (("≥", self.value_gte), (">", self.value_gt), ("≤", self.value_lte),
-                          ("<", self.value_lt)):
-            if bound is not None:
-                parts.append(f"value {op} {bound:,.0f}{' ' + currency if currency else ''}")
+        parts = self.value.describe("value", currency)
         if self.buyer_types is not None:
             parts.append("buyer type " + " or ".join(sorted(self.buyer_types)))
+        for name, test in self.fields:
+            parts.extend(test.describe(name, fmt="g") if isinstance(test, Bounds)
+                         else [f"{name} is " + " or ".join(sorted(test))])
+        if self.any:
+            parts.append("(" + " or ".join(c.describe(currency) for c in self.any) + ")")
         return " and ".join(parts)
+
+
+def _meet(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    """Two sets of tests that must all hold: a key in both holds both."""
+    out = dict(a)
+    for key, test in b.items():
+        if key not in out:
+            out[key] = test
+        elif isinstance(test, Bounds):
+            out[key] = out[key].meet(test)
+        else:
+            out[key] = out[key] & test
+    return out
+
+
+def _chance(tests: Mapping[str, Any], value: Distribution, buyer_type: str,
+            fields: Mapping[str, Field] | None) -> float:
+    """Chance every test holds at once: a product, the value and fields being independent."""
+    chance = tests["value"].probability(value) if tests["value"] != ANYTHING else 1.0
+    for key, test in tests.items():
+        if key == "value":
+            continue
+        if key == "buyer_type":
+            chance *= 1.0 if buyer_type in test else 0.0
+        elif fields is None or key not in fields:
+            continue  # a field not known: its test counts as holding
+        elif isinstance(test, Bounds):
+            number = fields[key].number
+            chance *= test.probability(number) if number is not None else 0.0
+        else:
+            chance *= fields[key].share_of(test)
+    return chance
 
 
 @dataclass(frozen=True)
@@ -154,8 +291,9 @@ class Approval:
     on_reject: str | None = None  # a stage id; None: the deal is lost
     delay_business: bool = False
 
-    def probability(self, value: Distribution, buyer_type: str) -> float:
-        return 1.0 if self.when is None else self.when.probability(value, buyer_type)
+    def probability(self, value: Distribution, buyer_type: str,
+                    fields: Mapping[str, Field] | None = None) -> float:
+        return 1.0 if self.when is None else self.when.probability(value, buyer_type, fields)
 
 
 @dataclass(frozen=True)
@@ -184,6 +322,14 @@ class Stage:
     lost_reason: str = ""
     patience: float | None = None
     delay_business: bool = False  # the delay counts business days (weekends, holidays off)
+    when: Condition | None = None  # only deals that match go through; the others pass on
+    lost_reasons: tuple[tuple[str, float], ...] = ()  # (reason, share): `lost_reasons:`
+
+    @property
+    def reasons(self) -> tuple[tuple[str, float], ...]:
+        """Why deals are lost here, each with its share of the losses: `lost_reasons:`,
+        else the one `lost_reason`."""
+        return self.lost_reasons or ((self.lost_reason, 1.0),)
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -202,6 +348,7 @@ class BuyerType:
     stages: Mapping[str, Stage]  # effective stages for this buyer, overrides applied
     description: str = ""
     entries: tuple[tuple[str, float], ...] = ()  # (stage id, share of new deals): `enter:`
+    fields: Mapping[str, Field] = field(default_factory=dict)  # its overrides applied
 
     @property
     def start(self) -> str:
@@ -416,6 +563,8 @@ def build(data: Mapping[str, Any], source: str | None = None,
             delay_business=is_business(raw.get("delay")),
             approvals=tuple(_approval(a, time_dist, work_dist)
                             for a in raw.get("approvals", ())),
+            when=None if raw.get("when") is None else _condition(raw["when"]),
+            lost_reasons=tuple((r, float(p)) for r, p in raw.get("lost_reasons", {}).items()),
             next=tuple(Route(to, float(p)) for to, p in raw.get("next", {}).items()),
             lost_reason=raw.get("lost_reason", f"lost at {raw['name']}"),
             patience=None if own_patience is None else duration(own_patience),
@@ -430,7 +579,8 @@ def build(data: Mapping[str, Any], source: str | None = None,
             value=dists.from_spec(raw["value"], float), path=tuple(path),
             stages={s: stage(effective[s], raw.get("patience")) for s in path},
             description=raw.get("description", ""),
-            entries=tuple((s, float(p)) for s, p in raw.get("enter", {}).items() if p > 0))
+            entries=tuple((s, float(p)) for s, p in raw.get("enter", {}).items() if p > 0),
+            fields=buyer_fields(data, buyer_id))
     return Process(
         name=data["name"], description=data.get("description", ""),
         currency=data.get("currency", "USD"), time_unit=unit,
@@ -523,12 +673,39 @@ def is_business(spec: Any) -> bool:
     return units.is_business(spec)
 
 
+def buyer_fields(data: Mapping[str, Any], buyer_id: str) -> dict[str, Field]:
+    """The fields a buyer type's deals draw, its own distributions or shares replacing
+    the file's (`buyer_types.<id>.fields`), in the order `fields:` declares them."""
+    own = data["buyer_types"][buyer_id].get("fields", {})
+    out = {}
+    for fid, raw in data.get("fields", {}).items():
+        spec = {**raw, **own.get(fid, {})}
+        number = spec.get("number") if "shares" not in own.get(fid, {}) else None
+        out[fid] = Field(fid, raw.get("label", fid),
+                         None if number is None else dists.from_spec(number, float),
+                         () if number is not None else
+                         tuple((c, float(p)) for c, p in spec.get("shares", {}).items()))
+    return out
+
+
+CONDITION_KEYS = ("value", "buyer_type", "any")  # a condition's own keys; the rest: fields
+
+
 def _condition(raw: Mapping[str, Any]) -> Condition:
     value = raw.get("value", {})
     buyers = raw.get("buyer_type")
     return Condition(value_gte=value.get("gte"), value_gt=value.get("gt"),
                      value_lte=value.get("lte"), value_lt=value.get("lt"),
-                     buyer_types=None if buyers is None else frozenset(buyers))
+                     buyer_types=None if buyers is None else frozenset(buyers),
+                     fields=tuple((k, _test(t)) for k, t in raw.items()
+                                  if k not in CONDITION_KEYS),
+                     any=tuple(_condition(c) for c in raw.get("any", ())))
+
+
+def _test(raw: Any) -> Test:
+    if isinstance(raw, list):
+        return frozenset(str(c) for c in raw)
+    return Bounds(raw.get("gte"), raw.get("gt"), raw.get("lte"), raw.get("lt"))
 
 
 def _arrivals(raw: Mapping[str, Any] | None, unit: str, start: dt.date) -> Arrivals | None:

@@ -4,7 +4,12 @@ A stage's approvals are decided first: each that applies says no with its `rejec
 chance, and the first to say no, in the order written, sends the deal to its `on_reject`
 stage or loses it. A deal every approval lets through takes a route from `next` with its
 probability (`won`, a stage, or `lost` written as a route); whatever the routes leave
-over is lost for the stage's `lost_reason`.
+over is lost for the stage's `lost_reason` (or, with `lost_reasons`, for each reason by
+its share).
+
+A stage with its own `when:` is gone through only by the deals that match it; the others
+pass straight on, where `next` sends deals, in proportion to its routes to stages and
+`won` (a deal that did not go through a stage is not lost there).
 
 :func:`routes` is that rule for `next` alone (what the simulator draws from, per deal);
 :func:`exits` the whole rule as shares of the deals finishing the stage, which the
@@ -60,7 +65,7 @@ def exits(stage: Stage, buyer: BuyerType) -> list[Exit]:
     out: list[Exit] = []
     passed = 1.0  # the share of deals no earlier approval has said no to
     for k, approval in enumerate(stage.approvals):
-        p_reject = approval.probability(buyer.value, buyer.id) * approval.reject
+        p_reject = approval.probability(buyer.value, buyer.id, buyer.fields) * approval.reject
         share = passed * p_reject
         if share > 0:
             label = approval_label(stage, k)
@@ -70,33 +75,78 @@ def exits(stage: Stage, buyer: BuyerType) -> list[Exit]:
                 out.append(Exit(approval.on_reject, share, "rejection", k, label))
         passed *= 1.0 - p_reject
     for target, probability in routes(stage):
-        kind: ExitKind = "lost" if target == LOST else "route"
-        out.append(Exit(target, passed * probability, kind,
-                        reason=stage.lost_reason if target == LOST else ""))
+        if target == LOST:
+            out.extend(_losses(stage, passed * probability))
+        else:
+            out.append(Exit(target, passed * probability, "route"))
     rest = passed * (1.0 - math.fsum(p for _, p in routes(stage)))
     if rest > ROUNDING:
-        out.append(Exit(LOST, rest, "lost", reason=stage.lost_reason))
+        out.extend(_losses(stage, rest))
     return out
 
 
+def _losses(stage: Stage, share: float) -> list[Exit]:
+    """*share* of the deals lost at *stage*, one exit per reason by its share."""
+    return [Exit(LOST, share * p, "lost", reason=reason) for reason, p in stage.reasons
+            if p > 0]
+
+
+def goes_through(stage: Stage, buyer: BuyerType) -> float:
+    """Share of the deals of *buyer* reaching *stage* that go through it: those its
+    `when:` lets in (all, without one)."""
+    if stage.when is None:
+        return 1.0
+    return stage.when.probability(buyer.value, buyer.id, buyer.fields)
+
+
+def passes(stage: Stage) -> list[tuple[str, float]]:
+    """Where a deal that does not match *stage*'s `when:` goes instead: `next`'s routes
+    to stages and won, each by its share of them; none when `next` has no such route
+    (such a deal is then lost, for the stage's reasons)."""
+    onward = [(t, p) for t, p in routes(stage) if t != LOST]
+    total = math.fsum(p for _, p in onward)
+    return [(t, p / total) for t, p in onward] if total > 0 else []
+
+
+def skips(stage: Stage, buyer: BuyerType) -> list[Exit]:
+    """The ways on of the deals of *buyer* that reach *stage* and do not go through it,
+    as shares of the deals reaching it."""
+    share = 1.0 - goes_through(stage, buyer)
+    if share <= ROUNDING:
+        return []
+    onward = passes(stage)
+    if not onward:
+        return _losses(stage, share)
+    return [Exit(t, share * p, "route") for t, p in onward]
+
+
+def from_reaching(stage: Stage, buyer: BuyerType) -> list[Exit]:
+    """Every way on for the deals of *buyer* that reach *stage*: through it (its exits,
+    scaled by the share its `when:` lets in) or past it; the shares add up to 1."""
+    through = goes_through(stage, buyer)
+    return [Exit(e.target, e.share * through, e.kind, e.approval, e.reason)
+            for e in exits(stage, buyer)] + skips(stage, buyer)
+
+
 def to_stages(stage: Stage, buyer: BuyerType) -> dict[str, float]:
-    """Share of deals finishing *stage* that enter each stage next (rework included)."""
+    """Share of deals reaching *stage* that reach each stage next (rework included):
+    through the stage, or past it when its `when:` does not let them in."""
     shares: dict[str, float] = {}
-    for e in exits(stage, buyer):
+    for e in from_reaching(stage, buyer):
         if e.target not in (WON, LOST):
             shares[e.target] = shares.get(e.target, 0.0) + e.share
     return shares
 
 
 def won_share(stage: Stage, buyer: BuyerType) -> float:
-    """Share of deals finishing *stage* that are won there."""
-    return math.fsum(e.share for e in exits(stage, buyer) if e.target == WON)
+    """Share of deals reaching *stage* that are won from there (through it or past it)."""
+    return math.fsum(e.share for e in from_reaching(stage, buyer) if e.target == WON)
 
 
 def targets(stage: Stage, buyer: BuyerType) -> set[str]:
     """Where a deal can go from *stage* (with a chance above 0): stage ids, won, lost. A
     stage with patience can always lose a deal that waits too long."""
-    found = {e.target for e in exits(stage, buyer)}
+    found = {e.target for e in from_reaching(stage, buyer)}
     if stage.patience is not None:
         found.add(LOST)
     return found

@@ -77,7 +77,11 @@ def check(doc: Document) -> list[Diagnostic]:
         if any(str(part).startswith("x-") for part in path):
             diag = translator.yaml11(path, None)
             found.setdefault((diag.code, diag.path, diag.message), diag)
-    findings = _dedented(doc, _one_per_place(found.values()))
+    # an x- key refused in a condition: what is written under it adds nothing
+    refused = [d.path for d in found.values() if d.code == "SP111"]
+    kept = [d for d in found.values()
+            if d.code == "SP111" or not any(_within(d.path, p) for p in refused)]
+    findings = _dedented(doc, _one_per_place(kept))
     return version + sorted(findings, key=Diagnostic.sort_key)
 
 
@@ -207,6 +211,9 @@ class _Translator:
     def _additionalProperties(self, error: Any, path: Path) -> Iterator[Diagnostic]:
         known = list(error.schema.get("properties", {}))
         for key in error.instance:
+            if key.startswith("x-") and _in_condition(path):
+                yield self._extension_in_condition(key, path)
+                continue
             if key in known or key.startswith("x-"):
                 continue
             where = f" in {self.where(path)}" if path else ""
@@ -226,6 +233,17 @@ class _Translator:
         yield self.doc.diagnostic("SP103", f"missing required key '{missing}'{where}", path,
                                   hint=f"add {missing}: ..." + (f" ({description})"
                                                                if description else ""))
+
+    def _dependencies(self, error: Any, path: Path) -> Iterator[Diagnostic]:
+        """A key that needs another beside it (a uniform's max beside its min)."""
+        for key, needs in error.validator_value.items():
+            if key in error.instance:
+                for missing in needs:
+                    if missing not in error.instance:
+                        where = f" in {self.where(path)}" if path else ""
+                        yield self.doc.diagnostic(
+                            "SP103", f"missing required key '{missing}'{where}", path,
+                            hint=f"'{key}' needs '{missing}' beside it")
 
     def _type(self, error: Any, path: Path) -> Iterator[Diagnostic]:
         expected = error.validator_value
@@ -266,11 +284,24 @@ class _Translator:
 
     def _propertyNames(self, error: Any, path: Path) -> Iterator[Diagnostic]:
         key = error.instance
+        if str(key).startswith("x-") and _in_condition(path):
+            yield self._extension_in_condition(str(key), path)
+            return
         extension = " (x- keys are allowed only where the format has fixed keys)" \
             if str(key).startswith("x-") else ""
         yield self.doc.diagnostic(
             "SP105", f"'{key}' is not a valid id{extension}", (*path, key), key=True,
             hint=f"ids are lowercase letters, digits and _, e.g. '{_snake(str(key))}'")
+
+    def _extension_in_condition(self, key: str, path: Path) -> Diagnostic:
+        """SP111: an x- key inside when:. Elsewhere the format ignores x- keys; a condition
+        that ignored one would hold for every deal, the opposite of what was meant."""
+        name = _snake(key[2:])
+        return self.doc.diagnostic(
+            "SP111", f"'{key}' in a condition is not a field salesproc knows: an x- key "
+            "would be ignored here, and the condition would hold for every deal", (*path, key),
+            key=True, hint=f"declare the field under fields: (fields: {{{name}: {{number: "
+            f"...}}}}) and test it by its id: when: {{{name}: ...}}")
 
     def _bad_duration(self, value: Any, path: Path) -> Diagnostic:
         if _is_deal_value(path):
@@ -419,6 +450,12 @@ def _types(branch: dict[str, Any]) -> set[str]:
         for sub in branch.get(key, []):
             found |= _types(sub)
     return found
+
+
+def _in_condition(path: Path) -> bool:
+    """Whether *path* is inside a when: (a condition, its any: list or a field's test)."""
+    return any(part == "when" and i >= 2 and path[i - 2] in ("stages", "approvals")
+               for i, part in enumerate(path))
 
 
 def _is_deal_value(path: Path) -> bool:

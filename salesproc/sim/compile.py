@@ -43,8 +43,10 @@ class Step:
     """A stage as one buyer type sees it, compiled for speed."""
 
     __slots__ = ("approvals", "business", "delay", "index", "lost_outcome", "lost_reason",
-                 "moves_row", "no_work", "owner", "patience", "plain", "pools", "queue_row",
-                 "ramped", "route_cum", "route_salt", "route_to", "slot", "solo", "timed", "work")
+                 "moves_row", "no_work", "owner", "pass_cum", "pass_salt", "pass_to",
+                 "patience", "plain", "pools", "queue_row", "ramped", "reason_cum",
+                 "reason_salt", "reasons", "route_cum", "route_salt", "route_to", "slot", "solo",
+                 "timed", "when", "work")
     approvals: list[CompiledApproval]
     business: bool  # the delay counts business days
     owner: Pool  # whose working time the work takes (a meeting's too)
@@ -63,6 +65,17 @@ class Step:
     route_to: list[int]  # where a draw falling in each route_cum interval goes, then lost
     work: Callable[[], float]
     route_salt: int
+    # `lost_reasons:` (none for one reason): the reasons, their cumulative shares, the salt
+    # of the per-deal draw of which one a lost deal gives
+    reasons: list[str]
+    reason_cum: list[float]
+    reason_salt: int
+    # the stage's own `when:` (None: every deal goes through), and where a deal it does not
+    # let in goes (routing.passes: cumulative shares, targets, then lost; a per-deal draw)
+    when: Condition | None
+    pass_cum: list[float]
+    pass_to: list[int]
+    pass_salt: int
     # where the engine's collector counts this stage's visits (Collector.slot), its moves
     # (Collector.moves_row) and its waits for the role at position 0 (Collector.queue_slot;
     # a role's own position is added): set by the engine, which owns the collector
@@ -120,6 +133,14 @@ def _buyer_steps(process: Process, buyer_id: str, pools: Mapping[str, Pool], see
         step.route_to = [*(target(to) for to, _ in table), LOST_INDEX]
         step.route_cum = [math.fsum(p for _, p in table[: i + 1]) for i in range(len(table))]
         step.route_salt = streams.salt(seed, replication, f"{prefix}/route")
+        step.reasons = [r for r, _ in stage.lost_reasons]
+        step.reason_cum = _cumulative([p for _, p in stage.lost_reasons])
+        step.reason_salt = streams.salt(seed, replication, f"{prefix}/lost reason")
+        step.when = stage.when
+        onward = routing.passes(stage)
+        step.pass_to = [*(target(to) for to, _ in onward), LOST_INDEX]
+        step.pass_cum = _cumulative([p for _, p in onward])
+        step.pass_salt = streams.salt(seed, replication, f"{prefix}/pass")
         # approvals' streams are named by role and name, not position, so that a variant
         # adding an approval leaves the others' draws (common random numbers) alone
         names = [f"{prefix}/approval/{a.role}/{a.name}" for a in stage.approvals]
@@ -130,6 +151,12 @@ def _buyer_steps(process: Process, buyer_id: str, pools: Mapping[str, Pool], see
             for k, (a, name) in enumerate(zip(stage.approvals, names, strict=True))]
         steps.append(step)
     return steps
+
+
+def _cumulative(shares: list[float]) -> list[float]:
+    """Running sums of *shares*, scaled so that the last is 1 (rounding aside)."""
+    total = math.fsum(shares) or 1.0
+    return [math.fsum(shares[: i + 1]) / total for i in range(len(shares))]
 
 
 def _timed(pool: Pool) -> bool:

@@ -23,12 +23,13 @@ the one module that knows how), and people are counted by small pools
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from salesproc.core.calendar import WorkingClock, business_days, months, seasonal_rate
-from salesproc.core.defaults import MAX_OPEN_DEALS
+from salesproc.core.defaults import MAX_OPEN_DEALS, MAX_VISITS_PER_DEAL
 from salesproc.core.errors import SalesprocError
 from salesproc.core.units import HOURS, convert, describe
 from salesproc.process.model import WON, Process
@@ -43,14 +44,19 @@ _bisect = bisect.bisect_right
 _log1p = math.log1p
 
 
+NO_FIELDS: dict[str, float | str] = {}  # a process without fields: one shared, never changed
+
+
 class Deal(Scheduled):
     """One deal; also the event the engine schedules for it."""
 
-    __slots__ = ("arrived", "buyer", "draws", "granted", "id", "key", "meeting", "pending",
+    __slots__ = ("arrived", "buyer", "draws", "fields", "granted", "id", "key", "meeting",
+                 "pending",
                  "people",
                  "rejected", "repeats", "stage", "step", "t_enter", "t_request", "t_start",
                  "t_wait", "t_worked", "token", "value", "visit", "visited", "waiting")
     draws: list[float]  # its route draw for a first visit to each stage (KeyedDeals)
+    fields: dict[str, float | str]  # what it carries (`fields:`), drawn when it arrives
     granted: Callable[[Any, Pool, float], None]
     key: int
     meeting: list[Pool] | None  # while waiting: every pool a meeting needs; None: one pool
@@ -76,6 +82,7 @@ class Deal(Scheduled):
         self.repeats: dict[int, int] | None = None  # stage -> visits, once a stage repeats
         self.token = 0  # renewed at every wait: a patience timer of an earlier wait is void
         self.waiting = False
+        self.fields = NO_FIELDS
 
 
 class Task(Scheduled):
@@ -184,6 +191,7 @@ class Engine:
         self.values = [streams.sampler(process.buyer_types[b].value, seed, replication,
                                        f"value/{b}")
                        for b in self.buyer_ids]
+        self.field_draws = [self._field_draws(b) for b in self.buyer_ids]
         shares = [process.buyer_types[b].share for b in self.buyer_ids]
         total = math.fsum(shares) or 1.0
         self.share_cum = [math.fsum(shares[: i + 1]) / total for i in range(len(shares))]
@@ -243,6 +251,8 @@ class Engine:
             b = self.buyer_ids.index(o.buyer)
             self.count += 1
             deal = Deal(self.count, b, o.value, 0.0)
+            if self.field_draws[b]:
+                deal.fields = {fid: draw() for fid, draw in self.field_draws[b]}
             deal.arrived = -o.since
             deal.key, deal.draws = self.deal_keys(b)
             self.open[deal.id] = deal
@@ -355,6 +365,8 @@ class Engine:
                 hint="add people to the busiest role, or lower the arrival rate (the "
                 "over-capacity warning names the role)")
         deal = Deal(self.count, buyer, self.values[buyer](), now)
+        if self.field_draws[buyer]:
+            deal.fields = {fid: draw() for fid, draw in self.field_draws[buyer]}
         # deals arrive in the same order in every variant, so the n-th deal gets the n-th
         # key. (Keys in arithmetic progression made the hashed draws subtly correlated.)
         deal.key, deal.draws = self.deal_keys(buyer)
@@ -367,6 +379,24 @@ class Engine:
             stages, cumulative, draw = entries
             self._enter(deal, stages[min(bisect.bisect_right(cumulative, draw()),
                                          len(stages) - 1)])
+
+    def _field_draws(self, buyer: str) -> list[tuple[str, Callable[[], float | str]]]:
+        """Each field's draw for a deal of *buyer*, on its own stream ('field/BUYER/ID'),
+        so that a field added or changed leaves every other draw as it was."""
+        out: list[tuple[str, Callable[[], float | str]]] = []
+        for fid, spec in self.process.buyer_types[buyer].fields.items():
+            name = f"field/{buyer}/{fid}"
+            if spec.number is not None:
+                out.append((fid, streams.sampler(spec.number, self.seed, self.replication,
+                                                 name)))
+                continue
+            categories = [c for c, _ in spec.shares]
+            shares = [p for _, p in spec.shares]
+            total = math.fsum(shares) or 1.0
+            cumulative = [math.fsum(shares[: k + 1]) / total for k in range(len(shares))]
+            draw = streams.uniforms(streams.generator(self.seed, self.replication, name))
+            out.append((fid, functools.partial(_category, categories, cumulative, draw)))
+        return out
 
     def _entries(self, buyer: str) -> tuple[list[int], list[float], streams.Stream] | None:
         """Where a buyer type's new deals enter, when its `enter:` spreads them."""
@@ -382,6 +412,12 @@ class Engine:
 
     def _enter(self, deal: Deal, stage: int, delay: float | None = None) -> None:
         now = deal.time  # handlers read "now" from the deal; whoever calls one sets it
+        step = self.steps[deal.buyer][stage]
+        assert step is not None  # the lint rules keep every route on the buyer's path
+        if step.when is not None and delay is None and not step.when.applies(
+                deal.value, self.buyer_ids[deal.buyer], deal.fields):
+            self._pass(deal, stage)
+            return
         deal.stage = stage
         bit = 1 << stage
         if deal.visited & bit:  # a rework loop: count visits, so each draws anew
@@ -391,8 +427,6 @@ class Engine:
             deal.visited |= bit
             deal.visit = 0
         deal.t_enter = now
-        step = self.steps[deal.buyer][stage]
-        assert step is not None  # the lint rules keep every route on the buyer's path
         deal.step = step
         if delay is not None:  # an open deal's delay, drawn given its age
             self._at(deal, delay, self._on_request)
@@ -402,6 +436,43 @@ class Engine:
             self._at(deal, self._business(now, step.delay()), self._on_request)
         else:
             self._at(deal, step.delay(), self._on_request)
+
+    def _pass(self, deal: Deal, stage: int) -> None:
+        """The deal reaches a stage whose `when:` does not let it in: it goes straight on
+        where the stage's routes send deals (routing.passes), never counted as a visit;
+        on through every further stage that does not let it in either. Each pass is a
+        hash of (deal, stage, the deal's visit count, passes so far), as a route is. A
+        deal passing stages MAX_VISITS_PER_DEAL times in a row (a loop of stages none of
+        which lets it in: lint's SP304) is lost at the last."""
+        buyer = self.buyer_ids[deal.buyer]
+        for passes in range(MAX_VISITS_PER_DEAL):
+            step = self.steps[deal.buyer][stage]
+            assert step is not None
+            at = _bisect(step.pass_cum,
+                         _unit(deal.key ^ step.pass_salt ^ (deal.visit << 20) ^ passes))
+            to = step.pass_to[min(at, len(step.pass_cum) - 1) if step.pass_cum else at]
+            if to == WON_INDEX:
+                self._win(deal)
+                return
+            if to < 0:
+                break
+            after = self.steps[deal.buyer][to]
+            assert after is not None
+            if after.when is None or after.when.applies(deal.value, buyer, deal.fields):
+                self._enter(deal, to)
+                return
+            stage = to
+        step = self.steps[deal.buyer][stage]
+        assert step is not None
+        self._lose(deal, stage, self._lost_reason(deal, step))
+
+    def _lost_reason(self, deal: Deal, step: Step) -> str:
+        """Why *deal* is lost at *step*'s stage: its one reason, or one of its
+        `lost_reasons` by share, drawn per (deal, stage, visit)."""
+        if not step.reasons:
+            return step.lost_reason
+        at = _bisect(step.reason_cum, _unit(deal.key ^ step.reason_salt ^ deal.visit))
+        return step.reasons[min(at, len(step.reasons) - 1)]
 
     def _request(self, deal: Deal) -> None:
         now = deal.t_request = deal.time
@@ -539,7 +610,7 @@ class Engine:
             return
         buyer = self.buyer_ids[deal.buyer]
         tasks = [Task(deal, a) for a in step.approvals
-                 if a.when is None or a.when.applies(deal.value, buyer)]
+                 if a.when is None or a.when.applies(deal.value, buyer, deal.fields)]
         if not tasks:
             deal.rejected = None
             self._route(deal, step)
@@ -618,9 +689,13 @@ class Engine:
         elif target == WON_INDEX:
             self._leave(deal, step, WON, WON_INDEX)
             self._win(deal)
-        else:
+        elif not step.reasons:
             self._leave(deal, step, step.lost_outcome, LOST_INDEX)
             self._lose(deal, step.index, step.lost_reason)
+        else:
+            reason = self._lost_reason(deal, step)
+            self._leave(deal, step, f"lost: {reason}", LOST_INDEX)
+            self._lose(deal, step.index, reason)
 
     def _leave(self, deal: Deal, step: Step, outcome: str, to: int) -> None:
         """The deal leaves the stage for *to*: a stage index, WON_INDEX or LOST_INDEX."""
@@ -677,3 +752,8 @@ class Engine:
         roles = {rid: pool.integrals(now) for rid, pool in self.pools.items()}
         open_deals = [(d.buyer, d.stage, d.value) for d in self.open.values()]
         return m.figures(now, roles, open_deals, self.process.time_unit)
+
+
+def _category(categories: list[str], cumulative: list[float], draw: streams.Stream) -> str:
+    """One category, drawn by its share."""
+    return categories[min(_bisect(cumulative, draw()), len(categories) - 1)]
