@@ -207,14 +207,18 @@ def forecast(history: History, *, until: dt.datetime | dt.date | None = None,
     also each figure's blend of the model with the record's best baseline."""
     import datetime as dt
 
+    from salesproc.prediction.forecast import Campaign, parse_campaign
     from salesproc.prediction.forecast import forecast as forecasting
-    from salesproc.prediction.forecast import parse_campaign
 
+    _history(history)
     if (until is None) == (horizon is None):
         raise ValueError("give until or horizon" + (", not both" if until is not None else ""))
+    for c in campaigns:
+        if not isinstance(c, str | Campaign):
+            raise TypeError(f"a campaign is 'LEADS@DATE' text or a Campaign, not "
+                            f"{type(c).__name__}")
     if until is not None:
-        end = until if isinstance(until, dt.datetime) else dt.datetime.combine(
-            until, dt.time(23, 59, 59))
+        end = _moment(until, "until", end_of_day=True)
     else:
         end = history.as_of + dt.timedelta(days=_days(horizon, "horizon"))
     from salesproc.prediction.backtest import track_record as record_of
@@ -242,12 +246,39 @@ def backtest(history: History, *, origins: Sequence[dt.datetime] = (),
     from salesproc.prediction.backtest import backtest as backtesting
     from salesproc.prediction.backtest import origins as stepping
 
+    _history(history)
     if not origins:
         if first is None or last is None:
             raise ValueError("give origins, or first and last")
-        origins = stepping(first, last, every)
-    return backtesting(history, list(origins), _days(horizon, "horizon"),
-                       replications=replications, seed=seed)
+        if not isinstance(every, str):
+            raise TypeError(f"every is text such as '1mo' or '2w', not {type(every).__name__}")
+        origins = stepping(_moment(first, "from"), _moment(last, "to", end_of_day=True), every)
+    return backtesting(history, [_moment(o, "origins") for o in origins],
+                       _days(horizon, "horizon"), replications=replications, seed=seed)
+
+
+def _history(value: object) -> None:
+    """A TypeError that says what to give unless *value* is a History."""
+    from salesproc.history.table import History
+
+    if not isinstance(value, History):
+        raise TypeError(f"give a History (salesproc.read_history(...)), not "
+                        f"{type(value).__name__}")
+
+
+def _moment(value: object, setting: str, *, end_of_day: bool = False) -> dt.datetime:
+    """A date or a time in the team's local time (as the exports' times are read): a day
+    alone is its start, or its end with *end_of_day*; a time with a zone is refused."""
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            raise SettingsError(setting, f"{value.isoformat()} has a time zone; give the "
+                                "team's local time without one, as the exports' times are")
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time(23, 59, 59) if end_of_day else dt.time())
+    raise TypeError(f"{setting} is a date or a datetime, not {type(value).__name__}")
 
 
 def _process(process: ProcessLike, changes: Changes) -> Process:

@@ -168,3 +168,27 @@ def test_the_library_refuses_cases_that_do_not_rise_from_worst_to_best(
         salesproc.forecast(history, horizon=30, replications=3,
                            cases=cases)  # type: ignore[arg-type]
     assert caught.value.setting == "cases"
+
+
+def test_the_api_says_what_to_give_for_a_wrong_type_or_a_zoned_time() -> None:
+    export = ROOT / "examples" / "five-step-salesforce"
+    history = salesproc.read_history([export / "Opportunity.csv",
+                                      export / "OpportunityHistory.csv"],
+                                     ROOT / "processes" / "five-step.yaml")
+    with pytest.raises(TypeError, match="give a History"):
+        salesproc.forecast(str(export), horizon=30)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="a campaign is 'LEADS@DATE' text"):
+        salesproc.forecast(history, horizon=30, campaigns=[5])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="every is text"):
+        salesproc.backtest(history, first=JAN, last=JAN, every=5)  # type: ignore[arg-type]
+    zoned = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+    with pytest.raises(SettingsError, match="has a time zone") as caught:
+        salesproc.forecast(history, until=zoned, replications=3)
+    assert caught.value.setting == "until"
+    with pytest.raises(SettingsError) as counted:
+        salesproc.backtest(history, origins=[dt.datetime(2026, 9, 1)], replications=0)
+    assert counted.value.setting == "replications"
+    # a day alone is its start (first) and its end (last): one origin on 1 September
+    done = salesproc.backtest(history, first=dt.date(2026, 9, 1), last=dt.date(2026, 9, 1),
+                              horizon=14, replications=3, seed=1)
+    assert [o.at for o in done.origins] == [dt.datetime(2026, 9, 1)]

@@ -77,9 +77,7 @@ def _check(process: Process, s: Settings) -> None:
         raise SettingsError("warmup", f"a warm-up of {describe(s.warmup, unit)} must be at "
                             f"least 0 and shorter than the horizon "
                             f"({describe(s.horizon, unit)})")
-    if not 1 <= s.replications <= MAX_REPLICATIONS:
-        raise SettingsError("replications", f"replications must be between 1 and "
-                            f"{MAX_REPLICATIONS:,}, not {s.replications:,}")
+    check_replications(s.replications)
     if not 1 <= s.workers <= MAX_WORKERS:
         raise SettingsError("workers", f"workers must be between 1 and {MAX_WORKERS}, "
                             f"not {s.workers:,}")
@@ -90,6 +88,13 @@ def _check(process: Process, s: Settings) -> None:
         raise SalesprocError("no leads arrive: arrivals.rate is 0 and no campaign falls "
                              "within the horizon", hint="set e.g. `arrivals: {rate: 20, per: "
                              "week}`, or add a campaign")
+
+
+def check_replications(replications: int) -> None:
+    """Raise :class:`SettingsError` unless *replications* is from 1 to MAX_REPLICATIONS."""
+    if not 1 <= replications <= MAX_REPLICATIONS:
+        raise SettingsError("replications", f"replications must be between 1 and "
+                            f"{MAX_REPLICATIONS:,}, not {replications:,}")
 
 
 def check_buyer(process: Process, buyer: str, setting: str = "buyer") -> None:

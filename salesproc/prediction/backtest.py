@@ -468,6 +468,9 @@ def backtest(history: History, origins: Sequence[dt.datetime], horizon_days: flo
     and the process's folder may be read-only. An origin whose calibration or forecast
     raises a salesproc error or a ValueError is recorded as failed, with the reason; the
     others go on."""
+    from salesproc.experiments.experiment import check_replications
+
+    check_replications(replications)  # else every origin would fail alike
     done: list[Origin] = []
     failed: list[Failed] = []
     notes: list[str] = []
