@@ -439,6 +439,8 @@ def test_the_blend_takes_the_weight_that_did_best_on_the_record(tmp_path: Path) 
     ({"horizon_days": 1e12}, "it looks 1e+12 days ahead"),
     ({"cases": {"worst": "p90", "neutral": "p50", "best": "p10"}}, "are not percentiles"),
     ({"cases": {"worst": "p10", "neutral": "p50", "best": "p9000"}}, "are not percentiles"),
+    ({"origins": [{"at": "2025-01-01T00:00:00"}]}, "it has no 'until'"),
+    ({"failed": 3}, "a value in it is not what a backtest writes"),
 ])
 def test_a_track_record_edited_out_of_shape_is_refused(edit: dict[str, Any],
                                                        said: str) -> None:

@@ -106,6 +106,6 @@ def _cases(text: str) -> tuple[float, float, float]:
     except ValueError:
         parts = []
     if len(parts) != 3:
-        raise click.BadParameter(f"{shown(text)!r}: give three percentiles, e.g. 10,50,90",
+        raise click.BadParameter(f"'{shown(text)}': give three percentiles, e.g. 10,50,90",
                                  param_hint="--cases")
     return check_cases(parts)

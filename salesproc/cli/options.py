@@ -101,7 +101,7 @@ class Date(click.ParamType):  # type: ignore[type-arg]
         text = str(value).strip()
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+)?\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)",
                         text):
-            self.fail(f"{shown(text)!r} has a time zone; give the team's local time "
+            self.fail(f"'{shown(text)}' has a time zone; give the team's local time "
                       "without one (2026-03-31T18:00), as the export's times are read",
                       param, ctx)
         try:
@@ -111,7 +111,7 @@ class Date(click.ParamType):  # type: ignore[type-arg]
             when = dt.datetime.combine(dt.date.fromisoformat(text), day_time) \
                 if len(text) == 10 else dt.datetime.fromisoformat(text)
         except ValueError:
-            self.fail(f"{shown(text)!r} is not a date like 2026-03-31 (or 2026-03-31T18:00)",
+            self.fail(f"'{shown(text)}' is not a date like 2026-03-31 (or 2026-03-31T18:00)",
                       param, ctx)
         today = dt.date.today()
         if when.year < 1900:

@@ -166,7 +166,7 @@ def compare(base: tuple[str, Process], variants: Sequence[tuple[str, Process]],
     if buyer is not None:
         for label, process in runs:
             if buyer not in process.buyer_types:
-                raise SettingsError("buyer", f"{label} has no buyer type {shown(buyer)!r}; "
+                raise SettingsError("buyer", f"{label} has no buyer type '{shown(buyer)}'; "
                                     "choose one of: " + ", ".join(process.buyer_types))
     if independent:
         results = [Variant(label, simulate(process,
@@ -252,7 +252,7 @@ def parse_sweep(option: str) -> Sweep:
     ('{...}', '[...]') is one value. A bad one raises a SettingsError of the setting 'set'."""
 
     def bad(message: str) -> SettingsError:
-        return SettingsError("set", f"{shown(option)!r}: {message}")
+        return SettingsError("set", f"'{shown(option)}': {message}")
 
     setting, sep, spec = option.partition("=")
     spec = spec.strip()
@@ -319,7 +319,7 @@ def sweep_points(sweeps: Sequence[Sweep]) -> list[tuple[str, ...]]:
     named = [s.setting for s in sweeps]
     twice = next((n for i, n in enumerate(named) if n in named[:i]), None)
     if twice is not None:
-        raise SettingsError("set", f"{shown(twice)!r} is given twice",
+        raise SettingsError("set", f"'{shown(twice)}' is given twice",
                             hint="give all its values at once, e.g. 2..5 or 2,4,8")
     varying = [s for s in sweeps if len(s.values) > 1]
     if len(varying) > 2:

@@ -93,7 +93,7 @@ def origins(first: dt.datetime, last: dt.datetime, every: str) -> list[dt.dateti
     if text.endswith("mo"):
         months = text[:-2].strip()
         if not months.isdigit() or int(months) < 1:
-            raise SettingsError("every", f"{shown(every)!r}: give 1mo, 3mo, or a span such "
+            raise SettingsError("every", f"'{shown(every)}': give 1mo, 3mo, or a span such "
                                 "as 2w")
         found: list[dt.datetime] = []
         for k in range(MAX_ORIGINS + 1):
@@ -110,7 +110,7 @@ def origins(first: dt.datetime, last: dt.datetime, every: str) -> list[dt.dateti
     except SpanError as exc:
         raise SettingsError("every", str(exc), exc.hint) from None
     if days <= 0:
-        raise SettingsError("every", f"{shown(every)!r}: the step must be above 0")
+        raise SettingsError("every", f"'{shown(every)}': the step must be above 0")
     count = int((last - first).total_seconds() // (days * 86400)) + 1
     if count > MAX_ORIGINS:
         raise too_many
@@ -380,7 +380,9 @@ def from_dict(data: Any, source: str = "") -> Backtest:
         block = data.get("process")
         saved: dict[str, Any] = block if isinstance(block, dict) else {}
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise ValueError(f"not a saved backtest ({type(exc).__name__}: {exc})") from None
+        what = (f"it has no '{shown(str(exc.args[0]))[:40]}'" if isinstance(exc, KeyError)
+                else "a value in it is not what a backtest writes")
+        raise ValueError(f"not a saved backtest ({what})") from None
     if not 0 < horizon <= MAX_FORECAST_DAYS:  # an edited file (a backtest's own bound)
         raise ValueError(f"not a saved backtest (it looks {horizon:g} days ahead)")
     if not 0 < worst < neutral < best < 100:

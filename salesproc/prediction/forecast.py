@@ -615,12 +615,12 @@ def parse_campaign(text: str) -> Campaign:
     try:
         leads, on = int(count), dt.date.fromisoformat(day.strip())
     except ValueError:
-        raise SettingsError("campaign", f"{shown(text)!r} is not LEADS@DATE, e.g. "
+        raise SettingsError("campaign", f"'{shown(text)}' is not LEADS@DATE, e.g. "
                             "500@2026-03-10") from None
     if leads <= 0:
-        raise SettingsError("campaign", f"{shown(text)!r}: a campaign brings at least one lead")
+        raise SettingsError("campaign", f"'{shown(text)}': a campaign brings at least one lead")
     if leads > MAX_CAMPAIGN_LEADS:
-        raise SettingsError("campaign", f"{shown(text)!r}: a campaign brings at most "
+        raise SettingsError("campaign", f"'{shown(text)}': a campaign brings at most "
                             f"{MAX_CAMPAIGN_LEADS:,} leads")
     return Campaign(leads, on, buyer.strip() or None, text)
 
@@ -631,7 +631,7 @@ def _check_campaigns(campaigns: Sequence[Campaign], process: Process, start: dt.
     within the forecast; else a SettingsError of the setting 'campaign'."""
     for c in campaigns:
         if c.buyer_type is not None and c.buyer_type not in process.buyer_types:
-            raise SettingsError("campaign", f"unknown buyer type {shown(c.buyer_type)!r} in "
+            raise SettingsError("campaign", f"unknown buyer type '{shown(c.buyer_type)}' in "
                                 f"{shown(c.name)}; choose one of: "
                                 f"{', '.join(process.buyer_types)}")
         if not start.date() <= c.on <= until.date():
