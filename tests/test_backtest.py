@@ -403,6 +403,11 @@ def test_forecast_shows_its_track_record_and_the_baseline_that_beat_it(tmp_path:
     assert run(*args, "--format", "html", "-o", str(page)).exit_code == 0
     assert "Track record" in page.read_text("utf-8")
     assert as_json["track_record"]["backtest"]["process"] == data["process"]  # kept
+    data["origins"][1]["baselines"]["run_rate"]["won"] = None  # forecast at one origin only
+    (tmp_path / "one.json").write_text(json.dumps(data))
+    once = run(*args[:-1], str(tmp_path / "one.json")).stdout
+    assert "run rate 0.0 (over the 1 it forecast)" in once
+    assert "(MAE 0.0 against 3.0 over the 1 origins both forecast)" in once
     data["process"]["currency"] = "EUR"  # a record of another currency's money
     (tmp_path / "euro.json").write_text(json.dumps(data))
     euro = run(*args[:-1], str(tmp_path / "euro.json"))

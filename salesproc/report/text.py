@@ -826,6 +826,7 @@ def track_record(record: Backtest, beaten: list[Beaten], done: Forecast, source:
     for figure in ("won", "revenue"):
         scores = record.scores(figure)
         others = "; ".join(f"{BASELINES[k]} {_amount(figure, s.mae)}"
+                           + ("" if s.origins == n else f" (over the {s.origins} it forecast)")
                            for k, s in scores.items() if k != MODEL and s.origins)
         lines.append(f"  Over the last {n} origins this forecast's MAE of {words[figure]} was "
                      f"{_amount(figure, scores[MODEL].mae)}" + (f"; {others}" if others else ""))
@@ -833,7 +834,9 @@ def track_record(record: Backtest, beaten: list[Beaten], done: Forecast, source:
         ours = done.totals[b.figure].neutral
         lines.append(f"  On this history the {BASELINES[b.baseline]} beat the model on "
                      f"{words[b.figure]} (MAE {_amount(b.figure, b.baseline_mae)} against "
-                     f"{_amount(b.figure, b.model_mae)} over {b.origins} origins): for this "
+                     f"{_amount(b.figure, b.model_mae)} over "
+                     + (f"{b.origins} origins" if b.origins == n
+                        else f"the {b.origins} origins both forecast") + "): for this "
                      f"period it says {_amount(b.figure, b.forecast)}, beside the model's "
                      f"neutral case of {_amount(b.figure, ours)}")
     if not beaten:
