@@ -5,8 +5,9 @@ is a thin layer over these functions.
 Each takes processes (or paths to process files) or a history, and keyword settings, and
 returns a result object with ``to_dict()`` and ``to_frame()``. Times are numbers in the process's
 time unit (as Settings holds them), or text read as the command line reads it
-(``"26w"``, ``"90d"``, ``"3mo"``; a bare ``"90"`` is days, and refused with a
-:class:`~salesproc.core.units.SpanError` where the process counts time in another unit). One
+(``"26w"``, ``"90d"``, ``"3mo"``; a bare ``"90"`` is days, and refused where the process
+counts time in another unit). A value out of range raises a
+:class:`~salesproc.core.errors.SettingsError` naming its setting. One
 worker process by default: a notebook should not start a process pool unasked
 (``workers=2`` or more runs replications in parallel, with identical results). SimPy,
 numpy and scipy are imported only when a function is called, so ``import salesproc``
