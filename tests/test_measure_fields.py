@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import salesproc
-from salesproc.experiments.export import deals_of, write_salesforce
+from salesproc.experiments.export import deals_of, write_hubspot, write_salesforce
 from tests.conftest import run
 
 PROCESS = """\
@@ -70,8 +70,9 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], p
     deals["OwnerId"] = [ids[k % 2] for k in range(len(deals))]
     deals.to_csv(opp, index=False)
     users = folder / "User.csv"
-    pd.DataFrame({"Id": ids, "Name": list(OWNERS.values()), "IsActive": ["true", "true"]}
-                 ).to_csv(users, index=False)
+    # Data Loader writes the users' 18-character ids, a report the deals' 15-character ones
+    pd.DataFrame({"Id": [f"{i}IAQ" for i in ids], "Name": list(OWNERS.values()),
+                  "IsActive": ["true", "true"]}).to_csv(users, index=False)
     return path, [str(opp), str(hist), str(users)], deals
 
 
@@ -178,3 +179,37 @@ def test_a_number_field_is_cut_at_its_quartiles(tmp_path: Path) -> None:
     assert sorted(g["deals"] for g in groups[:-1]) == [9, 10, 10, 10]
     assert groups[0]["value"] == "0.01 to 0.105" and groups[3]["value"].endswith("to 0.39")
     assert all(math.isclose(g["win_rate"]["mean"], g["won"] / g["deals"]) for g in groups)
+
+
+def test_hubspot_regions_and_owners_as_they_come(tmp_path: Path) -> None:
+    """A HubSpot deals export: the region a deal property, the owner its `Deal owner`
+    as HubSpot writes it; as of an earlier date, the deals created by then keep theirs."""
+    path = tmp_path / "regions.yaml"
+    path.write_text(PROCESS.replace("Segment__c", "Segment").replace(
+        "Loss_Reason__c", "Closed Lost Reason").replace("Region__c", "Region"), "utf-8")
+    process = salesproc.load(path)
+    result = salesproc.simulate(process, events=True)
+    assert result.events is not None
+    names = [s.name for s in process.stages.values()]
+    export = write_hubspot(deals_of(result.events, process), tmp_path / "deals.csv", names)
+    deals = pd.read_csv(export, dtype=str, keep_default_na=False)
+    deals["Region"] = deals["Segment"].map(REGION)
+    deals["Deal owner"] = ["Ada Lovelace (ada@example.com)" if k % 3 else "" for k in
+                           range(len(deals))]
+    deals.to_csv(export, index=False)
+    done = run("measure", str(export), "--process", str(path), "--by", "region", "--format",
+               "json")
+    assert done.exit_code == 0, done.output
+    groups = {g["value"]: g for g in json.loads(done.stdout)["groups"]}
+    for region, truth in TRUTH.items():
+        rate = groups[region]["win_rate"]
+        slack = (rate["high"] - rate["low"]) / 2
+        assert rate["low"] - slack <= truth <= rate["high"] + slack, (region, rate)
+    done = run("measure", str(export), "--process", str(path), "--by", "owner", "--format",
+               "json", "--as-of", "2025-03-01")
+    assert done.exit_code == 0, done.output
+    owners = {g["value"]: g["deals"] for g in json.loads(done.stdout)["groups"]}
+    created = pd.to_datetime(deals["Create Date"]) <= pd.Timestamp("2025-03-01 23:59:59")
+    named = deals["Deal owner"] != ""
+    assert owners == {"Ada Lovelace (ada@example.com)": int((created & named).sum()),
+                      "(none)": int((created & ~named).sum())}

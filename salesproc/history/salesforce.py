@@ -66,17 +66,25 @@ def is_users(file: Export) -> bool:
 
 def owner_names(reading: Reading, users: list[Export], deals: Deals) -> Deals:
     """*deals* with each owner id that a User export lists replaced by the user's name
-    (ids it does not list stay as they are)."""
+    (ids it does not list stay as they are). Ids match in their 15- or 18-character
+    forms (a report writes the one, Data Loader the other)."""
     names: dict[str, str] = {}
     for file in users:
         id_column, name_column = file.column("Id"), file.column("Name")
         assert id_column is not None and name_column is not None
         for batch in file.batches([id_column, name_column], reading.notes):
-            names.update(zip(batch.values[id_column].to_pylist(),
+            names.update(zip(map(_short_id, batch.values[id_column].to_pylist()),
                              batch.values[name_column].to_pylist(), strict=True))
     owners = deals.owner.cast(pa.string()).to_pylist()
-    return replace(deals, owner=compact(pa.array([names.get(o, o) if o else o for o in owners],
-                                                 pa.string())))
+    return replace(deals, owner=compact(pa.array(
+        [names.get(_short_id(o), o) if o else o for o in owners], pa.string())))
+
+
+def _short_id(text: str | None) -> str:
+    """A Salesforce record id in its 15-character form (the 18-character one adds three
+    characters of a checksum for case)."""
+    key = (text or "").strip()
+    return key[:15] if len(key) == 18 else key
 
 
 def is_history(file: Export) -> bool:
