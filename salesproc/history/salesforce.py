@@ -60,8 +60,8 @@ VALUES: ValueNames = (("Amount",), ("Probability", "Probability (%)"),
 def is_users(file: Export) -> bool:
     """The file is Salesforce's User export (Id and Name, no stage): the names of the
     owners that Opportunity's OwnerId holds the ids of."""
-    return bool(file.column("Id") and file.column("Name")) and not (
-        file.column(*OPPORTUNITY_COLUMNS["stage"]) or file.column(*HISTORY_COLUMNS["stage"]))
+    return bool(file.column("Id") and file.column("Name")) and not file.column(
+        *OPPORTUNITY_COLUMNS["stage"], *HISTORY_COLUMNS["stage"], "Deal Stage", "Dealstage")
 
 
 def owner_names(reading: Reading, users: list[Export], deals: Deals) -> Deals:
