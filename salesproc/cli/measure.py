@@ -32,6 +32,9 @@ from salesproc.cli.writing import (
               help="Which export this is (default: told by its columns).")
 @click.option("--buyer", help="Report on this buyer type's deals in full (the table and the HTML "
               "page; JSON and CSV always hold every buyer type).")
+@click.option("--by", "by", metavar="FIELD", help="Break the deals down by a deal field "
+              "that crm: fields: maps, or by owner: deals, open, won, lost, win rate (95% "
+              "interval), median cycle and open pipeline for each value.")
 @click.option("--suggest-mapping", is_flag=True, help="Print a crm: section for the process "
               "file from the export's stage names (in their usual order, with counts).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
@@ -40,8 +43,8 @@ from salesproc.cli.writing import (
               help="Write the results to this file instead of the terminal.")
 @CHARTS_OPTION
 def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
-            buyer: str | None, suggest_mapping: bool, fmt: str, output: str | None,
-            charts_dir: str | None) -> None:
+            buyer: str | None, by: str | None, suggest_mapping: bool, fmt: str,
+            output: str | None, charts_dir: str | None) -> None:
     """Measure the real pipeline from CRM exports: open deals by stage, flow, time in stage,
     win rates, loss reasons, and where the data and the process file disagree.
 
@@ -68,6 +71,9 @@ def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
             raise history_failure(exc, "read") from None
         return
     guard_charts(charts_dir)
+    if by is not None:
+        _measure_by(process, by, history, crm, as_of, fmt, output, charts_dir)
+        return
     found = history_or_fail(history, process, crm, as_of, "measured")
     result = api.measure(found)
     if isinstance(result, DealMeasurement):
@@ -94,3 +100,15 @@ def _measure_deal_table(result: Any, buyer: str | None, fmt: str, output: str | 
     emit(report(result, buyer) if fmt in ("table", "html") else report(result), output)
     if charts_dir is not None:
         echo(f"no charts written to {charts_dir}: a deal table has no charts yet", err=True)
+
+
+def _measure_by(process: Any, by: str, history: tuple[str, ...], crm: Any, as_of: Any,
+                fmt: str, output: str | None, charts_dir: str | None) -> None:
+    """measure --by FIELD: the deals broken down by a field or by owner."""
+    from salesproc.measuring.breakdown import breakdown, check_by
+
+    check_by(process, by)  # a usage error before the export is read
+    if fmt == "html" or charts_dir is not None:
+        raise click.UsageError("--by writes a table, JSON or CSV (no HTML page or charts)")
+    found = history_or_fail(history, process, crm, as_of, "measured")
+    emit(formatter(fmt).breakdown(breakdown(found, by)), output)

@@ -85,7 +85,8 @@ CODES: dict[str, Rule] = rules(
     ("SP209", "amount-as-duration", "error",
      "A deal value, or a number field, written as a duration such as '3d'."),
     ("SP210", "unknown-field", "error",
-     "A condition, or a buyer type, names a field that fields: does not declare."),
+     "A condition, a buyer type or crm: fields: names a field that fields: does not "
+     "declare."),
     ("SP211", "wrong-field-test", "error",
      "A number field tested with a list, a category field with bounds, or a category the "
      "field does not have."),

@@ -13,7 +13,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from salesproc.core.diagnostics import quoted
-from salesproc.history.csvfile import Batch, Export, day_first, parse_amounts, parse_dates
+from salesproc.history.csvfile import (
+    Batch,
+    Export,
+    day_first,
+    folded,
+    parse_amounts,
+    parse_dates,
+)
 from salesproc.history.mapping import Mapping as CrmMapping
 from salesproc.history.notes import Notebook
 from salesproc.history.table import (
@@ -211,7 +218,38 @@ def deals_from(reading: Reading, cols: DealColumns, created: np.ndarray) -> Deal
         probability=probability,
         forecast_category=compact(cols.category if cols.category is not None else blank),
         owner=compact(cols.owner if cols.owner is not None else blank),
-        row=np.asarray(cols.rows, dtype=np.int64))
+        row=np.asarray(cols.rows, dtype=np.int64), fields=deal_fields(reading, cols))
+
+
+def deal_fields(reading: Reading, cols: DealColumns) -> dict[str, np.ndarray | pa.Array]:
+    """The deal fields crm: fields: maps, from their columns: a number field read as
+    amounts are (an unreadable one is unknown, with a note per row: SP854), a category
+    folded as stage names are. A column the export lacks is noted (SP853) and the field
+    unknown for every deal: what else the export holds can still be measured."""
+    size, path, notes = len(cols.ids), cols.file.path, reading.notes
+    numbers = reading.mapping.number_fields()
+    out: dict[str, np.ndarray | pa.Array] = {}
+    for fid, column in reading.mapping.crm.fields.items():
+        text = cols.fields.get(column)
+        if text is None:
+            notes.add("SP853", f"the column '{quoted(column)}' that crm: fields: reads "
+                      f"'{fid}' from is not in the export; every deal's {fid} is unknown",
+                      path, row=cols.file.header_row, column=column, key=f"field {fid}",
+                      hint="name the export's column in crm: fields:, or export the column")
+            out[fid] = np.full(size, np.nan) if fid in numbers else \
+                compact(pa.array([""] * size, pa.string()))
+        elif fid in numbers:
+            value, bad = parse_amounts(text.cast(pa.string()))
+            if bad.any():
+                first = text[int(np.flatnonzero(bad)[0])].as_py()
+                notes.add("SP854", f"{fid} is not a number ('{quoted(first)}'); that deal's "
+                          f"{fid} is unknown", path, rows=cols.rows[bad][:5].tolist(),
+                          count=int(bad.sum()), column=column, key=f"field {fid}",
+                          hint="numbers read are like 0.25, 1,200.50 or 1.200,50")
+            out[fid] = value
+        else:
+            out[fid] = compact(folded(text.cast(pa.string())))
+    return out
 
 
 def negative(values: np.ndarray, text: pa.Array, rows: np.ndarray, file: str,

@@ -1,7 +1,8 @@
 """HubSpot: a deals export (one row per deal) with `Deal Stage`, `Create Date`, and, when
-present, `Record ID` (or `Deal ID`), `Amount`, `Close Date`, `Pipeline`, `Deal owner`,
-`Deal probability`, `Forecast category`, `Currency`, the columns the `crm:` rules and
-`crm.lost_reason` name (e.g. `Closed Lost Reason`), and a `Date entered "<stage>"` column
+present, `Record ID` (or `Deal ID`), `Amount`, `Close Date`, `Pipeline`, `Deal owner`
+(or `hubspot_owner_id`, as it comes), `Deal probability`, `Forecast category`,
+`Currency`, the columns the `crm:` rules, `crm.lost_reason` and `crm.fields` name (e.g.
+`Closed Lost Reason`, `Region`), and a `Date entered "<stage>"` column
 for each stage (HubSpot may add the pipeline: `Date entered "Demo (Sales Pipeline)"`).
 
 HubSpot keeps one entry date per stage, so a deal that went back to a stage shows only its
@@ -40,7 +41,8 @@ from salesproc.process.model import fold
 COLUMNS = {"stage": ("Deal Stage", "Dealstage"), "created": ("Create Date", "Createdate")}
 OPTIONAL = {"id": ("Record ID", "Deal ID", "Deal Record ID", "hs_object_id"),
             "amount": ("Amount",), "close": ("Close Date", "Closedate"),
-            "pipeline": ("Pipeline",), "owner": ("Deal owner", "Deal Owner", "HubSpot Owner"),
+            "pipeline": ("Pipeline",), "owner": ("Deal owner", "Deal Owner", "HubSpot Owner",
+                                                 "hubspot_owner_id"),
             "probability": ("Deal probability", "Probability"),
             "category": ("Forecast category", "Forecast Category"),
             "currency": ("Currency", "Deal currency code")}

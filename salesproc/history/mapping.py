@@ -163,11 +163,19 @@ class Mapping:
         return buyers[0] if len(buyers) == 1 else None
 
     def rule_fields(self) -> list[str]:
-        """The export columns the buyer-type rules and the loss reason read."""
+        """The export columns the buyer-type rules, the loss reason and the deal fields
+        (crm: fields:) read."""
         names = [r.field for r in self.crm.buyer_rules if r.field.lower() != AMOUNT_FIELD]
         if self.crm.lost_reason:
             names.append(self.crm.lost_reason)
+        names.extend(self.crm.fields.values())
         return list(dict.fromkeys(names))
+
+    def number_fields(self) -> set[str]:
+        """The declared deal fields that are numbers (the others are categories)."""
+        buyers = list(self.process.buyer_types.values())
+        return {f for f, spec in (buyers[0].fields if buyers else {}).items()
+                if spec.number is not None}
 
     def missing_columns(self, files: Sequence[Export]) -> list[Note]:
         """Errors (SP840) for the columns the `crm:` section names that none of *files* has:

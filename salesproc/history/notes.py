@@ -103,6 +103,10 @@ CODES: dict[str, Rule] = rules(
     ("SP852", "unused-loss-reasons", "note",
      "The export has a usual loss-reason column that crm: lost_reason does not name: lost "
      "deals are counted without their reasons."),
+    ("SP853", "missing-field-column", "note",
+     "A column crm: fields: names is not in the export: that field is unknown for every deal."),
+    ("SP854", "bad-field-number", "note",
+     "A number field's value that is not a number: that deal's field is unknown."),
 )
 
 MAX_ROWS_SHOWN = 5

@@ -2,7 +2,8 @@
 
 Which reader reads a file is told by its columns (or by *format*): Salesforce
 OpportunityHistory (with or without Opportunity), HubSpot deals, a generic stage-change
-CSV, or salesproc's own event log. Several files of one CRM are read as one history. A
+CSV, or salesproc's own event log. Several files of one CRM are read as one history
+(Salesforce's User export among them names the deals' owners). A
 table of one row per deal without stage history (Opportunity.csv alone, HubSpot deals
 without `Date entered` columns, a generic deal table) is read as a deal table
 (history/dealtable.py).
@@ -92,6 +93,12 @@ def returning_memory() -> Iterator[None]:
 def _read(files: list[Export], process: Process, format: Format | None,
           as_of: dt.date | dt.datetime | None, today: dt.date | None) -> History:
     reading = Reading(Mapping(process), Notebook(), today or dt.date.today())
+    users = [f for f in files if salesforce.is_users(f)]
+    if users and len(users) == len(files):
+        raise HistoryError([Note("SP802", "a User export alone has no deals", users[0].path,
+                                 users[0].header_row, hint="give it with Opportunity.csv "
+                                 "and OpportunityHistory.csv: it names their owners")])
+    files = [f for f in files if f not in users]
     names = [f.path for f in files]
     kinds = [format_of(f, reading, format) for f in files]
     chosen = {k for k, _ in kinds}
@@ -103,6 +110,10 @@ def _read(files: list[Export], process: Process, format: Format | None,
     kind = chosen.pop()
     for file, (_, label) in zip(files, kinds, strict=True):
         file.kind = label
+    if users and kind != "salesforce":
+        raise HistoryError([Note("SP818", f"a Salesforce User export was given with {kind} "
+                                 "files", users[0].path,
+                                 hint="it names Salesforce Opportunity owners only")])
     _check_columns(reading, files, kind)
     changes_file = deals_file = names[0]  # the files the history's changes and deals are in
     if kind == "salesforce":
@@ -116,6 +127,8 @@ def _read(files: list[Export], process: Process, format: Format | None,
         table = not histories
         visits, deals = dealtable.read_salesforce(reading, opportunities[0]) if table else \
             salesforce.read(reading, histories, opportunities[0] if opportunities else None)
+        if users:
+            deals = salesforce.owner_names(reading, users, deals)
         changes_file = histories[0].path if histories else names[0]
         deals_file = opportunities[0].path if opportunities else changes_file
     elif kind == "hubspot":

@@ -9,7 +9,8 @@ history as of an earlier date has them as they stood (see
 :class:`~salesproc.history.table.Values`). Opportunity (optional, one row per deal): `Id`,
 `StageName`, `CreatedDate`, and, when present, `Amount`, `CloseDate`, `IsClosed`, `IsWon`,
 `CurrencyIsoCode`, `Probability`, `ForecastCategory` (or `ForecastCategoryName`),
-`OwnerId`, and the columns the `crm:` rules and `crm.lost_reason` name (e.g. `Type`,
+`OwnerId` (named where Salesforce's User export, `User.csv` with `Id` and `Name`, is
+given too), and the columns the `crm:` rules and `crm.lost_reason` name (e.g. `Type`,
 `RecordTypeId`, `LeadSource`, `Loss_Reason__c`). Without Opportunity.csv, each deal's
 value is its last history row's `Amount`, and its outcome its last stage.
 """
@@ -27,6 +28,7 @@ from salesproc.history.assemble import (
     Reading,
     RowValues,
     ValueNames,
+    compact,
     deals_from,
     first_rows,
     flags,
@@ -53,6 +55,36 @@ HINT = "a Salesforce OpportunityHistory export has OpportunityId, StageName and 
 #: A history row's amount, probability and expected close date (API names, report labels).
 VALUES: ValueNames = (("Amount",), ("Probability", "Probability (%)"),
                       ("CloseDate", "Close Date"))
+
+
+def is_users(file: Export) -> bool:
+    """The file is Salesforce's User export (Id and Name, no stage): the names of the
+    owners that Opportunity's OwnerId holds the ids of."""
+    return bool(file.column("Id") and file.column("Name")) and not file.column(
+        *OPPORTUNITY_COLUMNS["stage"], *HISTORY_COLUMNS["stage"], "Deal Stage", "Dealstage")
+
+
+def owner_names(reading: Reading, users: list[Export], deals: Deals) -> Deals:
+    """*deals* with each owner id that a User export lists replaced by the user's name
+    (ids it does not list stay as they are). Ids match in their 15- or 18-character
+    forms (a report writes the one, Data Loader the other)."""
+    names: dict[str, str] = {}
+    for file in users:
+        id_column, name_column = file.column("Id"), file.column("Name")
+        assert id_column is not None and name_column is not None
+        for batch in file.batches([id_column, name_column], reading.notes):
+            names.update(zip(map(_short_id, batch.values[id_column].to_pylist()),
+                             batch.values[name_column].to_pylist(), strict=True))
+    owners = deals.owner.cast(pa.string()).to_pylist()
+    return replace(deals, owner=compact(pa.array(
+        [names.get(_short_id(o), o) if o else o for o in owners], pa.string())))
+
+
+def _short_id(text: str | None) -> str:
+    """A Salesforce record id in its 15-character form (the 18-character one adds three
+    characters of a checksum for case)."""
+    key = (text or "").strip()
+    return key[:15] if len(key) == 18 else key
 
 
 def is_history(file: Export) -> bool:

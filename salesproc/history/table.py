@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -52,6 +53,9 @@ class Deals:
     forecast_category: pa.Array  # text: the CRM's forecast category ('' when none)
     owner: pa.Array  # text
     row: np.ndarray  # int64: its row in the export (its last, in a file of changes); -1: none
+    #: The deal fields crm: fields: maps, by field id: a number field's float64 (NaN:
+    #: unknown), a category field's text, folded as stage names are ('' when empty).
+    fields: Mapping[str, np.ndarray | pa.Array] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.created)
@@ -59,8 +63,14 @@ class Deals:
     def take(self, index: np.ndarray) -> Deals:
         """The deals at *index* (int positions), in that order."""
         picked = pa.array(index, type=pa.int64())
-        return Deals(**{name: (col.take(picked) if isinstance(col, pa.Array) else col[index])
-                        for name, col in self.__dict__.items()})
+
+        def taken(col: np.ndarray | pa.Array) -> np.ndarray | pa.Array:
+            return col.take(picked) if isinstance(col, pa.Array) else col[index]
+
+        columns: dict[str, Any] = {
+            name: {f: taken(c) for f, c in col.items()} if name == "fields" else taken(col)
+            for name, col in self.__dict__.items()}
+        return Deals(**columns)
 
 
 @dataclass(frozen=True)
@@ -259,7 +269,8 @@ class History:
 
     def deals_frame(self) -> pandas.DataFrame:
         """One row per deal: id, buyer_type, created, closed, close_date (expected), outcome,
-        value, reason, currency, probability, forecast_category, owner (needs pandas)."""
+        value, reason, currency, probability, forecast_category, owner, and field_<id> for
+        each deal field crm: fields: maps (needs pandas)."""
         d = self.deals
         buyers = np.array([*self.buyer_ids, ""], dtype=object)
         return optional.pandas().DataFrame({
@@ -268,7 +279,9 @@ class History:
             "outcome": np.array(OUTCOMES, dtype=object)[d.outcome],
             "value": d.value, "reason": d.reason.to_pylist(),
             "currency": d.currency.to_pylist(), "probability": d.probability,
-            "forecast_category": d.forecast_category.to_pylist(), "owner": d.owner.to_pylist()})
+            "forecast_category": d.forecast_category.to_pylist(), "owner": d.owner.to_pylist(),
+            **{f"field_{fid}": c.to_pylist() if isinstance(c, pa.Array) else c
+               for fid, c in d.fields.items()}})
 
     def visits_frame(self) -> pandas.DataFrame:
         """One row per stage visit: deal (its id), stage, entered, left, next (a stage id,

@@ -229,15 +229,17 @@ def _scope(history: History, name: str, mask: np.ndarray) -> DealScope:
         won_value=float(np.nansum(d.value[won_mask])),
         open_value=float(np.nansum(d.value[open_mask])),
         after_the_fact=int((after_the_fact(d) & mask).sum()),
-        cycle=_cycle(history, won_mask, open_mask),
+        cycle=cycle(history, won_mask, open_mask),
         new_per_week=int(mask.sum()) / (span / 7.0) if span > 0 else math.nan,
         pipeline=_pipeline(history, open_mask),
         months=_by_month(d.created[mask]),
         quarter=_quarter(d.closed[won_mask]),
-        losses=_losses(history, lost_mask))
+        losses=losses(history, lost_mask))
 
 
-def _cycle(history: History, won: np.ndarray, still: np.ndarray) -> Cycle:
+def cycle(history: History, won: np.ndarray, still: np.ndarray) -> Cycle:
+    """Days from created to won of the deals *won*, Kaplan–Meier, the deals *still* open
+    counted as still going (censored at the as-of date)."""
     d = history.deals
     as_of = np.datetime64(history.as_of, "s")
     days = np.concatenate([(d.closed[won] - d.created[won]) / DAY,
@@ -291,7 +293,8 @@ def _quarter(closed: np.ndarray) -> list[QuarterShare]:
             for name, part, e in zip(names, parts, even, strict=True)]
 
 
-def _losses(history: History, lost: np.ndarray) -> list[tuple[str, int]]:
+def losses(history: History, lost: np.ndarray) -> list[tuple[str, int]]:
+    """The deals *lost* by reason (most first)."""
     index = np.flatnonzero(lost)
     if not len(index):
         return []

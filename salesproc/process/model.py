@@ -410,7 +410,8 @@ class Crm:
 
     *stages* maps CRM stage names (folded: lower case, spaces trimmed) to stage ids, won or
     lost; *lost_reasons* CRM reasons (folded) to the words reported; *currency_rates* a
-    currency code to the value of one unit in the process's currency.
+    currency code to the value of one unit in the process's currency; *fields* a declared
+    deal field to the export column that holds it.
     """
 
     stages: Mapping[str, str] = field(default_factory=dict)
@@ -422,6 +423,7 @@ class Crm:
     columns: Mapping[str, str] = field(default_factory=dict)
     day_first: bool = False
     pipeline: str | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)  # field id -> export column
 
 
 def fold(name: str) -> str:
@@ -739,7 +741,7 @@ def _crm(raw: Mapping[str, Any]) -> Crm:
         default_buyer_type=raw.get("default_buyer_type"),
         currency_rates={k: float(v) for k, v in raw.get("currency_rates", {}).items()},
         columns=dict(raw.get("columns", {})), day_first=raw.get("dates") == "day_first",
-        pipeline=raw.get("pipeline"))
+        pipeline=raw.get("pipeline"), fields=dict(raw.get("fields", {})))
 
 
 def file_horizon(raw: Mapping[str, Any], unit: str) -> float:

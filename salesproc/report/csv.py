@@ -14,6 +14,7 @@ from salesproc.experiments.compare import Comparison, SweepResult
 from salesproc.experiments.results import SimulationResult
 
 if TYPE_CHECKING:
+    from salesproc.measuring.breakdown import Breakdown
     from salesproc.measuring.deal_measurement import DealMeasurement
     from salesproc.measuring.measurement import Measurement
     from salesproc.prediction.backtest import Backtest
@@ -78,6 +79,11 @@ def deal_measurement(done: DealMeasurement) -> str:
     from salesproc.measuring.measurement import ROW_FIELDS
 
     return _write(ROW_FIELDS, done.rows())
+
+
+def breakdown(done: Breakdown) -> str:
+    """`measure --by`: one row per value (Breakdown.COLUMNS)."""
+    return _write(done.COLUMNS, done.rows())
 
 
 def forecast(done: Forecast) -> str:

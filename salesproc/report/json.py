@@ -9,6 +9,7 @@ from salesproc.experiments.compare import Comparison, SweepResult
 from salesproc.experiments.results import SimulationResult
 
 if TYPE_CHECKING:
+    from salesproc.measuring.breakdown import Breakdown
     from salesproc.measuring.deal_measurement import DealMeasurement
     from salesproc.measuring.measurement import Measurement
     from salesproc.prediction.backtest import Backtest
@@ -42,6 +43,11 @@ def measurement(done: Measurement) -> str:
 
 def deal_measurement(done: DealMeasurement) -> str:
     """What `measure --format json` writes of a deal table."""
+    return _dumps(done.to_dict())
+
+
+def breakdown(done: Breakdown) -> str:
+    """What `measure --by ... --format json` writes."""
     return _dumps(done.to_dict())
 
 

@@ -23,6 +23,7 @@ from salesproc.experiments.results import Bottleneck, SimulationResult
 T = TypeVar("T")
 
 if TYPE_CHECKING:  # the CRM-history reports load pyarrow: only when one is made
+    from salesproc.measuring.breakdown import Breakdown
     from salesproc.measuring.deal_measurement import DealMeasurement
     from salesproc.measuring.measurement import Measurement
     from salesproc.prediction.backtest import Backtest, Beaten, Blend
@@ -475,6 +476,27 @@ def measurement(m: Measurement, buyer: str | None = None) -> str:
                         or "–"] for d in shown_deals], (0, 1, 2, 5))]
     for warning in m.warnings:
         lines += ["", f"warning: {warning}"]
+    return "\n".join(lines) + "\n"
+
+
+def breakdown(b: Breakdown) -> str:
+    """What `salesproc measure --by FIELD` prints: a row per value of the field (or per
+    owner), with the win rate's 95% interval, then each value's loss reasons."""
+    cur = b.process.currency
+    lines = [f"{b.process.name}: deals by {b.by}, measured from "
+             f"{', '.join(shown(s) for s in b.sources)}",
+             f"As of {b.as_of:%Y-%m-%d %H:%M}. Win rate: won ÷ (won + lost), with its 95% "
+             "Wilson interval; cycle: median days from created to won (Kaplan–Meier, open "
+             "deals as still going).", "",
+             _table([b.by, "deals", "open", "won", "lost", "win rate", "median cycle",
+                     f"open pipeline ({cur})"],
+                    [[g.value, f"{g.deals:,}", f"{g.open:,}", f"{g.won:,}", f"{g.lost:,}",
+                      _share(g.win_rate), _days(g.cycle_median), _num(g.open_value, 0)]
+                     for g in b.groups])]
+    reasons = [[g.value, reason, f"{n:,}"] for g in b.groups for reason, n in g.losses]
+    if reasons:
+        lines += ["", f"Loss reasons by {b.by}", _table([b.by, "reason", "deals"], reasons,
+                                                        text=(0, 1))]
     return "\n".join(lines) + "\n"
 
 
