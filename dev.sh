@@ -127,13 +127,17 @@ demo() {
 
 run_tests() {
   ensure_venv
+  # Mermaid's parser comes from npm, mostly a wait on the network: it installs (the first
+  # time) while Graphviz, Chromium and the type check are seen to
+  ensure_mermaid_parser &
+  local npm=$!
   ensure_graphviz
-  ensure_mermaid_parser
   ensure_chromium
   # where Chromium is installed, the browser tests must run (not be skipped)
   if command -v chromium >/dev/null; then export SALESPROC_REQUIRE_BROWSER=1; fi
   "$VENV/bin/ruff" check salesproc tests bench
   "$VENV/bin/mypy"
+  wait "$npm"
   # both cores (or every core there is): the suite is CPU-bound
   "$VENV/bin/pytest" -q -n auto --dist worksteal -p no:cacheprovider
 }
