@@ -7,15 +7,23 @@ from typing import Any
 import click
 
 from salesproc.cli.app import Failure, cli, warn
-from salesproc.cli.options import CHARTS_OPTION, FORMATS, RANGED, Date, Duration, span
+from salesproc.cli.options import (
+    CHARTS_OPTION,
+    CRM_OPTION,
+    FORMATS,
+    HISTORY_ARGUMENT,
+    RANGED,
+    Date,
+    Duration,
+    span,
+)
 from salesproc.cli.reading import history_or_fail, load_or_fail
 from salesproc.cli.writing import emit_result, guard_charts, guard_outputs
 from salesproc.core.diagnostics import shown
 
 
 @cli.command()
-@click.argument("history", metavar="HISTORY...", nargs=-1, required=True,
-                type=click.Path(path_type=str))
+@HISTORY_ARGUMENT
 @click.option("--process", "process_file", metavar="FILE", required=True,
               type=click.Path(path_type=str), help="The process to calibrate at each origin.")
 @click.option("--from", "first", type=Date(start_of_day=True), required=True,
@@ -26,8 +34,7 @@ from salesproc.core.diagnostics import shown
               help="Between origins: 1mo (calendar months), or a duration such as 2w.")
 @click.option("--horizon", type=Duration(positive=True), default="90d", show_default=True,
               help="How far each forecast looks ahead.")
-@click.option("--crm", "crm", type=click.Choice(["salesforce", "hubspot", "generic", "events"]),
-              help="Which export this is (default: told by its columns).")
+@CRM_OPTION
 @click.option("-r", "--replications", type=RANGED, default=100, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",

@@ -7,14 +7,13 @@ from typing import Any
 import click
 
 from salesproc.cli.app import Failure, cli, echo
-from salesproc.cli.options import RANGED, WORKERS, Date, worker_count
+from salesproc.cli.options import CRM_OPTION, HISTORY_ARGUMENT, RANGED, WORKERS, Date, worker_count
 from salesproc.cli.reading import history_or_fail, load_or_fail
 from salesproc.cli.writing import emit_file, guard_outputs
 
 
 @cli.command()
-@click.argument("history", metavar="HISTORY...", nargs=-1, required=True,
-                type=click.Path(path_type=str))
+@HISTORY_ARGUMENT
 @click.option("--process", "process_file", metavar="FILE", required=True,
               type=click.Path(path_type=str), help="The process file to calibrate (its "
               "structure stays; its numbers are fitted).")
@@ -24,8 +23,7 @@ from salesproc.cli.writing import emit_file, guard_outputs
 @click.option("--since", type=Date(), help="Fit only the deals created from this day on.")
 @click.option("--as-of", "as_of", type=Date(), help="The history as it stood at the end of "
               "this day (default: the latest change in the export).")
-@click.option("--crm", "crm", type=click.Choice(["salesforce", "hubspot", "generic", "events"]),
-              help="Which export this is (default: told by its columns).")
+@CRM_OPTION
 @click.option("--check", is_flag=True, help="Simulate the calibrated process over the "
               "history's period and set each measured figure beside the simulated range.")
 @click.option("--check-json", "check_json", metavar="FILE",

@@ -7,15 +7,24 @@ from typing import Any
 import click
 
 from salesproc.cli.app import Failure, cli, echo
-from salesproc.cli.options import CHARTS_OPTION, FORMATS, RANGED, Date, Duration, span, worker_count
+from salesproc.cli.options import (
+    CHARTS_OPTION,
+    CRM_OPTION,
+    FORMATS,
+    HISTORY_ARGUMENT,
+    RANGED,
+    Date,
+    Duration,
+    span,
+    worker_count,
+)
 from salesproc.cli.reading import history_or_fail, load_or_fail, read_json
 from salesproc.cli.writing import emit_result, guard_charts, guard_outputs
 from salesproc.core.diagnostics import shown
 
 
 @cli.command()
-@click.argument("history", metavar="HISTORY...", nargs=-1, required=True,
-                type=click.Path(path_type=str))
+@HISTORY_ARGUMENT
 @click.option("--process", "process_file", metavar="FILE", required=True,
               type=click.Path(path_type=str), help="The process to forecast with: its "
               "arrivals bring the new deals (a calibrated one is best).")
@@ -24,8 +33,7 @@ from salesproc.core.diagnostics import shown
 @click.option("--until", type=Date(past=False), help="Forecast up to the end of this day.")
 @click.option("--horizon", type=Duration(positive=True),
               help="Or: how far ahead (e.g. 13w, 90d).")
-@click.option("--crm", "crm", type=click.Choice(["salesforce", "hubspot", "generic", "events"]),
-              help="Which export this is (default: told by its columns).")
+@CRM_OPTION
 @click.option("--campaign", "campaigns", multiple=True, metavar="LEADS@DATE[:BUYER]",
               help="A campaign to plan, e.g. 500@2026-03-10 (repeatable): what it adds is "
               "shown by month.")

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from salesproc.cli.app import Failure, cli, echo
-from salesproc.cli.options import CHARTS_OPTION, FORMATS, Date
+from salesproc.cli.options import CHARTS_OPTION, CRM_OPTION, FORMATS, HISTORY_ARGUMENT, Date
 from salesproc.cli.reading import history_failure, history_or_fail, history_paths, load_or_fail
 from salesproc.cli.writing import (
     draw_charts,
@@ -21,15 +21,13 @@ from salesproc.cli.writing import (
 
 
 @cli.command()
-@click.argument("history", metavar="HISTORY...", nargs=-1, required=True,
-                type=click.Path(path_type=str))
+@HISTORY_ARGUMENT
 @click.option("--process", "process_file", metavar="FILE", required=True,
               type=click.Path(path_type=str),
               help="The process file whose crm: section maps the export onto its stages.")
 @click.option("--as-of", "as_of", type=Date(), help="Measure the pipeline as it stood at "
               "the end of this day (default: the latest change in the export).")
-@click.option("--crm", "crm", type=click.Choice(["salesforce", "hubspot", "generic", "events"]),
-              help="Which export this is (default: told by its columns).")
+@CRM_OPTION
 @click.option("--buyer", help="Report on this buyer type's deals in full (the table and the HTML "
               "page; JSON and CSV always hold every buyer type).")
 @click.option("--by", "by", metavar="FIELD", help="Break the deals down by a deal field "

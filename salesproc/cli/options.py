@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from salesproc.cli.app import Failure
-from salesproc.core.defaults import MAX_REPLICATIONS, MAX_WORKERS
+from salesproc.core.defaults import CRM_FORMATS, MAX_REPLICATIONS, MAX_WORKERS
 from salesproc.core.diagnostics import shown
 from salesproc.core.units import SPAN_HELP
 
@@ -164,3 +164,10 @@ def worker_count(given: int | None) -> int:
                           "to use every core")
         return int(said)
     return min(os.cpu_count() or 1, MAX_WORKERS)
+
+
+#: The CRM exports measure, calibrate, forecast and backtest read, and which they are.
+HISTORY_ARGUMENT = click.argument("history", metavar="HISTORY...", nargs=-1, required=True,
+                                  type=click.Path(path_type=str))
+CRM_OPTION = click.option("--crm", "crm", type=click.Choice(CRM_FORMATS),
+                          help="Which export this is (default: told by its columns).")

@@ -8,6 +8,7 @@ each is far above what a real sales process needs.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal, get_args
 
 # simulation.start when the file does not say: a fixed day (a Monday), so a file's results
 # are the same whichever day it is run; the dates in a file count from its start
@@ -33,3 +34,8 @@ EVENT_LOG_WARNING_BYTES = 1_000_000_000  # --events files larger than this get a
 
 #: The most origins one backtest takes: twenty years of months.
 MAX_ORIGINS = 240
+
+#: The CRM exports read_history knows, by the name --crm takes (here, not with the readers:
+#: the command line names them without importing the readers, which import pyarrow).
+CrmFormat = Literal["salesforce", "hubspot", "generic", "events"]
+CRM_FORMATS: tuple[CrmFormat, ...] = get_args(CrmFormat)

@@ -15,12 +15,13 @@ import contextlib
 import datetime as dt
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal, cast, get_args
+from typing import Any, cast, get_args
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from salesproc.core.defaults import CRM_FORMATS, CrmFormat
 from salesproc.core.diagnostics import shown
 from salesproc.core.units import plural
 from salesproc.history import dealtable, events, generic, hubspot, quality, salesforce
@@ -32,10 +33,10 @@ from salesproc.history.notes import HistoryError, Note, Notebook
 from salesproc.history.table import DEAL_TABLE, OUTCOME_LOST, STAGE_HISTORY, History
 from salesproc.process.model import Process
 
-Format = Literal["salesforce", "hubspot", "generic", "events"]
+Format = CrmFormat
 #: An export: a file's path, or a pandas DataFrame (typed Any: pandas is optional).
 Source = str | os.PathLike[str] | Any
-FORMATS: tuple[Format, ...] = ("salesforce", "hubspot", "generic", "events")
+FORMATS: tuple[Format, ...] = CRM_FORMATS
 TABLE_LABEL = "deal table"
 
 
