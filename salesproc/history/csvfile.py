@@ -15,6 +15,7 @@ import io
 import math
 import os
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -57,7 +58,7 @@ class Batch:
         return len(self.rows)
 
 
-class Export:
+class Export(ABC):
     """An export's columns and rows, whatever holds them (a CSV file, a pandas DataFrame):
     what every reader asks of it. *path* names it in notes; *kind* is the format it is read
     as; *header_row* is the row its column names are on (None: it has no such row)."""
@@ -103,9 +104,9 @@ class Export:
                     f"are: {some([shown(h) for h in self.header], 12)}")])
         return {role: name for role, name in found.items() if name is not None}
 
+    @abstractmethod
     def batches(self, columns: Sequence[str], notes: Notebook) -> Iterator[Batch]:
         """The rows, a block at a time, as text (an empty field is '')."""
-        raise NotImplementedError
 
     def _note_controls(self, notes: Notebook, dropped: int, rows: Sequence[int],
                        count: int) -> None:
