@@ -31,22 +31,22 @@ def compare(base_file: str, variant_files: tuple[str, ...], settings: tuple[str,
     95% intervals from paired replications, and a verdict in plain words.
     """
     from salesproc import api
+    from salesproc.experiments import compare as comparing
     from salesproc.process.variants import describe
 
     if not variant_files and not settings:
         raise click.UsageError("name at least one VARIANT file or --set PATH=VALUE")
-    base = load_or_fail(base_file)
-    variants = [load_or_fail(f) for f in variant_files]
-    changed = [changed_or_fail(base, base_file, settings)] if settings else []
-    guard_outputs([f for p in [base, *variants] for f in p.files], output)
-    _warn_capacity([(describe((), base_file), base),
-                    *((describe((), f), p) for f, p in zip(variant_files, variants, strict=True)),
-                    *((describe(settings), p) for p in changed)])
+    base = (describe((), base_file), load_or_fail(base_file))
+    variants = [(describe((), f), load_or_fail(f)) for f in variant_files]
+    if settings:  # made once, here, where its findings can point at the --set options
+        variants.append((describe(settings), changed_or_fail(base[1], base_file, settings)))
+    guard_outputs([f for _, p in [base, *variants] for f in p.files], output)
+    run = api.settings(base[1], replications=replications, horizon=horizon, warmup=warmup,
+                       seed=seed, workers=worker_count(workers))
+    _warn_capacity([base, *variants])
     guard_charts(charts_dir)
     with progress_bar() as progress:
-        result = api.compare(base, *variants, changes=settings, replications=replications,
-                             horizon=horizon, warmup=warmup, seed=seed,
-                             workers=worker_count(workers), buyer=buyer, progress=progress)
+        result = comparing.compare(base, variants, run, buyer=buyer, progress=progress)
     emit_result("comparison", result, fmt, output, charts_dir)
 
 
@@ -70,12 +70,12 @@ def sweep(process_file: str, sweeps: tuple[str, ...], replications: int | None,
     read = load_or_fail(process_file)
     processes = [changed_or_fail(read, process_file, point) for point in points]
     guard_outputs(read.files, output)
+    run = api.settings(processes[0], replications=replications, horizon=horizon,
+                       warmup=warmup, seed=seed, workers=worker_count(workers))
     _warn_capacity([(" ".join(point), p) for point, p in zip(points, processes, strict=True)])
     guard_charts(charts_dir)
     with progress_bar() as progress:
-        result = api.sweep(read, sweeps, replications=replications, horizon=horizon,
-                           warmup=warmup, seed=seed, workers=worker_count(workers),
-                           buyer=buyer, progress=progress)
+        result = comparing.sweep(processes, points, run, buyer=buyer, progress=progress)
     emit_result("sweep", result, fmt, output, charts_dir)
 
 
