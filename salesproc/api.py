@@ -28,7 +28,7 @@ from salesproc.core.errors import SettingsError
 from salesproc.core.units import SpanError, parse_span
 from salesproc.process.loader import load
 from salesproc.process.model import Process, Settings
-from salesproc.process.variants import Changes, change_list, change_text, describe
+from salesproc.process.variants import Changes, change_list, describe, value_text
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -119,7 +119,7 @@ def sweep(process: ProcessLike, values: Mapping[str, Sequence[object]] | Sequenc
     (``["roles.ae.headcount=2..8"]``)."""
     from salesproc.experiments import compare as comparing
 
-    specs = ([comparing.Sweep(path, tuple(_yaml(v) for v in options))
+    specs = ([comparing.Sweep(path, tuple(value_text(v) for v in options))
               for path, options in values.items()] if isinstance(values, Mapping)
              else [comparing.parse_sweep(text) for text in values])
     points = comparing.sweep_points(specs)
@@ -337,8 +337,3 @@ def _days(value: Time | None, setting: str) -> float:
         raise SettingsError(setting, f"{days:,.0f} days is more than a century "
                             f"({MAX_FORECAST_DAYS:,.0f} days): the farthest a forecast looks")
     return days
-
-
-def _yaml(value: object) -> str:
-    """A sweep value as a setting's text: numbers as written, text as YAML."""
-    return value if isinstance(value, str) else change_text(("", value))[1:]

@@ -497,7 +497,15 @@ def change_text(change: str | tuple[str, Any]) -> str:
     in YAML's flow form (JSON is YAML)."""
     if isinstance(change, str):
         return change
+    path, value = change
+    return f"{path}={value_text(value)}"
+
+
+def value_text(value: object) -> str:
+    """A setting's value as ``--set`` text: text as it is, anything else in YAML's flow
+    form (JSON is YAML)."""
+    if isinstance(value, str):
+        return value
     import json
 
-    path, value = change
-    return f"{path}={value if isinstance(value, str) else json.dumps(value)}"
+    return json.dumps(value)
