@@ -17,7 +17,7 @@ from salesproc import check, check_text
 from salesproc.experiments.experiment import simulate
 from salesproc.experiments.results import SimulationResult
 from salesproc.process import analysis, routing
-from salesproc.process.model import Bounds, Condition, Process
+from salesproc.process.model import Bounds, Condition, Process, Settings
 from salesproc.sim.metrics import Key
 from tests.conftest import CASES, run
 
@@ -220,3 +220,69 @@ def test_a_deal_passing_a_stage_that_routes_back_to_itself_goes_on() -> None:
 def test_what_is_written_under_a_refused_x_key_adds_no_finding() -> None:
     text = INSTANT.replace("when: {region: [emea]}", "when: {any: [{x-a: 1}]}")
     assert [d.code for d in check_text(text).diagnostics] == ["SP111"]
+
+
+FORECAST_REGIONS = """\
+salesproc: 1
+name: Regions ahead
+roles: {ae: {title: Account executive, headcount: 50}}
+fields:
+  region: {label: Sales region, shares: {emea: 0.5, amer: 0.5}}
+stages:
+  - {id: proposal, name: Proposal, owner: ae, delay: {fixed: 1}, next: {legal_review: 1}}
+  - {id: legal_review, name: Legal review, owner: ae, delay: {fixed: 400},
+     when: {region: [emea]}, next: {won: 1}}
+buyer_types: {b: {name: B, share: 1, value: 1000}}
+calendar: always
+time_unit: day
+arrivals: {rate: 0.000001, per: day}
+crm:
+  stages: {Proposal: proposal, Legal Review: legal_review, Won: won, Lost: lost}
+  fields: {region: Region}
+"""
+
+
+def test_the_forecast_routes_each_open_deal_by_its_own_fields(tmp_path: Path) -> None:
+    """Open deals at the proposal, created half a day ago: an EMEA deal goes on to a legal
+    review of 400 days and cannot be won within 30, an AMER one passes it by and is won
+    the next day, whatever its region would have been drawn as. A deal whose region the
+    export leaves empty draws one: won in some runs, not in others (all 200 alike has a
+    chance of 2 × 0.5^200)."""
+    import datetime as dt
+
+    from salesproc.history import read_history
+    from salesproc.prediction.forecast import forecast
+
+    (tmp_path / "regions.yaml").write_text(FORECAST_REGIONS, "utf-8")
+    regions = ["EMEA", " amer", ""] * 4
+    table = "deal,stage,created,amount,Region\n" + "".join(
+        f"D{k},Proposal,2025-03-01 00:00,1000,{r}\n" for k, r in enumerate(regions))
+    (tmp_path / "deals.csv").write_text(table, "utf-8")
+    history = read_history([tmp_path / "deals.csv"], model(FORECAST_REGIONS),
+                           as_of=dt.datetime(2025, 3, 1, 12))
+    assert sorted(history.deals.fields["region"].to_pylist()) == sorted(
+        ["emea", "amer", ""] * 4)
+    result = forecast(history, dt.datetime(2025, 3, 31), replications=200, seed=5)
+    chance = {d.id: d.chance for d in result.deals}
+    for k, region in enumerate(regions):
+        if region == "EMEA":
+            assert chance[f"D{k}"] == 0.0
+        elif region:
+            assert chance[f"D{k}"] == 1.0
+        else:
+            assert 0.0 < chance[f"D{k}"] < 1.0
+
+
+def test_the_event_log_shows_a_deal_won_by_passing_a_stage_by() -> None:
+    """AMER deals leave the proposal for the legal review, which they pass by to a win:
+    the log says the proposal's visit ended won (no visit to the stage they passed), so
+    the log's wins are the run's, one per deal; the EMEA deals' proposals end in the
+    legal review, still open at the end."""
+    proc = model(FORECAST_REGIONS.replace("rate: 0.000001", "rate: 3"))
+    result = simulate(proc, Settings(horizon=60, replications=2, seed=4), events=True)
+    assert result.events is not None
+    won = [v for v in result.events if v.outcome == "won"]
+    assert len(won) == pooled(result, Key("all", "", "won")) > 0
+    assert {v.stage for v in won} == {"proposal"}
+    assert not any(v.stage == "legal_review" and v.outcome == "won" for v in result.events)
+    assert all(v.outcome in {"won", "legal_review", "open"} for v in result.events)

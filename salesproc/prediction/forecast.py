@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeGuard
 
@@ -35,7 +35,7 @@ from salesproc.history.table import (
 )
 from salesproc.prediction.closing import MonthEnd, month_end, place
 from salesproc.prediction.exits import ExitCurve, exit_curve
-from salesproc.process.model import WON, Process
+from salesproc.process.model import WON, Process, fold
 from salesproc.sim.engine import Opening
 from salesproc.sim.metrics import Key
 
@@ -197,6 +197,33 @@ def exit_curves(history: History) -> dict[tuple[int, int], ExitCurve]:
     return out
 
 
+def known_fields(history: History) -> Callable[[int], tuple[tuple[str, float | str], ...]]:
+    """Each deal's own field values that the export gives (crm: fields:), by the deal's
+    index: a number as read, a category as the process writes it (the export's text is
+    compared folded, as stage names are; a category the process does not declare is kept
+    as the export has it, so no condition naming the declared ones holds for it). An
+    unknown value is left out, for the simulation to draw."""
+    declared: dict[str, dict[str, str]] = {}
+    for buyer in history.process.buyer_types.values():
+        for fid, spec in buyer.fields.items():
+            declared.setdefault(fid, {}).update({fold(c): c for c, _ in spec.shares})
+    columns: list[tuple[str, list[Any]]] = []
+    for fid, col in history.deals.fields.items():
+        if fid not in declared:
+            continue
+        if isinstance(col, np.ndarray):
+            columns.append((fid, [float(x) if math.isfinite(x) else None for x in col]))
+        else:
+            names = declared[fid]
+            columns.append((fid, [names.get(t, t) if t else None for t in col.to_pylist()]))
+
+    def of(deal: int) -> tuple[tuple[str, float | str], ...]:
+        return tuple((fid, values[deal]) for fid, values in columns
+                     if values[deal] is not None)
+
+    return of
+
+
 def openings(history: History, team: Mapping[str, float] | None = None,
              stays: Stays | None = None,
              curves: Mapping[tuple[int, int], ExitCurve] | None = None
@@ -222,6 +249,7 @@ def openings(history: History, team: Mapping[str, float] | None = None,
     notes: list[str] = []
     guessed = off = decided = 0
     to_unit = units.convert(1.0, "day", unit)
+    own_fields = known_fields(history)
     for i in np.flatnonzero(v.exit == OPEN):
         deal = int(v.deal[i])
         b = int(d.buyer[deal])
@@ -244,11 +272,13 @@ def openings(history: History, team: Mapping[str, float] | None = None,
             exits = tuple((w * to_unit, to) for w, to in curve.given_age(float(days[i]),
                                                                           STAY_SAMPLE))
             out.append(Opening(kinds[b], sid, float(days[i]) * to_unit,
-                               float(since) * to_unit, value, exits=exits))
+                               float(since) * to_unit, value, exits=exits,
+                               fields=own_fields(deal)))
         else:
             out.append(Opening(kinds[b], sid, units.convert(waited, "day", unit),
                                units.convert(float(since), "day", unit), value,
-                               _remaining(stays, kinds[b], sid, float(days[i]), own, unit)))
+                               _remaining(stays, kinds[b], sid, float(days[i]), own, unit),
+                               fields=own_fields(deal)))
         rows.append(deal)
     if decided < len(out):
         notes.append(f"{len(out) - decided:,} of {len(out):,} open deals sit in stages whose "

@@ -32,7 +32,7 @@ from salesproc.core.calendar import WorkingClock, business_days, months, seasona
 from salesproc.core.defaults import MAX_OPEN_DEALS, MAX_VISITS_PER_DEAL
 from salesproc.core.errors import SalesprocError
 from salesproc.core.units import HOURS, convert, describe
-from salesproc.process.model import WON, Process
+from salesproc.process.model import LOST, WON, Process
 from salesproc.sim import streams
 from salesproc.sim.compile import LOST_INDEX, WON_INDEX, CompiledApproval, Step, compile_steps
 from salesproc.sim.metrics import Collector, Key
@@ -123,7 +123,8 @@ class Opening(NamedTuple):
     stage instead: equally likely (time still to go, where to) pairs, one drawn per run;
     the deal then leaves the stage at that time for that stage index, WON_INDEX or
     LOST_INDEX (infinite time: it stays), as deals of its age there did in the history,
-    the team's work and approvals included."""
+    the team's work and approvals included. *fields* are the deal's own known field
+    values (field id, value); the fields it does not give are drawn as a new deal's are."""
 
     buyer: str
     stage: str
@@ -132,6 +133,7 @@ class Opening(NamedTuple):
     value: float
     remaining: tuple[float, ...] = ()
     exits: tuple[tuple[float, int], ...] = ()
+    fields: tuple[tuple[str, float | str], ...] = ()
 OPEN_OUTCOME = "open"  # the outcome logged for a deal still in its stage when the run ends
 
 
@@ -251,8 +253,9 @@ class Engine:
             b = self.buyer_ids.index(o.buyer)
             self.count += 1
             deal = Deal(self.count, b, o.value, 0.0)
-            if self.field_draws[b]:
-                deal.fields = {fid: draw() for fid, draw in self.field_draws[b]}
+            if self.field_draws[b]:  # drawn whole, so that known ones leave the streams as
+                deal.fields = {fid: draw() for fid, draw in self.field_draws[b]}  # they were
+                deal.fields.update(o.fields)
             deal.arrived = -o.since
             deal.key, deal.draws = self.deal_keys(b)
             self.open[deal.id] = deal
@@ -439,11 +442,25 @@ class Engine:
 
     def _pass(self, deal: Deal, stage: int) -> None:
         """The deal reaches a stage whose `when:` does not let it in: it goes straight on
-        where the stage's routes send deals (routing.passes), never counted as a visit;
-        on through every further stage that does not let it in either. Each pass is a
-        hash of (deal, stage, the deal's visit count, passes so far), as a route is. A
-        deal passing stages MAX_VISITS_PER_DEAL times in a row (a loop of stages none of
-        which lets it in: lint's SP304) is lost at the last."""
+        (:meth:`_passes`), never counted as a visit."""
+        to, last = self._passes(deal, stage)
+        if to >= 0:
+            self._enter(deal, to)
+        elif to == WON_INDEX:
+            self._win(deal)
+        else:
+            step = self.steps[deal.buyer][last]
+            assert step is not None
+            self._lose(deal, last, self._lost_reason(deal, step))
+
+    def _passes(self, deal: Deal, stage: int) -> tuple[int, int]:
+        """Where a deal that a stage's `when:` does not let in goes: (the stage it enters,
+        WON_INDEX or LOST_INDEX; the last stage it passed). It goes where the stage's
+        routes send deals (routing.passes), on through every further stage that does not
+        let it in either. Each pass is a hash of (deal, stage, the deal's visit count,
+        passes so far), as a route is, so asking twice gives one answer. A deal passing
+        stages MAX_VISITS_PER_DEAL times in a row (a loop of stages none of which lets it
+        in: lint's SP304) is lost at the last."""
         buyer = self.buyer_ids[deal.buyer]
         for passes in range(MAX_VISITS_PER_DEAL):
             step = self.steps[deal.buyer][stage]
@@ -452,19 +469,33 @@ class Engine:
                          _unit(deal.key ^ step.pass_salt ^ (deal.visit << 20) ^ passes))
             to = step.pass_to[min(at, len(step.pass_cum) - 1) if step.pass_cum else at]
             if to == WON_INDEX:
-                self._win(deal)
-                return
+                return WON_INDEX, stage
             if to < 0:
                 break
             after = self.steps[deal.buyer][to]
             assert after is not None
             if after.when is None or after.when.applies(deal.value, buyer, deal.fields):
-                self._enter(deal, to)
-                return
+                return to, stage
             stage = to
+        return LOST_INDEX, stage
+
+    def _heading(self, deal: Deal, stage: int) -> str:
+        """What the event log says a deal sent to *stage* did: the stage it enters, or,
+        where the stage's `when:` does not let it in, where it went instead (a stage, won
+        or lost), so that a log's visits and outcomes add up without the passed stage."""
         step = self.steps[deal.buyer][stage]
         assert step is not None
-        self._lose(deal, stage, self._lost_reason(deal, step))
+        if step.when is None or step.when.applies(deal.value, self.buyer_ids[deal.buyer],
+                                                  deal.fields):
+            return self.stage_ids[stage]
+        to, last = self._passes(deal, stage)
+        if to >= 0:
+            return self.stage_ids[to]
+        if to == WON_INDEX:
+            return WON
+        passed = self.steps[deal.buyer][last]
+        assert passed is not None
+        return f"lost: {self._lost_reason(deal, passed)}"
 
     def _lost_reason(self, deal: Deal, step: Step) -> str:
         """Why *deal* is lost at *step*'s stage: its one reason, or one of its
@@ -672,8 +703,10 @@ class Engine:
                 self._leave(deal, step, f"lost: {reason}", LOST_INDEX)
                 self._lose(deal, step.index, reason)
             else:
-                self._leave(deal, step, f"rejected: back to {self.stage_ids[rejected.on_reject]}",
-                            rejected.on_reject)
+                back = rejected.on_reject
+                head = self._heading(deal, back) if self.log is not None else ""
+                self._leave(deal, step, head if head == WON or head.startswith(LOST)
+                            else f"rejected: back to {head}", back)
                 self._enter(deal, rejected.on_reject)
             return
         visit = deal.visit  # the hash of (deal, stage, visit); a first visit's is drawn
@@ -684,7 +717,8 @@ class Engine:
     def _move(self, deal: Deal, step: Step, target: int) -> None:
         """The deal leaves *step*'s stage for *target*: a stage index, won or lost."""
         if target >= 0:
-            self._leave(deal, step, self.stage_ids[target], target)
+            self._leave(deal, step, self._heading(deal, target) if self.log is not None
+                        else "", target)
             self._enter(deal, target)
         elif target == WON_INDEX:
             self._leave(deal, step, WON, WON_INDEX)
