@@ -248,8 +248,18 @@ def deal_fields(reading: Reading, cols: DealColumns) -> dict[str, np.ndarray | p
                           hint="numbers read are like 0.25, 1,200.50 or 1.200,50")
             out[fid] = value
         else:
-            out[fid] = compact(folded(text.cast(pa.string())))
+            out[fid] = named(compact(folded(text.cast(pa.string()))),
+                             reading.mapping.categories(fid))
     return out
+
+
+def named(words: pa.DictionaryArray, names: Mapping[str, str]) -> pa.DictionaryArray:
+    """Folded category text with the categories the process declares written as it
+    writes them ('EMEA ' in the export is the file's 'EMEA'); the rest as folded."""
+    if not names:
+        return words
+    dictionary = [names.get(w, w) for w in words.dictionary.to_pylist()]
+    return pa.DictionaryArray.from_arrays(words.indices, pa.array(dictionary, pa.string()))
 
 
 def negative(values: np.ndarray, text: pa.Array, rows: np.ndarray, file: str,

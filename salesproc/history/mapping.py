@@ -177,6 +177,13 @@ class Mapping:
         return {f for f, spec in (buyers[0].fields if buyers else {}).items()
                 if spec.number is not None}
 
+    def categories(self, fid: str) -> dict[str, str]:
+        """A category field's categories as the process writes them, by their folded
+        text (as the export's is compared): every buyer type's, since one may name a
+        category another does not draw."""
+        return {fold(c): c for buyer in self.process.buyer_types.values()
+                if fid in buyer.fields for c, _ in buyer.fields[fid].shares}
+
     def missing_columns(self, files: Sequence[Export]) -> list[Note]:
         """Errors (SP840) for the columns the `crm:` section names that none of *files* has:
         the loss-reason column, and the fields of a buyer type's rules when not one of that

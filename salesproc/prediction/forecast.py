@@ -35,7 +35,7 @@ from salesproc.history.table import (
 )
 from salesproc.prediction.closing import MonthEnd, month_end, place
 from salesproc.prediction.exits import ExitCurve, exit_curve
-from salesproc.process.model import WON, Process, fold
+from salesproc.process.model import WON, Process
 from salesproc.sim.engine import Opening
 from salesproc.sim.metrics import Key
 
@@ -199,23 +199,15 @@ def exit_curves(history: History) -> dict[tuple[int, int], ExitCurve]:
 
 def known_fields(history: History) -> Callable[[int], tuple[tuple[str, float | str], ...]]:
     """Each deal's own field values that the export gives (crm: fields:), by the deal's
-    index: a number as read, a category as the process writes it (the export's text is
-    compared folded, as stage names are; a category the process does not declare is kept
-    as the export has it, so no condition naming the declared ones holds for it). An
-    unknown value is left out, for the simulation to draw."""
-    declared: dict[str, dict[str, str]] = {}
-    for buyer in history.process.buyer_types.values():
-        for fid, spec in buyer.fields.items():
-            declared.setdefault(fid, {}).update({fold(c): c for c, _ in spec.shares})
-    columns: list[tuple[str, list[Any]]] = []
-    for fid, col in history.deals.fields.items():
-        if fid not in declared:
-            continue
-        if isinstance(col, np.ndarray):
-            columns.append((fid, [float(x) if math.isfinite(x) else None for x in col]))
-        else:
-            names = declared[fid]
-            columns.append((fid, [names.get(t, t) if t else None for t in col.to_pylist()]))
+    index: a number as read, a category as the reader names it (a category the process
+    does not declare is kept as the export has it, so no condition naming the declared
+    ones holds for it). An unknown value is left out, for the simulation to draw."""
+    declared = set(next(iter(history.process.buyer_types.values())).fields) \
+        if history.process.buyer_types else set()
+    columns: list[tuple[str, list[Any]]] = [
+        (fid, [float(x) if math.isfinite(x) else None for x in col]
+         if isinstance(col, np.ndarray) else [t or None for t in col.to_pylist()])
+        for fid, col in history.deals.fields.items() if fid in declared]
 
     def of(deal: int) -> tuple[tuple[str, float | str], ...]:
         return tuple((fid, values[deal]) for fid, values in columns
