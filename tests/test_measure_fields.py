@@ -17,6 +17,7 @@ import pytest
 import salesproc
 from salesproc.core.stats import proportion
 from salesproc.experiments.export import deals_of, write_hubspot, write_salesforce
+from salesproc.prediction.calibration import PRIOR_OBSERVATIONS
 from tests.conftest import run
 
 PROCESS = """\
@@ -28,7 +29,8 @@ roles:
 fields:
   region: {label: Sales region, shares: {emea: 0.5, amer: 0.5}}
 stages:
-  - {id: proposal, name: Proposal, owner: ae, work: 1h, next: {legal_review: 0.8}}
+  - {id: proposal, name: Proposal, owner: ae, work: 1h, next: {legal_review: 0.8},
+     lost_reasons: {chose a competitor: 0.6, "No": 0.4}}
   - {id: legal_review, name: Legal review, owner: counsel, work: 1h,
      when: {region: [emea]}, next: {agreement: 0.5}, lost_reason: legal}
   - {id: agreement, name: Agreement, owner: ae, work: 1h, next: {won: 0.9}}
@@ -51,6 +53,7 @@ crm:
 """
 TRUTH = {"emea": 0.8 * 0.5 * 0.9, "amer": 0.8 * 0.9}
 REGION = {"emea_buyer": "EMEA", "amer_buyer": " Amer"}  # as a CRM holds them: folded
+REASONS = {"chose a competitor": 0.6, "No": 0.4}  # at the proposal ('No': YAML's false)
 OWNERS = {"0055000000AAAAA": "Ada Lovelace", "0055000000BBBBB": "Grace Hopper"}
 
 
@@ -111,6 +114,29 @@ def test_each_regions_win_rate_interval_holds_its_truth(
     emea_reasons = {r["reason"]: r["deals"] for r in groups["emea"]["lost_reasons"]}
     assert emea_reasons.get("legal", 0) > 0
     assert not any(r["reason"] == "legal" for r in groups["amer"]["lost_reasons"])
+
+
+def test_calibrate_fits_the_loss_reasons_of_each_stage(
+        export: tuple[Path, list[str], pd.DataFrame], tmp_path: Path) -> None:
+    """The proposal loses deals for two reasons, 0.6 and 0.4: the calibrated variant
+    writes the Dirichlet posterior's means (the file's shares weighing as
+    PRIOR_OBSERVATIONS losses), which give back counts whose 99.9% Wilson interval holds
+    the truth; the legal review's one reason is the file's, so nothing is written."""
+    path, files, _ = export
+    variant = tmp_path / "calibrated.yaml"
+    done = run("calibrate", *files, "--process", str(path), "-o", str(variant))
+    assert done.exit_code == 0, done.output
+    text = variant.read_text("utf-8")
+    assert 'stages.proposal.lost_reasons: {"chose a competitor": ' in text
+    assert "stages.legal_review.lost_reasons" not in text
+    fitted = salesproc.load(variant).stages["proposal"].lost_reasons
+    assert [r for r, _ in fitted] == list(REASONS)  # most frequent first
+    n = int(text.split("# why deals are lost at proposal: n=")[1].split(";")[0])
+    assert n >= 100
+    for reason, share in fitted:
+        k = round(share * (n + PRIOR_OBSERVATIONS) - PRIOR_OBSERVATIONS * REASONS[reason])
+        wide = proportion(k, n, confidence=0.999)
+        assert wide.low <= REASONS[reason] <= wide.high, (reason, k, n)
 
 
 def test_owners_are_named_from_the_user_export(

@@ -8,6 +8,9 @@ What is fitted, and how (each with its sample size and 95% interval):
   seasonality when the period spans twelve whole months and a chi-square test says the
   months differ.
 - **Buyer-type shares** of the deals with a known buyer type (Wilson interval).
+- **Deal fields** crm: fields: maps, per buyer type: a category's shares, a number's
+  distribution (_fields).
+- **Loss reasons** of each stage, as shares (_loss_reasons).
 - **Deal values** per buyer type: lognormal or gamma, by maximum likelihood (scipy.stats),
   the better by AIC; written as the mean and sd of the values.
 - **Routes** out of every stage, per buyer type: the share of the visits that leave for
@@ -47,6 +50,8 @@ import datetime as dt
 import json
 import math
 import os
+import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -203,9 +208,9 @@ class Calibration:
             "set:",
         ]
         for f in self.fitted:
-            lines.append(f"  # {f.what}: n={f.n:,}; " + (
+            lines.append(shown(f"  # {f.what}: n={f.n:,}; " + (  # CRM words: one line
                 f.quality if f.shares else f"95% {_num(f.low)}–{_num(f.high)}"
-                + (f"; {f.quality}" if f.quality else "")))
+                + (f"; {f.quality}" if f.quality else ""))))
             lines.append(f"  {f.setting}: {flow(f.value)}")
         if self.kept:
             lines.append("# Not enough data (the base file's value is kept):")
@@ -216,13 +221,29 @@ class Calibration:
 
 
 def flow(value: Any) -> str:
-    """A fitted value as YAML flow text: {lognormal: {mean: 6093.0, sd: 2122.0}}. Keys are
-    ids and numbers are plain, so nothing needs quoting."""
+    """A fitted value as YAML flow text: {lognormal: {mean: 6093.0, sd: 2122.0}}. Keys
+    that are ids stay plain; the others (a CRM's loss reasons and categories, which may
+    hold anything: 'No', 'price: too high', '#1') are quoted, as JSON strings are."""
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {flow(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_key(str(k))}: {flow(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(flow(v) for v in value) + "]"
-    return json.dumps(value)
+    return _text(value) if isinstance(value, str) else json.dumps(value)
+
+
+_PLAIN = re.compile(r"[a-z_][a-z0-9_]*")
+_YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}  # YAML 1.1's
+
+
+def _key(key: str) -> str:
+    return key if _PLAIN.fullmatch(key) and key not in _YAML_WORDS else _text(key)
+
+
+def _text(text: str) -> str:
+    """*text* as a YAML double-quoted string (JSON's), letters as they are and what does
+    not print escaped."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF
+                   else f"\\U{ord(c):08x}" for c in json.dumps(text, ensure_ascii=False))
 
 
 def _num(x: float) -> str:
@@ -257,6 +278,7 @@ def calibrate(history: History, *, since: dt.datetime | None = None,
     _arrivals(cal, history, chosen, start)
     _shares(cal, history, chosen)
     _values(cal, history, chosen)
+    _fields(cal, history, chosen)
     if not history.has_stages:  # a deal table: no visit says how deals moved
         cal.notes.append("a deal table has no stage history: the routes, times in stage and "
                          "entry stages keep the file's values")
@@ -669,8 +691,6 @@ def route_values(setting: str, b: str, buyer: BuyerType, sid: str, targets: list
                   ) -> Fitted:
     """The `next:` of a stage from the shares of the visits' exits, with what the file's
     approvals decide taken off first (they stay as written), and one comment per route."""
-    from scipy.stats import beta
-
     rejected = {e.target: e.share for e in routing.exits(buyer.stages[sid], buyer)
                 if e.approval is not None}
     written = {t for t, _ in routing.routes(buyer.stages[sid])}
@@ -695,9 +715,7 @@ def route_values(setting: str, b: str, buyer: BuyerType, sid: str, targets: list
     # shares are scaled to add up to one at most (the file's approvals stay as written)
     keep /= max(1.0, math.fsum(own.values()) * keep)
     routes = {t: math.floor(x * keep * 1e4) / 1e4 for t, x in own.items() if x > 0}
-    prior = PRIOR_VISITS * pooled
-    low = beta.ppf(0.025, counts + prior, total - counts + PRIOR_VISITS - prior)
-    high = beta.ppf(0.975, counts + prior, total - counts + PRIOR_VISITS - prior)
+    _, low, high = _dirichlet(counts, pooled, PRIOR_VISITS)
     parts = tuple(Share(t, float(s), float(lo), float(hi)) for t, s, lo, hi in
                   zip(targets, shares, low, high, strict=True) if s > 0)
     detail = ", ".join(f"{p.target} {p.share:.1%} ({p.low:.1%}–{p.high:.1%})" for p in parts)
@@ -952,24 +970,138 @@ def _delay(fit: Fit, mean: float, variance: float, unit: str) -> Any:
 # --- entries -------------------------------------------------------------------------------
 
 
-def _loss_reasons(cal: Calibration, history: History, chosen: np.ndarray) -> None:
-    """Why deals were lost at each stage, as shares: a note (a stage has one
-    `lost_reason` in the file, so the shares are reported, not simulated)."""
-    from salesproc.measuring.measurement import NO_REASON
+MAX_REASONS = 8  # a stage's most frequent loss reasons fitted; the rest as OTHER_REASONS
+OTHER_REASONS = "other reasons"
 
+
+def _loss_reasons(cal: Calibration, history: History, chosen: np.ndarray) -> None:
+    """Why deals are lost at each stage, as shares of the losses that give a reason (a
+    stage's `lost_reasons`, its MAX_REASONS most frequent and the rest as OTHER_REASONS),
+    where at least MIN_OBSERVATIONS did. Where the file gives the stage's reasons, the
+    shares are shrunk towards its, weighing as PRIOR_OBSERVATIONS losses."""
     lost = np.flatnonzero(chosen & (history.deals.outcome == OUTCOME_LOST))
     if not len(lost):
         return
     stage = lost_stage(history)[lost]
     reasons = np.array(history.deals.reason.take(pa.array(lost)).to_pylist(), dtype=object)
-    for s, sid in enumerate(cal.process.stages):
-        here = reasons[stage == s]
+    for s, (sid, spec) in enumerate(cal.process.stages.items()):
+        here = [r for r in reasons[stage == s] if r]
+        setting = f"stages.{sid}.lost_reasons"
         if len(here) < MIN_OBSERVATIONS:
+            if (stage == s).sum():
+                cal.kept.append(NotEnough(setting, f"why deals are lost at {sid}", len(here),
+                                          MIN_OBSERVATIONS))
             continue
-        words, counts = np.unique([r or NO_REASON for r in here], return_counts=True)
-        order = np.argsort(-counts, kind="stable")
-        shares = ", ".join(f"{words[k]} {counts[k] / len(here):.0%}" for k in order[:5])
-        cal.notes.append(f"deals lost at {sid} ({len(here):,}): {shares}")
+        counted = Counter(here).most_common()
+        names = [r for r, _ in counted[:MAX_REASONS]]
+        counts = [n for _, n in counted[:MAX_REASONS]]
+        if len(counted) > MAX_REASONS:
+            names.append(OTHER_REASONS)
+            counts.append(sum(n for _, n in counted[MAX_REASONS:]))
+        file = dict(spec.lost_reasons)
+        if not file and names == [spec.lost_reason]:
+            continue  # the file's one reason, and the history's: nothing to change
+        names += [r for r in file if r not in names]
+        counts += [0] * (len(names) - len(counts))
+        prior = np.array([file.get(r, 0.0) for r in names])
+        weight = PRIOR_OBSERVATIONS if file else 0.0
+        unsaid = int((stage == s).sum()) - len(here)
+        cal.fitted.append(_category_shares(
+            setting, f"why deals are lost at {sid}", names, np.array(counts, dtype=float),
+            prior / prior.sum() if file else prior, weight,
+            f"of the {len(here):,} losses that give a reason" + (
+                f" ({unsaid:,} do not)" if unsaid else "")))
+
+
+def _category_shares(setting: str, what: str, names: list[str], counts: np.ndarray,
+                     prior: np.ndarray, weight: float, words: str) -> Fitted:
+    """Shares of *names* from their *counts*, shrunk towards *prior* (shares) weighing as
+    *weight* observations (the Dirichlet posterior's means), with each one's 95% interval
+    (its Beta marginal), written with four decimals that add up to 1."""
+    total = float(counts.sum())
+    shares, low, high = _dirichlet(counts, prior, weight)
+    written = np.floor(shares * 1e4) / 1e4
+    written[int(np.argmax(written))] += 1.0 - written.sum()
+    parts = tuple(Share(n, float(x), float(lo), float(hi))
+                  for n, x, lo, hi in zip(names, shares, low, high, strict=True) if x > 0)
+    top = parts[int(np.argmax([p.share for p in parts]))]
+    detail = ", ".join(f"{p.target} {p.share:.1%} ({p.low:.1%}–{p.high:.1%})" for p in parts)
+    shrunk = f" (shrunk by the file's, as {weight:g} observations)" if weight else ""
+    return Fitted(setting, {n: round(float(x), 4) for n, x in zip(names, written, strict=True)
+                            if x > 0}, what, int(total), top.share, top.low, top.high,
+                  f"{detail} {words}{shrunk}", parts)
+
+
+def _dirichlet(counts: np.ndarray, prior: np.ndarray, weight: float
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shares from *counts* shrunk towards *prior* (shares adding up to 1) weighing as
+    *weight* observations: the Dirichlet posterior's means and each share's 95% interval
+    (its Beta marginal; 0 to 0 for a share nothing supports)."""
+    from scipy.stats import beta
+
+    total = float(counts.sum())
+    a = counts + weight * prior
+    b = np.maximum(total + weight - a, 1e-12)
+    with np.errstate(all="ignore"):
+        low = np.where(a > 0, beta.ppf(0.025, np.maximum(a, 1e-12), b), 0.0)
+        high = np.where(a > 0, beta.ppf(0.975, np.maximum(a, 1e-12), b), 0.0)
+    return a / (total + weight), low, high
+
+
+def _fields(cal: Calibration, history: History, chosen: np.ndarray) -> None:
+    """Each deal field that crm: fields: maps, per buyer type (`buyer_types.<id>.fields`):
+    a category field's shares of the deals with a declared category (shrunk towards the
+    file's, weighing as PRIOR_OBSERVATIONS deals); a number field's distribution, fitted
+    as times in stage are (the best family by AIC that meets the data's curve, else the
+    values' quantiles) where every value is above zero, else the values' quantiles."""
+    d = history.deals
+    for fid, column in d.fields.items():
+        for k, (b, buyer) in enumerate(cal.process.buyer_types.items()):
+            spec = buyer.fields.get(fid)
+            if spec is None:
+                continue
+            mine = chosen & (d.buyer == k)
+            setting = f"buyer_types.{b}.fields.{fid}"
+            if spec.number is not None:
+                assert isinstance(column, np.ndarray)
+                _number_field(cal, setting + ".number", f"{fid} of {b} deals", column[mine])
+                continue
+            assert isinstance(column, pa.Array)
+            names = [c for c, _ in spec.shares]
+            seen = Counter(column.filter(pa.array(mine)).to_pylist())
+            counts = np.array([seen.pop(c, 0) for c in names], dtype=float)
+            seen.pop("", None)
+            if seen:
+                cal.notes.append(f"{sum(seen.values()):,} {b} deals have a {fid} the process "
+                                 f"does not declare ({', '.join(shown(str(c)) for c in seen)})"
+                                 f": left out of the fitted shares")
+            if counts.sum() < MIN_BLENDED:
+                cal.kept.append(NotEnough(setting + ".shares", f"{fid} of {b} deals",
+                                          int(counts.sum()), MIN_BLENDED))
+                continue
+            prior = np.array([p for _, p in spec.shares])
+            cal.fitted.append(_category_shares(
+                setting + ".shares", f"{fid} of {b} deals", names, counts,
+                prior / prior.sum(), PRIOR_OBSERVATIONS,
+                f"of the {int(counts.sum()):,} deals with a {fid}"))
+
+
+def _number_field(cal: Calibration, setting: str, what: str, values: np.ndarray) -> None:
+    values = values[np.isfinite(values)]
+    if len(values) < MIN_OBSERVATIONS:
+        cal.kept.append(NotEnough(setting, what, len(values), MIN_OBSERVATIONS))
+        return
+    half = 1.96 * float(values.std(ddof=1)) / math.sqrt(len(values))
+    mean = float(values.mean())
+    if (values > 0).all():
+        fit = fit_distribution(values, np.ones(len(values), dtype=bool))
+        spec, quality = fit.spec(), fit.quality()
+    else:
+        points = np.quantile(values, (np.arange(EMPIRICAL_POINTS) + 0.5) / EMPIRICAL_POINTS)
+        spec = {"empirical": [_round(float(v)) for v in points]}
+        quality = "values at or below zero, which no family fitted has: empirical"
+    cal.fitted.append(Fitted(setting, spec, what, len(values), mean, mean - half,
+                             mean + half, quality))
 
 
 ENTRY_FLOOR = 0.01  # a buyer type whose deals all but this share start at its first stage

@@ -296,14 +296,19 @@ def _optional_block(path: list[str | int], part: str) -> bool:
 
 
 def _override_level(doc: Document, path: list[str | int], part: str) -> bool:
-    """*part* is a level of a buyer type's stage overrides that a setting may create:
-    `buyer_types.<id>.stages`, or a stage of the file under it."""
-    if len(path) == 2 and path[0] == "buyer_types" and part == "stages":
+    """*part* is a level of a buyer type's overrides that a setting may create:
+    `buyer_types.<id>.stages` or `.fields`, or a stage or a declared field under them."""
+    if len(path) == 2 and path[0] == "buyer_types" and part in ("stages", "fields"):
         return True
+    if len(path) != 3 or path[0] != "buyer_types":
+        return False
+    if path[2] == "fields":
+        fields = doc.data.get("fields")
+        return isinstance(fields, dict) and part in fields
     stages = doc.data.get("stages")
     ids = {s.get("id") for s in stages if isinstance(s, dict)} if isinstance(stages, list) \
         else set()
-    return len(path) == 3 and path[0] == "buyer_types" and path[2] == "stages" and part in ids
+    return path[2] == "stages" and part in ids
 
 
 def _unknown(source: Document, key_path: Path, setting: str, why: str,
