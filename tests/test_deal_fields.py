@@ -201,6 +201,9 @@ def test_the_drawings_show_the_deals_passing_a_stage_by() -> None:
     text = to_mermaid(combined, process.time_unit)
     assert "only deals where region is emea" in text
     assert "↷ 64% pass by" in text
+    # several loss reasons, each with its share of the stage's losses; one, as it is
+    assert "✗ chose a competitor 60%; no budget 30%; timing 10%" in text
+    assert "✗ lost at Agreement" in text
 
 
 def test_a_deal_passing_a_stage_that_routes_back_to_itself_goes_on() -> None:

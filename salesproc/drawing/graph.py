@@ -164,6 +164,18 @@ def _outcomes(graph: nx.MultiDiGraph) -> None:
     graph.add_node(LOST, kind="outcome", name="Lost")
 
 
+def _reasons(lost: list[routing.Exit]) -> list[str]:
+    """Why deals are lost at a stage, in words: each reason, with its share of those
+    losses where there are several (`lost_reasons`)."""
+    shares: dict[str, float] = {}
+    for e in lost:
+        shares[e.reason] = shares.get(e.reason, 0.0) + e.share
+    total = math.fsum(shares.values())
+    if len(shares) < 2 or total <= 0:
+        return list(shares)
+    return [f"{reason} {share / total:.0%}" for reason, share in shares.items()]
+
+
 def _exits(stage: Stage, buyer: BuyerType) -> list[tuple[str, float, dict[str, Any]]]:
     """(target, share, edge attributes) from :func:`salesproc.process.routing.exits`: one edge per
     route and rejection, and one lost edge holding every reason and refusal."""
@@ -181,8 +193,7 @@ def _exits(stage: Stage, buyer: BuyerType) -> list[tuple[str, float, dict[str, A
                 "when": approval.when.describe() if approval.when else ""}))
     if lost:
         result.append((LOST, math.fsum(e.share for e in lost), {
-            "kind": "lost",
-            "reasons": list(dict.fromkeys(e.reason for e in lost if e.approval is None)),
+            "kind": "lost", "reasons": _reasons([e for e in lost if e.approval is None]),
             "refusals": [routing.approval_label(stage, e.approval) for e in lost
                          if e.approval is not None]}))
     return result
