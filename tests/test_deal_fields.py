@@ -202,6 +202,7 @@ def test_the_drawings_show_the_deals_passing_a_stage_by() -> None:
     assert "only deals where region is emea" in text
     assert "↷ 64% pass by" in text
     # several loss reasons, each with its share of the stage's losses; one, as it is
+    text = to_mermaid(graph.combined_graph(model(EXAMPLE.read_text("utf-8"))), "day")
     assert "✗ chose a competitor 60%; no budget 30%; timing 10%" in text
     assert "✗ lost at Agreement" in text
 
