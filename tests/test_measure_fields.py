@@ -1,6 +1,7 @@
 """`measure --by FIELD` and `--by owner` on a simulated export whose truth per region is
 known: EMEA deals go through a legal review (`when: {region: [emea]}`) that loses half of
-them, so EMEA wins 0.8 × 0.5 × 0.9 of its deals and AMER 0.8 × 0.9. The region travels
+them, so EMEA wins 0.8 × 0.5 × 0.9 × 0.9 of its deals and AMER 0.8 × 0.9 × 0.9 (the
+security review at the agreement says no to one in ten). The region travels
 in the export as a custom field (Region__c, mapped by crm: fields:), the owner as an
 OwnerId that Salesforce's User export names."""
 
@@ -33,7 +34,8 @@ stages:
      lost_reasons: {chose a competitor: 0.6, "No": 0.4}}
   - {id: legal_review, name: Legal review, owner: counsel, work: 1h,
      when: {region: [emea]}, next: {agreement: 0.5}, lost_reason: legal}
-  - {id: agreement, name: Agreement, owner: ae, work: 1h, next: {won: 0.9}}
+  - {id: agreement, name: Agreement, owner: ae, work: 1h, next: {won: 0.9},
+     approvals: [{name: Security review, by: counsel, reject: 0.1}]}
 buyer_types:
   emea_buyer: {name: EMEA buyer, share: 0.5, value: 1000,
                fields: {region: {shares: {emea: 1}}}}
@@ -51,7 +53,7 @@ crm:
   fields: {region: Region__c}
   lost_reason: Loss_Reason__c
 """
-TRUTH = {"emea": 0.8 * 0.5 * 0.9, "amer": 0.8 * 0.9}
+TRUTH = {"emea": 0.8 * 0.5 * 0.9 * 0.9, "amer": 0.8 * 0.9 * 0.9}
 REGION = {"emea_buyer": "EMEA", "amer_buyer": " Amer"}  # as a CRM holds them: folded
 REASONS = {"chose a competitor": 0.6, "No": 0.4}  # at the proposal ('No': YAML's false)
 OWNERS = {"0055000000AAAAA": "Ada Lovelace", "0055000000BBBBB": "Grace Hopper"}
@@ -121,7 +123,8 @@ def test_calibrate_fits_the_loss_reasons_of_each_stage(
     """The proposal loses deals for two reasons, 0.6 and 0.4: the calibrated variant
     writes the Dirichlet posterior's means (the file's shares weighing as
     PRIOR_OBSERVATIONS losses), which give back counts whose 99.9% Wilson interval holds
-    the truth; the legal review's one reason is the file's, so nothing is written."""
+    the truth; the legal review's one reason is the file's, and so is the agreement's
+    once the security review's refusals are left to the approval: nothing is written."""
     path, files, _ = export
     variant = tmp_path / "calibrated.yaml"
     done = run("calibrate", *files, "--process", str(path), "-o", str(variant))
@@ -129,6 +132,7 @@ def test_calibrate_fits_the_loss_reasons_of_each_stage(
     text = variant.read_text("utf-8")
     assert 'stages.proposal.lost_reasons: {"chose a competitor": ' in text
     assert "stages.legal_review.lost_reasons" not in text
+    assert "stages.agreement.lost_reasons" not in text
     fitted = salesproc.load(variant).stages["proposal"].lost_reasons
     assert [r for r, _ in fitted] == list(REASONS)  # most frequent first
     n = int(text.split("# why deals are lost at proposal: n=")[1].split(";")[0])

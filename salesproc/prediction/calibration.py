@@ -985,8 +985,15 @@ def _loss_reasons(cal: Calibration, history: History, chosen: np.ndarray) -> Non
     stage = lost_stage(history)[lost]
     reasons = np.array(history.deals.reason.take(pa.array(lost)).to_pylist(), dtype=object)
     for s, (sid, spec) in enumerate(cal.process.stages.items()):
-        here = [r for r in reasons[stage == s] if r]
+        refused = {routing.refusal(routing.approval_label(mine, k))  # the approvals' own
+                   for buyer in cal.process.buyer_types.values()
+                   if (mine := buyer.stages.get(sid)) is not None
+                   for k in range(len(mine.approvals))}
+        here = [r for r in reasons[stage == s] if r and r not in refused]
         setting = f"stages.{sid}.lost_reasons"
+        file = dict(spec.lost_reasons)
+        if not file and set(here) <= {spec.lost_reason}:
+            continue  # the file's one reason, and the history's: nothing to change
         if len(here) < MIN_OBSERVATIONS:
             if (stage == s).sum():
                 cal.kept.append(NotEnough(setting, f"why deals are lost at {sid}", len(here),
@@ -998,9 +1005,6 @@ def _loss_reasons(cal: Calibration, history: History, chosen: np.ndarray) -> Non
         if len(counted) > MAX_REASONS:
             names.append(OTHER_REASONS)
             counts.append(sum(n for _, n in counted[MAX_REASONS:]))
-        file = dict(spec.lost_reasons)
-        if not file and names == [spec.lost_reason]:
-            continue  # the file's one reason, and the history's: nothing to change
         names += [r for r in file if r not in names]
         counts += [0] * (len(names) - len(counts))
         prior = np.array([file.get(r, 0.0) for r in names])

@@ -59,6 +59,12 @@ def approval_label(stage: Stage, k: int) -> str:
     return approval.name or f"approval by {approval.role}"
 
 
+def refusal(label: str) -> str:
+    """The loss reason of a deal an approval (named *label*: approval_label) said no to,
+    with no `on_reject`: in results, event logs and the exports made from them."""
+    return f"rejected: {label}"
+
+
 def exits(stage: Stage, buyer: BuyerType) -> list[Exit]:
     """Every way out of *stage* for deals of *buyer*, with its share: rejections in the
     order written, then routes, then the loss; the shares add up to 1."""
@@ -70,7 +76,7 @@ def exits(stage: Stage, buyer: BuyerType) -> list[Exit]:
         if share > 0:
             label = approval_label(stage, k)
             if approval.on_reject is None:
-                out.append(Exit(LOST, share, "lost", k, f"rejected: {label}"))
+                out.append(Exit(LOST, share, "lost", k, refusal(label)))
             else:
                 out.append(Exit(approval.on_reject, share, "rejection", k, label))
         passed *= 1.0 - p_reject

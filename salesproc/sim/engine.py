@@ -32,6 +32,7 @@ from salesproc.core.calendar import WorkingClock, business_days, months, seasona
 from salesproc.core.defaults import MAX_OPEN_DEALS, MAX_VISITS_PER_DEAL
 from salesproc.core.errors import SalesprocError
 from salesproc.core.units import HOURS, convert, describe
+from salesproc.process import routing
 from salesproc.process.model import LOST, WON, Process
 from salesproc.sim import streams
 from salesproc.sim.compile import LOST_INDEX, WON_INDEX, CompiledApproval, Step, compile_steps
@@ -699,7 +700,7 @@ class Engine:
         rejected = deal.rejected
         if rejected is not None:
             if rejected.on_reject is None:
-                reason = f"rejected: {rejected.name}"
+                reason = routing.refusal(rejected.name)
                 self._leave(deal, step, f"lost: {reason}", LOST_INDEX)
                 self._lose(deal, step.index, reason)
             else:
