@@ -17,6 +17,7 @@ See docs/python.md for a walk-through.
 
 from salesproc.api import (
     backtest,
+    breakdown,
     calibrate,
     check_fit,
     compare,
@@ -45,6 +46,7 @@ __all__ = [
     "ToolMissingError",
     "__version__",
     "backtest",
+    "breakdown",
     "calibrate",
     "check",
     "check_fit",

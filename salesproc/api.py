@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from salesproc.experiments.results import SimulationResult, Visit
     from salesproc.history.read import Format, Source
     from salesproc.history.table import History
+    from salesproc.measuring.breakdown import Breakdown
     from salesproc.measuring.deal_measurement import DealMeasurement
     from salesproc.measuring.measurement import Measurement
     from salesproc.prediction.backtest import Backtest
@@ -166,8 +167,19 @@ def measure(history: History, *, simulate_file: bool = True
     return measuring(history, simulate_file=simulate_file)
 
 
+def breakdown(history: History, by: str) -> Breakdown:
+    """The deals of *history* broken down by *by* ('owner', or a deal field crm: fields:
+    maps: a category by its values, a number by its quartiles): deals, open, won, lost,
+    the win rate with its 95% interval, the median cycle, the open value and the loss
+    reasons of each group. A SettingsError (setting 'by') names the choices otherwise."""
+    from salesproc.measuring.breakdown import breakdown as breaking_down
+
+    return breaking_down(history, by)
+
+
 def calibrate(history: History, *, since: dt.datetime | None = None) -> Calibration:
-    """Fit *history*'s process to it (arrivals, shares, values, routes, times in stage),
+    """Fit *history*'s process to it (arrivals, shares, values, routes, times in stage,
+    deal fields, loss reasons),
     each value with its sample size and 95% interval; ``result.to_yaml(path)`` is the
     variant file that extends the process's own. *since* (fit only the deals created
     from then on) must be before the history's as-of date: a SettingsError otherwise."""

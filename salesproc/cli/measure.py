@@ -103,10 +103,11 @@ def _measure_deal_table(result: Any, buyer: str | None, fmt: str, output: str | 
 def _measure_by(process: Any, by: str, history: tuple[str, ...], crm: Any, as_of: Any,
                 fmt: str, output: str | None, charts_dir: str | None) -> None:
     """measure --by FIELD: the deals broken down by a field or by owner."""
-    from salesproc.measuring.breakdown import breakdown, check_by
+    from salesproc import api
+    from salesproc.measuring.breakdown import check_by
 
     check_by(process, by)  # a usage error before the export is read
     if fmt == "html" or charts_dir is not None:
         raise click.UsageError("--by writes a table, JSON or CSV (no HTML page or charts)")
     found = history_or_fail(history, process, crm, as_of, "measured")
-    emit(formatter(fmt).breakdown(breakdown(found, by)), output)
+    emit(formatter(fmt).breakdown(api.breakdown(found, by)), output)
