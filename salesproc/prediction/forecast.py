@@ -34,6 +34,7 @@ from salesproc.history.table import (
 )
 from salesproc.prediction.closing import MonthEnd, month_end, place
 from salesproc.prediction.exits import ExitCurve, exit_curve
+from salesproc.prediction.uncertainty import DRAWS, draws, gamma_draw
 from salesproc.process.model import WON, Process
 from salesproc.sim.engine import Opening
 from salesproc.sim.metrics import Key
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
     from salesproc.history.quality import Burst
     from salesproc.prediction.backtest import TrackRecord
+    from salesproc.prediction.calibration import Calibration
 
 REPLICATIONS = 200
 Stays = dict[tuple[str, str], np.ndarray]  # (buyer type, stage) -> simulated stays, days
@@ -381,7 +383,8 @@ def stays_and_team(process: Process, replications: int = 5
 def forecast(history: History, until: dt.datetime, *, process: Process | None = None,
              replications: int = REPLICATIONS, seed: int | None = None,
              campaigns: Sequence[Campaign] = (),
-             cases: tuple[float, float, float] = CASES, workers: int = 1) -> Forecast:
+             cases: tuple[float, float, float] = CASES, workers: int = 1,
+             calibration: Calibration | None = None) -> Forecast:
     """Simulate from the deals open at *history*'s as-of date, plus new deals from the
     arrival model of *process* (default: the history's; a calibrated one is better) and
     its campaigns still to come, until *until*: wins, revenue, losses and the open
@@ -389,7 +392,11 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     deal's chance to be won. With *campaigns*, also what they add, month by month: the
     paired difference of runs with and without them (the same seeds). *cases* are the
     percentiles of the worst, neutral and best case; *workers* run the replications in
-    parallel (the same seed gives the same forecast however many)."""
+    parallel (the same seed gives the same forecast however many). With *calibration*
+    (the one *process* was fitted by), the runs hold its estimation error too: they go in
+    uncertainty.DRAWS groups, each with the fitted values drawn from their sampling
+    distributions (prediction.uncertainty), and the after-the-fact stream's rate is
+    drawn per run."""
     from salesproc.experiments.experiment import resolve_settings, simulate
 
     base = process or history.process
@@ -419,19 +426,26 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     simulated: list[Any] = []
     without: list[dict[Key, float]] = []
     strata = _goes_on(history, under, day, days)
-    for k, extra in enumerate(strata):  # one group of runs per length of a burst going on
-        group = replace(settings, replications=replications * (k + 1) // len(strata)
-                        - replications * k // len(strata), seed=settings.seed + k)
+    # one group of runs per length of a burst going on, and per draw of the fitted values
+    drawn = [] if calibration is None else draws(calibration, DRAWS, settings.seed)
+    groups = max(len(strata), len(drawn))
+    for k in range(groups):
+        extra = strata[k * len(strata) // groups]
+        values = drawn[k] if drawn else []
+        group = replace(settings, replications=replications * (k + 1) // groups
+                        - replications * k // groups, seed=settings.seed + k)
         if not group.replications:
             continue
         # only the wins are needed of the event log: who was won, and when
-        result = simulate(_from(base, day, [*campaigns, *extra]) if extra else model, group,
+        result = simulate(_from(base, day, [*campaigns, *extra], values)
+                          if extra or values else model, group,
                           events=True, opening=opening, outcomes=frozenset({WON}))
         simulated += [v._replace(replication=v.replication + len(runs))
                       for v in result.events or ()]
         runs += result.replications
         if campaigns:
-            without += simulate(_from(base, day, extra), group, opening=opening).replications
+            without += simulate(_from(base, day, extra, values), group,
+                                opening=opening).replications
     added = _difference(runs, without, cases) if campaigns else []
     pattern = month_end(history.deals.closed[(history.deals.outcome == OUTCOME_WON)
                                              & ~after_the_fact(history.deals)])
@@ -439,7 +453,8 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     if pattern.found:
         notes.append(pattern.note())
     won_open, won_new, month_of = _open_wins(events, len(opening), model, replications)
-    late, said = _after_the_fact(history, model, until, runs, settings.seed)
+    late, said = _after_the_fact(history, model, until, runs, settings.seed,
+                                 drawn=calibration is not None)
     notes += said
 
     def figure(name: str) -> Outcome:
@@ -516,12 +531,14 @@ def _placed(events: list[Any], runs: list[dict[Key, float]], model: Process,
 
 
 def _after_the_fact(history: History, model: Process, until: dt.datetime,
-                    runs: list[dict[Key, float]], seed: int) -> tuple[list[float], list[str]]:
+                    runs: list[dict[Key, float]], seed: int, drawn: bool = False
+                    ) -> tuple[list[float], list[str]]:
     """Deals entered after the fact (history.table.after_the_fact) are their own stream:
     no stage of the process sees them, so the simulation does not bring them. Each run
     gets a Poisson number of them at their recent rate (rates.recent_rate), at uniform
     times from the as-of date until *until*, valued as the history's were; they are
-    added to the run's wins and revenue, in total and by month (*runs* changed in place).
+    added to the run's wins and revenue, in total and by month (*runs* changed in place);
+    *drawn*: each run's rate drawn from its sampling distribution (uncertainty.gamma_draw).
     Returns each run's count and a note."""
     from salesproc.prediction.rates import recent_rate
 
@@ -539,7 +556,9 @@ def _after_the_fact(history: History, model: Process, until: dt.datetime,
     rng = np.random.default_rng([seed, 0xAF7E])
     counts: list[float] = []
     for run in runs:
-        k = int(rng.poisson(rate.per_day * days)) if math.isfinite(rate.per_day) else 0
+        per_day = gamma_draw(rng, rate.per_day, rate.low, rate.high) if drawn \
+            else rate.per_day
+        k = int(rng.poisson(per_day * days)) if math.isfinite(per_day) else 0
         worth = rng.choice(values, k) if len(values) else np.zeros(k)
         when = rng.uniform(0.0, days, k)
         for key in (Key("all", "", "won"), Key("all", "", "revenue")):
@@ -636,10 +655,13 @@ def planned(process: Process, start: dt.date) -> list[Campaign]:
     return out
 
 
-def _from(process: Process, start: dt.date, campaigns: Sequence[Campaign]) -> Process:
+def _from(process: Process, start: dt.date, campaigns: Sequence[Campaign],
+          values: Sequence[tuple[str, Any]] = ()) -> Process:
     """*process* simulated from *start* on (so its dates count from it), in memory, with
-    the campaigns still to come and *campaigns* added."""
-    changes: list[tuple[str, Any]] = [("simulation.start", start), ("simulation.warmup", 0)]
+    the campaigns still to come and *campaigns* added, and the (setting, value) changes
+    *values* (drawn fitted values)."""
+    changes: list[tuple[str, Any]] = [*values, ("simulation.start", start),
+                                      ("simulation.warmup", 0)]
     every = [*planned(process, start), *campaigns]
     if process.arrivals is not None:
         changes.append(("arrivals.campaigns", [
