@@ -192,7 +192,7 @@ def forecast(history: History, *, until: dt.datetime | dt.date | None = None,
              campaigns: Sequence[Campaign | str] = (), replications: int = 200,
              seed: int | None = None, cases: tuple[float, float, float] = (10, 50, 90),
              workers: int = 1, track_record: Backtest | None = None,
-             blend: bool = False) -> Forecast:
+             blend: bool = False, calibration: Calibration | None = None) -> Forecast:
     """Forecast from *history*'s open pipeline up to *until* (a day alone: its end) or
     for *horizon* (days, or text such as ``"13w"``): deals won, revenue and losses as
     worst, neutral and best case (*cases*: their percentiles), by month, and each open
@@ -202,7 +202,10 @@ def forecast(history: History, *, until: dt.datetime | dt.date | None = None,
     backtest of this kind of forecast, read back with
     :func:`salesproc.prediction.backtest.from_dict`), the result says how the model and the
     baselines did there, and the forecasts of the baselines that beat it; with *blend*,
-    also each figure's blend of the model with the record's best baseline."""
+    also each figure's blend of the model with the record's best baseline. With
+    *calibration* (the one *process* was fitted by: ``fitted_process(calibration)``), the
+    runs also draw the fitted values from their sampling distributions, so the range
+    holds how far they may be off."""
     import datetime as dt
 
     from salesproc.prediction.forecast import forecast as forecasting
@@ -222,7 +225,7 @@ def forecast(history: History, *, until: dt.datetime | dt.date | None = None,
     planned = [parse_campaign(c) if isinstance(c, str) else c for c in campaigns]
     done = forecasting(history, end, process=None if process is None else _process(process, ()),
                        replications=replications, seed=seed, campaigns=planned, cases=cases,
-                       workers=workers)
+                       workers=workers, calibration=calibration)
     if track_record is None:
         return done
     return replace(done, track_record=record_of(track_record, history, done, blended=blend))

@@ -53,7 +53,8 @@ def test_the_runs_spread_by_the_rates_estimation_error(tmp_path: Path) -> None:
     freedom (the between-draw part has only as many; the within part is sharper, so the
     interval is wide enough), which leaves out the variance without the draws (mu, a
     fifth of it). Their mean is the point forecast's, within 4 standard errors of the
-    difference (the drawn runs' from DRAWS groups)."""
+    difference (the drawn runs' from DRAWS groups). The library's call takes the
+    calibration as the forecast does."""
     path = tmp_path / "quick.yaml"
     path.write_text(QUICK)
     proc = salesproc.load(path)
@@ -64,8 +65,8 @@ def test_the_runs_spread_by_the_rates_estimation_error(tmp_path: Path) -> None:
     history = read_history(export, proc, as_of=as_of, today=dt.date(2030, 1, 1))
     until = as_of + dt.timedelta(days=30)
     plain = forecast(history, until, process=proc, replications=RUNS, seed=9)
-    drawn = forecast(history, until, process=proc, replications=RUNS, seed=9,
-                     calibration=rate_known_from(SEEN, 4.0, proc))
+    drawn = salesproc.forecast(history, until=until, process=proc, replications=RUNS,
+                               seed=9, calibration=rate_known_from(SEEN, 4.0, proc))
     plain_won = np.array([r["won"] for r in plain.runs])
     won = np.array([r["won"] for r in drawn.runs])
     mu = float(plain_won.mean())
