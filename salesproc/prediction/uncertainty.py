@@ -16,7 +16,8 @@ What is drawn (one rule each; docs/statistics.md says why):
   deal value, each stage's mean time before moving on): a gamma of the estimate's mean
   and the interval's standard error, (high − low) / 3.92 — for a Poisson count of *n*
   that is Gamma(n, estimate / n), the posterior of the rate; the value's distribution is
-  scaled by the draw over the estimate (its shape kept);
+  scaled by the draw over the estimate (its shape kept); a stage's delay, which is the
+  stay less the team's time, is moved by the drawn stay less the fitted one;
 - **shares that add up to one** (the routes out of a stage, with what goes lost; the
   buyer types' shares; where new deals enter): a Dirichlet of the fitted shares with a
   concentration of the observations behind them (for routes, plus the PRIOR_VISITS the
@@ -111,8 +112,10 @@ def draws(calibration: Calibration, count: int, seed: int) -> list[list[tuple[st
                         rng, f.value, f.n + prior, whole=f.setting.endswith(".enter"))))
             elif f.setting == "arrivals.rate":
                 changes.append((f.setting, _round(f.value * _factor(rng, f))))
-            elif f.setting.endswith(".value") or f.setting.endswith(".delay"):
+            elif f.setting.endswith(".value"):
                 changes.append((f.setting, scaled(f.value, _factor(rng, f))))
+            elif f.setting.endswith(".delay"):
+                changes.append((f.setting, _delay(rng, f, calibration.process.time_unit)))
         changes += _buyer_shares(rng, buyer_shares)
         out.append(changes)
     return out
@@ -123,6 +126,22 @@ def _factor(rng: np.random.Generator, f: Fitted) -> float:
     if not (math.isfinite(f.estimate) and f.estimate > 0):
         return 1.0
     return gamma_draw(rng, f.estimate, f.low, f.high) / f.estimate
+
+
+def _delay(rng: np.random.Generator, f: Fitted, unit: str) -> Any:
+    """A stage's delay with its mean moved by the drawn mean stay less the fitted one
+    (*f*'s estimate and interval are of the whole stay, in days; the delay is the stay
+    less the team's time, in *unit*: the error is the stay's, so it is added, not scaled
+    by the delay's share of the stay), at least DELAY_FLOOR of the delay's mean."""
+    from salesproc.core import units
+    from salesproc.prediction.calibration import DELAY_FLOOR, spec_mean
+
+    mean = spec_mean(f.value)
+    if not (math.isfinite(f.estimate) and mean > 0):
+        return f.value
+    moved = units.convert(gamma_draw(rng, f.estimate, f.low, f.high) - f.estimate, "day",
+                          unit)
+    return scaled(f.value, max(DELAY_FLOOR, (mean + moved) / mean))
 
 
 def _buyer_shares(rng: np.random.Generator, fitted: Sequence[Fitted]
