@@ -105,17 +105,19 @@ def report(preset: str, horizon: float, histories: int, done: list[dict[str, obj
     if len(calm) < len(every):
         scores(calm, f"the {len(calm)} origins with no burst of new deals under way")
     print("  deals won by origin: origins, burst under way, actual, model bias, model MAE, "
-          "run-rate MAE, inside the band")
+          "run-rate MAE, inside the band (wins, revenue)")
     for at in sorted({str(r["at"]) for r in every}):
         mine = [r for r in every if r["at"] == at]
         actual = np.array([r["actual_won"] for r in mine], dtype=float)
         model = np.array([r[f"{MODEL}_won"] for r in mine], dtype=float)
         rate = np.array([r["run_rate_won"] for r in mine], dtype=float)
         inside = np.mean([r["low_won"] <= r["actual_won"] <= r["high_won"] for r in mine])
+        paid = np.mean([r["low_revenue"] <= r["actual_revenue"] <= r["high_revenue"]
+                        for r in mine])
         print(f"    {at}  {len(mine):3d}  {sum(bool(r['burst']) for r in mine):3d}  "
               f"{actual.mean():6.1f}  {np.mean(model - actual):+6.1f}  "
               f"{np.mean(abs(model - actual)):5.1f}  {np.mean(abs(rate - actual)):5.1f}  "
-              f"{inside:4.0%}")
+              f"{inside:4.0%}  {paid:4.0%}")
 
 
 def scores(rows: list[dict[str, object]], which: str) -> None:

@@ -217,7 +217,10 @@ def forecast(history: History, *, until: dt.datetime | dt.date | None = None,
     backtest of this kind of forecast, read back with
     :func:`salesproc.prediction.backtest.from_dict`), the result says how the model and the
     baselines did there, and the forecasts of the baselines that beat it; with *blend*,
-    also each figure's blend of the model with the record's best baseline."""
+    also each figure's blend of the model with the record's best baseline. A calibrated
+    process (a variant written by calibrate, or ``fitted_process(calibration)``) says how
+    sure each fitted value is: the runs draw them from their sampling distributions, so
+    the range holds how far they may be off."""
     import datetime as dt
 
     from salesproc.prediction.forecast import Campaign, parse_campaign

@@ -486,9 +486,9 @@ def backtest(history: History, origins: Sequence[dt.datetime], horizon_days: flo
                 else "the history ends before its period does") + ")")
             continue
         try:
-            fitted = fitted_process(calibrate(before, team=team))
-            result = forecast(before, until, process=fitted, replications=replications,
-                              seed=seed, cases=cases)
+            result = forecast(before, until,
+                              process=fitted_process(calibrate(before, team=team)),
+                              replications=replications, seed=seed, cases=cases)
         except SalesprocError as exc:
             failed.append(Failed(at, until, exc.message))
             continue

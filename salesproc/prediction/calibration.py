@@ -153,8 +153,22 @@ class Calibration:
 
     def changes(self) -> list[tuple[str, Any]]:
         """The fitted values as (setting, value) changes, values in the file's form (what
-        :meth:`Process.with_changes` takes)."""
-        return [(f.setting, f.value) for f in self.fitted]
+        :meth:`Process.with_changes` takes), with how sure each is (`fitted:`, which a
+        forecast draws from)."""
+        return [("fitted", self.certainty()), *((f.setting, f.value) for f in self.fitted)]
+
+    def certainty(self) -> dict[str, dict[str, Any]]:
+        """The `fitted:` block: for each fitted setting, the observations behind it and,
+        where it has them, its estimate and 95% interval (four significant digits)."""
+        out: dict[str, dict[str, Any]] = {}
+        for f in self.fitted:
+            entry: dict[str, Any] = {"n": int(f.n)}
+            if not f.shares:  # a share's concentration is its n: its interval is implied
+                entry.update({k: _round(float(x)) for k, x in
+                              (("estimate", f.estimate), ("low", f.low), ("high", f.high))
+                              if math.isfinite(x)})
+            out[f.setting] = entry
+        return out
 
     COLUMNS = ("setting", "what", "estimate", "low", "high", "n", "quality", "blended",
                "value")
@@ -212,6 +226,11 @@ class Calibration:
                 f.quality if f.shares else f"95% {_num(f.low)}–{_num(f.high)}"
                 + (f"; {f.quality}" if f.quality else ""))))
             lines.append(f"  {f.setting}: {flow(f.value)}")
+        if self.fitted:
+            lines += ["# How sure each value is (observations, estimate, 95% interval):",
+                      "# `salesproc forecast` draws them from it; a later change drops one.",
+                      "fitted:"]
+            lines += [f"  {f}: {flow(v)}" for f, v in self.certainty().items()]
         if self.kept:
             lines.append("# Not enough data (the base file's value is kept):")
             lines += [f"#   {k.setting} ({k.what}): {k.n} observations, {k.needed} needed"

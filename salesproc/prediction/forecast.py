@@ -35,6 +35,7 @@ from salesproc.history.table import (
 )
 from salesproc.prediction.closing import MonthEnd, month_end, place
 from salesproc.prediction.exits import ExitCurve, exit_curve
+from salesproc.prediction.uncertainty import DRAWS, draws, gamma_draw
 from salesproc.process.model import WON, Process
 from salesproc.sim.engine import Opening
 from salesproc.sim.metrics import Key
@@ -412,7 +413,11 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     deal's chance to be won. With *campaigns*, also what they add, month by month: the
     paired difference of runs with and without them (the same seeds). *cases* are the
     percentiles of the worst, neutral and best case; *workers* run the replications in
-    parallel (the same seed gives the same forecast however many)."""
+    parallel (the same seed gives the same forecast however many). A calibrated process
+    (its `fitted:` says how sure each fitted value is) has the runs hold the estimation
+    error too: they go in uncertainty.DRAWS groups, each with the fitted values drawn
+    from their sampling distributions (prediction.uncertainty), and the after-the-fact
+    stream's rate is drawn per run."""
     from salesproc.experiments.experiment import resolve_settings, simulate
 
     base = process or history.process
@@ -446,19 +451,30 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     simulated: list[Any] = []
     without: list[dict[Key, float]] = []
     strata = _goes_on(history, under, day, days)
-    for k, extra in enumerate(strata):  # one group of runs per length of a burst going on
-        group = replace(settings, replications=replications * (k + 1) // len(strata)
-                        - replications * k // len(strata), seed=settings.seed + k)
+    # one group of runs per length of a burst going on, and per draw of the fitted values
+    drawn = draws(base.fitted, base.time_unit, DRAWS, settings.seed) if base.fitted else []
+    if drawn:
+        notes.append(f"the range holds how sure the calibration is: the runs draw its "
+                     f"{len(base.fitted)} fitted values (fitted:) from their sampling "
+                     f"distributions, in {DRAWS} groups")
+    groups = max(len(strata), len(drawn))
+    for k in range(groups):
+        extra = strata[k * len(strata) // groups]
+        values = drawn[k] if drawn else []
+        group = replace(settings, replications=replications * (k + 1) // groups
+                        - replications * k // groups, seed=settings.seed + k)
         if not group.replications:
             continue
         # only the wins are needed of the event log: who was won, and when
-        result = simulate(_from(base, day, [*campaigns, *extra]) if extra else model, group,
+        result = simulate(_from(base, day, [*campaigns, *extra], values)
+                          if extra or values else model, group,
                           events=True, opening=opening, outcomes=frozenset({WON}))
         simulated += [v._replace(replication=v.replication + len(runs))
                       for v in result.events or ()]
         runs += result.replications
         if campaigns:
-            without += simulate(_from(base, day, extra), group, opening=opening).replications
+            without += simulate(_from(base, day, extra, values), group,
+                                opening=opening).replications
     added = _difference(runs, without, cases) if campaigns else []
     pattern = month_end(history.deals.closed[(history.deals.outcome == OUTCOME_WON)
                                              & ~after_the_fact(history.deals)])
@@ -466,7 +482,8 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     if pattern.found:
         notes.append(pattern.note())
     won_open, won_new, month_of = _open_wins(events, len(opening), model, replications)
-    late, said = _after_the_fact(history, model, until, runs, settings.seed)
+    late, said = _after_the_fact(history, model, until, runs, settings.seed,
+                                 drawn=bool(drawn))
     notes += said
 
     def figure(name: str) -> Outcome:
@@ -543,12 +560,14 @@ def _placed(events: list[Any], runs: list[dict[Key, float]], model: Process,
 
 
 def _after_the_fact(history: History, model: Process, until: dt.datetime,
-                    runs: list[dict[Key, float]], seed: int) -> tuple[list[float], list[str]]:
+                    runs: list[dict[Key, float]], seed: int, drawn: bool = False
+                    ) -> tuple[list[float], list[str]]:
     """Deals entered after the fact (history.table.after_the_fact) are their own stream:
     no stage of the process sees them, so the simulation does not bring them. Each run
     gets a Poisson number of them at their recent rate (rates.recent_rate), at uniform
     times from the as-of date until *until*, valued as the history's were; they are
-    added to the run's wins and revenue, in total and by month (*runs* changed in place).
+    added to the run's wins and revenue, in total and by month (*runs* changed in place);
+    *drawn*: each run's rate drawn from its sampling distribution (uncertainty.gamma_draw).
     Returns each run's count and a note."""
     from salesproc.prediction.rates import recent_rate
 
@@ -566,7 +585,9 @@ def _after_the_fact(history: History, model: Process, until: dt.datetime,
     rng = np.random.default_rng([seed, 0xAF7E])
     counts: list[float] = []
     for run in runs:
-        k = int(rng.poisson(rate.per_day * days)) if math.isfinite(rate.per_day) else 0
+        per_day = gamma_draw(rng, rate.per_day, rate.low, rate.high) if drawn \
+            else rate.per_day
+        k = int(rng.poisson(per_day * days)) if math.isfinite(per_day) else 0
         worth = rng.choice(values, k) if len(values) else np.zeros(k)
         when = rng.uniform(0.0, days, k)
         for key in (Key("all", "", "won"), Key("all", "", "revenue")):
@@ -681,10 +702,13 @@ def planned(process: Process, start: dt.date) -> list[Campaign]:
     return out
 
 
-def _from(process: Process, start: dt.date, campaigns: Sequence[Campaign]) -> Process:
+def _from(process: Process, start: dt.date, campaigns: Sequence[Campaign],
+          values: Sequence[tuple[str, Any]] = ()) -> Process:
     """*process* simulated from *start* on (so its dates count from it), in memory, with
-    the campaigns still to come and *campaigns* added."""
-    changes: list[tuple[str, Any]] = [("simulation.start", start), ("simulation.warmup", 0)]
+    the campaigns still to come and *campaigns* added, and the (setting, value) changes
+    *values* (drawn fitted values)."""
+    changes: list[tuple[str, Any]] = [*values, ("simulation.start", start),
+                                      ("simulation.warmup", 0)]
     every = [*planned(process, start), *campaigns]
     if process.arrivals is not None:
         changes.append(("arrivals.campaigns", [

@@ -460,6 +460,20 @@ class Origin(Protocol):
 
 
 @dataclass(frozen=True)
+class FittedValue:
+    """A value calibrate set (`fitted:`): its setting, its value in the file's form, the
+    observations behind it and its estimate with a 95% interval (NaN where not given:
+    shares give their observations alone)."""
+
+    setting: str
+    value: Any
+    n: int
+    estimate: float = math.nan
+    low: float = math.nan
+    high: float = math.nan
+
+
+@dataclass(frozen=True)
 class Process:
     """A sales process, checked and resolved: the one thing every command works on."""
 
@@ -477,6 +491,7 @@ class Process:
     description: str = ""
     currency: str = "USD"
     crm: Crm = field(default_factory=Crm)
+    fitted: tuple[FittedValue, ...] = ()  # how sure calibrate is of the values it set
     source: str | None = field(default=None, compare=False)
     files: tuple[str, ...] = field(default=(), compare=False)  # the file, then its bases
     origin: Origin | None = field(default=None, compare=False, repr=False)
@@ -596,9 +611,38 @@ def build(data: Mapping[str, Any], source: str | None = None,
         simulation=_settings(data.get("simulation", {}), unit),
         opportunity_stage=opportunity_stage(data),
         start=start, calendar=calendar, crm=_crm(data.get("crm", {})),
-        source=source,
+        fitted=_fitted(data), source=source,
         files=files or ((source,) if source else ()), origin=origin,
     )
+
+
+def _fitted(data: Mapping[str, Any]) -> tuple[FittedValue, ...]:
+    """The `fitted:` entries whose setting holds a value (a variant's later change of a
+    setting drops its entry: variants.apply_setting)."""
+    out = []
+    for setting, raw in data.get("fitted", {}).items():
+        value = setting_value(data, setting)
+        if value is not None:
+            out.append(FittedValue(setting, value, int(raw["n"]),
+                                   *(float(raw.get(k, math.nan))
+                                     for k in ("estimate", "low", "high"))))
+    return tuple(out)
+
+
+def setting_value(data: Mapping[str, Any], setting: str) -> Any:
+    """The value at a dotted setting of a process's data (stages by id), or None."""
+    node: Any = data
+    for part in setting.split("."):
+        if isinstance(node, list):
+            node = next((s for s in node if isinstance(s, dict) and s.get("id") == part),
+                        None)
+        elif isinstance(node, dict):
+            node = node.get(part)
+        else:
+            return None
+        if node is None:
+            return None
+    return node
 
 
 def opportunity_stage(data: Mapping[str, Any]) -> str:

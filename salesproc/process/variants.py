@@ -253,6 +253,21 @@ def apply_setting(merged: Document, setting: str, source: Document) -> None:
     parent[target[-1]] = copy.deepcopy(_get(source.data, where))
     graft(merged, target, source, where)
     merged.keys[target] = source.span(where, key=True)
+    _unfit(merged, setting, source)
+
+
+def _unfit(merged: Document, setting: str, source: Document) -> None:
+    """A setting changed by anything but the calibration that fitted it is no longer
+    fitted: its `fitted:` entry goes (a forecast would draw it around the fitted value)."""
+    fitted = merged.data.get("fitted")
+    if not isinstance(fitted, dict) or setting == "fitted":
+        return
+    own = source.data.get("fitted")
+    given = source.data.get("set")
+    if isinstance(given, dict) and isinstance(given.get("fitted"), dict):
+        own = given["fitted"]
+    if not (isinstance(own, dict) and setting in own):
+        fitted.pop(setting, None)
 
 
 def locate(doc: Document, setting: str, source: Document, key_path: Path) -> Path:
