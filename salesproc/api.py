@@ -247,7 +247,17 @@ def forecast(history: History, *, until: dt.datetime | dt.date | None = None,
                        workers=workers)
     if track_record is None:
         return done
-    return replace(done, track_record=record_of(track_record, history, done, blended=blend))
+    notes = done.notes if done.process.fitted else [*done.notes, UNCALIBRATED]
+    return replace(done, notes=notes,
+                   track_record=record_of(track_record, history, done, blended=blend))
+
+
+#: A track record is of forecasts calibrated at each origin: one from a process that is
+#: not is not the forecast the record measured, and says so.
+UNCALIBRATED = ("the track record is of forecasts from the process calibrated at each "
+                "origin; this one uses the file's values as written: calibrate it "
+                "(salesproc calibrate ... -o FILE) and forecast from that file for the "
+                "forecast the record measured")
 
 
 def backtest(history: History, *, origins: Sequence[dt.datetime] = (),

@@ -384,6 +384,8 @@ def test_forecast_shows_its_track_record_and_the_baseline_that_beat_it(tmp_path:
     assert "the run rate beat the model on deals won (MAE 0.0 against 3.0 over 2 origins)" \
         in table.stdout
     assert f"for this period it says {len(won):.1f}," in table.stdout
+    # the record is of calibrated forecasts; this one is from the file as written
+    assert "this one uses the file's values as written: calibrate it" in table.output
     as_json = json.loads(run(*args, "--format", "json").stdout)
     assert as_json["track_record"]["backtest"]["origins"][0]["actual_won"] == \
         data["origins"][0]["actual_won"]
