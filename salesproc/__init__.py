@@ -24,6 +24,7 @@ from salesproc.api import (
     forecast,
     measure,
     read_history,
+    review,
     simulate,
     sweep,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "load",
     "measure",
     "read_history",
+    "review",
     "simulate",
     "sweep",
 ]

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from salesproc.measuring.breakdown import Breakdown
     from salesproc.measuring.deal_measurement import DealMeasurement
     from salesproc.measuring.measurement import Measurement
+    from salesproc.measuring.review import Review
     from salesproc.prediction.backtest import Backtest
     from salesproc.prediction.calibration import Calibration
     from salesproc.prediction.fitcheck import FitCheck
@@ -175,6 +176,21 @@ def breakdown(history: History, by: str) -> Breakdown:
     from salesproc.measuring.breakdown import breakdown as breaking_down
 
     return breaking_down(history, by)
+
+
+def review(history: History, *, since: dt.datetime | dt.date, owner: str | None = None,
+           untouched_days: float = 30.0) -> Review:
+    """The pipeline review of *history* from *since* (a day alone: its start) to its
+    as-of date: the movement, reconciled (open at the start + new + reopened − won −
+    lost ± amount changes = open at the end, count and value, values as they stood at
+    each date), each stage's moves, the deals that need attention, data hygiene at both
+    dates, and each owner's part; with *owner*, that owner's deals alone. A
+    SettingsError names what is wrong with *since* or *owner*."""
+    from salesproc.measuring.review import review as reviewing
+
+    _history(history)
+    return reviewing(history, _moment(since, "since", end_of_day=False), owner=owner,
+                     untouched_days=untouched_days)
 
 
 def calibrate(history: History, *, since: dt.datetime | None = None) -> Calibration:

@@ -29,6 +29,7 @@ JSON needs none of them (``json.dumps`` escapes every control); HTML escapes its
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # C0 but tab and line feed, DEL, C1; line and paragraph separators; bidi embeddings,
 # overrides and isolates (what "Trojan source" uses)
@@ -78,3 +79,16 @@ def plain(text: str) -> str:
     """A CSV cell's text on one line: line breaks and tabs become spaces, the other
     control characters their escapes (ESC as ``\\x1b``)."""
     return _CELL.sub(_escape, _CELL_BREAKS.sub(" ", text))
+
+
+_MARKDOWN = {c: "\\" + c for c in "\\`*_[]|~#"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+
+
+def markdown(text: str) -> str:
+    """Text from a file or an export shown as text in Markdown (GitHub's, Slack's, an
+    email's) on one line: no emphasis, link, table cell break, heading or raw HTML can
+    come from it; line breaks, tabs and other control or separator characters become
+    spaces."""
+    return "".join(" " if unicodedata.category(c)[0] in "CZ" and c != " "
+                   else _MARKDOWN.get(c, c) for c in text).strip()
+

@@ -15,19 +15,18 @@ from typing import Any
 import networkx as nx
 
 from salesproc.core.dists import Distribution
+from salesproc.core.escaping import markdown
 from salesproc.drawing import graph
-from salesproc.drawing.labels import business_days, duration, one_line, share, working
+from salesproc.drawing.labels import business_days, duration, share, working
 from salesproc.drawing.mermaid import to_mermaid
 from salesproc.process import analysis
 from salesproc.process.model import LOST, WON, Process
-
-_MARKDOWN = {c: "\\" + c for c in "\\`*_[]|"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
 
 
 def _md(text: str) -> str:
     """Process text shown as text in Markdown, on GitHub and in the HTML playbook alike:
     no emphasis, link, table cell break or raw HTML can come from a process file."""
-    return "".join(_MARKDOWN.get(c, c) for c in one_line(text)).strip()
+    return markdown(text)
 
 
 def _range(dist: Distribution, show: Callable[[float], str]) -> str:

@@ -685,6 +685,13 @@ def _reached(history: History, deals_mask: np.ndarray, month: np.ndarray, months
                      for s in range(nstages)], axis=1).astype(np.int64)
 
 
+def open_deals(history: History) -> OpenDeals:
+    """Every open deal, oldest in its stage first, with whether it is stale: older than
+    its stage's patience, else its p90 time in stage in the history, and never older
+    than the longest stay of a deal that left the stage."""
+    return _open_deals(history, _stale_limits(history))
+
+
 def _open_deals(history: History, limits: np.ndarray) -> OpenDeals:
     """Every open deal, oldest in its stage first, with whether it is stale."""
     v, d = history.visits, history.deals

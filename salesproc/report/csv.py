@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from salesproc.measuring.breakdown import Breakdown
     from salesproc.measuring.deal_measurement import DealMeasurement
     from salesproc.measuring.measurement import Measurement
+    from salesproc.measuring.review import Review
     from salesproc.prediction.backtest import Backtest
     from salesproc.prediction.forecast import Forecast
 
@@ -83,6 +84,11 @@ def deal_measurement(done: DealMeasurement) -> str:
 
 def breakdown(done: Breakdown) -> str:
     """`measure --by`: one row per value (Breakdown.COLUMNS)."""
+    return _write(done.COLUMNS, done.rows())
+
+
+def review(done: Review) -> str:
+    """`review`: the review as flat rows (Review.COLUMNS: section, key, deals, value)."""
     return _write(done.COLUMNS, done.rows())
 
 

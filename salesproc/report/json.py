@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from salesproc.measuring.breakdown import Breakdown
     from salesproc.measuring.deal_measurement import DealMeasurement
     from salesproc.measuring.measurement import Measurement
+    from salesproc.measuring.review import Review
     from salesproc.prediction.backtest import Backtest
     from salesproc.prediction.fitcheck import FitCheck
     from salesproc.prediction.forecast import Forecast
@@ -48,6 +49,11 @@ def deal_measurement(done: DealMeasurement) -> str:
 
 def breakdown(done: Breakdown) -> str:
     """What `measure --by ... --format json` writes."""
+    return _dumps(done.to_dict())
+
+
+def review(done: Review) -> str:
+    """What `review --format json` writes."""
     return _dumps(done.to_dict())
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the CRM-history reports load pyarrow: only when one is made
     from salesproc.measuring.breakdown import Breakdown
     from salesproc.measuring.deal_measurement import DealMeasurement
     from salesproc.measuring.measurement import Measurement
+    from salesproc.measuring.review import Review
     from salesproc.prediction.backtest import Backtest, Beaten, Blend
     from salesproc.prediction.calibration import Calibration
     from salesproc.prediction.fitcheck import FitCheck
@@ -866,3 +867,64 @@ def track_record(record: Backtest, beaten: list[Beaten], done: Forecast, source:
     if record.failed:
         lines.append(f"  {len(record.failed)} origin(s) of the record failed and are left out")
     return lines
+
+
+def review(r: Review) -> str:
+    """What `salesproc review` prints: the movement (reconciled), each stage's moves, the
+    deals that need attention by owner, data hygiene at both dates, and each owner."""
+    return "\n".join(("\n" + line) if kind == "heading" else line
+                     for kind, line in review_lines(r, _table, table_cell)) + "\n"
+
+
+def review_lines(r: Review, table: Callable[..., str], cell: Callable[[str], str]
+                 ) -> list[tuple[str, str]]:
+    """The review as (kind, text) lines, kind 'title', 'heading', 'text' or 'table': the
+    terminal's and Markdown's one layout (each gives its own *table* and *cell*)."""
+    cur = r.currency
+    who = f" for {cell(r.owner)}" if r.owner else ""
+    out: list[tuple[str, str]] = [
+        ("title", f"{cell(r.process_name)}: pipeline review{who}, {r.start:%Y-%m-%d %H:%M} "
+                  f"to {r.end:%Y-%m-%d %H:%M}"),
+        ("text", "Values as they stood at each date; an unknown amount counts as 0."),
+        ("heading", "What moved"),
+        ("table", table(["", "deals", f"value ({cur})"],
+                        [[name, f"{f.deals:,}", _num(f.value, 0)] for name, f in
+                         [("open at start", r.open_start), ("+ new", r.new),
+                          ("+ reopened", r.reopened), ("- won", r.won), ("- lost", r.lost)]]
+                        + [["+/- amount changes", "", _num(r.amount_changes, 0)],
+                           ["= open at end", f"{r.open_end.deals:,}",
+                            _num(r.open_end.value, 0)]])),
+        ("text", f"Close dates: {r.slipped.deals:,} deals ({_num(r.slipped.value, 0)} {cur}) "
+                 "expected in the period slipped out of it; "
+                 f"{r.pulled_in.deals:,} ({_num(r.pulled_in.value, 0)} {cur}) expected later "
+                 "were won in it."),
+        ("heading", "By stage"),
+        ("table", table(["stage", "open at start", "open at end", "moved forward",
+                         "moved back", "stayed"],
+                        [[cell(s.stage), f"{s.open_start.deals:,}", f"{s.open_end.deals:,}",
+                          f"{s.forward:,}", f"{s.back:,}", f"{s.stayed:,}"]
+                         for s in r.stages])),
+        ("heading", f"Deals that need attention ({len(r.attention):,})")]
+    if r.attention:
+        out.append(("table", table(
+            ["owner", "deal", "stage", "days in stage", f"value ({cur})", "why"],
+            [[cell(a.owner), cell(a.deal), cell(a.stage), _num(a.days_in_stage, 0),
+              _num(a.value, 0), ", ".join(a.reasons)] for a in r.attention],
+            text=(0, 1, 2, 5))))
+    else:
+        out.append(("text", "None."))
+    h0, h1 = r.hygiene_start.to_dict(), r.hygiene_end.to_dict()
+    out += [("heading", "Data hygiene"),
+            ("table", table(["", f"{r.start:%Y-%m-%d}", f"{r.end:%Y-%m-%d}"],
+                            [[k.replace("_", " "), f"{h0[k]:,}", f"{h1[k]:,}"] for k in h1])),
+            ("heading", "By owner"),
+            ("table", table(["owner", "open at end", f"open value ({cur})", "new", "won",
+                             f"won value ({cur})", "lost", "forward", "back",
+                             "need attention"],
+                            [[cell(o.owner), f"{o.open_end.deals:,}", _num(o.open_end.value, 0),
+                              f"{o.new.deals:,}", f"{o.won.deals:,}", _num(o.won.value, 0),
+                              f"{o.lost.deals:,}", f"{o.forward:,}", f"{o.back:,}",
+                              f"{o.attention:,}"] for o in r.owners]))]
+    out += [("text", f"note: {cell(n)}") for n in r.notes]
+    return out
+

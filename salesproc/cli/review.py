@@ -1,0 +1,59 @@
+"""`salesproc review`: the weekly pipeline review, from CRM exports."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import click
+
+from salesproc.cli.app import cli
+from salesproc.cli.options import CRM_OPTION, HISTORY_ARGUMENT, Date
+from salesproc.cli.reading import history_or_fail, load_or_fail
+from salesproc.cli.writing import emit, guard_outputs
+
+REVIEW_FORMATS = ["table", "markdown", "json", "csv"]
+
+
+@cli.command()
+@HISTORY_ARGUMENT
+@click.option("--process", "process_file", metavar="FILE", required=True,
+              type=click.Path(path_type=str),
+              help="The process file whose crm: section maps the export onto its stages.")
+@click.option("--since", type=Date(start_of_day=True), help="Review from the start of this "
+              "day (default: a week before the end).")
+@click.option("--week", "week", is_flag=True, help="Review the last 7 days (the default).")
+@click.option("--as-of", "as_of", type=Date(), help="End the review at the end of this day "
+              "(default: the latest change in the export).")
+@click.option("--owner", help="Review this owner's deals alone.")
+@click.option("--untouched-days", type=click.FloatRange(min=1, max=3650), default=30,
+              show_default=True, help="An open deal with no change for this many days "
+              "needs attention.")
+@CRM_OPTION
+@click.option("--format", "fmt", type=click.Choice(REVIEW_FORMATS), default="table",
+              show_default=True, help="markdown: tables that read well pasted into Slack, "
+              "an email or a GitHub issue.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
+              help="Write the review to this file instead of the terminal.")
+def review(history: tuple[str, ...], process_file: str, since: Any, week: bool, as_of: Any,
+           owner: str | None, untouched_days: float, crm: Any, fmt: str,
+           output: str | None) -> None:
+    """The weekly pipeline review: what moved between two dates (reconciled: open at the
+    start + new + reopened - won - lost +- amount changes = open at the end), by stage;
+    the deals that need attention (stale, past their close date, untouched, large and
+    slipped, moved back), by owner; what is missing from the CRM; and each owner's part.
+
+    HISTORY is read as measure reads it, and must hold the stage history.
+    """
+    from salesproc import api
+    from salesproc.report import csv, json, markdown, text
+
+    if since is not None and week:
+        raise click.UsageError("give --since DATE or --week, not both")
+    process = load_or_fail(process_file)
+    guard_outputs([*process.files, *history], output)
+    found = history_or_fail(history, process, crm, as_of, "reviewed")
+    start = since if since is not None else found.as_of - dt.timedelta(days=7)
+    done = api.review(found, since=start, owner=owner, untouched_days=untouched_days)
+    writer = {"table": text, "markdown": markdown, "json": json, "csv": csv}[fmt]
+    emit(writer.review(done), output)

@@ -1,0 +1,392 @@
+"""The weekly pipeline review: what moved between two dates, what needs attention, what
+is missing from the CRM, and the same per owner.
+
+Everything comes from the history as it stood at each date (History.at: the deals created
+by then, their outcomes then, their amounts and expected close dates as their last
+history row by then said). Each deal is in one state at each date — not there yet, open,
+or closed — and so **the movement reconciles exactly**, count and value:
+
+    open at the start + new + reopened − won − lost ± amount changes = open at the end
+
+where a new deal is one created in the period; won and lost are the deals that were open
+at the start or new and are closed at the end; reopened, closed at the start and open at
+the end; the amount changes are those of the deals open at the start and still open, or
+closed in the period (their end value less their start value). New, won, lost and reopened
+deals count at their value at the end (a won deal's: as it stood when it closed, the last
+row by then). An unknown amount counts as zero and is listed under data hygiene. A deal
+closed and reopened again within the period, or reopened and closed again, is in the same
+state at both dates and in no flow.
+
+The deals open at both dates moved forward (a later stage in the process's order), back,
+or stayed; the expected close dates of the deals open at the start that fell in the
+period slipped out of it (still open, now expected after it) or held. Deals that need
+attention are the open ones at the end that are stale (as `measure` says), past their
+expected close, untouched for UNTOUCHED_DAYS (no stage change and no new history row), a
+large deal that slipped (the top LARGE_SHARE of the open pipeline by value), or moved
+back; each with its reasons, grouped by owner.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from salesproc.core import layout
+from salesproc.core.errors import SalesprocError, SettingsError
+from salesproc.history.table import (
+    OPEN,
+    OUTCOME_LOST,
+    OUTCOME_OPEN,
+    OUTCOME_WON,
+    History,
+    after_the_fact,
+)
+
+if TYPE_CHECKING:
+    import pandas
+
+UNTOUCHED_DAYS = 30.0  # an open deal with no change for this long needs attention
+LARGE_SHARE = 0.2  # the largest fifth of the open deals by value are "large"
+NO_OWNER = "(no owner)"
+
+STALE = "stale"
+OVERDUE = "close date passed"
+UNTOUCHED = "untouched"
+SLIPPED = "large deal slipped"
+MOVED_BACK = "moved back"
+
+
+@dataclass(frozen=True)
+class Flow:
+    """How many deals, and what they are worth (unknown amounts as zero)."""
+
+    deals: int
+    value: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"deals": self.deals, "value": layout.number(self.value)}
+
+
+@dataclass(frozen=True)
+class StageMove:
+    """One stage: its open deals at each date, and where those open at both went."""
+
+    stage: str
+    open_start: Flow
+    open_end: Flow
+    forward: int  # open at both dates, here at the start, in a later stage at the end
+    back: int  # ... in an earlier stage at the end
+    stayed: int  # ... still here
+
+
+@dataclass(frozen=True)
+class Attention:
+    """An open deal at the end that needs a look, and why."""
+
+    deal: str
+    owner: str
+    stage: str
+    days_in_stage: float
+    value: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Hygiene:
+    """What is missing from the CRM at one date: open deals without an amount or an
+    expected close date, lost deals (closed in the period before it) without a reason,
+    and wins entered after the fact."""
+
+    no_amount: int
+    no_close_date: int
+    lost_without_reason: int
+    entered_after_the_fact: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class OwnerView:
+    """One owner's part of the review."""
+
+    owner: str
+    open_end: Flow
+    new: Flow
+    won: Flow
+    lost: Flow
+    forward: int
+    back: int
+    attention: int
+
+
+@dataclass
+class Review:
+    """The review of the period from *start* to *end* (see the module's docstring)."""
+
+    process_name: str
+    currency: str
+    start: dt.datetime
+    end: dt.datetime
+    sources: tuple[str, ...]
+    open_start: Flow
+    new: Flow
+    reopened: Flow
+    won: Flow
+    lost: Flow
+    amount_changes: float
+    open_end: Flow
+    slipped: Flow  # expected in the period at its start, still open and expected after
+    pulled_in: Flow  # expected after the period at its start, won in it
+    stages: list[StageMove]
+    attention: list[Attention]
+    hygiene_start: Hygiene
+    hygiene_end: Hygiene
+    owners: list[OwnerView]
+    owner: str | None = None  # the one owner reviewed (--owner), else None: everyone
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def reconciles(self) -> bool:
+        """Whether start + flows = end, count and value (always, by construction: a
+        check for a caller who changes the figures)."""
+        count = (self.open_start.deals + self.new.deals + self.reopened.deals
+                 - self.won.deals - self.lost.deals)
+        value = math.fsum([self.open_start.value, self.new.value, self.reopened.value,
+                           -self.won.value, -self.lost.value, self.amount_changes])
+        return count == self.open_end.deals and math.isclose(
+            value, self.open_end.value, rel_tol=1e-9, abs_tol=1e-6)
+
+    COLUMNS = ("section", "key", "deals", "value")
+
+    def rows(self) -> list[list[Any]]:
+        """The review as flat rows (COLUMNS): the movement, each stage's moves, the deals
+        that need attention (one row per deal, its reasons in *key*), hygiene at both
+        dates, and each owner."""
+        out: list[list[Any]] = [["movement", name, f.deals, f.value]
+                                for name, f in self.movement()]
+        out.append(["movement", "amount changes", None, self.amount_changes])
+        for s in self.stages:
+            out += [["stage " + s.stage, "open at start", s.open_start.deals,
+                     s.open_start.value],
+                    ["stage " + s.stage, "open at end", s.open_end.deals, s.open_end.value],
+                    ["stage " + s.stage, "moved forward", s.forward, None],
+                    ["stage " + s.stage, "moved back", s.back, None],
+                    ["stage " + s.stage, "stayed", s.stayed, None]]
+        out += [["attention", f"{a.deal}: {'; '.join(a.reasons)}", 1, a.value]
+                for a in self.attention]
+        for when, h in (("start", self.hygiene_start), ("end", self.hygiene_end)):
+            out += [[f"hygiene at {when}", k.replace("_", " "), v, None]
+                    for k, v in h.to_dict().items()]
+        for o in self.owners:
+            out += [[f"owner {o.owner}", name, f.deals, f.value] for name, f in
+                    (("open at end", o.open_end), ("new", o.new), ("won", o.won),
+                     ("lost", o.lost))]
+        return out
+
+    def movement(self) -> list[tuple[str, Flow]]:
+        """The movement's lines in order (the amount changes apart: a value alone)."""
+        return [("open at start", self.open_start), ("new", self.new),
+                ("reopened", self.reopened), ("won", self.won), ("lost", self.lost),
+                ("open at end", self.open_end), ("slipped", self.slipped),
+                ("pulled in", self.pulled_in)]
+
+    def to_frame(self) -> pandas.DataFrame:
+        """The rows as a pandas DataFrame (needs pandas)."""
+        return layout.frame(self.rows(), self.COLUMNS)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON layout of `salesproc review --format json`."""
+        return {
+            **layout.header("review"), "process": self.process_name,
+            "currency": self.currency, "start": self.start.isoformat(),
+            "end": self.end.isoformat(), "sources": list(self.sources), "owner": self.owner,
+            "movement": {**{_key(name): f.to_dict() for name, f in self.movement()},
+                         "amount_changes": layout.number(self.amount_changes),
+                         "reconciles": self.reconciles},
+            "stages": [{"stage": s.stage, "open_start": s.open_start.to_dict(),
+                        "open_end": s.open_end.to_dict(), "forward": s.forward,
+                        "back": s.back, "stayed": s.stayed} for s in self.stages],
+            "attention": [{"deal": a.deal, "owner": a.owner, "stage": a.stage,
+                           "days_in_stage": layout.number(a.days_in_stage),
+                           "value": layout.number(a.value), "reasons": list(a.reasons)}
+                          for a in self.attention],
+            "hygiene": {"start": self.hygiene_start.to_dict(),
+                        "end": self.hygiene_end.to_dict()},
+            "owners": [{"owner": o.owner, "open_end": o.open_end.to_dict(),
+                        "new": o.new.to_dict(), "won": o.won.to_dict(),
+                        "lost": o.lost.to_dict(), "forward": o.forward, "back": o.back,
+                        "attention": o.attention} for o in self.owners],
+            "notes": self.notes,
+        }
+
+
+def _key(name: str) -> str:
+    """A movement line's JSON key: 'open at start' is open_start, as a stage's is."""
+    return name.replace(" at ", " ").replace(" ", "_")
+
+
+def review(history: History, since: dt.datetime, *, owner: str | None = None,
+           untouched_days: float = UNTOUCHED_DAYS) -> Review:
+    """The review of *history* from *since* to its as-of date (see the module's
+    docstring); with *owner*, that owner's deals alone (a SettingsError, setting 'owner',
+    names the owners there are when no deal has that one)."""
+    end = history.as_of
+    if since >= end:
+        raise SettingsError("since", f"the review must start before its end "
+                            f"({end:%Y-%m-%d %H:%M})")
+    if not history.has_stages:
+        raise SalesprocError("a review needs the deals' stage history: a deal table does "
+                             "not say where a deal stood when the period began",
+                             hint="export the stage history too (Salesforce's "
+                             "OpportunityHistory.csv, HubSpot's 'Date entered' columns)")
+    before, after = history.at(since), history
+    d = after.deals
+    kept = np.flatnonzero(d.created <= np.datetime64(since, "s"))  # before's deals, in order
+    owners = np.array([o or NO_OWNER for o in d.owner.to_pylist()], dtype=object)
+    mine = np.ones(len(d), dtype=bool)
+    if owner is not None:
+        if owner not in set(owners.tolist()):
+            from salesproc.core.diagnostics import did_you_mean
+
+            known = sorted(set(owners.tolist()))
+            near = did_you_mean(owner, known)
+            raise SettingsError("owner", f"no deal has the owner '{owner}'",
+                                hint=(f"{near}; " if near else "") + "owners: "
+                                + ", ".join(known[:12]) + ("…" if len(known) > 12 else ""))
+        mine = owners == owner
+    start = _spread(before.deals.outcome, kept, len(d), ABSENT)
+    stop = d.outcome
+    value_start = _spread(np.nan_to_num(before.deals.value), kept, len(d), 0.0)
+    value_end = np.nan_to_num(d.value)
+    stage_start = _spread(_stages(before), kept, len(d), -1)
+    stage_end = _stages(after)
+
+    def flow(mask: np.ndarray, values: np.ndarray) -> Flow:
+        mask = mask & mine
+        return Flow(int(mask.sum()), math.fsum(values[mask].tolist()))
+
+    absent, was_open, was_closed = start == ABSENT, start == OUTCOME_OPEN, start > 0
+    is_open = stop == OUTCOME_OPEN
+    moving = (was_open | absent)
+    close = d.close_date
+    period_end = np.datetime64(end, "s")
+    close_start = _spread(before.deals.close_date, kept, len(d), np.datetime64("NaT", "s"))
+    expected_in = was_open & (close_start <= period_end)
+    both = was_open & is_open
+    forward, back = both & (stage_end > stage_start), both & (stage_end < stage_start)
+    slipped = expected_in & is_open & (close > period_end)
+    result = Review(
+        history.process.name, history.process.currency, since, end, history.sources,
+        open_start=flow(was_open, value_start), new=flow(absent, value_end),
+        reopened=flow(was_closed & is_open, value_end),
+        won=flow(moving & (stop == OUTCOME_WON), value_end),
+        lost=flow(moving & (stop == OUTCOME_LOST), value_end),
+        amount_changes=math.fsum((value_end - value_start)[was_open & mine].tolist()),
+        open_end=flow(is_open, value_end),
+        slipped=flow(slipped, value_end),
+        pulled_in=flow(was_open & (close_start > period_end) & (stop == OUTCOME_WON),
+                       value_end),
+        stages=[], attention=[],
+        hygiene_start=_hygiene(before, since - (end - since), mine[kept]),
+        hygiene_end=_hygiene(after, since, mine), owners=[], owner=owner)
+    for s, sid in enumerate(history.process.stages):
+        here_start, here_end = was_open & (stage_start == s), is_open & (stage_end == s)
+        result.stages.append(StageMove(
+            sid, flow(here_start, value_start), flow(here_end, value_end),
+            int((forward & here_start & mine).sum()), int((back & here_start & mine).sum()),
+            int((both & here_start & (stage_end == s) & mine).sum())))
+    result.attention = _attention(after, mine, owners, back, slipped, untouched_days)
+    flagged = Counter(a.owner for a in result.attention)
+    for name in sorted(set(owners[mine].tolist())):
+        his = owners == name
+        result.owners.append(OwnerView(
+            name, flow(is_open & his, value_end), flow(absent & his, value_end),
+            flow(moving & (stop == OUTCOME_WON) & his, value_end),
+            flow(moving & (stop == OUTCOME_LOST) & his, value_end),
+            int((forward & his & mine).sum()), int((back & his & mine).sum()),
+            flagged.get(name, 0)))
+    if history.values is None:
+        result.notes.append("the export holds each deal's amount and close date as they are "
+                            "now, not as they stood at the start: the start's values are "
+                            "today's, and no amount changed")
+    return result
+
+
+ABSENT = -1  # a deal not created yet at a date
+
+
+def _spread(column: np.ndarray, kept: np.ndarray, size: int, empty: Any) -> np.ndarray:
+    """A column of the deals at the start (History.at keeps those created by then, in
+    order: *kept*) over all *size* deals, *empty* for those not created yet."""
+    out = np.full(size, empty, dtype=column.dtype)
+    out[kept] = column
+    return out
+
+
+def _stages(history: History) -> np.ndarray:
+    """The stage index each deal is open in at the history's as-of date (-1: none)."""
+    v = history.visits
+    out = np.full(len(history.deals), -1, dtype=np.int64)
+    open_visit = v.exit == OPEN
+    out[v.deal[open_visit]] = v.stage[open_visit]
+    return out
+
+
+def _hygiene(history: History, since: dt.datetime, mine: np.ndarray) -> Hygiene:
+    """What is missing at the history's as-of date: of the open deals then, and of the
+    deals closed from *since* to then."""
+    d = history.deals
+    is_open = (d.outcome == OUTCOME_OPEN) & mine
+    recent = ~np.isnat(d.closed) & (d.closed > np.datetime64(since, "s")) & mine
+    reasons = np.array([bool(r) for r in d.reason.to_pylist()], dtype=bool)
+    return Hygiene(int((is_open & np.isnan(d.value)).sum()),
+                   int((is_open & np.isnat(d.close_date)).sum()),
+                   int((recent & (d.outcome == OUTCOME_LOST) & ~reasons).sum()),
+                   int((recent & (d.outcome == OUTCOME_WON) & after_the_fact(d)).sum()))
+
+
+def _attention(history: History, mine: np.ndarray, owners: np.ndarray, back: np.ndarray,
+               slipped: np.ndarray, untouched_days: float) -> list[Attention]:
+    """The open deals at the end that need a look (see the module's docstring), the
+    oldest in their stage first within each owner."""
+    from salesproc.measuring.measurement import open_deals
+
+    d, v = history.deals, history.visits
+    end = np.datetime64(history.as_of, "s")
+    found = open_deals(history)
+    deal = v.deal[found.visit]
+    values = np.nan_to_num(d.value[deal])
+    large = values >= np.quantile(values, 1 - LARGE_SHARE) if len(values) else values > 0
+    touched = _last_touched(history)
+    idle = (end - touched[deal]) / np.timedelta64(1, "D") > untouched_days
+    overdue = ~np.isnat(d.close_date[deal]) & (d.close_date[deal] < end)
+    stage_ids = list(history.process.stages)
+    ids = d.id.to_pylist()
+    out = []
+    for k, j in enumerate(deal.tolist()):
+        if not mine[j]:
+            continue
+        reasons = [name for name, hit in ((STALE, found.stale[k]), (OVERDUE, overdue[k]),
+                                          (UNTOUCHED, idle[k]),
+                                          (SLIPPED, slipped[j] and large[k]),
+                                          (MOVED_BACK, back[j])) if hit]
+        if reasons:
+            out.append(Attention(ids[j], str(owners[j]), stage_ids[int(v.stage[found.visit[k]])],
+                                 float(found.age[k]), float(d.value[j]), tuple(reasons)))
+    return sorted(out, key=lambda a: (a.owner, -a.days_in_stage))
+
+
+def _last_touched(history: History) -> np.ndarray:
+    """Each deal's last change by the as-of date: a stage entered, or a history row."""
+    d, v = history.deals, history.visits
+    out: np.ndarray = d.created.copy()
+    np.maximum.at(out, v.deal, v.entered)
+    if history.values is not None and len(history.values):
+        np.maximum.at(out, history.values.deal, history.values.at)
+    return out

@@ -1,0 +1,141 @@
+"""`salesproc review`: on a generated history whose amounts change, the movement between
+two dates reconciles exactly, and every figure matches a pandas computation made from the
+export's rows alone (each deal as its last row by each date left it); the command's
+formats, its --owner, and its kind refusals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import salesproc
+from salesproc.history import read_history
+from salesproc.prediction.synthetic import Mess, generate, reading, write
+from tests.conftest import ROOT, run
+
+TRUTH = ROOT / "tests" / "cases" / "history" / "steady-five-step.yaml"
+START, END = dt.datetime(2026, 4, 1), dt.datetime(2026, 4, 30, 23, 59, 59)
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A stage-change CSV of 150 days, 40 deals a month, 40% of them with amounts that
+    change while open, and the process file that reads it."""
+    folder = tmp_path_factory.mktemp("review")
+    history = generate(TRUTH, Mess(days=150, per_month=40, amount_changes=0.4), seed=2)
+    (changes,) = write(history, folder, "generic")
+    process = folder / "process.yaml"
+    text = TRUTH.read_text("utf-8").split("\ncrm:")[0]  # the crm: the generic shape needs
+    names = {v: k for k, v in history.names.items()}
+    process.write_text(text + "\ncrm:\n  stages:\n" + "".join(
+        f"    {json.dumps(name)}: {sid}\n" for name, sid in names.items())
+        + '    "Closed Won": won\n    "Closed Lost": lost\n  lost_reason: reason\n', "utf-8")
+    assert reading(history, "generic") is not None
+    return process, changes
+
+
+def _truth(changes: Path, process: salesproc.Process, at: dt.datetime) -> pd.DataFrame:
+    """Each deal created by *at* as its last row by then left it: its state (open, won,
+    lost), stage id and amount, from the rows with pandas alone."""
+    rows = pd.read_csv(changes, parse_dates=["changed_at"], dtype={"deal": str})
+    rows = rows[rows["changed_at"] <= at]
+    last = rows.groupby("deal").tail(1).set_index("deal")
+    stage = {name: sid for sid, name in ((s, process.stages[s].name)
+                                         for s in process.stages)}
+    crm = {fold: sid for fold, sid in process.crm.stages.items()}
+    sid = last["stage"].str.lower().map(crm).fillna(last["stage"].map(stage))
+    state = sid.map(lambda s: s if s in ("won", "lost") else "open")
+    return pd.DataFrame({"state": state, "stage": sid, "amount": last["amount"]})
+
+
+def test_the_movement_reconciles_and_matches_pandas(export: tuple[Path, Path]) -> None:
+    process_file, changes = export
+    process = salesproc.load(process_file)
+    history = read_history([changes], process).at(END)
+    done = salesproc.review(history, since=START)
+    before, after = _truth(changes, process, START), _truth(changes, process, END)
+    was = before["state"].reindex(after.index).fillna("absent")
+    is_open = after["state"] == "open"
+    flows = {
+        "open_start": before["state"] == "open",
+        "new": was == "absent",
+        "reopened": was.isin(["won", "lost"]) & is_open,
+        "won": was.isin(["open", "absent"]) & (after["state"] == "won"),
+        "lost": was.isin(["open", "absent"]) & (after["state"] == "lost"),
+        "open_end": is_open}
+    shown = done.to_dict()["movement"]
+    for name, mask in flows.items():
+        table = before if name == "open_start" else after
+        picked = table.loc[mask[mask].index]
+        assert shown[name]["deals"] == len(picked), name
+        assert math.isclose(shown[name]["value"], picked["amount"].sum(), abs_tol=0.01), name
+    assert shown["new"]["deals"] > 0 and shown["won"]["deals"] > 0
+    still = before.index[before["state"] == "open"]
+    changed = after.loc[still, "amount"] - before.loc[still, "amount"]
+    assert (changed != 0).any()  # amounts moved while open: the test sees them
+    assert math.isclose(shown["amount_changes"], changed.sum(), abs_tol=0.01)
+    assert shown["reconciles"] is True and done.reconciles
+    for s in done.stages:  # each stage's open deals at both dates
+        assert s.open_start.deals == int(((before["state"] == "open")
+                                          & (before["stage"] == s.stage)).sum())
+        assert s.open_end.deals == int((is_open & (after["stage"] == s.stage)).sum())
+
+
+def test_the_formats_through_the_cli(export: tuple[Path, Path], tmp_path: Path) -> None:
+    """The table and Markdown show the reconciled movement (Markdown as GitHub tables);
+    JSON reconciles; CSV has a row per figure; --owner of nobody is a usage error that
+    names the owners; a --since after the end, and --since with --week, too."""
+    process_file, changes = export
+    base = ["review", str(changes), "--process", str(process_file), "--as-of", "2026-04-30",
+            "--since", "2026-04-01"]
+    table = run(*base)
+    assert table.exit_code == 0, table.output
+    assert "What moved" in table.stdout and "= open at end" in table.stdout
+    md = run(*base, "--format", "markdown")
+    assert md.exit_code == 0, md.output
+    assert md.stdout.startswith("## ") and "| open at start |" in md.stdout
+    assert "|---|--:|--:|" in md.stdout
+    data = json.loads(run(*base, "--format", "json").stdout)
+    assert data["kind"] == "review" and data["movement"]["reconciles"] is True
+    rows = pd.read_csv(io.StringIO(run(*base, "--format", "csv").stdout))
+    assert list(rows.columns) == ["section", "key", "deals", "value"]
+    opened = rows[(rows.section == "movement") & (rows.key == "open at end")]
+    assert int(opened["deals"].iloc[0]) == data["movement"]["open_end"]["deals"]
+    nobody = run(*base, "--owner", "Nobody")
+    assert nobody.exit_code == 2 and "no deal has the owner 'Nobody'" in nobody.output
+    assert "(no owner)" in nobody.output
+    late = run("review", str(changes), "--process", str(process_file), "--as-of",
+               "2026-04-30", "--since", "2026-05-02")
+    assert late.exit_code == 2 and "must start before its end" in late.output
+    both = run(*base, "--week")
+    assert both.exit_code == 2 and "not both" in both.output
+
+
+def test_names_from_the_export_cannot_break_the_markdown(tmp_path: Path) -> None:
+    """A Salesforce export whose owner is written with a table bar, emphasis, a line
+    break and HTML: the Markdown shows it as text, in the attention list and per owner."""
+    history = generate(TRUTH, Mess(days=60, per_month=20), seed=4)
+    opportunity, changes = write(history, tmp_path, "salesforce")
+    deals = pd.read_csv(opportunity, dtype=str, keep_default_na=False)
+    deals["OwnerId"] = "A|B *x*\n<b>"
+    deals.to_csv(opportunity, index=False)
+    done = run("review", str(opportunity), str(changes), "--process", str(TRUTH),
+               "--untouched-days", "1", "--format", "markdown")
+    assert done.exit_code == 0, done.output
+    assert "| A\\|B \\*x\\* &lt;b&gt; |" in done.stdout
+    assert "<b>" not in done.stdout and "*x*" not in done.stdout
+
+
+def test_a_deal_table_is_refused_kindly(tmp_path: Path) -> None:
+    table = tmp_path / "deals.csv"
+    table.write_text("deal,stage,created,amount,Loss_Reason__c,Segment__c\n"
+                     "D1,Prospecting,2026-03-01,10,,SMB\n", "utf-8")
+    done = run("review", str(table), "--process", str(TRUTH), "--since", "2026-02-01")
+    assert done.exit_code == 1 and "needs the deals' stage history" in done.output
+    assert "Traceback" not in done.output
