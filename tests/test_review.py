@@ -130,6 +130,12 @@ def test_names_from_the_export_cannot_break_the_markdown(tmp_path: Path) -> None
     assert done.exit_code == 0, done.output
     assert "| A\\|B \\*x\\* &lt;b&gt; |" in done.stdout
     assert "<b>" not in done.stdout and "*x*" not in done.stdout
+    # the deals that need attention are named as the CRM names them (Opportunity's Name)
+    data = json.loads(run("review", str(opportunity), str(changes), "--process", str(TRUTH),
+                          "--untouched-days", "1", "--format", "json").stdout)
+    named = dict(zip(deals["Id"], deals["Name"], strict=True))
+    assert data["attention"] and all(a["name"] == named[a["deal"]] for a in data["attention"])
+    assert f"| {named[data['attention'][0]['deal']]} |" in done.stdout
 
 
 def test_a_deal_table_is_refused_kindly(tmp_path: Path) -> None:

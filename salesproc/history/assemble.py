@@ -172,6 +172,7 @@ class DealColumns:
     owner: pa.Array | None = None
     fields: Mapping[str, pa.Array] = field(default_factory=dict)
     close_date: np.ndarray | None = None  # datetime64[s], the expected close date
+    name: pa.Array | None = None  # the deal's name (Salesforce's Name, HubSpot's Deal Name)
 
 
 def deals_from(reading: Reading, cols: DealColumns, created: np.ndarray) -> Deals:
@@ -218,7 +219,8 @@ def deals_from(reading: Reading, cols: DealColumns, created: np.ndarray) -> Deal
         probability=probability,
         forecast_category=compact(cols.category if cols.category is not None else blank),
         owner=compact(cols.owner if cols.owner is not None else blank),
-        row=np.asarray(cols.rows, dtype=np.int64), fields=deal_fields(reading, cols))
+        row=np.asarray(cols.rows, dtype=np.int64), fields=deal_fields(reading, cols),
+        name=cols.name.cast(pa.string()) if cols.name is not None else None)
 
 
 def deal_fields(reading: Reading, cols: DealColumns) -> dict[str, np.ndarray | pa.Array]:

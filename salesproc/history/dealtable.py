@@ -68,7 +68,8 @@ DEFAULTS = {"deal": ("deal", "deal_id", "deal id"), "stage": ("stage", "stage_na
 OPTIONAL = {"close_date": ("close_date", "close date", "closed_at"),
             "amount": ("amount", "value"), "currency": ("currency",),
             "owner": ("owner", "deal owner"), "probability": ("probability",),
-            "forecast_category": ("forecast_category", "forecast category")}
+            "forecast_category": ("forecast_category", "forecast category"),
+            "name": ("name", "deal name", "deal_name")}
 REASON = ("lost_reason", "loss reason", "lost reason")  # where crm.lost_reason names none
 HINT = "a deal table has deal, stage and created columns (other names: crm: {columns: ...} " \
     "in the process file)"
@@ -131,7 +132,8 @@ def read_generic(reading: Reading, files: list[Export]) -> tuple[Visits, Deals]:
         file, rows[first], ids, col(optional["amount"]), col(optional["currency"]),
         col(optional["probability"]), col(optional["forecast_category"]),
         col(optional["owner"]), {f: a for f in fields if (a := col(file.column(f)))
-                                 is not None}, close), created[first])
+                                 is not None}, close, name=col(optional["name"])),
+        created[first])
     if reason_column is not None and not own:  # the default column: read as crm's is
         words = col(reason_column)
         assert words is not None

@@ -45,7 +45,7 @@ OPTIONAL = {"id": ("Record ID", "Deal ID", "Deal Record ID", "hs_object_id"),
                                                  "hubspot_owner_id"),
             "probability": ("Deal probability", "Probability"),
             "category": ("Forecast category", "Forecast Category"),
-            "currency": ("Currency", "Deal currency code")}
+            "currency": ("Currency", "Deal currency code"), "name": ("Deal Name", "dealname")}
 ENTERED = re.compile(r'^date entered\s+["“](?P<stage>.+)["”]$', re.IGNORECASE)
 HINT = "a HubSpot deals export has Deal Stage and Create Date"
 
@@ -101,7 +101,8 @@ def read(reading: Reading, file: Export) -> tuple[Visits, Deals]:
     deals = deals_from(reading, DealColumns(
         file, rows[first], deal_ids, col(optional["amount"]), col(optional["currency"]),
         col(optional["probability"]), col(optional["category"]), col(optional["owner"]),
-        {name: col(file.column(name)) for name in extra}, close), created[first])
+        {name: col(file.column(name)) for name in extra}, close,
+        name=col(optional["name"])), created[first])
     stage_text = col(cols["stage"])
     assert stage_text is not None
     if not has_stage_dates(file, reading.mapping):  # no stage dates: a deal table

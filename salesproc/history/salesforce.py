@@ -50,7 +50,8 @@ OPTIONAL = {"amount": ("Amount",), "close": ("CloseDate", "Close Date"),
             "currency": ("CurrencyIsoCode", "Opportunity Currency", "Currency"),
             "probability": ("Probability", "Probability (%)"),
             "category": ("ForecastCategory", "ForecastCategoryName", "Forecast Category"),
-            "owner": ("OwnerId", "Owner ID", "Opportunity Owner")}
+            "owner": ("OwnerId", "Owner ID", "Opportunity Owner"),
+            "name": ("Name", "Opportunity Name")}
 HINT = "a Salesforce OpportunityHistory export has OpportunityId, StageName and CreatedDate"
 #: A history row's amount, probability and expected close date (API names, report labels).
 VALUES: ValueNames = (("Amount",), ("Probability", "Probability (%)"),
@@ -268,7 +269,8 @@ def _opportunities(reading: Reading, file: Export) -> _Opportunities:
     deals = deals_from(reading, DealColumns(
         file, rows[first], col(cols["id"]), col(optional["amount"]), col(optional["currency"]),
         col(optional["probability"]), col(optional["category"]), col(optional["owner"]),
-        {name: col(file.column(name)) for name in extra}, close), created)
+        {name: col(file.column(name)) for name in extra}, close,
+        name=col(optional["name"])), created)
     won, closed = flags(col(optional["won"])), flags(col(optional["closed"]))
     blocks = kept[cols["stage"]]  # none in an export of its header alone
     stage = pa.chunked_array(blocks) if blocks else pa.chunked_array([], _ENCODED)

@@ -56,6 +56,7 @@ class Deals:
     #: The deal fields crm: fields: maps, by field id: a number field's float64 (NaN:
     #: unknown), a category field's text, folded as stage names are ('' when empty).
     fields: Mapping[str, np.ndarray | pa.Array] = field(default_factory=dict)
+    name: pa.Array | None = None  # text: the deal's name in the CRM (None: not exported)
 
     def __len__(self) -> int:
         return len(self.created)
@@ -64,7 +65,9 @@ class Deals:
         """The deals at *index* (int positions), in that order."""
         picked = pa.array(index, type=pa.int64())
 
-        def taken(col: np.ndarray | pa.Array) -> np.ndarray | pa.Array:
+        def taken(col: np.ndarray | pa.Array | None) -> np.ndarray | pa.Array | None:
+            if col is None:
+                return None
             return col.take(picked) if isinstance(col, pa.Array) else col[index]
 
         columns: dict[str, Any] = {
@@ -268,13 +271,16 @@ class History:
         return replace(self, deals=chosen, visits=visits, as_of=as_of, values=values)
 
     def deals_frame(self) -> pandas.DataFrame:
-        """One row per deal: id, buyer_type, created, closed, close_date (expected), outcome,
-        value, reason, currency, probability, forecast_category, owner, and field_<id> for
-        each deal field crm: fields: maps (needs pandas)."""
+        """One row per deal: id, name (where the export has it), buyer_type, created, closed,
+        close_date (expected), outcome, value, reason, currency, probability,
+        forecast_category, owner, and field_<id> for each deal field crm: fields: maps
+        (needs pandas)."""
         d = self.deals
         buyers = np.array([*self.buyer_ids, ""], dtype=object)
         return optional.pandas().DataFrame({
-            "id": d.id.to_pylist(), "buyer_type": buyers[d.buyer], "created": d.created,
+            "id": d.id.to_pylist(),
+            **({"name": d.name.to_pylist()} if d.name is not None else {}),
+            "buyer_type": buyers[d.buyer], "created": d.created,
             "closed": d.closed, "close_date": d.close_date,
             "outcome": np.array(OUTCOMES, dtype=object)[d.outcome],
             "value": d.value, "reason": d.reason.to_pylist(),

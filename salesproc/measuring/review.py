@@ -89,6 +89,7 @@ class Attention:
     """An open deal at the end that needs a look, and why."""
 
     deal: str
+    name: str  # its name in the CRM ('' where the export has none)
     owner: str
     stage: str
     days_in_stage: float
@@ -178,7 +179,8 @@ class Review:
                     ["stage " + s.stage, "moved forward", s.forward, None],
                     ["stage " + s.stage, "moved back", s.back, None],
                     ["stage " + s.stage, "stayed", s.stayed, None]]
-        out += [["attention", f"{a.deal}: {'; '.join(a.reasons)}", 1, a.value]
+        out += [["attention", f"{a.deal} {a.name}: {'; '.join(a.reasons)}".replace(" :", ":"),
+                 1, a.value]
                 for a in self.attention]
         for when, h in (("start", self.hygiene_start), ("end", self.hygiene_end)):
             out += [[f"hygiene at {when}", k.replace("_", " "), v, None]
@@ -212,7 +214,7 @@ class Review:
             "stages": [{"stage": s.stage, "open_start": s.open_start.to_dict(),
                         "open_end": s.open_end.to_dict(), "forward": s.forward,
                         "back": s.back, "stayed": s.stayed} for s in self.stages],
-            "attention": [{"deal": a.deal, "owner": a.owner, "stage": a.stage,
+            "attention": [{"deal": a.deal, "name": a.name, "owner": a.owner, "stage": a.stage,
                            "days_in_stage": layout.number(a.days_in_stage),
                            "value": layout.number(a.value), "reasons": list(a.reasons)}
                           for a in self.attention],
@@ -368,6 +370,7 @@ def _attention(history: History, mine: np.ndarray, owners: np.ndarray, back: np.
     overdue = ~np.isnat(d.close_date[deal]) & (d.close_date[deal] < end)
     stage_ids = list(history.process.stages)
     ids = d.id.to_pylist()
+    names = d.name.to_pylist() if d.name is not None else [""] * len(d)
     out = []
     for k, j in enumerate(deal.tolist()):
         if not mine[j]:
@@ -377,8 +380,9 @@ def _attention(history: History, mine: np.ndarray, owners: np.ndarray, back: np.
                                           (SLIPPED, slipped[j] and large[k]),
                                           (MOVED_BACK, back[j])) if hit]
         if reasons:
-            out.append(Attention(ids[j], str(owners[j]), stage_ids[int(v.stage[found.visit[k]])],
-                                 float(found.age[k]), float(d.value[j]), tuple(reasons)))
+            out.append(Attention(ids[j], names[j] or "", str(owners[j]),
+                                 stage_ids[int(v.stage[found.visit[k]])], float(found.age[k]),
+                                 float(d.value[j]), tuple(reasons)))
     return sorted(out, key=lambda a: (a.owner, -a.days_in_stage))
 
 

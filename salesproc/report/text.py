@@ -908,7 +908,7 @@ def review_lines(r: Review, table: Callable[..., str], cell: Callable[[str], str
     if r.attention:
         out.append(("table", table(
             ["owner", "deal", "stage", "days in stage", f"value ({cur})", "why"],
-            [[cell(a.owner), cell(a.deal), cell(a.stage), _num(a.days_in_stage, 0),
+            [[cell(a.owner), cell(a.name or a.deal), cell(a.stage), _num(a.days_in_stage, 0),
               _num(a.value, 0), ", ".join(a.reasons)] for a in r.attention],
             text=(0, 1, 2, 5))))
     else:
