@@ -87,6 +87,42 @@ def test_the_movement_reconciles_and_matches_pandas(export: tuple[Path, Path]) -
         assert s.open_end.deals == int((is_open & (after["stage"] == s.stage)).sum())
 
 
+def test_loss_reasons_and_cohorts_match_pandas(export: tuple[Path, Path]) -> None:
+    """The period's loss reasons against the 90 days before it, and each month's cohort
+    (deals created, won, lost, median days to win), counted again from the rows."""
+    process_file, changes = export
+    process = salesproc.load(process_file)
+    done = salesproc.review(read_history([changes], process).at(END), since=START)
+    rows = pd.read_csv(changes, parse_dates=["changed_at"], dtype={"deal": str},
+                       keep_default_na=False)
+    rows = rows[rows["changed_at"] <= END]
+    created = rows.groupby("deal")["changed_at"].min()
+    lost = rows[rows["stage"] == "Closed Lost"].groupby("deal").tail(1).set_index("deal")
+    now = lost[lost["changed_at"] > START]
+    before = lost[(lost["changed_at"] <= START)
+                  & (lost["changed_at"] > START - dt.timedelta(days=90))]
+    assert len(now) > 20 and len(before) > 20
+    for shift in done.losses:
+        assert shift.now.n == len(now) and shift.before.n == len(before)
+        assert round(shift.now.mean * len(now)) == int((now["reason"] == shift.reason).sum())
+        assert round(shift.before.mean * len(before)) == int(
+            (before["reason"] == shift.reason).sum())
+    assert {s.reason for s in done.losses} == set(now["reason"]) | set(before["reason"])
+    won = rows[rows["stage"] == "Closed Won"].groupby("deal")["changed_at"].last()
+    month = created.dt.strftime("%Y-%m")
+    for c in done.cohorts:
+        mine = month[month == c.month].index
+        assert c.deals == len(mine)
+        assert c.won == int(mine.isin(won.index).sum())
+        assert c.lost == int(mine.isin(lost.index).sum())
+        days = (won[won.index.isin(mine)] - created[won.index[won.index.isin(mine)]]
+                ).dt.total_seconds() / 86400
+        if len(days):
+            assert math.isclose(c.cycle_median, float(days.median()), rel_tol=1e-6)
+            if not math.isnan(c.cycle_low):
+                assert c.cycle_low <= c.cycle_median <= c.cycle_high
+
+
 def test_the_formats_through_the_cli(export: tuple[Path, Path], tmp_path: Path) -> None:
     """The table and Markdown show the reconciled movement (Markdown as GitHub tables);
     JSON reconciles; CSV has a row per figure; --owner of nobody is a usage error that

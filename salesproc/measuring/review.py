@@ -38,6 +38,7 @@ import numpy as np
 
 from salesproc.core import layout
 from salesproc.core.errors import SalesprocError, SettingsError
+from salesproc.core.stats import Estimate, proportion
 from salesproc.history.table import (
     OPEN,
     OUTCOME_LOST,
@@ -50,6 +51,8 @@ from salesproc.history.table import (
 if TYPE_CHECKING:
     import pandas
 
+BEFORE_DAYS = 90.0  # the loss reasons of the period are set against this many days before
+COHORTS = 6  # months of cohorts in the trend
 UNTOUCHED_DAYS = 30.0  # an open deal with no change for this long needs attention
 LARGE_SHARE = 0.2  # the largest fifth of the open deals by value are "large"
 NO_OWNER = "(no owner)"
@@ -126,6 +129,51 @@ class OwnerView:
     attention: int
 
 
+@dataclass(frozen=True)
+class ReasonShift:
+    """One loss reason: its share of the period's losses and of those of the BEFORE_DAYS
+    before it, each with its 95% Wilson interval, and the two-proportion test's p-value
+    that the shares are the same."""
+
+    reason: str
+    now: Estimate
+    before: Estimate
+    p_value: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reason": self.reason, "now": layout.estimate(self.now),
+                "before": layout.estimate(self.before), "p_value": layout.number(self.p_value)}
+
+
+@dataclass(frozen=True)
+class LossGroup:
+    """The period's losses of one group (a stage, a buyer type, a field's value) for one
+    reason, beside the BEFORE_DAYS before it."""
+
+    by: str  # 'stage', 'buyer type', or a field's id
+    group: str
+    reason: str
+    now: int
+    before: int
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """The deals created in one month: how many, won, lost, the win rate (won of those
+    closed) with its 95% Wilson interval, and the median days from created to won with
+    its 95% interval (binomial order statistics; NaN where too few were won)."""
+
+    month: str
+    deals: int
+    won: int
+    lost: int
+    open: int  # still open: a young cohort's win rate is of those closed so far
+    win_rate: Estimate
+    cycle_median: float
+    cycle_low: float
+    cycle_high: float
+
+
 @dataclass
 class Review:
     """The review of the period from *start* to *end* (see the module's docstring)."""
@@ -150,7 +198,23 @@ class Review:
     hygiene_end: Hygiene
     owners: list[OwnerView]
     owner: str | None = None  # the one owner reviewed (--owner), else None: everyone
+    losses: list[ReasonShift] = field(default_factory=list)
+    loss_groups: list[LossGroup] = field(default_factory=list)
+    cohorts: list[Cohort] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    def biggest_shift(self) -> str:
+        """The loss reason whose share moved most, in words ('' when none moved by more
+        than chance: p < 0.05)."""
+        moved = [s for s in self.losses if s.p_value < 0.05]
+        if not moved:
+            return ""
+        s = max(moved, key=lambda x: abs(x.now.mean - x.before.mean))
+        way = "up" if s.now.mean > s.before.mean else "down"
+        return (f"'{s.reason}' is {way}: {s.now.mean:.0%} ({s.now.low:.0%}–{s.now.high:.0%})"
+                f" of this period's {s.now.n:,} losses, against {s.before.mean:.0%} "
+                f"({s.before.low:.0%}–{s.before.high:.0%}) of the {s.before.n:,} in the "
+                f"{BEFORE_DAYS:g} days before (p = {s.p_value:.2g})")
 
     @property
     def reconciles(self) -> bool:
@@ -220,6 +284,16 @@ class Review:
                           for a in self.attention],
             "hygiene": {"start": self.hygiene_start.to_dict(),
                         "end": self.hygiene_end.to_dict()},
+            "losses": {"before_days": BEFORE_DAYS,
+                       "reasons": [s.to_dict() for s in self.losses],
+                       "groups": [g.__dict__ for g in self.loss_groups],
+                       "biggest_shift": self.biggest_shift()},
+            "cohorts": [{"month": c.month, "deals": c.deals, "won": c.won, "lost": c.lost,
+                         "open": c.open,
+                         "win_rate": layout.estimate(c.win_rate),
+                         "cycle_median_days": layout.number(c.cycle_median),
+                         "cycle_low": layout.number(c.cycle_low),
+                         "cycle_high": layout.number(c.cycle_high)} for c in self.cohorts],
             "owners": [{"owner": o.owner, "open_end": o.open_end.to_dict(),
                         "new": o.new.to_dict(), "won": o.won.to_dict(),
                         "lost": o.lost.to_dict(), "forward": o.forward, "back": o.back,
@@ -313,6 +387,8 @@ def review(history: History, since: dt.datetime, *, owner: str | None = None,
             flow(moving & (stop == OUTCOME_LOST) & his, value_end),
             int((forward & his & mine).sum()), int((back & his & mine).sum()),
             flagged.get(name, 0)))
+    _losses(result, history, since, mine)
+    result.cohorts = _cohorts(history, mine)
     if history.values is None:
         result.notes.append("the export holds each deal's amount and close date as they are "
                             "now, not as they stood at the start: the start's values are "
@@ -321,6 +397,85 @@ def review(history: History, since: dt.datetime, *, owner: str | None = None,
 
 
 ABSENT = -1  # a deal not created yet at a date
+
+
+def _losses(result: Review, history: History, since: dt.datetime, mine: np.ndarray) -> None:
+    """The loss reasons of the period against the BEFORE_DAYS before it: each reason's
+    share with its interval and a two-proportion z-test, and the counts by stage, buyer
+    type and each deal field crm: fields: maps."""
+    from scipy.stats import norm
+
+    from salesproc.history.table import lost_stage
+    from salesproc.measuring.measurement import NO_REASON
+
+    d = history.deals
+    start = np.datetime64(since, "s")
+    lost = (d.outcome == OUTCOME_LOST) & mine & ~np.isnat(d.closed)
+    now = lost & (d.closed > start)
+    before = lost & (d.closed <= start) & (
+        d.closed > start - np.timedelta64(int(BEFORE_DAYS * 86400), "s"))
+    reasons = np.array([r or NO_REASON for r in d.reason.to_pylist()], dtype=object)
+    n_now, n_before = int(now.sum()), int(before.sum())
+    for reason in sorted(set(reasons[now | before].tolist()),
+                         key=lambda r: -int((reasons[now] == r).sum())):
+        k_now = int((reasons[now] == reason).sum())
+        k_before = int((reasons[before] == reason).sum())
+        p_value = math.nan
+        if n_now and n_before:
+            pooled = (k_now + k_before) / (n_now + n_before)
+            se = math.sqrt(pooled * (1 - pooled) * (1 / n_now + 1 / n_before))
+            p_value = 1.0 if se == 0 else float(
+                2 * norm.sf(abs(k_now / n_now - k_before / n_before) / se))
+        result.losses.append(ReasonShift(str(reason), proportion(k_now, n_now),
+                                         proportion(k_before, n_before), p_value))
+    stage_ids = list(history.process.stages)
+    buyers = list(history.process.buyer_types)
+    where = lost_stage(history)
+    groups: dict[str, np.ndarray] = {
+        "stage": np.array([stage_ids[s] if s >= 0 else "(unknown)" for s in where],
+                          dtype=object),
+        "buyer type": np.array([buyers[b] if b >= 0 else "(unknown)" for b in d.buyer],
+                               dtype=object)}
+    for fid, column in d.fields.items():
+        if not isinstance(column, np.ndarray):
+            groups[fid] = np.array([c or "(none)" for c in column.to_pylist()], dtype=object)
+    for by, values in groups.items():
+        pairs = Counter(zip(values[now].tolist(), reasons[now].tolist(), strict=True))
+        earlier = Counter(zip(values[before].tolist(), reasons[before].tolist(), strict=True))
+        for (group, reason) in sorted(set(pairs) | set(earlier), key=str):
+            result.loss_groups.append(LossGroup(by, str(group), str(reason),
+                                                pairs.get((group, reason), 0),
+                                                earlier.get((group, reason), 0)))
+
+
+def _cohorts(history: History, mine: np.ndarray) -> list[Cohort]:
+    """The COHORTS months of deals created before the history's as-of month (and that
+    month so far), each with its win rate and median cycle."""
+    from scipy.stats import binom
+
+    d = history.deals
+    month = d.created.astype("datetime64[M]")
+    last = np.datetime64(history.as_of, "M")
+    out = []
+    for m in np.arange(last - COHORTS + 1, last + 1):
+        here = (month == m) & mine
+        won = here & (d.outcome == OUTCOME_WON)
+        lost = here & (d.outcome == OUTCOME_LOST)
+        days = np.sort((d.closed[won] - d.created[won]) / np.timedelta64(1, "D"))
+        median = low = high = math.nan
+        if len(days):
+            median = float(np.median(days))
+            n = len(days)
+            # ranks r and n - r + 1 (1-based) hold the median with at least 95%: r - 1 is
+            # the last count a Binomial(n, 1/2) falls to or below with chance < 2.5%
+            r = int(binom.ppf(0.025, n, 0.5))
+            if r >= 1:
+                low, high = float(days[r - 1]), float(days[n - r])
+        out.append(Cohort(str(m), int(here.sum()), int(won.sum()), int(lost.sum()),
+                          int((here & (d.outcome == OUTCOME_OPEN)).sum()),
+                          proportion(int(won.sum()), int((won | lost).sum())), median,
+                          low, high))
+    return out
 
 
 def _spread(column: np.ndarray, kept: np.ndarray, size: int, empty: Any) -> np.ndarray:

@@ -876,6 +876,15 @@ def review(r: Review) -> str:
                      for kind, line in review_lines(r, _table, table_cell)) + "\n"
 
 
+def _share_of(e: Estimate) -> str:
+    """'36% of 98 (27–46%)': a share of a count, with its 95% interval."""
+    return "–" if math.isnan(e.mean) else f"{e.mean:.0%} of {e.n:,} ({e.low:.0%}–{e.high:.0%})"
+
+
+def _p(p: float) -> str:
+    return "–" if math.isnan(p) else f"{p:.2g}"
+
+
 def review_lines(r: Review, table: Callable[..., str], cell: Callable[[str], str]
                  ) -> list[tuple[str, str]]:
     """The review as (kind, text) lines, kind 'title', 'heading', 'text' or 'table': the
@@ -913,6 +922,30 @@ def review_lines(r: Review, table: Callable[..., str], cell: Callable[[str], str
             text=(0, 1, 2, 5))))
     else:
         out.append(("text", "None."))
+    out.append(("heading", "Why deals were lost"))
+    if r.losses:
+        from salesproc.measuring.review import BEFORE_DAYS
+
+        out.append(("table", table(
+            ["reason", "this period", f"the {BEFORE_DAYS:g} days before", "p"],
+            [[cell(s.reason), _share_of(s.now), _share_of(s.before), _p(s.p_value)]
+             for s in r.losses], text=(0,))))
+        shift = r.biggest_shift()
+        out.append(("text", f"Biggest change: {cell(shift)}." if shift else
+                    "No reason's share changed by more than chance (p < 0.05)."))
+    else:
+        out.append(("text", "No deal was lost in the period or the 90 days before it."))
+    out += [("heading", "Win rate and cycle by month created"),
+            ("table", table(["month", "deals", "won", "lost", "open", "win rate (of closed)",
+                             "median days to win"],
+                            [[c.month, f"{c.deals:,}", f"{c.won:,}", f"{c.lost:,}",
+                              f"{c.open:,}", _share(c.win_rate),
+                              _days(c.cycle_median) + ("" if math.isnan(c.cycle_low) else
+                                                       f" ({c.cycle_low:,.0f}–"
+                                                       f"{c.cycle_high:,.0f})")]
+                             for c in r.cohorts])),
+            ("text", "A young month's win rate is of the deals closed so far: losses "
+                     "often close sooner than wins, so it reads low until its deals close.")]
     h0, h1 = r.hygiene_start.to_dict(), r.hygiene_end.to_dict()
     out += [("heading", "Data hygiene"),
             ("table", table(["", f"{r.start:%Y-%m-%d}", f"{r.end:%Y-%m-%d}"],
