@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from salesproc import check, check_text
+from salesproc.core.stats import Z95
 from salesproc.experiments.experiment import simulate
 from salesproc.experiments.results import SimulationResult
 from salesproc.process import analysis, routing
@@ -22,7 +23,6 @@ from salesproc.sim.metrics import Key
 from tests.conftest import CASES, run
 
 EXAMPLE = CASES / "valid" / "deal-fields.yaml"
-Z95 = 1.959963984540054
 
 # the example's fields, with work and delays left out so that every deal's path is
 # instant and none is cut short by the end of the run; the discount approval says no

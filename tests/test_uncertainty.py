@@ -13,10 +13,11 @@ import numpy as np
 from scipy import stats
 
 import salesproc
+from salesproc.core.stats import Z95
 from salesproc.experiments.export import deals_of, write_generic
 from salesproc.history import read_history
 from salesproc.prediction.forecast import forecast
-from salesproc.prediction.uncertainty import DRAWS, Z95, draws
+from salesproc.prediction.uncertainty import DRAWS, draws
 from tests.conftest import run
 
 QUICK = """
@@ -96,18 +97,17 @@ def test_route_shares_are_drawn_from_their_beta_posteriors(tmp_path: Path) -> No
     path.write_text(QUICK)
     n, p, count = 40, 0.3, 2000
     fitted = salesproc.load(path).with_changes([
-        ("fitted", {"stages.ask.next": {"n": n}}), ("stages.ask.next", {"won": p})]).fitted
-    assert [(f.setting, f.value, f.n) for f in fitted] == [("stages.ask.next", {"won": p}, n)]
-    shares = np.array([dict(d)["stages.ask.next"]["won"]
-                       for d in draws(fitted, "day", count, 1)])
+        ("fitted", {"stages.ask.next": {"n": n}}), ("stages.ask.next", {"won": p})])
+    assert [(f.setting, f.value, f.n) for f in fitted.fitted] == [
+        ("stages.ask.next", {"won": p}, n)]
+    shares = np.array([dict(d)["stages.ask.next"]["won"] for d in draws(fitted, count, 1)])
     c = n + 10
     var = p * (1 - p) / (c + 1)
     assert abs(shares.mean() - p) <= 4 * math.sqrt(var / count)
     low, high = (stats.chi2.ppf(q, count - 1) / (count - 1) for q in (0.0005, 0.9995))
     assert low <= shares.var(ddof=1) / var <= high
     assert (shares <= 1).all() and (shares > 0).all()
-    assert draws(fitted, "day", 3, 1) == draws(fitted, "day", 3, 1) \
-        != draws(fitted, "day", 3, 2)
+    assert draws(fitted, 3, 1) == draws(fitted, 3, 1) != draws(fitted, 3, 2)
 
 
 def test_calibrate_writes_how_sure_it_is_and_a_later_change_drops_it(tmp_path: Path) -> None:
@@ -140,4 +140,24 @@ def test_calibrate_writes_how_sure_it_is_and_a_later_change_drops_it(tmp_path: P
         ahead = run("forecast", str(export), "--process", str(process), "--horizon", "10d",
                     "-r", "20", "--seed", "1")
         assert ahead.exit_code == 0, ahead.output
-        assert ("the runs draw its" in ahead.output) is drawn
+        assert ("the runs draw" in ahead.output) is drawn
+
+
+def test_buyer_shares_are_drawn_only_all_together() -> None:
+    """The buyer types' shares add up to one: they are drawn together, and not at all
+    once a what-if has set some of them (its shares are no longer the fitted ones)."""
+    two = salesproc.check_text(QUICK.replace(
+        "buyer_types: {b: {name: B, share: 1, value: 1}}",
+        "buyer_types: {b: {name: B, share: 0.4, value: 1}, c: {name: C, share: 0.6, "
+        "value: 1}}")).process
+    assert two is not None
+    fitted = two.with_changes([("fitted", {"buyer_types.b.share": {"n": 50},
+                                           "buyer_types.c.share": {"n": 50}})])
+    (first,) = draws(fitted, 1, 3)
+    shares = dict(first)
+    assert set(shares) == {"buyer_types.b.share", "buyer_types.c.share"}
+    assert math.isclose(sum(shares.values()), 1.0)
+    changed = fitted.with_changes([("buyer_types.b.share", 0.5),
+                                   ("buyer_types.c.share", 0.5)]).with_changes(
+        [("fitted", {"buyer_types.c.share": {"n": 50}})])
+    assert draws(changed, 1, 3) == [[]]  # one of two: not drawn

@@ -12,6 +12,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+Z95 = 1.959963984540054  # the standard normal's 97.5% quantile: a 95% interval's half
+
 CONFIDENCE = 0.95
 
 

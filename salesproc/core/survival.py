@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
+from salesproc.core.stats import Z95
 
 
 @dataclass(frozen=True)

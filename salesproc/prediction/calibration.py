@@ -61,9 +61,9 @@ import pyarrow as pa
 
 from salesproc.core import layout, units
 from salesproc.core.calendar import MONTHS
-from salesproc.core.diagnostics import shown
+from salesproc.core.diagnostics import quoted, shown
 from salesproc.core.errors import InvalidProcessError, SalesprocError
-from salesproc.core.stats import Estimate, proportion
+from salesproc.core.stats import Z95, Estimate, proportion
 from salesproc.core.survival import Survival, kaplan_meier
 from salesproc.experiments.results import SimulationResult
 from salesproc.history.table import (
@@ -86,7 +86,7 @@ from salesproc.prediction.rates import (
     recent_rate,
 )
 from salesproc.process import routing
-from salesproc.process.model import LOST, WON, BuyerType, Process
+from salesproc.process.model import LOST, WON, BuyerType, Process, fold
 from salesproc.process.variants import said_by_setting
 from salesproc.version import __version__
 
@@ -244,7 +244,7 @@ def flow(value: Any) -> str:
     that are ids stay plain; the others (a CRM's loss reasons and categories, which may
     hold anything: 'No', 'price: too high', '#1') are quoted, as JSON strings are."""
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{_key(str(k))}: {flow(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(_pair(str(k), flow(v)) for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(flow(v) for v in value) + "]"
     return _text(value) if isinstance(value, str) else json.dumps(value)
@@ -252,6 +252,16 @@ def flow(value: Any) -> str:
 
 _PLAIN = re.compile(r"[a-z_][a-z0-9_]*")
 _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}  # YAML 1.1's
+
+
+LONGEST_KEY = 1000  # YAML's implicit keys end at 1024 characters: longer ones are explicit
+
+
+def _pair(key: str, value: str) -> str:
+    """One `key: value` of a flow mapping; a key too long for an implicit key (a CRM's
+    free-text loss reason) written as an explicit one (`? "…" : value`)."""
+    text = _key(key)
+    return f"? {text} : {value}" if len(text) > LONGEST_KEY else f"{text}: {value}"
 
 
 def _key(key: str) -> str:
@@ -476,7 +486,7 @@ def _values(cal: Calibration, history: History, chosen: np.ndarray) -> None:
         if len(values) < MIN_OBSERVATIONS:  # the file's value, moved towards the data's
             prior = cal.process.buyer_types[b].value
             mean = _blend(float(values.mean()), len(values), prior.mean)
-            half = 1.96 * values.std(ddof=1) / math.sqrt(len(values))
+            half = Z95 * values.std(ddof=1) / math.sqrt(len(values))
             cal.fitted.append(Fitted(
                 setting, {"lognormal": {"mean": _round(mean),
                                         "sd": _round(prior.sd / prior.mean * mean)}}
@@ -489,7 +499,7 @@ def _values(cal: Calibration, history: History, chosen: np.ndarray) -> None:
                 f"file's, the file weighing as {PRIOR_OBSERVATIONS:g} deals"))
             continue
         fit = fit_distribution(values, np.ones(len(values), dtype=bool), VALUE_FAMILIES)
-        half = 1.96 * values.std(ddof=1) / math.sqrt(len(values))
+        half = Z95 * values.std(ddof=1) / math.sqrt(len(values))
         cal.fitted.append(Fitted(setting, fit.spec(), f"deal value of {b} "
                                  f"({cal.process.currency})", len(values), fit.mean,
                                  max(0.0, values.mean() - half), values.mean() + half,
@@ -837,7 +847,7 @@ def _mean_interval(on: Onward, history: History, here: np.ndarray) -> tuple[floa
     month (measurement.inflation: deals that enter in a busy month all wait longer)."""
     days, ended = history.stays
     widen = math.sqrt(inflation(days[here], ended[here], history.visits.entered[here]))
-    half = 1.959964 * widen * on.sd() / math.sqrt(max(1, on.n))
+    half = Z95 * widen * on.sd() / math.sqrt(max(1, on.n))
     return max(0.0, on.mean() - half), on.mean() + half
 
 
@@ -995,7 +1005,8 @@ OTHER_REASONS = "other reasons"
 
 def _loss_reasons(cal: Calibration, history: History, chosen: np.ndarray) -> None:
     """Why deals are lost at each stage, as shares of the losses that give a reason (a
-    stage's `lost_reasons`, its MAX_REASONS most frequent and the rest as OTHER_REASONS),
+    stage's `lost_reasons`: its MAX_REASONS most frequent and the file's own, the rest as
+    OTHER_REASONS),
     where at least MIN_OBSERVATIONS did. Where the file gives the stage's reasons, the
     shares are shrunk towards its, weighing as PRIOR_OBSERVATIONS losses."""
     lost = np.flatnonzero(chosen & (history.deals.outcome == OUTCOME_LOST))
@@ -1018,14 +1029,14 @@ def _loss_reasons(cal: Calibration, history: History, chosen: np.ndarray) -> Non
                 cal.kept.append(NotEnough(setting, f"why deals are lost at {sid}", len(here),
                                           MIN_OBSERVATIONS))
             continue
-        counted = Counter(here).most_common()
-        names = [r for r, _ in counted[:MAX_REASONS]]
-        counts = [n for _, n in counted[:MAX_REASONS]]
-        if len(counted) > MAX_REASONS:
-            names.append(OTHER_REASONS)
-            counts.append(sum(n for _, n in counted[MAX_REASONS:]))
-        names += [r for r in file if r not in names]
-        counts += [0] * (len(names) - len(counts))
+        counted = Counter(here)
+        top = {r for r, _ in counted.most_common(MAX_REASONS)} | set(file)  # never pooled
+        kept = Counter({r: n for r, n in counted.items() if r in top})
+        rest = sum(n for r, n in counted.items() if r not in top)
+        if rest:
+            kept[OTHER_REASONS] += rest  # with a reason of that very name, if there is one
+        names = [r for r, _ in kept.most_common()] + [r for r in file if r not in kept]
+        counts = [kept.get(r, 0) for r in names]
         prior = np.array([file.get(r, 0.0) for r in names])
         weight = PRIOR_OBSERVATIONS if file else 0.0
         unsaid = int((stage == s).sum()) - len(here)
@@ -1091,13 +1102,17 @@ def _fields(cal: Calibration, history: History, chosen: np.ndarray) -> None:
                 continue
             assert isinstance(column, pa.Array)
             names = [c for c, _ in spec.shares]
-            seen = Counter(column.filter(pa.array(mine)).to_pylist())
-            counts = np.array([seen.pop(c, 0) for c in names], dtype=float)
+            seen: Counter[str] = Counter()
+            for text, n in Counter(column.filter(pa.array(mine)).to_pylist()).items():
+                seen[fold(text or "")] += n  # as the export's text is compared: folded
+            counts = np.array([seen.pop(fold(c), 0) for c in names], dtype=float)
             seen.pop("", None)
             if seen:
-                cal.notes.append(f"{sum(seen.values()):,} {b} deals have a {fid} the process "
-                                 f"does not declare ({', '.join(shown(str(c)) for c in seen)})"
-                                 f": left out of the fitted shares")
+                shown_ = ", ".join(shown(quoted(c, 40)) for c, _ in seen.most_common(5))
+                cal.notes.append(f"{sum(seen.values()):,} {b} deals have a {fid} that "
+                                 f"{b}'s shares do not name ({shown_}"
+                                 + (", …" if len(seen) > 5 else "") + "): left out of the "
+                                 "fitted shares")
             if counts.sum() < MIN_BLENDED:
                 cal.kept.append(NotEnough(setting + ".shares", f"{fid} of {b} deals",
                                           int(counts.sum()), MIN_BLENDED))
@@ -1114,7 +1129,12 @@ def _number_field(cal: Calibration, setting: str, what: str, values: np.ndarray)
     if len(values) < MIN_OBSERVATIONS:
         cal.kept.append(NotEnough(setting, what, len(values), MIN_OBSERVATIONS))
         return
-    half = 1.96 * float(values.std(ddof=1)) / math.sqrt(len(values))
+    if (values < 0).any():  # a field's distribution draws no value below zero
+        cal.notes.append(f"{what}: {int((values < 0).sum()):,} of {len(values):,} values "
+                         "are below zero, which no distribution of a field can draw: the "
+                         "file's is kept")
+        return
+    half = Z95 * float(values.std(ddof=1)) / math.sqrt(len(values))
     mean = float(values.mean())
     if (values > 0).all():
         fit = fit_distribution(values, np.ones(len(values), dtype=bool))

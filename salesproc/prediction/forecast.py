@@ -36,6 +36,7 @@ from salesproc.history.table import (
 from salesproc.prediction.closing import MonthEnd, month_end, place
 from salesproc.prediction.exits import ExitCurve, exit_curve
 from salesproc.prediction.uncertainty import DRAWS, draws, gamma_draw
+from salesproc.prediction.uncertainty import drawn as drawn_values
 from salesproc.process.model import WON, Process
 from salesproc.sim.engine import Opening
 from salesproc.sim.metrics import Key
@@ -452,11 +453,11 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     without: list[dict[Key, float]] = []
     strata = _goes_on(history, under, day, days)
     # one group of runs per length of a burst going on, and per draw of the fitted values
-    drawn = draws(base.fitted, base.time_unit, DRAWS, settings.seed) if base.fitted else []
+    drawn = draws(base, DRAWS, settings.seed) if drawn_values(base) else []
     if drawn:
-        notes.append(f"the range holds how sure the calibration is: the runs draw its "
-                     f"{len(base.fitted)} fitted values (fitted:) from their sampling "
-                     f"distributions, in {DRAWS} groups")
+        notes.append(f"the range holds how sure the calibration is: the runs draw "
+                     f"{len(drawn_values(base))} of its fitted values (fitted:) from their "
+                     f"sampling distributions, in {DRAWS} groups")
     groups = max(len(strata), len(drawn))
     for k in range(groups):
         extra = strata[k * len(strata) // groups]

@@ -35,11 +35,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from salesproc.core.stats import Z95
+
 if TYPE_CHECKING:
-    from salesproc.process.model import FittedValue
+    from salesproc.process.model import FittedValue, Process
 
 DRAWS = 20  # parameter draws per forecast, each for a group of its runs
-Z95 = 1.959964  # a 95% interval's half-width in standard errors
 SHARE_STEP = 1e-4  # shares are written to four decimals, as the calibration writes them
 
 
@@ -116,35 +117,51 @@ def dirichlet_draw(rng: np.random.Generator, shares: dict[str, float], n: float,
     return {k: round(x, 4) for k, x in out.items()}
 
 
-def draws(fitted: Sequence[FittedValue], time_unit: str, count: int, seed: int
-          ) -> list[list[tuple[str, Any]]]:
-    """*count* sets of the *fitted* values (a calibrated process's `fitted:`) drawn from
-    their sampling distributions, each as (setting, value) changes (what
-    Process.with_changes takes); the same *seed*, the same draws. *time_unit* is the
-    process's (a delay's interval is in days)."""
+def drawn(process: Process) -> list[FittedValue]:
+    """The fitted values of *process* that a forecast draws: those with observations
+    behind them among the arrival rate, the deal values, the delays (in a form that can
+    be scaled), the routes and entries, and the buyer types' shares when every buyer type
+    has one (they are drawn together, and must add up to one). The others (deal fields,
+    loss reasons, seasonality) are not drawn."""
+    known = [f for f in process.fitted if f.n > 0]
+    shares = [f for f in known if _buyer_share(f)]
+    out = [f for f in known if not _buyer_share(f) and (
+        (f.setting.endswith((".next", ".enter")) and isinstance(f.value, dict))
+        or (f.setting == "arrivals.rate" and isinstance(f.value, int | float))
+        or (f.setting.endswith((".value", ".delay")) and scalable(f.value)))]
+    return out + (shares if len(shares) == len(process.buyer_types) else [])
+
+
+def _buyer_share(f: FittedValue) -> bool:
+    return f.setting.startswith("buyer_types.") and f.setting.endswith(".share") \
+        and f.setting.count(".") == 2
+
+
+def draws(process: Process, count: int, seed: int) -> list[list[tuple[str, Any]]]:
+    """*count* sets of *process*'s fitted values (:func:`drawn`) drawn from their
+    sampling distributions, each as (setting, value) changes (what
+    Process.with_changes takes); the same *seed*, the same draws."""
     from salesproc.prediction.calibration import PRIOR_VISITS, _round
 
     rng = np.random.default_rng([seed, 0xD4A3])
     out: list[list[tuple[str, Any]]] = []
-    known = [f for f in fitted if f.n > 0]
-    buyer_shares = [f for f in known if f.setting.startswith("buyer_types.")
-                    and f.setting.endswith(".share") and f.setting.count(".") == 2]
+    chosen = drawn(process)
+    buyer_shares = [f for f in chosen if _buyer_share(f)]
     for _ in range(count):
         changes: list[tuple[str, Any]] = []
-        for f in known:
+        for f in chosen:
             if f in buyer_shares:
                 continue
-            if f.setting.endswith(".next") or f.setting.endswith(".enter"):
-                if isinstance(f.value, dict):
-                    prior = PRIOR_VISITS if f.setting.endswith(".next") else 0.0
-                    changes.append((f.setting, dirichlet_draw(
-                        rng, f.value, f.n + prior, whole=f.setting.endswith(".enter"))))
+            if f.setting.endswith((".next", ".enter")):
+                prior = PRIOR_VISITS if f.setting.endswith(".next") else 0.0
+                changes.append((f.setting, dirichlet_draw(
+                    rng, f.value, f.n + prior, whole=f.setting.endswith(".enter"))))
             elif f.setting == "arrivals.rate":
                 changes.append((f.setting, _round(float(f.value) * _factor(rng, f))))
-            elif f.setting.endswith(".value") and scalable(f.value):
+            elif f.setting.endswith(".value"):
                 changes.append((f.setting, scaled(f.value, _factor(rng, f))))
-            elif f.setting.endswith(".delay") and scalable(f.value):
-                changes.append((f.setting, _delay(rng, f, time_unit)))
+            else:
+                changes.append((f.setting, _delay(rng, f, process.time_unit)))
         changes += _buyer_shares(rng, buyer_shares)
         out.append(changes)
     return out
