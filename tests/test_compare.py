@@ -152,6 +152,18 @@ def test_compare_command_leads_with_a_verdict() -> None:
     assert "  Won deals" in result.output and "  Bottleneck" in result.output
 
 
+def test_a_change_of_thousands_is_written_with_its_separator() -> None:
+    """A difference of 1,523.4 (more deals a year than a small funnel's whole) is shown,
+    not a crash of reading '+1,523.4' back as a number; one that rounds to 0 has no sign."""
+    from salesproc.core.stats import Estimate
+    from salesproc.experiments.compare import change_text
+
+    assert change_text(Estimate(1523.4, 1400.0, 1600.0, 4), "absolute", 10.0, "day") == \
+        "+1,523.4 [+1,400.0, +1,600.0]"
+    assert change_text(Estimate(-0.0001, -0.0002, 0.0, 4), "absolute", 10.0, "day") \
+        .startswith("0.000 [")
+
+
 def test_compare_json_and_csv() -> None:
     data = json.loads(run("compare", str(FIVE), str(TRIAL), *FAST, "--format", "json").output)
     (variant,) = data["variants"]

@@ -136,6 +136,18 @@ def test_calibrate_writes_how_sure_it_is_and_a_later_change_drops_it(tmp_path: P
     assert {f.setting for f in changed.fitted} == settings - {"arrivals.rate"}
     assert {f.setting for f in calibrated.with_changes(["arrivals.rate=9"]).fitted} == \
         settings - {"arrivals.rate"}
+    # a change above or below a fitted setting changes it too
+    delay = next(f.value for f in calibrated.fitted if f.setting == "stages.ask.delay")
+    inner = f"stages.ask.delay.{next(iter(delay))}"  # the fitted family's parameters
+    assert {f.setting for f in calibrated.with_changes(
+        ["arrivals={rate: 9, per: day}", f"{inner}={delay[next(iter(delay))]}"]).fitted} \
+        == settings - {"arrivals.rate", "stages.ask.delay"}
+    # calibrated again, from what the history gives: a value not fitted this time keeps
+    # the entry of the calibration it came from
+    from salesproc.prediction.calibration import Calibration
+
+    again = Calibration(calibrated, dt.datetime(2025, 1, 6), dt.datetime(2025, 2, 5), 0)
+    assert set(again.certainty()) == settings
     for process, drawn in ((variant, True), (path, False)):
         ahead = run("forecast", str(export), "--process", str(process), "--horizon", "10d",
                     "-r", "20", "--seed", "1")

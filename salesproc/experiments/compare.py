@@ -195,8 +195,8 @@ def change_text(diff: Estimate, style: ChangeStyle, base_mean: float, unit: str)
     digits = 1 if largest >= 1 else 2 if largest >= 0.1 else 3  # tiny changes stay visible
 
     def number(x: float) -> str:
-        text = f"{x * scale:+,.{digits}f}"
-        return text[1:] if float(text) == 0 else text
+        text = f"{x * scale:+,.{digits}f}"  # -0.0 shown as 0.0, whatever its size
+        return text[1:] if round(x * scale, digits) == 0 else text
 
     mean = number(diff.mean) + suffix
     if math.isnan(diff.low):

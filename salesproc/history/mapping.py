@@ -173,9 +173,7 @@ class Mapping:
 
     def number_fields(self) -> set[str]:
         """The declared deal fields that are numbers (the others are categories)."""
-        buyers = list(self.process.buyer_types.values())
-        return {f for f, spec in (buyers[0].fields if buyers else {}).items()
-                if spec.number is not None}
+        return {f for f, spec in self.process.fields.items() if spec.number is not None}
 
     def categories(self, fid: str) -> dict[str, str]:
         """A category field's categories as the process writes them, by their folded

@@ -42,8 +42,7 @@ def check_by(process: Process, by: str) -> None:
     """Raise :class:`SettingsError` (setting 'by') unless deals can be broken down by *by*."""
     if by in choices(process):
         return
-    declared = list(next(iter(process.buyer_types.values())).fields) \
-        if process.buyer_types else []
+    declared = list(process.fields)
     if by in declared:
         hint = f"map it to the export's column: crm: {{fields: {{{by}: COLUMN}}}}"
     else:

@@ -87,7 +87,7 @@ from salesproc.prediction.rates import (
 )
 from salesproc.process import routing
 from salesproc.process.model import LOST, WON, BuyerType, Process, fold
-from salesproc.process.variants import said_by_setting
+from salesproc.process.variants import related, said_by_setting
 from salesproc.version import __version__
 
 MIN_OBSERVATIONS = 30  # deals or visits behind a fitted value, distribution or rate
@@ -159,8 +159,16 @@ class Calibration:
 
     def certainty(self) -> dict[str, dict[str, Any]]:
         """The `fitted:` block: for each fitted setting, the observations behind it and,
-        where it has them, its estimate and 95% interval (four significant digits)."""
-        out: dict[str, dict[str, Any]] = {}
+        where it has them, its estimate and 95% interval (four significant digits). A
+        process calibrated before keeps the entries of the values not fitted again (the
+        block replaces its base's)."""
+        refit = {f.setting for f in self.fitted}
+        out: dict[str, dict[str, Any]] = {
+            f.setting: {"n": f.n, **{k: x for k, x in (("estimate", f.estimate),
+                                                        ("low", f.low), ("high", f.high))
+                                     if math.isfinite(x)}}
+            for f in self.process.fitted
+            if not any(related(f.setting, s) for s in refit)}
         for f in self.fitted:
             entry: dict[str, Any] = {"n": int(f.n)}
             if not f.shares:  # a share's concentration is its n: its interval is implied

@@ -204,8 +204,7 @@ def known_fields(history: History) -> Callable[[int], tuple[tuple[str, float | s
     index: a number as read, a category as the reader names it (a category the process
     does not declare is kept as the export has it, so no condition naming the declared
     ones holds for it). An unknown value is left out, for the simulation to draw."""
-    declared = set(next(iter(history.process.buyer_types.values())).fields) \
-        if history.process.buyer_types else set()
+    declared = set(history.process.fields)
     columns: list[tuple[str, list[Any]]] = [
         (fid, [float(x) if math.isfinite(x) else None for x in col]
          if isinstance(col, np.ndarray) else [t or None for t in col.to_pylist()])

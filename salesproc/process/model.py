@@ -496,6 +496,13 @@ class Process:
     files: tuple[str, ...] = field(default=(), compare=False)  # the file, then its bases
     origin: Origin | None = field(default=None, compare=False, repr=False)
 
+    @property
+    def fields(self) -> Mapping[str, Field]:
+        """The deal fields the file declares (`fields:`), by id, as the first buyer type
+        draws them: every buyer type has every field, of the same kind (a number or
+        categories), each with its own distribution or shares."""
+        return next(iter(self.buyer_types.values())).fields if self.buyer_types else {}
+
     def with_changes(self, changes: Changes) -> Process:
         """This process with *changes* applied and checked again, in memory: nothing is
         read or written, so its folder may be read-only. *changes* are ``PATH=VALUE`` text

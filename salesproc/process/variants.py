@@ -201,6 +201,7 @@ def _remove_stages(merged: Document, variant: Document) -> None:
         raise InvalidProcessError(errors)
     keep = [i for i, s in enumerate(stages) if s.get("id") not in gone]
     merged.data["stages"] = [stages[i] for i in keep]
+    _unfit_stages(merged, [str(g) for g in gone])
     crm_stages = merged.data.get("crm", {}).get("stages")
     if isinstance(crm_stages, dict):  # CRM names of a removed stage map to nothing now
         for name in [n for n, target in crm_stages.items() if target in gone]:
@@ -267,7 +268,28 @@ def _unfit(merged: Document, setting: str, source: Document) -> None:
     if isinstance(given, dict) and isinstance(given.get("fitted"), dict):
         own = given["fitted"]
     if not (isinstance(own, dict) and setting in own):
-        fitted.pop(setting, None)
+        for key in [k for k in fitted if related(k, setting)]:
+            del fitted[key]
+
+
+def related(a: str, b: str) -> bool:
+    """Whether one dotted setting holds the other (or is it): a change of either changes
+    the value at the other."""
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+
+def _unfit_stages(merged: Document, ids: Sequence[str]) -> None:
+    """Stages removed (or put in again): their fitted entries go, the file's and every
+    buyer type's."""
+    fitted = merged.data.get("fitted")
+    if not isinstance(fitted, dict):
+        return
+    for key in list(fitted):
+        parts = key.split(".")
+        if (len(parts) > 1 and parts[0] == "stages" and parts[1] in ids) or (
+                len(parts) > 3 and parts[0] == "buyer_types" and parts[2] == "stages"
+                and parts[3] in ids):
+            del fitted[key]
 
 
 def locate(doc: Document, setting: str, source: Document, key_path: Path) -> Path:

@@ -418,8 +418,7 @@ class Engine:
         now = deal.time  # handlers read "now" from the deal; whoever calls one sets it
         step = self.steps[deal.buyer][stage]
         assert step is not None  # the lint rules keep every route on the buyer's path
-        if step.when is not None and delay is None and not step.when.applies(
-                deal.value, self.buyer_ids[deal.buyer], deal.fields):
+        if step.when is not None and delay is None and not self._lets_in(deal, step):
             self._pass(deal, stage)
             return
         deal.stage = stage
@@ -454,6 +453,11 @@ class Engine:
             assert step is not None
             self._lose(deal, last, self._lost_reason(deal, step))
 
+    def _lets_in(self, deal: Deal, step: Step) -> bool:
+        """Whether a stage's `when:` lets the deal in (a stage without one lets all in)."""
+        return step.when is None or step.when.applies(
+            deal.value, self.buyer_ids[deal.buyer], deal.fields)
+
     def _passes(self, deal: Deal, stage: int) -> tuple[int, int]:
         """Where a deal that a stage's `when:` does not let in goes: (the stage it enters,
         WON_INDEX or LOST_INDEX; the last stage it passed). It goes where the stage's
@@ -462,7 +466,6 @@ class Engine:
         passes so far), as a route is, so asking twice gives one answer. A deal passing
         stages MAX_VISITS_PER_DEAL times in a row (a loop of stages none of which lets it
         in: lint's SP304) is lost at the last."""
-        buyer = self.buyer_ids[deal.buyer]
         for passes in range(MAX_VISITS_PER_DEAL):
             step = self.steps[deal.buyer][stage]
             assert step is not None
@@ -475,7 +478,7 @@ class Engine:
                 break
             after = self.steps[deal.buyer][to]
             assert after is not None
-            if after.when is None or after.when.applies(deal.value, buyer, deal.fields):
+            if self._lets_in(deal, after):
                 return to, stage
             stage = to
         return LOST_INDEX, stage
@@ -486,8 +489,7 @@ class Engine:
         or lost), so that a log's visits and outcomes add up without the passed stage."""
         step = self.steps[deal.buyer][stage]
         assert step is not None
-        if step.when is None or step.when.applies(deal.value, self.buyer_ids[deal.buyer],
-                                                  deal.fields):
+        if self._lets_in(deal, step):
             return self.stage_ids[stage]
         to, last = self._passes(deal, stage)
         if to >= 0:
