@@ -153,6 +153,42 @@ def test_the_formats_through_the_cli(export: tuple[Path, Path], tmp_path: Path) 
     assert both.exit_code == 2 and "not both" in both.output
 
 
+def test_against_a_saved_review_says_what_changed(export: tuple[Path, Path],
+                                                  tmp_path: Path) -> None:
+    """A review saved as JSON a week earlier, then this one --against it: the open pipeline
+    then and now, the deals that newly need attention and those that no longer do, as
+    the two saved lists differ; a file that is not a saved review, or one that ends later,
+    is refused with exit 1."""
+    process_file, changes = export
+    base = ["review", str(changes), "--process", str(process_file), "--untouched-days", "5"]
+    saved = tmp_path / "week1.json"
+    first = run(*base, "--as-of", "2026-04-23", "--since", "2026-04-16", "--format", "json",
+                "-o", str(saved))
+    assert first.exit_code == 0, first.output
+    now = run(*base, "--as-of", "2026-04-30", "--since", "2026-04-23", "--against",
+              str(saved), "--format", "json")
+    assert now.exit_code == 0, now.output
+    was, data = json.loads(saved.read_text("utf-8")), json.loads(now.stdout)
+    then = {a["deal"] for a in was["attention"]}
+    flagged = {a["deal"] for a in data["attention"]}
+    previous = data["previous"]
+    assert previous["open_end"] == was["movement"]["open_end"]
+    assert set(previous["newly_flagged"]) == flagged - then
+    assert set(previous["cleared"]) == then - flagged
+    assert previous["newly_flagged"] or previous["cleared"]  # the weeks differ
+    said = run(*base, "--as-of", "2026-04-30", "--since", "2026-04-23", "--against",
+               str(saved)).stdout
+    assert f"Since the review of {was['end'][:10]}" in said
+    assert f"{len(previous['newly_flagged'])} deals newly need attention" in said
+    other = tmp_path / "other.json"
+    other.write_text('{"kind": "forecast", "layout": 3}', "utf-8")
+    refused = run(*base, "--against", str(other))
+    assert refused.exit_code == 1 and "not a saved review" in refused.output
+    later = run(*base, "--as-of", "2026-04-20", "--since", "2026-04-13", "--against",
+                str(saved))
+    assert later.exit_code == 1 and "compare with an earlier one" in later.output
+
+
 def test_names_from_the_export_cannot_break_the_markdown(tmp_path: Path) -> None:
     """A Salesforce export whose owner is written with a table bar, emphasis, a line
     break and HTML: the Markdown shows it as text, in the attention list and per owner."""

@@ -7,10 +7,11 @@ from typing import Any
 
 import click
 
-from salesproc.cli.app import cli
+from salesproc.cli.app import Failure, cli
 from salesproc.cli.options import CRM_OPTION, HISTORY_ARGUMENT, Date
-from salesproc.cli.reading import history_or_fail, load_or_fail
+from salesproc.cli.reading import history_or_fail, load_or_fail, read_json
 from salesproc.cli.writing import emit, guard_outputs
+from salesproc.core.diagnostics import shown
 
 REVIEW_FORMATS = ["table", "markdown", "json", "csv"]
 
@@ -29,6 +30,11 @@ REVIEW_FORMATS = ["table", "markdown", "json", "csv"]
 @click.option("--untouched-days", type=click.FloatRange(min=1, max=3650), default=30,
               show_default=True, help="An open deal with no change for this many days "
               "needs attention.")
+@click.option("--against", "against", metavar="PREVIOUS.json",
+              type=click.Path(dir_okay=False, path_type=str),
+              help="A saved `review --format json`: say what changed since it (the open "
+              "pipeline, the deals that newly need attention and those that no longer do, "
+              "data hygiene).")
 @CRM_OPTION
 @click.option("--format", "fmt", type=click.Choice(REVIEW_FORMATS), default="table",
               show_default=True, help="markdown: tables that read well pasted into Slack, "
@@ -36,8 +42,8 @@ REVIEW_FORMATS = ["table", "markdown", "json", "csv"]
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the review to this file instead of the terminal.")
 def review(history: tuple[str, ...], process_file: str, since: Any, week: bool, as_of: Any,
-           owner: str | None, untouched_days: float, crm: Any, fmt: str,
-           output: str | None) -> None:
+           owner: str | None, untouched_days: float, against: str | None, crm: Any,
+           fmt: str, output: str | None) -> None:
     """The weekly pipeline review: what moved between two dates (reconciled: open at the
     start + new + reopened - won - lost +- amount changes = open at the end), by stage;
     the deals that need attention (stale, past their close date, untouched, large and
@@ -51,9 +57,18 @@ def review(history: tuple[str, ...], process_file: str, since: Any, week: bool, 
     if since is not None and week:
         raise click.UsageError("give --since DATE or --week, not both")
     process = load_or_fail(process_file)
-    guard_outputs([*process.files, *history], output)
+    guard_outputs([*process.files, *history, *([against] if against else [])], output)
+    saved = read_json(against, "give the file written by: salesproc review ... --format "
+                      "json -o REVIEW.json") if against is not None else None
     found = history_or_fail(history, process, crm, as_of, "reviewed")
     start = since if since is not None else found.as_of - dt.timedelta(days=7)
     done = api.review(found, since=start, owner=owner, untouched_days=untouched_days)
+    if saved is not None:
+        try:
+            done = done.against(saved)
+        except ValueError as exc:
+            raise Failure(f"{shown(against or '')}: {exc}",
+                          "give the file written by: salesproc review ... --format json "
+                          "-o REVIEW.json") from None
     writer = {"table": text, "markdown": markdown, "json": json, "csv": csv}[fmt]
     emit(writer.review(done), output)

@@ -174,6 +174,26 @@ class Cohort:
     cycle_high: float
 
 
+@dataclass(frozen=True)
+class Previous:
+    """What changed since a saved review (``Review.to_dict()``, read back by
+    :func:`previous_from`): its period's end, its open pipeline and this one's, the
+    deals that need attention now and did not then (and the other way round), and its
+    data hygiene at its end."""
+
+    end: dt.datetime
+    open_end: Flow
+    hygiene: Hygiene
+    flagged: tuple[str, ...]  # the deals (ids) that needed attention then
+    newly_flagged: tuple[str, ...] = ()  # ... now, and not then
+    cleared: tuple[str, ...] = ()  # ... then, and not now
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"end": self.end.isoformat(), "open_end": self.open_end.to_dict(),
+                "newly_flagged": list(self.newly_flagged), "cleared": list(self.cleared),
+                "hygiene": self.hygiene.to_dict()}
+
+
 @dataclass
 class Review:
     """The review of the period from *start* to *end* (see the module's docstring)."""
@@ -201,7 +221,22 @@ class Review:
     losses: list[ReasonShift] = field(default_factory=list)
     loss_groups: list[LossGroup] = field(default_factory=list)
     cohorts: list[Cohort] = field(default_factory=list)
+    previous: Previous | None = None  # set by against(): what changed since a saved review
     notes: list[str] = field(default_factory=list)
+
+    def against(self, saved: Any) -> Review:
+        """This review with what changed since *saved* (a review's JSON layout, as
+        ``to_dict()`` wrote it). ValueError, saying what is wrong, for anything else."""
+        from dataclasses import replace
+
+        was = previous_from(saved)
+        if was.end > self.end:
+            raise ValueError(f"the saved review ends {was.end:%Y-%m-%d %H:%M}, after this "
+                             f"one ({self.end:%Y-%m-%d %H:%M}): compare with an earlier one")
+        now = [a.deal for a in self.attention]
+        return replace(self, previous=replace(
+            was, newly_flagged=tuple(d for d in now if d not in set(was.flagged)),
+            cleared=tuple(d for d in was.flagged if d not in set(now))))
 
     def biggest_shift(self) -> str:
         """The loss reason whose share moved most, in words ('' when none moved by more
@@ -294,12 +329,37 @@ class Review:
                          "cycle_median_days": layout.number(c.cycle_median),
                          "cycle_low": layout.number(c.cycle_low),
                          "cycle_high": layout.number(c.cycle_high)} for c in self.cohorts],
+            "previous": self.previous.to_dict() if self.previous else None,
             "owners": [{"owner": o.owner, "open_end": o.open_end.to_dict(),
                         "new": o.new.to_dict(), "won": o.won.to_dict(),
                         "lost": o.lost.to_dict(), "forward": o.forward, "back": o.back,
                         "attention": o.attention} for o in self.owners],
             "notes": self.notes,
         }
+
+
+def previous_from(data: Any) -> Previous:
+    """A saved review's end, open pipeline, flagged deals and data
+    hygiene at its end. ValueError, saying what is missing, on anything else."""
+    if not isinstance(data, dict) or data.get("kind") != "review":
+        raise ValueError("not a saved review (its kind is not 'review')")
+    if data.get("layout") != layout.LAYOUT_VERSION:
+        raise ValueError(f"a review in layout {str(data.get('layout'))[:20]}, not "
+                         f"{layout.LAYOUT_VERSION}: saved by another version of salesproc")
+    try:
+        end = dt.datetime.fromisoformat(str(data["end"]))
+        block = data["movement"]["open_end"]
+        open_end = Flow(int(block["deals"]), float(block["value"] or 0.0))
+        flagged = tuple(str(a["deal"]) for a in data["attention"])
+        h = data["hygiene"]["end"]
+        hygiene = Hygiene(*(int(h[k]) for k in ("no_amount", "no_close_date",
+                                                "lost_without_reason",
+                                                "entered_after_the_fact")))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        what = (f"it has no '{str(exc.args[0])[:40]}'" if isinstance(exc, KeyError)
+                else "a value in it is not what a review writes")
+        raise ValueError(f"not a saved review ({what})") from None
+    return Previous(end, open_end, hygiene, flagged)
 
 
 def _key(name: str) -> str:

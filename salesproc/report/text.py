@@ -876,6 +876,23 @@ def review(r: Review) -> str:
                      for kind, line in review_lines(r, _table, table_cell)) + "\n"
 
 
+def _since_lines(r: Review) -> list[tuple[str, str]]:
+    """What changed since the saved review it was compared with (--against), if any."""
+    p = r.previous
+    if p is None:
+        return []
+    cur = r.currency
+    h0, h1 = p.hygiene.to_dict(), r.hygiene_end.to_dict()
+    gaps = "; ".join(f"{k.replace('_', ' ')} {h0[k]:,} → {h1[k]:,}" for k in h1
+                     if h0[k] != h1[k])
+    return [("text", f"Since the review of {p.end:%Y-%m-%d %H:%M}: open pipeline "
+                     f"{p.open_end.deals:,} deals ({_num(p.open_end.value, 0)} {cur}) → "
+                     f"{r.open_end.deals:,} ({_num(r.open_end.value, 0)} {cur}); "
+                     f"{len(p.newly_flagged):,} deals newly need attention, "
+                     f"{len(p.cleared):,} no longer do"
+                     + (f"; data hygiene: {gaps}" if gaps else "") + ".")]
+
+
 def _share_of(e: Estimate) -> str:
     """'36% of 98 (27–46%)': a share of a count, with its 95% interval."""
     return "–" if math.isnan(e.mean) else f"{e.mean:.0%} of {e.n:,} ({e.low:.0%}–{e.high:.0%})"
@@ -903,6 +920,7 @@ def review_lines(r: Review, table: Callable[..., str], cell: Callable[[str], str
                         + [["+/- amount changes", "", _num(r.amount_changes, 0)],
                            ["= open at end", f"{r.open_end.deals:,}",
                             _num(r.open_end.value, 0)]])),
+        *_since_lines(r),
         ("text", f"Close dates: {r.slipped.deals:,} deals ({_num(r.slipped.value, 0)} {cur}) "
                  "expected in the period slipped out of it; "
                  f"{r.pulled_in.deals:,} ({_num(r.pulled_in.value, 0)} {cur}) expected later "
