@@ -59,6 +59,15 @@ def changes(before: Snapshot, after: Snapshot) -> list[str]:
                      if before[p] != after[p]])
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked slow (seconds each) first, each group in its own order: under
+    pytest-xdist a worker left without work takes tests from the end of another's queue,
+    so the suite ends on quick tests and the workers end together, not one of them
+    running a long test (or two: a worker always keeps the next test) while the other
+    waits."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def repository_untouched() -> Iterator[None]:
     """No test writes into the repository (they write to tmp_path): every file is as it

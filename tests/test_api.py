@@ -21,6 +21,7 @@ from tests.conftest import ROOT, repository_copy
 DOC = ROOT / "docs" / "python.md"
 
 
+@pytest.mark.slow
 def test_the_walk_through_runs_as_written(monkeypatch: pytest.MonkeyPatch,
                                          tmp_path: Path) -> None:
     """From a copy of the folders it reads (it writes out/run.html beside them)."""

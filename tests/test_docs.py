@@ -243,6 +243,7 @@ def outside_their_error(shown: str, printed: str) -> list[str]:
     return moved
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a)[:60] for a in COMMANDS])
 def test_every_shown_output_is_real(args: tuple[str, ...], tmp_path: Path) -> None:
     """Each command shown on a page, run once (from a copy of the folders it reads, so

@@ -259,6 +259,7 @@ def test_a_meeting_holds_nobody_while_another_role_is_missing() -> None:
     assert result["role", "ae", "queue_days"].mean == 0  # nobody ever waits for an AE
 
 
+@pytest.mark.slow
 def test_adding_people_to_a_role_that_is_never_missing_changes_nothing() -> None:
     from salesproc.experiments.compare import compare
 
