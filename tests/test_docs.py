@@ -9,7 +9,6 @@ import itertools
 import math
 import re
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +17,6 @@ import pytest
 from salesproc.core.diagnostics import CODES
 from salesproc.history.notes import CODES as CRM_CODES
 from salesproc.process import starter
-from salesproc.process.model import Process, Settings
-from salesproc.sim.engine import EventLog, Opening
-from salesproc.sim.metrics import Key
 from tests.conftest import ROOT, repository_copy, run
 
 README = (ROOT / "README.md").read_text("utf-8")
@@ -39,6 +35,9 @@ def _load_updater():  # type: ignore[no-untyped-def]
 
 
 UPDATER = _load_updater()
+# the pages show five-step's default run again and again (simulate; each compare's base;
+# the sweep's point at the file's headcount): each replication is run once (conftest)
+pytestmark = pytest.mark.usefixtures("each_run_once")
 SHOWN = [b for page in UPDATER.pages() for b in UPDATER.blocks(page)]
 COMMANDS = sorted({b.args for b in SHOWN})
 
@@ -245,40 +244,6 @@ def outside_their_error(shown: str, printed: str) -> list[str]:
         if not ok:
             moved.append(f"{c.kind} {old:g} shown ({old_half:g}), {new:g} now ({new_half:g})")
     return moved
-
-
-#: The replications the blocks' commands ran, by everything a run depends on: the process
-#: (its full description, as experiments.experiment.remembered tells processes apart),
-#: the seed, the replication, the horizon, the warm-up and the buyer type let in
-MADE: dict[tuple[str, int, int, float, float, str | None], dict[Key, float]] = {}
-
-
-@pytest.fixture(autouse=True)
-def each_run_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The pages show five-step's default run again and again (simulate; each compare's
-    base; the sweep's point at the file's headcount): a replication is a pure function of
-    what MADE keys it by (the library counts on it: experiments.experiment.remembered),
-    so each one the commands ask for is run once here, by the engine, and its figures
-    handed again (a copy) to the command that asks for the same. Runs that write an event
-    log or start from open deals (forecasts, the fit check) run every time. What the
-    commands make of the figures, and print, is all theirs: the blocks are compared with
-    it as before."""
-    from salesproc.experiments import experiment
-
-    engine_run = experiment.run_replication
-
-    def once(process: Process, settings: Settings, replication: int,
-             event_log: EventLog | None = None, opening: Sequence[Opening] = ()
-             ) -> dict[Key, float]:
-        if event_log is not None or opening:
-            return engine_run(process, settings, replication, event_log, opening)
-        key = (repr(process), settings.seed, replication, settings.horizon, settings.warmup,
-               settings.only_buyer)
-        if key not in MADE:
-            MADE[key] = engine_run(process, settings, replication)
-        return dict(MADE[key])
-
-    monkeypatch.setattr(experiment, "run_replication", once)
 
 
 #: What the blocks wrote into out/, by its name there (out/five-step.calibrated.yaml, which
