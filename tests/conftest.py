@@ -6,13 +6,19 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import CliRunner, Result
 
 from salesproc.cli import cli
+
+if TYPE_CHECKING:  # the simulator is imported by the tests that run it, not here
+    from salesproc.process.model import Process, Settings
+    from salesproc.sim.engine import EventLog, Opening
+    from salesproc.sim.metrics import Key
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCESSES = sorted((ROOT / "processes").glob("*.yaml"))
@@ -57,6 +63,15 @@ def changes(before: Snapshot, after: Snapshot) -> list[str]:
                   + [f"removed {p}" for p in before.keys() - after.keys()]
                   + [f"changed {p}" for p in before.keys() & after.keys()
                      if before[p] != after[p]])
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked slow (seconds each) first, each group in its own order: under
+    pytest-xdist a worker left without work takes tests from the end of another's queue,
+    so the suite ends on quick tests and the workers end together, not one of them
+    running a long test (or two: a worker always keeps the next test) while the other
+    waits."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -112,6 +127,39 @@ def dense_process(path: Path, stages: int, share: float) -> Path:
                     f"stages:\n{lines}\nbuyer_types: {{b: {{name: B, share: 1, value: 1}}}}\n"
                     "arrivals: {rate: 1}\n")
     return path
+
+
+#: The replications made under each_run_once, by everything a run depends on: the process
+#: (its full description, as experiments.experiment.remembered tells processes apart),
+#: the seed, the replication, the horizon, the warm-up and the buyer type let in
+MADE: dict[tuple[str, int, int, float, float, str | None], dict[Key, float]] = {}
+
+
+@pytest.fixture
+def each_run_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For the tests of what the pages show (the commands and code they show, at their
+    sizes), which run the same replications again and again: a replication is a pure
+    function of what MADE keys it by (the library counts on it:
+    experiments.experiment.remembered), so each one is run once by the engine in a
+    worker and its figures handed again (a copy) to whoever asks for the same. Runs that
+    write an event log or start from open deals (forecasts, the fit check) run every time.
+    What the commands and the library make of the figures, and print, is all theirs."""
+    from salesproc.experiments import experiment
+
+    engine_run = experiment.run_replication
+
+    def once(process: Process, settings: Settings, replication: int,
+             event_log: EventLog | None = None, opening: Sequence[Opening] = ()
+             ) -> dict[Key, float]:
+        if event_log is not None or opening:
+            return engine_run(process, settings, replication, event_log, opening)
+        key = (repr(process), settings.seed, replication, settings.horizon, settings.warmup,
+               settings.only_buyer)
+        if key not in MADE:
+            MADE[key] = engine_run(process, settings, replication)
+        return dict(MADE[key])
+
+    monkeypatch.setattr(experiment, "run_replication", once)
 
 
 @pytest.fixture

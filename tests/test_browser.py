@@ -20,6 +20,10 @@ from salesproc.report.html import POLICY
 from tests.conftest import PROCESSES, ROOT, run
 from tests.test_report_html import FAST, HOSTILE, fast_for, hostile_process
 
+# a page made and opened in a browser takes a second or two: all of them run early, together
+# (they share the browser)
+pytestmark = pytest.mark.slow
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # as the machine's own probe starts it: no sandbox as root, and no background traffic
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

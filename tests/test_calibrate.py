@@ -195,6 +195,7 @@ def test_calibrate_with_no_deal_since_the_date_writes_nothing(tmp_path: Path) ->
     assert out.exists()
 
 
+@pytest.mark.slow
 def test_late_entries_and_skips_are_calibrated_so_the_fit_check_reproduces_them(
         tmp_path: Path) -> None:
     """The history: 30% of deals first appear at a late stage, and some skip one. The

@@ -45,6 +45,7 @@ def demo_copy(folder: Path) -> Path:
 
 @pytest.mark.skipif(shutil.which("dot") is None,
                     reason="without Graphviz dev.sh would install it (./dev.sh test does)")
+@pytest.mark.slow
 def test_demo_prints_a_page_and_writes_every_report(tmp_path: Path) -> None:
     folder = demo_copy(tmp_path)
     done = subprocess.run(["bash", "dev.sh", "demo"], cwd=folder, stdout=subprocess.PIPE,

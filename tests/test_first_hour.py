@@ -20,6 +20,7 @@ EXPORT = ROOT / "examples" / "hubspot-first-export" / "deals.csv"
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+@pytest.mark.slow
 def test_the_readme_first_hour_runs_as_written(tmp_path: Path) -> None:
     """The README's lines run in bash, in an empty folder, the export in ~/Downloads. The
     one line changed is pip's: it installs this clone (without its dependencies, which

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 from scipy import stats
 
 import salesproc
@@ -93,6 +94,7 @@ def fewest_hits(trials: int, runs: int) -> int:
     return int(stats.binom.ppf(0.001, trials, band_chance(runs)))
 
 
+@pytest.mark.slow
 def test_the_worst_to_best_range_holds_the_actual_continuation_80_percent_of_the_time(
         tmp_path: Path) -> None:
     """A known process, run for 90 days; at day 60 its history is forecast 30 days ahead,
@@ -191,6 +193,7 @@ def test_a_forecast_from_the_end_of_a_month_has_no_row_for_that_month() -> None:
     assert list(json.loads(early.stdout)["months"]) == ["2026-04", "2026-05"]
 
 
+@pytest.mark.slow
 def test_a_backtest_on_a_known_history_covers_about_80_percent(tmp_path: Path) -> None:
     """Three simulated histories of a known process, five origins each: the actual wins of
     the next 14 days fall in the 10th-90th band of the forecast's 60 runs at each origin

@@ -3,6 +3,7 @@ what compare and sweep show (--buyer, the two-setting grid, progress)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pty
@@ -51,10 +52,19 @@ def hostile_process(tmp_path: Path) -> Path:
     return path
 
 
-def simulation(path: Path, *extra: str) -> dict:
-    result = run("simulate", str(path), *FAST, *extra, "--format", "json")
+@functools.cache
+def printed(*args: str) -> str:
+    """What `salesproc ARGS` prints, run once for all the tests that look at it (a run is
+    a pure function of its arguments and files): the charts of five-step's quick run,
+    say, are drawn from one run by five tests."""
+    result = run(*args)
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return result.stdout
+
+
+def simulation(path: Path, *extra: str) -> dict:
+    """The JSON of a quick run of *path*: a new dict each time, the test's to change."""
+    return json.loads(printed("simulate", str(path), *FAST, *extra, "--format", "json"))
 
 
 # --- charts -------------------------------------------------------------------------------
@@ -102,9 +112,9 @@ def test_sweep_charts_are_lines_for_one_setting_and_grids_for_two(five_step: Pat
     one = run("sweep", str(five_step), "--set", "roles.se.headcount=1..3", *FAST,
               "--format", "json")
     assert {c.name for c in charts.sweep(json.loads(one.stdout))} == {"sweep", "sweep-steps"}
-    two = run("sweep", str(five_step), "--set", "roles.se.headcount=1..3",
-              "--set", "roles.ae.headcount=3,5", *FAST, "--format", "json")
-    drawn = {c.name: c for c in charts.sweep(json.loads(two.stdout))}
+    two = printed("sweep", str(five_step), "--set", "roles.se.headcount=1..3",
+                  "--set", "roles.ae.headcount=3,5", *FAST, "--format", "json")
+    drawn = {c.name: c for c in charts.sweep(json.loads(two))}
     assert set(drawn) == {"grid-won", "grid-revenue"}
     assert drawn["grid-won"].table.headers == ("roles.se.headcount \\ roles.ae.headcount",
                                                "3", "5")
@@ -297,7 +307,7 @@ def test_unknown_buyer_type_is_refused_by_compare_and_sweep(five_step: Path) -> 
 def test_two_setting_sweep_is_a_grid_with_steps_within_rows(five_step: Path) -> None:
     args = ["sweep", str(five_step), "--set", "roles.se.headcount=1..3",
             "--set", "roles.ae.headcount=3,5", *FAST]
-    data = json.loads(run(*args, "--format", "json").stdout)
+    data = json.loads(printed(*args, "--format", "json"))
     steps = [p["won_vs_previous"] is not None for p in data["points"]]
     assert steps == [False, True] * 3  # the first cell of each row starts again
     assert data["step_confidence"] == pytest.approx(1 - 0.05 / 3)

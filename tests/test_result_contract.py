@@ -96,6 +96,7 @@ def shape_errors(path: str, block: Any) -> list[str]:
     return errors
 
 
+@pytest.mark.slow
 def test_every_command_keeps_the_contract(tmp_path: Path) -> None:
     seen: dict[str, int] = {}
     kinds = set()
