@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from salesproc.process import starter
@@ -32,6 +33,7 @@ def test_the_workflow_runs_weekly_and_installs_what_the_docs_say() -> None:
     assert install["run"] == f'python -m pip install "{starter.INSTALL}"'
 
 
+@pytest.mark.slow
 def test_its_steps_review_two_weeks_and_keep_each(tmp_path: Path) -> None:
     flow, steps = _steps()
     remote, repo = tmp_path / "remote.git", tmp_path / "repo"
