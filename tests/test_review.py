@@ -194,15 +194,17 @@ def test_the_workbook_holds_the_json_figures(export: tuple[Path, Path],
     """--format xlsx: one sheet per table, a bold frozen header, numbers stored as numbers
     equal to the JSON's (the movement, each owner, each cohort's win rate), months and
     dates as dates; without -o (or with -o -) a usage error: a workbook is no terminal
-    text."""
+    text. --charts writes the review's two charts."""
     import openpyxl
 
     process_file, changes = export
     base = ["review", str(changes), "--process", str(process_file), "--as-of", "2026-04-30",
             "--since", "2026-04-01"]
-    target = tmp_path / "out" / "review.xlsx"
-    done = run(*base, "--format", "xlsx", "-o", str(target))
+    target, charts = tmp_path / "out" / "review.xlsx", tmp_path / "charts"
+    done = run(*base, "--format", "xlsx", "-o", str(target), "--charts", str(charts))
     assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in charts.iterdir()) == [  # --charts, as measure has it
+        "cohort-trend.png", "cohort-trend.svg", "waterfall.png", "waterfall.svg"]
     data = json.loads(run(*base, "--format", "json").stdout)
     book = openpyxl.load_workbook(target)
     assert book.sheetnames == ["Movement", "Stages", "Attention", "Loss reasons", "Cohorts",
