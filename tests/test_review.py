@@ -243,6 +243,15 @@ def test_the_workbook_holds_the_json_figures(export: tuple[Path, Path],
     hygiene = _sheet(book, "Hygiene")
     assert [row[1] for row in hygiene] == [START, dt.datetime(2026, 4, 30, 23, 59, 59)]
     assert hygiene[1][2:] == list(data["hygiene"]["end"].values())
+    # the charts, drawn from the JSON: the waterfall's steps add up to the pipeline open
+    # at the end, and the trend has each cohort
+    from salesproc import charts as drawing
+
+    waterfall, trend = drawing.review(data)
+    after = [float(row[3].replace(",", "")) for row in waterfall.table.rows]
+    assert after[0] == pytest.approx(m["open_start"]["value"], abs=0.5)
+    assert after[-2] == pytest.approx(m["open_end"]["value"], abs=1.0) == after[-1]
+    assert [row[1] for row in trend.table.rows] == [f"{c['deals']:,}" for c in data["cohorts"]]
     for flag in ([], ["-o", "-"]):
         refused = run(*base, "--format", "xlsx", *flag)
         assert refused.exit_code == 2 and "give -o FILE.xlsx" in refused.output
