@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("measuring", "a real pipeline measured from its history"),
     ("prediction", "calibration, forecasts, backtests"),
     ("charts", "matplotlib charts of results"),
-    ("report", "results as text, JSON, CSV and HTML"),
+    ("report", "results as text, Markdown, JSON, CSV, HTML and Excel workbooks"),
     ("interfaces", "the library API and the command line"),
 )
 

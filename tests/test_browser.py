@@ -144,6 +144,21 @@ def test_measure_forecast_and_backtest_pages(browser: Any, tmp_path: Path) -> No
         assert_clean(visit, tmp_path, charts)
 
 
+def test_review_page_with_names_from_a_hostile_export(browser: Any, tmp_path: Path) -> None:
+    """The review's page, on an export whose owners and deal names hold HTML, quotes and
+    '&': it loads clean (no console error, no request, no dialog, no script), both charts
+    are drawn with their numbers, and the names show as text, as written."""
+    from tests.test_review import HOSTILE_DEAL, HOSTILE_OWNERS, hostile_export
+
+    visit = Visit(browser, page_of(tmp_path, *hostile_export(tmp_path)))
+    assert_clean(visit, tmp_path, charts=2)
+    assert [c["name"] for c in visit.charts()] == ["waterfall", "cohort-trend"]
+    assert visit.dialogs == []
+    assert visit.page.evaluate("() => document.querySelectorAll('script').length") == 0
+    shown = visit.page.evaluate("() => document.body.innerText")
+    assert HOSTILE_OWNERS[0] in shown and HOSTILE_DEAL in shown
+
+
 def test_text_from_the_process_file_shows_as_text(browser: Any, tmp_path: Path) -> None:
     visit = Visit(browser, page_of(tmp_path, "simulate", str(hostile_process(tmp_path)),
                                    *FAST))

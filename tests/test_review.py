@@ -10,6 +10,7 @@ import io
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -217,3 +218,133 @@ def test_a_deal_table_is_refused_kindly(tmp_path: Path) -> None:
     done = run("review", str(table), "--process", str(TRUTH), "--since", "2026-02-01")
     assert done.exit_code == 1 and "needs the deals' stage history" in done.output
     assert "Traceback" not in done.output
+
+
+def _sheet(book: Any, name: str) -> list[list[Any]]:
+    """A sheet's rows below its header, as values."""
+    return [list(row) for row in book[name].iter_rows(min_row=2, values_only=True)]
+
+
+def test_the_workbook_holds_the_json_figures(export: tuple[Path, Path],
+                                             tmp_path: Path) -> None:
+    """--format xlsx: one sheet per table, a bold frozen header, numbers stored as numbers
+    equal to the JSON's (the movement, each owner, each cohort's win rate), months and
+    dates as dates; without -o (or with -o -) a usage error: a workbook is no terminal
+    text. --charts writes the review's two charts."""
+    import openpyxl
+
+    process_file, changes = export
+    base = ["review", str(changes), "--process", str(process_file), "--as-of", "2026-04-30",
+            "--since", "2026-04-01"]
+    target, charts = tmp_path / "out" / "review.xlsx", tmp_path / "charts"
+    done = run(*base, "--format", "xlsx", "-o", str(target), "--charts", str(charts))
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in charts.iterdir()) == [  # --charts, as measure has it
+        "cohort-trend.png", "cohort-trend.svg", "waterfall.png", "waterfall.svg"]
+    data = json.loads(run(*base, "--format", "json").stdout)
+    book = openpyxl.load_workbook(target)
+    assert book.sheetnames == ["Movement", "Stages", "Attention", "Loss reasons", "Cohorts",
+                               "Hygiene", "Owners", "About"]
+    for sheet in book:
+        assert sheet.freeze_panes == "A2", sheet.title
+        assert all(cell.font.bold for cell in sheet[1]), sheet.title
+        assert all(4 < sheet.column_dimensions[c.column_letter].width <= 62
+                   for c in sheet[1]), sheet.title
+    movement = {row[0]: row[1:] for row in _sheet(book, "Movement")}
+    m = data["movement"]
+    for label, key in (("open at start", "open_start"), ("+ new", "new"),
+                       ("+ reopened", "reopened"), ("- won", "won"), ("- lost", "lost"),
+                       ("= open at end", "open_end")):
+        deals, value = movement[label]
+        assert deals == m[key]["deals"] and isinstance(deals, int), label
+        assert value == pytest.approx(m[key]["value"], rel=1e-12, abs=1e-9), label
+    assert movement["+/- amount changes"] == [None, pytest.approx(m["amount_changes"])]
+    owners = _sheet(book, "Owners")
+    assert [row[0] for row in owners] == [o["owner"] for o in data["owners"]]
+    for row, o in zip(owners, data["owners"], strict=True):
+        assert row[1:] == [o["open_end"]["deals"], pytest.approx(o["open_end"]["value"]),
+                           o["new"]["deals"], pytest.approx(o["new"]["value"]),
+                           o["won"]["deals"], pytest.approx(o["won"]["value"]),
+                           o["lost"]["deals"], pytest.approx(o["lost"]["value"]),
+                           o["forward"], o["back"], o["attention"]]
+    cohorts = _sheet(book, "Cohorts")
+    assert len(cohorts) == len(data["cohorts"]) == 6
+    for row, c in zip(cohorts, data["cohorts"], strict=True):
+        assert row[0] == dt.datetime.strptime(c["month"], "%Y-%m")  # a date, shown yyyy-mm
+        assert row[1:5] == [c["deals"], c["won"], c["lost"], c["open"]]
+        assert row[5] == (None if c["win_rate"]["mean"] is None
+                          else pytest.approx(c["win_rate"]["mean"]))
+    assert book["Cohorts"]["A2"].number_format == "yyyy-mm"
+    assert book["Cohorts"]["F2"].number_format == "0.0%"
+    hygiene = _sheet(book, "Hygiene")
+    assert [row[1] for row in hygiene] == [START, dt.datetime(2026, 4, 30, 23, 59, 59)]
+    assert hygiene[1][2:] == list(data["hygiene"]["end"].values())
+    # the charts, drawn from the JSON: the waterfall's steps add up to the pipeline open
+    # at the end, and the trend has each cohort
+    from salesproc import charts as drawing
+
+    waterfall, trend = drawing.review(data)
+    after = [float(row[3].replace(",", "")) for row in waterfall.table.rows]
+    assert after[0] == pytest.approx(m["open_start"]["value"], abs=0.5)
+    assert after[-2] == pytest.approx(m["open_end"]["value"], abs=1.0) == after[-1]
+    assert [row[1] for row in trend.table.rows] == [f"{c['deals']:,}" for c in data["cohorts"]]
+    for flag in ([], ["-o", "-"]):
+        refused = run(*base, "--format", "xlsx", *flag)
+        assert refused.exit_code == 2 and "give -o FILE.xlsx" in refused.output
+        assert refused.stdout_bytes.find(b"PK") < 0  # no zip on the terminal
+
+
+#: Owners as a CRM export may hold them: HTML, quotes and '&', a formula, what a
+#: spreadsheet would run if retyped, an error code, and a C1 control (CSI)
+HOSTILE_OWNERS = ('<script>alert(1)</script> & "Ann"', "=1+1", "+cmd|' /C calc'!A0",
+                  "-2", "@SUM(A1)", "#N/A", "Bo\x9b31m")
+HOSTILE_DEAL = '=HYPERLINK("http://example.com","click")'
+
+
+def hostile_export(folder: Path) -> list[str]:
+    """A Salesforce export whose owners and deal names are :data:`HOSTILE_OWNERS` and
+    :data:`HOSTILE_DEAL` (every deal still open), and the review's arguments on it: four
+    weeks after its last change, when every open deal needs attention (untouched)."""
+    history = generate(TRUTH, Mess(days=60, per_month=20), seed=4)
+    opportunity, changes = write(history, folder, "salesforce")
+    deals = pd.read_csv(opportunity, dtype=str, keep_default_na=False)
+    deals["OwnerId"] = [HOSTILE_OWNERS[k % len(HOSTILE_OWNERS)] for k in range(len(deals))]
+    still = ~deals["StageName"].str.startswith("Closed")
+    deals.loc[still, "Name"] = HOSTILE_DEAL
+    deals.to_csv(opportunity, index=False)
+    return ["review", str(opportunity), str(changes), "--process", str(TRUTH),
+            "--as-of", "2026-04-01"]
+
+
+def test_names_from_the_export_stay_text_in_the_page_and_the_workbook(
+        tmp_path: Path) -> None:
+    """The page escapes every owner and deal name (no script, no attribute broken by a
+    quote, '&' as an entity); the workbook stores them as text, each as written (a control
+    as its escape), none a formula or an error code: no formula in the file at all, and
+    those a spreadsheet would run when retyped carry Excel's quote prefix."""
+    import zipfile
+
+    import openpyxl
+
+    args = hostile_export(tmp_path)
+    page, book_file = tmp_path / "review.html", tmp_path / "review.xlsx"
+    assert run(*args, "--format", "html", "-o", str(page)).exit_code == 0
+    assert run(*args, "--format", "xlsx", "-o", str(book_file)).exit_code == 0
+    shown = page.read_text("utf-8")
+    assert "<script" not in shown.lower() and "\x9b" not in shown
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;Ann&quot;" in shown
+    assert "=HYPERLINK(&quot;http://example.com&quot;,&quot;click&quot;)" in shown
+    assert "Bo\\x9b31m" in shown
+    with zipfile.ZipFile(book_file) as parts:
+        sheets = [parts.read(n).decode("utf-8") for n in parts.namelist()
+                  if n.startswith("xl/worksheets/")]
+    assert sheets and not any("<f>" in s or "<f " in s or 't="e"' in s for s in sheets)
+    book = openpyxl.load_workbook(book_file)
+    written = [HOSTILE_OWNERS[k].replace("\x9b", "\\x9b") for k in range(len(HOSTILE_OWNERS))]
+    owners = [row[0] for row in book["Owners"].iter_rows(min_row=2)]
+    assert sorted(c.value for c in owners) == sorted(written)
+    attention = [row[2] for row in book["Attention"].iter_rows(min_row=2)]
+    assert len(attention) > 3 and all(c.value == HOSTILE_DEAL for c in attention)
+    for cell in owners + attention:
+        assert cell.data_type == "s", cell.value
+        assert cell.quotePrefix == (cell.value[:1] in "=+-@"), cell.value

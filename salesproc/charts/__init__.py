@@ -16,8 +16,8 @@ from typing import Any
 
 from salesproc.charts.base import Chart, Table
 
-__all__ = ["Chart", "Table", "backtest", "comparison", "forecast", "measurement", "save",
-           "simulation", "sweep"]
+__all__ = ["Chart", "Table", "backtest", "comparison", "forecast", "measurement", "review",
+           "save", "simulation", "sweep"]
 
 
 Maker = Callable[[dict[str, Any]], "Chart | list[Chart] | None"]
@@ -85,6 +85,14 @@ def forecast(data: dict[str, Any]) -> list[Chart]:
     from salesproc.charts import fan
 
     return _draw(data, [fan.chart])
+
+
+def review(data: dict[str, Any]) -> list[Chart]:
+    """The charts of a pipeline review (``Review.to_dict()``): the movement as a
+    waterfall, and the cohorts' win rate and days to win."""
+    from salesproc.charts import cohort_trend, waterfall
+
+    return _draw(data, [waterfall.chart, cohort_trend.chart])
 
 
 def backtest(data: dict[str, Any]) -> list[Chart]:

@@ -8,12 +8,19 @@ from typing import Any
 import click
 
 from salesproc.cli.app import Failure, cli
-from salesproc.cli.options import CRM_OPTION, HISTORY_ARGUMENT, Date
+from salesproc.cli.options import CHARTS_OPTION, CRM_OPTION, HISTORY_ARGUMENT, Date
 from salesproc.cli.reading import history_or_fail, load_or_fail, read_json
-from salesproc.cli.writing import emit, guard_outputs
+from salesproc.cli.writing import (
+    draw_charts,
+    emit,
+    emit_file,
+    guard_charts,
+    guard_outputs,
+    save_charts,
+)
 from salesproc.core.diagnostics import shown
 
-REVIEW_FORMATS = ["table", "markdown", "json", "csv"]
+REVIEW_FORMATS = ["table", "markdown", "json", "csv", "html", "xlsx"]
 
 
 @cli.command()
@@ -38,12 +45,14 @@ REVIEW_FORMATS = ["table", "markdown", "json", "csv"]
 @CRM_OPTION
 @click.option("--format", "fmt", type=click.Choice(REVIEW_FORMATS), default="table",
               show_default=True, help="markdown: tables that read well pasted into Slack, "
-              "an email or a GitHub issue.")
+              "an email or a GitHub issue; html: a page with the charts; xlsx: an Excel "
+              "workbook, one sheet per table (needs -o FILE.xlsx).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the review to this file instead of the terminal.")
+@CHARTS_OPTION
 def review(history: tuple[str, ...], process_file: str, since: Any, week: bool, as_of: Any,
            owner: str | None, untouched_days: float, against: str | None, crm: Any,
-           fmt: str, output: str | None) -> None:
+           fmt: str, output: str | None, charts_dir: str | None) -> None:
     """The weekly pipeline review: what moved between two dates (reconciled: open at the
     start + new + reopened - won - lost +- amount changes = open at the end), by stage;
     the deals that need attention (stale, past their close date, untouched, large and
@@ -52,10 +61,14 @@ def review(history: tuple[str, ...], process_file: str, since: Any, week: bool, 
     HISTORY is read as measure reads it, and must hold the stage history.
     """
     from salesproc import api
-    from salesproc.report import csv, json, markdown, text
+    from salesproc.report import csv, html, json, markdown, text, xlsx
 
     if since is not None and week:
         raise click.UsageError("give --since DATE or --week, not both")
+    if fmt == "xlsx" and output in (None, "-"):
+        raise click.UsageError("--format xlsx writes a workbook, not terminal text: give "
+                               "-o FILE.xlsx")
+    guard_charts(charts_dir)
     process = load_or_fail(process_file)
     guard_outputs([*process.files, *history, *([against] if against else [])], output)
     saved = read_json(against, "give the file written by: salesproc review ... --format "
@@ -70,5 +83,11 @@ def review(history: tuple[str, ...], process_file: str, since: Any, week: bool, 
             raise Failure(f"{shown(against or '')}: {exc}",
                           "give the file written by: salesproc review ... --format json "
                           "-o REVIEW.json") from None
-    writer = {"table": text, "markdown": markdown, "json": json, "csv": csv}[fmt]
-    emit(writer.review(done), output)
+    drawn = draw_charts("review", done, charts_dir)
+    if fmt != "xlsx":
+        writer = {"table": text, "markdown": markdown, "json": json, "csv": csv,
+                  "html": html}[fmt]
+        emit(writer.review(done), output)
+    elif output is not None:  # without -o, refused before any work
+        emit_file(output, xlsx.review(done))
+    save_charts(drawn, charts_dir)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from salesproc.experiments.results import SimulationResult
     from salesproc.measuring.deal_measurement import DealMeasurement
     from salesproc.measuring.measurement import Measurement
+    from salesproc.measuring.review import Review
     from salesproc.prediction.backtest import Backtest
     from salesproc.prediction.forecast import Forecast
     from salesproc.process.model import Process
@@ -417,6 +419,42 @@ def forecast(done: Forecast) -> str:
                  _section("What the CRM says", table(("figure", "amount"), crm)),
                  _notes(data["notes"])],
                 source=data["process"]["file"])
+
+
+# --- review -------------------------------------------------------------------------------
+
+
+def review(done: Review) -> str:
+    """What `review --format html` writes: the movement's figures as cards, the waterfall
+    and the cohort trend, then the terminal's sections (:func:`review_lines`) as tables."""
+    from salesproc.report.text import review_lines
+
+    data, cur = done.to_dict(), done.currency
+    lines = review_lines(done, _review_table, str)
+    intro = [line for _, line in itertools.takewhile(lambda x: x[0] != "heading", lines[1:])]
+    top = cards([(label, money(f.value, cur), f"{f.deals:,} deals") for label, f in (
+        ("Open at the start", done.open_start), ("New", done.new), ("Won", done.won),
+        ("Lost", done.lost), ("Open at the end", done.open_end))]
+        + [("Need attention", f"{len(done.attention):,}", "deals")])
+    sections: list[str] = []
+    heading, body = "", list[str]()  # the section being gathered
+    for kind, line in lines[1 + len(intro):]:
+        if kind == "heading":
+            sections.append(_section(heading, *body) if heading else "")
+            heading, body = line, []
+        else:
+            body.append(line if kind == "table" else _notes([line]) if kind == "note"
+                        else f"<p>{_e(line)}</p>")
+    sections.append(_section(heading, *body))
+    return page(lines[0][1], " ".join(intro), [top, _charts(charts.review(data)), *sections],
+                source=", ".join(done.sources))
+
+
+def _review_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
+                  text: tuple[int, ...] = (0,)) -> str:
+    """:func:`table` for :func:`review_lines` (which names the text columns: HTML aligns
+    by the cells themselves)."""
+    return table(headers, rows)
 
 
 # --- backtest -------------------------------------------------------------------------------

@@ -904,8 +904,9 @@ def _p(p: float) -> str:
 
 def review_lines(r: Review, table: Callable[..., str], cell: Callable[[str], str]
                  ) -> list[tuple[str, str]]:
-    """The review as (kind, text) lines, kind 'title', 'heading', 'text' or 'table': the
-    terminal's and Markdown's one layout (each gives its own *table* and *cell*)."""
+    """The review as (kind, text) lines, kind 'title', 'heading', 'text', 'table' or
+    'note': the one layout of the terminal, Markdown and the HTML page (each gives its own
+    *table* and *cell*)."""
     cur = r.currency
     who = f" for {cell(r.owner)}" if r.owner else ""
     out: list[tuple[str, str]] = [
@@ -976,6 +977,6 @@ def review_lines(r: Review, table: Callable[..., str], cell: Callable[[str], str
                               f"{o.new.deals:,}", f"{o.won.deals:,}", _num(o.won.value, 0),
                               f"{o.lost.deals:,}", f"{o.forward:,}", f"{o.back:,}",
                               f"{o.attention:,}"] for o in r.owners]))]
-    out += [("text", f"note: {cell(n)}") for n in r.notes]
+    out += [("note", f"note: {cell(n)}") for n in r.notes]
     return out
 
