@@ -152,6 +152,17 @@ def test_the_formats_through_the_cli(export: tuple[Path, Path], tmp_path: Path) 
     assert late.exit_code == 2 and "must start before its end" in late.output
     both = run(*base, "--week")
     assert both.exit_code == 2 and "not both" in both.output
+    # several -o: one file each, in the format its name ends with
+    files = [tmp_path / "r.md", tmp_path / "r.json"]
+    several = run(*base, "-o", str(files[0]), "-o", str(files[1]))
+    assert several.exit_code == 0, several.output
+    assert files[0].read_text("utf-8") == md.stdout
+    assert json.loads(files[1].read_text("utf-8"))["movement"] == data["movement"]
+    unknown = run(*base, "-o", str(tmp_path / "a.md"), "-o", str(tmp_path / "b.pdf"))
+    assert unknown.exit_code == 2 and "ends with its format" in unknown.output
+    told = run(*base, "--format", "json", "-o", str(tmp_path / "a.md"), "-o",
+               str(tmp_path / "b.json"))
+    assert told.exit_code == 2 and "not both" in told.output
 
 
 def test_against_a_saved_review_says_what_changed(export: tuple[Path, Path],

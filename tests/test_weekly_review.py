@@ -60,6 +60,8 @@ def test_its_steps_review_two_weeks_and_keep_each(tmp_path: Path) -> None:
             assert done.returncode == 0, (week, script, done.stderr[-2000:])
     saved = sorted((repo / "reviews").glob("*.json"))
     assert [p.name for p in saved][-1] == "latest.json" and len(saved) == 2
+    page = (repo / "reviews" / "index.html").read_text("utf-8")
+    assert page.startswith("<!doctype html>") and "What moved" in page
     latest = json.loads((repo / "reviews" / "latest.json").read_text("utf-8"))
     assert latest["kind"] == "review" and latest["previous"] is not None  # week 2's
     assert "| open at start |" in summary.read_text("utf-8")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from salesproc.cli.app import Failure, cli
 from salesproc.cli.options import CHARTS_OPTION, CRM_OPTION, HISTORY_ARGUMENT, Date
@@ -47,12 +49,15 @@ REVIEW_FORMATS = ["table", "markdown", "json", "csv", "html", "xlsx"]
               show_default=True, help="markdown: tables that read well pasted into Slack, "
               "an email or a GitHub issue; html: a page with the charts; xlsx: an Excel "
               "workbook, one sheet per table (needs -o FILE.xlsx).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
-              help="Write the review to this file instead of the terminal.")
+@click.option("-o", "--output", "outputs", multiple=True,
+              type=click.Path(dir_okay=False, path_type=str),
+              help="Write the review to this file instead of the terminal. Several -o write "
+              "one file each, in the format its name ends with (.md, .json, .csv, .html, "
+              ".xlsx, .txt): the exports are read once.")
 @CHARTS_OPTION
 def review(history: tuple[str, ...], process_file: str, since: Any, week: bool, as_of: Any,
            owner: str | None, untouched_days: float, against: str | None, crm: Any,
-           fmt: str, output: str | None, charts_dir: str | None) -> None:
+           fmt: str, outputs: tuple[str, ...], charts_dir: str | None) -> None:
     """The weekly pipeline review: what moved between two dates (reconciled: open at the
     start + new + reopened - won - lost +- amount changes = open at the end), by stage;
     the deals that need attention (stale, past their close date, untouched, large and
@@ -65,12 +70,12 @@ def review(history: tuple[str, ...], process_file: str, since: Any, week: bool, 
 
     if since is not None and week:
         raise click.UsageError("give --since DATE or --week, not both")
-    if fmt == "xlsx" and output in (None, "-"):
-        raise click.UsageError("--format xlsx writes a workbook, not terminal text: give "
-                               "-o FILE.xlsx")
+    targets = _targets(outputs, fmt)
     guard_charts(charts_dir)
     process = load_or_fail(process_file)
-    guard_outputs([*process.files, *history, *([against] if against else [])], output)
+    guard_outputs([*process.files, *history, *([against] if against else [])],
+                  targets[0][0], **{f"output_{k + 2}": o for k, (o, _) in
+                                    enumerate(targets[1:])})
     saved = read_json(against, "give the file written by: salesproc review ... --format "
                       "json -o REVIEW.json") if against is not None else None
     found = history_or_fail(history, process, crm, as_of, "reviewed")
@@ -84,10 +89,39 @@ def review(history: tuple[str, ...], process_file: str, since: Any, week: bool, 
                           "give the file written by: salesproc review ... --format json "
                           "-o REVIEW.json") from None
     drawn = draw_charts("review", done, charts_dir)
-    if fmt != "xlsx":
-        writer = {"table": text, "markdown": markdown, "json": json, "csv": csv,
-                  "html": html}[fmt]
-        emit(writer.review(done), output)
-    elif output is not None:  # without -o, refused before any work
-        emit_file(output, xlsx.review(done))
+    for output, kind in targets:
+        if kind != "xlsx":
+            writer = {"table": text, "markdown": markdown, "json": json, "csv": csv,
+                      "html": html}[kind]
+            emit(writer.review(done), output)
+        elif output is not None:  # without -o, refused before any work
+            emit_file(output, xlsx.review(done))
     save_charts(drawn, charts_dir)
+
+
+#: With several -o, each file's format by how its name ends.
+SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".csv": "csv",
+            ".html": "html", ".htm": "html", ".xlsx": "xlsx", ".txt": "table"}
+
+
+def _targets(outputs: tuple[str, ...], fmt: str) -> list[tuple[str | None, str]]:
+    """(file or None for the terminal, format) of each output: one -o (or none) in
+    --format; several, each in the format its name says (--format then names none)."""
+    if len(outputs) <= 1:
+        output = outputs[0] if outputs else None
+        if fmt == "xlsx" and output in (None, "-"):
+            raise click.UsageError("--format xlsx writes a workbook, not terminal text: give "
+                                   "-o FILE.xlsx")
+        return [(output, fmt)]
+    context = click.get_current_context()
+    if context.get_parameter_source("fmt") is not ParameterSource.DEFAULT:
+        raise click.UsageError("give --format with one -o, or several -o whose names say "
+                               "their formats (.md, .json, ...), not both")
+    out: list[tuple[str | None, str]] = []
+    for output in outputs:
+        kind = SUFFIXES.get(os.path.splitext(output)[1].lower())
+        if kind is None or output == "-":
+            raise click.UsageError(f"-o {shown(output)}: with several -o, each file's name "
+                                   "ends with its format: " + ", ".join(SUFFIXES))
+        out.append((output, kind))
+    return out
