@@ -138,6 +138,10 @@ def test_the_formats_through_the_cli(export: tuple[Path, Path], tmp_path: Path) 
     assert md.exit_code == 0, md.output
     assert md.stdout.startswith("## ") and "| open at start |" in md.stdout
     assert "|---|--:|--:|" in md.stdout
+    import markdown  # every table of it renders as one (the tables of GitHub's flavour)
+
+    rendered = markdown.markdown(md.stdout, extensions=["tables"])
+    assert rendered.count("<table>") == md.stdout.count("|---|") >= 6
     data = json.loads(run(*base, "--format", "json").stdout)
     assert data["kind"] == "review" and data["movement"]["reconciles"] is True
     rows = pd.read_csv(io.StringIO(run(*base, "--format", "csv").stdout))
@@ -222,6 +226,29 @@ def test_names_from_the_export_cannot_break_the_markdown(tmp_path: Path) -> None
     assert f"| {named[data['attention'][0]['deal']]} |" in done.stdout
 
 
+def test_hygiene_counts_skipped_stages_and_duplicates(export: tuple[Path, Path],
+                                                      tmp_path: Path) -> None:
+    """A deal that went from the first stage to the third skipped one; two open deals of
+    one name (told apart by case and spaces only) are likely one entered twice; a
+    stage-change CSV's owner and name are read."""
+    process = salesproc.load(export[0])
+    names = [process.stages[s].name for s in process.stages]
+    rows = ["deal,stage,changed_at,amount,reason,owner,name",
+            f"D1,{names[0]},2026-03-01 10:00,100,,Ann,Acme",
+            f"D1,{names[2]},2026-03-05 10:00,100,,Ann,Acme",
+            f"D2,{names[0]},2026-03-02 10:00,100,,Bob,Globex  Ltd",
+            f"D3,{names[1]},2026-03-03 10:00,100,,Bob,globex ltd",
+            f"D4,{names[0]},2026-03-01 09:00,100,,Ann,Initech"]
+    (tmp_path / "c.csv").write_text("\n".join(rows) + "\n", "utf-8")
+    done = salesproc.review(read_history([tmp_path / "c.csv"], process,
+                                         as_of=dt.datetime(2026, 3, 6)),
+                            since=dt.date(2026, 3, 4))
+    assert done.hygiene_end.stages_skipped == 1 and done.hygiene_start.stages_skipped == 0
+    assert done.hygiene_end.duplicates == 2
+    # each owner's findings to fix: every open deal lacks a close date; Ann's skip, Bob's pair
+    assert {o.owner: o.hygiene for o in done.owners} == {"Ann": 2 + 1, "Bob": 2 + 2}
+
+
 def test_a_deal_table_is_refused_kindly(tmp_path: Path) -> None:
     table = tmp_path / "deals.csv"
     table.write_text("deal,stage,created,amount,Loss_Reason__c,Segment__c\n"
@@ -277,7 +304,7 @@ def test_the_workbook_holds_the_json_figures(export: tuple[Path, Path],
                            o["new"]["deals"], pytest.approx(o["new"]["value"]),
                            o["won"]["deals"], pytest.approx(o["won"]["value"]),
                            o["lost"]["deals"], pytest.approx(o["lost"]["value"]),
-                           o["forward"], o["back"], o["attention"]]
+                           o["forward"], o["back"], o["attention"], o["hygiene"]]
     cohorts = _sheet(book, "Cohorts")
     assert len(cohorts) == len(data["cohorts"]) == 6
     for row, c in zip(cohorts, data["cohorts"], strict=True):

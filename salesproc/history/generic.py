@@ -1,6 +1,7 @@
 """A generic stage-change CSV, for any CRM: one row per change of stage, with the deal's
 id (`deal`), the stage it moved to (`stage`) and when (`changed_at`), and, when present,
-its `amount`, `currency`, `created` date, `probability` and expected `close_date`. Other
+its `amount`, `currency`, `created` date, `probability`, expected `close_date`, `owner`
+and `name`. Other
 names for the columns are given in the process file (`crm: {columns: {deal: Opportunity,
 changed_at: Modified}}`). Any other column may feed the buyer-type rules and the loss
 reason; a deal's last row counts for them and for its amount. Each row's amount,
@@ -31,7 +32,8 @@ from salesproc.history.table import Changes, Deals, Visits, first_and_last
 DEFAULTS = {"deal": ("deal", "deal_id", "deal id"), "stage": ("stage", "stage_name", "stage name"),
             "changed_at": ("changed_at", "changed at", "changed", "date")}
 OPTIONAL = {"amount": ("amount", "value"), "currency": ("currency",),
-            "created": ("created", "created_at", "create date")}
+            "created": ("created", "created_at", "create date"),
+            "owner": ("owner", "deal owner"), "name": ("name", "deal name", "deal_name")}
 #: Per row only, with these names (crm.columns does not rename them).
 VALUES = (("amount", "value"), ("probability",), ("close_date", "close date", "expected close"))
 
@@ -109,8 +111,9 @@ def read(reading: Reading, files: list[Export]) -> tuple[Visits, Deals]:
 
     deals = deals_from(reading, DealColumns(
         files[0], origin[last_row] if len(last_row) else origin, encoded.dictionary,
-        last("amount"), last("currency"),
-        fields={f: a for f in fields if (a := last(f)) is not None}), start)
+        last("amount"), last("currency"), owner=last("owner"),
+        fields={f: a for f in fields if (a := last(f)) is not None}, name=last("name")),
+        start)
     reading.values = stood.values(reading, deals, files[0].path, deal)
     if reading.values is not None:
         latest = reading.values.stood(deals)

@@ -102,14 +102,17 @@ class Attention:
 
 @dataclass(frozen=True)
 class Hygiene:
-    """What is missing from the CRM at one date: open deals without an amount or an
-    expected close date, lost deals (closed in the period before it) without a reason,
-    and wins entered after the fact."""
+    """What is missing or odd in the CRM at one date: open deals without an amount or an
+    expected close date, open deals that share their name with another (likely entered
+    twice), and of the period before it: lost deals without a reason, wins entered after
+    the fact, and deals that moved past a stage of their path without going through it."""
 
     no_amount: int
     no_close_date: int
     lost_without_reason: int
     entered_after_the_fact: int
+    stages_skipped: int = 0
+    duplicates: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -127,6 +130,7 @@ class OwnerView:
     forward: int
     back: int
     attention: int
+    hygiene: int = 0  # the data-hygiene findings at the end that are this owner's to fix
 
 
 @dataclass(frozen=True)
@@ -333,7 +337,8 @@ class Review:
             "owners": [{"owner": o.owner, "open_end": o.open_end.to_dict(),
                         "new": o.new.to_dict(), "won": o.won.to_dict(),
                         "lost": o.lost.to_dict(), "forward": o.forward, "back": o.back,
-                        "attention": o.attention} for o in self.owners],
+                        "attention": o.attention, "hygiene": o.hygiene}
+                       for o in self.owners],
             "notes": self.notes,
         }
 
@@ -352,9 +357,7 @@ def previous_from(data: Any) -> Previous:
         open_end = Flow(int(block["deals"]), float(block["value"] or 0.0))
         flagged = tuple(str(a["deal"]) for a in data["attention"])
         h = data["hygiene"]["end"]
-        hygiene = Hygiene(*(int(h[k]) for k in ("no_amount", "no_close_date",
-                                                "lost_without_reason",
-                                                "entered_after_the_fact")))
+        hygiene = Hygiene(**{k: int(h[k]) for k in Hygiene.__dataclass_fields__})
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         what = (f"it has no '{str(exc.args[0])[:40]}'" if isinstance(exc, KeyError)
                 else "a value in it is not what a review writes")
@@ -446,7 +449,7 @@ def review(history: History, since: dt.datetime, *, owner: str | None = None,
             flow(moving & (stop == OUTCOME_WON) & his, value_end),
             flow(moving & (stop == OUTCOME_LOST) & his, value_end),
             int((forward & his & mine).sum()), int((back & his & mine).sum()),
-            flagged.get(name, 0)))
+            flagged.get(name, 0), sum(_hygiene(after, since, his & mine).to_dict().values())))
     _losses(result, history, since, mine)
     result.cohorts = _cohorts(history, mine)
     if history.values is None:
@@ -556,16 +559,49 @@ def _stages(history: History) -> np.ndarray:
 
 
 def _hygiene(history: History, since: dt.datetime, mine: np.ndarray) -> Hygiene:
-    """What is missing at the history's as-of date: of the open deals then, and of the
-    deals closed from *since* to then."""
+    """What is missing or odd at the history's as-of date: of the open deals then, and of
+    the deals closed (or moved) from *since* to then."""
     d = history.deals
     is_open = (d.outcome == OUTCOME_OPEN) & mine
-    recent = ~np.isnat(d.closed) & (d.closed > np.datetime64(since, "s")) & mine
+    start = np.datetime64(since, "s")
+    recent = ~np.isnat(d.closed) & (d.closed > start) & mine
     reasons = np.array([bool(r) for r in d.reason.to_pylist()], dtype=bool)
     return Hygiene(int((is_open & np.isnan(d.value)).sum()),
                    int((is_open & np.isnat(d.close_date)).sum()),
                    int((recent & (d.outcome == OUTCOME_LOST) & ~reasons).sum()),
-                   int((recent & (d.outcome == OUTCOME_WON) & after_the_fact(d)).sum()))
+                   int((recent & (d.outcome == OUTCOME_WON) & after_the_fact(d)).sum()),
+                   int((_skipped(history, start) & mine).sum()),
+                   int((_duplicated(history) & is_open).sum()))
+
+
+def _skipped(history: History, since: np.datetime64) -> np.ndarray:
+    """The deals that moved, after *since*, from a stage to one further along their
+    buyer type's path than the next (the process's order for a deal without one)."""
+    process, d, v = history.process, history.deals, history.visits
+    stage_ids = list(process.stages)
+    where = np.tile(np.arange(len(stage_ids)), (len(process.buyer_types) + 1, 1))
+    for b, buyer in enumerate(process.buyer_types.values()):  # row 0: no buyer type
+        where[b + 1] = [buyer.path.index(s) if s in buyer.path else -1 for s in stage_ids]
+    moved = (v.exit >= 0) & ~np.isnat(v.left) & (v.left > since)
+    row = d.buyer[v.deal[moved]] + 1
+    came, went = where[row, v.stage[moved]], where[row, v.exit[moved]]
+    out = np.zeros(len(d), dtype=bool)
+    out[v.deal[moved][(came >= 0) & (went > came + 1)]] = True
+    return out
+
+
+def _duplicated(history: History) -> np.ndarray:
+    """The deals whose name (compared as stage names are: folded) another open deal has
+    too; none where the export gives no names."""
+    d = history.deals
+    out = np.zeros(len(d), dtype=bool)
+    if d.name is None:
+        return out
+    is_open = d.outcome == OUTCOME_OPEN
+    names = [" ".join(str(n or "").split()).lower() for n in d.name.to_pylist()]
+    seen = Counter(n for n, o in zip(names, is_open, strict=True) if o and n)
+    out[:] = [bool(n) and seen[n] > 1 for n in names]
+    return out
 
 
 def _attention(history: History, mine: np.ndarray, owners: np.ndarray, back: np.ndarray,

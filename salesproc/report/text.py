@@ -972,11 +972,11 @@ def review_lines(r: Review, table: Callable[..., str], cell: Callable[[str], str
             ("heading", "By owner"),
             ("table", table(["owner", "open at end", f"open value ({cur})", "new", "won",
                              f"won value ({cur})", "lost", "forward", "back",
-                             "need attention"],
+                             "need attention", "hygiene"],
                             [[cell(o.owner), f"{o.open_end.deals:,}", _num(o.open_end.value, 0),
                               f"{o.new.deals:,}", f"{o.won.deals:,}", _num(o.won.value, 0),
                               f"{o.lost.deals:,}", f"{o.forward:,}", f"{o.back:,}",
-                              f"{o.attention:,}"] for o in r.owners]))]
+                              f"{o.attention:,}", f"{o.hygiene:,}"] for o in r.owners]))]
     out += [("note", f"note: {cell(n)}") for n in r.notes]
     return out
 
