@@ -203,6 +203,15 @@ def test_against_a_saved_review_says_what_changed(export: tuple[Path, Path],
     later = run(*base, "--as-of", "2026-04-20", "--since", "2026-04-13", "--against",
                 str(saved))
     assert later.exit_code == 1 and "compare with an earlier one" in later.output
+    for edit in ({"end": was["end"] + "+05:00"},  # an offset no review writes
+                 {"hygiene": {"end": {k: 1e400 for k in was["hygiene"]["end"]}}}):  # inf
+        other.write_text(json.dumps({**was, **edit}), "utf-8")
+        bad = run(*base, "--against", str(other))
+        assert bad.exit_code == 1 and "not a saved review" in bad.output, bad.output
+    other.write_text(json.dumps({**was, "attention": was["attention"] * 3}), "utf-8")
+    twice = json.loads(run(*base, "--as-of", "2026-04-30", "--since", "2026-04-23",
+                           "--against", str(other), "--format", "json").stdout)
+    assert twice["previous"]["cleared"] == previous["cleared"]  # a deal counts once
 
 
 def test_names_from_the_export_cannot_break_the_markdown(tmp_path: Path) -> None:

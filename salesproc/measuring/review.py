@@ -353,12 +353,14 @@ def previous_from(data: Any) -> Previous:
                          f"{layout.LAYOUT_VERSION}: saved by another version of salesproc")
     try:
         end = dt.datetime.fromisoformat(str(data["end"]))
+        if end.tzinfo is not None:  # a review writes its dates as the export's, no offset
+            raise ValueError(end)
         block = data["movement"]["open_end"]
         open_end = Flow(int(block["deals"]), float(block["value"] or 0.0))
-        flagged = tuple(str(a["deal"]) for a in data["attention"])
+        flagged = tuple(dict.fromkeys(str(a["deal"]) for a in data["attention"]))
         h = data["hygiene"]["end"]
         hygiene = Hygiene(**{k: int(h[k]) for k in Hygiene.__dataclass_fields__})
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         what = (f"it has no '{str(exc.args[0])[:40]}'" if isinstance(exc, KeyError)
                 else "a value in it is not what a review writes")
         raise ValueError(f"not a saved review ({what})") from None
