@@ -256,6 +256,8 @@ def test_hygiene_counts_skipped_stages_and_duplicates(export: tuple[Path, Path],
     assert done.hygiene_end.duplicates == 2
     # each owner's findings to fix: every open deal lacks a close date; Ann's skip, Bob's pair
     assert {o.owner: o.hygiene for o in done.owners} == {"Ann": 2 + 1, "Bob": 2 + 2}
+    # the owners share the team's findings out: theirs add up to the team's at the end
+    assert sum(o.hygiene for o in done.owners) == sum(done.hygiene_end.to_dict().values())
 
 
 def test_a_deal_table_is_refused_kindly(tmp_path: Path) -> None:

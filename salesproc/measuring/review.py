@@ -422,6 +422,7 @@ def review(history: History, since: dt.datetime, *, owner: str | None = None,
     both = was_open & is_open
     forward, back = both & (stage_end > stage_start), both & (stage_end < stage_start)
     slipped = expected_in & is_open & (close > period_end)
+    findings = _findings(after, since)
     result = Review(
         history.process.name, history.process.currency, since, end, history.sources,
         open_start=flow(was_open, value_start), new=flow(absent, value_end),
@@ -434,8 +435,8 @@ def review(history: History, since: dt.datetime, *, owner: str | None = None,
         pulled_in=flow(was_open & (close_start > period_end) & (stop == OUTCOME_WON),
                        value_end),
         stages=[], attention=[],
-        hygiene_start=_hygiene(before, since - (end - since), mine[kept]),
-        hygiene_end=_hygiene(after, since, mine), owners=[], owner=owner)
+        hygiene_start=_hygiene(_findings(before, since - (end - since)), mine[kept]),
+        hygiene_end=_hygiene(findings, mine), owners=[], owner=owner)
     for s, sid in enumerate(history.process.stages):
         here_start, here_end = was_open & (stage_start == s), is_open & (stage_end == s)
         result.stages.append(StageMove(
@@ -444,14 +445,18 @@ def review(history: History, since: dt.datetime, *, owner: str | None = None,
             int((both & here_start & (stage_end == s) & mine).sum())))
     result.attention = _attention(after, mine, owners, back, slipped, untouched_days)
     flagged = Counter(a.owner for a in result.attention)
-    for name in sorted(set(owners[mine].tolist())):
-        his = owners == name
+    to_fix = np.sum(list(findings.values()), axis=0)  # each deal's findings at the end
+    names, code = np.unique(owners, return_inverse=True)
+    for k, name in enumerate(names.tolist()):
+        his = code == k
+        if not (his & mine).any():
+            continue
         result.owners.append(OwnerView(
             name, flow(is_open & his, value_end), flow(absent & his, value_end),
             flow(moving & (stop == OUTCOME_WON) & his, value_end),
             flow(moving & (stop == OUTCOME_LOST) & his, value_end),
             int((forward & his & mine).sum()), int((back & his & mine).sum()),
-            flagged.get(name, 0), sum(_hygiene(after, since, his & mine).to_dict().values())))
+            flagged.get(name, 0), int(to_fix[his & mine].sum())))
     _losses(result, history, since, mine)
     result.cohorts = _cohorts(history, mine)
     if history.values is None:
@@ -560,20 +565,26 @@ def _stages(history: History) -> np.ndarray:
     return out
 
 
-def _hygiene(history: History, since: dt.datetime, mine: np.ndarray) -> Hygiene:
-    """What is missing or odd at the history's as-of date: of the open deals then, and of
-    the deals closed (or moved) from *since* to then."""
+def _findings(history: History, since: dt.datetime) -> dict[str, np.ndarray]:
+    """Each deal's data-hygiene findings at the history's as-of date, by Hygiene's fields:
+    of the open deals then, and of the deals closed (or moved) from *since* to then.
+    Computed once for all owners: each owner's count is a sum over these."""
     d = history.deals
-    is_open = (d.outcome == OUTCOME_OPEN) & mine
+    is_open = d.outcome == OUTCOME_OPEN
     start = np.datetime64(since, "s")
-    recent = ~np.isnat(d.closed) & (d.closed > start) & mine
+    recent = ~np.isnat(d.closed) & (d.closed > start)
     reasons = np.array([bool(r) for r in d.reason.to_pylist()], dtype=bool)
-    return Hygiene(int((is_open & np.isnan(d.value)).sum()),
-                   int((is_open & np.isnat(d.close_date)).sum()),
-                   int((recent & (d.outcome == OUTCOME_LOST) & ~reasons).sum()),
-                   int((recent & (d.outcome == OUTCOME_WON) & after_the_fact(d)).sum()),
-                   int((_skipped(history, start) & mine).sum()),
-                   int((_duplicated(history) & is_open).sum()))
+    return {"no_amount": is_open & np.isnan(d.value),
+            "no_close_date": is_open & np.isnat(d.close_date),
+            "lost_without_reason": recent & (d.outcome == OUTCOME_LOST) & ~reasons,
+            "entered_after_the_fact": recent & (d.outcome == OUTCOME_WON) & after_the_fact(d),
+            "stages_skipped": _skipped(history, start),
+            "duplicates": _duplicated(history) & is_open}
+
+
+def _hygiene(findings: dict[str, np.ndarray], mine: np.ndarray) -> Hygiene:
+    """The data hygiene of the deals in *mine*: each finding's count (see _findings)."""
+    return Hygiene(**{k: int((found & mine).sum()) for k, found in findings.items()})
 
 
 def _skipped(history: History, since: np.datetime64) -> np.ndarray:
