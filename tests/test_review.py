@@ -235,6 +235,27 @@ def test_names_from_the_export_cannot_break_the_markdown(tmp_path: Path) -> None
     assert f"| {named[data['attention'][0]['deal']]} |" in done.stdout
 
 
+def test_a_deal_of_unknown_amount_is_no_large_deal(export: tuple[Path, Path],
+                                                  tmp_path: Path) -> None:
+    """Most open deals without an amount: the large deals are the top fifth of those whose
+    amount is known, so a slipped deal without one is not 'large deal slipped' (the top
+    fifth of all, unknown as zero, was every deal), and the largest known one is."""
+    process = salesproc.load(export[0])
+    first = process.stages[next(iter(process.stages))].name
+    rows = ["deal,stage,changed_at,amount,reason,close_date"]
+    for k in range(12):  # D0 and D1 known (D1 the larger), the rest unknown; all slip
+        amount = {0: "100", 1: "5000"}.get(k, "")
+        rows += [f"D{k},{first},2026-03-01 10:00,{amount},,2026-03-05",
+                 f"D{k},{first},2026-03-06 10:00,{amount},,2026-04-30"]
+    (tmp_path / "c.csv").write_text("\n".join(rows) + "\n", "utf-8")
+    done = salesproc.review(read_history([tmp_path / "c.csv"], process,
+                                         as_of=dt.datetime(2026, 3, 7)),
+                            since=dt.date(2026, 3, 2))
+    assert done.slipped.deals == 12
+    large = {a.deal for a in done.attention if "large deal slipped" in a.reasons}
+    assert large == {"D1"}
+
+
 def test_hygiene_counts_skipped_stages_and_duplicates(export: tuple[Path, Path],
                                                       tmp_path: Path) -> None:
     """A deal that went from the first stage to the third skipped one; two open deals of

@@ -627,8 +627,9 @@ def _attention(history: History, mine: np.ndarray, owners: np.ndarray, back: np.
     end = np.datetime64(history.as_of, "s")
     found = open_deals(history)
     deal = v.deal[found.visit]
-    values = np.nan_to_num(d.value[deal])
-    large = values >= np.quantile(values, 1 - LARGE_SHARE) if len(values) else values > 0
+    values = d.value[deal]  # the top fifth of the known amounts: an unknown one (NaN
+    known = values[~np.isnan(values)]  # compares False) is not known to be large
+    large = values >= np.quantile(known, 1 - LARGE_SHARE) if len(known) else values > 0
     touched = _last_touched(history)
     idle = (end - touched[deal]) / np.timedelta64(1, "D") > untouched_days
     overdue = ~np.isnat(d.close_date[deal]) & (d.close_date[deal] < end)
