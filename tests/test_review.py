@@ -281,6 +281,30 @@ def test_hygiene_counts_skipped_stages_and_duplicates(export: tuple[Path, Path],
     assert sum(o.hygiene for o in done.owners) == sum(done.hygiene_end.to_dict().values())
 
 
+def test_a_reopened_deal_is_counted_reopened(export: tuple[Path, Path],
+                                             tmp_path: Path) -> None:
+    """Deal A was lost before the period, reopened in it and won; deal B was lost before
+    it and reopened in it, still open; deal C was lost before it and stays lost. At the
+    start A and B were closed (not open, as their last outcome would say); both count as
+    reopened, A as won too, C in no flow; the movement reconciles."""
+    process = salesproc.load(export[0])
+    first = process.stages[next(iter(process.stages))].name
+    rows = ["deal,stage,changed_at,amount,reason",
+            f"A,{first},2026-03-01 10:00,100,", "A,Closed Lost,2026-03-03 10:00,100,x",
+            f"A,{first},2026-03-10 10:00,150,", "A,Closed Won,2026-03-20 10:00,150,",
+            f"B,{first},2026-03-01 11:00,200,", "B,Closed Lost,2026-03-02 10:00,200,x",
+            f"B,{first},2026-03-12 10:00,200,",
+            f"C,{first},2026-03-01 12:00,300,", "C,Closed Lost,2026-03-04 10:00,300,x"]
+    (tmp_path / "r.csv").write_text("\n".join(rows) + "\n", "utf-8")
+    history = read_history([tmp_path / "r.csv"], process, as_of=dt.datetime(2026, 3, 31))
+    then = history.at(dt.datetime(2026, 3, 8))
+    assert then.deals.outcome.tolist() == [2, 2, 2]  # all three lost on 8 March
+    done = salesproc.review(history, since=dt.date(2026, 3, 8))
+    assert done.open_start.deals == 0 and done.reopened.deals == 2
+    assert (done.won.deals, done.won.value) == (1, 150.0) and done.lost.deals == 0
+    assert (done.open_end.deals, done.open_end.value) == (1, 200.0) and done.reconciles
+
+
 def test_a_deal_table_is_refused_kindly(tmp_path: Path) -> None:
     table = tmp_path / "deals.csv"
     table.write_text("deal,stage,created,amount,Loss_Reason__c,Segment__c\n"

@@ -268,7 +268,8 @@ class History:
                 forecast_category=pa.array([""] * n, pa.string()))
             return replace(self, deals=chosen, visits=entry_visits(self.process, chosen),
                            as_of=as_of, values=values, kind=DEAL_TABLE_CUT)
-        return replace(self, deals=chosen, visits=visits, as_of=as_of, values=values)
+        return replace(self, deals=_closed_then(chosen, visits), visits=visits, as_of=as_of,
+                       values=values)
 
     def deals_frame(self) -> pandas.DataFrame:
         """One row per deal: id, name (where the export has it), buyer_type, created, closed,
@@ -390,6 +391,22 @@ def first_visits(visits: Visits) -> np.ndarray:
     first = np.ones(len(visits), dtype=bool)
     first[1:] = visits.deal[1:] != visits.deal[:-1]
     return first
+
+
+def _closed_then(deals: Deals, visits: Visits) -> Deals:
+    """*deals* as their visits by a cut leave them: a deal whose last visit then had ended
+    won or lost was closed then, though it was reopened later (its exported outcome is its
+    last); one still in a stage was open. Deals without a visit keep what they have."""
+    last = last_visits(visits, len(deals))
+    has = last >= 0
+    exit_ = np.where(has, visits.exit[np.maximum(last, 0)], OPEN)
+    left = np.where(has, visits.left[np.maximum(last, 0)], NAT)
+    won, lost = has & (exit_ == WON_CODE), has & (exit_ == LOST_CODE)
+    still = has & (exit_ == OPEN)
+    outcome = np.where(won, OUTCOME_WON, np.where(lost, OUTCOME_LOST, np.where(
+        still, OUTCOME_OPEN, deals.outcome))).astype(np.int8)
+    closed = np.where(won | lost, left, np.where(still, NAT, deals.closed))
+    return replace(deals, outcome=outcome, closed=closed)
 
 
 def last_visits(visits: Visits, deals: int) -> np.ndarray:

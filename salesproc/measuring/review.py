@@ -8,14 +8,14 @@ or closed — and so **the movement reconciles exactly**, count and value:
 
     open at the start + new + reopened − won − lost ± amount changes = open at the end
 
-where a new deal is one created in the period; won and lost are the deals that were open
-at the start or new and are closed at the end; reopened, closed at the start and open at
-the end; the amount changes are those of the deals open at the start and still open, or
-closed in the period (their end value less their start value). New, won, lost and reopened
-deals count at their value at the end (a won deal's: as it stood when it closed, the last
-row by then). An unknown amount counts as zero and is listed under data hygiene. A deal
-closed and reopened again within the period, or reopened and closed again, is in the same
-state at both dates and in no flow.
+where a new deal is one created in the period; reopened, closed at the start and open at
+the end, or closed again in the period (lost, reopened and won within it); won and lost,
+the deals open at the start, new or reopened that are closed at the end; the amount
+changes are those of the deals open at the start (their end value less their start
+value). New, won, lost and reopened deals count at their value at the end (a won deal's:
+as it stood when it closed, the last row by then). An unknown amount counts as zero and is
+listed under data hygiene. Each deal's state at a date is what its stage history says then
+(History.at): a deal lost and later reopened was closed in between.
 
 The deals open at both dates moved forward (a later stage in the process's order), back,
 or stayed; the expected close dates of the deals open at the start that fell in the
@@ -414,7 +414,9 @@ def review(history: History, since: dt.datetime, *, owner: str | None = None,
 
     absent, was_open, was_closed = start == ABSENT, start == OUTCOME_OPEN, start > 0
     is_open = stop == OUTCOME_OPEN
-    moving = (was_open | absent)
+    # closed at the start and closed again later: reopened, then won or lost, in the period
+    reclosed = was_closed & (stop > 0) & (d.closed > np.datetime64(since, "s"))
+    moving = was_open | absent | reclosed
     close = d.close_date
     period_end = np.datetime64(end, "s")
     close_start = _spread(before.deals.close_date, kept, len(d), np.datetime64("NaT", "s"))
@@ -426,7 +428,7 @@ def review(history: History, since: dt.datetime, *, owner: str | None = None,
     result = Review(
         history.process.name, history.process.currency, since, end, history.sources,
         open_start=flow(was_open, value_start), new=flow(absent, value_end),
-        reopened=flow(was_closed & is_open, value_end),
+        reopened=flow(was_closed & (is_open | reclosed), value_end),
         won=flow(moving & (stop == OUTCOME_WON), value_end),
         lost=flow(moving & (stop == OUTCOME_LOST), value_end),
         amount_changes=math.fsum((value_end - value_start)[was_open & mine].tolist()),
