@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 import salesproc
+import salesproc.report.text
 from salesproc.history import read_history
 from salesproc.prediction.synthetic import Mess, generate, reading, write
 from tests.conftest import ROOT, run
@@ -133,6 +134,10 @@ def test_the_formats_through_the_cli(export: tuple[Path, Path], tmp_path: Path) 
             "--since", "2026-04-01"]
     table = run(*base)
     assert table.exit_code == 0, table.output
+    assert "latest change is from" not in table.output  # --as-of given: the end is chosen
+    old = run("review", str(changes), "--process", str(process_file), "--week")
+    assert old.exit_code == 0 and "the review ends there (is it this week's export?)" in \
+        old.output
     assert "What moved" in table.stdout and "= open at end" in table.stdout
     md = run(*base, "--format", "markdown")
     assert md.exit_code == 0, md.output
@@ -162,6 +167,9 @@ def test_the_formats_through_the_cli(export: tuple[Path, Path], tmp_path: Path) 
     assert several.exit_code == 0, several.output
     assert files[0].read_text("utf-8") == md.stdout
     assert json.loads(files[1].read_text("utf-8"))["movement"] == data["movement"]
+    alone = tmp_path / "alone.json"  # one -o: its name says the format, unless --format does
+    assert run(*base, "-o", str(alone)).exit_code == 0
+    assert json.loads(alone.read_text("utf-8"))["kind"] == "review"
     unknown = run(*base, "-o", str(tmp_path / "a.md"), "-o", str(tmp_path / "b.pdf"))
     assert unknown.exit_code == 2 and "ends with its format" in unknown.output
     told = run(*base, "--format", "json", "-o", str(tmp_path / "a.md"), "-o",
@@ -195,7 +203,8 @@ def test_against_a_saved_review_says_what_changed(export: tuple[Path, Path],
     said = run(*base, "--as-of", "2026-04-30", "--since", "2026-04-23", "--against",
                str(saved)).stdout
     assert f"Since the review of {was['end'][:10]}" in said
-    assert f"{len(previous['newly_flagged'])} deals newly need attention" in said
+    assert f"deals that need attention: {len(previous['newly_flagged'])} new, " \
+        f"{len(previous['cleared'])} no longer" in said
     other = tmp_path / "other.json"
     other.write_text('{"kind": "forecast", "layout": 3}', "utf-8")
     refused = run(*base, "--against", str(other))
@@ -203,6 +212,11 @@ def test_against_a_saved_review_says_what_changed(export: tuple[Path, Path],
     later = run(*base, "--as-of", "2026-04-20", "--since", "2026-04-13", "--against",
                 str(saved))
     assert later.exit_code == 1 and "compare with an earlier one" in later.output
+    euros = tmp_path / "euros.json"  # a review of the pipeline in another currency
+    euros.write_text(json.dumps({**was, "currency": "EUR"}), "utf-8")
+    other_money = run(*base, "--as-of", "2026-04-30", "--against", str(euros))
+    assert other_money.exit_code == 1 and "the saved review's currency is 'EUR'" in \
+        other_money.output
     for edit in ({"end": was["end"] + "+05:00"},  # an offset no review writes
                  {"hygiene": {"end": {k: 1e400 for k in was["hygiene"]["end"]}}}):  # inf
         other.write_text(json.dumps({**was, **edit}), "utf-8")
@@ -268,15 +282,25 @@ def test_hygiene_counts_skipped_stages_and_duplicates(export: tuple[Path, Path],
             f"D1,{names[2]},2026-03-05 10:00,100,,Ann,Acme",
             f"D2,{names[0]},2026-03-02 10:00,100,,Bob,Globex  Ltd",
             f"D3,{names[1]},2026-03-03 10:00,100,,Bob,globex ltd",
-            f"D4,{names[0]},2026-03-01 09:00,100,,Ann,Initech"]
+            f"D4,{names[0]},2026-03-01 09:00,100,,Ann,Initech",
+            f"D5,{names[0]},2026-03-01 08:00,100,,{'Z' * 500},Hooli",
+            f"D5,{names[2]},2026-03-04 12:00,100,,{'Z' * 500},Hooli",
+            f"D5,{names[1]},2026-03-05 12:00,100,,{'Z' * 500},Hooli"]
     (tmp_path / "c.csv").write_text("\n".join(rows) + "\n", "utf-8")
     done = salesproc.review(read_history([tmp_path / "c.csv"], process,
                                          as_of=dt.datetime(2026, 3, 6)),
                             since=dt.date(2026, 3, 4))
-    assert done.hygiene_end.stages_skipped == 1 and done.hygiene_start.stages_skipped == 0
+    assert done.hygiene_end.stages_skipped == 2 and done.hygiene_start.stages_skipped == 0
     assert done.hygiene_end.duplicates == 2
     # each owner's findings to fix: every open deal lacks a close date; Ann's skip, Bob's pair
-    assert {o.owner: o.hygiene for o in done.owners} == {"Ann": 2 + 1, "Bob": 2 + 2}
+    assert {o.owner: o.hygiene for o in done.owners} == {"Ann": 2 + 1, "Bob": 2 + 2,
+                                                         "Z" * 500: 1 + 1}
+    # D5 went forward past a stage, then back within the period: it moved back, though it
+    # is further along than at the start
+    (back,) = [a for a in done.attention if a.deal == "D5"]
+    assert "moved back" in back.reasons
+    shown = salesproc.report.text.review(done)  # a long name does not widen the tables
+    assert max(len(line) for line in shown.splitlines()) < 200
     # the owners share the team's findings out: theirs add up to the team's at the end
     assert sum(o.hygiene for o in done.owners) == sum(done.hygiene_end.to_dict().values())
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from salesproc.cli.app import Failure, cli
+from salesproc.cli.app import Failure, cli, echo
 from salesproc.cli.options import CHARTS_OPTION, CRM_OPTION, HISTORY_ARGUMENT, Date
 from salesproc.cli.reading import history_or_fail, load_or_fail, read_json
 from salesproc.cli.writing import (
@@ -22,6 +22,7 @@ from salesproc.cli.writing import (
 )
 from salesproc.core.diagnostics import shown
 
+STALE_EXPORT_DAYS = 14  # an export whose latest change is older is said to be so
 REVIEW_FORMATS = ["table", "markdown", "json", "csv", "html", "xlsx"]
 
 
@@ -51,9 +52,9 @@ REVIEW_FORMATS = ["table", "markdown", "json", "csv", "html", "xlsx"]
               "workbook, one sheet per table (needs -o FILE.xlsx).")
 @click.option("-o", "--output", "outputs", multiple=True,
               type=click.Path(dir_okay=False, path_type=str),
-              help="Write the review to this file instead of the terminal. Several -o write "
-              "one file each, in the format its name ends with (.md, .json, .csv, .html, "
-              ".xlsx, .txt): the exports are read once.")
+              help="Write the review to this file instead of the terminal, in the format its "
+              "name ends with (.md, .json, .csv, .html, .xlsx, .txt) unless --format says "
+              "another. Several -o write one file each: the exports are read once.")
 @CHARTS_OPTION
 def review(history: tuple[str, ...], process_file: str, since: Any, week: bool, as_of: Any,
            owner: str | None, untouched_days: float, against: str | None, crm: Any,
@@ -79,6 +80,10 @@ def review(history: tuple[str, ...], process_file: str, since: Any, week: bool, 
     saved = read_json(against, "give the file written by: salesproc review ... --format "
                       "json -o REVIEW.json") if against is not None else None
     found = history_or_fail(history, process, crm, as_of, "reviewed")
+    age = (dt.datetime.now() - found.as_of).days
+    if as_of is None and age > STALE_EXPORT_DAYS:
+        echo(f"note: the export's latest change is from {found.as_of:%Y-%m-%d}, {age:,} days "
+             "ago: the review ends there (is it this week's export?)", err=True)
     start = since if since is not None else found.as_of - dt.timedelta(days=7)
     done = api.review(found, since=start, owner=owner, untouched_days=untouched_days)
     if saved is not None:
@@ -106,15 +111,19 @@ SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".csv":
 
 def _targets(outputs: tuple[str, ...], fmt: str) -> list[tuple[str | None, str]]:
     """(file or None for the terminal, format) of each output: one -o (or none) in
-    --format; several, each in the format its name says (--format then names none)."""
+    --format, or, without --format, in the format its name says (a table where it says
+    none); several, each in the format its name says (--format then names none)."""
+    context = click.get_current_context()
+    told = context.get_parameter_source("fmt") is not ParameterSource.DEFAULT
     if len(outputs) <= 1:
         output = outputs[0] if outputs else None
+        if output not in (None, "-") and not told:
+            fmt = SUFFIXES.get(os.path.splitext(output)[1].lower(), fmt)
         if fmt == "xlsx" and output in (None, "-"):
             raise click.UsageError("--format xlsx writes a workbook, not terminal text: give "
                                    "-o FILE.xlsx")
         return [(output, fmt)]
-    context = click.get_current_context()
-    if context.get_parameter_source("fmt") is not ParameterSource.DEFAULT:
+    if told:
         raise click.UsageError("give --format with one -o, or several -o whose names say "
                                "their formats (.md, .json, ...), not both")
     out: list[tuple[str | None, str]] = []

@@ -87,7 +87,8 @@ _MARKDOWN = {c: "\\" + c for c in "\\`*_[]|~#"} | {"<": "&lt;", ">": "&gt;", "&"
 def markdown(text: str) -> str:
     """Text from a file or an export shown as text in Markdown (GitHub's, Slack's, an
     email's) on one line: no emphasis, link, table cell break, heading or raw HTML can
-    come from it; line breaks, tabs and other control or separator characters become
+    come from it (a bare address or @name is text the viewer may still link, as it
+    links any); line breaks, tabs and other control or separator characters become
     spaces."""
     return "".join(" " if unicodedata.category(c)[0] in "CZ" and c != " "
                    else _MARKDOWN.get(c, c) for c in text).strip()

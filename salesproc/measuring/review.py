@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from salesproc.core import layout
+from salesproc.core.diagnostics import did_you_mean, quoted
 from salesproc.core.errors import SalesprocError, SettingsError
 from salesproc.core.stats import Estimate, proportion
 from salesproc.history.table import (
@@ -234,6 +235,14 @@ class Review:
         from dataclasses import replace
 
         was = previous_from(saved)
+        for key, mine in (("process", self.process_name), ("currency", self.currency),
+                          ("owner", self.owner)):
+            theirs = saved.get(key)
+            if theirs != mine:  # a review of another process, money or rep: not comparable
+                said = "everyone" if theirs is None else f"'{quoted(str(theirs), 60)}'"
+                this = "everyone" if mine is None else f"'{quoted(str(mine), 60)}'"
+                raise ValueError(f"the saved review's {key} is {said}, this one's {this}: "
+                                 "compare reviews of the same")
         if was.end > self.end:
             raise ValueError(f"the saved review ends {was.end:%Y-%m-%d %H:%M}, after this "
                              f"one ({self.end:%Y-%m-%d %H:%M}): compare with an earlier one")
@@ -393,13 +402,12 @@ def review(history: History, since: dt.datetime, *, owner: str | None = None,
     mine = np.ones(len(d), dtype=bool)
     if owner is not None:
         if owner not in set(owners.tolist()):
-            from salesproc.core.diagnostics import did_you_mean
-
             known = sorted(set(owners.tolist()))
             near = did_you_mean(owner, known)
-            raise SettingsError("owner", f"no deal has the owner '{owner}'",
+            raise SettingsError("owner", f"no deal has the owner '{quoted(owner, 60)}'",
                                 hint=(f"{near}; " if near else "") + "owners: "
-                                + ", ".join(known[:12]) + ("…" if len(known) > 12 else ""))
+                                + ", ".join(quoted(k, 40) for k in known[:12])
+                                + ("…" if len(known) > 12 else ""))
         mine = owners == owner
     start = _spread(before.deals.outcome, kept, len(d), ABSENT)
     stop = d.outcome
@@ -445,7 +453,9 @@ def review(history: History, since: dt.datetime, *, owner: str | None = None,
             sid, flow(here_start, value_start), flow(here_end, value_end),
             int((forward & here_start & mine).sum()), int((back & here_start & mine).sum()),
             int((both & here_start & (stage_end == s) & mine).sum())))
-    result.attention = _attention(after, mine, owners, back, slipped, untouched_days)
+    result.attention = _attention(after, mine, owners,
+                                  back | _went_back(after, np.datetime64(since, "s")),
+                                  slipped, untouched_days)
     flagged = Counter(a.owner for a in result.attention)
     to_fix = np.sum(list(findings.values()), axis=0)  # each deal's findings at the end
     names, code = np.unique(owners, return_inverse=True)
@@ -589,9 +599,11 @@ def _hygiene(findings: dict[str, np.ndarray], mine: np.ndarray) -> Hygiene:
     return Hygiene(**{k: int((found & mine).sum()) for k, found in findings.items()})
 
 
-def _skipped(history: History, since: np.datetime64) -> np.ndarray:
-    """The deals that moved, after *since*, from a stage to one further along their
-    buyer type's path than the next (the process's order for a deal without one)."""
+def _moves(history: History, since: np.datetime64) -> tuple[np.ndarray, np.ndarray,
+                                                              np.ndarray]:
+    """The moves from stage to stage after *since*: each one's deal, and where it came
+    from and went to along the deal's buyer type's path (the process's order for a deal
+    without one; -1: off its path)."""
     process, d, v = history.process, history.deals, history.visits
     stage_ids = list(process.stages)
     where = np.tile(np.arange(len(stage_ids)), (len(process.buyer_types) + 1, 1))
@@ -599,9 +611,24 @@ def _skipped(history: History, since: np.datetime64) -> np.ndarray:
         where[b + 1] = [buyer.path.index(s) if s in buyer.path else -1 for s in stage_ids]
     moved = (v.exit >= 0) & ~np.isnat(v.left) & (v.left > since)
     row = d.buyer[v.deal[moved]] + 1
-    came, went = where[row, v.stage[moved]], where[row, v.exit[moved]]
-    out = np.zeros(len(d), dtype=bool)
-    out[v.deal[moved][(came >= 0) & (went > came + 1)]] = True
+    return v.deal[moved], where[row, v.stage[moved]], where[row, v.exit[moved]]
+
+
+def _skipped(history: History, since: np.datetime64) -> np.ndarray:
+    """The deals that moved, after *since*, from a stage to one further along their path
+    than the next."""
+    deal, came, went = _moves(history, since)
+    out = np.zeros(len(history.deals), dtype=bool)
+    out[deal[(came >= 0) & (went > came + 1)]] = True
+    return out
+
+
+def _went_back(history: History, since: np.datetime64) -> np.ndarray:
+    """The deals that moved, after *since*, back to an earlier stage of their path
+    (whatever stage they are in now)."""
+    deal, came, went = _moves(history, since)
+    out = np.zeros(len(history.deals), dtype=bool)
+    out[deal[(went >= 0) & (went < came)]] = True
     return out
 
 

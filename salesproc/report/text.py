@@ -873,7 +873,17 @@ def review(r: Review) -> str:
     """What `salesproc review` prints: the movement (reconciled), each stage's moves, the
     deals that need attention by owner, data hygiene at both dates, and each owner."""
     return "\n".join(("\n" + line) if kind == "heading" else line
-                     for kind, line in review_lines(r, _table, table_cell)) + "\n"
+                     for kind, line in review_lines(r, _table, _name_cell)) + "\n"
+
+
+NAME_WIDTH = 48  # the most of a name from an export a terminal table shows
+
+
+def _name_cell(text: str) -> str:
+    """A name from an export in a terminal table: on one line, and cut with '…' past
+    NAME_WIDTH characters, so that one long name does not widen every row."""
+    cut = text if len(text) <= NAME_WIDTH else text[:NAME_WIDTH - 1] + "…"
+    return table_cell(cut)
 
 
 def _since_lines(r: Review) -> list[tuple[str, str]]:
@@ -886,10 +896,11 @@ def _since_lines(r: Review) -> list[tuple[str, str]]:
     gaps = "; ".join(f"{k.replace('_', ' ')} {h0[k]:,} → {h1[k]:,}" for k in h1
                      if h0[k] != h1[k])
     return [("text", f"Since the review of {p.end:%Y-%m-%d %H:%M}: open pipeline "
-                     f"{p.open_end.deals:,} deals ({_num(p.open_end.value, 0)} {cur}) → "
+                     f"{p.open_end.deals:,} {plural('deal', p.open_end.deals)} "
+                     f"({_num(p.open_end.value, 0)} {cur}) → "
                      f"{r.open_end.deals:,} ({_num(r.open_end.value, 0)} {cur}); "
-                     f"{len(p.newly_flagged):,} deals newly need attention, "
-                     f"{len(p.cleared):,} no longer do"
+                     f"deals that need attention: {len(p.newly_flagged):,} new, "
+                     f"{len(p.cleared):,} no longer"
                      + (f"; data hygiene: {gaps}" if gaps else "") + ".")]
 
 
