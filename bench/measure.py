@@ -29,8 +29,8 @@ STAGES = ["Prospecting", "Qualification", "Needs Analysis", "Proposal/Price Quot
           "Negotiation/Review"]
 
 
-def generate(folder: Path, rows: int, seed: int = 1, control: bool = False
-             ) -> tuple[Path, Path]:
+def generate(folder: Path, rows: int, seed: int = 1, control: bool = False,
+             owners: int = 1) -> tuple[Path, Path]:
     rng = random.Random(seed)
     opp, hist = folder / "Opportunity.csv", folder / "OpportunityHistory.csv"
     start = dt.datetime(2023, 1, 2)
@@ -38,7 +38,7 @@ def generate(folder: Path, rows: int, seed: int = 1, control: bool = False
     with open(opp, "w", newline="") as o, open(hist, "w", newline="") as h:
         ow, hw = csv.writer(o, quoting=csv.QUOTE_ALL), csv.writer(h, quoting=csv.QUOTE_ALL)
         ow.writerow(["Id", "StageName", "CreatedDate", "Amount", "CloseDate", "IsClosed",
-                     "IsWon", "CurrencyIsoCode", "Segment__c", "Loss_Reason__c"])
+                     "IsWon", "CurrencyIsoCode", "Segment__c", "Loss_Reason__c", "OwnerId"])
         hw.writerow(["Id", "OpportunityId", "StageName", "CreatedDate", "Amount", "Comment"])
         while written < rows:
             deal += 1
@@ -75,7 +75,8 @@ def generate(folder: Path, rows: int, seed: int = 1, control: bool = False
             ow.writerow([ident, stage, created.strftime("%Y-%m-%dT%H:%M:%S.000Z"), amount,
                          t.date().isoformat(), str(outcome != "open").lower(),
                          str(outcome == "won").lower(), "USD", "Mid-Market",
-                         "Price" if outcome == "lost" else ""])
+                         "Price" if outcome == "lost" else "",
+                         f"005{rng.randrange(owners):012d}"])
     return opp, hist
 
 

@@ -1,9 +1,10 @@
 """How fast `review` runs on a 100,000-row Salesforce history, through the CLI.
 
-    python bench/review.py [--rows 100000] [--rounds 3]
+    python bench/review.py [--rows 100000] [--rounds 3] [--owners 200]
 
 Generates the same export as bench/measure.py (Opportunity.csv and OpportunityHistory.csv,
-about 4 history rows per deal, amounts that change) in a temporary folder, then times, in
+about 4 history rows per deal, amounts that change), its deals spread over 200 owners, in
+a temporary folder, then times, in
 child processes (interpreter start included), `salesproc review` of the last week as a
 table, and of the last week with three files at once (Markdown, JSON and the page with
 its charts); and, as the baseline in the same run, `salesproc measure --format json` of
@@ -32,13 +33,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--owners", type=int, default=200)
     args = parser.parse_args()
     process = str(ROOT / "processes" / "five-step.yaml")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         t = time.perf_counter()
-        opp, hist = generate(folder, args.rows)
-        print(f"generated {args.rows:,} history rows in {time.perf_counter() - t:.1f} s")
+        opp, hist = generate(folder, args.rows, owners=args.owners)
+        print(f"generated {args.rows:,} history rows of {args.owners:,} owners in "
+              f"{time.perf_counter() - t:.1f} s")
         base = [sys.executable, "-m", "salesproc"]
         runs = {
             "measure --format json (baseline)": [*base, "measure", str(opp), str(hist),
