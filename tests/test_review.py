@@ -292,6 +292,13 @@ def test_hygiene_counts_skipped_stages_and_duplicates(export: tuple[Path, Path],
                             since=dt.date(2026, 3, 4))
     assert done.hygiene_end.stages_skipped == 2 and done.hygiene_start.stages_skipped == 0
     assert done.hygiene_end.duplicates == 2
+    # week by week, to the end: the open deals' findings at the end are the end's
+    (at, last), = done.hygiene_trend[-1:]
+    assert at == done.end and last.duplicates == 2
+    assert last.no_close_date == done.hygiene_end.no_close_date == 5
+    assert [a for a, _ in done.hygiene_trend] == sorted(a for a, _ in done.hygiene_trend)
+    assert all((b - a).days == 7 for (a, _), (b, _) in zip(done.hygiene_trend,
+                                                            done.hygiene_trend[1:]))
     # each owner's findings to fix: every open deal lacks a close date; Ann's skip, Bob's pair
     assert {o.owner: o.hygiene for o in done.owners} == {"Ann": 2 + 1, "Bob": 2 + 2,
                                                          "Z" * 500: 1 + 1}

@@ -223,6 +223,7 @@ class Review:
     hygiene_end: Hygiene
     owners: list[OwnerView]
     owner: str | None = None  # the one owner reviewed (--owner), else None: everyone
+    hygiene_trend: list[tuple[dt.datetime, Hygiene]] = field(default_factory=list)
     losses: list[ReasonShift] = field(default_factory=list)
     loss_groups: list[LossGroup] = field(default_factory=list)
     cohorts: list[Cohort] = field(default_factory=list)
@@ -330,6 +331,8 @@ class Review:
                            "days_in_stage": layout.number(a.days_in_stage),
                            "value": layout.number(a.value), "reasons": list(a.reasons)}
                           for a in self.attention],
+            "hygiene_trend": [{"at": at.isoformat(), **h.to_dict()}
+                              for at, h in self.hygiene_trend],
             "hygiene": {"start": self.hygiene_start.to_dict(),
                         "end": self.hygiene_end.to_dict()},
             "losses": {"before_days": BEFORE_DAYS,
@@ -471,6 +474,7 @@ def review(history: History, since: dt.datetime, *, owner: str | None = None,
             flagged.get(name, 0), int(to_fix[his & mine].sum())))
     _losses(result, history, since, mine)
     result.cohorts = _cohorts(history, mine)
+    result.hygiene_trend = _trend(history, mine)
     if history.values is None:
         result.notes.append("the export holds each deal's amount and close date as they are "
                             "now, not as they stood at the start: the start's values are "
@@ -592,6 +596,25 @@ def _findings(history: History, since: dt.datetime) -> dict[str, np.ndarray]:
             "entered_after_the_fact": recent & (d.outcome == OUTCOME_WON) & after_the_fact(d),
             "stages_skipped": _skipped(history, start),
             "duplicates": _duplicated(history) & is_open}
+
+
+TREND_WEEKS = 8  # data hygiene at the end of each of the last weeks, to see it improve
+
+
+def _trend(history: History, mine: np.ndarray) -> list[tuple[dt.datetime, Hygiene]]:
+    """The data hygiene at the end of each of the TREND_WEEKS weeks up to the history's
+    as-of date (each week's closed deals and moves its own), those the history reaches."""
+    d = history.deals
+    first = d.created.min() if len(d) else np.datetime64("NaT")
+    out = []
+    for k in range(TREND_WEEKS - 1, -1, -1):
+        cut = history.as_of - dt.timedelta(weeks=k)
+        if np.isnat(first) or np.datetime64(cut, "s") < first:
+            continue
+        kept = np.flatnonzero(d.created <= np.datetime64(cut, "s"))
+        then = history.at(cut)
+        out.append((cut, _hygiene(_findings(then, cut - dt.timedelta(weeks=1)), mine[kept])))
+    return out
 
 
 def _hygiene(findings: dict[str, np.ndarray], mine: np.ndarray) -> Hygiene:

@@ -977,9 +977,14 @@ def review_lines(r: Review, table: Callable[..., str], cell: Callable[[str], str
             ("text", "A young month's win rate is of the deals closed so far: losses "
                      "often close sooner than wins, so it reads low until its deals close.")]
     h0, h1 = r.hygiene_start.to_dict(), r.hygiene_end.to_dict()
+    weeks = [(at, h.to_dict()) for at, h in r.hygiene_trend]
     out += [("heading", "Data hygiene"),
             ("table", table(["", f"{r.start:%Y-%m-%d}", f"{r.end:%Y-%m-%d}"],
                             [[k.replace("_", " "), f"{h0[k]:,}", f"{h1[k]:,}"] for k in h1])),
+            ("text", "Week by week (each week's losses, wins and moves its own):"),
+            ("table", table(["", *(f"{at:%m-%d}" for at, _ in weeks)],
+                            [[k.replace("_", " "), *(f"{h[k]:,}" for _, h in weeks)]
+                             for k in h1])),
             ("heading", "By owner"),
             ("table", table(["owner", "open at end", f"open value ({cur})", "new", "won",
                              f"won value ({cur})", "lost", "forward", "back",
