@@ -345,6 +345,24 @@ def test_a_loss_set_right_to_a_win_reads_won_after_it(export: tuple[Path, Path],
     assert history.at(dt.datetime(2026, 3, 4)).deals.outcome.tolist() == [2]
 
 
+def test_the_terminal_cuts_long_names_not_sentences(export: tuple[Path, Path]) -> None:
+    """The terminal's table cuts a long name; the biggest change in the loss reasons and
+    the notes are sentences, shown whole."""
+    from dataclasses import replace
+
+    from salesproc.core.stats import proportion
+    from salesproc.measuring.review import ReasonShift
+
+    process_file, changes = export
+    history = read_history([changes], salesproc.load(process_file)).at(END)
+    done = salesproc.review(replace(history, values=None), since=START)
+    done = replace(done, losses=[ReasonShift("chose a competitor", proportion(15, 20),
+                                             proportion(10, 100), 1e-4)])
+    shown = salesproc.report.text.review(done)
+    assert done.notes and all(note in shown for note in done.notes)
+    assert len(done.biggest_shift()) > 100 and done.biggest_shift() in shown
+
+
 def test_a_deal_table_is_refused_kindly(tmp_path: Path) -> None:
     table = tmp_path / "deals.csv"
     table.write_text("deal,stage,created,amount,Loss_Reason__c,Segment__c\n"
