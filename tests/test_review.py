@@ -336,6 +336,40 @@ def test_a_reopened_deal_is_counted_reopened(export: tuple[Path, Path],
     assert (done.open_end.deals, done.open_end.value) == (1, 200.0) and done.reconciles
 
 
+def test_a_loss_set_right_to_a_win_reads_won_after_it(export: tuple[Path, Path],
+                                                       tmp_path: Path) -> None:
+    """Deal E was marked lost, then won without a stage between (the CRM's loss set right):
+    at a cut after the win it was won (as without a cut), between the two it was lost."""
+    process = salesproc.load(export[0])
+    first = process.stages[next(iter(process.stages))].name
+    rows = ["deal,stage,changed_at,amount,reason",
+            f"E,{first},2026-03-01 10:00,100,", "E,Closed Lost,2026-03-03 10:00,100,x",
+            "E,Closed Won,2026-03-05 10:00,100,"]
+    (tmp_path / "e.csv").write_text("\n".join(rows) + "\n", "utf-8")
+    history = read_history([tmp_path / "e.csv"], process, as_of=dt.datetime(2026, 3, 31))
+    assert history.deals.outcome.tolist() == [1]
+    assert history.at(dt.datetime(2026, 3, 10)).deals.outcome.tolist() == [1]
+    assert history.at(dt.datetime(2026, 3, 4)).deals.outcome.tolist() == [2]
+
+
+def test_the_terminal_cuts_long_names_not_sentences(export: tuple[Path, Path]) -> None:
+    """The terminal's table cuts a long name; the biggest change in the loss reasons and
+    the notes are sentences, shown whole."""
+    from dataclasses import replace
+
+    from salesproc.core.stats import proportion
+    from salesproc.measuring.review import ReasonShift
+
+    process_file, changes = export
+    history = read_history([changes], salesproc.load(process_file)).at(END)
+    done = salesproc.review(replace(history, values=None), since=START)
+    done = replace(done, losses=[ReasonShift("chose a competitor", proportion(15, 20),
+                                             proportion(10, 100), 1e-4)])
+    shown = salesproc.report.text.review(done)
+    assert done.notes and all(note in shown for note in done.notes)
+    assert len(done.biggest_shift()) > 100 and done.biggest_shift() in shown
+
+
 def test_a_deal_table_is_refused_kindly(tmp_path: Path) -> None:
     table = tmp_path / "deals.csv"
     table.write_text("deal,stage,created,amount,Loss_Reason__c,Segment__c\n"

@@ -396,9 +396,11 @@ def first_visits(visits: Visits) -> np.ndarray:
 def _closed_then(deals: Deals, visits: Visits) -> Deals:
     """*deals* as their visits by a cut leave them: a deal whose last visit then had ended
     won or lost was closed then, though it was reopened later (its exported outcome is its
-    last); one still in a stage was open. Deals without a visit keep what they have."""
+    last); one still in a stage was open. Deals without a visit, and those whose exported
+    outcome came by the cut (their last change: a loss set right to a win without a stage
+    between keeps the win), keep what they have."""
     last = last_visits(visits, len(deals))
-    has = last >= 0
+    has = (last >= 0) & np.isnat(deals.closed)
     exit_ = np.where(has, visits.exit[np.maximum(last, 0)], OPEN)
     left = np.where(has, visits.left[np.maximum(last, 0)], NAT)
     won, lost = has & (exit_ == WON_CODE), has & (exit_ == LOST_CODE)

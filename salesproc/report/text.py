@@ -873,7 +873,7 @@ def review(r: Review) -> str:
     """What `salesproc review` prints: the movement (reconciled), each stage's moves, the
     deals that need attention by owner, data hygiene at both dates, and each owner."""
     return "\n".join(("\n" + line) if kind == "heading" else line
-                     for kind, line in review_lines(r, _table, _name_cell)) + "\n"
+                     for kind, line in review_lines(r, _table, _name_cell, table_cell)) + "\n"
 
 
 NAME_WIDTH = 48  # the most of a name from an export a terminal table shows
@@ -913,11 +913,13 @@ def _p(p: float) -> str:
     return "–" if math.isnan(p) else f"{p:.2g}"
 
 
-def review_lines(r: Review, table: Callable[..., str], cell: Callable[[str], str]
-                 ) -> list[tuple[str, str]]:
+def review_lines(r: Review, table: Callable[..., str], cell: Callable[[str], str],
+                 prose: Callable[[str], str] | None = None) -> list[tuple[str, str]]:
     """The review as (kind, text) lines, kind 'title', 'heading', 'text', 'table' or
     'note': the one layout of the terminal, Markdown and the HTML page (each gives its own
-    *table* and *cell*)."""
+    *table* and *cell*, and *prose* for a sentence, *cell* by default: the terminal's
+    cell cuts a long name, which must not cut a sentence)."""
+    prose = prose or cell
     cur = r.currency
     who = f" for {cell(r.owner)}" if r.owner else ""
     out: list[tuple[str, str]] = [
@@ -961,7 +963,7 @@ def review_lines(r: Review, table: Callable[..., str], cell: Callable[[str], str
             [[cell(s.reason), _share_of(s.now), _share_of(s.before), _p(s.p_value)]
              for s in r.losses], text=(0,))))
         shift = r.biggest_shift()
-        out.append(("text", f"Biggest change: {cell(shift)}." if shift else
+        out.append(("text", f"Biggest change: {prose(shift)}." if shift else
                     "No reason's share changed by more than chance (p < 0.05)."))
     else:
         out.append(("text", "No deal was lost in the period or the 90 days before it."))
@@ -993,6 +995,6 @@ def review_lines(r: Review, table: Callable[..., str], cell: Callable[[str], str
                               f"{o.new.deals:,}", f"{o.won.deals:,}", _num(o.won.value, 0),
                               f"{o.lost.deals:,}", f"{o.forward:,}", f"{o.back:,}",
                               f"{o.attention:,}", f"{o.hygiene:,}"] for o in r.owners]))]
-    out += [("note", f"note: {cell(n)}") for n in r.notes]
+    out += [("note", f"note: {prose(n)}") for n in r.notes]
     return out
 
