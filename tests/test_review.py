@@ -213,6 +213,10 @@ def test_against_a_saved_review_says_what_changed(export: tuple[Path, Path],
     later = run(*base, "--as-of", "2026-04-20", "--since", "2026-04-13", "--against",
                 str(saved))
     assert later.exit_code == 1 and "compare with an earlier one" in later.output
+    # without --since, the review starts where the saved one ended: no gap, no overlap
+    following = json.loads(run(*base, "--as-of", "2026-04-30", "--against", str(saved),
+                               "--format", "json").stdout)
+    assert following["start"] == was["end"]
     euros = tmp_path / "euros.json"  # a review of the pipeline in another currency
     euros.write_text(json.dumps({**was, "currency": "EUR"}), "utf-8")
     other_money = run(*base, "--as-of", "2026-04-30", "--against", str(euros))
@@ -307,7 +311,7 @@ def test_hygiene_counts_skipped_stages_and_duplicates(export: tuple[Path, Path],
     (back,) = [a for a in done.attention if a.deal == "D5"]
     assert "moved back" in back.reasons
     shown = salesproc.report.text.review(done)  # a long name does not widen the tables
-    assert max(len(line) for line in shown.splitlines()) < 200
+    assert max(len(line) for line in shown.splitlines() if line.startswith("  ")) < 200
     # the owners share the team's findings out: theirs add up to the team's at the end
     assert sum(o.hygiene for o in done.owners) == sum(done.hygiene_end.to_dict().values())
 
@@ -507,3 +511,19 @@ def test_names_from_the_export_stay_text_in_the_page_and_the_workbook(
     for cell in owners + attention:
         assert cell.data_type == "s", cell.value
         assert cell.quotePrefix == (cell.value[:1] in "=+-@"), cell.value
+
+
+def test_the_median_interval_takes_the_tightest_ranks_that_hold_95_percent() -> None:
+    """The ranks of the order statistics around a median of n values: n=6 the 1st and 6th
+    (coverage 1 - 2/64), n=9 the 2nd and 8th (1 - 2·10/512), n=20 the 6th and 15th; five
+    values are too few (even the extremes hold it with only 1 - 2/32 < 95%); and each pair
+    covers at least 95% while the next tighter one does not."""
+    from scipy.stats import binom
+
+    from salesproc.measuring.review import median_ranks
+
+    assert [median_ranks(n) for n in (5, 6, 9, 20)] == [None, (1, 6), (2, 8), (6, 15)]
+    for n in range(6, 200):
+        r, s = median_ranks(n) or (0, 0)
+        assert s == n - r + 1
+        assert 1 - 2 * binom.cdf(r - 1, n, 0.5) >= 0.95 > 1 - 2 * binom.cdf(r, n, 0.5)

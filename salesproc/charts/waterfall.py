@@ -24,11 +24,13 @@ from salesproc.charts.style import (
     title,
 )
 
-# each step of the movement: its JSON key, its label, its sign (0: a total) and colour
-STEPS = (("open_start", "open at start", 0, BLUE), ("new", "+ new", 1, SKY),
+# each step of the movement: its JSON key, its label, its sign (0: a total) and colour;
+# the amount changes first, so that the running total never dips below zero (a deal whose
+# amount grew before it was won leaves at its grown amount)
+STEPS = (("open_start", "open at start", 0, BLUE),
+         ("amount_changes", "± amount changes", 1, ORANGE), ("new", "+ new", 1, SKY),
          ("reopened", "+ reopened", 1, SKY), ("won", "− won", -1, GREEN),
-         ("lost", "− lost", -1, VERMILLION), ("amount_changes", "± amount changes", 1, ORANGE),
-         ("open_end", "= open at end", 0, BLUE))
+         ("lost", "− lost", -1, VERMILLION), ("open_end", "= open at end", 0, BLUE))
 
 
 def chart(data: dict[str, Any]) -> Chart | None:

@@ -32,8 +32,10 @@ REVIEW_FORMATS = ["table", "markdown", "json", "csv", "html", "xlsx"]
               type=click.Path(path_type=str),
               help="The process file whose crm: section maps the export onto its stages.")
 @click.option("--since", type=Date(start_of_day=True), help="Review from the start of this "
-              "day (default: a week before the end).")
-@click.option("--week", "week", is_flag=True, help="Review the last 7 days (the default).")
+              "day (default: a week before the end, or, with --against, where the saved "
+              "review ended).")
+@click.option("--week", "week", is_flag=True, help="Review the last 7 days (the default, "
+              "but with --against: from where the saved review ended).")
 @click.option("--as-of", "as_of", type=Date(), help="End the review at the end of this day "
               "(default: the latest change in the export).")
 @click.option("--owner", help="Review this owner's deals alone.")
@@ -84,7 +86,15 @@ def review(history: tuple[str, ...], process_file: str, since: Any, week: bool, 
     if as_of is None and age > STALE_EXPORT_DAYS:
         echo(f"note: the export's latest change is from {found.as_of:%Y-%m-%d}, {age:,} days "
              "ago: the review ends there (is it this week's export?)", err=True)
-    start = since if since is not None else found.as_of - dt.timedelta(days=7)
+    # --week: the week before the end; by default after a saved review, from where that one
+    # ended (no gap, no overlap between reviews of exports cut at other times of day)
+    week_ago = found.as_of - dt.timedelta(days=7)
+    after = _saved_end(saved) if not week else None
+    if after is not None and after >= found.as_of:
+        echo(f"note: the export has no change after the saved review's end "
+             f"({after:%Y-%m-%d %H:%M}): the review is of the week before its end", err=True)
+        after = None
+    start = since if since is not None else after or week_ago
     done = api.review(found, since=start, owner=owner, untouched_days=untouched_days)
     if saved is not None:
         try:
@@ -102,6 +112,17 @@ def review(history: tuple[str, ...], process_file: str, since: Any, week: bool, 
         elif output is not None:  # without -o, refused before any work
             emit_file(output, xlsx.review(done))
     save_charts(drawn, charts_dir)
+
+
+def _saved_end(saved: Any) -> dt.datetime | None:
+    """Where a saved review ended (None: no saved review, or one whose end cannot be read:
+    --against then says what is wrong with it)."""
+    from salesproc.measuring.review import previous_from
+
+    try:
+        return previous_from(saved).end if saved is not None else None
+    except ValueError:
+        return None
 
 
 #: With several -o, each file's format by how its name ends.

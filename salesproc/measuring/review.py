@@ -17,7 +17,8 @@ as it stood when it closed, the last row by then). An unknown amount counts as z
 listed under data hygiene. Each deal's state at a date is what its stage history says then
 (History.at): a deal lost and later reopened was closed in between.
 
-The deals open at both dates moved forward (a later stage in the process's order), back,
+The deals open at both dates moved forward (a later stage along their buyer type's path),
+back,
 or stayed; the expected close dates of the deals open at the start that fell in the
 period slipped out of it (still open, now expected after it) or held. Deals that need
 attention are the open ones at the end that are stale (as `measure` says), past their
@@ -51,6 +52,8 @@ from salesproc.history.table import (
 
 if TYPE_CHECKING:
     import pandas
+
+    from salesproc.process.model import Process
 
 BEFORE_DAYS = 90.0  # the loss reasons of the period are set against this many days before
 COHORTS = 6  # months of cohorts in the trend
@@ -254,8 +257,9 @@ class Review:
 
     def biggest_shift(self) -> str:
         """The loss reason whose share moved most, in words ('' when none moved by more
-        than chance: p < 0.05)."""
-        moved = [s for s in self.losses if s.p_value < 0.05]
+        than chance: p < 0.05 for the reasons together, Bonferroni's p < 0.05 / k for k
+        reasons, so that six reasons do not give one by chance a time in four)."""
+        moved = [s for s in self.losses if s.p_value < 0.05 / max(1, len(self.losses))]
         if not moved:
             return ""
         s = max(moved, key=lambda x: abs(x.now.mean - x.before.mean))
@@ -281,7 +285,8 @@ class Review:
     def rows(self) -> list[list[Any]]:
         """The review as flat rows (COLUMNS): the movement, each stage's moves, the deals
         that need attention (one row per deal, its reasons in *key*), hygiene at both
-        dates, and each owner."""
+        dates, each owner, the loss reasons of the period and of the days before it, and
+        each month's cohort."""
         out: list[list[Any]] = [["movement", name, f.deals, f.value]
                                 for name, f in self.movement()]
         out.append(["movement", "amount changes", None, self.amount_changes])
@@ -299,9 +304,20 @@ class Review:
             out += [[f"hygiene at {when}", k.replace("_", " "), v, None]
                     for k, v in h.to_dict().items()]
         for o in self.owners:
+            out += [[f"owner {o.owner}", name, n, None] for name, n in
+                    (("moved forward", o.forward), ("moved back", o.back),
+                     ("need attention", o.attention), ("data hygiene", o.hygiene))]
             out += [[f"owner {o.owner}", name, f.deals, f.value] for name, f in
                     (("open at end", o.open_end), ("new", o.new), ("won", o.won),
                      ("lost", o.lost))]
+        out += [["loss reasons this period", s.reason, round(s.now.mean * s.now.n),
+                 None] for s in self.losses if s.now.n]
+        out += [[f"loss reasons in the {BEFORE_DAYS:g} days before", s.reason,
+                 round(s.before.mean * s.before.n), None] for s in self.losses if s.before.n]
+        for c in self.cohorts:
+            out += [[f"cohort {c.month}", name, n, None] for name, n in
+                    (("deals", c.deals), ("won", c.won), ("lost", c.lost), ("open", c.open))]
+            out.append([f"cohort {c.month}", "median days to win", None, c.cycle_median])
         return out
 
     def movement(self) -> list[tuple[str, Flow]]:
@@ -431,9 +447,15 @@ def review(history: History, since: dt.datetime, *, owner: str | None = None,
     close = d.close_date
     period_end = np.datetime64(end, "s")
     close_start = _spread(before.deals.close_date, kept, len(d), np.datetime64("NaT", "s"))
-    expected_in = was_open & (close_start <= period_end)
+    expected_in = was_open & (close_start >= np.datetime64(since, "s")) & (
+        close_start <= period_end)
     both = was_open & is_open
-    forward, back = both & (stage_end > stage_start), both & (stage_end < stage_start)
+    # further along or back along the deal's path (one rule with the attention list's)
+    place = _positions(history.process)
+    row = d.buyer.astype(np.int64) + 1
+    at_start = place[row, np.maximum(stage_start, 0)]
+    at_end = place[row, np.maximum(stage_end, 0)]
+    forward, back = both & (at_end > at_start), both & (at_end < at_start)
     slipped = expected_in & is_open & (close > period_end)
     findings = _findings(after, since)
     result = Review(
@@ -534,11 +556,21 @@ def _losses(result: Review, history: History, since: dt.datetime, mine: np.ndarr
                                                 earlier.get((group, reason), 0)))
 
 
+def median_ranks(n: int) -> tuple[int, int] | None:
+    """The ranks (1-based) of the order statistics that hold the median of *n* values
+    with at least 95%, the tightest such pair: r and n - r + 1, r - 1 the last count a
+    Binomial(n, 1/2) falls to or below with chance under 2.5% (None: too few values)."""
+    from scipy.stats import binom
+
+    if n < 1:
+        return None
+    r = int(binom.ppf(0.025, n, 0.5))
+    return (r, n - r + 1) if r >= 1 else None
+
+
 def _cohorts(history: History, mine: np.ndarray) -> list[Cohort]:
     """The COHORTS months of deals created before the history's as-of month (and that
     month so far), each with its win rate and median cycle."""
-    from scipy.stats import binom
-
     d = history.deals
     month = d.created.astype("datetime64[M]")
     last = np.datetime64(history.as_of, "M")
@@ -551,12 +583,10 @@ def _cohorts(history: History, mine: np.ndarray) -> list[Cohort]:
         median = low = high = math.nan
         if len(days):
             median = float(np.median(days))
-            n = len(days)
-            # ranks r and n - r + 1 (1-based) hold the median with at least 95%: r - 1 is
-            # the last count a Binomial(n, 1/2) falls to or below with chance < 2.5%
-            r = int(binom.ppf(0.025, n, 0.5))
-            if r >= 1:
-                low, high = float(days[r - 1]), float(days[n - r])
+            ranks = median_ranks(len(days))
+            still = bool((here & (d.outcome == OUTCOME_OPEN)).any())
+            if ranks is not None and not still:  # wins so far are the quick ones: no
+                low, high = float(days[ranks[0] - 1]), float(days[ranks[1] - 1])  # interval
         out.append(Cohort(str(m), int(here.sum()), int(won.sum()), int(lost.sum()),
                           int((here & (d.outcome == OUTCOME_OPEN)).sum()),
                           proportion(int(won.sum()), int((won | lost).sum())), median,
@@ -622,16 +652,23 @@ def _hygiene(findings: dict[str, np.ndarray], mine: np.ndarray) -> Hygiene:
     return Hygiene(**{k: int((found & mine).sum()) for k, found in findings.items()})
 
 
+def _positions(process: Process) -> np.ndarray:
+    """[buyer type + 1, stage] -> the stage's place along the buyer type's path (-1: off
+    it); row 0, for a deal without a buyer type, the process's order."""
+    stage_ids = list(process.stages)
+    where = np.tile(np.arange(len(stage_ids)), (len(process.buyer_types) + 1, 1))
+    for b, buyer in enumerate(process.buyer_types.values()):
+        where[b + 1] = [buyer.path.index(s) if s in buyer.path else -1 for s in stage_ids]
+    return where
+
+
 def _moves(history: History, since: np.datetime64) -> tuple[np.ndarray, np.ndarray,
                                                               np.ndarray]:
     """The moves from stage to stage after *since*: each one's deal, and where it came
     from and went to along the deal's buyer type's path (the process's order for a deal
     without one; -1: off its path)."""
-    process, d, v = history.process, history.deals, history.visits
-    stage_ids = list(process.stages)
-    where = np.tile(np.arange(len(stage_ids)), (len(process.buyer_types) + 1, 1))
-    for b, buyer in enumerate(process.buyer_types.values()):  # row 0: no buyer type
-        where[b + 1] = [buyer.path.index(s) if s in buyer.path else -1 for s in stage_ids]
+    d, v = history.deals, history.visits
+    where = _positions(history.process)
     moved = (v.exit >= 0) & ~np.isnat(v.left) & (v.left > since)
     row = d.buyer[v.deal[moved]] + 1
     return v.deal[moved], where[row, v.stage[moved]], where[row, v.exit[moved]]

@@ -963,8 +963,13 @@ def review_lines(r: Review, table: Callable[..., str], cell: Callable[[str], str
             [[cell(s.reason), _share_of(s.now), _share_of(s.before), _p(s.p_value)]
              for s in r.losses], text=(0,))))
         shift = r.biggest_shift()
+        before = r.losses[0].before.n
         out.append(("text", f"Biggest change: {prose(shift)}." if shift else
-                    "No reason's share changed by more than chance (p < 0.05)."))
+                    f"No deal was lost in the {BEFORE_DAYS:g} days before: nothing to compare "
+                    "with." if not before else
+                    "No reason's share changed by more than chance (p, the two-proportion "
+                    f"test's, below 0.05 / {len(r.losses)}: one in twenty for the reasons "
+                    "together)."))
     else:
         out.append(("text", "No deal was lost in the period or the 90 days before it."))
     out += [("heading", "Win rate and cycle by month created"),
@@ -972,12 +977,15 @@ def review_lines(r: Review, table: Callable[..., str], cell: Callable[[str], str
                              "median days to win"],
                             [[c.month, f"{c.deals:,}", f"{c.won:,}", f"{c.lost:,}",
                               f"{c.open:,}", _share(c.win_rate),
-                              _days(c.cycle_median) + ("" if math.isnan(c.cycle_low) else
-                                                       f" ({c.cycle_low:,.0f}–"
-                                                       f"{c.cycle_high:,.0f})")]
+                              _days(c.cycle_median) + (
+                                  " so far" if c.open and not math.isnan(c.cycle_median)
+                                  else "" if math.isnan(c.cycle_low) else
+                                  f" ({c.cycle_low:,.0f}–{c.cycle_high:,.0f})")]
                              for c in r.cohorts])),
-            ("text", "A young month's win rate is of the deals closed so far: losses "
-                     "often close sooner than wins, so it reads low until its deals close.")]
+            ("text", "A young month's win rate is of the deals closed so far, and its "
+                     "median days to win of its quick wins so far: losses often close sooner "
+                     "than wins, so the rate reads low, and the median short, until its deals "
+                     "close.")]
     h0, h1 = r.hygiene_start.to_dict(), r.hygiene_end.to_dict()
     weeks = [(at, h.to_dict()) for at, h in r.hygiene_trend]
     out += [("heading", "Data hygiene"),
