@@ -110,8 +110,12 @@ class KeyedDeals:
     """Deal keys, random 63-bit integers from *rng* in arrival order, each handed
     out with its deal's draws for a first visit: ``unit(key ^ salt)`` for each of its buyer
     type's salts (one per stage), worked out for a block of keys at once when the first
-    deal of that buyer type in the block asks. A route's hash costs a third of a
+    deal of that buyer type in the block asks, and made Python floats CHUNK rows at a
+    time as deals reach them (a run that makes a few dozen deals, as a forecast's do,
+    does not pay for turning all BLOCK rows into floats). A route's hash costs a third of a
     microsecond in Python per stage visit; most visits are first ones."""
+
+    CHUNK = 64  # rows made Python floats at once (BLOCK is a multiple of it)
 
     def __init__(self, rng: np.random.Generator, salts: Sequence[Sequence[int]]) -> None:
         self.rng = rng
@@ -119,7 +123,8 @@ class KeyedDeals:
         self.next = BLOCK
         self.keys: list[int] = []
         self.block = np.zeros(0, dtype=np.uint64)
-        self.draws: list[list[list[float]] | None] = []
+        self.units: list[np.ndarray | None] = []  # per buyer type, this block's draws
+        self.rows: list[dict[int, list[list[float]]]] = []  # per buyer type, by chunk
 
     def __call__(self, buyer: int) -> tuple[int, list[float]]:
         """The next deal's key and its first-visit draws, one per stage of *buyer*."""
@@ -128,14 +133,20 @@ class KeyedDeals:
             block = self.rng.integers(0, 1 << 63, BLOCK)
             self.keys = block.tolist()
             self.block = block.astype(np.uint64)
-            self.draws = [None] * len(self.salts)
+            self.units = [None] * len(self.salts)
+            self.rows = [{} for _ in self.salts]
             i = 0
         self.next = i + 1
-        rows = self.draws[buyer]
+        chunk, row = divmod(i, self.CHUNK)
+        rows = self.rows[buyer].get(chunk)
         if rows is None:
-            rows = self.draws[buyer] = units(
-                self.block[:, None] ^ self.salts[buyer][None, :]).tolist()
-        return self.keys[i], rows[i]
+            drawn = self.units[buyer]
+            if drawn is None:
+                drawn = self.units[buyer] = units(
+                    self.block[:, None] ^ self.salts[buyer][None, :])
+            start = chunk * self.CHUNK
+            rows = self.rows[buyer][chunk] = drawn[start:start + self.CHUNK].tolist()
+        return self.keys[i], rows[row]
 
 
 def salt(seed: int, replication: int, name: str) -> int:
