@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import pickle
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -16,6 +18,8 @@ from click.testing import CliRunner, Result
 from salesproc.cli import cli
 
 if TYPE_CHECKING:  # the simulator is imported by the tests that run it, not here
+    from salesproc.history.table import History
+    from salesproc.prediction.calibration import Calibration
     from salesproc.process.model import Process, Settings
     from salesproc.sim.engine import EventLog, Opening
     from salesproc.sim.metrics import Key
@@ -133,6 +137,9 @@ def dense_process(path: Path, stages: int, share: float) -> Path:
 #: (its full description, as experiments.experiment.remembered tells processes apart),
 #: the seed, the replication, the horizon, the warm-up and the buyer type let in
 MADE: dict[tuple[str, int, int, float, float, str | None], dict[Key, float]] = {}
+#: The calibrations made under each_run_once (pickled), by the SHA-256 of the history and
+#: the options pickled: all a calibration depends on
+FITTED: dict[bytes, bytes] = {}
 
 
 @pytest.fixture
@@ -143,8 +150,13 @@ def each_run_once(monkeypatch: pytest.MonkeyPatch) -> None:
     experiments.experiment.remembered), so each one is run once by the engine in a
     worker and its figures handed again (a copy) to whoever asks for the same. Runs that
     write an event log or start from open deals (forecasts, the fit check) run every time.
-    What the commands and the library make of the figures, and print, is all theirs."""
+    What the commands and the library make of the figures, and print, is all theirs.
+    So too a calibration (deterministic: its runs take the process's seed) of a history
+    calibrated before in the worker, the same to the byte (the walk-through and the
+    pages calibrate the example export again and again; a backtest, each origin's):
+    fitted once, and a copy handed to each caller."""
     from salesproc.experiments import experiment
+    from salesproc.prediction import backtest, calibration
 
     engine_run = experiment.run_replication
 
@@ -160,6 +172,18 @@ def each_run_once(monkeypatch: pytest.MonkeyPatch) -> None:
         return dict(MADE[key])
 
     monkeypatch.setattr(experiment, "run_replication", once)
+    fit = calibration.calibrate
+
+    def fit_once(history: History, **options: Any) -> Calibration:
+        key = hashlib.sha256(pickle.dumps((history, sorted(options.items())), protocol=5)
+                             ).digest()
+        if key not in FITTED:
+            FITTED[key] = pickle.dumps(fit(history, **options), protocol=5)
+        found: Calibration = pickle.loads(FITTED[key])  # a copy: the caller may change it
+        return found
+
+    monkeypatch.setattr(calibration, "calibrate", fit_once)
+    monkeypatch.setattr(backtest, "calibrate", fit_once)  # imported by name there
 
 
 @pytest.fixture
