@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from salesproc import check_text
 from salesproc.core.diagnostics import Diagnostic
@@ -130,3 +132,20 @@ def test_a_horizon_longer_than_salesproc_simulates_is_located(tmp_path: Path) ->
     assert f"p.yaml:{line}:23: error SP106 a horizon of 699,999,999,993 days is longer " \
            "than salesproc simulates (1,000,000 days)" in result.output
     assert "1 file checked: 1 error" in result.output
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="abcxyz_-0é", max_size=16),
+       st.lists(st.text(alphabet="abcxyz_-0é", max_size=16), max_size=12))
+def test_did_you_mean_ranks_by_difflibs_own_bound(word: str, options: list[str]) -> None:
+    """closest() ranks the options by difflib's quick_ratio computed from character
+    counts: the very numbers SequenceMatcher gives (so the same names are suggested)."""
+    import difflib
+
+    from salesproc.core.diagnostics import _letters, _quick_ratio
+
+    for option in options:
+        if option or word:
+            matcher = difflib.SequenceMatcher(None, option, word, autojunk=False)
+            assert _quick_ratio(_letters(option), _letters(word), len(option) + len(word)) \
+                == matcher.quick_ratio()
