@@ -163,19 +163,11 @@ class Calibration:
         process calibrated before keeps the entries of the values not fitted again (the
         block replaces its base's)."""
         refit = {f.setting for f in self.fitted}
-        out: dict[str, dict[str, Any]] = {
-            f.setting: {"n": f.n, **{k: x for k, x in (("estimate", f.estimate),
-                                                        ("low", f.low), ("high", f.high))
-                                     if math.isfinite(x)}}
-            for f in self.process.fitted
-            if not any(related(f.setting, s) for s in refit)}
-        for f in self.fitted:
-            entry: dict[str, Any] = {"n": int(f.n)}
-            if not f.shares:  # a share's concentration is its n: its interval is implied
-                entry.update({k: _round(float(x)) for k, x in
-                              (("estimate", f.estimate), ("low", f.low), ("high", f.high))
-                              if math.isfinite(x)})
-            out[f.setting] = entry
+        out = {f.setting: _certainty(f.n, f.estimate, f.low, f.high)
+               for f in self.process.fitted if not any(related(f.setting, s) for s in refit)}
+        for f in self.fitted:  # a share's concentration is its n: its interval is implied
+            out[f.setting] = _certainty(f.n) if f.shares else \
+                _certainty(f.n, f.estimate, f.low, f.high)
         return out
 
     COLUMNS = ("setting", "what", "estimate", "low", "high", "n", "quality", "blended",
@@ -245,6 +237,15 @@ class Calibration:
                       for k in self.kept]
         lines += [f"# Note: {shown(note)}" for note in self.notes]  # CRM words: one line each
         return "\n".join(lines) + "\n"
+
+
+def _certainty(n: int, estimate: float = math.nan, low: float = math.nan,
+               high: float = math.nan) -> dict[str, Any]:
+    """One `fitted:` entry: the observations, and the estimate and interval it has (four
+    significant digits)."""
+    return {"n": int(n), **{k: _round(float(x)) for k, x in
+                            (("estimate", estimate), ("low", low), ("high", high))
+                            if math.isfinite(x)}}
 
 
 def flow(value: Any) -> str:

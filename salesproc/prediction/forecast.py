@@ -452,10 +452,11 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     without: list[dict[Key, float]] = []
     strata = _goes_on(history, under, day, days)
     # one group of runs per length of a burst going on, and per draw of the fitted values
-    drawn = draws(base, DRAWS, settings.seed) if drawn_values(base) else []
+    uncertain = drawn_values(base)
+    drawn = draws(base, DRAWS, settings.seed) if uncertain else []
     if drawn:
         notes.append(f"the range holds how sure the calibration is: the runs draw "
-                     f"{len(drawn_values(base))} of its fitted values (fitted:) from their "
+                     f"{len(uncertain)} of its fitted values (fitted:) from their "
                      f"sampling distributions, in {DRAWS} groups")
     groups = max(len(strata), len(drawn))
     for k in range(groups):
