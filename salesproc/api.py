@@ -179,18 +179,39 @@ def breakdown(history: History, by: str) -> Breakdown:
 
 
 def review(history: History, *, since: dt.datetime | dt.date, owner: str | None = None,
-           untouched_days: float = 30.0) -> Review:
+           untouched_days: float = 30.0, forecast: dt.datetime | dt.date | str | None = None,
+           process: ProcessLike | None = None, replications: int = 200,
+           seed: int | None = None, workers: int = 1) -> Review:
     """The pipeline review of *history* from *since* (a day alone: its start) to its
     as-of date: the movement, reconciled (open at the start + new + reopened − won −
     lost ± amount changes = open at the end, count and value, values as they stood at
     each date), each stage's moves, the deals that need attention, data hygiene at both
-    dates, and each owner's part; with *owner*, that owner's deals alone. A
-    SettingsError names what is wrong with *since* or *owner*."""
+    dates, and each owner's part; with *owner*, that owner's deals alone. With
+    *forecast* (a date, a day alone being its end; ``"month"``, ``"quarter"`` or
+    ``"year"``: the end of the one the review ends in; or a span such as ``"13w"`` after
+    the end), also the forecast of deals won and revenue from *since* to then, made at
+    both dates (from *process*, default the history's, with *replications*, *seed* and
+    *workers* as forecast takes them), its change and what moved it
+    (prediction.change). A SettingsError names what is wrong with *since*, *owner* or
+    *forecast*."""
     from salesproc.measuring.review import review as reviewing
 
     _history(history)
-    return reviewing(history, _moment(since, "since", end_of_day=False), owner=owner,
+    done = reviewing(history, _moment(since, "since", end_of_day=False), owner=owner,
                      untouched_days=untouched_days)
+    if forecast is None:
+        return done
+    from salesproc.prediction.change import forecast_change, forecast_end
+
+    if owner is not None:
+        raise SettingsError("forecast", "the forecast is of the whole pipeline, the new "
+                            "deals to come included, not of one owner's deals",
+                            hint="review the owner without a forecast, or everyone with one")
+    until = forecast_end(forecast if isinstance(forecast, str)
+                         else _moment(forecast, "forecast", end_of_day=True), history.as_of)
+    return replace(done, forecast=forecast_change(
+        history, done.start, until, replications=replications, seed=seed, workers=workers,
+        process=None if process is None else _process(process, ())))
 
 
 def calibrate(history: History, *, since: dt.datetime | None = None) -> Calibration:

@@ -904,6 +904,51 @@ def _since_lines(r: Review) -> list[tuple[str, str]]:
                      + (f"; data hygiene: {gaps}" if gaps else "") + ".")]
 
 
+def _signed(x: float, digits: int = 1) -> str:
+    """'+1.9', '−24,509': a change, its sign always shown."""
+    return "–" if math.isnan(x) else f"{x:+,.{digits}f}".replace("-", "−")
+
+
+def _around(e: Estimate, digits: int = 1, signed: bool = False) -> str:
+    """'40.8 (39.5–42.0)': an estimate and its 95% interval ('to' between signed ends)."""
+    shown = _signed if signed else _num
+    if math.isnan(e.low):
+        return shown(e.mean, digits)
+    return (f"{shown(e.mean, digits)} ({shown(e.low, digits)}"
+            f"{' to ' if signed else '–'}{shown(e.high, digits)})")
+
+
+def _forecast_lines(r: Review, table: Callable[..., str]) -> list[tuple[str, str]]:
+    """The forecast's change over the period and what moved it (review --forecast)."""
+    f = r.forecast
+    if f is None:
+        return []
+    cur = r.currency
+    won, revenue = f.actual["won"], f.actual["revenue"]
+    out = [("heading", f"The forecast to {f.until:%Y-%m-%d}"),
+           ("text", f"Deals won from {r.start:%Y-%m-%d} to {f.until:%Y-%m-%d}: "
+                    f"{_around(f.before['won'])} as forecast at the start; "
+                    f"{_around(f.after['won'])} now, {_num(won, 0)} of them won already: "
+                    f"{_around(f.change['won'], signed=True)}. Revenue: "
+                    f"{_around(f.before['revenue'], 0)} → {_around(f.after['revenue'], 0)} "
+                    f"{cur} ({_num(revenue, 0)} won already): "
+                    f"{_around(f.change['revenue'], 0, signed=True)} {cur}.")]
+    if f.saved is not None:
+        out.append(("text", f"The saved review said {_num(f.saved.get('won', math.nan))} "
+                            f"deals and {_num(f.saved.get('revenue', math.nan), 0)} {cur} at "
+                            "its end."))
+    out += [("table", table(["what moved it", "deals", "won", f"revenue ({cur})"],
+                            [[m.cause, f"{m.deals:,}" if m.deals else "",
+                              _signed(m.won), _signed(m.revenue, 0)] for m in f.moves])),
+            ("text", "Each deal's expected wins and revenue by the forecast's end (a deal "
+                     "won in the period: 1 and its value) at the end less at the start, by "
+                     "what happened to it; the new deals still to come were expected for "
+                     "the whole period at the start, for what is left of it at the end. "
+                     "The parts add up to the change; its interval is from "
+                     f"{f.replications:,} paired runs.")]
+    return out
+
+
 def _share_of(e: Estimate) -> str:
     """'36% of 98 (27–46%)': a share of a count, with its 95% interval."""
     return "–" if math.isnan(e.mean) else f"{e.mean:.0%} of {e.n:,} ({e.low:.0%}–{e.high:.0%})"
@@ -939,6 +984,7 @@ def review_lines(r: Review, table: Callable[..., str], cell: Callable[[str], str
                  "expected in the period slipped out of it; "
                  f"{r.pulled_in.deals:,} ({_num(r.pulled_in.value, 0)} {cur}) expected later "
                  "were won in it."),
+        *_forecast_lines(r, table),
         ("heading", "By stage"),
         ("table", table(["stage", "open at start", "open at end", "moved forward",
                          "moved back", "stayed"],
