@@ -99,3 +99,14 @@ def test_an_export_of_outcomes_alone_has_no_process(tmp_path: Path) -> None:
     result = run("init", str(tmp_path / "p.yaml"), "--from", str(export))
     assert result.exit_code == 1
     assert "the export shows no stage but won and lost" in result.stderr
+
+
+def test_a_deal_table_gives_a_process_with_its_routes_said_to_be_guesses(
+        tmp_path: Path) -> None:
+    target = tmp_path / "p.yaml"
+    result = run("init", str(target), "--from", SALESFORCE[0])
+    assert result.exit_code == 0, result.output
+    assert "no stage history (one row per deal)" in result.stderr
+    assert "# The stages in the" in target.read_text("utf-8")
+    assert "routes guessed" in target.read_text("utf-8")
+    assert run("validate", str(target)).exit_code == 0

@@ -237,3 +237,36 @@ def test_measure_reads_a_hubspot_export_with_the_imported_process(tmp_path: Path
     assert "SP804" not in result.stderr and "SP850" not in result.stderr  # every stage mapped
     entered = {row["stage"] for row in measured["pipeline"]}
     assert {"appointment_scheduled", "presentation_scheduled"} <= entered
+
+
+KEPT = """\
+salesproc: 1
+name: Kept
+roles: {rep: {title: Rep, headcount: 1}}
+stages:
+  - {id: demo, name: Demo, owner: rep, next: {won: 0.4}}
+buyer_types: {standard: {name: Standard, share: 1, value: 100}}
+crm:
+  hubspot:
+    - {id: default, label: Sales, buyer_type: BUYER,
+       stages: {"1": Demo, "2": LABEL, closedwon: Closed Won}}
+"""
+
+
+def test_kept_pipelines_are_checked(tmp_path: Path) -> None:
+    """crm: hubspot: names a buyer type that exists (SP204), and export hubspot places each
+    label on the process or says which it cannot."""
+    wrong_buyer = tmp_path / "buyer.yaml"
+    wrong_buyer.write_text(KEPT.replace("BUYER", "standrd").replace("LABEL", "Demo 2"))
+    checked = run("validate", str(wrong_buyer))
+    assert checked.exit_code == 1 and "SP204" in checked.output and "standard" in checked.output
+    unmapped = tmp_path / "label.yaml"
+    unmapped.write_text(KEPT.replace("BUYER", "standard").replace("LABEL", "Trial"))
+    result = run("export", "hubspot", str(unmapped))
+    assert result.exit_code == 1
+    assert "crm: hubspot: Sales: Trial: the label maps onto no stage" in result.stderr
+    mapped = tmp_path / "mapped.yaml"
+    mapped.write_text(KEPT.replace("BUYER", "standard").replace("LABEL", "Closed Lost"))
+    stages = json.loads(run("export", "hubspot", str(mapped)).stdout)["results"][0]["stages"]
+    assert [(s["id"], s["metadata"]["probability"]) for s in stages] == \
+        [("1", "0.4"), ("2", "0.0"), ("closedwon", "1.0")]

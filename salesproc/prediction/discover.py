@@ -128,14 +128,19 @@ def discover(paths: Sequence[str], name: str, *, buyer_field: str | None = None,
     history = read_history(paths, _loaded(_render(draft)), format=kind, today=today)
     if _currency(draft, history):  # amounts in another currency: read again in it
         history = read_history(paths, _loaded(_render(draft)), format=kind, today=today)
+    if not history.has_stages:  # each deal's current stage only: no route was seen
+        report.append("the export has no stage history (one row per deal): the stages' "
+                      f"order is the {found.how}, and every route is a guess; export the "
+                      "stage history too for a process that is the deals'")
     _routes(draft, history, report)
     process = _loaded(_render(draft))
     history = replace(history, process=process)
     calibration = calibrate(history)
     _apply(draft, calibration)
-    report.append(f"stages in the {found.how}; routes as the deals took them; numbers "
-                  f"fitted from {calibration.deals:,} {plural('deal', calibration.deals)}")
-    text = _render(draft, header=_header(found.how, calibration, paths))
+    took = "routes as the deals took them" if history.has_stages else "routes guessed"
+    report.append(f"stages in the {found.how}; {took}; numbers fitted from "
+                  f"{calibration.deals:,} {plural('deal', calibration.deals)}")
+    text = _render(draft, header=_header(found.how, took, calibration, paths))
     _loaded(text)  # it validates, or this is a bug (exit 3), never a file that does not
     return Discovered(text, history.notes, report, calibration)
 
@@ -233,8 +238,9 @@ def _routes(draft: _Draft, history: Any, report: list[str]) -> None:
         if not routes:  # never left but to be lost (or never ended): keep the stage on
             routes = {ids[ids.index(stage["id"]) + 1] if stage["id"] != ids[-1] else WON:
                       0.5}
-            report.append(f"{stage['id']}: no visit that ended went on: its route is a "
-                          "guess (0.5 to the next)")
+            if history.has_stages:
+                report.append(f"{stage['id']}: no visit that ended went on: its route is "
+                              "a guess (0.5 to the next)")
         stage["next"] = routes
         here = visits.stage == index[stage["id"]]
         moved = here & ((visits.exit >= 0) | (visits.exit == WON_CODE)) & \
@@ -276,16 +282,17 @@ def _set(draft: _Draft, setting: str, value: Any) -> None:
     target[rest[-1]] = value
 
 
-def _header(how: str, calibration: Calibration, paths: Sequence[str]) -> list[str]:
+def _header(how: str, took: str, calibration: Calibration, paths: Sequence[str]
+            ) -> list[str]:
     files = ", ".join(shown(p) for p in paths)
     return [
-        f"# Discovered by salesproc init --from {files}:",
-        f"# the stages in the {how}; the routes the deals took; arrivals, buyer-type",
-        f"# shares, deal values, routes and times in stage fitted from {calibration.deals:,}",
-        f"# deals created {calibration.since:%Y-%m-%d} to {calibration.until:%Y-%m-%d}, each "
-        "with its observations",
-        "# and 95% interval. Who works each stage and for how long is not in an export: one",
-        "# role, rep, owns every stage; give each stage its owner, work and what to find out.",
+        f"# Discovered by salesproc init --from {files}.",
+        f"# The stages in the {how}; {took}.",
+        "# Arrivals, buyer-type shares, deal values, routes and times in stage fitted from",
+        f"# {calibration.deals:,} deals created {calibration.since:%Y-%m-%d} to "
+        f"{calibration.until:%Y-%m-%d}, each with its observations and 95% interval.",
+        "# Who works each stage and for how long is not in an export: one role, rep, owns",
+        "# every stage; give each stage its owner, its work and what to find out.",
     ]
 
 
