@@ -286,7 +286,7 @@ def _header(how: str, took: str, calibration: Calibration, paths: Sequence[str]
             ) -> list[str]:
     files = ", ".join(shown(p) for p in paths)
     return [
-        f"# Discovered by salesproc init --from {files}.",
+        f"# Discovered by salesproc from {files}.",
         f"# The stages in the {how}; {took}.",
         "# Arrivals, buyer-type shares, deal values, routes and times in stage fitted from",
         f"# {calibration.deals:,} deals created {calibration.since:%Y-%m-%d} to "
