@@ -11,7 +11,7 @@ import math
 
 from salesproc.core.units import HOURS
 from salesproc.process import routing
-from salesproc.process.model import BuyerType, Process
+from salesproc.process.model import WON, BuyerType, Process
 
 
 def expected_visits(buyer: BuyerType) -> dict[str, float]:
@@ -42,6 +42,26 @@ def win_probability(buyer: BuyerType) -> float:
     """Chance that a deal of *buyer* is eventually won (from the routing alone)."""
     reaches = expected_reaches(buyer)
     return math.fsum(r * routing.won_share(buyer.stages[s], buyer) for s, r in reaches.items())
+
+
+def win_chances(buyer: BuyerType) -> dict[str, float]:
+    """The chance that a deal of *buyer* now in each stage of its path is won (from the
+    routing alone, approvals included; patience is not in it): what a CRM calls a stage's
+    probability. Solves r = w + P r over the chance r of a deal that reaches a stage (its
+    `when:` may send it past), then takes one stage's own exits from there."""
+    ids = list(buyer.path)
+    index = {s: i for i, s in enumerate(ids)}
+    n = len(ids)
+    # r = w + P r  <=>  (I - P) r = w
+    matrix = [[1.0 if i == j else 0.0 for j in range(n)] for i in range(n)]
+    for s in ids:
+        for t, p in routing.to_stages(buyer.stages[s], buyer).items():
+            matrix[index[s]][index[t]] -= p
+    reach = _solve(matrix, [routing.won_share(buyer.stages[s], buyer) for s in ids])
+    return {s: min(1.0, max(0.0, math.fsum(
+        e.share * (1.0 if e.target == WON else reach[index[e.target]]
+                   if e.target in index else 0.0)
+        for e in routing.exits(buyer.stages[s], buyer)))) for s in ids}
 
 
 def lead_rates(process: Process) -> dict[str, float]:

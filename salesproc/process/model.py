@@ -424,6 +424,21 @@ class Crm:
     day_first: bool = False
     pipeline: str | None = None
     fields: Mapping[str, str] = field(default_factory=dict)  # field id -> export column
+    hubspot: tuple[HubSpotPipeline, ...] = ()  # the HubSpot pipelines the process is
+
+
+@dataclass(frozen=True)
+class HubSpotPipeline:
+    """One HubSpot deal pipeline of `crm: hubspot:` (what `import hubspot` read, for
+    `export hubspot` to write back): its id and label, where HubSpot lists it, the buyer
+    type whose probabilities it carries (None: every buyer type's), and its stages as
+    (HubSpot stage id, label) in HubSpot's order."""
+
+    id: str
+    label: str
+    stages: tuple[tuple[str, str], ...]
+    display_order: int | None = None
+    buyer_type: str | None = None
 
 
 def fold(name: str) -> str:
@@ -792,7 +807,11 @@ def _crm(raw: Mapping[str, Any]) -> Crm:
         default_buyer_type=raw.get("default_buyer_type"),
         currency_rates={k: float(v) for k, v in raw.get("currency_rates", {}).items()},
         columns=dict(raw.get("columns", {})), day_first=raw.get("dates") == "day_first",
-        pipeline=raw.get("pipeline"), fields=dict(raw.get("fields", {})))
+        pipeline=raw.get("pipeline"), fields=dict(raw.get("fields", {})),
+        hubspot=tuple(HubSpotPipeline(str(p["id"]), str(p["label"]),
+                                      tuple((str(k), str(v)) for k, v in p["stages"].items()),
+                                      p.get("display_order"), p.get("buyer_type"))
+                      for p in raw.get("hubspot", ())))
 
 
 def file_horizon(raw: Mapping[str, Any], unit: str) -> float:
