@@ -17,6 +17,7 @@ from salesproc.cli import (  # noqa: F401  (each module adds its commands to the
     backtest,
     calibrate,
     compare,
+    crm_salesforce,
     forecast,
     init,
     measure,

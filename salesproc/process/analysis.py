@@ -44,6 +44,39 @@ def win_probability(buyer: BuyerType) -> float:
     return math.fsum(r * routing.won_share(buyer.stages[s], buyer) for s, r in reaches.items())
 
 
+def win_chances(buyer: BuyerType) -> dict[str, float]:
+    """The chance that a deal of *buyer* that reaches each stage of its path is won in the
+    end, from the routing alone (w = won here + the routes on, times their w)."""
+    ids = list(buyer.path)
+    index = {s: i for i, s in enumerate(ids)}
+    # w = won + P w  <=>  (I - P) w = won
+    matrix = [[1.0 if i == j else 0.0 for j in range(len(ids))] for i in range(len(ids))]
+    for s in ids:
+        for t, p in routing.to_stages(buyer.stages[s], buyer).items():
+            matrix[index[s]][index[t]] -= p
+    won = [routing.won_share(buyer.stages[s], buyer) for s in ids]
+    solution = _solve(matrix, won)
+    return {s: min(1.0, max(0.0, solution[index[s]])) for s in ids}
+
+
+def stage_win_chances(process: Process) -> dict[str, float]:
+    """Each stage's chance to win, every buyer type together: its buyer types' chances
+    from the stage (:func:`win_chances`), weighted by how many of their deals reach it
+    (leads by share, times :func:`expected_reaches`). A stage no deal reaches gets the
+    plain mean of the chances of the buyer types whose path has it (0 if none does)."""
+    weighted: dict[str, list[tuple[float, float]]] = {s: [] for s in process.stages}
+    for buyer in process.buyer_types.values():
+        reaches = expected_reaches(buyer)
+        for s, chance in win_chances(buyer).items():
+            weighted[s].append((buyer.share * reaches[s], chance))
+    found = {}
+    for s, pairs in weighted.items():
+        total = math.fsum(w for w, _ in pairs)
+        found[s] = (math.fsum(w * c for w, c in pairs) / total if total > 0 else
+                    math.fsum(c for _, c in pairs) / len(pairs) if pairs else 0.0)
+    return found
+
+
 def lead_rates(process: Process) -> dict[str, float]:
     """Average leads per time unit for each buyer type, campaigns spread over the horizon."""
     if process.arrivals is None:

@@ -1,0 +1,344 @@
+"""A process as Salesforce metadata (SFDX source), for an admin to deploy.
+
+What is written, for the Opportunity object:
+
+- ``standardValueSets/OpportunityStage.standardValueSet-meta.xml``: every stage in file
+  order, then the won and the lost values. A stage's values are the CRM names its `crm:
+  stages:` section maps onto it (as written there), else its name; the outcomes' are the
+  names mapped to won and lost, else Closed Won and Closed Lost. Each open value's
+  probability is the model's chance to win from its stage, every buyer type together
+  (:func:`salesproc.process.analysis.stage_win_chances`), and its forecast category
+  follows from it (:func:`salesproc.crm_metadata.salesforce.forecast_category`).
+- per buyer type, a business process (its path's values and the outcomes), a record type
+  that uses it (label: the buyer type's name), and a Path: each stage's guidance (its
+  name, description, guidance and what to find out) and, as key fields, the CRM fields
+  that record what it requires (`crm: information:`).
+- a validation rule per stage and required information that has a CRM field: the deal
+  cannot move past the stage (to a later stage of its buyer type's path, or won) while
+  the field is blank.
+- what ``x-salesforce:`` holds (written by ``import salesforce``): Salesforce's own
+  labels, forecast categories, default value, translations and names, written back as
+  they were read.
+
+Everything else the process says (owners, times, routes, approvals, conditions, loss
+reasons, arrivals) has no place in this metadata: :attr:`SalesforceExport.not_expressed`
+lists it, item by item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from salesproc.core.errors import SalesprocError
+from salesproc.core.escaping import shown
+from salesproc.crm_metadata import salesforce as sf
+from salesproc.crm_metadata.metadata_xml import block, document, leaf
+from salesproc.process import analysis
+from salesproc.process.model import LOST, WON, BuyerType, Process, Stage
+
+OBJECT = "objects/Opportunity"
+STAGE_SET = "standardValueSets/OpportunityStage.standardValueSet-meta.xml"
+EXTENSION = "x-salesforce"
+_RECORD_TYPE_KEYS = ("name", "business_process", "business_process_description", "path",
+                     "path_label")
+
+
+@dataclass
+class SalesforceExport:
+    """The files to write (path under the SFDX package folder -> text) and what the
+    metadata cannot hold (one sentence each)."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    not_expressed: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Names:
+    """How one buyer type is named in Salesforce."""
+
+    record_type: str
+    business_process: str
+    business_process_description: str
+    path: str
+    path_label: str
+
+
+def to_salesforce(process: Process) -> SalesforceExport:
+    """The SFDX source of *process*'s stages, buyer types, Path guidance and required
+    information, and the list of what it cannot hold."""
+    extra = _extension(process)
+    values = stage_values(process)
+    won, lost = outcome_values(process)
+    _check_unique([*(v for vs in values.values() for v in vs), *won, *lost])
+    chances = analysis.stage_win_chances(process)
+    out = SalesforceExport()
+    out.files[STAGE_SET] = _stage_set(process, values, won, lost, chances, extra)
+    for lang, table in extra.get("translations", {}).items():
+        out.files[f"standardValueSetTranslations/OpportunityStage-{lang}"
+                  ".standardValueSetTranslation-meta.xml"] = _translation(table)
+    taken: set[str] = set()
+    named = {b: _buyer_names(buyer, extra, taken) for b, buyer in process.buyer_types.items()}
+    for buyer in process.buyer_types.values():
+        names = named[buyer.id]
+        out.files[f"{OBJECT}/businessProcesses/{names.business_process}"
+                  ".businessProcess-meta.xml"] = _business_process(buyer, names, values, won,
+                                                                   lost)
+        out.files[f"{OBJECT}/recordTypes/{names.record_type}.recordType-meta.xml"] = \
+            _record_type(buyer, names)
+        out.files[f"pathAssistants/{names.path}.pathAssistant-meta.xml"] = \
+            _path(process, buyer, names, values, out.not_expressed)
+    record_types = {b: n.record_type for b, n in named.items()}
+    for rule_name, text in _validation_rules(process, values, won, record_types):
+        out.files[f"{OBJECT}/validationRules/{rule_name}.validationRule-meta.xml"] = text
+    out.not_expressed[:0] = _not_expressed(process)
+    return out
+
+
+# --- names ---------------------------------------------------------------------------------
+
+
+def stage_values(process: Process) -> dict[str, list[str]]:
+    """Stage id -> its stage values: the CRM names `crm: stages:` maps onto it, in written
+    order, else its name."""
+    return {sid: [n for n, target in process.crm.names if target == sid] or [stage.name]
+            for sid, stage in process.stages.items()}
+
+
+def outcome_values(process: Process) -> tuple[list[str], list[str]]:
+    """The won and the lost stage values: the names `crm: stages:` maps onto won and
+    lost, else Closed Won and Closed Lost."""
+    won = [n for n, target in process.crm.names if target == WON] or [sf.WON_VALUE]
+    lost = [n for n, target in process.crm.names if target == LOST] or [sf.LOST_VALUE]
+    return won, lost
+
+
+def _check_unique(names: list[str]) -> None:
+    seen: dict[str, str] = {}
+    for name in names:
+        key = name.strip().lower()
+        if key in seen:
+            raise SalesprocError(
+                f"two stage values would both be called '{shown(name)}' in Salesforce",
+                hint="a stage's name is its value unless crm: stages: maps a CRM name onto "
+                "it: give one of them its own name there")
+        if len(name) > sf.VALUE_MOST:
+            raise SalesprocError(f"the stage value '{shown(name[:60])}…' is {len(name)} "
+                                 f"characters; Salesforce holds {sf.VALUE_MOST}")
+        seen[key] = name
+
+
+def _buyer_names(buyer: BuyerType, extra: Mapping[str, Any], taken: set[str]) -> _Names:
+    given = extra.get("record_types", {}).get(buyer.id, {})
+    record_type = given.get("name") or sf.developer_name(buyer.id, taken)
+    taken.add(record_type.lower())  # a given name is taken too
+    return _Names(record_type, given.get("business_process", record_type),
+                  given.get("business_process_description", buyer.description),
+                  given.get("path", record_type),
+                  given.get("path_label", f"{buyer.name} path"[:sf.LABEL_MOST]))
+
+
+# --- the files -----------------------------------------------------------------------------
+
+
+def _stage_set(process: Process, values: dict[str, list[str]], won: list[str],
+               lost: list[str], chances: dict[str, float], extra: Mapping[str, Any]) -> str:
+    labels = extra.get("labels", {})
+    categories = extra.get("forecast_categories", {})
+    default = extra.get("default")
+
+    def entry(value: str, chance: float, closed: bool, is_won: bool) -> list[str]:
+        category = categories.get(value) or sf.forecast_category(chance, closed=closed,
+                                                                 won=is_won)
+        return block("standardValue", [
+            leaf("fullName", value, 2), leaf("default", value == default, 2),
+            leaf("label", labels.get(value, value), 2), leaf("closed", closed, 2),
+            leaf("forecastCategory", category, 2),
+            leaf("probability", round(100 * chance), 2), leaf("won", is_won, 2)], 1)
+
+    lines = [leaf("sorted", False, 1)]
+    for sid in process.stages:
+        for value in values[sid]:
+            lines += entry(value, chances[sid], False, False)
+    for value in won:
+        lines += entry(value, 1.0, True, True)
+    for value in lost:
+        lines += entry(value, 0.0, True, False)
+    return document("StandardValueSet", lines)
+
+
+def _translation(table: Mapping[str, str]) -> str:
+    lines: list[str] = []
+    for label, translated in table.items():
+        lines += block("valueTranslation", [leaf("masterLabel", label, 2),
+                                            leaf("translation", translated, 2)], 1)
+    return document("StandardValueSetTranslation", lines)
+
+
+def _path_values(buyer: BuyerType, values: dict[str, list[str]]) -> list[str]:
+    return [v for sid in buyer.path for v in values[sid]]
+
+
+def _business_process(buyer: BuyerType, names: _Names, values: dict[str, list[str]],
+                      won: list[str], lost: list[str]) -> str:
+    lines = [leaf("fullName", names.business_process, 1)]
+    if names.business_process_description:
+        lines.append(leaf("description", names.business_process_description, 1))
+    lines.append(leaf("isActive", True, 1))
+    for value in [*_path_values(buyer, values), *won, *lost]:
+        lines += block("values", [leaf("fullName", sf.encode_value(value), 2),
+                                  leaf("default", False, 2)], 1)
+    return document("BusinessProcess", lines)
+
+
+def _record_type(buyer: BuyerType, names: _Names) -> str:
+    lines = [leaf("fullName", names.record_type, 1), leaf("active", True, 1),
+             leaf("businessProcess", names.business_process, 1)]
+    if buyer.description:
+        lines.append(leaf("description", buyer.description, 1))
+    lines.append(leaf("label", buyer.name[:sf.LABEL_MOST], 1))
+    return document("RecordType", lines)
+
+
+def _path(process: Process, buyer: BuyerType, names: _Names, values: dict[str, list[str]],
+          problems: list[str]) -> str:
+    lines = [leaf("active", True, 1), leaf("entityName", "Opportunity", 1),
+             leaf("fieldName", "StageName", 1), leaf("masterLabel", names.path_label, 1)]
+    for sid in buyer.path:
+        stage = buyer.stages[sid]
+        labels = [process.information[i].label for i in stage.requires]
+        info = sf.guidance_html(stage.name, stage.description, stage.guidance, labels)
+        if len(info) > sf.GUIDANCE_MOST:
+            problems.append(f"the Path guidance of stage {sid} for {buyer.id} is {len(info):,} "
+                            f"characters; Salesforce holds {sf.GUIDANCE_MOST:,}: shorten its "
+                            "guidance or description")
+        keys = [process.crm.information[i] for i in stage.requires
+                if i in process.crm.information]
+        for value in values[sid]:
+            lines += block("pathAssistantSteps", [
+                *(leaf("fieldNames", f, 2) for f in dict.fromkeys(keys)),
+                leaf("info", info, 2), leaf("picklistValueName", value, 2)], 1)
+    lines.append(leaf("recordTypeName", names.record_type, 1))
+    return document("PathAssistant", lines)
+
+
+def _validation_rules(process: Process, values: dict[str, list[str]], won: list[str],
+                      record_types: dict[str, str]) -> list[tuple[str, str]]:
+    """(name, file text) of each rule: per stage and required information with a CRM
+    field, the buyer types that require it there grouped by the values that lie past it
+    (*record_types*: buyer type id -> its record type)."""
+    out = []
+    rule_names: set[str] = set()
+    for sid, stage in process.stages.items():
+        needed = dict.fromkeys(i for b in process.buyer_types.values() if sid in b.path
+                               for i in b.stages[sid].requires if i in process.crm.information)
+        for info in needed:
+            groups: dict[tuple[str, ...], list[str]] = {}
+            for buyer in process.buyer_types.values():
+                if sid in buyer.path and info in buyer.stages[sid].requires:
+                    later = buyer.path[buyer.path.index(sid) + 1:]
+                    past = tuple([*(v for s in later for v in values[s]), *won])
+                    groups.setdefault(past, []).append(buyer.id)
+            everyone = len(groups) == 1 and len(next(iter(groups.values()))) == \
+                len(process.buyer_types)
+            for past, buyers in groups.items():
+                name = sf.developer_name(f"{sid}_needs_{info}", rule_names)
+                out.append((name, _rule(process, stage, info, list(past),
+                                        [] if everyone else
+                                        [record_types[b] for b in buyers], name)))
+    return out
+
+
+def _rule(process: Process, stage: Stage, info: str, past: list[str],
+          record_types: list[str], name: str) -> str:
+    item = process.information[info]
+    column = process.crm.information[info]
+    message = f"Fill in {item.label} before the deal moves on from {stage.name}."
+    lines = [leaf("fullName", name, 1), leaf("active", True, 1),
+             leaf("description", item.label, 1),
+             leaf("errorConditionFormula", sf.rule_formula(past, record_types, column), 1),
+             leaf("errorDisplayField", column, 1),
+             leaf("errorMessage", message[:sf.MESSAGE_MOST], 1)]
+    return document("ValidationRule", lines)
+
+
+# --- what the metadata cannot hold ---------------------------------------------------------
+
+
+def _not_expressed(process: Process) -> list[str]:
+    """What the process says that these files do not: each a sentence."""
+    out = []
+    if process.roles:
+        out.append(f"roles and owners ({len(process.roles)} roles: who works each stage, "
+                   "headcount, calendars): Salesforce's stages have no owner")
+    timed = [s for s in process.stages.values() if s.delay.mean or s.work.mean]
+    if timed:
+        out.append(f"times in stage (work and delay of {len(timed)} stages)")
+    out.append("routes: where deals go from each stage and how often (Salesforce holds one "
+               "probability per stage: the chance to win from it)")
+    approvals = [f"approval '{a.name or 'by ' + a.role}' at stage {sid} for {buyer.id} (by "
+                 f"{a.role})" for buyer in process.buyer_types.values() for sid in buyer.path
+                 for a in buyer.stages[sid].approvals]
+    if approvals:
+        out.append("approvals: an approval process needs a named approver (a user, queue or "
+                   "manager) where the process names a role; set these up in Setup > "
+                   "Approval Processes:")
+        out += [f"  {a}" for a in approvals]
+    out += [f"the condition (when:) of stage {sid} for {buyer.id}: every deal of its record "
+            "type may take the stage" for buyer in process.buyer_types.values()
+            for sid in buyer.path if buyer.stages[sid].when is not None]
+    unmapped = sorted(({i for s in process.stages.values() for i in s.requires} |
+                      {i for b in process.buyer_types.values() for s in b.stages.values()
+                       for i in s.requires}) - set(process.crm.information))
+    if unmapped:
+        out.append("required information with no CRM field (crm: information:), listed in "
+                   "the Path guidance but not enforced: " + ", ".join(unmapped))
+    if any(s.reasons for s in process.stages.values()):
+        out.append("loss reasons (a picklist of your own, e.g. Loss_Reason__c)")
+    if process.fields:
+        out.append(f"deal fields ({', '.join(process.fields)}): their distributions")
+    out.append("buyer types' shares of leads and deal values, arrivals, the calendar and "
+               "the simulation settings")
+    return out
+
+
+# --- x-salesforce --------------------------------------------------------------------------
+
+
+def _extension(process: Process) -> Mapping[str, Any]:
+    """``x-salesforce:`` checked: what import salesforce kept of Salesforce's own
+    settings. A malformed one is an error naming the key."""
+    raw = process.extensions.get(EXTENSION, {})
+    where = f"{process.source or 'the process'}: {EXTENSION}"
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise SalesprocError(f"{where} must be a mapping")
+    known = {"labels", "forecast_categories", "default", "translations", "record_types"}
+    for key, value in raw.items():
+        if key not in known:
+            raise SalesprocError(f"{where}: unknown key '{shown(str(key))}'",
+                                 hint=f"known keys: {', '.join(sorted(known))}")
+        if key == "default":
+            if not isinstance(value, str):
+                raise SalesprocError(f"{where}.default must be a stage value's name")
+            continue
+        if not isinstance(value, Mapping):
+            raise SalesprocError(f"{where}.{key} must be a mapping")
+        for inner_key, inner in value.items():
+            nested = key in ("translations", "record_types")
+            fits = isinstance(inner, Mapping) and all(isinstance(v, str) for v in
+                                                      inner.values()) if nested \
+                else isinstance(inner, str)
+            if not fits:
+                raise SalesprocError(f"{where}.{key}.{shown(str(inner_key))} is not "
+                                     "what import salesforce writes there")
+            if key == "forecast_categories" and inner not in sf.FORECAST_CATEGORIES:
+                raise SalesprocError(f"{where}.forecast_categories: '{shown(str(inner))}' is "
+                                     "no forecast category",
+                                     hint=f"one of {', '.join(sf.FORECAST_CATEGORIES)}")
+            if key == "record_types" and set(inner) - set(_RECORD_TYPE_KEYS):
+                raise SalesprocError(f"{where}.record_types.{shown(str(inner_key))}: unknown "
+                                     "key", hint=f"known: {', '.join(_RECORD_TYPE_KEYS)}")
+    return raw
