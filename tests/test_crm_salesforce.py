@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from salesproc.crm_metadata import salesforce as sf
-from salesproc.crm_metadata.salesforce_export import to_salesforce
+from salesproc.crm_metadata.salesforce_export import outcome_values, stage_values, to_salesforce
+from salesproc.process.analysis import stage_win_chances
 from salesproc.process.loader import load
+from salesproc.process.model import Process, Stage
 from tests.conftest import ROOT, run
 
 CASES = ROOT / "tests" / "cases" / "salesforce"
@@ -85,7 +87,7 @@ def test_path_guidance_is_escaped_html_with_key_fields(exported: Path) -> None:
     assert "Ask about the &lt;current&gt; tool &amp; its cost." in info  # the HTML's own
     assert sf.read_guidance(info) == sf.Guidance(
         "Discovery call", "", "Ask about the <current> tool & its cost.",
-        ["Budget & timing", "Champion's name"])
+        ["Champion's name"])  # the budget is a key field: Budget__c
     second = path.findall("m:pathAssistantSteps", NS)[1]
     assert sf.read_guidance(second.findtext("m:info", namespaces=NS) or "").guidance == \
         "Send the quote.\nFollow up in two days."
@@ -95,10 +97,15 @@ def test_path_guidance_is_escaped_html_with_key_fields(exported: Path) -> None:
 def test_required_information_becomes_validation_rules(exported: Path) -> None:
     rules = {p.name.split(".")[0]: ET.parse(p).getroot()
              for p in (exported / OBJECT / "validationRules").iterdir()}
-    assert set(rules) == {"discover_needs_budget", "discover_needs_budget_2", "sign_needs_po"}
-    formula = rules["sign_needs_po"].findtext("m:errorConditionFormula", namespaces=NS)
-    assert formula == sf.rule_formula(["Closed Won"], [], "PO_Number__c")  # both paths
-    assert tags(rules["sign_needs_po"]) == ["fullName", "active", "description",
+    assert set(rules) == {"Discovery_needs_Budget_c", "Discovery_needs_Budget_c_2",
+                          "Signature_needs_PO_Number_c"}
+    found = {name: sf.read_rule(rule.findtext("m:errorConditionFormula", namespaces=NS) or "")
+             for name, rule in rules.items()}
+    assert found["Signature_needs_PO_Number_c"] == (["Closed Won"], [], "PO_Number__c")
+    assert sorted(v for v in found.values() if v and v[2] == "Budget__c") == [
+        (["Proposal/Price Quote", "Signature", "Closed Won"], ["mid_market"], "Budget__c"),
+        (["Signature", "Closed Won"], ["smb"], "Budget__c")]
+    assert tags(rules["Signature_needs_PO_Number_c"]) == ["fullName", "active", "description",
                                             "errorConditionFormula", "errorDisplayField",
                                             "errorMessage"]
 
@@ -122,3 +129,50 @@ def test_export_keeps_what_the_user_changed(exported: Path, tmp_path: Path) -> N
     assert edited.read_text("utf-8") == "mine"
     forced = run("export", "salesforce", str(TWO_PATHS), "-o", str(folder), "--force")
     assert forced.exit_code == 0 and edited.read_text("utf-8").startswith("<?xml")
+
+
+# --- import, and export -> import ---------------------------------------------------------
+
+
+def held(process: Process) -> dict[str, object]:
+    """What Salesforce can hold of a process, without salesproc's own ids: the stages in
+    order (values, name, description, guidance, what each buyer type must find out and in
+    which CRM field: a Path lists the fields apart from the rest, so not in its order),
+    the buyer types (record type, name, description, path), and each stage's chance to
+    win to the percent. Descriptions are one paragraph in Salesforce."""
+    values = stage_values(process)
+    won, lost = outcome_values(process)
+    chances = stage_win_chances(process)
+
+    def needs(stage: Stage) -> list[tuple[str, str | None]]:
+        return sorted((process.information[i].label if i not in process.crm.information
+                       else "", process.crm.information.get(i) or "") for i in stage.requires)
+
+    return {
+        "stages": [(values[s], st.name, " ".join(st.description.split()), st.guidance.strip(),
+                    round(100 * chances[s])) for s, st in process.stages.items()],
+        "outcomes": (won, lost),
+        "buyers": sorted((b.id, b.name, " ".join(b.description.split()),
+                          [values[s][0] for s in b.path],
+                          [(values[s][0], b.stages[s].guidance.strip(),
+                            needs(b.stages[s])) for s in b.path])
+                         for b in process.buyer_types.values())}
+
+
+EXAMPLES = [*sorted((ROOT / "processes").glob("*.yaml")),
+            ROOT / "examples/hubspot-first-export/acme-sales.yaml", TWO_PATHS]
+
+
+@pytest.mark.parametrize("source", EXAMPLES, ids=lambda p: p.name)
+def test_export_then_import_gives_back_what_salesforce_holds(source: Path,
+                                                              tmp_path: Path) -> None:
+    original = load(source)
+    folder = tmp_path / "sfdx"
+    for rel, text in to_salesforce(original).files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text, "utf-8")
+    result = run("import", "salesforce", str(folder), "-o", str(tmp_path / "back.yaml"))
+    assert result.exit_code == 0, result.output
+    assert "Not carried over" not in result.output  # the round trip found no difference
+    back = load(tmp_path / "back.yaml")
+    assert held(back) == held(original)

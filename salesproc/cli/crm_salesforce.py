@@ -54,6 +54,34 @@ def export_salesforce(process_file: str, folder: str, force: bool) -> None:
     echo("\n".join(lines))
 
 
+@import_.command("salesforce")
+@click.argument("folder", metavar="DIR", type=click.Path(path_type=str))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=str),
+              help="The process file to write (e.g. processes/from-salesforce.yaml).")
+@click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+def import_salesforce(folder: str, output: str, force: bool) -> None:
+    """Read the Salesforce metadata under DIR (SFDX or Metadata API source: the Opportunity
+    stage set, record types, business processes, Paths, validation rules) into a process
+    file, and list what it could not carry over."""
+    from salesproc.core.outputs import write_atomic
+    from salesproc.crm_metadata.salesforce_import import from_salesforce
+
+    target = Path(output)
+    if target.exists() and not force:
+        raise Failure(f"{shown(output)} already exists; nothing was written",
+                      hint="choose another name, or add --force to overwrite it")
+    result = from_salesforce(folder)
+    write_atomic(target, result.text)
+    lines = [f"wrote {output}: a process from the Salesforce metadata in {folder}. Its "
+             "routes are starting points made from Salesforce's probabilities; owners, "
+             "times, shares and deal values are placeholders to replace."]
+    if result.not_carried:
+        lines.append("Not carried over (also listed at the top of the file):")
+        lines += [f"  - {item}" for item in result.not_carried]
+    lines.append(f"next: salesproc validate {output}")
+    echo("\n".join(lines))
+
+
 def _differs(path: Path, text: str) -> bool:
     try:
         return path.read_text("utf-8") != text
@@ -61,4 +89,4 @@ def _differs(path: Path, text: str) -> bool:
         return True
 
 
-__all__ = ["export_salesforce", "import_"]
+__all__ = ["export_salesforce", "import_salesforce"]

@@ -95,6 +95,23 @@ def developer_name(text: str, taken: set[str] | None = None) -> str:
     return name
 
 
+def identifier(text: str, taken: set[str] | None = None) -> str:
+    """A salesproc id made from a CRM name (``Proposal/Price Quote`` ->
+    ``proposal_price_quote``): lower case, digits and underscores, starting with a letter,
+    at most 64 characters; one not in *taken*, which it joins."""
+    word = re.sub(r"_+", "_", re.sub(r"[^a-z0-9]+", "_", text.lower())).strip("_")
+    if not word or not word[0].isalpha():
+        word = ("s_" + word).rstrip("_")
+    word = word[:60].rstrip("_")
+    if taken is not None:
+        base, k = word, 2
+        while word in taken:
+            word = f"{base}_{k}"
+            k += 1
+        taken.add(word)
+    return word
+
+
 # --- a Path step's guidance ---------------------------------------------------------------
 
 
@@ -113,19 +130,19 @@ class Guidance:
 FIND_OUT = "Find out:"
 
 
-def guidance_html(name: str, description: str, guidance: str, labels: list[str]) -> str:
-    """A stage's Path guidance: its name in bold, its description in italics, its
-    guidance, and what to find out as a list; every text HTML-escaped, line breaks as
-    ``<br>``."""
+def guidance_html(name: str | None, description: str, guidance: str,
+                  labels: list[str]) -> str:
+    """A stage's Path guidance: its *name* in bold (None: left out, when the step's value
+    is the name already), its description in italics, each line of its guidance a
+    paragraph, and what to find out as a list; every text HTML-escaped."""
 
     def text(value: str) -> str:
-        return "<br>".join(html.escape(line, quote=False) for line in value.strip().split("\n"))
+        return html.escape(value.strip(), quote=False)
 
-    parts = [f"<p><b>{text(name)}</b></p>"]
+    parts = [] if name is None else [f"<p><b>{text(name)}</b></p>"]
     if description.strip():
-        parts.append(f"<p><i>{text(description)}</i></p>")
-    if guidance.strip():
-        parts.append(f"<p>{text(guidance)}</p>")
+        parts.append(f"<p><i>{text(' '.join(description.split()))}</i></p>")
+    parts += [f"<p>{text(line)}</p>" for line in guidance.split("\n") if line.strip()]
     if labels:
         items = "".join(f"<li>{text(label)}</li>" for label in labels)
         parts.append(f"<p>{FIND_OUT}</p><ul>{items}</ul>")
@@ -133,40 +150,44 @@ def guidance_html(name: str, description: str, guidance: str, labels: list[str])
 
 
 class _Blocks(HTMLParser):
-    """Rich text as blocks: (kind, text), kind ``b`` (a bold paragraph), ``i`` (italic),
-    ``p`` (plain) or ``li``; line breaks kept as newlines."""
+    """Rich text as blocks: (kind, text), kind ``b`` (a paragraph all in bold), ``i`` (all
+    in italics), ``p`` (any other) or ``li``; line breaks kept as newlines."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.blocks: list[tuple[str, str]] = []
-        self.open: list[str] = []
+        self.item = False
         self.text: list[str] = []
-        self.marks: set[str] = set()
+        self.styles: list[str] = []  # the bold or italic elements open now
+        self.kinds: set[str] = set()  # how each piece of the block's text was styled
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("p", "li", "div"):
             self._close()
-            self.open = [tag]
-            self.marks = set()
+            self.item = tag == "li"
         elif tag == "br":
             self.text.append("\n")
-        elif tag in ("b", "strong", "i", "em") and not "".join(self.text).strip():
-            self.marks.add("b" if tag in ("b", "strong") else "i")
+        elif tag in ("b", "strong", "i", "em"):
+            self.styles.append("b" if tag in ("b", "strong") else "i")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("p", "li", "div"):
             self._close()
+        elif tag in ("b", "strong", "i", "em") and self.styles:
+            self.styles.pop()
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
+        if data.strip():
+            self.kinds.add(self.styles[-1] if len(self.styles) == 1 else "p")
 
     def _close(self) -> None:
         text = "\n".join(line.strip() for line in "".join(self.text).split("\n")).strip()
         if text:
-            kind = "li" if self.open == ["li"] else "b" if self.marks == {"b"} else \
-                "i" if self.marks == {"i"} else "p"
+            kind = "li" if self.item else next(iter(self.kinds)) if len(self.kinds) == 1 \
+                else "p"
             self.blocks.append((kind, text))
-        self.text, self.marks = [], set()
+        self.text, self.kinds, self.item = [], set(), False
 
     def close(self) -> None:
         super().close()
@@ -174,22 +195,22 @@ class _Blocks(HTMLParser):
 
 
 def read_guidance(info: str) -> Guidance:
-    """A Path step's guidance read back: salesproc's own (:func:`guidance_html`) part by
-    part, anything else as its text (paragraphs and list items on lines of their own)."""
+    """A Path step's guidance read back, as :func:`guidance_html` writes it: a first
+    paragraph all in bold is the stage's name, a paragraph all in italics after it its
+    description, a "Find out:" list what to find out, the other paragraphs (list items
+    as "- item") the guidance, one a line."""
     parser = _Blocks()
     parser.feed(info)
     parser.close()
-    blocks = parser.blocks
-    if not blocks or blocks[0][0] != "b":
-        return Guidance(guidance="\n".join(("- " if k == "li" else "") + t for k, t in blocks))
-    found = Guidance(name=blocks[0][1])
-    rest = blocks[1:]
+    rest = parser.blocks
+    found = Guidance()
+    if rest and rest[0][0] == "b":
+        found.name, rest = rest[0][1], rest[1:]
     if rest and rest[0][0] == "i":
-        found.description = rest[0][1]
-        rest = rest[1:]
+        found.description, rest = rest[0][1], rest[1:]
     plain: list[str] = []
     for k, (kind, text) in enumerate(rest):
-        if kind == "p" and text == FIND_OUT and all(b[0] == "li" for b in rest[k + 1:]):
+        if text == FIND_OUT and rest[k + 1:] and all(b[0] == "li" for b in rest[k + 1:]):
             found.labels = [t for _, t in rest[k + 1:]]
             break
         plain.append(("- " if kind == "li" else "") + text)
@@ -216,3 +237,30 @@ def rule_formula(values: list[str], record_types: list[str], field_name: str) ->
     parts.append(f"OR(\n    {stages}\n)" if len(values) > 1 else stages)
     parts.append(f"ISBLANK({field_name})")
     return "AND(\n" + ",\n".join(parts) + "\n)"
+
+
+_LITERAL = r'"((?:[^"\\]|\\.)*)"'
+_RULE = re.compile(r"\s*AND\s*\((?P<body>.*)\)\s*", re.S)
+_STAGE = re.compile(r"ISPICKVAL\s*\(\s*StageName\s*,\s*" + _LITERAL + r"\s*\)")
+_TYPE = re.compile(r"RecordType\.DeveloperName\s*=\s*" + _LITERAL)
+_BLANK = re.compile(r"ISBLANK\s*\(\s*([A-Za-z][A-Za-z0-9_]*)\s*\)")
+
+
+def read_rule(formula: str) -> tuple[list[str], list[str], str] | None:
+    """(stage values, record types, field) of a rule :func:`rule_formula` wrote; None for
+    any other formula (it is then not salesproc's to read)."""
+    found = _RULE.fullmatch(formula)
+    if found is None:
+        return None
+
+    def unquote(text: str) -> str:
+        return re.sub(r"\\(.)", r"\1", text)
+
+    values = [unquote(v) for v in _STAGE.findall(formula)]
+    types = [unquote(t) for t in _TYPE.findall(formula)]
+    blanks = _BLANK.findall(formula)
+    if not values or len(blanks) != 1:
+        return None
+    if rule_formula(values, types, blanks[0]).split() != formula.split():
+        return None
+    return values, types, blanks[0]

@@ -11,8 +11,9 @@ What is written, for the Opportunity object:
   follows from it (:func:`salesproc.crm_metadata.salesforce.forecast_category`).
 - per buyer type, a business process (its path's values and the outcomes), a record type
   that uses it (label: the buyer type's name), and a Path: each stage's guidance (its
-  name, description, guidance and what to find out) and, as key fields, the CRM fields
-  that record what it requires (`crm: information:`).
+  name (unless its value is the name), description, guidance and what to find out that
+  has no CRM field) and, as key fields, the CRM fields that record the rest of what it
+  requires (`crm: information:`).
 - a validation rule per stage and required information that has a CRM field: the deal
   cannot move past the stage (to a later stage of its buyer type's path, or won) while
   the field is blank.
@@ -207,8 +208,10 @@ def _path(process: Process, buyer: BuyerType, names: _Names, values: dict[str, l
              leaf("fieldName", "StageName", 1), leaf("masterLabel", names.path_label, 1)]
     for sid in buyer.path:
         stage = buyer.stages[sid]
-        labels = [process.information[i].label for i in stage.requires]
-        info = sf.guidance_html(stage.name, stage.description, stage.guidance, labels)
+        labels = [process.information[i].label for i in stage.requires
+                  if i not in process.crm.information]  # the others are key fields
+        name = None if values[sid] == [stage.name] else stage.name
+        info = sf.guidance_html(name, stage.description, stage.guidance, labels)
         if len(info) > sf.GUIDANCE_MOST:
             problems.append(f"the Path guidance of stage {sid} for {buyer.id} is {len(info):,} "
                             f"characters; Salesforce holds {sf.GUIDANCE_MOST:,}: shorten its "
@@ -242,8 +245,10 @@ def _validation_rules(process: Process, values: dict[str, list[str]], won: list[
                     groups.setdefault(past, []).append(buyer.id)
             everyone = len(groups) == 1 and len(next(iter(groups.values()))) == \
                 len(process.buyer_types)
-            for past, buyers in groups.items():
-                name = sf.developer_name(f"{sid}_needs_{info}", rule_names)
+            for past, buyers in sorted(groups.items(), key=lambda group: sorted(
+                    record_types[b] for b in group[1])):  # as Salesforce lists them
+                name = sf.developer_name(f"{values[sid][0]} needs "
+                                         f"{process.crm.information[info]}", rule_names)
                 out.append((name, _rule(process, stage, info, list(past),
                                         [] if everyone else
                                         [record_types[b] for b in buyers], name)))
