@@ -29,6 +29,7 @@ so that "the round trip gives the same metadata" is checked, not hoped.
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -449,12 +450,14 @@ def _shares(n: int) -> list[str]:
 
 
 def _block(data: dict[str, Any], depth: int) -> list[str]:
+    """Nested mappings as block YAML: keys that are ids plain, the others quoted."""
     out = []
     for key, item in data.items():
+        shown_key = key if re.fullmatch(r"[a-z_]+", key) else yaml_text(str(key))
         if isinstance(item, dict):
-            out += [f"{'  ' * depth}{yaml_text(str(key))}:", *_block(item, depth + 1)]
+            out += [f"{'  ' * depth}{shown_key}:", *_block(item, depth + 1)]
         else:
-            out.append(f"{'  ' * depth}{yaml_text(str(key))}: {yaml_text(str(item))}")
+            out.append(f"{'  ' * depth}{shown_key}: {yaml_text(str(item))}")
     return out
 
 
