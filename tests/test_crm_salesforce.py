@@ -220,3 +220,62 @@ def test_import_then_export_gives_the_same_metadata_or_says_why(project: str,
         assert "export salesforce adds it" in report  # the Path it did not have
     assert "PathAssistant Renewal: export salesforce adds it" in report
 
+
+# --- bad input -----------------------------------------------------------------------------
+
+
+BAD = {
+    "malformed": (b"<StandardValueSet><standardValue>", "not well-formed XML"),
+    "billion laughs": (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+                       b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+                       b"<StandardValueSet>&lol2;</StandardValueSet>", "refused"),
+    "xxe": (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+            b"<StandardValueSet><standardValue><fullName>&e;</fullName></standardValue>"
+            b"</StandardValueSet>", "refused"),
+    "absurd probability": (
+        b'<StandardValueSet xmlns="http://soap.sforce.com/2006/04/metadata"><standardValue>'
+        b"<fullName>A</fullName><probability>1e308</probability></standardValue>"
+        b"</StandardValueSet>", "probability 1e308 is not a number from 0 to 100"),
+    "not a stage set": (b"<Flow/>", "holds a Flow, not a StandardValueSet"),
+    "no open stage": (
+        b'<StandardValueSet xmlns="http://soap.sforce.com/2006/04/metadata"><standardValue>'
+        b"<fullName>Closed Won</fullName><closed>true</closed><won>true</won>"
+        b"</standardValue></StandardValueSet>", "no open stage"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_metadata_is_a_located_error(case: str, tmp_path: Path) -> None:
+    data, message = BAD[case]
+    (tmp_path / "in/standardValueSets").mkdir(parents=True)
+    (tmp_path / "in/standardValueSets/OpportunityStage.standardValueSet-meta.xml"
+     ).write_bytes(data)
+    target = tmp_path / "out.yaml"
+    result = run("import", "salesforce", str(tmp_path / "in"), "-o", str(target))
+    assert result.exit_code == 1
+    assert message in result.output and "OpportunityStage.standardValueSet-meta.xml" in \
+        result.output
+    assert "Traceback" not in result.output and "root:" not in result.output
+    assert not target.exists()
+
+
+def test_missing_folder_stage_set_and_kept_output(tmp_path: Path) -> None:
+    missing = run("import", "salesforce", str(tmp_path / "nope"), "-o", str(tmp_path / "a"))
+    assert missing.exit_code == 1 and "does not exist" in missing.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    none = run("import", "salesforce", str(empty), "-o", str(tmp_path / "a.yaml"))
+    assert none.exit_code == 1 and "no Opportunity stage set" in none.output
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("keep me", "utf-8")
+    kept = run("import", "salesforce", str(CASES / "sfdx"), "-o", str(mine))
+    assert kept.exit_code == 1 and mine.read_text("utf-8") == "keep me"
+
+
+def test_malformed_x_salesforce_is_a_kind_error(tmp_path: Path) -> None:
+    process = tmp_path / "p.yaml"
+    process.write_text(TWO_PATHS.read_text("utf-8") +
+                       "x-salesforce: {forecast_categories: {Discovery: Maybe}}\n", "utf-8")
+    result = run("export", "salesforce", str(process), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 1 and "'Maybe' is no forecast category" in result.output
+    assert not (tmp_path / "out").exists()
