@@ -18,8 +18,9 @@ What is written, for the Opportunity object:
   cannot move past the stage (to a later stage of its buyer type's path, or won) while
   the field is blank.
 - what ``x-salesforce:`` holds (written by ``import salesforce``): Salesforce's own
-  labels, forecast categories, default value, translations and names, written back as
-  they were read.
+  labels, forecast categories, default value, translations, names, the validation rules
+  that are not salesproc's (kept element by element) and the key fields no rule asks for
+  (``not_required``), written back as they were read.
 
 Everything else the process says (owners, times, routes, approvals, conditions, loss
 reasons, arrivals) has no place in this metadata: :attr:`SalesforceExport.not_expressed`
@@ -88,10 +89,15 @@ def to_salesforce(process: Process) -> SalesforceExport:
                                                                    lost)
         out.files[f"{OBJECT}/recordTypes/{names.record_type}.recordType-meta.xml"] = \
             _record_type(buyer, names)
-        out.files[f"pathAssistants/{names.path}.pathAssistant-meta.xml"] = \
-            _path(process, buyer, names, values, out.not_expressed)
+        if names.path:  # "": the record type has no Path
+            out.files[f"pathAssistants/{names.path}.pathAssistant-meta.xml"] = _path(
+                process, buyer, names, values, extra.get("labels", {}), out.not_expressed)
     record_types = {b: n.record_type for b, n in named.items()}
-    for rule_name, text in _validation_rules(process, values, won, record_types):
+    rules = _validation_rules(process, values, won, record_types,
+                              set(extra.get("not_required", {})))
+    rules += [(rule_name, _kept_rule(rule_name, parts)) for rule_name, parts in
+              extra.get("validation_rules", {}).items()]
+    for rule_name, text in sorted(rules):
         out.files[f"{OBJECT}/validationRules/{rule_name}.validationRule-meta.xml"] = text
     out.not_expressed[:0] = _not_expressed(process)
     return out
@@ -203,39 +209,46 @@ def _record_type(buyer: BuyerType, names: _Names) -> str:
 
 
 def _path(process: Process, buyer: BuyerType, names: _Names, values: dict[str, list[str]],
-          problems: list[str]) -> str:
+          labels: Mapping[str, str], problems: list[str]) -> str:
     lines = [leaf("active", True, 1), leaf("entityName", "Opportunity", 1),
              leaf("fieldName", "StageName", 1), leaf("masterLabel", names.path_label, 1)]
     for sid in buyer.path:
         stage = buyer.stages[sid]
-        labels = [process.information[i].label for i in stage.requires
-                  if i not in process.crm.information]  # the others are key fields
-        name = None if values[sid] == [stage.name] else stage.name
-        info = sf.guidance_html(name, stage.description, stage.guidance, labels)
+        find_out = [process.information[i].label for i in stage.requires
+                    if i not in process.crm.information]  # the others are key fields
+        shown_as = [labels.get(v, v) for v in values[sid]]  # what the Path shows
+        name = None if shown_as == [stage.name] else stage.name
+        info = sf.guidance_html(name, stage.description, stage.guidance, find_out)
         if len(info) > sf.GUIDANCE_MOST:
             problems.append(f"the Path guidance of stage {sid} for {buyer.id} is {len(info):,} "
                             f"characters; Salesforce holds {sf.GUIDANCE_MOST:,}: shorten its "
                             "guidance or description")
         keys = [process.crm.information[i] for i in stage.requires
                 if i in process.crm.information]
+        if not info and not keys:
+            continue  # nothing to show: Salesforce keeps no step either
         for value in values[sid]:
             lines += block("pathAssistantSteps", [
                 *(leaf("fieldNames", f, 2) for f in dict.fromkeys(keys)),
-                leaf("info", info, 2), leaf("picklistValueName", value, 2)], 1)
+                *([leaf("info", info, 2)] if info else []),
+                leaf("picklistValueName", value, 2)], 1)
     lines.append(leaf("recordTypeName", names.record_type, 1))
     return document("PathAssistant", lines)
 
 
 def _validation_rules(process: Process, values: dict[str, list[str]], won: list[str],
-                      record_types: dict[str, str]) -> list[tuple[str, str]]:
+                      record_types: dict[str, str], optional: set[str]
+                      ) -> list[tuple[str, str]]:
     """(name, file text) of each rule: per stage and required information with a CRM
-    field, the buyer types that require it there grouped by the values that lie past it
-    (*record_types*: buyer type id -> its record type)."""
+    field (not one of the *optional* fields), the buyer types that require it there
+    grouped by the values that lie past it (*record_types*: buyer type id -> its record
+    type)."""
     out = []
     rule_names: set[str] = set()
     for sid, stage in process.stages.items():
         needed = dict.fromkeys(i for b in process.buyer_types.values() if sid in b.path
-                               for i in b.stages[sid].requires if i in process.crm.information)
+                               for i in b.stages[sid].requires
+                               if process.crm.information.get(i, "") not in ("", *optional))
         for info in needed:
             groups: dict[tuple[str, ...], list[str]] = {}
             for buyer in process.buyer_types.values():
@@ -253,6 +266,12 @@ def _validation_rules(process: Process, values: dict[str, list[str]], won: list[
                                         [] if everyone else
                                         [record_types[b] for b in buyers], name)))
     return out
+
+
+def _kept_rule(rule_name: str, parts: Mapping[str, str]) -> str:
+    """A validation rule kept as import salesforce read it (x-salesforce:)."""
+    return document("ValidationRule", [leaf("fullName", rule_name, 1),
+                                       *(leaf(tag, text, 1) for tag, text in parts.items())])
 
 
 def _rule(process: Process, stage: Stage, info: str, past: list[str],
@@ -320,7 +339,8 @@ def _extension(process: Process) -> Mapping[str, Any]:
         return {}
     if not isinstance(raw, Mapping):
         raise SalesprocError(f"{where} must be a mapping")
-    known = {"labels", "forecast_categories", "default", "translations", "record_types"}
+    known = {"labels", "forecast_categories", "default", "translations", "record_types",
+             "validation_rules", "not_required"}
     for key, value in raw.items():
         if key not in known:
             raise SalesprocError(f"{where}: unknown key '{shown(str(key))}'",
@@ -329,10 +349,14 @@ def _extension(process: Process) -> Mapping[str, Any]:
             if not isinstance(value, str):
                 raise SalesprocError(f"{where}.default must be a stage value's name")
             continue
+        if key == "not_required":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise SalesprocError(f"{where}.not_required must be a list of CRM fields")
+            continue
         if not isinstance(value, Mapping):
             raise SalesprocError(f"{where}.{key} must be a mapping")
         for inner_key, inner in value.items():
-            nested = key in ("translations", "record_types")
+            nested = key in ("translations", "record_types", "validation_rules")
             fits = isinstance(inner, Mapping) and all(isinstance(v, str) for v in
                                                       inner.values()) if nested \
                 else isinstance(inner, str)

@@ -197,6 +197,7 @@ class _Importer:
 
     def _paths(self) -> None:
         by_type = {b.record_type: b for b in self.buyers}
+        shown_on: set[str] = set()
         for path in self.meta.of("PathAssistant"):
             record_type = value(path.element, "recordTypeName")
             targets = [by_type[record_type]] if record_type in by_type else \
@@ -206,6 +207,7 @@ class _Importer:
                                   "is not imported: left out")
                 continue
             for buyer in targets:
+                shown_on.add(buyer.id)
                 given = self.extension.get("record_types", {}).get(buyer.id, {})
                 if path.name != given.get("path", buyer.record_type) and \
                         buyer.record_type != MASTER:
@@ -216,6 +218,10 @@ class _Importer:
                     self.extension.setdefault("record_types", {}).setdefault(
                         buyer.id, {})["path_label"] = label
                 self._steps(path, buyer)
+        for buyer in self.buyers:  # a record type without a Path gets none on export
+            if buyer.id not in shown_on and buyer.record_type != MASTER:
+                self.extension.setdefault("record_types", {}).setdefault(
+                    buyer.id, {})["path"] = ""
 
     def _steps(self, path: Component, buyer: _Buyer) -> None:
         for step in children(path.element, "pathAssistantSteps"):
@@ -245,15 +251,17 @@ class _Importer:
         return iid
 
     def _rules(self) -> None:
+        """What stages require, from salesproc's own validation rules; the others kept as
+        they are. A key field that no rule asks for is kept optional (not_required)."""
         by_type = {b.record_type: b for b in self.buyers}
+        enforced: set[str] = set()
         for rule in self.meta.of("ValidationRule"):
             read = sf.read_rule(value(rule.element, "errorConditionFormula"))
             if read is None or not flag(rule.element, "active", True):
-                why = "is inactive" if read else "is not one salesproc writes (a stage " \
-                    "asking for a field)"
-                self.notes.append(f"validation rule {rule.name} {why}: not carried")
+                self._keep_rule(rule)
                 continue
             stage_values, types, column = read
+            enforced.add(column)
             iid = self._info(None, column)
             description = value(rule.element, "description")
             if description and self.information[iid][0] == column:
@@ -274,6 +282,20 @@ class _Importer:
                     "description": "", "guidance": "", "requires": []})
                 if iid not in stage["requires"]:
                     stage["requires"].append(iid)
+
+        optional = [c for _, c in self.information.values() if c and c not in enforced]
+        if optional:
+            self.extension["not_required"] = optional
+
+    def _keep_rule(self, rule: Component) -> None:
+        """A validation rule salesproc does not write (the admin's own, or inactive): kept
+        as it is, element by element, under x-salesforce: validation_rules."""
+        parts = {name(c): c.text or "" for c in rule.element if name(c) != "fullName"}
+        if any(len(c) for c in rule.element) or len(parts) != len(rule.element) - 1:
+            self.notes.append(f"validation rule {rule.name} ({rule.where}): nested or "
+                              "repeated elements: not carried")
+            return
+        self.extension.setdefault("validation_rules", {})[rule.name] = parts
 
     def _settle(self) -> None:
         """Each stage's description, guidance and requires: the most common among the
@@ -449,13 +471,19 @@ def _shares(n: int) -> list[str]:
     return [f"{each:g}"] * (n - 1) + [f"{round(1 - each * (n - 1), 4):g}"]
 
 
+_YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}  # YAML 1.1's
+
+
 def _block(data: dict[str, Any], depth: int) -> list[str]:
     """Nested mappings as block YAML: keys that are ids plain, the others quoted."""
     out = []
     for key, item in data.items():
-        shown_key = key if re.fullmatch(r"[a-z_]+", key) else yaml_text(str(key))
+        shown_key = key if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", key) and key.lower() not in \
+            _YAML_WORDS else yaml_text(str(key))
         if isinstance(item, dict):
             out += [f"{'  ' * depth}{shown_key}:", *_block(item, depth + 1)]
+        elif isinstance(item, list):
+            out.append(f"{'  ' * depth}{shown_key}: [{', '.join(yaml_text(str(i)) for i in item)}]")
         else:
             out.append(f"{'  ' * depth}{shown_key}: {yaml_text(str(item))}")
     return out
