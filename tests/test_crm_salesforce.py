@@ -309,3 +309,21 @@ def test_malformed_x_salesforce_is_a_kind_error(tmp_path: Path) -> None:
     result = run("export", "salesforce", str(process), "-o", str(tmp_path / "out"))
     assert result.exit_code == 1 and "'Maybe' is no forecast category" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_names_from_anywhere_are_written_harmlessly(tmp_path: Path) -> None:
+    """A control character in a name is written as its escape (XML cannot hold it, and it
+    would drive a terminal); a stage value called Won is a stage, not the outcome."""
+    process = tmp_path / "p.yaml"
+    process.write_text(TWO_PATHS.read_text("utf-8").replace(
+        "name: Proposal\n", 'name: "Pro\\x1bposal"\n').replace(
+        "Discovery: discover", "Won: discover"), "utf-8")
+    folder = tmp_path / "out"
+    assert run("export", "salesforce", str(process), "-o", str(folder)).exit_code == 0
+    path = ET.parse(folder / "pathAssistants/mid_market.pathAssistant-meta.xml")
+    infos = [s.findtext("m:info", namespaces=NS) or "" for s in
+             path.findall("m:pathAssistantSteps", NS)]
+    assert "<p><b>Pro\\x1bposal</b></p>" in infos[1]
+    back = run("import", "salesforce", str(folder), "-o", str(tmp_path / "back.yaml"))
+    assert back.exit_code == 0, back.output
+    assert '"Won": won_2' in (tmp_path / "back.yaml").read_text("utf-8")

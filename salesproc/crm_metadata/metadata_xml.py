@@ -15,7 +15,7 @@ from pathlib import Path
 from xml.etree.ElementTree import Element, ParseError
 
 from salesproc.core.errors import SalesprocError
-from salesproc.core.escaping import shown
+from salesproc.core.escaping import shown, visible
 from salesproc.crm_metadata.salesforce import INDENT, NAMESPACE
 
 #: The largest metadata file read (bytes): a stage set is a few kilobytes.
@@ -25,8 +25,10 @@ _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"
 
 
 def text(value: str) -> str:
-    """*value* as XML element text, with the escapes Salesforce writes."""
-    return "".join(_ESCAPES.get(c, c) for c in value)
+    """*value* as XML element text, with the escapes Salesforce writes; a control
+    character (which XML cannot hold, or which would drive a terminal that shows the
+    file) written as its visible escape, ``\\x1b``, as everything salesproc writes."""
+    return "".join(_ESCAPES.get(c, c) for c in visible(value))
 
 
 def leaf(tag: str, value: str | bool | int, depth: int) -> str:

@@ -115,7 +115,7 @@ class _Importer:
     def _stages(self) -> list[_Stage]:
         guidance = self._step_names()
         out: list[_Stage] = []
-        taken: set[str] = set()
+        taken: set[str] = {"won", "lost"}  # the outcomes' own ids
         for v in self.meta.values:
             if v.closed:
                 continue
