@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from salesproc.crm_metadata import salesforce as sf
-from salesproc.crm_metadata.salesforce_export import outcome_values, stage_values, to_salesforce
+from salesproc.crm_metadata.salesforce_export import (
+    approval_problem,
+    effective_approvals,
+    outcome_values,
+    stage_values,
+    to_salesforce,
+)
 from salesproc.process.analysis import stage_win_chances
 from salesproc.process.loader import load
 from salesproc.process.model import Process, Stage
@@ -111,10 +117,30 @@ def test_required_information_becomes_validation_rules(exported: Path) -> None:
                                             "errorMessage"]
 
 
-def test_what_cannot_be_held_is_listed() -> None:
-    found = to_salesforce(load(TWO_PATHS)).not_expressed
-    assert "  approval 'Discount approval' at stage propose for mid_market (by finance)" in found
-    assert any(line.endswith("not enforced: champion") for line in found)
+def test_approvals_where_the_metadata_can_express_them(exported: Path) -> None:
+    approval = ET.parse(exported / "approvalProcesses/"
+                        "Opportunity.Proposal_Price_Quote_approvals.approvalProcess-meta.xml")
+    root = approval.getroot()
+    assert tags(root) == ["active", "allowRecall", "allowedSubmitters", "approvalPageFields",
+                          "approvalStep", "description", "enableMobileDeviceAccess",
+                          "entryCriteria", "finalApprovalRecordLock",
+                          "finalRejectionRecordLock", "label", "processOrder",
+                          "recordEditability", "showApprovalHistory"]
+    assert root.findtext("m:entryCriteria/m:formula", namespaces=NS) == sf.approval_formula(
+        ["Proposal/Price Quote"], [], [("gte", 50000.0)])  # mid-market alone has the stage
+    assert root.findtext("m:approvalStep/m:assignedApprover/m:approver/m:name",
+                         namespaces=NS) == "finance"
+    listed = to_salesforce(load(TWO_PATHS)).not_expressed
+    assert any("create the queues (finance for finance)" in line for line in listed)
+    assert "approval 'Discount approval' at stage propose: its chance of a no (0.1) and " \
+        "where a rejected deal goes" in listed
+    assert any(line.endswith("not enforced: champion") for line in listed)
+    enterprise = to_salesforce(load(ROOT / "processes/enterprise-meddpicc.yaml"))
+    assert not any(p.startswith("approvalProcesses/Opportunity.Business")
+                   for p in enterprise.files)
+    assert "approval 'Discount review' at stage business_case for enterprise, strategic (by " \
+        "deal_desk): a condition on deal fields or with any: is not one Salesforce's " \
+        "approval entry criteria hold here" in enterprise.not_expressed
 
 
 def test_export_keeps_what_the_user_changed(exported: Path, tmp_path: Path) -> None:
@@ -138,12 +164,19 @@ def test_export_keeps_what_the_user_changed(exported: Path, tmp_path: Path) -> N
 def held(process: Process) -> dict[str, object]:
     """What Salesforce can hold of a process, without salesproc's own ids: the stages in
     order (values, name, description, guidance, what each buyer type must find out and in
-    which CRM field: a Path lists the fields apart from the rest, so not in its order),
+    which CRM field: a Path lists the fields apart from the rest, so not in its order;
+    its approvals where Salesforce can hold them: name, role and value bounds),
     the buyer types (record type, name, description, path), and each stage's chance to
     win to the percent. Descriptions are one paragraph in Salesforce."""
     values = stage_values(process)
     won, lost = outcome_values(process)
     chances = stage_win_chances(process)
+
+    def approvals(stage: Stage, buyer: str) -> list[object]:
+        found = effective_approvals(stage, buyer)
+        if approval_problem(found):  # listed as not expressed: not carried
+            return []
+        return [(a.name, a.role, a.when.value if a.when else None) for a in found]
 
     def needs(stage: Stage) -> list[tuple[str, str | None]]:
         return sorted((process.information[i].label if i not in process.crm.information
@@ -156,7 +189,8 @@ def held(process: Process) -> dict[str, object]:
         "buyers": sorted((b.id, b.name, " ".join(b.description.split()),
                           [values[s][0] for s in b.path],
                           [(values[s][0], b.stages[s].guidance.strip(),
-                            needs(b.stages[s])) for s in b.path])
+                            needs(b.stages[s]), approvals(b.stages[s], b.id))
+                           for s in b.path])
                          for b in process.buyer_types.values())}
 
 

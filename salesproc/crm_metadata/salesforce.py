@@ -47,6 +47,8 @@ GUIDANCE_MOST = 1000
 DEVELOPER_NAME_MOST = 40
 #: A stage value's name and label; a record type's label; a validation rule's message.
 VALUE_MOST, LABEL_MOST, MESSAGE_MOST = 255, 80, 255
+#: An approval process's label (its description holds the whole name).
+APPROVAL_LABEL_MOST = 40
 
 #: Characters Salesforce writes URL-encoded in a business process's stage values.
 _ENCODED = frozenset('%/\\:*?"<>|#')
@@ -264,3 +266,47 @@ def read_rule(formula: str) -> tuple[list[str], list[str], str] | None:
     if rule_formula(values, types, blanks[0]).split() != formula.split():
         return None
     return values, types, blanks[0]
+
+
+# --- approval processes --------------------------------------------------------------------
+
+#: The value bounds an approval's entry criteria may hold, as the formula writes them.
+BOUNDS = (("gte", ">="), ("gt", ">"), ("lte", "<="), ("lt", "<"))
+
+
+def approval_formula(values: list[str], record_types: list[str],
+                     bounds: list[tuple[str, float]]) -> str:
+    """The entry criteria of an approval process salesproc writes: the deal is at one of
+    the stage *values*, of one of the *record_types* (all when empty), and its Amount
+    within *bounds* ((gte|gt|lte|lt, number) pairs)."""
+    parts = []
+    stages = [f"ISPICKVAL(StageName, {formula_text(v)})" for v in values]
+    parts.append(f"OR({', '.join(stages)})" if len(stages) > 1 else stages[0])
+    if record_types:
+        types = [f"RecordType.DeveloperName = {formula_text(t)}" for t in record_types]
+        parts.append(f"OR({', '.join(types)})" if len(types) > 1 else types[0])
+    signs = dict(BOUNDS)
+    parts += [f"Amount {signs[op]} {number:.15g}" for op, number in bounds]
+    return f"AND({', '.join(parts)})" if len(parts) > 1 else parts[0]
+
+
+_AMOUNT = re.compile(r"Amount\s*(>=|<=|>|<)\s*(-?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)")
+
+
+def read_approval_formula(formula: str) -> tuple[list[str], list[str],
+                                                 list[tuple[str, float]]] | None:
+    """(stage values, record types, Amount bounds) of entry criteria that
+    :func:`approval_formula` wrote; None for any other formula."""
+    def unquote(text: str) -> str:
+        return re.sub(r"\\(.)", r"\1", text)
+
+    values = [unquote(v) for v in _STAGE.findall(formula)]
+    types = [unquote(t) for t in _TYPE.findall(formula)]
+    ops = {sign: op for op, sign in BOUNDS}
+    bounds = [(ops[sign], float(number)) for sign, number in _AMOUNT.findall(formula)]
+    if not values:
+        return None
+    if approval_formula(values, types, bounds).replace(" ", "") != formula.replace(" ", "") \
+            .replace("\n", ""):
+        return None
+    return values, types, bounds

@@ -22,15 +22,19 @@ What is written, for the Opportunity object:
   that are not salesproc's (kept element by element) and the key fields no rule asks for
   (``not_required``), written back as they were read.
 
-Everything else the process says (owners, times, routes, approvals, conditions, loss
-reasons, arrivals) has no place in this metadata: :attr:`SalesforceExport.not_expressed`
-lists it, item by item.
+- an approval process per stage and group of buyer types with the same approvals
+  there, where Salesforce's entry criteria can hold their conditions (value bounds);
+  each approval a step, assigned to a queue named after its role.
+
+Everything else the process says (owners, times, routes, the other approvals, stage
+conditions, loss reasons, arrivals) has no place in this metadata:
+:attr:`SalesforceExport.not_expressed` lists it, item by item.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from salesproc.core.errors import SalesprocError
@@ -38,7 +42,7 @@ from salesproc.core.escaping import shown
 from salesproc.crm_metadata import salesforce as sf
 from salesproc.crm_metadata.metadata_xml import block, document, leaf
 from salesproc.process import analysis
-from salesproc.process.model import LOST, WON, BuyerType, Process, Stage
+from salesproc.process.model import LOST, WON, Approval, BuyerType, Condition, Process, Stage
 
 OBJECT = "objects/Opportunity"
 STAGE_SET = "standardValueSets/OpportunityStage.standardValueSet-meta.xml"
@@ -99,6 +103,11 @@ def to_salesforce(process: Process) -> SalesforceExport:
               extra.get("validation_rules", {}).items()]
     for rule_name, text in sorted(rules):
         out.files[f"{OBJECT}/validationRules/{rule_name}.validationRule-meta.xml"] = text
+    approvals, left = _approval_processes(process, values, record_types)
+    for process_name, text in approvals:
+        out.files[f"approvalProcesses/Opportunity.{process_name}.approvalProcess-meta.xml"] \
+            = text
+    out.not_expressed += left
     out.not_expressed[:0] = _not_expressed(process)
     return out
 
@@ -287,6 +296,121 @@ def _rule(process: Process, stage: Stage, info: str, past: list[str],
     return document("ValidationRule", lines)
 
 
+# --- approval processes ------------------------------------------------------------------
+
+
+def _approval_processes(process: Process, values: dict[str, list[str]],
+                        record_types: dict[str, str]) -> tuple[list[tuple[str, str]],
+                                                                list[str]]:
+    """(name, file text) of an approval process per stage and group of buyer types with
+    the same approvals there, each approval a step; and what could not be expressed.
+
+    Salesforce runs the first approval process whose entry criteria a deal meets, and
+    its steps one after another: a stage's approvals are one process (the deal at one of
+    the stage's values, of the group's record types), and an approval's condition can be
+    the process's own only when it is the stage's one approval and tests the deal's value
+    alone (Amount). Each step's approver is a queue named after the role."""
+    out: list[tuple[str, str]] = []
+    left: list[str] = []
+    taken: set[str] = set()
+    queues: dict[str, str] = {}
+    for sid in process.stages:
+        groups: dict[str, tuple[list[str], tuple[Approval, ...]]] = {}
+        having = [b for b in process.buyer_types.values() if sid in b.path]
+        for buyer in having:
+            approvals = effective_approvals(buyer.stages[sid], buyer.id)
+            if approvals:
+                groups.setdefault(repr(approvals), ([], approvals))[0].append(buyer.id)
+        for buyers, approvals in sorted(groups.values(), key=lambda g: sorted(
+                record_types[b] for b in g[0])):
+            why = approval_problem(approvals)
+            if why:
+                left += [f"approval '{a.name or 'by ' + a.role}' at stage {sid} for "
+                         f"{', '.join(buyers)} (by {a.role}): {why}" for a in approvals]
+                continue
+            condition = approvals[0].when
+            bounds = [] if condition is None else [
+                (op, float(getattr(condition, f"value_{op}"))) for op, _ in sf.BOUNDS
+                if getattr(condition, f"value_{op}") is not None]
+            types = [] if len(buyers) == len(having) else sorted(record_types[b]
+                                                                  for b in buyers)
+            formula = sf.approval_formula(values[sid], types, bounds)
+            label = approvals[0].name if len(approvals) == 1 and approvals[0].name else \
+                f"{process.stages[sid].name} approvals"
+            name = sf.developer_name(f"{values[sid][0]} {' '.join(types)} approvals", taken)
+            for a in approvals:
+                queues.setdefault(a.role, sf.developer_name(a.role))
+            out.append((name, _approval_process(label, formula, approvals, queues,
+                                                len(out) + 1)))
+            left += [f"approval '{a.name or 'by ' + a.role}' at stage {sid}: its chance of "
+                     f"a no ({a.reject:g}) and where a rejected deal goes" for a in approvals
+                     if a.reject > 0]
+    if queues:
+        left.insert(0, "approvers: the approval processes assign each step to a queue named "
+                    "after its role; create the queues (" + ", ".join(
+                        f"{q} for {r}" for r, q in queues.items()) + ") before deploying. "
+                    "Salesforce asks for a stage's approvals one after another, where the "
+                    "process runs them at once; the processes are written inactive")
+    return out, left
+
+
+def effective_approvals(stage: Stage, buyer: str) -> tuple[Approval, ...]:
+    """The approvals of *stage* that a deal of *buyer* may need: those whose condition
+    names its buyer type or none, without that test (its record type says it)."""
+    out = []
+    for a in stage.approvals:
+        c = a.when
+        if c is not None and c.buyer_types is not None:
+            if buyer not in c.buyer_types:
+                continue
+            c = replace(c, buyer_types=None)
+            a = replace(a, when=None if c == Condition() else c)
+        out.append(a)
+    return tuple(out)
+
+
+def approval_problem(approvals: tuple[Approval, ...]) -> str | None:
+    """Why a stage's approvals cannot be one approval process (None: they can)."""
+    for a in approvals:
+        c = a.when
+        if c is None:
+            continue
+        if c.fields or c.any:
+            return "a condition on deal fields or with any: is not one Salesforce's " \
+                "approval entry criteria hold here"
+        if len(approvals) > 1:
+            return "Salesforce runs one approval process per deal: a condition of one of " \
+                "several approvals at a stage cannot be its entry criteria"
+    return None
+
+
+def _approval_process(label: str, formula: str, approvals: tuple[Approval, ...],
+                      queues: dict[str, str], order: int) -> str:
+    lines = [leaf("active", False, 1), leaf("allowRecall", True, 1),
+             *block("allowedSubmitters", [leaf("type", "owner", 2)], 1),
+             *block("approvalPageFields", [leaf("field", f, 2) for f in
+                                           ("Name", "Owner", "StageName", "Amount")], 1)]
+    step_names: set[str] = set()
+    for a in approvals:
+        title = a.name or f"Approval by {a.role}"
+        lines += block("approvalStep", [
+            leaf("allowDelegate", False, 2),
+            *block("assignedApprover", [
+                *block("approver", [leaf("name", queues[a.role], 4),
+                                    leaf("type", "queue", 4)], 3),
+                leaf("whenMultipleApprovers", "FirstResponse", 3)], 2),
+            leaf("description", title, 2), leaf("label", title[:sf.LABEL_MOST], 2),
+            leaf("name", sf.developer_name(title, step_names), 2)], 1)
+    lines += [leaf("description", label, 1), leaf("enableMobileDeviceAccess", False, 1),
+              *block("entryCriteria", [leaf("formula", formula, 2)], 1),
+              leaf("finalApprovalRecordLock", False, 1),
+              leaf("finalRejectionRecordLock", False, 1),
+              leaf("label", label[:sf.APPROVAL_LABEL_MOST], 1),
+              leaf("processOrder", order, 1), leaf("recordEditability", "AdminOnly", 1),
+              leaf("showApprovalHistory", True, 1)]
+    return document("ApprovalProcess", lines)
+
+
 # --- what the metadata cannot hold ---------------------------------------------------------
 
 
@@ -301,14 +425,6 @@ def _not_expressed(process: Process) -> list[str]:
         out.append(f"times in stage (work and delay of {len(timed)} stages)")
     out.append("routes: where deals go from each stage and how often (Salesforce holds one "
                "probability per stage: the chance to win from it)")
-    approvals = [f"approval '{a.name or 'by ' + a.role}' at stage {sid} for {buyer.id} (by "
-                 f"{a.role})" for buyer in process.buyer_types.values() for sid in buyer.path
-                 for a in buyer.stages[sid].approvals]
-    if approvals:
-        out.append("approvals: an approval process needs a named approver (a user, queue or "
-                   "manager) where the process names a role; set these up in Setup > "
-                   "Approval Processes:")
-        out += [f"  {a}" for a in approvals]
     out += [f"the condition (when:) of stage {sid} for {buyer.id}: every deal of its record "
             "type may take the stage" for buyer in process.buyer_types.values()
             for sid in buyer.path if buyer.stages[sid].when is not None]

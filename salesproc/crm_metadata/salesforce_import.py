@@ -12,6 +12,9 @@ process that the file can hold, and a report of the rest.
   find out; a key field becomes an information item recorded in that field (`crm:
   information:`). Validation rules that `export salesforce` wrote give the information a
   stage requires; others are reported.
+- The approval processes `export salesforce` writes give the stages' approvals (a step
+  an approval by the role its queue is named after; the record types and value bounds
+  its condition); others are reported.
 - Salesforce's probabilities are not the model's: they become starting routes whose
   chance to win from each stage is the stage's probability (each route the ratio of its
   stage's probability to the next one's), said so in the file.
@@ -66,6 +69,7 @@ class _Stage:
     description: str = ""
     guidance: str = ""
     requires: list[str] = field(default_factory=list)
+    approvals: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -105,10 +109,8 @@ class _Importer:
         self._rules()
         self._settle()
         self._settings()
-        for process in meta.of("ApprovalProcess"):
-            self.notes.append(f"approval process {process.name} ({process.where}): its "
-                              "approvers and criteria are Salesforce's; add it under "
-                              "approvals: of its stage by hand")
+        self.roles: dict[str, str] = {}  # role id -> its queue
+        self._approvals()
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -297,6 +299,43 @@ class _Importer:
             return
         self.extension.setdefault("validation_rules", {})[rule.name] = parts
 
+    def _approvals(self) -> None:
+        """The stages' approvals, from the approval processes salesproc writes: each step
+        an approval by the role its queue is named after, with the process's record types
+        and Amount bounds as its condition. Others are reported."""
+        by_type = {b.record_type: b.id for b in self.buyers}
+        for process in sorted(self.meta.of("ApprovalProcess"), key=lambda c: _order(c)):
+            criteria = [value(e, "formula") for e in children(process.element,
+                                                              "entryCriteria")]
+            read = sf.read_approval_formula(criteria[0]) if criteria else None
+            steps = list(children(process.element, "approvalStep"))
+            approvers = [[a for a in children(step, "assignedApprover")] for step in steps]
+            queues = [[value(p, "name") for a in found for p in children(a, "approver")
+                       if value(p, "type") == "queue"] for found in approvers]
+            if read is None or not steps or any(len(q) != 1 for q in queues) or any(
+                    len(list(children(step, "entryCriteria"))) for step in steps):
+                self.notes.append(f"approval process {process.name} ({process.where}): its "
+                                  "approvers and criteria are not those salesproc writes; "
+                                  "add it under approvals: of its stage by hand")
+                continue
+            stage_values, types, bounds = read
+            stage = next((s for s in self.stages if s.values[0] == stage_values[0]), None)
+            buyers = [by_type[t] for t in types if t in by_type]
+            if stage is None or len(buyers) != len(types):
+                self.notes.append(f"approval process {process.name}: for a stage or record "
+                                  "type that is not imported: left out")
+                continue
+            for step, (queue,) in zip(steps, queues, strict=True):
+                role = sf.identifier(queue)
+                self.roles.setdefault(role, queue)
+                when: dict[str, Any] = {}
+                if buyers:
+                    when["buyer_type"] = buyers
+                if bounds:
+                    when["value"] = dict(bounds)
+                stage.approvals.append({"name": value(step, "description") or
+                                        value(step, "label"), "by": role, "when": when})
+
     def _settle(self) -> None:
         """Each stage's description, guidance and requires: the most common among the
         buyer types that have it; a buyer type that differs overrides it."""
@@ -393,7 +432,9 @@ class _Importer:
                f"name: {q('Sales process from Salesforce (' + folder + ')')}",
                "roles:",
                f"  {ROLE}: {{title: Sales rep, headcount: 1}}   # a starting point: "
-               "Salesforce's stages have no owner"]
+               "Salesforce's stages have no owner",
+               *(f"  {rid}: {{title: {q(queue)}, headcount: 1}}   # the approval queue "
+                 f"{q(queue)}" for rid, queue in self.roles.items() if rid != ROLE)]
         if self.information:
             out.append("information:")
             for iid, (label, _) in self.information.items():
@@ -410,6 +451,10 @@ class _Importer:
                 out.append(f"    guidance: {q(stage.guidance)}")
             if stage.requires:
                 out.append(f"    requires: [{', '.join(stage.requires)}]")
+            if stage.approvals:
+                out.append("    approvals:   # work, delays and the chance of a no: not in "
+                           "Salesforce")
+                out += [f"      - {_approval(a)}" for a in stage.approvals]
             target, p = default[stage.id]
             probability = "none" if stage.probability is None else f"{stage.probability:g}%"
             out.append(f"    next: {{{target}: {_number(p)}}}   # Salesforce: {probability}")
@@ -461,6 +506,27 @@ class _Importer:
         return out
 
 
+def _order(process: Component) -> tuple[int, str]:
+    """An approval process's place: its processOrder, then its name."""
+    text = value(process.element, "processOrder")
+    return (int(text) if text.isdigit() else 10**9), process.name
+
+
+def _approval(approval: dict[str, Any]) -> str:
+    """One approval as a YAML flow mapping."""
+    parts = [f"name: {yaml_text(approval['name'])}", f"by: {approval['by']}"]
+    when = approval["when"]
+    tests = []
+    if "buyer_type" in when:
+        tests.append(f"buyer_type: [{', '.join(when['buyer_type'])}]")
+    if "value" in when:
+        bounds = ", ".join(f"{op}: {number:.15g}" for op, number in when["value"].items())
+        tests.append(f"value: {{{bounds}}}")
+    if tests:
+        parts.append(f"when: {{{', '.join(tests)}}}")
+    return "{" + ", ".join(parts) + "}"
+
+
 def _number(p: float) -> str:
     return f"{round(p, 6):g}" if p not in (0, 1) else str(int(p))
 
@@ -505,8 +571,7 @@ def _differences(meta: Metadata, text: str) -> list[str]:
 
     again = {_key(path): fromstring(body) for path, body in exported.files.items()}
     read: dict[tuple[str, str], Element] = {("StandardValueSet", ""): meta.stage_set}
-    read.update({(c.kind, c.name): c.element for c in meta.components
-                 if c.kind != "ApprovalProcess"})
+    read.update({(c.kind, c.name): c.element for c in meta.components})
     out = []
     for lang, table in meta.translations.items():
         if ("Translation", lang) not in again:
@@ -531,11 +596,14 @@ def _key(path: str) -> tuple[str, str]:
     stem, _, kind = base.removesuffix("-meta.xml").rpartition(".")
     kinds = {"standardValueSet": "StandardValueSet", "businessProcess": "BusinessProcess",
              "recordType": "RecordType", "pathAssistant": "PathAssistant",
-             "validationRule": "ValidationRule", "standardValueSetTranslation": "Translation"}
+             "validationRule": "ValidationRule", "standardValueSetTranslation": "Translation",
+             "approvalProcess": "ApprovalProcess"}
     if kind == "standardValueSet":
         return "StandardValueSet", ""
     if kind == "standardValueSetTranslation":
         return "Translation", stem.removeprefix("OpportunityStage-")
+    if kind == "approvalProcess":
+        return "ApprovalProcess", stem.removeprefix("Opportunity.")
     return kinds[kind], stem
 
 
