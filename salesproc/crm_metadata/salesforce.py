@@ -33,6 +33,9 @@ from html.parser import HTMLParser
 NAMESPACE = "http://soap.sforce.com/2006/04/metadata"
 INDENT = "    "
 
+#: The record type a Path names when it is for every record type.
+MASTER_RECORD_TYPE = "__MASTER__"
+
 #: The stage values of the outcomes when the process's crm: section names none.
 WON_VALUE, LOST_VALUE = "Closed Won", "Closed Lost"
 

@@ -88,6 +88,12 @@ def to_salesforce(process: Process) -> SalesforceExport:
     named = {b: _buyer_names(buyer, extra, taken) for b, buyer in process.buyer_types.items()}
     for buyer in process.buyer_types.values():
         names = named[buyer.id]
+        if not names.record_type:  # "": the org's master record type, as it was
+            if names.path:
+                out.files[f"pathAssistants/{names.path}.pathAssistant-meta.xml"] = _path(
+                    process, buyer, names, values, extra.get("labels", {}),
+                    out.not_expressed)
+            continue
         out.files[f"{OBJECT}/businessProcesses/{names.business_process}"
                   ".businessProcess-meta.xml"] = _business_process(buyer, names, values, won,
                                                                    lost)
@@ -147,7 +153,7 @@ def _check_unique(names: list[str]) -> None:
 
 def _buyer_names(buyer: BuyerType, extra: Mapping[str, Any], taken: set[str]) -> _Names:
     given = extra.get("record_types", {}).get(buyer.id, {})
-    record_type = given.get("name") or sf.developer_name(buyer.id, taken)
+    record_type = given["name"] if "name" in given else sf.developer_name(buyer.id, taken)
     taken.add(record_type.lower())  # a given name is taken too
     return _Names(record_type, given.get("business_process", record_type),
                   given.get("business_process_description", buyer.description),
@@ -241,7 +247,7 @@ def _path(process: Process, buyer: BuyerType, names: _Names, values: dict[str, l
                 *(leaf("fieldNames", f, 2) for f in dict.fromkeys(keys)),
                 *([leaf("info", info, 2)] if info else []),
                 leaf("picklistValueName", value, 2)], 1)
-    lines.append(leaf("recordTypeName", names.record_type, 1))
+    lines.append(leaf("recordTypeName", names.record_type or sf.MASTER_RECORD_TYPE, 1))
     return document("PathAssistant", lines)
 
 

@@ -49,7 +49,7 @@ from salesproc.version import __version__
 
 ROLE = "rep"
 VALUE = 10000
-MASTER = "__MASTER__"
+MASTER = sf.MASTER_RECORD_TYPE
 
 
 @dataclass
@@ -185,8 +185,9 @@ class _Importer:
             if bp_name not in used:
                 self.notes.append(f"business process {bp_name}: no active record type uses "
                                   "it: left out")
-        if not out:
+        if not out:  # the master record type: no record type, sales process or Path
             out.append(_Buyer("all", "All deals", "", [s.id for s in self.stages], MASTER))
+            self.extension.setdefault("record_types", {})["all"] = {"name": ""}
         return out
 
     def _record_type_names(self, buyer: _Buyer, names: dict[str, str]) -> None:
@@ -210,6 +211,9 @@ class _Importer:
                 continue
             for buyer in targets:
                 shown_on.add(buyer.id)
+                if buyer.record_type == MASTER:  # the one buyer type of an org without
+                    self.extension["record_types"][buyer.id].update(  # record types
+                        path=path.name, path_label=value(path.element, "masterLabel"))
                 given = self.extension.get("record_types", {}).get(buyer.id, {})
                 if path.name != given.get("path", buyer.record_type) and \
                         buyer.record_type != MASTER:
