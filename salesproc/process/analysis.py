@@ -64,6 +64,33 @@ def win_chances(buyer: BuyerType) -> dict[str, float]:
         for e in routing.exits(buyer.stages[s], buyer)))) for s in ids}
 
 
+def stage_win_chances(process: Process) -> dict[str, float]:
+    """Each stage's chance to win, every buyer type together: its buyer types' chances
+    from the stage (:func:`win_chances`), weighted by how many of their deals reach it
+    (leads by share, times :func:`expected_reaches`). A stage no deal reaches gets the
+    plain mean of the chances of the buyer types whose path has it; a stage on no path,
+    its chance by the stages' own routes (as written, every stage in order)."""
+    weighted: dict[str, list[tuple[float, float]]] = {s: [] for s in process.stages}
+    for buyer in process.buyer_types.values():
+        reaches = expected_reaches(buyer)
+        for s, chance in win_chances(buyer).items():
+            weighted[s].append((buyer.share * reaches[s], chance))
+    unreached = [s for s, pairs in weighted.items() if not pairs]
+    if unreached and process.buyer_types:  # on no path: by the stages' own routes
+        every = next(iter(process.buyer_types.values()))
+        whole = BuyerType(id="", name="", share=1.0, value=every.value,
+                          path=tuple(process.stages), stages=process.stages)
+        chances = win_chances(whole)
+        for s in unreached:
+            weighted[s].append((0.0, chances[s]))
+    found = {}
+    for s, pairs in weighted.items():
+        total = math.fsum(w for w, _ in pairs)
+        found[s] = (math.fsum(w * c for w, c in pairs) / total if total > 0 else
+                    math.fsum(c for _, c in pairs) / len(pairs) if pairs else 0.0)
+    return found
+
+
 def lead_rates(process: Process) -> dict[str, float]:
     """Average leads per time unit for each buyer type, campaigns spread over the horizon."""
     if process.arrivals is None:

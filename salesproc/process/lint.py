@@ -353,9 +353,9 @@ def _categories(ctx: Context, fid: str) -> dict[str, None]:
 
 
 def crm_references(ctx: Context) -> Iterator[Diagnostic]:
-    """SP201, SP204 and SP210: the crm: section maps CRM names onto defined stages (or won
-    or lost) and buyer types (its rules and its HubSpot pipelines), and CRM columns onto
-    declared fields."""
+    """SP201, SP203, SP204 and SP210: the crm: section maps CRM names onto defined stages
+    (or won or lost) and buyer types (its rules and its HubSpot pipelines), CRM fields onto
+    defined information, and CRM columns onto declared fields."""
     crm = ctx.data.get("crm", {})
     targets = [*ctx.stage_index, WON, LOST]
     for name, target in crm.get("stages", {}).items():
@@ -374,6 +374,10 @@ def crm_references(ctx: Context) -> Iterator[Diagnostic]:
         if chosen is not None and chosen not in ctx.buyers:
             yield _unknown(ctx, "SP204", "buyer type", chosen, buyers,
                            ("crm", "hubspot", j, "buyer_type"))
+    for iid in crm.get("information", {}):
+        if iid not in ctx.information:
+            yield _unknown(ctx, "SP203", "information item", iid, list(ctx.information),
+                           ("crm", "information", iid), key=True)
     declared = list(ctx.data.get("fields", {}))
     for fid in crm.get("fields", {}):
         if fid not in declared:

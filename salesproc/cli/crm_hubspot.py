@@ -1,5 +1,5 @@
-"""`salesproc export CRM` and `salesproc import CRM`: the process as a CRM's configuration,
-and a CRM's configuration as a process file (HubSpot's deal pipelines here)."""
+"""`salesproc export hubspot` and `salesproc import hubspot`: the process as HubSpot's deal
+pipelines, and HubSpot's deal pipelines as a process file."""
 
 from __future__ import annotations
 
@@ -7,23 +7,14 @@ import os
 
 import click
 
-from salesproc.cli.app import Failure, cli, echo
+from salesproc.cli.app import Failure, echo
+from salesproc.cli.crm_groups import export, import_
 from salesproc.cli.reading import load_or_fail, read_json
 from salesproc.cli.writing import emit, guard_outputs, refuse_overwrite
 from salesproc.core.diagnostics import shown
 
 
-@cli.group("export")
-def export_group() -> None:
-    """Write the process as a CRM's configuration (HubSpot's deal pipelines)."""
-
-
-@cli.group("import")
-def import_group() -> None:
-    """Read a CRM's configuration into a process file (HubSpot's deal pipelines)."""
-
-
-@export_group.command("hubspot")
+@export.command("hubspot")
 @click.argument("process_file", metavar="FILE", type=click.Path(path_type=str))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the pipelines JSON to this file instead of the terminal.")
@@ -31,7 +22,7 @@ def export_hubspot(process_file: str, output: str | None) -> None:
     """The process as HubSpot's deal pipelines: the JSON of CRM API v3 (GET
     /crm/v3/pipelines/deals), one pipeline per buyer type (or as crm: hubspot: keeps
     them), each stage's probability the model's chance to win from it."""
-    from salesproc.history.pipelines import PipelineError, dumps, to_hubspot
+    from salesproc.crm_metadata.hubspot import PipelineError, dumps, to_hubspot
 
     process = load_or_fail(process_file)
     guard_outputs(process.files, output)
@@ -44,7 +35,7 @@ def export_hubspot(process_file: str, output: str | None) -> None:
         echo(f"note: {line}", err=True)
 
 
-@import_group.command("hubspot")
+@import_.command("hubspot")
 @click.argument("pipelines", metavar="FILE.json", type=click.Path(path_type=str))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the process file here (not over a file that exists, unless "
@@ -55,7 +46,7 @@ def import_hubspot(pipelines: str, output: str | None, force: bool) -> None:
     /crm/v3/pipelines/deals): its stages, one buyer type per pipeline, routes that give
     HubSpot's probabilities as starting points, and the crm: section that maps it all.
     What it could not carry over is listed on stderr."""
-    from salesproc.history.pipelines import PipelineError, from_hubspot
+    from salesproc.crm_metadata.hubspot import PipelineError, from_hubspot
 
     guard_outputs([pipelines], output)
     if output not in (None, "-") and os.path.exists(output) and not force:
