@@ -36,6 +36,7 @@ from salesproc.history.mapping import Mapping, _yaml_key
 from salesproc.history.table import LOST_CODE, UNMAPPED, WON_CODE
 from salesproc.process import analysis
 from salesproc.process.model import LOST, WON, Process, fold
+from salesproc.process.starter import new_id
 
 #: HubSpot's default pipeline and outcome stages: ids and labels a new account has.
 DEFAULT_PIPELINE = "default"
@@ -359,13 +360,7 @@ def slug(label: str, taken: MappingType[str, object], prefix: str = "stage",
     number added), starting with a letter (*prefix* added)."""
     if ID.match(given) and given not in taken and given not in (WON, LOST, *RENAMED):
         return given
-    base = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")[:56] or prefix
-    if not base[0].isalpha():
-        base = f"{prefix}_{base}"
-    found, k = base, 2
-    while found in taken or found in (WON, LOST):
-        found, k = f"{base}_{k}", k + 1
-    return found
+    return new_id(label, taken, prefix)
 
 
 def routes(chances: Sequence[float]) -> list[dict[str, float]]:

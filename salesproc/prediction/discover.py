@@ -38,7 +38,8 @@ from salesproc.history.read import Format
 from salesproc.history.suggest import buyer_columns, export_stages, loss_column
 from salesproc.history.table import LOST_CODE, WON_CODE
 from salesproc.prediction.calibration import Calibration, calibrate, flow
-from salesproc.process.model import LOST, WON, Process, fold
+from salesproc.process.model import WON, Process, fold
+from salesproc.process.starter import new_id
 
 #: The placeholder stage the export's names are first matched against: no CRM has it.
 _PLACEHOLDER = """\
@@ -108,7 +109,7 @@ def discover(paths: Sequence[str], name: str, *, buyer_field: str | None = None,
             report.append(f"a stage name of {len(s.name):,} characters is left out: longer "
                           f"than a name may be ({CRM_NAME_MOST}); is the stage column right?")
             continue
-        sid = _slug(s.name, taken, "stage")
+        sid = new_id(s.name, taken, "stage")
         taken[sid] = s
         stages.append({"id": sid, "name": s.name, "owner": "rep"})
     if not stages:
@@ -145,17 +146,6 @@ def discover(paths: Sequence[str], name: str, *, buyer_field: str | None = None,
     return Discovered(text, history.notes, report, calibration)
 
 
-def _slug(label: str, taken: dict[str, object], prefix: str) -> str:
-    """An id from a name ('Proposal/Price Quote' -> proposal_price_quote), unique."""
-    base = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")[:56] or prefix
-    if not base[0].isalpha():
-        base = f"{prefix}_{base}"
-    found, k = base, 2
-    while found in taken or found in (WON, LOST):
-        found, k = f"{base}_{k}", k + 1
-    return found
-
-
 def _buyer_types(found: Any, column: str | None, crm: dict[str, Any],
                  report: list[str]) -> dict[str, dict[str, Any]]:
     """One buyer type, or one per value of *column* with its rule (the most common value
@@ -177,7 +167,7 @@ def _buyer_types(found: Any, column: str | None, crm: dict[str, Any],
     buyers: dict[str, dict[str, Any]] = {}
     rules = []
     for word, count in words:
-        bid = _slug(word, taken, "buyer")
+        bid = new_id(word, taken, "buyer")
         taken[bid] = word
         buyers[bid] = {"name": word, "share": 1, "value": 10000}
         rules.append({"field": real, "is": word, "buyer_type": bid})

@@ -26,12 +26,8 @@ def expected_reaches(buyer: BuyerType) -> dict[str, float]:
     goes through it, or past it when the stage's `when:` does not let it in."""
     ids = list(buyer.path)
     index = {s: i for i, s in enumerate(ids)}
-    n = len(ids)
     # v = e_start + v P  <=>  (I - P^T) v = e_start
-    matrix = [[1.0 if i == j else 0.0 for j in range(n)] for i in range(n)]
-    for s in ids:
-        for t, p in routing.to_stages(buyer.stages[s], buyer).items():
-            matrix[index[t]][index[s]] -= p
+    matrix = _less_routes(buyer, index, transposed=True)
     entries = buyer.entry_shares()
     rhs = [entries.get(s, 0.0) for s in ids]
     solution = _solve(matrix, rhs)
@@ -51,12 +47,8 @@ def win_chances(buyer: BuyerType) -> dict[str, float]:
     `when:` may send it past), then takes one stage's own exits from there."""
     ids = list(buyer.path)
     index = {s: i for i, s in enumerate(ids)}
-    n = len(ids)
     # r = w + P r  <=>  (I - P) r = w
-    matrix = [[1.0 if i == j else 0.0 for j in range(n)] for i in range(n)]
-    for s in ids:
-        for t, p in routing.to_stages(buyer.stages[s], buyer).items():
-            matrix[index[s]][index[t]] -= p
+    matrix = _less_routes(buyer, index, transposed=False)
     reach = _solve(matrix, [routing.won_share(buyer.stages[s], buyer) for s in ids])
     return {s: min(1.0, max(0.0, math.fsum(
         e.share * (1.0 if e.target == WON else reach[index[e.target]]
@@ -140,6 +132,19 @@ def utilization(process: Process) -> dict[str, float]:
         demand = load[rid] * work_share
         found[rid] = demand / present if present else (math.inf if demand else 0.0)
     return found
+
+
+def _less_routes(buyer: BuyerType, index: dict[str, int], *, transposed: bool
+                 ) -> list[list[float]]:
+    """I - P (or I - P^T), P[s][t] the share of *buyer*'s deals that go from stage s to
+    stage t (*index*: each stage's row)."""
+    n = len(index)
+    matrix = [[1.0 if i == j else 0.0 for j in range(n)] for i in range(n)]
+    for s in index:
+        for t, p in routing.to_stages(buyer.stages[s], buyer).items():
+            row, column = (index[t], index[s]) if transposed else (index[s], index[t])
+            matrix[row][column] -= p
+    return matrix
 
 
 def _solve(matrix: list[list[float]], rhs: list[float]) -> list[float]:
