@@ -20,6 +20,7 @@ from salesproc.cli import (  # noqa: F401  (each module adds its commands to the
     forecast,
     init,
     measure,
+    plan,
     playbook,
     render,
     review,
