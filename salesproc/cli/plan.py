@@ -28,6 +28,8 @@ PLAN_FORMATS = ["table", "json", "html"]
 @click.option("--no-variance", "deterministic", is_flag=True,
               help="Fix every time and value at its mean (the classic model's world): "
               "arrivals and routes are still drawn.")
+@click.option("--set", "settings", multiple=True, metavar="PATH=VALUE",
+              help="Change the process for this plan, e.g. --set roles.ae.headcount=2.")
 @click.option("-r", "--replications", type=REPLICATIONS,
               help="Runs (default: the process file's, else 20).")
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed.")
@@ -38,7 +40,7 @@ PLAN_FORMATS = ["table", "json", "html"]
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the results to this file instead of the terminal.")
 def plan(process_file: str, plan_file: str, optimise: bool, chance: float,
-         deterministic: bool, replications: int | None, seed: int | None,
+         deterministic: bool, settings: tuple[str, ...], replications: int | None, seed: int | None,
          workers: int | None, fmt: str, output: str | None) -> None:
     """Will the team make the number? Bookings by month against the targets.
 
@@ -49,7 +51,7 @@ def plan(process_file: str, plan_file: str, optimise: bool, chance: float,
     from salesproc.experiments.plan import run_plan
     from salesproc.experiments.planfile import read_plan
 
-    process = load_or_fail(process_file)
+    process = load_or_fail(process_file, settings)
     try:
         planned = read_plan(plan_file, process)
     except InvalidProcessError as exc:

@@ -413,7 +413,10 @@ def optimise(process: Process, plan: Plan, settings: Settings, chance: float = D
     for _ in range(3):  # passes until no hire moves (two are nearly always enough)
         moved = False
         for i in reversed(range(len(slots))):
-            low, high = months[i], never  # low makes it; find the latest month that does
+            # low makes it; find the latest month that does: a role's hires are alike, so
+            # its hires stay in order (no later than the next one's month)
+            later = [months[j] for j in range(i + 1, len(slots)) if slots[j] == slots[i]]
+            low, high = months[i], min([never, *later])
             trial = list(months)
             trial[i] = high
             if makes(trial):
@@ -615,7 +618,10 @@ def run_plan(process: Process, plan: Plan, *, replications: int | None = None,
         optimisation = optimise(base, plan, settings, optimise_for, progress=progress)
         if optimisation.best is not None:
             hires = optimisation.best.hires
-    evaluation = evaluate(base, plan, settings, [hires],
-                          None if optimise_for is not None else progress)[0]
+    if optimisation is not None and optimisation.best is not None:
+        evaluation = optimisation.best  # simulated in the search, on the same seeds
+    else:
+        evaluation = evaluate(base, plan, settings, [hires],
+                              None if optimise_for is not None else progress)[0]
     return PlanResult(process, plan, settings, evaluation, classic(base, plan, hires),
                       deterministic, optimisation, notes)

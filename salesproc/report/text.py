@@ -1087,7 +1087,10 @@ def _classic_lines(data: dict[str, Any]) -> list[str]:
              "smallest of",
              f"  pipeline: leads arriving × {per} a lead brings (win chance"
              + (" × average value)" if money else ")")]
+    named = {*data["hires"], *(m["constraint"] for m in data["months"])}
     for rid, hours in c["work_per_lead_hours"].items():
+        if rid not in named:  # the plan's roles and those that bound a month
+            continue
         full = c["full_speed_month"].get(rid, math.nan)
         text = (f"  {rid}: people × ramp × working hours ÷ {hours:,.2f} working hours a lead "
                 f"× {per}; a full-speed {rid} carries {unit}{full:,.0f} a month")
