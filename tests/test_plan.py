@@ -129,3 +129,22 @@ def test_an_evaluation_counts_the_runs_that_make_the_number(fixed: Process) -> N
     plan = read_plan_text(PLAN, fixed)
     made = Evaluation({}, 0.0, [[200000, 0, 600000, 600000, 0], [200000, 0, 600000, 599999, 0]])
     assert made.totals(plan) == [1400000, 1399999] and made.chance(plan) == 0.5
+
+
+def test_sweep_target_says_how_many_make_the_number(fixed: Process) -> None:
+    # 24 h warm-up, then 216 h (Tue 6 to Fri 14 Jan: 7 working days of 8 h) measured: one
+    # AE closes 56 h / 2 h = 28 deals of USD 1,000 (a deal or so in work at either end),
+    # so 2 make about 56,000 and 3 about 84,000: USD 70,000 takes 3
+    result = run("sweep", str(fixed.source), "--set", "roles.ae.headcount=1..3",
+                 "--target", "bookings=70000", "--horizon", "240h", "-r", "3",
+                 "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    target = json.loads(result.stdout)["target"]
+    assert [c["mean"] for c in target["chances"]] == [0.0, 0.0, 1.0]
+    assert target["answer"] == {"roles.ae.headcount": "3"}
+    text = run("sweep", str(fixed.source), "--set", "roles.ae.headcount=1..3",
+               "--target", "bookings=70000", "--horizon", "240h", "-r", "3").stdout
+    assert "roles.ae.headcount=3 is the first that makes it in at least 80% of runs" in text
+    bad = run("sweep", str(fixed.source), "--set", "roles.ae.headcount=1..3",
+              "--target", "revenue=lots")
+    assert bad.exit_code == 2 and "bookings=AMOUNT" in bad.stderr

@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from salesproc.core import layout
 from salesproc.core.calendar import WorkingClock, hours_since
 from salesproc.core.dists import Distribution, Fixed
 from salesproc.core.errors import SalesprocError
@@ -548,7 +549,7 @@ def _num(x: float) -> float | None:
 
 
 def _estimate(e: Estimate) -> dict[str, Any]:
-    return {"share": _num(e.mean), "low": _num(e.low), "high": _num(e.high), "runs": e.n}
+    return layout.estimate(e)
 
 
 def describe_hires(plan: Plan, hires: Mapping[str, Sequence[int]]) -> str:

@@ -337,7 +337,26 @@ def sweep(done: SweepResult) -> str:
         else:
             lines.append(f"Won deals last grow significantly at {last_gain[varying[0]]}; "
                          "beyond it, more brings no measurable gain.")
+    lines += _sweep_target(done)
     return "\n".join(lines) + "\n"
+
+
+def _sweep_target(done: SweepResult) -> list[str]:
+    """`sweep --target`: each point's chance of making the number, and the answer."""
+    target = done.target
+    if target is None:
+        return []
+    p = done.comparison.base.result.process
+    what = (f"bookings of {p.currency} {target.amount:,.0f}" if target.measure == "bookings"
+            else f"{target.amount:,.0f} deals won")
+    chances = ", ".join(f"{' '.join(point)}: {e.mean:.0%} ({e.low:.0%}–{e.high:.0%})"
+                        for point, e in zip(done.points, done.target_chances(), strict=True))
+    answer = done.target_answer()
+    said = (f"{' '.join(answer)} is the first that makes it in at least {target.chance:.0%} "
+            "of runs" if answer is not None else
+            f"no value swept makes it in {target.chance:.0%} of runs")
+    return ["", f"To make {what} over the measured period: {said}.",
+            f"Chance of each (share of runs, 95% interval): {chances}"]
 
 
 def _sweep_grids(done: SweepResult, varying: list[int]) -> list[str]:
@@ -1023,7 +1042,7 @@ def plan(result: PlanResult) -> str:
         return "–" if x is None else f"{x:,.0f}"
 
     def share(block: dict[str, object]) -> str:
-        low, mean, high = block["low"], block["share"], block["high"]
+        low, mean, high = block["low"], block["mean"], block["high"]
         if not isinstance(mean, float):
             return "–"
         if not isinstance(low, float) or not isinstance(high, float):
