@@ -6,12 +6,12 @@ from __future__ import annotations
 import click
 
 from salesproc.cli.app import Failure, cli
-from salesproc.cli.options import FORMAT_HELP, REPLICATIONS, WORKERS, worker_count
+from salesproc.cli.options import REPLICATIONS, WORKERS, worker_count
 from salesproc.cli.reading import echo_diagnostics, load_or_fail
 from salesproc.cli.writing import emit_result, guard_charts, guard_outputs, progress_bar
 from salesproc.core.errors import InvalidProcessError
 
-PLAN_FORMATS = ["table", "json", "html"]
+PLAN_FORMATS = ["table", "json"]
 
 
 @cli.command()
@@ -36,7 +36,7 @@ PLAN_FORMATS = ["table", "json", "html"]
 @click.option("-w", "--workers", type=WORKERS, help="Parallel processes (default: all "
               "cores). Results do not depend on it.")
 @click.option("--format", "fmt", type=click.Choice(PLAN_FORMATS), default="table",
-              show_default=True, help=FORMAT_HELP)
+              show_default=True, help="table for the terminal, json for other tools.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the results to this file instead of the terminal.")
 def plan(process_file: str, plan_file: str, optimise: bool, chance: float,

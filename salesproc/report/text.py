@@ -1053,9 +1053,9 @@ def plan(result: PlanResult) -> str:
     runs = data["replications"]
     lines = [
         f"{shown(data['process'])}: plan {shown(data['plan'])}",
-        f"{data['months_planned']} months from {data['start']}; {what}; {runs} replications "
-        f"(runs), seed {data['seed']}" + ("; every time and value fixed at its mean"
-                                           if data["deterministic"] else ""),
+        f"{data['months_planned']} months from {data['start']}; {what}; {runs} "
+        f"{plural('replication', runs)} (runs), seed {data['seed']}"
+        + ("; every time and value fixed at its mean" if data["deterministic"] else ""),
         "worst–best case is the 10th to 90th percentile of the runs; chance (in brackets: "
         "its 95% interval) is the share of runs that make the target",
         "",
