@@ -148,3 +148,17 @@ def test_sweep_target_says_how_many_make_the_number(fixed: Process) -> None:
     bad = run("sweep", str(fixed.source), "--set", "roles.ae.headcount=1..3",
               "--target", "revenue=lots")
     assert bad.exit_code == 2 and "bookings=AMOUNT" in bad.stderr
+
+
+def test_the_page_shows_the_target_chart(tmp_path: Path, fixed: Process) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN, encoding="utf-8")
+    page = tmp_path / "plan.html"
+    result = run("plan", str(fixed.source), "--target", str(plan), "-r", "1", "--no-variance",
+                 "--format", "html", "-o", str(page))
+    assert result.exit_code == 0, result.stderr
+    text = page.read_text("utf-8")
+    assert 'id="chart-plan-target"' in text and "<script" not in text
+    # the chart's table holds the months' figures: February's 240,000 by the classic rule
+    assert '<td class="n">2026-02</td><td>–</td><td class="n">240,000</td>' in text
+    assert "chart-plan-tradeoff" not in text  # no optimisation, no trade-off curve

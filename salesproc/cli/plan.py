@@ -11,7 +11,7 @@ from salesproc.cli.reading import echo_diagnostics, load_or_fail
 from salesproc.cli.writing import emit_result, guard_charts, guard_outputs, progress_bar
 from salesproc.core.errors import InvalidProcessError
 
-PLAN_FORMATS = ["table", "json"]
+PLAN_FORMATS = ["table", "json", "html"]
 
 
 @cli.command()
@@ -36,7 +36,8 @@ PLAN_FORMATS = ["table", "json"]
 @click.option("-w", "--workers", type=WORKERS, help="Parallel processes (default: all "
               "cores). Results do not depend on it.")
 @click.option("--format", "fmt", type=click.Choice(PLAN_FORMATS), default="table",
-              show_default=True, help="table for the terminal, json for other tools.")
+              show_default=True, help="table for the terminal, json for other tools, html for "
+              "one page with the target chart and the trade-off curve.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
               help="Write the results to this file instead of the terminal.")
 def plan(process_file: str, plan_file: str, optimise: bool, chance: float,

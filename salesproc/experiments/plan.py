@@ -491,6 +491,8 @@ class PlanResult:
         for m, label in enumerate(plan.labels):
             worst, neutral, best = self.month_range(m)
             values = [run[m] for run in ev.runs]
+            so_far = outcome_range([math.fsum(run[: m + 1]) for run in ev.runs])
+            targeted = math.fsum(t.amount for t in plan.targets if t.last <= m)
             months.append({
                 "month": label, "worst": _num(worst), "neutral": _num(neutral),
                 "best": _num(best), "mean": _num(math.fsum(values) / len(values)),
@@ -499,7 +501,8 @@ class PlanResult:
                                 "effective": round(rm[m].effective, 4),
                                 "capacity": rm[m].bookings}
                           for rid, rm in cl.roles.items()},
-                "pipeline": cl.leads[m] * cl.per_lead})
+                "pipeline": cl.leads[m] * cl.per_lead,
+                "cumulative": layout.outcome(*so_far), "targets_so_far": targeted})
         targets = []
         for k, t in enumerate(plan.targets):
             e = self.target_chance(k)

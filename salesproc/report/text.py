@@ -1084,7 +1084,7 @@ def plan(result: PlanResult) -> str:
           amount(m["classic"]), m["constraint"],
           *(f"{m['roles'][rid]['headcount']} / {m['roles'][rid]['effective']:.2f}"
             for rid in roles)] for m in data["months"]], text=(0, 5))]
-    lines += ["", *_classic_lines(data)]
+    lines += ["", *classic_lines(data)]
     if "optimisation" in data:
         lines += ["", *_optimisation_lines(data)]
     lines += [f"note: {shown(n)}" for n in data["notes"]]
@@ -1096,7 +1096,7 @@ def _or(x: float | None, fallback: float | None) -> float | None:
     return fallback if x is None else x
 
 
-def _classic_lines(data: dict[str, Any]) -> list[str]:
+def classic_lines(data: dict[str, Any]) -> list[str]:
     """The classic capacity arithmetic behind the 'classic' column, in words."""
     c = data["classic"]
     money = data["measure"] == "bookings"
