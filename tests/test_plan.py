@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from salesproc.core.errors import InvalidProcessError
+from salesproc.core.layout import LAYOUT_VERSION
 from salesproc.experiments.plan import Evaluation, run_plan
 from salesproc.experiments.planfile import read_plan, read_plan_text
 from salesproc.process.loader import load
 from salesproc.process.model import Process
 from tests.conftest import run
+from tests.test_result_contract import shape_errors, walk
 
 # Three account executives closing every lead they work (2 working hours each, Mon-Fri
 # 9-17), far more leads than they can work: closing capacity is the constraint.
@@ -115,8 +117,11 @@ def test_the_optimiser_makes_the_number_with_the_chance_asked(tmp_path: Path) ->
     result = run("plan", str(varied.source), "--target", str(plan), "--optimise", "-r", "12",
                  "--format", "json")
     assert result.exit_code == 0, result.stderr
-    data = json.loads(result.stdout)["optimisation"]
-    best = data["best"]
+    document = json.loads(result.stdout)
+    assert document["layout"] == LAYOUT_VERSION and document["kind"] == "plan"
+    assert [e for path, block in walk(document) for e in shape_errors(path, block)] == []
+    data = document["optimisation"]
+    best = data["answer"]
     assert best is not None and best["chance"] >= 0.8
     # the cheapest: every schedule tried that costs less misses the chance asked
     assert all(p["chance"] < 0.8 for p in data["frontier"] if p["cost"] < best["cost"])

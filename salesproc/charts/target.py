@@ -104,8 +104,8 @@ def tradeoff(data: dict[str, Any]) -> Chart | None:
     ax.step(costs, chances, where="post", color=BLUE, lw=1.5)
     ax.plot(costs, chances, "o", color=BLUE, ms=4, label="cheapest schedule tried")
     ax.axhline(o["chance_asked"], color=GREY, lw=1, ls=":", label="chance asked")
-    if o["best"] is not None:
-        ax.plot([o["best"]["cost"]], [o["best"]["chance"]], "D", color=VERMILLION, ms=7,
+    if o["answer"] is not None:
+        ax.plot([o["answer"]["cost"]], [o["answer"]["chance"]], "D", color=VERMILLION, ms=7,
                 label="the answer")
     ax.set_xlabel(f"cost over the plan ({currency})")
     ax.set_ylabel("chance to make the number")

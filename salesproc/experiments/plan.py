@@ -515,7 +515,8 @@ class PlanResult:
                             "neutral": _num(neutral), "best": _num(best),
                             "classic": math.fsum(cl.figure[t.first: t.last + 1])})
         out: dict[str, Any] = {
-            "process": self.process.name, "plan": plan.source, "measure": plan.measure,
+            **layout.header("plan"), "process": self.process.name, "plan": plan.source,
+            "measure": plan.measure,
             "currency": self.process.currency, "start": plan.labels[0],
             "months_planned": plan.months, "replications": self.settings.replications,
             "seed": self.settings.seed, "deterministic": self.deterministic,
@@ -539,8 +540,8 @@ class PlanResult:
                     "hires": {rid: [plan.labels[m] for m in ms] for rid, ms in e.hires.items()}}
 
         return {"chance_asked": o.chance, "schedules_tried": len(o.tried),
-                "best": None if o.best is None else point(o.best),
-                "most": None if o.most is None else point(o.most),
+                "answer": None if o.best is None else point(o.best),
+                "every_hire_first": None if o.most is None else point(o.most),
                 "check": None if o.check is None else {**_estimate(o.check),
                                                        "replications": o.check_runs},
                 "frontier": [point(e) for e in frontier(o.tried, plan)],
