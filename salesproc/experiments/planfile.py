@@ -131,6 +131,7 @@ class _Reader:
         self.doc = doc
         self.process = process
         self.found: list[Diagnostic] = [d for d in doc.findings if d.is_error]
+        self.start_bad = False  # then months are not checked against it (one error, not many)
 
     def bad(self, code: str, message: str, path: yamlio.Path, *, key: bool = False,
             hint: str | None = None) -> None:
@@ -148,7 +149,7 @@ class _Reader:
         measure, targets = self.targets(data, start, months)
         roles = self.roles(data, start, months)
         if self.found:
-            raise InvalidProcessError(self.found)
+            raise InvalidProcessError(sorted(self.found, key=lambda d: (d.line, d.column)))
         return Plan(self.doc.file, start, months, measure, tuple(targets), roles)
 
     def keys(self, mapping: dict[str, Any], path: yamlio.Path, known: tuple[str, ...]) -> None:
@@ -196,10 +197,12 @@ class _Reader:
             first = dt.date(int(match[1]), int(match[2]), 1)
             if first >= self.process.start:
                 return first
+            self.start_bad = True
             self.bad("SP106", f"the plan starts in {value}, before the process's simulation "
                      f"starts ({self.process.start})", ("start",),
                      hint="start the plan later, or move simulation.start earlier")
             return plan_start(self.process)
+        self.start_bad = True
         self.bad("SP110", f"start must be a month such as 2026-04, not {quoted(str(value))}",
                  ("start",))
         return plan_start(self.process)
@@ -260,7 +263,7 @@ class _Reader:
             self.bad("SP110", f"{quoted(text)} is not a month (2026-05), a quarter (2026-Q2) "
                      "or a year (2026)", path, key=True)
             return None
-        if span[0] < 0 or span[1] >= months:
+        if (span[0] < 0 or span[1] >= months) and not self.start_bad:
             last = f"{dt.date((base + months - 1) // 12, (base + months - 1) % 12 + 1, 1):%Y-%m}"
             self.bad("SP106", f"{text} is not within the plan's months ({start:%Y-%m} to "
                      f"{last})", path, key=True,
