@@ -413,7 +413,9 @@ class SweepResult:
         measured window: the share of its replications that do."""
         if self.target is None:
             return []
-        key = Key("all", "", self.target.metric)
+        buyer = self.comparison.buyer  # with --buyer, that buyer type's deals
+        key = Key("all", "", self.target.metric) if buyer is None else \
+            Key("buyer", buyer, self.target.metric)
         found = []
         for run in self.runs:
             values = [r.get(key, 0.0) for r in run.result.replications]

@@ -1059,8 +1059,9 @@ def plan(result: PlanResult) -> str:
         "worst–best case is the 10th to 90th percentile of the runs; chance (in brackets: "
         "its 95% interval) is the share of runs that make the target",
         "",
-        f"  The number       {amount(data['number'])} {currency if money else 'deals'} "
-        f"over {len(data['targets'])} target(s): made in {share(data['chance'])} of runs",
+        f"  The number       {currency + ' ' if money else ''}{amount(data['number'])}"
+        f"{'' if money else ' deals won'} over {len(data['targets'])} target(s): made in "
+        f"{share(data['chance'])} of runs",
     ]
     if data["cost"] is not None:
         lines.append(f"  Team cost        {currency} {data['cost']:,.0f} over the plan "
