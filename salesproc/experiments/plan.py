@@ -178,8 +178,14 @@ def planned_process(process: Process, plan: Plan, hires: Mapping[str, Sequence[i
                                  staffing=tuple(staffing), ramp=ramp)
     arrivals = process.arrivals
     if arrivals is not None and arrivals.campaigns:
-        arrivals = replace(arrivals, campaigns=tuple(replace(c, at=c.at + shift)
-                                                     for c in arrivals.campaigns))
+        moved = []
+        for c in arrivals.campaigns:  # on the plan's calendar; none before its start
+            at = c.at + shift
+            if at < 0 and c.every:
+                at += math.ceil(-at / c.every) * c.every
+            if at >= 0:
+                moved.append(replace(c, at=at))
+        arrivals = replace(arrivals, campaigns=tuple(moved))
     return replace(process, roles=roles, start=line.start, arrivals=arrivals)
 
 
