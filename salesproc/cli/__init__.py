@@ -22,6 +22,7 @@ from salesproc.cli import (  # noqa: F401  (each module adds its commands to the
     forecast,
     init,
     measure,
+    plan,
     playbook,
     render,
     review,
