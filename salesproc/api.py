@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     import datetime as dt
 
     from salesproc.experiments.compare import Comparison, SweepResult
+    from salesproc.experiments.plan import PlanResult
+    from salesproc.experiments.planfile import Plan
     from salesproc.experiments.results import SimulationResult, Visit
     from salesproc.history.read import Format, Source
     from salesproc.history.table import History
@@ -129,6 +131,29 @@ def sweep(process: ProcessLike, values: Mapping[str, Sequence[object]] | Sequenc
     processes = [base.with_changes(point) for point in points]
     settings = _settings(processes[0], replications, horizon, warmup, seed, workers, None)
     return comparing.sweep(processes, points, settings, buyer=buyer, progress=progress)
+
+
+def plan(process: ProcessLike, targets: Plan | str | os.PathLike[str], *,
+         changes: Changes = (), optimise_for: float | None = None,
+         replications: int | None = None, seed: int | None = None, workers: int = 1,
+         deterministic: bool = False, progress: Progress | None = None) -> PlanResult:
+    """Will the team make the number? *targets* is a plan file (its months, targets and
+    each role's hires, ramp, attrition, quota and cost; docs/format.md) or a Plan read
+    with :func:`salesproc.experiments.planfile.read_plan_text`. The result holds
+    bookings by month (worst, neutral, best case) against the targets, the chance to make
+    each, the team by month, what bounds each month and the classic capacity
+    arithmetic; with *optimise_for* (a chance, e.g. 0.8), also the cheapest hiring
+    schedule that makes the number with that chance, checked on fresh seeds.
+    *deterministic* fixes every time and value at its mean (the classic model's world).
+    A plan file with mistakes raises InvalidProcessError with each finding located."""
+    from salesproc.experiments.plan import run_plan
+    from salesproc.experiments.planfile import Plan, read_plan
+
+    base = _process(process, changes)
+    chosen = targets if isinstance(targets, Plan) else read_plan(os.fspath(targets), base)
+    return run_plan(base, chosen, replications=replications, seed=seed, workers=workers,
+                    deterministic=deterministic, optimise_for=optimise_for,
+                    progress=progress)
 
 
 def read_history(paths: Source | Sequence[Source], process: ProcessLike, *,

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+import salesproc
 from salesproc.core.errors import InvalidProcessError
 from salesproc.core.layout import LAYOUT_VERSION
-from salesproc.experiments.plan import Evaluation, run_plan
-from salesproc.experiments.planfile import read_plan, read_plan_text
+from salesproc.experiments.plan import Evaluation
+from salesproc.experiments.planfile import read_plan_text
 from salesproc.process.loader import load
 from salesproc.process.model import Process
 from tests.conftest import run
@@ -71,7 +72,7 @@ def fixed(tmp_path_factory: pytest.TempPathFactory) -> Process:
 
 def test_no_variance_reproduces_the_classic_capacity_arithmetic(fixed: Process) -> None:
     plan = read_plan_text(PLAN, fixed)
-    done = run_plan(fixed, plan, replications=1, deterministic=True)
+    done = salesproc.plan(fixed, plan, replications=1, deterministic=True)
     classic = done.classic
     # by hand: February 2026 has 20 working days (160 h): 3 people x 160 h / 2 h a lead x
     # USD 1,000. March has 22 (176 h); the 2 hires join on the 1st and give the first
@@ -102,7 +103,7 @@ def test_a_bad_plan_file_is_reported_at_its_place(tmp_path: Path, fixed: Process
     assert "did you mean 'hires'?" in err
     assert "Traceback" not in err and f"{plan} has 3 error(s)" in err
     with pytest.raises(InvalidProcessError) as caught:  # the library: every finding, no print
-        read_plan(str(plan), fixed)
+        salesproc.plan(fixed, plan)
     assert sorted(d.code for d in caught.value.diagnostics) == ["SP102", "SP106", "SP202"]
 
 

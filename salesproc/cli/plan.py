@@ -49,7 +49,7 @@ def plan(process_file: str, plan_file: str, optimise: bool, chance: float,
     to make each target, the worst-to-best case by month, the team by month, what bounds
     each month (pipeline or a role's capacity) and the classic capacity arithmetic.
     """
-    from salesproc.experiments.plan import run_plan
+    from salesproc import api
     from salesproc.experiments.planfile import read_plan
 
     process = load_or_fail(process_file, settings)
@@ -63,7 +63,7 @@ def plan(process_file: str, plan_file: str, optimise: bool, chance: float,
     guard_outputs([*process.files, plan_file], output)
     guard_charts(None)
     with progress_bar() as progress:
-        result = run_plan(process, planned, replications=replications, seed=seed,
+        result = api.plan(process, planned, replications=replications, seed=seed,
                           workers=worker_count(workers), deterministic=deterministic,
                           optimise_for=chance if optimise else None, progress=progress)
     emit_result("plan", result, fmt, output, None)
