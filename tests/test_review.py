@@ -613,9 +613,16 @@ def test_the_forecast_through_the_cli_and_a_week_later(export: tuple[Path, Path]
         f["after"]["revenue"]["mean"])
     week2, said_file = tmp_path / "week2.json", tmp_path / "week2.txt"
     second = run(*base, "--as-of", "2026-04-30", "--against", str(week1), "-o", str(week2),
-                 "-o", str(said_file))
+                 "-o", str(said_file), "--charts", str(tmp_path / "charts"))
     assert second.exit_code == 0, second.output
-    g = json.loads(week2.read_text("utf-8"))["forecast"]
+    assert (tmp_path / "charts" / "forecast-bridge.svg").is_file()
+    data = json.loads(week2.read_text("utf-8"))
+    g = data["forecast"]
+    from salesproc.charts.waterfall import bridge
+
+    drawn = bridge(data)  # the bridge's steps add up: the last level is the end's forecast
+    assert drawn is not None and len(drawn.table.rows) == len(g["moves"]) + 2
+    assert drawn.table.rows[-2][3] == drawn.table.rows[-1][2]
     assert g["until"] == f["until"] and g["saved"]["won"] == f["after"]["won"]["mean"]
     assert g["before"]["won"]["mean"] == pytest.approx(
         f["after"]["won"]["mean"] - f["won_in_period"]["won"])

@@ -89,10 +89,11 @@ def forecast(data: dict[str, Any]) -> list[Chart]:
 
 def review(data: dict[str, Any]) -> list[Chart]:
     """The charts of a pipeline review (``Review.to_dict()``): the movement as a
-    waterfall, and the cohorts' win rate and days to win."""
+    waterfall, what moved the forecast (with one), and the cohorts' win rate and days to
+    win."""
     from salesproc.charts import cohort_trend, waterfall
 
-    return _draw(data, [waterfall.chart, cohort_trend.chart])
+    return _draw(data, [waterfall.chart, waterfall.bridge, cohort_trend.chart])
 
 
 def backtest(data: dict[str, Any]) -> list[Chart]:
