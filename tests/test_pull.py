@@ -34,7 +34,7 @@ pytest.importorskip("hubspot")
 SALESFORCE = ROOT / "examples" / "five-step-salesforce"
 HUBSPOT = ROOT / "examples" / "hubspot-first-export"
 FIVE_STEP = str(ROOT / "processes" / "five-step.yaml")
-DEALS = 100_000  # every deal of the example (pages of 400)
+DEALS = 300  # the example's first deals: pages of 100, cheap to measure
 OWNER = {"Id": "005000000000001", "Name": "Ana Ruiz"}
 TOKEN = "00D-test-token"
 API = "/services/data/v59.0"
@@ -60,7 +60,7 @@ class Crm:
     trouble: dict[str, list[Answer]] = field(default_factory=dict)
     seen: list[tuple[str, str]] = field(default_factory=list)
     cursors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    page: int = 400
+    page: int = 100
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -166,7 +166,9 @@ class HubSpotApi(Server):
     their stage history, the search and batch read."""
 
     def kind(self, path: str) -> str:
-        return path.rstrip("/").rsplit("/", 1)[1]  # deals, search, read, pipelines/deals
+        """deals (the listing), search, read, pipelines or properties."""
+        parts = path.rstrip("/").split("/")
+        return parts[3] if parts[3] in ("pipelines", "properties") else parts[-1]
 
     def unauthorized(self) -> Answer:
         return Answer(401, {"status": "error", "message": "Authentication credentials not "
@@ -340,8 +342,14 @@ def sf_env(monkeypatch: pytest.MonkeyPatch, salesforce: Server,
 
 
 def measured(*args: str) -> dict[str, Any]:
+    """`measure --format json` of the files given (the five-step process), without where
+    they are."""
+    return measured_with(FIVE_STEP, *args)
+
+
+def measured_with(process: str, *args: str) -> dict[str, Any]:
     """`measure --format json` of the files given, without where they are."""
-    result = run("measure", *args, "--process", FIVE_STEP, "--format", "json")
+    result = run("measure", *args, "--process", process, "--format", "json")
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)
     text = json.dumps(found)
@@ -364,7 +372,7 @@ def test_salesforce_pull_pages_to_the_end_and_measures_as_the_export(
     assert (f"pulled all: {len(opportunities):,} Opportunity, {len(history):,} "
             "OpportunityHistory, 1 User") in result.stderr
     following = [p for _, p in sf_env.crm.seen if "/query/01gQ" in p]  # every next page
-    assert len(following) == (len(opportunities) - 1) // 400 + (len(history) - 1) // 400 > 1
+    assert len(following) == (len(opportunities) - 1) // 100 + (len(history) - 1) // 100 > 1
     pulled = _rows(tmp_path / "pulled" / "Opportunity.csv")
     assert [o["Id"] for o in pulled] == [o["Id"] for o in opportunities]
     assert {"Segment__c", "Loss_Reason__c", "SystemModstamp"} <= set(pulled[0])
@@ -468,3 +476,164 @@ def test_pull_without_the_client_libraries_says_how_to_install(
     assert result.exit_code == 1
     assert "simple-salesforce library, which is not installed" in result.stderr
     assert "pip install 'salesproc[crm]'" in result.stderr
+
+
+# --- HubSpot ---------------------------------------------------------------------------
+
+STAGE_IDS = {"Appointment Scheduled": "appointmentscheduled",
+             "Presentation Scheduled": "presentationscheduled",
+             "Closed Won": "closedwon", "Closed Lost": "closedlost"}
+HUBSPOT_CRM = """
+crm:
+  stages: {Appointment Scheduled: inquiry, Presentation Scheduled: meeting}
+  lost_reason: Closed Lost Reason
+"""
+
+
+def _hubspot_time(text: str) -> str | None:
+    """An export's time (``2026-01-05 04:14:31``) as the API writes it."""
+    return f"{text.replace(' ', 'T')}.000Z" if text else None
+
+
+def hubspot_deal(row: dict[str, str]) -> dict[str, Any]:
+    """A deals export's row as the API returns the deal, with its stage history (newest
+    first) from the row's `Date entered` columns."""
+    history = sorted(((_hubspot_time(v), STAGE_IDS[k.split('"')[1].rsplit(" (", 1)[0]])
+                      for k, v in row.items() if k.startswith("Date entered") and v),
+                     reverse=True)
+    changed = max([t for t, _ in history] + [_hubspot_time(row["Create Date"]) or ""])
+    return {"id": row["Record ID"], "createdAt": _hubspot_time(row["Create Date"]),
+            "updatedAt": changed, "archived": False,
+            "properties": {"hs_object_id": row["Record ID"], "dealname": row["Deal Name"],
+                           "dealstage": STAGE_IDS[row["Deal Stage"]],
+                           "createdate": _hubspot_time(row["Create Date"]),
+                           "closedate": _hubspot_time(row["Close Date"]),
+                           "amount": row["Amount"] or None, "pipeline": "default",
+                           "hs_lastmodifieddate": changed,
+                           "closed_lost_reason": row["Closed Lost Reason"] or None},
+            "propertiesWithHistory": {"dealstage": [
+                {"value": stage, "timestamp": at, "sourceType": "CRM_UI"}
+                for at, stage in history]}}
+
+
+def _stamp(thing: dict[str, Any]) -> dict[str, Any]:
+    return {**thing, "createdAt": "2025-01-01T00:00:00Z", "updatedAt": "2025-01-01T00:00:00Z",
+            "archived": False}
+
+
+def hubspot_records(rows: list[dict[str, str]]) -> dict[str, list[dict[str, Any]]]:
+    stages = [_stamp({"id": sid, "label": label, "displayOrder": k, "metadata": {
+        "isClosed": str(label.startswith("Closed")).lower(), "probability": "0.5"}})
+        for k, (label, sid) in enumerate(STAGE_IDS.items())]
+    properties = [{"name": name, "label": label, "type": "string", "fieldType": "text",
+                   "groupName": "dealinformation", "description": "", "options": []}
+                  for name, label in (("dealname", "Deal Name"), ("amount", "Amount"),
+                                      ("closed_lost_reason", "Closed Lost Reason"))]
+    return {"deals": [hubspot_deal(r) for r in rows], "properties": properties,
+            "pipelines": [_stamp({"id": "default", "label": "Sales Pipeline",
+                                  "displayOrder": 0, "stages": stages})]}
+
+
+@pytest.fixture(scope="module")
+def hubspot() -> Iterator[Server]:
+    with serving(HubSpotApi(hubspot_records(_rows(HUBSPOT / "deals.csv"))), None) as server:
+        yield server
+
+
+@pytest.fixture
+def hs_env(monkeypatch: pytest.MonkeyPatch, hubspot: Server) -> Server:
+    monkeypatch.setenv("HUBSPOT_API_HOST", f"http://127.0.0.1:{hubspot.server_address[1]}")
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", TOKEN)
+    hubspot.crm.trouble.clear()
+    hubspot.crm.seen.clear()
+    return hubspot
+
+
+@pytest.fixture(scope="module")
+def hubspot_process(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("process") / "acme-sales.yaml"
+    path.write_text((HUBSPOT / "acme-sales.yaml").read_text("utf-8") + HUBSPOT_CRM, "utf-8")
+    return str(path)
+
+
+def test_hubspot_pull_pages_to_the_end_and_measures_as_the_export(
+        hs_env: Server, hubspot_process: str, tmp_path: Path) -> None:
+    result = run("pull", "hubspot", "-o", str(tmp_path), "--process", hubspot_process)
+    assert result.exit_code == 0, result.output
+    deals = hs_env.crm.records["deals"]
+    assert f"pulled all: {len(deals)} deals" in result.stderr
+    pages = [p for m, p in hs_env.crm.seen if p.startswith("/crm/v3/objects/deals")]
+    assert len(pages) == -(-len(deals) // 50) > 1
+    assert all("propertiesWithHistory=dealstage" in p for p in pages)
+    pulled = _rows(tmp_path / "deals.csv")
+    assert {r["Deal Stage"] for r in pulled} == set(STAGE_IDS)  # labels, not ids
+    example = HUBSPOT / "deals.csv"
+    compared = [measured_with(hubspot_process, str(f)) for f in (tmp_path / "deals.csv",
+                                                                 example)]
+    assert compared[0] == compared[1]
+    assert compared[0]["overall"]["deals"] == len(deals)
+
+
+
+def test_hubspot_rate_limit_is_waited_and_credentials_refused_kindly(
+        hs_env: Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The library's own wait is injected (Patience.wait): nothing sleeps."""
+    from salesproc.history import pull_hubspot
+    from salesproc.history.pull import Patience, PullError
+
+    secondly = Answer(429, {"status": "error", "message": "You have reached your secondly "
+                            "limit.", "errorType": "RATE_LIMIT", "policyName": "SECONDLY"},
+                      {"Retry-After": "1"})
+    hs_env.crm.trouble["deals"] = [secondly]  # the first page of deals
+    waited: list[float] = []
+    client = pull_hubspot.Client({"HUBSPOT_ACCESS_TOKEN": TOKEN, "HUBSPOT_API_HOST":
+                                  f"http://127.0.0.1:{hs_env.server_address[1]}"})
+    pulled = pull_hubspot.pull(client, str(tmp_path), patience=Patience(wait=waited.append))
+    assert waited == [1.0]
+    assert pulled.fetched == {"deals.csv": len(hs_env.crm.records["deals"])}
+    hs_env.crm.trouble["deals"] = [secondly] * 8  # rate-limited for good
+    with pytest.raises(PullError, match="rate-limiting the pull"):
+        pull_hubspot.pull(client, str(tmp_path / "again"),
+                          patience=Patience(wait=waited.append))
+    assert not (tmp_path / "again").exists()
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "revoked")
+    result = run("pull", "hubspot", "-o", str(tmp_path / "refused"))
+    assert result.exit_code == 1
+    assert "HubSpot refused the credentials" in result.stderr
+    assert "Authentication credentials not found" in result.stderr
+    assert "HUBSPOT_ACCESS_TOKEN" in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "refused").exists()
+
+
+def test_hubspot_incremental_pull_reads_the_changed_deals_and_merges(
+        hs_env: Server, hubspot_process: str, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    deals = hs_env.crm.records["deals"]
+    first = run("pull", "hubspot", "-o", str(tmp_path / "pulled"), "--process", hubspot_process)
+    assert first.exit_code == 0, first.output
+    # an open deal is won, a week after everything the folder holds
+    open_deal = next(k for k, d in enumerate(deals)
+                     if d["properties"]["dealstage"] == "presentationscheduled")
+    later = "2026-12-30T10:00:00.000Z"
+    won = json.loads(json.dumps(deals[open_deal]))
+    won["properties"].update(dealstage="closedwon", hs_lastmodifieddate=later)
+    won["propertiesWithHistory"]["dealstage"].insert(
+        0, {"value": "closedwon", "timestamp": later, "sourceType": "CRM_UI"})
+    monkeypatch.setitem(hs_env.crm.records, "deals",
+                        [*deals[:open_deal], won, *deals[open_deal + 1:]])
+    hs_env.crm.seen.clear()
+    result = run("pull", "hubspot", "-o", str(tmp_path / "pulled"))
+    assert result.exit_code == 0, result.output
+    assert "changed since 2026-" in result.stderr
+    searched = [p for m, p in hs_env.crm.seen if p.endswith("/search")]
+    assert searched and not [p for m, p in hs_env.crm.seen if "/deals?" in p]  # no listing
+    merged = _rows(tmp_path / "pulled" / "deals.csv")
+    assert len(merged) == len(deals)
+    row = next(r for r in merged if r["Record ID"] == won["id"])
+    assert row["Deal Stage"] == "Closed Won"
+    assert row['Date entered "Closed Won (Sales Pipeline)"'] == later
+    assert row["Closed Lost Reason"] == (won["properties"]["closed_lost_reason"] or "")
+    fresh = run("pull", "hubspot", "-o", str(tmp_path / "fresh"), "--process", hubspot_process)
+    assert fresh.exit_code == 0
+    assert measured_with(hubspot_process, str(tmp_path / "pulled" / "deals.csv")) == \
+        measured_with(hubspot_process, str(tmp_path / "fresh" / "deals.csv"))

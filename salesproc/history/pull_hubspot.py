@@ -62,12 +62,16 @@ class Client:
     def __init__(self, env: Mapping[str, str]) -> None:
         try:
             from hubspot import HubSpot
+            from urllib3.util.retry import Retry
         except ImportError:
             raise missing_client("hubspot-api-client") from None
         token = env.get("HUBSPOT_ACCESS_TOKEN")
         if not token:
             raise PullError("no HubSpot access token in the environment", hint=CREDENTIALS)
-        settings: dict[str, Any] = {"access_token": token}
+        # urllib3 would wait out a 429's Retry-After itself, unbounded and unseen: the
+        # waiting is patiently()'s alone
+        settings: dict[str, Any] = {"access_token": token,
+                                    "retry": Retry(total=0, respect_retry_after_header=False)}
         if env.get("HUBSPOT_API_HOST"):
             settings["host"] = env["HUBSPOT_API_HOST"].rstrip("/")
         self.hubspot: Any = HubSpot(**settings)
