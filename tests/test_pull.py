@@ -433,6 +433,18 @@ def test_salesforce_refused_credentials_name_the_variables(sf_env: Server,
     assert "SALESFORCE_USERNAME" in result.stderr
 
 
+def test_a_folder_of_the_users_own_export_is_not_merged_into_unasked(
+        sf_env: Server, example: Any, tmp_path: Path) -> None:
+    export = example[0]
+    before = {p.name: p.read_bytes() for p in export.iterdir()}
+    result = run("pull", "salesforce", "-o", str(export))
+    assert result.exit_code == 1
+    assert "holds Opportunity.csv without SystemModstamp: not a pull's" in result.stderr
+    assert "give the day to start from" in result.stderr
+    assert {p.name: p.read_bytes() for p in export.iterdir()} == before
+    assert sf_env.crm.seen == []  # nothing was asked of the CRM
+
+
 def test_salesforce_incremental_pull_fetches_the_changes_and_merges(
         sf_env: Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     records = sf_env.crm.records

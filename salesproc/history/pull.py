@@ -205,6 +205,21 @@ def latest(table: Table | None, column: str) -> dt.datetime | None:
     return max(times, default=None)
 
 
+def resume_from(table: Table | None, column: str, folder: str) -> dt.datetime | None:
+    """Where an incremental pull into *folder* starts: the latest *column* of the file a
+    pull wrote there (None: nothing there, everything is fetched). A file without such a
+    time is no pull's: an error, so that nothing of the user's is merged into unasked."""
+    if table is None:
+        return None
+    since = latest(table, column)
+    if since is None:
+        raise PullError(f"{folder} holds {table.name} without {column}: not a pull's, so "
+                        "there is no telling what changed since", hint="give the day to "
+                        "start from (what changed since then is added to the file), or pull "
+                        "into another folder")
+    return since
+
+
 def parse_time(text: str) -> dt.datetime | None:
     """An ISO 8601 time as the APIs write it (``2026-01-05T03:10:42.000+0000``, ``...Z``),
     in UTC; None for anything else."""

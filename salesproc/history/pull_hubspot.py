@@ -31,10 +31,10 @@ from salesproc.history.pull import (
     PullError,
     Refusal,
     Table,
-    latest,
     missing_client,
     patiently,
     read_table,
+    resume_from,
     write_tables,
 )
 
@@ -112,12 +112,8 @@ def pull(client: Client, folder: str, *, fields: Sequence[str] = (),
     changed since its latest change (or since *since*) are fetched and merged in."""
     patience = patience or Patience()
     old = read_table(folder, FILE, "Record ID")
-    if since is None and old is not None:
-        since = latest(old, CHANGED)
-        if since is None:
-            raise PullError(f"{folder} holds a {FILE} without {CHANGED}: not a pull's, so "
-                            "there is no telling what changed since", hint="give --since "
-                            "DATE to add what changed since then, or pull into another folder")
+    if since is None:
+        since = resume_from(old, CHANGED, folder)
     stages, pipelines = _pipelines(client, patience)
     names = _properties(client, fields, patience)
     wanted = [*PROPERTIES, *[n for n in names.values() if n not in PROPERTIES]]
@@ -203,7 +199,7 @@ def _changed(client: Client, wanted: list[str], since: dt.datetime, patience: Pa
         if page.total > SEARCH_LIMIT:
             raise PullError(f"{page.total:,} deals changed since {since:%Y-%m-%d}: more than "
                             f"HubSpot's search gives ({SEARCH_LIMIT:,})",
-                            hint="pull everything into a new folder (no --since)")
+                            hint="pull everything into a new folder (no start day)")
         ids.extend(d.id for d in page.results)
         following = page.paging.next if page.paging else None
         if following is None or not following.after:

@@ -27,10 +27,10 @@ from salesproc.history.pull import (
     PullError,
     Refusal,
     Table,
-    latest,
     missing_client,
     patiently,
     read_table,
+    resume_from,
     write_tables,
 )
 
@@ -129,13 +129,8 @@ def pull(client: Client, folder: str, *, fields: Sequence[str] = (),
     patience = patience or Patience()
     old = {name: read_table(folder, name, "Id") for name in
            ("Opportunity.csv", "OpportunityHistory.csv", "User.csv")}
-    if since is None and old["Opportunity.csv"] is not None:
-        since = latest(old["Opportunity.csv"], CHANGED)
-        if since is None:
-            raise PullError(f"{folder} holds an Opportunity.csv without {CHANGED}: not a "
-                            "pull's, so there is no telling what changed since",
-                            hint="give --since DATE to add what changed since then, or "
-                            "pull into another folder")
+    if since is None:
+        since = resume_from(old["Opportunity.csv"], CHANGED, folder)
     existing = client.fields("Opportunity", patience)
     kept = _kept(old["Opportunity.csv"], existing)
     wanted = _opportunity_fields(existing, [*fields, *kept])
@@ -158,7 +153,7 @@ def pull(client: Client, folder: str, *, fields: Sequence[str] = (),
 
 def _kept(table: Table | None, existing: Sequence[str]) -> list[str]:
     """The Opportunity fields the folder's file has (a pull with --process wrote them):
-    fetched again, so that a later pull without --process does not leave them empty in
+    fetched again, so that a later pull not told the process's fields does not leave them empty in
     the rows it replaces."""
     if table is None:
         return []
