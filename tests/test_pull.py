@@ -14,6 +14,7 @@ import datetime as dt
 import ipaddress
 import json
 import re
+import socket
 import ssl
 import threading
 import time
@@ -416,6 +417,20 @@ def test_salesforce_failing_thrice_stops_kindly_and_writes_nothing(
     assert sorted((p.name, p.read_bytes()) for p in tmp_path.iterdir()) == before
 
 
+def test_salesforce_out_of_reach_is_tried_thrice_then_said(
+        sf_env: Server, waits: list[float], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    with contextlib.closing(socket.socket()) as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("SALESFORCE_INSTANCE_URL", f"https://127.0.0.1:"
+                           f"{closed.getsockname()[1]}")
+        result = run("pull", "salesforce", "-o", str(tmp_path / "out"))
+    assert result.exit_code == 1
+    assert "Salesforce gave no answer 3 times" in result.stderr
+    assert "Traceback" not in result.output and waits == [1.0, 2.0]
+    assert not (tmp_path / "out").exists()
+
+
 def test_salesforce_refused_credentials_name_the_variables(sf_env: Server,
                                                           monkeypatch: pytest.MonkeyPatch,
                                                           tmp_path: Path) -> None:
@@ -608,6 +623,11 @@ def test_hubspot_rate_limit_is_waited_and_credentials_refused_kindly(
         pull_hubspot.pull(client, str(tmp_path / "again"),
                           patience=Patience(wait=waited.append))
     assert not (tmp_path / "again").exists()
+    hs_env.crm.trouble["pipelines"] = [Answer(200, {"results": [{"id": "default"}]})]
+    result = run("pull", "hubspot", "-o", str(tmp_path / "odd"))  # no label, no stages
+    assert result.exit_code == 1, result.output
+    assert "HubSpot's answer is not what its API documents" in result.stderr
+    assert "nothing was written" in result.stderr and not (tmp_path / "odd").exists()
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "revoked")
     result = run("pull", "hubspot", "-o", str(tmp_path / "refused"))
     assert result.exit_code == 1
@@ -623,28 +643,29 @@ def test_hubspot_incremental_pull_reads_the_changed_deals_and_merges(
     deals = hs_env.crm.records["deals"]
     first = run("pull", "hubspot", "-o", str(tmp_path / "pulled"), "--process", hubspot_process)
     assert first.exit_code == 0, first.output
-    # an open deal is won, a week after everything the folder holds
+    # an open deal is lost, weeks after everything the folder holds
     open_deal = next(k for k, d in enumerate(deals)
                      if d["properties"]["dealstage"] == "presentationscheduled")
     later = "2026-12-30T10:00:00.000Z"
-    won = json.loads(json.dumps(deals[open_deal]))
-    won["properties"].update(dealstage="closedwon", hs_lastmodifieddate=later)
-    won["propertiesWithHistory"]["dealstage"].insert(
-        0, {"value": "closedwon", "timestamp": later, "sourceType": "CRM_UI"})
+    lost = json.loads(json.dumps(deals[open_deal]))
+    lost["properties"].update(dealstage="closedlost", hs_lastmodifieddate=later,
+                              closed_lost_reason="budget cut")
+    lost["propertiesWithHistory"]["dealstage"].insert(
+        0, {"value": "closedlost", "timestamp": later, "sourceType": "CRM_UI"})
     monkeypatch.setitem(hs_env.crm.records, "deals",
-                        [*deals[:open_deal], won, *deals[open_deal + 1:]])
+                        [*deals[:open_deal], lost, *deals[open_deal + 1:]])
     hs_env.crm.seen.clear()
-    result = run("pull", "hubspot", "-o", str(tmp_path / "pulled"))
+    result = run("pull", "hubspot", "-o", str(tmp_path / "pulled"))  # the fields kept
     assert result.exit_code == 0, result.output
     assert "changed since 2026-" in result.stderr
     searched = [p for m, p in hs_env.crm.seen if p.endswith("/search")]
     assert searched and not [p for m, p in hs_env.crm.seen if "/deals?" in p]  # no listing
     merged = _rows(tmp_path / "pulled" / "deals.csv")
     assert len(merged) == len(deals)
-    row = next(r for r in merged if r["Record ID"] == won["id"])
-    assert row["Deal Stage"] == "Closed Won"
-    assert row['Date entered "Closed Won (Sales Pipeline)"'] == later
-    assert row["Closed Lost Reason"] == (won["properties"]["closed_lost_reason"] or "")
+    row = next(r for r in merged if r["Record ID"] == lost["id"])
+    assert row["Deal Stage"] == "Closed Lost"
+    assert row['Date entered "Closed Lost (Sales Pipeline)"'] == later
+    assert row["Closed Lost Reason"] == "budget cut"
     fresh = run("pull", "hubspot", "-o", str(tmp_path / "fresh"), "--process", hubspot_process)
     assert fresh.exit_code == 0
     assert measured_with(hubspot_process, str(tmp_path / "pulled" / "deals.csv")) == \

@@ -66,8 +66,7 @@ def _pull(connect: Callable[[], Any], run: Callable[..., Any], folder: str,
     from salesproc.history.pull import named_fields
 
     process = load_or_fail(process_file) if process_file else None
-    pulled = run(connect(), folder, fields=named_fields(process),
-                 since=since.replace(tzinfo=dt.timezone.utc) if since else None)
+    pulled = run(connect(), folder, fields=named_fields(process), since=since)
     counts = ", ".join(f"{n:,} {name.removesuffix('.csv')}" for name, n in
                        pulled.fetched.items())
     start = f"changed since {pulled.since:%Y-%m-%d %H:%M:%S} UTC" if pulled.since else "all"

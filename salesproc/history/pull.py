@@ -18,7 +18,7 @@ import email.utils
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -135,6 +135,19 @@ def _retry_after(header: str | None, otherwise: float) -> float:
     return otherwise
 
 
+@contextlib.contextmanager
+def as_documented(crm: str) -> Iterator[None]:
+    """Reading a CRM's answers: one that lacks what its API documents (a field missing,
+    null where a list should be) is a kind error, not a crash."""
+    try:
+        yield
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise PullError(f"{crm}'s answer is not what its API documents "
+                        f"({type(exc).__name__}: {str(exc)[:200]}); nothing was written",
+                        hint="a proxy between salesproc and the CRM may have changed it; "
+                        "if not, please report it") from None
+
+
 @dataclass
 class Table:
     """One CSV file of a pull: its header and rows (text, "" for no value), and the
@@ -152,15 +165,15 @@ class Table:
         if old is None:
             return self
         header = [*old.header, *[c for c in self.header if c not in old.header]]
-        placed = {row[old.header.index(old.key)]: k for k, row in enumerate(old.rows)}
+        at = header.index(self.key)
         rows = [_widened(row, old.header, header) for row in old.rows]
-        at = self.header.index(self.key)
+        placed = {row[at]: k for k, row in enumerate(rows)}
         for row in self.rows:
             wide = _widened(row, self.header, header)
-            if row[at] in placed:
-                rows[placed[row[at]]] = wide
+            if wide[at] in placed:
+                rows[placed[wide[at]]] = wide
             else:
-                placed[row[at]] = len(rows)
+                placed[wide[at]] = len(rows)
                 rows.append(wide)
         return Table(self.name, header, rows, self.key)
 
@@ -218,6 +231,15 @@ def resume_from(table: Table | None, column: str, folder: str) -> dt.datetime | 
                         "start from (what changed since then is added to the file), or pull "
                         "into another folder")
     return since
+
+
+def in_utc(when: dt.datetime | None) -> dt.datetime | None:
+    """*when* in UTC, as the CRMs' APIs keep time (a time without a zone is taken to be
+    in UTC already)."""
+    if when is None:
+        return None
+    return when.replace(tzinfo=dt.timezone.utc) if when.tzinfo is None else \
+        when.astimezone(dt.timezone.utc)
 
 
 def parse_time(text: str) -> dt.datetime | None:

@@ -7,7 +7,8 @@ pipeline, holding the deal's latest entry into that stage (the export keeps one 
 stage, so a deal that went back shows its last entry). Stage and pipeline ids are written
 as their labels (the pipelines API names them). The deal fields the process's `crm:`
 section names (by label, as the export heads them, or by internal name) are fetched too,
-headed as the process names them; ``hs_lastmodifieddate`` (`Last Modified Date`) is where
+headed as the process names them (and those the folder's file has: a later pull not
+told them keeps them); ``hs_lastmodifieddate`` (`Last Modified Date`) is where
 the next pull into the folder starts.
 
 An incremental pull finds the deals changed since then with the search API (sorted by
@@ -24,6 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
 
+from salesproc.history.hubspot import ENTERED
 from salesproc.history.pull import (
     Api,
     Patience,
@@ -31,6 +33,8 @@ from salesproc.history.pull import (
     PullError,
     Refusal,
     Table,
+    as_documented,
+    in_utc,
     missing_client,
     patiently,
     read_table,
@@ -111,20 +115,31 @@ def pull(client: Client, folder: str, *, fields: Sequence[str] = (),
     *fields* the process names. Into a folder that holds a pull already, only the deals
     changed since its latest change (or since *since*) are fetched and merged in."""
     patience = patience or Patience()
+    since = in_utc(since)
     old = read_table(folder, FILE, "Record ID")
     if since is None:
         since = resume_from(old, CHANGED, folder)
-    stages, pipelines = _pipelines(client, patience)
-    names = _properties(client, fields, patience)
-    wanted = [*PROPERTIES, *[n for n in names.values() if n not in PROPERTIES]]
-    deals = list(_all(client, wanted, patience) if since is None
-                 else _changed(client, wanted, since, patience))
-    entered = {stage: f'Date entered "{label} ({pipelines.get(pipeline, pipeline)})"'
-               for stage, (label, pipeline) in stages.items()}
-    header = [*PROPERTIES.values(), *names, *dict.fromkeys(entered.values())]
-    rows = [_row(deal, names, stages, pipelines, entered, header) for deal in deals]
+    with as_documented("HubSpot"):
+        stages, pipelines = _pipelines(client, patience)
+        names = _properties(client, [*fields, *_kept(old)], patience)
+        wanted = [*PROPERTIES, *[n for n in names.values() if n not in PROPERTIES]]
+        deals = list(_all(client, wanted, patience) if since is None
+                     else _changed(client, wanted, since, patience))
+        entered = {stage: f'Date entered "{label} ({pipelines.get(pipeline, pipeline)})"'
+                   for stage, (label, pipeline) in stages.items()}
+        header = [*PROPERTIES.values(), *names, *dict.fromkeys(entered.values())]
+        rows = [_row(deal, names, stages, pipelines, entered, header) for deal in deals]
     table = Table(FILE, header, rows, "Record ID").merged_into(old)
     return Pulled({FILE: len(rows)}, since, write_tables(folder, [table]))
+
+
+def _kept(table: Table | None) -> list[str]:
+    """The deal fields the folder's file has beyond the reader's own and its stage dates
+    (a pull told the process's fields wrote them): fetched again, so that a later pull
+    not told them does not leave them empty in the rows it replaces."""
+    if table is None:
+        return []
+    return [c for c in table.header if c not in PROPERTIES.values() and not ENTERED.match(c)]
 
 
 def _pipelines(client: Client, patience: Patience
@@ -193,7 +208,7 @@ def _changed(client: Client, wanted: list[str], since: dt.datetime, patience: Pa
     while True:
         request = PublicObjectSearchRequest(
             filter_groups=[FilterGroup(filters=[changed])], properties=["hs_object_id"],
-            sorts=["hs_lastmodifieddate"], limit=200, after=after or 0)
+            sorts=["hs_lastmodifieddate"], limit=200, after=after or "0")
         page = client.call(partial(client.hubspot.crm.deals.search_api.do_search, request),
                            "the deals changed", patience)
         if page.total > SEARCH_LIMIT:

@@ -27,6 +27,8 @@ from salesproc.history.pull import (
     PullError,
     Refusal,
     Table,
+    as_documented,
+    in_utc,
     missing_client,
     patiently,
     read_table,
@@ -127,27 +129,29 @@ def pull(client: Client, folder: str, *, fields: Sequence[str] = (),
     already, only what changed since its latest change (or since *since*) is fetched and
     merged in; nothing is written unless everything was fetched."""
     patience = patience or Patience()
+    since = in_utc(since)
     old = {name: read_table(folder, name, "Id") for name in
            ("Opportunity.csv", "OpportunityHistory.csv", "User.csv")}
     if since is None:
         since = resume_from(old["Opportunity.csv"], CHANGED, folder)
-    existing = client.fields("Opportunity", patience)
-    kept = _kept(old["Opportunity.csv"], existing)
-    wanted = _opportunity_fields(existing, [*fields, *kept])
     pulled = Pulled(since=since)
     tables = []
-    for name, sobject, columns, changed in (
-            ("Opportunity.csv", "Opportunity", wanted, CHANGED),
-            ("OpportunityHistory.csv", "OpportunityHistory", list(HISTORY), "CreatedDate"),
-            ("User.csv", "User", list(USER), CHANGED)):
-        soql = f"SELECT {', '.join(columns)} FROM {sobject}"
-        if since is not None:
-            soql += f" WHERE {changed} >= {since.strftime('%Y-%m-%dT%H:%M:%SZ')}"
-        rows = [[text(r.get(c)) for c in columns]
-                for r in client.records(soql, f"the {sobject} records", patience)]
-        pulled.fetched[name] = len(rows)
-        tables.append(Table(name, columns, rows, "Id").merged_into(old[name]))
-    pulled.files = write_tables(folder, tables)
+    with as_documented("Salesforce"):
+        existing = client.fields("Opportunity", patience)
+        kept = _kept(old["Opportunity.csv"], existing)
+        wanted = _opportunity_fields(existing, [*fields, *kept])
+        for name, sobject, columns, changed in (
+                ("Opportunity.csv", "Opportunity", wanted, CHANGED),
+                ("OpportunityHistory.csv", "OpportunityHistory", list(HISTORY), "CreatedDate"),
+                ("User.csv", "User", list(USER), CHANGED)):
+            soql = f"SELECT {', '.join(columns)} FROM {sobject}"
+            if since is not None:
+                soql += f" WHERE {changed} >= {since.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+            rows = [[text(r.get(c)) for c in columns]
+                    for r in client.records(soql, f"the {sobject} records", patience)]
+            pulled.fetched[name] = len(rows)
+            tables.append(Table(name, columns, rows, "Id"))
+    pulled.files = write_tables(folder, [t.merged_into(old[t.name]) for t in tables])
     return pulled
 
 
