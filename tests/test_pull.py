@@ -27,10 +27,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from salesproc.history.pull_salesforce import API_VERSION
 from tests.conftest import ROOT, run
-
-pytest.importorskip("simple_salesforce")
-pytest.importorskip("hubspot")
 
 SALESFORCE = ROOT / "examples" / "five-step-salesforce"
 HUBSPOT = ROOT / "examples" / "hubspot-first-export"
@@ -38,7 +36,7 @@ FIVE_STEP = str(ROOT / "processes" / "five-step.yaml")
 DEALS = 300  # the example's first deals: pages of 100, cheap to measure
 OWNER = {"Id": "005000000000001", "Name": "Ana Ruiz"}
 TOKEN = "00D-test-token"
-API = "/services/data/v59.0"
+API = f"/services/data/v{API_VERSION}"
 
 
 # --- a server that answers as the CRMs' APIs do -----------------------------------------

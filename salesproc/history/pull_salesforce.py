@@ -41,6 +41,8 @@ OPPORTUNITY = ("Id", "Name", "StageName", "CreatedDate", "Amount", "CloseDate", 
 HISTORY = ("Id", "OpportunityId", "StageName", "CreatedDate", "Amount", "CloseDate",
            "Probability")
 USER = ("Id", "Name")
+#: The REST API's version asked for: its answers' shapes do not change under the pull.
+API_VERSION = "59.0"
 #: When a record last changed (any change, by anyone or anything): where a pull resumes.
 CHANGED = "SystemModstamp"
 CREDENTIALS = ("set SALESFORCE_USERNAME, SALESFORCE_PASSWORD and SALESFORCE_SECURITY_TOKEN "
@@ -66,12 +68,13 @@ class Client:
         user, password = env.get("SALESFORCE_USERNAME"), env.get("SALESFORCE_PASSWORD")
         try:
             if url and token:
-                self.sf: Any = Salesforce(instance_url=url, session_id=token, session=session)
+                self.sf: Any = Salesforce(instance_url=url, session_id=token, session=session,
+                                          version=API_VERSION)
             elif user and password:
                 self.sf = Salesforce(username=user, password=password,
                                      security_token=env.get("SALESFORCE_SECURITY_TOKEN"),
                                      domain=env.get("SALESFORCE_DOMAIN") or None,
-                                     session=session)
+                                     session=session, version=API_VERSION)
             else:
                 raise PullError("no Salesforce credentials in the environment",
                                 hint=CREDENTIALS)
