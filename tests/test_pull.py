@@ -165,9 +165,9 @@ class HubSpotApi(Server):
     their stage history, the search and batch read."""
 
     def kind(self, path: str) -> str:
-        """deals (the listing), search, read, pipelines or properties."""
+        """deals (the listing), search, read, pipelines, properties or owners."""
         parts = path.rstrip("/").split("/")
-        return parts[3] if parts[3] in ("pipelines", "properties") else parts[-1]
+        return parts[3] if parts[3] in ("pipelines", "properties", "owners") else parts[-1]
 
     def unauthorized(self) -> Answer:
         return Answer(401, {"status": "error", "message": "Authentication credentials not "
@@ -178,8 +178,8 @@ class HubSpotApi(Server):
         deals = self.crm.records["deals"]
         if path.startswith("/crm/v3/pipelines/"):
             return Answer(200, {"results": self.crm.records["pipelines"]})
-        if path.startswith("/crm/v3/properties/"):
-            return Answer(200, {"results": self.crm.records["properties"]})
+        if kind in ("properties", "owners"):
+            return Answer(200, {"results": self.crm.records[kind]})
         if kind == "search":
             since = int(body["filterGroups"][0]["filters"][0]["value"])
             found = [d for d in deals
@@ -508,6 +508,7 @@ def test_pull_without_the_client_libraries_says_how_to_install(
 STAGE_IDS = {"Appointment Scheduled": "appointmentscheduled",
              "Presentation Scheduled": "presentationscheduled",
              "Closed Won": "closedwon", "Closed Lost": "closedlost"}
+OWNED = 5  # deals with an owner
 HUBSPOT_CRM = """
 crm:
   stages: {Appointment Scheduled: inquiry, Presentation Scheduled: meeting}
@@ -554,7 +555,12 @@ def hubspot_records(rows: list[dict[str, str]]) -> dict[str, list[dict[str, Any]
                    "groupName": "dealinformation", "description": "", "options": []}
                   for name, label in (("dealname", "Deal Name"), ("amount", "Amount"),
                                       ("closed_lost_reason", "Closed Lost Reason"))]
-    return {"deals": [hubspot_deal(r) for r in rows], "properties": properties,
+    deals = [hubspot_deal(r) for r in rows]
+    for deal in deals[:OWNED]:
+        deal["properties"]["hubspot_owner_id"] = "501"
+    owners = [_stamp({"id": "501", "firstName": "Ana", "lastName": "Ruiz", "type": "PERSON",
+                      "email": "ana@acme.example", "userId": 9})]
+    return {"deals": deals, "properties": properties, "owners": owners,
             "pipelines": [_stamp({"id": "default", "label": "Sales Pipeline",
                                   "displayOrder": 0, "stages": stages})]}
 
@@ -592,6 +598,7 @@ def test_hubspot_pull_pages_to_the_end_and_measures_as_the_export(
     assert all("propertiesWithHistory=dealstage" in p for p in pages)
     pulled = _rows(tmp_path / "deals.csv")
     assert {r["Deal Stage"] for r in pulled} == set(STAGE_IDS)  # labels, not ids
+    assert [r["Deal owner"] for r in pulled[:OWNED + 1]] == ["Ana Ruiz"] * OWNED + [""]
     example = HUBSPOT / "deals.csv"
     compared = [measured_with(hubspot_process, str(f)) for f in (tmp_path / "deals.csv",
                                                                  example)]
@@ -616,6 +623,12 @@ def test_hubspot_rate_limit_is_waited_and_credentials_refused_kindly(
     pulled = pull_hubspot.pull(client, str(tmp_path), patience=Patience(wait=waited.append))
     assert waited == [1.0]
     assert pulled.fetched == {"deals.csv": len(hs_env.crm.records["deals"])}
+    hs_env.crm.trouble["owners"] = [Answer(403, {
+        "status": "error", "message": "This app hasn't been granted all required scopes",
+        "category": "MISSING_SCOPES"})]  # a token that may not read owners: ids, and said
+    pulled = pull_hubspot.pull(client, str(tmp_path / "ids"), patience=Patience())
+    assert "crm.objects.owners.read" in pulled.notes[0]
+    assert _rows(tmp_path / "ids" / "deals.csv")[0]["Deal owner"] == "501"
     hs_env.crm.trouble["deals"] = [secondly] * 8  # rate-limited for good
     with pytest.raises(PullError, match="rate-limiting the pull"):
         pull_hubspot.pull(client, str(tmp_path / "again"),

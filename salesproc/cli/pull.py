@@ -73,3 +73,5 @@ def _pull(connect: Callable[[], Any], run: Callable[..., Any], folder: str,
     echo(f"pulled {start}: {counts}", err=True)
     for path in pulled.files:
         echo(f"wrote {path}", err=True)
+    for note in pulled.notes:
+        echo(f"note: {note}", err=True)

@@ -38,6 +38,18 @@ class PullError(SalesprocError):
     not a pull's): nothing was written."""
 
 
+class Refused(PullError):
+    """A request the CRM refused for good (a 4xx other than 401 and 429): *status* says
+    how, for a caller that can go on without it."""
+
+    def __init__(self, message: str, status: int | None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    def __reduce__(self) -> tuple[type, tuple[str, int | None]]:  # type: ignore[override]
+        return (self.__class__, (self.message, self.status))
+
+
 def missing_client(library: str) -> PullError:
     """The error for a client library that is not installed."""
     return PullError(f"pulling from the CRM needs the {library} library, which is not "
@@ -118,8 +130,8 @@ def patiently(request: Callable[[], T], what: str, api: Api, patience: Patience)
                                 "nothing was written", hint="the CRM may be down or "
                                 "unreachable: try again later") from None
         else:
-            raise PullError(f"{api.name} refused the request ({what}): {said.status} "
-                            f"{said.detail}") from None
+            raise Refused(f"{api.name} refused the request ({what}): {said.status} "
+                          f"{said.detail}", said.status) from None
         patience.wait(pause)
 
 
@@ -280,11 +292,13 @@ def write_tables(folder: str, tables: Iterable[Table]) -> list[str]:
 @dataclass
 class Pulled:
     """What a pull fetched and wrote: records fetched per file, the time it started from
-    (None: everything), and the files written."""
+    (None: everything), the files written, and what it could not fetch but went on
+    without (notes to show)."""
 
     fetched: dict[str, int] = field(default_factory=dict)
     since: dt.datetime | None = None
     files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def named_fields(process: Process | None) -> list[str]:

@@ -5,11 +5,11 @@ Each deal's stage comes with its history (``propertiesWithHistory=dealstage``), 
 the export writes it: a `Date entered "<stage> (<pipeline>)"` column per stage of every
 pipeline, holding the deal's latest entry into that stage (the export keeps one date per
 stage, so a deal that went back shows its last entry). Stage and pipeline ids are written
-as their labels (the pipelines API names them). The deal fields the process's `crm:`
-section names (by label, as the export heads them, or by internal name) are fetched too,
-headed as the process names them (and those the folder's file has: a later pull not
-told them keeps them); ``hs_lastmodifieddate`` (`Last Modified Date`) is where
-the next pull into the folder starts.
+as their labels (the pipelines API names them), owners by name (the owners API). The deal
+fields the process's `crm:` section names (by label, as the export heads them, or by
+internal name) are fetched too, headed as the process names them (and those the folder's
+file has: a later pull not told them keeps them); ``hs_lastmodifieddate`` (`Last
+Modified Date`) is where the next pull into the folder starts.
 
 An incremental pull finds the deals changed since then with the search API (sorted by
 their change, at most 10,000 of them: more is a full pull's work) and reads them, with
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -32,6 +33,7 @@ from salesproc.history.pull import (
     Pulled,
     PullError,
     Refusal,
+    Refused,
     Table,
     as_documented,
     in_utc,
@@ -45,14 +47,15 @@ from salesproc.history.pull import (
 #: The deal properties the HubSpot reader uses, and the export's heading for each.
 PROPERTIES = {"hs_object_id": "Record ID", "dealname": "Deal Name", "dealstage": "Deal Stage",
               "createdate": "Create Date", "closedate": "Close Date", "amount": "Amount",
-              "pipeline": "Pipeline", "hubspot_owner_id": "hubspot_owner_id",
+              "pipeline": "Pipeline", "hubspot_owner_id": "Deal owner",
               "hs_deal_stage_probability": "Deal probability",
               "hs_manual_forecast_category": "Forecast category",
               "deal_currency_code": "Currency", "hs_lastmodifieddate": "Last Modified Date"}
 CHANGED = "Last Modified Date"
 FILE = "deals.csv"
 CREDENTIALS = ("set HUBSPOT_ACCESS_TOKEN to a private app's access token with the "
-               "crm.objects.deals.read and crm.schemas.deals.read scopes")
+               "crm.objects.deals.read, crm.schemas.deals.read and "
+               "crm.objects.owners.read scopes")
 #: Deals a page holds with their history (HubSpot's limit with propertiesWithHistory).
 PAGE = 50
 #: The most results HubSpot's search API gives for one search.
@@ -119,8 +122,10 @@ def pull(client: Client, folder: str, *, fields: Sequence[str] = (),
     old = read_table(folder, FILE, "Record ID")
     if since is None:
         since = resume_from(old, CHANGED, folder)
+    notes: list[str] = []
     with as_documented("HubSpot"):
         stages, pipelines = _pipelines(client, patience)
+        owners = _owners(client, patience, notes)
         names = _properties(client, [*fields, *_kept(old)], patience)
         wanted = [*PROPERTIES, *[n for n in names.values() if n not in PROPERTIES]]
         deals = list(_all(client, wanted, patience) if since is None
@@ -128,9 +133,46 @@ def pull(client: Client, folder: str, *, fields: Sequence[str] = (),
         entered = {stage: f'Date entered "{label} ({pipelines.get(pipeline, pipeline)})"'
                    for stage, (label, pipeline) in stages.items()}
         header = [*PROPERTIES.values(), *names, *dict.fromkeys(entered.values())]
-        rows = [_row(deal, names, stages, pipelines, entered, header) for deal in deals]
+        rows = [_row(deal, names, Labels(stages, pipelines, owners, entered), header)
+                for deal in deals]
     table = Table(FILE, header, rows, "Record ID").merged_into(old)
-    return Pulled({FILE: len(rows)}, since, write_tables(folder, [table]))
+    return Pulled({FILE: len(rows)}, since, write_tables(folder, [table]), notes)
+
+
+@dataclass(frozen=True)
+class Labels:
+    """What the export writes for the API's ids: each stage's label and pipeline, each
+    pipeline's and owner's name, and each stage's `Date entered` column."""
+
+    stages: dict[str, tuple[str, str]]
+    pipelines: dict[str, str]
+    owners: dict[str, str]
+    entered: dict[str, str]
+
+
+def _owners(client: Client, patience: Patience, notes: list[str]) -> dict[str, str]:
+    """Each owner id's name (first and last, else the email), as the export's `Deal owner`
+    shows it. A token without the owners' scope gets the ids written, and a note."""
+    api = client.hubspot.crm.owners.owners_api
+    names: dict[str, str] = {}
+    after: str | None = None
+    while True:
+        try:
+            page = client.call(partial(api.get_page, limit=100, after=after, archived=False),
+                               "the deal owners", patience)
+        except Refused as exc:
+            if exc.status != 403:
+                raise
+            notes.append("the deals' owners are written by id: the token may not read "
+                         "owners (give it the crm.objects.owners.read scope to have names)")
+            return {}
+        for owner in page.results:
+            name = " ".join(n for n in (owner.first_name, owner.last_name) if n)
+            names[str(owner.id)] = name or owner.email or str(owner.id)
+        following = page.paging.next if page.paging else None
+        if following is None or not following.after:
+            return names
+        after = following.after
 
 
 def _kept(table: Table | None) -> list[str]:
@@ -229,19 +271,19 @@ def _changed(client: Client, wanted: list[str], since: dt.datetime, patience: Pa
         yield from read.results
 
 
-def _row(deal: Any, names: dict[str, str], stages: dict[str, tuple[str, str]],
-         pipelines: dict[str, str], entered: dict[str, str], header: list[str]) -> list[str]:
+def _row(deal: Any, names: dict[str, str], labels: Labels, header: list[str]) -> list[str]:
     """A deal as the export's row: ids named, each stage's latest entry dated."""
     values = dict(deal.properties or {})
     values["hs_object_id"] = values.get("hs_object_id") or deal.id
     stage = values.get("dealstage") or ""
-    values["dealstage"] = stages.get(stage, (stage, ""))[0]
-    values["pipeline"] = pipelines.get(values.get("pipeline") or "", values.get("pipeline"))
+    values["dealstage"] = labels.stages.get(stage, (stage, ""))[0]
+    for name, known in (("pipeline", labels.pipelines), ("hubspot_owner_id", labels.owners)):
+        values[name] = known.get(values.get(name) or "", values.get(name))
     row = {heading: values.get(name) for name, heading in PROPERTIES.items()}
     row.update({field: values.get(name) for field, name in names.items()})
     history = (deal.properties_with_history or {}).get("dealstage") or []
     for change in history:
-        column = entered.get(change.value)
+        column = labels.entered.get(change.value)
         at = _utc(change.timestamp)
         if column and at and at > str(row.get(column) or ""):
             row[column] = at
