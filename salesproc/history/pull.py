@@ -63,10 +63,10 @@ class Patience:
     A request the API refuses for its rate limit (HTTP 429) is tried again after the wait
     its ``Retry-After`` asks for (or the backoff, without one), *rate_tries* times in
     all; one that fails on the server's side (5xx) or gets no answer, *tries* times in
-    all, after *first_wait* seconds, doubled each time (or what a 503's Retry-After
-    asks for). A wait longer than *longest_wait*
-    is not waited: the pull stops and says when to try again. *wait* is what waits (the
-    tests give one that does not sleep).
+    all, after *first_wait* seconds, doubled each time (or what a 503's Retry-After asks
+    for, up to *longest_wait*). A rate limit that asks for a wait longer than
+    *longest_wait* is not waited: the pull stops and says to try again later. *wait* is
+    what waits (the tests give one that does not sleep).
     """
 
     tries: int = 3
