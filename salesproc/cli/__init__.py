@@ -24,6 +24,7 @@ from salesproc.cli import (  # noqa: F401  (each module adds its commands to the
     measure,
     plan,
     playbook,
+    pull,
     render,
     review,
     simulate,
