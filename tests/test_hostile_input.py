@@ -243,7 +243,7 @@ def test_a_huge_event_log_is_announced(process: Path, tmp_path: Path,
 # --- 24: signals ----------------------------------------------------------------------------
 
 READY = b"salesproc-test: a replication is done\n"
-#: `salesproc ARGS` whose parent says on stderr when the first replication is back (the
+#: `salesproc ARGS` whose parent says on stderr when the first task is back (the
 #: progress callback, which a terminal's progress bar gets): from then on the workers and
 #: the output file exist and the command is in its loop, so a signal is sent at a known
 #: point, not after a guessed sleep
@@ -253,8 +253,10 @@ import salesproc.cli as cli
 
 @contextlib.contextmanager
 def announcing():
+    told = []
     def done(finished, total):
-        if finished == 1:
+        if not told:
+            told.append(finished)
             sys.stderr.buffer.write({READY!r})
             sys.stderr.flush()
     yield done

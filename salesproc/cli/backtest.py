@@ -10,11 +10,14 @@ from salesproc.cli.app import Failure, cli, warn
 from salesproc.cli.options import (
     CHARTS_OPTION,
     CRM_OPTION,
+    EXECUTOR_OPTION,
     FORMATS,
     HISTORY_ARGUMENT,
     RANGED,
     Date,
     Duration,
+    executor_place,
+    running,
     span,
 )
 from salesproc.cli.reading import history_or_fail, load_or_fail
@@ -37,6 +40,7 @@ from salesproc.core.diagnostics import shown
 @CRM_OPTION
 @click.option("-r", "--replications", type=RANGED, default=100, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed.")
+@EXECUTOR_OPTION
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
               show_default=True, help="table for the terminal, json for tools (and for "
               "forecast --track-record), csv: one row per origin, figure and forecaster, "
@@ -45,8 +49,9 @@ from salesproc.core.diagnostics import shown
               help="Write the results to this file instead of the terminal.")
 @CHARTS_OPTION
 def backtest(history: tuple[str, ...], process_file: str, first: Any, last: Any, every: str,
-             horizon: str, crm: Any, replications: int, seed: int | None, fmt: str,
-             output: str | None, charts_dir: str | None) -> None:
+             horizon: str, crm: Any, replications: int, seed: int | None,
+             executor: str | None, fmt: str, output: str | None,
+             charts_dir: str | None) -> None:
     """Test the forecast on the past: at each origin, calibrate on the history before it,
     forecast, and compare with what happened and with the baselines made at the same
     origins (run rate, seasonal naive, the CRM's weighted pipeline, a stage-to-stage
@@ -58,14 +63,16 @@ def backtest(history: tuple[str, ...], process_file: str, first: Any, last: Any,
     from salesproc import api
     from salesproc.prediction.backtest import origins as stepping
 
+    where = executor_place(executor, None)
     origins = stepping(first, last, every)
     process = load_or_fail(process_file)
     guard_outputs([*process.files, *history], output)
     guard_charts(charts_dir)
     found = history_or_fail(history, process, crm, None, "backtested on")
-    result = api.backtest(found, origins=origins,
-                          horizon=span(horizon, "day", "--horizon") or 90.0,
-                          replications=replications, seed=seed)
+    with running(where, None):  # the origins go to the workers, one task each
+        result = api.backtest(found, origins=origins,
+                              horizon=span(horizon, "day", "--horizon") or 90.0,
+                              replications=replications, seed=seed)
     if not result.origins:
         reasons = [f"{f.at:%Y-%m-%d}: {f.reason}" for f in result.failed] + result.notes
         raise Failure("no origin could be backtested", hint="; ".join(reasons))

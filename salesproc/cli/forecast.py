@@ -10,11 +10,14 @@ from salesproc.cli.app import Failure, cli, echo
 from salesproc.cli.options import (
     CHARTS_OPTION,
     CRM_OPTION,
+    EXECUTOR_OPTION,
     FORMATS,
     HISTORY_ARGUMENT,
     RANGED,
     Date,
     Duration,
+    executor_place,
+    running,
     span,
     worker_count,
 )
@@ -40,6 +43,7 @@ from salesproc.core.diagnostics import shown
 @click.option("-r", "--replications", type=RANGED, default=200, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed: same seed, same "
               "forecast.")
+@EXECUTOR_OPTION
 @click.option("--cases", default="10,50,90", show_default=True, metavar="WORST,NEUTRAL,BEST",
               help="The percentiles of the runs taken as worst, neutral and best case.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
@@ -57,7 +61,7 @@ from salesproc.core.diagnostics import shown
 @CHARTS_OPTION
 def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any,
              horizon: str | None, crm: Any, campaigns: tuple[str, ...], replications: int,
-             seed: int | None, cases: str, fmt: str, output: str | None,
+             seed: int | None, executor: str | None, cases: str, fmt: str, output: str | None,
              track_file: str | None, blended: bool, charts_dir: str | None) -> None:
     """Forecast from today's pipeline: deals won, revenue and losses by a date, as worst,
     neutral and best case, by month; and each open deal's chance to be won.
@@ -69,6 +73,7 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
     from salesproc.prediction.forecast import parse_campaign
     from salesproc.report import text
 
+    where = executor_place(executor, None)
     planned = [parse_campaign(c) for c in campaigns]  # before any work: bad ones are typos
     percentiles = _cases(cases)
     if (until is None) == (horizon is None):  # neither, or both: say which
@@ -82,10 +87,11 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
     record = _track_record(track_file) if track_file is not None else None
     guard_charts(charts_dir)
     found = history_or_fail(history, process, crm, as_of, "forecast from")
-    result = api.forecast(found, until=until, horizon=span(horizon, "day", "--horizon"),
-                          process=process, campaigns=planned, replications=replications,
-                          seed=seed, cases=percentiles, workers=worker_count(None),
-                          track_record=record, blend=blended)
+    with running(where, None):
+        result = api.forecast(found, until=until, horizon=span(horizon, "day", "--horizon"),
+                              process=process, campaigns=planned,
+                              replications=replications, seed=seed, cases=percentiles,
+                              workers=worker_count(None), track_record=record, blend=blended)
     emit_result("forecast", result, fmt, output, charts_dir)
     if fmt == "csv":  # a record does not fit the rows of deals: it goes to stderr
         for line in text.track_record_lines(result):

@@ -1,19 +1,25 @@
-"""Option types and options the commands share: spans of time, dates, formats, workers."""
+"""Option types and options the commands share: spans of time, dates, formats, workers,
+where the work runs."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from salesproc.cli.app import Failure
 from salesproc.core.defaults import CRM_FORMATS, MAX_REPLICATIONS, MAX_WORKERS
 from salesproc.core.diagnostics import shown
+from salesproc.core.errors import SalesprocError
 from salesproc.core.units import SPAN_HELP
+
+if TYPE_CHECKING:
+    from salesproc.core.execution import Place, Session
 
 DURATION = SPAN_HELP
 
@@ -124,6 +130,49 @@ class Date(click.ParamType):  # type: ignore[type-arg]
         return when
 
 
+EXECUTOR_VARIABLE = "SALESPROC_EXECUTOR"
+
+
+EXECUTOR_OPTION = click.option(
+    "--executor", metavar="PLACE", help="Where the runs go: local (this machine's cores; "
+    "local:N for N processes) or dask://HOST:PORT (the scheduler of a Dask cluster; pip "
+    f"install 'salesproc[dask]'). Default: ${EXECUTOR_VARIABLE}, else local. Results do "
+    "not depend on it.")
+
+
+def executor_place(executor: str | None, workers: int | None) -> Place:
+    """Where a command runs its work: --executor, else $SALESPROC_EXECUTOR, else local
+    (local:N says how many processes, as --workers does). Read before any work: a bad
+    value, or a cluster without Dask's package installed, is said first."""
+    from salesproc.core import execution
+
+    if executor is not None:
+        where = execution.place(executor)  # a SettingsError: a usage error on --executor
+    else:
+        said = os.environ.get(EXECUTOR_VARIABLE, "").strip()
+        try:
+            where = execution.place(said) if said else execution.LOCAL
+        except SalesprocError as exc:
+            raise Failure(f"{EXECUTOR_VARIABLE}={said!r}: {exc.message}", hint=exc.hint
+                          ) from None
+    if where.workers is not None and workers is not None and where.workers != workers:
+        raise click.UsageError(f"--workers {workers} and --executor {where} disagree: give "
+                               "one of them")
+    if where.address is not None:
+        execution.distributed()
+    return where
+
+
+@contextlib.contextmanager
+def running(where: Place, workers: int | None) -> Iterator[Session]:
+    """The session a command runs its work in, at *where* (local: worker_count(*workers*)
+    processes unless it says how many); a Dask scheduler is reached here."""
+    from salesproc.core import execution
+
+    with execution.session(where, worker_count(workers)) as opened:
+        yield opened
+
+
 def simulation_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by compare and sweep (the same as simulate's)."""
     for option in reversed([
@@ -135,6 +184,7 @@ def simulation_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--seed", type=click.IntRange(min=0), help="Random seed."),
         click.option("-w", "--workers", type=WORKERS,
                      help="Parallel processes (default: all cores)."),
+        EXECUTOR_OPTION,
         click.option("--buyer", help="Report this buyer type's deals (every buyer type "
                      "is still simulated: they share the team)."),
         click.option("--format", "fmt", type=click.Choice(FORMATS),

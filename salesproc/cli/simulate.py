@@ -16,11 +16,14 @@ from salesproc.cli.app import cli, echo, warn
 from salesproc.cli.options import (
     CHARTS_OPTION,
     DURATION,
+    EXECUTOR_OPTION,
     FORMAT_HELP,
     FORMATS,
     REPLICATIONS,
     WORKERS,
     Duration,
+    executor_place,
+    running,
     worker_count,
 )
 from salesproc.cli.reading import load_or_fail
@@ -38,6 +41,7 @@ from salesproc.cli.writing import emit_result, guard_charts, guard_outputs, prog
               "results.")
 @click.option("-w", "--workers", type=WORKERS, help="Parallel processes "
               "(default: all cores). Results do not depend on it.")
+@EXECUTOR_OPTION
 @click.option("--buyer", help="Report this buyer type's deals in full (every buyer type is "
               "still simulated: they share the team).")
 @click.option("--only-buyer", "only_buyer", help="A what-if: let only this buyer type's "
@@ -53,13 +57,14 @@ from salesproc.cli.writing import emit_result, guard_charts, guard_outputs, prog
               help="Also write a CSV event log, one row per stage visit (runs the "
               "replications in one process).")
 def simulate(process_file: str, replications: int | None, horizon: str | None,
-             warmup: str | None, seed: int | None, workers: int | None, buyer: str | None,
-             only_buyer: str | None, settings: tuple[str, ...], fmt: str, output: str | None,
-             charts_dir: str | None, events: str | None) -> None:
+             warmup: str | None, seed: int | None, workers: int | None, executor: str | None,
+             buyer: str | None, only_buyer: str | None, settings: tuple[str, ...], fmt: str,
+             output: str | None, charts_dir: str | None, events: str | None) -> None:
     """Simulate the pipeline: wins, revenue, time in stage, bottleneck, end pipeline."""
     from salesproc import api
     from salesproc.experiments import experiment
 
+    where = executor_place(executor, workers)
     process = load_or_fail(process_file, settings)
     if events == "-":
         raise click.BadParameter("write the event log to a file", param_hint="--events")
@@ -72,7 +77,7 @@ def simulate(process_file: str, replications: int | None, horizon: str | None,
     for warning in experiment.capacity_warnings(process):
         warn(warning)
     guard_charts(charts_dir)
-    with progress_bar() as progress, _event_log(events) as sink:
+    with running(where, workers), progress_bar() as progress, _event_log(events) as sink:
         result = api.simulate(process, buyer=buyer, event_sink=sink, progress=progress,
                               **options)
     emit_result("simulation", result, fmt, output, charts_dir)

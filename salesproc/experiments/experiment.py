@@ -8,12 +8,10 @@ figure is reported as the mean over replications with a 95% Student-t interval.
 from __future__ import annotations
 
 import math
-import multiprocessing
-import signal
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from salesproc.core import execution
 from salesproc.core.defaults import (
     MAX_HORIZON_DAYS,
     MAX_LEADS,
@@ -157,7 +155,9 @@ def simulate(process: Process, settings: Settings, *,
              events: bool = False, opening: Sequence[Opening] = (),
              outcomes: frozenset[str] | None = None,
              buyer: str | None = None) -> SimulationResult:
-    """Run every replication (in parallel when settings.workers > 1) and summarise.
+    """Run every replication and summarise: where the session open around the call runs
+    work (:mod:`salesproc.core.execution`: local workers or a Dask cluster), else on
+    settings.workers local processes (1: in this process).
 
     With *buyer*, the result reports that buyer type's deals (:attr:`SimulationResult.buyer`):
     every buyer type is still simulated, for they share the team (settings.only_buyer is
@@ -180,20 +180,15 @@ def simulate(process: Process, settings: Settings, *,
     if event_sink is None and not events and not opening:
         return simulate_many([process], settings, progress=progress)[0]
     check_budget([process], settings)
-    if event_sink is None and settings.workers > 1 and settings.replications > 1:
-        return _simulate_parallel(process, settings, progress, events, opening, outcomes)
-    kept: list[Visit] = []
-    sink = _keeping(kept, outcomes) if event_sink is None else event_sink
+    if event_sink is None:
+        return _simulate_spread(process, settings, progress, events, opening, outcomes)
     n = settings.replications
     done = []
     for r in range(n):
-        log = _bind(sink, r + 1) if events or event_sink is not None else None
-        done.append(run_replication(process, settings, r, log, opening))
+        done.append(run_replication(process, settings, r, _bind(event_sink, r + 1), opening))
         if progress:
             progress(r + 1, n)
-    result = _result(process, settings, done)
-    result.events = kept if events else None
-    return result
+    return _result(process, settings, done)
 
 
 REMEMBERED = 8  # short simulations of a file kept for the next caller that asks the same
@@ -227,39 +222,45 @@ def _keeping(kept: list[Visit], outcomes: frozenset[str] | None) -> Callable[[Vi
     return lambda visit: kept.append(visit) if visit.outcome in outcomes else None
 
 
-def _simulate_parallel(process: Process, settings: Settings,
-                       progress: Callable[[int, int], None] | None, events: bool,
-                       opening: Sequence[Opening],
-                       outcomes: frozenset[str] | None) -> SimulationResult:
-    """simulate() on the pool of workers, each replication's visits sent back with its
-    figures (a forecast's: a few thousand rows a run)."""
-    tasks = [(0, r) for r in range(settings.replications)]
-    figures: dict[tuple[int, int], dict[Key, float]] = {}
-    visits: dict[int, list[Visit]] = {}
-    _run_parallel([process], settings, tasks, figures, progress, opening, events, visits,
-                  outcomes)
-    result = _result(process, settings, [figures[(0, r)] for r in range(len(tasks))])
-    result.events = [v for r in range(len(tasks)) for v in visits.get(r, [])] \
-        if events else None
+def _simulate_spread(process: Process, settings: Settings,
+                     progress: Callable[[int, int], None] | None, events: bool,
+                     opening: Sequence[Opening],
+                     outcomes: frozenset[str] | None) -> SimulationResult:
+    """simulate() where the session runs its work, each replication's visits sent back
+    with its figures (a forecast's: a few thousand rows a run), kept in order of
+    replication."""
+    n = settings.replications
+    figures: list[dict[Key, float]] = [{}] * n
+    visits: list[list[Visit]] = [[]] * n
+
+    def take(r: int, done: tuple[dict[Key, float], list[Visit]]) -> None:
+        figures[r], visits[r] = done
+
+    with execution.spread(settings.workers) as session:
+        session.run(_replication, ([process], settings, tuple(opening), events, outcomes),
+                    [(0, r) for r in range(n)], take, progress=progress)
+    result = _result(process, settings, figures)
+    result.events = [v for rows in visits for v in rows] if events else None
     return result
 
 
 def simulate_many(processes: Sequence[Process], settings: Settings, *,
                   progress: Callable[[int, int], None] | None = None
                   ) -> list[SimulationResult]:
-    """Several processes with the same settings (and seeds), sharing one pool of workers."""
+    """Several processes with the same settings (and seeds), their replications spread as
+    one run (:func:`simulate`'s session or workers)."""
     check_budget(processes, settings)
-    tasks = [(i, r) for i in range(len(processes)) for r in range(settings.replications)]
-    figures: dict[tuple[int, int], dict[Key, float]] = {}
-    if settings.workers == 1 or len(tasks) == 1:
-        for count, (i, r) in enumerate(tasks, start=1):
-            figures[(i, r)] = run_replication(processes[i], settings, r)
-            if progress:
-                progress(count, len(tasks))
-    else:
-        _run_parallel(processes, settings, tasks, figures, progress)
-    return [_result(p, settings, [figures[(i, r)] for r in range(settings.replications)])
-            for i, p in enumerate(processes)]
+    n = settings.replications
+    figures: list[dict[Key, float]] = [{}] * (len(processes) * n)
+
+    def take(index: int, done: tuple[dict[Key, float], list[Visit]]) -> None:
+        figures[index] = done[0]
+
+    with execution.spread(settings.workers) as session:
+        session.run(_replication, (processes, settings, (), False, None),
+                    [(i, r) for i in range(len(processes)) for r in range(n)], take,
+                    progress=progress)
+    return [_result(p, settings, figures[i * n:(i + 1) * n]) for i, p in enumerate(processes)]
 
 
 def _result(process: Process, settings: Settings, replications: list[dict[Key, float]]
@@ -272,66 +273,19 @@ def _bind(sink: Callable[[Visit], None], replication: int) -> EventLog:
     return lambda row: sink(Visit(replication, *row))
 
 
-def _start_method() -> str:
-    """fork starts workers at once with the model already in memory; from Python 3.12 on
-    it warns when the parent has threads (numpy's BLAS pool), so forkserver is used there."""
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and sys.version_info < (3, 12):
-        return "fork"
-    return "forkserver" if "forkserver" in methods else "spawn"
+#: What every replication of a run shares: the processes, the settings, the open deals
+#: they start from, whether visits are kept, and which outcomes' visits.
+Shared = tuple[Sequence[Process], Settings, Sequence[Opening], bool, frozenset[str] | None]
 
 
-def _run_parallel(processes: Sequence[Process], settings: Settings,
-                  tasks: list[tuple[int, int]], figures: dict[tuple[int, int], dict[Key, float]],
-                  progress: Callable[[int, int], None] | None,
-                  opening: Sequence[Opening] = (), events: bool = False,
-                  visits: dict[int, list[Visit]] | None = None,
-                  outcomes: frozenset[str] | None = None) -> None:
-    """Replications on a pool of worker processes (from *opening*; with *events*, each
-    replication's visits into *visits*). If anything stops the loop (an error, Ctrl-C, a
-    signal turned into an exception), the workers are terminated at once rather than
-    left to finish the queue."""
-    context = multiprocessing.get_context(_start_method())
-    workers = min(settings.workers, len(tasks))
-    # the models go to each worker once; each task is then just two numbers
-    pool = context.Pool(workers, initializer=_init_worker,
-                        initargs=(processes, settings, tuple(opening), events, outcomes))
-    try:
-        for done, (task, result, rows) in enumerate(
-                pool.imap_unordered(_worker_replication, tasks), start=1):
-            figures[task] = result
-            if visits is not None:
-                visits[task[1]] = rows
-            if progress:
-                progress(done, len(tasks))
-    except BaseException:
-        pool.terminate()
-        raise
-    else:
-        pool.close()
-    finally:
-        pool.join()
-
-
-_WORKER: tuple[Sequence[Process], Settings, Sequence[Opening], bool,
-               frozenset[str] | None] | None = None
-
-
-def _init_worker(processes: Sequence[Process], settings: Settings,
-                 opening: Sequence[Opening] = (), events: bool = False,
-                 outcomes: frozenset[str] | None = None) -> None:
-    """A worker leaves Ctrl-C to its parent (which terminates it) and dies on SIGTERM."""
-    global _WORKER
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _WORKER = (processes, settings, opening, events, outcomes)
-
-
-def _worker_replication(task: tuple[int, int]
-                        ) -> tuple[tuple[int, int], dict[Key, float], list[Visit]]:
-    assert _WORKER is not None
-    processes, settings, opening, events, outcomes = _WORKER
+def _replication(shared: Shared, task: tuple[int, int]
+                 ) -> tuple[dict[Key, float], list[Visit]]:
+    """Replication *task* = (process index, replication) of the shared run: its figures
+    and, if visits are kept, its visits. A pure function of its arguments (the engine's
+    random streams come from the seed and the replication), so it runs anywhere, and
+    again, with the same result."""
+    processes, settings, opening, events, outcomes = shared
     index, replication = task
     rows: list[Visit] = []
     log = _bind(_keeping(rows, outcomes), replication + 1) if events else None
-    return task, run_replication(processes[index], settings, replication, log, opening), rows
+    return run_replication(processes[index], settings, replication, log, opening), rows

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from salesproc.core import layout
+from salesproc.core import execution, layout
 from salesproc.core.defaults import MAX_FORECAST_DAYS, MAX_ORIGINS
 from salesproc.core.diagnostics import shown
 from salesproc.core.errors import SalesprocError, SettingsError
@@ -56,7 +56,7 @@ from salesproc.history.table import (
     History,
     first_visits,
 )
-from salesproc.prediction.calibration import calibrate, fitted_process, team_days
+from salesproc.prediction.calibration import TeamTime, calibrate, fitted_process, team_days
 from salesproc.prediction.forecast import Forecast, Outcome, forecast
 from salesproc.process.model import Process
 
@@ -469,36 +469,52 @@ def backtest(history: History, origins: Sequence[dt.datetime], horizon_days: flo
     The calibrated processes live in memory (Process.with_changes): nothing is written,
     and the process's folder may be read-only. An origin whose calibration or forecast
     raises a salesproc error or a ValueError is recorded as failed, with the reason; the
-    others go on."""
+    others go on. The origins are tasks of the session open around the call, if any
+    (core.execution: local workers or a Dask cluster), each a pure function of the
+    history, so the backtest is the same wherever they ran."""
     from salesproc.experiments.experiment import check_replications
 
     check_replications(replications)  # else every origin would fail alike
-    done: list[Origin] = []
-    failed: list[Failed] = []
-    notes: list[str] = []
     team = team_days(history.process)  # the file's, so the same at every origin
-    for at in origins:
-        until = at + dt.timedelta(days=horizon_days)
-        before = history.at(at)
-        if len(before.deals) < MIN_DEALS or until > history.as_of:
-            notes.append(f"{at:%Y-%m-%d}: left out (" + (
-                f"fewer than {MIN_DEALS} deals before it" if len(before.deals) < MIN_DEALS
-                else "the history ends before its period does") + ")")
-            continue
-        try:
-            result = forecast(before, until,
-                              process=fitted_process(calibrate(before, team=team)),
-                              replications=replications, seed=seed, cases=cases)
-        except SalesprocError as exc:
-            failed.append(Failed(at, until, exc.message))
-            continue
-        except ValueError as exc:
-            failed.append(Failed(at, until, str(exc)))
-            continue
-        won, revenue = actuals(history, at, until)
-        done.append(Origin(at, until, result.totals["won"], result.totals["revenue"], won,
-                           revenue, baselines(before, until)))
-    return Backtest(done, horizon_days, notes, failed, cases, history.process)
+    found: list[Origin | Failed | str] = [""] * len(origins)
+
+    def take(index: int, done: Origin | Failed | str) -> None:
+        found[index] = done
+
+    with execution.spread(1) as session:  # a caller's session spreads the origins
+        session.run(_origin, (history, team, horizon_days, replications, seed, cases),
+                    list(origins), take)
+    return Backtest([o for o in found if isinstance(o, Origin)], horizon_days,
+                    [o for o in found if isinstance(o, str)],
+                    [o for o in found if isinstance(o, Failed)], cases, history.process)
+
+
+#: What every origin of a backtest shares: the history, the team's days, the horizon in
+#: days, the replications, the seed and the cases.
+Shared = tuple[History, TeamTime, float, int, int | None, tuple[float, float, float]]
+
+
+def _origin(shared: Shared, at: dt.datetime) -> Origin | Failed | str:
+    """One origin of a backtest: its forecast set beside what happened and the baselines,
+    the reason it failed, or the note that says why it is left out. A pure function of
+    its arguments (the calibration and the forecast are), so it runs anywhere."""
+    history, team, horizon_days, replications, seed, cases = shared
+    until = at + dt.timedelta(days=horizon_days)
+    before = history.at(at)
+    if len(before.deals) < MIN_DEALS or until > history.as_of:
+        return f"{at:%Y-%m-%d}: left out (" + (
+            f"fewer than {MIN_DEALS} deals before it" if len(before.deals) < MIN_DEALS
+            else "the history ends before its period does") + ")"
+    try:
+        result = forecast(before, until, process=fitted_process(calibrate(before, team=team)),
+                          replications=replications, seed=seed, cases=cases)
+    except SalesprocError as exc:
+        return Failed(at, until, exc.message)
+    except ValueError as exc:
+        return Failed(at, until, str(exc))
+    won, revenue = actuals(history, at, until)
+    return Origin(at, until, result.totals["won"], result.totals["revenue"], won, revenue,
+                  baselines(before, until))
 
 
 def actuals(history: History, start: dt.datetime, end: dt.datetime) -> tuple[int, float]:
