@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +34,7 @@ from salesproc.process.variants import Changes, change_list, describe, value_tex
 if TYPE_CHECKING:
     import datetime as dt
 
+    from salesproc.core.execution import Session
     from salesproc.experiments.compare import Comparison, SweepResult
     from salesproc.experiments.plan import PlanResult
     from salesproc.experiments.planfile import Plan
@@ -343,6 +345,21 @@ def backtest(history: History, *, origins: Sequence[dt.datetime] = (),
         origins = stepping(_moment(first, "from"), _moment(last, "to", end_of_day=True), every)
     return backtesting(history, [_moment(o, "origins") for o in origins],
                        _days(horizon, "horizon"), replications=replications, seed=seed)
+
+
+def executor(where: str = "local", *, workers: int = 1) -> AbstractContextManager[Session]:
+    """Run the work of every call inside the ``with`` block at *where*: ``"local"``
+    (*workers* processes), ``"local:N"`` (N processes) or ``"dask://HOST:PORT"`` (the
+    scheduler of a Dask distributed cluster; ``pip install 'salesproc[dask]'``). The
+    results are the same as on one worker, to the byte. A cluster is reached when the
+    block begins (a SalesprocError says why it cannot be), and let go at its end::
+
+        with salesproc.executor("dask://scheduler:8786"):
+            result = salesproc.sweep("p.yaml", {"roles.ae.headcount": range(2, 12)})
+    """
+    from salesproc.core import execution
+
+    return execution.session(execution.place(where), workers)
 
 
 def _history(value: object) -> None:

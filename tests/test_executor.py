@@ -1,0 +1,178 @@
+"""Where the work runs: local workers and a real Dask cluster (a LocalCluster of two worker
+processes) give byte-identical JSON for a sweep, a backtest and a forecast; a worker
+killed during a sweep changes nothing; without Dask's package, --executor dask://...
+says how to install it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import salesproc
+from salesproc.core import execution
+from salesproc.report import json as report_json
+from tests.conftest import ROOT, run
+from tests.test_backtest import known_export
+
+#: The cluster's workers are forked from this process, which has threads (the scheduler's
+#: loop): Python 3.12 on warns about that, and here no lock is held across the fork
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:This process .* is multi-threaded:DeprecationWarning")
+
+FIVE = str(ROOT / "processes" / "five-step.yaml")
+EXAMPLE = ROOT / "examples" / "five-step-salesforce"
+#: A small sweep: three points, four paired replications of a month
+SWEEP = ["sweep", FIVE, "--set", "roles.ae.headcount=3..5", "-r", "4", "--horizon", "30d",
+         "--warmup", "0", "--format", "json"]
+FORECAST = ["forecast", str(EXAMPLE / "Opportunity.csv"),
+            str(EXAMPLE / "OpportunityHistory.csv"), "--process", FIVE, "--horizon", "30d",
+            "-r", "6", "--seed", "5", "--format", "json"]
+
+
+def json_of(*args: str) -> Any:
+    out = run(*args)
+    assert out.exit_code == 0, out.output
+    return json.loads(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def here(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[list[str], Any]]:
+    """Each case's command and its JSON made in this process (SALESPROC_WORKERS=1 in the
+    tests): before the cluster forks its workers, so they start with everything imported."""
+    path, export = known_export(tmp_path_factory.mktemp("backtest"), days=150)
+    backtest = ["backtest", str(export), "--process", str(path), "--from", "2025-03-07",
+                "--to", "2025-04-06", "--every", "15d", "--horizon", "14d", "-r", "3",
+                "--seed", "2", "--format", "json"]
+    return {name: (args, json_of(*args)) for name, args in
+            [("sweep", SWEEP), ("forecast", FORECAST), ("backtest", backtest)]}
+
+
+@pytest.fixture(scope="module")
+def cluster(here: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """A Dask scheduler in this process and two single-threaded worker processes (forked
+    from this one once *here* ran, so they start with the simulator, the calibration and
+    the forecast imported), and a client of our own to look at it: the address
+    --executor takes, and that client."""
+    dask = pytest.importorskip("dask")
+    distributed = pytest.importorskip("distributed")
+    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                     dashboard_address=None, silence_logs=50) as local, \
+            distributed.Client(local, set_as_default=False) as client:
+        yield str(execution.Place(address=local.scheduler_address)), client
+
+
+def test_a_sweep_is_the_same_on_one_worker_two_and_a_cluster(
+        here: dict[str, Any], cluster: tuple[str, Any]) -> None:
+    address, _ = cluster
+    args, one = here["sweep"]
+    assert len(one["points"]) == 3
+    assert json_of(*args, "--executor", "local:2") == one
+    assert json_of(*args, "--executor", address) == one
+    with salesproc.executor(address):  # the library's way to say it
+        there = salesproc.sweep(FIVE, ["roles.ae.headcount=3..5"], replications=4,
+                                horizon="30d", warmup=0)
+    assert json.loads(report_json.sweep(there)) == one
+
+
+def test_a_forecast_and_a_backtest_are_the_same_on_a_cluster(
+        here: dict[str, Any], cluster: tuple[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The forecast's runs, and the backtest's origins (one task each: calibrated and
+    forecast on the workers), give the JSON made in this process alone."""
+    address, _ = cluster
+    args, alone = here["forecast"]
+    assert json_of(*args, "--executor", address) == alone
+    args, alone = here["backtest"]
+    assert len(alone["origins"]) == 3
+    monkeypatch.setenv(execution.VARIABLE, address)  # the environment says it, as well
+    assert json_of(*args) == alone
+
+
+@contextlib.contextmanager
+def killing(client: Any, killed: list[tuple[str, int]]) -> Iterator[Callable[[int, int], None]]:
+    """A progress callback that, at the first task back, kills (SIGKILL) a worker process
+    that is running a task of the sweep, and notes which."""
+    def progress(done: int, total: int) -> None:
+        if killed:
+            return
+        pids = client.run(os.getpid)
+        busy = [w for w, keys in client.processing().items() if keys]
+        assert busy, "no worker had a task to lose"
+        killed.append((busy[0], pids[busy[0]]))
+        os.kill(pids[busy[0]], signal.SIGKILL)
+
+    yield progress
+
+
+def test_a_sweep_survives_a_killed_worker(here: dict[str, Any], cluster: tuple[str, Any],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dask runs the lost worker's tasks again (they are pure): the same JSON. The sweep
+    is 12 tasks of one replication: when the first is back, both workers have more."""
+    import salesproc.cli.compare
+
+    address, client = cluster
+    args, alone = here["sweep"]
+    killed: list[tuple[str, int]] = []
+    monkeypatch.setattr(salesproc.cli.compare, "progress_bar", lambda: killing(client, killed))
+    assert json_of(*args, "--executor", address) == alone
+    assert killed, "no worker was killed"
+    assert killed[0][1] not in client.run(os.getpid).values()  # it really is gone
+
+
+def test_without_dask_the_option_says_how_to_install_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
+    out = run(*SWEEP, "--executor", "dask://127.0.0.1:8786")
+    assert out.exit_code == 1, out.output
+    assert "needs Dask's distributed package" in out.stderr
+    assert "pip install 'salesproc[dask]'" in out.stderr
+    assert "Traceback" not in out.output
+
+
+def test_bad_places_are_kind_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bad --executor is a usage error (exit 2) that says what to write; a bad
+    SALESPROC_EXECUTOR, a kind error (exit 1) naming the variable; --workers and local:N
+    must agree; a scheduler nobody runs is said to be unreachable (exit 1)."""
+    bad = run(*SWEEP, "--executor", "dask://nowhere")
+    assert bad.exit_code == 2 and "'dask://nowhere' is no place to run" in bad.output
+    assert "dask://HOST:PORT" in bad.output
+    assert run(*SWEEP, "--executor", "local:0").exit_code == 2
+    both = run(*SWEEP, "--executor", "local:3", "--workers", "2")
+    assert both.exit_code == 2 and "disagree" in both.output
+    monkeypatch.setenv(execution.VARIABLE, "cluster")
+    env = run(*SWEEP)
+    assert env.exit_code == 1 and "SALESPROC_EXECUTOR='cluster'" in env.stderr
+    monkeypatch.delenv(execution.VARIABLE)
+    monkeypatch.setattr(execution, "CONNECT_TIMEOUT", 0.2)
+    with _free_port() as port:
+        gone = run(*SWEEP, "--executor", f"dask://127.0.0.1:{port}")
+    assert gone.exit_code == 1, gone.output
+    assert f"cannot reach the Dask scheduler at dask://127.0.0.1:{port}" in gone.stderr
+    assert "Traceback" not in gone.output
+
+
+@contextlib.contextmanager
+def _free_port() -> Iterator[int]:
+    """A local port nothing listens on (held bound, not listening, while in use)."""
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield held.getsockname()[1]
+
+
+def test_tasks_are_batched_for_the_slots() -> None:
+    """16 tasks a slot, none empty: 10,000 replications on 2 slots are 32 tasks of 313;
+    a handful go one a task."""
+    assert execution.batch_size(10_000, 2) == 313
+    assert execution.batch_size(5, 2) == 1
+    assert execution.place("local:4") == execution.Place(workers=4)
+    assert str(execution.place(" dask://sched.example:8786 ")) == "dask://sched.example:8786"
