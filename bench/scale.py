@@ -1,0 +1,157 @@
+"""How well a sweep spreads over two cores, locally and on a Dask cluster (not a test;
+prints seconds and ratios).
+
+    python bench/scale.py [--points 50] [--replications 200] [--rounds 1]
+
+A 50-point sweep of the funnel5 scenario (bench/funnel5.yaml: arrivals 5..14 a day x
+stage 4's headcount 2..6), 200 paired replications of 30 days each: 10,000 runs. Timed
+in this invocation, one after another:
+
+- on 1 worker (in this process, once the imports are done): the baseline;
+- on 2 local worker processes (``salesproc.executor("local:2")``), their start included;
+- on a Dask LocalCluster of 2 single-threaded worker processes
+  (``salesproc.executor("dask://...")``), started and warmed up (its workers import
+  salesproc on their first task) before the clock starts, as a long-lived cluster is.
+
+Prints each time (the median of the rounds, which alternate), the CPU time it took (this
+process and the workers; a ratio to the 1-worker run's is what spreading the work
+costs), its parallel efficiency (the 1-worker time / (2 x its time): 1.0 is a
+perfect split) beside this machine's own at the time (a pure-Python loop on 1 and 2
+processes, bench/simulate.py's ceiling: on a shared machine other work takes its part of
+the cores), whether the three results are identical, and the Dask overhead per task:
+the time of a worker slot that a task doing nothing takes (about 200 of them on the same
+2 workers: sent, run, sent back), beside the sweep's own tasks. Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+FUNNEL = str(ROOT / "bench" / "funnel5.yaml")
+NOTHING_TASKS = 200
+
+
+def nothing(shared: Any, item: int) -> int:
+    """A task's work that takes no time: what is left is the scheduling."""
+    return item
+
+
+def sweep(points: int, replications: int) -> tuple[float, Any]:
+    """The sweep where the open session runs it: its wall time and its JSON layout."""
+    import salesproc
+
+    rates = max(1, points // 5)
+    began = time.perf_counter()
+    result = salesproc.sweep(FUNNEL, [f"arrivals.rate=5..{4 + rates}",
+                                      f"roles.r4.headcount=2..{1 + points // rates}"],
+                             replications=replications, horizon=30, warmup=0)
+    return time.perf_counter() - began, result.to_dict()
+
+
+def overhead(session: Any) -> float:
+    """Seconds of a slot per task, for about NOTHING_TASKS tasks that do nothing on
+    *session* (runs of one task per item: TASKS_PER_SLOT for each slot)."""
+    from salesproc.core import execution
+
+    size = execution.TASKS_PER_SLOT * session.slots
+    rounds = max(1, NOTHING_TASKS // size)
+    began = time.perf_counter()
+    for _ in range(rounds):
+        session.run(nothing, None, list(range(size)), lambda index, result: None)
+    return float((time.perf_counter() - began) * session.slots / (rounds * size))
+
+
+def timed(points: int, replications: int, cpu: Callable[[], float]) -> tuple[float, float,
+                                                                          Any]:
+    """The sweep's wall time, the CPU time *cpu* counts over it, and its JSON layout."""
+    before = cpu()
+    wall, result = sweep(points, replications)
+    return wall, cpu() - before, result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--points", type=int, default=50)
+    parser.add_argument("--replications", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds of the three, alternating; medians are printed")
+    args = parser.parse_args()
+    import distributed
+
+    import salesproc
+    from bench.simulate import cpu_ceiling
+    from salesproc.core import execution
+
+    runs = args.points * args.replications
+    tasks = -(-runs // execution.batch_size(runs, 2))
+    print(f"sweep: {args.points} points x {args.replications} replications of funnel5, "
+          f"30 days each ({runs:,} runs; {tasks} tasks on 2 slots), {args.rounds} round(s)")
+    sweep(2, 2)  # the imports, before any clock
+    wall: dict[str, list[float]] = {"1 worker": [], "local, 2 workers": [],
+                                    "Dask, 2 workers": []}
+    cpu: dict[str, list[float]] = {name: [] for name in wall}
+    ceiling: list[float] = []
+    same = True
+    task: dict[str, list[float]] = {"local": [], "Dask": []}
+
+    def own() -> float:  # this process and its reaped children (a local pool's workers)
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1,  # type: ignore[no-untyped-call]
+                                  processes=True, dashboard_address=None,
+                                  silence_logs=40) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as client:  # type: ignore[no-untyped-call]
+        address = "dask://" + cluster.scheduler_address.removeprefix("tcp://")
+
+        def everyone() -> float:  # this process and the cluster's workers
+            return own() + float(sum(client.run(time.process_time).values()))
+
+        for _ in range(args.rounds):
+            w, c, alone = timed(args.points, args.replications, own)
+            wall["1 worker"].append(w)
+            cpu["1 worker"].append(c)
+            with salesproc.executor("local:2") as session:
+                task["local"].append(overhead(session))
+                before = own()
+                w, _, there = timed(args.points, args.replications, own)
+            wall["local, 2 workers"].append(w)
+            cpu["local, 2 workers"].append(own() - before)  # the workers, once ended
+            same = same and there == alone
+            with salesproc.executor(address) as session:
+                sweep(2, 2)  # the workers import salesproc (a long-lived cluster has)
+                task["Dask"].append(overhead(session))
+                w, c, there = timed(args.points, args.replications, everyone)
+            wall["Dask, 2 workers"].append(w)
+            cpu["Dask, 2 workers"].append(c)
+            same = same and there == alone
+            ceiling.append(1 / (2 * cpu_ceiling()))
+    one, one_cpu = statistics.median(wall["1 worker"]), statistics.median(cpu["1 worker"])
+    for name in wall:
+        w, c = statistics.median(wall[name]), statistics.median(cpu[name])
+        said = "" if name == "1 worker" else \
+            f"; efficiency {one / (2 * w):.2f}; CPU {c / one_cpu:.2f}x the 1-worker run's"
+        print(f"  {name}: {w:.1f} s (CPU {c:.1f} s){said}")
+    print(f"  identical results on 1 worker, 2 local and Dask: {'yes' if same else 'NO'}")
+    print(f"  this machine's ceiling in the same rounds (a pure-Python loop on 2 "
+          f"processes): efficiency {statistics.median(ceiling):.2f}")
+    local_task, dask_task = (statistics.median(task[k]) for k in ("local", "Dask"))
+    print(f"overhead per task (tasks doing nothing, about {NOTHING_TASKS} on 2 workers): "
+          f"local {local_task * 1000:.1f} ms, Dask {dask_task * 1000:.1f} ms; the sweep's "
+          f"{tasks} tasks take {one / tasks * 1000:.0f} ms each on 1 worker, so Dask adds "
+          f"{dask_task * tasks / one:.1%} of the 1-worker time")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
