@@ -53,6 +53,10 @@ TASKS_PER_SLOT = 16
 #: Seconds to wait for a Dask scheduler to answer before saying it cannot be reached.
 CONNECT_TIMEOUT = 10
 
+#: Dask's errors for a task the cluster could not run: the workers running it were lost
+#: more often than it allows (a task that kills its worker), or the task was dropped
+CLUSTER_FAILURES = frozenset({"KilledWorker", "FutureCancelledError", "CancelledError"})
+
 #: Shared values a worker process keeps unpickled (a forecast's runs share a handful).
 KEPT = 4
 
@@ -266,7 +270,7 @@ class Session:
             done = 0
             for future in cf.as_completed(list(pending)):
                 start = pending.pop(future)
-                results = future.result()
+                results = self._result(future)
                 for offset, result in enumerate(results):
                     take(start + offset, result)
                 done += len(results)
@@ -280,6 +284,21 @@ class Session:
         finally:
             if self._client is not None:
                 self._client.cancel([handle])
+
+    def _result(self, future: cf.Future[list[R]]) -> list[R]:
+        """A task's results; a cluster that failed the task (it lost the workers running
+        it again and again, or the scheduler went away) raises a SalesprocError that says
+        so: it is no bug of salesproc's."""
+        try:
+            return future.result()
+        except Exception as exc:
+            if self._client is None or not (isinstance(exc, cf.CancelledError | OSError)
+                                             or type(exc).__name__ in CLUSTER_FAILURES):
+                raise
+            raise SalesprocError(f"the Dask cluster at {self.where} could not run the work: "
+                                 f"{type(exc).__name__}: {exc}", hint="its scheduler's and "
+                                 "workers' logs say why; run the command again once they "
+                                 "are up") from None
 
     def _stop(self) -> None:
         """After a run was stopped: local workers terminated at once (a new pool is
