@@ -229,19 +229,7 @@ def _simulate_spread(process: Process, settings: Settings,
     """simulate() where the session runs its work, each replication's visits sent back
     with its figures (a forecast's: a few thousand rows a run), kept in order of
     replication."""
-    n = settings.replications
-    figures: list[dict[Key, float]] = [{}] * n
-    visits: list[list[Visit]] = [[]] * n
-
-    def take(r: int, done: tuple[dict[Key, float], list[Visit]]) -> None:
-        figures[r], visits[r] = done
-
-    with execution.spread(settings.workers) as session:
-        session.run(_replication, ([process], settings, tuple(opening), events, outcomes),
-                    [(0, r) for r in range(n)], take, progress=progress)
-    result = _result(process, settings, figures)
-    result.events = [v for rows in visits for v in rows] if events else None
-    return result
+    return _spread([(process, settings)], events, opening, outcomes, progress)[0]
 
 
 def simulate_many(processes: Sequence[Process], settings: Settings, *,
@@ -250,17 +238,47 @@ def simulate_many(processes: Sequence[Process], settings: Settings, *,
     """Several processes with the same settings (and seeds), their replications spread as
     one run (:func:`simulate`'s session or workers)."""
     check_budget(processes, settings)
-    n = settings.replications
-    figures: list[dict[Key, float]] = [{}] * (len(processes) * n)
+    return _spread([(p, settings) for p in processes], False, (), None, progress)
 
-    def take(index: int, done: tuple[dict[Key, float], list[Visit]]) -> None:
-        figures[index] = done[0]
 
-    with execution.spread(settings.workers) as session:
-        session.run(_replication, (processes, settings, (), False, None),
-                    [(i, r) for i in range(len(processes)) for r in range(n)], take,
-                    progress=progress)
-    return [_result(p, settings, figures[i * n:(i + 1) * n]) for i, p in enumerate(processes)]
+def simulate_each(runs: Sequence[tuple[Process, Settings]], *, events: bool = False,
+                  opening: Sequence[Opening] = (), outcomes: frozenset[str] | None = None
+                  ) -> list[SimulationResult]:
+    """Several runs, each a process with its own settings, from the same open deals,
+    their replications spread as one run (a forecast's groups, one per draw of the
+    fitted values: all of them at once keep every worker busy, where one group after
+    another would wait for each group's last run): each result is the one
+    :func:`simulate` makes of that run alone."""
+    for process, settings in runs:
+        check_budget([process], settings)
+    return _spread(runs, events, opening, outcomes, None)
+
+
+def _spread(runs: Sequence[tuple[Process, Settings]], events: bool,
+            opening: Sequence[Opening], outcomes: frozenset[str] | None,
+            progress: Callable[[int, int], None] | None) -> list[SimulationResult]:
+    """Every replication of *runs* as tasks of the session open around the call (else
+    on the first run's settings.workers), each result put in its place as it comes."""
+    tasks = [(i, r) for i, (_, settings) in enumerate(runs)
+             for r in range(settings.replications)]
+    done: list[tuple[dict[Key, float], list[Visit]]] = [({}, [])] * len(tasks)
+
+    def take(index: int, result: tuple[dict[Key, float], list[Visit]]) -> None:
+        done[index] = result
+
+    shared = (tuple(p for p, _ in runs), tuple(s for _, s in runs), tuple(opening), events,
+              outcomes)
+    with execution.spread(runs[0][1].workers if runs else 1) as session:
+        session.run(_replication, shared, tasks, take, progress=progress)
+    results = []
+    start = 0
+    for process, settings in runs:
+        mine = done[start:start + settings.replications]
+        start += settings.replications
+        result = _result(process, settings, [figures for figures, _ in mine])
+        result.events = [v for _, rows in mine for v in rows] if events else None
+        results.append(result)
+    return results
 
 
 def _result(process: Process, settings: Settings, replications: list[dict[Key, float]]
@@ -273,9 +291,10 @@ def _bind(sink: Callable[[Visit], None], replication: int) -> EventLog:
     return lambda row: sink(Visit(replication, *row))
 
 
-#: What every replication of a run shares: the processes, the settings, the open deals
-#: they start from, whether visits are kept, and which outcomes' visits.
-Shared = tuple[Sequence[Process], Settings, Sequence[Opening], bool, frozenset[str] | None]
+#: What every replication of a run shares: the processes and the settings of each, the
+#: open deals they start from, whether visits are kept, and which outcomes' visits.
+Shared = tuple[Sequence[Process], Sequence[Settings], Sequence[Opening], bool,
+               frozenset[str] | None]
 
 
 def _replication(shared: Shared, task: tuple[int, int]
@@ -288,4 +307,5 @@ def _replication(shared: Shared, task: tuple[int, int]
     index, replication = task
     rows: list[Visit] = []
     log = _bind(_keeping(rows, outcomes), replication + 1) if events else None
-    return run_replication(processes[index], settings, replication, log, opening), rows
+    return run_replication(processes[index], settings[index], replication, log,
+                           opening), rows

@@ -37,7 +37,7 @@ from salesproc.prediction.closing import MonthEnd, month_end, place
 from salesproc.prediction.exits import ExitCurve, exit_curve
 from salesproc.prediction.uncertainty import DRAWS, draws, gamma_draw
 from salesproc.prediction.uncertainty import drawn as drawn_values
-from salesproc.process.model import WON, Process
+from salesproc.process.model import WON, Process, Settings
 from salesproc.sim.engine import Opening
 from salesproc.sim.metrics import Key
 
@@ -422,7 +422,7 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     error too: they go in uncertainty.DRAWS groups, each with the fitted values drawn
     from their sampling distributions (prediction.uncertainty), and the after-the-fact
     stream's rate is drawn per run."""
-    from salesproc.experiments.experiment import resolve_settings, simulate
+    from salesproc.experiments.experiment import resolve_settings, simulate_each
 
     base = process or history.process
     start = history.as_of
@@ -463,23 +463,26 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
                      f"{len(uncertain)} of its fitted values (fitted:) from their "
                      f"sampling distributions, in {DRAWS} groups")
     groups = max(len(strata), len(drawn))
+    made: list[tuple[Process, Process, Settings]] = []  # with the campaigns, without, how
     for k in range(groups):
         extra = strata[k * len(strata) // groups]
         values = drawn[k] if drawn else []
         group = replace(settings, replications=replications * (k + 1) // groups
                         - replications * k // groups, seed=settings.seed + k)
-        if not group.replications:
-            continue
-        # only the wins are needed of the event log: who was won, and when
-        result = simulate(_from(base, day, [*campaigns, *extra], values)
-                          if extra or values else model, group,
-                          events=True, opening=opening, outcomes=frozenset({WON}))
+        if group.replications:
+            made.append((_from(base, day, [*campaigns, *extra], values)
+                         if extra or values else model,
+                         _from(base, day, extra, values) if campaigns else model, group))
+    # every group's runs at once; only the wins are needed of the event log: who was won,
+    # and when
+    for result in simulate_each([(p, group) for p, _, group in made], events=True,
+                                opening=opening, outcomes=frozenset({WON})):
         simulated += [v._replace(replication=v.replication + len(runs))
                       for v in result.events or ()]
         runs += result.replications
-        if campaigns:
-            without += simulate(_from(base, day, extra, values), group,
-                                opening=opening).replications
+    if campaigns:
+        for result in simulate_each([(p, group) for _, p, group in made], opening=opening):
+            without += result.replications
     added = _difference(runs, without, cases) if campaigns else []
     pattern = month_end(history.deals.closed[(history.deals.outcome == OUTCOME_WON)
                                              & ~after_the_fact(history.deals)])
