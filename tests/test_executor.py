@@ -1,7 +1,7 @@
 """Where the work runs: local workers and a real Dask cluster (a LocalCluster of two worker
 processes) give byte-identical JSON for a sweep, a backtest and a forecast; a worker
 killed during a sweep changes nothing; without Dask's package, --executor dask://...
-says how to install it."""
+says how to install it, in every command that takes it."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ SWEEP = ["sweep", FIVE, "--set", "roles.ae.headcount=3..5", "-r", "4", "--horizo
 FORECAST = ["forecast", str(EXAMPLE / "Opportunity.csv"),
             str(EXAMPLE / "OpportunityHistory.csv"), "--process", FIVE, "--horizon", "30d",
             "-r", "6", "--seed", "5", "--format", "json"]
+PLAN = ["plan", str(ROOT / "examples" / "plans" / "closers.yaml"), "--target",
+        str(ROOT / "examples" / "plans" / "closers-2026.yaml"), "-r", "4", "--seed", "1",
+        "--format", "json"]
 
 
 def json_of(*args: str) -> Any:
@@ -149,12 +152,18 @@ def test_a_cluster_restarted_under_a_sweep_is_a_kind_error(
 
 def test_without_dask_the_option_says_how_to_install_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
+    """In every command that takes --executor, before any file is read."""
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
-    out = run(*SWEEP, "--executor", "dask://127.0.0.1:8786")
-    assert out.exit_code == 1, out.output
-    assert "needs Dask's distributed package" in out.stderr
-    assert "pip install 'salesproc[dask]'" in out.stderr
-    assert "Traceback" not in out.output
+    history = [str(EXAMPLE / "Opportunity.csv"), str(EXAMPLE / "OpportunityHistory.csv")]
+    for args in [SWEEP, FORECAST, PLAN, ["simulate", FIVE],
+                 ["compare", FIVE, "--set", "roles.ae.headcount=3"],
+                 ["backtest", *history, "--process", FIVE, "--from", "2026-04-01",
+                  "--to", "2026-06-01"]]:
+        out = run(*args, "--executor", "dask://127.0.0.1:8786")
+        assert out.exit_code == 1, (args[0], out.output)
+        assert "needs Dask's distributed package" in out.stderr, args[0]
+        assert "pip install 'salesproc[dask]'" in out.stderr
+        assert "Traceback" not in out.output
 
 
 def test_bad_places_are_kind_errors(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,14 @@ from __future__ import annotations
 import click
 
 from salesproc.cli.app import Failure, cli
-from salesproc.cli.options import REPLICATIONS, WORKERS, worker_count
+from salesproc.cli.options import (
+    EXECUTOR_OPTION,
+    REPLICATIONS,
+    WORKERS,
+    executor_place,
+    running,
+    worker_count,
+)
 from salesproc.cli.reading import echo_diagnostics, load_or_fail
 from salesproc.cli.writing import emit_result, guard_charts, guard_outputs, progress_bar
 from salesproc.core.errors import InvalidProcessError
@@ -35,6 +42,7 @@ PLAN_FORMATS = ["table", "json", "html"]
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed.")
 @click.option("-w", "--workers", type=WORKERS, help="Parallel processes (default: all "
               "cores). Results do not depend on it.")
+@EXECUTOR_OPTION
 @click.option("--format", "fmt", type=click.Choice(PLAN_FORMATS), default="table",
               show_default=True, help="table for the terminal, json for other tools, html for "
               "one page with the target chart and the trade-off curve.")
@@ -42,7 +50,7 @@ PLAN_FORMATS = ["table", "json", "html"]
               help="Write the results to this file instead of the terminal.")
 def plan(process_file: str, plan_file: str, optimise: bool, chance: float,
          deterministic: bool, settings: tuple[str, ...], replications: int | None, seed: int | None,
-         workers: int | None, fmt: str, output: str | None) -> None:
+         workers: int | None, executor: str | None, fmt: str, output: str | None) -> None:
     """Will the team make the number? Bookings by month against the targets.
 
     PROCESS is the (calibrated) process file; --target the plan file. Prints the chance
@@ -52,6 +60,7 @@ def plan(process_file: str, plan_file: str, optimise: bool, chance: float,
     from salesproc import api
     from salesproc.experiments.planfile import read_plan
 
+    where = executor_place(executor, workers)
     process = load_or_fail(process_file, settings)
     try:
         planned = read_plan(plan_file, process)
@@ -62,7 +71,7 @@ def plan(process_file: str, plan_file: str, optimise: bool, chance: float,
                       hint="the plan file's keys: docs/format.md#the-plan-file") from None
     guard_outputs([*process.files, plan_file], output)
     guard_charts(None)
-    with progress_bar() as progress:
+    with running(where, workers), progress_bar() as progress:
         result = api.plan(process, planned, replications=replications, seed=seed,
                           workers=worker_count(workers), deterministic=deterministic,
                           optimise_for=chance if optimise else None, progress=progress)

@@ -7,14 +7,15 @@ into tasks large enough to pay for their scheduling, submits the tasks, and hand
 item's result to the caller as its task finishes, in whatever order, for the caller to
 put in its place. So the answers never depend on where, or in which order, the work ran:
 1 worker, N local workers and a cluster give the same figures to the byte. A task is
-pure and idempotent (no files, no state kept but a cache of the shared value): a task run
-twice, as Dask does with the tasks of a worker that was lost, gives the same results.
+pure and idempotent (no files, no state kept): a task run twice, as Dask does with the
+tasks of a worker that was lost, gives the same results.
 
 A session is opened once for a command (:func:`session`) and found again by everything
-the command calls (:func:`spread`): a forecast's many runs and a backtest's origins share
-one pool, or one connection to the cluster. If anything stops the loop (an error, Ctrl-C,
-a signal turned into an exception), the outstanding tasks are cancelled and local workers
-are terminated at once, not left to finish the queue.
+the command calls (:func:`spread`), so a command connects to a cluster once. Local
+workers are a pool for each run, started with what the run shares, so that a task is
+two numbers. If anything stops the loop (an error, Ctrl-C, a signal turned into an
+exception), the outstanding tasks are cancelled and local workers are terminated at
+once, not left to finish the queue.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import contextvars
-import hashlib
 import math
 import multiprocessing
 import pickle
@@ -56,9 +56,6 @@ CONNECT_TIMEOUT = 10
 #: Dask's errors for a task the cluster could not run: the workers running it were lost
 #: more often than it allows (a task that kills its worker), or the task was dropped
 CLUSTER_FAILURES = frozenset({"KilledWorker", "FutureCancelledError", "CancelledError"})
-
-#: Shared values a worker process keeps unpickled (a forecast's runs share a handful).
-KEPT = 4
 
 
 @dataclass(frozen=True)
@@ -99,35 +96,9 @@ def place(text: str) -> Place:
     return Place(address=f"tcp://{found['host']}:{int(found['port'])}")
 
 
-@dataclass(frozen=True)
-class Shared:
-    """A value every task of a run needs, pickled once: a local worker unpickles it once
-    and keeps it (by its *token*, the blob's digest) for the run's later tasks."""
-
-    token: str
-    blob: bytes
-
-    @classmethod
-    def of(cls, value: Any) -> Shared:
-        blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        return cls(hashlib.sha256(blob).hexdigest(), blob)
-
-
-_kept: dict[str, Any] = {}
 #: The session open around the work of this thread, if any (none inside a task)
 _current: contextvars.ContextVar[Session | None] = contextvars.ContextVar(
     "salesproc_session", default=None)
-
-
-def _unshared(value: Any) -> Any:
-    """The shared value a task was given: unpickled once per worker process."""
-    if not isinstance(value, Shared):
-        return value
-    if value.token not in _kept:
-        if len(_kept) >= KEPT:
-            del _kept[next(iter(_kept))]
-        _kept[value.token] = pickle.loads(value.blob)
-    return _kept[value.token]
 
 
 def _loads(blob: bytes) -> Any:
@@ -141,10 +112,33 @@ def _task(work: Callable[[Any, Any], Any], shared: Any, items: Sequence[Any]) ->
     spread further runs here, one item after another)."""
     outer = _current.set(None)
     try:
-        value = _unshared(shared)
-        return [work(value, item) for item in items]
+        return [work(shared, item) for item in items]
     finally:
         _current.reset(outer)
+
+
+#: A local worker's run: the work, the value its items share, and the items
+_run: tuple[Callable[[Any, Any], Any], Any, Sequence[Any]] | None = None
+
+
+def _install(work: Callable[[Any, Any], Any], shared: Any, items: Sequence[Any]) -> None:
+    """A local worker of a run: it leaves Ctrl-C to its parent (which terminates it),
+    dies on SIGTERM, opens no session of its own, and keeps the run, handed over once
+    when it starts (inherited with fork), so that a task is two numbers: a task as large
+    as the processes would fill the pipe to the workers, and a pool terminated then
+    waits for ever for its thread that writes into it."""
+    global _run
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _current.set(None)
+    _run = (work, shared, items)
+
+
+def _slice(start: int, stop: int) -> list[Any]:
+    """A local worker's task: items *start* to *stop* of its run."""
+    assert _run is not None
+    work, shared, items = _run
+    return _task(work, shared, items[start:stop])
 
 
 def _start_method() -> str:
@@ -156,23 +150,16 @@ def _start_method() -> str:
     return "forkserver" if "forkserver" in methods else "spawn"
 
 
-def _init_worker() -> None:
-    """A local worker leaves Ctrl-C to its parent (which terminates it), dies on SIGTERM,
-    and opens no session of its own."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _current.set(None)
-
-
 class LocalPool(cf.Executor):
     """Local worker processes as a concurrent.futures Executor: a multiprocessing pool,
-    whose terminate() stops its workers at once and reliably (ProcessPoolExecutor's
-    workers, terminated while a result is half sent, leave its manager thread waiting
-    for the rest for ever, and the interpreter with it)."""
+    whose terminate() stops its workers at once (ProcessPoolExecutor's workers, terminated
+    while a result is half sent, leave its manager thread waiting for the rest for ever,
+    and the interpreter with it), each started with *initializer*(*initargs*)."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, initializer: Callable[..., None],
+                 initargs: tuple[Any, ...]) -> None:
         context = multiprocessing.get_context(_start_method())
-        self._pool = context.Pool(workers, initializer=_init_worker)
+        self._pool = context.Pool(workers, initializer=initializer, initargs=initargs)
 
     def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> cf.Future[R]:
         future: cf.Future[R] = cf.Future()
@@ -205,14 +192,14 @@ def batch_size(items: int, slots: int) -> int:
 
 
 class Session:
-    """An open place to run work: this process (one worker, or inside a task), a pool of
-    local processes (started at its first run), or a connection to a Dask scheduler
-    (made when the session opens, so an unreachable one is said before any work)."""
+    """An open place to run work: this process (one worker, or inside a task), local
+    processes (a pool for each run, started with what the run shares), or a connection
+    to a Dask scheduler (made when the session opens, so an unreachable one is said
+    before any work)."""
 
     def __init__(self, where: Place, workers: int) -> None:
         self.where = where
         self._workers = where.workers or workers
-        self._pool: LocalPool | None = None
         self._client: Any = None
         self._executor: cf.Executor | None = None
         if where.address is not None:
@@ -232,18 +219,6 @@ class Session:
         """Whether work runs in this process: a local session of one worker."""
         return self._client is None and self._workers == 1
 
-    def _submitter(self) -> cf.Executor:
-        if self._executor is None:
-            self._pool = LocalPool(self._workers)
-            self._executor = self._pool
-        return self._executor
-
-    def _share(self, value: Any) -> Any:
-        shared = Shared.of(value)
-        if self._client is None:
-            return shared
-        return self._client.submit(_loads, shared.blob, pure=False)
-
     def run(self, work: Callable[[S, T], R], shared: S, items: Sequence[T],
             take: Callable[[int, R], None], *,
             progress: Callable[[int, int], None] | None = None) -> None:
@@ -261,12 +236,43 @@ class Session:
                     progress(index + 1, len(items))
             return
         size = batch_size(len(items), self.slots)
-        executor = self._submitter()
-        handle = self._share(shared)
-        pending: dict[cf.Future[list[R]], int] = {}
+        if self._client is None:
+            self._local(work, shared, items, size, take, progress)
+            return
+        # the shared value is a task of its own: a lost worker's copy is made again
+        handle = self._client.submit(_loads, pickle.dumps(shared, pickle.HIGHEST_PROTOCOL),
+                                     pure=False)
+        executor = self._executor
+        assert executor is not None
         try:
-            for start in range(0, len(items), size):
-                pending[executor.submit(_task, work, handle, items[start:start + size])] = start
+            self._collect(lambda start: executor.submit(_task, work, handle,
+                                                        items[start:start + size]),
+                          len(items), size, take, progress)
+        finally:
+            self._client.cancel([handle])
+
+    def _local(self, work: Callable[[S, T], R], shared: S, items: Sequence[T], size: int,
+               take: Callable[[int, R], None],
+               progress: Callable[[int, int], None] | None) -> None:
+        """The run on a pool of its own: stopped at once if anything stops the loop (an
+        error, Ctrl-C, a signal turned into an exception), not left to finish the queue."""
+        pool = LocalPool(min(self._workers, math.ceil(len(items) / size)), _install,
+                         (work, shared, items))
+        try:
+            self._collect(lambda start: pool.submit(_slice, start, start + size),
+                          len(items), size, take, progress)
+        except BaseException:
+            pool.terminate()
+            raise
+        pool.shutdown(wait=True)
+
+    def _collect(self, submit: Callable[[int], cf.Future[list[R]]], count: int, size: int,
+                 take: Callable[[int, R], None],
+                 progress: Callable[[int, int], None] | None) -> None:
+        """Submit a task for each *size* items of *count*, and hand each result on as its
+        task finishes; cancel those outstanding if anything stops the loop."""
+        pending = {submit(start): start for start in range(0, count, size)}
+        try:
             done = 0
             for future in cf.as_completed(list(pending)):
                 start = pending.pop(future)
@@ -275,15 +281,11 @@ class Session:
                     take(start + offset, result)
                 done += len(results)
                 if progress:
-                    progress(done, len(items))
+                    progress(done, count)
         except BaseException:
             for future in pending:
                 future.cancel()
-            self._stop()
             raise
-        finally:
-            if self._client is not None:
-                self._client.cancel([handle])
 
     def _result(self, future: cf.Future[list[R]]) -> list[R]:
         """A task's results; a cluster that failed the task (it lost the workers running
@@ -300,19 +302,8 @@ class Session:
                                  "workers' logs say why; run the command again once they "
                                  "are up") from None
 
-    def _stop(self) -> None:
-        """After a run was stopped: local workers terminated at once (a new pool is
-        started by the next run); a cluster's tasks are cancelled by their futures."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            self._executor = None
-            pool.terminate()
-
     def close(self) -> None:
-        """Let the local workers finish and end; close the connection to the cluster."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = self._executor = None
+        """Close the connection to the cluster, if any."""
         if self._client is not None:
             client, self._client, self._executor = self._client, None, None
             client.close()
@@ -353,9 +344,6 @@ def session(where: Place = LOCAL, workers: int = 1) -> Iterator[Session]:
     token = _current.set(opened)
     try:
         yield opened
-    except BaseException:
-        opened._stop()
-        raise
     finally:
         _current.reset(token)
         opened.close()
