@@ -203,11 +203,24 @@ def read_guidance(info: str) -> Guidance:
     """A Path step's guidance read back, as :func:`guidance_html` writes it: a first
     paragraph all in bold is the stage's name, a paragraph all in italics after it its
     description, a "Find out:" list what to find out, the other paragraphs (list items
-    as "- item") the guidance, one a line."""
+    as "- item") the guidance, one a line.
+
+    Only guidance that :func:`guidance_html` would write again as it is is read so: an
+    admin's own (a bold heading, styled spans, tables) is all guidance, as plain text,
+    or its first bold line would be taken for the stage's name."""
     parser = _Blocks()
     parser.feed(info)
     parser.close()
-    rest = parser.blocks
+    found = _structured(parser.blocks)
+    if guidance_html(found.name, found.description, found.guidance, found.labels) != info:
+        return Guidance(guidance="\n".join(("- " if kind == "li" else "") + text
+                                            for kind, text in parser.blocks))
+    return found
+
+
+def _structured(blocks: list[tuple[str, str]]) -> Guidance:
+    """*blocks* read as :func:`guidance_html` lays them out."""
+    rest = blocks
     found = Guidance()
     if rest and rest[0][0] == "b":
         found.name, rest = rest[0][1], rest[1:]

@@ -9,11 +9,12 @@ What is written, for the Opportunity object:
   probability is the model's chance to win from its stage, every buyer type together
   (:func:`salesproc.process.analysis.stage_win_chances`), and its forecast category
   follows from it (:func:`salesproc.crm_metadata.salesforce.forecast_category`).
-- per buyer type, a business process (its path's values and the outcomes), a record type
+- per buyer type, a business process (its path's values and the outcomes, by name, as
+  Salesforce retrieves them: the stage set holds their order), a record type
   that uses it (label: the buyer type's name), and a Path: each stage's guidance (its
   name (unless its value is the name), description, guidance and what to find out that
   has no CRM field) and, as key fields, the CRM fields that record the rest of what it
-  requires (`crm: information:`).
+  requires (`crm: information:`); its steps by value name, as Salesforce retrieves them.
 - a validation rule per stage and required information that has a CRM field: the deal
   cannot move past the stage (to a later stage of its buyer type's path, or won) while
   the field is blank.
@@ -208,7 +209,7 @@ def _business_process(buyer: BuyerType, names: _Names, values: dict[str, list[st
     if names.business_process_description:
         lines.append(leaf("description", names.business_process_description, 1))
     lines.append(leaf("isActive", True, 1))
-    for value in [*_path_values(buyer, values), *won, *lost]:
+    for value in sorted([*_path_values(buyer, values), *won, *lost]):  # as retrieved
         lines += block("values", [leaf("fullName", sf.encode_value(value), 2),
                                   leaf("default", False, 2)], 1)
     return document("BusinessProcess", lines)
@@ -227,6 +228,7 @@ def _path(process: Process, buyer: BuyerType, names: _Names, values: dict[str, l
           labels: Mapping[str, str], problems: list[str]) -> str:
     lines = [leaf("active", True, 1), leaf("entityName", "Opportunity", 1),
              leaf("fieldName", "StageName", 1), leaf("masterLabel", names.path_label, 1)]
+    steps: dict[str, list[str]] = {}
     for sid in buyer.path:
         stage = buyer.stages[sid]
         find_out = [process.information[i].label for i in stage.requires
@@ -243,10 +245,12 @@ def _path(process: Process, buyer: BuyerType, names: _Names, values: dict[str, l
         if not info and not keys:
             continue  # nothing to show: Salesforce keeps no step either
         for value in values[sid]:
-            lines += block("pathAssistantSteps", [
+            steps[value] = block("pathAssistantSteps", [
                 *(leaf("fieldNames", f, 2) for f in dict.fromkeys(keys)),
                 *([leaf("info", info, 2)] if info else []),
                 leaf("picklistValueName", value, 2)], 1)
+    for value in sorted(steps):  # Salesforce retrieves the steps by value name
+        lines += steps[value]
     lines.append(leaf("recordTypeName", names.record_type or sf.MASTER_RECORD_TYPE, 1))
     return document("PathAssistant", lines)
 

@@ -6,8 +6,9 @@ process that the file can hold, and a report of the rest.
   several CRM names, are one stage); their ids are made from the values' names, and `crm:
   stages:` maps each value (and the won and lost ones) onto them.
 - Each active record type is a buyer type (its label the name, its description the
-  description), whose path is its business process's stages; without record types, one
-  buyer type takes every stage.
+  description), whose path is its business process's stages in the stage set's order
+  (a business process lists its values by name, as Salesforce retrieves them); without
+  record types, one buyer type takes every stage.
 - Each record type's Path gives its stages' names, descriptions and guidance, and what to
   find out; a key field becomes an information item recorded in that field (`crm:
   information:`). Validation rules that `export salesforce` wrote give the information a
@@ -145,6 +146,7 @@ class _Importer:
         out: list[_Buyer] = []
         taken: set[str] = set()
         used: set[str] = set()
+        order = [s.id for s in self.stages]
         for rt in self.meta.of("RecordType"):
             if not flag(rt.element, "active", True):
                 self.notes.append(f"record type {rt.name} is inactive: left out")
@@ -169,6 +171,7 @@ class _Importer:
                 self.notes.append(f"record type {rt.name}: its business process has no "
                                   "open stage: left out")
                 continue
+            path.sort(key=order.index)  # Salesforce lists the values by name, not in order
             buyer = _Buyer(sf.identifier(rt.name, taken), value(rt.element, "label") or
                            rt.name, value(rt.element, "description"), path, rt.name)
             names = {"name": rt.name, "business_process": bp_name,
