@@ -250,6 +250,45 @@ def test_import_then_export_gives_the_same_metadata(project: str, tmp_path: Path
     assert '"Prospecting": prospecting' in back and "# Salesforce: 10%" in back
 
 
+def test_import_of_metadata_as_salesforce_retrieves_it(tmp_path: Path) -> None:
+    """As a retrieve from a real org writes it: the business process lists its values
+    by name, the Path its steps by name (one of them for the lost value), an admin's
+    own guidance HTML with a bold heading, an open stage at 0% (deals parked), stage
+    values with descriptions. The path follows the stage set, the heading is not taken
+    for the stage's name, the process is valid, and every file comes back the same."""
+    project = CASES / "retrieved"
+    report, files = exported_again(project, tmp_path)
+    assert "will differ" not in report and "left out" not in report
+    assert "stage value Parked has probability 0" in report  # said, and kept
+    written = {p.relative_to(project).as_posix(): p.read_text("utf-8")
+               for p in project.rglob("*.xml")}
+    assert set(files) == set(written)
+    for rel, text in written.items():
+        assert canonical(files[rel]) == canonical(text), rel
+    process = load(tmp_path / "back.yaml")
+    buyer = process.buyer_types["direct"]
+    assert list(buyer.path) == ["lead_in", "scoping", "parked", "offer_made"]
+    assert process.stages["lead_in"].name == "Lead In"
+    assert buyer.stages["lead_in"].guidance == "Start here.\n- Log the first call & its date."
+    chances = stage_win_chances(process)
+    assert round(100 * chances["lead_in"]) == 10 and round(100 * chances["offer_made"]) == 60
+    assert chances["parked"] > 0  # the model cannot hold an open stage nobody wins from
+
+
+def test_admin_guidance_is_rewritten_once_changed(tmp_path: Path) -> None:
+    back = tmp_path / "back.yaml"
+    assert run("import", "salesforce", str(CASES / "retrieved"), "-o", str(back)).exit_code == 0
+    text = back.read_text("utf-8")
+    assert '"Start here.\\n- Log the first call & its date."' in text
+    back.write_text(text.replace('guidance: "Start here.', 'guidance: "Begin here.'), "utf-8")
+    files = to_salesforce(load(back)).files
+    path = files["pathAssistants/Direct_Path.pathAssistant-meta.xml"]
+    assert "&lt;p&gt;Begin here.&lt;/p&gt;&lt;p&gt;- Log the first call &amp;amp; its " \
+        "date.&lt;/p&gt;" in path  # salesproc's own HTML for the changed step
+    assert "Start here" not in path
+    assert "Say why it was lost." in path  # the kept step of the lost value
+
+
 def test_import_of_a_metadata_api_retrieve(tmp_path: Path) -> None:
     report, files = exported_again(CASES / "mdapi", tmp_path)
     assert "Not carried over" not in report
@@ -280,13 +319,12 @@ def test_every_difference_is_reported(tmp_path: Path) -> None:
         f'<ApprovalProcess xmlns="{sf.NAMESPACE}"><active>true</active></ApprovalProcess>',
         "utf-8")
     report, files = exported_again(project, tmp_path)
-    assert "PathAssistant New_Business_Path will differ on export: info is '<ul>" in report
+    assert "PathAssistant" not in report  # an admin's own HTML is kept as it was
     assert "approval process Discount" in report
     written = {p.relative_to(project).as_posix() for p in project.rglob("*-meta.xml")}
     differing = {rel for rel in written if rel in files and canonical(files[rel]) !=
                  canonical((project / rel).read_text("utf-8"))} | (written - set(files))
-    assert differing == {"pathAssistants/New_Business_Path.pathAssistant-meta.xml",
-                         "approvalProcesses/Opportunity.Discount.approvalProcess-meta.xml"}
+    assert differing == {"approvalProcesses/Opportunity.Discount.approvalProcess-meta.xml"}
 
 
 # --- bad input -----------------------------------------------------------------------------

@@ -19,7 +19,11 @@ What is written, for the Opportunity object:
   cannot move past the stage (to a later stage of its buyer type's path, or won) while
   the field is blank.
 - what ``x-salesforce:`` holds (written by ``import salesforce``): Salesforce's own
-  labels, forecast categories, default value, translations, names, the validation rules
+  labels, descriptions and forecast categories of the stage values, the probabilities
+  the model cannot give (an open stage at 0%, a fall in probability from one stage to
+  the next), default value, translations, names, the Path guidance an admin wrote in
+  HTML of their own (while the stage's guidance is unchanged), the Path steps of values
+  that are no stage of the buyer type (won, lost: ``key_fields``), the validation rules
   that are not salesproc's (kept element by element) and the key fields no rule asks for
   (``not_required``), written back as they were read.
 
@@ -92,8 +96,7 @@ def to_salesforce(process: Process) -> SalesforceExport:
         if not names.record_type:  # "": the org's master record type, as it was
             if names.path:
                 out.files[f"pathAssistants/{names.path}.pathAssistant-meta.xml"] = _path(
-                    process, buyer, names, values, extra.get("labels", {}),
-                    out.not_expressed)
+                    process, buyer, names, values, extra, out.not_expressed)
             continue
         out.files[f"{OBJECT}/businessProcesses/{names.business_process}"
                   ".businessProcess-meta.xml"] = _business_process(buyer, names, values, won,
@@ -102,7 +105,7 @@ def to_salesforce(process: Process) -> SalesforceExport:
             _record_type(buyer, names)
         if names.path:  # "": the record type has no Path
             out.files[f"pathAssistants/{names.path}.pathAssistant-meta.xml"] = _path(
-                process, buyer, names, values, extra.get("labels", {}), out.not_expressed)
+                process, buyer, names, values, extra, out.not_expressed)
     record_types = {b: n.record_type for b, n in named.items()}
     rules = _validation_rules(process, values, won, record_types,
                               set(extra.get("not_required", {})))
@@ -169,16 +172,21 @@ def _stage_set(process: Process, values: dict[str, list[str]], won: list[str],
                lost: list[str], chances: dict[str, float], extra: Mapping[str, Any]) -> str:
     labels = extra.get("labels", {})
     categories = extra.get("forecast_categories", {})
+    descriptions = extra.get("descriptions", {})
+    kept = extra.get("probabilities", {})
     default = extra.get("default")
 
     def entry(value: str, chance: float, closed: bool, is_won: bool) -> list[str]:
         category = categories.get(value) or sf.forecast_category(chance, closed=closed,
                                                                  won=is_won)
+        described = [leaf("description", descriptions[value], 2)] if value in descriptions \
+            else []
         return block("standardValue", [
-            leaf("fullName", value, 2), leaf("default", value == default, 2),
+            leaf("fullName", value, 2), leaf("default", value == default, 2), *described,
             leaf("label", labels.get(value, value), 2), leaf("closed", closed, 2),
             leaf("forecastCategory", category, 2),
-            leaf("probability", round(100 * chance), 2), leaf("won", is_won, 2)], 1)
+            leaf("probability", kept.get(value, round(100 * chance)), 2),
+            leaf("won", is_won, 2)], 1)
 
     lines = [leaf("sorted", False, 1)]
     for sid in process.stages:
@@ -225,7 +233,12 @@ def _record_type(buyer: BuyerType, names: _Names) -> str:
 
 
 def _path(process: Process, buyer: BuyerType, names: _Names, values: dict[str, list[str]],
-          labels: Mapping[str, str], problems: list[str]) -> str:
+          extra: Mapping[str, Any], problems: list[str]) -> str:
+    """The Path of *buyer*. A step's guidance that an admin wrote (kept under
+    x-salesforce: guidance:) is written back as it was while the process still says
+    what it said; once the stage's guidance is changed, salesproc writes its own."""
+    labels = extra.get("labels", {})
+    kept = extra.get("guidance", {}).get(names.path, {})
     lines = [leaf("active", True, 1), leaf("entityName", "Opportunity", 1),
              leaf("fieldName", "StageName", 1), leaf("masterLabel", names.path_label, 1)]
     steps: dict[str, list[str]] = {}
@@ -236,6 +249,9 @@ def _path(process: Process, buyer: BuyerType, names: _Names, values: dict[str, l
         shown_as = [labels.get(v, v) for v in values[sid]]  # what the Path shows
         name = None if shown_as == [stage.name] else stage.name
         info = sf.guidance_html(name, stage.description, stage.guidance, find_out)
+        own = [kept[v] for v in values[sid] if v in kept]
+        if own and sf.read_guidance(own[0]) == sf.read_guidance(info):
+            info = own[0]
         if len(info) > sf.GUIDANCE_MOST:
             problems.append(f"the Path guidance of stage {sid} for {buyer.id} is {len(info):,} "
                             f"characters; Salesforce holds {sf.GUIDANCE_MOST:,}: shorten its "
@@ -248,6 +264,12 @@ def _path(process: Process, buyer: BuyerType, names: _Names, values: dict[str, l
             steps[value] = block("pathAssistantSteps", [
                 *(leaf("fieldNames", f, 2) for f in dict.fromkeys(keys)),
                 *([leaf("info", info, 2)] if info else []),
+                leaf("picklistValueName", value, 2)], 1)
+    for value, fields in extra.get("key_fields", {}).get(names.path, {}).items():
+        if value not in steps:  # a step of a value the process has no stage for, kept
+            steps[value] = block("pathAssistantSteps", [
+                *(leaf("fieldNames", f, 2) for f in fields.split()),
+                *([leaf("info", kept[value], 2)] if value in kept else []),
                 leaf("picklistValueName", value, 2)], 1)
     for value in sorted(steps):  # Salesforce retrieves the steps by value name
         lines += steps[value]
@@ -466,7 +488,8 @@ def _extension(process: Process) -> Mapping[str, Any]:
     if not isinstance(raw, Mapping):
         raise SalesprocError(f"{where} must be a mapping")
     known = {"labels", "forecast_categories", "default", "translations", "record_types",
-             "validation_rules", "not_required"}
+             "validation_rules", "not_required", "descriptions", "probabilities", "guidance",
+             "key_fields"}
     for key, value in raw.items():
         if key not in known:
             raise SalesprocError(f"{where}: unknown key '{shown(str(key))}'",
@@ -482,7 +505,8 @@ def _extension(process: Process) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
             raise SalesprocError(f"{where}.{key} must be a mapping")
         for inner_key, inner in value.items():
-            nested = key in ("translations", "record_types", "validation_rules")
+            nested = key in ("translations", "record_types", "validation_rules", "guidance",
+                             "key_fields")
             fits = isinstance(inner, Mapping) and all(isinstance(v, str) for v in
                                                       inner.values()) if nested \
                 else isinstance(inner, str)
@@ -493,7 +517,18 @@ def _extension(process: Process) -> Mapping[str, Any]:
                 raise SalesprocError(f"{where}.forecast_categories: '{shown(str(inner))}' is "
                                      "no forecast category",
                                      hint=f"one of {', '.join(sf.FORECAST_CATEGORIES)}")
+            if key == "probabilities" and not _percent(inner):
+                raise SalesprocError(f"{where}.probabilities.{shown(str(inner_key))}: "
+                                     f"'{shown(str(inner))}' is not a number from 0 to 100")
             if key == "record_types" and set(inner) - set(_RECORD_TYPE_KEYS):
                 raise SalesprocError(f"{where}.record_types.{shown(str(inner_key))}: unknown "
                                      "key", hint=f"known: {', '.join(_RECORD_TYPE_KEYS)}")
     return raw
+
+
+def _percent(text: str) -> bool:
+    """Whether *text* is a probability as Salesforce holds it: a number from 0 to 100."""
+    try:
+        return 0 <= float(text) <= 100
+    except ValueError:
+        return False

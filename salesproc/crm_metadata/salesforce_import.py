@@ -43,8 +43,10 @@ from salesproc.core.errors import InvalidProcessError
 from salesproc.core.escaping import shown
 from salesproc.crm_metadata import salesforce as sf
 from salesproc.crm_metadata.metadata_xml import children, flag, name, value
-from salesproc.crm_metadata.salesforce_export import EXTENSION, to_salesforce
+from salesproc.crm_metadata.salesforce_export import EXTENSION, stage_values, to_salesforce
 from salesproc.crm_metadata.salesforce_read import Component, Metadata, read_metadata
+from salesproc.process.analysis import stage_win_chances
+from salesproc.process.model import Process
 from salesproc.process.starter import yaml_text
 from salesproc.version import __version__
 
@@ -67,6 +69,7 @@ class _Stage:
     values: list[str]
     name: str
     probability: float | None
+    chance: float = 0.0  # the starting chance to win from it (see _Importer._chances)
     description: str = ""
     guidance: str = ""
     requires: list[str] = field(default_factory=list)
@@ -88,7 +91,9 @@ def from_salesforce(folder: str | os.PathLike[str]) -> SalesforceImport:
     meta = read_metadata(folder)
     notes: list[str] = []
     importer = _Importer(meta, notes)
-    text = importer.render(os.path.basename(os.path.abspath(folder)))
+    shown_as = os.path.basename(os.path.abspath(folder))
+    importer.settings(_model_chances(importer.render(shown_as)))
+    text = importer.render(shown_as)
     notes += _differences(meta, text)
     header = ["# Not carried over from Salesforce (salesproc import salesforce):",
               *(f"#   {shown(n)}" for n in notes)] if notes else []
@@ -99,6 +104,7 @@ def from_salesforce(folder: str | os.PathLike[str]) -> SalesforceImport:
 class _Importer:
     def __init__(self, meta: Metadata, notes: list[str]) -> None:
         self.meta, self.notes = meta, notes
+        self.meta_values = {v.full_name for v in meta.values}
         self.information: dict[str, tuple[str, str | None]] = {}  # id -> (label, field)
         self.extension: dict[str, Any] = {}
         self.stages = self._stages()
@@ -109,13 +115,35 @@ class _Importer:
         self._paths()
         self._rules()
         self._settle()
-        self._settings()
         self.roles: dict[str, str] = {}  # role id -> its queue
         self._approvals()
+        self.routes = self._routes()
 
     # --- reading ---------------------------------------------------------------------------
 
     def _stages(self) -> list[_Stage]:
+        stages = self._stage_list()
+        self._chances(stages)
+        return stages
+
+    def _chances(self, stages: list[_Stage]) -> None:
+        """Each stage's starting chance to win: its probability; where it has none or 0
+        (a stage the deals wait in, such as On Hold), which no route of the model can give
+        an open stage, that of the nearest stage before it that has one, else after it,
+        else one half. Salesforce's number is kept for export (x-salesforce:)."""
+        given = [(s.probability or 0) / 100 for s in stages]
+        for k, stage in enumerate(stages):
+            if given[k] > 0:
+                stage.chance = given[k]
+                continue
+            nearest = [p for p in given[k::-1] if p > 0] or [p for p in given[k:] if p > 0]
+            stage.chance = nearest[0] if nearest else 0.5
+            what = "no probability" if stage.probability is None else "probability 0"
+            self.notes.append(f"stage value {stage.values[0]} has {what}, which the model "
+                              f"cannot give an open stage: its starting chance to win is "
+                              f"{stage.chance:.0%}")
+
+    def _stage_list(self) -> list[_Stage]:
         guidance = self._step_names()
         out: list[_Stage] = []
         taken: set[str] = {"won", "lost"}  # the outcomes' own ids
@@ -237,16 +265,36 @@ class _Importer:
             stage_value = value(step, "picklistValueName")
             sid = self.by_value.get(stage_value)
             if sid is None or sid not in buyer.path:
-                self.notes.append(f"Path {path.name}: the step of '{stage_value}' (no open "
-                                  f"stage of {buyer.id}): left out")
+                self._keep_step(path, step, stage_value)
                 continue
-            found = sf.read_guidance(value(step, "info"))
+            info = value(step, "info")
+            found = sf.read_guidance(info)
+            if info and sf.guidance_html(found.name, found.description, found.guidance,
+                                         found.labels) != info:  # an admin's own HTML
+                self.extension.setdefault("guidance", {}).setdefault(
+                    path.name, {})[stage_value] = info
             requires = [self._info(label, None) for label in found.labels]
             requires += [self._info(None, f) for f in (c.text or "" for c in
                                                         children(step, "fieldNames")) if f]
             buyer.stages.setdefault(sid, {"description": found.description,
                                           "guidance": found.guidance,
                                           "requires": requires})
+
+    def _keep_step(self, path: Component, step: Element, stage_value: str) -> None:
+        """A Path step of a value that is no open stage of its buyer type (won, lost, or a
+        stage off its path), which the process has no place for: its key fields and
+        guidance kept as they are under x-salesforce:, so that export writes it back."""
+        fields = [c.text or "" for c in children(step, "fieldNames")]
+        if any(not f or " " in f for f in fields) or stage_value not in self.meta_values:
+            self.notes.append(f"Path {path.name}: the step of '{stage_value}' (no open "
+                              "stage of its record type): left out")
+            return
+        self.extension.setdefault("key_fields", {}).setdefault(path.name, {})[
+            stage_value] = " ".join(fields)
+        info = value(step, "info")
+        if info:
+            self.extension.setdefault("guidance", {}).setdefault(path.name, {})[
+                stage_value] = info
 
     def _info(self, label: str | None, column: str | None) -> str:
         """The information item of *label* or of the CRM field *column* (made once)."""
@@ -355,11 +403,20 @@ class _Importer:
                 chosen = next(s[key] for s in seen if repr(s[key]) == common)
                 setattr(stage, key, chosen)
 
-    def _settings(self) -> None:
+    def settings(self, chances: dict[str, float]) -> None:
+        """Salesforce's own settings of the stage values, kept where the model (whose
+        chance to win from each value is *chances*) would write others."""
         labels = {v.full_name: v.label for v in self.meta.values if v.label != v.full_name}
         if labels:
             self.extension["labels"] = labels
-        chances = self._chances()
+        descriptions = {v.full_name: v.description for v in self.meta.values if v.description}
+        if descriptions:
+            self.extension["descriptions"] = descriptions
+        kept = {v.full_name: f"{v.probability:g}" for v in self.meta.values
+                if not v.closed and v.probability is not None
+                and v.probability != round(100 * chances.get(v.full_name, 0.0))}
+        if kept:
+            self.extension["probabilities"] = kept
         categories = {}
         for v in self.meta.values:
             chance = 1.0 if v.won else 0.0 if v.closed else chances.get(v.full_name, 0.0)
@@ -385,18 +442,10 @@ class _Importer:
 
     # --- routes from probabilities ---------------------------------------------------------
 
-    def _chances(self) -> dict[str, float]:
-        """Stage value -> the chance to win the routes give (its stage's probability)."""
-        return {v: (s.probability or 0) / 100 for s in self.stages for v in s.values}
-
     def _route(self, here: _Stage, there: _Stage | None) -> tuple[str, float]:
-        p_here = (here.probability or 0.0) / 100
         if there is None:
-            return "won", p_here
-        p_there = (there.probability or 0.0) / 100
-        if p_there <= 0:
-            return there.id, 1.0
-        return there.id, min(1.0, p_here / p_there)
+            return "won", here.chance
+        return there.id, min(1.0, here.chance / there.chance)
 
     def _routes(self) -> tuple[dict[str, tuple[str, float]],
                                dict[str, dict[str, tuple[str, float]]]]:
@@ -413,13 +462,9 @@ class _Importer:
                 route = self._route(by_id[sid], there)
                 if route[0] != default[sid][0]:
                     own.setdefault(buyer.id, {})[sid] = route
-        for stage in self.stages:
-            if stage.probability is None:
-                self.notes.append(f"stage value {stage.values[0]} has no probability: its "
-                                  "starting route wins nothing")
         for k, stage in enumerate(self.stages[:-1]):
             after = self.stages[k + 1]
-            if (stage.probability or 0) > (after.probability or 0):
+            if (stage.probability or 0) > (after.probability or 0) and after.probability:
                 self.notes.append(f"the probability of {stage.values[0]} "
                                   f"({stage.probability or 0:g}%) is above that of "
                                   f"{after.values[0]} ({after.probability or 0:g}%): no "
@@ -429,7 +474,7 @@ class _Importer:
     # --- writing ---------------------------------------------------------------------------
 
     def render(self, folder: str) -> str:
-        default, own = self._routes()
+        default, own = self.routes
         q = yaml_text
         out = [f"# Imported by salesproc {__version__} from Salesforce metadata "
                f"({shown(folder)}).",
@@ -565,15 +610,28 @@ def _block(data: dict[str, Any], depth: int) -> list[str]:
 # --- the round trip, checked ---------------------------------------------------------------
 
 
-def _differences(meta: Metadata, text: str) -> list[str]:
-    """Each way the metadata that the file gives back on export differs from what was
-    read: a component left out, added, or with other content (its first difference)."""
+def _checked(text: str) -> Process:
+    """The process of the file *text* made (an error if it is not valid)."""
     from salesproc.process.loader import check_text
 
     result = check_text(text, "<imported>")
     if result.process is None:
         raise InvalidProcessError(result.diagnostics)
-    exported = to_salesforce(result.process)
+    return result.process
+
+
+def _model_chances(text: str) -> dict[str, float]:
+    """Stage value -> the chance to win from it that the file *text* gives, as `export
+    salesforce` writes it."""
+    process = _checked(text)
+    chances = stage_win_chances(process)
+    return {v: chances[sid] for sid, values in stage_values(process).items() for v in values}
+
+
+def _differences(meta: Metadata, text: str) -> list[str]:
+    """Each way the metadata that the file gives back on export differs from what was
+    read: a component left out, added, or with other content (its first difference)."""
+    exported = to_salesforce(_checked(text))
     from xml.etree.ElementTree import fromstring
 
     again = {_key(path): fromstring(body) for path, body in exported.files.items()}
