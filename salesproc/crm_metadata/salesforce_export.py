@@ -19,9 +19,11 @@ What is written, for the Opportunity object:
   cannot move past the stage (to a later stage of its buyer type's path, or won) while
   the field is blank.
 - what ``x-salesforce:`` holds (written by ``import salesforce``): Salesforce's own
-  labels, descriptions and forecast categories of the stage values, the probabilities
-  the model cannot give (an open stage at 0%, a fall in probability from one stage to
-  the next), default value, translations, names, the Path guidance an admin wrote in
+  labels, descriptions, colors and forecast categories of the stage values, their order
+  (where won or lost values stand among the open ones), the probabilities the model
+  cannot give (an open stage at 0%, a fall in probability from one stage to the next, a
+  won value at 0%), default value, translations, names (and the won and lost values of
+  a business process that has only some), the Path guidance an admin wrote in
   HTML of their own (while the stage's guidance is unchanged), the Path steps of values
   that are no stage of the buyer type (won, lost: ``key_fields``), the validation rules
   that are not salesproc's (kept element by element) and the key fields no rule asks for
@@ -53,7 +55,7 @@ OBJECT = "objects/Opportunity"
 STAGE_SET = "standardValueSets/OpportunityStage.standardValueSet-meta.xml"
 EXTENSION = "x-salesforce"
 _RECORD_TYPE_KEYS = ("name", "business_process", "business_process_description", "path",
-                     "path_label")
+                     "path_label", "outcomes", "compact_layout")
 
 
 @dataclass
@@ -74,6 +76,8 @@ class _Names:
     business_process_description: str
     path: str
     path_label: str
+    outcomes: tuple[str, ...] | None  # the won and lost values of its business process
+    compact_layout: str  # the record type's compact layout ("": Salesforce's default)
 
 
 def to_salesforce(process: Process) -> SalesforceExport:
@@ -162,7 +166,9 @@ def _buyer_names(buyer: BuyerType, extra: Mapping[str, Any], taken: set[str]) ->
     return _Names(record_type, given.get("business_process", record_type),
                   given.get("business_process_description", buyer.description),
                   given.get("path", record_type),
-                  given.get("path_label", f"{buyer.name} path"[:sf.LABEL_MOST]))
+                  given.get("path_label", f"{buyer.name} path"[:sf.LABEL_MOST]),
+                  tuple(given["outcomes"]) if "outcomes" in given else None,
+                  given.get("compact_layout", ""))
 
 
 # --- the files -----------------------------------------------------------------------------
@@ -174,6 +180,7 @@ def _stage_set(process: Process, values: dict[str, list[str]], won: list[str],
     categories = extra.get("forecast_categories", {})
     descriptions = extra.get("descriptions", {})
     kept = extra.get("probabilities", {})
+    colors = extra.get("colors", {})
     default = extra.get("default")
 
     def entry(value: str, chance: float, closed: bool, is_won: bool) -> list[str]:
@@ -181,22 +188,24 @@ def _stage_set(process: Process, values: dict[str, list[str]], won: list[str],
                                                                  won=is_won)
         described = [leaf("description", descriptions[value], 2)] if value in descriptions \
             else []
+        colored = [leaf("color", colors[value], 2)] if value in colors else []
         return block("standardValue", [
-            leaf("fullName", value, 2), leaf("default", value == default, 2), *described,
+            leaf("fullName", value, 2), *colored, leaf("default", value == default, 2),
+            *described,
             leaf("label", labels.get(value, value), 2), leaf("closed", closed, 2),
             leaf("forecastCategory", category, 2),
             leaf("probability", kept.get(value, round(100 * chance)), 2),
             leaf("won", is_won, 2)], 1)
 
-    lines = [leaf("sorted", False, 1)]
-    for sid in process.stages:
-        for value in values[sid]:
-            lines += entry(value, chances[sid], False, False)
-    for value in won:
-        lines += entry(value, 1.0, True, True)
-    for value in lost:
-        lines += entry(value, 0.0, True, False)
-    return document("StandardValueSet", lines)
+    entries = {value: entry(value, chances[sid], False, False)
+               for sid in process.stages for value in values[sid]}
+    entries.update({value: entry(value, 1.0, True, True) for value in won})
+    entries.update({value: entry(value, 0.0, True, False) for value in lost})
+    order = extra.get("order", [])
+    if sorted(order) != sorted(entries):  # the order kept is of other values: not used
+        order = list(entries)
+    return document("StandardValueSet", [leaf("sorted", False, 1),
+                                         *(line for value in order for line in entries[value])])
 
 
 def _translation(table: Mapping[str, str]) -> str:
@@ -217,7 +226,9 @@ def _business_process(buyer: BuyerType, names: _Names, values: dict[str, list[st
     if names.business_process_description:
         lines.append(leaf("description", names.business_process_description, 1))
     lines.append(leaf("isActive", True, 1))
-    for value in sorted([*_path_values(buyer, values), *won, *lost]):  # as retrieved
+    closed = [*won, *lost] if names.outcomes is None else \
+        [v for v in names.outcomes if v in (*won, *lost)]
+    for value in sorted([*_path_values(buyer, values), *closed]):  # as retrieved
         lines += block("values", [leaf("fullName", sf.encode_value(value), 2),
                                   leaf("default", False, 2)], 1)
     return document("BusinessProcess", lines)
@@ -226,6 +237,8 @@ def _business_process(buyer: BuyerType, names: _Names, values: dict[str, list[st
 def _record_type(buyer: BuyerType, names: _Names) -> str:
     lines = [leaf("fullName", names.record_type, 1), leaf("active", True, 1),
              leaf("businessProcess", names.business_process, 1)]
+    if names.compact_layout:
+        lines.append(leaf("compactLayoutAssignment", names.compact_layout, 1))
     if buyer.description:
         lines.append(leaf("description", buyer.description, 1))
     lines.append(leaf("label", buyer.name[:sf.LABEL_MOST], 1))
@@ -489,7 +502,7 @@ def _extension(process: Process) -> Mapping[str, Any]:
         raise SalesprocError(f"{where} must be a mapping")
     known = {"labels", "forecast_categories", "default", "translations", "record_types",
              "validation_rules", "not_required", "descriptions", "probabilities", "guidance",
-             "key_fields"}
+             "key_fields", "colors", "order"}
     for key, value in raw.items():
         if key not in known:
             raise SalesprocError(f"{where}: unknown key '{shown(str(key))}'",
@@ -498,18 +511,22 @@ def _extension(process: Process) -> Mapping[str, Any]:
             if not isinstance(value, str):
                 raise SalesprocError(f"{where}.default must be a stage value's name")
             continue
-        if key == "not_required":
+        if key in ("not_required", "order"):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise SalesprocError(f"{where}.not_required must be a list of CRM fields")
+                raise SalesprocError(f"{where}.{key} must be a list of "
+                                     + ("CRM fields" if key == "not_required" else
+                                        "stage values"))
             continue
         if not isinstance(value, Mapping):
             raise SalesprocError(f"{where}.{key} must be a mapping")
         for inner_key, inner in value.items():
             nested = key in ("translations", "record_types", "validation_rules", "guidance",
                              "key_fields")
-            fits = isinstance(inner, Mapping) and all(isinstance(v, str) for v in
-                                                      inner.values()) if nested \
-                else isinstance(inner, str)
+            fits = isinstance(inner, Mapping) and all(
+                isinstance(v, str) or (k == "outcomes" and key == "record_types" and
+                                       isinstance(v, list) and all(isinstance(i, str)
+                                                                   for i in v))
+                for k, v in inner.items()) if nested else isinstance(inner, str)
             if not fits:
                 raise SalesprocError(f"{where}.{key}.{shown(str(inner_key))} is not "
                                      "what import salesforce writes there")

@@ -187,9 +187,12 @@ class _Importer:
                 continue
             used.add(bp_name)
             path: list[str] = []
+            outcomes: list[str] = []
             for raw in children(bp.element, "values"):
                 stage_value = sf.decode_value(value(raw, "fullName"))
                 sid = self.by_value.get(stage_value)
+                if stage_value in (*self.won, *self.lost):
+                    outcomes.append(stage_value)
                 if sid is None and stage_value not in (*self.won, *self.lost):
                     self.notes.append(f"business process {bp_name}: the value "
                                       f"'{stage_value}' is not in the stage set: left out")
@@ -206,12 +209,17 @@ class _Importer:
                      "business_process_description": value(bp.element, "description"),
                      "path": rt.name, "path_label": f"{buyer.name} path"}
             self._record_type_names(buyer, names)
+            if sorted(outcomes) != sorted([*self.won, *self.lost]):  # some of them only
+                self.extension.setdefault("record_types", {}).setdefault(
+                    buyer.id, {})["outcomes"] = outcomes
             out.append(buyer)
-            extra = [name(c) for c in rt.element if name(c) in ("picklistValues",
-                                                                 "compactLayoutAssignment")]
-            if extra:
-                self.notes.append(f"record type {rt.name}: its {', '.join(sorted(set(extra)))}"
-                                  " (other picklists, layouts) are not carried")
+            layout = value(rt.element, "compactLayoutAssignment")
+            if layout:
+                self.extension.setdefault("record_types", {}).setdefault(
+                    buyer.id, {})["compact_layout"] = layout
+            if any(name(c) == "picklistValues" for c in rt.element):
+                self.notes.append(f"record type {rt.name}: its picklistValues (the values "
+                                  "of other picklists it offers) are not carried")
         for bp_name in processes:
             if bp_name not in used:
                 self.notes.append(f"business process {bp_name}: no active record type uses "
@@ -409,14 +417,22 @@ class _Importer:
         labels = {v.full_name: v.label for v in self.meta.values if v.label != v.full_name}
         if labels:
             self.extension["labels"] = labels
-        descriptions = {v.full_name: v.description for v in self.meta.values if v.description}
-        if descriptions:
-            self.extension["descriptions"] = descriptions
+        for key, found in (("descriptions", {v.full_name: v.description for v in
+                                             self.meta.values if v.description}),
+                           ("colors", {v.full_name: v.color for v in self.meta.values
+                                       if v.color})):
+            if found:
+                self.extension[key] = found
         kept = {v.full_name: f"{v.probability:g}" for v in self.meta.values
-                if not v.closed and v.probability is not None
-                and v.probability != round(100 * chances.get(v.full_name, 0.0))}
+                if v.probability is not None and v.probability != (
+                    (100 if v.won else 0) if v.closed
+                    else round(100 * chances.get(v.full_name, 0.0)))}
         if kept:
             self.extension["probabilities"] = kept
+        written = [*(v for s in self.stages for v in s.values), *self.won, *self.lost]
+        read = [v.full_name for v in self.meta.values]
+        if read != written:  # won or lost values among the open ones
+            self.extension["order"] = read
         categories = {}
         for v in self.meta.values:
             chance = 1.0 if v.won else 0.0 if v.closed else chances.get(v.full_name, 0.0)
@@ -434,11 +450,6 @@ class _Importer:
             self.extension["default"] = defaults[0]
         if self.meta.translations:
             self.extension["translations"] = self.meta.translations
-        for v in self.meta.values:
-            if v.closed and v.probability is not None and v.probability != (
-                    100 if v.won else 0):
-                self.notes.append(f"{v.where}: probability {v.probability:g} of a closed "
-                                  "value: salesproc writes 100 (won) or 0 (lost)")
 
     # --- routes from probabilities ---------------------------------------------------------
 
