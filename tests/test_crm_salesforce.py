@@ -252,7 +252,8 @@ def test_import_then_export_gives_the_same_metadata(project: str, tmp_path: Path
 
 def test_import_of_metadata_as_salesforce_retrieves_it(tmp_path: Path) -> None:
     """As a retrieve from a real org writes it: the business process lists its values
-    by name and offers one of the two won values, the Path its steps by name (one of
+    by name (one of them URL-encoded, as Salesforce writes a parenthesis) and offers
+    one of the two won values, the Path its steps by name (one of
     them for the lost value), an admin's own guidance HTML with a bold heading, an open
     stage at 0% (deals parked), a won value among the open ones and one at 95%, stage
     values with descriptions and a color, a record type with a compact layout. The path
@@ -269,11 +270,11 @@ def test_import_of_metadata_as_salesforce_retrieves_it(tmp_path: Path) -> None:
         assert canonical(files[rel]) == canonical(text), rel
     process = load(tmp_path / "back.yaml")
     buyer = process.buyer_types["direct"]
-    assert list(buyer.path) == ["lead_in", "scoping", "parked", "offer_made"]
+    assert list(buyer.path) == ["lead_in", "scoping", "parked", "offer_made_final"]
     assert process.stages["lead_in"].name == "Lead In"
     assert buyer.stages["lead_in"].guidance == "Start here.\n- Log the first call & its date."
     chances = stage_win_chances(process)
-    assert round(100 * chances["lead_in"]) == 10 and round(100 * chances["offer_made"]) == 60
+    assert round(100 * chances["lead_in"]) == 10 and round(100 * chances["offer_made_final"]) == 60
     assert chances["parked"] > 0  # the model cannot hold an open stage nobody wins from
 
 

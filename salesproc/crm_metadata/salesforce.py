@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import string
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -53,8 +54,13 @@ VALUE_MOST, LABEL_MOST, MESSAGE_MOST = 255, 80, 255
 #: An approval process's label (its description holds the whole name).
 APPROVAL_LABEL_MOST = 40
 
-#: Characters Salesforce writes URL-encoded in a business process's stage values.
-_ENCODED = frozenset('%/\\:*?"<>|#')
+#: Characters Salesforce writes URL-encoded in a business process's stage values (and
+#: in other metadata names): as retrieved from real orgs, every ASCII punctuation mark but
+#: the hyphen and the underscore (``%2F``, ``%28``, ``%29``, ``%2E``, ``%26``, ``%2B``,
+#: ``%3A``, ``%27``, ``%3E`` all seen), and control characters (``%09``); spaces and
+#: letters of other alphabets as they are.
+_ENCODED = frozenset(c for c in string.punctuation if c not in "-_") | frozenset(
+    chr(k) for k in range(32))
 
 
 def forecast_category(chance: float, *, closed: bool, won: bool) -> str:
