@@ -253,12 +253,12 @@ def test_import_then_export_gives_the_same_metadata(project: str, tmp_path: Path
 def test_import_of_metadata_as_salesforce_retrieves_it(tmp_path: Path) -> None:
     """As a retrieve from a real org writes it: the business process lists its values
     by name (one of them URL-encoded, as Salesforce writes a parenthesis) and offers
-    one of the two won values, the Path its steps by name (one of
-    them for the lost value), an admin's own guidance HTML with a bold heading, an open
-    stage at 0% (deals parked), a won value among the open ones and one at 95%, stage
-    values with descriptions and a color, a record type with a compact layout. The path
-    follows the stage set, the heading is not taken for the stage's name, the process
-    is valid, and every file comes back the same."""
+    one of the two won values; the Path lists its steps by name (one for the lost
+    value, one with an empty guidance), an admin's own guidance HTML with a bold
+    heading; an open stage at 0% (deals parked), a won value among the open ones and one
+    at 95%, stage values with descriptions and a color, a record type with a compact
+    layout. The path follows the stage set, the heading is not taken for the stage's
+    name, the process is valid, and every file comes back the same."""
     project = CASES / "retrieved"
     report, files = exported_again(project, tmp_path)
     assert "will differ" not in report and "left out" not in report

@@ -271,12 +271,12 @@ def _path(process: Process, buyer: BuyerType, names: _Names, values: dict[str, l
                             "guidance or description")
         keys = [process.crm.information[i] for i in stage.requires
                 if i in process.crm.information]
-        if not info and not keys:
+        if not info and not keys and not own:
             continue  # nothing to show: Salesforce keeps no step either
         for value in values[sid]:
             steps[value] = block("pathAssistantSteps", [
                 *(leaf("fieldNames", f, 2) for f in dict.fromkeys(keys)),
-                *([leaf("info", info, 2)] if info else []),
+                *([leaf("info", info, 2)] if info or own else []),
                 leaf("picklistValueName", value, 2)], 1)
     for value, fields in extra.get("key_fields", {}).get(names.path, {}).items():
         if value not in steps:  # a step of a value the process has no stage for, kept

@@ -277,8 +277,9 @@ class _Importer:
                 continue
             info = value(step, "info")
             found = sf.read_guidance(info)
-            if info and sf.guidance_html(found.name, found.description, found.guidance,
-                                         found.labels) != info:  # an admin's own HTML
+            if _has(step, "info") and (not info.strip() or sf.guidance_html(
+                    found.name, found.description, found.guidance, found.labels) != info):
+                # an admin's own HTML (or an empty <info>, which salesproc leaves out)
                 self.extension.setdefault("guidance", {}).setdefault(
                     path.name, {})[stage_value] = info
             requires = [self._info(label, None) for label in found.labels]
@@ -299,10 +300,9 @@ class _Importer:
             return
         self.extension.setdefault("key_fields", {}).setdefault(path.name, {})[
             stage_value] = " ".join(fields)
-        info = value(step, "info")
-        if info:
+        if _has(step, "info"):
             self.extension.setdefault("guidance", {}).setdefault(path.name, {})[
-                stage_value] = info
+                stage_value] = value(step, "info")
 
     def _info(self, label: str | None, column: str | None) -> str:
         """The information item of *label* or of the CRM field *column* (made once)."""
@@ -567,6 +567,11 @@ class _Importer:
             if lines:
                 out[sid] = lines
         return out
+
+
+def _has(element: Element, tag: str) -> bool:
+    """Whether *element* has a child called *tag* (an empty one too)."""
+    return any(True for _ in children(element, tag))
 
 
 def _order(process: Component) -> tuple[int, str]:
