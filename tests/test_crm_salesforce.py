@@ -278,13 +278,24 @@ def test_import_of_metadata_as_salesforce_retrieves_it(tmp_path: Path) -> None:
     assert chances["parked"] > 0  # the model cannot hold an open stage nobody wins from
 
 
-def test_admin_guidance_is_rewritten_once_changed(tmp_path: Path) -> None:
+def test_what_salesforce_said_is_rewritten_once_changed(tmp_path: Path) -> None:
+    """An admin's guidance HTML and Salesforce's own probabilities are written back only
+    while the process still says what it said: changed guidance, or routes calibrated
+    to other chances, are written as the process now has them."""
     back = tmp_path / "back.yaml"
     assert run("import", "salesforce", str(CASES / "retrieved"), "-o", str(back)).exit_code == 0
     text = back.read_text("utf-8")
     assert '"Start here.\\n- Log the first call & its date."' in text
-    back.write_text(text.replace('guidance: "Start here.', 'guidance: "Begin here.'), "utf-8")
+    assert "next: {offer_made_final: 0.5}   # Salesforce: 0%" in text  # parked, 30% onwards
+    back.write_text(text.replace('guidance: "Start here.', 'guidance: "Begin here.').replace(
+        "next: {offer_made_final: 0.5}", "next: {offer_made_final: 0.8}"), "utf-8")
     files = to_salesforce(load(back)).files
+    values = ET.fromstring(files["standardValueSets/OpportunityStage.standardValueSet-meta.xml"])
+    chances = {v.findtext("m:fullName", namespaces=NS): v.findtext("m:probability",
+                                                                     namespaces=NS)
+               for v in values.findall("m:standardValue", NS)}
+    assert chances["Parked"] == "48"  # 0.8 x 0.6, the model's now, no longer Salesforce's 0
+    assert chances["Renewed"] == "95"  # a won value's: the model's is still 100
     path = files["pathAssistants/Direct_Path.pathAssistant-meta.xml"]
     assert "&lt;p&gt;Begin here.&lt;/p&gt;&lt;p&gt;- Log the first call &amp;amp; its " \
         "date.&lt;/p&gt;" in path  # salesproc's own HTML for the changed step

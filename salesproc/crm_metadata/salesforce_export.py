@@ -22,7 +22,8 @@ What is written, for the Opportunity object:
   labels, descriptions, colors and forecast categories of the stage values, their order
   (where won or lost values stand among the open ones), the probabilities the model
   cannot give (an open stage at 0%, a fall in probability from one stage to the next, a
-  won value at 0%), default value, translations, names (and the won and lost values of
+  won value at 0%: written while the model still gives the chance it gave then),
+  default value, translations, names (and the won and lost values of
   a business process that has only some), the Path guidance an admin wrote in
   HTML of their own (while the stage's guidance is unchanged), the Path steps of values
   that are no stage of the buyer type (won, lost: ``key_fields``), the validation rules
@@ -194,7 +195,7 @@ def _stage_set(process: Process, values: dict[str, list[str]], won: list[str],
             *described,
             leaf("label", labels.get(value, value), 2), leaf("closed", closed, 2),
             leaf("forecastCategory", category, 2),
-            leaf("probability", kept.get(value, round(100 * chance)), 2),
+            leaf("probability", _probability(value, chance, kept), 2),
             leaf("won", is_won, 2)], 1)
 
     entries = {value: entry(value, chances[sid], False, False)
@@ -206,6 +207,15 @@ def _stage_set(process: Process, values: dict[str, list[str]], won: list[str],
         order = list(entries)
     return document("StandardValueSet", [leaf("sorted", False, 1),
                                          *(line for value in order for line in entries[value])])
+
+
+def _probability(value: str, chance: float, kept: Mapping[str, Mapping[str, str]]) -> str:
+    """A stage value's probability: the model's chance to win from it, in percent; or
+    Salesforce's own, kept by import salesforce where the model could not give it, as
+    long as the model still gives what it gave then (once calibrated, the model's)."""
+    model = str(round(100 * chance))
+    given = kept.get(value)
+    return given["salesforce"] if given and given["model"] == model else model
 
 
 def _translation(table: Mapping[str, str]) -> str:
@@ -521,7 +531,7 @@ def _extension(process: Process) -> Mapping[str, Any]:
             raise SalesprocError(f"{where}.{key} must be a mapping")
         for inner_key, inner in value.items():
             nested = key in ("translations", "record_types", "validation_rules", "guidance",
-                             "key_fields")
+                             "key_fields", "probabilities")
             fits = isinstance(inner, Mapping) and all(
                 isinstance(v, str) or (k == "outcomes" and key == "record_types" and
                                        isinstance(v, list) and all(isinstance(i, str)
@@ -534,9 +544,10 @@ def _extension(process: Process) -> Mapping[str, Any]:
                 raise SalesprocError(f"{where}.forecast_categories: '{shown(str(inner))}' is "
                                      "no forecast category",
                                      hint=f"one of {', '.join(sf.FORECAST_CATEGORIES)}")
-            if key == "probabilities" and not _percent(inner):
-                raise SalesprocError(f"{where}.probabilities.{shown(str(inner_key))}: "
-                                     f"'{shown(str(inner))}' is not a number from 0 to 100")
+            if key == "probabilities" and (set(inner) != {"salesforce", "model"} or not all(
+                    _percent(v) for v in inner.values())):
+                raise SalesprocError(f"{where}.probabilities.{shown(str(inner_key))} must be "
+                                     "{salesforce: N, model: N}, numbers from 0 to 100")
             if key == "record_types" and set(inner) - set(_RECORD_TYPE_KEYS):
                 raise SalesprocError(f"{where}.record_types.{shown(str(inner_key))}: unknown "
                                      "key", hint=f"known: {', '.join(_RECORD_TYPE_KEYS)}")

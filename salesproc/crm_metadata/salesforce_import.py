@@ -141,7 +141,7 @@ class _Importer:
             what = "no probability" if stage.probability is None else "probability 0"
             self.notes.append(f"stage value {stage.values[0]} has {what}, which the model "
                               f"cannot give an open stage: its starting chance to win is "
-                              f"{stage.chance:.0%}")
+                              f"{stage.chance:.0%} (Salesforce's kept for export)")
 
     def _stage_list(self) -> list[_Stage]:
         guidance = self._step_names()
@@ -423,11 +423,13 @@ class _Importer:
                                        if v.color})):
             if found:
                 self.extension[key] = found
-        kept = {v.full_name: f"{v.probability:g}" for v in self.meta.values
-                if v.probability is not None and v.probability != (
-                    (100 if v.won else 0) if v.closed
-                    else round(100 * chances.get(v.full_name, 0.0)))}
-        if kept:
+        kept = {}
+        for v in self.meta.values:
+            model = (100 if v.won else 0) if v.closed else \
+                round(100 * chances.get(v.full_name, 0.0))
+            if v.probability is not None and v.probability != model:
+                kept[v.full_name] = {"salesforce": f"{v.probability:g}", "model": str(model)}
+        if kept:  # written back while the model still gives what it gives now
             self.extension["probabilities"] = kept
         written = [*(v for s in self.stages for v in s.values), *self.won, *self.lost]
         read = [v.full_name for v in self.meta.values]
@@ -479,7 +481,8 @@ class _Importer:
                 self.notes.append(f"the probability of {stage.values[0]} "
                                   f"({stage.probability or 0:g}%) is above that of "
                                   f"{after.values[0]} ({after.probability or 0:g}%): no "
-                                  "route gives that; its starting route is 1")
+                                  "route gives that; its starting route is 1 (Salesforce's "
+                                  "kept for export)")
         return default, own
 
     # --- writing ---------------------------------------------------------------------------
