@@ -303,6 +303,25 @@ def test_what_salesforce_said_is_rewritten_once_changed(tmp_path: Path) -> None:
     assert "Say why it was lost." in path  # the kept step of the lost value
 
 
+def test_one_path_for_every_record_type_and_what_is_inactive(tmp_path: Path) -> None:
+    """A Path for every record type (__MASTER__), inactive, in an org with two record
+    types, one of them on an inactive business process: each buyer type reads the steps
+    of its own stages, and the Path and business process come back as they were (an
+    export that activated them would change the org on deploy)."""
+    project = CASES / "shared-path"
+    report, files = exported_again(project, tmp_path)
+    assert "will differ" not in report and "left out" not in report
+    written = {p.relative_to(project).as_posix(): p.read_text("utf-8")
+               for p in project.rglob("*.xml")}
+    assert set(files) == set(written)
+    for rel, text in written.items():
+        assert canonical(files[rel]) == canonical(text), rel
+    process = load(tmp_path / "back.yaml")
+    assert process.buyer_types["field"].stages["contract"].guidance == "Send the order form."
+    assert process.buyer_types["self"].stages["intro"].guidance == "Book a call."
+    assert process.crm.information == {"trial_end": "Trial_End__c"}
+
+
 def test_import_of_a_metadata_api_retrieve(tmp_path: Path) -> None:
     report, files = exported_again(CASES / "mdapi", tmp_path)
     assert "Not carried over" not in report

@@ -56,7 +56,8 @@ OBJECT = "objects/Opportunity"
 STAGE_SET = "standardValueSets/OpportunityStage.standardValueSet-meta.xml"
 EXTENSION = "x-salesforce"
 _RECORD_TYPE_KEYS = ("name", "business_process", "business_process_description", "path",
-                     "path_label", "outcomes", "compact_layout")
+                     "path_label", "outcomes", "compact_layout", "path_record_type",
+                     "path_active", "business_process_active")
 
 
 @dataclass
@@ -79,6 +80,9 @@ class _Names:
     path_label: str
     outcomes: tuple[str, ...] | None  # the won and lost values of its business process
     compact_layout: str  # the record type's compact layout ("": Salesforce's default)
+    path_record_type: str  # __MASTER__: its Path is for every record type ("": its own)
+    path_active: bool
+    business_process_active: bool
 
 
 def to_salesforce(process: Process) -> SalesforceExport:
@@ -96,21 +100,21 @@ def to_salesforce(process: Process) -> SalesforceExport:
                   ".standardValueSetTranslation-meta.xml"] = _translation(table)
     taken: set[str] = set()
     named = {b: _buyer_names(buyer, extra, taken) for b, buyer in process.buyer_types.items()}
+    paths: dict[str, list[tuple[BuyerType, _Names]]] = {}  # a Path may serve several
     for buyer in process.buyer_types.values():
         names = named[buyer.id]
+        if names.path:  # "": the record type has no Path
+            paths.setdefault(names.path, []).append((buyer, names))
         if not names.record_type:  # "": the org's master record type, as it was
-            if names.path:
-                out.files[f"pathAssistants/{names.path}.pathAssistant-meta.xml"] = _path(
-                    process, buyer, names, values, extra, out.not_expressed)
             continue
         out.files[f"{OBJECT}/businessProcesses/{names.business_process}"
                   ".businessProcess-meta.xml"] = _business_process(buyer, names, values, won,
                                                                    lost)
         out.files[f"{OBJECT}/recordTypes/{names.record_type}.recordType-meta.xml"] = \
             _record_type(buyer, names)
-        if names.path:  # "": the record type has no Path
-            out.files[f"pathAssistants/{names.path}.pathAssistant-meta.xml"] = _path(
-                process, buyer, names, values, extra, out.not_expressed)
+    for path_name, serves in paths.items():
+        out.files[f"pathAssistants/{path_name}.pathAssistant-meta.xml"] = _path(
+            process, serves, values, extra, out.not_expressed)
     record_types = {b: n.record_type for b, n in named.items()}
     rules = _validation_rules(process, values, won, record_types,
                               set(extra.get("not_required", {})))
@@ -169,7 +173,9 @@ def _buyer_names(buyer: BuyerType, extra: Mapping[str, Any], taken: set[str]) ->
                   given.get("path", record_type),
                   given.get("path_label", f"{buyer.name} path"[:sf.LABEL_MOST]),
                   tuple(given["outcomes"]) if "outcomes" in given else None,
-                  given.get("compact_layout", ""))
+                  given.get("compact_layout", ""), given.get("path_record_type", ""),
+                  given.get("path_active") != "false",
+                  given.get("business_process_active") != "false")
 
 
 # --- the files -----------------------------------------------------------------------------
@@ -235,7 +241,7 @@ def _business_process(buyer: BuyerType, names: _Names, values: dict[str, list[st
     lines = [leaf("fullName", names.business_process, 1)]
     if names.business_process_description:
         lines.append(leaf("description", names.business_process_description, 1))
-    lines.append(leaf("isActive", True, 1))
+    lines.append(leaf("isActive", names.business_process_active, 1))
     closed = [*won, *lost] if names.outcomes is None else \
         [v for v in names.outcomes if v in (*won, *lost)]
     for value in sorted([*_path_values(buyer, values), *closed]):  # as retrieved
@@ -255,17 +261,43 @@ def _record_type(buyer: BuyerType, names: _Names) -> str:
     return document("RecordType", lines)
 
 
-def _path(process: Process, buyer: BuyerType, names: _Names, values: dict[str, list[str]],
-          extra: Mapping[str, Any], problems: list[str]) -> str:
-    """The Path of *buyer*. A step's guidance that an admin wrote (kept under
-    x-salesforce: guidance:) is written back as it was while the process still says
-    what it said; once the stage's guidance is changed, salesproc writes its own."""
-    labels = extra.get("labels", {})
-    kept = extra.get("guidance", {}).get(names.path, {})
-    lines = [leaf("active", True, 1), leaf("entityName", "Opportunity", 1),
-             leaf("fieldName", "StageName", 1), leaf("masterLabel", names.path_label, 1)]
+def _path(process: Process, serves: list[tuple[BuyerType, _Names]],
+          values: dict[str, list[str]], extra: Mapping[str, Any], problems: list[str]) -> str:
+    """The Path of the buyer types it *serves* (one, or several that share a Path for
+    every record type): a step per value of their stages, the first buyer type's where
+    two have the stage. A step's guidance that an admin wrote (kept under x-salesforce:
+    guidance:) is written back as it was while the process still says what it said;
+    once the stage's guidance is changed, salesproc writes its own."""
+    names = serves[0][1]
     steps: dict[str, list[str]] = {}
+    for buyer, _ in serves:
+        _steps(process, buyer, names.path, values, extra, problems, steps)
+    kept = extra.get("guidance", {}).get(names.path, {})
+    for value, fields in extra.get("key_fields", {}).get(names.path, {}).items():
+        if value not in steps:  # a step of a value the process has no stage for, kept
+            steps[value] = block("pathAssistantSteps", [
+                *(leaf("fieldNames", f, 2) for f in fields.split()),
+                *([leaf("info", kept[value], 2)] if value in kept else []),
+                leaf("picklistValueName", value, 2)], 1)
+    lines = [leaf("active", names.path_active, 1), leaf("entityName", "Opportunity", 1),
+             leaf("fieldName", "StageName", 1), leaf("masterLabel", names.path_label, 1)]
+    for value in sorted(steps):  # Salesforce retrieves the steps by value name
+        lines += steps[value]
+    lines.append(leaf("recordTypeName", names.path_record_type or names.record_type or
+                      sf.MASTER_RECORD_TYPE, 1))
+    return document("PathAssistant", lines)
+
+
+def _steps(process: Process, buyer: BuyerType, path_name: str, values: dict[str, list[str]],
+           extra: Mapping[str, Any], problems: list[str], steps: dict[str, list[str]]
+           ) -> None:
+    """The Path steps of *buyer*'s stages (value -> its lines), into *steps* where
+    another buyer type has not written the value's."""
+    labels = extra.get("labels", {})
+    kept = extra.get("guidance", {}).get(path_name, {})
     for sid in buyer.path:
+        if all(v in steps for v in values[sid]):
+            continue
         stage = buyer.stages[sid]
         find_out = [process.information[i].label for i in stage.requires
                     if i not in process.crm.information]  # the others are key fields
@@ -288,16 +320,6 @@ def _path(process: Process, buyer: BuyerType, names: _Names, values: dict[str, l
                 *(leaf("fieldNames", f, 2) for f in dict.fromkeys(keys)),
                 *([leaf("info", info, 2)] if info or own else []),
                 leaf("picklistValueName", value, 2)], 1)
-    for value, fields in extra.get("key_fields", {}).get(names.path, {}).items():
-        if value not in steps:  # a step of a value the process has no stage for, kept
-            steps[value] = block("pathAssistantSteps", [
-                *(leaf("fieldNames", f, 2) for f in fields.split()),
-                *([leaf("info", kept[value], 2)] if value in kept else []),
-                leaf("picklistValueName", value, 2)], 1)
-    for value in sorted(steps):  # Salesforce retrieves the steps by value name
-        lines += steps[value]
-    lines.append(leaf("recordTypeName", names.record_type or sf.MASTER_RECORD_TYPE, 1))
-    return document("PathAssistant", lines)
 
 
 def _validation_rules(process: Process, values: dict[str, list[str]], won: list[str],

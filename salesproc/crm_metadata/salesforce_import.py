@@ -209,6 +209,8 @@ class _Importer:
                      "business_process_description": value(bp.element, "description"),
                      "path": rt.name, "path_label": f"{buyer.name} path"}
             self._record_type_names(buyer, names)
+            if not flag(bp.element, "isActive", True):  # kept so: deploying it would not
+                self._names_of(buyer.id)["business_process_active"] = "false"  # revive it
             if sorted(outcomes) != sorted([*self.won, *self.lost]):  # some of them only
                 self.extension.setdefault("record_types", {}).setdefault(
                     buyer.id, {})["outcomes"] = outcomes
@@ -228,6 +230,12 @@ class _Importer:
             out.append(_Buyer("all", "All deals", "", [s.id for s in self.stages], MASTER))
             self.extension.setdefault("record_types", {})["all"] = {"name": ""}
         return out
+
+    def _names_of(self, buyer: str) -> dict[str, Any]:
+        """The names (x-salesforce: record_types:) kept of buyer type *buyer*."""
+        found: dict[str, Any] = self.extension.setdefault("record_types", {}).setdefault(
+            buyer, {})
+        return found
 
     def _record_type_names(self, buyer: _Buyer, names: dict[str, str]) -> None:
         defaults = {"name": buyer.id, "business_process": names["name"],
@@ -250,6 +258,10 @@ class _Importer:
                 continue
             for buyer in targets:
                 shown_on.add(buyer.id)
+                if record_type == MASTER and buyer.record_type != MASTER:  # one Path for
+                    self._names_of(buyer.id)["path_record_type"] = MASTER  # every type
+                if not flag(path.element, "active", True):
+                    self._names_of(buyer.id)["path_active"] = "false"
                 if buyer.record_type == MASTER:  # the one buyer type of an org without
                     self.extension["record_types"][buyer.id].update(  # record types
                         path=path.name, path_label=value(path.element, "masterLabel"))
