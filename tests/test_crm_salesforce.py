@@ -346,18 +346,32 @@ def test_every_difference_is_reported(tmp_path: Path) -> None:
     path = project / "pathAssistants/New_Business_Path.pathAssistant-meta.xml"
     path.write_text(path.read_text("utf-8").replace(
         "&lt;p&gt;Send the quote from CPQ.&lt;/p&gt;",
-        "&lt;ul&gt;&lt;li&gt;Send the quote&lt;/li&gt;&lt;/ul&gt;"), "utf-8")
+        "&lt;ul&gt;&lt;li&gt;Send the quote&lt;/li&gt;&lt;/ul&gt;").replace(
+        "<pathAssistantSteps>", "<pathAssistantSteps><picklistValueName>Gone</picklistValueName>"
+        "</pathAssistantSteps><pathAssistantSteps>", 1), "utf-8")  # no value of the set
+    stage_set = project / "standardValueSets/OpportunityStage.standardValueSet-meta.xml"
+    stage_set.write_text(stage_set.read_text("utf-8").replace(
+        "<probability>10</probability>", "<probability>10</probability><highPriority>false"
+        "</highPriority>").replace("<default>false</default>", "", 2), "utf-8")
     (project / "approvalProcesses").mkdir()
     (project / "approvalProcesses/Opportunity.Discount.approvalProcess-meta.xml").write_text(
         f'<ApprovalProcess xmlns="{sf.NAMESPACE}"><active>true</active></ApprovalProcess>',
         "utf-8")
     report, files = exported_again(project, tmp_path)
-    assert "PathAssistant" not in report  # an admin's own HTML is kept as it was
     assert "approval process Discount" in report
+    assert "Path New_Business_Path: the step of 'Gone' (no open stage of its record type): " \
+        "left out" in report  # the admin's own HTML of the others is kept as it was
+    assert "PathAssistant New_Business_Path will differ on export: element 5 of " \
+        "PathAssistant is the pathAssistantSteps of 'Gone' in Salesforce, of 'Proposal/Price" \
+        " Quote' on export\n" in report  # and not the shifted steps after it
+    assert "StandardValueSet will differ on export: element 7 of standardValue is " \
+        "highPriority, on export won (and 2 more differences)" in report  # each value's
     written = {p.relative_to(project).as_posix() for p in project.rglob("*-meta.xml")}
     differing = {rel for rel in written if rel in files and canonical(files[rel]) !=
                  canonical((project / rel).read_text("utf-8"))} | (written - set(files))
-    assert differing == {"approvalProcesses/Opportunity.Discount.approvalProcess-meta.xml"}
+    assert differing == {"approvalProcesses/Opportunity.Discount.approvalProcess-meta.xml",
+                         "pathAssistants/New_Business_Path.pathAssistant-meta.xml",
+                         "standardValueSets/OpportunityStage.standardValueSet-meta.xml"}
 
 
 # --- bad input -----------------------------------------------------------------------------

@@ -661,7 +661,8 @@ def _model_chances(text: str) -> dict[str, float]:
 
 def _differences(meta: Metadata, text: str) -> list[str]:
     """Each way the metadata that the file gives back on export differs from what was
-    read: a component left out, added, or with other content (its first difference)."""
+    read: a component left out, added, or with other content (its first difference, and
+    how many more)."""
     exported = to_salesforce(_checked(text))
     from xml.etree.ElementTree import fromstring
 
@@ -678,9 +679,11 @@ def _differences(meta: Metadata, text: str) -> list[str]:
         if key not in again:
             out.append(f"{shown_as}: export salesforce does not write it")
             continue
-        difference = _first_difference(element, again[key], kind)
-        if difference:
-            out.append(f"{shown_as} will differ on export: {difference}")
+        found = _differences_in(element, again[key], kind)
+        if found:
+            more = f" (and {len(found) - 1} more difference{'s' * (len(found) > 2)})" \
+                if len(found) > 1 else ""
+            out.append(f"{shown_as} will differ on export: {found[0]}{more}")
     for key in again:
         if key not in read and key[0] not in ("Translation",):
             out.append(f"{key[0]} {key[1]}: export salesforce adds it".replace("  ", " "))
@@ -703,26 +706,41 @@ def _key(path: str) -> tuple[str, str]:
     return kinds[kind], stem
 
 
-def _first_difference(a: Element, b: Element, where: str) -> str | None:
-    """Where two elements first differ (children in order, text without surrounding
-    space; the business processes' and Paths' own fullName, which the file name holds
-    in SFDX, left aside)."""
+def _differences_in(a: Element, b: Element, where: str) -> list[str]:
+    """Where two elements differ (children in order, text without surrounding space; the
+    business processes' and Paths' own fullName, which the file name holds in SFDX, left
+    aside), first to last; past a child that is missing, added or of another name, the
+    rest of that element is not compared (it would only repeat the shift)."""
     def kids(e: Element) -> list[Element]:
         return [c for c in e if isinstance(c.tag, str) and not (
             name(c) == "fullName" and where in ("PathAssistant",))]
 
     if (a.text or "").strip() != (b.text or "").strip() and not len(a):
-        return f"{name(a)} is {shown((a.text or '').strip()[:60])!r} in Salesforce, " \
-            f"{shown((b.text or '').strip()[:60])!r} on export"
+        return [f"{name(a)} is {shown((a.text or '').strip()[:60])!r} in Salesforce, "
+                f"{shown((b.text or '').strip()[:60])!r} on export"]
     ka, kb = kids(a), kids(b)
+    out: list[str] = []
     for k in range(max(len(ka), len(kb))):
         if k >= len(ka):
-            return f"export adds {name(kb[k])} (element {k + 1} of {name(b)})"
+            return [*out, f"export adds {name(kb[k])} (element {k + 1} of {name(b)})"]
         if k >= len(kb):
-            return f"{name(ka[k])} (element {k + 1} of {name(a)}) is not written"
+            return [*out, f"{name(ka[k])} (element {k + 1} of {name(a)}) is not written"]
         if name(ka[k]) != name(kb[k]):
-            return f"element {k + 1} of {name(a)} is {name(ka[k])}, on export {name(kb[k])}"
-        inner = _first_difference(ka[k], kb[k], where)
-        if inner:
-            return inner
-    return None
+            return [*out, f"element {k + 1} of {name(a)} is {name(ka[k])}, on export "
+                    f"{name(kb[k])}"]
+        mine, theirs = _identity(ka[k]), _identity(kb[k])
+        if mine != theirs:  # another value's entry: the rest is shifted
+            return [*out, f"element {k + 1} of {name(a)} is the {name(ka[k])} of "
+                    f"{shown(mine[:60])!r} in Salesforce, of {shown(theirs[:60])!r} on export"]
+        out += _differences_in(ka[k], kb[k], where)
+    return out
+
+
+def _identity(element: Element) -> str:
+    """What names an entry among its like (a value's fullName, a Path step's value, a
+    translation's label); "" for other elements."""
+    if not len(element):
+        return ""
+    return next((value(element, tag) for tag in ("fullName", "picklistValueName",
+                                                  "masterLabel", "picklist")
+                 if any(True for _ in children(element, tag))), "")
