@@ -5,6 +5,7 @@ overwritten."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -276,6 +277,37 @@ def test_import_of_metadata_as_salesforce_retrieves_it(tmp_path: Path) -> None:
     chances = stage_win_chances(process)
     assert round(100 * chances["lead_in"]) == 10 and round(100 * chances["offer_made_final"]) == 60
     assert chances["parked"] > 0  # the model cannot hold an open stage nobody wins from
+
+
+def test_values_listed_in_the_stage_sets_order_stay_so(tmp_path: Path) -> None:
+    """A hand-written project may list a business process's values and a Path's steps
+    in the stages' order rather than by name, as a retrieve does: they come back so."""
+    project = tmp_path / "project"
+    shutil.copytree(CASES / "retrieved", project)
+
+    def reorder(rel: str, tag: str, key: str, order: list[str]) -> None:
+        path = project / rel
+        text = path.read_text("utf-8")
+        entries = re.findall(rf"    <{tag}>.*?</{tag}>\n", text, re.S)
+        named = {}
+        for entry in entries:
+            found = re.search(rf"<{key}>(.*?)</{key}>", entry)
+            assert found is not None
+            named[found.group(1)] = entry
+        start = text.index(entries[0])
+        rest = text[start:].replace("".join(entries), "".join(named[v] for v in order))
+        path.write_text(text[:start] + rest, "utf-8")
+
+    reorder("objects/Opportunity/businessProcesses/Direct Sales.businessProcess-meta.xml",
+            "values", "fullName", ["Lead In", "Scoping", "Parked", "Signed",
+                                   "Offer Made %28Final%29", "Dropped"])
+    reorder("pathAssistants/Direct_Path.pathAssistant-meta.xml", "pathAssistantSteps",
+            "picklistValueName", ["Lead In", "Scoping", "Dropped"])
+    report, files = exported_again(project, tmp_path)
+    assert "will differ" not in report
+    for rel in ("objects/Opportunity/businessProcesses/Direct Sales.businessProcess-meta.xml",
+                "pathAssistants/Direct_Path.pathAssistant-meta.xml"):
+        assert canonical(files[rel]) == canonical((project / rel).read_text("utf-8")), rel
 
 
 def test_what_salesforce_said_is_rewritten_once_changed(tmp_path: Path) -> None:

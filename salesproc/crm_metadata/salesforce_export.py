@@ -10,7 +10,8 @@ What is written, for the Opportunity object:
   (:func:`salesproc.process.analysis.stage_win_chances`), and its forecast category
   follows from it (:func:`salesproc.crm_metadata.salesforce.forecast_category`).
 - per buyer type, a business process (its path's values and the outcomes, by name, as
-  Salesforce retrieves them: the stage set holds their order), a record type
+  Salesforce retrieves them: the stage set holds their order; or in the stage set's
+  order where import salesforce found them so), a record type
   that uses it (label: the buyer type's name), and a Path: each stage's guidance (its
   name (unless its value is the name), description, guidance and what to find out that
   has no CRM field) and, as key fields, the CRM fields that record the rest of what it
@@ -57,7 +58,8 @@ STAGE_SET = "standardValueSets/OpportunityStage.standardValueSet-meta.xml"
 EXTENSION = "x-salesforce"
 _RECORD_TYPE_KEYS = ("name", "business_process", "business_process_description", "path",
                      "path_label", "outcomes", "compact_layout", "path_record_type",
-                     "path_active", "business_process_active")
+                     "path_active", "business_process_active", "business_process_order",
+                     "path_order")
 
 
 @dataclass
@@ -83,6 +85,8 @@ class _Names:
     path_record_type: str  # __MASTER__: its Path is for every record type ("": its own)
     path_active: bool
     business_process_active: bool
+    business_process_order: str | None  # "stage set": its values in that order, not by name
+    path_order: str | None  # "stage set": its Path's steps so
 
 
 def to_salesforce(process: Process) -> SalesforceExport:
@@ -101,6 +105,7 @@ def to_salesforce(process: Process) -> SalesforceExport:
     taken: set[str] = set()
     named = {b: _buyer_names(buyer, extra, taken) for b, buyer in process.buyer_types.items()}
     paths: dict[str, list[tuple[BuyerType, _Names]]] = {}  # a Path may serve several
+    order = set_order(process, extra)
     for buyer in process.buyer_types.values():
         names = named[buyer.id]
         if names.path:  # "": the record type has no Path
@@ -109,12 +114,12 @@ def to_salesforce(process: Process) -> SalesforceExport:
             continue
         out.files[f"{OBJECT}/businessProcesses/{names.business_process}"
                   ".businessProcess-meta.xml"] = _business_process(buyer, names, values, won,
-                                                                   lost)
+                                                                   lost, order)
         out.files[f"{OBJECT}/recordTypes/{names.record_type}.recordType-meta.xml"] = \
             _record_type(buyer, names)
     for path_name, serves in paths.items():
         out.files[f"pathAssistants/{path_name}.pathAssistant-meta.xml"] = _path(
-            process, serves, values, extra, out.not_expressed)
+            process, serves, values, extra, out.not_expressed, order)
     record_types = {b: n.record_type for b, n in named.items()}
     rules = _validation_rules(process, values, won, record_types,
                               set(extra.get("not_required", {})))
@@ -175,7 +180,8 @@ def _buyer_names(buyer: BuyerType, extra: Mapping[str, Any], taken: set[str]) ->
                   tuple(given["outcomes"]) if "outcomes" in given else None,
                   given.get("compact_layout", ""), given.get("path_record_type", ""),
                   given.get("path_active") != "false",
-                  given.get("business_process_active") != "false")
+                  given.get("business_process_active") != "false",
+                  given.get("business_process_order"), given.get("path_order"))
 
 
 # --- the files -----------------------------------------------------------------------------
@@ -208,11 +214,29 @@ def _stage_set(process: Process, values: dict[str, list[str]], won: list[str],
                for sid in process.stages for value in values[sid]}
     entries.update({value: entry(value, 1.0, True, True) for value in won})
     entries.update({value: entry(value, 0.0, True, False) for value in lost})
-    order = extra.get("order", [])
-    if sorted(order) != sorted(entries):  # the order kept is of other values: not used
-        order = list(entries)
+    order = set_order(process, extra)
     return document("StandardValueSet", [leaf("sorted", False, 1),
                                          *(line for value in order for line in entries[value])])
+
+
+def set_order(process: Process, extra: Mapping[str, Any]) -> list[str]:
+    """Every stage value in the stage set's order: the stages' in file order, then the
+    won and the lost ones; or the order import salesforce kept (x-salesforce: order:, won
+    or lost values among the open ones) while the process has the same values."""
+    values = stage_values(process)
+    won, lost = outcome_values(process)
+    written = [*(v for sid in process.stages for v in values[sid]), *won, *lost]
+    kept = list(extra.get("order", []))
+    return kept if sorted(kept) == sorted(written) else written
+
+
+def listed(found: list[str], order: list[str], style: str | None) -> list[str]:
+    """Stage values as a business process or a Path lists them: by name, as Salesforce
+    retrieves them; or in the stage set's *order* where import salesforce found them so
+    (*style* ``"stage set"``, as a hand-written project may list them)."""
+    if style == "stage set":
+        return sorted(found, key=lambda v: (order.index(v) if v in order else len(order), v))
+    return sorted(found)
 
 
 def _probability(value: str, chance: float, kept: Mapping[str, Mapping[str, str]]) -> str:
@@ -237,14 +261,15 @@ def _path_values(buyer: BuyerType, values: dict[str, list[str]]) -> list[str]:
 
 
 def _business_process(buyer: BuyerType, names: _Names, values: dict[str, list[str]],
-                      won: list[str], lost: list[str]) -> str:
+                      won: list[str], lost: list[str], order: list[str]) -> str:
     lines = [leaf("fullName", names.business_process, 1)]
     if names.business_process_description:
         lines.append(leaf("description", names.business_process_description, 1))
     lines.append(leaf("isActive", names.business_process_active, 1))
     closed = [*won, *lost] if names.outcomes is None else \
         [v for v in names.outcomes if v in (*won, *lost)]
-    for value in sorted([*_path_values(buyer, values), *closed]):  # as retrieved
+    for value in listed([*_path_values(buyer, values), *closed], order,
+                        names.business_process_order):
         lines += block("values", [leaf("fullName", sf.encode_value(value), 2),
                                   leaf("default", False, 2)], 1)
     return document("BusinessProcess", lines)
@@ -262,7 +287,8 @@ def _record_type(buyer: BuyerType, names: _Names) -> str:
 
 
 def _path(process: Process, serves: list[tuple[BuyerType, _Names]],
-          values: dict[str, list[str]], extra: Mapping[str, Any], problems: list[str]) -> str:
+          values: dict[str, list[str]], extra: Mapping[str, Any], problems: list[str],
+          order: list[str]) -> str:
     """The Path of the buyer types it *serves* (one, or several that share a Path for
     every record type): a step per value of their stages, the first buyer type's where
     two have the stage. A step's guidance that an admin wrote (kept under x-salesforce:
@@ -281,7 +307,7 @@ def _path(process: Process, serves: list[tuple[BuyerType, _Names]],
                 leaf("picklistValueName", value, 2)], 1)
     lines = [leaf("active", names.path_active, 1), leaf("entityName", "Opportunity", 1),
              leaf("fieldName", "StageName", 1), leaf("masterLabel", names.path_label, 1)]
-    for value in sorted(steps):  # Salesforce retrieves the steps by value name
+    for value in listed(list(steps), order, names.path_order):
         lines += steps[value]
     lines.append(leaf("recordTypeName", names.path_record_type or names.record_type or
                       sf.MASTER_RECORD_TYPE, 1))

@@ -209,6 +209,10 @@ class _Importer:
                      "business_process_description": value(bp.element, "description"),
                      "path": rt.name, "path_label": f"{buyer.name} path"}
             self._record_type_names(buyer, names)
+            listed = [sf.decode_value(value(raw, "fullName")) for raw in children(bp.element,
+                                                                                "values")]
+            if self._in_set_order(listed):
+                self._names_of(buyer.id)["business_process_order"] = "stage set"
             if not flag(bp.element, "isActive", True):  # kept so: deploying it would not
                 self._names_of(buyer.id)["business_process_active"] = "false"  # revive it
             if sorted(outcomes) != sorted([*self.won, *self.lost]):  # some of them only
@@ -230,6 +234,14 @@ class _Importer:
             out.append(_Buyer("all", "All deals", "", [s.id for s in self.stages], MASTER))
             self.extension.setdefault("record_types", {})["all"] = {"name": ""}
         return out
+
+    def _in_set_order(self, listed: list[str]) -> bool:
+        """Whether values a business process or Path lists are in the stage set's order
+        and not by name (Salesforce retrieves them by name; a hand-written project may
+        follow the stages)."""
+        order = [v.full_name for v in self.meta.values]
+        return listed != sorted(listed) and all(v in order for v in listed) and \
+            listed == sorted(listed, key=order.index)
 
     def _names_of(self, buyer: str) -> dict[str, Any]:
         """The names (x-salesforce: record_types:) kept of buyer type *buyer*."""
@@ -262,6 +274,9 @@ class _Importer:
                     self._names_of(buyer.id)["path_record_type"] = MASTER  # every type
                 if not flag(path.element, "active", True):
                     self._names_of(buyer.id)["path_active"] = "false"
+                if self._in_set_order([value(step, "picklistValueName") for step in
+                                       children(path.element, "pathAssistantSteps")]):
+                    self._names_of(buyer.id)["path_order"] = "stage set"
                 if buyer.record_type == MASTER:  # the one buyer type of an org without
                     self.extension["record_types"][buyer.id].update(  # record types
                         path=path.name, path_label=value(path.element, "masterLabel"))
