@@ -59,3 +59,27 @@ def test_routes_that_add_up_to_one_leave_nothing_lost() -> None:
     buyer = process.buyer_types["b"]
     assert {e.target for e in routing.exits(buyer.stages["s3"], buyer)} == {"won", "s1", "s2"}
     assert "lost" in routing.targets(buyer.stages["s1"], buyer)  # 0.4 of s1 is lost
+
+
+def test_a_large_system_is_solved_step_for_step_as_a_small_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stage set of hundreds of values (real orgs have them) is solved with numpy: the
+    same elimination, so the same numbers to the last bit, and the same refusal of a
+    routing with no way out."""
+    n = analysis._LARGE + 8
+    matrix = [[1.0 if i == j else 0.0 for j in range(n)] for i in range(n)]
+    for i in range(n - 1):
+        matrix[i][i + 1] -= 0.3 + 0.6 * ((i * 7) % 10) / 10  # onwards
+        if i >= 3 and i % 4 == 0:
+            matrix[i][i - 3] -= 0.05  # back for rework
+    rhs = [((i * 3) % 5) / 5 for i in range(n)]
+    circle = [[1.0 if i == j else 0.0 for j in range(n)] for i in range(n)]
+    for i in range(n):
+        circle[i][(i + 1) % n] -= 1.0  # every deal goes round for ever
+    large = analysis._solve(matrix, rhs)
+    with pytest.raises(ValueError, match="circle forever"):
+        analysis._solve(circle, [0.0] * n)
+    monkeypatch.setattr(analysis, "_LARGE", n)  # the pure-Python steps, at this size
+    assert analysis._solve(matrix, rhs) == large
+    with pytest.raises(ValueError, match="circle forever"):
+        analysis._solve(circle, [0.0] * n)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import string
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -53,8 +54,13 @@ VALUE_MOST, LABEL_MOST, MESSAGE_MOST = 255, 80, 255
 #: An approval process's label (its description holds the whole name).
 APPROVAL_LABEL_MOST = 40
 
-#: Characters Salesforce writes URL-encoded in a business process's stage values.
-_ENCODED = frozenset('%/\\:*?"<>|#')
+#: Characters Salesforce writes URL-encoded in a business process's stage values (and
+#: in other metadata names): as retrieved from real orgs, every ASCII punctuation mark but
+#: the hyphen and the underscore (``%2F``, ``%28``, ``%29``, ``%2E``, ``%26``, ``%2B``,
+#: ``%3A``, ``%27``, ``%3E`` all seen), and control characters (``%09``); spaces and
+#: letters of other alphabets as they are.
+_ENCODED = frozenset(c for c in string.punctuation if c not in "-_") | frozenset(
+    chr(k) for k in range(32))
 
 
 def forecast_category(chance: float, *, closed: bool, won: bool) -> str:
@@ -203,11 +209,24 @@ def read_guidance(info: str) -> Guidance:
     """A Path step's guidance read back, as :func:`guidance_html` writes it: a first
     paragraph all in bold is the stage's name, a paragraph all in italics after it its
     description, a "Find out:" list what to find out, the other paragraphs (list items
-    as "- item") the guidance, one a line."""
+    as "- item") the guidance, one a line.
+
+    Only guidance that :func:`guidance_html` would write again as it is is read so: an
+    admin's own (a bold heading, styled spans, tables) is all guidance, as plain text,
+    or its first bold line would be taken for the stage's name."""
     parser = _Blocks()
     parser.feed(info)
     parser.close()
-    rest = parser.blocks
+    found = _structured(parser.blocks)
+    if guidance_html(found.name, found.description, found.guidance, found.labels) != info:
+        return Guidance(guidance="\n".join(("- " if kind == "li" else "") + text
+                                            for kind, text in parser.blocks))
+    return found
+
+
+def _structured(blocks: list[tuple[str, str]]) -> Guidance:
+    """*blocks* read as :func:`guidance_html` lays them out."""
+    rest = blocks
     found = Guidance()
     if rest and rest[0][0] == "b":
         found.name, rest = rest[0][1], rest[1:]

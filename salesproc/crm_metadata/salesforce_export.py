@@ -9,16 +9,25 @@ What is written, for the Opportunity object:
   probability is the model's chance to win from its stage, every buyer type together
   (:func:`salesproc.process.analysis.stage_win_chances`), and its forecast category
   follows from it (:func:`salesproc.crm_metadata.salesforce.forecast_category`).
-- per buyer type, a business process (its path's values and the outcomes), a record type
+- per buyer type, a business process (its path's values and the outcomes, by name, as
+  Salesforce retrieves them: the stage set holds their order; or in the stage set's
+  order where import salesforce found them so), a record type
   that uses it (label: the buyer type's name), and a Path: each stage's guidance (its
   name (unless its value is the name), description, guidance and what to find out that
   has no CRM field) and, as key fields, the CRM fields that record the rest of what it
-  requires (`crm: information:`).
+  requires (`crm: information:`); its steps by value name, as Salesforce retrieves them.
 - a validation rule per stage and required information that has a CRM field: the deal
   cannot move past the stage (to a later stage of its buyer type's path, or won) while
   the field is blank.
 - what ``x-salesforce:`` holds (written by ``import salesforce``): Salesforce's own
-  labels, forecast categories, default value, translations, names, the validation rules
+  labels, descriptions, colors and forecast categories of the stage values, their order
+  (where won or lost values stand among the open ones), the probabilities the model
+  cannot give (an open stage at 0%, a fall in probability from one stage to the next, a
+  won value at 0%: written while the model still gives the chance it gave then),
+  default value, translations, names (and the won and lost values of
+  a business process that has only some), the Path guidance an admin wrote in
+  HTML of their own (while the stage's guidance is unchanged), the Path steps of values
+  that are no stage of the buyer type (won, lost: ``key_fields``), the validation rules
   that are not salesproc's (kept element by element) and the key fields no rule asks for
   (``not_required``), written back as they were read.
 
@@ -48,7 +57,9 @@ OBJECT = "objects/Opportunity"
 STAGE_SET = "standardValueSets/OpportunityStage.standardValueSet-meta.xml"
 EXTENSION = "x-salesforce"
 _RECORD_TYPE_KEYS = ("name", "business_process", "business_process_description", "path",
-                     "path_label")
+                     "path_label", "outcomes", "compact_layout", "path_record_type",
+                     "path_active", "business_process_active", "business_process_order",
+                     "path_order")
 
 
 @dataclass
@@ -69,6 +80,13 @@ class _Names:
     business_process_description: str
     path: str
     path_label: str
+    outcomes: tuple[str, ...] | None  # the won and lost values of its business process
+    compact_layout: str  # the record type's compact layout ("": Salesforce's default)
+    path_record_type: str  # __MASTER__: its Path is for every record type ("": its own)
+    path_active: bool
+    business_process_active: bool
+    business_process_order: str | None  # "stage set": its values in that order, not by name
+    path_order: str | None  # "stage set": its Path's steps so
 
 
 def to_salesforce(process: Process) -> SalesforceExport:
@@ -86,22 +104,22 @@ def to_salesforce(process: Process) -> SalesforceExport:
                   ".standardValueSetTranslation-meta.xml"] = _translation(table)
     taken: set[str] = set()
     named = {b: _buyer_names(buyer, extra, taken) for b, buyer in process.buyer_types.items()}
+    paths: dict[str, list[tuple[BuyerType, _Names]]] = {}  # a Path may serve several
+    order = set_order(process, extra)
     for buyer in process.buyer_types.values():
         names = named[buyer.id]
+        if names.path:  # "": the record type has no Path
+            paths.setdefault(names.path, []).append((buyer, names))
         if not names.record_type:  # "": the org's master record type, as it was
-            if names.path:
-                out.files[f"pathAssistants/{names.path}.pathAssistant-meta.xml"] = _path(
-                    process, buyer, names, values, extra.get("labels", {}),
-                    out.not_expressed)
             continue
         out.files[f"{OBJECT}/businessProcesses/{names.business_process}"
                   ".businessProcess-meta.xml"] = _business_process(buyer, names, values, won,
-                                                                   lost)
+                                                                   lost, order)
         out.files[f"{OBJECT}/recordTypes/{names.record_type}.recordType-meta.xml"] = \
             _record_type(buyer, names)
-        if names.path:  # "": the record type has no Path
-            out.files[f"pathAssistants/{names.path}.pathAssistant-meta.xml"] = _path(
-                process, buyer, names, values, extra.get("labels", {}), out.not_expressed)
+    for path_name, serves in paths.items():
+        out.files[f"pathAssistants/{path_name}.pathAssistant-meta.xml"] = _path(
+            process, serves, values, extra, out.not_expressed, order)
     record_types = {b: n.record_type for b, n in named.items()}
     rules = _validation_rules(process, values, won, record_types,
                               set(extra.get("not_required", {})))
@@ -158,7 +176,12 @@ def _buyer_names(buyer: BuyerType, extra: Mapping[str, Any], taken: set[str]) ->
     return _Names(record_type, given.get("business_process", record_type),
                   given.get("business_process_description", buyer.description),
                   given.get("path", record_type),
-                  given.get("path_label", f"{buyer.name} path"[:sf.LABEL_MOST]))
+                  given.get("path_label", f"{buyer.name} path"[:sf.LABEL_MOST]),
+                  tuple(given["outcomes"]) if "outcomes" in given else None,
+                  given.get("compact_layout", ""), given.get("path_record_type", ""),
+                  given.get("path_active") != "false",
+                  given.get("business_process_active") != "false",
+                  given.get("business_process_order"), given.get("path_order"))
 
 
 # --- the files -----------------------------------------------------------------------------
@@ -168,26 +191,61 @@ def _stage_set(process: Process, values: dict[str, list[str]], won: list[str],
                lost: list[str], chances: dict[str, float], extra: Mapping[str, Any]) -> str:
     labels = extra.get("labels", {})
     categories = extra.get("forecast_categories", {})
+    descriptions = extra.get("descriptions", {})
+    kept = extra.get("probabilities", {})
+    colors = extra.get("colors", {})
     default = extra.get("default")
 
     def entry(value: str, chance: float, closed: bool, is_won: bool) -> list[str]:
         category = categories.get(value) or sf.forecast_category(chance, closed=closed,
                                                                  won=is_won)
+        described = [leaf("description", descriptions[value], 2)] if value in descriptions \
+            else []
+        colored = [leaf("color", colors[value], 2)] if value in colors else []
         return block("standardValue", [
-            leaf("fullName", value, 2), leaf("default", value == default, 2),
+            leaf("fullName", value, 2), *colored, leaf("default", value == default, 2),
+            *described,
             leaf("label", labels.get(value, value), 2), leaf("closed", closed, 2),
             leaf("forecastCategory", category, 2),
-            leaf("probability", round(100 * chance), 2), leaf("won", is_won, 2)], 1)
+            leaf("probability", _probability(value, chance, kept), 2),
+            leaf("won", is_won, 2)], 1)
 
-    lines = [leaf("sorted", False, 1)]
-    for sid in process.stages:
-        for value in values[sid]:
-            lines += entry(value, chances[sid], False, False)
-    for value in won:
-        lines += entry(value, 1.0, True, True)
-    for value in lost:
-        lines += entry(value, 0.0, True, False)
-    return document("StandardValueSet", lines)
+    entries = {value: entry(value, chances[sid], False, False)
+               for sid in process.stages for value in values[sid]}
+    entries.update({value: entry(value, 1.0, True, True) for value in won})
+    entries.update({value: entry(value, 0.0, True, False) for value in lost})
+    order = set_order(process, extra)
+    return document("StandardValueSet", [leaf("sorted", False, 1),
+                                         *(line for value in order for line in entries[value])])
+
+
+def set_order(process: Process, extra: Mapping[str, Any]) -> list[str]:
+    """Every stage value in the stage set's order: the stages' in file order, then the
+    won and the lost ones; or the order import salesforce kept (x-salesforce: order:, won
+    or lost values among the open ones) while the process has the same values."""
+    values = stage_values(process)
+    won, lost = outcome_values(process)
+    written = [*(v for sid in process.stages for v in values[sid]), *won, *lost]
+    kept = list(extra.get("order", []))
+    return kept if sorted(kept) == sorted(written) else written
+
+
+def listed(found: list[str], order: list[str], style: str | None) -> list[str]:
+    """Stage values as a business process or a Path lists them: by name, as Salesforce
+    retrieves them; or in the stage set's *order* where import salesforce found them so
+    (*style* ``"stage set"``, as a hand-written project may list them)."""
+    if style == "stage set":
+        return sorted(found, key=lambda v: (order.index(v) if v in order else len(order), v))
+    return sorted(found)
+
+
+def _probability(value: str, chance: float, kept: Mapping[str, Mapping[str, str]]) -> str:
+    """A stage value's probability: the model's chance to win from it, in percent; or
+    Salesforce's own, kept by import salesforce where the model could not give it, as
+    long as the model still gives what it gave then (once calibrated, the model's)."""
+    model = str(round(100 * chance))
+    given = kept.get(value)
+    return given["salesforce"] if given and given["model"] == model else model
 
 
 def _translation(table: Mapping[str, str]) -> str:
@@ -203,12 +261,15 @@ def _path_values(buyer: BuyerType, values: dict[str, list[str]]) -> list[str]:
 
 
 def _business_process(buyer: BuyerType, names: _Names, values: dict[str, list[str]],
-                      won: list[str], lost: list[str]) -> str:
+                      won: list[str], lost: list[str], order: list[str]) -> str:
     lines = [leaf("fullName", names.business_process, 1)]
     if names.business_process_description:
         lines.append(leaf("description", names.business_process_description, 1))
-    lines.append(leaf("isActive", True, 1))
-    for value in [*_path_values(buyer, values), *won, *lost]:
+    lines.append(leaf("isActive", names.business_process_active, 1))
+    closed = [*won, *lost] if names.outcomes is None else \
+        [v for v in names.outcomes if v in (*won, *lost)]
+    for value in listed([*_path_values(buyer, values), *closed], order,
+                        names.business_process_order):
         lines += block("values", [leaf("fullName", sf.encode_value(value), 2),
                                   leaf("default", False, 2)], 1)
     return document("BusinessProcess", lines)
@@ -217,38 +278,74 @@ def _business_process(buyer: BuyerType, names: _Names, values: dict[str, list[st
 def _record_type(buyer: BuyerType, names: _Names) -> str:
     lines = [leaf("fullName", names.record_type, 1), leaf("active", True, 1),
              leaf("businessProcess", names.business_process, 1)]
+    if names.compact_layout:
+        lines.append(leaf("compactLayoutAssignment", names.compact_layout, 1))
     if buyer.description:
         lines.append(leaf("description", buyer.description, 1))
     lines.append(leaf("label", buyer.name[:sf.LABEL_MOST], 1))
     return document("RecordType", lines)
 
 
-def _path(process: Process, buyer: BuyerType, names: _Names, values: dict[str, list[str]],
-          labels: Mapping[str, str], problems: list[str]) -> str:
-    lines = [leaf("active", True, 1), leaf("entityName", "Opportunity", 1),
+def _path(process: Process, serves: list[tuple[BuyerType, _Names]],
+          values: dict[str, list[str]], extra: Mapping[str, Any], problems: list[str],
+          order: list[str]) -> str:
+    """The Path of the buyer types it *serves* (one, or several that share a Path for
+    every record type): a step per value of their stages, the first buyer type's where
+    two have the stage. A step's guidance that an admin wrote (kept under x-salesforce:
+    guidance:) is written back as it was while the process still says what it said;
+    once the stage's guidance is changed, salesproc writes its own."""
+    names = serves[0][1]
+    steps: dict[str, list[str]] = {}
+    for buyer, _ in serves:
+        _steps(process, buyer, names.path, values, extra, problems, steps)
+    kept = extra.get("guidance", {}).get(names.path, {})
+    for value, fields in extra.get("key_fields", {}).get(names.path, {}).items():
+        if value not in steps:  # a step of a value the process has no stage for, kept
+            steps[value] = block("pathAssistantSteps", [
+                *(leaf("fieldNames", f, 2) for f in fields.split()),
+                *([leaf("info", kept[value], 2)] if value in kept else []),
+                leaf("picklistValueName", value, 2)], 1)
+    lines = [leaf("active", names.path_active, 1), leaf("entityName", "Opportunity", 1),
              leaf("fieldName", "StageName", 1), leaf("masterLabel", names.path_label, 1)]
+    for value in listed(list(steps), order, names.path_order):
+        lines += steps[value]
+    lines.append(leaf("recordTypeName", names.path_record_type or names.record_type or
+                      sf.MASTER_RECORD_TYPE, 1))
+    return document("PathAssistant", lines)
+
+
+def _steps(process: Process, buyer: BuyerType, path_name: str, values: dict[str, list[str]],
+           extra: Mapping[str, Any], problems: list[str], steps: dict[str, list[str]]
+           ) -> None:
+    """The Path steps of *buyer*'s stages (value -> its lines), into *steps* where
+    another buyer type has not written the value's."""
+    labels = extra.get("labels", {})
+    kept = extra.get("guidance", {}).get(path_name, {})
     for sid in buyer.path:
+        if all(v in steps for v in values[sid]):
+            continue
         stage = buyer.stages[sid]
         find_out = [process.information[i].label for i in stage.requires
                     if i not in process.crm.information]  # the others are key fields
         shown_as = [labels.get(v, v) for v in values[sid]]  # what the Path shows
         name = None if shown_as == [stage.name] else stage.name
         info = sf.guidance_html(name, stage.description, stage.guidance, find_out)
+        own = [kept[v] for v in values[sid] if v in kept]
+        if own and sf.read_guidance(own[0]) == sf.read_guidance(info):
+            info = own[0]
         if len(info) > sf.GUIDANCE_MOST:
             problems.append(f"the Path guidance of stage {sid} for {buyer.id} is {len(info):,} "
                             f"characters; Salesforce holds {sf.GUIDANCE_MOST:,}: shorten its "
                             "guidance or description")
         keys = [process.crm.information[i] for i in stage.requires
                 if i in process.crm.information]
-        if not info and not keys:
+        if not info and not keys and not own:
             continue  # nothing to show: Salesforce keeps no step either
         for value in values[sid]:
-            lines += block("pathAssistantSteps", [
+            steps[value] = block("pathAssistantSteps", [
                 *(leaf("fieldNames", f, 2) for f in dict.fromkeys(keys)),
-                *([leaf("info", info, 2)] if info else []),
+                *([leaf("info", info, 2)] if info or own else []),
                 leaf("picklistValueName", value, 2)], 1)
-    lines.append(leaf("recordTypeName", names.record_type or sf.MASTER_RECORD_TYPE, 1))
-    return document("PathAssistant", lines)
 
 
 def _validation_rules(process: Process, values: dict[str, list[str]], won: list[str],
@@ -462,7 +559,8 @@ def _extension(process: Process) -> Mapping[str, Any]:
     if not isinstance(raw, Mapping):
         raise SalesprocError(f"{where} must be a mapping")
     known = {"labels", "forecast_categories", "default", "translations", "record_types",
-             "validation_rules", "not_required"}
+             "validation_rules", "not_required", "descriptions", "probabilities", "guidance",
+             "key_fields", "colors", "order"}
     for key, value in raw.items():
         if key not in known:
             raise SalesprocError(f"{where}: unknown key '{shown(str(key))}'",
@@ -471,17 +569,22 @@ def _extension(process: Process) -> Mapping[str, Any]:
             if not isinstance(value, str):
                 raise SalesprocError(f"{where}.default must be a stage value's name")
             continue
-        if key == "not_required":
+        if key in ("not_required", "order"):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise SalesprocError(f"{where}.not_required must be a list of CRM fields")
+                raise SalesprocError(f"{where}.{key} must be a list of "
+                                     + ("CRM fields" if key == "not_required" else
+                                        "stage values"))
             continue
         if not isinstance(value, Mapping):
             raise SalesprocError(f"{where}.{key} must be a mapping")
         for inner_key, inner in value.items():
-            nested = key in ("translations", "record_types", "validation_rules")
-            fits = isinstance(inner, Mapping) and all(isinstance(v, str) for v in
-                                                      inner.values()) if nested \
-                else isinstance(inner, str)
+            nested = key in ("translations", "record_types", "validation_rules", "guidance",
+                             "key_fields", "probabilities")
+            fits = isinstance(inner, Mapping) and all(
+                isinstance(v, str) or (k == "outcomes" and key == "record_types" and
+                                       isinstance(v, list) and all(isinstance(i, str)
+                                                                   for i in v))
+                for k, v in inner.items()) if nested else isinstance(inner, str)
             if not fits:
                 raise SalesprocError(f"{where}.{key}.{shown(str(inner_key))} is not "
                                      "what import salesforce writes there")
@@ -489,7 +592,19 @@ def _extension(process: Process) -> Mapping[str, Any]:
                 raise SalesprocError(f"{where}.forecast_categories: '{shown(str(inner))}' is "
                                      "no forecast category",
                                      hint=f"one of {', '.join(sf.FORECAST_CATEGORIES)}")
+            if key == "probabilities" and (set(inner) != {"salesforce", "model"} or not all(
+                    _percent(v) for v in inner.values())):
+                raise SalesprocError(f"{where}.probabilities.{shown(str(inner_key))} must be "
+                                     "{salesforce: N, model: N}, numbers from 0 to 100")
             if key == "record_types" and set(inner) - set(_RECORD_TYPE_KEYS):
                 raise SalesprocError(f"{where}.record_types.{shown(str(inner_key))}: unknown "
                                      "key", hint=f"known: {', '.join(_RECORD_TYPE_KEYS)}")
     return raw
+
+
+def _percent(text: str) -> bool:
+    """Whether *text* is a probability as Salesforce holds it: a number from 0 to 100."""
+    try:
+        return 0 <= float(text) <= 100
+    except ValueError:
+        return False

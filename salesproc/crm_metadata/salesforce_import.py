@@ -6,8 +6,9 @@ process that the file can hold, and a report of the rest.
   several CRM names, are one stage); their ids are made from the values' names, and `crm:
   stages:` maps each value (and the won and lost ones) onto them.
 - Each active record type is a buyer type (its label the name, its description the
-  description), whose path is its business process's stages; without record types, one
-  buyer type takes every stage.
+  description), whose path is its business process's stages in the stage set's order
+  (a business process lists its values by name, as Salesforce retrieves them); without
+  record types, one buyer type takes every stage.
 - Each record type's Path gives its stages' names, descriptions and guidance, and what to
   find out; a key field becomes an information item recorded in that field (`crm:
   information:`). Validation rules that `export salesforce` wrote give the information a
@@ -42,8 +43,10 @@ from salesproc.core.errors import InvalidProcessError
 from salesproc.core.escaping import shown
 from salesproc.crm_metadata import salesforce as sf
 from salesproc.crm_metadata.metadata_xml import children, flag, name, value
-from salesproc.crm_metadata.salesforce_export import EXTENSION, to_salesforce
+from salesproc.crm_metadata.salesforce_export import EXTENSION, stage_values, to_salesforce
 from salesproc.crm_metadata.salesforce_read import Component, Metadata, read_metadata
+from salesproc.process.analysis import stage_win_chances
+from salesproc.process.model import Process
 from salesproc.process.starter import yaml_text
 from salesproc.version import __version__
 
@@ -66,6 +69,7 @@ class _Stage:
     values: list[str]
     name: str
     probability: float | None
+    chance: float = 0.0  # the starting chance to win from it (see _Importer._chances)
     description: str = ""
     guidance: str = ""
     requires: list[str] = field(default_factory=list)
@@ -87,7 +91,9 @@ def from_salesforce(folder: str | os.PathLike[str]) -> SalesforceImport:
     meta = read_metadata(folder)
     notes: list[str] = []
     importer = _Importer(meta, notes)
-    text = importer.render(os.path.basename(os.path.abspath(folder)))
+    shown_as = os.path.basename(os.path.abspath(folder))
+    importer.settings(_model_chances(importer.render(shown_as)))
+    text = importer.render(shown_as)
     notes += _differences(meta, text)
     header = ["# Not carried over from Salesforce (salesproc import salesforce):",
               *(f"#   {shown(n)}" for n in notes)] if notes else []
@@ -98,6 +104,7 @@ def from_salesforce(folder: str | os.PathLike[str]) -> SalesforceImport:
 class _Importer:
     def __init__(self, meta: Metadata, notes: list[str]) -> None:
         self.meta, self.notes = meta, notes
+        self.meta_values = {v.full_name for v in meta.values}
         self.information: dict[str, tuple[str, str | None]] = {}  # id -> (label, field)
         self.extension: dict[str, Any] = {}
         self.stages = self._stages()
@@ -108,13 +115,35 @@ class _Importer:
         self._paths()
         self._rules()
         self._settle()
-        self._settings()
         self.roles: dict[str, str] = {}  # role id -> its queue
         self._approvals()
+        self.routes = self._routes()
 
     # --- reading ---------------------------------------------------------------------------
 
     def _stages(self) -> list[_Stage]:
+        stages = self._stage_list()
+        self._chances(stages)
+        return stages
+
+    def _chances(self, stages: list[_Stage]) -> None:
+        """Each stage's starting chance to win: its probability; where it has none or 0
+        (a stage the deals wait in, such as On Hold), which no route of the model can give
+        an open stage, that of the nearest stage before it that has one, else after it,
+        else one half. Salesforce's number is kept for export (x-salesforce:)."""
+        given = [(s.probability or 0) / 100 for s in stages]
+        for k, stage in enumerate(stages):
+            if given[k] > 0:
+                stage.chance = given[k]
+                continue
+            nearest = [p for p in given[k::-1] if p > 0] or [p for p in given[k:] if p > 0]
+            stage.chance = nearest[0] if nearest else 0.5
+            what = "no probability" if stage.probability is None else "probability 0"
+            self.notes.append(f"stage value {stage.values[0]} has {what}, which the model "
+                              f"cannot give an open stage: its starting chance to win is "
+                              f"{stage.chance:.0%} (Salesforce's kept for export)")
+
+    def _stage_list(self) -> list[_Stage]:
         guidance = self._step_names()
         out: list[_Stage] = []
         taken: set[str] = {"won", "lost"}  # the outcomes' own ids
@@ -145,6 +174,7 @@ class _Importer:
         out: list[_Buyer] = []
         taken: set[str] = set()
         used: set[str] = set()
+        order = [s.id for s in self.stages]
         for rt in self.meta.of("RecordType"):
             if not flag(rt.element, "active", True):
                 self.notes.append(f"record type {rt.name} is inactive: left out")
@@ -157,9 +187,12 @@ class _Importer:
                 continue
             used.add(bp_name)
             path: list[str] = []
+            outcomes: list[str] = []
             for raw in children(bp.element, "values"):
                 stage_value = sf.decode_value(value(raw, "fullName"))
                 sid = self.by_value.get(stage_value)
+                if stage_value in (*self.won, *self.lost):
+                    outcomes.append(stage_value)
                 if sid is None and stage_value not in (*self.won, *self.lost):
                     self.notes.append(f"business process {bp_name}: the value "
                                       f"'{stage_value}' is not in the stage set: left out")
@@ -169,18 +202,30 @@ class _Importer:
                 self.notes.append(f"record type {rt.name}: its business process has no "
                                   "open stage: left out")
                 continue
+            path.sort(key=order.index)  # Salesforce lists the values by name, not in order
             buyer = _Buyer(sf.identifier(rt.name, taken), value(rt.element, "label") or
                            rt.name, value(rt.element, "description"), path, rt.name)
             names = {"name": rt.name, "business_process": bp_name,
                      "business_process_description": value(bp.element, "description"),
                      "path": rt.name, "path_label": f"{buyer.name} path"}
             self._record_type_names(buyer, names)
+            listed = [sf.decode_value(value(raw, "fullName")) for raw in children(bp.element,
+                                                                                "values")]
+            if self._in_set_order(listed):
+                self._names_of(buyer.id)["business_process_order"] = "stage set"
+            if not flag(bp.element, "isActive", True):  # kept so: deploying it would not
+                self._names_of(buyer.id)["business_process_active"] = "false"  # revive it
+            if sorted(outcomes) != sorted([*self.won, *self.lost]):  # some of them only
+                self.extension.setdefault("record_types", {}).setdefault(
+                    buyer.id, {})["outcomes"] = outcomes
             out.append(buyer)
-            extra = [name(c) for c in rt.element if name(c) in ("picklistValues",
-                                                                 "compactLayoutAssignment")]
-            if extra:
-                self.notes.append(f"record type {rt.name}: its {', '.join(sorted(set(extra)))}"
-                                  " (other picklists, layouts) are not carried")
+            layout = value(rt.element, "compactLayoutAssignment")
+            if layout:
+                self.extension.setdefault("record_types", {}).setdefault(
+                    buyer.id, {})["compact_layout"] = layout
+            if any(name(c) == "picklistValues" for c in rt.element):
+                self.notes.append(f"record type {rt.name}: its picklistValues (the values "
+                                  "of other picklists it offers) are not carried")
         for bp_name in processes:
             if bp_name not in used:
                 self.notes.append(f"business process {bp_name}: no active record type uses "
@@ -189,6 +234,20 @@ class _Importer:
             out.append(_Buyer("all", "All deals", "", [s.id for s in self.stages], MASTER))
             self.extension.setdefault("record_types", {})["all"] = {"name": ""}
         return out
+
+    def _in_set_order(self, listed: list[str]) -> bool:
+        """Whether values a business process or Path lists are in the stage set's order
+        and not by name (Salesforce retrieves them by name; a hand-written project may
+        follow the stages)."""
+        order = [v.full_name for v in self.meta.values]
+        return listed != sorted(listed) and all(v in order for v in listed) and \
+            listed == sorted(listed, key=order.index)
+
+    def _names_of(self, buyer: str) -> dict[str, Any]:
+        """The names (x-salesforce: record_types:) kept of buyer type *buyer*."""
+        found: dict[str, Any] = self.extension.setdefault("record_types", {}).setdefault(
+            buyer, {})
+        return found
 
     def _record_type_names(self, buyer: _Buyer, names: dict[str, str]) -> None:
         defaults = {"name": buyer.id, "business_process": names["name"],
@@ -211,6 +270,13 @@ class _Importer:
                 continue
             for buyer in targets:
                 shown_on.add(buyer.id)
+                if record_type == MASTER and buyer.record_type != MASTER:  # one Path for
+                    self._names_of(buyer.id)["path_record_type"] = MASTER  # every type
+                if not flag(path.element, "active", True):
+                    self._names_of(buyer.id)["path_active"] = "false"
+                if self._in_set_order([value(step, "picklistValueName") for step in
+                                       children(path.element, "pathAssistantSteps")]):
+                    self._names_of(buyer.id)["path_order"] = "stage set"
                 if buyer.record_type == MASTER:  # the one buyer type of an org without
                     self.extension["record_types"][buyer.id].update(  # record types
                         path=path.name, path_label=value(path.element, "masterLabel"))
@@ -234,16 +300,36 @@ class _Importer:
             stage_value = value(step, "picklistValueName")
             sid = self.by_value.get(stage_value)
             if sid is None or sid not in buyer.path:
-                self.notes.append(f"Path {path.name}: the step of '{stage_value}' (no open "
-                                  f"stage of {buyer.id}): left out")
+                self._keep_step(path, step, stage_value)
                 continue
-            found = sf.read_guidance(value(step, "info"))
+            info = value(step, "info")
+            found = sf.read_guidance(info)
+            if _has(step, "info") and (not info.strip() or sf.guidance_html(
+                    found.name, found.description, found.guidance, found.labels) != info):
+                # an admin's own HTML (or an empty <info>, which salesproc leaves out)
+                self.extension.setdefault("guidance", {}).setdefault(
+                    path.name, {})[stage_value] = info
             requires = [self._info(label, None) for label in found.labels]
             requires += [self._info(None, f) for f in (c.text or "" for c in
                                                         children(step, "fieldNames")) if f]
             buyer.stages.setdefault(sid, {"description": found.description,
                                           "guidance": found.guidance,
                                           "requires": requires})
+
+    def _keep_step(self, path: Component, step: Element, stage_value: str) -> None:
+        """A Path step of a value that is no open stage of its buyer type (won, lost, or a
+        stage off its path), which the process has no place for: its key fields and
+        guidance kept as they are under x-salesforce:, so that export writes it back."""
+        fields = [c.text or "" for c in children(step, "fieldNames")]
+        if any(not f or " " in f for f in fields) or stage_value not in self.meta_values:
+            self.notes.append(f"Path {path.name}: the step of '{stage_value}' (no open "
+                              "stage of its record type): left out")
+            return
+        self.extension.setdefault("key_fields", {}).setdefault(path.name, {})[
+            stage_value] = " ".join(fields)
+        if _has(step, "info"):
+            self.extension.setdefault("guidance", {}).setdefault(path.name, {})[
+                stage_value] = value(step, "info")
 
     def _info(self, label: str | None, column: str | None) -> str:
         """The information item of *label* or of the CRM field *column* (made once)."""
@@ -352,11 +438,30 @@ class _Importer:
                 chosen = next(s[key] for s in seen if repr(s[key]) == common)
                 setattr(stage, key, chosen)
 
-    def _settings(self) -> None:
+    def settings(self, chances: dict[str, float]) -> None:
+        """Salesforce's own settings of the stage values, kept where the model (whose
+        chance to win from each value is *chances*) would write others."""
         labels = {v.full_name: v.label for v in self.meta.values if v.label != v.full_name}
         if labels:
             self.extension["labels"] = labels
-        chances = self._chances()
+        for key, found in (("descriptions", {v.full_name: v.description for v in
+                                             self.meta.values if v.description}),
+                           ("colors", {v.full_name: v.color for v in self.meta.values
+                                       if v.color})):
+            if found:
+                self.extension[key] = found
+        kept = {}
+        for v in self.meta.values:
+            model = (100 if v.won else 0) if v.closed else \
+                round(100 * chances.get(v.full_name, 0.0))
+            if v.probability is not None and v.probability != model:
+                kept[v.full_name] = {"salesforce": f"{v.probability:g}", "model": str(model)}
+        if kept:  # written back while the model still gives what it gives now
+            self.extension["probabilities"] = kept
+        written = [*(v for s in self.stages for v in s.values), *self.won, *self.lost]
+        read = [v.full_name for v in self.meta.values]
+        if read != written:  # won or lost values among the open ones
+            self.extension["order"] = read
         categories = {}
         for v in self.meta.values:
             chance = 1.0 if v.won else 0.0 if v.closed else chances.get(v.full_name, 0.0)
@@ -374,26 +479,13 @@ class _Importer:
             self.extension["default"] = defaults[0]
         if self.meta.translations:
             self.extension["translations"] = self.meta.translations
-        for v in self.meta.values:
-            if v.closed and v.probability is not None and v.probability != (
-                    100 if v.won else 0):
-                self.notes.append(f"{v.where}: probability {v.probability:g} of a closed "
-                                  "value: salesproc writes 100 (won) or 0 (lost)")
 
     # --- routes from probabilities ---------------------------------------------------------
 
-    def _chances(self) -> dict[str, float]:
-        """Stage value -> the chance to win the routes give (its stage's probability)."""
-        return {v: (s.probability or 0) / 100 for s in self.stages for v in s.values}
-
     def _route(self, here: _Stage, there: _Stage | None) -> tuple[str, float]:
-        p_here = (here.probability or 0.0) / 100
         if there is None:
-            return "won", p_here
-        p_there = (there.probability or 0.0) / 100
-        if p_there <= 0:
-            return there.id, 1.0
-        return there.id, min(1.0, p_here / p_there)
+            return "won", here.chance
+        return there.id, min(1.0, here.chance / there.chance)
 
     def _routes(self) -> tuple[dict[str, tuple[str, float]],
                                dict[str, dict[str, tuple[str, float]]]]:
@@ -410,23 +502,20 @@ class _Importer:
                 route = self._route(by_id[sid], there)
                 if route[0] != default[sid][0]:
                     own.setdefault(buyer.id, {})[sid] = route
-        for stage in self.stages:
-            if stage.probability is None:
-                self.notes.append(f"stage value {stage.values[0]} has no probability: its "
-                                  "starting route wins nothing")
         for k, stage in enumerate(self.stages[:-1]):
             after = self.stages[k + 1]
-            if (stage.probability or 0) > (after.probability or 0):
+            if (stage.probability or 0) > (after.probability or 0) and after.probability:
                 self.notes.append(f"the probability of {stage.values[0]} "
                                   f"({stage.probability or 0:g}%) is above that of "
                                   f"{after.values[0]} ({after.probability or 0:g}%): no "
-                                  "route gives that; its starting route is 1")
+                                  "route gives that; its starting route is 1 (Salesforce's "
+                                  "kept for export)")
         return default, own
 
     # --- writing ---------------------------------------------------------------------------
 
     def render(self, folder: str) -> str:
-        default, own = self._routes()
+        default, own = self.routes
         q = yaml_text
         out = [f"# Imported by salesproc {__version__} from Salesforce metadata "
                f"({shown(folder)}).",
@@ -510,6 +599,11 @@ class _Importer:
         return out
 
 
+def _has(element: Element, tag: str) -> bool:
+    """Whether *element* has a child called *tag* (an empty one too)."""
+    return any(True for _ in children(element, tag))
+
+
 def _order(process: Component) -> tuple[int, str]:
     """An approval process's place: its processOrder, then its name."""
     text = value(process.element, "processOrder")
@@ -562,15 +656,29 @@ def _block(data: dict[str, Any], depth: int) -> list[str]:
 # --- the round trip, checked ---------------------------------------------------------------
 
 
-def _differences(meta: Metadata, text: str) -> list[str]:
-    """Each way the metadata that the file gives back on export differs from what was
-    read: a component left out, added, or with other content (its first difference)."""
+def _checked(text: str) -> Process:
+    """The process of the file *text* made (an error if it is not valid)."""
     from salesproc.process.loader import check_text
 
     result = check_text(text, "<imported>")
     if result.process is None:
         raise InvalidProcessError(result.diagnostics)
-    exported = to_salesforce(result.process)
+    return result.process
+
+
+def _model_chances(text: str) -> dict[str, float]:
+    """Stage value -> the chance to win from it that the file *text* gives, as `export
+    salesforce` writes it."""
+    process = _checked(text)
+    chances = stage_win_chances(process)
+    return {v: chances[sid] for sid, values in stage_values(process).items() for v in values}
+
+
+def _differences(meta: Metadata, text: str) -> list[str]:
+    """Each way the metadata that the file gives back on export differs from what was
+    read: a component left out, added, or with other content (its first difference, and
+    how many more)."""
+    exported = to_salesforce(_checked(text))
     from xml.etree.ElementTree import fromstring
 
     again = {_key(path): fromstring(body) for path, body in exported.files.items()}
@@ -586,9 +694,11 @@ def _differences(meta: Metadata, text: str) -> list[str]:
         if key not in again:
             out.append(f"{shown_as}: export salesforce does not write it")
             continue
-        difference = _first_difference(element, again[key], kind)
-        if difference:
-            out.append(f"{shown_as} will differ on export: {difference}")
+        found = _differences_in(element, again[key], kind)
+        if found:
+            more = f" (and {len(found) - 1} more difference{'s' * (len(found) > 2)})" \
+                if len(found) > 1 else ""
+            out.append(f"{shown_as} will differ on export: {found[0]}{more}")
     for key in again:
         if key not in read and key[0] not in ("Translation",):
             out.append(f"{key[0]} {key[1]}: export salesforce adds it".replace("  ", " "))
@@ -611,26 +721,41 @@ def _key(path: str) -> tuple[str, str]:
     return kinds[kind], stem
 
 
-def _first_difference(a: Element, b: Element, where: str) -> str | None:
-    """Where two elements first differ (children in order, text without surrounding
-    space; the business processes' and Paths' own fullName, which the file name holds
-    in SFDX, left aside)."""
+def _differences_in(a: Element, b: Element, where: str) -> list[str]:
+    """Where two elements differ (children in order, text without surrounding space; the
+    business processes' and Paths' own fullName, which the file name holds in SFDX, left
+    aside), first to last; past a child that is missing, added or of another name, the
+    rest of that element is not compared (it would only repeat the shift)."""
     def kids(e: Element) -> list[Element]:
         return [c for c in e if isinstance(c.tag, str) and not (
             name(c) == "fullName" and where in ("PathAssistant",))]
 
     if (a.text or "").strip() != (b.text or "").strip() and not len(a):
-        return f"{name(a)} is {shown((a.text or '').strip()[:60])!r} in Salesforce, " \
-            f"{shown((b.text or '').strip()[:60])!r} on export"
+        return [f"{name(a)} is {shown((a.text or '').strip()[:60])!r} in Salesforce, "
+                f"{shown((b.text or '').strip()[:60])!r} on export"]
     ka, kb = kids(a), kids(b)
+    out: list[str] = []
     for k in range(max(len(ka), len(kb))):
         if k >= len(ka):
-            return f"export adds {name(kb[k])} (element {k + 1} of {name(b)})"
+            return [*out, f"export adds {name(kb[k])} (element {k + 1} of {name(b)})"]
         if k >= len(kb):
-            return f"{name(ka[k])} (element {k + 1} of {name(a)}) is not written"
+            return [*out, f"{name(ka[k])} (element {k + 1} of {name(a)}) is not written"]
         if name(ka[k]) != name(kb[k]):
-            return f"element {k + 1} of {name(a)} is {name(ka[k])}, on export {name(kb[k])}"
-        inner = _first_difference(ka[k], kb[k], where)
-        if inner:
-            return inner
-    return None
+            return [*out, f"element {k + 1} of {name(a)} is {name(ka[k])}, on export "
+                    f"{name(kb[k])}"]
+        mine, theirs = _identity(ka[k]), _identity(kb[k])
+        if mine != theirs:  # another value's entry: the rest is shifted
+            return [*out, f"element {k + 1} of {name(a)} is the {name(ka[k])} of "
+                    f"{shown(mine[:60])!r} in Salesforce, of {shown(theirs[:60])!r} on export"]
+        out += _differences_in(ka[k], kb[k], where)
+    return out
+
+
+def _identity(element: Element) -> str:
+    """What names an entry among its like (a value's fullName, a Path step's value, a
+    translation's label); "" for other elements."""
+    if not len(element):
+        return ""
+    return next((value(element, tag) for tag in ("fullName", "picklistValueName",
+                                                  "masterLabel", "picklist")
+                 if any(True for _ in children(element, tag))), "")

@@ -38,6 +38,8 @@ class StageValue:
     probability: float | None
     forecast: str
     where: str
+    description: str = ""
+    color: str = ""
 
 
 @dataclass
@@ -192,7 +194,8 @@ def _values(stage_set: Element, where: str) -> list[StageValue]:
         closed = flag(raw, "closed")
         found.append(StageValue(full_name, value(raw, "label") or full_name,
                                 flag(raw, "default"), closed, closed and flag(raw, "won"),
-                                probability, value(raw, "forecastCategory"), at))
+                                probability, value(raw, "forecastCategory"), at,
+                                value(raw, "description"), value(raw, "color")))
         if len(found) > VALUES_MOST:
             raise SalesprocError(f"{shown(where)}: more than {VALUES_MOST:,} stage values")
     if not any(not v.closed for v in found):

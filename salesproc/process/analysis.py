@@ -147,9 +147,17 @@ def _less_routes(buyer: BuyerType, index: dict[str, int], *, transposed: bool
     return matrix
 
 
+#: Systems with more rows than this are solved with numpy (the same steps, row operations
+#: done in C): a CRM's stage set may hold hundreds of values, and pure Python takes O(n^3).
+_LARGE = 32
+
+
 def _solve(matrix: list[list[float]], rhs: list[float]) -> list[float]:
-    """Gaussian elimination with partial pivoting; small systems (one row per stage)."""
+    """Gauss-Jordan elimination with partial pivoting (one row per stage); a large system
+    with numpy, step for step the same arithmetic, so both give the same numbers."""
     n = len(rhs)
+    if n > _LARGE:
+        return _solve_large(matrix, rhs)
     a = [[*row, rhs[i]] for i, row in enumerate(matrix)]
     for col in range(n):
         pivot = max(range(col, n), key=lambda r: abs(a[r][col]))
@@ -162,3 +170,24 @@ def _solve(matrix: list[list[float]], rhs: list[float]) -> list[float]:
                 for c in range(col, n + 1):
                     a[r][c] -= factor * a[col][c]
     return [a[i][n] / a[i][i] for i in range(n)]
+
+
+def _solve_large(matrix: list[list[float]], rhs: list[float]) -> list[float]:
+    """:func:`_solve`'s steps on a numpy array: the same pivots, and each row operation
+    the same ``a[r][c] - factor * a[col][c]`` on the same columns, for every row at once."""
+    import numpy as np
+
+    n = len(rhs)
+    a = np.array([[*row, rhs[i]] for i, row in enumerate(matrix)], dtype=float).reshape(n, n + 1)
+    for col in range(n):
+        pivot = col + int(np.argmax(np.abs(a[col:, col])))
+        if abs(a[pivot, col]) < 1e-12:
+            raise ValueError("deals can circle forever: the routing has no way out")
+        if pivot != col:
+            a[[col, pivot]] = a[[pivot, col]]
+        factors = a[:, col] / a[col, col]
+        factors[col] = 0.0
+        rows = np.nonzero(factors)[0]
+        if rows.size:
+            a[rows, col:] -= factors[rows, None] * a[col, col:]
+    return [float(a[i, n] / a[i, i]) for i in range(n)]
