@@ -314,7 +314,8 @@ def test_two_setting_sweep_is_a_grid_with_steps_within_rows(five_step: Path) -> 
     text = run(*args).stdout
     header = next(line for line in text.splitlines() if "\\ roles.ae.headcount" in line)
     assert header.split()[-2:] == ["3", "5"]
-    for heading in ("Won deals", "Revenue", "Lead-to-win rate", "Cycle time", "Bottleneck"):
+    for heading in ("Won deals", "Revenue", "Lead-to-win rate", "Cycle time",
+                    "Longest wait for people"):
         assert heading in text
 
 

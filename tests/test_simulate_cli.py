@@ -24,8 +24,9 @@ def test_table_leads_with_the_answers(five_step: Path) -> None:
     assert lines[2] == "From Mon 2026-01-05; the team works Mon-Fri 9:00-17:00, 5 holidays"
     assert lines[3].startswith("± is the 95% confidence interval of the mean")
     assert lines[4].startswith("worst–best case is the 10th to 90th percentile of the runs")
-    assert [line.split()[0] for line in lines[6:13]] == [
-        "Won", "Revenue", "Lead-to-win", "Opportunity", "Cycle", "Throughput", "Bottleneck"]
+    assert [line.split()[0] for line in lines[6:14]] == [
+        "Won", "Revenue", "Lead-to-win", "Opportunity", "Cycle", "Throughput", "Waiting",
+        "Bottleneck"]
     assert "worst–best case" in lines[6] and "worst–best case" in lines[7]
     for section in ("By buyer type", "Time in stage", "Roles", "Lost deals by stage"):
         assert section in result.output

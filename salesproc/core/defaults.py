@@ -29,6 +29,7 @@ MAX_VISITS = 100_000_000  # stage visits over one command: ~10 minutes on one co
 MAX_OPEN_DEALS = 1_000_000  # deals open at once in one replication (~0.5 GB): an overload
 MAX_VISITS_PER_DEAL = 10_000  # a rework loop a deal goes round more often never exits
 MAX_SWEEP_POINTS = 60
+MAX_HIRE_CHECKS = 3  # roles tried with one more person (simulate's bottleneck): the most waited for
 MAX_RESULTS_BYTES = 64_000_000  # a saved result's JSON (simulate, backtest): ~1 MB in practice
 EVENT_LOG_WARNING_BYTES = 1_000_000_000  # --events files larger than this get a warning
 

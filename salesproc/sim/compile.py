@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from salesproc.core.calendar import WorkingClock
 from salesproc.process import routing
 from salesproc.process.model import LOST, WON, Approval, Condition, Process
 from salesproc.sim import streams
@@ -42,13 +43,14 @@ class CompiledApproval:
 class Step:
     """A stage as one buyer type sees it, compiled for speed."""
 
-    __slots__ = ("approvals", "business", "delay", "index", "lost_outcome", "lost_reason",
+    __slots__ = ("approvals", "business", "clock", "delay", "index", "lost_outcome", "lost_reason",
                  "moves_row", "no_work", "owner", "pass_cum", "pass_salt", "pass_to",
                  "patience", "plain", "pools", "queue_row", "ramped", "reason_cum",
                  "reason_salt", "reasons", "route_cum", "route_salt", "route_to", "slot", "solo",
                  "timed", "when", "work")
     approvals: list[CompiledApproval]
     business: bool  # the delay counts business days
+    clock: WorkingClock | None  # the owner's working clock (None: around the clock)
     owner: Pool  # whose working time the work takes (a meeting's too)
     ramped: bool  # a role of the stage has a ramp: deals remember who worked on them
     plain: bool  # neither timed nor ramped: work takes its own length (the fast path)
@@ -119,6 +121,7 @@ def _buyer_steps(process: Process, buyer_id: str, pools: Mapping[str, Pool], see
         step.pools = sorted((pools[r] for r in dict.fromkeys(stage.roles)),
                             key=lambda p: role_order.index(p.id))
         step.owner = pools[stage.owner]
+        step.clock = step.owner.clock
         step.timed = _timed(step.owner)
         step.ramped = any(p.ramp is not None for p in step.pools)
         step.plain = not (step.timed or step.ramped)

@@ -7,9 +7,13 @@ is free, and nobody is held while another role is missing. Waiting deals are ser
 first-fit in queue order: a freed person goes to the first deal in that role's queue that
 can start now, so a meeting waiting for a missing role never holds back a deal that needs
 fewer roles. The wait is charged to the role whose person freed up last (the one the
-deal was still missing). Then the approvals that apply run in parallel, each with its own
-delay, queue and work. When all are done the first rejection in written order sends the
-deal to its ``on_reject`` stage (or loses it); otherwise a route is drawn from ``next``.
+deal was still missing). On a working calendar a wait is two waits, counted apart: its
+working time is waiting for busy people (the queue, and the bottleneck's evidence), the
+rest (nights, weekends, holidays, and the night a deal handed to a free person waits for
+the morning) is waiting for the working day. Then the approvals that apply run in
+parallel, each with its own delay, queue and work. When all are done the first rejection
+in written order sends the deal to its ``on_reject`` stage (or loses it); otherwise a
+route is drawn from ``next``.
 ``patience`` bounds the wait for people: a deal waiting longer goes stale and is lost.
 
 Speed: instead of one generator process per deal and ``simpy.Resource`` requests, the
@@ -568,7 +572,8 @@ class Engine:
         queue_days = self.metrics.queue_days
         k = step.queue_row + pool.index
         days = queue_days[k]
-        queue_days[k] = (0.0 if days is None else days) + (now - deal.t_wait)
+        queue_days[k] = (0.0 if days is None else days) + (
+            now - deal.t_wait if pool.clock is None else _waited(pool, deal.t_wait, now))
         if step.plain:  # the common case, inlined
             deal.t_start = now
             self._at(deal, step.work(), self._on_worked)
@@ -604,7 +609,7 @@ class Engine:
         queue_days = self.metrics.queue_days
         k = step.queue_row + missing.index
         days = queue_days[k]
-        queue_days[k] = (0.0 if days is None else days) + now - deal.t_wait
+        queue_days[k] = (0.0 if days is None else days) + _waited(missing, deal.t_wait, now)
         deal.t_start = deal.t_worked = now
         self._leave(deal, step, "lost: stale", LOST_INDEX)
         self._lose(deal, step.index, "stale")
@@ -674,7 +679,7 @@ class Engine:
         queue_days = self.metrics.queue_days
         k = task.deal.step.queue_row + pool.index
         days = queue_days[k]
-        queue_days[k] = (0.0 if days is None else days) + now - task.t_wait
+        queue_days[k] = (0.0 if days is None else days) + _waited(pool, task.t_wait, now)
         self._task_work(task, now)
 
     def _task_work(self, task: Task, now: float) -> None:
@@ -745,8 +750,19 @@ class Engine:
         k = step.slot
         m.visits[k] += 1
         m.t_delay[k] += t_request - t_enter
-        m.t_queue[k] += t_start - t_request
-        m.t_work[k] += t_worked - t_start
+        clock = step.clock
+        if clock is None:  # around the clock: every wait is a wait for busy people
+            m.t_queue[k] += t_start - t_request
+            m.t_work[k] += t_worked - t_start
+        else:  # the wait's working time was for busy people; the rest, for the working day
+            unit = self.unit_hours
+            begun = clock.opens(t_start * unit) / unit  # when the work really began
+            if begun > t_worked:
+                begun = t_worked
+            waited = (clock.worked(t_start * unit) - clock.worked(t_request * unit)) / unit
+            m.t_queue[k] += waited
+            m.t_off[k] += begun - t_request - waited
+            m.t_work[k] += t_worked - begun
         m.t_approval[k] += now - t_worked
         m.moves[step.moves_row + to] += 1  # to: a stage, WON_INDEX (-1) or LOST_INDEX (-2)
         if self.log is not None:
@@ -789,6 +805,13 @@ class Engine:
         roles = {rid: pool.integrals(now) for rid, pool in self.pools.items()}
         open_deals = [(d.buyer, d.stage, d.value) for d in self.open.values()]
         return m.figures(now, roles, open_deals, self.process.time_unit)
+
+
+def _waited(pool: Pool, since: float, now: float) -> float:
+    """The part of a wait for *pool*'s people from *since* to *now* that was waiting for
+    busy people: its working time on their calendar (all of it around the clock). The
+    rest, nights, weekends and holidays, was waiting for the working day."""
+    return now - since if pool.clock is None else pool.working(now) - pool.working(since)
 
 
 def _category(categories: list[str], cumulative: list[float], draw: streams.Stream) -> str:
