@@ -30,6 +30,7 @@ MAX_OPEN_DEALS = 1_000_000  # deals open at once in one replication (~0.5 GB): a
 MAX_VISITS_PER_DEAL = 10_000  # a rework loop a deal goes round more often never exits
 MAX_SWEEP_POINTS = 60
 MAX_HIRE_CHECKS = 3  # roles tried with one more person (simulate's bottleneck): the most waited for
+MATERIAL_CHANGE = 0.01  # a hire helps if it surely shortens the cycle, or adds wins, by 1% or more
 MAX_RESULTS_BYTES = 64_000_000  # a saved result's JSON (simulate, backtest): ~1 MB in practice
 EVENT_LOG_WARNING_BYTES = 1_000_000_000  # --events files larger than this get a warning
 

@@ -246,7 +246,8 @@ def check_hires(base: SimulationResult, *,
     :meth:`SimulationResult.bottleneck` reads): one more person in each role deals waited
     for, each simulated with the base's settings and seeds, so the same deals arrive
     (common random numbers), and compared with it pair by pair: the paired differences
-    of the mean cycle time and of the won deals. Only roles some deal waited for (busy
+    of the mean cycle time and of the won deals (a hire helps where one of them surely
+    changes by MATERIAL_CHANGE of the base's or more). Only roles some deal waited for (busy
     people, not the working day) are tried, the MAX_HIRE_CHECKS longest waited for first:
     one more person nobody waited for serves no one sooner."""
     process, settings = base.process, base.settings
@@ -263,7 +264,9 @@ def check_hires(base: SimulationResult, *,
         roles, runs, strict=True)])
     return base.with_hires([Hire(v.label, process.roles[v.label].headcount,
                                  pairs.difference(v, ("all", "cycle_mean")),
-                                 pairs.difference(v, ("all", "won")))
+                                 pairs.difference(v, ("all", "won")),
+                                 base.get("all", "cycle_mean").mean,
+                                 base.get("all", "won").mean)
                             for v in pairs.variants])
 
 

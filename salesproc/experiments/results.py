@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from salesproc.core import layout, optional
+from salesproc.core.defaults import MATERIAL_CHANGE
 from salesproc.core.stats import Estimate, outcome_range
 from salesproc.process.model import Process, Settings
 from salesproc.sim.metrics import CYCLE_QUANTILES, Key
@@ -97,12 +98,17 @@ class Hire:
     headcount: int  # the base's headcount at the start (the run had one more throughout)
     cycle: Estimate  # mean cycle time to win, one more person - base, paired
     won: Estimate  # won deals, one more person - base, paired
+    base_cycle: float  # the base's mean cycle time and won deals, for what is material
+    base_won: float
 
     @property
     def helps(self) -> bool:
         """Whether one more person measurably helps: the paired 95% interval of the cycle
-        time's change lies below zero, or that of the won deals' above."""
-        return self.cycle.high < 0 or self.won.low > 0
+        time's change lies below zero, or that of the won deals' above, and beyond
+        MATERIAL_CHANGE of the base's (a consistent change of minutes in a cycle of weeks,
+        which common random numbers can prove, is no reason to hire)."""
+        return (self.cycle.high < -MATERIAL_CHANGE * abs(self.base_cycle)
+                or self.won.low > MATERIAL_CHANGE * abs(self.base_won))
 
 
 @dataclass(frozen=True)
@@ -202,7 +208,7 @@ class SimulationResult:
         if not helping:
             return None
 
-        def gain(hire: Hire) -> tuple[float, float]:
+        def gain(hire: Hire) -> tuple[float, float]:  # the cycle shortened most, then wins
             cycle = hire.cycle.mean if hire.cycle.high < 0 else 0.0
             return (cycle, -(hire.won.mean if hire.won.low > 0 else 0.0))
 
