@@ -231,7 +231,7 @@ def test_compare_and_sweep_pages_and_chart_files(command: list[str], tmp_path: P
 def test_charts_folder_that_is_a_file_is_refused(five_step: Path, tmp_path: Path) -> None:
     taken = tmp_path / "taken"
     taken.write_text("mine")
-    result = run("simulate", str(five_step), *FAST, "--charts", str(taken))
+    result = run("simulate", str(five_step), *FAST, "--no-hires", "--charts", str(taken))
     assert result.exit_code == 2 and "is a file" in result.output
     assert taken.read_text() == "mine"
 
@@ -369,7 +369,8 @@ def test_without_graphviz_the_page_says_where_the_flowchart_would_be(five_step: 
 
     from salesproc.cli import cli
 
-    result = CliRunner().invoke(cli, ["simulate", str(five_step), *FAST, "--format", "html"],
+    result = CliRunner().invoke(cli, ["simulate", str(five_step), *FAST, "--no-hires",
+                                      "--format", "html"],
                                 env={"PATH": ""}, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "The flowchart needs Graphviz" in result.stdout

@@ -13,7 +13,8 @@ import pytest
 from salesproc.core.layout import LAYOUT_VERSION
 from tests.conftest import CASES, ROOT, run
 
-FAST = ["--replications", "4", "--horizon", "120", "--warmup", "20"]
+# quick runs; one more person per role is tried in tests/test_bottleneck.py, not here
+FAST = ["--replications", "4", "--horizon", "120", "--warmup", "20", "--no-hires"]
 
 
 def test_table_leads_with_the_answers(five_step: Path) -> None:
@@ -381,6 +382,6 @@ def test_a_setting_given_twice_is_a_usage_error(tmp_path: Path) -> None:
     five = str(ROOT / "processes" / "five-step.yaml")
     for command in (["simulate", five], ["compare", five]):
         done = run(*command, "--set", "roles.se.headcount=3", "--set",
-                   "roles.se.headcount = 1", *FAST)
+                   "roles.se.headcount = 1", *FAST[:-1])
         assert done.exit_code == 2, done.output
         assert "roles.se.headcount is given twice" in done.output

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from salesproc.core import layout
-from salesproc.core.defaults import MAX_HIRE_CHECKS, MAX_SWEEP_POINTS
+from salesproc.core.defaults import HIRE_REPLICATIONS, MAX_HIRE_CHECKS, MAX_SWEEP_POINTS
 from salesproc.core.diagnostics import shown
 from salesproc.core.errors import SalesprocError, SettingsError
 from salesproc.core.stats import CONFIDENCE, Estimate, bonferroni, significant
@@ -246,13 +246,17 @@ def check_hires(base: SimulationResult, *,
     :meth:`SimulationResult.bottleneck` reads): one more person in each role deals waited
     for, each simulated with the base's settings and seeds, so the same deals arrive
     (common random numbers), and compared with it pair by pair: the paired differences
-    of the mean cycle time and of the won deals (a hire helps where one of them surely
+    of the mean cycle time and of the won deals, over the first HIRE_REPLICATIONS
+    replications at most (a hire helps where one of them surely
     changes by MATERIAL_CHANGE of the base's or more). Only roles some deal waited for (busy
     people, not the working day) are tried, the MAX_HIRE_CHECKS longest waited for first:
     one more person nobody waited for serves no one sooner."""
     process, settings = base.process, base.settings
     if settings.replications < 2:  # no paired interval from one run: nothing is checked
         return base.with_hires(())
+    # the first HIRE_REPLICATIONS runs, paired with the base's of the same numbers: the
+    # change a hire worth making is large next to their spread
+    settings = replace(settings, replications=min(settings.replications, HIRE_REPLICATIONS))
     waited = {r: base.get("role", r, "queue_days").mean for r in process.roles}
     roles = sorted((r for r, days in waited.items() if days > 0),
                    key=lambda r: -waited[r])[:MAX_HIRE_CHECKS]
@@ -260,13 +264,15 @@ def check_hires(base: SimulationResult, *,
         return base.with_hires(())
     runs = simulate_many([process.with_changes({f"roles.{r}.headcount": _one_more(process, r)})
                           for r in roles], settings, progress=progress)
-    pairs = Comparison(Variant("base", base), [Variant(r, run) for r, run in zip(
+    first = replace(base, replications=base.replications[:settings.replications],
+                    _summary=None, _ranges=None)
+    pairs = Comparison(Variant("base", first), [Variant(r, run) for r, run in zip(
         roles, runs, strict=True)])
     return base.with_hires([Hire(v.label, process.roles[v.label].headcount,
                                  pairs.difference(v, ("all", "cycle_mean")),
                                  pairs.difference(v, ("all", "won")),
-                                 base.get("all", "cycle_mean").mean,
-                                 base.get("all", "won").mean)
+                                 first.get("all", "cycle_mean").mean,
+                                 first.get("all", "won").mean)
                             for v in pairs.variants])
 
 

@@ -55,10 +55,11 @@ NO_FIELDS: dict[str, float | str] = {}  # a process without fields: one shared, 
 class Deal(Scheduled):
     """One deal; also the event the engine schedules for it."""
 
-    __slots__ = ("arrived", "buyer", "draws", "fields", "granted", "id", "key", "meeting",
+    __slots__ = ("arrived", "book", "buyer", "draws", "fields", "granted", "id", "key", "meeting",
                  "pending",
                  "people",
-                 "rejected", "repeats", "stage", "step", "t_enter", "t_request", "t_start",
+                 "rejected", "repeats", "rest", "stage", "step", "t_booked", "t_enter",
+                 "t_request", "t_start",
                  "t_wait", "t_worked", "token", "value", "visit", "visited", "waiting")
     draws: list[float]  # its route draw for a first visit to each stage (KeyedDeals)
     fields: dict[str, float | str]  # what it carries (`fields:`), drawn when it arrives
@@ -71,6 +72,8 @@ class Deal(Scheduled):
     stage: int
     step: Step
     t_enter: float
+    t_booked: float  # when it got its place among the owner's open deals (max_deals)
+    rest: float | None  # an open deal's delay, kept while it waits for such a place
     t_request: float
     t_start: float
     t_wait: float
@@ -88,6 +91,7 @@ class Deal(Scheduled):
         self.token = 0  # renewed at every wait: a patience timer of an earlier wait is void
         self.waiting = False
         self.fields = NO_FIELDS
+        self.book: Pool | None = None  # the role's open deals it counts among (max_deals)
 
 
 class Task(Scheduled):
@@ -170,6 +174,11 @@ class Engine:
         self.pools = {rid: Pool(rid, role.headcount, clocks.get(role.calendar),
                                 self.unit_hours, role.ramp, bool(role.staffing), index)
                       for index, (rid, role) in enumerate(process.roles.items())}
+        # max_deals: places for the open deals in the stages a role owns, per person
+        self.books = {rid: Pool(rid, role.headcount * role.max_deals, clocks.get(role.calendar),
+                                self.unit_hours, None, bool(role.staffing), index)
+                      for index, (rid, role) in enumerate(process.roles.items())
+                      if role.max_deals is not None}
         self.months = [(convert(p.begin, "hour", unit), convert(p.end, "hour", unit), p.label)
                        for p in months(process.start, horizon * self.unit_hours)]
         self.month = 0  # the month now: month-end events move it on (time only goes forward)
@@ -181,7 +190,7 @@ class Engine:
         def uniforms(name: str) -> streams.Stream:
             return streams.uniforms(streams.generator(seed, replication, name))
 
-        self.steps = compile_steps(process, self.pools, seed, replication)
+        self.steps = compile_steps(process, self.pools, seed, replication, self.books)
         # each deal's key, with its route draws for a first visit to each stage
         self.deal_keys = streams.KeyedDeals(
             streams.generator(seed, replication, "deal keys"),
@@ -213,6 +222,7 @@ class Engine:
         self._on_task_request = (self._task_request,)
         self._on_task_done = (self._task_done,)
         self._grant_deal = self._granted_deal  # bound once, not at every wait
+        self._grant_book = self._granted_book
         self._grant_task = self._granted_task
         self.gap = uniforms("arrivals")
         arrivals = process.arrivals
@@ -235,10 +245,12 @@ class Engine:
         for campaign in arrivals.campaigns if arrivals is not None else ():
             self._schedule_campaign(campaign, campaign.at, 0.0)
         for rid, role in self.process.roles.items():  # headcount changing on dates
-            pool = self.pools[rid]
+            pool, book = self.pools[rid], self.books.get(rid)
             for since, people in role.staffing:
                 if 0 < since <= self.horizon:
                     env.at(Timer(), since, (self._staffing(pool, people),))
+                    if book is not None and role.max_deals is not None:
+                        env.at(Timer(), since, (self._staffing(book, people * role.max_deals),))
         if self.months and self.months[0][1] <= self.horizon:  # each month's end schedules
             env.at(Timer(), self.months[0][1], (self._month_end,))  # the next: a small heap
         if self.warmup > 0:  # before anything else that happens at that instant
@@ -291,7 +303,7 @@ class Engine:
             return
 
         def leave(deal: Deal) -> None:
-            deal.t_request = deal.t_start = deal.t_worked = deal.time
+            deal.t_booked = deal.t_request = deal.t_start = deal.t_worked = deal.time
             self._move(deal, step, to)
 
         self._at(deal, wait, (leave,))
@@ -435,7 +447,14 @@ class Engine:
             deal.visit = 0
         deal.t_enter = now
         deal.step = step
-        if delay is not None:  # an open deal's delay, drawn given its age
+        if step.book is not None and not self._placed(deal, step, now, delay):
+            return  # it waits for a place among the owner's open deals
+        self._begin(deal, step, now, delay)
+
+    def _begin(self, deal: Deal, step: Step, now: float, delay: float | None) -> None:
+        """The deal's time at its stage begins: the delay (*delay* for an open deal,
+        drawn given its age), then it asks for the people."""
+        if delay is not None:
             self._at(deal, delay, self._on_request)
         elif step.delay is None:
             self._request(deal)
@@ -515,7 +534,6 @@ class Engine:
     def _request(self, deal: Deal) -> None:
         now = deal.t_request = deal.time
         step = deal.step
-        pools = step.pools
         if step.solo:  # the common case, inlined: Pool.take on calendar time, _start_work
             pool = step.owner
             if pool.busy < pool.capacity:
@@ -527,11 +545,19 @@ class Engine:
                 return
             deal.meeting = None
             pool.queue.append(deal)
-        elif step.no_work:
+            self._wait(deal, step, now, self._grant_deal)
+            return
+        self._ask(deal, step, now)
+
+    def _ask(self, deal: Deal, step: Step, now: float) -> None:
+        """The deal asks for the people its stage needs (but for the hot path, inlined in
+        _request)."""
+        pools = step.pools
+        if step.no_work:
             deal.t_start = deal.t_worked = now
             self._approve(deal, step)
             return
-        elif len(pools) == 1:
+        if len(pools) == 1:
             pool = pools[0]
             if pool.busy < pool.capacity:
                 pool.take(now)
@@ -556,15 +582,52 @@ class Engine:
             deal.meeting = pools
             for pool in pools:
                 pool.queue.append(deal)
+        self._wait(deal, step, now, self._grant_deal)
+
+    def _wait(self, deal: Deal, step: Step, now: float,
+              granted: Callable[[Any, Pool, float], None]) -> None:
+        """The deal waits in the queues it was put in until *granted* is called (or its
+        stage's patience runs out)."""
         deal.waiting = True
         deal.t_wait = now
-        deal.granted = self._grant_deal
+        deal.granted = granted
         deal.token += 1
         if step.patience is not None:
             timer = Timer()
             timer.deal = deal
             timer.token = deal.token
             self._at(timer, step.patience, self._on_stale)
+
+    def _placed(self, deal: Deal, step: Step, now: float, delay: float | None) -> bool:
+        """max_deals: whether the deal entering *step* has its place among the owner's
+        open deals (kept from the owner's stage before, or free); else it waits for one,
+        and :meth:`_granted_book` lets it go on."""
+        book = step.book
+        assert book is not None
+        deal.t_booked = now
+        if deal.book is book:
+            return True
+        if book.busy < book.capacity:
+            book.take(now)
+            deal.book = book
+            return True
+        deal.meeting = None
+        deal.rest = delay
+        book.queue.append(deal)
+        self._wait(deal, step, now, self._grant_book)
+        return False
+
+    def _granted_book(self, deal: Deal, book: Pool, now: float) -> None:
+        """A place among the owner's open deals is free: the wait was for the role's busy
+        people; the deal's time at the stage begins."""
+        step = deal.step
+        queue_days = self.metrics.queue_days
+        k = step.queue_row + book.index
+        days = queue_days[k]
+        queue_days[k] = (0.0 if days is None else days) + _waited(book, deal.t_wait, now)
+        deal.book = book
+        deal.t_booked = now
+        self._begin(deal, step, now, deal.rest)
 
     def _granted_deal(self, deal: Deal, pool: Pool, now: float) -> None:
         """Everyone the stage needs is now with the deal; *pool* freed up last."""
@@ -605,7 +668,11 @@ class Engine:
         deal.waiting = False  # left in the queues, skipped when met
         deal.time = now = timer.time
         step = deal.step
-        missing = next((p for p in step.pools if p.busy >= p.capacity), step.pools[0])
+        if step.book is not None and deal.book is not step.book:  # waiting for a place
+            missing = step.book
+            deal.t_booked = deal.t_request = now
+        else:
+            missing = next((p for p in step.pools if p.busy >= p.capacity), step.pools[0])
         queue_days = self.metrics.queue_days
         k = step.queue_row + missing.index
         days = queue_days[k]
@@ -749,10 +816,11 @@ class Engine:
         m.wip_area[step.index] += now - (t_enter if t_enter > start else start)
         k = step.slot
         m.visits[k] += 1
-        m.t_delay[k] += t_request - t_enter
+        placed = t_enter if step.book is None else deal.t_booked  # a place (max_deals) then
+        m.t_delay[k] += t_request - placed
         clock = step.clock
         if clock is None:  # around the clock: every wait is a wait for busy people
-            m.t_queue[k] += t_start - t_request
+            m.t_queue[k] += t_start - t_request + (placed - t_enter)
             m.t_work[k] += t_worked - t_start
         else:  # the wait's working time was for busy people; the rest, for the working day
             unit = self.unit_hours
@@ -760,11 +828,22 @@ class Engine:
             if begun > t_worked:
                 begun = t_worked
             waited = (clock.worked(t_start * unit) - clock.worked(t_request * unit)) / unit
+            off = begun - t_request - waited
+            if placed != t_enter:  # and the wait for a place, in two parts alike
+                for_place = (clock.worked(placed * unit) - clock.worked(t_enter * unit)) / unit
+                waited += for_place
+                off += placed - t_enter - for_place
             m.t_queue[k] += waited
-            m.t_off[k] += begun - t_request - waited
+            m.t_off[k] += off
             m.t_work[k] += t_worked - begun
         m.t_approval[k] += now - t_worked
         m.moves[step.moves_row + to] += 1  # to: a stage, WON_INDEX (-1) or LOST_INDEX (-2)
+        held = deal.book
+        if held is not None:
+            after = self.steps[deal.buyer][to] if to >= 0 else None
+            if after is None or after.book is not held:
+                held.release(now)  # it leaves the owner's open deals: a place frees up
+                deal.book = None
         if self.log is not None:
             self.log((deal.id, self.buyer_ids[deal.buyer], self.stage_ids[step.index], t_enter,
                       t_start, now, outcome, step.pools[0].id if step.pools else "",
