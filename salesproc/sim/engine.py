@@ -58,7 +58,7 @@ class Deal(Scheduled):
     __slots__ = ("arrived", "book", "buyer", "draws", "fields", "granted", "id", "key", "meeting",
                  "pending",
                  "people",
-                 "rejected", "repeats", "rest", "stage", "step", "t_booked", "t_enter",
+                 "rejected", "repeats", "rest", "stage", "step", "t_booked", "t_busy", "t_enter",
                  "t_request", "t_start",
                  "t_wait", "t_worked", "token", "value", "visit", "visited", "waiting")
     draws: list[float]  # its route draw for a first visit to each stage (KeyedDeals)
@@ -73,6 +73,7 @@ class Deal(Scheduled):
     step: Step
     t_enter: float
     t_booked: float  # when it got its place among the owner's open deals (max_deals)
+    t_busy: float  # of its last wait for people, the owner's working time (calendars)
     rest: float | None  # an open deal's delay, kept while it waits for such a place
     t_request: float
     t_start: float
@@ -635,21 +636,29 @@ class Engine:
         queue_days = self.metrics.queue_days
         k = step.queue_row + pool.index
         days = queue_days[k]
-        queue_days[k] = (0.0 if days is None else days) + (
-            now - deal.t_wait if pool.clock is None else _waited(pool, deal.t_wait, now))
-        if step.plain:  # the common case, inlined
-            deal.t_start = now
-            self._at(deal, step.work(), self._on_worked)
-            return
-        owner = step.owner
-        clock = owner.clock
-        if owner.plain and clock is not None and not step.ramped:  # a calendar, inlined
+        clock = pool.clock
+        if clock is None:
+            queue_days[k] = (0.0 if days is None else days) + now - deal.t_wait
+            if step.plain:  # the common case, inlined
+                deal.t_start = now
+                self._at(deal, step.work(), self._on_worked)
+                return
+        else:  # its working time was the wait for busy people
             unit = self.unit_hours
-            deal.t_start = now
-            self._at(deal, clock.at(clock.worked(now * unit) + step.work() * self.work_hours)
-                     / unit - now, self._on_worked)
-        else:
-            self._start_work(deal, step, now)
+            since = clock.worked(deal.t_wait * unit)
+            at_now = clock.worked(now * unit)
+            waited = (at_now - since) / unit
+            queue_days[k] = (0.0 if days is None else days) + waited
+            # the stage's own figures split the wait on its owner's calendar
+            deal.t_busy = waited if clock is step.clock else \
+                _waited(step.owner, deal.t_wait, now)
+            owner = step.owner
+            if owner is pool and owner.plain and not step.ramped:  # a calendar, inlined
+                deal.t_start = now
+                self._at(deal, clock.at(at_now + step.work() * self.work_hours) / unit - now,
+                         self._on_worked)
+                return
+        self._start_work(deal, step, now)
 
     def _start_work(self, deal: Deal, step: Step, now: float) -> None:
         """The people are with the deal: the work takes their working time, at their speed."""
@@ -677,6 +686,7 @@ class Engine:
         k = step.queue_row + missing.index
         days = queue_days[k]
         queue_days[k] = (0.0 if days is None else days) + _waited(missing, deal.t_wait, now)
+        deal.t_busy = _waited(step.owner, deal.t_wait, now)
         deal.t_start = deal.t_worked = now
         self._leave(deal, step, "lost: stale", LOST_INDEX)
         self._lose(deal, step.index, "stale")
@@ -827,7 +837,9 @@ class Engine:
             begun = clock.opens(t_start * unit) / unit  # when the work really began
             if begun > t_worked:
                 begun = t_worked
-            waited = (clock.worked(t_start * unit) - clock.worked(t_request * unit)) / unit
+            # a deal that waited for people was granted them (or went stale), which split
+            # the wait on the owner's calendar: t_busy (the wait for a place is apart)
+            waited = 0.0 if t_start == t_request else deal.t_busy
             off = begun - t_request - waited
             if placed != t_enter:  # and the wait for a place, in two parts alike
                 for_place = (clock.worked(placed * unit) - clock.worked(t_enter * unit)) / unit
