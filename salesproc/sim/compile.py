@@ -44,12 +44,13 @@ class Step:
     """A stage as one buyer type sees it, compiled for speed."""
 
     __slots__ = ("approvals", "book", "business", "clock", "delay", "index", "lost_outcome",
-                 "lost_reason", "moves_row", "no_work", "owner", "pass_cum", "pass_salt", "pass_to",
-                 "patience", "plain", "pools", "queue_row", "ramped", "reason_cum",
-                 "reason_salt", "reasons", "route_cum", "route_salt", "route_to", "slot", "solo",
-                 "timed", "when", "work")
+                 "lost_reason", "moves_row", "no_work", "owner", "pass_cum", "pass_salt",
+                 "pass_to", "patience", "plain", "pools", "queue_row", "ramped", "reason_cum",
+                 "reason_salt", "reasons", "route_cum", "route_salt", "route_to", "simple",
+                 "slot", "solo", "timed", "when", "work")
     approvals: list[CompiledApproval]
     book: Pool | None  # places for the owner's open deals (max_deals); None: no limit
+    simple: bool  # no clock and no book: a visit's times are counted as they are
     business: bool  # the delay counts business days
     clock: WorkingClock | None  # the owner's working clock (None: around the clock)
     owner: Pool  # whose working time the work takes (a meeting's too)
@@ -131,6 +132,7 @@ def _buyer_steps(process: Process, buyer_id: str, pools: Mapping[str, Pool], see
         step.ramped = any(p.ramp is not None for p in step.pools)
         step.plain = not (step.timed or step.ramped)
         step.book = books.get(stage.owner)
+        step.simple = step.clock is None and step.book is None
         step.solo = step.plain and len(step.pools) == 1 and step.owner.plain \
             and not step.no_work
         step.business = stage.delay_business

@@ -448,9 +448,18 @@ class Engine:
             deal.visit = 0
         deal.t_enter = now
         deal.step = step
-        if step.book is not None and not self._placed(deal, step, now, delay):
-            return  # it waits for a place among the owner's open deals
-        self._begin(deal, step, now, delay)
+        if step.book is not None:  # max_deals: a place among the owner's open deals first
+            if self._placed(deal, step, now, delay):
+                self._begin(deal, step, now, delay)
+            return
+        if delay is not None:  # _begin, inlined: the hot path
+            self._at(deal, delay, self._on_request)
+        elif step.delay is None:
+            self._request(deal)
+        elif step.business:
+            self._at(deal, self._business(now, step.delay()), self._on_request)
+        else:
+            self._at(deal, step.delay(), self._on_request)
 
     def _begin(self, deal: Deal, step: Step, now: float, delay: float | None) -> None:
         """The deal's time at its stage begins: the delay (*delay* for an open deal,
@@ -546,13 +555,16 @@ class Engine:
                 return
             deal.meeting = None
             pool.queue.append(deal)
-            self._wait(deal, step, now, self._grant_deal)
+            deal.waiting = True  # _wait, inlined: the hot path
+            deal.t_wait = now
+            deal.granted = self._grant_deal
+            deal.token += 1
+            if step.patience is not None:
+                timer = Timer()
+                timer.deal = deal
+                timer.token = deal.token
+                self._at(timer, step.patience, self._on_stale)
             return
-        self._ask(deal, step, now)
-
-    def _ask(self, deal: Deal, step: Step, now: float) -> None:
-        """The deal asks for the people its stage needs (but for the hot path, inlined in
-        _request)."""
         pools = step.pools
         if step.no_work:
             deal.t_start = deal.t_worked = now
@@ -826,7 +838,43 @@ class Engine:
         m.wip_area[step.index] += now - (t_enter if t_enter > start else start)
         k = step.slot
         m.visits[k] += 1
-        placed = t_enter if step.book is None else deal.t_booked  # a place (max_deals) then
+        if step.simple:  # around the clock, open deals not limited: the hot path
+            m.t_delay[k] += t_request - t_enter
+            m.t_queue[k] += t_start - t_request
+            m.t_work[k] += t_worked - t_start
+        elif step.book is None:  # a calendar (_split, inlined: the hot path there)
+            m.t_delay[k] += t_request - t_enter
+            clock = step.clock
+            assert clock is not None
+            begun = clock.opens(t_start * self.unit_hours) / self.unit_hours
+            if begun > t_worked:
+                begun = t_worked
+            waited = 0.0 if t_start == t_request else deal.t_busy
+            m.t_queue[k] += waited
+            m.t_off[k] += begun - t_request - waited
+            m.t_work[k] += t_worked - begun
+        else:
+            self._split(deal, step, k)
+        m.t_approval[k] += now - t_worked
+        m.moves[step.moves_row + to] += 1  # to: a stage, WON_INDEX (-1) or LOST_INDEX (-2)
+        if step.book is not None:  # it leaves the owner's open deals, unless it stays with them
+            after = self.steps[deal.buyer][to] if to >= 0 else None
+            if after is None or after.book is not step.book:
+                step.book.release(now)  # a place frees up
+                deal.book = None
+        if self.log is not None:
+            self.log((deal.id, self.buyer_ids[deal.buyer], self.stage_ids[step.index], t_enter,
+                      t_start, now, outcome, step.pools[0].id if step.pools else "",
+                      deal.value))
+
+    def _split(self, deal: Deal, step: Step, k: int) -> None:
+        """A visit's delay, wait and work, where a calendar splits the wait (its working
+        time for busy people, the rest for the working day) or the deal first waited for
+        a place among the owner's open deals (max_deals, a wait for busy people too)."""
+        m = self.metrics
+        t_enter, t_request = deal.t_enter, deal.t_request
+        t_start, t_worked = deal.t_start, deal.t_worked
+        placed = t_enter if step.book is None else deal.t_booked
         m.t_delay[k] += t_request - placed
         clock = step.clock
         if clock is None:  # around the clock: every wait is a wait for busy people
@@ -848,18 +896,6 @@ class Engine:
             m.t_queue[k] += waited
             m.t_off[k] += off
             m.t_work[k] += t_worked - begun
-        m.t_approval[k] += now - t_worked
-        m.moves[step.moves_row + to] += 1  # to: a stage, WON_INDEX (-1) or LOST_INDEX (-2)
-        held = deal.book
-        if held is not None:
-            after = self.steps[deal.buyer][to] if to >= 0 else None
-            if after is None or after.book is not held:
-                held.release(now)  # it leaves the owner's open deals: a place frees up
-                deal.book = None
-        if self.log is not None:
-            self.log((deal.id, self.buyer_ids[deal.buyer], self.stage_ids[step.index], t_enter,
-                      t_start, now, outcome, step.pools[0].id if step.pools else "",
-                      deal.value))
 
     def _win(self, deal: Deal) -> None:
         m = self.metrics
