@@ -11,6 +11,7 @@ from salesproc import check_text
 from salesproc.experiments.experiment import simulate
 from salesproc.process import analysis
 from salesproc.process.model import Process, Settings
+from salesproc.report import text
 from tests.test_sim_theory import close, erlang_c
 
 
@@ -80,3 +81,6 @@ arrivals: {rate: 1.5}
     result = simulate(team, Settings(horizon=4000, warmup=400, replications=6, seed=3,
                                      workers=1))
     assert close(result["stage", "s", "queue"], erlang_c(2, 1.5) / (2 - 1.5))
+    roles = text.simulation(result).split("\nRoles\n")[1].splitlines()
+    assert roles[0].split()[:7] == ["role", "headcount", "time", "for", "deals", "open", "deals"]
+    assert roles[1].split()[:5] == ["ae", "2", "100%", "at", "most"]

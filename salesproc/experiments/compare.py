@@ -247,10 +247,10 @@ def check_hires(base: SimulationResult, *,
     for, each simulated with the base's settings and seeds, so the same deals arrive
     (common random numbers), and compared with it pair by pair: the paired differences
     of the mean cycle time and of the won deals, over the first HIRE_REPLICATIONS
-    replications at most (a hire helps where one of them surely
-    changes by MATERIAL_CHANGE of the base's or more). Only roles some deal waited for (busy
-    people, not the working day) are tried, the MAX_HIRE_CHECKS longest waited for first:
-    one more person nobody waited for serves no one sooner."""
+    replications at most (a hire helps where one of them surely changes by
+    MATERIAL_CHANGE of the base's or more). Only roles some deal waited for (busy people,
+    not the working day) are tried, the MAX_HIRE_CHECKS longest waited for: one more
+    person nobody waited for serves no one sooner."""
     process, settings = base.process, base.settings
     if settings.replications < 2:  # no paired interval from one run: nothing is checked
         return base.with_hires(())

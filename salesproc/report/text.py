@@ -166,10 +166,14 @@ def simulation(result: SimulationResult) -> str:
           _num(g("stage", sid, "approval").mean, 2), pm(g("stage", sid, "time"), 2),
           _num(g("stage", sid, "wip").mean), pm(g("stage", sid, "win_chance"), 0, pct=True)]
          for sid in p.stages])]
+    limited = any(role.time_for_deals < 1 or role.max_deals for role in p.roles.values())
     lines += ["", "Roles", _table(
-        ["role", "headcount", "busy", f"deal-{plural(unit, 2)} waited for (busy)"],
+        ["role", "headcount", *(["time for deals", "open deals each"] if limited else []),
+         "busy", f"deal-{plural(unit, 2)} waited for (busy)"],
         [[r, "→".join(dict.fromkeys([str(role.headcount),
                                       *(str(n) for t, n in role.staffing if 0 < t < s.horizon)])),
+          *([f"{role.time_for_deals:.0%}", "no limit" if role.max_deals is None
+             else f"at most {role.max_deals:,}"] if limited else []),
           pm(g("role", r, "utilization"), 0, pct=True),
           _num(g("role", r, "queue_days").mean, 0)] for r, role in p.roles.items()])]
     lost = [(k, e) for k, e in summary.items() if k.scope == "lost"]
