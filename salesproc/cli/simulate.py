@@ -55,7 +55,7 @@ from salesproc.cli.writing import emit_result, guard_charts, guard_outputs, prog
 @click.option("--hires/--no-hires", "hires", default=True, show_default=True,
               help="Find the bottleneck: simulate one more person in each role deals waited "
               "for (up to 3), with the same deals, and name the role where one more helps "
-              "most. Takes up to 3 more runs of the simulation.")
+              "most. Takes up to 3 more runs of at most 10 replications each.")
 def simulate(process_file: str, replications: int | None, horizon: str | None,
              warmup: str | None, seed: int | None, workers: int | None, buyer: str | None,
              only_buyer: str | None, settings: tuple[str, ...], fmt: str, output: str | None,
