@@ -144,3 +144,16 @@ arrivals: {rate: 0, campaigns: [{at: 4.75, leads: 2}]}
     assert result["role", "sdr", "queue_days"].mean == pytest.approx(hour)
     assert result["waiting", "", "working_day"].mean == pytest.approx(2 * 2.625)
     assert result["all", "cycle_mean"].mean == pytest.approx(2.625 + 1.5 * hour)
+
+
+
+def test_the_page_card_says_where_to_hire_with_the_evidence(busy: dict[str, Any],
+                                                            night: dict[str, Any]) -> None:
+    from salesproc.report.html import _neck_text
+
+    change = busy["bottleneck"]["hire"]["cycle_change"]
+    assert _neck_text(busy, busy["bottleneck"]).endswith(
+        f"at Inquiry; one more: cycle time {change['mean']:,.1f} days "
+        f"[{change['low']:,.1f}, {change['high']:,.1f}], same deals: hire there")
+    assert night["bottleneck"] is None  # (one more AE: a consistent but immaterial gain)
+    assert _neck_text(night, None) == "one more person measurably helps in no role"

@@ -208,6 +208,8 @@ def test_html_page_is_self_contained_and_escaped(tmp_path: Path) -> None:
     assert "default-src 'none'" in page
     assert page.count('<figure class="chart"') == 6
     assert page.count("<table>") >= 6  # every chart's numbers in a table
+    for card in ("Bottleneck", "Waiting"):  # where to hire; the two waits apart
+        assert f'<div class="label">{card}</div>' in page
 
 
 @pytest.mark.parametrize("command", [
