@@ -101,7 +101,7 @@ def test_every_simulation_chart_is_drawn_with_its_numbers(five_step: Path) -> No
 
 
 def test_chart_text_is_escaped_and_dollars_are_not_math(tmp_path: Path) -> None:
-    data = simulation(hostile_process(tmp_path))
+    data = simulation(hostile_process(tmp_path), "--no-hires")
     svg = next(c for c in charts.simulation(data) if c.name == "time-in-stage").svg()
     assert "<script>" not in svg
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svg
@@ -187,7 +187,8 @@ def test_render_results_refuses_another_process_and_damage(five_step: Path,
 
 def test_render_results_draws_the_buyer_type_simulated(five_step: Path, tmp_path: Path) -> None:
     saved = tmp_path / "run.json"
-    saved.write_text(json.dumps(simulation(five_step, "--only-buyer", "committee")))
+    saved.write_text(json.dumps(simulation(five_step, "--only-buyer", "committee",
+                                           "--no-hires")))
     dot = run("render", str(five_step), "--results", str(saved), "--format", "dot")
     assert dot.exit_code == 0 and "Buying committee" in dot.output
     wrong = run("render", str(five_step), "--results", str(saved), "--buyer", "standard",
