@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     import datetime as dt
 
     from salesproc.experiments.compare import Comparison, SweepResult
+    from salesproc.experiments.plan import PlanResult
+    from salesproc.experiments.planfile import Plan
     from salesproc.experiments.results import SimulationResult, Visit
     from salesproc.history.read import Format, Source
     from salesproc.history.table import History
@@ -138,6 +140,29 @@ def sweep(process: ProcessLike, values: Mapping[str, Sequence[object]] | Sequenc
     return comparing.sweep(processes, points, settings, buyer=buyer, progress=progress)
 
 
+def plan(process: ProcessLike, targets: Plan | str | os.PathLike[str], *,
+         changes: Changes = (), optimise_for: float | None = None,
+         replications: int | None = None, seed: int | None = None, workers: int = 1,
+         deterministic: bool = False, progress: Progress | None = None) -> PlanResult:
+    """Will the team make the number? *targets* is a plan file (its months, targets and
+    each role's hires, ramp, attrition, quota and cost; docs/format.md) or a Plan read
+    with :func:`salesproc.experiments.planfile.read_plan_text`. The result holds
+    bookings by month (worst, neutral, best case) against the targets, the chance to make
+    each, the team by month, what bounds each month and the classic capacity
+    arithmetic; with *optimise_for* (a chance, e.g. 0.8), also the cheapest hiring
+    schedule that makes the number with that chance, checked on fresh seeds.
+    *deterministic* fixes every time and value at its mean (the classic model's world).
+    A plan file with mistakes raises InvalidProcessError with each finding located."""
+    from salesproc.experiments.plan import run_plan
+    from salesproc.experiments.planfile import Plan, read_plan
+
+    base = _process(process, changes)
+    chosen = targets if isinstance(targets, Plan) else read_plan(os.fspath(targets), base)
+    return run_plan(base, chosen, replications=replications, seed=seed, workers=workers,
+                    deterministic=deterministic, optimise_for=optimise_for,
+                    progress=progress)
+
+
 def read_history(paths: Source | Sequence[Source], process: ProcessLike, *,
                  format: Format | None = None, as_of: dt.date | dt.datetime | None = None,
                  name: str = "DataFrame") -> History:
@@ -186,18 +211,39 @@ def breakdown(history: History, by: str) -> Breakdown:
 
 
 def review(history: History, *, since: dt.datetime | dt.date, owner: str | None = None,
-           untouched_days: float = 30.0) -> Review:
+           untouched_days: float = 30.0, forecast: dt.datetime | dt.date | str | None = None,
+           process: ProcessLike | None = None, replications: int = 200,
+           seed: int | None = None, workers: int = 1) -> Review:
     """The pipeline review of *history* from *since* (a day alone: its start) to its
     as-of date: the movement, reconciled (open at the start + new + reopened − won −
     lost ± amount changes = open at the end, count and value, values as they stood at
     each date), each stage's moves, the deals that need attention, data hygiene at both
-    dates, and each owner's part; with *owner*, that owner's deals alone. A
-    SettingsError names what is wrong with *since* or *owner*."""
+    dates, and each owner's part; with *owner*, that owner's deals alone. With
+    *forecast* (a date, a day alone being its end; ``"month"``, ``"quarter"`` or
+    ``"year"``: the end of the one the review ends in; or a span such as ``"13w"`` after
+    the end), also the forecast of deals won and revenue from *since* to then, made at
+    both dates (from *process*, default the history's, with *replications*, *seed* and
+    *workers* as forecast takes them), its change and what moved it
+    (prediction.change). A SettingsError names what is wrong with *since*, *owner* or
+    *forecast*."""
     from salesproc.measuring.review import review as reviewing
 
     _history(history)
-    return reviewing(history, _moment(since, "since", end_of_day=False), owner=owner,
+    done = reviewing(history, _moment(since, "since", end_of_day=False), owner=owner,
                      untouched_days=untouched_days)
+    if forecast is None:
+        return done
+    from salesproc.prediction.change import forecast_change, forecast_end
+
+    if owner is not None:
+        raise SettingsError("forecast", "the forecast is of the whole pipeline, the new "
+                            "deals to come included, not of one owner's deals",
+                            hint="review the owner without a forecast, or everyone with one")
+    until = forecast_end(forecast if isinstance(forecast, str)
+                         else _moment(forecast, "forecast", end_of_day=True), history.as_of)
+    return replace(done, forecast=forecast_change(
+        history, done.start, until, replications=replications, seed=seed, workers=workers,
+        process=None if process is None else _process(process, ())))
 
 
 def calibrate(history: History, *, since: dt.datetime | None = None) -> Calibration:

@@ -7,11 +7,13 @@ import ast
 import contextlib
 import inspect
 import io
+import math
 import re
 import subprocess
 import sys
 import typing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +28,8 @@ DOC = ROOT / "docs" / "python.md"
 def test_the_walk_through_runs_as_written(monkeypatch: pytest.MonkeyPatch,
                                          tmp_path: Path) -> None:
     """From a copy of the folders it reads (it writes out/run.html beside them)."""
-    monkeypatch.chdir(repository_copy(tmp_path, "processes", "examples/five-step-salesforce"))
+    monkeypatch.chdir(repository_copy(tmp_path, "processes", "examples/five-step-salesforce",
+                                      "examples/plans"))
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text("utf-8"), re.DOTALL)
     assert len(blocks) >= 4
     namespace: dict[str, object] = {}
@@ -48,6 +51,12 @@ def test_the_walk_through_runs_as_written(monkeypatch: pytest.MonkeyPatch,
                                    "worst", "neutral", "best"]
     visits = namespace["visits"]
     assert len(visits) == len(namespace["result"].events)  # type: ignore[attr-defined]
+    week: Any = namespace["week"]
+    assert week.reconciles and week.forecast.until.month == 12
+    assert math.fsum(m.won for m in week.forecast.moves) == pytest.approx(
+        week.forecast.change["won"].mean)
+    planned: Any = namespace["planned"]
+    assert len(planned.evaluation.runs) == 4 and planned.plan.months == 12
 
 
 @pytest.mark.parametrize("name", ["simulate", "compare", "sweep", "load", "check"])

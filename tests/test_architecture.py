@@ -17,6 +17,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("core", "the foundations: units, calendars, defaults, diagnostics, statistics, files"),
     ("process", "defining and checking a process: YAML, schema, rules, the model"),
     ("history", "deal histories read from CRM exports"),
+    ("crm_metadata", "a process as a CRM's own configuration, out and in"),
     ("drawing", "diagrams and the playbook"),
     ("sim", "the simulation kernel"),
     ("experiments", "replications, comparisons, sweeps, a simulation as an export"),

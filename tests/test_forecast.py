@@ -283,8 +283,8 @@ def test_forecast_cases_and_per_deal_csv() -> None:
     assert wide["totals"]["won"]["best"] >= narrow["totals"]["won"]["best"]
     csv_out = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w", "-r",
                   "20", "--seed", "1", "--format", "csv").stdout.splitlines()
-    assert csv_out[0] == ("deal,buyer_type,stage,value,chance,month,crm_probability,"
-                          "forecast_category")
+    assert csv_out[0] == ("deal,buyer_type,stage,value,chance,expected_revenue,month,"
+                          "crm_probability,forecast_category")
     assert len(csv_out) - 1 == narrow["crm"]["open_deals"]
     bad = run("forecast", *EXAMPLE, "--process", process_file, "--horizon", "4w",
               "--cases", "90,50,10")

@@ -18,6 +18,7 @@ import pytest
 
 import salesproc
 import salesproc.report.text
+from salesproc.core.errors import SettingsError
 from salesproc.history import read_history
 from salesproc.prediction.synthetic import Mess, generate, reading, write
 from tests.conftest import ROOT, run
@@ -527,3 +528,108 @@ def test_the_median_interval_takes_the_tightest_ranks_that_hold_95_percent() -> 
         r, s = median_ranks(n) or (0, 0)
         assert s == n - r + 1
         assert 1 - 2 * binom.cdf(r - 1, n, 0.5) >= 0.95 > 1 - 2 * binom.cdf(r, n, 0.5)
+
+
+QUARTER_END = dt.datetime(2026, 6, 30, 23, 59, 59)
+
+
+def test_the_forecasts_change_adds_up_deal_by_deal(export: tuple[Path, Path]) -> None:
+    """review(forecast='quarter'): the forecasts at both dates are the forecast's own as
+    each date saw it; what was won in the period is the movement's won; the parts add up
+    to the change; the deals of each cause are those the pandas truth says, and a deal
+    won in the period moved the forecast by what it lacked then (1 less its chance)."""
+    process_file, changes = export
+    process = salesproc.load(process_file)
+    history = read_history([changes], process).at(END)
+    runs = {"replications": 12, "seed": 4}
+    done = salesproc.review(history, since=START, forecast="quarter", **runs)
+    f = done.forecast
+    assert f is not None and f.until == QUARTER_END
+    at_start = salesproc.forecast(history.at(START), until=QUARTER_END, **runs)
+    assert f.actual == {"won": done.won.deals, "revenue": pytest.approx(done.won.value)}
+    for k in ("won", "revenue"):  # the end's forecast: see the test of a week later
+        assert f.before[k].mean == pytest.approx(at_start.totals[k].mean.mean, rel=1e-12)
+        assert math.fsum(getattr(m, k) for m in f.moves) == pytest.approx(
+            f.change[k].mean, rel=1e-9, abs=1e-9)
+        assert f.change[k].mean == pytest.approx(f.after[k].mean - f.before[k].mean,
+                                                 abs=1e-6)
+    moved = {m.cause: m for m in f.moves}
+    before, after = _truth(changes, process, START), _truth(changes, process, END)
+    was_open = before.index[before["state"] == "open"]
+    won = [d for d in was_open if after.loc[d, "state"] == "won"]
+    lost = [d for d in was_open if after.loc[d, "state"] == "lost"]
+    assert won and lost and moved["new deals"].deals == done.new.deals > 0
+    assert (moved["won"].deals, moved["lost"].deals) == (len(won), len(lost))
+    chance = {d.id: d.chance for d in at_start.deals}  # a deal left out has none
+    assert moved["won"].won == pytest.approx(math.fsum(1 - chance.get(d, 0) for d in won))
+    assert moved["lost"].won == pytest.approx(-math.fsum(chance.get(d, 0) for d in lost))
+    still = [m for m in f.moves if m.cause not in ("won", "lost", "new deals", "reopened",
+                                                      "new deals still to come")]
+    assert sum(m.deals for m in still) == len(was_open) - len(won) - len(lost)
+    with pytest.raises(SettingsError, match="whole pipeline"):
+        salesproc.review(history, since=START, owner=done.owners[0].owner, forecast="month")
+
+
+def test_forecast_ends() -> None:
+    from salesproc.prediction.change import forecast_end
+
+    end = dt.datetime(2026, 11, 26, 20)
+    assert [forecast_end(w, end) for w in ("month", "Quarter", "year")] == [
+        dt.datetime(2026, 11, 30, 23, 59, 59), dt.datetime(2026, 12, 31, 23, 59, 59),
+        dt.datetime(2026, 12, 31, 23, 59, 59)]
+    assert forecast_end("quarter", dt.datetime(2026, 1, 1)) == dt.datetime(2026, 3, 31,
+                                                                           23, 59, 59)
+    assert forecast_end("2w", end) == end + dt.timedelta(days=14)
+    assert forecast_end("2027-01-15", end) == dt.datetime(2027, 1, 15, 23, 59, 59)
+    for bad in ("soon", "2027-13-01", "2027-01-15T10:00+02:00"):
+        with pytest.raises(SettingsError):
+            forecast_end(bad, end)
+
+
+def test_the_forecast_through_the_cli_and_a_week_later(export: tuple[Path, Path],
+                                                       tmp_path: Path) -> None:
+    """--forecast through the CLI: JSON, workbook and CSV hold the same figures; a week
+    later --against the saved review carries its forecast on (the same end), says what
+    it said, and starts where it ended: its forecast at the start is last week's at the
+    end (the same history and seed). --owner with --forecast, or a forecast that ends
+    before the review does, is a usage error."""
+    import openpyxl
+
+    process_file, changes = export
+    base = ["review", str(changes), "--process", str(process_file), "-r", "5", "--seed",
+            "3"]
+    week1, book_file, rows = (tmp_path / f"week1.{x}" for x in ("json", "xlsx", "csv"))
+    first = run(*base, "--as-of", "2026-04-23", "--since", "2026-04-16", "--forecast",
+                "2026-06-30", "-o", str(week1), "-o", str(book_file), "-o", str(rows))
+    assert first.exit_code == 0, first.output
+    f = json.loads(week1.read_text("utf-8"))["forecast"]
+    assert f["until"] == QUARTER_END.isoformat()
+    assert math.fsum(m["won"] for m in f["moves"]) == pytest.approx(f["change"]["won"]["mean"])
+    sheet = {r[0]: r for r in _sheet(openpyxl.load_workbook(book_file), "Forecast to 2026-06-30")}
+    assert sheet["change"][2] == pytest.approx(f["change"]["won"]["mean"])
+    assert sheet["won in the period"][5] == pytest.approx(f["won_in_period"]["revenue"])
+    csv_rows = pd.read_csv(rows).set_index(["section", "key"])
+    assert csv_rows.loc[("forecast to 2026-06-30", "at end"), "value"] == pytest.approx(
+        f["after"]["revenue"]["mean"])
+    week2, said_file = tmp_path / "week2.json", tmp_path / "week2.txt"
+    second = run(*base, "--as-of", "2026-04-30", "--against", str(week1), "-o", str(week2),
+                 "-o", str(said_file), "--charts", str(tmp_path / "charts"))
+    assert second.exit_code == 0, second.output
+    assert (tmp_path / "charts" / "forecast-bridge.svg").is_file()
+    data = json.loads(week2.read_text("utf-8"))
+    g = data["forecast"]
+    from salesproc.charts.waterfall import bridge
+
+    drawn = bridge(data)  # the bridge's steps add up: the last level is the end's forecast
+    assert drawn is not None and len(drawn.table.rows) == len(g["moves"]) + 2
+    assert drawn.table.rows[-2][3] == drawn.table.rows[-1][2]
+    assert g["until"] == f["until"] and g["saved"]["won"] == f["after"]["won"]["mean"]
+    assert g["before"]["won"]["mean"] == pytest.approx(
+        f["after"]["won"]["mean"] - f["won_in_period"]["won"])
+    said = said_file.read_text("utf-8")
+    assert "The forecast to 2026-06-30" in said and "what moved it" in said
+    assert f"The saved review said {f['after']['won']['mean']:.1f} deals" in said
+    owner = run(*base, "--owner", "x", "--forecast", "quarter")
+    assert owner.exit_code == 2 and "not of one owner's deals" in owner.output
+    early = run(*base, "--as-of", "2026-04-30", "--forecast", "2026-04-01")
+    assert early.exit_code == 2 and "must end after the review's end" in early.output

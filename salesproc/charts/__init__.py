@@ -16,8 +16,8 @@ from typing import Any
 
 from salesproc.charts.base import Chart, Table
 
-__all__ = ["Chart", "Table", "backtest", "comparison", "forecast", "measurement", "review",
-           "save", "simulation", "sweep"]
+__all__ = ["Chart", "Table", "backtest", "comparison", "forecast", "measurement", "plan",
+           "review", "save", "simulation", "sweep"]
 
 
 Maker = Callable[[dict[str, Any]], "Chart | list[Chart] | None"]
@@ -89,10 +89,11 @@ def forecast(data: dict[str, Any]) -> list[Chart]:
 
 def review(data: dict[str, Any]) -> list[Chart]:
     """The charts of a pipeline review (``Review.to_dict()``): the movement as a
-    waterfall, and the cohorts' win rate and days to win."""
+    waterfall, what moved the forecast (with one), and the cohorts' win rate and days to
+    win."""
     from salesproc.charts import cohort_trend, waterfall
 
-    return _draw(data, [waterfall.chart, cohort_trend.chart])
+    return _draw(data, [waterfall.chart, waterfall.bridge, cohort_trend.chart])
 
 
 def backtest(data: dict[str, Any]) -> list[Chart]:
@@ -100,3 +101,11 @@ def backtest(data: dict[str, Any]) -> list[Chart]:
     from salesproc.charts import forecast_vs_actual
 
     return _draw(data, [forecast_vs_actual.chart])
+
+
+def plan(data: dict[str, Any]) -> list[Chart]:
+    """The charts of a plan (``PlanResult.to_dict()``): the plan against its target, and
+    the optimiser's trade-off of cost against chance."""
+    from salesproc.charts import target
+
+    return _draw(data, [target.chart, target.tradeoff])

@@ -55,10 +55,16 @@ def compare(base_file: str, variant_files: tuple[str, ...], settings: tuple[str,
 @click.option("--set", "sweeps", multiple=True, required=True, metavar="PATH=VALUES",
               help="A setting and its values: 2..8, 2..10:2, or 0.5,1,2 (one or two "
               "settings may vary).")
+@click.option("--target", "target", metavar="MEASURE=AMOUNT",
+              help="How many to make the number: bookings=5000000 or deals=300 over the "
+              "measured period; says the first value that makes it with --chance.")
+@click.option("--chance", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=0.8, show_default=True, help="The chance --target asks for.")
 @simulation_options
-def sweep(process_file: str, sweeps: tuple[str, ...], replications: int | None,
-          horizon: str | None, warmup: str | None, seed: int | None, workers: int | None,
-          buyer: str | None, fmt: str, output: str | None, charts_dir: str | None) -> None:
+def sweep(process_file: str, sweeps: tuple[str, ...], target: str | None, chance: float,
+          replications: int | None, horizon: str | None, warmup: str | None,
+          seed: int | None, workers: int | None, buyer: str | None, fmt: str,
+          output: str | None, charts_dir: str | None) -> None:
     """Headline figures for each value of a setting, and the gain of each step.
 
     E.g. salesproc sweep processes/five-step.yaml --set roles.se.headcount=1..5
@@ -66,6 +72,7 @@ def sweep(process_file: str, sweeps: tuple[str, ...], replications: int | None,
     from salesproc import api
     from salesproc.experiments import compare as comparing
 
+    wanted = None if target is None else comparing.parse_target(target, chance)
     points = comparing.sweep_points([comparing.parse_sweep(s) for s in sweeps])
     read = load_or_fail(process_file)
     processes = [changed_or_fail(read, process_file, point) for point in points]
@@ -75,7 +82,8 @@ def sweep(process_file: str, sweeps: tuple[str, ...], replications: int | None,
     _warn_capacity([(" ".join(point), p) for point, p in zip(points, processes, strict=True)])
     guard_charts(charts_dir)
     with progress_bar() as progress:
-        result = comparing.sweep(processes, points, run, buyer=buyer, progress=progress)
+        result = comparing.sweep(processes, points, run, buyer=buyer, progress=progress,
+                                 target=wanted)
     emit_result("sweep", result, fmt, output, charts_dir)
 
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import shlex
 from pathlib import Path
+from typing import Any
 
 import click
 
 from salesproc.cli.app import Failure, cli, echo
+from salesproc.cli.options import CRM_OPTION
+from salesproc.cli.reading import echo_note, history_failure, history_paths
+from salesproc.cli.writing import guard_outputs
 from salesproc.core.diagnostics import shown
 
 
@@ -19,13 +23,30 @@ from salesproc.core.diagnostics import shown
               "repository: a starter process in processes/, the schema for editors, a GitHub "
               "Actions workflow that validates and draws on every pull request, a pre-commit "
               "hook.")
+@click.option("--from", "history", metavar="HISTORY", multiple=True,
+              type=click.Path(path_type=str),
+              help="Discover the process from a CRM export instead (repeat it for each "
+              "file: --from Opportunity.csv --from OpportunityHistory.csv): its stages in "
+              "the CRM's order, the routes deals took, loss reasons, times in stage, "
+              "arrivals and deal values, fitted.")
+@click.option("--buyer-field", "buyer_field", metavar="COLUMN",
+              help="With --from: the export's column whose values are the buyer types "
+              "(e.g. Segment__c).")
+@CRM_OPTION
 @click.option("--force", is_flag=True, help="Overwrite the files if they exist.")
-def init(name: str, repo: bool, force: bool) -> None:
-    """Write a starter process file NAME.yaml, ready to edit (or set up a repository)."""
+def init(name: str, repo: bool, history: tuple[str, ...], buyer_field: str | None,
+         crm: Any, force: bool) -> None:
+    """Write a starter process file NAME.yaml, ready to edit (or set up a repository, or
+    discover the process from a CRM export with --from)."""
     from salesproc.core.outputs import write_atomic
     from salesproc.process import starter
 
+    if buyer_field is not None and not history:
+        raise click.UsageError("--buyer-field names a column of the export given by --from")
     if repo:
+        if history:
+            raise click.UsageError("--from writes one process file; set up the repository "
+                                   "first (init --repo), then init --from in processes/")
         _init_repository(name, force)
         return
     if not name.strip() or name.strip() in (".", "..") or name.endswith(("/", os.sep)):
@@ -40,9 +61,37 @@ def init(name: str, repo: bool, force: bool) -> None:
         raise Failure(f"folder {shown(str(target.parent))} does not exist; nothing was written",
                       hint=f"create it first (mkdir -p {shown(folder)}), or set up a whole "
                       "repository with: salesproc init --repo FOLDER")
+    if history:
+        _discover(target, history, buyer_field, crm)
+        return
     write_atomic(target, starter.render(name))
     quoted = shlex.quote(str(target))
     command = f"salesproc validate {'-- ' if quoted.startswith('-') else ''}{quoted}"
+    echo(f"wrote {shown(str(target))}; next: {shown(command)}")
+
+
+def _discover(target: Path, history: tuple[str, ...], buyer_field: str | None,
+              crm: Any) -> None:
+    """init --from: the process discovered from the export, written to *target* (the
+    export's notes and what to know on stderr), and the command that measures with it."""
+    from salesproc.core.outputs import write_atomic
+    from salesproc.history import HistoryError
+    from salesproc.prediction.discover import discover
+    from salesproc.process.starter import title_from
+
+    guard_outputs(history, str(target))
+    try:
+        found = discover(history_paths(history), title_from(target.name),
+                         buyer_field=buyer_field, kind=crm)
+    except HistoryError as exc:
+        raise history_failure(exc, "read") from None
+    for note in found.notes:
+        echo_note(note)
+    for line in found.report:
+        echo(f"note: {line}", err=True)
+    write_atomic(target, found.text)
+    files = " ".join(shlex.quote(h) for h in history)
+    command = f"salesproc measure {files} --process {shlex.quote(str(target))}"
     echo(f"wrote {shown(str(target))}; next: {shown(command)}")
 
 

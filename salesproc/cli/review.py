@@ -10,7 +10,14 @@ import click
 from click.core import ParameterSource
 
 from salesproc.cli.app import Failure, cli, echo
-from salesproc.cli.options import CHARTS_OPTION, CRM_OPTION, HISTORY_ARGUMENT, Date
+from salesproc.cli.options import (
+    CHARTS_OPTION,
+    CRM_OPTION,
+    HISTORY_ARGUMENT,
+    RANGED,
+    Date,
+    worker_count,
+)
 from salesproc.cli.reading import history_or_fail, load_or_fail, read_json
 from salesproc.cli.writing import (
     draw_charts,
@@ -47,6 +54,16 @@ REVIEW_FORMATS = ["table", "markdown", "json", "csv", "html", "xlsx"]
               help="A saved `review --format json`: say what changed since it (the open "
               "pipeline, the deals that newly need attention and those that no longer do, "
               "data hygiene).")
+@click.option("--forecast", "forecast", metavar="WHEN",
+              help="Also forecast deals won and revenue from the review's start to WHEN "
+              "(a date, month, quarter or year: the end of the one the review ends in, or "
+              "a span such as 13w after the end), as at the start and at the end, and say "
+              "what moved it (wins, losses, new deals, slips...). After a saved review "
+              "with a forecast (--against), its end is the default.")
+@click.option("-r", "--replications", type=RANGED, default=200, show_default=True,
+              help="Forecast runs (with --forecast).")
+@click.option("--seed", type=click.IntRange(min=0), help="The forecast's random seed "
+              "(default: the process's).")
 @CRM_OPTION
 @click.option("--format", "fmt", type=click.Choice(REVIEW_FORMATS), default="table",
               show_default=True, help="markdown: tables that read well pasted into Slack, "
@@ -59,12 +76,14 @@ REVIEW_FORMATS = ["table", "markdown", "json", "csv", "html", "xlsx"]
               "another. Several -o write one file each: the exports are read once.")
 @CHARTS_OPTION
 def review(history: tuple[str, ...], process_file: str, since: Any, week: bool, as_of: Any,
-           owner: str | None, untouched_days: float, against: str | None, crm: Any,
+           owner: str | None, untouched_days: float, against: str | None,
+           forecast: str | None, replications: int, seed: int | None, crm: Any,
            fmt: str, outputs: tuple[str, ...], charts_dir: str | None) -> None:
     """The weekly pipeline review: what moved between two dates (reconciled: open at the
     start + new + reopened - won - lost +- amount changes = open at the end), by stage;
     the deals that need attention (stale, past their close date, untouched, large and
-    slipped, moved back), by owner; what is missing from the CRM; and each owner's part.
+    slipped, moved back), by owner; what is missing from the CRM; and each owner's part;
+    with --forecast, how the forecast changed over the period and what moved it.
 
     HISTORY is read as measure reads it, and must hold the stage history.
     """
@@ -73,6 +92,9 @@ def review(history: tuple[str, ...], process_file: str, since: Any, week: bool, 
 
     if since is not None and week:
         raise click.UsageError("give --since DATE or --week, not both")
+    if forecast is not None and owner is not None:
+        raise click.UsageError("--forecast is of the whole pipeline (the new deals to come "
+                               "included), not of one owner's deals: leave out --owner")
     targets = _targets(outputs, fmt)
     guard_charts(charts_dir)
     process = load_or_fail(process_file)
@@ -95,7 +117,11 @@ def review(history: tuple[str, ...], process_file: str, since: Any, week: bool, 
              f"({after:%Y-%m-%d %H:%M}): the review is of the week before its end", err=True)
         after = None
     start = since if since is not None else after or week_ago
-    done = api.review(found, since=start, owner=owner, untouched_days=untouched_days)
+    if forecast is None and owner is None:
+        forecast = _saved_forecast(saved, found.as_of)
+    done = api.review(found, since=start, owner=owner, untouched_days=untouched_days,
+                      forecast=forecast, process=process, replications=replications,
+                      seed=seed, workers=worker_count(None))
     if saved is not None:
         try:
             done = done.against(saved)
@@ -123,6 +149,24 @@ def _saved_end(saved: Any) -> dt.datetime | None:
         return previous_from(saved).end if saved is not None else None
     except ValueError:
         return None
+
+
+def _saved_forecast(saved: Any, end: dt.datetime) -> str | None:
+    """The end of a saved review's forecast, to carry it on a week later (None: no saved
+    review, one without a forecast, or one whose forecast ended by *end*: said so)."""
+    from salesproc.measuring.review import previous_from
+
+    try:
+        until = previous_from(saved).forecast_until if saved is not None else None
+    except ValueError:
+        return None
+    if until is None:
+        return None
+    if until <= end:
+        echo(f"note: the saved review's forecast ended {until:%Y-%m-%d}: give --forecast "
+             "for a new one", err=True)
+        return None
+    return until.isoformat()
 
 
 #: With several -o, each file's format by how its name ends.

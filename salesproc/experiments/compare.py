@@ -21,7 +21,7 @@ from salesproc.core import layout
 from salesproc.core.defaults import HIRE_REPLICATIONS, MAX_HIRE_CHECKS, MAX_SWEEP_POINTS
 from salesproc.core.diagnostics import shown
 from salesproc.core.errors import SalesprocError, SettingsError
-from salesproc.core.stats import CONFIDENCE, Estimate, bonferroni, significant
+from salesproc.core.stats import CONFIDENCE, Estimate, bonferroni, proportion, significant
 from salesproc.core.units import convert
 from salesproc.experiments.experiment import simulate, simulate_many
 from salesproc.experiments.results import INTERVAL, Hire, SimulationResult, Wait, figure
@@ -321,6 +321,37 @@ def parse_sweep(option: str) -> Sweep:
     return Sweep(setting.strip(), values)
 
 
+@dataclass(frozen=True)
+class SweepTarget:
+    """`sweep --target`: the number the measured window must bring (*measure* is
+    bookings, the value of deals won, or deals, deals won), and the chance asked."""
+
+    measure: str
+    amount: float
+    chance: float = 0.8
+
+    @property
+    def metric(self) -> str:
+        """The simulated figure it is met by."""
+        return "revenue" if self.measure == "bookings" else "won"
+
+
+def parse_target(option: str, chance: float = 0.8) -> SweepTarget:
+    """A target as written on the command line: 'bookings=5000000' or 'deals=300'; a bad
+    one raises a SettingsError of the setting 'target'."""
+    measure, sep, amount = option.partition("=")
+    measure = measure.strip()
+    try:
+        value = _number(amount)
+    except ValueError:
+        value = math.nan
+    if not sep or measure not in ("bookings", "deals") or not value > 0:
+        raise SettingsError("target", f"'{shown(option)}' is not a target",
+                            hint="give bookings=AMOUNT or deals=COUNT above 0, e.g. "
+                            "bookings=5000000")
+    return SweepTarget(measure, value, chance)
+
+
 def _sweep_range(spec: str, bad: Callable[[str], SettingsError]) -> tuple[str, ...]:
     """FROM..TO[:STEP] as its values, written as whole numbers where all three are."""
     bounds, _, step_text = spec.partition(":")
@@ -352,7 +383,8 @@ def _number(text: str) -> float:
 
 def sweep(processes: Sequence[Process], points: Sequence[tuple[str, ...]],
           settings: Settings, *, buyer: str | None = None,
-          progress: Callable[[int, int], None] | None = None) -> SweepResult:
+          progress: Callable[[int, int], None] | None = None,
+          target: SweepTarget | None = None) -> SweepResult:
     """Simulate one process per point (built by the caller from the base and each point's
     PATH=VALUE settings), the first as the base, all with the same seeds; with *buyer*,
     the figures are that buyer type's deals."""
@@ -360,7 +392,7 @@ def sweep(processes: Sequence[Process], points: Sequence[tuple[str, ...]],
     done = compare((labels[0], processes[0]),
                    list(zip(labels[1:], processes[1:], strict=True)), settings,
                    buyer=buyer, progress=progress)
-    return SweepResult(done, list(points))
+    return SweepResult(done, list(points), target)
 
 
 def sweep_points(sweeps: Sequence[Sweep]) -> list[tuple[str, ...]]:
@@ -425,6 +457,31 @@ class SweepResult:
 
     comparison: Comparison  # the first point is the base, the others its variants
     points: list[tuple[str, ...]]  # each point's PATH=VALUE settings
+    target: SweepTarget | None = None  # `--target`: which point first makes the number
+
+    def target_chances(self) -> list[Estimate]:
+        """Each point's chance (Wilson 95% interval) of making the target over the
+        measured window: the share of its replications that do."""
+        if self.target is None:
+            return []
+        buyer = self.comparison.buyer  # with --buyer, that buyer type's deals
+        key = Key("all", "", self.target.metric) if buyer is None else \
+            Key("buyer", buyer, self.target.metric)
+        found = []
+        for run in self.runs:
+            values = [r.get(key, 0.0) for r in run.result.replications]
+            found.append(proportion(sum(v >= self.target.amount for v in values),
+                                    len(values)))
+        return found
+
+    def target_answer(self) -> tuple[str, ...] | None:
+        """The first point (in the sweep's order) that makes the target in at least the
+        chance asked of its replications; None when none does."""
+        if self.target is None:
+            return None
+        return next((point for point, e in zip(self.points, self.target_chances(),
+                                               strict=True)
+                     if e.mean >= self.target.chance), None)
 
     @property
     def runs(self) -> list[Variant]:
@@ -502,4 +559,17 @@ class SweepResult:
                 "horizon": base.settings.horizon, "warmup": base.settings.warmup,
                 "replications": base.settings.replications,
                 "seed": base.settings.seed, "interval": INTERVAL,
-                "step_confidence": self.step_confidence(), "points": rows}
+                "step_confidence": self.step_confidence(), "points": rows,
+                "target": self._target_dict()}
+
+    def _target_dict(self) -> dict[str, Any] | None:
+        if self.target is None:
+            return None
+        answer = self.target_answer()
+        return {"measure": self.target.measure, "amount": self.target.amount,
+                "chance_asked": self.target.chance,
+                "chances": [{"settings": dict(p.split("=", 1) for p in point),
+                             **layout.estimate(e)}
+                            for point, e in zip(self.points, self.target_chances(),
+                                                strict=True)],
+                "answer": None if answer is None else dict(p.split("=", 1) for p in answer)}

@@ -248,9 +248,25 @@ def stage_facts(files: Iterable[tuple[Export, Format | None]], reading: Reading
     return out
 
 
-def suggest_mapping(paths: Sequence[str], process: Process, kind: Format | None = None,
-                    today: dt.date | None = None) -> str:
-    """A `crm:` section to paste into the process file, as YAML with comments."""
+@dataclass
+class Found:
+    """What an export says of its stages, before any is placed on a process: each CRM
+    stage matched by name and by what the export marks it (not yet by its place), in
+    the export's own order (:func:`_order`: *how* says which); the files of deals with
+    their formats, and the reading they were read with."""
+
+    stages: list[CrmStage]
+    how: str
+    deals: Sequence[Export]
+    kinds: list[Format]
+    reading: Reading
+    mapping: Mapping
+
+
+def export_stages(paths: Sequence[str], process: Process, kind: Format | None = None,
+                  today: dt.date | None = None) -> Found:
+    """The CRM stages of the export *paths*, with their counts and what the export says
+    of them, matched onto *process* by name and in order (:class:`Found`)."""
     mapping = Mapping(process)
     reading = Reading(mapping, Notebook(), today or dt.date.today())
     files = [CsvFile(p, "CSV") for p in paths]
@@ -278,17 +294,29 @@ def suggest_mapping(paths: Sequence[str], process: Process, kind: Format | None 
     for stage in stages.values():
         _match(stage, mapping)
     ordered, how = _order(list(stages.values()))
+    return Found(ordered, how, deals, kinds, reading, mapping)
+
+
+def loss_column(deals: Sequence[Export]) -> str | None:
+    """The export's usual column of why deals were lost, if it has one."""
+    return next((c for f in deals for c in [f.column(*LOSS_REASON_COLUMNS)] if c), None)
+
+
+def suggest_mapping(paths: Sequence[str], process: Process, kind: Format | None = None,
+                    today: dt.date | None = None) -> str:
+    """A `crm:` section to paste into the process file, as YAML with comments."""
+    found = export_stages(paths, process, kind, today)
+    ordered, mapping, deals = found.stages, found.mapping, found.deals
     _keep_the_better_match(ordered)
     _place(ordered, list(process.stages))
     _shared(ordered)
-    reason = None if mapping.crm.lost_reason else next(
-        (c for f in deals for c in [f.column(*LOSS_REASON_COLUMNS)] if c), None)
+    reason = None if mapping.crm.lost_reason else loss_column(deals)
     buyers = [] if mapping.crm.buyer_rules or len(process.buyer_types) < 2 else \
-        buyer_columns(deals, reading)
+        buyer_columns(deals, found.reading)
     merge = "" if process.crm == Crm() else (  # `>> FILE` again would write crm: twice
         "# The process has a crm: section already: merge these lines into it (a second crm:\n"
         "# would not validate, and this one leaves out what that one has).\n")
-    return merge + _yaml(ordered, how, reason) + _buyer_lines(buyers, process)
+    return merge + _yaml(ordered, found.how, reason) + _buyer_lines(buyers, process)
 
 
 def _add(stages: dict[str, CrmStage], stage: CrmStage) -> None:

@@ -195,11 +195,62 @@ class Previous:
     flagged: tuple[str, ...]  # the deals (ids) that needed attention then
     newly_flagged: tuple[str, ...] = ()  # ... now, and not then
     cleared: tuple[str, ...] = ()  # ... then, and not now
+    forecast_until: dt.datetime | None = None  # its forecast's end, when it had one
+    forecast: dict[str, float] | None = None  # ... and what it said at its end
 
     def to_dict(self) -> dict[str, Any]:
         return {"end": self.end.isoformat(), "open_end": self.open_end.to_dict(),
                 "newly_flagged": list(self.newly_flagged), "cleared": list(self.cleared),
                 "hygiene": self.hygiene.to_dict()}
+
+
+#: What moved the forecast, in the order it is told (see prediction.change).
+FORECAST_CAUSES = ("won", "lost", "new deals", "reopened", "moved forward", "moved back",
+                   "slipped", "amount changed", "no change (time passed)",
+                   "new deals still to come")
+
+
+@dataclass(frozen=True)
+class ForecastMove:
+    """One cause's part in the forecast's change: the deals it holds, and how much it
+    moved the expected deals won and revenue by the forecast's end."""
+
+    cause: str  # one of FORECAST_CAUSES
+    deals: int  # 0 for the new deals still to come
+    won: float
+    revenue: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cause": self.cause, "deals": self.deals, "won": layout.number(self.won),
+                "revenue": layout.number(self.revenue)}
+
+
+@dataclass(frozen=True)
+class ForecastChange:
+    """The forecast of deals won and revenue from the review's start to *until*, made at
+    the start and at the end (the end's: won in the period, plus its forecast of the
+    rest), the change run by run (the same seeds), and what moved it: each deal's part
+    (its expected wins and revenue at the end less at the start) summed by cause, and
+    the new deals still to come; the moves sum to the change's mean exactly."""
+
+    until: dt.datetime
+    replications: int
+    before: dict[str, Estimate]  # "won", "revenue"
+    after: dict[str, Estimate]
+    change: dict[str, Estimate]
+    actual: dict[str, float]  # won in the period
+    moves: list[ForecastMove]
+    saved: dict[str, float] | None = None  # what the saved review (--against) said at its end
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"until": self.until.isoformat(), "replications": self.replications,
+                **{when: {k: layout.estimate(e) for k, e in figures.items()}
+                   for when, figures in (("before", self.before), ("after", self.after),
+                                         ("change", self.change))},
+                "won_in_period": {k: layout.number(v) for k, v in self.actual.items()},
+                "moves": [m.to_dict() for m in self.moves],
+                "saved": None if self.saved is None
+                else {k: layout.number(v) for k, v in self.saved.items()}}
 
 
 @dataclass
@@ -232,6 +283,7 @@ class Review:
     cohorts: list[Cohort] = field(default_factory=list)
     previous: Previous | None = None  # set by against(): what changed since a saved review
     notes: list[str] = field(default_factory=list)
+    forecast: ForecastChange | None = None  # set by prediction.change, when asked for
 
     def against(self, saved: Any) -> Review:
         """This review with what changed since *saved* (a review's JSON layout, as
@@ -251,7 +303,11 @@ class Review:
             raise ValueError(f"the saved review ends {was.end:%Y-%m-%d %H:%M}, after this "
                              f"one ({self.end:%Y-%m-%d %H:%M}): compare with an earlier one")
         now = [a.deal for a in self.attention]
-        return replace(self, previous=replace(
+        forecast = self.forecast
+        if forecast is not None and was.forecast is not None \
+                and was.forecast_until == forecast.until:  # the same forecast, a week on
+            forecast = replace(forecast, saved=was.forecast)
+        return replace(self, forecast=forecast, previous=replace(
             was, newly_flagged=tuple(d for d in now if d not in set(was.flagged)),
             cleared=tuple(d for d in was.flagged if d not in set(now))))
 
@@ -285,8 +341,9 @@ class Review:
     def rows(self) -> list[list[Any]]:
         """The review as flat rows (COLUMNS): the movement, each stage's moves, the deals
         that need attention (one row per deal, its reasons in *key*), hygiene at both
-        dates, each owner, the loss reasons of the period and of the days before it, and
-        each month's cohort."""
+        dates, each owner, the loss reasons of the period and of the days before it, the
+        forecast's change and what moved it (deals won and revenue, as deals and value),
+        and each month's cohort."""
         out: list[list[Any]] = [["movement", name, f.deals, f.value]
                                 for name, f in self.movement()]
         out.append(["movement", "amount changes", None, self.amount_changes])
@@ -314,6 +371,13 @@ class Review:
                  None] for s in self.losses if s.now.n]
         out += [[f"loss reasons in the {BEFORE_DAYS:g} days before", s.reason,
                  round(s.before.mean * s.before.n), None] for s in self.losses if s.before.n]
+        if self.forecast is not None:  # deals: the expected deals won; value: the revenue
+            f = self.forecast
+            section = f"forecast to {f.until:%Y-%m-%d}"
+            out += [[section, what, e["won"].mean, e["revenue"].mean] for what, e in
+                    (("at start", f.before), ("at end", f.after), ("change", f.change))]
+            out.append([section, "won in the period", f.actual["won"], f.actual["revenue"]])
+            out += [[section, f"moved by: {m.cause}", m.won, m.revenue] for m in f.moves]
         for c in self.cohorts:
             out += [[f"cohort {c.month}", name, n, None] for name, n in
                     (("deals", c.deals), ("won", c.won), ("lost", c.lost), ("open", c.open))]
@@ -362,6 +426,7 @@ class Review:
                          "cycle_low": layout.number(c.cycle_low),
                          "cycle_high": layout.number(c.cycle_high)} for c in self.cohorts],
             "previous": self.previous.to_dict() if self.previous else None,
+            "forecast": self.forecast.to_dict() if self.forecast else None,
             "owners": [{"owner": o.owner, "open_end": o.open_end.to_dict(),
                         "new": o.new.to_dict(), "won": o.won.to_dict(),
                         "lost": o.lost.to_dict(), "forward": o.forward, "back": o.back,
@@ -380,19 +445,29 @@ def previous_from(data: Any) -> Previous:
         raise ValueError(f"a review in layout {str(data.get('layout'))[:20]}, not "
                          f"{layout.LAYOUT_VERSION}: saved by another version of salesproc")
     try:
-        end = dt.datetime.fromisoformat(str(data["end"]))
-        if end.tzinfo is not None:  # a review writes its dates as the export's, no offset
-            raise ValueError(end)
+        end = _naive(str(data["end"]))
         block = data["movement"]["open_end"]
         open_end = Flow(int(block["deals"]), float(block["value"] or 0.0))
         flagged = tuple(dict.fromkeys(str(a["deal"]) for a in data["attention"]))
         h = data["hygiene"]["end"]
         hygiene = Hygiene(**{k: int(h[k]) for k in Hygiene.__dataclass_fields__})
+        ahead = data.get("forecast")  # a review without a forecast has none
+        until = None if ahead is None else _naive(str(ahead["until"]))
+        said = None if ahead is None else {k: float(e["mean"])
+                                           for k, e in ahead["after"].items()}
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         what = (f"it has no '{str(exc.args[0])[:40]}'" if isinstance(exc, KeyError)
                 else "a value in it is not what a review writes")
         raise ValueError(f"not a saved review ({what})") from None
-    return Previous(end, open_end, hygiene, flagged)
+    return Previous(end, open_end, hygiene, flagged, forecast_until=until, forecast=said)
+
+
+def _naive(text: str) -> dt.datetime:
+    """A date and time a review wrote (the export's local time, without a zone)."""
+    when = dt.datetime.fromisoformat(text)
+    if when.tzinfo is not None:  # a review writes its dates as the export's, no offset
+        raise ValueError(when)
+    return when
 
 
 def _key(name: str) -> str:
@@ -414,9 +489,7 @@ def review(history: History, since: dt.datetime, *, owner: str | None = None,
                              "not say where a deal stood when the period began",
                              hint="export the stage history too (Salesforce's "
                              "OpportunityHistory.csv, HubSpot's 'Date entered' columns)")
-    before, after = history.at(since), history
-    d = after.deals
-    kept = np.flatnonzero(d.created <= np.datetime64(since, "s"))  # before's deals, in order
+    d = history.deals
     owners = np.array([o or NO_OWNER for o in d.owner.to_pylist()], dtype=object)
     mine = np.ones(len(d), dtype=bool)
     if owner is not None:
@@ -428,56 +501,38 @@ def review(history: History, since: dt.datetime, *, owner: str | None = None,
                                 + ", ".join(quoted(k, 40) for k in known[:12])
                                 + ("…" if len(known) > 12 else ""))
         mine = owners == owner
-    start = _spread(before.deals.outcome, kept, len(d), ABSENT)
-    stop = d.outcome
-    value_start = _spread(np.nan_to_num(before.deals.value), kept, len(d), 0.0)
-    value_end = np.nan_to_num(d.value)
-    stage_start = _spread(_stages(before), kept, len(d), -1)
-    stage_end = _stages(after)
+    s = deal_states(history, since)
+    before, after, kept = s.before, history, s.kept
+    value_start, value_end = s.value_start, s.value_end
+    was_open, absent, is_open, stop = s.was_open, s.absent, s.is_open, s.stop
+    forward, back, slipped = s.forward, s.back, s.slipped
+    period_end = np.datetime64(end, "s")
 
     def flow(mask: np.ndarray, values: np.ndarray) -> Flow:
         mask = mask & mine
         return Flow(int(mask.sum()), math.fsum(values[mask].tolist()))
 
-    absent, was_open, was_closed = start == ABSENT, start == OUTCOME_OPEN, start > 0
-    is_open = stop == OUTCOME_OPEN
-    # closed at the start and closed again later: reopened, then won or lost, in the period
-    reclosed = was_closed & (stop > 0) & (d.closed > np.datetime64(since, "s"))
-    moving = was_open | absent | reclosed
-    close = d.close_date
-    period_end = np.datetime64(end, "s")
-    close_start = _spread(before.deals.close_date, kept, len(d), np.datetime64("NaT", "s"))
-    expected_in = was_open & (close_start >= np.datetime64(since, "s")) & (
-        close_start <= period_end)
-    both = was_open & is_open
-    # further along or back along the deal's path (one rule with the attention list's)
-    place = _positions(history.process)
-    row = d.buyer.astype(np.int64) + 1
-    at_start = place[row, np.maximum(stage_start, 0)]
-    at_end = place[row, np.maximum(stage_end, 0)]
-    forward, back = both & (at_end > at_start), both & (at_end < at_start)
-    slipped = expected_in & is_open & (close > period_end)
     findings = _findings(after, since)
     result = Review(
         history.process.name, history.process.currency, since, end, history.sources,
         open_start=flow(was_open, value_start), new=flow(absent, value_end),
-        reopened=flow(was_closed & (is_open | reclosed), value_end),
-        won=flow(moving & (stop == OUTCOME_WON), value_end),
-        lost=flow(moving & (stop == OUTCOME_LOST), value_end),
+        reopened=flow(s.reopened, value_end), won=flow(s.won, value_end),
+        lost=flow(s.lost, value_end),
         amount_changes=math.fsum((value_end - value_start)[was_open & mine].tolist()),
         open_end=flow(is_open, value_end),
         slipped=flow(slipped, value_end),
-        pulled_in=flow(was_open & (close_start > period_end) & (stop == OUTCOME_WON),
+        pulled_in=flow(was_open & (s.close_start > period_end) & (stop == OUTCOME_WON),
                        value_end),
         stages=[], attention=[],
         hygiene_start=_hygiene(_findings(before, since - (end - since)), mine[kept]),
         hygiene_end=_hygiene(findings, mine), owners=[], owner=owner)
-    for s, sid in enumerate(history.process.stages):
-        here_start, here_end = was_open & (stage_start == s), is_open & (stage_end == s)
+    for k, sid in enumerate(history.process.stages):
+        here_start = was_open & (s.stage_start == k)
+        here_end = is_open & (s.stage_end == k)
         result.stages.append(StageMove(
             sid, flow(here_start, value_start), flow(here_end, value_end),
             int((forward & here_start & mine).sum()), int((back & here_start & mine).sum()),
-            int((both & here_start & (stage_end == s) & mine).sum())))
+            int((was_open & here_end & here_start & mine).sum())))
     result.attention = _attention(after, mine, owners,
                                   back | _went_back(after, np.datetime64(since, "s")),
                                   slipped, untouched_days)
@@ -490,8 +545,7 @@ def review(history: History, since: dt.datetime, *, owner: str | None = None,
             continue
         result.owners.append(OwnerView(
             name, flow(is_open & his, value_end), flow(absent & his, value_end),
-            flow(moving & (stop == OUTCOME_WON) & his, value_end),
-            flow(moving & (stop == OUTCOME_LOST) & his, value_end),
+            flow(s.won & his, value_end), flow(s.lost & his, value_end),
             int((forward & his & mine).sum()), int((back & his & mine).sum()),
             flagged.get(name, 0), int(to_fix[his & mine].sum())))
     _losses(result, history, since, mine)
@@ -505,6 +559,65 @@ def review(history: History, since: dt.datetime, *, owner: str | None = None,
 
 
 ABSENT = -1  # a deal not created yet at a date
+
+
+@dataclass(frozen=True)
+class DealStates:
+    """Each deal of a history (arrays by its index there) at the start and the end of a
+    period, by the module docstring's rules: the one home of what counts as new,
+    reopened, won, lost, moved forward or back and slipped, for the review's movement
+    and for what moved its forecast (prediction.change)."""
+
+    before: History  # the history as it stood at the start
+    kept: np.ndarray  # the deals there at the start (their index in the end's history)
+    stop: np.ndarray  # the outcome at the end
+    absent: np.ndarray  # not created yet at the start: new
+    was_open: np.ndarray
+    is_open: np.ndarray
+    reopened: np.ndarray  # closed at the start, open at the end or closed again since
+    won: np.ndarray  # open at the start, new or reopened; won at the end
+    lost: np.ndarray  # ...; lost at the end
+    forward: np.ndarray  # open at both dates, further along its path at the end
+    back: np.ndarray  # ... further back
+    slipped: np.ndarray  # open at both, expected in the period at its start and after it now
+    value_start: np.ndarray  # unknown amounts as zero
+    value_end: np.ndarray
+    stage_start: np.ndarray  # -1: not open then
+    stage_end: np.ndarray
+    close_start: np.ndarray  # the expected close date at the start (NaT: none)
+
+
+def deal_states(history: History, since: dt.datetime) -> DealStates:
+    """Each deal's state at *since* and at *history*'s as-of date (see DealStates)."""
+    before, d = history.at(since), history.deals
+    cut, end = np.datetime64(since, "s"), np.datetime64(history.as_of, "s")
+    kept = np.flatnonzero(d.created <= cut)  # before's deals, in order
+    start = _spread(before.deals.outcome, kept, len(d), ABSENT)
+    stop = d.outcome
+    stage_start = _spread(_stages(before), kept, len(d), -1)
+    stage_end = _stages(history)
+    absent, was_open, was_closed = start == ABSENT, start == OUTCOME_OPEN, start > 0
+    is_open = stop == OUTCOME_OPEN
+    # closed at the start and closed again later: reopened, then won or lost, in the period
+    reclosed = was_closed & (stop > 0) & (d.closed > cut)
+    moving = was_open | absent | reclosed
+    close_start = _spread(before.deals.close_date, kept, len(d), np.datetime64("NaT", "s"))
+    expected_in = was_open & (close_start >= cut) & (close_start <= end)
+    both = was_open & is_open
+    # further along or back along the deal's path (one rule with the attention list's)
+    place = _positions(history.process)
+    row = d.buyer.astype(np.int64) + 1
+    at_start = place[row, np.maximum(stage_start, 0)]
+    at_end = place[row, np.maximum(stage_end, 0)]
+    return DealStates(
+        before, kept, stop, absent, was_open, is_open,
+        reopened=was_closed & (is_open | reclosed), won=moving & (stop == OUTCOME_WON),
+        lost=moving & (stop == OUTCOME_LOST), forward=both & (at_end > at_start),
+        back=both & (at_end < at_start),
+        slipped=expected_in & is_open & (d.close_date > end),
+        value_start=_spread(np.nan_to_num(before.deals.value), kept, len(d), 0.0),
+        value_end=np.nan_to_num(d.value), stage_start=stage_start, stage_end=stage_end,
+        close_start=close_start)
 
 
 def _losses(result: Review, history: History, since: dt.datetime, mine: np.ndarray) -> None:

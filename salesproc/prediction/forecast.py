@@ -75,14 +75,16 @@ class Outcome:
 
 @dataclass(frozen=True)
 class DealChance:
-    """An open deal's chance to be won by the end of the period, its most likely close
-    month, and what the CRM itself says of it."""
+    """An open deal's chance to be won by the end of the period, the revenue it is
+    expected to bring in it (the mean over the runs of its value when won, nothing when
+    not), its most likely close month, and what the CRM itself says of it."""
 
     id: str
     buyer_type: str
     stage: str
     value: float
     chance: float
+    expected_revenue: float
     month: str  # the month it is most often won in, '' when it rarely is
     crm_probability: float
     forecast_category: str
@@ -109,7 +111,8 @@ class Forecast:
 
     COLUMNS = ("section", "period", "figure", "mean", "low", "high", "n", "worst",
                "neutral", "best")
-    DEAL_COLUMNS = ("deal", "buyer_type", "stage", "value", "chance", "month",
+    DEAL_COLUMNS = ("deal", "buyer_type", "stage", "value", "chance", "expected_revenue",
+                    "month",
                     "crm_probability", "forecast_category")
 
     def rows(self) -> list[list[Any]]:
@@ -129,8 +132,8 @@ class Forecast:
     def deal_rows(self) -> list[list[Any]]:
         """One row per open deal (DEAL_COLUMNS): its chance to be won in the period, its
         most likely month, and the CRM's probability and forecast category."""
-        return [[d.id, d.buyer_type, d.stage, d.value, d.chance, d.month, d.crm_probability,
-                 d.forecast_category] for d in self.deals]
+        return [[d.id, d.buyer_type, d.stage, d.value, d.chance, d.expected_revenue, d.month,
+                 d.crm_probability, d.forecast_category] for d in self.deals]
 
     def deals_frame(self) -> pandas.DataFrame:
         """The open deals as a pandas DataFrame (the CSV's rows; needs pandas)."""
@@ -161,6 +164,7 @@ class Forecast:
             "quarters": {label: {k: o.to_dict() for k, o in figures.items()}
                          for label, figures in self.quarters},
             "deals": [{**d.__dict__, "value": number(d.value),
+                       "expected_revenue": number(d.expected_revenue),
                        "crm_probability": number(d.crm_probability)} for d in self.deals],
             "crm": {k: number(v) for k, v in self.crm.items()},
             "campaigns_add": {label: {k: o.to_dict() for k, o in figures.items()}
@@ -482,7 +486,7 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
     events = _placed(simulated, runs, model, until, pattern, settings.seed)
     if pattern.found:
         notes.append(pattern.note())
-    won_open, won_new, month_of = _open_wins(events, len(opening), model, replications)
+    won_open, won_new, month_of, worth = _open_wins(events, len(opening), model, replications)
     late, said = _after_the_fact(history, model, until, runs, settings.seed,
                                  drawn=bool(drawn))
     notes += said
@@ -504,7 +508,8 @@ def forecast(history: History, until: dt.datetime, *, process: Process | None = 
         won_in = month_of.get(k + 1, [])
         month = Counter(won_in).most_common(1)[0][0] if won_in else ""
         chances.append(DealChance(ids[deal], o.buyer, o.stage, o.value,
-                                  len(won_in) / replications, month,
+                                  len(won_in) / replications,
+                                  worth.get(k + 1, 0.0) / replications, month,
                                   float(d.probability[deal]),
                                   str(d.forecast_category[deal].as_py() or "")))
     chances.sort(key=lambda c: (-c.chance * (c.value if math.isfinite(c.value) else 0), c.id))
@@ -722,13 +727,15 @@ def _from(process: Process, start: dt.date, campaigns: Sequence[Campaign],
 
 
 def _open_wins(events: list[Any], opened: int, process: Process, replications: int
-               ) -> tuple[list[float], list[float], dict[int, list[str]]]:
+               ) -> tuple[list[float], list[float], dict[int, list[str]], dict[int, float]]:
     """Per run (1 to *replications*), the wins of deals open at the start and of new
-    deals; per open deal, the months it was won in (one entry per run it was won in)."""
+    deals; per open deal, the months it was won in (one entry per run it was won in) and
+    the sum over the runs of its value when won."""
     hours = units.convert(1.0, process.time_unit, "hour")
     from_open: Counter[int] = Counter()
     from_new: Counter[int] = Counter()
     months: dict[int, list[str]] = {}
+    worth: dict[int, float] = {}
     for visit in events:
         if visit.outcome != WON:
             continue
@@ -736,10 +743,12 @@ def _open_wins(events: list[Any], opened: int, process: Process, replications: i
             from_open[visit.replication] += 1
             months.setdefault(visit.deal, []).append(
                 month_label(process.start, visit.finished * hours))
+            worth[visit.deal] = worth.get(visit.deal, 0.0) + float(visit.value)
         else:
             from_new[visit.replication] += 1
     runs = range(1, replications + 1)
-    return [float(from_open[r]) for r in runs], [float(from_new[r]) for r in runs], months
+    return ([float(from_open[r]) for r in runs], [float(from_new[r]) for r in runs], months,
+            worth)
 
 
 def _crm(history: History, rows: list[int]) -> dict[str, float]:

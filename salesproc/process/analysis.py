@@ -11,7 +11,7 @@ import math
 
 from salesproc.core.units import HOURS
 from salesproc.process import routing
-from salesproc.process.model import BuyerType, Process
+from salesproc.process.model import WON, BuyerType, Process
 
 
 def expected_visits(buyer: BuyerType) -> dict[str, float]:
@@ -26,12 +26,8 @@ def expected_reaches(buyer: BuyerType) -> dict[str, float]:
     goes through it, or past it when the stage's `when:` does not let it in."""
     ids = list(buyer.path)
     index = {s: i for i, s in enumerate(ids)}
-    n = len(ids)
     # v = e_start + v P  <=>  (I - P^T) v = e_start
-    matrix = [[1.0 if i == j else 0.0 for j in range(n)] for i in range(n)]
-    for s in ids:
-        for t, p in routing.to_stages(buyer.stages[s], buyer).items():
-            matrix[index[t]][index[s]] -= p
+    matrix = _less_routes(buyer, index, transposed=True)
     entries = buyer.entry_shares()
     rhs = [entries.get(s, 0.0) for s in ids]
     solution = _solve(matrix, rhs)
@@ -42,6 +38,49 @@ def win_probability(buyer: BuyerType) -> float:
     """Chance that a deal of *buyer* is eventually won (from the routing alone)."""
     reaches = expected_reaches(buyer)
     return math.fsum(r * routing.won_share(buyer.stages[s], buyer) for s, r in reaches.items())
+
+
+def win_chances(buyer: BuyerType) -> dict[str, float]:
+    """The chance that a deal of *buyer* now in each stage of its path is won (from the
+    routing alone, approvals included; patience is not in it): what a CRM calls a stage's
+    probability. Solves r = w + P r over the chance r of a deal that reaches a stage (its
+    `when:` may send it past), then takes one stage's own exits from there."""
+    ids = list(buyer.path)
+    index = {s: i for i, s in enumerate(ids)}
+    # r = w + P r  <=>  (I - P) r = w
+    matrix = _less_routes(buyer, index, transposed=False)
+    reach = _solve(matrix, [routing.won_share(buyer.stages[s], buyer) for s in ids])
+    return {s: min(1.0, max(0.0, math.fsum(
+        e.share * (1.0 if e.target == WON else reach[index[e.target]]
+                   if e.target in index else 0.0)
+        for e in routing.exits(buyer.stages[s], buyer)))) for s in ids}
+
+
+def stage_win_chances(process: Process) -> dict[str, float]:
+    """Each stage's chance to win, every buyer type together: its buyer types' chances
+    from the stage (:func:`win_chances`), weighted by how many of their deals reach it
+    (leads by share, times :func:`expected_reaches`). A stage no deal reaches gets the
+    plain mean of the chances of the buyer types whose path has it; a stage on no path,
+    its chance by the stages' own routes (as written, every stage in order)."""
+    weighted: dict[str, list[tuple[float, float]]] = {s: [] for s in process.stages}
+    for buyer in process.buyer_types.values():
+        reaches = expected_reaches(buyer)
+        for s, chance in win_chances(buyer).items():
+            weighted[s].append((buyer.share * reaches[s], chance))
+    unreached = [s for s, pairs in weighted.items() if not pairs]
+    if unreached and process.buyer_types:  # on no path: by the stages' own routes
+        every = next(iter(process.buyer_types.values()))
+        whole = BuyerType(id="", name="", share=1.0, value=every.value,
+                          path=tuple(process.stages), stages=process.stages)
+        chances = win_chances(whole)
+        for s in unreached:
+            weighted[s].append((0.0, chances[s]))
+    found = {}
+    for s, pairs in weighted.items():
+        total = math.fsum(w for w, _ in pairs)
+        found[s] = (math.fsum(w * c for w, c in pairs) / total if total > 0 else
+                    math.fsum(c for _, c in pairs) / len(pairs) if pairs else 0.0)
+    return found
 
 
 def lead_rates(process: Process) -> dict[str, float]:
@@ -120,6 +159,19 @@ def utilization(process: Process) -> dict[str, float]:
         demand = load[rid] * work_share
         found[rid] = demand / present if present else (math.inf if demand else 0.0)
     return found
+
+
+def _less_routes(buyer: BuyerType, index: dict[str, int], *, transposed: bool
+                 ) -> list[list[float]]:
+    """I - P (or I - P^T), P[s][t] the share of *buyer*'s deals that go from stage s to
+    stage t (*index*: each stage's row)."""
+    n = len(index)
+    matrix = [[1.0 if i == j else 0.0 for j in range(n)] for i in range(n)]
+    for s in index:
+        for t, p in routing.to_stages(buyer.stages[s], buyer).items():
+            row, column = (index[t], index[s]) if transposed else (index[s], index[t])
+            matrix[row][column] -= p
+    return matrix
 
 
 def _solve(matrix: list[list[float]], rhs: list[float]) -> list[float]:

@@ -358,8 +358,9 @@ def _categories(ctx: Context, fid: str) -> dict[str, None]:
 
 
 def crm_references(ctx: Context) -> Iterator[Diagnostic]:
-    """SP201, SP204 and SP210: the crm: section maps CRM names onto defined stages (or won
-    or lost) and buyer types, and CRM columns onto declared fields."""
+    """SP201, SP203, SP204 and SP210: the crm: section maps CRM names onto defined stages
+    (or won or lost) and buyer types (its rules and its HubSpot pipelines), CRM fields onto
+    defined information, and CRM columns onto declared fields."""
     crm = ctx.data.get("crm", {})
     targets = [*ctx.stage_index, WON, LOST]
     for name, target in crm.get("stages", {}).items():
@@ -373,6 +374,15 @@ def crm_references(ctx: Context) -> Iterator[Diagnostic]:
     default = crm.get("default_buyer_type")
     if default is not None and default not in ctx.buyers:
         yield _unknown(ctx, "SP204", "buyer type", default, buyers, ("crm", "default_buyer_type"))
+    for j, pipeline in enumerate(crm.get("hubspot", [])):
+        chosen = pipeline.get("buyer_type")
+        if chosen is not None and chosen not in ctx.buyers:
+            yield _unknown(ctx, "SP204", "buyer type", chosen, buyers,
+                           ("crm", "hubspot", j, "buyer_type"))
+    for iid in crm.get("information", {}):
+        if iid not in ctx.information:
+            yield _unknown(ctx, "SP203", "information item", iid, list(ctx.information),
+                           ("crm", "information", iid), key=True)
     declared = list(ctx.data.get("fields", {}))
     for fid in crm.get("fields", {}):
         if fid not in declared:

@@ -416,7 +416,9 @@ class Crm:
     *stages* maps CRM stage names (folded: lower case, spaces trimmed) to stage ids, won or
     lost; *lost_reasons* CRM reasons (folded) to the words reported; *currency_rates* a
     currency code to the value of one unit in the process's currency; *fields* a declared
-    deal field to the export column that holds it.
+    deal field to the export column that holds it; *names* the `stages:` entries as written
+    (the CRM's own spelling, in order: what `export salesforce` writes); *information* an
+    information id to the CRM field that records it (a Salesforce API name).
     """
 
     stages: Mapping[str, str] = field(default_factory=dict)
@@ -429,6 +431,23 @@ class Crm:
     day_first: bool = False
     pipeline: str | None = None
     fields: Mapping[str, str] = field(default_factory=dict)  # field id -> export column
+    hubspot: tuple[HubSpotPipeline, ...] = ()  # the HubSpot pipelines the process is
+    names: tuple[tuple[str, str], ...] = ()  # `stages:` as written: (CRM name, target)
+    information: Mapping[str, str] = field(default_factory=dict)  # information id -> field
+
+
+@dataclass(frozen=True)
+class HubSpotPipeline:
+    """One HubSpot deal pipeline of `crm: hubspot:` (what `import hubspot` read, for
+    `export hubspot` to write back): its id and label, where HubSpot lists it, the buyer
+    type whose probabilities it carries (None: every buyer type's), and its stages as
+    (HubSpot stage id, label) in HubSpot's order."""
+
+    id: str
+    label: str
+    stages: tuple[tuple[str, str], ...]
+    display_order: int | None = None
+    buyer_type: str | None = None
 
 
 def fold(name: str) -> str:
@@ -497,6 +516,7 @@ class Process:
     currency: str = "USD"
     crm: Crm = field(default_factory=Crm)
     fitted: tuple[FittedValue, ...] = ()  # how sure calibrate is of the values it set
+    extensions: Mapping[str, Any] = field(default_factory=dict, compare=False)  # x- keys
     source: str | None = field(default=None, compare=False)
     files: tuple[str, ...] = field(default=(), compare=False)  # the file, then its bases
     origin: Origin | None = field(default=None, compare=False, repr=False)
@@ -624,6 +644,7 @@ def build(data: Mapping[str, Any], source: str | None = None,
         opportunity_stage=opportunity_stage(data),
         start=start, calendar=calendar, crm=_crm(data.get("crm", {})),
         fitted=_fitted(data), source=source,
+        extensions={k: v for k, v in data.items() if str(k).startswith("x-")},
         files=files or ((source,) if source else ()), origin=origin,
     )
 
@@ -799,7 +820,13 @@ def _crm(raw: Mapping[str, Any]) -> Crm:
         default_buyer_type=raw.get("default_buyer_type"),
         currency_rates={k: float(v) for k, v in raw.get("currency_rates", {}).items()},
         columns=dict(raw.get("columns", {})), day_first=raw.get("dates") == "day_first",
-        pipeline=raw.get("pipeline"), fields=dict(raw.get("fields", {})))
+        pipeline=raw.get("pipeline"), fields=dict(raw.get("fields", {})),
+        hubspot=tuple(HubSpotPipeline(str(p["id"]), str(p["label"]),
+                                      tuple((str(k), str(v)) for k, v in p["stages"].items()),
+                                      p.get("display_order"), p.get("buyer_type"))
+                      for p in raw.get("hubspot", ())),
+        names=tuple((str(k), v) for k, v in raw.get("stages", {}).items()),
+        information=dict(raw.get("information", {})))
 
 
 def file_horizon(raw: Mapping[str, Any], unit: str) -> float:

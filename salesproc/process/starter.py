@@ -9,10 +9,12 @@ import json
 import os
 import re
 import shlex
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
 from salesproc.core.calendar import next_monday
+from salesproc.process.model import LOST, WON
 from salesproc.version import __version__
 
 TEMPLATE = """\
@@ -89,6 +91,19 @@ def _template(name: str, **values: str) -> str:
 WORKFLOW = _template("salesproc.yml", install=INSTALL)
 #: The pre-commit configuration: salesproc's own hook, at this release.
 PRE_COMMIT = _template("pre-commit-config.yaml", repository=REPOSITORY, release=RELEASE)
+
+
+def new_id(label: str, taken: Mapping[str, object], prefix: str) -> str:
+    """An id for a stage or buyer type a name from elsewhere (a CRM) is written as
+    ('Proposal/Price Quote' -> proposal_price_quote): unique among *taken* (a number
+    added) and not won or lost, starting with a letter (*prefix* added)."""
+    base = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")[:56] or prefix
+    if not base[0].isalpha():
+        base = f"{prefix}_{base}"
+    found, k = base, 2
+    while found in taken or found in (WON, LOST):
+        found, k = f"{base}_{k}", k + 1
+    return found
 
 
 def title_from(name: str) -> str:

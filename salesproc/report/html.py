@@ -28,6 +28,7 @@ from salesproc.version import __version__
 
 if TYPE_CHECKING:
     from salesproc.experiments.compare import Comparison, SweepResult
+    from salesproc.experiments.plan import PlanResult
     from salesproc.experiments.results import SimulationResult
     from salesproc.measuring.deal_measurement import DealMeasurement
     from salesproc.measuring.measurement import Measurement
@@ -440,6 +441,62 @@ def forecast(done: Forecast) -> str:
                  _section("What the CRM says", table(("figure", "amount"), crm)),
                  _notes(data["notes"])],
                 source=data["process"]["file"])
+
+
+# --- plan ---------------------------------------------------------------------------------
+
+
+def plan(done: PlanResult) -> str:
+    """What `plan --format html` writes: the chance to make the number, the target
+    chart, the targets and months as tables, the classic arithmetic, and the optimiser's
+    answer with its trade-off curve."""
+    from salesproc.report.text import classic_lines
+
+    data = done.to_dict()
+    currency = data["currency"]
+    bookings = data["measure"] == "bookings"
+
+    def show(x: float | None) -> str:  # in the tables: the currency is in their headings
+        return "–" if x is None else f"{x:,.0f}"
+
+    def money_card(x: float | None) -> str:
+        return "–" if x is None else (f"{currency} {x:,.0f}" if bookings else f"{x:,.0f}")
+
+    unit = f" ({currency})" if bookings else " (deals)"
+
+    sub = (f"{data['months_planned']} months from {data['start']}, {data['replications']} "
+           f"runs, seed {data['seed']}. Worst to best case: the 10th to 90th percentile of "
+           "the runs; a chance is the share of runs that make the target, with its 95% "
+           "interval.")
+    top = cards([("The number", money_card(data["number"]),
+                  f"{len(data['targets'])} target(s)"),
+                 ("Chance to make it", percent(value(data["chance"])),
+                  interval(data["chance"], percent)),
+                 *((("Team cost", money_card(data["cost"]), "the roles with a cost"),)
+                   if data["cost"] is not None else ())])
+    targets = [(t["period"], show(t["target"]), show(t["worst"]),
+                show(t["neutral"] if t["neutral"] is not None else t["mean"]),
+                show(t["best"]), interval(t["chance"], percent), show(t["classic"]))
+               for t in data["targets"]]
+    months = [(m["month"], show(m["worst"]),
+               show(m["neutral"] if m["neutral"] is not None else m["mean"]),
+               show(m["best"]), show(m["classic"]), m["constraint"],
+               ", ".join(f"{rid} {r['headcount']} ({r['effective']:.2f})"
+                         for rid, r in m["roles"].items() if rid in data["hires"]))
+              for m in data["months"]]
+    hires = "; ".join(f"{rid}: {', '.join(ms) or 'none'}" for rid, ms in data["hires"].items())
+    o = data.get("optimisation")
+    return page(f"{data['process']}: plan", sub, [
+        top, _section("Hires", f"<p>{_e(hires or 'none')}</p>"),
+        _section("Cheapest plan", f"<p>{_e(o['explanation'])}</p>") if o else "",
+        _charts(charts.plan(data)),
+        _section("By target" + unit, table(("target", "amount", "worst", "neutral",
+                                            "best", "chance", "classic"), targets)),
+        _section("By month" + unit, table(("month", "worst", "neutral", "best", "classic",
+                                           "constraint", "people (ramped)"), months)),
+        _section("The classic capacity arithmetic",
+                 *(f"<p>{_e(line.strip())}</p>" for line in classic_lines(data))),
+        _notes(data["notes"])], source=data["plan"])
 
 
 # --- review -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from salesproc.experiments.compare import Comparison, SweepResult
 from salesproc.experiments.results import SimulationResult
 
 if TYPE_CHECKING:
+    from salesproc.experiments.plan import PlanResult
     from salesproc.measuring.breakdown import Breakdown
     from salesproc.measuring.deal_measurement import DealMeasurement
     from salesproc.measuring.measurement import Measurement
@@ -69,4 +70,9 @@ def backtest(done: Backtest) -> str:
 
 def fit_check(done: FitCheck) -> str:
     """What `calibrate --check --check-json FILE` writes."""
+    return _dumps(done.to_dict())
+
+
+def plan(done: PlanResult) -> str:
+    """What `plan --format json` writes."""
     return _dumps(done.to_dict())

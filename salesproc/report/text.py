@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from salesproc.core.calendar import partly
 from salesproc.core.escaping import shown, table_cell
@@ -23,6 +23,7 @@ from salesproc.experiments.results import Hire, SimulationResult, Wait
 T = TypeVar("T")
 
 if TYPE_CHECKING:  # the CRM-history reports load pyarrow: only when one is made
+    from salesproc.experiments.plan import PlanResult
     from salesproc.measuring.breakdown import Breakdown
     from salesproc.measuring.deal_measurement import DealMeasurement
     from salesproc.measuring.measurement import Measurement
@@ -385,7 +386,26 @@ def sweep(done: SweepResult) -> str:
         else:
             lines.append(f"Won deals last grow significantly at {last_gain[varying[0]]}; "
                          "beyond it, more brings no measurable gain.")
+    lines += _sweep_target(done)
     return "\n".join(lines) + "\n"
+
+
+def _sweep_target(done: SweepResult) -> list[str]:
+    """`sweep --target`: each point's chance of making the number, and the answer."""
+    target = done.target
+    if target is None:
+        return []
+    p = done.comparison.base.result.process
+    what = (f"bookings of {p.currency} {target.amount:,.0f}" if target.measure == "bookings"
+            else f"{target.amount:,.0f} deals won")
+    chances = ", ".join(f"{' '.join(point)}: {e.mean:.0%} ({e.low:.0%}–{e.high:.0%})"
+                        for point, e in zip(done.points, done.target_chances(), strict=True))
+    answer = done.target_answer()
+    said = (f"{' '.join(answer)} is the first that makes it in at least {target.chance:.0%} "
+            "of runs" if answer is not None else
+            f"no value swept makes it in {target.chance:.0%} of runs")
+    return ["", f"To make {what} over the measured period: {said}.",
+            f"Chance of each (share of runs, 95% interval): {chances}"]
 
 
 def _sweep_grids(done: SweepResult, varying: list[int]) -> list[str]:
@@ -953,6 +973,51 @@ def _since_lines(r: Review) -> list[tuple[str, str]]:
                      + (f"; data hygiene: {gaps}" if gaps else "") + ".")]
 
 
+def _signed(x: float, digits: int = 1) -> str:
+    """'+1.9', '−24,509': a change, its sign always shown."""
+    return "–" if math.isnan(x) else f"{x:+,.{digits}f}".replace("-", "−")
+
+
+def _around(e: Estimate, digits: int = 1, signed: bool = False) -> str:
+    """'40.8 (39.5–42.0)': an estimate and its 95% interval ('to' between signed ends)."""
+    shown = _signed if signed else _num
+    if math.isnan(e.low):
+        return shown(e.mean, digits)
+    return (f"{shown(e.mean, digits)} ({shown(e.low, digits)}"
+            f"{' to ' if signed else '–'}{shown(e.high, digits)})")
+
+
+def _forecast_lines(r: Review, table: Callable[..., str]) -> list[tuple[str, str]]:
+    """The forecast's change over the period and what moved it (review --forecast)."""
+    f = r.forecast
+    if f is None:
+        return []
+    cur = r.currency
+    won, revenue = f.actual["won"], f.actual["revenue"]
+    out = [("heading", f"The forecast to {f.until:%Y-%m-%d}"),
+           ("text", f"Deals won from {r.start:%Y-%m-%d} to {f.until:%Y-%m-%d}: "
+                    f"{_around(f.before['won'])} as forecast at the start; "
+                    f"{_around(f.after['won'])} now, {_num(won, 0)} of them won already: "
+                    f"{_around(f.change['won'], signed=True)}. Revenue: "
+                    f"{_around(f.before['revenue'], 0)} → {_around(f.after['revenue'], 0)} "
+                    f"{cur} ({_num(revenue, 0)} won already): "
+                    f"{_around(f.change['revenue'], 0, signed=True)} {cur}.")]
+    if f.saved is not None:
+        out.append(("text", f"The saved review said {_num(f.saved.get('won', math.nan))} "
+                            f"deals and {_num(f.saved.get('revenue', math.nan), 0)} {cur} at "
+                            "its end."))
+    out += [("table", table(["what moved it", "deals", "won", f"revenue ({cur})"],
+                            [[m.cause, f"{m.deals:,}" if m.deals else "",
+                              _signed(m.won), _signed(m.revenue, 0)] for m in f.moves])),
+            ("text", "Each deal's expected wins and revenue by the forecast's end (a deal "
+                     "won in the period: 1 and its value) at the end less at the start, by "
+                     "what happened to it; the new deals still to come were expected for "
+                     "the whole period at the start, for what is left of it at the end. "
+                     "The parts add up to the change; its interval is from "
+                     f"{f.replications:,} paired runs.")]
+    return out
+
+
 def _share_of(e: Estimate) -> str:
     """'36% of 98 (27–46%)': a share of a count, with its 95% interval."""
     return "–" if math.isnan(e.mean) else f"{e.mean:.0%} of {e.n:,} ({e.low:.0%}–{e.high:.0%})"
@@ -988,6 +1053,7 @@ def review_lines(r: Review, table: Callable[..., str], cell: Callable[[str], str
                  "expected in the period slipped out of it; "
                  f"{r.pulled_in.deals:,} ({_num(r.pulled_in.value, 0)} {cur}) expected later "
                  "were won in it."),
+        *_forecast_lines(r, table),
         ("heading", "By stage"),
         ("table", table(["stage", "open at start", "open at end", "moved forward",
                          "moved back", "stayed"],
@@ -1055,3 +1121,110 @@ def review_lines(r: Review, table: Callable[..., str], cell: Callable[[str], str
     out += [("note", f"note: {prose(n)}") for n in r.notes]
     return out
 
+
+
+# --- plan ---------------------------------------------------------------------------------
+
+
+def plan(result: PlanResult) -> str:
+    """What `salesproc plan` prints: the chance to make the number, each target, the
+    months with the team and the constraint, the classic arithmetic, the optimised plan."""
+    data = result.to_dict()
+    money = data["measure"] == "bookings"
+    currency = data["currency"]
+
+    def amount(x: float | None) -> str:
+        return "–" if x is None else f"{x:,.0f}"
+
+    def share(block: dict[str, object]) -> str:
+        low, mean, high = block["low"], block["mean"], block["high"]
+        if not isinstance(mean, float):
+            return "–"
+        if not isinstance(low, float) or not isinstance(high, float):
+            return f"{mean:.0%}"
+        return f"{mean:.0%} ({low:.0%}–{high:.0%})"
+
+    what = f"bookings in {currency}" if money else "deals won"
+    runs = data["replications"]
+    lines = [
+        f"{shown(data['process'])}: plan {shown(data['plan'])}",
+        f"{data['months_planned']} months from {data['start']}; {what}; {runs} "
+        f"{plural('replication', runs)} (runs), seed {data['seed']}"
+        + ("; every time and value fixed at its mean" if data["deterministic"] else ""),
+        "worst–best case is the 10th to 90th percentile of the runs; chance (in brackets: "
+        "its 95% interval) is the share of runs that make the target",
+        "",
+        f"  The number       {currency + ' ' if money else ''}{amount(data['number'])}"
+        f"{'' if money else ' deals won'} over {len(data['targets'])} target(s): made in "
+        f"{share(data['chance'])} of runs",
+    ]
+    if data["cost"] is not None:
+        lines.append(f"  Team cost        {currency} {data['cost']:,.0f} over the plan "
+                     "(the roles with a cost)")
+    for rid, months in data["hires"].items():
+        lines.append(f"  Hires of {rid:<8s}{', '.join(months) or 'none'}")
+    lines += ["", "By target", _table(
+        ["target", "amount", "worst", "neutral", "best", "chance", "classic"],
+        [[t["period"], amount(t["target"]), amount(t["worst"]),
+          amount(_or(t["neutral"], t["mean"])),
+          amount(t["best"]), share(t["chance"]), amount(t["classic"])]
+         for t in data["targets"]], text=(0,))]
+    shown_roles = {*data["hires"], *(m["constraint"] for m in data["months"])}
+    roles = [r for r in (data["months"][0]["roles"] if data["months"] else ())
+             if r in shown_roles]  # the plan's roles and those that bound a month
+    lines += ["", "By month (people: headcount / ramped full-time equivalent)", _table(
+        ["month", "worst", "neutral", "best", "classic", "constraint",
+         *(f"{rid} people" for rid in roles)],
+        [[m["month"], amount(m["worst"]), amount(_or(m["neutral"], m["mean"])),
+          amount(m["best"]),
+          amount(m["classic"]), m["constraint"],
+          *(f"{m['roles'][rid]['headcount']} / {m['roles'][rid]['effective']:.2f}"
+            for rid in roles)] for m in data["months"]], text=(0, 5))]
+    lines += ["", *classic_lines(data)]
+    if "optimisation" in data:
+        lines += ["", *_optimisation_lines(data)]
+    lines += [f"note: {shown(n)}" for n in data["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def _or(x: float | None, fallback: float | None) -> float | None:
+    """*x*, or *fallback* where it is missing (a median of fewer than three runs)."""
+    return fallback if x is None else x
+
+
+def classic_lines(data: dict[str, Any]) -> list[str]:
+    """The classic capacity arithmetic behind the 'classic' column, in words."""
+    c = data["classic"]
+    money = data["measure"] == "bookings"
+    unit = f"{data['currency']} " if money else ""
+    per = f"{unit}{c['per_lead']:,.{0 if money else 3}f}"
+    lines = ["Classic capacity arithmetic (the 'classic' column): a month's figure is the "
+             "smallest of",
+             f"  pipeline: leads arriving × {per} a lead brings (win chance"
+             + (" × average value)" if money else ")")]
+    named = {*data["hires"], *(m["constraint"] for m in data["months"])}
+    for rid, hours in c["work_per_lead_hours"].items():
+        if rid not in named:  # the plan's roles and those that bound a month
+            continue
+        full = c["full_speed_month"].get(rid, math.nan)
+        text = (f"  {rid}: people × ramp × working hours ÷ {hours:,.2f} working hours a lead "
+                f"× {per}; a full-speed {rid} carries {unit}{full:,.0f} a month")
+        quota = c["quota"].get(rid)
+        if quota:
+            text += f" = quota {unit}{quota:,.0f} × attainment {full / quota:.0%}"
+        lines.append(text)
+    return lines
+
+
+def _optimisation_lines(data: dict[str, Any]) -> list[str]:
+    o = data["optimisation"]
+    currency = data["currency"]
+    lines = [f"Cheapest plan for a {o['chance_asked']:.0%} chance", "  " + shown(
+        o["explanation"])]
+    if o["frontier"]:
+        lines += ["", "Trade-off: the cheapest schedule tried for each chance", _table(
+            ["cost", "chance", "hires"],
+            [[f"{currency} {p['cost']:,.0f}", f"{p['chance']:.0%}",
+              "; ".join(f"{rid}: {', '.join(ms) or 'none'}" for rid, ms in p["hires"].items())]
+             for p in o["frontier"]], text=(2,))]
+    return lines

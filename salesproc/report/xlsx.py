@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 # how a column's numbers are shown
 COUNT, MONEY, SHARE, DAYS, P_VALUE = "#,##0", "#,##0", "0.0%", "#,##0.0", "0.000"
+NUMBER = "#,##0.0"  # an expected count: a mean of runs
 DATE, MONTH = "yyyy-mm-dd hh:mm", "yyyy-mm"
 TEXT_MOST = 32_767  # the most characters an Excel cell holds
 WIDEST = 60  # characters: a wider column is cut on screen (the cell keeps it all)
@@ -94,12 +95,36 @@ def review(r: Review) -> bytes:
          [(o.owner, o.open_end.deals, o.open_end.value, o.new.deals, o.new.value,
            o.won.deals, o.won.value, o.lost.deals, o.lost.value, o.forward, o.back,
            o.attention, o.hygiene) for o in r.owners]),
+        *_forecast_sheet(r, cur),
         ("About", [Column("what"), Column("value", DATE)],
          [("process", r.process_name), ("from", _naive(r.start)), ("to", _naive(r.end)),
           ("owner", r.owner or "everyone"), ("currency", r.currency),
           *(("source", s) for s in r.sources), *(("note", n) for n in r.notes)]),
     ]
     return workbook(sheets)
+
+
+def _forecast_sheet(r: Review, cur: str
+                    ) -> list[tuple[str, list[Column], Sequence[Sequence[Any]]]]:
+    """The Forecast sheet (review --forecast): the forecast at the start and at the end,
+    the change, and what moved it; none without a forecast."""
+    f = r.forecast
+    if f is None:
+        return []
+    rows: list[tuple[Any, ...]] = [
+        (what, None, e["won"].mean, e["won"].low, e["won"].high, e["revenue"].mean,
+         e["revenue"].low, e["revenue"].high)
+        for what, e in (("forecast at the start", f.before), ("forecast at the end", f.after),
+                        ("change", f.change))]
+    rows.append(("won in the period", None, f.actual["won"], None, None, f.actual["revenue"],
+                 None, None))
+    rows += [(m.cause, m.deals or None, m.won, None, None, m.revenue, None, None)
+             for m in f.moves]
+    return [(f"Forecast to {f.until:%Y-%m-%d}",
+             [Column("what"), Column("deals", COUNT), Column("won", NUMBER),
+              Column("won low", NUMBER), Column("won high", NUMBER),
+              Column("revenue" + cur, MONEY), Column("revenue low" + cur, MONEY),
+              Column("revenue high" + cur, MONEY)], rows)]
 
 
 def _share_columns(when: str) -> list[Column]:
