@@ -60,7 +60,7 @@ def simulate(process: ProcessLike, *, changes: Changes = (),
              warmup: Time | None = None, seed: int | None = None, workers: int = 1,
              buyer: str | None = None, only_buyer: str | None = None,
              events: bool = False, event_sink: Callable[[Visit], None] | None = None,
-             progress: Progress | None = None) -> SimulationResult:
+             progress: Progress | None = None, hires: bool = False) -> SimulationResult:
     """Simulate *process* with the file's settings, overridden by these.
 
     With *buyer*, the result reports that buyer type's deals (``result.buyer``; its
@@ -76,15 +76,22 @@ def simulate(process: ProcessLike, *, changes: Changes = (),
     runs, e.g. :func:`salesproc.experiments.export.event_log`). *progress* is called with
     (replications done, replications in all) as they finish.
 
+    With *hires*, one more person in each role deals waited for is simulated too, with
+    the same seeds, and compared pair by pair (``result.hires``): ``result.bottleneck()``
+    is then the role where one more person helps most, or None where none measurably
+    helps (the progress then counts those runs as well, from 0 again).
+
     >>> result = simulate("processes/five-step.yaml", replications=5)  # doctest: +SKIP
     >>> result["all", "won"].mean  # doctest: +SKIP
     """
+    from salesproc.experiments import compare as comparing
     from salesproc.experiments import experiment
 
     model = _process(process, changes)
     settings = _settings(model, replications, horizon, warmup, seed, workers, only_buyer)
-    return experiment.simulate(model, settings, events=events, buyer=buyer,
-                               event_sink=event_sink, progress=progress)
+    result = experiment.simulate(model, settings, events=events, buyer=buyer,
+                                 event_sink=event_sink, progress=progress)
+    return comparing.check_hires(result, progress=progress) if hires else result
 
 
 def compare(base: ProcessLike, *variants: ProcessLike, changes: Changes = (),

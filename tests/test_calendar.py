@@ -208,11 +208,11 @@ def test_simulate_reports_months_and_quarters_in_every_format(tmp_path: object) 
     from tests.conftest import ROOT, run
 
     five = str(ROOT / "processes" / "five-step.yaml")
-    text = run("simulate", five, "-r", "2").output
+    text = run("simulate", five, "-r", "2", "--no-hires").output
     assert "From Mon 2026-01-05; the team works Mon-Fri 9:00-17:00, 5 holidays" in text
     assert "By month" in text and "2026-03 (part)" in text and "2026-12 " in text
     assert "By quarter" in text and "2026-Q1 (part)" in text
-    data = json.loads(run("simulate", five, "-r", "2", "--format", "json").output)
+    data = json.loads(run("simulate", five, "-r", "2", "--no-hires", "--format", "json").output)
     assert data["process"]["start"] == "2026-01-05"
     assert set(data["months"]) == {f"2026-{m:02d}" for m in range(3, 13)}
     april = data["months"]["2026-04"]
@@ -220,7 +220,7 @@ def test_simulate_reports_months_and_quarters_in_every_format(tmp_path: object) 
     assert sum(m["won"]["mean"] for m in data["months"].values()) == pytest.approx(
         data["overall"]["won"]["mean"])  # every win falls in one month
     assert set(data["quarters"]) == {"2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4"}
-    rows = list(csv.DictReader(run("simulate", five, "-r", "2", "--format", "csv")
+    rows = list(csv.DictReader(run("simulate", five, "-r", "2", "--no-hires", "--format", "csv")
                                .output.splitlines()))
     assert {r["subject"] for r in rows if r["scope"] == "month"} == set(data["months"])
 

@@ -149,7 +149,7 @@ def test_compare_command_leads_with_a_verdict() -> None:
     assert lines[5].startswith("Verdict: five-step-free-trial: ")
     assert lines[7].startswith("Verdict: roles.se.headcount=3: ")
     assert "variant worst–best" in result.output
-    assert "  Won deals" in result.output and "  Bottleneck" in result.output
+    assert "  Won deals" in result.output and "  Longest wait" in result.output
 
 
 def test_a_change_of_thousands_is_written_with_its_separator() -> None:

@@ -137,8 +137,8 @@ def skeleton(line: str) -> str:
         text = text.split(": ")[1]  # and where a variant's bottleneck is, near a tie
     elif text.startswith("Won deals last grow significantly at "):  # a sweep's: at which
         text = re.sub(r" at \S+;", " at …;", text)  # step, near a tie too
-    elif re.match(r"\s*Bottleneck\s+\S+ \(\S+\)\s+\S+ \(\S+\)$", text):
-        text = "Bottleneck"  # a comparison's row of them (simulate's line stays)
+    elif re.match(r"\s*Longest wait\s+\S+ \(\S+\)\s+\S+ \(\S+\)$", text):
+        text = "Longest wait"  # a comparison's row of them, near a tie
     return " ".join(text.split())
 
 
@@ -300,7 +300,7 @@ def test_a_simulated_block_is_compared_by_its_meaning() -> None:
                    won.replace("245–289", "245–400")):
         assert outside_their_error(shown, shown.replace(won, broken)) != [], broken
     for changed in (("Won deals", "Lost deals"), ("seed 1", "seed 2"), ("301 days", "300 days"),
-                    ("inquiry, waiting for sdr", "demo, waiting for ae")):
+                    ("most at inquiry for sdr", "most at demo for ae")):
         with pytest.raises(AssertionError):
             outside_their_error(shown, shown.replace(*changed))
     with pytest.raises(AssertionError):  # a line less

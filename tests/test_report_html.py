@@ -101,7 +101,7 @@ def test_every_simulation_chart_is_drawn_with_its_numbers(five_step: Path) -> No
 
 
 def test_chart_text_is_escaped_and_dollars_are_not_math(tmp_path: Path) -> None:
-    data = simulation(hostile_process(tmp_path))
+    data = simulation(hostile_process(tmp_path), "--no-hires")
     svg = next(c for c in charts.simulation(data) if c.name == "time-in-stage").svg()
     assert "<script>" not in svg
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svg
@@ -187,7 +187,8 @@ def test_render_results_refuses_another_process_and_damage(five_step: Path,
 
 def test_render_results_draws_the_buyer_type_simulated(five_step: Path, tmp_path: Path) -> None:
     saved = tmp_path / "run.json"
-    saved.write_text(json.dumps(simulation(five_step, "--only-buyer", "committee")))
+    saved.write_text(json.dumps(simulation(five_step, "--only-buyer", "committee",
+                                           "--no-hires")))
     dot = run("render", str(five_step), "--results", str(saved), "--format", "dot")
     assert dot.exit_code == 0 and "Buying committee" in dot.output
     wrong = run("render", str(five_step), "--results", str(saved), "--buyer", "standard",
@@ -208,6 +209,8 @@ def test_html_page_is_self_contained_and_escaped(tmp_path: Path) -> None:
     assert "default-src 'none'" in page
     assert page.count('<figure class="chart"') == 6
     assert page.count("<table>") >= 6  # every chart's numbers in a table
+    for card in ("Bottleneck", "Waiting"):  # where to hire; the two waits apart
+        assert f'<div class="label">{card}</div>' in page
 
 
 @pytest.mark.parametrize("command", [
@@ -231,7 +234,7 @@ def test_compare_and_sweep_pages_and_chart_files(command: list[str], tmp_path: P
 def test_charts_folder_that_is_a_file_is_refused(five_step: Path, tmp_path: Path) -> None:
     taken = tmp_path / "taken"
     taken.write_text("mine")
-    result = run("simulate", str(five_step), *FAST, "--charts", str(taken))
+    result = run("simulate", str(five_step), *FAST, "--no-hires", "--charts", str(taken))
     assert result.exit_code == 2 and "is a file" in result.output
     assert taken.read_text() == "mine"
 
@@ -314,7 +317,8 @@ def test_two_setting_sweep_is_a_grid_with_steps_within_rows(five_step: Path) -> 
     text = run(*args).stdout
     header = next(line for line in text.splitlines() if "\\ roles.ae.headcount" in line)
     assert header.split()[-2:] == ["3", "5"]
-    for heading in ("Won deals", "Revenue", "Lead-to-win rate", "Cycle time", "Bottleneck"):
+    for heading in ("Won deals", "Revenue", "Lead-to-win rate", "Cycle time",
+                    "Longest wait for people"):
         assert heading in text
 
 
@@ -368,7 +372,8 @@ def test_without_graphviz_the_page_says_where_the_flowchart_would_be(five_step: 
 
     from salesproc.cli import cli
 
-    result = CliRunner().invoke(cli, ["simulate", str(five_step), *FAST, "--format", "html"],
+    result = CliRunner().invoke(cli, ["simulate", str(five_step), *FAST, "--no-hires",
+                                      "--format", "html"],
                                 env={"PATH": ""}, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "The flowchart needs Graphviz" in result.stdout

@@ -13,7 +13,8 @@ import pytest
 from salesproc.core.layout import LAYOUT_VERSION
 from tests.conftest import CASES, ROOT, run
 
-FAST = ["--replications", "4", "--horizon", "120", "--warmup", "20"]
+# quick runs; one more person per role is tried in tests/test_bottleneck.py, not here
+FAST = ["--replications", "4", "--horizon", "120", "--warmup", "20", "--no-hires"]
 
 
 def test_table_leads_with_the_answers(five_step: Path) -> None:
@@ -24,8 +25,9 @@ def test_table_leads_with_the_answers(five_step: Path) -> None:
     assert lines[2] == "From Mon 2026-01-05; the team works Mon-Fri 9:00-17:00, 5 holidays"
     assert lines[3].startswith("± is the 95% confidence interval of the mean")
     assert lines[4].startswith("worst–best case is the 10th to 90th percentile of the runs")
-    assert [line.split()[0] for line in lines[6:13]] == [
-        "Won", "Revenue", "Lead-to-win", "Opportunity", "Cycle", "Throughput", "Bottleneck"]
+    assert [line.split()[0] for line in lines[6:14]] == [
+        "Won", "Revenue", "Lead-to-win", "Opportunity", "Cycle", "Throughput", "Waiting",
+        "Bottleneck"]
     assert "worst–best case" in lines[6] and "worst–best case" in lines[7]
     for section in ("By buyer type", "Time in stage", "Roles", "Lost deals by stage"):
         assert section in result.output
@@ -380,6 +382,6 @@ def test_a_setting_given_twice_is_a_usage_error(tmp_path: Path) -> None:
     five = str(ROOT / "processes" / "five-step.yaml")
     for command in (["simulate", five], ["compare", five]):
         done = run(*command, "--set", "roles.se.headcount=3", "--set",
-                   "roles.se.headcount = 1", *FAST)
+                   "roles.se.headcount = 1", *FAST[:-1])
         assert done.exit_code == 2, done.output
         assert "roles.se.headcount is given twice" in done.output

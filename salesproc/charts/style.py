@@ -25,7 +25,9 @@ SKY, PURPLE, YELLOW, GREY = "#56B4E9", "#CC79A7", "#F0E442", "#7F7F7F"
 SERIES = (BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY, YELLOW, GREY)
 INK, FAINT, BAND_ALPHA = "#1f2a44", "#c9d3e6", 0.25
 # the parts of the time in a stage, in the order they happen
-PARTS = {"delay": ("waiting on the prospect", SKY), "queue": ("waiting for our people", VERMILLION),
+PARTS = {"delay": ("waiting on the prospect", SKY),
+         "queue": ("waiting for our busy people", VERMILLION),
+         "after_hours": ("waiting for the working day", GREY),
          "work": ("our work", BLUE), "approval": ("approvals", ORANGE)}
 
 WIDTH, HEIGHT = 7.2, 3.6  # inches: a slide's half width at 100 dpi

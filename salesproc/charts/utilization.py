@@ -56,5 +56,7 @@ def chart(data: dict[str, Any]) -> Chart | None:
     unit = data["process"]["time_unit"]
     return Chart("utilization", "How busy each team is",
                  "Share of working time each role is busy, with its 95% interval; the "
-                 "bottleneck is the role whose queue costs deals the most time.", fig,
-                 Table(("role", "people", "busy", f"deal-{unit}s waiting for them"), rows))
+                 "bottleneck is the role where one more person helps most (paired runs on "
+                 "the same deals).", fig,
+                 Table(("role", "people", "busy", f"deal-{unit}s waiting for them (busy)"),
+                       rows))

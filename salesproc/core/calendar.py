@@ -147,6 +147,7 @@ class WorkingClock:
         self._cum = [0.0]  # working hours before day d
         self._day: list[tuple[Interval, ...]] = []
         self._last_t, self._last_w = -1.0, 0.0  # the engine asks for one instant twice
+        self._open_from, self._open_to = 0.0, 0.0  # the working hours opens() found last
 
     def _extend(self, day: int) -> None:
         while len(self._day) <= day:
@@ -191,6 +192,29 @@ class WorkingClock:
                 return 24.0 * day + start + rest
             rest -= end - start
         return 24.0 * (day + 1)  # rounding: the day's last working moment
+
+    def opens(self, t: float) -> float:
+        """The first working moment at or after *t*: *t* itself within working hours,
+        else when the next working hours begin (infinity if none do within the limit).
+        A deal handed to a free person at night is worked on from then."""
+        if self._open_from <= t < self._open_to:  # within the working hours found last
+            return t
+        if t < 0:
+            t = 0.0
+        day = int(t / 24.0)
+        while 24.0 * day <= self.limit:
+            if day >= len(self._day):
+                self._extend(day)
+            x = t - 24.0 * day
+            for start, end in self._day[day]:
+                if x < end:
+                    self._open_from, self._open_to = 24.0 * day + start, 24.0 * day + end
+                    return 24.0 * day + (x if x > start else start)
+            day += 1
+            t = 24.0 * day
+            if self.calendar.hours_per_week <= 0:
+                break
+        return math.inf
 
     def finish(self, t: float, work: float) -> float:
         """When *work* working hours started (or waiting to start) at *t* are done."""

@@ -29,6 +29,10 @@ MAX_VISITS = 100_000_000  # stage visits over one command: ~10 minutes on one co
 MAX_OPEN_DEALS = 1_000_000  # deals open at once in one replication (~0.5 GB): an overload
 MAX_VISITS_PER_DEAL = 10_000  # a rework loop a deal goes round more often never exits
 MAX_SWEEP_POINTS = 60
+HIRE_REPLICATIONS = 10  # runs each try of one more person makes (paired with the first ones)
+MAX_HIRE_CHECKS = 3  # roles tried with one more person (simulate's bottleneck): the most waited for
+LITTLE_TIME_FOR_DEALS = 0.1  # a role's time_for_deals below this is a slip (SP504): 0.06 for 0.6?
+MATERIAL_CHANGE = 0.01  # a hire helps if it surely shortens the cycle, or adds wins, by 1% or more
 MAX_RESULTS_BYTES = 64_000_000  # a saved result's JSON (simulate, backtest): ~1 MB in practice
 EVENT_LOG_WARNING_BYTES = 1_000_000_000  # --events files larger than this get a warning
 

@@ -115,6 +115,11 @@ CODES: dict[str, Rule] = rules(
      "Work written in hours, but no calendar: people would work nights and weekends."),
     ("SP503", "work-over-a-week", "warning",
      "One piece of work longer than the role's working week."),
+    ("SP504", "little-time-for-deals", "warning",
+     "A role gives deals under a tenth of its working time (time_for_deals)."),
+    ("SP505", "over-deal-capacity", "warning",
+     "A role's stages hold more open deals on average than its people may carry "
+     "(max_deals)."),
     ("SP701", "invalid-date", "error", "A date that does not exist (2026-02-30)."),
     ("SP702", "invalid-hours", "error", "Working hours that are not a time range (17-9)."),
     ("SP703", "before-start", "error", "A campaign dated before the simulation starts."),

@@ -91,10 +91,11 @@ def overlay(graph: nx.MultiDiGraph, process: Process, data: dict[str, Any]) -> O
             lines.append(f"{duration(_mean(block.get('time')), unit)} in stage on average")
         else:
             lines.append("no deals in the simulated period")
-        if neck.get("stage") == sid:
+        if neck.get("stage") == sid:  # where deals wait longest for the role to hire in
             role = data["process"]["names"]["roles"].get(neck["role"], neck["role"])
+            wait = neck.get("wait") or neck  # (results saved by 0.1.0 held it in neck)
             lines.append(f"BOTTLENECK: waiting for {role} "
-                         f"{duration(_mean(neck.get('queue_per_visit')), unit)} a visit")
+                         f"{duration(_mean(wait.get('queue_per_visit')), unit)} a visit")
         notes[sid] = lines
     hot = set()
     if neck.get("stage") in graph.nodes:
@@ -117,9 +118,11 @@ def overlay(graph: nx.MultiDiGraph, process: Process, data: dict[str, Any]) -> O
                f"{duration(window, unit)}; arrows as wide as the deals moving"]
     if neck:
         title = data["process"]["names"]["roles"].get(neck["role"], neck["role"])
-        caption.append(f"Bottleneck: {title} at "
-                       f"{data['process']['names']['stages'].get(neck['stage'], neck['stage'])}"
-                       f" ({share(_mean(neck.get('utilization')))} busy)")
+        stage = neck.get("stage")
+        where = "" if stage is None else \
+            f" at {data['process']['names']['stages'].get(stage, stage)}"
+        caption.append(f"Bottleneck: {title}{where} ({share(_mean(neck.get('utilization')))}"
+                       " busy; one more person helps most)")
     return Overlay(notes=notes, hot=frozenset(hot), widths=widths, labels=labels,
                    caption=caption)
 

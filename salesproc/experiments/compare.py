@@ -10,6 +10,7 @@ Student-t interval, far narrower than comparing two independent runs.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -17,12 +18,13 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from salesproc.core import layout
-from salesproc.core.defaults import MAX_SWEEP_POINTS
+from salesproc.core.defaults import HIRE_REPLICATIONS, MAX_HIRE_CHECKS, MAX_SWEEP_POINTS
 from salesproc.core.diagnostics import shown
 from salesproc.core.errors import SalesprocError, SettingsError
 from salesproc.core.stats import CONFIDENCE, Estimate, bonferroni, proportion, significant
+from salesproc.core.units import convert
 from salesproc.experiments.experiment import simulate, simulate_many
-from salesproc.experiments.results import INTERVAL, Bottleneck, SimulationResult, figure
+from salesproc.experiments.results import INTERVAL, Hire, SimulationResult, Wait, figure
 from salesproc.process.model import Process, Settings
 from salesproc.sim.metrics import Key
 
@@ -127,8 +129,8 @@ class Comparison:
                 "label": variant.label, "name": variant.result.process.name,
                 "file": variant.result.process.source, "verdict": verdict(self, variant),
                 "figures": figures,
-                "bottleneck": {"base": _place(base.bottleneck()),
-                               "variant": _place(variant.result.bottleneck())}})
+                "longest_wait": {"base": _place(base.longest_wait()),
+                                 "variant": _place(variant.result.longest_wait())}})
         return {
             **layout.header("comparison"),
             "base": {"label": self.base.label, "name": base.process.name,
@@ -143,8 +145,8 @@ class Comparison:
         }
 
 
-def _place(neck: Bottleneck | None) -> list[str] | None:
-    return None if neck is None else [neck.stage, neck.role]
+def _place(wait: Wait | None) -> list[str] | None:
+    return None if wait is None else [wait.stage, wait.role]
 
 
 def compare(base: tuple[str, Process], variants: Sequence[tuple[str, Process]],
@@ -226,13 +228,62 @@ def verdict(comparison: Comparison, variant: Variant) -> str:
     if still and moved:
         text += f"; no significant change in {', '.join(still)}"
     text += "."
-    before, after = comparison.base.result.bottleneck(), variant.result.bottleneck()
+    before, after = comparison.base.result.longest_wait(), variant.result.longest_wait()
     if before and after and (before.stage, before.role) != (after.stage, after.role):
-        text += (f" The bottleneck moves from {before.stage} ({before.role}) to "
-                 f"{after.stage} ({after.role}).")
+        text += (f" The longest wait for people moves from {before.stage} ({before.role}) "
+                 f"to {after.stage} ({after.role}).")
     elif after:
-        text += f" The bottleneck stays at {after.stage} ({after.role})."
+        text += f" The longest wait for people stays at {after.stage} ({after.role})."
     return text
+
+
+# --- where to hire ------------------------------------------------------------------------
+
+
+def check_hires(base: SimulationResult, *,
+                progress: Callable[[int, int], None] | None = None) -> SimulationResult:
+    """*base* with its hires checked (:attr:`SimulationResult.hires`, which
+    :meth:`SimulationResult.bottleneck` reads): one more person in each role deals waited
+    for, each simulated with the base's settings and seeds, so the same deals arrive
+    (common random numbers), and compared with it pair by pair: the paired differences
+    of the mean cycle time and of the won deals, over the first HIRE_REPLICATIONS
+    replications at most (a hire helps where one of them surely changes by
+    MATERIAL_CHANGE of the base's or more). Only roles some deal waited for (busy people,
+    not the working day) are tried, the MAX_HIRE_CHECKS longest waited for: one more
+    person nobody waited for serves no one sooner."""
+    process, settings = base.process, base.settings
+    if settings.replications < 2:  # no paired interval from one run: nothing is checked
+        return base.with_hires(())
+    # the first HIRE_REPLICATIONS runs, paired with the base's of the same numbers: the
+    # change a hire worth making is large next to their spread
+    settings = replace(settings, replications=min(settings.replications, HIRE_REPLICATIONS))
+    waited = {r: base.get("role", r, "queue_days").mean for r in process.roles}
+    roles = sorted((r for r, days in waited.items() if days > 0),
+                   key=lambda r: -waited[r])[:MAX_HIRE_CHECKS]
+    if not roles:
+        return base.with_hires(())
+    runs = simulate_many([process.with_changes({f"roles.{r}.headcount": _one_more(process, r)})
+                          for r in roles], settings, progress=progress)
+    first = replace(base, replications=base.replications[:settings.replications],
+                    _summary=None, _ranges=None)
+    pairs = Comparison(Variant("base", first), [Variant(r, run) for r, run in zip(
+        roles, runs, strict=True)])
+    return base.with_hires([Hire(v.label, process.roles[v.label].headcount,
+                                 pairs.difference(v, ("all", "cycle_mean")),
+                                 pairs.difference(v, ("all", "won")),
+                                 first.get("all", "cycle_mean").mean,
+                                 first.get("all", "won").mean)
+                            for v in pairs.variants])
+
+
+def _one_more(process: Process, role: str) -> int | dict[str, int]:
+    """The role's headcount with one more person throughout: a number, or each dated
+    headcount plus one (the dates are whole days from the start)."""
+    staffed = process.roles[role]
+    if not staffed.staffing:
+        return staffed.headcount + 1
+    return {(process.start + dt.timedelta(days=round(convert(t, process.time_unit, "day"))))
+            .isoformat(): n + 1 for t, n in staffed.staffing}
 
 
 # --- sweeps -------------------------------------------------------------------------------
@@ -498,7 +549,7 @@ class SweepResult:
                 "settings": dict(p.split("=", 1) for p in point),
                 "figures": {h.key.metric: layout.estimate(run.result.summary[h.key])
                             for h in self.headline},
-                "bottleneck": _place(run.result.bottleneck()),
+                "longest_wait": _place(run.result.longest_wait()),
                 "won_vs_previous": None if step is None else {
                     **layout.estimate(step), "significant": significant(step)}})
         base = self.comparison.base.result

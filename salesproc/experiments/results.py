@@ -8,11 +8,12 @@ this module holds. :meth:`SimulationResult.to_dict` *is* the JSON layout.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from salesproc.core import layout, optional
+from salesproc.core.defaults import MATERIAL_CHANGE
 from salesproc.core.stats import Estimate, outcome_range
 from salesproc.process.model import Process, Settings
 from salesproc.sim.metrics import CYCLE_QUANTILES, Key
@@ -28,9 +29,26 @@ ROW_FIELDS = ("scope", "subject", "metric", "mean", "low", "high", "n", "worst",
 DEAL_METRICS = ("leads", "won", "lost", "lead_to_win", "opportunities", "opportunity_win_rate",
                 "revenue", "throughput_week", "throughput_month", "cycle_mean", "cycle_p10",
                 "cycle_p50", "cycle_p90", "open", "open_value", "open_weighted")
-STAGE_METRICS = ("visits", "time", "delay", "queue", "work", "approval", "wip", "lost",
-                 "win_chance", "open", "open_value", "open_weighted")
+STAGE_METRICS = ("visits", "time", "delay", "queue", "after_hours", "work", "approval", "wip",
+                 "lost", "win_chance", "open", "open_value", "open_weighted")
 NO_DATA = Estimate(math.nan, math.nan, math.nan, 0)
+
+
+def _wait(wait: Wait | None) -> dict[str, Any] | None:
+    """A :class:`Wait` in the JSON layout."""
+    return None if wait is None else {
+        "stage": wait.stage, "role": wait.role,
+        "queue_days": layout.estimate(wait.queue_days),
+        "utilization": layout.estimate(wait.utilization),
+        "queue_per_visit": layout.estimate(wait.queue_per_visit),
+        "share_of_queueing": wait.share_of_queueing}
+
+
+def _hire(hire: Hire) -> dict[str, Any]:
+    """A :class:`Hire` in the JSON layout."""
+    return {"role": hire.role, "headcount": hire.headcount,
+            "cycle_change": layout.estimate(hire.cycle),
+            "won_change": layout.estimate(hire.won), "helps": hire.helps}
 
 
 def figure(replication: Mapping[Key, float], key: Key) -> float:
@@ -59,15 +77,53 @@ class Visit(NamedTuple):
 
 
 @dataclass(frozen=True)
-class Bottleneck:
-    """The stage and role where deals wait longest in total, with the evidence."""
+class Wait:
+    """The stage and role where deals wait longest for busy people, in total: where the
+    queue is, not by itself a reason to hire (see :class:`Bottleneck`)."""
 
     stage: str
     role: str
-    queue_days: Estimate  # deal-time spent waiting for that role at that stage
+    queue_days: Estimate  # working time deals spent waiting for that role at that stage
     utilization: Estimate  # how busy the role is
-    queue_per_visit: Estimate  # the stage's mean wait per visit, for every role
-    share_of_queueing: float  # of all waiting for people, anywhere
+    queue_per_visit: Estimate  # the stage's mean wait for busy people per visit
+    share_of_queueing: float  # of all waiting for busy people, anywhere
+
+
+@dataclass(frozen=True)
+class Hire:
+    """One more person of a role, simulated against the base with the same seeds and the
+    same deals (common random numbers): the paired differences it makes."""
+
+    role: str
+    headcount: int  # the base's headcount at the start (the run had one more throughout)
+    cycle: Estimate  # mean cycle time to win, one more person - base, paired
+    won: Estimate  # won deals, one more person - base, paired
+    base_cycle: float  # the base's mean cycle time and won deals, for what is material
+    base_won: float
+
+    @property
+    def helps(self) -> bool:
+        """Whether one more person measurably helps: the paired 95% interval of the cycle
+        time's change lies below zero, or that of the won deals' above, and beyond
+        MATERIAL_CHANGE of the base's (a consistent change of minutes in a cycle of weeks,
+        which common random numbers can prove, is no reason to hire)."""
+        return (self.cycle.high < -MATERIAL_CHANGE * abs(self.base_cycle)
+                or self.won.low > MATERIAL_CHANGE * abs(self.base_won))
+
+
+@dataclass(frozen=True)
+class Bottleneck:
+    """The role where one more person helps most (a checked :class:`Hire` that helps),
+    the stage where deals wait longest for it, and the evidence: where to hire."""
+
+    role: str
+    hire: Hire
+    wait: Wait | None  # None: nobody waited for the role (a hire helped all the same)
+    utilization: Estimate  # how busy the role is
+
+    @property
+    def stage(self) -> str | None:
+        return None if self.wait is None else self.wait.stage
 
 
 @dataclass
@@ -87,6 +143,9 @@ class SimulationResult:
     warnings: list[str] = field(default_factory=list)
     events: list[Visit] | None = None
     buyer: str | None = None
+    # one more person in each role deals waited for, paired against this run
+    # (experiments.compare.check_hires); None while unchecked
+    hires: tuple[Hire, ...] | None = None
     _summary: dict[Key, Estimate] | None = field(default=None, repr=False)
     _ranges: dict[Key, tuple[float, float, float]] | None = field(default=None, repr=False)
 
@@ -123,18 +182,39 @@ class SimulationResult:
         """The estimate of a figure, or an estimate without data if there is none."""
         return self.summary.get(Key.of(*key), NO_DATA)
 
-    def bottleneck(self) -> Bottleneck | None:
-        """The (stage, role) whose queue costs the most deal-time, or None if nobody ever
-        waited for a person."""
+    def longest_wait(self, role: str | None = None) -> Wait | None:
+        """The (stage, role) where deals waited longest for busy people, in total deal-time
+        (of *role* only, if given); None if nobody ever did. Waiting for the working day
+        (nights, weekends, holidays) is not waiting for people, and does not count."""
         queues = {k: e for k, e in self.summary.items() if k.scope == "queue" and e.mean > 0}
         if not queues:
             return None
-        key = max(queues, key=lambda k: queues[k].mean)
-        return Bottleneck(
+        mine = [k for k in queues if role in (None, k.metric)]
+        if not mine:
+            return None
+        key = max(mine, key=lambda k: queues[k].mean)
+        return Wait(
             stage=key.subject, role=key.metric, queue_days=queues[key],
             utilization=self.summary[Key("role", key.metric, "utilization")],
             queue_per_visit=self.summary[Key("stage", key.subject, "queue")],
             share_of_queueing=queues[key].mean / math.fsum(e.mean for e in queues.values()))
+
+    def bottleneck(self) -> Bottleneck | None:
+        """The role where one more person helps most: of the checked hires
+        (:attr:`hires`) that measurably help, the one that shortens the cycle most (then
+        adds the most wins). None while unchecked, or when no hire helps: the one rule
+        behind every "hire there"."""
+        helping = [h for h in self.hires or () if h.helps]
+        if not helping:
+            return None
+
+        def gain(hire: Hire) -> tuple[float, float]:  # the cycle shortened most, then wins
+            cycle = hire.cycle.mean if hire.cycle.high < 0 else 0.0
+            return (cycle, -(hire.won.mean if hire.won.low > 0 else 0.0))
+
+        best = min(helping, key=gain)
+        return Bottleneck(best.role, best, self.longest_wait(best.role),
+                          self.get("role", best.role, "utilization"))
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON layout of a simulation (docs/commands.md)."""
@@ -145,7 +225,7 @@ class SimulationResult:
             return {n: layout.figure(summary[k], self.ranges[k])
                     for n, k in keys.items() if k in summary}
 
-        neck = self.bottleneck()
+        neck, wait = self.bottleneck(), self.longest_wait()
         return {
             **layout.header("simulation"),
             "process": {"name": p.name, "file": p.source, "time_unit": p.time_unit,
@@ -183,13 +263,20 @@ class SimulationResult:
                                 if b and s.only_buyer in (None, b)}},
             "months": self._grouped("month"),
             "quarters": self._grouped("quarter"),
+            "waiting": {
+                "people": layout.estimate(self.get("waiting", "", "people")),
+                "working_day": layout.estimate(self.get("waiting", "", "working_day")),
+                "longest": _wait(wait)},
+            "hires": None if self.hires is None else [_hire(h) for h in self.hires],
             "bottleneck": None if neck is None else {
                 "stage": neck.stage, "role": neck.role,
-                "queue_days": layout.estimate(neck.queue_days),
                 "utilization": layout.estimate(neck.utilization),
-                "queue_per_visit": layout.estimate(neck.queue_per_visit),
-                "share_of_queueing": neck.share_of_queueing},
+                "wait": _wait(neck.wait), "hire": _hire(neck.hire)},
         }
+
+    def with_hires(self, hires: Sequence[Hire]) -> SimulationResult:
+        """This result with its hires checked (:attr:`hires`)."""
+        return replace(self, hires=tuple(hires))
 
     def _grouped(self, scope: str) -> dict[str, dict[str, Any]]:
         """{subject: {metric: estimate and range}} of one scope's figures."""

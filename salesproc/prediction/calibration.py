@@ -797,12 +797,13 @@ def team_days(process: Process) -> TeamTime:
 
 
 def team_time(result: SimulationResult) -> dict[str, float]:
-    """The team's mean work, wait for people and approval time per visit of each stage of
-    a simulation, in days."""
+    """The team's mean work, wait for people (busy, or off for the day) and approval time
+    per visit of each stage of a simulation, in days."""
     days = units.convert(1.0, result.process.time_unit, "day")
     out = {}
     for sid in result.process.stages:
-        parts = [result.get("stage", sid, m).mean for m in ("queue", "work", "approval")]
+        parts = [result.get("stage", sid, m).mean
+                 for m in ("queue", "after_hours", "work", "approval")]
         out[sid] = math.fsum(p for p in parts if math.isfinite(p)) * days
     return out
 

@@ -104,18 +104,45 @@ def lead_rates(process: Process) -> dict[str, float]:
 
 
 def offered_load(process: Process) -> dict[str, float]:
-    """Average number of people of each role busy on deals (work rate x mean work time)."""
+    """Average number of people of each role busy on deals (work rate x mean work time).
+    A piece of work takes its owner's people 1/time_for_deals as long (the rest of their
+    time goes to meetings, admin, travel), and everyone at a meeting is held that long."""
     load = {r: 0.0 for r in process.roles}
+    roles = process.roles
     for b, rate in lead_rates(process).items():
         buyer = process.buyer_types[b]
         for s, visits in expected_visits(buyer).items():
             stage = buyer.stages[s]
+            stretch = 1.0 / roles[stage.owner].time_for_deals
             for role in stage.roles:
-                load[role] += rate * visits * stage.work.mean
+                load[role] += rate * visits * stage.work.mean * stretch
             for approval in stage.approvals:
                 applies = approval.probability(buyer.value, b, buyer.fields)
-                load[approval.role] += rate * visits * applies * approval.work.mean
+                load[approval.role] += rate * visits * applies * approval.work.mean \
+                    / roles[approval.role].time_for_deals
     return load
+
+
+def open_deals(process: Process) -> dict[str, float]:
+    """For each role whose people carry at most max_deals open deals: how many deals its
+    stages hold on average even if nobody ever waited (Little's law: deals a time unit x
+    visits x the mean delay and work of each of its stages, work spread over its
+    calendar). Above headcount x max_deals, the places can never keep up."""
+    held = {r: 0.0 for r, role in process.roles.items() if role.max_deals is not None}
+    unit = process.time_unit
+    for b, rate in lead_rates(process).items():
+        buyer = process.buyer_types[b]
+        for s, visits in expected_visits(buyer).items():
+            stage = buyer.stages[s]
+            role = process.roles[stage.owner]
+            if role.id not in held:
+                continue
+            delay = stage.delay.mean
+            if stage.delay_business:
+                delay = process.calendar.business(delay, unit)
+            work = role.calendar.elapsed(stage.work.mean / role.time_for_deals, unit)
+            held[role.id] += rate * visits * (delay + work)
+    return held
 
 
 def utilization(process: Process) -> dict[str, float]:

@@ -22,7 +22,12 @@ from typing import Any
 
 from salesproc.core import dists, units
 from salesproc.core.calendar import MONTHS, WEEKDAYS, parse_date, parse_hours
-from salesproc.core.defaults import MAX_DURATION, MAX_HORIZON_DAYS, MAX_VISITS_PER_DEAL
+from salesproc.core.defaults import (
+    LITTLE_TIME_FOR_DEALS,
+    MAX_DURATION,
+    MAX_HORIZON_DAYS,
+    MAX_VISITS_PER_DEAL,
+)
 from salesproc.core.diagnostics import Diagnostic, did_you_mean, shown, some
 from salesproc.process import analysis, routing
 from salesproc.process.model import (
@@ -930,10 +935,31 @@ def endless_rework(process: Process, doc: Document) -> list[Diagnostic]:
 
 def capacity(process: Process, doc: Document) -> list[Diagnostic]:
     """Roles offered more work than their people's working time can do (the queue grows
-    without end): in working time, against the average headcount over the horizon."""
+    without end): in working time, against the average headcount over the horizon; then
+    the limits of real teams that cannot be right (SP504, SP505)."""
     found: list[Diagnostic] = []
+    for rid, role in process.roles.items():
+        if role.time_for_deals < LITTLE_TIME_FOR_DEALS:
+            found.append(doc.diagnostic(
+                "SP504", f"role '{rid}' gives deals {role.time_for_deals:.0%} of its working "
+                f"time ({role.time_for_deals * role.calendar.hours_per_week:.1f} hours of a "
+                f"{role.calendar.hours_per_week:g}-hour week): every piece of its work takes "
+                f"{1 / role.time_for_deals:,.0f} times as long", ("roles", rid, "time_for_deals"),
+                hint="time_for_deals is a share of the week: 0.6 for 60%"))
     if process.arrivals is None:
         return found
+    for rid, held in analysis.open_deals(process).items():
+        role = process.roles[rid]
+        places = role.mean_headcount(process.simulation.horizon) * (role.max_deals or 0)
+        if held > places:
+            found.append(doc.diagnostic(
+                "SP505", f"role '{rid}' carries at most {places:g} open deals at once "
+                f"({role.max_deals} a person), but its stages hold {held:,.1f} on average "
+                "even if nobody waited: deals will pile up waiting for a place",
+                ("roles", rid, "max_deals"),
+                hint=f"raise max_deals to at least "
+                f"{math.ceil(held / max(role.mean_headcount(process.simulation.horizon), 1))}"
+                ", add people, or shorten the delays of its stages"))
     for rid, share in analysis.utilization(process).items():
         role = process.roles[rid]
         people = role.mean_headcount(process.simulation.horizon)

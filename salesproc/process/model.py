@@ -58,7 +58,10 @@ class Role:
 
     *headcount* is the headcount at the start; *staffing*, when the file gives dates, the
     times (in time_unit, from the start) and the headcount from each on. *calendar* is
-    when they work (the file's, with this role's own keys on top).
+    when they work (the file's, with this role's own keys on top). *time_for_deals* is
+    the share of their working time that goes to deals (work takes 1/share as long);
+    *max_deals* the most open deals one person carries at once in the stages the role
+    owns (None: no limit).
     """
 
     id: str
@@ -69,6 +72,8 @@ class Role:
     calendar: Calendar = ALWAYS
     staffing: tuple[tuple[float, int], ...] = ()
     ramp: Ramp | None = None
+    time_for_deals: float = 1.0
+    max_deals: int | None = None
 
     def headcount_at(self, t: float) -> int:
         """The headcount *t* time units after the start."""
@@ -723,9 +728,11 @@ def _role(rid: str, raw: Mapping[str, Any], calendar: Calendar, start: dt.date,
         at_start = [n for t, n in staffing if t <= 0]
         headcount = at_start[-1] if at_start else 0
     ramp = raw.get("ramp")
+    cap = raw.get("max_deals")
     return Role(rid, raw["title"], int(headcount), raw.get("department", "Sales"),
                 raw.get("description", ""), own, staffing,
-                None if ramp is None else Ramp(float(ramp["weeks"]), float(ramp["start"])))
+                None if ramp is None else Ramp(float(ramp["weeks"]), float(ramp["start"])),
+                float(raw.get("time_for_deals", 1.0)), None if cap is None else int(cap))
 
 
 def _approval(raw: Mapping[str, Any], time_dist: Any, work_dist: Any) -> Approval:

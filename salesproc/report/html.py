@@ -177,13 +177,34 @@ def simulation(result: SimulationResult) -> str:
          f"median {number(value(o['cycle_p50']))}, 90% within "
          f"{number(value(o['cycle_p90']))}"),
         ("Bottleneck", names["roles"].get(neck["role"], neck["role"]) if neck else "none",
-         f"at {names['stages'].get(neck['stage'], neck['stage'])}, "
-         f"{percent(value(neck['utilization']))} busy" if neck else "nobody waits for people"),
+         _neck_text(data, neck)),
+        ("Waiting", f"{number(value(data['waiting']['people']), 0)} deal-{unit}s",
+         "for busy people; "
+         f"{number(value(data['waiting']['working_day']), 0)} more for the working day "
+         "(nights, weekends, holidays)"),
     ])
     return page(f"{p['name']}: simulation", sub,
                 [top, _notes(data["warnings"]), _flowchart(result, data),
                  _charts(charts.simulation(data))],
                 source=p["file"])
+
+
+def _neck_text(data: dict[str, Any], neck: dict[str, Any] | None) -> str:
+    """The bottleneck card's small print: where one more person helps, with the paired
+    evidence; or why no role is named."""
+    names, unit = data["process"]["names"], data["process"]["time_unit"]
+    if neck is None:
+        hires = data["hires"]
+        return ("one more person per role not simulated" if hires is None
+                else "one more person measurably helps in no role" if hires
+                else "nobody waits for busy people")
+    hire = neck["hire"]
+    cycle = hire["cycle_change"]
+    where = "" if neck["stage"] is None else \
+        f" at {names['stages'].get(neck['stage'], neck['stage'])}"
+    return (f"{percent(value(neck['utilization']))} busy{where}; one more: cycle time "
+            f"{number(cycle['mean'], 1)} {unit}s [{number(cycle['low'], 1)}, "
+            f"{number(cycle['high'], 1)}], same deals: hire there")
 
 
 def _flowchart(result: SimulationResult, data: dict[str, Any]) -> str:

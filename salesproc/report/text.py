@@ -18,7 +18,7 @@ from salesproc.experiments.compare import (
     change_text,
     verdict,
 )
-from salesproc.experiments.results import Bottleneck, SimulationResult
+from salesproc.experiments.results import Hire, SimulationResult, Wait
 
 T = TypeVar("T")
 
@@ -121,8 +121,8 @@ def simulation(result: SimulationResult) -> str:
         INTERVAL_NOTE + ("" if runs > 1 else " (one run: no interval)"),
         RANGE_NOTE,
         *([f"Figures of {p.buyer_types[result.buyer].name} deals ({result.buyer}); every "
-           "buyer type is simulated, for they share the team: the bottleneck, months, time "
-           "in stage and roles are all deals'"] if result.buyer else []),
+           "buyer type is simulated, for they share the team: the waiting, bottleneck, "
+           "months, time in stage and roles are all deals'"] if result.buyer else []),
         "",
         f"  Won deals          {pm(d('won'))}   of {_num(d('leads').mean, 0)} "
         "leads" + span(*scope, "won"),
@@ -137,15 +137,8 @@ def simulation(result: SimulationResult) -> str:
         "  Throughput         " + _throughput(d("throughput_week"),
                                                d("throughput_month"), window, unit),
     ]
-    neck = result.bottleneck()
-    if neck is None:
-        lines.append("  Bottleneck         none: no deal ever waited for a person")
-    else:
-        lines.append(
-            f"  Bottleneck         {neck.stage}, waiting for {neck.role}: "
-            f"{_num(neck.queue_days.mean, 0)} deal-{plural(unit, 2)} of waiting "
-            f"({neck.share_of_queueing:.0%} of all), {neck.role} "
-            f"{pm(neck.utilization, 0, pct=True)} busy")
+    lines += [f"  Waiting            {_waiting(result, pm)}",
+              f"  Bottleneck         {_bottleneck(result)}"]
     lines.append(
         f"  End pipeline       {_num(d('open').mean, 0)} open deals worth {cur} "
         f"{_num(d('open_value').mean, 0)}; weighted by win chance {cur} "
@@ -161,18 +154,27 @@ def simulation(result: SimulationResult) -> str:
           pm(g("buyer", b, "opportunity_win_rate"), 1, pct=True),
           pm(g("buyer", b, "revenue"), 0), pm(g("buyer", b, "cycle_mean"))]
          for b in p.buyer_types if s.only_buyer in (None, b)])]
-    lines += ["", f"Time in stage ({plural(unit, 2)} per visit) and deals in stage", _table(
-        ["stage", "visits", "delay", "queue", "work", "approval", "total", "avg deals",
-         "win chance"],
+    hours = not all(role.calendar.always for role in p.roles.values())  # a calendar
+    lines += ["", f"Time in stage ({plural(unit, 2)} per visit) and deals in stage"
+              + ("; queue: waiting for busy people, after hours: for the working day"
+                 if hours else ""), _table(
+        ["stage", "visits", "delay", "queue", *(["after hours"] if hours else []), "work",
+         "approval", "total", "avg deals", "win chance"],
         [[sid, _num(g("stage", sid, "visits").mean, 0), _num(g("stage", sid, "delay").mean, 2),
-          _num(g("stage", sid, "queue").mean, 2), _num(g("stage", sid, "work").mean, 2),
+          _num(g("stage", sid, "queue").mean, 2),
+          *([_num(g("stage", sid, "after_hours").mean, 2)] if hours else []),
+          _num(g("stage", sid, "work").mean, 2),
           _num(g("stage", sid, "approval").mean, 2), pm(g("stage", sid, "time"), 2),
           _num(g("stage", sid, "wip").mean), pm(g("stage", sid, "win_chance"), 0, pct=True)]
          for sid in p.stages])]
+    limited = any(role.time_for_deals < 1 or role.max_deals for role in p.roles.values())
     lines += ["", "Roles", _table(
-        ["role", "headcount", "busy", f"deal-{plural(unit, 2)} waited for"],
+        ["role", "headcount", *(["time for deals", "open deals each"] if limited else []),
+         "busy", f"deal-{plural(unit, 2)} waited for (busy)"],
         [[r, "→".join(dict.fromkeys([str(role.headcount),
                                       *(str(n) for t, n in role.staffing if 0 < t < s.horizon)])),
+          *([f"{role.time_for_deals:.0%}", "no limit" if role.max_deals is None
+             else f"at most {role.max_deals:,}"] if limited else []),
           pm(g("role", r, "utilization"), 0, pct=True),
           _num(g("role", r, "queue_days").mean, 0)] for r, role in p.roles.items()])]
     lost = [(k, e) for k, e in summary.items() if k.scope == "lost"]
@@ -181,6 +183,52 @@ def simulation(result: SimulationResult) -> str:
         lines += ["", "Lost deals by stage and reason", _table(
             ["stage", "reason", "deals"], [[k.subject, k.metric, pm(e)] for k, e in lost])]
     return "\n".join(lines) + "\n"
+
+
+def _waiting(result: SimulationResult, pm: Callable[..., str]) -> str:
+    """The two kinds of waiting apart: for busy people (where the longest wait is), and
+    for the working day (nights, weekends, holidays: no reason to hire)."""
+    unit = plural(result.process.time_unit, 2)
+    people = result.get("waiting", "", "people")
+    text = f"{_num(people.mean, 0)} deal-{unit} for busy people"
+    wait = result.longest_wait()
+    if wait is None:
+        text += " (nobody waited for a person)"
+    else:
+        text += (f", most at {wait.stage} for {wait.role} ({wait.share_of_queueing:.0%}; "
+                 f"{wait.role} {pm(wait.utilization, 0, pct=True)} busy)")
+    if not all(role.calendar.always for role in result.process.roles.values()):
+        day = result.get("waiting", "", "working_day")
+        text += f"; {_num(day.mean, 0)} for the working day (nights, weekends, holidays)"
+    return text
+
+
+def _bottleneck(result: SimulationResult) -> str:
+    """Where one more person helps most, with the paired evidence; or why nowhere."""
+    unit = result.process.time_unit
+    if result.hires is None:
+        return "not checked (one more person per role was not simulated)"
+    if not result.hires:
+        return ("none: nobody waited for busy people" if result.settings.replications > 1
+                else "not checked: one replication gives no paired interval")
+    neck = result.bottleneck()
+    if neck is None:
+        return ("none: one more person measurably helps in no role (paired runs on the "
+                "same deals: " + "; ".join(_hire(h, unit) for h in result.hires) + ")")
+    tried = ", ".join(h.role for h in result.hires)
+    return (f"{neck.role}: hire there; with one more, {_change(neck.hire, unit)} (paired "
+            f"runs on the same deals, one more in each of {tried})")
+
+
+def _hire(hire: Hire, unit: str) -> str:
+    """'one more sdr: cycle time -0.42 days [-0.63, -0.21], won deals +1.2 [-0.5, +2.9]'."""
+    return f"one more {hire.role}: {_change(hire, unit)}"
+
+
+def _change(hire: Hire, unit: str) -> str:
+    """'cycle time -0.42 days [-0.63, -0.21], won deals +1.2 [-0.5, +2.9]'."""
+    return (f"cycle time {change_text(hire.cycle, 'time', 0.0, unit)}, won deals "
+            f"{change_text(hire.won, 'absolute', 0.0, unit)}")
 
 
 def _calendar_tables(result: SimulationResult, pm: Callable[..., str]) -> list[str]:
@@ -256,7 +304,7 @@ COMPARISON_HEADERS = ("figure", "base", "variant", "variant worst–best", "chan
 def comparison_rows(comparison: Comparison, variant: Variant) -> list[list[str]]:
     """A variant's table, as the terminal shows it (the HTML page too): each headline
     figure for base and variant, the variant's worst–best case, the change and a * where
-    it is significant, then the bottleneck."""
+    it is significant, then where deals wait longest for people."""
     base = comparison.base.result
     p, unit = base.process, base.process.time_unit
     rows = []
@@ -271,8 +319,8 @@ def comparison_rows(comparison: Comparison, variant: Variant) -> list[list[str]]
                      _range(variant.result.ranges[h.key], h.style),
                      change_text(diff, h.style, before.mean, unit),
                      "*" if significant(diff) else ""])
-    rows.append(["Bottleneck", _neck(base.bottleneck()), _neck(variant.result.bottleneck()),
-                 "", "", ""])
+    rows.append(["Longest wait", _neck(base.longest_wait()),
+                 _neck(variant.result.longest_wait()), "", "", ""])
     return rows
 
 
@@ -286,8 +334,9 @@ def _range(r: tuple[float, float, float], style: ChangeStyle) -> str:
     return f"{_num(r[0], digits)}–{_num(r[2], digits)}"
 
 
-def _neck(neck: Bottleneck | None) -> str:
-    return "none" if neck is None else f"{neck.stage} ({neck.role})"
+def _neck(wait: Wait | None) -> str:
+    """Where deals wait longest for busy people: 'inquiry (sdr)'."""
+    return "none" if wait is None else f"{wait.stage} ({wait.role})"
 
 
 def sweep(done: SweepResult) -> str:
@@ -313,7 +362,7 @@ def sweep(done: SweepResult) -> str:
         return "\n".join(lines + _sweep_grids(done, varying)) + "\n"
     key = done.headline
     headers = [*names, "won", f"revenue ({p.currency})", "lead-to-win",
-               f"cycle ({p.time_unit}s)", "bottleneck", "won vs previous", ""]
+               f"cycle ({p.time_unit}s)", "longest wait", "won vs previous", ""]
     rows = []
     for index, (point, run) in enumerate(zip(points, done.runs, strict=True)):
         result = run.result
@@ -322,7 +371,7 @@ def sweep(done: SweepResult) -> str:
         rows.append([*(point[i].split("=", 1)[1] for i in varying),
                      _pm(result.summary[key[0].key]), _pm(result.summary[key[1].key], 0),
                      _pm(result.summary[key[2].key], 1, pct=True),
-                     _pm(result.summary[key[4].key]), _neck(result.bottleneck()), gain,
+                     _pm(result.summary[key[4].key]), _neck(result.longest_wait()), gain,
                      "" if step is None else ("*" if significant(step) else "")])
     last_gain = done.last_gain()
     lines += [f"won vs previous: change from the row above, [interval]; the {steps} "
@@ -361,7 +410,7 @@ def _sweep_target(done: SweepResult) -> list[str]:
 
 def _sweep_grids(done: SweepResult, varying: list[int]) -> list[str]:
     """A two-setting sweep as grids: won deals (with the step from the left), revenue,
-    lead-to-win rate, cycle time and the bottleneck, one cell per combination."""
+    lead-to-win rate, cycle time and the longest wait, one cell per combination."""
     p = done.comparison.base.result.process
     down, across = varying
     row_values = list(dict.fromkeys(pt[down].split("=", 1)[1] for pt in done.points))
@@ -386,7 +435,7 @@ def _sweep_grids(done: SweepResult, varying: list[int]) -> list[str]:
          lambda i: _pm(done.runs[i].result.summary[h[2].key], 1, pct=True)),
         (f"Cycle time ({p.time_unit}s)",
          lambda i: _pm(done.runs[i].result.summary[h[4].key])),
-        ("Bottleneck", lambda i: _neck(done.runs[i].result.bottleneck())),
+        ("Longest wait for people", lambda i: _neck(done.runs[i].result.longest_wait())),
     ]
     out = []
     for label, cell in figures:

@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from salesproc.core.calendar import WorkingClock
 from salesproc.process import routing
 from salesproc.process.model import LOST, WON, Approval, Condition, Process
 from salesproc.sim import streams
@@ -42,13 +43,16 @@ class CompiledApproval:
 class Step:
     """A stage as one buyer type sees it, compiled for speed."""
 
-    __slots__ = ("approvals", "business", "delay", "index", "lost_outcome", "lost_reason",
-                 "moves_row", "no_work", "owner", "pass_cum", "pass_salt", "pass_to",
-                 "patience", "plain", "pools", "queue_row", "ramped", "reason_cum",
-                 "reason_salt", "reasons", "route_cum", "route_salt", "route_to", "slot", "solo",
-                 "timed", "when", "work")
+    __slots__ = ("approvals", "book", "business", "clock", "delay", "index", "lost_outcome",
+                 "lost_reason", "moves_row", "no_work", "owner", "pass_cum", "pass_salt",
+                 "pass_to", "patience", "plain", "pools", "queue_row", "ramped", "reason_cum",
+                 "reason_salt", "reasons", "route_cum", "route_salt", "route_to", "simple",
+                 "slot", "solo", "timed", "when", "work")
     approvals: list[CompiledApproval]
+    book: Pool | None  # places for the owner's open deals (max_deals); None: no limit
+    simple: bool  # no clock and no book: a visit's times are counted as they are
     business: bool  # the delay counts business days
+    clock: WorkingClock | None  # the owner's working clock (None: around the clock)
     owner: Pool  # whose working time the work takes (a meeting's too)
     ramped: bool  # a role of the stage has a ramp: deals remember who worked on them
     plain: bool  # neither timed nor ramped: work takes its own length (the fast path)
@@ -85,14 +89,17 @@ class Step:
 
 
 def compile_steps(process: Process, pools: Mapping[str, Pool], seed: int,
-                  replication: int) -> list[list[Step | None]]:
+                  replication: int, books: Mapping[str, Pool] | None = None
+                  ) -> list[list[Step | None]]:
     """[buyer][stage] -> Step (None where a stage is off that buyer's path), in the
-    order of process.buyer_types and process.stages."""
-    return [_buyer_steps(process, b, pools, seed, replication) for b in process.buyer_types]
+    order of process.buyer_types and process.stages; *books* are the places for each
+    role's open deals, where its max_deals limits them."""
+    return [_buyer_steps(process, b, pools, seed, replication, books or {})
+            for b in process.buyer_types]
 
 
 def _buyer_steps(process: Process, buyer_id: str, pools: Mapping[str, Pool], seed: int,
-                 replication: int) -> list[Step | None]:
+                 replication: int, books: Mapping[str, Pool]) -> list[Step | None]:
     buyer = process.buyer_types[buyer_id]
     stage_ids = list(process.stages)
     role_order = list(pools)
@@ -115,13 +122,17 @@ def _buyer_steps(process: Process, buyer_id: str, pools: Mapping[str, Pool], see
         step.delay = None if streams.is_zero(stage.delay) else \
             stream(stage.delay, f"{prefix}/delay")
         step.no_work = streams.is_zero(stage.work)
-        step.work = stream(stage.work, f"{prefix}/work")
+        step.work = _stretched(stream(stage.work, f"{prefix}/work"),
+                               process.roles[stage.owner].time_for_deals)
         step.pools = sorted((pools[r] for r in dict.fromkeys(stage.roles)),
                             key=lambda p: role_order.index(p.id))
         step.owner = pools[stage.owner]
+        step.clock = step.owner.clock
         step.timed = _timed(step.owner)
         step.ramped = any(p.ramp is not None for p in step.pools)
         step.plain = not (step.timed or step.ramped)
+        step.book = books.get(stage.owner)
+        step.simple = step.clock is None and step.book is None
         step.solo = step.plain and len(step.pools) == 1 and step.owner.plain \
             and not step.no_work
         step.business = stage.delay_business
@@ -147,7 +158,8 @@ def _buyer_steps(process: Process, buyer_id: str, pools: Mapping[str, Pool], see
         step.approvals = [
             _approval(a, routing.approval_label(stage, k),
                       name + (f"#{names[:k].count(name)}" if names[:k].count(name) else ""),
-                      pools, stream, target, seed, replication)
+                      pools, stream, target, seed, replication,
+                      process.roles[a.role].time_for_deals)
             for k, (a, name) in enumerate(zip(stage.approvals, names, strict=True))]
         steps.append(step)
     return steps
@@ -159,19 +171,30 @@ def _cumulative(shares: list[float]) -> list[float]:
     return [math.fsum(shares[: i + 1]) / total for i in range(len(shares))]
 
 
+def _stretched(draw: Callable[[], float], share: float) -> Callable[[], float]:
+    """Work drawn as written, taking a person who gives deals *share* of their time 1/share
+    as long (the same draws: a variant changing the share keeps its common random
+    numbers)."""
+    if share >= 1.0:
+        return draw
+    stretch = 1.0 / share
+    return lambda: draw() * stretch
+
+
 def _timed(pool: Pool) -> bool:
     return pool.clock is not None or pool.ramp is not None
 
 
 def _approval(approval: Approval, label: str, prefix: str, pools: Mapping[str, Pool],
               stream: Callable[[Any, str], Callable[[], float]],
-              target: Callable[[str], int], seed: int, replication: int) -> CompiledApproval:
+              target: Callable[[str], int], seed: int, replication: int,
+              share: float = 1.0) -> CompiledApproval:
     compiled = CompiledApproval()
     compiled.name = label
     compiled.when = approval.when
     compiled.pool = pools[approval.role]
     compiled.delay = stream(approval.delay, f"{prefix}/delay")
-    compiled.work = stream(approval.work, f"{prefix}/work")
+    compiled.work = _stretched(stream(approval.work, f"{prefix}/work"), share)
     compiled.no_work = streams.is_zero(approval.work)
     compiled.timed = _timed(compiled.pool)
     compiled.business = approval.delay_business

@@ -7,9 +7,13 @@ is free, and nobody is held while another role is missing. Waiting deals are ser
 first-fit in queue order: a freed person goes to the first deal in that role's queue that
 can start now, so a meeting waiting for a missing role never holds back a deal that needs
 fewer roles. The wait is charged to the role whose person freed up last (the one the
-deal was still missing). Then the approvals that apply run in parallel, each with its own
-delay, queue and work. When all are done the first rejection in written order sends the
-deal to its ``on_reject`` stage (or loses it); otherwise a route is drawn from ``next``.
+deal was still missing). On a working calendar a wait is two waits, counted apart: its
+working time is waiting for busy people (the queue, and the bottleneck's evidence), the
+rest (nights, weekends, holidays, and the night a deal handed to a free person waits for
+the morning) is waiting for the working day. Then the approvals that apply run in
+parallel, each with its own delay, queue and work. When all are done the first rejection
+in written order sends the deal to its ``on_reject`` stage (or loses it); otherwise a
+route is drawn from ``next``.
 ``patience`` bounds the wait for people: a deal waiting longer goes stale and is lost.
 
 Speed: instead of one generator process per deal and ``simpy.Resource`` requests, the
@@ -51,10 +55,11 @@ NO_FIELDS: dict[str, float | str] = {}  # a process without fields: one shared, 
 class Deal(Scheduled):
     """One deal; also the event the engine schedules for it."""
 
-    __slots__ = ("arrived", "buyer", "draws", "fields", "granted", "id", "key", "meeting",
+    __slots__ = ("arrived", "book", "buyer", "draws", "fields", "granted", "id", "key", "meeting",
                  "pending",
                  "people",
-                 "rejected", "repeats", "stage", "step", "t_enter", "t_request", "t_start",
+                 "rejected", "repeats", "rest", "stage", "step", "t_booked", "t_busy", "t_enter",
+                 "t_request", "t_start",
                  "t_wait", "t_worked", "token", "value", "visit", "visited", "waiting")
     draws: list[float]  # its route draw for a first visit to each stage (KeyedDeals)
     fields: dict[str, float | str]  # what it carries (`fields:`), drawn when it arrives
@@ -67,6 +72,9 @@ class Deal(Scheduled):
     stage: int
     step: Step
     t_enter: float
+    t_booked: float  # when it got its place among the owner's open deals (max_deals)
+    t_busy: float  # of its last wait for people, the owner's working time (calendars)
+    rest: float | None  # an open deal's delay, kept while it waits for such a place
     t_request: float
     t_start: float
     t_wait: float
@@ -84,6 +92,7 @@ class Deal(Scheduled):
         self.token = 0  # renewed at every wait: a patience timer of an earlier wait is void
         self.waiting = False
         self.fields = NO_FIELDS
+        self.book: Pool | None = None  # the role's open deals it counts among (max_deals)
 
 
 class Task(Scheduled):
@@ -166,6 +175,11 @@ class Engine:
         self.pools = {rid: Pool(rid, role.headcount, clocks.get(role.calendar),
                                 self.unit_hours, role.ramp, bool(role.staffing), index)
                       for index, (rid, role) in enumerate(process.roles.items())}
+        # max_deals: places for the open deals in the stages a role owns, per person
+        self.books = {rid: Pool(rid, role.headcount * role.max_deals, clocks.get(role.calendar),
+                                self.unit_hours, None, bool(role.staffing), index)
+                      for index, (rid, role) in enumerate(process.roles.items())
+                      if role.max_deals is not None}
         self.months = [(convert(p.begin, "hour", unit), convert(p.end, "hour", unit), p.label)
                        for p in months(process.start, horizon * self.unit_hours)]
         self.month = 0  # the month now: month-end events move it on (time only goes forward)
@@ -177,7 +191,7 @@ class Engine:
         def uniforms(name: str) -> streams.Stream:
             return streams.uniforms(streams.generator(seed, replication, name))
 
-        self.steps = compile_steps(process, self.pools, seed, replication)
+        self.steps = compile_steps(process, self.pools, seed, replication, self.books)
         # each deal's key, with its route draws for a first visit to each stage
         self.deal_keys = streams.KeyedDeals(
             streams.generator(seed, replication, "deal keys"),
@@ -209,6 +223,7 @@ class Engine:
         self._on_task_request = (self._task_request,)
         self._on_task_done = (self._task_done,)
         self._grant_deal = self._granted_deal  # bound once, not at every wait
+        self._grant_book = self._granted_book
         self._grant_task = self._granted_task
         self.gap = uniforms("arrivals")
         arrivals = process.arrivals
@@ -231,10 +246,12 @@ class Engine:
         for campaign in arrivals.campaigns if arrivals is not None else ():
             self._schedule_campaign(campaign, campaign.at, 0.0)
         for rid, role in self.process.roles.items():  # headcount changing on dates
-            pool = self.pools[rid]
+            pool, book = self.pools[rid], self.books.get(rid)
             for since, people in role.staffing:
                 if 0 < since <= self.horizon:
                     env.at(Timer(), since, (self._staffing(pool, people),))
+                    if book is not None and role.max_deals is not None:
+                        env.at(Timer(), since, (self._staffing(book, people * role.max_deals),))
         if self.months and self.months[0][1] <= self.horizon:  # each month's end schedules
             env.at(Timer(), self.months[0][1], (self._month_end,))  # the next: a small heap
         if self.warmup > 0:  # before anything else that happens at that instant
@@ -287,7 +304,7 @@ class Engine:
             return
 
         def leave(deal: Deal) -> None:
-            deal.t_request = deal.t_start = deal.t_worked = deal.time
+            deal.t_booked = deal.t_request = deal.t_start = deal.t_worked = deal.time
             self._move(deal, step, to)
 
         self._at(deal, wait, (leave,))
@@ -431,7 +448,23 @@ class Engine:
             deal.visit = 0
         deal.t_enter = now
         deal.step = step
-        if delay is not None:  # an open deal's delay, drawn given its age
+        if step.book is not None:  # max_deals: a place among the owner's open deals first
+            if self._placed(deal, step, now, delay):
+                self._begin(deal, step, now, delay)
+            return
+        if delay is not None:  # _begin, inlined: the hot path
+            self._at(deal, delay, self._on_request)
+        elif step.delay is None:
+            self._request(deal)
+        elif step.business:
+            self._at(deal, self._business(now, step.delay()), self._on_request)
+        else:
+            self._at(deal, step.delay(), self._on_request)
+
+    def _begin(self, deal: Deal, step: Step, now: float, delay: float | None) -> None:
+        """The deal's time at its stage begins: the delay (*delay* for an open deal,
+        drawn given its age), then it asks for the people."""
+        if delay is not None:
             self._at(deal, delay, self._on_request)
         elif step.delay is None:
             self._request(deal)
@@ -511,7 +544,6 @@ class Engine:
     def _request(self, deal: Deal) -> None:
         now = deal.t_request = deal.time
         step = deal.step
-        pools = step.pools
         if step.solo:  # the common case, inlined: Pool.take on calendar time, _start_work
             pool = step.owner
             if pool.busy < pool.capacity:
@@ -523,11 +555,22 @@ class Engine:
                 return
             deal.meeting = None
             pool.queue.append(deal)
-        elif step.no_work:
+            deal.waiting = True  # _wait, inlined: the hot path
+            deal.t_wait = now
+            deal.granted = self._grant_deal
+            deal.token += 1
+            if step.patience is not None:
+                timer = Timer()
+                timer.deal = deal
+                timer.token = deal.token
+                self._at(timer, step.patience, self._on_stale)
+            return
+        pools = step.pools
+        if step.no_work:
             deal.t_start = deal.t_worked = now
             self._approve(deal, step)
             return
-        elif len(pools) == 1:
+        if len(pools) == 1:
             pool = pools[0]
             if pool.busy < pool.capacity:
                 pool.take(now)
@@ -552,9 +595,15 @@ class Engine:
             deal.meeting = pools
             for pool in pools:
                 pool.queue.append(deal)
+        self._wait(deal, step, now, self._grant_deal)
+
+    def _wait(self, deal: Deal, step: Step, now: float,
+              granted: Callable[[Any, Pool, float], None]) -> None:
+        """The deal waits in the queues it was put in until *granted* is called (or its
+        stage's patience runs out)."""
         deal.waiting = True
         deal.t_wait = now
-        deal.granted = self._grant_deal
+        deal.granted = granted
         deal.token += 1
         if step.patience is not None:
             timer = Timer()
@@ -562,26 +611,66 @@ class Engine:
             timer.token = deal.token
             self._at(timer, step.patience, self._on_stale)
 
+    def _placed(self, deal: Deal, step: Step, now: float, delay: float | None) -> bool:
+        """max_deals: whether the deal entering *step* has its place among the owner's
+        open deals (kept from the owner's stage before, or free); else it waits for one,
+        and :meth:`_granted_book` lets it go on."""
+        book = step.book
+        assert book is not None
+        deal.t_booked = now
+        if deal.book is book:
+            return True
+        if book.busy < book.capacity:
+            book.take(now)
+            deal.book = book
+            return True
+        deal.meeting = None
+        deal.rest = delay
+        book.queue.append(deal)
+        self._wait(deal, step, now, self._grant_book)
+        return False
+
+    def _granted_book(self, deal: Deal, book: Pool, now: float) -> None:
+        """A place among the owner's open deals is free: the wait was for the role's busy
+        people; the deal's time at the stage begins."""
+        step = deal.step
+        queue_days = self.metrics.queue_days
+        k = step.queue_row + book.index
+        days = queue_days[k]
+        queue_days[k] = (0.0 if days is None else days) + _waited(book, deal.t_wait, now)
+        deal.book = book
+        deal.t_booked = now
+        self._begin(deal, step, now, deal.rest)
+
     def _granted_deal(self, deal: Deal, pool: Pool, now: float) -> None:
         """Everyone the stage needs is now with the deal; *pool* freed up last."""
         step = deal.step
         queue_days = self.metrics.queue_days
         k = step.queue_row + pool.index
         days = queue_days[k]
-        queue_days[k] = (0.0 if days is None else days) + (now - deal.t_wait)
-        if step.plain:  # the common case, inlined
-            deal.t_start = now
-            self._at(deal, step.work(), self._on_worked)
-            return
-        owner = step.owner
-        clock = owner.clock
-        if owner.plain and clock is not None and not step.ramped:  # a calendar, inlined
+        clock = pool.clock
+        if clock is None:
+            queue_days[k] = (0.0 if days is None else days) + now - deal.t_wait
+            if step.plain:  # the common case, inlined
+                deal.t_start = now
+                self._at(deal, step.work(), self._on_worked)
+                return
+        else:  # its working time was the wait for busy people
             unit = self.unit_hours
-            deal.t_start = now
-            self._at(deal, clock.at(clock.worked(now * unit) + step.work() * self.work_hours)
-                     / unit - now, self._on_worked)
-        else:
-            self._start_work(deal, step, now)
+            since = clock.worked(deal.t_wait * unit)
+            at_now = clock.worked(now * unit)
+            waited = (at_now - since) / unit
+            queue_days[k] = (0.0 if days is None else days) + waited
+            # the stage's own figures split the wait on its owner's calendar
+            deal.t_busy = waited if clock is step.clock else \
+                _waited(step.owner, deal.t_wait, now)
+            owner = step.owner
+            if owner is pool and owner.plain and not step.ramped:  # a calendar, inlined
+                deal.t_start = now
+                self._at(deal, clock.at(at_now + step.work() * self.work_hours) / unit - now,
+                         self._on_worked)
+                return
+        self._start_work(deal, step, now)
 
     def _start_work(self, deal: Deal, step: Step, now: float) -> None:
         """The people are with the deal: the work takes their working time, at their speed."""
@@ -600,11 +689,16 @@ class Engine:
         deal.waiting = False  # left in the queues, skipped when met
         deal.time = now = timer.time
         step = deal.step
-        missing = next((p for p in step.pools if p.busy >= p.capacity), step.pools[0])
+        if step.book is not None and deal.book is not step.book:  # waiting for a place
+            missing = step.book
+            deal.t_booked = deal.t_request = now
+        else:
+            missing = next((p for p in step.pools if p.busy >= p.capacity), step.pools[0])
         queue_days = self.metrics.queue_days
         k = step.queue_row + missing.index
         days = queue_days[k]
-        queue_days[k] = (0.0 if days is None else days) + now - deal.t_wait
+        queue_days[k] = (0.0 if days is None else days) + _waited(missing, deal.t_wait, now)
+        deal.t_busy = _waited(step.owner, deal.t_wait, now)
         deal.t_start = deal.t_worked = now
         self._leave(deal, step, "lost: stale", LOST_INDEX)
         self._lose(deal, step.index, "stale")
@@ -674,7 +768,7 @@ class Engine:
         queue_days = self.metrics.queue_days
         k = task.deal.step.queue_row + pool.index
         days = queue_days[k]
-        queue_days[k] = (0.0 if days is None else days) + now - task.t_wait
+        queue_days[k] = (0.0 if days is None else days) + _waited(pool, task.t_wait, now)
         self._task_work(task, now)
 
     def _task_work(self, task: Task, now: float) -> None:
@@ -744,15 +838,64 @@ class Engine:
         m.wip_area[step.index] += now - (t_enter if t_enter > start else start)
         k = step.slot
         m.visits[k] += 1
-        m.t_delay[k] += t_request - t_enter
-        m.t_queue[k] += t_start - t_request
-        m.t_work[k] += t_worked - t_start
+        if step.simple:  # around the clock, open deals not limited: the hot path
+            m.t_delay[k] += t_request - t_enter
+            m.t_queue[k] += t_start - t_request
+            m.t_work[k] += t_worked - t_start
+        elif step.book is None:  # a calendar (_split, inlined: the hot path there)
+            m.t_delay[k] += t_request - t_enter
+            clock = step.clock
+            assert clock is not None
+            begun = clock.opens(t_start * self.unit_hours) / self.unit_hours
+            if begun > t_worked:
+                begun = t_worked
+            waited = 0.0 if t_start == t_request else deal.t_busy
+            m.t_queue[k] += waited
+            m.t_off[k] += begun - t_request - waited
+            m.t_work[k] += t_worked - begun
+        else:
+            self._split(deal, step, k)
         m.t_approval[k] += now - t_worked
         m.moves[step.moves_row + to] += 1  # to: a stage, WON_INDEX (-1) or LOST_INDEX (-2)
+        if step.book is not None:  # it leaves the owner's open deals, unless it stays with them
+            after = self.steps[deal.buyer][to] if to >= 0 else None
+            if after is None or after.book is not step.book:
+                step.book.release(now)  # a place frees up
+                deal.book = None
         if self.log is not None:
             self.log((deal.id, self.buyer_ids[deal.buyer], self.stage_ids[step.index], t_enter,
                       t_start, now, outcome, step.pools[0].id if step.pools else "",
                       deal.value))
+
+    def _split(self, deal: Deal, step: Step, k: int) -> None:
+        """A visit's delay, wait and work, where a calendar splits the wait (its working
+        time for busy people, the rest for the working day) or the deal first waited for
+        a place among the owner's open deals (max_deals, a wait for busy people too)."""
+        m = self.metrics
+        t_enter, t_request = deal.t_enter, deal.t_request
+        t_start, t_worked = deal.t_start, deal.t_worked
+        placed = t_enter if step.book is None else deal.t_booked
+        m.t_delay[k] += t_request - placed
+        clock = step.clock
+        if clock is None:  # around the clock: every wait is a wait for busy people
+            m.t_queue[k] += t_start - t_request + (placed - t_enter)
+            m.t_work[k] += t_worked - t_start
+        else:  # the wait's working time was for busy people; the rest, for the working day
+            unit = self.unit_hours
+            begun = clock.opens(t_start * unit) / unit  # when the work really began
+            if begun > t_worked:
+                begun = t_worked
+            # a deal that waited for people was granted them (or went stale), which split
+            # the wait on the owner's calendar: t_busy (the wait for a place is apart)
+            waited = 0.0 if t_start == t_request else deal.t_busy
+            off = begun - t_request - waited
+            if placed != t_enter:  # and the wait for a place, in two parts alike
+                for_place = (clock.worked(placed * unit) - clock.worked(t_enter * unit)) / unit
+                waited += for_place
+                off += placed - t_enter - for_place
+            m.t_queue[k] += waited
+            m.t_off[k] += off
+            m.t_work[k] += t_worked - begun
 
     def _win(self, deal: Deal) -> None:
         m = self.metrics
@@ -789,6 +932,13 @@ class Engine:
         roles = {rid: pool.integrals(now) for rid, pool in self.pools.items()}
         open_deals = [(d.buyer, d.stage, d.value) for d in self.open.values()]
         return m.figures(now, roles, open_deals, self.process.time_unit)
+
+
+def _waited(pool: Pool, since: float, now: float) -> float:
+    """The part of a wait for *pool*'s people from *since* to *now* that was waiting for
+    busy people: its working time on their calendar (all of it around the clock). The
+    rest, nights, weekends and holidays, was waiting for the working day."""
+    return now - since if pool.clock is None else pool.working(now) - pool.working(since)
 
 
 def _category(categories: list[str], cumulative: list[float], draw: streams.Stream) -> str:

@@ -13,10 +13,16 @@ Everything is reset at the end of the warm-up, so every figure covers the window
   only when the window is at least a week / a month long.
 * cycle time: arrival to won, for deals won in the window (mean, p10, p50, p90).
 * time in stage: per visit ending in the window, split into delay (prospect side),
-  queue (waiting for a person), work, and approval (all approvals, in parallel).
+  queue (waiting for busy people: the working time, on the owner's calendar, between
+  asking for a person and getting one), after hours (waiting for the working day: the
+  rest of the time from asking until the work really begins, i.e. nights, weekends and
+  holidays, including a deal handed at night to a free person who starts in the
+  morning), work (from then until done), and approval (all approvals, in parallel).
 * WIP: time-average number of deals in each stage over the window.
 * utilization: time-average share of a role's people that are busy.
-* queue deal-days: total time deals spent waiting for a person of a role at a stage.
+* queue deal-days: total working time deals spent waiting for a busy person of a role at
+  a stage (approvals included); waiting: those summed over every role ('people'), and
+  the deal-time spent waiting for the working day at every stage ('working_day').
 * win chance from a stage: of the deals ending in the window that visited the stage,
   the share that was won. End pipeline: open deals at the horizon, by stage, their
   value, and their value weighted by the win chance of each deal's own buyer type from
@@ -49,8 +55,8 @@ class Key(NamedTuple):
     """The name of one figure: what it is about and which figure it is.
 
     ``scope`` is ``all``, ``buyer``, ``stage``, ``role``, ``lost``, ``queue``, ``move``,
-    ``reach``, ``cycle``, ``month`` or ``quarter``; ``subject`` the buyer type, stage or
-    role id (empty for ``all``); ``metric`` the figure (for ``lost``, the reason; for
+    ``reach``, ``cycle``, ``month``, ``quarter`` or ``waiting``; ``subject`` the buyer
+    type, stage or role id (empty for ``all``); ``metric`` the figure (for ``lost``, the reason; for
     ``queue``, the role waited for; for ``move``, where the deals went: a stage id,
     ``won`` or ``lost``; for ``reach``, the stage; for ``cycle``, the percentile ``p05``).
     ``Key.of("all", "won")`` and ``Key.of("stage", "demo", "wip")`` build one.
@@ -100,6 +106,7 @@ class Collector:
         self.visits = [0] * (nb * ns)
         self.t_delay = [0.0] * (nb * ns)
         self.t_queue = [0.0] * (nb * ns)
+        self.t_off = [0.0] * (nb * ns)  # waiting for the working day (calendars only)
         self.t_work = [0.0] * (nb * ns)
         self.t_approval = [0.0] * (nb * ns)
         self.wip_area = [0.0] * ns  # deal-time spent in each stage within the window
@@ -221,6 +228,8 @@ class Collector:
                 d for (s, r), d in queue_days.items() if r == rid)
         for (s, rid), days in sorted(queue_days.items()):
             out[Key("queue", self.stages[s], rid)] = days
+        out[Key("waiting", "", "people")] = math.fsum(queue_days.values())
+        out[Key("waiting", "", "working_day")] = math.fsum(self.t_off)
         out.update(self._flow_figures())
         out.update(self._calendar_figures(now))
         return out
@@ -327,10 +336,11 @@ class Collector:
 
         delay, queue, work, approval = (mean(self.t_delay), mean(self.t_queue),
                                         mean(self.t_work), mean(self.t_approval))
+        off = mean(self.t_off)
         here = [(v, w) for ss, v, w in open_deals if ss == s]
         figures = {
-            "visits": float(visits), "delay": delay, "queue": queue, "work": work,
-            "approval": approval, "time": delay + queue + work + approval,
+            "visits": float(visits), "delay": delay, "queue": queue, "after_hours": off,
+            "work": work, "approval": approval, "time": delay + queue + off + work + approval,
             "wip": self.wip_area[s] / window if window else 0.0,
             "lost": float(sum(c for (_, ss, _), c in self.lost_by.items() if ss == s)),
             "win_chance": win_chance[s] if closed else math.nan,
