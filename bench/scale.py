@@ -93,7 +93,7 @@ def main() -> int:
     from salesproc.core import execution
 
     runs = args.points * args.replications
-    tasks = -(-runs // execution.batch_size(runs, 2))
+    tasks = len(execution.tasks(runs, 2))
     print(f"sweep: {args.points} points x {args.replications} replications of funnel5, "
           f"30 days each ({runs:,} runs; {tasks} tasks on 2 slots), {args.rounds} round(s)")
     sweep(2, 2)  # the imports, before any clock

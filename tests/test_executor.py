@@ -199,9 +199,14 @@ def _free_port() -> Iterator[int]:
 
 
 def test_tasks_are_batched_for_the_slots() -> None:
-    """16 tasks a slot, none empty: 10,000 replications on 2 slots are 32 tasks of 313;
-    a handful go one a task."""
+    """16 tasks a slot, none empty: 10,000 replications on 2 slots are one of one
+    replication for each slot (the first progress comes soon), then 32 tasks of 313 (the
+    last shorter); a handful go one a task; every item in exactly one task."""
     assert execution.batch_size(10_000, 2) == 313
+    cut = execution.tasks(10_000, 2)
+    assert cut[:3] == [(0, 1), (1, 2), (2, 315)] and len(cut) == 34
+    assert [k for start, stop in cut for k in range(start, stop)] == list(range(10_000))
     assert execution.batch_size(5, 2) == 1
+    assert execution.tasks(5, 2) == [(k, k + 1) for k in range(5)]
     assert execution.place("local:4") == execution.Place(workers=4)
     assert str(execution.place(" dask://sched.example:8786 ")) == "dask://sched.example:8786"

@@ -191,6 +191,16 @@ def batch_size(items: int, slots: int) -> int:
     return max(1, math.ceil(items / (slots * TASKS_PER_SLOT)))
 
 
+def tasks(items: int, slots: int) -> list[tuple[int, int]]:
+    """The (start, stop) of each task: first one item for each slot, so that the first
+    results (and progress) come back after one item's time, not a batch's; then batches
+    of batch_size."""
+    size = batch_size(items, slots)
+    first = min(items, slots) if size > 1 else 0
+    return [(k, k + 1) for k in range(first)] + [
+        (start, min(start + size, items)) for start in range(first, items, size)]
+
+
 class Session:
     """An open place to run work: this process (one worker, or inside a task), local
     processes (a pool for each run, started with what the run shares), or a connection
@@ -235,9 +245,9 @@ class Session:
                 if progress:
                     progress(index + 1, len(items))
             return
-        size = batch_size(len(items), self.slots)
+        cut = tasks(len(items), self.slots)
         if self._client is None:
-            self._local(work, shared, items, size, take, progress)
+            self._local(work, shared, items, cut, take, progress)
             return
         # the shared value is a task of its own: a lost worker's copy is made again
         handle = self._client.submit(_loads, pickle.dumps(shared, pickle.HIGHEST_PROTOCOL),
@@ -245,33 +255,33 @@ class Session:
         executor = self._executor
         assert executor is not None
         try:
-            self._collect(lambda start: executor.submit(_task, work, handle,
-                                                        items[start:start + size]),
-                          len(items), size, take, progress)
+            self._collect(lambda start, stop: executor.submit(_task, work, handle,
+                                                              items[start:stop]),
+                          cut, len(items), take, progress)
         finally:
             self._client.cancel([handle])
 
-    def _local(self, work: Callable[[S, T], R], shared: S, items: Sequence[T], size: int,
-               take: Callable[[int, R], None],
+    def _local(self, work: Callable[[S, T], R], shared: S, items: Sequence[T],
+               cut: list[tuple[int, int]], take: Callable[[int, R], None],
                progress: Callable[[int, int], None] | None) -> None:
         """The run on a pool of its own: stopped at once if anything stops the loop (an
         error, Ctrl-C, a signal turned into an exception), not left to finish the queue."""
-        pool = LocalPool(min(self._workers, math.ceil(len(items) / size)), _install,
-                         (work, shared, items))
+        pool = LocalPool(min(self._workers, len(cut)), _install, (work, shared, items))
         try:
-            self._collect(lambda start: pool.submit(_slice, start, start + size),
-                          len(items), size, take, progress)
+            self._collect(lambda start, stop: pool.submit(_slice, start, stop),
+                          cut, len(items), take, progress)
         except BaseException:
             pool.terminate()
             raise
         pool.shutdown(wait=True)
 
-    def _collect(self, submit: Callable[[int], cf.Future[list[R]]], count: int, size: int,
-                 take: Callable[[int, R], None],
+    def _collect(self, submit: Callable[[int, int], cf.Future[list[R]]],
+                 cut: list[tuple[int, int]], count: int, take: Callable[[int, R], None],
                  progress: Callable[[int, int], None] | None) -> None:
-        """Submit a task for each *size* items of *count*, and hand each result on as its
-        task finishes; cancel those outstanding if anything stops the loop."""
-        pending = {submit(start): start for start in range(0, count, size)}
+        """Submit a task for each (start, stop) of *cut* (of *count* items), and hand each
+        result on as its task finishes; cancel those outstanding if anything stops the
+        loop."""
+        pending = {submit(start, stop): start for start, stop in cut}
         try:
             done = 0
             for future in cf.as_completed(list(pending)):
