@@ -388,16 +388,17 @@ def _remaining(stays: Stays | None, buyer: str, stage: str,
 
 def stays_and_team(process: Process, replications: int = 5
                    ) -> tuple[Stays, dict[str, float]]:
-    """From one short simulation of *process*: each (buyer type, stage)'s stays in days,
-    sorted (what a visit there takes, queues and the team's work included), and the
-    team's mean time per visit of each stage (calibration.team_time)."""
-    from salesproc.experiments.experiment import resolve_settings, simulate
+    """From one short simulation of *process* (remembered: forecasts from the same pipeline
+    and process share it): each (buyer type, stage)'s stays in days, sorted (what a visit
+    there takes, queues and the team's work included), and the team's mean time per
+    visit of each stage (calibration.team_time)."""
+    from salesproc.experiments.experiment import remembered, resolve_settings
     from salesproc.prediction.calibration import team_time
 
     if process.arrivals is None:
         return {}, {}
     settings = resolve_settings(process, replications=replications, workers=1)
-    result = simulate(process, settings, events=True)
+    result = remembered(process, settings, events=True)  # the same again for a like forecast
     days = units.convert(1.0, process.time_unit, "day")
     found: dict[tuple[str, str], list[float]] = {}
     for v in result.events or ():
