@@ -13,6 +13,12 @@ cd "$(dirname "$0")"
 
 PYTHON=${PYTHON:-python3}
 VENV=.venv
+# Python's compiled modules (and pytest's rewritten tests) are kept in the environment's
+# folder, out of the source tree, and kept even where the shell says not to write them
+# (PYTHONDONTWRITEBYTECODE): without them every process of the tests and the demo
+# compiles every module again, seconds each time
+unset PYTHONDONTWRITEBYTECODE
+export PYTHONPYCACHEPREFIX="$PWD/$VENV/pycache"
 
 die() { echo "dev.sh: $*" >&2; exit 1; }
 

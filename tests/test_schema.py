@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from salesproc.core.errors import InvalidProcessError
 from salesproc.process import schema
 from tests.conftest import ROOT, run, source_copy
 
@@ -91,24 +92,52 @@ def test_schema_agrees_with_the_code_on_units_and_durations() -> None:
 def test_content_found_valid_is_not_validated_again_and_a_change_is(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The schema remembers content it found valid (a process read again is not
-    validated again); the same file with one value made wrong is checked in full."""
+    validated again); valid content is passed by the compiled check alone, jsonschema
+    finding the errors of a wrong one; the same file with one value made wrong is
+    checked in full, every time."""
     import salesproc
 
-    real = schema._validator()
-    runs: list[int] = []
+    real, passes = schema._validator(), schema._passes
+    runs: list[str] = []
 
     class Counting:
         def iter_errors(self, data: Any) -> Iterator[Any]:
-            runs.append(1)
+            runs.append("jsonschema")
             return real.iter_errors(data)
 
+    def counted(data: Any) -> bool:
+        runs.append("compiled")
+        return passes(data)
+
     monkeypatch.setattr(schema, "_validator", Counting)
+    monkeypatch.setattr(schema, "_passes", counted)
     monkeypatch.setattr(schema, "_VALID", {})
     text = (ROOT / "processes" / "five-step.yaml").read_text("utf-8")
-    assert salesproc.check_text(text, "a.yaml").ok and len(runs) == 1
-    assert salesproc.check_text(text, "b.yaml").ok and len(runs) == 1  # remembered
+    assert salesproc.check_text(text, "a.yaml").ok and runs == ["compiled"]
+    assert salesproc.check_text(text, "b.yaml").ok and runs == ["compiled"]  # remembered
     broken = salesproc.check_text(text.replace("headcount: 2", "headcount: two", 1), "c.yaml")
-    assert len(runs) == 2 and any(d.code.startswith("SP1") for d in broken.diagnostics)
+    assert runs == ["compiled"] * 2 + ["jsonschema"]
+    assert any(d.code.startswith("SP1") for d in broken.diagnostics)
     assert not salesproc.check_text(text.replace("headcount: 2", "headcount: two", 1),
                                     "d.yaml").ok
-    assert len(runs) == 3  # a wrong one is never remembered: checked in full again
+    assert runs.count("jsonschema") == 2  # a wrong one is never remembered: checked again
+
+
+def test_the_compiled_check_agrees_with_jsonschema_on_every_file() -> None:
+    """The compiled schema (the fast pass of valid files) and jsonschema (every error, with
+    its place) agree, file by file, on every process, example and case file: valid ones
+    and the invalid cases, whose patterns, types and keys each break the schema."""
+    from salesproc.process import yamlio
+
+    paths = [*ROOT.glob("processes/*.yaml"), *ROOT.glob("examples/**/*.yaml"),
+             *ROOT.glob("tests/cases/**/*.yaml")]
+    verdicts = []
+    for path in paths:
+        try:
+            data = yamlio.load_file(str(path)).data
+        except InvalidProcessError:
+            continue  # not YAML a process could be read from: the schema never sees it
+        valid = not list(schema._validator().iter_errors(data))
+        assert schema._passes(data) == valid, path
+        verdicts.append(valid)
+    assert verdicts.count(False) >= 20 and verdicts.count(True) >= 20
