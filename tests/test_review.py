@@ -541,7 +541,7 @@ def test_the_forecasts_change_adds_up_deal_by_deal(export: tuple[Path, Path]) ->
     process_file, changes = export
     process = salesproc.load(process_file)
     history = read_history([changes], process).at(END)
-    runs = {"replications": 12, "seed": 4}
+    runs = {"replications": 4, "seed": 4}
     done = salesproc.review(history, since=START, forecast="quarter", **runs)
     f = done.forecast
     assert f is not None and f.until == QUARTER_END
@@ -596,7 +596,7 @@ def test_the_forecast_through_the_cli_and_a_week_later(export: tuple[Path, Path]
     import openpyxl
 
     process_file, changes = export
-    base = ["review", str(changes), "--process", str(process_file), "-r", "5", "--seed",
+    base = ["review", str(changes), "--process", str(process_file), "-r", "3", "--seed",
             "3"]
     week1, book_file, rows = (tmp_path / f"week1.{x}" for x in ("json", "xlsx", "csv"))
     first = run(*base, "--as-of", "2026-04-23", "--since", "2026-04-16", "--forecast",
