@@ -142,21 +142,21 @@ MADE: dict[tuple[str, int, int, float, float, str | None], dict[Key, float]] = {
 FITTED: dict[bytes, bytes] = {}
 
 
-@pytest.fixture
-def each_run_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """For the tests of what the pages show (the commands and code they show, at their
-    sizes), which run the same replications again and again: a replication is a pure
-    function of what MADE keys it by (the library counts on it:
-    experiments.experiment.remembered), so each one is run once by the engine in a
-    worker and its figures handed again (a copy) to whoever asks for the same. Runs that
-    write an event log or start from open deals (forecasts, the fit check) run every time.
-    What the commands and the library make of the figures, and print, is all theirs.
-    So too a calibration (deterministic: its runs take the process's seed) of a history
-    calibrated before in the worker, the same to the byte (the walk-through and the
-    pages calibrate the example export again and again; a backtest, each origin's):
-    fitted once, and a copy handed to each caller."""
+@pytest.fixture(autouse=True)
+def each_replication_once(request: pytest.FixtureRequest,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test but those marked fresh_runs: a replication is a pure function of what
+    MADE keys it by (the library counts on it: experiments.experiment.remembered), so
+    each one is run once by the engine in a worker and its figures handed again (a copy)
+    to whoever asks for the same, in this test or a later one: the engine computed them
+    from the same process, seed and settings. Runs that write an event log or start from
+    open deals (forecasts, the fit check) run every time. What the commands and the
+    library make of the figures, and print, is all theirs. A test whose point is that
+    the engine gives the same figures elsewhere (other workers, an executor) is marked
+    fresh_runs: it runs every replication."""
+    if request.node.get_closest_marker("fresh_runs"):
+        return
     from salesproc.experiments import experiment
-    from salesproc.prediction import backtest, calibration
 
     engine_run = experiment.run_replication
 
@@ -172,6 +172,18 @@ def each_run_once(monkeypatch: pytest.MonkeyPatch) -> None:
         return dict(MADE[key])
 
     monkeypatch.setattr(experiment, "run_replication", once)
+
+
+@pytest.fixture
+def each_run_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For the tests of what the pages show (the commands and code they show, at their
+    sizes), beside each replication run once (each_replication_once): a calibration
+    (deterministic: its runs take the process's seed) of a history calibrated before in
+    the worker, the same to the byte (the walk-through and the pages calibrate the
+    example export again and again; a backtest, each origin's): fitted once, and a copy
+    handed to each caller."""
+    from salesproc.prediction import backtest, calibration
+
     fit = calibration.calibrate
 
     def fit_once(history: History, **options: Any) -> Calibration:

@@ -257,6 +257,7 @@ def test_exit_curves_leave_out_deals_entered_after_the_fact(
     assert int((before.deals.outcome == OUTCOME_WON).sum()) > 0
 
 
+@pytest.mark.fresh_runs  # the engine's own runs, not ones handed again
 def test_a_forecast_on_two_workers_is_the_forecast_on_one() -> None:
     process = load(ROOT / "processes" / "five-step.yaml")
     folder = ROOT / "examples" / "five-step-salesforce"

@@ -399,6 +399,7 @@ def test_one_ended_stay_is_no_interval_to_flag_the_file_by() -> None:
     assert low < high and two.outside
 
 
+@pytest.mark.fresh_runs  # the engine's own runs, not ones handed again
 def test_a_file_simulated_again_with_the_same_settings_is_remembered() -> None:
     """measure's and calibrate's short simulations of a file: the same file loaded twice
     and the same settings give the one result remembered; a changed setting or other

@@ -33,6 +33,7 @@ def test_table_leads_with_the_answers(five_step: Path) -> None:
         assert section in result.output
 
 
+@pytest.mark.fresh_runs  # the engine's own runs, not ones handed again
 def test_same_seed_gives_byte_identical_json(five_step: Path) -> None:
     first = run("simulate", str(five_step), *FAST, "--format", "json", "-w", "1")
     again = run("simulate", str(five_step), *FAST, "--format", "json", "-w", "1")
@@ -42,6 +43,7 @@ def test_same_seed_gives_byte_identical_json(five_step: Path) -> None:
     assert other.output != first.output
 
 
+@pytest.mark.fresh_runs  # the engine's own runs, not ones handed again
 def test_workers_do_not_change_results(five_step: Path) -> None:
     one = run("simulate", str(five_step), *FAST, "--format", "json", "--workers", "1")
     two = run("simulate", str(five_step), *FAST, "--format", "json", "--workers", "2")

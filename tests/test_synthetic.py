@@ -226,6 +226,7 @@ def test_a_small_team_has_about_sixty_deals_in_six_months() -> None:
     assert len({d.owner for d in history.deals}) == 2
 
 
+@pytest.mark.fresh_runs  # the engine's own runs, not ones handed again
 def test_a_seed_gives_the_same_bytes_and_another_seed_other_bytes(tmp_path: Path) -> None:
     def files(seed: int, folder: Path) -> dict[str, bytes]:
         history = generate(FIVE, replace(PRESETS["real"], days=120), seed=seed, start=START)
