@@ -133,11 +133,11 @@ def dense_process(path: Path, stages: int, share: float) -> Path:
     return path
 
 
-#: The replications made under each_run_once, by everything a run depends on: the process
+#: The replications made under each_replication_once, by everything a run depends on: the process
 #: (its full description, as experiments.experiment.remembered tells processes apart),
 #: the seed, the replication, the horizon, the warm-up and the buyer type let in
 MADE: dict[tuple[str, int, int, float, float, str | None], dict[Key, float]] = {}
-#: The calibrations made under each_run_once (pickled), by the SHA-256 of the history and
+#: The calibrations made under each_calibration_once (pickled), by the SHA-256 of the history and
 #: the options pickled: all a calibration depends on
 FITTED: dict[bytes, bytes] = {}
 
@@ -153,7 +153,7 @@ def each_replication_once(request: pytest.FixtureRequest,
     open deals (forecasts, the fit check) run every time. What the commands and the
     library make of the figures, and print, is all theirs. A test whose point is that
     the engine gives the same figures elsewhere (other workers, an executor) is marked
-    fresh_runs: it runs every replication."""
+    fresh_runs: it runs every replication. So too calibrations (each_calibration_once)."""
     if request.node.get_closest_marker("fresh_runs"):
         return
     from salesproc.experiments import experiment
@@ -172,16 +172,14 @@ def each_replication_once(request: pytest.FixtureRequest,
         return dict(MADE[key])
 
     monkeypatch.setattr(experiment, "run_replication", once)
+    each_calibration_once(monkeypatch)
 
 
-@pytest.fixture
-def each_run_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """For the tests of what the pages show (the commands and code they show, at their
-    sizes), beside each replication run once (each_replication_once): a calibration
-    (deterministic: its runs take the process's seed) of a history calibrated before in
-    the worker, the same to the byte (the walk-through and the pages calibrate the
-    example export again and again; a backtest, each origin's): fitted once, and a copy
-    handed to each caller."""
+def each_calibration_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A calibration (deterministic: its runs take the process's seed) of a history
+    calibrated before in the worker, the same to the byte (the walk-through, the pages
+    and the tests calibrate the example export again and again; a backtest, each
+    origin's): fitted once, and a copy handed to each caller."""
     from salesproc.prediction import backtest, calibration
 
     fit = calibration.calibrate

@@ -24,7 +24,6 @@ DOC = ROOT / "docs" / "python.md"
 
 
 @pytest.mark.slow
-@pytest.mark.usefixtures("each_run_once")  # five-step's runs, as test_docs makes them
 def test_the_walk_through_runs_as_written(monkeypatch: pytest.MonkeyPatch,
                                          tmp_path: Path) -> None:
     """From a copy of the folders it reads (it writes out/run.html beside them)."""

@@ -37,7 +37,6 @@ def _load_updater():  # type: ignore[no-untyped-def]
 UPDATER = _load_updater()
 # the pages show five-step's default run again and again (simulate; each compare's base;
 # the sweep's point at the file's headcount): each replication is run once (conftest)
-pytestmark = pytest.mark.usefixtures("each_run_once")
 SHOWN = [b for page in UPDATER.pages() for b in UPDATER.blocks(page)]
 COMMANDS = sorted({b.args for b in SHOWN})
 

@@ -26,7 +26,6 @@ RETIRED = {"mean_low", "mean_high", "base_range", "variant_range", "share_low"}
 # the contract is the layout of what the commands and the library write, not their figures:
 # the same five-step runs and the same calibration of the example export (the command's,
 # the library's, each backtest's origin) are made once in a worker (conftest)
-pytestmark = pytest.mark.usefixtures("each_run_once")
 
 
 def documents(tmp_path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
