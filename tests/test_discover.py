@@ -110,3 +110,56 @@ def test_a_deal_table_gives_a_process_with_its_routes_said_to_be_guesses(
     assert "# The stages in the" in target.read_text("utf-8")
     assert "routes guessed" in target.read_text("utf-8")
     assert run("validate", str(target)).exit_code == 0
+
+
+TRUTH = ROOT / "tests" / "cases" / "history" / "steady-five-step.yaml"
+
+
+def test_discovery_recovers_a_known_process(tmp_path: Path) -> None:
+    """A Salesforce export generated from a known process (300 days): discovery finds its
+    stages in their order, its buyer types from the segment column with their shares, and
+    each route the truth's deals take unchanged by approvals (inquiry on, the call's
+    exits, the demo's) within 99.9% sampling error of the truth (Wilson's normal form)
+    plus the most the prior of 10 visits can move a share (10 / (n + 10)); measure reads
+    the export with the discovered file, no mapping written by hand."""
+    import math
+
+    from salesproc.prediction.discover import discover
+    from salesproc.prediction.synthetic import Mess, generate, write
+
+    truth = load(TRUTH)
+    files = [str(f) for f in write(generate(TRUTH, Mess(days=300), seed=3), tmp_path,
+                                   "salesforce")]
+    found = discover(files, "known", buyer_field="Segment__c")
+    target = tmp_path / "known.yaml"
+    target.write_text(found.text, "utf-8")
+    process = load(target)
+    assert [s.name for s in process.stages.values()] == [s.name for s in
+                                                         truth.stages.values()]
+    sid = {s.name: k for k, s in process.stages.items()}
+    stage = {k: sid[s.name] for k, s in truth.stages.items()}
+    segment = {"smb": "single_decision_maker", "standard": "standard",
+               "enterprise": "committee"}
+    assert set(process.buyer_types) == set(segment)
+    seen = {f.setting: f.n for f in found.calibration.fitted}
+
+    def close(estimate: float, true: float, n: int) -> bool:
+        return abs(estimate - true) <= 3.29 * math.sqrt(true * (1 - true) / n) + 10 / (n + 10)
+
+    deals = found.calibration.deals
+    for b, buyer in process.buyer_types.items():
+        assert close(buyer.share, truth.buyer_types[segment[b]].share, deals), b
+    clean = [("single_decision_maker", "inquiry", "call", 0.7),
+             ("single_decision_maker", "call", "agreement", 0.5),
+             ("standard", "inquiry", "call", 0.7), ("standard", "call", "demo", 0.55),
+             ("standard", "demo", "proposal", 0.6), ("committee", "inquiry", "call", 0.7),
+             ("committee", "call", "demo", 0.55)]
+    found_ids = {v: k for k, v in segment.items()}
+    for buyer, at, to, share in clean:
+        b = found_ids[buyer]
+        routes = {r.to: r.probability for r in process.buyer_types[b].stages[stage[at]].next}
+        n = seen[f"buyer_types.{b}.stages.{stage[at]}.next"]
+        assert n > 50 and close(routes[stage[to]], share, n), (buyer, at, to, routes, n)
+    measured = run("measure", *files, "--process", str(target), "--format", "json")
+    assert measured.exit_code == 0, measured.output
+    assert json.loads(measured.stdout)["overall"]["deals"] == deals
