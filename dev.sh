@@ -13,12 +13,11 @@ cd "$(dirname "$0")"
 
 PYTHON=${PYTHON:-python3}
 VENV=.venv
-# Python's compiled modules (and pytest's rewritten tests) are kept in the environment's
-# folder, out of the source tree, and kept even where the shell says not to write them
+# Python's compiled modules (and pytest's rewritten tests) are kept, in the __pycache__
+# folders git ignores, even where the shell says not to write them
 # (PYTHONDONTWRITEBYTECODE): without them every process of the tests and the demo
-# compiles every module again, seconds each time
+# compiles salesproc's modules and the tests again, seconds each time
 unset PYTHONDONTWRITEBYTECODE
-export PYTHONPYCACHEPREFIX="$PWD/$VENV/pycache"
 
 die() { echo "dev.sh: $*" >&2; exit 1; }
 
