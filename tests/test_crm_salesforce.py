@@ -221,6 +221,15 @@ def canonical(text: str) -> str:
     return ET.canonicalize(text, strip_text=True)
 
 
+def assert_comes_back(project: Path, files: dict[str, str]) -> None:
+    """Every XML file of *project* is exported again, the same element for element."""
+    written = {p.relative_to(project).as_posix(): p.read_text("utf-8")
+               for p in project.rglob("*.xml")}
+    assert set(files) == set(written)
+    for rel, text in written.items():
+        assert canonical(files[rel]) == canonical(text), rel
+
+
 def exported_again(project: Path, tmp_path: Path) -> tuple[str, dict[str, str]]:
     """The import's report, and the files the imported process exports."""
     target = tmp_path / "back.yaml"
@@ -239,11 +248,7 @@ def test_import_then_export_gives_the_same_metadata(project: str, tmp_path: Path
     element for element."""
     report, files = exported_again(CASES / project, tmp_path)
     assert "Not carried over" not in report
-    written = {p.relative_to(CASES / project).as_posix(): p.read_text("utf-8")
-               for p in (CASES / project).rglob("*.xml")}
-    assert set(files) == set(written)
-    for rel, text in written.items():
-        assert canonical(files[rel]) == canonical(text), rel
+    assert_comes_back(CASES / project, files)
     if project == "master":
         return
     back = (tmp_path / "back.yaml").read_text("utf-8")
@@ -264,11 +269,7 @@ def test_import_of_metadata_as_salesforce_retrieves_it(tmp_path: Path) -> None:
     report, files = exported_again(project, tmp_path)
     assert "will differ" not in report and "left out" not in report
     assert "stage value Parked has probability 0" in report  # said, and kept
-    written = {p.relative_to(project).as_posix(): p.read_text("utf-8")
-               for p in project.rglob("*.xml")}
-    assert set(files) == set(written)
-    for rel, text in written.items():
-        assert canonical(files[rel]) == canonical(text), rel
+    assert_comes_back(project, files)
     process = load(tmp_path / "back.yaml")
     buyer = process.buyer_types["direct"]
     assert list(buyer.path) == ["lead_in", "scoping", "parked", "offer_made_final"]
@@ -343,11 +344,7 @@ def test_one_path_for_every_record_type_and_what_is_inactive(tmp_path: Path) -> 
     project = CASES / "shared-path"
     report, files = exported_again(project, tmp_path)
     assert "will differ" not in report and "left out" not in report
-    written = {p.relative_to(project).as_posix(): p.read_text("utf-8")
-               for p in project.rglob("*.xml")}
-    assert set(files) == set(written)
-    for rel, text in written.items():
-        assert canonical(files[rel]) == canonical(text), rel
+    assert_comes_back(project, files)
     process = load(tmp_path / "back.yaml")
     assert process.buyer_types["field"].stages["contract"].guidance == "Send the order form."
     assert process.buyer_types["self"].stages["intro"].guidance == "Book a call."

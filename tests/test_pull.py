@@ -8,6 +8,7 @@ trusted through REQUESTS_CA_BUNDLE, as requests reads it)."""
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import csv
 import datetime as dt
@@ -98,8 +99,9 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-class Server(ThreadingHTTPServer):
-    """The CRM's API on 127.0.0.1 (in a thread, for one test module)."""
+class Server(ThreadingHTTPServer, abc.ABC):
+    """The CRM's API on 127.0.0.1 (in a thread, for one test module); each CRM's
+    subclass says how it routes, answers and refuses."""
 
     daemon_threads = True
 
@@ -107,14 +109,17 @@ class Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.crm = Crm(records)
 
+    @abc.abstractmethod
     def kind(self, path: str) -> str:
-        raise NotImplementedError
+        """Each CRM's own."""
 
+    @abc.abstractmethod
     def answer(self, kind: str, path: str, query: dict[str, list[str]], body: Any) -> Answer:
-        raise NotImplementedError
+        """Each CRM's own."""
 
+    @abc.abstractmethod
     def unauthorized(self) -> Answer:
-        raise NotImplementedError
+        """Each CRM's own."""
 
 
 class SalesforceApi(Server):

@@ -221,9 +221,7 @@ def _pipelines(document: Any, report: list[str]) -> list[_Pipeline]:
     for k, item in enumerate(items):
         where = f"results[{k}]"
         _object(item, where)
-        if item.get("archived") is True:
-            report.append(f"{where} ({shown(str(item.get('label', '')))}): archived in "
-                          "HubSpot; left out")
+        if _archived(item, where, report):
             continue
         pipeline = _Pipeline(_text(item, "id", where), _text(item, "label", where),
                              _order(item, where), where)
@@ -233,9 +231,7 @@ def _pipelines(document: Any, report: list[str]) -> list[_Pipeline]:
         for j, raw in enumerate(stages):
             at = f"{where}.stages[{j}]"
             _object(raw, at)
-            if raw.get("archived") is True:
-                report.append(f"{at} ({shown(str(raw.get('label', '')))}): archived in "
-                              "HubSpot; left out")
+            if _archived(raw, at, report):
                 continue
             closed, probability = _metadata(raw.get("metadata"), f"{at}.metadata")
             pipeline.stages.append(_Stage(_text(raw, "id", at), _text(raw, "label", at),
@@ -262,6 +258,15 @@ def _pipelines(document: Any, report: list[str]) -> list[_Pipeline]:
         report.append("HubSpot's bookkeeping is not part of the process and is not kept: "
                       + ", ".join(held))
     return kept
+
+
+def _archived(item: MappingType[str, Any], where: str, report: list[str]) -> bool:
+    """Whether a pipeline or stage is archived in HubSpot: then left out, and said so."""
+    if item.get("archived") is not True:
+        return False
+    report.append(f"{where} ({shown(str(item.get('label', '')))}): archived in HubSpot; "
+                  "left out")
+    return True
 
 
 def _object(value: Any, where: str) -> None:
