@@ -104,9 +104,10 @@ demo() {
   done
   echo "drew every process (out/<name>.${format/mermaid/mmd}) and wrote its playbook (out/<name>.playbook.md)"
   echo
-  "$sp" simulate processes/five-step.yaml > out/five-step.simulation.txt
+  # one simulation, two reports: each -o in the format its name ends with
+  quiet "$sp" simulate processes/five-step.yaml -o out/five-step.simulation.txt \
+    -o out/five-step.report.html
   show out/five-step.simulation.txt 14
-  quiet "$sp" simulate processes/five-step.yaml --format html -o out/five-step.report.html
   echo "  the same as a page with charts: out/five-step.report.html"
   echo
   local export="examples/five-step-salesforce/Opportunity.csv examples/five-step-salesforce/OpportunityHistory.csv"

@@ -6,6 +6,7 @@ import csv
 import itertools
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -387,3 +388,42 @@ def test_a_setting_given_twice_is_a_usage_error(tmp_path: Path) -> None:
                    "roles.se.headcount = 1", *FAST[:-1])
         assert done.exit_code == 2, done.output
         assert "roles.se.headcount is given twice" in done.output
+
+
+def test_several_outputs_from_one_run_each_in_the_format_its_name_says(
+        five_step: Path, tmp_path: Path) -> None:
+    names = ["run.txt", "run.json", "run.csv", "run.html"]
+    result = run("simulate", str(five_step), *FAST, *itertools.chain.from_iterable(
+        ("-o", str(tmp_path / n)) for n in names))
+    assert result.exit_code == 0, result.output
+    for name in names:
+        assert f"wrote {tmp_path / name}" in result.output
+    for name, fmt in zip(names, ["table", "json", "csv"], strict=False):
+        alone = run("simulate", str(five_step), *FAST, "--format", fmt)
+        assert (tmp_path / name).read_text("utf-8") == alone.output, name
+    page = (tmp_path / "run.html").read_text("utf-8")  # the page of the same run
+    table = (tmp_path / "run.txt").read_text("utf-8")
+    won = re.search(r"Won deals .* worst–best case (\S+)", table)
+    assert won and page.startswith("<!doctype html>")
+    assert 'Deals won</div><div class="big">' in page and f"worst–best case {won[1]}<" in page
+    # one -o without --format: the format its name says; --format says another
+    run("simulate", str(five_step), *FAST, "-o", str(tmp_path / "one.json"))
+    assert json.loads((tmp_path / "one.json").read_text("utf-8"))["kind"] == "simulation"
+    run("simulate", str(five_step), *FAST, "--format", "csv", "-o", str(tmp_path / "x.json"))
+    assert (tmp_path / "x.json").read_text("utf-8").startswith("scope,")
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--format", "json", "-o", "a.json", "-o", "b.html"], "give --format with one -o"),
+    (["-o", "a.json", "-o", "b.out"], "-o b.out: with several -o, each file's name ends "
+     "with its format: .txt, .json, .csv, .html, .htm"),
+    (["-o", "a.json", "-o", "-"], "-o -: with several -o"),
+    (["-o", "a.json", "-o", "./a.json"], "is named for two outputs"),
+])
+def test_several_outputs_that_cannot_be_written_are_usage_errors(
+        five_step: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str],
+        said: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("simulate", str(five_step), *FAST, *args)
+    assert result.exit_code == 2 and said in result.output, result.output
+    assert list(tmp_path.iterdir()) == []  # refused before any work: nothing written

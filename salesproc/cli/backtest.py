@@ -17,11 +17,12 @@ from salesproc.cli.options import (
     Date,
     Duration,
     executor_place,
+    output_option,
     running,
     span,
 )
 from salesproc.cli.reading import history_or_fail, load_or_fail
-from salesproc.cli.writing import emit_result, guard_charts, guard_outputs
+from salesproc.cli.writing import emit_result, guard_charts, guard_targets, output_targets
 from salesproc.core.diagnostics import shown
 
 
@@ -45,12 +46,11 @@ from salesproc.core.diagnostics import shown
               show_default=True, help="table for the terminal, json for tools (and for "
               "forecast --track-record), csv: one row per origin, figure and forecaster, "
               "html: one page with the forecast-vs-actual chart.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
-              help="Write the results to this file instead of the terminal.")
+@output_option()
 @CHARTS_OPTION
 def backtest(history: tuple[str, ...], process_file: str, first: Any, last: Any, every: str,
              horizon: str, crm: Any, replications: int, seed: int | None,
-             executor: str | None, fmt: str, output: str | None,
+             executor: str | None, fmt: str, outputs: tuple[str, ...],
              charts_dir: str | None) -> None:
     """Test the forecast on the past: at each origin, calibrate on the history before it,
     forecast, and compare with what happened and with the baselines made at the same
@@ -63,10 +63,11 @@ def backtest(history: tuple[str, ...], process_file: str, first: Any, last: Any,
     from salesproc import api
     from salesproc.prediction.backtest import origins as stepping
 
+    targets = output_targets(outputs, fmt, FORMATS)
     where = executor_place(executor, None)
     origins = stepping(first, last, every)
     process = load_or_fail(process_file)
-    guard_outputs([*process.files, *history], output)
+    guard_targets([*process.files, *history], targets)
     guard_charts(charts_dir)
     found = history_or_fail(history, process, crm, None, "backtested on")
     with running(where, None):  # the origins go to the workers, one task each
@@ -78,4 +79,4 @@ def backtest(history: tuple[str, ...], process_file: str, first: Any, last: Any,
         raise Failure("no origin could be backtested", hint="; ".join(reasons))
     for failed in result.failed:
         warn(f"the origin {failed.at:%Y-%m-%d} failed: {shown(failed.reason)}")
-    emit_result("backtest", result, fmt, output, charts_dir)
+    emit_result("backtest", result, targets, charts_dir)

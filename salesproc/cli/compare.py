@@ -8,9 +8,21 @@ from typing import Any
 import click
 
 from salesproc.cli.app import cli, warn
-from salesproc.cli.options import executor_place, running, simulation_options, worker_count
+from salesproc.cli.options import (
+    FORMATS,
+    executor_place,
+    running,
+    simulation_options,
+    worker_count,
+)
 from salesproc.cli.reading import changed_or_fail, load_or_fail
-from salesproc.cli.writing import emit_result, guard_charts, guard_outputs, progress_bar
+from salesproc.cli.writing import (
+    emit_result,
+    guard_charts,
+    guard_targets,
+    output_targets,
+    progress_bar,
+)
 
 
 @cli.command()
@@ -24,7 +36,7 @@ from salesproc.cli.writing import emit_result, guard_charts, guard_outputs, prog
 def compare(base_file: str, variant_files: tuple[str, ...], settings: tuple[str, ...],
             replications: int | None, horizon: str | None, warmup: str | None,
             seed: int | None, workers: int | None, executor: str | None, buyer: str | None,
-            fmt: str, output: str | None, charts_dir: str | None) -> None:
+            fmt: str, outputs: tuple[str, ...], charts_dir: str | None) -> None:
     """What changes if...: compare BASE with variant files and/or --set changes.
 
     Every variant sees the same deals (common random numbers); differences come with
@@ -36,19 +48,20 @@ def compare(base_file: str, variant_files: tuple[str, ...], settings: tuple[str,
 
     if not variant_files and not settings:
         raise click.UsageError("name at least one VARIANT file or --set PATH=VALUE")
+    targets = output_targets(outputs, fmt, FORMATS)
     where = executor_place(executor, workers)
     base = (describe((), base_file), load_or_fail(base_file))
     variants = [(describe((), f), load_or_fail(f)) for f in variant_files]
     if settings:  # made once, here, where its findings can point at the --set options
         variants.append((describe(settings), changed_or_fail(base[1], base_file, settings)))
-    guard_outputs([f for _, p in [base, *variants] for f in p.files], output)
+    guard_targets([f for _, p in [base, *variants] for f in p.files], targets)
     run = api.settings(base[1], replications=replications, horizon=horizon, warmup=warmup,
                        seed=seed, workers=worker_count(workers))
     _warn_capacity([base, *variants])
     guard_charts(charts_dir)
     with running(where, workers), progress_bar() as progress:
         result = comparing.compare(base, variants, run, buyer=buyer, progress=progress)
-    emit_result("comparison", result, fmt, output, charts_dir)
+    emit_result("comparison", result, targets, charts_dir)
 
 
 @cli.command()
@@ -65,7 +78,7 @@ def compare(base_file: str, variant_files: tuple[str, ...], settings: tuple[str,
 def sweep(process_file: str, sweeps: tuple[str, ...], target: str | None, chance: float,
           replications: int | None, horizon: str | None, warmup: str | None,
           seed: int | None, workers: int | None, executor: str | None, buyer: str | None,
-          fmt: str, output: str | None, charts_dir: str | None) -> None:
+          fmt: str, outputs: tuple[str, ...], charts_dir: str | None) -> None:
     """Headline figures for each value of a setting, and the gain of each step.
 
     E.g. salesproc sweep processes/five-step.yaml --set roles.se.headcount=1..5
@@ -73,12 +86,13 @@ def sweep(process_file: str, sweeps: tuple[str, ...], target: str | None, chance
     from salesproc import api
     from salesproc.experiments import compare as comparing
 
+    targets = output_targets(outputs, fmt, FORMATS)
     wanted = None if target is None else comparing.parse_target(target, chance)
     points = comparing.sweep_points([comparing.parse_sweep(s) for s in sweeps])
     where = executor_place(executor, workers)
     read = load_or_fail(process_file)
     processes = [changed_or_fail(read, process_file, point) for point in points]
-    guard_outputs(read.files, output)
+    guard_targets(read.files, targets)
     run = api.settings(processes[0], replications=replications, horizon=horizon,
                        warmup=warmup, seed=seed, workers=worker_count(workers))
     _warn_capacity([(" ".join(point), p) for point, p in zip(points, processes, strict=True)])
@@ -86,7 +100,7 @@ def sweep(process_file: str, sweeps: tuple[str, ...], target: str | None, chance
     with running(where, workers), progress_bar() as progress:
         result = comparing.sweep(processes, points, run, buyer=buyer, progress=progress,
                                  target=wanted)
-    emit_result("sweep", result, fmt, output, charts_dir)
+    emit_result("sweep", result, targets, charts_dir)
 
 
 def _warn_capacity(processes: Sequence[tuple[str, Any]]) -> None:

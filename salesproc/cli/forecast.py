@@ -17,12 +17,13 @@ from salesproc.cli.options import (
     Date,
     Duration,
     executor_place,
+    output_option,
     running,
     span,
     worker_count,
 )
 from salesproc.cli.reading import history_or_fail, load_or_fail, read_json
-from salesproc.cli.writing import emit_result, guard_charts, guard_outputs
+from salesproc.cli.writing import emit_result, guard_charts, guard_targets, output_targets
 from salesproc.core.diagnostics import shown
 
 
@@ -49,8 +50,7 @@ from salesproc.core.diagnostics import shown
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
               show_default=True, help="csv: one row per open deal (its chance to be won, "
               "likely month, value and the CRM's probability); html: one page with charts.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
-              help="Write the forecast to this file instead of the terminal.")
+@output_option()
 @click.option("--track-record", "track_file", metavar="BACKTEST.json",
               type=click.Path(dir_okay=False, path_type=str),
               help="A saved `backtest --format json` of this forecast: show its errors beside "
@@ -61,7 +61,8 @@ from salesproc.core.diagnostics import shown
 @CHARTS_OPTION
 def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any,
              horizon: str | None, crm: Any, campaigns: tuple[str, ...], replications: int,
-             seed: int | None, executor: str | None, cases: str, fmt: str, output: str | None,
+             seed: int | None, executor: str | None, cases: str, fmt: str,
+             outputs: tuple[str, ...],
              track_file: str | None, blended: bool, charts_dir: str | None) -> None:
     """Forecast from today's pipeline: deals won, revenue and losses by a date, as worst,
     neutral and best case, by month; and each open deal's chance to be won.
@@ -73,6 +74,7 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
     from salesproc.prediction.forecast import parse_campaign
     from salesproc.report import text
 
+    targets = output_targets(outputs, fmt, FORMATS)
     where = executor_place(executor, None)
     planned = [parse_campaign(c) for c in campaigns]  # before any work: bad ones are typos
     percentiles = _cases(cases)
@@ -83,7 +85,7 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
         raise click.UsageError("--blend needs --track-record BACKTEST.json: the blend's "
                                "weight is the one that did best there")
     process = load_or_fail(process_file)
-    guard_outputs([*process.files, *history, *([track_file] if track_file else [])], output)
+    guard_targets([*process.files, *history, *([track_file] if track_file else [])], targets)
     record = _track_record(track_file) if track_file is not None else None
     guard_charts(charts_dir)
     found = history_or_fail(history, process, crm, as_of, "forecast from")
@@ -92,8 +94,8 @@ def forecast(history: tuple[str, ...], process_file: str, as_of: Any, until: Any
                               process=process, campaigns=planned,
                               replications=replications, seed=seed, cases=percentiles,
                               workers=worker_count(None), track_record=record, blend=blended)
-    emit_result("forecast", result, fmt, output, charts_dir)
-    if fmt == "csv":  # a record does not fit the rows of deals: it goes to stderr
+    emit_result("forecast", result, targets, charts_dir)
+    if {kind for _, kind in targets} == {"csv"}:  # a record does not fit the rows of deals
         for line in text.track_record_lines(result):
             echo(line, err=True)
 

@@ -7,12 +7,13 @@ import contextlib
 import math
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from salesproc.cli.app import Failure
+from salesproc.cli.writing import SUFFIXES
 from salesproc.core.defaults import CRM_FORMATS, MAX_REPLICATIONS, MAX_WORKERS
 from salesproc.core.diagnostics import shown
 from salesproc.core.errors import SalesprocError
@@ -29,6 +30,19 @@ FORMATS = ["table", "json", "csv", "html"]
 
 FORMAT_HELP = ("table for the terminal, json or csv for other tools, html for one page with "
                "charts that opens offline.")
+
+
+def output_option(formats: Sequence[str] = tuple(FORMATS)
+                  ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """-o FILE, as often as wanted: each file in the format its name ends with (with one
+    -o, --format may say another), the result made once for all of them."""
+    endings = ", ".join(end for end, kind in SUFFIXES.items() if kind in formats)
+    return click.option(
+        "-o", "--output", "outputs", multiple=True,
+        type=click.Path(dir_okay=False, path_type=str),
+        help=f"Write the results to this file instead of the terminal, in the format its "
+        f"name ends with ({endings}) unless --format says another. Several -o write one "
+        "file each from one run.")
 
 
 CHARTS_OPTION = click.option(
@@ -175,7 +189,7 @@ def running(where: Place, workers: int | None) -> Iterator[Session]:
 
 def simulation_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by compare and sweep (the same as simulate's)."""
-    for option in reversed([
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         click.option("-r", "--replications", type=REPLICATIONS, help="Paired replications "
                      "(default: the base file's, else 20)."),
         click.option("--horizon", type=Duration(positive=True),
@@ -189,10 +203,10 @@ def simulation_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      "is still simulated: they share the team)."),
         click.option("--format", "fmt", type=click.Choice(FORMATS),
                      default="table", show_default=True, help=FORMAT_HELP),
-        click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
-                     help="Write the results to this file instead of the terminal."),
+        output_option(),
         CHARTS_OPTION,
-    ]):
+    ]
+    for option in reversed(options):
         func = option(func)
     return func
 

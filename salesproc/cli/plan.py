@@ -11,11 +11,18 @@ from salesproc.cli.options import (
     REPLICATIONS,
     WORKERS,
     executor_place,
+    output_option,
     running,
     worker_count,
 )
 from salesproc.cli.reading import echo_diagnostics, load_or_fail
-from salesproc.cli.writing import emit_result, guard_charts, guard_outputs, progress_bar
+from salesproc.cli.writing import (
+    emit_result,
+    guard_charts,
+    guard_targets,
+    output_targets,
+    progress_bar,
+)
 from salesproc.core.errors import InvalidProcessError
 
 PLAN_FORMATS = ["table", "json", "html"]
@@ -46,11 +53,10 @@ PLAN_FORMATS = ["table", "json", "html"]
 @click.option("--format", "fmt", type=click.Choice(PLAN_FORMATS), default="table",
               show_default=True, help="table for the terminal, json for other tools, html for "
               "one page with the target chart and the trade-off curve.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
-              help="Write the results to this file instead of the terminal.")
+@output_option(PLAN_FORMATS)
 def plan(process_file: str, plan_file: str, optimise: bool, chance: float,
          deterministic: bool, settings: tuple[str, ...], replications: int | None, seed: int | None,
-         workers: int | None, executor: str | None, fmt: str, output: str | None) -> None:
+         workers: int | None, executor: str | None, fmt: str, outputs: tuple[str, ...]) -> None:
     """Will the team make the number? Bookings by month against the targets.
 
     PROCESS is the (calibrated) process file; --target the plan file. Prints the chance
@@ -60,6 +66,7 @@ def plan(process_file: str, plan_file: str, optimise: bool, chance: float,
     from salesproc import api
     from salesproc.experiments.planfile import read_plan
 
+    targets = output_targets(outputs, fmt, PLAN_FORMATS)
     where = executor_place(executor, workers)
     process = load_or_fail(process_file, settings)
     try:
@@ -69,10 +76,10 @@ def plan(process_file: str, plan_file: str, optimise: bool, chance: float,
         errors = sum(d.is_error for d in exc.diagnostics)
         raise Failure(f"{plan_file} has {errors} error(s); fix them first",
                       hint="the plan file's keys: docs/format.md#the-plan-file") from None
-    guard_outputs([*process.files, plan_file], output)
+    guard_targets([*process.files, plan_file], targets)
     guard_charts(None)
     with running(where, workers), progress_bar() as progress:
         result = api.plan(process, planned, replications=replications, seed=seed,
                           workers=worker_count(workers), deterministic=deterministic,
                           optimise_for=chance if optimise else None, progress=progress)
-    emit_result("plan", result, fmt, output, None)
+    emit_result("plan", result, targets, None)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from typing import Any
 
 import click
-from click.core import ParameterSource
 
 from salesproc.cli.app import Failure, cli, echo
 from salesproc.cli.options import (
@@ -16,6 +14,7 @@ from salesproc.cli.options import (
     HISTORY_ARGUMENT,
     RANGED,
     Date,
+    output_option,
     worker_count,
 )
 from salesproc.cli.reading import history_or_fail, load_or_fail, read_json
@@ -24,7 +23,8 @@ from salesproc.cli.writing import (
     emit,
     emit_file,
     guard_charts,
-    guard_outputs,
+    guard_targets,
+    output_targets,
     save_charts,
 )
 from salesproc.core.diagnostics import shown
@@ -69,11 +69,7 @@ REVIEW_FORMATS = ["table", "markdown", "json", "csv", "html", "xlsx"]
               show_default=True, help="markdown: tables that read well pasted into Slack, "
               "an email or a GitHub issue; html: a page with the charts; xlsx: an Excel "
               "workbook, one sheet per table (needs -o FILE.xlsx).")
-@click.option("-o", "--output", "outputs", multiple=True,
-              type=click.Path(dir_okay=False, path_type=str),
-              help="Write the review to this file instead of the terminal, in the format its "
-              "name ends with (.md, .json, .csv, .html, .xlsx, .txt) unless --format says "
-              "another. Several -o write one file each: the exports are read once.")
+@output_option(REVIEW_FORMATS)
 @CHARTS_OPTION
 def review(history: tuple[str, ...], process_file: str, since: Any, week: bool, as_of: Any,
            owner: str | None, untouched_days: float, against: str | None,
@@ -95,12 +91,10 @@ def review(history: tuple[str, ...], process_file: str, since: Any, week: bool, 
     if forecast is not None and owner is not None:
         raise click.UsageError("--forecast is of the whole pipeline (the new deals to come "
                                "included), not of one owner's deals: leave out --owner")
-    targets = _targets(outputs, fmt)
+    targets = output_targets(outputs, fmt, REVIEW_FORMATS)
     guard_charts(charts_dir)
     process = load_or_fail(process_file)
-    guard_outputs([*process.files, *history, *([against] if against else [])],
-                  targets[0][0], **{f"output_{k + 2}": o for k, (o, _) in
-                                    enumerate(targets[1:])})
+    guard_targets([*process.files, *history, *([against] if against else [])], targets)
     saved = read_json(against, "give the file written by: salesproc review ... --format "
                       "json -o REVIEW.json") if against is not None else None
     found = history_or_fail(history, process, crm, as_of, "reviewed")
@@ -167,35 +161,3 @@ def _saved_forecast(saved: Any, end: dt.datetime) -> str | None:
              "for a new one", err=True)
         return None
     return until.isoformat()
-
-
-#: With several -o, each file's format by how its name ends.
-SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".csv": "csv",
-            ".html": "html", ".htm": "html", ".xlsx": "xlsx", ".txt": "table"}
-
-
-def _targets(outputs: tuple[str, ...], fmt: str) -> list[tuple[str | None, str]]:
-    """(file or None for the terminal, format) of each output: one -o (or none) in
-    --format, or, without --format, in the format its name says (a table where it says
-    none); several, each in the format its name says (--format then names none)."""
-    context = click.get_current_context()
-    told = context.get_parameter_source("fmt") is not ParameterSource.DEFAULT
-    if len(outputs) <= 1:
-        output = outputs[0] if outputs else None
-        if output not in (None, "-") and not told:
-            fmt = SUFFIXES.get(os.path.splitext(output)[1].lower(), fmt)
-        if fmt == "xlsx" and output in (None, "-"):
-            raise click.UsageError("--format xlsx writes a workbook, not terminal text: give "
-                                   "-o FILE.xlsx")
-        return [(output, fmt)]
-    if told:
-        raise click.UsageError("give --format with one -o, or several -o whose names say "
-                               "their formats (.md, .json, ...), not both")
-    out: list[tuple[str | None, str]] = []
-    for output in outputs:
-        kind = SUFFIXES.get(os.path.splitext(output)[1].lower())
-        if kind is None or output == "-":
-            raise click.UsageError(f"-o {shown(output)}: with several -o, each file's name "
-                                   "ends with its format: " + ", ".join(SUFFIXES))
-        out.append((output, kind))
-    return out

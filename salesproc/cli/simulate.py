@@ -23,11 +23,18 @@ from salesproc.cli.options import (
     WORKERS,
     Duration,
     executor_place,
+    output_option,
     running,
     worker_count,
 )
 from salesproc.cli.reading import load_or_fail
-from salesproc.cli.writing import emit_result, guard_charts, guard_outputs, progress_bar
+from salesproc.cli.writing import (
+    emit_result,
+    guard_charts,
+    guard_targets,
+    output_targets,
+    progress_bar,
+)
 
 
 @cli.command()
@@ -50,8 +57,7 @@ from salesproc.cli.writing import emit_result, guard_charts, guard_outputs, prog
               help="Change the process for this run, e.g. --set roles.se.headcount=3.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
               show_default=True, help=FORMAT_HELP)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str),
-              help="Write the results to this file instead of the terminal.")
+@output_option()
 @CHARTS_OPTION
 @click.option("--events", type=click.Path(dir_okay=False, path_type=str),
               help="Also write a CSV event log, one row per stage visit (runs the "
@@ -63,18 +69,19 @@ from salesproc.cli.writing import emit_result, guard_charts, guard_outputs, prog
 def simulate(process_file: str, replications: int | None, horizon: str | None,
              warmup: str | None, seed: int | None, workers: int | None, executor: str | None,
              buyer: str | None, only_buyer: str | None, settings: tuple[str, ...], fmt: str,
-             output: str | None, charts_dir: str | None, events: str | None,
+             outputs: tuple[str, ...], charts_dir: str | None, events: str | None,
              hires: bool) -> None:
     """Simulate the pipeline: wins, revenue, time in stage, waiting, bottleneck, end
     pipeline."""
     from salesproc import api
     from salesproc.experiments import compare, experiment
 
+    targets = output_targets(outputs, fmt, FORMATS)
     where = executor_place(executor, workers)
     process = load_or_fail(process_file, settings)
     if events == "-":
         raise click.BadParameter("write the event log to a file", param_hint="--events")
-    guard_outputs(process.files, output, events=events)
+    guard_targets(process.files, targets, events=events)
     options: dict[str, Any] = dict(replications=replications, horizon=horizon, warmup=warmup,
                                    seed=seed, workers=worker_count(workers),
                                    only_buyer=only_buyer)
@@ -90,7 +97,7 @@ def simulate(process_file: str, replications: int | None, horizon: str | None,
         if hires:  # the same workers: one more person in each role waited for
             with progress_bar() as progress:
                 result = compare.check_hires(result, progress=progress)
-    emit_result("simulation", result, fmt, output, charts_dir)
+    emit_result("simulation", result, targets, charts_dir)
 
 
 def _warn_event_log_size(process: Process, run: Any) -> None:

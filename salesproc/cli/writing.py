@@ -9,9 +9,17 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from salesproc.cli.app import Failure, echo
-from salesproc.core.escaping import visible
+from salesproc.core.escaping import shown, visible
+
+#: An output: its file (None: the terminal) and its format (a --format name)
+Target = tuple[str | None, str]
+
+#: A file's format by how its name ends: an -o without --format, or one of several -o
+SUFFIXES = {".txt": "table", ".json": "json", ".csv": "csv", ".html": "html", ".htm": "html",
+            ".md": "markdown", ".markdown": "markdown", ".xlsx": "xlsx"}
 
 
 def emit(text: str, output: str | None) -> None:
@@ -67,6 +75,19 @@ def guard_outputs(inputs: Sequence[str], output: str | None, **more: str | None)
     kept for --charts to check its files against (:func:`draw_charts`)."""
     named = [(o, option) for o, option in ((output, "--output"), *(
         (v, "--" + k.replace("_", "-")) for k, v in more.items())) if o is not None and o != "-"]
+    _guard(inputs, named)
+
+
+def guard_targets(inputs: Sequence[str], targets: Sequence[Target], **more: str | None
+                  ) -> None:
+    """:func:`guard_outputs` for the files of several -o (:func:`output_targets`)."""
+    named = [(o, "--output") for o, _ in targets if o is not None and o != "-"]
+    named += [(v, "--" + k.replace("_", "-")) for k, v in more.items()
+              if v is not None and v != "-"]
+    _guard(inputs, named)
+
+
+def _guard(inputs: Sequence[str], named: list[tuple[str, str]]) -> None:
     outputs = [o for o, _ in named]
     for k, (target, option) in enumerate(named):
         refuse_overwrite(target, inputs, outputs[:k], option)
@@ -130,12 +151,44 @@ def formatter(fmt: str) -> Any:
     return {"table": text, "json": json, "csv": csv, "html": html}[fmt]
 
 
-def emit_result(kind: str, result: Any, fmt: str, output: str | None,
-                 charts_dir: str | None) -> None:
-    """A result in its --format (kind names the report function), then its --charts
-    (drawn and checked first: a chart may not land on the output or an input)."""
+def output_targets(outputs: Sequence[str], fmt: str, formats: Sequence[str]
+                   ) -> list[Target]:
+    """Where a result goes and in which format: one -o (or none, the terminal) in
+    --format, or, without --format, in the format its name ends with (--format's default
+    where the name says none of *formats*, the command's); several -o, one file each in the
+    format its name says (the result is made once), and then no --format."""
+    told = click.get_current_context().get_parameter_source("fmt") is not ParameterSource.DEFAULT
+    if len(outputs) <= 1:
+        output = outputs[0] if outputs else None
+        if output not in (None, "-") and not told:
+            named = SUFFIXES.get(os.path.splitext(output)[1].lower())
+            if named is not None and named in formats:
+                fmt = named
+        if fmt == "xlsx" and output in (None, "-"):
+            raise click.UsageError("--format xlsx writes a workbook, not terminal text: give "
+                                   "-o FILE.xlsx")
+        return [(output, fmt)]
+    endings = ", ".join(end for end, kind in SUFFIXES.items() if kind in formats)
+    if told:
+        raise click.UsageError(f"give --format with one -o, or several -o whose names say "
+                               f"their formats ({endings}), not both")
+    out: list[Target] = []
+    for output in outputs:
+        kind = SUFFIXES.get(os.path.splitext(output)[1].lower(), "")
+        if kind not in formats or output == "-":
+            raise click.UsageError(f"-o {shown(output)}: with several -o, each file's name "
+                                   f"ends with its format: {endings}")
+        out.append((output, kind))
+    return out
+
+
+def emit_result(kind: str, result: Any, targets: Sequence[Target],
+                charts_dir: str | None) -> None:
+    """A result in each of its *targets* (kind names the report function), then its
+    --charts (drawn and checked first: a chart may not land on an output or an input)."""
     drawn = draw_charts(kind, result, charts_dir)
-    emit(getattr(formatter(fmt), kind)(result), output)
+    for output, fmt in targets:
+        emit(getattr(formatter(fmt), kind)(result), output)
     save_charts(drawn, charts_dir)
 
 
