@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -112,6 +114,7 @@ def test_content_found_valid_is_not_validated_again_and_a_change_is(
     monkeypatch.setattr(schema, "_validator", Counting)
     monkeypatch.setattr(schema, "_passes", counted)
     monkeypatch.setattr(schema, "_VALID", {})
+    monkeypatch.setattr(schema, "_validated", [schema.COMPILE_AFTER])  # compiled by now
     text = (ROOT / "processes" / "five-step.yaml").read_text("utf-8")
     assert salesproc.check_text(text, "a.yaml").ok and runs == ["compiled"]
     assert salesproc.check_text(text, "b.yaml").ok and runs == ["compiled"]  # remembered
@@ -121,6 +124,35 @@ def test_content_found_valid_is_not_validated_again_and_a_change_is(
     assert not salesproc.check_text(text.replace("headcount: 2", "headcount: two", 1),
                                     "d.yaml").ok
     assert runs.count("jsonschema") == 2  # a wrong one is never remembered: checked again
+
+
+def test_the_schema_is_compiled_only_once_a_process_has_checked_many_documents(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compiling the schema takes as long as about 15 checks by jsonschema: the first
+    COMPILE_AFTER documents of a process are checked by jsonschema alone (a command that
+    reads a few files never compiles it), the later ones by the compiled check first."""
+    import salesproc
+
+    passes = schema._passes
+    runs: list[int] = []
+
+    def counted(data: Any) -> bool:
+        runs.append(1)
+        return passes(data)
+
+    monkeypatch.setattr(schema, "_passes", counted)
+    monkeypatch.setattr(schema, "_VALID", {})
+    monkeypatch.setattr(schema, "_validated", [0])
+    text = (ROOT / "processes" / "five-step.yaml").read_text("utf-8")
+    for k in range(schema.COMPILE_AFTER + 3):  # distinct content: none remembered
+        assert salesproc.check_text(text.replace("Five-step", f"Five-step {k}", 1), "a.yaml").ok
+    assert len(runs) == 3
+    command = ["-c", "import salesproc.cli, sys; from salesproc.process import schema\n"
+               "try:\n    salesproc.cli.main()\nexcept SystemExit:\n    pass\n"
+               "print('compiled', schema._compiled.cache_info().currsize)"]
+    done = subprocess.run([sys.executable, *command, "validate", str(ROOT / "processes")],
+                          capture_output=True, text=True, check=False)
+    assert "no problems found" in done.stderr and done.stdout == "compiled 0\n", done
 
 
 def test_the_compiled_check_agrees_with_jsonschema_on_every_file() -> None:
