@@ -1,7 +1,8 @@
 """Where the work runs: local workers and a real Dask cluster (a LocalCluster of two worker
 processes) give byte-identical JSON for a sweep, a backtest and a forecast; a worker
-killed during a sweep changes nothing; without Dask's package, --executor dask://...
-says how to install it, in every command that takes it."""
+killed during a sweep changes nothing, and so do local workers killed by the system (a
+worker killed under the same task again and again is a kind error); without Dask's
+package, --executor dask://... says how to install it, in every command that takes it."""
 
 from __future__ import annotations
 
@@ -128,6 +129,74 @@ def test_a_sweep_survives_a_killed_worker(here: dict[str, Any], cluster: tuple[s
     assert json_of(*args, "--executor", address) == alone
     assert killed, "no worker was killed"
     assert killed[0][1] not in client.run(os.getpid).values()  # it really is gone
+
+
+def workers() -> list[Any]:
+    """This process's local worker processes (not the cluster's)."""
+    import multiprocessing
+
+    return [child for child in multiprocessing.active_children()
+            if child.name == execution.WORKER_NAME]
+
+
+def test_a_sweep_survives_killed_local_workers(here: dict[str, Any],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the first task is back, both local workers are killed (SIGKILL, as the
+    system's out-of-memory killer does) with more tasks to run: fresh workers run their
+    tasks again, and the JSON is the one made in this process alone."""
+    import salesproc.cli.compare
+
+    args, alone = here["sweep"]
+    killed: list[int] = []
+
+    @contextlib.contextmanager
+    def killing() -> Iterator[Callable[[int, int], None]]:
+        def progress(done: int, total: int) -> None:
+            if not killed:
+                assert done < total, "nothing was left to lose"
+                for worker in workers():
+                    os.kill(worker.pid, signal.SIGKILL)
+                    killed.append(worker.pid)
+        yield progress
+
+    monkeypatch.setattr(salesproc.cli.compare, "progress_bar", killing)
+    assert json_of(*args, "--executor", "local:2") == alone
+    assert len(killed) == 2
+    assert workers() == []  # and every worker is gone once the command ends
+
+
+def test_workers_killed_again_and_again_are_a_kind_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every worker killed as soon as it starts (a machine out of memory): each task is
+    tried RETRIES + 1 times, then the command says what happened (exit 1), and no worker
+    is left behind."""
+    import threading
+
+    stop = threading.Event()
+    killed: set[int] = set()
+
+    def killer() -> None:
+        while not stop.wait(0.001):
+            for worker in workers():
+                if worker.pid not in killed:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(worker.pid, signal.SIGKILL)
+                    killed.add(worker.pid)
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    try:  # runs of a year: no task ends before its worker is killed
+        out = run(*SWEEP[:6], "--horizon", "365d", *SWEEP[8:], "--executor", "local:2")
+    finally:
+        stop.set()
+        thread.join()
+    assert out.exit_code == 1, out.output
+    assert "a local worker process was killed by SIGKILL while running a task, 3 times " \
+        "in a row" in out.stderr
+    assert "run with fewer --workers" in out.stderr
+    assert "Traceback" not in out.output
+    assert len(killed) >= execution.RETRIES + 1
+    assert workers() == []
 
 
 def test_a_cluster_restarted_under_a_sweep_is_a_kind_error(
