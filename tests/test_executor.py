@@ -279,3 +279,44 @@ def test_tasks_are_batched_for_the_slots() -> None:
     assert execution.tasks(5, 2) == [(k, k + 1) for k in range(5)]
     assert execution.place("local:4") == execution.Place(workers=4)
     assert str(execution.place(" dask://sched.example:8786 ")) == "dask://sched.example:8786"
+
+
+def test_runs_are_packed_as_they_come() -> None:
+    """A result keeps each run's figures packed by figure (9 bytes a figure a run, not a
+    dict of a few hundred figures a run): runs put in any order read back as the dicts
+    they were, their figures named in the order the dicts, read in order, name them;
+    a figure a run does not have reads 0, as figure() says."""
+    import pickle
+    import tracemalloc
+
+    from salesproc.experiments.results import Runs, figure
+    from salesproc.sim.metrics import Key
+
+    made = salesproc.simulate(FIVE, replications=3, horizon="30d", warmup=0)
+    runs = [dict(r) for r in made.replications]
+    runs[1][Key("lost", "demo", "a reason only run 2 has")] = 1.0
+    del runs[0][Key("all", "", "won")]  # as if run 1 won nothing
+    packed = Runs(3)
+    for index in (2, 0, 1):
+        packed.put(index, runs[index])
+
+    def shown(some: Any) -> list[dict[Key, str]]:  # NaN (a cycle without a win) is NaN
+        return [{k: repr(v) for k, v in r.items()} for r in some]
+
+    assert shown(packed) == shown(runs) and shown(packed[1:]) == shown(runs[1:])
+    named = list(dict.fromkeys(k for r in runs for k in r))
+    assert packed.figure_keys() == named
+    for key in (Key("all", "", "won"), Key("lost", "demo", "a reason only run 2 has")):
+        assert packed.column(key) == [figure(r, key) for r in runs]
+    assert shown(pickle.loads(pickle.dumps(packed))) == shown(runs)
+    count = 200
+    tracemalloc.start()
+    try:
+        many = Runs(count)
+        for index in range(count):
+            many.put(index, runs[index % 3])
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < (9 * count + 1000) * len(named), held  # the dicts alone: 25 KB a run
+    assert shown([many[count - 1]]) == shown([runs[(count - 1) % 3]])
