@@ -35,6 +35,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from multiprocessing.pool import ExceptionWithTraceback  # type: ignore[attr-defined]
 from typing import Any, TypeVar
 
 from salesproc.core.defaults import MAX_WORKERS
@@ -213,8 +214,8 @@ def _serve(conn: mp_connection.Connection, initializer: Callable[..., None],
         fn, args, kwargs = message
         try:
             reply = (True, fn(*args, **kwargs))
-        except Exception as exc:
-            reply = (False, exc)
+        except Exception as exc:  # raised in the parent, with this traceback as its cause
+            reply = (False, ExceptionWithTraceback(exc, exc.__traceback__))
         try:
             conn.send(reply)
         except Exception as exc:  # a result or an error that cannot be pickled
@@ -243,6 +244,7 @@ class LocalPool(cf.Executor):
         self._queue: collections.deque[_Job] = collections.deque()
         self._lock = threading.Lock()
         self._stopping = False
+        self._broken: BaseException | None = None
         self._wake_reader, self._wake = self._context.Pipe(duplex=False)
         self._workers = [self._worker() for _ in range(workers)]
         self._thread = threading.Thread(target=self._dispatch, name="salesproc-pool",
@@ -263,6 +265,9 @@ class LocalPool(cf.Executor):
         with self._lock:
             if self._stopping:
                 raise RuntimeError("cannot submit to a pool that was shut down")
+            if self._broken is not None:
+                future.set_exception(self._broken)
+                return future
             self._queue.append(_Job(future, fn, args, kwargs))
         self._wake.send_bytes(b"")
         return future
@@ -289,6 +294,7 @@ class LocalPool(cf.Executor):
                         self._workers[index] = self._replace(worker)
         except BaseException as exc:  # no future may wait for a thread that has ended
             with self._lock:
+                self._broken = exc
                 jobs = [w.job for w in self._workers if w.job] + list(self._queue)
                 self._queue.clear()
             for job in jobs:
