@@ -177,7 +177,11 @@ def test_workers_killed_again_and_again_are_a_kind_error(
 
     def killer() -> None:
         while not stop.wait(0.001):
-            for worker in workers():
+            try:
+                found = workers()
+            except RuntimeError:  # the pool started a worker while the set was read
+                continue
+            for worker in found:
                 if worker.pid not in killed:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(worker.pid, signal.SIGKILL)

@@ -28,6 +28,7 @@ import contextvars
 import math
 import multiprocessing
 import multiprocessing.connection as mp_connection
+import os
 import pickle
 import re
 import signal
@@ -188,6 +189,7 @@ class _Job:
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     tries: int = 0
+    running: bool = False  # its future was set running (at its first sending)
 
 
 @dataclass
@@ -197,12 +199,18 @@ class _Worker:
     process: Any  # a multiprocessing Process of the pool's start method
     conn: mp_connection.Connection
     job: _Job | None = None
+    gone: bool = False  # its pipe broke: it is ending, and is sent nothing more
 
 
-def _serve(conn: mp_connection.Connection, initializer: Callable[..., None],
-           initargs: tuple[Any, ...]) -> None:
-    """A local worker: *initializer*(*initargs*), then each task sent on *conn* run and
-    its result (or error) sent back, until the pipe closes or says stop (None)."""
+def _serve(conn: mp_connection.Connection, inherited: list[int],
+           initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
+    """A local worker: with the *inherited* descriptors closed (the parent's ends of
+    other pipes, copied by fork), *initializer*(*initargs*), then each task sent on *conn*
+    run and its result (or error) sent back, until the pipe closes or says stop (None):
+    when the parent ends, however it ends, so does the worker, once its task is done."""
+    for descriptor in inherited:
+        with contextlib.suppress(OSError):
+            os.close(descriptor)
     initializer(*initargs)
     while True:
         try:
@@ -218,6 +226,8 @@ def _serve(conn: mp_connection.Connection, initializer: Callable[..., None],
             reply = (False, ExceptionWithTraceback(exc, exc.__traceback__))
         try:
             conn.send(reply)
+        except OSError:  # the parent is gone
+            return
         except Exception as exc:  # a result or an error that cannot be pickled
             conn.send((False, RuntimeError(f"a task's result could not be sent back: "
                                            f"{type(exc).__name__}: {exc}")))
@@ -246,18 +256,28 @@ class LocalPool(cf.Executor):
         self._stopping = False
         self._broken: BaseException | None = None
         self._wake_reader, self._wake = self._context.Pipe(duplex=False)
-        self._workers = [self._worker() for _ in range(workers)]
+        self._ends: set[mp_connection.Connection] = set()  # this process's pipe ends
+        self._workers: list[_Worker] = []
+        for _ in range(workers):
+            self._workers.append(self._worker())
         self._thread = threading.Thread(target=self._dispatch, name="salesproc-pool",
                                         daemon=True)
         self._thread.start()
 
     def _worker(self) -> _Worker:
-        """A fresh worker process, started with the run; idle."""
+        """A fresh worker process, started with the run; idle. A forked worker closes its
+        copies of this process's ends of the pipes (its own and the other workers'), so
+        that each pipe ends with this process: a worker whose parent was killed stops
+        once its task is done."""
         mine, theirs = self._context.Pipe()
-        process = self._context.Process(target=_serve, args=(theirs, *self._start),
+        inherited = [end.fileno() for end in (mine, *self._ends, self._wake,
+                                              self._wake_reader)
+                     ] if self._context.get_start_method() == "fork" else []
+        process = self._context.Process(target=_serve, args=(theirs, inherited, *self._start),
                                         name=WORKER_NAME, daemon=True)
         process.start()
         theirs.close()  # so that the worker's end closes with the worker
+        self._ends.add(mine)
         return _Worker(process, mine)
 
     def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> cf.Future[R]:
@@ -293,21 +313,33 @@ class LocalPool(cf.Executor):
                     if worker.process.sentinel in ready:
                         self._workers[index] = self._replace(worker)
         except BaseException as exc:  # no future may wait for a thread that has ended
+            failed = RuntimeError(f"the local worker pool failed: {type(exc).__name__}: "
+                                  f"{exc}")  # not an OSError: no closed output to hide it
+            failed.__cause__ = exc
             with self._lock:
-                self._broken = exc
+                self._broken = failed
                 jobs = [w.job for w in self._workers if w.job] + list(self._queue)
                 self._queue.clear()
             for job in jobs:
                 if not job.future.done():
-                    job.future.set_exception(exc)
+                    job.future.set_exception(failed)
 
     def _hand_out(self) -> None:
-        """Send queued tasks to idle workers (skipping those cancelled)."""
+        """Send queued tasks to idle workers (skipping those cancelled); a worker whose
+        pipe broke (it was killed idle) keeps none: its sentinel soon says it ended."""
         for worker in self._workers:
-            while worker.job is None and self._queue:
+            while worker.job is None and not worker.gone and self._queue:
                 job = self._queue.popleft()
-                if job.tries or job.future.set_running_or_notify_cancel():
+                if not job.running:
+                    if not job.future.set_running_or_notify_cancel():
+                        continue  # cancelled
+                    job.running = True
+                try:
                     worker.conn.send((job.fn, job.args, job.kwargs))
+                except OSError:
+                    worker.gone = True
+                    self._queue.appendleft(job)
+                else:
                     worker.job = job
 
     def _take(self, worker: _Worker) -> None:
@@ -329,6 +361,7 @@ class LocalPool(cf.Executor):
         once it was lost RETRIES + 1 times)."""
         worker.process.join()
         worker.conn.close()
+        self._ends.discard(worker.conn)
         job = worker.job
         if job is not None:
             job.tries += 1
