@@ -397,7 +397,7 @@ class SimulationResult:
     def runs_frame(self) -> pandas.DataFrame:
         """Every replication's own figures, one row per replication and figure:
         replication, scope, subject, metric, value (what the estimates and ranges are
-        made of)."""
+        made of); each replication's figures in the order of the summary's."""
         return layout.frame(([r, k.scope, k.subject, k.metric, v]
                              for r, figures in enumerate(self.replications)
                              for k, v in figures.items()),
