@@ -391,10 +391,11 @@ class LocalPool(cf.Executor):
         for worker in self._workers:
             worker.process.join()
             worker.conn.close()
-            if worker.job is not None and not worker.job.future.done():
-                worker.job.future.set_exception(cf.CancelledError())
-        for job in queued:
-            job.future.cancel()
+            if worker.job is not None:
+                queued.append(worker.job)
+        for job in queued:  # a task sent before (then lost) is running: it cannot cancel
+            if not job.future.cancel() and not job.future.done():
+                job.future.set_exception(cf.CancelledError())
         self._wake.close()
         self._wake_reader.close()
 
