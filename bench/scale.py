@@ -1,7 +1,7 @@
 """How well a sweep spreads over two cores, locally and on a Dask cluster (not a test;
 prints seconds and ratios).
 
-    python bench/scale.py [--points 50] [--replications 200] [--rounds 1]
+    python bench/scale.py [--points 50] [--replications 200] [--rounds 1] [--memory]
 
 A 50-point sweep of the funnel5 scenario (bench/funnel5.yaml: arrivals 5..14 a day x
 stage 4's headcount 2..6), 200 paired replications of 30 days each: 10,000 runs. Timed
@@ -21,6 +21,11 @@ processes, bench/simulate.py's ceiling: on a shared machine other work takes its
 the cores), whether the three results are identical, and the Dask overhead per task:
 the time of a worker slot that a task doing nothing takes (about 200 of them on the same
 2 workers: sent, run, sent back), beside the sweep's own tasks. Nothing is asserted.
+
+With ``--memory``, instead: what a sweep keeps as its replications grow, a 10-point sweep
+of funnel5 at 50 and at 400 replications (500 and 4,000 runs of 30 days) on 1 worker,
+each in a fresh process: what the result holds (tracemalloc, after the sweep and its
+JSON, over what was held before it) and the process's peak resident memory.
 """
 
 from __future__ import annotations
@@ -71,6 +76,45 @@ def overhead(session: Any) -> float:
     return float((time.perf_counter() - began) * session.slots / (rounds * size))
 
 
+#: A child that sweeps 10 points of funnel5 with argv[1] replications and prints what
+#: the result holds (tracemalloc, MB) and the peak RSS (MB)
+HELD = f"""
+import gc, resource, sys, tracemalloc
+import salesproc
+from salesproc.report import json
+sweep = ["arrivals.rate=5..9", "roles.r4.headcount=2..3"]
+salesproc.sweep({FUNNEL!r}, sweep, replications=2, horizon=30, warmup=0)  # the imports
+gc.collect()
+tracemalloc.start()
+result = salesproc.sweep({FUNNEL!r}, sweep, replications=int(sys.argv[1]), horizon=30,
+                         warmup=0)
+json.sweep(result)
+gc.collect()
+held = tracemalloc.get_traced_memory()[0]
+tracemalloc.stop()
+print(held / 1e6, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def memory() -> None:
+    """What the sweep keeps at 50 and 400 replications, each in a fresh process."""
+    import subprocess
+
+    print("memory: a 10-point sweep of funnel5, 30 days, on 1 worker (a fresh process "
+          "each; tracemalloc slows the runs)")
+    found = {}
+    for replications in (50, 400):
+        out = subprocess.run([sys.executable, "-c", HELD, str(replications)], check=True,
+                             capture_output=True, text=True, cwd=ROOT,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
+        held, peak = (float(x) for x in out.split())
+        found[replications] = held
+        print(f"  {replications} replications ({10 * replications:,} runs): held after "
+              f"the sweep {held:.1f} MB (the result, and caches that do not grow); peak "
+              f"RSS {peak:.0f} MB")
+    print(f"  so {(found[400] - found[50]) * 1e6 / (10 * 350) / 1000:.1f} KB more a run")
+
+
 def timed(points: int, replications: int, cpu: Callable[[], float]) -> tuple[float, float,
                                                                           Any]:
     """The sweep's wall time, the CPU time *cpu* counts over it, and its JSON layout."""
@@ -85,7 +129,12 @@ def main() -> int:
     parser.add_argument("--replications", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=1,
                         help="rounds of the three, alternating; medians are printed")
+    parser.add_argument("--memory", action="store_true",
+                        help="measure what a sweep keeps at 50 and 400 replications instead")
     args = parser.parse_args()
+    if args.memory:
+        memory()
+        return 0
     import distributed
 
     import salesproc

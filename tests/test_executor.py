@@ -1,7 +1,8 @@
 """Where the work runs: local workers and a real Dask cluster (a LocalCluster of two worker
 processes) give byte-identical JSON for a sweep, a backtest and a forecast; a worker
-killed during a sweep changes nothing; without Dask's package, --executor dask://...
-says how to install it, in every command that takes it."""
+killed during a sweep changes nothing, and so do local workers killed by the system (a
+worker killed under the same task again and again is a kind error); without Dask's
+package, --executor dask://... says how to install it, in every command that takes it."""
 
 from __future__ import annotations
 
@@ -130,6 +131,78 @@ def test_a_sweep_survives_a_killed_worker(here: dict[str, Any], cluster: tuple[s
     assert killed[0][1] not in client.run(os.getpid).values()  # it really is gone
 
 
+def workers() -> list[Any]:
+    """This process's local worker processes (not the cluster's)."""
+    import multiprocessing
+
+    return [child for child in multiprocessing.active_children()
+            if child.name == execution.WORKER_NAME]
+
+
+def test_a_sweep_survives_killed_local_workers(here: dict[str, Any],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the first task is back, both local workers are killed (SIGKILL, as the
+    system's out-of-memory killer does) with more tasks to run: fresh workers run their
+    tasks again, and the JSON is the one made in this process alone."""
+    import salesproc.cli.compare
+
+    args, alone = here["sweep"]
+    killed: list[int] = []
+
+    @contextlib.contextmanager
+    def killing() -> Iterator[Callable[[int, int], None]]:
+        def progress(done: int, total: int) -> None:
+            if not killed:
+                assert done < total, "nothing was left to lose"
+                for worker in workers():
+                    os.kill(worker.pid, signal.SIGKILL)
+                    killed.append(worker.pid)
+        yield progress
+
+    monkeypatch.setattr(salesproc.cli.compare, "progress_bar", killing)
+    assert json_of(*args, "--executor", "local:2") == alone
+    assert len(killed) == 2
+    assert workers() == []  # and every worker is gone once the command ends
+
+
+def test_workers_killed_again_and_again_are_a_kind_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every worker killed as soon as it starts (a machine out of memory): each task is
+    tried RETRIES + 1 times, then the command says what happened (exit 1), and no worker
+    is left behind."""
+    import threading
+
+    stop = threading.Event()
+    killed: set[int] = set()
+
+    def killer() -> None:
+        while not stop.wait(0.001):
+            try:
+                found = workers()
+            except RuntimeError:  # the pool started a worker while the set was read
+                continue
+            for worker in found:
+                if worker.pid not in killed:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(worker.pid, signal.SIGKILL)
+                    killed.add(worker.pid)
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    try:  # runs of a year: no task ends before its worker is killed
+        out = run(*SWEEP[:6], "--horizon", "365d", *SWEEP[8:], "--executor", "local:2")
+    finally:
+        stop.set()
+        thread.join()
+    assert out.exit_code == 1, out.output
+    assert "a local worker process was killed by SIGKILL while running a task, 3 times " \
+        "in a row" in out.stderr
+    assert "run with fewer --workers" in out.stderr
+    assert "Traceback" not in out.output
+    assert len(killed) >= execution.RETRIES + 1
+    assert workers() == []
+
+
 def test_a_cluster_restarted_under_a_sweep_is_a_kind_error(
         cluster: tuple[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """Restarting the cluster drops every task on it: the command says the cluster
@@ -210,3 +283,44 @@ def test_tasks_are_batched_for_the_slots() -> None:
     assert execution.tasks(5, 2) == [(k, k + 1) for k in range(5)]
     assert execution.place("local:4") == execution.Place(workers=4)
     assert str(execution.place(" dask://sched.example:8786 ")) == "dask://sched.example:8786"
+
+
+def test_runs_are_packed_as_they_come() -> None:
+    """A result keeps each run's figures packed by figure (9 bytes a figure a run, not a
+    dict of a few hundred figures a run): runs put in any order read back as the dicts
+    they were, their figures named in the order the dicts, read in order, name them;
+    a figure a run does not have reads 0, as figure() says."""
+    import pickle
+    import tracemalloc
+
+    from salesproc.experiments.results import Runs, figure
+    from salesproc.sim.metrics import Key
+
+    made = salesproc.simulate(FIVE, replications=3, horizon="30d", warmup=0)
+    runs = [dict(r) for r in made.replications]
+    runs[1][Key("lost", "demo", "a reason only run 2 has")] = 1.0
+    del runs[0][Key("all", "", "won")]  # as if run 1 won nothing
+    packed = Runs(3)
+    for index in (2, 0, 1):
+        packed.put(index, runs[index])
+
+    def shown(some: Any) -> list[dict[Key, str]]:  # NaN (a cycle without a win) is NaN
+        return [{k: repr(v) for k, v in r.items()} for r in some]
+
+    assert shown(packed) == shown(runs) and shown(packed[1:]) == shown(runs[1:])
+    named = list(dict.fromkeys(k for r in runs for k in r))
+    assert packed.figure_keys() == named
+    for key in (Key("all", "", "won"), Key("lost", "demo", "a reason only run 2 has")):
+        assert packed.column(key) == [figure(r, key) for r in runs]
+    assert shown(pickle.loads(pickle.dumps(packed))) == shown(runs)
+    count = 200
+    tracemalloc.start()
+    try:
+        many = Runs(count)
+        for index in range(count):
+            many.put(index, runs[index % 3])
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < (9 * count + 1000) * len(named), held  # the dicts alone: 25 KB a run
+    assert shown([many[count - 1]]) == shown([runs[(count - 1) % 3]])

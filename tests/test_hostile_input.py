@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -317,6 +318,41 @@ def test_a_signal_stops_the_workers_and_leaves_no_files(tmp_path: Path, sig: int
     # the command ends only once its pool has terminated and joined every worker
     assert not any(alive(w) for w in workers), "worker processes outlived the command"
     assert list(tmp_path.iterdir()) == []  # no result, no hidden temporary file
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_workers_end_with_a_parent_killed_outright(tmp_path: Path) -> None:
+    """A command killed with SIGKILL (no handler runs, no pool is terminated) leaves no
+    worker behind: each ends once its task is done, its pipe closed with the parent.
+    The work naps (a task of 0.4 s), so the test costs no CPU."""
+    (tmp_path / "napping.py").write_text(
+        "import time\n\ndef nap(seconds, item):\n    time.sleep(seconds)\n    return item\n")
+    script = f"""
+import sys
+from napping import nap
+from salesproc.core import execution
+
+def told(done, total):
+    if done == 1:
+        sys.stderr.buffer.write({READY!r})
+        sys.stderr.flush()
+
+with execution.session(execution.Place(workers=2)) as session:
+    session.run(nap, 0.2, list(range(40)), lambda index, result: None, progress=told)
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, start_new_session=True)
+    started(proc)  # the first task of one item is back: 2 workers, tasks of 2 items
+    workers = children(proc.pid)
+    assert len(workers) == 2, workers
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    for _ in range(600):  # a bound on a hang (30 s), not a timing
+        if not any(alive(w) for w in workers):
+            break
+        time.sleep(0.05)
+    assert not any(alive(w) for w in workers), "worker processes outlived their parent"
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")

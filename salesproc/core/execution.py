@@ -8,7 +8,8 @@ item's result to the caller as its task finishes, in whatever order, for the cal
 put in its place. So the answers never depend on where, or in which order, the work ran:
 1 worker, N local workers and a cluster give the same figures to the byte. A task is
 pure and idempotent (no files, no state kept): a task run twice, as Dask does with the
-tasks of a worker that was lost, gives the same results.
+tasks of a worker that was lost and the local pool with those of a worker the system
+killed, gives the same results.
 
 A session is opened once for a command (:func:`session`) and found again by everything
 the command calls (:func:`spread`), so a command connects to a cluster once. Local
@@ -20,17 +21,22 @@ once, not left to finish the queue.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import contextlib
 import contextvars
 import math
 import multiprocessing
+import multiprocessing.connection as mp_connection
+import os
 import pickle
 import re
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from multiprocessing.pool import ExceptionWithTraceback  # type: ignore[attr-defined]
 from typing import Any, TypeVar
 
 from salesproc.core.defaults import MAX_WORKERS
@@ -122,11 +128,10 @@ _run: tuple[Callable[[Any, Any], Any], Any, Sequence[Any]] | None = None
 
 
 def _install(work: Callable[[Any, Any], Any], shared: Any, items: Sequence[Any]) -> None:
-    """A local worker of a run: it leaves Ctrl-C to its parent (which terminates it),
-    dies on SIGTERM, opens no session of its own, and keeps the run, handed over once
-    when it starts (inherited with fork), so that a task is two numbers: a task as large
-    as the processes would fill the pipe to the workers, and a pool terminated then
-    waits for ever for its thread that writes into it."""
+    """A local worker of a run: it leaves Ctrl-C to its parent (which ends it), dies on
+    SIGTERM, opens no session of its own, and keeps the run, handed over once when it
+    starts (inherited with fork), so that a task is two numbers, not the processes sent
+    again with every task."""
     global _run
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -150,40 +155,249 @@ def _start_method() -> str:
     return "forkserver" if "forkserver" in methods else "spawn"
 
 
+#: The name of a local worker process (multiprocessing.active_children() shows it)
+WORKER_NAME = "salesproc-worker"
+
+#: How many times a task is sent again when the local worker running it dies under it
+RETRIES = 2
+
+
+class WorkerLostError(SalesprocError):
+    """A local worker process died under the same task RETRIES + 1 times (killed by the
+    system when memory runs out, or by hand): the run cannot finish."""
+
+    def __init__(self, exitcode: int | None, tries: int) -> None:
+        how = (f"was killed by {signal.Signals(-exitcode).name}" if exitcode is not None
+               and -exitcode in signal.valid_signals() else f"ended with status {exitcode}")
+        super().__init__(f"a local worker process {how} while running a task, {tries} "
+                         "times in a row: the run cannot finish",
+                         hint="the system kills a process when memory runs out (its log, "
+                         "`dmesg`, says so): run with fewer --workers, fewer replications "
+                         "or a shorter horizon")
+        self.exitcode, self.tries = exitcode, tries
+
+    def __reduce__(self) -> tuple[type, tuple[int | None, int]]:  # type: ignore[override]
+        return (self.__class__, (self.exitcode, self.tries))
+
+
+@dataclass
+class _Job:
+    """A task waiting for, or running on, a local worker, and how often it was lost."""
+
+    future: cf.Future[Any]
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    tries: int = 0
+    running: bool = False  # its future was set running (at its first sending)
+
+
+@dataclass
+class _Worker:
+    """A local worker process, this process's end of its pipe, and its task if any."""
+
+    process: Any  # a multiprocessing Process of the pool's start method
+    conn: mp_connection.Connection
+    job: _Job | None = None
+    gone: bool = False  # its pipe broke: it is ending, and is sent nothing more
+
+
+def _serve(conn: mp_connection.Connection, inherited: list[int],
+           initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
+    """A local worker: with the *inherited* descriptors closed (the parent's ends of
+    other pipes, copied by fork), *initializer*(*initargs*), then each task sent on *conn*
+    run and its result (or error) sent back, until the pipe closes or says stop (None):
+    when the parent ends, however it ends, so does the worker, once its task is done."""
+    for descriptor in inherited:
+        with contextlib.suppress(OSError):
+            os.close(descriptor)
+    initializer(*initargs)
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        fn, args, kwargs = message
+        try:
+            reply = (True, fn(*args, **kwargs))
+        except Exception as exc:  # raised in the parent, with this traceback as its cause
+            reply = (False, ExceptionWithTraceback(exc, exc.__traceback__))
+        try:
+            conn.send(reply)
+        except OSError:  # the parent is gone
+            return
+        except Exception as exc:  # a result or an error that cannot be pickled
+            conn.send((False, RuntimeError(f"a task's result could not be sent back: "
+                                           f"{type(exc).__name__}: {exc}")))
+
+
 class LocalPool(cf.Executor):
-    """Local worker processes as a concurrent.futures Executor: a multiprocessing pool,
-    whose terminate() stops its workers at once (ProcessPoolExecutor's workers, terminated
-    while a result is half sent, leave its manager thread waiting for the rest for ever,
-    and the interpreter with it), each started with *initializer*(*initargs*)."""
+    """Local worker processes as a concurrent.futures Executor, each started with
+    *initializer*(*initargs*) and sent one task at a time over a pipe of its own.
+
+    A thread of this process hands out the tasks and watches both each worker's pipe and
+    the worker itself: a worker that dies under its task (killed by the system when
+    memory runs out, or by hand) is replaced by a fresh one and the task is sent again,
+    up to RETRIES times (a task is pure, so it gives the same results), then the task's
+    future fails with a :class:`WorkerLostError` that says how the worker ended. With no
+    queue or lock shared between workers, a worker killed at any moment cannot block
+    the others, and :meth:`terminate` stops every worker at once, whatever it was doing
+    (a multiprocessing Pool or a ProcessPoolExecutor whose worker dies half-way through
+    reading a task or sending a result waits for the rest for ever)."""
 
     def __init__(self, workers: int, initializer: Callable[..., None],
                  initargs: tuple[Any, ...]) -> None:
-        context = multiprocessing.get_context(_start_method())
-        self._pool = context.Pool(workers, initializer=initializer, initargs=initargs)
+        self._context: Any = multiprocessing.get_context(_start_method())
+        self._start = (initializer, initargs)
+        self._queue: collections.deque[_Job] = collections.deque()
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._broken: BaseException | None = None
+        self._wake_reader, self._wake = self._context.Pipe(duplex=False)
+        self._ends: set[mp_connection.Connection] = set()  # this process's pipe ends
+        self._workers: list[_Worker] = []
+        for _ in range(workers):
+            self._workers.append(self._worker())
+        self._thread = threading.Thread(target=self._dispatch, name="salesproc-pool",
+                                        daemon=True)
+        self._thread.start()
+
+    def _worker(self) -> _Worker:
+        """A fresh worker process, started with the run; idle. A forked worker closes its
+        copies of this process's ends of the pipes (its own and the other workers'), so
+        that each pipe ends with this process: a worker whose parent was killed stops
+        once its task is done."""
+        mine, theirs = self._context.Pipe()
+        inherited = [end.fileno() for end in (mine, *self._ends, self._wake,
+                                              self._wake_reader)
+                     ] if self._context.get_start_method() == "fork" else []
+        process = self._context.Process(target=_serve, args=(theirs, inherited, *self._start),
+                                        name=WORKER_NAME, daemon=True)
+        process.start()
+        theirs.close()  # so that the worker's end closes with the worker
+        self._ends.add(mine)
+        return _Worker(process, mine)
 
     def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> cf.Future[R]:
         future: cf.Future[R] = cf.Future()
-
-        def done(result: R) -> None:
-            if future.set_running_or_notify_cancel():
-                future.set_result(result)
-
-        def failed(error: BaseException) -> None:
-            if future.set_running_or_notify_cancel():
-                future.set_exception(error)
-
-        self._pool.apply_async(fn, args, kwargs, callback=done, error_callback=failed)
+        with self._lock:
+            if self._stopping:
+                raise RuntimeError("cannot submit to a pool that was shut down")
+            if self._broken is not None:
+                future.set_exception(self._broken)
+                return future
+            self._queue.append(_Job(future, fn, args, kwargs))
+        self._wake.send_bytes(b"")
         return future
 
+    def _dispatch(self) -> None:
+        """The thread that hands out tasks and takes back their results, until stopped."""
+        try:
+            while True:
+                with self._lock:
+                    if self._stopping:
+                        return
+                    self._hand_out()
+                busy = [w for w in self._workers if w.job is not None]
+                ready = set(mp_connection.wait(
+                    [self._wake_reader, *(w.conn for w in busy),
+                     *(w.process.sentinel for w in self._workers)]))
+                if self._wake_reader in ready:
+                    while self._wake_reader.poll():
+                        self._wake_reader.recv_bytes()
+                for index, worker in enumerate(self._workers):
+                    if worker.conn in ready and worker.job is not None:
+                        self._take(worker)
+                    if worker.process.sentinel in ready:
+                        self._workers[index] = self._replace(worker)
+        except BaseException as exc:  # no future may wait for a thread that has ended
+            failed = RuntimeError(f"the local worker pool failed: {type(exc).__name__}: "
+                                  f"{exc}")  # not an OSError: no closed output to hide it
+            failed.__cause__ = exc
+            with self._lock:
+                self._broken = failed
+                jobs = [w.job for w in self._workers if w.job] + list(self._queue)
+                self._queue.clear()
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(failed)
+
+    def _hand_out(self) -> None:
+        """Send queued tasks to idle workers (skipping those cancelled); a worker whose
+        pipe broke (it was killed idle) keeps none: its sentinel soon says it ended."""
+        for worker in self._workers:
+            while worker.job is None and not worker.gone and self._queue:
+                job = self._queue.popleft()
+                if not job.running:
+                    if not job.future.set_running_or_notify_cancel():
+                        continue  # cancelled
+                    job.running = True
+                try:
+                    worker.conn.send((job.fn, job.args, job.kwargs))
+                except OSError:
+                    worker.gone = True
+                    self._queue.appendleft(job)
+                else:
+                    worker.job = job
+
+    def _take(self, worker: _Worker) -> None:
+        """The result of the worker's task, if it sent one whole (else it died sending)."""
+        job = worker.job
+        assert job is not None
+        try:
+            ok, value = worker.conn.recv()
+        except (EOFError, OSError):
+            return  # the worker ended half-way: its sentinel says so, and it is replaced
+        worker.job = None
+        if ok:
+            job.future.set_result(value)
+        else:
+            job.future.set_exception(value)
+
+    def _replace(self, worker: _Worker) -> _Worker:
+        """A fresh worker in place of one that ended, and its task sent again (or failed,
+        once it was lost RETRIES + 1 times)."""
+        worker.process.join()
+        worker.conn.close()
+        self._ends.discard(worker.conn)
+        job = worker.job
+        if job is not None:
+            job.tries += 1
+            if job.tries > RETRIES:
+                job.future.set_exception(WorkerLostError(worker.process.exitcode, job.tries))
+            else:
+                with self._lock:
+                    self._queue.appendleft(job)
+        return self._worker()
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self._pool.close()
-        if wait:
-            self._pool.join()
+        """:meth:`terminate`: the workers keep nothing worth waiting for."""
+        self.terminate()
 
     def terminate(self) -> None:
-        """Stop every worker now, and wait until each has ended."""
-        self._pool.terminate()
-        self._pool.join()
+        """Stop every worker now, and wait until each has ended; queued tasks are
+        cancelled."""
+        with self._lock:
+            self._stopping = True
+            queued = list(self._queue)
+            self._queue.clear()
+        self._wake.send_bytes(b"")
+        self._thread.join()
+        for worker in self._workers:  # they keep nothing: SIGKILL loses nothing
+            if worker.process.exitcode is None:
+                worker.process.kill()
+        for worker in self._workers:
+            worker.process.join()
+            worker.conn.close()
+            if worker.job is not None:
+                queued.append(worker.job)
+        for job in queued:  # a task sent before (then lost) is running: it cannot cancel
+            if not job.future.cancel() and not job.future.done():
+                job.future.set_exception(cf.CancelledError())
+        self._wake.close()
+        self._wake_reader.close()
 
 
 def batch_size(items: int, slots: int) -> int:
@@ -270,10 +484,8 @@ class Session:
         try:
             self._collect(lambda start, stop: pool.submit(_slice, start, stop),
                           cut, len(items), take, progress)
-        except BaseException:
+        finally:
             pool.terminate()
-            raise
-        pool.shutdown(wait=True)
 
     def _collect(self, submit: Callable[[int, int], cf.Future[list[R]]],
                  cut: list[tuple[int, int]], count: int, take: Callable[[int, R], None],

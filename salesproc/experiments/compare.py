@@ -24,7 +24,7 @@ from salesproc.core.errors import SalesprocError, SettingsError
 from salesproc.core.stats import CONFIDENCE, Estimate, bonferroni, proportion, significant
 from salesproc.core.units import convert
 from salesproc.experiments.experiment import simulate, simulate_many
-from salesproc.experiments.results import INTERVAL, Hire, SimulationResult, Wait, figure
+from salesproc.experiments.results import INTERVAL, Hire, SimulationResult, Wait
 from salesproc.process.model import Process, Settings
 from salesproc.sim.metrics import Key
 
@@ -89,8 +89,9 @@ class Comparison:
         """Mean of the paired (variant - base) differences of a figure (named as in
         ``result["all", "won"]``), with its 95% interval."""
         key = Key.of(*key)
-        pairs = zip(self.base.result.replications, variant.result.replications, strict=True)
-        return Estimate.of([figure(v, key) - figure(b, key) for b, v in pairs])
+        pairs = zip(self.base.result.replications.column(key),
+                    variant.result.replications.column(key), strict=True)
+        return Estimate.of([v - b for b, v in pairs])
 
     COLUMNS = ("variant", "metric", "base", "variant_mean", "difference", "low", "high",
                "significant", "variant_worst", "variant_neutral", "variant_best")
@@ -445,8 +446,8 @@ def marginal(comparison: Comparison, index: int, key: tuple[str, ...],
         before = index - 1
     earlier, later = runs[before].result.replications, runs[index].result.replications
     key = Key.of(*key)
-    return Estimate.of([figure(a, key) - figure(b, key)
-                        for b, a in zip(earlier, later, strict=True)],
+    return Estimate.of([a - b for b, a in zip(earlier.column(key), later.column(key),
+                                              strict=True)],
                        confidence=step_confidence(comparison, steps))
 
 
@@ -469,7 +470,7 @@ class SweepResult:
             Key("buyer", buyer, self.target.metric)
         found = []
         for run in self.runs:
-            values = [r.get(key, 0.0) for r in run.result.replications]
+            values = run.result.replications.column(key)
             found.append(proportion(sum(v >= self.target.amount for v in values),
                                     len(values)))
         return found

@@ -21,7 +21,7 @@ from salesproc.core.defaults import (
 )
 from salesproc.core.errors import SalesprocError, SettingsError
 from salesproc.core.units import convert, describe
-from salesproc.experiments.results import SimulationResult, Visit
+from salesproc.experiments.results import Runs, SimulationResult, Visit
 from salesproc.process import analysis
 from salesproc.process.model import Process, Settings
 from salesproc.sim.engine import Engine, EventLog, Opening
@@ -183,9 +183,9 @@ def simulate(process: Process, settings: Settings, *,
     if event_sink is None:
         return _simulate_spread(process, settings, progress, events, opening, outcomes)
     n = settings.replications
-    done = []
+    done = Runs(n)
     for r in range(n):
-        done.append(run_replication(process, settings, r, _bind(event_sink, r + 1), opening))
+        done.put(r, run_replication(process, settings, r, _bind(event_sink, r + 1), opening))
         if progress:
             progress(r + 1, n)
     return _result(process, settings, done)
@@ -258,13 +258,19 @@ def _spread(runs: Sequence[tuple[Process, Settings]], events: bool,
             opening: Sequence[Opening], outcomes: frozenset[str] | None,
             progress: Callable[[int, int], None] | None) -> list[SimulationResult]:
     """Every replication of *runs* as tasks of the session open around the call (else
-    on the first run's settings.workers), each result put in its place as it comes."""
+    on the first run's settings.workers), each result packed in its place as it comes
+    (:class:`Runs`: its dict of figures is dropped, so memory grows by bytes a figure a
+    run, not by the dicts), its visits kept only when *events* asks for them."""
     tasks = [(i, r) for i, (_, settings) in enumerate(runs)
              for r in range(settings.replications)]
-    done: list[tuple[dict[Key, float], list[Visit]]] = [({}, [])] * len(tasks)
+    packed = [Runs(settings.replications) for _, settings in runs]
+    visits: list[list[Visit]] = [[] for _ in tasks] if events else []
 
     def take(index: int, result: tuple[dict[Key, float], list[Visit]]) -> None:
-        done[index] = result
+        run, replication = tasks[index]
+        packed[run].put(replication, result[0])
+        if events:
+            visits[index] = result[1]
 
     shared = (tuple(p for p, _ in runs), tuple(s for _, s in runs), tuple(opening), events,
               outcomes)
@@ -272,17 +278,16 @@ def _spread(runs: Sequence[tuple[Process, Settings]], events: bool,
         session.run(_replication, shared, tasks, take, progress=progress)
     results = []
     start = 0
-    for process, settings in runs:
-        mine = done[start:start + settings.replications]
+    for (process, settings), figures in zip(runs, packed, strict=True):
+        result = _result(process, settings, figures)
+        result.events = [v for rows in visits[start:start + settings.replications]
+                         for v in rows] if events else None
         start += settings.replications
-        result = _result(process, settings, [figures for figures, _ in mine])
-        result.events = [v for _, rows in mine for v in rows] if events else None
         results.append(result)
     return results
 
 
-def _result(process: Process, settings: Settings, replications: list[dict[Key, float]]
-            ) -> SimulationResult:
+def _result(process: Process, settings: Settings, replications: Runs) -> SimulationResult:
     return SimulationResult(process, settings, replications,
                             [*settings.notes, *capacity_warnings(process)])
 

@@ -361,8 +361,10 @@ def evaluate(process: Process, plan: Plan, settings: Settings,
     figure = FIGURE[plan.measure]
     found = []
     for schedule, result in zip(schedules, results, strict=True):
-        runs = [[r.get(Key("month", label, figure), 0.0) for label in labels]
-                for r in result.replications]
+        months = [result.replications.column(Key("month", label, figure))
+                  for label in labels]
+        runs = [list(run) for run in zip(*months, strict=True)] if months else \
+            [[] for _ in range(len(result.replications))]
         hires = {rid: tuple(schedule.get(rid, plan.role(rid).hires)) for rid in plan.roles}
         found.append(Evaluation(hires, payroll(process, plan, schedule), runs))
     return found

@@ -8,9 +8,10 @@ this module holds. :meth:`SimulationResult.to_dict` *is* the JSON layout.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 from salesproc.core import layout, optional
 from salesproc.core.defaults import MATERIAL_CHANGE
@@ -57,7 +58,102 @@ def figure(replication: Mapping[Key, float], key: Key) -> float:
     figure is 0; a NaN is a figure the run could not measure (a cycle time without a
     win) and is left out of every estimate. The summary, the paired differences and
     the sweep's steps all read a run through this one rule."""
-    return replication.get(key, 0.0)
+    return replication.get(key, ABSENT)
+
+
+#: A run's value of a figure it does not have (it counted nothing): see :func:`figure`
+ABSENT = 0.0
+
+
+class Runs(Sequence[dict[Key, float]]):
+    """Every replication's figures, packed by figure: what a result keeps of its runs.
+
+    A run comes back as a dict of a few hundred figures, some 25 KB of Python objects;
+    kept so, a sweep of 10,000 runs would hold 250 MB. Here each figure is a column of
+    8-byte floats, one a run, with a byte a run saying whether the run has the figure
+    (a run holds no figure that counted nothing): 9 bytes a figure a run, about 2 KB a
+    run. Runs are put in their place as they come back (:meth:`put`, in any order) and
+    their dicts dropped. Read back, a run is a dict of the figures it has (in the order
+    of :meth:`figure_keys`), and :meth:`column` is one figure of every run."""
+
+    def __init__(self, count: int = 0) -> None:
+        self._count = count
+        self._values: dict[Key, array[float]] = {}
+        self._has: dict[Key, bytearray] = {}
+        self._first: dict[Key, tuple[int, int]] = {}  # (run, place in it) first found
+        self._order: list[Key] | None = None
+
+    @classmethod
+    def of(cls, runs: Iterable[Mapping[Key, float]]) -> Runs:
+        """Runs from each run's figures, in order."""
+        given = list(runs)
+        packed = cls(len(given))
+        for index, figures in enumerate(given):
+            packed.put(index, figures)
+        return packed
+
+    def put(self, index: int, figures: Mapping[Key, float]) -> None:
+        """Run *index*'s figures, in its place."""
+        self._order = None
+        for place, (key, value) in enumerate(figures.items()):
+            column = self._values.get(key)
+            if column is None:
+                column = self._values[key] = array("d", bytes(8 * self._count))
+                self._has[key] = bytearray(self._count)
+                self._first[key] = (index, place)
+            elif (index, place) < self._first[key]:
+                self._first[key] = (index, place)
+            column[index] = value
+            self._has[key][index] = 1
+
+    def figure_keys(self) -> list[Key]:
+        """Every figure some run has: those of the first run in its order, then those
+        the next run adds, and so on (as the runs' dicts, read in order, name them)."""
+        if self._order is None:
+            self._order = sorted(self._values, key=self._first.__getitem__)
+        return self._order
+
+    def column(self, key: Key) -> list[float]:
+        """Every run's value of *key*, by the rule of :func:`figure` (ABSENT where a run
+        does not have it)."""
+        values, has = self._values.get(key), self._has.get(key)
+        if values is None or has is None:
+            return [ABSENT] * self._count
+        return [v if h else ABSENT for v, h in zip(values, has, strict=True)]
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> dict[Key, float]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Runs: ...
+
+    def __getitem__(self, index: int | slice) -> dict[Key, float] | Runs:
+        if isinstance(index, slice):
+            return Runs.of(self[i] for i in range(*index.indices(self._count)))
+        if not -self._count <= index < self._count:
+            raise IndexError(index)
+        index %= self._count
+        return {key: self._values[key][index] for key in self.figure_keys()
+                if self._has[key][index]}
+
+    def __eq__(self, other: object) -> bool:
+        """The same runs with the same figures, to the bit (a NaN, a figure a run could
+        not measure, equals the same NaN), as runs or as a list of each run's dict."""
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        if not isinstance(other, Runs):
+            if not all(isinstance(run, Mapping) for run in other):
+                return False
+            other = Runs.of(other)
+        return (self._count == other._count and self._values.keys() == other._values.keys()
+                and all(self._has[k] == other._has[k]
+                        and self._values[k].tobytes() == other._values[k].tobytes()
+                        for k in self._values))
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class Visit(NamedTuple):
@@ -139,7 +235,7 @@ class SimulationResult:
 
     process: Process
     settings: Settings
-    replications: list[dict[Key, float]]
+    replications: Runs  # a list of each run's figures is packed into Runs
     warnings: list[str] = field(default_factory=list)
     events: list[Visit] | None = None
     buyer: str | None = None
@@ -149,17 +245,17 @@ class SimulationResult:
     _summary: dict[Key, Estimate] | None = field(default=None, repr=False)
     _ranges: dict[Key, tuple[float, float, float]] | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.replications, Runs):  # a caller's list of dicts
+            self.replications = Runs.of(self.replications)
+
     @property
     def summary(self) -> dict[Key, Estimate]:
         """Every figure's estimate over the replications."""
         if self._summary is None:
-            keys: dict[Key, None] = {}
-            for figures in self.replications:
-                keys.update(dict.fromkeys(figures))
+            runs = self.replications
             # every figure is a count, a time, a share or a value: never below 0
-            self._summary = {k: Estimate.of([figure(f, k) for f in self.replications],
-                                            floor=0.0)
-                             for k in keys}
+            self._summary = {k: Estimate.of(runs.column(k), floor=0.0) for k in runs.figure_keys()}
         return self._summary
 
     @property
@@ -167,7 +263,7 @@ class SimulationResult:
         """Every figure's worst, neutral and best case over the replications (the 10th,
         50th and 90th percentile: what may happen in one run, not how sure the mean is)."""
         if self._ranges is None:
-            self._ranges = {k: outcome_range([figure(f, k) for f in self.replications])
+            self._ranges = {k: outcome_range(self.replications.column(k))
                             for k in self.summary}
         return self._ranges
 
@@ -301,7 +397,7 @@ class SimulationResult:
     def runs_frame(self) -> pandas.DataFrame:
         """Every replication's own figures, one row per replication and figure:
         replication, scope, subject, metric, value (what the estimates and ranges are
-        made of)."""
+        made of); each replication's figures in the order of the summary's."""
         return layout.frame(([r, k.scope, k.subject, k.metric, v]
                              for r, figures in enumerate(self.replications)
                              for k, v in figures.items()),
