@@ -419,6 +419,7 @@ def test_several_outputs_from_one_run_each_in_the_format_its_name_says(
      "with its format: .txt, .json, .csv, .html, .htm"),
     (["-o", "a.json", "-o", "-"], "-o -: with several -o"),
     (["-o", "a.json", "-o", "./a.json"], "is named for two outputs"),
+    (["-o", "sibling.yaml"], "sibling.yaml is named as a process file, not a report"),
 ])
 def test_several_outputs_that_cannot_be_written_are_usage_errors(
         five_step: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str],

@@ -9,7 +9,7 @@ import click
 
 from salesproc.cli.app import Failure, cli, echo
 from salesproc.cli.reading import load_or_fail, read_json
-from salesproc.cli.writing import emit_file, guard_outputs
+from salesproc.cli.writing import emit_file, guard_outputs, refuse_process_name
 from salesproc.core.diagnostics import shown
 from salesproc.core.errors import SalesprocError
 from salesproc.process.model import Process
@@ -117,10 +117,7 @@ def _guard_output(process: Process, output: str | None) -> None:
     if output is None or output == "-":
         return
     guard_outputs(process.files, output)
-    if Path(output).suffix.lower() in (".yaml", ".yml"):
-        raise click.BadParameter(f"{shown(output)} is named as a process file, not a "
-                                 "drawing: give a name ending in the format, e.g. "
-                                 "flow.svg", param_hint="--output")
+    refuse_process_name(output, "a drawing", "flow.svg")
 
 
 def _image(source: str, fmt: str) -> bytes:

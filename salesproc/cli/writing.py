@@ -80,11 +80,22 @@ def guard_outputs(inputs: Sequence[str], output: str | None, **more: str | None)
 
 def guard_targets(inputs: Sequence[str], targets: Sequence[Target], **more: str | None
                   ) -> None:
-    """:func:`guard_outputs` for the files of several -o (:func:`output_targets`)."""
+    """:func:`guard_outputs` for the files of several -o (:func:`output_targets`); none
+    may be named as a process file (a report over a sibling process)."""
     named = [(o, "--output") for o, _ in targets if o is not None and o != "-"]
+    for target, _ in named:
+        refuse_process_name(target, "a report", "results.json")
     named += [(v, "--" + k.replace("_", "-")) for k, v in more.items()
               if v is not None and v != "-"]
     _guard(inputs, named)
+
+
+def refuse_process_name(target: str, what: str, example: str) -> None:
+    """An output named like a process file (.yaml, .yml) would one day land on one."""
+    if os.path.splitext(target)[1].lower() in (".yaml", ".yml"):
+        raise click.BadParameter(f"{shown(target)} is named as a process file, not {what}: "
+                                 f"give a name ending in the format, e.g. {example}",
+                                 param_hint="--output")
 
 
 def _guard(inputs: Sequence[str], named: list[tuple[str, str]]) -> None:
