@@ -197,7 +197,7 @@ def test_workers_killed_again_and_again_are_a_kind_error(
     assert out.exit_code == 1, out.output
     assert "a local worker process was killed by SIGKILL while running a task, 3 times " \
         "in a row" in out.stderr
-    assert "run with fewer --workers" in out.stderr
+    assert "run with fewer workers" in out.stderr
     assert "Traceback" not in out.output
     assert len(killed) >= execution.RETRIES + 1
     assert workers() == []

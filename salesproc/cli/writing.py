@@ -83,11 +83,12 @@ def guard_targets(inputs: Sequence[str], targets: Sequence[Target], **more: str 
     """:func:`guard_outputs` for the files of several -o (:func:`output_targets`); none
     may be named as a process file (a report over a sibling process)."""
     named = [(o, "--output") for o, _ in targets if o is not None and o != "-"]
-    for target, _ in named:
-        refuse_process_name(target, "a report", "results.json")
     named += [(v, "--" + k.replace("_", "-")) for k, v in more.items()
               if v is not None and v != "-"]
-    _guard(inputs, named)
+    _guard(inputs, named)  # first: onto an input is the graver mistake, said as such
+    for target, _ in targets:
+        if target is not None and target != "-":
+            refuse_process_name(target, "a report", "results.json")
 
 
 def refuse_process_name(target: str, what: str, example: str) -> None:

@@ -172,7 +172,7 @@ class WorkerLostError(SalesprocError):
         super().__init__(f"a local worker process {how} while running a task, {tries} "
                          "times in a row: the run cannot finish",
                          hint="the system kills a process when memory runs out (its log, "
-                         "`dmesg`, says so): run with fewer --workers, fewer replications "
+                         "`dmesg`, says so): run with fewer workers, fewer replications "
                          "or a shorter horizon")
         self.exitcode, self.tries = exitcode, tries
 
