@@ -68,7 +68,7 @@ def cluster(here: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     distributed = pytest.importorskip("distributed")
     with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}), \
             distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                     dashboard_address=None, silence_logs=50) as local, \
+                                     dashboard_address=":0", silence_logs=50) as local, \
             distributed.Client(local, set_as_default=False) as client:
         yield str(execution.Place(address=local.scheduler_address)), client
 
