@@ -8,6 +8,8 @@
 #   ./dev.sh demo --full   the same, printing every report in full
 #   ./dev.sh test   set up, then run the whole test suite (lint, types, tests)
 # The virtual environment lives in .venv; it is (re)installed when setup.cfg changes.
+# Installing compiles the simulation kernel (salesproc/sim) with mypyc where it can (a C
+# compiler and Python's headers); it is compiled again when its sources change.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -29,13 +31,30 @@ ensure_venv() {
     "$PYTHON" -m venv "$VENV" || die "could not create $VENV (Debian/Ubuntu: apt-get install python3-venv)"
   fi
   local stamp="$VENV/.installed"
-  if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ] \
+      || [ setup.py -nt "$stamp" ]; then
     echo "dev.sh: installing salesproc and its dependencies into $VENV ..." >&2
     { "$VENV/bin/python" -m pip install --upgrade pip \
         && "$VENV/bin/python" -m pip install -e '.[test]'; } > "$VENV/install.log" 2>&1 \
       || { cat "$VENV/install.log" >&2; die "installing failed (log above, and in $VENV/install.log)"; }
     touch "$stamp"
+    "$VENV/bin/python" -c 'import sys; from salesproc.sim import scheduler; sys.exit(not scheduler.COMPILED)' \
+      || echo "dev.sh: the simulation kernel could not be compiled (see $VENV/install.log):" \
+              "it runs as plain Python, the same figures about three times slower" >&2
   fi
+  ensure_kernel
+}
+
+# ensure_kernel: compile the simulation kernel again when its sources changed since it was
+# compiled (salesproc.sim.compiled: the compiled one is then not used, and says so); in a
+# checkout of salesproc (setup.py) only
+ensure_kernel() {
+  [ -f setup.py ] || return 0
+  "$VENV/bin/python" -c 'import sys; from salesproc.sim import compiled; sys.exit(compiled.NOTE is not None)' \
+    && return 0
+  echo "dev.sh: compiling the simulation kernel again (its sources changed) ..." >&2
+  "$VENV/bin/python" -m pip install --no-deps -e . > "$VENV/install.log" 2>&1 \
+    || { cat "$VENV/install.log" >&2; die "installing failed (log above, and in $VENV/install.log)"; }
 }
 
 # ensure_system PROGRAM PACKAGE WHAT-FOR MISSING-HINT: install a Debian package with

@@ -5,7 +5,7 @@ The library API (the command line is a thin layer over it)::
     import salesproc
     result = salesproc.check("processes/five-step.yaml")   # all findings, never raises
     process = salesproc.load("processes/five-step.yaml")   # a Process, or InvalidProcessError
-    result = salesproc.simulate(process, replications=10)  # imports SimPy only when used
+    result = salesproc.simulate(process, replications=10)  # imports the simulator only when used
     result["all", "won"]                                   # Estimate(mean, low, high, n)
     result.to_frame()                                      # every figure, as a DataFrame
     history = salesproc.read_history(["OpportunityHistory.csv"], process)  # CRM exports

@@ -1,60 +1,76 @@
-"""The contract with SimPy that salesproc.sim.scheduler relies on (SimPy's private API).
-
-If a SimPy release changes any of it, these fail first, before any figure goes wrong."""
+"""The engine's event queue: both heaps (heapq's tuples, and the events themselves) hand
+events out in one order, by time, then urgent first, then in scheduling order."""
 
 from __future__ import annotations
 
-import simpy
-from simpy.events import NORMAL, URGENT
+import random
 
-from salesproc.sim.scheduler import Scheduled, Scheduler
+import pytest
 
+from salesproc.sim.engine import Timer
+from salesproc.sim.scheduler import HeapOfEvents, Scheduler
 
-class Probe(Scheduled):
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.name = name
+QUEUES = [Scheduler, HeapOfEvents]
 
 
-def test_simpy_is_a_major_version_the_scheduler_was_written_for() -> None:
-    assert int(simpy.__version__.split(".")[0]) == 4
+def probe(name: int) -> Timer:
+    """An event known by *name* (a Timer: the compiled engine's classes are not
+    subclassed here)."""
+    timer = Timer()
+    timer.token = name
+    return timer
 
 
-def test_the_environment_has_the_fields_the_scheduler_uses() -> None:
-    env = simpy.Environment()
-    assert isinstance(env._queue, list) and env._now == 0
-    assert isinstance(next(env._eid), int)
-    assert URGENT < NORMAL  # urgent events go first at the same instant
+@pytest.mark.parametrize("queue", QUEUES)
+def test_events_come_in_time_order_urgent_first_then_as_scheduled(
+        queue: type[Scheduler]) -> None:
+    env = queue()
+    for name, delay in ((3, 3.0), (1, 1.0), (21, 2.0), (22, 2.0)):
+        env.at(probe(name), delay, 7)
+    env.first_at(probe(20), 2.0, 8)  # before the others due at 2
+    seen = []
+    for _ in range(5):
+        event = env.next()
+        seen.append((event.token, event.time, env.now, event.action))
+    assert seen == [(1, 1.0, 1.0, 7), (20, 2.0, 2.0, 8), (21, 2.0, 2.0, 7),
+                    (22, 2.0, 2.0, 7), (3, 3.0, 3.0, 7)]
 
 
-def test_scheduled_objects_run_in_time_order_with_now_on_them() -> None:
-    env = Scheduler()
-    seen: list[tuple[str, float, float]] = []
-
-    def record(event: Probe) -> None:
-        seen.append((event.name, event.time, env.now))
-
-    callbacks = (record,)
-    for name, delay in (("c", 3.0), ("a", 1.0), ("b1", 2.0), ("b2", 2.0)):
-        env.at(Probe(name), delay, callbacks)
-    env.first_at(Probe("b0"), 2.0, callbacks)  # before the others due at 2
-    env.run(until=10)
-    assert seen == [("a", 1.0, 1.0), ("b0", 2.0, 2.0), ("b1", 2.0, 2.0), ("b2", 2.0, 2.0),
-                    ("c", 3.0, 3.0)]
-
-
-def test_a_callback_can_schedule_the_same_object_again() -> None:
-    env = Scheduler()
-    times: list[float] = []
-
-    def again(event: Probe) -> None:
+@pytest.mark.parametrize("queue", QUEUES)
+def test_an_event_handed_out_can_be_scheduled_again(queue: type[Scheduler]) -> None:
+    env = queue()
+    env.at(probe(0), 1.0, 1)
+    times = []
+    for _ in range(3):
+        event = env.next()
         times.append(event.time)
-        if len(times) < 3:
-            env.at(event, 0.5, (again,))
+        env.at(event, 0.5, 1)
+    assert times == [1.0, 1.5, 2.0] and env.now == 2.0
 
-    env.at(Probe("x"), 1.0, (again,))
-    env.run(until=5)
-    assert times == [1.0, 1.5, 2.0]
-    assert env.now == 5
+
+def test_both_queues_give_one_order_for_many_events_with_ties() -> None:
+    """Events scheduled while others are handed out (as the engine does), many due at
+    the same instant (delays drawn from a few values), some urgent: the same sequence
+    from both, the one of sorting by (time, urgent first, scheduling order)."""
+    orders = []
+    for queue in QUEUES:
+        env = queue()
+        draw = random.Random(11)
+        due: list[tuple[float, int, int]] = []  # what sorting says comes next
+        count = 0
+        out: list[int] = []
+        for step in range(3000):
+            for _ in range(draw.choice((0, 1, 1, 2))):
+                count += 1
+                delay = draw.choice((0.0, 0.25, 0.5, 1.0, draw.random()))
+                urgent = draw.random() < 0.2
+                (env.first_at if urgent else env.at)(probe(count), delay, 1)
+                due.append((env.now + delay, 0 if urgent else 1, count))
+            if due and step % 3:
+                event = env.next()
+                expected = min(due)
+                due.remove(expected)
+                assert (event.time, event.token) == (expected[0], expected[2])
+                out.append(event.token)
+        orders.append(out)
+    assert orders[0] == orders[1] and len(orders[0]) > 1000

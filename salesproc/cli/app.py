@@ -87,6 +87,7 @@ class _Group(click.Group):
                 return super().invoke(ctx)
             finally:  # a full disk or closed pipe is reported here, not at exit
                 sys.stdout.flush()
+                _kernel_note()
         except SettingsError as exc:
             raise _shown_usage(click.BadParameter(
                 exc.message + (f" ({exc.hint})" if exc.hint else ""), ctx=ctx,
@@ -115,6 +116,16 @@ class _Group(click.Group):
                  f"your file. Please report it, with the text above, at {ISSUES_URL}",
                  err=True)
             ctx.exit(EXIT_INTERNAL)
+
+
+def _kernel_note() -> None:
+    """Say once, if the command simulated, that the compiled simulation kernel was not
+    used because it is older than its sources (salesproc.sim.compiled.NOTE): the same
+    figures, slower. (Looked up, not imported: commands that do not simulate never load
+    the simulator.)"""
+    note = getattr(sys.modules.get("salesproc.sim.compiled"), "NOTE", None)
+    if note:
+        warn(note)
 
 
 def _shown_usage(exc: click.UsageError) -> click.UsageError:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from salesproc.core.calendar import WorkingClock
 from salesproc.process import routing
@@ -19,7 +19,8 @@ from salesproc.process.model import LOST, WON, Approval, Condition, Process
 from salesproc.sim import streams
 from salesproc.sim.pool import Pool
 
-WON_INDEX, LOST_INDEX = -1, -2  # route targets that are not stages
+WON_INDEX: Final = -1  # route targets that are not stages
+LOST_INDEX: Final = -2
 
 
 class CompiledApproval:

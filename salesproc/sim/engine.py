@@ -1,4 +1,4 @@
-"""The simulation kernel: deals flowing through a process on SimPy's event queue.
+"""The simulation kernel: deals flowing through a process, event by event.
 
 Semantics: a deal entering a stage waits the stage's ``delay`` (nobody busy), then queues
 first-come first-served for one person of the owner role for ``work``. A stage with
@@ -16,12 +16,16 @@ in written order sends the deal to its ``on_reject`` stage (or loses it); otherw
 route is drawn from ``next``.
 ``patience`` bounds the wait for people: a deal waiting longer goes stale and is lost.
 
-Speed: instead of one generator process per deal and ``simpy.Resource`` requests, the
-deal object itself is the event on SimPy's queue (through :mod:`salesproc.sim.scheduler`,
-the one module that knows how), and people are counted by small pools
+Speed: instead of SimPy's generator process per deal and ``simpy.Resource`` requests,
+the deal object itself is the event on the queue (:mod:`salesproc.sim.scheduler`, in
+SimPy's order of events), one loop (:meth:`Engine._loop`) hands each event to its
+handler by a small number, and people are counted by small pools
 (:mod:`salesproc.sim.pool`). The process is compiled into tables first
 (:mod:`salesproc.sim.compile`). This runs several times faster than the generator style
-(see bench/simulate.py).
+(see bench/simulate.py). The kernel's modules are also written for mypyc, which compiles
+them to C when the package is installed (typed attributes and locals, Final constants, no
+callable stored per event or per waiter: native calls), for about three times the speed
+again; the same code runs as plain Python where nothing was compiled.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import bisect
 import functools
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from salesproc.core.calendar import WorkingClock, business_days, months, seasonal_rate
 from salesproc.core.defaults import MAX_OPEN_DEALS, MAX_VISITS_PER_DEAL
@@ -38,34 +42,32 @@ from salesproc.core.errors import SalesprocError
 from salesproc.core.units import HOURS, convert, describe
 from salesproc.process import routing
 from salesproc.process.model import LOST, WON, Process
-from salesproc.sim import streams
+from salesproc.sim import scheduler, streams
 from salesproc.sim.compile import LOST_INDEX, WON_INDEX, CompiledApproval, Step, compile_steps
-from salesproc.sim.metrics import Collector, Key
-from salesproc.sim.pool import Pool
-from salesproc.sim.scheduler import Scheduled, Scheduler
+from salesproc.sim.metrics import NAN, Collector, Key
+from salesproc.sim.pool import Granter, Pool, Waiter
+from salesproc.sim.scheduler import Scheduled
 
-_unit = streams.unit  # module-level names: the hot path skips an attribute lookup
-_bisect = bisect.bisect_right
-_log1p = math.log1p
-
-
-NO_FIELDS: dict[str, float | str] = {}  # a process without fields: one shared, never changed
+# module-level names (Final: C statics in the compiled engine): the hot path skips a lookup
+_unit: Final = streams.unit
+_bisect: Final = bisect.bisect_right
+_log1p: Final = math.log1p
 
 
-class Deal(Scheduled):
+NO_FIELDS: Final[dict[str, float | str]] = {}  # a process without fields: one shared, never changed
+
+
+class Deal(Waiter):
     """One deal; also the event the engine schedules for it."""
 
-    __slots__ = ("arrived", "book", "buyer", "draws", "fields", "granted", "id", "key", "meeting",
-                 "pending",
+    __slots__ = ("arrived", "book", "buyer", "draws", "fields", "id", "key", "pending",
                  "people",
                  "rejected", "repeats", "rest", "stage", "step", "t_booked", "t_busy", "t_enter",
                  "t_request", "t_start",
-                 "t_wait", "t_worked", "token", "value", "visit", "visited", "waiting")
+                 "t_wait", "t_worked", "token", "value", "visit", "visited")
     draws: list[float]  # its route draw for a first visit to each stage (KeyedDeals)
     fields: dict[str, float | str]  # what it carries (`fields:`), drawn when it arrives
-    granted: Callable[[Any, Pool, float], None]
     key: int
-    meeting: list[Pool] | None  # while waiting: every pool a meeting needs; None: one pool
     people: list[float]  # with a ramp: who works on it, by when each joined
     pending: list[Task]
     rejected: CompiledApproval | None
@@ -81,7 +83,6 @@ class Deal(Scheduled):
     t_worked: float
 
     def __init__(self, ident: int, buyer: int, value: float, now: float) -> None:
-        self.callbacks = None  # Scheduled's one field, set here to spare a call per deal
         self.id = ident
         self.buyer = buyer
         self.value = value
@@ -95,31 +96,48 @@ class Deal(Scheduled):
         self.book: Pool | None = None  # the role's open deals it counts among (max_deals)
 
 
-class Task(Scheduled):
+class Task(Waiter):
     """One approval of one deal's stage visit; an event in its own right."""
 
-    __slots__ = ("approval", "deal", "done", "granted", "joined", "rejected", "t_wait",
-                 "waiting")
-    meeting = None  # an approval needs one person of one role
-    granted: Callable[[Any, Pool, float], None]
+    __slots__ = ("approval", "deal", "done", "joined", "rejected", "t_wait")
     joined: float  # who works on it (with a ramp), by when they joined
     t_wait: float
 
     def __init__(self, deal: Deal, approval: CompiledApproval) -> None:
-        self.callbacks = None
         self.deal = deal
         self.approval = approval
         self.waiting = False
+        self.meeting = None  # an approval needs one person of one role
+        self.grant = GRANT_TASK
         self.rejected = False
         self.done = False
 
 
 class Timer(Scheduled):
-    """A point in time: the next arrival, a campaign, a patience deadline."""
+    """A point in time: the next arrival, a campaign, a patience deadline, a month's end."""
 
     __slots__ = ("deal", "token")
     deal: Deal
     token: int
+
+
+# What the engine does with each scheduled object (its Scheduled.action): the handler the
+# loop in Engine.run hands it to
+ARRIVE: Final = 1  # a Timer: the next lead arrives (Engine._arrive)
+ARRIVE_SEASONAL: Final = 2  # the same, thinned by the season (Engine._arrive_seasonal)
+REQUEST: Final = 3  # a Deal asks for the people of its stage (Engine._request)
+WORKED: Final = 4  # a Deal's work is done (Engine._worked)
+STALE: Final = 5  # a Timer: a deal's patience runs out (Engine._stale)
+TASK_REQUEST: Final = 6  # a Task asks for its approver (Engine._task_request)
+TASK_DONE: Final = 7  # a Task's work is done (Engine._task_done)
+MONTH_END: Final = 8  # a Timer: a month ends (Engine._month_end)
+CALL: Final = 9  # anything with a call of its own (Scheduled.call): a headcount change...
+STOP: Final = 10  # a Timer: the horizon, where the run stops
+
+# What the engine does when a waiter is given its people (its Waiter.grant)
+GRANT_DEAL: Final = 1  # a deal's stage starts its work (Engine._granted_deal)
+GRANT_BOOK: Final = 2  # a deal has its place among the owner's open deals (_granted_book)
+GRANT_TASK: Final = 3  # an approval's work starts (Engine._granted_task)
 
 
 EventLog = Callable[[tuple[Any, ...]], None]
@@ -144,10 +162,10 @@ class Opening(NamedTuple):
     remaining: tuple[float, ...] = ()
     exits: tuple[tuple[float, int], ...] = ()
     fields: tuple[tuple[str, float | str], ...] = ()
-OPEN_OUTCOME = "open"  # the outcome logged for a deal still in its stage when the run ends
+OPEN_OUTCOME: Final = "open"  # the outcome logged for a deal still in its stage when the run ends
 
 
-class Engine:
+class Engine(Granter):
     """One replication of one process. :meth:`run` returns its figures."""
 
     def __init__(self, process: Process, seed: int, replication: int,
@@ -159,8 +177,7 @@ class Engine:
         self.horizon = horizon
         self.warmup = warmup
         self.log = event_log
-        self.env = Scheduler()
-        self._at = self.env.at  # bound once: the hot path schedules several times a visit
+        self.env = scheduler.new()  # the event queue, and the time now
         self.stage_ids = list(process.stages)
         self.buyer_ids = list(process.buyer_types)
         unit = process.time_unit
@@ -172,11 +189,12 @@ class Engine:
             WorkingClock(business_days(calendar), process.start, limit)
         clocks = {c: WorkingClock(c, process.start, limit)  # one per calendar: roles share it
                   for c in {role.calendar for role in process.roles.values()} if not c.always}
-        self.pools = {rid: Pool(rid, role.headcount, clocks.get(role.calendar),
+        self.pools = {rid: Pool(rid, role.headcount, self, clocks.get(role.calendar),
                                 self.unit_hours, role.ramp, bool(role.staffing), index)
                       for index, (rid, role) in enumerate(process.roles.items())}
         # max_deals: places for the open deals in the stages a role owns, per person
-        self.books = {rid: Pool(rid, role.headcount * role.max_deals, clocks.get(role.calendar),
+        self.books = {rid: Pool(rid, role.headcount * role.max_deals, self,
+                                clocks.get(role.calendar),
                                 self.unit_hours, None, bool(role.staffing), index)
                       for index, (rid, role) in enumerate(process.roles.items())
                       if role.max_deals is not None}
@@ -216,15 +234,7 @@ class Engine:
         self.pick_buyer = uniforms("buyer")
         # one buyer type: nothing to draw (the buyer stream drives nothing else)
         self.choose = len(self.buyer_ids) > 1
-        self._on_arrive = (self._arrive,)
-        self._on_request = (self._request,)
-        self._on_worked = (self._worked,)
-        self._on_stale = (self._stale,)
-        self._on_task_request = (self._task_request,)
-        self._on_task_done = (self._task_done,)
-        self._grant_deal = self._granted_deal  # bound once, not at every wait
-        self._grant_book = self._granted_book
-        self._grant_task = self._granted_task
+        self.arrive = ARRIVE  # the action of the next arrival (seasonal ones are thinned)
         self.gap = uniforms("arrivals")
         arrivals = process.arrivals
         self.rate = 0.0 if arrivals is None else arrivals.rate  # leads per time unit
@@ -233,7 +243,7 @@ class Engine:
                                               arrivals.weekdays)
             self.peak, self.rate = peak, arrivals.rate * peak
             self.thin = uniforms("arrivals/season")
-            self._on_arrive = (self._arrive_seasonal,)
+            self.arrive = ARRIVE_SEASONAL
 
     # --- running --------------------------------------------------------------------------
 
@@ -242,24 +252,66 @@ class Engine:
         arrivals = self.process.arrivals
         clock = Timer()
         if arrivals is not None and arrivals.rate > 0:
-            env.at(clock, -math.log1p(-self.gap()) / self.rate, self._on_arrive)
+            env.at(clock, -math.log1p(-self.gap()) / self.rate, self.arrive)
         for campaign in arrivals.campaigns if arrivals is not None else ():
             self._schedule_campaign(campaign, campaign.at, 0.0)
         for rid, role in self.process.roles.items():  # headcount changing on dates
             pool, book = self.pools[rid], self.books.get(rid)
             for since, people in role.staffing:
                 if 0 < since <= self.horizon:
-                    env.at(Timer(), since, (self._staffing(pool, people),))
+                    self._call_at(since, self._staffing(pool, people))
                     if book is not None and role.max_deals is not None:
-                        env.at(Timer(), since, (self._staffing(book, people * role.max_deals),))
+                        self._call_at(since, self._staffing(book, people * role.max_deals))
         if self.months and self.months[0][1] <= self.horizon:  # each month's end schedules
-            env.at(Timer(), self.months[0][1], (self._month_end,))  # the next: a small heap
+            env.at(Timer(), self.months[0][1], MONTH_END)  # the next: a small heap
         if self.warmup > 0:  # before anything else that happens at that instant
-            env.first_at(Timer(), self.warmup, (lambda _: self._reset(),))
+            reset = Timer()
+            reset.call = lambda _: self._reset()
+            env.first_at(reset, self.warmup, CALL)
         if self.opening:
             self._open_pipeline()
-        env.run(until=self.horizon)
+        self._loop(self.horizon)
         return self._finish()
+
+    def _loop(self, until: float) -> None:
+        """Hand each event to its handler, in time order, until the time *until* (at
+        *until*, before the ordinary events of that instant, so those stay unprocessed
+        and the time ends at *until*). One loop, dispatching on the event's action: a
+        native call per event in the compiled engine."""
+        env = self.env
+        if until <= env.now:
+            raise ValueError(f"until ({until}) must be greater than the current simulation time")
+        env.first_at(Timer(), until - env.now, STOP)
+        while True:
+            event = env.next()  # handed on as it is: each handler's type is checked
+            scheduled: Scheduled = event  # what every event is (its action read natively)
+            action = scheduled.action
+            if action == WORKED:
+                self._worked(event)
+            elif action == ARRIVE:
+                self._arrive(event)
+            elif action == REQUEST:
+                self._request(event)
+            elif action == STALE:
+                self._stale(event)
+            elif action == TASK_REQUEST:
+                self._task_request(event)
+            elif action == TASK_DONE:
+                self._task_done(event)
+            elif action == ARRIVE_SEASONAL:
+                self._arrive_seasonal(event)
+            elif action == MONTH_END:
+                self._month_end(event)
+            elif action == CALL:
+                event.call(event)
+            else:  # STOP
+                return
+
+    def _call_at(self, at: float, call: Callable[[Timer], None]) -> None:
+        """Call *call* (with its timer) at the time *at* from now."""
+        timer = Timer()
+        timer.call = call
+        self.env.at(timer, at, CALL)
 
     def _open_pipeline(self) -> None:
         """Start with the deals already open: each in its stage, its delay there drawn
@@ -275,7 +327,7 @@ class Engine:
                 deal.fields = {fid: draw() for fid, draw in self.field_draws[b]}  # they were
                 deal.fields.update(o.fields)
             deal.arrived = -o.since
-            deal.key, deal.draws = self.deal_keys(b)
+            deal.key, deal.draws = self.deal_keys.deal(b)
             self.open[deal.id] = deal
             if o.exits:
                 wait, to = o.exits[min(int(draw() * len(o.exits)), len(o.exits) - 1)]
@@ -307,7 +359,8 @@ class Engine:
             deal.t_booked = deal.t_request = deal.t_start = deal.t_worked = deal.time
             self._move(deal, step, to)
 
-        self._at(deal, wait, (leave,))
+        deal.call = leave
+        self.env.at(deal, wait, CALL)
 
     def _reset(self) -> None:
         now = self.env.now
@@ -317,13 +370,13 @@ class Engine:
 
     def _arrive(self, clock: Timer) -> None:
         self._new_deal(self._draw_buyer() if self.choose else 0, clock.time)
-        self._at(clock, -_log1p(-self.gap()) / self.rate, self._on_arrive)
+        self.env.at(clock, -_log1p(-self.gap()) / self.rate, self.arrive)
 
     def _arrive_seasonal(self, clock: Timer) -> None:
         """A candidate at the peak rate, kept with the chance multiplier / peak (thinning)."""
         if self.thin() * self.peak < self.season(clock.time * self.unit_hours):
             self._new_deal(self._draw_buyer(), clock.time)
-        self._at(clock, -_log1p(-self.gap()) / self.rate, self._on_arrive)
+        self.env.at(clock, -_log1p(-self.gap()) / self.rate, self.arrive)
 
     @staticmethod
     def _staffing(pool: Pool, people: int) -> Callable[[Timer], None]:
@@ -336,7 +389,7 @@ class Engine:
                                math.fsum(d.value for d in self.open.values()))
         self.month += 1
         if self.month < len(self.months) and self.months[self.month][1] <= self.horizon:
-            self._at(timer, self.months[self.month][1] - timer.time, (self._month_end,))
+            self.env.at(timer, self.months[self.month][1] - timer.time, MONTH_END)
 
     def _elapsed(self, pool: Pool, now: float, work: float) -> float:
         """The calendar time that *work* (in units of work) begun at *now* takes a person
@@ -367,7 +420,7 @@ class Engine:
             if campaign.every:
                 self._schedule_campaign(campaign, timer.time + campaign.every, timer.time)
 
-        self._at(Timer(), at - now, (burst,))
+        self._call_at(at - now, burst)
 
     def _draw_buyer(self) -> int:
         """A buyer type's index, drawn by share (the last, should rounding overshoot)."""
@@ -378,7 +431,7 @@ class Engine:
         if self.only is not None and buyer != self.only:
             return  # --buyer: other buyer types' leads are drawn (same streams) but dropped
         self.count += 1
-        if len(self.open) >= MAX_OPEN_DEALS:
+        if len(self.open) >= MAX_OPEN_DEALS:  # (looked up: a test lowers it)
             raise SalesprocError(
                 f"more than {MAX_OPEN_DEALS:,} deals are open at once after "
                 f"{describe(now, self.process.time_unit)}: the team cannot keep up "
@@ -390,8 +443,9 @@ class Engine:
             deal.fields = {fid: draw() for fid, draw in self.field_draws[buyer]}
         # deals arrive in the same order in every variant, so the n-th deal gets the n-th
         # key. (Keys in arithmetic progression made the hashed draws subtly correlated.)
-        deal.key, deal.draws = self.deal_keys(buyer)
-        self.metrics.leads[buyer] += 1
+        deal.key, deal.draws = self.deal_keys.deal(buyer)
+        leads = self.metrics.leads
+        leads[buyer] = leads[buyer] + 1
         self.open[deal.id] = deal
         entries = self.entries[buyer]
         if entries is None:
@@ -453,25 +507,25 @@ class Engine:
                 self._begin(deal, step, now, delay)
             return
         if delay is not None:  # _begin, inlined: the hot path
-            self._at(deal, delay, self._on_request)
+            self.env.at(deal, delay, REQUEST)
         elif step.delay is None:
             self._request(deal)
         elif step.business:
-            self._at(deal, self._business(now, step.delay()), self._on_request)
+            self.env.at(deal, self._business(now, step.delay()), REQUEST)
         else:
-            self._at(deal, step.delay(), self._on_request)
+            self.env.at(deal, step.delay(), REQUEST)
 
     def _begin(self, deal: Deal, step: Step, now: float, delay: float | None) -> None:
         """The deal's time at its stage begins: the delay (*delay* for an open deal,
         drawn given its age), then it asks for the people."""
         if delay is not None:
-            self._at(deal, delay, self._on_request)
+            self.env.at(deal, delay, REQUEST)
         elif step.delay is None:
             self._request(deal)
         elif step.business:
-            self._at(deal, self._business(now, step.delay()), self._on_request)
+            self.env.at(deal, self._business(now, step.delay()), REQUEST)
         else:
-            self._at(deal, step.delay(), self._on_request)
+            self.env.at(deal, step.delay(), REQUEST)
 
     def _pass(self, deal: Deal, stage: int) -> None:
         """The deal reaches a stage whose `when:` does not let it in: it goes straight on
@@ -551,19 +605,19 @@ class Engine:
                 pool.last = now
                 pool.busy += 1
                 deal.t_start = now
-                self._at(deal, step.work(), self._on_worked)
+                self.env.at(deal, step.work(), WORKED)
                 return
             deal.meeting = None
             pool.queue.append(deal)
             deal.waiting = True  # _wait, inlined: the hot path
             deal.t_wait = now
-            deal.granted = self._grant_deal
+            deal.grant = GRANT_DEAL
             deal.token += 1
             if step.patience is not None:
                 timer = Timer()
                 timer.deal = deal
                 timer.token = deal.token
-                self._at(timer, step.patience, self._on_stale)
+                self.env.at(timer, step.patience, STALE)
             return
         pools = step.pools
         if step.no_work:
@@ -578,9 +632,9 @@ class Engine:
                 if step.timed and pool.plain and clock is not None:  # a calendar, inlined
                     unit = self.unit_hours
                     deal.t_start = now
-                    self._at(deal, clock.at(clock.worked(now * unit) + step.work()
+                    self.env.at(deal, clock.at(clock.worked(now * unit) + step.work()
                                             * self.work_hours) / unit - now,
-                             self._on_worked)
+                             WORKED)
                 else:
                     self._start_work(deal, step, now)
                 return
@@ -595,21 +649,21 @@ class Engine:
             deal.meeting = pools
             for pool in pools:
                 pool.queue.append(deal)
-        self._wait(deal, step, now, self._grant_deal)
+        self._wait(deal, step, now, GRANT_DEAL)
 
     def _wait(self, deal: Deal, step: Step, now: float,
-              granted: Callable[[Any, Pool, float], None]) -> None:
-        """The deal waits in the queues it was put in until *granted* is called (or its
-        stage's patience runs out)."""
+              grant: int) -> None:
+        """The deal waits in the queues it was put in until it is granted its people
+        (:meth:`granted`, then *grant*'s handler), or its stage's patience runs out."""
         deal.waiting = True
         deal.t_wait = now
-        deal.granted = granted
+        deal.grant = grant
         deal.token += 1
         if step.patience is not None:
             timer = Timer()
             timer.deal = deal
             timer.token = deal.token
-            self._at(timer, step.patience, self._on_stale)
+            self.env.at(timer, step.patience, STALE)
 
     def _placed(self, deal: Deal, step: Step, now: float, delay: float | None) -> bool:
         """max_deals: whether the deal entering *step* has its place among the owner's
@@ -627,8 +681,19 @@ class Engine:
         deal.meeting = None
         deal.rest = delay
         book.queue.append(deal)
-        self._wait(deal, step, now, self._grant_book)
+        self._wait(deal, step, now, GRANT_BOOK)
         return False
+
+    def granted(self, waiter: Any, pool: Pool, now: float) -> None:
+        """*pool* gave *waiter* (a Deal or a Task) its people: on to its grant's handler."""
+        typed: Waiter = waiter  # (its grant read natively, compiled)
+        grant = typed.grant
+        if grant == GRANT_DEAL:
+            self._granted_deal(waiter, pool, now)
+        elif grant == GRANT_BOOK:
+            self._granted_book(waiter, pool, now)
+        else:
+            self._granted_task(waiter, pool, now)
 
     def _granted_book(self, deal: Deal, book: Pool, now: float) -> None:
         """A place among the owner's open deals is free: the wait was for the role's busy
@@ -653,7 +718,7 @@ class Engine:
             queue_days[k] = (0.0 if days is None else days) + now - deal.t_wait
             if step.plain:  # the common case, inlined
                 deal.t_start = now
-                self._at(deal, step.work(), self._on_worked)
+                self.env.at(deal, step.work(), WORKED)
                 return
         else:  # its working time was the wait for busy people
             unit = self.unit_hours
@@ -667,8 +732,8 @@ class Engine:
             owner = step.owner
             if owner is pool and owner.plain and not step.ramped:  # a calendar, inlined
                 deal.t_start = now
-                self._at(deal, clock.at(at_now + step.work() * self.work_hours) / unit - now,
-                         self._on_worked)
+                self.env.at(deal, clock.at(at_now + step.work() * self.work_hours) / unit - now,
+                         WORKED)
                 return
         self._start_work(deal, step, now)
 
@@ -680,7 +745,7 @@ class Engine:
         work = step.work()
         if step.timed:  # (the calendar-only case is inlined where deals are started)
             work = self._elapsed(step.owner, now, work)
-        self._at(deal, work, self._on_worked)
+        self.env.at(deal, work, WORKED)
 
     def _stale(self, timer: Timer) -> None:
         deal = timer.deal
@@ -747,8 +812,8 @@ class Engine:
         now = deal.time
         for task in tasks:
             approval = task.approval
-            self._at(task, self._business(now, approval.delay())
-                     if approval.business else approval.delay(), self._on_task_request)
+            self.env.at(task, self._business(now, approval.delay())
+                     if approval.business else approval.delay(), TASK_REQUEST)
 
     def _task_request(self, task: Task) -> None:
         pool = task.approval.pool
@@ -761,7 +826,6 @@ class Engine:
         else:
             task.waiting = True
             task.t_wait = task.time
-            task.granted = self._grant_task
             pool.queue.append(task)
 
     def _granted_task(self, task: Task, pool: Pool, now: float) -> None:
@@ -777,7 +841,7 @@ class Engine:
         work = approval.work()
         if approval.timed:
             work = self._elapsed(approval.pool, now, work)
-        self._at(task, work, self._on_task_done)
+        self.env.at(task, work, TASK_DONE)
 
     def _task_done(self, task: Task) -> None:
         approval = task.approval
@@ -834,14 +898,19 @@ class Engine:
         m = self.metrics
         t_enter, t_request = deal.t_enter, deal.t_request
         t_start, t_worked = deal.t_start, deal.t_worked
+        # (the sums written x[k] = x[k] + v, not x[k] += v: the compiled engine adds those
+        # as numbers, without Python's generic in-place add)
         start = m.start  # deal-time spent in the stage within the window: WIP's integral
-        m.wip_area[step.index] += now - (t_enter if t_enter > start else start)
+        wip_area, i = m.wip_area, step.index
+        wip_area[i] = wip_area[i] + (now - (t_enter if t_enter > start else start))
         k = step.slot
-        m.visits[k] += 1
+        visits = m.visits
+        visits[k] = visits[k] + 1
         if step.simple:  # around the clock, open deals not limited: the hot path
-            m.t_delay[k] += t_request - t_enter
-            m.t_queue[k] += t_start - t_request
-            m.t_work[k] += t_worked - t_start
+            t_delay, t_queue, t_work = m.t_delay, m.t_queue, m.t_work
+            t_delay[k] = t_delay[k] + (t_request - t_enter)
+            t_queue[k] = t_queue[k] + (t_start - t_request)
+            t_work[k] = t_work[k] + (t_worked - t_start)
         elif step.book is None:  # a calendar (_split, inlined: the hot path there)
             m.t_delay[k] += t_request - t_enter
             clock = step.clock
@@ -855,8 +924,10 @@ class Engine:
             m.t_work[k] += t_worked - begun
         else:
             self._split(deal, step, k)
-        m.t_approval[k] += now - t_worked
-        m.moves[step.moves_row + to] += 1  # to: a stage, WON_INDEX (-1) or LOST_INDEX (-2)
+        t_approval = m.t_approval
+        t_approval[k] = t_approval[k] + (now - t_worked)
+        moves, i = m.moves, step.moves_row + to  # to: a stage, WON_INDEX (-1) or LOST_INDEX (-2)
+        moves[i] = moves[i] + 1
         if step.book is not None:  # it leaves the owner's open deals, unless it stays with them
             after = self.steps[deal.buyer][to] if to >= 0 else None
             if after is None or after.book is not step.book:
@@ -899,17 +970,19 @@ class Engine:
 
     def _win(self, deal: Deal) -> None:
         m = self.metrics
-        m.won[deal.buyer] += 1
-        m.revenue[deal.buyer] += deal.value
-
-        m.cycle[deal.buyer].append(deal.time - deal.arrived)
-        m.close(deal.buyer, deal.visited, True)
+        b = deal.buyer
+        won, revenue = m.won, m.revenue
+        won[b] = won[b] + 1
+        revenue[b] = revenue[b] + deal.value
+        m.cycle[b].append(deal.time - deal.arrived)
+        m.close(b, deal.visited, True)
         del self.open[deal.id]
 
     def _lose(self, deal: Deal, stage: int, reason: str) -> None:
         m = self.metrics
-        m.lost[deal.buyer] += 1
-        key = (deal.buyer, stage, reason)
+        lost, b = m.lost, deal.buyer
+        lost[b] = lost[b] + 1
+        key = (b, stage, reason)
         m.lost_by[key] = m.lost_by.get(key, 0) + 1
         m.close(deal.buyer, deal.visited, False)
         del self.open[deal.id]
@@ -923,7 +996,7 @@ class Engine:
                 step = self.steps[deal.buyer][deal.stage]
                 pools = step.pools if step is not None else ()
                 self.log((deal.id, self.buyer_ids[deal.buyer], self.stage_ids[deal.stage],
-                          deal.t_enter, math.nan, math.nan, OPEN_OUTCOME,
+                          deal.t_enter, NAN, NAN, OPEN_OUTCOME,
                           pools[0].id if pools else "", deal.value))
         if self.month < len(self.months):  # the month the run ends in, ended or not (SimPy
             m.month_end(self.month, len(self.open),  # stops before events due at the end)

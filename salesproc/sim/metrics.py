@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, Final, NamedTuple
 
 from salesproc.core.calendar import quarter_of
 from salesproc.core.units import convert
@@ -82,19 +82,25 @@ class Collector:
     def __init__(self, buyers: Sequence[str], stages: Sequence[str], opportunity: int = 0,
                  months: Sequence[tuple[float, float, str]] = (),
                  roles: Sequence[str] = ()) -> None:
-        nb, ns = len(buyers), len(stages)
+        ns = len(stages)
         self.buyers, self.stages, self.roles = list(buyers), list(stages), list(roles)
         self.months = list(months)  # (begin, end, label) in time units, from the start
-        nm = len(months)
+        self.nstages = ns
+        self.opportunity = opportunity
+        self.opportunity_mask = ~((1 << opportunity) - 1)  # that stage and every later one
+        self.start = 0.0
+        self.targets = ns + 2  # a row of moves: lost, won and the stages
+        self._zero()
+
+    def _zero(self) -> None:
+        """Every counter and integral at nought (what the window starts from)."""
+        nb, ns = len(self.buyers), self.nstages
+        nm = len(self.months)
         # at each month's end: the running totals of leads, wins and revenue (a month's
         # figures are the differences), and the open deals and their value
         self.totals_month: list[tuple[float, float, float] | None] = [None] * nm
         self.open_month = [math.nan] * nm
         self.open_value_month = [math.nan] * nm
-        self.nstages = ns
-        self.opportunity = opportunity
-        self.opportunity_mask = ~((1 << opportunity) - 1)  # that stage and every later one
-        self.start = 0.0
         self.leads = [0] * nb
         self.won = [0] * nb
         self.lost = [0] * nb
@@ -114,7 +120,6 @@ class Collector:
         self.won_reached = [0] * (nb * ns)  # ... and were won
         # visits leaving stage s for target t (a stage, WON_INDEX or LOST_INDEX): a flat
         # list, one row of lost, won and the stages per stage (the engine's hot path)
-        self.targets = ns + 2
         self.moves = [0] * (ns * self.targets)
         # deal-time waiting for each role at each stage (queue_slot), None while nobody has
         # waited there: a flat list, no tuple made and hashed per wait (the hot path)
@@ -124,8 +129,7 @@ class Collector:
 
     def reset(self, now: float) -> None:
         """Start the measurement window: forget everything counted so far."""
-        fresh = Collector(self.buyers, self.stages, self.opportunity, self.months, self.roles)
-        self.__dict__.update(fresh.__dict__)
+        self._zero()
         self.start = now
 
     def slot(self, buyer: int, stage: int) -> int:
@@ -162,10 +166,12 @@ class Collector:
 
     def close(self, buyer: int, visited: int, won: bool) -> None:
         """A deal ended: credit every stage it visited (a bit mask) for the win chance."""
-        if visited & self.opportunity_mask:
-            self.opportunities[buyer] += 1
+        if visited & self.opportunity_mask:  # (x[k] = x[k] + 1: a native add, compiled)
+            opportunities = self.opportunities
+            opportunities[buyer] = opportunities[buyer] + 1
             if won:
-                self.opportunities_won[buyer] += 1
+                opportunities_won = self.opportunities_won
+                opportunities_won[buyer] = opportunities_won[buyer] + 1
         stages = self.visited_stages.get(visited)
         if stages is None:
             stages = self.visited_stages[visited] = [
@@ -173,11 +179,11 @@ class Collector:
         k = buyer * self.nstages
         reached = self.reached
         for s in stages:
-            reached[k + s] += 1
+            reached[k + s] = reached[k + s] + 1
         if won:
             won_reached = self.won_reached
             for s in stages:
-                won_reached[k + s] += 1
+                won_reached[k + s] = won_reached[k + s] + 1
 
     def closed_from(self) -> list[int]:
         """Closed deals that visited each stage, every buyer type together."""
@@ -232,7 +238,7 @@ class Collector:
         out[Key("waiting", "", "working_day")] = math.fsum(self.t_off)
         out.update(self._flow_figures())
         out.update(self._calendar_figures(now))
-        return out
+        return one_nan(out)
 
     def _flow_figures(self) -> dict[Key, float]:
         """Moves between stages, each buyer type's funnel, and the cycle-time percentiles."""
@@ -348,6 +354,23 @@ class Collector:
             "open_weighted": math.fsum(w for _, w in here),
         }
         return {Key("stage", sid, name): value for name, value in figures.items()}
+
+
+#: NaN as one object: Python's containers compare an item to itself by identity first,
+#: so two results with a NaN compare equal (==) only if it is the same NaN object. (Typed
+#: Any: the compiled engine keeps this one object, where it makes a float afresh each
+#: time a float is stored.)
+NAN: Final[Any] = math.nan
+
+
+def one_nan(figures: dict[Key, float]) -> dict[Key, float]:
+    """*figures* with every NaN the one :data:`NAN` (as plain Python's math.nan gives
+    them), so that two runs' figures compare equal, compiled or not."""
+    same: dict[Key, Any] = figures
+    for key, value in figures.items():
+        if value != value:
+            same[key] = NAN
+    return figures
 
 
 def _percentile(ordered: Sequence[float], q: float) -> float:

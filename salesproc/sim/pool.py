@@ -1,9 +1,10 @@
 """The people of one role: a headcount, a first-come first-served queue, and the
 integrals of present and busy people over working time (utilization).
 
-A waiter is a deal or an approval task with a ``waiting`` flag, a ``granted(waiter,
-pool, now)`` callback and a ``meeting``: None when it needs one person of this role only,
-or every pool a meeting needs (it then waits in each of their queues, holding nobody).
+A waiter (:class:`Waiter`) is a deal or an approval task with a ``waiting`` flag, a
+``meeting``: None when it needs one person of this role only, or every pool a meeting
+needs (it then waits in each of their queues, holding nobody), and a ``grant``: what the
+pool's :class:`Granter` (the engine) does when the waiter is given its people.
 
 Under a working calendar, busy time counts only working time: a person holding a deal
 over the weekend is not busy on Sunday. A role whose headcount changes on dates logs each
@@ -18,28 +19,49 @@ import heapq
 import itertools
 import math
 from collections import deque
-from typing import Any
+from typing import Any, Final
 
 from salesproc.core.calendar import WorkingClock
 from salesproc.process.model import Ramp
+from salesproc.sim.scheduler import Scheduled
 
-VETERAN = -math.inf  # joined before the start: full speed
+VETERAN: Final = -math.inf  # joined before the start: full speed
+
+
+class Waiter(Scheduled):
+    """What waits in a pool's queue: a deal or an approval task (also an event)."""
+
+    __slots__ = ("grant", "meeting", "waiting")
+    waiting: bool  # still waiting (False: served, or gone stale; skipped when met)
+    meeting: list[Pool] | None  # every pool a meeting needs; None: this pool's alone
+    grant: int  # what the granter does once it is given its people (the granter's numbers)
+
+
+class Granter:
+    """Who is told when a pool gives a waiter its people: the engine. (A method of a
+    class, not a callable kept per waiter: a native call in the compiled engine.)"""
+
+    def granted(self, waiter: Any, pool: Pool, now: float) -> None:
+        """*waiter* has everyone it needs; *pool* freed up last, at *now*."""
+        raise NotImplementedError
 
 
 class Pool:
     """The people of one role."""
 
-    __slots__ = ("area", "busy", "capacity", "changes", "clock", "free", "handed", "id",
-                 "index", "last", "plain", "queue", "ramp", "ramp_hours", "unit_hours")
+    __slots__ = ("area", "busy", "capacity", "changes", "clock", "free", "granter", "handed",
+                 "id", "index", "last", "plain", "queue", "ramp", "ramp_hours", "unit_hours")
 
-    def __init__(self, role: str, capacity: int, clock: WorkingClock | None = None,
+    def __init__(self, role: str, capacity: int, granter: Granter,
+                 clock: WorkingClock | None = None,
                  unit_hours: float = 24.0, ramp: Ramp | None = None,
                  staffed: bool = False, index: int = 0) -> None:
         self.id = role
+        self.granter = granter  # told when a waiter is given its people
         self.index = index  # the role's position in the process (where its figures go)
         self.capacity = capacity
         self.busy = 0
-        self.queue: deque[Any] = deque()
+        self.queue: deque[Waiter] = deque()
         self.clock = clock  # None: working time is calendar time
         self.unit_hours = unit_hours  # hours in one time unit
         self.area = 0.0  # busy people × working time, since `last` was reset
@@ -80,7 +102,7 @@ class Pool:
                 if head.waiting and head.meeting is None:
                     queue.popleft()
                     head.waiting = False
-                    head.granted(head, self, now)
+                    self.granter.granted(head, self, now)
                     return
                 if self._serve(now):
                     return
@@ -114,7 +136,7 @@ class Pool:
         if queue and queue[0].meeting is None and self.plain:  # the common case
             waiter = queue.popleft()
             waiter.waiting = False
-            waiter.granted(waiter, self, now)
+            self.granter.granted(waiter, self, now)
             return True
         for index, waiter in enumerate(queue):
             if not waiter.waiting:
@@ -128,7 +150,7 @@ class Pool:
                         pool.take(now)
                 if self.free is not None:
                     self.handed = heapq.heappop(self.free) if self.free else VETERAN
-                waiter.granted(waiter, self, now)
+                self.granter.granted(waiter, self, now)
                 return True
         return False
 

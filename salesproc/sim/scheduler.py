@@ -1,90 +1,177 @@
-"""SimPy behind one door: the only module that touches SimPy's private API.
+"""The engine's event queue: what is due when, in a heap.
 
-The engine schedules plain objects on SimPy's event queue instead of creating a
-``simpy.Event`` and a generator process per deal: that is what makes it several times
-faster than the textbook style (see bench/simulate.py). It relies on three things SimPy
-does not promise, all of them here and checked by tests/test_scheduler.py:
+The engine schedules plain objects (:class:`Scheduled`: a deal, an approval task, a
+timer) instead of a ``simpy.Event`` and a generator process per deal: that is what makes
+it several times faster than the textbook SimPy style (see bench/simulate.py). Each
+carries the time it is due, :attr:`Scheduled.time` (a handler knows "now" from the
+object it is handed, a plain attribute), and :attr:`Scheduled.action`, a small number
+that says which of the engine's handlers it goes to: the engine's loop dispatches on it
+(a native call in the compiled engine, where a callable stored per event would be a
+Python-level call).
 
-* ``Environment._queue`` is a heap of ``(time, priority, id, event)`` and
-  ``Environment._eid`` counts ids (what ``Environment.schedule`` pushes);
-* ``Environment.step`` treats any object with ``callbacks``, ``_ok = True`` and
-  ``_value`` as a processed event and calls each callback with it (the scheduler's own
-  :meth:`Scheduler.run` does the same, without ``step``'s checks for failed events and
-  interrupted callbacks that what the engine schedules never needs);
-* ``simpy.events.NORMAL`` and ``URGENT`` order events at the same instant;
-* ``Environment._now`` is the current time (SimPy's ``now`` is a property over it).
-
-Each scheduled object carries the time it is due, :attr:`Scheduled.time`: a callback
-knows "now" from the object it is handed, a plain attribute, instead of reading SimPy's
-``now`` property several times an event (which cost 5-12% of the simulator's speed).
-
-setup.cfg pins ``simpy < 5`` so that a new major version is tried here first.
+The order is SimPy's: by time, then urgent before ordinary events of the same instant,
+then in the order they were scheduled (the heap entry ``(time, priority, id, event)`` is
+the one ``simpy.Environment.schedule`` makes), so the engine gives the figures it gave on
+SimPy's queue.
 """
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
 from heapq import heappop, heappush
-from typing import Any
+from typing import Any, Final
 
-import simpy
-from simpy.events import NORMAL, URGENT
+# Final: C statics in the compiled scheduler, not a look-up in the module's names per event
+_push: Final = heappush
+_pop: Final = heappop
 
-Callbacks = tuple[Callable[[Any], None], ...]
+URGENT: Final = 0  # before the ordinary events of the same instant
+NORMAL: Final = 1
 
 
 class Scheduled:
-    """Base of what the engine puts on the queue: SimPy reads these as an event that
-    succeeded. Subclasses list their own fields in ``__slots__``."""
+    """Base of what the engine puts on the queue. Subclasses list their own fields in
+    ``__slots__``. One object is due once at a time: scheduling it again before it is due
+    would move it."""
 
-    __slots__ = ("callbacks", "time")
-    _ok = True
-    _value = None
-    time: float  # when it is (or was last) due: "now" for the callbacks it is handed to
+    __slots__ = ("action", "call", "eid", "priority", "time")
+    action: int  # which handler the engine's loop hands it to (the engine's numbers)
+    time: float  # when it is (or was last) due: "now" for the handler it is handed to
+    call: Callable[[Any], None]  # for the engine's one-off events: what to do then
+    priority: int  # URGENT or NORMAL (HeapOfEvents' order; Scheduler keeps it in the heap)
+    eid: int
+
+
+class Scheduler:
+    """The heap of scheduled objects, and the time now: heapq on ``(time, priority, id,
+    event)`` tuples, the fastest order in plain Python."""
 
     def __init__(self) -> None:
-        self.callbacks: Callbacks | None = None
+        self.now = 0.0
+        # (time, priority, id, event): ids in scheduling order, so that events due at one
+        # instant with one priority run in the order they were scheduled
+        self.queue: list[tuple[float, int, int, Any]] = []
+        self.eid = 0
 
+    def at(self, event: Scheduled, delay: float, action: int) -> None:
+        """Hand *event* to the engine's handler *action* after *delay*."""
+        event.action = action
+        event.time = due = self.now + delay
+        self.eid += 1
+        _push(self.queue, (due, NORMAL, self.eid, event))
 
-class Scheduler(simpy.Environment):
-    """SimPy's environment with a fast way to schedule a :class:`Scheduled`, and to run
-    them."""
-
-    def run(self, until: Any = None) -> Any:
-        """Run until the time *until*, as ``Environment.run(until)`` does (the stop is the
-        same heap entry: at *until*, before the ordinary events of that instant, so those
-        stay unprocessed and ``now`` ends at *until*), in a loop of its own: SimPy's
-        ``step``, a method call per event with its checks for failed events, cost about
-        a tenth of the engine's time. Everything on the queue must be a
-        :class:`Scheduled` (what :meth:`at` and :meth:`first_at` put there). Without a
-        time (None or a SimPy event), SimPy's own loop runs."""
-        if until is None or isinstance(until, simpy.Event):
-            return super().run(until)
-        at = until if isinstance(until, int) else float(until)
-        if at <= self._now:
-            raise ValueError(f"until ({at}) must be greater than the current simulation time")
-        stop = Scheduled()
-        self.first_at(stop, at - self._now, ())
-        queue: list[Any] = self._queue
-        while True:
-            self._now, _, _, event = heappop(queue)
-            if event is stop:
-                return None
-            for callback in event.callbacks:
-                callback(event)
-
-    def at(self, event: Scheduled, delay: float, callbacks: Callbacks) -> None:
-        """Run *callbacks* with *event* after *delay*. *callbacks* is a tuple made once
-        and shared: SimPy only iterates over it, so no list or bound method is made per
-        event. (Environment.schedule, inlined: the same heap entry.)"""
-        event.callbacks = callbacks
-        event.time = due = self._now + delay
-        queue: list[Any] = self._queue
-        heappush(queue, (due, NORMAL, next(self._eid), event))
-
-    def first_at(self, event: Scheduled, delay: float, callbacks: Callbacks) -> None:
+    def first_at(self, event: Scheduled, delay: float, action: int) -> None:
         """Like :meth:`at`, but before every ordinary event of that instant."""
-        event.callbacks = callbacks
-        event.time = due = self._now + delay
-        queue: list[Any] = self._queue
-        heappush(queue, (due, URGENT, next(self._eid), event))
+        event.action = action
+        event.time = due = self.now + delay
+        self.eid += 1
+        _push(self.queue, (due, URGENT, self.eid, event))
+
+    def next(self) -> Any:
+        """The next event due (a :class:`Scheduled`), off the queue; the time now is its
+        time. (Typed Any: the engine hands it on to the handler its action names.)"""
+        now, _, _, event = _pop(self.queue)
+        self.now = now
+        return event
+
+
+class HeapOfEvents(Scheduler):
+    """The same order, the heap made of the events themselves, each keeping its own time,
+    priority and id (no tuple, no number boxed per event, every comparison a native one):
+    several times faster compiled, much slower in plain Python. heapq's algorithm
+    (sift-down on push, bottom-up sift-up on pop), so that even a tie of every key would
+    come out as heapq's does; but (time, priority, id) is a total order, so any heap
+    gives the one order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heap: list[Scheduled] = []
+
+    def at(self, event: Scheduled, delay: float, action: int) -> None:
+        event.action = action
+        event.time = self.now + delay
+        event.priority = NORMAL
+        self.eid += 1
+        event.eid = self.eid
+        heap = self.heap
+        heap.append(event)
+        _sift_down(heap, 0, len(heap) - 1)
+
+    def first_at(self, event: Scheduled, delay: float, action: int) -> None:
+        event.action = action
+        event.time = self.now + delay
+        event.priority = URGENT
+        self.eid += 1
+        event.eid = self.eid
+        heap = self.heap
+        heap.append(event)
+        _sift_down(heap, 0, len(heap) - 1)
+
+    def next(self) -> Any:
+        heap = self.heap
+        last = heap.pop()
+        if heap:
+            event = heap[0]
+            heap[0] = last
+            _sift_up(heap, 0)
+        else:
+            event = last
+        self.now = event.time
+        return event
+
+
+def _before(a: Scheduled, b: Scheduled) -> bool:
+    """(a.time, a.priority, a.eid) < (b.time, b.priority, b.eid), as tuples compare."""
+    if a.time != b.time:
+        return a.time < b.time
+    if a.priority != b.priority:
+        return a.priority < b.priority
+    return a.eid < b.eid
+
+
+def _sift_down(heap: list[Scheduled], start: int, pos: int) -> None:
+    """heapq._siftdown: the event at *pos* moves up towards *start* past later ones."""
+    item = heap[pos]
+    while pos > start:
+        parent_pos = (pos - 1) >> 1
+        parent = heap[parent_pos]
+        if _before(item, parent):
+            heap[pos] = parent
+            pos = parent_pos
+            continue
+        break
+    heap[pos] = item
+
+
+def _sift_up(heap: list[Scheduled], pos: int) -> None:
+    """heapq._siftup: the smaller child moves up until a leaf is free for the event at
+    *pos*, which then moves back up to its place."""
+    end = len(heap)
+    start = pos
+    item = heap[pos]
+    child = 2 * pos + 1
+    while child < end:
+        right = child + 1
+        if right < end and not _before(heap[child], heap[right]):
+            child = right
+        heap[pos] = heap[child]
+        pos = child
+        child = 2 * pos + 1
+    heap[pos] = item
+    _sift_down(heap, start, pos)
+
+
+def _compiled() -> bool:
+    """Whether this module runs compiled (mypyc): its functions are not Python's."""
+    return not isinstance(_compiled, types.FunctionType)
+
+
+#: Whether the engine runs compiled (mypyc), where HeapOfEvents is the faster queue.
+COMPILED: Final = _compiled()
+
+
+def new() -> Scheduler:
+    """An empty queue at time 0: the faster of the two for how this module runs (the
+    same order of events either way)."""
+    return HeapOfEvents() if COMPILED else Scheduler()

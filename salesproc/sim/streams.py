@@ -19,13 +19,13 @@ import functools
 import itertools
 import zlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
 from salesproc.core.dists import Distribution
 
-BLOCK = 512
+BLOCK: Final = 512
 
 
 def generator(seed: int, replication: int, name: str) -> np.random.Generator:
@@ -76,7 +76,7 @@ def is_zero(dist: Distribution) -> bool:
 # reorders deals (more capacity, say). Instead each is a hash of (the deal, what is drawn,
 # which visit): the same deal meets the same luck at the same stage in every variant.
 
-_MASK = (1 << 64) - 1
+_MASK: Final = (1 << 64) - 1
 
 
 def mix(x: int) -> int:
@@ -106,6 +106,9 @@ def units(x: np.ndarray) -> np.ndarray:
     return out * 1.1102230246251565e-16
 
 
+CHUNK: Final = 64  # rows of KeyedDeals made Python floats at once (BLOCK is a multiple)
+
+
 class KeyedDeals:
     """Deal keys, random 63-bit integers from *rng* in arrival order, each handed
     out with its deal's draws for a first visit: ``unit(key ^ salt)`` for each of its buyer
@@ -114,8 +117,6 @@ class KeyedDeals:
     time as deals reach them (a run that makes a few dozen deals, as a forecast's do,
     does not pay for turning all BLOCK rows into floats). A route's hash costs a third of a
     microsecond in Python per stage visit; most visits are first ones."""
-
-    CHUNK = 64  # rows made Python floats at once (BLOCK is a multiple of it)
 
     def __init__(self, rng: np.random.Generator, salts: Sequence[Sequence[int]]) -> None:
         self.rng = rng
@@ -126,7 +127,7 @@ class KeyedDeals:
         self.units: list[np.ndarray | None] = []  # per buyer type, this block's draws
         self.rows: list[dict[int, list[list[float]]]] = []  # per buyer type, by chunk
 
-    def __call__(self, buyer: int) -> tuple[int, list[float]]:
+    def deal(self, buyer: int) -> tuple[int, list[float]]:
         """The next deal's key and its first-visit draws, one per stage of *buyer*."""
         i = self.next
         if i == BLOCK:
@@ -137,15 +138,15 @@ class KeyedDeals:
             self.rows = [{} for _ in self.salts]
             i = 0
         self.next = i + 1
-        chunk, row = divmod(i, self.CHUNK)
+        chunk, row = i // CHUNK, i % CHUNK
         rows = self.rows[buyer].get(chunk)
         if rows is None:
             drawn = self.units[buyer]
             if drawn is None:
                 drawn = self.units[buyer] = units(
                     self.block[:, None] ^ self.salts[buyer][None, :])
-            start = chunk * self.CHUNK
-            rows = self.rows[buyer][chunk] = drawn[start:start + self.CHUNK].tolist()
+            start = chunk * CHUNK
+            rows = self.rows[buyer][chunk] = drawn[start:start + CHUNK].tolist()
         return self.keys[i], rows[row]
 
 
