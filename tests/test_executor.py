@@ -313,6 +313,14 @@ def test_runs_are_packed_as_they_come() -> None:
     for key in (Key("all", "", "won"), Key("lost", "demo", "a reason only run 2 has")):
         assert packed.column(key) == [figure(r, key) for r in runs]
     assert shown(pickle.loads(pickle.dumps(packed))) == shown(runs)
+    # runs naming the same figures in the same order: written column by column once a
+    # run as early named them so (run 2 after run 1), in full otherwise (run 0 after 1)
+    alike = [{k: v + i for k, v in made.replications[0].items()} for i in range(3)]
+    by_columns = Runs(3)
+    for index in (1, 2, 0):
+        by_columns.put(index, alike[index])
+    assert shown(by_columns) == shown(alike)
+    assert by_columns.figure_keys() == list(alike[0])
     count = 200
     tracemalloc.start()
     try:

@@ -123,6 +123,14 @@ def _task(work: Callable[[Any, Any], Any], shared: Any, items: Sequence[Any]) ->
         _current.reset(outer)
 
 
+def _task_pickled(work: Callable[[Any, Any], Any], shared: Any, items: Sequence[Any]
+                  ) -> bytes:
+    """A Dask task: :func:`_task`'s results pickled as one, as the local pool sends them.
+    Dask would pickle a list of results one by one, each naming again what the others
+    share (a run's few hundred figure names: a sweep's client spent seconds making them)."""
+    return pickle.dumps(_task(work, shared, items), pickle.HIGHEST_PROTOCOL)
+
+
 #: A local worker's run: the work, the value its items share, and the items
 _run: tuple[Callable[[Any, Any], Any], Any, Sequence[Any]] | None = None
 
@@ -469,7 +477,7 @@ class Session:
         executor = self._executor
         assert executor is not None
         try:
-            self._collect(lambda start, stop: executor.submit(_task, work, handle,
+            self._collect(lambda start, stop: executor.submit(_task_pickled, work, handle,
                                                               items[start:stop]),
                           cut, len(items), take, progress)
         finally:
@@ -487,7 +495,7 @@ class Session:
         finally:
             pool.terminate()
 
-    def _collect(self, submit: Callable[[int, int], cf.Future[list[R]]],
+    def _collect(self, submit: Callable[[int, int], cf.Future[Any]],
                  cut: list[tuple[int, int]], count: int, take: Callable[[int, R], None],
                  progress: Callable[[int, int], None] | None) -> None:
         """Submit a task for each (start, stop) of *cut* (of *count* items), and hand each
@@ -509,12 +517,14 @@ class Session:
                 future.cancel()
             raise
 
-    def _result(self, future: cf.Future[list[R]]) -> list[R]:
+    def _result(self, future: cf.Future[Any]) -> list[Any]:
         """A task's results; a cluster that failed the task (it lost the workers running
         it again and again, or the scheduler went away) raises a SalesprocError that says
         so: it is no bug of salesproc's."""
         try:
-            return future.result()
+            results = future.result()  # a Dask task's come pickled (_task_pickled)
+            found: list[Any] = pickle.loads(results) if isinstance(results, bytes) else results
+            return found
         except Exception as exc:
             if self._client is None or not (isinstance(exc, cf.CancelledError | OSError)
                                              or type(exc).__name__ in CLUSTER_FAILURES):
