@@ -9,12 +9,14 @@ in this invocation, one after another:
 
 - on 1 worker (in this process, once the imports are done): the baseline;
 - on 2 local worker processes (``salesproc.executor("local:2")``), their start included;
-- on a Dask LocalCluster of 2 single-threaded worker processes
-  (``salesproc.executor("dask://...")``), started and warmed up (its workers import
-  salesproc on their first task) before the clock starts, as a long-lived cluster is.
+- on a Dask cluster of 2 single-threaded worker processes (``dask scheduler`` and ``dask
+  worker``, processes of their own, as a real cluster runs: nothing of it in this
+  process, whose other runs it would slow; ``salesproc.executor("dask://...")``), started
+  and warmed up (its workers import salesproc on their first task) before the clock
+  starts, as a long-lived cluster is.
 
 Prints each time (the median of the rounds, which alternate), the CPU time it took (this
-process and the workers; a ratio to the 1-worker run's is what spreading the work
+process, the workers and Dask's scheduler; a ratio to the 1-worker run's is what spreading the work
 costs), its parallel efficiency (the 1-worker time / (2 x its time): 1.0 is a
 perfect split) beside this machine's own at the time (a pure-Python loop on 1 and 2
 processes, bench/simulate.py's ceiling: on a shared machine other work takes its part of
@@ -31,11 +33,13 @@ JSON, over what was held before it) and the process's peak resident memory.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +119,46 @@ def memory() -> None:
     print(f"  so {(found[400] - found[50]) * 1e6 / (10 * 350) / 1000:.1f} KB more a run")
 
 
+@contextlib.contextmanager
+def cluster() -> Iterator[tuple[str, int]]:
+    """A Dask cluster as one is run for real, in processes of its own (`dask scheduler`
+    and `dask worker` with 2 single-threaded workers): nothing of it runs in this process,
+    whose 1-worker and local runs it would otherwise slow (a LocalCluster's scheduler is a
+    thread of the process that starts it). Its address and the scheduler's pid."""
+    import subprocess
+    import tempfile
+
+    dask = str(Path(sys.executable).with_name("dask"))
+    with tempfile.TemporaryDirectory() as folder:
+        found = os.path.join(folder, "scheduler.json")
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        scheduler = subprocess.Popen([dask, "scheduler", "--port", "0", "--no-dashboard",
+                                      "--scheduler-file", found], **quiet)  # type: ignore[call-overload]
+        workers = subprocess.Popen([dask, "worker", "--nworkers", "2", "--nthreads", "1",
+                                    "--no-dashboard", "--scheduler-file", found], **quiet)  # type: ignore[call-overload]
+        try:
+            while not os.path.exists(found):
+                time.sleep(0.1)
+            time.sleep(0.2)  # written whole
+            with open(found, encoding="utf-8") as file:
+                address = json.load(file)["address"].removeprefix("tcp://")
+            import distributed
+
+            with distributed.Client(address, set_as_default=False) as client:  # type: ignore[no-untyped-call]
+                client.wait_for_workers(2, timeout=60)
+            yield address, scheduler.pid
+        finally:
+            for proc in (workers, scheduler):
+                proc.terminate()
+                proc.wait(timeout=30)
+
+
+def process_cpu(pid: int) -> float:
+    """The CPU seconds another process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed(points: int, replications: int, cpu: Callable[[], float]) -> tuple[float, float,
                                                                           Any]:
     """The sweep's wall time, the CPU time *cpu* counts over it, and its JSON layout."""
@@ -157,14 +201,10 @@ def main() -> int:
         t = os.times()
         return t.user + t.system + t.children_user + t.children_system
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1,  # type: ignore[no-untyped-call]
-                                  processes=True, dashboard_address=None,
-                                  silence_logs=40) as cluster, \
-            distributed.Client(cluster, set_as_default=False) as client:  # type: ignore[no-untyped-call]
-        address = "dask://" + cluster.scheduler_address.removeprefix("tcp://")
-
-        def everyone() -> float:  # this process and the cluster's workers
-            return own() + float(sum(client.run(time.process_time).values()))
+    with cluster() as (address, scheduler):
+        def everyone(client: Any) -> float:  # this process, the scheduler and the workers
+            return own() + process_cpu(scheduler) + float(
+                sum(client.run(time.process_time).values()))
 
         for _ in range(args.rounds):
             w, c, alone = timed(args.points, args.replications, own)
@@ -177,10 +217,12 @@ def main() -> int:
             wall["local, 2 workers"].append(w)
             cpu["local, 2 workers"].append(own() - before)  # the workers, once ended
             same = same and there == alone
-            with salesproc.executor(address) as session:
+            with salesproc.executor(f"dask://{address}") as session, \
+                    distributed.Client(address, set_as_default=False) as client:  # type: ignore[no-untyped-call]
                 sweep(2, 2)  # the workers import salesproc (a long-lived cluster has)
                 task["Dask"].append(overhead(session))
-                w, c, there = timed(args.points, args.replications, everyone)
+                w, c, there = timed(args.points, args.replications,
+                                    lambda: everyone(client))
             wall["Dask, 2 workers"].append(w)
             cpu["Dask, 2 workers"].append(c)
             same = same and there == alone
