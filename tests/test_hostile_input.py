@@ -5,6 +5,7 @@ timeouts), not timed by the test."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -249,8 +250,9 @@ READY = b"salesproc-test: a replication is done\n"
 #: the output file exist and the command is in its loop, so a signal is sent at a known
 #: point, not after a guessed sleep
 ANNOUNCING = [sys.executable, "-c", f"""
-import contextlib, sys
+import contextlib, faulthandler, signal, sys
 import salesproc.cli as cli
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # where it stands, if it hangs
 
 @contextlib.contextmanager
 def announcing():
@@ -279,6 +281,22 @@ def started(proc: subprocess.Popen[bytes]) -> bytes:
         assert chunk, f"the command ended before a replication came back: {said!r}"
         said += chunk
     return said
+
+
+def ended(proc: subprocess.Popen[bytes], timeout: float = 30) -> bytes:
+    """What *proc* wrote on stderr until it ended; one still running after *timeout*
+    seconds (a bound on a hang, not a timing) fails the test with where each of its
+    threads stood (faulthandler, on SIGUSR1), and is killed."""
+    try:
+        return proc.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGUSR1)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=5)
+        proc.kill()
+        _, stacks = proc.communicate()
+        raise AssertionError("the command did not end:\n" + stacks.decode(
+            "utf-8", "replace")[-6000:]) from None
 
 
 def children(pid: int) -> set[int]:
@@ -311,7 +329,7 @@ def test_a_signal_stops_the_workers_and_leaves_no_files(tmp_path: Path, sig: int
     workers = children(proc.pid)
     assert len(workers) >= 2, "the worker pool never started"
     os.kill(proc.pid, sig)
-    _, rest = proc.communicate(timeout=30)  # Ctrl-C used to wait for every replication
+    rest = ended(proc)  # Ctrl-C used to wait for every replication
     err = (said + rest).decode("utf-8", "replace")
     assert proc.returncode == code, err
     assert "Traceback" not in err
@@ -366,7 +384,7 @@ def test_sigterm_removes_a_partial_event_log(tmp_path: Path) -> None:
     # the log is being written, under a hidden temporary name
     assert [p.name.startswith(".events.csv.") for p in tmp_path.iterdir()] == [True]
     proc.send_signal(signal.SIGTERM)
-    _, rest = proc.communicate(timeout=30)
+    rest = ended(proc)
     assert proc.returncode == 143, (said + rest).decode("utf-8", "replace")
     assert list(tmp_path.iterdir()) == []
 
