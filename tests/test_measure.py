@@ -204,6 +204,17 @@ def test_suggest_mapping_proposes_each_crm_stage_in_order() -> None:
     assert set(proposed.values()) <= {*salesproc.load(bare).stages, "won", "lost"}
 
 
+def test_a_suggested_mapping_may_go_to_a_yaml_file_a_report_may_not(tmp_path: Path) -> None:
+    bare = str(CASES / "history" / "ground.yaml")
+    mapping = tmp_path / "mapping.yaml"
+    out = run("measure", EXAMPLE[1], "--process", bare, "--suggest-mapping", "-o", str(mapping))
+    assert out.exit_code == 0, out.output
+    assert "Closed Won" in yaml.safe_load(mapping.read_text("utf-8"))["crm"]["stages"]
+    refused = run("measure", *EXAMPLE, "--process", bare, "-o", str(tmp_path / "m.yaml"))
+    assert refused.exit_code == 2 and "is named as a process file, not a report" in \
+        refused.output
+
+
 def test_measure_never_writes_over_its_inputs() -> None:
     result = run("measure", *EXAMPLE, "--process", str(ROOT / "processes" / "five-step.yaml"),
                  "-o", EXAMPLE[0])

@@ -65,7 +65,8 @@ def measure(history: tuple[str, ...], process_file: str, as_of: Any, crm: Any,
 
     targets = output_targets(outputs, fmt, FORMATS)
     process = load_or_fail(process_file)
-    guard_targets([*process.files, *history], targets)
+    # a suggested crm: section is YAML, and may go to a .yaml file of its own
+    guard_targets([*process.files, *history], targets, reports=not suggest_mapping)
     if buyer is not None:
         from salesproc.experiments.experiment import check_buyer
 

@@ -78,16 +78,17 @@ def guard_outputs(inputs: Sequence[str], output: str | None, **more: str | None)
     _guard(inputs, named)
 
 
-def guard_targets(inputs: Sequence[str], targets: Sequence[Target], **more: str | None
-                  ) -> None:
+def guard_targets(inputs: Sequence[str], targets: Sequence[Target], *, reports: bool = True,
+                  **more: str | None) -> None:
     """:func:`guard_outputs` for the files of several -o (:func:`output_targets`); none
-    may be named as a process file (a report over a sibling process)."""
+    may be named as a process file when they are *reports* (a report over a sibling
+    process)."""
     named = [(o, "--output") for o, _ in targets if o is not None and o != "-"]
     named += [(v, "--" + k.replace("_", "-")) for k, v in more.items()
               if v is not None and v != "-"]
     _guard(inputs, named)  # first: onto an input is the graver mistake, said as such
     for target, _ in targets:
-        if target is not None and target != "-":
+        if reports and target is not None and target != "-":
             refuse_process_name(target, "a report", "results.json")
 
 
