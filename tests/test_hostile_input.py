@@ -253,6 +253,9 @@ ANNOUNCING = [sys.executable, "-c", f"""
 import contextlib, faulthandler, signal, sys
 import salesproc.cli as cli
 faulthandler.register(signal.SIGUSR1, all_threads=True)  # where it stands, if it hangs
+# Ctrl-C as in a terminal's foreground: a command started in the background by a shell
+# (the test run itself, say) inherits SIGINT ignored, and rightly keeps ignoring it
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 @contextlib.contextmanager
 def announcing():
@@ -260,6 +263,8 @@ def announcing():
     def done(finished, total):
         if not told:
             told.append(finished)
+            sys.stderr.write(f"Ctrl-C: {{signal.getsignal(signal.SIGINT)!r}}\\n")
+            sys.stderr.flush()
             sys.stderr.buffer.write({READY!r})
             sys.stderr.flush()
     yield done
@@ -283,20 +288,22 @@ def started(proc: subprocess.Popen[bytes]) -> bytes:
     return said
 
 
-def ended(proc: subprocess.Popen[bytes], timeout: float = 30) -> bytes:
+def ended(proc: subprocess.Popen[bytes], said: bytes = b"", timeout: float = 30) -> bytes:
     """What *proc* wrote on stderr until it ended; one still running after *timeout*
     seconds (a bound on a hang, not a timing) fails the test with where each of its
     threads stood (faulthandler, on SIGUSR1), and is killed."""
     try:
         return proc.communicate(timeout=timeout)[1]
     except subprocess.TimeoutExpired:
+        masks = [line for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                 if line.startswith(("SigBlk", "SigIgn", "SigCgt", "SigPnd", "ShdPnd"))]
         os.kill(proc.pid, signal.SIGUSR1)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.communicate(timeout=5)
         proc.kill()
         _, stacks = proc.communicate()
-        raise AssertionError("the command did not end:\n" + stacks.decode(
-            "utf-8", "replace")[-6000:]) from None
+        raise AssertionError("the command did not end (" + ", ".join(masks) + "):\n" +
+                             (said + stacks).decode("utf-8", "replace")[-6000:]) from None
 
 
 def children(pid: int) -> set[int]:
@@ -329,7 +336,7 @@ def test_a_signal_stops_the_workers_and_leaves_no_files(tmp_path: Path, sig: int
     workers = children(proc.pid)
     assert len(workers) >= 2, "the worker pool never started"
     os.kill(proc.pid, sig)
-    rest = ended(proc)  # Ctrl-C used to wait for every replication
+    rest = ended(proc, said)  # Ctrl-C used to wait for every replication
     err = (said + rest).decode("utf-8", "replace")
     assert proc.returncode == code, err
     assert "Traceback" not in err
@@ -384,7 +391,7 @@ def test_sigterm_removes_a_partial_event_log(tmp_path: Path) -> None:
     # the log is being written, under a hidden temporary name
     assert [p.name.startswith(".events.csv.") for p in tmp_path.iterdir()] == [True]
     proc.send_signal(signal.SIGTERM)
-    rest = ended(proc)
+    rest = ended(proc, said)
     assert proc.returncode == 143, (said + rest).decode("utf-8", "replace")
     assert list(tmp_path.iterdir()) == []
 

@@ -169,9 +169,6 @@ WORKER_NAME = "salesproc-worker"
 #: How many times a task is sent again when the local worker running it dies under it
 RETRIES = 2
 
-#: Seconds at most between two looks for a signal while waiting for tasks
-WAKE = 0.25
-
 
 class WorkerLostError(SalesprocError):
     """A local worker process died under the same task RETRIES + 1 times (killed by the
@@ -507,19 +504,14 @@ class Session:
         pending = {submit(start, stop): start for start, stop in cut}
         try:
             done = 0
-            while pending:
-                # a bounded wait: a signal caught by another thread wakes no one blocked
-                # for good, and Ctrl-C is then seen within WAKE seconds
-                finished, _ = cf.wait(list(pending), timeout=WAKE,
-                                      return_when=cf.FIRST_COMPLETED)
-                for future in finished:
-                    start = pending.pop(future)
-                    results = self._result(future)
-                    for offset, result in enumerate(results):
-                        take(start + offset, result)
-                    done += len(results)
-                    if progress:
-                        progress(done, count)
+            for future in cf.as_completed(list(pending)):
+                start = pending.pop(future)
+                results = self._result(future)
+                for offset, result in enumerate(results):
+                    take(start + offset, result)
+                done += len(results)
+                if progress:
+                    progress(done, count)
         except BaseException:
             for future in pending:
                 future.cancel()
