@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+from abc import abstractmethod
 from collections import deque
 from typing import Any, Final
 
@@ -41,9 +42,9 @@ class Granter:
     """Who is told when a pool gives a waiter its people: the engine. (A method of a
     class, not a callable kept per waiter: a native call in the compiled engine.)"""
 
+    @abstractmethod
     def granted(self, waiter: Any, pool: Pool, now: float) -> None:
         """*waiter* has everyone it needs; *pool* freed up last, at *now*."""
-        raise NotImplementedError
 
 
 class Pool:
