@@ -100,7 +100,7 @@ def test_a_bad_plan_file_is_reported_at_its_place(tmp_path: Path, fixed: Process
     assert f"{plan}:3:31: error SP106 2026-Q3 is not within the plan's months" in err
     assert f"{plan}:5:3: error SP202 unknown role 'ea'" in err and "the roles are: ae" in err
     assert f"{plan}:8:5: error SP102 unknown key 'hirse'" in err
-    assert "did you mean 'hires'?" in err
+    assert "  hint: did you mean 'hires'?\n" in err  # said once, not wrapped in itself
     assert "Traceback" not in err and f"{plan} has 3 error(s)" in err
     with pytest.raises(InvalidProcessError) as caught:  # the library: every finding, no print
         salesproc.plan(fixed, plan)

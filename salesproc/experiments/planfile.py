@@ -157,8 +157,7 @@ class _Reader:
             if key not in known:
                 guess = did_you_mean(str(key), known)
                 self.bad("SP102", f"unknown key '{quoted(str(key))}'", (*path, key), key=True,
-                         hint=f"did you mean {guess!r}?" if guess else
-                         f"the keys here are: {', '.join(known)}")
+                         hint=guess or f"the keys here are: {', '.join(known)}")
 
     def mapping(self, value: Any, path: yamlio.Path, what: str) -> dict[str, Any] | None:
         if isinstance(value, dict):
@@ -279,8 +278,8 @@ class _Reader:
             if rid not in self.process.roles:
                 guess = did_you_mean(str(rid), self.process.roles)
                 self.bad("SP202", f"unknown role '{quoted(str(rid))}': the process has no "
-                         "such role", path, key=True, hint=f"did you mean {guess!r}?" if guess
-                         else f"the roles are: {', '.join(self.process.roles)}")
+                         "such role", path, key=True,
+                         hint=guess or f"the roles are: {', '.join(self.process.roles)}")
                 continue
             if self.process.roles[rid].staffing:
                 self.bad("SP110", f"role {rid}'s headcount changes on dates in the process "
